@@ -75,14 +75,19 @@ int rkin_model_explain(const rkin_model *m, int state, double t,
                        rkin_err *err);
 
 /* 1 when every derivative is linear in the states with coefficients that
- * depend on parameters only (no time, no constant input): y' = A(p) y. */
+ * depend on parameters only (no time, no constant input): y' = A(p) y.
+ * Decided symbolically (every df_i/dy_j free of states and time, f_i
+ * folding to 0 at y = 0), so an unusual spelling of a linear equation may
+ * be reported as nonlinear, never the reverse. */
 int rkin_model_is_linear(const rkin_model *m);
 /* 1 when every output is linear in the states (out = C(p) y). */
 int rkin_model_outputs_linear(const rkin_model *m);
-/* A(p) including decay, row-major n x n (A[i*n + j] = df_i/dy_j). */
+/* A(p) including decay, row-major n x n (A[i*n + j] = df_i/dy_j); p NULL
+ * means the defaults. RKIN_ENOTLINEAR (message says which state and why)
+ * for a model that is not linear, RKIN_ENONFINITE naming the entry. */
 int rkin_model_linear_matrix(const rkin_model *m, const double *p, double *A,
                              rkin_err *err);
-/* C(p) of linear outputs, row-major n_outputs x n_states. */
+/* C(p) of linear outputs, row-major n_outputs x n_states; as above. */
 int rkin_model_output_matrix(const rkin_model *m, const double *p, double *C,
                              rkin_err *err);
 
