@@ -14,6 +14,13 @@
 
 #include "err.h"
 
+/* Pushes "file:line: " of the innermost Lua function running user code
+ * (frames of the embedded prelude are skipped), or "" when there is none.
+ * C functions get no position from luaL_error; this gives them one. */
+void lrk_where(lua_State *L);
+/* lua_pushfstring-style message prefixed by lrk_where; never returns. */
+int lrk_error(lua_State *L, const char *fmt, ...);
+
 /* Raises err->msg as a Lua error (prefixed with "where: " when where is not
  * NULL). Never returns. */
 int lrk_raise(lua_State *L, const char *where, const rkin_err *err);
@@ -24,6 +31,13 @@ int lrk_raise(lua_State *L, const char *where, const rkin_err *err);
  * A field of the wrong type, or a non-finite number, always raises. */
 double lrk_field_number(lua_State *L, int t, const char *ctx, const char *key,
                         int required, double def);
+/* As lrk_field_number, and the value must lie in [lo, hi]; flags make
+ * either end open: "ctx: field 'lsf' must be a number in [0,1) (got 1.2)". */
+#define LRK_LO_OPEN 1
+#define LRK_HI_OPEN 2
+double lrk_field_number_in(lua_State *L, int t, const char *ctx,
+                           const char *key, int required, double def,
+                           double lo, double hi, int flags);
 long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
                        int required, long def);
 const char *lrk_field_string(lua_State *L, int t, const char *ctx,
@@ -36,6 +50,17 @@ int lrk_field_boolean(lua_State *L, int t, const char *ctx, const char *key,
 double *lrk_field_numbers(lua_State *L, int t, const char *ctx,
                           const char *key, int required, size_t *n);
 
+/* Reads the array at stack index idx (named `what` in messages, e.g.
+ * "field 'times'") into a new userdata it pushes (collected by Lua, so a
+ * later raise leaks nothing); returns its doubles and sets *n. */
+double *lrk_numbers(lua_State *L, int idx, const char *ctx, const char *what,
+                    size_t *n);
+
+/* Raises "ctx: unknown field 'x' (known: a, b)" when the table at t has a
+ * key not in the NULL-terminated list `known` (catches typos like 'II'). */
+void lrk_check_keys(lua_State *L, int t, const char *ctx,
+                    const char *const *known);
+
 /* Pushes a Lua array of n doubles. */
 void lrk_push_numbers(lua_State *L, const double *v, size_t n);
 
@@ -43,5 +68,26 @@ void lrk_push_numbers(lua_State *L, const double *v, size_t n);
  * then rename): on failure nothing is left behind and err says why. */
 int lrk_write_atomic(const char *path, const char *text, size_t len,
                      rkin_err *err);
+
+/* ------------------------------------------ shared with other bindings
+ * (implemented in dsl/l_model.c) */
+struct rkin_model;
+struct rkin_dosing;
+
+/* The compiled model of the rk.model userdata at idx; raises otherwise.
+ * Valid while that userdata is alive. */
+const struct rkin_model *lrk_check_model(lua_State *L, int idx);
+/* Fills p (rkin_model_nparams doubles) with the model's defaults, then the
+ * overrides of the table at t (nil: none) as name = number; raises naming
+ * an unknown parameter, a non-finite value, or a value <= 0 for a parameter
+ * the model declares positive. */
+void lrk_model_params(lua_State *L, int model_idx, int t, const char *ctx,
+                      double *p);
+/* Reads an array of dose tables {time=, amount=, rate=, to=, ii=, addl=}
+ * at stack index t (`to` names a state of the model at model_idx) and
+ * pushes a userdata owning the dosing; returns it (valid while that
+ * userdata is alive). Raises naming the dose, the field and the value. */
+struct rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
+                                    const char *ctx);
 
 #endif

@@ -5,6 +5,13 @@
 #include "modules.h"
 
 const lrk_module lrk_modules[] = {
-  /* {"model", luaopen_radiokin_model}, one line per binding */
+  {"core", luaopen_radiokin_core},
+  {"nuclide", luaopen_radiokin_nuclide},
+  {"model", luaopen_radiokin_model},
+  {"dosimetry", luaopen_radiokin_dosimetry},
+  {"radiobio", luaopen_radiokin_radiobio},
+  {"tac", luaopen_radiokin_tac},
+  {"tare", luaopen_radiokin_tare},
+  {"cohort", luaopen_radiokin_cohort},
   {NULL, NULL}
 };

@@ -1,6 +1,9 @@
-/* modules.h - the list of C binding modules and their openers. */
+/* modules.h - the list of C binding modules and their openers, and the
+ * embedded Lua prelude files. */
 #ifndef RKIN_MODULES_H
 #define RKIN_MODULES_H
+
+#include <stddef.h>
 
 #include <lua.h>
 
@@ -13,5 +16,25 @@ extern const lrk_module lrk_modules[];   /* ends with {NULL, NULL} */
 
 /* One opener per binding file (dsl/l_<name>.c). */
 int luaopen_radiokin_model(lua_State *L);
+int luaopen_radiokin_core(lua_State *L);
+int luaopen_radiokin_nuclide(lua_State *L);
+int luaopen_radiokin_tare(lua_State *L);
+int luaopen_radiokin_dosimetry(lua_State *L);
+int luaopen_radiokin_radiobio(lua_State *L);
+int luaopen_radiokin_tac(lua_State *L);
+
+/* The Lua files of dsl/lua/, embedded at build time by dsl/embed.sh into
+ * the generated dsl/lua_embed.c: dsl/lua/radiokin.lua is the module
+ * "radiokin", dsl/lua/<x>.lua the module "radiokin.<x>". */
+typedef struct {
+  const char *name;               /* module name for require */
+  const char *path;               /* source path, e.g. "dsl/lua/tap.lua" */
+  const char *text;
+  size_t len;
+} lrk_lua_source;
+
+extern const lrk_lua_source lrk_lua_sources[];  /* ends with {NULL, ...} */
+
+int luaopen_radiokin_cohort(lua_State *L);
 
 #endif

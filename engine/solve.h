@@ -3,7 +3,27 @@
  * Two paths: CVODES (BDF, dense exact Jacobian from the model's tape) for
  * any model, and the exact path for linear constant-coefficient models
  * (matrix exponential; TIA from the same augmented system). A solver is a
- * per-thread workspace for one model, reused across patients. */
+ * per-thread workspace for one model, reused across patients.
+ *
+ * Semantics of a run over [t0, t1]:
+ * - Dose times are absolute. Boluses at times in [t0, t1) are applied (one
+ *   at t0 is added to y0; one at t1 belongs to the next run). Infusions
+ *   are rates: the rate in force over [t0, t1] counts every infusion start
+ *   and end up to that time, also those before t0, so consecutive runs
+ *   [a, b], [b, c] give the same result as one run [a, c].
+ * - At equal times infusion ends apply before starts, starts before
+ *   boluses; an output at a dose time reports the state AFTER the dose.
+ * - Output times must lie in [t0, t1] and be non-decreasing; NaN times,
+ *   a NaN y0 or parameter, an unknown cmt or TIA index are RKIN_EINVAL with
+ *   a message naming the index and the value.
+ * - The integration stops exactly at every dose event and at t1; outputs
+ *   in between are interpolated (CVODES) or exact (exact path).
+ * - y0 and res->y_end may be the same array.
+ * - AUTO takes the exact path when the model is linear and its outputs
+ *   (if any) are linear too, else CVODES. On the CVODES path a linear
+ *   model's Jacobian is computed once per parameter vector. The exact path
+ *   caches e^(M h) per segment length for the same parameters, so a
+ *   patient's repeated cycles cost one exponential. */
 #ifndef RKIN_SOLVE_H
 #define RKIN_SOLVE_H
 

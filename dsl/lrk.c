@@ -1,0 +1,342 @@
+/* lrk.c - helpers shared by the Lua bindings: error raising with the
+ * script's position, argument-table field readers, atomic file writes. */
+#include "lrk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Chunks whose name starts with this are the embedded prelude: errors are
+ * blamed on the user's code that called into them, not on the prelude. */
+#define PRELUDE_TAG "=[radiokin]"
+
+void lrk_where(lua_State *L)
+{
+  lua_Debug ar;
+  int level;
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) continue;
+    if (strncmp(ar.source, PRELUDE_TAG, strlen(PRELUDE_TAG)) == 0) continue;
+    lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    return;
+  }
+  lua_pushliteral(L, "");
+}
+
+int lrk_error(lua_State *L, const char *fmt, ...)
+{
+  va_list ap;
+  lrk_where(L);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+int lrk_raise(lua_State *L, const char *where, const rkin_err *err)
+{
+  const char *msg = err && err->msg[0] ? err->msg : "unknown engine error";
+  if (where) return lrk_error(L, "%s: %s", where, msg);
+  return lrk_error(L, "%s", msg);
+}
+
+/* "number", "string", ... or "nan" / "inf" for a non-finite number, for
+ * the "(got ...)" part of messages. */
+static const char *got_text(lua_State *L, int i)
+{
+  if (lua_type(L, i) == LUA_TNUMBER) {
+    lua_Number v = lua_tonumber(L, i);
+    if (isnan(v)) return "nan";
+    if (isinf(v)) return v > 0 ? "inf" : "-inf";
+    return lua_pushfstring(L, "%f", v);
+  }
+  return luaL_typename(L, i);
+}
+
+/* Pushes t[key]; returns its type. */
+static int get_field(lua_State *L, int t, const char *key)
+{
+  return lua_getfield(L, t, key);
+}
+
+double lrk_field_number(lua_State *L, int t, const char *ctx, const char *key,
+                        int required, double def)
+{
+  double v;
+  t = lua_absindex(L, t);
+  if (get_field(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    if (required)
+      lrk_error(L, "%s: field '%s' is required (a number)", ctx, key);
+    return def;
+  }
+  if (lua_type(L, -1) != LUA_TNUMBER)
+    lrk_error(L, "%s: field '%s' must be a number (got %s)", ctx, key,
+              got_text(L, -1));
+  v = lua_tonumber(L, -1);
+  if (!isfinite(v))
+    lrk_error(L, "%s: field '%s' must be a finite number (got %s)", ctx, key,
+              got_text(L, -1));
+  lua_pop(L, 1);
+  return v;
+}
+
+double lrk_field_number_in(lua_State *L, int t, const char *ctx,
+                           const char *key, int required, double def,
+                           double lo, double hi, int flags)
+{
+  int absent;
+  double v;
+  t = lua_absindex(L, t);
+  absent = get_field(L, t, key) == LUA_TNIL;
+  lua_pop(L, 1);
+  v = lrk_field_number(L, t, ctx, key, required, def);
+  if (absent) return v;
+  if ((flags & LRK_LO_OPEN ? v <= lo : v < lo) ||
+      (flags & LRK_HI_OPEN ? v >= hi : v > hi)) {
+    char slo[32], shi[32], sv[32];
+    snprintf(slo, sizeof slo, "%g", lo);
+    snprintf(shi, sizeof shi, "%g", hi);
+    snprintf(sv, sizeof sv, "%g", v);
+    lrk_error(L, "%s: field '%s' must be a number in %s%s,%s%s (got %s)",
+              ctx, key, flags & LRK_LO_OPEN ? "(" : "[", slo, shi,
+              flags & LRK_HI_OPEN ? ")" : "]", sv);
+  }
+  return v;
+}
+
+long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
+                       int required, long def)
+{
+  lua_Integer v;
+  t = lua_absindex(L, t);
+  if (get_field(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    if (required)
+      lrk_error(L, "%s: field '%s' is required (an integer)", ctx, key);
+    return def;
+  }
+  if (lua_type(L, -1) != LUA_TNUMBER)
+    lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
+              got_text(L, -1));
+  if (!lua_isinteger(L, -1)) {
+    lua_Number d = lua_tonumber(L, -1);
+    if (!isfinite(d) || d != floor(d) || fabs(d) > 9.0e15)
+      lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
+                got_text(L, -1));
+    v = (lua_Integer)d;
+  } else {
+    v = lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return (long)v;
+}
+
+const char *lrk_field_string(lua_State *L, int t, const char *ctx,
+                             const char *key, int required, const char *def)
+{
+  const char *s;
+  t = lua_absindex(L, t);
+  if (get_field(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    if (required)
+      lrk_error(L, "%s: field '%s' is required (a string)", ctx, key);
+    return def;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING)
+    lrk_error(L, "%s: field '%s' must be a string (got %s)", ctx, key,
+              got_text(L, -1));
+  /* The string stays alive while the table at t holds it. */
+  s = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  return s;
+}
+
+int lrk_field_boolean(lua_State *L, int t, const char *ctx, const char *key,
+                      int def)
+{
+  int v;
+  t = lua_absindex(L, t);
+  if (get_field(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (lua_type(L, -1) != LUA_TBOOLEAN)
+    lrk_error(L, "%s: field '%s' must be true or false (got %s)", ctx, key,
+              got_text(L, -1));
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+double *lrk_numbers(lua_State *L, int idx, const char *ctx, const char *what,
+                    size_t *n)
+{
+  size_t k, len;
+  double *v;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) != LUA_TTABLE)
+    lrk_error(L, "%s: %s must be an array of numbers (got %s)", ctx, what,
+              got_text(L, idx));
+  len = (size_t)lua_rawlen(L, idx);
+  v = lua_newuserdatauv(L, (len ? len : 1) * sizeof *v, 0);
+  for (k = 0; k < len; k++) {
+    lua_rawgeti(L, idx, (lua_Integer)k + 1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
+      lrk_error(L, "%s: %s[%d] must be a finite number (got %s)", ctx, what,
+                (int)k + 1, got_text(L, -1));
+    v[k] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  *n = len;
+  return v;
+}
+
+double *lrk_field_numbers(lua_State *L, int t, const char *ctx,
+                          const char *key, int required, size_t *n)
+{
+  double *tmp, *v;
+  t = lua_absindex(L, t);
+  *n = 0;
+  if (get_field(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    if (required)
+      lrk_error(L, "%s: field '%s' is required (an array of numbers)", ctx,
+                key);
+    return NULL;
+  }
+  /* Validate into a collectable buffer first so a raise leaks nothing. */
+  tmp = lrk_numbers(L, -1, ctx, lua_pushfstring(L, "field '%s'", key), n);
+  v = malloc((*n ? *n : 1) * sizeof *v);
+  if (!v) lrk_error(L, "%s: out of memory reading field '%s'", ctx, key);
+  if (*n) memcpy(v, tmp, *n * sizeof *v);
+  lua_pop(L, 3);
+  return v;
+}
+
+void lrk_push_numbers(lua_State *L, const double *v, size_t n)
+{
+  size_t k;
+  lua_createtable(L, (int)n, 0);
+  for (k = 0; k < n; k++) {
+    lua_pushnumber(L, v[k]);
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+}
+
+void lrk_check_keys(lua_State *L, int t, const char *ctx,
+                    const char *const *known)
+{
+  t = lua_absindex(L, t);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    size_t k;
+    int found = 0;
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *key = lua_tostring(L, -2);
+      for (k = 0; known[k] && !found; k++) found = strcmp(key, known[k]) == 0;
+    }
+    if (!found) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (k = 0; known[k]; k++) {
+        if (k) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, known[k]);
+      }
+      const char *list, *name;
+      luaL_pushresult(&b);
+      list = lua_tostring(L, -1);
+      name = luaL_tolstring(L, -3, NULL);
+      lrk_error(L, "%s: unknown field '%s' (known: %s)", ctx, name, list);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* ---------------------------------------------------------- atomic write */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+int lrk_write_atomic(const char *path, const char *text, size_t len,
+                     rkin_err *err)
+{
+  char *tmp = NULL;
+  const char *slash, *base;
+  size_t dirlen, need;
+  int fd = -1, e, rc = RKIN_EIO;
+  mode_t mask;
+
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "cannot write: empty file name");
+  slash = strrchr(path, '/');
+  base = slash ? slash + 1 : path;
+  if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+    return rkin_err_set(err, RKIN_EINVAL,
+                        "cannot write '%s': not a file name", path);
+  dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+  need = dirlen + strlen(base) + 16;
+  tmp = malloc(need);
+  if (!tmp)
+    return rkin_err_set(err, RKIN_ENOMEM, "cannot write '%s': out of memory",
+                        path);
+  /* A hidden temporary in the target's folder, so rename() is atomic. */
+  snprintf(tmp, need, "%.*s.%s.XXXXXX", (int)dirlen, path, base);
+  fd = mkstemp(tmp);
+  if (fd < 0) {
+    e = errno;
+    rkin_err_set(err, RKIN_EIO,
+                 "cannot write '%s': cannot create a temporary file in "
+                 "'%.*s': %s", path, dirlen ? (int)dirlen : 1,
+                 dirlen ? path : ".", strerror(e));
+    free(tmp);
+    return RKIN_EIO;
+  }
+  /* mkstemp makes 0600; results are ordinary files (0666 & ~umask). */
+  mask = umask(0);
+  umask(mask);
+  if (fchmod(fd, 0666 & ~mask) != 0 || write_all(fd, text, len) != 0 ||
+      fsync(fd) != 0) {
+    e = errno;
+    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
+    goto fail;
+  }
+  if (close(fd) != 0) {
+    fd = -1;
+    e = errno;
+    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
+    goto fail;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0) {
+    e = errno;
+    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
+    goto fail;
+  }
+  free(tmp);
+  return RKIN_OK;
+
+fail:
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  free(tmp);
+  return rc;
+}

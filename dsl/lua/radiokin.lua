@@ -1,0 +1,326 @@
+-- radiokin.lua - the `radiokin` Lua module: friendly names over the C
+-- bindings (radiokin.model, radiokin.nuclide, radiokin.core), plus rk.seq
+-- and the CSV reader/writer that scripts and models share.
+--
+-- Any C binding listed in dsl/modules.c is reachable as rk.<name> (loaded
+-- on first use); reading any other unknown rk.<name> raises, so a typo
+-- does not become a silent nil.
+
+local model = require "radiokin.model"
+local nuclide = require "radiokin.nuclide"
+local core = require "radiokin.core"
+
+local rk = {}
+
+rk.version = core.version
+
+-- Models: rk.model{name=, nuclide=, states=, params=, positive=, ode=,
+-- outputs=}. The ode and outputs functions are called once with symbolic
+-- s, p, t; use rk.exp/log/sqrt/abs/min/max inside them (math.* needs
+-- numbers). rk.positive(v) marks a parameter that must stay > 0.
+rk.model = model.new
+rk.positive = model.positive
+rk.exp, rk.log, rk.sqrt = model.exp, model.log, model.sqrt
+rk.abs, rk.min, rk.max = model.abs, model.min, model.max
+
+-- rk.nuclide("Lu-177") -> {name, half_life_h, lambda, e_np_mev, e_p_mev,
+-- j_per_mbqh, source}; rk.nuclides() -> list of names.
+rk.nuclide = nuclide.find
+rk.nuclides = nuclide.list
+
+-- rk.write_atomic(path, text): the file appears whole or not at all.
+rk.write_atomic = core.write_atomic
+
+local function is_finite(x)
+  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
+end
+
+-- rk.seq(a, b [, step = 1]): a, a+step, ..., b inclusive. b is included
+-- when it lies within 1e-9 steps of the grid (so rk.seq(0, 1, 0.1) ends at
+-- exactly 1 despite rounding), and the last value is then b itself.
+function rk.seq(a, b, step)
+  step = step == nil and 1 or step
+  for i, v in ipairs { a, b, step } do
+    if not is_finite(v) then
+      error(("rk.seq: argument %d must be a finite number (got %s)")
+        :format(i, tostring(v)), 2)
+    end
+  end
+  if step == 0 then error("rk.seq: step must not be 0", 2) end
+  local span = (b - a) / step
+  if span < -1e-9 then
+    error(("rk.seq: step %s goes away from %s to %s"):format(step, a, b), 2)
+  end
+  local n = math.floor(span + 1e-9)
+  if n > 1e7 then
+    error(("rk.seq: %d points is too many (step %s)"):format(n + 1, step), 2)
+  end
+  local out = {}
+  for i = 0, n do out[i + 1] = a + i * step end
+  if math.abs(out[n + 1] - b) <= 1e-9 * math.abs(step) then out[n + 1] = b end
+  return out
+end
+
+-- ------------------------------------------------------------------ CSV
+
+local csv = {}
+rk.csv = csv
+
+-- A decimal number, as data files write them (no hex, no "inf"/"nan").
+local function parse_number(s)
+  if s:find("^[+-]?%d+%.?%d*$") or s:find("^[+-]?%.%d+$")
+    or s:find("^[+-]?%d+%.?%d*[eE][+-]?%d+$")
+    or s:find("^[+-]?%.%d+[eE][+-]?%d+$") then
+    return tonumber(s)
+  end
+  return nil
+end
+csv.parse_number = parse_number
+
+local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+local function set_of(list, what)
+  local set = {}
+  if list == nil then return set end
+  if type(list) ~= "table" then
+    error(("rk.csv.read: option '%s' must be a list of strings"):format(what),
+      3)
+  end
+  for _, v in ipairs(list) do set[v] = true end
+  return set
+end
+
+-- Splits text into records. Yields (fields, line, cols): the fields of one
+-- record, the line it starts on, and the character column of each field.
+-- Handles "quoted, fields" with "" for a quote and line breaks inside
+-- quotes, \n, \r\n and \r line ends.
+local function records(text, path, sep)
+  local pos, line, len = 1, 1, #text
+  local stop = "[" .. sep:gsub("%p", "%%%0") .. "\r\n]"
+  return function()
+    if pos > len then return nil end
+    local fields, cols, start_line = {}, {}, line
+    local line_start = pos
+    while true do
+      local col = pos - line_start + 1
+      local c = text:sub(pos, pos)
+      local value
+      if c == '"' then
+        local parts, p = {}, pos + 1
+        while true do
+          local q = text:find('"', p, true)
+          if not q then
+            error(("%s:%d:%d: unterminated quoted field"):format(path,
+              start_line, col), 0)
+          end
+          local chunk = text:sub(p, q - 1)
+          for _ in chunk:gmatch("\n") do line = line + 1 end
+          parts[#parts + 1] = chunk
+          if text:sub(q + 1, q + 1) == '"' then
+            parts[#parts + 1] = '"'
+            p = q + 2
+          else
+            pos = q + 1
+            break
+          end
+        end
+        value = table.concat(parts)
+        local nxt = text:sub(pos, pos)
+        if nxt ~= "" and nxt ~= sep and nxt ~= "\n" and nxt ~= "\r" then
+          error(("%s:%d:%d: unexpected '%s' after a closing quote")
+            :format(path, line, pos - line_start + 1, nxt), 0)
+        end
+      else
+        local e = text:find(stop, pos) or len + 1
+        value = text:sub(pos, e - 1)
+        pos = e
+      end
+      fields[#fields + 1], cols[#cols + 1] = value, col
+      local c2 = text:sub(pos, pos)
+      if c2 == sep then
+        pos = pos + 1
+      else
+        if c2 == "\r" and text:sub(pos + 1, pos + 1) == "\n" then
+          pos = pos + 2
+        elseif c2 ~= "" then
+          pos = pos + 1
+        end
+        line = line + 1
+        return fields, start_line, cols
+      end
+    end
+  end
+end
+
+local function is_blank(fields)
+  return #fields == 1 and trim(fields[1]) == ""
+end
+
+-- rk.csv.read(path [, opts]) -> rows, columns
+--   rows: array of tables keyed by the header names; columns: the header.
+--   opts.sep      field separator (default ",")
+--   opts.numeric  true (every column) or a list of columns that must hold
+--                 numbers; other columns are numeric when their first
+--                 non-missing value is a number, and must then stay so
+--   opts.strings  columns never converted to numbers (ids such as "007")
+--   opts.missing  list of texts meaning "no value" (e.g. {".", "", "NA"}):
+--                 such a field is absent (nil) in its row
+--   opts.comment  lines starting with this text are skipped (e.g. "#")
+-- Blank lines are skipped. Errors name path:line:column.
+function csv.read(path, opts)
+  opts = opts or {}
+  if type(path) ~= "string" then
+    error("rk.csv.read: expected a file name (got " .. type(path) .. ")", 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "sep" and k ~= "numeric" and k ~= "strings" and k ~= "missing"
+      and k ~= "comment" then
+      error(("rk.csv.read: unknown option '%s' (known: sep, numeric, "
+        .. "strings, missing, comment)"):format(tostring(k)), 2)
+    end
+  end
+  local sep = opts.sep or ","
+  if type(sep) ~= "string" or #sep ~= 1 or sep == '"' or sep == "\n" then
+    error("rk.csv.read: option 'sep' must be one character", 2)
+  end
+  local f, why = io.open(path, "rb")
+  if not f then error("rk.csv.read: cannot open " .. why, 2) end
+  local text = f:read("a")
+  f:close()
+  if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end
+
+  local missing = set_of(opts.missing, "missing")
+  local strings = set_of(opts.strings, "strings")
+  local all_numeric = opts.numeric == true
+  local numeric = all_numeric and {} or set_of(opts.numeric, "numeric")
+  local comment = opts.comment
+
+  local header, rows, kind = nil, {}, {}
+  for fields, line, cols in records(text, path, sep) do
+    local skip = is_blank(fields)
+      or (comment and fields[1]:sub(1, #comment) == comment)
+    if skip then
+      -- nothing
+    elseif not header then
+      header = {}
+      local seen = {}
+      for i, name in ipairs(fields) do
+        name = trim(name)
+        if name == "" then
+          error(("%s:%d:%d: column %d has an empty name"):format(path, line,
+            cols[i], i), 0)
+        end
+        if seen[name] then
+          error(("%s:%d:%d: column '%s' appears twice"):format(path, line,
+            cols[i], name), 0)
+        end
+        seen[name] = true
+        header[i] = name
+        if all_numeric or numeric[name] then kind[i] = "number"
+        elseif strings[name] then kind[i] = "string" end
+      end
+      for name in pairs(numeric) do
+        if not seen[name] then
+          error(("rk.csv.read: %s has no column '%s'"):format(path, name), 2)
+        end
+      end
+    else
+      if #fields ~= #header then
+        error(("%s:%d: expected %d fields as in the header, got %d")
+          :format(path, line, #header, #fields), 0)
+      end
+      local row = {}
+      for i, raw in ipairs(fields) do
+        local v = trim(raw)
+        if missing[v] or missing[raw] then
+          -- absent
+        else
+          local k = kind[i]
+          if k == nil then
+            k = parse_number(v) and "number" or "string"
+            kind[i] = k
+          end
+          if k == "number" then
+            local x = parse_number(v)
+            if x == nil then
+              error(("%s:%d:%d: column '%s': %s is not a number%s")
+                :format(path, line, cols[i], header[i],
+                  v == "" and "an empty field" or ("'" .. v .. "'"),
+                  v == "" and " (pass missing = {\"\"} to allow it)" or ""),
+                0)
+            end
+            row[header[i]] = x
+          else
+            row[header[i]] = raw
+          end
+        end
+      end
+      rows[#rows + 1] = row
+    end
+  end
+  if not header then error(("%s: no header line"):format(path), 0) end
+  return rows, header
+end
+
+-- Shortest text that reads back as the same number.
+local function format_value(v)
+  if math.type(v) == "integer" then return tostring(v) end
+  if v ~= v or v == math.huge or v == -math.huge then
+    error(("rk.csv.write: a value is not finite (%s)"):format(v), 3)
+  end
+  local s = ("%.15g"):format(v)
+  if tonumber(s) ~= v then s = ("%.17g"):format(v) end
+  return s
+end
+
+local function quote(s)
+  if s:find('[,"\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+-- rk.csv.write(path, rows, columns): one line per row (a table keyed by
+-- column name; a nil value writes an empty field), written atomically.
+function csv.write(path, rows, columns)
+  if type(path) ~= "string" then
+    error("rk.csv.write: expected a file name", 2)
+  end
+  if type(rows) ~= "table" or type(columns) ~= "table" or #columns == 0 then
+    error("rk.csv.write: expected (path, rows, columns) with a non-empty "
+      .. "list of column names", 2)
+  end
+  local out, line = {}, {}
+  for i, c in ipairs(columns) do line[i] = quote(tostring(c)) end
+  out[1] = table.concat(line, ",")
+  for r, row in ipairs(rows) do
+    line = {}
+    for i, c in ipairs(columns) do
+      local v = row[c]
+      if v == nil then line[i] = ""
+      elseif type(v) == "number" then line[i] = format_value(v)
+      elseif type(v) == "string" then line[i] = quote(v)
+      elseif type(v) == "boolean" then line[i] = tostring(v)
+      else
+        error(("rk.csv.write: row %d column '%s' holds a %s"):format(r,
+          tostring(c), type(v)), 2)
+      end
+    end
+    out[#out + 1] = table.concat(line, ",")
+  end
+  out[#out + 1] = ""
+  core.write_atomic(path, table.concat(out, "\n"))
+end
+
+-- rk.<binding>: C modules of dsl/modules.c, required on first use.
+setmetatable(rk, {
+  __index = function(t, k)
+    local name = "radiokin." .. tostring(k)
+    if type(k) == "string" and package.preload[name] then
+      local m = require(name)
+      rawset(t, k, m)
+      return m
+    end
+    error(("rk has no field '%s'"):format(tostring(k)), 2)
+  end,
+})
+
+return rk

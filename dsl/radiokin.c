@@ -1,0 +1,312 @@
+/* radiokin.c - the `radiokin` executable: runs a Lua script with the
+ * radiokin modules preloaded, text-only loading and strict globals. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "init.h"
+#include "lrk.h"
+#include "modules.h"
+
+static const char *progname = "radiokin";
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+    "usage: %s [--traceback] script.lua [args...]\n"
+    "       %s --version | --help\n"
+    "\n"
+    "Runs a Lua script with the radiokin modules available\n"
+    "(local rk = require \"radiokin\"). The script's arguments are in the\n"
+    "global table `arg` (arg[0] is the script) and in `...`.\n"
+    "Scripts are loaded as text only; reading or assigning an undeclared\n"
+    "global is an error (use local, or rawset(_G, name, value)).\n"
+    "On error the message is printed as 'radiokin: file:line: message' and\n"
+    "the exit status is 1; --traceback (or RADIOKIN_TRACEBACK=1) adds the\n"
+    "Lua stack traceback.\n", progname, progname);
+}
+
+/* ------------------------------------------------------ text-only loads */
+
+/* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t".
+ * Upvalue 1: the standard load. */
+static int text_load(lua_State *L)
+{
+  const char *mode = luaL_optstring(L, 3, "t");
+  if (strchr(mode, 'b'))
+    return lrk_error(L, "load: binary chunks are not allowed (mode '%s')",
+                     mode);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  /* Keep env absent when absent: load tells nil env from no env. */
+  if (lua_gettop(L) < 4) lua_settop(L, 4);
+  lua_pushliteral(L, "t");
+  lua_replace(L, 4);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* loadfile([filename [, mode [, env]]]) with mode forced to "t". */
+static int text_loadfile(lua_State *L)
+{
+  const char *mode = luaL_optstring(L, 2, "t");
+  if (strchr(mode, 'b'))
+    return lrk_error(L,
+                     "loadfile: binary chunks are not allowed (mode '%s')",
+                     mode);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  if (lua_gettop(L) < 3) lua_settop(L, 3);
+  lua_pushliteral(L, "t");
+  lua_replace(L, 3);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int text_dofile(lua_State *L)
+{
+  const char *fname = luaL_optstring(L, 1, NULL);
+  lua_settop(L, 1);
+  if (luaL_loadfilex(L, fname, "t") != LUA_OK) return lua_error(L);
+  lua_call(L, 0, LUA_MULTRET);
+  return lua_gettop(L) - 1;
+}
+
+/* package.searchers[2] replacement: Lua files found on package.path, loaded
+ * as text. Returns the loader and the file name, or a "no file" string. */
+static int text_searcher(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  const char *file;
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchpath");
+  lua_pushstring(L, name);
+  lua_getfield(L, -3, "path");
+  lua_call(L, 2, 2);
+  if (lua_isnil(L, -2)) return 1;   /* the "no file ..." message */
+  lua_pop(L, 1);
+  file = lua_tostring(L, -1);
+  if (luaL_loadfilex(L, file, "t") != LUA_OK)
+    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+                      name, file, lua_tostring(L, -1));
+  lua_insert(L, -2);
+  return 2;
+}
+
+static void install_text_loaders(lua_State *L)
+{
+  lua_getglobal(L, "load");
+  lua_pushcclosure(L, text_load, 1);
+  lua_setglobal(L, "load");
+  lua_getglobal(L, "loadfile");
+  lua_pushcclosure(L, text_loadfile, 1);
+  lua_setglobal(L, "loadfile");
+  lua_pushcfunction(L, text_dofile);
+  lua_setglobal(L, "dofile");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  lua_pushcfunction(L, text_searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}
+
+/* ------------------------------------------------------------- preloads */
+
+/* Loader for an embedded prelude file. Upvalue 1: its lrk_lua_source. */
+static int load_embedded(lua_State *L)
+{
+  const lrk_lua_source *src = lua_touserdata(L, lua_upvalueindex(1));
+  /* The tag lets lrk_where blame the user's code instead of the prelude. */
+  lua_pushfstring(L, "=[radiokin] %s", src->path);
+  if (luaL_loadbufferx(L, src->text, src->len, lua_tostring(L, -1), "t") !=
+      LUA_OK)
+    return lua_error(L);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void install_preloads(lua_State *L)
+{
+  const lrk_module *m;
+  const lrk_lua_source *s;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (m = lrk_modules; m->name; m++) {
+    const char *name = lua_pushfstring(L, "radiokin.%s", m->name);
+    lua_pushcfunction(L, m->open);
+    lua_setfield(L, -3, name);
+    lua_pop(L, 1);
+  }
+  for (s = lrk_lua_sources; s->name; s++) {
+    lua_pushlightuserdata(L, (void *)s);
+    lua_pushcclosure(L, load_embedded, 1);
+    lua_setfield(L, -2, s->name);
+  }
+  lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------- strict globals */
+
+static int strict_index(lua_State *L)
+{
+  return lrk_error(L, "undeclared global '%s' (a typo? declare it with "
+                   "local)", luaL_tolstring(L, 2, NULL));
+}
+
+static int strict_newindex(lua_State *L)
+{
+  return lrk_error(L, "assignment to undeclared global '%s' (use local, "
+                   "or rawset(_G, name, value) for a real global)",
+                   luaL_tolstring(L, 2, NULL));
+}
+
+static void make_globals_strict(lua_State *L)
+{
+  lua_pushglobaltable(L);
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, strict_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, strict_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------ running */
+
+/* Message handler: returns the message and keeps the traceback in the
+ * registry, so the message prints alone unless a traceback is wanted. */
+static int msghandler(lua_State *L)
+{
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  lua_pushstring(L, msg);
+  luaL_traceback(L, L, NULL, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "radiokin.traceback");
+  return 1;
+}
+
+/* arg[0] = script, arg[1..] = its arguments, arg[-k] = what came before. */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script)
+{
+  int i;
+  lua_createtable(L, argc - script - 1, script + 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+typedef struct {
+  int argc;
+  char **argv;
+  int script;       /* index of the script in argv */
+  int traceback;
+} run_args;
+
+static int pmain(lua_State *L)
+{
+  run_args *a = lua_touserdata(L, 1);
+  const char *script = a->argv[a->script];
+  int i, nargs, rc, msgh;
+
+  luaL_checkversion(L);
+  luaL_openlibs(L);
+  install_text_loaders(L);
+  install_preloads(L);
+  create_arg_table(L, a->argv, a->argc, a->script);
+  make_globals_strict(L);
+
+  lua_pushcfunction(L, msghandler);
+  msgh = lua_gettop(L);
+  if (luaL_loadfilex(L, script, "t") != LUA_OK) {
+    fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  nargs = a->argc - a->script - 1;
+  luaL_checkstack(L, nargs, "too many arguments to script");
+  for (i = a->script + 1; i < a->argc; i++) lua_pushstring(L, a->argv[i]);
+  rc = lua_pcall(L, nargs, 0, msgh);
+  if (rc != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(no message)");
+    /* A memory error bypasses the handler: then there is no traceback. */
+    if (a->traceback &&
+        lua_getfield(L, LUA_REGISTRYINDEX, "radiokin.traceback") ==
+        LUA_TSTRING)
+      fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    fflush(stderr);
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int main(int argc, char **argv)
+{
+  run_args a;
+  lua_State *L;
+  int rc, ok, i = 1;
+  const char *env = getenv("RADIOKIN_TRACEBACK");
+
+  rkin_init();
+  memset(&a, 0, sizeof a);
+  a.traceback = env && *env && strcmp(env, "0") != 0;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("radiokin %s (%s)\n", PACKAGE_VERSION, LUA_RELEASE);
+      return 0;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--traceback") == 0) {
+      a.traceback = 1;
+    } else if (strcmp(argv[i], "--") == 0) {
+      i++;
+      break;
+    } else {
+      fprintf(stderr, "%s: unknown option '%s' (try %s --help)\n", progname,
+              argv[i], progname);
+      return 1;
+    }
+  }
+  if (i >= argc) {
+    fprintf(stderr, "%s: no script given (try %s --help)\n", progname,
+            progname);
+    return 1;
+  }
+  a.argc = argc;
+  a.argv = argv;
+  a.script = i;
+
+  L = luaL_newstate();
+  if (!L) {
+    fprintf(stderr, "%s: cannot create a Lua state: out of memory\n",
+            progname);
+    return 1;
+  }
+  lua_pushcfunction(L, pmain);
+  lua_pushlightuserdata(L, &a);
+  rc = lua_pcall(L, 1, 1, 0);
+  ok = rc == LUA_OK && lua_toboolean(L, -1);
+  if (rc != LUA_OK)
+    fprintf(stderr, "%s: %s\n", progname,
+            lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+  lua_close(L);
+  return ok ? 0 : 1;
+}

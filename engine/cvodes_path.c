@@ -1,0 +1,418 @@
+/* cvodes_path.c - integrating a model with CVODES (BDF, dense exact
+ * Jacobian), the TIA quantities as quadratures under error control. One
+ * workspace per solver, reused across runs: nothing is allocated per run
+ * once the number of TIA quantities is stable. */
+#include "cvodes_path.h"
+#include "cv_nvector.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvodes/cvodes.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_config.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_dense.h>
+
+/* What a callback found non-finite, so the run can explain it. */
+typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT } bad_kind;
+
+struct rkin_cvpath {
+  const rkin_model *m;
+  size_t n, n_out;
+  double rtol, atol;
+  SUNContext ctx;
+  void *mem;
+  N_Vector y;
+  N_Vector q;        /* quadratures; NULL when none are registered */
+  size_t nq;
+  SUNMatrix J;
+  SUNLinearSolver ls;
+  double *work;      /* model scratch */
+  double *outv;      /* output values for output TIAs */
+  double *jac;       /* Jacobian of a linear model, computed once per p */
+  double *jac_p;     /* the parameters jac belongs to */
+  size_t n_par;
+  int jac_const, jac_valid;
+  /* per run */
+  const double *p;
+  const double *rate;
+  int has_rate;
+  const int *tia;
+  int need_out;
+  /* first failure inside a callback */
+  bad_kind bad;
+  int bad_index;
+  double bad_t;
+  char cvmsg[256];   /* last CVODES error text */
+};
+
+static int rhs(sunrealtype t, N_Vector yv, N_Vector ydv, void *ud)
+{
+  rkin_cvpath *c = ud;
+  double *yd = N_VGetArrayPointer(ydv);
+  size_t i;
+  int rc = rkin_model_rhs(c->m, t, N_VGetArrayPointer(yv), c->p, yd,
+                          c->work);
+  if (rc) {
+    /* Fatal, not recoverable: a smaller step cannot cure a NaN, and the
+     * user must be told which equation produced it. */
+    c->bad = BAD_RHS;
+    c->bad_index = -1 - rc;
+    c->bad_t = t;
+    return -1;
+  }
+  if (c->has_rate)
+    for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
+  return 0;
+}
+
+static int jac(sunrealtype t, N_Vector yv, N_Vector fy, SUNMatrix Jm,
+               void *ud, N_Vector t1, N_Vector t2, N_Vector t3)
+{
+  rkin_cvpath *c = ud;
+  double *J = SUNDenseMatrix_Data(Jm);
+  size_t nn = c->n * c->n;
+  int rc;
+  (void)fy; (void)t1; (void)t2; (void)t3;
+  /* A linear model's Jacobian is A(p): after a restart CVODES asks for it
+   * again, a copy is all it takes. */
+  if (c->jac_const && c->jac_valid) {
+    memcpy(J, c->jac, nn * sizeof *J);
+    return 0;
+  }
+  rc = rkin_model_jac(c->m, t, N_VGetArrayPointer(yv), c->p, J, c->work);
+  if (rc) {
+    c->bad = BAD_JAC;
+    c->bad_index = -1 - rc;
+    c->bad_t = t;
+    return -1;
+  }
+  if (c->jac_const) {
+    memcpy(c->jac, J, nn * sizeof *J);
+    c->jac_valid = 1;
+  }
+  return 0;
+}
+
+static int rhsq(sunrealtype t, N_Vector yv, N_Vector qdv, void *ud)
+{
+  rkin_cvpath *c = ud;
+  const double *y = N_VGetArrayPointer(yv);
+  double *qd = N_VGetArrayPointer(qdv);
+  size_t k;
+  if (c->need_out) {
+    int rc = rkin_model_outputs(c->m, t, y, c->p, c->outv, c->work);
+    if (rc) {
+      c->bad = BAD_OUT;
+      c->bad_index = -1 - rc;
+      c->bad_t = t;
+      return -1;
+    }
+  }
+  for (k = 0; k < c->nq; k++) {
+    size_t idx = (size_t)c->tia[k];
+    qd[k] = idx < c->n ? y[idx] : c->outv[idx - c->n];
+  }
+  return 0;
+}
+
+/* The engine never prints: CVODES' own text is kept for the message. */
+static void on_error(int code, const char *module, const char *function,
+                     char *msg, void *ud)
+{
+  rkin_cvpath *c = ud;
+  (void)module;
+  if (code < 0)
+    snprintf(c->cvmsg, sizeof c->cvmsg, "%s: %s", function, msg);
+}
+
+void rkin_cvpath_free(rkin_cvpath *c)
+{
+  if (!c) return;
+  if (c->mem) CVodeFree(&c->mem);
+  if (c->ls) SUNLinSolFree(c->ls);
+  if (c->J) SUNMatDestroy(c->J);
+  if (c->q) N_VDestroy(c->q);
+  if (c->y) N_VDestroy(c->y);
+  if (c->ctx) SUNContext_Free(&c->ctx);
+  free(c->work);
+  free(c->outv);
+  free(c->jac);
+  free(c->jac_p);
+  free(c);
+}
+
+static int setup_fail(const char *what, int flag, rkin_err *err)
+{
+  char *name = CVodeGetReturnFlagName(flag);
+  int rc = rkin_err_set(err, RKIN_ESOLVER, "CVODES set-up failed in %s "
+                        "(flag %s)", what, name ? name : "?");
+  free(name);  /* CVodeGetReturnFlagName returns a malloc'd string */
+  return rc;
+}
+
+/* Optional inputs. A linear model's Jacobian never changes, so CVODES is
+ * told not to re-evaluate it on its own schedule (it still asks after a
+ * restart or a convergence failure; jac() then copies the cached matrix).
+ * Max order, initial step and setup frequency stay at CVODES' defaults:
+ * on the peer model the step count is ~360 per 1344 h cycle either way
+ * and other settings only moved wall time within the noise (see the
+ * report of issue 3). */
+static int tune(rkin_cvpath *c, const rkin_solve_opts *o)
+{
+  int flag = CVodeSetMaxNumSteps(c->mem, o->max_steps);
+  if (!flag) flag = CVodeSetErrHandlerFn(c->mem, on_error, c);
+  if (!flag) flag = CVodeSetUserData(c->mem, c);
+  if (!flag && c->jac_const)
+    flag = CVodeSetJacEvalFrequency(c->mem, 1000000);
+  return flag;
+}
+
+rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
+                             rkin_err *err)
+{
+  rkin_cvpath *c = calloc(1, sizeof *c);
+  size_t n = rkin_model_nstates(m), nw = rkin_model_nwork(m);
+  const char *what = "";
+  int flag = 0;
+  if (!c) goto nomem;
+  c->m = m;
+  c->n = n;
+  c->n_out = rkin_model_noutputs(m);
+  c->n_par = rkin_model_nparams(m);
+  c->rtol = o->rtol;
+  c->atol = o->atol;
+  c->jac_const = rkin_model_is_linear(m);
+  c->work = malloc((nw ? nw : 1) * sizeof *c->work);
+  c->outv = malloc((c->n_out ? c->n_out : 1) * sizeof *c->outv);
+  c->jac = malloc(n * n * sizeof *c->jac);
+  c->jac_p = malloc((c->n_par ? c->n_par : 1) * sizeof *c->jac_p);
+  if (!c->work || !c->outv || !c->jac || !c->jac_p) goto nomem;
+#if SUNDIALS_VERSION_MAJOR >= 7
+  flag = SUNContext_Create(SUN_COMM_NULL, &c->ctx);
+#else
+  flag = SUNContext_Create(NULL, &c->ctx);
+#endif
+  if (flag) goto nomem;
+  c->y = N_VNew_Serial((sunindextype)n, c->ctx);
+  if (c->y) rkin_nvector_fast(c->y);
+  c->J = SUNDenseMatrix((sunindextype)n, (sunindextype)n, c->ctx);
+  c->mem = CVodeCreate(CV_BDF, c->ctx);
+  if (!c->y || !c->J || !c->mem) goto nomem;
+  c->ls = SUNLinSol_Dense(c->y, c->J, c->ctx);
+  if (!c->ls) goto nomem;
+  N_VConst(0.0, c->y);
+  flag = CVodeInit(c->mem, rhs, 0.0, c->y);
+  what = "CVodeInit";
+  if (!flag) {
+    flag = CVodeSStolerances(c->mem, c->rtol, c->atol);
+    what = "CVodeSStolerances";
+  }
+  if (!flag) {
+    flag = CVodeSetLinearSolver(c->mem, c->ls, c->J);
+    what = "CVodeSetLinearSolver";
+  }
+  if (!flag) {
+    flag = CVodeSetJacFn(c->mem, jac);
+    what = "CVodeSetJacFn";
+  }
+  if (!flag) {
+    flag = tune(c, o);
+    what = "the optional inputs";
+  }
+  if (flag) {
+    setup_fail(what, flag, err);
+    rkin_cvpath_free(c);
+    return NULL;
+  }
+  return c;
+nomem:
+  rkin_cvpath_free(c);
+  rkin_err_set(err, RKIN_ENOMEM, "out of memory creating the CVODES "
+               "workspace for model '%s' (%zu states)", rkin_model_name(m),
+               n);
+  return NULL;
+}
+
+/* Registers n_tia quadratures; a new vector only when the count changes. */
+static int set_quadratures(rkin_cvpath *c, size_t n_tia, rkin_err *err)
+{
+  int flag;
+  const char *what = "CVodeQuadInit";
+  if (n_tia == c->nq) return RKIN_OK;
+  if (c->q) {
+    CVodeQuadFree(c->mem);
+    N_VDestroy(c->q);
+    c->q = NULL;
+    c->nq = 0;
+  }
+  if (!n_tia) return RKIN_OK;
+  c->q = N_VNew_Serial((sunindextype)n_tia, c->ctx);
+  if (!c->q)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu TIA "
+                        "quadratures", n_tia);
+  rkin_nvector_fast(c->q);
+  N_VConst(0.0, c->q);
+  flag = CVodeQuadInit(c->mem, rhsq, c->q);
+  if (!flag) {
+    what = "CVodeQuadSStolerances";
+    flag = CVodeQuadSStolerances(c->mem, c->rtol, c->atol);
+  }
+  if (!flag) {
+    /* The integral must be as accurate as the states, so it takes part in
+     * the step-size choice. */
+    what = "CVodeSetQuadErrCon";
+    flag = CVodeSetQuadErrCon(c->mem, SUNTRUE);
+  }
+  if (flag) {
+    CVodeQuadFree(c->mem);
+    N_VDestroy(c->q);
+    c->q = NULL;
+    return setup_fail(what, flag, err);
+  }
+  c->nq = n_tia;
+  return RKIN_OK;
+}
+
+int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
+                      size_t n_tia, rkin_err *err)
+{
+  size_t k;
+  c->p = p;
+  c->tia = tia;
+  c->need_out = 0;
+  for (k = 0; k < n_tia; k++)
+    if ((size_t)tia[k] >= c->n) c->need_out = 1;
+  if (c->jac_const && c->jac_valid
+      && (c->n_par
+          && memcmp(c->jac_p, p, c->n_par * sizeof *p) != 0))
+    c->jac_valid = 0;
+  if (c->jac_const && !c->jac_valid && c->n_par)
+    memcpy(c->jac_p, p, c->n_par * sizeof *p);
+  return set_quadratures(c, n_tia, err);
+}
+
+/* The state with the largest weighted local error estimate: the one that
+ * made CVODES give up. */
+static size_t worst_state(rkin_cvpath *c)
+{
+  N_Vector ele = N_VClone(c->y), ewt = N_VClone(c->y);
+  size_t i, worst = 0;
+  double big = -1;
+  if (ele && ewt && !CVodeGetEstLocalErrors(c->mem, ele)
+      && !CVodeGetErrWeights(c->mem, ewt)) {
+    const double *e = N_VGetArrayPointer(ele), *w = N_VGetArrayPointer(ewt);
+    for (i = 0; i < c->n; i++)
+      if (fabs(e[i] * w[i]) > big) {
+        big = fabs(e[i] * w[i]);
+        worst = i;
+      }
+  }
+  if (ele) N_VDestroy(ele);
+  if (ewt) N_VDestroy(ewt);
+  return worst;
+}
+
+static int report(rkin_cvpath *c, int flag, rkin_err *err)
+{
+  char *name;
+  sunrealtype t = 0;
+  int rc;
+  if (c->bad == BAD_RHS)
+    return rkin_model_explain(c->m, c->bad_index, c->bad_t, err);
+  if (c->bad == BAD_JAC) {
+    size_t i = (size_t)c->bad_index % c->n, j = (size_t)c->bad_index / c->n;
+    rkin_model_explain(c->m, (int)i, c->bad_t, err);
+    return rkin_err_prefix(err, "Jacobian entry d(%s)'/d%s is not finite "
+                           "at t = %g h; ", rkin_model_state_name(c->m, i),
+                           rkin_model_state_name(c->m, j), c->bad_t);
+  }
+  if (c->bad == BAD_OUT)
+    return rkin_err_set(err, RKIN_ENONFINITE, "output '%s' is not finite at "
+                        "t = %g h (while integrating its TIA)",
+                        rkin_model_output_name(c->m, (size_t)c->bad_index),
+                        c->bad_t);
+  CVodeGetCurrentTime(c->mem, &t);
+  name = CVodeGetReturnFlagName(flag);
+  rc = rkin_err_set(err, RKIN_ESOLVER, "CVODES failed at t = %g h with %s "
+                    "(largest local error in state '%s'; model '%s'): %s",
+                    t, name ? name : "?",
+                    rkin_model_state_name(c->m, worst_state(c)),
+                    rkin_model_name(c->m), c->cvmsg);
+  free(name);
+  return rc;
+}
+
+/* True when b - a is below what CVODES can resolve as a step. */
+static int too_close(double a, double b)
+{
+  return b - a <= 16 * DBL_EPSILON * fmax(fabs(a), fabs(b));
+}
+
+int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
+                        const double *rate, const double *tout,
+                        size_t n_tout, rkin_emit_fn emit, void *ctx,
+                        double *q, long *steps, rkin_err *err)
+{
+  double *yv = N_VGetArrayPointer(c->y);
+  sunrealtype tret;
+  long nst = 0;
+  size_t i, k;
+  int flag = 0, rc = RKIN_OK;
+
+  c->rate = rate;
+  c->has_rate = 0;
+  for (i = 0; i < c->n; i++)
+    if (rate[i] != 0) c->has_rate = 1;
+  c->bad = BAD_NONE;
+  c->cvmsg[0] = '\0';
+  if (too_close(ts, te)) {
+    for (k = 0; k < n_tout; k++) emit(ctx, y);
+    return RKIN_OK;
+  }
+  memcpy(yv, y, c->n * sizeof *y);
+  /* Every segment starts at a dose or an input change: the BDF history
+   * before it describes another solution, so it is restarted. */
+  flag = CVodeReInit(c->mem, ts, c->y);
+  if (!flag && c->nq) {
+    N_VConst(0.0, c->q);
+    flag = CVodeQuadReInit(c->mem, c->q);
+  }
+  /* CVODES forgets a stop time once reached: set it for every segment. */
+  if (!flag) flag = CVodeSetStopTime(c->mem, te);
+  if (flag) {
+    rc = report(c, flag, err);
+    goto done;
+  }
+  for (k = 0; k < n_tout; k++) {
+    if (too_close(ts, tout[k])) {
+      emit(ctx, y);
+      continue;
+    }
+    flag = CVode(c->mem, tout[k], c->y, &tret, CV_NORMAL);
+    if (flag < 0) {
+      rc = report(c, flag, err);
+      goto done;
+    }
+    emit(ctx, yv);
+  }
+  flag = CVode(c->mem, te, c->y, &tret, CV_NORMAL);
+  if (flag >= 0 && c->nq) flag = CVodeGetQuad(c->mem, &tret, c->q);
+  if (flag < 0) {
+    rc = report(c, flag, err);
+    goto done;
+  }
+  if (c->nq) {
+    const double *qv = N_VGetArrayPointer(c->q);
+    for (k = 0; k < c->nq; k++) q[k] += qv[k];
+  }
+  memcpy(y, yv, c->n * sizeof *y);
+done:
+  CVodeGetNumSteps(c->mem, &nst);
+  *steps += nst;
+  return rc;
+}

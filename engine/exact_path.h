@@ -1,0 +1,35 @@
+/* exact_path.h - internal: the matrix-exponential path behind rkin_solver
+ * for linear constant-coefficient models. Not installed. */
+#ifndef RKIN_EXACT_PATH_H
+#define RKIN_EXACT_PATH_H
+
+#include <stddef.h>
+
+#include "cvodes_path.h"
+#include "err.h"
+#include "model.h"
+
+typedef struct rkin_expath rkin_expath;
+
+rkin_expath *rkin_expath_new(const rkin_model *m, rkin_err *err);
+void rkin_expath_free(rkin_expath *e);
+
+/* Prepares a run: builds A(p) and the selector/output rows of the TIA
+ * quantities. Exponentials already computed for the same p and the same
+ * quantities are kept, so a patient's later cycles reuse them. */
+int rkin_expath_begin(rkin_expath *e, const double *p, const int *tia,
+                      size_t n_tia, rkin_err *err);
+
+/* Same contract as rkin_cvpath_advance (no steps). */
+int rkin_expath_advance(rkin_expath *e, double ts, double te, double *y,
+                        const double *rate, const double *tout,
+                        size_t n_tout, rkin_emit_fn emit, void *ctx,
+                        double *q, rkin_err *err);
+
+/* Integrals over [0, inf) of the quantities from y0, no input: one LU
+ * solve of A x = -y0. */
+int rkin_expath_tia_inf(rkin_expath *e, const double *p, const double *y0,
+                        const int *tia, size_t n_tia, double *out,
+                        rkin_err *err);
+
+#endif

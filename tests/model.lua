@@ -1,0 +1,227 @@
+-- tests/model.lua - rk.model tracing and m:simulate against analytic
+-- solutions and the peer reference of ../shared/peers/README.md section 2,
+-- on both solver paths; CSV output written and read back.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local srcdir = os.getenv("RADIOKIN_SRCDIR") or "."
+local lu = rk.nuclide("Lu-177")
+local lambda = math.log(2) / (6.647 * 24)   -- README s.2 / DOMAIN.md s.1
+
+-- ------------------------------------------------------------- tracing
+do
+  local seen
+  local m = rk.model {
+    name = "trace", states = { "A" }, params = { k = 0.5, V = 2 },
+    outputs = function(s, p) return { C = s.A / p.V } end,
+    ode = function(s, p, tt)
+      seen = { tostring(p.k * s.A + 2 * tt - rk.exp(s.A)),
+               tostring(-(s.A) ^ 2), tostring(1 + s.A * 0) }
+      return { A = -p.k * s.A }
+    end,
+  }
+  t.is(seen[1], "k * A + 2 * t - exp(A)", "tostring formats the traced "
+    .. "expression (numbers mix with expressions)")
+  t.like(seen[2], "A", "unary minus and ^ build nodes")
+  t.is(seen[3], "1", "constant folding: 1 + A*0 -> 1 (expr.h contract)")
+  t.ok(m:is_linear(), "-k*A is linear in the states")
+  t.is(table.concat(m.states, ","), "A", "m.states")
+  t.is(table.concat(m.outputs, ","), "C", "m.outputs")
+  t.is(table.concat(m.param_names, ","), "V,k", "parameters sorted by name")
+  local p = m.params
+  p.k = 99
+  t.is(m.params.k, 0.5, "m.params is a copy")
+  t.like(tostring(m), "rk.model 'trace' %(1 states, 2 parameters",
+    "tostring(model)")
+
+  local nl = rk.model {
+    name = "mm", states = { "A" }, params = { vmax = 2, km = 1 },
+    ode = function(s, p)
+      return { A = -p.vmax * s.A / (p.km + s.A) + rk.max(0, rk.min(1, 0.5)) }
+    end,
+  }
+  t.ok(not nl:is_linear(), "Michaelis-Menten is not linear")
+  t.is(rk.exp(0), 1, "rk.exp on a number is a number")
+  t.is(rk.max(1, 3, 2), 3, "rk.max folds its arguments")
+end
+
+-- ------------------------------------------ one compartment, analytic
+local one = rk.model {
+  name = "one", nuclide = "Lu-177", states = { "A" },
+  params = { k = rk.positive(0.1), V = 3 },
+  outputs = function(s, p) return { C = s.A / p.V } end,
+  ode = function(s, p) return { A = -p.k * s.A } end,
+}
+t.is(one.lambda, lambda, 1e-12, "model lambda = ln2/(6.647 d), README s.2")
+
+for _, path in ipairs { "exact", "cvodes" } do
+  -- Bolus D at 0: A(t) = D exp(-(k+lambda) t); TIA over [0,T] =
+  -- D (1 - exp(-kappa T)) / kappa; to infinity D / kappa (analytic).
+  local D, k, T = 1000, 0.1, 48
+  local kappa = k + lambda
+  local tol = path == "exact" and 1e-9 or 1e-6
+  local r = one:simulate { doses = { { time = 0, amount = D, to = "A" } },
+    times = { 0, 5, 24, T }, tia = { "A", "C" }, path = path,
+    rtol = 1e-8, atol = 1e-10 }
+  t.is(r.path, path, "path " .. path .. " was used")
+  t.is(r.A[1], D, tol, path .. ": value at the dose time is after the dose")
+  t.is(r.A[3], D * math.exp(-kappa * 24), tol,
+    path .. ": bolus A(24) analytic (rel " .. tol .. ")")
+  t.is(r.states.A[4], D * math.exp(-kappa * T), tol,
+    path .. ": r.states.A == analytic")
+  t.is(r.C[3], r.A[3] / 3, 1e-12, path .. ": output C = A / V")
+  t.is(r.tia.A, D * (1 - math.exp(-kappa * T)) / kappa, tol,
+    path .. ": TIA of a bolus over [0,48] analytic")
+  t.is(r.tia.C, r.tia.A / 3, tol, path .. ": TIA of an output")
+  if path == "exact" then
+    t.is(r.tia_inf.A, D / kappa, 1e-9,
+      "exact: tia_inf = D / (k + lambda) analytic")
+  else
+    t.ok(r.tia_inf == nil and r.tia_inf_error:find("exact path"),
+      "cvodes: no tia_inf, and tia_inf_error says why")
+    t.ok(r.steps > 0, "cvodes: steps are counted")
+  end
+
+  -- Infusion of D at rate R from 0: A(t) = R/kappa (1 - e^-kappa t) while
+  -- it runs (t <= D/R = 10 h), then decays from A(10) (analytic).
+  local R = 100
+  r = one:simulate { doses = { { time = 0, amount = D, rate = R, to = "A" } },
+    times = { 4, 10, 20 }, path = path, t0 = 0, rtol = 1e-8, atol = 1e-10 }
+  local a10 = R / kappa * (1 - math.exp(-kappa * 10))
+  t.is(r.A[1], R / kappa * (1 - math.exp(-kappa * 4)), tol,
+    path .. ": infusion A(4) analytic")
+  t.is(r.A[3], a10 * math.exp(-kappa * 10), tol,
+    path .. ": after the infusion A(20) analytic")
+
+  -- ADDL: 4 doses every 12 h equal the superposition of 4 boluses.
+  r = one:simulate { doses = { { time = 0, amount = D, to = "A", ii = 12,
+    addl = 3 } }, times = { 50 }, tia = { "A" }, path = path,
+    rtol = 1e-8, atol = 1e-10 }
+  local want, tia = 0, 0
+  for j = 0, 3 do
+    want = want + D * math.exp(-kappa * (50 - 12 * j))
+    tia = tia + D * (1 - math.exp(-kappa * (50 - 12 * j))) / kappa
+  end
+  t.is(r.A[1], want, tol, path .. ": ADDL=3 II=12 equals superposition")
+  t.is(r.tia.A, tia, tol, path .. ": ADDL TIA equals superposition")
+end
+
+-- params override, y0 and y_end chaining
+do
+  local r1 = one:simulate { y0 = { A = 500 }, times = { 0, 10 },
+    params = { k = 0.2 } }
+  t.is(r1.A[2], 500 * math.exp(-(0.2 + lambda) * 10), 1e-9,
+    "params override and y0 (analytic)")
+  t.is(r1.params.k, 0.2, "r.params holds the values used")
+  local r2 = one:simulate { y0 = r1.y_end, t0 = 10, times = { 20 },
+    params = { k = 0.2 } }
+  t.is(r2.A[1], 500 * math.exp(-(0.2 + lambda) * 20), 1e-9,
+    "y0 = r.y_end continues the run (analytic)")
+end
+
+-- ------------------------------- peer patient 1, README section 2
+-- MINSTD x_{n+1} = 48271 x_n mod (2^31-1), x_0 = 20240601; normals by
+-- Box-Muller on consecutive pairs (cos first, then sin).
+local function peer_stream()
+  local x, spare = 20240601, nil
+  local xs = {}
+  local function uniform()
+    x = (48271 * x) % 2147483647
+    xs[#xs + 1] = x
+    return x / 2147483647
+  end
+  return function()
+    if spare then
+      local z = spare
+      spare = nil
+      return z
+    end
+    local u1, u2 = uniform(), uniform()
+    local rad = math.sqrt(-2 * math.log(u1))
+    spare = rad * math.sin(2 * math.pi * u2)
+    return rad * math.cos(2 * math.pi * u2)
+  end, xs
+end
+
+local normal, xs = peer_stream()
+local z = {}
+for i = 1, 11 do z[i] = normal() end
+t.ok(xs[1] == 2076475133 and xs[2] == 1879404965 and xs[3] == 310398000,
+  "MINSTD check values x1..x3 (README s.2)")
+t.is(z[1], 0.183562389746, 1e-11, "Box-Muller z1 (README s.2, 12 digits)")
+t.is(z[4], 1.218925678707, 1e-11, "Box-Muller z4 (README s.2, 12 digits)")
+
+local names = { "kPI", "kIP", "kPK", "kKP", "kPL", "kLP", "kPT", "kTP", "kPR",
+  "kRP", "kU" }
+local theta = { 0.60, 0.40, 0.030, 0.012, 0.040, 0.015, 0.030, 0.004, 0.15,
+  0.030, 0.50 }
+local omega = math.sqrt(math.log(1 + 0.30 ^ 2))
+local p1 = {}
+for i, n in ipairs(names) do p1[n] = theta[i] * math.exp(omega * z[i]) end
+t.is(p1.kPI, 0.633219, 1e-6, "patient 1 kPI = 0.633219 (README s.2, 6 digits)")
+t.is(p1.kU, 0.637767, 1e-6, "patient 1 kU = 0.637767 (README s.2, 6 digits)")
+
+local m = dofile(srcdir .. "/models/lu177_6c.lua")
+t.ok(m:is_linear(), "lu177_6c is linear (exact path available)")
+for i, n in ipairs(names) do
+  if m.params[n] ~= theta[i] then t.diag("typical value differs: " .. n) end
+end
+t.is(m.nuclide, "Lu-177", "lu177_6c uses Lu-177 decay")
+
+local ref = { 22317.12958, 22317.1766, 22317.17661, 22317.17661 }
+for _, path in ipairs { "exact", "cvodes" } do
+  -- Each cycle integrates [0, 1344] h from the previous end state plus a
+  -- 7400 MBq bolus, kidney TIA reset per cycle (README s.2; peers used
+  -- rtol 1e-6, atol 1e-9).
+  local y0
+  for c = 1, 4 do
+    local r = m:simulate { doses = { { time = 0, amount = 7400, to = "P" } },
+      y0 = y0, t1 = 1344, tia = { "K" }, params = p1, path = path,
+      rtol = 1e-6, atol = 1e-9 }
+    if c == 1 then
+      t.is(r.tia.K, 22317.12958, 1e-6, path .. ": patient 1 cycle 1 kidney "
+        .. "TIA 22317.12958 MBq h (README s.2 exact reference, rel 1e-6)")
+    elseif c == 4 then
+      t.is(r.tia.K, ref[4], 1e-6, path .. ": patient 1 cycle 4 kidney TIA "
+        .. "(README s.2, rel 1e-6)")
+    end
+    y0 = r.y_end
+  end
+end
+
+-- The same 4 cycles as one run with ADDL/II: the total kidney TIA over
+-- [0, 4 x 1344] is the sum of the four per-cycle references.
+do
+  local r = m:simulate { doses = { { time = 0, amount = 7400, to = "P",
+    ii = 1344, addl = 3 } }, t1 = 4 * 1344, tia = { "K" }, params = p1 }
+  t.is(r.tia.K, ref[1] + ref[2] + ref[3] + ref[4], 1e-6,
+    "ADDL=3 II=1344: total kidney TIA = sum of README s.2 cycles")
+end
+
+-- ----------------------------------------------- CSV out and back in
+do
+  local r = m:simulate { doses = { { time = 0, amount = 7400, to = "P" } },
+    times = rk.seq(0, 1344, 24), tia = { "K", "body" } }
+  t.is(#r.time, 57, "rk.seq(0, 1344, 24) gives 57 times")
+  local path = os.tmpname()
+  r:write_csv(path)
+  local rows, cols = rk.csv.read(path)
+  t.is(table.concat(cols, ","), "time_h,P,I,K,L,T,R,body",
+    "CSV header: time_h, states, outputs")
+  t.is(#rows, 57, "one CSV row per output time")
+  local worst = 0
+  for i, row in ipairs(rows) do
+    for _, c in ipairs { "P", "K", "body" } do
+      local d = math.abs(row[c] - r[c][i]) / math.max(math.abs(r[c][i]), 1e-300)
+      if d > worst then worst = d end
+    end
+    if row.time_h ~= r.time[i] then worst = math.huge end
+  end
+  t.is(worst, 0, "CSV values read back exactly (round-trip formatting)")
+  os.remove(path)
+  -- mass balance: the body output is the sum of the states
+  local b = r.P[10] + r.I[10] + r.K[10] + r.L[10] + r.T[10] + r.R[10]
+  t.is(r.body[10], b, 1e-12, "output body = P+I+K+L+T+R")
+end
+
+t.done()

@@ -1,0 +1,95 @@
+-- tests/prelude.lua - the Lua prelude (dsl/lua/radiokin.lua): rk.seq,
+-- rk.nuclide, rk.csv.read/write, lazy rk.<module>, strictness.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+-- rk.seq: inclusive, with a tolerance against rounding
+local s = rk.seq(0, 1, 0.1)
+t.is(#s, 11, "rk.seq(0, 1, 0.1) has 11 values despite 0.1 rounding")
+t.is(s[11], 1, "... and ends at exactly 1")
+t.is(s[4], 0.3, 1e-15, "... s[4] = 0.3 (a + i*step, no accumulation)")
+t.is(#rk.seq(0, 1344, 24), 57, "rk.seq(0, 1344, 24): 57 values")
+t.is(#rk.seq(0, 10, 3), 4, "rk.seq(0, 10, 3) stops at 9")
+t.is(rk.seq(5, 1, -2)[3], 1, "descending with a negative step")
+t.is(#rk.seq(1, 3), 3, "step defaults to 1")
+t.raises(function() rk.seq(0, 1, 0) end, "step must not be 0", "step 0")
+t.raises(function() rk.seq(0, 10, -1) end, "goes away from", "wrong sign")
+t.raises(function() rk.seq(0, 0 / 0, 1) end, "argument 2 must be a finite",
+  "NaN bound")
+
+-- rk.nuclide: the engine's table
+local lu = rk.nuclide("177Lu")
+t.is(lu.name, "Lu-177", "rk.nuclide accepts 177Lu")
+t.is(lu.half_life_h, 6.647 * 24, 1e-12, "Lu-177 T1/2 6.647 d (DOMAIN.md s.1)")
+t.is(lu.lambda, math.log(2) / (6.647 * 24), 1e-12, "lambda = ln 2 / T1/2")
+t.ok(lu.e_np_mev > 0 and lu.source ~= "", "energies and source present")
+t.raises(function() rk.nuclide("Xx-1") end, "unknown nuclide 'Xx-1'",
+  "unknown nuclide")
+t.ok(#rk.nuclides() >= 8, "at least the 8 nuclides of issue 3")
+
+-- lazy C modules and strict rk
+t.is(rk.core, require "radiokin.core", "rk.core is the lazily required module")
+t.raises(function() return rk.no_such_thing end,
+  "rk has no field 'no_such_thing'", "a typo on rk raises")
+t.like(rk.version, "^%d+%.%d+%.%d+$", "rk.version is x.y.z")
+
+-- CSV
+local tmp = os.tmpname()
+local function write(text)
+  local f = assert(io.open(tmp, "wb"))
+  f:write(text)
+  f:close()
+end
+
+write('\239\187\191id,name,t_h,dv\r\n'
+  .. '007,"Smith, J",1.5,2e3\r\n'
+  .. '\r\n'
+  .. '8,"say ""hi""\nthere",2,.\n'
+  .. '9,plain, 3 ,4\n')
+local rows, cols = rk.csv.read(tmp, { strings = { "id" }, missing = { "." } })
+t.is(table.concat(cols, "|"), "id|name|t_h|dv", "header names (BOM removed)")
+t.is(#rows, 3, "blank line skipped, quoted newline kept in one record")
+t.is(rows[1].id, "007", "strings = {'id'} keeps leading zeros")
+t.is(rows[1].name, "Smith, J", "quoted field with the separator")
+t.is(rows[1].dv, 2000, "2e3 read as a number")
+t.is(rows[2].name, 'say "hi"\nthere', "doubled quotes and a line break")
+t.is(rows[2].dv, nil, "'.' is missing when asked")
+t.is(rows[3].t_h, 3, "spaces around a number are trimmed")
+
+write("t_h,dv\n1,2\n2,abc\n")
+t.raises(function() rk.csv.read(tmp) end,
+  tmp .. ":3:3: column 'dv': 'abc' is not a number",
+  "a malformed number is named with file:line:column")
+write("t_h,dv\n1,2\n2,\n")
+t.raises(function() rk.csv.read(tmp) end, ":3:3: column 'dv': an empty field",
+  "an empty field in a numeric column without missing = {''}")
+t.is(rk.csv.read(tmp, { missing = { "" } })[2].dv, nil,
+  "missing = {''} makes an empty field absent")
+write("t_h,dv\n1,2,3\n")
+t.raises(function() rk.csv.read(tmp) end, ":2: expected 2 fields",
+  "a row with too many fields")
+write("a,a\n1,2\n")
+t.raises(function() rk.csv.read(tmp) end, "column 'a' appears twice",
+  "duplicate header")
+write('a\n"open\n')
+t.raises(function() rk.csv.read(tmp) end, ":2:1: unterminated quoted field",
+  "unterminated quote")
+write("a;b\n# comment\n1;0x10\n")
+t.raises(function() rk.csv.read(tmp, { sep = ";", comment = "#",
+  numeric = true }) end, ":3:3: column 'b': '0x10' is not a number",
+  "numeric = true: hex is not a data number")
+t.raises(function() rk.csv.read(tmp .. ".none") end, "cannot open",
+  "a missing file")
+t.raises(function() rk.csv.read(tmp, { sepp = ";" }) end,
+  "unknown option 'sepp'", "a misspelt option")
+
+rk.csv.write(tmp, { { a = 1, b = "x,y" }, { a = 0.1, b = nil } },
+  { "a", "b" })
+local f = assert(io.open(tmp))
+t.is(f:read("a"), 'a,b\n1,"x,y"\n0.1,\n', "rk.csv.write quotes, nil empty")
+f:close()
+rows = rk.csv.read(tmp, { missing = { "" } })
+t.is(rows[2].a, 0.1, "write/read round trip")
+os.remove(tmp)
+
+t.done()

@@ -1,0 +1,141 @@
+-- tia.lua - rk.tac (fit, stp, map, curve) and scripts/tia.lua on
+-- tests/data/tia_small.csv. Numbers are checked against analytic values
+-- (noise-free curves) and hand arithmetic given in the comments.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local exe = build .. "/radiokin"
+local LP = math.log(2) / (6.647 * 24)      -- Lu-177, DOMAIN.md s.1
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(os.execute("mkdir -p '" .. tmp .. "'"))
+local function write(name, text)
+  local f = assert(io.open(tmp .. "/" .. name, "w"))
+  f:write(text)
+  f:close()
+  return tmp .. "/" .. name
+end
+local function read(p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+local function run(args)
+  local p = io.popen(("'%s' '%s/scripts/tia.lua' %s 2>&1"):format(exe, src,
+    args))
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+-- ---------------------------------------------------------- rk.tac.fit
+-- noise-free uptake-washout A (e^-lw t - e^-lu t), A = 300, lw = 0.015,
+-- lu = 0.3: TIA = 300 (1/0.015 - 1/0.3) = 300 (66.667 - 3.333) = 19000
+local times = { 1, 4, 24, 72, 120, 168 }
+local acts = rk.tac.curve("upwash", { 300, 0.015, 0.3 }, times)
+local r = rk.tac.fit { t = times, a = acts, nuclide = "Lu-177", cv = 0.1 }
+t.is(r.candidates.upwash.tia, 19000, 1e-6,
+  "upwash noise-free TIA = 19000 MBq h (rel 1e-6)")
+t.is(r.candidates.upwash.params.lw, 0.015, 1e-6, "lw recovered (rel 1e-6)")
+t.ok(r.chosen == "upwash", "upwash chosen for upwash data")
+t.is(r.lambda_phys, LP, 1e-12, "lambda_phys of Lu-177")
+t.ok(r.candidates.upwash.weight > 0.5 and r.criterion == "aicc",
+  "AICc weight of upwash > 0.5")
+t.ok(r.candidates.tri.aicc == nil,
+  "tri with 6 points: AICc undefined, absent (not NaN)")
+t.ok(type(r.candidates.upwash.residuals) == "table"
+  and #r.candidates.upwash.residuals == 6, "residuals per point")
+local rm = rk.tac.fit { t = times, a = acts, nuclide = "Lu-177", cv = 0.1,
+  models = { "mono" } }
+t.ok(rm.candidates.bi.status == "not tried" and rm.chosen == "mono",
+  "models = {'mono'} fits mono only")
+
+-- ---------------------------------------------------------- stp / map
+-- Haenscheid: 100 MBq at 48 h: 100 * 96 / ln 2 = 13849.8
+t.is(rk.tac.stp { t = 48, a = 100 }.tia, 13849.8, 1e-5, "Haenscheid")
+-- 50 MBq at 72 h with l = 0.01: 50 e^0.72 / 0.01 = 10272.17
+t.is(rk.tac.stp { method = "poplambda", t = 72, a = 50, lambda = 0.01 }.tia,
+  10272.17, 1e-6, "population half-life")
+local m = rk.tac.map { t = { 24 }, a = { 200 }, nuclide = "Lu-177",
+  prior = { model = "upwash", typ = { 300, 0.015, 0.3 },
+            omega = { 1e-7, 1e-7, 1e-7 }, cv = 0.1 } }
+t.is(m.tia, 19000, 1e-5, "MAP with a very tight prior returns the prior")
+
+-- ---------------------------------------------------------- bad input
+t.raises(function()
+  rk.tac.fit { t = { 4, 24, 24 }, a = { 1, 2, 3 }, nuclide = "Lu-177" }
+end, "duplicate time 24 h", "duplicate time raises the engine message")
+t.raises(function()
+  rk.tac.fit { t = { 4, 24 }, a = { 1, 2 }, nuclide = "Lu-999" }
+end, "Lu-999", "unknown nuclide raises, naming it")
+t.raises(function()
+  rk.tac.fit { t = { 4, 24 }, a = { 1 }, nuclide = "Lu-177" }
+end, "differ in length", "t and a of different length")
+t.raises(function()
+  rk.tac.fit { t = {}, a = {}, nuclide = "Lu-177" }
+end, "no time points", "no points")
+t.raises(function()
+  rk.tac.fit { t = { 4 }, a = { 1 }, nuclide = "Lu-177", modles = {} }
+end, "unknown field 'modles'", "misspelt field")
+t.raises(function()
+  rk.tac.fit { t = { 4, 8 }, a = { 1, 2 }, nuclide = "Lu-177",
+    models = { "quad" } }
+end, "unknown TAC model 'quad'", "unknown model name")
+t.raises(function()
+  rk.tac.stp { t = -1, a = 100 }
+end, "time t = -1 h", "STP negative time")
+
+-- ---------------------------------------------------------- the script
+local data = src .. "/tests/data/tia_small.csv"
+local ok, out = run(("'%s' --out '%s/o' --cv 0.1 --plot"):format(data, tmp))
+t.ok(ok, "tia.lua runs on tests/data/tia_small.csv")
+local rows = rk.csv.read(tmp .. "/o/tia.csv", { missing = { "" } })
+t.is(#rows, 4, 0, "one tia.csv row per patient and region")
+local by = {}
+for _, row in ipairs(rows) do by[row.patient .. "/" .. row.region] = row end
+t.ok(by["P1/liver"] and by["P1/liver"].model == "mono",
+  "P1 liver (3 mono points, 2 % misfit): mono chosen")
+-- P1 liver is 400 e^-0.02 t, perturbed by 1-2 %: TIA ~ 400/0.02 = 20000
+t.is(by["P1/liver"].tia_MBqh, 20000, 0.05, "P1 liver TIA ~ 20000 (5 %)")
+t.is(by["P1/kidney"].mass_kg, 0.30, 1e-12, "mass_kg carried over")
+t.like(by["P2/tumour"].warnings, "rises at the last point",
+  "rising tumour warned in tia.csv")
+t.ok(read(tmp .. "/o/tia_P1.png") and read(tmp .. "/o/tia_P2.svg"),
+  "PNG and SVG plots per patient")
+t.like(read(tmp .. "/o/tia_P1.svg") or "", "TIA", "TIA in the plot legend")
+
+-- errors name file, line, column
+local bad = write("bad.csv", "patient,region,t_h,activity_MBq\n" ..
+  "P1,kidney,4,100\nP1,kidney,24,abc\n")
+ok, out = run("'" .. bad .. "' --out '" .. tmp .. "/b'")
+t.ok(not ok, "text in a number column fails")
+t.like(out, "bad.csv:3:14: column 'activity_MBq'", "names file:line:column")
+bad = write("dup.csv", "patient,region,t_h,activity_MBq\n" ..
+  "P1,kidney,4,100\n\nP1,kidney,4,90\n")
+ok, out = run("'" .. bad .. "' --out '" .. tmp .. "/b'")
+t.like(out, "dup.csv:4: column 't_h' (3): duplicate time 4 h",
+  "duplicate time names line (blank line counted) and column")
+t.ok(not read(tmp .. "/b/tia.csv"), "nothing written on failure")
+bad = write("miss.csv", "patient,region,t_h\nP1,kidney,4\n")
+ok, out = run("'" .. bad .. "'")
+t.like(out, "missing column 'activity_MBq'", "missing column named")
+bad = write("txt.csv", "patient,region,t_h,activity_MBq\nP1,k,4,many\n")
+ok, out = run("'" .. bad .. "'")
+t.like(out, "txt.csv:2: column 'activity_MBq' (4): 'many' is not a number",
+  "text in the first row of a number column")
+bad = write("neg.csv", "patient,region,t_h,activity_MBq\nP1,k,-4,100\n")
+ok, out = run("'" .. bad .. "'")
+t.like(out, "neg.csv:2: column 't_h' (3): negative time", "negative time")
+bad = write("nuc.csv", "patient,region,t_h,activity_MBq\nP1,k,4,100\n")
+ok, out = run("'" .. bad .. "' --nuclide Xx-1 --out '" .. tmp .. "/b'")
+t.ok(out:find("nuc.csv:2-2: patient P1 region k: rk.tac.fit: TAC data: " ..
+  "unknown nuclide 'Xx-1'", 1, true),
+  "engine error (unknown nuclide) names file, lines and region")
+
+os.execute("rm -rf '" .. tmp .. "'")
+t.done()

@@ -1,0 +1,304 @@
+/* test_data.c - NONMEM-style CSV datasets: semantics and every rejected
+ * input, on small files written here, and the Theophylline data. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "../tap.h"
+
+static char dir[] = "/tmp/rkin_test_data_XXXXXX";
+
+/* Writes text to dir/name and returns the path (static buffer). */
+static const char *write_csv(const char *name, const char *text)
+{
+  static char path[512];
+  FILE *fp;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  fp = fopen(path, "w");
+  if (fp) {
+    fputs(text, fp);
+    fclose(fp);
+  }
+  return path;
+}
+
+/* Reads text written to a file; NULL and the message in err on failure. */
+static rkin_data *read_text(const char *name, const char *text,
+                            const rkin_data_opts *o, rkin_err *err)
+{
+  rkin_err_clear(err);
+  return rkin_data_read(write_csv(name, text), o, err);
+}
+
+/* Expects a failure whose message contains `part`. */
+static void bad(const char *name, const char *text, const rkin_data_opts *o,
+                const char *part, const char *what)
+{
+  rkin_err err;
+  rkin_data *d = read_text(name, text, o, &err);
+  ok(d == NULL && err.code == RKIN_EINVAL, "rejected: %s", what);
+  like(err.msg, part, "message for %s", what);
+  rkin_data_free(d);
+}
+
+static void test_semantics(void)
+{
+  /* Lower-case names, a covariate column, '.' and empty as missing, EVID
+   * 2 and MDV 1 rows ignored, an infusion and ADDL repeats. */
+  const char *text =
+    "# a comment line\n"
+    "id,time,amt,rate,dv,evid,mdv,cmt,ii,addl,wt\n"
+    "1,0,100,0,.,1,1,1,12,2,70\n"
+    "1,0.5,.,.,4.2,0,0,2,.,.,70\n"
+    "1,1,.,,,2,1,.,.,.,72\n"
+    "1,2,.,.,3.9,0,1,2,.,.,.\n"
+    "1,4,.,.,3.1,0,0,2,.,.,.\n"
+    "\n"
+    "2,0,50,25,.,1,1,2,.,.,.\r\n"
+    "2,3,.,.,1.5,0,0,2,.,.,80.5\r\n";
+  rkin_err err;
+  const rkin_data_subject *s;
+  const rkin_dose *r;
+  rkin_data *d = read_text("ok.csv", text, NULL, &err);
+  ok(d != NULL, "small dataset read (%s)", d ? "ok" : err.msg);
+  if (!d) {
+    skip(20, "dataset not read");
+    return;
+  }
+  is_int((long)rkin_data_nsubjects(d), 2, "2 subjects");
+  is_int((long)rkin_data_nobs(d), 3, "3 observations (MDV 1, EVID 2 out)");
+  is_int((long)rkin_data_ncovariates(d), 1, "1 covariate");
+  ok(strcmp(rkin_data_covariate_name(d, 0), "wt") == 0, "covariate 'wt'");
+  is_int(rkin_data_covariate_index(d, "WT", NULL), 0,
+         "covariate lookup is case-insensitive");
+  s = rkin_data_subject_at(d, 0);
+  is_int((long)s->n_obs, 2, "subject 1: 2 observations");
+  ok(s->time[0] == 0.5 && s->dv[0] == 4.2 && s->time[1] == 4
+     && s->dv[1] == 3.1, "subject 1: times and DVs as written");
+  ok(s->cmt[0] == 1 && s->obs_line[0] == 4, "CMT 2 -> state 1; line 4");
+  ok(s->cov[0] == 70, "subject 1: WT is its first value, 70");
+  r = rkin_dosing_record(s->seg[0].dosing, 0);
+  ok(s->n_seg == 1 && rkin_dosing_nrecords(s->seg[0].dosing) == 1,
+     "subject 1: one segment, one dose record");
+  ok(r && r->amount == 100 && r->cmt == 0 && r->addl == 2 && r->ii == 12
+     && r->rate == 0, "dose: AMT 100 into state 0, ADDL 2, II 12");
+  is_int((long)rkin_dosing_nevents(s->seg[0].dosing), 3,
+         "ADDL 2 expands to 3 boluses");
+  s = rkin_data_subject_at(d, 1);
+  r = rkin_dosing_record(s->seg[0].dosing, 0);
+  ok(r && r->rate == 25 && r->cmt == 1, "subject 2: infusion 25/h to "
+     "state 1");
+  ok(s->id == 2 && s->line == 9, "subject 2: ID 2 starts at line 9");
+  ok(s->cov[0] == 80.5, "subject 2: WT taken from its first non-missing "
+     "cell");
+  ok(s->n_obs == 1 && s->time[0] == 3, "subject 2: CRLF line read");
+  rkin_data_free(d);
+
+  /* No EVID column: AMT > 0 makes a dose, MDV 1 another ignored row;
+   * no CMT column: doses go to compartment 1. */
+  d = read_text("noevid.csv", "ID,TIME,DV,AMT,MDV\n1,0,.,10,1\n1,1,5,.,0\n"
+                "1,2,.,.,1\n1,3,4,0,0\n", NULL, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && s->n_obs == 2 && rkin_dosing_nrecords(s->seg[0].dosing) == 1
+     && rkin_dosing_record(s->seg[0].dosing, 0)->cmt == 0,
+     "without EVID: AMT > 0 is a dose (to state 0), MDV 1 skipped");
+  ok(s && s->cmt[0] == -1, "without CMT: observation cmt is -1");
+  rkin_data_free(d);
+
+  /* EVID 4 resets: time may go back, a new segment starts. */
+  d = read_text("reset.csv", "ID,TIME,DV,AMT,EVID,CMT\n1,0,.,10,1,1\n"
+                "1,5,2,.,0,1\n1,0,.,20,4,1\n1,2,7,.,0,1\n1,1,.,.,3,.\n"
+                "1,3,1,.,0,1\n", NULL, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && s->n_seg == 3 && s->seg[1].first_obs == 1 && s->seg[1].n_obs == 1
+     && s->seg[1].t0 == 0 && s->seg[2].t0 == 1
+     && rkin_dosing_record(s->seg[1].dosing, 0)->amount == 20
+     && rkin_dosing_nrecords(s->seg[2].dosing) == 0,
+     "EVID 4 and 3 start segments; time may go back there (%s)",
+     d ? "read" : err.msg);
+  rkin_data_free(d);
+}
+
+static void test_cmt_names(void)
+{
+  static const char *const names[] = {"depot", "central"};
+  rkin_data_opts o = {2, names};
+  rkin_err err;
+  rkin_data *d = read_text("names.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,Depot\n"
+                           "1,1,3,.,central\n", &o, &err);
+  const rkin_data_subject *s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && rkin_dosing_record(s->seg[0].dosing, 0)->cmt == 0
+     && s->cmt[0] == 1, "CMT by state name (case-insensitive)");
+  ok(d && rkin_data_check_states(d, 2, names, NULL) == 0,
+     "doses fit a 2-state model");
+  is_int(d ? rkin_data_check_states(d, 0, NULL, &err) : 0, RKIN_EINVAL,
+         "check against a 0-state model fails");
+  like(err.msg, "names.csv:2: column CMT: dose to compartment 1, but the "
+       "model has 0 states", "check_states names the line");
+  rkin_data_free(d);
+  bad("cmt3.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,3\n1,1,3,.,2\n", &o,
+      "cmt3.csv:2: column CMT: dose to compartment 3, but the model has 2 "
+      "states (1=depot, 2=central)", "dose to an unknown compartment");
+  bad("cmtname.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,gut\n1,1,3,.,2\n", &o,
+      "cmtname.csv:2: column CMT: 'gut' is neither", "unknown state name");
+  bad("cmt0.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,-1\n1,1,3,.,2\n", NULL,
+      "cmt0.csv:2: column CMT: -1 is not supported",
+      "negative CMT (compartment off)");
+}
+
+static void test_bad_input(void)
+{
+  rkin_err err;
+  rkin_data *d;
+  bad("noid.csv", "TIME,DV\n0,1\n", NULL, "noid.csv:1: the header has no ID "
+      "column", "missing ID column");
+  bad("notime.csv", "ID,T,DV\n1,0,1\n", NULL, "notime.csv:1: the header has "
+      "no TIME column", "missing TIME column");
+  bad("nodv.csv", "ID,TIME,CP\n1,0,1\n", NULL, "nodv.csv:1: the header has "
+      "no DV column", "missing DV column");
+  bad("nonnum.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,1,abc,.\n", NULL,
+      "nonnum.csv:3: column DV: 'abc' is not a number", "non-numeric DV");
+  bad("nonnumcov.csv", "ID,TIME,DV,SEX\n1,0,1,M\n", NULL,
+      "nonnumcov.csv:2: column SEX: 'M' is not a number",
+      "non-numeric covariate");
+  bad("nan.csv", "ID,TIME,DV\n1,nan,1\n", NULL, "nan.csv:2: column TIME: "
+      "'nan' is not a number", "NaN time");
+  bad("back.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,2,5,.\n1,1,4,.\n", NULL,
+      "back.csv:4: column TIME: 1 is earlier than the previous record's 2 "
+      "in subject ID 1", "time going back without reset");
+  bad("noobs.csv", "ID,TIME,DV,AMT,EVID\n1,0,.,100,1\n1,1,3,.,0\n"
+      "2,0,.,100,1\n2,1,.,.,2\n3,0,.,5,1\n3,1,2,.,0\n", NULL,
+      "noobs.csv:4: subject ID 2 has no observations",
+      "subject without observations");
+  bad("noobslast.csv", "ID,TIME,DV,AMT\n1,0,.,100\n", NULL,
+      "noobslast.csv:2: subject ID 1 has no observations",
+      "last subject without observations");
+  bad("ss.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,12\n1,1,3,.,0,.\n",
+      NULL, "ss.csv:2: column SS: 1 is not supported", "SS = 1");
+  bad("rate.csv", "ID,TIME,DV,AMT,RATE\n1,0,.,100,-2\n1,1,3,.,.\n", NULL,
+      "rate.csv:2: column RATE: -2 is not supported", "RATE = -2");
+  bad("evid.csv", "ID,TIME,DV,EVID\n1,0,3,5\n", NULL,
+      "evid.csv:2: column EVID: 5 is not supported", "EVID 5");
+  bad("evidnum.csv", "ID,TIME,DV,EVID\n1,0,3,1.5\n", NULL,
+      "evidnum.csv:2: column EVID: 1.5 is not supported", "EVID 1.5");
+  bad("fields.csv", "ID,TIME,DV\n1,0\n", NULL,
+      "fields.csv:2: 2 fields, but the header has 3 columns",
+      "short row");
+  bad("contig.csv", "ID,TIME,DV\n1,0,1\n2,0,1\n1,1,1\n", NULL,
+      "contig.csv:4: column ID: subject 1 appears again", "split subject");
+  bad("noamt.csv", "ID,TIME,DV,AMT,EVID\n1,0,.,.,1\n1,1,2,.,0\n", NULL,
+      "noamt.csv:2: column AMT: missing on a dose record", "dose without "
+      "AMT");
+  bad("dvmiss.csv", "ID,TIME,DV\n1,0,.\n", NULL,
+      "dvmiss.csv:2: column DV: missing on an observation record",
+      "observation without DV");
+  bad("idmiss.csv", "ID,TIME,DV\n.,0,1\n", NULL,
+      "idmiss.csv:2: column ID: missing", "missing ID cell");
+  bad("addl.csv", "ID,TIME,DV,AMT,ADDL\n1,0,.,10,3\n1,1,2,.,.\n", NULL,
+      "addl.csv:2: dose record 1: addl = 3 needs ii > 0",
+      "ADDL without II (dosing's message, with the line)");
+  bad("dup.csv", "ID,TIME,DV,time\n1,0,1,0\n", NULL,
+      "dup.csv:1: column 'time' appears twice", "duplicate column");
+  bad("empty.csv", "# nothing\n", NULL, "empty.csv: no header line",
+      "no header");
+  bad("nodata.csv", "ID,TIME,DV\n", NULL, "nodata.csv: no data records",
+      "header only");
+
+  rkin_err_clear(&err);
+  d = rkin_data_read("/nonexistent/dir/x.csv", NULL, &err);
+  ok(d == NULL && err.code == RKIN_EIO, "missing file: RKIN_EIO");
+  like(err.msg, "/nonexistent/dir/x.csv: cannot open", "message names the "
+       "file");
+  d = read_text("cov.csv", "ID,TIME,DV,WT\n1,0,1,70\n", NULL, &err);
+  is_int(d ? rkin_data_covariate_index(d, "AGE", &err) : 0, -1,
+         "unknown covariate: -1");
+  like(err.msg, "no covariate column 'AGE' (covariates: WT)",
+       "unknown covariate message lists the known ones");
+  rkin_data_free(d);
+}
+
+/* The NONMEM-layout Theophylline file (tests/data/theoph_nm.csv) against
+ * the original table (shared/peers/theoph.csv): AMT = Dose x Wt. */
+static void test_theoph(void)
+{
+  const char *src = getenv("RADIOKIN_SRCDIR");
+  char path[1024], raw[1024], line[256];
+  rkin_err err;
+  rkin_data *d;
+  FILE *fp;
+  size_t i, n = 0, bad_rows = 0;
+  int wt, dose;
+  if (!src) src = ".";
+  snprintf(path, sizeof path, "%s/tests/data/theoph_nm.csv", src);
+  snprintf(raw, sizeof raw, "%s/../shared/peers/theoph.csv", src);
+  d = rkin_data_read(path, NULL, &err);
+  ok(d != NULL, "theoph_nm.csv read (%s)", d ? "ok" : err.msg);
+  if (!d) {
+    skip(6, "theoph_nm.csv not read");
+    return;
+  }
+  is_int((long)rkin_data_nsubjects(d), 12, "Theoph: 12 subjects");
+  is_int((long)rkin_data_nobs(d), 132, "Theoph: 132 concentrations "
+         "(peers/README.md s.4)");
+  wt = rkin_data_covariate_index(d, "wt", NULL);
+  dose = rkin_data_covariate_index(d, "DOSE", NULL);
+  ok(wt >= 0 && dose >= 0, "WT and DOSE covariates");
+  for (i = 0; i < 12 && wt >= 0 && dose >= 0; i++) {
+    const rkin_data_subject *s = rkin_data_subject_at(d, i);
+    const rkin_dose *r = rkin_dosing_record(s->seg[0].dosing, 0);
+    if (!r || r->cmt != 0 || r->time != 0
+        || fabs(r->amount - s->cov[wt] * s->cov[dose]) > 1e-9 * r->amount)
+      bad_rows++;
+  }
+  is_int((long)bad_rows, 0, "every AMT = WT x DOSE at time 0 into state 0");
+  fp = fopen(raw, "r");
+  if (!fp) {
+    skip(1, "shared/peers/theoph.csv absent");
+  } else {
+    size_t si = 0, k = 0, mism = 0;
+    double id, w, ds, t, c, prev = -1;
+    if (!fgets(line, sizeof line, fp)) mism++;
+    while (fgets(line, sizeof line, fp)) {
+      const rkin_data_subject *s;
+      if (sscanf(line, "%lf,%lf,%lf,%lf,%lf", &id, &w, &ds, &t, &c) != 5)
+        continue;
+      if (prev >= 0 && id != prev) {
+        si++;
+        k = 0;
+      }
+      prev = id;
+      s = rkin_data_subject_at(d, si);
+      if (!s || s->id != id || k >= s->n_obs || s->time[k] != t
+          || s->dv[k] != c || s->cov[wt] != w)
+        mism++;
+      k++;
+      n++;
+    }
+    fclose(fp);
+    ok(n == 132 && mism == 0, "every (ID, TIME, DV, WT) matches "
+       "peers/theoph.csv (%zu rows, %zu mismatches)", n, mism);
+  }
+  rkin_data_free(d);
+}
+
+int main(void)
+{
+  if (!mkdtemp(dir)) {
+    printf("Bail out! cannot create a temporary directory\n");
+    return 1;
+  }
+  test_semantics();
+  test_cmt_names();
+  test_bad_input();
+  test_theoph();
+  {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) diag("could not remove %s", dir);
+  }
+  done_testing();
+  return exit_status();
+}

@@ -1,0 +1,687 @@
+/* test_solve.c - rkin_solver on both paths (CVODES and exact): analytic
+ * solutions, mass balance, the peer reference of shared/peers/README.md,
+ * and every rejected request. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "solve.h"
+#include "../peer.h"
+#include "../tap.h"
+
+/* peers/README.md s.2: lambda(Lu-177) = ln 2 / (6.647 * 24) h^-1 */
+static const double LAM = 0.00434498759189575;
+static const rkin_path PATHS[2] = { RKIN_PATH_CVODES, RKIN_PATH_EXACT };
+static const char *const PNAME[2] = { "cvodes", "exact" };
+
+static rkin_node add(rkin_graph *g, rkin_node a, rkin_node b)
+{
+  return rkin_expr_binary(g, RKIN_OP_ADD, a, b);
+}
+
+static rkin_node sub(rkin_graph *g, rkin_node a, rkin_node b)
+{
+  return rkin_expr_binary(g, RKIN_OP_SUB, a, b);
+}
+
+static rkin_node mul(rkin_graph *g, rkin_node a, rkin_node b)
+{
+  return rkin_expr_binary(g, RKIN_OP_MUL, a, b);
+}
+
+static rkin_model *make(const char *name, size_t ns, const char *const *sn,
+                        const rkin_node *d, size_t np, const char *const *pn,
+                        const double *pv, size_t no, const char *const *on,
+                        const rkin_node *oe, rkin_graph *g)
+{
+  rkin_model_spec s;
+  rkin_err err;
+  rkin_model *m;
+  s.name = name;
+  s.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  s.n_states = ns;
+  s.states = sn;
+  s.deriv = d;
+  s.n_params = np;
+  s.params = pn;
+  s.values = pv;
+  s.n_outputs = no;
+  s.outputs = on;
+  s.output_expr = oe;
+  m = rkin_model_new(&s, g, &err);
+  if (!m) diag("model %s: %s", name, err.msg);
+  return m;
+}
+
+/* X' = -k X (+ Lu-177 decay); output twoX = 2 X. */
+static rkin_model *one_cmt(double k)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "k" },
+                           *const on[] = { "twoX" };
+  double pv[1];
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], o[1];
+  pv[0] = k;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, rkin_expr_param(g, 0),
+                                              rkin_expr_state(g, 0)));
+  o[0] = mul(g, rkin_expr_const(g, 2.0), rkin_expr_state(g, 0));
+  return make("one_cmt", 1, sn, d, 1, pn, pv, 1, on, o, g);
+}
+
+/* Depot -> central: D' = -ka D, C' = ka D - k C (+ decay on both). */
+static rkin_model *oral(double ka, double k)
+{
+  static const char *const sn[] = { "D", "C" }, *const pn[] = { "ka", "k" };
+  double pv[2];
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[2], a = rkin_expr_param(g, 0), e = rkin_expr_param(g, 1);
+  rkin_node dd = mul(g, a, rkin_expr_state(g, 0));
+  pv[0] = ka;
+  pv[1] = k;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, dd);
+  d[1] = sub(g, dd, mul(g, e, rkin_expr_state(g, 1)));
+  return make("oral", 2, sn, d, 2, pn, pv, 0, NULL, NULL, g);
+}
+
+/* Plasma, tumour, urine: P' = -(kU + kPT) P + kTP T, T' = kPT P - kTP T,
+ * U' = kU P; everything decays (U is excreted activity, still decaying). */
+static rkin_model *with_urine(void)
+{
+  static const char *const sn[] = { "P", "T", "U" },
+                           *const pn[] = { "kU", "kPT", "kTP" };
+  static const double pv[] = { 0.3, 0.05, 0.01 };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[3], P = rkin_expr_state(g, 0), T = rkin_expr_state(g, 1);
+  rkin_node kU = rkin_expr_param(g, 0), kPT = rkin_expr_param(g, 1),
+            kTP = rkin_expr_param(g, 2);
+  d[0] = sub(g, mul(g, kTP, T), mul(g, add(g, kU, kPT), P));
+  d[1] = sub(g, mul(g, kPT, P), mul(g, kTP, T));
+  d[2] = mul(g, kU, P);
+  return make("urine", 3, sn, d, 3, pn, pv, 0, NULL, NULL, g);
+}
+
+/* X' = -k X log(c - t): NaN once t > c (log of a negative number). */
+static rkin_model *nan_model(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "k", "c" };
+  static const double pv[] = { 0.1, 5.0 };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1];
+  rkin_node lg = rkin_expr_unary(g, RKIN_OP_LOG,
+                                 sub(g, rkin_expr_param(g, 1),
+                                     rkin_expr_time(g)));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG,
+                         mul(g, mul(g, rkin_expr_param(g, 0),
+                                    rkin_expr_state(g, 0)), lg));
+  return make("nan_model", 1, sn, d, 2, pn, pv, 0, NULL, NULL, g);
+}
+
+static rkin_solver *solver(const rkin_model *m, rkin_path path, double rtol,
+                           double atol)
+{
+  rkin_solve_opts o;
+  rkin_err err;
+  rkin_solver *s;
+  rkin_solve_opts_default(&o);
+  o.path = path;
+  o.rtol = rtol;
+  o.atol = atol;
+  s = rkin_solver_new(m, &o, &err);
+  if (!s) diag("solver: %s", err.msg);
+  return s;
+}
+
+static rkin_dosing *doses(const rkin_dose *r, size_t n)
+{
+  rkin_dosing *d = rkin_dosing_new();
+  rkin_err err;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (rkin_dosing_add(d, &r[i], &err)) diag("dose %zu: %s", i, err.msg);
+  return d;
+}
+
+/* ------------------------------------------------------------ analytic */
+
+static void test_bolus(int pi)
+{
+  const double k = 0.1, a0 = 1000, kk = k + LAM, T = 48;
+  double times[] = { 0, 1, 5, 24, 48 }, y[5], tia[2], want;
+  int q[2] = { 0, 1 };   /* state X and output twoX */
+  rkin_dose r = { 0, a0, 0, 0, 0, 0 };
+  rkin_model *m = one_cmt(k);
+  rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  double maxrel = 0;
+  rq.t0 = 0;
+  rq.t1 = T;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 5;
+  rq.tia = q;
+  rq.n_tia = 2;
+  rs.y = y;
+  rs.tia = tia;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: bolus run", PNAME[pi]);
+  for (i = 0; i < 5; i++)
+    maxrel = fmax(maxrel, fabs(y[i] / (a0 * exp(-kk * times[i])) - 1));
+  /* analytic A0 e^-(k+lambda)t; rtol 1e-8 -> 1e-6 relative */
+  ok(maxrel <= 1e-6, "%s: bolus X(t) = A0 e^-(k+lambda)t to 1e-6 rel "
+     "(max %.1e)", PNAME[pi], maxrel);
+  is_double(y[0], a0, 1e-15, "%s: output at the dose time is after the "
+            "dose", PNAME[pi]);
+  want = a0 / kk * (1 - exp(-kk * T));
+  is_double(tia[0], want, 1e-6, "%s: TIA = A0/(k+lambda)(1-e^-(k+l)T), "
+            "1e-6 rel", PNAME[pi]);
+  is_double(tia[1], 2 * want, 1e-6, "%s: TIA of output 2X = 2 x TIA, "
+            "1e-6 rel", PNAME[pi]);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+static void test_infusion(int pi)
+{
+  /* 500 MBq at 100 MBq/h: 5 h infusion */
+  const double k = 0.2, R = 100, D = 5, kk = k + LAM;
+  double times[] = { 1, 2.5, 5, 7, 20 }, y[5], yend[1], tia[1];
+  double maxrel = 0, yD = R / kk * (1 - exp(-kk * D)), want;
+  int q = 0;
+  rkin_dose r = { 0, 500, R, 0, 0, 0 };
+  rkin_model *m = one_cmt(k);
+  rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  rq.t0 = 0;
+  rq.t1 = 20;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 5;
+  rq.tia = &q;
+  rq.n_tia = 1;
+  rs.y = y;
+  rs.tia = tia;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: infusion run",
+         PNAME[pi]);
+  for (i = 0; i < 5; i++) {
+    double t = times[i];
+    double a = t <= D ? R / kk * (1 - exp(-kk * t)) : yD * exp(-kk * (t - D));
+    maxrel = fmax(maxrel, fabs(y[i] / a - 1));
+  }
+  /* analytic: R/(k+l)(1 - e^-(k+l)t) during, X(D) e^-(k+l)(t-D) after */
+  ok(maxrel <= 1e-6, "%s: zero-order infusion vs analytic during and "
+     "after, 1e-6 rel (max %.1e)", PNAME[pi], maxrel);
+  /* TIA: (R D - X(20)) / (k + l): mass balance of X' = r - (k+l) X */
+  want = (R * D - yD * exp(-kk * (20 - D))) / kk;
+  is_double(tia[0], want, 1e-6, "%s: infusion TIA = (R D - X(T))/(k+l), "
+            "1e-6 rel", PNAME[pi]);
+
+  /* The same infusion seen from t0 = 2.5 (it started before t0 and still
+   * runs): chaining [0, 2.5] and [2.5, 20] gives the single run. */
+  rq.t0 = 0;
+  rq.t1 = 2.5;
+  rq.n_times = 0;
+  rq.n_tia = 0;
+  rs.y = NULL;
+  rs.y_end = yend;
+  rkin_solver_run(s, &rq, &rs, &err);
+  rq.t0 = 2.5;
+  rq.t1 = 20;
+  rq.y0 = yend;
+  rs.y_end = yend;   /* aliasing y0 and y_end is allowed */
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: run from inside the "
+         "infusion", PNAME[pi]);
+  is_double(yend[0], yD * exp(-kk * 15), 1e-6, "%s: infusion running at t0 "
+            "still applies (chained runs = one run, 1e-6 rel)", PNAME[pi]);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+static void test_addl(int pi)
+{
+  /* 4 doses of 100 every 12 h (ADDL 3, II 12) vs superposition of single
+   * doses A e^-(k+l)(t - 12 j) */
+  const double k = 0.15, kk = k + LAM;
+  double times[] = { 0, 6, 12, 18, 36, 40, 60 }, y[7], maxrel = 0;
+  rkin_dose r = { 0, 100, 0, 0, 12, 3 };
+  rkin_model *m = one_cmt(k);
+  rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  int j;
+  rq.t0 = 0;
+  rq.t1 = 60;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 7;
+  rs.y = y;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: ADDL run", PNAME[pi]);
+  for (i = 0; i < 7; i++) {
+    double a = 0;
+    for (j = 0; j <= 3; j++)
+      if (12.0 * j <= times[i]) a += 100 * exp(-kk * (times[i] - 12.0 * j));
+    maxrel = fmax(maxrel, fabs(y[i] / a - 1));
+  }
+  ok(maxrel <= 1e-6, "%s: ADDL/II repeats = superposition of single doses, "
+     "1e-6 rel (max %.1e; t = 12, 36 include the dose given then)",
+     PNAME[pi], maxrel);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+static void test_oral(int pi)
+{
+  const double ka = 1.2, k = 0.08, a0 = 300;
+  double times[] = { 0.5, 2, 8, 24, 72 }, y[10], maxrel = 0;
+  rkin_dose r = { 0, a0, 0, 0, 0, 0 };
+  rkin_model *m = oral(ka, k);
+  rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  rq.t0 = 0;
+  rq.t1 = 72;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 5;
+  rs.y = y;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: oral run", PNAME[pi]);
+  for (i = 0; i < 5; i++) {
+    double t = times[i];
+    /* Bateman: C = A0 ka/(ka - k) (e^-(k+l)t - e^-(ka+l)t); decay on both
+     * states cancels in the difference of the rates */
+    double c = a0 * ka / (ka - k) * (exp(-(k + LAM) * t)
+                                     - exp(-(ka + LAM) * t));
+    maxrel = fmax(maxrel, fabs(y[2 * i + 1] / c - 1));
+  }
+  ok(maxrel <= 1e-6, "%s: first-order absorption vs the Bateman function, "
+     "1e-6 rel (max %.1e)", PNAME[pi], maxrel);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* Administered = present + decayed: with U collecting the excreted
+ * activity (and decaying), d/dt sum(y) = inputs - lambda sum(y), so
+ * administered = sum y(T) + lambda sum TIA(0..T) exactly. */
+static void test_mass_balance(int pi)
+{
+  rkin_dose r[3] = { { 0, 1000, 0, 0, 0, 0 }, { 10, 500, 50, 1, 0, 0 },
+                     { 30, 200, 0, 0, 24, 2 } };
+  double given = 1000 + 500 + 3 * 200, yend[3], tia[3], sum;
+  int q[3] = { 0, 1, 2 };
+  rkin_model *m = with_urine();
+  rkin_solver *s = solver(m, PATHS[pi], 1e-11, 1e-12);
+  rkin_dosing *d = doses(r, 3);
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  rq.t0 = 0;
+  rq.t1 = 200;
+  rq.dosing = d;
+  rq.tia = q;
+  rq.n_tia = 3;
+  rs.tia = tia;
+  rs.y_end = yend;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: mass-balance run",
+         PNAME[pi]);
+  sum = yend[0] + yend[1] + yend[2] + LAM * (tia[0] + tia[1] + tia[2]);
+  is_double(sum, given, 1e-8, "%s: administered = present + decayed "
+            "(conservation, 1e-8 rel, rtol 1e-11)", PNAME[pi]);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* ---------------------------------------------------------------- peer */
+
+static void test_stream(void)
+{
+  peer_rng r;
+  peer_rng_init(&r, PEER_SEED);
+  /* peers/README.md s.2 check values */
+  is_int((long)peer_next(&r), 2076475133L, "MINSTD x_1 (README s.2)");
+  is_int((long)peer_next(&r), 1879404965L, "MINSTD x_2 (README s.2)");
+  is_int((long)peer_next(&r), 310398000L, "MINSTD x_3 (README s.2)");
+  peer_rng_init(&r, PEER_SEED);
+  is_double(peer_normal(&r), 0.183562389746, 1e-11, "z_1 (README s.2)");
+  is_double(peer_normal(&r), -0.183179561655, 1e-11, "z_2 (README s.2)");
+  is_double(peer_normal(&r), 1.54357169502, 1e-11, "z_3 (README s.2)");
+  is_double(peer_normal(&r), 1.218925678707, 1e-11, "z_4 (README s.2)");
+}
+
+static void peer_cycles(rkin_solver *s, const double *k, double *tia,
+                        rkin_err *err, int *rc)
+{
+  double y[PEER_NSTATE] = { 0 };
+  int kid = PEER_KIDNEY, c;
+  rkin_dose r = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0 };
+  rkin_dosing *d = doses(&r, 1);
+  *rc = 0;
+  for (c = 0; c < PEER_NCYCLE && !*rc; c++) {
+    rkin_solve_req rq = { 0 };
+    rkin_solve_res rs = { 0 };
+    rq.t0 = 0;
+    rq.t1 = PEER_CYCLE_H;
+    rq.y0 = y;
+    rq.params = k;
+    rq.dosing = d;
+    rq.tia = &kid;
+    rq.n_tia = 1;
+    rs.tia = tia + c;
+    rs.y_end = y;
+    *rc = rkin_solver_run(s, &rq, &rs, err);
+  }
+  rkin_dosing_free(d);
+}
+
+static double *read_reference(size_t n)
+{
+  const char *dir = getenv("RADIOKIN_SRCDIR");
+  char path[1024], line[256];
+  double *v = malloc(n * PEER_NCYCLE * sizeof *v);
+  size_t i = 0;
+  FILE *f;
+  snprintf(path, sizeof path, "%s/tests/data/pbpk_1000_exact.csv",
+           dir ? dir : ".");
+  f = fopen(path, "r");
+  if (!f || !v) {
+    diag("cannot read %s", path);
+    free(v);
+    if (f) fclose(f);
+    return NULL;
+  }
+  if (!fgets(line, sizeof line, f)) i = n;  /* header */
+  for (; i < n && fgets(line, sizeof line, f); i++) {
+    double *r = v + i * PEER_NCYCLE;
+    int id;
+    if (sscanf(line, "%d,%lf,%lf,%lf,%lf", &id, r, r + 1, r + 2, r + 3)
+        != 5)
+      break;
+  }
+  fclose(f);
+  if (i != n) {
+    free(v);
+    return NULL;
+  }
+  return v;
+}
+
+static void test_peer(void)
+{
+  /* peers/README.md s.2: patient 1, exact reference (matrix exponential) */
+  static const double want[4] = { 22317.12958, 22317.1766, 22317.17661,
+                                  22317.17661 };
+  static const double k1[PEER_NPAR] = { 0.633219, 0.379058, 0.047197,
+                                        0.017163, 0.070741, 0.014229,
+                                        0.051374, 0.003736, 0.171843,
+                                        0.025954, 0.637767 };
+  const size_t N = 1000, NCV = 100;
+  double *k = malloc(N * PEER_NPAR * sizeof *k), tia[4], maxrel;
+  double *ref = read_reference(N);
+  rkin_err err;
+  rkin_model *m = peer_model(&err);
+  rkin_solver *s[2];
+  size_t i, j;
+  int pi, rc, bad;
+
+  ok(m != NULL, "peer model builds");
+  if (!m) diag("%s", err.msg);
+  ok(m && rkin_model_is_linear(m), "peer model is linear");
+  peer_population(N, k);
+  for (j = 0, maxrel = 0; j < PEER_NPAR; j++)
+    maxrel = fmax(maxrel, fabs(k[j] - k1[j]));
+  ok(maxrel <= 5e-7, "patient 1 rate constants match README s.2 to its 6 "
+     "decimals (max abs diff %.1e)", maxrel);
+  for (pi = 0; pi < 2; pi++) {
+    s[pi] = solver(m, PATHS[pi], 1e-6, 1e-9);
+    peer_cycles(s[pi], k, tia, &err, &rc);
+    is_int(rc, 0, "%s: patient 1, 4 cycles", PNAME[pi]);
+    for (j = 0; j < 4; j++)
+      is_double(tia[j], want[j], 1e-6, "%s: patient 1 cycle %zu kidney TIA "
+                "%.10g MBq h (README s.2, 1e-6 rel; rtol 1e-6 atol 1e-9)",
+                PNAME[pi], j + 1, want[j]);
+  }
+
+  ok(ref != NULL, "reference table tests/data/pbpk_1000_exact.csv read "
+     "(copy of shared/peers/logs, exact expm, 10 digits)");
+  for (pi = 0; pi < 2 && ref; pi++) {
+    size_t n = PATHS[pi] == RKIN_PATH_EXACT ? N : NCV;
+    maxrel = 0;
+    bad = 0;
+    for (i = 0; i < n && !bad; i++) {
+      peer_cycles(s[pi], k + i * PEER_NPAR, tia, &err, &rc);
+      if (rc) {
+        diag("patient %zu: %s", i + 1, err.msg);
+        bad = 1;
+      }
+      for (j = 0; j < 4; j++)
+        maxrel = fmax(maxrel, fabs(tia[j] / ref[i * 4 + j] - 1));
+    }
+    ok(!bad && maxrel <= 1e-6, "%s: peer table, first %zu patients x 4 "
+       "cycles within 1e-6 rel (max %.2e)", PNAME[pi], n, maxrel);
+  }
+
+  /* TIA to infinity after one bolus: one linear solve vs a CVODES run
+   * long enough (20000 h; slowest rate >= lambda, e^-87 left). */
+  {
+    double y0[PEER_NSTATE] = { PEER_DOSE_MBQ, 0, 0, 0, 0, 0 }, inf[2];
+    double tl;
+    int q[2] = { PEER_KIDNEY, 0 };
+    rkin_solve_req rq = { 0 };
+    rkin_solve_res rs = { 0 };
+    is_int(rkin_solver_tia_inf(s[1], k, y0, q, 2, inf, &err), 0,
+           "tia_inf on the exact path");
+    rq.t0 = 0;
+    rq.t1 = 20000;
+    rq.y0 = y0;
+    rq.params = k;
+    rq.tia = q;
+    rq.n_tia = 1;
+    rs.tia = &tl;
+    rkin_solver_run(s[0], &rq, &rs, &err);
+    is_double(inf[0], tl, 1e-6, "tia_inf kidney = CVODES over 20000 h, "
+              "1e-6 rel");
+    is_int(rkin_solver_tia_inf(s[0], k, y0, q, 2, inf, &err),
+           RKIN_ENOTLINEAR, "tia_inf needs the exact path");
+    like(err.msg, "exact path", "message says so");
+  }
+  for (pi = 0; pi < 2; pi++) rkin_solver_free(s[pi]);
+  rkin_model_free(m);
+  free(k);
+  free(ref);
+}
+
+static void test_tia_inf_analytic(void)
+{
+  rkin_model *m = one_cmt(0.05);
+  rkin_solver *s = solver(m, RKIN_PATH_AUTO, 1e-6, 1e-9);
+  double y0 = 1000, out[2];
+  int q[2] = { 0, 1 };
+  rkin_err err;
+  ok(rkin_solver_path(s) == RKIN_PATH_EXACT, "AUTO picks the exact path "
+     "for a linear model");
+  is_int(rkin_solver_tia_inf(s, NULL, &y0, q, 2, out, &err), 0,
+         "tia_inf one compartment");
+  is_double(out[0], 1000 / (0.05 + LAM), 1e-12, "TIA(0..inf) = A0/(k+l), "
+            "1e-12 rel (analytic)");
+  is_double(out[1], 2000 / (0.05 + LAM), 1e-12, "output 2X: 2 A0/(k+l)");
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+static void test_singular(void)
+{
+  /* no nuclide, no elimination: A = [[-k, k], [k, -k]] is singular */
+  static const char *const sn[] = { "A", "B" }, *const pn[] = { "k" };
+  static const double pv[] = { 0.1 };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[2], f;
+  rkin_model_spec sp;
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_err err;
+  double y0[2] = { 1, 0 }, out[1];
+  int q = 0;
+  f = sub(g, mul(g, rkin_expr_param(g, 0), rkin_expr_state(g, 0)),
+          mul(g, rkin_expr_param(g, 0), rkin_expr_state(g, 1)));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, f);
+  d[1] = f;
+  memset(&sp, 0, sizeof sp);
+  sp.name = "closed";
+  sp.n_states = 2;
+  sp.states = sn;
+  sp.deriv = d;
+  sp.n_params = 1;
+  sp.params = pn;
+  sp.values = pv;
+  m = rkin_model_new(&sp, g, &err);
+  s = solver(m, RKIN_PATH_EXACT, 1e-6, 1e-9);
+  is_int(rkin_solver_tia_inf(s, NULL, y0, &q, 1, out, &err), RKIN_ERANGE,
+         "tia_inf of a closed system: RKIN_ERANGE");
+  like(err.msg, "singular", "message says the matrix is singular");
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* ---------------------------------------------------------- bad input */
+
+static void expect(int rc, int code, const rkin_err *err, const char *part,
+                   const char *name)
+{
+  is_int(rc, code, "%s: %s", name, rkin_err_name(code));
+  like(err->msg, part, "%s: message", name);
+}
+
+static void test_errors(void)
+{
+  rkin_model *m = one_cmt(0.1), *nm = nan_model();
+  rkin_solver *s = solver(m, RKIN_PATH_CVODES, 1e-6, 1e-9), *ns;
+  rkin_dose r = { 0, 100, 0, 3, 0, 0 };
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_solve_opts o;
+  rkin_err err;
+  double times[3] = { 1, 2, 3 }, y[3], y0 = 100, tnan = -1;
+  const char *at;
+  int q = 5;
+
+  rq.t0 = 0;
+  rq.t1 = 10;
+  rq.dosing = d;
+  expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+         "cmt = 3 is not a state", "dose into an unknown cmt");
+  rq.dosing = NULL;
+  rq.times = times;
+  rq.n_times = 3;
+  rs.y = y;
+  times[2] = 11;
+  expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+         "times[2] = 11 h is outside [t0, t1] = [0, 10]",
+         "output time after t1");
+  times[2] = 1.5;
+  expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+         "times[2] = 1.5 h is earlier than times[1] = 2",
+         "decreasing output times");
+  times[2] = NAN;
+  expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+         "times[2] is NaN", "NaN output time");
+  times[2] = 3;
+  rq.t1 = NAN;
+  expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+         "[t0, t1] = [0, nan]", "NaN t1");
+  rq.t1 = 10;
+  rq.tia = &q;
+  rq.n_tia = 1;
+  rs.tia = y;
+  expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+         "tia[0] = 5 is invalid", "TIA of an unknown quantity");
+  rq.n_tia = 0;
+  {
+    double bad = NAN;
+    rq.y0 = &bad;
+    expect(rkin_solver_run(s, &rq, &rs, &err), RKIN_EINVAL, &err,
+           "y0[0] ('X') = nan", "NaN initial state");
+    rq.y0 = NULL;
+  }
+
+  rkin_solve_opts_default(&o);
+  o.rtol = -1;
+  ok(rkin_solver_new(m, &o, &err) == NULL, "negative rtol rejected");
+  like(err.msg, "rtol = -1", "message names rtol and its value");
+
+  /* CVODES gives up: too few steps allowed */
+  rkin_solve_opts_default(&o);
+  o.path = RKIN_PATH_CVODES;
+  o.max_steps = 3;
+  ns = rkin_solver_new(m, &o, &err);
+  rq.n_times = 0;
+  rq.y0 = &y0;
+  expect(rkin_solver_run(ns, &rq, &rs, &err), RKIN_ESOLVER, &err,
+         "CV_TOO_MUCH_WORK", "CVODES failure names the flag");
+  like(err.msg, "at t = ", "and the time");
+  like(err.msg, "state 'X'", "and the state");
+  rkin_solver_free(ns);
+
+  /* A right-hand side that turns NaN at solve time. */
+  ns = solver(nm, RKIN_PATH_AUTO, 1e-6, 1e-9);
+  ok(ns && rkin_solver_path(ns) == RKIN_PATH_CVODES, "a time-dependent "
+     "model takes the CVODES path");
+  rq.y0 = &y0;
+  rq.t1 = 10;
+  expect(rkin_solver_run(ns, &rq, &rs, &err), RKIN_ENONFINITE, &err,
+         "state 'X'", "NaN derivative names the state");
+  like(err.msg, "log", "and its expression");
+  at = strstr(err.msg, "at t = ");
+  if (at) sscanf(at, "at t = %lf", &tnan);
+  ok(tnan > 5 && tnan <= 10, "and the time (%g h, after log's argument "
+     "c - t turns negative at 5 h)", tnan);
+  rkin_solver_free(ns);
+
+  rkin_solve_opts_default(&o);
+  o.path = RKIN_PATH_EXACT;
+  ok(rkin_solver_new(nm, &o, &err) == NULL, "EXACT forced on a nonlinear "
+     "model is refused");
+  is_int(err.code, RKIN_ENOTLINEAR, "with RKIN_ENOTLINEAR");
+  like(err.msg, "nan_model", "message names the model");
+
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+  rkin_model_free(nm);
+}
+
+int main(void)
+{
+  int pi;
+  for (pi = 0; pi < 2; pi++) {
+    test_bolus(pi);
+    test_infusion(pi);
+    test_addl(pi);
+    test_oral(pi);
+    test_mass_balance(pi);
+  }
+  test_stream();
+  test_tia_inf_analytic();
+  test_singular();
+  test_peer();
+  test_errors();
+  done_testing();
+  return exit_status();
+}

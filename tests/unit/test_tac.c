@@ -1,0 +1,512 @@
+/* test_tac.c - time-activity curve fits, model selection, TIA uncertainty,
+ * single-time-point methods and MAP (engine/tac*.c). */
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "nuclide.h"
+#include "tac.h"
+#include "../tap.h"
+
+#define LP_LU 0.00434498759189575 /* ln 2 / (6.647 d): DOMAIN.md s.1 */
+
+static rkin_tac_data data(size_t n, const double *t, const double *a,
+                          const double *sd)
+{
+  rkin_tac_data d = {n, t, a, sd, "Lu-177"};
+  return d;
+}
+
+static void sample(rkin_tac_model m, const double *p, size_t n,
+                   const double *t, double *a)
+{
+  size_t i;
+  for (i = 0; i < n; i++) a[i] = rkin_tac_curve(m, p, t[i]);
+}
+
+/* Noise-free data from each candidate: the fit must return the generating
+ * parameters (rel. 1e-6) and the TIA computed by hand from them. */
+static void test_recovery(void)
+{
+  static const struct {
+    rkin_tac_model m;
+    size_t n;
+    double t[10], p[5], tia;   /* tia: hand-computed analytic integral */
+  } cs[] = {
+    /* 100/0.02 = 5000 */
+    {RKIN_TAC_MONO, 5, {1, 4, 24, 72, 168}, {100, 0.02}, 5000.0},
+    /* 80/0.015 + 50/0.2 = 5333.333... + 250 */
+    {RKIN_TAC_BI, 8, {1, 2, 4, 8, 24, 48, 72, 168}, {80, 0.015, 50, 0.2},
+     5583.333333333333},
+    /* 120 (1/0.012 - 1/0.3) = 120 (83.333... - 3.333...) */
+    {RKIN_TAC_UPWASH, 5, {1, 4, 24, 72, 168}, {120, 0.012, 0.3}, 9600.0},
+    /* 100/0.01 + 60/0.08 - 160/0.5 = 10000 + 750 - 320 */
+    {RKIN_TAC_TRI, 10, {0.5, 1, 2, 4, 8, 24, 48, 72, 120, 168},
+     {100, 0.01, 60, 0.08, 0.5}, 10430.0},
+  };
+  size_t k;
+  for (k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    double a[10];
+    rkin_tac_data d;
+    rkin_tac_opts o;
+    rkin_tac_cand c;
+    rkin_err err;
+    const char *nm = rkin_tac_model_name(cs[k].m);
+    int j, rc;
+    sample(cs[k].m, cs[k].p, cs[k].n, cs[k].t, a);
+    d = data(cs[k].n, cs[k].t, a, NULL);
+    rkin_tac_opts_default(&o);
+    o.cv = 0.1;
+    rc = rkin_tac_fit_one(&d, &o, cs[k].m, &c, &err);
+    ok(rc == 0 && c.status == RKIN_TAC_OK, "%s: noise-free fit converges",
+       nm);
+    for (j = 0; j < c.np; j++)
+      is_double(c.p[j], cs[k].p[j], 1e-6,
+                "%s: %s recovered (noise-free data, rel. 1e-6)", nm,
+                rkin_tac_par_name(cs[k].m, j));
+    is_double(c.tia, cs[k].tia, 1e-6,
+              "%s: TIA = hand-computed analytic integral (rel. 1e-6)", nm);
+    is_double(rkin_tac_integral(cs[k].m, cs[k].p), cs[k].tia, 1e-12,
+              "%s: rkin_tac_integral = hand-computed value (rel. 1e-12)",
+              nm);
+    ok(c.chi2 < 1e-12, "%s: chi2 of the noise-free fit ~ 0 (< 1e-12)", nm);
+  }
+}
+
+/* Effective clearance slower than physical decay: the rate is held at
+ * l_phys and A is the weighted least-squares amplitude for that fixed rate,
+ * A = sum(w y e) / sum(w e^2) with e = exp(-l_phys t) (linear LS). */
+static void test_physical_bound(void)
+{
+  double t[4] = {4, 24, 72, 168}, a[4], w, num = 0, den = 0;
+  double p[2] = {100, 0.5 * LP_LU};
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_cand c;
+  rkin_tac_result r;
+  size_t i;
+  sample(RKIN_TAC_MONO, p, 4, t, a);
+  a[1] *= 1.03;                        /* some misfit */
+  d = data(4, t, a, NULL);
+  rkin_tac_opts_default(&o);
+  o.cv = 0.1;
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_MONO, &c, NULL);
+  ok(c.status == RKIN_TAC_OK && (c.warn & RKIN_TAC_W_PHYS),
+     "mono slower than physical decay: flagged");
+  ok(c.p[1] == LP_LU, "held rate equals l_phys exactly");
+  like(c.note, "biological rate < 0", "note says biological rate < 0");
+  for (i = 0; i < 4; i++) {
+    double e = exp(-LP_LU * t[i]);
+    w = 1.0 / (0.01 * a[i] * a[i]);
+    num += w * a[i] * e;
+    den += w * e * e;
+  }
+  is_double(c.p[0], num / den, 1e-8,
+            "amplitude = closed-form LS amplitude at l_phys (rel. 1e-8)");
+  is_double(c.tia, num / den / LP_LU, 1e-8,
+            "TIA = A / l_phys: physical tail (rel. 1e-8)");
+  ok(c.se[1] == 0 && c.k == 1, "held rate: SE 0, not counted by AIC");
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.warn & RKIN_TAC_W_PHYS, "result carries the physical-decay warning");
+}
+
+/* Seeded noisy data: in clear cases (many points, 3-5 % noise, curves
+ * far apart) the Akaike weights choose the generating model. Threshold
+ * 90 % of 200 data sets each (the rates found are printed). */
+static void test_selection(void)
+{
+  static const struct {
+    rkin_tac_model m;
+    size_t n;
+    double t[10], p[5], cv;
+  } cs[] = {
+    {RKIN_TAC_MONO, 8, {2, 4, 8, 24, 48, 72, 120, 168}, {100, 0.02}, 0.05},
+    {RKIN_TAC_UPWASH, 8, {1, 2, 4, 8, 24, 72, 120, 168}, {100, 0.02, 0.3},
+     0.05},
+    {RKIN_TAC_BI, 10, {0.5, 1, 2, 4, 8, 24, 48, 72, 120, 168},
+     {60, 0.01, 100, 0.25}, 0.03},
+  };
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  size_t k, i;
+  gsl_rng_set(rng, 20240611);
+  for (k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    int rep, hit = 0, wsum_ok = 1;
+    for (rep = 0; rep < 200; rep++) {
+      double a[10], sd[10], ws = 0;
+      rkin_tac_data d;
+      rkin_tac_opts o;
+      rkin_tac_result r;
+      int m;
+      for (i = 0; i < cs[k].n; i++) {
+        double f = rkin_tac_curve(cs[k].m, cs[k].p, cs[k].t[i]);
+        sd[i] = cs[k].cv * f;
+        a[i] = f + gsl_ran_gaussian(rng, sd[i]);
+      }
+      d = data(cs[k].n, cs[k].t, a, sd);
+      rkin_tac_opts_default(&o);
+      o.models = (1u << RKIN_TAC_MONO) | (1u << RKIN_TAC_BI)
+                 | (1u << RKIN_TAC_UPWASH);
+      rkin_tac_fit(&d, &o, &r, NULL);
+      hit += r.chosen == cs[k].m;
+      for (m = 0; m < RKIN_TAC_NMODELS; m++)
+        if (isfinite(r.cand[m].weight)) ws += r.cand[m].weight;
+      if (fabs(ws - 1) > 1e-12) wsum_ok = 0;
+    }
+    diag("%s data: chosen in %d of 200", rkin_tac_model_name(cs[k].m), hit);
+    ok(hit >= 180, "%s data: AICc picks %s in >= 90 %% of 200 seeded sets",
+       rkin_tac_model_name(cs[k].m), rkin_tac_model_name(cs[k].m));
+    ok(wsum_ok, "%s data: Akaike weights sum to 1 (1e-12)",
+       rkin_tac_model_name(cs[k].m));
+  }
+  gsl_rng_free(rng);
+}
+
+/* Coverage of the 95 % interval by simulation: 1000 seeded data sets from
+ * a known curve with known sd; the interval must contain the true TIA in
+ * 92.5-97.5 % of them (binomial SD at 95 %: 0.69 %, so the band is about
+ * +-3.6 SD: a correct method fails it with probability < 1e-3). */
+static void test_coverage(rkin_tac_model m, const double *p, size_t n,
+                          const double *t, double cv, int use_sd)
+{
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  double truth = rkin_tac_integral(m, p);
+  int rep, in = 0, fits = 0;
+  size_t i;
+  gsl_rng_set(rng, 42);
+  for (rep = 0; rep < 1000; rep++) {
+    double a[10], sd[10];
+    rkin_tac_data d;
+    rkin_tac_opts o;
+    rkin_tac_cand c;
+    for (i = 0; i < n; i++) {
+      double f = rkin_tac_curve(m, p, t[i]);
+      sd[i] = cv * f;
+      a[i] = f + gsl_ran_gaussian(rng, sd[i]);
+    }
+    d = data(n, t, a, use_sd ? sd : NULL);
+    rkin_tac_opts_default(&o);
+    o.cv = use_sd ? 0 : cv;
+    rkin_tac_fit_one(&d, &o, m, &c, NULL);
+    if (c.status != RKIN_TAC_OK || !isfinite(c.tia_se)) continue;
+    fits++;
+    in += c.tia_lo <= truth && truth <= c.tia_hi;
+  }
+  diag("%s coverage: %d of %d (%s)", rkin_tac_model_name(m), in, fits,
+       use_sd ? "sd given" : "known cv");
+  ok(fits == 1000, "%s: all 1000 noisy fits converge with an SE",
+     rkin_tac_model_name(m));
+  ok(in >= 925 && in <= 975,
+     "%s: 95 %% TIA interval covers the truth in 92.5-97.5 %% of 1000",
+     rkin_tac_model_name(m));
+  gsl_rng_free(rng);
+}
+
+/* AICc needs n >= k + 2; with 4 points only mono has it, so the ranking
+ * falls back to AIC and says so. */
+static void test_aicc_undefined(void)
+{
+  double t[4] = {4, 24, 72, 168}, a[4], p[3] = {300, 0.015, 0.2};
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_result r;
+  sample(RKIN_TAC_UPWASH, p, 4, t, a);
+  a[2] *= 1.05;
+  d = data(4, t, a, NULL);
+  rkin_tac_opts_default(&o);
+  o.cv = 0.1;
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(!isfinite(r.cand[RKIN_TAC_UPWASH].aicc)
+     && isfinite(r.cand[RKIN_TAC_MONO].aicc),
+     "n = 4: AICc undefined for upwash (k = 3), defined for mono (k = 2)");
+  ok(r.criterion_used == RKIN_TAC_AIC && (r.warn & RKIN_TAC_W_AICC_UNDEF),
+     "n = 4: ranking falls back to AIC with a warning");
+  like(r.notes, "AICc undefined for", "note names the AICc problem");
+  ok(r.cand[RKIN_TAC_TRI].status == RKIN_TAC_NOT_TRIED,
+     "tri (5 parameters) not tried with 4 points");
+  like(r.cand[RKIN_TAC_TRI].note, "need at least 5 points",
+       "note says why tri was not tried");
+  ok(r.chosen == RKIN_TAC_UPWASH, "uptake-washout data: upwash chosen");
+  /* Burnham & Anderson 2002 eq. 4.1: averaged TIA = sum w_i TIA_i */
+  {
+    double avg = 0;
+    int m;
+    for (m = 0; m < RKIN_TAC_NMODELS; m++)
+      if (isfinite(r.cand[m].weight)) avg += r.cand[m].weight * r.cand[m].tia;
+    is_double(r.tia_avg, avg, 1e-12, "model-averaged TIA = sum w_i TIA_i");
+    o.average = 1;
+    rkin_tac_fit(&d, &o, &r, NULL);
+    is_double(r.tia, avg, 1e-12, "average option reports the averaged TIA");
+  }
+}
+
+/* Trapezoid + physical tail by hand, and the fallback with one point. */
+static void test_trapezoid(void)
+{
+  double t[2] = {24, 72}, a[2] = {100, 50}, sd[2] = {10, 5};
+  /* 0.5*24*100 + 0.5*48*(100+50) + 50/l_phys */
+  double want = 1200 + 3600 + 50 / LP_LU;
+  /* coefficients 12+24 = 36 and 24 + 1/l_phys: var = 36^2 10^2 + ... */
+  double var = 36.0 * 36 * 100 + pow(24 + 1 / LP_LU, 2) * 25;
+  rkin_tac_data d = data(2, t, a, sd);
+  rkin_tac_opts o;
+  rkin_tac_cand c;
+  rkin_tac_result r;
+  rkin_tac_opts_default(&o);
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_TRAP, &c, NULL);
+  is_double(c.tia, want, 1e-12, "trapezoid (A(0) = 0) + tail by hand");
+  is_double(c.tia_se, sqrt(var), 1e-12, "trapezoid SE by hand");
+  is_double(c.tail_share, 50 / LP_LU / want, 1e-12,
+            "trapezoid tail share by hand");
+  o.trap_a0 = RKIN_TAC_TRAP_FLAT;
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_TRAP, &c, NULL);
+  is_double(c.tia, want + 1200, 1e-12, "trapezoid with A(0) = A(t1)");
+  d.n = 1;
+  rkin_tac_opts_default(&o);
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.chosen == RKIN_TAC_TRAP && (r.warn & RKIN_TAC_W_FALLBACK),
+     "one point: no curve fitted, trapezoid fallback flagged");
+  is_double(r.tia, 1200 + 100 / LP_LU, 1e-12,
+            "one point: 0.5*24*100 + 100/l_phys");
+  like(r.notes, "trapezoid + physical-decay tail used", "fallback note");
+}
+
+/* Non-convergence is reported, never a number as if fine. */
+static void test_noconv(void)
+{
+  double t[5] = {1, 4, 24, 72, 168}, a[5], p[3] = {120, 0.012, 0.3};
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_cand c;
+  rkin_tac_result r;
+  sample(RKIN_TAC_UPWASH, p, 5, t, a);
+  a[0] *= 1.4;
+  d = data(5, t, a, NULL);
+  rkin_tac_opts_default(&o);
+  o.cv = 0.1;
+  o.maxeval = 2;
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_UPWASH, &c, NULL);
+  ok(c.status == RKIN_TAC_FAILED && isnan(c.tia) && isnan(c.p[0]),
+     "2 evaluations: FAILED, TIA and parameters NaN");
+  like(c.note, "did not converge", "note says it did not converge");
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.chosen == RKIN_TAC_TRAP && (r.warn & RKIN_TAC_W_NOCONV)
+     && (r.warn & RKIN_TAC_W_FALLBACK),
+     "all candidates fail: trapezoid fallback, both warnings set");
+  like(r.notes, "did not converge", "result notes say so");
+}
+
+/* A rising last point is warned about with the extrapolated share. */
+static void test_rising(void)
+{
+  double t[4] = {4, 24, 72, 168}, a[4] = {20, 60, 90, 100};
+  rkin_tac_data d = data(4, t, a, NULL);
+  rkin_tac_opts o;
+  rkin_tac_result r;
+  rkin_tac_opts_default(&o);
+  o.cv = 0.1;
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.warn & RKIN_TAC_W_RISING, "rising last point flagged");
+  like(r.notes, "rises at the last point (t = 168 h)", "note names t");
+  like(r.notes, "% of the TIA lies beyond it", "note gives the share");
+  ok(r.cand[r.chosen].tail_share > 0.5,
+     "chosen curve's extrapolated share > 50 %% here");
+}
+
+static void test_bootstrap(void)
+{
+  double t[5] = {1, 4, 24, 72, 168}, a[5], p[3] = {120, 0.012, 0.3};
+  double noise[5] = {1.03, 0.97, 1.02, 0.96, 1.04};
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_result r1, r2;
+  size_t i;
+  sample(RKIN_TAC_UPWASH, p, 5, t, a);
+  for (i = 0; i < 5; i++) a[i] *= noise[i];
+  d = data(5, t, a, NULL);
+  rkin_tac_opts_default(&o);
+  o.cv = 0.05;
+  o.boot = 400;
+  o.seed = 7;
+  o.models = 1u << RKIN_TAC_UPWASH;
+  rkin_tac_fit(&d, &o, &r1, NULL);
+  rkin_tac_fit(&d, &o, &r2, NULL);
+  ok(r1.boot_lo == r2.boot_lo && r1.boot_hi == r2.boot_hi,
+     "bootstrap with the same seed is reproducible");
+  ok(r1.boot_lo < r1.tia && r1.tia < r1.boot_hi,
+     "bootstrap interval contains the estimate");
+  /* near-linear problem (5 % noise): percentile and Wald widths agree
+   * within 25 % */
+  is_double(r1.boot_hi - r1.boot_lo, r1.tia_hi - r1.tia_lo, 0.25,
+            "bootstrap width ~ delta-method width (rel. 0.25)");
+}
+
+/* Single-time-point formulas against hand-computed values. */
+static void test_stp(void)
+{
+  rkin_tac_stp s;
+  rkin_err err;
+  double l = log(2.0) / 48.0, p[2];
+  /* Haenscheid: 100 MBq at 48 h: 100 * 96 / 0.69314718 = 13849.8 */
+  rkin_tac_stp_haenscheid(48, 100, 5, 0.95, &s, NULL);
+  is_double(s.tia, 13849.8, 1e-5, "Haenscheid 100 MBq at 48 h = 13849.8");
+  is_double(s.tia_se, 5 * 96 / log(2.0), 1e-12, "Haenscheid SE = sd 2t/ln2");
+  /* exact for a mono-exponential whose half-life is the imaging time */
+  p[0] = 250;
+  p[1] = l;
+  rkin_tac_stp_haenscheid(48, rkin_tac_curve(RKIN_TAC_MONO, p, 48), 0, 0.95,
+                          &s, NULL);
+  is_double(s.tia, rkin_tac_integral(RKIN_TAC_MONO, p), 1e-12,
+            "Haenscheid exact when T_eff = t (Haenscheid 2018)");
+  ok(isnan(s.tia_se), "no sd: SE NaN");
+  /* population rate 0.01 /h, 50 MBq at 72 h: 50 e^0.72 / 0.01
+   * = 5000 * 2.0544332 = 10272.17 */
+  rkin_tac_stp_poplambda(72, 50, 0, 0.01, 0, 0.95, &s, NULL);
+  is_double(s.tia, 10272.17, 1e-6, "population rate: 50 e^0.72/0.01");
+  rkin_tac_stp_poplambda(72, 50, 0, 0.01, 0.001, 0.95, &s, NULL);
+  /* dTIA/dl = 50 e^0.72 (72/0.01 - 1/1e-4) = -2876.2 * ... by hand */
+  is_double(s.tia_se, fabs(50 * exp(0.72) * (7200 - 10000)) * 0.001, 1e-12,
+            "population rate SE from l_sd (delta method)");
+  ok(rkin_tac_stp_haenscheid(-1, 100, 0, 0.95, &s, &err) == RKIN_EINVAL,
+     "Haenscheid: negative time rejected");
+  like(err.msg, "time t = -1 h", "message names the time");
+  ok(rkin_tac_stp_poplambda(24, 100, 0, 0, 0, 0.95, &s, &err)
+     == RKIN_EINVAL, "population rate 0 rejected");
+  like(err.msg, "effective rate l = 0", "message names the rate");
+  ok(rkin_tac_stp_haenscheid(24, NAN, 0, 0.95, &s, &err) == RKIN_EINVAL,
+     "Haenscheid: NaN activity rejected");
+  like(err.msg, "activity A(t) = nan", "message names the activity");
+}
+
+/* MAP: a very tight prior returns the prior; a flat prior returns the
+ * weighted least-squares fit. */
+static void test_map(void)
+{
+  double t[4] = {4, 24, 72, 168}, a[4], p[3] = {150, 0.02, 0.25};
+  double noise[4] = {1.05, 0.96, 1.03, 0.98};
+  rkin_tac_prior pr;
+  rkin_tac_data d;
+  rkin_tac_cand c, ls;
+  rkin_tac_opts o;
+  rkin_err err;
+  size_t i;
+  int j, rc;
+  sample(RKIN_TAC_UPWASH, p, 4, t, a);
+  for (i = 0; i < 4; i++) a[i] *= noise[i];
+  memset(&pr, 0, sizeof pr);
+  pr.model = RKIN_TAC_UPWASH;
+  pr.typ[0] = 100;
+  pr.typ[1] = 0.03;
+  pr.typ[2] = 0.4;
+  pr.cv = 0.1;
+  for (j = 0; j < 3; j++) pr.omega[j] = 1e-7;
+  d = data(1, t + 1, a + 1, NULL);
+  rc = rkin_tac_map(&d, &pr, 0.95, &c, &err);
+  ok(rc == 0 && c.status == RKIN_TAC_OK, "MAP, tight prior, 1 point: ok");
+  for (j = 0; j < 3; j++)
+    is_double(c.p[j], pr.typ[j], 1e-6, "tight prior returns typical %s "
+              "(rel. 1e-6)", rkin_tac_par_name(pr.model, j));
+  ok(c.tia_se < 1e-3 * c.tia, "tight prior: TIA SE ~ 0");
+  d = data(4, t, a, NULL);
+  for (j = 0; j < 3; j++) pr.omega[j] = 1e4;
+  rc = rkin_tac_map(&d, &pr, 0.95, &c, &err);
+  rkin_tac_opts_default(&o);
+  o.cv = pr.cv;
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_UPWASH, &ls, NULL);
+  ok(rc == 0 && ls.status == RKIN_TAC_OK, "flat prior MAP and LS fit ok");
+  for (j = 0; j < 3; j++)
+    is_double(c.p[j], ls.p[j], 1e-5, "flat prior returns the LS %s "
+              "(rel. 1e-5)", rkin_tac_par_name(pr.model, j));
+  is_double(c.tia, ls.tia, 1e-5, "flat prior: TIA = LS TIA (rel. 1e-5)");
+  is_double(c.tia_se, ls.tia_se, 1e-3,
+            "flat prior: TIA SE = LS delta-method SE (rel. 1e-3)");
+  /* one point between: the posterior mode lies between prior and data */
+  for (j = 0; j < 3; j++) pr.omega[j] = 0.3;
+  d = data(1, t + 2, a + 2, NULL);
+  rc = rkin_tac_map(&d, &pr, 0.95, &c, &err);
+  ok(rc == 0 && isfinite(c.tia_se) && c.tia_se > 0,
+     "one point, 30 %% BSV: TIA with a finite SE");
+  pr.typ[1] = LP_LU * 0.5;
+  ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == RKIN_EINVAL,
+     "MAP: typical rate below physical decay rejected");
+  like(err.msg, "typical lw = ", "message names the parameter");
+  pr.typ[1] = 0.03;
+  pr.cv = 0;
+  ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == RKIN_EINVAL,
+     "MAP: no sd and no cv rejected");
+  like(err.msg, "residual cv = 0", "message names cv");
+}
+
+static void expect_bad(const rkin_tac_data *d, const char *part,
+                       const char *what)
+{
+  rkin_tac_result r;
+  rkin_err err;
+  rkin_err_clear(&err);
+  ok(rkin_tac_fit(d, NULL, &r, &err) < 0, "bad input rejected: %s", what);
+  like(err.msg, part, "message for %s", what);
+}
+
+static void test_bad_input(void)
+{
+  double t[3] = {4, 24, 72}, a[3] = {100, 80, 40}, sd[3] = {1, 0, 1};
+  double tdup[3] = {4, 24, 24}, tneg[3] = {-1, 24, 72};
+  double tdown[3] = {4, 72, 24}, tnan[3] = {4, NAN, 72};
+  double aneg[3] = {100, -5, 40}, azero[3] = {100, 0, 40};
+  double alate[3] = {100, 50, 0}, anan[3] = {100, NAN, 40};
+  rkin_tac_data d = data(0, t, a, NULL);
+  rkin_tac_result r;
+  rkin_tac_model m;
+  rkin_err err;
+  expect_bad(&d, "no time points", "0 points");
+  d = data(3, tdup, a, NULL);
+  expect_bad(&d, "duplicate time 24 h at points 2 and 3", "duplicate time");
+  d = data(3, tneg, a, NULL);
+  expect_bad(&d, "time of point 1 is negative (-1 h)", "negative time");
+  d = data(3, tdown, a, NULL);
+  expect_bad(&d, "times not increasing: point 3", "unsorted times");
+  d = data(3, tnan, a, NULL);
+  expect_bad(&d, "time of point 2 is nan", "NaN time");
+  d = data(3, t, aneg, NULL);
+  expect_bad(&d, "activity of point 2 (t = 24 h) is negative", "negative a");
+  d = data(3, t, azero, NULL);
+  expect_bad(&d, "zero is allowed only at late times", "zero before > 0");
+  d = data(3, t, anan, NULL);
+  expect_bad(&d, "activity of point 2 (t = 24 h) is nan", "NaN activity");
+  d = data(3, t, a, sd);
+  expect_bad(&d, "sd of point 2 (t = 24 h) is 0 MBq", "zero sd");
+  d = data(3, t, a, NULL);
+  d.nuclide = "Lu-178";
+  expect_bad(&d, "TAC data: ", "unknown nuclide");
+  rkin_tac_fit(&d, NULL, &r, &err);
+  like(err.msg, "Lu-178", "unknown nuclide message names it");
+  d.nuclide = NULL;
+  expect_bad(&d, "nuclide not given", "no nuclide");
+  d = data(3, t, alate, NULL);
+  ok(rkin_tac_fit(&d, NULL, &r, &err) == 0, "zero at the last time accepted");
+  ok(rkin_tac_model_find("quad", &m, &err) == RKIN_ENOTFOUND,
+     "unknown model name rejected");
+  like(err.msg, "unknown TAC model 'quad'", "message names the model");
+}
+
+int main(void)
+{
+  double tm[5] = {1, 4, 24, 72, 168}, pm[2] = {100, 0.02};
+  double tu[6] = {1, 4, 24, 48, 96, 168}, pu[3] = {120, 0.015, 0.3};
+  test_recovery();
+  test_physical_bound();
+  test_selection();
+  test_coverage(RKIN_TAC_MONO, pm, 5, tm, 0.05, 1);
+  test_coverage(RKIN_TAC_UPWASH, pu, 6, tu, 0.05, 0);
+  test_aicc_undefined();
+  test_trapezoid();
+  test_noconv();
+  test_rising();
+  test_bootstrap();
+  test_stp();
+  test_map();
+  test_bad_input();
+  done_testing();
+  return exit_status();
+}
