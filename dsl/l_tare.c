@@ -6,6 +6,8 @@
  *   (one territory may be given by its fields at the top level)
  *   rk.tare.products(), rk.tare.cf(nuclide [, convention]),
  *   rk.tare.bsa(height_cm, weight_kg [, formula]), rk.tare.bsa_activity{...}
+ *   rk.tare.cohort([plan.csv]) -> c; c:add(plan_table [, id]), #c, c:id(i),
+ *   c:plan(i) (the table rk.tare.plan returns), c:write(out.csv) -> summary
  *
  * Volumes are converted to masses here, once, with density_kg_L (default
  * 1.03); a volume or mass whose size betrays the wrong unit (a territory

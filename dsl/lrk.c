@@ -212,8 +212,13 @@ double *lrk_field_numbers(lua_State *L, int t, const char *ctx,
                 key);
     return NULL;
   }
-  /* Validate into a collectable buffer first so a raise leaks nothing. */
-  tmp = lrk_numbers(L, -1, ctx, lua_pushfstring(L, "field '%s'", key), n);
+  /* Validate into a collectable buffer first so a raise leaks nothing.
+   * The field's index is taken before the name is pushed above it. */
+  {
+    int field = lua_gettop(L);
+    const char *what = lua_pushfstring(L, "field '%s'", key);
+    tmp = lrk_numbers(L, field, ctx, what, n);
+  }
   v = malloc((*n ? *n : 1) * sizeof *v);
   if (!v) lrk_error(L, "%s: out of memory reading field '%s'", ctx, key);
   if (*n) memcpy(v, tmp, *n * sizeof *v);

@@ -1,7 +1,13 @@
 /* cvodes_path.c - integrating a model with CVODES (BDF, dense exact
- * Jacobian), the TIA quantities as quadratures under error control. One
- * workspace per solver, reused across runs: nothing is allocated per run
- * once the number of TIA quantities is stable. */
+ * Jacobian). One workspace per solver, reused across runs: nothing is
+ * allocated per run once the number of TIA quantities is stable.
+ *
+ * The TIA quantities are integrated as extra ODE states appended to the
+ * model's (q_k' = y_i or output k, same tolerances), not as CVODES
+ * quadratures: the result is the same integral under the same error
+ * control, but CVODES then keeps one Nordsieck history instead of two, and
+ * on a 7-state model that halves the per-step vector work (the peers of
+ * shared/peers/README.md integrate AUC the same way). */
 #include "cvodes_path.h"
 #include "cv_nvector.h"
 
@@ -22,21 +28,27 @@ typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT } bad_kind;
 
 struct rkin_cvpath {
   const rkin_model *m;
-  size_t n, n_out;
+  size_t n, n_out, n_par;
   double rtol, atol;
+  long max_steps;
   SUNContext ctx;
+  /* The CVODES system: n model states, then nq running integrals. Built
+   * for one nq and rebuilt only when a run asks for another count. */
+  size_t nq, nsys;
+  int built;
   void *mem;
   N_Vector y;
-  N_Vector q;        /* quadratures; NULL when none are registered */
-  size_t nq;
   SUNMatrix J;
   SUNLinearSolver ls;
   double *work;      /* model scratch */
   double *outv;      /* output values for output TIAs */
-  double *jac;       /* Jacobian of a linear model, computed once per p */
+  double *mjac;      /* the model's n x n Jacobian, column-major */
+  double *C;         /* C(p) of linear outputs, n_out x n row-major */
+  double *jac;       /* nsys x nsys Jacobian of a linear model, per p */
   double *jac_p;     /* the parameters jac belongs to */
-  size_t n_par;
-  int jac_const, jac_valid;
+  int *jac_tia;      /* ... and the quantities */
+  size_t cap_q;      /* capacity of jac_tia, and nq of jac */
+  int jac_const, jac_valid, out_lin;
   /* per run */
   const double *p;
   const double *rate;
@@ -50,59 +62,9 @@ struct rkin_cvpath {
   char cvmsg[256];   /* last CVODES error text */
 };
 
-static int rhs(sunrealtype t, N_Vector yv, N_Vector ydv, void *ud)
+/* d/dt of the integrals: the integrated states and outputs. */
+static int tia_rhs(rkin_cvpath *c, double t, const double *y, double *qd)
 {
-  rkin_cvpath *c = ud;
-  double *yd = N_VGetArrayPointer(ydv);
-  size_t i;
-  int rc = rkin_model_rhs(c->m, t, N_VGetArrayPointer(yv), c->p, yd,
-                          c->work);
-  if (rc) {
-    /* Fatal, not recoverable: a smaller step cannot cure a NaN, and the
-     * user must be told which equation produced it. */
-    c->bad = BAD_RHS;
-    c->bad_index = -1 - rc;
-    c->bad_t = t;
-    return -1;
-  }
-  if (c->has_rate)
-    for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
-  return 0;
-}
-
-static int jac(sunrealtype t, N_Vector yv, N_Vector fy, SUNMatrix Jm,
-               void *ud, N_Vector t1, N_Vector t2, N_Vector t3)
-{
-  rkin_cvpath *c = ud;
-  double *J = SUNDenseMatrix_Data(Jm);
-  size_t nn = c->n * c->n;
-  int rc;
-  (void)fy; (void)t1; (void)t2; (void)t3;
-  /* A linear model's Jacobian is A(p): after a restart CVODES asks for it
-   * again, a copy is all it takes. */
-  if (c->jac_const && c->jac_valid) {
-    memcpy(J, c->jac, nn * sizeof *J);
-    return 0;
-  }
-  rc = rkin_model_jac(c->m, t, N_VGetArrayPointer(yv), c->p, J, c->work);
-  if (rc) {
-    c->bad = BAD_JAC;
-    c->bad_index = -1 - rc;
-    c->bad_t = t;
-    return -1;
-  }
-  if (c->jac_const) {
-    memcpy(c->jac, J, nn * sizeof *J);
-    c->jac_valid = 1;
-  }
-  return 0;
-}
-
-static int rhsq(sunrealtype t, N_Vector yv, N_Vector qdv, void *ud)
-{
-  rkin_cvpath *c = ud;
-  const double *y = N_VGetArrayPointer(yv);
-  double *qd = N_VGetArrayPointer(qdv);
   size_t k;
   if (c->need_out) {
     int rc = rkin_model_outputs(c->m, t, y, c->p, c->outv, c->work);
@@ -120,6 +82,88 @@ static int rhsq(sunrealtype t, N_Vector yv, N_Vector qdv, void *ud)
   return 0;
 }
 
+static int rhs(sunrealtype t, N_Vector yv, N_Vector ydv, void *ud)
+{
+  rkin_cvpath *c = ud;
+  const double *y = N_VGetArrayPointer(yv);
+  double *yd = N_VGetArrayPointer(ydv);
+  size_t i;
+  int rc = rkin_model_rhs(c->m, t, y, c->p, yd, c->work);
+  if (rc) {
+    /* Fatal, not recoverable: a smaller step cannot cure a NaN, and the
+     * user must be told which equation produced it. */
+    c->bad = BAD_RHS;
+    c->bad_index = -1 - rc;
+    c->bad_t = t;
+    return -1;
+  }
+  if (c->has_rate)
+    for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
+  return c->nq ? tia_rhs(c, t, y, yd + c->n) : 0;
+}
+
+/* The rows of the integrals: d(y_i)/dy is a unit row, d(out_k)/dy is row
+ * k of C(p) for linear outputs. Nonlinear outputs have no derivative tape:
+ * their rows stay zero, which makes Newton lag one iteration on those
+ * integrals only (they feed nothing back), never a wrong result. */
+static void tia_rows(const rkin_cvpath *c, double *J)
+{
+  size_t k, j, ld = c->nsys;
+  for (k = 0; k < c->nq; k++) {
+    size_t idx = (size_t)c->tia[k], row = c->n + k;
+    if (idx < c->n)
+      J[row + idx * ld] = 1.0;
+    else if (c->out_lin)
+      for (j = 0; j < c->n; j++)
+        J[row + j * ld] = c->C[(idx - c->n) * c->n + j];
+  }
+}
+
+/* Full system Jacobian into J (nsys x nsys, column-major): the model's
+ * block, the integrals' rows, zero columns for the integrals. */
+static int full_jac(rkin_cvpath *c, double t, const double *y, double *J)
+{
+  size_t j, ld = c->nsys;
+  int rc;
+  if (!c->nq)
+    return rkin_model_jac(c->m, t, y, c->p, J, c->work);
+  rc = rkin_model_jac(c->m, t, y, c->p, c->mjac, c->work);
+  if (rc) return rc;
+  memset(J, 0, ld * ld * sizeof *J);
+  for (j = 0; j < c->n; j++)
+    memcpy(J + j * ld, c->mjac + j * c->n, c->n * sizeof *J);
+  tia_rows(c, J);
+  return 0;
+}
+
+static int jac(sunrealtype t, N_Vector yv, N_Vector fy, SUNMatrix Jm,
+               void *ud, N_Vector t1, N_Vector t2, N_Vector t3)
+{
+  rkin_cvpath *c = ud;
+  double *J = SUNDenseMatrix_Data(Jm);
+  size_t nn = c->nsys * c->nsys;
+  int rc;
+  (void)fy; (void)t1; (void)t2; (void)t3;
+  /* A linear model's Jacobian is constant for a run's parameters: after a
+   * restart CVODES asks for it again, a copy is all it takes. */
+  if (c->jac_const && c->jac_valid) {
+    memcpy(J, c->jac, nn * sizeof *J);
+    return 0;
+  }
+  rc = full_jac(c, t, N_VGetArrayPointer(yv), J);
+  if (rc) {
+    c->bad = BAD_JAC;
+    c->bad_index = -1 - rc;
+    c->bad_t = t;
+    return -1;
+  }
+  if (c->jac_const) {
+    memcpy(c->jac, J, nn * sizeof *J);
+    c->jac_valid = 1;
+  }
+  return 0;
+}
+
 /* The engine never prints: CVODES' own text is kept for the message. */
 static void on_error(int code, const char *module, const char *function,
                      char *msg, void *ud)
@@ -130,19 +174,31 @@ static void on_error(int code, const char *module, const char *function,
     snprintf(c->cvmsg, sizeof c->cvmsg, "%s: %s", function, msg);
 }
 
-void rkin_cvpath_free(rkin_cvpath *c)
+/* Frees the CVODES objects of the current system size. */
+static void release(rkin_cvpath *c)
 {
-  if (!c) return;
   if (c->mem) CVodeFree(&c->mem);
   if (c->ls) SUNLinSolFree(c->ls);
   if (c->J) SUNMatDestroy(c->J);
-  if (c->q) N_VDestroy(c->q);
   if (c->y) N_VDestroy(c->y);
+  c->ls = NULL;
+  c->J = NULL;
+  c->y = NULL;
+  c->built = 0;
+}
+
+void rkin_cvpath_free(rkin_cvpath *c)
+{
+  if (!c) return;
+  release(c);
   if (c->ctx) SUNContext_Free(&c->ctx);
   free(c->work);
   free(c->outv);
+  free(c->mjac);
+  free(c->C);
   free(c->jac);
   free(c->jac_p);
+  free(c->jac_tia);
   free(c);
 }
 
@@ -162,9 +218,9 @@ static int setup_fail(const char *what, int flag, rkin_err *err)
  * on the peer model the step count is ~360 per 1344 h cycle either way
  * and other settings only moved wall time within the noise (see the
  * report of issue 3). */
-static int tune(rkin_cvpath *c, const rkin_solve_opts *o)
+static int tune(rkin_cvpath *c)
 {
-  int flag = CVodeSetMaxNumSteps(c->mem, o->max_steps);
+  int flag = CVodeSetMaxNumSteps(c->mem, c->max_steps);
   if (!flag) flag = CVodeSetErrHandlerFn(c->mem, on_error, c);
   if (!flag) flag = CVodeSetUserData(c->mem, c);
   if (!flag && c->jac_const)
@@ -172,42 +228,28 @@ static int tune(rkin_cvpath *c, const rkin_solve_opts *o)
   return flag;
 }
 
-rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
-                             rkin_err *err)
+/* Creates the CVODES objects for n + nq equations. */
+static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
 {
-  rkin_cvpath *c = calloc(1, sizeof *c);
-  size_t n = rkin_model_nstates(m), nw = rkin_model_nwork(m);
-  const char *what = "";
-  int flag = 0;
-  if (!c) goto nomem;
-  c->m = m;
-  c->n = n;
-  c->n_out = rkin_model_noutputs(m);
-  c->n_par = rkin_model_nparams(m);
-  c->rtol = o->rtol;
-  c->atol = o->atol;
-  c->jac_const = rkin_model_is_linear(m);
-  c->work = malloc((nw ? nw : 1) * sizeof *c->work);
-  c->outv = malloc((c->n_out ? c->n_out : 1) * sizeof *c->outv);
-  c->jac = malloc(n * n * sizeof *c->jac);
-  c->jac_p = malloc((c->n_par ? c->n_par : 1) * sizeof *c->jac_p);
-  if (!c->work || !c->outv || !c->jac || !c->jac_p) goto nomem;
-#if SUNDIALS_VERSION_MAJOR >= 7
-  flag = SUNContext_Create(SUN_COMM_NULL, &c->ctx);
-#else
-  flag = SUNContext_Create(NULL, &c->ctx);
-#endif
-  if (flag) goto nomem;
-  c->y = N_VNew_Serial((sunindextype)n, c->ctx);
+  size_t nsys = c->n + nq;
+  const char *what = "CVodeInit";
+  int flag;
+  release(c);
+  c->y = N_VNew_Serial((sunindextype)nsys, c->ctx);
   if (c->y) rkin_nvector_fast(c->y);
-  c->J = SUNDenseMatrix((sunindextype)n, (sunindextype)n, c->ctx);
+  c->J = SUNDenseMatrix((sunindextype)nsys, (sunindextype)nsys, c->ctx);
   c->mem = CVodeCreate(CV_BDF, c->ctx);
-  if (!c->y || !c->J || !c->mem) goto nomem;
-  c->ls = SUNLinSol_Dense(c->y, c->J, c->ctx);
-  if (!c->ls) goto nomem;
+  if (c->y && c->J) c->ls = SUNLinSol_Dense(c->y, c->J, c->ctx);
+  if (!c->y || !c->J || !c->mem || !c->ls) {
+    release(c);
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory creating the "
+                        "CVODES workspace for model '%s' (%zu equations)",
+                        rkin_model_name(c->m), nsys);
+  }
+  c->nq = nq;
+  c->nsys = nsys;
   N_VConst(0.0, c->y);
   flag = CVodeInit(c->mem, rhs, 0.0, c->y);
-  what = "CVodeInit";
   if (!flag) {
     flag = CVodeSStolerances(c->mem, c->rtol, c->atol);
     what = "CVodeSStolerances";
@@ -221,11 +263,47 @@ rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
     what = "CVodeSetJacFn";
   }
   if (!flag) {
-    flag = tune(c, o);
+    flag = tune(c);
     what = "the optional inputs";
   }
   if (flag) {
-    setup_fail(what, flag, err);
+    release(c);
+    return setup_fail(what, flag, err);
+  }
+  c->built = 1;
+  return RKIN_OK;
+}
+
+rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
+                             rkin_err *err)
+{
+  rkin_cvpath *c = calloc(1, sizeof *c);
+  size_t n = rkin_model_nstates(m), nw = rkin_model_nwork(m), no;
+  int flag;
+  if (!c) goto nomem;
+  c->m = m;
+  c->n = n;
+  c->n_out = no = rkin_model_noutputs(m);
+  c->n_par = rkin_model_nparams(m);
+  c->rtol = o->rtol;
+  c->atol = o->atol;
+  c->max_steps = o->max_steps;
+  c->jac_const = rkin_model_is_linear(m);
+  c->out_lin = no && rkin_model_outputs_linear(m);
+  c->work = malloc((nw ? nw : 1) * sizeof *c->work);
+  c->outv = malloc((no ? no : 1) * sizeof *c->outv);
+  c->mjac = malloc(n * n * sizeof *c->mjac);
+  c->C = malloc((no ? no * n : 1) * sizeof *c->C);
+  c->jac_p = malloc((c->n_par ? c->n_par : 1) * sizeof *c->jac_p);
+  if (!c->work || !c->outv || !c->mjac || !c->C || !c->jac_p) goto nomem;
+#if SUNDIALS_VERSION_MAJOR >= 7
+  flag = SUNContext_Create(SUN_COMM_NULL, &c->ctx);
+#else
+  flag = SUNContext_Create(NULL, &c->ctx);
+#endif
+  if (flag) goto nomem;
+  /* Built now so that a set-up failure shows when the solver is made. */
+  if (build(c, 0, err)) {
     rkin_cvpath_free(c);
     return NULL;
   }
@@ -238,43 +316,40 @@ nomem:
   return NULL;
 }
 
-/* Registers n_tia quadratures; a new vector only when the count changes. */
-static int set_quadratures(rkin_cvpath *c, size_t n_tia, rkin_err *err)
+/* Room for the cached Jacobian and its key for nq integrals. */
+static int grow_jac(rkin_cvpath *c, size_t nq, rkin_err *err)
 {
-  int flag;
-  const char *what = "CVodeQuadInit";
-  if (n_tia == c->nq) return RKIN_OK;
-  if (c->q) {
-    CVodeQuadFree(c->mem);
-    N_VDestroy(c->q);
-    c->q = NULL;
-    c->nq = 0;
+  size_t nsys = c->n + nq;
+  double *jm;
+  int *jt;
+  if (c->jac && nq <= c->cap_q) return RKIN_OK;
+  jm = realloc(c->jac, nsys * nsys * sizeof *jm);
+  if (jm) c->jac = jm;
+  jt = realloc(c->jac_tia, (nq ? nq : 1) * sizeof *jt);
+  if (jt) c->jac_tia = jt;
+  if (!jm || !jt)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the Jacobian "
+                        "of %zu equations", nsys);
+  c->cap_q = nq;
+  c->jac_valid = 0;
+  return RKIN_OK;
+}
+
+/* A cached linear Jacobian holds for the same parameters and the same
+ * integrated quantities only. */
+static int key_jac(rkin_cvpath *c, const double *p, const int *tia,
+                   size_t n_tia, rkin_err *err)
+{
+  int rc = grow_jac(c, n_tia, err);
+  if (rc) return rc;
+  if (c->jac_valid
+      && ((c->n_par && memcmp(c->jac_p, p, c->n_par * sizeof *p) != 0)
+          || (n_tia && memcmp(c->jac_tia, tia, n_tia * sizeof *tia) != 0)))
+    c->jac_valid = 0;
+  if (!c->jac_valid) {
+    if (c->n_par) memcpy(c->jac_p, p, c->n_par * sizeof *p);
+    if (n_tia) memcpy(c->jac_tia, tia, n_tia * sizeof *tia);
   }
-  if (!n_tia) return RKIN_OK;
-  c->q = N_VNew_Serial((sunindextype)n_tia, c->ctx);
-  if (!c->q)
-    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu TIA "
-                        "quadratures", n_tia);
-  rkin_nvector_fast(c->q);
-  N_VConst(0.0, c->q);
-  flag = CVodeQuadInit(c->mem, rhsq, c->q);
-  if (!flag) {
-    what = "CVodeQuadSStolerances";
-    flag = CVodeQuadSStolerances(c->mem, c->rtol, c->atol);
-  }
-  if (!flag) {
-    /* The integral must be as accurate as the states, so it takes part in
-     * the step-size choice. */
-    what = "CVodeSetQuadErrCon";
-    flag = CVodeSetQuadErrCon(c->mem, SUNTRUE);
-  }
-  if (flag) {
-    CVodeQuadFree(c->mem);
-    N_VDestroy(c->q);
-    c->q = NULL;
-    return setup_fail(what, flag, err);
-  }
-  c->nq = n_tia;
   return RKIN_OK;
 }
 
@@ -282,23 +357,24 @@ int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
                       size_t n_tia, rkin_err *err)
 {
   size_t k;
+  int rc, need_c = 0;
   c->p = p;
   c->tia = tia;
   c->need_out = 0;
   for (k = 0; k < n_tia; k++)
     if ((size_t)tia[k] >= c->n) c->need_out = 1;
-  if (c->jac_const && c->jac_valid
-      && (c->n_par
-          && memcmp(c->jac_p, p, c->n_par * sizeof *p) != 0))
-    c->jac_valid = 0;
-  if (c->jac_const && !c->jac_valid && c->n_par)
-    memcpy(c->jac_p, p, c->n_par * sizeof *p);
-  return set_quadratures(c, n_tia, err);
+  if ((!c->built || n_tia != c->nq) && (rc = build(c, n_tia, err)))
+    return rc;
+  if (c->jac_const && (rc = key_jac(c, p, tia, n_tia, err))) return rc;
+  need_c = c->need_out && c->out_lin && !(c->jac_const && c->jac_valid);
+  if (need_c && (rc = rkin_model_output_matrix(c->m, p, c->C, err)))
+    return rc;
+  return RKIN_OK;
 }
 
-/* The state with the largest weighted local error estimate: the one that
- * made CVODES give up. */
-static size_t worst_state(rkin_cvpath *c)
+/* The equation with the largest weighted local error estimate: the one
+ * that made CVODES give up. */
+static size_t worst_equation(rkin_cvpath *c)
 {
   N_Vector ele = N_VClone(c->y), ewt = N_VClone(c->y);
   size_t i, worst = 0;
@@ -306,7 +382,7 @@ static size_t worst_state(rkin_cvpath *c)
   if (ele && ewt && !CVodeGetEstLocalErrors(c->mem, ele)
       && !CVodeGetErrWeights(c->mem, ewt)) {
     const double *e = N_VGetArrayPointer(ele), *w = N_VGetArrayPointer(ewt);
-    for (i = 0; i < c->n; i++)
+    for (i = 0; i < c->nsys; i++)
       if (fabs(e[i] * w[i]) > big) {
         big = fabs(e[i] * w[i]);
         worst = i;
@@ -317,9 +393,24 @@ static size_t worst_state(rkin_cvpath *c)
   return worst;
 }
 
+/* Names equation i: a state, or the TIA of a state or an output. */
+static void equation_name(const rkin_cvpath *c, size_t i, char *buf,
+                          size_t size)
+{
+  size_t idx;
+  if (i < c->n) {
+    snprintf(buf, size, "state '%s'", rkin_model_state_name(c->m, i));
+    return;
+  }
+  idx = (size_t)c->tia[i - c->n];
+  snprintf(buf, size, "the TIA of '%s'",
+           idx < c->n ? rkin_model_state_name(c->m, idx)
+                      : rkin_model_output_name(c->m, idx - c->n));
+}
+
 static int report(rkin_cvpath *c, int flag, rkin_err *err)
 {
-  char *name;
+  char *name, where[128];
   sunrealtype t = 0;
   int rc;
   if (c->bad == BAD_RHS)
@@ -337,12 +428,12 @@ static int report(rkin_cvpath *c, int flag, rkin_err *err)
                         rkin_model_output_name(c->m, (size_t)c->bad_index),
                         c->bad_t);
   CVodeGetCurrentTime(c->mem, &t);
+  equation_name(c, worst_equation(c), where, sizeof where);
   name = CVodeGetReturnFlagName(flag);
   rc = rkin_err_set(err, RKIN_ESOLVER, "CVODES failed at t = %g h with %s "
-                    "(largest local error in state '%s'; model '%s'): %s",
-                    t, name ? name : "?",
-                    rkin_model_state_name(c->m, worst_state(c)),
-                    rkin_model_name(c->m), c->cvmsg);
+                    "(largest local error in %s; model '%s'): %s",
+                    t, name ? name : "?", where, rkin_model_name(c->m),
+                    c->cvmsg);
   free(name);
   return rc;
 }
@@ -375,13 +466,10 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
     return RKIN_OK;
   }
   memcpy(yv, y, c->n * sizeof *y);
+  memset(yv + c->n, 0, c->nq * sizeof *yv);
   /* Every segment starts at a dose or an input change: the BDF history
    * before it describes another solution, so it is restarted. */
   flag = CVodeReInit(c->mem, ts, c->y);
-  if (!flag && c->nq) {
-    N_VConst(0.0, c->q);
-    flag = CVodeQuadReInit(c->mem, c->q);
-  }
   /* CVODES forgets a stop time once reached: set it for every segment. */
   if (!flag) flag = CVodeSetStopTime(c->mem, te);
   if (flag) {
@@ -401,15 +489,11 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
     emit(ctx, yv);
   }
   flag = CVode(c->mem, te, c->y, &tret, CV_NORMAL);
-  if (flag >= 0 && c->nq) flag = CVodeGetQuad(c->mem, &tret, c->q);
   if (flag < 0) {
     rc = report(c, flag, err);
     goto done;
   }
-  if (c->nq) {
-    const double *qv = N_VGetArrayPointer(c->q);
-    for (k = 0; k < c->nq; k++) q[k] += qv[k];
-  }
+  for (k = 0; k < c->nq; k++) q[k] += yv[c->n + k];
   memcpy(y, yv, c->n * sizeof *y);
 done:
   CVodeGetNumSteps(c->mem, &nst);

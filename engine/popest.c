@@ -3,7 +3,6 @@
  * and the results (estimates, EBEs, diagnostics, shrinkage). */
 #include "popest_impl.h"
 
-#include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
@@ -364,8 +363,6 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   size_t q;
   int t, rc = check_spec(pm, err);
   if (rc) return NULL;
-  /* Cholesky failures (omega, R) are expected and handled as codes. */
-  gsl_set_error_handler_off();
   if (!data) {
     rkin_err_set(err, RKIN_EINVAL, "population fit: NULL dataset");
     return NULL;

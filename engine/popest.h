@@ -17,7 +17,9 @@
  *           (Wang 2007, J Pharmacokinet Pharmacodyn 34:575, eq. for
  *           FOCE-I): sum_j [r_j^2/V_j + log V_j] + eta^' Omega^-1 eta^
  *           + log det(I + L' G' V^-1 G L), Omega = L L', V and G at eta^.
- * df/deta: central finite differences of the predictions. */
+ * df/deta: central finite differences of the predictions.
+ * Call rkin_init() first: a non-positive-definite Omega or R matrix is
+ * detected through GSL's return codes. */
 #ifndef RKIN_POPEST_H
 #define RKIN_POPEST_H
 

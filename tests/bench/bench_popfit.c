@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "data.h"
+#include "init.h"
 #include "model.h"
 #include "popest.h"
 
@@ -125,6 +126,7 @@ int main(int argc, char **argv)
   rkin_data *d;
   rkin_model *m = theoph_model();
   rkin_popmodel pm;
+  rkin_init();
   snprintf(path, sizeof path, "%s/tests/data/theoph_nm.csv",
            src ? src : "/work/main");
   d = rkin_data_read(path, NULL, &err);

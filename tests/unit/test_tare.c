@@ -684,6 +684,16 @@ static void test_cohort(void)
   like(csv, ",37.5,", "P2 lung 37.5 Gy (50 x 5 x 0.15, hand)");
   like(csv, ",-7.5,EXCEEDED,", "P2 lung margin -7.5, EXCEEDED");
   like(csv, "P3,SIR-Spheres,Y-90,50,\"seg 4, 8\",", "quoted name kept");
+  {
+    static const char row1[] = "P1,SIR-Spheres,Y-90,49.67,right lobe,"
+                               "tumour target,";
+    const char *at = csv ? strstr(csv, row1) : NULL;
+    rkin_tare_cohort_plan(c, 0, &r, &err);
+    /* 10 significant digits are written: half a unit of the 10th digit
+     * is at most 5e-10 of the value. */
+    is_double(at ? strtod(at + strlen(row1), NULL) : NAN, r.activity_mbq,
+              5e-10, "P1 activity read back from the CSV (10 digits)");
+  }
   is_int((long)sum.patients, 3, "summary: 3 patients");
   is_int((long)sum.lung_exceeded, 1, "summary: 1 over the lung limit");
   /* P3 seg 4: 50 x 0.3 x 0.95 / 0.309 = 46.1 Gy > 40. */

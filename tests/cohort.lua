@@ -1,0 +1,170 @@
+-- tests/cohort.lua - rk.cohort: the peer population of
+-- ../shared/peers/README.md section 2 (same MINSTD / Box-Muller stream, so
+-- the same patients) through 4 cycles, against the exact reference table
+-- tests/data/pbpk_1000_exact.csv (copied from shared/peers/logs); sampling,
+-- thread-count invariance, CSV output and bad input.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local srcdir = os.getenv("RADIOKIN_SRCDIR") or "."
+local m = dofile(srcdir .. "/models/lu177_6c.lua")
+
+-- README s.2: x_{n+1} = 48271 x_n mod (2^31 - 1), x_0 = 20240601; normals
+-- by Box-Muller from consecutive pairs, cos first then sin.
+local function peer_stream()
+  local x, spare = 20240601, nil
+  local function uniform()
+    x = (48271 * x) % 2147483647
+    return x / 2147483647
+  end
+  return function()
+    if spare then
+      local z = spare
+      spare = nil
+      return z
+    end
+    local u1, u2 = uniform(), uniform()
+    local r = math.sqrt(-2 * math.log(u1))
+    spare = r * math.sin(2 * math.pi * u2)
+    return r * math.cos(2 * math.pi * u2)
+  end
+end
+
+local order = { "kPI", "kIP", "kPK", "kKP", "kPL", "kLP", "kPT", "kTP",
+                "kPR", "kRP", "kU" }
+local theta = { kPI = 0.60, kIP = 0.40, kPK = 0.030, kKP = 0.012,
+                kPL = 0.040, kLP = 0.015, kPT = 0.030, kTP = 0.004,
+                kPR = 0.15, kRP = 0.030, kU = 0.50 }
+local omega = math.sqrt(math.log(1 + 0.30 ^ 2))
+
+local function peer_patients(n)
+  local z, out = peer_stream(), {}
+  for i = 1, n do
+    local p = {}
+    for _, name in ipairs(order) do p[name] = theta[name] * math.exp(omega * z()) end
+    out[i] = p
+  end
+  return out
+end
+
+local schedule = { doses = { { time = 0, amount = 7400, to = "P" } },
+                   cycles = 4, interval_h = 1344, tia = { "K" } }
+local function run(extra)
+  local spec = { model = m, progress = false }
+  for k, v in pairs(schedule) do spec[k] = v end
+  for k, v in pairs(extra) do spec[k] = v end
+  return rk.cohort(spec)
+end
+
+-- --------------------------------------------- the reference table
+local patients = peer_patients(1000)
+-- README s.2 check values for patient 1 (6 digits as printed there).
+t.is(patients[1].kPI, 0.633219, 1e-5, "patient 1 kPI from the peer stream")
+t.is(patients[1].kU, 0.637767, 1e-5, "patient 1 kU from the peer stream")
+
+local ref = rk.csv.read(srcdir .. "/tests/data/pbpk_1000_exact.csv")
+for _, path in ipairs { "exact", "cvodes" } do
+  local n = path == "exact" and 1000 or 50   -- keep the CVODES run short
+  local sub = {}
+  for i = 1, n do sub[i] = patients[i] end
+  local c = run { patients = sub, path = path }
+  t.is(c.path, path, path .. ": path used")
+  local worst = 0
+  for i = 1, n do
+    for cy = 1, 4 do
+      local want = ref[i]["tia_c" .. cy]
+      local rel = math.abs(c.tia.K[cy][i] / want - 1)
+      if not (rel <= worst) then worst = rel end
+    end
+  end
+  -- Issue 3: the reference table reproduced to 1e-6 (rtol 1e-6, atol 1e-9).
+  t.ok(worst <= 1e-6, ("%s: %d patients x 4 cycles vs pbpk_1000_exact.csv, "
+    .. "max rel. diff %.2e <= 1e-6"):format(path, n, worst))
+  t.is(c.tia.K[1][1], 22317.12958, 1e-6, path .. ": patient 1 cycle 1 "
+    .. "kidney TIA (README s.2)")
+end
+
+-- --------------------------------------------- summary statistics
+do
+  local sub = {}
+  for i = 1, 1000 do sub[i] = patients[i] end
+  local c = run { patients = sub, path = "exact" }
+  local s = c:summary "K"
+  -- README s.2: N=1000 cycle 1 mean 25501.23, median 23356.7, P5 10677.9,
+  -- P95 46779.7 MBq h (numpy percentiles: linear interpolation, as GSL).
+  t.is(s[1].mean, 25501.23, 1e-6, "cycle 1 mean vs README")
+  t.is(s[1].median, 23356.7, 1e-5, "cycle 1 median vs README")
+  t.is(s[1].p5, 10677.9, 1e-5, "cycle 1 P5 vs README")
+  t.is(s[1].p95, 46779.7, 1e-5, "cycle 1 P95 vs README")
+  t.is(#s, 4, "one summary row per cycle")
+end
+
+-- --------------------------------------------- sampling and threads
+do
+  local a = run { n = 200, cv = 0.3, seed = 7, threads = 1 }
+  local b = run { n = 200, cv = 0.3, seed = 7, threads = 3 }
+  local same = true
+  for cy = 1, 4 do
+    for i = 1, 200 do
+      if a.tia.K[cy][i] ~= b.tia.K[cy][i] then same = false end
+    end
+  end
+  t.ok(same, "same seed: identical TIAs on 1 and 3 threads")
+  local c = run { n = 200, cv = 0.3, seed = 8 }
+  t.ok(c.tia.K[1][1] ~= a.tia.K[1][1], "another seed, other patients")
+  local fixed = run { n = 3, cv = { kPK = 0.5 }, seed = 7 }
+  t.is(fixed.params[2].kPI, 0.60, 0, "cv only on kPK: kPI stays typical")
+  t.ok(fixed.params[2].kPK ~= 0.030, "kPK varies")
+  local th = run { n = 2, theta = { kPK = 0.06 } }
+  t.is(th.params[1].kPK, 0.06, 0, "theta overrides the typical value")
+  -- Doubling every activity doubles every TIA: the model is linear.
+  local f = run { n = 5, activity_factors = { 1, 2, 1, 1 }, seed = 3 }
+  local g = run { n = 5, seed = 3 }
+  t.is(f.tia.K[2][1] - g.tia.K[2][1], 7400 * (g.tia.K[1][1] / 7400), 1e-9,
+    "activity factor 2 in cycle 2 adds one cycle-1 TIA (superposition)")
+end
+
+-- --------------------------------------------- CSV
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p " .. dir)
+  local c = run { n = 10, seed = 1 }
+  c:write_csv(dir .. "/c.csv")
+  local rows, cols = rk.csv.read(dir .. "/c.csv")
+  t.is(#rows, 10, "CSV has one row per patient")
+  t.is(cols[1], "id", "first column id")
+  t.is(rows[3].K_c2_MBqh, c.tia.K[2][3], 1e-9, "TIA written to 10 digits")
+  t.is(rows[3].kPI, c.params[3].kPI, 1e-9, "parameters written")
+  t.raises(function() c:write_csv(dir .. "/no/such/dir/c.csv") end,
+    "c:write_csv", "unwritable path raises")
+  local left = io.popen("ls " .. dir):read "a"
+  t.is(left, "c.csv\n", "nothing half-written is left behind")
+  os.execute("rm -rf " .. dir)
+end
+
+-- --------------------------------------------- bad input
+t.raises(function() rk.cohort { n = 5 } end, "field 'model' is required",
+  "missing model")
+t.raises(function() run { n = 5, tia = { "X" } } end,
+  "'X' is neither a state nor an output", "unknown TIA name")
+t.raises(function() run { n = 5, doses = false } end,
+  "field 'doses' is required", "doses missing")
+t.raises(function() run { n = 5, path = "fast" } end,
+  "must be \"auto\", \"cvodes\" or \"exact\"", "unknown path")
+t.raises(function() run { n = 5, cv = { kXX = 0.3 } } end, "kXX",
+  "cv of an unknown parameter")
+t.raises(function() run { n = 5, cv = -0.3 } end, "cv of parameter",
+  "negative cv")
+t.raises(function() run { n = 0 } end, "field 'n' must be", "n = 0")
+t.raises(function() run { n = 5, activity_factors = { 1, 1 } } end,
+  "has 2 values for 4 cycles", "activity factors not one per cycle")
+t.raises(function() run { n = 5, interval_h = -1 } end, "cycle length",
+  "negative interval")
+t.raises(function() run { n = 5, speed = 3 } end, "unknown field 'speed'",
+  "unknown field (typo) rejected")
+t.raises(function() run { n = 5, doses = { { time = 0, amount = -1, to = "P" } } } end,
+  "amount", "negative amount")
+t.raises(function() run { patients = { { kPI = -1 } } } end, "kPI",
+  "a non-positive rate for a patient")
+t.done()
