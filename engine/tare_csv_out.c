@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "tare_cohort_impl.h"
 
 typedef struct {
@@ -50,59 +51,14 @@ static void put_text(sbuf *b, const char *s)
   put(b, "\"", 1);
 }
 
-/* Writes v with 10 significant digits, as %.10g would for the values a
- * plan table holds (1e-4 <= |v| < 1e10 or 0), without printf's exact
- * multi-precision conversion, which otherwise takes a third of the time of
- * a large cohort. One rounded multiplication can change the 10th digit at
- * an exact tie only (none in 2e6 random values checked against printf).
- * Other magnitudes go through snprintf. */
+/* A number as printf's %.10g (rkin_fmt_g10: printf's multi-precision
+ * conversion took a third of a large cohort's time), then the separator. */
 static void put_num(sbuf *b, double v, const char *sep)
 {
-  static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
-                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
-                               1e15};
-  char buf[48], *q = buf + sizeof buf;
-  double a = fabs(v);
-  unsigned long long u, ip;
-  int e = 0, d, k, lead = 1;
-  size_t sl = strlen(sep);
-  if (!(a == 0.0 || (a >= 1e-4 && a < 1e10))) {
-    int n = snprintf(buf, sizeof buf, "%.10g%s", v, sep);
-    put(b, buf, (size_t)n);
-    return;
-  }
-  if (a == 0.0) {
-    put(b, "0", 1);
-    put(b, sep, sl);
-    return;
-  }
-  while (e < 15 && a >= p10[e + 1]) e++;
-  if (a < 1.0) {
-    e = -1;
-    while (a * p10[-e] < 1.0) e--;
-  }
-  d = 9 - e;                       /* digits after the point */
-  if (d < 0) d = 0;
-  u = (unsigned long long)llround(d <= 15 ? a * p10[d] : a * p10[15] *
-                                  p10[d - 15]);
-  q -= sl;
-  memcpy(q, sep, sl);
-  /* Fraction digits, trailing zeros dropped. */
-  for (k = 0; k < d; k++) {
-    int dig = (int)(u % 10);
-    u /= 10;
-    if (lead && dig == 0) continue;
-    lead = 0;
-    *--q = (char)('0' + dig);
-  }
-  if (!lead) *--q = '.';
-  ip = u;
-  do {
-    *--q = (char)('0' + ip % 10);
-    ip /= 10;
-  } while (ip);
-  if (v < 0 && (u || !lead)) *--q = '-';
-  put(b, q, (size_t)(buf + sizeof buf - q));
+  char buf[48];
+  size_t n = rkin_fmt_g10(v, buf);
+  put(b, buf, n);
+  put(b, sep, strlen(sep));
 }
 
 static const char header[] =
