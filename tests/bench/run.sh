@@ -1,0 +1,27 @@
+#!/bin/sh
+# run.sh - every benchmark of tests/bench/, one after another (the machine
+# has few cores; nothing runs in parallel). Figures go to stdout and to
+# bench.log in the build directory. Run through `make bench`.
+src=${RADIOKIN_SRCDIR:?run through make bench}
+build=${RADIOKIN_BUILDDIR:-.}
+peers="$src/../shared/peers"
+log="$build/bench.log"
+: > "$log"
+run() {
+  echo "== $*" | tee -a "$log"
+  "$@" 2>&1 | tee -a "$log"
+}
+cd "$build" || exit 1
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+for b in tests/bench/bench_*; do
+  case $b in
+    *.c|*.o|*.lua) continue ;;
+    */bench_tac) run "$b" "$peers/tac_data.csv" ;;
+    */bench_cohort) run "$b" "$peers" ;;
+    *) [ -x "$b" ] && run "$b" ;;
+  esac
+done
+for b in "$src"/tests/bench/bench_*.lua; do
+  [ -f "$b" ] && run ./radiokin "$b"
+done
+echo "figures written to $log"
