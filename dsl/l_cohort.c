@@ -71,29 +71,99 @@ static void read_cv(lua_State *L, const rkin_model *m, double *cv)
   lua_settop(L, t);
 }
 
-/* patients = { {kPI = ..}, ... }: each patient's parameters over the
- * model's defaults. Returns the count. */
-static size_t read_patients(lua_State *L, double **params)
+/* Keys of a patient table that are not parameters. */
+static int reserved_key(const char *k)
+{
+  return !strcmp(k, "id") || !strcmp(k, "cov") || !strcmp(k, "eta");
+}
+
+/* Pushes the parameter table of the patient table at idx: itself, or a
+ * copy without its reserved keys (id, cov, eta). */
+static void push_param_table(lua_State *L, int idx)
+{
+  int has = 0;
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING && reserved_key(lua_tostring(L, -1)))
+      has = 1;
+  }
+  if (!has) {
+    lua_pushvalue(L, idx);
+    return;
+  }
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) == LUA_TSTRING && reserved_key(lua_tostring(L, -2))) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+}
+
+double *lrk_check_patients(lua_State *L, int model_idx, int t,
+                           const char *ctx, size_t *n_out)
 {
   size_t n, np, i;
-  char ctx[64];
-  const rkin_model *m = lrk_check_model(L, 2);
-  lua_getfield(L, 1, "patients");
-  n = (size_t)luaL_len(L, -1);
-  if (!n) lrk_error(L, CTX ": field 'patients' is empty");
+  double *params;
+  const rkin_model *m = lrk_check_model(L, model_idx);
+  model_idx = lua_absindex(L, model_idx);
+  t = lua_absindex(L, t);
+  if (!lua_istable(L, t))
+    lrk_error(L, "%s: field 'patients' must be an array of patient tables "
+              "(got %s)", ctx, luaL_typename(L, t));
+  n = (size_t)luaL_len(L, t);
+  if (!n) lrk_error(L, "%s: field 'patients' is empty", ctx);
   np = rkin_model_nparams(m);
-  *params = lua_newuserdatauv(L, n * np * sizeof **params, 0);
-  lua_insert(L, -2);
+  params = lua_newuserdatauv(L, n * (np ? np : 1) * sizeof *params, 0);
   for (i = 0; i < n; i++) {
-    lua_geti(L, -1, (lua_Integer)i + 1);
+    lua_geti(L, t, (lua_Integer)i + 1);
     if (!lua_istable(L, -1))
-      lrk_error(L, CTX ": patients[%d] must be a table of parameters",
+      lrk_error(L, "%s: patients[%d] must be a table of parameters", ctx,
                 (int)i + 1);
-    snprintf(ctx, sizeof ctx, CTX ": patients[%zu]", i + 1);
-    lrk_model_params(L, 2, lua_gettop(L), ctx, *params + i * np);
-    lua_pop(L, 1);
+    push_param_table(L, -1);
+    lua_pushfstring(L, "%s: patients[%d]", ctx, (int)i + 1);
+    lrk_model_params(L, model_idx, -2, lua_tostring(L, -1),
+                     params + i * np);
+    lua_pop(L, 3);
   }
-  lua_pop(L, 1);
+  *n_out = n;
+  return params;
+}
+
+double *lrk_patients_covariate(lua_State *L, int t, const char *ctx,
+                               const char *name, size_t n)
+{
+  size_t i;
+  double *v;
+  t = lua_absindex(L, t);
+  v = lua_newuserdatauv(L, (n ? n : 1) * sizeof *v, 0);
+  for (i = 0; i < n; i++) {
+    lua_geti(L, t, (lua_Integer)i + 1);
+    if (lua_type(L, -1) != LUA_TTABLE || lua_getfield(L, -1, "cov") !=
+        LUA_TTABLE || lua_getfield(L, -1, name) != LUA_TNUMBER ||
+        !isfinite(lua_tonumber(L, -1)))
+      lrk_error(L, "%s: patients[%d] has no covariate '%s' (a number in "
+                "patients[%d].cov)", ctx, (int)i + 1, name, (int)i + 1);
+    v[i] = lua_tonumber(L, -1);
+    lua_pop(L, 3);
+  }
+  return v;
+}
+
+/* patients = { {kPI = ..}, ... }: each patient's parameters over the
+ * model's defaults (id, cov, eta fields skipped). Returns the count. */
+static size_t read_patients(lua_State *L, double **params)
+{
+  size_t n;
+  lua_getfield(L, 1, "patients");
+  *params = lrk_check_patients(L, 2, -1, CTX, &n);
+  lua_remove(L, -2);
   return n;
 }
 

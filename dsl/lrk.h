@@ -90,4 +90,52 @@ void lrk_model_params(lua_State *L, int model_idx, int t, const char *ctx,
 struct rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
                                     const char *ctx);
 
+/* ------------------------------------------ patients (dsl/l_cohort.c)
+ * A patients table (rk.population's pop:sample / pop:read_csv, or written
+ * by hand) is an array of tables {PARAM = number, ..., id = , cov =
+ * {NAME = number}, eta = {...}}; id, cov and eta are optional and are not
+ * parameters. */
+
+/* Reads the patients array at t into a new userdata it pushes: n x
+ * rkin_model_nparams row-major, each patient's parameters over the
+ * model's defaults, checked as lrk_model_params does; sets *n. Raises
+ * naming the patient. */
+double *lrk_check_patients(lua_State *L, int model_idx, int t,
+                           const char *ctx, size_t *n);
+/* Reads covariate `name` (patients[i].cov[name]) of the n patients at t
+ * into a new userdata it pushes. Raises naming the first patient without
+ * it. */
+double *lrk_patients_covariate(lua_State *L, int t, const char *ctx,
+                               const char *name, size_t n);
+
+
+/* Tracing a Lua function with symbolic arguments (dsl/l_model.c), for
+ * bindings that build expressions the way rk.model does. Each argument is
+ * a read-only table of PARAM leaves: argument 0's names are leaves 0.., the
+ * next argument's follow. An open argument also accepts names it does not
+ * list: the first read of such a name makes a new leaf, numbered after all
+ * listed ones. */
+struct rkin_graph;
+typedef struct {
+  const char *label;          /* the argument's name in messages: "theta" */
+  size_t n;
+  const char *const *names;   /* its n listed names */
+  int open;
+} lrk_trace_arg;
+
+/* Calls the function at fn_idx once with the argument tables. It must
+ * return a table NAME = number or expression. Pushes three values: the
+ * trace (a userdata owning the graph; collected by Lua), a table NAME ->
+ * node (integer) of what the function returned, and the array of names
+ * the open arguments created, in leaf order. kind ("rk.popmodel"), fn
+ * ("individual") and args ("theta, eta and cov") name things in messages
+ * and must outlive the trace (string literals); `name` is copied. Raises
+ * on any error, naming kind 'name': fn. */
+void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
+                    const char *name, const char *fn, const char *args,
+                    size_t n_args, const lrk_trace_arg *arg);
+/* Takes the graph out of the trace at idx (the caller frees it with
+ * rkin_graph_free); expressions still held by the script then raise. */
+struct rkin_graph *lrk_trace_take(lua_State *L, int idx);
+
 #endif

@@ -5,13 +5,16 @@
 -- curve, the chosen one highlighted, TIA in the legend).
 --
 --   radiokin scripts/tia.lua data.csv [--out DIR] [--plot]
---            [--nuclide Lu-177] [--cv 0.1] [--criterion aicc|aic]
+--            [--nuclide Lu-177] [--cv 0.1|estimate] [--criterion aicc|aic]
 --            [--average] [--quiet]
 --
 -- Columns: patient, region, t_h, activity_MBq [, sd_MBq] [, mass_kg]
--- [, nuclide]. Without sd_MBq the error is proportional: --cv gives it
--- (known), otherwise its scale is estimated from the residuals. Errors name
--- file:line and the column.
+-- [, nuclide]. Without sd_MBq the error is proportional with a known
+-- coefficient of variation, --cv (default 0.10, a typical quantitative
+-- SPECT/CT uncertainty), so that AICc is defined for every candidate with
+-- 4 points; `--cv estimate` estimates the scale from the residuals instead
+-- (one more parameter: with 4 points AICc then falls back to AIC). Errors
+-- name file:line and the column.
 local rk = require "radiokin"
 
 local M = {}
@@ -19,12 +22,12 @@ local M = {}
 local function usage(msg)
   error((msg and msg .. "\n" or "") ..
         "usage: radiokin scripts/tia.lua data.csv [--out DIR] [--plot] " ..
-        "[--nuclide NAME] [--cv X] [--criterion aicc|aic] [--average] " ..
+        "[--nuclide NAME] [--cv X|estimate] [--criterion aicc|aic] [--average] " ..
         "[--quiet]", 0)
 end
 
 function M.parse_args(args)
-  local o = { out = ".", nuclide = "Lu-177", criterion = "aicc" }
+  local o = { out = ".", nuclide = "Lu-177", criterion = "aicc", cv = 0.10 }
   local i = 1
   local function value(name)
     i = i + 1
@@ -36,8 +39,12 @@ function M.parse_args(args)
     elseif a == "--plot" then o.plot = true
     elseif a == "--nuclide" then o.nuclide = value(a)
     elseif a == "--cv" then
-      o.cv = tonumber(value(a))
-      if not o.cv or o.cv <= 0 then usage("--cv needs a number > 0") end
+      local v = value(a)
+      o.cv = tonumber(v)
+      if v == "estimate" then o.cv = nil
+      elseif not o.cv or o.cv <= 0 then
+        usage("--cv needs a number > 0 or 'estimate'")
+      end
     elseif a == "--criterion" then o.criterion = value(a)
     elseif a == "--average" then o.average = true
     elseif a == "--quiet" then o.quiet = true

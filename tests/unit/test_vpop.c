@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "dosing.h"
+#include "init.h"
 #include "model.h"
 #include "solve.h"
 #include "vpop.h"
@@ -213,6 +217,422 @@ static void test_failure(void)
   rkin_model_free(m);
 }
 
+
+/* ------------------------------------------------- population models */
+
+/* A model with parameters a, b, c (sorted) and one state: dA = -a A. */
+static rkin_model *three_params(void)
+{
+  static const char *states[] = {"A"}, *params[] = {"a", "b", "c"};
+  static const double values[] = {0.1, 2.0, 5.0};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+      g, RKIN_OP_MUL, rkin_expr_param(g, 0), rkin_expr_state(g, 0)));
+  rkin_model_spec sp = {0};
+  rkin_err err;
+  rkin_model *m;
+  sp.name = "abc";
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &d;
+  sp.n_params = 3;
+  sp.params = params;
+  sp.values = values;
+  m = rkin_model_new(&sp, g, &err);
+  if (!m) diag("model: %s", err.msg);
+  return m;
+}
+
+/* A function model as rk.population traces it: parameters (inputs) named
+ * in `in`, one output `out_name` = build(g, leaves). */
+typedef rkin_node (*build_fn)(rkin_graph *g);
+
+static rkin_model *fn_model(size_t n_in, const char *const *in,
+                            const char *out_name, build_fn build)
+{
+  static const char *states[] = {"_"};
+  double values[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node zero = rkin_expr_const(g, 0), out = build(g);
+  rkin_model_spec sp = {0};
+  rkin_err err;
+  rkin_model *m;
+  sp.name = out_name;
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &zero;
+  sp.n_params = n_in;
+  sp.params = in;
+  sp.values = values;
+  sp.n_outputs = 1;
+  sp.outputs = &out_name;
+  sp.output_expr = &out;
+  m = rkin_model_new(&sp, g, &err);
+  if (!m) diag("fn model: %s", err.msg);
+  return m;
+}
+
+/* individual: b = th.b * (cov.GFR / 90)^0.75 * exp(eta.b); inputs sorted
+ * as rk.model sorts them: cov.GFR (p0), eta.b (p1), th.b (p2). */
+static rkin_node build_indiv(rkin_graph *g)
+{
+  rkin_node f = rkin_expr_binary(g, RKIN_OP_POW, rkin_expr_binary(
+      g, RKIN_OP_DIV, rkin_expr_param(g, 0), rkin_expr_const(g, 90)),
+      rkin_expr_const(g, 0.75));
+  return rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_binary(
+      g, RKIN_OP_MUL, rkin_expr_param(g, 2), f),
+      rkin_expr_unary(g, RKIN_OP_EXP, rkin_expr_param(g, 1)));
+}
+
+/* derived: BSA = 0.007184 W^0.425 H^0.725 (Du Bois), inputs cov.H (p0),
+ * cov.W (p1). */
+static rkin_node build_bsa(rkin_graph *g)
+{
+  return rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_binary(
+      g, RKIN_OP_MUL, rkin_expr_const(g, 0.007184), rkin_expr_binary(
+          g, RKIN_OP_POW, rkin_expr_param(g, 1), rkin_expr_const(g, 0.425))),
+      rkin_expr_binary(g, RKIN_OP_POW, rkin_expr_param(g, 0),
+                       rkin_expr_const(g, 0.725)));
+}
+
+static double pearson(const double *x, size_t sx, const double *y,
+                      size_t sy, size_t n)
+{
+  double mx = 0, my = 0, sxx = 0, syy = 0, sxy = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    mx += x[i * sx] / n;
+    my += y[i * sy] / n;
+  }
+  for (i = 0; i < n; i++) {
+    double a = x[i * sx] - mx, b = y[i * sy] - my;
+    sxx += a * a;
+    syy += b * b;
+    sxy += a * b;
+  }
+  return sxy / sqrt(sxx * syy);
+}
+
+static double column_mean(const double *x, size_t stride, size_t n)
+{
+  double s = 0;
+  size_t i;
+  for (i = 0; i < n; i++) s += x[i * stride];
+  return s / n;
+}
+
+static double column_var(const double *x, size_t stride, size_t n)
+{
+  double m = column_mean(x, stride, n), s = 0;
+  size_t i;
+  for (i = 0; i < n; i++) s += (x[i * stride] - m) * (x[i * stride] - m);
+  return s / (n - 1);
+}
+
+static void test_correlation(const rkin_model *m)
+{
+  enum { N = 20000 };
+  /* omega over a, b (c fixed): variances 0.09, 0.16, correlation 0.6. */
+  double om[9] = {0.09, 0.6 * 0.3 * 0.4, 0, 0.6 * 0.3 * 0.4, 0.16, 0,
+                  0, 0, 0};
+  double corr[4] = {1, -0.5, -0.5, 1};
+  const char *cn[] = {"GFR", "W"};
+  rkin_covdist cd[2] = {
+    {"GFR", RKIN_DIST_NORMAL, 90, 20, 30, INFINITY},
+    {"W", RKIN_DIST_LOGNORMAL, 80, 15, -INFINITY, INFINITY}};
+  rkin_pop_spec ps = {0};
+  double *p = malloc(N * 3 * sizeof *p), *eta = malloc(N * 3 * sizeof *eta);
+  double *cov = malloc(N * 2 * sizeof *cov), r, se, v;
+  double *p1 = malloc(N * 3 * sizeof *p1), *e1 = malloc(N * 3 * sizeof *e1);
+  double *c1 = malloc(N * 2 * sizeof *c1);
+  size_t i, below = 0;
+  rkin_err err;
+
+  ps.model = m;
+  ps.omega = om;
+  ps.n_cov = 2;
+  ps.cov_names = cn;
+  ps.cov = cd;
+  ps.cov_corr = corr;
+  ps.threads = 2;
+  ok(rkin_pop_sample(&ps, 11, N, NULL, p, eta, cov, &err) == 0,
+     "sample %d patients with correlated eta and covariates", N);
+  /* Normal theory: the sample correlation has SE (1 - rho^2)/sqrt(N)
+   * (0.0045 here); accept 4 SE. */
+  r = pearson(eta, 3, eta + 1, 3, N);
+  se = (1 - 0.36) / sqrt(N);
+  ok(fabs(r - 0.6) < 4 * se, "corr(eta_a, eta_b) = %.4f, want 0.6 +- %.4f "
+     "(4 SE, normal theory)", r, 4 * se);
+  /* Sample variance of a normal: relative SE sqrt(2/(N-1)) = 1 %; 4 SE. */
+  v = column_var(eta, 3, N);
+  ok(fabs(v / 0.09 - 1) < 4 * sqrt(2.0 / (N - 1)), "var(eta_a) = %.5f, "
+     "want 0.09 within 4 SE", v);
+  v = column_var(eta + 1, 3, N);
+  ok(fabs(v / 0.16 - 1) < 4 * sqrt(2.0 / (N - 1)), "var(eta_b) = %.5f, "
+     "want 0.16 within 4 SE", v);
+  ok(column_var(eta + 2, 3, N) == 0 && p[2] == 5.0, "c has no variability "
+     "(omega row 0): eta 0, value theta");
+  ok(fabs(p[0] - 0.1 * exp(eta[0])) < 1e-15 && fabs(p[1] - 2 * exp(eta[1]))
+     < 1e-14, "p = theta exp(eta) without effects (exact)");
+  for (i = 0; i < N; i++) below += cov[i * 2] < 30;
+  is_int((long)below, 0, "no GFR below its truncation at 30");
+  /* Lognormal W with mean 80, SD 15: sample mean SE 15/sqrt(N); 4 SE. */
+  v = column_mean(cov + 1, 2, N);
+  ok(fabs(v - 80) < 4 * 15 / sqrt(N), "lognormal W mean %.3f, want 80 "
+     "+- %.3f (4 SE)", v, 4 * 15 / sqrt(N));
+  v = sqrt(column_var(cov + 1, 2, N));
+  ok(fabs(v / 15 - 1) < 0.05, "lognormal W SD %.3f, want 15 +- 5 %% "
+     "(SE of an SD of this skewed law ~1.1 %%)", v);
+  /* The copula correlation on the normal scores: log W and GFR. The
+   * truncation at 30 (3.5 SD below the mean) removes 0.02 % of draws and
+   * changes r by far less than its SE 0.0053; accept 4 SE. */
+  for (i = 0; i < N; i++) c1[i] = log(cov[i * 2 + 1]);
+  r = pearson(cov, 2, c1, 1, N);
+  ok(fabs(r + 0.5) < 4 * (1 - 0.25) / sqrt(N), "corr(GFR, log W) = %.4f, "
+     "want -0.5 within 4 SE", r);
+
+  ps.threads = 1;
+  ok(rkin_pop_sample(&ps, 11, N, NULL, p1, e1, c1, &err) == 0 &&
+     !memcmp(p, p1, N * 3 * sizeof *p) && !memcmp(eta, e1, N * 3 *
+     sizeof *eta) && !memcmp(cov, c1, N * 2 * sizeof *cov),
+     "1 thread and 2 threads give bit-identical patients");
+  ps.threads = 7;
+  ok(rkin_pop_sample(&ps, 11, 100, NULL, p1, e1, c1, &err) == 0 &&
+     !memcmp(p, p1, 100 * 3 * sizeof *p) && !memcmp(cov, c1, 200 *
+     sizeof *cov), "n = 100 with 7 threads: the first 100 of n = %d", N);
+  ok(rkin_pop_sample(&ps, 12, 100, NULL, p1, e1, c1, &err) == 0 &&
+     memcmp(p, p1, 100 * 3 * sizeof *p), "another seed, other patients");
+  free(p);
+  free(eta);
+  free(cov);
+  free(p1);
+  free(e1);
+  free(c1);
+}
+
+static void test_effects(const rkin_model *m)
+{
+  enum { N = 5 };
+  double cin[N] = {30, 60, 90, 120, 150}, p[N * 3], eta[N * 3], cov[N * 2];
+  double om[9] = {0.04, 0, 0, 0, 0.09, 0, 0, 0, 0};
+  const char *cn[] = {"GFR"};
+  const char *in_names[] = {"cov.GFR", "eta.b", "th.b"};
+  size_t in_slot[3] = {6, 3 + 1, 1}, out_slot[1] = {1};
+  rkin_effect eff[3] = {{0, 0, RKIN_EFFECT_POWER, 90, 0.75},
+                        {2, 0, RKIN_EFFECT_EXP, 90, 0.01},
+                        {2, 0, RKIN_EFFECT_LINEAR, 90, 0.002}};
+  rkin_pop_spec ps = {0};
+  rkin_model *ind = fn_model(3, in_names, "b", build_indiv);
+  int exact = 1;
+  size_t i;
+  rkin_err err;
+
+  ps.model = m;
+  ps.omega = om;
+  ps.n_cov = 1;
+  ps.cov_names = cn;
+  ps.n_effects = 3;
+  ps.effects = eff;
+  ps.individual.fn = ind;
+  ps.individual.arg = in_slot;
+  ps.individual.out = out_slot;
+  ok(ind && rkin_pop_sample(&ps, 5, N, cin, p, eta, cov, &err) == 0,
+     "covariates given per patient, fixed effects and a traced function");
+  for (i = 0; i < N; i++) {
+    double g = cin[i];
+    double a = 0.1 * pow(g / 90, 0.75) * exp(eta[i * 3]);
+    double b = 2.0 * pow(g / 90, 0.75) * exp(eta[i * 3 + 1]);
+    double c = 5.0 * exp(0.01 * (g - 90)) * (1 + 0.002 * (g - 90));
+    if (fabs(p[i * 3] / a - 1) > 1e-14 || fabs(p[i * 3 + 1] / b - 1) > 1e-14
+        || fabs(p[i * 3 + 2] / c - 1) > 1e-14 || cov[i] != g)
+      exact = 0;
+  }
+  ok(exact, "power, exponential and linear effects and the function's "
+     "value applied exactly (rel. 1e-14: same formula, rounding only)");
+
+  eff[2].beta = -0.05;   /* 1 - 0.05 (GFR - 90): > 0 up to 110, then
+                            -0.5 at 120 (patient 4) and -2 at 150 */
+  ok(rkin_pop_sample(&ps, 5, N, cin, p, eta, cov, &err) == RKIN_EINVAL,
+     "a linear effect going negative is an error");
+  like(err.msg, "patient 4: the effect of covariate 'GFR' = 120 on 'c' "
+       "gives a factor -0.5", "message names the first such patient, the "
+       "covariate, value, parameter and factor: %s", err.msg);
+  eff[2].beta = 0.002;
+  cin[2] = -1;
+  ok(rkin_pop_sample(&ps, 5, N, cin, p, eta, cov, &err) == RKIN_EINVAL,
+     "a power effect of a negative covariate is an error");
+  like(err.msg, "patient 3: the effect of covariate 'GFR' = -1", "message "
+       "names patient 3");
+  cin[2] = 90;
+  ok(rkin_pop_sample(&ps, 5, N, NULL, p, eta, cov, &err) == RKIN_EINVAL,
+     "covariates without distributions cannot be sampled");
+  like(err.msg, "'GFR' has no distribution", "message names the covariate");
+  cin[0] = 0;   /* (0/90)^0.75 = 0 in the function: b = 0, allowed */
+  eff[0].beta = -1;   /* a: (0/90)^-1 = inf */
+  ok(rkin_pop_sample(&ps, 5, N, cin, p, eta, cov, &err) == RKIN_EINVAL,
+     "an infinite effect factor is an error");
+  like(err.msg, "patient 1: the effect of covariate 'GFR' = 0 on 'a' gives "
+       "a factor inf", "message: %s", err.msg);
+  rkin_model_free(ind);
+}
+
+static void test_derived(const rkin_model *m)
+{
+  double cin[4] = {180, 80, 160, 50}, cov[2 * 3];
+  const char *cn[] = {"H", "W"}, *dn[] = {"BSA"};
+  const char *in_names[] = {"cov.H", "cov.W"};
+  size_t in_slot[2] = {6, 7}, out_slot[1] = {0};
+  rkin_effect eff = {1, 2, RKIN_EFFECT_POWER, 1.8, 1.0};
+  double p[2 * 3];
+  rkin_pop_spec ps = {0};
+  rkin_model *bsa = fn_model(2, in_names, "BSA", build_bsa);
+  rkin_err err;
+  double want = 0.007184 * pow(80, 0.425) * pow(180, 0.725);
+
+  ps.model = m;
+  ps.n_cov = 2;
+  ps.cov_names = cn;
+  ps.n_derived = 1;
+  ps.derived_names = dn;
+  ps.derive.fn = bsa;
+  ps.derive.arg = in_slot;
+  ps.derive.out = out_slot;
+  ps.n_effects = 1;
+  ps.effects = &eff;
+  ok(bsa && rkin_pop_sample(&ps, 1, 2, cin, p, NULL, cov, &err) == 0,
+     "a derived covariate (BSA from height and weight)");
+  is_double(cov[2], want, 1e-14, "BSA = Du Bois formula (%.4f m2)", want);
+  is_double(p[1], 2.0 * want / 1.8, 1e-14, "an effect of the derived "
+            "covariate on b (no omega: exact)");
+  ps.derive.fn = NULL;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "derived covariate without "
+     "a function");
+  like(err.msg, "derived covariate 'BSA' is not computed", "message names "
+       "it");
+  rkin_model_free(bsa);
+}
+
+static void test_bad_matrices(const rkin_model *m)
+{
+  /* Pairwise |r| = 0.9 < 1 but r_ab = r_bc = 0.9, r_ac = -0.9: no such
+   * covariance exists (smallest eigenvalue -0.8). */
+  double om[9] = {1, 0.9, -0.9, 0.9, 1, 0.9, -0.9, 0.9, 1};
+  double om2[9] = {0.09, 0.2, 0, 0.2, 0.04, 0, 0, 0, 0};
+  double corr[4] = {1, 0.5, 0.4, 1};
+  const char *cn[] = {"GFR", "W"};
+  rkin_covdist cd[2] = {
+    {"GFR", RKIN_DIST_NORMAL, 90, 20, -INFINITY, INFINITY},
+    {"W", RKIN_DIST_NORMAL, 80, 15, -INFINITY, INFINITY}};
+  rkin_pop_spec ps = {0};
+  rkin_err err;
+  double p[3];
+
+  ps.model = m;
+  ps.omega = om;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "non-positive-definite "
+     "omega rejected");
+  like(err.msg, "omega over a, b, c is not positive definite", "message "
+       "names the matrix and its parameters");
+  like(err.msg, "smallest eigenvalue is -0.8", "and says why: %s", err.msg);
+  ok(rkin_pop_sample(&ps, 1, 1, NULL, p, NULL, NULL, &err) == RKIN_EINVAL,
+     "sampling checks it too");
+  ps.omega = om2;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "|correlation| > 1 "
+     "rejected");
+  like(err.msg, "omega[a][b] = 0.2 implies a correlation of 3.33333", "it "
+       "names the entry and the implied correlation: %s", err.msg);
+  om2[1] = 0.01;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "asymmetric omega");
+  like(err.msg, "omega is not symmetric: [a][b] = 0.01 but [b][a] = 0.2",
+       "message names both entries");
+  om2[1] = 0.02;
+  om2[0] = -0.09;
+  om2[3] = 0.02;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "negative variance");
+  like(err.msg, "omega[a][a] = -0.09", "message names it");
+  ps.omega = NULL;
+  ps.n_cov = 2;
+  ps.cov_names = cn;
+  ps.cov = cd;
+  ps.cov_corr = corr;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "asymmetric correlation");
+  like(err.msg, "covariate correlation is not symmetric", "names the "
+       "covariate correlation matrix");
+  corr[2] = 0.5;
+  cd[1].lo = 200;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "truncation that keeps "
+     "almost nothing");
+  like(err.msg, "covariate 'W': the bounds [200, inf] keep only a fraction",
+       "message names the covariate and its bounds: %s", err.msg);
+  cd[1].lo = -INFINITY;
+  cd[0].sd = -1;
+  ok(rkin_pop_check(&ps, &err) == RKIN_EINVAL, "negative SD");
+  like(err.msg, "covariate 'GFR': a normal distribution needs", "message");
+}
+
+/* Writes text to a new temporary file; returns its path (static). */
+static const char *temp_csv(const char *text)
+{
+  static char path[64];
+  int fd;
+  FILE *f;
+  snprintf(path, sizeof path, "/tmp/test_vpop_XXXXXX");
+  fd = mkstemp(path);
+  f = fdopen(fd, "w");
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+static void test_csv(void)
+{
+  const char *need[] = {"GFR", "W"}, *want[] = {"id", "k"};
+  int found[2];
+  size_t n, *lines;
+  double *v;
+  rkin_err err;
+  const char *path = temp_csv("# covariates\nid, W ,GFR,\"k\"\n7,80,90,0.1"
+                              "\n\n8,70.5,1e2,0.2\r\n");
+  ok(rkin_pop_read_csv(path, 2, need, 2, want, found, &n, &v, &lines,
+                       &err) == 0, "read a covariate CSV");
+  is_int((long)n, 2, "two patients");
+  ok(v[0] == 90 && v[1] == 80 && v[2] == 7 && v[3] == 0.1 && v[4] == 100 &&
+     v[5] == 70.5 && v[6] == 8 && v[7] == 0.2 && found[0] && found[1],
+     "values by column name, whatever the column order");
+  ok(lines[0] == 3 && lines[1] == 5, "file lines of the rows (3, 5)");
+  free(v);
+  free(lines);
+  unlink(path);
+
+  path = temp_csv("id,W\n1,80\n");
+  ok(rkin_pop_read_csv(path, 2, need, 0, NULL, NULL, &n, &v, NULL, &err) ==
+     RKIN_EINVAL, "a missing covariate column");
+  like(err.msg, ":1: column 'GFR' is missing (the header has: id, W)",
+       "message names file, line 1 and the column: %s", err.msg);
+  like(err.msg, path, "and the file");
+  unlink(path);
+  path = temp_csv("GFR,W\n90,80\n85,\n");
+  ok(rkin_pop_read_csv(path, 2, need, 0, NULL, NULL, &n, &v, NULL, &err) ==
+     RKIN_EINVAL, "an empty cell");
+  like(err.msg, ":3: column 'W' is empty", "message names line 3 and the "
+       "column");
+  unlink(path);
+  path = temp_csv("GFR,W\n90,80kg\n");
+  ok(rkin_pop_read_csv(path, 2, need, 0, NULL, NULL, &n, &v, NULL, &err) ==
+     RKIN_EINVAL, "a cell that is not a number");
+  like(err.msg, ":2: column 'W' must be a finite number (got \"80kg\")",
+       "message names line, column and cell");
+  unlink(path);
+  path = temp_csv("GFR,W\n90,80,1\n");
+  ok(rkin_pop_read_csv(path, 2, need, 0, NULL, NULL, &n, &v, NULL, &err) ==
+     RKIN_EINVAL, "a row with too many fields");
+  like(err.msg, ":2: 3 fields, but the header has 2", "message");
+  unlink(path);
+  ok(rkin_pop_read_csv("/nonexistent/x.csv", 2, need, 0, NULL, NULL, &n, &v,
+                       NULL, &err) == RKIN_EIO, "a missing file");
+  like(err.msg, "cannot read '/nonexistent/x.csv'", "message names it");
+}
+
 int main(void)
 {
   rkin_model *m = one_cpt(0);
@@ -222,6 +642,15 @@ int main(void)
   test_cohort(m, RKIN_PATH_CVODES, "cvodes");
   test_failure();
   ok(rkin_ncores() >= 1, "at least one core");
+  rkin_model_free(m);
+  rkin_init();   /* Cholesky failures must come back as codes */
+  m = three_params();
+  if (!m) return 1;
+  test_correlation(m);
+  test_effects(m);
+  test_derived(m);
+  test_bad_matrices(m);
+  test_csv();
   rkin_model_free(m);
   done_testing();
   return exit_status();
