@@ -102,6 +102,8 @@ typedef struct {
   rkin_graph *g;        /* NULL once handed to the model */
   char *model;          /* model name, for messages */
   const char *fn;       /* "ode" / "outputs": the function being traced */
+  const char *kind;     /* NULL: "rk.model"; lrk_trace_call's caller */
+  const char *args;     /* NULL: "s, p and t"; for messages */
   char **states;
   size_t ns;
   char **params;
@@ -111,6 +113,9 @@ typedef struct {
 typedef struct {
   rkin_node n;
 } lexpr;
+
+/* Who traces, for messages: rk.model, or a caller of lrk_trace_call. */
+#define KIND(c) ((c)->kind ? (c)->kind : "rk.model")
 
 static void free_names(char **v, size_t n)
 {
@@ -148,7 +153,7 @@ static void check_graph(lua_State *L, trace_ctx *c, rkin_node n)
   if (n >= 0) return;
   rkin_err_clear(&err);
   rkin_graph_error(c->g, &err);
-  lrk_error(L, "rk.model '%s': %s: %s", c->model, c->fn,
+  lrk_error(L, "%s '%s': %s: %s", KIND(c), c->model, c->fn,
             err.msg[0] ? err.msg : "cannot build the expression");
 }
 
@@ -156,9 +161,9 @@ static trace_ctx *live_ctx(lua_State *L, int ctx_idx)
 {
   trace_ctx *c = lua_touserdata(L, ctx_idx);
   if (!c->g)
-    lrk_error(L, "rk.model '%s': an expression was used after its model "
+    lrk_error(L, "%s '%s': an expression was used after its model "
               "was built (expressions live only inside ode/outputs)",
-              c->model ? c->model : "?");
+              KIND(c), c->model ? c->model : "?");
   return c;
 }
 
@@ -183,21 +188,22 @@ static rkin_node to_node(lua_State *L, int idx, trace_ctx *c,
     double v = lua_tonumber(L, idx);
     rkin_node n;
     if (!isfinite(v))
-      lrk_error(L, "rk.model '%s': %s: %s: the constant %s is not finite",
-                c->model, c->fn, what, got(L, idx));
+      lrk_error(L, "%s '%s': %s: %s: the constant %s is not finite",
+                KIND(c), c->model, c->fn, what, got(L, idx));
     n = rkin_expr_const(c->g, v);
     check_graph(L, c, n);
     return n;
   }
   e = luaL_testudata(L, idx, EXPR_MT);
   if (!e)
-    lrk_error(L, "rk.model '%s': %s: %s: expected a number or an "
-              "expression of s, p and t (got %s)", c->model, c->fn, what,
+    lrk_error(L, "%s '%s': %s: %s: expected a number or an "
+              "expression of %s (got %s)", KIND(c), c->model, c->fn, what,
+              c->args ? c->args : "s, p and t",
               got(L, idx));
   lua_getiuservalue(L, idx, 1);
   if (lua_touserdata(L, -1) != (void *)c)
-    lrk_error(L, "rk.model '%s': %s: %s: an expression of another model's "
-              "trace was used", c->model, c->fn, what);
+    lrk_error(L, "%s '%s': %s: %s: an expression of another model's "
+              "trace was used", KIND(c), c->model, c->fn, what);
   lua_pop(L, 1);
   return e->n;
 }
@@ -244,18 +250,19 @@ static int expr_unm(lua_State *L)
 static int expr_compare(lua_State *L)
 {
   trace_ctx *c = operand_ctx(L);
-  return lrk_error(L, "rk.model '%s': %s: expressions cannot be compared "
+  return lrk_error(L, "%s '%s': %s: expressions cannot be compared "
                    "(the function is traced once with symbolic values; "
                    "use rk.min, rk.max or rk.abs instead of if/<)",
-                   c->model, c->fn);
+                   KIND(c), c->model, c->fn);
 }
 
 static int expr_unsupported(lua_State *L)
 {
   trace_ctx *c = operand_ctx(L);
-  return lrk_error(L, "rk.model '%s': %s: this operation is not defined "
+  return lrk_error(L, "%s '%s': %s: this operation is not defined "
                    "for expressions (only + - * / ^, unary -, rk.exp, "
-                   "rk.log, rk.sqrt, rk.abs, rk.min, rk.max)", c->model,
+                   "rk.log, rk.sqrt, rk.abs, rk.min, rk.max)", KIND(c),
+                   c->model,
                    c->fn);
 }
 
@@ -448,6 +455,149 @@ static void push_proxy(lua_State *L, int ctx_idx, int is_state)
   lua_pushcclosure(L, proxy_newindex, 1);
   lua_setfield(L, -2, "__newindex");
   lua_setmetatable(L, -2);
+}
+
+/* ------------------------------------- tracing for other bindings */
+
+/* __index of an lrk_trace_call argument table (upvalues: the trace, the
+ * argument's label, 1 when open). An open argument turns a new name into
+ * a new PARAM leaf, numbered after every leaf made so far; a closed one
+ * raises, listing its names. */
+static int arg_index(lua_State *L)
+{
+  trace_ctx *c = live_ctx(L, lua_upvalueindex(1));
+  const char *label = lua_tostring(L, lua_upvalueindex(2));
+  int open = lua_toboolean(L, lua_upvalueindex(3));
+  size_t i, n = 0, ll = strlen(label);
+  const char **names;
+  if (open && lua_type(L, 2) == LUA_TSTRING) {
+    const char *key = lua_tostring(L, 2);
+    char **t = realloc(c->params, (c->np + 1) * sizeof *t);
+    rkin_node leaf;
+    if (!t) return lrk_error(L, "%s: out of memory", KIND(c));
+    c->params = t;
+    c->params[c->np] = malloc(ll + strlen(key) + 2);
+    if (!c->params[c->np]) return lrk_error(L, "%s: out of memory", KIND(c));
+    sprintf(c->params[c->np], "%s.%s", label, key);
+    leaf = rkin_expr_param(c->g, (int)c->np);
+    c->np++;
+    check_graph(L, c, leaf);
+    push_expr(L, lua_upvalueindex(1), leaf);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+  }
+  /* the names of this argument, from the leaves' "label.name" */
+  names = scratch(L, c->np, sizeof *names);
+  for (i = 0; i < c->np; i++)
+    if (strncmp(c->params[i], label, ll) == 0 && c->params[i][ll] == '.')
+      names[n++] = c->params[i] + ll + 1;
+  return lrk_error(L, "%s '%s': %s reads unknown %s '%s.%s' (%s: %s)",
+                   KIND(c), c->model, c->fn, label, label,
+                   luaL_tolstring(L, 2, NULL), label,
+                   push_list(L, names, n));
+}
+
+static int arg_newindex(lua_State *L)
+{
+  trace_ctx *c = lua_touserdata(L, lua_upvalueindex(1));
+  return lrk_error(L, "%s '%s': %s assigns '%s': its arguments are "
+                   "read-only (return the values in a table instead)",
+                   KIND(c), c->model, c->fn, luaL_tolstring(L, 2, NULL));
+}
+
+void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
+                    const char *name, const char *fn, const char *args,
+                    size_t n_args, const lrk_trace_arg *arg)
+{
+  trace_ctx *c;
+  size_t a, k;
+  int ictx, res;
+  fn_idx = lua_absindex(L, fn_idx);
+  c = lua_newuserdatauv(L, sizeof *c, 0);
+  memset(c, 0, sizeof *c);
+  luaL_setmetatable(L, TRACE_MT);
+  ictx = lua_gettop(L);
+  c->kind = kind;
+  c->args = args;
+  c->fn = fn;
+  c->model = dup_or_raise(L, name);
+  for (a = 0; a < n_args; a++) c->np += arg[a].n;
+  c->params = calloc(c->np ? c->np : 1, sizeof *c->params);
+  if (!c->params) lrk_error(L, "%s: out of memory", kind);
+  c->np = 0;
+  for (a = 0; a < n_args; a++)
+    for (k = 0; k < arg[a].n; k++) {
+      size_t len = strlen(arg[a].label) + strlen(arg[a].names[k]) + 2;
+      if (!(c->params[c->np] = malloc(len)))
+        lrk_error(L, "%s: out of memory", kind);
+      snprintf(c->params[c->np], len, "%s.%s", arg[a].label,
+               arg[a].names[k]);
+      c->np++;
+    }
+  c->g = rkin_graph_new();
+  if (!c->g) lrk_error(L, "%s: out of memory", kind);
+  lua_pushvalue(L, fn_idx);
+  for (a = 0, k = 0; a < n_args; a++) {
+    size_t j;
+    lua_createtable(L, 0, (int)arg[a].n);
+    for (j = 0; j < arg[a].n; j++, k++) {
+      rkin_node leaf = rkin_expr_param(c->g, (int)k);
+      check_graph(L, c, leaf);
+      push_expr(L, ictx, leaf);
+      lua_setfield(L, -2, arg[a].names[j]);
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, ictx);
+    lua_pushstring(L, arg[a].label);
+    lua_pushboolean(L, arg[a].open);
+    lua_pushcclosure(L, arg_index, 3);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, ictx);
+    lua_pushcclosure(L, arg_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+  }
+  lua_call(L, (int)n_args, 1);
+  if (lua_type(L, -1) != LUA_TTABLE)
+    lrk_error(L, "%s '%s': %s must return a table {NAME = expression, ...} "
+              "(got %s)", kind, name, fn, got(L, -1));
+  res = lua_gettop(L);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, res)) {
+    const char *key, *what;
+    rkin_node n;
+    if (lua_type(L, -2) != LUA_TSTRING)
+      lrk_error(L, "%s '%s': %s must return a table of NAME = expression "
+                "(got a %s key)", kind, name, fn, luaL_typename(L, -2));
+    key = lua_tostring(L, -2);
+    what = lua_pushfstring(L, "'%s'", key);
+    n = to_node(L, -2, c, what);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -2);
+    lua_pushinteger(L, n);
+    lua_rawset(L, -5);
+    lua_pop(L, 1);
+  }
+  lua_remove(L, res);
+  /* the leaves open arguments created, in leaf order */
+  lua_createtable(L, 0, 0);
+  for (k = 0, a = 0; a < n_args; a++) k += arg[a].n;
+  for (; k < c->np; k++) {
+    const char *dot = strchr(c->params[k], '.');
+    lua_pushstring(L, dot ? dot + 1 : c->params[k]);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  }
+}
+
+struct rkin_graph *lrk_trace_take(lua_State *L, int idx)
+{
+  trace_ctx *c = luaL_checkudata(L, idx, TRACE_MT);
+  rkin_graph *g = c->g;
+  c->g = NULL;
+  return g;
 }
 
 /* --------------------------------------------------------------- model */

@@ -13,5 +13,7 @@ const lrk_module lrk_modules[] = {
   {"tac", luaopen_radiokin_tac},
   {"tare", luaopen_radiokin_tare},
   {"cohort", luaopen_radiokin_cohort},
+  {"popest", luaopen_radiokin_popest},
+  {"population", luaopen_radiokin_population},
   {NULL, NULL}
 };

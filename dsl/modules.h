@@ -36,5 +36,7 @@ typedef struct {
 extern const lrk_lua_source lrk_lua_sources[];  /* ends with {NULL, ...} */
 
 int luaopen_radiokin_cohort(lua_State *L);
+int luaopen_radiokin_popest(lua_State *L);
+int luaopen_radiokin_population(lua_State *L);
 
 #endif

@@ -9,6 +9,7 @@
  * on a 7-state model that halves the per-step vector work (the peers of
  * shared/peers/README.md integrate AUC the same way). */
 #include "cvodes_path.h"
+#include "cv_linsol.h"
 #include "cv_nvector.h"
 
 #include <float.h>
@@ -22,6 +23,10 @@
 #include <sundials/sundials_config.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
+
+/* The data of the serial vectors this file creates; the macro spares the
+ * per-call dispatch of N_VGetArrayPointer in the callbacks. */
+#define DATA(v) NV_DATA_S(v)
 
 /* What a callback found non-finite, so the run can explain it. */
 typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT } bad_kind;
@@ -44,11 +49,19 @@ struct rkin_cvpath {
   double *outv;      /* output values for output TIAs */
   double *mjac;      /* the model's n x n Jacobian, column-major */
   double *C;         /* C(p) of linear outputs, n_out x n row-major */
-  double *jac;       /* nsys x nsys Jacobian of a linear model, per p */
-  double *jac_p;     /* the parameters jac belongs to */
-  int *jac_tia;      /* ... and the quantities */
-  size_t cap_q;      /* capacity of jac_tia, and nq of jac */
+  double *jac;       /* saved nsys x nsys Jacobian, column-major */
+  double *jac_p;     /* a linear model's: the parameters it belongs to */
+  int *jac_tia;      /* ... the quantities */
+  size_t jac_nq;     /* ... and their count */
+  size_t cap_q;      /* capacity of jac, jac_tia, row, col, val */
   int jac_const, jac_valid, out_lin;
+  /* A linear model's system rows in compressed form, taken from jac: the
+   * right-hand side is then a sparse product, cheaper than the tape. */
+  int use_mat;
+  size_t *row;       /* nsys + 1 row starts */
+  size_t *col;       /* column of each nonzero */
+  double *val;       /* its value */
+  double *zeros;     /* n zeros: where a linear Jacobian is evaluated */
   /* per run */
   const double *p;
   const double *rate;
@@ -61,6 +74,8 @@ struct rkin_cvpath {
   double bad_t;
   char cvmsg[256];   /* last CVODES error text */
 };
+
+static int report(rkin_cvpath *c, int flag, rkin_err *err);
 
 /* d/dt of the integrals: the integrated states and outputs. */
 static int tia_rhs(rkin_cvpath *c, double t, const double *y, double *qd)
@@ -82,13 +97,38 @@ static int tia_rhs(rkin_cvpath *c, double t, const double *y, double *qd)
   return 0;
 }
 
+/* y' = G y + r for a linear model (G: the compressed rows). */
+static int rhs_linear(rkin_cvpath *c, double t, const double *y, double *yd)
+{
+  const size_t *row = c->row, *col = c->col;
+  const double *val = c->val;
+  size_t i, k;
+  for (i = 0; i < c->nsys; i++) {
+    double s = 0.0;
+    for (k = row[i]; k < row[i + 1]; k++) s += val[k] * y[col[k]];
+    yd[i] = s;
+  }
+  if (c->has_rate)
+    for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
+  for (i = 0; i < c->n; i++)
+    if (!isfinite(yd[i])) {
+      c->bad = BAD_RHS;
+      c->bad_index = (int)i;
+      c->bad_t = t;
+      return -1;
+    }
+  return 0;
+}
+
 static int rhs(sunrealtype t, N_Vector yv, N_Vector ydv, void *ud)
 {
   rkin_cvpath *c = ud;
-  const double *y = N_VGetArrayPointer(yv);
-  double *yd = N_VGetArrayPointer(ydv);
+  const double *y = DATA(yv);
+  double *yd = DATA(ydv);
   size_t i;
-  int rc = rkin_model_rhs(c->m, t, y, c->p, yd, c->work);
+  int rc;
+  if (c->use_mat) return rhs_linear(c, t, y, yd);
+  rc = rkin_model_rhs(c->m, t, y, c->p, yd, c->work);
   if (rc) {
     /* Fatal, not recoverable: a smaller step cannot cure a NaN, and the
      * user must be told which equation produced it. */
@@ -136,31 +176,52 @@ static int full_jac(rkin_cvpath *c, double t, const double *y, double *J)
   return 0;
 }
 
-static int jac(sunrealtype t, N_Vector yv, N_Vector fy, SUNMatrix Jm,
-               void *ud, N_Vector t1, N_Vector t2, N_Vector t3)
+/* The Newton matrix M = I - gamma J, built here rather than by CVODES'
+ * default (copy of a saved J, then SUNMatScaleAddI): Debian's SUNDIALS
+ * runs those dense loops unoptimised, and a linear model's J needs no
+ * saved copy per setup at all. J is re-evaluated when CVODES says it is
+ * stale (!jok) - never for a linear model once known for the run's
+ * parameters, since it is exact and constant (hence *jcur = true). */
+static int linsys(sunrealtype t, N_Vector yv, N_Vector fy, SUNMatrix Mm,
+                  sunbooleantype jok, sunbooleantype *jcur,
+                  sunrealtype gamma, void *ud, N_Vector t1, N_Vector t2,
+                  N_Vector t3)
 {
   rkin_cvpath *c = ud;
-  double *J = SUNDenseMatrix_Data(Jm);
-  size_t nn = c->nsys * c->nsys;
-  int rc;
+  double *M = SUNDenseMatrix_Data(Mm);
+  const double *J = c->jac;
+  size_t i, nn = c->nsys * c->nsys;
   (void)fy; (void)t1; (void)t2; (void)t3;
-  /* A linear model's Jacobian is constant for a run's parameters: after a
-   * restart CVODES asks for it again, a copy is all it takes. */
-  if (c->jac_const && c->jac_valid) {
-    memcpy(J, c->jac, nn * sizeof *J);
-    return 0;
-  }
-  rc = full_jac(c, t, N_VGetArrayPointer(yv), J);
-  if (rc) {
-    c->bad = BAD_JAC;
-    c->bad_index = -1 - rc;
-    c->bad_t = t;
-    return -1;
-  }
-  if (c->jac_const) {
-    memcpy(c->jac, J, nn * sizeof *J);
+  *jcur = SUNFALSE;
+  if (c->use_mat ? !c->jac_valid : !jok) {
+    int rc = full_jac(c, t, DATA(yv), c->jac);
+    if (rc) {
+      c->bad = BAD_JAC;
+      c->bad_index = -1 - rc;
+      c->bad_t = t;
+      return -1;
+    }
     c->jac_valid = 1;
+    *jcur = SUNTRUE;
   }
+  if (c->use_mat) *jcur = SUNTRUE;
+  for (i = 0; i < nn; i++) M[i] = -gamma * J[i];
+  for (i = 0; i < c->nsys; i++) M[i * (c->nsys + 1)] += 1.0;
+  return 0;
+}
+
+/* The error weights of scalar tolerances, 1 / (rtol |y_i| + atol), as
+ * CVodeSStolerances defines them, in one pass: CVODES' own version takes
+ * five unoptimised vector operations per step (see cv_nvector.c). atol > 0
+ * is checked by the solver, so no weight can be infinite. */
+static int weights(N_Vector yv, N_Vector wv, void *ud)
+{
+  const rkin_cvpath *c = ud;
+  const double *y = DATA(yv);
+  double *w = DATA(wv);
+  size_t i;
+  for (i = 0; i < c->nsys; i++)
+    w[i] = 1.0 / (c->rtol * fabs(y[i]) + c->atol);
   return 0;
 }
 
@@ -199,6 +260,10 @@ void rkin_cvpath_free(rkin_cvpath *c)
   free(c->jac);
   free(c->jac_p);
   free(c->jac_tia);
+  free(c->row);
+  free(c->col);
+  free(c->val);
+  free(c->zeros);
   free(c);
 }
 
@@ -212,12 +277,13 @@ static int setup_fail(const char *what, int flag, rkin_err *err)
 }
 
 /* Optional inputs. A linear model's Jacobian never changes, so CVODES is
- * told not to re-evaluate it on its own schedule (it still asks after a
- * restart or a convergence failure; jac() then copies the cached matrix).
- * Max order, initial step and setup frequency stay at CVODES' defaults:
- * on the peer model the step count is ~360 per 1344 h cycle either way
- * and other settings only moved wall time within the noise (see the
- * report of issue 3). */
+ * told not to re-evaluate it on its own schedule (this matters only when
+ * linsys() cannot use the cached rows: a nonlinear output's TIA). Max
+ * order, initial step, setup frequency, the setup's gamma threshold and
+ * the Newton convergence coefficient stay at CVODES' defaults: on the
+ * peer model (~352 steps per 1344 h cycle) none of them reduced the
+ * instruction count by more than 1 %, and max order 4 costs 43 % more
+ * steps (callgrind on tests/bench/bench_solve; report of issue 3). */
 static int tune(rkin_cvpath *c)
 {
   int flag = CVodeSetMaxNumSteps(c->mem, c->max_steps);
@@ -240,6 +306,7 @@ static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
   c->J = SUNDenseMatrix((sunindextype)nsys, (sunindextype)nsys, c->ctx);
   c->mem = CVodeCreate(CV_BDF, c->ctx);
   if (c->y && c->J) c->ls = SUNLinSol_Dense(c->y, c->J, c->ctx);
+  if (c->ls) rkin_linsol_fast(c->ls);
   if (!c->y || !c->J || !c->mem || !c->ls) {
     release(c);
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory creating the "
@@ -251,16 +318,16 @@ static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
   N_VConst(0.0, c->y);
   flag = CVodeInit(c->mem, rhs, 0.0, c->y);
   if (!flag) {
-    flag = CVodeSStolerances(c->mem, c->rtol, c->atol);
-    what = "CVodeSStolerances";
+    flag = CVodeWFtolerances(c->mem, weights);
+    what = "CVodeWFtolerances";
   }
   if (!flag) {
     flag = CVodeSetLinearSolver(c->mem, c->ls, c->J);
     what = "CVodeSetLinearSolver";
   }
   if (!flag) {
-    flag = CVodeSetJacFn(c->mem, jac);
-    what = "CVodeSetJacFn";
+    flag = CVodeSetLinSysFn(c->mem, linsys);
+    what = "CVodeSetLinSysFn";
   }
   if (!flag) {
     flag = tune(c);
@@ -294,8 +361,10 @@ rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
   c->outv = malloc((no ? no : 1) * sizeof *c->outv);
   c->mjac = malloc(n * n * sizeof *c->mjac);
   c->C = malloc((no ? no * n : 1) * sizeof *c->C);
+  c->zeros = calloc(n ? n : 1, sizeof *c->zeros);
   c->jac_p = malloc((c->n_par ? c->n_par : 1) * sizeof *c->jac_p);
-  if (!c->work || !c->outv || !c->mjac || !c->C || !c->jac_p) goto nomem;
+  if (!c->work || !c->outv || !c->mjac || !c->C || !c->jac_p || !c->zeros)
+    goto nomem;
 #if SUNDIALS_VERSION_MAJOR >= 7
   flag = SUNContext_Create(SUN_COMM_NULL, &c->ctx);
 #else
@@ -316,18 +385,21 @@ nomem:
   return NULL;
 }
 
-/* Room for the cached Jacobian and its key for nq integrals. */
+/* Room for the saved Jacobian, its key and its compressed rows for nq
+ * integrals. */
 static int grow_jac(rkin_cvpath *c, size_t nq, rkin_err *err)
 {
-  size_t nsys = c->n + nq;
-  double *jm;
+  size_t nsys = c->n + nq, nz = nsys * c->n;
+  double *jm, *v;
   int *jt;
+  size_t *r, *cl;
   if (c->jac && nq <= c->cap_q) return RKIN_OK;
-  jm = realloc(c->jac, nsys * nsys * sizeof *jm);
-  if (jm) c->jac = jm;
-  jt = realloc(c->jac_tia, (nq ? nq : 1) * sizeof *jt);
-  if (jt) c->jac_tia = jt;
-  if (!jm || !jt)
+  if ((jm = realloc(c->jac, nsys * nsys * sizeof *jm))) c->jac = jm;
+  if ((jt = realloc(c->jac_tia, (nq ? nq : 1) * sizeof *jt))) c->jac_tia = jt;
+  if ((r = realloc(c->row, (nsys + 1) * sizeof *r))) c->row = r;
+  if ((cl = realloc(c->col, (nz ? nz : 1) * sizeof *cl))) c->col = cl;
+  if ((v = realloc(c->val, (nz ? nz : 1) * sizeof *v))) c->val = v;
+  if (!jm || !jt || !r || !cl || !v)
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the Jacobian "
                         "of %zu equations", nsys);
   c->cap_q = nq;
@@ -336,20 +408,56 @@ static int grow_jac(rkin_cvpath *c, size_t nq, rkin_err *err)
 }
 
 /* A cached linear Jacobian holds for the same parameters and the same
- * integrated quantities only. */
-static int key_jac(rkin_cvpath *c, const double *p, const int *tia,
-                   size_t n_tia, rkin_err *err)
+ * integrated quantities only; returns 1 when it must be recomputed. */
+static int rekey_jac(rkin_cvpath *c, const double *p, const int *tia,
+                     size_t n_tia)
 {
-  int rc = grow_jac(c, n_tia, err);
-  if (rc) return rc;
-  if (c->jac_valid
-      && ((c->n_par && memcmp(c->jac_p, p, c->n_par * sizeof *p) != 0)
-          || (n_tia && memcmp(c->jac_tia, tia, n_tia * sizeof *tia) != 0)))
-    c->jac_valid = 0;
-  if (!c->jac_valid) {
-    if (c->n_par) memcpy(c->jac_p, p, c->n_par * sizeof *p);
-    if (n_tia) memcpy(c->jac_tia, tia, n_tia * sizeof *tia);
+  if (c->jac_valid && n_tia == c->jac_nq
+      && (!c->n_par || !memcmp(c->jac_p, p, c->n_par * sizeof *p))
+      && (!n_tia || !memcmp(c->jac_tia, tia, n_tia * sizeof *tia)))
+    return 0;
+  if (c->n_par) memcpy(c->jac_p, p, c->n_par * sizeof *p);
+  if (n_tia) memcpy(c->jac_tia, tia, n_tia * sizeof *tia);
+  c->jac_nq = n_tia;
+  c->jac_valid = 0;
+  return 1;
+}
+
+/* The nonzeros of the first n columns of jac, row by row. */
+static void compress(rkin_cvpath *c)
+{
+  size_t i, j, nz = 0;
+  for (i = 0; i < c->nsys; i++) {
+    c->row[i] = nz;
+    for (j = 0; j < c->n; j++) {
+      double v = c->jac[i + j * c->nsys];
+      if (v != 0) {
+        c->col[nz] = j;
+        c->val[nz++] = v;
+      }
+    }
   }
+  c->row[c->nsys] = nz;
+}
+
+/* A linear model with linear integrands: its Jacobian for p, once, and the
+ * compressed rows the right-hand side multiplies with. */
+static int linear_system(rkin_cvpath *c, const double *p, rkin_err *err)
+{
+  int rc;
+  if (!rekey_jac(c, p, c->tia, c->nq)) return RKIN_OK;
+  if (c->need_out
+      && (rc = rkin_model_output_matrix(c->m, p, c->C, err)))
+    return rc;
+  c->bad = BAD_NONE;
+  if ((rc = full_jac(c, 0.0, c->zeros, c->jac))) {
+    c->bad = BAD_JAC;
+    c->bad_index = -1 - rc;
+    c->bad_t = 0.0;
+    return report(c, 0, err);
+  }
+  compress(c);
+  c->jac_valid = 1;
   return RKIN_OK;
 }
 
@@ -357,7 +465,7 @@ int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
                       size_t n_tia, rkin_err *err)
 {
   size_t k;
-  int rc, need_c = 0;
+  int rc;
   c->p = p;
   c->tia = tia;
   c->need_out = 0;
@@ -365,10 +473,12 @@ int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
     if ((size_t)tia[k] >= c->n) c->need_out = 1;
   if ((!c->built || n_tia != c->nq) && (rc = build(c, n_tia, err)))
     return rc;
-  if (c->jac_const && (rc = key_jac(c, p, tia, n_tia, err))) return rc;
-  need_c = c->need_out && c->out_lin && !(c->jac_const && c->jac_valid);
-  if (need_c && (rc = rkin_model_output_matrix(c->m, p, c->C, err)))
-    return rc;
+  if ((rc = grow_jac(c, n_tia, err))) return rc;
+  c->use_mat = c->jac_const && (!c->need_out || c->out_lin);
+  if (c->use_mat) return linear_system(c, p, err);
+  c->jac_valid = 0;
+  if (c->need_out && c->out_lin)
+    return rkin_model_output_matrix(c->m, p, c->C, err);
   return RKIN_OK;
 }
 

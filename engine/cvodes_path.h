@@ -1,5 +1,5 @@
 /* cvodes_path.h - internal: the CVODES integrator behind rkin_solver
- * (BDF, dense exact Jacobian, TIA as quadratures). Not installed. */
+ * (BDF, dense exact Jacobian, TIA as appended states). Not installed. */
 #ifndef RKIN_CVODES_PATH_H
 #define RKIN_CVODES_PATH_H
 

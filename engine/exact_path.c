@@ -7,26 +7,68 @@
  * is homogeneous, so one exponential e^(M h) carries the state over a
  * segment of length h AND gives the integrals of the quantities over it.
  *
- * Why scaling and squaring (gsl_linalg_exponential_ss) rather than an
- * eigendecomposition: M is never diagonalisable (the q and 1 rows make it
- * defective), and A itself is defective whenever two rates coincide (oral
- * absorption with ka = k): eigenvectors would fail exactly where
- * pharmacokinetic models sit. Scaling and squaring has no such case.
- *
- * A patient's cycles repeat segment lengths, so exponentials are cached by
- * (h, r) for the current parameters and quantities. */
+ * Scaling and squaring (gsl_linalg_exponential_ss) works for every A, also
+ * a defective one (oral absorption with ka = k), but costs a few matrix
+ * products per distinct segment length. A patient's cycles repeat segment
+ * lengths, so those exponentials are cached by (h, r). Observation times
+ * of a pharmacokinetic profile do not repeat: there, one eigendecomposition
+ * A = V diag(lambda) V^-1 per parameter vector (gsl_eigen_nonsymmv) makes
+ * every further segment O(n^2): in eigen-coordinates w = V^-1 y each
+ * component is w e^(lambda h) + s h phi1(lambda h) (s = V^-1 r), and its
+ * integral w h phi1 + s h^2 phi2, with phi1(z) = (e^z - 1)/z and
+ * phi2(z) = (e^z - 1 - z)/z^2. It is used from the second distinct segment
+ * of a parameter vector on (from the first for n <= 3), and only when
+ * V is well conditioned (||V||_1 ||V^-1||_1 <= EIG_COND_MAX, so round-off
+ * stays below ~1e-11): near-defective A falls back to scaling and
+ * squaring. Which method served a segment depends only on the sequence of
+ * segments since the parameters last changed, so runs are reproducible. */
 #include "exact_path.h"
 
+#include <complex.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_complex.h>
+#include <gsl/gsl_complex_math.h>
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_permutation.h>
 
 #define N_CACHE 8
+/* Largest condition number of the eigenvector matrix accepted: errors of
+ * the eigen-route are about this times the machine epsilon. */
+#define EIG_COND_MAX 1e5
+
+/* Exponentials computed by scaling and squaring for a parameter vector
+ * before the eigen-route takes over: for n <= 3 states a decomposition
+ * costs less than one expm (measured 0.7 vs 1.4 us at n = 2), for larger
+ * n it costs about 1.5 expm (13 vs 8.5 us at n = 6), so a cohort's single
+ * repeated cycle length keeps using the cache. */
+#define EIG_AFTER(n) ((n) <= 3 ? 0 : 1)
+
+enum { EIG_UNKNOWN, EIG_OK, EIG_NO };
+
+/* The eigendecomposition of A(p) and its scratch. When every eigenvalue
+ * is real (the usual compartmental case) so are the eigenvectors, and the
+ * real arrays are used: complex arithmetic costs several times more. */
+typedef struct {
+  int state;                 /* EIG_...: for the current p */
+  int real;                  /* 1: all eigenvalues real; Vr, Vir, lr */
+  double complex *V, *Vi;    /* n x n row-major: eigenvectors, inverse */
+  double complex *lam;       /* n eigenvalues */
+  double complex *w, *s, *iw;/* n: eigen-coordinates, input, integral */
+  double *Vr, *Vir, *lr;     /* real counterparts */
+  double *wr, *sr, *iwr;
+  double *yint;              /* n: integral of y over a segment */
+  gsl_matrix *Aw, *Rlu, *Rinv;
+  gsl_vector_complex *ev;
+  gsl_matrix_complex *evec, *inv;
+  gsl_permutation *perm;
+  gsl_eigen_nonsymmv_workspace *ws;
+} eig_ws;
 
 typedef struct {
   int used;
@@ -52,6 +94,8 @@ struct rkin_expath {
   gsl_matrix *LU;    /* tia_inf */
   gsl_permutation *perm;
   gsl_vector *b, *x;
+  int misses;        /* exponentials computed since p was set */
+  eig_ws eg;
 };
 
 static void free_cache(rkin_expath *e)
@@ -66,10 +110,65 @@ static void free_cache(rkin_expath *e)
   }
 }
 
+static void eig_free(eig_ws *g)
+{
+  free(g->V);
+  free(g->Vi);
+  free(g->lam);
+  free(g->w);
+  free(g->s);
+  free(g->iw);
+  free(g->Vr);
+  free(g->Vir);
+  free(g->lr);
+  free(g->wr);
+  free(g->sr);
+  free(g->iwr);
+  free(g->yint);
+  if (g->Aw) gsl_matrix_free(g->Aw);
+  if (g->Rlu) gsl_matrix_free(g->Rlu);
+  if (g->Rinv) gsl_matrix_free(g->Rinv);
+  if (g->ev) gsl_vector_complex_free(g->ev);
+  if (g->evec) gsl_matrix_complex_free(g->evec);
+  if (g->inv) gsl_matrix_complex_free(g->inv);
+  if (g->perm) gsl_permutation_free(g->perm);
+  if (g->ws) gsl_eigen_nonsymmv_free(g->ws);
+}
+
+static int eig_alloc(eig_ws *g, size_t n)
+{
+  g->V = malloc(n * n * sizeof *g->V);
+  g->Vi = malloc(n * n * sizeof *g->Vi);
+  g->lam = malloc(n * sizeof *g->lam);
+  g->w = malloc(n * sizeof *g->w);
+  g->s = malloc(n * sizeof *g->s);
+  g->iw = malloc(n * sizeof *g->iw);
+  g->Vr = malloc(n * n * sizeof *g->Vr);
+  g->Vir = malloc(n * n * sizeof *g->Vir);
+  g->lr = malloc(n * sizeof *g->lr);
+  g->wr = malloc(n * sizeof *g->wr);
+  g->sr = malloc(n * sizeof *g->sr);
+  g->iwr = malloc(n * sizeof *g->iwr);
+  g->yint = malloc(n * sizeof *g->yint);
+  g->Aw = gsl_matrix_alloc(n, n);
+  g->Rlu = gsl_matrix_alloc(n, n);
+  g->Rinv = gsl_matrix_alloc(n, n);
+  g->ev = gsl_vector_complex_alloc(n);
+  g->evec = gsl_matrix_complex_alloc(n, n);
+  g->inv = gsl_matrix_complex_alloc(n, n);
+  g->perm = gsl_permutation_alloc(n);
+  g->ws = gsl_eigen_nonsymmv_alloc(n);
+  return g->V && g->Vi && g->lam && g->w && g->s && g->iw && g->Vr
+         && g->Vir && g->lr && g->wr && g->sr && g->iwr && g->yint && g->Aw
+         && g->Rlu && g->Rinv && g->ev && g->evec && g->inv && g->perm
+         && g->ws ? RKIN_OK : RKIN_ENOMEM;
+}
+
 void rkin_expath_free(rkin_expath *e)
 {
   if (!e) return;
   free_cache(e);
+  eig_free(&e->eg);
   if (e->M) gsl_matrix_free(e->M);
   if (e->LU) gsl_matrix_free(e->LU);
   if (e->perm) gsl_permutation_free(e->perm);
@@ -111,7 +210,9 @@ rkin_expath *rkin_expath_new(const rkin_model *m, rkin_err *err)
   e->perm = gsl_permutation_alloc(n);
   e->b = gsl_vector_alloc(n);
   e->x = gsl_vector_alloc(n);
-  if (!e->A || !e->p || !e->LU || !e->perm || !e->b || !e->x) goto nomem;
+  if (!e->A || !e->p || !e->LU || !e->perm || !e->b || !e->x
+      || eig_alloc(&e->eg, n))
+    goto nomem;
   if (e->n_out && rkin_model_outputs_linear(m)) {
     e->C = malloc(e->n_out * n * sizeof *e->C);
     if (!e->C) goto nomem;
@@ -165,6 +266,7 @@ static void drop_cache(rkin_expath *e)
   size_t i;
   for (i = 0; i < N_CACHE; i++) e->cache[i].used = 0;
   e->next = 0;
+  e->misses = 0;
 }
 
 /* A(p) (and C(p)) for p, unless already built for the same values. */
@@ -175,6 +277,7 @@ static int set_params(rkin_expath *e, const double *p, rkin_err *err)
   if (e->p_valid && (!np || !memcmp(e->p, p, np * sizeof *p)))
     return RKIN_OK;
   e->p_valid = 0;
+  e->eg.state = EIG_UNKNOWN;
   drop_cache(e);
   rc = rkin_model_linear_matrix(e->m, p, e->A, err);
   if (!rc && e->C) rc = rkin_model_output_matrix(e->m, p, e->C, err);
@@ -222,18 +325,26 @@ int rkin_expath_begin(rkin_expath *e, const double *p, const int *tia,
   return rc;
 }
 
-/* e^(M h) for the current rates, from the cache or computed into it. */
+/* The cached e^(M h) for (h, rate), or NULL. */
+static const gsl_matrix *cached(const rkin_expath *e, double h,
+                                const double *rate)
+{
+  size_t k;
+  for (k = 0; k < N_CACHE; k++) {
+    const expm_entry *c = &e->cache[k];
+    if (c->used && c->h == h && !memcmp(c->rate, rate, e->n * sizeof *rate))
+      return c->E;
+  }
+  return NULL;
+}
+
+/* e^(M h) for the current rates, computed into the cache. */
 static const gsl_matrix *expm(rkin_expath *e, double h, const double *rate,
                               rkin_err *err)
 {
   size_t n = e->n, dim = e->dim, i, j, k;
   expm_entry *c;
   gsl_matrix *M = e->M;
-  for (k = 0; k < N_CACHE; k++) {
-    c = &e->cache[k];
-    if (c->used && c->h == h && !memcmp(c->rate, rate, n * sizeof *rate))
-      return c->E;
-  }
   c = &e->cache[e->next];
   e->next = (e->next + 1) % N_CACHE;
   gsl_matrix_set_zero(M);
@@ -268,6 +379,239 @@ static const gsl_matrix *expm(rkin_expath *e, double h, const double *rate,
   return c->E;
 }
 
+/* ------------------------------------------------- eigen-route */
+
+static double norm1(const double complex *a, size_t n)
+{
+  size_t i, j;
+  double best = 0;
+  for (j = 0; j < n; j++) {
+    double t = 0;
+    for (i = 0; i < n; i++) t += cabs(a[i * n + j]);
+    if (t > best) best = t;
+  }
+  return best;
+}
+
+static double norm1_real(const double *a, size_t n)
+{
+  size_t i, j;
+  double best = 0;
+  for (j = 0; j < n; j++) {
+    double t = 0;
+    for (i = 0; i < n; i++) t += fabs(a[i * n + j]);
+    if (t > best) best = t;
+  }
+  return best;
+}
+
+/* A tiny pivot of an LU factor means V is singular to working precision
+ * (checked here: GSL's inverse would call its error handler). */
+static int pivots_ok(double umin, double umax)
+{
+  return umin > 1e3 * DBL_EPSILON * umax;
+}
+
+/* V^-1 in real arithmetic (all eigenvalues real). */
+static int eig_invert_real(eig_ws *g, size_t n)
+{
+  size_t i, j;
+  double umax = 0, umin = HUGE_VAL;
+  int sign;
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) {
+      gsl_complex c = gsl_matrix_complex_get(g->evec, i, j);
+      double v = GSL_REAL(c);
+      g->Vr[i * n + j] = v;
+      gsl_matrix_set(g->Rlu, i, j, v);
+    }
+  gsl_linalg_LU_decomp(g->Rlu, g->perm, &sign);
+  for (i = 0; i < n; i++) {
+    double u = fabs(gsl_matrix_get(g->Rlu, i, i));
+    umax = fmax(umax, u);
+    umin = fmin(umin, u);
+  }
+  if (!pivots_ok(umin, umax)) return EIG_NO;
+  gsl_linalg_LU_invert(g->Rlu, g->perm, g->Rinv);
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) g->Vir[i * n + j] = gsl_matrix_get(g->Rinv, i, j);
+  return norm1_real(g->Vr, n) * norm1_real(g->Vir, n) <= EIG_COND_MAX
+         ? EIG_OK : EIG_NO;
+}
+
+/* V^-1 in complex arithmetic. */
+static int eig_invert_complex(eig_ws *g, size_t n)
+{
+  size_t i, j;
+  double umax = 0, umin = HUGE_VAL;
+  int sign;
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) {
+      gsl_complex v = gsl_matrix_complex_get(g->evec, i, j);
+      g->V[i * n + j] = GSL_REAL(v) + I * GSL_IMAG(v);
+    }
+  gsl_linalg_complex_LU_decomp(g->evec, g->perm, &sign);
+  for (i = 0; i < n; i++) {
+    double u = gsl_complex_abs(gsl_matrix_complex_get(g->evec, i, i));
+    umax = fmax(umax, u);
+    umin = fmin(umin, u);
+  }
+  if (!pivots_ok(umin, umax)) return EIG_NO;
+  gsl_linalg_complex_LU_invert(g->evec, g->perm, g->inv);
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) {
+      gsl_complex v = gsl_matrix_complex_get(g->inv, i, j);
+      g->Vi[i * n + j] = GSL_REAL(v) + I * GSL_IMAG(v);
+    }
+  return norm1(g->V, n) * norm1(g->Vi, n) <= EIG_COND_MAX ? EIG_OK : EIG_NO;
+}
+
+/* Decomposes A(p); EIG_NO when GSL fails, V is (near) singular or ill
+ * conditioned (a NaN condition number fails the test too), or an
+ * eigenvalue is not finite: the caller then keeps using scaling and
+ * squaring. */
+static int eig_compute(rkin_expath *e)
+{
+  eig_ws *g = &e->eg;
+  size_t n = e->n, i, j;
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) gsl_matrix_set(g->Aw, i, j, e->A[i * n + j]);
+  if (gsl_eigen_nonsymmv(g->Aw, g->ev, g->evec, g->ws)) return EIG_NO;
+  g->real = 1;
+  for (i = 0; i < n; i++) {
+    gsl_complex l = gsl_vector_complex_get(g->ev, i);
+    if (!isfinite(GSL_REAL(l)) || !isfinite(GSL_IMAG(l))) return EIG_NO;
+    g->lam[i] = GSL_REAL(l) + I * GSL_IMAG(l);
+    g->lr[i] = GSL_REAL(l);
+    g->real &= GSL_IMAG(l) == 0;
+  }
+  return g->real ? eig_invert_real(g, n) : eig_invert_complex(g, n);
+}
+
+/* e^x - 1, phi1(x) = (e^x - 1)/x and phi2(x) = (e^x - 1 - x)/x^2 for real
+ * x, accurate for small |x| (series) and otherwise through expm1. */
+static void phis_real(double x, double *em1, double *p1, double *p2)
+{
+  if (fabs(x) < 1e-2) {
+    /* Truncation after x^5/7!: below 3e-17 relative for |x| < 1e-2. */
+    *p2 = 1.0 / 2 + x * (1.0 / 6 + x * (1.0 / 24 + x * (1.0 / 120 + x
+          * (1.0 / 720 + x / 5040))));
+    *p1 = 1 + x * *p2;
+    *em1 = x * *p1;
+    return;
+  }
+  *em1 = expm1(x);
+  *p1 = *em1 / x;
+  *p2 = (*p1 - 1) / x;
+}
+
+/* The same for complex z. */
+static void phis(double complex z, double complex *ez, double complex *p1,
+                 double complex *p2)
+{
+  double x = creal(z), y = cimag(z), sh;
+  double complex em1;
+  if (fabs(x) + fabs(y) < 1e-2) {
+    *p2 = 1.0 / 2 + z * (1.0 / 6 + z * (1.0 / 24 + z * (1.0 / 120 + z
+          * (1.0 / 720 + z / 5040))));
+    *p1 = 1 + z * *p2;
+    *ez = 1 + z * *p1;
+    return;
+  }
+  sh = sin(y / 2);
+  em1 = expm1(x) * cos(y) - 2 * sh * sh + I * exp(x) * sin(y);
+  *ez = 1 + em1;
+  *p1 = em1 / z;
+  *p2 = (*p1 - 1) / z;
+}
+
+/* Real eigen-route: y over h, and the integral of y into g->yint. */
+static void carry_real(eig_ws *g, size_t n, int nq, int has_rate, double h,
+                       double *y, const double *rate)
+{
+  size_t i, j;
+  for (i = 0; i < n; i++) {
+    const double *row = g->Vir + i * n;
+    double w = 0, s = 0;
+    for (j = 0; j < n; j++) w += row[j] * y[j];
+    for (j = 0; has_rate && j < n; j++) s += row[j] * rate[j];
+    g->wr[i] = w;
+    g->sr[i] = s;
+  }
+  for (i = 0; i < n; i++) {
+    double em1, p1, p2, w = g->wr[i], s = g->sr[i];
+    phis_real(g->lr[i] * h, &em1, &p1, &p2);
+    g->wr[i] = w + em1 * w + s * h * p1;
+    if (nq) g->iwr[i] = w * h * p1 + s * h * h * p2;
+  }
+  for (i = 0; i < n; i++) {
+    const double *row = g->Vr + i * n;
+    double v = 0, vi = 0;
+    for (j = 0; j < n; j++) v += row[j] * g->wr[j];
+    for (j = 0; nq && j < n; j++) vi += row[j] * g->iwr[j];
+    y[i] = v;
+    g->yint[i] = vi;
+  }
+}
+
+/* Complex eigen-route (a complex-conjugate pair of eigenvalues). */
+static void carry_complex(eig_ws *g, size_t n, int nq, int has_rate,
+                          double h, double *y, const double *rate)
+{
+  size_t i, j;
+  for (i = 0; i < n; i++) {
+    const double complex *row = g->Vi + i * n;
+    double complex w = 0, s = 0;
+    for (j = 0; j < n; j++) w += row[j] * y[j];
+    for (j = 0; has_rate && j < n; j++) s += row[j] * rate[j];
+    g->w[i] = w;
+    g->s[i] = s;
+  }
+  for (i = 0; i < n; i++) {
+    double complex ez, p1, p2, w = g->w[i], s = g->s[i];
+    phis(g->lam[i] * h, &ez, &p1, &p2);
+    g->w[i] = ez * w + s * h * p1;
+    if (nq) g->iw[i] = w * h * p1 + s * h * h * p2;
+  }
+  for (i = 0; i < n; i++) {
+    const double complex *row = g->V + i * n;
+    double complex v = 0, vi = 0;
+    for (j = 0; j < n; j++) v += row[j] * g->w[j];
+    for (j = 0; nq && j < n; j++) vi += row[j] * g->iw[j];
+    y[i] = creal(v);
+    g->yint[i] = creal(vi);
+  }
+}
+
+/* y (and q) carried over h through the eigendecomposition. */
+static int propagate_eig(rkin_expath *e, double h, double *y,
+                         const double *rate, double *q, rkin_err *err)
+{
+  eig_ws *g = &e->eg;
+  size_t n = e->n, i, j;
+  int has_rate = 0, nq = e->nq > 0;
+  for (i = 0; i < n; i++) has_rate |= rate[i] != 0;
+  if (g->real) carry_real(g, n, nq, has_rate, h, y, rate);
+  else carry_complex(g, n, nq, has_rate, h, y, rate);
+  for (i = 0; i < n; i++)
+    if (!isfinite(y[i]) || !isfinite(g->yint[i]))
+      return rkin_err_set(err, RKIN_ENONFINITE, "state '%s' is not finite "
+                          "after %g h (model '%s': rates too large?)",
+                          rkin_model_state_name(e->m, i), h,
+                          rkin_model_name(e->m));
+  for (i = 0; i < e->nq; i++) {
+    size_t idx = (size_t)e->tia[i];
+    double t = 0;
+    if (idx < n) {
+      t = g->yint[idx];
+    } else {
+      for (j = 0; j < n; j++) t += e->C[(idx - n) * n + j] * g->yint[j];
+    }
+    q[i] += t;
+  }
+  return RKIN_OK;
+}
+
 /* y (and q) carried over h. */
 static int propagate(rkin_expath *e, double h, double *y, const double *rate,
                      double *q, rkin_err *err)
@@ -275,7 +619,15 @@ static int propagate(rkin_expath *e, double h, double *y, const double *rate,
   size_t n = e->n, dim = e->dim, i, j;
   const gsl_matrix *E;
   if (h <= 0) return RKIN_OK;
-  E = expm(e, h, rate, err);
+  E = cached(e, h, rate);
+  if (!E && e->misses >= EIG_AFTER(e->n)) {
+    if (e->eg.state == EIG_UNKNOWN) e->eg.state = eig_compute(e);
+    if (e->eg.state == EIG_OK) return propagate_eig(e, h, y, rate, q, err);
+  }
+  if (!E) {
+    e->misses++;
+    E = expm(e, h, rate, err);
+  }
   if (!E) return err ? err->code : RKIN_ESOLVER;
   memcpy(e->z, y, n * sizeof *y);
   for (i = n; i < dim - 1; i++) e->z[i] = 0;

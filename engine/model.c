@@ -466,6 +466,21 @@ const char *rkin_model_output_name(const rkin_model *m, size_t i)
   return i < m->nout ? m->outputs[i] : NULL;
 }
 
+const rkin_graph *rkin_model_graph(const rkin_model *m)
+{
+  return m->g;
+}
+
+rkin_node rkin_model_deriv_node(const rkin_model *m, size_t i)
+{
+  return i < m->n ? m->deriv[i] : -1;
+}
+
+rkin_node rkin_model_output_node(const rkin_model *m, size_t i)
+{
+  return i < m->nout ? m->out_expr[i] : -1;
+}
+
 const double *rkin_model_defaults(const rkin_model *m)
 {
   return m->defaults;

@@ -53,6 +53,14 @@ int rkin_model_param_index(const rkin_model *m, const char *name,
 int rkin_model_output_index(const rkin_model *m, const char *name,
                             rkin_err *err);
 
+/* The expression graph and the nodes of the user's (biological, decay not
+ * included) derivatives and of the outputs, read-only: for building a
+ * derived model (regimen.c adds auxiliary states) by copying the nodes
+ * into a new graph. Valid while m lives. */
+const rkin_graph *rkin_model_graph(const rkin_model *m);
+rkin_node rkin_model_deriv_node(const rkin_model *m, size_t i);
+rkin_node rkin_model_output_node(const rkin_model *m, size_t i);
+
 /* Scratch doubles any evaluation below needs. */
 size_t rkin_model_nwork(const rkin_model *m);
 

@@ -23,5 +23,7 @@
 #include "radiobio.h"
 #include "organ.h"
 #include "tcp.h"
+#include "imaging.h"
+#include "regimen.h"
 
 #endif

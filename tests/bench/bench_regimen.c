@@ -1,0 +1,220 @@
+/* bench_regimen.c - N virtual patients (default 10,000) of the six-
+ * compartment 177Lu model (models/lu177_6c.lua equations, 30 % CV on
+ * every rate) through 4 regimens of up to 6 cycles (empiric 4 x 7.4 GBq;
+ * PP-PRRT 23 Gy kidney; ILUMINET 27 Gy kidney BED with the last cycle
+ * reduced; optimised tumour BED under kidney BED 27 Gy and marrow 2 Gy),
+ * the rules deciding from simulated imaging (4, 24, 72 h, 10 % error,
+ * AICc fit of the kidney curve). Timed on 1 thread and on all cores;
+ * then a nonlinear variant (saturable kidney uptake, augmented CVODES
+ * route) on fewer patients.
+ *
+ * Usage: bench_regimen [n_patients] [n_nonlinear] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "organ.h"
+#include "regimen.h"
+#include "vpop.h"
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* lu177_6c: P I K L T R, plasma exchange with each, kU out of P
+ * (../shared/peers/README.md s.2). With sat, P -> K is saturable:
+ * kPK P / (1 + P / km). */
+static rkin_model *six_c(int sat)
+{
+  static const char *st[] = {"P", "I", "K", "L", "T", "R"};
+  static const char *pa[] = {"kPI", "kIP", "kPK", "kKP", "kPL", "kLP",
+                             "kPT", "kTP", "kPR", "kRP", "kU", "km"};
+  static const double v[] = {0.60, 0.40, 0.030, 0.012, 0.040, 0.015,
+                             0.030, 0.004, 0.15, 0.030, 0.50, 2000};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[6], p0 = rkin_expr_state(g, 0), out;
+  rkin_model_spec sp = {0};
+  rkin_err err;
+  rkin_model *m;
+  int j;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG,
+                         rkin_expr_binary(g, RKIN_OP_MUL,
+                                          rkin_expr_param(g, 10), p0));
+  for (j = 1; j < 6; j++) {
+    rkin_node y = rkin_expr_state(g, j);
+    rkin_node in = rkin_expr_binary(g, RKIN_OP_MUL,
+                                    rkin_expr_param(g, 2 * (j - 1)), p0);
+    rkin_node back = rkin_expr_binary(g, RKIN_OP_MUL,
+                                      rkin_expr_param(g, 2 * j - 1), y);
+    if (j == 2 && sat)
+      in = rkin_expr_binary(
+        g, RKIN_OP_DIV, in,
+        rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_const(g, 1),
+                         rkin_expr_binary(g, RKIN_OP_DIV, p0,
+                                          rkin_expr_param(g, 11))));
+    d[j] = rkin_expr_binary(g, RKIN_OP_SUB, in, back);
+    out = rkin_expr_binary(g, RKIN_OP_SUB, back, in);
+    d[0] = rkin_expr_binary(g, RKIN_OP_ADD, d[0], out);
+  }
+  sp.name = sat ? "lu177_6c_sat" : "lu177_6c";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 6;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 12;
+  sp.params = pa;
+  sp.values = v;
+  m = rkin_model_new(&sp, g, &err);
+  if (!m) fprintf(stderr, "bench_regimen: %s\n", err.msg);
+  return m;
+}
+
+static double cum(const rkin_regimen_res *r, const double *v, size_t i,
+                  size_t q)
+{
+  size_t c;
+  double s = 0;
+  for (c = 0; c < r->max_cycles; c++)
+    s += v[(i * r->max_cycles + c) * r->n_regions + q];
+  return s;
+}
+
+static int cmp(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+  qsort(v, n, sizeof *v, cmp);
+  return n ? v[n / 2] : NAN;
+}
+
+static void summary(const char *name, const rkin_regimen_res *r)
+{
+  size_t n = r->n_patients, i, over = 0;
+  double *a = malloc(4 * n * sizeof *a), *kb = a + n, *tb = kb + n;
+  double *cy = tb + n;
+  for (i = 0; i < n; i++) {
+    size_t c;
+    a[i] = 0;
+    for (c = 0; c < r->max_cycles; c++)
+      a[i] += r->activity_gbq[i * r->max_cycles + c];
+    kb[i] = cum(r, r->bed_true, i, 0);
+    tb[i] = cum(r, r->bed_true, i, 1);
+    cy[i] = (double)r->n_cycles[i];
+    over += kb[i] > 27 * (1 + 1e-9)
+            || cum(r, r->dose_true, i, 2) > 2 * (1 + 1e-9);
+  }
+  printf("  %-10s cycles %.0f, activity %.1f GBq, kidney BED %.1f Gy, "
+         "tumour BED %.0f Gy (medians); over a limit %.1f %%; failed %zu\n",
+         name, median(cy, n), median(a, n), median(kb, n), median(tb, n),
+         100.0 * (double)over / (double)n, r->n_failed);
+  free(a);
+}
+
+static double run_all(rkin_model *m, const double *params, size_t n,
+                      int threads, int show)
+{
+  static const double times[] = {4, 24, 72};
+  static const int imaged[] = {1, 0, 0};
+  static const char *names[] = {"empiric", "PP-PRRT", "ILUMINET",
+                                "optimised"};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_region rg[3];
+  rkin_regimen_spec sp = {0};
+  rkin_imaging img = {0};
+  rkin_regimen *r;
+  rkin_err err;
+  double t0 = now(), total;
+  int k;
+  memset(rg, 0, sizeof rg);
+  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
+                        rkin_organ_find("kidney", NULL)->lq};
+  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
+                        rkin_organ_find("tumour", NULL)->lq};
+  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
+                        rkin_organ_find("red_marrow", NULL)->lq};
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = 3;
+  sp.regions = rg;
+  sp.interval_h = 1344;
+  sp.threads = threads;
+  if (!(r = rkin_regimen_new(&sp, &err))) {
+    fprintf(stderr, "bench_regimen: %s\n", err.msg);
+    return -1;
+  }
+  if (show)
+    printf("  prepare (%s route): %.3f s\n",
+           rkin_regimen_route(r) == RKIN_ROUTE_EIGEN ? "eigen" : "augmented",
+           now() - t0);
+  img.method = RKIN_IMAGING_FIT;
+  img.n_times = 3;
+  img.times_h = times;
+  img.cv = 0.10;
+  img.seed = 11;
+  img.imaged = imaged;
+  for (k = 0; k < 4; k++) {
+    rkin_regimen_rule u;
+    rkin_regimen_res res;
+    double t1 = now();
+    rkin_regimen_rule_default(&u);
+    u.max_cycles = 6;
+    u.kind = k == 0 ? RKIN_RULE_EMPIRIC : k == 1 ? RKIN_RULE_PP_PRRT
+             : k == 2 ? RKIN_RULE_ILUMINET : RKIN_RULE_OPTIMISED;
+    u.target_gy = 23;
+    u.bed_limit_gy = 27;
+    u.max_gbq = 15;
+    u.min_gbq = k == 3 ? 0 : 0.5;
+    u.objective = 1;
+    u.n_limits = 2;
+    u.limits = lim;
+    rkin_regimen_res_alloc(&res, n, 6, 3, &err);
+    if (rkin_regimen_run(r, &u, &img, &res, &err))
+      fprintf(stderr, "bench_regimen: %s\n", err.msg);
+    if (show) {
+      printf("  %-10s %.3f s\n", names[k], now() - t1);
+      summary(names[k], &res);
+    }
+    rkin_regimen_res_free(&res);
+  }
+  total = now() - t0;
+  rkin_regimen_free(r);
+  return total;
+}
+
+int main(int argc, char **argv)
+{
+  size_t n = argc > 1 ? (size_t)atol(argv[1]) : 10000;
+  size_t nn = argc > 2 ? (size_t)atol(argv[2]) : 100;
+  rkin_model *m = six_c(0), *ms = six_c(1);
+  double cv[12], *p = malloc(n * 12 * sizeof *p), t;
+  rkin_err err;
+  int j;
+  for (j = 0; j < 12; j++) cv[j] = j < 11 ? 0.3 : 0;
+  rkin_vpop_sample(m, NULL, cv, 1, n, p, &err);
+  printf("bench_regimen: %zu patients x up to 6 cycles x 4 regimens, "
+         "imaging fit (4, 24, 72 h, 10 %% error), linear lu177_6c\n", n);
+  t = run_all(m, p, n, 1, 1);
+  printf("linear, 1 thread: %.2f s total\n", t);
+  printf("linear, %d threads: %.2f s total\n", rkin_ncores(),
+         run_all(m, p, n, 0, 0));
+  if (nn > n) nn = n;
+  t = run_all(ms, p, nn, 1, 1);
+  printf("nonlinear (saturable kidney uptake, augmented CVODES route), %zu "
+         "patients, 1 thread: %.2f s total (%.1f ms per patient for 4 "
+         "regimens)\n", nn, t, 1000 * t / (double)nn);
+  free(p);
+  rkin_model_free(m);
+  rkin_model_free(ms);
+  return 0;
+}

@@ -1,0 +1,795 @@
+/* test_regimen.c - cycle regimens: per-cycle dose, G and BED against
+ * closed forms, the built-in rules against hand calculations, imaging with
+ * zero error against the truth, the optimiser against the rules, thread
+ * invariance, bad input and failing patients. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gfactor.h"
+#include "model.h"
+#include "nuclide.h"
+#include "organ.h"
+#include "radiobio.h"
+#include "regimen.h"
+#include "tac.h"
+#include "vpop.h"
+#include "../tap.h"
+
+/* ------------------------------------------------------------ models */
+
+/* A compartment model from flows: flow f moves k[par[f]] * y[from[f]]
+ * from state from[f] to state to[f] (-1: out of the body). With `sat`,
+ * flow 0 is saturable instead: k0 * y / (1 + y / km), km the last
+ * parameter. With `nanpar` >= 0, flow 0 is multiplied by sqrt(p - 0.5)
+ * (p = that parameter), a NaN for p < 0.5. */
+typedef struct {
+  const char *name;
+  size_t n, np, nf;
+  const char *const *states, *const *params;
+  const double *values;
+  const int *from, *to, *par;
+  int sat, nanpar;
+} flow_model;
+
+static rkin_model *build(const flow_model *fm)
+{
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[8];
+  rkin_model_spec sp = {0};
+  rkin_err err;
+  rkin_model *m;
+  size_t f, i;
+  for (i = 0; i < fm->n; i++) d[i] = rkin_expr_const(g, 0);
+  for (f = 0; f < fm->nf; f++) {
+    rkin_node y = rkin_expr_state(g, fm->from[f]);
+    rkin_node flow = rkin_expr_binary(g, RKIN_OP_MUL,
+                                      rkin_expr_param(g, fm->par[f]), y);
+    if (f == 0 && fm->sat)
+      flow = rkin_expr_binary(
+        g, RKIN_OP_DIV, flow,
+        rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_const(g, 1),
+                         rkin_expr_binary(g, RKIN_OP_DIV, y,
+                                          rkin_expr_param(g,
+                                                          (int)fm->np - 1))));
+    if (f == 0 && fm->nanpar >= 0)
+      flow = rkin_expr_binary(
+        g, RKIN_OP_MUL, flow,
+        rkin_expr_unary(g, RKIN_OP_SQRT,
+                        rkin_expr_binary(g, RKIN_OP_SUB,
+                                         rkin_expr_param(g, fm->nanpar),
+                                         rkin_expr_const(g, 0.5))));
+    d[fm->from[f]] = rkin_expr_binary(g, RKIN_OP_SUB, d[fm->from[f]], flow);
+    if (fm->to[f] >= 0)
+      d[fm->to[f]] = rkin_expr_binary(g, RKIN_OP_ADD, d[fm->to[f]], flow);
+  }
+  sp.name = fm->name;
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = fm->n;
+  sp.states = fm->states;
+  sp.deriv = d;
+  sp.n_params = fm->np;
+  sp.params = fm->params;
+  sp.values = fm->values;
+  m = rkin_model_new(&sp, g, &err);
+  if (!m) diag("model %s: %s", fm->name, err.msg);
+  return m;
+}
+
+/* P -> K -> out, P -> T -> out, P -> out: kidney and tumour curves are
+ * exactly uptake-washout (A (e^-lw t - e^-lu t)). Rates /h. */
+static const char *pkt_states[] = {"P", "K", "T"};
+static const char *pkt_params[] = {"kPK", "kPT", "kel", "kK", "kT", "km"};
+static const double pkt_values[] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
+static const int pkt_from[] = {0, 0, 0, 1, 2};
+static const int pkt_to[] = {1, 2, -1, -1, -1};
+static const int pkt_par[] = {0, 1, 2, 3, 4};
+
+static rkin_model *pkt_model(int sat)
+{
+  flow_model fm = {sat ? "pkt_sat" : "pkt", 3, sat ? 6 : 5, 5, pkt_states,
+                   pkt_params, pkt_values, pkt_from, pkt_to, pkt_par, sat,
+                   -1};
+  return build(&fm);
+}
+
+/* One state A -> out: a mono-exponential curve. */
+static rkin_model *mono_model(void)
+{
+  static const char *st[] = {"A"}, *pa[] = {"k"};
+  static const double v[] = {0.01};
+  static const int from[] = {0}, to[] = {-1}, par[] = {0};
+  flow_model fm = {"mono", 1, 1, 1, st, pa, v, from, to, par, 0, -1};
+  return build(&fm);
+}
+
+/* P <-> K with return, P -> T, P -> out: coupled eigenvalues. Cyclic
+ * A -> B -> C -> A: complex eigenvalues (-3k/2 +- i sqrt(3) k / 2). */
+static rkin_model *back_model(void)
+{
+  static const char *st[] = {"P", "K", "T"};
+  static const char *pa[] = {"kPK", "kKP", "kPT", "kel"};
+  static const double v[] = {0.03, 0.012, 0.02, 0.4};
+  static const int from[] = {0, 1, 0, 0}, to[] = {1, 0, 2, -1};
+  static const int par[] = {0, 1, 2, 3};
+  flow_model fm = {"back", 3, 4, 4, st, pa, v, from, to, par, 0, -1};
+  return build(&fm);
+}
+
+static rkin_model *cyclic_model(void)
+{
+  static const char *st[] = {"A", "B", "C", "D"};
+  static const char *pa[] = {"k", "kout"};
+  static const double v[] = {0.2, 0.01};
+  static const int from[] = {0, 1, 2, 2}, to[] = {1, 2, 0, 3};
+  static const int par[] = {0, 0, 0, 1};
+  flow_model fm = {"cyclic", 4, 2, 4, st, pa, v, from, to, par, 0, -1};
+  return build(&fm);
+}
+
+static rkin_model *nan_model(void)
+{
+  static const char *st[] = {"P", "K"}, *pa[] = {"kPK", "kel", "kK", "q"};
+  static const double v[] = {0.02, 0.5, 0.012, 1.0};
+  static const int from[] = {0, 0, 1}, to[] = {1, -1, -1}, par[] = {0, 1, 2};
+  flow_model fm = {"nanm", 2, 4, 3, st, pa, v, from, to, par, 0, 3};
+  return build(&fm);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static rkin_region regions3[3];
+
+static void set_regions(void)
+{
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  memset(regions3, 0, sizeof regions3);
+  regions3[0].name = "kidney";
+  regions3[0].quantity = 1;
+  regions3[0].mass_kg = 0.3;
+  regions3[0].lq = kid->lq;
+  regions3[1].name = "tumour";
+  regions3[1].quantity = 2;
+  regions3[1].mass_kg = 0.05;
+  regions3[1].lq = tum->lq;
+  regions3[2].name = "marrow";    /* a blood-based proxy: plasma state */
+  regions3[2].quantity = 0;
+  regions3[2].mass_kg = 5.0;   /* ~0.25 Gy per 7.4 GBq (NETTER-1 0.22) */
+  regions3[2].lq = mar->lq;
+}
+
+static rkin_regimen *make(const rkin_model *m, const double *params,
+                          size_t n, int cvodes, int threads)
+{
+  rkin_regimen_spec sp = {0};
+  rkin_err err;
+  rkin_regimen *r;
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.opts.rtol = 1e-10;
+  sp.opts.atol = 1e-10;
+  if (cvodes) sp.opts.path = RKIN_PATH_CVODES;
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = 3;
+  sp.regions = regions3;
+  sp.inject = 0;
+  sp.interval_h = 1344;       /* 8 weeks, Lutathera (DOMAIN.md s.6) */
+  sp.threads = threads;
+  r = rkin_regimen_new(&sp, &err);
+  if (!r) diag("regimen: %s", err.msg);
+  return r;
+}
+
+static double s_led(double mass)
+{
+  return rkin_nuclide_j_per_mbqh(rkin_nuclide_find("Lu-177", NULL)) / mass;
+}
+
+/* Analytic one-cycle kidney/tumour quantities of pkt for a GBq: lu the
+ * plasma rate, lw the organ washout (both with decay). TIA to infinity;
+ * the tail beyond 1344 h is e^-21 of it. */
+static void pkt_exact(const double *p, double a_gbq, size_t organ,
+                      double *dose, double *g)
+{
+  double lam = log(2.0) / rkin_nuclide_find("Lu-177", NULL)->half_life_h;
+  double lu = p[0] + p[1] + p[2] + lam, lw = p[organ == 0 ? 3 : 4] + lam;
+  double kin = p[organ == 0 ? 0 : 1];
+  double tia = 1000 * a_gbq * kin / (lu * lw);
+  *dose = tia * s_led(regions3[organ].mass_kg);
+  rkin_gfactor_uptake(lw, lu, regions3[organ].lq.trep_h, g, NULL);
+}
+
+static int run(rkin_regimen *r, const rkin_regimen_rule *u,
+               const rkin_imaging *img, rkin_regimen_res *res)
+{
+  rkin_err err;
+  int rc;
+  if ((rc = rkin_regimen_res_alloc(res, res->n_patients, u->max_cycles, 3,
+                                   &err)))
+    return rc;
+  rc = rkin_regimen_run(r, u, img, res, &err);
+  if (rc) diag("run: %s", err.msg);
+  return rc;
+}
+
+static double cum(const rkin_regimen_res *res, const double *v, size_t i,
+                  size_t q)
+{
+  size_t c;
+  double s = 0;
+  for (c = 0; c < res->max_cycles; c++)
+    s += v[(i * res->max_cycles + c) * res->n_regions + q];
+  return s;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_closed_forms(void)
+{
+  rkin_model *m = mono_model(), *pk = pkt_model(0);
+  double p = 0.01, lam = log(2.0) / 159.528, g, bed_ref, d;
+  rkin_regimen_rule u;
+  rkin_regimen_res res = {0};
+  rkin_region keep[3];
+  int cv;
+  memcpy(keep, regions3, sizeof keep);
+  regions3[0].quantity = regions3[1].quantity = regions3[2].quantity = 0;
+  rkin_regimen_rule_default(&u);
+  u.n_cycles = u.max_cycles = 1;
+  for (cv = 0; cv < 2; cv++) {
+    rkin_regimen *r = make(m, &p, 1, cv, 1);
+    res.n_patients = 1;
+    ok(r && !run(r, &u, NULL, &res), "mono model, %s route: one cycle runs",
+       cv ? "augmented" : "eigen");
+    if (!r) continue;
+    ok(rkin_regimen_route(r) == (cv ? RKIN_ROUTE_AUGMENTED : RKIN_ROUTE_EIGEN),
+       "route is %s", cv ? "augmented" : "eigen");
+    /* D over [0, T] of R0 e^-(k+l) t, analytic */
+    d = 7400 * s_led(0.3) / (p + lam) * -expm1(-(p + lam) * 1344);
+    is_double(res.dose_true[0], d, cv ? 1e-7 : 1e-12,
+              "mono dose over the cycle = analytic (rel %s)",
+              cv ? "1e-7, CVODES" : "1e-12");
+    /* G = l / (l + mu) (DOMAIN.md s.4) for the curve to infinity; the
+     * finite cycle leaves out e^-19 of it */
+    rkin_gfactor_mono(p + lam, regions3[0].lq.trep_h, &g, NULL);
+    is_double(res.g_true[0], g, 1e-6, "G of the mono curve = l/(l+mu) "
+              "(radiobio closed form, rel 1e-6)");
+    rkin_radiobio_bed(res.dose_true[0], g, &regions3[0].lq, "k", &bed_ref,
+                      NULL);
+    is_double(res.bed_true[0], bed_ref, 1e-6, "BED = radiobio BED of D, G "
+              "mono (rel 1e-6)");
+    rkin_regimen_res_free(&res);
+    rkin_regimen_free(r);
+  }
+  memcpy(regions3, keep, sizeof keep);
+  {
+    /* uptake-washout kidney and tumour: G = Baechler closed form
+     * (gfactor_uptake) */
+    double d2, g2;
+    rkin_regimen *r = make(pk, pkt_values, 1, 0, 1);
+    res.n_patients = 1;
+    run(r, &u, NULL, &res);
+    pkt_exact(pkt_values, 7.4, 0, &d2, &g2);
+    is_double(res.dose_true[0], d2, 1e-9, "pkt kidney dose = analytic "
+              "uptake-washout TIA x S (rel 1e-9)");
+    is_double(res.g_true[0], g2, 1e-8, "pkt kidney G = uptake closed form "
+              "(rel 1e-8)");
+    pkt_exact(pkt_values, 7.4, 1, &d2, &g2);
+    is_double(res.dose_true[1], d2, 1e-6, "pkt tumour dose = analytic "
+              "(rel 1e-6; tail e^-14 left out)");
+    is_double(res.g_true[1], g2, 1e-5, "pkt tumour G = uptake closed form "
+            "(rel 1e-5: the cycle ends at e^-13.8 of the washout)");
+    diag("pkt 7.4 GBq: kidney %.4f Gy (G %.5f), tumour %.4f Gy, marrow "
+         "%.4f Gy", res.dose_true[0], res.g_true[0], res.dose_true[1],
+         res.dose_true[2]);
+    rkin_regimen_res_free(&res);
+    rkin_regimen_free(r);
+  }
+  rkin_model_free(m);
+  rkin_model_free(pk);
+}
+
+/* Eigen and augmented routes on coupled and complex-eigenvalue models. */
+static void test_routes_agree(void)
+{
+  rkin_model *ms[2] = {back_model(), cyclic_model()};
+  const char *names[2] = {"back-flow", "cyclic (complex eigenvalues)"};
+  int k;
+  for (k = 0; k < 2; k++) {
+    const double *p = rkin_model_defaults(ms[k]);
+    rkin_regimen *e = make(ms[k], p, 1, 0, 1), *a = make(ms[k], p, 1, 1, 1);
+    rkin_regimen_rule u;
+    rkin_regimen_res re = {0}, ra = {0};
+    size_t j, c, q;
+    double worst = 0;
+    rkin_regimen_rule_default(&u);
+    u.n_cycles = u.max_cycles = 3;
+    re.n_patients = ra.n_patients = 1;
+    run(e, &u, NULL, &re);
+    run(a, &u, NULL, &ra);
+    for (c = 0; c < 3; c++)
+      for (q = 0; q < 3; q++) {
+        j = c * 3 + q;
+        worst = fmax(worst, fabs(re.dose_true[j] / ra.dose_true[j] - 1));
+        worst = fmax(worst, fabs(re.bed_true[j] / ra.bed_true[j] - 1));
+      }
+    ok(worst < 1e-6, "%s model: eigen route = augmented CVODES route over 3 "
+       "cycles, dose and BED per region (max rel diff %.2g < 1e-6)",
+       names[k], worst);
+    rkin_regimen_res_free(&re);
+    rkin_regimen_res_free(&ra);
+    rkin_regimen_free(e);
+    rkin_regimen_free(a);
+    rkin_model_free(ms[k]);
+  }
+}
+
+static void test_rules(void)
+{
+  rkin_model *m = pkt_model(0);
+  rkin_regimen *r = make(m, pkt_values, 1, 0, 1);
+  rkin_regimen_rule u;
+  rkin_regimen_res res = {0};
+  double d1, g1, per, a, bed1, ab = regions3[0].lq.ab_gy, c, want, rest;
+  size_t k, nfull;
+  int all;
+  pkt_exact(pkt_values, 1.0, 0, &per, &g1);     /* Gy per GBq, kidney */
+
+  /* empiric: 4 x 7.4 GBq; cumulative dose 4 x (7.4 per) by linearity */
+  rkin_regimen_rule_default(&u);
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  is_int((int)res.n_cycles[0], 4, "empiric: 4 cycles");
+  is_double(res.activity_gbq[3], 7.4, 0, "empiric: cycle 4 gets 7.4 GBq");
+  is_double(cum(&res, res.dose_true, 0, 0), 4 * 7.4 * per, 1e-9,
+            "empiric: cumulative kidney dose = 4 x 7.4 GBq x Gy/GBq "
+            "(analytic, rel 1e-9)");
+  rkin_regimen_res_free(&res);
+
+  /* PP-PRRT: cycle 1 7.4 GBq; then (23 - D1) / 3 at the measured Gy/GBq */
+  u.kind = RKIN_RULE_PP_PRRT;
+  u.target_gy = 23;
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  d1 = 7.4 * per;
+  a = (23 - d1) / 3 / per;
+  is_double(res.activity_gbq[1], a, 1e-9, "PP-PRRT: cycle 2 = (23 - D1) / 3 "
+            "/ (D1 / 7.4) GBq by hand (rel 1e-9)");
+  is_double(res.activity_gbq[3], a, 1e-9, "PP-PRRT: cycle 4 the same");
+  is_double(cum(&res, res.dose_true, 0, 0), 23, 1e-6, "PP-PRRT: cumulative "
+            "kidney dose lands on 23 Gy (rel 1e-6)");
+  diag("PP-PRRT activities %.4f %.4f %.4f %.4f GBq", res.activity_gbq[0],
+       res.activity_gbq[1], res.activity_gbq[2], res.activity_gbq[3]);
+  rkin_regimen_res_free(&res);
+  /* pre-therapy estimate: every cycle 23 / 4 / k0 */
+  u.first_gy_per_gbq = per;
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  is_double(res.activity_gbq[0], 23.0 / 4 / per, 1e-12, "PP-PRRT with a "
+            "pre-therapy estimate: cycle 1 = 23 / 4 / (Gy/GBq)");
+  is_double(cum(&res, res.dose_true, 0, 0), 23, 1e-6, "and lands on 23 Gy");
+  rkin_regimen_res_free(&res);
+  /* bounded: max 8 GBq, every cycle at the bound, short of the target */
+  u.first_gy_per_gbq = 0;
+  u.max_gbq = 8;
+  u.target_gy = 60;
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  is_double(res.activity_gbq[2], 8, 0, "PP-PRRT: max_gbq 8 caps cycle 3");
+  rkin_regimen_res_free(&res);
+
+  /* ILUMINET 27 Gy BED, last cycle reduced: by hand, each 7.4 GBq cycle
+   * gives BED b = D (1 + G D / ab); full cycles while cum + b <= 27, then
+   * D from the budget: (G/ab) D^2 + D = 27 - cum. */
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_ILUMINET;
+  u.bed_limit_gy = 27;
+  u.max_cycles = 10;
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  bed1 = d1 * (1 + g1 * d1 / ab);
+  nfull = (size_t)floor(27 / bed1);
+  rest = 27 - (double)nfull * bed1;
+  want = 2 * rest / (1 + sqrt(1 + 4 * g1 * rest / ab)) / per;
+  all = 1;
+  for (k = 0; k < nfull; k++) all &= res.activity_gbq[k] == 7.4;
+  ok(all && res.n_cycles[0] == nfull + 1, "ILUMINET: %zu full 7.4 GBq "
+     "cycles (BED %.3f Gy each), then one reduced (got %zu cycles)", nfull,
+     bed1, res.n_cycles[0]);
+  is_double(res.activity_gbq[nfull], want, 1e-6, "ILUMINET: reduced last "
+            "cycle = remaining-budget dose / Gy per GBq by hand (rel 1e-6)");
+  c = cum(&res, res.bed_true, 0, 0);
+  ok(c <= 27 * (1 + 1e-9), "ILUMINET with reduction never exceeds 27 Gy "
+     "BED (got %.12g)", c);
+  is_double(c, 27, 1e-6, "and reaches it (rel 1e-6)");
+  rkin_regimen_res_free(&res);
+  u.reduce_last = 0;
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  is_int((int)res.n_cycles[0], (int)ceil(27 / bed1), "ILUMINET without "
+         "reduction: ceil(27 / b) full cycles");
+  ok(cum(&res, res.bed_true, 0, 0) >= 27, "and ends at or above 27 Gy");
+  rkin_regimen_res_free(&res);
+  u.reduce_last = 1;
+  u.max_cycles = 2;
+  res.n_patients = 1;
+  run(r, &u, NULL, &res);
+  is_int((int)res.n_cycles[0], 2, "ILUMINET: the cap on cycles stops it");
+  rkin_regimen_res_free(&res);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+/* Zero imaging error with the exact curve model (uptake-washout through 3
+ * points) gives the truth's decisions. */
+static void test_imaging(void)
+{
+  rkin_model *m = pkt_model(0);
+  double *p = malloc(200 * 5 * sizeof *p), cvs[5] = {0.3, 0.3, 0.3, 0.3, 0.3};
+  static const double times[] = {4, 24, 72};
+  static const int imaged[] = {1, 1, 0};   /* blood proxy: not imaged */
+  rkin_regimen *r = NULL, *r2;
+  rkin_regimen_rule u;
+  rkin_regimen_res rt = {0}, ri = {0}, r1 = {0};
+  rkin_imaging img = {0};
+  size_t i, worst_i = 0, nt = 200;
+  double worst = 0;
+  rkin_err err;
+  rkin_vpop_sample(m, NULL, cvs, 7, nt, p, &err);
+  r = make(m, p, nt, 0, 2);
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_PP_PRRT;
+  u.target_gy = 23;
+  u.max_gbq = 30;
+  img.method = RKIN_IMAGING_FIT;
+  img.n_times = 3;
+  img.times_h = times;
+  img.cv = 0;
+  img.seed = 3;
+  img.tac_models = 1u << RKIN_TAC_UPWASH;
+  img.imaged = imaged;
+  rt.n_patients = ri.n_patients = nt;
+  run(r, &u, NULL, &rt);
+  run(r, &u, &img, &ri);
+  for (i = 0; i < nt * 4; i++) {
+    double d = fabs(ri.activity_gbq[i] / rt.activity_gbq[i] - 1);
+    if (d > worst) worst = d, worst_i = i;
+  }
+  /* 1e-4: the TAC fit converges to NLopt's tolerance, and slow patients
+   * carry e^-13 of a cycle into the next */
+  ok(ri.n_failed == 0 && worst < 1e-4, "zero-error imaging (upwash fit "
+     "through 4, 24, 72 h) gives the truth's PP-PRRT activities for %zu "
+     "patients (max rel diff %.2g at %zu < 1e-4)", nt, worst, worst_i);
+  rkin_regimen_res_free(&ri);
+  u.kind = RKIN_RULE_ILUMINET;
+  u.bed_limit_gy = 27;
+  u.max_cycles = 10;
+  rkin_regimen_res_free(&rt);
+  rt.n_patients = ri.n_patients = nt;
+  run(r, &u, NULL, &rt);
+  run(r, &u, &img, &ri);
+  worst = 0;
+  for (i = 0; i < nt * 10; i++)
+    if (rt.activity_gbq[i] > 0)
+      worst = fmax(worst, fabs(ri.activity_gbq[i] / rt.activity_gbq[i] - 1));
+    else if (ri.activity_gbq[i] != 0)
+      worst = 1;
+  ok(worst < 1e-4, "zero-error imaging gives the truth's ILUMINET "
+     "activities, incl. the reduced cycle (max rel diff %.2g)", worst);
+  rkin_regimen_res_free(&rt);
+  rkin_regimen_res_free(&ri);
+
+  /* 10 % error: estimates differ from the truth; results are the same
+   * for 1 and 2 threads (noise seeded per patient and cycle) */
+  img.cv = 0.10;
+  img.tac_models = 0;
+  u.kind = RKIN_RULE_PP_PRRT;
+  u.max_cycles = 4;
+  ri.n_patients = r1.n_patients = nt;
+  run(r, &u, &img, &ri);
+  r2 = make(m, p, nt, 0, 1);
+  run(r2, &u, &img, &r1);
+  ok(!memcmp(ri.activity_gbq, r1.activity_gbq, nt * 4 * sizeof(double))
+     && !memcmp(ri.dose_est, r1.dose_est, nt * 12 * sizeof(double)),
+     "10 %% imaging error: identical decisions and estimates on 1 and 2 "
+     "threads");
+  worst = 0;
+  for (i = 0; i < nt; i++)
+    worst = fmax(worst, fabs(ri.dose_est[i * 12] / ri.dose_true[i * 12] - 1));
+  ok(worst > 0.01 && worst < 1.0, "10 %% error: estimated kidney dose "
+     "differs from the truth (max rel %.3f)", worst);
+  diag("10 %% error PP-PRRT: patient 1 true cumulative kidney %.2f Gy "
+       "(target 23)", cum(&ri, ri.dose_true, 0, 0));
+  rkin_regimen_res_free(&ri);
+  rkin_regimen_res_free(&r1);
+  /* single time point at 72 h */
+  img.method = RKIN_IMAGING_STP;
+  ri.n_patients = nt;
+  ok(!run(r, &u, &img, &ri) && ri.n_failed == 0, "STP imaging runs");
+  rkin_regimen_res_free(&ri);
+  rkin_regimen_free(r);
+  rkin_regimen_free(r2);
+  free(p);
+  rkin_model_free(m);
+}
+
+static void test_optimiser(void)
+{
+  rkin_model *m = pkt_model(0), *ms = pkt_model(1);
+  rkin_regimen *r = make(m, pkt_values, 1, 0, 1);
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_regimen_rule u, b;
+  rkin_regimen_res ro = {0}, rb = {0};
+  double cd[3], cb[3], obj, act[6];
+  size_t k, kind;
+  rkin_err err;
+  int rc;
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_OPTIMISED;
+  u.max_cycles = 6;
+  u.n_cycles = 4;
+  u.target_gy = 23;
+  u.bed_limit_gy = 27;
+  u.max_gbq = 15;
+  u.objective = 1;
+  u.n_limits = 2;
+  u.limits = lim;
+  ro.n_patients = 1;
+  run(r, &u, NULL, &ro);
+  rkin_regimen_evaluate(r, 0, ro.n_cycles[0], ro.activity_gbq, cd, cb, &err);
+  ok(cb[0] <= 27 * (1 + 1e-9) && cd[2] <= 2 * (1 + 1e-9), "optimised plan "
+     "keeps kidney BED <= 27 Gy (%.6f) and marrow dose <= 2 Gy (%.6f)",
+     cb[0], cd[2]);
+  diag("optimised: %zu cycles, %.3f %.3f %.3f %.3f %.3f %.3f GBq, tumour "
+       "BED %.2f Gy", ro.n_cycles[0], ro.activity_gbq[0], ro.activity_gbq[1],
+       ro.activity_gbq[2], ro.activity_gbq[3], ro.activity_gbq[4],
+       ro.activity_gbq[5], cum(&ro, ro.bed_true, 0, 1));
+  for (kind = 0; kind < 3; kind++) {
+    static const char *nm[] = {"empiric", "PP-PRRT", "ILUMINET"};
+    double tb;
+    int feas;
+    b = u;
+    b.kind = kind == 0 ? RKIN_RULE_EMPIRIC
+             : kind == 1 ? RKIN_RULE_PP_PRRT : RKIN_RULE_ILUMINET;
+    rb.n_patients = 1;
+    run(r, &b, NULL, &rb);
+    feas = cum(&rb, rb.bed_true, 0, 0) <= 27 * (1 + 1e-9)
+           && cum(&rb, rb.dose_true, 0, 2) <= 2 * (1 + 1e-9);
+    tb = cum(&rb, rb.bed_true, 0, 1);
+    ok(!feas || cum(&ro, ro.bed_true, 0, 1) >= tb * (1 - 1e-12),
+       "optimised tumour BED %.3f >= %s %.3f Gy (%s)",
+       cum(&ro, ro.bed_true, 0, 1), nm[kind], tb,
+       feas ? "feasible rule" : "rule exceeds a limit");
+    rkin_regimen_res_free(&rb);
+  }
+  /* without the rules' starts, on a bound */
+  rc = rkin_regimen_optimise(r, 0, &u, 0, NULL, act, &k, &obj, &err);
+  ok(!rc && k >= 1, "rkin_regimen_optimise alone: %zu cycles, tumour BED "
+     "%.3f Gy", k, obj);
+  rkin_regimen_res_free(&ro);
+  rkin_regimen_free(r);
+
+  /* nonlinear (saturable kidney uptake): augmented route, COBYLA */
+  r = make(ms, pkt_values, 1, 0, 1);
+  ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED, "saturable model "
+     "takes the augmented route");
+  u.max_cycles = 4;
+  ro.n_patients = 1;
+  rc = run(r, &u, NULL, &ro);
+  rkin_regimen_evaluate(r, 0, ro.n_cycles[0], ro.activity_gbq, cd, cb, &err);
+  ok(!rc && ro.n_failed == 0 && cb[0] <= 27 * (1 + 1e-9)
+     && cd[2] <= 2 * (1 + 1e-9), "nonlinear optimised plan keeps the "
+     "limits (kidney BED %.4f, marrow %.4f Gy; %zu cycles)", cb[0], cd[2],
+     ro.n_cycles[0]);
+  b = u;
+  b.kind = RKIN_RULE_ILUMINET;
+  rb.n_patients = 1;
+  run(r, &b, NULL, &rb);
+  ok(cum(&ro, ro.bed_true, 0, 1) >= cum(&rb, rb.bed_true, 0, 1) * (1 - 1e-9)
+     || cum(&rb, rb.bed_true, 0, 0) > 27 * (1 + 1e-9)
+     || cum(&rb, rb.dose_true, 0, 2) > 2 * (1 + 1e-9),
+     "nonlinear: optimised tumour BED %.3f >= ILUMINET %.3f",
+     cum(&ro, ro.bed_true, 0, 1), cum(&rb, rb.bed_true, 0, 1));
+  rkin_regimen_res_free(&ro);
+  rkin_regimen_res_free(&rb);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+  rkin_model_free(ms);
+}
+
+/* A custom rule: `mode` 0 gives 5 GBq twice; for patient 2, 1 fails,
+ * 2 returns NaN, 3 returns -1, 4 never stops, 5 returns 7400. */
+static int custom(void *ud, const rkin_regimen_state *k, double *next)
+{
+  int mode = *(int *)ud;
+  if (k->patient == 1 && mode) {
+    if (mode == 1) return rkin_err_set(k->err, RKIN_EINVAL, "boom");
+    *next = mode == 2 ? NAN : mode == 3 ? -1 : mode == 4 ? 5 : 7400;
+    return 0;
+  }
+  *next = k->cycles_given < 2 ? 5 : 0;
+  return 0;
+}
+
+static void test_custom_and_failures(void)
+{
+  rkin_model *m = pkt_model(0), *mn = nan_model();
+  double p3[15];
+  rkin_regimen *r;
+  rkin_regimen_rule u;
+  rkin_regimen_res res = {0};
+  static const char *want[] = {
+    "", "patient 2, before cycle 1: rule failed: boom",
+    "patient 2, before cycle 1: the rule returned nan GBq",
+    "patient 2, before cycle 1: the rule returned -1 GBq",
+    "patient 2: the rule asks for cycle 5 but max_cycles is 4",
+    "returned 7400 GBq, implausible; activities are in GBq"};
+  int mode;
+  size_t i;
+  for (i = 0; i < 3; i++) memcpy(p3 + 5 * i, pkt_values, 5 * sizeof *p3);
+  r = make(m, p3, 3, 0, 2);
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_CUSTOM;
+  u.decide = custom;
+  u.ud = &mode;
+  for (mode = 0; mode <= 5; mode++) {
+    res.n_patients = 3;
+    run(r, &u, NULL, &res);
+    if (mode == 0) {
+      ok(res.n_failed == 0 && res.n_cycles[2] == 2
+         && res.activity_gbq[2 * 4 + 1] == 5, "custom rule: 2 x 5 GBq");
+    } else {
+      ok(res.n_failed == 1 && res.status[1] != 0 && res.n_cycles[0] == 2
+         && res.n_cycles[2] == 2, "custom rule mode %d: patient 2 fails, "
+         "patients 1 and 3 keep their results", mode);
+      like(res.message[1] ? res.message[1] : "", want[mode],
+           "message names the patient and cycle (mode %d)", mode);
+    }
+    rkin_regimen_res_free(&res);
+  }
+  rkin_regimen_free(r);
+  {
+    /* a patient whose model gives NaN fails alone (augmented route) */
+    double pn[12] = {0.02, 0.5, 0.012, 1.0, 0.02, 0.5, 0.012, 0.1,
+                     0.02, 0.5, 0.012, 1.0};
+    rkin_region keep[3];
+    memcpy(keep, regions3, sizeof keep);
+    regions3[2].quantity = 0;
+    regions3[1].quantity = 1;
+    int cv;
+    for (cv = 0; cv < 2; cv++) {
+      r = make(mn, pn, 3, cv, 2);
+      rkin_regimen_rule_default(&u);
+      res.n_patients = 3;
+      run(r, &u, NULL, &res);
+      ok(res.n_failed == 1 && res.status[1] && res.n_cycles[0] == 4
+         && res.n_cycles[2] == 4, "%s: a NaN rate of patient 2 leaves "
+         "patients 1 and 3 whole", cv ? "augmented" : "eigen");
+      like(res.message[1] ? res.message[1] : "",
+           cv ? "patient 2, cycle 1: " : "patient 2: model 'nanm': system "
+           "matrix entry", "the failure names patient 2%s",
+           cv ? ", cycle 1" : "");
+      diag("%s", res.message[1] ? res.message[1] : "");
+      rkin_regimen_res_free(&res);
+      rkin_regimen_free(r);
+    }
+    memcpy(regions3, keep, sizeof keep);
+  }
+  rkin_model_free(m);
+  rkin_model_free(mn);
+}
+
+static void test_bad_input(void)
+{
+  rkin_model *m = pkt_model(0);
+  rkin_regimen_spec sp = {0};
+  rkin_regimen *r;
+  rkin_regimen_rule u;
+  rkin_regimen_res res = {0};
+  rkin_imaging img = {0};
+  static const double t_bad[] = {4, 2000}, t_ok[] = {4, 24, 72};
+  rkin_err err;
+  rkin_region bad[3];
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.n_patients = 1;
+  sp.params = pkt_values;
+  sp.n_regions = 3;
+  sp.regions = bad;
+  sp.interval_h = 1344;
+  memcpy(bad, regions3, sizeof bad);
+  bad[0].mass_kg = 0;
+  ok(!rkin_regimen_new(&sp, &err), "mass 0 refused");
+  like(err.msg, "region 'kidney': mass_kg must be a finite number > 0",
+       "message names the region and field");
+  bad[0].mass_kg = 300;
+  ok(!rkin_regimen_new(&sp, &err), "mass 300 kg refused");
+  like(err.msg, "is it in g?", "message suggests a unit mistake");
+  bad[0].mass_kg = 0.3;
+  bad[1].quantity = 9;
+  ok(!rkin_regimen_new(&sp, &err), "quantity out of range refused");
+  like(err.msg, "region 'tumour': quantity 9 is outside", "message");
+  bad[1].quantity = 2;
+  bad[2].name = "kidney";
+  ok(!rkin_regimen_new(&sp, &err), "duplicate region refused");
+  like(err.msg, "region 'kidney' is given twice", "message");
+  bad[2].name = "marrow";
+  sp.interval_h = 0;
+  ok(!rkin_regimen_new(&sp, &err), "interval 0 refused");
+  like(err.msg, "interval_h must be a finite number > 0", "message");
+  sp.interval_h = 1344;
+  sp.inject = 7;
+  ok(!rkin_regimen_new(&sp, &err) && strstr(err.msg, "inject state 7"),
+     "inject out of range refused: %s", err.msg);
+  sp.inject = 0;
+  r = rkin_regimen_new(&sp, &err);
+  rkin_regimen_rule_default(&u);
+  rkin_regimen_res_alloc(&res, 1, 4, 3, &err);
+  u.activity_gbq = 7400;
+  ok(rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_ERANGE,
+     "activity 7400 GBq refused");
+  like(err.msg, "activity_gbq = 7400 GBq is implausible; activities are in "
+       "GBq", "message says the unit");
+  u.activity_gbq = 7.4;
+  u.kind = RKIN_RULE_PP_PRRT;
+  u.target_gy = 2300;
+  ok(rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_ERANGE,
+     "target 2300 Gy refused");
+  like(err.msg, "target_gy = 2300 Gy is implausible", "message");
+  like(err.msg, "cGy", "message suggests cGy");
+  u.target_gy = 23;
+  u.n_cycles = 6;
+  ok(rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_EINVAL
+     && strstr(err.msg, "n_cycles 6 must be in [1, max_cycles = 4]"),
+     "n_cycles above max_cycles refused: %s", err.msg);
+  u.n_cycles = 4;
+  u.kind = RKIN_RULE_ILUMINET;
+  u.bed_limit_gy = -1;
+  ok(rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_EINVAL
+     && strstr(err.msg, "bed_limit_gy must be a finite number > 0"),
+     "negative BED limit refused: %s", err.msg);
+  u.bed_limit_gy = 27;
+  img.method = RKIN_IMAGING_FIT;
+  img.times_h = t_bad;
+  img.n_times = 2;
+  img.cv = 0.1;
+  ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL,
+     "imaging time after the interval refused");
+  like(err.msg, "times_h[2] = 2000 h, expected in (0, 1344) h", "message");
+  img.times_h = t_ok;
+  img.n_times = 3;
+  img.cv = 10;
+  ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_ERANGE,
+     "cv 10 refused");
+  like(err.msg, "it is a fraction (0.10 for 10 %)", "message");
+  u.kind = RKIN_RULE_OPTIMISED;
+  u.max_gbq = 15;
+  ok(rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_EINVAL
+     && strstr(err.msg, "needs at least one limit"),
+     "optimiser without limits refused: %s", err.msg);
+  u.kind = RKIN_RULE_EMPIRIC;
+  u.max_cycles = 5;
+  ok(rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_EINVAL
+     && strstr(err.msg, "results sized for 1 patients x 4 cycles"),
+     "results of the wrong size refused: %s", err.msg);
+  rkin_regimen_res_free(&res);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+int main(void)
+{
+  set_regions();
+  test_closed_forms();
+  test_routes_agree();
+  test_rules();
+  test_imaging();
+  test_optimiser();
+  test_custom_and_failures();
+  test_bad_input();
+  done_testing();
+  return exit_status();
+}
