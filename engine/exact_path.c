@@ -17,7 +17,8 @@
  * component is w e^(lambda h) + s h phi1(lambda h) (s = V^-1 r), and its
  * integral w h phi1 + s h^2 phi2, with phi1(z) = (e^z - 1)/z and
  * phi2(z) = (e^z - 1 - z)/z^2. It is used from the second distinct segment
- * of a parameter vector on (from the first for n <= 3), and only when
+ * of a parameter vector on (from the first for n <= 3 or when the segment
+ * has several output times: see EIG_AFTER), and only when
  * V is well conditioned (||V||_1 ||V^-1||_1 <= EIG_COND_MAX, so round-off
  * stays below ~1e-11): near-defective A falls back to scaling and
  * squaring. Which method served a segment depends only on the sequence of
@@ -44,10 +45,12 @@
 
 /* Exponentials computed by scaling and squaring for a parameter vector
  * before the eigen-route takes over: for n <= 3 states a decomposition
- * costs less than one expm (measured 0.7 vs 1.4 us at n = 2), for larger
- * n it costs about 1.5 expm (13 vs 8.5 us at n = 6), so a cohort's single
- * repeated cycle length keeps using the cache. */
-#define EIG_AFTER(n) ((n) <= 3 ? 0 : 1)
+ * costs less than one expm (measured 0.7 vs 1.4 us at n = 2); for larger
+ * n it costs about 1.5 expm (13 vs 8.5 us at n = 6), so it is taken at
+ * once only when the segment being advanced has several output times
+ * (observations: distinct lengths), else from the second distinct
+ * segment, so a cohort's repeated cycle length keeps using the cache. */
+#define EIG_AFTER(n, many) ((n) <= 3 || (many) ? 0 : 1)
 
 enum { EIG_UNKNOWN, EIG_OK, EIG_NO };
 
@@ -95,6 +98,7 @@ struct rkin_expath {
   gsl_permutation *perm;
   gsl_vector *b, *x;
   int misses;        /* exponentials computed since p was set */
+  int many_out;      /* the segment being advanced has >= 2 outputs */
   eig_ws eg;
 };
 
@@ -620,7 +624,7 @@ static int propagate(rkin_expath *e, double h, double *y, const double *rate,
   const gsl_matrix *E;
   if (h <= 0) return RKIN_OK;
   E = cached(e, h, rate);
-  if (!E && e->misses >= EIG_AFTER(e->n)) {
+  if (!E && e->misses >= EIG_AFTER(e->n, e->many_out)) {
     if (e->eg.state == EIG_UNKNOWN) e->eg.state = eig_compute(e);
     if (e->eg.state == EIG_OK) return propagate_eig(e, h, y, rate, q, err);
   }
@@ -651,6 +655,7 @@ int rkin_expath_advance(rkin_expath *e, double ts, double te, double *y,
   double s = ts;
   size_t k;
   int rc;
+  e->many_out = n_tout >= 2;
   for (k = 0; k < n_tout; k++) {
     rc = propagate(e, tout[k] - s, y, rate, q, err);
     if (rc) return rc;
