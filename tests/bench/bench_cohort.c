@@ -93,23 +93,42 @@ static int read_reference(const char *path, double *ref, size_t n)
   return i == n ? 0 : -1;
 }
 
-/* Runs the scipy peer and returns its LSODA patients/s, or -1. */
-static double scipy_rate(const char *peers)
+/* Runs a peer command and returns the subjects_per_s of its TIMING line
+ * for method `method`, or -1 when it did not run. */
+static double peer_rate(const char *cmd, const char *method)
 {
-  char cmd[1024], line[512];
+  char line[512];
   double rate = -1;
-  FILE *p;
-  snprintf(cmd, sizeof cmd,
-           "cd '%s' && /usr/bin/python3 pbpk_sim.py 50 --method LSODA "
-           "--no-exact 2>/dev/null", peers);
-  p = popen(cmd, "r");
+  FILE *p = popen(cmd, "r");
   if (!p) return -1;
   while (fgets(line, sizeof line, p)) {
     char *s = strstr(line, "subjects_per_s=");
-    if (!strncmp(line, "TIMING", 6) && s) rate = atof(s + 15);
+    if (!strncmp(line, "TIMING", 6) && s && strstr(line, method))
+      rate = atof(s + 15);
   }
   pclose(p);
   return rate;
+}
+
+/* scipy LSODA, pbpk_sim.py 50 (issue 3 names it). */
+static double scipy_rate(const char *peers)
+{
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && /usr/bin/python3 pbpk_sim.py 50 --method LSODA "
+           "--no-exact 2>/dev/null", peers);
+  return peer_rate(cmd, "method=LSODA");
+}
+
+/* deSolve's compiled LSODA (C right-hand side and Jacobian), pbpk_sim.R
+ * 1000 --compiled: the strongest ODE peer (DESIGN.md). */
+static double desolve_rate(const char *peers)
+{
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && command -v Rscript >/dev/null && Rscript pbpk_sim.R "
+           "1000 --compiled 2>/dev/null", peers);
+  return peer_rate(cmd, "pbpk_sim.R");
 }
 
 int main(int argc, char **argv)
@@ -176,6 +195,14 @@ int main(int argc, char **argv)
   else
     printf("scipy LSODA peer not run (needs /usr/bin/python3 with "
            "python3-scipy and %s/pbpk_sim.py)\n", peers);
+  py = desolve_rate(peers);
+  if (py > 0)
+    printf("deSolve compiled LSODA (pbpk_sim.R 1000 --compiled, same run): "
+           "%.0f patients/s; radiokin CVODES one thread: %.0f patients/s = "
+           "%.2fx\n", py, cv1_rate, cv1_rate / py);
+  else
+    printf("deSolve compiled peer not run (needs r-base-dev and "
+           "r-cran-desolve)\n");
   rkin_model_free(m);
   free(k);
   free(ex);
