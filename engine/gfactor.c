@@ -117,6 +117,8 @@ typedef struct {
   double mu, t;          /* t: the current outer time */
   int failed;            /* callback failure or non-finite rate */
   double bad_t, bad_r;
+  int inner_status;      /* first failing inner quadrature's GSL status */
+  double inner_t;        /* and its outer time */
   gsl_integration_workspace *inner;
 } quad_ctx;
 
@@ -144,10 +146,15 @@ static double outer_fn(double t, void *p)
   quad_ctx *q = p;
   gsl_function f = {inner_fn, q};
   double r = rate_at(q, t), val = 0.0, abserr;
+  int st;
   if (r == 0.0 || t == 0.0) return 0.0;
   q->t = t;
-  gsl_integration_qag(&f, 0.0, t, 0.0, 1e-11, 1000, GSL_INTEG_GAUSS41,
-                      q->inner, &val, &abserr);
+  st = gsl_integration_qag(&f, 0.0, t, 0.0, 1e-11, 1000, GSL_INTEG_GAUSS41,
+                           q->inner, &val, &abserr);
+  if (st && !q->inner_status) {
+    q->inner_status = st;
+    q->inner_t = t;
+  }
   return r * val;
 }
 
@@ -188,6 +195,15 @@ int rkin_gfactor_quad(rkin_rate_fn rate, void *ctx, double trep_h,
                       "G factor: quadrature failed (%s); does the dose "
                       "rate decay to 0 (finite TIA)?",
                       gsl_strerror(st1 ? st1 : st2));
+    goto done;
+  }
+  /* The inner integral runs over [0, t] of a smooth integrand; round-off
+   * (GSL_EROUND) at the requested 1e-11 is tolerable, anything else is
+   * not. */
+  if (q.inner_status && q.inner_status != GSL_EROUND) {
+    rc = rkin_err_set(err, RKIN_ENONFINITE,
+                      "G factor: inner quadrature failed at t = %g h (%s)",
+                      q.inner_t, gsl_strerror(q.inner_status));
     goto done;
   }
   if (dose_gy) *dose_gy = d;

@@ -67,11 +67,14 @@ static void squash(const char *in, char *out, size_t n)
   out[k] = '\0';
 }
 
-/* "177lu" -> "lu177": mass number first is the physicists' habit. */
+/* "177lu" -> "lu177", "225ac+d" -> "ac225+d": mass number first is the
+ * physicists' habit; a "+..." suffix stays last. */
 static void mass_last(const char *in, char *out, size_t n)
 {
   size_t d = strspn(in, "0123456789");
-  snprintf(out, n, "%s%.*s", in + d, (int)d, in);
+  size_t sym = strcspn(in + d, "+");
+  snprintf(out, n, "%.*s%.*s%s", (int)sym, in + d, (int)d, in,
+           in + d + sym);
 }
 
 const rkin_nuclide *rkin_nuclide_find(const char *name, rkin_err *err)

@@ -60,8 +60,9 @@ static double phi_electron(double r, double re)
 
 static double phi_photon(double x)
 {
-  /* Series 3x/4 - 3x^2/5 (+ O(x^3)) avoids cancellation for small x. */
-  if (x < 1e-3) return 0.75 * x - 0.6 * x * x;
+  /* Series 3x/4 - 2x^2/5 + x^3/6 (+ O(x^4)) avoids cancellation for
+   * small x. */
+  if (x < 1e-3) return x * (0.75 - x * (0.4 - x / 6.0));
   return 1.0 - 3.0 / (8.0 * x * x * x) *
                    (2.0 * x * x - 1.0 + (1.0 + 2.0 * x) * exp(-2.0 * x));
 }

@@ -171,7 +171,7 @@ int rkin_tac_stp_poplambda(double t, double a, double sd, double l,
  * log-normal between-subject variability of the amplitudes and of the
  * biological rates (l - l_phys), residual error. */
 typedef struct {
-  rkin_tac_model model;            /* MONO, BI or UPWASH */
+  rkin_tac_model model;            /* MONO, BI, UPWASH or TRI */
   double typ[RKIN_TAC_MAX_PAR];    /* typical natural parameters */
   double omega[RKIN_TAC_MAX_PAR];  /* SD of eta; 0 holds the parameter */
   double cv;                       /* proportional residual error (used when

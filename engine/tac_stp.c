@@ -163,6 +163,20 @@ static int check_prior(const rkin_tac_prior *pr, const rkin_tac_data *d,
                           ">= 0 of the log-normal variability", nm,
                           pr->omega[j]);
   }
+  /* Upwash and tri subtract their fastest term: with the rates out of
+   * order the typical curve is negative and so is its TIA. */
+  if (pr->model == RKIN_TAC_UPWASH || pr->model == RKIN_TAC_TRI)
+    for (j = 0; j < np; j++) {
+      int pv = tac_shape_of(pr->model)->prev[j];
+      if (tac_shape_of(pr->model)->is_rate[j] && pv >= 0 &&
+          !(pr->typ[j] > pr->typ[pv]))
+        return rkin_err_set(err, RKIN_EINVAL,
+                            "TAC MAP: typical %s = %g /h: expected faster "
+                            "than %s = %g /h (%s rates in increasing "
+                            "order)", rkin_tac_par_name(pr->model, j),
+                            pr->typ[j], rkin_tac_par_name(pr->model, pv),
+                            pr->typ[pv], rkin_tac_model_name(pr->model));
+    }
   if (!d->sd && !(isfinite(pr->cv) && pr->cv > 0))
     return rkin_err_set(err, RKIN_EINVAL,
                         "TAC MAP: residual cv = %g: expected > 0 when the "

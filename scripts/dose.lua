@@ -157,6 +157,11 @@ function M.compute(rows, opts)
         .. "that does not decay has infinite TIA)"):format(region,
         tostring(teff)))
     end
+    local tup = row.tup_h
+    if tup ~= nil and (type(tup) ~= "number" or tup <= 0) then
+      fail(opts, i, ("region '%s': tup_h = %s h, expected an uptake "
+        .. "half-time > 0"):format(region, tostring(tup)))
+    end
     local g
     if row.tup_h ~= nil then
       g = at(opts, i, rk.radiobio.g_uptake, math.log(2) / teff,

@@ -91,6 +91,19 @@ t.raises(function()
 end, input .. ":3: rk.dosimetry.led: liver: mass_kg = -0.3, expected > 0",
   "negative mass names file:line, region and value")
 
+-- A bad uptake half-time names file:line, region and value (it used to
+-- fail inside Lua arithmetic, or as an 'infinite' engine rate for 0).
+for _, v in ipairs { "abc", "0" } do
+  write(input, ([[
+patient,region,organ,cycle,tia_MBqh,mass_kg,activity_MBq,teff_h,tup_h
+P01,kidney,kidney,1,20000,0.3,7400,40,%s
+]]):format(v))
+  t.raises(function()
+    dose.main { input, "--out", out, "--no-plot", "--quiet" }
+  end, input .. ":2: region 'kidney': tup_h = " .. v .. " h, expected an "
+    .. "uptake half-time > 0", "tup_h = " .. v .. " names file:line and value")
+end
+
 for _, f in ipairs { stem, input, out, stem .. "_dose_summary.csv" } do
   os.remove(f)
 end

@@ -273,6 +273,18 @@ static void test_doserate(void)
     double c2[] = {2.0, -1.0}, b2[] = {0.5, 0.01};
     rkin_doserate_set(&r, 2, c2, b2, "liver", &err);
     like(err.msg, "slowest term -1 Gy/h at b = 0.01", "negative tail");
+    /* Positive at 0 and in the tail, negative in between: R(5 h) =
+     * e^-0.05 - 3 e^-0.5 + 2.1 e^-5 = -0.85 Gy/h (by hand). */
+    double c3[] = {1.0, -3.0, 2.1}, b3[] = {0.01, 0.1, 1.0};
+    is_int(rkin_doserate_set(&r, 3, c3, b3, "lesion", &err), RKIN_EINVAL,
+           "a 3-term curve dipping below zero in between is rejected");
+    like(err.msg, "lesion: dose rate becomes negative between", "message "
+         "says where");
+    /* Same rates, middle term -1: e^-0.01t - e^-0.1t > 0 for t > 0, so
+     * the curve stays positive; accepted. */
+    double c4[] = {1.0, -1.0, 2.1};
+    is_int(rkin_doserate_set(&r, 3, c4, b3, "lesion", &err), RKIN_OK,
+           "a 3-term mixed-sign curve that stays >= 0 is accepted");
   }
   is_int(rkin_doserate_set(&r, 0, a, b, "x", &err), RKIN_EINVAL, "0 terms");
   is_int(rkin_doserate_from_tac(&r, lu, 1, a, b, 0.0, "kidney", &err),

@@ -18,6 +18,10 @@ int main(void)
   ok(rkin_nuclide_find("177Lu", NULL) == lu, "177Lu spelling");
   ok(rkin_nuclide_find("lu177", NULL) == lu, "lu177 spelling");
   ok(rkin_nuclide_find("LU-177", NULL) == lu, "upper case");
+  ok(rkin_nuclide_find("225Ac+d", NULL) == rkin_nuclide_find("Ac-225+d",
+                                                              NULL)
+       && rkin_nuclide_find("225Ac+d", NULL) != NULL,
+     "225Ac+d spelling (mass number first, suffix kept last)");
   /* LITERATURE.md header: Delta_e = 147.9 keV x 3.6e9 x 1.602e-13
    * = 8.53e-5 J/(MBq h). */
   is_double(rkin_nuclide_j_per_mbqh(lu), 0.1479 * 3.6e9 * 1.602176634e-13,

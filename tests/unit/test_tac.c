@@ -241,6 +241,74 @@ static void test_aicc_undefined(void)
   }
 }
 
+/* AIC, AICc and Akaike weights recomputed by hand from the residuals
+ * (Burnham & Anderson 2002, eqs. 2.1, 2.14 and 2.15): Gaussian -2 log L
+ * = sum log(2 pi sigma_i^2) + sum (r_i / sigma_i)^2 with sigma_i = cv a_i
+ * known, or with the scale estimated (MLE s^2 = chi2 / n, one more
+ * parameter): sum log(2 pi a_i^2) + n log(chi2 / n) + n. k = free curve
+ * parameters (+1 for the scale); AICc = AIC + 2k(k+1)/(n-k-1);
+ * w_m = exp(-(AICc_m - min)/2) / sum. Tolerance rel. 1e-9. */
+static void test_aic_by_hand(void)
+{
+  double t[7] = {1, 4, 12, 24, 48, 96, 168}, a[7];
+  double p[3] = {200, 0.015, 0.25};
+  double noise[7] = {1.06, 0.95, 1.03, 0.97, 1.04, 0.98, 1.02};
+  int pass;
+  for (pass = 0; pass < 2; pass++) {
+    double cv = pass == 0 ? 0.1 : 0.0, crit[RKIN_TAC_NMODELS];
+    double best = HUGE_VAL, wsum = 0;
+    rkin_tac_data d;
+    rkin_tac_opts o;
+    rkin_tac_result r;
+    size_t i;
+    int m, nr = 0;
+    sample(RKIN_TAC_UPWASH, p, 7, t, a);
+    for (i = 0; i < 7; i++) a[i] *= noise[i];
+    d = data(7, t, a, NULL);
+    rkin_tac_opts_default(&o);
+    o.cv = cv;
+    o.models = (1u << RKIN_TAC_MONO) | (1u << RKIN_TAC_BI)
+               | (1u << RKIN_TAC_UPWASH);
+    rkin_tac_fit(&d, &o, &r, NULL);
+    for (m = 0; m < RKIN_TAC_TRAP; m++) {
+      const rkin_tac_cand *c = &r.cand[m];
+      double chi2 = 0, m2ll = 0, aic;
+      int k = c->np + (cv > 0 ? 0 : 1), j;
+      crit[m] = NAN;
+      if (c->status != RKIN_TAC_OK) continue;
+      for (j = 0; j < c->np; j++)
+        if (c->fixed & (1u << j)) k--;
+      for (i = 0; i < 7; i++) {
+        double s = (cv > 0 ? cv : 1.0) * a[i];
+        double res = a[i] - rkin_tac_curve((rkin_tac_model)m, c->p, t[i]);
+        chi2 += res * res / (s * s);
+        m2ll += log(2 * M_PI * s * s);
+      }
+      m2ll += cv > 0 ? chi2 : 7 * log(chi2 / 7) + 7;
+      aic = m2ll + 2 * k;
+      is_double(c->aic, aic, 1e-9, "%s %s: AIC = -2 log L + 2k by hand "
+                "(k = %d, rel. 1e-9)", cv > 0 ? "known cv" : "scale est.",
+                rkin_tac_model_name((rkin_tac_model)m), k);
+      crit[m] = aic + 2.0 * k * (k + 1) / (7.0 - k - 1);
+      is_double(c->aicc, crit[m], 1e-9, "%s %s: AICc = AIC + 2k(k+1)/(n-k-1)"
+                " by hand (rel. 1e-9)", cv > 0 ? "known cv" : "scale est.",
+                rkin_tac_model_name((rkin_tac_model)m));
+      best = fmin(best, crit[m]);
+      nr++;
+    }
+    for (m = 0; m < RKIN_TAC_TRAP; m++)
+      if (isfinite(crit[m])) wsum += exp(-0.5 * (crit[m] - best));
+    for (m = 0; m < RKIN_TAC_TRAP; m++)
+      if (isfinite(crit[m]))
+        is_double(r.cand[m].weight, exp(-0.5 * (crit[m] - best)) / wsum,
+                  1e-9, "%s %s: Akaike weight exp(-dAICc/2)/sum by hand",
+                  cv > 0 ? "known cv" : "scale est.",
+                  rkin_tac_model_name((rkin_tac_model)m));
+    ok(nr >= 2, "%s: at least two candidates ranked (%d)",
+       cv > 0 ? "known cv" : "scale est.", nr);
+  }
+}
+
 /* Trapezoid + physical tail by hand, and the fallback with one point. */
 static void test_trapezoid(void)
 {
@@ -431,6 +499,15 @@ static void test_map(void)
   ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == RKIN_EINVAL,
      "MAP: typical rate below physical decay rejected");
   like(err.msg, "typical lw = ", "message names the parameter");
+  /* Rates swapped: 100 (e^-0.4t - e^-0.03t) < 0 for every t > 0, TIA
+   * 100 (1/0.4 - 1/0.03) = -3083 MBq h: must be refused, not returned. */
+  pr.typ[1] = 0.4;
+  pr.typ[2] = 0.03;
+  ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == RKIN_EINVAL,
+     "MAP: upwash prior with lw > lu (negative curve) rejected");
+  like(err.msg, "typical lu = 0.03 /h: expected faster than lw = 0.4",
+       "message names both rates");
+  pr.typ[2] = 0.4;
   pr.typ[1] = 0.03;
   pr.cv = 0;
   ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == RKIN_EINVAL,
@@ -500,6 +577,7 @@ int main(void)
   test_coverage(RKIN_TAC_MONO, pm, 5, tm, 0.05, 1);
   test_coverage(RKIN_TAC_UPWASH, pu, 6, tu, 0.05, 0);
   test_aicc_undefined();
+  test_aic_by_hand();
   test_trapezoid();
   test_noconv();
   test_rising();
