@@ -15,5 +15,6 @@ const lrk_module lrk_modules[] = {
   {"cohort", luaopen_radiokin_cohort},
   {"popest", luaopen_radiokin_popest},
   {"population", luaopen_radiokin_population},
+  {"regimen", luaopen_radiokin_regimen},
   {NULL, NULL}
 };

@@ -38,5 +38,6 @@ extern const lrk_lua_source lrk_lua_sources[];  /* ends with {NULL, ...} */
 int luaopen_radiokin_cohort(lua_State *L);
 int luaopen_radiokin_popest(lua_State *L);
 int luaopen_radiokin_population(lua_State *L);
+int luaopen_radiokin_regimen(lua_State *L);
 
 #endif

@@ -30,6 +30,7 @@
 #include "model.h"
 #include "radiobio.h"
 #include "solve.h"
+#include "vpop.h"
 
 /* A region scored per cycle: an organ or a tumour. */
 typedef struct {
@@ -56,6 +57,10 @@ typedef struct {
   double infusion_h;       /* 0: bolus at the cycle start */
   double interval_h;       /* administration to next administration */
   int threads;             /* 0: all cores */
+  rkin_progress_fn progress;   /* NULL: none; called by rkin_regimen_run
+                                  in the calling thread after the plan
+                                  (optimiser) and after each cycle */
+  void *progress_ud;
 } rkin_regimen_spec;
 
 typedef enum {

@@ -36,6 +36,7 @@ typedef struct {
   double *cum_d, *cum_b;       /* nr */
   double *gd, *gb;             /* nr x k */
   double *xlast;               /* k */
+  double slack;                /* relative allowance on a limit */
   int valid, code;
   rkin_err err;
 } opt_ctx;
@@ -154,30 +155,100 @@ static int feasible(opt_ctx *o, const double *x)
   if (o->code) return 0;
   for (j = 0; j < o->u->n_limits; j++) {
     const rkin_regimen_limit *l = &o->u->limits[j];
-    if (value_of(o, l->region, l->bed) > l->limit_gy * (1 + FEAS_REL))
+    if (value_of(o, l->region, l->bed) > l->limit_gy * (1 + o->slack))
       return 0;
   }
   return 1;
 }
 
-/* Largest t in [lo, hi] with x0 * t feasible (x0 scaled into xs); the
- * limits grow with t (activities, doses and BEDs are non-negative). */
-static double scale_onto(opt_ctx *o, const double *x0, double lo, double hi,
+/* Largest t in [0, 1] with base + t dir feasible (written to xs), or -1
+ * when base itself is not; the limits grow with t (activities, doses and
+ * BEDs are non-negative and dir >= 0).
+ *
+ * Eigen route: every cumulative dose is linear and every cumulative BED
+ * quadratic in t, so three evaluations give each limit's polynomial and
+ * its largest root directly (then a few ulp-level shrinks absorb the
+ * rounding). Augmented route: bisection to a relative 1e-9 in t. */
+#define LINE_BISECT 30
+
+static void line_point(const opt_ctx *o, const double *base,
+                       const double *dir, double t, double *xs)
+{
+  size_t c;
+  for (c = 0; c < o->k; c++) xs[c] = base[c] + t * dir[c];
+}
+
+static double quad_root(double c0, double c1, double c2, double lim)
+{
+  double r = lim - c0, disc;
+  if (r <= 0) return 0;
+  if (!(c2 > 1e-300 * (c1 > 0 ? c1 : 1))) return c1 > 0 ? r / c1 : HUGE_VAL;
+  disc = c1 * c1 + 4 * c2 * r;
+  return 2 * r / (c1 + sqrt(disc));      /* the positive root, stably */
+}
+
+static double line_exact(opt_ctx *o, const double *base, const double *dir,
                          double *xs)
 {
-  size_t c, it;
-  for (c = 0; c < o->k; c++) xs[c] = x0[c] * hi;
-  if (feasible(o, xs)) return hi;
-  for (c = 0; c < o->k; c++) xs[c] = x0[c] * lo;
+  double f0[16], f1[16], fh[16], t = 1;
+  size_t j, nl = o->u->n_limits, it;
+  for (j = 0; j < 3; j++) {
+    double tt = j == 0 ? 0 : j == 1 ? 1 : 0.5, *f = j == 0 ? f0
+                                                 : j == 1 ? f1 : fh;
+    size_t l;
+    line_point(o, base, dir, tt, xs);
+    eval(o, xs);
+    for (l = 0; l < nl; l++)
+      f[l] = value_of(o, o->u->limits[l].region, o->u->limits[l].bed);
+  }
+  for (j = 0; j < nl; j++) {
+    /* f(t) = c0 + c1 t + c2 t^2 through t = 0, 1/2, 1 */
+    double c0 = f0[j], c2 = 2 * (f1[j] - 2 * fh[j] + f0[j]);
+    double c1 = f1[j] - f0[j] - c2, r;
+    if (c2 < 0) c2 = 0;
+    r = quad_root(c0, c1, c2, o->u->limits[j].limit_gy);
+    if (r < t) t = r;
+  }
+  for (it = 0; it < 60; it++) {
+    line_point(o, base, dir, t, xs);
+    if (feasible(o, xs)) return t;
+    t *= 1 - 1e-12 * (double)(1u << (it < 30 ? it : 30));
+  }
+  return 0;
+}
+
+static double line_max(opt_ctx *o, const double *base, const double *dir,
+                       double *xs)
+{
+  double lo = 0, hi = 1;
+  size_t it;
+  line_point(o, base, dir, 1, xs);
+  if (feasible(o, xs)) return 1;
+  line_point(o, base, dir, 0, xs);
   if (!feasible(o, xs)) return -1;
-  for (it = 0; it < 100 && hi - lo > 1e-14 * hi; it++) {
+  if (o->linear) return line_exact(o, base, dir, xs);
+  for (it = 0; it < LINE_BISECT; it++) {
     double mid = 0.5 * (lo + hi);
-    for (c = 0; c < o->k; c++) xs[c] = x0[c] * mid;
+    line_point(o, base, dir, mid, xs);
     if (feasible(o, xs)) lo = mid;
     else hi = mid;
   }
-  for (c = 0; c < o->k; c++) xs[c] = x0[c] * lo;
+  line_point(o, base, dir, lo, xs);
   return lo;
+}
+
+/* Largest t in [lo, hi] with x0 * t feasible (x0 scaled into xs), or -1. */
+static double scale_onto(opt_ctx *o, const double *x0, double lo, double hi,
+                         double *xs)
+{
+  double base[64], dir[64], t;
+  size_t c;
+  for (c = 0; c < o->k; c++) {
+    base[c] = x0[c] * lo;
+    dir[c] = x0[c] * (hi - lo);
+  }
+  t = line_max(o, base, dir, xs);
+  return t < 0 ? -1 : lo + t * (hi - lo);
 }
 
 static double amax(const rkin_regimen_rule *u)
@@ -241,23 +312,40 @@ typedef struct {
   double best_f;
 } best_plan;
 
-/* Tries x (o->k activities) as is and after a local search. */
-static int consider(opt_ctx *o, const double *x0, best_plan *b, double *x,
-                    double *tmp)
+static void keep_if_better(opt_ctx *o, const double *x, best_plan *b)
 {
-  int pass, rc;
-  for (pass = 0; pass < 2; pass++) {
-    memcpy(x, x0, o->k * sizeof *x);
-    if (pass && (rc = local_search(o, x))) return rc;
-    if (!make_feasible(o, x, tmp)) continue;
-    eval(o, x);
-    if (o->cum_b[o->u->objective] > b->best_f) {
-      b->best_f = o->cum_b[o->u->objective];
-      b->best_k = o->k;
-      memset(b->best, 0, o->u->max_cycles * sizeof *b->best);
-      memcpy(b->best, x, o->k * sizeof *x);
-    }
+  eval(o, x);
+  if (!o->code && o->cum_b[o->u->objective] > b->best_f) {
+    b->best_f = o->cum_b[o->u->objective];
+    b->best_k = o->k;
+    memset(b->best, 0, o->u->max_cycles * sizeof *b->best);
+    memcpy(b->best, x, o->k * sizeof *x);
   }
+}
+
+/* A starting plan x0 of o->k activities, made feasible, is a candidate
+ * itself; the best of them (in `lead`) is later polished by one local
+ * search. Local searches from every start cost several times more and
+ * rarely end elsewhere: the objective and the limits are both convex and
+ * increasing in the activities, so the starts lie on the limit surface
+ * near the same optimum. */
+static void candidate(opt_ctx *o, const double *x0, best_plan *b,
+                      best_plan *lead, double *x, double *tmp)
+{
+  memcpy(x, x0, o->k * sizeof *x);
+  if (!make_feasible(o, x, tmp)) return;
+  keep_if_better(o, x, b);
+  keep_if_better(o, x, lead);
+}
+
+static int polish(opt_ctx *o, const best_plan *lead, best_plan *b,
+                  double *x, double *tmp)
+{
+  int rc;
+  if (lead->best_f == -HUGE_VAL) return RKIN_OK;
+  memcpy(x, lead->best, o->k * sizeof *x);
+  if ((rc = local_search(o, x))) return rc;
+  if (make_feasible(o, x, tmp)) keep_if_better(o, x, b);
   return o->code;
 }
 
@@ -274,6 +362,10 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
   o->nr = nr;
   o->u = u;
   o->linear = r->kstatus[i] == 0;
+  /* A CVODES solution is reproducible only to its tolerance (the run
+   * replays the plan with a solver in another state), so on the
+   * augmented route the plan keeps clear of each limit by 10 rtol. */
+  o->slack = o->linear ? FEAS_REL : -10 * r->sp.opts.rtol;
   o->v = calloc(m * n, sizeof *o->v);
   o->y0 = calloc(m * n + n, sizeof *o->y0);
   o->z = calloc(m * n + 2 * nr, sizeof *o->z);
@@ -321,45 +413,35 @@ static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
 {
   const rkin_regimen_rule *u = o->u;
   size_t k = o->k, m = u->max_cycles, c, s;
-  double hi = amax(u);
-  int rc;
+  double hi = amax(u), lead_plan[64], dir[64];
+  best_plan lead = {lead_plan, 0, -HUGE_VAL};
   for (c = 0; c < k; c++) x0[c] = 1.0;
-  if (scale_onto(o, x0, u->min_gbq, hi, x) >= 0
-      && (rc = consider(o, x, b, x0, tmp)))
-    return rc;
+  if (scale_onto(o, x0, u->min_gbq, hi, x) >= 0) {
+    memcpy(x0, x, k * sizeof *x);
+    candidate(o, x0, b, &lead, x, tmp);
+  }
+  if (o->code) return o->code;
   if (u->min_gbq == 0) {       /* front-loaded: max until the limits */
-    for (c = 0; c < k; c++) x0[c] = 0;
+    for (c = 0; c < k; c++) x0[c] = dir[c] = 0;
     for (c = 0; c < k; c++) {
       double t;
-      memcpy(x, x0, k * sizeof *x);
-      x[c] = hi;
-      if (feasible(o, x)) {
-        x0[c] = hi;
-        continue;
-      }
-      /* bisection on a_c alone, the earlier cycles fixed */
-      {
-        double lo = 0, up = hi;
-        size_t it;
-        for (it = 0; it < 100 && up - lo > 1e-13 * hi; it++) {
-          x[c] = 0.5 * (lo + up);
-          if (feasible(o, x)) lo = x[c];
-          else up = x[c];
-        }
-        t = lo;
-      }
-      x0[c] = t;
-      break;
+      dir[c] = hi;
+      t = line_max(o, x0, dir, x);   /* a_c alone, earlier ones fixed */
+      dir[c] = 0;
+      if (t < 0) break;
+      x0[c] = t * hi;
+      if (t < 1) break;
     }
-    memcpy(x, x0, k * sizeof *x);
-    if ((rc = consider(o, x, b, x0, tmp))) return rc;
+    candidate(o, x0, b, &lead, x, tmp);
+    if (o->code) return o->code;
   }
   for (s = 0; s < n_starts; s++) {
     if (start_cycles(starts + s * m, m) != k) continue;
-    memcpy(x, starts + s * m, k * sizeof *x);
-    if ((rc = consider(o, x, b, x0, tmp))) return rc;
+    memcpy(x0, starts + s * m, k * sizeof *x0);
+    candidate(o, x0, b, &lead, x, tmp);
+    if (o->code) return o->code;
   }
-  return RKIN_OK;
+  return polish(o, &lead, b, x, tmp);
 }
 
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,

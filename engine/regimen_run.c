@@ -294,7 +294,7 @@ int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
                      rkin_err *err)
 {
   run_ctx x = {0};
-  size_t n = r->sp.n_patients, i;
+  size_t n = r->sp.n_patients, i, steps = 0, total;
   double *cum = NULL;
   long steps0 = r->steps_total;
   int rc;
@@ -316,13 +316,18 @@ int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
     goto done;
   }
   res_reset(r, &x);
-  if (rule->kind == RKIN_RULE_OPTIMISED
-      && (rc = rg_parallel(r, n, plan_task, &x, err)))
-    goto done;
+  total = rule->max_cycles + (rule->kind == RKIN_RULE_OPTIMISED);
+  if (rule->kind == RKIN_RULE_OPTIMISED) {
+    if ((rc = rg_parallel(r, n, plan_task, &x, err))) goto done;
+    if (r->sp.progress) r->sp.progress(++steps, total, r->sp.progress_ud);
+  }
   for (x.cycle = 0; x.cycle <= rule->max_cycles; x.cycle++) {
     if (!decide_all(&x, cum, cum + r->nr)) break;
     if ((rc = rg_parallel(r, n, cycle_task, &x, err))) goto done;
+    if (r->sp.progress && steps + 1 < total)
+      r->sp.progress(++steps, total, r->sp.progress_ud);
   }
+  if (r->sp.progress) r->sp.progress(total, total, r->sp.progress_ud);
   for (i = 0; i < n; i++) res->n_failed += res->status[i] != 0;
   res->n_steps = r->steps_total - steps0;
 done:

@@ -99,6 +99,7 @@ static double median(double *v, size_t n)
 static void summary(const char *name, const rkin_regimen_res *r)
 {
   size_t n = r->n_patients, i, over = 0;
+  double worst = 0;
   double *a = malloc(4 * n * sizeof *a), *kb = a + n, *tb = kb + n;
   double *cy = tb + n;
   for (i = 0; i < n; i++) {
@@ -111,11 +112,15 @@ static void summary(const char *name, const rkin_regimen_res *r)
     cy[i] = (double)r->n_cycles[i];
     over += kb[i] > 27 * (1 + 1e-9)
             || cum(r, r->dose_true, i, 2) > 2 * (1 + 1e-9);
+    if (kb[i] / 27 - 1 > worst) worst = kb[i] / 27 - 1;
+    if (cum(r, r->dose_true, i, 2) / 2 - 1 > worst)
+      worst = cum(r, r->dose_true, i, 2) / 2 - 1;
   }
   printf("  %-10s cycles %.0f, activity %.1f GBq, kidney BED %.1f Gy, "
-         "tumour BED %.0f Gy (medians); over a limit %.1f %%; failed %zu\n",
+         "tumour BED %.0f Gy (medians); over a limit %.1f %% (worst by "
+         "%.2g); failed %zu\n",
          name, median(cy, n), median(a, n), median(kb, n), median(tb, n),
-         100.0 * (double)over / (double)n, r->n_failed);
+         100.0 * (double)over / (double)n, worst, r->n_failed);
   free(a);
 }
 

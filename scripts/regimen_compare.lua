@@ -1,0 +1,561 @@
+-- regimen_compare.lua - a virtual cohort through several 177Lu regimens,
+-- side by side: cycles given, cumulative activity, kidney dose and BED,
+-- marrow dose, tumour dose and BED, and the fraction of patients over each
+-- organ limit. Outcomes are scored on the true simulated doses; the
+-- decisions were taken on what simulated imaging showed (4, 24, 72 h,
+-- proportional error --imaging-cv, multi-point fit), and the imaging
+-- estimate of the kidney dose / BED is reported beside the truth.
+--
+--   radiokin scripts/regimen_compare.lua [--model models/lu177_dotatate.lua]
+--            [--n 1000] [--out DIR] [--name regimen_compare]
+--            [--regimens empiric,pp-prrt,iluminet,optimised]
+--            [--imaging-cv 0.1] [--threads N] [--seed S] [--no-plots]
+--            [--quiet]
+--
+-- Writes DIR/NAME.csv (one row per regimen), DIR/NAME.md (the same table
+-- and notes), DIR/NAME_patients.csv (one row per patient and regimen),
+-- all atomically, and with gnuplot DIR/NAME_kidney_bed, _tumour_bed,
+-- _cycles (.png and .svg); without gnuplot the plots are skipped with a
+-- warning. A progress bar is drawn on stderr when it is a terminal.
+--
+-- Regimens (DOMAIN.md s.6; limits s.5):
+--   empiric    the label activity (model file) x 4 cycles (6 for PSMA)
+--   pp-prrt    cumulative kidney dose 23 Gy over 4 cycles; cycle 1 at the
+--              label activity (no pre-therapy estimate), then the rest of
+--              the target over the cycles left at the dose per GBq the
+--              previous cycle showed; per cycle 0.5-40 GBq
+--   iluminet   label activity until cumulative kidney BED 27 Gy, the last
+--              cycle cut to the budget; at most 6 cycles
+--   optimised  per patient (NLopt): maximal tumour BED with kidney BED
+--              <= 27 Gy and marrow dose <= 2 Gy, 0-15 GBq per cycle, at
+--              most 6 cycles; planned on the true model (an upper bound of
+--              what dosimetry-guided planning can reach)
+-- Limits scored: kidney BED 27 Gy, kidney dose 23 Gy, marrow dose 2 Gy.
+local rk = require "radiokin"
+
+local M = {}
+
+M.LIMITS = { kidney_bed = 27, kidney_dose = 23, marrow_dose = 2 }
+M.ALL = { "empiric", "pp-prrt", "iluminet", "optimised" }
+
+local function usage(msg)
+  error((msg and msg .. "\n" or "") ..
+        "usage: radiokin scripts/regimen_compare.lua [--model FILE] [--n N] "
+        .. "[--out DIR] [--name NAME] [--regimens a,b,...] "
+        .. "[--imaging-cv X] [--threads N] [--seed S] [--no-plots] "
+        .. "[--quiet]", 0)
+end
+
+function M.parse_args(args)
+  local o = { model = "models/lu177_dotatate.lua", n = 1000, out = "out",
+              name = "regimen_compare", regimens = M.ALL, cv = 0.10,
+              threads = 0, seed = 1 }
+  local i = 1
+  local function value(name)
+    i = i + 1
+    return args[i] or usage(name .. " needs a value")
+  end
+  local function number(name, lo)
+    local v = tonumber(value(name))
+    if not v or v < lo then
+      usage(("%s needs a number >= %g"):format(name, lo))
+    end
+    return v
+  end
+  while i <= #args do
+    local a = args[i]
+    if a == "--model" then o.model = value(a)
+    elseif a == "--n" then o.n = math.floor(number(a, 1))
+    elseif a == "--out" then o.out = value(a)
+    elseif a == "--name" then o.name = value(a)
+    elseif a == "--regimens" then
+      o.regimens = {}
+      for r in value(a):gmatch("[^,]+") do
+        local known = false
+        for _, k in ipairs(M.ALL) do known = known or k == r end
+        if not known then
+          usage(("unknown regimen '%s' (known: %s)"):format(r,
+                table.concat(M.ALL, ", ")))
+        end
+        o.regimens[#o.regimens + 1] = r
+      end
+    elseif a == "--imaging-cv" then
+      o.cv = number(a, 0)
+      if o.cv > 1 then usage("--imaging-cv is a fraction (0.1 for 10 %)") end
+    elseif a == "--threads" then o.threads = math.floor(number(a, 0))
+    elseif a == "--seed" then o.seed = math.floor(number(a, 0))
+    elseif a == "--no-plots" then o.no_plots = true
+    elseif a == "--quiet" then o.quiet = true
+    else usage("unknown argument '" .. a .. "'") end
+    i = i + 1
+  end
+  return o
+end
+
+-- The model file: as given, else beside this script's project root.
+local function load_model(path)
+  local f = io.open(path)
+  if f then
+    f:close()
+    return dofile(path)
+  end
+  local root = (arg and arg[0] or ""):match("^(.*)/[^/]+/[^/]+$")
+  if root and io.open(root .. "/" .. path) then
+    return dofile(root .. "/" .. path)
+  end
+  error(("regimen_compare: cannot open model file '%s'"):format(path), 0)
+end
+
+-- Settings of one regimen for model file f.
+function M.settings(name, f, o)
+  local label = f.activity_MBq / 1000
+  local psma = f.model.name:find("psma") ~= nil
+  local s = {
+    model = f, rule = name, activity_gbq = label, threads = o.threads,
+    regions = o.regions, progress = not o.quiet and nil or false,
+    keep_going = true,
+    imaging = { times_h = { 4, 24, 72 }, cv = o.cv, method = "fit",
+                seed = o.seed + 1000 },
+  }
+  if name == "empiric" then
+    s.n_cycles = psma and 6 or 4
+  elseif name == "pp-prrt" then
+    s.n_cycles, s.target_gy, s.min_gbq, s.max_gbq = 4, 23, 0.5, 40
+  elseif name == "iluminet" then
+    s.bed_limit_gy, s.max_cycles = 27, 6
+  elseif name == "optimised" then
+    s.bed_limit_gy, s.marrow_limit_gy, s.max_gbq, s.max_cycles = 27, 2, 15, 6
+    s.n_cycles, s.target_gy = 4, 23   -- the rules' plans as extra starts
+  end
+  return s
+end
+
+-- Quantile q of sorted v, linear between order statistics (GSL's
+-- gsl_stats_quantile_from_sorted_data definition).
+local function quantile(v, q)
+  local n = #v
+  if n == 0 then return 0 / 0 end
+  local d = (n - 1) * q
+  local lo = math.floor(d)
+  local hi = math.min(lo + 1, n - 1)
+  return v[lo + 1] + (d - lo) * (v[hi + 1] - v[lo + 1])
+end
+
+local function stats(v)
+  local s = {}
+  for i = 1, #v do s[i] = v[i] end
+  table.sort(s)
+  local sum = 0
+  for i = 1, #s do sum = sum + s[i] end
+  return { median = quantile(s, 0.5), p5 = quantile(s, 0.05),
+           p95 = quantile(s, 0.95), mean = sum / math.max(#s, 1),
+           min = s[1], max = s[#s] }
+end
+
+-- Per-patient outcome columns of a regimen result (failed patients
+-- dropped; their count is reported).
+function M.outcomes(r)
+  local o = { cycles = {}, activity = {}, kbed = {}, kdose = {}, mdose = {},
+              tdose = {}, tbed = {}, kbed_est = {}, kdose_est = {},
+              per_cycle = {}, ids = {} }
+  for i = 1, r.n do
+    if r.ok[i] then
+      local k = #o.cycles + 1
+      o.ids[k] = r.ids[i]
+      o.cycles[k] = r.cycles[i]
+      o.activity[k] = r.cum_activity_gbq[i]
+      o.kbed[k] = r.cum_bed.kidney[i]
+      o.kdose[k] = r.cum_dose.kidney[i]
+      o.mdose[k] = r.cum_dose.marrow[i]
+      o.tdose[k] = r.cum_dose.tumour[i]
+      o.tbed[k] = r.cum_bed.tumour[i]
+      o.kbed_est[k] = r.est.cum_bed.kidney[i]
+      o.kdose_est[k] = r.est.cum_dose.kidney[i]
+      for _, a in ipairs(r.activity_gbq[i]) do
+        o.per_cycle[#o.per_cycle + 1] = a
+      end
+    end
+  end
+  return o
+end
+
+local function frac_over(v, lim)
+  local n = 0
+  for i = 1, #v do
+    if v[i] > lim * (1 + 1e-9) then n = n + 1 end
+  end
+  return #v > 0 and n / #v or 0 / 0
+end
+
+local function distribution(cycles, max)
+  local count, parts = {}, {}
+  for _, c in ipairs(cycles) do count[c] = (count[c] or 0) + 1 end
+  for c = 0, max do
+    if count[c] then
+      parts[#parts + 1] = ("%d:%.0f%%"):format(c, 100 * count[c] / #cycles)
+    end
+  end
+  return table.concat(parts, " ")
+end
+
+function M.summary_row(name, r, o)
+  local L = M.LIMITS
+  local cy, ac = stats(o.cycles), stats(o.activity)
+  local kb, kd = stats(o.kbed), stats(o.kdose)
+  local kbe, kde = stats(o.kbed_est), stats(o.kdose_est)
+  local md, td, tb = stats(o.mdose), stats(o.tdose), stats(o.tbed)
+  local pc = stats(o.per_cycle)
+  return {
+    regimen = name, n = #o.cycles, failed = r.n - #o.cycles,
+    cycles_median = cy.median, cycles_mean = cy.mean,
+    cycles_distribution = distribution(o.cycles, r.max_cycles),
+    activity_gbq_median = ac.median, activity_gbq_mean = ac.mean,
+    activity_gbq_p5 = ac.p5, activity_gbq_p95 = ac.p95,
+    per_cycle_gbq_min = pc.min, per_cycle_gbq_median = pc.median,
+    per_cycle_gbq_max = pc.max,
+    kidney_dose_gy_median = kd.median, kidney_dose_gy_p5 = kd.p5,
+    kidney_dose_gy_p95 = kd.p95,
+    kidney_bed_gy_median = kb.median, kidney_bed_gy_p5 = kb.p5,
+    kidney_bed_gy_p95 = kb.p95,
+    kidney_dose_est_gy_median = kde.median,
+    kidney_bed_est_gy_median = kbe.median,
+    kidney_bed_est_gy_p95 = kbe.p95,
+    over_kidney_bed = frac_over(o.kbed, L.kidney_bed),
+    over_kidney_dose = frac_over(o.kdose, L.kidney_dose),
+    over_marrow_dose = frac_over(o.mdose, L.marrow_dose),
+    over_kidney_bed_est = frac_over(o.kbed_est, L.kidney_bed),
+    marrow_dose_gy_median = md.median, marrow_dose_gy_p95 = md.p95,
+    tumour_dose_gy_median = td.median, tumour_dose_gy_mean = td.mean,
+    tumour_bed_gy_median = tb.median, tumour_bed_gy_mean = tb.mean,
+    seconds = r.seconds,
+  }
+end
+
+M.COLUMNS = {
+  "regimen", "n", "failed", "cycles_median", "cycles_mean",
+  "cycles_distribution", "activity_gbq_median", "activity_gbq_mean",
+  "activity_gbq_p5", "activity_gbq_p95", "per_cycle_gbq_min",
+  "per_cycle_gbq_median", "per_cycle_gbq_max", "kidney_dose_gy_median",
+  "kidney_dose_gy_p5", "kidney_dose_gy_p95", "kidney_bed_gy_median",
+  "kidney_bed_gy_p5", "kidney_bed_gy_p95", "kidney_dose_est_gy_median",
+  "kidney_bed_est_gy_median", "kidney_bed_est_gy_p95", "over_kidney_bed",
+  "over_kidney_dose", "over_marrow_dose", "over_kidney_bed_est",
+  "marrow_dose_gy_median", "marrow_dose_gy_p95", "tumour_dose_gy_median",
+  "tumour_dose_gy_mean", "tumour_bed_gy_median", "tumour_bed_gy_mean",
+  "seconds",
+}
+
+local function pct(x) return ("%.1f %%"):format(100 * x) end
+local function f3(a, b, c) return ("%.1f (%.1f-%.1f)"):format(a, b, c) end
+
+function M.markdown(res, o, f)
+  local L = M.LIMITS
+  local out = {}
+  local function add(s) out[#out + 1] = s end
+  add(("# Regimen comparison: %s, %d virtual patients"):format(f.model.name,
+      o.n))
+  add("")
+  add(("Imaging at 4, 24, 72 h with %.0f %% proportional error, "
+       .. "multi-point fit; outcomes scored on the true simulated dose. "
+       .. "Median (P5-P95) unless said. Limits: kidney BED %g Gy, kidney "
+       .. "dose %g Gy, marrow dose %g Gy. Seed %d."):format(100 * o.cv,
+       L.kidney_bed, L.kidney_dose, L.marrow_dose, o.seed))
+  add("")
+  add("| regimen | cycles (distribution) | cum. activity GBq | per-cycle "
+      .. "GBq min-max | kidney dose Gy | kidney BED Gy | kidney BED est. "
+      .. "Gy | > kidney BED | > kidney dose | > marrow dose | marrow dose "
+      .. "Gy | tumour dose Gy | tumour BED Gy |")
+  add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+  for _, s in ipairs(res.rows) do
+    add(("| %s | %.0f (%s) | %s | %.1f-%.1f | %s | %s | %.1f | %s | %s "
+         .. "| %s | %.2f | %.0f | %.0f |"):format(s.regimen,
+      s.cycles_median, s.cycles_distribution,
+      f3(s.activity_gbq_median, s.activity_gbq_p5, s.activity_gbq_p95),
+      s.per_cycle_gbq_min, s.per_cycle_gbq_max,
+      f3(s.kidney_dose_gy_median, s.kidney_dose_gy_p5, s.kidney_dose_gy_p95),
+      f3(s.kidney_bed_gy_median, s.kidney_bed_gy_p5, s.kidney_bed_gy_p95),
+      s.kidney_bed_est_gy_median, pct(s.over_kidney_bed),
+      pct(s.over_kidney_dose), pct(s.over_marrow_dose),
+      s.marrow_dose_gy_median, s.tumour_dose_gy_median,
+      s.tumour_bed_gy_median))
+  end
+  add("")
+  for _, l in ipairs(res.notes) do add(l) end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- Ratios to the empiric regimen (means over the same patients: the seed's
+-- PP-PRRT figures are cohort ratios), and the PP-PRRT comparison.
+function M.notes(res)
+  local notes = {}
+  local emp = res.by_name["empiric"]
+  local function mean(v)
+    local s = 0
+    for i = 1, #v do s = s + v[i] end
+    return s / math.max(#v, 1)
+  end
+  if emp then
+    for _, name in ipairs(res.order) do
+      if name ~= "empiric" then
+        local o = res.by_name[name]
+        notes[#notes + 1] = ("- %s vs empiric (means): cumulative activity "
+          .. "x%.2f, tumour dose x%.2f, tumour BED x%.2f, kidney BED "
+          .. "x%.2f."):format(name, mean(o.activity) / mean(emp.activity),
+          mean(o.tdose) / mean(emp.tdose), mean(o.tbed) / mean(emp.tbed),
+          mean(o.kbed) / mean(emp.kbed))
+      end
+    end
+  end
+  local pp = res.by_name["pp-prrt"]
+  local er = res.raw and res.raw["empiric"]
+  if emp and pp and er then
+    -- What the population implies: an ideal PP-PRRT (exact dosimetry, no
+    -- bounds, no overlap) gives a patient 23 / k GBq, k its kidney Gy/GBq,
+    -- so its activity ratio is mean(23 / k) / empiric, larger than 23 /
+    -- mean(k) / empiric by Jensen's inequality when k varies.
+    local k, inv, n_low = {}, 0, 0
+    local per_cycle_target = 23 / 4
+    for i = 1, er.n do
+      if er.ok[i] and er.cycles[i] > 0 then
+        local v = er.dose.kidney[i][1] / er.activity_gbq[i][1]
+        k[#k + 1] = v
+        inv = inv + 23 / v
+        if v * er.activity_gbq[i][1] < per_cycle_target then
+          n_low = n_low + 1
+        end
+      end
+    end
+    local ks = stats(k)
+    local sd = 0
+    for i = 1, #k do sd = sd + (k[i] - ks.mean) ^ 2 end
+    sd = math.sqrt(sd / math.max(#k - 1, 1))
+    local pc = stats(pp.per_cycle)
+    notes[#notes + 1] = ""
+    notes[#notes + 1] = ("PP-PRRT against the seed (NCT02754297: "
+      .. "cumulative activity 1.24x empiric, tumour dose 1.26x, per-cycle "
+      .. "0.7-32.4 GBq, median 8.8 GBq): this population gives x%.2f "
+      .. "activity and x%.2f tumour dose, per-cycle %.1f-%.1f GBq (median "
+      .. "%.1f; bounds 0.5-40). Its kidney dose per GBq is %.2f +- %.2f "
+      .. "Gy/GBq (CV %.0f %%; NETTER-1 0.65 +- 0.29), so %.0f %% of "
+      .. "patients get less than 23/4 Gy from a %.1f GBq cycle and are "
+      .. "raised. Ideal dosimetry would give each patient 23 / (Gy/GBq): "
+      .. "x%.2f empiric on average, against x%.2f for 23 / mean(Gy/GBq); "
+      .. "the spread of kidney Gy/GBq, not its mean, drives the ratio "
+      .. "above the trial's 1.24, which came from a smaller cohort with "
+      .. "cycle 1 chosen from GFR and body surface area (here cycle 1 is "
+      .. "the label activity) and whose Gy/GBq spread we do not know. "
+      .. "Tumour dose follows activity closely because tumour and kidney "
+      .. "uptake vary independently in the model (only GFR, through blood "
+      .. "clearance, acts on both)."):format(
+      mean(pp.activity) / mean(emp.activity),
+      mean(pp.tdose) / mean(emp.tdose), pc.min, pc.max, pc.median,
+      ks.mean, sd, 100 * sd / ks.mean, 100 * n_low / math.max(#k, 1),
+      er.activity_gbq[1][1] or 0,
+      inv / math.max(#k, 1) / mean(emp.activity),
+      23 / ks.mean / mean(emp.activity))
+  end
+  return notes
+end
+
+-- gnuplot: box plots of kidney and tumour BED per regimen, and the share
+-- of patients by cycles given.
+function M.plot_script(res, base)
+  local out = {}
+  local function add(s) out[#out + 1] = s end
+  for k, name in ipairs(res.order) do
+    local o = res.by_name[name]
+    add(("$d%d << EOD"):format(k))
+    for i = 1, #o.kbed do
+      add(("%.6g %.6g %d"):format(o.kbed[i], o.tbed[i], o.cycles[i]))
+    end
+    add("EOD")
+  end
+  local maxc = 0
+  for _, name in ipairs(res.order) do
+    for _, c in ipairs(res.by_name[name].cycles) do maxc = math.max(maxc, c) end
+  end
+  add("$cyc << EOD")
+  for c = 0, maxc do
+    local row = { tostring(c) }
+    for _, name in ipairs(res.order) do
+      local cyc, n = res.by_name[name].cycles, 0
+      for _, x in ipairs(cyc) do if x == c then n = n + 1 end end
+      row[#row + 1] = ("%.4f"):format(100 * n / math.max(#cyc, 1))
+    end
+    add(table.concat(row, " "))
+  end
+  add("EOD")
+  local xt = {}
+  for k, name in ipairs(res.order) do xt[k] = ('"%s" %d'):format(name, k) end
+  local function box(term, ext, col, what, limit, file)
+    add(("set terminal %s"):format(term))
+    add(("set output '%s_%s.%s'"):format(base, file, ext))
+    add("set style fill solid 0.4 border -1")
+    add("set style data boxplot")
+    add("set boxwidth 0.5")
+    add("unset key")
+    add(("set xtics (%s)"):format(table.concat(xt, ", ")))
+    add(("set xrange [0.3:%g]"):format(#res.order + 0.7))
+    add(("set ylabel '%s'"):format(what))
+    add(("set title '%s per regimen (box: quartiles; whiskers 1.5 IQR)'")
+        :format(what))
+    local plots = {}
+    for k = 1, #res.order do
+      plots[k] = ("$d%d using (%d):%d lc %d"):format(k, k, col, k)
+    end
+    if limit then
+      plots[#plots + 1] = ("%g with lines dt 2 lc rgb 'red' notitle"):format(
+        limit)
+    end
+    add("plot " .. table.concat(plots, ", "))
+    add("set output")
+    add("reset")
+  end
+  local function cycles(term, ext)
+    add(("set terminal %s"):format(term))
+    add(("set output '%s_cycles.%s'"):format(base, ext))
+    add("set style data histograms")
+    add("set style histogram clustered gap 1")
+    add("set style fill solid 0.6 border -1")
+    add("set xlabel 'cycles given'")
+    add("set ylabel 'patients (%)'")
+    add("set title 'Cycles given per regimen'")
+    add("set key top left")
+    local plots = {}
+    for k, name in ipairs(res.order) do
+      plots[k] = ("$cyc using %d:xtic(1) title '%s'"):format(k + 1, name)
+    end
+    add("plot " .. table.concat(plots, ", "))
+    add("set output")
+    add("reset")
+  end
+  for _, t in ipairs { { "pngcairo size 900,540", "png" },
+                       { "svg size 900,540", "svg" } } do
+    box(t[1], t[2], 1, "cumulative kidney BED (Gy)", M.LIMITS.kidney_bed,
+        "kidney_bed")
+    box(t[1], t[2], 2, "cumulative tumour BED (Gy)", nil, "tumour_bed")
+    cycles(t[1], t[2])
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+function M.plot(res, o)
+  if not os.execute("command -v gnuplot >/dev/null 2>&1") then
+    io.stderr:write("regimen_compare: warning: gnuplot not found; plots "
+                    .. "skipped (apt-get install gnuplot-nox)\n")
+    return false
+  end
+  local base = o.out .. "/" .. o.name
+  local gp = base .. ".gp"
+  local fh = assert(io.open(gp, "w"))
+  fh:write(M.plot_script(res, base))
+  fh:close()
+  local ok = os.execute(("gnuplot '%s' 2>&1"):format(gp))
+  os.remove(gp)
+  if not ok then
+    io.stderr:write("regimen_compare: warning: gnuplot failed; plots "
+                    .. "skipped\n")
+  end
+  return ok
+end
+
+local PATIENT_COLUMNS = {
+  "regimen", "id", "cycles", "activity_gbq", "per_cycle_gbq",
+  "kidney_dose_gy", "kidney_bed_gy", "kidney_dose_est_gy",
+  "kidney_bed_est_gy", "marrow_dose_gy", "tumour_dose_gy", "tumour_bed_gy",
+}
+
+-- Runs the cohort through the regimens; returns {rows, by_name, order,
+-- notes, model}.
+function M.run(o)
+  local f = type(o.model) == "table" and o.model or load_model(o.model)
+  o.regions = { "kidney", "marrow", "tumour" }
+  local t0 = os.time()
+  local patients = f.population:sample { n = o.n, seed = o.seed }
+  local res = { rows = {}, by_name = {}, order = {}, model = f, raw = {} }
+  local prow = {}
+  for _, name in ipairs(o.regimens) do
+    local c0 = os.clock()
+    local s = M.settings(name, f, o)
+    s.patients = patients
+    local r = rk.regimen(s)
+    r.seconds = os.clock() - c0
+    local out = M.outcomes(r)
+    res.by_name[name] = out
+    res.order[#res.order + 1] = name
+    res.raw[name] = r
+    res.rows[#res.rows + 1] = M.summary_row(name, r, out)
+    if #r.failed > 0 and not o.quiet then
+      io.stderr:write(("regimen_compare: %s: %d patients failed; first: "
+        .. "%s\n"):format(name, #r.failed, r.failed[1].message))
+    end
+    for i = 1, r.n do
+      if r.ok[i] then
+        local pc = {}
+        for c, a in ipairs(r.activity_gbq[i]) do
+          pc[c] = ("%.4g"):format(a)
+        end
+        prow[#prow + 1] = {
+          regimen = name, id = r.ids[i], cycles = r.cycles[i],
+          activity_gbq = r.cum_activity_gbq[i],
+          per_cycle_gbq = table.concat(pc, ";"),
+          kidney_dose_gy = r.cum_dose.kidney[i],
+          kidney_bed_gy = r.cum_bed.kidney[i],
+          kidney_dose_est_gy = r.est.cum_dose.kidney[i],
+          kidney_bed_est_gy = r.est.cum_bed.kidney[i],
+          marrow_dose_gy = r.cum_dose.marrow[i],
+          tumour_dose_gy = r.cum_dose.tumour[i],
+          tumour_bed_gy = r.cum_bed.tumour[i],
+        }
+      end
+    end
+  end
+  res.notes = M.notes(res)
+  os.execute(("mkdir -p '%s'"):format(o.out))
+  local base = o.out .. "/" .. o.name
+  rk.csv.write(base .. ".csv", res.rows, M.COLUMNS)
+  rk.csv.write(base .. "_patients.csv", prow, PATIENT_COLUMNS)
+  rk.write_atomic(base .. ".md", M.markdown(res, o, f))
+  res.files = { base .. ".csv", base .. ".md", base .. "_patients.csv" }
+  if not o.no_plots and M.plot(res, o) then
+    for _, p in ipairs { "kidney_bed", "tumour_bed", "cycles" } do
+      res.files[#res.files + 1] = base .. "_" .. p .. ".png"
+      res.files[#res.files + 1] = base .. "_" .. p .. ".svg"
+    end
+  end
+  res.wall_s = os.time() - t0
+  return res
+end
+
+-- A short table for the terminal.
+function M.print(res)
+  print(("%-10s %6s %9s %9s %8s %8s %8s %8s %8s %8s"):format("regimen",
+    "cycles", "act. GBq", "kid. BED", "est.", ">BED27", ">D23", ">RM2",
+    "tum. Gy", "tum. BED"))
+  for _, s in ipairs(res.rows) do
+    print(("%-10s %6.0f %9.1f %9.1f %8.1f %8s %8s %8s %8.0f %8.0f"):format(
+      s.regimen, s.cycles_median, s.activity_gbq_median,
+      s.kidney_bed_gy_median, s.kidney_bed_est_gy_median,
+      pct(s.over_kidney_bed), pct(s.over_kidney_dose),
+      pct(s.over_marrow_dose), s.tumour_dose_gy_median,
+      s.tumour_bed_gy_median))
+  end
+  print("(medians; kidney BED true and as imaging estimated it; share of "
+        .. "patients over kidney BED 27 Gy, kidney dose 23 Gy, marrow 2 Gy)")
+  for _, l in ipairs(res.notes) do print(l) end
+end
+
+function M.main(args)
+  local o = M.parse_args(args)
+  local res = M.run(o)
+  if not o.quiet then
+    M.print(res)
+    print("written: " .. table.concat(res.files, ", "))
+  end
+  return res
+end
+
+if arg and arg[0] and arg[0]:match("regimen_compare%.lua$") then
+  M.main(arg)
+end
+return M
