@@ -117,6 +117,7 @@ typedef struct {
   char *name;
   rkin_graph *g;
   rkin_node *psi;            /* one per model parameter */
+  rkin_node *dpsi;           /* n_psi x n_eta: d psi / d eta, symbolic */
   size_t n_psi, n_theta, n_eta, n_cov;
   char **theta_names, **eta_names, **cov_names;
   double *theta_init, *lower, *upper;
@@ -136,6 +137,7 @@ static int lpop_gc(lua_State *L)
   free(p->name);
   rkin_graph_free(p->g);
   free(p->psi);
+  free(p->dpsi);
   free_names(p->theta_names, p->n_theta);
   free_names(p->eta_names, p->n_eta);
   free_names(p->cov_names, p->n_cov);
@@ -512,6 +514,18 @@ static void trace_individual(lua_State *L, lpop *p, const rkin_model *m,
                 ctx, k < p->n_theta ? "theta" : "eta",
                 k < p->n_theta ? p->theta_names[k]
                                : p->eta_names[k - p->n_theta]);
+  }
+  /* Exact d psi / d eta for the fits' sensitivities (rkin_popmodel's
+   * psi_deta). */
+  p->dpsi = calloc(np * p->n_eta + 1, sizeof *p->dpsi);
+  if (!p->dpsi) lrk_error(L, "%s: out of memory", ctx);
+  for (k = 0; k < np * p->n_eta; k++)
+    p->dpsi[k] = rkin_expr_diff(p->g, p->psi[k / p->n_eta], rkin_expr_param(
+                   p->g, (int)(p->n_theta + k % p->n_eta)));
+  {
+    rkin_err err;
+    rkin_err_clear(&err);
+    if (rkin_graph_error(p->g, &err)) lrk_raise(L, ctx, &err);
   }
   lua_settop(L, tr - 2);
 }
@@ -1091,12 +1105,14 @@ static void push_result(lua_State *L, const report *r,
 }
 
 /* pm:fit(data, {method=, covariance=, threads=, max_eval=, rtol=, atol=,
- * path=}) -> result; data: a file name or a dataset of rk.popest.read. */
+ * path=, gradient=}) -> result; data: a file name or a dataset of
+ * rk.popest.read; gradient "analytic" (default: exact-path sensitivities
+ * where available) or "fd" (finite differences of the predictions). */
 static int pop_fit(lua_State *L)
 {
   static const char *const keys[] = {"method", "covariance", "threads",
                                      "max_eval", "rtol", "atol", "path",
-                                     NULL};
+                                     "gradient", NULL};
   lpop *p = check_pop(L, 1);
   const rkin_model *m;
   const char *ctx;
@@ -1141,6 +1157,14 @@ static int pop_fit(lua_State *L)
     if (o.threads < 0 || o.max_eval <= 0)
       return lrk_error(L, "%s: threads must be >= 0 (0: all cores) and "
                        "max_eval > 0", ctx);
+    {
+      const char *gr = lrk_field_string(L, 3, ctx, "gradient", 0,
+                                        "analytic");
+      if (strcmp(gr, "fd") == 0) o.fd_grad = 1;
+      else if (strcmp(gr, "analytic") != 0)
+        return lrk_error(L, "%s: field 'gradient' must be \"analytic\" "
+                         "or \"fd\" (got \"%s\")", ctx, gr);
+    }
     lua_getfield(L, 3, "rtol");
     lua_getfield(L, 3, "atol");
     lua_getfield(L, 3, "path");
@@ -1179,6 +1203,7 @@ static int pop_fit(lua_State *L)
   pm.cov_names = (const char *const *)p->cov_names;
   pm.graph = p->g;
   pm.psi_expr = p->psi;
+  pm.psi_deta = p->dpsi;
   pm.res = p->res;
   pm.log_scale = p->log_scale;
   pm.sigma_init = p->sigma;

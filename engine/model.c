@@ -24,6 +24,11 @@ struct rkin_model {
   rkin_node *out_expr;
   rkin_tape *rhs, *jac, *out;
   rkin_tape *lin, *outlin;   /* row-major A(p) / C(p) when linear */
+  /* Parameter derivatives of A(p) and C(p) (linear models): the entries
+   * not identically 0, entry k being d(M[dl_idx[k]])/dp[dl_par[k]] with
+   * M = A followed by C (row-major, n*n + nout*n). */
+  rkin_tape *dlin;
+  size_t n_dl, *dl_idx, *dl_par;
   size_t nwork;
   int linear, out_linear;
   char why[WHY], why_out[WHY];
@@ -61,6 +66,9 @@ void rkin_model_free(rkin_model *m)
   rkin_tape_free(m->out);
   rkin_tape_free(m->lin);
   rkin_tape_free(m->outlin);
+  rkin_tape_free(m->dlin);
+  free(m->dl_idx);
+  free(m->dl_par);
   rkin_graph_free(m->g);
   free(m);
 }
@@ -381,6 +389,67 @@ static size_t max_size(size_t a, size_t b)
   return a > b ? a : b;
 }
 
+/* One coefficient's parameter derivatives appended to the list (only
+ * those not identically 0). */
+static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
+                       rkin_node *nodes, size_t cap)
+{
+  size_t l;
+  double v;
+  for (l = 0; l < m->np; l++) {
+    rkin_node pl = rkin_expr_param(m->g, (int)l), d;
+    if (pl < 0) return pl;
+    if (!rkin_expr_depends(m->g, c, pl)) continue;
+    d = rkin_expr_diff(m->g, c, pl);
+    if (d < 0) return d;
+    if (rkin_expr_is_const(m->g, d, &v) && v == 0.0) continue;
+    if (m->n_dl >= cap) return RKIN_ENOMEM;
+    nodes[m->n_dl] = d;
+    m->dl_idx[m->n_dl] = idx;
+    m->dl_par[m->n_dl++] = l;
+  }
+  return 0;
+}
+
+/* The sparse parameter-derivative tape of A(p) and (linear outputs)
+ * C(p): forward sensitivities on the exact path need dA/dp. Sparse, so a
+ * big model with a few parameters per rate constant stays small. */
+static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
+{
+  size_t n = m->n, nc = n * n + (m->out_linear ? m->nout * n : 0);
+  size_t cap = nc * m->np + 1, i, j;
+  rkin_node *nodes = malloc(cap * sizeof *nodes);
+  int rc = 0;
+  m->dl_idx = malloc(cap * sizeof *m->dl_idx);
+  m->dl_par = malloc(cap * sizeof *m->dl_par);
+  if (!nodes || !m->dl_idx || !m->dl_par) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                      "parameter derivatives", m->name);
+    goto done;
+  }
+  for (i = 0; !rc && i < n; i++)
+    for (j = 0; !rc && j < n; j++) {
+      rkin_node a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g,
+                                                                (int)j));
+      rc = a < 0 ? a : add_dparams(m, a, i * n + j, nodes, cap);
+    }
+  for (i = 0; !rc && m->out_linear && i < m->nout; i++)
+    for (j = 0; !rc && j < n; j++) {
+      rkin_node a = rkin_expr_diff(m->g, m->out_expr[i],
+                                   rkin_expr_state(m->g, (int)j));
+      rc = a < 0 ? a : add_dparams(m, a, n * n + i * n + j, nodes, cap);
+    }
+  if (rc || rkin_graph_error(m->g, NULL)) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  if (!(m->dlin = rkin_tape_compile(m->g, nodes, m->n_dl, err)))
+    rc = err ? err->code : RKIN_ENOMEM;
+done:
+  free(nodes);
+  return rc;
+}
+
 rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
                            rkin_err *err)
 {
@@ -404,7 +473,7 @@ rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
     goto fail;
   }
   if (compile_rhs(m, f, err) || compile_jac(m, f, err)
-      || compile_outputs(m, err))
+      || compile_outputs(m, err) || (m->linear && compile_dlin(m, f, err)))
     goto fail;
   m->nwork = max_size(max_size(rkin_tape_nwork(m->rhs),
                                rkin_tape_nwork(m->jac)),
@@ -617,4 +686,50 @@ int rkin_model_output_matrix(const rkin_model *m, const double *p, double *C,
   if (m->nout == 0) return 0;
   return eval_matrix(m, m->outlin, p, C, "output", "%s",
                      (const char *const *)m->outputs, err);
+}
+
+int rkin_model_linear_dparams(const rkin_model *m, const double *p,
+                              const double *dir, size_t n_dir, double *dA,
+                              double *dC, rkin_err *err)
+{
+  size_t n = m->n, nw, k, d;
+  double stack[STACK_WORK], *work = stack, *val;
+  int rc;
+  if (!m->linear)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "model '%s' is not linear in "
+                        "its states: %s", m->name, m->why);
+  if (dC && m->nout && !m->out_linear)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "model '%s': outputs are not "
+                        "linear in the states: %s", m->name, m->why_out);
+  if (!p) p = m->defaults;
+  nw = rkin_tape_nwork(m->dlin) + m->n_dl;
+  if (nw > STACK_WORK && !(work = malloc(nw * sizeof *work)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                        "parameter derivatives", m->name);
+  val = work + rkin_tape_nwork(m->dlin);
+  memset(dA, 0, n_dir * n * n * sizeof *dA);
+  if (dC) memset(dC, 0, n_dir * m->nout * n * sizeof *dC);
+  rc = m->n_dl ? rkin_tape_eval(m->dlin, 0.0, m->zeros, p, work, val) : 0;
+  if (rc < 0) {
+    size_t e = m->dl_idx[-1 - rc];
+    rc = rkin_err_set(err, RKIN_ENONFINITE, "model '%s': the derivative "
+                      "of %s matrix entry (%zu,%zu) by parameter '%s' is not "
+                      "finite (%g) for these parameters", m->name,
+                      e < n * n ? "system" : "output",
+                      (e < n * n ? e : e - n * n) / n + 1, e % n + 1,
+                      m->params[m->dl_par[-1 - rc]], val[-1 - rc]);
+  } else {
+    for (k = 0; k < m->n_dl; k++) {
+      size_t e = m->dl_idx[k], l = m->dl_par[k];
+      if (e < n * n) {
+        for (d = 0; d < n_dir; d++)
+          dA[d * n * n + e] += val[k] * dir[d * m->np + l];
+      } else if (dC) {
+        for (d = 0; d < n_dir; d++)
+          dC[d * m->nout * n + e - n * n] += val[k] * dir[d * m->np + l];
+      }
+    }
+  }
+  if (work != stack) free(work);
+  return rc;
 }

@@ -99,4 +99,14 @@ int rkin_model_linear_matrix(const rkin_model *m, const double *p, double *A,
 int rkin_model_output_matrix(const rkin_model *m, const double *p, double *C,
                              rkin_err *err);
 
+/* Directional parameter derivatives of A(p) and C(p) (forward
+ * sensitivities on the exact path): for each of the n_dir directions d
+ * (dir row-major n_dir x n_params), dA[d] = sum_l dir[d][l] dA/dp_l
+ * (n_dir x n x n) and, when dC is not NULL, the same of C (n_dir x
+ * n_outputs x n). From symbolic derivatives compiled with the model.
+ * RKIN_ENOTLINEAR as above; RKIN_ENONFINITE naming entry and parameter. */
+int rkin_model_linear_dparams(const rkin_model *m, const double *p,
+                              const double *dir, size_t n_dir, double *dA,
+                              double *dC, rkin_err *err);
+
 #endif

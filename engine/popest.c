@@ -271,6 +271,34 @@ static int map_data(pop *p, rkin_err *err)
   return RKIN_OK;
 }
 
+/* One tape for psi and its eta-derivatives (psi_deta). */
+static int compile_dpsi(pop *p, rkin_err *err)
+{
+  const rkin_popmodel *pm = p->pm;
+  size_t np = p->n_psi, q = p->n_eta, k;
+  size_t nl = p->n_theta + p->n_eta + p->n_cov;
+  rkin_node *nodes = malloc(np * (1 + q) * sizeof *nodes);
+  if (!nodes) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  memcpy(nodes, pm->psi_expr, np * sizeof *nodes);
+  memcpy(nodes + np, pm->psi_deta, np * q * sizeof *nodes);
+  for (k = 0; k < np * q; k++) {
+    rkin_node d = pm->psi_deta[k];
+    if (d < 0 || (size_t)d >= rkin_graph_size(pm->graph)
+        || rkin_expr_has_state(pm->graph, d)
+        || rkin_expr_has_time(pm->graph, d)
+        || rkin_expr_max_param(pm->graph, d) >= (int)nl) {
+      free(nodes);
+      return rkin_err_set(err, RKIN_EINVAL, "population model: psi_deta "
+                          "entry (%zu,%zu) = node %d is not an expression "
+                          "of theta, eta and covariates", k / q + 1,
+                          k % q + 1, d);
+    }
+  }
+  p->tape_d = rkin_tape_compile(pm->graph, nodes, np * (1 + q), err);
+  free(nodes);
+  return p->tape_d ? RKIN_OK : (err ? err->code : RKIN_EINVAL);
+}
+
 static int compile_psi(pop *p, rkin_err *err)
 {
   const rkin_popmodel *pm = p->pm;
@@ -291,7 +319,8 @@ static int compile_psi(pop *p, rkin_err *err)
                           "covariates)", k + 1, mx, np);
   }
   p->tape = rkin_tape_compile(pm->graph, pm->psi_expr, p->n_psi, err);
-  return p->tape ? RKIN_OK : (err ? err->code : RKIN_EINVAL);
+  if (!p->tape) return err ? err->code : RKIN_EINVAL;
+  return pm->psi_deta ? compile_dpsi(p, err) : RKIN_OK;
 }
 
 /* An eta that changes no individual parameter makes Omega unidentifiable;
@@ -332,6 +361,7 @@ static void pop_free(pop *p)
   for (t = 0; p->ws && t < p->n_threads; t++) pop_ws_free(&p->ws[t]);
   free(p->ws);
   rkin_tape_free(p->tape);
+  rkin_tape_free(p->tape_d);
   free(p->cov_idx);
   free(p->obs_off);
   free(p->theta);

@@ -17,7 +17,12 @@
  *           (Wang 2007, J Pharmacokinet Pharmacodyn 34:575, eq. for
  *           FOCE-I): sum_j [r_j^2/V_j + log V_j] + eta^' Omega^-1 eta^
  *           + log det(I + L' G' V^-1 G L), Omega = L L', V and G at eta^.
- * df/deta: central finite differences of the predictions.
+ * df/deta: on the exact path (linear model and outputs) forward
+ * sensitivities of the solution along dpsi/deta (rkin_solver_run_sens;
+ * dpsi/deta from psi_deta, else by central differences of the cheap
+ * parameter builder);
+ * elsewhere (CVODES, a predictor callback, complex eigenvalues) central
+ * finite differences of the predictions.
  * Call rkin_init() first: a non-positive-definite Omega or R matrix is
  * detected through GSL's return codes. */
 #ifndef RKIN_POPEST_H
@@ -83,6 +88,11 @@ typedef struct {
   void *indiv_ud;
   const rkin_graph *graph;
   const rkin_node *psi_expr;
+  /* Optional with expressions: d psi_k / d eta_j as nodes of graph,
+   * n_psi x n_eta row-major (rkin_expr_diff of psi_expr[k] by PARAM leaf
+   * n_theta + j), for exact df/deta on the exact path; NULL: central
+   * differences of psi. */
+  const rkin_node *psi_deta;
 
   rkin_res_model res;
   int log_scale;                  /* 1: log(y) = log(f) + eps, additive */
@@ -97,6 +107,9 @@ typedef struct {
   double xtol;           /* outer: step on the transformed scale (1e-6) */
   double eta_step;       /* finite-difference step on eta (1e-4; 1e-3 on
                             the CVODES path) */
+  int fd_grad;           /* 1: df/deta by finite differences also where
+                            the exact path gives it analytically (default
+                            0: forward sensitivities, see below) */
 } rkin_popfit_opts;
 
 void rkin_popfit_opts_default(rkin_popfit_opts *o);

@@ -38,6 +38,17 @@ typedef struct {
   double *eta, *etap; /* current eta, perturbed eta */
   double *m1, *m2, *v1, *v2; /* n_eta^2 / max_obs^2 / max_obs scratch */
   double *C;          /* max_obs^2 */
+  /* Analytic df/deta (exact path): forward sensitivities of the solver
+   * along dpsi/deta. */
+  int sens;           /* 1: try them (else finite differences) */
+  double *dpsi;       /* n_eta x n_psi */
+  double *psi2;       /* n_psi scratch; n_psi (1 + n_eta) with tape_d */
+  double *dsol;       /* max_obs x n_sol x n_eta */
+  /* f and G in w->f / w->G belong to (last_subj, last_eta) when last_ok:
+   * the EBE's final point needs no new solve. */
+  int last_ok;
+  size_t last_subj;
+  double *last_eta;
   size_t subj;        /* subject being worked on (inner objective) */
   int fail;           /* inner objective met an error */
   rkin_err ferr;
@@ -48,6 +59,8 @@ struct pop {
   const rkin_data *data;
   rkin_popfit_opts opts;
   rkin_tape *tape;            /* psi from expressions, or NULL */
+  rkin_tape *tape_d;          /* psi then dpsi/deta (n_psi x n_eta), from
+                                 psi_deta, or NULL */
   size_t n_subj, n_obs, n_theta, n_eta, n_sigma, n_psi, n_cov, n_est;
   size_t max_obs, n_sol;
   int *cov_idx;               /* dataset covariate per popmodel covariate */

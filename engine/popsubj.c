@@ -37,7 +37,8 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
     if (!w->solver) return err ? err->code : RKIN_ESOLVER;
   }
   w->pvec = malloc((np ? np : 1) * sizeof *w->pvec);
-  w->twork = malloc((p->tape ? rkin_tape_nwork(p->tape) + 1 : 1)
+  w->twork = malloc(((p->tape ? rkin_tape_nwork(p->tape) : 0)
+                     + (p->tape_d ? rkin_tape_nwork(p->tape_d) : 0) + 1)
                     * sizeof *w->twork);
   w->psi = malloc(p->n_psi * sizeof *w->psi);
   w->sol = malloc(n * (p->n_sol ? p->n_sol : 1) * sizeof *w->sol);
@@ -52,11 +53,20 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->v1 = malloc(n * sizeof *w->v1);
   w->v2 = malloc(n * sizeof *w->v2);
   w->C = malloc(n * n * sizeof *w->C);
+  w->sens = p->pm->model && !p->opts.fd_grad
+            && rkin_solver_path(w->solver) == RKIN_PATH_EXACT
+            && (p->pm->output < 0
+                || rkin_model_outputs_linear(p->pm->model));
+  w->dpsi = malloc(q * p->n_psi * sizeof *w->dpsi);
+  w->psi2 = malloc(p->n_psi * (1 + q) * sizeof *w->psi2);
+  w->dsol = malloc(n * (p->n_sol ? p->n_sol : 1) * q * sizeof *w->dsol);
+  w->last_eta = malloc(q * sizeof *w->last_eta);
   w->inner = nlopt_create(NLOPT_LD_LBFGS, (unsigned)q);
   w->inner_df = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)q);
   if (!w->pvec || !w->twork || !w->psi || !w->sol || !w->f || !w->fp
       || !w->fm || !w->G || !w->eta || !w->etap || !w->m1 || !w->m2
-      || !w->v1 || !w->v2 || !w->C || !w->inner || !w->inner_df)
+      || !w->v1 || !w->v2 || !w->C || !w->inner || !w->inner_df
+      || !w->dpsi || !w->psi2 || !w->dsol || !w->last_eta)
     return rkin_err_set(err, RKIN_ENOMEM, "population fit: out of memory "
                         "for a thread's workspace");
   /* EBEs feed finite-difference covariance steps: converge tightly. */
@@ -102,6 +112,10 @@ void pop_ws_free(pop_ws *w)
   free(w->v1);
   free(w->v2);
   free(w->C);
+  free(w->dpsi);
+  free(w->psi2);
+  free(w->dsol);
+  free(w->last_eta);
   memset(w, 0, sizeof *w);
 }
 
@@ -144,6 +158,9 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
   return RKIN_OK;
 }
 
+static int check_pred(const pop *p, const rkin_data_subject *sj,
+                      const double *f, rkin_err *err);
+
 /* Predictions of subject s at eta into f (natural scale). */
 static int predict(pop_ws *w, size_t s, const double *eta, double *f,
                    rkin_err *err)
@@ -180,6 +197,14 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
         f[sg->first_obs + k] = w->sol[k * p->n_sol + col];
     }
   }
+  return check_pred(p, sj, f, err);
+}
+
+/* Every prediction finite (and > 0 on the log scale). */
+static int check_pred(const pop *p, const rkin_data_subject *sj,
+                      const double *f, rkin_err *err)
+{
+  size_t k;
   for (k = 0; k < sj->n_obs; k++) {
     if (!isfinite(f[k]))
       return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: prediction "
@@ -194,14 +219,108 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
   return RKIN_OK;
 }
 
-/* f at eta and G = df/deta (n_obs x n_eta) by central differences. */
+/* Step of the central differences of psi in eta: psi is smooth and cheap
+ * and exact to rounding, so truncation (h^2) and rounding (eps / h) both
+ * stay near 1e-11 relative. */
+#define PSI_STEP 1e-5
+
+/* psi (w->psi) and dpsi/deta (w->dpsi) of subject s at eta from the
+ * expression tape with the symbolic derivatives. */
+static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
+                         rkin_err *err)
+{
+  pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  size_t np = p->n_psi, q = p->n_eta, k, d;
+  double *cov = w->pvec + p->n_theta + p->n_eta, *out = w->psi2;
+  int rc;
+  memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
+  memcpy(w->pvec + p->n_theta, eta, q * sizeof *w->pvec);
+  for (k = 0; k < p->n_cov; k++) cov[k] = sj->cov[p->cov_idx[k]];
+  rc = rkin_tape_eval(p->tape_d, 0, NULL, w->pvec, w->twork, out);
+  if (rc < 0)
+    return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: individual "
+                        "parameter or its eta-derivative (entry %d) is not "
+                        "finite", sj->id, -1 - rc);
+  memcpy(w->psi, out, np * sizeof *out);
+  for (k = 0; k < np; k++)
+    for (d = 0; d < q; d++) w->dpsi[d * np + k] = out[np + k * q + d];
+  return RKIN_OK;
+}
+
+/* psi (w->psi) and dpsi/deta (w->dpsi) of subject s at eta, the
+ * derivatives by central differences. */
+static int psi_fd(pop_ws *w, size_t s, const double *eta, rkin_err *err)
+{
+  pop *p = w->p;
+  size_t q = p->n_eta, np = p->n_psi, l, d;
+  int rc = RKIN_OK;
+  memcpy(w->etap, eta, q * sizeof *eta);
+  for (d = 0; !rc && d < q; d++) {
+    w->etap[d] = eta[d] + PSI_STEP;
+    rc = pop_psi(w, s, w->etap, err);
+    if (rc) break;
+    memcpy(w->psi2, w->psi, np * sizeof *w->psi);
+    w->etap[d] = eta[d] - PSI_STEP;
+    rc = pop_psi(w, s, w->etap, err);
+    for (l = 0; !rc && l < np; l++)
+      w->dpsi[d * np + l] = (w->psi2[l] - w->psi[l]) / (2 * PSI_STEP);
+    w->etap[d] = eta[d];
+  }
+  return rc ? rc : pop_psi(w, s, eta, err);
+}
+
+/* f at eta and G = df/deta from the solver's forward sensitivities along
+ * the columns of dpsi/deta. Any failure sends the caller to finite
+ * differences, which report a genuine error themselves. */
+static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
+                        double *G, rkin_err *err)
+{
+  pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  size_t q = p->n_eta, g, k, d;
+  int out = p->pm->output, rc;
+  size_t col = out >= 0 ? (size_t)out : (size_t)(-1 - out);
+  rc = p->tape_d ? psi_and_deriv(w, s, eta, err) : psi_fd(w, s, eta, err);
+  for (g = 0; !rc && g < sj->n_seg; g++) {
+    const rkin_data_segment *sg = &sj->seg[g];
+    rkin_solve_req rq;
+    rkin_solve_res rs;
+    if (!sg->n_obs) continue;
+    memset(&rq, 0, sizeof rq);
+    memset(&rs, 0, sizeof rs);
+    rq.t0 = sg->t0;
+    rq.t1 = sj->time[sg->first_obs + sg->n_obs - 1];
+    rq.params = w->psi;
+    rq.dosing = sg->dosing;
+    rq.times = sj->time + sg->first_obs;
+    rq.n_times = sg->n_obs;
+    if (out >= 0) rs.out = w->sol;
+    else rs.y = w->sol;
+    rc = rkin_solver_run_sens(w->solver, &rq, w->dpsi, q, &rs,
+                              out >= 0 ? NULL : w->dsol,
+                              out >= 0 ? w->dsol : NULL, err);
+    for (k = 0; !rc && k < sg->n_obs; k++) {
+      f[sg->first_obs + k] = w->sol[k * p->n_sol + col];
+      for (d = 0; d < q; d++)
+        G[(sg->first_obs + k) * q + d] =
+          w->dsol[(k * p->n_sol + col) * q + d];
+    }
+  }
+  return rc ? rc : check_pred(p, sj, f, err);
+}
+
+/* f at eta and G = df/deta (n_obs x n_eta): forward sensitivities where
+ * the solver has them, else central differences. */
 static int predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
                         double *G, rkin_err *err)
 {
   pop *p = w->p;
   size_t q = p->n_eta, n = rkin_data_subject_at(p->data, s)->n_obs, j, k;
   double h = p->eta_step;
-  int rc = predict(w, s, eta, f, err);
+  int rc;
+  if (w->sens && !predict_sens(w, s, eta, f, G, err)) return RKIN_OK;
+  rc = predict(w, s, eta, f, err);
   for (k = 0; !rc && k < q; k++) {
     memcpy(w->etap, eta, q * sizeof *eta);
     w->etap[k] = eta[k] + h;
@@ -300,6 +419,9 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   eta_of_z(p, x, w->eta);
   if (grad) rc = predict_grad(w, w->subj, w->eta, w->f, w->G, &w->ferr);
   else rc = predict(w, w->subj, w->eta, w->f, &w->ferr);
+  w->last_ok = grad && !rc;
+  w->last_subj = w->subj;
+  memcpy(w->last_eta, w->eta, q * sizeof *w->eta);
   if (rc) {
     w->fail = 1;
     for (k = 0; grad && k < q; k++) grad[k] = 0;
@@ -523,10 +645,13 @@ void pop_subject(pop_ws *w, size_t s, pop_task task)
   int rc = RKIN_OK;
   rkin_err_clear(err);
   if (p->opts.method == RKIN_POP_FOCEI || task == POP_TASK_DIAG) {
+    w->last_ok = 0;
     rc = ebe(w, s, err);
     /* f and G exactly at the EBE (the optimiser's last call may be
      * elsewhere). */
-    if (!rc) rc = predict_grad(w, s, w->eta, w->f, w->G, err);
+    if (!rc && !(w->last_ok && w->last_subj == s
+                 && !memcmp(w->last_eta, w->eta, p->n_eta * sizeof *w->eta)))
+      rc = predict_grad(w, s, w->eta, w->f, w->G, err);
     if (!rc && p->opts.method == RKIN_POP_FOCEI)
       rc = foce_term(w, s, w->eta, &ofv, err);
     if (!rc && task == POP_TASK_DIAG) rc = diagnostics(w, s, err);

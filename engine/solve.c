@@ -29,6 +29,10 @@ struct rkin_solver {
   size_t k_out;
   int out_bad;        /* -1, or the first output found non-finite */
   double out_bad_t;
+  /* Forward sensitivities (rkin_solver_run_sens): n_dir > 0 while on. */
+  size_t n_dir, cap_S;
+  double *S;          /* n x n_dir */
+  double *dy, *dout;  /* the caller's arrays, or NULL */
 };
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
@@ -67,6 +71,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->rate);
   free(s->q);
   free(s->work);
+  free(s->S);
   free(s);
 }
 
@@ -190,12 +195,49 @@ static int check_req(const rkin_solver *s, const rkin_solve_req *r,
   return RKIN_OK;
 }
 
+/* Sensitivities of the states and (linear) outputs at output k. */
+static void emit_sens(rkin_solver *s, size_t k, const double *y)
+{
+  size_t n = s->n, nd = s->n_dir, no = s->n_out, o, j, d;
+  if (s->dy) memcpy(s->dy + k * n * nd, s->S, n * nd * sizeof *s->S);
+  if (s->dout && no) {
+    const double *C = rkin_expath_output_matrix(s->ex);
+    const double *dC = rkin_expath_doutput(s->ex);
+    double *dst = s->dout + k * no * nd;
+    for (o = 0; o < no; o++)
+      for (d = 0; d < nd; d++) {
+        double t = 0;
+        for (j = 0; j < n; j++)
+          t += C[o * n + j] * s->S[j * nd + d]
+               + dC[(d * no + o) * n + j] * y[j];
+        dst[o * nd + d] = t;
+      }
+  }
+}
+
 static void emit(void *ctx, const double *y)
 {
   rkin_solver *s = ctx;
   size_t k = s->k_out++;
+  if (s->n_dir) emit_sens(s, k, y);
   if (s->res->y) memcpy(s->res->y + k * s->n, y, s->n * sizeof *y);
-  if (s->res->out && s->n_out) {
+  if (s->res->out && s->n_out && s->n_dir
+      && rkin_expath_output_matrix(s->ex)) {
+    /* Linear outputs: C(p) y, C built once per run, not the tape per
+     * output time. */
+    const double *C = rkin_expath_output_matrix(s->ex);
+    double *out = s->res->out + k * s->n_out;
+    size_t o, j;
+    for (o = 0; o < s->n_out; o++) {
+      double v = 0;
+      for (j = 0; j < s->n; j++) v += C[o * s->n + j] * y[j];
+      out[o] = v;
+      if (!isfinite(v) && s->out_bad < 0) {
+        s->out_bad = (int)o;
+        s->out_bad_t = s->req->times[k];
+      }
+    }
+  } else if (s->res->out && s->n_out) {
     double t = s->req->times[k];
     int rc = rkin_model_outputs(s->m, t, y, s->p, s->res->out + k * s->n_out,
                                 s->work);
@@ -243,6 +285,9 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
   if (s->cv)
     return rkin_cvpath_advance(s->cv, ts, te, s->y, s->rate, tout, n_tout,
                                emit, s, s->q, steps, err);
+  if (s->n_dir)
+    return rkin_expath_advance_sens(s->ex, ts, te, s->y, s->S, s->rate,
+                                    tout, n_tout, emit, s, err);
   return rkin_expath_advance(s->ex, ts, te, s->y, s->rate, tout, n_tout,
                              emit, s, s->q, err);
 }
@@ -342,4 +387,69 @@ int rkin_solver_tia_inf(rkin_solver *s, const double *params,
   return rkin_expath_tia_inf(s->ex, params ? params
                                            : rkin_model_defaults(s->m),
                              y0, tia, n_tia, out, err);
+}
+
+int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
+                         const double *dir, size_t n_dir,
+                         rkin_solve_res *res, double *dy, double *dout,
+                         rkin_err *err)
+{
+  const double *p;
+  long steps = 0;
+  int rc;
+  if (!s || !req || !res || !dir)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: NULL "
+                        "argument");
+  if (!s->ex)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
+                        "sensitivities need the exact path, but this "
+                        "solver for model '%s' uses CVODES",
+                        rkin_model_name(s->m));
+  if (n_dir == 0 || req->n_tia)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: n_dir = "
+                        "%zu, n_tia = %zu (expected n_dir > 0 and no TIA)",
+                        n_dir, req->n_tia);
+  if (dout && s->n_out && !rkin_model_outputs_linear(s->m))
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
+                        "outputs of model '%s' are not linear in the "
+                        "states", rkin_model_name(s->m));
+  res->n_steps = 0;
+  rc = check_req(s, req, res, err);
+  if (rc) return rc;
+  p = req->params ? req->params : rkin_model_defaults(s->m);
+  if (s->n * n_dir > s->cap_S) {
+    double *S = realloc(s->S, s->n * n_dir * sizeof *S);
+    if (!S)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", n_dir);
+    s->S = S;
+    s->cap_S = s->n * n_dir;
+  }
+  if (req->y0)
+    memcpy(s->y, req->y0, s->n * sizeof *s->y);
+  else
+    memset(s->y, 0, s->n * sizeof *s->y);
+  memset(s->S, 0, s->n * n_dir * sizeof *s->S);
+  memset(s->rate, 0, s->n * sizeof *s->rate);
+  s->req = req;
+  s->res = res;
+  s->p = p;
+  s->k_out = 0;
+  s->out_bad = -1;
+  s->dy = dy;
+  s->dout = dout;
+  rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
+  if (!rc) {
+    s->n_dir = n_dir;
+    rc = walk(s, req, &steps, err);
+    s->n_dir = 0;
+  }
+  if (rc) return rc;
+  if (s->out_bad >= 0)
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': output '%s' is "
+                        "not finite at t = %g h", rkin_model_name(s->m),
+                        rkin_model_output_name(s->m, (size_t)s->out_bad),
+                        s->out_bad_t);
+  if (res->y_end) memcpy(res->y_end, s->y, s->n * sizeof *s->y);
+  return RKIN_OK;
 }

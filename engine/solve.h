@@ -84,6 +84,20 @@ rkin_path rkin_solver_path(const rkin_solver *s);
 int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
                     rkin_solve_res *res, rkin_err *err);
 
+/* Exact path only: rkin_solver_run plus forward sensitivities of the
+ * states and outputs along n_dir directions in parameter space (dir
+ * row-major n_dir x n_params; direction d is the derivative by a scalar
+ * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
+ * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
+ * when not wanted. y0 and doses do not depend on the parameters. No TIA
+ * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
+ * complex eigenvalues or nearly parallel eigenvectors (not implemented):
+ * use finite differences then. */
+int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
+                         const double *dir, size_t n_dir,
+                         rkin_solve_res *res, double *dy, double *dout,
+                         rkin_err *err);
+
 /* Exact path only: integrals from t0 to infinity of the quantities in tia
  * (same indexing as rkin_solve_req), from state y0 with no further dosing,
  * by one linear solve A x = -y0. RKIN_ERANGE when A is singular (something

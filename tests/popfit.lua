@@ -111,6 +111,17 @@ do
     .. ")")
   t.like(rf.covariance_message, "not run", "no covariance step: says so")
 end
+do
+  -- df/deta by finite differences instead of the exact path's
+  -- sensitivities: the same minimum to the optimiser's tolerance.
+  local rd = pm:fit(theoph, { covariance = false, gradient = "fd" })
+  t.ok(rd.converged and math.abs(rd.ofv - r.ofv) < 1e-4, ("gradient = "
+    .. "\"fd\": OFV %.6f vs analytic %.6f (abs. tol. 1e-4)"):format(rd.ofv,
+    r.ofv))
+  t.raises(function() return pm:fit(theoph, { gradient = "exact" }) end,
+    "field 'gradient' must be \"analytic\" or \"fd\" %(got \"exact\"%)",
+    "unknown gradient option named")
+end
 
 -- ----------------------------------------------- bad declarations
 local function decl(over)

@@ -2,8 +2,10 @@
  * (tests/data/theoph_nm.csv, 12 subjects, 132 concentrations), FOCE-I
  * with the covariance step, one-compartment first-order absorption with
  * random lKa and lCl (nlme's fm3Theo.nlme). Predictions through
- * rkin_solver (exact path) and through a closed-form predictor; one
+ * rkin_solver (exact path; df/deta from its forward sensitivities) and
+ * through a closed-form predictor (df/deta by finite differences); one
  * thread and all cores. Prints the median wall time of REPS fits.
+ * Simulation-estimation (bias, coverage): bench_simest.
  *
  * Then a 200-subject 177Lu dataset simulated from the six-compartment
  * PBPK model (models/lu177_6c.lua, ../shared/peers/README.md s.2): 7400

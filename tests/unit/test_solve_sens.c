@@ -1,0 +1,377 @@
+/* test_solve_sens.c - forward parameter sensitivities on the exact path
+ * (rkin_solver_run_sens, rkin_model_linear_dparams): against the
+ * derivatives of the Bateman function (analytic), against central finite
+ * differences of rkin_solver_run on a three-state model with decay, close
+ * eigenvalues (divided-difference branches), an infusion, and every
+ * refusal. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dosing.h"
+#include "init.h"
+#include "model.h"
+#include "solve.h"
+#include "../tap.h"
+
+/* depot -> central, out = central / v; params ka, cl, v. */
+static rkin_model *oral_model(void)
+{
+  static const char *const st[] = {"depot", "central"};
+  static const char *const pa[] = {"ka", "cl", "v"};
+  static const char *const on[] = {"conc"};
+  static const double val[] = {1.5, 2.8, 32};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node dep = rkin_expr_state(g, 0), cen = rkin_expr_state(g, 1);
+  rkin_node ka = rkin_expr_param(g, 0), cl = rkin_expr_param(g, 1);
+  rkin_node v = rkin_expr_param(g, 2), d[2], out[1], a;
+  rkin_model_spec sp;
+  memset(&sp, 0, sizeof sp);
+  a = rkin_expr_binary(g, RKIN_OP_MUL, ka, dep);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a, rkin_expr_binary(
+           g, RKIN_OP_MUL, rkin_expr_binary(g, RKIN_OP_DIV, cl, v), cen));
+  out[0] = rkin_expr_binary(g, RKIN_OP_DIV, cen, v);
+  sp.name = "oral";
+  sp.n_states = 2;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 3;
+  sp.params = pa;
+  sp.values = val;
+  sp.n_outputs = 1;
+  sp.outputs = on;
+  sp.output_expr = out;
+  return rkin_model_new(&sp, g, NULL);
+}
+
+/* Bateman concentration and its derivatives by ka, cl, v (by hand:
+ * c = D ka / (v (ka - ke)) (e^-ke t - e^-ka t), ke = cl / v). */
+static void bateman_d(double D, double ka, double cl, double v, double t,
+                      double *c, double *dc)
+{
+  double ke = cl / v, e1 = exp(-ke * t), e2 = exp(-ka * t), dk = ka - ke;
+  double dc_dke = D * ka / v * ((e1 - e2) / (dk * dk) - t * e1 / dk);
+  *c = D * ka / (v * dk) * (e1 - e2);
+  dc[0] = D / v * (-ke / (dk * dk) * (e1 - e2) + ka * t * e2 / dk);
+  dc[1] = dc_dke / v;
+  dc[2] = -*c / v - dc_dke * cl / (v * v);
+}
+
+static rkin_dosing *bolus(double t, double amt, int cmt, double rate)
+{
+  rkin_dosing *d = rkin_dosing_new();
+  rkin_dose r;
+  memset(&r, 0, sizeof r);
+  r.time = t;
+  r.amount = amt;
+  r.cmt = cmt;
+  r.rate = rate;
+  rkin_dosing_add(d, &r, NULL);
+  return d;
+}
+
+static void test_bateman(double ka, const char *what)
+{
+  static const double times[] = {0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24};
+  static const double dir[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  rkin_model *m = oral_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  rkin_dosing *d = bolus(0, 320, 0, 0);
+  double p[3] = {ka, 2.8, 32}, out[10], dout[30], y[20], dy[60];
+  double worst = 0, worst_y = 0;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, j;
+  int rc;
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 24;
+  rq.params = p;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 10;
+  rs.out = out;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 3, &rs, dy, dout, &err);
+  ok(rc == 0, "%s: run_sens (%s)", what, rc ? err.msg : "ok");
+  for (k = 0; !rc && k < 10; k++) {
+    double c, dc[3];
+    bateman_d(320, p[0], p[1], p[2], times[k], &c, dc);
+    if (fabs(out[k] - c) > worst) worst = fabs(out[k] - c) / c;
+    for (j = 0; j < 3; j++) {
+      double e = fabs(dout[k * 3 + j] - dc[j]) / (fabs(dc[j]) + 1e-3);
+      if (e > worst) worst = e;
+      /* central = conc * v: d central / d ka = v dc/dka */
+      if (j == 0) {
+        e = fabs(dy[(k * 2 + 1) * 3] - p[2] * dc[0]) / (p[2] * fabs(dc[0]));
+        if (e > worst_y) worst_y = e;
+      }
+    }
+  }
+  ok(!rc && worst < 1e-9, "%s: conc and d conc / d(ka, cl, v) equal the "
+     "Bateman function's derivatives (max rel. err. %.2g, tol. 1e-9: "
+     "eigen-route round-off)", what, worst);
+  ok(!rc && worst_y < 1e-9, "%s: state sensitivity d central / d ka = v "
+     "d conc / d ka (max rel. err. %.2g, tol. 1e-9)", what, worst_y);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* Two boluses and a direction mixing parameters: by superposition the
+ * sensitivity is the sum of both doses' Bateman derivatives. */
+static void test_two_doses(void)
+{
+  static const double times[] = {1, 6, 12, 13, 18, 30};
+  const double dir[3] = {0.3, -1.2, 2.0};
+  rkin_model *m = oral_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  rkin_dosing *d = bolus(0, 100, 0, 0);
+  rkin_dose r2;
+  double p[3] = {0.9, 3.5, 40}, out[6], dout[6], worst = 0;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, j;
+  int rc;
+  memset(&r2, 0, sizeof r2);
+  r2.time = 12;
+  r2.amount = 250;
+  rkin_dosing_add(d, &r2, NULL);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 30;
+  rq.params = p;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 6;
+  rs.out = out;
+  rc = rkin_solver_run_sens(s, &rq, dir, 1, &rs, NULL, dout, &err);
+  for (k = 0; !rc && k < 6; k++) {
+    double c1, c2, d1[3], d2[3], want = 0;
+    bateman_d(100, p[0], p[1], p[2], times[k], &c1, d1);
+    if (times[k] >= 12) {
+      bateman_d(250, p[0], p[1], p[2], times[k] - 12, &c2, d2);
+    } else {
+      d2[0] = d2[1] = d2[2] = 0;
+    }
+    for (j = 0; j < 3; j++) want += dir[j] * (d1[j] + d2[j]);
+    if (fabs(dout[k] - want) > worst)
+      worst = fabs(dout[k] - want) / fabs(want);
+  }
+  ok(rc == 0 && worst < 1e-9, "two boluses, mixed direction: sensitivity = "
+     "sum of the doses' Bateman derivatives (max rel. err. %.2g, tol. "
+     "1e-9; superposition)", worst);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* depot -> C <-> P, elimination from C, Lu-177 decay on every state. */
+static rkin_model *three_model(void)
+{
+  static const char *const st[] = {"D", "C", "P"};
+  static const char *const pa[] = {"ka", "k12", "k21", "k10"};
+  static const double val[] = {0.8, 0.3, 0.1, 0.2};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node y[3], k[4], d[3], t;
+  rkin_model_spec sp;
+  int i;
+  for (i = 0; i < 3; i++) y[i] = rkin_expr_state(g, i);
+  for (i = 0; i < 4; i++) k[i] = rkin_expr_param(g, i);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL,
+                                                          k[0], y[0]));
+  t = rkin_expr_binary(g, RKIN_OP_SUB, rkin_expr_binary(g, RKIN_OP_MUL,
+                       k[2], y[2]), rkin_expr_binary(g, RKIN_OP_MUL,
+                       rkin_expr_binary(g, RKIN_OP_ADD, k[1], k[3]), y[1]));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, t, d[0]);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, rkin_expr_binary(
+           g, RKIN_OP_MUL, k[1], y[1]), rkin_expr_binary(g, RKIN_OP_MUL,
+                                                         k[2], y[2]));
+  memset(&sp, 0, sizeof sp);
+  sp.name = "three";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 3;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 4;
+  sp.params = pa;
+  sp.values = val;
+  return rkin_model_new(&sp, g, NULL);
+}
+
+/* Sensitivities vs central differences of rkin_solver_run with h = 1e-5
+ * (rates 0.05-0.8 /h): rounding ~eps 7400 / h = 1e-7 MBq, truncation
+ * h^2 t^3 y / 6 below 1e-4 of y; compared with a floor of 1 MBq per unit
+ * rate (sensitivities reach 1e4). */
+static void test_vs_fd(const double *p0, int infusion, const char *what)
+{
+  static const double times[] = {0.5, 2, 4, 24, 72, 168};
+  rkin_model *m = three_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  /* Infusion: 7400 MBq into C over 3 h, outputs during and after it. */
+  rkin_dosing *d = infusion ? bolus(0, 7400, 1, 7400 / 3.0)
+                            : bolus(0, 7400, 0, 0);
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[18], yp[18], ym[18];
+  double dy[36], p[4], worst = 0, h = 1e-5;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, l, j;
+  int rc;
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 168;
+  rq.params = p0;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 6;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
+  ok(rc == 0, "%s: run_sens (%s)", what, rc ? err.msg : "ok");
+  for (l = 0; !rc && l < 2; l++) {
+    for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
+    rq.params = p;
+    rs.y = yp;
+    rkin_solver_run(s, &rq, &rs, NULL);
+    for (j = 0; j < 4; j++) p[j] = p0[j] - h * dir[l * 4 + j];
+    rs.y = ym;
+    rkin_solver_run(s, &rq, &rs, NULL);
+    for (k = 0; k < 18; k++) {
+      double fd = (yp[k] - ym[k]) / (2 * h), e;
+      e = fabs(dy[k * 2 + l] - fd) / (fabs(fd) + 1);
+      if (e > worst) worst = e;
+    }
+  }
+  ok(!rc && worst < 1e-6, "%s: state sensitivities equal central "
+     "differences (max rel. err. %.2g, tol. 1e-6)", what, worst);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+static void test_dparams(void)
+{
+  rkin_model *m = oral_model();
+  double p[3] = {1.5, 2.8, 32}, dir[3] = {0, 1, 0}, dA[4], dC[2];
+  rkin_err err;
+  int rc = rkin_model_linear_dparams(m, p, dir, 1, dA, dC, &err);
+  /* A = [[-ka, 0], [ka, -cl/v]], C = [0, 1/v]: d/dcl = [[0,0],[0,-1/v]]. */
+  ok(rc == 0 && dA[0] == 0 && dA[1] == 0 && dA[2] == 0
+     && fabs(dA[3] + 1 / 32.0) < 1e-15 && dC[0] == 0 && dC[1] == 0,
+     "dA/dcl = [[0,0],[0,-1/v]] exactly, dC/dcl = 0 (symbolic)");
+  dir[1] = 0;
+  dir[2] = 1;
+  rc = rkin_model_linear_dparams(m, p, dir, 1, dA, dC, &err);
+  ok(rc == 0 && fabs(dA[3] - 2.8 / (32.0 * 32)) < 1e-15
+     && fabs(dC[1] + 1 / (32.0 * 32)) < 1e-15,
+     "dA/dv(2,2) = cl/v^2, dC/dv = -1/v^2 (symbolic)");
+  p[2] = 0;
+  rc = rkin_model_linear_dparams(m, p, dir, 1, dA, dC, &err);
+  ok(rc == RKIN_ENONFINITE, "v = 0: non-finite derivative refused");
+  like(err.msg, "by parameter 'cl'", "message names the entry's "
+       "parameter (%s)", err.msg);
+  rkin_model_free(m);
+}
+
+/* Michaelis-Menten elimination: not linear. */
+static rkin_model *mm_model(void)
+{
+  static const char *const st[] = {"C"};
+  static const char *const pa[] = {"vmax", "km"};
+  static const double val[] = {1, 2};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node c = rkin_expr_state(g, 0), d[1];
+  rkin_model_spec sp;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+           g, RKIN_OP_DIV, rkin_expr_binary(g, RKIN_OP_MUL,
+                                            rkin_expr_param(g, 0), c),
+           rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_param(g, 1), c)));
+  memset(&sp, 0, sizeof sp);
+  sp.name = "mm";
+  sp.n_states = 1;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 2;
+  sp.params = pa;
+  sp.values = val;
+  return rkin_model_new(&sp, g, NULL);
+}
+
+static void test_refusals(void)
+{
+  static const double times[] = {1, 5};
+  rkin_model *m = oral_model(), *mm = mm_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  rkin_solver *smm = rkin_solver_new(mm, NULL, NULL);
+  rkin_dosing *bol = bolus(0, 100, 0, 0);
+  double dir[3] = {1, 0, 0}, y[4], dy[4], p[3] = {0.1, 3.2, 32};
+  int tia[1] = {0};
+  double tq[1];
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  int rc;
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 5;
+  rq.dosing = bol;
+  rq.times = times;
+  rq.n_times = 2;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 0, &rs, dy, NULL, &err);
+  ok(rc == RKIN_EINVAL, "n_dir = 0 refused");
+  like(err.msg, "n_dir = 0", "message names n_dir");
+  rq.tia = tia;
+  rq.n_tia = 1;
+  rs.tia = tq;
+  rc = rkin_solver_run_sens(s, &rq, dir, 1, &rs, dy, NULL, &err);
+  ok(rc == RKIN_EINVAL, "TIA with sensitivities refused");
+  like(err.msg, "n_tia = 1", "message names n_tia");
+  rq.tia = NULL;
+  rq.n_tia = 0;
+  /* ka = cl/v: a defective A (one eigenvector): no eigen-route. */
+  p[0] = 0.1;
+  rq.params = p;
+  rc = rkin_solver_run_sens(s, &rq, dir, 1, &rs, dy, NULL, &err);
+  ok(rc == RKIN_ERANGE, "ka = ke (defective A) refused: use finite "
+     "differences");
+  like(err.msg, "eigenvectors", "message says why (%s)", err.msg);
+  rq.params = NULL;
+  rq.dosing = NULL;
+  rc = rkin_solver_run_sens(smm, &rq, dir, 1, &rs, dy, NULL, &err);
+  ok(rc == RKIN_ENOTLINEAR, "nonlinear model (CVODES path) refused");
+  like(err.msg, "need the exact path, but this solver for model 'mm'",
+       "message names the path and model");
+  rc = rkin_model_linear_dparams(mm, NULL, dir, 1, dy, NULL, &err);
+  ok(rc == RKIN_ENOTLINEAR, "dparams of a nonlinear model refused");
+  like(err.msg, "'mm' is not linear", "message names the model");
+  rkin_dosing_free(bol);
+  rkin_solver_free(s);
+  rkin_solver_free(smm);
+  rkin_model_free(m);
+  rkin_model_free(mm);
+}
+
+int main(void)
+{
+  static const double p_far[4] = {0.8, 0.3, 0.1, 0.2};
+  /* ka 0.277 next to the eigenvalue -0.27808 of the C-P block: the
+   * phi1 branch of the divided differences. */
+  static const double p_close[4] = {0.2770, 0.05, 0.1, 0.2};
+  rkin_init();
+  test_bateman(1.5, "ka 1.5 (eigenvalues far apart)");
+  test_bateman(0.0925, "ka 0.0925, ke 0.0875 (phi1 branch)");
+  test_two_doses();
+  test_vs_fd(p_far, 0, "3 states + decay");
+  test_vs_fd(p_close, 0, "3 states, close eigenvalues");
+  test_vs_fd(p_far, 1, "3 states, infusion into C");
+  test_vs_fd(p_close, 1, "3 states, close eigenvalues, infusion");
+  test_dparams();
+  test_refusals();
+  done_testing();
+  return exit_status();
+}
