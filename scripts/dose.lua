@@ -5,33 +5,55 @@
 --   radiokin scripts/dose.lua TIA.csv [--out OUT.csv] [--plot OUT.png|.svg]
 --     [--nuclide Lu-177] [--teff-h H] [--no-plot] [--quiet]
 --
--- TIA.csv, one row per patient, region and cycle (units in the names):
+-- TIA.csv is either scripts/tia.lua's tia.csv as it stands or a table made
+-- by hand; one row per patient, region and cycle (units in the names):
 --   patient       patient id (text)
 --   region        region name; also the organ class when `organ` is absent
---   cycle         cycle number (1, 2, ...)
 --   tia_MBqh      time-integrated activity of the region, MBq h
---   mass_kg       region mass, kg
+--   mass_kg       region mass, kg. A row without it (blank) has no
+--                 absorbed dose: it is skipped with a warning on stderr
 --  optional:
+--   cycle         cycle number (1, 2, ...); default 1 (tia.lua writes one
+--                 row per patient and region, i.e. one cycle)
 --   organ         organ class for alpha/beta, T_rep and limits (kidney,
 --                 kidney_risk, red_marrow, salivary, tumour; see
---                 rk.radiobio.organs())
+--                 rk.radiobio.organs()). A region that is not an organ
+--                 class and has no `organ` gets absorbed dose only (no
+--                 BED, EQD2 or limit), said in its `warnings` column
 --   nuclide       default --nuclide, else Lu-177
 --   activity_MBq  administered activity of the cycle (for Gy/GBq and the
 --                 next-cycle activity)
+--   tia_se_MBqh   standard error of the TIA: dose is linear in the TIA, so
+--                 dose_se_gy = tia_se_MBqh x dose / TIA
+--  BED curve shape (the G factor), first that applies:
 --   teff_h        effective (clearance) half-life of the region, h: the
 --                 dose-rate curve is mono-exponential after instantaneous
---                 uptake (G = lambda / (lambda + mu)); default --teff-h
---   tup_h         uptake half-time, h: then the curve is uptake + clearance
--- Absorbed dose is local energy deposition (DOMAIN.md s.2). BED needs the
--- curve shape: a row without teff_h and no --teff-h is an error.
+--                 uptake (G = lambda / (lambda + mu));
+--   tup_h         with teff_h: uptake half-time, h (uptake + clearance)
+--   model, params the curve tia.lua fitted (mono, bi, upwash, tri with
+--                 params "A=..;lw=..;lu=.."): A(t) becomes the dose-rate
+--                 curve (rk.dosimetry.doserate, local deposition) and G is
+--                 the closed-form double sum (rk.radiobio.g). Dose still
+--                 comes from tia_MBqh (with tia.lua --average the curve is
+--                 only the chosen model's; a warning says when its TIA
+--                 differs from tia_MBqh by over 1 %)
+--   --teff-h H    as teff_h, for rows with neither (nor a fitted curve)
+--   model = trapezoid (tia.lua's fallback, no analytic curve): the
+--                 trapezoid's own tail, instantaneous uptake and physical
+--                 decay only (G = lambda_phys / (lambda_phys + mu)), with a
+--                 warning: this is the smallest G of any instantaneous-
+--                 uptake curve, so the BED is a low estimate; give teff_h
+-- A row with none of these is an error.
+-- Absorbed dose is local energy deposition (DOMAIN.md s.2).
 --
 -- Writes OUT.csv (default TIA_dose.csv: one row per patient, region and
--- cycle with per-cycle and cumulative dose, BED, EQD2, each limit and the
--- margin to it) and OUT_summary.csv (one row per patient and region:
--- cumulative values, Gy/GBq, the remaining BED budget as the next cycle's
--- dose and activity, and the VISION / NETTER-1 reference Gy/GBq), both
--- atomically, and a bar chart of cumulative dose vs limits (gnuplot; the
--- chart is skipped with a warning when gnuplot is not installed).
+-- cycle with per-cycle and cumulative dose (and its SE, cycles taken as
+-- independent), BED, EQD2, the curve used for BED, each limit and the
+-- margin to it, warnings) and OUT_summary.csv (one row per patient and
+-- region: cumulative values, Gy/GBq, the remaining BED budget as the next
+-- cycle's dose and activity, and the VISION / NETTER-1 reference Gy/GBq),
+-- both atomically, and a bar chart of cumulative dose vs limits (gnuplot;
+-- the chart is skipped with a warning when gnuplot is not installed).
 -- Library use: local dose = require "dose"; dose.compute(rows, opts).
 local rk = require "radiokin"
 
@@ -116,42 +138,57 @@ local function need(opts, i, row, key, kind)
   return v
 end
 
--- rows: array of {patient=, region=, cycle=, tia_MBqh=, mass_kg= [, organ=,
--- nuclide=, activity_MBq=, teff_h=, tup_h=]} (a Lua table of TIAs and
--- masses, or rk.csv.read rows). opts: nuclide, teff_h, source (file name
--- for messages), line (row -> line number). Returns cycles (one table per
--- input row, in patient / region / cycle order) and summary (one per
--- patient and region).
-function M.compute(rows, opts)
-  opts = opts or {}
-  if type(rows) ~= "table" or #rows == 0 then
-    error("dose: no TIA rows given", 2)
+-- The fitted activity curve of tia.lua's `model` and `params` as a sum of
+-- exponentials A(t) = sum a_k exp(-b_k t) (MBq, 1/h); engine/tac.h gives
+-- each model's parameters.
+local TERMS = {
+  mono = { "A", "l" },
+  bi = { "A1", "l1", "A2", "l2" },
+  upwash = { "A", "lw", "lu" },
+  tri = { "A1", "l1", "A2", "l2", "l3" },
+}
+
+local function curve_terms(opts, i, model, params)
+  local names = TERMS[model]
+  if not names then
+    fail(opts, i, ("model = '%s', expected mono, bi, upwash, tri or "
+      .. "trapezoid"):format(tostring(model)))
   end
-  local groups, order = {}, {}
-  for i, row in ipairs(rows) do
-    local patient = tostring(need(opts, i, row, "patient"))
-    local region = tostring(need(opts, i, row, "region"))
-    local cycle = need(opts, i, row, "cycle", "number")
-    if cycle < 1 or math.floor(cycle) ~= cycle then
-      fail(opts, i, ("cycle = %s, expected 1, 2, ..."):format(cycle))
+  if type(params) ~= "string" then
+    fail(opts, i, ("model %s needs column 'params' (%s=...;...)"):format(
+      model, names[1]))
+  end
+  local p = {}
+  for item in params:gmatch("[^;]+") do
+    local k, v = item:match("^%s*([%w_]+)%s*=%s*(%S+)%s*$")
+    local x = v and rk.csv.parse_number(v)
+    if not x then
+      fail(opts, i, ("params '%s': '%s' is not name=number"):format(params,
+        item))
     end
-    local tia = need(opts, i, row, "tia_MBqh", "number")
-    local mass = need(opts, i, row, "mass_kg", "number")
-    local organ_name = row.organ or region
-    if row.organ == nil and not pcall(rk.radiobio.organ, region) then
-      fail(opts, i, ("region '%s' is not an organ class; give it in an "
-        .. "'organ' column (known: %s)"):format(region,
-        table.concat(rk.radiobio.organs(), ", ")))
+    p[k] = x
+  end
+  for _, k in ipairs(names) do
+    if p[k] == nil then
+      fail(opts, i, ("params '%s': model %s needs %s"):format(params, model,
+        table.concat(names, ", ")))
     end
-    local organ = at(opts, i, rk.radiobio.organ, organ_name)
-    local nuc = rk.nuclide(row.nuclide or opts.nuclide or "Lu-177")
-    local d = at(opts, i, rk.dosimetry.led, { nuclide = nuc.name,
-      tia_MBqh = tia, mass_kg = mass, region = region })
-    local teff = row.teff_h or opts.teff_h
-    if teff == nil then
-      fail(opts, i, ("region '%s': teff_h is needed for BED (add a teff_h "
-        .. "column or pass --teff-h)"):format(region))
-    end
+  end
+  if model == "mono" then return { p.A }, { p.l } end
+  if model == "bi" then return { p.A1, p.A2 }, { p.l1, p.l2 } end
+  if model == "upwash" then return { p.A, -p.A }, { p.lw, p.lu } end
+  return { p.A1, p.A2, -(p.A1 + p.A2) }, { p.l1, p.l2, p.l3 }
+end
+
+-- G factor of row i for the organ's repair half-time: from teff_h [+ tup_h],
+-- the fitted curve, --teff-h or (trapezoid) physical decay. Returns G, a
+-- label of the curve used and a warning or nil.
+local function curve_g(opts, i, row, region, organ, nuc, tia, mass)
+  local teff = row.teff_h
+  if teff == nil and (row.model == nil or row.model == "trapezoid") then
+    teff = opts.teff_h
+  end
+  if teff ~= nil then
     if type(teff) ~= "number" or teff <= 0 then
       fail(opts, i, ("region '%s': teff_h = %s h, expected > 0 (a curve "
         .. "that does not decay has infinite TIA)"):format(region,
@@ -162,15 +199,98 @@ function M.compute(rows, opts)
       fail(opts, i, ("region '%s': tup_h = %s h, expected an uptake "
         .. "half-time > 0"):format(region, tostring(tup)))
     end
-    local g
-    if row.tup_h ~= nil then
-      g = at(opts, i, rk.radiobio.g_uptake, math.log(2) / teff,
-        math.log(2) / row.tup_h, organ.trep_h)
-    else
-      g = at(opts, i, rk.radiobio.g_mono, math.log(2) / teff, organ.trep_h)
+    if tup ~= nil then
+      return at(opts, i, rk.radiobio.g_uptake, math.log(2) / teff,
+        math.log(2) / tup, organ.trep_h), "teff_h+tup_h"
     end
-    local bed, eqd2 = at(opts, i, rk.radiobio.bed, { dose_gy = d, g = g,
-      organ = organ_name, where = region })
+    return at(opts, i, rk.radiobio.g_mono, math.log(2) / teff,
+      organ.trep_h), "teff_h"
+  end
+  if row.model == nil then
+    fail(opts, i, ("region '%s': the curve shape is needed for BED (add a "
+      .. "teff_h column, tia.lua's model and params columns, or pass "
+      .. "--teff-h)"):format(region))
+  end
+  if row.model == "trapezoid" then
+    return at(opts, i, rk.radiobio.g_mono, nuc.lambda, organ.trep_h),
+      "physical decay", ("trapezoid fit: no analytic curve, BED assumes "
+      .. "instantaneous uptake and physical decay only (T1/2 %.4g h), a low "
+      .. "estimate; give teff_h"):format(nuc.half_life_h)
+  end
+  local a, b = curve_terms(opts, i, row.model, row.params)
+  local r = at(opts, i, rk.dosimetry.doserate, { nuclide = nuc.name,
+    a_MBq = a, b_per_h = b, mass_kg = mass, region = region })
+  local g = at(opts, i, rk.radiobio.g, { c = r.c, b = r.b,
+    trep_h = organ.trep_h })
+  local curve_tia, warn = 0, nil
+  for k = 1, #a do curve_tia = curve_tia + a[k] / b[k] end
+  if math.abs(curve_tia - tia) > 0.01 * tia then
+    warn = ("fitted %s curve integrates to %.6g MBq h, tia_MBqh = %.6g: "
+      .. "BED shape from the curve, dose from tia_MBqh"):format(row.model,
+      curve_tia, tia)
+  end
+  return g, "fit:" .. row.model, warn
+end
+
+-- rows: array of {patient=, region=, tia_MBqh=, mass_kg= [, cycle=,
+-- organ=, nuclide=, activity_MBq=, tia_se_MBqh=, teff_h=, tup_h=, model=,
+-- params=]} (a Lua table of TIAs and masses, or rk.csv.read rows, e.g. of
+-- tia.lua's tia.csv). opts: nuclide, teff_h, source (file name for
+-- messages), line (row -> line number). Returns cycles (one table per
+-- input row with a mass, in patient / region / cycle order), summary (one
+-- per patient and region) and skipped (messages of rows without a mass).
+function M.compute(rows, opts)
+  opts = opts or {}
+  if type(rows) ~= "table" or #rows == 0 then
+    error("dose: no TIA rows given", 2)
+  end
+  local groups, order, skipped = {}, {}, {}
+  for i, row in ipairs(rows) do
+    local patient = tostring(need(opts, i, row, "patient"))
+    local region = tostring(need(opts, i, row, "region"))
+    local cycle = row.cycle or 1
+    if type(cycle) ~= "number" or cycle < 1
+        or math.floor(cycle) ~= cycle then
+      fail(opts, i, ("cycle = %s, expected 1, 2, ..."):format(cycle))
+    end
+    local tia = need(opts, i, row, "tia_MBqh", "number")
+    if row.mass_kg == nil then
+      skipped[#skipped + 1] = ("%s: patient %s region '%s': no mass_kg, no "
+        .. "absorbed dose: row skipped"):format(where(opts, i), patient,
+        region)
+      goto continue
+    end
+    local mass = need(opts, i, row, "mass_kg", "number")
+    local warnings = {}
+    local organ_name = row.organ or region
+    local organ
+    if row.organ ~= nil or pcall(rk.radiobio.organ, region) then
+      organ = at(opts, i, rk.radiobio.organ, organ_name)
+    else
+      organ_name = nil
+      warnings[#warnings + 1] = ("region '%s' is not an organ class: "
+        .. "absorbed dose only; give it in an 'organ' column for BED "
+        .. "(known: %s)"):format(region,
+        table.concat(rk.radiobio.organs(), ", "))
+    end
+    local nuc = at(opts, i, rk.nuclide, row.nuclide or opts.nuclide
+      or "Lu-177")
+    local d = at(opts, i, rk.dosimetry.led, { nuclide = nuc.name,
+      tia_MBqh = tia, mass_kg = mass, region = region })
+    local se = row.tia_se_MBqh
+    if se ~= nil and (type(se) ~= "number" or se < 0) then
+      fail(opts, i, ("region '%s': tia_se_MBqh = %s MBq h, expected a "
+        .. "standard error >= 0"):format(region, tostring(se)))
+    end
+    local d_se = se and se * at(opts, i, rk.dosimetry.s_led,
+      { nuclide = nuc.name, mass_kg = mass, region = region })
+    local g, curve, bed, eqd2, warn
+    if organ then
+      g, curve, warn = curve_g(opts, i, row, region, organ, nuc, tia, mass)
+      warnings[#warnings + 1] = warn
+      bed, eqd2 = at(opts, i, rk.radiobio.bed, { dose_gy = d, g = g,
+        organ = organ_name, where = region })
+    end
     local act = row.activity_MBq
     if act ~= nil and (type(act) ~= "number" or act <= 0) then
       fail(opts, i, ("activity_MBq = %s, expected > 0"):format(tostring(act)))
@@ -182,10 +302,11 @@ function M.compute(rows, opts)
       order[#order + 1] = key
     end
     local grp = groups[key]
-    if grp.organ.name ~= organ.name then
+    local was = grp.organ and grp.organ.name
+    if was ~= (organ and organ.name) then
       fail(opts, i, ("patient %s region '%s': organ '%s' differs from an "
-        .. "earlier cycle's '%s'"):format(patient, region, organ.name,
-        grp.organ.name))
+        .. "earlier cycle's '%s'"):format(patient, region,
+        organ and organ.name or "-", was or "-"))
     end
     for _, c in ipairs(grp.rows) do
       if c.cycle == cycle then
@@ -194,10 +315,17 @@ function M.compute(rows, opts)
       end
     end
     grp.rows[#grp.rows + 1] = { patient = patient, region = region,
-      organ = organ.name, cycle = cycle, nuclide = nuc.name,
-      activity_MBq = act, tia_MBqh = tia, mass_kg = mass, dose_gy = d,
-      g = g, bed_gy = bed, eqd2_gy = eqd2, line = i,
-      gy_per_gbq = act and d / (act / 1000) or nil }
+      organ = organ and organ.name, cycle = cycle, nuclide = nuc.name,
+      activity_MBq = act, tia_MBqh = tia, tia_se_MBqh = se, mass_kg = mass,
+      dose_gy = d, dose_se_gy = d_se, g = g, bed_curve = curve,
+      bed_gy = bed, eqd2_gy = eqd2, line = i,
+      gy_per_gbq = act and d / (act / 1000) or nil,
+      warnings = #warnings > 0 and table.concat(warnings, " | ") or nil }
+    ::continue::
+  end
+  if #order == 0 then
+    error(("%s: no row has a mass_kg: no absorbed dose"):format(
+      opts.source or "dose"), 0)
   end
 
   local cycles, summary = {}, {}
@@ -205,43 +333,52 @@ function M.compute(rows, opts)
     local grp, o = groups[key], groups[key].organ
     table.sort(grp.rows, function(a, b) return a.cycle < b.cycle end)
     local cd, cb, ca, all_act = 0, 0, 0, true
+    local cv = 0 -- variance of the cumulative dose (cycles independent)
     for _, c in ipairs(grp.rows) do
-      cd, cb = cd + c.dose_gy, cb + c.bed_gy
+      cd = cd + c.dose_gy
+      cv = cv and c.dose_se_gy and cv + c.dose_se_gy ^ 2 or nil
       if c.activity_MBq then ca = ca + c.activity_MBq else all_act = false end
-      c.cum_dose_gy, c.cum_bed_gy = cd, cb
-      c.cum_eqd2_gy = cb / (1 + 2 / o.ab_gy)
-      if o.limit_dose_gy > 0 then
-        c.limit_dose_gy, c.margin_dose_gy = o.limit_dose_gy,
-          o.limit_dose_gy - cd
-      end
-      if o.limit_bed_gy > 0 then
-        c.limit_bed_gy, c.margin_bed_gy = o.limit_bed_gy, o.limit_bed_gy - cb
+      c.cum_dose_gy = cd
+      c.cum_dose_se_gy = cv and math.sqrt(cv)
+      if o then
+        cb = cb + c.bed_gy
+        c.cum_bed_gy = cb
+        c.cum_eqd2_gy = cb / (1 + 2 / o.ab_gy)
+        if o.limit_dose_gy > 0 then
+          c.limit_dose_gy, c.margin_dose_gy = o.limit_dose_gy,
+            o.limit_dose_gy - cd
+        end
+        if o.limit_bed_gy > 0 then
+          c.limit_bed_gy, c.margin_bed_gy = o.limit_bed_gy,
+            o.limit_bed_gy - cb
+        end
       end
       cycles[#cycles + 1] = c
     end
     local last = grp.rows[#grp.rows]
-    local s = { patient = grp.patient, region = grp.region, organ = o.name,
-      cycles = #grp.rows, cum_dose_gy = cd, cum_bed_gy = cb,
+    local s = { patient = grp.patient, region = grp.region,
+      organ = o and o.name, cycles = #grp.rows, cum_dose_gy = cd,
+      cum_dose_se_gy = last.cum_dose_se_gy, cum_bed_gy = last.cum_bed_gy,
       cum_eqd2_gy = last.cum_eqd2_gy, limit_dose_gy = last.limit_dose_gy,
       margin_dose_gy = last.margin_dose_gy, limit_bed_gy = last.limit_bed_gy,
       margin_bed_gy = last.margin_bed_gy,
-      reference = M.reference[o.name] }
+      reference = o and M.reference[o.name] }
     if all_act then
       s.activity_GBq = ca / 1000
       s.gy_per_gbq = cd / s.activity_GBq
     end
     local over = (s.margin_dose_gy and s.margin_dose_gy < 0)
       or (s.margin_bed_gy and s.margin_bed_gy < 0)
-    s.status = over and "OVER" or "ok"
+    s.status = not o and "no BED" or over and "OVER" or "ok"
     -- Remaining budget with the last cycle's curve shape (G) and dose per
     -- activity: the next cycle's largest dose under every limit of the
     -- organ, and the activity giving it (dose is linear in activity).
     local dn
-    if o.limit_bed_gy > 0 then
+    if o and o.limit_bed_gy > 0 then
       dn = at(opts, last.line, rk.radiobio.budget,
         { bed_so_far_gy = cb, organ = o.name, g = last.g })
     end
-    if o.limit_dose_gy > 0 then
+    if o and o.limit_dose_gy > 0 then
       dn = math.min(dn or math.huge, math.max(0, o.limit_dose_gy - cd))
     end
     if dn then
@@ -252,17 +389,20 @@ function M.compute(rows, opts)
     end
     summary[#summary + 1] = s
   end
-  return cycles, summary
+  return cycles, summary, skipped
 end
 
 -- ------------------------------------------------------------- output
 
 M.cycle_columns = { "patient", "region", "organ", "cycle", "nuclide",
-  "activity_MBq", "tia_MBqh", "mass_kg", "dose_gy", "g", "bed_gy",
-  "eqd2_gy", "cum_dose_gy", "cum_bed_gy", "cum_eqd2_gy", "limit_dose_gy",
-  "margin_dose_gy", "limit_bed_gy", "margin_bed_gy", "gy_per_gbq" }
+  "activity_MBq", "tia_MBqh", "tia_se_MBqh", "mass_kg", "dose_gy",
+  "dose_se_gy", "bed_curve", "g", "bed_gy", "eqd2_gy", "cum_dose_gy",
+  "cum_dose_se_gy", "cum_bed_gy", "cum_eqd2_gy", "limit_dose_gy",
+  "margin_dose_gy", "limit_bed_gy", "margin_bed_gy", "gy_per_gbq",
+  "warnings" }
 M.summary_columns = { "patient", "region", "organ", "cycles",
-  "activity_GBq", "cum_dose_gy", "cum_bed_gy", "cum_eqd2_gy", "gy_per_gbq",
+  "activity_GBq", "cum_dose_gy", "cum_dose_se_gy", "cum_bed_gy",
+  "cum_eqd2_gy", "gy_per_gbq",
   "limit_dose_gy", "margin_dose_gy", "limit_bed_gy", "margin_bed_gy",
   "status", "next_dose_gy", "next_activity_MBq", "reference" }
 
@@ -275,9 +415,10 @@ function M.format(summary)
     :format("patient", "region", "organ", "cyc", "dose Gy", "BED Gy",
       "EQD2 Gy", "Gy/GBq", "lim D", "lim BED", "status", "next MBq") }
   for _, s in ipairs(summary) do
-    o[#o + 1] = ("%-10s %-12s %-11s %3d %8.2f %8.2f %8.2f %8s %7s %7s %6s "
-      .. "%9s"):format(s.patient, s.region, s.organ, s.cycles,
-      s.cum_dose_gy, s.cum_bed_gy, s.cum_eqd2_gy, fmt(s.gy_per_gbq, "%.3f"),
+    o[#o + 1] = ("%-10s %-12s %-11s %3d %8.2f %8s %8s %8s %7s %7s %6s "
+      .. "%9s"):format(s.patient, s.region, s.organ or "-", s.cycles,
+      s.cum_dose_gy, fmt(s.cum_bed_gy), fmt(s.cum_eqd2_gy),
+      fmt(s.gy_per_gbq, "%.3f"),
       fmt(s.limit_dose_gy, "%.0f"), fmt(s.limit_bed_gy, "%.0f"), s.status,
       fmt(s.next_activity_MBq, "%.0f"))
   end
@@ -351,7 +492,8 @@ end
 function M.main(args)
   local o = M.parse_args(args)
   local rows = rk.csv.read(o.input, { strings = { "patient", "region",
-    "organ", "nuclide" }, missing = { "", "NA" }, comment = "#" })
+    "organ", "nuclide", "model", "params", "criterion", "warnings" },
+    missing = { "", "NA" }, comment = "#" })
   -- rk.csv.read keeps no line numbers: count data lines the same way.
   local line, n = {}, 0
   local f = assert(io.open(o.input, "rb"))
@@ -363,8 +505,11 @@ function M.main(args)
     end
   end
   f:close()
-  local cycles, summary = M.compute(rows, { nuclide = o.nuclide,
+  local cycles, summary, skipped = M.compute(rows, { nuclide = o.nuclide,
     teff_h = o.teff_h, source = o.input, line = line })
+  for _, msg in ipairs(skipped) do
+    io.stderr:write("dose.lua: warning: " .. msg .. "\n")
+  end
   local sum_path = (o.out:gsub("%.[^./]*$", "")) .. "_summary.csv"
   rk.csv.write(o.out, cycles, M.cycle_columns)
   rk.csv.write(sum_path, summary, M.summary_columns)
@@ -380,7 +525,7 @@ function M.main(args)
       io.stderr:write("dose.lua: warning: no plot (" .. why .. ")\n")
     end
   end
-  return cycles, summary
+  return cycles, summary, skipped
 end
 
 -- Run as a script; `require`d (tests) it only returns the module.

@@ -193,7 +193,7 @@ function M.row(g, r)
                     upwash = { "A", "lw", "lu" },
                     tri = { "A1", "l1", "A2", "l2", "l3" } }
     for _, nm in ipairs(names[r.chosen] or {}) do
-      ps[#ps + 1] = ("%s=%.6g"):format(nm, ch.params[nm])
+      ps[#ps + 1] = ("%s=%.10g"):format(nm, ch.params[nm])
     end
   end
   local row = { patient = g.patient, region = g.region, mass_kg = g.mass_kg,

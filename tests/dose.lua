@@ -104,6 +104,124 @@ P01,kidney,kidney,1,20000,0.3,7400,40,%s
     .. "uptake half-time > 0", "tup_h = " .. v .. " names file:line and value")
 end
 
+-- ------------------------------------------------ tia.lua -> dose.lua
+-- The pipeline as a user runs it: scripts/tia.lua on the imaging table,
+-- then scripts/dose.lua on its tia.csv (no cycle, teff_h or organ column).
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local dir = stem .. "_pipe"
+assert(os.execute("mkdir -p '" .. dir .. "'"))
+local function run(script, args)
+  local p = io.popen(("'%s/radiokin' '%s/scripts/%s' %s 2>&1"):format(build,
+    src, script, args))
+  local text = p:read("a")
+  local ok = p:close()
+  return ok, text
+end
+local ok, text = run("tia.lua", ("'%s/tests/data/tia_small.csv' --out '%s' "
+  .. "--quiet"):format(src, dir))
+t.ok(ok, "tia.lua on tests/data/tia_small.csv runs")
+ok, text = run("dose.lua", ("'%s/tia.csv' --out '%s/dose.csv' --no-plot "
+  .. "--quiet"):format(dir, dir))
+t.ok(ok, "dose.lua runs on tia.lua's tia.csv as it stands")
+t.like(text, "tia.csv:4: patient P2 region 'kidney': no mass_kg, no "
+  .. "absorbed dose: row skipped", "row without a mass skipped, on stderr")
+
+local tia_rows = rk.csv.read(dir .. "/tia.csv", { missing = { "" },
+  strings = { "patient", "region", "model", "params", "warnings" } })
+local dose_rows = rk.csv.read(dir .. "/dose.csv", { missing = { "" },
+  strings = { "patient", "region", "organ", "bed_curve", "warnings" } })
+local function find(rows, patient, region)
+  for _, r in ipairs(rows) do
+    if r.patient == patient and r.region == region then return r end
+  end
+end
+local tk, dk = find(tia_rows, "P1", "kidney"), find(dose_rows, "P1", "kidney")
+t.is(#dose_rows, 3, 0, "3 dose rows: P1 kidney, P1 liver, P2 tumour")
+t.is(tk.model, "upwash", "tia.lua chose upwash for P1 kidney (the curve "
+  .. "the BED checks below use)")
+t.is(dk.cycle, 1, 0, "cycle defaults to 1")
+-- LED by hand (DOMAIN.md s.2): TIA x 3.6e9 x E_np x 1.602176634e-13 / m,
+-- Lu-177 E_np = 0.1479 MeV (engine/nuclide.c), m = 0.30 kg.
+local gy_per_mbqh = 3.6e9 * 0.1479 * 1.602176634e-13 / 0.3
+local dh = tk.tia_MBqh * gy_per_mbqh
+t.is(dk.dose_gy, dh, 1e-12, "P1 kidney dose = LED of tia.csv's TIA by "
+  .. "hand (1e-12)")
+t.is(dk.dose_se_gy, tk.tia_se_MBqh * gy_per_mbqh, 1e-12,
+  "dose SE = TIA SE x Gy/(MBq h) (dose linear in TIA, 1e-12)")
+-- BED from the fitted curve A (e^-lw t - e^-lu t): rk.radiobio's uptake
+-- closed form for these rates (independent of the double sum dose.lua
+-- uses), kidney alpha/beta 2.6 Gy, T_rep 2.8 h.
+local lw = tonumber(tk.params:match("lw=([^;]+)"))
+local lu = tonumber(tk.params:match("lu=([^;]+)"))
+local gk = rk.radiobio.g_uptake(lw, lu, 2.8)
+t.like(dk.bed_curve, "fit:upwash", "BED shape from the fitted curve")
+t.is(dk.g, gk, 1e-10, "G (double sum) = uptake closed form (1e-10)")
+t.is(dk.bed_gy, dh * (1 + gk * dh / 2.6), 1e-10,
+  "P1 kidney BED = D (1 + G D / (alpha/beta)) with the fit's G (1e-10)")
+local cv = rk.radiobio.curve { c = { gy_per_mbqh, -gy_per_mbqh },
+  b = { lw, lu }, organ = "kidney" }
+t.is(dk.g, cv.g, 1e-12, "G = rk.radiobio.curve's on the same curve (1e-12)")
+local dl = find(dose_rows, "P1", "liver")
+t.ok(dl.dose_gy > 0 and dl.bed_gy == nil, "liver: dose, no BED")
+t.like(dl.warnings, "region 'liver' is not an organ class: absorbed dose "
+  .. "only", "liver: warning says why there is no BED")
+
+-- Trapezoid fallback (no analytic curve): physical-decay tail shape with a
+-- warning, G = lambda / (lambda + mu), lambda = ln 2 / 159.528 h (Lu-177,
+-- nuclide.c); a teff_h column wins over the fitted curve.
+write(input, [[
+patient,region,tia_MBqh,tia_se_MBqh,mass_kg,model,params,teff_h
+P01,kidney,20000,,0.3,trapezoid,,
+P02,kidney,20000,,0.3,upwash,A=300;lw=0.015;lu=0.3,40
+P03,kidney,20000,,0.3,upwash,A=300;lw=0.015;lu=0.3,
+]])
+cycles = dose.main { input, "--out", out, "--no-plot", "--quiet" }
+local lp, mu = math.log(2) / rk.nuclide("Lu-177").half_life_h,
+  math.log(2) / 2.8
+t.is(cycles[1].g, lp / (lp + mu), 1e-12, "trapezoid: G of physical decay")
+t.like(cycles[1].warnings, "trapezoid fit: no analytic curve",
+  "trapezoid: the assumption is in the warnings column")
+t.ok(cycles[1].dose_se_gy == nil, "no tia_se_MBqh: no dose SE")
+t.is(cycles[2].g, 2.8 / (2.8 + 40), 1e-12, "teff_h column wins over params")
+-- 300 (1/0.015 - 1/0.3) = 19000 MBq h, 5 % below tia_MBqh.
+t.like(cycles[3].warnings, "fitted upwash curve integrates to 19000 MBq h, "
+  .. "tia_MBqh = 20000", "curve TIA differing from tia_MBqh is flagged")
+
+-- Bad curve input names file:line and the value.
+write(input, [[
+patient,region,tia_MBqh,tia_se_MBqh,mass_kg,model,params
+P01,kidney,20000,100,0.3,upwash,A=300;lw=abc;lu=0.3
+]])
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet" }
+end, input .. ":2: params 'A=300;lw=abc;lu=0.3': 'lw=abc' is not "
+  .. "name=number", "bad params names file:line and the item")
+write(input, [[
+patient,region,tia_MBqh,tia_se_MBqh,mass_kg,model,params
+P01,kidney,20000,100,0.3,quad,A=300
+]])
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet" }
+end, input .. ":2: model = 'quad', expected mono, bi, upwash, tri or "
+  .. "trapezoid", "unknown model names file:line and value")
+write(input, [[
+patient,region,tia_MBqh,tia_se_MBqh,mass_kg,model,params
+P01,kidney,20000,-5,0.3,mono,A=300;l=0.02
+]])
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet" }
+end, input .. ":2: region 'kidney': tia_se_MBqh = -5 MBq h, expected a "
+  .. "standard error >= 0", "negative TIA SE names file:line and value")
+write(input, [[
+patient,region,tia_MBqh,mass_kg
+P01,kidney,20000,0.3
+]])
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet" }
+end, input .. ":2: region 'kidney': the curve shape is needed for BED",
+  "no curve shape at all: error names file:line")
+os.execute("rm -rf '" .. dir .. "'")
+
 for _, f in ipairs { stem, input, out, stem .. "_dose_summary.csv" } do
   os.remove(f)
 end
