@@ -1,10 +1,11 @@
 #!/bin/sh
 # run.sh - every benchmark of tests/bench/, one after another (the machine
 # has few cores; nothing runs in parallel). Figures go to stdout and to
-# bench.log in the build directory. Run through `make bench`.
+# bench.log in the build directory. Run through `make bench`;
+# RADIOKIN_PEERS names the peers folder when it is not ../shared/peers.
 src=${RADIOKIN_SRCDIR:?run through make bench}
 build=${RADIOKIN_BUILDDIR:-.}
-peers="$src/../shared/peers"
+peers=${RADIOKIN_PEERS:-"$src/../shared/peers"}   # the peer programs
 log="$build/bench.log"
 : > "$log"
 run() {
