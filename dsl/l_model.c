@@ -63,11 +63,6 @@ static void *scratch(lua_State *L, size_t n, size_t sz)
   return p;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Pushes "a, b, c" from n names. */
 static const char *push_list(lua_State *L, const char *const *names,
                              size_t n)
@@ -82,18 +77,6 @@ static const char *push_list(lua_State *L, const char *const *names,
   if (n == 0) luaL_addstring(&b, "none");
   luaL_pushresult(&b);
   return lua_tostring(L, -1);
-}
-
-/* "string", "boolean", "nan", or the number, for "(got ...)". */
-static const char *got(lua_State *L, int i)
-{
-  if (lua_type(L, i) == LUA_TNUMBER) {
-    double v = lua_tonumber(L, i);
-    if (isnan(v)) return "nan";
-    if (isinf(v)) return v > 0 ? "inf" : "-inf";
-    return lua_pushfstring(L, "%f", v);
-  }
-  return luaL_typename(L, i);
 }
 
 /* ------------------------------------------------------------- tracing */
@@ -117,14 +100,6 @@ typedef struct {
 /* Who traces, for messages: rk.model, or a caller of lrk_trace_call. */
 #define KIND(c) ((c)->kind ? (c)->kind : "rk.model")
 
-static void free_names(char **v, size_t n)
-{
-  size_t i;
-  if (!v) return;
-  for (i = 0; i < n; i++) free(v[i]);
-  free(v);
-}
-
 static int trace_gc(lua_State *L)
 {
   trace_ctx *c = luaL_checkudata(L, 1, TRACE_MT);
@@ -132,19 +107,11 @@ static int trace_gc(lua_State *L)
   c->g = NULL;
   free(c->model);
   c->model = NULL;
-  free_names(c->states, c->ns);
-  free_names(c->params, c->np);
+  lrk_free_names(c->states, c->ns);
+  lrk_free_names(c->params, c->np);
   c->states = c->params = NULL;
   c->ns = c->np = 0;
   return 0;
-}
-
-static char *dup_or_raise(lua_State *L, const char *s)
-{
-  char *d = malloc(strlen(s) + 1);
-  if (!d) lrk_error(L, "rk.model: out of memory");
-  strcpy(d, s);
-  return d;
 }
 
 static void check_graph(lua_State *L, trace_ctx *c, rkin_node n)
@@ -189,7 +156,7 @@ static rkin_node to_node(lua_State *L, int idx, trace_ctx *c,
     rkin_node n;
     if (!isfinite(v))
       lrk_error(L, "%s '%s': %s: %s: the constant %s is not finite",
-                KIND(c), c->model, c->fn, what, got(L, idx));
+                KIND(c), c->model, c->fn, what, lrk_got(L, idx));
     n = rkin_expr_const(c->g, v);
     check_graph(L, c, n);
     return n;
@@ -199,7 +166,7 @@ static rkin_node to_node(lua_State *L, int idx, trace_ctx *c,
     lrk_error(L, "%s '%s': %s: %s: expected a number or an "
               "expression of %s (got %s)", KIND(c), c->model, c->fn, what,
               c->args ? c->args : "s, p and t",
-              got(L, idx));
+              lrk_got(L, idx));
   lua_getiuservalue(L, idx, 1);
   if (lua_touserdata(L, -1) != (void *)c)
     lrk_error(L, "%s '%s': %s: %s: an expression of another model's "
@@ -312,13 +279,13 @@ static int math_unary(lua_State *L, rkin_op op, const char *name,
   if (lua_type(L, 1) == LUA_TNUMBER) {
     double x = lua_tonumber(L, 1), v = f(x);
     if (!isfinite(v))
-      return lrk_error(L, "rk.%s(%s) is not finite", name, got(L, 1));
+      return lrk_error(L, "rk.%s(%s) is not finite", name, lrk_got(L, 1));
     lua_pushnumber(L, v);
     return 1;
   }
   if (!luaL_testudata(L, 1, EXPR_MT))
     return lrk_error(L, "rk.%s: expected a number or an expression (got %s)",
-                     name, got(L, 1));
+                     name, lrk_got(L, 1));
   lua_settop(L, 1);
   lua_getiuservalue(L, 1, 1);
   {
@@ -351,7 +318,7 @@ static int math_minmax(lua_State *L, rkin_op op, const char *name)
     } else if (lua_type(L, i) != LUA_TNUMBER ||
                !isfinite(lua_tonumber(L, i))) {
       return lrk_error(L, "rk.%s: argument %d must be a finite number or an "
-                       "expression (got %s)", name, i, got(L, i));
+                       "expression (got %s)", name, i, lrk_got(L, i));
     }
   }
   if (n < 1) return lrk_error(L, "rk.%s: needs at least one argument", name);
@@ -522,7 +489,7 @@ void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
   c->kind = kind;
   c->args = args;
   c->fn = fn;
-  c->model = dup_or_raise(L, name);
+  c->model = lrk_strdup(L, "rk.model", name);
   for (a = 0; a < n_args; a++) c->np += arg[a].n;
   c->params = calloc(c->np ? c->np : 1, sizeof *c->params);
   if (!c->params) lrk_error(L, "%s: out of memory", kind);
@@ -562,7 +529,7 @@ void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
   lua_call(L, (int)n_args, 1);
   if (lua_type(L, -1) != LUA_TTABLE)
     lrk_error(L, "%s '%s': %s must return a table {NAME = expression, ...} "
-              "(got %s)", kind, name, fn, got(L, -1));
+              "(got %s)", kind, name, fn, lrk_got(L, -1));
   res = lua_gettop(L);
   lua_newtable(L);
   lua_pushnil(L);
@@ -640,7 +607,7 @@ static void read_states(lua_State *L, trace_ctx *c, const char *ctx)
   size_t i, j, n;
   if (lua_getfield(L, 1, "states") != LUA_TTABLE)
     lrk_error(L, "%s: field 'states' must be an array of state names "
-              "(got %s)", ctx, got(L, -1));
+              "(got %s)", ctx, lrk_got(L, -1));
   n = (size_t)lua_rawlen(L, -1);
   if (n == 0)
     lrk_error(L, "%s: field 'states' is empty (give at least one state "
@@ -651,8 +618,8 @@ static void read_states(lua_State *L, trace_ctx *c, const char *ctx)
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
       lrk_error(L, "%s: states[%d] must be a non-empty name (got %s)", ctx,
-                (int)i + 1, got(L, -1));
-    c->states[i] = dup_or_raise(L, lua_tostring(L, -1));
+                (int)i + 1, lrk_got(L, -1));
+    c->states[i] = lrk_strdup(L, "rk.model", lua_tostring(L, -1));
     c->ns = i + 1;
     lua_pop(L, 1);
     for (j = 0; j < i; j++)
@@ -673,7 +640,7 @@ static void read_params(lua_State *L, trace_ctx *c, const char *ctx,
   const char **names;
   if (t != LUA_TNIL && t != LUA_TTABLE)
     lrk_error(L, "%s: field 'params' must be a table name = value (got %s)",
-              ctx, got(L, -1));
+              ctx, lrk_got(L, -1));
   if (t == LUA_TNIL) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -694,11 +661,11 @@ static void read_params(lua_State *L, trace_ctx *c, const char *ctx,
     names[i++] = lua_tostring(L, -2);  /* alive: the spec holds it */
     lua_pop(L, 1);
   }
-  qsort(names, n, sizeof *names, cmp_str);
+  qsort(names, n, sizeof *names, lrk_cmp_str);
   c->params = calloc(n ? n : 1, sizeof *c->params);
   if (!c->params) lrk_error(L, "%s: out of memory", ctx);
   for (i = 0; i < n; i++) {
-    c->params[i] = dup_or_raise(L, names[i]);
+    c->params[i] = lrk_strdup(L, "rk.model", names[i]);
     c->np = i + 1;
   }
   *values = scratch(L, n, sizeof **values);
@@ -716,7 +683,7 @@ static void read_params(lua_State *L, trace_ctx *c, const char *ctx,
       lua_rawgeti(L, -1, (lua_Integer)k);
       if (lua_type(L, -1) != LUA_TSTRING)
         lrk_error(L, "%s: positive[%d] must be a parameter name (got %s)",
-                  ctx, (int)k, got(L, -1));
+                  ctx, (int)k, lrk_got(L, -1));
       pn = lua_tostring(L, -1);
       for (i = 0; i < n && !found; i++)
         if (strcmp(pn, c->params[i]) == 0) found = 1, (*positive)[i] = 1;
@@ -729,7 +696,7 @@ static void read_params(lua_State *L, trace_ctx *c, const char *ctx,
     }
   } else if (t != LUA_TNIL) {
     lrk_error(L, "%s: field 'positive' must be true or a list of parameter "
-              "names (got %s)", ctx, got(L, -1));
+              "names (got %s)", ctx, lrk_got(L, -1));
   }
   lua_pop(L, 1);
 
@@ -743,12 +710,12 @@ static void read_params(lua_State *L, trace_ctx *c, const char *ctx,
     if (all_positive) (*positive)[i] = 1;
     if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
       lrk_error(L, "%s: parameter '%s' must be a finite number (got %s)",
-                ctx, c->params[i], got(L, -1));
+                ctx, c->params[i], lrk_got(L, -1));
     (*values)[i] = lua_tonumber(L, -1);
     if ((*positive)[i] && (*values)[i] <= 0)
       lrk_error(L, "%s: parameter '%s' must be positive (a rate or "
                 "half-life; declared with rk.positive or positive =), got "
-                "%s", ctx, c->params[i], got(L, -1));
+                "%s", ctx, c->params[i], lrk_got(L, -1));
     lua_pop(L, 1);
   }
   /* stack: params table, names, values, positive; keep the last two */
@@ -792,7 +759,7 @@ static void read_nuclide(lua_State *L, lmodel *lm, const char *ctx,
     lua_pop(L, 1);
   } else if (t != LUA_TNIL) {
     lrk_error(L, "%s: field 'nuclide' must be a name such as \"Lu-177\" or "
-              "a table {name=, half_life_h=} (got %s)", ctx, got(L, -1));
+              "a table {name=, half_life_h=} (got %s)", ctx, lrk_got(L, -1));
   }
   lua_pop(L, 1);
 }
@@ -810,7 +777,7 @@ static void call_traced(lua_State *L, int fn, int s, int p, int t,
   lua_call(L, 3, 1);
   if (lua_type(L, -1) != LUA_TTABLE)
     lrk_error(L, "%s: %s must return a table {NAME = expression, ...} "
-              "(got %s)", ctx, what, got(L, -1));
+              "(got %s)", ctx, what, lrk_got(L, -1));
 }
 
 /* The table returned by outputs at index res: names (sorted) and nodes,
@@ -836,7 +803,7 @@ static size_t read_outputs(lua_State *L, int res, trace_ctx *c,
     (*names)[i++] = lua_tostring(L, -2);
     lua_pop(L, 1);
   }
-  qsort(*names, n, sizeof **names, cmp_str);
+  qsort(*names, n, sizeof **names, lrk_cmp_str);
   for (i = 0; i < n; i++) {
     for (j = 0; j < c->ns; j++)
       if (strcmp((*names)[i], c->states[j]) == 0)
@@ -907,7 +874,7 @@ static int model_new(lua_State *L)
 
   if (lua_type(L, 1) != LUA_TTABLE)
     return lrk_error(L, "rk.model: expected a table {name=, states=, "
-                     "params=, ode=} (got %s)", got(L, 1));
+                     "params=, ode=} (got %s)", lrk_got(L, 1));
   lua_settop(L, 1);
   name = lrk_field_string(L, 1, "rk.model", "name", 1, NULL);
   if (!*name) return lrk_error(L, "rk.model: field 'name' is empty");
@@ -918,7 +885,7 @@ static int model_new(lua_State *L)
   memset(c, 0, sizeof *c);
   luaL_setmetatable(L, TRACE_MT);
   ictx = lua_gettop(L);
-  c->model = dup_or_raise(L, name);
+  c->model = lrk_strdup(L, "rk.model", name);
   c->fn = "model";
 
   lm = lua_newuserdatauv(L, sizeof *lm, 1);              /* 4 */
@@ -932,13 +899,14 @@ static int model_new(lua_State *L)
 
   if (lua_getfield(L, 1, "ode") != LUA_TFUNCTION)        /* 7 */
     return lrk_error(L, "%s: field 'ode' must be a function (s, p, t) "
-                     "returning the derivatives (got %s)", ctx, got(L, -1));
+                     "returning the derivatives (got %s)", ctx,
+                     lrk_got(L, -1));
   ifn_ode = lua_gettop(L);
   ifn_out = 0;
   if (lua_getfield(L, 1, "outputs") != LUA_TNIL) {       /* 8 */
     if (lua_type(L, -1) != LUA_TFUNCTION)
       return lrk_error(L, "%s: field 'outputs' must be a function (s, p, t) "
-                       "(got %s)", ctx, got(L, -1));
+                       "(got %s)", ctx, lrk_got(L, -1));
     ifn_out = lua_gettop(L);
   }
   {
@@ -1124,7 +1092,7 @@ void lrk_model_params(lua_State *L, int model_idx, int t, const char *ctx,
   if (lua_isnoneornil(L, t)) return;
   if (lua_type(L, t) != LUA_TTABLE)
     lrk_error(L, "%s: field 'params' must be a table name = value (got %s)",
-              ctx, got(L, t));
+              ctx, lrk_got(L, t));
   lua_pushnil(L);
   while (lua_next(L, t)) {
     rkin_err err;
@@ -1140,11 +1108,11 @@ void lrk_model_params(lua_State *L, int model_idx, int t, const char *ctx,
     if (i < 0) lrk_error(L, "%s: params: %s", ctx, err.msg);
     if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
       lrk_error(L, "%s: params.%s must be a finite number (got %s)", ctx,
-                key, got(L, -1));
+                key, lrk_got(L, -1));
     v = lua_tonumber(L, -1);
     if (lm->positive[i] && v <= 0)
       lrk_error(L, "%s: params.%s must be positive (the model declares it "
-                "a rate or half-life), got %s", ctx, key, got(L, -1));
+                "a rate or half-life), got %s", ctx, key, lrk_got(L, -1));
     p[i] = v;
     lua_pop(L, 1);
   }
@@ -1162,7 +1130,7 @@ rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
   t = lua_absindex(L, t);
   if (lua_type(L, t) != LUA_TTABLE)
     lrk_error(L, "%s: field 'doses' must be an array of dose tables "
-              "{time=, amount=, to=} (got %s)", ctx, got(L, t));
+              "{time=, amount=, to=} (got %s)", ctx, lrk_got(L, t));
   n = (size_t)lua_rawlen(L, t);
   lua_pushnil(L);
   while (lua_next(L, t)) {
@@ -1187,7 +1155,7 @@ rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
     di = lua_gettop(L);
     if (lua_type(L, di) != LUA_TTABLE)
       lrk_error(L, "%s: doses[%d] must be a table {time=, amount=, to=} "
-                "(got %s)", ctx, (int)k, got(L, di));
+                "(got %s)", ctx, (int)k, lrk_got(L, di));
     dctx = lua_pushfstring(L, "%s: doses[%d]", ctx, (int)k);
     lrk_check_keys(L, di, dctx, keys);
     memset(&dose, 0, sizeof dose);
@@ -1238,7 +1206,7 @@ static int strict_map_index(lua_State *L)
     if (lua_type(L, -2) == LUA_TSTRING) names[i++] = lua_tostring(L, -2);
     lua_pop(L, 1);
   }
-  qsort(names, i, sizeof *names, cmp_str);
+  qsort(names, i, sizeof *names, lrk_cmp_str);
   return lrk_error(L, "%s has no entry '%s' (known: %s)",
                    lua_tostring(L, lua_upvalueindex(1)),
                    luaL_tolstring(L, 2, NULL), push_list(L, names, i));
@@ -1290,7 +1258,7 @@ static int *read_tia(lua_State *L, const rkin_model *m, const char *ctx,
     lua_rawseti(L, -2, 1);
   } else if (t != LUA_TTABLE) {
     lrk_error(L, "%s: field 'tia' must be a list of state or output names "
-              "(got %s)", ctx, got(L, -1));
+              "(got %s)", ctx, lrk_got(L, -1));
   }
   n = (size_t)lua_rawlen(L, -1);
   idx = scratch(L, n, sizeof *idx);
@@ -1300,7 +1268,7 @@ static int *read_tia(lua_State *L, const rkin_model *m, const char *ctx,
     lua_rawgeti(L, -2, (lua_Integer)k + 1);
     if (lua_type(L, -1) != LUA_TSTRING)
       lrk_error(L, "%s: tia[%d] must be a state or output name (got %s)",
-                ctx, (int)k + 1, got(L, -1));
+                ctx, (int)k + 1, lrk_got(L, -1));
     nm = lua_tostring(L, -1);
     i = rkin_model_state_index(m, nm, NULL);
     if (i < 0) {
@@ -1341,7 +1309,7 @@ static double *read_y0(lua_State *L, const rkin_model *m, const char *ctx)
   }
   if (t != LUA_TTABLE)
     lrk_error(L, "%s: field 'y0' must be a table state = value (got %s)",
-              ctx, got(L, -1));
+              ctx, lrk_got(L, -1));
   y0 = scratch(L, ns, sizeof *y0);
   lua_pushnil(L);
   while (lua_next(L, -3)) {
@@ -1357,7 +1325,7 @@ static double *read_y0(lua_State *L, const rkin_model *m, const char *ctx)
     if (i < 0) lrk_error(L, "%s: y0: %s", ctx, err.msg);
     if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
       lrk_error(L, "%s: y0.%s must be a finite number (got %s)", ctx, key,
-                got(L, -1));
+                lrk_got(L, -1));
     y0[i] = lua_tonumber(L, -1);
     lua_pop(L, 1);
   }
@@ -1403,7 +1371,7 @@ static int model_simulate(lua_State *L)
   ctx = lua_pushfstring(L, "%s:simulate", rkin_model_name(m));   /* 3 */
   if (lua_type(L, 2) != LUA_TTABLE)
     return lrk_error(L, "%s: expected a table {doses=, times=, tia=} (got "
-                     "%s); call it as m:simulate{...}", ctx, got(L, 2));
+                     "%s); call it as m:simulate{...}", ctx, lrk_got(L, 2));
   lrk_check_keys(L, 2, ctx, keys);
 
   p = scratch(L, np, sizeof *p);                                  /* 4 */
@@ -1635,7 +1603,7 @@ static int result_write_csv(lua_State *L)
   luaL_checktype(L, 1, LUA_TTABLE);
   if (lua_type(L, 2) != LUA_TSTRING)
     return lrk_error(L, "r:write_csv: expected a file name (got %s); call "
-                     "it as r:write_csv(path)", got(L, 2));
+                     "it as r:write_csv(path)", lrk_got(L, 2));
   path = lua_tostring(L, 2);
   lua_settop(L, 2);
   if (lua_getfield(L, 1, "columns") != LUA_TTABLE ||

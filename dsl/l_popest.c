@@ -45,37 +45,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *got(lua_State *L, int i)
-{
-  if (lua_type(L, i) == LUA_TNUMBER) {
-    double v = lua_tonumber(L, i);
-    if (isnan(v)) return "nan";
-    if (isinf(v)) return v > 0 ? "inf" : "-inf";
-    return lua_pushfstring(L, "%f", v);
-  }
-  return luaL_typename(L, i);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static char *dup_str(lua_State *L, const char *s)
-{
-  char *d = malloc(strlen(s) + 1);
-  if (!d) lrk_error(L, "rk.popest: out of memory");
-  strcpy(d, s);
-  return d;
-}
-
-static void free_names(char **v, size_t n)
-{
-  size_t i;
-  for (i = 0; v && i < n; i++) free(v[i]);
-  free(v);
-}
-
 /* Sorted string keys of the table at t, as a collectable scratch array. */
 static const char **sorted_keys(lua_State *L, int t, const char *ctx,
                                 const char *field, size_t *n)
@@ -98,7 +67,7 @@ static const char **sorted_keys(lua_State *L, int t, const char *ctx,
     k[i++] = lua_tostring(L, -2);   /* alive: the table holds it */
     lua_pop(L, 1);
   }
-  qsort(k, *n, sizeof *k, cmp_str);
+  qsort(k, *n, sizeof *k, lrk_cmp_str);
   return k;
 }
 
@@ -107,7 +76,7 @@ static double finite_number(lua_State *L, int idx, const char *ctx,
 {
   if (lua_type(L, idx) != LUA_TNUMBER || !isfinite(lua_tonumber(L, idx)))
     lrk_error(L, "%s: %s must be a finite number (got %s)", ctx, what,
-              got(L, idx));
+              lrk_got(L, idx));
   return lua_tonumber(L, idx);
 }
 
@@ -138,9 +107,9 @@ static int lpop_gc(lua_State *L)
   rkin_graph_free(p->g);
   free(p->psi);
   free(p->dpsi);
-  free_names(p->theta_names, p->n_theta);
-  free_names(p->eta_names, p->n_eta);
-  free_names(p->cov_names, p->n_cov);
+  lrk_free_names(p->theta_names, p->n_theta);
+  lrk_free_names(p->eta_names, p->n_eta);
+  lrk_free_names(p->cov_names, p->n_cov);
   free(p->theta_init);
   free(p->lower);
   free(p->upper);
@@ -169,7 +138,7 @@ static void read_theta(lua_State *L, lpop *p, const char *ctx)
   size_t n, k;
   if (lua_getfield(L, 1, "theta") != LUA_TTABLE)
     lrk_error(L, "%s: field 'theta' must be a table NAME = initial value "
-              "or {init, lower=, upper=} (got %s)", ctx, got(L, -1));
+              "or {init, lower=, upper=} (got %s)", ctx, lrk_got(L, -1));
   names = sorted_keys(L, -1, ctx, "theta", &n);
   if (n == 0) lrk_error(L, "%s: field 'theta' is empty", ctx);
   p->theta_names = calloc(n, sizeof *p->theta_names);
@@ -181,7 +150,7 @@ static void read_theta(lua_State *L, lpop *p, const char *ctx)
   for (k = 0; k < n; k++) {
     const char *what = lua_pushfstring(L, "theta.%s", names[k]);
     int t;
-    p->theta_names[k] = dup_str(L, names[k]);
+    p->theta_names[k] = lrk_strdup(L, "rk.popest", names[k]);
     p->n_theta = k + 1;
     p->lower[k] = -HUGE_VAL;
     p->upper[k] = HUGE_VAL;
@@ -241,7 +210,7 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
   if (t_om != LUA_TTABLE)
     lrk_error(L, "%s: field 'omega' must be a table: { NAME = variance } "
               "or, with eta = {names}, a list of variances or a matrix "
-              "(got %s)", ctx, got(L, om_i));
+              "(got %s)", ctx, lrk_got(L, om_i));
   if (t_eta == LUA_TNIL) {
     const char **names = sorted_keys(L, om_i, ctx, "omega", &q);
     if (q == 0) lrk_error(L, "%s: field 'omega' is empty", ctx);
@@ -252,7 +221,7 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
     for (a = 0; a < q; a++) {
       const char *what = lua_pushfstring(L, "omega.%s (a variance)",
                                          names[a]);
-      p->eta_names[a] = dup_str(L, names[a]);
+      p->eta_names[a] = lrk_strdup(L, "rk.popest", names[a]);
       p->n_eta = a + 1;
       lua_getfield(L, om_i, names[a]);
       p->omega[a * q + a] = finite_number(L, -1, ctx, what);
@@ -263,7 +232,7 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
   }
   if (t_eta != LUA_TTABLE || lua_rawlen(L, eta_i) == 0)
     lrk_error(L, "%s: field 'eta' must be a non-empty list of random-effect "
-              "names (got %s)", ctx, got(L, eta_i));
+              "names (got %s)", ctx, lrk_got(L, eta_i));
   q = (size_t)lua_rawlen(L, eta_i);
   p->eta_names = calloc(q, sizeof *p->eta_names);
   p->omega = calloc(q * q, sizeof(double));
@@ -272,8 +241,8 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
     lua_rawgeti(L, eta_i, (lua_Integer)a + 1);
     if (lua_type(L, -1) != LUA_TSTRING)
       lrk_error(L, "%s: eta[%d] must be a name (got %s)", ctx, (int)a + 1,
-                got(L, -1));
-    p->eta_names[a] = dup_str(L, lua_tostring(L, -1));
+                lrk_got(L, -1));
+    p->eta_names[a] = lrk_strdup(L, "rk.popest", lua_tostring(L, -1));
     p->n_eta = a + 1;
     lua_pop(L, 1);
     for (b = 0; b < a; b++)
@@ -350,7 +319,7 @@ static void read_error(lua_State *L, lpop *p, const char *ctx)
   double add, prop;
   if (lua_getfield(L, 1, "error") != LUA_TTABLE)
     lrk_error(L, "%s: field 'error' must be a table {additive = SD} or "
-              "{proportional = SD} or both (got %s)", ctx, got(L, -1));
+              "{proportional = SD} or both (got %s)", ctx, lrk_got(L, -1));
   ectx = lua_pushfstring(L, "%s: error", ctx);
   lrk_check_keys(L, -2, ectx, keys);
   add = lrk_field_number(L, -2, ectx, "additive", 0, 0);
@@ -410,7 +379,7 @@ static void read_observe(lua_State *L, lpop *p, const rkin_model *m,
                 "model output or state the dataset's DV measures)", ctx);
     o = rkin_model_output_name(m, 0);
   }
-  p->observe = dup_str(L, o);
+  p->observe = lrk_strdup(L, "rk.popest", o);
   for (k = 0; k < rkin_model_noutputs(m); k++)
     if (strcmp(rkin_model_output_name(m, k), o) == 0) {
       p->output = (int)k;
@@ -450,7 +419,7 @@ static void trace_individual(lua_State *L, lpop *p, const rkin_model *m,
   if (lua_getfield(L, 1, "individual") != LUA_TFUNCTION)
     lrk_error(L, "%s: field 'individual' must be a function (theta, eta, "
               "cov) returning the model's parameters {NAME = expression} "
-              "(got %s)", ctx, got(L, -1));
+              "(got %s)", ctx, lrk_got(L, -1));
   args[0].label = "theta";
   args[0].n = p->n_theta;
   args[0].names = (const char *const *)p->theta_names;
@@ -484,7 +453,7 @@ static void trace_individual(lua_State *L, lpop *p, const rkin_model *m,
   if (!p->cov_names || !p->psi) lrk_error(L, "%s: out of memory", ctx);
   for (k = 0; k < p->n_cov; k++) {
     lua_rawgeti(L, covs, (lua_Integer)k + 1);
-    p->cov_names[k] = dup_str(L, lua_tostring(L, -1));
+    p->cov_names[k] = lrk_strdup(L, "rk.popest", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
   p->g = lrk_trace_take(L, tr);
@@ -542,7 +511,7 @@ static int pop_new(lua_State *L)
   if (lua_type(L, 1) != LUA_TTABLE)
     return lrk_error(L, "rk.popest: expected a table {name=, model=, "
                      "theta=, omega=, individual=, error=} (got %s)",
-                     got(L, 1));
+                     lrk_got(L, 1));
   lua_settop(L, 1);
   name = lrk_field_string(L, 1, "rk.popest", "name", 0, NULL);
   if (lua_getfield(L, 1, "model") == LUA_TNIL)
@@ -558,7 +527,7 @@ static int pop_new(lua_State *L)
   luaL_setmetatable(L, POPMODEL_MT);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 4, 1);          /* the model stays alive */
-  p->name = dup_str(L, name);
+  p->name = lrk_strdup(L, "rk.popest", name);
   read_theta(L, p, ctx);
   read_omega(L, p, ctx);
   check_omega_pd(L, p, ctx);
@@ -606,7 +575,7 @@ static ldata *push_data(lua_State *L, const char *path, int model_idx,
   luaL_setmetatable(L, DATA_MT);
   lua_remove(L, -2);
   rkin_err_clear(&err);
-  x->path = dup_str(L, path);
+  x->path = lrk_strdup(L, "rk.popest", path);
   x->d = rkin_data_read(path, &o, &err);
   if (!x->d) lrk_raise(L, ctx, &err);
   return x;
@@ -727,14 +696,10 @@ static void set_num(lua_State *L, const char *key, double v)
 
 static void push_matrix(lua_State *L, const double *m, size_t n)
 {
-  size_t i, j;
+  size_t i;
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
-    lua_createtable(L, (int)n, 0);
-    for (j = 0; j < n; j++) {
-      lua_pushnumber(L, m[i * n + j]);
-      lua_rawseti(L, -2, (lua_Integer)j + 1);
-    }
+    lrk_push_numbers(L, m + i * n, n);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
 }
@@ -934,7 +899,7 @@ static int result_write_csv(lua_State *L)
   int k;
   if (lua_type(L, 1) != LUA_TTABLE || lua_type(L, 2) != LUA_TSTRING)
     return lrk_error(L, "r:write_csv: expected a folder name (got %s); "
-                     "call it as r:write_csv(dir)", got(L, 2));
+                     "call it as r:write_csv(dir)", lrk_got(L, 2));
   dir = lua_tostring(L, 2);
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return lrk_error(L, "r:write_csv: cannot create folder '%s': %s", dir,
@@ -1137,7 +1102,7 @@ static int pop_fit(lua_State *L)
     lua_pushvalue(L, 2);
   } else {
     return lrk_error(L, "%s: expected a dataset file name or a dataset of "
-                     "rk.popest.read (got %s)", ctx, got(L, 2));
+                     "rk.popest.read (got %s)", ctx, lrk_got(L, 2));
   }
   x = lua_touserdata(L, 6);
   if (!x->d) return lrk_error(L, "%s: the dataset was freed", ctx);
@@ -1148,7 +1113,7 @@ static int pop_fit(lua_State *L)
     if (lua_type(L, 3) != LUA_TTABLE)
       return lrk_error(L, "%s: options must be a table {method=, "
                        "covariance=, threads=, max_eval=} (got %s)", ctx,
-                       got(L, 3));
+                       lrk_got(L, 3));
     lrk_check_keys(L, 3, ctx, keys);
     o.method = read_method(L, 3, ctx, p->method);
     o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", 1);

@@ -37,14 +37,6 @@ typedef struct {
   size_t *ind_arg, *ind_out, *der_arg, *der_out;
 } lpop;
 
-static void free_names(char **v, size_t n)
-{
-  size_t i;
-  if (!v) return;
-  for (i = 0; i < n; i++) free(v[i]);
-  free(v);
-}
-
 static int pop_gc(lua_State *L)
 {
   lpop *p = luaL_checkudata(L, 1, POP_MT);
@@ -52,7 +44,7 @@ static int pop_gc(lua_State *L)
   free(p->omega);
   free(p->cov_corr);
   free(p->dist);
-  free_names(p->cov_names, p->ps.n_cov + p->ps.n_derived);
+  lrk_free_names(p->cov_names, p->ps.n_cov + p->ps.n_derived);
   free(p->effects);
   free(p->ind_arg);
   free(p->ind_out);
@@ -67,18 +59,6 @@ static void *xcalloc(lua_State *L, size_t n, size_t sz)
   void *v = calloc(n ? n : 1, sz);
   if (!v) lrk_error(L, CTX ": out of memory");
   return v;
-}
-
-static char *xstrdup(lua_State *L, const char *s)
-{
-  char *d = xcalloc(L, strlen(s) + 1, 1);
-  strcpy(d, s);
-  return d;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Pushes "a, b, c" for the n names. */
@@ -313,13 +293,13 @@ static void read_covariates(lua_State *L, lpop *p)
     names[k++] = lua_tostring(L, listed ? -1 : -2);
     lua_pop(L, 1);
   }
-  qsort(names, n, sizeof *names, cmp_str);
+  qsort(names, n, sizeof *names, lrk_cmp_str);
   for (k = 1; k < n; k++)
     if (!strcmp(names[k], names[k - 1]))
       lrk_error(L, CTX ": covariate '%s' is listed twice", names[k]);
   p->cov_names = xcalloc(L, n, sizeof *p->cov_names);
   for (k = 0; k < n; k++) {
-    p->cov_names[k] = xstrdup(L, names[k]);
+    p->cov_names[k] = lrk_strdup(L, CTX, names[k]);
     p->ps.n_cov = k + 1;
   }
   if (!listed) {
@@ -630,7 +610,7 @@ static void read_derived(lua_State *L, lpop *p, const rkin_model *m, int ud)
       lrk_error(L, CTX ": derived covariate '%s' has the name of a %s", s,
                 cov_index(p, s, nc + k) >= 0 ? "covariate" : "parameter");
     p->cov_names[nc + k] = NULL;
-    p->cov_names[nc + k] = xstrdup(L, s);
+    p->cov_names[nc + k] = lrk_strdup(L, CTX, s);
     p->ps.n_derived = k + 1;
   }
   p->der_arg = arg_slots(L, p, m, h);

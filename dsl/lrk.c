@@ -47,9 +47,28 @@ int lrk_raise(lua_State *L, const char *where, const rkin_err *err)
   return lrk_error(L, "%s", msg);
 }
 
-/* "number", "string", ... or "nan" / "inf" for a non-finite number, for
- * the "(got ...)" part of messages. */
-static const char *got_text(lua_State *L, int i)
+int lrk_cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *lrk_strdup(lua_State *L, const char *ctx, const char *s)
+{
+  char *d = malloc(strlen(s) + 1);
+  if (!d) lrk_error(L, "%s: out of memory", ctx);
+  strcpy(d, s);
+  return d;
+}
+
+void lrk_free_names(char **v, size_t n)
+{
+  size_t i;
+  if (!v) return;
+  for (i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+const char *lrk_got(lua_State *L, int i)
 {
   if (lua_type(L, i) == LUA_TNUMBER) {
     lua_Number v = lua_tonumber(L, i);
@@ -79,11 +98,11 @@ double lrk_field_number(lua_State *L, int t, const char *ctx, const char *key,
   }
   if (lua_type(L, -1) != LUA_TNUMBER)
     lrk_error(L, "%s: field '%s' must be a number (got %s)", ctx, key,
-              got_text(L, -1));
+              lrk_got(L, -1));
   v = lua_tonumber(L, -1);
   if (!isfinite(v))
     lrk_error(L, "%s: field '%s' must be a finite number (got %s)", ctx, key,
-              got_text(L, -1));
+              lrk_got(L, -1));
   lua_pop(L, 1);
   return v;
 }
@@ -125,12 +144,12 @@ long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
   }
   if (lua_type(L, -1) != LUA_TNUMBER)
     lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
-              got_text(L, -1));
+              lrk_got(L, -1));
   if (!lua_isinteger(L, -1)) {
     lua_Number d = lua_tonumber(L, -1);
     if (!isfinite(d) || d != floor(d) || fabs(d) > 9.0e15)
       lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
-                got_text(L, -1));
+                lrk_got(L, -1));
     v = (lua_Integer)d;
   } else {
     v = lua_tointeger(L, -1);
@@ -152,7 +171,7 @@ const char *lrk_field_string(lua_State *L, int t, const char *ctx,
   }
   if (lua_type(L, -1) != LUA_TSTRING)
     lrk_error(L, "%s: field '%s' must be a string (got %s)", ctx, key,
-              got_text(L, -1));
+              lrk_got(L, -1));
   /* The string stays alive while the table at t holds it. */
   s = lua_tostring(L, -1);
   lua_pop(L, 1);
@@ -170,7 +189,7 @@ int lrk_field_boolean(lua_State *L, int t, const char *ctx, const char *key,
   }
   if (lua_type(L, -1) != LUA_TBOOLEAN)
     lrk_error(L, "%s: field '%s' must be true or false (got %s)", ctx, key,
-              got_text(L, -1));
+              lrk_got(L, -1));
   v = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
@@ -184,14 +203,14 @@ double *lrk_numbers(lua_State *L, int idx, const char *ctx, const char *what,
   idx = lua_absindex(L, idx);
   if (lua_type(L, idx) != LUA_TTABLE)
     lrk_error(L, "%s: %s must be an array of numbers (got %s)", ctx, what,
-              got_text(L, idx));
+              lrk_got(L, idx));
   len = (size_t)lua_rawlen(L, idx);
   v = lua_newuserdatauv(L, (len ? len : 1) * sizeof *v, 0);
   for (k = 0; k < len; k++) {
     lua_rawgeti(L, idx, (lua_Integer)k + 1);
     if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
       lrk_error(L, "%s: %s[%d] must be a finite number (got %s)", ctx, what,
-                (int)k + 1, got_text(L, -1));
+                (int)k + 1, lrk_got(L, -1));
     v[k] = lua_tonumber(L, -1);
     lua_pop(L, 1);
   }

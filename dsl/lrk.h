@@ -25,6 +25,18 @@ int lrk_error(lua_State *L, const char *fmt, ...);
  * NULL). Never returns. */
 int lrk_raise(lua_State *L, const char *where, const rkin_err *err);
 
+/* The "(got ...)" part of messages for the value at stack index i: its
+ * type name ("string", "nil", ...), "nan" / "inf" / "-inf" for a
+ * non-finite number, or the number itself (pushed as a string). */
+const char *lrk_got(lua_State *L, int i);
+
+/* qsort comparator for an array of const char *. */
+int lrk_cmp_str(const void *a, const void *b);
+/* A malloc'd copy of s (the caller frees); raises "ctx: out of memory". */
+char *lrk_strdup(lua_State *L, const char *ctx, const char *s);
+/* Frees the n strings of v (NULL entries allowed) and v itself. */
+void lrk_free_names(char **v, size_t n);
+
 /* Table-field readers for argument tables at stack index t. `ctx` names the
  * call in messages ("rk.tare.plan"). A missing field gives `def` when
  * required is 0, else raises "ctx: field 'key' is required (a number ...)".

@@ -77,6 +77,7 @@
 -- kKout, kSin, kSout, RMBLR and the spleen-mass SD were set so the
 -- simulated means and SDs match the published ones.
 local rk = require "radiokin"
+local organdose = require "radiokin.organdose"
 
 local lu = rk.nuclide("Lu-177")
 local E = lu.j_per_mbqh                           -- J/(MBq h), electrons
@@ -107,17 +108,12 @@ local m = rk.model {
       R = p.k16 * s.B - p.k61 * s.R,
     }
   end,
-  outputs = function(s, p)
-    local body = s.B + s.Sp + s.K + s.T + s.R
-    local marrow = s.B / p.V1 * p.RMBLR * p.m_RM   -- MBq in red marrow
-    return {
-      A_RM = marrow,
-      D_K = s.K * E / p.m_K,
-      D_Sp = s.Sp * E / p.m_Sp,
-      D_T = s.T * E / p.m_T,
-      D_RM = marrow * E / p.m_RM + body * E_p * p.phi_WB / p.m_WB,
-    }
-  end,
+  -- A_RM, D_RM, D_K, D_Sp, D_T (dsl/lua/organdose.lua)
+  outputs = organdose.outputs {
+    states = { "B", "Sp", "K", "T", "R" },
+    organs = { K = "m_K", Sp = "m_Sp", T = "m_T" },
+    E = E, E_p = E_p,
+  },
 }
 
 local population = rk.population {

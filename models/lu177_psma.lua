@@ -97,6 +97,7 @@
 -- typical patient's salivary dose falls from 1.04 Gy/GBq at 3 GBq to 0.58
 -- at 7.4 GBq (saturation, as Siebinga 2023 reports, P).
 local rk = require "radiokin"
+local organdose = require "radiokin.organdose"
 
 local lu = rk.nuclide("Lu-177")
 local E = lu.j_per_mbqh                           -- J/(MBq h), electrons
@@ -133,17 +134,12 @@ local m = rk.model {
       R = p.k16 * s.B - p.k61 * s.R,
     }
   end,
-  outputs = function(s, p)
-    local body = s.B + s.S + s.K + s.L + s.T + s.R
-    local marrow = s.B / p.V1 * p.RMBLR * p.m_RM   -- MBq in red marrow
-    return {
-      A_RM = marrow,
-      D_K = s.K * E / p.m_K,
-      D_S = s.S * E / p.m_S,
-      D_T = s.T * E / p.m_T,
-      D_RM = marrow * E / p.m_RM + body * E_p * p.phi_WB / p.m_WB,
-    }
-  end,
+  -- A_RM, D_RM, D_K, D_S, D_T (dsl/lua/organdose.lua)
+  outputs = organdose.outputs {
+    states = { "B", "S", "K", "L", "T", "R" },
+    organs = { K = "m_K", S = "m_S", T = "m_T" },
+    E = E, E_p = E_p,
+  },
 }
 
 local population = rk.population {

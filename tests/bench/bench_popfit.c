@@ -29,69 +29,13 @@
 #include "init.h"
 #include "model.h"
 #include "popest.h"
+#include "../theoph.h"
 
 static double now(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static rkin_model *theoph_model(void)
-{
-  static const char *const st[] = {"depot", "central"};
-  static const char *const pa[] = {"ka", "cl", "v"};
-  static const char *const on[] = {"conc"};
-  static const double val[] = {1.5, 2.8, 32};
-  rkin_graph *g = rkin_graph_new();
-  rkin_node dep = rkin_expr_state(g, 0), cen = rkin_expr_state(g, 1);
-  rkin_node ka = rkin_expr_param(g, 0), cl = rkin_expr_param(g, 1);
-  rkin_node v = rkin_expr_param(g, 2), d[2], out[1], a;
-  rkin_model_spec sp;
-  memset(&sp, 0, sizeof sp);
-  a = rkin_expr_binary(g, RKIN_OP_MUL, ka, dep);
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a, rkin_expr_binary(
-           g, RKIN_OP_MUL, rkin_expr_binary(g, RKIN_OP_DIV, cl, v), cen));
-  out[0] = rkin_expr_binary(g, RKIN_OP_DIV, cen, v);
-  sp.name = "theoph";
-  sp.n_states = 2;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 3;
-  sp.params = pa;
-  sp.values = val;
-  sp.n_outputs = 1;
-  sp.outputs = on;
-  sp.output_expr = out;
-  return rkin_model_new(&sp, g, NULL);
-}
-
-static int psi_fn(const double *th, const double *eta, const double *cov,
-                  double *psi, void *ud, rkin_err *err)
-{
-  (void)ud;
-  (void)err;
-  psi[0] = exp(th[1] + eta[0]);
-  psi[1] = exp(th[2] + eta[1]) * cov[0];
-  psi[2] = exp(th[2] + eta[1] - th[0]) * cov[0];
-  return 0;
-}
-
-static int bateman_pred(const rkin_data_subject *s, const double *psi,
-                        double *f, void *ud, rkin_err *err)
-{
-  const rkin_dose *r = rkin_dosing_record(s->seg[0].dosing, 0);
-  double ka = psi[0], ke = psi[1] / psi[2];
-  size_t k;
-  (void)ud;
-  if (!r) return rkin_err_set(err, RKIN_EINVAL, "no dose");
-  for (k = 0; k < s->n_obs; k++) {
-    double t = s->time[k] - r->time;
-    f[k] = t <= 0 ? 0 : r->amount * ka / (psi[2] * (ka - ke))
-                        * (exp(-ke * t) - exp(-ka * t));
-  }
-  return 0;
 }
 
 /* ------------------------------------------------ 177Lu six compartments */
@@ -296,16 +240,12 @@ int main(int argc, char **argv)
   double th0[] = {-2.4, 0.45, -3.2}, om0[] = {0.2, 0, 0, 0.05}, sg0[] = {0.5};
   int reps = argc > 1 ? atoi(argv[1]) : 3;
   int n_lu = argc > 2 ? atoi(argv[2]) : 200;
-  const char *src = getenv("RADIOKIN_SRCDIR");
-  char path[1024];
   rkin_err err;
   rkin_data *d;
   rkin_model *m = theoph_model();
   rkin_popmodel pm;
   rkin_init();
-  snprintf(path, sizeof path, "%s/tests/data/theoph_nm.csv",
-           src ? src : "/work/main");
-  d = rkin_data_read(path, NULL, &err);
+  d = theoph_data("/work/main", &err);
   if (!d || !m) {
     fprintf(stderr, "bench_popfit: %s\n", d ? "model failed" : err.msg);
     return 1;
@@ -321,14 +261,14 @@ int main(int argc, char **argv)
   pm.omega_diag = 1;
   pm.n_cov = 1;
   pm.cov_names = cn;
-  pm.indiv = psi_fn;
+  pm.indiv = theoph_psi_fn;
   pm.res = RKIN_RES_ADD;
   pm.sigma_init = sg0;
   printf("Theophylline FOCE-I + covariance step (nlme ML -2LL 354.0428)\n");
   bench("rkin_solver", &pm, d, 1, reps);
   bench("rkin_solver", &pm, d, 0, reps);
   pm.model = NULL;
-  pm.predict = bateman_pred;
+  pm.predict = theoph_bateman_pred;
   pm.n_psi = 3;
   bench("closed-form", &pm, d, 1, reps);
   bench("closed-form", &pm, d, 0, reps);

@@ -22,6 +22,7 @@
 #include "init.h"
 #include "model.h"
 #include "popest.h"
+#include "../theoph.h"
 
 #define NP 6
 
@@ -30,75 +31,6 @@ static double now(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static rkin_model *oral_model(void)
-{
-  static const char *const st[] = {"depot", "central"};
-  static const char *const pa[] = {"ka", "cl", "v"};
-  static const char *const on[] = {"conc"};
-  static const double val[] = {1.5, 2.8, 32};
-  rkin_graph *g = rkin_graph_new();
-  rkin_node dep = rkin_expr_state(g, 0), cen = rkin_expr_state(g, 1);
-  rkin_node ka = rkin_expr_param(g, 0), cl = rkin_expr_param(g, 1);
-  rkin_node v = rkin_expr_param(g, 2), d[2], out[1], a;
-  rkin_model_spec sp;
-  memset(&sp, 0, sizeof sp);
-  a = rkin_expr_binary(g, RKIN_OP_MUL, ka, dep);
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a, rkin_expr_binary(
-           g, RKIN_OP_MUL, rkin_expr_binary(g, RKIN_OP_DIV, cl, v), cen));
-  out[0] = rkin_expr_binary(g, RKIN_OP_DIV, cen, v);
-  sp.name = "oral1c";
-  sp.n_states = 2;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 3;
-  sp.params = pa;
-  sp.values = val;
-  sp.n_outputs = 1;
-  sp.outputs = on;
-  sp.output_expr = out;
-  return rkin_model_new(&sp, g, NULL);
-}
-
-static int psi_fn(const double *th, const double *eta, const double *cov,
-                  double *psi, void *ud, rkin_err *err)
-{
-  (void)ud;
-  (void)err;
-  psi[0] = exp(th[1] + eta[0]);
-  psi[1] = exp(th[2] + eta[1]) * cov[0];
-  psi[2] = exp(th[2] + eta[1] - th[0]) * cov[0];
-  return 0;
-}
-
-/* CSV text of one dataset: the Bateman function plus N(0, sg^2). */
-static char *simulate(gsl_rng *r, size_t n, const double *th,
-                      const double *sd, double sg)
-{
-  static const double times[] = {0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24};
-  size_t cap = 64 + n * 12 * 64, len = 0, i, j;
-  char *t = malloc(cap);
-  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV,AMT,CMT,WT\n");
-  for (i = 0; i < n; i++) {
-    double wt = 60 + 30 * gsl_rng_uniform(r), dose = 4 * wt;
-    double eta[2], psi[3], cov[1] = {wt}, ke;
-    eta[0] = gsl_ran_gaussian(r, sd[0]);
-    eta[1] = gsl_ran_gaussian(r, sd[1]);
-    psi_fn(th, eta, cov, psi, NULL, NULL);
-    ke = psi[1] / psi[2];
-    len += (size_t)snprintf(t + len, cap - len, "%zu,0,.,%g,1,%g\n", i + 1,
-                            dose, wt);
-    for (j = 0; j < 10; j++) {
-      double c = dose * psi[0] / (psi[2] * (psi[0] - ke))
-                 * (exp(-ke * times[j]) - exp(-psi[0] * times[j]));
-      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.5f,.,2,%g\n",
-                              i + 1, times[j], c + gsl_ran_gaussian(r, sg),
-                              wt);
-    }
-  }
-  return t;
 }
 
 int main(int argc, char **argv)
@@ -120,7 +52,7 @@ int main(int argc, char **argv)
   gsl_rng *r;
   double t0;
   rkin_init();
-  m = oral_model();
+  m = theoph_model();
   r = gsl_rng_alloc(gsl_rng_mt19937);
   if (!m || !r || n_sets < 1 || n_subj < 2) {
     fprintf(stderr, "bench_simest: bad arguments or set-up failed\n");
@@ -151,14 +83,14 @@ int main(int argc, char **argv)
   pm.omega_diag = 1;
   pm.n_cov = 1;
   pm.cov_names = cn;
-  pm.indiv = psi_fn;
+  pm.indiv = theoph_psi_fn;
   pm.res = RKIN_RES_ADD;
   pm.sigma_init = sg0;
   rkin_popfit_opts_default(&o);
   o.threads = threads;
   t0 = now();
   for (i = 0; i < n_sets; i++) {
-    char *text = simulate(r, n_subj, th, sd, sg);
+    char *text = theoph_simulate(r, n_subj, th, sd, sg);
     rkin_err err;
     rkin_data *d = rkin_data_parse(text, strlen(text), "sim.csv", NULL,
                                    &err);

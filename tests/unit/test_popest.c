@@ -18,6 +18,7 @@
 #include "model.h"
 #include "popest.h"
 #include "../tap.h"
+#include "../theoph.h"
 
 /* nlme fm3Theo.nlme, method ML (shared/peers/README.md s.4, from
  * shared/peers/theoph_nlme.R): SSfol with random lKa, lCl (pdDiag). */
@@ -29,38 +30,6 @@ static const double NLME_M2LL = 2 * 177.0214;
 static const char *const THETA_NAMES[3] = {"lKe", "lKa", "lCl"};
 static const char *const ETA_NAMES[2] = {"eta_lKa", "eta_lCl"};
 static const char *const COV_WT[1] = {"WT"};
-
-/* One compartment, first-order absorption, amounts in mg: the model the
- * DSL would build, written here with the expression API. */
-static rkin_model *theoph_model(void)
-{
-  static const char *const st[] = {"depot", "central"};
-  static const char *const pa[] = {"ka", "cl", "v"};
-  static const char *const on[] = {"conc"};
-  static const double val[] = {1.5, 2.8, 32};
-  rkin_graph *g = rkin_graph_new();
-  rkin_node dep = rkin_expr_state(g, 0), cen = rkin_expr_state(g, 1);
-  rkin_node ka = rkin_expr_param(g, 0), cl = rkin_expr_param(g, 1);
-  rkin_node v = rkin_expr_param(g, 2), d[2], out[1], abs_;
-  rkin_model_spec sp;
-  memset(&sp, 0, sizeof sp);
-  abs_ = rkin_expr_binary(g, RKIN_OP_MUL, ka, dep);
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, abs_);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, abs_, rkin_expr_binary(
-           g, RKIN_OP_MUL, rkin_expr_binary(g, RKIN_OP_DIV, cl, v), cen));
-  out[0] = rkin_expr_binary(g, RKIN_OP_DIV, cen, v);
-  sp.name = "theoph";
-  sp.n_states = 2;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 3;
-  sp.params = pa;
-  sp.values = val;
-  sp.n_outputs = 1;
-  sp.outputs = on;
-  sp.output_expr = out;
-  return rkin_model_new(&sp, g, NULL);
-}
 
 /* nlme's SSfol on a per-kg dose, moved to mg: ka = exp(lKa + eta1),
  * CL = exp(lCl + eta2) WT, V = exp(lCl + eta2 - lKe) WT. Leaves: theta
@@ -80,40 +49,6 @@ static void theoph_psi_expr(rkin_graph *g, rkin_node *psi)
            p[5]);
 }
 
-/* The same as a C callback. */
-static int theoph_psi_fn(const double *th, const double *eta,
-                         const double *cov, double *psi, void *ud,
-                         rkin_err *err)
-{
-  (void)ud;
-  (void)err;
-  psi[0] = exp(th[1] + eta[0]);
-  psi[1] = exp(th[2] + eta[1]) * cov[0];
-  psi[2] = exp(th[2] + eta[1] - th[0]) * cov[0];
-  return 0;
-}
-
-/* Bateman function of a single oral dose (the closed form of the model
- * above): conc = D ka / (V (ka - ke)) (e^-ke t - e^-ka t). */
-static double bateman(double dose, double ka, double cl, double v, double t)
-{
-  double ke = cl / v;
-  if (t <= 0) return 0;
-  return dose * ka / (v * (ka - ke)) * (exp(-ke * t) - exp(-ka * t));
-}
-
-static int bateman_pred(const rkin_data_subject *s, const double *psi,
-                        double *f, void *ud, rkin_err *err)
-{
-  const rkin_dose *r = rkin_dosing_record(s->seg[0].dosing, 0);
-  size_t k;
-  (void)ud;
-  if (!r) return rkin_err_set(err, RKIN_EINVAL, "no dose");
-  for (k = 0; k < s->n_obs; k++)
-    f[k] = bateman(r->amount, psi[0], psi[1], psi[2], s->time[k] - r->time);
-  return 0;
-}
-
 static double theta0[3] = {-2.4, 0.45, -3.2};
 static double omega0[4] = {0.2, 0, 0, 0.05};
 static double sigma0[1] = {0.5};
@@ -127,7 +62,7 @@ static void theoph_popmodel(rkin_popmodel *pm, const rkin_model *m,
     pm->output = 0;
   } else {
     static const char *const pn[3] = {"ka", "cl", "v"};
-    pm->predict = bateman_pred;
+    pm->predict = theoph_bateman_pred;
     pm->n_psi = 3;
     pm->psi_names = pn;
   }
@@ -150,15 +85,10 @@ static void theoph_popmodel(rkin_popmodel *pm, const rkin_model *m,
   pm->sigma_init = sigma0;
 }
 
-static rkin_data *theoph_data(void)
+static rkin_data *theoph_data_diag(void)
 {
-  const char *src = getenv("RADIOKIN_SRCDIR");
-  char path[1024];
   rkin_err err;
-  rkin_data *d;
-  snprintf(path, sizeof path, "%s/tests/data/theoph_nm.csv",
-           src ? src : ".");
-  d = rkin_data_read(path, NULL, &err);
+  rkin_data *d = theoph_data(".", &err);
   if (!d) diag("%s", err.msg);
   return d;
 }
@@ -563,7 +493,8 @@ static double joint(double eta, void *v)
   double vol = exp(c->th[2] - c->th[0]) * c->wt, l = 0;
   size_t k;
   for (k = 0; k < c->s->n_obs; k++) {
-    double e = c->s->dv[k] - bateman(r->amount, ka, cl, vol, c->s->time[k]);
+    double e = c->s->dv[k]
+               - theoph_bateman(r->amount, ka, cl, vol, c->s->time[k]);
     l += -0.5 * e * e / (c->sg * c->sg) - log(c->sg)
          - 0.5 * log(2 * M_PI);
   }
@@ -603,8 +534,8 @@ static double laplace_gn(const quad_ctx *c)
   vol = exp(c->th[2] - c->th[0]) * c->wt;
   for (k = 0; k < c->s->n_obs; k++) {
     double t = c->s->time[k];
-    double g = (bateman(r->amount, exp(c->th[1] + m + h), cl, vol, t)
-                - bateman(r->amount, exp(c->th[1] + m - h), cl, vol, t))
+    double g = (theoph_bateman(r->amount, exp(c->th[1] + m + h), cl, vol, t)
+                - theoph_bateman(r->amount, exp(c->th[1] + m - h), cl, vol, t))
                / (2 * h);
     info += g * g / (c->sg * c->sg);
   }
@@ -675,30 +606,6 @@ static void test_laplace(const rkin_data *d)
 
 /* ------------------------------------------- simulation-estimation */
 
-static char *simulate_theoph(gsl_rng *r, size_t n, const double *th,
-                             const double *sd, double sg)
-{
-  static const double times[] = {0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24};
-  size_t cap = 64 + n * 12 * 64, len = 0, i, j;
-  char *t = malloc(cap);
-  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV,AMT,CMT,WT\n");
-  for (i = 0; i < n; i++) {
-    double wt = 60 + 30 * gsl_rng_uniform(r), dose = 4 * wt;
-    double eta[2], psi[3], cov[1] = {wt};
-    eta[0] = gsl_ran_gaussian(r, sd[0]);
-    eta[1] = gsl_ran_gaussian(r, sd[1]);
-    theoph_psi_fn(th, eta, cov, psi, NULL, NULL);
-    len += (size_t)snprintf(t + len, cap - len, "%zu,0,.,%g,1,%g\n", i + 1,
-                            dose, wt);
-    for (j = 0; j < 10; j++)
-      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.5f,.,2,%g\n",
-                              i + 1, times[j], bateman(dose, psi[0], psi[1],
-                              psi[2], times[j]) + gsl_ran_gaussian(r, sg),
-                              wt);
-  }
-  return t;
-}
-
 static void test_simest(void)
 {
   static const double th[3] = {-2.5, 0.5, -3.2}, sd[2] = {0.5, 0.2};
@@ -721,7 +628,7 @@ static void test_simest(void)
   rkin_popfit_opts_default(&o);
   o.threads = 2;
   for (i = 0; i < n_sets; i++) {
-    char *text = simulate_theoph(r, 24, th, sd, sg);
+    char *text = theoph_simulate(r, 24, th, sd, sg);
     rkin_data *d = rkin_data_parse(text, strlen(text), "sim.csv", NULL, &err);
     rkin_popfit f;
     rkin_popfit_run(&pm, d, &o, &f, &err);
@@ -851,7 +758,7 @@ static void test_bad(const rkin_data *d)
   expect_bad(&pm, d, "subject ID 2 (line 17): DV = 0, but the log-scale "
              "error model needs DV > 0", "log scale with a zero DV");
   theoph_popmodel(&pm, m, NULL, NULL);
-  pm.predict = bateman_pred;
+  pm.predict = theoph_bateman_pred;
   expect_bad(&pm, d, "give either a model", "model and predictor both");
   theoph_popmodel(&pm, m, NULL, NULL);
   pm.output = 3;
@@ -913,7 +820,7 @@ int main(void)
 {
   rkin_data *d;
   rkin_init();   /* Cholesky failures must come back as codes */
-  d = theoph_data();
+  d = theoph_data_diag();
   if (!d) {
     printf("Bail out! tests/data/theoph_nm.csv not readable\n");
     return 1;

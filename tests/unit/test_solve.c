@@ -161,6 +161,19 @@ static rkin_dosing *doses(const rkin_dose *r, size_t n)
   return d;
 }
 
+/* A request over [0, t1] with the doses d, sampled at the n times. */
+static rkin_solve_req sampled(double t1, const rkin_dosing *d,
+                              const double *times, size_t n)
+{
+  rkin_solve_req rq = { 0 };
+  rq.t0 = 0;
+  rq.t1 = t1;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = n;
+  return rq;
+}
+
 /* ------------------------------------------------------------ analytic */
 
 /* The TIA of a nonlinear model, and of a nonlinear output, on the CVODES
@@ -211,16 +224,11 @@ static void test_bolus(int pi)
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
-  rkin_solve_req rq = { 0 };
+  rkin_solve_req rq = sampled(T, d, times, 5);
   rkin_solve_res rs = { 0 };
   rkin_err err;
   size_t i;
   double maxrel = 0;
-  rq.t0 = 0;
-  rq.t1 = T;
-  rq.dosing = d;
-  rq.times = times;
-  rq.n_times = 5;
   rq.tia = q;
   rq.n_tia = 2;
   rs.y = y;
@@ -254,15 +262,10 @@ static void test_infusion(int pi)
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
-  rkin_solve_req rq = { 0 };
+  rkin_solve_req rq = sampled(20, d, times, 5);
   rkin_solve_res rs = { 0 };
   rkin_err err;
   size_t i;
-  rq.t0 = 0;
-  rq.t1 = 20;
-  rq.dosing = d;
-  rq.times = times;
-  rq.n_times = 5;
   rq.tia = &q;
   rq.n_tia = 1;
   rs.y = y;
@@ -314,16 +317,11 @@ static void test_addl(int pi)
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
-  rkin_solve_req rq = { 0 };
+  rkin_solve_req rq = sampled(60, d, times, 7);
   rkin_solve_res rs = { 0 };
   rkin_err err;
   size_t i;
   int j;
-  rq.t0 = 0;
-  rq.t1 = 60;
-  rq.dosing = d;
-  rq.times = times;
-  rq.n_times = 7;
   rs.y = y;
   is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: ADDL run", PNAME[pi]);
   for (i = 0; i < 7; i++) {
@@ -348,15 +346,10 @@ static void test_oral(int pi)
   rkin_model *m = oral(ka, k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
-  rkin_solve_req rq = { 0 };
+  rkin_solve_req rq = sampled(72, d, times, 5);
   rkin_solve_res rs = { 0 };
   rkin_err err;
   size_t i;
-  rq.t0 = 0;
-  rq.t1 = 72;
-  rq.dosing = d;
-  rq.times = times;
-  rq.n_times = 5;
   rs.y = y;
   is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "%s: oral run", PNAME[pi]);
   for (i = 0; i < 5; i++) {

@@ -14,37 +14,7 @@
 #include "model.h"
 #include "solve.h"
 #include "../tap.h"
-
-/* depot -> central, out = central / v; params ka, cl, v. */
-static rkin_model *oral_model(void)
-{
-  static const char *const st[] = {"depot", "central"};
-  static const char *const pa[] = {"ka", "cl", "v"};
-  static const char *const on[] = {"conc"};
-  static const double val[] = {1.5, 2.8, 32};
-  rkin_graph *g = rkin_graph_new();
-  rkin_node dep = rkin_expr_state(g, 0), cen = rkin_expr_state(g, 1);
-  rkin_node ka = rkin_expr_param(g, 0), cl = rkin_expr_param(g, 1);
-  rkin_node v = rkin_expr_param(g, 2), d[2], out[1], a;
-  rkin_model_spec sp;
-  memset(&sp, 0, sizeof sp);
-  a = rkin_expr_binary(g, RKIN_OP_MUL, ka, dep);
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a, rkin_expr_binary(
-           g, RKIN_OP_MUL, rkin_expr_binary(g, RKIN_OP_DIV, cl, v), cen));
-  out[0] = rkin_expr_binary(g, RKIN_OP_DIV, cen, v);
-  sp.name = "oral";
-  sp.n_states = 2;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 3;
-  sp.params = pa;
-  sp.values = val;
-  sp.n_outputs = 1;
-  sp.outputs = on;
-  sp.output_expr = out;
-  return rkin_model_new(&sp, g, NULL);
-}
+#include "../theoph.h"
 
 /* Bateman concentration and its derivatives by ka, cl, v (by hand:
  * c = D ka / (v (ka - ke)) (e^-ke t - e^-ka t), ke = cl / v). */
@@ -76,7 +46,7 @@ static void test_bateman(double ka, const char *what)
 {
   static const double times[] = {0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24};
   static const double dir[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-  rkin_model *m = oral_model();
+  rkin_model *m = theoph_model();
   rkin_solver *s = rkin_solver_new(m, NULL, NULL);
   rkin_dosing *d = bolus(0, 320, 0, 0);
   double p[3] = {ka, 2.8, 32}, out[10], dout[30], y[20], dy[60];
@@ -127,7 +97,7 @@ static void test_two_doses(void)
 {
   static const double times[] = {1, 6, 12, 13, 18, 30};
   const double dir[3] = {0.3, -1.2, 2.0};
-  rkin_model *m = oral_model();
+  rkin_model *m = theoph_model();
   rkin_solver *s = rkin_solver_new(m, NULL, NULL);
   rkin_dosing *d = bolus(0, 100, 0, 0);
   rkin_dose r2;
@@ -255,7 +225,7 @@ static void test_vs_fd(const double *p0, int infusion, const char *what)
 
 static void test_dparams(void)
 {
-  rkin_model *m = oral_model();
+  rkin_model *m = theoph_model();
   double p[3] = {1.5, 2.8, 32}, dir[3] = {0, 1, 0}, dA[4], dC[2];
   rkin_err err;
   int rc = rkin_model_linear_dparams(m, p, dir, 1, dA, dC, &err);
@@ -304,7 +274,7 @@ static rkin_model *mm_model(void)
 static void test_refusals(void)
 {
   static const double times[] = {1, 5};
-  rkin_model *m = oral_model(), *mm = mm_model();
+  rkin_model *m = theoph_model(), *mm = mm_model();
   rkin_solver *s = rkin_solver_new(m, NULL, NULL);
   rkin_solver *smm = rkin_solver_new(mm, NULL, NULL);
   rkin_dosing *bol = bolus(0, 100, 0, 0);

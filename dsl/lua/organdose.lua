@@ -1,0 +1,71 @@
+-- organdose.lua - "radiokin.organdose": the dose-rate outputs shared by the
+-- 177Lu population models (models/lu177_psma.lua, lu177_dotatate.lua):
+-- local energy deposition in each organ, and red marrow dosed from the
+-- blood plus a whole-body photon cross-dose.
+--
+--   local od = require "radiokin.organdose"
+--   rk.model { ...,
+--     outputs = od.outputs {
+--       states = { "B", "K", "T", "R" },  -- all of them: the whole body
+--       organs = { K = "m_K", T = "m_T" }, -- state -> mass parameter (kg)
+--       E = E, E_p = E_p,                  -- J/(MBq h): electrons, photons
+--     },
+--   }
+--
+-- The outputs function it returns gives, for each organ X with mass
+-- parameter m, D_X = s.X E / p.m (Gy/h: its TIA over a cycle is the dose
+-- in Gy); A_RM = s.B / V1 RMBLR m_RM, the red-marrow activity (MBq) from
+-- the blood concentration; and D_RM = A_RM E / m_RM + body E_p phi_WB /
+-- m_WB, body being the sum of all states. The model must have the state B
+-- and the parameters V1, RMBLR, m_RM, m_WB and phi_WB.
+
+local M = {}
+
+local CTX = "radiokin.organdose.outputs"
+
+local function check(o)
+  if type(o) ~= "table" then
+    error(CTX .. ": expects a table {states=, organs=, E=, E_p=} (got "
+          .. type(o) .. ")", 3)
+  end
+  if type(o.states) ~= "table" or #o.states == 0 then
+    error(CTX .. ": field 'states' must be a non-empty array of state "
+          .. "names", 3)
+  end
+  if type(o.organs) ~= "table" then
+    error(CTX .. ": field 'organs' must be a table STATE = mass parameter",
+          3)
+  end
+  for _, k in ipairs { "E", "E_p" } do
+    if type(o[k]) ~= "number" then
+      error(CTX .. ": field '" .. k .. "' must be a number (J/(MBq h)), "
+            .. "got " .. type(o[k]), 3)
+    end
+  end
+end
+
+function M.outputs(o)
+  check(o)
+  local states, E, E_p = o.states, o.E, o.E_p
+  local organs, mass = {}, {}
+  for x, m in pairs(o.organs) do
+    organs[#organs + 1] = x
+    mass[x] = m
+  end
+  table.sort(organs)        -- a fixed order of the traced expressions
+  return function(s, p)
+    local body = s[states[1]]
+    for i = 2, #states do body = body + s[states[i]] end
+    local marrow = s.B / p.V1 * p.RMBLR * p.m_RM   -- MBq in red marrow
+    local out = {
+      A_RM = marrow,
+      D_RM = marrow * E / p.m_RM + body * E_p * p.phi_WB / p.m_WB,
+    }
+    for _, x in ipairs(organs) do
+      out["D_" .. x] = s[x] * E / p[mass[x]]
+    end
+    return out
+  end
+end
+
+return M
