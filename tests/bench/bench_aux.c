@@ -2,7 +2,7 @@
  * G = 2 I / D^2; DOMAIN.md s.4) adds to a simulation (issue 5 target:
  * at most 30 %). The peer model (shared/peers/README.md s.2), N patients x
  * 4 cycles of 7400 MBq, all on the CVODES path and one thread:
- *   plain:     rkin_cohort_run, kidney TIA as a quadrature;
+ *   plain:     rkin_cohort_run, kidney TIA only;
  *   augmented: rkin_regimen_run (empiric, decisions from the truth) with
  *              the kidney as a region, so the model carries the two
  *              auxiliary states and BED comes out per cycle.
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
   }
   printf("bench_aux: peer model, %zu patients x 4 cycles, CVODES, 1 thread, "
          "best of 3\n", n);
-  printf("  kidney TIA only (quadrature):        %.3f s\n", tp);
+  printf("  kidney TIA only:                     %.3f s\n", tp);
   printf("  + auxiliary-state BED (2 states):    %.3f s  (+%.0f %%; target "
          "<= 30 %%)\n", ta, 100 * (ta / tp - 1));
   printf("  patient 1 cycle-1 kidney BED %.4f Gy (0.3 kg, a/b 2.6 Gy, "
