@@ -8,22 +8,46 @@ static const char *label(const char *where)
   return where && where[0] ? where : "dose-rate curve";
 }
 
-/* With 3 or more terms of mixed sign a sum of exponentials can dip below
- * zero between a positive start and a positive tail (it has at most n - 1
- * zeros). Sampled check on 400 log-spaced times from 1e-3 / b_max to
- * 40 / b_min: fine against the curve's own time scales (about 50 points
- * per decade). Curves without a negative term, and 2-term curves (checked
- * exactly by R(0) and the tail), skip it. */
+/* Sign changes of the coefficients ordered by rate (terms of equal rate
+ * merged). By Laguerre's extension of Descartes' rule of signs, a sum of
+ * exponentials has at most that many real zeros. */
+static int sign_changes(const rkin_doserate *r)
+{
+  size_t idx[RKIN_DOSERATE_MAX], k, j, n = r->n;
+  double prev = 0.0;
+  int changes = 0;
+  for (k = 0; k < n; k++) idx[k] = k;
+  for (k = 1; k < n; k++)           /* insertion sort by rate: n <= 8 */
+    for (j = k; j > 0 && r->b[idx[j]] < r->b[idx[j - 1]]; j--) {
+      size_t t = idx[j];
+      idx[j] = idx[j - 1];
+      idx[j - 1] = t;
+    }
+  for (k = 0; k < n; k = j) {
+    double c = 0.0;
+    for (j = k; j < n && r->b[idx[j]] == r->b[idx[k]]; j++) c += r->c[idx[j]];
+    if (c != 0.0) {
+      if (prev != 0.0 && (c > 0.0) != (prev > 0.0)) changes++;
+      prev = c;
+    }
+  }
+  return changes;
+}
+
+/* A curve that starts >= 0 and ends > 0 can still dip below zero in
+ * between when its coefficients change sign twice or more (3+ terms).
+ * Only then: a sampled check on 400 log-spaced times from 1e-3 / b_max to
+ * 40 / b_min, fine against the curve's own time scales (about 50 points
+ * per decade). One sign change or none needs no sampling. */
 static int dips_below_zero(const rkin_doserate *r, double *t_neg)
 {
   double bmin = r->b[0], bmax = r->b[0], lo, hi;
-  size_t k, i, neg = 0;
+  size_t k, i;
+  if (r->n < 3 || sign_changes(r) < 2) return 0;
   for (k = 0; k < r->n; k++) {
-    if (r->c[k] < 0) neg++;
     if (r->b[k] < bmin) bmin = r->b[k];
     if (r->b[k] > bmax) bmax = r->b[k];
   }
-  if (r->n < 3 || !neg) return 0;
   lo = log(1e-3 / bmax);
   hi = log(40.0 / bmin);
   for (i = 0; i < 400; i++) {
