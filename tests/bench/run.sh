@@ -19,6 +19,7 @@ for b in tests/bench/bench_*; do
     *.c|*.o|*.lua) continue ;;
     */bench_tac) run "$b" "$peers/tac_data.csv" ;;
     */bench_cohort) run "$b" "$peers" ;;
+    */bench_regimen) run "$b" 10000 20 ;;   # 20 nonlinear patients
     *) [ -x "$b" ] && run "$b" ;;
   esac
 done
