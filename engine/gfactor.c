@@ -170,7 +170,6 @@ int rkin_gfactor_quad(rkin_rate_fn rate, void *ctx, double trep_h,
   int rc, st1, st2;
   if (!rate) return rkin_err_set(err, RKIN_EINVAL, "G factor: no rate");
   if ((rc = check_trep(trep_h, err))) return rc;
-  gsl_set_error_handler_off();  /* GSL errors come back as codes here */
   q.rate = rate;
   q.ctx = ctx;
   q.mu = M_LN2 / trep_h;
@@ -259,7 +258,6 @@ int rkin_gfactor_aux(rkin_rate_fn rate, void *ctx, double trep_h,
     return rkin_err_set(err, RKIN_EINVAL,
                         "G factor: tail rate %g /h, expected >= 0 (0: no "
                         "tail)", tail_rate_per_h);
-  gsl_set_error_handler_off();
   a.rate = rate;
   a.ctx = ctx;
   a.mu = M_LN2 / trep_h;
@@ -332,7 +330,6 @@ int rkin_gfactor_aux_sampled(size_t n, const double *t_h,
                           "G factor: sample %zu dose rate %g Gy/h, "
                           "expected finite and >= 0", k + 1, rate_gy_h[k]);
   }
-  gsl_set_error_handler_off();
   ip = gsl_interp_alloc(n >= 3 ? gsl_interp_steffen : gsl_interp_linear, n);
   s.acc = gsl_interp_accel_alloc();
   if (!ip || !s.acc) {

@@ -77,7 +77,6 @@ int rkin_tcp_poisson(double dose_gy, double g, const rkin_tcp *p,
   /* Ten standard deviations hold the normal to far below 1e-12. */
   lo = fmax(0.0, c.mean - 10.0 * c.sd);
   hi = c.mean + 10.0 * c.sd;
-  gsl_set_error_handler_off();
   if (!(w = gsl_integration_workspace_alloc(500)))
     return rkin_err_set(err, RKIN_ENOMEM, "TCP: out of memory");
   st = gsl_integration_qag(&f, lo, hi, 1e-13, 1e-10, 500, GSL_INTEG_GAUSS61,

@@ -10,6 +10,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 
+#include "init.h"
 #include "doserate.h"
 #include "gfactor.h"
 #include "radiobio.h"
@@ -66,6 +67,7 @@ static double simulate(int aux, int n)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   const int n = 5000000;
   rkin_lq p = {2.6, 2.8};
   double t0, sink = 0.0, g, bed;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "init.h"
 #include "vpop.h"
 #include "../peer.h"
 
@@ -133,6 +134,7 @@ static double desolve_rate(const char *peers)
 
 int main(int argc, char **argv)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   static const size_t sizes[] = {1000, 10000};
   const char *src = getenv("RADIOKIN_SRCDIR");
   char peers[768], refpath[1024];

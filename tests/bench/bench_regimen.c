@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "init.h"
 #include "organ.h"
 #include "regimen.h"
 #include "vpop.h"
@@ -199,6 +200,7 @@ static double run_all(rkin_model *m, const double *params, size_t n,
 
 int main(int argc, char **argv)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 10000;
   size_t nn = argc > 2 ? (size_t)atol(argv[2]) : 100;
   rkin_model *m = six_c(0), *ms = six_c(1);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "init.h"
 #include "solve.h"
 #include "../peer.h"
 
@@ -70,6 +71,7 @@ static int run(rkin_model *m, rkin_path path, double rtol, double atol,
 
 int main(int argc, char **argv)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 1000, i;
   double rtol = argc > 2 ? atof(argv[2]) : 1e-6;
   double atol = argc > 3 ? atof(argv[3]) : 1e-9;

@@ -18,6 +18,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "init.h"
 #include "tac.h"
 
 #define NMAX 10000
@@ -173,6 +174,7 @@ static void report(const char *name, double *err, int nok, int n,
 
 int main(int argc, char **argv)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   static double a[NMAX][NT], truth[NMAX], err[NMAX];
   char path[1024] = "";
   const char *src = getenv("RADIOKIN_SRCDIR");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "data.h"
 #include "../tap.h"
 
@@ -286,6 +287,7 @@ static void test_theoph(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   if (!mkdtemp(dir)) {
     printf("Bail out! cannot create a temporary directory\n");
     return 1;

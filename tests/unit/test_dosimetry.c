@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "init.h"
 #include "doserate.h"
 #include "dosimetry.h"
 #include "sphere.h"
@@ -294,6 +295,7 @@ static void test_doserate(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   test_led();
   test_stable();
   test_scaling();

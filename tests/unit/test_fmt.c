@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "init.h"
 #include "fmt.h"
 #include "../tap.h"
 
@@ -26,6 +27,7 @@ static long mismatches(const double *v, size_t n, char *first, size_t sz)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   static const double edge[] = {
     0.0, -0.0, 1.0, -1.0, 0.1, 0.5, 1e-4, 9.9999e-5, 1e-5, 123.456,
     9999999999.0, 9999999999.4, 9999999999.5, 9999999999.7, 1e10, 1e15,

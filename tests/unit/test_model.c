@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "init.h"
 #include "model.h"
 #include "../tap.h"
 
@@ -448,6 +449,7 @@ static void test_errors(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   test_peer_model();
   test_nonlinear();
   test_errors();

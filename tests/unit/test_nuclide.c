@@ -1,11 +1,13 @@
 /* test_nuclide.c - the radionuclide table. */
 #include <math.h>
 
+#include "init.h"
 #include "nuclide.h"
 #include "../tap.h"
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   rkin_err err;
   const rkin_nuclide *lu = rkin_nuclide_find("Lu-177", &err);
   size_t i;

@@ -6,6 +6,7 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 
+#include "init.h"
 #include "doserate.h"
 #include "gfactor.h"
 #include "organ.h"
@@ -379,6 +380,7 @@ static void test_tcp_ntcp(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   test_routes();
   test_four_routes();
   test_limits();

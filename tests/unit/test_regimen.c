@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "init.h"
 #include "gfactor.h"
 #include "model.h"
 #include "nuclide.h"
@@ -782,6 +783,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   set_regions();
   test_closed_forms();
   test_routes_agree();

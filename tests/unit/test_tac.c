@@ -6,6 +6,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "init.h"
 #include "nuclide.h"
 #include "tac.h"
 #include "../tap.h"
@@ -569,6 +570,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   double tm[5] = {1, 4, 24, 72, 168}, pm[2] = {100, 0.02};
   double tu[6] = {1, 4, 24, 48, 96, 168}, pu[3] = {120, 0.015, 0.3};
   test_recovery();

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "init.h"
 #include "tare.h"
 #include "tare_cohort.h"
 #include "../tap.h"
@@ -785,6 +786,7 @@ static void test_cohort(void)
 
 int main(void)
 {
+  rkin_init();   /* GSL reports errors as codes, never aborts */
   test_constants();
   test_products();
   test_single();
