@@ -82,7 +82,7 @@ int lrk_write_atomic(const char *path, const char *text, size_t len,
                      rkin_err *err);
 
 /* ------------------------------------------ shared with other bindings
- * (implemented in dsl/l_model.c) */
+ * (implemented in dsl/l_model.c; lrk_check_doses in dsl/l_simulate.c) */
 struct rkin_model;
 struct rkin_dosing;
 
@@ -121,7 +121,7 @@ double *lrk_patients_covariate(lua_State *L, int t, const char *ctx,
                                const char *name, size_t n);
 
 
-/* Tracing a Lua function with symbolic arguments (dsl/l_model.c), for
+/* Tracing a Lua function with symbolic arguments (dsl/l_trace.c), for
  * bindings that build expressions the way rk.model does. Each argument is
  * a read-only table of PARAM leaves: argument 0's names are leaves 0.., the
  * next argument's follow. An open argument also accepts names it does not

@@ -1,0 +1,71 @@
+/* l_model_impl.h - internal to the "radiokin.model" binding, shared by
+ * l_trace.c (expressions and tracing), l_model.c (rk.model, the opener) and
+ * l_simulate.c (m:simulate and its result): metatable names, the trace
+ * type, and the helpers they call across files. Other bindings use lrk.h. */
+#ifndef RADIOKIN_L_MODEL_IMPL_H
+#define RADIOKIN_L_MODEL_IMPL_H
+
+#include <stddef.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "expr.h"
+#include "model.h"
+
+#define TRACE_MT "radiokin.trace"
+#define EXPR_MT "radiokin.expr"
+#define MODEL_MT "radiokin.model"
+#define POSITIVE_MT "radiokin.positive"
+#define BOX_MT "radiokin.box"
+#define RESULT_MT "radiokin.result"
+
+/* ---------------------------------------------- utilities (l_model.c) */
+
+/* Collectable scratch memory: n elements of size sz, zeroed. */
+void *lrk_scratch(lua_State *L, size_t n, size_t sz);
+/* Pushes "a, b, c" from n names ("none" when n is 0) and returns it. */
+const char *lrk_push_list(lua_State *L, const char *const *names, size_t n);
+/* Pushes a table parameter name -> p[i] for the parameters of m. */
+void lrk_push_param_map(lua_State *L, const rkin_model *m, const double *p);
+
+/* ---------------------------------------------------------- l_trace.c */
+
+/* A trace: the graph while a function is being traced (userdata with
+ * metatable TRACE_MT; its expressions keep it alive). */
+typedef struct {
+  rkin_graph *g;        /* NULL once handed to the model */
+  char *model;          /* model name, for messages */
+  const char *fn;       /* "ode" / "outputs": the function being traced */
+  const char *kind;     /* NULL: "rk.model"; lrk_trace_call's caller */
+  const char *args;     /* NULL: "s, p and t"; for messages */
+  char **states;
+  size_t ns;
+  char **params;
+  size_t np;
+} trace_ctx;
+
+/* Raises with the graph's error when n < 0 (a failed node). */
+void lrk_trace_check(lua_State *L, trace_ctx *c, rkin_node n);
+/* Pushes an expression of node n of the trace at ctx_idx. */
+void lrk_trace_push_expr(lua_State *L, int ctx_idx, rkin_node n);
+/* The node of the value at idx (a number or an expression of trace c);
+ * `what` says where it is used, for messages. */
+rkin_node lrk_trace_node(lua_State *L, int idx, trace_ctx *c,
+                         const char *what);
+/* Pushes the read-only proxy table s (is_state) or p of the trace at
+ * ctx_idx, pre-filled with its leaves. */
+void lrk_trace_push_proxy(lua_State *L, int ctx_idx, int is_state);
+/* rk.exp, rk.log, rk.sqrt, rk.abs, rk.min, rk.max. */
+extern const luaL_Reg lrk_trace_funcs[];
+/* Registers the TRACE_MT and EXPR_MT metatables. */
+void lrk_trace_open(lua_State *L);
+
+/* ------------------------------------------------------- l_simulate.c */
+
+/* m:simulate{...} (the model at index 1). */
+int lrk_model_simulate(lua_State *L);
+/* Registers the BOX_MT and RESULT_MT metatables. */
+void lrk_simulate_open(lua_State *L);
+
+#endif
