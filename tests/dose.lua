@@ -11,11 +11,7 @@ local stem = os.tmpname()
 local input = stem .. "_tia.csv"
 local out = stem .. "_dose.csv"
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = t.write_file
 
 write(input, [[
 patient,region,organ,cycle,tia_MBqh,mass_kg,activity_MBq,teff_h

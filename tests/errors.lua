@@ -150,11 +150,7 @@ end, "r.tia has no entry 'K' (known: A)", "reading an absent TIA raises")
 
 -- ---------------------------------------------------------------- CLI
 local tmp = os.tmpname()
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = t.write_file
 local function run(script_path, ...)
   local cmd = { ("%q"):format(exe), ("%q"):format(script_path) }
   for _, a in ipairs { ... } do cmd[#cmd + 1] = ("%q"):format(a) end

@@ -10,22 +10,11 @@ local build = os.getenv("RADIOKIN_BUILDDIR") or "."
 local exe = build .. "/radiokin"
 local theoph = src .. "/tests/data/theoph_nm.csv"
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
+local tmp = t.scratch()
 local function write(name, text)
-  local f = assert(io.open(tmp .. "/" .. name, "w"))
-  f:write(text)
-  f:close()
-  return tmp .. "/" .. name
+  return t.write_file(tmp .. "/" .. name, text)
 end
-local function read(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = t.read_file
 local function lines(s)
   local n = 0
   for _ in (s or ""):gmatch("[^\n]*\n") do n = n + 1 end

@@ -9,16 +9,9 @@ local build = os.getenv("RADIOKIN_BUILDDIR") or "."
 local exe = build .. "/radiokin"
 
 -- A scratch folder of our own, removed at the end.
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
+local tmp = t.scratch()
 local function path(name) return tmp .. "/" .. name end
-local function write(name, text)
-  local f = assert(io.open(path(name), "w"))
-  f:write(text)
-  f:close()
-  return path(name)
-end
+local function write(name, text) return t.write_file(path(name), text) end
 local function exists(p)
   local f = io.open(p, "r")
   if f then f:close() end

@@ -9,22 +9,11 @@ local build = os.getenv("RADIOKIN_BUILDDIR") or "."
 local exe = build .. "/radiokin"
 local LP = math.log(2) / (6.647 * 24)      -- Lu-177, DOMAIN.md s.1
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
+local tmp = t.scratch()
 local function write(name, text)
-  local f = assert(io.open(tmp .. "/" .. name, "w"))
-  f:write(text)
-  f:close()
-  return tmp .. "/" .. name
+  return t.write_file(tmp .. "/" .. name, text)
 end
-local function read(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = t.read_file
 local function run(args)
   local p = io.popen(("'%s' '%s/scripts/tia.lua' %s 2>&1"):format(exe, src,
     args))

@@ -129,4 +129,30 @@ end
 
 function M.failed() return failed end
 
+-- File helpers for tests that write inputs and read outputs.
+-- t.scratch() -> a new empty folder (under the system's temp folder).
+function M.scratch()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  return dir
+end
+
+-- t.write_file(path, text) -> path (binary mode: text is written as is).
+function M.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+-- t.read_file(path) -> its whole text, or nil when it cannot be opened.
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 return M
