@@ -1,7 +1,7 @@
 /* l_cohort.c - "radiokin.cohort": rk.cohort{...} samples virtual patients
  * from a model (log-normal variability, GSL RNG, seeded) or takes them from
  * a table, runs every patient through a cycle schedule in parallel
- * (engine/vpop.h) and returns the per-cycle TIAs as a Lua table with
+ * (engine/pop/vpop.h) and returns the per-cycle TIAs as a Lua table with
  * :summary() and :write_csv(). No Lua runs while the cohort is solved. */
 #include <math.h>
 #include <stdio.h>
@@ -15,9 +15,9 @@
 #include <lua.h>
 
 #include "lrk.h"
-#include "model.h"
+#include "core/model.h"
 #include "modules.h"
-#include "vpop.h"
+#include "pop/vpop.h"
 
 #define COHORT_MT "radiokin.cohort"
 #define CTX "rk.cohort"

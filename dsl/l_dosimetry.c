@@ -1,5 +1,5 @@
 /* l_dosimetry.c - "radiokin.dosimetry": absorbed dose from TIA
- * (engine/dosimetry.h, sphere.h, doserate.h) for Lua.
+ * (engine/dose/dosimetry.h, sphere.h, doserate.h) for Lua.
  *
  *   led{nuclide=, tia_MBqh=, mass_kg= [, region=]} -> dose_gy
  *   s_led{nuclide=, mass_kg= [, region=]} -> S Gy/(MBq h)
@@ -19,11 +19,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "doserate.h"
-#include "dosimetry.h"
+#include "dose/doserate.h"
+#include "dose/dosimetry.h"
 #include "lrk.h"
 #include "modules.h"
-#include "sphere.h"
+#include "dose/sphere.h"
 
 #define STABLE_MT "radiokin.stable"
 

@@ -4,8 +4,8 @@
  * (l_simulate.c) runs that model with no Lua at solve time.
  *
  * This file: the model userdata (the rkin_model and its positive
- * parameters), rk.positive, the helpers other bindings use to read a model
- * and its parameter overrides, and the module's opener. */
+ * parameters), rk.positive, and the helpers other bindings use to read a
+ * model and its parameter overrides. The opener is l_model_module.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,36 +14,10 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "expr.h"
+#include "core/expr.h"
 #include "l_model_impl.h"
 #include "lrk.h"
-#include "model.h"
-#include "modules.h"
-
-/* ----------------------------------------------------------- utilities */
-
-/* Collectable scratch memory: n elements of size sz, zeroed. */
-void *lrk_scratch(lua_State *L, size_t n, size_t sz)
-{
-  void *p = lua_newuserdatauv(L, (n ? n : 1) * sz, 0);
-  memset(p, 0, (n ? n : 1) * sz);
-  return p;
-}
-
-/* Pushes "a, b, c" from n names. */
-const char *lrk_push_list(lua_State *L, const char *const *names, size_t n)
-{
-  luaL_Buffer b;
-  size_t i;
-  luaL_buffinit(L, &b);
-  for (i = 0; i < n; i++) {
-    if (i) luaL_addstring(&b, ", ");
-    luaL_addstring(&b, names[i]);
-  }
-  if (n == 0) luaL_addstring(&b, "none");
-  luaL_pushresult(&b);
-  return lua_tostring(L, -1);
-}
+#include "core/model.h"
 
 /* ----------------------------------------------------- positive params */
 
@@ -527,9 +501,12 @@ static int model_index(lua_State *L)
   lmodel *lm = check_lmodel(L, 1);
   const rkin_model *m = lm->m;
   const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "simulate") == 0) {
-    lua_pushcfunction(L, lrk_model_simulate);
-  } else if (strcmp(k, "is_linear") == 0) {
+  /* methods: is_linear here, simulate from l_simulate.c */
+  if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE &&
+      lua_getfield(L, -1, k) != LUA_TNIL)
+    return 1;
+  lua_settop(L, 2);
+  if (strcmp(k, "is_linear") == 0) {
     lua_pushcfunction(L, model_is_linear);
   } else if (strcmp(k, "name") == 0) {
     lua_pushstring(L, rkin_model_name(m));
@@ -634,10 +611,8 @@ static const luaL_Reg model_funcs[] = {
   {NULL, NULL}
 };
 
-int luaopen_radiokin_model(lua_State *L)
+void lrk_model_open(lua_State *L)
 {
-  lrk_simulate_open(L);
-  lrk_trace_open(L);
   if (luaL_newmetatable(L, POSITIVE_MT)) {
     lua_pushcfunction(L, positive_tostring);
     lua_setfield(L, -2, "__tostring");
@@ -652,9 +627,9 @@ int luaopen_radiokin_model(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, model_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_createtable(L, 0, 2);
+    lua_setfield(L, -2, "methods");
   }
   lua_pop(L, 1);
   luaL_newlib(L, model_funcs);
-  luaL_setfuncs(L, lrk_trace_funcs, 0);
-  return 1;
 }

@@ -1,7 +1,9 @@
 /* l_model_impl.h - internal to the "radiokin.model" binding, shared by
- * l_trace.c (expressions and tracing), l_model.c (rk.model, the opener) and
- * l_simulate.c (m:simulate and its result): metatable names, the trace
- * type, and the helpers they call across files. Other bindings use lrk.h. */
+ * l_trace.c (expressions and tracing), l_model.c (rk.model and the model
+ * userdata), l_simulate.c (m:simulate and its result) and l_model_module.c
+ * (the opener): metatable names, the trace type, and the helpers they call
+ * across files. Calls run one way: module -> simulate -> model -> trace.
+ * Other bindings use lrk.h. */
 #ifndef RADIOKIN_L_MODEL_IMPL_H
 #define RADIOKIN_L_MODEL_IMPL_H
 
@@ -10,8 +12,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "expr.h"
-#include "model.h"
+#include "core/expr.h"
+#include "core/model.h"
 
 #define TRACE_MT "radiokin.trace"
 #define EXPR_MT "radiokin.expr"
@@ -20,14 +22,13 @@
 #define BOX_MT "radiokin.box"
 #define RESULT_MT "radiokin.result"
 
-/* ---------------------------------------------- utilities (l_model.c) */
+/* ----------------------------------------------------------- l_model.c */
 
-/* Collectable scratch memory: n elements of size sz, zeroed. */
-void *lrk_scratch(lua_State *L, size_t n, size_t sz);
-/* Pushes "a, b, c" from n names ("none" when n is 0) and returns it. */
-const char *lrk_push_list(lua_State *L, const char *const *names, size_t n);
 /* Pushes a table parameter name -> p[i] for the parameters of m. */
 void lrk_push_param_map(lua_State *L, const rkin_model *m, const double *p);
+/* Registers MODEL_MT (with an empty `methods` table its __index consults
+ * first) and POSITIVE_MT; pushes the table of rk.model's functions. */
+void lrk_model_open(lua_State *L);
 
 /* ---------------------------------------------------------- l_trace.c */
 
@@ -65,7 +66,8 @@ void lrk_trace_open(lua_State *L);
 
 /* m:simulate{...} (the model at index 1). */
 int lrk_model_simulate(lua_State *L);
-/* Registers the BOX_MT and RESULT_MT metatables. */
+/* Registers the BOX_MT and RESULT_MT metatables and adds `simulate` to
+ * MODEL_MT's methods (after lrk_model_open). */
 void lrk_simulate_open(lua_State *L);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include "lrk.h"
 #include "modules.h"
-#include "nuclide.h"
+#include "core/nuclide.h"
 
 static void push_nuclide(lua_State *L, const rkin_nuclide *n)
 {

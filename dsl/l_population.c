@@ -1,5 +1,5 @@
 /* l_population.c - "radiokin.population": rk.population{...} builds a
- * population model (engine/vpop.h: typical values, correlated log-normal
+ * population model (engine/pop/vpop.h: typical values, correlated log-normal
  * random effects, covariate distributions with a copula, covariate
  * effects) over an rk.model; pop:sample{n=, seed=} and pop:read_csv(path)
  * return patient tables that rk.cohort{patients = ...} accepts.
@@ -17,9 +17,9 @@
 #include <lua.h>
 
 #include "lrk.h"
-#include "model.h"
+#include "core/model.h"
 #include "modules.h"
-#include "vpop.h"
+#include "pop/vpop.h"
 
 #define POP_MT "radiokin.population"
 #define PATIENTS_MT "radiokin.patients"

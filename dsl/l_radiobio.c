@@ -1,4 +1,4 @@
-/* l_radiobio.c - "radiokin.radiobio": LQ radiobiology (engine/gfactor.h,
+/* l_radiobio.c - "radiokin.radiobio": LQ radiobiology (engine/dose/gfactor.h,
  * radiobio.h, organ.h, tcp.h) for Lua.
  *
  * Where an organ is asked for, `organ` is a name of the built-in table
@@ -24,12 +24,12 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "gfactor.h"
+#include "dose/gfactor.h"
 #include "lrk.h"
 #include "modules.h"
-#include "organ.h"
-#include "radiobio.h"
-#include "tcp.h"
+#include "dose/organ.h"
+#include "dose/radiobio.h"
+#include "dose/tcp.h"
 
 static void set_num(lua_State *L, const char *k, double v)
 {

@@ -1,7 +1,7 @@
 /* l_regimen.c - "radiokin.regimen": rk.regimen{...} runs virtual patients
  * cycle by cycle through a regimen rule (empiric, PP-PRRT, ILUMINET,
  * optimised, or a Lua function) with the imaging-to-decision chain
- * (engine/regimen.h, engine/imaging.h) and returns per-patient, per-cycle
+ * (engine/regimen/regimen.h, engine/tac/imaging.h) and returns per-patient, per-cycle
  * activities and true / estimated doses and BEDs per region.
  *
  * A Lua rule runs only between cycles, in the calling thread (the engine's
@@ -19,10 +19,10 @@
 #include <lua.h>
 
 #include "lrk.h"
-#include "model.h"
+#include "core/model.h"
 #include "modules.h"
-#include "organ.h"
-#include "regimen.h"
+#include "dose/organ.h"
+#include "regimen/regimen.h"
 
 #define CTX "rk.regimen"
 

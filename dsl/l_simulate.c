@@ -1,5 +1,5 @@
 /* l_simulate.c - m:simulate for "radiokin.model": runs a model through a
- * dosing schedule (engine/solve.h) with no Lua at solve time, and returns
+ * dosing schedule (engine/solve/solve.h) with no Lua at solve time, and returns
  * the result table (r.states, r.tia, r:write_csv, ...). Also reads dose
  * lists for other bindings (lrk_check_doses).
  *
@@ -13,11 +13,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "dosing.h"
+#include "core/dosing.h"
 #include "l_model_impl.h"
 #include "lrk.h"
-#include "model.h"
-#include "solve.h"
+#include "core/model.h"
+#include "solve/solve.h"
 
 /* ----------------------------------------------------------------- box */
 
@@ -622,6 +622,12 @@ static int result_index(lua_State *L)
 
 void lrk_simulate_open(lua_State *L)
 {
+  /* m:simulate, a method of the model userdata (l_model.c) */
+  luaL_getmetatable(L, MODEL_MT);
+  lua_getfield(L, -1, "methods");
+  lua_pushcfunction(L, lrk_model_simulate);
+  lua_setfield(L, -2, "simulate");
+  lua_pop(L, 2);
   if (luaL_newmetatable(L, BOX_MT)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");

@@ -1,4 +1,4 @@
-/* l_tac.c - "radiokin.tac": TIA from sparse imaging (engine/tac.h).
+/* l_tac.c - "radiokin.tac": TIA from sparse imaging (engine/tac/tac.h).
  *
  *   rk.tac.fit{ t=, a=, sd=, nuclide=, models={"mono",...}, cv=,
  *               criterion="aicc"|"aic", average=, level=, boot=, seed=,
@@ -18,7 +18,7 @@
 
 #include "lrk.h"
 #include "modules.h"
-#include "tac.h"
+#include "tac/tac.h"
 
 static const char *const status_names[] = {"not tried", "ok", "failed",
                                            "degenerate"};

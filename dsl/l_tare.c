@@ -1,4 +1,4 @@
-/* l_tare.c - "radiokin.tare": TARE planning (engine/tare.h) for Lua.
+/* l_tare.c - "radiokin.tare": TARE planning (engine/tare/tare.h) for Lua.
  *
  *   rk.tare.plan{product=, cf=, limits={...}, territories={{...}, ...},
  *                lung_mass_kg=, liver_mass_kg= | liver_volume_L/_mL=,
@@ -23,8 +23,8 @@
 
 #include "lrk.h"
 #include "modules.h"
-#include "tare.h"
-#include "tare_cohort.h"
+#include "tare/tare.h"
+#include "tare/tare_cohort.h"
 
 #define CTX "rk.tare.plan"
 
@@ -597,7 +597,7 @@ static char *slurp(const char *path, size_t *len, rkin_err *err)
 }
 
 /* cohort([csv_path]) -> cohort userdata, empty or read from a plan CSV
- * (columns: engine/tare_cohort.h). */
+ * (columns: engine/tare/tare_cohort.h). */
 static int tare_cohort(lua_State *L)
 {
   const char *path = luaL_optstring(L, 1, NULL);

@@ -13,7 +13,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "expr.h"
+#include "core/expr.h"
 #include "l_model_impl.h"
 #include "lrk.h"
 

@@ -364,3 +364,24 @@ fail:
   free(tmp);
   return rc;
 }
+
+void *lrk_scratch(lua_State *L, size_t n, size_t sz)
+{
+  void *p = lua_newuserdatauv(L, (n ? n : 1) * sz, 0);
+  memset(p, 0, (n ? n : 1) * sz);
+  return p;
+}
+
+const char *lrk_push_list(lua_State *L, const char *const *names, size_t n)
+{
+  luaL_Buffer b;
+  size_t i;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, names[i]);
+  }
+  if (n == 0) luaL_addstring(&b, "none");
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}

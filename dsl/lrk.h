@@ -12,7 +12,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "err.h"
+#include "core/err.h"
 
 /* Pushes "file:line: " of the innermost Lua function running user code
  * (frames of the embedded prelude are skipped), or "" when there is none.
@@ -149,5 +149,11 @@ void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
 /* Takes the graph out of the trace at idx (the caller frees it with
  * rkin_graph_free); expressions still held by the script then raise. */
 struct rkin_graph *lrk_trace_take(lua_State *L, int idx);
+
+/* Collectable scratch memory: n elements of size sz, zeroed (a userdata
+ * pushed on the stack). */
+void *lrk_scratch(lua_State *L, size_t n, size_t sz);
+/* Pushes "a, b, c" from n names ("none" when n is 0) and returns it. */
+const char *lrk_push_list(lua_State *L, const char *const *names, size_t n);
 
 #endif

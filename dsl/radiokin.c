@@ -10,7 +10,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "init.h"
+#include "core/init.h"
 #include "lrk.h"
 #include "modules.h"
 

@@ -139,7 +139,7 @@ local function need(opts, i, row, key, kind)
 end
 
 -- The fitted activity curve of tia.lua's `model` and `params` as a sum of
--- exponentials A(t) = sum a_k exp(-b_k t) (MBq, 1/h); engine/tac.h gives
+-- exponentials A(t) = sum a_k exp(-b_k t) (MBq, 1/h); engine/tac/tac.h gives
 -- each model's parameters.
 local TERMS = {
   mono = { "A", "l" },

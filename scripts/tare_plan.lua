@@ -7,7 +7,7 @@
 -- A Lua plan file returns the table rk.tare.plan takes (or an array of
 -- them, each with an `id`). A CSV plan has one row per perfused territory;
 -- rows with the same `id` (kept together) form one patient's plan. Columns
--- carry units (full list: engine/tare_cohort.h):
+-- carry units (full list: engine/tare/tare_cohort.h):
 --   id, product, cf (derived|clinical|rounded or Gy kg/GBq), territory,
 --   volume_mL | volume_L | mass_kg, lsf (fraction), mode (tumour|normal|
 --   max_safe|activity), target_gy, activity_mbq, cap (0/1),
@@ -73,7 +73,7 @@ local function call(f, ...)
 end
 
 -- A cohort (rk.tare.cohort) from a plan file. CSV columns and their units
--- are read by the engine (engine/tare_cohort.h); a Lua file returns one
+-- are read by the engine (engine/tare/tare_cohort.h); a Lua file returns one
 -- plan table or an array of them, each with an optional `id`.
 function M.load(path)
   if not path:match("%.lua$") then return call(rk.tare.cohort, path) end

@@ -137,7 +137,7 @@ t.is(tk.model, "upwash", "tia.lua chose upwash for P1 kidney (the curve "
   .. "the BED checks below use)")
 t.is(dk.cycle, 1, 0, "cycle defaults to 1")
 -- LED by hand (DOMAIN.md s.2): TIA x 3.6e9 x E_np x 1.602176634e-13 / m,
--- Lu-177 E_np = 0.1479 MeV (engine/nuclide.c), m = 0.30 kg.
+-- Lu-177 E_np = 0.1479 MeV (engine/core/nuclide.c), m = 0.30 kg.
 local gy_per_mbqh = 3.6e9 * 0.1479 * 1.602176634e-13 / 0.3
 local dh = tk.tia_MBqh * gy_per_mbqh
 t.is(dk.dose_gy, dh, 1e-12, "P1 kidney dose = LED of tia.csv's TIA by "

@@ -8,9 +8,9 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "expr.h"
-#include "model.h"
-#include "nuclide.h"
+#include "core/expr.h"
+#include "core/model.h"
+#include "core/nuclide.h"
 
 #define PEER_SEED 20240601u
 #define PEER_NPAR 11

@@ -15,10 +15,10 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "data.h"
-#include "err.h"
-#include "expr.h"
-#include "model.h"
+#include "pop/data.h"
+#include "core/err.h"
+#include "core/expr.h"
+#include "core/model.h"
 
 /* Amounts in mg, params ka (/h), cl (L/h), v (L): the model the DSL would
  * build, written here with the expression API. */

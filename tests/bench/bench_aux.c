@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "init.h"
-#include "organ.h"
-#include "regimen.h"
-#include "vpop.h"
+#include "core/init.h"
+#include "dose/organ.h"
+#include "regimen/regimen.h"
+#include "pop/vpop.h"
 #include "../peer.h"
 
 static double now(void)

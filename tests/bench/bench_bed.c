@@ -10,10 +10,10 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 
-#include "init.h"
-#include "doserate.h"
-#include "gfactor.h"
-#include "radiobio.h"
+#include "core/init.h"
+#include "dose/doserate.h"
+#include "dose/gfactor.h"
+#include "dose/radiobio.h"
 
 static double now(void)
 {

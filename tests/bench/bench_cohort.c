@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "init.h"
-#include "vpop.h"
+#include "core/init.h"
+#include "pop/vpop.h"
 #include "../peer.h"
 
 static double now(void)

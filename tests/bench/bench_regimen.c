@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "init.h"
-#include "organ.h"
-#include "regimen.h"
-#include "vpop.h"
+#include "core/init.h"
+#include "dose/organ.h"
+#include "regimen/regimen.h"
+#include "pop/vpop.h"
 
 static double now(void)
 {

@@ -18,10 +18,10 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "data.h"
-#include "init.h"
-#include "model.h"
-#include "popest.h"
+#include "pop/data.h"
+#include "core/init.h"
+#include "core/model.h"
+#include "pop/popest.h"
 #include "../theoph.h"
 
 #define NP 6

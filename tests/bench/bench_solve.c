@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "init.h"
-#include "solve.h"
+#include "core/init.h"
+#include "solve/solve.h"
 #include "../peer.h"
 
 static double now(void)

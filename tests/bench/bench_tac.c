@@ -18,8 +18,8 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
-#include "init.h"
-#include "tac.h"
+#include "core/init.h"
+#include "tac/tac.h"
 
 #define NMAX 10000
 #define NT 4

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "init.h"
-#include "data.h"
+#include "core/init.h"
+#include "pop/data.h"
 #include "../tap.h"
 
 static char dir[] = "/tmp/rkin_test_data_XXXXXX";

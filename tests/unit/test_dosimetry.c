@@ -3,10 +3,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "init.h"
-#include "doserate.h"
-#include "dosimetry.h"
-#include "sphere.h"
+#include "core/init.h"
+#include "dose/doserate.h"
+#include "dose/dosimetry.h"
+#include "dose/sphere.h"
 #include "../tap.h"
 
 /* 1 MBq h in 1 kg: E_np [MeV] x 3.6e9 x 1.602176634e-13, multiplied out

@@ -2,8 +2,8 @@
  * ADDL, CMT semantics) and every rejected record. */
 #include <math.h>
 
-#include "init.h"
-#include "dosing.h"
+#include "core/init.h"
+#include "core/dosing.h"
 #include "../tap.h"
 
 static rkin_dose dose(double t, double amt, double rate, int cmt, double ii,

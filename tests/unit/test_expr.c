@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "init.h"
-#include "expr.h"
+#include "core/init.h"
+#include "core/expr.h"
 #include "../tap.h"
 
 #define NS 3   /* states used by the random expressions */

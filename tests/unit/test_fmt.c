@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "init.h"
-#include "fmt.h"
+#include "core/init.h"
+#include "core/fmt.h"
 #include "../tap.h"
 
 /* Counts values whose text differs from snprintf's. */

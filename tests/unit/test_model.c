@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "init.h"
-#include "model.h"
+#include "core/init.h"
+#include "core/model.h"
 #include "../tap.h"
 
 /* The six-compartment 177Lu model of shared/peers/README.md s.2. */

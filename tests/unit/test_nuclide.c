@@ -1,8 +1,8 @@
 /* test_nuclide.c - the radionuclide table. */
 #include <math.h>
 
-#include "init.h"
-#include "nuclide.h"
+#include "core/init.h"
+#include "core/nuclide.h"
 #include "../tap.h"
 
 int main(void)

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "init.h"
-#include "model.h"
-#include "popest.h"
+#include "pop/data.h"
+#include "core/init.h"
+#include "core/model.h"
+#include "pop/popest.h"
 #include "../tap.h"
 #include "../theoph.h"
 

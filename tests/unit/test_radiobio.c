@@ -6,12 +6,12 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 
-#include "init.h"
-#include "doserate.h"
-#include "gfactor.h"
-#include "organ.h"
-#include "radiobio.h"
-#include "tcp.h"
+#include "core/init.h"
+#include "dose/doserate.h"
+#include "dose/gfactor.h"
+#include "dose/organ.h"
+#include "dose/radiobio.h"
+#include "dose/tcp.h"
 #include "../tap.h"
 
 static int curve_rate(double t, double *r, void *ctx)

@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
-#include "gfactor.h"
-#include "model.h"
-#include "nuclide.h"
-#include "organ.h"
-#include "radiobio.h"
-#include "regimen.h"
-#include "tac.h"
-#include "vpop.h"
+#include "core/init.h"
+#include "dose/gfactor.h"
+#include "core/model.h"
+#include "core/nuclide.h"
+#include "dose/organ.h"
+#include "dose/radiobio.h"
+#include "regimen/regimen.h"
+#include "tac/tac.h"
+#include "pop/vpop.h"
 #include "../tap.h"
 
 /* ------------------------------------------------------------ models */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
-#include "solve.h"
+#include "core/init.h"
+#include "solve/solve.h"
 #include "../peer.h"
 #include "../tap.h"
 

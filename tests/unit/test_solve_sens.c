@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dosing.h"
-#include "init.h"
-#include "model.h"
-#include "solve.h"
+#include "core/dosing.h"
+#include "core/init.h"
+#include "core/model.h"
+#include "solve/solve.h"
 #include "../tap.h"
 #include "../theoph.h"
 

@@ -6,9 +6,9 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "init.h"
-#include "nuclide.h"
-#include "tac.h"
+#include "core/init.h"
+#include "core/nuclide.h"
+#include "tac/tac.h"
 #include "../tap.h"
 
 #define LP_LU 0.00434498759189575 /* ln 2 / (6.647 d): DOMAIN.md s.1 */

@@ -9,9 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "init.h"
-#include "tare.h"
-#include "tare_cohort.h"
+#include "core/init.h"
+#include "tare/tare.h"
+#include "tare/tare_cohort.h"
 #include "../tap.h"
 
 #define MEV_J 1.602176634e-13

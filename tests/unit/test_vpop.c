@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "dosing.h"
-#include "init.h"
-#include "model.h"
-#include "solve.h"
-#include "vpop.h"
+#include "core/dosing.h"
+#include "core/init.h"
+#include "core/model.h"
+#include "solve/solve.h"
+#include "pop/vpop.h"
 #include "../tap.h"
 
 /* dA/dt = -k A (plus Lu-177 decay, added by the model); with `root`

@@ -1,0 +1,15 @@
+/* l_model_module.c - the opener of "radiokin.model": registers the
+ * metatables of its three files in order (l_trace.c, l_model.c, then
+ * l_simulate.c, which adds m:simulate to the model's methods) and returns
+ * rk.model's functions with rk.exp, rk.log, ... of the tracer. */
+#include "l_model_impl.h"
+#include "modules.h"
+
+int luaopen_radiokin_model(lua_State *L)
+{
+  lrk_trace_open(L);
+  lrk_model_open(L);                 /* pushes the module table */
+  lrk_simulate_open(L);
+  luaL_setfuncs(L, lrk_trace_funcs, 0);
+  return 1;
+}

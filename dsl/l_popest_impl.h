@@ -1,0 +1,92 @@
+/* l_popest_impl.h - internal to the "radiokin.popest" binding, shared by
+ * l_popmodel.c (the declaration), l_popdata.c (datasets), l_popresult.c
+ * (the result table and its texts) and l_popest.c (pm:fit, methods and the
+ * opener). Calls run one way: l_popest.c -> the other three, and
+ * l_popdata.c -> l_popmodel.c. */
+#ifndef RADIOKIN_L_POPEST_IMPL_H
+#define RADIOKIN_L_POPEST_IMPL_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+#include "core/expr.h"
+#include "core/model.h"
+#include "pop/data.h"
+#include "pop/popest.h"
+
+#define POPMODEL_MT "radiokin.popmodel"
+#define DATA_MT "radiokin.popdata"
+#define FITBOX_MT "radiokin.popfitbox"
+
+/* ---------------------------------------------------- l_popmodel.c */
+
+/* A population model (userdata POPMODEL_MT; user value 1: its model). */
+typedef struct {
+  char *name;
+  rkin_graph *g;
+  rkin_node *psi;            /* one per model parameter */
+  rkin_node *dpsi;           /* n_psi x n_eta: d psi / d eta, symbolic */
+  size_t n_psi, n_theta, n_eta, n_cov;
+  char **theta_names, **eta_names, **cov_names;
+  double *theta_init, *lower, *upper;
+  double *omega;             /* n_eta^2 */
+  int omega_diag;
+  rkin_res_model res;
+  int log_scale;
+  double sigma[2];
+  int output;                /* rkin_popmodel.output */
+  char *observe;
+  rkin_pop_method method;
+} lpop;
+
+/* rk.popest{...} / rk.popest.model{...} -> population model. */
+int lrk_popmodel_new(lua_State *L);
+int lrk_popmodel_gc(lua_State *L);
+/* The population model at idx, or raises. */
+lpop *lrk_check_popmodel(lua_State *L, int idx);
+/* Field 'method' of the table at t ("focei" / "fo"), def when absent. */
+rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
+                                    rkin_pop_method def);
+
+/* ----------------------------------------------------- l_popdata.c */
+
+/* A dataset (userdata DATA_MT). */
+typedef struct {
+  rkin_data *d;
+  char *path;
+} ldata;
+
+/* Reads a dataset at `path` for the model at model_idx (CMT may then be
+ * a state name) and pushes it; raises with the reader's message. */
+ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
+                        const char *ctx);
+/* rk.popest.read(path, pm_or_model) -> dataset */
+int lrk_popdata_read(lua_State *L);
+int lrk_popdata_gc(lua_State *L);
+int lrk_popdata_index(lua_State *L);
+
+/* --------------------------------------------------- l_popresult.c */
+
+/* What the result is built from. */
+typedef struct {
+  const lpop *p;
+  const rkin_popfit *f;
+  const rkin_model *m;
+  const rkin_data *d;
+  const char *data_path;
+  size_t n_est;
+  const double *est, *se;    /* se NULL: no covariance step */
+  const char *const *names, *const *kinds;
+  double aic, bic;
+} report;
+
+/* Pushes the result table of a fit (with write_csv and summary). */
+void lrk_popresult_push(lua_State *L, const report *r,
+                        rkin_pop_method method);
+/* Pushes an n x n matrix as an array of rows. */
+void lrk_push_matrix(lua_State *L, const double *m, size_t n);
+/* "FO" / "FOCE-I". */
+const char *lrk_pop_method_name(rkin_pop_method m);
+
+#endif

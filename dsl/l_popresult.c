@@ -1,0 +1,386 @@
+/* l_popresult.c - the result of pm:fit for "radiokin.popest": the Lua
+ * table (estimates, SE, EBEs, predictions and residuals, shrinkage), its
+ * three CSV texts (parameters.csv, ebe.csv, table.csv) with
+ * r:write_csv(dir), and the NONMEM-like r:summary(). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "l_popest_impl.h"
+#include "lrk.h"
+#include "core/model.h"
+#include "pop/data.h"
+
+static void set_num(lua_State *L, const char *key, double v)
+{
+  if (!isfinite(v)) return;   /* undefined: absent, never NaN */
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, key);
+}
+
+void lrk_push_matrix(lua_State *L, const double *m, size_t n)
+{
+  size_t i;
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lrk_push_numbers(L, m + i * n, n);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+static void add_num(luaL_Buffer *b, double v)
+{
+  char s[64];
+  if (isfinite(v)) snprintf(s, sizeof s, "%.10g", v);
+  else snprintf(s, sizeof s, "NA");
+  luaL_addstring(b, s);
+}
+
+static void addf(luaL_Buffer *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void addf(luaL_Buffer *b, const char *fmt, ...)
+{
+  char s[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s, sizeof s, fmt, ap);
+  va_end(ap);
+  luaL_addstring(b, s);
+}
+
+static void csv_params(lua_State *L, const report *r)
+{
+  luaL_Buffer b;
+  size_t k;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "parameter,kind,estimate,se,rse_pct,ci95_lower,"
+                 "ci95_upper\n");
+  for (k = 0; k < r->n_est; k++) {
+    double se = r->se ? r->se[k] : NAN, est = r->est[k];
+    /* a full omega's names hold a comma, OMEGA(a,b): quoted */
+    addf(&b, strpbrk(r->names[k], ",\"") ? "\"%s\",%s," : "%s,%s,",
+         r->names[k], r->kinds[k]);
+    add_num(&b, est);
+    luaL_addchar(&b, ',');
+    add_num(&b, se);
+    luaL_addchar(&b, ',');
+    add_num(&b, est != 0 ? 100 * se / fabs(est) : NAN);
+    luaL_addchar(&b, ',');
+    add_num(&b, est - 1.959963984540054 * se);
+    luaL_addchar(&b, ',');
+    add_num(&b, est + 1.959963984540054 * se);
+    luaL_addchar(&b, '\n');
+  }
+  luaL_addstring(&b, "OFV,objective,");
+  add_num(&b, r->f->ofv);
+  luaL_addstring(&b, ",NA,NA,NA,NA\n-2LL,objective,");
+  add_num(&b, r->f->m2ll);
+  luaL_addstring(&b, ",NA,NA,NA,NA\nAIC,objective,");
+  add_num(&b, r->aic);
+  luaL_addstring(&b, ",NA,NA,NA,NA\nBIC,objective,");
+  add_num(&b, r->bic);
+  luaL_addstring(&b, ",NA,NA,NA,NA\n");
+  luaL_pushresult(&b);
+}
+
+static void csv_ebe(lua_State *L, const report *r)
+{
+  const rkin_popfit *f = r->f;
+  luaL_Buffer b;
+  size_t s, k;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "ID");
+  for (k = 0; k < f->n_eta; k++) addf(&b, ",ETA_%s", r->p->eta_names[k]);
+  for (k = 0; k < f->n_psi; k++)
+    addf(&b, ",%s", rkin_model_param_name(r->m, k));
+  luaL_addstring(&b, ",OFV_i\n");
+  for (s = 0; s < f->n_subj; s++) {
+    add_num(&b, rkin_data_subject_at(r->d, s)->id);
+    for (k = 0; k < f->n_eta; k++) {
+      luaL_addchar(&b, ',');
+      add_num(&b, f->eta[s * f->n_eta + k]);
+    }
+    for (k = 0; k < f->n_psi; k++) {
+      luaL_addchar(&b, ',');
+      add_num(&b, f->psi[s * f->n_psi + k]);
+    }
+    luaL_addchar(&b, ',');
+    add_num(&b, f->ofv_i[s]);
+    luaL_addchar(&b, '\n');
+  }
+  luaL_pushresult(&b);
+}
+
+static void csv_table(lua_State *L, const report *r)
+{
+  const rkin_popfit *f = r->f;
+  luaL_Buffer b;
+  size_t k;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES\n");
+  for (k = 0; k < f->n_obs; k++) {
+    const double v[8] = {f->id[k], f->time[k], f->dv[k], f->pred[k],
+                         f->ipred[k], f->res[k], f->iwres[k], f->cwres[k]};
+    int c;
+    for (c = 0; c < 8; c++) {
+      if (c) luaL_addchar(&b, ',');
+      add_num(&b, v[c]);
+    }
+    luaL_addchar(&b, '\n');
+  }
+  luaL_pushresult(&b);
+}
+
+const char *lrk_pop_method_name(rkin_pop_method m)
+{
+  return m == RKIN_POP_FO ? "FO" : "FOCE-I";
+}
+
+/* A NONMEM-like summary of the fit. */
+static void summary_text(lua_State *L, const report *r,
+                         rkin_pop_method method)
+{
+  const rkin_popfit *f = r->f;
+  const lpop *p = r->p;
+  size_t q = p->n_eta, k, a, b;
+  luaL_Buffer bf;
+  luaL_buffinit(L, &bf);
+  addf(&bf, "radiokin population fit: %s, method %s\n", p->name,
+       lrk_pop_method_name(method));
+  addf(&bf, "model %s, observed %s; data %s: %zu subjects, %zu "
+       "observations\n", rkin_model_name(r->m), p->observe, r->data_path,
+       f->n_subj, f->n_obs);
+  if (f->status == 0)
+    addf(&bf, "minimisation successful (NLopt: %s) after %d evaluations\n",
+         f->stop ? f->stop : "?", f->n_eval);
+  else
+    addf(&bf, "MINIMISATION TERMINATED: %s\n", f->err.msg);
+  addf(&bf, "\nOFV %.4f   -2LL %.4f   AIC %.4f   BIC %.4f   (%zu "
+       "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_est);
+  if (f->cov_status != 0)
+    addf(&bf, "covariance step: %s\n", f->cov_err.msg);
+  addf(&bf, "\n%-22s %12s %11s %8s   %-25s\n", "parameter", "estimate",
+       "SE", "RSE %", "95 % CI");
+  for (k = 0; k < r->n_est; k++) {
+    double est = r->est[k], se = r->se ? r->se[k] : NAN;
+    addf(&bf, "%-22s %12.5g", r->names[k], est);
+    if (isfinite(se))
+      addf(&bf, " %11.4g %8.1f   [%.5g, %.5g]", se,
+           est != 0 ? 100 * se / fabs(est) : NAN, est - 1.96 * se,
+           est + 1.96 * se);
+    luaL_addchar(&bf, '\n');
+  }
+  luaL_addstring(&bf, "\nomega as SD (sqrt of the variance) and "
+                 "correlations:\n");
+  for (a = 0; a < q; a++) {
+    addf(&bf, "  %-12s SD %.5g", p->eta_names[a],
+         sqrt(f->omega[a * q + a]));
+    for (b = 0; b < a; b++)
+      if (!p->omega_diag)
+        addf(&bf, "  r(%s) %.3f", p->eta_names[b], f->omega[a * q + b]
+             / sqrt(f->omega[a * q + a] * f->omega[b * q + b]));
+    addf(&bf, "   shrinkage %.1f %%\n", 100 * f->eta_shrink[a]);
+  }
+  addf(&bf, "  epsilon shrinkage %.1f %%\n", 100 * f->eps_shrink);
+  if (f->cov_status == 0) {
+    addf(&bf, "\ncorrelation of the estimates (condition number %.4g):\n",
+         f->cond);
+    for (a = 0; a < r->n_est; a++) {
+      addf(&bf, "  %-22s", r->names[a]);
+      for (b = 0; b <= a; b++)
+        addf(&bf, " %6.3f", f->corr[a * r->n_est + b]);
+      luaL_addchar(&bf, '\n');
+    }
+  }
+  luaL_pushresult(&bf);
+}
+
+/* r:write_csv(dir): parameters.csv, ebe.csv and table.csv in dir (made if
+ * missing), each written atomically. Upvalue 1: {file = text}. Returns
+ * the paths written. */
+static int result_write_csv(lua_State *L)
+{
+  static const char *const files[] = {"parameters.csv", "ebe.csv",
+                                      "table.csv"};
+  const char *dir;
+  int k;
+  if (lua_type(L, 1) != LUA_TTABLE || lua_type(L, 2) != LUA_TSTRING)
+    return lrk_error(L, "r:write_csv: expected a folder name (got %s); "
+                     "call it as r:write_csv(dir)", lrk_got(L, 2));
+  dir = lua_tostring(L, 2);
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return lrk_error(L, "r:write_csv: cannot create folder '%s': %s", dir,
+                     strerror(errno));
+  lua_createtable(L, 3, 0);
+  for (k = 0; k < 3; k++) {
+    const char *path = lua_pushfstring(L, "%s/%s", dir, files[k]);
+    size_t len;
+    const char *text;
+    rkin_err err;
+    lua_getfield(L, lua_upvalueindex(1), files[k]);
+    text = lua_tolstring(L, -1, &len);
+    rkin_err_clear(&err);
+    if (lrk_write_atomic(path, text, len, &err) != 0)
+      return lrk_raise(L, "r:write_csv", &err);
+    lua_pop(L, 1);
+    lua_rawseti(L, -2, k + 1);
+  }
+  return 1;
+}
+
+static int result_summary(lua_State *L)
+{
+  lua_pushvalue(L, lua_upvalueindex(1));
+  return 1;
+}
+
+/* The result table. */
+void lrk_popresult_push(lua_State *L, const report *r,
+                        rkin_pop_method method)
+{
+  const rkin_popfit *f = r->f;
+  const lpop *p = r->p;
+  size_t k, s, q = p->n_eta;
+  int rt;
+  lua_createtable(L, 0, 32);
+  rt = lua_gettop(L);
+  lua_pushstring(L, lrk_pop_method_name(method));
+  lua_setfield(L, rt, "method");
+  lua_pushboolean(L, f->status == 0);
+  lua_setfield(L, rt, "converged");
+  if (f->status) {
+    lua_pushstring(L, f->err.msg);
+    lua_setfield(L, rt, "message");
+  }
+  if (f->stop) {
+    lua_pushstring(L, f->stop);
+    lua_setfield(L, rt, "stop");
+  }
+  lua_pushinteger(L, f->n_eval);
+  lua_setfield(L, rt, "n_eval");
+  set_num(L, "ofv", f->ofv);
+  set_num(L, "m2ll", f->m2ll);
+  set_num(L, "aic", r->aic);
+  set_num(L, "bic", r->bic);
+  lua_pushinteger(L, (lua_Integer)f->n_obs);
+  lua_setfield(L, rt, "n_obs");
+  lua_pushinteger(L, (lua_Integer)f->n_subj);
+  lua_setfield(L, rt, "n_subjects");
+  lua_pushinteger(L, (lua_Integer)r->n_est);
+  lua_setfield(L, rt, "n_params");
+
+  lua_createtable(L, 0, (int)p->n_theta);
+  for (k = 0; k < p->n_theta; k++) set_num(L, p->theta_names[k],
+                                           f->theta[k]);
+  lua_setfield(L, rt, "theta");
+  lrk_push_matrix(L, f->omega, q);
+  lua_setfield(L, rt, "omega");
+  lua_createtable(L, (int)q, 0);
+  for (k = 0; k < q; k++) {
+    lua_pushstring(L, p->eta_names[k]);
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  lua_setfield(L, rt, "eta_names");
+  lua_createtable(L, 0, (int)q);
+  for (k = 0; k < q; k++) set_num(L, p->eta_names[k],
+                                  sqrt(f->omega[k * q + k]));
+  lua_setfield(L, rt, "omega_sd");
+  lua_createtable(L, 0, 2);
+  if (p->res != RKIN_RES_PROP) set_num(L, "additive", f->sigma[0]);
+  if (p->res == RKIN_RES_PROP) set_num(L, "proportional", f->sigma[0]);
+  if (p->res == RKIN_RES_COMB) set_num(L, "proportional", f->sigma[1]);
+  lua_setfield(L, rt, "sigma");
+
+  /* parameter table */
+  lua_createtable(L, (int)r->n_est, 0);
+  for (k = 0; k < r->n_est; k++) {
+    double est = r->est[k], se = r->se ? r->se[k] : NAN;
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, r->names[k]);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, r->kinds[k]);
+    lua_setfield(L, -2, "kind");
+    set_num(L, "estimate", est);
+    set_num(L, "se", se);
+    set_num(L, "rse", est != 0 ? 100 * se / fabs(est) : NAN);
+    set_num(L, "lower95", est - 1.959963984540054 * se);
+    set_num(L, "upper95", est + 1.959963984540054 * se);
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  lua_setfield(L, rt, "params");
+
+  lua_pushboolean(L, f->cov_status == 0);
+  lua_setfield(L, rt, "covariance_ok");
+  if (f->cov_status) {
+    lua_pushstring(L, f->cov_err.msg);
+    lua_setfield(L, rt, "covariance_message");
+  } else {
+    lrk_push_matrix(L, f->corr, r->n_est);
+    lua_setfield(L, rt, "correlation");
+    lrk_push_matrix(L, f->cov, r->n_est);
+    lua_setfield(L, rt, "covariance");
+    set_num(L, "condition", f->cond);
+  }
+
+  /* per subject */
+  lua_createtable(L, (int)f->n_subj, 0);
+  for (s = 0; s < f->n_subj; s++) {
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, rkin_data_subject_at(r->d, s)->id);
+    lua_setfield(L, -2, "id");
+    lua_createtable(L, 0, (int)q);
+    for (k = 0; k < q; k++) set_num(L, p->eta_names[k], f->eta[s * q + k]);
+    lua_setfield(L, -2, "eta");
+    lua_createtable(L, 0, (int)f->n_psi);
+    for (k = 0; k < f->n_psi; k++)
+      set_num(L, rkin_model_param_name(r->m, k), f->psi[s * f->n_psi + k]);
+    lua_setfield(L, -2, "params");
+    set_num(L, "ofv", f->ofv_i[s]);
+    lua_rawseti(L, -2, (lua_Integer)s + 1);
+  }
+  lua_setfield(L, rt, "ebe");
+
+  /* per observation */
+  {
+    static const char *const cols[8] = {"ID", "TIME", "DV", "PRED",
+                                        "IPRED", "RES", "IWRES", "CWRES"};
+    const double *v[8] = {f->id, f->time, f->dv, f->pred, f->ipred,
+                          f->res, f->iwres, f->cwres};
+    int c;
+    lua_createtable(L, 0, 8);
+    for (c = 0; c < 8; c++) {
+      lrk_push_numbers(L, v[c], f->n_obs);
+      lua_setfield(L, -2, cols[c]);
+    }
+    lua_setfield(L, rt, "table");
+  }
+  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, (int)q);
+  for (k = 0; k < q; k++) set_num(L, p->eta_names[k], f->eta_shrink[k]);
+  lua_setfield(L, -2, "eta");
+  set_num(L, "eps", f->eps_shrink);
+  lua_setfield(L, rt, "shrinkage");
+
+  /* methods: closures over the texts */
+  lua_createtable(L, 0, 3);
+  csv_params(L, r);
+  lua_setfield(L, -2, "parameters.csv");
+  csv_ebe(L, r);
+  lua_setfield(L, -2, "ebe.csv");
+  csv_table(L, r);
+  lua_setfield(L, -2, "table.csv");
+  lua_pushcclosure(L, result_write_csv, 1);
+  lua_setfield(L, rt, "write_csv");
+  summary_text(L, r, method);
+  lua_pushcclosure(L, result_summary, 1);
+  lua_setfield(L, rt, "summary");
+}

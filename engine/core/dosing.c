@@ -1,0 +1,192 @@
+/* dosing.c - dose records (NONMEM AMT/RATE/II/ADDL/CMT) expanded into the
+ * sorted event list the solver stops at. */
+#include "core/dosing.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ADDL beyond this is almost certainly a typo and would allocate millions
+ * of events; a real schedule has at most a few hundred. */
+#define MAX_ADDL 1000000
+
+struct rkin_dosing {
+  rkin_dose *rec;
+  size_t n_rec, cap_rec;
+  rkin_event *ev;
+  size_t n_ev, cap_ev;
+};
+
+rkin_dosing *rkin_dosing_new(void)
+{
+  return calloc(1, sizeof(rkin_dosing));
+}
+
+void rkin_dosing_free(rkin_dosing *d)
+{
+  if (!d) return;
+  free(d->rec);
+  free(d->ev);
+  free(d);
+}
+
+rkin_dosing *rkin_dosing_copy(const rkin_dosing *d)
+{
+  rkin_dosing *c;
+  if (!d) return NULL;
+  c = rkin_dosing_new();
+  if (!c) return NULL;
+  c->rec = malloc((d->n_rec ? d->n_rec : 1) * sizeof *c->rec);
+  c->ev = malloc((d->n_ev ? d->n_ev : 1) * sizeof *c->ev);
+  if (!c->rec || !c->ev) {
+    rkin_dosing_free(c);
+    return NULL;
+  }
+  if (d->n_rec) memcpy(c->rec, d->rec, d->n_rec * sizeof *c->rec);
+  if (d->n_ev) memcpy(c->ev, d->ev, d->n_ev * sizeof *c->ev);
+  c->n_rec = c->cap_rec = d->n_rec;
+  c->n_ev = c->cap_ev = d->n_ev;
+  return c;
+}
+
+/* Order within one time: infusion ends, then starts, then boluses, so a
+ * back-to-back infusion never sees a doubled rate and a bolus given at an
+ * output time is seen by that output. */
+static int kind_rank(rkin_event_kind k)
+{
+  return k == RKIN_EV_INF_OFF ? 0 : k == RKIN_EV_INF_ON ? 1 : 2;
+}
+
+/* Total order (cmt and value break ties) so the sum of simultaneous doses
+ * is added in the same order on every platform's qsort. */
+static int event_cmp(const void *a, const void *b)
+{
+  const rkin_event *x = a, *y = b;
+  if (x->time != y->time) return x->time < y->time ? -1 : 1;
+  if (x->kind != y->kind) return kind_rank(x->kind) - kind_rank(y->kind);
+  if (x->cmt != y->cmt) return x->cmt < y->cmt ? -1 : 1;
+  if (x->value != y->value) return x->value < y->value ? -1 : 1;
+  return 0;
+}
+
+static int check_field(double v, const char *field, size_t idx,
+                       rkin_err *err)
+{
+  if (!isfinite(v) || v < 0)
+    return rkin_err_set(err, RKIN_EINVAL,
+                        "dose record %zu: %s = %g is invalid (expected a "
+                        "finite number >= 0)", idx + 1, field, v);
+  return RKIN_OK;
+}
+
+static int validate(const rkin_dosing *d, const rkin_dose *r, rkin_err *err)
+{
+  size_t idx = d->n_rec;
+  if (check_field(r->time, "time", idx, err)
+      || check_field(r->amount, "amount", idx, err)
+      || check_field(r->rate, "rate", idx, err))
+    return RKIN_EINVAL;
+  if (r->cmt < 0)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: cmt = %d is "
+                        "invalid (expected a state index >= 0)", idx + 1,
+                        r->cmt);
+  if (r->addl < 0 || r->addl > MAX_ADDL)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: addl = %d is "
+                        "invalid (expected 0 to %d)", idx + 1, r->addl,
+                        MAX_ADDL);
+  if (r->addl > 0 && !(isfinite(r->ii) && r->ii > 0))
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: addl = %d needs "
+                        "ii > 0 (the interval between repeats), got ii = %g",
+                        idx + 1, r->addl, r->ii);
+  if (d->n_rec && r->time < d->rec[d->n_rec - 1].time)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: time = %g is "
+                        "earlier than record %zu's time %g (records must be "
+                        "sorted by time)", idx + 1, r->time, idx,
+                        d->rec[d->n_rec - 1].time);
+  return RKIN_OK;
+}
+
+static int reserve(void **p, size_t *cap, size_t need, size_t elem)
+{
+  size_t c = *cap ? *cap : 8;
+  void *q;
+  if (need <= *cap) return RKIN_OK;
+  while (c < need) c *= 2;
+  q = realloc(*p, c * elem);
+  if (!q) return RKIN_ENOMEM;
+  *p = q;
+  *cap = c;
+  return RKIN_OK;
+}
+
+static void push_event(rkin_dosing *d, double t, rkin_event_kind k, int cmt,
+                       double v)
+{
+  rkin_event *e = &d->ev[d->n_ev++];
+  e->time = t;
+  e->kind = k;
+  e->cmt = cmt;
+  e->value = v;
+}
+
+int rkin_dosing_add(rkin_dosing *d, const rkin_dose *dose, rkin_err *err)
+{
+  int rc, k;
+  size_t reps, per;
+  if (!d || !dose)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_dosing_add: NULL argument");
+  rc = validate(d, dose, err);
+  if (rc) return rc;
+  /* A zero amount changes nothing; an infusion of it would have length 0. */
+  reps = (size_t)dose->addl + 1;
+  per = dose->amount == 0 ? 0 : dose->rate > 0 ? 2 : 1;
+  if (reserve((void **)&d->rec, &d->cap_rec, d->n_rec + 1, sizeof *d->rec)
+      || reserve((void **)&d->ev, &d->cap_ev, d->n_ev + reps * per,
+                 sizeof *d->ev))
+    return rkin_err_set(err, RKIN_ENOMEM, "dose record %zu: out of memory "
+                        "expanding %zu repeats", d->n_rec + 1, reps);
+  d->rec[d->n_rec++] = *dose;
+  for (k = 0; per && k <= dose->addl; k++) {
+    double t = dose->time + k * dose->ii;
+    if (dose->rate > 0) {
+      push_event(d, t, RKIN_EV_INF_ON, dose->cmt, dose->rate);
+      push_event(d, t + dose->amount / dose->rate, RKIN_EV_INF_OFF,
+                 dose->cmt, dose->rate);
+    } else {
+      push_event(d, t, RKIN_EV_BOLUS, dose->cmt, dose->amount);
+    }
+  }
+  qsort(d->ev, d->n_ev, sizeof *d->ev, event_cmp);
+  return RKIN_OK;
+}
+
+int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err)
+{
+  size_t i;
+  for (i = 0; d && i < d->n_rec; i++)
+    if ((size_t)d->rec[i].cmt >= n_states)
+      return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: cmt = %d is "
+                          "not a state of the model (expected 0 to %zu)",
+                          i + 1, d->rec[i].cmt, n_states - 1);
+  return RKIN_OK;
+}
+
+size_t rkin_dosing_nrecords(const rkin_dosing *d)
+{
+  return d ? d->n_rec : 0;
+}
+
+const rkin_dose *rkin_dosing_record(const rkin_dosing *d, size_t i)
+{
+  return d && i < d->n_rec ? &d->rec[i] : NULL;
+}
+
+size_t rkin_dosing_nevents(const rkin_dosing *d)
+{
+  return d ? d->n_ev : 0;
+}
+
+const rkin_event *rkin_dosing_events(const rkin_dosing *d)
+{
+  return d ? d->ev : NULL;
+}

@@ -1,0 +1,735 @@
+/* model.c - a model compiled from an expression graph: right-hand side with
+ * physical decay, exact Jacobian, outputs, and the linearity analysis the
+ * exact solver path relies on. */
+#include "core/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHY 320      /* room for a reason a model is not linear */
+#define STACK_WORK 512
+
+struct rkin_model {
+  char *name;
+  const rkin_nuclide *nuclide;
+  double lambda;
+  size_t n, np, nout;
+  char **states, **params, **outputs;
+  double *defaults;
+  double *zeros;             /* n_states zeros: y = 0 for A(p), C(p) */
+  rkin_graph *g;
+  rkin_node *deriv;          /* the user's (biological) derivatives */
+  rkin_node *out_expr;
+  rkin_tape *rhs, *jac, *out;
+  rkin_tape *lin, *outlin;   /* row-major A(p) / C(p) when linear */
+  /* Parameter derivatives of A(p) and C(p) (linear models): the entries
+   * not identically 0, entry k being d(M[dl_idx[k]])/dp[dl_par[k]] with
+   * M = A followed by C (row-major, n*n + nout*n). */
+  rkin_tape *dlin;
+  size_t n_dl, *dl_idx, *dl_par;
+  size_t nwork;
+  int linear, out_linear;
+  char why[WHY], why_out[WHY];
+};
+
+static char *dup_str(const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static void free_names(char **v, size_t n)
+{
+  size_t i;
+  if (!v) return;
+  for (i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+void rkin_model_free(rkin_model *m)
+{
+  if (!m) return;
+  free(m->name);
+  free_names(m->states, m->n);
+  free_names(m->params, m->np);
+  free_names(m->outputs, m->nout);
+  free(m->defaults);
+  free(m->zeros);
+  free(m->deriv);
+  free(m->out_expr);
+  rkin_tape_free(m->rhs);
+  rkin_tape_free(m->jac);
+  rkin_tape_free(m->out);
+  rkin_tape_free(m->lin);
+  rkin_tape_free(m->outlin);
+  rkin_tape_free(m->dlin);
+  free(m->dl_idx);
+  free(m->dl_par);
+  rkin_graph_free(m->g);
+  free(m);
+}
+
+/* ------------------------------------------------------------ checks */
+
+static int check_names(const char *model, const char *kind,
+                       const char *const *v, size_t n, rkin_err *err)
+{
+  size_t i, j;
+  if (n > 0 && !v)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %zu %ss but no name "
+                        "array", model, n, kind);
+  for (i = 0; i < n; i++) {
+    if (!v[i] || !v[i][0])
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s %zu has an empty "
+                          "name; expected a non-empty name", model, kind,
+                          i + 1);
+    for (j = 0; j < i; j++)
+      if (strcmp(v[i], v[j]) == 0)
+        return rkin_err_set(err, RKIN_EINVAL, "model '%s': duplicate %s name "
+                            "'%s' (%s %zu and %zu); names must be unique",
+                            model, kind, v[i], kind, j + 1, i + 1);
+  }
+  return 0;
+}
+
+/* A name used for two kinds of thing would make look-ups ambiguous. */
+static int check_clash(const char *model, const char *kind_a,
+                       const char *const *a, size_t na, const char *kind_b,
+                       const char *const *b, size_t nb, rkin_err *err)
+{
+  size_t i, j;
+  for (i = 0; i < na; i++)
+    for (j = 0; j < nb; j++)
+      if (strcmp(a[i], b[j]) == 0)
+        return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' has the "
+                            "name of a %s; names must differ", model, kind_a,
+                            a[i], kind_b);
+  return 0;
+}
+
+/* A node is usable when it exists and its leaves fit the model's sizes. */
+static int check_node(const rkin_model_spec *s, const rkin_graph *g,
+                      rkin_node n, const char *what, const char *name,
+                      rkin_err *err)
+{
+  int ms, mp;
+  if (n < 0 || (size_t)n >= rkin_graph_size(g))
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' is not a "
+                        "valid expression (node %d, graph has %zu nodes)",
+                        s->name, what, name, n, rkin_graph_size(g));
+  ms = rkin_expr_max_state(g, n);
+  mp = rkin_expr_max_param(g, n);
+  if (ms >= 0 && (size_t)ms >= s->n_states)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' uses state "
+                        "y[%d], but the model has %zu states", s->name, what,
+                        name, ms, s->n_states);
+  if (mp >= 0 && (size_t)mp >= s->n_params)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' uses "
+                        "parameter p[%d], but the model has %zu parameters",
+                        s->name, what, name, mp, s->n_params);
+  return 0;
+}
+
+static int check_spec(const rkin_model_spec *s, const rkin_graph *g,
+                      rkin_err *err)
+{
+  size_t i;
+  int rc;
+  if (!s) return rkin_err_set(err, RKIN_EINVAL, "model spec is NULL");
+  if (!g)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': expression graph is "
+                        "NULL", s->name ? s->name : "?");
+  if (!s->name || !s->name[0])
+    return rkin_err_set(err, RKIN_EINVAL, "model name is empty; expected a "
+                        "non-empty name");
+  if (s->n_states == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s' has no states; "
+                        "expected at least one", s->name);
+  if ((rc = check_names(s->name, "state", s->states, s->n_states, err))
+      || (rc = check_names(s->name, "parameter", s->params, s->n_params, err))
+      || (rc = check_names(s->name, "output", s->outputs, s->n_outputs, err))
+      || (rc = check_clash(s->name, "parameter", s->params, s->n_params,
+                           "state", s->states, s->n_states, err))
+      || (rc = check_clash(s->name, "output", s->outputs, s->n_outputs,
+                           "state", s->states, s->n_states, err))
+      || (rc = check_clash(s->name, "output", s->outputs, s->n_outputs,
+                           "parameter", s->params, s->n_params, err)))
+    return rc;
+  if (!s->deriv)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': no derivative array",
+                        s->name);
+  if (s->n_params > 0 && !s->values)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %zu parameters but no "
+                        "values", s->name, s->n_params);
+  if (s->n_outputs > 0 && !s->output_expr)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %zu outputs but no "
+                        "expressions", s->name, s->n_outputs);
+  for (i = 0; i < s->n_params; i++)
+    if (!isfinite(s->values[i]))
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s': parameter '%s' has "
+                          "value %g; expected a finite number", s->name,
+                          s->params[i], s->values[i]);
+  if (rkin_graph_error(g, err)) return rkin_err_prefix(err, "model '%s': ",
+                                                        s->name);
+  for (i = 0; i < s->n_states; i++)
+    if ((rc = check_node(s, g, s->deriv[i], "derivative of state",
+                         s->states[i], err)))
+      return rc;
+  for (i = 0; i < s->n_outputs; i++)
+    if ((rc = check_node(s, g, s->output_expr[i], "output", s->outputs[i],
+                         err)))
+      return rc;
+  return 0;
+}
+
+/* ------------------------------------------------------------ build */
+
+static char **copy_names(const char *const *v, size_t n)
+{
+  char **d = calloc(n ? n : 1, sizeof *d);
+  size_t i;
+  if (!d) return NULL;
+  for (i = 0; i < n; i++)
+    if (!(d[i] = dup_str(v[i]))) {
+      free_names(d, n);
+      return NULL;
+    }
+  return d;
+}
+
+static int copy_spec(rkin_model *m, const rkin_model_spec *s)
+{
+  size_t i;
+  m->n = s->n_states;
+  m->np = s->n_params;
+  m->nout = s->n_outputs;
+  m->nuclide = s->nuclide;
+  m->lambda = s->nuclide ? rkin_nuclide_lambda(s->nuclide) : 0.0;
+  m->name = dup_str(s->name);
+  m->states = copy_names(s->states, m->n);
+  m->params = copy_names(s->params, m->np);
+  m->outputs = copy_names(s->outputs, m->nout);
+  m->defaults = calloc(m->np ? m->np : 1, sizeof *m->defaults);
+  m->zeros = calloc(m->n, sizeof *m->zeros);
+  m->deriv = malloc(m->n * sizeof *m->deriv);
+  m->out_expr = malloc((m->nout ? m->nout : 1) * sizeof *m->out_expr);
+  if (!m->name || !m->states || !m->params || !m->outputs || !m->defaults
+      || !m->zeros || !m->deriv || !m->out_expr)
+    return RKIN_ENOMEM;
+  for (i = 0; i < m->np; i++) m->defaults[i] = s->values[i];
+  memcpy(m->deriv, s->deriv, m->n * sizeof *m->deriv);
+  for (i = 0; i < m->nout; i++) m->out_expr[i] = s->output_expr[i];
+  return 0;
+}
+
+/* Why f is not of the form sum_j a_j(p) y_j, or "" when it is. d[j * stride]
+ * holds d f / d y_j. who and what name f in the message ("state 'K'",
+ * "dK/dt"). Decided symbolically: every partial is free of states and time,
+ * and f folds to the constant 0 at y = 0 (no input term). */
+static void linear_reason(rkin_model *m, rkin_node f, const rkin_node *d,
+                          size_t stride, const char *who, const char *what,
+                          char *why)
+{
+  const char *const *sn = (const char *const *)m->states;
+  const char *const *pn = (const char *const *)m->params;
+  char txt[200];
+  double v = 1.0;
+  rkin_node z;
+  size_t j;
+  for (j = 0; j < m->n; j++) {
+    rkin_node dj = d[j * stride];
+    int st = rkin_expr_has_state(m->g, dj), tm = rkin_expr_has_time(m->g, dj);
+    if (st || tm) {
+      rkin_expr_format(m->g, dj, sn, pn, txt, sizeof txt);
+      snprintf(why, WHY, "%s: d(%s)/d%s = %s depends on %s", who, what,
+               m->states[j], txt, st ? "the states" : "time");
+      return;
+    }
+  }
+  z = rkin_expr_zero_states(m->g, f);
+  if (z >= 0 && rkin_expr_is_const(m->g, z, &v) && v == 0.0) {
+    why[0] = '\0';
+    return;
+  }
+  if (z >= 0)
+    rkin_expr_format(m->g, z, sn, pn, txt, sizeof txt);
+  else
+    snprintf(txt, sizeof txt, "not finite");
+  snprintf(why, WHY, "%s: %s at zero states is %s, not 0 (an input term)",
+           who, what, txt);
+}
+
+static int graph_fail(rkin_model *m, rkin_err *err)
+{
+  int rc = rkin_graph_error(m->g, err);
+  if (!rc) rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  rkin_err_prefix(err, "model '%s': ", m->name);
+  return rc;
+}
+
+static int compile_rhs(rkin_model *m, rkin_node *f, rkin_err *err)
+{
+  size_t i;
+  for (i = 0; i < m->n; i++) {
+    f[i] = m->deriv[i];
+    if (m->lambda > 0) {
+      rkin_node y = rkin_expr_state(m->g, (int)i);
+      rkin_node ly = rkin_expr_binary(m->g, RKIN_OP_MUL,
+                                      rkin_expr_const(m->g, m->lambda), y);
+      f[i] = rkin_expr_binary(m->g, RKIN_OP_SUB, f[i], ly);
+    }
+  }
+  if (rkin_graph_error(m->g, NULL)) return graph_fail(m, err);
+  m->rhs = rkin_tape_compile(m->g, f, m->n, err);
+  return m->rhs ? 0 : err ? err->code : RKIN_ENOMEM;
+}
+
+/* d f_k / d y_j for k < nf, stored column-major (col) and row-major (row). */
+static int partials(rkin_model *m, const rkin_node *f, size_t nf,
+                    rkin_node *col, rkin_node *row)
+{
+  size_t k, j;
+  for (j = 0; j < m->n; j++) {
+    rkin_node y = rkin_expr_state(m->g, (int)j);
+    for (k = 0; k < nf; k++) {
+      rkin_node d = rkin_expr_diff(m->g, f[k], y);
+      if (d < 0) return d;
+      col[k + j * nf] = d;
+      row[k * m->n + j] = d;
+    }
+  }
+  return 0;
+}
+
+/* Jacobian tape (column-major, as SUNDIALS stores it) and, for a linear
+ * model, the row-major A(p) tape. */
+static int compile_jac(rkin_model *m, const rkin_node *f, rkin_err *err)
+{
+  size_t n = m->n, i;
+  rkin_node *col = malloc(n * n * sizeof *col);
+  rkin_node *row = malloc(n * n * sizeof *row);
+  char who[160], what[160];
+  int rc = 0;
+  if (!col || !row) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                      "Jacobian", m->name);
+    goto done;
+  }
+  if (partials(m, f, n, col, row) < 0) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  m->linear = 1;
+  for (i = 0; i < n && m->linear; i++) {
+    snprintf(who, sizeof who, "state '%s'", m->states[i]);
+    snprintf(what, sizeof what, "d%s/dt", m->states[i]);
+    linear_reason(m, f[i], row + i * n, 1, who, what, m->why);
+    if (m->why[0]) m->linear = 0;
+  }
+  if (rkin_graph_error(m->g, NULL)) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  if (!(m->jac = rkin_tape_compile(m->g, col, n * n, err))
+      || (m->linear && !(m->lin = rkin_tape_compile(m->g, row, n * n, err))))
+    rc = err ? err->code : RKIN_ENOMEM;
+done:
+  free(col);
+  free(row);
+  return rc;
+}
+
+/* Outputs tape and, when every output is linear, the row-major C(p) tape. */
+static int compile_outputs(rkin_model *m, rkin_err *err)
+{
+  size_t n = m->n, no = m->nout, k;
+  rkin_node *col, *row;
+  int rc = 0;
+  if (!(m->out = rkin_tape_compile(m->g, m->out_expr, no, err)))
+    return err ? err->code : RKIN_ENOMEM;
+  m->out_linear = 1;
+  if (no == 0) return 0;
+  col = malloc(no * n * sizeof *col);
+  row = malloc(no * n * sizeof *row);
+  if (!col || !row) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                      "output matrix", m->name);
+    goto done;
+  }
+  if (partials(m, m->out_expr, no, col, row) < 0) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  for (k = 0; k < no && m->out_linear; k++) {
+    char who[160];
+    snprintf(who, sizeof who, "output '%s'", m->outputs[k]);
+    linear_reason(m, m->out_expr[k], row + k * n, 1, who, m->outputs[k],
+                  m->why_out);
+    if (m->why_out[0]) m->out_linear = 0;
+  }
+  if (rkin_graph_error(m->g, NULL)) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  if (m->out_linear
+      && !(m->outlin = rkin_tape_compile(m->g, row, no * n, err)))
+    rc = err ? err->code : RKIN_ENOMEM;
+done:
+  free(col);
+  free(row);
+  return rc;
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+  return a > b ? a : b;
+}
+
+/* One coefficient's parameter derivatives appended to the list (only
+ * those not identically 0). */
+static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
+                       rkin_node *nodes, size_t cap)
+{
+  size_t l;
+  double v;
+  for (l = 0; l < m->np; l++) {
+    rkin_node pl = rkin_expr_param(m->g, (int)l), d;
+    if (pl < 0) return pl;
+    if (!rkin_expr_depends(m->g, c, pl)) continue;
+    d = rkin_expr_diff(m->g, c, pl);
+    if (d < 0) return d;
+    if (rkin_expr_is_const(m->g, d, &v) && v == 0.0) continue;
+    if (m->n_dl >= cap) return RKIN_ENOMEM;
+    nodes[m->n_dl] = d;
+    m->dl_idx[m->n_dl] = idx;
+    m->dl_par[m->n_dl++] = l;
+  }
+  return 0;
+}
+
+/* The sparse parameter-derivative tape of A(p) and (linear outputs)
+ * C(p): forward sensitivities on the exact path need dA/dp. Sparse, so a
+ * big model with a few parameters per rate constant stays small. */
+static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
+{
+  size_t n = m->n, nc = n * n + (m->out_linear ? m->nout * n : 0);
+  size_t cap = nc * m->np + 1, i, j;
+  rkin_node *nodes = malloc(cap * sizeof *nodes);
+  int rc = 0;
+  m->dl_idx = malloc(cap * sizeof *m->dl_idx);
+  m->dl_par = malloc(cap * sizeof *m->dl_par);
+  if (!nodes || !m->dl_idx || !m->dl_par) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                      "parameter derivatives", m->name);
+    goto done;
+  }
+  for (i = 0; !rc && i < n; i++)
+    for (j = 0; !rc && j < n; j++) {
+      rkin_node a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g,
+                                                                (int)j));
+      rc = a < 0 ? a : add_dparams(m, a, i * n + j, nodes, cap);
+    }
+  for (i = 0; !rc && m->out_linear && i < m->nout; i++)
+    for (j = 0; !rc && j < n; j++) {
+      rkin_node a = rkin_expr_diff(m->g, m->out_expr[i],
+                                   rkin_expr_state(m->g, (int)j));
+      rc = a < 0 ? a : add_dparams(m, a, n * n + i * n + j, nodes, cap);
+    }
+  if (rc || rkin_graph_error(m->g, NULL)) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  if (!(m->dlin = rkin_tape_compile(m->g, nodes, m->n_dl, err)))
+    rc = err ? err->code : RKIN_ENOMEM;
+done:
+  free(nodes);
+  return rc;
+}
+
+rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
+                           rkin_err *err)
+{
+  rkin_model *m = NULL;
+  rkin_node *f = NULL;
+  int rc;
+  if ((rc = check_spec(spec, g, err))) {
+    rkin_graph_free(g);
+    return NULL;
+  }
+  m = calloc(1, sizeof *m);
+  if (!m) {
+    rkin_graph_free(g);
+    rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory", spec->name);
+    return NULL;
+  }
+  m->g = g;
+  if (copy_spec(m, spec)
+      || !(f = malloc(spec->n_states * sizeof *f))) {
+    rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory", spec->name);
+    goto fail;
+  }
+  if (compile_rhs(m, f, err) || compile_jac(m, f, err)
+      || compile_outputs(m, err) || (m->linear && compile_dlin(m, f, err)))
+    goto fail;
+  m->nwork = max_size(max_size(rkin_tape_nwork(m->rhs),
+                               rkin_tape_nwork(m->jac)),
+                      max_size(rkin_tape_nwork(m->out),
+                               max_size(rkin_tape_nwork(m->lin),
+                                        rkin_tape_nwork(m->outlin))));
+  free(f);
+  return m;
+fail:
+  free(f);
+  rkin_model_free(m);
+  return NULL;
+}
+
+/* ------------------------------------------------------------ access */
+
+const char *rkin_model_name(const rkin_model *m)
+{
+  return m->name;
+}
+
+const rkin_nuclide *rkin_model_nuclide(const rkin_model *m)
+{
+  return m->nuclide;
+}
+
+double rkin_model_lambda(const rkin_model *m)
+{
+  return m->lambda;
+}
+
+size_t rkin_model_nstates(const rkin_model *m)
+{
+  return m->n;
+}
+
+size_t rkin_model_nparams(const rkin_model *m)
+{
+  return m->np;
+}
+
+size_t rkin_model_noutputs(const rkin_model *m)
+{
+  return m->nout;
+}
+
+const char *rkin_model_state_name(const rkin_model *m, size_t i)
+{
+  return i < m->n ? m->states[i] : NULL;
+}
+
+const char *rkin_model_param_name(const rkin_model *m, size_t i)
+{
+  return i < m->np ? m->params[i] : NULL;
+}
+
+const char *rkin_model_output_name(const rkin_model *m, size_t i)
+{
+  return i < m->nout ? m->outputs[i] : NULL;
+}
+
+const rkin_graph *rkin_model_graph(const rkin_model *m)
+{
+  return m->g;
+}
+
+rkin_node rkin_model_deriv_node(const rkin_model *m, size_t i)
+{
+  return i < m->n ? m->deriv[i] : -1;
+}
+
+rkin_node rkin_model_output_node(const rkin_model *m, size_t i)
+{
+  return i < m->nout ? m->out_expr[i] : -1;
+}
+
+const double *rkin_model_defaults(const rkin_model *m)
+{
+  return m->defaults;
+}
+
+static int find_name(const rkin_model *m, char *const *v, size_t n,
+                     const char *kind, const char *name, rkin_err *err)
+{
+  size_t i, len;
+  char list[RKIN_ERR_MSG / 2];
+  for (i = 0; name && i < n; i++)
+    if (strcmp(v[i], name) == 0) return (int)i;
+  if (!err) return -1;
+  list[0] = '\0';
+  for (i = 0, len = 0; i < n && len < sizeof list; i++)
+    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+                            i ? ", " : "", v[i]);
+  rkin_err_set(err, RKIN_ENOTFOUND, "model '%s': unknown %s '%s'; known "
+               "%ss: %s", m->name, kind, name ? name : "(null)", kind,
+               n ? list : "(none)");
+  return -1;
+}
+
+int rkin_model_state_index(const rkin_model *m, const char *name,
+                           rkin_err *err)
+{
+  return find_name(m, m->states, m->n, "state", name, err);
+}
+
+int rkin_model_param_index(const rkin_model *m, const char *name,
+                           rkin_err *err)
+{
+  return find_name(m, m->params, m->np, "parameter", name, err);
+}
+
+int rkin_model_output_index(const rkin_model *m, const char *name,
+                            rkin_err *err)
+{
+  return find_name(m, m->outputs, m->nout, "output", name, err);
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+size_t rkin_model_nwork(const rkin_model *m)
+{
+  return m->nwork;
+}
+
+int rkin_model_rhs(const rkin_model *m, double t, const double *y,
+                   const double *p, double *ydot, double *work)
+{
+  return rkin_tape_eval(m->rhs, t, y, p, work, ydot);
+}
+
+int rkin_model_jac(const rkin_model *m, double t, const double *y,
+                   const double *p, double *J, double *work)
+{
+  return rkin_tape_eval(m->jac, t, y, p, work, J);
+}
+
+int rkin_model_outputs(const rkin_model *m, double t, const double *y,
+                       const double *p, double *out, double *work)
+{
+  return rkin_tape_eval(m->out, t, y, p, work, out);
+}
+
+int rkin_model_explain(const rkin_model *m, int state, double t,
+                       rkin_err *err)
+{
+  char txt[RKIN_ERR_MSG / 2];
+  if (state < 0 || (size_t)state >= m->n)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': state index %d out of "
+                        "range 0..%zu", m->name, state, m->n - 1);
+  rkin_expr_format(m->g, m->deriv[state], (const char *const *)m->states,
+                   (const char *const *)m->params, txt, sizeof txt);
+  return rkin_err_set(err, RKIN_ENONFINITE, "model '%s', state '%s': d/dt = "
+                      "%s is not finite (NaN or Inf) at t = %g h", m->name,
+                      m->states[state], txt, t);
+}
+
+int rkin_model_is_linear(const rkin_model *m)
+{
+  return m->linear;
+}
+
+int rkin_model_outputs_linear(const rkin_model *m)
+{
+  return m->out_linear;
+}
+
+/* Evaluates a row-major coefficient tape at y = 0, t = 0. Off the hot
+ * path (once per patient), so a heap fallback for big tapes is fine. */
+static int eval_matrix(const rkin_model *m, const rkin_tape *tp,
+                       const double *p, double *M, const char *kind,
+                       const char *row_fmt, const char *const *rows,
+                       rkin_err *err)
+{
+  double stack[STACK_WORK], *work = stack;
+  int rc;
+  if (!p) p = m->defaults;
+  if (rkin_tape_nwork(tp) > STACK_WORK
+      && !(work = malloc(rkin_tape_nwork(tp) * sizeof *work)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                        "%s matrix", m->name, kind);
+  rc = rkin_tape_eval(tp, 0.0, m->zeros, p, work, M);
+  if (work != stack) free(work);
+  if (rc < 0) {
+    size_t k = (size_t)(-1 - rc);
+    char row[160];
+    snprintf(row, sizeof row, row_fmt, rows[k / m->n]);
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': %s matrix entry "
+                        "d(%s)/d%s is not finite (%g) for these parameters",
+                        m->name, kind, row, m->states[k % m->n], M[k]);
+  }
+  return 0;
+}
+
+int rkin_model_linear_matrix(const rkin_model *m, const double *p, double *A,
+                             rkin_err *err)
+{
+  if (!m->linear)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "model '%s' is not linear in "
+                        "its states: %s", m->name, m->why);
+  return eval_matrix(m, m->lin, p, A, "system", "d%s/dt",
+                     (const char *const *)m->states, err);
+}
+
+int rkin_model_output_matrix(const rkin_model *m, const double *p, double *C,
+                             rkin_err *err)
+{
+  if (!m->out_linear)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "model '%s': outputs are not "
+                        "linear in the states: %s", m->name, m->why_out);
+  if (m->nout == 0) return 0;
+  return eval_matrix(m, m->outlin, p, C, "output", "%s",
+                     (const char *const *)m->outputs, err);
+}
+
+int rkin_model_linear_dparams(const rkin_model *m, const double *p,
+                              const double *dir, size_t n_dir, double *dA,
+                              double *dC, rkin_err *err)
+{
+  size_t n = m->n, nw, k, d;
+  double stack[STACK_WORK], *work = stack, *val;
+  int rc;
+  if (!m->linear)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "model '%s' is not linear in "
+                        "its states: %s", m->name, m->why);
+  if (dC && m->nout && !m->out_linear)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "model '%s': outputs are not "
+                        "linear in the states: %s", m->name, m->why_out);
+  if (!p) p = m->defaults;
+  nw = rkin_tape_nwork(m->dlin) + m->n_dl;
+  if (nw > STACK_WORK && !(work = malloc(nw * sizeof *work)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                        "parameter derivatives", m->name);
+  val = work + rkin_tape_nwork(m->dlin);
+  memset(dA, 0, n_dir * n * n * sizeof *dA);
+  if (dC) memset(dC, 0, n_dir * m->nout * n * sizeof *dC);
+  rc = m->n_dl ? rkin_tape_eval(m->dlin, 0.0, m->zeros, p, work, val) : 0;
+  if (rc < 0) {
+    size_t e = m->dl_idx[-1 - rc];
+    rc = rkin_err_set(err, RKIN_ENONFINITE, "model '%s': the derivative "
+                      "of %s matrix entry (%zu,%zu) by parameter '%s' is not "
+                      "finite (%g) for these parameters", m->name,
+                      e < n * n ? "system" : "output",
+                      (e < n * n ? e : e - n * n) / n + 1, e % n + 1,
+                      m->params[m->dl_par[-1 - rc]], val[-1 - rc]);
+  } else {
+    for (k = 0; k < m->n_dl; k++) {
+      size_t e = m->dl_idx[k], l = m->dl_par[k];
+      if (e < n * n) {
+        for (d = 0; d < n_dir; d++)
+          dA[d * n * n + e] += val[k] * dir[d * m->np + l];
+      } else if (dC) {
+        for (d = 0; d < n_dir; d++)
+          dC[d * m->nout * n + e - n * n] += val[k] * dir[d * m->np + l];
+      }
+    }
+  }
+  if (work != stack) free(work);
+  return rc;
+}

@@ -1,0 +1,112 @@
+/* model.h - a compiled model: named states, parameters and outputs, the
+ * right-hand side, its exact Jacobian, and physical decay.
+ *
+ * States are activities (MBq) when a nuclide is given: the model then adds
+ * -lambda * y_i to every derivative, so the user's equations are biological. */
+#ifndef RKIN_MODEL_H
+#define RKIN_MODEL_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/expr.h"
+#include "core/nuclide.h"
+
+typedef struct rkin_model rkin_model;
+
+typedef struct {
+  const char *name;
+  const rkin_nuclide *nuclide;         /* NULL: no physical decay */
+  size_t n_states;
+  const char *const *states;           /* n_states names */
+  const rkin_node *deriv;              /* n_states biological derivatives */
+  size_t n_params;
+  const char *const *params;           /* n_params names */
+  const double *values;                /* n_params default values */
+  size_t n_outputs;
+  const char *const *outputs;          /* n_outputs names (may be 0) */
+  const rkin_node *output_expr;        /* n_outputs expressions */
+} rkin_model_spec;
+
+/* Builds the model from nodes of g. Takes ownership of g, also on failure.
+ * Checks: names unique and non-empty, nodes valid, parameter values finite. */
+rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
+                           rkin_err *err);
+void rkin_model_free(rkin_model *m);
+
+const char *rkin_model_name(const rkin_model *m);
+const rkin_nuclide *rkin_model_nuclide(const rkin_model *m);
+double rkin_model_lambda(const rkin_model *m);    /* 0 without nuclide */
+size_t rkin_model_nstates(const rkin_model *m);
+size_t rkin_model_nparams(const rkin_model *m);
+size_t rkin_model_noutputs(const rkin_model *m);
+const char *rkin_model_state_name(const rkin_model *m, size_t i);
+const char *rkin_model_param_name(const rkin_model *m, size_t i);
+const char *rkin_model_output_name(const rkin_model *m, size_t i);
+const double *rkin_model_defaults(const rkin_model *m);
+/* Index of a name, or -1 (with an RKIN_ENOTFOUND message listing the
+ * known names when err is given). */
+int rkin_model_state_index(const rkin_model *m, const char *name,
+                           rkin_err *err);
+int rkin_model_param_index(const rkin_model *m, const char *name,
+                           rkin_err *err);
+int rkin_model_output_index(const rkin_model *m, const char *name,
+                            rkin_err *err);
+
+/* The expression graph and the nodes of the user's (biological, decay not
+ * included) derivatives and of the outputs, read-only: for building a
+ * derived model (regimen.c adds auxiliary states) by copying the nodes
+ * into a new graph. Valid while m lives. */
+const rkin_graph *rkin_model_graph(const rkin_model *m);
+rkin_node rkin_model_deriv_node(const rkin_model *m, size_t i);
+rkin_node rkin_model_output_node(const rkin_model *m, size_t i);
+
+/* Scratch doubles any evaluation below needs. */
+size_t rkin_model_nwork(const rkin_model *m);
+
+/* ydot = f(t, y, p) including decay. Returns 0, or -1 - i when ydot[i] is
+ * not finite (name it with rkin_model_explain). */
+int rkin_model_rhs(const rkin_model *m, double t, const double *y,
+                   const double *p, double *ydot, double *work);
+/* Dense Jacobian df/dy, column-major (J[i + j*n] = df_i/dy_j), as SUNDIALS'
+ * dense matrix stores it. Returns 0 or -1 - k for the first non-finite
+ * entry k. */
+int rkin_model_jac(const rkin_model *m, double t, const double *y,
+                   const double *p, double *J, double *work);
+/* Output values at (t, y, p); same return convention. */
+int rkin_model_outputs(const rkin_model *m, double t, const double *y,
+                       const double *p, double *out, double *work);
+
+/* Message for a non-finite derivative of state i at time t, naming the
+ * state and its expression. */
+int rkin_model_explain(const rkin_model *m, int state, double t,
+                       rkin_err *err);
+
+/* 1 when every derivative is linear in the states with coefficients that
+ * depend on parameters only (no time, no constant input): y' = A(p) y.
+ * Decided symbolically (every df_i/dy_j free of states and time, f_i
+ * folding to 0 at y = 0), so an unusual spelling of a linear equation may
+ * be reported as nonlinear, never the reverse. */
+int rkin_model_is_linear(const rkin_model *m);
+/* 1 when every output is linear in the states (out = C(p) y). */
+int rkin_model_outputs_linear(const rkin_model *m);
+/* A(p) including decay, row-major n x n (A[i*n + j] = df_i/dy_j); p NULL
+ * means the defaults. RKIN_ENOTLINEAR (message says which state and why)
+ * for a model that is not linear, RKIN_ENONFINITE naming the entry. */
+int rkin_model_linear_matrix(const rkin_model *m, const double *p, double *A,
+                             rkin_err *err);
+/* C(p) of linear outputs, row-major n_outputs x n_states; as above. */
+int rkin_model_output_matrix(const rkin_model *m, const double *p, double *C,
+                             rkin_err *err);
+
+/* Directional parameter derivatives of A(p) and C(p) (forward
+ * sensitivities on the exact path): for each of the n_dir directions d
+ * (dir row-major n_dir x n_params), dA[d] = sum_l dir[d][l] dA/dp_l
+ * (n_dir x n x n) and, when dC is not NULL, the same of C (n_dir x
+ * n_outputs x n). From symbolic derivatives compiled with the model.
+ * RKIN_ENOTLINEAR as above; RKIN_ENONFINITE naming entry and parameter. */
+int rkin_model_linear_dparams(const rkin_model *m, const double *p,
+                              const double *dir, size_t n_dir, double *dA,
+                              double *dC, rkin_err *err);
+
+#endif

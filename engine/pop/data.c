@@ -1,0 +1,708 @@
+/* data.c - reading NONMEM-style CSV datasets into subjects, segments,
+ * dosing schedules and observations. */
+#include "pop/data.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The standard columns; anything else is a covariate. */
+enum { C_ID, C_TIME, C_DV, C_AMT, C_RATE, C_EVID, C_MDV, C_CMT, C_II,
+       C_ADDL, C_SS, C_NSTD };
+static const char *const std_names[C_NSTD] = {
+  "ID", "TIME", "DV", "AMT", "RATE", "EVID", "MDV", "CMT", "II", "ADDL", "SS"
+};
+
+typedef struct {
+  rkin_data_subject pub;        /* first: the public view */
+  double *time, *dv, *cov;
+  int *cmt;
+  size_t *obs_line, cap_obs;
+  rkin_data_segment *seg;
+  size_t cap_seg;
+  size_t *dose_line;            /* per dose record, for check_states */
+  int *dose_cmt;
+  size_t n_dose, cap_dose;
+} subject;
+
+struct rkin_data {
+  char *name;                   /* file name for messages */
+  subject **subj;
+  size_t n_subj, cap_subj;
+  size_t n_cov;
+  char **cov_name;
+};
+
+/* Parsing context: where we are, for messages. */
+typedef struct {
+  const char *file;
+  size_t line;
+  const rkin_data_opts *opts;
+  int col[C_NSTD];              /* field index of each standard column, -1 */
+  size_t n_fields;
+  char **hdr;                   /* header names, n_fields */
+  int *cov_of_field;            /* covariate index per field, or -1 */
+} ctx;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+  size_t c = *cap ? *cap : 8;
+  void *q;
+  if (need <= *cap) return 0;
+  while (c < need) c *= 2;
+  q = realloc(*p, c * elem);
+  if (!q) return -1;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+static char *dupstr(const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static void subject_free(subject *s)
+{
+  size_t k;
+  if (!s) return;
+  for (k = 0; k < s->pub.n_seg; k++) rkin_dosing_free(s->seg[k].dosing);
+  free(s->time);
+  free(s->dv);
+  free(s->cov);
+  free(s->cmt);
+  free(s->obs_line);
+  free(s->seg);
+  free(s->dose_line);
+  free(s->dose_cmt);
+  free(s);
+}
+
+void rkin_data_free(rkin_data *d)
+{
+  size_t i;
+  if (!d) return;
+  for (i = 0; i < d->n_subj; i++) subject_free(d->subj[i]);
+  for (i = 0; i < d->n_cov; i++) free(d->cov_name[i]);
+  free(d->subj);
+  free(d->cov_name);
+  free(d->name);
+  free(d);
+}
+
+/* Trims blanks and one pair of surrounding double quotes, in place. */
+static char *trim(char *s)
+{
+  char *e;
+  while (*s == ' ' || *s == '\t') s++;
+  e = s + strlen(s);
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = 0;
+  if (e - s >= 2 && *s == '"' && e[-1] == '"') {
+    e[-1] = 0;
+    s++;
+  }
+  return s;
+}
+
+/* Splits a line at commas in place; returns the number of fields (the
+ * pointers go to f, at most max). */
+static size_t split(char *line, char **f, size_t max)
+{
+  size_t n = 0;
+  char *p = line;
+  for (;;) {
+    char *c = strchr(p, ',');
+    if (c) *c = 0;
+    if (n < max) f[n] = trim(p);
+    n++;
+    if (!c) break;
+    p = c + 1;
+  }
+  return n;
+}
+
+static int is_missing(const char *s)
+{
+  return s[0] == 0 || (s[0] == '.' && s[1] == 0);
+}
+
+/* A numeric cell: 1 and *v when present, 0 when missing, negative on a
+ * non-numeric or non-finite cell (message names file, line, column). */
+static int cell_number(const ctx *c, char **f, int field, double *v,
+                       rkin_err *err)
+{
+  const char *s;
+  char *end;
+  if (field < 0) return 0;
+  s = f[field];
+  if (is_missing(s)) return 0;
+  errno = 0;
+  *v = strtod(s, &end);
+  if (end == s || *end != 0 || !isfinite(*v))
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column %s: '%s' is not a "
+                        "number (expected a finite number, '.' or an empty "
+                        "cell for missing)", c->file, c->line,
+                        c->hdr[field], s);
+  return 1;
+}
+
+/* An integer-valued cell; `def` when missing. */
+static int cell_int(const ctx *c, char **f, int field, int def, int *out,
+                    rkin_err *err)
+{
+  double v = 0;
+  int rc = cell_number(c, f, field, &v, err);
+  if (rc < 0) return rc;
+  if (rc == 0) {
+    *out = def;
+    return 0;
+  }
+  if (v != floor(v) || fabs(v) > 1e9)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column %s: %g is not an "
+                        "integer", c->file, c->line, c->hdr[field], v);
+  *out = (int)v;
+  return 0;
+}
+
+/* CMT: a 1-based number or, with state names, a name; 0-based result,
+ * -1 when missing. */
+static int cell_cmt(const ctx *c, char **f, int *out, rkin_err *err)
+{
+  int field = c->col[C_CMT];
+  const rkin_data_opts *o = c->opts;
+  const char *s;
+  char *end;
+  double v;
+  size_t k;
+  *out = -1;
+  if (field < 0 || is_missing(f[field])) return 0;
+  s = f[field];
+  v = strtod(s, &end);
+  if (end != s && *end == 0 && isfinite(v)) {
+    if (v != floor(v) || v <= 0 || v > 1e9)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: %s is not "
+                          "supported (expected a compartment number >= 1; "
+                          "compartment on/off records are not supported)",
+                          c->file, c->line, s);
+    *out = (int)v - 1;
+    return 0;
+  }
+  for (k = 0; o && o->state_names && k < o->n_states; k++)
+    if (o->state_names[k] && strcasecmp(o->state_names[k], s) == 0) {
+      *out = (int)k;
+      return 0;
+    }
+  return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: '%s' is neither "
+                      "a compartment number nor a state name of the model",
+                      c->file, c->line, s);
+}
+
+static int cmt_message(rkin_err *err, const char *file, size_t line, int cmt,
+                       size_t n_states, const char *const *names)
+{
+  char list[256] = "";
+  size_t k, len = 0;
+  for (k = 0; names && k < n_states && len + 2 < sizeof list; k++) {
+    int w = snprintf(list + len, sizeof list - len, "%s%zu=%s",
+                     k ? ", " : " (", k + 1, names[k] ? names[k] : "?");
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  if (names && n_states && len + 2 < sizeof list) strcat(list, ")");
+  return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: dose to "
+                      "compartment %d, but the model has %zu states%s",
+                      file, line, cmt + 1, n_states, list);
+}
+
+static subject *subject_new(double id, size_t line, size_t n_cov)
+{
+  subject *s = calloc(1, sizeof *s);
+  size_t k;
+  if (!s) return NULL;
+  s->cov = malloc((n_cov ? n_cov : 1) * sizeof *s->cov);
+  if (!s->cov) {
+    free(s);
+    return NULL;
+  }
+  for (k = 0; k < n_cov; k++) s->cov[k] = NAN;
+  s->pub.id = id;
+  s->pub.line = line;
+  return s;
+}
+
+static int start_segment(subject *s, double t0)
+{
+  rkin_data_segment *g;
+  if (grow((void **)&s->seg, &s->cap_seg, s->pub.n_seg + 1, sizeof *s->seg))
+    return RKIN_ENOMEM;
+  g = &s->seg[s->pub.n_seg];
+  g->dosing = rkin_dosing_new();
+  if (!g->dosing) return RKIN_ENOMEM;
+  g->t0 = t0;
+  g->first_obs = s->pub.n_obs;
+  g->n_obs = 0;
+  s->pub.n_seg++;
+  return RKIN_OK;
+}
+
+static int add_obs(subject *s, double t, double dv, int cmt, size_t line)
+{
+  size_t n = s->pub.n_obs, cap = s->cap_obs;
+  if (n + 1 > cap) {
+    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
+    if (grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
+        || grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
+        || grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
+        || grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line))
+      return RKIN_ENOMEM;
+    s->cap_obs = c1;
+  }
+  s->time[n] = t;
+  s->dv[n] = dv;
+  s->cmt[n] = cmt;
+  s->obs_line[n] = line;
+  s->pub.n_obs++;
+  s->seg[s->pub.n_seg - 1].n_obs++;
+  return RKIN_OK;
+}
+
+static int add_dose(const ctx *c, subject *s, const rkin_dose *dose,
+                    rkin_err *err)
+{
+  int rc;
+  size_t n = s->n_dose, cap = s->cap_dose;
+  if (n + 1 > cap) {
+    size_t c1 = cap, c2 = cap;
+    if (grow((void **)&s->dose_line, &c1, n + 1, sizeof *s->dose_line)
+        || grow((void **)&s->dose_cmt, &c2, n + 1, sizeof *s->dose_cmt))
+      return rkin_err_set(err, RKIN_ENOMEM, "%s:%zu: out of memory",
+                          c->file, c->line);
+    s->cap_dose = c1;
+  }
+  rc = rkin_dosing_add(s->seg[s->pub.n_seg - 1].dosing, dose, err);
+  if (rc) return rkin_err_prefix(err, "%s:%zu: ", c->file, c->line);
+  s->dose_line[n] = c->line;
+  s->dose_cmt[n] = dose->cmt;
+  s->n_dose++;
+  return RKIN_OK;
+}
+
+/* Fills the public view once the subject's arrays stop moving. */
+static int finish_subject(const ctx *c, subject *s, rkin_err *err)
+{
+  s->pub.time = s->time;
+  s->pub.dv = s->dv;
+  s->pub.cmt = s->cmt;
+  s->pub.obs_line = s->obs_line;
+  s->pub.cov = s->cov;
+  s->pub.seg = s->seg;
+  if (s->pub.n_obs == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: subject ID %g has no "
+                        "observations (every subject needs at least one "
+                        "record with EVID 0 and MDV 0)", c->file,
+                        s->pub.line, s->pub.id);
+  return RKIN_OK;
+}
+
+/* Header: maps standard columns, collects covariates. */
+static int parse_header(ctx *c, rkin_data *d, char **f, size_t n,
+                        rkin_err *err)
+{
+  size_t i, k;
+  static const char *const need[3] = {"ID", "TIME", "DV"};
+  for (k = 0; k < C_NSTD; k++) c->col[k] = -1;
+  c->n_fields = n;
+  c->hdr = calloc(n, sizeof *c->hdr);
+  c->cov_of_field = malloc(n * sizeof *c->cov_of_field);
+  d->cov_name = calloc(n, sizeof *d->cov_name);
+  if (!c->hdr || !c->cov_of_field || !d->cov_name)
+    return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+  for (i = 0; i < n; i++) {
+    c->cov_of_field[i] = -1;
+    c->hdr[i] = dupstr(f[i]);
+    if (!c->hdr[i])
+      return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+    if (f[i][0] == 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column %zu has an "
+                          "empty name in the header", c->file, c->line,
+                          i + 1);
+    for (k = 0; k < i; k++)
+      if (strcasecmp(c->hdr[k], f[i]) == 0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column '%s' appears "
+                            "twice in the header (columns %zu and %zu)",
+                            c->file, c->line, f[i], k + 1, i + 1);
+    for (k = 0; k < C_NSTD; k++)
+      if (strcasecmp(f[i], std_names[k]) == 0) break;
+    if (k < C_NSTD) {
+      c->col[k] = (int)i;
+    } else {
+      c->cov_of_field[i] = (int)d->n_cov;
+      d->cov_name[d->n_cov] = dupstr(f[i]);
+      if (!d->cov_name[d->n_cov++])
+        return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+    }
+  }
+  for (k = 0; k < 3; k++)
+    if (c->col[k] < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: the header has no %s "
+                          "column (required: ID, TIME, DV; found: %zu "
+                          "columns starting with '%s')", c->file, c->line,
+                          need[k], n, c->hdr[0]);
+  return RKIN_OK;
+}
+
+typedef struct {
+  double id, time, dv, amt, rate, ii, ss;
+  int has_dv, has_amt, evid, mdv, cmt, addl;
+} row;
+
+static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
+{
+  int rc, has_evid;
+  double v;
+  memset(r, 0, sizeof *r);
+  rc = cell_number(c, f, c->col[C_ID], &r->id, err);
+  if (rc < 0) return rc;
+  if (rc == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column ID: missing "
+                        "(every record needs a subject ID)", c->file,
+                        c->line);
+  rc = cell_number(c, f, c->col[C_TIME], &r->time, err);
+  if (rc < 0) return rc;
+  if (rc == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column TIME: missing "
+                        "(every record needs a time, h)", c->file, c->line);
+  if ((r->has_dv = cell_number(c, f, c->col[C_DV], &r->dv, err)) < 0
+      || (r->has_amt = cell_number(c, f, c->col[C_AMT], &r->amt, err)) < 0
+      || cell_number(c, f, c->col[C_RATE], &r->rate, err) < 0
+      || cell_number(c, f, c->col[C_II], &r->ii, err) < 0
+      || cell_number(c, f, c->col[C_SS], &r->ss, err) < 0
+      || cell_int(c, f, c->col[C_MDV], 0, &r->mdv, err) < 0
+      || cell_int(c, f, c->col[C_ADDL], 0, &r->addl, err) < 0
+      || cell_cmt(c, f, &r->cmt, err) < 0)
+    return err ? err->code : RKIN_EINVAL;
+  has_evid = cell_number(c, f, c->col[C_EVID], &v, err);
+  if (has_evid < 0) return has_evid;
+  if (has_evid) {
+    if (v != floor(v) || v < 0 || v > 4)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column EVID: %g is not "
+                          "supported (expected 0 observation, 1 dose, 2 "
+                          "other, 3 reset, 4 reset and dose)", c->file,
+                          c->line, v);
+    r->evid = (int)v;
+  } else {
+    r->evid = r->has_amt && r->amt > 0 ? 1 : r->mdv == 1 ? 2 : 0;
+  }
+  if (r->ss != 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column SS: %g is not "
+                        "supported (steady-state dosing; only SS = 0 or "
+                        "missing; give the doses explicitly with ADDL/II)",
+                        c->file, c->line, r->ss);
+  if (r->rate < 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column RATE: %g is not "
+                        "supported (modelled rate / duration; expected 0 "
+                        "bolus or > 0 infusion rate)", c->file, c->line,
+                        r->rate);
+  return RKIN_OK;
+}
+
+/* Applies one data row to the current subject. */
+static int apply_row(const ctx *c, subject *s, const row *r, double *last_t,
+                     rkin_err *err)
+{
+  int reset = r->evid == 3 || r->evid == 4, rc;
+  if (reset || s->pub.n_seg == 0) {
+    rc = start_segment(s, r->time);
+    if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
+  } else if (r->time < *last_t) {
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column TIME: %g is "
+                        "earlier than the previous record's %g in subject ID "
+                        "%g (times must not decrease within a subject "
+                        "unless EVID 3 or 4 resets)", c->file, c->line,
+                        r->time, *last_t, r->id);
+  }
+  *last_t = r->time;
+  if (r->evid == 1 || r->evid == 4) {
+    rkin_dose dose;
+    if (!r->has_amt)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column AMT: missing "
+                          "on a dose record (EVID %d)", c->file, c->line,
+                          r->evid);
+    dose.time = r->time;
+    dose.amount = r->amt;
+    dose.rate = r->rate;
+    dose.cmt = r->cmt < 0 ? 0 : r->cmt;
+    dose.ii = r->ii;
+    dose.addl = r->addl;
+    if (c->opts && c->opts->n_states
+        && (size_t)dose.cmt >= c->opts->n_states)
+      return cmt_message(err, c->file, c->line, dose.cmt, c->opts->n_states,
+                         c->opts->state_names);
+    rc = add_dose(c, s, &dose, err);
+    if (rc) return rc;
+  } else if (r->evid == 0 && r->mdv != 1) {
+    if (!r->has_dv)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
+                          "an observation record (set MDV = 1 or EVID = 2 "
+                          "to skip it)", c->file, c->line);
+    rc = add_obs(s, r->time, r->dv, r->cmt, c->line);
+    if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
+  }
+  return RKIN_OK;
+}
+
+static void record_covariates(const ctx *c, subject *s, char **f)
+{
+  size_t i;
+  for (i = 0; i < c->n_fields; i++) {
+    int k = c->cov_of_field[i];
+    double v;
+    char *end;
+    if (k < 0 || !isnan(s->cov[k]) || is_missing(f[i])) continue;
+    v = strtod(f[i], &end);
+    s->cov[k] = v;
+  }
+}
+
+/* Covariate cells must be numbers too (checked on every row). */
+static int check_covariates(const ctx *c, char **f, rkin_err *err)
+{
+  size_t i;
+  double v;
+  for (i = 0; i < c->n_fields; i++)
+    if (c->cov_of_field[i] >= 0
+        && cell_number(c, f, (int)i, &v, err) < 0)
+      return RKIN_EINVAL;
+  return RKIN_OK;
+}
+
+static int push_subject(rkin_data *d, subject *s)
+{
+  if (grow((void **)&d->subj, &d->cap_subj, d->n_subj + 1, sizeof *d->subj))
+    return RKIN_ENOMEM;
+  d->subj[d->n_subj++] = s;
+  return RKIN_OK;
+}
+
+static int parse_rows(ctx *c, rkin_data *d, char *text, rkin_err *err)
+{
+  char *line = text, *next, **f = NULL;
+  size_t nf, cap = 0;
+  int have_header = 0, rc = RKIN_OK;
+  subject *cur = NULL;
+  double last_t = 0;
+  row r;
+  for (c->line = 1; line; line = next, c->line++) {
+    char *p;
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    for (p = line; *p == ' ' || *p == '\t' || *p == '\r'; p++) {}
+    if (*p == 0 || *p == '#') continue;
+    nf = 1;
+    for (p = line; *p; p++) nf += *p == ',';
+    if (nf > cap) {
+      char **g = realloc(f, nf * sizeof *f);
+      if (!g) {
+        rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+        goto done;
+      }
+      f = g;
+      cap = nf;
+    }
+    split(line, f, nf);
+    if (!have_header) {
+      rc = parse_header(c, d, f, nf, err);
+      if (rc) goto done;
+      have_header = 1;
+      continue;
+    }
+    if (nf != c->n_fields) {
+      rc = rkin_err_set(err, RKIN_EINVAL, "%s:%zu: %zu fields, but the "
+                        "header has %zu columns", c->file, c->line, nf,
+                        c->n_fields);
+      goto done;
+    }
+    rc = read_row(c, f, &r, err);
+    if (!rc) rc = check_covariates(c, f, err);
+    if (rc) goto done;
+    if (!cur || r.id != cur->pub.id) {
+      size_t i;
+      if (cur) {
+        rc = finish_subject(c, cur, err);
+        if (rc) goto done;
+      }
+      for (i = 0; i < d->n_subj; i++)
+        if (d->subj[i]->pub.id == r.id) {
+          rc = rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column ID: subject "
+                            "%g appears again after other subjects (its "
+                            "records start at line %zu and must be "
+                            "contiguous)", c->file, c->line, r.id,
+                            d->subj[i]->pub.line);
+          goto done;
+        }
+      cur = subject_new(r.id, c->line, d->n_cov);
+      if (!cur || push_subject(d, cur)) {
+        subject_free(cur);
+        rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+        goto done;
+      }
+    }
+    rc = apply_row(c, cur, &r, &last_t, err);
+    if (rc) goto done;
+    record_covariates(c, cur, f);
+  }
+  if (!have_header)
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: no header line (expected "
+                      "column names such as ID,TIME,DV,AMT)", c->file);
+  else if (!cur)
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: no data records after the "
+                      "header", c->file);
+  else
+    rc = finish_subject(c, cur, err);
+done:
+  free(f);
+  return rc;
+}
+
+rkin_data *rkin_data_parse(const char *text, size_t len, const char *name,
+                           const rkin_data_opts *opts, rkin_err *err)
+{
+  rkin_data *d = calloc(1, sizeof *d);
+  char *buf = malloc(len + 1);
+  ctx c;
+  size_t i;
+  int rc;
+  memset(&c, 0, sizeof c);
+  c.file = name ? name : "(data)";
+  c.opts = opts;
+  if (!d || !buf || !(d->name = dupstr(c.file))) {
+    free(buf);
+    rkin_data_free(d);
+    rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c.file);
+    return NULL;
+  }
+  memcpy(buf, text, len);
+  buf[len] = 0;
+  if (memchr(buf, 0, len)) {
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: contains a NUL byte (not a "
+                      "text CSV file)", c.file);
+  } else {
+    rc = parse_rows(&c, d, buf, err);
+  }
+  for (i = 0; c.hdr && i < c.n_fields; i++) free(c.hdr[i]);
+  free(c.hdr);
+  free(c.cov_of_field);
+  free(buf);
+  if (rc) {
+    rkin_data_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+rkin_data *rkin_data_read(const char *path, const rkin_data_opts *opts,
+                          rkin_err *err)
+{
+  FILE *fp;
+  char *text = NULL;
+  size_t len = 0, cap = 0, n;
+  rkin_data *d;
+  if (!path) {
+    rkin_err_set(err, RKIN_EINVAL, "rkin_data_read: NULL path");
+    return NULL;
+  }
+  fp = fopen(path, "rb");
+  if (!fp) {
+    rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
+                 strerror(errno));
+    return NULL;
+  }
+  for (;;) {
+    if (grow((void **)&text, &cap, len + 65536, 1)) {
+      fclose(fp);
+      free(text);
+      rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
+      return NULL;
+    }
+    n = fread(text + len, 1, cap - len, fp);
+    len += n;
+    if (n == 0) break;
+  }
+  if (ferror(fp)) {
+    fclose(fp);
+    free(text);
+    rkin_err_set(err, RKIN_EIO, "%s: read error", path);
+    return NULL;
+  }
+  fclose(fp);
+  d = rkin_data_parse(text ? text : "", len, path, opts, err);
+  free(text);
+  return d;
+}
+
+size_t rkin_data_nsubjects(const rkin_data *d)
+{
+  return d ? d->n_subj : 0;
+}
+
+const rkin_data_subject *rkin_data_subject_at(const rkin_data *d, size_t i)
+{
+  return d && i < d->n_subj ? &d->subj[i]->pub : NULL;
+}
+
+size_t rkin_data_nobs(const rkin_data *d)
+{
+  size_t i, n = 0;
+  for (i = 0; d && i < d->n_subj; i++) n += d->subj[i]->pub.n_obs;
+  return n;
+}
+
+size_t rkin_data_ncovariates(const rkin_data *d)
+{
+  return d ? d->n_cov : 0;
+}
+
+const char *rkin_data_covariate_name(const rkin_data *d, size_t k)
+{
+  return d && k < d->n_cov ? d->cov_name[k] : NULL;
+}
+
+int rkin_data_covariate_index(const rkin_data *d, const char *name,
+                              rkin_err *err)
+{
+  char list[256] = "";
+  size_t k, len = 0;
+  for (k = 0; d && name && k < d->n_cov; k++)
+    if (strcasecmp(d->cov_name[k], name) == 0) return (int)k;
+  for (k = 0; d && k < d->n_cov && len + 2 < sizeof list; k++) {
+    int w = snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "",
+                     d->cov_name[k]);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  rkin_err_set(err, RKIN_ENOTFOUND, "%s: no covariate column '%s' "
+               "(covariates: %s)", d ? d->name : "(data)",
+               name ? name : "(null)", d && d->n_cov ? list : "none");
+  return -1;
+}
+
+int rkin_data_check_states(const rkin_data *d, size_t n_states,
+                           const char *const *state_names, rkin_err *err)
+{
+  size_t i, k;
+  for (i = 0; d && i < d->n_subj; i++) {
+    const subject *s = d->subj[i];
+    for (k = 0; k < s->n_dose; k++)
+      if (s->dose_cmt[k] < 0 || (size_t)s->dose_cmt[k] >= n_states)
+        return cmt_message(err, d->name, s->dose_line[k], s->dose_cmt[k],
+                           n_states, state_names);
+  }
+  return RKIN_OK;
+}

@@ -1,0 +1,89 @@
+/* data.h - NONMEM-style CSV datasets: subjects with their dose records (as
+ * rkin_dosing schedules), observations and covariates.
+ *
+ * Columns (names case-insensitive, any order; `.` or an empty cell is
+ * missing): ID, TIME and DV are required; AMT, RATE, EVID, MDV, CMT, II,
+ * ADDL and SS are optional; every other column is a numeric covariate.
+ *
+ * Semantics (NONMEM's): EVID 0 observation (ignored when MDV = 1), 1 dose,
+ * 2 other (ignored), 3 reset (every state to 0), 4 reset and dose. Without
+ * an EVID column a row with AMT > 0 is a dose, a row with MDV = 1 is
+ * ignored, any other row is an observation. CMT is 1-based (cmt 1 is state
+ * 0) or a state name; a dose without CMT goes to compartment 1. RATE 0 is a
+ * bolus, RATE > 0 an infusion of AMT at that rate. Not supported (rejected
+ * with a message naming the line): SS other than 0, RATE -1 / -2 (modelled
+ * rate or duration), CMT <= 0 (compartment on / off records).
+ *
+ * A reset starts a new segment: the solver integrates each segment from
+ * zero state at its start time, and time may go back at a reset. Records
+ * of one subject must be contiguous and, within a segment, in
+ * non-decreasing time. Every subject needs at least one observation. */
+#ifndef RKIN_DATA_H
+#define RKIN_DATA_H
+
+#include <stddef.h>
+
+#include "core/dosing.h"
+#include "core/err.h"
+
+typedef struct {
+  double t0;                  /* h: the segment's first record time */
+  rkin_dosing *dosing;        /* its doses (cmt 0-based) */
+  size_t first_obs, n_obs;    /* its observations in the subject's arrays */
+} rkin_data_segment;
+
+/* One subject, read-only for users of the dataset. */
+typedef struct {
+  double id;
+  size_t line;                /* file line of the subject's first record */
+  size_t n_obs;
+  const double *time;         /* n_obs observation times, h */
+  const double *dv;           /* n_obs observed values */
+  const int *cmt;             /* n_obs: 0-based state of the CMT column, or
+                                 -1 when the record has no CMT */
+  const size_t *obs_line;     /* n_obs file lines, for messages */
+  const double *cov;          /* n_cov: the subject's first non-missing
+                                 value of each covariate (NaN when it has
+                                 none) */
+  size_t n_seg;
+  const rkin_data_segment *seg;
+} rkin_data_subject;
+
+typedef struct {
+  /* When n_states > 0 every dose CMT is checked against the model's
+   * states, and CMT may be a state name. state_names may be NULL. */
+  size_t n_states;
+  const char *const *state_names;
+} rkin_data_opts;
+
+typedef struct rkin_data rkin_data;
+
+/* Reads a CSV file. Errors name the file, the line and the column:
+ * RKIN_EIO (cannot read), RKIN_EINVAL (missing ID/TIME/DV column, a
+ * non-numeric cell, time going back within a subject without EVID 3/4,
+ * dose to an unknown compartment, a subject without observations, an
+ * unsupported SS / RATE / CMT value). opts may be NULL. */
+rkin_data *rkin_data_read(const char *path, const rkin_data_opts *opts,
+                          rkin_err *err);
+/* The same from text in memory; `name` stands for the file in messages. */
+rkin_data *rkin_data_parse(const char *text, size_t len, const char *name,
+                           const rkin_data_opts *opts, rkin_err *err);
+void rkin_data_free(rkin_data *d);
+
+size_t rkin_data_nsubjects(const rkin_data *d);
+const rkin_data_subject *rkin_data_subject_at(const rkin_data *d, size_t i);
+size_t rkin_data_nobs(const rkin_data *d);        /* over all subjects */
+size_t rkin_data_ncovariates(const rkin_data *d);
+/* Covariate names as written in the header. */
+const char *rkin_data_covariate_name(const rkin_data *d, size_t k);
+/* Index of a covariate (case-insensitive), or -1 with an RKIN_ENOTFOUND
+ * message listing the dataset's covariates. */
+int rkin_data_covariate_index(const rkin_data *d, const char *name,
+                              rkin_err *err);
+
+/* Checks every dose against a model with n_states states (names optional,
+ * for the message), naming the file line of an offending record. */
+int rkin_data_check_states(const rkin_data *d, size_t n_states,
+                           const char *const *state_names, rkin_err *err);
+
+#endif

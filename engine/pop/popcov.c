@@ -1,0 +1,284 @@
+/* popcov.c - the covariance step of a population fit: the Hessian R of the
+ * OFV and the cross-product S of the subjects' OFV gradients by central
+ * finite differences on the natural scale (theta, Omega elements, sigma
+ * SDs), then R^-1 S R^-1 (sandwich, NONMEM's default) and R^-1. */
+#include "pop/popest_impl.h"
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_linalg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  pop *p;
+  const double *eta0;   /* EBEs at the estimates: every evaluation starts
+                           there, so none depends on the order of others */
+  double *omega;        /* n_eta^2 scratch */
+  double *fi;           /* n_subj: the last evaluation's OFV terms */
+} cov_ctx;
+
+static void nat_from_fit(const pop *p, const rkin_popfit *fit, double *v)
+{
+  size_t q = p->n_eta, k, a, b, i = 0;
+  for (k = 0; k < p->n_theta; k++) v[i++] = fit->theta[k];
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++)
+      if (a == b || !p->pm->omega_diag) v[i++] = fit->omega[a * q + b];
+  for (k = 0; k < p->n_sigma; k++) v[i++] = fit->sigma[k];
+}
+
+static int name_params(const pop *p, rkin_popfit *fit)
+{
+  size_t q = p->n_eta, k, a, b, i = 0;
+  char buf[96];
+  static const char *const sg[3][2] = {
+    {"SIGMA_ADD", ""}, {"SIGMA_PROP", ""}, {"SIGMA_ADD", "SIGMA_PROP"}};
+  fit->est_names = calloc(p->n_est, sizeof *fit->est_names);
+  if (!fit->est_names) return RKIN_ENOMEM;
+  for (k = 0; k < p->n_theta; k++) {
+    if (p->pm->theta_names) snprintf(buf, sizeof buf, "%s",
+                                     p->pm->theta_names[k]);
+    else snprintf(buf, sizeof buf, "THETA%zu", k + 1);
+    if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
+  }
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) {
+      if (a != b && p->pm->omega_diag) continue;
+      snprintf(buf, sizeof buf, "OMEGA(%zu,%zu)", a + 1, b + 1);
+      if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
+    }
+  for (k = 0; k < p->n_sigma; k++)
+    if (!(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
+      return RKIN_ENOMEM;
+  return RKIN_OK;
+}
+
+/* The OFV at natural parameters v (per-subject terms into c->fi). */
+static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
+{
+  pop *p = c->p;
+  size_t q = p->n_eta, k, a, b, i = 0;
+  int rc;
+  for (k = 0; k < p->n_theta; k++) p->theta[k] = v[i++];
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) {
+      double x = a == b || !p->pm->omega_diag ? v[i++] : 0;
+      c->omega[a * q + b] = c->omega[b * q + a] = x;
+    }
+  for (k = 0; k < p->n_sigma; k++) p->sigma[k] = v[i++];
+  rc = pop_cholesky(c->omega, q, p->L, "omega (a covariance-step point)",
+                    err);
+  if (rc) return rc;
+  memcpy(p->eta_hat, c->eta0, p->n_subj * q * sizeof *p->eta_hat);
+  rc = pop_pass(p, POP_TASK_OFV, ofv, err);
+  if (!rc) memcpy(c->fi, p->ofv_i, p->n_subj * sizeof *c->fi);
+  return rc;
+}
+
+/* Why R is not positive definite: its smallest eigenvalue and the
+ * parameter that weighs most in that direction. */
+static int not_pd(const rkin_popfit *fit, const double *H, size_t n,
+                  rkin_err *err)
+{
+  gsl_matrix *A = gsl_matrix_alloc(n, n), *V = gsl_matrix_alloc(n, n);
+  gsl_vector *e = gsl_vector_alloc(n);
+  gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc(n);
+  size_t i, j, imin = 0, jmax = 0;
+  double emin = 0;
+  if (A && V && e && ws) {
+    for (i = 0; i < n; i++)
+      for (j = 0; j < n; j++) gsl_matrix_set(A, i, j, H[i * n + j]);
+    gsl_eigen_symmv(A, e, V, ws);
+    for (i = 0; i < n; i++)
+      if (i == 0 || gsl_vector_get(e, i) < emin) {
+        emin = gsl_vector_get(e, i);
+        imin = i;
+      }
+    for (j = 0; j < n; j++)
+      if (fabs(gsl_matrix_get(V, j, imin)) > fabs(gsl_matrix_get(V, jmax,
+                                                                  imin)))
+        jmax = j;
+  }
+  gsl_matrix_free(A);
+  gsl_matrix_free(V);
+  gsl_vector_free(e);
+  if (ws) gsl_eigen_symmv_free(ws);
+  return rkin_err_set(err, RKIN_ERANGE, "covariance step: the Hessian of "
+                      "the OFV (R matrix) is not positive definite "
+                      "(smallest eigenvalue %g, mostly along %s): the "
+                      "estimates are not at a well-defined minimum or a "
+                      "parameter is not identifiable; no standard errors",
+                      emin, fit->est_names[jmax]);
+}
+
+/* Largest over smallest eigenvalue of the correlation matrix (NONMEM's
+ * condition number). */
+static double cond_number(const double *corr, size_t n)
+{
+  gsl_matrix *A = gsl_matrix_alloc(n, n);
+  gsl_vector *e = gsl_vector_alloc(n);
+  gsl_eigen_symm_workspace *ws = gsl_eigen_symm_alloc(n);
+  double lo = HUGE_VAL, hi = -HUGE_VAL, c = NAN;
+  size_t i, j;
+  if (A && e && ws) {
+    for (i = 0; i < n; i++)
+      for (j = 0; j < n; j++) gsl_matrix_set(A, i, j, corr[i * n + j]);
+    gsl_eigen_symm(A, e, ws);
+    for (i = 0; i < n; i++) {
+      double v = gsl_vector_get(e, i);
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    c = lo > 0 ? hi / lo : HUGE_VAL;
+  }
+  gsl_matrix_free(A);
+  gsl_vector_free(e);
+  if (ws) gsl_eigen_symm_free(ws);
+  return c;
+}
+
+/* The sandwich and R^-1 from H (Hessian of the OFV = 2 x information) and
+ * S = sum_i g_i g_i' (g_i: gradient of subject i's OFV term):
+ * information I = H/2, scores -g_i/2, so R^-1 S R^-1 = H^-1 S H^-1 and
+ * R^-1 = 2 H^-1. */
+static int finish(rkin_popfit *fit, double *H, const double *S, size_t n,
+                  rkin_err *err)
+{
+  gsl_matrix_view Hm = gsl_matrix_view_array(H, n, n);
+  gsl_matrix *T = gsl_matrix_alloc(n, n);
+  gsl_matrix_const_view Sm = gsl_matrix_const_view_array(S, n, n);
+  gsl_matrix_view Cm = gsl_matrix_view_array(fit->cov, n, n);
+  size_t i, j;
+  int rc = RKIN_OK;
+  double *Hc = malloc(n * n * sizeof *Hc);
+  if (!T || !Hc) {
+    gsl_matrix_free(T);
+    free(Hc);
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  }
+  memcpy(Hc, H, n * n * sizeof *Hc);
+  if (gsl_linalg_cholesky_decomp1(&Hm.matrix)) {
+    rc = not_pd(fit, Hc, n, err);
+    goto done;
+  }
+  gsl_linalg_cholesky_invert(&Hm.matrix);   /* H now holds H^-1 */
+  gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Hm.matrix, &Sm.matrix,
+                 0.0, T);
+  gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, T, &Hm.matrix, 0.0,
+                 &Cm.matrix);
+  for (i = 0; i < n * n; i++) fit->cov_r[i] = 2 * H[i];
+  for (i = 0; i < n; i++) {
+    double v = fit->cov[i * n + i];
+    if (!(v > 0) || !isfinite(v)) {
+      rc = rkin_err_set(err, RKIN_ERANGE, "covariance step: the sandwich "
+                        "variance of %s is %g (expected > 0): S is "
+                        "degenerate", fit->est_names[i], v);
+      goto done;
+    }
+    fit->se[i] = sqrt(v);
+    fit->rse[i] = fit->est[i] != 0 ? 100 * fit->se[i] / fabs(fit->est[i])
+                                   : NAN;
+  }
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++)
+      fit->corr[i * n + j] = fit->cov[i * n + j] / (fit->se[i] * fit->se[j]);
+  fit->cond = cond_number(fit->corr, n);
+done:
+  gsl_matrix_free(T);
+  free(Hc);
+  return rc;
+}
+
+int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
+{
+  size_t n = p->n_est, ns = p->n_subj, k, l, s;
+  cov_ctx c;
+  double *v0 = NULL, *v = NULL, *h = NULL, *H = NULL, *S = NULL;
+  double *fp = NULL, *fm = NULL, *gp = NULL, *g = NULL, f0, a, b, cc, d;
+  int rc = RKIN_ENOMEM;
+  memset(&c, 0, sizeof c);
+  c.p = p;
+  fit->est = calloc(n, sizeof(double));
+  fit->se = calloc(n, sizeof(double));
+  fit->rse = calloc(n, sizeof(double));
+  fit->cov = calloc(n * n, sizeof(double));
+  fit->cov_r = calloc(n * n, sizeof(double));
+  fit->corr = calloc(n * n, sizeof(double));
+  c.eta0 = fit->eta;
+  c.omega = malloc(p->n_eta * p->n_eta * sizeof(double));
+  c.fi = malloc(ns * sizeof(double));
+  v0 = malloc(n * sizeof *v0);
+  v = malloc(n * sizeof *v);
+  h = malloc(n * sizeof *h);
+  H = calloc(n * n, sizeof *H);
+  S = calloc(n * n, sizeof *S);
+  fp = malloc(n * sizeof *fp);
+  fm = malloc(n * sizeof *fm);
+  gp = malloc(ns * sizeof *gp);
+  g = malloc(ns * n * sizeof *g);
+  if (!fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
+      || !fit->corr || !c.omega || !c.fi || !v0 || !v || !h || !H || !S
+      || !fp || !fm || !gp || !g || name_params(p, fit)) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "covariance step: out of memory");
+    goto done;
+  }
+  nat_from_fit(p, fit, v0);
+  memcpy(fit->est, v0, n * sizeof *v0);
+  /* Relative steps: central differences balance truncation (h^2) against
+   * the OFV's noise from the inner optimisation (~1e-10 / h^2). */
+  for (k = 0; k < n; k++) h[k] = 1e-3 * (fabs(v0[k]) > 1e-2 ? fabs(v0[k])
+                                                            : 1e-2);
+  rc = eval_nat(&c, v0, &f0, err);
+  for (k = 0; !rc && k < n; k++) {
+    memcpy(v, v0, n * sizeof *v);
+    v[k] = v0[k] + h[k];
+    rc = eval_nat(&c, v, &fp[k], err);
+    if (rc) break;
+    memcpy(gp, c.fi, ns * sizeof *gp);
+    v[k] = v0[k] - h[k];
+    rc = eval_nat(&c, v, &fm[k], err);
+    if (rc) break;
+    for (s = 0; s < ns; s++) g[s * n + k] = (gp[s] - c.fi[s]) / (2 * h[k]);
+    H[k * n + k] = (fp[k] - 2 * f0 + fm[k]) / (h[k] * h[k]);
+  }
+  for (k = 0; !rc && k < n; k++)
+    for (l = 0; !rc && l < k; l++) {
+      memcpy(v, v0, n * sizeof *v);
+      v[k] = v0[k] + h[k];
+      v[l] = v0[l] + h[l];
+      rc = eval_nat(&c, v, &a, err);
+      v[l] = v0[l] - h[l];
+      if (!rc) rc = eval_nat(&c, v, &b, err);
+      v[k] = v0[k] - h[k];
+      if (!rc) rc = eval_nat(&c, v, &d, err);
+      v[l] = v0[l] + h[l];
+      if (!rc) rc = eval_nat(&c, v, &cc, err);
+      if (!rc)
+        H[k * n + l] = H[l * n + k] = (a - b - cc + d) / (4 * h[k] * h[l]);
+    }
+  if (rc) {
+    rkin_err_prefix(err, "covariance step: ");
+    goto done;
+  }
+  for (s = 0; s < ns; s++)
+    for (k = 0; k < n; k++)
+      for (l = 0; l < n; l++) S[k * n + l] += g[s * n + k] * g[s * n + l];
+  rc = finish(fit, H, S, n, err);
+done:
+  /* Leave p at the estimates for any later use. */
+  free(c.omega);
+  free(c.fi);
+  free(v0);
+  free(v);
+  free(h);
+  free(H);
+  free(S);
+  free(fp);
+  free(fm);
+  free(gp);
+  free(g);
+  return rc;
+}

@@ -1,0 +1,684 @@
+/* popest.c - population fit: specification checks, set-up, the outer
+ * optimisation of theta / Omega / sigma on a transformed scale, and the
+ * results (estimates, EBEs, diagnostics, shrinkage). */
+#include "pop/popest_impl.h"
+
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void rkin_popfit_opts_default(rkin_popfit_opts *o)
+{
+  memset(o, 0, sizeof *o);
+  o->method = RKIN_POP_FOCEI;
+  o->covariance = 1;
+  o->threads = 0;
+  o->max_eval = 3000;
+  o->xtol = 1e-6;
+  o->eta_step = 0;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static size_t n_sigma_of(rkin_res_model r)
+{
+  return r == RKIN_RES_COMB ? 2 : 1;
+}
+
+static int check_spec(const rkin_popmodel *pm, rkin_err *err)
+{
+  size_t k;
+  if (!pm)
+    return rkin_err_set(err, RKIN_EINVAL, "population model: NULL");
+  if (!pm->model == !pm->predict)
+    return rkin_err_set(err, RKIN_EINVAL, "population model: give either a "
+                        "model (solved by rkin_solver) or a predictor "
+                        "callback, not %s", pm->model ? "both" : "neither");
+  if (pm->model) {
+    size_t no = rkin_model_noutputs(pm->model);
+    size_t ns = rkin_model_nstates(pm->model);
+    if (pm->output >= 0 ? (size_t)pm->output >= no
+                        : (size_t)(-1 - pm->output) >= ns)
+      return rkin_err_set(err, RKIN_EINVAL, "population model: observed "
+                          "quantity %d is not an output (0..%zu) or a state "
+                          "(-1..-%zu) of model '%s'", pm->output, no,
+                          ns, rkin_model_name(pm->model));
+  } else if (pm->n_psi == 0) {
+    return rkin_err_set(err, RKIN_EINVAL, "population model: n_psi must be "
+                        "> 0 with a predictor callback");
+  }
+  if (!pm->indiv == !(pm->graph && pm->psi_expr))
+    return rkin_err_set(err, RKIN_EINVAL, "population model: give either "
+                        "an individual-parameter callback or expressions "
+                        "(graph + psi_expr), not %s",
+                        pm->indiv ? "both" : "neither");
+  if (pm->n_eta == 0 || pm->n_eta > POP_MAX_ETA)
+    return rkin_err_set(err, RKIN_EINVAL, "population model: n_eta = %zu "
+                        "(expected 1 to %d random effects)", pm->n_eta,
+                        POP_MAX_ETA);
+  if (!pm->omega_init || (pm->n_theta && !pm->theta_init)
+      || !pm->sigma_init)
+    return rkin_err_set(err, RKIN_EINVAL, "population model: theta_init, "
+                        "omega_init and sigma_init are required");
+  for (k = 0; k < pm->n_theta; k++) {
+    double lo = pm->theta_lower ? pm->theta_lower[k] : -HUGE_VAL;
+    double hi = pm->theta_upper ? pm->theta_upper[k] : HUGE_VAL;
+    double v = pm->theta_init[k];
+    if (!isfinite(v) || isnan(lo) || isnan(hi) || v < lo || v > hi
+        || lo >= hi)
+      return rkin_err_set(err, RKIN_EINVAL, "population model: theta %s = "
+                          "%g with bounds [%g, %g] (expected a finite "
+                          "initial value inside lower < upper)",
+                          pm->theta_names ? pm->theta_names[k] : "?", v,
+                          lo, hi);
+  }
+  if (pm->log_scale && pm->res != RKIN_RES_ADD)
+    return rkin_err_set(err, RKIN_EINVAL, "population model: on the log "
+                        "scale only the additive error model is supported "
+                        "(it is proportional on the natural scale)");
+  for (k = 0; k < n_sigma_of(pm->res); k++)
+    if (!isfinite(pm->sigma_init[k]) || pm->sigma_init[k] <= 0)
+      return rkin_err_set(err, RKIN_EINVAL, "population model: sigma[%zu] "
+                          "= %g (expected a residual SD > 0)", k,
+                          pm->sigma_init[k]);
+  return RKIN_OK;
+}
+
+static int map_data(pop *p, rkin_err *err)
+{
+  const rkin_popmodel *pm = p->pm;
+  size_t s, k, off = 0;
+  p->n_subj = rkin_data_nsubjects(p->data);
+  if (p->n_subj == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "population fit: no subjects");
+  p->cov_idx = malloc((pm->n_cov ? pm->n_cov : 1) * sizeof *p->cov_idx);
+  p->obs_off = malloc(p->n_subj * sizeof *p->obs_off);
+  if (!p->cov_idx || !p->obs_off)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  for (k = 0; k < pm->n_cov; k++) {
+    p->cov_idx[k] = rkin_data_covariate_index(p->data, pm->cov_names[k],
+                                              err);
+    if (p->cov_idx[k] < 0) return rkin_err_prefix(err, "population model: ");
+  }
+  for (s = 0; s < p->n_subj; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+    p->obs_off[s] = off;
+    off += sj->n_obs;
+    if (sj->n_obs > p->max_obs) p->max_obs = sj->n_obs;
+    for (k = 0; k < pm->n_cov; k++)
+      if (isnan(sj->cov[p->cov_idx[k]]))
+        return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu): "
+                            "covariate %s is missing on all its records",
+                            sj->id, sj->line, pm->cov_names[k]);
+    for (k = 0; pm->log_scale && k < sj->n_obs; k++)
+      if (sj->dv[k] <= 0)
+        return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu): "
+                            "DV = %g, but the log-scale error model needs "
+                            "DV > 0", sj->id, sj->obs_line[k], sj->dv[k]);
+  }
+  p->n_obs = off;
+  if (pm->model) {
+    int rc = rkin_data_check_states(p->data, rkin_model_nstates(pm->model),
+                                    NULL, err);
+    if (rc) return rc;
+  }
+  return RKIN_OK;
+}
+
+/* One tape for psi and its eta-derivatives (psi_deta). */
+static int compile_dpsi(pop *p, rkin_err *err)
+{
+  const rkin_popmodel *pm = p->pm;
+  size_t np = p->n_psi, q = p->n_eta, k;
+  size_t nl = p->n_theta + p->n_eta + p->n_cov;
+  rkin_node *nodes = malloc(np * (1 + q) * sizeof *nodes);
+  if (!nodes) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  memcpy(nodes, pm->psi_expr, np * sizeof *nodes);
+  memcpy(nodes + np, pm->psi_deta, np * q * sizeof *nodes);
+  for (k = 0; k < np * q; k++) {
+    rkin_node d = pm->psi_deta[k];
+    if (d < 0 || (size_t)d >= rkin_graph_size(pm->graph)
+        || rkin_expr_has_state(pm->graph, d)
+        || rkin_expr_has_time(pm->graph, d)
+        || rkin_expr_max_param(pm->graph, d) >= (int)nl) {
+      free(nodes);
+      return rkin_err_set(err, RKIN_EINVAL, "population model: psi_deta "
+                          "entry (%zu,%zu) = node %d is not an expression "
+                          "of theta, eta and covariates", k / q + 1,
+                          k % q + 1, d);
+    }
+  }
+  p->tape_d = rkin_tape_compile(pm->graph, nodes, np * (1 + q), err);
+  free(nodes);
+  return p->tape_d ? RKIN_OK : (err ? err->code : RKIN_EINVAL);
+}
+
+static int compile_psi(pop *p, rkin_err *err)
+{
+  const rkin_popmodel *pm = p->pm;
+  size_t k, np = p->n_theta + p->n_eta + p->n_cov;
+  if (!pm->graph) return RKIN_OK;
+  for (k = 0; k < p->n_psi; k++) {
+    int mx = rkin_expr_max_param(pm->graph, pm->psi_expr[k]);
+    if (rkin_expr_has_state(pm->graph, pm->psi_expr[k])
+        || rkin_expr_has_time(pm->graph, pm->psi_expr[k]))
+      return rkin_err_set(err, RKIN_EINVAL, "population model: the "
+                          "expression of individual parameter %zu uses a "
+                          "state or time (expected theta, eta and "
+                          "covariates only)", k + 1);
+    if (mx >= (int)np)
+      return rkin_err_set(err, RKIN_EINVAL, "population model: the "
+                          "expression of individual parameter %zu uses "
+                          "parameter leaf %d (expected < %zu: theta, eta, "
+                          "covariates)", k + 1, mx, np);
+  }
+  p->tape = rkin_tape_compile(pm->graph, pm->psi_expr, p->n_psi, err);
+  if (!p->tape) return err ? err->code : RKIN_EINVAL;
+  return pm->psi_deta ? compile_dpsi(p, err) : RKIN_OK;
+}
+
+/* An eta that changes no individual parameter makes Omega unidentifiable;
+ * probed at the initial theta for the first subject. */
+static int check_etas_used(pop *p, rkin_err *err)
+{
+  pop_ws *w = &p->ws[0];
+  size_t q = p->n_eta, k, j;
+  double eta[POP_MAX_ETA] = {0}, *base = malloc(p->n_psi * sizeof *base);
+  int rc;
+  if (!base) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  rc = pop_psi(w, 0, eta, err);
+  if (!rc) memcpy(base, w->psi, p->n_psi * sizeof *base);
+  for (k = 0; !rc && k < q; k++) {
+    int used = 0;
+    double d;
+    for (d = -0.1; d <= 0.1 && !rc && !used; d += 0.2) {
+      eta[k] = d;
+      rc = pop_psi(w, 0, eta, err);
+      for (j = 0; !rc && j < p->n_psi; j++) used |= w->psi[j] != base[j];
+    }
+    eta[k] = 0;
+    if (!rc && !used)
+      rc = rkin_err_set(err, RKIN_EINVAL, "population model: eta %s "
+                        "changes no individual parameter (an eta the "
+                        "parameter builder does not use)",
+                        p->pm->eta_names ? p->pm->eta_names[k] : "?");
+  }
+  free(base);
+  return rc;
+}
+
+static void pop_free(pop *p)
+{
+  int t;
+  if (!p) return;
+  pop_pool_stop(p);
+  for (t = 0; p->ws && t < p->n_threads; t++) pop_ws_free(&p->ws[t]);
+  free(p->ws);
+  rkin_tape_free(p->tape);
+  rkin_tape_free(p->tape_d);
+  free(p->cov_idx);
+  free(p->obs_off);
+  free(p->theta);
+  free(p->L);
+  free(p->sigma);
+  free(p->eta_hat);
+  free(p->ofv_i);
+  free(p->status);
+  free(p->serr);
+  free(p->pred);
+  free(p->ipred);
+  free(p->res);
+  free(p->iwres);
+  free(p->cwres);
+  free(p->psi_i);
+  free(p);
+}
+
+static int n_cores(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
+                    const rkin_popfit_opts *opts, rkin_err *err)
+{
+  pop *p;
+  size_t q;
+  int t, rc = check_spec(pm, err);
+  if (rc) return NULL;
+  if (!data) {
+    rkin_err_set(err, RKIN_EINVAL, "population fit: NULL dataset");
+    return NULL;
+  }
+  p = calloc(1, sizeof *p);
+  if (!p) {
+    rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    return NULL;
+  }
+  p->pm = pm;
+  p->data = data;
+  if (opts) p->opts = *opts;
+  else rkin_popfit_opts_default(&p->opts);
+  p->n_theta = pm->n_theta;
+  p->n_eta = q = pm->n_eta;
+  p->n_cov = pm->n_cov;
+  p->n_sigma = n_sigma_of(pm->res);
+  p->n_psi = pm->model ? rkin_model_nparams(pm->model) : pm->n_psi;
+  p->n_sol = pm->model ? (pm->output >= 0 ? rkin_model_noutputs(pm->model)
+                                          : rkin_model_nstates(pm->model))
+                       : 0;
+  p->n_est = p->n_theta + (pm->omega_diag ? q : q * (q + 1) / 2)
+             + p->n_sigma;
+  rc = map_data(p, err);
+  if (!rc) rc = compile_psi(p, err);
+  if (rc) goto fail;
+  p->theta = calloc(p->n_theta + 1, sizeof *p->theta);
+  p->L = calloc(q * q, sizeof *p->L);
+  p->sigma = calloc(p->n_sigma, sizeof *p->sigma);
+  p->eta_hat = calloc(p->n_subj * q, sizeof *p->eta_hat);
+  p->ofv_i = calloc(p->n_subj, sizeof *p->ofv_i);
+  p->status = calloc(p->n_subj, sizeof *p->status);
+  p->serr = calloc(p->n_subj, sizeof *p->serr);
+  p->pred = calloc(p->n_obs, sizeof *p->pred);
+  p->ipred = calloc(p->n_obs, sizeof *p->ipred);
+  p->res = calloc(p->n_obs, sizeof *p->res);
+  p->iwres = calloc(p->n_obs, sizeof *p->iwres);
+  p->cwres = calloc(p->n_obs, sizeof *p->cwres);
+  p->psi_i = calloc(p->n_subj * p->n_psi, sizeof *p->psi_i);
+  if (!p->theta || !p->L || !p->sigma || !p->eta_hat || !p->ofv_i
+      || !p->status || !p->serr || !p->pred || !p->ipred || !p->res
+      || !p->iwres || !p->cwres || !p->psi_i) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if (p->n_theta) memcpy(p->theta, pm->theta_init, p->n_theta * sizeof(double));
+  memcpy(p->sigma, pm->sigma_init, p->n_sigma * sizeof(double));
+  rc = pop_cholesky(pm->omega_init, q, p->L, "population model: omega",
+                    err);
+  if (rc) goto fail;
+  if (pm->omega_diag) {
+    size_t a, b;
+    for (a = 0; a < q; a++)
+      for (b = 0; b < q; b++)
+        if (a != b && pm->omega_init[a * q + b] != 0) {
+          rc = rkin_err_set(err, RKIN_EINVAL, "population model: omega is "
+                            "diagonal but omega(%zu,%zu) = %g", a + 1,
+                            b + 1, pm->omega_init[a * q + b]);
+          goto fail;
+        }
+  }
+  p->eta_step = p->opts.eta_step > 0 ? p->opts.eta_step : 1e-4;
+  if (p->opts.eta_step <= 0 && pm->model && pm->solve
+      && pm->solve->path == RKIN_PATH_CVODES)
+    p->eta_step = 1e-3;
+  t = p->opts.threads > 0 ? p->opts.threads : n_cores();
+  if ((size_t)t > p->n_subj) t = (int)p->n_subj;
+  p->ws = calloc((size_t)t, sizeof *p->ws);
+  if (!p->ws) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (p->n_threads = 0; p->n_threads < t; p->n_threads++) {
+    rc = pop_ws_init(p, &p->ws[p->n_threads], err);
+    if (rc) {
+      p->n_threads++;
+      goto fail;
+    }
+  }
+  /* The default CVODES tolerance of the path decides the FD step too. */
+  if (p->opts.eta_step <= 0 && p->ws[0].solver
+      && rkin_solver_path(p->ws[0].solver) == RKIN_PATH_CVODES)
+    p->eta_step = 1e-3;
+  rc = check_etas_used(p, err);
+  if (!rc) rc = pop_pool_start(p, err);
+  if (rc) goto fail;
+  return p;
+fail:
+  pop_free(p);
+  return NULL;
+}
+
+/* ------------------------------------------------- transformed scale */
+
+/* x: theta / |theta0| (bounds likewise), Omega through its Cholesky factor
+ * (log of the diagonal, off-diagonals as they are), log sigma. Unbounded
+ * and smooth, so Omega stays positive definite and SDs positive. */
+typedef struct {
+  pop *p;
+  nlopt_opt opt;
+  size_t n;
+  double *scale;
+  int n_eval;
+  double best;
+  double *xbest;
+  int failed;
+  rkin_err ferr;
+} outer_ctx;
+
+static void x_to_params(const outer_ctx *o, const double *x)
+{
+  pop *p = o->p;
+  size_t q = p->n_eta, k, a, b, i = 0;
+  for (k = 0; k < p->n_theta; k++, i++) p->theta[k] = x[i] * o->scale[k];
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) {
+      if (a == b) p->L[a * q + b] = exp(x[i++]);
+      else if (!p->pm->omega_diag) p->L[a * q + b] = x[i++];
+      else p->L[a * q + b] = 0;
+    }
+  for (k = 0; k < p->n_sigma; k++) p->sigma[k] = exp(x[i++]);
+}
+
+static size_t params_to_x(const outer_ctx *o, double *x)
+{
+  pop *p = o->p;
+  size_t q = p->n_eta, k, a, b, i = 0;
+  for (k = 0; k < p->n_theta; k++) x[i++] = p->theta[k] / o->scale[k];
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) {
+      if (a == b) x[i++] = log(p->L[a * q + b]);
+      else if (!p->pm->omega_diag) x[i++] = p->L[a * q + b];
+    }
+  for (k = 0; k < p->n_sigma; k++) x[i++] = log(p->sigma[k]);
+  return i;
+}
+
+static double outer_obj(unsigned n, const double *x, double *grad, void *d)
+{
+  outer_ctx *o = d;
+  double ofv;
+  int rc;
+  (void)grad;
+  x_to_params(o, x);
+  o->n_eval++;
+  rc = pop_pass(o->p, POP_TASK_OFV, &ofv, &o->ferr);
+  if (rc) {
+    /* Stop cleanly; the best point so far is kept. */
+    o->failed = 1;
+    nlopt_force_stop(o->opt);
+    return HUGE_VAL;
+  }
+  if (ofv < o->best) {
+    o->best = ofv;
+    memcpy(o->xbest, x, n * sizeof *x);
+  }
+  return ofv;
+}
+
+/* ------------------------------------------------------------ results */
+
+static int alloc_fit(const pop *p, rkin_popfit *fit)
+{
+  size_t q = p->n_eta;
+  fit->n_subj = p->n_subj;
+  fit->n_obs = p->n_obs;
+  fit->n_theta = p->n_theta;
+  fit->n_eta = q;
+  fit->n_sigma = p->n_sigma;
+  fit->n_psi = p->n_psi;
+  fit->n_est = p->n_est;
+  fit->theta = calloc(p->n_theta + 1, sizeof(double));
+  fit->omega = calloc(q * q, sizeof(double));
+  fit->sigma = calloc(p->n_sigma, sizeof(double));
+  fit->eta = calloc(p->n_subj * q, sizeof(double));
+  fit->psi = calloc(p->n_subj * p->n_psi, sizeof(double));
+  fit->ofv_i = calloc(p->n_subj, sizeof(double));
+  fit->eta_shrink = calloc(q, sizeof(double));
+  fit->dv = calloc(p->n_obs, sizeof(double));
+  fit->time = calloc(p->n_obs, sizeof(double));
+  fit->id = calloc(p->n_obs, sizeof(double));
+  fit->pred = calloc(p->n_obs, sizeof(double));
+  fit->ipred = calloc(p->n_obs, sizeof(double));
+  fit->res = calloc(p->n_obs, sizeof(double));
+  fit->iwres = calloc(p->n_obs, sizeof(double));
+  fit->cwres = calloc(p->n_obs, sizeof(double));
+  return fit->theta && fit->omega && fit->sigma && fit->eta && fit->psi
+         && fit->ofv_i && fit->eta_shrink && fit->dv && fit->time && fit->id
+         && fit->pred && fit->ipred && fit->res && fit->iwres && fit->cwres
+         ? RKIN_OK : RKIN_ENOMEM;
+}
+
+void rkin_popfit_free(rkin_popfit *fit)
+{
+  size_t k;
+  if (!fit) return;
+  for (k = 0; fit->est_names && k < fit->n_est; k++) free(fit->est_names[k]);
+  free(fit->est_names);
+  free(fit->theta);
+  free(fit->omega);
+  free(fit->sigma);
+  free(fit->est);
+  free(fit->se);
+  free(fit->rse);
+  free(fit->cov);
+  free(fit->cov_r);
+  free(fit->corr);
+  free(fit->eta);
+  free(fit->psi);
+  free(fit->ofv_i);
+  free(fit->eta_shrink);
+  free(fit->dv);
+  free(fit->time);
+  free(fit->id);
+  free(fit->pred);
+  free(fit->ipred);
+  free(fit->res);
+  free(fit->iwres);
+  free(fit->cwres);
+  memset(fit, 0, sizeof *fit);
+}
+
+static void omega_of(const pop *p, double *omega)
+{
+  size_t q = p->n_eta, a, b, c;
+  for (a = 0; a < q; a++)
+    for (b = 0; b < q; b++) {
+      double t = 0;
+      for (c = 0; c <= (a < b ? a : b); c++)
+        t += p->L[a * q + c] * p->L[b * q + c];
+      omega[a * q + b] = t;
+    }
+}
+
+/* Copies the estimates, EBEs and diagnostics of the last DIAG pass. */
+static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
+{
+  size_t q = p->n_eta, s, j, k;
+  double *col = malloc((p->n_subj > p->n_obs ? p->n_subj : p->n_obs)
+                       * sizeof *col);
+  fit->ofv = ofv;
+  fit->m2ll = ofv + (double)p->n_obs * log(2 * M_PI);
+  memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
+  omega_of(p, fit->omega);
+  memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
+  memcpy(fit->eta, p->eta_hat, p->n_subj * q * sizeof(double));
+  memcpy(fit->psi, p->psi_i, p->n_subj * p->n_psi * sizeof(double));
+  memcpy(fit->ofv_i, p->ofv_i, p->n_subj * sizeof(double));
+  memcpy(fit->pred, p->pred, p->n_obs * sizeof(double));
+  memcpy(fit->ipred, p->ipred, p->n_obs * sizeof(double));
+  memcpy(fit->res, p->res, p->n_obs * sizeof(double));
+  memcpy(fit->iwres, p->iwres, p->n_obs * sizeof(double));
+  memcpy(fit->cwres, p->cwres, p->n_obs * sizeof(double));
+  for (s = 0; s < p->n_subj; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+    for (j = 0; j < sj->n_obs; j++) {
+      fit->dv[p->obs_off[s] + j] = sj->dv[j];
+      fit->time[p->obs_off[s] + j] = sj->time[j];
+      fit->id[p->obs_off[s] + j] = sj->id;
+    }
+  }
+  /* Shrinkage (Savic & Karlsson 2009, AAPS J 11:558): eta from the SD of
+   * the EBEs over subjects, epsilon from the SD of IWRES. */
+  if (col) {
+    for (k = 0; k < q; k++) {
+      for (s = 0; s < p->n_subj; s++) col[s] = p->eta_hat[s * q + k];
+      fit->eta_shrink[k] = p->n_subj > 1
+        ? 1 - gsl_stats_sd(col, 1, p->n_subj) / sqrt(fit->omega[k * q + k])
+        : NAN;
+    }
+    fit->eps_shrink = p->n_obs > 1
+      ? 1 - gsl_stats_sd(p->iwres, 1, p->n_obs) : NAN;
+    free(col);
+  }
+}
+
+static int set_natural(pop *p, const double *theta, const double *omega,
+                       const double *sigma, rkin_err *err)
+{
+  size_t k;
+  for (k = 0; k < p->n_theta; k++) p->theta[k] = theta[k];
+  for (k = 0; k < p->n_sigma; k++) {
+    if (!(sigma[k] > 0) || !isfinite(sigma[k]))
+      return rkin_err_set(err, RKIN_EINVAL, "sigma[%zu] = %g (expected a "
+                          "residual SD > 0)", k, sigma[k]);
+    p->sigma[k] = sigma[k];
+  }
+  return pop_cholesky(omega, p->n_eta, p->L, "omega", err);
+}
+
+int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
+                    const rkin_popfit_opts *opts, const double *theta,
+                    const double *omega, const double *sigma, double *ofv,
+                    double *m2ll, double *ofv_i, rkin_err *err)
+{
+  pop *p = pop_new(pm, data, opts, err);
+  int rc;
+  if (!p) return err ? err->code : RKIN_EINVAL;
+  rc = set_natural(p, theta, omega, sigma, err);
+  if (!rc) rc = pop_pass(p, POP_TASK_OFV, ofv, err);
+  if (!rc && m2ll) *m2ll = *ofv + (double)p->n_obs * log(2 * M_PI);
+  if (!rc && ofv_i) memcpy(ofv_i, p->ofv_i, p->n_subj * sizeof *ofv_i);
+  pop_free(p);
+  return rc;
+}
+
+static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
+{
+  outer_ctx o;
+  nlopt_opt opt = NULL;
+  double *x = NULL, *lo = NULL, *hi = NULL, f0, fmin;
+  size_t k, n;
+  nlopt_result r;
+  int rc;
+  memset(&o, 0, sizeof o);
+  o.p = p;
+  o.n = n = p->n_est;
+  o.best = HUGE_VAL;
+  o.scale = malloc((p->n_theta + 1) * sizeof *o.scale);
+  o.xbest = malloc(n * sizeof *o.xbest);
+  x = malloc(n * sizeof *x);
+  lo = malloc(n * sizeof *lo);
+  hi = malloc(n * sizeof *hi);
+  opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)n);
+  if (!o.scale || !o.xbest || !x || !lo || !hi || !opt) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (k = 0; k < p->n_theta; k++) {
+    double t0 = p->pm->theta_init[k];
+    o.scale[k] = t0 != 0 ? fabs(t0) : 1;
+  }
+  params_to_x(&o, x);
+  for (k = 0; k < n; k++) {
+    lo[k] = -HUGE_VAL;
+    hi[k] = HUGE_VAL;
+  }
+  for (k = 0; k < p->n_theta; k++) {
+    if (p->pm->theta_lower) lo[k] = p->pm->theta_lower[k] / o.scale[k];
+    if (p->pm->theta_upper) hi[k] = p->pm->theta_upper[k] / o.scale[k];
+  }
+  /* The initial estimates must give an objective: else the model or the
+   * data is wrong, not the optimiser. */
+  rc = pop_pass(p, POP_TASK_OFV, &f0, err);
+  if (rc) {
+    rkin_err_prefix(err, "population fit at the initial estimates: ");
+    goto done;
+  }
+  o.best = f0;
+  memcpy(o.xbest, x, n * sizeof *x);
+  nlopt_set_lower_bounds(opt, lo);
+  nlopt_set_upper_bounds(opt, hi);
+  nlopt_set_min_objective(opt, outer_obj, &o);
+  nlopt_set_xtol_abs1(opt, p->opts.xtol > 0 ? p->opts.xtol : 1e-6);
+  nlopt_set_maxeval(opt, p->opts.max_eval > 0 ? p->opts.max_eval : 3000);
+  nlopt_set_initial_step1(opt, 0.1);
+  o.opt = opt;
+  r = nlopt_optimize(opt, x, &fmin);
+  fit->stop = nlopt_result_to_string(r);
+  fit->n_eval = o.n_eval;
+  if (o.failed) {
+    fit->status = o.ferr.code ? o.ferr.code : RKIN_EOPTIM;
+    fit->err = o.ferr;
+    rkin_err_prefix(&fit->err, "population fit stopped after %d "
+                    "evaluations (last good estimates kept): ", o.n_eval);
+  } else if (r == NLOPT_MAXEVAL_REACHED) {
+    fit->status = rkin_err_set(&fit->err, RKIN_EOPTIM, "population fit did "
+                               "not converge in %d evaluations (last "
+                               "estimates kept)", o.n_eval);
+  } else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED) {
+    fit->status = rkin_err_set(&fit->err, RKIN_EOPTIM, "population fit: "
+                               "NLopt BOBYQA failed: %s",
+                               nlopt_result_to_string(r));
+  }
+  x_to_params(&o, o.xbest);
+  rc = RKIN_OK;
+done:
+  if (opt) nlopt_destroy(opt);
+  free(o.scale);
+  free(o.xbest);
+  free(x);
+  free(lo);
+  free(hi);
+  return rc;
+}
+
+int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
+                    const rkin_popfit_opts *opts, rkin_popfit *fit,
+                    rkin_err *err)
+{
+  pop *p;
+  double ofv;
+  int rc;
+  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "rkin_popfit_run: NULL "
+                                "result");
+  memset(fit, 0, sizeof *fit);
+  fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
+                                 "step not run");
+  p = pop_new(pm, data, opts, err);
+  if (!p) {
+    fit->status = err ? err->code : RKIN_EINVAL;
+    if (err) fit->err = *err;
+    return fit->status;
+  }
+  if (alloc_fit(p, fit)) {
+    pop_free(p);
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  }
+  rc = outer_run(p, fit, err);
+  if (rc) {
+    fit->status = rc;
+    fit->err = *err;
+    pop_free(p);
+    return rc;
+  }
+  /* EBEs and diagnostics at the estimates (FO: post hoc EBEs). */
+  rc = pop_pass(p, POP_TASK_DIAG, &ofv, &fit->err);
+  if (rc) {
+    if (!fit->status) fit->status = rc;
+    omega_of(p, fit->omega);
+    memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
+    memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
+  } else {
+    fill_fit(p, fit, ofv);
+    if (p->opts.covariance && fit->status == 0) {
+      rkin_err_clear(&fit->cov_err);
+      fit->cov_status = pop_covariance(p, fit, &fit->cov_err);
+    }
+  }
+  pop_free(p);
+  return RKIN_OK;
+}

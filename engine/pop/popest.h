@@ -1,0 +1,183 @@
+/* popest.h - population (nonlinear mixed-effects) estimation: FO and FOCE
+ * with interaction, empirical Bayes estimates, covariance step,
+ * goodness-of-fit diagnostics.
+ *
+ * Model, NONMEM's way: subject i has random effects eta_i ~ N(0, Omega);
+ * its model parameters psi_i = g(theta, eta_i, cov_i); observation j is
+ * y_ij = f_ij(psi_i) + eps_ij with Var(eps_ij) = V(f_ij) = a^2 (additive),
+ * b^2 f^2 (proportional) or a^2 + b^2 f^2 (combined), optionally with y and
+ * f on the log scale (then additive only). f comes from rkin_solver_run
+ * (one model output or state at the observation times) or from a
+ * caller's closed-form predictor.
+ *
+ * Objective: ofv = -2 log L without the constant N log(2 pi) (NONMEM's
+ * OFV); m2ll = ofv + N log(2 pi), the -2 log-likelihood nlme / R report.
+ *   FO:     y_i ~ N(f(0), G0 Omega G0' + V(f(0))), G = df/deta.
+ *   FOCE-I: Laplace at the EBE eta^ with the first-order Hessian
+ *           (Wang 2007, J Pharmacokinet Pharmacodyn 34:575, eq. for
+ *           FOCE-I): sum_j [r_j^2/V_j + log V_j] + eta^' Omega^-1 eta^
+ *           + log det(I + L' G' V^-1 G L), Omega = L L', V and G at eta^.
+ * df/deta: on the exact path (linear model and outputs) forward
+ * sensitivities of the solution along dpsi/deta (rkin_solver_run_sens;
+ * dpsi/deta from psi_deta, else by central differences of the cheap
+ * parameter builder);
+ * elsewhere (CVODES, a predictor callback, complex eigenvalues) central
+ * finite differences of the predictions.
+ * Call rkin_init() first: a non-positive-definite Omega or R matrix is
+ * detected through GSL's return codes. */
+#ifndef RKIN_POPEST_H
+#define RKIN_POPEST_H
+
+#include <stddef.h>
+
+#include "pop/data.h"
+#include "core/err.h"
+#include "core/expr.h"
+#include "core/model.h"
+#include "solve/solve.h"
+
+typedef enum { RKIN_RES_ADD, RKIN_RES_PROP, RKIN_RES_COMB } rkin_res_model;
+typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
+
+/* Individual parameters psi (n_psi) from theta, eta and the subject's
+ * covariates (in popmodel.cov_names order). Called from worker threads
+ * at once: must be re-entrant. Returns 0, or a negative RKIN_E code with
+ * a message in err. */
+typedef int (*rkin_pop_indiv_fn)(const double *theta, const double *eta,
+                                 const double *cov, double *psi, void *ud,
+                                 rkin_err *err);
+
+/* A closed-form predictor replacing the solver: f[k] for every
+ * observation k of subject s given psi. Re-entrant, as above. */
+typedef int (*rkin_pop_pred_fn)(const rkin_data_subject *s,
+                                const double *psi, double *f, void *ud,
+                                rkin_err *err);
+
+typedef struct {
+  /* Predictions: either a model (psi are its parameters, n_psi its
+   * parameter count) observed through output `output` (>= 0) or state
+   * -1 - output, solved with `solve` (NULL: defaults with rtol 1e-8)... */
+  const rkin_model *model;
+  int output;
+  const rkin_solve_opts *solve;
+  /* ... or a closed-form predictor (model NULL). */
+  rkin_pop_pred_fn predict;
+  void *predict_ud;
+  size_t n_psi;                   /* with predict only */
+  const char *const *psi_names;   /* with predict: for messages; NULL */
+
+  size_t n_theta;
+  const char *const *theta_names; /* NULL: THETA1.. */
+  const double *theta_init;
+  const double *theta_lower;      /* NULL or -HUGE_VAL entries: unbounded */
+  const double *theta_upper;
+
+  size_t n_eta;
+  const char *const *eta_names;   /* NULL: ETA1.. */
+  const double *omega_init;       /* n_eta x n_eta, symmetric positive
+                                     definite, row-major */
+  int omega_diag;                 /* 1: off-diagonals fixed at 0 */
+
+  size_t n_cov;                   /* covariates the builder uses, looked */
+  const char *const *cov_names;   /* up in the dataset by name */
+
+  /* psi: a C callback, or expressions (graph + n_psi nodes) whose PARAM
+   * leaf i is theta[i] for i < n_theta, eta[i - n_theta] next, then the
+   * covariates; one of the two. */
+  rkin_pop_indiv_fn indiv;
+  void *indiv_ud;
+  const rkin_graph *graph;
+  const rkin_node *psi_expr;
+  /* Optional with expressions: d psi_k / d eta_j as nodes of graph,
+   * n_psi x n_eta row-major (rkin_expr_diff of psi_expr[k] by PARAM leaf
+   * n_theta + j), for exact df/deta on the exact path; NULL: central
+   * differences of psi. */
+  const rkin_node *psi_deta;
+
+  rkin_res_model res;
+  int log_scale;                  /* 1: log(y) = log(f) + eps, additive */
+  const double *sigma_init;       /* SDs: add {a}, prop {b}, comb {a, b} */
+} rkin_popmodel;
+
+typedef struct {
+  rkin_pop_method method;
+  int covariance;        /* 1: run the covariance step (default 1) */
+  int threads;           /* 0: all cores (default) */
+  int max_eval;          /* outer objective evaluations (default 3000) */
+  double xtol;           /* outer: step on the transformed scale (1e-6) */
+  double eta_step;       /* finite-difference step on eta (1e-4; 1e-3 on
+                            the CVODES path) */
+  int fd_grad;           /* 1: df/deta by finite differences also where
+                            the exact path gives it analytically (default
+                            0: forward sensitivities, see below) */
+} rkin_popfit_opts;
+
+void rkin_popfit_opts_default(rkin_popfit_opts *o);
+
+typedef struct {
+  int status;            /* 0 converged; else the RKIN_E code of `err`:
+                            the estimates are the last good ones */
+  rkin_err err;
+  const char *stop;      /* NLopt's reason ("xtol reached", ...) */
+  int n_eval;            /* outer objective evaluations */
+  double ofv;            /* NONMEM's OFV (no N log 2 pi) */
+  double m2ll;           /* -2 log L incl. N log 2 pi */
+  size_t n_subj, n_obs, n_theta, n_eta, n_sigma, n_psi;
+  double *theta;         /* n_theta */
+  double *omega;         /* n_eta x n_eta */
+  double *sigma;         /* n_sigma SDs */
+
+  /* Covariance step, over the n_est estimated parameters: theta, then
+   * Omega's variances (diagonal) or lower triangle row by row, then the
+   * sigma SDs. cov_status != 0: not done or failed (message in cov_err). */
+  int cov_status;
+  rkin_err cov_err;
+  size_t n_est;
+  char **est_names;      /* "lKa", "OMEGA(2,1)", "SIGMA(1)" */
+  double *est;           /* n_est */
+  double *se, *rse;      /* from the sandwich R^-1 S R^-1; rse in % */
+  double *cov;           /* n_est^2: sandwich covariance */
+  double *cov_r;         /* n_est^2: R^-1 covariance */
+  double *corr;          /* n_est^2: correlation of the sandwich */
+  double cond;           /* max/min eigenvalue of corr (NONMEM's) */
+
+  /* Per subject (rows in dataset order). */
+  double *eta;           /* n_subj x n_eta: EBEs (FO: also computed) */
+  double *psi;           /* n_subj x n_psi: individual parameters */
+  double *ofv_i;         /* n_subj: contributions to ofv */
+  double *eta_shrink;    /* n_eta: 1 - SD(eta^) / omega, fraction */
+  double eps_shrink;     /* 1 - SD(IWRES) */
+
+  /* Per observation (dataset order). PRED at eta = 0, IPRED at eta^,
+   * both on the natural scale; residuals on the error model's scale. */
+  double *dv, *time, *id;
+  double *pred, *ipred, *res, *iwres, *cwres;
+} rkin_popfit;
+
+/* Fits the model to the data. Returns 0 when the fit ran (check
+ * fit->status: an error during estimation stops cleanly and keeps the
+ * last good estimates) or a negative code for an invalid specification:
+ * omega not positive definite, an eta that no parameter uses, an unknown
+ * covariate or one missing for a subject, bounds that exclude the
+ * initial value, a dose to a state the model lacks, ... *fit is filled in
+ * both cases and must be released with rkin_popfit_free. */
+int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
+                    const rkin_popfit_opts *opts, rkin_popfit *fit,
+                    rkin_err *err);
+void rkin_popfit_free(rkin_popfit *fit);
+
+/* The objective at given parameters (theta, omega n_eta x n_eta, sigma
+ * SDs) with EBEs re-estimated: no outer optimisation. *ofv as in
+ * rkin_popfit; m2ll may be NULL; ofv_i (n_subj) may be NULL. */
+int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
+                    const rkin_popfit_opts *opts, const double *theta,
+                    const double *omega, const double *sigma, double *ofv,
+                    double *m2ll, double *ofv_i, rkin_err *err);
+
+/* Writes the parameter table (name, estimate, SE, RSE %) and the
+ * observation table (ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES) as CSV
+ * text into malloc'd strings; the caller frees. */
+int rkin_popfit_table_csv(const rkin_popfit *fit, char **params,
+                          char **obs, rkin_err *err);
+
+#endif

@@ -1,0 +1,113 @@
+/* popest_impl.h - internal: the shared state of a population fit, the
+ * per-thread workspace and the per-subject computations (popsubj.c) used
+ * by the outer optimisation (popest.c) and the covariance step
+ * (popcov.c). Not installed. */
+#ifndef RKIN_POPEST_IMPL_H
+#define RKIN_POPEST_IMPL_H
+
+#include <nlopt.h>
+#include <stddef.h>
+
+#include "pop/popest.h"
+
+#define POP_MAX_ETA 64
+/* EBEs are searched within this many SDs of Omega (whitened scale): far
+ * beyond any plausible subject, near enough to keep exp() finite. */
+#define POP_Z_MAX 12.0
+
+/* What a pass over the subjects computes. */
+typedef enum {
+  POP_TASK_OFV,     /* each subject's OFV term (EBEs first for FOCE-I) */
+  POP_TASK_DIAG     /* EBEs, OFV term and the per-observation diagnostics */
+} pop_task;
+
+typedef struct pop pop;
+
+/* One thread's scratch: a solver, buffers and the inner optimiser. */
+typedef struct {
+  pop *p;
+  rkin_solver *solver;
+  nlopt_opt inner;      /* LBFGS on the EBE, with FD gradients */
+  nlopt_opt inner_df;   /* BOBYQA: fallback when LBFGS fails */
+  double *pvec;       /* theta, eta, cov: the psi tape's parameters */
+  double *twork;      /* psi tape scratch */
+  double *psi;
+  double *sol;        /* max_obs x (n_states or n_outputs) */
+  double *f, *fp, *fm;/* predictions, natural scale */
+  double *G;          /* max_obs x n_eta, df/deta (natural scale) */
+  double *eta, *etap; /* current eta, perturbed eta */
+  double *m1, *m2, *v1, *v2; /* n_eta^2 / max_obs^2 / max_obs scratch */
+  double *C;          /* max_obs^2 */
+  /* Analytic df/deta (exact path): forward sensitivities of the solver
+   * along dpsi/deta. */
+  int sens;           /* 1: try them (else finite differences) */
+  double *dpsi;       /* n_eta x n_psi */
+  double *psi2;       /* n_psi scratch; n_psi (1 + n_eta) with tape_d */
+  double *dsol;       /* max_obs x n_sol x n_eta */
+  /* f and G in w->f / w->G belong to (last_subj, last_eta) when last_ok:
+   * the EBE's final point needs no new solve. */
+  int last_ok;
+  size_t last_subj;
+  double *last_eta;
+  size_t subj;        /* subject being worked on (inner objective) */
+  int fail;           /* inner objective met an error */
+  rkin_err ferr;
+} pop_ws;
+
+struct pop {
+  const rkin_popmodel *pm;
+  const rkin_data *data;
+  rkin_popfit_opts opts;
+  rkin_tape *tape;            /* psi from expressions, or NULL */
+  rkin_tape *tape_d;          /* psi then dpsi/deta (n_psi x n_eta), from
+                                 psi_deta, or NULL */
+  size_t n_subj, n_obs, n_theta, n_eta, n_sigma, n_psi, n_cov, n_est;
+  size_t max_obs, n_sol;
+  int *cov_idx;               /* dataset covariate per popmodel covariate */
+  size_t *obs_off;            /* first observation of each subject */
+  double eta_step;
+  /* Current parameters of a pass. */
+  double *theta, *L, *sigma;  /* L: Cholesky factor of Omega, row-major */
+  /* Per subject: EBEs (also the next pass's starting points), results. */
+  double *eta_hat, *ofv_i;
+  int *status;
+  rkin_err *serr;
+  /* Per observation (POP_TASK_DIAG). */
+  double *pred, *ipred, *res, *iwres, *cwres, *psi_i;
+  /* Threads. */
+  int n_threads;
+  pop_ws *ws;
+  struct pop_pool *pool;
+};
+
+int pop_ws_init(pop *p, pop_ws *w, rkin_err *err);
+void pop_ws_free(pop_ws *w);
+
+/* Works subject s for the pass `task` at p's current parameters; fills
+ * p->ofv_i[s] (and the diagnostics) or p->status[s] / p->serr[s]. */
+void pop_subject(pop_ws *w, size_t s, pop_task task);
+
+/* Individual parameters of subject s at eta into w->psi. */
+int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err);
+
+/* The worker threads of p (p->n_threads - 1 of them; the caller's thread
+ * is the first worker), started once per fit (poppass.c). pop_pool_start
+ * lowers p->n_threads to the threads it could start. */
+int pop_pool_start(pop *p, rkin_err *err);
+void pop_pool_stop(pop *p);
+
+/* Runs a pass over all subjects (threads) at (theta, L, sigma) already
+ * stored in p; sums the OFV terms in subject order, so the result does
+ * not depend on the number of threads. 0, or the first failing subject's
+ * error (lowest index). */
+int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err);
+
+/* Omega (n x n) -> its Cholesky factor L (row-major lower); RKIN_EINVAL
+ * naming `what` when not positive definite. */
+int pop_cholesky(const double *omega, size_t n, double *L, const char *what,
+                 rkin_err *err);
+
+/* The covariance step at the estimates in fit (popcov.c). */
+int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err);
+
+#endif

@@ -1,0 +1,271 @@
+/* vpop.c - sampling virtual patients and simulating cohorts in parallel. */
+#include "pop/vpop.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int rkin_ncores(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+int rkin_vpop_sample(const rkin_model *m, const double *theta,
+                     const double *cv, unsigned long seed, size_t n,
+                     double *params, rkin_err *err)
+{
+  size_t np = rkin_model_nparams(m), i, j;
+  const double *th = theta ? theta : rkin_model_defaults(m);
+  gsl_rng *rng;
+
+  for (j = 0; j < np; j++) {
+    double c = cv ? cv[j] : 0.0;
+    if (!isfinite(c) || c < 0)
+      return rkin_err_set(err, RKIN_EINVAL,
+                          "cohort: cv of parameter '%s' must be a finite "
+                          "number >= 0 (got %g)",
+                          rkin_model_param_name(m, j), c);
+    if (c > 0 && !(th[j] > 0))
+      return rkin_err_set(err, RKIN_EINVAL,
+                          "cohort: parameter '%s' has cv %g, so its typical "
+                          "value must be > 0 for log-normal variability "
+                          "(got %g)",
+                          rkin_model_param_name(m, j), c, th[j]);
+  }
+  rng = gsl_rng_alloc(gsl_rng_mt19937);
+  if (!rng) return rkin_err_set(err, RKIN_ENOMEM, "cohort: out of memory");
+  gsl_rng_set(rng, seed);
+  for (i = 0; i < n; i++)
+    for (j = 0; j < np; j++) {
+      double c = cv ? cv[j] : 0.0;
+      double omega = sqrt(log1p(c * c));
+      /* A z is drawn for every parameter, so adding variability to one
+       * parameter does not change the others' draws. */
+      double z = gsl_ran_gaussian_ziggurat(rng, 1.0);
+      params[i * np + j] = c > 0 ? th[j] * exp(omega * z) : th[j];
+    }
+  gsl_rng_free(rng);
+  return RKIN_OK;
+}
+
+/* Shared by the workers of one cohort run. */
+typedef struct {
+  const rkin_cohort_spec *spec;
+  rkin_cohort_res *res;
+  rkin_dosing **cycle_dosing;   /* n_cycles schedules (scaled), shared */
+  atomic_size_t next;           /* next patient to take */
+  atomic_size_t done;
+  atomic_long steps;
+  atomic_int setup_code;        /* a worker could not create its solver */
+  rkin_err setup_err;
+  pthread_mutex_t lock;
+} cohort_job;
+
+/* One patient through all cycles; writes its TIA slots. */
+static int run_patient(cohort_job *job, rkin_solver *s, size_t i,
+                       double *y, double *tia, long *steps, rkin_err *err)
+{
+  const rkin_cohort_spec *sp = job->spec;
+  size_t ns = rkin_model_nstates(sp->model), c;
+  const double *p = sp->params + i * rkin_model_nparams(sp->model);
+  memset(y, 0, ns * sizeof *y);
+  for (c = 0; c < sp->n_cycles; c++) {
+    rkin_solve_req rq = {0};
+    rkin_solve_res rs = {0};
+    int rc;
+    rq.t0 = 0.0;
+    rq.t1 = sp->cycle_h;
+    rq.y0 = y;
+    rq.params = p;
+    rq.dosing = job->cycle_dosing[c];
+    rq.tia = sp->tia;
+    rq.n_tia = sp->n_tia;
+    rs.tia = tia + c * sp->n_tia;
+    rs.y_end = y;    /* the next cycle starts where this one ended */
+    rc = rkin_solver_run(s, &rq, &rs, err);
+    *steps += rs.n_steps;
+    if (rc) return rkin_err_prefix(err, "patient %zu, cycle %zu: ", i + 1,
+                                   c + 1);
+  }
+  return RKIN_OK;
+}
+
+static void *worker(void *arg)
+{
+  cohort_job *job = arg;
+  const rkin_cohort_spec *sp = job->spec;
+  size_t ns = rkin_model_nstates(sp->model), per = sp->n_cycles * sp->n_tia;
+  rkin_err err;
+  rkin_solver *s = rkin_solver_new(sp->model, &sp->opts, &err);
+  double *y = malloc(ns * sizeof *y);
+  long steps = 0;
+
+  if (!s || !y) {
+    pthread_mutex_lock(&job->lock);
+    if (!job->setup_code) {
+      job->setup_code = s ? RKIN_ENOMEM : err.code;
+      if (s) rkin_err_set(&job->setup_err, RKIN_ENOMEM, "cohort: out of memory");
+      else job->setup_err = err;
+    }
+    pthread_mutex_unlock(&job->lock);
+    atomic_store(&job->next, sp->n_patients);   /* stop everyone */
+  } else {
+    for (;;) {
+      size_t i = atomic_fetch_add(&job->next, 1), k;
+      double *tia;
+      int rc;
+      if (i >= sp->n_patients) break;
+      tia = job->res->tia + i * per;
+      rc = run_patient(job, s, i, y, tia, &steps, &err);
+      job->res->status[i] = rc;
+      if (rc) {
+        for (k = 0; k < per; k++) tia[k] = NAN;
+        pthread_mutex_lock(&job->lock);
+        /* Keep the lowest failing index, whatever the thread timing. */
+        if (!job->res->n_failed || i < job->res->first_failed) {
+          job->res->first = err;
+          job->res->first_failed = i;
+        }
+        job->res->n_failed++;
+        pthread_mutex_unlock(&job->lock);
+      }
+      atomic_fetch_add(&job->done, 1);
+    }
+  }
+  atomic_fetch_add(&job->steps, steps);
+  free(y);
+  rkin_solver_free(s);
+  return NULL;
+}
+
+/* The cycle's doses with every amount and rate multiplied by scale. */
+static rkin_dosing *scaled_dosing(const rkin_dosing *d, double scale,
+                                  rkin_err *err)
+{
+  rkin_dosing *out = rkin_dosing_new();
+  size_t i, n = d ? rkin_dosing_nrecords(d) : 0;
+  if (!out) {
+    rkin_err_set(err, RKIN_ENOMEM, "cohort: out of memory");
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    rkin_dose r = *rkin_dosing_record(d, i);
+    r.amount *= scale;
+    r.rate *= scale;
+    if (rkin_dosing_add(out, &r, err)) {
+      rkin_dosing_free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static int check_spec(const rkin_cohort_spec *sp, rkin_err *err)
+{
+  size_t c, ns, no;
+  if (!sp->model || !sp->params || !sp->n_patients || !sp->n_cycles)
+    return rkin_err_set(err, RKIN_EINVAL,
+                        "cohort: a model, parameters, at least one patient "
+                        "and one cycle are required");
+  if (!(sp->cycle_h > 0) || !isfinite(sp->cycle_h))
+    return rkin_err_set(err, RKIN_EINVAL,
+                        "cohort: cycle length must be a finite number > 0 h "
+                        "(got %g)", sp->cycle_h);
+  for (c = 0; sp->cycle_scale && c < sp->n_cycles; c++)
+    if (!isfinite(sp->cycle_scale[c]) || sp->cycle_scale[c] < 0)
+      return rkin_err_set(err, RKIN_EINVAL,
+                          "cohort: activity factor of cycle %zu must be a "
+                          "finite number >= 0 (got %g)", c + 1,
+                          sp->cycle_scale[c]);
+  ns = rkin_model_nstates(sp->model);
+  no = rkin_model_noutputs(sp->model);
+  for (c = 0; c < sp->n_tia; c++)
+    if (sp->tia[c] < 0 || (size_t)sp->tia[c] >= ns + no)
+      return rkin_err_set(err, RKIN_EINVAL,
+                          "cohort: TIA quantity %zu has index %d, outside "
+                          "the model's %zu states and %zu outputs", c + 1,
+                          sp->tia[c], ns, no);
+  if (sp->dosing) return rkin_dosing_check(sp->dosing, ns, err);
+  return RKIN_OK;
+}
+
+static void sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+int rkin_cohort_run(const rkin_cohort_spec *sp, rkin_cohort_res *res,
+                    rkin_err *err)
+{
+  cohort_job job;
+  pthread_t *tid = NULL;
+  int nt, started = 0, rc, t;
+  size_t c;
+
+  rc = check_spec(sp, err);
+  if (rc) return rc;
+  memset(&job, 0, sizeof job);
+  job.spec = sp;
+  job.res = res;
+  res->n_failed = 0;
+  res->n_steps = 0;
+  rkin_err_clear(&res->first);
+  atomic_init(&job.next, 0);
+  atomic_init(&job.done, 0);
+  atomic_init(&job.steps, 0);
+  atomic_init(&job.setup_code, 0);
+  pthread_mutex_init(&job.lock, NULL);
+
+  job.cycle_dosing = calloc(sp->n_cycles, sizeof *job.cycle_dosing);
+  nt = sp->threads > 0 ? sp->threads : rkin_ncores();
+  if ((size_t)nt > sp->n_patients) nt = (int)sp->n_patients;
+  tid = calloc((size_t)nt, sizeof *tid);
+  if (!job.cycle_dosing || !tid) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "cohort: out of memory");
+    goto done;
+  }
+  for (c = 0; c < sp->n_cycles; c++) {
+    double f = sp->cycle_scale ? sp->cycle_scale[c] : 1.0;
+    job.cycle_dosing[c] = scaled_dosing(sp->dosing, f, err);
+    if (!job.cycle_dosing[c]) {
+      rc = err ? err->code : RKIN_ENOMEM;
+      goto done;
+    }
+  }
+
+  for (t = 0; t < nt; t++, started++)
+    if (pthread_create(&tid[t], NULL, worker, &job)) break;
+  if (!started) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "cohort: could not start a thread");
+    goto done;
+  }
+  while (sp->progress && atomic_load(&job.done) < sp->n_patients
+         && !job.setup_code) {
+    sp->progress(atomic_load(&job.done), sp->n_patients, sp->progress_ud);
+    sleep_ms(100);
+  }
+  for (t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  if (sp->progress && !job.setup_code)
+    sp->progress(sp->n_patients, sp->n_patients, sp->progress_ud);
+  res->n_steps = atomic_load(&job.steps);
+  if (job.setup_code) {
+    if (err) *err = job.setup_err;
+    rc = job.setup_code;
+  }
+
+done:
+  for (c = 0; job.cycle_dosing && c < sp->n_cycles; c++)
+    rkin_dosing_free(job.cycle_dosing[c]);
+  free(job.cycle_dosing);
+  free(tid);
+  pthread_mutex_destroy(&job.lock);
+  return rc;
+}

@@ -1,0 +1,204 @@
+/* regimen.h - personalised cycle regimens over a cohort: a cycle is one
+ * administration (activity chosen by a rule) followed by integration over
+ * the cycle interval from the previous cycle's end state. Per cycle and
+ * region: true TIA, absorbed dose, Lea-Catcheside G and BED; what the
+ * clinic would measure (simulated imaging, imaging.h) drives the rule; the
+ * truth scores the outcome. Rules: empiric, PP-PRRT (cumulative kidney dose
+ * target), ILUMINET (cumulative kidney BED limit), per-patient optimised
+ * (NLopt, regimen_opt.c) or a caller's callback.
+ *
+ * Routes (chosen per cohort, reported by rkin_regimen_route):
+ * - linear model, linear outputs, bolus administration: each patient's
+ *   system matrix is diagonalised once (GSL gsl_eigen_nonsymmv); then per
+ *   region D = tau . y0 and I = y0' W y0 over [0, interval] exactly, where
+ *   I = int R q, q' = R - mu q (G = 2 I / D^2), as finite double sums over
+ *   the eigenvalues. A cycle costs O(n^2) flops. A patient whose
+ *   eigenvectors are ill-conditioned (not diagonalisable) falls back to:
+ * - the augmented model: the model plus per region q' = R - mu q and
+ *   I' = R q, solved by CVODES (any model, infusions, nonlinear kinetics).
+ *
+ * Units: activity GBq in rules (MBq inside the model), time h, dose Gy.
+ * Results do not depend on the thread count: each patient's values and its
+ * imaging noise (seeded per patient and cycle) are its own. */
+#ifndef RKIN_REGIMEN_H
+#define RKIN_REGIMEN_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "tac/imaging.h"
+#include "core/model.h"
+#include "dose/radiobio.h"
+#include "solve/solve.h"
+#include "pop/vpop.h"
+
+/* A region scored per cycle: an organ or a tumour. */
+typedef struct {
+  const char *name;        /* "kidney": messages and result keys */
+  int quantity;            /* solve.h indexing: state i, or n_states + k
+                              for output k (MBq) */
+  double mass_kg;          /* > 0 */
+  double s_gy_per_mbqh;    /* 0: local energy deposition from the model's
+                              nuclide and mass_kg (dosimetry.h) */
+  rkin_lq lq;              /* alpha/beta and T_rep (organ.h) */
+} rkin_region;
+
+typedef struct {
+  const rkin_model *model;
+  rkin_solve_opts opts;    /* path CVODES forces the augmented route */
+  size_t n_patients;
+  const double *params;    /* n_patients x n_params, row-major */
+  size_t n_cov;            /* covariates handed to rules, may be 0 */
+  const double *covariates;        /* n_patients x n_cov */
+  const char *const *cov_names;    /* n_cov */
+  size_t n_regions;
+  const rkin_region *regions;
+  int inject;              /* state receiving the activity */
+  double infusion_h;       /* 0: bolus at the cycle start */
+  double interval_h;       /* administration to next administration */
+  int threads;             /* 0: all cores */
+  rkin_progress_fn progress;   /* NULL: none; called by rkin_regimen_run
+                                  in the calling thread after the plan
+                                  (optimiser) and after each cycle */
+  void *progress_ud;
+} rkin_regimen_spec;
+
+typedef enum {
+  RKIN_ROUTE_EIGEN,        /* linear closed form */
+  RKIN_ROUTE_AUGMENTED     /* model + auxiliary states, CVODES */
+} rkin_route;
+
+typedef struct rkin_regimen rkin_regimen;
+
+/* Checks the spec, picks the route and prepares every patient (in
+ * parallel). The spec's arrays and the model must outlive the object.
+ * A patient whose preparation fails is recorded and reported by every run
+ * (its id and message); the call fails only on bad input or resources. */
+rkin_regimen *rkin_regimen_new(const rkin_regimen_spec *spec, rkin_err *err);
+void rkin_regimen_free(rkin_regimen *r);
+rkin_route rkin_regimen_route(const rkin_regimen *r);
+/* Patients that fell back from the eigen route to the augmented one. */
+size_t rkin_regimen_nfallback(const rkin_regimen *r);
+
+/* What a rule knows after `cycles_given` cycles of one patient: the
+ * measured (estimated) doses, BEDs and G factors of every region, its
+ * covariates. Arrays are cycles_given x n_regions, row-major. Regions
+ * not imaged are NaN in the estimates. */
+typedef struct {
+  size_t patient;              /* 0-based; messages say patient + 1 */
+  size_t cycles_given;         /* 0 before the first cycle */
+  size_t max_cycles;           /* the cap: ask for no cycle beyond it */
+  double interval_h;
+  size_t n_regions;
+  const rkin_region *regions;
+  const double *activity_gbq;  /* cycles_given */
+  const double *dose_gy;
+  const double *bed_gy;
+  const double *g;
+  const double *cum_dose_gy;   /* n_regions */
+  const double *cum_bed_gy;    /* n_regions */
+  size_t n_cov;
+  const double *covariates;    /* n_cov */
+  const char *const *cov_names;
+  rkin_err *err;               /* a failing rule writes its message here */
+} rkin_regimen_state;
+
+/* A rule: sets the next activity (GBq, 0 = stop), returns 0, or non-zero
+ * after filling known->err. Called between cycles, serially, in the
+ * calling thread (never during a solve), so it may run Lua. */
+typedef int (*rkin_regimen_decide_fn)(void *ud,
+                                      const rkin_regimen_state *known,
+                                      double *next_activity_gbq);
+
+typedef enum {
+  RKIN_RULE_EMPIRIC,       /* activity_gbq for n_cycles cycles */
+  RKIN_RULE_PP_PRRT,       /* cumulative dose of `region` to target_gy */
+  RKIN_RULE_ILUMINET,      /* activity_gbq until cumulative BED limit */
+  RKIN_RULE_OPTIMISED,     /* per-patient NLopt plan on the true model */
+  RKIN_RULE_CUSTOM         /* decide(ud, ...) */
+} rkin_rule_kind;
+
+/* A constraint of the optimiser, also scored in results. */
+typedef struct {
+  size_t region;
+  int bed;                 /* 1: cumulative BED <= limit; 0: absorbed dose */
+  double limit_gy;         /* > 0 */
+} rkin_regimen_limit;
+
+typedef struct {
+  rkin_rule_kind kind;
+  size_t max_cycles;       /* cap, >= 1 */
+  double activity_gbq;     /* empiric and ILUMINET per cycle; PP-PRRT
+                              cycle 1 without a pre-therapy estimate */
+  size_t n_cycles;         /* empiric: cycles; PP-PRRT: planned cycles */
+  size_t region;           /* PP-PRRT / ILUMINET: the organ watched */
+  double target_gy;        /* PP-PRRT cumulative absorbed dose */
+  double bed_limit_gy;     /* ILUMINET cumulative BED */
+  int reduce_last;         /* ILUMINET: cut the last cycle to the budget */
+  double min_gbq, max_gbq; /* per-cycle bounds (max 0: none; needed by
+                              the optimiser) */
+  double first_gy_per_gbq; /* PP-PRRT pre-therapy dose per GBq for cycle
+                              1; 0: cycle 1 gets activity_gbq */
+  const double *first_each;/* n_patients per-patient estimates, or NULL */
+  size_t objective;        /* OPTIMISED: region whose BED is maximised */
+  size_t n_limits;
+  const rkin_regimen_limit *limits;
+  rkin_regimen_decide_fn decide;   /* CUSTOM */
+  void *ud;
+} rkin_regimen_rule;
+
+/* Sensible defaults: empiric 4 x 7.4 GBq, max_cycles 4, reduce_last 1. */
+void rkin_regimen_rule_default(rkin_regimen_rule *rule);
+
+/* Results: arrays n_patients x max_cycles (x n_regions), row-major.
+ * Cycles not given are 0 (activities, true and estimated values). */
+typedef struct {
+  size_t n_patients, max_cycles, n_regions;
+  size_t *n_cycles;        /* cycles given */
+  double *activity_gbq;
+  double *tia_true, *dose_true, *g_true, *bed_true;  /* MBq h, Gy, -, Gy */
+  double *tia_est, *dose_est, *g_est, *bed_est;      /* imaging; NaN for a
+                                                       region not imaged */
+  int *status;             /* 0 or the patient's RKIN_E code */
+  char **message;          /* NULL or the patient's failure message */
+  size_t n_failed;
+  long n_steps;            /* CVODES steps (augmented route) */
+} rkin_regimen_res;
+
+int rkin_regimen_res_alloc(rkin_regimen_res *res, size_t n_patients,
+                           size_t max_cycles, size_t n_regions,
+                           rkin_err *err);
+void rkin_regimen_res_free(rkin_regimen_res *res);
+
+/* Runs every patient through the rule, cycle by cycle: the rule decides
+ * for every patient (serially), then one cycle of all patients is solved
+ * in parallel, with imaging. img NULL: decisions from the truth. A failing
+ * patient (rule error, bad activity, a rule asking beyond max_cycles,
+ * solver failure) keeps its earlier cycles and gets a status and message
+ * naming it and the cycle; the others go on. */
+int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
+                     const rkin_imaging *img, rkin_regimen_res *res,
+                     rkin_err *err);
+
+/* Per-patient optimisation (regimen_opt.c): activities a_1..a_K (K <=
+ * rule->max_cycles, each in [min_gbq, max_gbq]) maximising the cumulative
+ * BED of rule->objective subject to rule->limits, on the true model.
+ * Linear route: BED is a quadratic in the activities (SLSQP with exact
+ * gradients); augmented route: COBYLA, each evaluation solves the cycles.
+ * Every K is tried; `starts` (n_starts x max_cycles, zero-padded) are
+ * extra starting plans (e.g. the built-in rules'): a feasible start is
+ * itself a candidate, so the result is never worse than it. K = 0 (no
+ * cycle) when no plan is feasible. obj_bed may be NULL. */
+int rkin_regimen_optimise(rkin_regimen *r, size_t patient,
+                          const rkin_regimen_rule *rule, size_t n_starts,
+                          const double *starts, double *act_gbq,
+                          size_t *n_cycles, double *obj_bed, rkin_err *err);
+
+/* True cumulative dose and BED of every region for a plan of K
+ * activities (GBq) of one patient, without imaging: n_regions values each
+ * (either may be NULL). */
+int rkin_regimen_evaluate(rkin_regimen *r, size_t patient, size_t k,
+                          const double *act_gbq, double *cum_dose_gy,
+                          double *cum_bed_gy, rkin_err *err);
+
+#endif

@@ -1,0 +1,547 @@
+/* regimen_opt.c - per-patient activity optimisation (NLopt): the
+ * activities a_1..a_K maximising the cumulative BED of one region subject
+ * to cumulative dose / BED limits of others, each a_c in [min, max].
+ *
+ * Eigen route: the state after cycle c's administration is
+ * y0_c = sum_{k<=c} a_k v_{c-k}, v_m = Phi^m e (e the injection column,
+ * MBq per GBq), so each cycle's D = tau . y0_c is linear and its
+ * I = y0_c' W y0_c quadratic in the activities; BED = D + 2 I / (a/b).
+ * Exact gradients, SLSQP. Augmented route: COBYLA, each evaluation solves
+ * the K cycles.
+ *
+ * Maximising a convex function is not a convex problem: local searches
+ * start from a uniform plan scaled onto the limits, a front-loaded plan,
+ * and the caller's plans (the built-in rules'); every candidate is made
+ * feasible by scaling down and the best feasible one is kept, so the
+ * result is never worse than a feasible start. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nlopt.h>
+
+#include "regimen/regimen_impl.h"
+
+/* Relative slack allowed on a limit by the final feasibility test: the
+ * plan returned satisfies every limit to this rounding level. */
+#define FEAS_REL 1e-12
+
+typedef struct {
+  rg_ws *ws;
+  size_t i, k, n, nr;
+  const rkin_regimen_rule *u;
+  int linear;
+  double *v;          /* k x n (linear) */
+  double *y0, *z;     /* k x n each (linear) */
+  double *cum_d, *cum_b;       /* nr */
+  double *gd, *gb;             /* nr x k */
+  double *xlast;               /* k */
+  double slack;                /* relative allowance on a limit */
+  int valid, code;
+  rkin_err err;
+} opt_ctx;
+
+static void eval_linear(opt_ctx *o, const double *x)
+{
+  rkin_regimen *r = o->ws->r;
+  size_t n = o->n, k = o->k, c, j, l, q, m;
+  const double *kern = r->kern + o->i * r->stride, *phi = kern;
+  for (c = 0; c < k; c++) {
+    double *y = o->y0 + c * n;
+    for (j = 0; j < n; j++) {
+      double acc = 0;
+      if (c)
+        for (l = 0; l < n; l++) acc += phi[j * n + l] * o->y0[(c - 1) * n + l];
+      y[j] = acc + x[c] * o->v[j];
+    }
+  }
+  for (q = 0; q < o->nr; q++) {
+    const double *tau = kern + n * n + q * (n + n * n), *w = tau + n;
+    double ab = r->sp.regions[q].lq.ab_gy, d = 0, in = 0;
+    double *gd = o->gd + q * k, *gb = o->gb + q * k;
+    memset(gd, 0, k * sizeof *gd);
+    memset(gb, 0, k * sizeof *gb);
+    for (c = 0; c < k; c++) {
+      const double *y = o->y0 + c * n;
+      double *z = o->z + c * n;
+      for (j = 0; j < n; j++) {
+        double acc = 0;
+        for (l = 0; l < n; l++) acc += w[j * n + l] * y[l];
+        z[j] = acc;
+        d += tau[j] * y[j];
+        in += y[j] * acc;
+      }
+      for (m = 0; m <= c; m++) {     /* d y0_c / d a_m = v_{c-m} */
+        const double *vv = o->v + (c - m) * n;
+        double td = 0, tz = 0;
+        for (j = 0; j < n; j++) {
+          td += tau[j] * vv[j];
+          tz += z[j] * vv[j];
+        }
+        gd[m] += td;
+        gb[m] += td + 4 * tz / ab;
+      }
+    }
+    o->cum_d[q] = d;
+    o->cum_b[q] = d + 2 * in / ab;
+  }
+}
+
+static void eval_aug(opt_ctx *o, const double *x)
+{
+  rkin_regimen *r = o->ws->r;
+  size_t c, q, nr = o->nr;
+  double *y = o->y0, *dose = o->z, *bed = dose + nr;
+  memset(y, 0, o->n * sizeof *y);
+  memset(o->cum_d, 0, nr * sizeof *o->cum_d);
+  memset(o->cum_b, 0, nr * sizeof *o->cum_b);
+  for (c = 0; c < o->k && !o->code; c++) {
+    int rc = rg_cycle(o->ws, o->i, y, 1000 * x[c], NULL, dose, NULL, bed, 0,
+                      NULL, NULL, &o->err);
+    if (rc) {
+      o->code = rc;
+      break;
+    }
+    for (q = 0; q < nr; q++) {
+      o->cum_d[q] += dose[q];
+      o->cum_b[q] += bed[q];
+    }
+  }
+  (void)r;
+}
+
+static void eval(opt_ctx *o, const double *x)
+{
+  if (o->valid && !memcmp(x, o->xlast, o->k * sizeof *x)) return;
+  if (o->linear) eval_linear(o, x);
+  else eval_aug(o, x);
+  memcpy(o->xlast, x, o->k * sizeof *x);
+  o->valid = 1;
+}
+
+static double value_of(const opt_ctx *o, size_t q, int bed)
+{
+  return bed ? o->cum_b[q] : o->cum_d[q];
+}
+
+static double objective(unsigned k, const double *x, double *grad, void *d)
+{
+  opt_ctx *o = d;
+  eval(o, x);
+  if (grad) memcpy(grad, o->gb + o->u->objective * k, k * sizeof *grad);
+  return o->code ? 0 : o->cum_b[o->u->objective];
+}
+
+typedef struct {
+  opt_ctx *o;
+  const rkin_regimen_limit *lim;
+} con_ctx;
+
+static double constraint(unsigned k, const double *x, double *grad, void *d)
+{
+  con_ctx *cc = d;
+  opt_ctx *o = cc->o;
+  size_t q = cc->lim->region;
+  eval(o, x);
+  if (grad)
+    memcpy(grad, (cc->lim->bed ? o->gb : o->gd) + q * k, k * sizeof *grad);
+  return o->code ? 0 : value_of(o, q, cc->lim->bed) - cc->lim->limit_gy;
+}
+
+static int feasible(opt_ctx *o, const double *x)
+{
+  size_t j;
+  eval(o, x);
+  if (o->code) return 0;
+  for (j = 0; j < o->u->n_limits; j++) {
+    const rkin_regimen_limit *l = &o->u->limits[j];
+    if (value_of(o, l->region, l->bed) > l->limit_gy * (1 + o->slack))
+      return 0;
+  }
+  return 1;
+}
+
+/* Largest t in [0, 1] with base + t dir feasible (written to xs), or -1
+ * when base itself is not; the limits grow with t (activities, doses and
+ * BEDs are non-negative and dir >= 0).
+ *
+ * Eigen route: every cumulative dose is linear and every cumulative BED
+ * quadratic in t, so three evaluations give each limit's polynomial and
+ * its largest root directly (then a few ulp-level shrinks absorb the
+ * rounding). Augmented route: bisection to a relative 1e-9 in t. */
+#define LINE_BISECT 30
+
+static void line_point(const opt_ctx *o, const double *base,
+                       const double *dir, double t, double *xs)
+{
+  size_t c;
+  for (c = 0; c < o->k; c++) xs[c] = base[c] + t * dir[c];
+}
+
+static double quad_root(double c0, double c1, double c2, double lim)
+{
+  double r = lim - c0, disc;
+  if (r <= 0) return 0;
+  if (!(c2 > 1e-300 * (c1 > 0 ? c1 : 1))) return c1 > 0 ? r / c1 : HUGE_VAL;
+  disc = c1 * c1 + 4 * c2 * r;
+  return 2 * r / (c1 + sqrt(disc));      /* the positive root, stably */
+}
+
+static double line_exact(opt_ctx *o, const double *base, const double *dir,
+                         double *xs)
+{
+  double f0[16], f1[16], fh[16], t = 1;
+  size_t j, nl = o->u->n_limits, it;
+  for (j = 0; j < 3; j++) {
+    double tt = j == 0 ? 0 : j == 1 ? 1 : 0.5, *f = j == 0 ? f0
+                                                 : j == 1 ? f1 : fh;
+    size_t l;
+    line_point(o, base, dir, tt, xs);
+    eval(o, xs);
+    for (l = 0; l < nl; l++)
+      f[l] = value_of(o, o->u->limits[l].region, o->u->limits[l].bed);
+  }
+  for (j = 0; j < nl; j++) {
+    /* f(t) = c0 + c1 t + c2 t^2 through t = 0, 1/2, 1 */
+    double c0 = f0[j], c2 = 2 * (f1[j] - 2 * fh[j] + f0[j]);
+    double c1 = f1[j] - f0[j] - c2, r;
+    if (c2 < 0) c2 = 0;
+    r = quad_root(c0, c1, c2, o->u->limits[j].limit_gy);
+    if (r < t) t = r;
+  }
+  for (it = 0; it < 60; it++) {
+    line_point(o, base, dir, t, xs);
+    if (feasible(o, xs)) return t;
+    t *= 1 - 1e-12 * (double)(1u << (it < 30 ? it : 30));
+  }
+  return 0;
+}
+
+static double line_max(opt_ctx *o, const double *base, const double *dir,
+                       double *xs)
+{
+  double lo = 0, hi = 1;
+  size_t it;
+  line_point(o, base, dir, 1, xs);
+  if (feasible(o, xs)) return 1;
+  line_point(o, base, dir, 0, xs);
+  if (!feasible(o, xs)) return -1;
+  if (o->linear) return line_exact(o, base, dir, xs);
+  for (it = 0; it < LINE_BISECT; it++) {
+    double mid = 0.5 * (lo + hi);
+    line_point(o, base, dir, mid, xs);
+    if (feasible(o, xs)) lo = mid;
+    else hi = mid;
+  }
+  line_point(o, base, dir, lo, xs);
+  return lo;
+}
+
+/* Largest t in [lo, hi] with x0 * t feasible (x0 scaled into xs), or -1. */
+static double scale_onto(opt_ctx *o, const double *x0, double lo, double hi,
+                         double *xs)
+{
+  double base[64], dir[64], t;
+  size_t c;
+  for (c = 0; c < o->k; c++) {
+    base[c] = x0[c] * lo;
+    dir[c] = x0[c] * (hi - lo);
+  }
+  t = line_max(o, base, dir, xs);
+  return t < 0 ? -1 : lo + t * (hi - lo);
+}
+
+static double amax(const rkin_regimen_rule *u)
+{
+  return u->max_gbq > 0 ? u->max_gbq : 100.0;
+}
+
+/* Makes x feasible by scaling it down; 0 when that needs an activity
+ * below min_gbq. */
+static int make_feasible(opt_ctx *o, double *x, double *tmp)
+{
+  double mn = HUGE_VAL, t;
+  size_t c;
+  if (feasible(o, x)) return 1;
+  for (c = 0; c < o->k; c++)
+    if (x[c] > 0 && x[c] < mn) mn = x[c];
+  t = scale_onto(o, x, mn < HUGE_VAL && o->u->min_gbq > 0
+                         ? o->u->min_gbq / mn : 0.0, 1.0, tmp);
+  if (t < 0) return 0;
+  memcpy(x, tmp, o->k * sizeof *x);
+  return feasible(o, x);
+}
+
+static int local_search(opt_ctx *o, double *x)
+{
+  nlopt_opt opt = nlopt_create(o->linear ? NLOPT_LD_SLSQP : NLOPT_LN_COBYLA,
+                               (unsigned)o->k);
+  double lb[64], ub[64], f;
+  con_ctx cc[16];
+  size_t c, j;
+  nlopt_result res;
+  if (!opt) return RKIN_ENOMEM;
+  for (c = 0; c < o->k; c++) {
+    lb[c] = o->u->min_gbq;
+    ub[c] = amax(o->u);
+    if (x[c] < lb[c]) x[c] = lb[c];
+    if (x[c] > ub[c]) x[c] = ub[c];
+  }
+  nlopt_set_lower_bounds(opt, lb);
+  nlopt_set_upper_bounds(opt, ub);
+  nlopt_set_max_objective(opt, objective, o);
+  for (j = 0; j < o->u->n_limits && j < 16; j++) {
+    cc[j].o = o;
+    cc[j].lim = &o->u->limits[j];
+    nlopt_add_inequality_constraint(opt, constraint, &cc[j],
+                                    1e-10 * cc[j].lim->limit_gy);
+  }
+  nlopt_set_xtol_rel(opt, 1e-10);
+  nlopt_set_ftol_rel(opt, 1e-12);
+  nlopt_set_maxeval(opt, o->linear ? 300 : 150);
+  if (!o->linear) nlopt_set_initial_step1(opt, 0.1 * amax(o->u));
+  res = nlopt_optimize(opt, x, &f);
+  nlopt_destroy(opt);
+  (void)res;    /* any end point is checked for feasibility by the caller */
+  return o->code;
+}
+
+typedef struct {
+  double *best;        /* max_cycles */
+  size_t best_k;
+  double best_f;
+} best_plan;
+
+static void keep_if_better(opt_ctx *o, const double *x, best_plan *b)
+{
+  eval(o, x);
+  if (!o->code && o->cum_b[o->u->objective] > b->best_f) {
+    b->best_f = o->cum_b[o->u->objective];
+    b->best_k = o->k;
+    memset(b->best, 0, o->u->max_cycles * sizeof *b->best);
+    memcpy(b->best, x, o->k * sizeof *x);
+  }
+}
+
+/* A starting plan x0 of o->k activities, made feasible, is a candidate
+ * itself; the best of them (in `lead`) is later polished by one local
+ * search. Local searches from every start cost several times more and
+ * rarely end elsewhere: the objective and the limits are both convex and
+ * increasing in the activities, so the starts lie on the limit surface
+ * near the same optimum. */
+static void candidate(opt_ctx *o, const double *x0, best_plan *b,
+                      best_plan *lead, double *x, double *tmp)
+{
+  memcpy(x, x0, o->k * sizeof *x);
+  if (!make_feasible(o, x, tmp)) return;
+  keep_if_better(o, x, b);
+  keep_if_better(o, x, lead);
+}
+
+static int polish(opt_ctx *o, const best_plan *lead, best_plan *b,
+                  double *x, double *tmp)
+{
+  int rc;
+  if (lead->best_f == -HUGE_VAL) return RKIN_OK;
+  memcpy(x, lead->best, o->k * sizeof *x);
+  if ((rc = local_search(o, x))) return rc;
+  if (make_feasible(o, x, tmp)) keep_if_better(o, x, b);
+  return o->code;
+}
+
+static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
+                    const rkin_regimen_rule *u, size_t k)
+{
+  rkin_regimen *r = ws->r;
+  size_t n = r->n, nr = r->nr, m = u->max_cycles, c, j, l;
+  memset(o, 0, sizeof *o);
+  o->ws = ws;
+  o->i = i;
+  o->k = k;
+  o->n = n;
+  o->nr = nr;
+  o->u = u;
+  o->linear = r->kstatus[i] == 0;
+  /* A CVODES solution is reproducible only to its tolerance (the run
+   * replays the plan with a solver in another state), so on the
+   * augmented route the plan keeps clear of each limit by 10 rtol. */
+  o->slack = o->linear ? FEAS_REL : -10 * r->sp.opts.rtol;
+  o->v = calloc(m * n, sizeof *o->v);
+  o->y0 = calloc(m * n + n, sizeof *o->y0);
+  o->z = calloc(m * n + 2 * nr, sizeof *o->z);
+  o->cum_d = calloc(2 * nr, sizeof *o->cum_d);
+  o->gd = calloc(2 * nr * m, sizeof *o->gd);
+  o->xlast = calloc(m, sizeof *o->xlast);
+  if (!o->v || !o->y0 || !o->z || !o->cum_d || !o->gd || !o->xlast)
+    return RKIN_ENOMEM;
+  o->cum_b = o->cum_d + nr;
+  o->gb = o->gd + nr * m;
+  if (o->linear) {
+    const double *phi = r->kern + i * r->stride;
+    o->v[r->sp.inject] = 1000.0;         /* MBq per GBq */
+    for (c = 1; c < m; c++)
+      for (j = 0; j < n; j++) {
+        double acc = 0;
+        for (l = 0; l < n; l++) acc += phi[j * n + l] * o->v[(c - 1) * n + l];
+        o->v[c * n + j] = acc;
+      }
+  }
+  return RKIN_OK;
+}
+
+static void ctx_free(opt_ctx *o)
+{
+  free(o->v);
+  free(o->y0);
+  free(o->z);
+  free(o->cum_d);
+  free(o->gd);
+  free(o->xlast);
+}
+
+/* Cycles a start plan holds (its leading positive activities). */
+static size_t start_cycles(const double *s, size_t m)
+{
+  size_t k = 0;
+  while (k < m && s[k] > 0) k++;
+  return k;
+}
+
+/* Every start for k cycles: uniform, front-loaded, the caller's. */
+static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
+                 best_plan *b, double *x, double *x0, double *tmp)
+{
+  const rkin_regimen_rule *u = o->u;
+  size_t k = o->k, m = u->max_cycles, c, s;
+  double hi = amax(u), lead_plan[64], dir[64];
+  best_plan lead = {lead_plan, 0, -HUGE_VAL};
+  for (c = 0; c < k; c++) x0[c] = 1.0;
+  if (scale_onto(o, x0, u->min_gbq, hi, x) >= 0) {
+    memcpy(x0, x, k * sizeof *x);
+    candidate(o, x0, b, &lead, x, tmp);
+  }
+  if (o->code) return o->code;
+  if (u->min_gbq == 0) {       /* front-loaded: max until the limits */
+    for (c = 0; c < k; c++) x0[c] = dir[c] = 0;
+    for (c = 0; c < k; c++) {
+      double t;
+      dir[c] = hi;
+      t = line_max(o, x0, dir, x);   /* a_c alone, earlier ones fixed */
+      dir[c] = 0;
+      if (t < 0) break;
+      x0[c] = t * hi;
+      if (t < 1) break;
+    }
+    candidate(o, x0, b, &lead, x, tmp);
+    if (o->code) return o->code;
+  }
+  for (s = 0; s < n_starts; s++) {
+    if (start_cycles(starts + s * m, m) != k) continue;
+    memcpy(x0, starts + s * m, k * sizeof *x0);
+    candidate(o, x0, b, &lead, x, tmp);
+    if (o->code) return o->code;
+  }
+  return polish(o, &lead, b, x, tmp);
+}
+
+int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                size_t n_starts, const double *starts, double *act,
+                size_t *kk, double *obj, rkin_err *err)
+{
+  size_t m = u->max_cycles, k, s;
+  best_plan b;
+  double *x = calloc(3 * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
+  int rc = RKIN_OK;
+  if (m > 64 || u->n_limits > 16) {
+    free(x);
+    return rkin_err_set(err, RKIN_EINVAL, "regimen optimiser: at most 64 "
+                        "cycles and 16 limits (got %zu, %zu)", m,
+                        u->n_limits);
+  }
+  b.best = act;
+  b.best_k = 0;
+  b.best_f = -HUGE_VAL;
+  memset(act, 0, m * sizeof *act);
+  if (!x) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  for (k = m; k >= 1 && !rc; k--) {
+    opt_ctx o;
+    int wanted = u->min_gbq > 0 || k == m;
+    for (s = 0; s < n_starts && !wanted; s++)
+      wanted = start_cycles(starts + s * m, m) == k;
+    if (!wanted) continue;
+    if (ctx_init(&o, ws, i, u, k)) {
+      rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+    } else if ((rc = try_k(&o, n_starts, starts, &b, x, x0, tmp))) {
+      *err = o.err;
+    }
+    ctx_free(&o);
+  }
+  free(x);
+  if (rc) return rc;
+  /* A plan's trailing zero activities are cycles not given. */
+  while (b.best_k > 0 && !(act[b.best_k - 1] > 0)) b.best_k--;
+  *kk = b.best_k;
+  if (obj) *obj = b.best_k ? b.best_f : 0;
+  return RKIN_OK;
+}
+
+int rkin_regimen_optimise(rkin_regimen *r, size_t patient,
+                          const rkin_regimen_rule *rule, size_t n_starts,
+                          const double *starts, double *act_gbq,
+                          size_t *n_cycles, double *obj_bed, rkin_err *err)
+{
+  rg_ws ws;
+  rkin_regimen_rule u;
+  int rc;
+  if (!rule) return rkin_err_set(err, RKIN_EINVAL, "regimen: no rule");
+  u = *rule;
+  u.kind = RKIN_RULE_OPTIMISED;
+  if ((rc = rg_rule_check(r, &u, err))) return rc;
+  if (patient >= r->sp.n_patients)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu of %zu",
+                        patient + 1, r->sp.n_patients);
+  if (r->kstatus[patient] < 0)
+    return rkin_err_set(err, r->kstatus[patient], "%s", r->kmsg[patient]);
+  if ((rc = rg_ws_init(&ws, r, err))) return rc;
+  rc = rg_optimise(&ws, patient, &u, n_starts, starts, act_gbq, n_cycles,
+                   obj_bed, err);
+  rg_ws_clear(&ws);
+  return rc;
+}
+
+int rkin_regimen_evaluate(rkin_regimen *r, size_t patient, size_t k,
+                          const double *act_gbq, double *cum_dose_gy,
+                          double *cum_bed_gy, rkin_err *err)
+{
+  rg_ws ws;
+  size_t nr = r->nr, c, q;
+  double *y, *dose, *bed;
+  int rc = RKIN_OK;
+  if (patient >= r->sp.n_patients)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu of %zu",
+                        patient + 1, r->sp.n_patients);
+  if (r->kstatus[patient] < 0)
+    return rkin_err_set(err, r->kstatus[patient], "%s", r->kmsg[patient]);
+  if ((rc = rg_ws_init(&ws, r, err))) return rc;
+  y = ws.aux;
+  dose = y + r->n;
+  bed = dose + nr;
+  memset(y, 0, r->n * sizeof *y);
+  if (cum_dose_gy) memset(cum_dose_gy, 0, nr * sizeof *cum_dose_gy);
+  if (cum_bed_gy) memset(cum_bed_gy, 0, nr * sizeof *cum_bed_gy);
+  for (c = 0; c < k && !rc; c++) {
+    if (!isfinite(act_gbq[c]) || act_gbq[c] < 0) {
+      rc = rkin_err_set(err, RKIN_EINVAL, "regimen: activity of cycle %zu "
+                        "is %g GBq", c + 1, act_gbq[c]);
+      break;
+    }
+    rc = rg_cycle(&ws, patient, y, 1000 * act_gbq[c], NULL, dose, NULL, bed,
+                  0, NULL, NULL, err);
+    for (q = 0; q < nr && !rc; q++) {
+      if (cum_dose_gy) cum_dose_gy[q] += dose[q];
+      if (cum_bed_gy) cum_bed_gy[q] += bed[q];
+    }
+  }
+  rg_ws_clear(&ws);
+  return rc;
+}

@@ -1,0 +1,291 @@
+/* regimen_rule.c - the built-in rules (empiric, PP-PRRT, ILUMINET) as
+ * decisions on what is known after each cycle, their checks, and the plan
+ * a rule gives when it decides from the truth (starting points for the
+ * optimiser). DOMAIN.md s.6 describes the trials they imitate. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regimen/regimen_impl.h"
+
+/* Larger values are taken as a unit mistake (MBq for GBq, cGy for Gy). */
+#define MAX_GBQ 100.0
+#define MAX_LIMIT_GY 200.0
+
+void rkin_regimen_rule_default(rkin_regimen_rule *rule)
+{
+  memset(rule, 0, sizeof *rule);
+  rule->kind = RKIN_RULE_EMPIRIC;
+  rule->max_cycles = 4;
+  rule->activity_gbq = 7.4;
+  rule->n_cycles = 4;
+  rule->reduce_last = 1;
+}
+
+static int check_gbq(double v, const char *what, int zero_ok, rkin_err *err)
+{
+  if (!isfinite(v) || v < 0 || (!zero_ok && v == 0))
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: %s must be a "
+                        "finite number %s 0 GBq (got %g)", what,
+                        zero_ok ? ">=" : ">", v);
+  if (v > MAX_GBQ)
+    return rkin_err_set(err, RKIN_ERANGE, "regimen rule: %s = %g GBq is "
+                        "implausible; activities are in GBq (7.4, not "
+                        "7400)", what, v);
+  return RKIN_OK;
+}
+
+static int check_gy(double v, const char *what, rkin_err *err)
+{
+  if (!isfinite(v) || v <= 0)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: %s must be a "
+                        "finite number > 0 Gy (got %g)", what, v);
+  if (v > MAX_LIMIT_GY)
+    return rkin_err_set(err, RKIN_ERANGE, "regimen rule: %s = %g Gy is "
+                        "implausible for an organ limit; is it in cGy or "
+                        "mGy? Limits are in Gy (23, not 2300)", what, v);
+  return RKIN_OK;
+}
+
+static int check_region_index(const rkin_regimen *r, size_t q,
+                              const char *what, rkin_err *err)
+{
+  if (q >= r->nr)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: %s region %zu, "
+                        "but there are %zu regions", what, q + 1, r->nr);
+  return RKIN_OK;
+}
+
+static int check_bounds(const rkin_regimen_rule *u, int need_max,
+                        rkin_err *err)
+{
+  int rc;
+  if ((rc = check_gbq(u->min_gbq, "min_gbq", 1, err))
+      || (rc = check_gbq(u->max_gbq, "max_gbq", !need_max, err)))
+    return rc;
+  if (u->max_gbq > 0 && u->min_gbq > u->max_gbq)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: min_gbq %g > "
+                        "max_gbq %g", u->min_gbq, u->max_gbq);
+  return RKIN_OK;
+}
+
+static int check_planned(const rkin_regimen_rule *u, rkin_err *err)
+{
+  if (u->n_cycles < 1 || u->n_cycles > u->max_cycles)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: n_cycles %zu must "
+                        "be in [1, max_cycles = %zu]", u->n_cycles,
+                        u->max_cycles);
+  return RKIN_OK;
+}
+
+static int check_optimised(const rkin_regimen *r, const rkin_regimen_rule *u,
+                           rkin_err *err)
+{
+  size_t j;
+  int rc;
+  if ((rc = check_region_index(r, u->objective, "objective", err))
+      || (rc = check_bounds(u, 1, err)))
+    return rc;
+  if (!u->n_limits || !u->limits)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: the optimiser "
+                        "needs at least one limit (e.g. kidney BED)");
+  for (j = 0; j < u->n_limits; j++)
+    if ((rc = check_region_index(r, u->limits[j].region, "limit", err))
+        || (rc = check_gy(u->limits[j].limit_gy, "limit", err)))
+      return rc;
+  return RKIN_OK;
+}
+
+int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *u,
+                  rkin_err *err)
+{
+  int rc;
+  if (!u) return rkin_err_set(err, RKIN_EINVAL, "regimen: no rule given");
+  if (u->max_cycles < 1 || u->max_cycles > 1000)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: max_cycles must "
+                        "be in [1, 1000] (got %zu)", u->max_cycles);
+  switch (u->kind) {
+  case RKIN_RULE_EMPIRIC:
+    if ((rc = check_gbq(u->activity_gbq, "activity_gbq", 0, err)))
+      return rc;
+    return check_planned(u, err);
+  case RKIN_RULE_PP_PRRT:
+    if ((rc = check_region_index(r, u->region, "PP-PRRT", err))
+        || (rc = check_gy(u->target_gy, "target_gy", err))
+        || (rc = check_bounds(u, 0, err)) || (rc = check_planned(u, err)))
+      return rc;
+    if (!isfinite(u->first_gy_per_gbq) || u->first_gy_per_gbq < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "regimen rule: "
+                          "first_gy_per_gbq must be >= 0 (got %g)",
+                          u->first_gy_per_gbq);
+    if (u->first_gy_per_gbq == 0 && !u->first_each)
+      return check_gbq(u->activity_gbq, "activity_gbq (cycle 1 without a "
+                       "pre-therapy estimate)", 0, err);
+    return RKIN_OK;
+  case RKIN_RULE_ILUMINET:
+    if ((rc = check_region_index(r, u->region, "ILUMINET", err))
+        || (rc = check_gy(u->bed_limit_gy, "bed_limit_gy", err))
+        || (rc = check_bounds(u, 0, err)))
+      return rc;
+    return check_gbq(u->activity_gbq, "activity_gbq", 0, err);
+  case RKIN_RULE_OPTIMISED:
+    return check_optimised(r, u, err);
+  case RKIN_RULE_CUSTOM:
+    if (!u->decide)
+      return rkin_err_set(err, RKIN_EINVAL, "regimen rule: a custom rule "
+                          "needs a decide function");
+    return RKIN_OK;
+  }
+  return rkin_err_set(err, RKIN_EINVAL, "regimen rule: unknown kind %d",
+                      (int)u->kind);
+}
+
+static double clamp(const rkin_regimen_rule *u, double a)
+{
+  if (a < u->min_gbq) a = u->min_gbq;
+  if (u->max_gbq > 0 && a > u->max_gbq) a = u->max_gbq;
+  return a;
+}
+
+/* Dose per GBq of the watched region in the last cycle, as measured. */
+static int last_per_gbq(const rkin_regimen_rule *u,
+                        const rkin_regimen_state *k, double *per)
+{
+  size_t c = k->cycles_given - 1;
+  const char *nm = k->regions[u->region].name;
+  *per = k->dose_gy[c * k->n_regions + u->region] / k->activity_gbq[c];
+  if (!(*per > 0) || !isfinite(*per))
+    return rkin_err_set(k->err, RKIN_ERANGE, "%s dose per GBq of cycle %zu "
+                        "is %g Gy/GBq (dose %g Gy, %g GBq): the rule cannot "
+                        "plan from it", nm, c + 1, *per,
+                        k->dose_gy[c * k->n_regions + u->region],
+                        k->activity_gbq[c]);
+  return RKIN_OK;
+}
+
+/* PP-PRRT: the remaining dose shared over the remaining planned cycles,
+ * at the dose per GBq measured in the previous cycle. */
+static int pp_prrt(const rkin_regimen_rule *u, const rkin_regimen_state *k,
+                   double *next)
+{
+  size_t c = k->cycles_given, nn = u->n_cycles;
+  double remaining, per;
+  int rc;
+  *next = 0;
+  if (c >= nn || c >= k->max_cycles) return RKIN_OK;
+  if (c == 0) {
+    double k0 = u->first_each ? u->first_each[k->patient]
+                              : u->first_gy_per_gbq;
+    *next = k0 > 0 ? clamp(u, u->target_gy / (double)nn / k0)
+                   : clamp(u, u->activity_gbq);
+    return RKIN_OK;
+  }
+  remaining = u->target_gy - k->cum_dose_gy[u->region];
+  if (!(remaining > 0)) return RKIN_OK;
+  if ((rc = last_per_gbq(u, k, &per))) return rc;
+  *next = clamp(u, remaining / (double)(nn - c) / per);
+  return RKIN_OK;
+}
+
+/* ILUMINET: the fixed activity until the cumulative BED reaches the limit;
+ * with reduce_last, a cycle that would cross the limit is cut to the
+ * remaining budget, predicted from the previous cycle's dose per GBq and G
+ * (exact for a linear model when cycles do not overlap). */
+static int iluminet(const rkin_regimen_rule *u, const rkin_regimen_state *k,
+                    double *next)
+{
+  size_t c = k->cycles_given, nr = k->n_regions;
+  const rkin_region *rg = &k->regions[u->region];
+  double cum, per, g, d, bed, dn;
+  int rc, over;
+  *next = 0;
+  if (c >= k->max_cycles) return RKIN_OK;
+  if (c == 0) {
+    *next = u->activity_gbq;
+    return RKIN_OK;
+  }
+  cum = k->cum_bed_gy[u->region];
+  if (cum >= u->bed_limit_gy) return RKIN_OK;
+  if (!u->reduce_last) {
+    *next = u->activity_gbq;
+    return RKIN_OK;
+  }
+  /* A reduced cycle used the budget: it was the last. */
+  if (k->activity_gbq[c - 1] < u->activity_gbq) return RKIN_OK;
+  if ((rc = last_per_gbq(u, k, &per))) return rc;
+  g = k->g[(c - 1) * nr + u->region];
+  d = u->activity_gbq * per;
+  bed = d * (1 + g * d / rg->lq.ab_gy);
+  if (cum + bed <= u->bed_limit_gy) {
+    *next = u->activity_gbq;
+    return RKIN_OK;
+  }
+  if ((rc = rkin_radiobio_budget(cum, u->bed_limit_gy, g, &rg->lq, rg->name,
+                                 &dn, &over, k->err)))
+    return rc;
+  *next = dn / per;
+  if (*next < u->min_gbq || *next <= 0) *next = 0;
+  return RKIN_OK;
+}
+
+int rg_rule_decide(const rkin_regimen_rule *u, const rkin_regimen_state *k,
+                   double *next)
+{
+  switch (u->kind) {
+  case RKIN_RULE_EMPIRIC:
+    *next = k->cycles_given < u->n_cycles ? u->activity_gbq : 0;
+    return RKIN_OK;
+  case RKIN_RULE_PP_PRRT:
+    return pp_prrt(u, k, next);
+  case RKIN_RULE_ILUMINET:
+    return iluminet(u, k, next);
+  default:
+    return rkin_err_set(k->err, RKIN_EINVAL, "regimen rule: kind %d has no "
+                        "built-in decision", (int)u->kind);
+  }
+}
+
+int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                 double *act, size_t *kk, rkin_err *err)
+{
+  rkin_regimen *r = ws->r;
+  size_t nr = r->nr, mc = u->max_cycles, c, q;
+  double *dose = malloc((3 * mc + 2) * nr * sizeof *dose);
+  double *bed = dose + mc * nr, *g = bed + mc * nr;
+  double *cumd = g + mc * nr, *cumb = cumd + nr, *y = ws->aux;
+  rkin_regimen_state k = {0};
+  int rc = RKIN_OK;
+  if (!dose) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  memset(cumd, 0, 2 * nr * sizeof *cumd);
+  memset(y, 0, r->n * sizeof *y);
+  k.patient = i;
+  k.max_cycles = mc;
+  k.interval_h = r->sp.interval_h;
+  k.n_regions = nr;
+  k.regions = r->sp.regions;
+  k.activity_gbq = act;
+  k.dose_gy = dose;
+  k.bed_gy = bed;
+  k.g = g;
+  k.cum_dose_gy = cumd;
+  k.cum_bed_gy = cumb;
+  k.err = err;
+  for (c = 0; c <= mc; c++) {
+    double a;
+    k.cycles_given = c;
+    if ((rc = rg_rule_decide(u, &k, &a))) break;
+    if (!(a > 0) || c == mc) break;
+    act[c] = a;
+    if ((rc = rg_cycle(ws, i, y, 1000 * a, NULL, dose + c * nr, g + c * nr,
+                       bed + c * nr, 0, NULL, NULL, err)))
+      break;
+    for (q = 0; q < nr; q++) {
+      cumd[q] += dose[c * nr + q];
+      cumb[q] += bed[c * nr + q];
+    }
+  }
+  *kk = c;
+  for (; c < mc; c++) act[c] = 0;
+  free(dose);
+  return rc;
+}

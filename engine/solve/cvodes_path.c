@@ -1,0 +1,612 @@
+/* cvodes_path.c - integrating a model with CVODES (BDF, dense exact
+ * Jacobian). One workspace per solver, reused across runs: nothing is
+ * allocated per run once the number of TIA quantities is stable.
+ *
+ * The TIA quantities are integrated as extra ODE states appended to the
+ * model's (q_k' = y_i or output k, same tolerances), not as CVODES
+ * quadratures: the result is the same integral under the same error
+ * control, but CVODES then keeps one Nordsieck history instead of two, and
+ * on a 7-state model that halves the per-step vector work (the peers of
+ * shared/peers/README.md integrate AUC the same way). */
+#include "solve/cvodes_path.h"
+#include "solve/cv_linsol.h"
+#include "solve/cv_nvector.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvodes/cvodes.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_config.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_dense.h>
+
+/* The data of the serial vectors this file creates; the macro spares the
+ * per-call dispatch of N_VGetArrayPointer in the callbacks. */
+#define DATA(v) NV_DATA_S(v)
+
+/* What a callback found non-finite, so the run can explain it. */
+typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT } bad_kind;
+
+struct rkin_cvpath {
+  const rkin_model *m;
+  size_t n, n_out, n_par;
+  double rtol, atol;
+  long max_steps;
+  SUNContext ctx;
+  /* The CVODES system: n model states, then nq running integrals. Built
+   * for one nq and rebuilt only when a run asks for another count. */
+  size_t nq, nsys;
+  int built;
+  void *mem;
+  N_Vector y;
+  SUNMatrix J;
+  SUNLinearSolver ls;
+  double *work;      /* model scratch */
+  double *outv;      /* output values for output TIAs */
+  double *mjac;      /* the model's n x n Jacobian, column-major */
+  double *C;         /* C(p) of linear outputs, n_out x n row-major */
+  double *jac;       /* saved nsys x nsys Jacobian, column-major */
+  double *jac_p;     /* a linear model's: the parameters it belongs to */
+  int *jac_tia;      /* ... the quantities */
+  size_t jac_nq;     /* ... and their count */
+  size_t cap_q;      /* capacity of jac, jac_tia, row, col, val */
+  int jac_const, jac_valid, out_lin;
+  /* A linear model's system rows in compressed form, taken from jac: the
+   * right-hand side is then a sparse product, cheaper than the tape. */
+  int use_mat;
+  size_t *row;       /* nsys + 1 row starts */
+  size_t *col;       /* column of each nonzero */
+  double *val;       /* its value */
+  double *zeros;     /* n zeros: where a linear Jacobian is evaluated */
+  /* per run */
+  const double *p;
+  const double *rate;
+  int has_rate;
+  const int *tia;
+  int need_out;
+  /* first failure inside a callback */
+  bad_kind bad;
+  int bad_index;
+  double bad_t;
+  char cvmsg[256];   /* last CVODES error text */
+};
+
+static int report(rkin_cvpath *c, int flag, rkin_err *err);
+
+/* d/dt of the integrals: the integrated states and outputs. */
+static int tia_rhs(rkin_cvpath *c, double t, const double *y, double *qd)
+{
+  size_t k;
+  if (c->need_out) {
+    int rc = rkin_model_outputs(c->m, t, y, c->p, c->outv, c->work);
+    if (rc) {
+      c->bad = BAD_OUT;
+      c->bad_index = -1 - rc;
+      c->bad_t = t;
+      return -1;
+    }
+  }
+  for (k = 0; k < c->nq; k++) {
+    size_t idx = (size_t)c->tia[k];
+    qd[k] = idx < c->n ? y[idx] : c->outv[idx - c->n];
+  }
+  return 0;
+}
+
+/* y' = G y + r for a linear model (G: the compressed rows). */
+static int rhs_linear(rkin_cvpath *c, double t, const double *y, double *yd)
+{
+  const size_t *row = c->row, *col = c->col;
+  const double *val = c->val;
+  size_t i, k;
+  for (i = 0; i < c->nsys; i++) {
+    double s = 0.0;
+    for (k = row[i]; k < row[i + 1]; k++) s += val[k] * y[col[k]];
+    yd[i] = s;
+  }
+  if (c->has_rate)
+    for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
+  for (i = 0; i < c->n; i++)
+    if (!isfinite(yd[i])) {
+      c->bad = BAD_RHS;
+      c->bad_index = (int)i;
+      c->bad_t = t;
+      return -1;
+    }
+  return 0;
+}
+
+static int rhs(sunrealtype t, N_Vector yv, N_Vector ydv, void *ud)
+{
+  rkin_cvpath *c = ud;
+  const double *y = DATA(yv);
+  double *yd = DATA(ydv);
+  size_t i;
+  int rc;
+  if (c->use_mat) return rhs_linear(c, t, y, yd);
+  rc = rkin_model_rhs(c->m, t, y, c->p, yd, c->work);
+  if (rc) {
+    /* Fatal, not recoverable: a smaller step cannot cure a NaN, and the
+     * user must be told which equation produced it. */
+    c->bad = BAD_RHS;
+    c->bad_index = -1 - rc;
+    c->bad_t = t;
+    return -1;
+  }
+  if (c->has_rate)
+    for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
+  return c->nq ? tia_rhs(c, t, y, yd + c->n) : 0;
+}
+
+/* The rows of the integrals: d(y_i)/dy is a unit row, d(out_k)/dy is row
+ * k of C(p) for linear outputs. Nonlinear outputs have no derivative tape:
+ * their rows stay zero, which makes Newton lag one iteration on those
+ * integrals only (they feed nothing back), never a wrong result. */
+static void tia_rows(const rkin_cvpath *c, double *J)
+{
+  size_t k, j, ld = c->nsys;
+  for (k = 0; k < c->nq; k++) {
+    size_t idx = (size_t)c->tia[k], row = c->n + k;
+    if (idx < c->n)
+      J[row + idx * ld] = 1.0;
+    else if (c->out_lin)
+      for (j = 0; j < c->n; j++)
+        J[row + j * ld] = c->C[(idx - c->n) * c->n + j];
+  }
+}
+
+/* Full system Jacobian into J (nsys x nsys, column-major): the model's
+ * block, the integrals' rows, zero columns for the integrals. */
+static int full_jac(rkin_cvpath *c, double t, const double *y, double *J)
+{
+  size_t j, ld = c->nsys;
+  int rc;
+  if (!c->nq)
+    return rkin_model_jac(c->m, t, y, c->p, J, c->work);
+  rc = rkin_model_jac(c->m, t, y, c->p, c->mjac, c->work);
+  if (rc) return rc;
+  memset(J, 0, ld * ld * sizeof *J);
+  for (j = 0; j < c->n; j++)
+    memcpy(J + j * ld, c->mjac + j * c->n, c->n * sizeof *J);
+  tia_rows(c, J);
+  return 0;
+}
+
+/* The Newton matrix M = I - gamma J, built here rather than by CVODES'
+ * default (copy of a saved J, then SUNMatScaleAddI): Debian's SUNDIALS
+ * runs those dense loops unoptimised, and a linear model's J needs no
+ * saved copy per setup at all. J is re-evaluated when CVODES says it is
+ * stale (!jok) - never for a linear model once known for the run's
+ * parameters, since it is exact and constant (hence *jcur = true). */
+static int linsys(sunrealtype t, N_Vector yv, N_Vector fy, SUNMatrix Mm,
+                  sunbooleantype jok, sunbooleantype *jcur,
+                  sunrealtype gamma, void *ud, N_Vector t1, N_Vector t2,
+                  N_Vector t3)
+{
+  rkin_cvpath *c = ud;
+  double *M = SUNDenseMatrix_Data(Mm);
+  const double *J = c->jac;
+  size_t i, nn = c->nsys * c->nsys;
+  (void)fy; (void)t1; (void)t2; (void)t3;
+  *jcur = SUNFALSE;
+  if (c->use_mat ? !c->jac_valid : !jok) {
+    int rc = full_jac(c, t, DATA(yv), c->jac);
+    if (rc) {
+      c->bad = BAD_JAC;
+      c->bad_index = -1 - rc;
+      c->bad_t = t;
+      return -1;
+    }
+    c->jac_valid = 1;
+    *jcur = SUNTRUE;
+  }
+  if (c->use_mat) *jcur = SUNTRUE;
+  for (i = 0; i < nn; i++) M[i] = -gamma * J[i];
+  for (i = 0; i < c->nsys; i++) M[i * (c->nsys + 1)] += 1.0;
+  return 0;
+}
+
+/* The error weights of scalar tolerances, 1 / (rtol |y_i| + atol), as
+ * CVodeSStolerances defines them, in one pass: CVODES' own version takes
+ * five unoptimised vector operations per step (see cv_nvector.c). atol > 0
+ * is checked by the solver, so no weight can be infinite. */
+static int weights(N_Vector yv, N_Vector wv, void *ud)
+{
+  const rkin_cvpath *c = ud;
+  const double *y = DATA(yv);
+  double *w = DATA(wv);
+  size_t i;
+  for (i = 0; i < c->nsys; i++)
+    w[i] = 1.0 / (c->rtol * fabs(y[i]) + c->atol);
+  return 0;
+}
+
+/* The engine never prints: CVODES' own text is kept for the message. */
+static void on_error(int code, const char *module, const char *function,
+                     char *msg, void *ud)
+{
+  rkin_cvpath *c = ud;
+  (void)module;
+  if (code < 0)
+    snprintf(c->cvmsg, sizeof c->cvmsg, "%s: %s", function, msg);
+}
+
+/* Frees the CVODES objects of the current system size. */
+static void release(rkin_cvpath *c)
+{
+  if (c->mem) CVodeFree(&c->mem);
+  if (c->ls) SUNLinSolFree(c->ls);
+  if (c->J) SUNMatDestroy(c->J);
+  if (c->y) N_VDestroy(c->y);
+  c->ls = NULL;
+  c->J = NULL;
+  c->y = NULL;
+  c->built = 0;
+}
+
+void rkin_cvpath_free(rkin_cvpath *c)
+{
+  if (!c) return;
+  release(c);
+  if (c->ctx) SUNContext_Free(&c->ctx);
+  free(c->work);
+  free(c->outv);
+  free(c->mjac);
+  free(c->C);
+  free(c->jac);
+  free(c->jac_p);
+  free(c->jac_tia);
+  free(c->row);
+  free(c->col);
+  free(c->val);
+  free(c->zeros);
+  free(c);
+}
+
+static int setup_fail(const char *what, int flag, rkin_err *err)
+{
+  char *name = CVodeGetReturnFlagName(flag);
+  int rc = rkin_err_set(err, RKIN_ESOLVER, "CVODES set-up failed in %s "
+                        "(flag %s)", what, name ? name : "?");
+  free(name);  /* CVodeGetReturnFlagName returns a malloc'd string */
+  return rc;
+}
+
+/* Optional inputs. A linear model's Jacobian never changes, so CVODES is
+ * told not to re-evaluate it on its own schedule (this matters only when
+ * linsys() cannot use the cached rows: a nonlinear output's TIA). Max
+ * order, initial step, setup frequency, the setup's gamma threshold and
+ * the Newton convergence coefficient stay at CVODES' defaults: on the
+ * peer model (~352 steps per 1344 h cycle) none of them reduced the
+ * instruction count by more than 1 %, and max order 4 costs 43 % more
+ * steps (callgrind on tests/bench/bench_solve; report of issue 3). */
+static int tune(rkin_cvpath *c)
+{
+  int flag = CVodeSetMaxNumSteps(c->mem, c->max_steps);
+  if (!flag) flag = CVodeSetErrHandlerFn(c->mem, on_error, c);
+  if (!flag) flag = CVodeSetUserData(c->mem, c);
+  if (!flag && c->jac_const)
+    flag = CVodeSetJacEvalFrequency(c->mem, 1000000);
+  return flag;
+}
+
+/* Creates the CVODES objects for n + nq equations. */
+static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
+{
+  size_t nsys = c->n + nq;
+  const char *what = "CVodeInit";
+  int flag;
+  release(c);
+  c->y = N_VNew_Serial((sunindextype)nsys, c->ctx);
+  if (c->y) rkin_nvector_fast(c->y);
+  c->J = SUNDenseMatrix((sunindextype)nsys, (sunindextype)nsys, c->ctx);
+  c->mem = CVodeCreate(CV_BDF, c->ctx);
+  if (c->y && c->J) c->ls = SUNLinSol_Dense(c->y, c->J, c->ctx);
+  if (c->ls) rkin_linsol_fast(c->ls);
+  if (!c->y || !c->J || !c->mem || !c->ls) {
+    release(c);
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory creating the "
+                        "CVODES workspace for model '%s' (%zu equations)",
+                        rkin_model_name(c->m), nsys);
+  }
+  c->nq = nq;
+  c->nsys = nsys;
+  N_VConst(0.0, c->y);
+  flag = CVodeInit(c->mem, rhs, 0.0, c->y);
+  if (!flag) {
+    flag = CVodeWFtolerances(c->mem, weights);
+    what = "CVodeWFtolerances";
+  }
+  if (!flag) {
+    flag = CVodeSetLinearSolver(c->mem, c->ls, c->J);
+    what = "CVodeSetLinearSolver";
+  }
+  if (!flag) {
+    flag = CVodeSetLinSysFn(c->mem, linsys);
+    what = "CVodeSetLinSysFn";
+  }
+  if (!flag) {
+    flag = tune(c);
+    what = "the optional inputs";
+  }
+  if (flag) {
+    release(c);
+    return setup_fail(what, flag, err);
+  }
+  c->built = 1;
+  return RKIN_OK;
+}
+
+rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
+                             rkin_err *err)
+{
+  rkin_cvpath *c = calloc(1, sizeof *c);
+  size_t n = rkin_model_nstates(m), nw = rkin_model_nwork(m), no;
+  int flag;
+  if (!c) goto nomem;
+  c->m = m;
+  c->n = n;
+  c->n_out = no = rkin_model_noutputs(m);
+  c->n_par = rkin_model_nparams(m);
+  c->rtol = o->rtol;
+  c->atol = o->atol;
+  c->max_steps = o->max_steps;
+  c->jac_const = rkin_model_is_linear(m);
+  c->out_lin = no && rkin_model_outputs_linear(m);
+  c->work = malloc((nw ? nw : 1) * sizeof *c->work);
+  c->outv = malloc((no ? no : 1) * sizeof *c->outv);
+  c->mjac = malloc(n * n * sizeof *c->mjac);
+  c->C = malloc((no ? no * n : 1) * sizeof *c->C);
+  c->zeros = calloc(n ? n : 1, sizeof *c->zeros);
+  c->jac_p = malloc((c->n_par ? c->n_par : 1) * sizeof *c->jac_p);
+  if (!c->work || !c->outv || !c->mjac || !c->C || !c->jac_p || !c->zeros)
+    goto nomem;
+#if SUNDIALS_VERSION_MAJOR >= 7
+  flag = SUNContext_Create(SUN_COMM_NULL, &c->ctx);
+#else
+  flag = SUNContext_Create(NULL, &c->ctx);
+#endif
+  if (flag) goto nomem;
+  /* Built now so that a set-up failure shows when the solver is made. */
+  if (build(c, 0, err)) {
+    rkin_cvpath_free(c);
+    return NULL;
+  }
+  return c;
+nomem:
+  rkin_cvpath_free(c);
+  rkin_err_set(err, RKIN_ENOMEM, "out of memory creating the CVODES "
+               "workspace for model '%s' (%zu states)", rkin_model_name(m),
+               n);
+  return NULL;
+}
+
+/* Room for the saved Jacobian, its key and its compressed rows for nq
+ * integrals. */
+static int grow_jac(rkin_cvpath *c, size_t nq, rkin_err *err)
+{
+  size_t nsys = c->n + nq, nz = nsys * c->n;
+  double *jm, *v;
+  int *jt;
+  size_t *r, *cl;
+  if (c->jac && nq <= c->cap_q) return RKIN_OK;
+  if ((jm = realloc(c->jac, nsys * nsys * sizeof *jm))) c->jac = jm;
+  if ((jt = realloc(c->jac_tia, (nq ? nq : 1) * sizeof *jt))) c->jac_tia = jt;
+  if ((r = realloc(c->row, (nsys + 1) * sizeof *r))) c->row = r;
+  if ((cl = realloc(c->col, (nz ? nz : 1) * sizeof *cl))) c->col = cl;
+  if ((v = realloc(c->val, (nz ? nz : 1) * sizeof *v))) c->val = v;
+  if (!jm || !jt || !r || !cl || !v)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the Jacobian "
+                        "of %zu equations", nsys);
+  c->cap_q = nq;
+  c->jac_valid = 0;
+  return RKIN_OK;
+}
+
+/* A cached linear Jacobian holds for the same parameters and the same
+ * integrated quantities only; returns 1 when it must be recomputed. */
+static int rekey_jac(rkin_cvpath *c, const double *p, const int *tia,
+                     size_t n_tia)
+{
+  if (c->jac_valid && n_tia == c->jac_nq
+      && (!c->n_par || !memcmp(c->jac_p, p, c->n_par * sizeof *p))
+      && (!n_tia || !memcmp(c->jac_tia, tia, n_tia * sizeof *tia)))
+    return 0;
+  if (c->n_par) memcpy(c->jac_p, p, c->n_par * sizeof *p);
+  if (n_tia) memcpy(c->jac_tia, tia, n_tia * sizeof *tia);
+  c->jac_nq = n_tia;
+  c->jac_valid = 0;
+  return 1;
+}
+
+/* The nonzeros of the first n columns of jac, row by row. */
+static void compress(rkin_cvpath *c)
+{
+  size_t i, j, nz = 0;
+  for (i = 0; i < c->nsys; i++) {
+    c->row[i] = nz;
+    for (j = 0; j < c->n; j++) {
+      double v = c->jac[i + j * c->nsys];
+      if (v != 0) {
+        c->col[nz] = j;
+        c->val[nz++] = v;
+      }
+    }
+  }
+  c->row[c->nsys] = nz;
+}
+
+/* A linear model with linear integrands: its Jacobian for p, once, and the
+ * compressed rows the right-hand side multiplies with. */
+static int linear_system(rkin_cvpath *c, const double *p, rkin_err *err)
+{
+  int rc;
+  if (!rekey_jac(c, p, c->tia, c->nq)) return RKIN_OK;
+  if (c->need_out
+      && (rc = rkin_model_output_matrix(c->m, p, c->C, err)))
+    return rc;
+  c->bad = BAD_NONE;
+  if ((rc = full_jac(c, 0.0, c->zeros, c->jac))) {
+    c->bad = BAD_JAC;
+    c->bad_index = -1 - rc;
+    c->bad_t = 0.0;
+    return report(c, 0, err);
+  }
+  compress(c);
+  c->jac_valid = 1;
+  return RKIN_OK;
+}
+
+int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
+                      size_t n_tia, rkin_err *err)
+{
+  size_t k;
+  int rc;
+  c->p = p;
+  c->tia = tia;
+  c->need_out = 0;
+  for (k = 0; k < n_tia; k++)
+    if ((size_t)tia[k] >= c->n) c->need_out = 1;
+  if ((!c->built || n_tia != c->nq) && (rc = build(c, n_tia, err)))
+    return rc;
+  if ((rc = grow_jac(c, n_tia, err))) return rc;
+  c->use_mat = c->jac_const && (!c->need_out || c->out_lin);
+  if (c->use_mat) return linear_system(c, p, err);
+  c->jac_valid = 0;
+  if (c->need_out && c->out_lin)
+    return rkin_model_output_matrix(c->m, p, c->C, err);
+  return RKIN_OK;
+}
+
+/* The equation with the largest weighted local error estimate: the one
+ * that made CVODES give up. */
+static size_t worst_equation(rkin_cvpath *c)
+{
+  N_Vector ele = N_VClone(c->y), ewt = N_VClone(c->y);
+  size_t i, worst = 0;
+  double big = -1;
+  if (ele && ewt && !CVodeGetEstLocalErrors(c->mem, ele)
+      && !CVodeGetErrWeights(c->mem, ewt)) {
+    const double *e = N_VGetArrayPointer(ele), *w = N_VGetArrayPointer(ewt);
+    for (i = 0; i < c->nsys; i++)
+      if (fabs(e[i] * w[i]) > big) {
+        big = fabs(e[i] * w[i]);
+        worst = i;
+      }
+  }
+  if (ele) N_VDestroy(ele);
+  if (ewt) N_VDestroy(ewt);
+  return worst;
+}
+
+/* Names equation i: a state, or the TIA of a state or an output. */
+static void equation_name(const rkin_cvpath *c, size_t i, char *buf,
+                          size_t size)
+{
+  size_t idx;
+  if (i < c->n) {
+    snprintf(buf, size, "state '%s'", rkin_model_state_name(c->m, i));
+    return;
+  }
+  idx = (size_t)c->tia[i - c->n];
+  snprintf(buf, size, "the TIA of '%s'",
+           idx < c->n ? rkin_model_state_name(c->m, idx)
+                      : rkin_model_output_name(c->m, idx - c->n));
+}
+
+static int report(rkin_cvpath *c, int flag, rkin_err *err)
+{
+  char *name, where[128];
+  sunrealtype t = 0;
+  int rc;
+  if (c->bad == BAD_RHS)
+    return rkin_model_explain(c->m, c->bad_index, c->bad_t, err);
+  if (c->bad == BAD_JAC) {
+    size_t i = (size_t)c->bad_index % c->n, j = (size_t)c->bad_index / c->n;
+    rkin_model_explain(c->m, (int)i, c->bad_t, err);
+    return rkin_err_prefix(err, "Jacobian entry d(%s)'/d%s is not finite "
+                           "at t = %g h; ", rkin_model_state_name(c->m, i),
+                           rkin_model_state_name(c->m, j), c->bad_t);
+  }
+  if (c->bad == BAD_OUT)
+    return rkin_err_set(err, RKIN_ENONFINITE, "output '%s' is not finite at "
+                        "t = %g h (while integrating its TIA)",
+                        rkin_model_output_name(c->m, (size_t)c->bad_index),
+                        c->bad_t);
+  CVodeGetCurrentTime(c->mem, &t);
+  equation_name(c, worst_equation(c), where, sizeof where);
+  name = CVodeGetReturnFlagName(flag);
+  rc = rkin_err_set(err, RKIN_ESOLVER, "CVODES failed at t = %g h with %s "
+                    "(largest local error in %s; model '%s'): %s",
+                    t, name ? name : "?", where, rkin_model_name(c->m),
+                    c->cvmsg);
+  free(name);
+  return rc;
+}
+
+/* True when b - a is below what CVODES can resolve as a step. */
+static int too_close(double a, double b)
+{
+  return b - a <= 16 * DBL_EPSILON * fmax(fabs(a), fabs(b));
+}
+
+int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
+                        const double *rate, const double *tout,
+                        size_t n_tout, rkin_emit_fn emit, void *ctx,
+                        double *q, long *steps, rkin_err *err)
+{
+  double *yv = N_VGetArrayPointer(c->y);
+  sunrealtype tret;
+  long nst = 0;
+  size_t i, k;
+  int flag = 0, rc = RKIN_OK;
+
+  c->rate = rate;
+  c->has_rate = 0;
+  for (i = 0; i < c->n; i++)
+    if (rate[i] != 0) c->has_rate = 1;
+  c->bad = BAD_NONE;
+  c->cvmsg[0] = '\0';
+  if (too_close(ts, te)) {
+    for (k = 0; k < n_tout; k++) emit(ctx, y);
+    return RKIN_OK;
+  }
+  memcpy(yv, y, c->n * sizeof *y);
+  memset(yv + c->n, 0, c->nq * sizeof *yv);
+  /* Every segment starts at a dose or an input change: the BDF history
+   * before it describes another solution, so it is restarted. */
+  flag = CVodeReInit(c->mem, ts, c->y);
+  /* CVODES forgets a stop time once reached: set it for every segment. */
+  if (!flag) flag = CVodeSetStopTime(c->mem, te);
+  if (flag) {
+    rc = report(c, flag, err);
+    goto done;
+  }
+  for (k = 0; k < n_tout; k++) {
+    if (too_close(ts, tout[k])) {
+      emit(ctx, y);
+      continue;
+    }
+    flag = CVode(c->mem, tout[k], c->y, &tret, CV_NORMAL);
+    if (flag < 0) {
+      rc = report(c, flag, err);
+      goto done;
+    }
+    emit(ctx, yv);
+  }
+  flag = CVode(c->mem, te, c->y, &tret, CV_NORMAL);
+  if (flag < 0) {
+    rc = report(c, flag, err);
+    goto done;
+  }
+  for (k = 0; k < c->nq; k++) q[k] += yv[c->n + k];
+  memcpy(y, yv, c->n * sizeof *y);
+done:
+  CVodeGetNumSteps(c->mem, &nst);
+  *steps += nst;
+  return rc;
+}

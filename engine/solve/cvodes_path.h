@@ -1,0 +1,35 @@
+/* cvodes_path.h - internal: the CVODES integrator behind rkin_solver
+ * (BDF, dense exact Jacobian, TIA as appended states). Not installed. */
+#ifndef RKIN_CVODES_PATH_H
+#define RKIN_CVODES_PATH_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/model.h"
+#include "solve/solve.h"
+
+typedef struct rkin_cvpath rkin_cvpath;
+
+/* Called for each output time inside a segment with the state there. */
+typedef void (*rkin_emit_fn)(void *ctx, const double *y);
+
+rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
+                             rkin_err *err);
+void rkin_cvpath_free(rkin_cvpath *c);
+
+/* Prepares a run: parameters p (kept by pointer until the run ends) and
+ * the quantities integrated (solve.h indexing, already validated). */
+int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
+                      size_t n_tia, rkin_err *err);
+
+/* Integrates from ts (state y, constant input rates `rate`) to te, stopping
+ * exactly at te; calls emit at each of the n_tout times in (ts, te); adds
+ * the segment's integrals to q and the steps taken to *steps; y becomes the
+ * state at te. */
+int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
+                        const double *rate, const double *tout,
+                        size_t n_tout, rkin_emit_fn emit, void *ctx,
+                        double *q, long *steps, rkin_err *err);
+
+#endif

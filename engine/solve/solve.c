@@ -1,0 +1,455 @@
+/* solve.c - the rkin_solver API: request checks, the walk through dose
+ * events and output times shared by both paths, and the dispatch to the
+ * CVODES path (cvodes_path.c) or the exact path (exact_path.c). */
+#include "solve/solve.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "solve/cvodes_path.h"
+#include "solve/exact_path.h"
+
+struct rkin_solver {
+  const rkin_model *m;
+  rkin_solve_opts o;
+  rkin_path path;
+  size_t n, n_out, n_par;
+  rkin_cvpath *cv;
+  rkin_expath *ex;
+  double *y;          /* current state */
+  double *rate;       /* current infusion rate into each state */
+  double *q;          /* TIA accumulators */
+  size_t cap_q;
+  double *work;       /* model scratch for outputs at output times */
+  /* output cursor, used by emit() */
+  const rkin_solve_req *req;
+  rkin_solve_res *res;
+  const double *p;
+  size_t k_out;
+  int out_bad;        /* -1, or the first output found non-finite */
+  double out_bad_t;
+  /* Forward sensitivities (rkin_solver_run_sens): n_dir > 0 while on. */
+  size_t n_dir, cap_S;
+  double *S;          /* n x n_dir */
+  double *dy, *dout;  /* the caller's arrays, or NULL */
+};
+
+void rkin_solve_opts_default(rkin_solve_opts *o)
+{
+  o->rtol = 1e-6;
+  o->atol = 1e-9;
+  o->max_steps = 100000;
+  o->path = RKIN_PATH_AUTO;
+}
+
+static int check_opts(const rkin_solve_opts *o, rkin_err *err)
+{
+  if (!(isfinite(o->rtol) && o->rtol > 0 && o->rtol < 1))
+    return rkin_err_set(err, RKIN_EINVAL, "solver option rtol = %g is "
+                        "invalid (expected 0 < rtol < 1)", o->rtol);
+  if (!(isfinite(o->atol) && o->atol > 0))
+    return rkin_err_set(err, RKIN_EINVAL, "solver option atol = %g is "
+                        "invalid (expected a finite number > 0)", o->atol);
+  if (o->max_steps <= 0)
+    return rkin_err_set(err, RKIN_EINVAL, "solver option max_steps = %ld "
+                        "is invalid (expected > 0)", o->max_steps);
+  if (o->path != RKIN_PATH_AUTO && o->path != RKIN_PATH_CVODES
+      && o->path != RKIN_PATH_EXACT)
+    return rkin_err_set(err, RKIN_EINVAL, "solver option path = %d is "
+                        "invalid (expected AUTO, CVODES or EXACT)",
+                        (int)o->path);
+  return RKIN_OK;
+}
+
+void rkin_solver_free(rkin_solver *s)
+{
+  if (!s) return;
+  rkin_cvpath_free(s->cv);
+  rkin_expath_free(s->ex);
+  free(s->y);
+  free(s->rate);
+  free(s->q);
+  free(s->work);
+  free(s->S);
+  free(s);
+}
+
+rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
+                             rkin_err *err)
+{
+  rkin_solver *s;
+  rkin_solve_opts def;
+  size_t nw;
+  if (!m) {
+    rkin_err_set(err, RKIN_EINVAL, "rkin_solver_new: model is NULL");
+    return NULL;
+  }
+  if (!o) {
+    rkin_solve_opts_default(&def);
+    o = &def;
+  }
+  if (check_opts(o, err)) return NULL;
+  s = calloc(1, sizeof *s);
+  if (!s) goto nomem;
+  s->m = m;
+  s->o = *o;
+  s->n = rkin_model_nstates(m);
+  s->n_out = rkin_model_noutputs(m);
+  s->n_par = rkin_model_nparams(m);
+  nw = rkin_model_nwork(m);
+  s->y = malloc((s->n ? s->n : 1) * sizeof *s->y);
+  s->rate = malloc((s->n ? s->n : 1) * sizeof *s->rate);
+  s->work = malloc((nw ? nw : 1) * sizeof *s->work);
+  if (!s->y || !s->rate || !s->work) goto nomem;
+  /* AUTO takes the exact path only when every TIA a request may ask for
+   * (outputs included) is available on it. */
+  s->path = o->path;
+  if (s->path == RKIN_PATH_AUTO)
+    s->path = rkin_model_is_linear(m)
+                  && (!s->n_out || rkin_model_outputs_linear(m))
+                ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+  if (s->path == RKIN_PATH_EXACT)
+    s->ex = rkin_expath_new(m, err);
+  else
+    s->cv = rkin_cvpath_new(m, o, err);
+  if (!s->ex && !s->cv) {
+    rkin_solver_free(s);
+    return NULL;
+  }
+  return s;
+nomem:
+  rkin_solver_free(s);
+  rkin_err_set(err, RKIN_ENOMEM, "out of memory creating a solver for "
+               "model '%s'", rkin_model_name(m));
+  return NULL;
+}
+
+rkin_path rkin_solver_path(const rkin_solver *s)
+{
+  return s->path;
+}
+
+static int check_vector(const double *v, size_t n, const char *what,
+                        const rkin_model *m, int states, rkin_err *err)
+{
+  size_t i;
+  for (i = 0; v && i < n; i++)
+    if (!isfinite(v[i]))
+      return rkin_err_set(err, RKIN_EINVAL, "%s[%zu] ('%s') = %g is not "
+                          "finite", what, i,
+                          states ? rkin_model_state_name(m, i)
+                                 : rkin_model_param_name(m, i), v[i]);
+  return RKIN_OK;
+}
+
+static int check_times(const rkin_solve_req *r, rkin_err *err)
+{
+  size_t k;
+  if (!isfinite(r->t0) || !isfinite(r->t1) || r->t1 < r->t0)
+    return rkin_err_set(err, RKIN_EINVAL, "integration interval [t0, t1] = "
+                        "[%g, %g] h is invalid (expected finite t0 <= t1)",
+                        r->t0, r->t1);
+  if (r->n_times && !r->times)
+    return rkin_err_set(err, RKIN_EINVAL, "n_times = %zu but times is NULL",
+                        r->n_times);
+  for (k = 0; k < r->n_times; k++) {
+    double t = r->times[k];
+    if (isnan(t))
+      return rkin_err_set(err, RKIN_EINVAL, "output times[%zu] is NaN", k);
+    if (t < r->t0 || t > r->t1)
+      return rkin_err_set(err, RKIN_EINVAL, "output times[%zu] = %g h is "
+                          "outside [t0, t1] = [%g, %g] h", k, t, r->t0,
+                          r->t1);
+    if (k && t < r->times[k - 1])
+      return rkin_err_set(err, RKIN_EINVAL, "output times[%zu] = %g h is "
+                          "earlier than times[%zu] = %g h (output times must "
+                          "be non-decreasing)", k, t, k - 1,
+                          r->times[k - 1]);
+  }
+  return RKIN_OK;
+}
+
+static int check_req(const rkin_solver *s, const rkin_solve_req *r,
+                     const rkin_solve_res *res, rkin_err *err)
+{
+  size_t k, nq = s->n + s->n_out;
+  int rc = check_times(r, err);
+  if (rc) return rc;
+  if ((rc = check_vector(r->y0, s->n, "y0", s->m, 1, err))
+      || (rc = check_vector(r->params, s->n_par, "params", s->m, 0, err)))
+    return rc;
+  if (r->n_tia && !r->tia)
+    return rkin_err_set(err, RKIN_EINVAL, "n_tia = %zu but tia is NULL",
+                        r->n_tia);
+  if (r->n_tia && !res->tia)
+    return rkin_err_set(err, RKIN_EINVAL, "n_tia = %zu but res->tia is "
+                        "NULL (nowhere to put the integrals)", r->n_tia);
+  for (k = 0; k < r->n_tia; k++)
+    if (r->tia[k] < 0 || (size_t)r->tia[k] >= nq)
+      return rkin_err_set(err, RKIN_EINVAL, "tia[%zu] = %d is invalid "
+                          "(expected a state 0..%zu or an output %zu..%zu of "
+                          "model '%s')", k, r->tia[k], s->n - 1, s->n,
+                          nq - 1, rkin_model_name(s->m));
+  if (r->dosing) return rkin_dosing_check(r->dosing, s->n, err);
+  return RKIN_OK;
+}
+
+/* Sensitivities of the states and (linear) outputs at output k. */
+static void emit_sens(rkin_solver *s, size_t k, const double *y)
+{
+  size_t n = s->n, nd = s->n_dir, no = s->n_out, o, j, d;
+  if (s->dy) memcpy(s->dy + k * n * nd, s->S, n * nd * sizeof *s->S);
+  if (s->dout && no) {
+    const double *C = rkin_expath_output_matrix(s->ex);
+    const double *dC = rkin_expath_doutput(s->ex);
+    double *dst = s->dout + k * no * nd;
+    for (o = 0; o < no; o++)
+      for (d = 0; d < nd; d++) {
+        double t = 0;
+        for (j = 0; j < n; j++)
+          t += C[o * n + j] * s->S[j * nd + d]
+               + dC[(d * no + o) * n + j] * y[j];
+        dst[o * nd + d] = t;
+      }
+  }
+}
+
+static void emit(void *ctx, const double *y)
+{
+  rkin_solver *s = ctx;
+  size_t k = s->k_out++;
+  if (s->n_dir) emit_sens(s, k, y);
+  if (s->res->y) memcpy(s->res->y + k * s->n, y, s->n * sizeof *y);
+  if (s->res->out && s->n_out && s->n_dir
+      && rkin_expath_output_matrix(s->ex)) {
+    /* Linear outputs: C(p) y, C built once per run, not the tape per
+     * output time. */
+    const double *C = rkin_expath_output_matrix(s->ex);
+    double *out = s->res->out + k * s->n_out;
+    size_t o, j;
+    for (o = 0; o < s->n_out; o++) {
+      double v = 0;
+      for (j = 0; j < s->n; j++) v += C[o * s->n + j] * y[j];
+      out[o] = v;
+      if (!isfinite(v) && s->out_bad < 0) {
+        s->out_bad = (int)o;
+        s->out_bad_t = s->req->times[k];
+      }
+    }
+  } else if (s->res->out && s->n_out) {
+    double t = s->req->times[k];
+    int rc = rkin_model_outputs(s->m, t, y, s->p, s->res->out + k * s->n_out,
+                                s->work);
+    if (rc && s->out_bad < 0) {
+      s->out_bad = -1 - rc;
+      s->out_bad_t = t;
+    }
+  }
+}
+
+static int grow_q(rkin_solver *s, size_t nq)
+{
+  double *q;
+  if (nq <= s->cap_q) return RKIN_OK;
+  q = realloc(s->q, nq * sizeof *q);
+  if (!q) return RKIN_ENOMEM;
+  s->q = q;
+  s->cap_q = nq;
+  return RKIN_OK;
+}
+
+/* Applies one event; a rate back to (rounding of) zero becomes 0 exactly,
+ * so a finished infusion leaves no residual input. */
+static void apply(rkin_solver *s, const rkin_event *e)
+{
+  double *r = &s->rate[e->cmt];
+  switch (e->kind) {
+  case RKIN_EV_BOLUS:
+    s->y[e->cmt] += e->value;
+    break;
+  case RKIN_EV_INF_ON:
+    *r += e->value;
+    break;
+  case RKIN_EV_INF_OFF:
+    *r -= e->value;
+    if (fabs(*r) <= 1e-12 * e->value) *r = 0;
+    break;
+  }
+}
+
+static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
+                   long *steps, rkin_err *err)
+{
+  const double *tout = s->req->times + s->k_out;
+  if (s->cv)
+    return rkin_cvpath_advance(s->cv, ts, te, s->y, s->rate, tout, n_tout,
+                               emit, s, s->q, steps, err);
+  if (s->n_dir)
+    return rkin_expath_advance_sens(s->ex, ts, te, s->y, s->S, s->rate,
+                                    tout, n_tout, emit, s, err);
+  return rkin_expath_advance(s->ex, ts, te, s->y, s->rate, tout, n_tout,
+                             emit, s, s->q, err);
+}
+
+/* The walk: at each breakpoint (t0, each event time in (t0, t1), t1) apply
+ * its events, report outputs at that time, then integrate to the next
+ * breakpoint with the outputs strictly inside reported on the way. */
+static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
+                rkin_err *err)
+{
+  const rkin_event *ev = rkin_dosing_events(r->dosing);
+  size_t nev = rkin_dosing_nevents(r->dosing), e = 0, nk;
+  double t = r->t0, te;
+  int rc;
+  /* Infusions running before t0 still run; earlier boluses are in y0. */
+  for (; e < nev && ev[e].time < r->t0; e++)
+    if (ev[e].kind != RKIN_EV_BOLUS) apply(s, &ev[e]);
+  for (;;) {
+    for (; e < nev && ev[e].time <= t && ev[e].time < r->t1; e++)
+      apply(s, &ev[e]);
+    while (s->k_out < r->n_times && r->times[s->k_out] <= t)
+      emit(s, s->y);
+    if (t >= r->t1) return RKIN_OK;
+    te = e < nev && ev[e].time < r->t1 ? ev[e].time : r->t1;
+    for (nk = 0; s->k_out + nk < r->n_times
+                 && r->times[s->k_out + nk] < te; nk++)
+      ;
+    rc = advance(s, t, te, nk, steps, err);
+    if (rc) return rc;
+    t = te;
+  }
+}
+
+int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
+                    rkin_solve_res *res, rkin_err *err)
+{
+  const double *p;
+  long steps = 0;
+  int rc;
+  if (!s || !req || !res)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run: NULL argument");
+  res->n_steps = 0;
+  rc = check_req(s, req, res, err);
+  if (rc) return rc;
+  p = req->params ? req->params : rkin_model_defaults(s->m);
+  if (grow_q(s, req->n_tia))
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu TIA "
+                        "quantities", req->n_tia);
+  if (req->y0)
+    memcpy(s->y, req->y0, s->n * sizeof *s->y);
+  else
+    memset(s->y, 0, s->n * sizeof *s->y);
+  memset(s->rate, 0, s->n * sizeof *s->rate);
+  if (req->n_tia) memset(s->q, 0, req->n_tia * sizeof *s->q);
+  s->req = req;
+  s->res = res;
+  s->p = p;
+  s->k_out = 0;
+  s->out_bad = -1;
+  rc = s->cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
+             : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
+  if (!rc) rc = walk(s, req, &steps, err);
+  res->n_steps = steps;
+  if (rc) return rc;   /* the paths' messages name the model */
+  if (s->out_bad >= 0)
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': output '%s' is "
+                        "not finite at t = %g h", rkin_model_name(s->m),
+                        rkin_model_output_name(s->m, (size_t)s->out_bad),
+                        s->out_bad_t);
+  if (req->n_tia) memcpy(res->tia, s->q, req->n_tia * sizeof *s->q);
+  if (res->y_end) memcpy(res->y_end, s->y, s->n * sizeof *s->y);
+  return RKIN_OK;
+}
+
+int rkin_solver_tia_inf(rkin_solver *s, const double *params,
+                        const double *y0, const int *tia, size_t n_tia,
+                        double *out, rkin_err *err)
+{
+  size_t k, nq;
+  int rc;
+  if (!s || !y0 || (n_tia && (!tia || !out)))
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_tia_inf: NULL "
+                        "argument");
+  if (!s->ex)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_tia_inf: the "
+                        "TIA to infinity needs the exact path, but this "
+                        "solver for model '%s' uses CVODES",
+                        rkin_model_name(s->m));
+  nq = s->n + s->n_out;
+  for (k = 0; k < n_tia; k++)
+    if (tia[k] < 0 || (size_t)tia[k] >= nq)
+      return rkin_err_set(err, RKIN_EINVAL, "tia[%zu] = %d is invalid "
+                          "(expected 0..%zu)", k, tia[k], nq - 1);
+  if ((rc = check_vector(y0, s->n, "y0", s->m, 1, err))
+      || (rc = check_vector(params, s->n_par, "params", s->m, 0, err)))
+    return rc;
+  return rkin_expath_tia_inf(s->ex, params ? params
+                                           : rkin_model_defaults(s->m),
+                             y0, tia, n_tia, out, err);
+}
+
+int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
+                         const double *dir, size_t n_dir,
+                         rkin_solve_res *res, double *dy, double *dout,
+                         rkin_err *err)
+{
+  const double *p;
+  long steps = 0;
+  int rc;
+  if (!s || !req || !res || !dir)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: NULL "
+                        "argument");
+  if (!s->ex)
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
+                        "sensitivities need the exact path, but this "
+                        "solver for model '%s' uses CVODES",
+                        rkin_model_name(s->m));
+  if (n_dir == 0 || req->n_tia)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: n_dir = "
+                        "%zu, n_tia = %zu (expected n_dir > 0 and no TIA)",
+                        n_dir, req->n_tia);
+  if (dout && s->n_out && !rkin_model_outputs_linear(s->m))
+    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
+                        "outputs of model '%s' are not linear in the "
+                        "states", rkin_model_name(s->m));
+  res->n_steps = 0;
+  rc = check_req(s, req, res, err);
+  if (rc) return rc;
+  p = req->params ? req->params : rkin_model_defaults(s->m);
+  if (s->n * n_dir > s->cap_S) {
+    double *S = realloc(s->S, s->n * n_dir * sizeof *S);
+    if (!S)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", n_dir);
+    s->S = S;
+    s->cap_S = s->n * n_dir;
+  }
+  if (req->y0)
+    memcpy(s->y, req->y0, s->n * sizeof *s->y);
+  else
+    memset(s->y, 0, s->n * sizeof *s->y);
+  memset(s->S, 0, s->n * n_dir * sizeof *s->S);
+  memset(s->rate, 0, s->n * sizeof *s->rate);
+  s->req = req;
+  s->res = res;
+  s->p = p;
+  s->k_out = 0;
+  s->out_bad = -1;
+  s->dy = dy;
+  s->dout = dout;
+  rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
+  if (!rc) {
+    s->n_dir = n_dir;
+    rc = walk(s, req, &steps, err);
+    s->n_dir = 0;
+  }
+  if (rc) return rc;
+  if (s->out_bad >= 0)
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': output '%s' is "
+                        "not finite at t = %g h", rkin_model_name(s->m),
+                        rkin_model_output_name(s->m, (size_t)s->out_bad),
+                        s->out_bad_t);
+  if (res->y_end) memcpy(res->y_end, s->y, s->n * sizeof *s->y);
+  return RKIN_OK;
+}

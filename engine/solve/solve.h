@@ -1,0 +1,109 @@
+/* solve.h - integrate a model through a dosing schedule.
+ *
+ * Two paths: CVODES (BDF, dense exact Jacobian from the model's tape) for
+ * any model, and the exact path for linear constant-coefficient models
+ * (matrix exponential; TIA from the same augmented system). A solver is a
+ * per-thread workspace for one model, reused across patients.
+ *
+ * Semantics of a run over [t0, t1]:
+ * - Dose times are absolute. Boluses at times in [t0, t1) are applied (one
+ *   at t0 is added to y0; one at t1 belongs to the next run). Infusions
+ *   are rates: the rate in force over [t0, t1] counts every infusion start
+ *   and end up to that time, also those before t0, so consecutive runs
+ *   [a, b], [b, c] give the same result as one run [a, c].
+ * - At equal times infusion ends apply before starts, starts before
+ *   boluses; an output at a dose time reports the state AFTER the dose.
+ * - Output times must lie in [t0, t1] and be non-decreasing; NaN times,
+ *   a NaN y0 or parameter, an unknown cmt or TIA index are RKIN_EINVAL with
+ *   a message naming the index and the value.
+ * - The integration stops exactly at every dose event and at t1; outputs
+ *   in between are interpolated (CVODES) or exact (exact path).
+ * - y0 and res->y_end may be the same array.
+ * - AUTO takes the exact path when the model is linear and its outputs
+ *   (if any) are linear too, else CVODES. On the CVODES path a linear
+ *   model's Jacobian is computed once per parameter vector. The exact path
+ *   caches e^(M h) per segment length for the same parameters, so a
+ *   patient's repeated cycles cost one exponential. */
+#ifndef RKIN_SOLVE_H
+#define RKIN_SOLVE_H
+
+#include <stddef.h>
+
+#include "core/dosing.h"
+#include "core/err.h"
+#include "core/model.h"
+
+typedef enum {
+  RKIN_PATH_AUTO,   /* exact when the model is linear, else CVODES */
+  RKIN_PATH_CVODES,
+  RKIN_PATH_EXACT   /* RKIN_ENOTLINEAR for a nonlinear model */
+} rkin_path;
+
+typedef struct {
+  double rtol;      /* relative tolerance, CVODES path (default 1e-6) */
+  double atol;      /* absolute tolerance, every state (default 1e-9) */
+  long max_steps;   /* CVODES steps per output interval (default 100000) */
+  rkin_path path;   /* default RKIN_PATH_AUTO */
+} rkin_solve_opts;
+
+void rkin_solve_opts_default(rkin_solve_opts *o);
+
+typedef struct {
+  double t0, t1;              /* integrate over [t0, t1], h */
+  const double *y0;           /* n_states at t0; NULL: all zero */
+  const double *params;       /* n_params; NULL: model defaults */
+  const rkin_dosing *dosing;  /* NULL: none. Events in [t0, t1) apply */
+  const double *times;        /* output times in [t0, t1], non-decreasing */
+  size_t n_times;
+  const int *tia;             /* quantities integrated over [t0, t1]:
+                                 i < n_states: state i; n_states + k:
+                                 output k */
+  size_t n_tia;
+} rkin_solve_req;
+
+typedef struct {
+  double *y;        /* n_times x n_states, row-major; NULL: not wanted.
+                       At a dose time the value after the dose. */
+  double *out;      /* n_times x n_outputs; NULL: not wanted */
+  double *tia;      /* n_tia integrals (MBq·h for activities) */
+  double *y_end;    /* n_states at t1; NULL: not wanted */
+  long n_steps;     /* CVODES internal steps taken (0 on the exact path) */
+} rkin_solve_res;
+
+typedef struct rkin_solver rkin_solver;
+
+rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
+                             rkin_err *err);
+void rkin_solver_free(rkin_solver *s);
+/* The path actually used (never AUTO). */
+rkin_path rkin_solver_path(const rkin_solver *s);
+
+/* Runs one integration. Errors name the time, the state and, on the
+ * CVODES path, the CVODES flag (CV_CONV_FAILURE, ...); a non-finite
+ * derivative names the state and its expression. */
+int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
+                    rkin_solve_res *res, rkin_err *err);
+
+/* Exact path only: rkin_solver_run plus forward sensitivities of the
+ * states and outputs along n_dir directions in parameter space (dir
+ * row-major n_dir x n_params; direction d is the derivative by a scalar
+ * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
+ * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
+ * when not wanted. y0 and doses do not depend on the parameters. No TIA
+ * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
+ * complex eigenvalues or nearly parallel eigenvectors (not implemented):
+ * use finite differences then. */
+int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
+                         const double *dir, size_t n_dir,
+                         rkin_solve_res *res, double *dy, double *dout,
+                         rkin_err *err);
+
+/* Exact path only: integrals from t0 to infinity of the quantities in tia
+ * (same indexing as rkin_solve_req), from state y0 with no further dosing,
+ * by one linear solve A x = -y0. RKIN_ERANGE when A is singular (something
+ * never decays). */
+int rkin_solver_tia_inf(rkin_solver *s, const double *params,
+                        const double *y0, const int *tia, size_t n_tia,
+                        double *out, rkin_err *err);
+
+#endif
