@@ -134,7 +134,7 @@ function M.failed() return failed end
 function M.scratch()
   local dir = os.tmpname()
   os.remove(dir)
-  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  require("radiokin.core").mkdir(dir)
   return dir
 end
 
