@@ -151,6 +151,22 @@ local function data_blocks(t)
   return blocks, ids
 end
 
+-- Data blocks c1.. of the individual predictions on a fine time grid
+-- (r.curves, in the order of ids); nil when the fit has none.
+local function curve_blocks(r, ids, blocks)
+  if not r.curves then return nil end
+  local by = {}
+  for _, c in ipairs(r.curves) do by[c.id] = c end
+  for j, id in ipairs(ids) do
+    local c = by[id]
+    if not c then return nil end
+    local rows = {}
+    for k = 1, #c.time do rows[k] = { c.time[k], c.ipred[k] } end
+    blocks["c" .. j] = rows
+  end
+  return true
+end
+
 -- A tick step giving at most about 5 labelled ticks over [0, span]: 1, 2
 -- or 5 times a power of ten (so labels of small panels do not overlap).
 function M.tick_step(span)
@@ -218,9 +234,11 @@ function M.plot_script(r, what, base)
       add("set output")
     end
   end
-  -- individual fits: one panel per subject. The table holds predictions
-  -- at the observation times only: IPRED and PRED are drawn there as
-  -- points joined by thin lines, not as a curve between them.
+  -- individual fits: one panel per subject. IPRED is the model curve on
+  -- a fine grid (r.curves) when the fit has it; PRED, and IPRED without
+  -- curves, are known at the observation times only and drawn there as
+  -- marked points joined by thin lines.
+  local curves = curve_blocks(r, ids, blocks)
   local n = #ids
   local cols = math.ceil(math.sqrt(n))
   local rows = math.ceil(n / cols)
@@ -231,8 +249,10 @@ function M.plot_script(r, what, base)
     add("set terminal " .. term[1], 320 * cols, 260 * rows)
     add("set output %s", Q(("%s_individual.%s.tmp"):format(base, term[2])))
     add("set multiplot layout %d,%d title %s noenhanced", rows, cols,
-      Q("individual fits: DV (black points), IPRED (blue) and PRED (red, "
-        .. "dashed) at the observation times"))
+      Q(curves and "individual fits: DV (black points), IPRED (blue "
+        .. "curve), PRED at the observation times (red, dashed)"
+        or "individual fits: DV (black points), IPRED (blue) and PRED "
+        .. "(red, dashed) at the observation times"))
     add("set key off; set xlabel 'TIME (h)' font ',8'")
     add("set xrange [0:%.17g]; set xtics 0,%.17g font ',7'; set mxtics 2",
       tmax * 1.02 + 1e-9, step)
@@ -240,10 +260,13 @@ function M.plot_script(r, what, base)
     add("set ylabel %s font ',8' noenhanced", Q(what))
     for j, id in ipairs(ids) do
       add("set title %s font ',9' noenhanced", Q(("ID %.10g"):format(id)))
+      local ipred = curves
+        and ("$c%d using 1:2 with lines lw 1.5 lc rgb 'blue'"):format(j)
+        or ("$s%d using 1:4 with linespoints lw 1.5 pt 6 ps 0.4 " ..
+            "lc rgb 'blue'"):format(j)
       add("plot $s%d using 1:2 with points pt 7 ps 0.6 lc rgb 'black', " ..
-        "$s%d using 1:4 with linespoints lw 1.5 pt 6 ps 0.4 lc rgb 'blue', "
-        .. "$s%d using 1:3 with linespoints dt 2 pt 4 ps 0.4 lc rgb 'red'",
-        j, j, j)
+        "%s, $s%d using 1:3 with linespoints dt 2 pt 4 ps 0.4 " ..
+        "lc rgb 'red'", j, ipred, j)
     end
     add("unset multiplot")
     add("set output")

@@ -227,11 +227,47 @@ do
   local paths = r:write_csv(tmp .. "/fitall")
   t.ok(#paths == 3 and read(paths[1]) and read(paths[2]) and read(paths[3]),
     "a writable folder: the three tables")
+  -- r.curves: the EBE prediction on a fine grid. Subject 1 (one oral dose
+  -- of 319.992 mg at t = 0) against the one-compartment solution
+  -- C = D ka / (V (ka - k)) (e^-kt - e^-ka t), k = CL / V, at its EBE
+  local c, e = r.curves[1], r.ebe[1].params
+  local k = e.cl / e.v
+  local worst = 0
+  for i = 1, #c.time do
+    local tt = c.time[i]
+    local want = 319.992 * e.ka / (e.v * (e.ka - k))
+      * (math.exp(-k * tt) - math.exp(-e.ka * tt))
+    worst = math.max(worst, math.abs(c.ipred[i] - want) / 10)
+  end
+  t.ok(#c.time == 120 and c.id == 1 and c.time[1] == 0
+    and c.time[120] == 24.37 and worst < 1e-5,
+    ("r.curves[1]: 120 points over 0-24.37 h, the analytic curve at the "
+    .. "EBE within 1e-5 of Cmax ~10 mg/L (worst %.2g)"):format(worst))
+  t.is(c.ipred[120], r.table.IPRED[11], 1e-6,
+    "... and IPRED at the last observation (24.37 h)")
+  local fit = dofile(src .. "/scripts/fit.lua")
+  local text, blocks = fit.plot_script(r, "conc", tmp .. "/gof")
+  t.ok(#blocks.c1 == 120 and text:find("$c1 using 1:2 with lines", 1, true),
+    "fit.lua draws IPRED as the fine-grid curve when the fit has one")
+  r.curves = nil
+  text, blocks = fit.plot_script(r, "conc", tmp .. "/gof")
+  t.ok(not blocks.c1 and text:find("$s1 using 1:4 with linespoints", 1,
+    true), "... else IPRED at the observation times, marked")
+  local ticks_ok = true
+  for _, span in ipairs { 0.7, 24.37, 100, 168, 1344, 12345 } do
+    local step = fit.tick_step(span)
+    ticks_ok = ticks_ok and span / step <= 5 and span / step > 1
+  end
+  t.ok(ticks_ok and fit.tick_step(24.37) == 5 and fit.tick_step(1344) == 500,
+    "x tick step 1/2/5 x 10^k: 2-5 labelled ticks per panel (24.37 h: "
+    .. "5 h; 1344 h: 500 h)")
+
   local rf = pm:fit(theoph, { covariance = false, max_eval = 3 })
   t.raises(function() rf:write_csv(tmp .. "/fitf") end,
     "the fit failed .*nothing written", "r:write_csv refuses a failed fit")
   t.like(rf:summary(), "stopped at", "its summary heads the column "
     .. "'stopped at', not 'estimate'")
+  t.is(rf.curves, nil, "a failed fit has no curves")
 end
 
 -- ------------------------------------------------------ tare_plan.lua
