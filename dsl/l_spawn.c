@@ -260,16 +260,25 @@ static void add_quoted(luaL_Buffer *b, const char *s, size_t len)
   luaL_addchar(b, '\'');
 }
 
-/* rk.gnuplot_quote(s) -> 's' (see add_quoted). */
+/* rk.gnuplot_quote(s [, path]) -> 's' (see add_quoted). With path true,
+ * s is a file name: a control character in it raises instead (turned
+ * into a space, gnuplot would write another file). */
 int lrk_core_gnuplot_quote(lua_State *L)
 {
-  size_t len;
+  size_t len, k;
   const char *s;
   luaL_Buffer b;
   if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
     return lrk_error(L, "rk.gnuplot_quote: expected a string (got %s)",
                      lrk_got(L, 1));
   s = lua_tolstring(L, 1, &len);
+  if (lua_toboolean(L, 2))
+    for (k = 0; k < len; k++)
+      if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+        return lrk_error(L, "rk.gnuplot_quote: file name '%s' holds a "
+                         "control character (byte %d at %d): gnuplot "
+                         "cannot be given it; choose another name", s,
+                         (int)(unsigned char)s[k], (int)k + 1);
   luaL_buffinit(L, &b);
   add_quoted(&b, s, len);
   luaL_pushresult(&b);

@@ -227,7 +227,7 @@ function M.plot_script(r, what, base)
                             { "svg size 800,640", "svg" } } do
       add("reset")
       add("set terminal %s", term[1])
-      add("set output %s", Q(("%s_%s.%s.tmp"):format(base, p[1], term[2])))
+      add("set output %s", Q(("%s_%s.%s.tmp"):format(base, p[1], term[2]), true))
       add("set title %s noenhanced", Q(p[2]))
       add("set key top left")
       p[3]()
@@ -247,7 +247,8 @@ function M.plot_script(r, what, base)
                           { "svg size %d,%d", "svg" } } do
     add("reset")
     add("set terminal " .. term[1], 320 * cols, 260 * rows)
-    add("set output %s", Q(("%s_individual.%s.tmp"):format(base, term[2])))
+    add("set output %s", Q(("%s_individual.%s.tmp"):format(base, term[2]),
+      true))
     add("set multiplot layout %d,%d title %s noenhanced", rows, cols,
       Q(curves and "individual fits: DV (black points), IPRED (blue "
         .. "curve), PRED at the observation times (red, dashed)"

@@ -467,7 +467,8 @@ function M.plot_script(res, base)
   for k, name in ipairs(res.order) do xt[k] = ("%s %d"):format(Q(name), k) end
   local function box(term, ext, col, what, limit, file)
     add(("set terminal %s"):format(term))
-    add(("set output %s"):format(Q(("%s_%s.%s"):format(base, file, ext))))
+    add(("set output %s"):format(Q(("%s_%s.%s"):format(base, file, ext),
+      true)))
     add("set style fill solid 0.4 border -1")
     add("set style data boxplot")
     add("set boxwidth 0.5")
@@ -491,7 +492,8 @@ function M.plot_script(res, base)
   end
   local function cycles(term, ext)
     add(("set terminal %s"):format(term))
-    add(("set output %s"):format(Q(("%s_cycles.%s"):format(base, ext))))
+    add(("set output %s"):format(Q(("%s_cycles.%s"):format(base, ext),
+      true)))
     add("set style data histograms")
     add("set style histogram clustered gap 1")
     add("set style fill solid 0.6 border -1")
@@ -552,7 +554,7 @@ function M.run(o)
     res.order[#res.order + 1] = name
     res.raw[name] = r
     res.rows[#res.rows + 1] = M.summary_row(name, r, out)
-    if #r.failed > 0 and not o.quiet then
+    if #r.failed > 0 then
       io.stderr:write(("regimen_compare: %s: %d patients failed; first: "
         .. "%s\n"):format(name, #r.failed, r.failed[1].message))
     end

@@ -341,7 +341,7 @@ function M.plot_script(patient, items, base)
   end
   local function all(term, file)
     add("set terminal %s", term)
-    add("set output %s", Q(file))
+    add("set output %s", Q(file, true))
     add("set multiplot layout %d,1", #items)
     add("set xlabel 't (h)'")
     add("set ylabel 'activity (MBq)'")

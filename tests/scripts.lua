@@ -120,6 +120,10 @@ t.is(rk.gnuplot_quote("it's\na\tb"), "'it''s a b'",
 t.is(rk.gnuplot_quote("`x` \"y\" @z \\n"), "'`x` \"y\" @z \\n'",
   "gnuplot_quote: backquotes, macros, backslashes kept literal (single "
   .. "quotes: gnuplot expands none of them)")
+t.raises(function() rk.gnuplot_quote("out\nsystem 'x'.png", true) end,
+  "file name 'out", "a file name with a newline is refused, not altered")
+t.is(rk.gnuplot_quote("o'ut.png", true), "'o''ut.png'",
+  "a file name with a quote is quoted")
 if have_gnuplot then
   local mark = tmp .. "/MARK_gp"
   local evil = "P'1\nsystem 'touch " .. mark .. "'\n`touch " .. mark

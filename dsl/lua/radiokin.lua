@@ -39,7 +39,8 @@ rk.mkdir = core.mkdir
 rk.run = core.run
 -- rk.gnuplot(commands [, blocks]) -> true | nil, message: gnuplot without
 -- a shell, data blocks {name = {{x, y}, ...}} of numbers as $name.
--- rk.gnuplot_quote(s): s as a literal gnuplot does not interpret.
+-- rk.gnuplot_quote(s [, path]): s as a literal gnuplot does not interpret
+-- (path true: a file name, raises on a control character).
 rk.gnuplot = core.gnuplot
 rk.gnuplot_quote = core.gnuplot_quote
 
