@@ -317,9 +317,20 @@ function M.main(args)
                              covariance = o.covariance,
                              max_eval = o.max_eval })
   if not r.converged then
-    -- the summary says where the search stopped; nothing is written
+    -- the summary says where the search stopped; nothing is written, and
+    -- files an earlier run left in the folder are named as not this fit's
     if not o.quiet then print(r:summary()) end
-    error(("fit failed: %s; no output files written"):format(r.message), 0)
+    local old = {}
+    for _, f in ipairs { "parameters.csv", "ebe.csv", "table.csv" } do
+      local h = io.open(out .. "/" .. f, "rb")
+      if h then
+        h:close()
+        old[#old + 1] = f
+      end
+    end
+    error(("fit failed: %s; no output files written%s"):format(r.message,
+      #old > 0 and ("; %s in %s are from an earlier run, NOT from this " ..
+        "fit"):format(table.concat(old, ", "), out) or ""), 0)
   end
   if not o.quiet then print(r:summary()) end
   rk.mkdir(out)

@@ -59,6 +59,9 @@ do
   local big = ("0123456789abcdef"):rep(1 << 16)    -- 1 MiB: both pipes full
   st, out = rk.run({ "cat" }, big)
   t.ok(st == 0 and out == big, "1 MiB through cat: no deadlock, all back")
+  st, out = rk.run({ "head", "-c", "3" }, big)
+  t.ok(st == 0 and out == "012",
+    "a child that stops reading its input early: no SIGPIPE for radiokin")
   st = rk.run { "sh", "-c", "exit 3" }
   t.is(st, 3, "rk.run returns the exit status")
   local none, msg = rk.run { "radiokin-no-such-program" }
@@ -212,6 +215,15 @@ do
   t.like(se, "fit failed: population fit did not converge in 3 "
     .. "evaluations", "the reason on stderr")
   t.is(kind(out), nil, "no output folder or file written")
+  rk.mkdir(out)
+  write(out .. "/parameters.csv", "from an earlier run\n")
+  st, so, se = script("fit.lua", model, theoph, "--out", out, "--max-eval",
+    "3", "--quiet", "--threads", "2")
+  t.ok(st == 1 and se:find("parameters.csv in " .. out .. " are from an "
+    .. "earlier run, NOT from this fit", 1, true) and so == "",
+    "a failed fit names the earlier run's files left in the folder")
+  t.is(read(out .. "/parameters.csv"), "from an earlier run\n",
+    "... and leaves them as they were")
   st, so, se = script("fit.lua", model, theoph, "--max-eval", "1.5")
   t.like(se, "--max-eval needs an integer in 1..10000000 (got '1.5')",
     "--max-eval 1.5: the value typed is named")
