@@ -231,7 +231,7 @@ do
     "table.csv whole: header and 132 observations")
   local rows = rk.csv.read(out_dir .. "/table.csv")
   t.is(rows[2].PRED, r.table.PRED[2], 1e-9, "table.csv = the fit's table")
-  if os.execute("command -v gnuplot >/dev/null 2>&1") then
+  if rk.run { "gnuplot", "--version" } == 0 then
     local whole = true
     for _, p in ipairs { "dv_pred", "dv_ipred", "cwres_time",
                          "individual" } do
