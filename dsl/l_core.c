@@ -1,5 +1,6 @@
-/* l_core.c - "radiokin.core": the version and atomic file writing, the
- * primitives the Lua prelude builds on. */
+/* l_core.c - "radiokin.core": the version, atomic file writing, folders
+ * (l_fs.c) and programs run without a shell (l_spawn.c): the primitives
+ * the Lua prelude and the scripts build on. */
 #include "config.h"
 
 #include <lauxlib.h>
@@ -26,6 +27,10 @@ static int core_write_atomic(lua_State *L)
 
 static const luaL_Reg core_funcs[] = {
   {"write_atomic", core_write_atomic},
+  {"mkdir", lrk_core_mkdir},
+  {"run", lrk_core_run},
+  {"gnuplot", lrk_core_gnuplot},
+  {"gnuplot_quote", lrk_core_gnuplot_quote},
   {NULL, NULL}
 };
 

@@ -30,6 +30,11 @@
 
 #include "l_popest_impl.h"
 #include "lrk.h"
+#include "solve/solve.h"
+
+static void push_curves(lua_State *L, int rt, const rkin_model *m,
+                        const rkin_solve_opts *so, int output,
+                        const rkin_data *d, const rkin_popfit *f);
 #include "core/model.h"
 #include "modules.h"
 #include "pop/popest.h"
@@ -232,9 +237,104 @@ static int pop_fit(lua_State *L)
   r.aic = fb->f.m2ll + 2.0 * (double)r.n_est;
   r.bic = fb->f.m2ll + (double)r.n_est * log((double)fb->f.n_obs);
   lrk_popresult_push(L, &r, o.method);
+  if (fb->f.status == 0)
+    push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
+                &fb->f);
   rkin_popfit_free(&fb->f);
   fb->live = 0;
   return 1;
+}
+
+/* r.curves: each subject's individual prediction (the observed output at
+ * its EBE parameters) on a grid of CURVE_POINTS times per dataset segment
+ * (from the segment's start to its last observation), for plots that
+ * draw the model between the observations. Segments are separated by a
+ * NaN point. Skipped (absent) when a solve fails: the plot then falls
+ * back on IPRED at the observation times. */
+#define CURVE_POINTS 120
+
+static void push_curves(lua_State *L, int rt, const rkin_model *m,
+                        const rkin_solve_opts *so, int output,
+                        const rkin_data *d, const rkin_popfit *f)
+{
+  rkin_err err;
+  rkin_solve_opts def;
+  rkin_solver *sv;
+  size_t s, g, k, col, width;
+  double *times, *sol, *tv, *fv;
+  size_t n_max = 0;
+  rkin_err_clear(&err);
+  width = output >= 0 ? rkin_model_noutputs(m) : rkin_model_nstates(m);
+  col = output >= 0 ? (size_t)output : (size_t)(-1 - output);
+  for (s = 0; s < f->n_subj; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(d, s);
+    n_max = sj->n_seg > n_max ? sj->n_seg : n_max;
+  }
+  times = lrk_scratch(L, CURVE_POINTS, sizeof *times);
+  sol = lrk_scratch(L, CURVE_POINTS * (width ? width : 1), sizeof *sol);
+  tv = lrk_scratch(L, n_max * (CURVE_POINTS + 1), sizeof *tv);
+  fv = lrk_scratch(L, n_max * (CURVE_POINTS + 1), sizeof *fv);
+  if (!so) {            /* the fit's own defaults (pop/popsubj.c) */
+    rkin_solve_opts_default(&def);
+    def.rtol = 1e-8;
+    def.atol = 1e-12;
+    so = &def;
+  }
+  sv = rkin_solver_new(m, so, &err);
+  if (!sv) {
+    lua_pop(L, 4);
+    return;
+  }
+  lua_createtable(L, (int)f->n_subj, 0);
+  for (s = 0; s < f->n_subj; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(d, s);
+    size_t n = 0;
+    for (g = 0; g < sj->n_seg; g++) {
+      const rkin_data_segment *sg = &sj->seg[g];
+      rkin_solve_req rq;
+      rkin_solve_res rs;
+      double t1;
+      if (!sg->n_obs) continue;
+      t1 = sj->time[sg->first_obs + sg->n_obs - 1];
+      for (k = 0; k < CURVE_POINTS; k++)
+        times[k] = sg->t0 + (t1 - sg->t0) * (double)k / (CURVE_POINTS - 1);
+      times[CURVE_POINTS - 1] = t1;
+      memset(&rq, 0, sizeof rq);
+      memset(&rs, 0, sizeof rs);
+      rq.t0 = sg->t0;
+      rq.t1 = t1;
+      rq.params = f->psi + s * f->n_psi;
+      rq.dosing = sg->dosing;
+      rq.times = times;
+      rq.n_times = CURVE_POINTS;
+      if (output >= 0) rs.out = sol;
+      else rs.y = sol;
+      if (rkin_solver_run(sv, &rq, &rs, &err) != 0) {
+        rkin_solver_free(sv);
+        lua_pop(L, 5);
+        return;
+      }
+      if (n) {                   /* a break between segments */
+        tv[n] = times[0];
+        fv[n++] = NAN;
+      }
+      for (k = 0; k < CURVE_POINTS; k++) {
+        tv[n] = times[k];
+        fv[n++] = sol[k * width + col];
+      }
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, sj->id);
+    lua_setfield(L, -2, "id");
+    lrk_push_numbers(L, tv, n);
+    lua_setfield(L, -2, "time");
+    lrk_push_numbers(L, fv, n);
+    lua_setfield(L, -2, "ipred");
+    lua_rawseti(L, -2, (lua_Integer)s + 1);
+  }
+  rkin_solver_free(sv);
+  lua_setfield(L, rt, "curves");
+  lua_pop(L, 4);
 }
 
 /* ------------------------------------------------- popmodel methods */

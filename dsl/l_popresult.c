@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -57,6 +58,29 @@ static void addf(luaL_Buffer *b, const char *fmt, ...)
   luaL_addstring(b, s);
 }
 
+#define Z95 1.959963984540054
+
+/* Variances (diagonal omega) and residual SDs are positive: their 95 %
+ * interval is the Wald interval of log(estimate), SE(log) = SE / est by
+ * the delta method, so it cannot go negative; theta and covariances get
+ * estimate -+ 1.96 SE. Returns 1 when the log scale was used. */
+static int ci95(const report *r, size_t k, double *lo, double *hi)
+{
+  double est = r->est[k], se = r->se ? r->se[k] : NAN;
+  int positive = strcmp(r->kinds[k], "sigma") == 0 ||
+                 (strcmp(r->kinds[k], "omega") == 0 &&
+                  !strchr(r->names[k], ','));
+  if (positive && est > 0 && isfinite(se)) {
+    double f = exp(Z95 * se / est);
+    *lo = est / f;
+    *hi = est * f;
+    return 1;
+  }
+  *lo = est - Z95 * se;
+  *hi = est + Z95 * se;
+  return 0;
+}
+
 static void csv_params(lua_State *L, const report *r)
 {
   luaL_Buffer b;
@@ -65,7 +89,8 @@ static void csv_params(lua_State *L, const report *r)
   luaL_addstring(&b, "parameter,kind,estimate,se,rse_pct,ci95_lower,"
                  "ci95_upper\n");
   for (k = 0; k < r->n_est; k++) {
-    double se = r->se ? r->se[k] : NAN, est = r->est[k];
+    double se = r->se ? r->se[k] : NAN, est = r->est[k], lo, hi;
+    ci95(r, k, &lo, &hi);
     /* a full omega's names hold a comma, OMEGA(a,b): quoted */
     addf(&b, strpbrk(r->names[k], ",\"") ? "\"%s\",%s," : "%s,%s,",
          r->names[k], r->kinds[k]);
@@ -75,9 +100,9 @@ static void csv_params(lua_State *L, const report *r)
     luaL_addchar(&b, ',');
     add_num(&b, est != 0 ? 100 * se / fabs(est) : NAN);
     luaL_addchar(&b, ',');
-    add_num(&b, est - 1.959963984540054 * se);
+    add_num(&b, lo);
     luaL_addchar(&b, ',');
-    add_num(&b, est + 1.959963984540054 * se);
+    add_num(&b, hi);
     luaL_addchar(&b, '\n');
   }
   luaL_addstring(&b, "OFV,objective,");
@@ -163,20 +188,23 @@ static void summary_text(lua_State *L, const report *r,
     addf(&bf, "minimisation successful (NLopt: %s) after %d evaluations\n",
          f->stop ? f->stop : "?", f->n_eval);
   else
-    addf(&bf, "MINIMISATION TERMINATED: %s\n", f->err.msg);
+    addf(&bf, "FIT FAILED (MINIMISATION TERMINATED): %s\nThe values below "
+         "are where the search stopped, NOT estimates; no output files are "
+         "written.\n", f->err.msg);
   addf(&bf, "\nOFV %.4f   -2LL %.4f   AIC %.4f   BIC %.4f   (%zu "
        "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_est);
   if (f->cov_status != 0)
     addf(&bf, "covariance step: %s\n", f->cov_err.msg);
-  addf(&bf, "\n%-22s %12s %11s %8s   %-25s\n", "parameter", "estimate",
-       "SE", "RSE %", "95 % CI");
+  addf(&bf, "\n%-22s %12s %11s %8s   %-25s\n", "parameter",
+       f->status == 0 ? "estimate" : "stopped at", "SE", "RSE %",
+       "95 % CI (*: log scale)");
   for (k = 0; k < r->n_est; k++) {
-    double est = r->est[k], se = r->se ? r->se[k] : NAN;
+    double est = r->est[k], se = r->se ? r->se[k] : NAN, lo, hi;
+    int logs = ci95(r, k, &lo, &hi);
     addf(&bf, "%-22s %12.5g", r->names[k], est);
     if (isfinite(se))
-      addf(&bf, " %11.4g %8.1f   [%.5g, %.5g]", se,
-           est != 0 ? 100 * se / fabs(est) : NAN, est - 1.96 * se,
-           est + 1.96 * se);
+      addf(&bf, " %11.4g %8.1f   [%.5g, %.5g]%s", se,
+           est != 0 ? 100 * se / fabs(est) : NAN, lo, hi, logs ? "*" : "");
     luaL_addchar(&bf, '\n');
   }
   luaL_addstring(&bf, "\nomega as SD (sqrt of the variance) and "
@@ -205,34 +233,59 @@ static void summary_text(lua_State *L, const report *r,
 }
 
 /* r:write_csv(dir): parameters.csv, ebe.csv and table.csv in dir (made if
- * missing), each written atomically. Upvalue 1: {file = text}. Returns
- * the paths written. */
+ * missing), all or none: the three temporaries are written first, then
+ * renamed; when a rename fails the files already renamed are removed.
+ * Upvalue 1: {file = text}; upvalue 2: the failure message of a fit that
+ * did not converge (nil when it did): then nothing is written and it
+ * raises. Returns the paths written. */
 static int result_write_csv(lua_State *L)
 {
   static const char *const files[] = {"parameters.csv", "ebe.csv",
                                       "table.csv"};
-  const char *dir;
-  int k;
+  const char *dir, *path[3];
+  char *tmp[3] = {NULL, NULL, NULL};
+  int k, j, rc = RKIN_OK;
+  rkin_err err;
   if (lua_type(L, 1) != LUA_TTABLE || lua_type(L, 2) != LUA_TSTRING)
     return lrk_error(L, "r:write_csv: expected a folder name (got %s); "
                      "call it as r:write_csv(dir)", lrk_got(L, 2));
+  if (!lua_isnil(L, lua_upvalueindex(2)))
+    return lrk_error(L, "r:write_csv: the fit failed (%s): there are no "
+                     "estimates to write; nothing written",
+                     lua_tostring(L, lua_upvalueindex(2)));
   dir = lua_tostring(L, 2);
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return lrk_error(L, "r:write_csv: cannot create folder '%s': %s", dir,
                      strerror(errno));
-  lua_createtable(L, 3, 0);
+  lua_settop(L, 2);
+  lua_createtable(L, 3, 0);                  /* 3: the paths */
   for (k = 0; k < 3; k++) {
-    const char *path = lua_pushfstring(L, "%s/%s", dir, files[k]);
+    path[k] = lua_pushfstring(L, "%s/%s", dir, files[k]);
+    lua_rawseti(L, 3, k + 1);
+  }
+  rkin_err_clear(&err);
+  for (k = 0; k < 3 && rc == RKIN_OK; k++) {
     size_t len;
     const char *text;
-    rkin_err err;
     lua_getfield(L, lua_upvalueindex(1), files[k]);
     text = lua_tolstring(L, -1, &len);
-    rkin_err_clear(&err);
-    if (lrk_write_atomic(path, text, len, &err) != 0)
-      return lrk_raise(L, "r:write_csv", &err);
+    rc = lrk_atomic_begin(path[k], text, len, &tmp[k], &err);
     lua_pop(L, 1);
-    lua_rawseti(L, -2, k + 1);
+  }
+  if (rc != RKIN_OK) {
+    for (j = 0; j < 3; j++) lrk_atomic_abort(tmp[j]);
+    return lrk_raise(L, "r:write_csv", &err);
+  }
+  for (k = 0; k < 3; k++) {
+    if (!tmp[k]) continue;                   /* "-" is not a folder */
+    rc = lrk_atomic_commit(path[k], tmp[k], &err);
+    tmp[k] = NULL;
+    if (rc != RKIN_OK) {
+      for (j = 0; j < k; j++) unlink(path[j]);
+      for (j = k + 1; j < 3; j++) lrk_atomic_abort(tmp[j]);
+      return lrk_error(L, "r:write_csv: %s (none of %s, %s, %s written)",
+                       err.msg, files[0], files[1], files[2]);
+    }
   }
   return 1;
 }
@@ -303,8 +356,9 @@ void lrk_popresult_push(lua_State *L, const report *r,
   /* parameter table */
   lua_createtable(L, (int)r->n_est, 0);
   for (k = 0; k < r->n_est; k++) {
-    double est = r->est[k], se = r->se ? r->se[k] : NAN;
-    lua_createtable(L, 0, 7);
+    double est = r->est[k], se = r->se ? r->se[k] : NAN, lo, hi;
+    int logs = ci95(r, k, &lo, &hi);
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, r->names[k]);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, r->kinds[k]);
@@ -312,8 +366,10 @@ void lrk_popresult_push(lua_State *L, const report *r,
     set_num(L, "estimate", est);
     set_num(L, "se", se);
     set_num(L, "rse", est != 0 ? 100 * se / fabs(est) : NAN);
-    set_num(L, "lower95", est - 1.959963984540054 * se);
-    set_num(L, "upper95", est + 1.959963984540054 * se);
+    set_num(L, "lower95", lo);
+    set_num(L, "upper95", hi);
+    lua_pushstring(L, logs ? "log" : "linear");
+    lua_setfield(L, -2, "ci_scale");
     lua_rawseti(L, -2, (lua_Integer)k + 1);
   }
   lua_setfield(L, rt, "params");
@@ -378,7 +434,9 @@ void lrk_popresult_push(lua_State *L, const report *r,
   lua_setfield(L, -2, "ebe.csv");
   csv_table(L, r);
   lua_setfield(L, -2, "table.csv");
-  lua_pushcclosure(L, result_write_csv, 1);
+  if (f->status) lua_pushstring(L, f->err.msg);
+  else lua_pushnil(L);
+  lua_pushcclosure(L, result_write_csv, 2);
   lua_setfield(L, rt, "write_csv");
   summary_text(L, r, method);
   lua_pushcclosure(L, result_summary, 1);

@@ -300,22 +300,71 @@ static int write_all(int fd, const char *p, size_t len)
   return 0;
 }
 
+/* What sits at path, for refusing to replace it: NULL when nothing or a
+ * regular file is there (or lstat fails for another reason, which the
+ * write itself then reports), else a phrase naming the kind of file. */
+static const char *not_regular(const char *path)
+{
+  struct stat st;
+  if (lstat(path, &st) != 0) return NULL;
+  if (S_ISREG(st.st_mode)) return NULL;
+  if (S_ISLNK(st.st_mode)) return "a symbolic link";
+  if (S_ISDIR(st.st_mode)) return "a directory";
+  if (S_ISFIFO(st.st_mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(st.st_mode)) return "a character device";
+  if (S_ISBLK(st.st_mode)) return "a block device";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  return "not a regular file";
+}
+
+static int refuse(rkin_err *err, const char *path, const char *kind)
+{
+  return rkin_err_set(err, RKIN_EINVAL,
+                      "cannot write '%s': it is %s, not a regular file; "
+                      "refusing to replace it (write to a file name, or "
+                      "'-' for standard output)", path, kind);
+}
+
+/* Path "-": the text goes to standard output (through stdio, so it stays
+ * in order with print). */
+static int write_stdout(const char *text, size_t len, rkin_err *err)
+{
+  if ((len && fwrite(text, 1, len, stdout) != len) || fflush(stdout) != 0)
+    return rkin_err_set(err, RKIN_EIO, "cannot write to standard output: "
+                        "%s", strerror(errno));
+  return RKIN_OK;
+}
+
 int lrk_write_atomic(const char *path, const char *text, size_t len,
                      rkin_err *err)
 {
   char *tmp = NULL;
-  const char *slash, *base;
+  int rc = lrk_atomic_begin(path, text, len, &tmp, err);
+  if (rc != RKIN_OK || !tmp) return rc;
+  return lrk_atomic_commit(path, tmp, err);
+}
+
+int lrk_atomic_begin(const char *path, const char *text, size_t len,
+                     char **tmp_out, rkin_err *err)
+{
+  char *tmp = NULL;
+  const char *slash, *base, *kind;
   size_t dirlen, need;
   int fd = -1, e, rc = RKIN_EIO;
   mode_t mask;
 
+  *tmp_out = NULL;
   if (!path || !*path)
     return rkin_err_set(err, RKIN_EINVAL, "cannot write: empty file name");
+  if (strcmp(path, "-") == 0) return write_stdout(text, len, err);
   slash = strrchr(path, '/');
   base = slash ? slash + 1 : path;
   if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
     return rkin_err_set(err, RKIN_EINVAL,
                         "cannot write '%s': not a file name", path);
+  /* rename() would replace a link, FIFO or device node (as root,
+   * /dev/null) by a regular file: only regular files are replaced. */
+  if ((kind = not_regular(path)) != NULL) return refuse(err, path, kind);
   dirlen = slash ? (size_t)(slash - path) + 1 : 0;
   need = dirlen + strlen(base) + 16;
   tmp = malloc(need);
@@ -349,13 +398,7 @@ int lrk_write_atomic(const char *path, const char *text, size_t len,
     rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
     goto fail;
   }
-  fd = -1;
-  if (rename(tmp, path) != 0) {
-    e = errno;
-    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
-    goto fail;
-  }
-  free(tmp);
+  *tmp_out = tmp;
   return RKIN_OK;
 
 fail:
@@ -363,6 +406,35 @@ fail:
   unlink(tmp);
   free(tmp);
   return rc;
+}
+
+int lrk_atomic_commit(const char *path, char *tmp, rkin_err *err)
+{
+  const char *kind;
+  int e;
+  /* checked again: the window between the check and rename stays short */
+  if ((kind = not_regular(path)) != NULL) {
+    refuse(err, path, kind);
+    unlink(tmp);
+    free(tmp);
+    return RKIN_EINVAL;
+  }
+  if (rename(tmp, path) != 0) {
+    e = errno;
+    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
+    unlink(tmp);
+    free(tmp);
+    return RKIN_EIO;
+  }
+  free(tmp);
+  return RKIN_OK;
+}
+
+void lrk_atomic_abort(char *tmp)
+{
+  if (!tmp) return;
+  unlink(tmp);
+  free(tmp);
 }
 
 void *lrk_scratch(lua_State *L, size_t n, size_t sz)

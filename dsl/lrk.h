@@ -77,9 +77,20 @@ void lrk_check_keys(lua_State *L, int t, const char *ctx,
 void lrk_push_numbers(lua_State *L, const double *v, size_t n);
 
 /* Writes `text` to `path` atomically (temporary file in the same folder,
- * then rename): on failure nothing is left behind and err says why. */
+ * then rename): on failure nothing is left behind and err says why. Only
+ * a regular file is replaced: a symbolic link, directory, FIFO, device or
+ * socket at path is refused (and left as it is). Path "-" writes to
+ * standard output. */
 int lrk_write_atomic(const char *path, const char *text, size_t len,
                      rkin_err *err);
+/* The two halves, for writing several files all or none: begin writes
+ * the temporary and sets *tmp (malloc'd; NULL when path is "-", already
+ * written); commit renames it over path (checking path again) and frees
+ * tmp; abort removes and frees it. On failure each leaves nothing. */
+int lrk_atomic_begin(const char *path, const char *text, size_t len,
+                     char **tmp, rkin_err *err);
+int lrk_atomic_commit(const char *path, char *tmp, rkin_err *err);
+void lrk_atomic_abort(char *tmp);
 
 /* ------------------------------------------ shared with other bindings
  * (implemented in dsl/l_model.c; lrk_check_doses in dsl/l_simulate.c) */
@@ -155,5 +166,13 @@ struct rkin_graph *lrk_trace_take(lua_State *L, int idx);
 void *lrk_scratch(lua_State *L, size_t n, size_t sz);
 /* Pushes "a, b, c" from n names ("none" when n is 0) and returns it. */
 const char *lrk_push_list(lua_State *L, const char *const *names, size_t n);
+
+/* ------------------------------------------ functions of radiokin.core
+ * kept in their own files: rk.mkdir (dsl/l_fs.c); rk.run, rk.gnuplot,
+ * rk.gnuplot_quote (dsl/l_spawn.c). */
+int lrk_core_mkdir(lua_State *L);
+int lrk_core_run(lua_State *L);
+int lrk_core_gnuplot(lua_State *L);
+int lrk_core_gnuplot_quote(lua_State *L);
 
 #endif

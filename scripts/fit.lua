@@ -5,20 +5,62 @@
 -- CWRES vs TIME, and the individual fits (DV, IPRED, PRED per subject).
 --
 --   radiokin scripts/fit.lua model.lua data.csv [--method focei|fo]
---            [--out DIR] [--no-plot] [--threads N] [--no-cov] [--quiet]
+--            [--out DIR] [--no-plot] [--threads N] [--no-cov]
+--            [--max-eval N] [--quiet]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
--- models/theophylline.lua). DIR defaults to fit_<model name>. Every file
--- is written atomically (temporary file, then rename). Without gnuplot
--- the plots are skipped with a warning. Errors name the file and line
--- (the dataset's also the column).
+-- models/theophylline.lua). DIR defaults to fit_<model name>. The three
+-- tables are written all or none (temporary files, then renamed). A fit
+-- that does not converge is reported with its reason, writes no file and
+-- ends with a non-zero exit status. Without gnuplot the plots are skipped
+-- with a warning. Errors name the file and line (the dataset's also the
+-- column).
 local rk = require "radiokin"
 
 local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--method focei|fo] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
-  "[--quiet]"
+  "[--max-eval N] [--quiet]"
+
+M.HELP = USAGE .. [[
+
+
+Population fit (FO or FOCE-I, with the covariance step) of a NONMEM-style
+dataset.
+
+Inputs
+  model.lua   returns a population model: rk.popest{...} (see
+              models/theophylline.lua)
+  data.csv    NONMEM layout, one record per line: ID, TIME (h), DV (the
+              observed quantity in the model's unit, e.g. mg/L or MBq),
+              AMT (dose amount, the model's amount unit), EVID (0
+              observation, 1 dose, 2 other, 3 reset, 4 reset and dose), MDV,
+              CMT (compartment number or state name), optional RATE, II
+              (h), ADDL, SS, and covariate columns the model uses
+
+Options
+  --method focei|fo  estimation method (default focei)
+  --out DIR          output folder (default fit_<model name>), made if
+                     missing
+  --no-plot          no goodness-of-fit plots
+  --threads N        worker threads (0: all cores)
+  --no-cov           skip the covariance step (no SE, no intervals)
+  --max-eval N       stop the outer search after N evaluations (default
+                     3000); a fit stopped so is reported as failed
+  --quiet            print nothing but errors and warnings
+
+Outputs (in DIR)
+  parameters.csv  parameter, kind, estimate, se, rse_pct, ci95_lower,
+                  ci95_upper (omega variances and sigma: interval on the log
+                  scale), then OFV, -2LL, AIC, BIC
+  ebe.csv         ID, ETA_<name>..., individual parameters, OFV_i
+  table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES
+  gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
+A failed fit writes none of these and exits with status 1.
+
+Example
+  radiokin scripts/fit.lua models/theophylline.lua tests/data/theoph_nm.csv --out fit_theo]]
 
 local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
@@ -33,7 +75,10 @@ function M.parse_args(args)
   end
   while i <= #args do
     local a = args[i]
-    if a == "--method" then
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    elseif a == "--method" then
       o.method = value(a)
       if o.method ~= "focei" and o.method ~= "fo" then
         usage("--method must be focei or fo (got '" .. o.method .. "')")
@@ -43,9 +88,18 @@ function M.parse_args(args)
     elseif a == "--no-cov" then o.covariance = false
     elseif a == "--quiet" then o.quiet = true
     elseif a == "--threads" then
-      o.threads = math.tointeger(tonumber(value(a)))
-      if not o.threads or o.threads < 0 then
-        usage("--threads needs an integer >= 0 (0: all cores)")
+      local v = value(a)
+      o.threads = math.tointeger(tonumber(v))
+      if not o.threads or o.threads < 0 or o.threads > 1024 then
+        usage(("--threads needs an integer in 0..1024 (0: all cores) " ..
+          "(got '%s')"):format(v))
+      end
+    elseif a == "--max-eval" then
+      local v = value(a)
+      o.max_eval = math.tointeger(tonumber(v))
+      if not o.max_eval or o.max_eval < 1 or o.max_eval > 10000000 then
+        usage(("--max-eval needs an integer in 1..10000000 (got '%s')")
+          :format(v))
       end
     elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
     else files[#files + 1] = a end
@@ -72,42 +126,65 @@ end
 
 -- ---------------------------------------------------------------- plots
 
-local function have_gnuplot()
-  return os.execute("command -v gnuplot >/dev/null 2>&1") == true
-end
+local Q = rk.gnuplot_quote
 
-local function gp_text(s) return (tostring(s):gsub('[\\"]', "\\%0")) end
-
--- Data blocks of the observation table: all, and per subject.
+-- Data blocks of the observation table: all, and per subject (numbers
+-- only: rk.gnuplot passes them as data, never as commands).
 local function data_blocks(t)
-  local out, ids, by = {}, {}, {}
-  out[#out + 1] = "$all << EOD"
+  local blocks, ids, by = { all = {} }, {}, {}
   for k = 1, #t.ID do
-    out[#out + 1] = ("%.10g %.10g %.10g %.10g %.10g %.10g"):format(t.ID[k],
-      t.TIME[k], t.DV[k], t.PRED[k], t.IPRED[k], t.CWRES[k])
+    blocks.all[k] = { t.ID[k], t.TIME[k], t.DV[k], t.PRED[k], t.IPRED[k],
+                      t.CWRES[k] }
     if not by[t.ID[k]] then
       by[t.ID[k]] = {}
       ids[#ids + 1] = t.ID[k]
     end
     table.insert(by[t.ID[k]], k)
   end
-  out[#out + 1] = "EOD"
   for j, id in ipairs(ids) do
-    out[#out + 1] = ("$s%d << EOD"):format(j)
+    local rows = {}
     for _, k in ipairs(by[id]) do
-      out[#out + 1] = ("%.10g %.10g %.10g %.10g"):format(t.TIME[k], t.DV[k],
-        t.PRED[k], t.IPRED[k])
+      rows[#rows + 1] = { t.TIME[k], t.DV[k], t.PRED[k], t.IPRED[k] }
     end
-    out[#out + 1] = "EOD"
+    blocks["s" .. j] = rows
   end
-  return table.concat(out, "\n") .. "\n", ids
+  return blocks, ids
 end
 
--- The gnuplot script writing every plot of the fit r (observed quantity
--- `what`) as base_<name>.png/.svg.tmp; the caller renames them.
+-- Data blocks c1.. of the individual predictions on a fine time grid
+-- (r.curves, in the order of ids); nil when the fit has none.
+local function curve_blocks(r, ids, blocks)
+  if not r.curves then return nil end
+  local by = {}
+  for _, c in ipairs(r.curves) do by[c.id] = c end
+  for j, id in ipairs(ids) do
+    local c = by[id]
+    if not c then return nil end
+    local rows = {}
+    for k = 1, #c.time do rows[k] = { c.time[k], c.ipred[k] } end
+    blocks["c" .. j] = rows
+  end
+  return true
+end
+
+-- A tick step giving at most about 5 labelled ticks over [0, span]: 1, 2
+-- or 5 times a power of ten (so labels of small panels do not overlap).
+function M.tick_step(span)
+  if not (span > 0) then return 1 end
+  local raw = span / 5
+  local p = 10 ^ math.floor(math.log(raw, 10))
+  for _, m in ipairs { 1, 2, 5, 10 } do
+    if m * p >= raw then return m * p end
+  end
+  return 10 * p
+end
+
+-- The gnuplot commands writing every plot of the fit r (observed quantity
+-- `what`) as base_<name>.png/.svg.tmp (the caller renames them), and
+-- their data blocks.
 function M.plot_script(r, what, base)
   local blocks, ids = data_blocks(r.table)
-  local out = { blocks }
+  local out = {}
   local function add(fmt, ...) out[#out + 1] = fmt:format(...) end
   local lo, hi = math.huge, -math.huge
   for _, c in ipairs { "DV", "PRED", "IPRED" } do
@@ -121,21 +198,23 @@ function M.plot_script(r, what, base)
   for _, v in ipairs(r.table.TIME) do tmax = math.max(tmax, v) end
   local plots = {
     { "dv_pred", "DV vs PRED (population prediction)", function()
-      add("set xrange [%g:%g]; set yrange [%g:%g]", lo - pad, hi + pad,
-        lo - pad, hi + pad)
-      add("set xlabel 'PRED'; set ylabel 'DV (%s)'", gp_text(what))
+      add("set xrange [%.17g:%.17g]; set yrange [%.17g:%.17g]", lo - pad,
+        hi + pad, lo - pad, hi + pad)
+      add("set xlabel 'PRED'; set ylabel %s noenhanced",
+        Q("DV (" .. what .. ")"))
       add("plot $all using 4:3 with points pt 7 ps 0.8 title 'observations'"
         .. ", x with lines lw 2 lc rgb 'black' title 'identity'")
     end },
     { "dv_ipred", "DV vs IPRED (individual prediction)", function()
-      add("set xrange [%g:%g]; set yrange [%g:%g]", lo - pad, hi + pad,
-        lo - pad, hi + pad)
-      add("set xlabel 'IPRED'; set ylabel 'DV (%s)'", gp_text(what))
+      add("set xrange [%.17g:%.17g]; set yrange [%.17g:%.17g]", lo - pad,
+        hi + pad, lo - pad, hi + pad)
+      add("set xlabel 'IPRED'; set ylabel %s noenhanced",
+        Q("DV (" .. what .. ")"))
       add("plot $all using 5:3 with points pt 7 ps 0.8 title 'observations'"
         .. ", x with lines lw 2 lc rgb 'black' title 'identity'")
     end },
     { "cwres_time", "CWRES vs TIME", function()
-      add("set xrange [0:%g]; set autoscale y", tmax * 1.02 + 1e-9)
+      add("set xrange [0:%.17g]; set autoscale y", tmax * 1.02 + 1e-9)
       add("set xlabel 'TIME (h)'; set ylabel 'CWRES'")
       add("plot $all using 2:6 with points pt 7 ps 0.8 title 'CWRES', " ..
         "0 with lines lw 2 lc rgb 'black' notitle, " ..
@@ -148,52 +227,62 @@ function M.plot_script(r, what, base)
                             { "svg size 800,640", "svg" } } do
       add("reset")
       add("set terminal %s", term[1])
-      add("set output '%s_%s.%s.tmp'", base, p[1], term[2])
-      add("set title \"%s\" noenhanced", gp_text(p[2]))
+      add("set output %s", Q(("%s_%s.%s.tmp"):format(base, p[1], term[2]), true))
+      add("set title %s noenhanced", Q(p[2]))
       add("set key top left")
       p[3]()
       add("set output")
     end
   end
-  -- individual fits: one panel per subject
+  -- individual fits: one panel per subject. IPRED is the model curve on
+  -- a fine grid (r.curves) when the fit has it; PRED, and IPRED without
+  -- curves, are known at the observation times only and drawn there as
+  -- marked points joined by thin lines.
+  local curves = curve_blocks(r, ids, blocks)
   local n = #ids
   local cols = math.ceil(math.sqrt(n))
   local rows = math.ceil(n / cols)
+  local step = M.tick_step(tmax)
   for _, term in ipairs { { "pngcairo size %d,%d", "png" },
                           { "svg size %d,%d", "svg" } } do
     add("reset")
-    add("set terminal " .. term[1], 300 * cols, 240 * rows)
-    add("set output '%s_individual.%s.tmp'", base, term[2])
-    add("set multiplot layout %d,%d title \"individual fits: DV (points), " ..
-      "IPRED (line), PRED (dashed)\" noenhanced", rows, cols)
+    add("set terminal " .. term[1], 320 * cols, 260 * rows)
+    add("set output %s", Q(("%s_individual.%s.tmp"):format(base, term[2]),
+      true))
+    add("set multiplot layout %d,%d title %s noenhanced", rows, cols,
+      Q(curves and "individual fits: DV (black points), IPRED (blue "
+        .. "curve), PRED at the observation times (red, dashed)"
+        or "individual fits: DV (black points), IPRED (blue) and PRED "
+        .. "(red, dashed) at the observation times"))
     add("set key off; set xlabel 'TIME (h)' font ',8'")
-    add("set ylabel '%s' font ',8'", gp_text(what))
+    add("set xrange [0:%.17g]; set xtics 0,%.17g font ',7'; set mxtics 2",
+      tmax * 1.02 + 1e-9, step)
+    add("set ytics font ',7'")
+    add("set ylabel %s font ',8' noenhanced", Q(what))
     for j, id in ipairs(ids) do
-      add("set title 'ID %s' font ',9'", gp_text(("%.10g"):format(id)))
+      add("set title %s font ',9' noenhanced", Q(("ID %.10g"):format(id)))
+      local ipred = curves
+        and ("$c%d using 1:2 with lines lw 1.5 lc rgb 'blue'"):format(j)
+        or ("$s%d using 1:4 with linespoints lw 1.5 pt 6 ps 0.4 " ..
+            "lc rgb 'blue'"):format(j)
       add("plot $s%d using 1:2 with points pt 7 ps 0.6 lc rgb 'black', " ..
-        "$s%d using 1:4 with lines lw 2 lc rgb 'blue', " ..
-        "$s%d using 1:3 with lines dt 2 lc rgb 'red'", j, j, j)
+        "%s, $s%d using 1:3 with linespoints dt 2 pt 4 ps 0.4 " ..
+        "lc rgb 'red'", j, ipred, j)
     end
     add("unset multiplot")
     add("set output")
   end
-  return table.concat(out, "\n") .. "\n"
+  return table.concat(out, "\n") .. "\n", blocks
 end
 
 M.PLOTS = { "dv_pred", "dv_ipred", "cwres_time", "individual" }
 
--- Writes the plots into dir as gof_<name>.png/.svg; returns the paths,
--- or nil and a warning when gnuplot is missing or fails.
+-- Writes the plots into dir as gof_<name>.png/.svg (all or none); returns
+-- the paths, or nil and a warning when gnuplot is missing or fails.
 function M.plot(r, what, dir)
-  if not have_gnuplot() then
-    return nil, "gnuplot not found: goodness-of-fit plots skipped"
-  end
   local base = dir .. "/gof"
-  local gp = dir .. "/.gof.gp"
-  rk.write_atomic(gp, M.plot_script(r, what, base))
-  local ok = os.execute(("gnuplot '%s' >/dev/null 2>&1"):format(gp))
-  os.remove(gp)
-  local paths = {}
+  local ok, why = rk.gnuplot(M.plot_script(r, what, base))
+  local paths, tmps = {}, {}
   for _, p in ipairs(M.PLOTS) do
     for _, ext in ipairs { "png", "svg" } do
       local final = ("%s_%s.%s"):format(base, p, ext)
@@ -201,18 +290,16 @@ function M.plot(r, what, dir)
       local f = io.open(tmp, "rb")
       local size = f and f:seek("end") or 0
       if f then f:close() end
-      if ok and size > 0 then
-        assert(os.rename(tmp, final))
-        paths[#paths + 1] = final
-      else
-        os.remove(tmp)
-      end
+      if size == 0 then ok = ok and false end
+      tmps[#tmps + 1], paths[#paths + 1] = tmp, final
     end
   end
-  if not ok or #paths ~= 2 * #M.PLOTS then
-    for _, p in ipairs(paths) do os.remove(p) end
-    return nil, "gnuplot failed: goodness-of-fit plots skipped"
+  if not ok then
+    for _, tmp in ipairs(tmps) do os.remove(tmp) end
+    return nil, "goodness-of-fit plots skipped: " ..
+      (why or "gnuplot wrote an empty plot")
   end
+  for k, tmp in ipairs(tmps) do assert(os.rename(tmp, paths[k])) end
   return paths
 end
 
@@ -220,11 +307,33 @@ end
 
 function M.main(args)
   local o = M.parse_args(args)
+  if o.help then
+    print(M.HELP)
+    return
+  end
   local pm = M.load_model(o.model)
   local out = o.out or ("fit_" .. pm.name:gsub("[^%w%-_.]", "_"))
   local r = pm:fit(o.data, { method = o.method, threads = o.threads,
-                             covariance = o.covariance })
+                             covariance = o.covariance,
+                             max_eval = o.max_eval })
+  if not r.converged then
+    -- the summary says where the search stopped; nothing is written, and
+    -- files an earlier run left in the folder are named as not this fit's
+    if not o.quiet then print(r:summary()) end
+    local old = {}
+    for _, f in ipairs { "parameters.csv", "ebe.csv", "table.csv" } do
+      local h = io.open(out .. "/" .. f, "rb")
+      if h then
+        h:close()
+        old[#old + 1] = f
+      end
+    end
+    error(("fit failed: %s; no output files written%s"):format(r.message,
+      #old > 0 and ("; %s in %s are from an earlier run, NOT from this " ..
+        "fit"):format(table.concat(old, ", "), out) or ""), 0)
+  end
   if not o.quiet then print(r:summary()) end
+  rk.mkdir(out)
   local files = r:write_csv(out)
   if o.plot then
     local plots, warn = M.plot(r, pm.observe, out)
@@ -235,9 +344,6 @@ function M.main(args)
     end
   end
   if not o.quiet then print("written: " .. table.concat(files, ", ")) end
-  if not r.converged then
-    io.stderr:write("radiokin: warning: " .. r.message .. "\n")
-  end
   return r, files
 end
 

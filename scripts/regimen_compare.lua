@@ -38,12 +38,51 @@ local M = {}
 M.LIMITS = { kidney_bed = 27, kidney_dose = 23, marrow_dose = 2 }
 M.ALL = { "empiric", "pp-prrt", "iluminet", "optimised" }
 
+local USAGE = "usage: radiokin scripts/regimen_compare.lua [--model FILE] "
+  .. "[--n N] [--out DIR] [--name NAME] [--regimens a,b,...] "
+  .. "[--imaging-cv X] [--threads N] [--seed S] [--no-plots] [--quiet]"
+
+M.HELP = USAGE .. [[
+
+
+A virtual cohort through several 177Lu regimens, side by side.
+
+Input: --model FILE, a population file (default
+models/lu177_dotatate.lua) returning a table
+  { model = rk.model{...}, population = rk.population{...},
+    activity_MBq = label activity per cycle (MBq), dose_to = state,
+    interval_h = h between cycles, regions = { kidney = ..., marrow = ...,
+    tumour = ... } }
+(a plain rk.model file is not enough: it has no population to sample).
+
+Options
+  --n N              virtual patients, an integer in 1..1000000 (default
+                     1000)
+  --out DIR          output folder (default out), made if missing
+  --name NAME        output file stem (default regimen_compare)
+  --regimens LIST    comma-separated, of empiric, pp-prrt, iluminet,
+                     optimised (default all)
+  --imaging-cv X     proportional imaging error, fraction 0..1 (default
+                     0.1)
+  --threads N        worker threads, integer 0..1024 (0: all cores)
+  --seed S           random seed, integer >= 0 (default 1)
+  --no-plots         no gnuplot plots
+  --quiet            print nothing but errors and warnings
+
+Outputs (in DIR)
+  NAME.csv           one row per regimen: cycles, activity (GBq), kidney
+                     dose and BED (Gy), marrow dose (Gy), tumour dose and
+                     BED (Gy) as median and P5-P95, share over each limit
+  NAME.md            the same table and notes
+  NAME_patients.csv  one row per patient and regimen
+  NAME_kidney_bed, NAME_tumour_bed, NAME_cycles (.png, .svg)
+Limits scored: kidney BED 27 Gy, kidney dose 23 Gy, marrow dose 2 Gy.
+
+Example
+  radiokin scripts/regimen_compare.lua --n 200 --regimens empiric,iluminet --out rc]]
+
 local function usage(msg)
-  error((msg and msg .. "\n" or "") ..
-        "usage: radiokin scripts/regimen_compare.lua [--model FILE] [--n N] "
-        .. "[--out DIR] [--name NAME] [--regimens a,b,...] "
-        .. "[--imaging-cv X] [--threads N] [--seed S] [--no-plots] "
-        .. "[--quiet]", 0)
+  error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
 function M.parse_args(args)
@@ -55,17 +94,32 @@ function M.parse_args(args)
     i = i + 1
     return args[i] or usage(name .. " needs a value")
   end
-  local function number(name, lo)
-    local v = tonumber(value(name))
-    if not v or v < lo then
-      usage(("%s needs a number >= %g"):format(name, lo))
+  local function number(name, lo, hi)
+    local v = value(name)
+    local x = tonumber(v)
+    if not x or x ~= x or x < lo or x > hi then
+      usage(("%s needs a number in %g..%g (got '%s')"):format(name, lo, hi,
+        v))
     end
-    return v
+    return x
+  end
+  -- counts: integers in range, named with the text the user typed
+  local function integer(name, lo, hi)
+    local v = value(name)
+    local x = math.tointeger(tonumber(v))
+    if not x or x < lo or x > hi then
+      usage(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
+        v))
+    end
+    return x
   end
   while i <= #args do
     local a = args[i]
-    if a == "--model" then o.model = value(a)
-    elseif a == "--n" then o.n = math.floor(number(a, 1))
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    elseif a == "--model" then o.model = value(a)
+    elseif a == "--n" then o.n = integer(a, 1, 1000000)
     elseif a == "--out" then o.out = value(a)
     elseif a == "--name" then o.name = value(a)
     elseif a == "--regimens" then
@@ -80,10 +134,9 @@ function M.parse_args(args)
         o.regimens[#o.regimens + 1] = r
       end
     elseif a == "--imaging-cv" then
-      o.cv = number(a, 0)
-      if o.cv > 1 then usage("--imaging-cv is a fraction (0.1 for 10 %)") end
-    elseif a == "--threads" then o.threads = math.floor(number(a, 0))
-    elseif a == "--seed" then o.seed = math.floor(number(a, 0))
+      o.cv = number(a, 0, 1)
+    elseif a == "--threads" then o.threads = integer(a, 0, 1024)
+    elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 53)
     elseif a == "--no-plots" then o.no_plots = true
     elseif a == "--quiet" then o.quiet = true
     else usage("unknown argument '" .. a .. "'") end
@@ -92,19 +145,47 @@ function M.parse_args(args)
   return o
 end
 
+-- What a population file must return (checked so that a plain model
+-- file gets this message, not an index error deep in the run).
+local function check_population_file(f, path)
+  local what
+  if type(f) ~= "table" then
+    what = tostring(f):match("^rk%.model") and "a plain model (rk.model)"
+      or ("a " .. type(f))
+  elseif f.population == nil then
+    what = "a table without 'population'"
+  elseif f.model == nil then
+    what = "a table without 'model'"
+  elseif type(f.activity_MBq) ~= "number" or not (f.activity_MBq > 0) then
+    what = "a table without a positive 'activity_MBq'"
+  end
+  if what then
+    error(("%s: a population file must return a table {model = " ..
+      "rk.model{...}, population = rk.population{...}, activity_MBq = " ..
+      "label activity per cycle (MBq), dose_to = state, interval_h = " ..
+      "hours between cycles, regions = {kidney = ..., marrow = ..., " ..
+      "tumour = ...}} (see models/lu177_dotatate.lua); it returned %s")
+      :format(path, what), 0)
+  end
+  return f
+end
+
 -- The model file: as given, else beside this script's project root.
 local function load_model(path)
   local f = io.open(path)
   if f then
     f:close()
-    return dofile(path)
+    return check_population_file(dofile(path), path)
   end
   local root = (arg and arg[0] or ""):match("^(.*)/[^/]+/[^/]+$")
-  if root and io.open(root .. "/" .. path) then
-    return dofile(root .. "/" .. path)
+  local g = root and io.open(root .. "/" .. path)
+  if g then
+    g:close()
+    return check_population_file(dofile(root .. "/" .. path), path)
   end
   error(("regimen_compare: cannot open model file '%s'"):format(path), 0)
 end
+M.load_model = load_model
 
 -- Settings of one regimen for model file f.
 function M.settings(name, f, o)
@@ -358,47 +439,45 @@ function M.notes(res)
 end
 
 -- gnuplot: box plots of kidney and tumour BED per regimen, and the share
--- of patients by cycles given.
+-- of patients by cycles given. Returns the commands and data blocks.
 function M.plot_script(res, base)
-  local out = {}
+  local Q = rk.gnuplot_quote
+  local out, blocks = {}, {}
   local function add(s) out[#out + 1] = s end
   for k, name in ipairs(res.order) do
-    local o = res.by_name[name]
-    add(("$d%d << EOD"):format(k))
-    for i = 1, #o.kbed do
-      add(("%.6g %.6g %d"):format(o.kbed[i], o.tbed[i], o.cycles[i]))
-    end
-    add("EOD")
+    local o, rows = res.by_name[name], {}
+    for i = 1, #o.kbed do rows[i] = { o.kbed[i], o.tbed[i], o.cycles[i] } end
+    blocks["d" .. k] = rows
   end
   local maxc = 0
   for _, name in ipairs(res.order) do
     for _, c in ipairs(res.by_name[name].cycles) do maxc = math.max(maxc, c) end
   end
-  add("$cyc << EOD")
+  blocks.cyc = {}
   for c = 0, maxc do
-    local row = { tostring(c) }
+    local row = { c }
     for _, name in ipairs(res.order) do
       local cyc, n = res.by_name[name].cycles, 0
       for _, x in ipairs(cyc) do if x == c then n = n + 1 end end
-      row[#row + 1] = ("%.4f"):format(100 * n / math.max(#cyc, 1))
+      row[#row + 1] = 100 * n / math.max(#cyc, 1)
     end
-    add(table.concat(row, " "))
+    blocks.cyc[#blocks.cyc + 1] = row
   end
-  add("EOD")
   local xt = {}
-  for k, name in ipairs(res.order) do xt[k] = ('"%s" %d'):format(name, k) end
+  for k, name in ipairs(res.order) do xt[k] = ("%s %d"):format(Q(name), k) end
   local function box(term, ext, col, what, limit, file)
     add(("set terminal %s"):format(term))
-    add(("set output '%s_%s.%s'"):format(base, file, ext))
+    add(("set output %s"):format(Q(("%s_%s.%s"):format(base, file, ext),
+      true)))
     add("set style fill solid 0.4 border -1")
     add("set style data boxplot")
     add("set boxwidth 0.5")
     add("unset key")
-    add(("set xtics (%s)"):format(table.concat(xt, ", ")))
+    add(("set xtics (%s) noenhanced"):format(table.concat(xt, ", ")))
     add(("set xrange [0.3:%g]"):format(#res.order + 0.7))
-    add(("set ylabel '%s'"):format(what))
-    add(("set title '%s per regimen (box: quartiles; whiskers 1.5 IQR)'")
-        :format(what))
+    add(("set ylabel %s"):format(Q(what)))
+    add(("set title %s"):format(Q(what .. " per regimen (box: quartiles; "
+      .. "whiskers 1.5 IQR)")))
     local plots = {}
     for k = 1, #res.order do
       plots[k] = ("$d%d using (%d):%d lc %d"):format(k, k, col, k)
@@ -413,17 +492,18 @@ function M.plot_script(res, base)
   end
   local function cycles(term, ext)
     add(("set terminal %s"):format(term))
-    add(("set output '%s_cycles.%s'"):format(base, ext))
+    add(("set output %s"):format(Q(("%s_cycles.%s"):format(base, ext),
+      true)))
     add("set style data histograms")
     add("set style histogram clustered gap 1")
     add("set style fill solid 0.6 border -1")
     add("set xlabel 'cycles given'")
     add("set ylabel 'patients (%)'")
     add("set title 'Cycles given per regimen'")
-    add("set key top left")
+    add("set key top left noenhanced")
     local plots = {}
     for k, name in ipairs(res.order) do
-      plots[k] = ("$cyc using %d:xtic(1) title '%s'"):format(k + 1, name)
+      plots[k] = ("$cyc using %d:xtic(1) title %s"):format(k + 1, Q(name))
     end
     add("plot " .. table.concat(plots, ", "))
     add("set output")
@@ -436,25 +516,14 @@ function M.plot_script(res, base)
     box(t[1], t[2], 2, "cumulative tumour BED (Gy)", nil, "tumour_bed")
     cycles(t[1], t[2])
   end
-  return table.concat(out, "\n") .. "\n"
+  return table.concat(out, "\n") .. "\n", blocks
 end
 
 function M.plot(res, o)
-  if not os.execute("command -v gnuplot >/dev/null 2>&1") then
-    io.stderr:write("regimen_compare: warning: gnuplot not found; plots "
-                    .. "skipped (apt-get install gnuplot-nox)\n")
-    return false
-  end
-  local base = o.out .. "/" .. o.name
-  local gp = base .. ".gp"
-  local fh = assert(io.open(gp, "w"))
-  fh:write(M.plot_script(res, base))
-  fh:close()
-  local ok = os.execute(("gnuplot '%s' 2>&1"):format(gp))
-  os.remove(gp)
+  local ok, why = rk.gnuplot(M.plot_script(res, o.out .. "/" .. o.name))
   if not ok then
-    io.stderr:write("regimen_compare: warning: gnuplot failed; plots "
-                    .. "skipped\n")
+    io.stderr:write("regimen_compare: warning: plots skipped: " .. why
+                    .. "\n")
   end
   return ok
 end
@@ -485,7 +554,7 @@ function M.run(o)
     res.order[#res.order + 1] = name
     res.raw[name] = r
     res.rows[#res.rows + 1] = M.summary_row(name, r, out)
-    if #r.failed > 0 and not o.quiet then
+    if #r.failed > 0 then
       io.stderr:write(("regimen_compare: %s: %d patients failed; first: "
         .. "%s\n"):format(name, #r.failed, r.failed[1].message))
     end
@@ -511,7 +580,7 @@ function M.run(o)
     end
   end
   res.notes = M.notes(res)
-  os.execute(("mkdir -p '%s'"):format(o.out))
+  rk.mkdir(o.out)
   local base = o.out .. "/" .. o.name
   rk.csv.write(base .. ".csv", res.rows, M.COLUMNS)
   rk.csv.write(base .. "_patients.csv", prow, PATIENT_COLUMNS)
@@ -547,6 +616,10 @@ end
 
 function M.main(args)
   local o = M.parse_args(args)
+  if o.help then
+    print(M.HELP)
+    return
+  end
   local res = M.run(o)
   if not o.quiet then
     M.print(res)

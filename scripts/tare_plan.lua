@@ -15,19 +15,57 @@
 --   liver_volume_mL, lung_mass_kg, compromised, decay_h, residual_fraction.
 -- Sizes that contradict their unit (a liver volume_L of 1500) are errors.
 -- --cohort prints a summary instead of each plan; the CSV has one row per
--- territory either way. Nothing is written when any plan fails.
+-- territory either way. Nothing is written when any plan fails, or when
+-- the file holds no patient (a header only).
 local rk = require "radiokin"
 
 local M = {}
 
 -- ------------------------------------------------------------ arguments
 
+local USAGE = "usage: radiokin scripts/tare_plan.lua PLAN.lua|PLAN.csv " ..
+  "[--out OUT.csv] [--quiet]\n" ..
+  "       radiokin scripts/tare_plan.lua --cohort PATIENTS.csv " ..
+  "[--out OUT.csv]"
+
+M.HELP = USAGE .. [[
+
+
+Plans a TARE treatment (90Y or 166Ho microspheres) per patient and
+perfused territory: activity to give, doses to tumour, normal liver and
+lung, and each against its limit.
+
+Input: a Lua plan file returning the table rk.tare.plan takes (or an array
+of them, each with an id), or a CSV with one row per perfused territory
+(rows with the same id form one patient's plan). CSV columns and units:
+  id                     patient identifier
+  product                SIR-Spheres, TheraSphere or QuiremSpheres
+  cf                     derived, clinical, rounded, or Gy kg/GBq
+  territory              territory name
+  volume_mL | volume_L | mass_kg   territory size
+  lsf                    lung shunt fraction (0-1)
+  mode                   tumour, normal, max_safe or activity
+  target_gy              target mean dose, Gy (modes tumour and normal)
+  activity_mbq           activity, MBq (mode activity)
+  cap                    0/1: cap at the normal-liver and lung limits
+  tumour_volume_mL + tn  one tumour (tn: tumour-to-normal uptake ratio),
+                         or lesion<k>_volume_mL + lesion<k>_tn
+  liver_volume_mL, lung_mass_kg (kg), compromised (0/1), decay_h (h),
+  residual_fraction (0-1)
+A file with a header and no patient rows is an error.
+
+Output: OUT.csv (default PLAN_plan.csv), one row per territory: id,
+product, nuclide, cf_gy_kg_per_gbq, territory, binding, activity_mbq,
+mean_gy, normal_gy, tumour_mean_gy, lesion_gy, lung_gy, liver_normal_gy,
+limits, margins and status (normal and lung), total_activity_mbq,
+vial_at_injection_mbq, order_at_calibration_mbq, all_pass, warnings.
+The plans are printed (--cohort: a summary of the cohort instead).
+
+Example
+  radiokin scripts/tare_plan.lua tests/data/tare_plan.csv --out plan.csv]]
+
 local function usage(msg)
-  error((msg and msg .. "\n" or "") ..
-        "usage: radiokin scripts/tare_plan.lua PLAN.lua|PLAN.csv " ..
-        "[--out OUT.csv] [--quiet]\n" ..
-        "       radiokin scripts/tare_plan.lua --cohort PATIENTS.csv " ..
-        "[--out OUT.csv]", 0)
+  error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
 function M.parse_args(args)
@@ -35,7 +73,10 @@ function M.parse_args(args)
   local i = 1
   while i <= #args do
     local a = args[i]
-    if a == "--cohort" then
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    elseif a == "--cohort" then
       o.cohort = true
       o.input = args[i + 1] or usage("--cohort needs a CSV file")
       i = i + 1
@@ -76,7 +117,14 @@ end
 -- are read by the engine (engine/tare/tare_cohort.h); a Lua file returns one
 -- plan table or an array of them, each with an optional `id`.
 function M.load(path)
-  if not path:match("%.lua$") then return call(rk.tare.cohort, path) end
+  if not path:match("%.lua$") then
+    local c = call(rk.tare.cohort, path)
+    if #c == 0 then
+      error(("%s: no patients: the file has a header but no plan rows " ..
+        "(one row per perfused territory expected)"):format(path), 0)
+    end
+    return c
+  end
   local chunk, err = loadfile(path, "t", {})
   if not chunk then error(err, 0) end
   local t = chunk()
@@ -142,6 +190,10 @@ end
 
 function M.main(args)
   local o = M.parse_args(args)
+  if o.help then
+    print(M.HELP)
+    return
+  end
   local c = M.load(o.input)
   local s = M.write(c, o.out)
   if o.cohort then

@@ -6,7 +6,7 @@
 --
 --   radiokin scripts/tia.lua data.csv [--out DIR] [--plot]
 --            [--nuclide Lu-177] [--cv 0.1|estimate] [--criterion aicc|aic]
---            [--average] [--quiet]
+--            [--average] [--keep-going] [--quiet]
 --
 -- Columns: patient, region, t_h, activity_MBq [, sd_MBq] [, mass_kg]
 -- [, nuclide]. Without sd_MBq the error is proportional with a known
@@ -14,16 +14,55 @@
 -- SPECT/CT uncertainty), so that AICc is defined for every candidate with
 -- 4 points; `--cv estimate` estimates the scale from the residuals instead
 -- (one more parameter: with 4 points AICc then falls back to AIC). Errors
--- name file:line and the column.
+-- name file:line and the column. A region whose fit fails (no finite TIA)
+-- is marked status=failed with the reason in tia.csv and on stderr, and
+-- the script exits with status 1 unless --keep-going.
 local rk = require "radiokin"
 
 local M = {}
 
+local USAGE = "usage: radiokin scripts/tia.lua data.csv [--out DIR] " ..
+  "[--plot] [--nuclide NAME] [--cv X|estimate] [--criterion aicc|aic] " ..
+  "[--average] [--keep-going] [--quiet]"
+
+M.HELP = USAGE .. [[
+
+
+Time-integrated activity (TIA) of every patient and region of a CSV of
+imaging time points: mono-, bi-exponential, uptake-washout and
+tri-exponential fits ranked by AICc (or AIC), the trapezoid as fallback.
+
+Input columns (one row per image and region)
+  patient        patient identifier (text)
+  region         region name (text)
+  t_h            time after administration, h (>= 0)
+  activity_MBq   activity in the region, MBq (>= 0)
+  sd_MBq         optional: standard deviation of each activity, MBq (> 0)
+  mass_kg        optional: region mass, kg (carried to the output)
+  nuclide        optional: nuclide of the row (default --nuclide)
+
+Options
+  --out DIR            output folder (default .), made if missing
+  --plot               one PNG and SVG per patient (gnuplot)
+  --nuclide NAME       nuclide for rows without one (default Lu-177)
+  --cv X|estimate      proportional error CV without sd_MBq (default 0.10)
+  --criterion aicc|aic model selection criterion (default aicc)
+  --average            model-average the TIA over the candidates
+  --keep-going         exit 0 even when some regions fail (still marked)
+  --quiet              print nothing but errors and warnings
+
+Output: DIR/tia.csv, one row per patient and region: patient, region,
+status (ok|failed), mass_kg, n_points, nuclide, model, criterion, tia_MBqh,
+tia_se_MBqh, tia_lo_MBqh, tia_hi_MBqh (95 %), r2, tail_share, params,
+aicc_/weight_/tia_<model>_MBqh per candidate, tia_trapezoid_MBqh,
+warnings, failure (why the region failed); with --plot
+DIR/tia_<patient>.png and .svg.
+
+Example
+  radiokin scripts/tia.lua tests/data/tia_small.csv --out tia_out --plot]]
+
 local function usage(msg)
-  error((msg and msg .. "\n" or "") ..
-        "usage: radiokin scripts/tia.lua data.csv [--out DIR] [--plot] " ..
-        "[--nuclide NAME] [--cv X|estimate] [--criterion aicc|aic] [--average] " ..
-        "[--quiet]", 0)
+  error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
 function M.parse_args(args)
@@ -35,7 +74,11 @@ function M.parse_args(args)
   end
   while i <= #args do
     local a = args[i]
-    if a == "--out" then o.out = value(a)
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    elseif a == "--out" then o.out = value(a)
+    elseif a == "--keep-going" then o.keep_going = true
     elseif a == "--plot" then o.plot = true
     elseif a == "--nuclide" then o.nuclide = value(a)
     elseif a == "--cv" then
@@ -45,7 +88,12 @@ function M.parse_args(args)
       elseif not o.cv or o.cv <= 0 then
         usage("--cv needs a number > 0 or 'estimate'")
       end
-    elseif a == "--criterion" then o.criterion = value(a)
+    elseif a == "--criterion" then
+      o.criterion = value(a)
+      if o.criterion ~= "aicc" and o.criterion ~= "aic" then
+        usage(("--criterion must be aicc or aic (got '%s')"):format(
+          o.criterion))
+      end
     elseif a == "--average" then o.average = true
     elseif a == "--quiet" then o.quiet = true
     elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
@@ -155,16 +203,26 @@ function M.load(path, o)
   return regions
 end
 
--- Fits one region; engine errors are prefixed with file and lines.
+-- Fits one region. Returns the result, or nil and why it failed (the
+-- engine's message, or no finite TIA), prefixed with file, lines and
+-- region.
 function M.fit(g, o, path)
+  local where = ("%s:%d-%d: patient %s region %s"):format(path, g.lines[1],
+    g.lines[#g.lines], g.patient, g.region)
   local ok, r = pcall(rk.tac.fit, {
     t = g.t, a = g.a, sd = g.sd, nuclide = g.nuclide, cv = o.cv,
     criterion = o.criterion, average = o.average })
   if not ok then
     -- the Lua position of the call says nothing to the user: drop it
     local msg = tostring(r):gsub("^[^\n]-%.lua:%d+: ", "")
-    error(("%s:%d-%d: patient %s region %s: %s"):format(path, g.lines[1],
-      g.lines[#g.lines], g.patient, g.region, msg), 0)
+    return nil, where .. ": " .. msg
+  end
+  local v = r.tia
+  if not (type(v) == "number" and v == v and v > -math.huge
+          and v < math.huge) then
+    return nil, ("%s: no finite TIA (%s)"):format(where,
+      #r.warnings > 0 and table.concat(r.warnings, "; ")
+        or "the integral is not a finite number"), r
   end
   return r
 end
@@ -172,7 +230,7 @@ end
 local MODELS = { "mono", "bi", "upwash", "tri" }
 
 function M.columns()
-  local c = { "patient", "region", "mass_kg", "n_points", "nuclide", "model",
+  local c = { "patient", "region", "status", "mass_kg", "n_points", "nuclide", "model",
               "criterion", "tia_MBqh", "tia_se_MBqh", "tia_lo_MBqh",
               "tia_hi_MBqh", "r2", "tail_share", "params" }
   for _, m in ipairs(MODELS) do
@@ -182,10 +240,20 @@ function M.columns()
   end
   c[#c + 1] = "tia_trapezoid_MBqh"
   c[#c + 1] = "warnings"
+  c[#c + 1] = "failure"
   return c
 end
 
-function M.row(g, r)
+-- The tia.csv row of region g: fit result r, or the failure `why` (r
+-- may then be a result without a finite TIA, or nil).
+function M.row(g, r, why)
+  if why then
+    return { patient = g.patient, region = g.region, status = "failed",
+             mass_kg = g.mass_kg, n_points = #g.t, nuclide = g.nuclide,
+             criterion = r and r.criterion,
+             warnings = r and table.concat(r.warnings, " | ") or nil,
+             failure = why }
+  end
   local ch = r.candidates[r.chosen]
   local ps = {}
   if ch.params then
@@ -196,7 +264,8 @@ function M.row(g, r)
       ps[#ps + 1] = ("%s=%.10g"):format(nm, ch.params[nm])
     end
   end
-  local row = { patient = g.patient, region = g.region, mass_kg = g.mass_kg,
+  local row = { patient = g.patient, region = g.region, status = "ok",
+                mass_kg = g.mass_kg,
                 n_points = #g.t, nuclide = g.nuclide, model = r.chosen,
                 criterion = r.criterion, tia_MBqh = r.tia,
                 tia_se_MBqh = r.tia_se, tia_lo_MBqh = r.tia_lo,
@@ -230,45 +299,49 @@ local function formula(m, p)
   return FORMULA[m]:format(table.unpack(p))
 end
 
-local function gp_text(s) return (tostring(s):gsub('[\\"]', "\\%0")) end
+local Q = rk.gnuplot_quote
 
--- The gnuplot script of one patient: one panel per region.
+-- The gnuplot commands of one patient (one panel per region) and their
+-- data blocks. Names from the data reach gnuplot only as quoted literals
+-- (rk.gnuplot_quote) and the points as data blocks, so no patient or
+-- region name can run a gnuplot or shell command.
 function M.plot_script(patient, items, base)
-  local out = {}
+  local out, blocks = {}, {}
   local function add(fmt, ...) out[#out + 1] = fmt:format(...) end
   for k, it in ipairs(items) do
-    add("$d%d << EOD", k)
-    for j = 1, #it.g.t do add("%.10g %.10g", it.g.t[j], it.g.a[j]) end
-    add("EOD")
+    local rows = {}
+    for j = 1, #it.g.t do rows[j] = { it.g.t[j], it.g.a[j] } end
+    blocks["d" .. k] = rows
   end
   local body = {}
   local function panel(k, it)
     local g, r = it.g, it.r
     local tmax = g.t[#g.t] * 1.5
-    body[#body + 1] = ("set title \"patient %s, %s\" noenhanced")
-      :format(gp_text(patient), gp_text(g.region))
-    body[#body + 1] = ("set xrange [0:%g]"):format(tmax)
+    body[#body + 1] = ("set title %s noenhanced"):format(
+      Q(("patient %s, %s"):format(patient, g.region)))
+    body[#body + 1] = ("set xrange [0:%.17g]"):format(tmax)
     local plots = { ("$d%d with points pt 7 ps 1.2 lc rgb 'black' " ..
       "title 'data'"):format(k) }
     for _, m in ipairs(MODELS) do
       local c = r.candidates[m]
       if c.status == "ok" then
         local chosen = m == r.chosen
-        plots[#plots + 1] = ("%s with lines lw %d dt %d title \"%s%s: " ..
-          "TIA %.4g MBq h%s\" noenhanced"):format(formula(m, c.p),
-          chosen and 3 or 1, chosen and 1 or 2, chosen and "* " or "", m,
-          c.tia, c.weight and (" (w %.2f)"):format(c.weight) or "")
+        plots[#plots + 1] = ("%s with lines lw %d dt %d title %s " ..
+          "noenhanced"):format(formula(m, c.p), chosen and 3 or 1,
+          chosen and 1 or 2, Q(("%s%s: TIA %.4g MBq h%s"):format(
+            chosen and "* " or "", m, c.tia,
+            c.weight and (" (w %.2f)"):format(c.weight) or "")))
       end
     end
     if r.chosen == "trapezoid" then
-      plots[#plots + 1] = ("$d%d with lines lw 3 title \"* trapezoid: TIA " ..
-        "%.4g MBq h\""):format(k, r.tia)
+      plots[#plots + 1] = ("$d%d with lines lw 3 title %s"):format(k,
+        Q(("* trapezoid: TIA %.4g MBq h"):format(r.tia)))
     end
     body[#body + 1] = "plot " .. table.concat(plots, ", \\\n  ")
   end
   local function all(term, file)
     add("set terminal %s", term)
-    add("set output '%s'", file)
+    add("set output %s", Q(file, true))
     add("set multiplot layout %d,1", #items)
     add("set xlabel 't (h)'")
     add("set ylabel 'activity (MBq)'")
@@ -284,22 +357,16 @@ function M.plot_script(patient, items, base)
   end
   all(("pngcairo size 900,%d"):format(360 * #items), base .. ".png")
   all(("svg size 900,%d"):format(360 * #items), base .. ".svg")
-  return table.concat(out, "\n") .. "\n"
+  return table.concat(out, "\n") .. "\n", blocks
 end
 
 local function safe(s) return (tostring(s):gsub("[^%w%-_.]", "_")) end
 
 function M.plot(patient, items, dir)
   local base = dir .. "/tia_" .. safe(patient)
-  local gp = base .. ".gp"
-  local f = assert(io.open(gp, "w"))
-  f:write(M.plot_script(patient, items, base))
-  f:close()
-  local ok = os.execute(("gnuplot '%s' 2>&1"):format(gp))
-  os.remove(gp)
+  local ok, why = rk.gnuplot(M.plot_script(patient, items, base))
   if not ok then
-    error("gnuplot failed for patient " .. tostring(patient) ..
-          " (is gnuplot installed?)", 0)
+    error(("plots of patient %s: %s"):format(patient, why), 0)
   end
   return base .. ".png", base .. ".svg"
 end
@@ -308,31 +375,49 @@ end
 
 function M.main(args)
   local o = M.parse_args(args)
+  if o.help then
+    print(M.HELP)
+    return
+  end
   local regions = M.load(o.input, o)
-  local rows, by_patient, order = {}, {}, {}
+  local rows, by_patient, order, failed = {}, {}, {}, {}
   for _, g in ipairs(regions) do
-    local r = M.fit(g, o, o.input)
-    rows[#rows + 1] = M.row(g, r)
-    if not by_patient[g.patient] then
-      by_patient[g.patient] = {}
-      order[#order + 1] = g.patient
+    local r, why, partial = M.fit(g, o, o.input)
+    rows[#rows + 1] = M.row(g, why and partial or r, why)
+    if why then
+      failed[#failed + 1] = why
+      io.stderr:write("tia: failed: " .. why .. "\n")
+    else
+      if not by_patient[g.patient] then
+        by_patient[g.patient] = {}
+        order[#order + 1] = g.patient
+      end
+      table.insert(by_patient[g.patient], { g = g, r = r })
     end
-    table.insert(by_patient[g.patient], { g = g, r = r })
     if not o.quiet then
-      print(("%-10s %-12s %-9s TIA %10.5g MBq h  SE %s%s"):format(
-        g.patient, g.region, r.chosen, r.tia,
-        r.tia_se and ("%.3g"):format(r.tia_se) or "n/a",
-        #r.warnings > 0 and ("  [" .. table.concat(r.warnings, "; ")
-          .. "]") or ""))
+      if why then
+        print(("%-10s %-12s FAILED (see stderr)"):format(g.patient,
+          g.region))
+      else
+        print(("%-10s %-12s %-9s TIA %10.5g MBq h  SE %s%s"):format(
+          g.patient, g.region, r.chosen, r.tia,
+          r.tia_se and ("%.3g"):format(r.tia_se) or "n/a",
+          #r.warnings > 0 and ("  [" .. table.concat(r.warnings, "; ")
+            .. "]") or ""))
+      end
     end
   end
-  os.execute(("mkdir -p '%s'"):format(o.out))
+  rk.mkdir(o.out)
   local out = o.out .. "/tia.csv"
   rk.csv.write(out, rows, M.columns())
   if o.plot then
     for _, p in ipairs(order) do M.plot(p, by_patient[p], o.out) end
   end
   if not o.quiet then print("written: " .. out) end
+  if #failed > 0 and not o.keep_going then
+    error(("%d of %d regions failed (marked status=failed in %s; " ..
+      "--keep-going to accept)"):format(#failed, #regions, out), 0)
+  end
   return rows
 end
 

@@ -59,14 +59,26 @@ do
   local p, ci_ok, names = r.params, true, {}
   for _, row in ipairs(p) do
     names[#names + 1] = row.name
+    -- theta: Wald, estimate -+ 1.96 SE; variances (OMEGA) and the
+    -- residual SD: Wald on the log scale, estimate x/ exp(1.96 SE / est)
+    -- (delta method), so the interval stays positive
+    local z = 1.959963984540054
+    local lo, hi = row.estimate - z * row.se, row.estimate + z * row.se
+    if row.kind ~= "theta" then
+      local f = math.exp(z * row.se / row.estimate)
+      lo, hi = row.estimate / f, row.estimate * f
+    end
     ci_ok = ci_ok and row.se > 0
-      and math.abs(row.lower95 - (row.estimate - 1.959963984540054 * row.se))
-        < 1e-12 * (1 + math.abs(row.estimate))
+      and math.abs(row.lower95 - lo) < 1e-12 * (1 + math.abs(row.estimate))
+      and math.abs(row.upper95 - hi) < 1e-12 * (1 + math.abs(row.estimate))
+      and row.lower95 > 0 == (row.kind ~= "theta" or lo > 0)
+      and row.ci_scale == (row.kind == "theta" and "linear" or "log")
       and math.abs(row.rse - 100 * row.se / math.abs(row.estimate)) < 1e-9
   end
   t.is(table.concat(names, " "), "lCl lKa lKe OMEGA(lCl) OMEGA(lKa) "
     .. "SIGMA_ADD", nil, "parameter table: theta by name, omega, sigma")
-  t.ok(ci_ok, "95 % CI = estimate -+ 1.96 SE, RSE = 100 SE / |estimate|")
+  t.ok(ci_ok, "95 % CI: theta estimate -+ 1.96 SE, omega and sigma on the "
+    .. "log scale (positive); RSE = 100 SE / |estimate|")
   -- nlme's model-based SEs (P&B 2000): lKe 0.063, lCl 0.082; the
   -- sandwich is another estimator, so 30 %
   t.is(p[3].se, 0.063, 0.3, "SE(lKe) near nlme's 0.063 (rel. tol. 30 %)")
@@ -219,7 +231,7 @@ do
     "table.csv whole: header and 132 observations")
   local rows = rk.csv.read(out_dir .. "/table.csv")
   t.is(rows[2].PRED, r.table.PRED[2], 1e-9, "table.csv = the fit's table")
-  if os.execute("command -v gnuplot >/dev/null 2>&1") then
+  if rk.run { "gnuplot", "--version" } == 0 then
     local whole = true
     for _, p in ipairs { "dv_pred", "dv_ipred", "cwres_time",
                          "individual" } do

@@ -28,8 +28,21 @@ rk.abs, rk.min, rk.max = model.abs, model.min, model.max
 rk.nuclide = nuclide.find
 rk.nuclides = nuclide.list
 
--- rk.write_atomic(path, text): the file appears whole or not at all.
+-- rk.write_atomic(path, text): the file appears whole or not at all; only
+-- a regular file is replaced (a link, FIFO or device is refused); "-" is
+-- standard output.
 rk.write_atomic = core.write_atomic
+-- rk.mkdir(path): mkdir -p by mkdir(2) calls (no shell).
+rk.mkdir = core.mkdir
+-- rk.run(argv [, input]) -> status, stdout, stderr (nil, message when the
+-- program cannot start): a program run without a shell.
+rk.run = core.run
+-- rk.gnuplot(commands [, blocks]) -> true | nil, message: gnuplot without
+-- a shell, data blocks {name = {{x, y}, ...}} of numbers as $name.
+-- rk.gnuplot_quote(s [, path]): s as a literal gnuplot does not interpret
+-- (path true: a file name, raises on a control character).
+rk.gnuplot = core.gnuplot
+rk.gnuplot_quote = core.gnuplot_quote
 
 local function is_finite(x)
   return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
