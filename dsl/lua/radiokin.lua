@@ -90,68 +90,6 @@ local function set_of(list, what)
   return set
 end
 
--- Splits text into records. Yields (fields, line, cols): the fields of one
--- record, the line it starts on, and the character column of each field.
--- Handles "quoted, fields" with "" for a quote and line breaks inside
--- quotes, \n, \r\n and \r line ends.
-local function records(text, path, sep)
-  local pos, line, len = 1, 1, #text
-  local stop = "[" .. sep:gsub("%p", "%%%0") .. "\r\n]"
-  return function()
-    if pos > len then return nil end
-    local fields, cols, start_line = {}, {}, line
-    local line_start = pos
-    while true do
-      local col = pos - line_start + 1
-      local c = text:sub(pos, pos)
-      local value
-      if c == '"' then
-        local parts, p = {}, pos + 1
-        while true do
-          local q = text:find('"', p, true)
-          if not q then
-            error(("%s:%d:%d: unterminated quoted field"):format(path,
-              start_line, col), 0)
-          end
-          local chunk = text:sub(p, q - 1)
-          for _ in chunk:gmatch("\n") do line = line + 1 end
-          parts[#parts + 1] = chunk
-          if text:sub(q + 1, q + 1) == '"' then
-            parts[#parts + 1] = '"'
-            p = q + 2
-          else
-            pos = q + 1
-            break
-          end
-        end
-        value = table.concat(parts)
-        local nxt = text:sub(pos, pos)
-        if nxt ~= "" and nxt ~= sep and nxt ~= "\n" and nxt ~= "\r" then
-          error(("%s:%d:%d: unexpected '%s' after a closing quote")
-            :format(path, line, pos - line_start + 1, nxt), 0)
-        end
-      else
-        local e = text:find(stop, pos) or len + 1
-        value = text:sub(pos, e - 1)
-        pos = e
-      end
-      fields[#fields + 1], cols[#cols + 1] = value, col
-      local c2 = text:sub(pos, pos)
-      if c2 == sep then
-        pos = pos + 1
-      else
-        if c2 == "\r" and text:sub(pos + 1, pos + 1) == "\n" then
-          pos = pos + 2
-        elseif c2 ~= "" then
-          pos = pos + 1
-        end
-        line = line + 1
-        return fields, start_line, cols
-      end
-    end
-  end
-end
-
 local function is_blank(fields)
   return #fields == 1 and trim(fields[1]) == ""
 end
@@ -187,7 +125,6 @@ function csv.read(path, opts)
   if not f then error("rk.csv.read: cannot open " .. why, 2) end
   local text = f:read("a")
   f:close()
-  if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end
 
   local missing = set_of(opts.missing, "missing")
   local strings = set_of(opts.strings, "strings")
@@ -196,10 +133,11 @@ function csv.read(path, opts)
   local comment = opts.comment
 
   local header, rows, kind = nil, {}, {}
-  for fields, line, cols in records(text, path, sep) do
-    local skip = is_blank(fields)
-      or (comment and fields[1]:sub(1, #comment) == comment)
-    if skip then
+  -- One tokenizer for the whole project (engine/core/csv.c): it drops the
+  -- BOM, blank and comment lines, and raises path:line:column.
+  for _, rec in ipairs(core.csv_records(text, path, sep, comment)) do
+    local fields, line, cols = rec, rec.line, rec.cols
+    if is_blank(fields) then
       -- nothing
     elseif not header then
       header = {}

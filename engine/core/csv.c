@@ -183,8 +183,8 @@ int rkin_csv_next(rkin_csv *r, rkin_csv_record *rec, rkin_err *err)
     if (r->pos >= r->len) {
       if (csv_fini(&r->p, on_field, on_row, r))
         return stop(r, err, RKIN_EINVAL, r->field_line, r->field_col,
-                    "a quoted field is never closed (the file ends inside "
-                    "it): close it with \"");
+                    "unterminated quoted field (the file ends inside it): "
+                    "close it with \"");
       r->done = 1;
       if (r->oom) break;
       if (!r->row_done) return 0;

@@ -113,7 +113,7 @@ int main(void)
   is_int((long)lines[0], 3, "the header after two comments is line 3");
 
   /* Malformed input: file:line:column and what is wrong. */
-  bad("a,b\n1,\"2\n", "t.csv:2:3:", "never closed", "unterminated quote");
+  bad("a,b\n1,\"2\n", "t.csv:2:3:", "unterminated quoted field", "unterminated quote");
   bad("a,b\n1,2\"x\n", "t.csv:2:4:", "quote inside an unquoted field",
       "quote in an unquoted field");
   bad("a,b\n1,\"2\"x\n", "t.csv:2:6:", "'x' after the closing quote",

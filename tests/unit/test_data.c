@@ -321,7 +321,7 @@ static void test_hardening(void)
      "BOM, quoted names and values, CRLF: read (%s)", d ? "ok" : err.msg);
   rkin_data_free(d);
   bad("badquote.csv", "ID,TIME,DV\n1,0,\"5\n", NULL,
-      "badquote.csv:2:5: a quoted field is never closed",
+      "badquote.csv:2:5: unterminated quoted field",
       "unterminated quote (file:line:column)");
 
   /* A dose without CMT: an error unless the model has one state. */

@@ -751,7 +751,7 @@ static void test_cohort(void)
   like(err.msg, "t.csv:2: 6 fields, the header has 5", "field count");
   parse("id,product,volume_mL,lsf,mode\n\"A,SIR,1500,0.05,max_safe\n", NULL,
         &err);
-  like(err.msg, "t.csv:2:1: a quoted field is never closed", "bad quote");
+  like(err.msg, "t.csv:2:1: unterminated quoted field", "bad quote");
   parse("id,product,volume_mL,lsf,mode\nA,Zevalin,1500,0.05,max_safe\n",
         NULL, &err);
   like(err.msg, "t.csv:2: patient 'A': tare: unknown product 'Zevalin'",
