@@ -92,6 +92,11 @@ int main(void)
   ok(lines[0] == 1 && lines[1] == 2 && lines[2] == 6,
      "record lines 1, 2, 6 (quoted breaks and a blank CRLF line counted)");
 
+  text = "a\r\rb,\"x\ry\"\rc\n";
+  tokens(text, strlen(text), NULL, out, sizeof out, lines, &err);
+  ok(lines[0] == 1 && lines[1] == 3 && lines[2] == 5,
+     "CR-only line ends counted: records on lines 1, 3, 5");
+
   /* Field columns. */
   r = rkin_csv_open("ab,\"c\",,d\n", 10, "t.csv", NULL, &err);
   ok(r && rkin_csv_next(r, &rec, &err) == 1 && rec.n == 4

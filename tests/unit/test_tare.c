@@ -806,6 +806,9 @@ static void test_csv_hardening(void)
   is_int(parse("id,product,lesion2x\nA,SIR-Spheres,1\n", NULL, &err),
          RKIN_EINVAL, "column lesion2x: RKIN_EINVAL");
   like(err.msg, "t.csv: header: column 'lesion2x' unknown", "... named");
+  is_int(parse("id,product,lesion2xtn\nA,SIR-Spheres,1\n", NULL, &err),
+         RKIN_EINVAL, "column lesion2xtn (no '_'): not a lesion T/N column");
+  like(err.msg, "column 'lesion2xtn' unknown", "... named");
   is_int(parse("id,product,lesion99999999999999999999_tn\nA,SIR,1\n", NULL,
                &err), RKIN_ERANGE, "lesion number past int: RKIN_ERANGE");
   like(err.msg, "at most", "... at most N lesions");
