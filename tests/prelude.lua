@@ -46,7 +46,10 @@ write('\239\187\191id,name,t_h,dv\r\n'
   .. '\r\n'
   .. '8,"say ""hi""\nthere",2,.\n'
   .. '9,plain, 3 ,4\n')
-local rows, cols = rk.csv.read(tmp, { strings = { "id" }, missing = { "." } })
+local rows, cols, lines = rk.csv.read(tmp, { strings = { "id" },
+  missing = { "." } })
+t.is(table.concat(lines, ","), "2,4,6", "the line each row starts on "
+  .. "(through a blank line and a quoted line break)")
 t.is(table.concat(cols, "|"), "id|name|t_h|dv", "header names (BOM removed)")
 t.is(#rows, 3, "blank line skipped, quoted newline kept in one record")
 t.is(rows[1].id, "007", "strings = {'id'} keeps leading zeros")

@@ -94,8 +94,9 @@ local function is_blank(fields)
   return #fields == 1 and trim(fields[1]) == ""
 end
 
--- rk.csv.read(path [, opts]) -> rows, columns
---   rows: array of tables keyed by the header names; columns: the header.
+-- rk.csv.read(path [, opts]) -> rows, columns, lines
+--   rows: array of tables keyed by the header names; columns: the header;
+--   lines[i]: the file line row i starts on (for messages).
 --   opts.sep      field separator (default ",")
 --   opts.numeric  true (every column) or a list of columns that must hold
 --                 numbers; other columns are numeric when their first
@@ -132,7 +133,7 @@ function csv.read(path, opts)
   local numeric = all_numeric and {} or set_of(opts.numeric, "numeric")
   local comment = opts.comment
 
-  local header, rows, kind = nil, {}, {}
+  local header, rows, kind, lines = nil, {}, {}, {}
   -- One tokenizer for the whole project (engine/core/csv.c): it drops the
   -- BOM, blank and comment lines, and raises path:line:column.
   for _, rec in ipairs(core.csv_records(text, path, sep, comment)) do
@@ -194,10 +195,11 @@ function csv.read(path, opts)
         end
       end
       rows[#rows + 1] = row
+      lines[#rows] = line
     end
   end
   if not header then error(("%s: no header line"):format(path), 0) end
-  return rows, header
+  return rows, header, lines
 end
 
 -- Shortest text that reads back as the same number.
