@@ -787,6 +787,7 @@ static int pop_read_csv(lua_State *L)
   const char **want;
   int *found;
   double *vals = NULL, *cin, *params, *eta, *cov, *id;
+  size_t *lines = NULL;
   unsigned long seed = 1;
   rkin_err err;
   int rc;
@@ -803,17 +804,25 @@ static int pop_read_csv(lua_State *L)
   for (j = 0; j < np; j++) want[j + 1] = rkin_model_param_name(m, j);
   rkin_err_clear(&err);
   if (rkin_pop_read_csv(path, nc, (const char *const *)p->cov_names, nw,
-                        want, found, &n, &vals, NULL, &err))
+                        want, found, &n, &vals, &lines, &err))
     lrk_raise(L, "pop:read_csv", &err);
   /* Copy into collectable memory before anything can raise. */
   cin = buf(L, n * nc);
   id = buf(L, n);
   {
     double *keep = buf(L, n * (nc + nw));
+    size_t *lkeep = lua_newuserdatauv(L, (n ? n : 1) * sizeof *lkeep, 0);
     memcpy(keep, vals, n * (nc + nw) * sizeof *keep);
+    memcpy(lkeep, lines, n * sizeof *lkeep);
     free(vals);
+    free(lines);
     vals = keep;
+    lines = lkeep;
   }
+  /* Covariates inside their declared ranges, ids unique. */
+  if (rkin_pop_check_table(&p->ps, path, vals, n, nc + nw, lines,
+                           found[0] ? (long)nc : -1, &err))
+    lrk_raise(L, "pop:read_csv", &err);
   for (i = 0; i < n; i++) {
     for (j = 0; j < nc; j++) cin[i * nc + j] = vals[i * (nc + nw) + j];
     id[i] = found[0] ? vals[i * (nc + nw) + nc] : (double)(i + 1);

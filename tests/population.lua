@@ -136,6 +136,30 @@ rk.write_atomic(csv, "GFR,weight_kg,height_cm\n60,70,170\n60,,170\n")
 t.raises(function() pop:read_csv(csv) end,
   "population_test.csv:3: column 'weight_kg' is empty",
   "empty cell: file, line, column")
+-- issue 12: one tokenizer (quotes, BOM), unique ids, declared ranges
+rk.write_atomic(csv, "\239\187\191\"id\",GFR,\"weight_kg\",height_cm\r\n"
+  .. "\"7\",60,\"70.5\",170\r\n")
+local quoted = pop:read_csv(csv)
+t.ok(#quoted == 1 and quoted[1].id == 7 and quoted[1].cov.weight_kg == 70.5,
+  "BOM, quoted names and values, CRLF")
+rk.write_atomic(csv, "id,GFR,weight_kg,height_cm\n5,60,70,170\n"
+  .. "6,60,70,170\n5,61,71,171\n")
+t.raises(function() pop:read_csv(csv) end,
+  "population_test.csv:4: column 'id': 5 appears again (first at line 2)",
+  "duplicate id: both lines named")
+rk.write_atomic(csv, "id,GFR,weight_kg,height_cm\n1,60,70,170\n"
+  .. "2,20,70,170\n")
+t.raises(function() pop:read_csv(csv) end,
+  "population_test.csv:3: column 'GFR' = 20 is outside the range the "
+  .. "population declares for it, [30, inf]", "GFR below its declared min")
+rk.write_atomic(csv, "id,GFR,weight_kg,height_cm\n1,60,70,1700\n")
+t.raises(function() pop:read_csv(csv) end,
+  "population_test.csv:2: column 'height_cm' = 1700 is outside the range "
+  .. "the population declares for it, [140, 210]",
+  "height above its declared max (mm for cm)")
+rk.write_atomic(csv, "GFR,weight_kg,height_cm\n60,70,170\n60,70,170\n")
+t.is(#pop:read_csv(csv), 2, "without an id column, equal rows are two "
+  .. "patients")
 os.remove(csv)
 
 -- ------------------------------------------------- bad input

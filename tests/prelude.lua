@@ -46,7 +46,10 @@ write('\239\187\191id,name,t_h,dv\r\n'
   .. '\r\n'
   .. '8,"say ""hi""\nthere",2,.\n'
   .. '9,plain, 3 ,4\n')
-local rows, cols = rk.csv.read(tmp, { strings = { "id" }, missing = { "." } })
+local rows, cols, lines = rk.csv.read(tmp, { strings = { "id" },
+  missing = { "." } })
+t.is(table.concat(lines, ","), "2,4,6", "the line each row starts on "
+  .. "(through a blank line and a quoted line break)")
 t.is(table.concat(cols, "|"), "id|name|t_h|dv", "header names (BOM removed)")
 t.is(#rows, 3, "blank line skipped, quoted newline kept in one record")
 t.is(rows[1].id, "007", "strings = {'id'} keeps leading zeros")
@@ -82,6 +85,24 @@ t.raises(function() rk.csv.read(tmp .. ".none") end, "cannot open",
   "a missing file")
 t.raises(function() rk.csv.read(tmp, { sepp = ";" }) end,
   "unknown option 'sepp'", "a misspelt option")
+
+-- The engine's tokenizer under rk.csv.read (issue 12: one for all).
+write('a,b\n1,2"x\n')
+t.raises(function() rk.csv.read(tmp) end,
+  ":2:4: quote inside an unquoted field", "a stray quote: file:line:column")
+write('a,b\n"1"x,2\n')
+t.raises(function() rk.csv.read(tmp) end,
+  ":2:4: 'x' after the closing quote", "text after a closing quote")
+local core = require "radiokin.core"
+local recs = core.csv_records('\239\187\191h1, h2\r\n"a\nb",  c\r\n',
+  "x.csv")
+t.ok(#recs == 2 and recs[1][1] == "h1" and recs[1][2] == "h2"
+  and recs[2][1] == "a\nb" and recs[2][2] == "c" and recs[2].line == 2
+  and recs[2].cols[2] == 4 and recs[1].cols[2] == 4,
+  "csv_records: fields, start line, byte columns on their own lines "
+  .. "(BOM dropped)")
+t.raises(function() core.csv_records('"x', "y.csv") end,
+  "y.csv:1:1: unterminated quoted field", "csv_records raises")
 
 rk.csv.write(tmp, { { a = 1, b = "x,y" }, { a = 0.1, b = nil } },
   { "a", "b" })

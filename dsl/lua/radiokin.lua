@@ -103,74 +103,13 @@ local function set_of(list, what)
   return set
 end
 
--- Splits text into records. Yields (fields, line, cols): the fields of one
--- record, the line it starts on, and the character column of each field.
--- Handles "quoted, fields" with "" for a quote and line breaks inside
--- quotes, \n, \r\n and \r line ends.
-local function records(text, path, sep)
-  local pos, line, len = 1, 1, #text
-  local stop = "[" .. sep:gsub("%p", "%%%0") .. "\r\n]"
-  return function()
-    if pos > len then return nil end
-    local fields, cols, start_line = {}, {}, line
-    local line_start = pos
-    while true do
-      local col = pos - line_start + 1
-      local c = text:sub(pos, pos)
-      local value
-      if c == '"' then
-        local parts, p = {}, pos + 1
-        while true do
-          local q = text:find('"', p, true)
-          if not q then
-            error(("%s:%d:%d: unterminated quoted field"):format(path,
-              start_line, col), 0)
-          end
-          local chunk = text:sub(p, q - 1)
-          for _ in chunk:gmatch("\n") do line = line + 1 end
-          parts[#parts + 1] = chunk
-          if text:sub(q + 1, q + 1) == '"' then
-            parts[#parts + 1] = '"'
-            p = q + 2
-          else
-            pos = q + 1
-            break
-          end
-        end
-        value = table.concat(parts)
-        local nxt = text:sub(pos, pos)
-        if nxt ~= "" and nxt ~= sep and nxt ~= "\n" and nxt ~= "\r" then
-          error(("%s:%d:%d: unexpected '%s' after a closing quote")
-            :format(path, line, pos - line_start + 1, nxt), 0)
-        end
-      else
-        local e = text:find(stop, pos) or len + 1
-        value = text:sub(pos, e - 1)
-        pos = e
-      end
-      fields[#fields + 1], cols[#cols + 1] = value, col
-      local c2 = text:sub(pos, pos)
-      if c2 == sep then
-        pos = pos + 1
-      else
-        if c2 == "\r" and text:sub(pos + 1, pos + 1) == "\n" then
-          pos = pos + 2
-        elseif c2 ~= "" then
-          pos = pos + 1
-        end
-        line = line + 1
-        return fields, start_line, cols
-      end
-    end
-  end
-end
-
 local function is_blank(fields)
   return #fields == 1 and trim(fields[1]) == ""
 end
 
--- rk.csv.read(path [, opts]) -> rows, columns
---   rows: array of tables keyed by the header names; columns: the header.
+-- rk.csv.read(path [, opts]) -> rows, columns, lines
+--   rows: array of tables keyed by the header names; columns: the header;
+--   lines[i]: the file line row i starts on (for messages).
 --   opts.sep      field separator (default ",")
 --   opts.numeric  true (every column) or a list of columns that must hold
 --                 numbers; other columns are numeric when their first
@@ -200,7 +139,6 @@ function csv.read(path, opts)
   if not f then error("rk.csv.read: cannot open " .. why, 2) end
   local text = f:read("a")
   f:close()
-  if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end
 
   local missing = set_of(opts.missing, "missing")
   local strings = set_of(opts.strings, "strings")
@@ -208,11 +146,12 @@ function csv.read(path, opts)
   local numeric = all_numeric and {} or set_of(opts.numeric, "numeric")
   local comment = opts.comment
 
-  local header, rows, kind = nil, {}, {}
-  for fields, line, cols in records(text, path, sep) do
-    local skip = is_blank(fields)
-      or (comment and fields[1]:sub(1, #comment) == comment)
-    if skip then
+  local header, rows, kind, lines = nil, {}, {}, {}
+  -- One tokenizer for the whole project (engine/core/csv.c): it drops the
+  -- BOM, blank and comment lines, and raises path:line:column.
+  for _, rec in ipairs(core.csv_records(text, path, sep, comment)) do
+    local fields, line, cols = rec, rec.line, rec.cols
+    if is_blank(fields) then
       -- nothing
     elseif not header then
       header = {}
@@ -269,10 +208,11 @@ function csv.read(path, opts)
         end
       end
       rows[#rows + 1] = row
+      lines[#rows] = line
     end
   end
   if not header then error(("%s: no header line"):format(path), 0) end
-  return rows, header
+  return rows, header, lines
 end
 
 -- Shortest text that reads back as the same number.

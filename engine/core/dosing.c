@@ -79,9 +79,10 @@ static int check_field(double v, const char *field, size_t idx,
   return RKIN_OK;
 }
 
-static int validate(const rkin_dosing *d, const rkin_dose *r, rkin_err *err)
+/* Record idx (0-based) after prev (NULL for the first). */
+static int validate(const rkin_dose *prev, size_t idx, const rkin_dose *r,
+                    rkin_err *err)
 {
-  size_t idx = d->n_rec;
   if (check_field(r->time, "time", idx, err)
       || check_field(r->amount, "amount", idx, err)
       || check_field(r->rate, "rate", idx, err))
@@ -98,12 +99,18 @@ static int validate(const rkin_dosing *d, const rkin_dose *r, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: addl = %d needs "
                         "ii > 0 (the interval between repeats), got ii = %g",
                         idx + 1, r->addl, r->ii);
-  if (d->n_rec && r->time < d->rec[d->n_rec - 1].time)
+  if (prev && r->time < prev->time)
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: time = %g is "
                         "earlier than record %zu's time %g (records must be "
                         "sorted by time)", idx + 1, r->time, idx,
-                        d->rec[d->n_rec - 1].time);
+                        prev->time);
   return RKIN_OK;
+}
+
+size_t rkin_dosing_count_events(const rkin_dose *r)
+{
+  if (!r || r->amount == 0 || r->addl < 0) return 0;
+  return ((size_t)r->addl + 1) * (r->rate > 0 ? 2 : 1);
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
@@ -129,35 +136,95 @@ static void push_event(rkin_dosing *d, double t, rkin_event_kind k, int cmt,
   e->value = v;
 }
 
-int rkin_dosing_add(rkin_dosing *d, const rkin_dose *dose, rkin_err *err)
+/* Restores the order after events were appended from n0 on: the new run
+ * is sorted by itself, then merged with the old events later than its
+ * first one (usually none: records come in time order), so each event is
+ * sorted once and a merge touches only the overlap. */
+static void settle(rkin_dosing *d, size_t n0)
 {
-  int rc, k;
-  size_t reps, per;
-  if (!d || !dose)
-    return rkin_err_set(err, RKIN_EINVAL, "rkin_dosing_add: NULL argument");
-  rc = validate(d, dose, err);
-  if (rc) return rc;
-  /* A zero amount changes nothing; an infusion of it would have length 0. */
-  reps = (size_t)dose->addl + 1;
-  per = dose->amount == 0 ? 0 : dose->rate > 0 ? 2 : 1;
-  if (reserve((void **)&d->rec, &d->cap_rec, d->n_rec + 1, sizeof *d->rec)
-      || reserve((void **)&d->ev, &d->cap_ev, d->n_ev + reps * per,
+  rkin_event *ev = d->ev, *tmp;
+  size_t n = d->n_ev, i, lo = 0, hi = n0, a = 0, j = n0, w, tail;
+  if (n == n0) return;   /* nothing new (and ev may be NULL) */
+  for (i = n0 + 1; i < n && event_cmp(&ev[i - 1], &ev[i]) <= 0; i++) {}
+  if (i < n) qsort(ev + n0, n - n0, sizeof *ev, event_cmp);
+  if (n0 == 0 || event_cmp(&ev[n0 - 1], &ev[n0]) <= 0) return;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (event_cmp(&ev[mid], &ev[n0]) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  tail = n0 - lo;
+  if (!(tmp = malloc(tail * sizeof *tmp))) {
+    qsort(ev + lo, n - lo, sizeof *ev, event_cmp);  /* no room to merge */
+    return;
+  }
+  memcpy(tmp, ev + lo, tail * sizeof *tmp);
+  for (w = lo; a < tail; w++)
+    ev[w] = j < n && event_cmp(&ev[j], &tmp[a]) < 0 ? ev[j++] : tmp[a++];
+  free(tmp);
+}
+
+int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
+                         size_t *bad, rkin_err *err)
+{
+  size_t i, n0, total = 0;
+  if (bad) *bad = 0;
+  if (!d || (!doses && n))
+    return rkin_err_set(err, RKIN_EINVAL,
+                        "rkin_dosing_add: NULL argument");
+  for (i = 0; i < n; i++) {
+    const rkin_dose *prev = i ? &doses[i - 1]
+                              : d->n_rec ? &d->rec[d->n_rec - 1] : NULL;
+    size_t ne;
+    int rc = validate(prev, d->n_rec + i, &doses[i], err);
+    if (rc) {
+      if (bad) *bad = i;
+      return rc;
+    }
+    ne = rkin_dosing_count_events(&doses[i]);
+    if (ne > RKIN_DOSING_MAX_EVENTS - d->n_ev - total) {
+      if (bad) *bad = i;
+      return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: ADDL = %d "
+                          "expands to %zu events, more than the %d a "
+                          "schedule may hold (with the %zu before it); "
+                          "check ADDL and II", d->n_rec + i + 1,
+                          doses[i].addl, ne, RKIN_DOSING_MAX_EVENTS,
+                          d->n_ev + total);
+    }
+    total += ne;
+  }
+  if (reserve((void **)&d->rec, &d->cap_rec, d->n_rec + n, sizeof *d->rec)
+      || reserve((void **)&d->ev, &d->cap_ev, d->n_ev + total,
                  sizeof *d->ev))
-    return rkin_err_set(err, RKIN_ENOMEM, "dose record %zu: out of memory "
-                        "expanding %zu repeats", d->n_rec + 1, reps);
-  d->rec[d->n_rec++] = *dose;
-  for (k = 0; per && k <= dose->addl; k++) {
-    double t = dose->time + k * dose->ii;
-    if (dose->rate > 0) {
-      push_event(d, t, RKIN_EV_INF_ON, dose->cmt, dose->rate);
-      push_event(d, t + dose->amount / dose->rate, RKIN_EV_INF_OFF,
-                 dose->cmt, dose->rate);
-    } else {
-      push_event(d, t, RKIN_EV_BOLUS, dose->cmt, dose->amount);
+    return rkin_err_set(err, RKIN_ENOMEM, "dose records %zu to %zu: out of "
+                        "memory for %zu events", d->n_rec + 1, d->n_rec + n,
+                        total);
+  n0 = d->n_ev;
+  for (i = 0; i < n; i++) {
+    const rkin_dose *dose = &doses[i];
+    int k;
+    d->rec[d->n_rec++] = *dose;
+    /* A zero amount changes nothing; an infusion of it would last 0 h. */
+    for (k = 0; dose->amount != 0 && k <= dose->addl; k++) {
+      double t = dose->time + k * dose->ii;
+      if (dose->rate > 0) {
+        push_event(d, t, RKIN_EV_INF_ON, dose->cmt, dose->rate);
+        push_event(d, t + dose->amount / dose->rate, RKIN_EV_INF_OFF,
+                   dose->cmt, dose->rate);
+      } else {
+        push_event(d, t, RKIN_EV_BOLUS, dose->cmt, dose->amount);
+      }
     }
   }
-  qsort(d->ev, d->n_ev, sizeof *d->ev, event_cmp);
+  settle(d, n0);
   return RKIN_OK;
+}
+
+int rkin_dosing_add(rkin_dosing *d, const rkin_dose *dose, rkin_err *err)
+{
+  if (!d || !dose)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_dosing_add: NULL argument");
+  return rkin_dosing_add_many(d, dose, 1, NULL, err);
 }
 
 int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err)

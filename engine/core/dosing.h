@@ -36,10 +36,21 @@ rkin_dosing *rkin_dosing_new(void);
 void rkin_dosing_free(rkin_dosing *d);
 rkin_dosing *rkin_dosing_copy(const rkin_dosing *d);
 
+/* Expanded events one schedule may hold (32 bytes each: 128 MB). */
+#define RKIN_DOSING_MAX_EVENTS 4000000
+
 /* Adds one record. Rejects (RKIN_EINVAL, message naming the field and
  * value): non-finite or negative time, amount or rate; cmt < 0; addl < 0;
- * addl > 0 with ii <= 0; a time earlier than the previous record's. */
+ * addl > 0 with ii <= 0; a time earlier than the previous record's; and
+ * (RKIN_ERANGE) more than RKIN_DOSING_MAX_EVENTS events in all. */
 int rkin_dosing_add(rkin_dosing *d, const rkin_dose *dose, rkin_err *err);
+/* Adds n records (in time order) with one sort of their events: the way to
+ * build a long schedule. On an error nothing is added and *bad (if not
+ * NULL) is the index of the offending record. */
+int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
+                         size_t *bad, rkin_err *err);
+/* The events a record expands to (0 for a zero amount). */
+size_t rkin_dosing_count_events(const rkin_dose *r);
 /* Checks every cmt against a model with n_states states. */
 int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err);
 

@@ -1,14 +1,18 @@
 /* data.c - reading NONMEM-style CSV datasets into subjects, segments,
- * dosing schedules and observations. */
+ * dosing schedules and observations. Records come from the project's CSV
+ * tokenizer (core/csv.h). */
 #include "pop/data.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "core/csv.h"
 
 /* The standard columns; anything else is a covariate. */
 enum { C_ID, C_TIME, C_DV, C_AMT, C_RATE, C_EVID, C_MDV, C_CMT, C_II,
@@ -46,6 +50,14 @@ typedef struct {
   size_t n_fields;
   char **hdr;                   /* header names, n_fields */
   int *cov_of_field;            /* covariate index per field, or -1 */
+  /* the current segment's dose records, added to its schedule in one go
+   * when it ends (one sort of its events) */
+  rkin_dose *pend;
+  size_t *pend_line, n_pend, cap_pend;
+  size_t n_events;              /* expanded dose events so far, all
+                                   subjects */
+  /* subject IDs seen: open addressing, slot = subject index + 1 */
+  size_t *id_slot, id_cap;
 } ctx;
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -95,37 +107,6 @@ void rkin_data_free(rkin_data *d)
   free(d->cov_name);
   free(d->name);
   free(d);
-}
-
-/* Trims blanks and one pair of surrounding double quotes, in place. */
-static char *trim(char *s)
-{
-  char *e;
-  while (*s == ' ' || *s == '\t') s++;
-  e = s + strlen(s);
-  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = 0;
-  if (e - s >= 2 && *s == '"' && e[-1] == '"') {
-    e[-1] = 0;
-    s++;
-  }
-  return s;
-}
-
-/* Splits a line at commas in place; returns the number of fields (the
- * pointers go to f, at most max). */
-static size_t split(char *line, char **f, size_t max)
-{
-  size_t n = 0;
-  char *p = line;
-  for (;;) {
-    char *c = strchr(p, ',');
-    if (c) *c = 0;
-    if (n < max) f[n] = trim(p);
-    n++;
-    if (!c) break;
-    p = c + 1;
-  }
-  return n;
 }
 
 static int is_missing(const char *s)
@@ -273,11 +254,20 @@ static int add_obs(subject *s, double t, double dv, int cmt, size_t line)
   return RKIN_OK;
 }
 
-static int add_dose(const ctx *c, subject *s, const rkin_dose *dose,
+/* Queues a dose record of the current segment (checked for the event
+ * limit here, before anything is expanded). */
+static int add_dose(ctx *c, subject *s, const rkin_dose *dose,
                     rkin_err *err)
 {
-  int rc;
-  size_t n = s->n_dose, cap = s->cap_dose;
+  size_t n = s->n_dose, cap = s->cap_dose, ne;
+  ne = rkin_dosing_count_events(dose);
+  if (ne > RKIN_DATA_MAX_EVENTS - c->n_events)
+    return rkin_err_set(err, RKIN_ERANGE, "%s:%zu: this dose record (ADDL "
+                        "%d%s) expands to %zu events, and the dataset would "
+                        "then hold %zu: the limit is %d events (check ADDL "
+                        "and II)", c->file, c->line, dose->addl,
+                        dose->rate > 0 ? ", an infusion: 2 events each" : "",
+                        ne, c->n_events + ne, RKIN_DATA_MAX_EVENTS);
   if (n + 1 > cap) {
     size_t c1 = cap, c2 = cap;
     if (grow((void **)&s->dose_line, &c1, n + 1, sizeof *s->dose_line)
@@ -286,17 +276,42 @@ static int add_dose(const ctx *c, subject *s, const rkin_dose *dose,
                           c->file, c->line);
     s->cap_dose = c1;
   }
-  rc = rkin_dosing_add(s->seg[s->pub.n_seg - 1].dosing, dose, err);
-  if (rc) return rkin_err_prefix(err, "%s:%zu: ", c->file, c->line);
+  if (c->n_pend + 1 > c->cap_pend) {
+    size_t c1 = c->cap_pend, c2 = c->cap_pend;
+    if (grow((void **)&c->pend, &c1, c->n_pend + 1, sizeof *c->pend)
+        || grow((void **)&c->pend_line, &c2, c->n_pend + 1,
+                sizeof *c->pend_line))
+      return rkin_err_set(err, RKIN_ENOMEM, "%s:%zu: out of memory",
+                          c->file, c->line);
+    c->cap_pend = c1;
+  }
+  c->pend[c->n_pend] = *dose;
+  c->pend_line[c->n_pend++] = c->line;
+  c->n_events += ne;
   s->dose_line[n] = c->line;
   s->dose_cmt[n] = dose->cmt;
   s->n_dose++;
   return RKIN_OK;
 }
 
-/* Fills the public view once the subject's arrays stop moving. */
-static int finish_subject(const ctx *c, subject *s, rkin_err *err)
+/* Adds the queued doses to the current segment's schedule. */
+static int flush_doses(ctx *c, subject *s, rkin_err *err)
 {
+  size_t bad;
+  int rc;
+  if (!c->n_pend) return RKIN_OK;
+  rc = rkin_dosing_add_many(s->seg[s->pub.n_seg - 1].dosing, c->pend,
+                            c->n_pend, &bad, err);
+  if (rc) return rkin_err_prefix(err, "%s:%zu: ", c->file, c->pend_line[bad]);
+  c->n_pend = 0;
+  return RKIN_OK;
+}
+
+/* Fills the public view once the subject's arrays stop moving. */
+static int finish_subject(ctx *c, subject *s, rkin_err *err)
+{
+  int rc = flush_doses(c, s, err);
+  if (rc) return rc;
   s->pub.time = s->time;
   s->pub.dv = s->dv;
   s->pub.cmt = s->cmt;
@@ -414,11 +429,12 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
 }
 
 /* Applies one data row to the current subject. */
-static int apply_row(const ctx *c, subject *s, const row *r, double *last_t,
+static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
                      rkin_err *err)
 {
   int reset = r->evid == 3 || r->evid == 4, rc;
   if (reset || s->pub.n_seg == 0) {
+    if ((rc = flush_doses(c, s, err))) return rc;
     rc = start_segment(s, r->time);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   } else if (r->time < *last_t) {
@@ -438,6 +454,14 @@ static int apply_row(const ctx *c, subject *s, const row *r, double *last_t,
     dose.time = r->time;
     dose.amount = r->amt;
     dose.rate = r->rate;
+    /* Compartment 1 by default only when the model has nothing else. */
+    if (r->cmt < 0 && !(c->opts && c->opts->n_states == 1))
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: %s on a "
+                          "dose record (EVID %d): give the compartment the "
+                          "dose goes into (a number from 1, or a state "
+                          "name)", c->file, c->line,
+                          c->col[C_CMT] < 0 ? "no CMT column, so no "
+                          "compartment" : "blank", r->evid);
     dose.cmt = r->cmt < 0 ? 0 : r->cmt;
     dose.ii = r->ii;
     dose.addl = r->addl;
@@ -491,115 +515,133 @@ static int push_subject(rkin_data *d, subject *s)
   return RKIN_OK;
 }
 
-static int parse_rows(ctx *c, rkin_data *d, char *text, rkin_err *err)
+/* A well-mixed hash of an ID's bits (integers as doubles differ only in
+ * their high bits). */
+static size_t id_hash(double id)
 {
-  char *line = text, *next, **f = NULL;
-  size_t nf, cap = 0;
-  int have_header = 0, rc = RKIN_OK;
+  uint64_t h;
+  if (id == 0) id = 0.0;   /* -0 and 0 are one ID */
+  memcpy(&h, &id, sizeof h);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return (size_t)h;
+}
+
+/* Subject index of an ID seen before, or adds it (n_subj - 1); -1 when
+ * out of memory. Hashing keeps 100,000 subjects linear. */
+static long id_seen(ctx *c, const rkin_data *d, double id)
+{
+  size_t i, mask;
+  if (2 * d->n_subj >= c->id_cap) {
+    size_t cap = c->id_cap ? 2 * c->id_cap : 1024, k;
+    size_t *slot = calloc(cap, sizeof *slot);
+    if (!slot) return -1;
+    free(c->id_slot);
+    c->id_slot = slot;
+    c->id_cap = cap;
+    for (k = 0; k + 1 < d->n_subj; k++) {  /* all but the newest */
+      for (i = id_hash(d->subj[k]->pub.id) & (cap - 1); slot[i];
+           i = (i + 1) & (cap - 1)) {}
+      slot[i] = k + 1;
+    }
+  }
+  mask = c->id_cap - 1;
+  for (i = id_hash(id) & mask; c->id_slot[i]; i = (i + 1) & mask)
+    if (d->subj[c->id_slot[i] - 1]->pub.id == id)
+      return (long)(c->id_slot[i] - 1);
+  c->id_slot[i] = d->n_subj;   /* the subject just pushed */
+  return (long)d->n_subj - 1;
+}
+
+static int parse_rows(ctx *c, rkin_data *d, rkin_csv *rd, rkin_err *err)
+{
+  rkin_csv_record rec;
+  char **f;
+  size_t nf;
+  int have_header = 0, rc = RKIN_OK, more;
   subject *cur = NULL;
   double last_t = 0;
   row r;
-  for (c->line = 1; line; line = next, c->line++) {
-    char *p;
-    next = strchr(line, '\n');
-    if (next) *next++ = 0;
-    for (p = line; *p == ' ' || *p == '\t' || *p == '\r'; p++) {}
-    if (*p == 0 || *p == '#') continue;
-    nf = 1;
-    for (p = line; *p; p++) nf += *p == ',';
-    if (nf > cap) {
-      char **g = realloc(f, nf * sizeof *f);
-      if (!g) {
-        rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
-        goto done;
-      }
-      f = g;
-      cap = nf;
-    }
-    split(line, f, nf);
+  while ((more = rkin_csv_next(rd, &rec, err)) == 1) {
+    c->line = rec.line;
+    f = rec.field;
+    nf = rec.n;
     if (!have_header) {
       rc = parse_header(c, d, f, nf, err);
-      if (rc) goto done;
+      if (rc) return rc;
       have_header = 1;
       continue;
     }
-    if (nf != c->n_fields) {
-      rc = rkin_err_set(err, RKIN_EINVAL, "%s:%zu: %zu fields, but the "
-                        "header has %zu columns", c->file, c->line, nf,
-                        c->n_fields);
-      goto done;
-    }
+    if (nf != c->n_fields)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: %zu fields, but the "
+                          "header has %zu columns", c->file, c->line, nf,
+                          c->n_fields);
     rc = read_row(c, f, &r, err);
     if (!rc) rc = check_covariates(c, f, err);
-    if (rc) goto done;
+    if (rc) return rc;
     if (!cur || r.id != cur->pub.id) {
-      size_t i;
-      if (cur) {
-        rc = finish_subject(c, cur, err);
-        if (rc) goto done;
-      }
-      for (i = 0; i < d->n_subj; i++)
-        if (d->subj[i]->pub.id == r.id) {
-          rc = rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column ID: subject "
-                            "%g appears again after other subjects (its "
-                            "records start at line %zu and must be "
-                            "contiguous)", c->file, c->line, r.id,
-                            d->subj[i]->pub.line);
-          goto done;
-        }
+      long k;
+      if (cur && (rc = finish_subject(c, cur, err))) return rc;
       cur = subject_new(r.id, c->line, d->n_cov);
       if (!cur || push_subject(d, cur)) {
         subject_free(cur);
-        rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
-        goto done;
+        return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
       }
+      if ((k = id_seen(c, d, r.id)) < 0)
+        return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+      if ((size_t)k + 1 != d->n_subj)
+        return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column ID: subject "
+                            "%g appears again after other subjects (its "
+                            "records start at line %zu and must be "
+                            "contiguous)", c->file, c->line, r.id,
+                            d->subj[k]->pub.line);
+      last_t = 0;
     }
     rc = apply_row(c, cur, &r, &last_t, err);
-    if (rc) goto done;
+    if (rc) return rc;
     record_covariates(c, cur, f);
   }
+  if (more < 0) return more;
   if (!have_header)
-    rc = rkin_err_set(err, RKIN_EINVAL, "%s: no header line (expected "
-                      "column names such as ID,TIME,DV,AMT)", c->file);
-  else if (!cur)
-    rc = rkin_err_set(err, RKIN_EINVAL, "%s: no data records after the "
-                      "header", c->file);
-  else
-    rc = finish_subject(c, cur, err);
-done:
-  free(f);
-  return rc;
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no header line (expected "
+                        "column names such as ID,TIME,DV,AMT)", c->file);
+  if (!cur)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no data records after the "
+                        "header", c->file);
+  return finish_subject(c, cur, err);
 }
 
 rkin_data *rkin_data_parse(const char *text, size_t len, const char *name,
                            const rkin_data_opts *opts, rkin_err *err)
 {
   rkin_data *d = calloc(1, sizeof *d);
-  char *buf = malloc(len + 1);
+  rkin_csv_opts co = {',', "#"};
+  rkin_csv *rd = NULL;
   ctx c;
   size_t i;
   int rc;
   memset(&c, 0, sizeof c);
   c.file = name ? name : "(data)";
   c.opts = opts;
-  if (!d || !buf || !(d->name = dupstr(c.file))) {
-    free(buf);
+  if (!d || !(d->name = dupstr(c.file))) {
     rkin_data_free(d);
     rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c.file);
     return NULL;
   }
-  memcpy(buf, text, len);
-  buf[len] = 0;
-  if (memchr(buf, 0, len)) {
-    rc = rkin_err_set(err, RKIN_EINVAL, "%s: contains a NUL byte (not a "
-                      "text CSV file)", c.file);
-  } else {
-    rc = parse_rows(&c, d, buf, err);
-  }
+  if (!(rd = rkin_csv_open(text, len, c.file, &co, err)))
+    rc = err ? err->code : RKIN_ENOMEM;
+  else
+    rc = parse_rows(&c, d, rd, err);
+  rkin_csv_close(rd);
   for (i = 0; c.hdr && i < c.n_fields; i++) free(c.hdr[i]);
   free(c.hdr);
   free(c.cov_of_field);
-  free(buf);
+  free(c.pend);
+  free(c.pend_line);
+  free(c.id_slot);
   if (rc) {
     rkin_data_free(d);
     return NULL;
@@ -610,39 +652,15 @@ rkin_data *rkin_data_parse(const char *text, size_t len, const char *name,
 rkin_data *rkin_data_read(const char *path, const rkin_data_opts *opts,
                           rkin_err *err)
 {
-  FILE *fp;
-  char *text = NULL;
-  size_t len = 0, cap = 0, n;
+  char *text;
+  size_t len;
   rkin_data *d;
   if (!path) {
     rkin_err_set(err, RKIN_EINVAL, "rkin_data_read: NULL path");
     return NULL;
   }
-  fp = fopen(path, "rb");
-  if (!fp) {
-    rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
-                 strerror(errno));
-    return NULL;
-  }
-  for (;;) {
-    if (grow((void **)&text, &cap, len + 65536, 1)) {
-      fclose(fp);
-      free(text);
-      rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
-      return NULL;
-    }
-    n = fread(text + len, 1, cap - len, fp);
-    len += n;
-    if (n == 0) break;
-  }
-  if (ferror(fp)) {
-    fclose(fp);
-    free(text);
-    rkin_err_set(err, RKIN_EIO, "%s: read error", path);
-    return NULL;
-  }
-  fclose(fp);
-  d = rkin_data_parse(text ? text : "", len, path, opts, err);
+  if (rkin_csv_slurp(path, &text, &len, err)) return NULL;
+  d = rkin_data_parse(text, len, path, opts, err);
   free(text);
   return d;
 }

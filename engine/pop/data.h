@@ -1,15 +1,18 @@
 /* data.h - NONMEM-style CSV datasets: subjects with their dose records (as
  * rkin_dosing schedules), observations and covariates.
  *
- * Columns (names case-insensitive, any order; `.` or an empty cell is
- * missing): ID, TIME and DV are required; AMT, RATE, EVID, MDV, CMT, II,
- * ADDL and SS are optional; every other column is a numeric covariate.
+ * CSV as RFC 4180 (core/csv.h: quoted fields, CRLF, a UTF-8 BOM); lines
+ * starting with '#' are comments. Columns (names case-insensitive, any
+ * order; `.` or an empty cell is missing): ID, TIME and DV are required;
+ * AMT, RATE, EVID, MDV, CMT, II, ADDL and SS are optional; every other
+ * column is a numeric covariate.
  *
  * Semantics (NONMEM's): EVID 0 observation (ignored when MDV = 1), 1 dose,
  * 2 other (ignored), 3 reset (every state to 0), 4 reset and dose. Without
  * an EVID column a row with AMT > 0 is a dose, a row with MDV = 1 is
  * ignored, any other row is an observation. CMT is 1-based (cmt 1 is state
- * 0) or a state name; a dose without CMT goes to compartment 1. RATE 0 is a
+ * 0) or a state name; a dose record needs one unless the model has a
+ * single state (opts->n_states == 1). RATE 0 is a
  * bolus, RATE > 0 an infusion of AMT at that rate. Not supported (rejected
  * with a message naming the line): SS other than 0, RATE -1 / -2 (modelled
  * rate or duration), CMT <= 0 (compartment on / off records).
@@ -17,7 +20,9 @@
  * A reset starts a new segment: the solver integrates each segment from
  * zero state at its start time, and time may go back at a reset. Records
  * of one subject must be contiguous and, within a segment, in
- * non-decreasing time. Every subject needs at least one observation. */
+ * non-decreasing time. Every subject needs at least one observation.
+ * Subject IDs are found again by hashing (100,000 subjects parse in a
+ * fraction of a second), and a segment's doses are sorted once. */
 #ifndef RKIN_DATA_H
 #define RKIN_DATA_H
 
@@ -58,11 +63,18 @@ typedef struct {
 
 typedef struct rkin_data rkin_data;
 
+/* Expanded dose events (ADDL repeats, infusion starts and ends) a dataset
+ * may hold in all: 32 MB. A record that would pass it is an error naming
+ * the record's line and this limit. */
+#define RKIN_DATA_MAX_EVENTS 1000000
+
 /* Reads a CSV file. Errors name the file, the line and the column:
  * RKIN_EIO (cannot read), RKIN_EINVAL (missing ID/TIME/DV column, a
  * non-numeric cell, time going back within a subject without EVID 3/4,
- * dose to an unknown compartment, a subject without observations, an
- * unsupported SS / RATE / CMT value). opts may be NULL. */
+ * dose to an unknown compartment, a dose record without CMT, a subject
+ * without observations, an unsupported SS / RATE / CMT value, malformed
+ * quoting), RKIN_ERANGE (more than RKIN_DATA_MAX_EVENTS dose events).
+ * opts may be NULL. */
 rkin_data *rkin_data_read(const char *path, const rkin_data_opts *opts,
                           rkin_err *err);
 /* The same from text in memory; `name` stands for the file in messages. */

@@ -124,6 +124,20 @@ static int map_data(pop *p, rkin_err *err)
     int rc = rkin_data_check_states(p->data, rkin_model_nstates(pm->model),
                                     NULL, err);
     if (rc) return rc;
+    /* A model starts from zero state, so without a dose every prediction
+     * is 0: say so here rather than as a failed EBE search. */
+    for (s = 0; s < p->n_subj; s++) {
+      const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+      size_t g, nev = 0;
+      for (g = 0; g < sj->n_seg; g++)
+        nev += rkin_dosing_nevents(sj->seg[g].dosing);
+      if (nev == 0)
+        return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu) has "
+                            "no dose records (none with AMT > 0): the model "
+                            "starts from zero, so every prediction would be "
+                            "0; give its doses (EVID 1, AMT, CMT)", sj->id,
+                            sj->line);
+    }
   }
   return RKIN_OK;
 }

@@ -157,8 +157,9 @@ int rkin_pop_sample(const rkin_pop_spec *ps, unsigned long seed, size_t n,
                     const double *cov_in, double *params, double *eta,
                     double *cov, rkin_err *err);
 
-/* Reads a per-patient table from a CSV file (header line of column
- * names; one patient per line; blank lines and lines starting with '#'
+/* Reads a per-patient table from a CSV file (RFC 4180 through
+ * core/csv.h: quoted fields, CRLF, a UTF-8 BOM; header line of column
+ * names; one patient per record; blank lines and lines starting with '#'
  * skipped). Every `need` column must be present (else an error naming
  * the file, line 1 and the column, listing the header), and every cell of
  * it a number (else file:line, column). `want` columns are optional:
@@ -170,6 +171,16 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
                       const char *const *need, size_t n_want,
                       const char *const *want, int *found, size_t *n_rows,
                       double **values, size_t **lines, rkin_err *err);
+
+/* Checks a table read by rkin_pop_read_csv against the population: each
+ * covariate (columns 0 .. ps->n_cov - 1 of each row of `stride` values)
+ * inside the [lo, hi] its distribution declares (when ps->cov is given;
+ * RKIN_ERANGE), and, when id_col >= 0, no id given twice (RKIN_EINVAL).
+ * Messages name path:line (lines from the reader), the column and the
+ * value. */
+int rkin_pop_check_table(const rkin_pop_spec *ps, const char *path,
+                         const double *values, size_t n_rows, size_t stride,
+                         const size_t *lines, long id_col, rkin_err *err);
 
 /* Number of online processors (at least 1). */
 int rkin_ncores(void);

@@ -1,6 +1,10 @@
 /* vpop_csv.c - a per-patient table (covariates, optional parameter
- * columns) read from a CSV file for a population model. */
+ * columns) read from a CSV file for a population model, through the
+ * project's CSV tokenizer (core/csv.h), and checked against the
+ * population: covariates in their declared ranges, IDs unique. */
 #include "pop/vpop.h"
+
+#include "core/csv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,80 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Splits a line in place at commas; trims blanks and one pair of
- * surrounding double quotes. Returns the number of fields (at most max). */
-static size_t split(char *line, char **field, size_t max)
-{
-  size_t n = 0;
-  char *p = line;
-  for (;;) {
-    char *end = strchr(p, ',');
-    char *s = p, *e;
-    if (end) *end = '\0';
-    while (isspace((unsigned char)*s)) s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
-    if (e - s >= 2 && *s == '"' && e[-1] == '"') {
-      e[-1] = '\0';
-      s++;
-    }
-    if (n < max) field[n] = s;
-    n++;
-    if (!end) break;
-    p = end + 1;
-  }
-  return n;
-}
-
-static int read_file(const char *path, char **text, rkin_err *err)
-{
-  FILE *f = fopen(path, "rb");
-  size_t cap = 8192, len = 0, got;
-  char *buf;
-  if (!f)
-    return rkin_err_set(err, RKIN_EIO, "cannot read '%s': %s", path,
-                        strerror(errno));
-  buf = malloc(cap);
-  while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-    len += got;
-    if (len + 1 == cap) {
-      char *b = realloc(buf, cap * 2);
-      if (!b) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = b;
-      cap *= 2;
-    }
-  }
-  fclose(f);
-  if (!buf)
-    return rkin_err_set(err, RKIN_ENOMEM, "cannot read '%s': out of memory",
-                        path);
-  buf[len] = '\0';
-  *text = buf;
-  return RKIN_OK;
-}
-
-/* Next line (without its end) from *p; NULL at the end. */
-static char *next_line(char **p)
-{
-  char *s = *p, *e;
-  if (!*s) return NULL;
-  e = s + strcspn(s, "\r\n");
-  if (*e == '\r' && e[1] == '\n') *e++ = '\0';
-  if (*e) *e++ = '\0';
-  *p = e;
-  return s;
-}
-
-static int blank(const char *s)
-{
-  while (isspace((unsigned char)*s)) s++;
-  return !*s || *s == '#';
-}
 
 /* Column of each wanted name in the header (-1: absent). */
 static int map_columns(char **head, size_t nh, size_t n,
@@ -111,9 +41,12 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
                       const char *const *want, int *found, size_t *n_rows,
                       double **values, size_t **lines, rkin_err *err)
 {
-  char *text = NULL, *p, *line, **head = NULL, **cell = NULL;
-  size_t nh = 0, nw = n_need + n_want, rows = 0, cap = 0, lineno = 0, k;
-  int *col = NULL, rc = RKIN_OK;
+  rkin_csv_opts co = {',', "#"};
+  rkin_csv *rd = NULL;
+  rkin_csv_record rec;
+  char *text = NULL, **head = NULL;
+  size_t nh = 0, nw = n_need + n_want, rows = 0, cap = 0, lineno, k, tlen;
+  int *col = NULL, rc = RKIN_OK, more;
   double *v = NULL;
   size_t *ln = NULL;
   char list[400];
@@ -121,26 +54,36 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
   *values = NULL;
   if (lines) *lines = NULL;
   *n_rows = 0;
-  if ((rc = read_file(path, &text, err))) return rc;
-  p = text;
-  while ((line = next_line(&p)) != NULL) {
-    lineno++;
-    if (!blank(line)) break;
+  if ((rc = rkin_csv_slurp(path, &text, &tlen, err))) {
+    int e = errno;
+    if (rc == RKIN_EIO)
+      rkin_err_set(err, rc, "cannot read '%s': %s", path, strerror(e));
+    return rc;
   }
-  if (!line) {
-    rc = rkin_err_set(err, RKIN_EINVAL, "%s: no header line (a CSV file "
-                      "with one column per covariate is expected)", path);
+  if (!(rd = rkin_csv_open(text, tlen, path, &co, err))) {
+    free(text);
+    return err ? err->code : RKIN_ENOMEM;
+  }
+  if ((more = rkin_csv_next(rd, &rec, err)) <= 0) {
+    rc = more < 0 ? more
+                  : rkin_err_set(err, RKIN_EINVAL, "%s: no header line (a "
+                                 "CSV file with one column per covariate "
+                                 "is expected)", path);
     goto done;
   }
-  for (nh = 1, k = 0; line[k]; k++) nh += line[k] == ',';
+  nh = rec.n;
+  lineno = rec.line;
   head = calloc(nh, sizeof *head);
-  cell = calloc(nh, sizeof *cell);
   col = calloc(nw + 1, sizeof *col);
-  if (!head || !cell || !col) {
+  if (!head || !col) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
     goto done;
   }
-  split(line, head, nh);
+  for (k = 0; k < nh; k++)
+    if (!(head[k] = strdup(rec.field[k]))) {
+      rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
+      goto done;
+    }
   header_list(head, nh, list, sizeof list);
   map_columns(head, nh, n_need, need, col);
   map_columns(head, nh, n_want, want, col + n_need);
@@ -153,14 +96,11 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
   for (k = 0; k < n_want; k++)
     if (found) found[k] = col[n_need + k] >= 0;
 
-  while ((line = next_line(&p)) != NULL) {
-    size_t nf;
-    lineno++;
-    if (blank(line)) continue;
-    nf = split(line, cell, nh);
-    if (nf != nh) {
+  while ((more = rkin_csv_next(rd, &rec, err)) == 1) {
+    lineno = rec.line;
+    if (rec.n != nh) {
       rc = rkin_err_set(err, RKIN_EINVAL, "%s:%zu: %zu fields, but the "
-                        "header has %zu columns", path, lineno, nf, nh);
+                        "header has %zu columns", path, lineno, rec.n, nh);
       goto done;
     }
     if (rows == cap) {
@@ -184,7 +124,7 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
         v[rows * nw + k] = NAN;
         continue;
       }
-      s = cell[col[k]];
+      s = rec.field[col[k]];
       if (!*s) {
         rc = rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column '%s' is empty "
                           "(a number is required)", path, lineno, name);
@@ -202,6 +142,10 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
     }
     ln[rows++] = lineno;
   }
+  if (more < 0) {
+    rc = more;
+    goto done;
+  }
   if (!rows) {
     rc = rkin_err_set(err, RKIN_EINVAL, "%s: no patient rows after the "
                       "header", path);
@@ -215,11 +159,77 @@ int rkin_pop_read_csv(const char *path, size_t n_need,
   ln = NULL;
 
 done:
+  rkin_csv_close(rd);
   free(v);
   free(ln);
   free(col);
-  free(cell);
+  for (k = 0; head && k < nh; k++) free(head[k]);
   free(head);
   free(text);
   return rc;
+}
+
+/* (id, line) pairs, sorted by id then line. */
+typedef struct {
+  double id;
+  size_t line;
+} id_line;
+
+static int id_line_cmp(const void *a, const void *b)
+{
+  const id_line *x = a, *y = b;
+  if (x->id != y->id) return x->id < y->id ? -1 : 1;
+  return x->line < y->line ? -1 : x->line > y->line;
+}
+
+int rkin_pop_check_table(const rkin_pop_spec *ps, const char *path,
+                         const double *values, size_t n_rows, size_t stride,
+                         const size_t *lines, long id_col, rkin_err *err)
+{
+  size_t i, k;
+  if (!ps || (!values && n_rows) || !lines || stride < ps->n_cov)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_pop_check_table: bad "
+                        "arguments");
+  if (!path) path = "(table)";
+  for (i = 0; ps->cov && i < n_rows; i++)
+    for (k = 0; k < ps->n_cov; k++) {
+      const rkin_covdist *c = &ps->cov[k];
+      double x = values[i * stride + k];
+      if (x < c->lo || x > c->hi)
+        return rkin_err_set(err, RKIN_ERANGE, "%s:%zu: column '%s' = %g is "
+                            "outside the range the population declares for "
+                            "it, [%g, %g] (a unit mistake? or widen min/max "
+                            "in the population)", path, lines[i],
+                            ps->cov_names && ps->cov_names[k]
+                            ? ps->cov_names[k] : c->name ? c->name : "?",
+                            x, c->lo, c->hi);
+    }
+  if (id_col >= 0 && n_rows > 1) {
+    id_line *p = malloc(n_rows * sizeof *p);
+    if (!p) return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
+    for (i = 0; i < n_rows; i++) {
+      p[i].id = values[i * stride + (size_t)id_col];
+      p[i].line = lines[i];
+    }
+    qsort(p, n_rows, sizeof *p, id_line_cmp);
+    /* the first repeat in file order: the smallest later line */
+    {
+      size_t best = n_rows;
+      for (i = 1; i < n_rows; i++)
+        if (p[i].id == p[i - 1].id
+            && (best == n_rows || p[i].line < p[best].line))
+          best = i;
+      if (best < n_rows) {
+        size_t first = best;
+        while (first > 0 && p[first - 1].id == p[best].id) first--;
+        rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column 'id': %g appears "
+                     "again (first at line %zu); each patient needs its own "
+                     "id", path, p[best].line, p[best].id, p[first].line);
+        free(p);
+        return RKIN_EINVAL;
+      }
+    }
+    free(p);
+  }
+  return RKIN_OK;
 }

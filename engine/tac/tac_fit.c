@@ -378,7 +378,10 @@ void tac_fit_cand(const rkin_tac_data *d, const double *w, double lp,
   fitctx fc;
   double lb[MP], ub[MP], s[MAX_STARTS][MP], x[MP], best[MP], G[MP * MP];
   double fbest = HUGE_VAL, ybar = 0, sst = 0, ssr = 0;
+  /* res_best 0 (no NLopt result has that value): no start was better
+   * than another, e.g. an objective not finite anywhere */
   int ns, k, np = rkin_tac_model_npar(m), conv_best = 0, res_best = 0;
+  int res_last = NLOPT_FAILURE, any_finite = 0;
   int scale_est = d->sd == NULL && !(o->cv > 0);
   nlopt_opt opt;
   size_t i;
@@ -424,6 +427,8 @@ void tac_fit_cand(const rkin_tac_data *d, const double *w, double lp,
     res = run(opt, &fc, x, lb, ub, &f, &conv);
     if (!conv && res != NLOPT_MAXEVAL_REACHED)   /* restart once, in place */
       res = run(opt, &fc, x, lb, ub, &f, &conv);
+    res_last = res;
+    if (isfinite(f)) any_finite = 1;
     if ((conv && !conv_best) || (conv == conv_best && f < fbest)) {
       fbest = f;
       conv_best = conv;
@@ -435,14 +440,24 @@ void tac_fit_cand(const rkin_tac_data *d, const double *w, double lp,
     if (conv && interior(x, lb, ub, &fc)) break;
   }
   nlopt_destroy(opt);
+  if (res_best == 0) res_best = res_last;
   c->nlopt_result = res_best;
   c->nevals = fc.nevals;
   if (!conv_best) {
+    const char *why = nlopt_result_to_string((nlopt_result)res_best);
     c->status = RKIN_TAC_FAILED;
     c->warn |= RKIN_TAC_W_NOCONV;
-    tac_note(c->note, sizeof c->note,
-             "did not converge (NLopt %s after %d evaluations): no estimate",
-             nlopt_result_to_string((nlopt_result)res_best), fc.nevals);
+    if (!why) why = "with an unknown result";
+    if (!any_finite)
+      tac_note(c->note, sizeof c->note,
+               "did not converge: the weighted sum of squares is not "
+               "finite at any start (activities too large or too spread "
+               "to square in double precision; NLopt %s after %d "
+               "evaluations): no estimate", why, fc.nevals);
+    else
+      tac_note(c->note, sizeof c->note,
+               "did not converge (NLopt %s after %d evaluations): no "
+               "estimate", why, fc.nevals);
     return;
   }
   c->status = classify(c, &fc, best, lb, ub) ? RKIN_TAC_DEGENERATE

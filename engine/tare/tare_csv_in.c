@@ -1,7 +1,8 @@
 /* tare_csv_in.c - a TARE cohort from CSV text (columns: tare_cohort.h).
- * One pass over the text, no allocation per field; a row becomes a
- * territory, consecutive rows with one id a patient. */
+ * Records come from the project's CSV tokenizer (core/csv.h); a row
+ * becomes a territory, consecutive rows with one id a patient. */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/csv.h"
 #include "tare/tare_cohort_impl.h"
 
 typedef enum {
@@ -72,6 +74,20 @@ static int known_name(const char *s)
   return -1;
 }
 
+/* "lesion<k>_...": the length of that prefix and k (>= 1; any k above
+ * the limit comes back as limit + 1), or 0 when name does not start so. */
+static int lesion_prefix(const char *name, int *k)
+{
+  const char *p = name + 6;
+  long v = 0;
+  if (strncmp(name, "lesion", 6) || !isdigit((unsigned char)*p)) return 0;
+  for (; isdigit((unsigned char)*p); p++)
+    if (v <= RKIN_TARE_MAX_LESIONS) v = 10 * v + (*p - '0');
+  if (*p != '_' || v < 1) return 0;
+  *k = v > RKIN_TARE_MAX_LESIONS ? RKIN_TARE_MAX_LESIONS + 1 : (int)v;
+  return (int)(p + 1 - name);
+}
+
 static int classify(const char *name, column *col, const char *src,
                     rkin_err *err)
 {
@@ -105,11 +121,11 @@ static int classify(const char *name, column *col, const char *src,
     col->unit = u;
     return RKIN_OK;
   }
-  if (sscanf(name, "lesion%d_%n", &k, &off) == 1 && off > 0 && k >= 1) {
+  if ((off = lesion_prefix(name, &k)) > 0) {
     if (k > RKIN_TARE_MAX_LESIONS)
       return rkin_err_set(err, RKIN_ERANGE,
                           "%s: header: column '%s': at most %d lesions", src,
-                          name, RKIN_TARE_MAX_LESIONS);
+                          col->name, RKIN_TARE_MAX_LESIONS);
     col->k = k - 1;
     if (!strcmp(name + off, "tn")) {
       col->kind = C_LTN;
@@ -141,79 +157,17 @@ static int classify(const char *name, column *col, const char *src,
                       "density_kg_L)", src, name);
 }
 
-/* One field of a record: text [s, s+n), unquoted into `buf` if needed. */
+/* One field of a record: text [s, s+n). */
 typedef struct {
   const char *s;
   size_t n;
 } field;
 
-/* Splits one record starting at *pos into fields (at most max). Quoted
- * fields are unquoted into scratch (which must hold the record). Returns
- * the field count, -1 on a malformed quote; *pos moves past the line end,
- * *line counts line breaks. */
-static int split(const char *text, size_t len, size_t *pos, long *line,
-                 field *f, int max, char *scratch, int *too_many)
-{
-  size_t p = *pos, w = 0;
-  int n = 0;
-  *too_many = 0;
-  for (;;) {
-    field cur;
-    if (p < len && text[p] == '"') {
-      cur.s = scratch + w;
-      p++;
-      for (;;) {
-        if (p >= len) return -1;
-        if (text[p] == '"') {
-          if (p + 1 < len && text[p + 1] == '"') {
-            scratch[w++] = '"';
-            p += 2;
-            continue;
-          }
-          p++;
-          break;
-        }
-        if (text[p] == '\n') (*line)++;
-        scratch[w++] = text[p++];
-      }
-      cur.n = (size_t)(scratch + w - cur.s);
-      if (p < len && text[p] != ',' && text[p] != '\n' && text[p] != '\r')
-        return -1;
-    } else {
-      size_t s = p;
-      while (p < len && text[p] != ',' && text[p] != '\n' && text[p] != '\r')
-        p++;
-      cur.s = text + s;
-      cur.n = p - s;
-    }
-    /* Trim blanks around unquoted values (" 1500 " is 1500). */
-    while (cur.n && (cur.s[0] == ' ' || cur.s[0] == '\t')) {
-      cur.s++;
-      cur.n--;
-    }
-    while (cur.n && (cur.s[cur.n - 1] == ' ' || cur.s[cur.n - 1] == '\t'))
-      cur.n--;
-    if (n < max) f[n] = cur;
-    else *too_many = 1;
-    n++;
-    if (p < len && text[p] == ',') {
-      p++;
-      continue;
-    }
-    if (p < len && text[p] == '\r') p++;
-    if (p < len && text[p] == '\n') p++;
-    (*line)++;
-    break;
-  }
-  *pos = p;
-  return n;
-}
-
 /* Everything one row says, before it becomes a territory and a plan. */
 typedef struct {
   field id, product, cf, name, mode, ref;
   double size, lsf, target, act, liver, lung, decay, resid, density;
-  const column *size_col, *liver_col;
+  const column *size_col, *liver_col, *ref_col;
   int has_size, has_lsf, has_target, has_act, has_liver, has_lung,
       has_decay, has_resid, has_density, cap, compromised, has_compromised;
   double lsize[RKIN_TARE_MAX_LESIONS], ltn[RKIN_TARE_MAX_LESIONS];
@@ -296,7 +250,7 @@ static int read_row(const field *f, int nf, const column *cols,
     case C_CF: v->cf = *x; break;
     case C_NAME: v->name = *x; break;
     case C_MODE: v->mode = *x; break;
-    case C_REF: v->ref = *x; break;
+    case C_REF: v->ref = *x; v->ref_col = c; break;
     case C_SIZE:
       v->has_size = 1;
       v->size_col = c;
@@ -418,9 +372,16 @@ static int row_territory(const row_vals *v, double dens, const where *w,
   } else {
     double r;
     where w2 = *w;
-    if (number(&v->ref, &w2, &r, err) || r < 1 || r != floor(r))
-      return fail(w, err, RKIN_EINVAL, "ref '%.*s' must be mean, min or a "
+    w2.col = v->ref_col;
+    /* checked against the row's lesions before the cast: a huge value
+     * must not reach size_t */
+    if (number(&v->ref, &w2, &r, err) || !(r >= 1 && r == floor(r)))
+      return fail(&w2, err, RKIN_EINVAL, "ref '%.*s' must be mean, min or a "
                   "lesion number >= 1", (int)v->ref.n, v->ref.s);
+    if (r > (double)n)
+      return fail(&w2, err, RKIN_EINVAL, "ref '%.*s' names lesion %g, but "
+                  "this row has %d lesion%s", (int)v->ref.n, v->ref.s, r, n,
+                  n == 1 ? "" : "s");
     t->ref = RKIN_TARE_REF_LESION;
     t->ref_index = (size_t)r - 1;
   }
@@ -552,33 +513,29 @@ static int idset_add(idset *s, const char *id)
   return 0;
 }
 
-static int parse_rows(rkin_tare_cohort *c, const char *text, size_t len,
-                      size_t pos, long line, const column *cols, int ncol,
-                      const char *src, field *f, char *scratch,
-                      rkin_err *err)
+static int parse_rows(rkin_tare_cohort *c, rkin_csv *rd, const column *cols,
+                      int ncol, const char *src, field *f, rkin_err *err)
 {
   pending *p = malloc(sizeof *p);
   row_vals v;
   idset seen = {NULL, 0, 0};
-  int rc = RKIN_OK, have = 0;
+  rkin_csv_record rec;
+  int rc = RKIN_OK, have = 0, more, j;
   if (!p) return tare_cohort_nomem(err);
-  while (pos < len && !rc) {
-    long start = line;
-    int too_many, nf = split(text, len, &pos, &line, f, ncol, scratch,
-                             &too_many);
+  while ((more = rkin_csv_next(rd, &rec, err)) == 1) {
+    long start = (long)rec.line;
     where w = {src, start, NULL};
     rkin_tare_territory t;
-    if (nf == 1 && f[0].n == 0) continue;  /* blank line */
-    if (nf < 0) {
-      rc = fail(&w, err, RKIN_EINVAL, "unterminated or misplaced quote");
+    if (rec.n != (size_t)ncol) {
+      rc = fail(&w, err, RKIN_EINVAL, "%zu fields, the header has %d",
+                rec.n, ncol);
       break;
     }
-    if (nf != ncol) {
-      rc = fail(&w, err, RKIN_EINVAL, "%d fields, the header has %d", nf,
-                ncol);
-      break;
+    for (j = 0; j < ncol; j++) {
+      f[j].s = rec.field[j];
+      f[j].n = strlen(rec.field[j]);
     }
-    if ((rc = read_row(f, nf, cols, &v, &w, err))) break;
+    if ((rc = read_row(f, ncol, cols, &v, &w, err))) break;
     if (!v.id.n) {
       /* No id: each row is its own patient, named by its line. */
       char num[32];
@@ -590,7 +547,8 @@ static int parse_rows(rkin_tare_cohort *c, const char *text, size_t len,
         break;
       }
     } else {
-      v.id.s = tare_cohort_keep(c, v.id.s, v.id.n);  /* scratch is reused */
+      /* the record's fields go with the next record: keep the id */
+      v.id.s = tare_cohort_keep(c, v.id.s, v.id.n);
       if (!v.id.s) {
         rc = tare_cohort_nomem(err);
         break;
@@ -617,7 +575,7 @@ static int parse_rows(rkin_tare_cohort *c, const char *text, size_t len,
       memset(p, 0, offsetof(pending, terr));
       p->id = v.id;
       p->first = v;
-      /* product and cf point into scratch: keep them. */
+      /* product and cf point into the record: keep them. */
       p->first.product.s = tare_cohort_keep(c, v.product.s ? v.product.s : "",
                                 v.product.n);
       p->first.cf.s = tare_cohort_keep(c, v.cf.s ? v.cf.s : "", v.cf.n);
@@ -639,6 +597,7 @@ static int parse_rows(rkin_tare_cohort *c, const char *text, size_t len,
     }
     p->terr[p->nt++] = t;
   }
+  if (!rc && more < 0) rc = more;
   if (!rc && have) rc = flush(c, p, src, err);
   free(seen.slot);
   free(p);
@@ -666,12 +625,12 @@ static int reserve(rkin_tare_cohort *c, const char *text, size_t len,
 int rkin_tare_cohort_parse_csv(rkin_tare_cohort *c, const char *text,
                                size_t len, const char *src, rkin_err *err)
 {
-  size_t pos = 0, n0, t0, l0;
-  long line = 1;
-  int ncol, too_many, j, rc;
+  size_t n0, t0, l0;
+  int ncol, j, rc;
   field *f = NULL;
   column *cols = NULL;
-  char *scratch = NULL, name[48];
+  rkin_csv *rd;
+  rkin_csv_record rec;
   if (!c || !text)
     return rkin_err_set(err, RKIN_EINVAL, "tare cohort: no text");
   if (!src) src = "csv";
@@ -679,47 +638,49 @@ int rkin_tare_cohort_parse_csv(rkin_tare_cohort *c, const char *text,
   t0 = c->nt;
   l0 = c->nl;
   if (!(c->src = tare_cohort_keep(c, src, strlen(src)))) return tare_cohort_nomem(err);
-  if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) pos = 3;  /* BOM */
-  if (!(scratch = malloc(len + 1))) return tare_cohort_nomem(err);
-  /* Count header fields first (at most 1 + commas on the line). */
-  for (ncol = 1, j = (int)pos; (size_t)j < len && text[j] != '\n'; j++)
-    if (text[j] == ',') ncol++;
+  if (!(rd = rkin_csv_open(text, len, src, NULL, err))) {
+    c->src = NULL;
+    return err ? err->code : RKIN_ENOMEM;
+  }
+  rc = rkin_csv_next(rd, &rec, err);
+  if (rc <= 0) {
+    if (rc == 0) rc = rkin_err_set(err, RKIN_EINVAL, "%s: no header line", src);
+    goto done;
+  }
+  if (rec.n > INT_MAX / 2) {
+    rc = rkin_err_set(err, RKIN_ERANGE, "%s: header: %zu columns", src,
+                      rec.n);
+    goto done;
+  }
+  ncol = (int)rec.n;
   f = malloc((size_t)ncol * sizeof *f);
   cols = malloc((size_t)ncol * sizeof *cols);
   if (!f || !cols) {
     rc = tare_cohort_nomem(err);
     goto done;
   }
-  ncol = split(text, len, &pos, &line, f, ncol, scratch, &too_many);
-  if (ncol <= 0 || (ncol == 1 && f[0].n == 0)) {
-    rc = rkin_err_set(err, RKIN_EINVAL, "%s: no header line", src);
-    goto done;
-  }
   for (j = 0; j < ncol; j++) {
     int k;
-    snprintf(name, sizeof name, "%.*s", (int)f[j].n, f[j].s);
-    if ((rc = classify(name, &cols[j], src, err))) goto done;
+    if ((rc = classify(rec.field[j], &cols[j], src, err))) goto done;
     for (k = 0; k < j; k++)
       if (!strcmp(cols[k].name, cols[j].name)) {
         rc = rkin_err_set(err, RKIN_EINVAL,
-                          "%s: header: column '%s' appears twice", src, name);
+                          "%s: header: column '%s' appears twice", src,
+                          cols[j].name);
         goto done;
       }
   }
-  rc = reserve(c, text + pos, len - pos, cols, ncol, err);
-  if (!rc)
-    rc = parse_rows(c, text, len, pos, line, cols, ncol, src, f, scratch,
-                    err);
+  rc = reserve(c, text, len, cols, ncol, err);
+  if (!rc) rc = parse_rows(c, rd, cols, ncol, src, f, err);
 done:
+  rkin_csv_close(rd);
   c->src = NULL;
   if (rc) {
     c->n = n0;
     c->nt = t0;
     c->nl = l0;
   }
-  free(scratch);
   free(f);
   free(cols);
   return rc;
 }
-

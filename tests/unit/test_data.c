@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/init.h"
@@ -44,6 +45,9 @@ static void bad(const char *name, const char *text, const rkin_data_opts *o,
   like(err.msg, part, "message for %s", what);
   rkin_data_free(d);
 }
+
+/* A one-state model: a dose without CMT can only go to its state. */
+static const rkin_data_opts one = {1, NULL};
 
 static void test_semantics(void)
 {
@@ -99,9 +103,9 @@ static void test_semantics(void)
   rkin_data_free(d);
 
   /* No EVID column: AMT > 0 makes a dose, MDV 1 another ignored row;
-   * no CMT column: doses go to compartment 1. */
+   * no CMT column with a one-state model: doses go to its state. */
   d = read_text("noevid.csv", "ID,TIME,DV,AMT,MDV\n1,0,.,10,1\n1,1,5,.,0\n"
-                "1,2,.,.,1\n1,3,4,0,0\n", NULL, &err);
+                "1,2,.,.,1\n1,3,4,0,0\n", &one, &err);
   s = d ? rkin_data_subject_at(d, 0) : NULL;
   ok(s && s->n_obs == 2 && rkin_dosing_nrecords(s->seg[0].dosing) == 1
      && rkin_dosing_record(s->seg[0].dosing, 0)->cmt == 0,
@@ -160,21 +164,21 @@ static void test_bad_input(void)
       "no TIME column", "missing TIME column");
   bad("nodv.csv", "ID,TIME,CP\n1,0,1\n", NULL, "nodv.csv:1: the header has "
       "no DV column", "missing DV column");
-  bad("nonnum.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,1,abc,.\n", NULL,
+  bad("nonnum.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,1,abc,.\n", &one,
       "nonnum.csv:3: column DV: 'abc' is not a number", "non-numeric DV");
   bad("nonnumcov.csv", "ID,TIME,DV,SEX\n1,0,1,M\n", NULL,
       "nonnumcov.csv:2: column SEX: 'M' is not a number",
       "non-numeric covariate");
   bad("nan.csv", "ID,TIME,DV\n1,nan,1\n", NULL, "nan.csv:2: column TIME: "
       "'nan' is not a number", "NaN time");
-  bad("back.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,2,5,.\n1,1,4,.\n", NULL,
+  bad("back.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,2,5,.\n1,1,4,.\n", &one,
       "back.csv:4: column TIME: 1 is earlier than the previous record's 2 "
       "in subject ID 1", "time going back without reset");
   bad("noobs.csv", "ID,TIME,DV,AMT,EVID\n1,0,.,100,1\n1,1,3,.,0\n"
-      "2,0,.,100,1\n2,1,.,.,2\n3,0,.,5,1\n3,1,2,.,0\n", NULL,
+      "2,0,.,100,1\n2,1,.,.,2\n3,0,.,5,1\n3,1,2,.,0\n", &one,
       "noobs.csv:4: subject ID 2 has no observations",
       "subject without observations");
-  bad("noobslast.csv", "ID,TIME,DV,AMT\n1,0,.,100\n", NULL,
+  bad("noobslast.csv", "ID,TIME,DV,AMT\n1,0,.,100\n", &one,
       "noobslast.csv:2: subject ID 1 has no observations",
       "last subject without observations");
   bad("ss.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,12\n1,1,3,.,0,.\n",
@@ -198,7 +202,7 @@ static void test_bad_input(void)
       "observation without DV");
   bad("idmiss.csv", "ID,TIME,DV\n.,0,1\n", NULL,
       "idmiss.csv:2: column ID: missing", "missing ID cell");
-  bad("addl.csv", "ID,TIME,DV,AMT,ADDL\n1,0,.,10,3\n1,1,2,.,.\n", NULL,
+  bad("addl.csv", "ID,TIME,DV,AMT,ADDL\n1,0,.,10,3\n1,1,2,.,.\n", &one,
       "addl.csv:2: dose record 1: addl = 3 needs ii > 0",
       "ADDL without II (dosing's message, with the line)");
   bad("dup.csv", "ID,TIME,DV,time\n1,0,1,0\n", NULL,
@@ -285,6 +289,149 @@ static void test_theoph(void)
   rkin_data_free(d);
 }
 
+/* Time bounds are for an optimised build; a sanitizer build runs the
+ * same code several times slower (still far from the old 12 s). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOW 5.0
+#else
+#define SLOW 1.0
+#endif
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Issue 12: quoting and BOM through the project's CSV tokenizer, a dose
+ * without CMT, and inputs that took minutes or gigabytes before. */
+static void test_hardening(void)
+{
+  static const char *const two_names[] = {"depot", "central"};
+  rkin_data_opts two = {2, two_names};
+  rkin_err err;
+  rkin_data *d;
+  const rkin_data_subject *s;
+  char *text;
+  size_t i, len, cap;
+  double t0, dt;
+
+  /* BOM, quoted header and cells, a quoted comma in a comment, CRLF. */
+  d = read_text("quoted.csv", "\xEF\xBB\xBF# note: \"a, b\"\r\n"
+                "\"ID\",\"TIME\",DV,AMT,CMT,\"WT\"\r\n"
+                "\"1\",0,.,\"100\",depot,\"70\"\r\n1,1,5.5,.,central,70\r\n",
+                &two, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && s->id == 1 && s->n_obs == 1 && s->dv[0] == 5.5 && s->line == 3
+     && s->cov[0] == 70
+     && rkin_dosing_record(s->seg[0].dosing, 0)->amount == 100,
+     "BOM, quoted names and values, CRLF: read (%s)", d ? "ok" : err.msg);
+  rkin_data_free(d);
+  bad("badquote.csv", "ID,TIME,DV\n1,0,\"5\n", NULL,
+      "badquote.csv:2:5: unterminated quoted field",
+      "unterminated quote (file:line:column)");
+
+  /* A dose without CMT: an error unless the model has one state. */
+  bad("cmtblank.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,100,\n1,1,3,.,2\n", &two,
+      "cmtblank.csv:2: column CMT: blank on a dose record (EVID 1): give "
+      "the compartment", "blank CMT on a dose row, 2-state model");
+  bad("cmtnone.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,1,3,.\n", NULL,
+      "cmtnone.csv:2: column CMT: no CMT column, so no compartment on a "
+      "dose record", "no CMT column, model unknown");
+  d = read_text("cmtone.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,100,.\n1,1,3,.,.\n",
+                &one, &err);
+  ok(d && rkin_dosing_record(rkin_data_subject_at(d, 0)->seg[0].dosing,
+                             0)->cmt == 0,
+     "blank CMT with a one-state model: its state");
+  rkin_data_free(d);
+
+  /* EVID 1 with AMT 0 as the only dose: a schedule with no events. */
+  d = read_text("amt0.csv", "ID,TIME,DV,AMT,EVID\n1,0,.,0,1\n1,1,3,.,0\n",
+                &one, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && rkin_dosing_nrecords(s->seg[0].dosing) == 1
+     && rkin_dosing_nevents(s->seg[0].dosing) == 0,
+     "AMT 0 as the only dose: one record, no events");
+  rkin_data_free(d);
+
+  /* 200 dose rows of ADDL 1e6 as infusions (2 GB and minutes before):
+   * the first row passes the event limit. */
+  cap = 64 + 200 * 40;
+  text = malloc(cap);
+  len = (size_t)snprintf(text, cap, "ID,TIME,DV,AMT,RATE,II,ADDL,CMT\n");
+  for (i = 0; i < 200; i++)
+    len += (size_t)snprintf(text + len, cap - len,
+                            "1,%zu,.,10,5,1,1000000,1\n", i);
+  snprintf(text + len, cap - len, "1,300,1,.,.,.,.,1\n");
+  t0 = now_s();
+  d = rkin_data_parse(text, strlen(text), "addl.csv", &one, &err);
+  dt = now_s() - t0;
+  ok(d == NULL && err.code == RKIN_ERANGE, "ADDL 1e6 x 200 infusions: "
+     "RKIN_ERANGE");
+  like(err.msg, "addl.csv:2: this dose record (ADDL 1000000, an infusion: "
+       "2 events each) expands to 2000002 events", "... naming the row");
+  like(err.msg, "the limit is 1000000 events", "... and the limit");
+  ok(dt < 1.0 * SLOW, "... at once (%.3f s)", dt);
+  free(text);
+
+  /* 100 interleaved infusion rows of ADDL 2000 (400,200 events): one
+   * sort, in time order. */
+  cap = 64 + 100 * 40;
+  text = malloc(cap);
+  len = (size_t)snprintf(text, cap, "ID,TIME,DV,AMT,RATE,II,ADDL,CMT\n");
+  for (i = 0; i < 100; i++)
+    len += (size_t)snprintf(text + len, cap - len,
+                            "1,%zu,.,1,4,1.5,2000,1\n", i);
+  snprintf(text + len, cap - len, "1,100,1,.,.,.,.,1\n");
+  t0 = now_s();
+  d = rkin_data_parse(text, strlen(text), "many.csv", &one, &err);
+  dt = now_s() - t0;
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  if (s) {
+    const rkin_event *ev = rkin_dosing_events(s->seg[0].dosing);
+    size_t n = rkin_dosing_nevents(s->seg[0].dosing), bad_order = 0;
+    for (i = 1; i < n; i++)
+      bad_order += ev[i].time < ev[i - 1].time;
+    ok(n == 400200 && bad_order == 0 && ev[0].time == 0
+       && ev[n - 1].time == 99 + 2000 * 1.5 + 0.25,
+       "100 x ADDL 2000 infusions: 400,200 events in time order, the last "
+       "at 3099.25 h");
+  } else {
+    ok(0, "100 x ADDL 2000 infusions read (%s)", err.msg);
+  }
+  ok(dt < 2.0 * SLOW, "... in %.3f s", dt);
+  rkin_data_free(d);
+  free(text);
+
+  /* 100,000 subjects (12 s before: each ID was compared with all), then
+   * subject 1 again. */
+  cap = 100001 * 24;
+  text = malloc(cap);
+  len = (size_t)snprintf(text, cap, "ID,TIME,DV\n");
+  for (i = 1; i <= 100000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "%zu,1,%zu\n", i, i % 7);
+  t0 = now_s();
+  d = rkin_data_parse(text, len, "big.csv", NULL, &err);
+  dt = now_s() - t0;
+  ok(d && rkin_data_nsubjects(d) == 100000, "100,000 subjects read");
+  ok(dt < 1.0 * SLOW, "... in %.3f s (under %g s)", dt, 1.0 * SLOW);
+  rkin_data_free(d);
+  len += (size_t)snprintf(text + len, cap - len, "1,2,3\n");
+  d = rkin_data_parse(text, len, "big.csv", NULL, &err);
+  ok(d == NULL, "ID 1 again after 99,999 others: rejected");
+  like(err.msg, "big.csv:100002: column ID: subject 1 appears again after "
+       "other subjects (its records start at line 2", "... naming both "
+       "lines");
+  rkin_data_free(d);
+  free(text);
+  d = rkin_data_parse("ID,TIME,DV\n0,1,1\n2,1,1\n-0,1,1\n", 31, "z.csv",
+                      NULL, &err);
+  ok(d == NULL && strstr(err.msg, "z.csv:4: column ID: subject -0 appears "
+                         "again"), "IDs 0 and -0 are one subject");
+  rkin_data_free(d);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -296,6 +443,7 @@ int main(void)
   test_cmt_names();
   test_bad_input();
   test_theoph();
+  test_hardening();
   {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

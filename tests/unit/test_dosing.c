@@ -1,6 +1,8 @@
 /* test_dosing.c - dose records expanded into events (NONMEM AMT, RATE, II,
  * ADDL, CMT semantics) and every rejected record. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/init.h"
 #include "core/dosing.h"
@@ -29,6 +31,98 @@ static void bad(rkin_dosing *d, rkin_dose r, const char *part,
   like(err.msg, part, "%s: message names field and value", name);
   is_int((long)rkin_dosing_nrecords(d), (long)before,
          "%s: record not added", name);
+}
+
+/* A copy of ev sorted by the documented order, for comparison. */
+static int ref_cmp(const void *a, const void *b)
+{
+  const rkin_event *x = a, *y = b;
+  int kx = x->kind == RKIN_EV_INF_OFF ? 0 : x->kind == RKIN_EV_INF_ON ? 1 : 2;
+  int ky = y->kind == RKIN_EV_INF_OFF ? 0 : y->kind == RKIN_EV_INF_ON ? 1 : 2;
+  if (x->time != y->time) return x->time < y->time ? -1 : 1;
+  if (kx != ky) return kx - ky;
+  if (x->cmt != y->cmt) return x->cmt < y->cmt ? -1 : 1;
+  if (x->value != y->value) return x->value < y->value ? -1 : 1;
+  return 0;
+}
+
+static int same_as_sorted(const rkin_dosing *d)
+{
+  size_t n = rkin_dosing_nevents(d), i;
+  rkin_event *ref = malloc((n ? n : 1) * sizeof *ref);
+  const rkin_event *ev = rkin_dosing_events(d);
+  int same = ref != NULL;
+  if (same && n) {
+    memcpy(ref, ev, n * sizeof *ref);
+    qsort(ref, n, sizeof *ref, ref_cmp);
+    for (i = 0; i < n; i++)
+      if (ref_cmp(&ref[i], &ev[i]) != 0) same = 0;
+  }
+  free(ref);
+  return same;
+}
+
+/* Issue 12: AMT 0 alone (qsort of NULL before), events sorted once per
+ * batch and merged per record, the total capped. */
+static void test_bounded(void)
+{
+  rkin_err err;
+  rkin_dosing *d = rkin_dosing_new(), *e;
+  rkin_dose r[60];
+  size_t i, bad_i = 99;
+
+  r[0] = dose(0, 0, 0, 0, 0, 0);
+  is_int(rkin_dosing_add(d, &r[0], &err), 0, "AMT 0 as the only record");
+  ok(rkin_dosing_nevents(d) == 0 && rkin_dosing_nrecords(d) == 1,
+     "... one record, no events");
+  rkin_dosing_free(d);
+
+  /* Interleaved repeats: bolus and infusion records whose ADDL repeats
+   * overlap every later record, added one by one (merge) and in one batch
+   * (one sort); both equal a full sort. */
+  for (i = 0; i < 60; i++)
+    r[i] = dose((double)i * 0.7, 1 + (double)(i % 5), i % 3 ? 0 : 2.5,
+                (int)(i % 2), 1.3 + 0.1 * (double)(i % 4), 40 + (int)i);
+  d = rkin_dosing_new();
+  for (i = 0; i < 60; i++) rkin_dosing_add(d, &r[i], &err);
+  e = rkin_dosing_new();
+  is_int(rkin_dosing_add_many(e, r, 60, NULL, &err), 0, "60 records in one "
+         "batch");
+  /* sum of ADDL + 1 = 41..100 is 4230; the 20 infusions (i = 0, 3, ...,
+   * 57) add their 20 * 41 + 3 * 190 = 1390 ends */
+  ok(rkin_dosing_nevents(d) == rkin_dosing_nevents(e)
+     && rkin_dosing_nevents(d) == 4230 + 1390,
+     "one by one and in a batch: the same %zu events",
+     rkin_dosing_nevents(d));
+  ok(same_as_sorted(d), "one by one (merged): equal to a full sort");
+  ok(same_as_sorted(e), "in a batch (sorted once): equal to a full sort");
+  rkin_dosing_free(e);
+
+  /* A bad record in a batch: nothing added, its index reported. */
+  e = rkin_dosing_new();
+  r[7].amount = -1;
+  is_int(rkin_dosing_add_many(e, r, 60, &bad_i, &err), RKIN_EINVAL,
+         "a batch with a negative amount: RKIN_EINVAL");
+  ok(bad_i == 7 && rkin_dosing_nrecords(e) == 0
+     && rkin_dosing_nevents(e) == 0, "... record 8 named, nothing added");
+  like(err.msg, "dose record 8: amount = -1", "... message");
+  rkin_dosing_free(e);
+
+  /* The total is capped: an infusion of ADDL 1e6 (2,000,002 events) fits
+   * once; the second passes RKIN_DOSING_MAX_EVENTS = 4,000,000. */
+  e = rkin_dosing_new();
+  r[0] = dose(0, 10, 5, 0, 1, 1000000);
+  is_int(rkin_dosing_add(e, &r[0], &err), 0, "ADDL 1e6 infusion: 2,000,002 "
+         "events");
+  r[0].time = 1;
+  is_int(rkin_dosing_add(e, &r[0], &err), RKIN_ERANGE,
+         "a second one passes the limit: RKIN_ERANGE");
+  like(err.msg, "dose record 2: ADDL = 1000000 expands to 2000002 events, "
+       "more than the 4000000", "... naming record, events and limit");
+  ok(rkin_dosing_nrecords(e) == 1 && rkin_dosing_nevents(e) == 2000002,
+     "... and nothing of it is added");
+  rkin_dosing_free(e);
+  rkin_dosing_free(d);
 }
 
 int main(void)
@@ -116,6 +210,7 @@ int main(void)
 
   rkin_dosing_free(d);
   rkin_dosing_free(NULL);
+  test_bounded();
   ok(rkin_dosing_nevents(NULL) == 0 && rkin_dosing_events(NULL) == NULL,
      "NULL schedule has no events");
   done_testing();

@@ -780,6 +780,19 @@ static void test_bad(const rkin_data *d)
              "the model has 2 states", "dose to an unknown compartment");
   rkin_data_free(d3);
 
+  /* A subject with no dose (the EBE used to fail with "NLopt
+   * XTOL_REACHED"); an AMT 0 record is no dose either. */
+  {
+    const char *t4 = "ID,TIME,DV,AMT,EVID,CMT,WT\n1,0,.,320,1,1,70\n"
+                     "1,1,2,.,0,2,70\n2,0,.,0,1,1,70\n2,1,2,.,0,2,70\n";
+    d3 = rkin_data_parse(t4, strlen(t4), "nodose.csv", NULL, &err);
+  }
+  theoph_popmodel(&pm, m, NULL, NULL);
+  pm.indiv = theoph_psi_fn;
+  expect_bad(&pm, d3, "subject ID 2 (line 4) has no dose records (none with "
+             "AMT > 0)", "subject without a dose");
+  rkin_data_free(d3);
+
   /* NaN during estimation: the fit stops cleanly, keeps the last good
    * estimates (all in the valid region) and says why. */
   theoph_popmodel(&pm, NULL, NULL, NULL);

@@ -568,6 +568,29 @@ static void test_bad_input(void)
   like(err.msg, "unknown TAC model 'quad'", "message names the model");
 }
 
+/* Issue 12: activities near DBL_MAX made a fit's note print "NLopt
+ * (null)" (no start better than another, the result code unset). */
+static void test_huge_activities(void)
+{
+  double t[6] = {4, 24, 48, 72, 120, 168};
+  double a[6] = {1e308, 1e200, 1e100, 1e50, 1, 0.5};
+  size_t n, k, nulls = 0, said = 0;
+  for (n = 3; n <= 6; n += 3) {
+    rkin_tac_data d = data(n, t, a, NULL);
+    rkin_tac_result r;
+    rkin_err err;
+    if (rkin_tac_fit(&d, NULL, &r, &err) != 0) continue;
+    for (k = 0; k < RKIN_TAC_NMODELS; k++) {
+      nulls += strstr(r.cand[k].note, "(null)") != NULL;
+      said += strstr(r.cand[k].note, "not finite at any start (") != NULL
+              && strstr(r.cand[k].note, "NLopt FAILURE after") != NULL;
+    }
+  }
+  ok(nulls == 0, "activities up to 1e308: no note prints a NULL string");
+  ok(said >= 2, "... a failed candidate says its objective was not finite "
+     "and the NLopt result (%zu notes)", said);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -587,6 +610,7 @@ int main(void)
   test_stp();
   test_map();
   test_bad_input();
+  test_huge_activities();
   done_testing();
   return exit_status();
 }

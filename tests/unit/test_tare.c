@@ -751,7 +751,7 @@ static void test_cohort(void)
   like(err.msg, "t.csv:2: 6 fields, the header has 5", "field count");
   parse("id,product,volume_mL,lsf,mode\n\"A,SIR,1500,0.05,max_safe\n", NULL,
         &err);
-  like(err.msg, "t.csv:2: unterminated or misplaced quote", "bad quote");
+  like(err.msg, "t.csv:2:1: unterminated quoted field", "bad quote");
   parse("id,product,volume_mL,lsf,mode\nA,Zevalin,1500,0.05,max_safe\n",
         NULL, &err);
   like(err.msg, "t.csv:2: patient 'A': tare: unknown product 'Zevalin'",
@@ -784,6 +784,68 @@ static void test_cohort(void)
        "(grams?", "... message");
 }
 
+/* Inputs that once read or wrote out of bounds (issue 12), and RFC 4180
+ * quoting through the project's CSV tokenizer. */
+static void test_csv_hardening(void)
+{
+  rkin_tare_cohort *c = NULL;
+  rkin_tare_plan plan;
+  rkin_tare_territory terr[RKIN_TARE_MAX_TERR];
+  rkin_err err;
+  /* A quoted header field with a line break: the header has 9 columns, the
+   * first one unknown (a heap overflow before). */
+  is_int(parse("\"lesion00000000000000000000000000000000000001_tnX\n\",id,"
+               "product,cf,territory,volume_mL,lsf,mode,target_gy\n"
+               "1,P1,SIR-Spheres,clinical,a,1500,0.1,tumour,120\n", NULL,
+               &err), RKIN_EINVAL, "quoted line break in the header: "
+         "RKIN_EINVAL");
+  like(err.msg, "t.csv: header: column 'lesion000", "... the column named "
+       "as unknown");
+  like(err.msg, "unknown", "... unknown");
+  /* lesion2x: no '_' after the number (an uninitialised read before). */
+  is_int(parse("id,product,lesion2x\nA,SIR-Spheres,1\n", NULL, &err),
+         RKIN_EINVAL, "column lesion2x: RKIN_EINVAL");
+  like(err.msg, "t.csv: header: column 'lesion2x' unknown", "... named");
+  is_int(parse("id,product,lesion2xtn\nA,SIR-Spheres,1\n", NULL, &err),
+         RKIN_EINVAL, "column lesion2xtn (no '_'): not a lesion T/N column");
+  like(err.msg, "column 'lesion2xtn' unknown", "... named");
+  is_int(parse("id,product,lesion99999999999999999999_tn\nA,SIR,1\n", NULL,
+               &err), RKIN_ERANGE, "lesion number past int: RKIN_ERANGE");
+  like(err.msg, "at most", "... at most N lesions");
+  /* ref = 1e300: a float to size_t cast out of range before. */
+  is_int(parse("id,product,volume_mL,lsf,mode,target_gy,lesion1_volume_mL,"
+               "lesion1_tn,ref\nA,SIR-Spheres,1500,0.05,tumour,120,100,3,"
+               "1e300\n", NULL, &err), RKIN_EINVAL, "ref 1e300: RKIN_EINVAL");
+  like(err.msg, "t.csv:2: column 'ref'", "... names file, line, column");
+  like(err.msg, "ref '1e300' names lesion 1e+300, but this row has 1 "
+       "lesion", "... says the row has one lesion");
+  is_int(parse("id,product,volume_mL,lsf,mode,target_gy,lesion1_volume_mL,"
+               "lesion1_tn,ref\nA,SIR-Spheres,1500,0.05,tumour,120,100,3,"
+               "2\n", NULL, &err), RKIN_EINVAL, "ref 2 with one lesion: "
+         "RKIN_EINVAL");
+  /* Quoted fields: a comma and a line break in a territory name, a
+   * doubled quote; CRLF; the next row's line is counted through them. */
+  is_int(parse("id,product,territory,volume_mL,lsf,mode\r\n"
+               "A,SIR-Spheres,\"segment 2, \"\"upper\"\"\nlobe\",1500,0.05,"
+               "max_safe\r\nB,SIR-Spheres,x,1500,oops,max_safe\r\n", &c,
+               &err), RKIN_EINVAL, "quoted name parsed, then a bad lsf");
+  like(err.msg, "t.csv:4: column 'lsf'", "... on line 4 (the quoted name "
+       "spans lines 2-3)");
+  rkin_tare_cohort_free(c);
+  c = NULL;
+  is_int(parse("id,product,territory,volume_mL,lsf,mode\r\n"
+               "A,SIR-Spheres,\"segment 2, \"\"upper\"\"\nlobe\",1500,0.05,"
+               "max_safe\r\n", &c, &err), 0, "quoted territory name");
+  if (c && rkin_tare_cohort_size(c) == 1
+      && rkin_tare_cohort_get(c, 0, &plan, terr, &err) == 0)
+    ok(plan.n_territories == 1 && plan.territories[0].name
+       && !strcmp(plan.territories[0].name, "segment 2, \"upper\"\nlobe"),
+       "... name unquoted: comma, doubled quote, line break");
+  else
+    ok(0, "... name unquoted: comma, doubled quote, line break");
+  rkin_tare_cohort_free(c);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -800,6 +862,7 @@ int main(void)
   test_bsa();
   test_bad_input();
   test_cohort();
+  test_csv_hardening();
   done_testing();
   return exit_status();
 }

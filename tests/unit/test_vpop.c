@@ -631,6 +631,56 @@ static void test_csv(void)
   ok(rkin_pop_read_csv("/nonexistent/x.csv", 2, need, 0, NULL, NULL, &n, &v,
                        NULL, &err) == RKIN_EIO, "a missing file");
   like(err.msg, "cannot read '/nonexistent/x.csv'", "message names it");
+
+  /* One tokenizer for every reader: BOM, quoted names and cells (with a
+   * comma in an unused column), CRLF. */
+  path = temp_csv("\xEF\xBB\xBF\"GFR\",\"note, free\",W\r\n\"90\",\"a, b\","
+                  "80\r\n");
+  ok(rkin_pop_read_csv(path, 2, need, 0, NULL, NULL, &n, &v, NULL, &err) == 0
+     && n == 1 && v[0] == 90 && v[1] == 80, "BOM, quotes, CRLF read");
+  if (n == 1) free(v);
+  unlink(path);
+  path = temp_csv("GFR,W\n90,\"80\n");
+  ok(rkin_pop_read_csv(path, 2, need, 0, NULL, NULL, &n, &v, NULL, &err) ==
+     RKIN_EINVAL, "an unterminated quote");
+  like(err.msg, ":2:4: unterminated quoted field", "message names "
+       "line and column");
+  unlink(path);
+}
+
+/* Issue 12: a table checked against the population's declared covariate
+ * ranges, and ids unique. */
+static void test_check_table(void)
+{
+  const char *names[] = {"GFR", "W"};
+  rkin_covdist cov[2] = {
+    {"GFR", RKIN_DIST_NORMAL, 90, 20, 30, INFINITY},
+    {"W", RKIN_DIST_LOGNORMAL, 80, 15, -INFINITY, INFINITY}};
+  rkin_pop_spec ps;
+  /* rows: GFR, W, id */
+  double v[] = {90, 80, 7, 31, 500, 8, 45, 60, 9, 60, 61, 8};
+  size_t lines[] = {2, 3, 5, 9};
+  rkin_err err;
+  memset(&ps, 0, sizeof ps);
+  ps.n_cov = 2;
+  ps.cov_names = names;
+  ps.cov = cov;
+  is_int(rkin_pop_check_table(&ps, "c.csv", v, 3, 3, lines, 2, &err), 0,
+         "three rows in range with ids 7, 8, 9: accepted");
+  is_int(rkin_pop_check_table(&ps, "c.csv", v, 4, 3, lines, 2, &err),
+         RKIN_EINVAL, "id 8 again on the fourth row: RKIN_EINVAL");
+  like(err.msg, "c.csv:9: column 'id': 8 appears again (first at line 3)",
+       "... naming both lines");
+  is_int(rkin_pop_check_table(&ps, "c.csv", v, 4, 3, lines, -1, &err), 0,
+         "without an id column no id check");
+  v[3] = 29.5;
+  is_int(rkin_pop_check_table(&ps, "c.csv", v, 3, 3, lines, 2, &err),
+         RKIN_ERANGE, "GFR 29.5 under its declared min 30: RKIN_ERANGE");
+  like(err.msg, "c.csv:3: column 'GFR' = 29.5 is outside the range the "
+       "population declares for it, [30, inf]", "... message");
+  ps.cov = NULL;
+  is_int(rkin_pop_check_table(&ps, "c.csv", v, 3, 3, lines, 2, &err), 0,
+         "no declared distributions: no range check");
 }
 
 int main(void)
@@ -638,6 +688,7 @@ int main(void)
   rkin_model *m = one_cpt(0);
   if (!m) return 1;
   test_sampling(m);
+  test_check_table();
   test_cohort(m, RKIN_PATH_EXACT, "exact");
   test_cohort(m, RKIN_PATH_CVODES, "cvodes");
   test_failure();
