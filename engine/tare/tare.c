@@ -316,6 +316,17 @@ static int own_activity(const rkin_tare_plan *p, const rkin_tare_territory *t,
                           "tare: %s: target_gy = %g must be > 0 Gy", who,
                           t->target_gy);
     if (t->mode == RKIN_TARE_MODE_NORMAL) {
+      /* The target is a dose to normal tissue: with none in the territory
+       * any activity "meets" it, so there is nothing to plan on. */
+      if (!(tr->normal_mass_kg > t->mass_kg * 1e-9))
+        return rkin_err_set(err, RKIN_EINVAL,
+                            "tare: %s: mode 'normal' needs normal liver in "
+                            "the territory, but its tumours (%g kg, %zu "
+                            "lesion%s) fill its mass_kg = %g (normal mass "
+                            "%g kg): plan it on a tumour target or a given "
+                            "activity", who, t->mass_kg - tr->normal_mass_kg,
+                            t->n_lesions, t->n_lesions == 1 ? "" : "s",
+                            t->mass_kg, tr->normal_mass_kg);
       tr->activity_mbq = t->target_gy / per_gy;
       tr->binding = RKIN_TARE_BIND_NORMAL_TARGET;
     } else {
