@@ -47,8 +47,15 @@ enum {
   RKIN_TAC_W_AICC_UNDEF = 1 << 4, /* AICc undefined (n <= k + 1) */
   RKIN_TAC_W_NOSE = 1 << 5,       /* covariance not available */
   RKIN_TAC_W_DEGENERATE = 1 << 6, /* a candidate collapsed */
-  RKIN_TAC_W_EXTRAP = 1 << 7      /* more than half the TIA lies beyond the
+  RKIN_TAC_W_EXTRAP = 1 << 7,     /* more than half the TIA lies beyond the
                                    * last point */
+  RKIN_TAC_W_INELIGIBLE = 1 << 8, /* k >= n: as many parameters (the
+                                   * residual scale included) as points, so
+                                   * not identifiable from these data:
+                                   * never ranked nor chosen */
+  RKIN_TAC_W_NOT_TRIED = 1 << 9,  /* not requested, or fewer points than
+                                   * natural parameters */
+  RKIN_TAC_NWARN = 10
 };
 
 typedef enum { RKIN_TAC_AICC = 0, RKIN_TAC_AIC } rkin_tac_criterion;
@@ -102,9 +109,10 @@ typedef struct {
   double tia, tia_se;            /* MBq h; se NaN when not available */
   double tia_lo, tia_hi;         /* interval at opts.level */
   double tail_share;             /* share of TIA beyond the last point */
-  unsigned warn;
+  unsigned warn;                 /* RKIN_TAC_W_* bits of this candidate */
   int nlopt_result, nevals;
-  char note[200];                /* why not tried / failed / held */
+  char note[400];                /* why not tried / failed / held / not
+                                  * eligible, "; "-separated */
 } rkin_tac_cand;
 
 typedef struct {
@@ -118,7 +126,9 @@ typedef struct {
   double boot_lo, boot_hi;            /* bootstrap interval, NaN if none */
   int boot_failed;                    /* bootstrap refits that failed */
   unsigned warn;
-  char notes[600];                    /* warnings as text, "; "-separated */
+  char notes[1600];                   /* warnings as text, "; "-separated:
+                                       * the result's, then every tried
+                                       * candidate's note "model: ..." */
 } rkin_tac_result;
 
 void rkin_tac_opts_default(rkin_tac_opts *o);
@@ -129,13 +139,27 @@ int rkin_tac_model_npar(rkin_tac_model m);
 /* The natural parameter names of a model ("A1", "l1", ...). */
 const char *rkin_tac_par_name(rkin_tac_model m, int j);
 
+/* Short name of one RKIN_TAC_W_* bit ("held_at_physical", ...), NULL for
+ * an unknown bit: flags printed per candidate row. */
+const char *rkin_tac_warn_name(unsigned bit);
+
 /* Checks data; on success *lambda_phys is the nuclide's decay rate. */
 int rkin_tac_check(const rkin_tac_data *d, double *lambda_phys,
                    rkin_err *err);
 
 /* Fits every requested candidate, ranks them, picks one. Returns 0 when a
  * TIA could be given (possibly the trapezoid fallback: see r->warn);
- * errors only for bad input. */
+ * errors only for bad input.
+ *
+ * Eligibility: a candidate counts k parameters (free natural parameters,
+ * + 1 when the residual scale is estimated). With k >= n points its
+ * parameters and scale are not identifiable from the data (an exact or
+ * all-but-exact interpolation whose information criterion rewards the
+ * lack of residual): it is flagged RKIN_TAC_W_INELIGIBLE with a note and
+ * never ranked or chosen, whatever the criterion. The rest are ranked by
+ * AICc; when fewer than two eligible candidates have one, by AIC. No
+ * eligible converged candidate: the trapezoid, flagged. Every candidate
+ * keeps its own warn bits and note. */
 int rkin_tac_fit(const rkin_tac_data *d, const rkin_tac_opts *o,
                  rkin_tac_result *r, rkin_err *err);
 

@@ -242,6 +242,94 @@ static void test_aicc_undefined(void)
   }
 }
 
+/* Eligibility: a candidate with k >= n (k counting the estimated residual
+ * scale) is flagged and never ranked or chosen. The data: bi-exponential
+ * 200 e^-0.01t + 300 e^-0.3t at 5 times, perturbed by +3, -3, +2, -1, +1 %.
+ * With the scale estimated, bi has k = 5 = n; only mono has an AICc, so
+ * ranking falls back to AIC, where bi's 1-dof near-interpolation wins
+ * (AIC 27.9 against mono's 55.0): the engine used to choose it. */
+static void test_eligibility(void)
+{
+  double t[5] = {1, 4, 24, 72, 168}, p[4] = {200, 0.01, 300, 0.3}, a[5];
+  double f[5] = {1.03, 0.97, 1.02, 0.99, 1.01};
+  double t2[2] = {24, 96}, a2[2] = {100, 40};
+  double t4[4] = {4, 24, 72, 168}, p4[2] = {100, 0.5 * LP_LU}, a4[4];
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_result r;
+  const rkin_tac_cand *bi = &r.cand[RKIN_TAC_BI];
+  size_t i;
+  for (i = 0; i < 5; i++) a[i] = rkin_tac_curve(RKIN_TAC_BI, p, t[i]) * f[i];
+  d = data(5, t, a, NULL);
+  rkin_tac_opts_default(&o);                 /* cv 0: scale estimated */
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(bi->status == RKIN_TAC_OK && bi->k == 5,
+     "bi on 5 points, scale estimated: converged with k = 4 + 1 = 5");
+  ok(bi->warn & RKIN_TAC_W_INELIGIBLE, "... flagged not eligible (k = n)");
+  ok(isnan(bi->weight), "... no Akaike weight");
+  ok(r.chosen != RKIN_TAC_BI, "... and never chosen (chosen: %s)",
+     rkin_tac_model_name(r.chosen));
+  ok(r.chosen == RKIN_TAC_MONO && isfinite(r.cand[RKIN_TAC_MONO].weight),
+     "... mono, the one eligible candidate ranked, chosen");
+  like(bi->note, "not eligible: k = 5 parameters (4 of the curve + the "
+       "residual scale) with n = 5 points: not identifiable",
+       "candidate note says which model and why");
+  like(r.notes, "bi: not eligible", "result notes list it too");
+  ok(r.warn & RKIN_TAC_W_INELIGIBLE, "result carries the flag");
+  if (r.cand[RKIN_TAC_TRI].status == RKIN_TAC_OK)
+    ok(r.cand[RKIN_TAC_TRI].warn & RKIN_TAC_W_INELIGIBLE,
+       "tri (k = 6 > n = 5) flagged not eligible");
+  else
+    ok(1, "tri did not converge to a rankable curve here");
+
+  /* known cv: bi has k = 4 = n - 1, eligible (AICc undefined: AIC) */
+  o.cv = 0.1;
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(!(bi->warn & RKIN_TAC_W_INELIGIBLE) && isfinite(bi->weight),
+     "known cv: bi with k = 4 < n = 5 is eligible and ranked");
+  ok(bi->warn & RKIN_TAC_W_AICC_UNDEF,
+     "... its own aicc_undefined flag set (n < k + 2)");
+
+  /* two points, cv known: mono has k = 2 = n (an exact interpolation) */
+  d = data(2, t2, a2, NULL);
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.cand[RKIN_TAC_MONO].warn & RKIN_TAC_W_INELIGIBLE,
+     "2 points: mono (k = 2) not eligible");
+  ok(r.chosen == RKIN_TAC_TRAP && (r.warn & RKIN_TAC_W_FALLBACK),
+     "... trapezoid fallback, flagged");
+  like(r.notes, "no eligible parametric curve", "... and said why");
+  ok((r.cand[RKIN_TAC_BI].warn & RKIN_TAC_W_NOT_TRIED)
+     && r.cand[RKIN_TAC_BI].status == RKIN_TAC_NOT_TRIED,
+     "bi with 2 points: not tried, flagged");
+
+  /* A candidate held at physical decay that is not chosen still carries
+   * its flag and note (mono data slower than physical decay, 3 % misfit
+   * at 24 h: mono chosen, upwash held with a weight < 0.05). */
+  for (i = 0; i < 4; i++) a4[i] = rkin_tac_curve(RKIN_TAC_MONO, p4, t4[i]);
+  a4[1] *= 1.03;
+  d = data(4, t4, a4, NULL);
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.chosen != RKIN_TAC_UPWASH
+     && r.cand[RKIN_TAC_UPWASH].status == RKIN_TAC_OK
+     && (r.cand[RKIN_TAC_UPWASH].warn & RKIN_TAC_W_PHYS),
+     "upwash held at physical decay, not chosen: flagged on its candidate");
+  like(r.notes, "upwash: effective rate lw wanted slower than physical",
+       "... and its note is in the result notes");
+  o.models = 1u << RKIN_TAC_MONO;
+  rkin_tac_fit(&d, &o, &r, NULL);
+  like(r.cand[RKIN_TAC_BI].note, "not requested",
+       "unrequested candidate: note 'not requested'");
+  ok((r.cand[RKIN_TAC_BI].warn & RKIN_TAC_W_NOT_TRIED)
+     && !strstr(r.notes, "bi:"),
+     "... flagged not_tried, kept out of the result notes");
+  ok(!strcmp(rkin_tac_warn_name(RKIN_TAC_W_PHYS), "held_at_physical"),
+     "flag name of the physical-decay hold");
+  ok(!strcmp(rkin_tac_warn_name(RKIN_TAC_W_INELIGIBLE), "not_eligible"),
+     "flag name of an ineligible candidate");
+  ok(rkin_tac_warn_name(1u << RKIN_TAC_NWARN) == NULL
+     && rkin_tac_warn_name(3) == NULL, "no name for unknown or several bits");
+}
+
 /* AIC, AICc and Akaike weights recomputed by hand from the residuals
  * (Burnham & Anderson 2002, eqs. 2.1, 2.14 and 2.15): Gaussian -2 log L
  * = sum log(2 pi sigma_i^2) + sum (r_i / sigma_i)^2 with sigma_i = cv a_i
@@ -579,6 +667,7 @@ int main(void)
   test_coverage(RKIN_TAC_MONO, pm, 5, tm, 0.05, 1);
   test_coverage(RKIN_TAC_UPWASH, pu, 6, tu, 0.05, 0);
   test_aicc_undefined();
+  test_eligibility();
   test_aic_by_hand();
   test_trapezoid();
   test_noconv();
