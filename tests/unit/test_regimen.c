@@ -424,13 +424,14 @@ static void test_rules(void)
   rkin_model_free(m);
 }
 
-/* Zero imaging error with the exact curve model (uptake-washout through 3
- * points) gives the truth's decisions. */
+/* Zero imaging error with the exact curve model (uptake-washout through 4
+ * points: with 3, its 3 parameters equal the points and the fit never
+ * selects it, tac.h) gives the truth's decisions. */
 static void test_imaging(void)
 {
   rkin_model *m = pkt_model(0);
   double *p = malloc(200 * 5 * sizeof *p), cvs[5] = {0.3, 0.3, 0.3, 0.3, 0.3};
-  static const double times[] = {4, 24, 72};
+  static const double times[] = {4, 24, 72, 168};
   static const int imaged[] = {1, 1, 0};   /* blood proxy: not imaged */
   rkin_regimen *r = NULL, *r2;
   rkin_regimen_rule u;
@@ -446,7 +447,7 @@ static void test_imaging(void)
   u.target_gy = 23;
   u.max_gbq = 30;
   img.method = RKIN_IMAGING_FIT;
-  img.n_times = 3;
+  img.n_times = 4;
   img.times_h = times;
   img.cv = 0;
   img.seed = 3;
@@ -462,7 +463,7 @@ static void test_imaging(void)
   /* 1e-4: the TAC fit converges to NLopt's tolerance, and slow patients
    * carry e^-13 of a cycle into the next */
   ok(ri.n_failed == 0 && worst < 1e-4, "zero-error imaging (upwash fit "
-     "through 4, 24, 72 h) gives the truth's PP-PRRT activities for %zu "
+     "through 4, 24, 72, 168 h) gives the truth's PP-PRRT activities for %zu "
      "patients (max rel diff %.2g at %zu < 1e-4)", nt, worst, worst_i);
   rkin_regimen_res_free(&ri);
   u.kind = RKIN_RULE_ILUMINET;
@@ -760,6 +761,20 @@ static void test_bad_input(void)
   ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL,
      "imaging time after the interval refused");
   like(err.msg, "times_h[2] = 2000 h, expected in (0, 1344) h", "message");
+  /* 3 times, upwash only: its 3 parameters equal the points, so no fit
+   * could ever be selected (every patient would get the trapezoid) */
+  img.times_h = t_ok;
+  img.n_times = 3;
+  img.tac_models = 1u << RKIN_TAC_UPWASH;
+  ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL,
+     "imaging fit of upwash through 3 times refused");
+  like(err.msg, "3 time points cannot identify a fitted curve (upwash has 3 "
+       "parameters): give at least 4", "... message: %s", err.msg);
+  img.tac_models = 0;
+  img.n_times = 2;
+  ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL
+     && strstr(err.msg, "(mono has 2 parameters): give at least 3"),
+     "2 times, all models: refused, naming mono: %s", err.msg);
   img.times_h = t_ok;
   img.n_times = 3;
   img.cv = 10;
