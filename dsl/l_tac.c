@@ -99,6 +99,7 @@ static void push_cand(lua_State *L, const rkin_tac_cand *c, size_t n)
     set_num(L, "aic", c->aic);
     set_num(L, "aicc", c->aicc);
     set_num(L, "weight", c->weight);
+    set_num(L, "map_obj", c->map_obj);
     lua_pushinteger(L, c->k);
     lua_setfield(L, -2, "k");
     lua_pushboolean(L, (c->warn & RKIN_TAC_W_PHYS) != 0);

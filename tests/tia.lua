@@ -87,6 +87,21 @@ local m = rk.tac.map { t = { 24 }, a = { 200 }, nuclide = "Lu-177",
   prior = { model = "upwash", typ = { 300, 0.015, 0.3 },
             omega = { 1e-7, 1e-7, 1e-7 }, cv = 0.1 } }
 t.is(m.tia, 19000, 1e-5, "MAP with a very tight prior returns the prior")
+-- bimodal posterior (bi prior, one point at 4 h at 5 x the typical curve;
+-- test_tac.c has the hand objective): the better mode is kept and flagged
+do
+  local typ = { 200, 0.01, 300, 0.1 }
+  local a4 = 5 * rk.tac.curve("bi", typ, 4)
+  local mb = rk.tac.map { t = { 4 }, a = { a4 }, nuclide = "Lu-177",
+    prior = { model = "bi", typ = typ, omega = { 0.5, 0.5, 0.5, 0.5 },
+              cv = 0.1 } }
+  local flagged = false
+  for _, f in ipairs(mb.flags) do flagged = flagged or f == "multimodal" end
+  t.ok(flagged and mb.map_obj < 28.6545 - 1,
+    ("bimodal MAP: flags has 'multimodal', kept mode %.4f below the " ..
+     "prior-mode search's 28.65"):format(mb.map_obj))
+  t.like(mb.note, "posterior has more than one mode", "... note says so")
+end
 
 -- ---------------------------------------------------------- bad input
 t.raises(function()

@@ -55,7 +55,10 @@ enum {
                                    * never ranked nor chosen */
   RKIN_TAC_W_NOT_TRIED = 1 << 9,  /* not requested, or fewer points than
                                    * natural parameters */
-  RKIN_TAC_NWARN = 10
+  RKIN_TAC_W_MULTIMODAL = 1 << 10, /* MAP: searches from different starts
+                                    * ended in different posterior modes
+                                    * (the best is kept) */
+  RKIN_TAC_NWARN = 11
 };
 
 typedef enum { RKIN_TAC_AICC = 0, RKIN_TAC_AIC } rkin_tac_criterion;
@@ -105,6 +108,9 @@ typedef struct {
   double r2;                     /* unweighted R^2 */
   double resid[RKIN_TAC_MAX_POINTS];  /* a_i - f(t_i) */
   double aic, aicc;              /* NaN when undefined */
+  double map_obj;                /* MAP: -2 log posterior at the estimate,
+                                  * as defined at rkin_tac_map; NaN
+                                  * otherwise */
   double weight;                 /* Akaike weight, NaN when not ranked */
   double tia, tia_se;            /* MBq h; se NaN when not available */
   double tia_lo, tia_hi;         /* interval at opts.level */
@@ -202,10 +208,32 @@ typedef struct {
                                     * the data carry no sd) */
 } rkin_tac_prior;
 
-/* Maximum a-posteriori individual parameters from 1+ points: minimises
- * sum w r^2 + sum (eta/omega)^2 with NLopt; SEs from the inverse of the
- * Gauss-Newton Hessian of the posterior; TIA SE by the delta method.
- * Results in c (model = prior model, aic/aicc/weight NaN). */
+/* Maximum a-posteriori individual parameters from 1+ points. Minimises
+ *
+ *   -2 log posterior = sum_i [ (a_i - f_i)^2 / s_i^2 + ln s_i^2 ]
+ *                      + sum_k eta_k^2 / omega_k^2        (+ a constant)
+ *
+ * (c->map_obj; the constant n ln 2pi + sum_k ln(2 pi omega_k^2) is left
+ * out), f_i the model at t_i for p(eta). Residual error: s_i = sd_i when
+ * the data carry sd; otherwise s_i = cv f_i, proportional to the
+ * PREDICTION as in NLME practice (not to the observation, which would
+ * make the weights depend on the noise of the very point they weigh),
+ * and since this variance depends on the parameters its log-determinant
+ * term ln s_i^2 = ln cv^2 + 2 ln f_i stays in the objective.
+ *
+ * The search (NLopt L-BFGS) runs from several starts: the prior mode
+ * (eta = 0), the population curve scaled to the data (amplitudes times the
+ * geometric mean of a/f), each component of a sum of exponentials alone
+ * scaled to the data, and a log-linear fit of the data carried by the
+ * slowest term; then 32 points of a Sobol sequence over eta_k in
+ * +-6 omega_k. The lowest converged objective is kept; when another
+ * start converged to a different, higher mode, RKIN_TAC_W_MULTIMODAL is
+ * set and the note gives both objectives and the TIA difference.
+ *
+ * SEs from the inverse expected information of the posterior (the
+ * proportional error contributes (df/f)^2 (1/cv^2 + 2) per point); TIA SE
+ * by the delta method. Results in c (model = prior model, aic/aicc/weight
+ * NaN). */
 int rkin_tac_map(const rkin_tac_data *d, const rkin_tac_prior *pr,
                  double level, rkin_tac_cand *c, rkin_err *err);
 

@@ -30,7 +30,7 @@ static const char *const par_names[RKIN_TAC_NMODELS][RKIN_TAC_MAX_PAR] = {
 static const char *const warn_names[RKIN_TAC_NWARN] = {
   "held_at_physical", "rising_last_point", "not_converged", "fallback",
   "aicc_undefined", "no_se", "degenerate", "extrapolated", "not_eligible",
-  "not_tried"
+  "not_tried", "multimodal"
 };
 
 const char *rkin_tac_warn_name(unsigned bit)
