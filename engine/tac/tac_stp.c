@@ -305,6 +305,7 @@ static int map_starts(const mapctx *c, double x[][MP], const char **why)
     /* least squares in the amplitude of term j, the others typical */
     for (i = 0; i < d->n; i++) {
       double q0[MP];
+      if (!(d->a[i] > 0)) continue;     /* below detection: no weight */
       memcpy(q0, pr->typ, sizeof q0);
       q0[j] = 0.0;
       rest = tac_eval(pr->model, q0, d->t[i], NULL);

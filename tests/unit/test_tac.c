@@ -760,6 +760,14 @@ static void test_map_prop(void)
        "... and the hand objective is stationary there (|grad| %.2g)",
        hand_grad(&pr, &d, eta, 2));
   }
+  /* a late point below detection (0 MBq) is data too: finite result */
+  {
+    double tz[3] = {4, 24, 168}, az[3] = {130, 60, 0};
+    d = data(3, tz, az, NULL);
+    ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == 0 && isfinite(c.tia)
+       && c.tia > 0 && isfinite(c.map_obj),
+       "MAP with a late 0 MBq point: finite TIA %.6g", c.tia);
+  }
   /* 3. Bimodal: bi prior 200 e^-0.01t + 300 e^-0.1t, omega 0.5 on all
    * four etas, cv 0.1, one point at 4 h at 5 x the typical value. Either
    * term can take up the excess: the single L-BFGS search from eta = 0
