@@ -399,7 +399,7 @@ int tac_map_run(const rkin_tac_data *d, const rkin_tac_prior *pr,
   double lp, eta[MP] = {0}, lb[MP], ub[MP], dpde[MP];
   double x[MAP_STARTS][MP], fx[MAP_STARTS], f = HUGE_VAL;
   const char *why[MAP_STARTS];
-  int conv[MAP_STARTS], ns = 1, best = -1, other = -1;
+  int conv[MAP_STARTS], ns = 1, best = -1, other = -1, unusable = 0;
   mapctx c;
   nlopt_opt opt = NULL;
   int rc, res = 0, j, k;
@@ -436,10 +436,14 @@ int tac_map_run(const rkin_tac_data *d, const rkin_tac_prior *pr,
     if (max_starts > 0 && ns > max_starts) ns = max_starts;
     for (k = 0; k < ns; k++) {
       int r = 0;
-      conv[k] = map_search(opt, &c, x[k], lb, ub, &fx[k], &r)
-                && map_usable(&c, x[k]);
+      conv[k] = map_search(opt, &c, x[k], lb, ub, &fx[k], &r);
+      if (conv[k] && !map_usable(&c, x[k])) {
+        conv[k] = 0;
+        unusable++;
+      }
       /* a later start must do better than rounding to take over */
-      if (conv[k] && (best < 0 || fx[k] < fx[best] - 1e-9 * (1 + fabs(fx[best]))))
+      if (conv[k]
+          && (best < 0 || fx[k] < fx[best] - 1e-9 * (1 + fabs(fx[best]))))
         best = k;
       if (k == 0 || (best == k)) res = r;
     }
@@ -450,6 +454,12 @@ int tac_map_run(const rkin_tac_data *d, const rkin_tac_prior *pr,
       o->status = RKIN_TAC_FAILED;
       o->warn |= RKIN_TAC_W_NOCONV;
       f = map_objective((unsigned)c.q, x[0], gr, &c);
+      if (unusable)
+        return rkin_err_set(err, RKIN_EOPTIM,
+                            "TAC MAP: of %d starts, %d ended at a curve "
+                            "that is negative at a data point or has a TIA "
+                            "<= 0 (rates out of order) and the others did "
+                            "not converge: no estimate", ns, unusable);
       return rkin_err_set(err, RKIN_EOPTIM,
                           "TAC MAP: posterior maximisation did not converge "
                           "from any of %d starts (from the prior mode: NLopt "
