@@ -36,7 +36,7 @@ static const char *const regimen_keys[] = {
   "bed_limit_gy", "marrow_limit_gy", "dose_limit_gy", "min_gbq", "max_gbq",
   "first_gy_per_gbq", "reduce_last", "watch", "objective", "marrow",
   "imaging", "threads", "progress", "path", "rtol", "atol", "keep_going",
-  NULL
+  "min_cycle_gbq", NULL
 };
 
 static const char *const region_keys[] = {
@@ -599,6 +599,8 @@ static void read_rule(lua_State *L, size_t nr, double file_gbq,
   u->first_gy_per_gbq = lrk_field_number(L, S_ARGS, CTX, "first_gy_per_gbq",
                                          0, 0);
   u->reduce_last = lrk_field_boolean(L, S_ARGS, CTX, "reduce_last", 1);
+  u->min_cycle_gbq = lrk_field_number(L, S_ARGS, CTX, "min_cycle_gbq", 0,
+                                      u->min_cycle_gbq);
   needs_watch = u->kind == RKIN_RULE_PP_PRRT
                 || u->kind == RKIN_RULE_ILUMINET
                 || u->kind == RKIN_RULE_OPTIMISED;
@@ -944,20 +946,39 @@ static int regimen_new(lua_State *L)
   snprintf(where, sizeof where, "%s",
            rkin_regimen_route(r) == RKIN_ROUTE_EIGEN ? "eigen"
                                                      : "augmented");
-  if (!rc && u.kind == RKIN_RULE_CUSTOM && lr.n_err && !keep_going) {
-    size_t nerr = lr.n_err;
+  if (!rc && res.n_failed > 0 && !keep_going) {
+    /* Loud by default: a run in which patients failed (a rule returning
+     * MBq for GBq fails every one) raises with the first failure and the
+     * count; keep_going = true returns the partial results instead. The
+     * pieces are pushed one statement at a time (argument evaluation
+     * order is unspecified, and luaL_tolstring reads the stack top). */
+    size_t i = 0, nf = res.n_failed;
+    const char *id, *more, *what;
+    int first_c = 0;
+    if (u.kind == RKIN_RULE_CUSTOM && lr.n_err) {
+      i = lr.first_i;
+      first_c = (int)lr.first_c;
+      lua_pushstring(L, lr.first);
+    } else {
+      while (i + 1 < n && !res.status[i]) i++;
+      lua_pushstring(L, res.message[i] ? res.message[i] : "(no message)");
+    }
+    what = lua_tostring(L, -1);
+    push_id(L, S_IDS, i);
+    id = luaL_tolstring(L, -1, NULL);
+    more = nf > 1 ? lua_pushfstring(L, " (and %d more patients failed; "
+                                    "keep_going = true returns the others' "
+                                    "results)", (int)nf - 1)
+                  : lua_pushstring(L, " (keep_going = true returns the "
+                                   "others' results)");
     rkin_regimen_res_free(&res);
     rkin_regimen_free(r);
-    push_id(L, S_IDS, lr.first_i);
-    return lrk_error(L, CTX ": rule function failed for patient %s "
-                     "(patients[%d]) before cycle %d: %s%s", 
-                     luaL_tolstring(L, -1, NULL), (int)lr.first_i + 1,
-                     (int)lr.first_c, lr.first,
-                     nerr > 1 ? lua_pushfstring(L, " (and %d more patients; "
-                                                "keep_going = true keeps "
-                                                "the others' results)",
-                                                (int)nerr - 1)
-                              : "");
+    if (first_c)
+      return lrk_error(L, CTX ": rule function failed for patient %s "
+                       "(patients[%d]) before cycle %d: %s%s", id, (int)i + 1,
+                       first_c, what, more);
+    return lrk_error(L, CTX ": patient %s (patients[%d]) failed: %s%s", id,
+                     (int)i + 1, what, more);
   }
   if (!rc) {
     push_result(L, &u, &res, label, where, rkin_regimen_nfallback(r), &im);

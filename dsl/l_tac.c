@@ -10,7 +10,8 @@
  *   rk.tac.curve(model, p, t)                      -> f(t) (t a number or
  *                                                     an array)
  * Undefined numbers (an SE that cannot be computed, AICc with too few
- * points) are absent fields, never NaN. */
+ * points) are absent fields, never NaN. Every candidate (and the result)
+ * carries `flags`, the names of its warning bits, and its `notes`. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
@@ -50,6 +51,18 @@ static void push_notes(lua_State *L, const char *s)
   }
 }
 
+/* The names of the RKIN_TAC_W_* bits set in `warn`, as an array. */
+static void push_flags(lua_State *L, unsigned warn)
+{
+  int j, k = 0;
+  lua_newtable(L);
+  for (j = 0; j < RKIN_TAC_NWARN; j++)
+    if (warn & (1u << j)) {
+      lua_pushstring(L, rkin_tac_warn_name(1u << j));
+      lua_rawseti(L, -2, ++k);
+    }
+}
+
 static void push_cand(lua_State *L, const rkin_tac_cand *c, size_t n)
 {
   int j;
@@ -86,12 +99,17 @@ static void push_cand(lua_State *L, const rkin_tac_cand *c, size_t n)
     set_num(L, "aic", c->aic);
     set_num(L, "aicc", c->aicc);
     set_num(L, "weight", c->weight);
+    set_num(L, "map_obj", c->map_obj);
     lua_pushinteger(L, c->k);
     lua_setfield(L, -2, "k");
     lua_pushboolean(L, (c->warn & RKIN_TAC_W_PHYS) != 0);
     lua_setfield(L, -2, "held_at_physical");
   }
   set_str(L, "note", c->note);
+  push_notes(L, c->note);
+  lua_setfield(L, -2, "notes");
+  push_flags(L, c->warn);
+  lua_setfield(L, -2, "flags");
 }
 
 /* Reads t, a, sd, nuclide of the argument table at 1. */
@@ -191,6 +209,8 @@ static int tac_fit(lua_State *L)
   set_num(L, "level", o.level);
   push_notes(L, r->notes);
   lua_setfield(L, -2, "warnings");
+  push_flags(L, r->warn);
+  lua_setfield(L, -2, "flags");
   lua_newtable(L);                           /* candidates by name */
   lua_newtable(L);                           /* their order */
   for (m = 0; m < RKIN_TAC_NMODELS; m++) {

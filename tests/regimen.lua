@@ -308,6 +308,45 @@ do
        and r.ok[1] and not r.ok[2],
        "keep_going: the failing patient is listed by id with its message, "
          .. "its cycle kept; the others' results kept")
+  -- Failing patients raise by default: a rule returning MBq (7400) for
+  -- GBq fails all three patients; the message names the first (by id)
+  -- and counts the others. keep_going = true returns them in r.failed.
+  local three = { { id = "A" }, { id = "B" }, { id = "C" } }
+  local msg = t.raises(function()
+    run { patients = three, rule = function() return 7400 end }
+  end, "rk.regimen: patient A (patients[1]) failed: patient 1, before "
+    .. "cycle 1: the rule returned 7400 GBq, implausible; activities are "
+    .. "in GBq (7.4, not 7400) (and 2 more patients failed; keep_going = "
+    .. "true returns the others' results)",
+    "rule returning 7400 (MBq for GBq): raised with the first patient and "
+      .. "the count")
+  local r7 = run { patients = three, keep_going = true,
+                   rule = function() return 7400 end }
+  t.ok(#r7.failed == 3 and r7.failed[3].id == "C"
+       and r7.failed[2].message:find("7400 GBq", 1, true),
+       "keep_going = true: every patient in r.failed, with its message")
+  -- several patients whose Lua rule raises: the id and the count each in
+  -- their place (the message was once built from two pushes evaluated in
+  -- an unspecified order)
+  msg = t.raises(function()
+    run { patients = three, rule = function(k)
+            if k.given == 1 then error("boom " .. k.id) end
+            return 7.4 end, max_cycles = 3 }
+  end, "rule function failed for patient A (patients[1]) before cycle 2: "
+    .. "the rule function raised an error: ",
+    "several failing patients: the first is named by id")
+  t.like(msg, "boom A", "... with its own error")
+  local tail = " (and 2 more patients failed; keep_going = true returns "
+    .. "the others' results)"
+  t.ok(msg:sub(-#tail) == tail, "... and the count of the others at the end")
+  -- min_cycle_gbq reaches the rule: a 7.4 GBq ILUMINET cycle is below a
+  -- minimum of 8 GBq (refused), and 0 is accepted
+  t.raises(function()
+    run { rule = "iluminet", min_cycle_gbq = 8 }
+  end, "below min_cycle_gbq = 8 GBq", "min_cycle_gbq above the cycle "
+    .. "activity refused")
+  t.ok(run { rule = "iluminet", min_cycle_gbq = 0, max_cycles = 2 }
+       .cycles[1] == 2, "min_cycle_gbq = 0 accepted")
   t.raises(function() run { rule = "pp-prrt", watch = "liver" } end,
            "unknown region 'liver' in field 'watch' (regions: kidney, "
              .. "tumour)", "unknown region named, with the known ones")

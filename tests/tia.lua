@@ -44,6 +44,39 @@ local rm = rk.tac.fit { t = times, a = acts, nuclide = "Lu-177", cv = 0.1,
 t.ok(rm.candidates.bi.status == "not tried" and rm.chosen == "mono",
   "models = {'mono'} fits mono only")
 
+-- flags per candidate: Lu-177 mono data slower than physical decay
+-- (100 e^(-l_phys t / 2)), 3 % high at 24 h: upwash is held at physical
+-- decay but not chosen; it carries the flag and its note all the same.
+do
+  local tt = { 4, 24, 72, 168 }
+  local aa = rk.tac.curve("mono", { 100, 0.5 * LP }, tt)
+  aa[2] = aa[2] * 1.03
+  local rf = rk.tac.fit { t = tt, a = aa, nuclide = "Lu-177", cv = 0.1 }
+  local up = rf.candidates.upwash
+  local function has(list, x)
+    for _, v in ipairs(list) do if v == x then return true end end
+    return false
+  end
+  t.ok(rf.chosen ~= "upwash" and has(up.flags, "held_at_physical"),
+    "candidate held at physical decay, not chosen: flags has " ..
+    "'held_at_physical'")
+  t.like(up.notes[1], "wanted slower than physical decay",
+    "... and its notes say why")
+  t.ok(has(rf.candidates.tri.flags, "not_tried"), "tri (4 points): not_tried")
+  t.ok(#rf.candidates.mono.flags == 0 or not has(rf.candidates.mono.flags,
+    "not_eligible"), "mono with k = 1 < 4 points: eligible")
+  -- bi-exponential on 5 points, scale estimated: k = 5 = n, not eligible
+  local t5 = { 1, 4, 24, 72, 168 }
+  local a5 = rk.tac.curve("bi", { 200, 0.01, 300, 0.3 }, t5)
+  for i, f in ipairs { 1.03, 0.97, 1.02, 0.99, 1.01 } do a5[i] = a5[i] * f end
+  local r5 = rk.tac.fit { t = t5, a = a5, nuclide = "Lu-177" }
+  t.ok(r5.chosen ~= "bi" and has(r5.candidates.bi.flags, "not_eligible")
+    and r5.candidates.bi.weight == nil,
+    "bi on 5 points with the scale estimated: not_eligible, no weight, " ..
+    "not chosen")
+  t.ok(has(r5.flags, "not_eligible"), "result flags list not_eligible")
+end
+
 -- ---------------------------------------------------------- stp / map
 -- Haenscheid: 100 MBq at 48 h: 100 * 96 / ln 2 = 13849.8
 t.is(rk.tac.stp { t = 48, a = 100 }.tia, 13849.8, 1e-5, "Haenscheid")
@@ -54,6 +87,21 @@ local m = rk.tac.map { t = { 24 }, a = { 200 }, nuclide = "Lu-177",
   prior = { model = "upwash", typ = { 300, 0.015, 0.3 },
             omega = { 1e-7, 1e-7, 1e-7 }, cv = 0.1 } }
 t.is(m.tia, 19000, 1e-5, "MAP with a very tight prior returns the prior")
+-- bimodal posterior (bi prior, one point at 4 h at 5 x the typical curve;
+-- test_tac.c has the hand objective): the better mode is kept and flagged
+do
+  local typ = { 200, 0.01, 300, 0.1 }
+  local a4 = 5 * rk.tac.curve("bi", typ, 4)
+  local mb = rk.tac.map { t = { 4 }, a = { a4 }, nuclide = "Lu-177",
+    prior = { model = "bi", typ = typ, omega = { 0.5, 0.5, 0.5, 0.5 },
+              cv = 0.1 } }
+  local flagged = false
+  for _, f in ipairs(mb.flags) do flagged = flagged or f == "multimodal" end
+  t.ok(flagged and mb.map_obj < 28.6545 - 1,
+    ("bimodal MAP: flags has 'multimodal', kept mode %.4f below the " ..
+     "prior-mode search's 28.65"):format(mb.map_obj))
+  t.like(mb.note, "posterior has more than one mode", "... note says so")
+end
 
 -- ---------------------------------------------------------- bad input
 t.raises(function()

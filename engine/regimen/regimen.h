@@ -137,6 +137,19 @@ typedef struct {
   int reduce_last;         /* ILUMINET: cut the last cycle to the budget */
   double min_gbq, max_gbq; /* per-cycle bounds (max 0: none; needed by
                               the optimiser) */
+  double min_cycle_gbq;    /* smallest useful cycle (default 1 GBq):
+                              ILUMINET stops rather than give a reduced
+                              last cycle below it, and the optimiser gives
+                              no cycle below it. About 1/7 of a standard
+                              7.4 GBq cycle: in ILUMINET (NCT01456078) a
+                              7.4 GBq cycle gave a median 4.5 Gy kidney
+                              dose, so 1 GBq adds some 0.6 Gy, within the
+                              uncertainty of the cumulative BED it would
+                              "use up", while it costs a whole
+                              administration (and, for the optimiser, a
+                              vanishing cycle only buys the scoring of
+                              one more interval of the previous cycle's
+                              tail). 0: no minimum. */
   double first_gy_per_gbq; /* PP-PRRT pre-therapy dose per GBq for cycle
                               1; 0: cycle 1 gets activity_gbq */
   const double *first_each;/* n_patients per-patient estimates, or NULL */
@@ -147,7 +160,8 @@ typedef struct {
   void *ud;
 } rkin_regimen_rule;
 
-/* Sensible defaults: empiric 4 x 7.4 GBq, max_cycles 4, reduce_last 1. */
+/* Sensible defaults: empiric 4 x 7.4 GBq, max_cycles 4, reduce_last 1,
+ * min_cycle_gbq 1. */
 void rkin_regimen_rule_default(rkin_regimen_rule *rule);
 
 /* Results: arrays n_patients x max_cycles (x n_regions), row-major.

@@ -37,6 +37,8 @@ typedef struct {
   double *gd, *gb;             /* nr x k */
   double *xlast;               /* k */
   double slack;                /* relative allowance on a limit */
+  double lo;                   /* smallest activity of a given cycle:
+                                  max(min_gbq, min_cycle_gbq) */
   int valid, code;
   rkin_err err;
 } opt_ctx;
@@ -257,7 +259,7 @@ static double amax(const rkin_regimen_rule *u)
 }
 
 /* Makes x feasible by scaling it down; 0 when that needs an activity
- * below min_gbq. */
+ * below o->lo. */
 static int make_feasible(opt_ctx *o, double *x, double *tmp)
 {
   double mn = HUGE_VAL, t;
@@ -265,8 +267,8 @@ static int make_feasible(opt_ctx *o, double *x, double *tmp)
   if (feasible(o, x)) return 1;
   for (c = 0; c < o->k; c++)
     if (x[c] > 0 && x[c] < mn) mn = x[c];
-  t = scale_onto(o, x, mn < HUGE_VAL && o->u->min_gbq > 0
-                         ? o->u->min_gbq / mn : 0.0, 1.0, tmp);
+  t = scale_onto(o, x, mn < HUGE_VAL && o->lo > 0 ? o->lo / mn : 0.0, 1.0,
+                 tmp);
   if (t < 0) return 0;
   memcpy(x, tmp, o->k * sizeof *x);
   return feasible(o, x);
@@ -282,7 +284,7 @@ static int local_search(opt_ctx *o, double *x)
   nlopt_result res;
   if (!opt) return RKIN_ENOMEM;
   for (c = 0; c < o->k; c++) {
-    lb[c] = o->u->min_gbq;
+    lb[c] = o->lo;
     ub[c] = amax(o->u);
     if (x[c] < lb[c]) x[c] = lb[c];
     if (x[c] > ub[c]) x[c] = ub[c];
@@ -312,14 +314,28 @@ typedef struct {
   double best_f;
 } best_plan;
 
+/* Scores x as the run will give it: its trailing zero activities are
+ * cycles not given, so the plan is scored over the cycles up to its last
+ * positive one (a k-cycle evaluation would count the previous cycle's
+ * tail over intervals that never come). */
 static void keep_if_better(opt_ctx *o, const double *x, best_plan *b)
 {
+  size_t k = o->k, kt = k;
+  while (kt > 0 && !(x[kt - 1] > 0)) kt--;
+  if (kt < k) {
+    o->k = kt;
+    o->valid = 0;
+  }
   eval(o, x);
   if (!o->code && o->cum_b[o->u->objective] > b->best_f) {
     b->best_f = o->cum_b[o->u->objective];
-    b->best_k = o->k;
+    b->best_k = kt;
     memset(b->best, 0, o->u->max_cycles * sizeof *b->best);
-    memcpy(b->best, x, o->k * sizeof *x);
+    memcpy(b->best, x, kt * sizeof *x);
+  }
+  if (kt < k) {
+    o->k = k;
+    o->valid = 0;
   }
 }
 
@@ -366,6 +382,7 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
    * replays the plan with a solver in another state), so on the
    * augmented route the plan keeps clear of each limit by 10 rtol. */
   o->slack = o->linear ? FEAS_REL : -10 * r->sp.opts.rtol;
+  o->lo = fmax(u->min_gbq, u->min_cycle_gbq);
   o->v = calloc(m * n, sizeof *o->v);
   o->y0 = calloc(m * n + n, sizeof *o->y0);
   o->z = calloc(m * n + 2 * nr, sizeof *o->z);
@@ -416,28 +433,33 @@ static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
   double hi = amax(u), lead_plan[64], dir[64];
   best_plan lead = {lead_plan, 0, -HUGE_VAL};
   for (c = 0; c < k; c++) x0[c] = 1.0;
-  if (scale_onto(o, x0, u->min_gbq, hi, x) >= 0) {
+  if (scale_onto(o, x0, o->lo, hi, x) >= 0) {
     memcpy(x0, x, k * sizeof *x);
     candidate(o, x0, b, &lead, x, tmp);
   }
   if (o->code) return o->code;
-  if (u->min_gbq == 0) {       /* front-loaded: max until the limits */
-    for (c = 0; c < k; c++) x0[c] = dir[c] = 0;
-    for (c = 0; c < k; c++) {
-      double t;
-      dir[c] = hi;
-      t = line_max(o, x0, dir, x);   /* a_c alone, earlier ones fixed */
-      dir[c] = 0;
-      if (t < 0) break;
-      x0[c] = t * hi;
-      if (t < 1) break;
-    }
-    candidate(o, x0, b, &lead, x, tmp);
-    if (o->code) return o->code;
+  /* front-loaded: each cycle in turn at max until the limits, the later
+   * ones at the smallest given activity */
+  for (c = 0; c < k; c++) {
+    x0[c] = o->lo;
+    dir[c] = 0;
   }
+  for (c = 0; c < k; c++) {
+    double t;
+    dir[c] = hi - o->lo;
+    t = line_max(o, x0, dir, x);   /* a_c alone, earlier ones fixed */
+    dir[c] = 0;
+    if (t < 0) break;
+    x0[c] = o->lo + t * (hi - o->lo);
+    if (t < 1) break;
+  }
+  candidate(o, x0, b, &lead, x, tmp);
+  if (o->code) return o->code;
   for (s = 0; s < n_starts; s++) {
     if (start_cycles(starts + s * m, m) != k) continue;
-    memcpy(x0, starts + s * m, k * sizeof *x0);
+    /* a rule's cycle below the smallest given activity is raised to it
+     * (and the plan scaled back onto the limits) */
+    for (c = 0; c < k; c++) x0[c] = fmax(starts[s * m + c], o->lo);
     candidate(o, x0, b, &lead, x, tmp);
     if (o->code) return o->code;
   }
@@ -448,7 +470,7 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
                 size_t n_starts, const double *starts, double *act,
                 size_t *kk, double *obj, rkin_err *err)
 {
-  size_t m = u->max_cycles, k, s;
+  size_t m = u->max_cycles, k;
   best_plan b;
   double *x = calloc(3 * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
   int rc = RKIN_OK;
@@ -463,12 +485,11 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   b.best_f = -HUGE_VAL;
   memset(act, 0, m * sizeof *act);
   if (!x) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  /* Every plan length is searched on its own: a k-cycle search that
+   * drives its last activities to 0 ends at a shorter plan that it did
+   * not optimise (see keep_if_better). */
   for (k = m; k >= 1 && !rc; k--) {
     opt_ctx o;
-    int wanted = u->min_gbq > 0 || k == m;
-    for (s = 0; s < n_starts && !wanted; s++)
-      wanted = start_cycles(starts + s * m, m) == k;
-    if (!wanted) continue;
     if (ctx_init(&o, ws, i, u, k)) {
       rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
     } else if ((rc = try_k(&o, n_starts, starts, &b, x, x0, tmp))) {

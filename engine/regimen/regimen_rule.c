@@ -20,6 +20,7 @@ void rkin_regimen_rule_default(rkin_regimen_rule *rule)
   rule->activity_gbq = 7.4;
   rule->n_cycles = 4;
   rule->reduce_last = 1;
+  rule->min_cycle_gbq = 1.0;
 }
 
 static int check_gbq(double v, const char *what, int zero_ok, rkin_err *err)
@@ -93,6 +94,10 @@ static int check_optimised(const rkin_regimen *r, const rkin_regimen_rule *u,
     if ((rc = check_region_index(r, u->limits[j].region, "limit", err))
         || (rc = check_gy(u->limits[j].limit_gy, "limit", err)))
       return rc;
+  if (u->min_cycle_gbq > u->max_gbq)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: min_cycle_gbq %g "
+                        "> max_gbq %g: no cycle could be given",
+                        u->min_cycle_gbq, u->max_gbq);
   return RKIN_OK;
 }
 
@@ -104,6 +109,8 @@ int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *u,
   if (u->max_cycles < 1 || u->max_cycles > 1000)
     return rkin_err_set(err, RKIN_EINVAL, "regimen rule: max_cycles must "
                         "be in [1, 1000] (got %zu)", u->max_cycles);
+  if ((rc = check_gbq(u->min_cycle_gbq, "min_cycle_gbq", 1, err)))
+    return rc;
   switch (u->kind) {
   case RKIN_RULE_EMPIRIC:
     if ((rc = check_gbq(u->activity_gbq, "activity_gbq", 0, err)))
@@ -127,7 +134,14 @@ int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *u,
         || (rc = check_gy(u->bed_limit_gy, "bed_limit_gy", err))
         || (rc = check_bounds(u, 0, err)))
       return rc;
-    return check_gbq(u->activity_gbq, "activity_gbq", 0, err);
+    if ((rc = check_gbq(u->activity_gbq, "activity_gbq", 0, err)))
+      return rc;
+    if (u->activity_gbq < u->min_cycle_gbq)
+      return rkin_err_set(err, RKIN_EINVAL, "regimen rule: ILUMINET cycles "
+                          "of activity_gbq = %g GBq are below min_cycle_gbq "
+                          "= %g GBq, the smallest useful cycle",
+                          u->activity_gbq, u->min_cycle_gbq);
+    return RKIN_OK;
   case RKIN_RULE_OPTIMISED:
     return check_optimised(r, u, err);
   case RKIN_RULE_CUSTOM:
@@ -190,7 +204,9 @@ static int pp_prrt(const rkin_regimen_rule *u, const rkin_regimen_state *k,
 /* ILUMINET: the fixed activity until the cumulative BED reaches the limit;
  * with reduce_last, a cycle that would cross the limit is cut to the
  * remaining budget, predicted from the previous cycle's dose per GBq and G
- * (exact for a linear model when cycles do not overlap). */
+ * (exact for a linear model when cycles do not overlap); a cut below
+ * min_cycle_gbq (or min_gbq) is not worth an administration: the course
+ * stops. */
 static int iluminet(const rkin_regimen_rule *u, const rkin_regimen_state *k,
                     double *next)
 {
@@ -224,7 +240,8 @@ static int iluminet(const rkin_regimen_rule *u, const rkin_regimen_state *k,
                                  &dn, &over, k->err)))
     return rc;
   *next = dn / per;
-  if (*next < u->min_gbq || *next <= 0) *next = 0;
+  if (*next < u->min_gbq || *next < u->min_cycle_gbq || *next <= 0)
+    *next = 0;
   return RKIN_OK;
 }
 

@@ -16,6 +16,8 @@
 /* Activities below this fraction of the region's highest measured value
  * are below detection. */
 #define DETECT_REL 1e-9
+/* Known cv the fit assumes for error-free imaging (see estimate_fit). */
+#define IMAGING_CV_EXACT 0.01
 
 struct rkin_imaging_ws {
   gsl_rng *rng;
@@ -53,6 +55,27 @@ int rkin_imaging_check(const rkin_imaging *img, double interval_h,
       return rkin_err_set(err, RKIN_EINVAL, "imaging: times_h[%zu] = %g h "
                           "is not after times_h[%zu] = %g h", k + 1, t, k,
                           img->times_h[k - 1]);
+  }
+  if (img->method == RKIN_IMAGING_FIT) {
+    /* The fit never selects a curve with as many parameters as points
+     * (tac.h): a design in which every requested curve has would end in
+     * the trapezoid for every patient, silently. */
+    unsigned models = img->tac_models ? img->tac_models
+                                      : (1u << RKIN_TAC_TRAP) - 1u;
+    int m, fewest = RKIN_TAC_MAX_PAR + 1, which = RKIN_TAC_TRAP;
+    for (m = 0; m < RKIN_TAC_TRAP; m++)
+      if ((models & (1u << m)) && rkin_tac_model_npar(m) < fewest) {
+        fewest = rkin_tac_model_npar(m);
+        which = m;
+      }
+    if (which != RKIN_TAC_TRAP && img->n_times <= (size_t)fewest)
+      return rkin_err_set(err, RKIN_EINVAL, "imaging: %zu time point%s "
+                          "cannot identify a fitted curve (%s has %d "
+                          "parameters): give at least %d, or method "
+                          "\"stp\"", img->n_times,
+                          img->n_times == 1 ? "" : "s",
+                          rkin_tac_model_name((rkin_tac_model)which), fewest,
+                          fewest + 1);
   }
   return RKIN_OK;
 }
@@ -162,7 +185,11 @@ static int estimate_fit(const rkin_imaging *img, const rkin_nuclide *nuc,
   d.nuclide = nuc->name;
   rkin_tac_opts_default(&o);
   if (img->tac_models) o.models = img->tac_models;
-  o.cv = img->cv;
+  /* The clinic's fit knows its imaging error. Error-free imaging (cv 0)
+   * has no scale to estimate: a nominal known cv keeps it out of the
+   * parameter count (any known cv gives the same curve; 1 % keeps the
+   * weighted residuals of an exact fit well above rounding). */
+  o.cv = img->cv > 0 ? img->cv : IMAGING_CV_EXACT;
   if ((rc = rkin_tac_fit(&d, &o, &res, err)))
     return rkin_err_prefix(err, "%s: ", where);
   out->tia = res.tia;

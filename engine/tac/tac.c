@@ -181,8 +181,16 @@ static double crit_value(const rkin_tac_cand *c, rkin_tac_criterion k)
   return k == RKIN_TAC_AICC ? c->aicc : c->aic;
 }
 
-/* Akaike weights over the candidates with a defined criterion
- * (Burnham & Anderson 2002, eq. 2.14); returns how many were ranked. */
+/* Ranked: converged, eligible (see eligible()) and with a defined
+ * criterion. */
+static int rankable(const rkin_tac_cand *c, rkin_tac_criterion k)
+{
+  return c->status == RKIN_TAC_OK && !(c->warn & RKIN_TAC_W_INELIGIBLE)
+         && isfinite(crit_value(c, k));
+}
+
+/* Akaike weights over the ranked candidates (Burnham & Anderson 2002,
+ * eq. 2.14); returns how many were ranked. */
 static int weigh(rkin_tac_result *r, rkin_tac_criterion k)
 {
   double best = HUGE_VAL, sum = 0;
@@ -190,7 +198,7 @@ static int weigh(rkin_tac_result *r, rkin_tac_criterion k)
   for (m = 0; m < RKIN_TAC_TRAP; m++) {
     rkin_tac_cand *c = &r->cand[m];
     c->weight = NAN;
-    if (c->status == RKIN_TAC_OK && isfinite(crit_value(c, k))) {
+    if (rankable(c, k)) {
       nr++;
       if (crit_value(c, k) < best) {
         best = crit_value(c, k);
@@ -200,7 +208,7 @@ static int weigh(rkin_tac_result *r, rkin_tac_criterion k)
   }
   for (m = 0; m < RKIN_TAC_TRAP; m++) {
     rkin_tac_cand *c = &r->cand[m];
-    if (c->status == RKIN_TAC_OK && isfinite(crit_value(c, k))) {
+    if (rankable(c, k)) {
       c->weight = exp(-0.5 * (crit_value(c, k) - best));
       sum += c->weight;
     }
@@ -228,28 +236,65 @@ static void average(rkin_tac_result *r)
   r->tia_avg_se = se;
 }
 
-static void select_model(rkin_tac_result *r, const rkin_tac_opts *o)
+/* A converged candidate with k >= n (k counting the residual scale when it
+ * is estimated) has no residual degree of freedom left: its parameters are
+ * not identifiable from these points, and AIC rewards the vanishing
+ * residual (-n log(chi2/n) grows without bound), so it would win any
+ * ranking it entered. Flagged here and kept out of every ranking. Returns
+ * how many converged candidates stay eligible. */
+static int eligible(rkin_tac_result *r, int scale_est)
+{
+  int m, ne = 0;
+  for (m = 0; m < RKIN_TAC_TRAP; m++) {
+    rkin_tac_cand *c = &r->cand[m];
+    if (c->status != RKIN_TAC_OK) continue;
+    if (c->k >= (int)r->n) {
+      c->warn |= RKIN_TAC_W_INELIGIBLE;
+      r->warn |= RKIN_TAC_W_INELIGIBLE;
+      tac_note(c->note, sizeof c->note,
+               "not eligible: k = %d parameters (%d of the curve%s) with "
+               "n = %zu points: not identifiable from these data, never "
+               "selected", c->k, c->k - scale_est,
+               scale_est ? " + the residual scale" : "", r->n);
+    } else {
+      ne++;
+    }
+  }
+  return ne;
+}
+
+static void select_model(rkin_tac_result *r, const rkin_tac_opts *o,
+                         int scale_est)
 {
   rkin_tac_criterion k = o->criterion;
-  int m, nok = 0, nr;
+  int m, nok, nr;
   char undef[80] = "";
-  for (m = 0; m < RKIN_TAC_TRAP; m++)
-    if (r->cand[m].status == RKIN_TAC_OK) {
-      nok++;
-      if (k == RKIN_TAC_AICC && !isfinite(r->cand[m].aicc)) {
-        size_t len = strlen(undef);     /* ", "-joined: notes split on ";" */
+  nok = eligible(r, scale_est);
+  for (m = 0; m < RKIN_TAC_TRAP; m++) {
+    rkin_tac_cand *c = &r->cand[m];
+    if (c->status == RKIN_TAC_OK && !(c->warn & RKIN_TAC_W_INELIGIBLE)
+        && !isfinite(c->aicc)) {
+      size_t len = strlen(undef);     /* ", "-joined: notes split on ";" */
+      c->warn |= RKIN_TAC_W_AICC_UNDEF;
+      if (k == RKIN_TAC_AICC)
         snprintf(undef + len, sizeof undef - len, "%s%s (k = %d)",
                  len ? ", " : "", rkin_tac_model_name((rkin_tac_model)m),
-                 r->cand[m].k);
-      }
+                 c->k);
     }
+  }
   r->criterion_used = k;
   if (nok == 0) {
+    int any = 0;
+    for (m = 0; m < RKIN_TAC_TRAP; m++)
+      any |= r->cand[m].status == RKIN_TAC_OK;
     r->chosen = RKIN_TAC_TRAP;
     r->warn |= RKIN_TAC_W_FALLBACK;
     tac_note(r->notes, sizeof r->notes,
-             "no parametric curve could be fitted: trapezoid + "
-             "physical-decay tail used");
+             any ? "no eligible parametric curve (each converged one has as "
+                   "many parameters as points): trapezoid + physical-decay "
+                   "tail used"
+                 : "no parametric curve could be fitted: trapezoid + "
+                   "physical-decay tail used");
     return;
   }
   nr = weigh(r, k);
@@ -260,7 +305,8 @@ static void select_model(rkin_tac_result *r, const rkin_tac_opts *o)
       nr = weigh(r, k);
       tac_note(r->notes, sizeof r->notes,
                "AICc undefined for %s with n = %zu points (needs n >= k + "
-               "2): all candidates ranked by AIC instead", undef, r->n);
+               "2): the eligible candidates ranked by AIC instead", undef,
+               r->n);
     } else {
       tac_note(r->notes, sizeof r->notes,
                "AICc undefined for %s with n = %zu points (needs n >= k + "
@@ -268,17 +314,19 @@ static void select_model(rkin_tac_result *r, const rkin_tac_opts *o)
     }
   }
   if (nr == 0) {
-    /* nothing rankable: the simplest converged curve, said plainly */
+    /* nothing rankable: the simplest eligible converged curve, said
+     * plainly */
     for (m = RKIN_TAC_TRAP - 1; m >= 0; m--)
       if (r->cand[m].status == RKIN_TAC_OK
+          && !(r->cand[m].warn & RKIN_TAC_W_INELIGIBLE)
           && (nr == 0 || r->cand[m].np <= r->cand[r->chosen].np)) {
         r->chosen = (rkin_tac_model)m;
         nr = -1;
       }
     tac_note(r->notes, sizeof r->notes,
              "no candidate could be ranked (information criterion "
-             "undefined): %s chosen as the simplest converged curve",
-             rkin_tac_model_name(r->chosen));
+             "undefined): %s chosen as the simplest eligible converged "
+             "curve", rkin_tac_model_name(r->chosen));
   } else {
     average(r);
   }
@@ -338,7 +386,7 @@ static void bootstrap(const rkin_tac_data *d, const rkin_tac_opts *o,
 }
 
 static void summarise(const rkin_tac_data *d, const rkin_tac_opts *o,
-                      rkin_tac_result *r)
+                      unsigned models, rkin_tac_result *r)
 {
   const rkin_tac_cand *c = &r->cand[r->chosen];
   size_t n = d->n;
@@ -369,11 +417,16 @@ static void summarise(const rkin_tac_data *d, const rkin_tac_opts *o,
              100.0 * c->tail_share, d->t[n - 1]);
   }
   if (!isfinite(r->tia_se)) r->warn |= RKIN_TAC_W_NOSE;
+  /* Every candidate's note, not only the chosen one's: a candidate listed
+   * with its TIA and weight (held at physical decay, not eligible, no SE)
+   * must carry its flags wherever it is shown. Models the caller did not
+   * request stay out. */
   for (m = 0; m < RKIN_TAC_NMODELS; m++) {
     const rkin_tac_cand *x = &r->cand[m];
     if (x->status == RKIN_TAC_FAILED || x->status == RKIN_TAC_DEGENERATE)
       r->warn |= x->warn;
-    if (x->note[0] && (m == (int)r->chosen || x->status != RKIN_TAC_OK))
+    if (x->note[0] && (m == RKIN_TAC_TRAP ? m == (int)r->chosen
+                                          : (models & (1u << m)) != 0))
       tac_note(r->notes, sizeof r->notes, "%s: %s",
                rkin_tac_model_name((rkin_tac_model)m), x->note);
   }
@@ -410,14 +463,18 @@ int rkin_tac_fit(const rkin_tac_data *d, const rkin_tac_opts *o,
   r->tia_avg = r->tia_avg_se = r->boot_lo = r->boot_hi = NAN;
   tac_weights(d, o->cv, w);
   for (m = 0; m < RKIN_TAC_TRAP; m++) {
-    if (models & (1u << m))
-      tac_fit_cand(d, w, lp, o, (rkin_tac_model)m, &r->cand[m]);
-    else
-      tac_cand_reset(&r->cand[m], (rkin_tac_model)m);
+    rkin_tac_cand *c = &r->cand[m];
+    if (models & (1u << m)) {
+      tac_fit_cand(d, w, lp, o, (rkin_tac_model)m, c);
+    } else {
+      tac_cand_reset(c, (rkin_tac_model)m);
+      tac_note(c->note, sizeof c->note, "not requested");
+    }
+    if (c->status == RKIN_TAC_NOT_TRIED) c->warn |= RKIN_TAC_W_NOT_TRIED;
   }
   tac_trap(d, lp, o, &r->cand[RKIN_TAC_TRAP]);
-  select_model(r, o);
-  summarise(d, o, r);
+  select_model(r, o, d->sd == NULL && !(o->cv > 0));
+  summarise(d, o, models, r);
   if (o->boot > 0) bootstrap(d, o, lp, r);
   return 0;
 }

@@ -47,8 +47,18 @@ enum {
   RKIN_TAC_W_AICC_UNDEF = 1 << 4, /* AICc undefined (n <= k + 1) */
   RKIN_TAC_W_NOSE = 1 << 5,       /* covariance not available */
   RKIN_TAC_W_DEGENERATE = 1 << 6, /* a candidate collapsed */
-  RKIN_TAC_W_EXTRAP = 1 << 7      /* more than half the TIA lies beyond the
+  RKIN_TAC_W_EXTRAP = 1 << 7,     /* more than half the TIA lies beyond the
                                    * last point */
+  RKIN_TAC_W_INELIGIBLE = 1 << 8, /* k >= n: as many parameters (the
+                                   * residual scale included) as points, so
+                                   * not identifiable from these data:
+                                   * never ranked nor chosen */
+  RKIN_TAC_W_NOT_TRIED = 1 << 9,  /* not requested, or fewer points than
+                                   * natural parameters */
+  RKIN_TAC_W_MULTIMODAL = 1 << 10, /* MAP: searches from different starts
+                                    * ended in different posterior modes
+                                    * (the best is kept) */
+  RKIN_TAC_NWARN = 11
 };
 
 typedef enum { RKIN_TAC_AICC = 0, RKIN_TAC_AIC } rkin_tac_criterion;
@@ -98,13 +108,17 @@ typedef struct {
   double r2;                     /* unweighted R^2 */
   double resid[RKIN_TAC_MAX_POINTS];  /* a_i - f(t_i) */
   double aic, aicc;              /* NaN when undefined */
+  double map_obj;                /* MAP: -2 log posterior at the estimate,
+                                  * as defined at rkin_tac_map; NaN
+                                  * otherwise */
   double weight;                 /* Akaike weight, NaN when not ranked */
   double tia, tia_se;            /* MBq h; se NaN when not available */
   double tia_lo, tia_hi;         /* interval at opts.level */
   double tail_share;             /* share of TIA beyond the last point */
-  unsigned warn;
+  unsigned warn;                 /* RKIN_TAC_W_* bits of this candidate */
   int nlopt_result, nevals;
-  char note[200];                /* why not tried / failed / held */
+  char note[400];                /* why not tried / failed / held / not
+                                  * eligible, "; "-separated */
 } rkin_tac_cand;
 
 typedef struct {
@@ -118,7 +132,9 @@ typedef struct {
   double boot_lo, boot_hi;            /* bootstrap interval, NaN if none */
   int boot_failed;                    /* bootstrap refits that failed */
   unsigned warn;
-  char notes[600];                    /* warnings as text, "; "-separated */
+  char notes[1600];                   /* warnings as text, "; "-separated:
+                                       * the result's, then every tried
+                                       * candidate's note "model: ..." */
 } rkin_tac_result;
 
 void rkin_tac_opts_default(rkin_tac_opts *o);
@@ -129,13 +145,27 @@ int rkin_tac_model_npar(rkin_tac_model m);
 /* The natural parameter names of a model ("A1", "l1", ...). */
 const char *rkin_tac_par_name(rkin_tac_model m, int j);
 
+/* Short name of one RKIN_TAC_W_* bit ("held_at_physical", ...), NULL for
+ * an unknown bit: flags printed per candidate row. */
+const char *rkin_tac_warn_name(unsigned bit);
+
 /* Checks data; on success *lambda_phys is the nuclide's decay rate. */
 int rkin_tac_check(const rkin_tac_data *d, double *lambda_phys,
                    rkin_err *err);
 
 /* Fits every requested candidate, ranks them, picks one. Returns 0 when a
  * TIA could be given (possibly the trapezoid fallback: see r->warn);
- * errors only for bad input. */
+ * errors only for bad input.
+ *
+ * Eligibility: a candidate counts k parameters (free natural parameters,
+ * + 1 when the residual scale is estimated). With k >= n points its
+ * parameters and scale are not identifiable from the data (an exact or
+ * all-but-exact interpolation whose information criterion rewards the
+ * lack of residual): it is flagged RKIN_TAC_W_INELIGIBLE with a note and
+ * never ranked or chosen, whatever the criterion. The rest are ranked by
+ * AICc; when fewer than two eligible candidates have one, by AIC. No
+ * eligible converged candidate: the trapezoid, flagged. Every candidate
+ * keeps its own warn bits and note. */
 int rkin_tac_fit(const rkin_tac_data *d, const rkin_tac_opts *o,
                  rkin_tac_result *r, rkin_err *err);
 
@@ -178,10 +208,32 @@ typedef struct {
                                     * the data carry no sd) */
 } rkin_tac_prior;
 
-/* Maximum a-posteriori individual parameters from 1+ points: minimises
- * sum w r^2 + sum (eta/omega)^2 with NLopt; SEs from the inverse of the
- * Gauss-Newton Hessian of the posterior; TIA SE by the delta method.
- * Results in c (model = prior model, aic/aicc/weight NaN). */
+/* Maximum a-posteriori individual parameters from 1+ points. Minimises
+ *
+ *   -2 log posterior = sum_i [ (a_i - f_i)^2 / s_i^2 + ln s_i^2 ]
+ *                      + sum_k eta_k^2 / omega_k^2        (+ a constant)
+ *
+ * (c->map_obj; the constant n ln 2pi + sum_k ln(2 pi omega_k^2) is left
+ * out), f_i the model at t_i for p(eta). Residual error: s_i = sd_i when
+ * the data carry sd; otherwise s_i = cv f_i, proportional to the
+ * PREDICTION as in NLME practice (not to the observation, which would
+ * make the weights depend on the noise of the very point they weigh),
+ * and since this variance depends on the parameters its log-determinant
+ * term ln s_i^2 = ln cv^2 + 2 ln f_i stays in the objective.
+ *
+ * The search (NLopt L-BFGS) runs from several starts: the prior mode
+ * (eta = 0), the population curve scaled to the data (amplitudes times the
+ * geometric mean of a/f), each component of a sum of exponentials alone
+ * scaled to the data, and a log-linear fit of the data carried by the
+ * slowest term; then 32 points of a Sobol sequence over eta_k in
+ * +-6 omega_k. The lowest converged objective is kept; when another
+ * start converged to a different, higher mode, RKIN_TAC_W_MULTIMODAL is
+ * set and the note gives both objectives and the TIA difference.
+ *
+ * SEs from the inverse expected information of the posterior (the
+ * proportional error contributes (df/f)^2 (1/cv^2 + 2) per point); TIA SE
+ * by the delta method. Results in c (model = prior model, aic/aicc/weight
+ * NaN). */
 int rkin_tac_map(const rkin_tac_data *d, const rkin_tac_prior *pr,
                  double level, rkin_tac_cand *c, rkin_err *err);
 

@@ -38,6 +38,7 @@ void tac_cand_reset(rkin_tac_cand *c, rkin_tac_model m)
   for (j = 0; j < MP; j++) c->p[j] = c->se[j] = NAN;
   for (i = 0; i < RKIN_TAC_MAX_POINTS; i++) c->resid[i] = NAN;
   c->chi2 = c->s2 = c->r2 = c->aic = c->aicc = c->weight = NAN;
+  c->map_obj = NAN;
   c->tia = c->tia_se = c->tia_lo = c->tia_hi = c->tail_share = NAN;
 }
 

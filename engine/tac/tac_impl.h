@@ -46,6 +46,12 @@ void tac_fit_cand(const rkin_tac_data *d, const double *w, double lp,
 void tac_trap(const rkin_tac_data *d, double lp, const rkin_tac_opts *o,
               rkin_tac_cand *c);
 
+/* rkin_tac_map with the first max_starts starts only (0: all); 1 is the
+ * single search from the prior mode, for tests. */
+int tac_map_run(const rkin_tac_data *d, const rkin_tac_prior *pr,
+                double level, int max_starts, rkin_tac_cand *o,
+                rkin_err *err);
+
 /* Clears a candidate record: status NOT_TRIED, every number NaN. */
 void tac_cand_reset(rkin_tac_cand *c, rkin_tac_model m);
 

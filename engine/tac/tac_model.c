@@ -27,6 +27,20 @@ static const char *const par_names[RKIN_TAC_NMODELS][RKIN_TAC_MAX_PAR] = {
   {"A1", "l1", "A2", "l2", "l3"}, {NULL}
 };
 
+static const char *const warn_names[RKIN_TAC_NWARN] = {
+  "held_at_physical", "rising_last_point", "not_converged", "fallback",
+  "aicc_undefined", "no_se", "degenerate", "extrapolated", "not_eligible",
+  "not_tried", "multimodal"
+};
+
+const char *rkin_tac_warn_name(unsigned bit)
+{
+  int j;
+  for (j = 0; j < RKIN_TAC_NWARN; j++)
+    if (bit == 1u << j) return warn_names[j];
+  return NULL;
+}
+
 const tac_shape *tac_shape_of(rkin_tac_model m)
 {
   return &shapes[m];

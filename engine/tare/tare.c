@@ -299,6 +299,28 @@ static int check_plan(const rkin_tare_plan *p, rkin_err *err)
   return RKIN_OK;
 }
 
+/* A territory whose lesions fill its mass (to rounding) has no normal
+ * liver: nothing a normal-liver target, limit or cap could refer to. */
+static int has_normal(const rkin_tare_territory *t,
+                      const rkin_tare_terr_result *tr)
+{
+  return tr->normal_mass_kg > t->mass_kg * 1e-9;
+}
+
+static int no_normal_error(const rkin_tare_territory *t, const char *who,
+                           const char *mode, const rkin_tare_terr_result *tr,
+                           rkin_err *err)
+{
+  return rkin_err_set(err, RKIN_EINVAL,
+                      "tare: %s: mode '%s' needs normal liver in the "
+                      "territory, but its tumours (%g kg, %zu lesion%s) "
+                      "fill its mass_kg = %g (normal mass %g kg): plan it "
+                      "on a tumour target or a given activity", who, mode,
+                      t->mass_kg - tr->normal_mass_kg, t->n_lesions,
+                      t->n_lesions == 1 ? "" : "s", t->mass_kg,
+                      tr->normal_mass_kg);
+}
+
 /* Activity from the territory's own mode; MAX_SAFE gets its normal-limit
  * activity here and is scaled for the lung afterwards. */
 static int own_activity(const rkin_tare_plan *p, const rkin_tare_territory *t,
@@ -316,6 +338,10 @@ static int own_activity(const rkin_tare_plan *p, const rkin_tare_territory *t,
                           "tare: %s: target_gy = %g must be > 0 Gy", who,
                           t->target_gy);
     if (t->mode == RKIN_TARE_MODE_NORMAL) {
+      /* The target is a dose to normal tissue: with none in the territory
+       * any activity "meets" it, so there is nothing to plan on. */
+      if (!has_normal(t, tr))
+        return no_normal_error(t, who, "normal", tr, err);
       tr->activity_mbq = t->target_gy / per_gy;
       tr->binding = RKIN_TARE_BIND_NORMAL_TARGET;
     } else {
@@ -323,12 +349,15 @@ static int own_activity(const rkin_tare_plan *p, const rkin_tare_territory *t,
       tr->activity_mbq = t->target_gy / r / per_gy;
       tr->binding = RKIN_TARE_BIND_TUMOUR_TARGET;
     }
-    if (t->cap && normal_limit / per_gy < tr->activity_mbq) {
+    if (t->cap && has_normal(t, tr) && normal_limit / per_gy
+                                           < tr->activity_mbq) {
       tr->activity_mbq = normal_limit / per_gy;
       tr->binding = RKIN_TARE_BIND_NORMAL_LIMIT;
     }
     return RKIN_OK;
   case RKIN_TARE_MODE_MAX_SAFE:
+    if (!has_normal(t, tr))
+      return no_normal_error(t, who, "max_safe", tr, err);
     tr->activity_mbq = normal_limit / per_gy;
     tr->binding = RKIN_TARE_BIND_NORMAL_LIMIT;
     return RKIN_OK;
@@ -529,7 +558,12 @@ int rkin_tare_plan_run(const rkin_tare_plan *p, rkin_tare_result *res,
   for (k = 0; k < p->n_territories; k++) {
     territory_doses(p, &p->territories[k], &res->terr[k]);
     snprintf(what, sizeof what, "normal liver, %s", who[k]);
-    add_check(res, what, res->terr[k].normal_gy, normal_limit);
+    if (has_normal(&p->territories[k], &res->terr[k]))
+      add_check(res, what, res->terr[k].normal_gy, normal_limit);
+    else
+      warn(&res->warn, RKIN_TARE_W_NO_NORMAL,
+           "%s: its lesions fill it (no normal liver): no normal-liver "
+           "check%s", who[k], p->territories[k].cap ? " and no cap" : "");
     check_targets(p, res, who[k], &p->territories[k], &res->terr[k]);
   }
   totals(p, res);

@@ -118,7 +118,10 @@ enum {
   RKIN_TARE_W_NUCLIDE = 1u << 4,        /* CF nuclide differs from product */
   RKIN_TARE_W_LUNG_BUDGET = 1u << 5,    /* no lung budget left for MAX_SAFE */
   RKIN_TARE_W_HIGH_LSF = 1u << 6,       /* LSF > 0.20 */
-  RKIN_TARE_W_TRUNCATED = 1u << 7       /* more warnings than room */
+  RKIN_TARE_W_TRUNCATED = 1u << 7,      /* more warnings than room */
+  RKIN_TARE_W_NO_NORMAL = 1u << 8       /* a territory has no normal liver
+                                           (its lesions fill it): no
+                                           normal-liver check or cap there */
 };
 
 typedef struct {

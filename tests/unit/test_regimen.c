@@ -407,6 +407,52 @@ static void test_rules(void)
      "BED (got %.12g)", c);
   is_double(c, 27, 1e-6, "and reaches it (rel 1e-6)");
   rkin_regimen_res_free(&res);
+  /* Minimum useful cycle: a limit leaving a budget of 0.3 GBq after the
+   * full cycles (L = n b + BED of 0.3 GBq, by hand: the reduced cycle has
+   * the same G for a linear model) ends the course at the default
+   * min_cycle_gbq 1 GBq; with 0.2 GBq the 0.3 GBq cycle is given. */
+  {
+    double d03 = 0.3 * per, lim, lim15;
+    lim = (double)nfull * bed1 + d03 * (1 + g1 * d03 / ab);
+    lim15 = (double)nfull * bed1 + 1.5 * per * (1 + g1 * 1.5 * per / ab);
+    u.bed_limit_gy = lim;
+    res.n_patients = 1;
+    run(r, &u, NULL, &res);
+    is_int((int)res.n_cycles[0], (int)nfull, "ILUMINET: a 0.3 GBq last "
+           "cycle (below min_cycle_gbq 1) is not given: %zu cycles",
+           nfull);
+    rkin_regimen_res_free(&res);
+    u.min_cycle_gbq = 0.2;
+    res.n_patients = 1;
+    run(r, &u, NULL, &res);
+    ok(res.n_cycles[0] == nfull + 1, "ILUMINET, min_cycle_gbq 0.2: the "
+       "reduced cycle is given");
+    is_double(res.activity_gbq[nfull], 0.3, 1e-6, "... its activity 0.3 "
+              "GBq by hand (rel 1e-6)");
+    rkin_regimen_res_free(&res);
+    u.min_cycle_gbq = 1;
+    u.bed_limit_gy = lim15;
+    res.n_patients = 1;
+    run(r, &u, NULL, &res);
+    ok(res.n_cycles[0] == nfull + 1
+       && fabs(res.activity_gbq[nfull] / 1.5 - 1) < 1e-6,
+       "ILUMINET: a 1.5 GBq reduced cycle (above the minimum) is given "
+       "(%.6g GBq)", res.activity_gbq[nfull]);
+    rkin_regimen_res_free(&res);
+    u.bed_limit_gy = 27;
+    u.activity_gbq = 0.5;
+    res.n_patients = 1;
+    {
+      rkin_err err;
+      ok(rkin_regimen_res_alloc(&res, 1, u.max_cycles, 3, &err) == 0
+         && rkin_regimen_run(r, &u, NULL, &res, &err) == RKIN_EINVAL
+         && strstr(err.msg, "activity_gbq = 0.5 GBq are below "
+                   "min_cycle_gbq = 1 GBq"),
+         "ILUMINET cycles below the minimum refused: %s", err.msg);
+    }
+    rkin_regimen_res_free(&res);
+    u.activity_gbq = 7.4;
+  }
   u.reduce_last = 0;
   res.n_patients = 1;
   run(r, &u, NULL, &res);
@@ -424,13 +470,14 @@ static void test_rules(void)
   rkin_model_free(m);
 }
 
-/* Zero imaging error with the exact curve model (uptake-washout through 3
- * points) gives the truth's decisions. */
+/* Zero imaging error with the exact curve model (uptake-washout through 4
+ * points: with 3, its 3 parameters equal the points and the fit never
+ * selects it, tac.h) gives the truth's decisions. */
 static void test_imaging(void)
 {
   rkin_model *m = pkt_model(0);
   double *p = malloc(200 * 5 * sizeof *p), cvs[5] = {0.3, 0.3, 0.3, 0.3, 0.3};
-  static const double times[] = {4, 24, 72};
+  static const double times[] = {4, 24, 72, 168};
   static const int imaged[] = {1, 1, 0};   /* blood proxy: not imaged */
   rkin_regimen *r = NULL, *r2;
   rkin_regimen_rule u;
@@ -446,7 +493,7 @@ static void test_imaging(void)
   u.target_gy = 23;
   u.max_gbq = 30;
   img.method = RKIN_IMAGING_FIT;
-  img.n_times = 3;
+  img.n_times = 4;
   img.times_h = times;
   img.cv = 0;
   img.seed = 3;
@@ -462,7 +509,7 @@ static void test_imaging(void)
   /* 1e-4: the TAC fit converges to NLopt's tolerance, and slow patients
    * carry e^-13 of a cycle into the next */
   ok(ri.n_failed == 0 && worst < 1e-4, "zero-error imaging (upwash fit "
-     "through 4, 24, 72 h) gives the truth's PP-PRRT activities for %zu "
+     "through 4, 24, 72, 168 h) gives the truth's PP-PRRT activities for %zu "
      "patients (max rel diff %.2g at %zu < 1e-4)", nt, worst, worst_i);
   rkin_regimen_res_free(&ri);
   u.kind = RKIN_RULE_ILUMINET;
@@ -570,6 +617,52 @@ static void test_optimiser(void)
   rc = rkin_regimen_optimise(r, 0, &u, 0, NULL, act, &k, &obj, &err);
   ok(!rc && k >= 1, "rkin_regimen_optimise alone: %zu cycles, tumour BED "
      "%.3f Gy", k, obj);
+  /* The plan optimised is the plan scored. A patient with fast kidney
+   * washout (kK 0.03 /h) and a slow tumour (kT 0.002 /h), 6 cycles of at
+   * most 20 GBq allowed: the best plan gives 4. The optimiser once scored
+   * such a plan over all 6 intervals (the tail of cycle 4 counted into
+   * cycles never given): objective 356.7988 against 356.7965 Gy re-scored,
+   * and a plan that had not been optimised as given. */
+  {
+    double pv[6];
+    rkin_regimen *r4;
+    size_t c, at_bound = 0;
+    memcpy(pv, pkt_values, sizeof pv);
+    pv[3] = 0.03;
+    pv[4] = 0.002;
+    r4 = make(m, pv, 1, 0, 1);
+    b = u;
+    b.max_gbq = 20;
+    rc = rkin_regimen_optimise(r4, 0, &b, 0, NULL, act, &k, &obj, &err);
+    rkin_regimen_evaluate(r4, 0, k, act, cd, cb, &err);
+    diag("plan %.6g %.6g %.6g %.6g %.6g %.6g GBq, kidney BED %.9g, marrow "
+         "%.9g Gy", act[0], act[1], act[2], act[3], act[4], act[5], cb[0],
+         cd[2]);
+    ok(!rc && k < 6, "fast-kidney patient: a plan of %zu of 6 cycles", k);
+    is_double(obj, cb[1], 1e-9, "optimiser objective = re-scored tumour "
+              "BED of the %zu cycles it gives (rel. 1e-9)", k);
+    for (c = 0; c < k; c++) at_bound += act[c] >= 20 * (1 - 1e-9);
+    ok(at_bound == k || fabs(cb[0] - 27) <= 1e-8 * 27
+       || fabs(cd[2] - 2) <= 1e-8 * 2, "at the optimum a limit is active "
+       "(kidney BED %.9g of 27, marrow %.9g of 2 Gy) unless every cycle is "
+       "at max_gbq", cb[0], cd[2]);
+    for (c = 0, at_bound = 0; c < k; c++) at_bound += act[c] >= 1.0;
+    ok(at_bound == k, "no cycle below min_cycle_gbq = 1 GBq in the plan");
+    /* the same through a run: the plan given is the plan optimised */
+    rkin_regimen_res_free(&ro);
+    ro.n_patients = 1;
+    run(r4, &b, NULL, &ro);
+    is_double(cum(&ro, ro.bed_true, 0, 1), obj, 1e-9, "run: tumour BED of "
+              "the plan given = the optimiser's objective (rel. 1e-9)");
+    /* without a minimum cycle, a search may drive trailing activities to
+     * 0 (or nearly): the plan is still scored as given */
+    b.min_cycle_gbq = 0;
+    rc = rkin_regimen_optimise(r4, 0, &b, 0, NULL, act, &k, &obj, &err);
+    rkin_regimen_evaluate(r4, 0, k, act, cd, cb, &err);
+    is_double(obj, cb[1], 1e-9, "min_cycle_gbq 0: objective = re-scored "
+              "tumour BED of the %zu cycles given (rel. 1e-9)", k);
+    rkin_regimen_free(r4);
+  }
   rkin_regimen_res_free(&ro);
   rkin_regimen_free(r);
 
@@ -760,6 +853,20 @@ static void test_bad_input(void)
   ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL,
      "imaging time after the interval refused");
   like(err.msg, "times_h[2] = 2000 h, expected in (0, 1344) h", "message");
+  /* 3 times, upwash only: its 3 parameters equal the points, so no fit
+   * could ever be selected (every patient would get the trapezoid) */
+  img.times_h = t_ok;
+  img.n_times = 3;
+  img.tac_models = 1u << RKIN_TAC_UPWASH;
+  ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL,
+     "imaging fit of upwash through 3 times refused");
+  like(err.msg, "3 time points cannot identify a fitted curve (upwash has 3 "
+       "parameters): give at least 4", "... message: %s", err.msg);
+  img.tac_models = 0;
+  img.n_times = 2;
+  ok(rkin_regimen_run(r, &u, &img, &res, &err) == RKIN_EINVAL
+     && strstr(err.msg, "(mono has 2 parameters): give at least 3"),
+     "2 times, all models: refused, naming mono: %s", err.msg);
   img.times_h = t_ok;
   img.n_times = 3;
   img.cv = 10;

@@ -9,6 +9,7 @@
 #include "core/init.h"
 #include "core/nuclide.h"
 #include "tac/tac.h"
+#include "tac/tac_impl.h"
 #include "../tap.h"
 
 #define LP_LU 0.00434498759189575 /* ln 2 / (6.647 d): DOMAIN.md s.1 */
@@ -242,6 +243,94 @@ static void test_aicc_undefined(void)
   }
 }
 
+/* Eligibility: a candidate with k >= n (k counting the estimated residual
+ * scale) is flagged and never ranked or chosen. The data: bi-exponential
+ * 200 e^-0.01t + 300 e^-0.3t at 5 times, perturbed by +3, -3, +2, -1, +1 %.
+ * With the scale estimated, bi has k = 5 = n; only mono has an AICc, so
+ * ranking falls back to AIC, where bi's 1-dof near-interpolation wins
+ * (AIC 27.9 against mono's 55.0): the engine used to choose it. */
+static void test_eligibility(void)
+{
+  double t[5] = {1, 4, 24, 72, 168}, p[4] = {200, 0.01, 300, 0.3}, a[5];
+  double f[5] = {1.03, 0.97, 1.02, 0.99, 1.01};
+  double t2[2] = {24, 96}, a2[2] = {100, 40};
+  double t4[4] = {4, 24, 72, 168}, p4[2] = {100, 0.5 * LP_LU}, a4[4];
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_result r;
+  const rkin_tac_cand *bi = &r.cand[RKIN_TAC_BI];
+  size_t i;
+  for (i = 0; i < 5; i++) a[i] = rkin_tac_curve(RKIN_TAC_BI, p, t[i]) * f[i];
+  d = data(5, t, a, NULL);
+  rkin_tac_opts_default(&o);                 /* cv 0: scale estimated */
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(bi->status == RKIN_TAC_OK && bi->k == 5,
+     "bi on 5 points, scale estimated: converged with k = 4 + 1 = 5");
+  ok(bi->warn & RKIN_TAC_W_INELIGIBLE, "... flagged not eligible (k = n)");
+  ok(isnan(bi->weight), "... no Akaike weight");
+  ok(r.chosen != RKIN_TAC_BI, "... and never chosen (chosen: %s)",
+     rkin_tac_model_name(r.chosen));
+  ok(r.chosen == RKIN_TAC_MONO && isfinite(r.cand[RKIN_TAC_MONO].weight),
+     "... mono, the one eligible candidate ranked, chosen");
+  like(bi->note, "not eligible: k = 5 parameters (4 of the curve + the "
+       "residual scale) with n = 5 points: not identifiable",
+       "candidate note says which model and why");
+  like(r.notes, "bi: not eligible", "result notes list it too");
+  ok(r.warn & RKIN_TAC_W_INELIGIBLE, "result carries the flag");
+  if (r.cand[RKIN_TAC_TRI].status == RKIN_TAC_OK)
+    ok(r.cand[RKIN_TAC_TRI].warn & RKIN_TAC_W_INELIGIBLE,
+       "tri (k = 6 > n = 5) flagged not eligible");
+  else
+    ok(1, "tri did not converge to a rankable curve here");
+
+  /* known cv: bi has k = 4 = n - 1, eligible (AICc undefined: AIC) */
+  o.cv = 0.1;
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(!(bi->warn & RKIN_TAC_W_INELIGIBLE) && isfinite(bi->weight),
+     "known cv: bi with k = 4 < n = 5 is eligible and ranked");
+  ok(bi->warn & RKIN_TAC_W_AICC_UNDEF,
+     "... its own aicc_undefined flag set (n < k + 2)");
+
+  /* two points, cv known: mono has k = 2 = n (an exact interpolation) */
+  d = data(2, t2, a2, NULL);
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.cand[RKIN_TAC_MONO].warn & RKIN_TAC_W_INELIGIBLE,
+     "2 points: mono (k = 2) not eligible");
+  ok(r.chosen == RKIN_TAC_TRAP && (r.warn & RKIN_TAC_W_FALLBACK),
+     "... trapezoid fallback, flagged");
+  like(r.notes, "no eligible parametric curve", "... and said why");
+  ok((r.cand[RKIN_TAC_BI].warn & RKIN_TAC_W_NOT_TRIED)
+     && r.cand[RKIN_TAC_BI].status == RKIN_TAC_NOT_TRIED,
+     "bi with 2 points: not tried, flagged");
+
+  /* A candidate held at physical decay that is not chosen still carries
+   * its flag and note (mono data slower than physical decay, 3 % misfit
+   * at 24 h: mono chosen, upwash held with a weight < 0.05). */
+  for (i = 0; i < 4; i++) a4[i] = rkin_tac_curve(RKIN_TAC_MONO, p4, t4[i]);
+  a4[1] *= 1.03;
+  d = data(4, t4, a4, NULL);
+  rkin_tac_fit(&d, &o, &r, NULL);
+  ok(r.chosen != RKIN_TAC_UPWASH
+     && r.cand[RKIN_TAC_UPWASH].status == RKIN_TAC_OK
+     && (r.cand[RKIN_TAC_UPWASH].warn & RKIN_TAC_W_PHYS),
+     "upwash held at physical decay, not chosen: flagged on its candidate");
+  like(r.notes, "upwash: effective rate lw wanted slower than physical",
+       "... and its note is in the result notes");
+  o.models = 1u << RKIN_TAC_MONO;
+  rkin_tac_fit(&d, &o, &r, NULL);
+  like(r.cand[RKIN_TAC_BI].note, "not requested",
+       "unrequested candidate: note 'not requested'");
+  ok((r.cand[RKIN_TAC_BI].warn & RKIN_TAC_W_NOT_TRIED)
+     && !strstr(r.notes, "bi:"),
+     "... flagged not_tried, kept out of the result notes");
+  ok(!strcmp(rkin_tac_warn_name(RKIN_TAC_W_PHYS), "held_at_physical"),
+     "flag name of the physical-decay hold");
+  ok(!strcmp(rkin_tac_warn_name(RKIN_TAC_W_INELIGIBLE), "not_eligible"),
+     "flag name of an ineligible candidate");
+  ok(rkin_tac_warn_name(1u << RKIN_TAC_NWARN) == NULL
+     && rkin_tac_warn_name(3) == NULL, "no name for unknown or several bits");
+}
+
 /* AIC, AICc and Akaike weights recomputed by hand from the residuals
  * (Burnham & Anderson 2002, eqs. 2.1, 2.14 and 2.15): Gaussian -2 log L
  * = sum log(2 pi sigma_i^2) + sum (r_i / sigma_i)^2 with sigma_i = cv a_i
@@ -452,7 +541,7 @@ static void test_stp(void)
  * weighted least-squares fit. */
 static void test_map(void)
 {
-  double t[4] = {4, 24, 72, 168}, a[4], p[3] = {150, 0.02, 0.25};
+  double t[4] = {4, 24, 72, 168}, a[4], p[3] = {150, 0.02, 0.25}, sd[4];
   double noise[4] = {1.05, 0.96, 1.03, 0.98};
   rkin_tac_prior pr;
   rkin_tac_data d;
@@ -477,11 +566,14 @@ static void test_map(void)
     is_double(c.p[j], pr.typ[j], 1e-6, "tight prior returns typical %s "
               "(rel. 1e-6)", rkin_tac_par_name(pr.model, j));
   ok(c.tia_se < 1e-3 * c.tia, "tight prior: TIA SE ~ 0");
-  d = data(4, t, a, NULL);
+  /* flat prior, known sd (10 % of each point): the posterior is the
+   * weighted least-squares likelihood (with cv x predicted the MAP is the
+   * extended least-squares estimate instead: checked in test_map_prop) */
+  for (i = 0; i < 4; i++) sd[i] = 0.1 * a[i];
+  d = data(4, t, a, sd);
   for (j = 0; j < 3; j++) pr.omega[j] = 1e4;
   rc = rkin_tac_map(&d, &pr, 0.95, &c, &err);
   rkin_tac_opts_default(&o);
-  o.cv = pr.cv;
   rkin_tac_fit_one(&d, &o, RKIN_TAC_UPWASH, &ls, NULL);
   ok(rc == 0 && ls.status == RKIN_TAC_OK, "flat prior MAP and LS fit ok");
   for (j = 0; j < 3; j++)
@@ -514,6 +606,220 @@ static void test_map(void)
   ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == RKIN_EINVAL,
      "MAP: no sd and no cv rejected");
   like(err.msg, "residual cv = 0", "message names cv");
+}
+
+/* -2 log posterior of a MAP prior by hand (tac.h, rkin_tac_map): eta of
+ * the estimated parameters (omega > 0) in order; proportional error
+ * s = cv f on the prediction with its log term, or s = sd when given. */
+static double hand_m2lp(const rkin_tac_prior *pr, const rkin_tac_data *d,
+                        const double *eta)
+{
+  double p[5], obj = 0;
+  int j, k = 0, np = rkin_tac_model_npar(pr->model);
+  size_t i;
+  for (j = 0; j < np; j++) {
+    int rate = j % 2 == 1 || (pr->model == RKIN_TAC_UPWASH && j == 2)
+               || (pr->model == RKIN_TAC_TRI && j == 4);
+    p[j] = pr->typ[j];
+    if (pr->omega[j] > 0) {
+      p[j] = rate ? LP_LU + (pr->typ[j] - LP_LU) * exp(eta[k])
+                  : pr->typ[j] * exp(eta[k]);
+      obj += eta[k] * eta[k] / (pr->omega[j] * pr->omega[j]);
+      k++;
+    }
+  }
+  for (i = 0; i < d->n; i++) {
+    double f = rkin_tac_curve(pr->model, p, d->t[i]);
+    double s = d->sd ? d->sd[i] : pr->cv * f;
+    obj += (d->a[i] - f) * (d->a[i] - f) / (s * s) + log(s * s);
+  }
+  return obj;
+}
+
+/* eta of the estimate c (inverse of the prior's parametrisation). */
+static void hand_eta(const rkin_tac_prior *pr, const rkin_tac_cand *c,
+                     double *eta)
+{
+  int j, k = 0, np = rkin_tac_model_npar(pr->model);
+  for (j = 0; j < np; j++)
+    if (pr->omega[j] > 0) {
+      int rate = j % 2 == 1 || (pr->model == RKIN_TAC_UPWASH && j == 2)
+                 || (pr->model == RKIN_TAC_TRI && j == 4);
+      eta[k++] = rate ? log((c->p[j] - LP_LU) / (pr->typ[j] - LP_LU))
+                      : log(c->p[j] / pr->typ[j]);
+    }
+}
+
+/* Largest |d obj / d eta_k| of the hand objective, central differences
+ * (step 1e-5). */
+static double hand_grad(const rkin_tac_prior *pr, const rkin_tac_data *d,
+                        const double *eta, int q)
+{
+  double e[5], worst = 0;
+  int k;
+  for (k = 0; k < q; k++) {
+    double up, dn;
+    memcpy(e, eta, sizeof e);
+    e[k] = eta[k] + 1e-5;
+    up = hand_m2lp(pr, d, e);
+    e[k] = eta[k] - 1e-5;
+    dn = hand_m2lp(pr, d, e);
+    worst = fmax(worst, fabs(up - dn) / 2e-5);
+  }
+  return worst;
+}
+
+/* The search a single start makes: steepest descent with Armijo
+ * backtracking on the hand objective from eta = 0 (central-difference
+ * gradient), which stays in the basin of the start. */
+static double local_from_prior_mode(const rkin_tac_prior *pr,
+                                    const rkin_tac_data *d, int q)
+{
+  double x[5] = {0}, g[5], y[5], f = hand_m2lp(pr, d, x), step = 1e-2;
+  int it, k;
+  for (it = 0; it < 200000; it++) {
+    double gg = 0, fy;
+    for (k = 0; k < q; k++) {
+      double e[5];
+      memcpy(e, x, sizeof e);
+      e[k] += 1e-6;
+      g[k] = hand_m2lp(pr, d, e);
+      e[k] -= 2e-6;
+      g[k] = (g[k] - hand_m2lp(pr, d, e)) / 2e-6;
+      gg += g[k] * g[k];
+    }
+    if (sqrt(gg) < 1e-7) break;
+    for (;;) {
+      for (k = 0; k < q; k++) y[k] = x[k] - step * g[k];
+      fy = hand_m2lp(pr, d, y);
+      if (fy <= f - 1e-4 * step * gg || step < 1e-14) break;
+      step *= 0.5;
+    }
+    if (!(fy < f)) break;
+    memcpy(x, y, sizeof x);
+    f = fy;
+    step *= 2;
+  }
+  return f;
+}
+
+/* MAP with the proportional error on the prediction (cv x f, with its log
+ * term): objective and optimum against hand calculation, SE against the
+ * expected information, and a bimodal posterior. */
+static void test_map_prop(void)
+{
+  double t = 24, a, eta[5], lo = -3, hi = 3, u, f, g;
+  rkin_tac_prior pr;
+  rkin_tac_data d;
+  rkin_tac_cand c;
+  rkin_err err;
+  int it;
+  memset(&pr, 0, sizeof pr);
+  /* 1. mono, amplitude only (omega_l = 0), one point 30 % above the
+   * typical curve. d/deta of (u - 1)^2/cv^2 + ln(cv^2 f^2) + eta^2/om^2
+   * with u = a/f, df/deta = f: 2 (1 - u (u - 1)/cv^2) + 2 eta/om^2, so
+   * the mode solves g(eta) = 1 - u(u-1)/cv^2 + eta/om^2 = 0 (bisection;
+   * g rises from -inf to +inf, one root here as g' > 0 on the bracket). */
+  pr.model = RKIN_TAC_MONO;
+  pr.typ[0] = 100;
+  pr.typ[1] = 0.02;
+  pr.omega[0] = 0.3;
+  pr.cv = 0.1;
+  a = 1.3 * 100 * exp(-0.02 * t);
+  d = data(1, &t, &a, NULL);
+  for (it = 0; it < 200; it++) {
+    double mid = 0.5 * (lo + hi);
+    f = 100 * exp(mid) * exp(-0.02 * t);
+    u = a / f;
+    g = 1 - u * (u - 1) / (pr.cv * pr.cv) + mid / (0.3 * 0.3);
+    if (g > 0) hi = mid;
+    else lo = mid;
+  }
+  ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == 0, "MAP, cv x predicted: ok");
+  is_double(c.p[0], 100 * exp(0.5 * (lo + hi)), 1e-9,
+            "mode = root of 1 - u(u-1)/cv^2 + eta/omega^2 (bisection, "
+            "rel. 1e-9)");
+  hand_eta(&pr, &c, eta);
+  is_double(c.map_obj, hand_m2lp(&pr, &d, eta), 1e-12,
+            "map_obj = (a-f)^2/(cv f)^2 + ln (cv f)^2 + eta^2/om^2 by hand");
+  /* expected information of eta: (df/f)^2 (1/cv^2 + 2) + 1/om^2, with
+   * df/f = 1; TIA = A/l so sd(TIA) = TIA sd(eta) */
+  is_double(c.tia_se, c.tia / sqrt(1 / (0.1 * 0.1) + 2 + 1 / (0.3 * 0.3)),
+            1e-9, "TIA SE = TIA / sqrt(1/cv^2 + 2 + 1/omega^2) (rel. 1e-9)");
+  /* 2. both parameters, three points: stationary point of the hand
+   * objective, same objective value */
+  {
+    double tt[3] = {4, 24, 96}, aa[3] = {130, 60, 12};
+    pr.omega[1] = 0.4;
+    d = data(3, tt, aa, NULL);
+    ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == 0, "MAP mono, 2 etas: ok");
+    hand_eta(&pr, &c, eta);
+    is_double(c.map_obj, hand_m2lp(&pr, &d, eta), 1e-12,
+              "... map_obj equals the hand objective at the estimate");
+    ok(hand_grad(&pr, &d, eta, 2) < 1e-5,
+       "... and the hand objective is stationary there (|grad| %.2g)",
+       hand_grad(&pr, &d, eta, 2));
+  }
+  /* a late point below detection (0 MBq) is data too: finite result */
+  {
+    double tz[3] = {4, 24, 168}, az[3] = {130, 60, 0};
+    d = data(3, tz, az, NULL);
+    ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == 0 && isfinite(c.tia)
+       && c.tia > 0 && isfinite(c.map_obj),
+       "MAP with a late 0 MBq point: finite TIA %.6g", c.tia);
+  }
+  /* 3. Bimodal: bi prior 200 e^-0.01t + 300 e^-0.1t, omega 0.5 on all
+   * four etas, cv 0.1, one point at 4 h at 5 x the typical value. Either
+   * term can take up the excess: the single L-BFGS search from eta = 0
+   * (tac_map_run with 1 start, as the engine did before) ends in the
+   * worse mode (-2 log posterior 28.65 when written, TIA +172 %); the
+   * multi-start must find the better one (26.81), flag the disagreement
+   * and name the prior-mode start. A second case with the point 50 x
+   * below the prior at 24 h (omega 0.4) has a mode that a steepest
+   * descent from eta = 0 on the hand objective misses (99.9 against
+   * 70.3): the engine must return the better one too. */
+  {
+    double tb = 4, ab, worse;
+    rkin_tac_cand c1;
+    int j;
+    memset(&pr, 0, sizeof pr);
+    pr.model = RKIN_TAC_BI;
+    pr.typ[0] = 200;
+    pr.typ[1] = 0.01;
+    pr.typ[2] = 300;
+    pr.typ[3] = 0.1;
+    for (j = 0; j < 4; j++) pr.omega[j] = 0.5;
+    pr.cv = 0.1;
+    ab = 5 * rkin_tac_curve(RKIN_TAC_BI, pr.typ, tb);
+    d = data(1, &tb, &ab, NULL);
+    ok(tac_map_run(&d, &pr, 0.95, 1, &c1, &err) == 0
+       && rkin_tac_map(&d, &pr, 0.95, &c, &err) == 0,
+       "bimodal MAP: single start and multi-start ok");
+    hand_eta(&pr, &c, eta);
+    diag("single start: %.6g (TIA %.6g); multi-start: %.6g (TIA %.6g)",
+         c1.map_obj, c1.tia, c.map_obj, c.tia);
+    ok(c.map_obj < c1.map_obj - 1.0,
+       "multi-start mode beats the single search from eta = 0 by > 1 "
+       "(%.4g < %.4g)", c.map_obj, c1.map_obj);
+    ok(!(c1.warn & RKIN_TAC_W_MULTIMODAL),
+       "... which alone could not tell (no flag)");
+    is_double(c.map_obj, hand_m2lp(&pr, &d, eta), 1e-12,
+              "... its map_obj is the hand objective at its estimate");
+    ok(hand_grad(&pr, &d, eta, 4) < 1e-4,
+       "... at a stationary point of the hand objective");
+    ok(c.warn & RKIN_TAC_W_MULTIMODAL, "... modes disagree: flagged");
+    like(c.note, "(from the prior mode)", "... note names the prior-mode "
+         "start's other mode: %s", c.note);
+    tb = 24;
+    for (j = 0; j < 4; j++) pr.omega[j] = 0.4;
+    ab = 0.02 * rkin_tac_curve(RKIN_TAC_BI, pr.typ, tb);
+    worse = local_from_prior_mode(&pr, &d, 4);
+    ok(rkin_tac_map(&d, &pr, 0.95, &c, &err) == 0, "second case: ok");
+    hand_eta(&pr, &c, eta);
+    ok(c.map_obj < worse - 1.0 && hand_grad(&pr, &d, eta, 4) < 1e-4,
+       "... stationary, and better than a steepest descent from eta = 0 "
+       "(%.4g < %.4g)", c.map_obj, worse);
+  }
 }
 
 static void expect_bad(const rkin_tac_data *d, const char *part,
@@ -602,6 +908,7 @@ int main(void)
   test_coverage(RKIN_TAC_MONO, pm, 5, tm, 0.05, 1);
   test_coverage(RKIN_TAC_UPWASH, pu, 6, tu, 0.05, 0);
   test_aicc_undefined();
+  test_eligibility();
   test_aic_by_hand();
   test_trapezoid();
   test_noconv();
@@ -609,6 +916,7 @@ int main(void)
   test_bootstrap();
   test_stp();
   test_map();
+  test_map_prop();
   test_bad_input();
   test_huge_activities();
   done_testing();

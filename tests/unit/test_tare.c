@@ -616,6 +616,51 @@ static void test_bad_input(void)
   is_int(rkin_tare_plan_run(&p, &r, &err), RKIN_EINVAL,
          "NaN activity rejected");
   like(err.msg, "activity_mbq = nan", "... message");
+  /* Mode 'normal' on a territory the lesions fill: no normal tissue to
+   * aim at (the engine once returned 5140 MBq "for 40 Gy over 0 kg"). */
+  t = terr("seg 7", 1.5, 0.1, les, 1, RKIN_TARE_MODE_NORMAL, 40.0);
+  les[0].mass_kg = 1.5;
+  is_int(rkin_tare_plan_run(&p, &r, &err), RKIN_EINVAL,
+         "mode normal, lesion mass = territory mass: rejected");
+  like(err.msg, "territory 'seg 7': mode 'normal' needs normal liver",
+       "... names the territory and the mode");
+  like(err.msg, "tumours (1.5 kg, 1 lesion) fill its mass_kg = 1.5 "
+       "(normal mass 0 kg)", "... and gives the masses");
+  les[0].mass_kg = 1.5 * (1.0 + 1e-13);   /* within the rounding slack */
+  is_int(rkin_tare_plan_run(&p, &r, &err), RKIN_EINVAL,
+         "... also when the lesion exceeds the territory by rounding");
+  /* 1 g of normal liver left: plannable, and the normal dose is the
+   * target (partition model: D_N = target by construction). */
+  les[0].mass_kg = 1.499;
+  ok(rkin_tare_plan_run(&p, &r, &err) == 0,
+     "mode normal with 1 g normal liver left: planned");
+  is_double(r.terr[0].normal_gy, 40.0, 1e-12, "... normal liver 40 Gy");
+  is_double(r.terr[0].normal_mass_kg, 0.001, 1e-9, "... over 0.001 kg");
+  /* The same territory filled by its lesion: max_safe (a normal-liver
+   * limit target) is refused too; a tumour target is planned, without a
+   * normal-liver check (or cap) for a territory that has none, and said. */
+  les[0].mass_kg = 1.5;
+  t.mode = RKIN_TARE_MODE_MAX_SAFE;
+  is_int(rkin_tare_plan_run(&p, &r, &err), RKIN_EINVAL,
+         "mode max_safe, lesion mass = territory mass: rejected");
+  like(err.msg, "mode 'max_safe' needs normal liver", "... message");
+  /* 400 Gy at T/N 4 means a normal-equivalent 100 Gy, above the
+   * parenchyma limit: a cap would bind if there were normal liver (LSF
+   * 0.01 keeps the lung at about 6 Gy, clear of its limit) */
+  t = terr("seg 7", 1.5, 0.01, les, 1, RKIN_TARE_MODE_TUMOUR, 400.0);
+  t.cap = 1;
+  ok(rkin_tare_plan_run(&p, &r, &err) == 0,
+     "tumour target on a filled territory, capped: planned");
+  is_double(r.terr[0].lesion_gy[0], 400.0, 1e-12,
+            "... lesion at its 400 Gy target: no cap applied");
+  ok(r.n_checks == 1 && strcmp(r.checks[0].what, "lung") == 0,
+     "... only the lung is checked (no normal-liver check)");
+  ok(r.warn.flags & RKIN_TARE_W_NO_NORMAL, "... flagged no normal liver");
+  like(r.warn.text[r.warn.n - 1], "territory 'seg 7': its lesions fill it "
+       "(no normal liver): no normal-liver check and no cap",
+       "... and said");
+  les[0].mass_kg = 0.3;
+  t = terr("seg 7", 1.5, 0.1, les, 1, RKIN_TARE_MODE_TUMOUR, 120.0);
   is_int(rkin_tare_volume_to_mass("liver volume_L", 0.0, 1.03, &m, &err),
          RKIN_EINVAL, "zero volume rejected");
   like(err.msg, "liver volume_L = 0 must be > 0 L", "... names the field");
