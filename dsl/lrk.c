@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -132,31 +133,15 @@ double lrk_field_number_in(lua_State *L, int t, const char *ctx,
   return v;
 }
 
+/* Callers store the value in an int, a size_t or an unsigned long: the
+ * range of int keeps every such cast defined (1e12 threads or cycles is
+ * an error, not a wrapped number). Counts with a narrower range use
+ * lrk_field_count. */
 long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
                        int required, long def)
 {
-  lua_Integer v;
-  t = lua_absindex(L, t);
-  if (get_field(L, t, key) == LUA_TNIL) {
-    lua_pop(L, 1);
-    if (required)
-      lrk_error(L, "%s: field '%s' is required (an integer)", ctx, key);
-    return def;
-  }
-  if (lua_type(L, -1) != LUA_TNUMBER)
-    lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
-              lrk_got(L, -1));
-  if (!lua_isinteger(L, -1)) {
-    lua_Number d = lua_tonumber(L, -1);
-    if (!isfinite(d) || d != floor(d) || fabs(d) > 9.0e15)
-      lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
-                lrk_got(L, -1));
-    v = (lua_Integer)d;
-  } else {
-    v = lua_tointeger(L, -1);
-  }
-  lua_pop(L, 1);
-  return (long)v;
+  return (long)lrk_field_count(L, t, ctx, key, required, def, INT_MIN,
+                               INT_MAX);
 }
 
 /* ---------------------------------------------------------------- counts */

@@ -50,6 +50,7 @@ double lrk_field_number(lua_State *L, int t, const char *ctx, const char *key,
 double lrk_field_number_in(lua_State *L, int t, const char *ctx,
                            const char *key, int required, double def,
                            double lo, double hi, int flags);
+/* An integer in the range of int (see lrk_field_count for messages). */
 long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
                        int required, long def);
 /* A count (patients, cycles, threads, seeds, ...): field `key` must be an

@@ -147,6 +147,14 @@ t.raises(sim { max_steps = 0 }, "field 'max_steps' must be an integer in "
   .. "[1, 1000000000] (got 0)", "max_steps 0")
 t.raises(sim { max_steps = 1e3 + 0.5 }, "(got 1000.5)",
   "fractional max_steps")
+-- Integer fields of every binding fit an int: no wrapped casts.
+t.raises(function() rk.tac.fit { t = { 1, 2, 3 }, a = { 3, 2, 1 },
+  nuclide = "Lu-177", boot = 1e12 } end,
+  "rk.tac.fit: field 'boot' must be an integer in [-2147483648, "
+  .. "2147483647] (got 1e+12)", "an integer field beyond int: an error")
+t.raises(function() rk.tac.fit { t = { 1, 2, 3 }, a = { 3, 2, 1 },
+  nuclide = "Lu-177", boot = 2.5 } end, "(got 2.5)",
+  "a fractional integer field: an error, not floored")
 do
   local pm = rk.model(spec { params = { k = rk.positive(0.1), kb = 0.05 } })
   t.raises(function()
