@@ -5,9 +5,10 @@
  * Debian's lua5.4 with LUA_CPATH pointing at the build tree (skipped when
  * lua5.4 is not installed). RADIOKIN_BUILDDIR names the build tree
  * (default "."). */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -211,6 +212,21 @@ static void test_prompt(void)
 
 /* -------------------------------------- radiokin.so in the system Lua */
 
+/* In a sanitizer build (CFLAGS -fsanitize=address) radiokin.so needs the
+ * ASan runtime loaded first, which the system lua5.4 does not do: find the
+ * runtime this test was linked with and preload it. */
+static char asan_path[4096];
+static int find_asan(struct dl_phdr_info *info, size_t size, void *ud)
+{
+  (void)size;
+  (void)ud;
+  if (info->dlpi_name && strstr(info->dlpi_name, "/libasan.so")) {
+    snprintf(asan_path, sizeof asan_path, "%s", info->dlpi_name);
+    return 1;
+  }
+  return 0;
+}
+
 static void test_lua_module(void)
 {
   char out[8192], err[8192], cpath[4300], *envp[64];
@@ -229,8 +245,19 @@ static void test_lua_module(void)
   snprintf(cpath, sizeof cpath, "LUA_CPATH=%s/.libs/?.so", builddir);
   envp[n++] = cpath;
   envp[n++] = "LUA_PATH=;;";
+  dl_iterate_phdr(find_asan, NULL);
+  if (asan_path[0]) {
+    static char preload[4200];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", asan_path);
+    envp[n++] = preload;
+    /* the interpreter itself is not instrumented: its leaks are not ours */
+    envp[n++] = "ASAN_OPTIONS=detect_leaks=0";
+  }
   for (k = 0; environ[k] && n < 62; k++)
-    if (strncmp(environ[k], "LUA_", 4) != 0) envp[n++] = environ[k];
+    if (strncmp(environ[k], "LUA_", 4) != 0 &&
+        strncmp(environ[k], "LD_PRELOAD=", 11) != 0 &&
+        !(asan_path[0] && strncmp(environ[k], "ASAN_OPTIONS=", 13) == 0))
+      envp[n++] = environ[k];
   envp[n] = NULL;
   st = run(argv, envp, "", out, sizeof out, err, sizeof err, 1, &se);
   if (st == -1 && se == ENOENT) {
