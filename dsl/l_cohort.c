@@ -21,6 +21,7 @@
 
 #define COHORT_MT "radiokin.cohort"
 #define CTX "rk.cohort"
+#define MAX_CYCLES 1000
 
 static const char *const cohort_keys[] = {
   "model", "n", "seed", "cv", "theta", "patients", "cycles", "interval_h",
@@ -293,14 +294,23 @@ static void push_result(lua_State *L, const rkin_cohort_spec *sp,
   luaL_setmetatable(L, COHORT_MT);
 }
 
+/* Bytes one patient of a cohort takes: parameters, TIAs and status in C,
+ * then the result's Lua tables (its params table, its TIA entries). */
+static double patient_bytes(size_t np, size_t cycles, size_t n_tia)
+{
+  return (double)np * sizeof(double) +
+         (double)(cycles * n_tia) * (sizeof(double) + 16) + sizeof(int) +
+         lrk_table_bytes(0, np) + 16;
+}
+
 static int cohort_new(lua_State *L)
 {
   rkin_cohort_spec sp = {0};
   rkin_cohort_res res = {0};
   rkin_err err;
   const rkin_model *m;
-  double *params, *cv, *scale = NULL;
-  size_t np, n, n_scale = 0;
+  double *params, *cv, *scale = NULL, each;
+  size_t np, n, n_scale = 0, n_tia;
   int *tia_idx;
   const char *path_name;
 
@@ -313,19 +323,27 @@ static int cohort_new(lua_State *L)
   m = lrk_check_model(L, 2);
   np = rkin_model_nparams(m);
 
+  /* Counts first, so the memory estimate comes before any allocation. */
+  sp.n_cycles = (size_t)lrk_field_count(L, 1, CTX, "cycles", 0, 1, 1,
+                                        MAX_CYCLES);
+  lua_getfield(L, 1, "tia");
+  n_tia = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 1;
+  lua_pop(L, 1);
+  each = patient_bytes(np, sp.n_cycles, n_tia);
+
   lua_getfield(L, 1, "patients");
   if (!lua_isnil(L, -1)) {
     lua_pop(L, 1);
     n = read_patients(L, &params);                                /* 3 */
+    lrk_check_memory(L, CTX, (double)n, "patients", each);
   } else {
     double *theta;
     unsigned long seed;
     lua_pop(L, 1);
-    n = (size_t)lrk_field_integer(L, 1, CTX, "n", 1, 0);
-    if (n < 1 || n > 100000000)
-      lrk_error(L, CTX ": field 'n' must be a number of patients in "
-                "[1, 1e8] (got %d)", (int)n);
-    seed = (unsigned long)lrk_field_integer(L, 1, CTX, "seed", 0, 1);
+    n = (size_t)lrk_field_count(L, 1, CTX, "n", 1, 0, 1, LRK_MAX_PATIENTS);
+    seed = (unsigned long)lrk_field_count(L, 1, CTX, "seed", 0, 1, 0,
+                                          LRK_MAX_SEED);
+    lrk_check_memory(L, CTX, (double)n, "patients", each);
     params = lua_newuserdatauv(L, n * np * sizeof *params, 0);    /* 3 */
     theta = lua_newuserdatauv(L, np * sizeof *theta, 0);          /* 4 */
     cv = lua_newuserdatauv(L, np * sizeof *cv, 0);                /* 5 */
@@ -340,10 +358,6 @@ static int cohort_new(lua_State *L)
   sp.model = m;
   sp.n_patients = n;
   sp.params = params;
-  sp.n_cycles = (size_t)lrk_field_integer(L, 1, CTX, "cycles", 0, 1);
-  if (sp.n_cycles < 1 || sp.n_cycles > 1000)
-    lrk_error(L, CTX ": field 'cycles' must be in [1, 1000] (got %d)",
-              (int)sp.n_cycles);
   sp.cycle_h = lrk_field_number(L, 1, CTX, "interval_h", 1, 0);
   lua_getfield(L, 1, "doses");
   if (!lua_istable(L, -1))
@@ -367,9 +381,8 @@ static int cohort_new(lua_State *L)
   sp.opts.rtol = lrk_field_number(L, 1, CTX, "rtol", 0, sp.opts.rtol);
   sp.opts.atol = lrk_field_number(L, 1, CTX, "atol", 0, sp.opts.atol);
   sp.opts.path = read_path(L);
-  sp.threads = (int)lrk_field_integer(L, 1, CTX, "threads", 0, 0);
-  if (sp.threads < 0)
-    lrk_error(L, CTX ": field 'threads' must be >= 0 (0: all cores)");
+  sp.threads = (int)lrk_field_count(L, 1, CTX, "threads", 0, 0, 0,
+                                    LRK_MAX_THREADS);
   if (lrk_field_boolean(L, 1, CTX, "progress", isatty(2)))
     sp.progress = progress_bar;
 
@@ -383,99 +396,159 @@ static int cohort_new(lua_State *L)
   else
     path_name = sp.opts.path == RKIN_PATH_EXACT ? "exact" : "cvodes";
   push_result(L, &sp, &res, tia_idx, path_name);
+  /* The patients given (with their cov and eta) stay with the result, for
+   * c:write_csv{covariates =, etas =}. */
+  lua_getfield(L, 1, "patients");
+  lua_setfield(L, -2, "patients");
   return 1;
 }
 
-/* The cycle-c values of quantity `name` (arg 2) as a sorted copy, failed
- * patients (NaN) dropped; pushes nothing, returns count. */
-static size_t sorted_cycle(lua_State *L, int c, double *buf, size_t n)
+/* Adds cycle c of tia[name] (the table at `q`) to acc (n patients);
+ * a failed patient (NaN) stays NaN. Raises on a value that is not a
+ * number (a hand-made or damaged result). */
+static void add_cycle(lua_State *L, int q, int c, double *acc, size_t n,
+                      int cumulative)
 {
-  size_t i, k = 0;
-  lua_geti(L, -1, c);
+  size_t i;
+  if (lua_geti(L, q, c) != LUA_TTABLE)
+    lrk_error(L, "c:summary: the TIAs of cycle %d are missing", c);
   for (i = 1; i <= n; i++) {
-    double v;
-    lua_geti(L, -1, (lua_Integer)i);
-    v = lua_tonumber(L, -1);
+    if (lua_geti(L, -1, (lua_Integer)i) != LUA_TNUMBER)
+      lrk_error(L, "c:summary: the TIA of patient %d in cycle %d is not a "
+                "number (got %s)", (int)i, c, luaL_typename(L, -1));
+    acc[i - 1] = (cumulative ? acc[i - 1] : 0) + lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (isfinite(v)) buf[k++] = v;
   }
   lua_pop(L, 1);
-  gsl_sort(buf, 1, k);
-  return k;
 }
 
-/* c:summary([name]) -> { {cycle=, n=, mean=, median=, p5=, p95=}, ... }
- * for quantity name (default the first). */
+/* Pushes the key of quantile q: "p5" for 0.05, "p2.5" for 0.025. */
+static const char *quantile_key(lua_State *L, double q)
+{
+  char s[40];
+  snprintf(s, sizeof s, "p%g", 100 * q);
+  return lua_pushstring(L, s);
+}
+
+/* c:summary([name] [, {quantiles = {...}, cumulative = bool}]) -> one row
+ * per cycle {cycle=, n=, mean=, sd=, min=, max=, median=, q = {...},
+ * p5=, p95=, ...} for quantity `name` (default: the first). Quantiles are
+ * GSL's gsl_stats_quantile_from_sorted_data (linear interpolation between
+ * order statistics, Hyndman & Fan type 7): x[i] + d (x[i+1] - x[i]) with
+ * i + d = (k - 1) q over the k patients that did not fail. cumulative:
+ * each patient's TIA summed over cycles 1..cycle. */
 static int cohort_summary(lua_State *L)
 {
-  size_t n, cycles, k;
-  int c;
-  double *buf;
+  static const char *const keys[] = {"quantiles", "cumulative", NULL};
+  static const double def_q[] = {0.05, 0.5, 0.95};
+  size_t n, cycles, k, nq = 3, j;
+  int c, cumulative = 0;
+  double *buf, *acc;
+  const double *qs = def_q;
   luaL_checktype(L, 1, LUA_TTABLE);
-  n = (size_t)lrk_field_integer(L, 1, "c:summary", "n", 1, 0);
-  cycles = (size_t)lrk_field_integer(L, 1, "c:summary", "cycles", 1, 0);
-  if (lua_isnoneornil(L, 2)) {
+  if (lua_istable(L, 2)) {             /* c:summary{...}: default name */
+    lua_settop(L, 2);
+    lua_pushnil(L);
+    lua_insert(L, 2);
+  }
+  lua_settop(L, 3);
+  n = (size_t)lrk_field_count(L, 1, "c:summary", "n", 1, 0, 0,
+                              LRK_MAX_PATIENTS);
+  cycles = (size_t)lrk_field_count(L, 1, "c:summary", "cycles", 1, 0, 0,
+                                   MAX_CYCLES);
+  if (!lua_isnil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lrk_check_keys(L, 3, "c:summary", keys);
+    cumulative = lrk_field_boolean(L, 3, "c:summary", "cumulative", 0);
+    if (lua_getfield(L, 3, "quantiles") != LUA_TNIL) {
+      double *v = lrk_numbers(L, -1, "c:summary", "field 'quantiles'", &nq);
+      for (j = 0; j < nq; j++)
+        if (!(v[j] >= 0 && v[j] <= 1))
+          lrk_error(L, "c:summary: quantiles[%d] must be a probability in "
+                    "[0, 1] (got %f)", (int)j + 1, v[j]);
+      qs = v;                          /* kept alive on the stack */
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  if (lua_isnil(L, 2)) {
     lua_getfield(L, 1, "names");
     lua_geti(L, -1, 1);
     lua_replace(L, 2);
     lua_pop(L, 1);
   }
-  lua_settop(L, 2);
   lua_getfield(L, 1, "tia");
   lua_pushvalue(L, 2);
-  lua_gettable(L, -2);                                            /* 4 */
+  lua_gettable(L, -2);
   if (!lua_istable(L, -1))
     lrk_error(L, "c:summary: no TIA named '%s' in this cohort",
               luaL_tolstring(L, 2, NULL));
-  buf = lua_newuserdatauv(L, (n ? n : 1) * sizeof *buf, 0);       /* 5 */
-  lua_pushvalue(L, 4);                                            /* 6 */
-  lua_createtable(L, (int)cycles, 0);                             /* 7 */
-  for (c = 1; c <= (int)cycles; c++) {
-    lua_pushvalue(L, 6);
-    k = sorted_cycle(L, c, buf, n);
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, c);
-    lua_setfield(L, -2, "cycle");
-    lua_pushinteger(L, (lua_Integer)k);
-    lua_setfield(L, -2, "n");
-    if (k) {
-      lua_pushnumber(L, gsl_stats_mean(buf, 1, k));
-      lua_setfield(L, -2, "mean");
-      lua_pushnumber(L, gsl_stats_median_from_sorted_data(buf, 1, k));
-      lua_setfield(L, -2, "median");
-      lua_pushnumber(L, gsl_stats_quantile_from_sorted_data(buf, 1, k, 0.05));
-      lua_setfield(L, -2, "p5");
-      lua_pushnumber(L, gsl_stats_quantile_from_sorted_data(buf, 1, k, 0.95));
-      lua_setfield(L, -2, "p95");
+  {
+    int q = lua_gettop(L), out;
+    buf = lrk_scratch(L, n, sizeof *buf);
+    acc = lrk_scratch(L, n, sizeof *acc);
+    lua_createtable(L, (int)cycles, 0);
+    out = lua_gettop(L);
+    for (c = 1; c <= (int)cycles; c++) {
+      size_t i;
+      add_cycle(L, q, c, acc, n, cumulative);
+      for (i = k = 0; i < n; i++)
+        if (isfinite(acc[i])) buf[k++] = acc[i];
+      gsl_sort(buf, 1, k);
+      lua_createtable(L, 0, 10);
+      lua_pushinteger(L, c);
+      lua_setfield(L, -2, "cycle");
+      lua_pushinteger(L, (lua_Integer)k);
+      lua_setfield(L, -2, "n");
+      if (k) {
+        lua_pushnumber(L, gsl_stats_mean(buf, 1, k));
+        lua_setfield(L, -2, "mean");
+        lua_pushnumber(L, k > 1 ? gsl_stats_sd(buf, 1, k) : 0);
+        lua_setfield(L, -2, "sd");
+        lua_pushnumber(L, buf[0]);
+        lua_setfield(L, -2, "min");
+        lua_pushnumber(L, buf[k - 1]);
+        lua_setfield(L, -2, "max");
+        lua_pushnumber(L, gsl_stats_median_from_sorted_data(buf, 1, k));
+        lua_setfield(L, -2, "median");
+        lua_createtable(L, (int)nq, 0);
+        for (j = 0; j < nq; j++) {
+          double v = gsl_stats_quantile_from_sorted_data(buf, 1, k, qs[j]);
+          lua_pushnumber(L, v);
+          lua_rawseti(L, -2, (lua_Integer)j + 1);
+          quantile_key(L, qs[j]);
+          lua_pushnumber(L, v);
+          lua_rawset(L, -4);
+        }
+        lua_setfield(L, -2, "q");
+      }
+      lua_rawseti(L, out, c);
     }
-    lua_rawseti(L, 7, c);
   }
   return 1;
 }
 
-/* A growing text buffer in a userdata-free malloc block; the caller frees.
+/* A growing text buffer held in a userdata at stack slot `slot`: growing
+ * replaces it with a larger one, so a raise half-way leaks nothing.
  * (luaL_Buffer cannot be used here: the loop reads tables on the stack
  * between additions.) */
 typedef struct {
+  lua_State *L;
+  int slot;
   char *p;
   size_t len, cap;
-  int failed;
 } text;
 
 static void text_add(text *t, const char *s)
 {
   size_t n = strlen(s);
-  if (t->failed) return;
   if (t->len + n + 1 > t->cap) {
     size_t cap = t->cap ? 2 * t->cap : 4096;
     char *p;
     while (cap < t->len + n + 1) cap *= 2;
-    p = realloc(t->p, cap);
-    if (!p) {
-      t->failed = 1;
-      return;
-    }
+    p = lua_newuserdatauv(t->L, cap, 0);   /* raises when out of memory */
+    if (t->len) memcpy(p, t->p, t->len);
+    lua_replace(t->L, t->slot);
     t->p = p;
     t->cap = cap;
   }
@@ -483,19 +556,22 @@ static void text_add(text *t, const char *s)
   t->len += n;
 }
 
-/* Pushes the parameter names of patient 1, sorted (a fixed column order). */
-static void push_param_names(lua_State *L, int params)
+/* Pushes the keys of the table at idx (nil: none), sorted (a fixed
+ * column order). */
+static void push_sorted_keys(lua_State *L, int idx)
 {
   int i = 0;
+  idx = lua_absindex(L, idx);
   lua_newtable(L);
-  lua_geti(L, params, 1);
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    lua_pop(L, 1);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -4, ++i);
+  if (lua_istable(L, idx)) {
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING) continue;
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -3, ++i);
+    }
   }
-  lua_pop(L, 1);
   lua_getglobal(L, "table");
   lua_getfield(L, -1, "sort");
   lua_pushvalue(L, -3);
@@ -503,22 +579,36 @@ static void push_param_names(lua_State *L, int params)
   lua_pop(L, 1);
 }
 
-/* The header line: id, parameters, <name>_c<k>_MBqh. */
-static void csv_header(lua_State *L, text *t, size_t len, size_t nq,
-                       size_t cycles)
+/* Stack of c:write_csv: 3 names, 4 params, 5 tia, 6 parameter names,
+ * 7 patients (or nil), 8 covariate names, 9 eta names. */
+enum { S_NAMES = 3, S_PARAMS, S_TIA, S_PNAMES, S_PATIENTS, S_COVS, S_ETAS };
+
+/* Adds ",prefix<name>" for every name of the list at idx. */
+static void header_names(lua_State *L, text *t, int idx, const char *prefix)
 {
-  size_t i, q, c;
-  char col[160];
-  text_add(t, "id");
+  lua_Integer i, len = (lua_Integer)lua_rawlen(L, idx);
   for (i = 1; i <= len; i++) {
-    lua_geti(L, 6, (lua_Integer)i);
+    lua_rawgeti(L, idx, i);
     text_add(t, ",");
+    text_add(t, prefix);
     text_add(t, lua_tostring(L, -1));
     lua_pop(L, 1);
   }
+}
+
+/* The header line: id, parameters, cov.<name>, eta.<name>,
+ * <name>_c<k>_MBqh. */
+static void csv_header(lua_State *L, text *t, size_t nq, size_t cycles)
+{
+  size_t q, c;
+  char col[160];
+  text_add(t, "id");
+  header_names(L, t, S_PNAMES, "");
+  header_names(L, t, S_COVS, "cov.");
+  header_names(L, t, S_ETAS, "eta.");
   for (q = 1; q <= nq; q++)
     for (c = 1; c <= cycles; c++) {
-      lua_geti(L, 3, (lua_Integer)q);
+      lua_geti(L, S_NAMES, (lua_Integer)q);
       snprintf(col, sizeof col, ",%s_c%zu_MBqh", lua_tostring(L, -1), c);
       lua_pop(L, 1);
       text_add(t, col);
@@ -526,28 +616,63 @@ static void csv_header(lua_State *L, text *t, size_t len, size_t nq,
   text_add(t, "\n");
 }
 
-/* Patient i's row. Stack: 3 names, 4 params, 5 tia, 6 param names. */
-static void csv_row(lua_State *L, text *t, size_t i, size_t len, size_t nq,
-                    size_t cycles)
+/* Adds the numbers of table `from` (at idx; a subtable `sub` of it when
+ * sub is not NULL) for the names of the list at `names`. Raises naming the
+ * patient and the value when one is missing. */
+static void row_values(lua_State *L, text *t, int idx, const char *sub,
+                       int names, size_t i)
 {
   char num[40];
-  size_t j, q, c;
-  snprintf(num, sizeof num, "%zu", i);
-  text_add(t, num);
-  lua_geti(L, 4, (lua_Integer)i);
+  lua_Integer j, len = (lua_Integer)lua_rawlen(L, names);
+  idx = lua_absindex(L, idx);
+  if (sub && (!lua_istable(L, idx) || lua_getfield(L, idx, sub) !=
+              LUA_TTABLE))
+    lrk_error(L, "c:write_csv: patients[%d] has no table '%s'", (int)i, sub);
+  if (!sub) lua_pushvalue(L, idx);
   for (j = 1; j <= len; j++) {
-    lua_geti(L, 6, (lua_Integer)j);
-    lua_gettable(L, -2);
+    const char *name;
+    lua_rawgeti(L, names, j);
+    name = lua_tostring(L, -1);
+    lua_pushvalue(L, -1);
+    if (lua_gettable(L, -3) != LUA_TNUMBER)
+      lrk_error(L, "c:write_csv: patients[%d] has no number %s%s%s", (int)i,
+                sub ? sub : "", sub ? "." : "", name);
+    lua_remove(L, -2);
     snprintf(num, sizeof num, ",%.10g", lua_tonumber(L, -1));
     lua_pop(L, 1);
     text_add(t, num);
   }
   lua_pop(L, 1);
+}
+
+/* Patient i's row. */
+static void csv_row(lua_State *L, text *t, size_t i, size_t nq,
+                    size_t cycles)
+{
+  char num[40];
+  size_t q, c;
+  int pat;
+  if (lua_isnil(L, S_PATIENTS)) lua_pushnil(L);
+  else lua_geti(L, S_PATIENTS, (lua_Integer)i);
+  pat = lua_gettop(L);
+  /* The patient's own id (pop:read_csv keeps the file's) when it has one. */
+  if (lua_istable(L, pat) && lua_getfield(L, pat, "id") == LUA_TNUMBER)
+    snprintf(num, sizeof num, "%.15g", lua_tonumber(L, -1));
+  else
+    snprintf(num, sizeof num, "%zu", i);
+  lua_settop(L, pat);
+  text_add(t, num);
+  lua_geti(L, S_PARAMS, (lua_Integer)i);
+  row_values(L, t, -1, NULL, S_PNAMES, i);
+  lua_pop(L, 1);
+  if (lua_rawlen(L, S_COVS)) row_values(L, t, pat, "cov", S_COVS, i);
+  if (lua_rawlen(L, S_ETAS)) row_values(L, t, pat, "eta", S_ETAS, i);
+  lua_settop(L, pat - 1);
   for (q = 1; q <= nq; q++)
     for (c = 1; c <= cycles; c++) {
       double v;
-      lua_geti(L, 3, (lua_Integer)q);
-      lua_gettable(L, 5);
+      lua_geti(L, S_NAMES, (lua_Integer)q);
+      lua_gettable(L, S_TIA);
       lua_geti(L, -1, (lua_Integer)c);
       lua_geti(L, -1, (lua_Integer)i);
       v = lua_tonumber(L, -1);
@@ -560,32 +685,66 @@ static void csv_row(lua_State *L, text *t, size_t i, size_t len, size_t nq,
   text_add(t, "\n");
 }
 
-/* c:write_csv(path): id, parameters, then <name>_c<k>_MBqh; atomic. */
+/* Pushes the sorted names of patients[1][sub] (cov or eta) when `want`,
+ * else an empty list; raises when they are wanted and absent. */
+static void push_extra_names(lua_State *L, int want, const char *sub,
+                             const char *what)
+{
+  if (!want) {
+    lua_newtable(L);
+    return;
+  }
+  if (lua_isnil(L, S_PATIENTS) || lua_geti(L, S_PATIENTS, 1) != LUA_TTABLE ||
+      lua_getfield(L, -1, sub) != LUA_TTABLE)
+    lrk_error(L, "c:write_csv: %s = true needs patients with %s tables "
+              "(from rk.population's pop:sample or pop:read_csv, given as "
+              "rk.cohort{patients = ...})", what, sub);
+  push_sorted_keys(L, -1);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* c:write_csv(path [, {covariates = bool, etas = bool}]): id, parameters,
+ * then cov.<name> and eta.<name> when asked, then <name>_c<k>_MBqh;
+ * atomic. */
 static int cohort_write_csv(lua_State *L)
 {
+  static const char *const keys[] = {"covariates", "etas", NULL};
   const char *path = luaL_checkstring(L, 2);
-  size_t n, cycles, nq, i, len;
-  text t = {0};
+  size_t n, cycles, nq, i;
+  int covs = 0, etas = 0;
+  text t;
   rkin_err err;
   int rc;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 2);
-  n = (size_t)lrk_field_integer(L, 1, "c:write_csv", "n", 1, 0);
-  cycles = (size_t)lrk_field_integer(L, 1, "c:write_csv", "cycles", 1, 0);
-  lua_getfield(L, 1, "names");                                     /* 3 */
-  nq = (size_t)luaL_len(L, 3);
-  lua_getfield(L, 1, "params");                                    /* 4 */
-  lua_getfield(L, 1, "tia");                                       /* 5 */
-  push_param_names(L, 4);                                          /* 6 */
-  len = (size_t)luaL_len(L, 6);
-  csv_header(L, &t, len, nq, cycles);
-  for (i = 1; i <= n; i++) csv_row(L, &t, i, len, nq, cycles);
-  if (t.failed) {
-    free(t.p);
-    return lrk_error(L, "c:write_csv: out of memory");
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lrk_check_keys(L, 3, "c:write_csv", keys);
+    covs = lrk_field_boolean(L, 3, "c:write_csv", "covariates", 0);
+    etas = lrk_field_boolean(L, 3, "c:write_csv", "etas", 0);
   }
+  lua_settop(L, 2);
+  n = (size_t)lrk_field_count(L, 1, "c:write_csv", "n", 1, 0, 0,
+                              LRK_MAX_PATIENTS);
+  cycles = (size_t)lrk_field_count(L, 1, "c:write_csv", "cycles", 1, 0, 0,
+                                   MAX_CYCLES);
+  lua_getfield(L, 1, "names");                               /* S_NAMES */
+  nq = (size_t)luaL_len(L, S_NAMES);
+  lua_getfield(L, 1, "params");                              /* S_PARAMS */
+  lua_getfield(L, 1, "tia");                                 /* S_TIA */
+  lua_geti(L, S_PARAMS, 1);
+  push_sorted_keys(L, -1);                                   /* S_PNAMES */
+  lua_remove(L, -2);
+  lua_getfield(L, 1, "patients");                            /* S_PATIENTS */
+  push_extra_names(L, covs, "cov", "covariates");            /* S_COVS */
+  push_extra_names(L, etas, "eta", "etas");                  /* S_ETAS */
+  lua_pushnil(L);                                    /* the text buffer */
+  memset(&t, 0, sizeof t);
+  t.L = L;
+  t.slot = lua_gettop(L);
+  csv_header(L, &t, nq, cycles);
+  for (i = 1; i <= n; i++) csv_row(L, &t, i, nq, cycles);
   rc = lrk_write_atomic(path, t.p, t.len, &err);
-  free(t.p);
   if (rc) lrk_raise(L, "c:write_csv", &err);
   return 0;
 }

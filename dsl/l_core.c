@@ -3,6 +3,7 @@
  * (l_spawn.c): the primitives the Lua prelude and the scripts build on. */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -94,6 +95,25 @@ static int core_csv_records(lua_State *L)
   return 1;
 }
 
+/* memory_limit([bytes]) -> bytes, source: the limit that counts given to
+ * rk.cohort, pop:sample, ... are checked against before allocating (see
+ * lrk_check_memory). With an argument, sets it (it can only lower the
+ * system's limit; 0 restores it). */
+static int core_memory_limit(lua_State *L)
+{
+  const char *src;
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Number b = luaL_checknumber(L, 1);
+    if (!(b >= 0) || !isfinite(b))
+      return lrk_error(L, "rk.memory_limit: bytes must be a finite number "
+                       ">= 0 (got %s)", lrk_got(L, 1));
+    lrk_set_memory_limit(b);
+  }
+  lua_pushnumber(L, lrk_memory_limit(&src));
+  lua_pushstring(L, src);
+  return 2;
+}
+
 static const luaL_Reg core_funcs[] = {
   {"write_atomic", core_write_atomic},
   {"mkdir", lrk_core_mkdir},
@@ -101,6 +121,7 @@ static const luaL_Reg core_funcs[] = {
   {"gnuplot", lrk_core_gnuplot},
   {"gnuplot_quote", lrk_core_gnuplot_quote},
   {"csv_records", core_csv_records},
+  {"memory_limit", core_memory_limit},
   {NULL, NULL}
 };
 

@@ -150,11 +150,10 @@ static int pop_fit(lua_State *L)
     lrk_check_keys(L, 3, ctx, keys);
     o.method = lrk_popmodel_method(L, 3, ctx, p->method);
     o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", 1);
-    o.threads = (int)lrk_field_integer(L, 3, ctx, "threads", 0, 0);
-    o.max_eval = (int)lrk_field_integer(L, 3, ctx, "max_eval", 0, 3000);
-    if (o.threads < 0 || o.max_eval <= 0)
-      return lrk_error(L, "%s: threads must be >= 0 (0: all cores) and "
-                       "max_eval > 0", ctx);
+    o.threads = (int)lrk_field_count(L, 3, ctx, "threads", 0, 0, 0,
+                                     LRK_MAX_THREADS);
+    o.max_eval = (int)lrk_field_count(L, 3, ctx, "max_eval", 0, 3000, 1,
+                                      100000000);
     {
       const char *gr = lrk_field_string(L, 3, ctx, "gradient", 0,
                                         "analytic");

@@ -680,9 +680,8 @@ static int pop_new(lua_State *L)
   lrk_model_params(L, 2, -1, CTX ": field 'theta'", p->theta);
   lua_pop(L, 1);
   p->ps.theta = p->theta;
-  p->ps.threads = (int)lrk_field_integer(L, 1, CTX, "threads", 0, 0);
-  if (p->ps.threads < 0)
-    lrk_error(L, CTX ": field 'threads' must be >= 0 (0: all cores)");
+  p->ps.threads = (int)lrk_field_count(L, 1, CTX, "threads", 0, 0, 0,
+                                       LRK_MAX_THREADS);
   read_omega(L, p, m);
   read_covariates(L, p);
   read_cov_corr(L, p);
@@ -745,6 +744,16 @@ static void *buf(lua_State *L, size_t n)
   return lua_newuserdatauv(L, (n ? n : 1) * sizeof(double), 0);
 }
 
+/* Bytes one sampled patient takes: the engine's output rows, then the
+ * patient's Lua tables (itself with id, parameters, cov and eta; cov; eta)
+ * and its slot in the patients array. */
+static double patient_bytes(size_t np, size_t nc)
+{
+  return (double)(2 * np + nc) * sizeof(double) +
+         lrk_table_bytes(0, np + 3) + lrk_table_bytes(0, nc) +
+         lrk_table_bytes(0, np) + 16;
+}
+
 /* pop:sample{n=, seed=} -> patients */
 static int pop_sample(lua_State *L)
 {
@@ -758,11 +767,12 @@ static int pop_sample(lua_State *L)
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   lrk_check_keys(L, 2, "pop:sample", keys);
-  n = (size_t)lrk_field_integer(L, 2, "pop:sample", "n", 1, 0);
-  if (n < 1 || n > 100000000)
-    lrk_error(L, "pop:sample: field 'n' must be a number of patients in "
-              "[1, 1e8] (got %d)", (int)n);
-  seed = (unsigned long)lrk_field_integer(L, 2, "pop:sample", "seed", 0, 1);
+  n = (size_t)lrk_field_count(L, 2, "pop:sample", "n", 1, 0, 1,
+                              LRK_MAX_PATIENTS);
+  seed = (unsigned long)lrk_field_count(L, 2, "pop:sample", "seed", 0, 1, 0,
+                                        LRK_MAX_SEED);
+  lrk_check_memory(L, "pop:sample", (double)n, "patients",
+                   patient_bytes(np, nc));
   params = buf(L, n * np);
   eta = buf(L, n * np);
   cov = buf(L, n * nc);
@@ -795,8 +805,8 @@ static int pop_read_csv(lua_State *L)
   if (!lua_isnil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lrk_check_keys(L, 3, "pop:read_csv", keys);
-    seed = (unsigned long)lrk_field_integer(L, 3, "pop:read_csv", "seed", 0,
-                                            1);
+    seed = (unsigned long)lrk_field_count(L, 3, "pop:read_csv", "seed", 0, 1,
+                                          0, LRK_MAX_SEED);
   }
   want = lua_newuserdatauv(L, nw * sizeof *want, 0);
   found = lua_newuserdatauv(L, nw * sizeof *found, 0);
@@ -807,6 +817,9 @@ static int pop_read_csv(lua_State *L)
                         want, found, &n, &vals, &lines, &err))
     lrk_raise(L, "pop:read_csv", &err);
   /* Copy into collectable memory before anything can raise. */
+  if (n * patient_bytes(np, nct) > lrk_memory_limit(NULL)) free(vals);
+  lrk_check_memory(L, "pop:read_csv", (double)n, "patients",
+                   patient_bytes(np, nct));
   cin = buf(L, n * nc);
   id = buf(L, n);
   {

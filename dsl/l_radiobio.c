@@ -13,6 +13,8 @@
  *   bed{dose_gy=, g=, organ= | ab_gy=} -> bed_gy, eqd2_gy
  *   curve{c=, b=, organ= | ab_gy= and trep_h= [, where=]} -> {dose_gy, g,
  *     bed_gy, eqd2_gy}
+ *   cumulative{dose_gy={...}, g={...} | g, organ= | ab_gy=} -> {bed_gy,
+ *     eqd2_gy, cycles = {per-cycle BED}}
  *   budget{bed_so_far_gy=, limit_bed_gy=, g=, organ= | ab_gy=
  *     [, gy_per_mbq=]} -> dose_next_gy, activity_mbq (or nil), over
  *   tcp{dose_gy=, g=, alpha_mean=, alpha_sd=, ab_gy=, clonogens_per_l=,
@@ -233,6 +235,52 @@ static int r_curve(lua_State *L)
   return 1;
 }
 
+/* cumulative{dose_gy = {...}, g = {...} | number, organ= | ab_gy=} ->
+ * {bed_gy =, eqd2_gy =, cycles = {bed_gy...}}: BEDs of cycles far enough
+ * apart that they do not interact add (each cycle's own G covers the
+ * repair within it). */
+static int r_cumulative(lua_State *L)
+{
+  static const char *const keys[] = {"dose_gy", "g", "organ", "ab_gy",
+                                     "where", NULL};
+  const char *ctx = "rk.radiobio.cumulative";
+  rkin_organ o;
+  rkin_err err;
+  size_t n, ng = 0, k;
+  double *d, *g = NULL, g1 = 0, *bed, sum, eqd2;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lrk_check_keys(L, 1, ctx, keys);
+  read_lq(L, 1, ctx, 0, &o);
+  lua_getfield(L, 1, "dose_gy");
+  d = lrk_numbers(L, -1, ctx, "field 'dose_gy'", &n);
+  if (!n) return lrk_error(L, "%s: field 'dose_gy' is empty", ctx);
+  if (lua_getfield(L, 1, "g") == LUA_TTABLE) {
+    g = lrk_numbers(L, -1, ctx, "field 'g'", &ng);
+    if (ng != n)
+      return lrk_error(L, "%s: field 'g' has %d values for %d doses", ctx,
+                       (int)ng, (int)n);
+  } else {
+    g1 = lrk_field_number(L, 1, ctx, "g", 1, 0);
+  }
+  bed = lrk_scratch(L, n, sizeof *bed);
+  rkin_err_clear(&err);
+  for (k = 0; k < n; k++) {
+    const char *where = lua_pushfstring(L, "%s cycle %d", o.name, (int)k + 1);
+    if (rkin_radiobio_bed(d[k], g ? g[k] : g1, &o.lq, where, &bed[k], &err))
+      return lrk_raise(L, ctx, &err);
+    lua_pop(L, 1);
+  }
+  if (rkin_radiobio_cumulative(n, bed, o.name, &sum, &err) ||
+      rkin_radiobio_eqd2(sum, &o.lq, o.name, &eqd2, &err))
+    return lrk_raise(L, ctx, &err);
+  lua_createtable(L, 0, 3);
+  set_num(L, "bed_gy", sum);
+  set_num(L, "eqd2_gy", eqd2);
+  lrk_push_numbers(L, bed, n);
+  lua_setfield(L, -2, "cycles");
+  return 1;
+}
+
 static int r_budget(lua_State *L)
 {
   static const char *const keys[] = {"bed_so_far_gy", "limit_bed_gy", "g",
@@ -323,6 +371,7 @@ static const luaL_Reg radiobio_funcs[] = {
   {"bed", r_bed},
   {"curve", r_curve},
   {"budget", r_budget},
+  {"cumulative", r_cumulative},
   {"tcp", r_tcp},
   {"ntcp", r_ntcp},
   {NULL, NULL}

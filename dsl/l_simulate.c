@@ -5,6 +5,7 @@
  *
  * Engine objects live in boxes (userdata freed by __gc) while m:simulate
  * runs, so a raise leaks nothing. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
     dose.amount = lrk_field_number(L, di, dctx, "amount", 1, 0);
     dose.rate = lrk_field_number(L, di, dctx, "rate", 0, 0);
     dose.ii = lrk_field_number(L, di, dctx, "ii", 0, 0);
-    dose.addl = (int)lrk_field_integer(L, di, dctx, "addl", 0, 0);
+    dose.addl = (int)lrk_field_count(L, di, dctx, "addl", 0, 0, 0, INT_MAX);
     to = lrk_field_string(L, di, dctx, "to", 1, NULL);
     dose.cmt = rkin_model_state_index(m, to, &err);
     if (dose.cmt < 0) lrk_error(L, "%s: field 'to': %s", dctx, err.msg);
@@ -359,9 +360,8 @@ int lrk_model_simulate(lua_State *L)
   if (o.atol <= 0)
     return lrk_error(L, "%s: field 'atol' must be > 0 (got %f)", ctx,
                      o.atol);
-  o.max_steps = lrk_field_integer(L, 2, ctx, "max_steps", 0, o.max_steps);
-  if (o.max_steps <= 0)
-    return lrk_error(L, "%s: field 'max_steps' must be > 0", ctx);
+  o.max_steps = lrk_field_count(L, 2, ctx, "max_steps", 0, o.max_steps, 1,
+                                1000000000);
   o.path = read_path(L, ctx);
 
   ybuf = nt ? lrk_scratch(L, nt * ns, sizeof *ybuf) : NULL;

@@ -384,12 +384,28 @@ static void push_result(lua_State *L, const rkin_tare_plan *p,
     set_num(L, "normal_gy", tr->normal_gy);
     set_num(L, "tumour_mean_gy", tr->tumour_mean_gy);
     set_num(L, "lung_gy", tr->lung_gy);
+    /* Partition of the administered activity (MBq): A_lung = A L; the
+     * rest splits by uptake mass, U = M_N + sum tn_i M_i: A_N = A (1 - L)
+     * M_N / U, each lesion A (1 - L) tn_i M_i / U, A_T their sum. */
+    {
+      double liver = tr->activity_mbq * (1 - t->lsf), a_t = 0;
+      double u = tr->uptake_mass_kg > 0 ? tr->uptake_mass_kg : 1;
+      for (i = 0; i < t->n_lesions; i++)
+        a_t += liver * t->lesions[i].tn * t->lesions[i].mass_kg / u;
+      set_num(L, "A_lung", tr->activity_mbq * t->lsf);
+      set_num(L, "A_N", liver * tr->normal_mass_kg / u);
+      set_num(L, "A_T", a_t);
+    }
     lua_createtable(L, (int)t->n_lesions, 0);
     for (i = 0; i < t->n_lesions; i++) {
-      lua_createtable(L, 0, 3);
+      lua_createtable(L, 0, 4);
       set_num(L, "mass_kg", t->lesions[i].mass_kg);
       set_num(L, "tn", t->lesions[i].tn);
       set_num(L, "dose_gy", tr->lesion_gy[i]);
+      set_num(L, "A_mbq", tr->activity_mbq * (1 - t->lsf) *
+                            t->lesions[i].tn * t->lesions[i].mass_kg /
+                            (tr->uptake_mass_kg > 0 ? tr->uptake_mass_kg
+                                                    : 1));
       lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "lesions");

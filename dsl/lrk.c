@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,31 +133,171 @@ double lrk_field_number_in(lua_State *L, int t, const char *ctx,
   return v;
 }
 
+/* Callers store the value in an int, a size_t or an unsigned long: the
+ * range of int keeps every such cast defined (1e12 threads or cycles is
+ * an error, not a wrapped number). Counts with a narrower range use
+ * lrk_field_count. */
 long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
                        int required, long def)
 {
-  lua_Integer v;
+  return (long)lrk_field_count(L, t, ctx, key, required, def, INT_MIN,
+                               INT_MAX);
+}
+
+/* ---------------------------------------------------------------- counts */
+
+/* The value at idx as a count in [lo, hi], or raises quoting it as Lua
+ * prints it (1e+12, 1.5), so the user sees the number they typed. */
+static long long count_at(lua_State *L, int idx, const char *ctx,
+                          const char *what, long long lo, long long hi)
+{
+  long long v = 0;
+  int ok = 0;
+  idx = lua_absindex(L, idx);
+  if (lua_isinteger(L, idx)) {
+    v = (long long)lua_tointeger(L, idx);
+    ok = 1;
+  } else if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number d = lua_tonumber(L, idx);
+    /* 9.2e18 < 2^63: the cast below is then defined. */
+    if (isfinite(d) && d == floor(d) && fabs(d) < 9.2e18) {
+      v = (long long)d;
+      ok = 1;
+    }
+  }
+  if (!ok || v < lo || v > hi) {
+    const char *got = luaL_typename(L, idx);
+    if (lua_isinteger(L, idx)) {
+      got = lua_pushfstring(L, "%I", lua_tointeger(L, idx));
+    } else if (lua_type(L, idx) == LUA_TNUMBER) {
+      /* The shortest text that reads back as the value: 1e+12, 1.5. */
+      char s[64];
+      int p;
+      lua_Number d = lua_tonumber(L, idx);
+      for (p = 1; p <= 17; p++) {
+        snprintf(s, sizeof s, "%.*g", p, (double)d);
+        if (strtod(s, NULL) == d) break;
+      }
+      got = isfinite(d) ? lua_pushstring(L, s) : lrk_got(L, idx);
+    }
+    lrk_error(L, "%s: %s must be an integer in [%I, %I] (got %s)", ctx, what,
+              (lua_Integer)lo, (lua_Integer)hi, got);
+  }
+  return v;
+}
+
+long long lrk_field_count(lua_State *L, int t, const char *ctx,
+                          const char *key, int required, long long def,
+                          long long lo, long long hi)
+{
+  long long v;
+  const char *what;
   t = lua_absindex(L, t);
   if (get_field(L, t, key) == LUA_TNIL) {
     lua_pop(L, 1);
     if (required)
-      lrk_error(L, "%s: field '%s' is required (an integer)", ctx, key);
+      lrk_error(L, "%s: field '%s' is required (an integer in [%I, %I])",
+                ctx, key, (lua_Integer)lo, (lua_Integer)hi);
     return def;
   }
-  if (lua_type(L, -1) != LUA_TNUMBER)
-    lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
-              lrk_got(L, -1));
-  if (!lua_isinteger(L, -1)) {
-    lua_Number d = lua_tonumber(L, -1);
-    if (!isfinite(d) || d != floor(d) || fabs(d) > 9.0e15)
-      lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, key,
-                lrk_got(L, -1));
-    v = (lua_Integer)d;
-  } else {
-    v = lua_tointeger(L, -1);
+  what = lua_pushfstring(L, "field '%s'", key);
+  v = count_at(L, -2, ctx, what, lo, hi);
+  lua_pop(L, 2);
+  return v;
+}
+
+long long lrk_check_count(lua_State *L, int arg, const char *ctx,
+                          const char *what, long long lo, long long hi)
+{
+  return count_at(L, arg, ctx, what, lo, hi);
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static double memory_override;   /* bytes; 0: the system's limit */
+
+/* The smallest of physical RAM, RLIMIT_AS and the cgroup v2 limit. */
+static double system_memory(const char **source)
+{
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  double lim = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+  struct rlimit rl;
+  FILE *f;
+  *source = "the machine's RAM";
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (lim <= 0 || (double)rl.rlim_cur < lim)) {
+    lim = (double)rl.rlim_cur;
+    *source = "the process's address-space limit (ulimit -v)";
   }
-  lua_pop(L, 1);
-  return (long)v;
+  f = fopen("/sys/fs/cgroup/memory.max", "r");
+  if (f) {
+    double c;
+    if (fscanf(f, "%lf", &c) == 1 && c > 0 && (lim <= 0 || c < lim)) {
+      lim = c;
+      *source = "the cgroup memory limit";
+    }
+    fclose(f);
+  }
+  if (lim <= 0) {
+    lim = 1e18;                /* unknown: no limit of our own */
+    *source = "no known limit";
+  }
+  return lim;
+}
+
+double lrk_memory_limit(const char **source)
+{
+  const char *src;
+  double sys = system_memory(&src);
+  if (memory_override > 0 && memory_override < sys) {
+    src = "rk.memory_limit";
+    sys = memory_override;
+  }
+  if (source) *source = src;
+  return sys;
+}
+
+void lrk_set_memory_limit(double bytes)
+{
+  memory_override = bytes > 0 ? bytes : 0;
+}
+
+static const char *push_bytes(lua_State *L, double b)
+{
+  char s[64];
+  if (b >= 1e9) snprintf(s, sizeof s, "%.1f GB", b / 1e9);
+  else if (b >= 1e6) snprintf(s, sizeof s, "%.1f MB", b / 1e6);
+  else if (b >= 1e3) snprintf(s, sizeof s, "%.1f kB", b / 1e3);
+  else snprintf(s, sizeof s, "%.0f bytes", b);
+  return lua_pushstring(L, s);
+}
+
+void lrk_check_memory(lua_State *L, const char *ctx, double n,
+                      const char *what, double each)
+{
+  const char *src, *count, *need, *have;
+  double lim = lrk_memory_limit(&src);
+  if (n * each <= lim) return;
+  count = lua_pushfstring(L, "%I", (lua_Integer)n);
+  need = push_bytes(L, n * each);
+  have = push_bytes(L, lim);
+  lrk_error(L, "%s: %s %s need about %s (%d bytes each), more than the "
+            "memory limit of %s (%s); ask for fewer", ctx, count, what, need,
+            (int)each, have, src);
+}
+
+double lrk_table_bytes(size_t narr, size_t nhash)
+{
+  /* sizeof(Table) and malloc's per-block overhead, 16-byte TValues, 24-byte
+   * Nodes in a power-of-two hash part (Lua 5.4, 64-bit). */
+  double b = 56 + 16;
+  size_t size = 1;
+  if (narr) b += 16.0 * (double)narr + 16;
+  if (nhash) {
+    while (size < nhash) size *= 2;
+    b += 24.0 * (double)size + 16;
+  }
+  return b;
 }
 
 const char *lrk_field_string(lua_State *L, int t, const char *ctx,

@@ -50,8 +50,41 @@ double lrk_field_number(lua_State *L, int t, const char *ctx, const char *key,
 double lrk_field_number_in(lua_State *L, int t, const char *ctx,
                            const char *key, int required, double def,
                            double lo, double hi, int flags);
+/* An integer in the range of int (see lrk_field_count for messages). */
 long lrk_field_integer(lua_State *L, int t, const char *ctx, const char *key,
                        int required, long def);
+/* A count (patients, cycles, threads, seeds, ...): field `key` must be an
+ * integer, given as 10 or 1e4 but never 1.5, in [lo, hi]. Messages quote
+ * the value as the user wrote it: "ctx: field 'n' must be an integer in
+ * [1, 100000000] (got 1e+12)". */
+/* Ranges of the counts every binding reads the same way. */
+#define LRK_MAX_PATIENTS 100000000LL      /* 1e8 */
+#define LRK_MAX_THREADS 1024LL            /* 0 means all cores */
+#define LRK_MAX_SEED 9007199254740992LL   /* 2^53: every seed a Lua number holds exactly */
+long long lrk_field_count(lua_State *L, int t, const char *ctx,
+                          const char *key, int required, long long def,
+                          long long lo, long long hi);
+/* The same for the argument at stack index `arg` (named `what`). */
+long long lrk_check_count(lua_State *L, int arg, const char *ctx,
+                          const char *what, long long lo, long long hi);
+
+/* Memory guard for allocations that grow with a count the user gives:
+ * raises before anything is allocated when n items of about `each` bytes
+ * exceed the memory limit, e.g. "pop:sample: 10000000 patients need about
+ * 14.2 GB (1424 bytes each); the memory limit is 8.0 GB (the machine's
+ * RAM)". `what` names the items ("patients"). */
+void lrk_check_memory(lua_State *L, const char *ctx, double n,
+                      const char *what, double each);
+/* The limit in bytes and where it comes from ("the machine's RAM", "the
+ * process's address-space limit", "the cgroup memory limit", or
+ * "rk.memory_limit"). lrk_set_memory_limit(0) restores the default. */
+double lrk_memory_limit(const char **source);
+void lrk_set_memory_limit(double bytes);
+/* Bytes of a Lua table with `narr` array slots and `nhash` hash entries
+ * (Lua 5.4 layout: header, 16-byte array values, 24-byte nodes rounded to
+ * a power of two), for lrk_check_memory estimates. */
+double lrk_table_bytes(size_t narr, size_t nhash);
+
 const char *lrk_field_string(lua_State *L, int t, const char *ctx,
                              const char *key, int required, const char *def);
 int lrk_field_boolean(lua_State *L, int t, const char *ctx, const char *key,

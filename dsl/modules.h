@@ -14,6 +14,13 @@ typedef struct {
 
 extern const lrk_module lrk_modules[];   /* ends with {NULL, NULL} */
 
+/* Sets package.preload["radiokin.<name>"] for every C module and the
+ * embedded Lua files (package.preload["radiokin"] is dsl/lua/radiokin.lua):
+ * after it, require "radiokin" works in that state. */
+void lrk_install_preloads(lua_State *L);
+/* The opener of radiokin.so for the system Lua (dsl/lua_module.c). */
+int luaopen_radiokin(lua_State *L);
+
 /* One opener per binding file (dsl/l_<name>.c). */
 int luaopen_radiokin_model(lua_State *L);
 int luaopen_radiokin_core(lua_State *L);

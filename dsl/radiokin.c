@@ -1,10 +1,13 @@
 /* radiokin.c - the `radiokin` executable: runs a Lua script with the
- * radiokin modules preloaded, text-only loading and strict globals. */
+ * radiokin modules preloaded, text-only loading and strict globals; with
+ * no script, an interactive prompt on a terminal (dsl/repl.c), else the
+ * script read from standard input. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -13,6 +16,7 @@
 #include "core/init.h"
 #include "lrk.h"
 #include "modules.h"
+#include "repl.h"
 
 static const char *progname = "radiokin";
 
@@ -20,16 +24,21 @@ static void usage(FILE *f)
 {
   fprintf(f,
     "usage: %s [--traceback] script.lua [args...]\n"
+    "       %s [--traceback] - [args...]     (the script from stdin)\n"
+    "       %s                               (interactive prompt)\n"
     "       %s --version | --help\n"
     "\n"
     "Runs a Lua script with the radiokin modules available\n"
     "(local rk = require \"radiokin\"). The script's arguments are in the\n"
     "global table `arg` (arg[0] is the script) and in `...`.\n"
+    "With no script: on a terminal, an interactive prompt with rk loaded\n"
+    "(line editing and history when built with readline; globals are not\n"
+    "strict there); otherwise the script is read from standard input.\n"
     "Scripts are loaded as text only; reading or assigning an undeclared\n"
     "global is an error (use local, or rawset(_G, name, value)).\n"
     "On error the message is printed as 'radiokin: file:line: message' and\n"
     "the exit status is 1; --traceback (or RADIOKIN_TRACEBACK=1) adds the\n"
-    "Lua stack traceback.\n", progname, progname);
+    "Lua stack traceback.\n", progname, progname, progname, progname);
 }
 
 /* ------------------------------------------------------ text-only loads */
@@ -116,41 +125,6 @@ static void install_text_loaders(lua_State *L)
   lua_pop(L, 2);
 }
 
-/* ------------------------------------------------------------- preloads */
-
-/* Loader for an embedded prelude file. Upvalue 1: its lrk_lua_source. */
-static int load_embedded(lua_State *L)
-{
-  const lrk_lua_source *src = lua_touserdata(L, lua_upvalueindex(1));
-  /* The tag lets lrk_where blame the user's code instead of the prelude. */
-  lua_pushfstring(L, "=[radiokin] %s", src->path);
-  if (luaL_loadbufferx(L, src->text, src->len, lua_tostring(L, -1), "t") !=
-      LUA_OK)
-    return lua_error(L);
-  lua_pushvalue(L, 1);
-  lua_call(L, 1, 1);
-  return 1;
-}
-
-static void install_preloads(lua_State *L)
-{
-  const lrk_module *m;
-  const lrk_lua_source *s;
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (m = lrk_modules; m->name; m++) {
-    const char *name = lua_pushfstring(L, "radiokin.%s", m->name);
-    lua_pushcfunction(L, m->open);
-    lua_setfield(L, -3, name);
-    lua_pop(L, 1);
-  }
-  for (s = lrk_lua_sources; s->name; s++) {
-    lua_pushlightuserdata(L, (void *)s);
-    lua_pushcclosure(L, load_embedded, 1);
-    lua_setfield(L, -2, s->name);
-  }
-  lua_pop(L, 1);
-}
-
 /* ------------------------------------------------------- strict globals */
 
 static int strict_index(lua_State *L)
@@ -213,26 +187,57 @@ static void create_arg_table(lua_State *L, char **argv, int argc, int script)
 typedef struct {
   int argc;
   char **argv;
-  int script;       /* index of the script in argv */
+  int script;       /* index of the script in argv ("-": stdin) */
   int traceback;
+  int interactive;  /* no script and stdin a terminal: the prompt */
 } run_args;
+
+/* Runs the function on top of the stack (with nargs arguments above it)
+ * under the message handler; prints an error as "radiokin: message"
+ * (and the traceback when asked). Returns 1 when it ran without error. */
+static int run_protected(lua_State *L, int nargs, int nresults,
+                         int traceback)
+{
+  int base = lua_gettop(L) - nargs, rc;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  rc = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);
+  if (rc != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(no message)");
+    /* A memory error bypasses the handler: then there is no traceback. */
+    if (traceback &&
+        lua_getfield(L, LUA_REGISTRYINDEX, "radiokin.traceback") ==
+        LUA_TSTRING)
+      fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    fflush(stderr);
+    lua_settop(L, base - 1);
+    return 0;
+  }
+  return 1;
+}
 
 static int pmain(lua_State *L)
 {
   run_args *a = lua_touserdata(L, 1);
-  const char *script = a->argv[a->script];
-  int i, nargs, rc, msgh;
+  const char *script = a->interactive ? NULL : a->argv[a->script];
+  int i, nargs;
 
   luaL_checkversion(L);
   luaL_openlibs(L);
   install_text_loaders(L);
-  install_preloads(L);
+  lrk_install_preloads(L);
+  if (a->interactive) {
+    lua_pushboolean(L, lrk_repl(L, progname, a->traceback, run_protected));
+    return 1;
+  }
   create_arg_table(L, a->argv, a->argc, a->script);
   make_globals_strict(L);
 
-  lua_pushcfunction(L, msghandler);
-  msgh = lua_gettop(L);
-  if (luaL_loadfilex(L, script, "t") != LUA_OK) {
+  /* "-": the script from standard input (chunk name "=stdin"). */
+  if (luaL_loadfilex(L, strcmp(script, "-") ? script : NULL, "t") !=
+      LUA_OK) {
     fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
     lua_pushboolean(L, 0);
     return 1;
@@ -240,20 +245,7 @@ static int pmain(lua_State *L)
   nargs = a->argc - a->script - 1;
   luaL_checkstack(L, nargs, "too many arguments to script");
   for (i = a->script + 1; i < a->argc; i++) lua_pushstring(L, a->argv[i]);
-  rc = lua_pcall(L, nargs, 0, msgh);
-  if (rc != LUA_OK) {
-    const char *msg = lua_tostring(L, -1);
-    fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(no message)");
-    /* A memory error bypasses the handler: then there is no traceback. */
-    if (a->traceback &&
-        lua_getfield(L, LUA_REGISTRYINDEX, "radiokin.traceback") ==
-        LUA_TSTRING)
-      fprintf(stderr, "%s\n", lua_tostring(L, -1));
-    fflush(stderr);
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, run_protected(L, nargs, 0, a->traceback));
   return 1;
 }
 
@@ -279,19 +271,30 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[i], "--") == 0) {
       i++;
       break;
+    } else if (strcmp(argv[i], "-") == 0) {
+      break;                          /* the script from stdin */
     } else {
       fprintf(stderr, "%s: unknown option '%s' (try %s --help)\n", progname,
               argv[i], progname);
       return 1;
     }
   }
-  if (i >= argc) {
-    fprintf(stderr, "%s: no script given (try %s --help)\n", progname,
-            progname);
-    return 1;
-  }
   a.argc = argc;
   a.argv = argv;
+  if (i >= argc) {
+    /* No script: the prompt on a terminal, else the script from stdin
+     * (as `radiokin -`), so `echo 'print(1)' | radiokin` runs. */
+    static char dash[] = "-";
+    static char *stdin_argv[2] = {NULL, dash};
+    if (isatty(0)) {
+      a.interactive = 1;
+    } else {
+      stdin_argv[0] = argv[0];
+      a.argc = 2;
+      a.argv = stdin_argv;
+      i = 1;
+    }
+  }
   a.script = i;
 
   L = luaL_newstate();

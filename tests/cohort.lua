@@ -143,6 +143,83 @@ do
   os.execute("rm -rf " .. dir)
 end
 
+-- --------------------------------------------- summary: quantiles asked for
+-- A hand-made cohort of 5 patients x 2 cycles (patient 3 failed in cycle
+-- 2: NaN), so every expected value below is worked by hand. Quantile
+-- definition: GSL's gsl_stats_quantile_from_sorted_data, linear
+-- interpolation between order statistics (Hyndman & Fan type 7):
+-- Q(q) = x[i] + d (x[i+1] - x[i]), i + d = (k - 1) q, x sorted, 0-based.
+do
+  local mt = getmetatable(run { n = 2, cycles = 1 })
+  local hand = setmetatable({ n = 5, cycles = 2, names = { "K" },
+    tia = { K = { { 40, 10, 50, 20, 30 }, { 1, 2, 0 / 0, 4, 5 } } } }, mt)
+  local q = { 0.05, 0.5, 0.95, 0.3 }
+  local s = hand:summary("K", { quantiles = q })
+  -- cycle 1 sorted 10 20 30 40 50, k = 5: (k-1)q = 0.2, 2, 3.8, 1.2
+  t.is(s[1].n, 5, "cycle 1: 5 patients")
+  t.is(s[1].q[1], 12, 1e-12, "q 0.05 = 10 + 0.2 x 10 = 12")
+  t.is(s[1].q[2], 30, 1e-12, "q 0.5 = 30")
+  t.is(s[1].q[3], 48, 1e-12, "q 0.95 = 40 + 0.8 x 10 = 48")
+  t.is(s[1].q[4], 22, 1e-12, "q 0.3 = 20 + 0.2 x 10 = 22")
+  t.is(s[1].p30, 22, 1e-12, "also keyed p30")
+  t.is(s[1].p95, 48, 1e-12, "and p95")
+  t.is(s[1].mean, 30, 1e-12, "mean 30")
+  t.is(s[1].sd, math.sqrt(250), 1e-12, "sd (n - 1) = sqrt(1000 / 4)")
+  t.ok(s[1].min == 10 and s[1].max == 50, "min and max")
+  -- cycle 2 without the failed patient: 1 2 4 5, k = 4: (k-1)q = 0.15,
+  -- 1.5, 2.85, 0.9
+  t.is(s[2].n, 4, "cycle 2: the failed patient is left out")
+  t.is(s[2].q[1], 1.15, 1e-12, "cycle 2 q 0.05 = 1 + 0.15 x 1")
+  t.is(s[2].q[2], 3, 1e-12, "cycle 2 q 0.5 = 2 + 0.5 x 2")
+  t.is(s[2].q[3], 4.85, 1e-12, "cycle 2 q 0.95 = 4 + 0.85 x 1")
+  t.is(s[2].q[4], 1.9, 1e-12, "cycle 2 q 0.3 = 1 + 0.9 x 1")
+  -- cumulative over cycles: per-patient sums 41 12 NaN 24 35 -> 12 24 35 41
+  local cu = hand:summary("K", { quantiles = q, cumulative = true })
+  t.is(cu[1].q[3], 48, 1e-12, "cumulative cycle 1 = cycle 1")
+  t.is(cu[2].n, 4, "cumulative cycle 2: patient 3 failed, left out")
+  t.is(cu[2].mean, 28, 1e-12, "cumulative mean (12+24+35+41)/4")
+  t.is(cu[2].q[1], 13.8, 1e-12, "cumulative q 0.05 = 12 + 0.15 x 12")
+  t.is(cu[2].q[2], 29.5, 1e-12, "cumulative q 0.5 = 24 + 0.5 x 11")
+  t.is(cu[2].q[3], 40.1, 1e-12, "cumulative q 0.95 = 35 + 0.85 x 6")
+  t.is(cu[2].q[4], 22.8, 1e-12, "cumulative q 0.3 = 12 + 0.9 x 12")
+  local d = hand:summary { cumulative = true }
+  t.is(d[2].p50, 29.5, 1e-12, "c:summary{...}: the first TIA, default "
+    .. "quantiles 0.05, 0.5, 0.95")
+  t.is(d[2].median, d[2].p50, 0, "median = p50")
+  t.raises(function() hand:summary("K", { quantiles = { 0.5, 1.5 } }) end,
+    "quantiles[2] must be a probability in [0, 1]", "a quantile above 1")
+  t.raises(function() hand:summary("K", { quantile = { 0.5 } }) end,
+    "unknown field 'quantile'", "a misspelt option")
+  hand.tia.K[2][2] = "x"
+  t.raises(function() hand:summary "K" end,
+    "the TIA of patient 2 in cycle 2 is not a number", "a damaged result")
+end
+
+-- --------------------------------------------- counts (issue 12 s.3)
+t.raises(function() run { n = 1e12 } end,
+  "rk.cohort: field 'n' must be an integer in [1, 100000000] (got 1e+12)",
+  "n = 1e12: out of range, quoted as typed")
+t.raises(function() run { n = 2.5 } end, "(got 2.5)", "n = 2.5 not floored")
+t.raises(function() run { n = 5, cycles = 1.5 } end,
+  "field 'cycles' must be an integer in [1, 1000] (got 1.5)",
+  "fractional cycles")
+t.raises(function() run { n = 5, threads = -1 } end,
+  "field 'threads' must be an integer in [0, 1024] (got -1)",
+  "negative threads")
+t.raises(function() run { n = 5, seed = 2 ^ 60 } end, "field 'seed'",
+  "seed above 2^53")
+do
+  rk.memory_limit(1e5)
+  t.raises(function() run { n = 5000 } end,
+    "rk.cohort: 5000 patients need about [%d.]+ MB %(%d+ bytes each%), "
+    .. "more than the memory limit of 100.0 kB %(rk.memory_limit%)",
+    "sampled cohort above the memory limit: refused before sampling")
+  t.raises(function() run { patients = peer_patients(1000) } end,
+    "rk.cohort: 1000 patients need about",
+    "given patients: the results are estimated too")
+  rk.memory_limit(0)
+end
+
 -- --------------------------------------------- bad input
 t.raises(function() rk.cohort { n = 5 } end, "field 'model' is required",
   "missing model")

@@ -137,6 +137,24 @@ t.raises(sim { doses = { { time = 1, amount = 1, to = "A" } }, t0 = 5,
   "a dose before t0 would be ignored: raise")
 t.raises(sim { doses = { { time = -1, amount = 1, to = "A" } } },
   "time = -1 is invalid", "a negative dose time")
+t.raises(sim { doses = { { time = 0, amount = 1, to = "A", ii = 24,
+  addl = 2.5 } } }, "doses[1]: field 'addl' must be an integer in "
+  .. "[0, 2147483647] (got 2.5)", "fractional addl: an error, not floored")
+t.raises(sim { doses = { { time = 0, amount = 1, to = "A", ii = 24,
+  addl = 1e10 } } }, "field 'addl' must be an integer in [0, 2147483647] "
+  .. "(got 1e+10)", "addl beyond int: an error, not wrapped")
+t.raises(sim { max_steps = 0 }, "field 'max_steps' must be an integer in "
+  .. "[1, 1000000000] (got 0)", "max_steps 0")
+t.raises(sim { max_steps = 1e3 + 0.5 }, "(got 1000.5)",
+  "fractional max_steps")
+-- Integer fields of every binding fit an int: no wrapped casts.
+t.raises(function() rk.tac.fit { t = { 1, 2, 3 }, a = { 3, 2, 1 },
+  nuclide = "Lu-177", boot = 1e12 } end,
+  "rk.tac.fit: field 'boot' must be an integer in [-2147483648, "
+  .. "2147483647] (got 1e+12)", "an integer field beyond int: an error")
+t.raises(function() rk.tac.fit { t = { 1, 2, 3 }, a = { 3, 2, 1 },
+  nuclide = "Lu-177", boot = 2.5 } end, "(got 2.5)",
+  "a fractional integer field: an error, not floored")
 do
   local pm = rk.model(spec { params = { k = rk.positive(0.1), kb = 0.05 } })
   t.raises(function()

@@ -114,6 +114,39 @@ local single = m:simulate { params = { kPI = again[3].kPI, kIP = again[3].kIP,
 t.is(c.tia.K[1][3], single.tia.K, 1e-6, "rk.cohort takes the patients "
   .. "table (cov, eta, id skipped); patient 3 cycle 1 = m:simulate (1e-6)")
 
+-- The cohort CSV carries covariates and etas when asked (issue 12 s.6).
+do
+  local dir0 = os.getenv("RADIOKIN_BUILDDIR") or "."
+  local out = dir0 .. "/population_cohort_test.csv"
+  c:write_csv(out, { covariates = true, etas = true })
+  local rows, cols = rk.csv.read(out)
+  local want = { id = true, ["cov.GFR"] = true, ["cov.BSA_m2"] = true,
+                 ["eta.kPK"] = true, kPK = true, K_c2_MBqh = true }
+  local have = {}
+  for _, k in ipairs(cols) do have[k] = true end
+  local all = true
+  for k in pairs(want) do all = all and have[k] end
+  t.ok(all, "columns id, parameters, cov.<name>, eta.<param>, TIAs: "
+    .. table.concat(cols, ","))
+  t.is(rows[3]["cov.GFR"], again[3].cov.GFR, 1e-9, "patient 3 GFR")
+  t.is(rows[3]["eta.kU"], again[3].eta.kU, 1e-9, "patient 3 eta of kU")
+  t.is(rows[3].id, again[3].id, 0, "the patient's id")
+  c:write_csv(out)
+  local _, plain = rk.csv.read(out)
+  t.ok(not table.concat(plain, ","):find("cov%.") and
+       not table.concat(plain, ","):find("eta%."),
+    "no covariates or etas unless asked")
+  local sampled = rk.cohort { model = m, n = 2, cycles = 1, interval_h = 10,
+    doses = { { time = 0, amount = 1, to = "P" } }, tia = { "K" },
+    progress = false }
+  t.raises(function() sampled:write_csv(out, { etas = true }) end,
+    "etas = true needs patients with eta tables",
+    "etas asked of a cohort sampled from n/cv")
+  t.raises(function() c:write_csv(out, { covariate = true }) end,
+    "unknown field 'covariate'", "a misspelt option")
+  os.remove(out)
+end
+
 -- ------------------------------------------------- CSV covariates
 local dir = os.getenv("RADIOKIN_BUILDDIR") or "."
 local csv = dir .. "/population_test.csv"
@@ -205,5 +238,59 @@ t.raises(function() pop:sample { n = 0 } end, "field 'n' must be",
   "n = 0")
 t.raises(function() rk.population { model = m, omgea = {} } end,
   "unknown field 'omgea'", "typo in a field")
+
+-- ------------------------------------------------- counts (issue 12 s.3)
+-- A count is an integer in range, quoted as the user wrote it; never
+-- floored, never wrapped to a negative int.
+t.raises(function() pop:sample { n = 1e12 } end,
+  "pop:sample: field 'n' must be an integer in [1, 100000000] (got 1e+12)",
+  "n = 1e12: out of range, quoted as typed")
+t.raises(function() pop:sample { n = 1.5 } end,
+  "field 'n' must be an integer in [1, 100000000] (got 1.5)",
+  "n = 1.5 is an error, not floored to 1")
+t.raises(function() pop:sample { n = -3 } end, "(got -3)", "negative n")
+t.raises(function() pop:sample { n = 0 / 0 } end, "(got nan)", "NaN n")
+t.raises(function() pop:sample { n = "10" } end, "(got string)",
+  "a string n")
+t.raises(function() pop:sample { n = 10, seed = -1 } end,
+  "field 'seed' must be an integer in [0, 9007199254740992] (got -1)",
+  "negative seed (would wrap as unsigned)")
+t.raises(function() pop:sample { n = 10, seed = 0.5 } end, "(got 0.5)",
+  "fractional seed")
+t.raises(function() rk.population(spec { threads = 1e10 }) end,
+  "field 'threads' must be an integer in [0, 1024] (got 1e+10)",
+  "threads out of range (was cast to int)")
+t.is(#pop:sample { n = 1e1, seed = 1 }, 10, "n = 1e1 (an integral float) is 10")
+
+-- Memory is estimated before allocating: above the limit, the call is
+-- refused with the figures. The estimate per patient must be realistic:
+-- between the memory the patients really take (Lua's count after a full
+-- collection, C buffers freed) and twice that.
+do
+  local limit0 = rk.memory_limit()
+  t.ok(limit0 > 0, "a default memory limit (the machine's RAM or less)")
+  collectgarbage()
+  collectgarbage()
+  local before = collectgarbage("count") * 1024
+  local big = pop:sample { n = 5000, seed = 1 }
+  collectgarbage()
+  collectgarbage()
+  local measured = (collectgarbage("count") * 1024 - before) / #big
+  big = nil
+  t.is(select(1, rk.memory_limit(1e6)), 1e6, "rk.memory_limit(bytes) sets it")
+  local msg = t.raises(function() pop:sample { n = 5000, seed = 1 } end,
+    "pop:sample: 5000 patients need about [%d.]+ MB %(%d+ bytes each%), "
+    .. "more than the memory limit of 1.0 MB %(rk.memory_limit%)",
+    "above the limit: refused with the estimate and the limit")
+  local each = tonumber(msg:match("%((%d+) bytes each%)"))
+  t.ok(each and each >= measured and each <= 2 * measured,
+    ("estimate %s bytes/patient vs %.0f measured: within [1, 2]x")
+      :format(tostring(each), measured))
+  t.is(#pop:sample { n = 100, seed = 1 }, 100, "below the limit: sampled")
+  t.raises(function() rk.memory_limit(-1) end, "must be a finite number",
+    "a negative limit")
+  rk.memory_limit(0)
+  t.is(select(1, rk.memory_limit()), limit0, "memory_limit(0) restores it")
+end
 
 t.done()

@@ -44,6 +44,12 @@ rk.run = core.run
 rk.gnuplot = core.gnuplot
 rk.gnuplot_quote = core.gnuplot_quote
 
+-- rk.memory_limit([bytes]) -> bytes, source: counts given to rk.cohort,
+-- pop:sample, ... are refused, with the figure, when their estimated
+-- memory exceeds this (default: the smallest of RAM, ulimit -v and the
+-- cgroup limit). Setting it can only lower that; 0 restores it.
+rk.memory_limit = core.memory_limit
+
 local function is_finite(x)
   return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
 end
