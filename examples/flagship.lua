@@ -35,7 +35,7 @@ local o = compare.parse_args {
 local clock = os.clock()
 local res = compare.run(o)
 print(("radiokin %s: %d virtual patients of %s, 4 regimens, imaging at "
-  .. "4/24/72 h with 10 %% error (decisions) and true doses (outcomes)")
+  .. "4/24/72/168 h with 10 %% error (decisions) and true doses (outcomes)")
   :format(rk.version, o.n, res.model.model.name))
 compare.print(res)
 print(("written: %s; %.1f s CPU"):format(table.concat(res.files, ", "),

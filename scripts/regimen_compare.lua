@@ -2,14 +2,16 @@
 -- side by side: cycles given, cumulative activity, kidney dose and BED,
 -- marrow dose, tumour dose and BED, and the fraction of patients over each
 -- organ limit. Outcomes are scored on the true simulated doses; the
--- decisions were taken on what simulated imaging showed (4, 24, 72 h,
--- proportional error --imaging-cv, multi-point fit), and the imaging
+-- decisions were taken on what simulated imaging showed (4, 24, 72, 168 h
+-- by default, proportional error --imaging-cv, multi-point fit with AICc
+-- selection among the curves that have fewer parameters than imaging
+-- times), and the imaging
 -- estimate of the kidney dose / BED is reported beside the truth.
 --
 --   radiokin scripts/regimen_compare.lua [--model models/lu177_dotatate.lua]
 --            [--n 1000] [--out DIR] [--name regimen_compare]
 --            [--regimens empiric,pp-prrt,iluminet,optimised]
---            [--imaging-cv 0.1] [--threads N] [--seed S] [--no-plots]
+--            [--imaging-cv 0.1] [--imaging-times 4,24,72,168] [--threads N] [--seed S] [--no-plots]
 --            [--quiet]
 --
 -- Writes DIR/NAME.csv (one row per regimen), DIR/NAME.md (the same table
@@ -40,7 +42,7 @@ M.ALL = { "empiric", "pp-prrt", "iluminet", "optimised" }
 
 local USAGE = "usage: radiokin scripts/regimen_compare.lua [--model FILE] "
   .. "[--n N] [--out DIR] [--name NAME] [--regimens a,b,...] "
-  .. "[--imaging-cv X] [--threads N] [--seed S] [--no-plots] [--quiet]"
+  .. "[--imaging-cv X] [--imaging-times LIST] [--threads N] [--seed S] [--no-plots] [--quiet]"
 
 M.HELP = USAGE .. [[
 
@@ -64,6 +66,11 @@ Options
                      optimised (default all)
   --imaging-cv X     proportional imaging error, fraction 0..1 (default
                      0.1)
+  --imaging-times L  imaging times after each administration, h, comma-
+                     separated and increasing (default 4,24,72,168). A
+                     curve is selected only with more times than its
+                     parameters: with 3 times the uptake-washout curve
+                     is not eligible and a mono-exponential is fitted.
   --threads N        worker threads, integer 0..1024 (0: all cores)
   --seed S           random seed, integer >= 0 (default 1)
   --no-plots         no gnuplot plots
@@ -88,7 +95,7 @@ end
 function M.parse_args(args)
   local o = { model = "models/lu177_dotatate.lua", n = 1000, out = "out",
               name = "regimen_compare", regimens = M.ALL, cv = 0.10,
-              threads = 0, seed = 1 }
+              times = { 4, 24, 72, 168 }, threads = 0, seed = 1 }
   local i = 1
   local function value(name)
     i = i + 1
@@ -135,6 +142,18 @@ function M.parse_args(args)
       end
     elseif a == "--imaging-cv" then
       o.cv = number(a, 0, 1)
+    elseif a == "--imaging-times" then
+      local v = value(a)
+      o.times = {}
+      for f in (v .. ","):gmatch("([^,]*),") do
+        local x = tonumber(f)
+        if not x or x ~= x or x <= 0 or x == math.huge
+            or (#o.times > 0 and x <= o.times[#o.times]) then
+          usage(("--imaging-times needs increasing times > 0 h, comma-"
+                 .. "separated (got '%s')"):format(v))
+        end
+        o.times[#o.times + 1] = x
+      end
     elseif a == "--threads" then o.threads = integer(a, 0, 1024)
     elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 53)
     elseif a == "--no-plots" then o.no_plots = true
@@ -195,7 +214,7 @@ function M.settings(name, f, o)
     model = f, rule = name, activity_gbq = label, threads = o.threads,
     regions = o.regions, progress = not o.quiet and nil or false,
     keep_going = true,
-    imaging = { times_h = { 4, 24, 72 }, cv = o.cv, method = "fit",
+    imaging = { times_h = o.times, cv = o.cv, method = "fit",
                 seed = o.seed + 1000 },
   }
   if name == "empiric" then
@@ -336,7 +355,8 @@ function M.markdown(res, o, f)
   add(("# Regimen comparison: %s, %d virtual patients"):format(f.model.name,
       o.n))
   add("")
-  add(("Imaging at 4, 24, 72 h with %.0f %% proportional error, "
+  add(("Imaging at " .. table.concat(o.times, ", ")
+       .. " h with %.0f %% proportional error, "
        .. "multi-point fit; outcomes scored on the true simulated dose. "
        .. "Median (P5-P95) unless said. Limits: kidney BED %g Gy, kidney "
        .. "dose %g Gy, marrow dose %g Gy. Seed %d."):format(100 * o.cv,
