@@ -36,7 +36,7 @@ static void test_led(void)
               led_hand[i].name);
   }
   ok(i == rkin_nuclide_count(), "every nuclide of the table checked");
-  /* Dose is linear in TIA and inverse in mass (DOMAIN.md s.2). */
+  /* Dose is linear in TIA and inverse in mass (MIRD schema). */
   rkin_dosimetry_led(lu, 1000.0, 0.3, "kidney", &d, &err);
   is_double(d, 1000.0 * 8.5306292700696e-05 / 0.3, 1e-12,
             "LED 1000 MBq h in 0.3 kg (rel 1e-12)");
@@ -79,7 +79,7 @@ static void test_stable(void)
   is_double(v, 5e-6, 1e-15, "S(spleen <- liver)");
   is_int(rkin_stable_dose(t, 2, src, tia, "kidney", &d, &err), 0,
          "dose to kidney from two sources");
-  /* MIRD sum (DOMAIN.md s.2): 100 x 3e-4 + 50 x 6e-6. */
+  /* MIRD sum (MIRD Pamphlet 21): 100 x 3e-4 + 50 x 6e-6. */
   is_double(d, 100 * 3e-4 + 50 * 6e-6, 1e-14, "D = sum TIA x S (rel 1e-14)");
 
   is_int(rkin_stable_dose(t, 2, src, tia, "heart", &d, &err),
@@ -152,7 +152,8 @@ static void test_scaling(void)
 
 static void test_sphere(void)
 {
-  /* LITERATURE.md s.5.1 (C): mass g, S Gy/(Bq s), density 1.03. */
+  /* Lu-177 sphere table of qurit/PyTheranostics spheres.json (C; see
+   * docs/sources.md): mass g, S Gy/(Bq s), density 1.03. */
   static const double m_g[] = {
     4.31e-3, 1.46e-2, 3.45e-2, 1.16e-1, 2.76e-1, 5.39e-1, 9.32e-1, 2.21,
     4.31, 14.6, 34.5, 116, 276, 539, 932};
@@ -174,7 +175,7 @@ static void test_sphere(void)
     if (rkin_sphere_eval(lu, m_g[i] / 1000, 1.03, &sp, &err)) all = 0;
     worst = fmax(worst, fabs(sp.s_gy_per_mbqh / want - 1.0));
   }
-  diag("Lu-177 sphere model vs LITERATURE.md s.5.1: worst rel. diff %.4f",
+  diag("Lu-177 sphere model vs the public sphere table: worst rel. diff %.4f",
        worst);
   ok(all && worst < 0.006,
      "Lu-177 sphere S within 0.6 %% of the s.5.1 table, 4.3 mg-932 g "
