@@ -14,7 +14,7 @@
 -- n =, source = }.
 --
 -- Absorbed dose: local energy deposition, rk.nuclide("Lu-177").j_per_mbqh
--- / mass (147.9 keV per decay, Alcocer-Avila 2020, P), as outputs
+-- / mass (147.92 keV per decay, ICRP 107, P), as outputs
 -- D = A j_per_mbqh / m; red marrow adds a photon cross-dose from the
 -- whole-body activity (phi_WB).
 --

@@ -19,8 +19,8 @@
 --   activity_MBq, interval_h: the label regimen, 7.4 GBq every 6 weeks.
 --
 -- Absorbed dose: local energy deposition of the non-penetrating energy,
--- rk.nuclide("Lu-177").j_per_mbqh / mass (8.531e-5 J/(MBq h), 147.9 keV
--- per decay, Alcocer-Avila 2020, P), as dose-rate outputs
+-- rk.nuclide("Lu-177").j_per_mbqh / mass (8.532e-5 J/(MBq h), 147.92 keV
+-- per decay, ICRP 107, P), as dose-rate outputs
 -- D = A j_per_mbqh / m. Red marrow adds a photon cross-dose from the
 -- whole-body activity (see phi_WB).
 --

@@ -24,9 +24,9 @@ local cycles, summary = dose.main { input, "--out", out, "--no-plot",
   "--quiet" }
 
 -- Hand computation (MIRD schema and LQ BED, docs/sources.md): LED D = TIA x 3.6e9 x E_np x
--- 1.602176634e-13 / m with E_np = 0.1479 MeV (Lu-177, nuclide.c); BED =
+-- 1.602176634e-13 / m with E_np = 0.14792 MeV (Lu-177, ICRP 107); BED =
 -- D (1 + D T_rep / ((T_rep + T_eff) alpha/beta)), kidney 2.6 Gy / 2.8 h.
-local e = 3.6e9 * 0.1479 * 1.602176634e-13
+local e = 3.6e9 * 0.14792 * 1.602176634e-13
 local d1, d2 = 20000 * e / 0.3, 22000 * e / 0.3
 local b1 = d1 * (1 + d1 * 2.8 / ((2.8 + 40) * 2.6))
 local b2 = d2 * (1 + d2 * 2.8 / ((2.8 + 45) * 2.6))
@@ -137,8 +137,8 @@ t.is(tk.model, "upwash", "tia.lua chose upwash for P1 kidney (the curve "
   .. "the BED checks below use)")
 t.is(dk.cycle, 1, 0, "cycle defaults to 1")
 -- LED by hand (MIRD schema, docs/sources.md): TIA x 3.6e9 x E_np x 1.602176634e-13 / m,
--- Lu-177 E_np = 0.1479 MeV (engine/core/nuclide.c), m = 0.30 kg.
-local gy_per_mbqh = 3.6e9 * 0.1479 * 1.602176634e-13 / 0.3
+-- Lu-177 E_np = 0.14792 MeV (ICRP 107, engine/core/nuclide.c), m = 0.30 kg.
+local gy_per_mbqh = 3.6e9 * 0.14792 * 1.602176634e-13 / 0.3
 local dh = tk.tia_MBqh * gy_per_mbqh
 t.is(dk.dose_gy, dh, 1e-12, "P1 kidney dose = LED of tia.csv's TIA by "
   .. "hand (1e-12)")
@@ -302,6 +302,8 @@ t.raises(function() one(0.3, 7.4) end, input .. ":2: activity_MBq = 7.4, "
   .. "GBq = 7400 MBq%)", "activity 7.4 refused as GBq")
 t.raises(function() one(0.3, 7.4e6) end, "this looks like kBq %(7.4e%+06 "
   .. "kBq = 7400 MBq%)", "activity 7.4e6 refused as kBq")
+t.raises(function() one(0.3, 0.03) end, "this looks like GBq %(0.03 GBq = "
+  .. "30 MBq%)", "activity 0.03 refused as GBq (30 MBq in range)")
 t.raises(function() one(5000, 7400) end, "no region outweighs a patient",
   "5000 kg refused")
 cy = one(300, 7400, { "--no-unit-check" })
