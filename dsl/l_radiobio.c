@@ -8,6 +8,11 @@
  *
  *   organ(name) -> {name, ab_gy, trep_h, limit_dose_gy, limit_bed_gy,
  *     source}; organs() -> names
+ *   organ_class(region) -> organ class name, or nil and why (spellings
+ *     such as "kidneys", "left_kidney", "bone_marrow", "tumor")
+ *   organ_limits([organ]) -> array of {id, organ, quantity ("dose" |
+ *     "bed"), value_gy, default, applies, source}, the one limit table
+ *   organ_limit(id) -> that limit's table
  *   g{c=, b=, trep_h=} -> G (double sum); g_mono(lambda, trep_h);
  *   g_uptake(lambda_c, lambda_u, trep_h)
  *   bed{dose_gy=, g=, organ= | ab_gy=} -> bed_gy, eqd2_gy
@@ -362,9 +367,72 @@ static int r_ntcp(lua_State *L)
   return 1;
 }
 
+static int r_organ_class(lua_State *L)
+{
+  rkin_err err;
+  const rkin_organ *o = rkin_organ_classify(luaL_checkstring(L, 1), &err);
+  if (!o) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushstring(L, o->name);
+  return 1;
+}
+
+static void push_limit(lua_State *L, const rkin_organ_limit *l)
+{
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, l->id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, l->organ);
+  lua_setfield(L, -2, "organ");
+  lua_pushstring(L, l->quantity == RKIN_LIMIT_BED ? "bed" : "dose");
+  lua_setfield(L, -2, "quantity");
+  set_num(L, "value_gy", l->value_gy);
+  lua_pushboolean(L, l->is_default);
+  lua_setfield(L, -2, "default");
+  lua_pushstring(L, l->applies);
+  lua_setfield(L, -2, "applies");
+  lua_pushstring(L, l->source);
+  lua_setfield(L, -2, "source");
+}
+
+static int r_organ_limits(lua_State *L)
+{
+  const char *organ = luaL_optstring(L, 1, NULL);
+  size_t i, k = 0, n = rkin_organ_limit_count();
+  if (organ && !rkin_organ_find(organ, NULL)) {
+    rkin_err err;
+    rkin_organ_find(organ, &err);
+    return lrk_raise(L, "rk.radiobio.organ_limits", &err);
+  }
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    const rkin_organ_limit *l = rkin_organ_limit_at(i);
+    if (organ && strcmp(organ, l->organ)) continue;
+    push_limit(L, l);
+    lua_rawseti(L, -2, (lua_Integer)++k);
+  }
+  return 1;
+}
+
+static int r_organ_limit(lua_State *L)
+{
+  rkin_err err;
+  const rkin_organ_limit *l = rkin_organ_limit_find(luaL_checkstring(L, 1),
+                                                    &err);
+  if (!l) return lrk_raise(L, "rk.radiobio.organ_limit", &err);
+  push_limit(L, l);
+  return 1;
+}
+
 static const luaL_Reg radiobio_funcs[] = {
   {"organ", r_organ},
   {"organs", r_organs},
+  {"organ_class", r_organ_class},
+  {"organ_limits", r_organ_limits},
+  {"organ_limit", r_organ_limit},
   {"g", r_g},
   {"g_mono", r_g_mono},
   {"g_uptake", r_g_uptake},

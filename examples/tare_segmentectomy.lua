@@ -1,8 +1,9 @@
--- tare_segmentectomy.lua - the seed review's Figure 1 case, reproduced.
+-- tare_segmentectomy.lua - Figure 1 of the TARE dosimetry review
+-- (Tijdschr Nucl Geneesk 2023;45(2); docs/sources.md), reproduced.
 --
 --   radiokin examples/tare_segmentectomy.lua
 --
--- Seed Figure 1 (DOMAIN.md s.3): radiation segmentectomy of one segment-4
+-- The review's Figure 1: radiation segmentectomy of one segment-4
 -- mCRC lesion with 90Y microspheres; total liver 2300 mL (CE-CT), treated
 -- volume 350 mL (cone-beam CT at the injection position), T/N 2.4
 -- (99mTc-MAA SPECT/CT), planned tumour dose 200 Gy, prescribed 850 MBq.
@@ -25,7 +26,7 @@ M.case = {
 }
 
 -- Tumour fraction of the treated volume for which the partition model
--- prescribes the seed's activity, given density (kg/L), CF (Gy kg/GBq) and
+-- prescribes the figure's activity, given density (kg/L), CF (Gy kg/GBq) and
 -- lung shunt fraction.
 function M.tumour_fraction(rho, cf, lsf)
   local c = M.case
@@ -40,8 +41,8 @@ function M.plan_table(rho, cf, lsf)
   local c = M.case
   local f = M.tumour_fraction(rho, cf, lsf)
   return {
-    -- The seed names no product; 200 Gy is TheraSphere's tumour target
-    -- (seed Table 1), so its limits are the ones checked.
+    -- The review names no product; 200 Gy is TheraSphere's tumour target
+    -- (its Table 1), so its limits are the ones checked.
     product = "TheraSphere", cf = cf, density_kg_L = rho,
     liver_volume_mL = c.liver_mL,
     territories = {{
@@ -53,13 +54,13 @@ function M.plan_table(rho, cf, lsf)
 end
 
 -- Main assumption set: liver density 1.03 kg/L (the value used in 90Y
--- planning, U), the seed's CF 49.67, no lung shunt (LSF not reported;
+-- planning, U), the review's CF 49.67, no lung shunt (LSF not reported;
 -- segmental injections shunt little).
 M.main_assumptions = {rho = 1.03, cf = 49.67, lsf = 0}
 
 function M.main()
   local c = M.case
-  print(("Seed Figure 1: treated volume %d mL, T/N %.1f, tumour target " ..
+  print(("Review Figure 1: treated volume %d mL, T/N %.1f, tumour target " ..
          "%d Gy, prescribed %d MBq of 90Y"):format(c.treated_mL, c.tn,
          c.target_gy, c.prescribed_mbq))
   print("\nTumour fraction f of the treated volume for which the " ..
@@ -68,7 +69,7 @@ function M.main()
         "LSF", "f", "tumour mL"))
   local derived = rk.tare.cf("Y-90", "derived")
   for _, rho in ipairs {1.0, 1.03} do
-    for _, cf in ipairs {{49.67, "49.67 (seed)"}, {50, "50 (rounded)"},
+    for _, cf in ipairs {{49.67, "49.67 (review)"}, {50, "50 (rounded)"},
                          {derived, ("%.2f (derived)"):format(derived)}} do
       for _, lsf in ipairs {0, 0.05, 0.10} do
         local f = M.tumour_fraction(rho, cf[1], lsf)
@@ -85,7 +86,7 @@ function M.main()
   print(("\nMain assumptions: density %.2f kg/L, CF %.2f, LSF %.2f -> " ..
          "tumour %.1f mL (f = %.3f) of the 350 mL"):format(a.rho, a.cf,
          a.lsf, f * c.treated_mL, f))
-  print(("  planned activity   %8.1f MBq (seed: %d MBq)"):format(
+  print(("  planned activity   %8.1f MBq (review: %d MBq)"):format(
         r.activity_mbq, c.prescribed_mbq))
   print(("  tumour dose        %8.1f Gy"):format(t.lesions[1].dose_gy))
   print(("  normal tissue dose %8.1f Gy in the treated segment (T/N " ..
@@ -102,7 +103,7 @@ function M.main()
   local sc = rk.tare.plan{product = "TheraSphere", cf = a.cf,
     density_kg_L = a.rho, volume_mL = c.treated_mL, lsf = 0,
     mode = "normal", target_gy = c.target_gy}
-  print(("\nNot the seed's method: 200 Gy over the whole 350 mL (single " ..
+  print(("\nNot the review's method: 200 Gy over the whole 350 mL (single " ..
          "compartment) needs %.0f MBq;"):format(sc.activity_mbq))
   print(("850 MBq spread over 350 mL gives %.1f Gy, and a vanishing tumour " ..
          "(f -> 0) would need %.0f MBq."):format(t.mean_gy,

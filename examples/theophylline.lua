@@ -7,7 +7,7 @@
 --   radiokin examples/theophylline.lua [--method fo] [--out DIR]
 --
 -- Reference: nlme 3.1, fm3Theo.nlme (Pinheiro & Bates 2000, section 6.4),
--- method "ML", as recorded in ../shared/peers/README.md section 4.
+-- method "ML", run in R by the developers (estimates copied below).
 local rk = require "radiokin"
 
 local src = os.getenv("RADIOKIN_SRCDIR") or "."

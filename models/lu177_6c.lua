@@ -2,19 +2,20 @@
 -- (e.g. 177Lu-DOTATATE): plasma P, interstitium I, kidney K, liver L,
 -- tumour T, rest of body R; renal excretion kU from plasma.
 --
--- Source: ../shared/peers/README.md, section 2 "PBPK model - exact
--- specification" (the peer baselines pbpk_sim.py / pbpk_sim.R / pbpk_model.c
--- implement the same equations). States are activities in MBq, time in h,
+-- Source: a synthetic benchmark model specified by the radiokin developers
+-- (docs/sources.md, "The six-compartment benchmark model"; independent C,
+-- R and Python implementations of the same equations give the test
+-- references). States are activities in MBq, time in h,
 -- rate constants in 1/h. Physical decay of 177Lu (T1/2 = 6.647 d, lambda =
 -- ln 2 / 159.528 h = 0.00434498759189575 /h) is added to every state by the
 -- engine because nuclide = "Lu-177", so the ode below is biological only.
 --
--- Typical values (population medians, README section 2 table):
+-- Typical values (population medians):
 --
 --   kPI  kIP  kPK   kKP   kPL   kLP   kPT   kTP   kPR  kRP   kU
 --   0.60 0.40 0.030 0.012 0.040 0.015 0.030 0.004 0.15 0.030 0.50
 --
--- Between-patient variability in the peer runs: log-normal, 30 % CV on
+-- Between-patient variability in the benchmark cohort: log-normal, 30 % CV on
 -- every rate constant (omega = sqrt(ln(1 + 0.3^2))); that belongs to the
 -- cohort script, not to the model.
 --
@@ -25,7 +26,7 @@ local rk = require "radiokin"
 return rk.model {
   name = "lu177_6c",
   nuclide = "Lu-177",
-  source = "../shared/peers/README.md section 2",
+  source = "radiokin six-compartment benchmark model (docs/sources.md)",
   description = "six-compartment 177Lu PBPK model (P I K L T R), "
     .. "activities in MBq, rates in 1/h",
   states = { "P", "I", "K", "L", "T", "R" },

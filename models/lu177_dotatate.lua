@@ -1,7 +1,7 @@
 -- lu177_dotatate.lua - population model of [177Lu]Lu-DOTATATE kinetics and
 -- dosimetry: a linear six-compartment set (blood, spleen, kidney, tumour,
 -- rest; liver folded into rest) in the topology of the PSMA model
--- (LITERATURE.md 7.2), calibrated to published Gy/GBq; organ masses and
+-- (models/lu177_psma.lua), calibrated to published Gy/GBq; organ masses and
 -- covariates per patient; dose-rate outputs. Linear in the states, so
 -- rk.cohort uses the exact (matrix exponential) path.
 --
@@ -14,12 +14,12 @@
 -- n =, source = }.
 --
 -- Absorbed dose: local energy deposition, rk.nuclide("Lu-177").j_per_mbqh
--- / mass (147.9 keV per decay, Alcocer-Avila 2020, P), as outputs
+-- / mass (147.92 keV per decay, ICRP 107, P), as outputs
 -- D = A j_per_mbqh / m; red marrow adds a photon cross-dose from the
 -- whole-body activity (phi_WB).
 --
 -- No 177Lu-DOTATATE population model with a readable table of typical
--- values and IIV was found (LITERATURE.md 2): blood and rest kinetics are
+-- values and IIV was found in the sources read: blood and rest kinetics are
 -- BORROWED from PSMA-617 (U) and the organ rates are CALIBRATED (D) to
 -- published Gy/GBq. Tags: P primary, S secondary, C code, D derived /
 -- calibrated here, U assumption.
@@ -86,7 +86,8 @@ local E_p = lu.e_p_mev * 3.6e9 * 1.602176634e-13  -- J/(MBq h), photons
 local m = rk.model {
   name = "lu177_dotatate",
   nuclide = "Lu-177",
-  source = "../shared/LITERATURE.md 7.2 (calibrated set)",
+  source = "calibrated to published Gy/GBq (Santoro 2018, NETTER-1); "
+    .. "blood kinetics borrowed from Siebinga 2023 PSMA-617 (U)",
   description = "177Lu-DOTATATE: blood B, spleen Sp, kidney K, tumour T, "
     .. "rest R; MBq, h",
   states = { "B", "Sp", "K", "T", "R" },
@@ -165,10 +166,10 @@ return {
   },
   reference = {
     kidney = { mean = 0.65, sd = 0.29,
-               source = "NETTER-1 dosimetry substudy (DOMAIN.md 5)" },
+               source = "NETTER-1 dosimetry substudy (via TvNG 2023 review, S)" },
     marrow = { mean = 0.22 / 7.4, sd = 0.02, n = 12,
-               source = "NETTER-1: 0.22 Gy per 7.4 GBq cycle (DOMAIN.md "
-                 .. "5); SD from Santoro 2018 (0.04 +- 0.02, P)" },
+               source = "NETTER-1: 0.22 Gy per 7.4 GBq cycle (via TvNG "
+                 .. "2023 review, S); SD from Santoro 2018 (0.04 +- 0.02, P)" },
     spleen = { mean = 0.61, sd = 0.13, n = 12,
                source = "Santoro 2018 EJNMMI Res (P)" },
   },

@@ -19,14 +19,14 @@
 --   activity_MBq, interval_h: the label regimen, 7.4 GBq every 6 weeks.
 --
 -- Absorbed dose: local energy deposition of the non-penetrating energy,
--- rk.nuclide("Lu-177").j_per_mbqh / mass (8.531e-5 J/(MBq h), 147.9 keV
--- per decay, Alcocer-Avila 2020, P), as dose-rate outputs
+-- rk.nuclide("Lu-177").j_per_mbqh / mass (8.532e-5 J/(MBq h), 147.92 keV
+-- per decay, ICRP 107, P), as dose-rate outputs
 -- D = A j_per_mbqh / m. Red marrow adds a photon cross-dose from the
 -- whole-body activity (see phi_WB).
 --
--- Sources: ../shared/LITERATURE.md (sections 1.1, 1.3, 1.4, 3, 7.1) with
--- its tags: P primary read, S secondary, C public code, D derived, U not
--- confirmed (assumption).
+-- Sources: named per parameter below, with tags: P primary source read,
+-- S secondary, C public code, D derived, U not confirmed (assumption);
+-- docs/sources.md defines the tags.
 --
 --  param  value        IIV (CV)  meaning / source
 --  k10    0.288 /h     20 %      elimination from blood; Siebinga 2023
@@ -107,8 +107,8 @@ local lam = lu.lambda
 local m = rk.model {
   name = "lu177_psma",
   nuclide = "Lu-177",
-  source = "Siebinga 2023 CPT PSP 12:1060 (structure, Bmax); "
-    .. "../shared/LITERATURE.md 7.1",
+  source = "Siebinga 2023 CPT PSP 12:1060 (structure, Bmax); other "
+    .. "parameters per line of models/lu177_psma.lua",
   description = "177Lu-PSMA-617: blood B, salivary S (saturable), kidney "
     .. "K, liver L, tumour T, rest R; MBq, h",
   states = { "B", "S", "K", "L", "T", "R" },
@@ -193,12 +193,12 @@ return {
   },
   reference = {
     kidney = { mean = 0.43, sd = 0.16, n = 29,
-               source = "VISION dosimetry substudy (DOMAIN.md 5)" },
+               source = "VISION dosimetry substudy (via TvNG 2023 review, S)" },
     salivary = { mean = 0.63, sd = 0.36, n = 29,
-                 source = "VISION dosimetry substudy (DOMAIN.md 5)" },
+                 source = "VISION dosimetry substudy (via TvNG 2023 review, S)" },
     marrow = { mean = 0.25 / 7.4, sd = 0.15 / 7.4, n = 29,
                source = "VISION: 0.25 +- 0.15 Gy per 7.4 GBq cycle "
-                 .. "(DOMAIN.md 5)" },
+                 .. "(via TvNG 2023 review, S)" },
     tumour = { mean = 7.1, sd = 9.26, n = 30,
                source = "Voelter 2021 Diagnostics 11:428 (P): responders "
                  .. "10.2 +- 12.0, non-responders 4.0 +- 2.9 Gy/GBq; "

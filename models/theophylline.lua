@@ -4,8 +4,8 @@
 -- additive residual error), for rk.popest and scripts/fit.lua.
 --
 -- Source: Pinheiro JC, Bates DM (2000), Mixed-Effects Models in S and
--- S-PLUS, Springer, section 6.4 (SSfol: lKe, lKa, lCl); the nlme
--- reference fit is ../shared/peers/README.md section 4.
+-- S-PLUS, Springer, section 6.4 (SSfol: lKe, lKa, lCl); the reference
+-- fit is nlme 3.1 fm3Theo.nlme, method ML, on R's datasets::Theoph.
 --
 -- Dataset: tests/data/theoph_nm.csv (NONMEM layout: AMT mg into CMT 1 =
 -- depot, DV mg/L observed in CMT 2, covariate WT kg). SSfol is written

@@ -1,9 +1,16 @@
 -- dose.lua - absorbed dose, BED and EQD2 per region and cycle from
 -- time-integrated activities, cumulative over cycles, against organ limits;
--- a per-GBq summary comparable to VISION / NETTER-1; a bar chart.
+-- the remaining budget as BED left and as the next cycles' activity; a
+-- per-GBq summary comparable to VISION / NETTER-1; a bar chart.
 --
 --   radiokin scripts/dose.lua TIA.csv [--out OUT.csv] [--plot OUT.png|.svg]
---     [--nuclide Lu-177] [--teff-h H] [--no-plot] [--quiet]
+--     [--nuclide Lu-177] [--teff-h H] [--activity MBQ]
+--     [--organ REGION=CLASS ...] [--organs MAP.csv] [--limit ID ...]
+--     [--cycles-left N] [--no-unit-check] [--no-plot] [--quiet]
+--
+--   radiokin scripts/tia.lua images.csv --out run1
+--   radiokin scripts/dose.lua run1/tia.csv --activity 7400 \
+--     --organ kidney_left=kidney --organ lesion_a=tumour --cycles-left 3
 --
 -- TIA.csv is either scripts/tia.lua's tia.csv as it stands or a table made
 -- by hand; one row per patient, region and cycle (units in the names):
@@ -16,13 +23,17 @@
 --   cycle         cycle number (1, 2, ...); default 1 (tia.lua writes one
 --                 row per patient and region, i.e. one cycle)
 --   organ         organ class for alpha/beta, T_rep and limits (kidney,
---                 kidney_risk, red_marrow, salivary, tumour; see
---                 rk.radiobio.organs()). A region that is not an organ
---                 class and has no `organ` gets absorbed dose only (no
---                 BED, EQD2 or limit), said in its `warnings` column
+--                 kidney_risk, red_marrow, salivary, liver, spleen, tumour;
+--                 see rk.radiobio.organs()); usual spellings are accepted
+--                 (kidneys, left_kidney, L_kidney, bone_marrow, parotid,
+--                 tumor, lesion1, ...). Without it the region name is
+--                 classified the same way; a region that is no organ class
+--                 gets absorbed dose only (no BED, EQD2 or limit): the
+--                 terminal lists those regions and why, and so does their
+--                 `warnings` column
 --   nuclide       default --nuclide, else Lu-177
---   activity_MBq  administered activity of the cycle (for Gy/GBq and the
---                 next-cycle activity)
+--   activity_MBq  administered activity of the cycle, MBq (for Gy/GBq and
+--                 the next-cycle activity); default --activity
 --   tia_se_MBqh   standard error of the TIA: dose is linear in the TIA, so
 --                 dose_se_gy = tia_se_MBqh x dose / TIA
 --  BED curve shape (the G factor), first that applies:
@@ -44,23 +55,45 @@
 --                 warning: this is the smallest G of any instantaneous-
 --                 uptake curve, so the BED is a low estimate; give teff_h
 -- A row with none of these is an error.
--- Absorbed dose is local energy deposition (DOMAIN.md s.2).
+-- Absorbed dose is local energy deposition (MIRD schema, docs/sources.md).
+--
+-- Options:
+--   --activity MBQ      activity of every cycle without an activity_MBq
+--   --organ R=C         region R (any patient) is organ class C; repeatable
+--   --organs MAP.csv    the same from a CSV with columns region, organ
+--   --limit ID          apply this limit of the organ-limit table
+--                       (rk.radiobio.organ_limits(), docs/sources.md)
+--                       instead of the organ's default of the same quantity,
+--                       e.g. --limit kidney_bed_iluminet (BED 27 Gy);
+--                       repeatable. The limits applied are printed
+--   --cycles-left N     the remaining budget is split over N equal cycles
+--                       (default 1): next_dose_gy and next_activity_MBq are
+--                       per cycle
+--   --no-unit-check     warn instead of refusing masses and activities that
+--                       look like grams, GBq or kBq
+--
+-- Unit checks: a mass outside the plausible range of its organ class that
+-- fits it in grams, an activity per cycle below 20 MBq that fits in GBq or
+-- above 50 GBq that fits in kBq is refused with the likely mistake named;
+-- other implausible masses, Gy/GBq and next-cycle activities are warnings
+-- (terminal and `warnings` column).
 --
 -- Writes OUT.csv (default TIA_dose.csv: one row per patient, region and
 -- cycle with per-cycle and cumulative dose (and its SE, cycles taken as
 -- independent), BED, EQD2, the curve used for BED, each limit and the
 -- margin to it, warnings) and OUT_summary.csv (one row per patient and
--- region: cumulative values, Gy/GBq, the remaining BED budget as the next
--- cycle's dose and activity, and the VISION / NETTER-1 reference Gy/GBq),
--- both atomically, and a bar chart of cumulative dose vs limits (gnuplot;
--- the chart is skipped with a warning when gnuplot is not installed).
+-- region: cumulative values, Gy/GBq, the limits applied (ids), BED and
+-- dose left, the next cycles' dose and activity, and the VISION / NETTER-1
+-- reference Gy/GBq), both atomically, and a bar chart of cumulative dose
+-- vs limits (gnuplot; skipped with a warning when gnuplot is missing).
 -- Library use: local dose = require "dose"; dose.compute(rows, opts).
 local rk = require "radiokin"
 
 local M = {}
 
--- DOMAIN.md s.5 (seed review): mean absorbed dose per administered
--- activity in the pivotal trials' dosimetry substudies.
+-- Mean absorbed dose per administered activity in the pivotal trials'
+-- dosimetry substudies, as quoted in the review of dosimetry in Tijdschr
+-- Nucl Geneesk 2023;45(2) (docs/sources.md, tag S).
 M.reference = {
   kidney = "VISION 0.43 +/- 0.16 Gy/GBq (PSMA-617); NETTER-1 0.65 +/- "
     .. "0.29 Gy/GBq (DOTATATE)",
@@ -73,25 +106,80 @@ M.reference = {
 local function usage(msg)
   error((msg and msg .. "\n" or "") ..
     "usage: radiokin scripts/dose.lua TIA.csv [--out OUT.csv] " ..
-    "[--plot OUT.png|OUT.svg] [--nuclide NAME] [--teff-h H] [--no-plot] " ..
+    "[--plot OUT.png|OUT.svg] [--nuclide NAME] [--teff-h H] " ..
+    "[--activity MBQ] [--organ REGION=CLASS] [--organs MAP.csv] " ..
+    "[--limit ID] [--cycles-left N] [--no-unit-check] [--no-plot] " ..
     "[--quiet]", 0)
 end
 
+-- The organ class a map entry or an organ column names, in any usual
+-- spelling; raises `context: message` otherwise.
+local function class_of(name, context)
+  local c, why = rk.radiobio.organ_class(name)
+  if not c then error(context .. ": " .. why, 0) end
+  return c
+end
+
+-- MAP.csv (columns region, organ) into map[region] = class.
+local function read_organ_map(path, map)
+  local ok, rows = pcall(rk.csv.read, path, { strings = { "region",
+    "organ" }, missing = { "" }, comment = "#" })
+  if not ok then error("--organs: " .. tostring(rows), 0) end
+  for i, r in ipairs(rows) do
+    local where = ("%s:%d"):format(path, i + 1)
+    if r.region == nil or r.organ == nil then
+      error(where .. ": columns 'region' and 'organ' are needed (got "
+        .. "region = " .. tostring(r.region) .. ", organ = "
+        .. tostring(r.organ) .. ")", 0)
+    end
+    map[r.region] = class_of(r.organ, where .. ": region '" .. r.region
+      .. "'")
+  end
+end
+
 function M.parse_args(args)
-  local o, i = {}, 1
+  local o, i = { organ_map = {}, limits = {} }, 1
   while i <= #args do
     local a = args[i]
     local function value()
       i = i + 1
       return args[i] or usage(a .. " needs a value")
     end
+    local function number(what)
+      local v = value()
+      return rk.csv.parse_number(v) or usage(("%s needs %s (got '%s')")
+        :format(a, what, v))
+    end
     if a == "--out" then o.out = value()
     elseif a == "--plot" then o.plot = value()
     elseif a == "--nuclide" then o.nuclide = value()
-    elseif a == "--teff-h" then
+    elseif a == "--teff-h" then o.teff_h = number("a number of hours")
+    elseif a == "--activity" then
+      o.activity = number("an activity in MBq")
+      if not (o.activity > 0) then
+        usage(("--activity %s MBq, expected > 0"):format(args[i]))
+      end
+    elseif a == "--organ" then
       local v = value()
-      o.teff_h = rk.csv.parse_number(v) or usage("--teff-h needs a number "
-        .. "of hours (got '" .. v .. "')")
+      local region, class = v:match("^(.-)=(.+)$")
+      if not region or region == "" then
+        usage(("--organ needs REGION=CLASS (got '%s')"):format(v))
+      end
+      o.organ_map[region] = class_of(class, "--organ " .. v)
+    elseif a == "--organs" then read_organ_map(value(), o.organ_map)
+    elseif a == "--limit" then
+      local id = value()
+      local ok, l = pcall(rk.radiobio.organ_limit, id)
+      if not ok then usage("--limit: " .. tostring(l):gsub("^[^:]*%.lua:%d+: ", "")) end
+      o.limits[#o.limits + 1] = l
+    elseif a == "--cycles-left" then
+      local n = number("a whole number of cycles")
+      if n < 1 or n ~= math.floor(n) or n > 100 then
+        usage(("--cycles-left %s, expected a whole number 1-100"):format(
+          args[i]))
+      end
+      o.cycles_left = n
+    elseif a == "--no-unit-check" then o.no_unit_check = true
     elseif a == "--no-plot" then o.no_plot = true
     elseif a == "--quiet" then o.quiet = true
     elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
@@ -104,6 +192,84 @@ function M.parse_args(args)
   o.out = o.out or stem .. "_dose.csv"
   o.plot = o.plot or (o.out:gsub("%.[^./]*$", "")) .. ".png"
   return o
+end
+
+-- ------------------------------------------------------ plausibility
+
+-- Plausible ranges, deliberately wide (about 4x around adult reference
+-- organ masses: kidneys 0.31 kg, liver 1.8 kg, spleen 0.15 kg, red marrow
+-- 1.17 kg, salivary glands 0.085 kg for the ICRP 89 reference male, U as
+-- read here); a region may be one kidney, one gland or a liver segment.
+-- They catch unit mistakes, not unusual patients: outside them is a
+-- warning, and a refusal only when the value fits the range in another
+-- unit.
+M.mass_range_kg = {
+  kidney = { 0.04, 1.0 }, kidney_risk = { 0.04, 1.0 },
+  liver = { 0.02, 5.0 }, spleen = { 0.02, 3.0 },
+  red_marrow = { 0.2, 5.0 }, salivary = { 0.002, 0.3 },
+  tumour = { 1e-7, 10.0 },
+}
+M.any_mass_kg = { 1e-7, 200.0 }         -- no region outweighs a patient
+M.activity_range_MBq = { 20, 50000 }    -- one therapy cycle
+-- Absorbed dose per administered activity, Gy/GBq: organs at risk in 177Lu
+-- therapy are 0.02-2.5 (docs/sources.md, reference Gy/GBq); TARE gives
+-- normal liver tens and tumours hundreds of Gy/GBq.
+M.gy_per_gbq_range = {
+  kidney = { 0.01, 10 }, kidney_risk = { 0.01, 10 },
+  red_marrow = { 0.001, 2 }, salivary = { 0.01, 20 },
+  spleen = { 0.01, 20 }, liver = { 0.01, 300 }, tumour = { 1e-3, 3000 },
+}
+
+local function fits(v, r) return v >= r[1] and v <= r[2] end
+
+-- Mass check of row i: returns a warning or nil; raises on a likely unit
+-- mistake unless opts.no_unit_check.
+local function check_mass(opts, i, region, class, mass)
+  local r = class and M.mass_range_kg[class] or M.any_mass_kg
+  if fits(mass, r) then return nil end
+  local what = ("region '%s'%s: mass_kg = %.6g, expected %g-%g kg")
+    :format(region, class and " (" .. class .. ")" or "", mass, r[1], r[2])
+  local refuse
+  if mass > r[2] and fits(mass / 1000, r) then
+    refuse = what .. ("; this looks like grams (%.6g g = %.6g kg)")
+      :format(mass, mass / 1000)
+  elseif mass > M.any_mass_kg[2] then
+    refuse = what .. "; no region outweighs a patient"
+  end
+  if refuse and not opts.no_unit_check then
+    error(("%s:%d: %s (--no-unit-check to accept)"):format(
+      opts.source or "tia", opts.line and opts.line[i] or i, refuse), 0)
+  end
+  return refuse or what .. ": check the region and its mass"
+end
+
+local function check_activity(opts, i, act)
+  local r = M.activity_range_MBq
+  if fits(act, r) then return nil end
+  local what = ("activity_MBq = %.6g, expected %g-%g MBq for a therapy "
+    .. "cycle"):format(act, r[1], r[2])
+  local refuse
+  if act < r[1] and fits(act * 1000, r) then
+    refuse = what .. ("; this looks like GBq (%.6g GBq = %.6g MBq)")
+      :format(act, act * 1000)
+  elseif act > r[2] and fits(act / 1000, r) then
+    refuse = what .. ("; this looks like kBq (%.6g kBq = %.6g MBq)")
+      :format(act, act / 1000)
+  end
+  if refuse and not opts.no_unit_check then
+    error(("%s:%d: %s (--no-unit-check to accept)"):format(
+      opts.source or "tia", opts.line and opts.line[i] or i, refuse), 0)
+  end
+  return refuse or what
+end
+
+local function check_gy_per_gbq(region, class, v)
+  local r = class and M.gy_per_gbq_range[class]
+  if not r or fits(v, r) then return nil end
+  return ("region '%s' (%s): %.4g Gy/GBq, typical %g-%g: %s"):format(
+    region, class, v, r[1], r[2], v > r[2]
+      and "activity_MBq given in GBq, or mass_kg too small?"
+      or "mass_kg given in grams, or activity_MBq in kBq?")
 end
 
 -- --------------------------------------------------------- computation
@@ -232,6 +398,44 @@ local function curve_g(opts, i, row, region, organ, nuc, tia, mass)
   return g, "fit:" .. row.model, warn
 end
 
+-- The organ class of row i: the --organ / --organs map for the region,
+-- else its `organ` column, else the region's own name; usual spellings are
+-- accepted (rk.radiobio.organ_class). Returns the organ table (with the
+-- limits applied, see limits_of), or nil and why the region has none.
+local function organ_of(opts, i, row, region)
+  local name = opts.organ_map and opts.organ_map[region]
+  if not name and row.organ ~= nil then
+    local c, why = rk.radiobio.organ_class(tostring(row.organ))
+    if not c then fail(opts, i, "column 'organ': " .. why) end
+    name = c
+  end
+  if not name then
+    local c, why = rk.radiobio.organ_class(region)
+    if not c then return nil, nil, why end
+    name = c
+  end
+  local o = at(opts, i, rk.radiobio.organ, name)
+  o.limits = M.limits_of(name, opts.limits)
+  local d, b = o.limits.dose, o.limits.bed
+  o.limit_dose_gy = d and d.value_gy or 0
+  o.limit_bed_gy = b and b.value_gy or 0
+  return o
+end
+
+-- The limits applied to an organ class: its default rows of the organ-limit
+-- table (rk.radiobio.organ_limits), each replaced by a row of the same
+-- quantity in `chosen` (--limit IDs). Returns {dose = row?, bed = row?}.
+function M.limits_of(class, chosen)
+  local lim = {}
+  for _, l in ipairs(rk.radiobio.organ_limits(class)) do
+    if l.default then lim[l.quantity] = l end
+  end
+  for _, l in ipairs(chosen or {}) do
+    if l.organ == class then lim[l.quantity] = l end
+  end
+  return lim
+end
+
 -- rows: array of {patient=, region=, tia_MBqh=, mass_kg= [, cycle=,
 -- organ=, nuclide=, activity_MBq=, tia_se_MBqh=, teff_h=, tup_h=, model=,
 -- params=]} (a Lua table of TIAs and masses, or rk.csv.read rows, e.g. of
@@ -244,7 +448,7 @@ function M.compute(rows, opts)
   if type(rows) ~= "table" or #rows == 0 then
     error("dose: no TIA rows given", 2)
   end
-  local groups, order, skipped = {}, {}, {}
+  local groups, order, skipped, no_bed = {}, {}, {}, {}
   for i, row in ipairs(rows) do
     local patient = tostring(need(opts, i, row, "patient"))
     local region = tostring(need(opts, i, row, "region"))
@@ -262,17 +466,23 @@ function M.compute(rows, opts)
     end
     local mass = need(opts, i, row, "mass_kg", "number")
     local warnings = {}
-    local organ_name = row.organ or region
-    local organ
-    if row.organ ~= nil or pcall(rk.radiobio.organ, region) then
-      organ = at(opts, i, rk.radiobio.organ, organ_name)
+    local organ, organ_name, why = organ_of(opts, i, row, region)
+    if organ then
+      organ_name = organ.name
     else
-      organ_name = nil
       warnings[#warnings + 1] = ("region '%s' is not an organ class: "
-        .. "absorbed dose only; give it in an 'organ' column for BED "
-        .. "(known: %s)"):format(region,
-        table.concat(rk.radiobio.organs(), ", "))
+        .. "absorbed dose only, no BED or limit; map it with --organ "
+        .. "%s=CLASS or an 'organ' column (known: %s)"):format(region,
+        region, table.concat(rk.radiobio.organs(), ", "))
+      local n = no_bed[region]
+      if not n then
+        n = { region = region, why = why, patients = {} }
+        no_bed[region] = n
+        no_bed[#no_bed + 1] = n
+      end
+      n.patients[#n.patients + 1] = patient
     end
+    warnings[#warnings + 1] = check_mass(opts, i, region, organ_name, mass)
     local nuc = at(opts, i, rk.nuclide, row.nuclide or opts.nuclide
       or "Lu-177")
     local d = at(opts, i, rk.dosimetry.led, { nuclide = nuc.name,
@@ -292,8 +502,14 @@ function M.compute(rows, opts)
         organ = organ_name, where = region })
     end
     local act = row.activity_MBq
+    if act == nil then act = opts.activity end
     if act ~= nil and (type(act) ~= "number" or act <= 0) then
       fail(opts, i, ("activity_MBq = %s, expected > 0"):format(tostring(act)))
+    end
+    if act then
+      warnings[#warnings + 1] = check_activity(opts, i, act)
+      warnings[#warnings + 1] = check_gy_per_gbq(region, organ_name,
+        d / (act / 1000))
     end
     local key = patient .. "\0" .. region
     if not groups[key] then
@@ -371,25 +587,45 @@ function M.compute(rows, opts)
       or (s.margin_bed_gy and s.margin_bed_gy < 0)
     s.status = not o and "no BED" or over and "OVER" or "ok"
     -- Remaining budget with the last cycle's curve shape (G) and dose per
-    -- activity: the next cycle's largest dose under every limit of the
-    -- organ, and the activity giving it (dose is linear in activity).
-    local dn
+    -- activity, split over n equal cycles: each cycle's largest dose d with
+    -- n d (1 + G d / (alpha/beta)) <= BED left and n d <= dose left, and
+    -- the activity giving it (dose is linear in activity).
+    local n = opts.cycles_left or 1
+    local dn, binds
+    if o then
+      local ids = {}
+      for _, q in ipairs { "bed", "dose" } do
+        if o.limits[q] then ids[#ids + 1] = o.limits[q].id end
+      end
+      s.limits = #ids > 0 and table.concat(ids, ";") or nil
+    end
     if o and o.limit_bed_gy > 0 then
-      dn = at(opts, last.line, rk.radiobio.budget,
-        { bed_so_far_gy = cb, organ = o.name, g = last.g })
+      local left = o.limit_bed_gy - cb
+      s.bed_left_gy = left
+      dn = at(opts, last.line, rk.radiobio.budget, { bed_so_far_gy =
+        left > 0 and o.limit_bed_gy - left / n or cb,
+        limit_bed_gy = o.limit_bed_gy, organ = o.name, g = last.g })
+      binds = o.limits.bed.id
     end
     if o and o.limit_dose_gy > 0 then
-      dn = math.min(dn or math.huge, math.max(0, o.limit_dose_gy - cd))
+      s.dose_left_gy = o.limit_dose_gy - cd
+      local dd = math.max(0, s.dose_left_gy) / n
+      if not dn or dd < dn then dn, binds = dd, o.limits.dose.id end
     end
     if dn then
-      s.next_dose_gy = dn
+      s.cycles_left, s.next_dose_gy, s.binding_limit = n, dn, binds
       if last.activity_MBq then
         s.next_activity_MBq = dn * last.activity_MBq / last.dose_gy
+        if s.next_activity_MBq > M.activity_range_MBq[2] then
+          s.warning = ("next-cycle activity %.0f MBq is above any therapy "
+            .. "cycle (%g MBq): check the mass and activity units")
+            :format(s.next_activity_MBq, M.activity_range_MBq[2])
+        end
       end
     end
     summary[#summary + 1] = s
   end
-  return cycles, summary, skipped
+  return cycles, summary, skipped, no_bed
 end
 
 -- ------------------------------------------------------------- output
@@ -402,27 +638,61 @@ M.cycle_columns = { "patient", "region", "organ", "cycle", "nuclide",
   "warnings" }
 M.summary_columns = { "patient", "region", "organ", "cycles",
   "activity_GBq", "cum_dose_gy", "cum_dose_se_gy", "cum_bed_gy",
-  "cum_eqd2_gy", "gy_per_gbq",
+  "cum_eqd2_gy", "gy_per_gbq", "limits",
   "limit_dose_gy", "margin_dose_gy", "limit_bed_gy", "margin_bed_gy",
-  "status", "next_dose_gy", "next_activity_MBq", "reference" }
+  "status", "bed_left_gy", "dose_left_gy", "cycles_left", "next_dose_gy",
+  "next_activity_MBq", "binding_limit", "warning", "reference" }
 
 local function fmt(v, f)
   return v == nil and "-" or (f or "%.2f"):format(v)
 end
 
-function M.format(summary)
-  local o = { ("%-10s %-12s %-11s %3s %8s %8s %8s %8s %7s %7s %6s %9s")
+function M.format(summary, opts)
+  opts = opts or {}
+  local o = { ("%-10s %-12s %-11s %3s %8s %8s %8s %8s %7s %7s %8s %6s %9s")
     :format("patient", "region", "organ", "cyc", "dose Gy", "BED Gy",
-      "EQD2 Gy", "Gy/GBq", "lim D", "lim BED", "status", "next MBq") }
+      "EQD2 Gy", "Gy/GBq", "lim D", "lim BED", "BED left", "status",
+      "next MBq") }
   for _, s in ipairs(summary) do
-    o[#o + 1] = ("%-10s %-12s %-11s %3d %8.2f %8s %8s %8s %7s %7s %6s "
+    o[#o + 1] = ("%-10s %-12s %-11s %3d %8.2f %8s %8s %8s %7s %7s %8s %6s "
       .. "%9s"):format(s.patient, s.region, s.organ or "-", s.cycles,
       s.cum_dose_gy, fmt(s.cum_bed_gy), fmt(s.cum_eqd2_gy),
       fmt(s.gy_per_gbq, "%.3f"),
-      fmt(s.limit_dose_gy, "%.0f"), fmt(s.limit_bed_gy, "%.0f"), s.status,
-      fmt(s.next_activity_MBq, "%.0f"))
+      fmt(s.limit_dose_gy, "%.0f"), fmt(s.limit_bed_gy, "%.0f"),
+      fmt(s.bed_left_gy), s.status, fmt(s.next_activity_MBq, "%.0f"))
   end
-  local seen = {}
+  -- Which limits were applied, each with its quantity, value and source.
+  local seen, limits = {}, {}
+  for _, s in ipairs(summary) do
+    for id in (s.limits or ""):gmatch("[^;]+") do
+      if not seen[id] then
+        seen[id] = true
+        limits[#limits + 1] = rk.radiobio.organ_limit(id)
+      end
+    end
+  end
+  if #limits > 0 then o[#o + 1] = "limits applied:" end
+  for _, l in ipairs(limits) do
+    o[#o + 1] = ("  %-11s %-13s %4g Gy  %s: %s; %s"):format(l.organ,
+      l.quantity == "bed" and "BED" or "absorbed dose", l.value_gy, l.id,
+      l.applies, l.source)
+  end
+  -- The remaining budget, as BED (or dose) left and as activity.
+  local n = opts.cycles_left or 1
+  for _, s in ipairs(summary) do
+    if s.next_dose_gy then
+      local left = s.bed_left_gy and ("BED left %.2f Gy"):format(
+        s.bed_left_gy) or ("absorbed dose left %.2f Gy"):format(
+        s.dose_left_gy)
+      local act = s.next_activity_MBq and (" = %.0f MBq"):format(
+        s.next_activity_MBq) or " (no activity_MBq: activity unknown)"
+      o[#o + 1] = ("budget %s %s: %s; next %s %.2f Gy%s (%s binds)")
+        :format(s.patient, s.region, left, n == 1 and "cycle"
+        or ("%d equal cycles of"):format(n), s.next_dose_gy, act,
+        s.binding_limit)
+    end
+  end
+  seen = {}
   for _, s in ipairs(summary) do
     if s.reference and not seen[s.organ] then
       seen[s.organ] = true
@@ -430,6 +700,33 @@ function M.format(summary)
     end
   end
   return table.concat(o, "\n")
+end
+
+-- Terminal notes: regions without BED (and why), the unit and plausibility
+-- warnings of the rows and summaries.
+function M.notes(cycles, summary, no_bed)
+  local o = {}
+  for _, n in ipairs(no_bed or {}) do
+    o[#o + 1] = ("no BED for region '%s' (patient %s): %s; absorbed dose "
+      .. "only. Map it with --organ %s=CLASS or an 'organ' column")
+      :format(n.region, table.concat(n.patients, ", "), n.why, n.region)
+  end
+  for _, c in ipairs(cycles) do
+    for w in (c.warnings or ""):gmatch("[^|]+") do
+      w = w:match("^%s*(.-)%s*$")
+      if not w:match("is not an organ class") then
+        o[#o + 1] = ("patient %s region '%s' cycle %d: %s"):format(
+          c.patient, c.region, c.cycle, w)
+      end
+    end
+  end
+  for _, s in ipairs(summary) do
+    if s.warning then
+      o[#o + 1] = ("patient %s region '%s': %s"):format(s.patient,
+        s.region, s.warning)
+    end
+  end
+  return o
 end
 
 local function have_gnuplot()
@@ -505,16 +802,21 @@ function M.main(args)
     end
   end
   f:close()
-  local cycles, summary, skipped = M.compute(rows, { nuclide = o.nuclide,
-    teff_h = o.teff_h, source = o.input, line = line })
+  local cycles, summary, skipped, no_bed = M.compute(rows, {
+    nuclide = o.nuclide, teff_h = o.teff_h, source = o.input, line = line,
+    activity = o.activity, organ_map = o.organ_map, limits = o.limits,
+    cycles_left = o.cycles_left, no_unit_check = o.no_unit_check })
   for _, msg in ipairs(skipped) do
+    io.stderr:write("dose.lua: warning: " .. msg .. "\n")
+  end
+  for _, msg in ipairs(M.notes(cycles, summary, no_bed)) do
     io.stderr:write("dose.lua: warning: " .. msg .. "\n")
   end
   local sum_path = (o.out:gsub("%.[^./]*$", "")) .. "_summary.csv"
   rk.csv.write(o.out, cycles, M.cycle_columns)
   rk.csv.write(sum_path, summary, M.summary_columns)
   if not o.quiet then
-    print(M.format(summary))
+    print(M.format(summary, o))
     print("written: " .. o.out .. ", " .. sum_path)
   end
   if not o.no_plot then
@@ -525,7 +827,7 @@ function M.main(args)
       io.stderr:write("dose.lua: warning: no plot (" .. why .. ")\n")
     end
   end
-  return cycles, summary, skipped
+  return cycles, summary, skipped, no_bed
 end
 
 -- Run as a script; `require`d (tests) it only returns the module.

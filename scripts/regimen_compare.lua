@@ -20,7 +20,7 @@
 -- _cycles (.png and .svg); without gnuplot the plots are skipped with a
 -- warning. A progress bar is drawn on stderr when it is a terminal.
 --
--- Regimens (DOMAIN.md s.6; limits s.5):
+-- Regimens (docs/sources.md "Regimens"; limits: rk.radiobio.organ_limits()):
 --   empiric    the label activity (model file) x 4 cycles (6 for PSMA)
 --   pp-prrt    cumulative kidney dose 23 Gy over 4 cycles; cycle 1 at the
 --              label activity (no pre-therapy estimate), then the rest of

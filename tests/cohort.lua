@@ -1,7 +1,8 @@
--- tests/cohort.lua - rk.cohort: the peer population of
--- ../shared/peers/README.md section 2 (same MINSTD / Box-Muller stream, so
+-- tests/cohort.lua - rk.cohort: the population of the six-compartment
+-- benchmark model (docs/sources.md; same MINSTD / Box-Muller stream, so
 -- the same patients) through 4 cycles, against the exact reference table
--- tests/data/pbpk_1000_exact.csv (copied from shared/peers/logs); sampling,
+-- tests/data/pbpk_1000_exact.csv (the developers' matrix-exponential
+-- reference run); sampling,
 -- thread-count invariance, CSV output and bad input.
 local rk = require "radiokin"
 local t = require "radiokin.tap"

@@ -23,10 +23,10 @@ P01,lesion1,tumour,1,150000,0.05,7400,80
 local cycles, summary = dose.main { input, "--out", out, "--no-plot",
   "--quiet" }
 
--- Hand computation (DOMAIN.md s.2 and s.4): LED D = TIA x 3.6e9 x E_np x
--- 1.602176634e-13 / m with E_np = 0.1479 MeV (Lu-177, nuclide.c); BED =
+-- Hand computation (MIRD schema and LQ BED, docs/sources.md): LED D = TIA x 3.6e9 x E_np x
+-- 1.602176634e-13 / m with E_np = 0.14792 MeV (Lu-177, ICRP 107); BED =
 -- D (1 + D T_rep / ((T_rep + T_eff) alpha/beta)), kidney 2.6 Gy / 2.8 h.
-local e = 3.6e9 * 0.1479 * 1.602176634e-13
+local e = 3.6e9 * 0.14792 * 1.602176634e-13
 local d1, d2 = 20000 * e / 0.3, 22000 * e / 0.3
 local b1 = d1 * (1 + d1 * 2.8 / ((2.8 + 40) * 2.6))
 local b2 = d2 * (1 + d2 * 2.8 / ((2.8 + 45) * 2.6))
@@ -136,9 +136,9 @@ t.is(#dose_rows, 3, 0, "3 dose rows: P1 kidney, P1 liver, P2 tumour")
 t.is(tk.model, "upwash", "tia.lua chose upwash for P1 kidney (the curve "
   .. "the BED checks below use)")
 t.is(dk.cycle, 1, 0, "cycle defaults to 1")
--- LED by hand (DOMAIN.md s.2): TIA x 3.6e9 x E_np x 1.602176634e-13 / m,
--- Lu-177 E_np = 0.1479 MeV (engine/core/nuclide.c), m = 0.30 kg.
-local gy_per_mbqh = 3.6e9 * 0.1479 * 1.602176634e-13 / 0.3
+-- LED by hand (MIRD schema, docs/sources.md): TIA x 3.6e9 x E_np x 1.602176634e-13 / m,
+-- Lu-177 E_np = 0.14792 MeV (ICRP 107, engine/core/nuclide.c), m = 0.30 kg.
+local gy_per_mbqh = 3.6e9 * 0.14792 * 1.602176634e-13 / 0.3
 local dh = tk.tia_MBqh * gy_per_mbqh
 t.is(dk.dose_gy, dh, 1e-12, "P1 kidney dose = LED of tia.csv's TIA by "
   .. "hand (1e-12)")
@@ -157,10 +157,11 @@ t.is(dk.bed_gy, dh * (1 + gk * dh / 2.6), 1e-10,
 local cv = rk.radiobio.curve { c = { gy_per_mbqh, -gy_per_mbqh },
   b = { lw, lu }, organ = "kidney" }
 t.is(dk.g, cv.g, 1e-12, "G = rk.radiobio.curve's on the same curve (1e-12)")
+-- The liver is an organ class now (normal liver, a/b 2.5 Gy, T_rep 2.5 h):
+-- BED from its fitted curve.
 local dl = find(dose_rows, "P1", "liver")
-t.ok(dl.dose_gy > 0 and dl.bed_gy == nil, "liver: dose, no BED")
-t.like(dl.warnings, "region 'liver' is not an organ class: absorbed dose "
-  .. "only", "liver: warning says why there is no BED")
+t.ok(dl.dose_gy > 0 and dl.organ == "liver" and dl.bed_gy > dl.dose_gy,
+  "liver: dose and BED with the liver class")
 
 -- Trapezoid fallback (no analytic curve): physical-decay tail shape with a
 -- warning, G = lambda / (lambda + mu), lambda = ln 2 / 159.528 h (Lu-177,
@@ -216,6 +217,178 @@ t.raises(function()
   dose.main { input, "--out", out, "--no-plot", "--quiet" }
 end, input .. ":2: region 'kidney': the curve shape is needed for BED",
   "no curve shape at all: error names file:line")
+-- ------------------------------------------------- organ-limit table
+local kl = rk.radiobio.organ_limits("kidney")
+local ids = {}
+for _, l in ipairs(kl) do ids[l.id] = l end
+t.ok(ids.kidney_bed_40 and ids.kidney_bed_40.quantity == "bed"
+  and ids.kidney_bed_40.value_gy == 40 and ids.kidney_bed_40.default,
+  "organ_limits: kidney BED 40 Gy is the kidney default")
+t.ok(ids.kidney_bed_iluminet and ids.kidney_bed_iluminet.value_gy == 27
+  and not ids.kidney_bed_iluminet.default
+  and ids.kidney_bed_iluminet.source:match("ILUMINET"),
+  "organ_limits: ILUMINET BED 27 Gy, a protocol row with its source")
+t.is(rk.radiobio.organ_limit("kidney_dose_pp_prrt").value_gy, 23, 0,
+  "organ_limit: PP-PRRT kidney absorbed dose 23 Gy")
+t.is(#rk.radiobio.organ_limits("tumour"), 0, 0, "tumour: no limit")
+t.raises(function() rk.radiobio.organ_limits("brain") end,
+  "unknown organ 'brain'", "organ_limits of an unknown organ")
+t.raises(function() rk.radiobio.organ_limit("kidney_bed_1") end,
+  "unknown organ limit 'kidney_bed_1'", "unknown limit id")
+t.is(rk.radiobio.organ_class("Left_Kidney"), "kidney", "organ_class spelling")
+local nc, why = rk.radiobio.organ_class("blood")
+t.ok(nc == nil and why:match("region 'blood' is not a known organ class"),
+  "organ_class: nil and why for a non-organ")
+
+-- ------------------------------------- spellings, maps, --activity
+write(input, [[
+patient,region,tia_MBqh,mass_kg,teff_h
+P01,kidney_left,20000,0.15,40
+P01,R_Kidney,20000,0.15,40
+P01,K3,20000,0.3,40
+P01,blood,500,5,40
+P01,lesion_a,150000,0.05,80
+]])
+local map = stem .. "_map.csv"
+write(map, "region,organ\nK3,Kidneys\n")
+local cy, sm, sk, nb = dose.main { input, "--out", out, "--no-plot",
+  "--quiet", "--activity", "7400", "--organs", map }
+local function row(rows, region)
+  for _, r in ipairs(rows) do if r.region == region then return r end end
+end
+t.ok(row(cy, "kidney_left").organ == "kidney"
+  and row(cy, "R_Kidney").organ == "kidney", "kidney_left and R_Kidney are "
+  .. "the kidney class")
+t.ok(row(cy, "K3").organ == "kidney", "--organs map: K3 -> kidney "
+  .. "(class spelled 'Kidneys')")
+t.ok(row(cy, "lesion_a").organ == "tumour", "lesion_a -> tumour")
+t.ok(row(cy, "blood").organ == nil and row(cy, "blood").bed_gy == nil,
+  "blood: no organ class, no BED")
+t.is(#nb, 1, 0, "one region without BED reported")
+local notes = table.concat(dose.notes(cy, sm, nb), "\n")
+t.like(notes, "no BED for region 'blood' %(patient P01%): region 'blood' is "
+  .. "not a known organ class", "terminal note names the region and why")
+t.like(notes, "--organ blood=CLASS", "terminal note says how to map it")
+t.is(row(cy, "K3").activity_MBq, 7400, 0, "--activity fills activity_MBq")
+t.is(row(cy, "K3").gy_per_gbq, d1 / 7.4, 1e-12, "Gy/GBq with --activity")
+cy = dose.compute({ { patient = "P", region = "K9", tia_MBqh = 20000,
+  mass_kg = 0.3, teff_h = 40 } }, { organ_map = { K9 = "kidney_risk" } })
+t.is(cy[1].limit_bed_gy, 28, 0, "organ_map: K9 -> kidney_risk, BED 28 Gy")
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet", "--organ",
+    "blood=heart" }
+end, "--organ blood=heart: region 'heart' is not a known organ class",
+  "--organ with an unknown class refused")
+write(map, "region,organ\nK3,kidny\n")
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet", "--organs", map }
+end, map .. ":2: region 'K3': region 'kidny' is not a known organ class",
+  "--organs: unknown class names file:line")
+os.remove(map)
+
+-- --------------------------------------------- unit plausibility
+local function one(mass, act, extra)
+  write(input, ("patient,region,tia_MBqh,mass_kg,activity_MBq,teff_h\n"
+    .. "P01,kidney,20000,%s,%s,40\n"):format(mass, act))
+  local a = { input, "--out", out, "--no-plot", "--quiet" }
+  for _, x in ipairs(extra or {}) do a[#a + 1] = x end
+  return dose.main(a)
+end
+t.raises(function() one(300, 7400) end, input .. ":2: region 'kidney' "
+  .. "%(kidney%): mass_kg = 300, expected 0.04%-1 kg; this looks like grams "
+  .. "%(300 g = 0.3 kg%)", "kidney mass 300 refused as grams")
+t.raises(function() one(0.3, 7.4) end, input .. ":2: activity_MBq = 7.4, "
+  .. "expected 20%-50000 MBq for a therapy cycle; this looks like GBq %(7.4 "
+  .. "GBq = 7400 MBq%)", "activity 7.4 refused as GBq")
+t.raises(function() one(0.3, 7.4e6) end, "this looks like kBq %(7.4e%+06 "
+  .. "kBq = 7400 MBq%)", "activity 7.4e6 refused as kBq")
+t.raises(function() one(0.3, 0.03) end, "this looks like GBq %(0.03 GBq = "
+  .. "30 MBq%)", "activity 0.03 refused as GBq (30 MBq in range)")
+t.raises(function() one(5000, 7400) end, "no region outweighs a patient",
+  "5000 kg refused")
+cy = one(300, 7400, { "--no-unit-check" })
+t.like(cy[1].warnings, "this looks like grams", "--no-unit-check: grams "
+  .. "only a warning")
+t.like(cy[1].warnings, "mass_kg given in grams", "... and Gy/GBq below the "
+  .. "kidney range says why")
+cy = one(0.3, 200)
+t.like(cy[1].warnings, "region 'kidney' %(kidney%): 28.4%d* Gy/GBq, typical "
+  .. "0.01%-10: activity_MBq given in GBq", "Gy/GBq above range warned")
+cy = one(2.0, 7400)
+t.like(cy[1].warnings, "mass_kg = 2, expected 0.04%-1 kg: check the region",
+  "2 kg kidney: a warning, not grams")
+
+-- ---------------------------------------- limits applied, budget
+write(input, [[
+patient,region,organ,cycle,tia_MBqh,mass_kg,activity_MBq,teff_h
+P01,kidney,kidney,2,22000,0.3,7400,45
+P01,kidney,kidney,1,20000,0.3,7400,40
+]])
+local _, s1 = dose.main { input, "--out", out, "--no-plot", "--quiet" }
+t.is(s1[1].limits, "kidney_bed_40;kidney_dose_40", "default kidney limits "
+  .. "named in the summary")
+t.is(s1[1].bed_left_gy, 40 - (b1 + b2), 1e-12, "BED left = 40 - cumulative")
+local text = dose.format(s1)
+t.like(text, "limits applied:", "terminal lists the limits applied")
+t.like(text, "kidney%s+BED%s+40 Gy%s+kidney_bed_40: kidneys of patients "
+  .. "without risk factors for renal toxicity; Bodei 2008", "BED limit with its source")
+t.like(text, "kidney%s+absorbed dose%s+40 Gy%s+kidney_dose_40",
+  "dose limit with its id")
+t.like(text, ("budget P01 kidney: BED left %.2f Gy; next cycle"):format(
+  40 - (b1 + b2)), "terminal states the BED left")
+local _, s2 = dose.main { input, "--out", out, "--no-plot", "--quiet",
+  "--limit", "kidney_bed_iluminet", "--cycles-left", "3" }
+local k2 = s2[1]
+t.is(k2.limit_bed_gy, 27, 0, "--limit kidney_bed_iluminet: BED limit 27")
+t.is(k2.limits, "kidney_bed_iluminet;kidney_dose_40", "summary names the "
+  .. "ILUMINET limit")
+t.is(k2.cycles_left, 3, 0, "three cycles left")
+local dn = k2.next_dose_gy
+t.is(b1 + b2 + 3 * dn * (1 + g2 * dn / 2.6), 27, 1e-9, "three equal cycles "
+  .. "of next_dose_gy land on BED 27 Gy (1e-9)")
+t.is(k2.next_activity_MBq, dn * 7400 / d2, 1e-12, "next activity per cycle "
+  .. "scales with dose")
+t.is(k2.binding_limit, "kidney_bed_iluminet", "the BED limit binds")
+t.like(dose.format(s2, { cycles_left = 3 }), "next 3 equal cycles of "
+  .. ("%.2f Gy = %.0f MBq"):format(dn, k2.next_activity_MBq),
+  "terminal states the next cycles' activity")
+-- kidney_risk: absorbed dose 23 Gy binds before BED 28 Gy here.
+write(input, [[
+patient,region,organ,tia_MBqh,mass_kg,activity_MBq,teff_h
+P01,kidney,kidney_risk,60000,0.3,7400,200
+]])
+local _, s3 = dose.main { input, "--out", out, "--no-plot", "--quiet" }
+local dk3 = 60000 * e / 0.3
+local g3 = 2.8 / (2.8 + 200)
+local bed_room = 28 - dk3 * (1 + g3 * dk3 / 2.6)
+t.is(s3[1].dose_left_gy, 23 - dk3, 1e-12, "kidney_risk: dose left 23 - D")
+t.ok(23 - dk3 < bed_room, "(case check: the dose limit is the tighter)")
+t.is(s3[1].next_dose_gy, 23 - dk3, 1e-12, "next dose = dose left")
+t.is(s3[1].binding_limit, "kidney_risk_dose_23", "the dose limit binds")
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet", "--limit",
+    "kidney_bed_99" }
+end, "--limit: rk.radiobio.organ_limit: unknown organ limit 'kidney_bed_99'",
+  "unknown --limit id refused with the known ids")
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet", "--cycles-left",
+    "1.5" }
+end, "--cycles-left 1.5, expected a whole number", "--cycles-left 1.5")
+t.raises(function()
+  dose.main { input, "--out", out, "--no-plot", "--quiet", "--activity",
+    "-3" }
+end, "--activity %-3 MBq, expected > 0", "--activity -3")
+-- A tiny kidney dose from a full activity: the next activity is no
+-- therapy cycle, said in the summary.
+write(input, [[
+patient,region,organ,tia_MBqh,mass_kg,activity_MBq,teff_h
+P01,kidney,kidney,20,0.3,7400,40
+]])
+local _, s4 = dose.main { input, "--out", out, "--no-plot", "--quiet",
+  "--no-unit-check" }
+t.like(s4[1].warning, "next%-cycle activity %d+ MBq is above any therapy "
+  .. "cycle", "implausible next activity warned")
+
 os.execute("rm -rf '" .. dir .. "'")
 
 for _, f in ipairs { stem, input, out, stem .. "_dose_summary.csv" } do

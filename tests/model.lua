@@ -1,12 +1,13 @@
 -- tests/model.lua - rk.model tracing and m:simulate against analytic
--- solutions and the peer reference of ../shared/peers/README.md section 2,
+-- solutions and the reference values of the six-compartment benchmark model
+-- (docs/sources.md),
 -- on both solver paths; CSV output written and read back.
 local rk = require "radiokin"
 local t = require "radiokin.tap"
 
 local srcdir = os.getenv("RADIOKIN_SRCDIR") or "."
 local lu = rk.nuclide("Lu-177")
-local lambda = math.log(2) / (6.647 * 24)   -- README s.2 / DOMAIN.md s.1
+local lambda = math.log(2) / (6.647 * 24)   -- benchmark model / nuclide.c
 
 -- ------------------------------------------------------------- tracing
 do

@@ -1,4 +1,4 @@
-/* peer.h - the peer baseline of shared/peers/README.md (sections 2 and 5):
+/* peer.h - the six-compartment benchmark model (docs/sources.md):
  * its portable random stream (MINSTD + Box-Muller), the 11 rate constants
  * per patient, and the six-state 177Lu model built through the expr API.
  * Header-only, for the unit tests and the benchmarks. */

@@ -22,7 +22,8 @@ local function lines(s)
 end
 
 -- --------------------------------------------- Theophylline vs nlme
--- nlme fm3Theo.nlme, method ML (../shared/peers/README.md s.4).
+-- nlme 3.1 fm3Theo.nlme, method ML, on R's datasets::Theoph (run in R by
+-- the developers; estimates copied here).
 local NLME = { lKe = -2.454704, lKa = 0.465736, lCl = -3.227223,
                sd_lKa = 0.643575, sd_lCl = 0.166928, sigma = 0.709254,
                m2ll = 2 * 177.0214 }

@@ -15,8 +15,8 @@
 --   (responders) and 4.0 +- 2.9 Gy/GBq (non-responders): the simulated
 --   mean must lie between the two subgroup means, and its SD within a
 --   factor 2 of the equal-weight pooled SD (D).
--- * DOTATATE tumour: no published distribution was read (LITERATURE.md
---   7.2: 3 Gy/GBq illustrative, U); reported, not asserted.
+-- * DOTATATE tumour: no published distribution was read (3 Gy/GBq
+--   illustrative, U); reported, not asserted.
 local rk = require "radiokin"
 local t = require "radiokin.tap"
 
@@ -123,6 +123,6 @@ for _, r in ipairs { "kidney", "marrow", "spleen" } do
 end
 t.ok(out.marrow.mean >= 0.02 and out.marrow.mean <= 0.08,
   ("lu177_dotatate marrow mean %.3f in the literature range 0.02-0.08 "
-   .. "Gy/GBq (DOMAIN.md 5)"):format(out.marrow.mean))
+   .. "Gy/GBq (TvNG 2023 review)"):format(out.marrow.mean))
 
 t.done()

@@ -20,7 +20,7 @@ t.raises(function() rk.seq(0, 0 / 0, 1) end, "argument 2 must be a finite",
 -- rk.nuclide: the engine's table
 local lu = rk.nuclide("177Lu")
 t.is(lu.name, "Lu-177", "rk.nuclide accepts 177Lu")
-t.is(lu.half_life_h, 6.647 * 24, 1e-12, "Lu-177 T1/2 6.647 d (DOMAIN.md s.1)")
+t.is(lu.half_life_h, 6.647 * 24, 1e-12, "Lu-177 T1/2 6.647 d (Alcocer-Avila 2020)")
 t.is(lu.lambda, math.log(2) / (6.647 * 24), 1e-12, "lambda = ln 2 / T1/2")
 t.ok(lu.e_np_mev > 0 and lu.source ~= "", "energies and source present")
 t.raises(function() rk.nuclide("Xx-1") end, "unknown nuclide 'Xx-1'",

@@ -50,7 +50,7 @@ end
 -- Kidney dose of one cycle of a GBq, closed form: K(t) = A kK / (kB -
 -- kKo) (e^-(kKo+lam) t - e^-(kB+lam) t), integral A kK / ((kKo + lam)
 -- (kB + lam)), kB = kK + kT + kout; S = j_per_mbqh / mass (local
--- deposition, DOMAIN.md s.2).
+-- deposition, MIRD schema).
 local p = { kK = 0.02, kT = 0.01, kout = 0.3, kKo = 0.01 }
 local kB = p.kK + p.kT + p.kout
 local function kidney_gy(a)
@@ -72,7 +72,7 @@ do
   local b = r.bed.kidney[1][1]
   local d, g = r.dose.kidney[1][1], r.g.kidney[1][1]
   t.is(b, d * (1 + g * d / 2.6), 1e-12,
-       "empiric: BED = D (1 + G D / (alpha/beta)) (DOMAIN.md s.4; rel 1e-12)")
+       "empiric: BED = D (1 + G D / (alpha/beta)) (LQ, docs/sources.md; rel 1e-12)")
   t.ok(r.route == "eigen" and r.rule == "empiric" and r.imaging == "truth",
        "empiric: eigen route, decisions from the truth")
 end

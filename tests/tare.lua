@@ -1,6 +1,6 @@
 -- tare.lua - rk.tare, scripts/tare_plan.lua and
--- examples/tare_segmentectomy.lua. Hand values follow DOMAIN.md s.3 (seed
--- partition formula, Table 1); the arithmetic is in the comments.
+-- examples/tare_segmentectomy.lua. Hand values follow the TARE section of
+-- docs/sources.md (partition formula, the TvNG 2023 review's Table 1); the arithmetic is in the comments.
 local rk = require "radiokin"
 local t = require "radiokin.tap"
 
@@ -31,7 +31,7 @@ local seg = dofile(src .. "/examples/tare_segmentectomy.lua")
 
 -- ----------------------------------------------------------- rk.tare
 do
-  -- Seed partition formula: A = 120 (1.2 + 0.3 x 4) / (49.67 x 4 x 0.9)
+  -- Partition formula: A = 120 (1.2 + 0.3 x 4) / (49.67 x 4 x 0.9)
   -- = 288 / 178.812 GBq = 1610.6302 MBq; lung 120 x 2.4 x 0.1 / 3.6 = 8 Gy.
   local r = rk.tare.plan{product = "SIR-Spheres", cf = 49.67, mass_kg = 1.5,
     lsf = 0.1, lesions = {{mass_kg = 0.3, tn = 4}}, mode = "tumour",
@@ -52,7 +52,7 @@ do
     lsf = 0, activity_mbq = 2000}
   t.is(r.territories[1].mean_gy, 49.67 * 2 / 1.545, 1e-12,
        "volume_mL converted with 1.03 kg/L")
-  t.is(rk.tare.cf("Y-90"), 1e9 * 64.05 * 3600 / math.log(2) * 0.9331 *
+  t.is(rk.tare.cf("Y-90"), 1e9 * 64.10 * 3600 / math.log(2) * 0.93310 *
        1.602176634e-13, 1e-12, "rk.tare.cf derived = 1e9 T/ln2 E MeV_J")
   t.is(rk.tare.cf("Ho-166", "clinical"), 15.87, "Ho-166 clinical 15.87")
   local names = {}
@@ -62,7 +62,7 @@ do
   local th = rk.tare.products()[2]
   t.ok(th.parenchyma_gy == 120 and th.lung_gy == 30 and
        th.tumour_lo_gy == 200 and th.ablative_gy == 400,
-       "TheraSphere limits as in seed Table 1")
+       "TheraSphere limits as in the review's Table 1")
   -- Overridden limit: lung 20 Gy makes 8 Gy ... still PASS, 25 -> margin.
   r = rk.tare.plan{product = "SIR-Spheres", cf = 49.67, mass_kg = 1.5,
     lsf = 0.1, lesions = {{mass_kg = 0.3, tn = 4}}, mode = "tumour",
@@ -115,12 +115,13 @@ do
   for i = 1, #c do res[i] = c:plan(i) end
   t.is(#res[3].territories, 2, "P3: two territories")
   -- P1: 1500 mL and 300 mL at 1.03 kg/L: M_T 0.309, M_N 1.236 kg;
-  -- A = 120 (1.236 + 4 x 0.309) / (49.67 x 4 x 0.9) GBq (seed formula).
+  -- A = 120 (1.236 + 4 x 0.309) / (49.67 x 4 x 0.9) GBq (partition formula).
   t.is(res[1].activity_mbq, 1000 * 120 * (1.236 + 4 * 0.309) /
-       (49.67 * 4 * 0.9), 1e-12, "P1 activity = seed partition formula")
-  -- Decay 24 h, residual 5 %: order = A / 0.95 x exp(ln 2 x 24 / 64.05).
+       (49.67 * 4 * 0.9), 1e-12, "P1 activity = partition formula")
+  -- Decay 24 h, residual 5 %: order = A / 0.95 x exp(ln 2 x 24 / 64.10)
+  -- (ICRP 107 half-life of 90Y).
   t.is(res[1].activity_calibration_mbq, res[1].activity_mbq / 0.95 *
-       math.exp(math.log(2) * 24 / 64.05), 1e-12,
+       math.exp(math.log(2) * 24 / 64.10), 1e-12,
        "P1 order at calibration = A / (1 - 0.05) e^{lambda 24 h}")
   -- P2: lung = 50 x 5 GBq x 0.15 = 37.5 Gy > 30 (Table 1).
   t.is(res[2].lung_gy, 37.5, 1e-12, "P2 lung 37.5 Gy (hand)")
@@ -199,7 +200,7 @@ do
   t.is(f, 0.289546, 1e-5, "Figure 1: tumour fraction 0.28955 (hand, 5 dig)")
   local r = rk.tare.plan(seg.plan_table(1.03, 49.67, 0))
   t.is(r.activity_mbq, 850, 1e-12,
-       "Figure 1: that fraction gives the seed's 850 MBq (1e-12)")
+       "Figure 1: that fraction gives the review's 850 MBq (1e-12)")
   t.is(r.territories[1].lesions[1].dose_gy, 200, 1e-12,
        "... and the planned 200 Gy tumour dose")
   t.is(r.territories[1].normal_gy, 200 / 2.4, 1e-12, "normal 200 / 2.4 Gy")

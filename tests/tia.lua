@@ -7,7 +7,7 @@ local t = require "radiokin.tap"
 local src = os.getenv("RADIOKIN_SRCDIR") or "."
 local build = os.getenv("RADIOKIN_BUILDDIR") or "."
 local exe = build .. "/radiokin"
-local LP = math.log(2) / (6.647 * 24)      -- Lu-177, DOMAIN.md s.1
+local LP = math.log(2) / (6.647 * 24)      -- Lu-177 (nuclide.c)
 
 local tmp = t.scratch()
 local function write(name, text)

@@ -1,8 +1,22 @@
-/* nuclide.c - the radionuclide table.
+/* nuclide.c - the radionuclide table: physical half-life and mean energy
+ * per decay, non-penetrating (electrons and betas, plus alphas) and
+ * penetrating (X and gamma rays, annihilation photons), all from one data
+ * set:
  *
- * Confirmation tags as in shared/LITERATURE.md: P primary source read,
- * S secondary source, D derived here, U commonly quoted value not confirmed
- * in a source read for this project (verify before relying on it). */
+ *   ICRP, 2008. Nuclear Decay Data for Dosimetric Calculations. ICRP
+ *   Publication 107. Ann. ICRP 38(3). Electronic file ICRP-07.NDX
+ *   (A. Endo and K.F. Eckerman), columns half-life, E_alpha, E_electron,
+ *   E_photon in MeV per nuclear transformation, at the file's published
+ *   precision (5 decimals for electrons and photons, 4 for alphas).
+ *
+ * The file was read in the verbatim copy that the R package RadData
+ * (M. Hogue, CRAN, GPL-2) keeps as data-raw/ICRP-07.NDX; tag P (the
+ * publication's own electronic data). E_np = E_alpha + E_electron, E_p =
+ * E_photon. tests/unit/test_nuclide.c checks every number against those
+ * columns, and the Lu-177 and Tb-161 values also against Alcocer-Avila et
+ * al. 2020 (EJNMMI Phys 7:33, Table 1), which tabulates the same data.
+ * docs/sources.md lists the values and the other data sets' half-lives
+ * (DDEP, ENSDF) where they differ. */
 #include "core/nuclide.h"
 
 #include <ctype.h>
@@ -10,48 +24,56 @@
 #include <stdio.h>
 #include <string.h>
 
+#define ICRP107 "ICRP 107 (ICRP-07.NDX, P)"
+
 static const rkin_nuclide table[] = {
-  /* T1/2 6.647 d (DOMAIN.md s.1). Energies: Alcocer-Avila et al., EJNMMI
-   * Phys 2020;7:33, Table 1 (P): beta 133.3 + IC 13.52 + Auger 1.13 keV =
-   * 147.9 keV non-penetrating; X+gamma 35.1 keV. */
-  {"Lu-177", 6.647 * 24.0, 0.1479, 0.0351,
-   "T1/2 6.647 d; energies Alcocer-Avila 2020 EJNMMI Phys 7:33 Table 1 (P)"},
-  /* T1/2 64.05 h (DOMAIN.md s.1); mean beta energy 0.9331 MeV (ICRP 107 as
-   * quoted in DOMAIN.md s.3); photons negligible (bremsstrahlung not
-   * counted). */
-  {"Y-90", 64.05, 0.9331, 0.0,
-   "T1/2 64.05 h; beta mean 0.9331 MeV ICRP 107 via DOMAIN.md s.3 (S)"},
-  /* T1/2 26.80 h, electrons 0.6963 MeV (ICRP 107 as quoted in DOMAIN.md
-   * s.3); photons about 0.03 MeV (gamma 80.6 keV 6.6 %, 1379 keV 0.9 %;
-   * LITERATURE.md s.6, U). */
-  {"Ho-166", 26.80, 0.6963, 0.030,
-   "T1/2 26.80 h; electrons 0.6963 MeV ICRP 107 via DOMAIN.md s.3 (S); photons ~0.03 MeV (U)"},
-  /* T1/2 8.0252 d (DOMAIN.md s.1); electrons 0.192 MeV, photons 0.382 MeV
-   * (ICRP 107, LITERATURE.md s.6, U). */
-  {"I-131", 8.0252 * 24.0, 0.192, 0.382,
-   "T1/2 8.0252 d; electrons 0.192 MeV, photons 0.382 MeV ICRP 107 (U)"},
-  /* T1/2 67.71 min (DOMAIN.md s.1). Positron mean 0.836 MeV x yield 0.889
-   * = 0.743 MeV (D from commonly quoted values, U); photons: 2 x 0.511 x
-   * 0.889 + 1.077 x 0.032 = 0.943 MeV (D, U). */
-  {"Ga-68", 67.71 / 60.0, 0.743, 0.943,
-   "T1/2 67.71 min; positron 0.743 MeV, photons 0.943 MeV derived from quoted yields (U)"},
-  /* T1/2 6.0067 h (DOMAIN.md s.1); electrons 0.016 MeV, photons 0.126 MeV
-   * (140.5 keV x 0.885 + X-rays; U). */
-  {"Tc-99m", 6.0067, 0.016, 0.126,
-   "T1/2 6.0067 h; electrons 0.016 MeV, photons 0.126 MeV (U)"},
-  /* T1/2 6.906 d; beta 154.3 + IC 39.28 + Auger 8.94 keV = 202.5 keV,
-   * photons 36.35 keV (Alcocer-Avila 2020, Table 1, P). */
-  {"Tb-161", 6.906 * 24.0, 0.2025, 0.03635,
-   "T1/2 6.906 d; energies Alcocer-Avila 2020 EJNMMI Phys 7:33 Table 1 (P)"},
-  /* T1/2 9.92 d; the 225Ac decay alone: alpha 5.79 + electrons 0.02 MeV,
-   * photons 0.02 MeV (LITERATURE.md s.6, U). Daughters are separate. */
-  {"Ac-225", 9.92 * 24.0, 5.81, 0.02,
-   "T1/2 9.92 d; 225Ac decay alone, alpha 5.79 + e- 0.02 MeV (U)"},
-  /* 225Ac with its short-lived daughters in equilibrium (221Fr, 217At,
-   * 213Bi, 213Po, 209Tl, 209Pb): 4 alphas about 27.5 MeV + beta about 0.6
-   * MeV per 225Ac decay, photons about 0.1 MeV (LITERATURE.md s.6, U). */
-  {"Ac-225+d", 9.92 * 24.0, 28.1, 0.1,
-   "T1/2 9.92 d; 225Ac + daughters in equilibrium, 4 alpha 27.5 + beta 0.6 MeV (U)"},
+  /* 6.647 d; E_electron 0.14792, E_photon 0.03509. Alcocer-Avila 2020
+   * Table 1 prints 147.9 and 35.1 keV. DDEP (LNE-LNHB 2025) recommends
+   * T1/2 6.6443(9) d, 0.04 % shorter. */
+  {"Lu-177", 6.647 * 24.0, 0.14792, 0.03509,
+   "T1/2 6.647 d, E_np 0.14792 MeV, E_p 0.03509 MeV: " ICRP107},
+  /* 64.10 h; E_electron 0.93310, E_photon 0.00000 (internal pair
+   * production and bremsstrahlung are not in the photon column). The
+   * DDEP half-life often quoted is 64.05 h (2.6684 d; U here). */
+  {"Y-90", 64.10, 0.93310, 0.0,
+   "T1/2 64.10 h, E_np 0.93310 MeV, E_p 0 MeV: " ICRP107},
+  /* 26.80 h; E_electron 0.69633, E_photon 0.03007. */
+  {"Ho-166", 26.80, 0.69633, 0.03007,
+   "T1/2 26.80 h, E_np 0.69633 MeV, E_p 0.03007 MeV: " ICRP107},
+  /* 8.02070 d; E_electron 0.19184, E_photon 0.38275. ENSDF/NNDC quote
+   * 8.0252 d (U here). */
+  {"I-131", 8.02070 * 24.0, 0.19184, 0.38275,
+   "T1/2 8.02070 d, E_np 0.19184 MeV, E_p 0.38275 MeV: " ICRP107},
+  /* 67.71 min; E_electron 0.73794 (positrons and electrons), E_photon
+   * 0.94869 (annihilation and gamma). */
+  {"Ga-68", 67.71 / 60.0, 0.73794, 0.94869,
+   "T1/2 67.71 min, E_np 0.73794 MeV, E_p 0.94869 MeV: " ICRP107},
+  /* 6.015 h; E_electron 0.01618, E_photon 0.12659. */
+  {"Tc-99m", 6.015, 0.01618, 0.12659,
+   "T1/2 6.015 h, E_np 0.01618 MeV, E_p 0.12659 MeV: " ICRP107},
+  /* 6.906 d; E_electron 0.20248, E_photon 0.03652. Alcocer-Avila 2020
+   * Table 1 prints 202.5 keV electrons and 36.35 keV photons. */
+  {"Tb-161", 6.906 * 24.0, 0.20248, 0.03652,
+   "T1/2 6.906 d, E_np 0.20248 MeV, E_p 0.03652 MeV: " ICRP107},
+  /* 10.0 d; the 225Ac decay alone: E_alpha 5.8919 + E_electron 0.02476 =
+   * 5.91666 MeV; E_photon 0.01708. Daughters are the next entry. */
+  {"Ac-225", 10.0 * 24.0, 5.8919 + 0.02476, 0.01708,
+   "T1/2 10.0 d, E_np 5.91666 MeV (alpha 5.8919 + e- 0.02476), E_p "
+   "0.01708 MeV; 225Ac decay alone: " ICRP107},
+  /* 225Ac with its daughters in secular equilibrium, per 225Ac decay (D
+   * from the ICRP 107 rows; branching fractions from the same file):
+   * 225Ac (alpha 5.8919, e 0.02476, ph 0.01708) -> 221Fr (4.9 min; 6.4198,
+   * 0.00890, 0.02941) -> 217At (32.3 ms; 7.2008, 0.00008, 0.00024) ->
+   * 213Bi with fraction f = 0.99988 (45.59 min; 0.1245, 0.44404, 0.12773)
+   * -> 213Po (x 0.9791; 4.2 us; 8.5369, 0, 0.00003) or 209Tl (x 0.0209;
+   * 2.161 min; 0, 0.68754, 2.14263) -> 209Pb (3.253 h; 0, 0.19744, 0) ->
+   * 209Bi (stable). The 0.012 % 217At beta branch (217Rn) is left out.
+   * Alpha 27.99446 + electrons 0.68951 = 28.68397 MeV; photons 0.21925
+   * MeV. */
+  {"Ac-225+d", 10.0 * 24.0, 28.68397, 0.21925,
+   "T1/2 10.0 d; 225Ac + daughters in equilibrium, E_np 28.68397 MeV "
+   "(alpha 27.99446 + e- 0.68951), E_p 0.21925 MeV: sum (D) of the "
+   "chain's rows of " ICRP107},
 };
 
 #define N_NUCLIDES (sizeof table / sizeof table[0])

@@ -1,7 +1,7 @@
 /* dosimetry.h - MIRD absorbed dose from time-integrated activity: local
  * energy deposition, user S-value tables, mass scaling of self-dose.
  *
- * Units: TIA MBq·h, mass kg, S Gy/(MBq·h), dose Gy (DESIGN.md). Messages
+ * Units: TIA MBq·h, mass kg, S Gy/(MBq·h), dose Gy. Messages
  * name the region and the value; callers that know the file and line add
  * them with rkin_err_prefix. Spheres are in sphere.h, dose-rate curves in
  * doserate.h. */
@@ -13,7 +13,8 @@
 #include "core/err.h"
 #include "core/nuclide.h"
 
-/* Local energy deposition (DOMAIN.md s.2): the region keeps all the
+/* Local energy deposition (MIRD schema, Bolch et al., MIRD Pamphlet 21,
+ * J Nucl Med 2009;50:477): the region keeps all the
  * non-penetrating energy emitted in it and nothing else,
  * D = TIA x 3.6e9 x E_np x 1.602176634e-13 / m. `region` names the region
  * in messages. Errors: TIA < 0 or not finite, mass <= 0 or not finite. */

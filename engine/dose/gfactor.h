@@ -2,7 +2,8 @@
  * curve, by four independent routes that must agree.
  *
  * G = (2 / D^2) int_0^inf R(t) int_0^t R(w) exp(-mu (t - w)) dw dt,
- * D = int_0^inf R, mu = ln 2 / T_rep (DOMAIN.md s.4). G = 1 for an
+ * D = int_0^inf R, mu = ln 2 / T_rep (docs/sources.md; closed forms with
+ * uptake: Baechler et al., Med Phys 2008;35:1123). G = 1 for an
  * instantaneous dose, G -> 0 for a dose delivered slowly compared with
  * repair. BED = D (1 + G D / (alpha/beta)) (radiobio.h).
  *

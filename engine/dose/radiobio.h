@@ -2,7 +2,7 @@
  * cumulative BED over cycles and the remaining BED budget of an organ.
  *
  * BED = D (1 + G D / (alpha/beta)), EQD2 = BED / (1 + 2 / (alpha/beta))
- * (DOMAIN.md s.4), G the Lea-Catcheside factor of the cycle's dose-rate
+ * (docs/sources.md "Linear-quadratic model"), G the Lea-Catcheside factor of the cycle's dose-rate
  * curve (gfactor.h). Cycles weeks apart repair completely in between, so
  * cumulative BED is the sum of cycle BEDs. Organ parameters and limits are
  * in organ.h, TCP / NTCP in tcp.h. */

@@ -1,7 +1,7 @@
 /* sphere.c - absorbed fractions in uniform soft-tissue spheres.
  *
- * Tags as in shared/LITERATURE.md: P primary, C public code/data, D derived
- * here, U unconfirmed. */
+ * Tags: P primary source read, C public code or data, D derived here, U
+ * not confirmed in a source read for radiokin (docs/sources.md). */
 #include "dose/sphere.h"
 
 #include <math.h>
@@ -16,10 +16,12 @@ typedef struct {
 
 static const model models[] = {
   /* D: least-squares fit of S m / Delta_e = phi_e + (Delta_p/Delta_e)
-   * phi_p to the 15 points of LITERATURE.md s.5.1 (C; density 1.03), rms
+   * phi_p to the 15 points of the Lu-177 sphere table below (C; density
+   * 1.03), rms
    * 0.25 %, worst 0.46 %. */
   {"Lu-177", 0.0464, 0.0481,
-   "fit (D) to the LITERATURE.md s.5.1 Lu-177 sphere S table (C)"},
+   "fit (D) to the Lu-177 sphere S table of qurit/PyTheranostics "
+   "spheres.json (C)"},
   /* D: fit of phi_e to Hashempour M, Ghorbani M, Amato E, Knaup C, Asia
    * Ocean J Nucl Med Biol 2019;7:? (PMC6352054), spectral 90Y absorbed
    * fractions 0.80/0.85/0.88/0.935 at 4/10/20/100 g, density 1.04 (P,
@@ -27,11 +29,13 @@ static const model models[] = {
   {"Y-90", 0.5265, 0.0,
    "fit (D) to Hashempour et al. 2019 AOJNMB 90Y sphere fractions (P)"},
   /* D from U: r_e interpolated as a power of the mean electron energy
-   * between Lu-177 (0.1479 MeV) and Y-90 (0.9331 MeV), exponent 1.3187;
+   * between Lu-177 (0.1479 MeV) and Y-90 (0.9331 MeV), exponent 1.3187
+   * (fitted with the earlier rounded energies; the ICRP 107 values 0.14792,
+   * 0.93310 and 0.19184 MeV move r_e by under 0.2 %);
    * mu about mu_en of water at 0.36 MeV (0.033 cm^2/g, U). */
   {"I-131", 0.0655, 0.033,
    "r_e interpolated in electron energy (D from U); mu ~ water mu_en (U)"},
-  /* D from U as for I-131 (0.6963 MeV); mu about mu_en of water for the
+  /* D from U as for I-131 (0.6963 MeV; ICRP 107 0.69633); mu about mu_en of water for the
    * 80.6 keV and 1379 keV lines (0.03 cm^2/g, U). */
   {"Ho-166", 0.3579, 0.030,
    "r_e interpolated in electron energy (D from U); mu ~ water mu_en (U)"},
@@ -115,7 +119,9 @@ int rkin_sphere_eval(const rkin_nuclide *nuc, double mass_kg,
   return RKIN_OK;
 }
 
-/* LITERATURE.md s.5.1: mass [g], S [Gy/(Bq s)]. */
+/* Lu-177 unit-density spheres, public data file qurit/PyTheranostics
+ * doodle/data/s-values/spheres.json, key "100%/0%", commit de60a3a7 (C):
+ * mass [g], S [Gy/(Bq s)] (units inferred, docs/sources.md). */
 static const double lu_m_g[] = {
   4.31e-3, 1.46e-2, 3.45e-2, 1.16e-1, 2.76e-1, 5.39e-1, 9.32e-1, 2.21,
   4.31, 14.6, 34.5, 116, 276, 539, 932};

@@ -15,7 +15,7 @@
  *     (1 + 2x) e^(-2x)) (escape probability from a uniform sphere).
  *   S = (Delta_e phi_e + Delta_p phi_p) / m, Delta from nuclide.h.
  * r_e and mu are fitted to published sphere data where the project has
- * them (Lu-177: the LITERATURE.md s.5.1 S table, within 0.5 % from 4.3 mg
+ * them (Lu-177: the public sphere S table below, within 0.5 % from 4.3 mg
  * to 932 g; Y-90: Hashempour et al. 2019 spectral absorbed fractions 4-100
  * g, within 0.5 %); for I-131 and Ho-166 they are interpolated in mean
  * electron energy (U: verify before clinical use).
@@ -48,7 +48,7 @@ typedef struct {
 int rkin_sphere_eval(const rkin_nuclide *nuc, double mass_kg,
                      double density_kg_l, rkin_sphere *out, rkin_err *err);
 
-/* The Lu-177 unit-density sphere S values of LITERATURE.md s.5.1
+/* The Lu-177 unit-density sphere S values
  * (qurit/PyTheranostics doodle/data/s-values/spheres.json, key "100%/0%",
  * units inferred there as Gy/(Bq s) with mass in g; provenance C), log-log
  * interpolated, in Gy/(MBq·h). Valid from 4.31e-6 to 0.932 kg (the table's

@@ -3,8 +3,9 @@
  * Both are model-dependent estimates, not predictions for a patient: their
  * parameters come from external-beam data and small series, and the
  * dose-rate and heterogeneity effects of radionuclide therapy are only
- * partly captured (seed review, "Tumor control: a radiobiological
- * perspective"). */
+ * partly captured (the review of dosimetry in Tijdschr Nucl Geneesk
+ * 2023;45(2), section "Tumor control: a radiobiological perspective";
+ * docs/sources.md). */
 #ifndef RKIN_TCP_H
 #define RKIN_TCP_H
 
@@ -34,8 +35,8 @@ int rkin_tcp_poisson(double dose_gy, double g, const rkin_tcp *p,
  * dose gEUD = D). Doses should be EQD2 (the parameters come from 2-Gy
  * fractions).
  * Kidney (Burman et al., IJROBP 1991;21:123, endpoint clinical nephritis):
- * TD50 = 28 Gy, m = 0.10, n = 0.70; values C (a public NTCP table, see
- * LITERATURE.md s.4.1), primary source U. */
+ * TD50 = 28 Gy, m = 0.10, n = 0.70; values C (read in a public NTCP
+ * parameter table), not read in the primary source (U). */
 typedef struct {
   double td50_gy;   /* > 0 */
   double m;         /* slope, > 0 */

@@ -1,5 +1,5 @@
 /* regimen_aug.c - the augmented route: the user's model plus, per region,
- * the auxiliary states of the Lea-Catcheside integral (DOMAIN.md s.4)
+ * the auxiliary states of the Lea-Catcheside integral (docs/sources.md, "Linear-quadratic model and BED")
  *   q' = R - mu q,   I' = R q,   R = s x (region activity),
  * so a CVODES solve of one cycle gives D (the TIA quadrature times s) and
  * I, and G = 2 I / D^2, for any model (nonlinear kinetics, infusions).

@@ -1,7 +1,8 @@
 /* regimen_rule.c - the built-in rules (empiric, PP-PRRT, ILUMINET) as
  * decisions on what is known after each cycle, their checks, and the plan
  * a rule gives when it decides from the truth (starting points for the
- * optimiser). DOMAIN.md s.6 describes the trials they imitate. */
+ * optimiser). docs/sources.md ("Regimens") describes the trials they
+ * imitate (ILUMINET NCT01456078, PP-PRRT NCT02754297). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

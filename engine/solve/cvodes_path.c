@@ -6,8 +6,8 @@
  * model's (q_k' = y_i or output k, same tolerances), not as CVODES
  * quadratures: the result is the same integral under the same error
  * control, but CVODES then keeps one Nordsieck history instead of two, and
- * on a 7-state model that halves the per-step vector work (the peers of
- * shared/peers/README.md integrate AUC the same way). */
+ * on a 7-state model that halves the per-step vector work (the reference
+ * PBPK programs the tests compare with integrate AUC the same way). */
 #include "solve/cvodes_path.h"
 #include "solve/cv_linsol.h"
 #include "solve/cv_nvector.h"

@@ -161,7 +161,7 @@ static int starts(const fitctx *c, double s[][MP])
     s[0][0] = As;
     s[0][1] = ls;
     s[0][2] = lu;
-    /* the peer's start (shared/peers/tac_fit.py), time scale generalised */
+    /* the start a SciPy reference fit uses, time scale generalised */
     s[1][0] = 1.2 * Am;
     s[1][1] = lm;
     s[1][2] = fmax(2.0 * lm, 1.0 / tmin);

@@ -6,7 +6,8 @@
  * In a territory with normal mass M_N and lesions (M_i, r_i) the liver share
  * A (1 - L) spreads in proportion to uptake mass, so the normal-liver dose
  * is D_N = CF A (1 - L) / (M_N + sum r_i M_i) and lesion i gets r_i D_N
- * (DOMAIN.md s.3; one lesion gives the seed's partition formula). */
+ * (one lesion gives the partition formula of the review in Tijdschr Nucl
+ * Geneesk 2023;45(2), docs/sources.md "TARE"). */
 #include "tare/tare.h"
 
 #include <math.h>

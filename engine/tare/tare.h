@@ -4,8 +4,10 @@
  *
  * Units: activity MBq, mass kg, volume L, dose Gy, time h. The dose
  * conversion factor CF keeps its clinical unit, Gy kg / GBq (= J / GBq).
- * Background and formulas: shared/DOMAIN.md s.3 and the seed review,
- * "Dose limits and target doses in TARE", Table 1. */
+ * Formulas (partition model, single compartment, BSA method) and product
+ * limits: the review of dosimetry in Tijdschr Nucl Geneesk 2023;45(2),
+ * section "Dose limits and target doses in TARE" and its Table 1 (tag S);
+ * written out in docs/sources.md "TARE". */
 #ifndef RKIN_TARE_H
 #define RKIN_TARE_H
 
@@ -21,7 +23,7 @@
 #define RKIN_TARE_WARN_LEN 200
 
 /* Commonly used defaults (U: quoted widely, no primary source read here):
- * liver tissue 1.03 kg/L, lung mass 1 kg (DOMAIN.md s.3). */
+ * liver tissue 1.03 kg/L, lung mass 1 kg (docs/sources.md "TARE"). */
 #define RKIN_TARE_LIVER_DENSITY 1.03
 #define RKIN_TARE_LUNG_MASS_KG 1.0
 
@@ -51,7 +53,7 @@ const char *rkin_tare_cf_conv_name(rkin_tare_cf_conv conv);
 /* --------------------------------------------------------- product table */
 
 /* Limits and targets of one microsphere product. A limit or target of 0
- * means "not given" (seed Table 1: "not mentioned"). Copy a table entry and
+ * means "not given" (TvNG 2023 Table 1: "not mentioned"). Copy a table entry and
  * change fields to override it. */
 typedef struct {
   const char *name;        /* "SIR-Spheres" */

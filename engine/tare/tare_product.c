@@ -1,8 +1,10 @@
 /* tare_product.c - TARE constants: dose conversion factors, the product
- * table of seed Table 1, body surface area and the BSA method.
+ * table of the TvNG 2023 review's Table 1, body surface area and the BSA
+ * method.
  *
- * Confirmation tags as in shared/LITERATURE.md: P primary source read,
- * S secondary, D derived here, U commonly quoted, not confirmed here. */
+ * Confirmation tags: P primary source read, S secondary source that
+ * reproduces the primary value, D derived here, U commonly quoted, not
+ * confirmed in a source read for radiokin (docs/sources.md). */
 #include "tare/tare.h"
 
 #include <ctype.h>
@@ -10,18 +12,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Seed review, Table 1 "Approximate proposed dose limits and tumor-absorbed
- * doses for TARE" (S, also DOMAIN.md s.3). QuiremSpheres tumour target
+/* Review of dosimetry in Tijdschr Nucl Geneesk 2023;45(2) (corresponding
+ * author L. van der Veen, NKI), Table 1 "Approximate proposed dose limits
+ * and tumor-absorbed doses for TARE" (S; docs/sources.md). QuiremSpheres tumour target
  * "> 100-150 Gy" is stored as the range 100-150. */
 static const rkin_tare_product products[] = {
   {"SIR-Spheres", "Y-90", 40.0, 30.0, 30.0, 100.0, 120.0, 150.0,
-   "seed Table 1 (S): parenchyma <= 40, compromised <= 30, lung <= 30 Gy, "
+   "TvNG 2023 Table 1 (S): parenchyma <= 40, compromised <= 30, lung <= 30 Gy, "
    "tumour 100-120, ablative > 150 Gy"},
   {"TheraSphere", "Y-90", 120.0, 0.0, 30.0, 200.0, 250.0, 400.0,
-   "seed Table 1 (S): parenchyma <= 120, lung <= 30 Gy, tumour 200-250, "
+   "TvNG 2023 Table 1 (S): parenchyma <= 120, lung <= 30 Gy, tumour 200-250, "
    "ablative > 400 Gy; compromised liver not mentioned"},
   {"QuiremSpheres", "Ho-166", 60.0, 0.0, 30.0, 100.0, 150.0, 0.0,
-   "seed Table 1 (S): parenchyma <= 60, lung <= 30 Gy, tumour > 100-150 Gy;"
+   "TvNG 2023 Table 1 (S): parenchyma <= 60, lung <= 30 Gy, tumour > 100-150 Gy;"
    " compromised liver and ablative target not mentioned"},
 };
 #define N_PRODUCTS (sizeof products / sizeof products[0])
@@ -51,11 +54,11 @@ double rkin_tare_cf_derived(const rkin_nuclide *nuc)
 }
 
 /* Clinical conventions, Gy kg / GBq (J / GBq):
- * - 90Y 49.67: seed review text ("90Y = 49.67 J/GBq", S); also the
- *   TheraSphere single-compartment formula (DOMAIN.md s.3). 50: its
+ * - 90Y 49.67: the TvNG 2023 review text ("90Y = 49.67 J/GBq", S); also
+ *   the TheraSphere single-compartment formula D = 49.67 A (1 - L) / M. 50: its
  *   rounding, as in the package insert habit D = 50 A (1 - L) / M (U).
  * - 166Ho 15.87: clinical 166Ho papers, i.e. 60 Gy for 3.781 GBq/kg (U);
- *   the seed review prints 15.85 (S). Neither follows from the ICRP 107
+ *   the TvNG 2023 review prints 15.85 (S). Neither follows from the ICRP 107
  *   electron energy (15.53, D): see tests/unit/test_tare.c. */
 int rkin_tare_cf(const rkin_nuclide *nuc, rkin_tare_cf_conv conv, double *cf,
                  rkin_err *err)

@@ -1,6 +1,6 @@
 /* bench_aux.c - what the auxiliary-state BED (q' = R - mu q, I' = R q,
- * G = 2 I / D^2; DOMAIN.md s.4) adds to a simulation (issue 5 target:
- * at most 30 %). The peer model (shared/peers/README.md s.2), N patients x
+ * G = 2 I / D^2; docs/sources.md) adds to a simulation (issue 5 target:
+ * at most 30 %). The benchmark model (docs/sources.md), N patients x
  * 4 cycles of 7400 MBq, all on the CVODES path and one thread:
  *   plain:     rkin_cohort_run, kidney TIA only;
  *   augmented: rkin_regimen_run (empiric, decisions from the truth) with

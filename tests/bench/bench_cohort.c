@@ -1,11 +1,11 @@
 /* bench_cohort.c - the cohort benchmark of issue 3: the peer model of
- * shared/peers/README.md s.2 (same MINSTD/Box-Muller patients), N patients x
+ * docs/sources.md (same MINSTD/Box-Muller patients), N patients x
  * 4 cycles of 7400 MBq, kidney TIA per cycle, rtol 1e-6 atol 1e-9, through
  * rkin_cohort_run on both paths, on one thread and on all cores. Prints
  * patients/s and the max relative error vs the exact reference table; then
  * runs the scipy LSODA peer (pbpk_sim.py 50) for the ratio.
  *
- *   bench_cohort [SHARED_PEERS_DIR]    (default $RADIOKIN_SRCDIR/../shared/peers) */
+ *   bench_cohort [SHARED_PEERS_DIR]    (default: the developers' reference-program folder) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +122,7 @@ static double scipy_rate(const char *peers)
 }
 
 /* deSolve's compiled LSODA (C right-hand side and Jacobian), pbpk_sim.R
- * 1000 --compiled: the strongest ODE peer (DESIGN.md). */
+ * 1000 --compiled: the strongest ODE peer. */
 static double desolve_rate(const char *peers)
 {
   char cmd[1024];

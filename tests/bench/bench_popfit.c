@@ -8,7 +8,7 @@
  * Simulation-estimation (bias, coverage): bench_simest.
  *
  * Then a 200-subject 177Lu dataset simulated from the six-compartment
- * PBPK model (models/lu177_6c.lua, ../shared/peers/README.md s.2): 7400
+ * PBPK model (models/lu177_6c.lua, docs/sources.md): 7400
  * MBq into plasma, kidney activity imaged at about 4, 24, 72 and 168 h
  * with a 10 % proportional error, log-normal IIV on kPK and kKP; FOCE-I
  * with the covariance step through the exact path, one thread and all

@@ -28,7 +28,7 @@ static double now(void)
 }
 
 /* lu177_6c: P I K L T R, plasma exchange with each, kU out of P
- * (../shared/peers/README.md s.2). With sat, P -> K is saturable:
+ * (docs/sources.md). With sat, P -> K is saturable:
  * kPK P / (1 + P / km). */
 static rkin_model *six_c(int sat)
 {

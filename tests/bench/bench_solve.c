@@ -1,5 +1,5 @@
 /* bench_solve.c - one-thread throughput of rkin_solver on the peer model
- * (shared/peers/README.md s.2): N patients x 4 cycles of 7400 MBq, kidney
+ * (the six-compartment benchmark model, docs/sources.md): N patients x 4 cycles of 7400 MBq, kidney
  * TIA per cycle, on the CVODES and the exact path; prints patients/s,
  * CVODES steps per cycle and the max relative error vs the exact path.
  *

@@ -1,11 +1,12 @@
-/* bench_tac.c - TIA of the 10,000 kidney curves of shared/peers/tac_data.csv
+/* bench_tac.c - TIA of the 10,000 simulated kidney curves of the developers'
+ * reference data (tac_data.csv)
  * (4, 24, 72, 168 h; 10 % proportional noise; README section 3) by every
  * method of engine/tac: error vs tia_true (median, P5, P95) and time per
  * curve per candidate model, beside the scipy peer (tac_fit.py) run in the
  * same session when python3-scipy is installed.
  *
  * Usage: bench_tac [tac_data.csv] [--no-peer]
- * Default path: $RADIOKIN_SRCDIR/../shared/peers/tac_data.csv. */
+ * Default path: tac_data.csv in the developers' reference-program folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,7 +291,7 @@ int main(int argc, char **argv)
   printf("\nAICc selection chose: mono %d, bi %d, upwash %d, tri %d, "
          "trapezoid %d\n", chosen[0], chosen[1], chosen[2], chosen[3],
          chosen[4]);
-  printf("peer (shared/peers/README.md s.3, scipy curve_fit): mono median "
+  printf("peer (SciPy curve_fit reference fit): mono median "
          "-4.7 %%, bi (uptake-washout) +0.0 %%; ~0.2 ms/fit\n");
   if (peer) {
     char cmd[2200], dir[1024];

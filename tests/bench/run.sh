@@ -2,7 +2,8 @@
 # run.sh - every benchmark of tests/bench/, one after another (the machine
 # has few cores; nothing runs in parallel). Figures go to stdout and to
 # bench.log in the build directory. Run through `make bench`;
-# RADIOKIN_PEERS names the peers folder when it is not ../shared/peers.
+# RADIOKIN_PEERS names the folder of the developers' reference programs and
+# data (tac_data.csv, logs/); without it the default below is tried.
 src=${RADIOKIN_SRCDIR:?run through make bench}
 build=${RADIOKIN_BUILDDIR:-.}
 peers=${RADIOKIN_PEERS:-"$src/../shared/peers"}   # the peer programs

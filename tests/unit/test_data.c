@@ -226,7 +226,8 @@ static void test_bad_input(void)
 }
 
 /* The NONMEM-layout Theophylline file (tests/data/theoph_nm.csv) against
- * the original table (shared/peers/theoph.csv): AMT = Dose x Wt. */
+ * the original table (R datasets::Theoph, tests/data/theoph_raw.csv): AMT =
+ * Dose x Wt. */
 static void test_theoph(void)
 {
   const char *src = getenv("RADIOKIN_SRCDIR");
@@ -238,7 +239,7 @@ static void test_theoph(void)
   int wt, dose;
   if (!src) src = ".";
   snprintf(path, sizeof path, "%s/tests/data/theoph_nm.csv", src);
-  snprintf(raw, sizeof raw, "%s/../shared/peers/theoph.csv", src);
+  snprintf(raw, sizeof raw, "%s/tests/data/theoph_raw.csv", src);
   d = rkin_data_read(path, NULL, &err);
   ok(d != NULL, "theoph_nm.csv read (%s)", d ? "ok" : err.msg);
   if (!d) {
@@ -247,7 +248,7 @@ static void test_theoph(void)
   }
   is_int((long)rkin_data_nsubjects(d), 12, "Theoph: 12 subjects");
   is_int((long)rkin_data_nobs(d), 132, "Theoph: 132 concentrations "
-         "(peers/README.md s.4)");
+         "(R datasets::Theoph)");
   wt = rkin_data_covariate_index(d, "wt", NULL);
   dose = rkin_data_covariate_index(d, "DOSE", NULL);
   ok(wt >= 0 && dose >= 0, "WT and DOSE covariates");
@@ -261,7 +262,7 @@ static void test_theoph(void)
   is_int((long)bad_rows, 0, "every AMT = WT x DOSE at time 0 into state 0");
   fp = fopen(raw, "r");
   if (!fp) {
-    skip(1, "shared/peers/theoph.csv absent");
+    skip(1, "tests/data/theoph_raw.csv absent");
   } else {
     size_t si = 0, k = 0, mism = 0;
     double id, w, ds, t, c, prev = -1;

@@ -10,16 +10,17 @@
 #include "../tap.h"
 
 /* 1 MBq h in 1 kg: E_np [MeV] x 3.6e9 x 1.602176634e-13, multiplied out
- * by hand with bc(1) from the energies in nuclide.c. */
+ * by hand (30-digit decimal arithmetic) from the ICRP 107 energies of
+ * nuclide.c. */
 static const struct {
   const char *name;
   double gy;
 } led_hand[] = {
-  {"Lu-177", 8.5306292700696e-05},   {"Y-90", 5.38196766186744e-04},
-  {"Ho-166", 4.01614412491512e-04},  {"I-131", 1.1074244894208e-04},
-  {"Ga-68", 4.2855020606232e-04},    {"Tc-99m", 9.2285374118400e-06},
-  {"Tb-161", 1.167986766186e-04},    {"Ac-225", 3.3511126476744e-03},
-  {"Ac-225+d", 1.6207618829544e-02},
+  {"Lu-177", 8.53178283724608e-05},  {"Y-90", 5.38196766186744e-04},
+  {"Ho-166", 4.016317159991592e-04}, {"I-131", 1.106501635679616e-04},
+  {"Ga-68", 4.256316811058256e-04},  {"Tc-99m", 9.3323584577232e-06},
+  {"Tb-161", 1.167871409468352e-04}, {"Ac-225", 3.4126323851960784e-03},
+  {"Ac-225+d", 1.65444431415685128e-02},
 };
 
 static void test_led(void)
@@ -36,9 +37,9 @@ static void test_led(void)
               led_hand[i].name);
   }
   ok(i == rkin_nuclide_count(), "every nuclide of the table checked");
-  /* Dose is linear in TIA and inverse in mass (DOMAIN.md s.2). */
+  /* Dose is linear in TIA and inverse in mass (MIRD schema). */
   rkin_dosimetry_led(lu, 1000.0, 0.3, "kidney", &d, &err);
-  is_double(d, 1000.0 * 8.5306292700696e-05 / 0.3, 1e-12,
+  is_double(d, 1000.0 * 8.53178283724608e-05 / 0.3, 1e-12,
             "LED 1000 MBq h in 0.3 kg (rel 1e-12)");
 
   is_int(rkin_dosimetry_led(lu, 10.0, 0.0, "kidney", &d, &err), RKIN_EINVAL,
@@ -79,7 +80,7 @@ static void test_stable(void)
   is_double(v, 5e-6, 1e-15, "S(spleen <- liver)");
   is_int(rkin_stable_dose(t, 2, src, tia, "kidney", &d, &err), 0,
          "dose to kidney from two sources");
-  /* MIRD sum (DOMAIN.md s.2): 100 x 3e-4 + 50 x 6e-6. */
+  /* MIRD sum (MIRD Pamphlet 21): 100 x 3e-4 + 50 x 6e-6. */
   is_double(d, 100 * 3e-4 + 50 * 6e-6, 1e-14, "D = sum TIA x S (rel 1e-14)");
 
   is_int(rkin_stable_dose(t, 2, src, tia, "heart", &d, &err),
@@ -152,7 +153,8 @@ static void test_scaling(void)
 
 static void test_sphere(void)
 {
-  /* LITERATURE.md s.5.1 (C): mass g, S Gy/(Bq s), density 1.03. */
+  /* Lu-177 sphere table of qurit/PyTheranostics spheres.json (C; see
+   * docs/sources.md): mass g, S Gy/(Bq s), density 1.03. */
   static const double m_g[] = {
     4.31e-3, 1.46e-2, 3.45e-2, 1.16e-1, 2.76e-1, 5.39e-1, 9.32e-1, 2.21,
     4.31, 14.6, 34.5, 116, 276, 539, 932};
@@ -174,7 +176,7 @@ static void test_sphere(void)
     if (rkin_sphere_eval(lu, m_g[i] / 1000, 1.03, &sp, &err)) all = 0;
     worst = fmax(worst, fabs(sp.s_gy_per_mbqh / want - 1.0));
   }
-  diag("Lu-177 sphere model vs LITERATURE.md s.5.1: worst rel. diff %.4f",
+  diag("Lu-177 sphere model vs the public sphere table: worst rel. diff %.4f",
        worst);
   ok(all && worst < 0.006,
      "Lu-177 sphere S within 0.6 %% of the s.5.1 table, 4.3 mg-932 g "
@@ -254,7 +256,7 @@ static void test_doserate(void)
   rkin_dosimetry_led(lu, tia, 0.3, "kidney", &d_led, &err);
   is_double(rkin_doserate_total(&r), d_led, 1e-12,
             "integral of the dose rate = LED of the TIA (rel 1e-12)");
-  is_double(rkin_doserate_eval(&r, 0.0), 10.0 * 8.5306292700696e-05 / 0.3,
+  is_double(rkin_doserate_eval(&r, 0.0), 10.0 * 8.53178283724608e-05 / 0.3,
             1e-12, "R(0) = A(0) x E / m");
 
   {

@@ -6,7 +6,7 @@
 #include "core/model.h"
 #include "../tap.h"
 
-/* The six-compartment 177Lu model of shared/peers/README.md s.2. */
+/* The six-compartment 177Lu benchmark model (docs/sources.md). */
 enum { P, I, K, L, T, R, NS };
 enum { kPI, kIP, kPK, kKP, kPL, kLP, kPT, kTP, kPR, kRP, kU, NP };
 static const char *const states[NS] = { "P", "I", "K", "L", "T", "R" };

@@ -20,8 +20,8 @@
 #include "../tap.h"
 #include "../theoph.h"
 
-/* nlme fm3Theo.nlme, method ML (shared/peers/README.md s.4, from
- * shared/peers/theoph_nlme.R): SSfol with random lKa, lCl (pdDiag). */
+/* nlme 3.1 fm3Theo.nlme, method ML, on R's datasets::Theoph (run in R by
+ * the developers): SSfol with random lKa, lCl (pdDiag). */
 static const double NLME_THETA[3] = {-2.454704, 0.465736, -3.227223};
 static const double NLME_SD[2] = {0.643575, 0.166928};
 static const double NLME_SIGMA = 0.709254;

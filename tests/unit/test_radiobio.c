@@ -110,7 +110,7 @@ static void test_four_routes(void)
     rkin_gfactor_aux(curve_rate, &r, trep, 1500.0, 0.0169, &gm[3], &dm[3],
                      &err);
     is_double(gm[0], 0.0169 / (0.0169 + M_LN2 / 2.8), 1e-15,
-              "mono G = lambda / (lambda + mu) (DOMAIN.md s.4)");
+              "mono G = lambda / (lambda + mu) (closed form, instantaneous uptake)");
     is_double(gm[1], gm[0], 1e-12, "mono: double sum = closed form");
     is_double(gm[2], gm[0], 1e-6, "mono: quadrature = closed form");
     is_double(gm[3], gm[0], 1e-6, "mono: auxiliary states = closed form");
@@ -294,15 +294,15 @@ static void test_organs(void)
   size_t i;
   int all = 1;
   ok(k != NULL, "kidney in the organ table");
-  is_double(k->lq.ab_gy, 2.6, 1e-15, "kidney a/b 2.6 Gy (DOMAIN.md s.4)");
-  is_double(k->lq.trep_h, 2.8, 1e-15, "kidney T_rep 2.8 h (DOMAIN.md s.4)");
+  is_double(k->lq.ab_gy, 2.6, 1e-15, "kidney a/b 2.6 Gy (Barone 2005, MIRD 20)");
+  is_double(k->lq.trep_h, 2.8, 1e-15, "kidney T_rep 2.8 h (Barone 2005, MIRD 20)");
   is_double(k->limit_bed_gy, 40.0, 1e-15, "kidney BED 40 Gy (Bodei 2008)");
   is_double(rkin_organ_find("kidney_risk", NULL)->limit_bed_gy, 28.0, 1e-15,
             "kidney with risk factors BED 28 Gy (Bodei 2008)");
   is_double(rkin_organ_find("red_marrow", NULL)->limit_dose_gy, 2.0, 1e-15,
-            "red marrow 2 Gy (DOMAIN.md s.5)");
+            "red marrow 2 Gy (TvNG 2023 review)");
   is_double(rkin_organ_find("tumour", NULL)->lq.ab_gy, 10.0, 1e-15,
-            "tumour a/b 10 Gy (DOMAIN.md s.4)");
+            "tumour a/b 10 Gy (typical tumour value)");
   for (i = 0; i < rkin_organ_count(); i++)
     if (rkin_organ_check(rkin_organ_at(i), &err) ||
         !rkin_organ_at(i)->source[0])
@@ -319,6 +319,105 @@ static void test_organs(void)
   o.limit_bed_gy = -3;
   rkin_organ_check(&o, &err);
   like(err.msg, "kidney: BED limit -3 Gy", "negative limit override");
+
+  /* Liver and spleen classes (a/b and T_rep tagged U in organ.c). */
+  is_double(rkin_organ_find("liver", NULL)->lq.ab_gy, 2.5, 1e-15,
+            "normal liver a/b 2.5 Gy");
+  is_double(rkin_organ_find("liver", NULL)->lq.trep_h, 2.5, 1e-15,
+            "normal liver T_rep 2.5 h");
+  ok(rkin_organ_find("spleen", NULL) != NULL, "spleen in the organ table");
+}
+
+/* Region names as people write them map onto the organ classes. */
+static void test_organ_spellings(void)
+{
+  static const struct { const char *region, *organ; } cases[] = {
+    {"kidney", "kidney"}, {"kidneys", "kidney"}, {"Kidneys", "kidney"},
+    {"kidney_left", "kidney"}, {"left_kidney", "kidney"},
+    {"L_kidney", "kidney"}, {"kidney-R", "kidney"}, {"Right Kidney", "kidney"},
+    {"kidney_risk", "kidney_risk"}, {"bone marrow", "red_marrow"},
+    {"marrow", "red_marrow"}, {"red_marrow", "red_marrow"},
+    {"RM", "red_marrow"}, {"parotid_L", "salivary"},
+    {"parotids", "salivary"}, {"submandibular_right", "salivary"},
+    {"salivary_glands", "salivary"}, {"tumor", "tumour"},
+    {"lesion1", "tumour"}, {"lesion_12", "tumour"}, {"lesion_b", "tumour"}, {"Tumours", "tumour"},
+    {"metastasis", "tumour"}, {"normal_liver", "liver"},
+    {"Liver", "liver"}, {"spleen", "spleen"},
+  };
+  static const char *const not_organs[] = {"brain", "kidneyL", "blood",
+                                           "rest", "left", "", "123"};
+  rkin_err err;
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const rkin_organ *o = rkin_organ_classify(cases[i].region, &err);
+    ok(o && !strcmp(o->name, cases[i].organ), "'%s' -> %s (got %s)",
+       cases[i].region, cases[i].organ, o ? o->name : err.msg);
+  }
+  for (i = 0; i < sizeof not_organs / sizeof not_organs[0]; i++)
+    ok(rkin_organ_classify(not_organs[i], &err) == NULL
+         && err.code == RKIN_ENOTFOUND,
+       "'%s' is no organ class", not_organs[i]);
+  rkin_organ_classify("blood", &err);
+  like(err.msg, "region 'blood' is not a known organ class (known: kidney",
+       "message names the region and the classes");
+  ok(rkin_organ_classify(NULL, &err) == NULL && err.code == RKIN_EINVAL,
+     "NULL region rejected");
+}
+
+/* The one organ-limit table: values and sources; the organ entries'
+ * limits are its default rows. */
+static void test_organ_limits(void)
+{
+  size_t i, j, n = rkin_organ_limit_count();
+  int agree = 1, sourced = 1, unique = 1;
+  rkin_err err;
+  const rkin_organ_limit *l;
+  ok(n >= 9, "limit table has the kidney, marrow, salivary and protocol "
+     "limits");
+  for (i = 0; i < rkin_organ_count(); i++) {
+    const rkin_organ *o = rkin_organ_at(i);
+    const rkin_organ_limit *d = rkin_organ_limit_default(o->name,
+                                                         RKIN_LIMIT_DOSE);
+    const rkin_organ_limit *b = rkin_organ_limit_default(o->name,
+                                                         RKIN_LIMIT_BED);
+    if ((d ? d->value_gy : 0.0) != o->limit_dose_gy
+        || (b ? b->value_gy : 0.0) != o->limit_bed_gy)
+      agree = 0;
+  }
+  ok(agree, "every organ's dose and BED limit is its default row of the "
+     "limit table");
+  for (i = 0; i < n; i++) {
+    l = rkin_organ_limit_at(i);
+    if (!l->source[0] || !l->applies[0] || !(l->value_gy > 0)
+        || !rkin_organ_find(l->organ, NULL) || strstr(l->source, ".md")
+        || !(strstr(l->source, "(P)") || strstr(l->source, "(S)")))
+      sourced = 0;
+    for (j = 0; j < i; j++)
+      if (!strcmp(l->id, rkin_organ_limit_at(j)->id)) unique = 0;
+  }
+  ok(sourced, "every limit has a value > 0, a known organ, whom it applies "
+     "to and a tagged source");
+  ok(unique, "limit ids are unique");
+  l = rkin_organ_limit_find("kidney_bed_iluminet", NULL);
+  ok(l && l->quantity == RKIN_LIMIT_BED && l->value_gy == 27.0
+       && !l->is_default, "ILUMINET kidney BED 27 Gy (protocol, not the "
+     "kidney default)");
+  l = rkin_organ_limit_find("kidney_dose_pp_prrt", NULL);
+  ok(l && l->quantity == RKIN_LIMIT_DOSE && l->value_gy == 23.0,
+     "PP-PRRT kidney absorbed dose 23 Gy");
+  l = rkin_organ_limit_find("kidney_risk_bed_28", NULL);
+  ok(l && l->value_gy == 28.0 && l->is_default
+       && strstr(l->source, "Bodei 2008"), "kidney_risk BED 28 Gy (Bodei)");
+  ok(rkin_organ_limit_default("tumour", RKIN_LIMIT_DOSE) == NULL
+       && rkin_organ_limit_default("liver", RKIN_LIMIT_BED) == NULL,
+     "tumour and liver have no default limit");
+  ok(rkin_organ_limit_find("kidney_bed_99", &err) == NULL
+       && err.code == RKIN_ENOTFOUND, "unknown limit id");
+  like(err.msg, "unknown organ limit 'kidney_bed_99' (known: kidney_bed_40",
+       "message lists the ids");
+  ok(!strcmp(rkin_limit_quantity_name(RKIN_LIMIT_BED), "BED")
+       && !strcmp(rkin_limit_quantity_name(RKIN_LIMIT_DOSE),
+                  "absorbed dose"), "quantity names");
 }
 
 static void test_tcp_ntcp(void)
@@ -387,6 +486,8 @@ int main(void)
   test_budget();
   test_bad_input();
   test_organs();
+  test_organ_spellings();
+  test_organ_limits();
   test_tcp_ntcp();
   done_testing();
   return exit_status();

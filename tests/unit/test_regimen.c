@@ -177,7 +177,7 @@ static rkin_regimen *make(const rkin_model *m, const double *params,
   sp.n_regions = 3;
   sp.regions = regions3;
   sp.inject = 0;
-  sp.interval_h = 1344;       /* 8 weeks, Lutathera (DOMAIN.md s.6) */
+  sp.interval_h = 1344;       /* 8 weeks, Lutathera label */
   sp.threads = threads;
   r = rkin_regimen_new(&sp, &err);
   if (!r) diag("regimen: %s", err.msg);
@@ -253,7 +253,7 @@ static void test_closed_forms(void)
     is_double(res.dose_true[0], d, cv ? 1e-7 : 1e-12,
               "mono dose over the cycle = analytic (rel %s)",
               cv ? "1e-7, CVODES" : "1e-12");
-    /* G = l / (l + mu) (DOMAIN.md s.4) for the curve to infinity; the
+    /* G = l / (l + mu) (mono-exponential closed form) for the curve to infinity; the
      * finite cycle leaves out e^-19 of it */
     rkin_gfactor_mono(p + lam, regions3[0].lq.trep_h, &g, NULL);
     is_double(res.g_true[0], g, 1e-6, "G of the mono curve = l/(l+mu) "

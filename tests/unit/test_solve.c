@@ -1,5 +1,5 @@
 /* test_solve.c - rkin_solver on both paths (CVODES and exact): analytic
- * solutions, mass balance, the peer reference of shared/peers/README.md,
+ * solutions, mass balance, the benchmark-model reference (docs/sources.md),
  * and every rejected request. */
 #include <math.h>
 #include <stdio.h>
@@ -511,7 +511,7 @@ static void test_peer(void)
   }
 
   ok(ref != NULL, "reference table tests/data/pbpk_1000_exact.csv read "
-     "(copy of shared/peers/logs, exact expm, 10 digits)");
+     "(the developers' exact expm run, 10 digits)");
   for (pi = 0; pi < 2 && ref; pi++) {
     size_t n = PATHS[pi] == RKIN_PATH_EXACT ? N : NCV;
     maxrel = 0;

@@ -12,7 +12,7 @@
 #include "tac/tac_impl.h"
 #include "../tap.h"
 
-#define LP_LU 0.00434498759189575 /* ln 2 / (6.647 d): DOMAIN.md s.1 */
+#define LP_LU 0.00434498759189575 /* ln 2 / (6.647 d): nuclide.c */
 
 static rkin_tac_data data(size_t n, const double *t, const double *a,
                           const double *sd)

@@ -2,9 +2,10 @@
  * model (one and several lesions, several territories), limits, BSA, decay
  * and residual, bad input.
  *
- * Sources: DOMAIN.md s.3 (partition and single-compartment formulas, CF
- * values), the seed review Table 1 (limits, targets) and its partition
- * formula text (CF 49.67 / 15.85 J/GBq). "Hand" means worked on paper from
+ * Sources (docs/sources.md "TARE"): the review of dosimetry in Tijdschr
+ * Nucl Geneesk 2023;45(2) ("TvNG 2023"): partition and single-compartment
+ * formulas, its Table 1 (limits, targets) and its CF text (49.67 / 15.85
+ * J/GBq). "Hand" means worked on paper from
  * those formulas; the arithmetic is in the comment. */
 #include <math.h>
 #include <string.h>
@@ -54,49 +55,48 @@ static void test_constants(void)
   rkin_err err;
   const rkin_nuclide *y = rkin_nuclide_find("Y-90", NULL);
   const rkin_nuclide *ho = rkin_nuclide_find("Ho-166", NULL);
-  rkin_nuclide y6410 = *y;
+  rkin_nuclide y6405 = *y;
   double cf, by_hand, implied_e;
 
   /* CF = 1e9 Bq x T_half[s] / ln 2 x E[MeV] x 1.602176634e-13 J/MeV:
-   * 90Y 64.05 h = 230580 s, / ln 2 = 332656 s; x 1e9 x 0.9331 MeV
-   * = 3.1040e14 MeV = 49.732 J per GBq (nuclide.h values). Written here in
-   * seconds, independently of nuclide.c's MBq h route: agreement to 1e-12
-   * checks the unit chain. */
-  by_hand = 1e9 * 64.05 * 3600.0 / log(2.0) * 0.9331 * MEV_J;
+   * 90Y 64.10 h = 230760 s, / ln 2 = 332916 s; x 1e9 x 0.93310 MeV
+   * = 3.1064e14 MeV = 49.7707 J per GBq (ICRP 107 values of nuclide.c).
+   * Written here in seconds, independently of nuclide.c's MBq h route:
+   * agreement to 1e-12 checks the unit chain. */
+  by_hand = 1e9 * 64.10 * 3600.0 / log(2.0) * 0.93310 * MEV_J;
   is_double(rkin_tare_cf_derived(y), by_hand, 1e-12,
             "Y-90 CF derived = 1e9 T/ln2 E MeV_J (hand, 1e-12)");
-  is_double(rkin_tare_cf_derived(y), 49.732, 1e-5,
-            "Y-90 CF = 49.732 J/GBq from 64.05 h, 0.9331 MeV (hand, 5 digits)");
-  by_hand = 1e9 * 26.80 * 3600.0 / log(2.0) * 0.6963 * MEV_J;
+  is_double(rkin_tare_cf_derived(y), 49.7707, 1e-5,
+            "Y-90 CF = 49.7707 J/GBq from 64.10 h, 0.93310 MeV (hand, 6 digits)");
+  by_hand = 1e9 * 26.80 * 3600.0 / log(2.0) * 0.69633 * MEV_J;
   is_double(rkin_tare_cf_derived(ho), by_hand, 1e-12,
             "Ho-166 CF derived = 1e9 T/ln2 E MeV_J (hand, 1e-12)");
-  /* DOMAIN.md s.3: "about 15.53 J/GBq for 166Ho (26.80 h, 0.6963 MeV)". */
+  /* Derived (D): 1e9 x 26.80 h x 3600 / ln 2 x 0.69633 MeV x J/MeV = 15.53. */
   is_double(rkin_tare_cf_derived(ho), 15.53, 3e-4,
-            "Ho-166 CF vs DOMAIN.md s.3 15.53 (4 digits)");
-  /* DOMAIN.md s.3 quotes 49.77 for 90Y with T_half 64.10 h; nuclide.h has
-   * 64.05 h (DOMAIN.md s.1), hence 49.73: the 0.08 % gap is the half-life
-   * alone, as the same formula at 64.10 h shows. */
-  y6410.half_life_h = 64.10;
-  is_double(rkin_tare_cf_derived(&y6410), 49.77, 2e-4,
-            "Y-90 CF at 64.10 h = DOMAIN.md s.3 49.77 (4 digits)");
+            "Ho-166 CF vs 15.53 derived by hand (4 digits)");
+  /* The DDEP half-life often quoted (64.05 h) gives 49.73 instead: the
+   * 0.08 % gap between the data sets is the half-life alone. */
+  y6405.half_life_h = 64.05;
+  is_double(rkin_tare_cf_derived(&y6405), 49.73, 2e-4,
+            "Y-90 CF at 64.05 h = 49.73 (4 digits)");
 
-  /* Clinical 49.67 (seed review text, DOMAIN.md s.3) is 0.12 % below the
-   * derived 49.73. The same half-life and energy with the rounded
-   * 1 MeV = 1.6e-13 J give 49.664, which rounds to 49.67 (1.2e-4): the
-   * clinical figure is consistent with that older rounding (a
-   * reconstruction, not a documented origin). */
+  /* Clinical 49.67 (TvNG 2023 review text) is 0.20 % below the derived
+   * 49.77 (0.12 % below 49.73 with the DDEP 64.05 h). The DDEP half-life
+   * and the same energy with the rounded 1 MeV = 1.6e-13 J give 49.664,
+   * which rounds to 49.67 (1.2e-4): the clinical figure is consistent with
+   * that older rounding (a reconstruction, not a documented origin). */
   ok(rkin_tare_cf(y, RKIN_TARE_CF_CLINICAL, &cf, &err) == 0 && cf == 49.67,
-     "Y-90 clinical CF is 49.67 (seed review text)");
-  is_double(cf, rkin_tare_cf_derived(y), 2e-3,
-            "Y-90 clinical 49.67 within 0.2 %% of the derived value");
+     "Y-90 clinical CF is 49.67 (TvNG 2023 review text)");
+  is_double(cf, rkin_tare_cf_derived(y), 2.5e-3,
+            "Y-90 clinical 49.67 within 0.25 %% of the derived value");
   ok(fabs(cf / rkin_tare_cf_derived(y) - 1.0) > 1e-3,
      "... but not within 0.1 %%: the conventions differ, so both are kept");
   is_double(1e9 * 64.05 * 3600.0 / log(2.0) * 0.9331 * 1.6e-13, 49.67, 2e-4,
             "49.67 reproduced with 1 MeV = 1.6e-13 J (4 digits)");
   ok(rkin_tare_cf(y, RKIN_TARE_CF_ROUNDED, &cf, &err) == 0 && cf == 50.0,
-     "Y-90 rounded CF is 50 (DOMAIN.md s.3 'often rounded to 50')");
+     "Y-90 rounded CF is 50 (the usual rounding)");
 
-  /* Clinical 15.87 for 166Ho (DOMAIN.md s.3, "source unclear"; the seed
+  /* Clinical 15.87 for 166Ho (source unclear; the TvNG 2023 review
    * prints 15.85) is 2.2 % above the derived 15.53. At 26.80 h it needs a
    * mean energy of 0.7115 MeV, 0.015 MeV more than ICRP 107's electrons:
    * about half the 0.030 MeV photon energy would have to be absorbed
@@ -110,7 +110,7 @@ static void test_constants(void)
   ok(implied_e - ho->e_np_mev > 0.01 && implied_e - ho->e_np_mev < 0.02,
      "... 0.01-0.02 MeV above the table's electron energy");
   is_double(60.0 / 3.781, 15.87, 1e-4, "15.87 = 60 Gy / 3.781 GBq/kg");
-  is_double(cf, 15.85, 2e-3, "15.87 vs the seed's 15.85 (0.13 %%)");
+  is_double(cf, 15.85, 2e-3, "15.87 vs the review's 15.85 (0.13 %%)");
 
   is_int(rkin_tare_cf(ho, RKIN_TARE_CF_ROUNDED, &cf, &err), RKIN_ENOTFOUND,
          "no rounded CF for Ho-166");
@@ -138,7 +138,7 @@ static void test_products(void)
 
   ok(sir && th && qu, "three products found, aliases accepted");
   is_int((long)rkin_tare_product_count(), 3, "three products in the table");
-  /* Seed Table 1 (DOMAIN.md s.3), exact table entries. */
+  /* TvNG 2023 review Table 1, exact table entries. */
   ok(sir->parenchyma_gy == 40 && sir->compromised_gy == 30 &&
      sir->lung_gy == 30 && sir->tumour_lo_gy == 100 &&
      sir->tumour_hi_gy == 120 && sir->ablative_gy == 150 &&
@@ -185,7 +185,7 @@ static void test_single(void)
   rkin_err err;
   double d, a;
   /* Hand: 50 x 3 GBq x (1 - 0.1) / 1.5 kg = 90 Gy (TheraSphere single
-   * compartment, DOMAIN.md s.3, with the rounded CF 50). */
+   * compartment, D = CF A (1 - L) / M, with the rounded CF 50). */
   ok(rkin_tare_single_dose(50.0, 3000.0, 0.1, 1.5, &d, &err) == 0,
      "single compartment dose runs");
   is_double(d, 90.0, 1e-14, "single compartment 90 Gy (hand, 1e-14)");
@@ -209,7 +209,7 @@ static void test_single(void)
   like(err.msg, "cf = -1", "... message names it");
 }
 
-/* Seed partition formula with one lesion, SIR-Spheres, CF 49.67. */
+/* The review's partition formula with one lesion, SIR-Spheres, CF 49.67. */
 static void test_partition(void)
 {
   rkin_err err;
@@ -221,11 +221,11 @@ static void test_partition(void)
   double a;
 
   ok(rkin_tare_plan_run(&p, &r, &err) == 0, "partition plan runs");
-  /* Hand (seed formula): A = 120 x (1.2 + 0.3 x 4) / (49.67 x 4 x 0.9)
+  /* Hand (the review's partition formula): A = 120 x (1.2 + 0.3 x 4) / (49.67 x 4 x 0.9)
    * = 288 / 178.812 = 1.6106302 GBq; D_N = 120 / 4 = 30 Gy;
    * D_lung = CF A L / 1 kg = 120 x 2.4 x 0.1 / 3.6 = 8 Gy exactly. */
   is_double(r.activity_mbq, 1610.6302, 1e-7,
-            "activity 1.6106302 GBq (seed partition formula, hand)");
+            "activity 1.6106302 GBq (partition formula, hand)");
   is_double(r.terr[0].normal_gy, 30.0, 1e-12, "normal liver 30 Gy (hand)");
   is_double(r.terr[0].lesion_gy[0], 120.0, 1e-12, "tumour 120 Gy (target)");
   is_double(r.lung_gy, 8.0, 1e-12, "lung 8 Gy (hand)");
@@ -307,7 +307,7 @@ static void test_lung_flag(void)
   is_double(r.terr[0].normal_gy, 106.25, 1e-14, "normal 106.25 Gy (hand)");
   ok(!r.checks[0].exceeded, "normal liver PASS under 120 Gy");
   ok(!r.all_pass, "plan does not pass");
-  /* Heavier lungs halve the lung dose (DOMAIN.md s.3: D = CF A L / M). */
+  /* Heavier lungs halve the lung dose (D_lung = CF A L / M_lung). */
   p.lung_mass_kg = 2.0;
   rkin_tare_plan_run(&p, &r, &err);
   is_double(r.lung_gy, 18.75, 1e-14, "lung mass 2 kg: 18.75 Gy (hand)");
@@ -397,9 +397,9 @@ static void test_multi_lesion(void)
   is_double(r.terr[0].normal_gy, 25.0, 1e-12, "mean ref: normal 25 Gy");
   is_double(r.terr[0].tumour_mean_gy, 100.0, 1e-12,
             "mass-weighted tumour dose = target 100 Gy");
-  /* Same as the one-lesion formula with M_T 0.15, r 4 (seed formula). */
+  /* Same as the one-lesion formula with M_T 0.15, r 4 (partition formula). */
   is_double(r.activity_mbq, 100.0 * (1.05 + 0.15 * 4) / (49.67 * 4 * 0.95)
-            * 1000.0, 1e-12, "mean ref = seed formula on pooled tumour");
+            * 1000.0, 1e-12, "mean ref = partition formula on pooled tumour");
   t.ref = RKIN_TARE_REF_LESION;
   t.ref_index = 0;
   rkin_tare_plan_run(&p, &r, &err);
@@ -483,7 +483,7 @@ static void test_decay(void)
   rkin_tare_result r;
   double a;
 
-  rkin_tare_decay_back(y, 1000.0, 64.05, &a, &err);
+  rkin_tare_decay_back(y, 1000.0, 64.10, &a, &err);
   is_double(a, 2000.0, 1e-14, "Y-90: one half-life back doubles (exact)");
   rkin_tare_decay_back(ho, 1000.0, 2 * 26.80, &a, &err);
   is_double(a, 4000.0, 1e-14, "Ho-166: two half-lives back x4 (exact)");
@@ -491,14 +491,14 @@ static void test_decay(void)
   p.residual_fraction = 0.05;
   rkin_tare_plan_run(&p, &r, &err);
   /* Hand: vial at injection 1000 / 0.95 = 1052.63 MBq; at calibration,
-   * 24 h earlier, x exp(ln 2 x 24 / 64.05) = 1364.8173 MBq. */
+   * 24 h earlier, x exp(ln 2 x 24 / 64.10) = 1364.5408 MBq. */
   is_double(r.activity_injection_mbq, 1000.0 / 0.95, 1e-14,
             "residual 5 %%: 1052.63 MBq in the vial");
-  is_double(r.activity_calibration_mbq * exp(-log(2.0) / 64.05 * 24.0),
+  is_double(r.activity_calibration_mbq * exp(-log(2.0) / 64.10 * 24.0),
             r.activity_injection_mbq, 1e-14,
             "A_cal x e^{-lambda t} = A_inj (decay law, 1e-14)");
-  is_double(r.activity_calibration_mbq, 1364.8173, 1e-7,
-            "order 1364.8173 MBq at calibration (hand)");
+  is_double(r.activity_calibration_mbq, 1364.5408, 1e-7,
+            "order 1364.5408 MBq at calibration (hand)");
   is_double(r.terr[0].mean_gy, 49.67 * 1.0 / 1.5, 1e-14,
             "the dose uses the administered 1 GBq, not the vial activity");
   p.residual_fraction = 1.0;
@@ -708,12 +708,12 @@ static void test_cohort(void)
   is_int((long)rkin_tare_cohort_size(c), 3, "3 patients (P3 on 2 rows)");
   like(rkin_tare_cohort_id(c, 2), "P3", "ids kept");
   rkin_tare_cohort_plan(c, 0, &r, &err);
-  /* Hand: 1500 and 300 mL at 1.03 kg/L: M_T 0.309, M_N 1.236 kg; seed
+  /* Hand: 1500 and 300 mL at 1.03 kg/L: M_T 0.309, M_N 1.236 kg; partition
    * formula A = 120 (1.236 + 4 x 0.309) / (49.67 x 4 x 0.9) GBq. */
   is_double(r.activity_mbq, 1000.0 * 120 * (1.236 + 4 * 0.309) /
-            (49.67 * 4 * 0.9), 1e-12, "P1 activity: seed formula");
+            (49.67 * 4 * 0.9), 1e-12, "P1 activity: partition formula");
   is_double(r.activity_calibration_mbq, r.activity_mbq / 0.95 *
-            exp(log(2.0) / 64.05 * 24.0), 1e-12,
+            exp(log(2.0) / 64.10 * 24.0), 1e-12,
             "P1 order: residual 5 %%, 24 h decay (decay law)");
   rkin_tare_cohort_plan(c, 2, &r, &err);
   is_int((long)r.n_territories, 2, "P3: two territories");
