@@ -3,11 +3,12 @@
 -- the remaining budget as BED left and as the next cycles' activity; a
 -- per-GBq summary comparable to VISION / NETTER-1; a bar chart.
 --
---   radiokin scripts/dose.lua TIA.csv [--out OUT.csv] [--plot OUT.png|.svg]
+--   usage: radiokin scripts/dose.lua TIA.csv [--out OUT.csv] [--plot OUT.png|.svg]
 --     [--nuclide Lu-177] [--teff-h H] [--activity MBQ]
 --     [--organ REGION=CLASS ...] [--organs MAP.csv] [--limit ID ...]
 --     [--cycles-left N] [--no-unit-check] [--no-plot] [--quiet]
 --
+-- Example
 --   radiokin scripts/tia.lua images.csv --out run1
 --   radiokin scripts/dose.lua run1/tia.csv --activity 7400 \
 --     --organ kidney_left=kidney --organ lesion_a=tumour --cycles-left 3
@@ -78,7 +79,7 @@
 -- other implausible masses, Gy/GBq and next-cycle activities are warnings
 -- (terminal and `warnings` column).
 --
--- Writes OUT.csv (default TIA_dose.csv: one row per patient, region and
+-- Output: OUT.csv (default TIA_dose.csv: one row per patient, region and
 -- cycle with per-cycle and cumulative dose (and its SE, cycles taken as
 -- independent), BED, EQD2, the curve used for BED, each limit and the
 -- margin to it, warnings) and OUT_summary.csv (one row per patient and
@@ -102,6 +103,24 @@ M.reference = {
   red_marrow = "VISION 0.25 +/- 0.15 Gy per 7.4 GBq cycle; NETTER-1 0.22 Gy "
     .. "per cycle; literature 0.02-0.08 Gy/GBq",
 }
+
+-- --help prints the header comment of this file (usage, columns, options,
+-- outputs, an example), read once from the script itself.
+function M.help()
+  local src = debug.getinfo(1, "S").source
+  local text = {}
+  if src:sub(1, 1) == "@" then
+    local f = io.open(src:sub(2), "r")
+    if f then
+      for l in f:lines() do
+        if l:sub(1, 2) ~= "--" then break end
+        text[#text + 1] = (l:gsub("^%-%- ?", ""))
+      end
+      f:close()
+    end
+  end
+  return table.concat(text, "\n")
+end
 
 local function usage(msg)
   error((msg and msg .. "\n" or "") ..
@@ -141,6 +160,10 @@ function M.parse_args(args)
   local o, i = { organ_map = {}, limits = {} }, 1
   while i <= #args do
     local a = args[i]
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    end
     local function value()
       i = i + 1
       return args[i] or usage(a .. " needs a value")
@@ -729,11 +752,6 @@ function M.notes(cycles, summary, no_bed)
   return o
 end
 
-local function have_gnuplot()
-  local ok = os.execute("command -v gnuplot >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
-
 -- Bar chart of cumulative absorbed dose per patient and organ at risk
 -- (regions with an absorbed-dose limit; tumours have none and would dwarf
 -- the scale), the limit as a second bar. Written to a temporary file, then
@@ -744,64 +762,56 @@ function M.plot(summary, path)
     if s.limit_dose_gy then bars[#bars + 1] = s end
   end
   if #bars == 0 then return nil, "no region with a dose limit" end
-  if not have_gnuplot() then return nil, "gnuplot not found" end
   local term = path:match("%.svg$") and "svg size 900,500"
     or "pngcairo size 900,500"
-  local data, script = os.tmpname(), os.tmpname()
   local tmp = path .. ".tmp"
-  local f = assert(io.open(data, "w"))
-  for _, s in ipairs(bars) do
-    f:write(('"%s/%s" %.6g %.6g\n'):format(s.patient, s.region,
-      s.cum_dose_gy, s.limit_dose_gy))
+  -- labels are data: each one a gnuplot single-quoted literal, one per
+  -- xtic; the numbers go in as a data block
+  local values, tics = {}, {}
+  for k, s in ipairs(bars) do
+    values[k] = { k - 1, s.cum_dose_gy, s.limit_dose_gy }
+    tics[k] = ("%s %d"):format(rk.gnuplot_quote(s.patient .. "/" .. s.region),
+      k - 1)
   end
-  f:close()
-  f = assert(io.open(script, "w"))
-  f:write(([[
+  local cmds = ([[
 set terminal %s
-set output '%s'
+set output %s
 set termoption noenhanced
 set title 'Cumulative absorbed dose vs organ limit (organs at risk)'
 set ylabel 'absorbed dose (Gy)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set xtics rotate by -30
+set xtics rotate by -30 (%s)
 set key outside right top
 set yrange [0:*]
-plot '%s' using 2:xtic(1) title 'cumulative dose', '' using 3 title 'dose limit'
-]]):format(term, tmp, data))
-  f:close()
-  local ok = os.execute("gnuplot '" .. script .. "' 2>/dev/null")
-  os.remove(data)
-  os.remove(script)
-  if not (ok == true or ok == 0) then
+plot $bars using 2 title 'cumulative dose', '' using 3 title 'dose limit'
+set output
+]]):format(term, rk.gnuplot_quote(tmp, true), table.concat(tics, ", "))
+  local ok, why = rk.gnuplot(cmds, { bars = values })
+  if not ok then
     os.remove(tmp)
-    return nil, "gnuplot failed"
+    return nil, why or "gnuplot failed"
   end
-  local renamed, why = os.rename(tmp, path)
+  local renamed, err = os.rename(tmp, path)
   if not renamed then
     os.remove(tmp)
-    return nil, why
+    return nil, err
   end
   return path
 end
 
 function M.main(args)
   local o = M.parse_args(args)
-  local rows = rk.csv.read(o.input, { strings = { "patient", "region",
-    "organ", "nuclide", "model", "params", "criterion", "warnings" },
-    missing = { "", "NA" }, comment = "#" })
-  -- rk.csv.read keeps no line numbers: count data lines the same way.
-  local line, n = {}, 0
-  local f = assert(io.open(o.input, "rb"))
-  local ln, header = 0, false
-  for l in f:lines() do
-    ln = ln + 1
-    if l:match("%S") and l:sub(1, 1) ~= "#" then
-      if header then n = n + 1; line[n] = ln else header = true end
-    end
+  if o.help then
+    print(M.help())
+    return
   end
-  f:close()
+  -- line[i]: the file line row i starts on (quoted line breaks counted)
+  local rows, _, line = rk.csv.read(o.input, { strings = { "patient",
+    "region", "organ", "nuclide", "model", "params", "criterion",
+    "warnings", "status", "failure" }, missing = { "", "NA" },
+    comment = "#" })
   local cycles, summary, skipped, no_bed = M.compute(rows, {
     nuclide = o.nuclide, teff_h = o.teff_h, source = o.input, line = line,
     activity = o.activity, organ_map = o.organ_map, limits = o.limits,

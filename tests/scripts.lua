@@ -329,25 +329,15 @@ do
     local st, so, se = script(name, "--help")
     local good = st == 0 and so:find("usage: radiokin scripts/" .. name, 1,
       true) and so:find("Example") and so:find("Output") and se == ""
-    if name == "dose.lua" then
-      t.todo(good, name .. " --help: exit 0, usage, inputs, outputs, "
-        .. "example", "dose.lua is being reworked in another branch")
-    else
-      t.ok(good, name .. " --help: exit 0, usage, inputs, outputs, example")
-    end
+    t.ok(good, name .. " --help: exit 0, usage, inputs, outputs, example")
   end
   t.ok(n >= 5, ("--help tried on the %d scripts in scripts/"):format(n))
   -- no script hands a command line to a shell
   for name in names:gmatch("[^\n]+%.lua") do
     local text = read(src .. "/scripts/" .. name) or ""
     local clean = not text:find("os%.execute") and not text:find("io%.popen")
-    if name == "dose.lua" then
-      t.todo(clean, name .. ": no os.execute / io.popen", "dose.lua is "
-        .. "being reworked in another branch")
-    else
-      t.ok(clean, name .. ": no os.execute / io.popen (rk.mkdir, rk.run, "
-        .. "rk.gnuplot instead)")
-    end
+    t.ok(clean, name .. ": no os.execute / io.popen (rk.mkdir, rk.run, "
+      .. "rk.gnuplot instead)")
   end
 end
 
