@@ -29,6 +29,8 @@
 /* Larger organ limits are taken as a unit mistake (cGy for Gy); the
  * engine applies the same bound to the limits its rules use. */
 #define MAX_LIMIT_GY 200.0
+/* Cycles of a course: n_cycles and max_cycles lie in [1, MAX_CYCLES]. */
+#define MAX_CYCLES 100LL
 
 static const char *const regimen_keys[] = {
   "model", "patients", "regions", "inject", "infusion_h", "rule",
@@ -548,6 +550,18 @@ static rkin_rule_kind rule_kind(lua_State *L, const char **label)
 
 /* An organ limit (field key) in Gy; a value > MAX_LIMIT_GY is refused as
  * a likely cGy / mGy mistake. */
+/* The value of limit `id` of the organ-limit table (dose/organ.h): the
+ * defaults of the rules' limits come from there, each with its source. */
+static double table_limit(lua_State *L, const char *id)
+{
+  rkin_err err;
+  const rkin_organ_limit *l;
+  rkin_err_clear(&err);
+  l = rkin_organ_limit_find(id, &err);
+  if (!l) lrk_raise(L, CTX, &err);
+  return l->value_gy;
+}
+
 static double limit_field(lua_State *L, const char *key, double def)
 {
   double v = lrk_field_number(L, S_ARGS, CTX, key, 0, def);
@@ -584,13 +598,16 @@ static void read_rule(lua_State *L, size_t nr, double file_gbq,
   }
   u->activity_gbq = lrk_field_number(L, S_ARGS, CTX, "activity_gbq", 0,
                                      file_gbq);
-  u->n_cycles = (size_t)lrk_field_integer(L, S_ARGS, CTX, "n_cycles", 0, 4);
-  u->max_cycles = (size_t)lrk_field_integer(
+  u->n_cycles = (size_t)lrk_field_count(L, S_ARGS, CTX, "n_cycles", 0, 4, 1,
+                                        MAX_CYCLES);
+  u->max_cycles = (size_t)lrk_field_count(
     L, S_ARGS, CTX, "max_cycles", 0,
     u->kind == RKIN_RULE_EMPIRIC || u->kind == RKIN_RULE_PP_PRRT
-      ? (long)u->n_cycles : 6);
-  u->target_gy = limit_field(L, "target_gy", 23);
-  u->bed_limit_gy = limit_field(L, "bed_limit_gy", 27);
+      ? (long long)u->n_cycles : 6, 1, MAX_CYCLES);
+  u->target_gy = limit_field(L, "target_gy",
+                             table_limit(L, "kidney_dose_pp_prrt"));
+  u->bed_limit_gy = limit_field(L, "bed_limit_gy",
+                                table_limit(L, "kidney_bed_iluminet"));
   u->min_gbq = lrk_field_number(L, S_ARGS, CTX, "min_gbq", 0, 0);
   u->max_gbq = lrk_field_number(L, S_ARGS, CTX, "max_gbq", 0, 0);
   if (u->kind == RKIN_RULE_OPTIMISED && !(u->max_gbq > 0))
@@ -617,14 +634,16 @@ static void read_rule(lua_State *L, size_t nr, double file_gbq,
   if (has_field(L, "dose_limit_gy"))
     lim[u->n_limits++] = (rkin_regimen_limit){w, 0,
                                               limit_field(L, "dose_limit_gy",
-                                                          23)};
+                                                          table_limit(L,
+                                                  "kidney_dose_pp_prrt"))};
   mw = region_index(L, nr, "marrow",
                     lrk_field_string(L, S_ARGS, CTX, "marrow", 0, "marrow"),
                     has_field(L, "marrow") || has_field(L, "marrow_limit_gy"));
   if (mw != (size_t)-1)
     lim[u->n_limits++] = (rkin_regimen_limit){mw, 0,
                                               limit_field(L, "marrow_limit_gy",
-                                                          2)};
+                                                          table_limit(L,
+                                                  "red_marrow_dose_2"))};
   u->limits = lim;
 }
 

@@ -37,7 +37,15 @@ local rk = require "radiokin"
 
 local M = {}
 
-M.LIMITS = { kidney_bed = 27, kidney_dose = 23, marrow_dose = 2 }
+-- The limits the regimens aim at and are scored against, from radiokin's
+-- organ-limit table (rk.radiobio.organ_limits(): value, quantity, source).
+M.LIMIT_IDS = { kidney_bed = "kidney_bed_iluminet",
+                kidney_dose = "kidney_dose_pp_prrt",
+                marrow_dose = "red_marrow_dose_2" }
+M.LIMITS = {}
+for k, id in pairs(M.LIMIT_IDS) do
+  M.LIMITS[k] = rk.radiobio.organ_limit(id).value_gy
+end
 M.ALL = { "empiric", "pp-prrt", "iluminet", "optimised" }
 
 local USAGE = "usage: radiokin scripts/regimen_compare.lua [--model FILE] "
@@ -220,12 +228,14 @@ function M.settings(name, f, o)
   if name == "empiric" then
     s.n_cycles = psma and 6 or 4
   elseif name == "pp-prrt" then
-    s.n_cycles, s.target_gy, s.min_gbq, s.max_gbq = 4, 23, 0.5, 40
+    s.n_cycles, s.target_gy, s.min_gbq, s.max_gbq = 4, M.LIMITS.kidney_dose,
+      0.5, 40
   elseif name == "iluminet" then
-    s.bed_limit_gy, s.max_cycles = 27, 6
+    s.bed_limit_gy, s.max_cycles = M.LIMITS.kidney_bed, 6
   elseif name == "optimised" then
-    s.bed_limit_gy, s.marrow_limit_gy, s.max_gbq, s.max_cycles = 27, 2, 15, 6
-    s.n_cycles, s.target_gy = 4, 23   -- the rules' plans as extra starts
+    s.bed_limit_gy, s.marrow_limit_gy, s.max_gbq, s.max_cycles =
+      M.LIMITS.kidney_bed, M.LIMITS.marrow_dose, 15, 6
+    s.n_cycles, s.target_gy = 4, M.LIMITS.kidney_dose  -- rules' plans as starts
   end
   return s
 end
@@ -361,6 +371,13 @@ function M.markdown(res, o, f)
        .. "Median (P5-P95) unless said. Limits: kidney BED %g Gy, kidney "
        .. "dose %g Gy, marrow dose %g Gy. Seed %d."):format(100 * o.cv,
        L.kidney_bed, L.kidney_dose, L.marrow_dose, o.seed))
+  add("")
+  for _, k in ipairs { "kidney_bed", "kidney_dose", "marrow_dose" } do
+    local l = rk.radiobio.organ_limit(M.LIMIT_IDS[k])
+    add(("- limit `%s`: %s %g Gy, %s; source: %s"):format(l.id,
+      l.quantity == "bed" and "BED" or "absorbed dose", l.value_gy,
+      l.applies, l.source))
+  end
   add("")
   add("| regimen | cycles (distribution) | cum. activity GBq | per-cycle "
       .. "GBq min-max | kidney dose Gy | kidney BED Gy | kidney BED est. "

@@ -54,7 +54,9 @@ Options
 Output: DIR/tia.csv, one row per patient and region: patient, region,
 status (ok|failed), mass_kg, n_points, nuclide, model, criterion, tia_MBqh,
 tia_se_MBqh, tia_lo_MBqh, tia_hi_MBqh (95 %), r2, tail_share, params,
-aicc_/weight_/tia_<model>_MBqh per candidate, tia_trapezoid_MBqh,
+aicc_/weight_/tia_<model>_MBqh/flags_<model> per candidate (flags:
+held_at_physical, not_eligible, not_tried, aicc_undefined, no_se,
+degenerate, ... separated by ';'), tia_trapezoid_MBqh,
 warnings, failure (why the region failed); with --plot
 DIR/tia_<patient>.png and .svg.
 
@@ -237,6 +239,7 @@ function M.columns()
     c[#c + 1] = "aicc_" .. m
     c[#c + 1] = "weight_" .. m
     c[#c + 1] = "tia_" .. m .. "_MBqh"
+    c[#c + 1] = "flags_" .. m
   end
   c[#c + 1] = "tia_trapezoid_MBqh"
   c[#c + 1] = "warnings"
@@ -278,6 +281,8 @@ function M.row(g, r, why)
     row["aicc_" .. m] = c.aicc
     row["weight_" .. m] = c.weight
     row["tia_" .. m .. "_MBqh"] = c.status == "ok" and c.tia or nil
+    row["flags_" .. m] = c.flags and #c.flags > 0
+      and table.concat(c.flags, ";") or nil
   end
   return row
 end

@@ -378,4 +378,30 @@ do
   end, "method must be", "unknown imaging method")
 end
 
+-- ------------------------------------------ defaults from the limit table
+-- ILUMINET's stop rule is cumulative kidney BED 27 Gy (NCT01456078) and
+-- PP-PRRT's target 23 Gy kidney dose (NCT02754297): the rules' defaults are
+-- the organ-limit table's rows, not numbers of their own.
+do
+  local il = rk.radiobio.organ_limit("kidney_bed_iluminet")
+  t.is(il.value_gy, 27, 0, "organ-limit table: ILUMINET kidney BED 27 Gy")
+  -- with the truth as imaging, ILUMINET's reduced last cycle lands the
+  -- cumulative kidney BED on its limit, PP-PRRT's cumulative dose on its
+  -- target
+  local r = run { rule = "iluminet", activity_gbq = 7.4, max_cycles = 20,
+                  min_cycle_gbq = 0 }
+  t.is(r.est.cum_bed.kidney[1], il.value_gy, 1e-6, "iluminet's default "
+       .. "BED limit is the table's kidney_bed_iluminet")
+  local pp = run { rule = "pp-prrt", activity_gbq = 7.4 }
+  t.is(pp.est.cum_dose.kidney[1], rk.radiobio.organ_limit(
+       "kidney_dose_pp_prrt").value_gy, 1e-6, "pp-prrt's default target is "
+       .. "the table's kidney_dose_pp_prrt (23 Gy)")
+  t.raises(function() run { rule = "empiric", n_cycles = 1.5 } end,
+           "n_cycles' must be an integer", "n_cycles = 1.5 refused, not "
+           .. "floored")
+  t.raises(function() run { rule = "empiric", n_cycles = -1 } end,
+           "n_cycles' must be an integer in %[1, 100%]", "a negative "
+           .. "n_cycles refused (it wrapped to a huge count)")
+end
+
 t.done()

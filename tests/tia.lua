@@ -10,16 +10,16 @@ local exe = build .. "/radiokin"
 local LP = math.log(2) / (6.647 * 24)      -- Lu-177 (nuclide.c)
 
 local tmp = t.scratch()
+local flag_case            -- a CSV for the script's flags columns, below
 local function write(name, text)
   return t.write_file(tmp .. "/" .. name, text)
 end
 local read = t.read_file
-local function run(args)
-  local p = io.popen(("'%s' '%s/scripts/tia.lua' %s 2>&1"):format(exe, src,
-    args))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
+-- runs scripts/tia.lua with the arguments given (no shell): ok, stdout
+-- and stderr together
+local function run(...)
+  local st, so, se = rk.run { exe, src .. "/scripts/tia.lua", ... }
+  return st == 0, (so or "") .. (se or "")
 end
 
 -- ---------------------------------------------------------- rk.tac.fit
@@ -75,6 +75,13 @@ do
     "bi on 5 points with the scale estimated: not_eligible, no weight, " ..
     "not chosen")
   t.ok(has(r5.flags, "not_eligible"), "result flags list not_eligible")
+  -- the same curves through scripts/tia.lua: each candidate's flags in
+  -- its flags_<model> column, chosen or not
+  local lines = { "patient,region,t_h,activity_MBq" }
+  for i = 1, #tt do lines[#lines + 1] = ("X,K,%g,%.10g"):format(tt[i], aa[i]) end
+  for i = 1, #t5 do lines[#lines + 1] = ("Y,B,%g,%.10g"):format(t5[i], a5[i]) end
+  local fpath = t.write_file(tmp .. "/flags.csv", table.concat(lines, "\n") .. "\n")
+  flag_case = { path = fpath, chosen_x = rf.chosen }
 end
 
 -- ---------------------------------------------------------- stp / map
@@ -128,8 +135,21 @@ t.raises(function()
 end, "time t = -1 h", "STP negative time")
 
 -- ---------------------------------------------------------- the script
+do
+  local ok_f, out_f = run(flag_case.path, "--out", tmp .. "/f", "--cv", "0.1")
+  t.ok(ok_f, "tia.lua runs on the flags case " .. out_f:sub(1, 200))
+  local fr = rk.csv.read(tmp .. "/f/tia.csv", { missing = { "" },
+    strings = { "flags_mono", "flags_bi", "flags_upwash", "flags_tri" } })
+  local x = fr[1].patient == "X" and fr[1] or fr[2]
+  t.ok(x.model ~= "upwash" and (x.flags_upwash or ""):find("held_at_physical",
+    1, true), "tia.csv: flags_upwash of an unchosen candidate held at "
+    .. "physical decay says held_at_physical (got "
+    .. tostring(x.flags_upwash) .. ")")
+  t.ok((x.flags_tri or ""):find("not_tried", 1, true),
+    "tia.csv: flags_tri says not_tried on 4 points")
+end
 local data = src .. "/tests/data/tia_small.csv"
-local ok, out = run(("'%s' --out '%s/o' --cv 0.1 --plot"):format(data, tmp))
+local ok, out = run(data, "--out", tmp .. "/o", "--cv", "0.1", "--plot")
 t.ok(ok, "tia.lua runs on tests/data/tia_small.csv")
 local rows = rk.csv.read(tmp .. "/o/tia.csv", { missing = { "" } })
 t.is(#rows, 4, 0, "one tia.csv row per patient and region")
@@ -149,27 +169,27 @@ t.like(read(tmp .. "/o/tia_P1.svg") or "", "TIA", "TIA in the plot legend")
 -- errors name file, line, column
 local bad = write("bad.csv", "patient,region,t_h,activity_MBq\n" ..
   "P1,kidney,4,100\nP1,kidney,24,abc\n")
-ok, out = run("'" .. bad .. "' --out '" .. tmp .. "/b'")
+ok, out = run(bad, "--out", tmp .. "/b")
 t.ok(not ok, "text in a number column fails")
 t.like(out, "bad.csv:3:14: column 'activity_MBq'", "names file:line:column")
 bad = write("dup.csv", "patient,region,t_h,activity_MBq\n" ..
   "P1,kidney,4,100\n\nP1,kidney,4,90\n")
-ok, out = run("'" .. bad .. "' --out '" .. tmp .. "/b'")
+ok, out = run(bad, "--out", tmp .. "/b")
 t.like(out, "dup.csv:4: column 't_h' (3): duplicate time 4 h",
   "duplicate time names line (blank line counted) and column")
 t.ok(not read(tmp .. "/b/tia.csv"), "nothing written on failure")
 bad = write("miss.csv", "patient,region,t_h\nP1,kidney,4\n")
-ok, out = run("'" .. bad .. "'")
+ok, out = run(bad)
 t.like(out, "missing column 'activity_MBq'", "missing column named")
 bad = write("txt.csv", "patient,region,t_h,activity_MBq\nP1,k,4,many\n")
-ok, out = run("'" .. bad .. "'")
+ok, out = run(bad)
 t.like(out, "txt.csv:2: column 'activity_MBq' (4): 'many' is not a number",
   "text in the first row of a number column")
 bad = write("neg.csv", "patient,region,t_h,activity_MBq\nP1,k,-4,100\n")
-ok, out = run("'" .. bad .. "'")
+ok, out = run(bad)
 t.like(out, "neg.csv:2: column 't_h' (3): negative time", "negative time")
 bad = write("nuc.csv", "patient,region,t_h,activity_MBq\nP1,k,4,100\n")
-ok, out = run("'" .. bad .. "' --nuclide Xx-1 --out '" .. tmp .. "/b'")
+ok, out = run(bad, "--nuclide", "Xx-1", "--out", tmp .. "/b")
 t.ok(out:find("nuc.csv:2-2: patient P1 region k: rk.tac.fit: TAC data: " ..
   "unknown nuclide 'Xx-1'", 1, true),
   "engine error (unknown nuclide) names file, lines and region")
