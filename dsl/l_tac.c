@@ -81,6 +81,12 @@ static void push_cand(lua_State *L, const rkin_tac_cand *c, size_t n)
     lua_setfield(L, -2, "se");
     lrk_push_numbers(L, c->p, (size_t)c->np);   /* for rk.tac.curve */
     lua_setfield(L, -2, "p");
+    if (c->has_cov) {               /* for rk.tac.band */
+      lrk_push_numbers(L, c->cov, (size_t)(c->np * c->np));
+      lua_setfield(L, -2, "cov");
+      lua_pushnumber(L, c->dof);
+      lua_setfield(L, -2, "dof");
+    }
     if (c->model != RKIN_TAC_TRAP) {
       lua_newtable(L);
       for (i = 0; i < n; i++) {
@@ -346,7 +352,75 @@ static int tac_curve(lua_State *L)
   return 1;
 }
 
+/* rk.tac.band(cand, t [, level]) -> lo, hi: the pointwise confidence
+ * band (delta method) of a fitted candidate of rk.tac.fit at the times t
+ * (a number or an array); level defaults to 0.95. */
+static int tac_band(lua_State *L)
+{
+  static const char *ctx = "rk.tac.band";
+  rkin_tac_cand c;
+  rkin_err err;
+  double *v, *t, *lo, *hi, one;
+  size_t n, j;
+  int scalar = lua_isnumber(L, 2);
+  double level = luaL_optnumber(L, 3, 0.95);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&c, 0, sizeof c);
+  lua_getfield(L, 1, "model");
+  if (rkin_tac_model_find(lua_tostring(L, -1) ? lua_tostring(L, -1) : "",
+                          &c.model, &err) || c.model == RKIN_TAC_TRAP)
+    return lrk_error(L, "%s: argument 1 must be a fitted candidate of "
+                     "rk.tac.fit (mono, bi, upwash or tri; got model %s)",
+                     ctx, lrk_got(L, -1));
+  lua_pop(L, 1);
+  c.np = rkin_tac_model_npar(c.model);
+  c.status = RKIN_TAC_OK;
+  lua_getfield(L, 1, "p");
+  if (!lua_istable(L, -1))
+    return lrk_error(L, "%s: the candidate has no parameters 'p' (not "
+                     "fitted)", ctx);
+  v = lrk_numbers(L, -1, ctx, "field 'p'", &n);
+  if (n != (size_t)c.np)
+    return lrk_error(L, "%s: %s needs %d parameters in 'p' (got %d)", ctx,
+                     rkin_tac_model_name(c.model), c.np, (int)n);
+  for (j = 0; j < n; j++) c.p[j] = v[j];
+  lua_getfield(L, 1, "cov");
+  if (!lua_istable(L, -1))
+    return lrk_error(L, "%s: the %s candidate has no covariance 'cov' (no "
+                     "SE from this fit): no band", ctx,
+                     rkin_tac_model_name(c.model));
+  v = lrk_numbers(L, -1, ctx, "field 'cov'", &n);
+  if (n != (size_t)(c.np * c.np))
+    return lrk_error(L, "%s: 'cov' must hold %d numbers (got %d)", ctx,
+                     c.np * c.np, (int)n);
+  for (j = 0; j < n; j++) c.cov[j] = v[j];
+  c.has_cov = 1;
+  c.dof = lrk_field_number(L, 1, ctx, "dof", 0, 0);
+  if (scalar) {
+    one = lua_tonumber(L, 2);
+    t = &one;
+    n = 1;
+  } else {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    t = lrk_numbers(L, 2, ctx, "argument 2 (times)", &n);
+  }
+  lo = lrk_scratch(L, n, sizeof *lo);
+  hi = lrk_scratch(L, n, sizeof *hi);
+  rkin_err_clear(&err);
+  if (rkin_tac_band(&c, level, t, n, lo, hi, &err))
+    return lrk_raise(L, ctx, &err);
+  if (scalar) {
+    lua_pushnumber(L, lo[0]);
+    lua_pushnumber(L, hi[0]);
+  } else {
+    lrk_push_numbers(L, lo, n);
+    lrk_push_numbers(L, hi, n);
+  }
+  return 2;
+}
+
 static const luaL_Reg tac_funcs[] = {
+  {"band", tac_band},
   {"fit", tac_fit},
   {"stp", tac_stp},
   {"map", tac_map},

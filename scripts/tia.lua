@@ -317,6 +317,19 @@ function M.plot_script(patient, items, base)
     local rows = {}
     for j = 1, #it.g.t do rows[j] = { it.g.t[j], it.g.a[j] } end
     blocks["d" .. k] = rows
+    -- the chosen curve's 95 % pointwise band (delta method), when the fit
+    -- has a covariance
+    local c = it.r.candidates[it.r.chosen]
+    if c and c.cov then
+      local tmax, ts = it.g.t[#it.g.t] * 1.5, {}
+      for j = 0, 200 do ts[#ts + 1] = tmax * j / 200 end
+      local ok, lo, hi = pcall(rk.tac.band, c, ts, 0.95)
+      if ok then
+        local band = {}
+        for j = 1, #ts do band[j] = { ts[j], math.max(lo[j], 0), hi[j] } end
+        blocks["b" .. k] = band
+      end
+    end
   end
   local body = {}
   local function panel(k, it)
@@ -325,8 +338,14 @@ function M.plot_script(patient, items, base)
     body[#body + 1] = ("set title %s noenhanced"):format(
       Q(("patient %s, %s"):format(patient, g.region)))
     body[#body + 1] = ("set xrange [0:%.17g]"):format(tmax)
-    local plots = { ("$d%d with points pt 7 ps 1.2 lc rgb 'black' " ..
-      "title 'data'"):format(k) }
+    local plots = {}
+    if blocks["b" .. k] then
+      plots[1] = ("$b%d using 1:2:3 with filledcurves fs transparent solid "
+        .. "0.2 noborder lc rgb '#4060c0' title '95 %% band (chosen)'")
+        :format(k)
+    end
+    plots[#plots + 1] = ("$d%d with points pt 7 ps 1.2 lc rgb 'black' " ..
+      "title 'data'"):format(k)
     for _, m in ipairs(MODELS) do
       local c = r.candidates[m]
       if c.status == "ok" then

@@ -84,6 +84,47 @@ do
   flag_case = { path = fpath, chosen_x = rf.chosen }
 end
 
+-- ------------------------------------------------------ rk.tac.band
+-- Delta-method band of a mono fit A e^-lt: var f(t) = e^-2lt (var A -
+-- 2 A t cov(A,l) + A^2 t^2 var l), written out here from the candidate's
+-- covariance; at t = 0 the half-width is z se(A). z: the normal 0.975
+-- quantile 1.959964 with a known cv; with the scale estimated from 4
+-- points and 2 parameters, Student's t with 2 dof, 4.302653 (any t table).
+do
+  local tt = { 4, 24, 72, 168 }
+  local aa = rk.tac.curve("mono", { 500, 0.02 }, tt)
+  for i, f in ipairs { 1.04, 0.97, 1.02, 0.98 } do aa[i] = aa[i] * f end
+  local rb = rk.tac.fit { t = tt, a = aa, nuclide = "Lu-177", cv = 0.1,
+                          models = { "mono" } }
+  local c = rb.candidates.mono
+  local lo0, hi0 = rk.tac.band(c, 0)
+  t.is((hi0 - lo0) / 2, 1.959964 * c.se.A, 1e-6,
+       "band at t = 0: half-width z se(A), z = 1.959964 (known cv)")
+  local A, l, cv = c.p[1], c.p[2], c.cov
+  local tq = 50
+  local v = math.exp(-2 * l * tq) * (cv[1] - 2 * A * tq * cv[2]
+    + A * A * tq * tq * cv[4])
+  local lo, hi = rk.tac.band(c, { tq, 100 })
+  t.is((hi[1] - lo[1]) / 2, 1.959964 * math.sqrt(v), 1e-6,
+       "band at 50 h: delta method written out by hand")
+  t.is((hi[1] + lo[1]) / 2, rk.tac.curve("mono", c.p, tq), 1e-12,
+       "band centred on the fitted curve")
+  local l68, h68 = rk.tac.band(c, tq, 0.6827)
+  t.ok(h68 - l68 < hi[1] - lo[1], "a 68 % band is narrower than the 95 %")
+  t.is(math.sqrt(cv[1]), c.se.A, 1e-12, "cov diagonal gives se(A)")
+  local re = rk.tac.fit { t = tt, a = aa, nuclide = "Lu-177",
+                          models = { "mono" } }
+  local ce = re.candidates.mono
+  local elo, ehi = rk.tac.band(ce, 0)
+  t.is(ce.dof, 2, 0, "scale estimated: 4 points - 2 parameters = 2 dof")
+  t.is((ehi - elo) / 2, 4.302653 * ce.se.A, 1e-6,
+       "band with the scale estimated: Student's t, 2 dof (4.302653)")
+  t.raises(function() rk.tac.band(rb.candidates.trapezoid, 1) end,
+           "fitted candidate", "no band for the trapezoid")
+  t.raises(function() rk.tac.band(c, 1, 1.5) end, "level = 1.5",
+           "level outside (0, 1) refused")
+end
+
 -- ---------------------------------------------------------- stp / map
 -- Haenscheid: 100 MBq at 48 h: 100 * 96 / ln 2 = 13849.8
 t.is(rk.tac.stp { t = 48, a = 100 }.tia, 13849.8, 1e-5, "Haenscheid")
@@ -165,6 +206,8 @@ t.like(by["P2/tumour"].warnings, "rises at the last point",
 t.ok(read(tmp .. "/o/tia_P1.png") and read(tmp .. "/o/tia_P2.svg"),
   "PNG and SVG plots per patient")
 t.like(read(tmp .. "/o/tia_P1.svg") or "", "TIA", "TIA in the plot legend")
+t.like(read(tmp .. "/o/tia_P1.svg") or "", "95 % band (chosen)",
+       "the chosen curve's confidence band is drawn")
 
 -- errors name file, line, column
 local bad = write("bad.csv", "patient,region,t_h,activity_MBq\n" ..

@@ -112,6 +112,13 @@ typedef struct {
                                   * as defined at rkin_tac_map; NaN
                                   * otherwise */
   double weight;                 /* Akaike weight, NaN when not ranked */
+  double cov[RKIN_TAC_MAX_PAR * RKIN_TAC_MAX_PAR];
+                                 /* covariance of p, np x np row-major,
+                                  * s2 applied, rows and columns of held
+                                  * parameters 0; valid when has_cov */
+  int has_cov;
+  double dof;                    /* residual degrees of freedom of the
+                                  * intervals (0: normal quantile) */
   double tia, tia_se;            /* MBq h; se NaN when not available */
   double tia_lo, tia_hi;         /* interval at opts.level */
   double tail_share;             /* share of TIA beyond the last point */
@@ -236,5 +243,13 @@ typedef struct {
  * NaN). */
 int rkin_tac_map(const rkin_tac_data *d, const rkin_tac_prior *pr,
                  double level, rkin_tac_cand *c, rkin_err *err);
+
+/* Pointwise confidence band of a fitted curve at the n times t (h): f(t)
+ * -+ z sqrt(d(t)^T cov d(t)), d = df/dp (delta method), z the quantile of
+ * the t distribution with c->dof degrees of freedom (normal when 0) at
+ * `level`. Needs c->has_cov (RKIN_EINVAL otherwise, e.g. a trapezoid or a
+ * fit without SE). */
+int rkin_tac_band(const rkin_tac_cand *c, double level, const double *t,
+                  size_t n, double *lo, double *hi, rkin_err *err);
 
 #endif

@@ -337,6 +337,11 @@ static void uncertainty(rkin_tac_cand *c, const fitctx *fc, double level,
       var += g[free_j[j]] * cov[j * q + k] * g[free_j[k]];
   }
   c->tia_se = sqrt(c->s2 * var);
+  for (j = 0; j < q; j++)
+    for (k = 0; k < q; k++)
+      c->cov[free_j[j] * c->np + free_j[k]] = c->s2 * cov[j * q + k];
+  c->has_cov = 1;
+  c->dof = dof;
   {
     double z = tac_quantile(level, dof);
     c->tia_lo = c->tia - z * c->tia_se;

@@ -191,6 +191,35 @@ void tac_weights(const rkin_tac_data *d, double cv, double *w)
   }
 }
 
+int rkin_tac_band(const rkin_tac_cand *c, double level, const double *t,
+                  size_t n, double *lo, double *hi, rkin_err *err)
+{
+  double d[RKIN_TAC_MAX_PAR], z;
+  size_t i;
+  int j, k;
+  if (!c->has_cov || c->status != RKIN_TAC_OK)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no covariance of the "
+                        "parameters (not fitted, a trapezoid, or no SE): "
+                        "no confidence band", rkin_tac_model_name(c->model));
+  if (!(level > 0 && level < 1))
+    return rkin_err_set(err, RKIN_EINVAL, "confidence band: level = %g, "
+                        "expected 0 < level < 1", level);
+  z = tac_quantile(level, c->dof);
+  for (i = 0; i < n; i++) {
+    double f, v = 0;
+    if (!isfinite(t[i]) || t[i] < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "confidence band: t[%zu] = %g "
+                          "h, expected a time >= 0", i + 1, t[i]);
+    f = tac_eval(c->model, c->p, t[i], d);
+    for (j = 0; j < c->np; j++)
+      for (k = 0; k < c->np; k++) v += d[j] * c->cov[j * c->np + k] * d[k];
+    v = sqrt(v > 0 ? v : 0);
+    lo[i] = f - z * v;
+    hi[i] = f + z * v;
+  }
+  return RKIN_OK;
+}
+
 double tac_quantile(double level, double dof)
 {
   double p = 0.5 + 0.5 * level;
