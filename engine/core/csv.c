@@ -10,6 +10,7 @@
  * also skips the UTF-8 byte order mark and comment lines, refuses NUL
  * bytes, and assembles the fields of a record for a pull interface. */
 #include "core/csv.h"
+#include "core/grow.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -39,19 +40,6 @@ struct rkin_csv {
   rkin_err fail;                /* the error repeated after a failure */
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-  size_t c = *cap ? *cap : 16;
-  void *q;
-  if (need <= *cap) return 0;
-  while (c < need) c *= 2;
-  q = realloc(*p, c * elem);
-  if (!q) return -1;
-  *p = q;
-  *cap = c;
-  return 0;
-}
-
 /* Room for one more field in the per-field arrays. */
 static int field_room(rkin_csv *r)
 {
@@ -75,7 +63,7 @@ static void on_field(void *s, size_t n, void *ud)
 {
   rkin_csv *r = ud;
   if (r->oom) return;
-  if (grow((void **)&r->buf, &r->cap_buf, r->nbuf + n + 1, 1)
+  if (rkin_grow((void **)&r->buf, &r->cap_buf, r->nbuf + n + 1, 1)
       || field_room(r)) {
     r->oom = 1;
     return;
@@ -275,7 +263,7 @@ int rkin_csv_slurp(const char *path, char **text, size_t *len,
     return rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
                         strerror(errno));
   for (;;) {
-    if (grow((void **)&buf, &cap, n + 65537, 1)) {
+    if (rkin_grow((void **)&buf, &cap, n + 65537, 1)) {
       fclose(f);
       free(buf);
       return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);

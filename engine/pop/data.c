@@ -2,6 +2,7 @@
  * dosing schedules and observations. Records come from the project's CSV
  * tokenizer (core/csv.h). */
 #include "pop/data.h"
+#include "core/grow.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,19 +60,6 @@ typedef struct {
   /* subject IDs seen: open addressing, slot = subject index + 1 */
   size_t *id_slot, id_cap;
 } ctx;
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-  size_t c = *cap ? *cap : 8;
-  void *q;
-  if (need <= *cap) return 0;
-  while (c < need) c *= 2;
-  q = realloc(*p, c * elem);
-  if (!q) return -1;
-  *p = q;
-  *cap = c;
-  return 0;
-}
 
 static char *dupstr(const char *s)
 {
@@ -221,7 +209,7 @@ static subject *subject_new(double id, size_t line, size_t n_cov)
 static int start_segment(subject *s, double t0)
 {
   rkin_data_segment *g;
-  if (grow((void **)&s->seg, &s->cap_seg, s->pub.n_seg + 1, sizeof *s->seg))
+  if (rkin_grow((void **)&s->seg, &s->cap_seg, s->pub.n_seg + 1, sizeof *s->seg))
     return RKIN_ENOMEM;
   g = &s->seg[s->pub.n_seg];
   g->dosing = rkin_dosing_new();
@@ -238,10 +226,10 @@ static int add_obs(subject *s, double t, double dv, int cmt, size_t line)
   size_t n = s->pub.n_obs, cap = s->cap_obs;
   if (n + 1 > cap) {
     size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
-    if (grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
-        || grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
-        || grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
-        || grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line))
+    if (rkin_grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
+        || rkin_grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
+        || rkin_grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
+        || rkin_grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line))
       return RKIN_ENOMEM;
     s->cap_obs = c1;
   }
@@ -270,16 +258,16 @@ static int add_dose(ctx *c, subject *s, const rkin_dose *dose,
                         ne, c->n_events + ne, RKIN_DATA_MAX_EVENTS);
   if (n + 1 > cap) {
     size_t c1 = cap, c2 = cap;
-    if (grow((void **)&s->dose_line, &c1, n + 1, sizeof *s->dose_line)
-        || grow((void **)&s->dose_cmt, &c2, n + 1, sizeof *s->dose_cmt))
+    if (rkin_grow((void **)&s->dose_line, &c1, n + 1, sizeof *s->dose_line)
+        || rkin_grow((void **)&s->dose_cmt, &c2, n + 1, sizeof *s->dose_cmt))
       return rkin_err_set(err, RKIN_ENOMEM, "%s:%zu: out of memory",
                           c->file, c->line);
     s->cap_dose = c1;
   }
   if (c->n_pend + 1 > c->cap_pend) {
     size_t c1 = c->cap_pend, c2 = c->cap_pend;
-    if (grow((void **)&c->pend, &c1, c->n_pend + 1, sizeof *c->pend)
-        || grow((void **)&c->pend_line, &c2, c->n_pend + 1,
+    if (rkin_grow((void **)&c->pend, &c1, c->n_pend + 1, sizeof *c->pend)
+        || rkin_grow((void **)&c->pend_line, &c2, c->n_pend + 1,
                 sizeof *c->pend_line))
       return rkin_err_set(err, RKIN_ENOMEM, "%s:%zu: out of memory",
                           c->file, c->line);
@@ -509,7 +497,7 @@ static int check_covariates(const ctx *c, char **f, rkin_err *err)
 
 static int push_subject(rkin_data *d, subject *s)
 {
-  if (grow((void **)&d->subj, &d->cap_subj, d->n_subj + 1, sizeof *d->subj))
+  if (rkin_grow((void **)&d->subj, &d->cap_subj, d->n_subj + 1, sizeof *d->subj))
     return RKIN_ENOMEM;
   d->subj[d->n_subj++] = s;
   return RKIN_OK;

@@ -1,11 +1,13 @@
 /* test_csv.c - the CSV tokenizer (engine/core/csv.h): RFC 4180 quoting,
  * BOM, line ends, comments, where records and fields start, and every
  * malformed input named by file:line:column. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/csv.h"
+#include "core/grow.h"
 #include "core/init.h"
 #include "../tap.h"
 
@@ -158,6 +160,27 @@ int main(void)
   is_int(rkin_csv_slurp("/nonexistent/x.csv", &text, &len, &err), RKIN_EIO,
          "missing file: RKIN_EIO");
   like(err.msg, "/nonexistent/x.csv: cannot open", "names the file");
+
+  /* The growing array the readers share (core/grow.h). */
+  {
+    int *v = NULL, k, seq = 1;
+    size_t cap = 0;
+    for (k = 0; k < 1000; k++) {
+      if (rkin_grow((void **)&v, &cap, (size_t)k + 1, sizeof *v)) break;
+      v[k] = k;
+    }
+    for (k = 0; k < 1000; k++) seq = seq && v[k] == k;
+    ok(k == 1000 && cap >= 1000 && cap < 2048 && seq,
+       "rkin_grow: 1000 appends kept in order, capacity doubled (%zu)", cap);
+    {
+      int *keep = v;
+      size_t c0 = cap;
+      ok(rkin_grow((void **)&v, &cap, SIZE_MAX / 2, sizeof *v) == -1
+         && v == keep && cap == c0,
+         "rkin_grow: a size that overflows size_t fails, array untouched");
+    }
+    free(v);
+  }
 
   done_testing();
   return exit_status();
