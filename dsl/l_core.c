@@ -18,10 +18,13 @@
  * than a stopped script). */
 static int core_write_atomic(lua_State *L)
 {
-  size_t len;
-  const char *path = luaL_checkstring(L, 1);
+  size_t len, plen;
+  const char *path = luaL_checklstring(L, 1, &plen);
   const char *text = luaL_checklstring(L, 2, &len);
   rkin_err err;
+  if (strlen(path) != plen)
+    return lrk_error(L, "rk.write_atomic: the file name holds a NUL byte "
+                     "(it would be cut there)");
   rkin_err_clear(&err);
   if (lrk_write_atomic(path, text, len, &err) != 0)
     return lrk_raise(L, "rk.write_atomic", &err);
@@ -117,6 +120,9 @@ static int core_memory_limit(lua_State *L)
 static const luaL_Reg core_funcs[] = {
   {"write_atomic", core_write_atomic},
   {"mkdir", lrk_core_mkdir},
+  {"private_dir", lrk_core_private_dir},
+  {"replace", lrk_core_replace},
+  {"file_kind", lrk_core_file_kind},
   {"run", lrk_core_run},
   {"gnuplot", lrk_core_gnuplot},
   {"gnuplot_quote", lrk_core_gnuplot_quote},

@@ -1,8 +1,12 @@
-/* l_fs.c - folders for "radiokin.core": rk.mkdir, made by mkdir(2) calls
- * (never a shell command, so a path cannot inject one). */
+/* l_fs.c - folders and files for "radiokin.core": rk.mkdir, made by
+ * mkdir(2) calls (never a shell command, so a path cannot inject one);
+ * a private folder (mkdtemp) for files a program such as gnuplot writes,
+ * and the checked rename that moves them to their place (rk.plot_files in
+ * the prelude builds on both). */
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -60,5 +64,66 @@ int lrk_core_mkdir(lua_State *L)
   if (make_path(copy, path, &err) != RKIN_OK)
     return lrk_raise(L, "rk.mkdir", &err);
   lua_pushvalue(L, 1);
+  return 1;
+}
+
+/* private_dir(parent) -> path of a new folder parent/.radiokin-XXXXXX,
+ * mode 0700 (mkdtemp): nobody else can plant a link in it, so a program
+ * may write its files there by name. */
+int lrk_core_private_dir(lua_State *L)
+{
+  size_t len;
+  const char *parent = luaL_checklstring(L, 1, &len);
+  char *tmpl;
+  if (len == 0 || strlen(parent) != len)
+    return lrk_error(L, "rk.core.private_dir: expected a folder name (got "
+                     "%s)", len ? "a name with a NUL byte" : "an empty "
+                     "string");
+  tmpl = lrk_scratch(L, len + 20, 1);
+  memcpy(tmpl, parent, len);
+  memcpy(tmpl + len, "/.radiokin-XXXXXX", 18);
+  if (!mkdtemp(tmpl))
+    return lrk_error(L, "cannot create a private folder in '%s': %s",
+                     parent, strerror(errno));
+  lua_pushstring(L, tmpl);
+  return 1;
+}
+
+/* replace(src, dst) -> dst: renames src onto dst when dst is absent or a
+ * regular file; raises (src kept) when dst is a link, folder, FIFO,
+ * device or socket. */
+int lrk_core_replace(lua_State *L)
+{
+  size_t ls, ld;
+  const char *src = luaL_checklstring(L, 1, &ls);
+  const char *dst = luaL_checklstring(L, 2, &ld);
+  rkin_err err;
+  if (strlen(src) != ls || strlen(dst) != ld || !ls || !ld)
+    return lrk_error(L, "rk.core.replace: expected two file names");
+  rkin_err_clear(&err);
+  if (lrk_replace_regular(src, dst, &err) != RKIN_OK)
+    return lrk_raise(L, NULL, &err);
+  lua_pushvalue(L, 2);
+  return 1;
+}
+
+/* file_kind(path) -> "file", "a symbolic link", "a directory", ... (from
+ * lstat), or nil when nothing is there. */
+int lrk_core_file_kind(lua_State *L)
+{
+  const char *p = luaL_checkstring(L, 1);
+  struct stat st;
+  if (lstat(p, &st) != 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (S_ISREG(st.st_mode)) lua_pushliteral(L, "file");
+  else if (S_ISLNK(st.st_mode)) lua_pushliteral(L, "a symbolic link");
+  else if (S_ISDIR(st.st_mode)) lua_pushliteral(L, "a directory");
+  else if (S_ISFIFO(st.st_mode)) lua_pushliteral(L, "a FIFO (named pipe)");
+  else if (S_ISCHR(st.st_mode)) lua_pushliteral(L, "a character device");
+  else if (S_ISBLK(st.st_mode)) lua_pushliteral(L, "a block device");
+  else if (S_ISSOCK(st.st_mode)) lua_pushliteral(L, "a socket");
+  else lua_pushliteral(L, "not a regular file");
   return 1;
 }

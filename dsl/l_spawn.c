@@ -4,6 +4,7 @@
  * standard input) and rk.gnuplot_quote (a string literal gnuplot does not
  * interpret). Nothing here goes through /bin/sh, so no path or data value
  * can become a shell command. */
+#define _GNU_SOURCE 1   /* pipe2, posix_spawn_file_actions_addclosefrom_np */
 #include "config.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -28,6 +30,9 @@ extern char **environ;
 /* Captured output beyond this is dropped (the program is still drained):
  * a small input cannot make radiokin hold unbounded memory. */
 #define CAPTURE_MAX (16u << 20)
+/* rk.gnuplot stops a gnuplot that runs longer (a "pause -1" in a user's
+ * script, an interactive terminal). */
+#define GNUPLOT_TIMEOUT_S 300.0
 
 /* A growing byte buffer (plain C: run_program calls no Lua function, so
  * nothing can raise while the child runs). */
@@ -60,12 +65,25 @@ static void keep(capture *c, const char *p, size_t n)
   c->n += n;
 }
 
-/* A pipe whose ends are not inherited by the child (its dup2 copies are). */
+/* A pipe whose ends are not inherited by the child (its dup2 copies are),
+ * both above 2: if radiokin was started with 0, 1 or 2 closed, a pipe end
+ * there would be overwritten by the child's dup2 onto it. */
 static int cloexec_pipe(int fd[2])
 {
-  if (pipe(fd) != 0) return -1;
-  fcntl(fd[0], F_SETFD, FD_CLOEXEC);
-  fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+  int k;
+  if (pipe2(fd, O_CLOEXEC) != 0) return -1;
+  for (k = 0; k < 2; k++)
+    if (fd[k] <= 2) {
+      int hi = fcntl(fd[k], F_DUPFD_CLOEXEC, 3);
+      if (hi < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        fd[0] = fd[1] = -1;
+        return -1;
+      }
+      close(fd[k]);
+      fd[k] = hi;
+    }
   return 0;
 }
 
@@ -75,15 +93,16 @@ static int cloexec_pipe(int fd[2])
  * Returns the exit status (128 + signal number when killed), or -1 with
  * *why set (an errno) when the program could not be started. */
 static int run_program(char *const argv[], const char *in, size_t in_len,
-                       capture *co, capture *ce, int *why)
+                       double timeout_s, capture *co, capture *ce, int *why)
 {
   int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t def;
-  struct sigaction ign, old;
+  struct sigaction ign, old, dfl, oldchld;
+  struct timespec t0, now;
   pid_t pid;
-  int rc, status = 0, open_fds;
+  int rc, status = 0, open_fds, timed_out = 0;
   size_t sent = 0;
   char buf[65536];
 
@@ -101,6 +120,8 @@ static int run_program(char *const argv[], const char *in, size_t in_len,
   posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
   posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
   posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+  /* no other descriptor of radiokin (a Lua file, say) reaches the child */
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   /* SIGPIPE is ignored here while feeding the child (a child that exits
    * early must not kill radiokin); the child gets the default back. */
   posix_spawnattr_init(&attr);
@@ -112,6 +133,13 @@ static int run_program(char *const argv[], const char *in, size_t in_len,
   ign.sa_handler = SIG_IGN;
   sigemptyset(&ign.sa_mask);
   sigaction(SIGPIPE, &ign, &old);
+  /* with SIGCHLD ignored (inherited), the child would be reaped by the
+   * kernel and its exit status lost: default while it runs */
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGCHLD, &dfl, &oldchld);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
 
   rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -124,6 +152,7 @@ static int run_program(char *const argv[], const char *in, size_t in_len,
     close(pout[0]);
     close(perr[0]);
     sigaction(SIGPIPE, &old, NULL);
+    sigaction(SIGCHLD, &oldchld, NULL);
     *why = rc;
     return -1;
   }
@@ -140,9 +169,26 @@ static int run_program(char *const argv[], const char *in, size_t in_len,
     if (pout[0] >= 0) p[np++] = (struct pollfd){pout[0], POLLIN, 0};
     if (perr[0] >= 0) p[np++] = (struct pollfd){perr[0], POLLIN, 0};
     if (pin[1] >= 0) p[np++] = (struct pollfd){pin[1], POLLOUT, 0};
-    if (poll(p, (nfds_t)np, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
+    {
+      int wait_ms = -1, pr;
+      if (timeout_s > 0) {
+        double left;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = timeout_s - ((double)(now.tv_sec - t0.tv_sec)
+                            + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec));
+        if (left <= 0) {            /* a program that does not finish */
+          kill(pid, SIGKILL);
+          timed_out = 1;
+          break;
+        }
+        wait_ms = left > 1e6 ? 1000000000 : (int)(left * 1000) + 1;
+      }
+      pr = poll(p, (nfds_t)np, wait_ms);
+      if (pr < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (pr == 0) continue;
     }
     for (k = 0; k < np; k++) {
       if (!p[k].revents) continue;
@@ -169,9 +215,21 @@ static int run_program(char *const argv[], const char *in, size_t in_len,
   if (pin[1] >= 0) close(pin[1]);
   if (pout[0] >= 0) close(pout[0]);
   if (perr[0] >= 0) close(perr[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  {
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    sigaction(SIGPIPE, &old, NULL);
+    sigaction(SIGCHLD, &oldchld, NULL);
+    if (w < 0) {                    /* the status is unknown: not success */
+      *why = errno;
+      return -1;
+    }
   }
-  sigaction(SIGPIPE, &old, NULL);
+  if (timed_out) {
+    *why = ETIMEDOUT;
+    return -1;
+  }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 255;
@@ -194,15 +252,19 @@ static void push_capture(lua_State *L, capture *c)
  * message naming the program when it cannot be started. Returns the
  * number of values pushed. */
 static int run_push(lua_State *L, char *const argv[], const char *in,
-                    size_t in_len)
+                    size_t in_len, double timeout_s)
 {
   capture co = {NULL, 0, 0, 0}, ce = {NULL, 0, 0, 0};
-  int why = 0, st = run_program(argv, in, in_len, &co, &ce, &why);
+  int why = 0, st = run_program(argv, in, in_len, timeout_s, &co, &ce, &why);
   if (st < 0) {
     free(co.p);
     free(ce.p);
     lua_pushnil(L);
-    lua_pushfstring(L, "cannot run '%s': %s", argv[0], strerror(why));
+    if (why == ETIMEDOUT)
+      lua_pushfstring(L, "'%s' did not finish within %f s: stopped", argv[0],
+                      timeout_s);
+    else
+      lua_pushfstring(L, "cannot run '%s': %s", argv[0], strerror(why));
     return 2;
   }
   lua_pushinteger(L, st);
@@ -211,14 +273,19 @@ static int run_push(lua_State *L, char *const argv[], const char *in,
   return 3;
 }
 
-/* rk.run(argv [, input]) -> status, stdout, stderr; or nil, message when
- * the program cannot be started. argv is an array of strings, argv[1] the
- * program (searched in PATH); no shell is involved. */
+/* rk.run(argv [, input [, timeout_s]]) -> status, stdout, stderr; or nil,
+ * message when the program cannot be started, or was stopped after
+ * timeout_s seconds (none by default). argv is an array of strings,
+ * argv[1] the program (searched in PATH); no shell is involved. */
 int lrk_core_run(lua_State *L)
 {
-  size_t n, k, in_len = 0;
+  size_t n, k, in_len = 0, alen;
   const char *in = NULL;
   char **argv;
+  double timeout_s = luaL_optnumber(L, 3, 0);
+  if (!(timeout_s >= 0) || !isfinite(timeout_s))
+    return lrk_error(L, "rk.run: timeout_s must be a number of seconds >= 0 "
+                     "(0: none) (got %s)", lrk_got(L, 3));
   if (lua_type(L, 1) != LUA_TTABLE)
     return lrk_error(L, "rk.run: expected an array of strings (the program "
                      "and its arguments) (got %s)", lrk_got(L, 1));
@@ -236,11 +303,14 @@ int lrk_core_run(lua_State *L)
     if (lua_type(L, -1) != LUA_TSTRING)
       return lrk_error(L, "rk.run: argv[%d] must be a string (got %s)",
                        (int)k + 1, lrk_got(L, -1));
-    argv[k] = (char *)lua_tostring(L, -1);   /* alive in argv's table */
+    argv[k] = (char *)lua_tolstring(L, -1, &alen);  /* alive in the table */
+    if (strlen(argv[k]) != alen)
+      return lrk_error(L, "rk.run: argv[%d] holds a NUL byte (it would be "
+                       "cut there)", (int)k + 1);
     lua_pop(L, 1);
   }
   argv[n] = NULL;
-  return run_push(L, argv, in, in_len);
+  return run_push(L, argv, in, in_len, timeout_s);
 }
 
 /* Adds s as a gnuplot single-quoted string literal: inside single quotes
@@ -262,7 +332,8 @@ static void add_quoted(luaL_Buffer *b, const char *s, size_t len)
 
 /* rk.gnuplot_quote(s [, path]) -> 's' (see add_quoted). With path true,
  * s is a file name: a control character in it raises instead (turned
- * into a space, gnuplot would write another file). */
+ * into a space, gnuplot would write another file), and a relative name
+ * gets "./" in front (never a '|' pipe, '<' command or '~' home). */
 int lrk_core_gnuplot_quote(lua_State *L)
 {
   size_t len, k;
@@ -279,6 +350,13 @@ int lrk_core_gnuplot_quote(lua_State *L)
                          "control character (byte %d at %d): gnuplot "
                          "cannot be given it; choose another name", s,
                          (int)(unsigned char)s[k], (int)k + 1);
+  if (lua_toboolean(L, 2) && s[0] != '/') {
+    /* gnuplot opens a pipe to a shell for an output or input name that
+     * starts with '|' (or '<'), and expands '~': "./" makes every
+     * relative name a plain file name */
+    lua_pushfstring(L, "./%s", s);
+    s = lua_tolstring(L, -1, &len);
+  }
   luaL_buffinit(L, &b);
   add_quoted(&b, s, len);
   luaL_pushresult(&b);
@@ -435,7 +513,9 @@ int lrk_core_gnuplot(lua_State *L)
   script = lua_tolstring(L, 1, &len);
   text_add(L, t, script, len);
   text_adds(L, t, "\n");
-  nret = run_push(L, argv, t->p, t->n);
+  /* gnuplot never waits for a person here (no pause in our scripts); a
+   * plot that takes minutes is a fault, not work */
+  nret = run_push(L, argv, t->p, t->n, GNUPLOT_TIMEOUT_S);
   if (nret == 2) {
     lua_pushfstring(L, "%s (install gnuplot, e.g. apt-get install "
                     "gnuplot-nox)", lua_tostring(L, -1));

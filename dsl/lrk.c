@@ -525,10 +525,27 @@ int lrk_atomic_begin(const char *path, const char *text, size_t len,
     free(tmp);
     return RKIN_EIO;
   }
-  /* mkstemp makes 0600; results are ordinary files (0666 & ~umask). */
-  mask = umask(0);
-  umask(mask);
-  if (fchmod(fd, 0666 & ~mask) != 0 || write_all(fd, text, len) != 0 ||
+  /* mkstemp makes 0600: a file that exists keeps its own mode (a result
+   * the user restricted stays restricted); a new one is an ordinary file
+   * (0666 & ~umask). */
+  {
+    struct stat st;
+    mode_t mode;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+      mode = st.st_mode & 07777;
+    } else {
+      mask = umask(0);
+      umask(mask);
+      mode = 0666 & ~mask;
+    }
+    if (fchmod(fd, mode) != 0) {
+      e = errno;
+      rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path,
+                   strerror(e));
+      goto fail;
+    }
+  }
+  if (write_all(fd, text, len) != 0 ||
       fsync(fd) != 0) {
     e = errno;
     rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
@@ -550,26 +567,23 @@ fail:
   return rc;
 }
 
-int lrk_atomic_commit(const char *path, char *tmp, rkin_err *err)
+int lrk_replace_regular(const char *src, const char *path, rkin_err *err)
 {
   const char *kind;
-  int e;
   /* checked again: the window between the check and rename stays short */
-  if ((kind = not_regular(path)) != NULL) {
-    refuse(err, path, kind);
-    unlink(tmp);
-    free(tmp);
-    return RKIN_EINVAL;
-  }
-  if (rename(tmp, path) != 0) {
-    e = errno;
-    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
-    unlink(tmp);
-    free(tmp);
-    return RKIN_EIO;
-  }
-  free(tmp);
+  if ((kind = not_regular(path)) != NULL) return refuse(err, path, kind);
+  if (rename(src, path) != 0)
+    return rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path,
+                        strerror(errno));
   return RKIN_OK;
+}
+
+int lrk_atomic_commit(const char *path, char *tmp, rkin_err *err)
+{
+  int rc = lrk_replace_regular(tmp, path, err);
+  if (rc) unlink(tmp);
+  free(tmp);
+  return rc;
 }
 
 void lrk_atomic_abort(char *tmp)

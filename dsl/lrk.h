@@ -123,6 +123,10 @@ int lrk_write_atomic(const char *path, const char *text, size_t len,
 int lrk_atomic_begin(const char *path, const char *text, size_t len,
                      char **tmp, rkin_err *err);
 int lrk_atomic_commit(const char *path, char *tmp, rkin_err *err);
+/* Renames src onto path when path is absent or a regular file; refuses
+ * (RKIN_EINVAL, naming what is there) a link, folder, FIFO, device or
+ * socket, which is left as it is. src stays when it fails. */
+int lrk_replace_regular(const char *src, const char *path, rkin_err *err);
 void lrk_atomic_abort(char *tmp);
 
 /* ------------------------------------------ shared with other bindings
@@ -201,9 +205,12 @@ void *lrk_scratch(lua_State *L, size_t n, size_t sz);
 const char *lrk_push_list(lua_State *L, const char *const *names, size_t n);
 
 /* ------------------------------------------ functions of radiokin.core
- * kept in their own files: rk.mkdir (dsl/l_fs.c); rk.run, rk.gnuplot,
+ * kept in their own files: rk.mkdir, private_dir, replace (dsl/l_fs.c); rk.run, rk.gnuplot,
  * rk.gnuplot_quote (dsl/l_spawn.c). */
 int lrk_core_mkdir(lua_State *L);
+int lrk_core_private_dir(lua_State *L);
+int lrk_core_replace(lua_State *L);
+int lrk_core_file_kind(lua_State *L);
 int lrk_core_run(lua_State *L);
 int lrk_core_gnuplot(lua_State *L);
 int lrk_core_gnuplot_quote(lua_State *L);

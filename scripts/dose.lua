@@ -70,6 +70,9 @@
 --   --cycles-left N     the remaining budget is split over N equal cycles
 --                       (default 1): next_dose_gy and next_activity_MBq are
 --                       per cycle
+--   --out -             both tables to standard output (cycles, then the
+--                       summary), nothing else printed, no plot unless
+--                       --plot names a file
 --   --no-unit-check     warn instead of refusing masses and activities that
 --                       look like grams, GBq or kBq
 --
@@ -213,6 +216,12 @@ function M.parse_args(args)
   if not o.input then usage("no TIA file given") end
   local stem = o.input:gsub("%.[^./]*$", "")
   o.out = o.out or stem .. "_dose.csv"
+  if o.out == "-" then
+    -- standard output: the cycle table, then the summary; a plot only
+    -- when --plot names its file
+    o.no_plot = o.no_plot or not o.plot
+    o.quiet = true
+  end
   o.plot = o.plot or (o.out:gsub("%.[^./]*$", "")) .. ".png"
   return o
 end
@@ -764,7 +773,10 @@ function M.plot(summary, path)
   if #bars == 0 then return nil, "no region with a dose limit" end
   local term = path:match("%.svg$") and "svg size 900,500"
     or "pngcairo size 900,500"
-  local tmp = path .. ".tmp"
+  -- gnuplot writes in a private folder; rk.plot_files moves the file,
+  -- refusing a link or device at `path`
+  local f = rk.plot_files { path }
+  local tmp = f.tmp[1]
   -- labels are data: each one a gnuplot single-quoted literal, one per
   -- xtic; the numbers go in as a data block
   local values, tics = {}, {}
@@ -790,14 +802,11 @@ set output
 ]]):format(term, rk.gnuplot_quote(tmp, true), table.concat(tics, ", "))
   local ok, why = rk.gnuplot(cmds, { bars = values })
   if not ok then
-    os.remove(tmp)
+    f:abort()
     return nil, why or "gnuplot failed"
   end
-  local renamed, err = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, err
-  end
+  local done, err = pcall(f.commit, f)
+  if not done then return nil, tostring(err) end
   return path
 end
 
@@ -822,7 +831,8 @@ function M.main(args)
   for _, msg in ipairs(M.notes(cycles, summary, no_bed)) do
     io.stderr:write("dose.lua: warning: " .. msg .. "\n")
   end
-  local sum_path = (o.out:gsub("%.[^./]*$", "")) .. "_summary.csv"
+  local sum_path = o.out == "-" and "-"
+    or (o.out:gsub("%.[^./]*$", "")) .. "_summary.csv"
   rk.csv.write(o.out, cycles, M.cycle_columns)
   rk.csv.write(sum_path, summary, M.summary_columns)
   if not o.quiet then

@@ -180,8 +180,8 @@ function M.tick_step(span)
 end
 
 -- The gnuplot commands writing every plot of the fit r (observed quantity
--- `what`) as base_<name>.png/.svg.tmp (the caller renames them), and
--- their data blocks.
+-- `what`) as base_<name>.png/.svg (base in the private folder of
+-- rk.plot_files), and their data blocks.
 function M.plot_script(r, what, base)
   local blocks, ids = data_blocks(r.table)
   local out = {}
@@ -227,7 +227,7 @@ function M.plot_script(r, what, base)
                             { "svg size 800,640", "svg" } } do
       add("reset")
       add("set terminal %s", term[1])
-      add("set output %s", Q(("%s_%s.%s.tmp"):format(base, p[1], term[2]), true))
+      add("set output %s", Q(("%s_%s.%s"):format(base, p[1], term[2]), true))
       add("set title %s noenhanced", Q(p[2]))
       add("set key top left")
       p[3]()
@@ -247,7 +247,7 @@ function M.plot_script(r, what, base)
                           { "svg size %d,%d", "svg" } } do
     add("reset")
     add("set terminal " .. term[1], 320 * cols, 260 * rows)
-    add("set output %s", Q(("%s_individual.%s.tmp"):format(base, term[2]),
+    add("set output %s", Q(("%s_individual.%s"):format(base, term[2]),
       true))
     add("set multiplot layout %d,%d title %s noenhanced", rows, cols,
       Q(curves and "individual fits: DV (black points), IPRED (blue "
@@ -280,26 +280,26 @@ M.PLOTS = { "dv_pred", "dv_ipred", "cwres_time", "individual" }
 -- Writes the plots into dir as gof_<name>.png/.svg (all or none); returns
 -- the paths, or nil and a warning when gnuplot is missing or fails.
 function M.plot(r, what, dir)
-  local base = dir .. "/gof"
-  local ok, why = rk.gnuplot(M.plot_script(r, what, base))
-  local paths, tmps = {}, {}
+  local paths = {}
   for _, p in ipairs(M.PLOTS) do
     for _, ext in ipairs { "png", "svg" } do
-      local final = ("%s_%s.%s"):format(base, p, ext)
-      local tmp = final .. ".tmp"
-      local f = io.open(tmp, "rb")
-      local size = f and f:seek("end") or 0
-      if f then f:close() end
-      if size == 0 then ok = ok and false end
-      tmps[#tmps + 1], paths[#paths + 1] = tmp, final
+      paths[#paths + 1] = ("%s/gof_%s.%s"):format(dir, p, ext)
     end
   end
+  local f = rk.plot_files(paths)
+  local ok, why = rk.gnuplot(M.plot_script(r, what, f.dir .. "/gof"))
+  for _, tmp in ipairs(f.tmp) do
+    local h = io.open(tmp, "rb")
+    local size = h and h:seek("end") or 0
+    if h then h:close() end
+    if size == 0 then ok = ok and false end
+  end
   if not ok then
-    for _, tmp in ipairs(tmps) do os.remove(tmp) end
+    f:abort()
     return nil, "goodness-of-fit plots skipped: " ..
       (why or "gnuplot wrote an empty plot")
   end
-  for k, tmp in ipairs(tmps) do assert(os.rename(tmp, paths[k])) end
+  f:commit()
   return paths
 end
 

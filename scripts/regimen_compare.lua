@@ -556,12 +556,25 @@ function M.plot_script(res, base)
   return table.concat(out, "\n") .. "\n", blocks
 end
 
+-- The plots as OUT/NAME_{kidney_bed,tumour_bed,cycles}.{png,svg}: written
+-- by gnuplot in a private folder and moved by rk.plot_files (a link or
+-- device at an output name is refused, not followed).
 function M.plot(res, o)
-  local ok, why = rk.gnuplot(M.plot_script(res, o.out .. "/" .. o.name))
+  local paths = {}
+  for _, ext in ipairs { "png", "svg" } do
+    for _, what in ipairs { "kidney_bed", "tumour_bed", "cycles" } do
+      paths[#paths + 1] = ("%s/%s_%s.%s"):format(o.out, o.name, what, ext)
+    end
+  end
+  local f = rk.plot_files(paths)
+  local ok, why = rk.gnuplot(M.plot_script(res, f.dir .. "/" .. o.name))
   if not ok then
+    f:abort()
     io.stderr:write("regimen_compare: warning: plots skipped: " .. why
                     .. "\n")
+    return ok
   end
+  f:commit()
   return ok
 end
 

@@ -386,12 +386,27 @@ end
 
 local function safe(s) return (tostring(s):gsub("[^%w%-_.]", "_")) end
 
-function M.plot(patient, items, dir)
-  local base = dir .. "/tia_" .. safe(patient)
-  local ok, why = rk.gnuplot(M.plot_script(patient, items, base))
+-- Writes DIR/tia_<patient>.png and .svg (gnuplot writes them in a
+-- private folder; rk.plot_files moves them, refusing a non-regular file).
+-- `used` holds the file stems already written: two patients whose names
+-- differ only in characters safe() replaces get _2, _3, ...
+function M.plot(patient, items, dir, used)
+  local stem = "tia_" .. safe(patient)
+  if used then
+    local k, s = 1, stem
+    while used[s] do k = k + 1; s = ("%s_%d"):format(stem, k) end
+    stem = s
+    used[stem] = true
+  end
+  local base = dir .. "/" .. stem
+  local f = rk.plot_files { base .. ".png", base .. ".svg" }
+  local ok, why = rk.gnuplot(M.plot_script(patient, items,
+    f.dir .. "/" .. stem))
   if not ok then
+    f:abort()
     error(("plots of patient %s: %s"):format(patient, why), 0)
   end
+  f:commit()
   return base .. ".png", base .. ".svg"
 end
 
@@ -435,7 +450,8 @@ function M.main(args)
   local out = o.out .. "/tia.csv"
   rk.csv.write(out, rows, M.columns())
   if o.plot then
-    for _, p in ipairs(order) do M.plot(p, by_patient[p], o.out) end
+    local used = {}
+    for _, p in ipairs(order) do M.plot(p, by_patient[p], o.out, used) end
   end
   if not o.quiet then print("written: " .. out) end
   if #failed > 0 and not o.keep_going then

@@ -125,8 +125,12 @@ t.is(rk.gnuplot_quote("`x` \"y\" @z \\n"), "'`x` \"y\" @z \\n'",
   .. "quotes: gnuplot expands none of them)")
 t.raises(function() rk.gnuplot_quote("out\nsystem 'x'.png", true) end,
   "file name 'out", "a file name with a newline is refused, not altered")
-t.is(rk.gnuplot_quote("o'ut.png", true), "'o''ut.png'",
-  "a file name with a quote is quoted")
+t.is(rk.gnuplot_quote("o'ut.png", true), "'./o''ut.png'",
+  "a file name with a quote is quoted (a relative name gets ./)")
+t.is(rk.gnuplot_quote("|touch x", true), "'./|touch x'",
+  "a relative file name starting with | (gnuplot's pipe) becomes ./|...")
+t.is(rk.gnuplot_quote("/abs/p.png", true), "'/abs/p.png'",
+  "an absolute file name is kept")
 if have_gnuplot then
   local mark = tmp .. "/MARK_gp"
   local evil = "P'1\nsystem 'touch " .. mark .. "'\n`touch " .. mark
@@ -151,6 +155,56 @@ if have_gnuplot then
     "data block name must be", "a block name must be an identifier")
 else
   t.skip("gnuplot not installed", 5)
+end
+
+-- ------------------------------------------------ plots: rk.plot_files
+do
+  local d = rk.mkdir(tmp .. "/pf")
+  local f = rk.plot_files { d .. "/a.png", d .. "/b.svg" }
+  t.ok(f.tmp[1] == f.dir .. "/a.png" and kind(f.dir) == "directory",
+    "rk.plot_files: the program writes in a private folder by file name")
+  write(f.tmp[1], "A")
+  write(f.tmp[2], "B")
+  f:commit()
+  t.ok(read(d .. "/a.png") == "A" and read(d .. "/b.svg") == "B"
+    and kind(f.dir) == nil, "commit moves every file and removes the "
+    .. "private folder")
+  rk.run { "ln", "-s", tmp .. "/victim_pf", d .. "/c.png" }
+  rk.run { "mkfifo", d .. "/f.svg" }
+  for _, target in ipairs { d .. "/c.png", d .. "/f.svg" } do
+    local g = rk.plot_files { d .. "/x.png", target }
+    write(g.tmp[1], "X")
+    write(g.tmp[2], "Y")
+    t.raises(function() g:commit() end, "not a regular file",
+      "commit refuses " .. target:match("[^/]*$"))
+    t.ok(kind(g.dir) == nil and read(d .. "/x.png") == nil,
+      "... before moving any file (all or none), private folder removed")
+  end
+  t.ok(kind(d .. "/c.png") == "symbolic link" and kind(d .. "/f.svg")
+    == "fifo" and kind(tmp .. "/victim_pf") == nil,
+    "the link and the FIFO are left as they were; the link's target "
+    .. "is not created")
+  if have_gnuplot then
+    -- a plot path that is gnuplot's pipe syntax runs no command
+    local mark = tmp .. "/MARK_pipe"
+    local csv = write(tmp .. "/pipe.csv", "patient,region,tia_MBqh,"
+      .. "mass_kg,activity_MBq,teff_h\nP1,kidneys,90000,0.3,7400,50\n")
+    local st = script("dose.lua", csv, "--out", tmp .. "/pipe_dose.csv",
+      "--plot", "|touch " .. mark .. ";x.png")
+    t.is(kind(mark), nil, "dose.lua --plot '|touch ...' runs no command "
+      .. "(status " .. tostring(st) .. ")")
+    -- two patients whose names give the same file name: both plotted
+    local two = write(tmp .. "/two.csv", "patient,region,t_h,activity_MBq\n"
+      .. "P/1,k,4,100\nP/1,k,24,80\nP/1,k,72,40\nP/1,k,168,10\n"
+      .. "P 1,k,4,90\nP 1,k,24,70\nP 1,k,72,35\nP 1,k,168,9\n")
+    st = script("tia.lua", two, "--out", tmp .. "/two", "--plot",
+      "--quiet")
+    t.ok(st == 0 and kind(tmp .. "/two/tia_P_1.png") == "regular file"
+      and kind(tmp .. "/two/tia_P_1_2.png") == "regular file",
+      "tia.lua: patients 'P/1' and 'P 1' get tia_P_1 and tia_P_1_2")
+  else
+    t.skip("gnuplot not installed", 2)
+  end
 end
 
 -- ------------------------------------------------------------ tia.lua
@@ -342,4 +396,33 @@ do
 end
 
 rk.run { "rm", "-rf", tmp }
+-- ------------------------------------------------ review fixes
+do
+  local tmp = t.scratch()
+  -- a CSV field that reads back differently unquoted is quoted
+  local p = tmp .. "/rt.csv"
+  rk.csv.write(p, { { id = "#3", name = " x ", v = 1 } }, { "id", "name", "v" })
+  local rows = rk.csv.read(p, { strings = { "id", "name" }, comment = "#" })
+  t.ok(#rows == 1 and rows[1].id == "#3" and rows[1].name == " x ",
+    "rk.csv.write quotes '#3' and ' x ': read back as written (not a "
+    .. "comment, blanks kept)")
+  -- rewriting a file keeps its mode (a restricted result stays so)
+  local m = tmp .. "/mode.csv"
+  rk.write_atomic(m, "a\n")
+  rk.run { "chmod", "600", m }
+  rk.write_atomic(m, "b\n")
+  local _, mode = rk.run { "stat", "-c", "%a", m }
+  t.is(mode:gsub("%s+$", ""), "600", "rk.write_atomic keeps an existing "
+    .. "file's mode (600)")
+  -- rk.run: a program that does not finish is stopped; NUL in argv
+  local st, why = rk.run({ "sleep", "30" }, nil, 0.3)
+  t.ok(st == nil and why:find("did not finish within 0.3"),
+    "rk.run with timeout_s stops a program that runs on (" .. tostring(why)
+    .. ")")
+  t.raises(function() rk.run { "echo", "a\0b" } end, "NUL byte",
+    "an argument with a NUL byte is refused, not cut")
+  t.raises(function() rk.write_atomic(tmp .. "/n\0x", "x") end, "NUL byte",
+    "a file name with a NUL byte is refused")
+end
+
 t.done()

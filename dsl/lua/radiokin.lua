@@ -44,6 +44,46 @@ rk.run = core.run
 rk.gnuplot = core.gnuplot
 rk.gnuplot_quote = core.gnuplot_quote
 
+-- rk.plot_files(paths) -> f: where a program (gnuplot) writes files that
+-- must land at `paths` as radiokin's writers do. f.tmp[i] is paths[i]'s
+-- file name in a new private folder f.dir (mode 0700, beside paths[1]):
+-- the program opens only those, so no link planted at an output name is
+-- followed (the paths must then have different file names). f:commit() moves them all to their paths, refusing (and
+-- raising) before any move when a path holds a link, folder, FIFO, device
+-- or socket; f:abort() removes them. Either removes the private folder.
+function rk.plot_files(paths)
+  local dir = paths[1]:match("^(.*)/[^/]*$") or "."
+  if dir == "" then dir = "/" end
+  local priv = core.private_dir(dir)
+  local f = { tmp = {}, paths = paths, dir = priv }
+  for i, p in ipairs(paths) do
+    f.tmp[i] = priv .. "/" .. (p:match("[^/]*$"))
+  end
+  local function clean()
+    for _, t in ipairs(f.tmp) do os.remove(t) end
+    os.remove(priv)
+  end
+  function f:abort() clean() end
+  function f:commit()
+    for i, p in ipairs(paths) do
+      local kind = core.file_kind(p)
+      if kind and kind ~= "file" then
+        clean()
+        error(("cannot write '%s': it is %s, not a regular file; refusing "
+          .. "to replace it"):format(p, kind), 2)
+      end
+      if not core.file_kind(f.tmp[i]) then
+        clean()
+        error(("'%s' was not written"):format(p), 2)
+      end
+    end
+    for i, p in ipairs(paths) do core.replace(f.tmp[i], p) end
+    clean()
+    return paths
+  end
+  return f
+end
+
 -- rk.memory_limit([bytes]) -> bytes, source: counts given to rk.cohort,
 -- pop:sample, ... are refused, with the figure, when their estimated
 -- memory exceeds this (default: the smallest of RAM, ulimit -v and the
@@ -232,8 +272,14 @@ local function format_value(v)
   return s
 end
 
+-- A field in quotes when it holds a separator, quote or line break, or
+-- when reading it back unquoted would change it: blanks at either end are
+-- trimmed and a leading '#' marks a comment line for radiokin's readers.
 local function quote(s)
-  if s:find('[,"\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
+  if s:find('[,"\r\n]') or s:find("^%s") or s:find("%s$")
+      or s:find("^#") then
+    return '"' .. s:gsub('"', '""') .. '"'
+  end
   return s
 end
 

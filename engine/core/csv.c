@@ -14,9 +14,12 @@
 
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct rkin_csv {
   const unsigned char *text;
@@ -112,6 +115,9 @@ rkin_csv *rkin_csv_open(const char *text, size_t len, const char *name,
   }
   if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI)) goto nomem;
   csv_set_delim(&r->p, r->sep);
+  /* libcsv grows its field buffer by blk_size bytes (default 128): a
+   * large quoted field would cost one realloc per 128 bytes */
+  csv_set_blk_size(&r->p, 1 << 16);
   if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) r->pos = 3;
   r->line_start = r->pos;
   return r;
@@ -259,9 +265,35 @@ int rkin_csv_slurp(const char *path, char **text, size_t *len,
   *text = NULL;
   *len = 0;
   if (!path) return rkin_err_set(err, RKIN_EINVAL, "csv: no file name");
-  if (!(f = fopen(path, "rb")))
-    return rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
+  {
+    /* opened without blocking (a FIFO would wait for a writer) and
+     * checked first: a table is read from a regular file, of a size a
+     * table can sensibly have (/dev/zero never ends) */
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+      return rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
+                          strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: not a regular file (a "
+                          "table is read from a file)", path);
+    }
+    if ((unsigned long long)st.st_size > RKIN_CSV_MAX_BYTES) {
+      close(fd);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: %.3g GB, more than the "
+                          "%.3g GB a table may have", path,
+                          (double)st.st_size / 1e9,
+                          (double)RKIN_CSV_MAX_BYTES / 1e9);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (!(f = fdopen(fd, "rb"))) {
+      int e = errno;
+      close(fd);
+      return rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
+                          strerror(e));
+    }
+  }
   for (;;) {
     if (rkin_grow((void **)&buf, &cap, n + 65537, 1)) {
       fclose(f);
@@ -271,6 +303,13 @@ int rkin_csv_slurp(const char *path, char **text, size_t *len,
     got = fread(buf + n, 1, cap - n - 1, f);
     n += got;
     if (got == 0) break;
+    if (n > RKIN_CSV_MAX_BYTES) {     /* a file that grew while read */
+      fclose(f);
+      free(buf);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: more than the %.3g GB a "
+                          "table may have", path,
+                          (double)RKIN_CSV_MAX_BYTES / 1e9);
+    }
   }
   if (ferror(f)) {
     int e = errno;

@@ -43,6 +43,9 @@ rkin_csv *rkin_csv_open(const char *text, size_t len, const char *name,
 int rkin_csv_next(rkin_csv *r, rkin_csv_record *rec, rkin_err *err);
 void rkin_csv_close(rkin_csv *r);
 
+/* The largest table rkin_csv_slurp reads, bytes. */
+#define RKIN_CSV_MAX_BYTES (4ULL << 30)
+
 /* The whole of a file into *text (NUL-terminated, free() it) and *len. */
 int rkin_csv_slurp(const char *path, char **text, size_t *len,
                    rkin_err *err);

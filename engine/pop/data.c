@@ -470,17 +470,32 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
   return RKIN_OK;
 }
 
-static void record_covariates(const ctx *c, subject *s, char **f)
+/* A subject's covariates are constant: its first non-missing value of
+ * each; a later record with another value is an error (time-varying
+ * covariates are not read yet, and keeping the first silently would fit
+ * the wrong model). */
+static int record_covariates(const ctx *c, subject *s, char **f,
+                             rkin_err *err)
 {
   size_t i;
   for (i = 0; i < c->n_fields; i++) {
     int k = c->cov_of_field[i];
     double v;
     char *end;
-    if (k < 0 || !isnan(s->cov[k]) || is_missing(f[i])) continue;
+    if (k < 0 || is_missing(f[i])) continue;
     v = strtod(f[i], &end);
-    s->cov[k] = v;
+    if (isnan(s->cov[k])) {
+      s->cov[k] = v;
+    } else if (v != s->cov[k]) {
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: covariate %s = %g "
+                          "differs from %g on an earlier record of subject "
+                          "ID %g: covariates must be constant within a "
+                          "subject (time-varying covariates are not "
+                          "supported yet)", c->file, c->line,
+                          c->hdr[i], v, s->cov[k], s->pub.id);
+    }
   }
+  return RKIN_OK;
 }
 
 /* Covariate cells must be numbers too (checked on every row). */
@@ -590,7 +605,8 @@ static int parse_rows(ctx *c, rkin_data *d, rkin_csv *rd, rkin_err *err)
     }
     rc = apply_row(c, cur, &r, &last_t, err);
     if (rc) return rc;
-    record_covariates(c, cur, f);
+    rc = record_covariates(c, cur, f, err);
+    if (rc) return rc;
   }
   if (more < 0) return more;
   if (!have_header)

@@ -2,6 +2,8 @@
  * BOM, line ends, comments, where records and fields start, and every
  * malformed input named by file:line:column. */
 #include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,23 @@ int main(void)
   is_int(rkin_csv_slurp("/nonexistent/x.csv", &text, &len, &err), RKIN_EIO,
          "missing file: RKIN_EIO");
   like(err.msg, "/nonexistent/x.csv: cannot open", "names the file");
+  /* not regular files: a FIFO would block (opened without waiting), a
+   * device never ends */
+  is_int(rkin_csv_slurp("/dev/zero", &text, &len, &err), RKIN_EINVAL,
+         "/dev/zero refused");
+  like(err.msg, "not a regular file", "... as not a regular file");
+  {
+    char fifo[] = "/tmp/rk_test_csv_fifoXXXXXX";
+    int fd = mkstemp(fifo);
+    if (fd >= 0) {
+      close(fd);
+      unlink(fifo);
+    }
+    ok(fd >= 0 && mkfifo(fifo, 0600) == 0 &&
+       rkin_csv_slurp(fifo, &text, &len, &err) == RKIN_EINVAL,
+       "a FIFO is refused at once, not waited on");
+    unlink(fifo);
+  }
 
   /* The growing array the readers share (core/grow.h). */
   {
