@@ -225,4 +225,111 @@ do
   t.is(r.body[10], b, 1e-12, "output body = P+I+K+L+T+R")
 end
 
+-- ------------------------------------------------------------- conditionals
+-- Clearance that drops when the concentration falls below a threshold:
+-- A' = -ifelse(A / V > Cth, k1, k2) A (+ Lu-177 decay). Closed form:
+-- A = D e^{-(k1+l) t} until ts = ln(D / (V Cth)) / (k1 + l), then
+-- V Cth e^{-(k2+l)(t - ts)}.
+do
+  local D, V, Cth, k1, k2 = 1000, 5, 40, 0.3, 0.02
+  local m = rk.model {
+    name = "switch", nuclide = "Lu-177", states = { "A" },
+    params = { V = V, Cth = Cth, k1 = k1, k2 = k2 },
+    outputs = function(s, p) return { C = s.A / p.V } end,
+    ode = function(s, p)
+      return { A = -rk.ifelse(rk.gt(s.A / p.V, p.Cth), p.k1, p.k2) * s.A }
+    end,
+  }
+  t.ok(not m:is_linear(), "a condition on a state: not linear")
+  local ts = math.log(D / (V * Cth)) / (k1 + lambda)
+  local times = { 0, 1, ts - 1e-3, ts + 1e-3, ts + 2, 48, 200 }
+  local r = m:simulate { doses = { { time = 0, amount = D, to = "A" } },
+                         times = times, rtol = 1e-10, atol = 1e-12 }
+  t.is(r.path, "cvodes", "solved by CVODES")
+  local worst = 0
+  for i, tt in ipairs(times) do
+    local want = tt < ts and D * math.exp(-(k1 + lambda) * tt)
+                 or V * Cth * math.exp(-(k2 + lambda) * (tt - ts))
+    worst = math.max(worst, math.abs(r.A[i] / want - 1),
+                     math.abs(r.C[i] / (want / V) - 1))
+  end
+  -- rtol 1e-10: the global error grows to ~100 rtol over 200 h
+  t.ok(worst < 1e-7, ("rk.ifelse switching clearance = the piecewise "
+       .. "closed form (switch at %.6f h) to 1e-7 rel (max %.1e)")
+       :format(ts, worst))
+
+  -- the same with rk.piecewise and three pieces, and rk.all / rk.any
+  local m3 = rk.model {
+    name = "pw", states = { "A" }, params = { k = 0.1 },
+    ode = function(s, p, tt)
+      local k = rk.piecewise(rk.lt(tt, 2), p.k,
+                             rk.all(rk.ge(tt, 2), rk.lt(tt, 5)), 3 * p.k,
+                             2 * p.k)
+      return { A = -k * s.A }
+    end,
+  }
+  local r3 = m3:simulate { doses = { { time = 0, amount = 100, to = "A" } },
+                           times = { 1, 3, 10 }, rtol = 1e-10,
+                           atol = 1e-12 }
+  local function a3(tt)
+    local e = 0.1 * math.min(tt, 2) + 0.3 * math.max(0, math.min(tt, 5) - 2)
+              + 0.2 * math.max(0, tt - 5)
+    return 100 * math.exp(-e)
+  end
+  t.is(r3.A[1], a3(1), 1e-8, "rk.piecewise: first piece")
+  t.is(r3.A[2], a3(3), 1e-8, "rk.piecewise: second piece (rk.all)")
+  t.is(r3.A[3], a3(10), 1e-8, "rk.piecewise: default piece")
+
+  -- numbers: Lua values
+  t.is(rk.gt(2, 1), true, "rk.gt of numbers is a Lua boolean")
+  t.is(rk.ifelse(rk.le(2, 1), 3, 4), 4, "rk.ifelse of a boolean picks")
+  t.is(rk.all(true, rk.lt(1, 2)), true, "rk.all of booleans")
+  t.is(rk.any(false, false), false, "rk.any of booleans")
+
+  -- a condition on parameters only keeps the model linear (exact path)
+  local mp = rk.model {
+    name = "bycov", states = { "A" }, params = { k = 0.1, WT = 80 },
+    ode = function(s, p)
+      return { A = -rk.ifelse(rk.gt(p.WT, 70), 2 * p.k, p.k) * s.A }
+    end,
+  }
+  t.ok(mp:is_linear(), "a condition on parameters only: linear")
+  local rp = mp:simulate { doses = { { time = 0, amount = 1, to = "A" } },
+                           times = { 5 }, params = { WT = 60 } }
+  t.is(rp.path, "exact", "exact path")
+  t.is(rp.A[1], math.exp(-0.5), 1e-12, "WT = 60 selects k")
+
+  -- bad input
+  local function mk(ode)
+    return function()
+      rk.model { name = "bad", states = { "A" }, params = { k = 1 },
+                 ode = ode }
+    end
+  end
+  t.raises(mk(function(s, p)
+             if s.A > 1 then return { A = -p.k * s.A } end
+             return { A = 0 * s.A }
+           end), "rk.ifelse%(rk.gt%(x, y%), a, b%)",
+           "Lua `if s.A > 1` raises, pointing to rk.ifelse")
+  t.raises(mk(function(s, p)
+             if rk.gt(s.A, 1) then return { A = -p.k * s.A } end
+             return { A = 0 * s.A }
+           end), "condition A > 1 was made but not used by rk.ifelse",
+           "Lua `if` on a condition (always true) is caught on return")
+  t.raises(mk(function(s, p)
+             return { A = rk.ifelse(s.A, -p.k * s.A, 0) }
+           end), "argument 1 %(A%) is a number, not a condition",
+           "rk.ifelse with a non-boolean condition raises")
+  t.raises(mk(function(s, p)
+             return { A = rk.ifelse(1, -p.k * s.A, 0) }
+           end), "rk.ifelse: argument 1 must be a condition",
+           "rk.ifelse with a number as condition raises")
+  t.raises(mk(function(s, p)
+             return { A = rk.gt(s.A, 1) * s.A }
+           end), "is a condition",
+           "arithmetic on a condition raises")
+  t.raises(function() rk.piecewise(true, 1) end, "default value",
+           "rk.piecewise without a default raises")
+end
+
 t.done()

@@ -19,11 +19,12 @@
 enum {
   T_NEG = RKIN_OP_NEG, T_ADD, T_SUB, T_MUL, T_DIV, T_POW, T_EXP, T_LOG,
   T_SQRT, T_ABS, T_MIN, T_MAX, T_SIGN, T_STEP,
+  T_LT, T_LE, T_GT, T_GE, T_AND, T_OR, T_NOT, T_IFELSE,
   T_SQR     /* a^2 as a * a (one rounding, like a correctly rounded pow) */
 };
 
 typedef struct {
-  int op, a, b;   /* a, b: work slots of the operands */
+  int op, a, b, c;   /* a, b, c: work slots of the operands */
 } instr;
 
 struct rkin_tape {
@@ -46,9 +47,7 @@ static int has_kids(int op)
 
 static int has_two(int op)
 {
-  return op == RKIN_OP_ADD || op == RKIN_OP_SUB || op == RKIN_OP_MUL
-         || op == RKIN_OP_DIV || op == RKIN_OP_POW || op == RKIN_OP_MIN
-         || op == RKIN_OP_MAX;
+  return rkin_expr_nkids(op) >= 2;
 }
 
 /* Marks what the outputs need: one backward pass suffices because every
@@ -61,6 +60,7 @@ static void mark(const rkin_graph *g, int *slot, size_t top)
     if (slot[k] < 0 || !has_kids(e->op)) continue;
     slot[e->a] = 0;
     if (has_two(e->op) && !is_square(g, e)) slot[e->b] = 0;
+    if (e->op == RKIN_OP_IFELSE) slot[e->c] = 0;
   }
 }
 
@@ -110,6 +110,7 @@ static void lay_out(const rkin_graph *g, int *slot, size_t top,
     in->op = is_square(g, e) ? T_SQR : e->op;
     in->a = slot[e->a];
     in->b = has_two(e->op) && !is_square(g, e) ? slot[e->b] : 0;
+    in->c = e->op == RKIN_OP_IFELSE ? slot[e->c] : 0;
   }
 }
 
@@ -219,6 +220,13 @@ int rkin_tape_eval(const rkin_tape *tp, double t, const double *y,
     case T_SIGN: *w = rkin_expr_apply1(RKIN_OP_SIGN, a); break;
     case T_STEP: *w = rkin_expr_apply1(RKIN_OP_STEP, a); break;
     case T_SQR: *w = a * a; break;
+    case T_LT: case T_LE: case T_GT: case T_GE: case T_AND: case T_OR:
+      *w = rkin_expr_apply2((rkin_op)in->op, a, b);
+      break;
+    case T_NOT: *w = rkin_expr_apply1(RKIN_OP_NOT, a); break;
+    /* Both values were computed (a tape has no jumps); only the chosen
+     * one reaches the result, so a NaN in the other branch is harmless. */
+    case T_IFELSE: *w = a != 0 ? (isnan(a) ? a : b) : work[in->c]; break;
     }
   }
   /* Independent compares, no serial chain: one branch for all outputs. */

@@ -215,6 +215,197 @@ static void test_nonlinear_tia(void)
   rkin_model_free(m);
 }
 
+/* ------------------------------------------------------------ switches */
+
+/* X' = -ifelse(X / V > Cth, k1, k2) X (+ Lu-177 decay): clearance that
+ * drops when the concentration falls below a threshold; output C = X / V.
+ * B' = ifelse(X / V > Cth, 1, 0) integrates the time spent above it. */
+static rkin_model *switching(void)
+{
+  static const char *const sn[] = { "X", "B" }, *const on[] = { "C" };
+  static const char *const pn[] = { "Cth", "V", "k1", "k2" };
+  static const double pv[] = { 3.0, 10.0, 0.5, 0.05 };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), c, above, k, d[2], o[1];
+  c = rkin_expr_binary(g, RKIN_OP_DIV, x, rkin_expr_param(g, 1));
+  above = rkin_expr_binary(g, RKIN_OP_GT, c, rkin_expr_param(g, 0));
+  k = rkin_expr_ifelse(g, above, rkin_expr_param(g, 2),
+                       rkin_expr_param(g, 3));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, k, x));
+  /* B's own decay is cancelled so that B is the time above threshold. */
+  d[1] = add(g, rkin_expr_ifelse(g, above, rkin_expr_const(g, 1),
+                                 rkin_expr_const(g, 0)),
+             mul(g, rkin_expr_const(g, LAM), rkin_expr_state(g, 1)));
+  o[0] = c;
+  return make("switching", 2, sn, d, 4, pn, pv, 1, on, o, g);
+}
+
+/* Closed form: X = D e^{-(k1+l) t} until C = Cth at
+ * ts = ln(D / (V Cth)) / (k1 + l), then V Cth e^{-(k2+l)(t - ts)}. */
+static void test_switching(void)
+{
+  const double D = 100, Cth = 3, V = 10, k1 = 0.5, k2 = 0.05;
+  const double ts = log(D / (V * Cth)) / (k1 + LAM);
+  double times[9], y[18], out[9], tia[1], maxrel = 0, want;
+  int q[1] = { 2 };   /* output C */
+  rkin_dose r = { 0, D, 0, 0, 0, 0 };
+  rkin_model *m = switching();
+  rkin_solver *s;
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq;
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  ok(m && !rkin_model_is_linear(m), "a condition on the states makes the "
+     "model nonlinear");
+  ok(m && rkin_model_nswitches(m) == 1, "one switching surface (X / V > "
+     "Cth), shared by both equations");
+  s = solver(m, RKIN_PATH_AUTO, 1e-10, 1e-12);
+  ok(s && rkin_solver_path(s) == RKIN_PATH_CVODES, "AUTO takes CVODES");
+  /* times straddling the switch closely, then far after it */
+  times[0] = 0;
+  times[1] = 0.5 * ts;
+  times[2] = ts - 1e-3;
+  times[3] = ts + 1e-3;
+  times[4] = ts + 0.1;
+  times[5] = ts + 1;
+  times[6] = 10;
+  times[7] = 30;
+  times[8] = 60;
+  rq = sampled(60, d, times, 9);
+  rq.tia = q;
+  rq.n_tia = 1;
+  rs.y = y;
+  rs.out = out;
+  rs.tia = tia;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "switching run");
+  for (i = 0; i < 9; i++) {
+    double t = times[i];
+    double xw = t < ts ? D * exp(-(k1 + LAM) * t)
+                       : V * Cth * exp(-(k2 + LAM) * (t - ts));
+    double bw = fmin(t, ts);
+    maxrel = fmax(maxrel, fabs(y[2 * i] / xw - 1));
+    if (i > 0) maxrel = fmax(maxrel, fabs(y[2 * i + 1] / bw - 1));
+    maxrel = fmax(maxrel, fabs(out[i] / (xw / V) - 1));
+  }
+  /* rtol 1e-10: the switch time is found by root finding to ~1e-14 h, so
+   * the time above threshold B(t) = min(t, ts) holds to near rtol */
+  ok(maxrel <= 1e-8, "X(t), C(t) = piecewise closed form and B(t) = "
+     "min(t, ts = %.6f h) to 1e-8 rel (max %.1e)", ts, maxrel);
+  /* the root's time error is that of X there (global error ~ 10 rtol)
+   * divided by X's relative rate k1 + l */
+  is_double(y[2 * 8 + 1], ts, 1e-8, "time above threshold = ts, 1e-8 rel");
+  want = D / (k1 + LAM) * (1 - exp(-(k1 + LAM) * ts)) / V
+         + Cth / (k2 + LAM) * (1 - exp(-(k2 + LAM) * (60 - ts)));
+  is_double(tia[0], want, 1e-8, "AUC of C = the two exponential pieces' "
+            "integrals, 1e-8 rel");
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A zero-order input written as a condition on time: X' = ifelse(t < Tinf,
+ * R, 0) - k X (+ decay), which must equal the infusion of the same rate
+ * and duration, in closed form. */
+static void test_time_switch(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "k", "R", "Tinf" };
+  static const double pv[] = { 0.2, 50, 2.5 };
+  const double kk = 0.2 + LAM;
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], on;
+  rkin_model *m;
+  rkin_solver *s;
+  double times[] = { 1, 2.5, 2.6, 8, 24 }, y[5], maxrel = 0;
+  rkin_solve_req rq = sampled(24, NULL, times, 5);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  on = rkin_expr_binary(g, RKIN_OP_LT, rkin_expr_time(g),
+                        rkin_expr_param(g, 2));
+  d[0] = sub(g, rkin_expr_ifelse(g, on, rkin_expr_param(g, 1),
+                                 rkin_expr_const(g, 0)),
+             mul(g, rkin_expr_param(g, 0), rkin_expr_state(g, 0)));
+  m = make("time_switch", 1, sn, d, 3, pn, pv, 0, NULL, NULL, g);
+  s = solver(m, RKIN_PATH_AUTO, 1e-10, 1e-12);
+  rs.y = y;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "time switch run");
+  for (i = 0; i < 5; i++) {
+    double t = times[i], want = t <= 2.5
+        ? 50 / kk * (1 - exp(-kk * t))
+        : 50 / kk * (1 - exp(-kk * 2.5)) * exp(-kk * (t - 2.5));
+    maxrel = fmax(maxrel, fabs(y[i] / want - 1));
+  }
+  ok(maxrel <= 1e-8, "input ifelse(t < 2.5, R, 0) = the infusion's closed "
+     "form to 1e-8 rel (max %.1e)", maxrel);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A 1 ms pulse X' = ifelse(all(t > 5, t < 5.001), 1000, 0) (+ decay) on an
+ * empty system: without the switches as root functions the integrator's
+ * steps grow over the quiet X = 0 and step over the pulse unseen. Closed
+ * form X(10) = 1000/l (1 - e^{-0.001 l}) e^{-l (10 - 5.001)}. */
+static void test_pulse(void)
+{
+  static const char *const sn[] = { "X" };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node t, on, d[1];
+  rkin_model *m;
+  rkin_solver *s;
+  double times[] = { 0, 10 }, y[2], want;
+  rkin_solve_req rq = sampled(10, NULL, times, 2);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  t = rkin_expr_time(g);
+  on = rkin_expr_binary(g, RKIN_OP_AND,
+                        rkin_expr_binary(g, RKIN_OP_GT, t,
+                                         rkin_expr_const(g, 5)),
+                        rkin_expr_binary(g, RKIN_OP_LT, t,
+                                         rkin_expr_const(g, 5.001)));
+  d[0] = rkin_expr_ifelse(g, on, rkin_expr_const(g, 1000),
+                          rkin_expr_const(g, 0));
+  m = make("pulse", 1, sn, d, 0, NULL, NULL, 0, NULL, NULL, g);
+  s = solver(m, RKIN_PATH_AUTO, 1e-8, 1e-10);
+  rs.y = y;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "pulse run");
+  want = 1000 / LAM * (1 - exp(-0.001 * LAM)) * exp(-LAM * (10 - 5.001));
+  is_double(y[1], want, 1e-7, "a 1 ms pulse is not stepped over: X(10) = "
+            "its closed form, 1e-7 rel");
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A condition the dynamics drive back across from both sides chatters:
+ * X' = ifelse(X > 1, -1, 1) from X = 0 reaches 1 and then would switch
+ * at every step. It must stop with a message, not hang. */
+static void test_chattering(void)
+{
+  static const char *const sn[] = { "X" };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1];
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_solve_opts o;
+  rkin_solve_req rq = sampled(10, NULL, NULL, 0);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  int rc;
+  d[0] = rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_GT,
+                                              rkin_expr_state(g, 0),
+                                              rkin_expr_const(g, 1)),
+                          rkin_expr_const(g, -1), rkin_expr_const(g, 1));
+  m = make("chatter", 1, sn, d, 0, NULL, NULL, 0, NULL, NULL, g);
+  rkin_solve_opts_default(&o);
+  o.max_steps = 500;
+  s = rkin_solver_new(m, &o, &err);
+  rc = rkin_solver_run(s, &rq, &rs, &err);
+  ok(rc == RKIN_ESOLVER, "chattering switch fails (rc %d)", rc);
+  like(err.msg, "chatters", "message says why");
+  like(err.msg, "X > 1", "and names the condition");
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
 
 static void test_bolus(int pi)
 {
@@ -733,6 +924,10 @@ int main(void)
   test_stream();
   test_tia_inf_analytic();
   test_nonlinear_tia();
+  test_switching();
+  test_time_switch();
+  test_chattering();
+  test_pulse();
   test_singular();
   test_peer();
   test_errors();
