@@ -332,4 +332,38 @@ do
            "rk.piecewise without a default raises")
 end
 
+-- ------------------------------------------------------------- outputs
+-- A linear model with outputs that are not linear in the states stays on
+-- the exact path: outputs are evaluated after the solve.
+do
+  local V, k = 4, 0.1
+  local m = rk.model {
+    name = "nlout", states = { "A" }, params = { V = V, k = k },
+    outputs = function(s, p, tt)
+      return { logC = rk.log(s.A / p.V), CpT = s.A / p.V + tt }
+    end,
+    ode = function(s, p) return { A = -p.k * s.A } end,
+  }
+  t.ok(m:is_linear(), "nonlinear outputs leave the model linear")
+  local times = { 0, 2, 12, 48 }
+  local r = m:simulate { doses = { { time = 0, amount = 50, to = "A" } },
+                         times = times }
+  t.is(r.path, "exact", "linear model with log(C), C + t outputs: exact path")
+  local same, worst = true, 0
+  for i, tt in ipairs(times) do
+    same = same and r.logC[i] == math.log(r.A[i] / V)
+           and r.CpT[i] == r.A[i] / V + tt
+    worst = math.max(worst, math.abs(r.A[i] / (50 * math.exp(-k * tt)) - 1))
+  end
+  t.ok(same, "outputs = their functions of the reported states")
+  t.ok(worst < 1e-12, ("states exact to 1e-12 (max %.1e)"):format(worst))
+  local rt = m:simulate { doses = { { time = 0, amount = 50, to = "A" } },
+                          times = times, tia = { "CpT" }, rtol = 1e-10,
+                          atol = 1e-12 }
+  t.is(rt.path, "cvodes", "the TIA of a nonlinear output is integrated by "
+       .. "CVODES")
+  t.is(rt.tia.CpT, 50 / V / k * (1 - math.exp(-k * 48)) + 48 ^ 2 / 2, 1e-8,
+       "TIA of C + t = D/(V k)(1 - e^-48k) + 48^2/2")
+end
+
 t.done()

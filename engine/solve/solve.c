@@ -13,10 +13,12 @@
 struct rkin_solver {
   const rkin_model *m;
   rkin_solve_opts o;
-  rkin_path path;
+  rkin_path path;     /* the path runs take (AUTO resolved) */
+  rkin_path last;     /* the path of the last run */
   size_t n, n_out, n_par;
-  rkin_cvpath *cv;
+  rkin_cvpath *cv;    /* CVODES: the path, or an AUTO run's fallback */
   rkin_expath *ex;
+  int use_cv;         /* this run integrates with cv */
   double *y;          /* current state */
   double *rate;       /* current infusion rate into each state */
   double *q;          /* TIA accumulators */
@@ -102,13 +104,15 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->rate = malloc((s->n ? s->n : 1) * sizeof *s->rate);
   s->work = malloc((nw ? nw : 1) * sizeof *s->work);
   if (!s->y || !s->rate || !s->work) goto nomem;
-  /* AUTO takes the exact path only when every TIA a request may ask for
-   * (outputs included) is available on it. */
+  /* AUTO takes the exact path for a linear model: outputs, whatever
+   * function of states, parameters and time they are, are evaluated after
+   * the solve and do not change the dynamics. Only a run asking for the
+   * TIA of a nonlinear output (an integral with no closed form) goes to
+   * CVODES, which is then made for it (rkin_solver_run). */
   s->path = o->path;
   if (s->path == RKIN_PATH_AUTO)
-    s->path = rkin_model_is_linear(m)
-                  && (!s->n_out || rkin_model_outputs_linear(m))
-                ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+    s->path = rkin_model_is_linear(m) ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+  s->last = s->path;
   if (s->path == RKIN_PATH_EXACT)
     s->ex = rkin_expath_new(m, err);
   else
@@ -127,7 +131,17 @@ nomem:
 
 rkin_path rkin_solver_path(const rkin_solver *s)
 {
-  return s->path;
+  return s->last;
+}
+
+/* 1 when the run must integrate an output that the exact path cannot. */
+static int needs_cvodes(const rkin_solver *s, const rkin_solve_req *r)
+{
+  size_t k;
+  if (!s->ex || rkin_model_outputs_linear(s->m)) return 0;
+  for (k = 0; k < r->n_tia; k++)
+    if ((size_t)r->tia[k] >= s->n) return 1;
+  return 0;
 }
 
 static int check_vector(const double *v, size_t n, const char *what,
@@ -282,7 +296,7 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                    long *steps, rkin_err *err)
 {
   const double *tout = s->req->times + s->k_out;
-  if (s->cv)
+  if (s->use_cv)
     return rkin_cvpath_advance(s->cv, ts, te, s->y, s->rate, tout, n_tout,
                                emit, s, s->q, steps, err);
   if (s->n_dir)
@@ -347,8 +361,15 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
   s->p = p;
   s->k_out = 0;
   s->out_bad = -1;
-  rc = s->cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
-             : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
+  s->use_cv = !s->ex;
+  if (s->o.path == RKIN_PATH_AUTO && needs_cvodes(s, req)) {
+    if (!s->cv && !(s->cv = rkin_cvpath_new(s->m, &s->o, err))) return
+        err ? err->code : RKIN_ENOMEM;
+    s->use_cv = 1;
+  }
+  s->last = s->use_cv ? RKIN_PATH_CVODES : RKIN_PATH_EXACT;
+  rc = s->use_cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
+                 : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
   if (!rc) rc = walk(s, req, &steps, err);
   res->n_steps = steps;
   if (rc) return rc;   /* the paths' messages name the model */
@@ -438,6 +459,8 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->out_bad = -1;
   s->dy = dy;
   s->dout = dout;
+  s->use_cv = 0;
+  s->last = RKIN_PATH_EXACT;
   rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
   if (!rc) {
     s->n_dir = n_dir;

@@ -342,6 +342,80 @@ static void test_time_switch(void)
   rkin_model_free(m);
 }
 
+/* A linear model with outputs that are not linear in the states, logC =
+ * log(X / V) and CpT = X / V + t: AUTO keeps the exact path (outputs are
+ * evaluated after the solve) and the outputs equal those functions of the
+ * exact states; only a run asking for the TIA of such an output goes to
+ * CVODES, with the integral of its closed form. */
+static void test_nonlinear_outputs(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "V", "k" };
+  static const char *const on[] = { "CpT", "logC" };
+  static const double pv[] = { 4, 0.1 };
+  const double D = 100, kk = 0.1 + LAM, T = 24;
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), c, d[1], o[2];
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_dose r = { 0, D, 0, 0, 0, 0 };
+  rkin_dosing *dd = doses(&r, 1);
+  double times[] = { 0, 1, 6, 24 }, y[4], out[8], tia[2], maxrel = 0, want;
+  int q_state[1] = { 0 }, q_out[2] = { 1, 2 };   /* X; CpT, logC */
+  rkin_solve_req rq = sampled(T, dd, times, 4);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  c = rkin_expr_binary(g, RKIN_OP_DIV, x, rkin_expr_param(g, 0));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, rkin_expr_param(g, 1), x));
+  o[0] = add(g, c, rkin_expr_time(g));
+  o[1] = rkin_expr_unary(g, RKIN_OP_LOG, c);
+  m = make("nl_out", 1, sn, d, 2, pn, pv, 2, on, o, g);
+  ok(m && rkin_model_is_linear(m) && !rkin_model_outputs_linear(m),
+     "linear model, nonlinear outputs");
+  s = solver(m, RKIN_PATH_AUTO, 1e-10, 1e-12);
+  ok(s && rkin_solver_path(s) == RKIN_PATH_EXACT, "AUTO: exact path (the "
+     "outputs do not switch it)");
+  rs.y = y;
+  rs.out = out;
+  rs.tia = tia;
+  rq.tia = q_state;
+  rq.n_tia = 1;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "run");
+  ok(rkin_solver_path(s) == RKIN_PATH_EXACT && rs.n_steps == 0,
+     "the run took the exact path");
+  for (i = 0; i < 4; i++) {
+    double xw = D * exp(-kk * times[i]);
+    maxrel = fmax(maxrel, fabs(y[i] / xw - 1));
+    maxrel = fmax(maxrel, fabs(out[2 * i] / (xw / 4 + times[i]) - 1));
+    maxrel = fmax(maxrel, fabs(out[2 * i + 1] - log(xw / 4))
+                              / fabs(log(xw / 4)));
+    ok(out[2 * i] == y[i] / 4 + times[i] && out[2 * i + 1] == log(y[i] / 4),
+       "t = %g: outputs computed from the states reported", times[i]);
+  }
+  ok(maxrel <= 1e-12, "exact states and outputs = closed forms to 1e-12 "
+     "(max %.1e)", maxrel);
+  /* TIA of the outputs: integral of X/V + t and of log(X0/V) - kk t */
+  rq.tia = q_out;
+  rq.n_tia = 2;
+  rs.out = NULL;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "run with output TIAs");
+  ok(rkin_solver_path(s) == RKIN_PATH_CVODES, "TIA of a nonlinear output: "
+     "this run integrated with CVODES");
+  want = D / 4 / kk * (1 - exp(-kk * T)) + T * T / 2;
+  is_double(tia[0], want, 1e-8, "TIA of X/V + t = D/(V kk)(1-e^-kk T) + "
+            "T^2/2, 1e-8 rel");
+  want = log(D / 4) * T - kk * T * T / 2;
+  is_double(tia[1], want, 1e-8, "TIA of log(X/V) = log(D/V) T - kk T^2/2, "
+            "1e-8 rel");
+  rq.tia = q_state;
+  rq.n_tia = 1;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "state TIA again");
+  ok(rkin_solver_path(s) == RKIN_PATH_EXACT, "and back on the exact path");
+  rkin_solver_free(s);
+  rkin_dosing_free(dd);
+  rkin_model_free(m);
+}
+
 /* A 1 ms pulse X' = ifelse(all(t > 5, t < 5.001), 1000, 0) (+ decay) on an
  * empty system: without the switches as root functions the integrator's
  * steps grow over the quiet X = 0 and step over the pulse unseen. Closed
@@ -928,6 +1002,7 @@ int main(void)
   test_time_switch();
   test_chattering();
   test_pulse();
+  test_nonlinear_outputs();
   test_singular();
   test_peer();
   test_errors();
