@@ -366,4 +366,62 @@ do
        "TIA of C + t = D/(V k)(1 - e^-48k) + 48^2/2")
 end
 
+-- ------------------------------------------------------------- DVID
+-- Observation records select an output by DVID (or a CMT naming it).
+do
+  local m = rk.model {
+    name = "two_out", states = { "A" }, params = { V = 4, k = 0.1 },
+    outputs = function(s, p)
+      return { C = s.A / p.V, logC = rk.log(s.A / p.V) }
+    end,
+    ode = function(s, p) return { A = -p.k * s.A } end,
+  }
+  local dir = t.scratch()
+  local path = dir .. "/dvid.csv"
+  t.write_file(path, "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,40,A,.\n"
+    .. "1,1,9.0,.,.,1\n1,1,2.2,.,.,2\n1,2,2.1,.,logC,.\n1,3,7,.,A,.\n")
+  local d = rk.popest.read(path, m)
+  local o = d.observations
+  t.is(#o, 4, 0, "four observations")
+  t.ok(o[1].output == "C" and o[1].dvid == 1 and o[2].output == "logC"
+       and o[3].output == "logC" and o[3].dvid == nil
+       and o[4].output == nil and o[4].cmt == "A",
+       "DVID 1 -> C, DVID 2 -> logC (m.outputs order), CMT logC -> logC, "
+       .. "CMT A -> the state")
+  local d2 = rk.popest.read(path, m, { dvid = { "logC", "C" } })
+  t.ok(d2.observations[1].output == "logC"
+       and d2.observations[2].output == "C", "dvid = {...} sets the order")
+  -- predictions per record from one simulation: each record's output
+  local r = m:simulate { doses = { { time = 0, amount = 40, to = "A" } },
+                         times = { 1, 2, 3 } }
+  local pred = {}
+  for i, ob in ipairs(o) do
+    local col = ob.output and r.outputs[ob.output] or r.states[ob.cmt]
+    for j, tt in ipairs(r.time) do
+      if tt == ob.time then pred[i] = col[j] end
+    end
+  end
+  t.is(pred[1], 10 * math.exp(-0.1), 1e-12, "DVID 1 record: C(1)")
+  t.is(pred[2], math.log(10 * math.exp(-0.1)), 1e-12,
+       "DVID 2 record: log C(1)")
+  t.raises(function() rk.popest.read(path, m, { dvid = { "C", "AUC" } }) end,
+           "dvid%[2%]", "unknown output in dvid raises")
+  -- a fit predicts one output: a record of another is refused, not fitted
+  local pm = rk.popest {
+    name = "fit_C", model = m, observe = "C", theta = { lV = 1.4 },
+    omega = { lV = 0.1 },
+    individual = function(th, eta) return { V = rk.exp(th.lV + eta.lV) } end,
+    error = { additive = 0.5 },
+  }
+  t.raises(function() pm:fit(path) end, "dvid.csv:4: the record observes "
+           .. "output 'logC' %(DVID/CMT%), but the fit predicts 'C'",
+           "a fit refuses records of another output, naming the line")
+  t.write_file(path, "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,40,A,.\n"
+    .. "1,1,9.0,.,.,3\n")
+  t.raises(function() rk.popest.read(path, m) end,
+           "dvid.csv:3: column DVID: 3, but the model has 2 outputs "
+           .. "%(DVID 1=C, 2=logC%)", "DVID past the outputs raises, naming "
+           .. "the line")
+end
+
 t.done()
