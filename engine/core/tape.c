@@ -24,7 +24,7 @@ enum {
 };
 
 typedef struct {
-  int op, a, b, c;   /* a, b, c: work slots of the operands */
+  int op, a, b;   /* a, b: work slots of the operands */
 } instr;
 
 struct rkin_tape {
@@ -32,6 +32,10 @@ struct rkin_tape {
   double *consts;
   instr *code;
   int *out_slot;
+  /* The third operand (else value) of each IFELSE instruction, by
+   * instruction index; NULL without IFELSE, so that the common
+   * instruction stays three ints. */
+  int *third;
 };
 
 static int is_square(const rkin_graph *g, const rkin_expr_node *e)
@@ -110,7 +114,7 @@ static void lay_out(const rkin_graph *g, int *slot, size_t top,
     in->op = is_square(g, e) ? T_SQR : e->op;
     in->a = slot[e->a];
     in->b = has_two(e->op) && !is_square(g, e) ? slot[e->b] : 0;
-    in->c = e->op == RKIN_OP_IFELSE ? slot[e->c] : 0;
+    if (e->op == RKIN_OP_IFELSE) tp->third[ni - 1] = slot[e->c];
   }
 }
 
@@ -154,6 +158,11 @@ rkin_tape *rkin_tape_compile(const rkin_graph *g, const rkin_node *out,
   tp->code = malloc((tp->n_instr ? tp->n_instr : 1) * sizeof *tp->code);
   tp->out_slot = malloc((n_out ? n_out : 1) * sizeof *tp->out_slot);
   if (!tp->consts || !tp->code || !tp->out_slot) goto nomem;
+  for (k = 0; k < top; k++)
+    if (slot[k] >= 0 && g->nodes[k].op == RKIN_OP_IFELSE) {
+      if (!(tp->third = calloc(tp->n_instr, sizeof *tp->third))) goto nomem;
+      break;
+    }
   lay_out(g, slot, top, tp);
   for (k = 0; k < n_out; k++) tp->out_slot[k] = slot[out[k]];
   free(slot);
@@ -172,6 +181,7 @@ void rkin_tape_free(rkin_tape *tp)
   free(tp->consts);
   free(tp->code);
   free(tp->out_slot);
+  free(tp->third);
   free(tp);
 }
 
@@ -226,7 +236,9 @@ int rkin_tape_eval(const rkin_tape *tp, double t, const double *y,
     case T_NOT: *w = rkin_expr_apply1(RKIN_OP_NOT, a); break;
     /* Both values were computed (a tape has no jumps); only the chosen
      * one reaches the result, so a NaN in the other branch is harmless. */
-    case T_IFELSE: *w = a != 0 ? (isnan(a) ? a : b) : work[in->c]; break;
+    case T_IFELSE:
+      *w = a != 0 ? (isnan(a) ? a : b) : work[tp->third[in - tp->code]];
+      break;
     }
   }
   /* Independent compares, no serial chain: one branch for all outputs. */

@@ -687,6 +687,22 @@ static void test_conditionals(void)
        "reported not finite");
   }
   rkin_tape_free(tp);
+  {
+    /* ifelse(x > 0, log x, 0) at x = -1: the untaken log(-1) = NaN does
+     * not reach the result. */
+    rkin_node lg = rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_GT, x,
+                                                        cst(g, 0)),
+                                    rkin_expr_unary(g, RKIN_OP_LOG, x),
+                                    cst(g, 0));
+    double yv[2] = { -1, 0 };
+    tp = rkin_tape_compile(g, &lg, 1, &err);
+    ok(tp && rkin_tape_eval(tp, 0, yv, pv, w, o) == 0 && o[0] == 0,
+       "the untaken branch's NaN (log of -1) does not reach the value");
+    yv[0] = M_E;
+    ok(tp && rkin_tape_eval(tp, 0, yv, pv, w, o) == 0
+       && fabs(o[0] - 1) < 1e-15, "the taken branch: log e = 1");
+    rkin_tape_free(tp);
+  }
 
   {
     /* d f / dx = ifelse(c, 2 k x, 0); d f / dy = ifelse(c, 0, -1). */

@@ -512,6 +512,17 @@ static void test_conditions(void)
   pv[1] = 10;
   ok(rkin_model_linear_matrix(m, pv, A, &err) == 0 && A[0] == -1,
      "A(p) = -2k for Bmax = 10");
+  {
+    /* dA/dk along direction (1, 0) and dA/dBmax along (0, 1): the
+     * selected branch's derivative, 0 for the threshold parameter */
+    double dir[4] = { 1, 0, 0, 1 }, dA[2];
+    ok(rkin_model_linear_dparams(m, pv, dir, 2, dA, NULL, &err) == 0
+       && dA[0] == -2 && dA[1] == 0, "dA/dk = -2 on the Bmax <= 50 branch, "
+       "dA/dBmax = 0 (got %g, %g)", dA[0], dA[1]);
+    pv[1] = 100;
+    ok(rkin_model_linear_dparams(m, pv, dir, 2, dA, NULL, &err) == 0
+       && dA[0] == -1 && dA[1] == 0, "dA/dk = -1 on the other branch");
+  }
   rkin_model_free(m);
 
   /* A' = -k A + ifelse(A > 1, 1, 0): zero at A = 0, still not linear */
