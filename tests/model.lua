@@ -394,16 +394,30 @@ do
   -- predictions per record from one simulation: each record's output
   local r = m:simulate { doses = { { time = 0, amount = 40, to = "A" } },
                          times = { 1, 2, 3 } }
-  local pred = {}
-  for i, ob in ipairs(o) do
-    local col = ob.output and r.outputs[ob.output] or r.states[ob.cmt]
-    for j, tt in ipairs(r.time) do
-      if tt == ob.time then pred[i] = col[j] end
-    end
-  end
-  t.is(pred[1], 10 * math.exp(-0.1), 1e-12, "DVID 1 record: C(1)")
-  t.is(pred[2], math.log(10 * math.exp(-0.1)), 1e-12,
-       "DVID 2 record: log C(1)")
+  local pred = r:predict(o)
+  local c1, c2, c3 = 10 * math.exp(-0.1), 10 * math.exp(-0.2),
+                     10 * math.exp(-0.3)
+  t.is(pred[1], c1, 1e-12, "DVID 1 record: C(1)")
+  t.is(pred[2], math.log(c1), 1e-12, "DVID 2 record at the same time: "
+       .. "log C(1)")
+  t.is(pred[3], math.log(c2), 1e-12, "CMT logC record: log C(2)")
+  t.is(pred[4], 4 * c3, 1e-12, "CMT A record: the amount A(3)")
+  local p2 = r:predict({ { time = 1, dvid = 1 }, { time = 1, dvid = 2 },
+                         { time = 3, cmt = 1 }, { time = 2, output = "C" } },
+                       { dvid = { "logC", "C" } })
+  t.ok(p2[1] == pred[2] and p2[2] == pred[1] and p2[3] == pred[4],
+       "r:predict with dvid = {logC, C} and cmt = 1 (state number)")
+  t.is(p2[4], c2, 1e-12, "r:predict with output = C")
+  t.raises(function() r:predict({ { time = 1.5, dvid = 1 } }) end,
+           "obs%[1%]%.time = 1%.5%d* h is not an output time",
+           "r:predict at a time not in times raises")
+  t.raises(function() r:predict({ { time = 1, dvid = 3 } }) end,
+           "obs%[1%]%.dvid = 3, but there are 2 outputs",
+           "r:predict with a DVID past the outputs raises")
+  t.raises(function() r:predict({ { time = 1 } }) end,
+           "obs%[1%] selects nothing", "a record selecting nothing raises")
+  t.raises(function() r:predict({ { time = 1, output = "AUC" } }) end,
+           "'AUC' is not an output", "unknown output raises")
   t.raises(function() rk.popest.read(path, m, { dvid = { "C", "AUC" } }) end,
            "dvid%[2%]", "unknown output in dvid raises")
   -- a fit predicts one output: a record of another is refused, not fitted
