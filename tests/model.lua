@@ -332,6 +332,44 @@ do
            "rk.piecewise without a default raises")
 end
 
+-- conditions in outputs are evaluated after the solve: the model stays on
+-- the exact path; and in a population's traced individual function
+do
+  local m = rk.model {
+    name = "outcond", states = { "A" }, params = { k = 0.2, th = 30 },
+    outputs = function(s, p)
+      return { above = rk.ifelse(rk.gt(s.A, p.th), 1, 0),
+               Ccap = rk.ifelse(rk.gt(s.A, p.th), p.th, s.A) }
+    end,
+    ode = function(s, p) return { A = -p.k * s.A } end,
+  }
+  t.ok(m:is_linear(), "conditions in outputs leave the model linear")
+  local r = m:simulate { doses = { { time = 0, amount = 100, to = "A" } },
+                         times = { 1, 5, 10 } }
+  t.is(r.path, "exact", "exact path")
+  t.ok(r.above[1] == 1 and r.above[2] == 1 and r.above[3] == 0
+       and r.Ccap[1] == 30 and r.Ccap[3] == r.A[3],
+       "output conditions evaluated at each time (A = 81.9, 36.8, 13.5)")
+
+  local pop = rk.population {
+    model = m, theta = { k = 0.2 },
+    covariates = { WT = { dist = "uniform", min = 40, max = 100 } },
+    individual = function(th, eta, cov)
+      return { k = th.k * rk.ifelse(rk.gt(cov.WT, 70), 1.5, 1) }
+    end,
+  }
+  local ps = pop:sample { n = 200, seed = 7 }
+  local good, both = true, { 0, 0 }
+  for _, p in ipairs(ps) do
+    local want = p.cov.WT > 70 and 0.3 or 0.2
+    good = good and math.abs(p.k / want - 1) < 1e-15
+    both[p.cov.WT > 70 and 1 or 2] = both[p.cov.WT > 70 and 1 or 2] + 1
+  end
+  t.ok(good and both[1] > 0 and both[2] > 0, ("rk.ifelse in a population's "
+       .. "individual function: k = 0.3 above 70 kg (%d), 0.2 below (%d)")
+       :format(both[1], both[2]))
+end
+
 -- ------------------------------------------------------------- outputs
 -- A linear model with outputs that are not linear in the states stays on
 -- the exact path: outputs are evaluated after the solve.
