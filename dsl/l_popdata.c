@@ -172,11 +172,11 @@ static void push_observations(lua_State *L, const ldata *x)
         lua_pushstring(L, x->state_names[s->cmt[k]]);
         lua_setfield(L, -2, "cmt");
       }
-      if (s->dvid[k] >= 1) {
+      if (s->dvid && s->dvid[k] >= 1) {
         lua_pushinteger(L, s->dvid[k]);
         lua_setfield(L, -2, "dvid");
       }
-      if (s->output[k] >= 0 && x->out_names) {
+      if (s->output && s->output[k] >= 0 && x->out_names) {
         lua_pushstring(L, x->out_names[s->output[k]]);
         lua_setfield(L, -2, "output");
       }

@@ -148,7 +148,7 @@ static int pop_fit(lua_State *L)
     for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
       const rkin_data_subject *sj = rkin_data_subject_at(x->d, i);
       for (j = 0; j < sj->n_obs; j++) {
-        const char *sel = sj->output[j] >= 0
+        const char *sel = sj->output && sj->output[j] >= 0
             ? x->out_names[sj->output[j]] : NULL;
         if (sel && (!obs || strcmp(sel, obs) != 0))
           return lrk_error(L, "%s: %s:%d: the record observes output "

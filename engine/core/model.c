@@ -34,6 +34,8 @@ struct rkin_model {
   rkin_node *sw;
   size_t nsw;
   rkin_tape *swt;
+  /* Nonlinear outputs: d out / d (y, p), n_out x (n + np) row-major. */
+  rkin_tape *outjac;
   size_t nwork;
   int linear, out_linear;
   char why[WHY], why_out[WHY];
@@ -73,6 +75,7 @@ void rkin_model_free(rkin_model *m)
   rkin_tape_free(m->outlin);
   rkin_tape_free(m->dlin);
   rkin_tape_free(m->swt);
+  rkin_tape_free(m->outjac);
   free(m->sw);
   free(m->dl_idx);
   free(m->dl_par);
@@ -393,6 +396,31 @@ done:
   return rc;
 }
 
+/* Nonlinear outputs: the tape of d out_k / d y_j (from row, n_out x n)
+ * then d out_k / d p_l, row by row (n_out x (n + np)), for the chain rule
+ * of output sensitivities on the exact path. */
+static int compile_outjac(rkin_model *m, const rkin_node *row, rkin_err *err)
+{
+  size_t n = m->n, np = m->np, no = m->nout, w = n + np, k, j;
+  rkin_node *G = malloc((no * w + 1) * sizeof *G);
+  if (!G)
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for "
+                        "the output derivatives", m->name);
+  for (k = 0; k < no; k++) {
+    for (j = 0; j < n; j++) G[k * w + j] = row[k * n + j];
+    for (j = 0; j < np; j++)
+      G[k * w + n + j] = rkin_expr_diff(m->g, m->out_expr[k],
+                                        rkin_expr_param(m->g, (int)j));
+  }
+  if (rkin_graph_error(m->g, NULL)) {
+    free(G);
+    return graph_fail(m, err);
+  }
+  m->outjac = rkin_tape_compile(m->g, G, no * w, err);
+  free(G);
+  return m->outjac ? 0 : err ? err->code : RKIN_ENOMEM;
+}
+
 /* Outputs tape and, when every output is linear, the row-major C(p) tape. */
 static int compile_outputs(rkin_model *m, rkin_err *err)
 {
@@ -428,6 +456,7 @@ static int compile_outputs(rkin_model *m, rkin_err *err)
   if (m->out_linear
       && !(m->outlin = rkin_tape_compile(m->g, row, no * n, err)))
     rc = err ? err->code : RKIN_ENOMEM;
+  if (!rc && !m->out_linear) rc = compile_outjac(m, row, err);
 done:
   free(col);
   free(row);
@@ -526,7 +555,8 @@ rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
       || compile_outputs(m, err) || (m->linear && compile_dlin(m, f, err)))
     goto fail;
   m->nwork = max_size(max_size(max_size(rkin_tape_nwork(m->rhs),
-                                        rkin_tape_nwork(m->swt)),
+                                        max_size(rkin_tape_nwork(m->swt),
+                                                 rkin_tape_nwork(m->outjac))),
                                rkin_tape_nwork(m->jac)),
                       max_size(rkin_tape_nwork(m->out),
                                max_size(rkin_tape_nwork(m->lin),
@@ -665,6 +695,14 @@ int rkin_model_outputs(const rkin_model *m, double t, const double *y,
                        const double *p, double *out, double *work)
 {
   return rkin_tape_eval(m->out, t, y, p, work, out);
+}
+
+int rkin_model_output_partials(const rkin_model *m, double t,
+                                const double *y, const double *p, double *G,
+                                double *work)
+{
+  if (!m->outjac) return RKIN_ENOTLINEAR;
+  return rkin_tape_eval(m->outjac, t, y, p, work, G);
 }
 
 size_t rkin_model_nswitches(const rkin_model *m)

@@ -77,6 +77,15 @@ int rkin_model_jac(const rkin_model *m, double t, const double *y,
 int rkin_model_outputs(const rkin_model *m, double t, const double *y,
                        const double *p, double *out, double *work);
 
+/* Partial derivatives of outputs that are not linear in the states (the
+ * chain rule of their sensitivities): G row-major n_outputs x (n_states +
+ * n_params), d out_k / d y_j then d out_k / d p_l, at (t, y, p).
+ * RKIN_ENOTLINEAR when the outputs are linear (use C(p) and its
+ * derivatives); else returns like rkin_model_rhs. */
+int rkin_model_output_partials(const rkin_model *m, double t,
+                               const double *y, const double *p, double *G,
+                               double *work);
+
 /* Switching surfaces: the comparisons on states or time in the
  * right-hand side (from ifelse conditions), as root functions g_k = a - b
  * of "a < b" etc.; they change sign where the equations switch, and the

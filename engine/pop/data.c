@@ -244,8 +244,10 @@ static int start_segment(subject *s, double t0)
   return RKIN_OK;
 }
 
-static int add_obs(subject *s, double t, double dv, int cmt, int dvid,
-                   int output, size_t line)
+/* sel: the dataset selects outputs (a DVID column or output names given);
+ * otherwise dvid and output stay NULL (no allocation per subject). */
+static int add_obs(subject *s, double t, double dv, int cmt, int sel,
+                   int dvid, int output, size_t line)
 {
   size_t n = s->pub.n_obs, cap = s->cap_obs;
   if (n + 1 > cap) {
@@ -254,16 +256,19 @@ static int add_obs(subject *s, double t, double dv, int cmt, int dvid,
         || grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
         || grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
         || grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line)
-        || grow((void **)&s->dvid, &c5, n + 1, sizeof *s->dvid)
-        || grow((void **)&s->output, &c6, n + 1, sizeof *s->output))
+        || (sel && (grow((void **)&s->dvid, &c5, n + 1, sizeof *s->dvid)
+                    || grow((void **)&s->output, &c6, n + 1,
+                            sizeof *s->output))))
       return RKIN_ENOMEM;
     s->cap_obs = c1;
   }
   s->time[n] = t;
   s->dv[n] = dv;
   s->cmt[n] = cmt;
-  s->dvid[n] = dvid;
-  s->output[n] = output;
+  if (sel) {
+    s->dvid[n] = dvid;
+    s->output[n] = output;
+  }
   s->obs_line[n] = line;
   s->pub.n_obs++;
   s->seg[s->pub.n_seg - 1].n_obs++;
@@ -534,7 +539,9 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
                             c->opts->output_names[r->dvid - 1]);
       output = r->dvid - 1;
     }
-    rc = add_obs(s, r->time, r->dv, r->cmt, r->dvid, output, c->line);
+    rc = add_obs(s, r->time, r->dv, r->cmt,
+                 c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
+                 r->dvid, output, c->line);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   return RKIN_OK;

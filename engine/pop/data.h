@@ -50,6 +50,8 @@ typedef struct {
   const int *cmt;             /* n_obs: 0-based state of the CMT column, or
                                  -1 when the record has no CMT (or CMT
                                  names an output) */
+  /* Both NULL when the dataset has no DVID column and opts gave no
+   * outputs (nothing can select one; no memory spent per subject): */
   const int *dvid;            /* n_obs: the DVID column (>= 1), or -1 */
   const int *output;          /* n_obs: 0-based output the record selects
                                  (by DVID or a CMT naming an output), or

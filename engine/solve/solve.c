@@ -35,6 +35,8 @@ struct rkin_solver {
   size_t n_dir, cap_S;
   double *S;          /* n x n_dir */
   double *dy, *dout;  /* the caller's arrays, or NULL */
+  const double *dir;  /* n_dir x n_par directions */
+  double *G;          /* nonlinear outputs: d out / d (y, p) */
 };
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
@@ -74,6 +76,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->q);
   free(s->work);
   free(s->S);
+  free(s->G);
   free(s);
 }
 
@@ -209,12 +212,39 @@ static int check_req(const rkin_solver *s, const rkin_solve_req *r,
   return RKIN_OK;
 }
 
-/* Sensitivities of the states and (linear) outputs at output k. */
+/* Sensitivities of outputs that are not linear in the states, by the chain
+ * rule: d out / d dir = G_y S + G_p dir, G from the model's symbolic
+ * partials at the output time. */
+static void emit_sens_nonlinear(rkin_solver *s, size_t k, const double *y)
+{
+  size_t n = s->n, np = s->n_par, nd = s->n_dir, no = s->n_out, w = n + np;
+  size_t o, j, d;
+  double t = s->req->times[k], *dst = s->dout + k * no * nd;
+  int rc = rkin_model_output_partials(s->m, t, y, s->p, s->G, s->work);
+  if (rc) {
+    if (s->out_bad < 0) {
+      s->out_bad = rc < 0 && rc >= -(int)(no * w) ? (-1 - rc) / (int)w : 0;
+      s->out_bad_t = t;
+    }
+    return;
+  }
+  for (o = 0; o < no; o++)
+    for (d = 0; d < nd; d++) {
+      double v = 0;
+      for (j = 0; j < n; j++) v += s->G[o * w + j] * s->S[j * nd + d];
+      for (j = 0; j < np; j++) v += s->G[o * w + n + j] * s->dir[d * np + j];
+      dst[o * nd + d] = v;
+    }
+}
+
+/* Sensitivities of the states and outputs at output k. */
 static void emit_sens(rkin_solver *s, size_t k, const double *y)
 {
   size_t n = s->n, nd = s->n_dir, no = s->n_out, o, j, d;
   if (s->dy) memcpy(s->dy + k * n * nd, s->S, n * nd * sizeof *s->S);
-  if (s->dout && no) {
+  if (s->dout && no && !rkin_expath_output_matrix(s->ex)) {
+    emit_sens_nonlinear(s, k, y);
+  } else if (s->dout && no) {
     const double *C = rkin_expath_output_matrix(s->ex);
     const double *dC = rkin_expath_doutput(s->ex);
     double *dst = s->dout + k * no * nd;
@@ -430,10 +460,6 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: n_dir = "
                         "%zu, n_tia = %zu (expected n_dir > 0 and no TIA)",
                         n_dir, req->n_tia);
-  if (dout && s->n_out && !rkin_model_outputs_linear(s->m))
-    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
-                        "outputs of model '%s' are not linear in the "
-                        "states", rkin_model_name(s->m));
   res->n_steps = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;
@@ -446,6 +472,10 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
     s->S = S;
     s->cap_S = s->n * n_dir;
   }
+  if (dout && s->n_out && !rkin_model_outputs_linear(s->m) && !s->G
+      && !(s->G = malloc(s->n_out * (s->n + s->n_par) * sizeof *s->G)))
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the output "
+                        "derivatives");
   if (req->y0)
     memcpy(s->y, req->y0, s->n * sizeof *s->y);
   else
@@ -459,6 +489,7 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->out_bad = -1;
   s->dy = dy;
   s->dout = dout;
+  s->dir = dir;
   s->use_cv = 0;
   s->last = RKIN_PATH_EXACT;
   rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);

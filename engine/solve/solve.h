@@ -93,7 +93,8 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * states and outputs along n_dir directions in parameter space (dir
  * row-major n_dir x n_params; direction d is the derivative by a scalar
  * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
- * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
+ * and dout (n_times x n_outputs x n_dir; outputs not linear in the states
+ * by the chain rule through their symbolic partials), either NULL
  * when not wanted. y0 and doses do not depend on the parameters. No TIA
  * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
  * complex eigenvalues or nearly parallel eigenvectors (not implemented):

@@ -192,6 +192,12 @@ static void test_dvid(void)
   ok(s && s->dvid[1] == 2 && s->output[1] == -1, "without outputs DVID is "
      "kept as read and selects nothing");
   rkin_data_free(d);
+  d = read_text("dvid9.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,1\n1,1,3,.,.\n",
+                &no_out, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && !s->dvid && !s->output, "no DVID column, no outputs: dvid and "
+     "output are NULL");
+  rkin_data_free(d);
   /* ... but a CMT naming an output is then unknown */
   bad("dvid3.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,1\n1,1,3,.,logC\n",
       &no_out, "dvid3.csv:3: column CMT: 'logC' is neither",
