@@ -1,7 +1,8 @@
 /* l_trace.c - symbolic expressions for "radiokin.model": a Lua function
  * (rk.model's `ode` and `outputs`, or a caller of lrk_trace_call) runs ONCE
  * with symbolic arguments, and every + - * / ^, unary - and rk.exp/log/
- * sqrt/abs/min/max it applies adds a node to an expression graph.
+ * sqrt/abs/min/max/lt/le/gt/ge/all/any/negate/ifelse it applies adds a
+ * node to an expression graph.
  *
  * Userdata: an expression (node + its trace, kept alive as user value) and
  * a trace (the graph while it is being built). */
@@ -161,7 +162,8 @@ static int expr_unsupported(lua_State *L)
   trace_ctx *c = operand_ctx(L);
   return lrk_error(L, "%s '%s': %s: this operation is not defined "
                    "for expressions (only + - * / ^, unary -, rk.exp, "
-                   "rk.log, rk.sqrt, rk.abs, rk.min, rk.max)", KIND(c),
+                   "rk.log, rk.sqrt, rk.abs, rk.min, rk.max, and "
+                   "rk.ifelse with rk.lt/le/gt/ge/all/any/negate)", KIND(c),
                    c->model,
                    c->fn);
 }

@@ -7,7 +7,15 @@
  * quadratures: the result is the same integral under the same error
  * control, but CVODES then keeps one Nordsieck history instead of two, and
  * on a 7-state model that halves the per-step vector work (the reference
- * PBPK programs the tests compare with integrate AUC the same way). */
+ * PBPK programs the tests compare with integrate AUC the same way).
+ *
+ * A model with conditions on states or time (rk.ifelse) hands its
+ * comparisons to CVODES as root functions: CVODES returns at the switch
+ * and the run restarts there with a fresh history (run_to). The right-hand
+ * side is not mode-locked: between restarts it follows the condition's
+ * current value, which keeps every branch inside its own domain (an
+ * ifelse guarding a log); the error test resolves the step that crosses
+ * the switch, and the restart removes the kink from the BDF history. */
 #include "solve/cvodes_path.h"
 #include "solve/cv_linsol.h"
 #include "solve/cv_nvector.h"
