@@ -258,6 +258,30 @@ do
        .. "closed form (switch at %.6f h) to 1e-7 rel (max %.1e)")
        :format(ts, worst))
 
+  -- a second dose at 24 h lifts A above the threshold again: k1 until a
+  -- second crossing at t2 = 24 + ln(A(24+) / (V Cth)) / (k1 + l)
+  local a24 = V * Cth * math.exp(-(k2 + lambda) * (24 - ts)) + D
+  local t2 = 24 + math.log(a24 / (V * Cth)) / (k1 + lambda)
+  local times2 = { 23, 24, 25, t2 - 1e-3, t2 + 1e-3, 60 }
+  local r2 = m:simulate { doses = { { time = 0, amount = D, to = "A" },
+                                    { time = 24, amount = D, to = "A" } },
+                          times = times2, rtol = 1e-10, atol = 1e-12 }
+  local worst2 = 0
+  for i, tt in ipairs(times2) do
+    local want
+    if tt < 24 then
+      want = V * Cth * math.exp(-(k2 + lambda) * (tt - ts))
+    elseif tt < t2 then
+      want = a24 * math.exp(-(k1 + lambda) * (tt - 24))
+    else
+      want = V * Cth * math.exp(-(k2 + lambda) * (tt - t2))
+    end
+    worst2 = math.max(worst2, math.abs(r2.A[i] / want - 1))
+  end
+  t.ok(worst2 < 1e-7, ("a dose that lifts A above the threshold switches "
+       .. "back to k1 until the second crossing at %.6f h (max rel %.1e)")
+       :format(t2, worst2))
+
   -- the same with rk.piecewise and three pieces, and rk.all / rk.any
   local m3 = rk.model {
     name = "pw", states = { "A" }, params = { k = 0.1 },
