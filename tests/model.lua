@@ -304,6 +304,26 @@ do
   t.is(r3.A[2], a3(3), 1e-8, "rk.piecewise: second piece (rk.all)")
   t.is(r3.A[3], a3(10), 1e-8, "rk.piecewise: default piece")
 
+  -- rk.eq / rk.ne on a parameter (a covariate such as SEX)
+  local ms = rk.model {
+    name = "sex", states = { "A" }, params = { k = 0.1, SEX = 1 },
+    ode = function(s, p)
+      return { A = -rk.ifelse(rk.eq(p.SEX, 1), 2 * p.k,
+                              rk.ifelse(rk.ne(p.SEX, 2), 3 * p.k, p.k))
+                   * s.A }
+    end,
+  }
+  local function kk(sex)
+    return ms:simulate { doses = { { time = 0, amount = 1, to = "A" } },
+                         times = { 1 }, params = { SEX = sex } }.A[1]
+  end
+  t.ok(math.abs(kk(1) - math.exp(-0.2)) < 1e-12
+       and math.abs(kk(2) - math.exp(-0.1)) < 1e-12
+       and math.abs(kk(3) - math.exp(-0.3)) < 1e-12,
+       "rk.eq(SEX, 1) -> 2k, rk.ne(SEX, 2) -> 3k, else k")
+  t.is(rk.eq(2, 2), true, "rk.eq of numbers")
+  t.is(rk.ne(2, 2), false, "rk.ne of numbers")
+
   -- numbers: Lua values
   t.is(rk.gt(2, 1), true, "rk.gt of numbers is a Lua boolean")
   t.is(rk.ifelse(rk.le(2, 1), 3, 4), 4, "rk.ifelse of a boolean picks")

@@ -27,6 +27,10 @@ rk.abs, rk.min, rk.max = model.abs, model.min, model.max
 rk.lt, rk.le, rk.gt, rk.ge = model.lt, model.le, model.gt, model.ge
 rk.all, rk.any, rk.negate = model.all, model.any, model.negate
 rk.ifelse = model.ifelse
+-- rk.eq / rk.ne (NONMEM's .EQ. / .NE., e.g. on a covariate SEX):
+-- a <= b and a >= b; a < b or a > b.
+function rk.eq(a, b) return rk.all(rk.le(a, b), rk.ge(a, b)) end
+function rk.ne(a, b) return rk.any(rk.lt(a, b), rk.gt(a, b)) end
 
 -- rk.piecewise(c1, v1, c2, v2, ..., default): v of the first condition
 -- that holds, else default (nested rk.ifelse).
