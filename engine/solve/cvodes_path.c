@@ -628,10 +628,11 @@ static int run_to(rkin_cvpath *c, double tout, double te, sunrealtype *tret,
           }
       free(info);
       return rkin_err_set(err, RKIN_ESOLVER, "model '%s': the condition %s "
-                          "switched more than max_steps = %ld times before "
-                          "t = %g h (it chatters: the dynamics drive the "
-                          "solution back across it); smooth the switch or "
-                          "raise max_steps", rkin_model_name(c->m), txt,
+                          "switched more than max_steps = %ld times in one "
+                          "interval between doses, before t = %g h (if the "
+                          "dynamics drive the solution back across it, it "
+                          "chatters: smooth the switch; else raise "
+                          "max_steps)", rkin_model_name(c->m), txt,
                           c->max_steps, (double)*tret);
     }
     if ((flag = CVodeReInit(c->mem, *tret, c->y))

@@ -416,6 +416,70 @@ static void test_nonlinear_outputs(void)
   rkin_model_free(m);
 }
 
+/* An oscillator x' = v, v' = -ifelse(x > 0, 1, 1.21) x crosses x = 0
+ * about 3 times per 2 pi h: over 2000 h far more often than max_steps =
+ * 200, each stretch between crossings taking fewer steps than that. The
+ * restart count is bounded: an error naming the condition, not a hang. */
+static void test_many_switches(void)
+{
+  static const char *const sn[] = { "x", "v" };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), d[2];
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_solve_opts o;
+  double y0[2] = { 1, 0 };
+  rkin_solve_req rq = sampled(2000, NULL, NULL, 0);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  int rc;
+  d[0] = add(g, rkin_expr_state(g, 1),
+             mul(g, rkin_expr_const(g, LAM), x));   /* cancel decay */
+  d[1] = add(g, rkin_expr_unary(g, RKIN_OP_NEG,
+                                mul(g, rkin_expr_ifelse(
+                                         g, rkin_expr_binary(
+                                              g, RKIN_OP_GT, x,
+                                              rkin_expr_const(g, 0)),
+                                         rkin_expr_const(g, 1),
+                                         rkin_expr_const(g, 1.21)), x)),
+             mul(g, rkin_expr_const(g, LAM), rkin_expr_state(g, 1)));
+  m = make("oscillator", 2, sn, d, 0, NULL, NULL, 0, NULL, NULL, g);
+  rkin_solve_opts_default(&o);
+  o.max_steps = 200;
+  s = rkin_solver_new(m, &o, &err);
+  rq.y0 = y0;
+  rc = rkin_solver_run(s, &rq, &rs, &err);
+  ok(rc == RKIN_ESOLVER, "more switches than max_steps in one interval "
+     "fail (rc %d)", rc);
+  like(err.msg, "the condition x > 0 switched more than max_steps = 200 "
+       "times", "message names the condition and the limit");
+  rkin_solver_free(s);
+  {
+    /* Each branch conserves its energy: x = cos t for x > 0, x = -sin(1.1
+     * (t - pi/2)) / 1.1 for x < 0, so (x, v) is back at (1, 0) after each
+     * period pi + pi / 1.1; ten periods cross x = 0 twenty times. */
+    const double T = 10 * (M_PI + M_PI / 1.1);
+    double times[2], y[4], yend[2];
+    o.max_steps = 100000;
+    o.rtol = 1e-11;
+    o.atol = 1e-13;
+    s = rkin_solver_new(m, &o, &err);
+    times[0] = T - (M_PI / 2 + M_PI / 1.1);   /* x = 0 going down, v = -1 */
+    times[1] = T;
+    rq = sampled(T, NULL, times, 2);
+    rq.y0 = y0;
+    rs.y = y;
+    rs.y_end = yend;
+    is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "ten periods");
+    ok(fabs(y[0]) < 1e-7 && fabs(y[1] + 1) < 1e-7 && fabs(y[2] - 1) < 1e-7
+       && fabs(y[3]) < 1e-7, "piecewise oscillator after 20 switches: "
+       "(0, -1) at %.4f h and (1, 0) at %.4f h, to 1e-7 (got (%.2e, %.9f), "
+       "(%.9f, %.2e))", times[0], T, y[0], y[1], y[2], y[3]);
+    rkin_solver_free(s);
+  }
+  rkin_model_free(m);
+}
+
 /* A 1 ms pulse X' = ifelse(all(t > 5, t < 5.001), 1000, 0) (+ decay) on an
  * empty system: without the switches as root functions the integrator's
  * steps grow over the quiet X = 0 and step over the pulse unseen. Closed
@@ -1002,6 +1066,7 @@ int main(void)
   test_time_switch();
   test_chattering();
   test_pulse();
+  test_many_switches();
   test_nonlinear_outputs();
   test_singular();
   test_peer();
