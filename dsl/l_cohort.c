@@ -390,10 +390,17 @@ static int cohort_new(lua_State *L)
                               0);
   res.status = lua_newuserdatauv(L, n * sizeof(int), 0);
   if (rkin_cohort_run(&sp, &res, &err)) lrk_raise(L, CTX, &err);
-  if (sp.opts.path == RKIN_PATH_AUTO)
-    path_name = rkin_model_is_linear(m) && rkin_model_outputs_linear(m)
+  if (sp.opts.path == RKIN_PATH_AUTO) {
+    /* as the solver decides: an output is integrated on the exact path
+     * when it is linear in the states */
+    int out_tia = 0;
+    size_t q;
+    for (q = 0; q < sp.n_tia; q++)
+      out_tia |= (size_t)tia_idx[q] >= rkin_model_nstates(m);
+    path_name = rkin_model_is_linear(m)
+                    && (rkin_model_outputs_linear(m) || !out_tia)
                   ? "exact" : "cvodes";
-  else
+  } else
     path_name = sp.opts.path == RKIN_PATH_EXACT ? "exact" : "cvodes";
   push_result(L, &sp, &res, tia_idx, path_name);
   /* The patients given (with their cov and eta) stay with the result, for

@@ -259,6 +259,7 @@ static void call_traced(lua_State *L, int fn, int s, int p, int t,
   lua_pushvalue(L, p);
   lua_pushvalue(L, t);
   lua_call(L, 3, 1);
+  lrk_trace_check_conditions(L, c);
   if (lua_type(L, -1) != LUA_TTABLE)
     lrk_error(L, "%s: %s must return a table {NAME = expression, ...} "
               "(got %s)", ctx, what, lrk_got(L, -1));

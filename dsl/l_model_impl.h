@@ -44,6 +44,11 @@ typedef struct {
   size_t ns;
   char **params;
   size_t np;
+  /* Conditions made (rk.lt, ...) and those consumed (by rk.ifelse, rk.all,
+   * rk.any, rk.negate): one made but never consumed was most likely
+   * tested by a Lua `if`, where any userdata is true. */
+  rkin_node *made, *used;
+  size_t n_made, n_used, cap_made, cap_used;
 } trace_ctx;
 
 /* Raises with the graph's error when n < 0 (a failed node). */
@@ -57,7 +62,11 @@ rkin_node lrk_trace_node(lua_State *L, int idx, trace_ctx *c,
 /* Pushes the read-only proxy table s (is_state) or p of the trace at
  * ctx_idx, pre-filled with its leaves. */
 void lrk_trace_push_proxy(lua_State *L, int ctx_idx, int is_state);
-/* rk.exp, rk.log, rk.sqrt, rk.abs, rk.min, rk.max. */
+/* Raises when a condition made while tracing was not consumed by
+ * rk.ifelse / rk.all / rk.any / rk.negate (a Lua `if` on it). */
+void lrk_trace_check_conditions(lua_State *L, trace_ctx *c);
+/* rk.exp, rk.log, rk.sqrt, rk.abs, rk.min, rk.max, rk.lt, rk.le, rk.gt,
+ * rk.ge, rk.all, rk.any, rk.negate, rk.ifelse. */
 extern const luaL_Reg lrk_trace_funcs[];
 /* Registers the TRACE_MT and EXPR_MT metatables. */
 void lrk_trace_open(lua_State *L);

@@ -13,52 +13,176 @@
 #include "core/model.h"
 #include "pop/data.h"
 
+static void free_list(char **v, size_t n)
+{
+  size_t k;
+  for (k = 0; v && k < n; k++) free(v[k]);
+  free(v);
+}
+
 int lrk_popdata_gc(lua_State *L)
 {
   ldata *x = luaL_checkudata(L, 1, DATA_MT);
   rkin_data_free(x->d);
   free(x->path);
+  free_list(x->state_names, x->n_states);
+  free_list(x->out_names, x->n_out);
   x->d = NULL;
   x->path = NULL;
+  x->state_names = x->out_names = NULL;
+  x->n_states = x->n_out = 0;
   return 0;
 }
 
-/* Reads a dataset at `path` for the model at model_idx (CMT may then be
- * a state name) and pushes it. */
-ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
-                        const char *ctx)
+/* malloc'd copies of n names, for the dataset's d.observations. */
+static char **copy_list(lua_State *L, const char *const *v, size_t n)
+{
+  char **c = calloc(n ? n : 1, sizeof *c);
+  size_t k;
+  if (!c) lrk_error(L, "rk.popest.read: out of memory");
+  for (k = 0; k < n; k++)
+    if (!(c[k] = strdup(v[k] ? v[k] : "?"))) {
+      free_list(c, k);
+      lrk_error(L, "rk.popest.read: out of memory");
+    }
+  return c;
+}
+
+/* The outputs DVID 1, 2, ... select: the list at dvid_idx (output names
+ * of m), or m's outputs in their order when dvid_idx is 0. Pushed as a
+ * scratch userdata. */
+static const char **dvid_order(lua_State *L, const rkin_model *m,
+                               int dvid_idx, size_t *n, const char *ctx)
+{
+  size_t k, no = rkin_model_noutputs(m);
+  const char **out;
+  if (!dvid_idx) {
+    out = lua_newuserdatauv(L, (no ? no : 1) * sizeof *out, 0);
+    for (k = 0; k < no; k++) out[k] = rkin_model_output_name(m, k);
+    *n = no;
+    return out;
+  }
+  *n = lua_rawlen(L, dvid_idx);
+  out = lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *out, 0);
+  for (k = 0; k < *n; k++) {
+    rkin_err err;
+    const char *name;
+    lua_rawgeti(L, dvid_idx, (lua_Integer)k + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      lrk_error(L, "%s: dvid[%d] must be an output name (got %s)", ctx,
+                (int)k + 1, lrk_got(L, -1));
+    name = lua_tostring(L, -1);
+    if (rkin_model_output_index(m, name, &err) < 0)
+      lrk_error(L, "%s: dvid[%d]: %s", ctx, (int)k + 1, err.msg);
+    out[k] = rkin_model_output_name(m, (size_t)rkin_model_output_index(m,
+                                                                name, NULL));
+    lua_pop(L, 1);
+  }
+  return out;
+}
+
+/* Reads a dataset at `path` for the model at model_idx (CMT may then name
+ * a state or an output; DVID k selects output k of the list at dvid_idx,
+ * or of the model's outputs when dvid_idx is 0) and pushes it. */
+static ldata *push_data(lua_State *L, const char *path, int model_idx,
+                        int dvid_idx, const char *ctx)
 {
   const rkin_model *m = lrk_check_model(L, model_idx);
-  size_t k, ns = rkin_model_nstates(m);
+  size_t k, ns = rkin_model_nstates(m), nd;
   const char **names = lua_newuserdatauv(L, ns * sizeof *names, 0);
+  const char **dv = dvid_order(L, m, dvid_idx, &nd, ctx);
   rkin_data_opts o;
   rkin_err err;
   ldata *x;
   for (k = 0; k < ns; k++) names[k] = rkin_model_state_name(m, k);
+  memset(&o, 0, sizeof o);
   o.n_states = ns;
   o.state_names = names;
+  o.n_outputs = nd;
+  o.output_names = dv;
   x = lua_newuserdatauv(L, sizeof *x, 0);
   memset(x, 0, sizeof *x);
   luaL_setmetatable(L, DATA_MT);
   lua_remove(L, -2);
+  lua_remove(L, -2);
   rkin_err_clear(&err);
   x->path = lrk_strdup(L, "rk.popest", path);
+  x->state_names = copy_list(L, names, ns);
+  x->n_states = ns;
+  x->out_names = copy_list(L, dv, nd);
+  x->n_out = nd;
   x->d = rkin_data_read(path, &o, &err);
   if (!x->d) lrk_raise(L, ctx, &err);
   return x;
 }
 
-/* rk.popest.read(path, pm_or_model) -> dataset */
+ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
+                        const char *ctx)
+{
+  return push_data(L, path, lua_absindex(L, model_idx), 0, ctx);
+}
+
+/* rk.popest.read(path, pm_or_model [, {dvid = {output names}}]) */
 int lrk_popdata_read(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
+  int dvid_idx = 0;
+  lua_settop(L, 3);
   if (luaL_testudata(L, 2, POPMODEL_MT)) {
     lrk_check_popmodel(L, 2);
     lua_getiuservalue(L, 2, 1);
     lua_replace(L, 2);
   }
-  lrk_popdata_push(L, path, 2, "rk.popest.read");
+  if (!lua_isnil(L, 3)) {
+    static const char *const known[] = { "dvid", NULL };
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lrk_check_keys(L, 3, "rk.popest.read", known);
+    lua_getfield(L, 3, "dvid");
+    if (!lua_isnil(L, -1)) {
+      if (!lua_istable(L, -1))
+        return lrk_error(L, "rk.popest.read: field 'dvid' must be a list of "
+                         "output names (got %s)", lrk_got(L, -1));
+      dvid_idx = lua_gettop(L);
+    }
+  }
+  push_data(L, path, 2, dvid_idx, "rk.popest.read");
   return 1;
+}
+
+/* d.observations: one row per observation, subjects in file order:
+ * {id, time, dv, line, cmt = state name or nil, dvid = n or nil,
+ *  output = output name or nil}. */
+static void push_observations(lua_State *L, const ldata *x)
+{
+  size_t i, k, row = 0;
+  lua_createtable(L, (int)rkin_data_nobs(x->d), 0);
+  for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
+    const rkin_data_subject *s = rkin_data_subject_at(x->d, i);
+    for (k = 0; k < s->n_obs; k++) {
+      lua_createtable(L, 0, 7);
+      lua_pushnumber(L, s->id);
+      lua_setfield(L, -2, "id");
+      lua_pushnumber(L, s->time[k]);
+      lua_setfield(L, -2, "time");
+      lua_pushnumber(L, s->dv[k]);
+      lua_setfield(L, -2, "dv");
+      lua_pushinteger(L, (lua_Integer)s->obs_line[k]);
+      lua_setfield(L, -2, "line");
+      if (s->cmt[k] >= 0 && (size_t)s->cmt[k] < x->n_states) {
+        lua_pushstring(L, x->state_names[s->cmt[k]]);
+        lua_setfield(L, -2, "cmt");
+      }
+      if (s->dvid && s->dvid[k] >= 1) {
+        lua_pushinteger(L, s->dvid[k]);
+        lua_setfield(L, -2, "dvid");
+      }
+      if (s->output && s->output[k] >= 0 && x->out_names) {
+        lua_pushstring(L, x->out_names[s->output[k]]);
+        lua_setfield(L, -2, "output");
+      }
+      lua_rawseti(L, -2, (lua_Integer)++row);
+    }
+  }
 }
 
 int lrk_popdata_index(lua_State *L)
@@ -73,6 +197,8 @@ int lrk_popdata_index(lua_State *L)
     lua_pushinteger(L, (lua_Integer)rkin_data_nobs(x->d));
   } else if (strcmp(k, "path") == 0) {
     lua_pushstring(L, x->path);
+  } else if (strcmp(k, "observations") == 0) {
+    push_observations(L, x);
   } else if (strcmp(k, "covariates") == 0) {
     lua_createtable(L, (int)rkin_data_ncovariates(x->d), 0);
     for (i = 0; i < rkin_data_ncovariates(x->d); i++) {
@@ -87,7 +213,7 @@ int lrk_popdata_index(lua_State *L)
     }
   } else {
     return lrk_error(L, "dataset has no field '%s' (fields: n_subjects, "
-                     "n_obs, covariates, ids, path)", k);
+                     "n_obs, covariates, ids, path, observations)", k);
   }
   return 1;
 }

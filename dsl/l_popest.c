@@ -139,6 +139,28 @@ static int pop_fit(lua_State *L)
   }
   x = lua_touserdata(L, 6);
   if (!x->d) return lrk_error(L, "%s: the dataset was freed", ctx);
+  {
+    /* A fit predicts one observed quantity: a record that selects another
+     * output (DVID, or CMT naming an output) must not be fitted to it. */
+    const char *obs = p->output >= 0
+        ? rkin_model_output_name(m, (size_t)p->output) : NULL;
+    size_t i, j;
+    for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
+      const rkin_data_subject *sj = rkin_data_subject_at(x->d, i);
+      for (j = 0; j < sj->n_obs; j++) {
+        const char *sel = sj->output && sj->output[j] >= 0
+            ? x->out_names[sj->output[j]] : NULL;
+        if (sel && (!obs || strcmp(sel, obs) != 0))
+          return lrk_error(L, "%s: %s:%d: the record observes output "
+                           "'%s' (DVID/CMT), but the fit predicts '%s' "
+                           "(observe =); a fit of several outputs is not "
+                           "supported yet", ctx, x->path,
+                           (int)sj->obs_line[j], sel,
+                           obs ? obs : rkin_model_state_name(
+                                           m, (size_t)(-1 - p->output)));
+      }
+    }
+  }
   rkin_popfit_opts_default(&o);
   o.method = p->method;
   rkin_solve_opts_default(&so);

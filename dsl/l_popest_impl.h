@@ -55,13 +55,15 @@ rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
 typedef struct {
   rkin_data *d;
   char *path;
+  char **state_names, **out_names;   /* the model's, and DVID's order */
+  size_t n_states, n_out;
 } ldata;
 
 /* Reads a dataset at `path` for the model at model_idx (CMT may then be
  * a state name) and pushes it; raises with the reader's message. */
 ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
                         const char *ctx);
-/* rk.popest.read(path, pm_or_model) -> dataset */
+/* rk.popest.read(path, pm_or_model [, {dvid = {output names}}]) */
 int lrk_popdata_read(lua_State *L);
 int lrk_popdata_gc(lua_State *L);
 int lrk_popdata_index(lua_State *L);

@@ -601,11 +601,182 @@ static int result_write_csv(lua_State *L)
   return 1;
 }
 
+/* The column (a Lua array, pushed) record i selects, the first given of:
+ * output = name (as d.observations resolved it), dvid = k (k-th name of
+ * the DVID order at index order, n_order names), cmt = a state/output name
+ * or a 1-based state number. */
+static void push_selected(lua_State *L, int r, int rec, int order,
+                          size_t n_order, size_t i)
+{
+  const char *ctx = "r:predict";
+  int n_sel, ty;
+  lua_getfield(L, rec, "output");
+  lua_getfield(L, rec, "dvid");
+  lua_getfield(L, rec, "cmt");
+  n_sel = !lua_isnil(L, -3) + !lua_isnil(L, -2) + !lua_isnil(L, -1);
+  if (n_sel == 0)
+    lrk_error(L, "%s: obs[%d] selects nothing: give output = name, dvid = "
+              "k or cmt = state", ctx, (int)i);
+  if (!lua_isnil(L, -3)) {
+    if (lua_type(L, -3) != LUA_TSTRING)
+      lrk_error(L, "%s: obs[%d].output must be an output name (got %s)", ctx,
+                (int)i, lrk_got(L, -3));
+    lua_getfield(L, r, "outputs");
+    lua_pushvalue(L, -4);
+    if (lua_rawget(L, -2) != LUA_TTABLE)
+      lrk_error(L, "%s: obs[%d].output '%s' is not an output of the model",
+                ctx, (int)i, lua_tostring(L, -5));
+    return;
+  }
+  if (!lua_isnil(L, -2)) {
+    lua_Integer k;
+    if (!lua_isinteger(L, -2) && !(lua_type(L, -2) == LUA_TNUMBER
+                                   && lua_tonumber(L, -2)
+                                      == floor(lua_tonumber(L, -2))))
+      lrk_error(L, "%s: obs[%d].dvid must be an integer (got %s)", ctx,
+                (int)i, lrk_got(L, -2));
+    k = (lua_Integer)lua_tonumber(L, -2);
+    if (k < 1 || (size_t)k > n_order)
+      lrk_error(L, "%s: obs[%d].dvid = %d, but there are %d outputs to "
+                "select (DVID 1..%d)", ctx, (int)i, (int)k, (int)n_order,
+                (int)n_order);
+    lua_getfield(L, r, "outputs");
+    lua_rawgeti(L, order, k);
+    lua_rawget(L, -2);
+    return;
+  }
+  ty = lua_type(L, -1);
+  if (ty == LUA_TNUMBER) {
+    lua_Integer k = (lua_Integer)lua_tonumber(L, -1);
+    lua_getfield(L, r, "columns");
+    lua_getfield(L, r, "states");
+    if ((double)k != lua_tonumber(L, -3) || k < 1
+        || lua_rawgeti(L, -2, k) != LUA_TSTRING)
+      lrk_error(L, "%s: obs[%d].cmt = %s is not a state number", ctx,
+                (int)i, lrk_got(L, -3));
+    if (lua_rawget(L, -2) != LUA_TTABLE)
+      lrk_error(L, "%s: obs[%d].cmt = %s is not a state number", ctx,
+                (int)i, lrk_got(L, -4));
+    return;
+  }
+  if (ty != LUA_TSTRING)
+    lrk_error(L, "%s: obs[%d].cmt must be a state or output name or a "
+              "state number (got %s)", ctx, (int)i, lrk_got(L, -1));
+  lua_getfield(L, r, "states");
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) == LUA_TTABLE) return;
+  lua_pop(L, 2);
+  lua_getfield(L, r, "outputs");
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) != LUA_TTABLE)
+    lrk_error(L, "%s: obs[%d].cmt '%s' is neither a state nor an output",
+              ctx, (int)i, lua_tostring(L, -3));
+}
+
+/* r:predict(obs [, {dvid = {names}}]) -> one value per record of obs:
+ * the state or output it selects at its time (one of the result's output
+ * times). DVID k selects the k-th name of dvid, by default of the
+ * model's outputs (m.outputs order). */
+static int result_predict(lua_State *L)
+{
+  size_t i, n, n_order = 0, nt;
+  int r = 1, obs = 2, order, times;
+  lua_settop(L, 3);
+  luaL_checktype(L, r, LUA_TTABLE);
+  if (!lua_istable(L, obs))
+    return lrk_error(L, "r:predict: expected a list of observation records "
+                     "{time =, output = | dvid = | cmt =} (got %s)",
+                     lrk_got(L, obs));
+  lua_createtable(L, 0, 0);
+  order = lua_gettop(L);
+  if (lua_istable(L, 3)) {
+    static const char *const known[] = { "dvid", NULL };
+    lrk_check_keys(L, 3, "r:predict", known);
+    lua_getfield(L, 3, "dvid");
+  } else if (!lua_isnil(L, 3)) {
+    return lrk_error(L, "r:predict: options must be a table {dvid = "
+                     "{names}} (got %s)", lrk_got(L, 3));
+  } else {
+    lua_pushnil(L);
+  }
+  if (lua_istable(L, -1)) {
+    n_order = lua_rawlen(L, -1);
+    for (i = 1; i <= n_order; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i);
+      lua_getfield(L, r, "outputs");
+      lua_pushvalue(L, -2);
+      if (lua_type(L, -3) != LUA_TSTRING || lua_rawget(L, -2) != LUA_TTABLE)
+        return lrk_error(L, "r:predict: dvid[%d] is not an output of the "
+                         "model", (int)i);
+      lua_pop(L, 2);
+      lua_rawseti(L, order, (lua_Integer)i);
+    }
+  } else if (!lua_isnil(L, -1)) {
+    return lrk_error(L, "r:predict: field 'dvid' must be a list of output "
+                     "names (got %s)", lrk_got(L, -1));
+  } else {
+    /* the outputs in column order (after the states) */
+    size_t nc;
+    lua_getfield(L, r, "columns");
+    lua_getfield(L, r, "outputs");
+    nc = lua_rawlen(L, -2);
+    for (i = 1; i <= nc; i++) {
+      lua_rawgeti(L, -2, (lua_Integer)i);
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, -3) == LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_rawseti(L, order, (lua_Integer)++n_order);
+      } else {
+        lua_pop(L, 2);
+      }
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, r, "time");
+  times = lua_gettop(L);
+  nt = lua_rawlen(L, times);
+  n = lua_rawlen(L, obs);
+  lua_createtable(L, (int)n, 0);
+  for (i = 1; i <= n; i++) {
+    int rec, top = lua_gettop(L);
+    double t;
+    size_t k;
+    lua_rawgeti(L, obs, (lua_Integer)i);
+    rec = lua_gettop(L);
+    if (!lua_istable(L, rec))
+      return lrk_error(L, "r:predict: obs[%d] must be a record {time =, "
+                       "output = | dvid = | cmt =} (got %s)", (int)i,
+                       lrk_got(L, rec));
+    t = lrk_field_number(L, rec, "r:predict", "time", 1, 0);
+    for (k = 1; k <= nt; k++) {
+      lua_rawgeti(L, times, (lua_Integer)k);
+      if (lua_tonumber(L, -1) == t) {
+        lua_pop(L, 1);
+        break;
+      }
+      lua_pop(L, 1);
+    }
+    if (k > nt)
+      return lrk_error(L, "r:predict: obs[%d].time = %f h is not an output "
+                       "time of this result (add it to times)", (int)i, t);
+    push_selected(L, r, rec, order, n_order, i);
+    lua_rawgeti(L, -1, (lua_Integer)k);
+    lua_rawseti(L, top, (lua_Integer)i);
+    lua_settop(L, top);
+  }
+  return 1;
+}
+
 static int result_index(lua_State *L)
 {
   const char *k = lua_tostring(L, 2);
   if (k && strcmp(k, "write_csv") == 0) {
     lua_pushcfunction(L, result_write_csv);
+    return 1;
+  }
+  if (k && strcmp(k, "predict") == 0) {
+    lua_pushcfunction(L, result_predict);
     return 1;
   }
   if (k && (strcmp(k, "tia_inf") == 0 || strcmp(k, "tia_inf_error") == 0)) {
@@ -614,7 +785,8 @@ static int result_index(lua_State *L)
   }
   return lrk_error(L, "simulate result has no field '%s' (fields: time, "
                    "states, outputs, tia, tia_inf, y_end, params, path, "
-                   "steps, t0, t1, columns, model, write_csv, and each "
+                   "steps, t0, t1, columns, model, write_csv, predict, "
+                   "and each "
                    "state/output by name)", luaL_tolstring(L, 2, NULL));
 }
 

@@ -1,7 +1,8 @@
 /* l_trace.c - symbolic expressions for "radiokin.model": a Lua function
  * (rk.model's `ode` and `outputs`, or a caller of lrk_trace_call) runs ONCE
  * with symbolic arguments, and every + - * / ^, unary - and rk.exp/log/
- * sqrt/abs/min/max it applies adds a node to an expression graph.
+ * sqrt/abs/min/max/lt/le/gt/ge/all/any/negate/ifelse it applies adds a
+ * node to an expression graph.
  *
  * Userdata: an expression (node + its trace, kept alive as user value) and
  * a trace (the graph while it is being built). */
@@ -37,6 +38,10 @@ static int trace_gc(lua_State *L)
   lrk_free_names(c->params, c->np);
   c->states = c->params = NULL;
   c->ns = c->np = 0;
+  free(c->made);
+  free(c->used);
+  c->made = c->used = NULL;
+  c->n_made = c->n_used = c->cap_made = c->cap_used = 0;
   return 0;
 }
 
@@ -138,14 +143,17 @@ static int expr_unm(lua_State *L)
   return 1;
 }
 
-/* Comparisons cannot be traced: the function runs once, so an `if` on a
- * symbolic value would pick one branch for ever. */
+/* Lua's < <= == cannot be traced: Lua turns what __lt/__le/__eq return
+ * into true or false, so `if x > y` would pick one branch for ever (the
+ * function runs once). Conditions are made by rk.lt/le/gt/ge instead. */
 static int expr_compare(lua_State *L)
 {
   trace_ctx *c = operand_ctx(L);
-  return lrk_error(L, "%s '%s': %s: expressions cannot be compared "
-                   "(the function is traced once with symbolic values; "
-                   "use rk.min, rk.max or rk.abs instead of if/<)",
+  return lrk_error(L, "%s '%s': %s: expressions cannot be compared with "
+                   "< <= > >= == or tested by `if` (the function is traced "
+                   "once with symbolic values); write the condition as "
+                   "rk.ifelse(rk.gt(x, y), a, b) (also rk.lt, rk.le, "
+                   "rk.ge, rk.all, rk.any, rk.piecewise)",
                    KIND(c), c->model, c->fn);
 }
 
@@ -154,7 +162,8 @@ static int expr_unsupported(lua_State *L)
   trace_ctx *c = operand_ctx(L);
   return lrk_error(L, "%s '%s': %s: this operation is not defined "
                    "for expressions (only + - * / ^, unary -, rk.exp, "
-                   "rk.log, rk.sqrt, rk.abs, rk.min, rk.max)", KIND(c),
+                   "rk.log, rk.sqrt, rk.abs, rk.min, rk.max, and "
+                   "rk.ifelse with rk.lt/le/gt/ge/all/any/negate)", KIND(c),
                    c->model,
                    c->fn);
 }
@@ -278,6 +287,211 @@ static int math_minmax(lua_State *L, rkin_op op, const char *name)
 
 static int m_min(lua_State *L) { return math_minmax(L, RKIN_OP_MIN, "min"); }
 static int m_max(lua_State *L) { return math_minmax(L, RKIN_OP_MAX, "max"); }
+
+/* ---------------------------------------------------------- conditions */
+
+static void note_cond(lua_State *L, trace_ctx *c, rkin_node n, int used)
+{
+  rkin_node **v = used ? &c->used : &c->made;
+  size_t *len = used ? &c->n_used : &c->n_made;
+  size_t *cap = used ? &c->cap_used : &c->cap_made;
+  if (*len == *cap) {
+    size_t nc = *cap ? 2 * *cap : 16;
+    rkin_node *t = realloc(*v, nc * sizeof *t);
+    if (!t) lrk_error(L, "%s: out of memory", KIND(c));
+    *v = t;
+    *cap = nc;
+  }
+  (*v)[(*len)++] = n;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+  rkin_node x = *(const rkin_node *)a, y = *(const rkin_node *)b;
+  return (x > y) - (x < y);
+}
+
+void lrk_trace_check_conditions(lua_State *L, trace_ctx *c)
+{
+  size_t k;
+  if (!c->n_made) return;
+  qsort(c->used, c->n_used, sizeof *c->used, cmp_node);
+  for (k = 0; k < c->n_made; k++)
+    if (!c->n_used || !bsearch(&c->made[k], c->used, c->n_used,
+                               sizeof *c->used, cmp_node)) {
+      char buf[256];
+      rkin_expr_format(c->g, c->made[k], (const char *const *)c->states,
+                       (const char *const *)c->params, buf, sizeof buf);
+      lrk_error(L, "%s '%s': %s: the condition %s was made but not used "
+                "by rk.ifelse (nor rk.all/rk.any/rk.negate): a Lua `if` on "
+                "a condition is always true; write rk.ifelse(cond, a, b)",
+                KIND(c), c->model, c->fn, buf);
+    }
+}
+
+/* The trace of the first expression among arguments 1..n, pushed; NULL
+ * (nothing pushed) when all are plain Lua values. */
+static trace_ctx *args_ctx(lua_State *L, int n)
+{
+  int i;
+  for (i = 1; i <= n; i++)
+    if (luaL_testudata(L, i, EXPR_MT)) {
+      lua_getiuservalue(L, i, 1);
+      return live_ctx(L, lua_gettop(L));
+    }
+  return NULL;
+}
+
+static int is_cond_expr(lua_State *L, int idx, trace_ctx *c)
+{
+  lexpr *e = luaL_testudata(L, idx, EXPR_MT);
+  return e && rkin_expr_is_bool(c->g, e->n);
+}
+
+/* rk.lt(a, b) etc.: a Lua boolean for two numbers, else a condition. */
+static int compare(lua_State *L, rkin_op op, const char *name)
+{
+  int i;
+  trace_ctx *c;
+  rkin_node r;
+  lua_settop(L, 2);
+  for (i = 1; i <= 2; i++)
+    if (!luaL_testudata(L, i, EXPR_MT)
+        && !(lua_type(L, i) == LUA_TNUMBER && isfinite(lua_tonumber(L, i))))
+      return lrk_error(L, "rk.%s: argument %d must be a finite number or an "
+                       "expression (got %s)", name, i, lrk_got(L, i));
+  if (!(c = args_ctx(L, 2))) {
+    double a = lua_tonumber(L, 1), b = lua_tonumber(L, 2);
+    lua_pushboolean(L, op == RKIN_OP_LT ? a < b : op == RKIN_OP_LE ? a <= b
+                       : op == RKIN_OP_GT ? a > b : a >= b);
+    return 1;
+  }
+  for (i = 1; i <= 2; i++)
+    if (is_cond_expr(L, i, c))
+      return lrk_error(L, "%s '%s': %s: rk.%s: argument %d is a condition, "
+                       "not a number (combine conditions with rk.all or "
+                       "rk.any)", KIND(c), c->model, c->fn, name, i);
+  r = rkin_expr_binary(c->g, op, lrk_trace_node(L, 1, c, name),
+                       lrk_trace_node(L, 2, c, name));
+  lrk_trace_check(L, c, r);
+  note_cond(L, c, r, 0);
+  lrk_trace_push_expr(L, 3, r);
+  return 1;
+}
+
+static int m_lt(lua_State *L) { return compare(L, RKIN_OP_LT, "lt"); }
+static int m_le(lua_State *L) { return compare(L, RKIN_OP_LE, "le"); }
+static int m_gt(lua_State *L) { return compare(L, RKIN_OP_GT, "gt"); }
+static int m_ge(lua_State *L) { return compare(L, RKIN_OP_GE, "ge"); }
+
+/* Argument i as a condition of trace c (which may be NULL: no expression
+ * among the arguments): -1 for true, -2 for false, else its node (noted as
+ * used). */
+static rkin_node cond_arg(lua_State *L, int i, trace_ctx *c,
+                          const char *name)
+{
+  lexpr *e;
+  if (lua_type(L, i) == LUA_TBOOLEAN) return lua_toboolean(L, i) ? -1 : -2;
+  e = luaL_testudata(L, i, EXPR_MT);
+  if (e && c) {
+    rkin_node n = lrk_trace_node(L, i, c, name);
+    if (!rkin_expr_is_bool(c->g, n)) {
+      char buf[200];
+      rkin_expr_format(c->g, n, (const char *const *)c->states,
+                       (const char *const *)c->params, buf, sizeof buf);
+      lrk_error(L, "%s '%s': %s: %s: argument %d (%s) is a number, not a "
+                "condition; expected a comparison such as rk.gt(x, y), "
+                "rk.all/rk.any of comparisons, or true/false", KIND(c),
+                c->model, c->fn, name, i, buf);
+    }
+    note_cond(L, c, n, 1);
+    return n;
+  }
+  return lrk_error(L, "%s: argument %d must be a condition (rk.lt, rk.le, "
+                   "rk.gt, rk.ge, rk.all, rk.any, rk.negate) or a boolean "
+                   "(got %s)", name, i, lrk_got(L, i));
+}
+
+/* rk.all(c1, c2, ...) / rk.any(...): booleans fold, conditions combine. */
+static int logic(lua_State *L, rkin_op op, const char *name)
+{
+  int i, n = lua_gettop(L), ci;
+  trace_ctx *c = args_ctx(L, n);
+  rkin_node r = -3;
+  int all = op == RKIN_OP_AND;
+  if (n < 1) return lrk_error(L, "rk.%s: needs at least one condition", name);
+  ci = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    rkin_node x = cond_arg(L, i, c, all ? "rk.all" : "rk.any");
+    if (x == -1 || x == -2) {
+      if ((x == -1) != all) {   /* false in all, true in any: decided */
+        lua_pushboolean(L, !all);
+        return 1;
+      }
+      continue;
+    }
+    r = r == -3 ? x : rkin_expr_binary(c->g, op, r, x);
+    if (r < 0) lrk_trace_check(L, c, r);
+  }
+  if (r == -3) {
+    lua_pushboolean(L, all);
+    return 1;
+  }
+  note_cond(L, c, r, 0);
+  lrk_trace_push_expr(L, ci, r);
+  return 1;
+}
+
+static int m_all(lua_State *L) { return logic(L, RKIN_OP_AND, "all"); }
+static int m_any(lua_State *L) { return logic(L, RKIN_OP_OR, "any"); }
+
+static int m_negate(lua_State *L)
+{
+  trace_ctx *c;
+  rkin_node x, r;
+  lua_settop(L, 1);
+  c = args_ctx(L, 1);
+  x = cond_arg(L, 1, c, "rk.negate");
+  if (x == -1 || x == -2) {
+    lua_pushboolean(L, x == -2);
+    return 1;
+  }
+  r = rkin_expr_unary(c->g, RKIN_OP_NOT, x);
+  lrk_trace_check(L, c, r);
+  note_cond(L, c, r, 0);
+  lrk_trace_push_expr(L, 2, r);
+  return 1;
+}
+
+/* rk.ifelse(cond, a, b): a or b for a boolean cond, else the expression
+ * that is a where cond holds and b elsewhere. */
+static int m_ifelse(lua_State *L)
+{
+  trace_ctx *c;
+  rkin_node x, r;
+  int i;
+  lua_settop(L, 3);
+  for (i = 2; i <= 3; i++)
+    if (!luaL_testudata(L, i, EXPR_MT)
+        && !(lua_type(L, i) == LUA_TNUMBER && isfinite(lua_tonumber(L, i))))
+      return lrk_error(L, "rk.ifelse: argument %d must be a finite number or "
+                       "an expression (got %s)", i, lrk_got(L, i));
+  c = args_ctx(L, 3);
+  x = cond_arg(L, 1, c, "rk.ifelse");
+  if (x == -1 || x == -2) {
+    lua_pushvalue(L, x == -1 ? 2 : 3);
+    return 1;
+  }
+  for (i = 2; i <= 3; i++)
+    if (is_cond_expr(L, i, c))
+      return lrk_error(L, "%s '%s': %s: rk.ifelse: argument %d is a "
+                       "condition, not a value", KIND(c), c->model, c->fn, i);
+  r = rkin_expr_ifelse(c->g, x, lrk_trace_node(L, 2, c, "rk.ifelse"),
+                       lrk_trace_node(L, 3, c, "rk.ifelse"));
+  lrk_trace_check(L, c, r);
+  lrk_trace_push_expr(L, 4, r);
+  return 1;
+}
 
 /* Proxy tables s / p: the leaves, pre-filled; a read of any other name
  * raises (upvalue 1: the trace, upvalue 2: "state" or "parameter"). */
@@ -429,6 +643,7 @@ void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
     lua_setmetatable(L, -2);
   }
   lua_call(L, (int)n_args, 1);
+  lrk_trace_check_conditions(L, c);
   if (lua_type(L, -1) != LUA_TTABLE)
     lrk_error(L, "%s '%s': %s must return a table {NAME = expression, ...} "
               "(got %s)", kind, name, fn, lrk_got(L, -1));
@@ -478,6 +693,14 @@ const luaL_Reg lrk_trace_funcs[] = {
   {"abs", m_abs},
   {"min", m_min},
   {"max", m_max},
+  {"lt", m_lt},
+  {"le", m_le},
+  {"gt", m_gt},
+  {"ge", m_ge},
+  {"all", m_all},
+  {"any", m_any},
+  {"negate", m_negate},
+  {"ifelse", m_ifelse},
   {NULL, NULL}
 };
 

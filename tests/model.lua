@@ -225,4 +225,299 @@ do
   t.is(r.body[10], b, 1e-12, "output body = P+I+K+L+T+R")
 end
 
+-- ------------------------------------------------------------- conditionals
+-- Clearance that drops when the concentration falls below a threshold:
+-- A' = -ifelse(A / V > Cth, k1, k2) A (+ Lu-177 decay). Closed form:
+-- A = D e^{-(k1+l) t} until ts = ln(D / (V Cth)) / (k1 + l), then
+-- V Cth e^{-(k2+l)(t - ts)}.
+do
+  local D, V, Cth, k1, k2 = 1000, 5, 40, 0.3, 0.02
+  local m = rk.model {
+    name = "switch", nuclide = "Lu-177", states = { "A" },
+    params = { V = V, Cth = Cth, k1 = k1, k2 = k2 },
+    outputs = function(s, p) return { C = s.A / p.V } end,
+    ode = function(s, p)
+      return { A = -rk.ifelse(rk.gt(s.A / p.V, p.Cth), p.k1, p.k2) * s.A }
+    end,
+  }
+  t.ok(not m:is_linear(), "a condition on a state: not linear")
+  local ts = math.log(D / (V * Cth)) / (k1 + lambda)
+  local times = { 0, 1, ts - 1e-3, ts + 1e-3, ts + 2, 48, 200 }
+  local r = m:simulate { doses = { { time = 0, amount = D, to = "A" } },
+                         times = times, rtol = 1e-10, atol = 1e-12 }
+  t.is(r.path, "cvodes", "solved by CVODES")
+  local worst = 0
+  for i, tt in ipairs(times) do
+    local want = tt < ts and D * math.exp(-(k1 + lambda) * tt)
+                 or V * Cth * math.exp(-(k2 + lambda) * (tt - ts))
+    worst = math.max(worst, math.abs(r.A[i] / want - 1),
+                     math.abs(r.C[i] / (want / V) - 1))
+  end
+  -- rtol 1e-10: the global error grows to ~100 rtol over 200 h
+  t.ok(worst < 1e-7, ("rk.ifelse switching clearance = the piecewise "
+       .. "closed form (switch at %.6f h) to 1e-7 rel (max %.1e)")
+       :format(ts, worst))
+
+  -- a second dose at 24 h lifts A above the threshold again: k1 until a
+  -- second crossing at t2 = 24 + ln(A(24+) / (V Cth)) / (k1 + l)
+  local a24 = V * Cth * math.exp(-(k2 + lambda) * (24 - ts)) + D
+  local t2 = 24 + math.log(a24 / (V * Cth)) / (k1 + lambda)
+  local times2 = { 23, 24, 25, t2 - 1e-3, t2 + 1e-3, 60 }
+  local r2 = m:simulate { doses = { { time = 0, amount = D, to = "A" },
+                                    { time = 24, amount = D, to = "A" } },
+                          times = times2, rtol = 1e-10, atol = 1e-12 }
+  local worst2 = 0
+  for i, tt in ipairs(times2) do
+    local want
+    if tt < 24 then
+      want = V * Cth * math.exp(-(k2 + lambda) * (tt - ts))
+    elseif tt < t2 then
+      want = a24 * math.exp(-(k1 + lambda) * (tt - 24))
+    else
+      want = V * Cth * math.exp(-(k2 + lambda) * (tt - t2))
+    end
+    worst2 = math.max(worst2, math.abs(r2.A[i] / want - 1))
+  end
+  t.ok(worst2 < 1e-7, ("a dose that lifts A above the threshold switches "
+       .. "back to k1 until the second crossing at %.6f h (max rel %.1e)")
+       :format(t2, worst2))
+
+  -- the same with rk.piecewise and three pieces, and rk.all / rk.any
+  local m3 = rk.model {
+    name = "pw", states = { "A" }, params = { k = 0.1 },
+    ode = function(s, p, tt)
+      local k = rk.piecewise(rk.lt(tt, 2), p.k,
+                             rk.all(rk.ge(tt, 2), rk.lt(tt, 5)), 3 * p.k,
+                             2 * p.k)
+      return { A = -k * s.A }
+    end,
+  }
+  local r3 = m3:simulate { doses = { { time = 0, amount = 100, to = "A" } },
+                           times = { 1, 3, 10 }, rtol = 1e-10,
+                           atol = 1e-12 }
+  local function a3(tt)
+    local e = 0.1 * math.min(tt, 2) + 0.3 * math.max(0, math.min(tt, 5) - 2)
+              + 0.2 * math.max(0, tt - 5)
+    return 100 * math.exp(-e)
+  end
+  t.is(r3.A[1], a3(1), 1e-8, "rk.piecewise: first piece")
+  t.is(r3.A[2], a3(3), 1e-8, "rk.piecewise: second piece (rk.all)")
+  t.is(r3.A[3], a3(10), 1e-8, "rk.piecewise: default piece")
+
+  -- rk.eq / rk.ne on a parameter (a covariate such as SEX)
+  local ms = rk.model {
+    name = "sex", states = { "A" }, params = { k = 0.1, SEX = 1 },
+    ode = function(s, p)
+      return { A = -rk.ifelse(rk.eq(p.SEX, 1), 2 * p.k,
+                              rk.ifelse(rk.ne(p.SEX, 2), 3 * p.k, p.k))
+                   * s.A }
+    end,
+  }
+  local function kk(sex)
+    return ms:simulate { doses = { { time = 0, amount = 1, to = "A" } },
+                         times = { 1 }, params = { SEX = sex } }.A[1]
+  end
+  t.ok(math.abs(kk(1) - math.exp(-0.2)) < 1e-12
+       and math.abs(kk(2) - math.exp(-0.1)) < 1e-12
+       and math.abs(kk(3) - math.exp(-0.3)) < 1e-12,
+       "rk.eq(SEX, 1) -> 2k, rk.ne(SEX, 2) -> 3k, else k")
+  t.is(rk.eq(2, 2), true, "rk.eq of numbers")
+  t.is(rk.ne(2, 2), false, "rk.ne of numbers")
+
+  -- numbers: Lua values
+  t.is(rk.gt(2, 1), true, "rk.gt of numbers is a Lua boolean")
+  t.is(rk.ifelse(rk.le(2, 1), 3, 4), 4, "rk.ifelse of a boolean picks")
+  t.is(rk.all(true, rk.lt(1, 2)), true, "rk.all of booleans")
+  t.is(rk.any(false, false), false, "rk.any of booleans")
+
+  -- a condition on parameters only keeps the model linear (exact path)
+  local mp = rk.model {
+    name = "bycov", states = { "A" }, params = { k = 0.1, WT = 80 },
+    ode = function(s, p)
+      return { A = -rk.ifelse(rk.gt(p.WT, 70), 2 * p.k, p.k) * s.A }
+    end,
+  }
+  t.ok(mp:is_linear(), "a condition on parameters only: linear")
+  local rp = mp:simulate { doses = { { time = 0, amount = 1, to = "A" } },
+                           times = { 5 }, params = { WT = 60 } }
+  t.is(rp.path, "exact", "exact path")
+  t.is(rp.A[1], math.exp(-0.5), 1e-12, "WT = 60 selects k")
+
+  -- bad input
+  local function mk(ode)
+    return function()
+      rk.model { name = "bad", states = { "A" }, params = { k = 1 },
+                 ode = ode }
+    end
+  end
+  t.raises(mk(function(s, p)
+             if s.A > 1 then return { A = -p.k * s.A } end
+             return { A = 0 * s.A }
+           end), "rk.ifelse%(rk.gt%(x, y%), a, b%)",
+           "Lua `if s.A > 1` raises, pointing to rk.ifelse")
+  t.raises(mk(function(s, p)
+             if rk.gt(s.A, 1) then return { A = -p.k * s.A } end
+             return { A = 0 * s.A }
+           end), "condition A > 1 was made but not used by rk.ifelse",
+           "Lua `if` on a condition (always true) is caught on return")
+  t.raises(mk(function(s, p)
+             return { A = rk.ifelse(s.A, -p.k * s.A, 0) }
+           end), "argument 1 %(A%) is a number, not a condition",
+           "rk.ifelse with a non-boolean condition raises")
+  t.raises(mk(function(s, p)
+             return { A = rk.ifelse(1, -p.k * s.A, 0) }
+           end), "rk.ifelse: argument 1 must be a condition",
+           "rk.ifelse with a number as condition raises")
+  t.raises(mk(function(s, p)
+             return { A = rk.gt(s.A, 1) * s.A }
+           end), "is a condition",
+           "arithmetic on a condition raises")
+  t.raises(function() rk.piecewise(true, 1) end, "default value",
+           "rk.piecewise without a default raises")
+end
+
+-- conditions in outputs are evaluated after the solve: the model stays on
+-- the exact path; and in a population's traced individual function
+do
+  local m = rk.model {
+    name = "outcond", states = { "A" }, params = { k = 0.2, th = 30 },
+    outputs = function(s, p)
+      return { above = rk.ifelse(rk.gt(s.A, p.th), 1, 0),
+               Ccap = rk.ifelse(rk.gt(s.A, p.th), p.th, s.A) }
+    end,
+    ode = function(s, p) return { A = -p.k * s.A } end,
+  }
+  t.ok(m:is_linear(), "conditions in outputs leave the model linear")
+  local r = m:simulate { doses = { { time = 0, amount = 100, to = "A" } },
+                         times = { 1, 5, 10 } }
+  t.is(r.path, "exact", "exact path")
+  t.ok(r.above[1] == 1 and r.above[2] == 1 and r.above[3] == 0
+       and r.Ccap[1] == 30 and r.Ccap[3] == r.A[3],
+       "output conditions evaluated at each time (A = 81.9, 36.8, 13.5)")
+
+  local pop = rk.population {
+    model = m, theta = { k = 0.2 },
+    covariates = { WT = { dist = "uniform", min = 40, max = 100 } },
+    individual = function(th, eta, cov)
+      return { k = th.k * rk.ifelse(rk.gt(cov.WT, 70), 1.5, 1) }
+    end,
+  }
+  local ps = pop:sample { n = 200, seed = 7 }
+  local good, both = true, { 0, 0 }
+  for _, p in ipairs(ps) do
+    local want = p.cov.WT > 70 and 0.3 or 0.2
+    good = good and math.abs(p.k / want - 1) < 1e-15
+    both[p.cov.WT > 70 and 1 or 2] = both[p.cov.WT > 70 and 1 or 2] + 1
+  end
+  t.ok(good and both[1] > 0 and both[2] > 0, ("rk.ifelse in a population's "
+       .. "individual function: k = 0.3 above 70 kg (%d), 0.2 below (%d)")
+       :format(both[1], both[2]))
+end
+
+-- ------------------------------------------------------------- outputs
+-- A linear model with outputs that are not linear in the states stays on
+-- the exact path: outputs are evaluated after the solve.
+do
+  local V, k = 4, 0.1
+  local m = rk.model {
+    name = "nlout", states = { "A" }, params = { V = V, k = k },
+    outputs = function(s, p, tt)
+      return { logC = rk.log(s.A / p.V), CpT = s.A / p.V + tt }
+    end,
+    ode = function(s, p) return { A = -p.k * s.A } end,
+  }
+  t.ok(m:is_linear(), "nonlinear outputs leave the model linear")
+  local times = { 0, 2, 12, 48 }
+  local r = m:simulate { doses = { { time = 0, amount = 50, to = "A" } },
+                         times = times }
+  t.is(r.path, "exact", "linear model with log(C), C + t outputs: exact path")
+  local same, worst = true, 0
+  for i, tt in ipairs(times) do
+    same = same and r.logC[i] == math.log(r.A[i] / V)
+           and r.CpT[i] == r.A[i] / V + tt
+    worst = math.max(worst, math.abs(r.A[i] / (50 * math.exp(-k * tt)) - 1))
+  end
+  t.ok(same, "outputs = their functions of the reported states")
+  t.ok(worst < 1e-12, ("states exact to 1e-12 (max %.1e)"):format(worst))
+  local rt = m:simulate { doses = { { time = 0, amount = 50, to = "A" } },
+                          times = times, tia = { "CpT" }, rtol = 1e-10,
+                          atol = 1e-12 }
+  t.is(rt.path, "cvodes", "the TIA of a nonlinear output is integrated by "
+       .. "CVODES")
+  t.is(rt.tia.CpT, 50 / V / k * (1 - math.exp(-k * 48)) + 48 ^ 2 / 2, 1e-8,
+       "TIA of C + t = D/(V k)(1 - e^-48k) + 48^2/2")
+end
+
+-- ------------------------------------------------------------- DVID
+-- Observation records select an output by DVID (or a CMT naming it).
+do
+  local m = rk.model {
+    name = "two_out", states = { "A" }, params = { V = 4, k = 0.1 },
+    outputs = function(s, p)
+      return { C = s.A / p.V, logC = rk.log(s.A / p.V) }
+    end,
+    ode = function(s, p) return { A = -p.k * s.A } end,
+  }
+  local dir = t.scratch()
+  local path = dir .. "/dvid.csv"
+  t.write_file(path, "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,40,A,.\n"
+    .. "1,1,9.0,.,.,1\n1,1,2.2,.,.,2\n1,2,2.1,.,logC,.\n1,3,7,.,A,.\n")
+  local d = rk.popest.read(path, m)
+  local o = d.observations
+  t.is(#o, 4, 0, "four observations")
+  t.ok(o[1].output == "C" and o[1].dvid == 1 and o[2].output == "logC"
+       and o[3].output == "logC" and o[3].dvid == nil
+       and o[4].output == nil and o[4].cmt == "A",
+       "DVID 1 -> C, DVID 2 -> logC (m.outputs order), CMT logC -> logC, "
+       .. "CMT A -> the state")
+  local d2 = rk.popest.read(path, m, { dvid = { "logC", "C" } })
+  t.ok(d2.observations[1].output == "logC"
+       and d2.observations[2].output == "C", "dvid = {...} sets the order")
+  -- predictions per record from one simulation: each record's output
+  local r = m:simulate { doses = { { time = 0, amount = 40, to = "A" } },
+                         times = { 1, 2, 3 } }
+  local pred = r:predict(o)
+  local c1, c2, c3 = 10 * math.exp(-0.1), 10 * math.exp(-0.2),
+                     10 * math.exp(-0.3)
+  t.is(pred[1], c1, 1e-12, "DVID 1 record: C(1)")
+  t.is(pred[2], math.log(c1), 1e-12, "DVID 2 record at the same time: "
+       .. "log C(1)")
+  t.is(pred[3], math.log(c2), 1e-12, "CMT logC record: log C(2)")
+  t.is(pred[4], 4 * c3, 1e-12, "CMT A record: the amount A(3)")
+  local p2 = r:predict({ { time = 1, dvid = 1 }, { time = 1, dvid = 2 },
+                         { time = 3, cmt = 1 }, { time = 2, output = "C" } },
+                       { dvid = { "logC", "C" } })
+  t.ok(p2[1] == pred[2] and p2[2] == pred[1] and p2[3] == pred[4],
+       "r:predict with dvid = {logC, C} and cmt = 1 (state number)")
+  t.is(p2[4], c2, 1e-12, "r:predict with output = C")
+  t.raises(function() r:predict({ { time = 1.5, dvid = 1 } }) end,
+           "obs%[1%]%.time = 1%.5%d* h is not an output time",
+           "r:predict at a time not in times raises")
+  t.raises(function() r:predict({ { time = 1, dvid = 3 } }) end,
+           "obs%[1%]%.dvid = 3, but there are 2 outputs",
+           "r:predict with a DVID past the outputs raises")
+  t.raises(function() r:predict({ { time = 1 } }) end,
+           "obs%[1%] selects nothing", "a record selecting nothing raises")
+  t.raises(function() r:predict({ { time = 1, output = "AUC" } }) end,
+           "'AUC' is not an output", "unknown output raises")
+  t.raises(function() rk.popest.read(path, m, { dvid = { "C", "AUC" } }) end,
+           "dvid%[2%]", "unknown output in dvid raises")
+  -- a fit predicts one output: a record of another is refused, not fitted
+  local pm = rk.popest {
+    name = "fit_C", model = m, observe = "C", theta = { lV = 1.4 },
+    omega = { lV = 0.1 },
+    individual = function(th, eta) return { V = rk.exp(th.lV + eta.lV) } end,
+    error = { additive = 0.5 },
+  }
+  t.raises(function() pm:fit(path) end, "dvid.csv:4: the record observes "
+           .. "output 'logC' %(DVID/CMT%), but the fit predicts 'C'",
+           "a fit refuses records of another output, naming the line")
+  t.write_file(path, "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,40,A,.\n"
+    .. "1,1,9.0,.,.,3\n")
+  t.raises(function() rk.popest.read(path, m) end,
+           "dvid.csv:3: column DVID: 3, but the model has 2 outputs "
+           .. "%(DVID 1=C, 2=logC%)", "DVID past the outputs raises, naming "
+           .. "the line")
+end
+
 t.done()

@@ -22,6 +22,30 @@ rk.model = model.new
 rk.positive = model.positive
 rk.exp, rk.log, rk.sqrt = model.exp, model.log, model.sqrt
 rk.abs, rk.min, rk.max = model.abs, model.min, model.max
+-- Conditions (Lua's < and `if` cannot be traced): rk.lt/le/gt/ge make
+-- one, rk.all/any/negate combine them, rk.ifelse(cond, a, b) selects.
+rk.lt, rk.le, rk.gt, rk.ge = model.lt, model.le, model.gt, model.ge
+rk.all, rk.any, rk.negate = model.all, model.any, model.negate
+rk.ifelse = model.ifelse
+-- rk.eq / rk.ne (NONMEM's .EQ. / .NE., e.g. on a covariate SEX):
+-- a <= b and a >= b; a < b or a > b.
+function rk.eq(a, b) return rk.all(rk.le(a, b), rk.ge(a, b)) end
+function rk.ne(a, b) return rk.any(rk.lt(a, b), rk.gt(a, b)) end
+
+-- rk.piecewise(c1, v1, c2, v2, ..., default): v of the first condition
+-- that holds, else default (nested rk.ifelse).
+function rk.piecewise(...)
+  local n = select("#", ...)
+  local a = { ... }
+  if n < 3 or n % 2 == 0 then
+    error(("rk.piecewise: expected (cond1, value1, ..., default): pairs of "
+           .. "a condition and a value, then a default value (got %d "
+           .. "arguments)"):format(n), 2)
+  end
+  local r = a[n]
+  for i = n - 2, 1, -2 do r = rk.ifelse(a[i], a[i + 1], r) end
+  return r
+end
 
 -- rk.nuclide("Lu-177") -> {name, half_life_h, lambda, e_np_mev, e_p_mev,
 -- j_per_mbqh, source}; rk.nuclides() -> list of names.

@@ -16,7 +16,8 @@
 
 static const char *const op_names[] = {
   "const", "time", "state", "param", "neg", "add", "sub", "mul", "div",
-  "pow", "exp", "log", "sqrt", "abs", "min", "max", "sign", "step"
+  "pow", "exp", "log", "sqrt", "abs", "min", "max", "sign", "step",
+  "lt", "le", "gt", "ge", "and", "or", "not", "ifelse"
 };
 
 const char *rkin_expr_op_name(rkin_op op)
@@ -86,21 +87,40 @@ static int is_unary(rkin_op op)
 {
   return op == RKIN_OP_NEG || op == RKIN_OP_EXP || op == RKIN_OP_LOG
          || op == RKIN_OP_SQRT || op == RKIN_OP_ABS || op == RKIN_OP_SIGN
-         || op == RKIN_OP_STEP;
+         || op == RKIN_OP_STEP || op == RKIN_OP_NOT;
+}
+
+static int is_compare(rkin_op op)
+{
+  return op == RKIN_OP_LT || op == RKIN_OP_LE || op == RKIN_OP_GT
+         || op == RKIN_OP_GE;
+}
+
+static int is_logic(rkin_op op)
+{
+  return op == RKIN_OP_AND || op == RKIN_OP_OR || op == RKIN_OP_NOT;
 }
 
 static int is_binary(rkin_op op)
 {
   return op == RKIN_OP_ADD || op == RKIN_OP_SUB || op == RKIN_OP_MUL
          || op == RKIN_OP_DIV || op == RKIN_OP_POW || op == RKIN_OP_MIN
-         || op == RKIN_OP_MAX;
+         || op == RKIN_OP_MAX || is_compare(op) || op == RKIN_OP_AND
+         || op == RKIN_OP_OR;
+}
+
+int rkin_expr_nkids(int op)
+{
+  if (op == RKIN_OP_IFELSE) return 3;
+  if (is_binary((rkin_op)op)) return 2;
+  return is_unary((rkin_op)op) ? 1 : 0;
 }
 
 /* a op b equals b op a, so both spellings share one node. */
 static int commutes(rkin_op op)
 {
   return op == RKIN_OP_ADD || op == RKIN_OP_MUL || op == RKIN_OP_MIN
-         || op == RKIN_OP_MAX;
+         || op == RKIN_OP_MAX || op == RKIN_OP_AND || op == RKIN_OP_OR;
 }
 
 static uint64_t mix(uint64_t h)
@@ -113,7 +133,7 @@ static uint64_t mix(uint64_t h)
   return h;
 }
 
-static uint64_t key_hash(int op, int a, int b, double v)
+static uint64_t key_hash(int op, int a, int b, int c, double v)
 {
   uint64_t bits;
   memcpy(&bits, &v, sizeof bits);
@@ -123,13 +143,16 @@ static uint64_t key_hash(int op, int a, int b, double v)
     b = t;
   }
   return mix(bits ^ mix(((uint64_t)(unsigned)op << 56)
-                        ^ ((uint64_t)(unsigned)a << 28) ^ (unsigned)b));
+                        ^ ((uint64_t)(unsigned)a << 28) ^ (unsigned)b)
+             ^ mix((uint64_t)(unsigned)c));
 }
 
-static int same_key(const rkin_expr_node *x, int op, int a, int b, double v)
+static int same_key(const rkin_expr_node *x, int op, int a, int b, int c,
+                    double v)
 {
   if (x->op != op) return 0;
   if (op == RKIN_OP_CONST) return memcmp(&x->v, &v, sizeof v) == 0;
+  if (x->c != c) return 0;
   if (x->a == a && x->b == b) return 1;
   return commutes((rkin_op)op) && x->a == b && x->b == a;
 }
@@ -141,7 +164,7 @@ static int grow_table(rkin_graph *g)
   if (!t) return RKIN_ENOMEM;
   for (i = 0; i < g->n; i++) {
     const rkin_expr_node *x = &g->nodes[i];
-    size_t h = key_hash(x->op, x->a, x->b, x->v) & (cap - 1);
+    size_t h = key_hash(x->op, x->a, x->b, x->c, x->v) & (cap - 1);
     while (t[h]) h = (h + 1) & (cap - 1);
     t[h] = (int)i + 1;
   }
@@ -152,13 +175,15 @@ static int grow_table(rkin_graph *g)
 }
 
 /* Returns the existing node with this key, or appends a new one whose
- * summary (flags, masks, max indices) is taken from its children. */
-static rkin_node intern(rkin_graph *g, int op, int a, int b, double v)
+ * summary (flags, masks, max indices) is taken from its children. c is
+ * the third child of IFELSE, 0 for every other op. */
+static rkin_node intern3(rkin_graph *g, int op, int a, int b, int c,
+                         double v)
 {
-  size_t h = key_hash(op, a, b, v) & (g->tcap - 1);
+  size_t h = key_hash(op, a, b, c, v) & (g->tcap - 1);
   rkin_expr_node *x;
   while (g->table[h]) {
-    if (same_key(&g->nodes[g->table[h] - 1], op, a, b, v))
+    if (same_key(&g->nodes[g->table[h] - 1], op, a, b, c, v))
       return g->table[h] - 1;
     h = (h + 1) & (g->tcap - 1);
   }
@@ -179,6 +204,7 @@ static rkin_node intern(rkin_graph *g, int op, int a, int b, double v)
   x->op = (unsigned char)op;
   x->a = a;
   x->b = b;
+  x->c = c;
   x->v = v;
   x->max_state = -1;
   x->max_param = -1;
@@ -195,17 +221,20 @@ static rkin_node intern(rkin_graph *g, int op, int a, int b, double v)
     x->max_param = a;
     if (a > g->max_param) g->max_param = a;
   } else if (op != RKIN_OP_CONST) {
-    int k, kids[2] = { a, is_binary((rkin_op)op) ? b : -1 };
-    for (k = 0; k < 2; k++) {
-      const rkin_expr_node *c;
+    int k, nk = rkin_expr_nkids(op), kids[3] = { a, b, c };
+    for (k = 0; k < nk; k++) {
+      const rkin_expr_node *kid;
       if (kids[k] < 0) continue;
-      c = &g->nodes[kids[k]];
-      x->flags |= c->flags;
-      x->smask |= c->smask;
-      x->pmask |= c->pmask;
-      if (c->max_state > x->max_state) x->max_state = c->max_state;
-      if (c->max_param > x->max_param) x->max_param = c->max_param;
+      kid = &g->nodes[kids[k]];
+      x->flags |= kid->flags;
+      x->smask |= kid->smask;
+      x->pmask |= kid->pmask;
+      if (kid->max_state > x->max_state) x->max_state = kid->max_state;
+      if (kid->max_param > x->max_param) x->max_param = kid->max_param;
     }
+    x->flags &= (unsigned char)~RKIN_EXPR_BOOL;
+    if (is_compare((rkin_op)op) || is_logic((rkin_op)op))
+      x->flags |= RKIN_EXPR_BOOL;
   }
   g->table[h] = (int)g->n + 1;
   g->n++;
@@ -213,6 +242,11 @@ static rkin_node intern(rkin_graph *g, int op, int a, int b, double v)
     return fail(g, RKIN_ENOMEM, "out of memory growing the expression "
                 "graph's hash table");
   return (rkin_node)g->n - 1;
+}
+
+static rkin_node intern(rkin_graph *g, int op, int a, int b, double v)
+{
+  return intern3(g, op, a, b, 0, v);
 }
 
 /* A negative child is the result of an earlier failure, which is already
@@ -299,6 +333,7 @@ double rkin_expr_apply1(rkin_op op, double a)
   case RKIN_OP_ABS: return fabs(a);
   case RKIN_OP_SIGN: return sign_of(a);
   case RKIN_OP_STEP: return step_of(a);
+  case RKIN_OP_NOT: return isnan(a) ? a : a == 0 ? 1.0 : 0.0;
   default: return NAN;
   }
 }
@@ -313,6 +348,16 @@ double rkin_expr_apply2(rkin_op op, double a, double b)
   case RKIN_OP_POW: return pow(a, b);
   case RKIN_OP_MIN: return min_of(a, b);
   case RKIN_OP_MAX: return max_of(a, b);
+  /* A NaN operand gives NaN, so that it reaches the output instead of
+   * silently choosing a branch. */
+  case RKIN_OP_LT: return isnan(a) || isnan(b) ? NAN : a < b ? 1.0 : 0.0;
+  case RKIN_OP_LE: return isnan(a) || isnan(b) ? NAN : a <= b ? 1.0 : 0.0;
+  case RKIN_OP_GT: return isnan(a) || isnan(b) ? NAN : a > b ? 1.0 : 0.0;
+  case RKIN_OP_GE: return isnan(a) || isnan(b) ? NAN : a >= b ? 1.0 : 0.0;
+  case RKIN_OP_AND: return isnan(a) || isnan(b) ? NAN
+                           : (a != 0 && b != 0) ? 1.0 : 0.0;
+  case RKIN_OP_OR: return isnan(a) || isnan(b) ? NAN
+                          : (a != 0 || b != 0) ? 1.0 : 0.0;
   default: return NAN;
   }
 }
@@ -341,6 +386,50 @@ static rkin_node fold_const(rkin_graph *g, double r, const char *op, double a,
               "expected a finite number", op, a, r);
 }
 
+static int is_cond(const rkin_graph *g, rkin_node n)
+{
+  return (g->nodes[n].flags & RKIN_EXPR_BOOL) != 0;
+}
+
+/* Conditions and numbers do not mix: a condition is an operand of AND, OR,
+ * NOT and the first operand of IFELSE only, a number of everything else. */
+static int check_kind(rkin_graph *g, rkin_op op, rkin_node n, int want_cond)
+{
+  if (want_cond && !is_cond(g, n))
+    return fail(g, RKIN_EINVAL, "operand of %s is a number, not a "
+                "condition; expected a comparison (lt, le, gt, ge) or "
+                "and/or/not of comparisons", rkin_expr_op_name(op));
+  if (!want_cond && is_cond(g, n))
+    return fail(g, RKIN_EINVAL, "operand of %s is a condition (%s), not a "
+                "number; a condition selects a value through "
+                "ifelse(cond, a, b)", rkin_expr_op_name(op),
+                rkin_expr_op_name((rkin_op)g->nodes[n].op));
+  return 0;
+}
+
+/* The value of a condition built from constants only: 1 and *v set. */
+static int const_cond(const rkin_graph *g, rkin_node n, double *v)
+{
+  const rkin_expr_node *e = &g->nodes[n];
+  double a, b;
+  if (e->flags & (RKIN_EXPR_HAS_STATE | RKIN_EXPR_HAS_TIME
+                  | RKIN_EXPR_HAS_PARAM))
+    return 0;
+  if (e->op == RKIN_OP_CONST) {
+    *v = e->v;
+    return 1;
+  }
+  if (!is_compare((rkin_op)e->op) && !is_logic((rkin_op)e->op)) return 0;
+  if (!const_cond(g, e->a, &a)) return 0;
+  if (e->op == RKIN_OP_NOT) {
+    *v = rkin_expr_apply1(RKIN_OP_NOT, a);
+    return 1;
+  }
+  if (!const_cond(g, e->b, &b)) return 0;
+  *v = rkin_expr_apply2((rkin_op)e->op, a, b);
+  return 1;
+}
+
 rkin_node rkin_expr_unary(rkin_graph *g, rkin_op op, rkin_node a)
 {
   int rc;
@@ -348,9 +437,19 @@ rkin_node rkin_expr_unary(rkin_graph *g, rkin_op op, rkin_node a)
   if (!g) return RKIN_EINVAL;
   if (!is_unary(op))
     return fail(g, RKIN_EINVAL, "'%s' is not a unary operator; expected "
-                "neg, exp, log, sqrt, abs, sign or step",
+                "neg, exp, log, sqrt, abs, sign, step or not",
                 rkin_expr_op_name(op));
   if ((rc = check_child(g, a, rkin_expr_op_name(op)))) return rc;
+  if ((rc = check_kind(g, op, a, op == RKIN_OP_NOT))) return rc;
+  if (op == RKIN_OP_NOT) {
+    rkin_op inv[] = { RKIN_OP_GE, RKIN_OP_GT, RKIN_OP_LE, RKIN_OP_LT };
+    const rkin_expr_node e = g->nodes[a];
+    /* not(a < b) is a >= b for numbers; NaN gives NaN either way. */
+    if (is_compare((rkin_op)e.op))
+      return intern(g, inv[e.op - RKIN_OP_LT], e.a, e.b, 0.0);
+    if (e.op == RKIN_OP_NOT) return e.a;
+    return intern(g, op, a, 0, 0.0);
+  }
   if (const_of(g, a, &va))
     return fold_const(g, rkin_expr_apply1(op, va), rkin_expr_op_name(op), va,
                       0, 0);
@@ -414,15 +513,97 @@ rkin_node rkin_expr_binary(rkin_graph *g, rkin_op op, rkin_node a,
   if (!g) return RKIN_EINVAL;
   if (!is_binary(op))
     return fail(g, RKIN_EINVAL, "'%s' is not a binary operator; expected "
-                "add, sub, mul, div, pow, min or max", rkin_expr_op_name(op));
+                "add, sub, mul, div, pow, min, max, lt, le, gt, ge, and or "
+                "or", rkin_expr_op_name(op));
   if ((rc = check_child(g, a, rkin_expr_op_name(op)))) return rc;
   if ((rc = check_child(g, b, rkin_expr_op_name(op)))) return rc;
+  if ((rc = check_kind(g, op, a, is_logic(op)))
+      || (rc = check_kind(g, op, b, is_logic(op))))
+    return rc;
+  /* Conditions are not folded to numbers (that would make them numbers);
+   * a constant one is decided where it is used, in ifelse. */
+  if (is_compare(op) || is_logic(op))
+    return a == b && op == RKIN_OP_AND ? a : intern(g, op, a, b, 0.0);
   if (const_of(g, a, &va) && const_of(g, b, &vb))
     return fold_const(g, rkin_expr_apply2(op, va, vb), rkin_expr_op_name(op),
                       va, vb, 1);
   r = simplify2(g, op, a, b);
   if (r != -1 - INT_MAX) return r;
   return intern(g, op, a, b, 0.0);
+}
+
+rkin_node rkin_expr_ifelse(rkin_graph *g, rkin_node cond, rkin_node a,
+                           rkin_node b)
+{
+  int rc;
+  double v;
+  if (!g) return RKIN_EINVAL;
+  if ((rc = check_child(g, cond, "ifelse")) || (rc = check_child(g, a, "ifelse"))
+      || (rc = check_child(g, b, "ifelse")))
+    return rc;
+  if (!is_cond(g, cond))
+    return fail(g, RKIN_EINVAL, "the condition of ifelse is a number (%s), "
+                "not a condition; expected a comparison (lt, le, gt, ge) or "
+                "and/or/not of comparisons",
+                rkin_expr_op_name((rkin_op)g->nodes[cond].op));
+  if ((rc = check_kind(g, RKIN_OP_IFELSE, a, 0))
+      || (rc = check_kind(g, RKIN_OP_IFELSE, b, 0)))
+    return rc;
+  if (a == b) return a;
+  if (const_cond(g, cond, &v)) return v != 0 ? a : b;
+  return intern3(g, RKIN_OP_IFELSE, cond, a, b, 0.0);
+}
+
+int rkin_expr_is_bool(const rkin_graph *g, rkin_node n)
+{
+  return node_ok(g, n) && is_cond(g, n);
+}
+
+int rkin_expr_switches(const rkin_graph *g, const rkin_node *f, size_t nf,
+                       rkin_node **out, size_t *n_out)
+{
+  size_t k, top = 0, cnt = 0;
+  unsigned char *need;
+  rkin_node *list;
+  *out = NULL;
+  *n_out = 0;
+  for (k = 0; k < nf; k++)
+    if (node_ok(g, f[k]) && (size_t)f[k] + 1 > top) top = (size_t)f[k] + 1;
+  if (!top) return 0;
+  if (!(need = calloc(top, 1))) return RKIN_ENOMEM;
+  for (k = 0; k < nf; k++)
+    if (node_ok(g, f[k])) need[f[k]] = 1;
+  /* Children precede parents: one backward pass marks what f reaches. */
+  for (k = top; k-- > 0;) {
+    const rkin_expr_node *e = &g->nodes[k];
+    int nk = rkin_expr_nkids(e->op);
+    if (!need[k]) continue;
+    if (nk > 0) need[e->a] = 1;
+    if (nk > 1) need[e->b] = 1;
+    if (nk > 2) need[e->c] = 1;
+    if (is_compare((rkin_op)e->op)
+        && (e->flags & (RKIN_EXPR_HAS_STATE | RKIN_EXPR_HAS_TIME)))
+      cnt++;
+  }
+  if (!cnt) {
+    free(need);
+    return 0;
+  }
+  if (!(list = malloc(cnt * sizeof *list))) {
+    free(need);
+    return RKIN_ENOMEM;
+  }
+  cnt = 0;
+  for (k = 0; k < top; k++) {
+    const rkin_expr_node *e = &g->nodes[k];
+    if (need[k] && is_compare((rkin_op)e->op)
+        && (e->flags & (RKIN_EXPR_HAS_STATE | RKIN_EXPR_HAS_TIME)))
+      list[cnt++] = (rkin_node)k;
+  }
+  free(need);
+  *out = list;
+  *n_out = cnt;
+  return 0;
 }
 
 /* ------------------------------------------------------------ queries */
@@ -438,8 +619,9 @@ rkin_node rkin_expr_arg(const rkin_graph *g, rkin_node n, int k)
   rkin_op op;
   if (!node_ok(g, n)) return -1;
   op = (rkin_op)g->nodes[n].op;
-  if (k == 0 && (is_unary(op) || is_binary(op))) return g->nodes[n].a;
-  if (k == 1 && is_binary(op)) return g->nodes[n].b;
+  if (k == 0 && rkin_expr_nkids(op) >= 1) return g->nodes[n].a;
+  if (k == 1 && rkin_expr_nkids(op) >= 2) return g->nodes[n].b;
+  if (k == 2 && rkin_expr_nkids(op) >= 3) return g->nodes[n].c;
   return -1;
 }
 
@@ -494,10 +676,10 @@ static int depends_scan(const rkin_graph *g, rkin_node n, rkin_node x)
   for (k = 1; k < len; k++) {
     const rkin_expr_node *e = &g->nodes[x + (int)k];
     rkin_op op = (rkin_op)e->op;
-    if (is_unary(op) || is_binary(op)) {
-      if (e->a >= x && dep[e->a - x]) dep[k] = 1;
-      if (is_binary(op) && e->b >= x && dep[e->b - x]) dep[k] = 1;
-    }
+    int nk = rkin_expr_nkids(op);
+    if (nk >= 1 && e->a >= x && dep[e->a - x]) dep[k] = 1;
+    if (nk >= 2 && e->b >= x && dep[e->b - x]) dep[k] = 1;
+    if (nk >= 3 && e->c >= x && dep[e->c - x]) dep[k] = 1;
   }
   r = dep[len - 1];
   free(dep);
@@ -640,6 +822,15 @@ static rkin_node diff_op(rkin_graph *g, rkin_node *memo, rkin_node n,
   case RKIN_OP_SIGN:
   case RKIN_OP_STEP:
     return c_(g, 0);
+  case RKIN_OP_IFELSE:
+    da = diff_rec(g, memo, e.b, x);
+    db = diff_rec(g, memo, e.c, x);
+    return rkin_expr_ifelse(g, e.a, da, db);
+  case RKIN_OP_LT: case RKIN_OP_LE: case RKIN_OP_GT: case RKIN_OP_GE:
+  case RKIN_OP_AND: case RKIN_OP_OR: case RKIN_OP_NOT:
+    return fail(g, RKIN_EINVAL, "cannot differentiate a condition (%s); "
+                "only the values of ifelse have derivatives",
+                rkin_expr_op_name((rkin_op)e.op));
   }
   return fail(g, RKIN_EINVAL, "cannot differentiate node %d (op %d)", n,
               e.op);
@@ -688,7 +879,10 @@ static rkin_node zero_rec(rkin_graph *g, rkin_node *memo, rkin_node n)
     memo[n] = c_(g, 0.0);
   else if (is_unary((rkin_op)e.op))
     memo[n] = un_(g, (rkin_op)e.op, zero_rec(g, memo, e.a));
-  else {
+  else if (e.op == RKIN_OP_IFELSE) {
+    rkin_node c = zero_rec(g, memo, e.a), a = zero_rec(g, memo, e.b);
+    memo[n] = rkin_expr_ifelse(g, c, a, zero_rec(g, memo, e.c));
+  } else {
     rkin_node a = zero_rec(g, memo, e.a);
     memo[n] = rkin_expr_binary(g, (rkin_op)e.op, a, zero_rec(g, memo, e.b));
   }
@@ -747,6 +941,8 @@ static int prec(const rkin_graph *g, rkin_node n)
   case RKIN_OP_DIV: return 2;
   case RKIN_OP_NEG: return 3;
   case RKIN_OP_POW: return 4;
+  case RKIN_OP_LT: case RKIN_OP_LE: case RKIN_OP_GT: case RKIN_OP_GE:
+    return 0;
   default: return 5;
   }
 }
@@ -811,8 +1007,26 @@ static void fmt_rec(const rkin_graph *g, rkin_node n, const char *const *sn,
     put(w, "^");
     fmt_paren(g, e->b, prec(g, e->b) < p, sn, pn, w);
     return;
+  case RKIN_OP_LT: case RKIN_OP_LE: case RKIN_OP_GT: case RKIN_OP_GE: {
+    static const char *const sym[] = { " < ", " <= ", " > ", " >= " };
+    fmt_rec(g, e->a, sn, pn, w);
+    put(w, sym[e->op - RKIN_OP_LT]);
+    fmt_rec(g, e->b, sn, pn, w);
+    return;
+  }
+  case RKIN_OP_IFELSE:
+    put(w, "ifelse(");
+    fmt_rec(g, e->a, sn, pn, w);
+    put(w, ", ");
+    fmt_rec(g, e->b, sn, pn, w);
+    put(w, ", ");
+    fmt_rec(g, e->c, sn, pn, w);
+    put(w, ")");
+    return;
   case RKIN_OP_MIN:
   case RKIN_OP_MAX:
+  case RKIN_OP_AND:
+  case RKIN_OP_OR:
     put(w, rkin_expr_op_name((rkin_op)e->op));
     put(w, "(");
     fmt_rec(g, e->a, sn, pn, w);

@@ -30,7 +30,18 @@ typedef enum {
   RKIN_OP_MIN,
   RKIN_OP_MAX,
   RKIN_OP_SIGN,   /* -1, 0 or 1; derivative taken as 0 */
-  RKIN_OP_STEP    /* Heaviside: 0 below 0, 1/2 at 0, 1 above; derivative 0 */
+  RKIN_OP_STEP,   /* Heaviside: 0 below 0, 1/2 at 0, 1 above; derivative 0 */
+  /* Conditions (boolean nodes, valued 1 or 0; NaN when an operand is NaN).
+   * They are no numbers: arithmetic on them is refused, and their only
+   * consumers are AND, OR, NOT and the condition of IFELSE. */
+  RKIN_OP_LT,
+  RKIN_OP_LE,
+  RKIN_OP_GT,
+  RKIN_OP_GE,
+  RKIN_OP_AND,
+  RKIN_OP_OR,
+  RKIN_OP_NOT,
+  RKIN_OP_IFELSE  /* ifelse(c, a, b): a where c holds, else b */
 } rkin_op;
 
 typedef int rkin_node;
@@ -48,16 +59,34 @@ rkin_node rkin_expr_state(rkin_graph *g, int i);
 rkin_node rkin_expr_param(rkin_graph *g, int i);
 rkin_node rkin_expr_unary(rkin_graph *g, rkin_op op, rkin_node a);
 rkin_node rkin_expr_binary(rkin_graph *g, rkin_op op, rkin_node a, rkin_node b);
+/* ifelse(cond, a, b): cond must be a condition (a comparison, AND, OR or
+ * NOT), a and b numbers; otherwise RKIN_EINVAL recorded in the graph.
+ * Folds when cond is constant or a == b. Comparisons and AND/OR are made
+ * by rkin_expr_binary, NOT by rkin_expr_unary; a comparison of two
+ * constants stays a condition (it folds inside ifelse). */
+rkin_node rkin_expr_ifelse(rkin_graph *g, rkin_node cond, rkin_node a,
+                           rkin_node b);
+/* 1 when n is a condition (boolean node). */
+int rkin_expr_is_bool(const rkin_graph *g, rkin_node n);
+/* The comparison nodes reachable from f[0..nf-1] that depend on a state or
+ * on time (the switching surfaces of a right-hand side), in graph order,
+ * into a malloc'd array (*out, *n_out; NULL and 0 when there are none).
+ * RKIN_ENOMEM or 0. */
+int rkin_expr_switches(const rkin_graph *g, const rkin_node *f, size_t nf,
+                       rkin_node **out, size_t *n_out);
 
 /* Symbolic derivative d f / d x, x a STATE, PARAM or TIME leaf.
  * Where f is not differentiable the result is a one-sided or averaged
  * choice: abs' = sign (0 at 0); min/max follow the selected argument and
- * average the two at a tie; sign' = step' = 0. */
+ * average the two at a tie; sign' = step' = 0; ifelse(c, a, b)' =
+ * ifelse(c, a', b') (piecewise: the switch itself contributes nothing;
+ * the integrator stops at it). A condition has no derivative. */
 rkin_node rkin_expr_diff(rkin_graph *g, rkin_node f, rkin_node x);
 
 /* The op of n; (rkin_op)-1 for an invalid node. */
 rkin_op rkin_expr_op(const rkin_graph *g, rkin_node n);
-/* Child k (0 or 1) of an operator node, or -1 when it has none. */
+/* Child k (0, 1, or 2 for IFELSE: cond, a, b) of an operator node, or -1
+ * when it has none. */
 rkin_node rkin_expr_arg(const rkin_graph *g, rkin_node n, int k);
 /* Index i of a STATE or PARAM leaf, or -1 for any other node. */
 int rkin_expr_index(const rkin_graph *g, rkin_node n);

@@ -10,17 +10,19 @@
 enum {
   RKIN_EXPR_HAS_STATE = 1,
   RKIN_EXPR_HAS_TIME = 2,
-  RKIN_EXPR_HAS_PARAM = 4
+  RKIN_EXPR_HAS_PARAM = 4,
+  RKIN_EXPR_BOOL = 8        /* the node itself is a condition; not inherited */
 };
 
-/* One node. a, b: children (operators) or the index (STATE, PARAM). The
+/* One node. a, b (and c for IFELSE: a the condition, b, c the values):
+ * children (operators) or the index (STATE, PARAM). The
  * summary fields are filled once, from the children, so that dependency
  * questions cost O(1): smask/pmask have bit (i mod 64) set for every state
  * / parameter i below the node. */
 typedef struct {
   unsigned char op;
   unsigned char flags;
-  int a, b;
+  int a, b, c;
   int max_state, max_param;
   double v;
   uint64_t smask, pmask;
@@ -34,6 +36,9 @@ struct rkin_graph {
   int max_state, max_param;
   rkin_err err;            /* the first construction error */
 };
+
+/* Number of children of op: 0 (leaves), 1, 2 or 3 (IFELSE). */
+int rkin_expr_nkids(int op);
 
 double rkin_expr_apply1(rkin_op op, double a);
 double rkin_expr_apply2(rkin_op op, double a, double b);

@@ -29,6 +29,13 @@ struct rkin_model {
    * M = A followed by C (row-major, n*n + nout*n). */
   rkin_tape *dlin;
   size_t n_dl, *dl_idx, *dl_par;
+  /* Switching surfaces of the right-hand side: the comparisons a < b (etc.)
+   * on states or time it contains, evaluated as a - b for root finding. */
+  rkin_node *sw;
+  size_t nsw;
+  rkin_tape *swt;
+  /* Nonlinear outputs: d out / d (y, p), n_out x (n + np) row-major. */
+  rkin_tape *outjac;
   size_t nwork;
   int linear, out_linear;
   char why[WHY], why_out[WHY];
@@ -67,6 +74,9 @@ void rkin_model_free(rkin_model *m)
   rkin_tape_free(m->lin);
   rkin_tape_free(m->outlin);
   rkin_tape_free(m->dlin);
+  rkin_tape_free(m->swt);
+  rkin_tape_free(m->outjac);
+  free(m->sw);
   free(m->dl_idx);
   free(m->dl_par);
   rkin_graph_free(m->g);
@@ -121,6 +131,10 @@ static int check_node(const rkin_model_spec *s, const rkin_graph *g,
     return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' is not a "
                         "valid expression (node %d, graph has %zu nodes)",
                         s->name, what, name, n, rkin_graph_size(g));
+  if (rkin_expr_is_bool(g, n))
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' is a "
+                        "condition (true/false), not a number; select a "
+                        "value with ifelse(cond, a, b)", s->name, what, name);
   ms = rkin_expr_max_state(g, n);
   mp = rkin_expr_max_param(g, n);
   if (ms >= 0 && (size_t)ms >= s->n_states)
@@ -271,6 +285,31 @@ static int graph_fail(rkin_model *m, rkin_err *err)
   return rc;
 }
 
+/* The root functions a - b of the switching comparisons in f. */
+static int compile_switches(rkin_model *m, const rkin_node *f, rkin_err *err)
+{
+  rkin_node *g;
+  size_t k;
+  if (rkin_expr_switches(m->g, f, m->n, &m->sw, &m->nsw))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory "
+                        "listing its conditions", m->name);
+  if (!m->nsw) return 0;
+  if (!(g = malloc(m->nsw * sizeof *g)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory "
+                        "listing its conditions", m->name);
+  for (k = 0; k < m->nsw; k++)
+    g[k] = rkin_expr_binary(m->g, RKIN_OP_SUB,
+                            rkin_expr_arg(m->g, m->sw[k], 0),
+                            rkin_expr_arg(m->g, m->sw[k], 1));
+  if (rkin_graph_error(m->g, NULL)) {
+    free(g);
+    return graph_fail(m, err);
+  }
+  m->swt = rkin_tape_compile(m->g, g, m->nsw, err);
+  free(g);
+  return m->swt ? 0 : err ? err->code : RKIN_ENOMEM;
+}
+
 static int compile_rhs(rkin_model *m, rkin_node *f, rkin_err *err)
 {
   size_t i;
@@ -285,7 +324,8 @@ static int compile_rhs(rkin_model *m, rkin_node *f, rkin_err *err)
   }
   if (rkin_graph_error(m->g, NULL)) return graph_fail(m, err);
   m->rhs = rkin_tape_compile(m->g, f, m->n, err);
-  return m->rhs ? 0 : err ? err->code : RKIN_ENOMEM;
+  if (!m->rhs) return err ? err->code : RKIN_ENOMEM;
+  return compile_switches(m, f, err);
 }
 
 /* d f_k / d y_j for k < nf, stored column-major (col) and row-major (row). */
@@ -324,6 +364,19 @@ static int compile_jac(rkin_model *m, const rkin_node *f, rkin_err *err)
     goto done;
   }
   m->linear = 1;
+  if (m->nsw) {
+    /* Piecewise on states or time: y' = A y holds on each piece at most,
+     * and the pieces meet where the solution decides, so CVODES with root
+     * finding solves it (a condition on parameters only is constant during
+     * a solve and leaves the model linear). */
+    char txt[200];
+    rkin_expr_format(m->g, m->sw[0], (const char *const *)m->states,
+                     (const char *const *)m->params, txt, sizeof txt);
+    snprintf(m->why, WHY, "its equations switch where %s (a condition on "
+             "%s)", txt, rkin_expr_has_state(m->g, m->sw[0]) ? "the states"
+                                                          : "time");
+    m->linear = 0;
+  }
   for (i = 0; i < n && m->linear; i++) {
     snprintf(who, sizeof who, "state '%s'", m->states[i]);
     snprintf(what, sizeof what, "d%s/dt", m->states[i]);
@@ -341,6 +394,31 @@ done:
   free(col);
   free(row);
   return rc;
+}
+
+/* Nonlinear outputs: the tape of d out_k / d y_j (from row, n_out x n)
+ * then d out_k / d p_l, row by row (n_out x (n + np)), for the chain rule
+ * of output sensitivities on the exact path. */
+static int compile_outjac(rkin_model *m, const rkin_node *row, rkin_err *err)
+{
+  size_t n = m->n, np = m->np, no = m->nout, w = n + np, k, j;
+  rkin_node *G = malloc((no * w + 1) * sizeof *G);
+  if (!G)
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for "
+                        "the output derivatives", m->name);
+  for (k = 0; k < no; k++) {
+    for (j = 0; j < n; j++) G[k * w + j] = row[k * n + j];
+    for (j = 0; j < np; j++)
+      G[k * w + n + j] = rkin_expr_diff(m->g, m->out_expr[k],
+                                        rkin_expr_param(m->g, (int)j));
+  }
+  if (rkin_graph_error(m->g, NULL)) {
+    free(G);
+    return graph_fail(m, err);
+  }
+  m->outjac = rkin_tape_compile(m->g, G, no * w, err);
+  free(G);
+  return m->outjac ? 0 : err ? err->code : RKIN_ENOMEM;
 }
 
 /* Outputs tape and, when every output is linear, the row-major C(p) tape. */
@@ -378,6 +456,7 @@ static int compile_outputs(rkin_model *m, rkin_err *err)
   if (m->out_linear
       && !(m->outlin = rkin_tape_compile(m->g, row, no * n, err)))
     rc = err ? err->code : RKIN_ENOMEM;
+  if (!rc && !m->out_linear) rc = compile_outjac(m, row, err);
 done:
   free(col);
   free(row);
@@ -475,7 +554,9 @@ rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
   if (compile_rhs(m, f, err) || compile_jac(m, f, err)
       || compile_outputs(m, err) || (m->linear && compile_dlin(m, f, err)))
     goto fail;
-  m->nwork = max_size(max_size(rkin_tape_nwork(m->rhs),
+  m->nwork = max_size(max_size(max_size(rkin_tape_nwork(m->rhs),
+                                        max_size(rkin_tape_nwork(m->swt),
+                                                 rkin_tape_nwork(m->outjac))),
                                rkin_tape_nwork(m->jac)),
                       max_size(rkin_tape_nwork(m->out),
                                max_size(rkin_tape_nwork(m->lin),
@@ -614,6 +695,36 @@ int rkin_model_outputs(const rkin_model *m, double t, const double *y,
                        const double *p, double *out, double *work)
 {
   return rkin_tape_eval(m->out, t, y, p, work, out);
+}
+
+int rkin_model_output_partials(const rkin_model *m, double t,
+                                const double *y, const double *p, double *G,
+                                double *work)
+{
+  if (!m->outjac) return RKIN_ENOTLINEAR;
+  return rkin_tape_eval(m->outjac, t, y, p, work, G);
+}
+
+size_t rkin_model_nswitches(const rkin_model *m)
+{
+  return m->nsw;
+}
+
+int rkin_model_switches(const rkin_model *m, double t, const double *y,
+                        const double *p, double *g, double *work)
+{
+  return m->nsw ? rkin_tape_eval(m->swt, t, y, p, work, g) : 0;
+}
+
+void rkin_model_switch_text(const rkin_model *m, size_t k, char *buf,
+                            size_t size)
+{
+  if (k >= m->nsw) {
+    snprintf(buf, size, "?");
+    return;
+  }
+  rkin_expr_format(m->g, m->sw[k], (const char *const *)m->states,
+                   (const char *const *)m->params, buf, size);
 }
 
 int rkin_model_explain(const rkin_model *m, int state, double t,

@@ -77,6 +77,27 @@ int rkin_model_jac(const rkin_model *m, double t, const double *y,
 int rkin_model_outputs(const rkin_model *m, double t, const double *y,
                        const double *p, double *out, double *work);
 
+/* Partial derivatives of outputs that are not linear in the states (the
+ * chain rule of their sensitivities): G row-major n_outputs x (n_states +
+ * n_params), d out_k / d y_j then d out_k / d p_l, at (t, y, p).
+ * RKIN_ENOTLINEAR when the outputs are linear (use C(p) and its
+ * derivatives); else returns like rkin_model_rhs. */
+int rkin_model_output_partials(const rkin_model *m, double t,
+                               const double *y, const double *p, double *G,
+                               double *work);
+
+/* Switching surfaces: the comparisons on states or time in the
+ * right-hand side (from ifelse conditions), as root functions g_k = a - b
+ * of "a < b" etc.; they change sign where the equations switch, and the
+ * CVODES path stops there (CVodeRootInit). 0 switches for a model without
+ * such conditions. rkin_model_switches returns like rkin_model_rhs. */
+size_t rkin_model_nswitches(const rkin_model *m);
+int rkin_model_switches(const rkin_model *m, double t, const double *y,
+                        const double *p, double *g, double *work);
+/* The comparison k as text ("A > 2"), for messages. */
+void rkin_model_switch_text(const rkin_model *m, size_t k, char *buf,
+                            size_t size);
+
 /* Message for a non-finite derivative of state i at time t, naming the
  * state and its expression. */
 int rkin_model_explain(const rkin_model *m, int state, double t,
@@ -85,7 +106,7 @@ int rkin_model_explain(const rkin_model *m, int state, double t,
 /* 1 when every derivative is linear in the states with coefficients that
  * depend on parameters only (no time, no constant input): y' = A(p) y.
  * Decided symbolically (every df_i/dy_j free of states and time, f_i
- * folding to 0 at y = 0), so an unusual spelling of a linear equation may
+ * folding to 0 at y = 0, no condition on states or time), so an unusual spelling of a linear equation may
  * be reported as nonlinear, never the reverse. */
 int rkin_model_is_linear(const rkin_model *m);
 /* 1 when every output is linear in the states (out = C(p) y). */

@@ -19,6 +19,7 @@
 enum {
   T_NEG = RKIN_OP_NEG, T_ADD, T_SUB, T_MUL, T_DIV, T_POW, T_EXP, T_LOG,
   T_SQRT, T_ABS, T_MIN, T_MAX, T_SIGN, T_STEP,
+  T_LT, T_LE, T_GT, T_GE, T_AND, T_OR, T_NOT, T_IFELSE,
   T_SQR     /* a^2 as a * a (one rounding, like a correctly rounded pow) */
 };
 
@@ -31,6 +32,10 @@ struct rkin_tape {
   double *consts;
   instr *code;
   int *out_slot;
+  /* The third operand (else value) of each IFELSE instruction, by
+   * instruction index; NULL without IFELSE, so that the common
+   * instruction stays three ints. */
+  int *third;
 };
 
 static int is_square(const rkin_graph *g, const rkin_expr_node *e)
@@ -46,9 +51,7 @@ static int has_kids(int op)
 
 static int has_two(int op)
 {
-  return op == RKIN_OP_ADD || op == RKIN_OP_SUB || op == RKIN_OP_MUL
-         || op == RKIN_OP_DIV || op == RKIN_OP_POW || op == RKIN_OP_MIN
-         || op == RKIN_OP_MAX;
+  return rkin_expr_nkids(op) >= 2;
 }
 
 /* Marks what the outputs need: one backward pass suffices because every
@@ -61,6 +64,7 @@ static void mark(const rkin_graph *g, int *slot, size_t top)
     if (slot[k] < 0 || !has_kids(e->op)) continue;
     slot[e->a] = 0;
     if (has_two(e->op) && !is_square(g, e)) slot[e->b] = 0;
+    if (e->op == RKIN_OP_IFELSE) slot[e->c] = 0;
   }
 }
 
@@ -110,6 +114,7 @@ static void lay_out(const rkin_graph *g, int *slot, size_t top,
     in->op = is_square(g, e) ? T_SQR : e->op;
     in->a = slot[e->a];
     in->b = has_two(e->op) && !is_square(g, e) ? slot[e->b] : 0;
+    if (e->op == RKIN_OP_IFELSE) tp->third[ni - 1] = slot[e->c];
   }
 }
 
@@ -153,6 +158,11 @@ rkin_tape *rkin_tape_compile(const rkin_graph *g, const rkin_node *out,
   tp->code = malloc((tp->n_instr ? tp->n_instr : 1) * sizeof *tp->code);
   tp->out_slot = malloc((n_out ? n_out : 1) * sizeof *tp->out_slot);
   if (!tp->consts || !tp->code || !tp->out_slot) goto nomem;
+  for (k = 0; k < top; k++)
+    if (slot[k] >= 0 && g->nodes[k].op == RKIN_OP_IFELSE) {
+      if (!(tp->third = calloc(tp->n_instr, sizeof *tp->third))) goto nomem;
+      break;
+    }
   lay_out(g, slot, top, tp);
   for (k = 0; k < n_out; k++) tp->out_slot[k] = slot[out[k]];
   free(slot);
@@ -171,6 +181,7 @@ void rkin_tape_free(rkin_tape *tp)
   free(tp->consts);
   free(tp->code);
   free(tp->out_slot);
+  free(tp->third);
   free(tp);
 }
 
@@ -219,6 +230,15 @@ int rkin_tape_eval(const rkin_tape *tp, double t, const double *y,
     case T_SIGN: *w = rkin_expr_apply1(RKIN_OP_SIGN, a); break;
     case T_STEP: *w = rkin_expr_apply1(RKIN_OP_STEP, a); break;
     case T_SQR: *w = a * a; break;
+    case T_LT: case T_LE: case T_GT: case T_GE: case T_AND: case T_OR:
+      *w = rkin_expr_apply2((rkin_op)in->op, a, b);
+      break;
+    case T_NOT: *w = rkin_expr_apply1(RKIN_OP_NOT, a); break;
+    /* Both values were computed (a tape has no jumps); only the chosen
+     * one reaches the result, so a NaN in the other branch is harmless. */
+    case T_IFELSE:
+      *w = a != 0 ? (isnan(a) ? a : b) : work[tp->third[in - tp->code]];
+      break;
     }
   }
   /* Independent compares, no serial chain: one branch for all outputs. */

@@ -17,15 +17,16 @@
 
 /* The standard columns; anything else is a covariate. */
 enum { C_ID, C_TIME, C_DV, C_AMT, C_RATE, C_EVID, C_MDV, C_CMT, C_II,
-       C_ADDL, C_SS, C_NSTD };
+       C_ADDL, C_SS, C_DVID, C_NSTD };
 static const char *const std_names[C_NSTD] = {
-  "ID", "TIME", "DV", "AMT", "RATE", "EVID", "MDV", "CMT", "II", "ADDL", "SS"
+  "ID", "TIME", "DV", "AMT", "RATE", "EVID", "MDV", "CMT", "II", "ADDL", "SS",
+  "DVID"
 };
 
 typedef struct {
   rkin_data_subject pub;        /* first: the public view */
   double *time, *dv, *cov;
-  int *cmt;
+  int *cmt, *dvid, *output;
   size_t *obs_line, cap_obs;
   rkin_data_segment *seg;
   size_t cap_seg;
@@ -78,6 +79,8 @@ static void subject_free(subject *s)
   free(s->dv);
   free(s->cov);
   free(s->cmt);
+  free(s->dvid);
+  free(s->output);
   free(s->obs_line);
   free(s->seg);
   free(s->dose_line);
@@ -141,8 +144,10 @@ static int cell_int(const ctx *c, char **f, int field, int def, int *out,
 }
 
 /* CMT: a 1-based number or, with state names, a name; 0-based result,
- * -1 when missing. */
-static int cell_cmt(const ctx *c, char **f, int *out, rkin_err *err)
+ * -1 when missing. A name of an output (opts->output_names) gives -1 and
+ * the output's index in *output (else -1). */
+static int cell_cmt(const ctx *c, char **f, int *out, int *output,
+                    rkin_err *err)
 {
   int field = c->col[C_CMT];
   const rkin_data_opts *o = c->opts;
@@ -151,6 +156,7 @@ static int cell_cmt(const ctx *c, char **f, int *out, rkin_err *err)
   double v;
   size_t k;
   *out = -1;
+  *output = -1;
   if (field < 0 || is_missing(f[field])) return 0;
   s = f[field];
   v = strtod(s, &end);
@@ -168,9 +174,14 @@ static int cell_cmt(const ctx *c, char **f, int *out, rkin_err *err)
       *out = (int)k;
       return 0;
     }
+  for (k = 0; o && o->output_names && k < o->n_outputs; k++)
+    if (o->output_names[k] && strcasecmp(o->output_names[k], s) == 0) {
+      *output = (int)k;
+      return 0;
+    }
   return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: '%s' is neither "
-                      "a compartment number nor a state name of the model",
-                      c->file, c->line, s);
+                      "a compartment number nor a state or output name of "
+                      "the model", c->file, c->line, s);
 }
 
 static int cmt_message(rkin_err *err, const char *file, size_t line, int cmt,
@@ -221,21 +232,31 @@ static int start_segment(subject *s, double t0)
   return RKIN_OK;
 }
 
-static int add_obs(subject *s, double t, double dv, int cmt, size_t line)
+/* sel: the dataset selects outputs (a DVID column or output names given);
+ * otherwise dvid and output stay NULL (no allocation per subject). */
+static int add_obs(subject *s, double t, double dv, int cmt, int sel,
+                   int dvid, int output, size_t line)
 {
   size_t n = s->pub.n_obs, cap = s->cap_obs;
   if (n + 1 > cap) {
-    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
+    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap;
     if (rkin_grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
         || rkin_grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
         || rkin_grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
-        || rkin_grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line))
+        || rkin_grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line)
+        || (sel && (rkin_grow((void **)&s->dvid, &c5, n + 1, sizeof *s->dvid)
+                    || rkin_grow((void **)&s->output, &c6, n + 1,
+                            sizeof *s->output))))
       return RKIN_ENOMEM;
     s->cap_obs = c1;
   }
   s->time[n] = t;
   s->dv[n] = dv;
   s->cmt[n] = cmt;
+  if (sel) {
+    s->dvid[n] = dvid;
+    s->output[n] = output;
+  }
   s->obs_line[n] = line;
   s->pub.n_obs++;
   s->seg[s->pub.n_seg - 1].n_obs++;
@@ -303,6 +324,8 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.time = s->time;
   s->pub.dv = s->dv;
   s->pub.cmt = s->cmt;
+  s->pub.dvid = s->dvid;
+  s->pub.output = s->output;
   s->pub.obs_line = s->obs_line;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
@@ -364,6 +387,7 @@ static int parse_header(ctx *c, rkin_data *d, char **f, size_t n,
 typedef struct {
   double id, time, dv, amt, rate, ii, ss;
   int has_dv, has_amt, evid, mdv, cmt, addl;
+  int dvid, cmt_output;   /* DVID or -1; output CMT names, or -1 */
 } row;
 
 static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
@@ -389,8 +413,13 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
       || cell_number(c, f, c->col[C_SS], &r->ss, err) < 0
       || cell_int(c, f, c->col[C_MDV], 0, &r->mdv, err) < 0
       || cell_int(c, f, c->col[C_ADDL], 0, &r->addl, err) < 0
-      || cell_cmt(c, f, &r->cmt, err) < 0)
+      || cell_cmt(c, f, &r->cmt, &r->cmt_output, err) < 0
+      || cell_int(c, f, c->col[C_DVID], -1, &r->dvid, err) < 0)
     return err ? err->code : RKIN_EINVAL;
+  if (c->col[C_DVID] >= 0 && !is_missing(f[c->col[C_DVID]]) && r->dvid < 1)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DVID: %d is not "
+                        "an observation type (expected an integer >= 1)",
+                        c->file, c->line, r->dvid);
   has_evid = cell_number(c, f, c->col[C_EVID], &v, err);
   if (has_evid < 0) return has_evid;
   if (has_evid) {
@@ -414,6 +443,23 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
                         "bolus or > 0 infusion rate)", c->file, c->line,
                         r->rate);
   return RKIN_OK;
+}
+
+/* DVID past the outputs: the message lists what each DVID selects. */
+static int dvid_message(rkin_err *err, const ctx *c, int dvid)
+{
+  char list[256] = "";
+  size_t k, len = 0;
+  for (k = 0; k < c->opts->n_outputs && len + 2 < sizeof list; k++) {
+    int w = snprintf(list + len, sizeof list - len, "%s%zu=%s",
+                     k ? ", " : "", k + 1, c->opts->output_names[k]
+                                           ? c->opts->output_names[k] : "?");
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DVID: %d, but the "
+                      "model has %zu outputs (DVID %s)", c->file, c->line,
+                      dvid, c->opts->n_outputs, list);
 }
 
 /* Applies one data row to the current subject. */
@@ -442,6 +488,11 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     dose.time = r->time;
     dose.amount = r->amt;
     dose.rate = r->rate;
+    if (r->cmt_output >= 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: '%s' is "
+                          "an output of the model; a dose record (EVID %d) "
+                          "needs a state", c->file, c->line,
+                          c->opts->output_names[r->cmt_output], r->evid);
     /* Compartment 1 by default only when the model has nothing else. */
     if (r->cmt < 0 && !(c->opts && c->opts->n_states == 1))
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CMT: %s on a "
@@ -464,7 +515,21 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
                           "an observation record (set MDV = 1 or EVID = 2 "
                           "to skip it)", c->file, c->line);
-    rc = add_obs(s, r->time, r->dv, r->cmt, c->line);
+    int output = r->cmt_output;
+    if (r->dvid >= 1 && c->opts && c->opts->n_outputs) {
+      if ((size_t)r->dvid > c->opts->n_outputs)
+        return dvid_message(err, c, r->dvid);
+      if (output >= 0 && output != r->dvid - 1)
+        return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: columns CMT and "
+                            "DVID disagree: CMT names output '%s', DVID %d "
+                            "selects '%s'", c->file, c->line,
+                            c->opts->output_names[output], r->dvid,
+                            c->opts->output_names[r->dvid - 1]);
+      output = r->dvid - 1;
+    }
+    rc = add_obs(s, r->time, r->dv, r->cmt,
+                 c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
+                 r->dvid, output, c->line);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   return RKIN_OK;

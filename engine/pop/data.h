@@ -4,15 +4,18 @@
  * CSV as RFC 4180 (core/csv.h: quoted fields, CRLF, a UTF-8 BOM); lines
  * starting with '#' are comments. Columns (names case-insensitive, any
  * order; `.` or an empty cell is missing): ID, TIME and DV are required;
- * AMT, RATE, EVID, MDV, CMT, II, ADDL and SS are optional; every other
- * column is a numeric covariate.
+ * AMT, RATE, EVID, MDV, CMT, II, ADDL, SS and DVID are optional; every
+ * other column is a numeric covariate.
  *
  * Semantics (NONMEM's): EVID 0 observation (ignored when MDV = 1), 1 dose,
  * 2 other (ignored), 3 reset (every state to 0), 4 reset and dose. Without
  * an EVID column a row with AMT > 0 is a dose, a row with MDV = 1 is
  * ignored, any other row is an observation. CMT is 1-based (cmt 1 is state
  * 0) or a state name; a dose record needs one unless the model has a
- * single state (opts->n_states == 1). RATE 0 is a
+ * single state (opts->n_states == 1). Observation records select what they
+ * observe by DVID (an integer >= 1: output DVID - 1 of
+ * opts->output_names, listed in the model's DVID order) or by a CMT naming
+ * an output (as nlmixr2 does); both on one record must agree. RATE 0 is a
  * bolus, RATE > 0 an infusion of AMT at that rate. Not supported (rejected
  * with a message naming the line): SS other than 0, RATE -1 / -2 (modelled
  * rate or duration), CMT <= 0 (compartment on / off records).
@@ -45,7 +48,14 @@ typedef struct {
   const double *time;         /* n_obs observation times, h */
   const double *dv;           /* n_obs observed values */
   const int *cmt;             /* n_obs: 0-based state of the CMT column, or
-                                 -1 when the record has no CMT */
+                                 -1 when the record has no CMT (or CMT
+                                 names an output) */
+  /* Both NULL when the dataset has no DVID column and opts gave no
+   * outputs (nothing can select one; no memory spent per subject): */
+  const int *dvid;            /* n_obs: the DVID column (>= 1), or -1 */
+  const int *output;          /* n_obs: 0-based output the record selects
+                                 (by DVID or a CMT naming an output), or
+                                 -1 when it selects none */
   const size_t *obs_line;     /* n_obs file lines, for messages */
   const double *cov;          /* n_cov: the subject's first non-missing
                                  value of each covariate (NaN when it has
@@ -59,6 +69,10 @@ typedef struct {
    * states, and CMT may be a state name. state_names may be NULL. */
   size_t n_states;
   const char *const *state_names;
+  /* Outputs DVID 1, 2, ... select (and names CMT may give); none: DVID is
+   * kept as read, CMT names only states. */
+  size_t n_outputs;
+  const char *const *output_names;
 } rkin_data_opts;
 
 typedef struct rkin_data rkin_data;

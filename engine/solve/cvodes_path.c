@@ -7,7 +7,15 @@
  * quadratures: the result is the same integral under the same error
  * control, but CVODES then keeps one Nordsieck history instead of two, and
  * on a 7-state model that halves the per-step vector work (the reference
- * PBPK programs the tests compare with integrate AUC the same way). */
+ * PBPK programs the tests compare with integrate AUC the same way).
+ *
+ * A model with conditions on states or time (rk.ifelse) hands its
+ * comparisons to CVODES as root functions: CVODES returns at the switch
+ * and the run restarts there with a fresh history (run_to). The right-hand
+ * side is not mode-locked: between restarts it follows the condition's
+ * current value, which keeps every branch inside its own domain (an
+ * ifelse guarding a log); the error test resolves the step that crosses
+ * the switch, and the restart removes the kink from the BDF history. */
 #include "solve/cvodes_path.h"
 #include "solve/cv_linsol.h"
 #include "solve/cv_nvector.h"
@@ -29,11 +37,12 @@
 #define DATA(v) NV_DATA_S(v)
 
 /* What a callback found non-finite, so the run can explain it. */
-typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT } bad_kind;
+typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT, BAD_SWITCH } bad_kind;
 
 struct rkin_cvpath {
   const rkin_model *m;
   size_t n, n_out, n_par;
+  size_t n_sw;       /* switching surfaces (root functions) of the model */
   double rtol, atol;
   long max_steps;
   SUNContext ctx;
@@ -76,6 +85,22 @@ struct rkin_cvpath {
 };
 
 static int report(rkin_cvpath *c, int flag, rkin_err *err);
+
+/* The model's switching surfaces as CVODES root functions: CVODES stops
+ * where one changes sign, and the run restarts there (a discontinuity in
+ * the right-hand side must not lie inside a BDF step's history). */
+static int roots(sunrealtype t, N_Vector yv, sunrealtype *g, void *ud)
+{
+  rkin_cvpath *c = ud;
+  int rc = rkin_model_switches(c->m, t, DATA(yv), c->p, g, c->work);
+  if (rc) {
+    c->bad = BAD_SWITCH;
+    c->bad_index = -1 - rc;
+    c->bad_t = t;
+    return -1;
+  }
+  return 0;
+}
 
 /* d/dt of the integrals: the integrated states and outputs. */
 static int tia_rhs(rkin_cvpath *c, double t, const double *y, double *qd)
@@ -329,6 +354,10 @@ static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
     flag = CVodeSetLinSysFn(c->mem, linsys);
     what = "CVodeSetLinSysFn";
   }
+  if (!flag && c->n_sw) {
+    flag = CVodeRootInit(c->mem, (int)c->n_sw, roots);
+    what = "CVodeRootInit";
+  }
   if (!flag) {
     flag = tune(c);
     what = "the optional inputs";
@@ -352,6 +381,7 @@ rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
   c->n = n;
   c->n_out = no = rkin_model_noutputs(m);
   c->n_par = rkin_model_nparams(m);
+  c->n_sw = rkin_model_nswitches(m);
   c->rtol = o->rtol;
   c->atol = o->atol;
   c->max_steps = o->max_steps;
@@ -537,6 +567,12 @@ static int report(rkin_cvpath *c, int flag, rkin_err *err)
                         "t = %g h (while integrating its TIA)",
                         rkin_model_output_name(c->m, (size_t)c->bad_index),
                         c->bad_t);
+  if (c->bad == BAD_SWITCH) {
+    rkin_model_switch_text(c->m, (size_t)c->bad_index, where, sizeof where);
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': the condition "
+                        "%s is not finite (NaN or Inf) at t = %g h",
+                        rkin_model_name(c->m), where, c->bad_t);
+  }
   CVodeGetCurrentTime(c->mem, &t);
   equation_name(c, worst_equation(c), where, sizeof where);
   name = CVodeGetReturnFlagName(flag);
@@ -545,6 +581,17 @@ static int report(rkin_cvpath *c, int flag, rkin_err *err)
                     t, name ? name : "?", where, rkin_model_name(c->m),
                     c->cvmsg);
   free(name);
+  if (c->n_sw) {
+    /* The usual cause with conditions: a switch the solution keeps
+     * crossing back and forth. */
+    char sw[160];
+    rkin_model_switch_text(c->m, 0, sw, sizeof sw);
+    if (err && strlen(err->msg) + strlen(sw) + 120 < sizeof err->msg)
+      snprintf(err->msg + strlen(err->msg), sizeof err->msg
+               - strlen(err->msg), " (the model switches where %s%s: a "
+               "condition the dynamics drive back across from both sides "
+               "chatters)", sw, c->n_sw > 1 ? ", ..." : "");
+  }
   return rc;
 }
 
@@ -554,6 +601,47 @@ static int too_close(double a, double b)
   return b - a <= 16 * DBL_EPSILON * fmax(fabs(a), fabs(b));
 }
 
+/* CVode to tout, restarting at every switch on the way: the state there
+ * becomes the initial value of a fresh BDF history, under the condition's
+ * new value. Steps of the finished stretches are added to *nst. A switch
+ * is crossed at most max_steps times per call: a condition that the
+ * solution keeps crossing back and forth (chattering, e.g. a threshold the
+ * dynamics push towards from both sides) is an error, not a hang. */
+static int run_to(rkin_cvpath *c, double tout, double te, sunrealtype *tret,
+                  long *nst, long *restarts, rkin_err *err)
+{
+  for (;;) {
+    long k = 0;
+    int flag = CVode(c->mem, tout, c->y, tret, CV_NORMAL);
+    if (flag != CV_ROOT_RETURN) return flag < 0 ? report(c, flag, err) : 0;
+    CVodeGetNumSteps(c->mem, &k);
+    *nst += k;
+    if (++*restarts > c->max_steps) {
+      int *info = calloc(c->n_sw, sizeof *info);
+      char txt[160] = "?";
+      size_t i;
+      if (info && !CVodeGetRootInfo(c->mem, info))
+        for (i = 0; i < c->n_sw; i++)
+          if (info[i]) {
+            rkin_model_switch_text(c->m, i, txt, sizeof txt);
+            break;
+          }
+      free(info);
+      return rkin_err_set(err, RKIN_ESOLVER, "model '%s': the condition %s "
+                          "switched more than max_steps = %ld times in one "
+                          "interval between doses, before t = %g h (if the "
+                          "dynamics drive the solution back across it, it "
+                          "chatters: smooth the switch; else raise "
+                          "max_steps)", rkin_model_name(c->m), txt,
+                          c->max_steps, (double)*tret);
+    }
+    if ((flag = CVodeReInit(c->mem, *tret, c->y))
+        || (flag = CVodeSetStopTime(c->mem, te)))
+      return report(c, flag, err);
+    if (too_close(*tret, tout)) return 0;
+  }
+}
+
 int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
                         const double *rate, const double *tout,
                         size_t n_tout, rkin_emit_fn emit, void *ctx,
@@ -561,7 +649,7 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
 {
   double *yv = N_VGetArrayPointer(c->y);
   sunrealtype tret;
-  long nst = 0;
+  long nst = 0, restarts = 0;
   size_t i, k;
   int flag = 0, rc = RKIN_OK;
 
@@ -591,15 +679,18 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
       emit(ctx, y);
       continue;
     }
-    flag = CVode(c->mem, tout[k], c->y, &tret, CV_NORMAL);
-    if (flag < 0) {
+    if (c->n_sw) {
+      if ((rc = run_to(c, tout[k], te, &tret, steps, &restarts, err)))
+        goto done;
+    } else if ((flag = CVode(c->mem, tout[k], c->y, &tret, CV_NORMAL)) < 0) {
       rc = report(c, flag, err);
       goto done;
     }
     emit(ctx, yv);
   }
-  flag = CVode(c->mem, te, c->y, &tret, CV_NORMAL);
-  if (flag < 0) {
+  if (c->n_sw) {
+    if ((rc = run_to(c, te, te, &tret, steps, &restarts, err))) goto done;
+  } else if ((flag = CVode(c->mem, te, c->y, &tret, CV_NORMAL)) < 0) {
     rc = report(c, flag, err);
     goto done;
   }

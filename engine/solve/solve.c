@@ -13,10 +13,12 @@
 struct rkin_solver {
   const rkin_model *m;
   rkin_solve_opts o;
-  rkin_path path;
+  rkin_path path;     /* the path runs take (AUTO resolved) */
+  rkin_path last;     /* the path of the last run */
   size_t n, n_out, n_par;
-  rkin_cvpath *cv;
+  rkin_cvpath *cv;    /* CVODES: the path, or an AUTO run's fallback */
   rkin_expath *ex;
+  int use_cv;         /* this run integrates with cv */
   double *y;          /* current state */
   double *rate;       /* current infusion rate into each state */
   double *q;          /* TIA accumulators */
@@ -33,6 +35,8 @@ struct rkin_solver {
   size_t n_dir, cap_S;
   double *S;          /* n x n_dir */
   double *dy, *dout;  /* the caller's arrays, or NULL */
+  const double *dir;  /* n_dir x n_par directions */
+  double *G;          /* nonlinear outputs: d out / d (y, p) */
 };
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
@@ -72,6 +76,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->q);
   free(s->work);
   free(s->S);
+  free(s->G);
   free(s);
 }
 
@@ -102,13 +107,15 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->rate = malloc((s->n ? s->n : 1) * sizeof *s->rate);
   s->work = malloc((nw ? nw : 1) * sizeof *s->work);
   if (!s->y || !s->rate || !s->work) goto nomem;
-  /* AUTO takes the exact path only when every TIA a request may ask for
-   * (outputs included) is available on it. */
+  /* AUTO takes the exact path for a linear model: outputs, whatever
+   * function of states, parameters and time they are, are evaluated after
+   * the solve and do not change the dynamics. Only a run asking for the
+   * TIA of a nonlinear output (an integral with no closed form) goes to
+   * CVODES, which is then made for it (rkin_solver_run). */
   s->path = o->path;
   if (s->path == RKIN_PATH_AUTO)
-    s->path = rkin_model_is_linear(m)
-                  && (!s->n_out || rkin_model_outputs_linear(m))
-                ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+    s->path = rkin_model_is_linear(m) ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+  s->last = s->path;
   if (s->path == RKIN_PATH_EXACT)
     s->ex = rkin_expath_new(m, err);
   else
@@ -127,7 +134,17 @@ nomem:
 
 rkin_path rkin_solver_path(const rkin_solver *s)
 {
-  return s->path;
+  return s->last;
+}
+
+/* 1 when the run must integrate an output that the exact path cannot. */
+static int needs_cvodes(const rkin_solver *s, const rkin_solve_req *r)
+{
+  size_t k;
+  if (!s->ex || rkin_model_outputs_linear(s->m)) return 0;
+  for (k = 0; k < r->n_tia; k++)
+    if ((size_t)r->tia[k] >= s->n) return 1;
+  return 0;
 }
 
 static int check_vector(const double *v, size_t n, const char *what,
@@ -195,12 +212,39 @@ static int check_req(const rkin_solver *s, const rkin_solve_req *r,
   return RKIN_OK;
 }
 
-/* Sensitivities of the states and (linear) outputs at output k. */
+/* Sensitivities of outputs that are not linear in the states, by the chain
+ * rule: d out / d dir = G_y S + G_p dir, G from the model's symbolic
+ * partials at the output time. */
+static void emit_sens_nonlinear(rkin_solver *s, size_t k, const double *y)
+{
+  size_t n = s->n, np = s->n_par, nd = s->n_dir, no = s->n_out, w = n + np;
+  size_t o, j, d;
+  double t = s->req->times[k], *dst = s->dout + k * no * nd;
+  int rc = rkin_model_output_partials(s->m, t, y, s->p, s->G, s->work);
+  if (rc) {
+    if (s->out_bad < 0) {
+      s->out_bad = rc < 0 && rc >= -(int)(no * w) ? (-1 - rc) / (int)w : 0;
+      s->out_bad_t = t;
+    }
+    return;
+  }
+  for (o = 0; o < no; o++)
+    for (d = 0; d < nd; d++) {
+      double v = 0;
+      for (j = 0; j < n; j++) v += s->G[o * w + j] * s->S[j * nd + d];
+      for (j = 0; j < np; j++) v += s->G[o * w + n + j] * s->dir[d * np + j];
+      dst[o * nd + d] = v;
+    }
+}
+
+/* Sensitivities of the states and outputs at output k. */
 static void emit_sens(rkin_solver *s, size_t k, const double *y)
 {
   size_t n = s->n, nd = s->n_dir, no = s->n_out, o, j, d;
   if (s->dy) memcpy(s->dy + k * n * nd, s->S, n * nd * sizeof *s->S);
-  if (s->dout && no) {
+  if (s->dout && no && !rkin_expath_output_matrix(s->ex)) {
+    emit_sens_nonlinear(s, k, y);
+  } else if (s->dout && no) {
     const double *C = rkin_expath_output_matrix(s->ex);
     const double *dC = rkin_expath_doutput(s->ex);
     double *dst = s->dout + k * no * nd;
@@ -282,7 +326,7 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                    long *steps, rkin_err *err)
 {
   const double *tout = s->req->times + s->k_out;
-  if (s->cv)
+  if (s->use_cv)
     return rkin_cvpath_advance(s->cv, ts, te, s->y, s->rate, tout, n_tout,
                                emit, s, s->q, steps, err);
   if (s->n_dir)
@@ -347,8 +391,15 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
   s->p = p;
   s->k_out = 0;
   s->out_bad = -1;
-  rc = s->cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
-             : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
+  s->use_cv = !s->ex;
+  if (s->o.path == RKIN_PATH_AUTO && needs_cvodes(s, req)) {
+    if (!s->cv && !(s->cv = rkin_cvpath_new(s->m, &s->o, err))) return
+        err ? err->code : RKIN_ENOMEM;
+    s->use_cv = 1;
+  }
+  s->last = s->use_cv ? RKIN_PATH_CVODES : RKIN_PATH_EXACT;
+  rc = s->use_cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
+                 : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
   if (!rc) rc = walk(s, req, &steps, err);
   res->n_steps = steps;
   if (rc) return rc;   /* the paths' messages name the model */
@@ -409,10 +460,6 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: n_dir = "
                         "%zu, n_tia = %zu (expected n_dir > 0 and no TIA)",
                         n_dir, req->n_tia);
-  if (dout && s->n_out && !rkin_model_outputs_linear(s->m))
-    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
-                        "outputs of model '%s' are not linear in the "
-                        "states", rkin_model_name(s->m));
   res->n_steps = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;
@@ -425,6 +472,10 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
     s->S = S;
     s->cap_S = s->n * n_dir;
   }
+  if (dout && s->n_out && !rkin_model_outputs_linear(s->m) && !s->G
+      && !(s->G = malloc(s->n_out * (s->n + s->n_par) * sizeof *s->G)))
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the output "
+                        "derivatives");
   if (req->y0)
     memcpy(s->y, req->y0, s->n * sizeof *s->y);
   else
@@ -438,6 +489,9 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->out_bad = -1;
   s->dy = dy;
   s->dout = dout;
+  s->dir = dir;
+  s->use_cv = 0;
+  s->last = RKIN_PATH_EXACT;
   rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
   if (!rc) {
     s->n_dir = n_dir;

@@ -19,8 +19,12 @@
  * - The integration stops exactly at every dose event and at t1; outputs
  *   in between are interpolated (CVODES) or exact (exact path).
  * - y0 and res->y_end may be the same array.
- * - AUTO takes the exact path when the model is linear and its outputs
- *   (if any) are linear too, else CVODES. On the CVODES path a linear
+ * - AUTO takes the exact path when the model is linear, else CVODES.
+ *   Outputs, any function of states, parameters and time, are evaluated
+ *   at the output times after the solve and never change the path; only a
+ *   run asking for the TIA of an output that is not linear in the states
+ *   (no closed form) integrates with CVODES (rkin_solver_path then says
+ *   so; sensitivities stay exact). On the CVODES path a linear
  *   model's Jacobian is computed once per parameter vector. The exact path
  *   caches e^(M h) per segment length for the same parameters, so a
  *   patient's repeated cycles cost one exponential. */
@@ -75,7 +79,8 @@ typedef struct rkin_solver rkin_solver;
 rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
                              rkin_err *err);
 void rkin_solver_free(rkin_solver *s);
-/* The path actually used (never AUTO). */
+/* The path of the last run (before any run: the one runs take unless a
+ * run needs the AUTO fallback above); never AUTO. */
 rkin_path rkin_solver_path(const rkin_solver *s);
 
 /* Runs one integration. Errors name the time, the state and, on the
@@ -88,7 +93,8 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * states and outputs along n_dir directions in parameter space (dir
  * row-major n_dir x n_params; direction d is the derivative by a scalar
  * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
- * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
+ * and dout (n_times x n_outputs x n_dir; outputs not linear in the states
+ * by the chain rule through their symbolic partials), either NULL
  * when not wanted. y0 and doses do not depend on the parameters. No TIA
  * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
  * complex eigenvalues or nearly parallel eigenvectors (not implemented):

@@ -47,7 +47,7 @@ static void bad(const char *name, const char *text, const rkin_data_opts *o,
 }
 
 /* A one-state model: a dose without CMT can only go to its state. */
-static const rkin_data_opts one = {1, NULL};
+static const rkin_data_opts one = {1, NULL, 0, NULL};
 
 static void test_semantics(void)
 {
@@ -130,7 +130,7 @@ static void test_semantics(void)
 static void test_cmt_names(void)
 {
   static const char *const names[] = {"depot", "central"};
-  rkin_data_opts o = {2, names};
+  rkin_data_opts o = {2, names, 0, NULL};
   rkin_err err;
   rkin_data *d = read_text("names.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,Depot\n"
                            "1,1,3,.,central\n", &o, &err);
@@ -152,6 +152,70 @@ static void test_cmt_names(void)
   bad("cmt0.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,-1\n1,1,3,.,2\n", NULL,
       "cmt0.csv:2: column CMT: -1 is not supported",
       "negative CMT (compartment off)");
+}
+
+/* DVID (and CMT naming an output) select the output an observation
+ * measures: DVID k is output k - 1 of the list given. */
+static void test_dvid(void)
+{
+  static const char *const sn[] = {"depot", "central"};
+  static const char *const on[] = {"C", "logC"};
+  rkin_data_opts o = {2, sn, 2, on};
+  rkin_data_opts no_out = {2, sn, 0, NULL};
+  rkin_err err;
+  const char *text =
+    "ID,TIME,DV,AMT,CMT,DVID\n"
+    "1,0,.,5,depot,.\n"
+    "1,1,3.1,.,.,1\n"
+    "1,1,1.13,.,.,2\n"
+    "1,2,2.5,.,logC,.\n"
+    "1,3,2.0,.,central,.\n"
+    "1,4,0.9,.,logC,2\n";
+  rkin_data *d = read_text("dvid.csv", text, &o, &err);
+  const rkin_data_subject *s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && s->n_obs == 5, "five observations");
+  ok(s && s->dvid[0] == 1 && s->dvid[1] == 2 && s->dvid[2] == -1
+     && s->dvid[3] == -1 && s->dvid[4] == 2, "DVID kept per observation "
+     "(-1 when missing)");
+  ok(s && s->output[0] == 0 && s->output[1] == 1 && s->output[2] == 1
+     && s->output[3] == -1 && s->output[4] == 1, "output selected: DVID 1 "
+     "-> C, DVID 2 -> logC, CMT logC -> logC, CMT central -> none");
+  ok(s && s->cmt[3] == 1 && s->cmt[2] == -1, "CMT central stays a state; "
+     "CMT naming an output is no state");
+  ok(s && s->time[1] == 1 && s->dv[1] == 1.13, "same-time observations "
+     "keep their order and values");
+  rkin_data_free(d);
+
+  d = read_text("dvid2.csv", "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,5,1,.\n"
+                "1,1,3,.,.,1\n1,1,1.1,.,.,2\n", &no_out, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && s->dvid[1] == 2 && s->output[1] == -1, "without outputs DVID is "
+     "kept as read and selects nothing");
+  rkin_data_free(d);
+  d = read_text("dvid9.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,1\n1,1,3,.,.\n",
+                &no_out, &err);
+  s = d ? rkin_data_subject_at(d, 0) : NULL;
+  ok(s && !s->dvid && !s->output, "no DVID column, no outputs: dvid and "
+     "output are NULL");
+  rkin_data_free(d);
+  /* ... but a CMT naming an output is then unknown */
+  bad("dvid3.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,1\n1,1,3,.,logC\n",
+      &no_out, "dvid3.csv:3: column CMT: 'logC' is neither",
+      "CMT naming an output without outputs");
+  bad("dvid4.csv", "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,5,1,.\n1,1,3,.,.,3\n",
+      &o, "dvid4.csv:3: column DVID: 3, but the model has 2 outputs (DVID "
+      "1=C, 2=logC)", "DVID past the outputs");
+  bad("dvid5.csv", "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,5,1,.\n1,1,3,.,.,0\n",
+      &o, "dvid5.csv:3: column DVID: 0 is not an observation type",
+      "DVID 0");
+  bad("dvid6.csv", "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,5,1,.\n1,1,3,.,.,1.5\n",
+      &o, "dvid6.csv:3: column DVID: 1.5 is not an integer", "DVID 1.5");
+  bad("dvid7.csv", "ID,TIME,DV,AMT,CMT,DVID\n1,0,.,5,1,.\n1,1,3,.,C,2\n",
+      &o, "dvid7.csv:3: columns CMT and DVID disagree: CMT names output "
+      "'C', DVID 2 selects 'logC'", "CMT and DVID disagree");
+  bad("dvid8.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,C\n1,1,3,.,1\n",
+      &o, "dvid8.csv:2: column CMT: 'C' is an output of the model; a dose "
+      "record (EVID 1) needs a state", "dose into an output");
 }
 
 static void test_bad_input(void)
@@ -312,7 +376,7 @@ static double now_s(void)
 static void test_hardening(void)
 {
   static const char *const two_names[] = {"depot", "central"};
-  rkin_data_opts two = {2, two_names};
+  rkin_data_opts two = {2, two_names, 0, NULL};
   rkin_err err;
   rkin_data *d;
   const rkin_data_subject *s;
@@ -445,6 +509,7 @@ int main(void)
   }
   test_semantics();
   test_cmt_names();
+  test_dvid();
   test_bad_input();
   test_theoph();
   test_hardening();

@@ -58,6 +58,9 @@ static double eval(const rkin_graph *g, rkin_node n, double t,
   default: break;
   }
   a = eval(g, rkin_expr_arg(g, n, 0), t, y, p);
+  if (op == RKIN_OP_IFELSE)
+    return a != 0 ? eval(g, rkin_expr_arg(g, n, 1), t, y, p)
+                  : eval(g, rkin_expr_arg(g, n, 2), t, y, p);
   b = rkin_expr_arg(g, n, 1) >= 0 ? eval(g, rkin_expr_arg(g, n, 1), t, y, p)
                                   : 0.0;
   switch (op) {
@@ -75,6 +78,13 @@ static double eval(const rkin_graph *g, rkin_node n, double t,
   case RKIN_OP_MAX: return a > b ? a : b;
   case RKIN_OP_SIGN: return a > 0 ? 1.0 : a < 0 ? -1.0 : 0.0;
   case RKIN_OP_STEP: return a > 0 ? 1.0 : a < 0 ? 0.0 : 0.5;
+  case RKIN_OP_LT: return a < b;
+  case RKIN_OP_LE: return a <= b;
+  case RKIN_OP_GT: return a > b;
+  case RKIN_OP_GE: return a >= b;
+  case RKIN_OP_AND: return a != 0 && b != 0;
+  case RKIN_OP_OR: return a != 0 || b != 0;
+  case RKIN_OP_NOT: return a == 0;
   default: return NAN;
   }
 }
@@ -610,6 +620,168 @@ static void test_errors(void)
   like(err.msg, "graph is NULL", "NULL graph message");
 }
 
+/* Conditions and ifelse: values on both sides of each switch, through the
+ * tape and the reference walk; derivatives piecewise; folding; the
+ * switching surfaces found; mixing numbers and conditions refused. */
+static void test_conditionals(void)
+{
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), y = rkin_expr_state(g, 1);
+  rkin_node k = rkin_expr_param(g, 0), t = rkin_expr_time(g);
+  rkin_node c2 = cst(g, 2), c5 = cst(g, 5);
+  rkin_node gt = rkin_expr_binary(g, RKIN_OP_GT, x, c2);
+  rkin_node le = rkin_expr_binary(g, RKIN_OP_LE, t, c5);
+  rkin_node both = rkin_expr_binary(g, RKIN_OP_AND, gt, le);
+  rkin_node any = rkin_expr_binary(g, RKIN_OP_OR, gt, le);
+  /* f = ifelse(x > 2 and t <= 5, k x^2, -y); h = ifelse(x > 2 or t <= 5,
+   * 1, 3 y); n = ifelse(not(x > 2), x, 7) */
+  rkin_node f = rkin_expr_ifelse(g, both, mul(g, k, mul(g, x, x)),
+                                 rkin_expr_unary(g, RKIN_OP_NEG, y));
+  rkin_node h = rkin_expr_ifelse(g, any, cst(g, 1), mul(g, cst(g, 3), y));
+  rkin_node nt = rkin_expr_unary(g, RKIN_OP_NOT, gt);
+  rkin_node n = rkin_expr_ifelse(g, nt, x, cst(g, 7));
+  rkin_node out[3], *sw = NULL;
+  size_t nsw = 0;
+  double pv[1] = { 1.5 }, w[256], o[3];
+  rkin_err err;
+  rkin_tape *tp;
+  static const struct { double x, y, t, f, h, n; } pts[] = {
+    /* x > 2, t <= 5: k x^2 = 1.5 * 9 */
+    { 3, 4, 1, 13.5, 1, 7 },
+    /* x > 2, t > 5: -y; or holds */
+    { 3, 4, 6, -4, 1, 7 },
+    /* x = 2 exactly: not > 2 */
+    { 2, 4, 1, -4, 1, 2 },
+    /* x < 2, t > 5: neither */
+    { 1, 4, 6, -4, 12, 1 },
+    /* t = 5 exactly: <= holds */
+    { 3, 4, 5, 13.5, 1, 7 },
+  };
+  size_t i;
+  ok(f >= 0 && h >= 0 && n >= 0, "conditional expressions built");
+  ok(rkin_expr_is_bool(g, gt) && rkin_expr_is_bool(g, both)
+     && rkin_expr_is_bool(g, nt) && !rkin_expr_is_bool(g, f),
+     "comparisons, and/or/not are conditions; ifelse is a number");
+  is_int(rkin_expr_op(g, nt), RKIN_OP_LE, "not(x > 2) is x <= 2");
+  out[0] = f;
+  out[1] = h;
+  out[2] = n;
+  tp = rkin_tape_compile(g, out, 3, &err);
+  ok(tp != NULL, "tape compiles");
+  for (i = 0; tp && i < sizeof pts / sizeof pts[0]; i++) {
+    double yv[2];
+    yv[0] = pts[i].x;
+    yv[1] = pts[i].y;
+    ok(rkin_tape_eval(tp, pts[i].t, yv, pv, w, o) == 0
+       && o[0] == pts[i].f && o[1] == pts[i].h && o[2] == pts[i].n,
+       "x = %g, t = %g: f = %g (%g), h = %g (%g), n = %g (%g)", pts[i].x,
+       pts[i].t, o[0], pts[i].f, o[1], pts[i].h, o[2], pts[i].n);
+    ok(eval(g, f, pts[i].t, yv, pv) == pts[i].f
+       && eval(g, h, pts[i].t, yv, pv) == pts[i].h,
+       "reference walk agrees at x = %g, t = %g", pts[i].x, pts[i].t);
+  }
+  {
+    /* A NaN in a comparison reaches the output (no silent branch). */
+    double yv[2] = { NAN, 1 };
+    ok(rkin_tape_eval(tp, 1, yv, pv, w, o) == -1, "NaN condition: output 0 "
+       "reported not finite");
+  }
+  rkin_tape_free(tp);
+  {
+    /* ifelse(x > 0, log x, 0) at x = -1: the untaken log(-1) = NaN does
+     * not reach the result. */
+    rkin_node lg = rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_GT, x,
+                                                        cst(g, 0)),
+                                    rkin_expr_unary(g, RKIN_OP_LOG, x),
+                                    cst(g, 0));
+    double yv[2] = { -1, 0 };
+    tp = rkin_tape_compile(g, &lg, 1, &err);
+    ok(tp && rkin_tape_eval(tp, 0, yv, pv, w, o) == 0 && o[0] == 0,
+       "the untaken branch's NaN (log of -1) does not reach the value");
+    yv[0] = M_E;
+    ok(tp && rkin_tape_eval(tp, 0, yv, pv, w, o) == 0
+       && fabs(o[0] - 1) < 1e-15, "the taken branch: log e = 1");
+    rkin_tape_free(tp);
+  }
+
+  {
+    /* d f / dx = ifelse(c, 2 k x, 0); d f / dy = ifelse(c, 0, -1). */
+    rkin_node dx = rkin_expr_diff(g, f, x), dy = rkin_expr_diff(g, f, y);
+    rkin_node dt = rkin_expr_diff(g, f, t);
+    double yv[2] = { 3, 4 }, v;
+    ok(eval(g, dx, 1, yv, pv) == 9.0 && eval(g, dx, 6, yv, pv) == 0.0,
+       "df/dx = 2 k x on the first branch, 0 on the second");
+    ok(eval(g, dy, 1, yv, pv) == 0.0 && eval(g, dy, 6, yv, pv) == -1.0,
+       "df/dy = 0, then -1");
+    ok(rkin_expr_is_const(g, dt, &v) && v == 0.0,
+       "df/dt = 0: time appears only in the condition");
+  }
+
+  ok(rkin_expr_ifelse(g, gt, x, x) == x, "ifelse(c, a, a) folds to a");
+  ok(rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_LT, c2, c5), x, y) == x
+     && rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_GE, c2, c5), x, y)
+            == y, "a constant condition folds to its branch");
+  {
+    rkin_node z = rkin_expr_zero_states(g, n);
+    double v;
+    ok(rkin_expr_is_const(g, z, &v) && v == 0.0,
+       "zero states: ifelse(0 <= 2, 0, 7) = 0");
+  }
+
+  /* not(x > 2) became the comparison x <= 2: a surface of its own. */
+  ok(rkin_expr_switches(g, out, 3, &sw, &nsw) == 0 && nsw == 3
+     && sw[0] == gt && sw[1] == le && sw[2] == nt,
+     "switching surfaces: x > 2, t <= 5, x <= 2");
+  free(sw);
+  {
+    rkin_node pc = rkin_expr_binary(g, RKIN_OP_GT, k, c2);
+    rkin_node pf = rkin_expr_ifelse(g, pc, x, y);
+    ok(rkin_expr_switches(g, &pf, 1, &sw, &nsw) == 0 && nsw == 0 && !sw,
+       "a condition on parameters only is no switching surface");
+  }
+  {
+    char buf[200];
+    rkin_expr_format(g, f, NULL, NULL, buf, sizeof buf);
+    is_str(buf, "ifelse(and(y[0] > 2, t <= 5), p[0] * y[0] * y[0], "
+           "-y[1])", "format of ifelse");
+  }
+  rkin_graph_free(g);
+
+  /* Mixing numbers and conditions. */
+  g = rkin_graph_new();
+  x = rkin_expr_state(g, 0);
+  gt = rkin_expr_binary(g, RKIN_OP_GT, x, cst(g, 1));
+  ok(rkin_expr_ifelse(g, x, x, cst(g, 1)) < 0, "ifelse with a number as "
+     "condition rejected");
+  rkin_graph_error(g, &err);
+  like(err.msg, "the condition of ifelse is a number (state), not a "
+       "condition", "message says what the condition was");
+  rkin_graph_free(g);
+
+  g = rkin_graph_new();
+  x = rkin_expr_state(g, 0);
+  gt = rkin_expr_binary(g, RKIN_OP_GT, x, cst(g, 1));
+  ok(add(g, gt, x) < 0, "arithmetic on a condition rejected");
+  rkin_graph_error(g, &err);
+  like(err.msg, "operand of add is a condition (gt), not a number",
+       "message");
+  rkin_graph_free(g);
+
+  g = rkin_graph_new();
+  x = rkin_expr_state(g, 0);
+  ok(rkin_expr_binary(g, RKIN_OP_AND, x, x) < 0, "and of numbers rejected");
+  rkin_graph_error(g, &err);
+  like(err.msg, "operand of and is a number, not a condition", "message");
+  rkin_graph_free(g);
+
+  g = rkin_graph_new();
+  x = rkin_expr_state(g, 0);
+  gt = rkin_expr_binary(g, RKIN_OP_GT, x, cst(g, 1));
+  ok(rkin_expr_ifelse(g, gt, gt, x) < 0, "a condition as a value rejected");
+  ok(rkin_expr_diff(g, gt, x) < 0, "a condition has no derivative");
+  rkin_graph_free(g);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -621,6 +793,7 @@ int main(void)
   test_tape();
   test_format();
   test_errors();
+  test_conditionals();
   done_testing();
   return exit_status();
 }

@@ -447,12 +447,112 @@ static void test_errors(void)
 #undef FRESH
 }
 
+/* Conditions: on a state or on time the model is piecewise and goes to
+ * CVODES (not linear, its comparison a switching surface); on parameters
+ * only it stays linear with A(p) of the selected branch; even an input
+ * that vanishes at y = 0 (ifelse(A > 1, 1, 0)) is not linear. */
+static void test_conditions(void)
+{
+  rkin_graph *g;
+  rkin_model *m;
+  rkin_err err;
+  rkin_node a, f;
+  double A[1], gsw[1], y[1], w[64], yd[1], J[1];
+  double pv[2];
+
+  /* A' = -ifelse(A > Bmax, k, 2 k) A */
+  g = rkin_graph_new();
+  a = st(g, 0);
+  f = rkin_expr_unary(g, RKIN_OP_NEG,
+                      mul(g, rkin_expr_ifelse(g,
+                                              rkin_expr_binary(g, RKIN_OP_GT,
+                                                               a, prm(g, 1)),
+                                              prm(g, 0),
+                                              mul(g, rkin_expr_const(g, 2),
+                                                  prm(g, 0))), a));
+  m = one_state(g, f, &err);
+  ok(m && !rkin_model_is_linear(m), "ifelse on a state: not linear");
+  is_int(rkin_model_linear_matrix(m, NULL, A, &err), RKIN_ENOTLINEAR,
+         "A(p) refused");
+  like(err.msg, "switch where A > Bmax (a condition on the states)",
+       "message names the condition");
+  ok(rkin_model_nswitches(m) == 1, "one switching surface");
+  pv[0] = 0.5;
+  pv[1] = 100;
+  y[0] = 130;
+  ok(rkin_model_switches(m, 0, y, pv, gsw, w) == 0 && gsw[0] == 30,
+     "root function A - Bmax = 30 at A = 130");
+  rkin_model_rhs(m, 0, y, pv, yd, w);
+  rkin_model_jac(m, 0, y, pv, J, w);
+  ok(yd[0] == -65 && J[0] == -0.5, "above: A' = -k A = -65, J = -k");
+  y[0] = 80;
+  rkin_model_rhs(m, 0, y, pv, yd, w);
+  rkin_model_jac(m, 0, y, pv, J, w);
+  ok(yd[0] == -80 && J[0] == -1, "below: A' = -2k A = -80, J = -2k "
+     "(the Jacobian is piecewise)");
+  rkin_model_free(m);
+
+  /* A' = -ifelse(Bmax > 50, k, 2 k) A: parameters only */
+  g = rkin_graph_new();
+  a = st(g, 0);
+  f = rkin_expr_unary(g, RKIN_OP_NEG,
+                      mul(g, rkin_expr_ifelse(g,
+                                              rkin_expr_binary(g, RKIN_OP_GT,
+                                                               prm(g, 1),
+                                                  rkin_expr_const(g, 50)),
+                                              prm(g, 0),
+                                              mul(g, rkin_expr_const(g, 2),
+                                                  prm(g, 0))), a));
+  m = one_state(g, f, &err);
+  ok(m && rkin_model_is_linear(m) && rkin_model_nswitches(m) == 0,
+     "ifelse on parameters only: linear, no switching surface");
+  pv[1] = 100;
+  ok(rkin_model_linear_matrix(m, pv, A, &err) == 0 && A[0] == -0.5,
+     "A(p) = -k for Bmax = 100");
+  pv[1] = 10;
+  ok(rkin_model_linear_matrix(m, pv, A, &err) == 0 && A[0] == -1,
+     "A(p) = -2k for Bmax = 10");
+  {
+    /* dA/dk along direction (1, 0) and dA/dBmax along (0, 1): the
+     * selected branch's derivative, 0 for the threshold parameter */
+    double dir[4] = { 1, 0, 0, 1 }, dA[2];
+    ok(rkin_model_linear_dparams(m, pv, dir, 2, dA, NULL, &err) == 0
+       && dA[0] == -2 && dA[1] == 0, "dA/dk = -2 on the Bmax <= 50 branch, "
+       "dA/dBmax = 0 (got %g, %g)", dA[0], dA[1]);
+    pv[1] = 100;
+    ok(rkin_model_linear_dparams(m, pv, dir, 2, dA, NULL, &err) == 0
+       && dA[0] == -1 && dA[1] == 0, "dA/dk = -1 on the other branch");
+  }
+  rkin_model_free(m);
+
+  /* A' = -k A + ifelse(A > 1, 1, 0): zero at A = 0, still not linear */
+  g = rkin_graph_new();
+  a = st(g, 0);
+  f = add(g, rkin_expr_unary(g, RKIN_OP_NEG, mul(g, prm(g, 0), a)),
+          rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_GT, a,
+                                               rkin_expr_const(g, 1)),
+                           rkin_expr_const(g, 1), rkin_expr_const(g, 0)));
+  m = one_state(g, f, &err);
+  ok(m && !rkin_model_is_linear(m), "a switched input on a state is not "
+     "linear although it vanishes at A = 0");
+  rkin_model_free(m);
+
+  /* a condition as a derivative */
+  g = rkin_graph_new();
+  f = rkin_expr_binary(g, RKIN_OP_GT, st(g, 0), prm(g, 1));
+  m = one_state(g, f, &err);
+  ok(m == NULL, "a condition as a derivative is refused");
+  like(err.msg, "derivative of state 'A' is a condition (true/false), not a "
+       "number", "message");
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
   test_peer_model();
   test_nonlinear();
   test_errors();
+  test_conditions();
   done_testing();
   return exit_status();
 }

@@ -215,6 +215,335 @@ static void test_nonlinear_tia(void)
   rkin_model_free(m);
 }
 
+/* ------------------------------------------------------------ switches */
+
+/* X' = -ifelse(X / V > Cth, k1, k2) X (+ Lu-177 decay): clearance that
+ * drops when the concentration falls below a threshold; output C = X / V.
+ * B' = ifelse(X / V > Cth, 1, 0) integrates the time spent above it. */
+static rkin_model *switching(void)
+{
+  static const char *const sn[] = { "X", "B" }, *const on[] = { "C" };
+  static const char *const pn[] = { "Cth", "V", "k1", "k2" };
+  static const double pv[] = { 3.0, 10.0, 0.5, 0.05 };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), c, above, k, d[2], o[1];
+  c = rkin_expr_binary(g, RKIN_OP_DIV, x, rkin_expr_param(g, 1));
+  above = rkin_expr_binary(g, RKIN_OP_GT, c, rkin_expr_param(g, 0));
+  k = rkin_expr_ifelse(g, above, rkin_expr_param(g, 2),
+                       rkin_expr_param(g, 3));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, k, x));
+  /* B's own decay is cancelled so that B is the time above threshold. */
+  d[1] = add(g, rkin_expr_ifelse(g, above, rkin_expr_const(g, 1),
+                                 rkin_expr_const(g, 0)),
+             mul(g, rkin_expr_const(g, LAM), rkin_expr_state(g, 1)));
+  o[0] = c;
+  return make("switching", 2, sn, d, 4, pn, pv, 1, on, o, g);
+}
+
+/* Closed form: X = D e^{-(k1+l) t} until C = Cth at
+ * ts = ln(D / (V Cth)) / (k1 + l), then V Cth e^{-(k2+l)(t - ts)}. */
+static void test_switching(void)
+{
+  const double D = 100, Cth = 3, V = 10, k1 = 0.5, k2 = 0.05;
+  const double ts = log(D / (V * Cth)) / (k1 + LAM);
+  double times[9], y[18], out[9], tia[1], maxrel = 0, want;
+  int q[1] = { 2 };   /* output C */
+  rkin_dose r = { 0, D, 0, 0, 0, 0 };
+  rkin_model *m = switching();
+  rkin_solver *s;
+  rkin_dosing *d = doses(&r, 1);
+  rkin_solve_req rq;
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  ok(m && !rkin_model_is_linear(m), "a condition on the states makes the "
+     "model nonlinear");
+  ok(m && rkin_model_nswitches(m) == 1, "one switching surface (X / V > "
+     "Cth), shared by both equations");
+  s = solver(m, RKIN_PATH_AUTO, 1e-10, 1e-12);
+  ok(s && rkin_solver_path(s) == RKIN_PATH_CVODES, "AUTO takes CVODES");
+  /* times straddling the switch closely, then far after it */
+  times[0] = 0;
+  times[1] = 0.5 * ts;
+  times[2] = ts - 1e-3;
+  times[3] = ts + 1e-3;
+  times[4] = ts + 0.1;
+  times[5] = ts + 1;
+  times[6] = 10;
+  times[7] = 30;
+  times[8] = 60;
+  rq = sampled(60, d, times, 9);
+  rq.tia = q;
+  rq.n_tia = 1;
+  rs.y = y;
+  rs.out = out;
+  rs.tia = tia;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "switching run");
+  for (i = 0; i < 9; i++) {
+    double t = times[i];
+    double xw = t < ts ? D * exp(-(k1 + LAM) * t)
+                       : V * Cth * exp(-(k2 + LAM) * (t - ts));
+    double bw = fmin(t, ts);
+    maxrel = fmax(maxrel, fabs(y[2 * i] / xw - 1));
+    if (i > 0) maxrel = fmax(maxrel, fabs(y[2 * i + 1] / bw - 1));
+    maxrel = fmax(maxrel, fabs(out[i] / (xw / V) - 1));
+  }
+  /* rtol 1e-10: the switch time is found by root finding to ~1e-14 h, so
+   * the time above threshold B(t) = min(t, ts) holds to near rtol */
+  ok(maxrel <= 1e-8, "X(t), C(t) = piecewise closed form and B(t) = "
+     "min(t, ts = %.6f h) to 1e-8 rel (max %.1e)", ts, maxrel);
+  /* the root's time error is that of X there (global error ~ 10 rtol)
+   * divided by X's relative rate k1 + l */
+  is_double(y[2 * 8 + 1], ts, 1e-8, "time above threshold = ts, 1e-8 rel");
+  want = D / (k1 + LAM) * (1 - exp(-(k1 + LAM) * ts)) / V
+         + Cth / (k2 + LAM) * (1 - exp(-(k2 + LAM) * (60 - ts)));
+  is_double(tia[0], want, 1e-8, "AUC of C = the two exponential pieces' "
+            "integrals, 1e-8 rel");
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A zero-order input written as a condition on time: X' = ifelse(t < Tinf,
+ * R, 0) - k X (+ decay), which must equal the infusion of the same rate
+ * and duration, in closed form. */
+static void test_time_switch(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "k", "R", "Tinf" };
+  static const double pv[] = { 0.2, 50, 2.5 };
+  const double kk = 0.2 + LAM;
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], on;
+  rkin_model *m;
+  rkin_solver *s;
+  double times[] = { 1, 2.5, 2.6, 8, 24 }, y[5], maxrel = 0;
+  rkin_solve_req rq = sampled(24, NULL, times, 5);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  on = rkin_expr_binary(g, RKIN_OP_LT, rkin_expr_time(g),
+                        rkin_expr_param(g, 2));
+  d[0] = sub(g, rkin_expr_ifelse(g, on, rkin_expr_param(g, 1),
+                                 rkin_expr_const(g, 0)),
+             mul(g, rkin_expr_param(g, 0), rkin_expr_state(g, 0)));
+  m = make("time_switch", 1, sn, d, 3, pn, pv, 0, NULL, NULL, g);
+  s = solver(m, RKIN_PATH_AUTO, 1e-10, 1e-12);
+  rs.y = y;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "time switch run");
+  for (i = 0; i < 5; i++) {
+    double t = times[i], want = t <= 2.5
+        ? 50 / kk * (1 - exp(-kk * t))
+        : 50 / kk * (1 - exp(-kk * 2.5)) * exp(-kk * (t - 2.5));
+    maxrel = fmax(maxrel, fabs(y[i] / want - 1));
+  }
+  ok(maxrel <= 1e-8, "input ifelse(t < 2.5, R, 0) = the infusion's closed "
+     "form to 1e-8 rel (max %.1e)", maxrel);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A linear model with outputs that are not linear in the states, logC =
+ * log(X / V) and CpT = X / V + t: AUTO keeps the exact path (outputs are
+ * evaluated after the solve) and the outputs equal those functions of the
+ * exact states; only a run asking for the TIA of such an output goes to
+ * CVODES, with the integral of its closed form. */
+static void test_nonlinear_outputs(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "V", "k" };
+  static const char *const on[] = { "CpT", "logC" };
+  static const double pv[] = { 4, 0.1 };
+  const double D = 100, kk = 0.1 + LAM, T = 24;
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), c, d[1], o[2];
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_dose r = { 0, D, 0, 0, 0, 0 };
+  rkin_dosing *dd = doses(&r, 1);
+  double times[] = { 0, 1, 6, 24 }, y[4], out[8], tia[2], maxrel = 0, want;
+  int q_state[1] = { 0 }, q_out[2] = { 1, 2 };   /* X; CpT, logC */
+  rkin_solve_req rq = sampled(T, dd, times, 4);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  size_t i;
+  c = rkin_expr_binary(g, RKIN_OP_DIV, x, rkin_expr_param(g, 0));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, rkin_expr_param(g, 1), x));
+  o[0] = add(g, c, rkin_expr_time(g));
+  o[1] = rkin_expr_unary(g, RKIN_OP_LOG, c);
+  m = make("nl_out", 1, sn, d, 2, pn, pv, 2, on, o, g);
+  ok(m && rkin_model_is_linear(m) && !rkin_model_outputs_linear(m),
+     "linear model, nonlinear outputs");
+  s = solver(m, RKIN_PATH_AUTO, 1e-10, 1e-12);
+  ok(s && rkin_solver_path(s) == RKIN_PATH_EXACT, "AUTO: exact path (the "
+     "outputs do not switch it)");
+  rs.y = y;
+  rs.out = out;
+  rs.tia = tia;
+  rq.tia = q_state;
+  rq.n_tia = 1;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "run");
+  ok(rkin_solver_path(s) == RKIN_PATH_EXACT && rs.n_steps == 0,
+     "the run took the exact path");
+  for (i = 0; i < 4; i++) {
+    double xw = D * exp(-kk * times[i]);
+    maxrel = fmax(maxrel, fabs(y[i] / xw - 1));
+    maxrel = fmax(maxrel, fabs(out[2 * i] / (xw / 4 + times[i]) - 1));
+    maxrel = fmax(maxrel, fabs(out[2 * i + 1] - log(xw / 4))
+                              / fabs(log(xw / 4)));
+    ok(out[2 * i] == y[i] / 4 + times[i] && out[2 * i + 1] == log(y[i] / 4),
+       "t = %g: outputs computed from the states reported", times[i]);
+  }
+  ok(maxrel <= 1e-12, "exact states and outputs = closed forms to 1e-12 "
+     "(max %.1e)", maxrel);
+  /* TIA of the outputs: integral of X/V + t and of log(X0/V) - kk t */
+  rq.tia = q_out;
+  rq.n_tia = 2;
+  rs.out = NULL;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "run with output TIAs");
+  ok(rkin_solver_path(s) == RKIN_PATH_CVODES, "TIA of a nonlinear output: "
+     "this run integrated with CVODES");
+  want = D / 4 / kk * (1 - exp(-kk * T)) + T * T / 2;
+  is_double(tia[0], want, 1e-8, "TIA of X/V + t = D/(V kk)(1-e^-kk T) + "
+            "T^2/2, 1e-8 rel");
+  want = log(D / 4) * T - kk * T * T / 2;
+  is_double(tia[1], want, 1e-8, "TIA of log(X/V) = log(D/V) T - kk T^2/2, "
+            "1e-8 rel");
+  rq.tia = q_state;
+  rq.n_tia = 1;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "state TIA again");
+  ok(rkin_solver_path(s) == RKIN_PATH_EXACT, "and back on the exact path");
+  rkin_solver_free(s);
+  rkin_dosing_free(dd);
+  rkin_model_free(m);
+}
+
+/* An oscillator x' = v, v' = -ifelse(x > 0, 1, 1.21) x crosses x = 0
+ * about 3 times per 2 pi h: over 2000 h far more often than max_steps =
+ * 200, each stretch between crossings taking fewer steps than that. The
+ * restart count is bounded: an error naming the condition, not a hang. */
+static void test_many_switches(void)
+{
+  static const char *const sn[] = { "x", "v" };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node x = rkin_expr_state(g, 0), d[2];
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_solve_opts o;
+  double y0[2] = { 1, 0 };
+  rkin_solve_req rq = sampled(2000, NULL, NULL, 0);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  int rc;
+  d[0] = add(g, rkin_expr_state(g, 1),
+             mul(g, rkin_expr_const(g, LAM), x));   /* cancel decay */
+  d[1] = add(g, rkin_expr_unary(g, RKIN_OP_NEG,
+                                mul(g, rkin_expr_ifelse(
+                                         g, rkin_expr_binary(
+                                              g, RKIN_OP_GT, x,
+                                              rkin_expr_const(g, 0)),
+                                         rkin_expr_const(g, 1),
+                                         rkin_expr_const(g, 1.21)), x)),
+             mul(g, rkin_expr_const(g, LAM), rkin_expr_state(g, 1)));
+  m = make("oscillator", 2, sn, d, 0, NULL, NULL, 0, NULL, NULL, g);
+  rkin_solve_opts_default(&o);
+  o.max_steps = 200;
+  s = rkin_solver_new(m, &o, &err);
+  rq.y0 = y0;
+  rc = rkin_solver_run(s, &rq, &rs, &err);
+  ok(rc == RKIN_ESOLVER, "more switches than max_steps in one interval "
+     "fail (rc %d)", rc);
+  like(err.msg, "the condition x > 0 switched more than max_steps = 200 "
+       "times", "message names the condition and the limit");
+  rkin_solver_free(s);
+  {
+    /* Each branch conserves its energy: x = cos t for x > 0, x = -sin(1.1
+     * (t - pi/2)) / 1.1 for x < 0, so (x, v) is back at (1, 0) after each
+     * period pi + pi / 1.1; ten periods cross x = 0 twenty times. */
+    const double T = 10 * (M_PI + M_PI / 1.1);
+    double times[2], y[4], yend[2];
+    o.max_steps = 100000;
+    o.rtol = 1e-11;
+    o.atol = 1e-13;
+    s = rkin_solver_new(m, &o, &err);
+    times[0] = T - (M_PI / 2 + M_PI / 1.1);   /* x = 0 going down, v = -1 */
+    times[1] = T;
+    rq = sampled(T, NULL, times, 2);
+    rq.y0 = y0;
+    rs.y = y;
+    rs.y_end = yend;
+    is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "ten periods");
+    ok(fabs(y[0]) < 1e-7 && fabs(y[1] + 1) < 1e-7 && fabs(y[2] - 1) < 1e-7
+       && fabs(y[3]) < 1e-7, "piecewise oscillator after 20 switches: "
+       "(0, -1) at %.4f h and (1, 0) at %.4f h, to 1e-7 (got (%.2e, %.9f), "
+       "(%.9f, %.2e))", times[0], T, y[0], y[1], y[2], y[3]);
+    rkin_solver_free(s);
+  }
+  rkin_model_free(m);
+}
+
+/* A 1 ms pulse X' = ifelse(all(t > 5, t < 5.001), 1000, 0) (+ decay) on an
+ * empty system: without the switches as root functions the integrator's
+ * steps grow over the quiet X = 0 and step over the pulse unseen. Closed
+ * form X(10) = 1000/l (1 - e^{-0.001 l}) e^{-l (10 - 5.001)}. */
+static void test_pulse(void)
+{
+  static const char *const sn[] = { "X" };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node t, on, d[1];
+  rkin_model *m;
+  rkin_solver *s;
+  double times[] = { 0, 10 }, y[2], want;
+  rkin_solve_req rq = sampled(10, NULL, times, 2);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  t = rkin_expr_time(g);
+  on = rkin_expr_binary(g, RKIN_OP_AND,
+                        rkin_expr_binary(g, RKIN_OP_GT, t,
+                                         rkin_expr_const(g, 5)),
+                        rkin_expr_binary(g, RKIN_OP_LT, t,
+                                         rkin_expr_const(g, 5.001)));
+  d[0] = rkin_expr_ifelse(g, on, rkin_expr_const(g, 1000),
+                          rkin_expr_const(g, 0));
+  m = make("pulse", 1, sn, d, 0, NULL, NULL, 0, NULL, NULL, g);
+  s = solver(m, RKIN_PATH_AUTO, 1e-8, 1e-10);
+  rs.y = y;
+  is_int(rkin_solver_run(s, &rq, &rs, &err), 0, "pulse run");
+  want = 1000 / LAM * (1 - exp(-0.001 * LAM)) * exp(-LAM * (10 - 5.001));
+  is_double(y[1], want, 1e-7, "a 1 ms pulse is not stepped over: X(10) = "
+            "its closed form, 1e-7 rel");
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A condition the dynamics drive back across from both sides chatters:
+ * X' = ifelse(X > 1, -1, 1) from X = 0 reaches 1 and then would switch
+ * at every step. It must stop with a message, not hang. */
+static void test_chattering(void)
+{
+  static const char *const sn[] = { "X" };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1];
+  rkin_model *m;
+  rkin_solver *s;
+  rkin_solve_opts o;
+  rkin_solve_req rq = sampled(10, NULL, NULL, 0);
+  rkin_solve_res rs = { 0 };
+  rkin_err err;
+  int rc;
+  d[0] = rkin_expr_ifelse(g, rkin_expr_binary(g, RKIN_OP_GT,
+                                              rkin_expr_state(g, 0),
+                                              rkin_expr_const(g, 1)),
+                          rkin_expr_const(g, -1), rkin_expr_const(g, 1));
+  m = make("chatter", 1, sn, d, 0, NULL, NULL, 0, NULL, NULL, g);
+  rkin_solve_opts_default(&o);
+  o.max_steps = 500;
+  s = rkin_solver_new(m, &o, &err);
+  rc = rkin_solver_run(s, &rq, &rs, &err);
+  ok(rc == RKIN_ESOLVER, "chattering switch fails (rc %d)", rc);
+  like(err.msg, "chatters", "message says why");
+  like(err.msg, "X > 1", "and names the condition");
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
 
 static void test_bolus(int pi)
 {
@@ -733,6 +1062,12 @@ int main(void)
   test_stream();
   test_tia_inf_analytic();
   test_nonlinear_tia();
+  test_switching();
+  test_time_switch();
+  test_chattering();
+  test_pulse();
+  test_many_switches();
+  test_nonlinear_outputs();
   test_singular();
   test_peer();
   test_errors();

@@ -271,6 +271,84 @@ static rkin_model *mm_model(void)
   return rkin_model_new(&sp, g, NULL);
 }
 
+/* Outputs not linear in the states: logc = log(central / v) and mix =
+ * log(central) + ka, their sensitivities by the chain rule against the
+ * Bateman derivatives: d logc = dc / c; d mix / dka = dc/dka / c + 1,
+ * d mix / dcl = dc/dcl / c, d mix / dv = (c + v dc/dv) / (c v). */
+static void test_nonlinear_outputs(void)
+{
+  static const double times[] = {0.5, 2, 6, 12};
+  static const double dir[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  static const char *const st[] = {"depot", "central"};
+  static const char *const pa[] = {"ka", "cl", "v"};
+  static const char *const on[] = {"logc", "mix"};
+  static const double val[] = {1.5, 2.8, 32};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node dep = rkin_expr_state(g, 0), cen = rkin_expr_state(g, 1);
+  rkin_node ka = rkin_expr_param(g, 0), cl = rkin_expr_param(g, 1);
+  rkin_node v = rkin_expr_param(g, 2), d[2], out[2], abs_;
+  rkin_model_spec sp;
+  rkin_model *m;
+  rkin_solver *sv;
+  rkin_dosing *dd = bolus(0, 320, 0, 0);
+  double p[3] = {1.5, 2.8, 32}, o[8], dout[24], worst = 0;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, j;
+  memset(&sp, 0, sizeof sp);
+  abs_ = rkin_expr_binary(g, RKIN_OP_MUL, ka, dep);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, abs_);
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, abs_, rkin_expr_binary(
+           g, RKIN_OP_MUL, rkin_expr_binary(g, RKIN_OP_DIV, cl, v), cen));
+  out[0] = rkin_expr_unary(g, RKIN_OP_LOG,
+                           rkin_expr_binary(g, RKIN_OP_DIV, cen, v));
+  out[1] = rkin_expr_binary(g, RKIN_OP_ADD,
+                            rkin_expr_unary(g, RKIN_OP_LOG, cen), ka);
+  sp.name = "theoph_log";
+  sp.n_states = 2;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 3;
+  sp.params = pa;
+  sp.values = val;
+  sp.n_outputs = 2;
+  sp.outputs = on;
+  sp.output_expr = out;
+  m = rkin_model_new(&sp, g, &err);
+  ok(m && rkin_model_is_linear(m) && !rkin_model_outputs_linear(m),
+     "linear model with log outputs");
+  sv = rkin_solver_new(m, NULL, &err);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 12;
+  rq.dosing = dd;
+  rq.times = times;
+  rq.n_times = 4;
+  rq.params = p;
+  rs.out = o;
+  is_int(rkin_solver_run_sens(sv, &rq, dir, 3, &rs, NULL, dout, &err), 0,
+         "sensitivities of nonlinear outputs run (%s)", err.msg);
+  for (k = 0; k < 4; k++) {
+    double c, dc[3], want[2][3];
+    bateman_d(320, p[0], p[1], p[2], times[k], &c, dc);
+    for (j = 0; j < 3; j++) want[0][j] = dc[j] / c;
+    want[1][0] = dc[0] / c + 1;
+    want[1][1] = dc[1] / c;
+    want[1][2] = (c + p[2] * dc[2]) / (c * p[2]);
+    worst = fmax(worst, fabs(o[2 * k] - log(c)) / fabs(log(c)));
+    for (j = 0; j < 6; j++) {
+      double w = want[j / 3][j % 3];
+      worst = fmax(worst, fabs(dout[k * 6 + j] - w) / fmax(fabs(w), 1e-3));
+    }
+  }
+  ok(worst < 1e-9, "log outputs and their ka, cl, v sensitivities = the "
+     "Bateman derivatives by the chain rule to 1e-9 (worst %.1e)", worst);
+  rkin_dosing_free(dd);
+  rkin_solver_free(sv);
+  rkin_model_free(m);
+}
+
 static void test_refusals(void)
 {
   static const double times[] = {1, 5};
@@ -336,6 +414,7 @@ int main(void)
   test_bateman(1.5, "ka 1.5 (eigenvalues far apart)");
   test_bateman(0.0925, "ka 0.0925, ke 0.0875 (phi1 branch)");
   test_two_doses();
+  test_nonlinear_outputs();
   test_vs_fd(p_far, 0, "3 states + decay");
   test_vs_fd(p_close, 0, "3 states, close eigenvalues");
   test_vs_fd(p_far, 1, "3 states, infusion into C");
