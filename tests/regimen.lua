@@ -404,4 +404,30 @@ do
            .. "n_cycles refused (it wrapped to a huge count)")
 end
 
+-- ------------------------------------------ a model with a conditional
+-- kK switched by rk.ifelse on time, true for the whole course: the model
+-- is nonlinear (augmented CVODES route) but its doses are those of the
+-- linear model to the solver tolerance.
+do
+  local mc = rk.model {
+    name = "uw_if", nuclide = "Lu-177", states = { "B", "K", "T" },
+    params = { kK = 0.02, kT = 0.01, kout = 0.3, kKo = 0.01, kTo = 0.005 },
+    ode = function(s, p, tt)
+      local kK = rk.ifelse(rk.lt(tt, 1e9), p.kK, 0)
+      return {
+        B = -(kK + p.kT + p.kout) * s.B,
+        K = kK * s.B - p.kKo * s.K,
+        T = p.kT * s.B - p.kTo * s.T,
+      }
+    end,
+  }
+  local a = run { rule = "empiric", n_cycles = 2, activity_gbq = 7.4 }
+  local b = run { model = mc, rule = "empiric", n_cycles = 2,
+                  activity_gbq = 7.4 }
+  t.ok(b.route == "augmented", "a model with rk.ifelse runs on the "
+       .. "augmented route (got " .. tostring(b.route) .. ")")
+  t.is(b.cum_bed.kidney[1], a.cum_bed.kidney[1], 1e-5, "... and its kidney "
+       .. "BED equals the linear model's (the switch never flips)")
+end
+
 t.done()

@@ -44,9 +44,14 @@ static rkin_node copy_node(copier *c, rkin_node n)
     out = rkin_expr_param(c->dst, rkin_expr_index(c->src, n));
     break;
   case RKIN_OP_NEG: case RKIN_OP_EXP: case RKIN_OP_LOG: case RKIN_OP_SQRT:
-  case RKIN_OP_ABS: case RKIN_OP_SIGN: case RKIN_OP_STEP:
+  case RKIN_OP_ABS: case RKIN_OP_SIGN: case RKIN_OP_STEP: case RKIN_OP_NOT:
     out = rkin_expr_unary(c->dst, op,
                           copy_node(c, rkin_expr_arg(c->src, n, 0)));
+    break;
+  case RKIN_OP_IFELSE:
+    out = rkin_expr_ifelse(c->dst, copy_node(c, rkin_expr_arg(c->src, n, 0)),
+                           copy_node(c, rkin_expr_arg(c->src, n, 1)),
+                           copy_node(c, rkin_expr_arg(c->src, n, 2)));
     break;
   default:
     out = rkin_expr_binary(c->dst, op,
