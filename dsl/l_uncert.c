@@ -12,6 +12,9 @@
  *   chain{...} -> {tia, dose, bed (per cycle), mass, cum_dose, cum_bed, g,
  *     method, n_draws, n_failed}, each quantity {value, u, lo, hi, var,
  *     budget}
+ *   course{dose_gy=, u_rel=, g=, u_cal_rel=, u_mass_rel=, u_s_rel=, ab_gy=,
+ *     u_ab_gy=} -> {dose, bed, cum_dose_at, cum_bed_at (per cycle),
+ *     cum_dose, cum_bed}
  *   stp{method=, t_h=, a_mbq=, u_rel=, t_half_h=, cv=[, level=]} -> {tia,
  *     u, lo, hi, bias_rel, u_rel_method, u_rel_meas} */
 #include <math.h>
@@ -418,6 +421,66 @@ static int u_chain(lua_State *L)
   return 1;
 }
 
+static int u_course(lua_State *L)
+{
+  static const char *const keys[] = {"dose_gy", "u_rel", "g", "u_cal_rel",
+                                     "u_mass_rel", "u_s_rel", "ab_gy",
+                                     "u_ab_gy", "level", NULL};
+  const char *ctx = "rk.uncert.course";
+  rkin_unc_course c;
+  rkin_unc_course_result *r;
+  rkin_err err;
+  size_t n, nu, ng, i;
+  int k;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lrk_check_keys(L, 1, ctx, keys);
+  memset(&c, 0, sizeof c);
+  lua_getfield(L, 1, "dose_gy");
+  c.dose_gy = lrk_numbers(L, -1, ctx, "field 'dose_gy'", &n);
+  c.n = n;
+  if (lua_getfield(L, 1, "u_rel") != LUA_TNIL) {
+    c.u_rel = lrk_numbers(L, -1, ctx, "field 'u_rel'", &nu);
+    if (nu != n)
+      lrk_error(L, "%s: field 'u_rel' has %d values for %d doses", ctx,
+                (int)nu, (int)n);
+  }
+  if (lua_getfield(L, 1, "g") != LUA_TNIL) {
+    c.g = lrk_numbers(L, -1, ctx, "field 'g'", &ng);
+    if (ng != n)
+      lrk_error(L, "%s: field 'g' has %d values for %d doses", ctx, (int)ng,
+                (int)n);
+  }
+  c.u_cal_rel = lrk_field_number(L, 1, ctx, "u_cal_rel", 0, 0);
+  c.u_mass_rel = lrk_field_number(L, 1, ctx, "u_mass_rel", 0, 0);
+  c.u_s_rel = lrk_field_number(L, 1, ctx, "u_s_rel", 0, 0);
+  c.ab_gy = lrk_field_number(L, 1, ctx, "ab_gy", c.g != NULL, 0);
+  c.u_ab_gy = lrk_field_number(L, 1, ctx, "u_ab_gy", 0, 0);
+  c.level = lrk_field_number_in(L, 1, ctx, "level", 0, 0.95, 0, 1,
+                                LRK_LO_OPEN | LRK_HI_OPEN);
+  r = lrk_scratch(L, 1, sizeof *r);
+  rkin_err_clear(&err);
+  if (rkin_unc_course_delta(&c, r, &err)) return lrk_raise(L, ctx, &err);
+  lua_createtable(L, 0, 6);
+  for (k = 0; k < (c.g ? 4 : 2); k++) {
+    static const char *const nm[] = {"dose", "cum_dose_at", "bed",
+                                     "cum_bed_at"};
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+      push_q(L, k == 0 ? &r->dose[i] : k == 1 ? &r->cum_dose_at[i]
+                : k == 2 ? &r->bed[i] : &r->cum_bed_at[i]);
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, nm[k]);
+  }
+  push_q(L, &r->cum_dose);
+  lua_setfield(L, -2, "cum_dose");
+  if (c.g) {
+    push_q(L, &r->cum_bed);
+    lua_setfield(L, -2, "cum_bed");
+  }
+  return 1;
+}
+
 static int u_stp(lua_State *L)
 {
   static const char *const keys[] = {"method", "t_h", "a_mbq", "u_rel",
@@ -462,6 +525,7 @@ static const luaL_Reg uncert_funcs[] = {
   {"volume_voxel", u_volume_voxel},
   {"activity", u_activity},
   {"chain", u_chain},
+  {"course", u_course},
   {"stp", u_stp},
   {NULL, NULL}
 };

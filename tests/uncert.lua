@@ -76,6 +76,16 @@ t.ok(math.abs(m.cum_bed.u / d.cum_bed.u - 1) < 0.06,
   string.format("MC u %.4f vs delta %.4f (4000 draws)", m.cum_bed.u,
     d.cum_bed.u))
 
+-- a course from given doses: by hand (shared terms add linearly)
+local co = rk.uncert.course { dose_gy = { 3, 2 }, u_rel = { 0.1, 0.05 },
+  g = { 0.1, 0.2 }, u_cal_rel = 0.05, u_mass_rel = 0.03, ab_gy = 2.6 }
+t.is(co.cum_dose.u, math.sqrt(0.09 + 0.01 + 0.0034 * 25), 1e-12,
+  "course: cumulative dose u by hand")
+t.is(co.cum_dose_at[1].u, co.dose[1].u, 1e-12, "through cycle 1")
+t.ok(co.cum_bed.value > co.cum_dose.value, "course: BED > dose")
+t.raises(function() rk.uncert.course { dose_gy = { 1, 2 }, u_rel = { 0.1 } }
+  end, "'u_rel' has 1 values for 2 doses", "u_rel count")
+
 local s = rk.uncert.stp { method = "haenscheid", t_h = 72, a_mbq = 10,
   u_rel = 0.05, t_half_h = 72, cv = 0 }
 t.is(s.tia, 10 * 2 * 72 / math.log(2), 1e-12, "Haenscheid TIA")

@@ -188,6 +188,35 @@ int rkin_unc_delta(const rkin_unc_chain *ch, rkin_unc_result *r,
 int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
                 unsigned long seed, rkin_unc_result *r, rkin_err *err);
 
+/* ---- a course from doses already computed ---- */
+
+/* Cycles' absorbed doses D_c with the relative SD of each from its own TIA
+ * (fit or counts: independent between cycles) and relative SDs shared by
+ * every cycle of the patient's region (calibration, mass, S value: fully
+ * correlated, so they add linearly over cycles). BED_c = D_c (1 + G_c D_c /
+ * (alpha/beta)); first order: dBED/dD = 1 + 2 G D / ab, dBED/dab = -G D^2 /
+ * ab^2. For tables of doses (scripts/dose.lua) rather than counts. */
+typedef struct {
+  size_t n;                  /* cycles, 1..RKIN_UNC_MAX_CYCLES */
+  const double *dose_gy;     /* > 0 */
+  const double *u_rel;       /* independent relative SD per cycle, or NULL */
+  const double *g;           /* G per cycle in [0, 1], or NULL: no BED */
+  double u_cal_rel, u_mass_rel, u_s_rel;   /* shared relative SDs, >= 0 */
+  double ab_gy, u_ab_gy;     /* alpha/beta (> 0 with g) and its SD */
+  double level;              /* 0: 0.95 */
+} rkin_unc_course;
+
+typedef struct {
+  size_t n;
+  rkin_unc_q dose[RKIN_UNC_MAX_CYCLES], bed[RKIN_UNC_MAX_CYCLES];
+  rkin_unc_q cum_dose, cum_bed;   /* cumulative over cycles 1..n */
+  rkin_unc_q cum_dose_at[RKIN_UNC_MAX_CYCLES], cum_bed_at[RKIN_UNC_MAX_CYCLES];
+                                  /* cumulative through cycle c */
+} rkin_unc_course_result;
+
+int rkin_unc_course_delta(const rkin_unc_course *c,
+                          rkin_unc_course_result *r, rkin_err *err);
+
 /* ---- single time point ---- */
 
 /* Effective half-life of the population: log-normal with median

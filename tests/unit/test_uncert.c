@@ -365,6 +365,61 @@ static void test_coverage(void)
      "the truth in %zu of %zu patients (93-97 %%)", covered, done);
 }
 
+/* A course from given doses: independent terms in quadrature, shared
+ * terms linearly, by hand; and the same cumulative dose variance as the
+ * full chain gives from counts. */
+static void test_course(void)
+{
+  double d[2] = {3.0, 2.0}, u[2] = {0.1, 0.05}, g[2] = {0.1, 0.2};
+  rkin_unc_course c = {2, d, u, g, 0.05, 0.03, 0.0, 2.6, 0.5, 0.95};
+  rkin_unc_course_result r;
+  rkin_err e;
+  double k1 = 1 + 2 * 0.1 * 3 / 2.6, k2 = 1 + 2 * 0.2 * 2 / 2.6, want;
+  ok(rkin_unc_course_delta(&c, &r, &e) == 0, "course");
+  is_double(r.cum_dose.u, sqrt(0.09 + 0.01 + 0.0034 * 25), 1e-12,
+            "cumulative dose: sqrt(0.3^2 + 0.1^2 + (0.05^2 + 0.03^2) 5^2)");
+  want = pow(k1 * 0.3, 2) + pow(k2 * 0.1, 2) +
+         0.0034 * pow(k1 * 3 + k2 * 2, 2) +
+         pow((0.1 * 9 + 0.2 * 4) / (2.6 * 2.6) * 0.5, 2);
+  is_double(r.cum_bed.u, sqrt(want), 1e-12, "cumulative BED by hand");
+  is_double(r.cum_bed.value, 3 * (1 + 0.3 / 2.6) + 2 * (1 + 0.4 / 2.6),
+            1e-12, "cumulative BED value");
+  is_double(r.cum_dose_at[0].u, r.dose[0].u, 1e-12,
+            "through cycle 1 = cycle 1");
+  is_double(r.bed[1].var[RKIN_UNC_AB],
+            pow(0.2 * 4 / (2.6 * 2.6) * 0.5, 2), 1e-12,
+            "cycle 2 alpha/beta term");
+  is_double(r.cum_dose.hi - r.cum_dose.value, 1.959963984540054 * r.cum_dose.u,
+            1e-9, "95 %% interval");
+  u[1] = -1.0;
+  ok(rkin_unc_course_delta(&c, &r, &e) == RKIN_EINVAL &&
+     strstr(e.msg, "cycle 2"), "negative SD named: %s", e.msg);
+  /* against the chain: 3 cycles, calibration 5 %% */
+  {
+    patient P;
+    rkin_unc_result rc;
+    double dd[3], uu[3];
+    size_t i;
+    make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 3, 0.05, 0.0);
+    ok(rkin_unc_delta(&P.ch, &rc, &e) == 0, "chain for the course check");
+    for (i = 0; i < 3; i++) {
+      dd[i] = rc.dose[i].value;
+      uu[i] = sqrt(rc.dose[i].var[RKIN_UNC_COUNTS]) / dd[i];
+    }
+    c.n = 3;
+    c.dose_gy = dd;
+    c.u_rel = uu;
+    c.g = NULL;
+    c.u_mass_rel = 0.0;
+    /* the recovery curve is shared too: pass it as a shared term */
+    c.u_s_rel = sqrt(rc.cum_dose.var[RKIN_UNC_RECOVERY]) / rc.cum_dose.value;
+    ok(rkin_unc_course_delta(&c, &r, &e) == 0, "course of the chain's doses");
+    is_double(r.cum_dose.u, rc.cum_dose.u, 1e-6,
+              "same cumulative dose uncertainty as the chain");
+    ok(isnan(r.cum_bed.value), "no G: no BED");
+  }
+}
+
 /* Single time point. */
 static void test_stp(void)
 {
@@ -446,6 +501,7 @@ int main(void)
   test_average_down();
   test_delta_mc();
   test_coverage();
+  test_course();
   test_stp();
   test_errors();
   done_testing();
