@@ -15,6 +15,8 @@
  *   course{dose_gy=, u_rel=, g=, u_cal_rel=, u_mass_rel=, u_s_rel=, ab_gy=,
  *     u_ab_gy=} -> {dose, bed, cum_dose_at, cum_bed_at (per cycle),
  *     cum_dose, cum_bed}
+ *   marrow{nuclide=, c_tia_blood=, rmblr=, m_rm_kg=, tia_wb=, s_cross=, u_*}
+ *     -> {tia_rm, self, cross, total}
  *   stp{method=, t_h=, a_mbq=, u_rel=, t_half_h=, cv=[, level=]} -> {tia,
  *     u, lo, hi, bias_rel, u_rel_method, u_rel_meas} */
 #include <math.h>
@@ -481,6 +483,48 @@ static int u_course(lua_State *L)
   return 1;
 }
 
+static int u_marrow(lua_State *L)
+{
+  static const char *const keys[] = {"nuclide", "c_tia_blood",
+                                     "u_c_tia_blood", "rmblr", "u_rmblr",
+                                     "m_rm_kg", "u_m_rm_kg", "tia_wb",
+                                     "u_tia_wb", "s_cross", "u_s_cross_rel",
+                                     "u_s_self_rel", "level", NULL};
+  const char *ctx = "rk.uncert.marrow";
+  rkin_unc_marrow m;
+  rkin_unc_marrow_result r;
+  rkin_err err;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lrk_check_keys(L, 1, ctx, keys);
+  memset(&m, 0, sizeof m);
+  m.nuclide = lrk_field_string(L, 1, ctx, "nuclide", 1, NULL);
+  m.c_tia_blood = lrk_field_number(L, 1, ctx, "c_tia_blood", 1, 0);
+  m.u_c_tia_blood = lrk_field_number(L, 1, ctx, "u_c_tia_blood", 0, 0);
+  m.rmblr = lrk_field_number(L, 1, ctx, "rmblr", 0, 1.0);
+  m.u_rmblr = lrk_field_number(L, 1, ctx, "u_rmblr", 0, 0);
+  m.m_rm_kg = lrk_field_number(L, 1, ctx, "m_rm_kg", 1, 0);
+  m.u_m_rm_kg = lrk_field_number(L, 1, ctx, "u_m_rm_kg", 0, 0);
+  m.tia_wb = lrk_field_number(L, 1, ctx, "tia_wb", 0, 0);
+  m.u_tia_wb = lrk_field_number(L, 1, ctx, "u_tia_wb", 0, 0);
+  m.s_cross = lrk_field_number(L, 1, ctx, "s_cross", 0, 0);
+  m.u_s_cross_rel = lrk_field_number(L, 1, ctx, "u_s_cross_rel", 0, 0);
+  m.u_s_self_rel = lrk_field_number(L, 1, ctx, "u_s_self_rel", 0, 0);
+  m.level = lrk_field_number_in(L, 1, ctx, "level", 0, 0.95, 0, 1,
+                                LRK_LO_OPEN | LRK_HI_OPEN);
+  rkin_err_clear(&err);
+  if (rkin_unc_marrow_dose(&m, &r, &err)) return lrk_raise(L, ctx, &err);
+  lua_createtable(L, 0, 4);
+  push_q(L, &r.tia_rm);
+  lua_setfield(L, -2, "tia_rm");
+  push_q(L, &r.self);
+  lua_setfield(L, -2, "self");
+  push_q(L, &r.cross);
+  lua_setfield(L, -2, "cross");
+  push_q(L, &r.total);
+  lua_setfield(L, -2, "total");
+  return 1;
+}
+
 static int u_stp(lua_State *L)
 {
   static const char *const keys[] = {"method", "t_h", "a_mbq", "u_rel",
@@ -526,6 +570,7 @@ static const luaL_Reg uncert_funcs[] = {
   {"activity", u_activity},
   {"chain", u_chain},
   {"course", u_course},
+  {"marrow", u_marrow},
   {"stp", u_stp},
   {NULL, NULL}
 };

@@ -56,11 +56,16 @@ typedef enum {
   RKIN_UNC_AB,
   RKIN_UNC_TREP,
   RKIN_UNC_HALFLIFE,
+  RKIN_UNC_BLOOD,         /* blood concentration TIA (red marrow) */
+  RKIN_UNC_RMBLR,         /* red-marrow-to-blood concentration ratio */
+  RKIN_UNC_MARROW_MASS,
+  RKIN_UNC_WHOLEBODY,     /* whole-body TIA */
   RKIN_UNC_NSRC
 } rkin_unc_source;
 
 /* "counts", "calibration", "recovery", "volume", "density", "s_value",
- * "alpha_beta", "t_rep", "half_life"; NULL when out of range. */
+ * "alpha_beta", "t_rep", "half_life", "blood", "rmblr", "marrow_mass",
+ * "whole_body"; NULL when out of range. */
 const char *rkin_unc_source_name(int s);
 
 /* ---- recovery curve ---- */
@@ -216,6 +221,37 @@ typedef struct {
 
 int rkin_unc_course_delta(const rkin_unc_course *c,
                           rkin_unc_course_result *r, rkin_err *err);
+
+/* ---- red marrow from blood ---- */
+
+/* Blood-based red-marrow dosimetry (EANM guidelines, Hindorf et al.,
+ * EJNMMI 2010;37:1238): the marrow's TIA from the blood's,
+ *   TIA_RM = c_bl x RMBLR x m_RM        (c_bl: blood TIA per mL, MBq h/mL;
+ *                                        m_RM in g, 1 g of marrow taken as
+ *                                        1 mL, as radiokin.organdose does)
+ * self-dose by local deposition of the nuclide's non-penetrating energy,
+ *   D_self = TIA_RM x S_LED(m_RM)       (= c_bl RMBLR E_np k: m_RM cancels)
+ * and the cross-dose from the remainder of the body,
+ *   D_cross = (TIA_WB - TIA_RM) x S(RM <- RB)
+ * with S(RM <- RB) the user's (phantom, patient-scaled) S value; 0 or no
+ * whole-body TIA: no cross-dose. Sources independent; delta method. */
+typedef struct {
+  const char *nuclide;
+  double c_tia_blood, u_c_tia_blood;  /* MBq h / mL */
+  double rmblr, u_rmblr;
+  double m_rm_kg, u_m_rm_kg;
+  double tia_wb, u_tia_wb;            /* MBq h; 0: no cross-dose */
+  double s_cross, u_s_cross_rel;      /* Gy/(MBq h), relative SD */
+  double u_s_self_rel;                /* relative SD of the self S value */
+  double level;                       /* 0: 0.95 */
+} rkin_unc_marrow;
+
+typedef struct {
+  rkin_unc_q tia_rm, self, cross, total;
+} rkin_unc_marrow_result;
+
+int rkin_unc_marrow_dose(const rkin_unc_marrow *m,
+                         rkin_unc_marrow_result *r, rkin_err *err);
 
 /* ---- single time point ---- */
 

@@ -15,7 +15,8 @@
 
 static const char *const src_names[RKIN_UNC_NSRC] = {
   "counts", "calibration", "recovery", "volume", "density", "s_value",
-  "alpha_beta", "t_rep", "half_life",
+  "alpha_beta", "t_rep", "half_life", "blood", "rmblr", "marrow_mass",
+  "whole_body",
 };
 
 const char *rkin_unc_source_name(int s)

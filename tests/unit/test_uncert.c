@@ -420,6 +420,46 @@ static void test_course(void)
   }
 }
 
+/* Red marrow from blood (Hindorf et al. 2010): terms by hand. */
+static void test_marrow(void)
+{
+  rkin_unc_marrow m = {"Lu-177", 0.05, 0.004, 1.0, 0.2, 1.17, 0.2,
+                       20000.0, 1000.0, 2e-6, 0.1, 0.05, 0.95};
+  rkin_unc_marrow_result r;
+  rkin_err e;
+  double s, trm = 0.05 * 1.0 * 1170.0, dself, dcross;
+  ok(rkin_unc_marrow_dose(&m, &r, &e) == 0, "marrow: %s", e.msg);
+  rkin_dosimetry_s_led(rkin_nuclide_find("Lu-177", NULL), 1.17, "rm", &s,
+                       NULL);
+  dself = trm * s;
+  dcross = (20000.0 - trm) * 2e-6;
+  is_double(r.tia_rm.value, trm, 1e-12, "TIA_RM = c RMBLR m (58.5 MBq h)");
+  is_double(r.self.value, dself, 1e-12, "self-dose = TIA_RM S_LED(m)");
+  is_double(r.cross.value, dcross, 1e-12,
+            "cross-dose = (TIA_WB - TIA_RM) S(RM <- RB)");
+  ok(r.self.var[RKIN_UNC_MARROW_MASS] < 1e-12 * r.self.var[RKIN_UNC_BLOOD],
+     "self-dose does not depend on the marrow mass (it cancels)");
+  is_double(r.self.var[RKIN_UNC_BLOOD], pow(dself * 0.004 / 0.05, 2), 1e-6,
+            "self: blood term");
+  is_double(r.self.var[RKIN_UNC_SVALUE], pow(dself * 0.05, 2), 1e-6,
+            "self: S-value term");
+  is_double(r.cross.var[RKIN_UNC_WHOLEBODY], pow(2e-6 * 1000.0, 2), 1e-6,
+            "cross: whole-body term");
+  is_double(r.cross.var[RKIN_UNC_MARROW_MASS],
+            pow(2e-6 * 0.05 * 1000.0 * 0.2, 2), 1e-6, "cross: mass term");
+  is_double(r.total.var[RKIN_UNC_RMBLR],
+            pow((dself - 2e-6 * trm) * 0.2, 2), 1e-6,
+            "total: RMBLR raises self and lowers cross (correlated)");
+  m.tia_wb = 10.0;
+  ok(rkin_unc_marrow_dose(&m, &r, &e) == RKIN_ERANGE &&
+     strstr(e.msg, "exceeds the whole body"), "marrow TIA > whole body "
+     "refused: %s", e.msg);
+  m.tia_wb = 20000.0;
+  m.rmblr = 0.0;
+  ok(rkin_unc_marrow_dose(&m, &r, &e) == RKIN_EINVAL &&
+     strstr(e.msg, "RMBLR"), "RMBLR 0 refused: %s", e.msg);
+}
+
 /* Single time point. */
 static void test_stp(void)
 {
@@ -502,6 +542,7 @@ int main(void)
   test_delta_mc();
   test_coverage();
   test_course();
+  test_marrow();
   test_stp();
   test_errors();
   done_testing();
