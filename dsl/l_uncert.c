@@ -162,6 +162,7 @@ static void read_meas(lua_State *L, int t, const char *ctx,
   m->v_ml = lrk_field_number_in(L, t, ctx, "v_ml", 1, 0, 0, HUGE_VAL,
                                 LRK_LO_OPEN);
   m->u_v_ml = lrk_field_number_in(L, t, ctx, "u_v_ml", 0, 0, 0, HUGE_VAL, 0);
+  m->per_ml = lrk_field_boolean(L, t, ctx, "per_ml", 0);
   m->rc = NULL;
   if (lua_getfield(L, t, "recovery") != LUA_TNIL) {
     read_curve(L, -1, ctx, rc);
@@ -187,7 +188,7 @@ static int u_activity(lua_State *L)
 {
   static const char *const keys[] = {"t_h", "counts", "t_acq_s", "u_extra",
                                      "cal", "u_cal", "v_ml", "u_v_ml",
-                                     "recovery", NULL};
+                                     "recovery", "per_ml", NULL};
   const char *ctx = "rk.uncert.activity";
   rkin_unc_point pt;
   rkin_unc_meas m;
@@ -305,7 +306,7 @@ static int u_chain(lua_State *L)
 {
   static const char *const keys[] = {
     "nuclide", "region", "model", "cal", "u_cal", "v_ml", "u_v_ml",
-    "recovery", "dose", "s_e", "s_p", "m_ref_kg", "u_s_rel", "density",
+    "recovery", "per_ml", "dose", "s_e", "s_p", "m_ref_kg", "u_s_rel", "density",
     "u_density", "ab_gy", "u_ab_gy", "trep_h", "u_trep_h", "cycles", "level",
     "method", "draws", "seed", NULL};
   const char *ctx = "rk.uncert.chain";

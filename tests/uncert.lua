@@ -31,6 +31,10 @@ local a = rk.uncert.activity { t_h = 24, counts = 1e6, t_acq_s = 1000,
 t.is(a.a_mbq, 1e6 / 1000 / (10 * r3), 1e-9, "activity = C/t/(Q RC)")
 t.is(a.u_rel.calibration, 0.04, 1e-12, "calibration u(Q)/Q")
 t.is(a.u_rel.counts, math.sqrt(1e-6 + 0.03 ^ 2), 1e-12, "counts")
+local ad = rk.uncert.activity { t_h = 24, counts = 1e6 / 3, t_acq_s = 1000,
+  u_extra = 0.03, cal = 10, u_cal = 0.4, v_ml = 3, u_v_ml = 0.3,
+  recovery = curve, per_ml = true }
+t.is(ad.a_mbq, a.a_mbq, 1e-12, "per_ml: density x volume = the same counts")
 local share = 0
 for _, s in pairs(a.budget) do share = share + s end
 t.is(share, 1, 1e-12, "activity budget shares sum to 1")

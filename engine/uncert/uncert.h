@@ -108,11 +108,17 @@ typedef struct {
                         * (e.g. reconstruction), >= 0 */
 } rkin_unc_point;
 
-/* Quantities shared by every time point and cycle of a patient's region. */
+/* Quantities shared by every time point and cycle of a patient's region.
+ * per_ml = 0: a point's `counts` are the counts in the VOI, A = C / t /
+ * (Q RC(v)). per_ml = 1: they are the mean count density in the VOI
+ * (counts per mL, the image's value), A = C v / t / (Q RC(v)): the volume
+ * then scales the activity too (and cancels from a local-deposition dose
+ * except through RC); Poisson statistics use the VOI's total C v. */
 typedef struct {
   double cal, u_cal;          /* calibration factor cps/MBq, its SD */
   double v_ml, u_v_ml;        /* VOI volume and its SD */
   const rkin_unc_rc *rc;      /* NULL: no recovery correction (RC = 1) */
+  int per_ml;
 } rkin_unc_meas;
 
 /* One point's activity and its relative standard uncertainties by source

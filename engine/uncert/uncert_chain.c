@@ -106,7 +106,8 @@ static int eval(const chain *k, const double *th, double *out, double *g,
   s *= th[k->i_s];
   for (c = 0; c < k->nc; c++) {
     const double *p = th + c * (size_t)k->np;
-    double tia = rkin_tac_integral(ch->model, p) * k->q0 * k->rc0 / (q * rc);
+    double tia = rkin_tac_integral(ch->model, p) * k->q0 * k->rc0 / (q * rc)
+                 * (ch->meas.per_ml ? v / ch->meas.v_ml : 1.0);
     double d = tia * s, bed = NAN;
     out[O_TIA(c)] = tia;
     out[O_DOSE(c)] = d;
@@ -153,7 +154,8 @@ static int fit_cycle(const chain *k, size_t c, const double *f,
   for (i = 0; i < cy->n; i++) {
     double cts = cy->pt[i].counts * (f ? f[i] : 1.0);
     t[i] = cy->pt[i].t_h;
-    a[i] = cts / cy->pt[i].t_acq_s / (k->q0 * k->rc0);
+    a[i] = cts * (k->ch->meas.per_ml ? k->ch->meas.v_ml : 1.0) /
+           cy->pt[i].t_acq_s / (k->q0 * k->rc0);
     sd[i] = a[i] * k->rel[c][i];
     if (!(a[i] > 0.0))
       return rkin_err_set(err, RKIN_ERANGE, "cycle %zu point %zu: drawn "

@@ -230,10 +230,16 @@ int rkin_unc_activity_of(const rkin_unc_point *pt, const rkin_unc_meas *m,
                         "expected > 0", rc, m->v_ml);
   memset(o, 0, sizeof *o);
   o->rc = rc;
-  o->a_mbq = pt->counts / pt->t_acq_s / (m->cal * rc);
-  /* relative variances add for a product/quotient of independent factors */
-  o->u_rel[RKIN_UNC_COUNTS] = sqrt(1.0 / pt->counts +
-                                   pt->u_extra_rel * pt->u_extra_rel);
+  {
+    double total = m->per_ml ? pt->counts * m->v_ml : pt->counts;
+    o->a_mbq = total / pt->t_acq_s / (m->cal * rc);
+    /* relative variances add for a product/quotient of independent
+     * factors; counts per mL x v: the volume enters as v / RC(v) */
+    o->u_rel[RKIN_UNC_COUNTS] = sqrt(1.0 / total +
+                                     pt->u_extra_rel * pt->u_extra_rel);
+    /* d ln A / dv = 1/v - RC'/RC; RC' >= 0 for the fitted sigmoid */
+    if (m->per_ml) uv = fabs(m->u_v_ml / m->v_ml - uv);
+  }
   o->u_rel[RKIN_UNC_CALIB] = m->u_cal / m->cal;
   o->u_rel[RKIN_UNC_RECOVERY] = uc;
   o->u_rel[RKIN_UNC_VOLUME] = uv;

@@ -78,7 +78,7 @@ static void test_volume_activity(void)
   rkin_err e;
   double u, v10 = 4.0 / 3.0 * M_PI * 1.0;   /* r = 10 mm: 4.18879 mL */
   rkin_unc_point pt = {24.0, 1e6, 1000.0, 0.03};
-  rkin_unc_meas m = {10.0, 0.4, 3.0, 0.3, &RC};
+  rkin_unc_meas m = {10.0, 0.4, 3.0, 0.3, &RC, 0};
   rkin_unc_activity a;
   double rc, hi, lo;
   ok(rkin_unc_volume_voxel(v10, 2.0, &u, &e) == 0, "voxel volume SD");
@@ -241,6 +241,39 @@ static void test_lesion(void)
             pow(sqrt(r.dose[0].var[RKIN_UNC_VOLUME]) +
                 sqrt(r.dose[1].var[RKIN_UNC_VOLUME]), 2), 1e-9,
             "shared volume: standard uncertainties add");
+}
+
+/* Counts per mL (the image's value) x volume: the volume scales the
+ * activity (1/v - RC'/RC) and cancels from the LED dose but for RC. */
+static void test_per_ml(void)
+{
+  patient P;
+  rkin_unc_result r;
+  rkin_unc_activity a;
+  rkin_err e;
+  double dv, rc, uv = 0.3;
+  size_t i, j;
+  make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 1, 0.03, 0.0);
+  P.ch.meas.v_ml = 3.0;
+  P.ch.meas.u_v_ml = uv;
+  P.ch.meas.per_ml = 1;
+  for (i = 0; i < 1; i++)
+    for (j = 0; j < 4; j++) P.pt[i][j].counts /= 3.0;   /* per mL */
+  ok(rkin_unc_delta(&P.ch, &r, &e) == 0, "per mL: delta: %s", e.msg);
+  rc = rkin_unc_rc_eval(&RC, 3.0, NULL, &dv);
+  is_double(r.tia[0].var[RKIN_UNC_VOLUME],
+            pow(r.tia[0].value * (1.0 / 3.0 - dv / rc) * uv, 2), 1e-5,
+            "per mL: TIA volume term (TIA (1/v - RC'/RC) u_v)^2");
+  is_double(r.dose[0].var[RKIN_UNC_VOLUME],
+            pow(r.dose[0].value * dv / rc * uv, 2), 1e-5,
+            "per mL: LED dose volume term (D RC'/RC u_v)^2: the mass "
+            "cancels the volume");
+  ok(rkin_unc_activity_of(&P.pt[0][1], &P.ch.meas, &a, &e) == 0,
+     "per mL: activity");
+  is_double(a.a_mbq, P.pt[0][1].counts * 3.0 / 1200.0 / (10.0 * rc), 1e-12,
+            "A = (C/mL) v / t / (Q RC)");
+  is_double(a.u_rel[RKIN_UNC_VOLUME], fabs(uv / 3.0 - dv / rc * uv), 1e-7,
+            "per mL: activity volume term");
 }
 
 /* Independent count noise averages down: 12 points instead of 3 over the
@@ -538,6 +571,7 @@ int main(void)
   test_volume_activity();
   test_calibration();
   test_lesion();
+  test_per_ml();
   test_average_down();
   test_delta_mc();
   test_coverage();
