@@ -17,6 +17,9 @@
  *     cum_dose, cum_bed}
  *   marrow{nuclide=, c_tia_blood=, rmblr=, m_rm_kg=, tia_wb=, s_cross=, u_*}
  *     -> {tia_rm, self, cross, total}
+ *   next_activity{dose_gy=, u_rel=, g=, u_*_rel=, ab_gy=, u_ab_gy=,
+ *     gy_per_mbq=, u_gy_per_mbq_rel=, g_next=, limit_bed_gy=, level=} ->
+ *     activity_mbq, bed_upper_gy, over
  *   stp{method=, t_h=, a_mbq=, u_rel=, t_half_h=, cv=[, level=]} -> {tia,
  *     u, lo, hi, bias_rel, u_rel_method, u_rel_meas} */
 #include <math.h>
@@ -484,6 +487,57 @@ static int u_course(lua_State *L)
   return 1;
 }
 
+static int u_next_activity(lua_State *L)
+{
+  static const char *const keys[] = {"dose_gy", "u_rel", "g", "u_cal_rel",
+                                     "u_mass_rel", "u_s_rel", "ab_gy",
+                                     "u_ab_gy", "gy_per_mbq",
+                                     "u_gy_per_mbq_rel", "g_next",
+                                     "limit_bed_gy", "level", NULL};
+  const char *ctx = "rk.uncert.next_activity";
+  rkin_unc_next x;
+  rkin_err err;
+  size_t n = 0, nu, ng;
+  double a, ub;
+  int over;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lrk_check_keys(L, 1, ctx, keys);
+  memset(&x, 0, sizeof x);
+  if (lua_getfield(L, 1, "dose_gy") != LUA_TNIL) {
+    x.past.dose_gy = lrk_numbers(L, -1, ctx, "field 'dose_gy'", &n);
+    lua_getfield(L, 1, "g");
+    x.past.g = lrk_numbers(L, -1, ctx, "field 'g' (one per past cycle)",
+                           &ng);
+    if (ng != n)
+      lrk_error(L, "%s: field 'g' has %d values for %d doses", ctx, (int)ng,
+                (int)n);
+    if (lua_getfield(L, 1, "u_rel") != LUA_TNIL) {
+      x.past.u_rel = lrk_numbers(L, -1, ctx, "field 'u_rel'", &nu);
+      if (nu != n)
+        lrk_error(L, "%s: field 'u_rel' has %d values for %d doses", ctx,
+                  (int)nu, (int)n);
+    }
+  }
+  x.past.n = n;
+  x.past.u_cal_rel = lrk_field_number(L, 1, ctx, "u_cal_rel", 0, 0);
+  x.past.u_mass_rel = lrk_field_number(L, 1, ctx, "u_mass_rel", 0, 0);
+  x.past.u_s_rel = lrk_field_number(L, 1, ctx, "u_s_rel", 0, 0);
+  x.past.ab_gy = lrk_field_number(L, 1, ctx, "ab_gy", 1, 0);
+  x.past.u_ab_gy = lrk_field_number(L, 1, ctx, "u_ab_gy", 0, 0);
+  x.gy_per_mbq = lrk_field_number(L, 1, ctx, "gy_per_mbq", 1, 0);
+  x.u_gy_per_mbq_rel = lrk_field_number(L, 1, ctx, "u_gy_per_mbq_rel", 0, 0);
+  x.g_next = lrk_field_number(L, 1, ctx, "g_next", 1, 0);
+  x.limit_bed_gy = lrk_field_number(L, 1, ctx, "limit_bed_gy", 1, 0);
+  x.level = lrk_field_number(L, 1, ctx, "level", 0, 0.95);
+  rkin_err_clear(&err);
+  if (rkin_unc_next_activity(&x, &a, &ub, &over, &err))
+    return lrk_raise(L, ctx, &err);
+  lua_pushnumber(L, a);
+  lua_pushnumber(L, ub);
+  lua_pushboolean(L, over);
+  return 3;
+}
+
 static int u_marrow(lua_State *L)
 {
   static const char *const keys[] = {"nuclide", "c_tia_blood",
@@ -572,6 +626,7 @@ static const luaL_Reg uncert_funcs[] = {
   {"chain", u_chain},
   {"course", u_course},
   {"marrow", u_marrow},
+  {"next_activity", u_next_activity},
   {"stp", u_stp},
   {NULL, NULL}
 };

@@ -90,6 +90,22 @@ t.ok(co.cum_bed.value > co.cum_dose.value, "course: BED > dose")
 t.raises(function() rk.uncert.course { dose_gy = { 1, 2 }, u_rel = { 0.1 } }
   end, "'u_rel' has 1 values for 2 doses", "u_rel count")
 
+-- next activity: level 0.5 = rk.radiobio.budget's point estimate
+local a50 = rk.uncert.next_activity { dose_gy = { 8, 7 }, g = { 0.05, 0.06 },
+  u_rel = { 0.08, 0.1 }, u_cal_rel = 0.05, ab_gy = 2.6, u_ab_gy = 0.3,
+  gy_per_mbq = 8 / 7400, u_gy_per_mbq_rel = 0.1, g_next = 0.055,
+  limit_bed_gy = 40, level = 0.5 }
+local past = 8 * (1 + 0.05 * 8 / 2.6) + 7 * (1 + 0.06 * 7 / 2.6)
+local dn = rk.radiobio.budget { bed_so_far_gy = past, limit_bed_gy = 40,
+  g = 0.055, ab_gy = 2.6 }
+t.is(a50, dn / (8 / 7400), 1e-8, "next activity at 0.5 = point budget")
+local a95, ub = rk.uncert.next_activity { dose_gy = { 8, 7 },
+  g = { 0.05, 0.06 }, u_rel = { 0.08, 0.1 }, u_cal_rel = 0.05, ab_gy = 2.6,
+  u_ab_gy = 0.3, gy_per_mbq = 8 / 7400, u_gy_per_mbq_rel = 0.1,
+  g_next = 0.055, limit_bed_gy = 40 }
+t.ok(a95 < a50 and math.abs(ub - 40) < 1e-6,
+  ("at 0.95: %.0f MBq < %.0f, upper bound on the limit"):format(a95, a50))
+
 local s = rk.uncert.stp { method = "haenscheid", t_h = 72, a_mbq = 10,
   u_rel = 0.05, t_half_h = 72, cv = 0 }
 t.is(s.tia, 10 * 2 * 72 / math.log(2), 1e-12, "Haenscheid TIA")

@@ -228,6 +228,29 @@ typedef struct {
 int rkin_unc_course_delta(const rkin_unc_course *c,
                           rkin_unc_course_result *r, rkin_err *err);
 
+/* The next cycle's activity at a confidence level: the largest activity A
+ * whose cumulative BED, past cycles plus the next (dose A x gy_per_mbq),
+ * stays under the limit at its one-sided upper bound,
+ *   BED_cum(A) + z u(A) <= limit,   z = Phi^-1(level),
+ * with u from rkin_unc_course_delta: the past cycles' own terms, the next
+ * cycle's own relative SD u_gy_per_mbq_rel, and the shared terms of `past`
+ * (calibration, mass, S value: the same for the next cycle) and
+ * alpha/beta. level 0.5 is the point estimate (rkin_radiobio_budget's
+ * answer). BED_cum + z u grows with A, so A is found by bisection to a
+ * relative 1e-10. *over = 1 (A = 0) when the past alone reaches the
+ * limit at that level. */
+typedef struct {
+  rkin_unc_course past;        /* past.n may be 0 (first cycle); past.g
+                                * required when past.n > 0 */
+  double gy_per_mbq, u_gy_per_mbq_rel;
+  double g_next;               /* G of the next cycle, [0, 1] */
+  double limit_bed_gy;         /* > 0 */
+  double level;                /* one-sided, [0.5, 1) */
+} rkin_unc_next;
+
+int rkin_unc_next_activity(const rkin_unc_next *x, double *activity_mbq,
+                           double *bed_upper_gy, int *over, rkin_err *err);
+
 /* ---- red marrow from blood ---- */
 
 /* Blood-based red-marrow dosimetry (EANM guidelines, Hindorf et al.,

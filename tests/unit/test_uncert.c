@@ -11,6 +11,7 @@
 #include "core/init.h"
 #include "core/nuclide.h"
 #include "dose/dosimetry.h"
+#include "dose/radiobio.h"
 #include "uncert/uncert.h"
 #include "../tap.h"
 
@@ -453,6 +454,62 @@ static void test_course(void)
   }
 }
 
+/* Next activity at a confidence level: the point estimate at level 0.5
+ * (rkin_radiobio_budget's answer), the upper bound on the limit at 0.95. */
+static void test_next(void)
+{
+  double d[2] = {8.0, 7.0}, u[2] = {0.08, 0.1}, g[2] = {0.05, 0.06};
+  rkin_unc_next x;
+  rkin_lq lq = {2.6, 2.8};
+  rkin_err e;
+  double a50, a95, ub, dn, bed_past;
+  int over;
+  memset(&x, 0, sizeof x);
+  x.past.n = 2;
+  x.past.dose_gy = d;
+  x.past.u_rel = u;
+  x.past.g = g;
+  x.past.u_cal_rel = 0.05;
+  x.past.u_mass_rel = 0.05;
+  x.past.ab_gy = 2.6;
+  x.past.u_ab_gy = 0.3;
+  x.gy_per_mbq = 8.0 / 7400.0;
+  x.u_gy_per_mbq_rel = 0.1;
+  x.g_next = 0.055;
+  x.limit_bed_gy = 40.0;
+  x.level = 0.5;
+  ok(rkin_unc_next_activity(&x, &a50, &ub, &over, &e) == 0 && !over,
+     "next activity, level 0.5: %s", e.msg);
+  bed_past = 8.0 * (1 + 0.05 * 8.0 / 2.6) + 7.0 * (1 + 0.06 * 7.0 / 2.6);
+  rkin_radiobio_budget(bed_past, 40.0, 0.055, &lq, "kidney", &dn, NULL,
+                       NULL);
+  is_double(a50, dn / x.gy_per_mbq, 1e-8,
+            "level 0.5 = the point-estimate budget (rkin_radiobio_budget)");
+  x.level = 0.95;
+  ok(rkin_unc_next_activity(&x, &a95, &ub, &over, &e) == 0, "level 0.95");
+  is_double(ub, 40.0, 1e-8, "at 0.95 the upper bound sits on the limit");
+  ok(a95 < a50, "0.95 gives less activity (%.0f < %.0f MBq)", a95, a50);
+  {
+    double dd[3] = {8.0, 7.0, a95 * x.gy_per_mbq}, uu[3] = {0.08, 0.1, 0.1},
+           gg[3] = {0.05, 0.06, 0.055};
+    rkin_unc_course c = x.past;
+    rkin_unc_course_result r;
+    c.n = 3;
+    c.dose_gy = dd;
+    c.u_rel = uu;
+    c.g = gg;
+    rkin_unc_course_delta(&c, &r, &e);
+    is_double(r.cum_bed.value + 1.6448536269514722 * r.cum_bed.u, 40.0, 1e-8,
+              "BED + z(0.95) u = limit, recomputed from the course");
+  }
+  x.limit_bed_gy = 20.0;
+  ok(rkin_unc_next_activity(&x, &a95, &ub, &over, &e) == 0 && over &&
+     a95 == 0.0, "past above the limit at 0.95: over, no activity");
+  x.level = 0.4;
+  ok(rkin_unc_next_activity(&x, &a95, &ub, &over, &e) == RKIN_EINVAL,
+     "level below 0.5 refused: %s", e.msg);
+}
+
 /* Red marrow from blood (Hindorf et al. 2010): terms by hand. */
 static void test_marrow(void)
 {
@@ -577,6 +634,7 @@ int main(void)
   test_coverage();
   test_course();
   test_marrow();
+  test_next();
   test_stp();
   test_errors();
   done_testing();
