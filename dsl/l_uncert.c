@@ -418,6 +418,21 @@ static int u_chain(lua_State *L)
     lrk_push_numbers(L, r->g, nc);
     lua_setfield(L, -2, "g");
   }
+  {
+    /* the nominal fits' flags, "cycle N: name" */
+    int nw = 0;
+    lua_newtable(L);
+    for (c = 0; c < nc; c++) {
+      unsigned b;
+      for (b = 0; b < RKIN_TAC_NWARN; b++)
+        if (r->fit_warn[c] & (1u << b)) {
+          lua_pushfstring(L, "cycle %d: %s", (int)c + 1,
+                          rkin_tac_warn_name(1u << b));
+          lua_rawseti(L, -2, ++nw);
+        }
+    }
+    lua_setfield(L, -2, "warnings");
+  }
   if (mc) {
     lua_pushinteger(L, (lua_Integer)r->n_draws);
     lua_setfield(L, -2, "n_draws");

@@ -111,6 +111,13 @@ local s = rk.uncert.stp { method = "haenscheid", t_h = 72, a_mbq = 10,
 t.is(s.tia, 10 * 2 * 72 / math.log(2), 1e-12, "Haenscheid TIA")
 t.is(s.u, 0.05 * s.tia, 1e-9, "exact method: only the measurement")
 
+-- a rising curve holds the rate at physical decay: said in warnings
+local rise = rk.uncert.chain { nuclide = "Lu-177", cal = 10, v_ml = 150,
+  cycles = { { t_h = { 4, 24, 72 }, counts = { 1e3, 8e4, 5e5 },
+    t_acq_s = 600 } } }
+t.like(table.concat(rise.warnings, ";"), "cycle 1: held_at_physical",
+  "a rate held at physical decay is flagged")
+t.ok(#d.warnings == 0, "no flags on the clean kidney")
 t.raises(function() rk.uncert.chain(setmetatable({ method = "bayes" },
   { __index = spec })) end, "field 'method' must be", "unknown method")
 t.raises(function() rk.uncert.chain { nuclide = "Lu-177", cal = 10,

@@ -182,6 +182,12 @@ typedef struct {
       bed[RKIN_UNC_MAX_CYCLES];
   rkin_unc_q mass, cum_dose, cum_bed;   /* cum_bed NaN without LQ */
   double g[RKIN_UNC_MAX_CYCLES];        /* protraction factor per cycle */
+  unsigned fit_warn[RKIN_UNC_MAX_CYCLES];
+                                        /* RKIN_TAC_W_* bits of each
+                                         * cycle's nominal fit: a rate held
+                                         * at physical decay has SE 0, so
+                                         * the count term is then too
+                                         * small */
   size_t n_draws, n_failed;             /* Monte Carlo */
 } rkin_unc_result;
 

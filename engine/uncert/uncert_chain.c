@@ -49,6 +49,7 @@ typedef struct {
   double var[MAXTH];            /* variance of scalar inputs */
   int src[MAXTH];               /* source of each input */
   double *rel[RKIN_UNC_MAX_CYCLES];      /* per-point count SD, relative */
+  unsigned warn[RKIN_UNC_MAX_CYCLES];    /* nominal fits' warning bits */
 } chain;
 
 /* Output index: tia c, dose c, bed c, then mass, cum dose, cum bed. */
@@ -270,6 +271,7 @@ static int chain_setup(const rkin_unc_chain *ch, chain *k, rkin_err *err)
       chain_free(k);
       return rc;
     }
+    k->warn[c] = cand.warn;
     for (i = 0; i < (size_t)k->np; i++) {
       size_t j, r = c * (size_t)k->np + i;
       k->th0[r] = cand.p[i];
@@ -352,7 +354,10 @@ static void fill_nominal(const chain *k, const double *y, const double *g,
   r->n_cycles = k->nc;
   for (o = 0; o < k->nout; o++) put_q(out_q(r, k->nc, o), y[o]);
   r->mass_kg = y[O_MASS(k->nc)];
-  for (c = 0; c < k->nc; c++) r->g[c] = k->ch->lq.ab_gy > 0.0 ? g[c] : NAN;
+  for (c = 0; c < k->nc; c++) {
+    r->g[c] = k->ch->lq.ab_gy > 0.0 ? g[c] : NAN;
+    r->fit_warn[c] = k->warn[c];
+  }
 }
 
 static double zq(const rkin_unc_chain *ch)
