@@ -21,6 +21,7 @@ const lrk_module lrk_modules[] = {
   {"popest", luaopen_radiokin_popest},
   {"population", luaopen_radiokin_population},
   {"regimen", luaopen_radiokin_regimen},
+  {"uncert", luaopen_radiokin_uncert},
   {NULL, NULL}
 };
 

@@ -46,5 +46,6 @@ int luaopen_radiokin_cohort(lua_State *L);
 int luaopen_radiokin_popest(lua_State *L);
 int luaopen_radiokin_population(lua_State *L);
 int luaopen_radiokin_regimen(lua_State *L);
+int luaopen_radiokin_uncert(lua_State *L);
 
 #endif

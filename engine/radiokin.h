@@ -24,6 +24,7 @@
 #include "dose/organ.h"
 #include "dose/tcp.h"
 #include "tac/imaging.h"
+#include "uncert/uncert.h"
 #include "regimen/regimen.h"
 
 #endif

@@ -7,6 +7,7 @@
 --     [--nuclide Lu-177] [--teff-h H] [--activity MBQ]
 --     [--organ REGION=CLASS ...] [--organs MAP.csv] [--limit ID ...]
 --     [--cycles-left N] [--no-unit-check] [--no-plot] [--quiet]
+--     [--u-cal REL] [--u-mass REL] [--u-ab GY]
 --
 -- Example
 --   radiokin scripts/tia.lua images.csv --out run1
@@ -37,6 +38,11 @@
 --                 the next-cycle activity); default --activity
 --   tia_se_MBqh   standard error of the TIA: dose is linear in the TIA, so
 --                 dose_se_gy = tia_se_MBqh x dose / TIA
+--   u_cal_rel     relative standard uncertainty of the camera calibration
+--                 (default --u-cal): one factor for all the patient's
+--                 cycles, so fully correlated between them
+--   u_mass_rel    relative standard uncertainty of the mass (default
+--                 --u-mass; volume and density): shared by the cycles too
 --  BED curve shape (the G factor), first that applies:
 --   teff_h        effective (clearance) half-life of the region, h: the
 --                 dose-rate curve is mono-exponential after instantaneous
@@ -75,6 +81,9 @@
 --                       --plot names a file
 --   --no-unit-check     warn instead of refusing masses and activities that
 --                       look like grams, GBq or kBq
+--   --u-cal REL         u_cal_rel of rows without one (e.g. 0.05)
+--   --u-mass REL        u_mass_rel of rows without one
+--   --u-ab GY           standard uncertainty of alpha/beta (BED only)
 --
 -- Unit checks: a mass outside the plausible range of its organ class that
 -- fits it in grams, an activity per cycle below 20 MBq that fits in GBq or
@@ -90,6 +99,13 @@
 -- dose left, the next cycles' dose and activity, and the VISION / NETTER-1
 -- reference Gy/GBq), both atomically, and a bar chart of cumulative dose
 -- vs limits (gnuplot; skipped with a warning when gnuplot is missing).
+-- Uncertainty (rk.uncert.course, first order, after the EANM guidance,
+-- Gear et al. EJNMMI 2018;45:2456): when a row has tia_se_MBqh or a
+-- u_cal_rel / u_mass_rel, dose_u_gy, bed_u_gy and the cumulative
+-- cum_dose_u_gy, cum_bed_u_gy are standard uncertainties with 95 %
+-- intervals (_lo_gy, _hi_gy): the TIA's own SE independent between
+-- cycles, calibration and mass shared (correlated), alpha/beta from
+-- --u-ab. They are blank without any of these inputs.
 -- Library use: local dose = require "dose"; dose.compute(rows, opts).
 local rk = require "radiokin"
 
@@ -131,7 +147,7 @@ local function usage(msg)
     "[--plot OUT.png|OUT.svg] [--nuclide NAME] [--teff-h H] " ..
     "[--activity MBQ] [--organ REGION=CLASS] [--organs MAP.csv] " ..
     "[--limit ID] [--cycles-left N] [--no-unit-check] [--no-plot] " ..
-    "[--quiet]", 0)
+    "[--quiet] [--u-cal REL] [--u-mass REL] [--u-ab GY]", 0)
 end
 
 -- The organ class a map entry or an organ column names, in any usual
@@ -205,6 +221,9 @@ function M.parse_args(args)
           args[i]))
       end
       o.cycles_left = n
+    elseif a == "--u-cal" then o.u_cal_rel = number("a relative SD >= 0")
+    elseif a == "--u-mass" then o.u_mass_rel = number("a relative SD >= 0")
+    elseif a == "--u-ab" then o.u_ab_gy = number("an SD in Gy >= 0")
     elseif a == "--no-unit-check" then o.no_unit_check = true
     elseif a == "--no-plot" then o.no_plot = true
     elseif a == "--quiet" then o.quiet = true
@@ -524,6 +543,16 @@ function M.compute(rows, opts)
       fail(opts, i, ("region '%s': tia_se_MBqh = %s MBq h, expected a "
         .. "standard error >= 0"):format(region, tostring(se)))
     end
+    local u_sh = {}
+    for _, k in ipairs { "u_cal_rel", "u_mass_rel" } do
+      local v = row[k]
+      if v == nil then v = opts[k] end
+      if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
+        fail(opts, i, ("region '%s': %s = %s, expected a relative standard "
+          .. "uncertainty >= 0"):format(region, k, tostring(v)))
+      end
+      u_sh[k] = v
+    end
     local d_se = se and se * at(opts, i, rk.dosimetry.s_led,
       { nuclide = nuc.name, mass_kg = mass, region = region })
     local g, curve, bed, eqd2, warn
@@ -567,6 +596,7 @@ function M.compute(rows, opts)
       activity_MBq = act, tia_MBqh = tia, tia_se_MBqh = se, mass_kg = mass,
       dose_gy = d, dose_se_gy = d_se, g = g, bed_curve = curve,
       bed_gy = bed, eqd2_gy = eqd2, line = i,
+      u_cal_rel = u_sh.u_cal_rel, u_mass_rel = u_sh.u_mass_rel,
       gy_per_gbq = act and d / (act / 1000) or nil,
       warnings = #warnings > 0 and table.concat(warnings, " | ") or nil }
     ::continue::
@@ -603,6 +633,7 @@ function M.compute(rows, opts)
       end
       cycles[#cycles + 1] = c
     end
+    local unc = M.uncertainty(opts, grp.rows, o)
     local last = grp.rows[#grp.rows]
     local s = { patient = grp.patient, region = grp.region,
       organ = o and o.name, cycles = #grp.rows, cum_dose_gy = cd,
@@ -611,6 +642,13 @@ function M.compute(rows, opts)
       margin_dose_gy = last.margin_dose_gy, limit_bed_gy = last.limit_bed_gy,
       margin_bed_gy = last.margin_bed_gy,
       reference = o and M.reference[o.name] }
+    if unc then
+      for _, q in ipairs { "cum_dose", "cum_bed" } do
+        for _, f in ipairs { "u", "lo", "hi" } do
+          s[q .. "_" .. f .. "_gy"] = last[q .. "_" .. f .. "_gy"]
+        end
+      end
+    end
     if all_act then
       s.activity_GBq = ca / 1000
       s.gy_per_gbq = cd / s.activity_GBq
@@ -660,6 +698,41 @@ function M.compute(rows, opts)
   return cycles, summary, skipped, no_bed
 end
 
+-- Standard uncertainty and 95 % interval of each cycle's dose and BED and
+-- of the cumulative values (rk.uncert.course): the TIA's own SE per cycle
+-- (independent), calibration and mass shared by the cycles (correlated),
+-- alpha/beta from opts.u_ab_gy. nil when no row carries any of them.
+function M.uncertainty(opts, crow, organ)
+  local any, d, u, g = false, {}, {}, {}
+  local ucal, umass = 0, 0
+  for i, c in ipairs(crow) do
+    d[i] = c.dose_gy
+    u[i] = c.dose_se_gy and c.dose_se_gy / c.dose_gy or 0
+    g[i] = c.g
+    any = any or c.dose_se_gy ~= nil or c.u_cal_rel ~= nil
+      or c.u_mass_rel ~= nil
+    -- one calibration and one mass per patient and region: the largest
+    -- given for any cycle
+    ucal = math.max(ucal, c.u_cal_rel or 0)
+    umass = math.max(umass, c.u_mass_rel or 0)
+  end
+  if not any then return nil end
+  local r = at(opts, crow[#crow].line, rk.uncert.course, { dose_gy = d,
+    u_rel = u, g = organ and g or nil, u_cal_rel = ucal, u_mass_rel = umass,
+    ab_gy = organ and organ.ab_gy or nil, u_ab_gy = opts.u_ab_gy })
+  for i, c in ipairs(crow) do
+    for _, q in ipairs { { "dose", r.dose }, { "cum_dose", r.cum_dose_at },
+        { "bed", r.bed }, { "cum_bed", r.cum_bed_at } } do
+      local x = q[2] and q[2][i]
+      if x then
+        c[q[1] .. "_u_gy"], c[q[1] .. "_lo_gy"], c[q[1] .. "_hi_gy"] =
+          x.u, x.lo, x.hi
+      end
+    end
+  end
+  return r
+end
+
 -- ------------------------------------------------------------- output
 
 M.cycle_columns = { "patient", "region", "organ", "cycle", "nuclide",
@@ -667,13 +740,18 @@ M.cycle_columns = { "patient", "region", "organ", "cycle", "nuclide",
   "dose_se_gy", "bed_curve", "g", "bed_gy", "eqd2_gy", "cum_dose_gy",
   "cum_dose_se_gy", "cum_bed_gy", "cum_eqd2_gy", "limit_dose_gy",
   "margin_dose_gy", "limit_bed_gy", "margin_bed_gy", "gy_per_gbq",
-  "warnings" }
+  "warnings", "u_cal_rel", "u_mass_rel", "dose_u_gy", "dose_lo_gy",
+  "dose_hi_gy", "bed_u_gy", "bed_lo_gy", "bed_hi_gy", "cum_dose_u_gy",
+  "cum_dose_lo_gy", "cum_dose_hi_gy", "cum_bed_u_gy", "cum_bed_lo_gy",
+  "cum_bed_hi_gy" }
 M.summary_columns = { "patient", "region", "organ", "cycles",
   "activity_GBq", "cum_dose_gy", "cum_dose_se_gy", "cum_bed_gy",
   "cum_eqd2_gy", "gy_per_gbq", "limits",
   "limit_dose_gy", "margin_dose_gy", "limit_bed_gy", "margin_bed_gy",
   "status", "bed_left_gy", "dose_left_gy", "cycles_left", "next_dose_gy",
-  "next_activity_MBq", "binding_limit", "warning", "reference" }
+  "next_activity_MBq", "binding_limit", "warning", "reference",
+  "cum_dose_u_gy", "cum_dose_lo_gy", "cum_dose_hi_gy", "cum_bed_u_gy",
+  "cum_bed_lo_gy", "cum_bed_hi_gy" }
 
 local function fmt(v, f)
   return v == nil and "-" or (f or "%.2f"):format(v)
@@ -824,7 +902,8 @@ function M.main(args)
   local cycles, summary, skipped, no_bed = M.compute(rows, {
     nuclide = o.nuclide, teff_h = o.teff_h, source = o.input, line = line,
     activity = o.activity, organ_map = o.organ_map, limits = o.limits,
-    cycles_left = o.cycles_left, no_unit_check = o.no_unit_check })
+    cycles_left = o.cycles_left, no_unit_check = o.no_unit_check,
+    u_cal_rel = o.u_cal_rel, u_mass_rel = o.u_mass_rel, u_ab_gy = o.u_ab_gy })
   for _, msg in ipairs(skipped) do
     io.stderr:write("dose.lua: warning: " .. msg .. "\n")
   end

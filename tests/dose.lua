@@ -391,6 +391,52 @@ t.like(s4[1].warning, "next%-cycle activity %d+ MBq is above any therapy "
 
 os.execute("rm -rf '" .. dir .. "'")
 
+-- Uncertainty through dose.lua (rk.uncert.course): two kidney cycles of
+-- 10 and 8 Gy-ish, TIA SE 5 % and 10 %, calibration 4 % and mass 6 %
+-- shared by both cycles, teff 50 h. By hand: the cumulative dose's
+-- variance = sum (u_i D_i)^2 + (0.04^2 + 0.06^2) (D_1 + D_2)^2.
+write(input, [[
+patient,region,cycle,tia_MBqh,tia_se_MBqh,mass_kg,teff_h,u_cal_rel
+U1,kidney,1,20000,1000,0.3,50,0.04
+U1,kidney,2,16000,1600,0.3,50,0.04
+]])
+cycles, summary = dose.main { input, "--out", out, "--no-plot", "--quiet",
+  "--u-mass", "0.06", "--u-ab", "0.5" }
+do
+  local d1, d2 = cycles[1].dose_gy, cycles[2].dose_gy
+  local want = math.sqrt((0.05 * d1) ^ 2 + (0.1 * d2) ^ 2
+    + (0.04 ^ 2 + 0.06 ^ 2) * (d1 + d2) ^ 2)
+  t.is(summary[1].cum_dose_u_gy, want, 1e-12,
+    "cumulative dose u: TIA SEs independent, calibration and mass shared")
+  t.is(cycles[1].dose_u_gy, d1 * math.sqrt(0.05 ^ 2 + 0.04 ^ 2 + 0.06 ^ 2),
+    1e-12, "cycle 1 dose u")
+  t.is(summary[1].cum_dose_hi_gy - summary[1].cum_dose_gy,
+    1.959963984540054 * want, 1e-9, "95 % interval of the cumulative dose")
+  local g, ab = cycles[1].g, 2.6
+  local k1, k2 = 1 + 2 * g * d1 / ab, 1 + 2 * g * d2 / ab
+  local vb = (k1 * 0.05 * d1) ^ 2 + (k2 * 0.1 * d2) ^ 2
+    + (0.04 ^ 2 + 0.06 ^ 2) * (k1 * d1 + k2 * d2) ^ 2
+    + ((g * d1 ^ 2 + g * d2 ^ 2) / ab ^ 2 * 0.5) ^ 2
+  t.is(summary[1].cum_bed_u_gy, math.sqrt(vb), 1e-12,
+    "cumulative BED u by hand (alpha/beta 2.6 +- 0.5 Gy)")
+  t.ok(summary[1].cum_bed_lo_gy < summary[1].cum_bed_gy
+    and summary[1].cum_bed_gy < summary[1].cum_bed_hi_gy,
+    "BED interval brackets the estimate")
+end
+write(input, [[
+patient,region,tia_MBqh,mass_kg,teff_h
+V1,kidney,20000,0.3,50
+]])
+cycles = dose.main { input, "--out", out, "--no-plot", "--quiet" }
+t.ok(cycles[1].dose_u_gy == nil, "no uncertainty input: no dose_u_gy")
+write(input, [[
+patient,region,tia_MBqh,mass_kg,teff_h,u_cal_rel
+V1,kidney,20000,0.3,50,-0.1
+]])
+t.raises(function() dose.main { input, "--out", out, "--no-plot",
+  "--quiet" } end, "u_cal_rel = %-0.1, expected a relative standard",
+  "negative u_cal_rel refused, naming the line")
+
 for _, f in ipairs { stem, input, out, stem .. "_dose_summary.csv" } do
   os.remove(f)
 end
