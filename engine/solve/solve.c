@@ -325,7 +325,8 @@ static void apply(rkin_solver *s, const rkin_event *e)
 static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                    long *steps, rkin_err *err)
 {
-  const double *tout = s->req->times + s->k_out;
+  /* no output times: times may be NULL, and NULL + 0 is undefined */
+  const double *tout = s->req->times ? s->req->times + s->k_out : NULL;
   if (s->use_cv)
     return rkin_cvpath_advance(s->cv, ts, te, s->y, s->rate, tout, n_tout,
                                emit, s, s->q, steps, err);

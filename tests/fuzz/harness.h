@@ -1,0 +1,26 @@
+/* harness.h - one entry per C reader of external text: feeds arbitrary
+ * bytes through it as a file's contents and checks what any reader owes
+ * its caller (a failure carries a message; a success gives a table whose
+ * every cell can be read). A broken promise calls abort(), so libFuzzer
+ * and the replay test (test_regress) see it as a crash. */
+#ifndef RKIN_FUZZ_HARNESS_H
+#define RKIN_FUZZ_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  const char *name;   /* folder name under corpus/ and regress/ */
+  void (*run)(const uint8_t *data, size_t size);
+} rkfuzz_reader;
+
+/* NONMEM dataset (engine/pop/data.c), TARE cohort CSV
+ * (engine/tare/tare_csv_in.c), population CSV (engine/pop/vpop_csv.c). */
+void rkfuzz_data(const uint8_t *data, size_t size);
+void rkfuzz_tare_cohort(const uint8_t *data, size_t size);
+void rkfuzz_vpop_csv(const uint8_t *data, size_t size);
+
+extern const rkfuzz_reader rkfuzz_readers[];
+extern const size_t rkfuzz_nreaders;
+
+#endif
