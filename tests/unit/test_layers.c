@@ -24,6 +24,9 @@ static const struct {
   {"image", 1},
   {"tac", 2}, {"tare", 2}, {"pop", 2},
   {"regimen", 3},
+  /* voxel dosimetry combines image with dose (radiobiology) and tac
+   * (per-voxel fits) */
+  {"voxel", 3},
 };
 #define N_LAYERS (sizeof layers / sizeof layers[0])
 
@@ -169,7 +172,7 @@ int main(void)
   }
   ok(n_files > 60, "read the engine's sources (%d files)", n_files);
   ok(n_bad == 0, "every include runs down the layers core < solve, dose, "
-     "image < tac, tare, pop < regimen (%d violations)", n_bad);
+     "image < tac, tare, pop < regimen, voxel (%d violations)", n_bad);
   done_testing();
   return exit_status();
 }
