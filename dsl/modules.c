@@ -21,6 +21,9 @@ const lrk_module lrk_modules[] = {
   {"popest", luaopen_radiokin_popest},
   {"population", luaopen_radiokin_population},
   {"regimen", luaopen_radiokin_regimen},
+  {"image", luaopen_radiokin_image},
+  {"phantom", luaopen_radiokin_phantom},
+  {"voxel", luaopen_radiokin_voxel},
   {NULL, NULL}
 };
 
