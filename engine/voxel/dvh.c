@@ -2,13 +2,49 @@
 #include "voxel/dvh.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b)
+/* Doses are floats (images hold float): sorted by an LSD radix sort of
+ * their bit patterns mapped to unsigned keys in the same order (negatives
+ * flipped entirely, positives with the sign bit set), 4 passes of 8 bits:
+ * linear time, so 10 DVHs of a 128^3 map stay well under 0.1 s. */
+static uint32_t float_key(float f)
 {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+static float key_float(uint32_t k)
+{
+  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+static int radix_sort(uint32_t *a, size_t n)
+{
+  uint32_t *tmp = malloc(n * sizeof *tmp), *src = a, *dst = tmp, *sw;
+  int pass;
+  if (!tmp) return -1;
+  for (pass = 0; pass < 4; pass++) {
+    size_t count[256] = {0}, pos = 0, i;
+    int shift = 8 * pass, b;
+    for (i = 0; i < n; i++) count[(src[i] >> shift) & 0xffu]++;
+    for (b = 0; b < 256; b++) {
+      size_t c = count[b];
+      count[b] = pos;
+      pos += c;
+    }
+    for (i = 0; i < n; i++) dst[count[(src[i] >> shift) & 0xffu]++] = src[i];
+    sw = src; src = dst; dst = sw;
+  }
+  /* four passes: the result is back in a */
+  free(tmp);
+  return 0;
 }
 
 void rkin_dvh_free(rkin_dvh *h)
@@ -71,6 +107,7 @@ int rkin_dvh_eval(const rkin_image *dose, const unsigned char *mask,
 {
   size_t i, n = rkin_grid_count(&dose->g), m = 0;
   double sum = 0.0, ss = 0.0;
+  uint32_t *keys;
   memset(out, 0, sizeof *out);
   for (i = 0; i < n; i++)
     if (!mask || mask[i]) m++;
@@ -78,18 +115,30 @@ int rkin_dvh_eval(const rkin_image *dose, const unsigned char *mask,
     return rkin_err_set(err, RKIN_EINVAL, "DVH: the VOI has no voxel in the "
                         "dose map (mask does not overlap)");
   out->d = malloc(m * sizeof *out->d);
-  if (!out->d) return rkin_err_set(err, RKIN_ENOMEM, "DVH: out of memory");
+  keys = malloc(m * sizeof *keys);
+  if (!out->d || !keys) {
+    free(keys);
+    rkin_dvh_free(out);
+    return rkin_err_set(err, RKIN_ENOMEM, "DVH: out of memory");
+  }
   for (i = 0, m = 0; i < n; i++) {
     if (mask && !mask[i]) continue;
     if (!isfinite(dose->v[i])) {
+      free(keys);
       rkin_dvh_free(out);
       return rkin_err_set(err, RKIN_ENONFINITE, "DVH: dose voxel %zu is not "
                           "finite", i);
     }
-    out->d[m++] = dose->v[i];
+    keys[m++] = float_key(dose->v[i]);
     sum += dose->v[i];
   }
-  qsort(out->d, m, sizeof *out->d, cmp_double);
+  if (radix_sort(keys, m) < 0) {
+    free(keys);
+    rkin_dvh_free(out);
+    return rkin_err_set(err, RKIN_ENOMEM, "DVH: out of memory");
+  }
+  for (i = 0; i < m; i++) out->d[i] = key_float(keys[i]);
+  free(keys);
   out->n = m;
   out->voxel_ml = rkin_grid_voxel_ml(&dose->g);
   out->mean = sum / (double)m;

@@ -75,6 +75,19 @@ int main(void)
   ok(rkin_dvh_eval(&dose, NULL, &h, &e) == RKIN_ENONFINITE, "NaN dose: %s",
      e.msg);
   rkin_image_free(&dose);
+  /* the radix sort orders negative, zero and positive values alike */
+  {
+    const float v[6] = {3.0f, -0.5f, 0.0f, -2.0f, 1.0f, -0.0f};
+    rkin_grid_init(&g, 6, 1, 1, 1, 1, 1);
+    rkin_image_alloc(&dose, &g, &e);
+    memcpy(dose.v, v, sizeof v);
+    rkin_dvh_eval(&dose, NULL, &h, &e);
+    ok(h.d[0] == -2.0 && h.d[1] == -0.5 && h.d[2] == 0.0 && h.d[3] == 0.0 &&
+           h.d[4] == 1.0 && h.d[5] == 3.0, "mixed signs sorted: %g %g %g %g "
+       "%g %g", h.d[0], h.d[1], h.d[2], h.d[3], h.d[4], h.d[5]);
+    rkin_dvh_free(&h);
+    rkin_image_free(&dose);
+  }
   free(mask);
   free(perm);
   done_testing();
