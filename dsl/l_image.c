@@ -4,6 +4,8 @@
  *   rk.image.read(path) -> img            NIfTI-1/2 (.nii, .nii.gz)
  *   rk.image.new{dims=, spacing=, origin=, direction=, value=, label=, unit=}
  *   img:write(path [, version])           NIfTI-1 (default) or 2, atomic
+ *   rk.image.read_dicom(path) -> img, frame_uid   RT Dose, multi-frame NM
+ *   img:write_rtdose(path [, frame_uid])  DICOM RT Dose (Gy)
  *   img:geometry() -> {dims, spacing, origin, direction, unit, label}
  *   img:get(i, j, k), img:set(i, j, k, v) 1-based indices
  *   img:copy(), img:sum(), img:integral(), img:clip_negative() -> count
@@ -21,6 +23,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "image/dicom.h"
 #include "image/image.h"
 #include "image/phantom.h"
 #include "l_image_impl.h"
@@ -115,6 +118,30 @@ static int l_read(lua_State *L)
   rkin_image *im = push_image(L);
   rkin_err err;
   if (rkin_nifti_read(path, im, &err) < 0) lrk_raise(L, "rk.image.read", &err);
+  return 1;
+}
+
+static int l_read_dicom(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  rkin_image *im = push_image(L);
+  char uid[80];
+  rkin_err err;
+  if (rkin_dicom_read(path, im, uid, &err) < 0)
+    lrk_raise(L, "rk.image.read_dicom", &err);
+  lua_pushstring(L, uid);
+  return 2;
+}
+
+static int l_write_rtdose(lua_State *L)
+{
+  rkin_image *im = lrk_check_image(L, 1, "img:write_rtdose");
+  const char *path = luaL_checkstring(L, 2);
+  const char *uid = luaL_optstring(L, 3, NULL);
+  rkin_err err;
+  if (rkin_dicom_write_rtdose(path, im, uid, &err) < 0)
+    lrk_raise(L, "img:write_rtdose", &err);
+  lua_pushstring(L, path);
   return 1;
 }
 
@@ -382,7 +409,8 @@ static int l_tostring(lua_State *L)
 }
 
 static const luaL_Reg img_methods[] = {
-  {"write", l_write}, {"geometry", l_geometry}, {"get", l_get},
+  {"write", l_write}, {"write_rtdose", l_write_rtdose},
+  {"geometry", l_geometry}, {"get", l_get},
   {"set", l_set}, {"copy", l_copy}, {"sum", l_sum},
   {"integral", l_integral}, {"clip_negative", l_clip}, {"scale", l_scale},
   {"add", l_add}, {"mul", l_mul}, {"resample", l_resample},
@@ -406,7 +434,7 @@ static void image_metatable(lua_State *L)
 int luaopen_radiokin_image(lua_State *L)
 {
   static const luaL_Reg fns[] = {{"read", l_read}, {"new", l_new},
-                                 {NULL, NULL}};
+                                 {"read_dicom", l_read_dicom}, {NULL, NULL}};
   image_metatable(L);
   luaL_newlib(L, fns);
   return 1;

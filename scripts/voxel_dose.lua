@@ -4,11 +4,12 @@
 -- BED per tissue class, DVHs per region as CSV and a DVH plot.
 local M = {}
 
-M.HELP = [[
+M.HELP = [==[
 usage: radiokin scripts/voxel_dose.lua --spect FILE@HOURS ... --labels LABELS.nii
          [--ct CT.nii] [--nuclide Lu-177] [--tia voi_shape|per_voxel|haenscheid]
          [--dose kernel|led] [--dpk FILE] [--class LABEL=AB:TREP ...]
-         [--vx GY ...] [--threads N] [--out DIR] [--no-plot] [--quiet]
+         [--vx GY ...] [--threads N] [--rtdose [FRAME_UID]] [--out DIR]
+         [--no-plot] [--quiet]
        radiokin scripts/voxel_dose.lua --phantom N [--spacing MM] [...]
 
 Inputs (NIfTI-1/2; registered: one frame of reference, no registration
@@ -33,6 +34,8 @@ Method:
                  BED/EQD2: alpha/beta (Gy) and repair half-time (h); BED
                  maps are written only when classes are given
   --vx GY        add V(GY) (volume fraction with at least GY) to dvh.csv
+  --rtdose [UID] also write dose.dcm, a DICOM RT Dose in the frame of
+                 reference UID (the CT's; a new one without it)
 Outputs in --out DIR (default .): tia.nii.gz (Bq h/mL), dose.nii.gz (Gy),
 bed.nii.gz and eqd2.nii.gz (with --class), dvh.csv (one row per region:
 n, volume_ml, mean, median, min, max, sd, D2, D50, D70, D90, D98, V(x)),
@@ -41,7 +44,7 @@ dvh_curves.csv (cumulative and differential DVH per region) and dvh.png
 non-zero and leaves no partial output file.
 
 Example
-  radiokin scripts/voxel_dose.lua --phantom 32 --out vox --class 0=3:1.5]]
+  radiokin scripts/voxel_dose.lua --phantom 32 --out vox --class 0=3:1.5]==]
 
 local rk = require "radiokin"
 
@@ -99,6 +102,12 @@ function M.parse_args(args)
       end
       o.classes[#o.classes + 1] = { label = tonumber(l), ab = ab, trep = tr }
     elseif a == "--vx" then o.vx[#o.vx + 1] = number(a)
+    elseif a == "--rtdose" then
+      o.rtdose = true
+      if args[i + 1] and not args[i + 1]:match("^%-%-") then
+        i = i + 1
+        o.frame_uid = args[i]
+      end
     elseif a == "--threads" then o.threads = number(a)
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.no_plot = true
@@ -286,6 +295,7 @@ function M.main(args)
     bed:write(o.out .. "/bed.nii.gz")
     eqd2:write(o.out .. "/eqd2.nii.gz")
   end
+  if o.rtdose then dose:write_rtdose(o.out .. "/dose.dcm", o.frame_uid) end
   rk.csv.write(o.out .. "/dvh.csv", rows, columns)
   rk.csv.write(o.out .. "/dvh_curves.csv", crow,
     { "label", "dose_gy", "cumulative", "differential" })

@@ -150,7 +150,8 @@ do
     "--help")
   local o = path("run")
   ok, out = run("--phantom", "16", "--spacing", "6", "--out", o,
-    "--class", "0=3:1.5", "--vx", "0.01", "--no-plot", "--quiet")
+    "--class", "0=3:1.5", "--vx", "0.01", "--no-plot", "--quiet",
+    "--rtdose", "1.2.3.4.5")
   t.ok(ok, "phantom run" .. (ok and "" or ": " .. out))
   for _, f in ipairs { "tia.nii.gz", "dose.nii.gz", "bed.nii.gz",
     "eqd2.nii.gz", "dvh.csv", "dvh_curves.csv" } do
@@ -171,6 +172,11 @@ do
   local liver
   for _, r in ipairs(rows) do if r.label == rk.phantom.LIVER then liver = r end end
   t.ok(liver ~= nil, "dvh.csv has the liver")
+  -- the RT Dose carries the same dose (stored precision: max / (2^32-1))
+  local rt, uid = rk.image.read_dicom(o .. "/dose.dcm")
+  t.ok(uid == "1.2.3.4.5", "RT Dose in the given frame of reference")
+  t.is(rt:stats(lab2, rk.phantom.LIVER).mean,
+    dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-6, "RT Dose liver mean")
   if liver then
     t.is(liver.mean_gy, dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-9,
       "dvh.csv liver mean = the API's")

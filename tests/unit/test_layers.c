@@ -144,7 +144,8 @@ int main(void)
     while ((e = readdir(d))) {
       size_t n = strlen(e->d_name);
       if (n < 3 || e->d_name[0] == '.' ||
-          (strcmp(e->d_name + n - 2, ".c") && strcmp(e->d_name + n - 2, ".h")))
+          (strcmp(e->d_name + n - 2, ".c") && strcmp(e->d_name + n - 2, ".h") &&
+           strcmp(e->d_name + n - 3, ".cc")))
         continue;
       snprintf(path, sizeof path, "%s/engine/%s/%s", src, layers[i].dir,
                e->d_name);
