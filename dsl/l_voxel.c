@@ -1,7 +1,7 @@
 /* l_voxel.c - "radiokin.voxel": voxel dosimetry (engine/voxel/) for Lua.
  *
  *   rk.voxel.data_dir() -> folder of kernels/ and ct/ (RADIOKIN_DATADIR,
- *     else $RADIOKIN_SRCDIR/data, else the installed pkgdatadir)
+ *     else $RADIOKIN_SRCDIR/data, else the installed $(pkgdatadir)/data)
  *   rk.voxel.kernel{nuclide=, spacing= | image=, medium="soft"|"bone",
  *     dpk=path, half=5, density=1.04} -> k; k:info(), k:at(i, j, k)
  *   rk.voxel.density{ct=img [, table=path]} -> density image (g/cm3)
