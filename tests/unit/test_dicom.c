@@ -68,6 +68,45 @@ int main(void)
   g.dir[3] = s; g.dir[4] = c;  g.dir[5] = 0;
   g.dir[6] = 0; g.dir[7] = 0;  g.dir[8] = -1;
   round_trip(dir, "rotated.dcm", &g);
+  /* non-uniform slices: an RT Dose whose GridFrameOffsetVector
+   * "0\5\10\15\20" is patched in the file to "0\5\11\15\20" */
+  {
+    rkin_grid g2;
+    FILE *f;
+    char *buf;
+    long len;
+    const char *pat = "0\\5\\10\\15\\20";
+    size_t pl = strlen(pat), at;
+    int found = 0;
+    rkin_grid_init(&g2, 4, 4, 5, 2.0, 2.0, 5.0);
+    rkin_image_alloc(&a, &g2, &e);
+    a.v[3] = 2.0f;
+    snprintf(path, sizeof path, "%s/slices.dcm", dir);
+    rkin_dicom_write_rtdose(path, &a, NULL, &e);
+    rkin_image_free(&a);
+    f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)len);
+    if (fread(buf, 1, (size_t)len, f) != (size_t)len) len = 0;
+    fclose(f);
+    for (at = 0; at + pl <= (size_t)len; at++)
+      if (memcmp(buf + at, pat, pl) == 0) {
+        buf[at + 5] = '1';
+        found = 1;
+        break;
+      }
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)len, f);
+    fclose(f);
+    free(buf);
+    ok(found, "offsets found in the file to patch");
+    ok(rkin_dicom_read(path, &b, NULL, &e) == RKIN_EINVAL &&
+           strstr(e.msg, "non-uniform") && strstr(e.msg, "3004,000C"),
+       "non-uniform slice spacing: %s", e.msg);
+    unlink(path);
+  }
   /* bad input */
   snprintf(path, sizeof path, "%s/text.dcm", dir);
   {
