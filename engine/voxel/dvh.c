@@ -8,7 +8,7 @@
 
 /* Doses are floats (images hold float): sorted by an LSD radix sort of
  * their bit patterns mapped to unsigned keys in the same order (negatives
- * flipped entirely, positives with the sign bit set), 4 passes of 8 bits:
+ * flipped entirely, positives with the sign bit set), 3 passes of 11 bits:
  * linear time, so 10 DVHs of a 128^3 map stay well under 0.1 s. */
 static uint32_t float_key(float f)
 {
@@ -27,23 +27,34 @@ static float key_float(uint32_t k)
 
 static int radix_sort(uint32_t *a, size_t n)
 {
+  /* three passes of 11, 11 and 10 bits */
+  static const int shift[3] = {0, 11, 22};
   uint32_t *tmp = malloc(n * sizeof *tmp), *src = a, *dst = tmp, *sw;
+  size_t *count = malloc(2048 * sizeof *count);
   int pass;
-  if (!tmp) return -1;
-  for (pass = 0; pass < 4; pass++) {
-    size_t count[256] = {0}, pos = 0, i;
-    int shift = 8 * pass, b;
-    for (i = 0; i < n; i++) count[(src[i] >> shift) & 0xffu]++;
-    for (b = 0; b < 256; b++) {
+  if (!tmp || !count) {
+    free(tmp);
+    free(count);
+    return -1;
+  }
+  for (pass = 0; pass < 3; pass++) {
+    size_t pos = 0, i;
+    int b;
+    memset(count, 0, 2048 * sizeof *count);
+    for (i = 0; i < n; i++) count[(src[i] >> shift[pass]) & 0x7ffu]++;
+    for (b = 0; b < 2048; b++) {
       size_t c = count[b];
       count[b] = pos;
       pos += c;
     }
-    for (i = 0; i < n; i++) dst[count[(src[i] >> shift) & 0xffu]++] = src[i];
+    for (i = 0; i < n; i++)
+      dst[count[(src[i] >> shift[pass]) & 0x7ffu]++] = src[i];
     sw = src; src = dst; dst = sw;
   }
-  /* four passes: the result is back in a */
+  /* an odd number of passes leaves the result in tmp */
+  memcpy(a, src, n * sizeof *a);
   free(tmp);
+  free(count);
   return 0;
 }
 
