@@ -39,8 +39,9 @@ Method:
 Outputs in --out DIR (default .): tia.nii.gz (Bq h/mL), dose.nii.gz (Gy),
 bed.nii.gz and eqd2.nii.gz (with --class), dvh.csv (one row per region:
 n, volume_ml, mean, median, min, max, sd, D2, D50, D70, D90, D98, V(x)),
-dvh_curves.csv (cumulative and differential DVH per region) and dvh.png
-(gnuplot). Negative voxels are clipped to 0 and counted. Any failure exits
+dvh_curves.csv (cumulative and differential DVH per region), dvh.png and
+dose_slices.png (orthogonal slices through the hottest voxel with isodose
+lines; gnuplot). Negative voxels are clipped to 0 and counted. Any failure exits
 non-zero and leaves no partial output file.
 
 Example
@@ -224,6 +225,74 @@ plot %s
   return rk.gnuplot(cmds, blocks)
 end
 
+-- Three orthogonal slices of the dose through its hottest voxel, with
+-- isodose lines at 25, 50, 75 and 90 % of the maximum (gnuplot contours
+-- of the same matrix, tabulated into a data block first).
+function M.plot_slices(path, dose)
+  local g = dose:geometry()
+  local nx, ny, nz = g.dims[1], g.dims[2], g.dims[3]
+  local best, bi, bj, bk = -1, 1, 1, 1
+  for k = 1, nz do for j = 1, ny do for i = 1, nx do
+    local v = dose:get(i, j, k)
+    if v > best then best, bi, bj, bk = v, i, j, k end
+  end end end
+  if best <= 0 then return nil, "the dose map is zero" end
+  local function matrix(w, h, f)
+    local rows = {}
+    for b = 1, h do
+      local row = {}
+      for a = 1, w do row[a] = f(a, b) end
+      rows[b] = row
+    end
+    return rows
+  end
+  local blocks = {
+    ax = matrix(nx, ny, function(a, b) return dose:get(a, b, bk) end),
+    co = matrix(nx, nz, function(a, b) return dose:get(a, bj, b) end),
+    sa = matrix(ny, nz, function(a, b) return dose:get(bi, a, b) end),
+  }
+  local levels = ("%g,%g,%g,%g"):format(0.25 * best, 0.5 * best,
+    0.75 * best, 0.9 * best)
+  local panels = {
+    { "ax", ("axial k=%d"):format(bk), g.spacing[1], g.spacing[2] },
+    { "co", ("coronal j=%d"):format(bj), g.spacing[1], g.spacing[3] },
+    { "sa", ("sagittal i=%d"):format(bi), g.spacing[2], g.spacing[3] },
+  }
+  local cmds = { ([[
+set terminal pngcairo size 1500,520
+set output %s
+set termoption noenhanced
+set contour base
+set cntrparam levels discrete %s
+unset surface
+set view map
+]]):format(rk.gnuplot_quote(path, true), levels) }
+  for _, p in ipairs(panels) do
+    cmds[#cmds + 1] = ("set table $iso_%s\nsplot $%s matrix using "
+      .. "(($1)*%g):(($2)*%g):3 notitle\nunset table\n")
+      :format(p[1], p[1], p[3], p[4])
+  end
+  cmds[#cmds + 1] = ([[
+unset contour
+set multiplot layout 1,3 title %s
+set size ratio -1
+set palette rgbformulae 22,13,-31
+set cblabel 'Gy'
+set xlabel 'mm from the grid corner'
+set ylabel 'mm'
+set autoscale xfix
+set autoscale yfix
+]]):format(rk.gnuplot_quote(("dose, maximum %.4g Gy; isodose 25/50/75/90 %%")
+    :format(best)))
+  for _, p in ipairs(panels) do
+    cmds[#cmds + 1] = ("set title %s\nplot $%s matrix using (($1)*%g):"
+      .. "(($2)*%g):3 with image notitle, $iso_%s with lines lc 'black' "
+      .. "notitle\n"):format(rk.gnuplot_quote(p[2]), p[1], p[3], p[4], p[1])
+  end
+  cmds[#cmds + 1] = "unset multiplot\n"
+  return rk.gnuplot(table.concat(cmds), blocks)
+end
+
 function M.main(args)
   local o = M.parse_args(args)
   if o.help then
@@ -302,6 +371,8 @@ function M.main(args)
   if not o.no_plot then
     local ok, why = M.plot(o.out .. "/dvh.png", curves, bin)
     if not ok then log("no plot: " .. tostring(why)) end
+    ok, why = M.plot_slices(o.out .. "/dose_slices.png", dose)
+    if not ok then log("no slice plot: " .. tostring(why)) end
   end
   if not o.quiet then
     print(("%-6s %8s %10s %10s %10s %10s"):format("label", "voxels",
