@@ -4,7 +4,8 @@
  *   rk.image.read(path) -> img            NIfTI-1/2 (.nii, .nii.gz)
  *   rk.image.new{dims=, spacing=, origin=, direction=, value=, label=, unit=}
  *   img:write(path [, version])           NIfTI-1 (default) or 2, atomic
- *   rk.image.read_dicom(path) -> img, frame_uid   RT Dose, multi-frame NM
+ *   rk.image.read_dicom(path) -> img, frame_uid   RT Dose, multi-frame NM,
+ *                                         or a folder holding a CT series
  *   img:write_rtdose(path [, frame_uid])  DICOM RT Dose (Gy)
  *   img:geometry() -> {dims, spacing, origin, direction, unit, label}
  *   img:get(i, j, k), img:set(i, j, k, v) 1-based indices
@@ -19,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -127,8 +129,11 @@ static int l_read_dicom(lua_State *L)
   rkin_image *im = push_image(L);
   char uid[80];
   rkin_err err;
-  if (rkin_dicom_read(path, im, uid, &err) < 0)
-    lrk_raise(L, "rk.image.read_dicom", &err);
+  struct stat sb;
+  int rc = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)
+               ? rkin_dicom_read_series(path, im, uid, &err)
+               : rkin_dicom_read(path, im, uid, &err);
+  if (rc < 0) lrk_raise(L, "rk.image.read_dicom", &err);
   lua_pushstring(L, uid);
   return 2;
 }

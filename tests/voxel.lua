@@ -177,6 +177,8 @@ do
   t.ok(uid == "1.2.3.4.5", "RT Dose in the given frame of reference")
   t.is(rt:stats(lab2, rk.phantom.LIVER).mean,
     dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-6, "RT Dose liver mean")
+  t.raises(function() rk.image.read_dicom(tmp) end, "not a readable DICOM",
+    "a folder of non-DICOM files as a series")
   if liver then
     t.is(liver.mean_gy, dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-9,
       "dvh.csv liver mean = the API's")

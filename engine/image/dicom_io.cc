@@ -11,11 +11,16 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <mutex>
 
 namespace {
 
@@ -62,6 +67,14 @@ bool get_f64(DcmItem *ds_, const DcmTagKey &tag, unsigned long i, double &v,
   return false;
 }
 
+/* The engine never prints: DCMTK's log (to stderr by default) is turned
+ * off once; the messages that matter come back as OFCondition texts. */
+void quiet_dcmtk()
+{
+  static std::once_flag once;
+  std::call_once(once, [] { OFLog::configure(OFLogger::OFF_LOG_LEVEL); });
+}
+
 bool little_endian_host()
 {
   const uint16_t one = 1;
@@ -77,6 +90,7 @@ extern "C" int rkin_dicom_read(const char *path, rkin_image *im,
 {
   std::memset(im, 0, sizeof *im);
   if (frame_uid) frame_uid[0] = '\0';
+  quiet_dcmtk();
   if (!path || !*path)
     return rkin_err_set(err, RKIN_EINVAL, "DICOM read: empty path");
   if (!little_endian_host())
@@ -210,6 +224,16 @@ extern "C" int rkin_dicom_read(const char *path, rkin_image *im,
 extern "C" int rkin_dicom_write_rtdose(const char *path, const rkin_image *dose,
                                        const char *frame_uid, rkin_err *err)
 {
+  return rkin_dicom_write_rtdose_series(path, dose, frame_uid, nullptr, err);
+}
+
+extern "C" int rkin_dicom_write_rtdose_series(const char *path,
+                                              const rkin_image *dose,
+                                              const char *frame_uid,
+                                              const char *series_uid,
+                                              rkin_err *err)
+{
+  quiet_dcmtk();
   if (!path || !*path)
     return rkin_err_set(err, RKIN_EINVAL, "RT Dose write: empty path");
   int rc = rkin_grid_check(&dose->g, path, err);
@@ -244,7 +268,9 @@ extern "C" int rkin_dicom_write_rtdose(const char *path, const rkin_image *dose,
   DcmDataset *d = ff.getDataset();
   char uid[100];
   std::string study = dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT);
-  std::string series = dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT);
+  std::string series = series_uid && *series_uid
+                           ? series_uid
+                           : dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT);
   std::string inst = dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
   std::string frame = frame_uid && *frame_uid
                           ? frame_uid
@@ -333,5 +359,185 @@ extern "C" int rkin_dicom_write_rtdose(const char *path, const rkin_image *dose,
     unlink(tmp.c_str());
     return rkin_err_set(err, RKIN_EIO, "%s: %s", path, std::strerror(e));
   }
+  return RKIN_OK;
+}
+
+namespace {
+
+struct slice {
+  std::string file;
+  double pos;                 /* along the normal, mm (LPS) */
+  double ipp[3];
+  double slope, inter;
+  std::vector<double> v;      /* rescaled values, row major */
+};
+
+} // namespace
+
+extern "C" int rkin_dicom_read_series(const char *dir, rkin_image *im,
+                                      char *frame_uid, rkin_err *err)
+{
+  std::memset(im, 0, sizeof *im);
+  if (frame_uid) frame_uid[0] = '\0';
+  quiet_dcmtk();
+  if (!dir || !*dir)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM series: empty folder name");
+  DIR *dp = opendir(dir);
+  if (!dp)
+    return rkin_err_set(err, RKIN_EIO, "%s: cannot open the folder: %s", dir,
+                        std::strerror(errno));
+  std::vector<std::string> files;
+  struct dirent *de;
+  while ((de = readdir(dp))) {
+    if (de->d_name[0] == '.') continue;
+    std::string f = std::string(dir) + "/" + de->d_name;
+    struct stat sb;
+    if (stat(f.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+    files.push_back(f);
+    if (files.size() > 4096) {
+      closedir(dp);
+      return rkin_err_set(err, RKIN_ERANGE, "%s: more than 4096 files (one "
+                          "series per folder)", dir);
+    }
+  }
+  closedir(dp);
+  if (files.empty())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no files", dir);
+  std::sort(files.begin(), files.end());
+  std::vector<slice> sl;
+  Uint16 rows0 = 0, cols0 = 0;
+  double ps0[2] = {0, 0}, iop0[6] = {0, 0, 0, 0, 0, 0}, n[3] = {0, 0, 0};
+  OFString series0, frame0;
+  for (size_t f = 0; f < files.size(); f++) {
+    const char *path = files[f].c_str();
+    DcmFileFormat ff;
+    OFCondition st = ff.loadFile(path);
+    if (st.bad())
+      return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s); "
+                          "the folder must hold one series only", path,
+                          st.text());
+    DcmDataset *d = ff.getDataset();
+    Uint16 rows = 0, cols = 0, bits = 0, pixrep = 0;
+    Sint32 nf = 1;
+    double ps[2], iop[6];
+    slice s;
+    OFString series, frame;
+    s.file = files[f];
+    d->findAndGetUint16(DCM_Rows, rows);
+    d->findAndGetUint16(DCM_Columns, cols);
+    d->findAndGetUint16(DCM_BitsAllocated, bits);
+    d->findAndGetUint16(DCM_PixelRepresentation, pixrep);
+    if (d->findAndGetSint32(DCM_NumberOfFrames, nf).bad()) nf = 1;
+    if (rows == 0 || cols == 0 || nf != 1 || (bits != 16 && bits != 32))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: not a single-frame 16- or "
+                          "32-bit image (Rows %u, Columns %u, frames %ld, "
+                          "BitsAllocated %u)", path, (unsigned)rows,
+                          (unsigned)cols, (long)nf, (unsigned)bits);
+    for (unsigned long i = 0; i < 2; i++)
+      if (!get_f64(d, DCM_PixelSpacing, i, ps[i]) || !(ps[i] > 0))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: PixelSpacing (0028,0030) "
+                            "missing or not > 0", path);
+    for (unsigned long i = 0; i < 3; i++)
+      if (!get_f64(d, DCM_ImagePositionPatient, i, s.ipp[i]))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ImagePositionPatient "
+                            "(0020,0032) missing", path);
+    for (unsigned long i = 0; i < 6; i++)
+      if (!get_f64(d, DCM_ImageOrientationPatient, i, iop[i]))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ImageOrientationPatient "
+                            "(0020,0037) missing", path);
+    d->findAndGetOFString(DCM_SeriesInstanceUID, series);
+    d->findAndGetOFString(DCM_FrameOfReferenceUID, frame);
+    if (f == 0) {
+      rows0 = rows;
+      cols0 = cols;
+      std::memcpy(ps0, ps, sizeof ps0);
+      std::memcpy(iop0, iop, sizeof iop0);
+      series0 = series;
+      frame0 = frame;
+      n[0] = iop[1] * iop[5] - iop[2] * iop[4];
+      n[1] = iop[2] * iop[3] - iop[0] * iop[5];
+      n[2] = iop[0] * iop[4] - iop[1] * iop[3];
+    } else {
+      if (series != series0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: SeriesInstanceUID %s, not "
+                            "%s of %s: one series per folder", path,
+                            series.c_str(), series0.c_str(), files[0].c_str());
+      if (frame != frame0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: FrameOfReferenceUID %s, "
+                            "not %s of %s: slices of different frames of "
+                            "reference", path, frame.c_str(), frame0.c_str(),
+                            files[0].c_str());
+      if (rows != rows0 || cols != cols0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: %u x %u pixels, not %u x "
+                            "%u as %s", path, (unsigned)cols, (unsigned)rows,
+                            (unsigned)cols0, (unsigned)rows0, files[0].c_str());
+      for (int i = 0; i < 2; i++)
+        if (std::fabs(ps[i] - ps0[i]) > 1e-4)
+          return rkin_err_set(err, RKIN_EINVAL, "%s: PixelSpacing differs "
+                              "from %s", path, files[0].c_str());
+      for (int i = 0; i < 6; i++)
+        if (std::fabs(iop[i] - iop0[i]) > 1e-4)
+          return rkin_err_set(err, RKIN_EINVAL, "%s: ImageOrientationPatient "
+                              "differs from %s (a tilted or mixed series)",
+                              path, files[0].c_str());
+    }
+    s.pos = s.ipp[0] * n[0] + s.ipp[1] * n[1] + s.ipp[2] * n[2];
+    s.slope = 1.0;
+    s.inter = 0.0;
+    Float64 x;
+    if (d->findAndGetFloat64(DCM_RescaleSlope, x).good()) s.slope = x;
+    if (d->findAndGetFloat64(DCM_RescaleIntercept, x).good()) s.inter = x;
+    if (d->findAndGetFloat64(DCM_DoseGridScaling, x).good()) s.slope = x;
+    const Uint16 *pix = nullptr;
+    unsigned long nwords = 0;
+    size_t np = (size_t)rows * cols, need = bits == 32 ? 2 * np : np;
+    if (d->findAndGetUint16Array(DCM_PixelData, pix, &nwords).bad() || !pix ||
+        nwords < need)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: no uncompressed PixelData "
+                          "(7FE0,0010) of %zu pixels", path, np);
+    s.v.resize(np);
+    for (size_t i = 0; i < np; i++) {
+      double y;
+      if (bits == 16) {
+        y = pixrep ? (double)(Sint16)pix[i] : (double)pix[i];
+      } else {
+        uint32_t u;
+        std::memcpy(&u, pix + 2 * i, 4);
+        y = pixrep ? (double)(int32_t)u : (double)u;
+      }
+      s.v[i] = y * s.slope + s.inter;
+    }
+    sl.push_back(std::move(s));
+  }
+  std::sort(sl.begin(), sl.end(),
+            [](const slice &a, const slice &b) { return a.pos < b.pos; });
+  double dz = sl.size() > 1 ? sl[1].pos - sl[0].pos : 1.0;
+  if (sl.size() > 1 && !(dz > 1e-6))
+    return rkin_err_set(err, RKIN_EINVAL, "%s and %s: two slices at the same "
+                        "position", sl[0].file.c_str(), sl[1].file.c_str());
+  for (size_t k = 1; k + 1 < sl.size(); k++) {
+    double d2 = sl[k + 1].pos - sl[k].pos;
+    if (std::fabs(d2 - dz) > 1e-3 * dz + 1e-4)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: non-uniform slice spacing: "
+                          "%g mm after %s, %g mm before it (missing or extra "
+                          "slice?)", sl[k + 1].file.c_str(), d2,
+                          sl[k].file.c_str(), dz);
+  }
+  rkin_grid g;
+  const double flip[3] = {-1.0, -1.0, 1.0};
+  rkin_grid_init(&g, cols0, rows0, sl.size(), ps0[1], ps0[0], dz);
+  for (int a = 0; a < 3; a++) {
+    g.origin[a] = flip[a] * sl[0].ipp[a];
+    g.dir[3 * a + 0] = flip[a] * iop0[a];
+    g.dir[3 * a + 1] = flip[a] * iop0[3 + a];
+    g.dir[3 * a + 2] = flip[a] * n[a];
+  }
+  int rc = rkin_grid_check(&g, dir, err);
+  if (rc < 0) return rc;
+  if ((rc = rkin_image_alloc(im, &g, err)) < 0) return rc;
+  size_t np = (size_t)rows0 * cols0;
+  for (size_t k = 0; k < sl.size(); k++)
+    for (size_t i = 0; i < np; i++) im->v[k * np + i] = (float)sl[k].v[i];
+  if (frame_uid) std::snprintf(frame_uid, 65, "%s", frame0.c_str());
   return RKIN_OK;
 }

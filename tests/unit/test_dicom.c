@@ -107,6 +107,62 @@ int main(void)
        "non-uniform slice spacing: %s", e.msg);
     unlink(path);
   }
+  /* a series of single-slice files (written in shuffled order) */
+  {
+    char sdir[600], f[700];
+    const int order[5] = {3, 0, 4, 1, 2};
+    int q, bad = 0;
+    rkin_grid g1;
+    char fuid[80];
+    snprintf(sdir, sizeof sdir, "%s/series", dir);
+    mkdir(sdir, 0755);
+    rkin_grid_init(&g1, 6, 4, 1, 0.98, 0.98, 1.0);
+    for (q = 0; q < 5; q++) {
+      int k = order[q];
+      rkin_image_alloc(&a, &g1, &e);
+      g1.origin[2] = 10.0 + 3.0 * k;
+      a.g = g1;
+      a.v[0] = (float)(100 + k);
+      a.v[23] = 1.0f;
+      snprintf(f, sizeof f, "%s/s%d.dcm", sdir, q);
+      if (rkin_dicom_write_rtdose_series(f, &a, "1.2.3", "1.2.3.9", &e) < 0)
+        bad++;
+      rkin_image_free(&a);
+    }
+    ok(bad == 0, "5 slices written");
+    ok(rkin_dicom_read_series(sdir, &b, fuid, &e) == 0, "series read%s%s",
+       e.code ? ": " : "", e.code ? e.msg : "");
+    if (b.v) {
+      for (q = 0, bad = 0; q < 5; q++)
+        bad += fabs(b.v[q * 24] - (100 + q)) > 1e-6 * 104;
+      ok(b.g.n[2] == 5 && bad == 0, "slices ordered along z (first voxels "
+         "100..104)");
+      is_double(b.g.spacing[2], 3.0, 1e-9, "slice spacing 3 mm");
+      is_double(b.g.origin[2], 10.0, 1e-9, "origin at the lowest slice");
+      is_double(b.g.spacing[0], 0.98, 1e-9, "pixel spacing");
+      rkin_image_free(&b);
+    }
+    /* remove slice k = 2 (file s4): non-uniform spacing */
+    snprintf(f, sizeof f, "%s/s4.dcm", sdir);
+    unlink(f);
+    ok(rkin_dicom_read_series(sdir, &b, NULL, &e) == RKIN_EINVAL &&
+           strstr(e.msg, "non-uniform slice spacing") &&
+           strstr(e.msg, "missing"), "missing slice: %s", e.msg);
+    /* a slice of another frame of reference */
+    rkin_image_alloc(&a, &g1, &e);
+    a.g.origin[2] = 16.0;
+    snprintf(f, sizeof f, "%s/s4.dcm", sdir);
+    rkin_dicom_write_rtdose_series(f, &a, "9.9.9", "1.2.3.9", &e);
+    rkin_image_free(&a);
+    ok(rkin_dicom_read_series(sdir, &b, NULL, &e) == RKIN_EINVAL &&
+           strstr(e.msg, "frames of reference"), "another frame of "
+       "reference: %s", e.msg);
+    for (q = 0; q < 5; q++) {
+      snprintf(f, sizeof f, "%s/s%d.dcm", sdir, q);
+      unlink(f);
+    }
+    rmdir(sdir);
+  }
   /* bad input */
   snprintf(path, sizeof path, "%s/text.dcm", dir);
   {
