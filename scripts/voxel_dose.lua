@@ -12,8 +12,10 @@ usage: radiokin scripts/voxel_dose.lua --spect FILE@HOURS ... --labels LABELS.ni
          [--no-plot] [--quiet]
        radiokin scripts/voxel_dose.lua --phantom N [--spacing MM] [...]
 
-Inputs (NIfTI-1/2; registered: one frame of reference, no registration
-is done here):
+Inputs (NIfTI-1/2 .nii/.nii.gz, or DICOM: a file holding a volume or a
+folder holding one series; registered: one frame of reference, no
+registration is done here, and DICOM inputs of different frames of
+reference are refused):
   --spect FILE@HOURS  activity concentration (Bq/mL, not decay-corrected)
                       at HOURS after administration; repeat per time point
                       (one for --tia haenscheid)
@@ -132,8 +134,33 @@ function M.parse_args(args)
   return o
 end
 
+-- An image from NIfTI (.nii, .nii.gz) or DICOM (a file, or a folder
+-- holding one series); the frame of reference UID of DICOM inputs.
+local function read_any(path)
+  if path:match("%.nii$") or path:match("%.nii%.gz$") then
+    return rk.image.read(path), nil
+  end
+  local img, uid = rk.image.read_dicom(path)
+  return img, uid ~= "" and uid or nil
+end
+
 -- The inputs on one grid (the first SPECT's): activities, labels, density.
 function M.load(o, log)
+  local frame, frame_file
+  -- images from DICOM must share one frame of reference: there is no
+  -- registration here
+  local function read(path)
+    local img, uid = read_any(path)
+    if uid then
+      if frame and uid ~= frame then
+        error(("%s: frame of reference %s, but %s has %s: the images are "
+          .. "not registered (register them first; radiokin does not)")
+          :format(path, uid, frame_file, frame), 0)
+      end
+      frame, frame_file = frame or uid, frame_file or path
+    end
+    return img
+  end
   local acts, times, labels, rho = {}, {}, nil, nil
   if o.phantom then
     local ph = rk.phantom.new{ n = o.phantom, spacing_mm = o.spacing }
@@ -151,7 +178,7 @@ function M.load(o, log)
       error(("two images at %g h (%s, %s)"):format(s.t, o.spect[k - 1].file,
         s.file), 0)
     end
-    local img = rk.image.read(s.file)
+    local img = read(s.file)
     if k > 1 then
       local info
       img, info = img:resample(acts[1])
@@ -166,7 +193,7 @@ function M.load(o, log)
     end
     acts[k], times[k] = img, s.t
   end
-  labels = rk.image.read(o.labels)
+  labels = read(o.labels)
   local g = labels:geometry()
   if not g.label then
     labels = rk.image.new{ dims = g.dims, spacing = g.spacing,
@@ -179,7 +206,7 @@ function M.load(o, log)
       .. "(do the label map and the SPECT overlap?)", 0)
   end
   if o.ct then
-    local ct = rk.image.read(o.ct):resample(acts[1], { conserve = false })
+    local ct = read(o.ct):resample(acts[1], { conserve = false })
     rho = rk.voxel.density{ ct = ct }
   end
   return acts, times, labels, rho

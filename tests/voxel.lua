@@ -201,6 +201,28 @@ do
   -- the plots (gnuplot-nox is a build dependency in ./quickstart)
   t.ok(exists(path("ho/dvh.png")) and exists(path("ho/dose_slices.png")),
     "dvh.png and dose_slices.png drawn" .. (ok and "" or ": " .. out))
+  -- DICOM inputs of two frames of reference
+  local sp = ph:activity(24)
+  sp:write_rtdose(path("spect.dcm"), "1.2.3.1")
+  ph:ct():add(rk.image.new{ dims = { 20, 20, 20 }, spacing = { 8, 8, 8 },
+    origin = labels:geometry().origin, value = 1000 })
+    :write_rtdose(path("ct.dcm"), "1.2.3.2")
+  labels:write(path("labels.nii"))
+  ok, out = run("--spect", path("spect.dcm") .. "@24", "--labels",
+    path("labels.nii"), "--ct", path("ct.dcm"), "--tia", "haenscheid",
+    "--out", path("frames"))
+  t.ok(not ok and out:find("not registered", 1, true)
+    and out:find("1.2.3.2", 1, true), "two frames of reference refused: "
+    .. out:sub(1, 160))
+  -- the same frame of reference: DICOM inputs go through
+  ph:ct():add(rk.image.new{ dims = { 20, 20, 20 }, spacing = { 8, 8, 8 },
+    origin = labels:geometry().origin, value = 1000 })
+    :write_rtdose(path("ct1.dcm"), "1.2.3.1")
+  ok, out = run("--spect", path("spect.dcm") .. "@24", "--labels",
+    path("labels.nii"), "--ct", path("ct1.dcm"), "--tia", "haenscheid",
+    "--dose", "led", "--out", path("frames1"), "--no-plot", "--quiet")
+  t.ok(ok and exists(path("frames1/dose.nii.gz")), "DICOM SPECT and CT of "
+    .. "one frame of reference" .. (ok and "" or ": " .. out))
   -- labels that do not overlap the SPECT
   local spect = ph:activity(24)
   spect:write(path("s24.nii"))
