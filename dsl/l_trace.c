@@ -315,7 +315,7 @@ void lrk_trace_check_conditions(lua_State *L, trace_ctx *c)
 {
   size_t k;
   if (!c->n_made) return;
-  qsort(c->used, c->n_used, sizeof *c->used, cmp_node);
+  if (c->n_used) qsort(c->used, c->n_used, sizeof *c->used, cmp_node);
   for (k = 0; k < c->n_made; k++)
     if (!c->n_used || !bsearch(&c->made[k], c->used, c->n_used,
                                sizeof *c->used, cmp_node)) {

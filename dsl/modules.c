@@ -22,6 +22,9 @@ const lrk_module lrk_modules[] = {
   {"population", luaopen_radiokin_population},
   {"regimen", luaopen_radiokin_regimen},
   {"uncert", luaopen_radiokin_uncert},
+  {"image", luaopen_radiokin_image},
+  {"phantom", luaopen_radiokin_phantom},
+  {"voxel", luaopen_radiokin_voxel},
   {NULL, NULL}
 };
 

@@ -47,5 +47,8 @@ int luaopen_radiokin_popest(lua_State *L);
 int luaopen_radiokin_population(lua_State *L);
 int luaopen_radiokin_regimen(lua_State *L);
 int luaopen_radiokin_uncert(lua_State *L);
+int luaopen_radiokin_image(lua_State *L);
+int luaopen_radiokin_phantom(lua_State *L);
+int luaopen_radiokin_voxel(lua_State *L);
 
 #endif

@@ -1,0 +1,543 @@
+/* dicom_io.cc - DICOM volumes in (RT Dose, multi-frame NM) and RT Dose out
+ * through DCMTK (Debian's libdcmtk-dev), behind the C interface of
+ * dicom.h. C++ stays in this file; nothing here throws across it. */
+#include "image/dicom.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <algorithm>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <mutex>
+
+namespace {
+
+/* A DS value in at most 16 characters (the VR's limit), as precise as fits. */
+std::string ds(double v)
+{
+  char buf[64];
+  for (int prec = 12; prec >= 4; prec--) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strlen(buf) <= 16) break;
+  }
+  return buf;
+}
+
+std::string ds_list(const double *v, size_t n)
+{
+  std::string s;
+  for (size_t i = 0; i < n; i++) {
+    if (i) s += "\\";
+    s += ds(v[i]);
+  }
+  return s;
+}
+
+/* Value i of a multi-valued numeric tag in ds or, failing that, in the
+ * first item of sequence seq (NM keeps its geometry in the detector
+ * information sequence). */
+bool get_f64(DcmItem *ds_, const DcmTagKey &tag, unsigned long i, double &v,
+             const DcmTagKey *seq = nullptr)
+{
+  Float64 x;
+  if (ds_->findAndGetFloat64(tag, x, i).good()) {
+    v = x;
+    return true;
+  }
+  if (seq) {
+    DcmItem *item = nullptr;
+    if (ds_->findAndGetSequenceItem(*seq, item, 0).good() && item &&
+        item->findAndGetFloat64(tag, x, i).good()) {
+      v = x;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The engine never prints: DCMTK's log (to stderr by default) is turned
+ * off once; the messages that matter come back as OFCondition texts. */
+void quiet_dcmtk()
+{
+  static std::once_flag once;
+  std::call_once(once, [] { OFLog::configure(OFLogger::OFF_LOG_LEVEL); });
+}
+
+bool little_endian_host()
+{
+  const uint16_t one = 1;
+  unsigned char b;
+  std::memcpy(&b, &one, 1);
+  return b == 1;
+}
+
+} // namespace
+
+extern "C" int rkin_dicom_read(const char *path, rkin_image *im,
+                               char *frame_uid, rkin_err *err)
+{
+  std::memset(im, 0, sizeof *im);
+  if (frame_uid) frame_uid[0] = '\0';
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM read: empty path");
+  if (!little_endian_host())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: DICOM reading needs a "
+                        "little-endian host", path);
+  DcmFileFormat ff;
+  OFCondition st = ff.loadFile(path);
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
+                        path, st.text());
+  DcmDataset *d = ff.getDataset();
+  const DcmTagKey det = DCM_DetectorInformationSequence;
+  Uint16 rows = 0, cols = 0, bits = 0, pixrep = 0;
+  if (d->findAndGetUint16(DCM_Rows, rows).bad() ||
+      d->findAndGetUint16(DCM_Columns, cols).bad() || rows == 0 || cols == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: Rows/Columns (0028,0010/0011) "
+                        "missing or 0: not an image", path);
+  d->findAndGetUint16(DCM_BitsAllocated, bits);
+  d->findAndGetUint16(DCM_PixelRepresentation, pixrep);
+  if (bits != 16 && bits != 32)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: BitsAllocated (0028,0100) is "
+                        "%u (expected 16 or 32)", path, (unsigned)bits);
+  Sint32 nf = 1;
+  if (d->findAndGetSint32(DCM_NumberOfFrames, nf).bad()) nf = 1;
+  if (nf < 1 || nf > 100000)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: NumberOfFrames (0028,0008) is "
+                        "%ld", path, (long)nf);
+  double ps[2], ipp[3], iop[6];
+  for (unsigned long i = 0; i < 2; i++)
+    if (!get_f64(d, DCM_PixelSpacing, i, ps[i], &det) || !(ps[i] > 0))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: PixelSpacing (0028,0030) "
+                          "missing or not > 0", path);
+  for (unsigned long i = 0; i < 3; i++)
+    if (!get_f64(d, DCM_ImagePositionPatient, i, ipp[i], &det))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ImagePositionPatient "
+                          "(0020,0032) missing", path);
+  for (unsigned long i = 0; i < 6; i++)
+    if (!get_f64(d, DCM_ImageOrientationPatient, i, iop[i], &det))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ImageOrientationPatient "
+                          "(0020,0037) missing", path);
+  /* slice positions along the normal */
+  double dz = 0.0;
+  DcmElement *gfov = nullptr;
+  if (d->findAndGetElement(DCM_GridFrameOffsetVector, gfov).good() && gfov) {
+    unsigned long vm = gfov->getVM();
+    std::vector<double> g(vm);
+    for (unsigned long i = 0; i < vm; i++) {
+      Float64 x;
+      gfov->getFloat64(x, i);
+      g[i] = x;
+    }
+    if (vm != (unsigned long)nf)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: GridFrameOffsetVector "
+                          "(3004,000C) has %lu values for %ld frames", path,
+                          vm, (long)nf);
+    if (nf > 1) dz = g[1] - g[0];
+    for (long k = 1; k + 1 < nf; k++)
+      if (std::fabs((g[k + 1] - g[k]) - dz) > 1e-3 * std::fabs(dz) + 1e-4)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: non-uniform slice spacing "
+                            "in GridFrameOffsetVector (3004,000C): %g mm "
+                            "then %g mm at frame %ld", path, dz,
+                            g[k + 1] - g[k], k + 1);
+  } else if (nf > 1) {
+    if (!get_f64(d, DCM_SpacingBetweenSlices, 0, dz, &det) &&
+        !get_f64(d, DCM_SliceThickness, 0, dz, &det))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: %ld frames but neither "
+                          "GridFrameOffsetVector, SpacingBetweenSlices nor "
+                          "SliceThickness gives their spacing", path,
+                          (long)nf);
+  }
+  if (nf > 1 && !(std::fabs(dz) > 0))
+    return rkin_err_set(err, RKIN_EINVAL, "%s: zero slice spacing", path);
+  /* geometry, LPS -> RAS (x, y negated) */
+  double r[3] = {iop[0], iop[1], iop[2]}, c[3] = {iop[3], iop[4], iop[5]};
+  double n[3] = {r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2],
+                 r[0] * c[1] - r[1] * c[0]};
+  double sgn = dz < 0 ? -1.0 : 1.0;
+  rkin_grid g;
+  rkin_grid_init(&g, cols, rows, (size_t)nf, ps[1], ps[0],
+                 nf > 1 ? std::fabs(dz) : 1.0);
+  const double flip[3] = {-1.0, -1.0, 1.0};
+  for (int a = 0; a < 3; a++) {
+    g.origin[a] = flip[a] * ipp[a];
+    g.dir[3 * a + 0] = flip[a] * r[a];
+    g.dir[3 * a + 1] = flip[a] * c[a];
+    g.dir[3 * a + 2] = flip[a] * n[a] * sgn;
+  }
+  int rc = rkin_grid_check(&g, path, err);
+  if (rc < 0) return rc;
+  /* values */
+  double slope = 1.0, inter = 0.0, scale;
+  if (d->findAndGetFloat64(DCM_DoseGridScaling, scale).good()) {
+    slope = scale;
+  } else {
+    Float64 x;
+    if (d->findAndGetFloat64(DCM_RescaleSlope, x).good()) slope = x;
+    if (d->findAndGetFloat64(DCM_RescaleIntercept, x).good()) inter = x;
+  }
+  const Uint16 *pix = nullptr;
+  unsigned long nwords = 0;
+  if (d->findAndGetUint16Array(DCM_PixelData, pix, &nwords).bad() || !pix)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no uncompressed PixelData "
+                        "(7FE0,0010) (compressed transfer syntaxes are not "
+                        "read: decompress first, e.g. with dcmdjpeg)", path);
+  size_t nv = rkin_grid_count(&g);
+  size_t need = bits == 32 ? 2 * nv : nv;
+  if (nwords < need)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: PixelData holds %lu words, "
+                        "%zu needed for %zu voxels", path, nwords, need, nv);
+  if ((rc = rkin_image_alloc(im, &g, err)) < 0) return rc;
+  for (size_t i = 0; i < nv; i++) {
+    double x;
+    if (bits == 16) {
+      x = pixrep ? (double)(Sint16)pix[i] : (double)pix[i];
+    } else {
+      uint32_t u;
+      std::memcpy(&u, pix + 2 * i, 4);
+      x = pixrep ? (double)(int32_t)u : (double)u;
+    }
+    im->v[i] = (float)(x * slope + inter);
+  }
+  OFString modality, uid;
+  if (d->findAndGetOFString(DCM_Modality, modality).good() &&
+      modality == "RTDOSE")
+    std::strcpy(im->unit, "Gy");
+  if (frame_uid && d->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
+    std::snprintf(frame_uid, 65, "%s", uid.c_str());
+  return RKIN_OK;
+}
+
+extern "C" int rkin_dicom_write_rtdose(const char *path, const rkin_image *dose,
+                                       const char *frame_uid, rkin_err *err)
+{
+  return rkin_dicom_write_rtdose_series(path, dose, frame_uid, nullptr, err);
+}
+
+extern "C" int rkin_dicom_write_rtdose_series(const char *path,
+                                              const rkin_image *dose,
+                                              const char *frame_uid,
+                                              const char *series_uid,
+                                              rkin_err *err)
+{
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "RT Dose write: empty path");
+  int rc = rkin_grid_check(&dose->g, path, err);
+  if (rc < 0) return rc;
+  if (!little_endian_host())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: DICOM writing needs a "
+                        "little-endian host", path);
+  if (dose->g.n[0] > 65535 || dose->g.n[1] > 65535)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: %zu x %zu pixels per slice "
+                        "(DICOM allows 65535)", path, dose->g.n[0],
+                        dose->g.n[1]);
+  struct stat sb;
+  if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return rkin_err_set(err, RKIN_EIO, "%s: exists and is not a regular file "
+                        "(refusing to replace it)", path);
+  size_t nv = rkin_grid_count(&dose->g);
+  double mx = 0.0;
+  for (size_t i = 0; i < nv; i++) {
+    double v = dose->v[i];
+    if (!std::isfinite(v) || v < 0.0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: dose voxel %zu is %g "
+                          "(expected a finite value >= 0 Gy)", path, i, v);
+    if (v > mx) mx = v;
+  }
+  const double scale = mx > 0 ? mx / 4294967295.0 : 1.0;
+  std::vector<uint32_t> q(nv);
+  for (size_t i = 0; i < nv; i++) {
+    double x = std::floor(dose->v[i] / scale + 0.5);
+    q[i] = x > 4294967295.0 ? 4294967295u : (uint32_t)x;
+  }
+  DcmFileFormat ff;
+  DcmDataset *d = ff.getDataset();
+  char uid[100];
+  std::string study = dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT);
+  std::string series = series_uid && *series_uid
+                           ? series_uid
+                           : dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT);
+  std::string inst = dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
+  std::string frame = frame_uid && *frame_uid
+                          ? frame_uid
+                          : dcmGenerateUniqueIdentifier(uid, SITE_UID_ROOT);
+  /* RAS -> LPS */
+  const double flip[3] = {-1.0, -1.0, 1.0};
+  double ipp[3], iop[6], nrm[3];
+  for (int a = 0; a < 3; a++) {
+    ipp[a] = flip[a] * dose->g.origin[a];
+    iop[a] = flip[a] * dose->g.dir[3 * a + 0];
+    iop[3 + a] = flip[a] * dose->g.dir[3 * a + 1];
+  }
+  nrm[0] = iop[1] * iop[5] - iop[2] * iop[4];
+  nrm[1] = iop[2] * iop[3] - iop[0] * iop[5];
+  nrm[2] = iop[0] * iop[4] - iop[1] * iop[3];
+  double kdir = 0.0;
+  for (int a = 0; a < 3; a++) kdir += nrm[a] * flip[a] * dose->g.dir[3 * a + 2];
+  std::vector<double> off(dose->g.n[2]);
+  for (size_t k = 0; k < dose->g.n[2]; k++)
+    off[k] = (kdir < 0 ? -1.0 : 1.0) * (double)k * dose->g.spacing[2];
+  double ps[2] = {dose->g.spacing[1], dose->g.spacing[0]};
+  OFCondition st = EC_Normal;
+#define PUT(tag, val) if (st.good()) st = d->putAndInsertString(tag, (val))
+  PUT(DCM_SOPClassUID, UID_RTDoseStorage);
+  PUT(DCM_SOPInstanceUID, inst.c_str());
+  PUT(DCM_StudyInstanceUID, study.c_str());
+  PUT(DCM_SeriesInstanceUID, series.c_str());
+  PUT(DCM_FrameOfReferenceUID, frame.c_str());
+  PUT(DCM_Modality, "RTDOSE");
+  PUT(DCM_Manufacturer, "radiokin");
+  PUT(DCM_PatientName, "");
+  PUT(DCM_PatientID, "");
+  PUT(DCM_PatientBirthDate, "");
+  PUT(DCM_PatientSex, "");
+  PUT(DCM_StudyDate, "");
+  PUT(DCM_StudyTime, "");
+  PUT(DCM_ReferringPhysicianName, "");
+  PUT(DCM_StudyID, "");
+  PUT(DCM_AccessionNumber, "");
+  PUT(DCM_SeriesNumber, "1");
+  PUT(DCM_InstanceNumber, "1");
+  PUT(DCM_PositionReferenceIndicator, "");
+  PUT(DCM_PhotometricInterpretation, "MONOCHROME2");
+  PUT(DCM_NumberOfFrames, std::to_string(dose->g.n[2]).c_str());
+  PUT(DCM_PixelSpacing, ds_list(ps, 2).c_str());
+  PUT(DCM_ImagePositionPatient, ds_list(ipp, 3).c_str());
+  PUT(DCM_ImageOrientationPatient, ds_list(iop, 6).c_str());
+  PUT(DCM_SliceThickness, ds(dose->g.spacing[2]).c_str());
+  PUT(DCM_GridFrameOffsetVector, ds_list(off.data(), off.size()).c_str());
+  PUT(DCM_DoseUnits, "GY");
+  PUT(DCM_DoseType, "PHYSICAL");
+  PUT(DCM_DoseSummationType, "PLAN");
+  PUT(DCM_DoseGridScaling, ds(scale).c_str());
+#undef PUT
+  if (st.good()) st = d->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+  if (st.good()) st = d->putAndInsertUint16(DCM_Rows, (Uint16)dose->g.n[1]);
+  if (st.good()) st = d->putAndInsertUint16(DCM_Columns, (Uint16)dose->g.n[0]);
+  if (st.good()) st = d->putAndInsertUint16(DCM_BitsAllocated, 32);
+  if (st.good()) st = d->putAndInsertUint16(DCM_BitsStored, 32);
+  if (st.good()) st = d->putAndInsertUint16(DCM_HighBit, 31);
+  if (st.good()) st = d->putAndInsertUint16(DCM_PixelRepresentation, 0);
+  if (st.good())
+    st = d->putAndInsertTagKey(DCM_FrameIncrementPointer,
+                               DCM_GridFrameOffsetVector);
+  if (st.good())
+    st = d->putAndInsertUint16Array(DCM_PixelData,
+                                    reinterpret_cast<const Uint16 *>(q.data()),
+                                    (unsigned long)(2 * nv));
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: building the RT Dose: %s",
+                        path, st.text());
+  /* the DS rounding of DoseGridScaling must still cover the maximum */
+  std::string tmp = std::string(path) + ".rk" + std::to_string((long)getpid());
+  st = ff.saveFile(tmp.c_str(), EXS_LittleEndianExplicit);
+  if (st.bad()) {
+    unlink(tmp.c_str());
+    return rkin_err_set(err, RKIN_EIO, "%s: %s", path, st.text());
+  }
+  if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    unlink(tmp.c_str());
+    return rkin_err_set(err, RKIN_EIO, "%s: exists and is not a regular file "
+                        "(refusing to replace it)", path);
+  }
+  if (std::rename(tmp.c_str(), path) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    return rkin_err_set(err, RKIN_EIO, "%s: %s", path, std::strerror(e));
+  }
+  return RKIN_OK;
+}
+
+namespace {
+
+struct slice {
+  std::string file;
+  double pos;                 /* along the normal, mm (LPS) */
+  double ipp[3];
+  double slope, inter;
+  std::vector<double> v;      /* rescaled values, row major */
+};
+
+} // namespace
+
+extern "C" int rkin_dicom_read_series(const char *dir, rkin_image *im,
+                                      char *frame_uid, rkin_err *err)
+{
+  std::memset(im, 0, sizeof *im);
+  if (frame_uid) frame_uid[0] = '\0';
+  quiet_dcmtk();
+  if (!dir || !*dir)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM series: empty folder name");
+  DIR *dp = opendir(dir);
+  if (!dp)
+    return rkin_err_set(err, RKIN_EIO, "%s: cannot open the folder: %s", dir,
+                        std::strerror(errno));
+  std::vector<std::string> files;
+  struct dirent *de;
+  while ((de = readdir(dp))) {
+    if (de->d_name[0] == '.') continue;
+    std::string f = std::string(dir) + "/" + de->d_name;
+    struct stat sb;
+    if (stat(f.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+    files.push_back(f);
+    if (files.size() > 4096) {
+      closedir(dp);
+      return rkin_err_set(err, RKIN_ERANGE, "%s: more than 4096 files (one "
+                          "series per folder)", dir);
+    }
+  }
+  closedir(dp);
+  if (files.empty())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no files", dir);
+  std::sort(files.begin(), files.end());
+  std::vector<slice> sl;
+  Uint16 rows0 = 0, cols0 = 0;
+  double ps0[2] = {0, 0}, iop0[6] = {0, 0, 0, 0, 0, 0}, n[3] = {0, 0, 0};
+  OFString series0, frame0;
+  for (size_t f = 0; f < files.size(); f++) {
+    const char *path = files[f].c_str();
+    DcmFileFormat ff;
+    OFCondition st = ff.loadFile(path);
+    if (st.bad())
+      return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s); "
+                          "the folder must hold one series only", path,
+                          st.text());
+    DcmDataset *d = ff.getDataset();
+    Uint16 rows = 0, cols = 0, bits = 0, pixrep = 0;
+    Sint32 nf = 1;
+    double ps[2], iop[6];
+    slice s;
+    OFString series, frame;
+    s.file = files[f];
+    d->findAndGetUint16(DCM_Rows, rows);
+    d->findAndGetUint16(DCM_Columns, cols);
+    d->findAndGetUint16(DCM_BitsAllocated, bits);
+    d->findAndGetUint16(DCM_PixelRepresentation, pixrep);
+    if (d->findAndGetSint32(DCM_NumberOfFrames, nf).bad()) nf = 1;
+    if (rows == 0 || cols == 0 || nf != 1 || (bits != 16 && bits != 32))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: not a single-frame 16- or "
+                          "32-bit image (Rows %u, Columns %u, frames %ld, "
+                          "BitsAllocated %u)", path, (unsigned)rows,
+                          (unsigned)cols, (long)nf, (unsigned)bits);
+    for (unsigned long i = 0; i < 2; i++)
+      if (!get_f64(d, DCM_PixelSpacing, i, ps[i]) || !(ps[i] > 0))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: PixelSpacing (0028,0030) "
+                            "missing or not > 0", path);
+    for (unsigned long i = 0; i < 3; i++)
+      if (!get_f64(d, DCM_ImagePositionPatient, i, s.ipp[i]))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ImagePositionPatient "
+                            "(0020,0032) missing", path);
+    for (unsigned long i = 0; i < 6; i++)
+      if (!get_f64(d, DCM_ImageOrientationPatient, i, iop[i]))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ImageOrientationPatient "
+                            "(0020,0037) missing", path);
+    d->findAndGetOFString(DCM_SeriesInstanceUID, series);
+    d->findAndGetOFString(DCM_FrameOfReferenceUID, frame);
+    if (f == 0) {
+      rows0 = rows;
+      cols0 = cols;
+      std::memcpy(ps0, ps, sizeof ps0);
+      std::memcpy(iop0, iop, sizeof iop0);
+      series0 = series;
+      frame0 = frame;
+      n[0] = iop[1] * iop[5] - iop[2] * iop[4];
+      n[1] = iop[2] * iop[3] - iop[0] * iop[5];
+      n[2] = iop[0] * iop[4] - iop[1] * iop[3];
+    } else {
+      if (series != series0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: SeriesInstanceUID %s, not "
+                            "%s of %s: one series per folder", path,
+                            series.c_str(), series0.c_str(), files[0].c_str());
+      if (frame != frame0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: FrameOfReferenceUID %s, "
+                            "not %s of %s: slices of different frames of "
+                            "reference", path, frame.c_str(), frame0.c_str(),
+                            files[0].c_str());
+      if (rows != rows0 || cols != cols0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: %u x %u pixels, not %u x "
+                            "%u as %s", path, (unsigned)cols, (unsigned)rows,
+                            (unsigned)cols0, (unsigned)rows0, files[0].c_str());
+      for (int i = 0; i < 2; i++)
+        if (std::fabs(ps[i] - ps0[i]) > 1e-4)
+          return rkin_err_set(err, RKIN_EINVAL, "%s: PixelSpacing differs "
+                              "from %s", path, files[0].c_str());
+      for (int i = 0; i < 6; i++)
+        if (std::fabs(iop[i] - iop0[i]) > 1e-4)
+          return rkin_err_set(err, RKIN_EINVAL, "%s: ImageOrientationPatient "
+                              "differs from %s (a tilted or mixed series)",
+                              path, files[0].c_str());
+    }
+    s.pos = s.ipp[0] * n[0] + s.ipp[1] * n[1] + s.ipp[2] * n[2];
+    s.slope = 1.0;
+    s.inter = 0.0;
+    Float64 x;
+    if (d->findAndGetFloat64(DCM_RescaleSlope, x).good()) s.slope = x;
+    if (d->findAndGetFloat64(DCM_RescaleIntercept, x).good()) s.inter = x;
+    if (d->findAndGetFloat64(DCM_DoseGridScaling, x).good()) s.slope = x;
+    const Uint16 *pix = nullptr;
+    unsigned long nwords = 0;
+    size_t np = (size_t)rows * cols, need = bits == 32 ? 2 * np : np;
+    if (d->findAndGetUint16Array(DCM_PixelData, pix, &nwords).bad() || !pix ||
+        nwords < need)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: no uncompressed PixelData "
+                          "(7FE0,0010) of %zu pixels", path, np);
+    s.v.resize(np);
+    for (size_t i = 0; i < np; i++) {
+      double y;
+      if (bits == 16) {
+        y = pixrep ? (double)(Sint16)pix[i] : (double)pix[i];
+      } else {
+        uint32_t u;
+        std::memcpy(&u, pix + 2 * i, 4);
+        y = pixrep ? (double)(int32_t)u : (double)u;
+      }
+      s.v[i] = y * s.slope + s.inter;
+    }
+    sl.push_back(std::move(s));
+  }
+  std::sort(sl.begin(), sl.end(),
+            [](const slice &a, const slice &b) { return a.pos < b.pos; });
+  double dz = sl.size() > 1 ? sl[1].pos - sl[0].pos : 1.0;
+  if (sl.size() > 1 && !(dz > 1e-6))
+    return rkin_err_set(err, RKIN_EINVAL, "%s and %s: two slices at the same "
+                        "position", sl[0].file.c_str(), sl[1].file.c_str());
+  for (size_t k = 1; k + 1 < sl.size(); k++) {
+    double d2 = sl[k + 1].pos - sl[k].pos;
+    if (std::fabs(d2 - dz) > 1e-3 * dz + 1e-4)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: non-uniform slice spacing: "
+                          "%g mm after %s, %g mm before it (missing or extra "
+                          "slice?)", sl[k + 1].file.c_str(), d2,
+                          sl[k].file.c_str(), dz);
+  }
+  rkin_grid g;
+  const double flip[3] = {-1.0, -1.0, 1.0};
+  rkin_grid_init(&g, cols0, rows0, sl.size(), ps0[1], ps0[0], dz);
+  for (int a = 0; a < 3; a++) {
+    g.origin[a] = flip[a] * sl[0].ipp[a];
+    g.dir[3 * a + 0] = flip[a] * iop0[a];
+    g.dir[3 * a + 1] = flip[a] * iop0[3 + a];
+    g.dir[3 * a + 2] = flip[a] * n[a];
+  }
+  int rc = rkin_grid_check(&g, dir, err);
+  if (rc < 0) return rc;
+  if ((rc = rkin_image_alloc(im, &g, err)) < 0) return rc;
+  size_t np = (size_t)rows0 * cols0;
+  for (size_t k = 0; k < sl.size(); k++)
+    for (size_t i = 0; i < np; i++) im->v[k * np + i] = (float)sl[k].v[i];
+  if (frame_uid) std::snprintf(frame_uid, 65, "%s", frame0.c_str());
+  return RKIN_OK;
+}

@@ -1,0 +1,253 @@
+/* nifti_io.c - NIfTI-1 and NIfTI-2 reading and writing through Debian's
+ * nifticlib (libnifti2: the nifti2_io API reads both versions into one
+ * nifti_image with 64-bit dims and double transforms). */
+#include "image/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nifti/nifti2_io.h>
+
+/* Spacing and direction from the 3x3 part of an index-to-world matrix
+ * whose columns are spacing_c x direction_c. */
+static int geometry_from_mat(const nifti_dmat44 *m, double unit_mm,
+                             rkin_grid *g)
+{
+  int c, r;
+  for (c = 0; c < 3; c++) {
+    double norm = 0.0;
+    for (r = 0; r < 3; r++) norm += m->m[r][c] * m->m[r][c];
+    norm = sqrt(norm);
+    if (!(norm > 0.0) || !isfinite(norm)) return -1;
+    g->spacing[c] = norm * unit_mm;
+    for (r = 0; r < 3; r++) g->dir[3 * r + c] = m->m[r][c] / norm;
+  }
+  for (r = 0; r < 3; r++) g->origin[r] = m->m[r][3] * unit_mm;
+  return 0;
+}
+
+static double voxel_as_double(const void *data, int type, size_t i)
+{
+  switch (type) {
+  case NIFTI_TYPE_UINT8: return ((const uint8_t *)data)[i];
+  case NIFTI_TYPE_INT8: return ((const int8_t *)data)[i];
+  case NIFTI_TYPE_INT16: return ((const int16_t *)data)[i];
+  case NIFTI_TYPE_UINT16: return ((const uint16_t *)data)[i];
+  case NIFTI_TYPE_INT32: return ((const int32_t *)data)[i];
+  case NIFTI_TYPE_UINT32: return ((const uint32_t *)data)[i];
+  case NIFTI_TYPE_INT64: return (double)((const int64_t *)data)[i];
+  case NIFTI_TYPE_UINT64: return (double)((const uint64_t *)data)[i];
+  case NIFTI_TYPE_FLOAT32: return ((const float *)data)[i];
+  case NIFTI_TYPE_FLOAT64: return ((const double *)data)[i];
+  default: return NAN;
+  }
+}
+
+static int type_supported(int type)
+{
+  return !isnan(voxel_as_double(&(double){0.0}, type, 0)) ||
+         type == NIFTI_TYPE_FLOAT32;
+}
+
+int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
+{
+  nifti_image *nim;
+  rkin_grid g;
+  double unit_mm = 1.0, slope, inter;
+  size_t i, n;
+  int a, rc;
+  memset(im, 0, sizeof *im);
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "NIfTI read: empty path");
+  nifti_set_debug_level(0);
+  /* header first: dims are checked before any data is allocated */
+  nim = nifti_image_read(path, 0);
+  if (!nim)
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable NIfTI-1/2 file "
+                        "(missing, unreadable or a bad header)", path);
+  if (nim->ndim < 3 || nim->ndim > 4 || (nim->ndim == 4 && nim->nt != 1) ||
+      nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: %d-dimensional image with dims "
+                      "%lld x %lld x %lld x %lld (expected one 3D volume)",
+                      path, (int)nim->ndim, (long long)nim->nx,
+                      (long long)nim->ny, (long long)nim->nz,
+                      (long long)nim->nt);
+    goto fail;
+  }
+  if (nim->nx < 1 || nim->ny < 1 || nim->nz < 1) {
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: dims %lld x %lld x %lld "
+                      "(expected >= 1 each)", path, (long long)nim->nx,
+                      (long long)nim->ny, (long long)nim->nz);
+    goto fail;
+  }
+  if (!type_supported(nim->datatype)) {
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: voxel type %s is not supported "
+                      "(expected an integer or real scalar type)", path,
+                      nifti_datatype_string(nim->datatype));
+    goto fail;
+  }
+  switch (nim->xyz_units) {
+  case NIFTI_UNITS_METER: unit_mm = 1000.0; break;
+  case NIFTI_UNITS_MICRON: unit_mm = 1e-3; break;
+  default: unit_mm = 1.0; /* mm, or unknown: taken as mm */
+  }
+  memset(&g, 0, sizeof g);
+  g.n[0] = (size_t)nim->nx; g.n[1] = (size_t)nim->ny; g.n[2] = (size_t)nim->nz;
+  if (geometry_from_mat(nim->sform_code > 0 ? &nim->sto_xyz : &nim->qto_xyz,
+                        unit_mm, &g) < 0) {
+    rc = rkin_err_set(err, RKIN_EINVAL, "%s: the %s transform has a zero or "
+                      "non-finite column (no usable voxel spacing)", path,
+                      nim->sform_code > 0 ? "sform" : "qform");
+    goto fail;
+  }
+  if ((rc = rkin_grid_check(&g, path, err)) < 0) goto fail;
+  if (nifti_image_load(nim) < 0 || !nim->data) {
+    rc = rkin_err_set(err, RKIN_EIO, "%s: could not read the %zu voxels "
+                      "(file truncated?)", path, rkin_grid_count(&g));
+    goto fail;
+  }
+  if ((rc = rkin_image_alloc(im, &g, err)) < 0) goto fail;
+  slope = nim->scl_slope;
+  inter = nim->scl_inter;
+  if (slope == 0.0 || !isfinite(slope) || !isfinite(inter)) {
+    slope = 1.0;
+    inter = 0.0;
+  }
+  n = rkin_grid_count(&g);
+  for (i = 0; i < n; i++) {
+    double x = voxel_as_double(nim->data, nim->datatype, i) * slope + inter;
+    if (!isfinite(x) || fabs(x) > 3.4e38) {
+      rc = rkin_err_set(err, RKIN_ENONFINITE, "%s: voxel (%zu,%zu,%zu) is "
+                        "%g (expected a finite value)", path, i % g.n[0],
+                        (i / g.n[0]) % g.n[1], i / (g.n[0] * g.n[1]), x);
+      rkin_image_free(im);
+      goto fail;
+    }
+    im->v[i] = (float)x;
+  }
+  a = nim->intent_code == NIFTI_INTENT_LABEL;
+  im->is_label = a;
+  nifti_image_free(nim);
+  return RKIN_OK;
+fail:
+  nifti_image_free(nim);
+  return rc;
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+  size_t a = strlen(s), b = strlen(suf);
+  return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+int rkin_nifti_write(const char *path, const rkin_image *im, int version,
+                     rkin_err *err)
+{
+  int64_t dims[8] = {3, 1, 1, 1, 1, 1, 1, 1};
+  nifti_image *nim;
+  struct stat st;
+  char *tmp = NULL;
+  const char *slash, *base;
+  size_t n, len;
+  int fd, r, c, rc;
+  double qfac, dx, dy, dz;
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "NIfTI write: empty path");
+  if (!has_suffix(path, ".nii") && !has_suffix(path, ".nii.gz"))
+    return rkin_err_set(err, RKIN_EINVAL, "%s: expected a name ending in "
+                        ".nii or .nii.gz", path);
+  if (version != 1 && version != 2)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: NIfTI version %d (expected 1 "
+                        "or 2)", path, version);
+  if ((rc = rkin_grid_check(&im->g, path, err)) < 0) return rc;
+  if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return rkin_err_set(err, RKIN_EIO, "%s: exists and is not a regular file "
+                        "(refusing to replace it)", path);
+  /* a hidden temporary in the same folder, so the rename is atomic */
+  slash = strrchr(path, '/');
+  base = slash ? slash + 1 : path;
+  len = strlen(path) + 64;
+  tmp = malloc(len);
+  if (!tmp) return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
+  snprintf(tmp, len, "%.*s.rk%ld-%s", slash ? (int)(slash - path + 1) : 0,
+           path, (long)getpid(), base);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    rc = rkin_err_set(err, RKIN_EIO, "%s: cannot create the temporary %s: %s",
+                      path, tmp, strerror(errno));
+    free(tmp);
+    return rc;
+  }
+  close(fd);
+  nifti_set_debug_level(0);
+  for (c = 0; c < 3; c++) dims[c + 1] = (int64_t)im->g.n[c];
+  nim = nifti_make_new_nim(dims, NIFTI_TYPE_FLOAT32, 1);
+  if (!nim) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "%s: nifticlib could not make the "
+                      "image", path);
+    goto fail;
+  }
+  n = rkin_grid_count(&im->g);
+  memcpy(nim->data, im->v, n * sizeof(float));
+  memset(&nim->sto_xyz, 0, sizeof nim->sto_xyz);
+  for (r = 0; r < 3; r++) {
+    for (c = 0; c < 3; c++)
+      nim->sto_xyz.m[r][c] = im->g.dir[3 * r + c] * im->g.spacing[c];
+    nim->sto_xyz.m[r][3] = im->g.origin[r];
+  }
+  nim->sto_xyz.m[3][3] = 1.0;
+  nim->sto_ijk = nifti_dmat44_inverse(nim->sto_xyz);
+  nim->qto_xyz = nim->sto_xyz;
+  nim->qto_ijk = nim->sto_ijk;
+  nifti_dmat44_to_quatern(nim->sto_xyz, &nim->quatern_b, &nim->quatern_c,
+                          &nim->quatern_d, &nim->qoffset_x, &nim->qoffset_y,
+                          &nim->qoffset_z, &dx, &dy, &dz, &qfac);
+  nim->qfac = qfac;
+  nim->dx = nim->pixdim[1] = im->g.spacing[0];
+  nim->dy = nim->pixdim[2] = im->g.spacing[1];
+  nim->dz = nim->pixdim[3] = im->g.spacing[2];
+  nim->qform_code = nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+  nim->xyz_units = NIFTI_UNITS_MM;
+  nim->scl_slope = 1.0;
+  nim->scl_inter = 0.0;
+  if (im->is_label) nim->intent_code = NIFTI_INTENT_LABEL;
+  snprintf(nim->descrip, sizeof nim->descrip, "radiokin%s%s",
+           im->unit[0] ? " unit=" : "", im->unit);
+  nim->nifti_type = version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
+  if (nifti_set_filenames(nim, tmp, 0, 1) != 0) {
+    rc = rkin_err_set(err, RKIN_EIO, "%s: nifticlib refused the name", path);
+    goto fail;
+  }
+  nifti_image_write(nim);
+  if (stat(tmp, &st) != 0 || st.st_size <= 0 ||
+      (!has_suffix(path, ".gz") &&
+       (size_t)st.st_size < n * sizeof(float) + 348)) {
+    rc = rkin_err_set(err, RKIN_EIO, "%s: writing failed (disk full or not "
+                      "writable?)", path);
+    goto fail;
+  }
+  if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    rc = rkin_err_set(err, RKIN_EIO, "%s: exists and is not a regular file "
+                      "(refusing to replace it)", path);
+    goto fail;
+  }
+  if (rename(tmp, path) != 0) {
+    rc = rkin_err_set(err, RKIN_EIO, "%s: %s", path, strerror(errno));
+    goto fail;
+  }
+  nifti_image_free(nim);
+  free(tmp);
+  return RKIN_OK;
+fail:
+  if (nim) nifti_image_free(nim);
+  unlink(tmp);
+  free(tmp);
+  return rc;
+}

@@ -1,0 +1,419 @@
+-- voxel_dose.lua - voxel dosimetry from a SPECT/CT time series: every
+-- image resampled to the first SPECT's grid, voxel TIA, dose by kernel
+-- convolution (with CT density correction) or local energy deposition,
+-- BED per tissue class, DVHs per region as CSV and a DVH plot.
+local M = {}
+
+M.HELP = [==[
+usage: radiokin scripts/voxel_dose.lua --spect FILE@HOURS ... --labels LABELS.nii
+         [--ct CT.nii] [--nuclide Lu-177] [--tia voi_shape|per_voxel|haenscheid]
+         [--dose kernel|led] [--dpk FILE] [--class LABEL=AB:TREP ...]
+         [--vx GY ...] [--threads N] [--rtdose [FRAME_UID]] [--out DIR]
+         [--no-plot] [--quiet]
+       radiokin scripts/voxel_dose.lua --phantom N [--spacing MM] [...]
+
+Inputs (NIfTI-1/2 .nii/.nii.gz, or DICOM: a file holding a volume or a
+folder holding one series; registered: one frame of reference, no
+registration is done here, and DICOM inputs of different frames of
+reference are refused):
+  --spect FILE@HOURS  activity concentration (Bq/mL, not decay-corrected)
+                      at HOURS after administration; repeat per time point
+                      (one for --tia haenscheid)
+  --labels FILE       label map (0 outside the body; each region its
+                      number); resampled by nearest neighbour
+  --ct FILE           CT in HU: mass density by the Schneider 2000 table
+                      (data/ct); without it soft tissue, 1.04 g/cm3
+  --phantom N         use the synthetic N^3 phantom (rk.phantom) instead,
+                      imaged at 4, 24, 72 and 168 h, voxels of --spacing mm
+                      (default 4.42)
+Method:
+  --tia M        voi_shape (default: the body's curve, scaled per voxel),
+                 per_voxel (tac candidates per voxel), haenscheid (one image)
+  --dose D       kernel (default; Lanconelli 2012 kernels, or --dpk FILE
+                 to build one from a dose point kernel) or led (local
+                 energy deposition)
+  --class L=AB:TREP  tissue class of label L (0: every other label) for
+                 BED/EQD2: alpha/beta (Gy) and repair half-time (h); BED
+                 maps are written only when classes are given
+  --vx GY        add V(GY) (volume fraction with at least GY) to dvh.csv
+  --rtdose [UID] also write dose.dcm, a DICOM RT Dose in the frame of
+                 reference UID (the CT's; a new one without it)
+Outputs in --out DIR (default .): tia.nii.gz (Bq h/mL), dose.nii.gz (Gy),
+bed.nii.gz and eqd2.nii.gz (with --class), dvh.csv (one row per region:
+n, volume_ml, mean, median, min, max, sd, D2, D50, D70, D90, D98, V(x)),
+dvh_curves.csv (cumulative and differential DVH per region), dvh.png and
+dose_slices.png (orthogonal slices through the hottest voxel with isodose
+lines; gnuplot). Negative voxels are clipped to 0 and counted. Any failure exits
+non-zero and leaves no partial output file.
+
+Example
+  radiokin scripts/voxel_dose.lua --phantom 32 --out vox --class 0=3:1.5]==]
+
+local rk = require "radiokin"
+
+local function usage(msg)
+  error((msg and msg .. "\n" or "") .. M.HELP, 0)
+end
+
+function M.parse_args(args)
+  local o = { out = ".", nuclide = "Lu-177", tia = "voi_shape",
+    dose = "kernel", spect = {}, classes = {}, vx = {}, threads = 1,
+    spacing = 4.42 }
+  local i = 1
+  local function value(name)
+    i = i + 1
+    return args[i] or usage(name .. " needs a value")
+  end
+  local function number(name)
+    local v = tonumber(value(name))
+    if not v or v ~= v or v == math.huge or v == -math.huge then
+      usage(name .. " needs a finite number (got " .. tostring(args[i]) .. ")")
+    end
+    return v
+  end
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then o.help = true
+    elseif a == "--spect" then
+      local v = value(a)
+      local file, h = v:match("^(.+)@([^@]+)$")
+      local t = tonumber(h)
+      if not file or not t or t ~= t or t < 0 then
+        usage("--spect needs FILE@HOURS with HOURS >= 0 (got " .. v .. ")")
+      end
+      o.spect[#o.spect + 1] = { file = file, t = t }
+    elseif a == "--labels" then o.labels = value(a)
+    elseif a == "--ct" then o.ct = value(a)
+    elseif a == "--phantom" then
+      o.phantom = number(a)
+      if o.phantom ~= math.floor(o.phantom) or o.phantom < 8
+        or o.phantom > 256 then
+        usage("--phantom needs an integer in [8, 256]")
+      end
+    elseif a == "--spacing" then o.spacing = number(a)
+    elseif a == "--nuclide" then o.nuclide = value(a)
+    elseif a == "--tia" then o.tia = value(a)
+    elseif a == "--dose" then o.dose = value(a)
+    elseif a == "--dpk" then o.dpk = value(a)
+    elseif a == "--class" then
+      local v = value(a)
+      local l, ab, tr = v:match("^(%d+)=([^:]+):(.+)$")
+      ab, tr = tonumber(ab), tonumber(tr)
+      if not l or not ab or not tr or ab <= 0 or tr <= 0 then
+        usage("--class needs LABEL=AB:TREP with AB > 0 and TREP > 0 (got "
+          .. v .. ")")
+      end
+      o.classes[#o.classes + 1] = { label = tonumber(l), ab = ab, trep = tr }
+    elseif a == "--vx" then o.vx[#o.vx + 1] = number(a)
+    elseif a == "--rtdose" then
+      o.rtdose = true
+      if args[i + 1] and not args[i + 1]:match("^%-%-") then
+        i = i + 1
+        o.frame_uid = args[i]
+      end
+    elseif a == "--threads" then o.threads = number(a)
+    elseif a == "--out" then o.out = value(a)
+    elseif a == "--no-plot" then o.no_plot = true
+    elseif a == "--quiet" then o.quiet = true
+    else usage("unknown argument " .. a) end
+    i = i + 1
+  end
+  if o.help then return o end
+  if o.tia ~= "voi_shape" and o.tia ~= "per_voxel" and o.tia ~= "haenscheid"
+  then
+    usage("--tia must be voi_shape, per_voxel or haenscheid (got " .. o.tia
+      .. ")")
+  end
+  if o.dose ~= "kernel" and o.dose ~= "led" then
+    usage("--dose must be kernel or led (got " .. o.dose .. ")")
+  end
+  if not o.phantom then
+    if #o.spect == 0 then usage("give --spect FILE@HOURS (or --phantom N)") end
+    if not o.labels then usage("give --labels FILE (the body and regions)") end
+  end
+  return o
+end
+
+-- An image from NIfTI (.nii, .nii.gz) or DICOM (a file, or a folder
+-- holding one series); the frame of reference UID of DICOM inputs.
+local function read_any(path)
+  if path:match("%.nii$") or path:match("%.nii%.gz$") then
+    return rk.image.read(path), nil
+  end
+  local img, uid = rk.image.read_dicom(path)
+  return img, uid ~= "" and uid or nil
+end
+
+-- The inputs on one grid (the first SPECT's): activities, labels, density.
+function M.load(o, log)
+  local frame, frame_file
+  -- images from DICOM must share one frame of reference: there is no
+  -- registration here
+  local function read(path)
+    local img, uid = read_any(path)
+    if uid then
+      if frame and uid ~= frame then
+        error(("%s: frame of reference %s, but %s has %s: the images are "
+          .. "not registered (register them first; radiokin does not)")
+          :format(path, uid, frame_file, frame), 0)
+      end
+      frame, frame_file = frame or uid, frame_file or path
+    end
+    return img
+  end
+  local acts, times, labels, rho = {}, {}, nil, nil
+  if o.phantom then
+    local ph = rk.phantom.new{ n = o.phantom, spacing_mm = o.spacing }
+    for k, t in ipairs(o.tia == "haenscheid" and { 72 } or { 4, 24, 72, 168 })
+    do
+      acts[k], times[k] = ph:activity(t), t
+    end
+    labels = ph:labels()
+    rho = rk.voxel.density{ ct = ph:ct() }
+    return acts, times, labels, rho
+  end
+  table.sort(o.spect, function(a, b) return a.t < b.t end)
+  for k, s in ipairs(o.spect) do
+    if k > 1 and s.t == o.spect[k - 1].t then
+      error(("two images at %g h (%s, %s)"):format(s.t, o.spect[k - 1].file,
+        s.file), 0)
+    end
+    local img = read(s.file)
+    if k > 1 then
+      local info
+      img, info = img:resample(acts[1])
+      if info.n_outside > 0 then
+        log(("%s: %d voxels of the grid lie outside it (set to 0)")
+          :format(s.file, info.n_outside))
+      end
+    end
+    local clipped = img:clip_negative()
+    if clipped > 0 then
+      log(("%s: %d negative voxels clipped to 0"):format(s.file, clipped))
+    end
+    acts[k], times[k] = img, s.t
+  end
+  labels = read(o.labels)
+  local g = labels:geometry()
+  if not g.label then
+    labels = rk.image.new{ dims = g.dims, spacing = g.spacing,
+      origin = g.origin, direction = g.direction, label = true }:add(labels)
+  end
+  labels = labels:resample(acts[1])
+  local body = labels:stats()
+  if body.max < 1 then
+    error(o.labels .. ": no labelled voxel inside the SPECT field of view "
+      .. "(do the label map and the SPECT overlap?)", 0)
+  end
+  if o.ct then
+    local ct = read(o.ct):resample(acts[1], { conserve = false })
+    rho = rk.voxel.density{ ct = ct }
+  end
+  return acts, times, labels, rho
+end
+
+-- The labels present (> 0), ascending.
+local function label_list(labels)
+  local g = labels:geometry()
+  local seen, list = {}, {}
+  for k = 1, g.dims[3] do
+    for j = 1, g.dims[2] do
+      for i = 1, g.dims[1] do
+        local l = math.floor(labels:get(i, j, k) + 0.5)
+        if l > 0 and not seen[l] then seen[l] = true; list[#list + 1] = l end
+      end
+    end
+  end
+  table.sort(list)
+  return list
+end
+
+function M.plot(path, curves, bin)
+  local blocks, plots = {}, {}
+  for k, c in ipairs(curves) do
+    local rows = {}
+    for b, v in ipairs(c.cumulative) do rows[b] = { (b - 1) * bin, 100 * v } end
+    rows[#rows + 1] = { #c.cumulative * bin, 0 } -- above the maximum
+    blocks["r" .. k] = rows
+    plots[#plots + 1] = ("$r%d using 1:2 with lines lw 2 title %s")
+      :format(k, rk.gnuplot_quote("label " .. c.label))
+  end
+  local cmds = ([[
+set terminal pngcairo size 900,600
+set output %s
+set termoption noenhanced
+set title 'Cumulative dose-volume histograms'
+set xlabel 'absorbed dose (Gy)'
+set ylabel 'volume (%%)'
+set yrange [0:105]
+set grid
+plot %s
+]]):format(rk.gnuplot_quote(path, true), table.concat(plots, ", "))
+  return rk.gnuplot(cmds, blocks)
+end
+
+-- Three orthogonal slices of the dose through its hottest voxel, with
+-- isodose lines at 25, 50, 75 and 90 % of the maximum (gnuplot contours
+-- of the same matrix, tabulated into a data block first).
+function M.plot_slices(path, dose)
+  local g = dose:geometry()
+  local nx, ny, nz = g.dims[1], g.dims[2], g.dims[3]
+  local best, bi, bj, bk = -1, 1, 1, 1
+  for k = 1, nz do for j = 1, ny do for i = 1, nx do
+    local v = dose:get(i, j, k)
+    if v > best then best, bi, bj, bk = v, i, j, k end
+  end end end
+  if best <= 0 then return nil, "the dose map is zero" end
+  local function matrix(w, h, f)
+    local rows = {}
+    for b = 1, h do
+      local row = {}
+      for a = 1, w do row[a] = f(a, b) end
+      rows[b] = row
+    end
+    return rows
+  end
+  local blocks = {
+    ax = matrix(nx, ny, function(a, b) return dose:get(a, b, bk) end),
+    co = matrix(nx, nz, function(a, b) return dose:get(a, bj, b) end),
+    sa = matrix(ny, nz, function(a, b) return dose:get(bi, a, b) end),
+  }
+  local levels = ("%g,%g,%g,%g"):format(0.25 * best, 0.5 * best,
+    0.75 * best, 0.9 * best)
+  local panels = {
+    { "ax", ("axial k=%d"):format(bk), g.spacing[1], g.spacing[2] },
+    { "co", ("coronal j=%d"):format(bj), g.spacing[1], g.spacing[3] },
+    { "sa", ("sagittal i=%d"):format(bi), g.spacing[2], g.spacing[3] },
+  }
+  local cmds = { ([[
+set terminal pngcairo size 1500,520
+set output %s
+set termoption noenhanced
+set contour base
+set cntrparam levels discrete %s
+unset surface
+set view map
+]]):format(rk.gnuplot_quote(path, true), levels) }
+  for _, p in ipairs(panels) do
+    cmds[#cmds + 1] = ("set table $iso_%s\nsplot $%s matrix using "
+      .. "(($1)*%g):(($2)*%g):3 notitle\nunset table\n")
+      :format(p[1], p[1], p[3], p[4])
+  end
+  cmds[#cmds + 1] = ([[
+unset contour
+set multiplot layout 1,3 title %s
+set size ratio -1
+set palette rgbformulae 22,13,-31
+set cblabel 'Gy'
+set xlabel 'mm from the grid corner'
+set ylabel 'mm'
+set autoscale xfix
+set autoscale yfix
+]]):format(rk.gnuplot_quote(("dose, maximum %.4g Gy; isodose 25/50/75/90 %%")
+    :format(best)))
+  for _, p in ipairs(panels) do
+    cmds[#cmds + 1] = ("set title %s\nplot $%s matrix using (($1)*%g):"
+      .. "(($2)*%g):3 with image notitle, $iso_%s with lines lc 'black' "
+      .. "notitle\n"):format(rk.gnuplot_quote(p[2]), p[1], p[3], p[4], p[1])
+  end
+  cmds[#cmds + 1] = "unset multiplot\n"
+  return rk.gnuplot(table.concat(cmds), blocks)
+end
+
+function M.main(args)
+  local o = M.parse_args(args)
+  if o.help then
+    print(M.HELP)
+    return
+  end
+  local function log(msg)
+    if not o.quiet then io.stderr:write("voxel_dose: " .. msg .. "\n") end
+  end
+  local acts, times, labels, rho = M.load(o, log)
+  local fit = rk.voxel.tia{ images = acts, times = times, nuclide = o.nuclide,
+    method = o.tia, labels = labels, threads = o.threads, cv = 0.05 }
+  local info = fit:info()
+  if info.fallback > 0 then
+    log(("%d voxels without a fitted curve took the trapezoid (%s)")
+      :format(info.fallback, info.note))
+  end
+  local tia = fit:map()
+  local dose
+  if o.dose == "led" then
+    dose = rk.voxel.dose{ tia = tia, nuclide = o.nuclide, method = "led",
+      density = rho, labels = labels }
+  else
+    local k
+    if o.dpk then
+      k = rk.voxel.kernel{ nuclide = o.nuclide, image = tia, dpk = o.dpk,
+        density = 1.04 }
+    else
+      k = rk.voxel.kernel{ nuclide = o.nuclide, image = tia }
+    end
+    dose = rk.voxel.dose{ tia = tia, nuclide = o.nuclide, kernel = k,
+      density = rho, labels = labels }
+  end
+  local bed, eqd2
+  if #o.classes > 0 then
+    bed, eqd2 = rk.voxel.bed{ dose = dose, fit = fit, labels = labels,
+      classes = o.classes, nuclide = o.nuclide }
+  end
+  -- DVHs per region
+  local rows, curves, crow = {}, {}, {}
+  local dmax = dose:stats(labels).max
+  local nbins = 200
+  local bin = dmax > 0 and dmax / nbins * 1.0001 or 1
+  local columns = { "label", "n", "volume_ml", "mean_gy", "median_gy",
+    "min_gy", "max_gy", "sd_gy", "d2_gy", "d50_gy", "d70_gy", "d90_gy",
+    "d98_gy" }
+  for _, x in ipairs(o.vx) do columns[#columns + 1] = ("v%g_gy"):format(x) end
+  if bed then columns[#columns + 1] = "bed_mean_gy" end
+  for _, l in ipairs(label_list(labels)) do
+    local d = rk.voxel.dvh{ dose = dose, labels = labels, label = l,
+      bin = bin, nbins = nbins, vx = #o.vx > 0 and o.vx or nil }
+    local r = { label = l, n = d.n, volume_ml = d.volume_ml, mean_gy = d.mean,
+      median_gy = d.median, min_gy = d.min, max_gy = d.max, sd_gy = d.sd,
+      d2_gy = d.d2, d50_gy = d.d50, d70_gy = d.d70, d90_gy = d.d90,
+      d98_gy = d.d98 }
+    for k, x in ipairs(o.vx) do r[("v%g_gy"):format(x)] = d.vx[k] end
+    if bed then r.bed_mean_gy = bed:stats(labels, l).mean end
+    rows[#rows + 1] = r
+    curves[#curves + 1] = { label = l, cumulative = d.cumulative }
+    for b = 1, nbins do
+      crow[#crow + 1] = { label = l, dose_gy = (b - 1) * bin,
+        cumulative = d.cumulative[b], differential = d.differential[b] }
+    end
+  end
+  rk.mkdir(o.out)
+  tia:write(o.out .. "/tia.nii.gz")
+  dose:write(o.out .. "/dose.nii.gz")
+  if bed then
+    bed:write(o.out .. "/bed.nii.gz")
+    eqd2:write(o.out .. "/eqd2.nii.gz")
+  end
+  if o.rtdose then dose:write_rtdose(o.out .. "/dose.dcm", o.frame_uid) end
+  rk.csv.write(o.out .. "/dvh.csv", rows, columns)
+  rk.csv.write(o.out .. "/dvh_curves.csv", crow,
+    { "label", "dose_gy", "cumulative", "differential" })
+  if not o.no_plot then
+    local ok, why = M.plot(o.out .. "/dvh.png", curves, bin)
+    if not ok then log("no plot: " .. tostring(why)) end
+    ok, why = M.plot_slices(o.out .. "/dose_slices.png", dose)
+    if not ok then log("no slice plot: " .. tostring(why)) end
+  end
+  if not o.quiet then
+    print(("%-6s %8s %10s %10s %10s %10s"):format("label", "voxels",
+      "mean Gy", "D50 Gy", "D90 Gy", "max Gy"))
+    for _, r in ipairs(rows) do
+      print(("%-6d %8d %10.4g %10.4g %10.4g %10.4g"):format(r.label, r.n,
+        r.mean_gy, r.d50_gy, r.d90_gy, r.max_gy))
+    end
+    print("written: " .. o.out)
+  end
+  return rows
+end
+
+if arg and arg[0] and arg[0]:match("voxel_dose%.lua$") then
+  M.main(arg)
+end
+return M

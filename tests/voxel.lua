@@ -1,0 +1,237 @@
+-- voxel.lua - rk.image, rk.phantom, rk.voxel and scripts/voxel_dose.lua.
+-- Expected numbers are written out from the formulas in the comments
+-- (engine/voxel/*.h); the C unit tests (test_image, test_phantom,
+-- test_kernel, test_dvh, test_vtia) check the engine in depth.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local exe = build .. "/radiokin"
+local tmp = t.scratch()
+local function path(name) return tmp .. "/" .. name end
+local function exists(p)
+  local f = io.open(p, "r")
+  if f then f:close() end
+  return f ~= nil
+end
+local function run(...)
+  local st, so, se = rk.run { exe, src .. "/scripts/voxel_dose.lua", ... }
+  return st == 0, (so or "") .. (se or "")
+end
+
+-- ------------------------------------------------------------ rk.image
+do
+  local im = rk.image.new{ dims = { 4, 3, 2 }, spacing = { 2, 2.5, 3 },
+    origin = { -10, 5, 1 }, value = 1.5, unit = "Bq/mL" }
+  im:set(2, 3, 1, 7)
+  t.is(im:get(2, 3, 1), 7, 0, "set/get 1-based")
+  t.is(im:sum(), 23 * 1.5 + 7, 1e-12, "sum = 23 x 1.5 + 7")
+  -- voxel volume 2 x 2.5 x 3 mm^3 = 0.015 mL
+  t.is(im:integral(), (23 * 1.5 + 7) * 0.015, 1e-12, "integral = sum x mL")
+  local f = path("a.nii.gz")
+  im:write(f)
+  local back = rk.image.read(f)
+  local g = back:geometry()
+  t.ok(g.dims[1] == 4 and g.dims[2] == 3 and g.dims[3] == 2, "dims back")
+  t.is(g.spacing[2], 2.5, 1e-6, "spacing back")
+  t.is(g.origin[1], -10, 1e-6, "origin back")
+  t.is(back:get(2, 3, 1), 7, 0, "voxel back")
+  t.raises(function() im:get(5, 1, 1) end, "index 1 is 5 %(expected 1..4%)",
+    "index out of range")
+  t.raises(function() rk.image.read(path("none.nii")) end, "none.nii",
+    "missing file named")
+  t.raises(function() rk.image.new{ dims = { 2, 2 } } end,
+    "'dims' must hold 3 numbers", "two dims")
+  -- resampling to a coarser grid keeps the total activity
+  local coarse = rk.image.new{ dims = { 2, 2, 2 }, spacing = { 4, 5, 6 },
+    origin = { -9, 6.25, 2.5 } }
+  local r, info = im:resample(coarse)
+  t.is(r:integral(), info.total_in, 1e-6, "resampled total = source total "
+    .. "inside the target")
+  t.ok(im:copy():scale(2):sum() == 2 * im:sum(), "scale")
+  t.is(im:stats().mean, im:sum() / 24, 1e-12, "stats mean")
+end
+
+-- ------------------------------------------------------------ rk.phantom
+local ph = rk.phantom.new{ n = 20, spacing_mm = 8 }
+local labels = ph:labels()
+do
+  t.ok(labels:geometry().label, "phantom labels are a label map")
+  local c = ph:tac(rk.phantom.LIVER)
+  -- liver c(t) = c0 (e^-lw t - e^-lu t); TIA = c0 (1/lw - 1/lu)
+  t.is(c.tia, c.c0 * (1 / c.lambda - 1 / c.uptake), 1e-12, "liver TIA formula")
+  local a = ph:activity(24)
+  local s = a:stats(labels, rk.phantom.LIVER)
+  t.is(s.mean, c.c0 * (math.exp(-c.lambda * 24) - math.exp(-c.uptake * 24)),
+    1e-6, "liver concentration at 24 h")
+  t.raises(function() rk.phantom.new{ n = 20, spacing_mm = 8,
+    spheres = { { centre = { 0, 0, 0 }, radius_mm = 200 } } } end,
+    "outside the field of view", "sphere too large")
+end
+
+-- ------------------------------------------------------------ rk.voxel
+local times = { 4, 24, 72, 168 }
+local acts = {}
+for i, h in ipairs(times) do acts[i] = ph:activity(h) end
+do
+  local k = rk.voxel.kernel{ nuclide = "Y-90", spacing = { 3, 3, 3 } }
+  -- Lanconelli 2012: sum S x voxel mass = 0.934 MeV per 90Y decay
+  t.is(k:info().energy_mev, 0.934, 0.005, "Y-90 3 mm kernel: 0.934 MeV")
+  t.raises(function()
+    rk.voxel.kernel{ nuclide = "Ho-166", spacing = { 4.42, 4.42, 4.42 } }
+  end, "local energy deposition", "Ho-166: what exists and the alternatives")
+  t.raises(function()
+    rk.voxel.kernel{ nuclide = "Y-90", spacing = { 8, 8, 8 } }
+  end, "sizes 2.21", "8 mm: the tabulated sizes listed")
+  local d = rk.voxel.kernel{ nuclide = "Y-90", spacing = { 8, 8, 8 },
+    half = 2, dpk = src
+      .. "/data/kernels/dpk/Y90_beta_graves2019_water_r0-1.2cm.csv" }
+  t.is(d:info().energy_mev, 0.9299, 0.01, "DPK route at 8 mm: 0.93 MeV")
+
+  -- six time points and a known 5 % error: the liver's uptake-washout
+  -- curve is identifiable and fitted exactly
+  local t6, a6 = { 1, 4, 24, 48, 96, 168 }, {}
+  for i, h in ipairs(t6) do a6[i] = ph:activity(h) end
+  local fit = rk.voxel.tia{ images = a6, times = t6, nuclide = "Lu-177",
+    method = "voi_shape", labels = labels, label = rk.phantom.LIVER,
+    cv = 0.05 }
+  local info = fit:info()
+  local tia = fit:map()
+  -- VOI sum of the map (Bq h) = the VOI-level TIA (MBq h) x 1e6
+  t.is(tia:integral(), info.voi_tia_MBqh * 1e6, 1e-6,
+    "VOI shape: map total = the VOI's TIA")
+  t.is(tia:stats(labels, rk.phantom.LIVER).mean,
+    ph:tac(rk.phantom.LIVER).tia, 1e-6, "uniform liver: TIA per voxel = "
+    .. "analytic")
+  -- LED by hand: D = TIA[Bq h/mL] 3600 E_np[J] / (rho[g/mL] 1e-3 kg/g)
+  local nuc = rk.nuclide("Lu-177")
+  local led = rk.voxel.dose{ tia = tia, nuclide = "Lu-177", method = "led",
+    rho = 1.04 }
+  local want = tia:stats(labels, rk.phantom.LIVER).mean * 3600
+    * nuc.e_np_mev * 1.602176634e-13 / 1.04e-3
+  t.is(led:stats(labels, rk.phantom.LIVER).mean, want, 1e-6, "LED by hand")
+  t.raises(function()
+    rk.voxel.dose{ tia = tia, nuclide = "Lu-177", method = "kernel" }
+  end, "needs field 'kernel'", "kernel method without a kernel")
+  t.raises(function()
+    rk.voxel.tia{ images = acts, times = { 4, 24 }, nuclide = "Lu-177" }
+  end, "4 images and 2 times", "images and times differ in number")
+  local bed, eqd2 = rk.voxel.bed{ dose = led, fit = fit, labels = labels,
+    nuclide = "Lu-177", classes = { { label = 0, ab = 2.5, trep = 2.5 } } }
+  t.ok(bed:stats(labels, rk.phantom.LIVER).mean
+    > led:stats(labels, rk.phantom.LIVER).mean, "BED > dose")
+  t.is(eqd2:stats(labels, rk.phantom.LIVER).mean,
+    bed:stats(labels, rk.phantom.LIVER).mean / (1 + 2 / 2.5), 1e-5,
+    "EQD2 = BED / (1 + 2/(a/b))")
+end
+
+-- DVH of a ramp: doses (m - 0.5) 10 / 1000, m = 1..1000, uniform on
+-- [0, 10] Gy: D_x = (1 - x/100) 10, V(2.5 Gy) = 0.75
+do
+  local ramp = rk.image.new{ dims = { 10, 10, 10 } }
+  local m = 0
+  for k = 1, 10 do for j = 1, 10 do for i = 1, 10 do
+    m = m + 1
+    ramp:set(i, j, k, (m - 0.5) * 10 / 1000)
+  end end end
+  local d = rk.voxel.dvh{ dose = ramp, vx = { 2.5 }, bin = 1, nbins = 10 }
+  t.is(d.d90, 1, 1e-5, "ramp D90 = 1 Gy")
+  t.is(d.d2, 9.8, 1e-5, "ramp D2 = 9.8 Gy")
+  t.is(d.median, 5, 1e-5, "ramp median = 5 Gy")
+  t.is(d.vx[1], 0.75, 1e-12, "ramp V2.5Gy = 0.75")
+  t.is(d.differential[4], 0.1, 1e-12, "differential: 10 % per Gy")
+end
+
+-- ------------------------------------------------------------ script
+do
+  local ok, out = run("--help")
+  t.ok(ok and out:find("usage: radiokin scripts/voxel_dose.lua", 1, true),
+    "--help")
+  local o = path("run")
+  ok, out = run("--phantom", "16", "--spacing", "6", "--out", o,
+    "--class", "0=3:1.5", "--vx", "0.01", "--no-plot", "--quiet",
+    "--rtdose", "1.2.3.4.5")
+  t.ok(ok, "phantom run" .. (ok and "" or ": " .. out))
+  for _, f in ipairs { "tia.nii.gz", "dose.nii.gz", "bed.nii.gz",
+    "eqd2.nii.gz", "dvh.csv", "dvh_curves.csv" } do
+    t.ok(exists(o .. "/" .. f), "wrote " .. f)
+  end
+  -- the same computation through the API gives dvh.csv's numbers
+  local p2 = rk.phantom.new{ n = 16, spacing_mm = 6 }
+  local lab2 = p2:labels()
+  local a2 = {}
+  for i, h in ipairs(times) do a2[i] = p2:activity(h) end
+  local f2 = rk.voxel.tia{ images = a2, times = times, nuclide = "Lu-177",
+    method = "voi_shape", labels = lab2, cv = 0.05 }
+  local tia2 = f2:map()
+  local k2 = rk.voxel.kernel{ nuclide = "Lu-177", image = tia2 }
+  local rows = rk.csv.read(o .. "/dvh.csv")
+  local dose2 = rk.voxel.dose{ tia = tia2, nuclide = "Lu-177", kernel = k2,
+    density = rk.voxel.density{ ct = p2:ct() }, labels = lab2 }
+  local liver
+  for _, r in ipairs(rows) do if r.label == rk.phantom.LIVER then liver = r end end
+  t.ok(liver ~= nil, "dvh.csv has the liver")
+  -- the RT Dose carries the same dose (stored precision: max / (2^32-1))
+  local rt, uid = rk.image.read_dicom(o .. "/dose.dcm")
+  t.ok(uid == "1.2.3.4.5", "RT Dose in the given frame of reference")
+  t.is(rt:stats(lab2, rk.phantom.LIVER).mean,
+    dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-6, "RT Dose liver mean")
+  t.raises(function() rk.image.read_dicom(tmp) end, "not a readable DICOM",
+    "a folder of non-DICOM files as a series")
+  if liver then
+    t.is(liver.mean_gy, dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-9,
+      "dvh.csv liver mean = the API's")
+  end
+  -- bad input
+  ok, out = run("--spect", path("missing.nii") .. "@24", "--labels",
+    path("missing_labels.nii"), "--out", path("bad"))
+  t.ok(not ok and out:find("missing.nii", 1, true), "missing SPECT named")
+  t.ok(not exists(path("bad/dose.nii.gz")), "no output after a failure")
+  ok, out = run("--phantom", "16", "--tia", "median")
+  t.ok(not ok and out:find("--tia must be", 1, true), "bad --tia")
+  ok, out = run("--phantom", "16", "--spacing", "6", "--nuclide", "Ho-166",
+    "--out", path("ho"))
+  t.ok(not ok and out:find("local energy deposition", 1, true),
+    "Ho-166 by kernel: offers LED")
+  t.ok(not exists(path("ho/dose.nii.gz")), "... and writes no dose")
+  ok, out = run("--phantom", "16", "--spacing", "6", "--nuclide", "Ho-166",
+    "--dose", "led", "--out", path("ho"), "--quiet")
+  t.ok(ok, "Ho-166 by LED" .. (ok and "" or ": " .. out))
+  -- the plots (gnuplot-nox is a build dependency in ./quickstart)
+  t.ok(exists(path("ho/dvh.png")) and exists(path("ho/dose_slices.png")),
+    "dvh.png and dose_slices.png drawn" .. (ok and "" or ": " .. out))
+  -- DICOM inputs of two frames of reference
+  local sp = ph:activity(24)
+  sp:write_rtdose(path("spect.dcm"), "1.2.3.1")
+  ph:ct():add(rk.image.new{ dims = { 20, 20, 20 }, spacing = { 8, 8, 8 },
+    origin = labels:geometry().origin, value = 1000 })
+    :write_rtdose(path("ct.dcm"), "1.2.3.2")
+  labels:write(path("labels.nii"))
+  ok, out = run("--spect", path("spect.dcm") .. "@24", "--labels",
+    path("labels.nii"), "--ct", path("ct.dcm"), "--tia", "haenscheid",
+    "--out", path("frames"))
+  t.ok(not ok and out:find("not registered", 1, true)
+    and out:find("1.2.3.2", 1, true), "two frames of reference refused: "
+    .. out:sub(1, 160))
+  -- the same frame of reference: DICOM inputs go through
+  ph:ct():add(rk.image.new{ dims = { 20, 20, 20 }, spacing = { 8, 8, 8 },
+    origin = labels:geometry().origin, value = 1000 })
+    :write_rtdose(path("ct1.dcm"), "1.2.3.1")
+  ok, out = run("--spect", path("spect.dcm") .. "@24", "--labels",
+    path("labels.nii"), "--ct", path("ct1.dcm"), "--tia", "haenscheid",
+    "--dose", "led", "--out", path("frames1"), "--no-plot", "--quiet")
+  t.ok(ok and exists(path("frames1/dose.nii.gz")), "DICOM SPECT and CT of "
+    .. "one frame of reference" .. (ok and "" or ": " .. out))
+  -- labels that do not overlap the SPECT
+  local spect = ph:activity(24)
+  spect:write(path("s24.nii"))
+  rk.image.new{ dims = { 4, 4, 4 }, origin = { 5000, 5000, 5000 },
+    label = true, value = 1 }:write(path("far.nii"))
+  ok, out = run("--spect", path("s24.nii") .. "@24", "--labels",
+    path("far.nii"), "--tia", "haenscheid", "--out", path("far"))
+  t.ok(not ok and out:find("do the label map and the SPECT overlap", 1, true),
+    "labels outside the SPECT: " .. out:sub(1, 120))
+end
+
+t.done()
