@@ -568,6 +568,89 @@ static void test_bad_input(void)
   like(err.msg, "unknown TAC model 'quad'", "message names the model");
 }
 
+/* Model averaging: the averaged TIA and its unconditional SE against
+ * Burnham & Anderson 2002 (Model Selection and Multimodel Inference, 2nd
+ * ed., eq. 2.14 for the Akaike weights, eq. 4.9 for the SE):
+ *   w_i = exp(-D_i/2) / sum exp(-D_j/2), D_i = AICc_i - min AICc,
+ *   avg = sum w_i tia_i,  SE = sum w_i sqrt(se_i^2 + (tia_i - avg)^2),
+ * computed here from the candidates' own AICc, TIA and SE (rel. tol.
+ * 1e-12: the same sums in another order). The data are chosen so that
+ * two candidates share the weight and the between-model term changes the
+ * SE by 0.13 %, 1e9 times the tolerance. */
+static void test_average_se(void)
+{
+  static const double t[10] = {0.5, 1, 2, 4, 8, 24, 48, 72, 120, 168};
+  double p[4] = {100, 0.01, 0, 0.25};
+  double a[10], sd[10], best = HUGE_VAL, wsum = 0, avg = 0, se = 0;
+  double w[RKIN_TAC_NMODELS], within = 0, lo = 1;
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_result r;
+  rkin_err err;
+  int m, ranked = 0, big = 0, wt_ok = 1, step;
+  size_t i;
+  rkin_tac_opts_default(&o);
+  o.models = (1u << RKIN_TAC_MONO) | (1u << RKIN_TAC_BI);
+  o.average = 1;
+  /* Exact bi-exponential data with a growing fast component: the first
+   * amplitude where mono and bi both keep >= 10 % of the weight (the fast
+   * phase is just detectable). Deterministic: no random numbers. */
+  for (step = 1; step <= 60; step++) {
+    p[2] = step;
+    for (i = 0; i < 10; i++) {
+      a[i] = rkin_tac_curve(RKIN_TAC_BI, p, t[i]);
+      sd[i] = 0.05 * a[i];
+    }
+    d = data(10, t, a, sd);
+    if (rkin_tac_fit(&d, &o, &r, &err)) break;
+    lo = fmin(r.cand[RKIN_TAC_MONO].weight, r.cand[RKIN_TAC_BI].weight);
+    if (lo >= 0.1) break;
+  }
+  if (!(lo >= 0.1)) {
+    ok(0, "a data set where mono and bi share the weight (%s)", err.msg);
+    return;
+  }
+  diag("averaging: fast amplitude %g, weights mono %.3f, bi %.3f", p[2],
+       r.cand[RKIN_TAC_MONO].weight, r.cand[RKIN_TAC_BI].weight);
+  for (m = 0; m < RKIN_TAC_TRAP; m++)
+    if (r.cand[m].status == RKIN_TAC_OK && isfinite(r.cand[m].aicc)
+        && r.cand[m].aicc < best)
+      best = r.cand[m].aicc;
+  for (m = 0; m < RKIN_TAC_TRAP; m++) {
+    w[m] = 0;
+    if (r.cand[m].status == RKIN_TAC_OK && isfinite(r.cand[m].aicc)) {
+      w[m] = exp(-0.5 * (r.cand[m].aicc - best));
+      wsum += w[m];
+      ranked++;
+    }
+  }
+  for (m = 0; m < RKIN_TAC_TRAP; m++) {
+    w[m] /= wsum;
+    if (w[m] > 0.05) big++;
+    if (w[m] > 0 && fabs(r.cand[m].weight - w[m]) > 1e-12) wt_ok = 0;
+    if (w[m] > 0) avg += w[m] * r.cand[m].tia;
+  }
+  for (m = 0; m < RKIN_TAC_TRAP; m++)
+    if (w[m] > 0) {
+      double dev = r.cand[m].tia - avg;
+      se += w[m] * sqrt(r.cand[m].tia_se * r.cand[m].tia_se + dev * dev);
+      within += w[m] * r.cand[m].tia_se;
+    }
+  diag("averaging: %d ranked, %d with weight > 0.05; avg %.2f, SE %.3f "
+       "(without the between-model term %.3f)", ranked, big, avg, se,
+       within);
+  ok(ranked >= 2 && big >= 2, "at least two candidates share the weight");
+  ok(wt_ok, "Akaike weights = exp(-D/2)/sum (B&A eq. 2.14, 1e-12)");
+  is_double(r.tia_avg, avg, 1e-12, "averaged TIA = sum w_i TIA_i");
+  is_double(r.tia_avg_se, se, 1e-12, "averaged SE = sum w_i sqrt(se_i^2 + "
+            "(TIA_i - avg)^2) (B&A eq. 4.9)");
+  is_double(r.tia, avg, 1e-12, "average on: reported TIA is the average");
+  is_double(r.tia_se, se, 1e-12, "... and its SE the unconditional one");
+  ok(se - within > 1e-4 * se, "the between-model term adds > 0.01 %% here "
+     "(%.3f %%), >> the 1e-12 tolerance (power of the check)",
+     100 * (se / within - 1));
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -587,6 +670,7 @@ int main(void)
   test_stp();
   test_map();
   test_bad_input();
+  test_average_se();
   done_testing();
   return exit_status();
 }
