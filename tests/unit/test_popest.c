@@ -1074,6 +1074,62 @@ static void em_check(int comb, const char *name)
   gsl_rng_free(r);
 }
 
+/* The fit's per-observation diagnostics at its own estimates and EBEs,
+ * computed here: PRED = f(eta = 0), IPRED = f(eta^), IWRES = (y -
+ * IPRED) / sqrt(V(IPRED)), and CWRES (Hooker et al. 2007, Pharm Res
+ * 24:2187) = L^-1 (y - f(eta^) + g eta^) with L L' = omega g g' +
+ * diag V(f(eta^)), by GSL's Cholesky here. Abs. tol. 1e-6 (df/deta by
+ * central differences in the engine). */
+static void em_diagnostics(const rkin_popfit *fit, const rkin_data *d,
+                           em_ctx *c)
+{
+  double w_pred = 0, w_ipred = 0, w_iwres = 0, w_cwres = 0;
+  size_t s, j, k, off = 0;
+  c->th[0] = fit->theta[0];
+  c->th[1] = fit->theta[1];
+  c->om = fit->omega[0];
+  c->b = fit->sigma[0];
+  c->comb = 0;
+  c->wrong = 0;
+  for (s = 0; s < fit->n_subj; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(d, s);
+    size_t n = sj->n_obs;
+    double eta = fit->eta[s];
+    gsl_matrix *C = gsl_matrix_alloc(n, n);
+    gsl_vector *e = gsl_vector_alloc(n);
+    double g[16], f[16];
+    c->s = sj;
+    for (j = 0; j < n && j < 16; j++) {
+      double f0 = em_f(c, 0, sj->time[j], NULL), V;
+      f[j] = em_f(c, eta, sj->time[j], &g[j]);
+      V = em_var(c, f[j]);
+      w_pred = fmax(w_pred, fabs(fit->pred[off + j] - f0));
+      w_ipred = fmax(w_ipred, fabs(fit->ipred[off + j] - f[j]));
+      w_iwres = fmax(w_iwres, fabs(fit->iwres[off + j]
+                                   - (sj->dv[j] - f[j]) / sqrt(V)));
+      gsl_vector_set(e, j, sj->dv[j] - f[j] + g[j] * eta);
+    }
+    for (j = 0; j < n; j++)
+      for (k = 0; k < n; k++)
+        gsl_matrix_set(C, j, k, c->om * g[j] * g[k]
+                                + (j == k ? em_var(c, f[j]) : 0));
+    gsl_linalg_cholesky_decomp1(C);
+    gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, C, e);
+    for (j = 0; j < n; j++)
+      w_cwres = fmax(w_cwres, fabs(fit->cwres[off + j]
+                                   - gsl_vector_get(e, j)));
+    gsl_matrix_free(C);
+    gsl_vector_free(e);
+    off += n;
+  }
+  ok(w_pred < 1e-6 && w_ipred < 1e-6, "proportional fit: PRED = f(0), "
+     "IPRED = f(EBE) by hand (worst %.2g, %.2g)", w_pred, w_ipred);
+  ok(w_iwres < 1e-6, "... IWRES = (y - IPRED)/(sigma IPRED) (worst %.2g)",
+     w_iwres);
+  ok(w_cwres < 1e-6, "... CWRES = L^-1 (y - f(EBE) + g EBE), L L' = omega "
+     "g g' + V, by hand (worst %.2g)", w_cwres);
+}
+
 /* A FOCE-I fit with proportional error on simulated data: the estimates
  * minimise the hand-written objective (each parameter moved by +-1 % of
  * its scale raises the hand OFV), and the reported OFV is the hand OFV at
@@ -1145,6 +1201,7 @@ static void em_fit(void)
    * 0.0085; 5 SE. The wrong variance b^2 f would not come near 0.2. */
   ok(fabs(fit.sigma[0] - 0.2) < 5 * 0.0085, "... sigma %.4f recovers the "
      "simulated 0.2 (5 SE)", fit.sigma[0]);
+  em_diagnostics(&fit, d, &c);
   rkin_popfit_free(&fit);
   rkin_data_free(d);
   free(text);
