@@ -923,6 +923,96 @@ static void test_tare(void)
   free(res);
 }
 
+/* ------------------------------------------------ virtual populations */
+
+static void test_pop_spec(void)
+{
+  static const char *states[] = {"A"}, *params[] = {"k"};
+  static const double values[] = {0.1};
+  static const char *cn[1] = {"W"};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d = rkin_expr_unary(
+    g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 0),
+                                     rkin_expr_state(g, 0)));
+  rkin_model_spec sp = {0};
+  rkin_model *m;
+  rkin_pop_spec ps;
+  rkin_covdist cd;
+  rkin_effect ef;
+  double om[1] = {0.09}, th[1] = {0};
+  sp.name = "one";
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &d;
+  sp.n_params = 1;
+  sp.params = params;
+  sp.values = values;
+  m = rkin_model_new(&sp, g, &err);
+  if (!m) {
+    ok(0, "population model (%s)", err.msg);
+    return;
+  }
+  memset(&ps, 0, sizeof ps);
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: a model is required", "pop spec: no model");
+  ps.model = m;
+  ps.n_cov = 1;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: covariate names are required", "pop spec: no names");
+  ps.cov_names = cn;
+  cd.name = "W";
+  cd.dist = RKIN_DIST_NORMAL;
+  cd.mean = 70;
+  cd.sd = 10;
+  cd.lo = 100;
+  cd.hi = 40;
+  ps.cov = &cd;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: covariate 'W': bounds [100, 40] are not an interval",
+      "pop spec: bounds reversed");
+  cd.lo = -INFINITY;
+  cd.hi = INFINITY;
+  cd.sd = -1;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: covariate 'W': a normal distribution needs a finite mean "
+      "and sd >= 0 (got 70, -1)", "pop spec: normal with sd -1");
+  cd.dist = RKIN_DIST_LOGNORMAL;
+  cd.mean = -70;
+  cd.sd = 10;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: covariate 'W': a lognormal distribution needs mean > 0 "
+      "and sd >= 0 (got -70, 10)", "pop spec: lognormal with mean -70");
+  cd.dist = RKIN_DIST_UNIFORM;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: covariate 'W': a uniform distribution needs finite min "
+      "< max (got [-inf, inf])", "pop spec: unbounded uniform");
+  cd.dist = (rkin_dist)7;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: covariate 'W': unknown distribution 7",
+      "pop spec: distribution 7");
+  cd.dist = RKIN_DIST_NORMAL;
+  cd.mean = 70;
+  ef.param = 0;
+  ef.cov = 0;
+  ef.kind = RKIN_EFFECT_POWER;
+  ef.ref = 0;
+  ef.beta = 0.75;
+  ps.n_effects = 1;
+  ps.effects = &ef;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: effect of 'W' on 'k': ref 0 and beta 0.75 must be finite "
+      "(ref > 0 for a power effect)", "pop spec: power effect with ref 0");
+  ps.n_effects = 0;
+  ps.omega = om;
+  ps.theta = th;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL,
+      "population: parameter 'k' has log-normal variability, so its typical "
+      "value must be > 0 (got 0)", "pop spec: typical value 0 with omega");
+  th[0] = 0.1;
+  ok(rkin_pop_check(&ps, &err) == 0, "the repaired spec passes");
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
@@ -938,6 +1028,7 @@ int main(void)
   test_model_linear();
   test_popmodel();
   test_tare();
+  test_pop_spec();
   done_testing();
   return exit_status();
 }

@@ -5,7 +5,9 @@
 #include <math.h>
 
 #include "core/init.h"
+#include "dose/radiobio.h"
 #include "dose/tcp.h"
+#include "tac/tac.h"
 #include "../tap.h"
 
 /* Normal density. */
@@ -53,10 +55,52 @@ static void test_tcp_truncated(void)
             "TCP without spread = exp(-N0 e^-alpha BED) (1e-12)");
 }
 
+/* Mutant eqd2-factor: EQD2 = BED / (1 + 2 / (alpha/beta)) (Withers'
+ * 2 Gy reference fraction), by hand for three alpha/beta values. */
+static void test_eqd2(void)
+{
+  static const double ab[3] = {2.5, 3, 10};
+  int k, all = 1;
+  for (k = 0; k < 3; k++) {
+    rkin_lq lq = {ab[k], 1.5};
+    double e = NAN;
+    rkin_err err;
+    rkin_radiobio_eqd2(60, &lq, "kidney", &e, &err);
+    all &= fabs(e - 60 / (1 + 2 / ab[k])) < 1e-12 * 60;
+  }
+  ok(all, "EQD2 of BED 60 Gy = 60 / (1 + 2/(a/b)) for a/b 2.5, 3, 10: "
+     "30, 36, 50 Gy (1e-12)");
+}
+
+/* Mutants trapezoid-start and trapezoid-tail: the trapezoid TIA by hand,
+ * 3 points, A(0) = 0 (a triangle from the origin) or flat (A(0) = A(t1)),
+ * plus the physical-decay tail A_n / lambda_phys. */
+static void test_trapezoid(void)
+{
+  static const double t[3] = {4, 24, 96}, a[3] = {80, 60, 20};
+  const double lp = log(2.0) / (6.647 * 24);   /* Lu-177 */
+  const double mid = 0.5 * (80 + 60) * 20 + 0.5 * (60 + 20) * 72;
+  rkin_tac_data d = {3, t, a, NULL, "Lu-177"};
+  rkin_tac_opts o;
+  rkin_tac_cand c;
+  rkin_err err;
+  rkin_tac_opts_default(&o);
+  o.cv = 0.1;
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_TRAP, &c, &err);
+  is_double(c.tia, 0.5 * 4 * 80 + mid + 20 / lp, 1e-12,
+            "trapezoid from (0, 0): 160 + 4280 + A_n/lambda_phys MBq h");
+  o.trap_a0 = RKIN_TAC_TRAP_FLAT;
+  rkin_tac_fit_one(&d, &o, RKIN_TAC_TRAP, &c, &err);
+  is_double(c.tia, 4 * 80 + mid + 20 / lp, 1e-12,
+            "trapezoid, flat start: 320 + 4280 + A_n/lambda_phys MBq h");
+}
+
 int main(void)
 {
   rkin_init();
   test_tcp_truncated();
+  test_eqd2();
+  test_trapezoid();
   done_testing();
   return exit_status();
 }

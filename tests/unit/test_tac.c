@@ -651,6 +651,52 @@ static void test_average_se(void)
      100 * (se / within - 1));
 }
 
+/* Delta-method TIA SE of a mono-exponential fit, by hand: exact data from
+ * A e^{-l t} with known sd_i, so the estimates are (A, l) and SE^2 = g'
+ * (J'WJ)^-1 g with J_i = (e^{-l t_i}, -A t_i e^{-l t_i}), W = diag
+ * 1/sd_i^2 and g = dTIA/d(A, l) = (1/l, -A/l^2) (TIA = A/l). Rel. tol.
+ * 1e-6 (fit convergence). A wrong dTIA/dl or a dropped covariance term
+ * moves the SE by far more: both are computed and shown outside. */
+static void test_delta_se(void)
+{
+  static const double t[5] = {1, 4, 24, 72, 168};
+  const double A = 100, l = 0.02;
+  double a[5], sd[5], m00 = 0, m01 = 0, m11 = 0, det, c00, c01, c11;
+  double g0 = 1 / l, g1 = -A / (l * l), se, se_nocov, se_badg;
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_cand c;
+  rkin_err err;
+  size_t i;
+  for (i = 0; i < 5; i++) {
+    double e = exp(-l * t[i]), j0 = e, j1 = -A * t[i] * e, w;
+    a[i] = A * e;
+    sd[i] = 0.05 * a[i];
+    w = 1 / (sd[i] * sd[i]);
+    m00 += w * j0 * j0;
+    m01 += w * j0 * j1;
+    m11 += w * j1 * j1;
+  }
+  det = m00 * m11 - m01 * m01;
+  c00 = m11 / det;
+  c01 = -m01 / det;
+  c11 = m00 / det;
+  se = sqrt(g0 * g0 * c00 + 2 * g0 * g1 * c01 + g1 * g1 * c11);
+  se_nocov = sqrt(g0 * g0 * c00 + g1 * g1 * c11);
+  se_badg = sqrt(g0 * g0 * c00 + 2 * g0 * (-A / l) * c01
+                 + (A / l) * (A / l) * c11);
+  d = data(5, t, a, sd);
+  rkin_tac_opts_default(&o);
+  ok(rkin_tac_fit_one(&d, &o, RKIN_TAC_MONO, &c, &err) == 0
+     && c.status == RKIN_TAC_OK, "mono fit of exact data with known sd");
+  is_double(c.tia, A / l, 1e-6, "TIA = A/l = 5000");
+  is_double(c.tia_se, se, 1e-6, "TIA SE = sqrt(g' (J'WJ)^-1 g) by hand "
+            "(%.4f)", se);
+  ok(fabs(se_nocov / se - 1) > 1e-3 && fabs(se_badg / se - 1) > 1e-3,
+     "... without the covariance (%.4f) or with dTIA/dl = -A/l (%.4f) it "
+     "would differ by > 0.1 %% (power of the check)", se_nocov, se_badg);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -671,6 +717,7 @@ int main(void)
   test_map();
   test_bad_input();
   test_average_se();
+  test_delta_se();
   done_testing();
   return exit_status();
 }
