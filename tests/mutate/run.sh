@@ -6,7 +6,8 @@
 # changes one formula in a scratch copy of the source tree, rebuilds it
 # incrementally, runs the mutant's tests (or the whole suite with --full)
 # and prints KILLED (some test failed) or SURVIVED (every test passed: a
-# formula no test guards), then the kill rate. The working tree is never
+# formula no test guards), then the kill rate. A killed mutant shows how
+# many assertions failed ([n]) and the first of them. The working tree is never
 # modified. The scratch tree is configured and built once; with
 # --scratch DIR it is kept and reused by later runs.
 #
@@ -56,7 +57,12 @@ add_record() {
   [ -n "$r_file" ] && [ -n "$r_from" ] \
     || die "$list: mutant '$r_id' needs file: and from:"
   case "$r_id" in *[!A-Za-z0-9_-]*) die "$list: bad id '$r_id'" ;; esac
-  case "$r_file" in /*|*..*) die "$list: '$r_id': file must be a relative path inside the tree" ;; esac
+  case "$r_file" in /*|*..*|*[!A-Za-z0-9_./-]*)
+    die "$list: '$r_id': file must be a relative path inside the tree" ;; esac
+  # The tests go to make as TESTS=...: letters, digits and _ . / - only, so
+  # nothing in the list can reach make's or the shell's expansion.
+  case "$r_tests" in *[!A-Za-z0-9_./\ -]*)
+    die "$list: '$r_id': tests must be test paths separated by spaces" ;; esac
   ids+=("$r_id"); files+=("$r_file"); froms+=("$r_from"); tos+=("$r_to")
   testss+=("${r_tests:-all}"); breakss+=("$r_breaks")
 }
@@ -149,16 +155,30 @@ run_tests() {   # $1 tests ("all" or a list), $2 log file
 
 # The first failing assertion among the logs of the tests just run.
 first_failure() {   # $1 tests ("all" or a list)
+  local t logs=() line
+  if [ "$full" -eq 1 ] || [ "$1" = all ]; then
+    logs=("$scratch"/tests/*.log "$scratch"/tests/unit/*.log)
+  else
+    for t in $1; do logs+=("$scratch/${t%.lua}.log"); done
+  fi
+  # awk reads the files itself and stops at the first match: no pipe for
+  # an early exit to break (set -o pipefail).
+  line="$(awk '/^(not ok|ERROR|Bail out)/ && !/# TODO/ { print substr($0, 1, 72); exit }' \
+          "${logs[@]}" 2>/dev/null || true)"
+  printf '%s\n' "${line:-(failed without a TAP failure: crash or timeout)}"
+}
+
+# How many assertions failed in the tests just run: a mutant caught by one
+# or two is guarded thinly.
+n_failures() {   # $1 tests ("all" or a list)
   local t logs=()
   if [ "$full" -eq 1 ] || [ "$1" = all ]; then
     logs=("$scratch"/tests/*.log "$scratch"/tests/unit/*.log)
   else
     for t in $1; do logs+=("$scratch/${t%.lua}.log"); done
   fi
-  { grep -h '^not ok\|^ERROR\|^Bail out' "${logs[@]}" 2>/dev/null \
-      | grep -v '# TODO' \
-      || echo "(failed without a TAP failure: crash or timeout)"; } \
-    | head -1 | cut -c1-72
+  awk '/^not ok/ && !/# TODO/ { n++ } END { print n + 0 }' "${logs[@]}" \
+    2>/dev/null || echo 0
 }
 
 # Baseline: the unmutated tree must pass the tests the mutants use.
@@ -211,7 +231,7 @@ for i in "${selected[@]}"; do
   else
     verdict=KILLED
     killed=$((killed + 1))
-    why="$(first_failure "${testss[$i]}")"
+    why="[$(n_failures "${testss[$i]}")] $(first_failure "${testss[$i]}")"
   fi
   mv -f "$f.mutate-orig" "$f"
   touch "$f"          # newer than the mutant's object: rebuilt next time

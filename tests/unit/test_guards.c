@@ -3,11 +3,19 @@
  * tests/mutate/mutants.txt it kills and checks the engine against a value
  * computed here independently. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "core/init.h"
+#include "core/expr.h"
+#include "core/model.h"
+#include "core/nuclide.h"
+#include "dose/dosimetry.h"
 #include "dose/radiobio.h"
+#include "dose/sphere.h"
 #include "dose/tcp.h"
+#include "pop/vpop.h"
 #include "tac/tac.h"
+#include "tare/tare.h"
 #include "../tap.h"
 
 /* Normal density. */
@@ -95,12 +103,154 @@ static void test_trapezoid(void)
             "trapezoid, flat start: 320 + 4280 + A_n/lambda_phys MBq h");
 }
 
+/* Mutant mass-scaling-photon: S(m) = S_e m_ref/m + S_p (m_ref/m)^(2/3),
+ * by hand at three masses with electron and photon parts apart. */
+static void test_mass_scaling(void)
+{
+  static const double m[3] = {0.15, 0.3, 1.2};
+  rkin_err err;
+  double s;
+  int k, all = 1;
+  for (k = 0; k < 3; k++) {
+    rkin_dosimetry_scale_self(2e-4, 3e-5, 0.3, m[k], "kidney", &s, &err);
+    all &= fabs(s - (2e-4 * 0.3 / m[k] + 3e-5 * pow(0.3 / m[k], 2.0 / 3)))
+           < 1e-14 * s;
+    rkin_dosimetry_scale_self(0, 3e-5, 0.3, m[k], "kidney", &s, &err);
+    all &= fabs(s - 3e-5 * pow(0.3 / m[k], 2.0 / 3)) < 1e-14 * s;
+  }
+  ok(all, "mass scaling: S_e m_ref/m + S_p (m_ref/m)^(2/3) at 0.15, 0.3, "
+     "1.2 kg, and the photon part alone (1e-14)");
+}
+
+/* Mutant sphere-s-photon: the sphere S value is (E_e phi_e + E_p phi_p) /
+ * m with E = energy per decay x 3.6e9 decays per MBq h x J/MeV, from the
+ * absorbed fractions the model reports (photons partly escape). */
+static void test_sphere_s(void)
+{
+  static const char *nuc[2] = {"Lu-177", "I-131"};
+  int k;
+  for (k = 0; k < 2; k++) {
+    const rkin_nuclide *n = rkin_nuclide_find(nuc[k], NULL);
+    rkin_sphere sp;
+    rkin_err err;
+    double de, dp;
+    if (!n || rkin_sphere_eval(n, 0.05, 1.04, &sp, &err)) {
+      ok(0, "%s sphere (%s)", nuc[k], err.msg);
+      continue;
+    }
+    de = n->e_np_mev * 3.6e9 * 1.602176634e-13;
+    dp = n->e_p_mev * 3.6e9 * 1.602176634e-13;
+    is_double(sp.s_gy_per_mbqh, (de * sp.phi_e + dp * sp.phi_p) / 0.05,
+              1e-12, "%s 50 g sphere: S = (E_e phi_e + E_p phi_p)/m", nuc[k]);
+    ok(sp.phi_p > 0 && sp.phi_p < 0.5 && dp * (1 - sp.phi_p) > 0.01 *
+       (de * sp.phi_e + dp * sp.phi_p), "... photons mostly escape (phi_p "
+       "%.3f), and counting them all would add > 1 %% (power)", sp.phi_p);
+  }
+}
+
+/* Mutant vpop-lognormal-cov: a lognormal covariate given by the mean and
+ * SD of the value: log W ~ N(log m - s2/2, s2), s2 = ln(1 + (sd/m)^2).
+ * N = 400000 patients of mean 80, SD 15 kg: the SD of log W has SE
+ * sqrt(s2 / (2N)) = 2.1e-4, band 4 SE; the tempting s2 = (sd/m)^2 gives
+ * 0.1875 instead of 0.18589, 7.7 SE away (power Phi(3.7) = 0.9999). The
+ * mean of W has SE 15/sqrt(N) = 0.024; band 4 SE. */
+static void test_lognormal_covariate(void)
+{
+  enum { N = 400000 };
+  static const char *states[] = {"A"}, *params[] = {"k"}, *cn[] = {"W"};
+  static const double values[] = {0.1};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d = rkin_expr_unary(
+    g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 0),
+                                     rkin_expr_state(g, 0)));
+  rkin_model_spec sp = {0};
+  rkin_covdist cd = {"W", RKIN_DIST_LOGNORMAL, 80, 15, -INFINITY, INFINITY};
+  rkin_pop_spec ps = {0};
+  rkin_model *m;
+  rkin_err err;
+  double *cov = malloc(N * sizeof *cov), mean = 0, lm = 0, lv = 0, se;
+  double s2 = log1p((15.0 / 80) * (15.0 / 80));
+  size_t i;
+  sp.name = "one";
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &d;
+  sp.n_params = 1;
+  sp.params = params;
+  sp.values = values;
+  m = rkin_model_new(&sp, g, &err);
+  ps.model = m;
+  ps.n_cov = 1;
+  ps.cov_names = cn;
+  ps.cov = &cd;
+  ps.threads = 2;
+  if (!m || !cov || rkin_pop_sample(&ps, 2022, N, NULL, NULL, NULL, cov,
+                                    &err)) {
+    ok(0, "lognormal covariate sampled (%s)", err.msg);
+    free(cov);
+    rkin_model_free(m);
+    return;
+  }
+  for (i = 0; i < N; i++) {
+    mean += cov[i] / N;
+    lm += log(cov[i]) / N;
+  }
+  for (i = 0; i < N; i++) lv += (log(cov[i]) - lm) * (log(cov[i]) - lm);
+  lv /= N - 1;
+  se = sqrt(s2 / (2.0 * N));
+  ok(fabs(sqrt(lv) - sqrt(s2)) < 4 * se, "SD of log W %.5f = sqrt(ln(1 + "
+     "(15/80)^2)) = %.5f (4 SE = %.5f)", sqrt(lv), sqrt(s2), 4 * se);
+  ok(fabs(0.1875 - sqrt(s2)) > 7 * se, "... SD (sd/mean) = 0.1875 would be "
+     "> 7 SE away (power of the check)");
+  ok(fabs(mean - 80) < 4 * 15 / sqrt((double)N), "mean of W %.3f = 80 "
+     "(4 SE = %.3f)", mean, 4 * 15 / sqrt((double)N));
+  free(cov);
+  rkin_model_free(m);
+}
+
+/* Mutants bsa-mosteller, bsa-dubois: a second point each, worked on
+ * paper. Mosteller (NEJM 1987;317:1098): sqrt(180 cm x 80 kg / 3600) =
+ * sqrt(4) = 2 m^2 exactly. Du Bois & Du Bois 1916: 0.007184 x 80^0.425 x
+ * 180^0.725 = 0.007184 x 6.43892 x 43.1591 = 1.99642 m^2, and at 150 cm,
+ * 50 kg 1.43250 m^2 (5 digits). */
+static void test_bsa(void)
+{
+  rkin_err err;
+  double b = 0;
+  rkin_tare_bsa(RKIN_TARE_BSA_MOSTELLER, 180, 80, &b, &err);
+  is_double(b, 2.0, 1e-15, "Mosteller 180 cm, 80 kg = 2 m^2");
+  rkin_tare_bsa(RKIN_TARE_BSA_DUBOIS, 180, 80, &b, &err);
+  is_double(b, 1.99642, 1e-5, "Du Bois 180 cm, 80 kg = 1.99642 m^2");
+  rkin_tare_bsa(RKIN_TARE_BSA_DUBOIS, 150, 50, &b, &err);
+  is_double(b, 1.43250, 1e-5, "Du Bois 150 cm, 50 kg = 1.43250 m^2");
+}
+
+/* Mutant ntcp-lkb: LKB NTCP = Phi((EQD2 - TD50) / (m TD50)) (Lyman 1985,
+ * Kutcher & Burman 1989) with TD50 30 Gy, m 0.2: EQD2 24 Gy is one
+ * m TD50 below, Phi(-1) = 0.158655254; 33 Gy half above, Phi(0.5) =
+ * 0.691462461 (normal table values, 9 digits). */
+static void test_lkb(void)
+{
+  rkin_lkb k = {30, 0.2, 1, "test"};
+  rkin_err err;
+  double v = NAN;
+  rkin_ntcp_lkb(24, &k, &v, &err);
+  is_double(v, 0.158655254, 1e-8, "NTCP at TD50 - m TD50 = Phi(-1)");
+  rkin_ntcp_lkb(33, &k, &v, &err);
+  is_double(v, 0.691462461, 1e-8, "NTCP at TD50 + m TD50 / 2 = Phi(0.5)");
+}
+
 int main(void)
 {
   rkin_init();
   test_tcp_truncated();
   test_eqd2();
   test_trapezoid();
+  test_mass_scaling();
+  test_sphere_s();
+  test_lognormal_covariate();
+  test_bsa();
+  test_lkb();
   done_testing();
   return exit_status();
 }

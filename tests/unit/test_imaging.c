@@ -98,7 +98,7 @@ static void test_noise(void)
   rkin_imaging g = img_of(RKIN_IMAGING_FIT, 1, t1, 0.3);
   rkin_imaging_ws *ws = rkin_imaging_ws_new(NULL);
   double *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
-  double s2 = log1p(0.09), mean = 0, var = 0, lmean = 0, cv, se;
+  double s2 = log1p(0.09), mean = 0, var = 0, lmean = 0, lvar = 0, cv, se;
   double two[2] = {100, 5};
   size_t i;
   if (!ws || !a || !b) {
@@ -115,7 +115,10 @@ static void test_noise(void)
     mean += a[i] / N;
     lmean += log(a[i]) / N;
   }
-  for (i = 0; i < N; i++) var += (a[i] - mean) * (a[i] - mean) / (N - 1);
+  for (i = 0; i < N; i++) {
+    var += (a[i] - mean) * (a[i] - mean) / (N - 1);
+    lvar += (log(a[i]) - lmean) * (log(a[i]) - lmean) / (N - 1);
+  }
   cv = sqrt(var) / mean;
   /* Mean of N draws of unit mean and CV 0.3: SE 0.3 / sqrt(N) = 6.7e-4;
    * band 4 SE (false alarm 6e-5). Without the -sigma^2/2 correction the
@@ -132,6 +135,11 @@ static void test_noise(void)
   se = sqrt(s2 / N);
   ok(fabs(lmean + 0.5 * s2) < 4 * se, "mean of log a %.5f = -sigma^2/2 = "
      "%.5f (4 SE = %.4f)", lmean, -0.5 * s2, 4 * se);
+  /* SD of log a = sigma = 0.29356: SE sigma / sqrt(2N) = 4.6e-4, band 4
+   * SE; sigma = cv (0.3) is 14 SE away: power Phi(10) = 1 - 8e-24. */
+  se = sqrt(s2 / (2.0 * N));
+  ok(fabs(sqrt(lvar) - sqrt(s2)) < 4 * se, "SD of log a %.5f = sqrt(ln(1 + "
+     "cv^2)) = %.5f (4 SE = %.4f)", sqrt(lvar), sqrt(s2), 4 * se);
   /* Sample CV of a log-normal with CV c: SE ~ c sqrt(K / N), K = (kurt -
    * 1)/4 - skew c + c^2 = 0.703 at c = 0.3 (delta method; checked by
    * 1500 replicates of N = 2000: 5.59e-3 vs 5.62e-3 predicted), so SE =
