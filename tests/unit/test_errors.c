@@ -12,6 +12,7 @@
 #include "core/expr.h"
 #include "core/nuclide.h"
 #include "dose/doserate.h"
+#include "dose/dosimetry.h"
 #include "dose/gfactor.h"
 #include "dose/radiobio.h"
 #include "dose/sphere.h"
@@ -1013,6 +1014,37 @@ static void test_pop_spec(void)
   rkin_model_free(m);
 }
 
+/* ------------------------------------------------------------ S tables */
+
+static void test_stable(void)
+{
+  static const char *r2[2] = {"liver", "kidney"}, *e2[2] = {"liver", ""};
+  const double s4[4] = {1e-5, 2e-7, 2e-7, 3e-5};
+  const double tia[1] = {-5};
+  const char *src[1] = {"liver"};
+  rkin_stable *t = NULL;
+  double v;
+  size_t i;
+  BAD(rkin_stable_new(0, r2, 0, r2, s4, 0, &t, &err), RKIN_EINVAL,
+      "S table: no rows", "S table: 0 rows");
+  BAD(rkin_stable_new(2, NULL, 2, r2, s4, 4, &t, &err), RKIN_EINVAL,
+      "S table: no row names given", "S table: no row names");
+  BAD(rkin_stable_new(2, e2, 2, r2, s4, 4, &t, &err), RKIN_EINVAL,
+      "S table: row 2 has an empty region name", "S table: empty name");
+  if (rkin_stable_new(2, r2, 2, r2, s4, 4, &t, &err)) {
+    ok(0, "S table (%s)", err.msg);
+    return;
+  }
+  BAD(rkin_stable_index(t, NULL, &i, &err), RKIN_EINVAL,
+      "S table: no table or region", "S table: NULL region");
+  BAD(rkin_stable_dose(t, 1, NULL, tia, "kidney", &v, &err), RKIN_EINVAL,
+      "S table: no sources given", "S table dose: no source array");
+  BAD(rkin_stable_dose(t, 1, src, tia, "kidney", &v, &err), RKIN_EINVAL,
+      "S table: source 'liver' tia_MBqh = -5, expected a finite value >= 0",
+      "S table dose: negative TIA");
+  rkin_stable_free(t);
+}
+
 int main(void)
 {
   rkin_init();
@@ -1029,6 +1061,7 @@ int main(void)
   test_popmodel();
   test_tare();
   test_pop_spec();
+  test_stable();
   done_testing();
   return exit_status();
 }

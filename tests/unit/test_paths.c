@@ -297,6 +297,20 @@ static void test_exact(void)
     like(err.msg, "(model 'rotation')", "... and names the model");
     rkin_expath_free(e);
   }
+  /* Growth: k1 = -100 /h makes A1 e^{100 t}, not finite after 10 h. */
+  e = rkin_expath_new(m, &err);
+  if (e) {
+    const double pg[2] = {-100, 0.05};
+    y[0] = 100;
+    y[1] = 0;
+    rkin_expath_begin(e, pg, NULL, 0, &err);
+    ok(rkin_expath_advance(e, 0, 10, y, (const double[2]){0, 0}, NULL, 0,
+                           NULL, NULL, NULL, &err) < 0,
+       "exact: a state growing as e^{100 t} over 10 h fails");
+    like(err.msg, "rates too large?", "... message suggests the cause");
+    like(err.msg, "model 'chain'", "... and names the model");
+    rkin_expath_free(e);
+  }
   rkin_model_free(m);
   rkin_model_free(mq);
   rkin_model_free(nl);

@@ -573,8 +573,10 @@ static void test_bad_input(void)
  * ed., eq. 2.14 for the Akaike weights, eq. 4.9 for the SE):
  *   w_i = exp(-D_i/2) / sum exp(-D_j/2), D_i = AICc_i - min AICc,
  *   avg = sum w_i tia_i,  SE = sum w_i sqrt(se_i^2 + (tia_i - avg)^2),
- * computed here from the candidates' own AICc, TIA and SE (rel. tol.
- * 1e-12: the same sums in another order). The data are chosen so that
+ * (Buckland et al. 1997, Biometrics 53:603; B&A's revised eq. 6.12,
+ * sqrt(sum w_i (se_i^2 + (tia_i - avg)^2)), is another estimator, not the
+ * one tac.c documents), computed here from the candidates' own AICc, TIA
+ * and SE (rel. tol. 1e-12: the same sums in another order). The data are chosen so that
  * two candidates share the weight and the between-model term changes the
  * SE by 0.13 %, 1e9 times the tolerance. */
 static void test_average_se(void)
