@@ -23,6 +23,7 @@
 #include "solve/solve.h"
 #include "tac/tac.h"
 #include "tare/tare.h"
+#include "tare/tare_cohort.h"
 #include "../tap.h"
 
 static rkin_err err;
@@ -1045,6 +1046,44 @@ static void test_stable(void)
   rkin_stable_free(t);
 }
 
+/* ------------------------------------------------------- TARE cohorts */
+
+static void test_tare_cohort(void)
+{
+  const rkin_tare_product *sir = rkin_tare_product_find("SIR-Spheres", NULL);
+  rkin_tare_cohort *c = rkin_tare_cohort_new();
+  rkin_tare_lesion les[1] = {{0.1, 4}};
+  rkin_tare_territory t;
+  rkin_tare_plan plan;
+  if (!c || !sir || rkin_tare_plan_init(&plan, sir, RKIN_TARE_CF_CLINICAL,
+                                        &err)) {
+    ok(0, "cohort set-up");
+    rkin_tare_cohort_free(c);
+    return;
+  }
+  memset(&t, 0, sizeof t);
+  t.mass_kg = 1.2;
+  t.lesions = les;
+  t.n_lesions = 1;
+  t.mode = RKIN_TARE_MODE_NORMAL;
+  t.target_gy = 40;
+  plan.territories = &t;
+  plan.n_territories = 1;
+  BAD(rkin_tare_cohort_add(NULL, "P1", 2, &plan, &err), RKIN_EINVAL,
+      "tare cohort: cohort or plan missing", "cohort add: no cohort");
+  plan.territories = NULL;
+  BAD(rkin_tare_cohort_add(c, "P1", 2, &plan, &err), RKIN_ERANGE,
+      "tare cohort: 1 territories, 1 to", "cohort add: no territory array");
+  plan.territories = &t;
+  t.n_lesions = RKIN_TARE_MAX_LESIONS + 1;
+  BAD(rkin_tare_cohort_add(c, "P1", 2, &plan, &err), RKIN_ERANGE,
+      "lesions, at most", "cohort add: too many lesions");
+  t.n_lesions = 1;
+  ok(rkin_tare_cohort_add(c, "P1", 2, &plan, &err) == 0
+     && rkin_tare_cohort_size(c) == 1, "a valid plan is added");
+  rkin_tare_cohort_free(c);
+}
+
 int main(void)
 {
   rkin_init();
@@ -1062,6 +1101,7 @@ int main(void)
   test_tare();
   test_pop_spec();
   test_stable();
+  test_tare_cohort();
   done_testing();
   return exit_status();
 }
