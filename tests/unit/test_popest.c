@@ -829,6 +829,405 @@ static void test_bad(const rkin_data *d)
   rkin_model_free(m);
 }
 
+/* ------------------- proportional and combined error: OFV by hand
+ *
+ * One compartment, bolus D = 100 at t = 0: f = D/V exp(-CL/V t), V =
+ * exp(th0), CL = exp(th1 + eta), so g = df/deta = -f (CL/V) t in closed
+ * form. Var(eps) = b^2 f^2 (proportional) or a^2 + b^2 f^2 (combined).
+ * The objectives are written out here from their published definitions,
+ * with GSL's Brent minimiser for the EBE and the matrix determinant lemma
+ * / Sherman-Morrison for the rank-one FO covariance, and compared with the
+ * engine subject by subject:
+ *   FOCE-I (Wang 2007, J Pharmacokinet Pharmacodyn 34:575; expected
+ *   Hessian of Almquist et al. 2015, ibid. 42:191):
+ *     OFV_i = sum_j [r_j^2/V_j + log V_j] + eta^2/omega
+ *             + log(1 + omega sum_j [g_j^2/V_j + (dV_j/deta)^2/(2 V_j^2)])
+ *     at the eta minimising the first two sums;
+ *   FO (Beal & Sheiner, NONMEM Users Guide I): y_i ~ N(f(0),
+ *     omega g0 g0' + diag V(f(0))).
+ * Tolerance: 1e-6 absolute per subject (the engine's df/deta is a central
+ * difference with step 1e-4, relative error ~1e-9; its EBE converges to
+ * 1e-9 in z; Brent here to 1e-11). The wrong formulas (interaction term
+ * doubled; b^2 f instead of b^2 f^2; b f^2 instead of b^2 f^2) are also
+ * computed here and shown to move the OFV by far more than the tolerance,
+ * so the test has the power to tell them apart. */
+
+#define EM_DOSE 100.0
+#define EM_TOL 1e-6
+
+typedef struct {
+  const rkin_data_subject *s;
+  double th[2], om, a, b;
+  int comb;            /* 0 proportional (b), 1 combined (a, b) */
+  int wrong;           /* 0 right; 1 interaction x2; 2 b^2 f; 3 b f^2 */
+} em_ctx;
+
+static int em_psi(const double *th, const double *eta, const double *cov,
+                  double *psi, void *ud, rkin_err *err)
+{
+  (void)cov;
+  (void)ud;
+  (void)err;
+  psi[0] = exp(th[0]);
+  psi[1] = exp(th[1] + eta[0]);
+  return 0;
+}
+
+static int em_pred(const rkin_data_subject *s, const double *psi, double *f,
+                   void *ud, rkin_err *err)
+{
+  size_t k;
+  (void)ud;
+  (void)err;
+  for (k = 0; k < s->n_obs; k++)
+    f[k] = EM_DOSE / psi[0] * exp(-psi[1] / psi[0] * s->time[k]);
+  return 0;
+}
+
+/* f and g = df/deta at time t (closed form, not through the library). */
+static double em_f(const em_ctx *c, double eta, double t, double *g)
+{
+  double v = exp(c->th[0]), cl = exp(c->th[1] + eta);
+  double f = EM_DOSE / v * exp(-cl / v * t);
+  if (g) *g = -f * cl / v * t;
+  return f;
+}
+
+static double em_var(const em_ctx *c, double f)
+{
+  double b2 = c->wrong == 3 ? c->b : c->b * c->b;
+  if (!c->comb) return c->wrong == 2 ? b2 * f : b2 * f * f;
+  return c->a * c->a + b2 * f * f;
+}
+
+/* sum_j [r^2/V + log V] + eta^2/omega. */
+static double em_inner(double eta, void *v)
+{
+  const em_ctx *c = v;
+  double val = eta * eta / c->om;
+  size_t k;
+  for (k = 0; k < c->s->n_obs; k++) {
+    double f = em_f(c, eta, c->s->time[k], NULL), V = em_var(c, f);
+    double r = c->s->dv[k] - f;
+    val += r * r / V + log(V);
+  }
+  return val;
+}
+
+static double em_focei(const em_ctx *c)
+{
+  gsl_min_fminimizer *mz = gsl_min_fminimizer_alloc(gsl_min_fminimizer_brent);
+  gsl_function F;
+  double m = 0, lo = -2, hi = 2, A = 0;
+  size_t k;
+  int it;
+  F.function = em_inner;
+  F.params = (void *)c;
+  /* Brent needs f(m) below both ends: start at the best of a coarse grid. */
+  for (it = 0; it <= 80; it++) {
+    double e = -2 + it * 0.05;
+    if (em_inner(e, F.params) < em_inner(m, F.params)) m = e;
+  }
+  if (m <= -1.95 || m >= 1.95) return NAN;
+  gsl_min_fminimizer_set(mz, &F, m, m - 0.05, m + 0.05);
+  for (it = 0; it < 200; it++) {
+    gsl_min_fminimizer_iterate(mz);
+    m = gsl_min_fminimizer_x_minimum(mz);
+    lo = gsl_min_fminimizer_x_lower(mz);
+    hi = gsl_min_fminimizer_x_upper(mz);
+    if (gsl_min_test_interval(lo, hi, 1e-11, 0) == GSL_SUCCESS) break;
+  }
+  gsl_min_fminimizer_free(mz);
+  for (k = 0; k < c->s->n_obs; k++) {
+    double g, f = em_f(c, m, c->s->time[k], &g), V = em_var(c, f);
+    double dv = 2 * c->b * c->b * f * g;      /* dV/deta */
+    A += g * g / V + (c->wrong == 1 ? 2 : 1) * dv * dv / (2 * V * V);
+  }
+  return em_inner(m, (void *)c) + log(1 + c->om * A);
+}
+
+/* FO: C = D + omega g g', D = diag V(f0); log det C = sum log D + log(1 +
+ * omega g'D^-1 g), r'C^-1 r = r'D^-1 r - omega (g'D^-1 r)^2 / (1 + omega
+ * g'D^-1 g). */
+static double em_fo(const em_ctx *c)
+{
+  double s1 = 0, s2 = 0, s3 = 0, ld = 0;
+  size_t k;
+  for (k = 0; k < c->s->n_obs; k++) {
+    double g, f = em_f(c, 0, c->s->time[k], &g), V = em_var(c, f);
+    double r = c->s->dv[k] - f;
+    s1 += g * g / V;
+    s2 += g * r / V;
+    s3 += r * r / V;
+    ld += log(V);
+  }
+  return ld + log(1 + c->om * s1) + s3 - c->om * s2 * s2 / (1 + c->om * s1);
+}
+
+/* CSV of n subjects simulated from the model with the error model of c. */
+static char *em_simulate(gsl_rng *r, size_t n, const em_ctx *c)
+{
+  static const double times[] = {0.5, 1, 2, 4, 8, 12, 24};
+  size_t cap = 64 + n * 7 * 48, len = 0, i, j;
+  char *t = malloc(cap);
+  em_ctx ci = *c;
+  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV\n");
+  for (i = 0; i < n; i++) {
+    double eta = gsl_ran_gaussian(r, sqrt(c->om));
+    for (j = 0; j < 7; j++) {
+      double f = em_f(&ci, eta, times[j], NULL);
+      double y = f + gsl_ran_gaussian(r, sqrt(em_var(&ci, f)));
+      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.9g\n", i + 1,
+                              times[j], y);
+    }
+  }
+  return t;
+}
+
+static void em_popmodel(rkin_popmodel *pm, const double *th,
+                        const double *om, const double *sg, int comb)
+{
+  memset(pm, 0, sizeof *pm);
+  pm->predict = em_pred;
+  pm->n_psi = 2;
+  pm->n_theta = 2;
+  pm->theta_init = th;
+  pm->n_eta = 1;
+  pm->omega_init = om;
+  pm->indiv = em_psi;
+  pm->res = comb ? RKIN_RES_COMB : RKIN_RES_PROP;
+  pm->sigma_init = sg;
+}
+
+/* One error model: engine OFV (FOCE-I and FO) = hand, subject by subject,
+ * and each wrong formula moves the hand OFV by > 1000 x the tolerance. */
+static void em_check(int comb, const char *name)
+{
+  enum { NS = 12 };
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  em_ctx c;
+  char *text;
+  rkin_data *d;
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_err err;
+  double th[2] = {log(20.0), log(2.0)}, om[1] = {0.09}, sg[2];
+  double oi_fi[NS], oi_fo[NS], ofv_fi, ofv_fo, m2;
+  double worst_fi = 0, worst_fo = 0, tot_fi = 0, tot_fo = 0;
+  double move[4] = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL};
+  size_t s, n_obs = 0;
+  int rc, w;
+  memset(&c, 0, sizeof c);
+  c.th[0] = th[0];
+  c.th[1] = th[1];
+  c.om = om[0];
+  c.comb = comb;
+  c.a = 0.05;
+  c.b = 0.2;
+  sg[0] = comb ? c.a : c.b;
+  sg[1] = c.b;
+  gsl_rng_set(r, comb ? 22022 : 22011);
+  text = em_simulate(r, NS, &c);
+  d = rkin_data_parse(text, strlen(text), "em.csv", NULL, &err);
+  if (!d) {
+    ok(0, "%s: data parsed (%s)", name, err.msg);
+    free(text);
+    gsl_rng_free(r);
+    return;
+  }
+  em_popmodel(&pm, th, om, sg, comb);
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  o.method = RKIN_POP_FOCEI;
+  rc = rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv_fi, &m2, oi_fi, &err);
+  o.method = RKIN_POP_FO;
+  rc |= rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv_fo, NULL, oi_fo, &err);
+  ok(rc == 0, "%s error: FOCE-I and FO objectives evaluated", name);
+  for (s = 0; s < NS; s++) {
+    double hfi, hfo;
+    c.s = rkin_data_subject_at(d, s);
+    n_obs += c.s->n_obs;
+    c.wrong = 0;
+    hfi = em_focei(&c);
+    hfo = em_fo(&c);
+    tot_fi += hfi;
+    tot_fo += hfo;
+    if (!(fabs(oi_fi[s] - hfi) <= worst_fi)) worst_fi = fabs(oi_fi[s] - hfi);
+    if (!(fabs(oi_fo[s] - hfo) <= worst_fo)) worst_fo = fabs(oi_fo[s] - hfo);
+    for (w = 1; w <= 3; w++) {
+      double dm;
+      if (w == 3 && !comb) continue;     /* b f^2: the combined model's */
+      if (w == 2 && comb) continue;      /* b^2 f: the proportional one's */
+      c.wrong = w;
+      dm = fabs(em_focei(&c) - hfi);
+      if (w > 1) dm = fmin(dm, fabs(em_fo(&c) - hfo));
+      if (dm < move[w]) move[w] = dm;
+    }
+  }
+  diag("%s: worst |engine - hand| per subject: FOCE-I %.3g, FO %.3g",
+       name, worst_fi, worst_fo);
+  ok(worst_fi <= EM_TOL, "%s error, FOCE-I: every subject's OFV = hand "
+     "Laplace with the expected Hessian (abs. tol. 1e-6)", name);
+  ok(worst_fo <= EM_TOL, "%s error, FO: every subject's OFV = hand "
+     "rank-one marginal normal (abs. tol. 1e-6)", name);
+  ok(fabs(ofv_fi - tot_fi) <= NS * EM_TOL && fabs(ofv_fo - tot_fo)
+     <= NS * EM_TOL, "%s error: total OFVs = sums of the hand terms", name);
+  is_double(m2 - ofv_fi, (double)n_obs * log(2 * M_PI), 1e-12,
+            "%s error: -2LL = OFV + N log(2 pi)", name);
+  diag("%s: smallest per-subject OFV change of a wrong formula: "
+       "interaction x2 %.3g, variance %.3g", name, move[1],
+       comb ? move[3] : move[2]);
+  ok(move[1] > 1000 * EM_TOL, "%s: a doubled dV^2/(2V^2) term would move "
+     "every subject's FOCE-I OFV by > 1e-3 (power of the check)", name);
+  ok((comb ? move[3] : move[2]) > 1000 * EM_TOL, "%s: %s would move every "
+     "subject's OFV by > 1e-3", name, comb ? "sigma_b f^2 for sigma_b^2 f^2"
+     : "sigma^2 f for sigma^2 f^2");
+  rkin_data_free(d);
+  free(text);
+  gsl_rng_free(r);
+}
+
+/* The fit's per-observation diagnostics at its own estimates and EBEs,
+ * computed here: PRED = f(eta = 0), IPRED = f(eta^), IWRES = (y -
+ * IPRED) / sqrt(V(IPRED)), and CWRES (Hooker et al. 2007, Pharm Res
+ * 24:2187) = L^-1 (y - f(eta^) + g eta^) with L L' = omega g g' +
+ * diag V(f(eta^)), by GSL's Cholesky here. Abs. tol. 1e-6 (df/deta by
+ * central differences in the engine). */
+static void em_diagnostics(const rkin_popfit *fit, const rkin_data *d,
+                           em_ctx *c)
+{
+  double w_pred = 0, w_ipred = 0, w_iwres = 0, w_cwres = 0;
+  size_t s, j, k, off = 0;
+  c->th[0] = fit->theta[0];
+  c->th[1] = fit->theta[1];
+  c->om = fit->omega[0];
+  c->b = fit->sigma[0];
+  c->comb = 0;
+  c->wrong = 0;
+  for (s = 0; s < fit->n_subj; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(d, s);
+    size_t n = sj->n_obs;
+    double eta = fit->eta[s];
+    gsl_matrix *C = gsl_matrix_alloc(n, n);
+    gsl_vector *e = gsl_vector_alloc(n);
+    double g[16], f[16];
+    c->s = sj;
+    for (j = 0; j < n && j < 16; j++) {
+      double f0 = em_f(c, 0, sj->time[j], NULL), V;
+      f[j] = em_f(c, eta, sj->time[j], &g[j]);
+      V = em_var(c, f[j]);
+      w_pred = fmax(w_pred, fabs(fit->pred[off + j] - f0));
+      w_ipred = fmax(w_ipred, fabs(fit->ipred[off + j] - f[j]));
+      w_iwres = fmax(w_iwres, fabs(fit->iwres[off + j]
+                                   - (sj->dv[j] - f[j]) / sqrt(V)));
+      gsl_vector_set(e, j, sj->dv[j] - f[j] + g[j] * eta);
+    }
+    for (j = 0; j < n; j++)
+      for (k = 0; k < n; k++)
+        gsl_matrix_set(C, j, k, c->om * g[j] * g[k]
+                                + (j == k ? em_var(c, f[j]) : 0));
+    gsl_linalg_cholesky_decomp1(C);
+    gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, C, e);
+    for (j = 0; j < n; j++)
+      w_cwres = fmax(w_cwres, fabs(fit->cwres[off + j]
+                                   - gsl_vector_get(e, j)));
+    gsl_matrix_free(C);
+    gsl_vector_free(e);
+    off += n;
+  }
+  ok(w_pred < 1e-6 && w_ipred < 1e-6, "proportional fit: PRED = f(0), "
+     "IPRED = f(EBE) by hand (worst %.2g, %.2g)", w_pred, w_ipred);
+  ok(w_iwres < 1e-6, "... IWRES = (y - IPRED)/(sigma IPRED) (worst %.2g)",
+     w_iwres);
+  ok(w_cwres < 1e-6, "... CWRES = L^-1 (y - f(EBE) + g EBE), L L' = omega "
+     "g g' + V, by hand (worst %.2g)", w_cwres);
+}
+
+/* A FOCE-I fit with proportional error on simulated data: the estimates
+ * minimise the hand-written objective (each parameter moved by +-1 % of
+ * its scale raises the hand OFV), and the reported OFV is the hand OFV at
+ * the estimates. */
+static void em_fit(void)
+{
+  enum { NS = 40 };
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  em_ctx c;
+  char *text;
+  rkin_data *d;
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit fit;
+  rkin_err err;
+  double th[2] = {log(20.0), log(2.0)}, om[1] = {0.09}, sg[1] = {0.2};
+  double th0[2] = {log(15.0), log(3.0)}, om0[1] = {0.2}, sg0[1] = {0.3};
+  double base = 0, est[4];
+  size_t s;
+  int j, sgn, is_min = 1;
+  memset(&c, 0, sizeof c);
+  memcpy(c.th, th, sizeof th);
+  c.om = om[0];
+  c.b = sg[0];
+  gsl_rng_set(r, 22033);
+  text = em_simulate(r, NS, &c);
+  d = rkin_data_parse(text, strlen(text), "em_fit.csv", NULL, &err);
+  em_popmodel(&pm, th0, om0, sg0, 0);
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  o.covariance = 0;
+  o.method = RKIN_POP_FOCEI;
+  if (!d || rkin_popfit_run(&pm, d, &o, &fit, &err) || fit.status) {
+    ok(0, "proportional-error FOCE-I fit ran (%s)", err.msg);
+    if (d) rkin_popfit_free(&fit);
+    rkin_data_free(d);
+    free(text);
+    gsl_rng_free(r);
+    return;
+  }
+  ok(1, "proportional-error FOCE-I fit converged (%d evaluations)",
+     fit.n_eval);
+  est[0] = fit.theta[0];
+  est[1] = fit.theta[1];
+  est[2] = fit.omega[0];
+  est[3] = fit.sigma[0];
+  for (j = -1; j < 4; j++)
+    for (sgn = -1; sgn <= 1; sgn += 2) {
+      double v = 0, e[4];
+      memcpy(e, est, sizeof e);
+      if (j >= 0) e[j] += sgn * 0.01 * (j < 2 ? 1 : e[j]);
+      c.th[0] = e[0];
+      c.th[1] = e[1];
+      c.om = e[2];
+      c.b = e[3];
+      for (s = 0; s < NS; s++) {
+        c.s = rkin_data_subject_at(d, s);
+        v += em_focei(&c);
+      }
+      if (j < 0) base = v;
+      else if (v < base - 1e-6) is_min = 0;
+      if (j < 0) break;
+    }
+  is_double(fit.ofv, base, 1e-8, "proportional FOCE-I fit: reported OFV = "
+            "hand OFV at the estimates (rel. tol. 1e-8)");
+  ok(is_min, "... and the estimates minimise the hand OFV (+-0.01 on "
+     "thetas, +-1 %% on omega and sigma raise it)");
+  /* Truth 0.2 with 280 observations: SE about 0.2 / sqrt(2 x 280) =
+   * 0.0085; 5 SE. The wrong variance b^2 f would not come near 0.2. */
+  ok(fabs(fit.sigma[0] - 0.2) < 5 * 0.0085, "... sigma %.4f recovers the "
+     "simulated 0.2 (5 SE)", fit.sigma[0]);
+  em_diagnostics(&fit, d, &c);
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+  free(text);
+  gsl_rng_free(r);
+}
+
+static void test_error_models(void)
+{
+  em_check(0, "proportional");
+  em_check(1, "combined");
+  em_fit();
+}
+
 int main(void)
 {
   rkin_data *d;
@@ -845,6 +1244,7 @@ int main(void)
   test_laplace(d);
   test_simest();
   test_bad(d);
+  test_error_models();
   rkin_data_free(d);
   done_testing();
   return exit_status();

@@ -897,6 +897,137 @@ static void test_huge_activities(void)
      "and the NLopt result (%zu notes)", said);
 }
 
+/* Model averaging: the averaged TIA and its unconditional SE against
+ * Burnham & Anderson 2002 (Model Selection and Multimodel Inference, 2nd
+ * ed., eq. 2.14 for the Akaike weights, eq. 4.9 for the SE):
+ *   w_i = exp(-D_i/2) / sum exp(-D_j/2), D_i = AICc_i - min AICc,
+ *   avg = sum w_i tia_i,  SE = sum w_i sqrt(se_i^2 + (tia_i - avg)^2),
+ * (Buckland et al. 1997, Biometrics 53:603; B&A's revised eq. 6.12,
+ * sqrt(sum w_i (se_i^2 + (tia_i - avg)^2)), is another estimator, not the
+ * one tac.c documents), computed here from the candidates' own AICc, TIA
+ * and SE (rel. tol. 1e-12: the same sums in another order). The data are chosen so that
+ * two candidates share the weight and the between-model term changes the
+ * SE by 0.13 %, 1e9 times the tolerance. */
+static void test_average_se(void)
+{
+  static const double t[10] = {0.5, 1, 2, 4, 8, 24, 48, 72, 120, 168};
+  double p[4] = {100, 0.01, 0, 0.25};
+  double a[10], sd[10], best = HUGE_VAL, wsum = 0, avg = 0, se = 0;
+  double w[RKIN_TAC_NMODELS], within = 0, lo = 1;
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_result r;
+  rkin_err err;
+  int m, ranked = 0, big = 0, wt_ok = 1, step;
+  size_t i;
+  rkin_tac_opts_default(&o);
+  o.models = (1u << RKIN_TAC_MONO) | (1u << RKIN_TAC_BI);
+  o.average = 1;
+  /* Exact bi-exponential data with a growing fast component: the first
+   * amplitude where mono and bi both keep >= 10 % of the weight (the fast
+   * phase is just detectable). Deterministic: no random numbers. */
+  for (step = 1; step <= 60; step++) {
+    p[2] = step;
+    for (i = 0; i < 10; i++) {
+      a[i] = rkin_tac_curve(RKIN_TAC_BI, p, t[i]);
+      sd[i] = 0.05 * a[i];
+    }
+    d = data(10, t, a, sd);
+    if (rkin_tac_fit(&d, &o, &r, &err)) break;
+    lo = fmin(r.cand[RKIN_TAC_MONO].weight, r.cand[RKIN_TAC_BI].weight);
+    if (lo >= 0.1) break;
+  }
+  if (!(lo >= 0.1)) {
+    ok(0, "a data set where mono and bi share the weight (%s)", err.msg);
+    return;
+  }
+  diag("averaging: fast amplitude %g, weights mono %.3f, bi %.3f", p[2],
+       r.cand[RKIN_TAC_MONO].weight, r.cand[RKIN_TAC_BI].weight);
+  for (m = 0; m < RKIN_TAC_TRAP; m++)
+    if (r.cand[m].status == RKIN_TAC_OK && isfinite(r.cand[m].aicc)
+        && r.cand[m].aicc < best)
+      best = r.cand[m].aicc;
+  for (m = 0; m < RKIN_TAC_TRAP; m++) {
+    w[m] = 0;
+    if (r.cand[m].status == RKIN_TAC_OK && isfinite(r.cand[m].aicc)) {
+      w[m] = exp(-0.5 * (r.cand[m].aicc - best));
+      wsum += w[m];
+      ranked++;
+    }
+  }
+  for (m = 0; m < RKIN_TAC_TRAP; m++) {
+    w[m] /= wsum;
+    if (w[m] > 0.05) big++;
+    if (w[m] > 0 && fabs(r.cand[m].weight - w[m]) > 1e-12) wt_ok = 0;
+    if (w[m] > 0) avg += w[m] * r.cand[m].tia;
+  }
+  for (m = 0; m < RKIN_TAC_TRAP; m++)
+    if (w[m] > 0) {
+      double dev = r.cand[m].tia - avg;
+      se += w[m] * sqrt(r.cand[m].tia_se * r.cand[m].tia_se + dev * dev);
+      within += w[m] * r.cand[m].tia_se;
+    }
+  diag("averaging: %d ranked, %d with weight > 0.05; avg %.2f, SE %.3f "
+       "(without the between-model term %.3f)", ranked, big, avg, se,
+       within);
+  ok(ranked >= 2 && big >= 2, "at least two candidates share the weight");
+  ok(wt_ok, "Akaike weights = exp(-D/2)/sum (B&A eq. 2.14, 1e-12)");
+  is_double(r.tia_avg, avg, 1e-12, "averaged TIA = sum w_i TIA_i");
+  is_double(r.tia_avg_se, se, 1e-12, "averaged SE = sum w_i sqrt(se_i^2 + "
+            "(TIA_i - avg)^2) (B&A eq. 4.9)");
+  is_double(r.tia, avg, 1e-12, "average on: reported TIA is the average");
+  is_double(r.tia_se, se, 1e-12, "... and its SE the unconditional one");
+  ok(se - within > 1e-4 * se, "the between-model term adds > 0.01 %% here "
+     "(%.3f %%), >> the 1e-12 tolerance (power of the check)",
+     100 * (se / within - 1));
+}
+
+/* Delta-method TIA SE of a mono-exponential fit, by hand: exact data from
+ * A e^{-l t} with known sd_i, so the estimates are (A, l) and SE^2 = g'
+ * (J'WJ)^-1 g with J_i = (e^{-l t_i}, -A t_i e^{-l t_i}), W = diag
+ * 1/sd_i^2 and g = dTIA/d(A, l) = (1/l, -A/l^2) (TIA = A/l). Rel. tol.
+ * 1e-6 (fit convergence). A wrong dTIA/dl or a dropped covariance term
+ * moves the SE by far more: both are computed and shown outside. */
+static void test_delta_se(void)
+{
+  static const double t[5] = {1, 4, 24, 72, 168};
+  const double A = 100, l = 0.02;
+  double a[5], sd[5], m00 = 0, m01 = 0, m11 = 0, det, c00, c01, c11;
+  double g0 = 1 / l, g1 = -A / (l * l), se, se_nocov, se_badg;
+  rkin_tac_data d;
+  rkin_tac_opts o;
+  rkin_tac_cand c;
+  rkin_err err;
+  size_t i;
+  for (i = 0; i < 5; i++) {
+    double e = exp(-l * t[i]), j0 = e, j1 = -A * t[i] * e, w;
+    a[i] = A * e;
+    sd[i] = 0.05 * a[i];
+    w = 1 / (sd[i] * sd[i]);
+    m00 += w * j0 * j0;
+    m01 += w * j0 * j1;
+    m11 += w * j1 * j1;
+  }
+  det = m00 * m11 - m01 * m01;
+  c00 = m11 / det;
+  c01 = -m01 / det;
+  c11 = m00 / det;
+  se = sqrt(g0 * g0 * c00 + 2 * g0 * g1 * c01 + g1 * g1 * c11);
+  se_nocov = sqrt(g0 * g0 * c00 + g1 * g1 * c11);
+  se_badg = sqrt(g0 * g0 * c00 + 2 * g0 * (-A / l) * c01
+                 + (A / l) * (A / l) * c11);
+  d = data(5, t, a, sd);
+  rkin_tac_opts_default(&o);
+  ok(rkin_tac_fit_one(&d, &o, RKIN_TAC_MONO, &c, &err) == 0
+     && c.status == RKIN_TAC_OK, "mono fit of exact data with known sd");
+  is_double(c.tia, A / l, 1e-6, "TIA = A/l = 5000");
+  is_double(c.tia_se, se, 1e-6, "TIA SE = sqrt(g' (J'WJ)^-1 g) by hand "
+            "(%.4f)", se);
+  ok(fabs(se_nocov / se - 1) > 1e-3 && fabs(se_badg / se - 1) > 1e-3,
+     "... without the covariance (%.4f) or with dTIA/dl = -A/l (%.4f) it "
+     "would differ by > 0.1 %% (power of the check)", se_nocov, se_badg);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -919,6 +1050,8 @@ int main(void)
   test_map_prop();
   test_bad_input();
   test_huge_activities();
+  test_average_se();
+  test_delta_se();
   done_testing();
   return exit_status();
 }

@@ -91,8 +91,12 @@ static void test_constants(void)
             "Y-90 clinical 49.67 within 0.25 %% of the derived value");
   ok(fabs(cf / rkin_tare_cf_derived(y) - 1.0) > 1e-3,
      "... but not within 0.1 %%: the conventions differ, so both are kept");
-  is_double(1e9 * 64.05 * 3600.0 / log(2.0) * 0.9331 * 1.6e-13, 49.67, 2e-4,
-            "49.67 reproduced with 1 MeV = 1.6e-13 J (4 digits)");
+  /* The engine's derived CF at the DDEP 64.05 h (its energy and J/MeV)
+   * rescaled to the rounded 1 MeV = 1.6e-13 J gives the engine's clinical
+   * CF. */
+  is_double(rkin_tare_cf_derived(&y6405) * (1.6e-13 / MEV_J), cf, 2e-4,
+            "engine CF at 64.05 h and 1 MeV = 1.6e-13 J reproduces its "
+            "clinical 49.67 (4 digits)");
   ok(rkin_tare_cf(y, RKIN_TARE_CF_ROUNDED, &cf, &err) == 0 && cf == 50.0,
      "Y-90 rounded CF is 50 (the usual rounding)");
 
@@ -109,7 +113,14 @@ static void test_constants(void)
             "15.87 implies E = 0.7115 MeV at 26.80 h (hand, 4 digits)");
   ok(implied_e - ho->e_np_mev > 0.01 && implied_e - ho->e_np_mev < 0.02,
      "... 0.01-0.02 MeV above the table's electron energy");
-  is_double(60.0 / 3.781, 15.87, 1e-4, "15.87 = 60 Gy / 3.781 GBq/kg");
+  {
+    /* The engine's single-compartment dose with its clinical CF: 3.781
+     * GBq in 1 kg with no shunt gives the papers' 60 Gy. */
+    double gy = 0;
+    ok(rkin_tare_single_dose(cf, 3781, 0, 1, &gy, &err) == 0,
+       "Ho-166 single-compartment dose at the clinical CF");
+    is_double(gy, 60, 1e-4, "... 3.781 GBq/kg gives 60 Gy (4 digits)");
+  }
   is_double(cf, 15.85, 2e-3, "15.87 vs the review's 15.85 (0.13 %%)");
 
   is_int(rkin_tare_cf(ho, RKIN_TARE_CF_ROUNDED, &cf, &err), RKIN_ENOTFOUND,
