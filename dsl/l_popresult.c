@@ -276,15 +276,26 @@ static int result_write_csv(lua_State *L)
     for (j = 0; j < 3; j++) lrk_atomic_abort(tmp[j]);
     return lrk_raise(L, "r:write_csv", &err);
   }
+  /* every target checked before the first rename: a refusal (a link,
+   * a folder, ...) then replaces nothing */
+  for (k = 0; k < 3; k++)
+    if (tmp[k] && lrk_check_replaceable(path[k], &err) != RKIN_OK) {
+      for (j = 0; j < 3; j++) lrk_atomic_abort(tmp[j]);
+      return lrk_error(L, "r:write_csv: %s (none of %s, %s, %s written)",
+                       err.msg, files[0], files[1], files[2]);
+    }
   for (k = 0; k < 3; k++) {
     if (!tmp[k]) continue;                   /* "-" is not a folder */
     rc = lrk_atomic_commit(path[k], tmp[k], &err);
     tmp[k] = NULL;
     if (rc != RKIN_OK) {
-      for (j = 0; j < k; j++) unlink(path[j]);
+      /* a rename failing after others succeeded: the earlier files were
+       * replaced (their old versions are gone) and are left as written;
+       * say exactly which */
       for (j = k + 1; j < 3; j++) lrk_atomic_abort(tmp[j]);
-      return lrk_error(L, "r:write_csv: %s (none of %s, %s, %s written)",
-                       err.msg, files[0], files[1], files[2]);
+      return lrk_error(L, "r:write_csv: %s (%s%s%s written; %s not)",
+                       err.msg, k > 0 ? files[0] : "none",
+                       k > 1 ? ", " : "", k > 1 ? files[1] : "", files[k]);
     }
   }
   return 1;

@@ -442,6 +442,9 @@ static void add_block(lua_State *L, capture *t, const char *name, int v)
       lrk_error(L, "rk.gnuplot: data block '%s' row %d must be an array of "
                 "numbers (got %s)", name, (int)r, lrk_got(L, -1));
     nc = (size_t)lua_rawlen(L, -1);
+    if (nc == 0)             /* a blank line would start a new data set */
+      lrk_error(L, "rk.gnuplot: data block '%s' row %d is empty (a row "
+                "needs at least one number)", name, (int)r);
     for (c = 1; c <= nc; c++) {
       double x;
       lua_rawgeti(L, -1, (lua_Integer)c);

@@ -567,6 +567,12 @@ fail:
   return rc;
 }
 
+int lrk_check_replaceable(const char *path, rkin_err *err)
+{
+  const char *kind = not_regular(path);
+  return kind ? refuse(err, path, kind) : RKIN_OK;
+}
+
 int lrk_replace_regular(const char *src, const char *path, rkin_err *err)
 {
   const char *kind;

@@ -127,6 +127,8 @@ int lrk_atomic_commit(const char *path, char *tmp, rkin_err *err);
  * (RKIN_EINVAL, naming what is there) a link, folder, FIFO, device or
  * socket, which is left as it is. src stays when it fails. */
 int lrk_replace_regular(const char *src, const char *path, rkin_err *err);
+/* RKIN_OK when path is absent or a regular file, else the refusal. */
+int lrk_check_replaceable(const char *path, rkin_err *err);
 void lrk_atomic_abort(char *tmp);
 
 /* ------------------------------------------ shared with other bindings

@@ -289,11 +289,12 @@ end
 
 -- ------------------------------------------------------------ plots
 
+-- %.17g: the curve drawn is the fitted one, digit for digit
 local FORMULA = {
-  mono = "%g*exp(-%g*x)",
-  bi = "%g*exp(-%g*x)+%g*exp(-%g*x)",
-  upwash = "%g*(exp(-%g*x)-exp(-%g*(x)))",
-  tri = "%g*exp(-%g*x)+%g*exp(-%g*x)-(%g+%g)*exp(-%g*x)",
+  mono = "%.17g*exp(-%.17g*x)",
+  bi = "%.17g*exp(-%.17g*x)+%.17g*exp(-%.17g*x)",
+  upwash = "%.17g*(exp(-%.17g*x)-exp(-%.17g*(x)))",
+  tri = "%.17g*exp(-%.17g*x)+%.17g*exp(-%.17g*x)-(%.17g+%.17g)*exp(-%.17g*x)",
 }
 
 local function formula(m, p)
@@ -348,7 +349,11 @@ function M.plot_script(patient, items, base)
       "title 'data'"):format(k)
     for _, m in ipairs(MODELS) do
       local c = r.candidates[m]
-      if c.status == "ok" then
+      local finite = c.p ~= nil
+      for _, v in ipairs(c.p or {}) do
+        finite = finite and v == v and v ~= math.huge and v ~= -math.huge
+      end
+      if c.status == "ok" and finite then
         local chosen = m == r.chosen
         plots[#plots + 1] = ("%s with lines lw %d dt %d title %s " ..
           "noenhanced"):format(formula(m, c.p), chosen and 3 or 1,

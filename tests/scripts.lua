@@ -151,10 +151,13 @@ if have_gnuplot then
   t.raises(function() rk.gnuplot("", { b = { { "1\nEOD\nsystem 'x'" } } }) end,
     "data block 'b' row 1 column 1 must be a number",
     "text cannot enter a data block")
+  t.raises(function() rk.gnuplot("", { b = { { 1 }, {} } }) end,
+    "row 2 is empty", "an empty data-block row is refused (gnuplot would "
+    .. "start a new data set)")
   t.raises(function() rk.gnuplot("", { ["b c"] = {} }) end,
     "data block name must be", "a block name must be an identifier")
 else
-  t.skip("gnuplot not installed", 5)
+  t.skip("gnuplot not installed", 6)
 end
 
 -- ------------------------------------------------ plots: rk.plot_files

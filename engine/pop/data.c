@@ -416,6 +416,10 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
       || cell_cmt(c, f, &r->cmt, &r->cmt_output, err) < 0
       || cell_int(c, f, c->col[C_DVID], -1, &r->dvid, err) < 0)
     return err ? err->code : RKIN_EINVAL;
+  if (r->mdv != 0 && r->mdv != 1)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column MDV: %d is not "
+                        "supported (expected 0: DV is an observation, 1: "
+                        "no observation)", c->file, c->line, r->mdv);
   if (c->col[C_DVID] >= 0 && !is_missing(f[c->col[C_DVID]]) && r->dvid < 1)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DVID: %d is not "
                         "an observation type (expected an integer >= 1)",

@@ -281,6 +281,11 @@ static void test_bad_input(void)
   ok(d == NULL && err.code == RKIN_EIO, "missing file: RKIN_EIO");
   like(err.msg, "/nonexistent/dir/x.csv: cannot open", "message names the "
        "file");
+  d = read_text("mdv.csv", "ID,TIME,DV,MDV\n1,0,1,2\n", NULL, &err);
+  ok(d == NULL, "MDV = 2 refused (not read as an observation)");
+  like(err.msg, "mdv.csv:2: column MDV: 2 is not supported", "... naming "
+       "line and value");
+  rkin_data_free(d);
   /* A covariate that changes within a subject would be fitted at its
    * first value: an error until time-varying covariates are read. */
   d = read_text("tv.csv", "ID,TIME,DV,WT\n1,0,1,70\n1,1,2,.\n1,2,3,72\n",
