@@ -15,6 +15,7 @@ struct rkin_dosing {
   size_t n_rec, cap_rec;
   rkin_event *ev;
   size_t n_ev, cap_ev;
+  int epoch;        /* resets among the records so far */
 };
 
 rkin_dosing *rkin_dosing_new(void)
@@ -46,15 +47,23 @@ rkin_dosing *rkin_dosing_copy(const rkin_dosing *d)
   if (d->n_ev) memcpy(c->ev, d->ev, d->n_ev * sizeof *c->ev);
   c->n_rec = c->cap_rec = d->n_rec;
   c->n_ev = c->cap_ev = d->n_ev;
+  c->epoch = d->epoch;
   return c;
 }
 
-/* Order within one time: infusion ends, then starts, then boluses, so a
- * back-to-back infusion never sees a doubled rate and a bolus given at an
- * output time is seen by that output. */
+/* Order within one time and epoch: a reset, a steady state, infusion
+ * ends, then starts, then boluses, so a back-to-back infusion never sees a
+ * doubled rate and a bolus given at an output time is seen by that
+ * output. */
 static int kind_rank(rkin_event_kind k)
 {
-  return k == RKIN_EV_INF_OFF ? 0 : k == RKIN_EV_INF_ON ? 1 : 2;
+  switch (k) {
+  case RKIN_EV_RESET: return 0;
+  case RKIN_EV_SS: return 1;
+  case RKIN_EV_INF_OFF: return 2;
+  case RKIN_EV_INF_ON: return 3;
+  default: return 4;
+  }
 }
 
 /* Total order (cmt and value break ties) so the sum of simultaneous doses
@@ -63,9 +72,11 @@ static int event_cmp(const void *a, const void *b)
 {
   const rkin_event *x = a, *y = b;
   if (x->time != y->time) return x->time < y->time ? -1 : 1;
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
   if (x->kind != y->kind) return kind_rank(x->kind) - kind_rank(y->kind);
   if (x->cmt != y->cmt) return x->cmt < y->cmt ? -1 : 1;
   if (x->value != y->value) return x->value < y->value ? -1 : 1;
+  if (x->rec != y->rec) return x->rec < y->rec ? -1 : 1;
   return 0;
 }
 
@@ -99,6 +110,44 @@ static int validate(const rkin_dose *prev, size_t idx, const rkin_dose *r,
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: addl = %d needs "
                         "ii > 0 (the interval between repeats), got ii = %g",
                         idx + 1, r->addl, r->ii);
+  if (r->evid < 0 || r->evid > 4)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: evid = %d is "
+                        "invalid (expected 1 dose, 2 other event, 3 reset, "
+                        "4 reset and dose)", idx + 1, r->evid);
+  if ((r->evid == 2 || r->evid == 3) && (r->amount != 0 || r->rate != 0))
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: evid = %d "
+                        "gives no dose, but amount = %g, rate = %g (expected "
+                        "0; use evid 4 to reset and dose)", idx + 1,
+                        r->evid, r->amount, r->rate);
+  if (r->evid == 4 && r->amount == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: evid = 4 (reset "
+                        "and dose) needs an amount > 0", idx + 1);
+  if (r->ss < 0 || r->ss > 2)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ss = %d is "
+                        "invalid (expected 0, 1 or 2)", idx + 1, r->ss);
+  if (r->ss && (r->evid == 2 || r->evid == 3))
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ss = %d needs a "
+                        "dose record (evid 1 or 4), got evid = %d", idx + 1,
+                        r->ss, r->evid);
+  if (r->ss && !isfinite(r->ii))
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ii = %g is "
+                        "invalid", idx + 1, r->ii);
+  if (r->ss && r->ii <= 0 && !(r->ss == 1 && r->amount == 0 && r->rate > 0))
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ss = %d with "
+                        "ii = %g needs ii > 0 (the dosing interval of the "
+                        "steady state); only a constant infusion (ss = 1, "
+                        "amount = 0, rate > 0) has ii = 0", idx + 1, r->ss,
+                        r->ii);
+  if (r->ss && r->ii > 0 && r->amount == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ss = %d with "
+                        "ii = %g needs an amount > 0", idx + 1, r->ss,
+                        r->ii);
+  if (r->ss && r->ii > 0 && r->rate > 0
+      && r->amount / r->rate / r->ii > MAX_ADDL)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: a steady-state "
+                        "infusion lasting %g h with ii = %g overlaps more "
+                        "than %d earlier doses", idx + 1,
+                        r->amount / r->rate, r->ii, MAX_ADDL);
   if (prev && r->time < prev->time)
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: time = %g is "
                         "earlier than record %zu's time %g (records must be "
@@ -107,10 +156,33 @@ static int validate(const rkin_dose *prev, size_t idx, const rkin_dose *r,
   return RKIN_OK;
 }
 
+int rkin_dosing_ss_split(const rkin_dose *r, double *rem)
+{
+  double dur = r->amount / r->rate, m = floor(dur / r->ii);
+  *rem = dur - m * r->ii;
+  if (*rem < 0) *rem = 0;
+  return (int)m;
+}
+
+/* Earlier doses of an SS infusion still running at its time: those k >= 1
+ * intervals back with k ii < duration. */
+static int ss_running(const rkin_dose *r)
+{
+  double rem;
+  int m;
+  if (!r->ss || !(r->ii > 0) || !(r->rate > 0) || r->amount == 0) return 0;
+  m = rkin_dosing_ss_split(r, &rem);
+  return rem > 0 ? m : m - 1;
+}
+
 size_t rkin_dosing_count_events(const rkin_dose *r)
 {
-  if (!r || r->amount == 0 || r->addl < 0) return 0;
-  return ((size_t)r->addl + 1) * (r->rate > 0 ? 2 : 1);
+  size_t n;
+  if (!r || r->addl < 0 || r->evid == 2) return 0;
+  n = (r->evid == 3 || r->evid == 4) + (r->ss != 0)
+      + 2 * (size_t)ss_running(r);
+  if (r->amount == 0) return n;
+  return n + ((size_t)r->addl + 1) * (r->rate > 0 ? 2 : 1);
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
@@ -127,13 +199,16 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 static void push_event(rkin_dosing *d, double t, rkin_event_kind k, int cmt,
-                       double v)
+                       double v, double start)
 {
   rkin_event *e = &d->ev[d->n_ev++];
   e->time = t;
   e->kind = k;
   e->cmt = cmt;
   e->value = v;
+  e->start = start;
+  e->rec = (int)d->n_rec - 1;
+  e->epoch = d->epoch;
 }
 
 /* Restores the order after events were appended from n0 on: the new run
@@ -202,17 +277,32 @@ int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
   n0 = d->n_ev;
   for (i = 0; i < n; i++) {
     const rkin_dose *dose = &doses[i];
-    int k;
+    int k, run = ss_running(dose);
+    double t0 = dose->time;
+    if (dose->evid == 2) {
+      d->rec[d->n_rec++] = *dose;
+      continue;
+    }
+    if (dose->evid == 3 || dose->evid == 4 || dose->ss == 1) d->epoch++;
     d->rec[d->n_rec++] = *dose;
+    if (dose->evid == 3 || dose->evid == 4)
+      push_event(d, t0, RKIN_EV_RESET, dose->cmt, 0, t0);
+    if (dose->ss) push_event(d, t0, RKIN_EV_SS, dose->cmt, 0, t0);
+    /* Earlier doses of the steady state still running at its time. */
+    for (k = 1; k <= run; k++) {
+      push_event(d, t0, RKIN_EV_INF_ON, dose->cmt, dose->rate, t0);
+      push_event(d, t0 - k * dose->ii + dose->amount / dose->rate,
+                 RKIN_EV_INF_OFF, dose->cmt, dose->rate, t0);
+    }
     /* A zero amount changes nothing; an infusion of it would last 0 h. */
     for (k = 0; dose->amount != 0 && k <= dose->addl; k++) {
-      double t = dose->time + k * dose->ii;
+      double t = t0 + k * dose->ii;
       if (dose->rate > 0) {
-        push_event(d, t, RKIN_EV_INF_ON, dose->cmt, dose->rate);
+        push_event(d, t, RKIN_EV_INF_ON, dose->cmt, dose->rate, t);
         push_event(d, t + dose->amount / dose->rate, RKIN_EV_INF_OFF,
-                   dose->cmt, dose->rate);
+                   dose->cmt, dose->rate, t);
       } else {
-        push_event(d, t, RKIN_EV_BOLUS, dose->cmt, dose->amount);
+        push_event(d, t, RKIN_EV_BOLUS, dose->cmt, dose->amount, t);
       }
     }
   }

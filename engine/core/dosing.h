@@ -15,19 +15,35 @@ typedef struct {
   int cmt;        /* state index (0-based) */
   double ii;      /* II: interval between repeats, h (needed when addl > 0) */
   int addl;       /* ADDL: additional doses after the first */
+  int evid;       /* EVID: 0 or 1 dose; 2 other event (no effect: amount
+                     must be 0); 3 reset (every amount to 0, infusions in
+                     progress cancelled; amount must be 0); 4 reset, then
+                     this record's dose (amount > 0). */
+  int ss;         /* SS: 0; 1 amounts set to the steady state of this dose
+                     repeated every ii (after a reset that also cancels
+                     every pending dose of earlier records); 2 the steady
+                     state added to the current amounts. With ii = 0 only
+                     SS = 1, amount 0, rate > 0: the constant-infusion
+                     steady state (that infusion ends at time). */
 } rkin_dose;
 
 typedef enum {
   RKIN_EV_BOLUS,    /* y[cmt] += value */
   RKIN_EV_INF_ON,   /* infusion rate into cmt += value */
-  RKIN_EV_INF_OFF   /* infusion rate into cmt -= value */
+  RKIN_EV_INF_OFF,  /* infusion rate into cmt -= value */
+  RKIN_EV_RESET,    /* EVID 3/4: amounts and rates to 0; infusions of
+                       earlier records still running are cancelled */
+  RKIN_EV_SS        /* SS = 1 or 2 of record rec (see solve.h) */
 } rkin_event_kind;
 
 typedef struct {
   double time;
+  double value;     /* amount (bolus) or rate (infusion) */
+  double start;     /* INF_OFF: when its infusion started */
   rkin_event_kind kind;
   int cmt;
-  double value;     /* amount (bolus) or rate (infusion) */
+  int rec;          /* 0-based index of the record it comes from */
+  int epoch;        /* resets (EVID 3/4, SS = 1) among records 0..rec */
 } rkin_event;
 
 typedef struct rkin_dosing rkin_dosing;
@@ -36,12 +52,15 @@ rkin_dosing *rkin_dosing_new(void);
 void rkin_dosing_free(rkin_dosing *d);
 rkin_dosing *rkin_dosing_copy(const rkin_dosing *d);
 
-/* Expanded events one schedule may hold (32 bytes each: 128 MB). */
+/* Expanded events one schedule may hold (40 bytes each: 160 MB). */
 #define RKIN_DOSING_MAX_EVENTS 4000000
 
 /* Adds one record. Rejects (RKIN_EINVAL, message naming the field and
  * value): non-finite or negative time, amount or rate; cmt < 0; addl < 0;
- * addl > 0 with ii <= 0; a time earlier than the previous record's; and
+ * addl > 0 with ii <= 0; a time earlier than the previous record's; evid
+ * not 0..4, a non-zero amount with evid 2 or 3, evid 4 without amount; ss
+ * not 0..2, ss with evid 2 or 3, ss with ii = 0 other than the constant
+ * infusion (ss = 1, amount 0, rate > 0), ss with ii > 0 and amount 0; and
  * (RKIN_ERANGE) more than RKIN_DOSING_MAX_EVENTS events in all. */
 int rkin_dosing_add(rkin_dosing *d, const rkin_dose *dose, rkin_err *err);
 /* Adds n records (in time order) with one sort of their events: the way to
@@ -51,6 +70,11 @@ int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
                          size_t *bad, rkin_err *err);
 /* The events a record expands to (0 for a zero amount). */
 size_t rkin_dosing_count_events(const rkin_dose *r);
+/* For an SS infusion with ii > 0: the whole intervals m = floor(duration
+ * / ii) it lasts (returned) and the remainder *rem = duration - m ii, so
+ * at steady state (m + 1) infusions run over the first rem h of each
+ * interval and m over the rest. */
+int rkin_dosing_ss_split(const rkin_dose *r, double *rem);
 /* Checks every cmt against a model with n_states states. */
 int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err);
 
@@ -58,7 +82,12 @@ size_t rkin_dosing_nrecords(const rkin_dosing *d);
 const rkin_dose *rkin_dosing_record(const rkin_dosing *d, size_t i);
 
 /* Expanded events sorted by time (ADDL repeats and infusion ends included);
- * at equal times, infusion ends come first, then starts, then boluses. */
+ * at equal times by epoch (so events of records before a reset at that
+ * time come before it, as NONMEM gives implied doses before the record at
+ * their time), then resets, steady states, infusion ends, starts,
+ * boluses. An SS infusion record also has, for every earlier dose of its
+ * steady state still running at its time (ii shorter than the infusion),
+ * an INF_ON at its time and an INF_OFF at that dose's end. */
 size_t rkin_dosing_nevents(const rkin_dosing *d);
 const rkin_event *rkin_dosing_events(const rkin_dosing *d);
 

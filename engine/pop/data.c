@@ -415,11 +415,10 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
   } else {
     r->evid = r->has_amt && r->amt > 0 ? 1 : r->mdv == 1 ? 2 : 0;
   }
-  if (r->ss != 0)
+  if (r->ss != 0 && r->ss != 1 && r->ss != 2)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column SS: %g is not "
-                        "supported (steady-state dosing; only SS = 0 or "
-                        "missing; give the doses explicitly with ADDL/II)",
-                        c->file, c->line, r->ss);
+                        "supported (expected 0, 1 steady state, 2 steady "
+                        "state added)", c->file, c->line, r->ss);
   if (r->rate < 0)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column RATE: %g is not "
                         "supported (modelled rate / duration; expected 0 "
@@ -447,6 +446,7 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
   *last_t = r->time;
   if (r->evid == 1 || r->evid == 4) {
     rkin_dose dose;
+    memset(&dose, 0, sizeof dose);
     if (!r->has_amt)
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column AMT: missing "
                           "on a dose record (EVID %d)", c->file, c->line,
@@ -465,6 +465,8 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     dose.cmt = r->cmt < 0 ? 0 : r->cmt;
     dose.ii = r->ii;
     dose.addl = r->addl;
+    dose.ss = (int)r->ss;
+    dose.evid = 1;   /* EVID 4's reset: the segment starts from zero */
     if (c->opts && c->opts->n_states
         && (size_t)dose.cmt >= c->opts->n_states)
       return cmt_message(err, c->file, c->line, dose.cmt, c->opts->n_states,

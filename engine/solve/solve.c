@@ -7,8 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_permutation.h>
+
 #include "solve/cvodes_path.h"
 #include "solve/exact_path.h"
+
+/* Newton iterations for a steady state on the CVODES path (the exact
+ * path needs one). */
+#define SS_MAX_IT 50
 
 struct rkin_solver {
   const rkin_model *m;
@@ -33,6 +41,16 @@ struct rkin_solver {
   size_t n_dir, cap_S;
   double *S;          /* n x n_dir */
   double *dy, *dout;  /* the caller's arrays, or NULL */
+  /* Event records: events of records before cancel_rec are skipped (SS =
+   * 1 cancels everything pending); an infusion end of a record before
+   * reset_rec whose infusion started by reset_t is skipped (a reset
+   * cancelled it). */
+  int cancel_rec, reset_rec;
+  double reset_t;
+  /* Steady-state scratch: x, f, g, rates, q (TIA, discarded), n x n. */
+  double *ss_x, *ss_f, *ss_g, *ss_r, *ss_q, *ss_J, *ss_Jc;
+  size_t cap_ss_q;
+  gsl_permutation *ss_perm;
 };
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
@@ -72,6 +90,9 @@ void rkin_solver_free(rkin_solver *s)
   free(s->q);
   free(s->work);
   free(s->S);
+  free(s->ss_x);
+  free(s->ss_q);
+  if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
 
@@ -101,7 +122,15 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->y = malloc((s->n ? s->n : 1) * sizeof *s->y);
   s->rate = malloc((s->n ? s->n : 1) * sizeof *s->rate);
   s->work = malloc((nw ? nw : 1) * sizeof *s->work);
-  if (!s->y || !s->rate || !s->work) goto nomem;
+  s->ss_x = malloc((4 * (s->n ? s->n : 1) + 2 * s->n * s->n)
+                   * sizeof *s->ss_x);
+  s->ss_perm = gsl_permutation_alloc(s->n ? s->n : 1);
+  if (!s->y || !s->rate || !s->work || !s->ss_x || !s->ss_perm) goto nomem;
+  s->ss_f = s->ss_x + s->n;
+  s->ss_g = s->ss_f + s->n;
+  s->ss_r = s->ss_g + s->n;
+  s->ss_J = s->ss_r + s->n;
+  s->ss_Jc = s->ss_J + s->n * s->n;
   /* AUTO takes the exact path only when every TIA a request may ask for
    * (outputs included) is available on it. */
   s->path = o->path;
@@ -256,26 +285,225 @@ static int grow_q(rkin_solver *s, size_t nq)
   if (!q) return RKIN_ENOMEM;
   s->q = q;
   s->cap_q = nq;
+  q = realloc(s->ss_q, nq * sizeof *q);
+  if (!q) return RKIN_ENOMEM;
+  s->ss_q = q;
+  s->cap_ss_q = nq;
   return RKIN_OK;
 }
 
-/* Applies one event; a rate back to (rounding of) zero becomes 0 exactly,
- * so a finished infusion leaves no residual input. */
-static void apply(rkin_solver *s, const rkin_event *e)
+/* One integration from ts to te of y with rates r, no outputs, its
+ * integrals discarded: the history a steady state is built from. */
+static int ss_advance(rkin_solver *s, double ts, double te, double *y,
+                      const double *r, long *steps, rkin_err *err)
+{
+  memset(s->ss_q, 0, s->cap_ss_q * sizeof *s->ss_q);
+  if (s->cv)
+    return rkin_cvpath_advance(s->cv, ts, te, y, r, NULL, 0, emit, s,
+                               s->ss_q, steps, err);
+  return rkin_expath_advance(s->ex, ts, te, y, r, NULL, 0, emit, s,
+                             s->ss_q, err);
+}
+
+/* out = Phi(x): the state at t after one interval ii that began at t - ii
+ * in state x with the dose of r given then (with_dose 0: no dose, for the
+ * exact path's e^(A ii) columns). An infusion overlapping later intervals
+ * is folded into one interval: (m+1) rates over [0, rem), m after. */
+static int ss_map(rkin_solver *s, const rkin_dose *r, double t,
+                  const double *x, double *out, int with_dose, long *steps,
+                  rkin_err *err)
+{
+  double ts = t - r->ii, rem;
+  int rc, m;
+  memcpy(out, x, s->n * sizeof *x);
+  memset(s->ss_r, 0, s->n * sizeof *s->ss_r);
+  if (with_dose && r->rate > 0) {
+    m = rkin_dosing_ss_split(r, &rem);
+    if (rem > 0) {
+      s->ss_r[r->cmt] = (m + 1) * r->rate;
+      rc = ss_advance(s, ts, ts + rem, out, s->ss_r, steps, err);
+      if (rc) return rc;
+    }
+    s->ss_r[r->cmt] = m * r->rate;
+    return ss_advance(s, ts + rem, t, out, s->ss_r, steps, err);
+  }
+  if (with_dose) out[r->cmt] += r->amount;
+  return ss_advance(s, ts, t, out, s->ss_r, steps, err);
+}
+
+/* Solves M dx = g in place of g (M n x n row-major in ss_J, destroyed). */
+static int ss_lu(rkin_solver *s, size_t rec, rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double umin = HUGE_VAL, jmax = 0;
+  int sign;
+  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
+  gsl_vector_view g = gsl_vector_view_array(s->ss_g, n);
+  for (i = 0; i < n * n; i++) jmax = fmax(jmax, fabs(s->ss_J[i]));
+  gsl_linalg_LU_decomp(&M.matrix, s->ss_perm, &sign);
+  for (i = 0; i < n; i++)
+    umin = fmin(umin, fabs(gsl_matrix_get(&M.matrix, i, i)));
+  if (!(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
+    return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' "
+                        "has no steady state (the periodic system is "
+                        "singular, smallest pivot %g: some amount never "
+                        "decays)", rec + 1, rkin_model_name(s->m), umin);
+  gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &g.vector);
+  for (j = 0; j < n; j++)
+    if (!isfinite(s->ss_g[j]))
+      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: the "
+                          "steady state of state '%s' is not finite",
+                          rec + 1, rkin_model_state_name(s->m, j));
+  return RKIN_OK;
+}
+
+static int ss_converged(const rkin_solver *s, const double *x,
+                        const double *dx)
+{
+  size_t i;
+  for (i = 0; i < s->n; i++)
+    if (!(fabs(dx[i]) <= 10 * (s->o.rtol * fabs(x[i]) + s->o.atol)))
+      return 0;
+  return 1;
+}
+
+/* The periodic steady state of record rec into ss_x (amounts just before
+ * its dose at t). Newton on x - Phi(x) = 0: Phi is affine on the exact
+ * path (Jacobian e^(A ii), one step from 0 is the solution); on CVODES
+ * its Jacobian is taken by finite differences. */
+static int ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
+                       double t, long *steps, rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J;
+  int it, rc;
+  memset(x, 0, n * sizeof *x);
+  for (it = 1; it <= SS_MAX_IT; it++) {
+    if ((rc = ss_map(s, r, t, x, f, 1, steps, err))) return rc;
+    for (j = 0; j < n; j++) {
+      /* column j of J = dPhi/dx_j, into g for the moment */
+      double h = 1, *col = s->ss_g;
+      if (s->ex) {
+        memset(s->ss_r, 0, n * sizeof *s->ss_r);
+        memset(col, 0, n * sizeof *col);
+        col[j] = 1;
+        if ((rc = ss_advance(s, t - r->ii, t, col, s->ss_r, steps, err)))
+          return rc;
+      } else {
+        double xj = x[j], scale = fmax(fabs(x[j]), fabs(f[j]));
+        for (i = 0; i < n; i++) scale = fmax(scale, 1e-3 * fabs(f[i]));
+        h = sqrt(s->o.rtol) * scale + sqrt(s->o.atol);
+        x[j] = xj + h;
+        rc = ss_map(s, r, t, x, col, 1, steps, err);
+        x[j] = xj;
+        if (rc) return rc;
+        for (i = 0; i < n; i++) col[i] = (col[i] - f[i]) / h;
+      }
+      for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
+    }
+    for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
+    if ((rc = ss_lu(s, rec, err))) return rc;
+    for (i = 0; i < n; i++) x[i] += s->ss_g[i];
+    if (s->ex) return RKIN_OK;
+    if (ss_converged(s, x, s->ss_g))
+      /* land on a trajectory of the integrator */
+      return ss_map(s, r, t, x, x, 1, steps, err);
+  }
+  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the steady "
+                      "state (ss = %d, ii = %g h) of model '%s' did not "
+                      "converge in %d Newton iterations on the CVODES path "
+                      "(tolerance 10 (rtol |x| + atol), rtol = %g)",
+                      rec + 1, r->ss, r->ii, rkin_model_name(s->m),
+                      SS_MAX_IT, s->o.rtol);
+}
+
+/* The constant-infusion steady state (ii = 0): f(t, x) + r = 0 by Newton
+ * with the model's exact Jacobian; one step for a linear model. */
+static int ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
+                       double t, rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double *x = s->ss_x, *f = s->ss_f, *Jc = s->ss_Jc;
+  int it, rc;
+  memset(x, 0, n * sizeof *x);
+  for (it = 1; it <= SS_MAX_IT; it++) {
+    rc = rkin_model_rhs(s->m, t, x, s->p, f, s->work);
+    if (!rc) rc = rkin_model_jac(s->m, t, x, s->p, Jc, s->work) ? -1 : 0;
+    if (rc)
+      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: model "
+                          "'%s' is not finite on the way to the constant-"
+                          "infusion steady state", rec + 1,
+                          rkin_model_name(s->m));
+    for (i = 0; i < n; i++) {
+      s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? r->rate : 0);
+      for (j = 0; j < n; j++) s->ss_J[i * n + j] = -Jc[i + j * n];
+    }
+    if ((rc = ss_lu(s, rec, err))) return rc;
+    for (i = 0; i < n; i++) x[i] += s->ss_g[i];
+    if (rkin_model_is_linear(s->m) || ss_converged(s, x, s->ss_g))
+      return RKIN_OK;
+  }
+  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the constant-"
+                      "infusion steady state of model '%s' did not "
+                      "converge in %d Newton iterations", rec + 1,
+                      rkin_model_name(s->m), SS_MAX_IT);
+}
+
+static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
+{
+  if (amounts) memset(s->y, 0, s->n * sizeof *s->y);
+  memset(s->rate, 0, s->n * sizeof *s->rate);
+  s->reset_rec = e->rec;
+  s->reset_t = e->time;
+}
+
+/* Applies one event (before_t0: only its effect on the rates, the amounts
+ * being in y0); a rate back to (rounding of) zero becomes 0 exactly, so a
+ * finished infusion leaves no residual input. */
+static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
+                 long *steps, rkin_err *err)
 {
   double *r = &s->rate[e->cmt];
+  const rkin_dose *rec;
+  int rc;
+  if (e->rec < s->cancel_rec) return RKIN_OK;
   switch (e->kind) {
   case RKIN_EV_BOLUS:
-    s->y[e->cmt] += e->value;
+    if (!before_t0) s->y[e->cmt] += e->value;
     break;
   case RKIN_EV_INF_ON:
     *r += e->value;
     break;
   case RKIN_EV_INF_OFF:
+    if (e->rec < s->reset_rec && e->start <= s->reset_t) break;
     *r -= e->value;
     if (fabs(*r) <= 1e-12 * e->value) *r = 0;
     break;
+  case RKIN_EV_RESET:
+    reset_state(s, e, !before_t0);
+    break;
+  case RKIN_EV_SS:
+    rec = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
+    if (rec->ss == 1) {
+      reset_state(s, e, !before_t0);
+      s->cancel_rec = e->rec;
+    }
+    if (before_t0) break;
+    if (s->n_dir)
+      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: steady-state "
+                          "doses with sensitivities are not implemented "
+                          "(use finite differences)", e->rec + 1);
+    rc = rec->ii > 0 ? ss_periodic(s, rec, (size_t)e->rec, e->time, steps,
+                                   err)
+                     : ss_constant(s, rec, (size_t)e->rec, e->time, err);
+    if (rc) return rc;
+    {
+      size_t i;
+      for (i = 0; i < s->n; i++) s->y[i] += s->ss_x[i];
+    }
+    break;
   }
+  return RKIN_OK;
 }
 
 static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
@@ -302,12 +530,20 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
   size_t nev = rkin_dosing_nevents(r->dosing), e = 0, nk;
   double t = r->t0, te;
   int rc;
+  s->cancel_rec = s->reset_rec = -1;
+  s->reset_t = -HUGE_VAL;
   /* Infusions running before t0 still run; earlier boluses are in y0. */
   for (; e < nev && ev[e].time < r->t0; e++)
-    if (ev[e].kind != RKIN_EV_BOLUS) apply(s, &ev[e]);
+    if ((rc = apply(s, &ev[e], 1, steps, err))) return rc;
   for (;;) {
-    for (; e < nev && ev[e].time <= t && ev[e].time < r->t1; e++)
-      apply(s, &ev[e]);
+    if (r->pre_dose)
+      while (s->k_out < r->n_times && r->times[s->k_out] == t
+             && e < nev && ev[e].time == t
+             && (ev[e].time < r->t1 || r->events_at_t1))
+        emit(s, s->y);
+    for (; e < nev && ev[e].time <= t
+           && (ev[e].time < r->t1 || r->events_at_t1); e++)
+      if ((rc = apply(s, &ev[e], 0, steps, err))) return rc;
     while (s->k_out < r->n_times && r->times[s->k_out] <= t)
       emit(s, s->y);
     if (t >= r->t1) return RKIN_OK;

@@ -12,7 +12,23 @@
  *   and end up to that time, also those before t0, so consecutive runs
  *   [a, b], [b, c] give the same result as one run [a, c].
  * - At equal times infusion ends apply before starts, starts before
- *   boluses; an output at a dose time reports the state AFTER the dose.
+ *   boluses; an output at a dose time reports the state AFTER the dose
+ *   (before it with req->pre_dose).
+ * - Event records (dosing.h): a reset (EVID 3/4) sets every amount and
+ *   rate to 0 and cancels the infusions of earlier records still running
+ *   (their ADDL copies still come). SS = 1 resets, cancels every pending
+ *   event of earlier records, and sets the amounts to the periodic steady
+ *   state just before the record's dose: the solution of
+ *   x = Phi(x), Phi the map over one interval ii of the dose repeated
+ *   (an infusion longer than ii overlaps: (m+1) infusions run over the
+ *   first rem h of an interval, m over the rest). SS = 2 adds that steady
+ *   state (computed from zero) to the amounts. The exact path solves
+ *   (I - e^(A ii)) x = Phi(0) by LU; CVODES runs Newton on x - Phi(x) with
+ *   a finite-difference Jacobian of Phi until the step is below
+ *   10 (rtol |x| + atol), and reports RKIN_ESOLVER with the number of
+ *   iterations when it does not converge. The constant-infusion steady
+ *   state (ii = 0) solves f(x) + r = 0 by Newton with the model's exact
+ *   Jacobian (one LU solve of A x = -r for a linear model).
  * - Output times must lie in [t0, t1] and be non-decreasing; NaN times,
  *   a NaN y0 or parameter, an unknown cmt or TIA index are RKIN_EINVAL with
  *   a message naming the index and the value.
@@ -59,6 +75,11 @@ typedef struct {
                                  i < n_states: state i; n_states + k:
                                  output k */
   size_t n_tia;
+  int events_at_t1;           /* 1: events at t1 apply too (a run that is
+                                 not continued: an output at t1 sees a
+                                 dose there, like any other output) */
+  int pre_dose;               /* 1: an output at an event time reports the
+                                 state BEFORE that time's events */
 } rkin_solve_req;
 
 typedef struct {

@@ -181,8 +181,11 @@ static void test_bad_input(void)
   bad("noobslast.csv", "ID,TIME,DV,AMT\n1,0,.,100\n", &one,
       "noobslast.csv:2: subject ID 1 has no observations",
       "last subject without observations");
-  bad("ss.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,12\n1,1,3,.,0,.\n",
-      NULL, "ss.csv:2: column SS: 1 is not supported", "SS = 1");
+  bad("ss.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,3,12\n1,1,3,.,0,.\n",
+      NULL, "ss.csv:2: column SS: 3 is not supported", "SS = 3");
+  bad("ssii.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,0\n1,1,3,.,0,.\n",
+      &one, "ssii.csv:2: dose record 1: ss = 1 with ii = 0 needs ii > 0",
+      "SS = 1 bolus with II = 0");
   bad("rate.csv", "ID,TIME,DV,AMT,RATE\n1,0,.,100,-2\n1,1,3,.,.\n", NULL,
       "rate.csv:2: column RATE: -2 is not supported", "RATE = -2");
   bad("evid.csv", "ID,TIME,DV,EVID\n1,0,3,5\n", NULL,

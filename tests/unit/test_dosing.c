@@ -12,6 +12,7 @@ static rkin_dose dose(double t, double amt, double rate, int cmt, double ii,
                       int addl)
 {
   rkin_dose d;
+  memset(&d, 0, sizeof d);
   d.time = t;
   d.amount = amt;
   d.rate = rate;

@@ -221,7 +221,7 @@ static void test_bolus(int pi)
   const double k = 0.1, a0 = 1000, kk = k + LAM, T = 48;
   double times[] = { 0, 1, 5, 24, 48 }, y[5], tia[2], want;
   int q[2] = { 0, 1 };   /* state X and output twoX */
-  rkin_dose r = { 0, a0, 0, 0, 0, 0 };
+  rkin_dose r = { 0, a0, 0, 0, 0, 0, 0, 0 };
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -259,7 +259,7 @@ static void test_infusion(int pi)
   double times[] = { 1, 2.5, 5, 7, 20 }, y[5], yend[1], tia[1];
   double maxrel = 0, yD = R / kk * (1 - exp(-kk * D)), want;
   int q = 0;
-  rkin_dose r = { 0, 500, R, 0, 0, 0 };
+  rkin_dose r = { 0, 500, R, 0, 0, 0, 0, 0 };
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -314,7 +314,7 @@ static void test_addl(int pi)
    * doses A e^-(k+l)(t - 12 j) */
   const double k = 0.15, kk = k + LAM;
   double times[] = { 0, 6, 12, 18, 36, 40, 60 }, y[7], maxrel = 0;
-  rkin_dose r = { 0, 100, 0, 0, 12, 3 };
+  rkin_dose r = { 0, 100, 0, 0, 12, 3, 0, 0 };
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -343,7 +343,7 @@ static void test_oral(int pi)
 {
   const double ka = 1.2, k = 0.08, a0 = 300;
   double times[] = { 0.5, 2, 8, 24, 72 }, y[10], maxrel = 0;
-  rkin_dose r = { 0, a0, 0, 0, 0, 0 };
+  rkin_dose r = { 0, a0, 0, 0, 0, 0, 0, 0 };
   rkin_model *m = oral(ka, k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -373,8 +373,8 @@ static void test_oral(int pi)
  * administered = sum y(T) + lambda sum TIA(0..T) exactly. */
 static void test_mass_balance(int pi)
 {
-  rkin_dose r[3] = { { 0, 1000, 0, 0, 0, 0 }, { 10, 500, 50, 1, 0, 0 },
-                     { 30, 200, 0, 0, 24, 2 } };
+  rkin_dose r[3] = { { 0, 1000, 0, 0, 0, 0, 0, 0 }, { 10, 500, 50, 1, 0, 0, 0, 0 },
+                     { 30, 200, 0, 0, 24, 2, 0, 0 } };
   double given = 1000 + 500 + 3 * 200, yend[3], tia[3], sum;
   int q[3] = { 0, 1, 2 };
   rkin_model *m = with_urine();
@@ -422,7 +422,7 @@ static void peer_cycles(rkin_solver *s, const double *k, double *tia,
 {
   double y[PEER_NSTATE] = { 0 };
   int kid = PEER_KIDNEY, c;
-  rkin_dose r = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0 };
+  rkin_dose r = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0, 0, 0 };
   rkin_dosing *d = doses(&r, 1);
   *rc = 0;
   for (c = 0; c < PEER_NCYCLE && !*rc; c++) {
@@ -624,7 +624,7 @@ static void test_errors(void)
 {
   rkin_model *m = one_cmt(0.1), *nm = nan_model();
   rkin_solver *s = solver(m, RKIN_PATH_CVODES, 1e-6, 1e-9), *ns;
-  rkin_dose r = { 0, 100, 0, 3, 0, 0 };
+  rkin_dose r = { 0, 100, 0, 3, 0, 0, 0, 0 };
   rkin_dosing *d = doses(&r, 1);
   rkin_solve_req rq = { 0 };
   rkin_solve_res rs = { 0 };

@@ -1,0 +1,243 @@
+-- tests/dosing.lua - NONMEM event records in m:simulate: steady state (SS
+-- 1 / 2, bolus, infusion, II shorter than the infusion, constant
+-- infusion), resets (EVID 3 / 4), EVID 2, a dose at the last output time,
+-- pre-dose outputs; every value against a closed form or an explicit
+-- superposition of single doses, on both solver paths.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local exp = math.exp
+local k = 0.1   -- 1/h
+
+local one = rk.model {
+  name = "one", states = { "C" }, params = { k = k },
+  ode = function(s, p) return { C = -p.k * s.C } end,
+}
+local ka = 0.9
+local oral = rk.model {
+  name = "oral", states = { "D", "C" }, params = { ka = ka, k = k },
+  ode = function(s, p)
+    return { D = -p.ka * s.D, C = p.ka * s.D - p.k * s.C }
+  end,
+}
+-- Michaelis-Menten elimination: only the CVODES path.
+local mm = rk.model {
+  name = "mm", states = { "C" }, params = { V = 20, K = 50 },
+  ode = function(s, p) return { C = -p.V * s.C / (p.K + s.C) } end,
+}
+
+-- One zero-order infusion (rate R, duration T) started at 0, seen at s.
+local function inf1(R, T, s)
+  if s <= 0 then return 0 end
+  if s <= T then return R / k * (1 - exp(-k * s)) end
+  return R / k * (1 - exp(-k * T)) * exp(-k * (s - T))
+end
+
+local tol = { exact = 1e-12, cvodes = 2e-5 }
+
+for _, path in ipairs { "exact", "cvodes" } do
+  local eps = tol[path]
+  local function sim(m, spec)
+    spec.path = path
+    return m:simulate(spec)
+  end
+
+  -- SS = 1 bolus: C(t) = D e^-kt / (1 - e^-k tau) (Gibaldi & Perrier,
+  -- Pharmacokinetics 2nd ed., ch. 3, multiple dosing).
+  do
+    local D, tau = 100, 12
+    local r = sim(one, { doses = { { time = 0, amount = D, to = "C", ss = 1,
+                                     ii = tau } }, times = { 0, 5, 12 } })
+    for i, tt in ipairs { 0, 5, 12 } do
+      t.is(r.C[i], D * exp(-k * tt) / (1 - exp(-k * tau)), eps,
+           path .. ": SS=1 bolus C(" .. tt .. ") = D e^-kt/(1-e^-k tau)")
+    end
+  end
+
+  -- SS = 1 infusion shorter than tau, record at t = 2 with ADDL 1.
+  do
+    local D, R, tau, T0 = 100, 50, 12, 2
+    local Tin = D / R
+    local c0 = R / k * (1 - exp(-k * Tin)) * exp(-k * (tau - Tin))
+               / (1 - exp(-k * tau))
+    local times = { 2, 3, 4, 10, 14, 15 }
+    local r = sim(one, { doses = { { time = T0, amount = D, rate = R,
+                                     to = "C", ss = 1, ii = tau, addl = 1 } },
+                         times = times })
+    for i, tt in ipairs(times) do
+      local s = (tt - T0) % tau
+      local want = c0 * exp(-k * s) + inf1(R, Tin, s)
+      t.is(r.C[i], want, eps, ("%s: SS=1 infusion C(%g) = C0 e^-ks + "
+           .. "infusion response (C0 pre-dose steady state)"):format(path, tt))
+    end
+  end
+
+  -- SS = 1 infusion LONGER than tau (T = 5 h, tau = 2 h): the infusions of
+  -- earlier doses still running at the record go on to their end; against
+  -- the superposition of 3000 single infusions.
+  do
+    local D, R, tau = 100, 20, 2
+    local Tin = D / R
+    local times = { 0, 0.5, 1, 1.7, 2, 3.1, 4, 6, 9, 20 }
+    local r = sim(one, { doses = { { time = 0, amount = D, rate = R,
+                                     to = "C", ss = 1, ii = tau } },
+                         times = times, t1 = 20 })
+    local worst = 0
+    for i, tt in ipairs(times) do
+      local want = 0
+      for j = 0, 3000 do want = want + inf1(R, Tin, tt + j * tau) end
+      worst = math.max(worst, math.abs(r.C[i] - want) / want)
+    end
+    t.ok(worst <= math.max(eps, 1e-11), ("%s: SS=1, II 2 h shorter than "
+         .. "the 5 h infusion = superposition of 3001 infusions (max rel "
+         .. "%.2g)"):format(path, worst))
+  end
+
+  -- Constant-infusion steady state (SS=1, AMT 0, RATE, II 0): C = R/k at
+  -- the record; the infusion ends there.
+  do
+    local r = sim(one, { doses = { { time = 1, rate = 20, to = "C",
+                                     ss = 1 } }, times = { 1, 4 } })
+    t.is(r.C[1], 20 / k, eps, path .. ": constant-infusion SS C = R/k")
+    t.is(r.C[2], 20 / k * exp(-3 * k), eps,
+         path .. ": ... and that infusion ends at the record")
+  end
+
+  -- SS = 1 cancels an earlier record's pending ADDL doses; SS = 2 adds
+  -- the steady state to what is there.
+  do
+    local D, tau = 100, 12
+    local css = D / (1 - exp(-k * tau))
+    local r = sim(one, { doses = {
+        { time = 0, amount = 500, to = "C", ii = 6, addl = 10 },
+        { time = 3, amount = D, to = "C", ss = 1, ii = tau } },
+      times = { 3, 9 } })
+    t.is(r.C[1], css, eps, path .. ": SS=1 resets the amounts")
+    t.is(r.C[2], css * exp(-6 * k), eps,
+         path .. ": SS=1 cancels the earlier record's ADDL doses")
+    r = sim(one, { doses = {
+        { time = 0, amount = 500, to = "C" },
+        { time = 3, amount = D, to = "C", ss = 2, ii = tau } },
+      times = { 3, 9 } })
+    t.is(r.C[1], 500 * exp(-3 * k) + css, eps,
+         path .. ": SS=2 adds the steady state to the amounts")
+  end
+
+  -- Oral SS = 1: C(t) = D ka/(ka-k) [e^-kt/(1-e^-k tau) -
+  -- e^-ka t/(1-e^-ka tau)] (the Bateman function summed over doses).
+  do
+    local D, tau = 100, 8
+    local times = { 0, 1, 3, 8 }
+    local r = sim(oral, { doses = { { time = 0, amount = D, to = "D",
+                                      ss = 1, ii = tau } }, times = times })
+    for i, tt in ipairs(times) do
+      local s = tt % tau
+      local want = D * ka / (ka - k) * (exp(-k * s) / (1 - exp(-k * tau))
+                   - exp(-ka * s) / (1 - exp(-ka * tau)))
+      t.is(r.C[i], want, math.max(eps, 1e-12),
+           ("%s: oral SS=1 C(%g) = summed Bateman"):format(path, tt))
+    end
+  end
+
+  -- Reset and re-dose (EVID 4) equals a fresh subject.
+  do
+    local doses = { { time = 0, amount = 300, rate = 30, to = "D" },
+                    { time = 4, amount = 80, to = "C" },
+                    { time = 20, amount = 100, to = "D", evid = 4 } }
+    local r = sim(oral, { doses = doses, times = { 20, 23, 30 } })
+    local f = sim(oral, { doses = { { time = 0, amount = 100, to = "D" } },
+                          times = { 0, 3, 10 } })
+    for i = 1, 3 do
+      t.is(r.C[i], f.C[i], math.max(eps, 1e-13),
+           path .. ": EVID 4 = a fresh subject, C at +" .. ({0, 3, 10})[i])
+      t.is(r.D[i], f.D[i], math.max(eps, 1e-13),
+           path .. ": EVID 4 = a fresh subject, D at +" .. ({0, 3, 10})[i])
+    end
+  end
+
+  -- EVID 3 cancels an infusion in progress; its ADDL copies still come.
+  do
+    local r = sim(one, { doses = {
+        { time = 0, amount = 100, rate = 10, to = "C", ii = 24, addl = 1 },
+        { time = 5, evid = 3 } }, times = { 5, 8, 24, 26 } })
+    t.is(r.C[1], 0, 0, path .. ": EVID 3 sets the amount to 0")
+    t.is(r.C[2], 0, 0, path .. ": ... and stops the running infusion")
+    t.is(r.C[3], 0, 0, path .. ": ... nothing until the ADDL copy")
+    t.is(r.C[4], inf1(10, 10, 2), eps,
+         path .. ": the ADDL copy at 24 h is given")
+  end
+
+  -- EVID 2 changes nothing.
+  do
+    local a = sim(one, { doses = { { time = 0, amount = 100, to = "C" },
+                                   { time = 2, evid = 2 } },
+                         times = { 1, 3 } })
+    t.is(a.C[2], 100 * exp(-3 * k), eps, path .. ": EVID 2 changes nothing")
+  end
+
+  -- A dose at the last output time is seen by that output; pre_dose
+  -- reports the state before it.
+  do
+    local doses = { { time = 0, amount = 100, to = "C" },
+                    { time = 5, amount = 100, to = "C" } }
+    local r = sim(one, { doses = doses, times = { 0, 5 } })
+    t.is(r.C[2], 100 + 100 * exp(-5 * k), eps,
+         path .. ": a dose at the last output time is not dropped")
+    t.is(r.y_end.C, 100 + 100 * exp(-5 * k), eps, path .. ": ... nor in y_end")
+    r = sim(one, { doses = doses, times = { 0, 5, 6 }, pre_dose = true })
+    t.is(r.C[1], 0, 0, path .. ": pre_dose: output at the first dose is 0")
+    t.is(r.C[2], 100 * exp(-5 * k), eps, path .. ": pre_dose at 5 h")
+    t.is(r.C[3], (100 * exp(-5 * k) + 100) * exp(-k), eps,
+         path .. ": pre_dose: the dose is given after the output")
+  end
+end
+
+-- Nonlinear model at steady state: only CVODES. The Newton solution is a
+-- fixed point: one more interval of explicit dosing reproduces it, and
+-- 200 explicit doses from zero converge to it.
+do
+  local D, tau = 100, 6
+  local r = mm:simulate { doses = { { time = 0, amount = D, to = "C", ss = 1,
+                                      ii = tau, addl = 1 } },
+                          times = { 0, 6 } }
+  t.is(r.path, "cvodes", "Michaelis-Menten model on CVODES")
+  t.is(r.C[2], r.C[1], 1e-5, "MM SS=1: one more interval returns to it")
+  local e = mm:simulate { doses = { { time = 0, amount = D, to = "C",
+                                      ii = tau, addl = 200 } },
+                          times = { 1200 } }
+  t.is(r.C[1], e.C[1], 1e-5, "MM SS=1 = 201 explicit doses at 1200 h")
+end
+
+-- Bad input: clear messages naming the dose and field.
+do
+  local function bad(d, pat, what)
+    t.raises(function()
+      one:simulate { doses = { d }, times = { 0, 1 } }
+    end, pat, what)
+  end
+  bad({ time = 0, amount = 100, to = "C", ss = 1 },
+      "doses[1]: dose record 1: ss = 1 with ii = 0 needs ii > 0",
+      "SS with II = 0 and a bolus")
+  bad({ time = 0, amount = 100, to = "C", ss = 3, ii = 12 },
+      "doses[1]: field 'ss' must be an integer in [0, 2] (got 3)", "SS = 3")
+  bad({ time = 0, to = "C", evid = 4 }, "doses[1]: field 'amount'",
+      "EVID 4 without AMT")
+  bad({ time = 0, amount = 0, to = "C", evid = 4 },
+      "evid = 4 (reset and dose) needs an amount > 0", "EVID 4 with AMT 0")
+  bad({ time = 0, amount = 5, evid = 3 },
+      "evid = 3 gives no dose, but amount = 5", "EVID 3 with an amount")
+  bad({ time = 0, amount = 5, to = "C", evid = 5 },
+      "field 'evid' must be an integer in [1, 4] (got 5)", "EVID 5")
+  bad({ time = 0, amount = 5, to = "C", addl = 2 },
+      "addl = 2 needs ii > 0", "ADDL without II")
+  bad({ time = 0, to = "C", ss = 2, ii = 12, evid = 3 },
+      "ss = 2 needs a dose record (evid 1 or 4), got evid = 3",
+      "SS with EVID 3")
+  t.raises(function()
+    one:simulate { doses = { { time = 0, amount = 1, to = "C", ss = 1,
+                               ii = 12 } }, times = { 0 }, t1 = 1,
+                   params = { k = 0 } }
+  end, "has no steady state", "SS of a model that never decays")
+end
+
+t.done()
