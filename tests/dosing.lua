@@ -93,6 +93,24 @@ for _, path in ipairs { "exact", "cvodes" } do
          .. "%.2g)"):format(path, worst))
   end
 
+  -- An infusion lasting exactly 2 tau (4 h, tau 2 h): one earlier dose is
+  -- still running at the record, the one 2 tau back has just ended.
+  do
+    local D, R, tau = 40, 10, 2
+    local times = { 0, 0.5, 1.5, 2, 3 }
+    local r = sim(one, { doses = { { time = 0, amount = D, rate = R,
+                                     to = "C", ss = 1, ii = tau } },
+                         times = times, t1 = 3 })
+    local worst = 0
+    for i, tt in ipairs(times) do
+      local want = 0
+      for j = 0, 3000 do want = want + inf1(R, D / R, tt + j * tau) end
+      worst = math.max(worst, math.abs(r.C[i] - want) / want)
+    end
+    t.ok(worst <= math.max(eps, 1e-11), ("%s: SS=1, infusion of exactly 2 "
+         .. "II = superposition (max rel %.2g)"):format(path, worst))
+  end
+
   -- Constant-infusion steady state (SS=1, AMT 0, RATE, II 0): C = R/k at
   -- the record; the infusion ends there.
   do
@@ -165,6 +183,17 @@ for _, path in ipairs { "exact", "cvodes" } do
     t.is(r.C[3], 0, 0, path .. ": ... nothing until the ADDL copy")
     t.is(r.C[4], inf1(10, 10, 2), eps,
          path .. ": the ADDL copy at 24 h is given")
+  end
+
+  -- An implied dose (ADDL copy) at the time of a reset record is given
+  -- before the record, so the reset removes it.
+  do
+    local r = sim(one, { doses = {
+        { time = 0, amount = 100, to = "C", ii = 10, addl = 1 },
+        { time = 0, amount = 50, rate = 10, to = "C", ii = 10, addl = 1 },
+        { time = 10, evid = 3 } }, times = { 10, 12 } })
+    t.is(r.C[1], 0, 0, path .. ": ADDL copies at the reset time are reset")
+    t.is(r.C[2], 0, 0, path .. ": ... also the infusion copy")
   end
 
   -- EVID 2 changes nothing.

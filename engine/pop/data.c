@@ -24,7 +24,7 @@ static const char *const std_names[C_NSTD] = {
 typedef struct {
   rkin_data_subject pub;        /* first: the public view */
   double *time, *dv, *cov;
-  int *cmt;
+  int *cmt, *obs_rec;
   size_t *obs_line, cap_obs;
   rkin_data_segment *seg;
   size_t cap_seg;
@@ -91,6 +91,7 @@ static void subject_free(subject *s)
   free(s->cov);
   free(s->cmt);
   free(s->obs_line);
+  free(s->obs_rec);
   free(s->seg);
   free(s->dose_line);
   free(s->dose_cmt);
@@ -233,15 +234,18 @@ static int start_segment(subject *s, double t0)
   return RKIN_OK;
 }
 
-static int add_obs(subject *s, double t, double dv, int cmt, size_t line)
+/* n_rec: the dose records of its segment before it (record order). */
+static int add_obs(subject *s, double t, double dv, int cmt, size_t line,
+                   size_t n_rec)
 {
   size_t n = s->pub.n_obs, cap = s->cap_obs;
   if (n + 1 > cap) {
-    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
+    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap;
     if (grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
         || grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
         || grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
-        || grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line))
+        || grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line)
+        || grow((void **)&s->obs_rec, &c5, n + 1, sizeof *s->obs_rec))
       return RKIN_ENOMEM;
     s->cap_obs = c1;
   }
@@ -249,6 +253,7 @@ static int add_obs(subject *s, double t, double dv, int cmt, size_t line)
   s->dv[n] = dv;
   s->cmt[n] = cmt;
   s->obs_line[n] = line;
+  s->obs_rec[n] = (int)n_rec;
   s->pub.n_obs++;
   s->seg[s->pub.n_seg - 1].n_obs++;
   return RKIN_OK;
@@ -316,6 +321,7 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.dv = s->dv;
   s->pub.cmt = s->cmt;
   s->pub.obs_line = s->obs_line;
+  s->pub.obs_rec = s->obs_rec;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
   if (s->pub.n_obs == 0)
@@ -478,7 +484,7 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
                           "an observation record (set MDV = 1 or EVID = 2 "
                           "to skip it)", c->file, c->line);
-    rc = add_obs(s, r->time, r->dv, r->cmt, c->line);
+    rc = add_obs(s, r->time, r->dv, r->cmt, c->line, c->n_pend);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   return RKIN_OK;

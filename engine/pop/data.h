@@ -49,6 +49,10 @@ typedef struct {
   const int *cmt;             /* n_obs: 0-based state of the CMT column, or
                                  -1 when the record has no CMT */
   const size_t *obs_line;     /* n_obs file lines, for messages */
+  const int *obs_rec;         /* n_obs: dose records of its segment
+                                 before it (rkin_solve_req.out_rec: an
+                                 observation before a dose record at the
+                                 same time sees the state before it) */
   const double *cov;          /* n_cov: the subject's first non-missing
                                  value of each covariate (NaN when it has
                                  none) */

@@ -3,6 +3,7 @@
  * CVODES path (cvodes_path.c) or the exact path (exact_path.c). */
 #include "solve/solve.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,12 @@ static int check_req(const rkin_solver *s, const rkin_solve_req *r,
   if ((rc = check_vector(r->y0, s->n, "y0", s->m, 1, err))
       || (rc = check_vector(r->params, s->n_par, "params", s->m, 0, err)))
     return rc;
+  for (k = 1; r->out_rec && k < r->n_times; k++)
+    if (r->times[k] == r->times[k - 1] && r->out_rec[k] < r->out_rec[k - 1])
+      return rkin_err_set(err, RKIN_EINVAL, "out_rec[%zu] = %d is less than "
+                          "out_rec[%zu] = %d at the same time %g h (record "
+                          "counts must not decrease)", k, r->out_rec[k],
+                          k - 1, r->out_rec[k - 1], r->times[k]);
   if (r->n_tia && !r->tia)
     return rkin_err_set(err, RKIN_EINVAL, "n_tia = %zu but tia is NULL",
                         r->n_tia);
@@ -536,7 +543,28 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
   for (; e < nev && ev[e].time < r->t0; e++)
     if ((rc = apply(s, &ev[e], 1, steps, err))) return rc;
   for (;;) {
-    if (r->pre_dose)
+    if (r->out_rec) {
+      size_t ee = e, i;
+      int lo = INT_MIN;
+      while (ee < nev && ev[ee].time <= t
+             && (ev[ee].time < r->t1 || r->events_at_t1))
+        ee++;
+      /* each output sees the events of the records before it */
+      while (s->k_out < r->n_times && r->times[s->k_out] <= t) {
+        int hi = r->out_rec[s->k_out];
+        for (i = e; i < ee; i++)
+          if (ev[i].rec >= lo && ev[i].rec < hi
+              && (rc = apply(s, &ev[i], 0, steps, err)))
+            return rc;
+        if (hi > lo) lo = hi;
+        emit(s, s->y);
+      }
+      for (i = e; i < ee; i++)
+        if (ev[i].rec >= lo && (rc = apply(s, &ev[i], 0, steps, err)))
+          return rc;
+      e = ee;
+    }
+    if (r->pre_dose && !r->out_rec)
       while (s->k_out < r->n_times && r->times[s->k_out] == t
              && e < nev && ev[e].time == t
              && (ev[e].time < r->t1 || r->events_at_t1))

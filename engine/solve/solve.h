@@ -80,6 +80,13 @@ typedef struct {
                                  dose there, like any other output) */
   int pre_dose;               /* 1: an output at an event time reports the
                                  state BEFORE that time's events */
+  const int *out_rec;         /* NULL, or n_times record counts (dataset
+                                 order): output k sees, of the events at
+                                 its time, those of dose records
+                                 < out_rec[k] (ADDL copies of earlier
+                                 records included); the others apply
+                                 after it. Non-decreasing at equal times.
+                                 Overrides pre_dose. */
 } rkin_solve_req;
 
 typedef struct {
