@@ -221,6 +221,181 @@ for _, path in ipairs { "exact", "cvodes" } do
   end
 end
 
+-- ------------------------------------------------ model dose modifiers
+-- Oral model with bioavailability, lag time, modelled rate and duration
+-- (NONMEM F1, ALAG1, R2, D1 as rk.model fields).
+local F1, tlag, Rm, Dm = 0.6, 1.5, 20, 4
+local lagged = rk.model {
+  name = "lagged", states = { "D", "C" },
+  params = { ka = ka, k = k, F1 = F1, tlag = tlag, R = Rm, Dur = Dm },
+  ode = function(s, p)
+    return { D = -p.ka * s.D, C = p.ka * s.D - p.k * s.C }
+  end,
+  bioav = function(p) return { D = p.F1 } end,
+  lag = function(p) return { D = p.tlag } end,
+  rate = function(p) return { C = p.R } end,
+  duration = function(p) return { D = p.Dur } end,
+}
+-- The Bateman function of a unit dose into D, s h after it is given.
+local function bateman(s)
+  if s <= 0 then return 0 end
+  return ka / (ka - k) * (exp(-k * s) - exp(-ka * s))
+end
+-- One infusion into D (rate R for T h) seen s h after its start, in C.
+local function oral_inf(R, T, s)
+  local function g(u)   -- response to a unit-rate infusion running u h
+    if u <= 0 then return 0 end
+    return ka / (ka - k) * ((1 - exp(-k * u)) / k - (1 - exp(-ka * u)) / ka)
+  end
+  return R * (g(s) - g(s - T))
+end
+
+for _, path in ipairs { "exact", "cvodes" } do
+  local eps = math.max(tol[path], 1e-12)
+  local function sim(spec)
+    spec.path = path
+    return lagged:simulate(spec)
+  end
+
+  -- Lag + F: the Bateman function scaled by F and shifted by ALAG; ADDL
+  -- copies get the lag too; the record's own row shows no dose yet.
+  do
+    local times = { 0, 1, 1.5, 3, 10, 13, 20 }
+    local r = sim { doses = { { time = 0, amount = 100, to = "D", ii = 12,
+                                addl = 1 } }, times = times }
+    for i, tt in ipairs(times) do
+      local want = F1 * 100 * (bateman(tt - tlag) + bateman(tt - 12 - tlag))
+      t.is(r.C[i], want, eps, ("%s: F and ALAG: C(%g) = F D shifted "
+           .. "Bateman (ADDL copy lagged too)"):format(path, tt))
+    end
+    t.is(r.D[1], 0, 0, path .. ": the lagged dose is not in its own row")
+  end
+
+  -- F and ALAG apply only to doses into their compartment.
+  do
+    local r = sim { doses = { { time = 0, amount = 100, to = "C" } },
+                    times = { 0, 2 } }
+    t.is(r.C[1], 100, eps, path .. ": dose into C: no F, no lag")
+    t.is(r.C[2], 100 * exp(-2 * k), eps, path .. ": ... decays from 0 h")
+  end
+
+  -- RATE -1 takes R from the model (duration F AMT / R; no F on C);
+  -- RATE -2 takes D (rate F AMT / D) and equals the infusion given with
+  -- that rate; a given RATE into D keeps the rate, F sets the duration.
+  do
+    local r = sim { doses = { { time = 0, amount = 100, rate = -1,
+                                to = "C" } }, times = { 3, 8 } }
+    t.is(r.C[1], inf1(Rm, 100 / Rm, 3), eps, path .. ": RATE=-1: R from "
+         .. "the model, during the infusion")
+    t.is(r.C[2], inf1(Rm, 100 / Rm, 8), eps, path .. ": RATE=-1: after it")
+    local a = sim { doses = { { time = 0, amount = 100, rate = -2,
+                                to = "D" } }, times = { 2, 4, 9 } }
+    local b = sim { doses = { { time = 0, amount = 100,
+                                rate = F1 * 100 / Dm, to = "D" } },
+                    times = { 2, 4, 9 } }
+    for i, tt in ipairs { 2, 4, 9 } do
+      t.is(a.C[i], b.C[i], eps, ("%s: RATE=-2 = the infusion of rate "
+           .. "F AMT/D (C at %g h)"):format(path, tt))
+      t.is(a.C[i], oral_inf(F1 * 100 / Dm, Dm, tt - tlag), eps,
+           ("%s: RATE=-2 = lagged infusion closed form at %g h")
+           :format(path, tt))
+    end
+    local g = sim { doses = { { time = 0, amount = 100, rate = 10,
+                                to = "D" } }, times = { 5, 9 } }
+    t.is(g.C[1], oral_inf(10, F1 * 100 / 10, 5 - tlag), eps,
+         path .. ": given RATE: F scales the duration (F AMT / RATE)")
+    t.is(g.C[2], oral_inf(10, F1 * 100 / 10, 9 - tlag), eps,
+         path .. ": ... not the rate (after the end)")
+  end
+
+  -- Steady state with lag: earlier doses at TIME + ALAG - k II, the
+  -- record's own at TIME + ALAG; sum of 3000 shifted Batemans.
+  do
+    local tau, T0 = 8, 2
+    local times = { 2, 3, 3.5, 6, 12, 18 }
+    local r = sim { doses = { { time = T0, amount = 100, to = "D", ss = 1,
+                                ii = tau, addl = 1 } }, times = times }
+    local worst = 0
+    for i, tt in ipairs(times) do
+      local want = 0
+      for j = -1, 3000 do
+        want = want + F1 * 100 * bateman(tt - (T0 + tlag - j * tau))
+      end
+      worst = math.max(worst, math.abs(r.C[i] - want) / want)
+    end
+    t.ok(worst <= math.max(eps, 1e-10), ("%s: SS=1 with lag and F = "
+         .. "superposition of lagged doses (max rel %.2g)"):format(path, worst))
+    -- an infusion SS with lag, II (3 h) shorter than the duration (4 h)
+    tau = 3
+    r = sim { doses = { { time = T0, amount = 100, rate = -2, to = "D",
+                          ss = 1, ii = tau } }, times = times, t1 = 18 }
+    worst = 0
+    for i, tt in ipairs(times) do
+      local want = 0
+      for j = 0, 4000 do
+        want = want + oral_inf(F1 * 100 / Dm, Dm, tt - (T0 + tlag - j * tau))
+      end
+      worst = math.max(worst, math.abs(r.C[i] - want) / want)
+    end
+    t.ok(worst <= math.max(eps, 1e-10), ("%s: SS=1 infusion (RATE=-2) with "
+         .. "lag, II < duration = superposition (max rel %.2g)")
+         :format(path, worst))
+  end
+
+  -- A reset cancels a lagged dose still pending.
+  do
+    local r = sim { doses = { { time = 0, amount = 100, to = "D" },
+                              { time = 1, evid = 3 } }, times = { 3 } }
+    t.is(r.C[1], 0, 0, path .. ": EVID 3 cancels the pending lagged dose")
+  end
+end
+
+-- Bad input for the modifiers.
+do
+  t.raises(function()
+    lagged:simulate { doses = { { time = 0, amount = 1, to = "D" } },
+                      times = { 1 }, params = { tlag = -1 } }
+  end, "lag time (ALAG) of state 'D' is -1 for these parameters",
+  "negative lag")
+  t.raises(function()
+    lagged:simulate { doses = { { time = 0, amount = 1, to = "D" } },
+                      times = { 1 }, params = { F1 = -0.5 } }
+  end, "bioavailability (F) of state 'D' is -0.5", "negative F")
+  t.raises(function()
+    lagged:simulate { doses = { { time = 0, amount = 1, rate = -1,
+                                  to = "D" } }, times = { 1 } }
+  end, "rate = -1 (rate from the model), but the model defines no rate for "
+     .. "compartment 1", "RATE=-1 without a model rate")
+  t.raises(function()
+    one:simulate { doses = { { time = 0, amount = 1, rate = -2,
+                               to = "C" } }, times = { 1 } }
+  end, "defines no duration for compartment 1", "RATE=-2 without a model")
+  t.raises(function()
+    lagged:simulate { doses = { { time = 0, amount = 1, to = "D", ss = 1,
+                                  ii = 1 } }, times = { 1 } }
+  end, "steady state with lag time 1.5 h >= ii = 1 h is not supported",
+  "SS with lag >= II")
+  t.raises(function()
+    lagged:simulate { doses = { { time = 0, amount = 1, rate = -3,
+                                  to = "D" } }, times = { 1 } }
+  end, "rate = -3 is invalid", "RATE -3")
+  local ok = pcall(rk.model, {
+    name = "bad", states = { "A" }, params = { k = 1 },
+    ode = function(s, p) return { A = -p.k * s.A } end,
+    lag = function(p) return { B = p.k } end })
+  t.raises(function()
+    rk.model { name = "bad", states = { "A" }, params = { k = 1 },
+               ode = function(s, p) return { A = -p.k * s.A } end,
+               lag = function(p) return { B = p.k } end }
+  end, "lag returns a value for unknown state 'B'", "lag of an unknown state")
+  t.ok(not ok, "rk.model fails for it")
+  t.raises(function()
+    rk.model { name = "bad", states = { "A" }, params = { k = 1 },
+               ode = function(s, p) return { A = -p.k * s.A } end,
+               bioav = 0.5 }
+  end, "field 'bioav' must be a function (p)", "bioav not a function")
+end
+
 -- Nonlinear model at steady state: only CVODES. The Newton solution is a
 -- fixed point: one more interval of explicit dosing reproduces it, and
 -- 200 explicit doses from zero converge to it.

@@ -11,7 +11,8 @@ typedef struct {
   double time;    /* h */
   double amount;  /* AMT, in the state's unit (MBq for activities) */
   double rate;    /* RATE: 0 bolus; > 0 zero-order infusion, unit/h,
-                     lasting amount/rate h */
+                     lasting amount/rate h; -1 rate and -2 duration from
+                     the model (core/model.h dose modifiers) */
   int cmt;        /* state index (0-based) */
   double ii;      /* II: interval between repeats, h (needed when addl > 0) */
   int addl;       /* ADDL: additional doses after the first */
@@ -39,7 +40,8 @@ typedef enum {
 typedef struct {
   double time;
   double value;     /* amount (bolus) or rate (infusion) */
-  double start;     /* INF_OFF: when its infusion started */
+  double start;     /* the nominal time of the dose it belongs to
+                       (record time + k ii, before the lag) */
   rkin_event_kind kind;
   int cmt;
   int rec;          /* 0-based index of the record it comes from */
@@ -70,11 +72,34 @@ int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
                          size_t *bad, rkin_err *err);
 /* The events a record expands to (0 for a zero amount). */
 size_t rkin_dosing_count_events(const rkin_dose *r);
-/* For an SS infusion with ii > 0: the whole intervals m = floor(duration
- * / ii) it lasts (returned) and the remainder *rem = duration - m ii, so
- * at steady state (m + 1) infusions run over the first rem h of each
+/* For an SS infusion with ii > 0: the whole intervals m = floor(dur /
+ * ii) it lasts (returned) and the remainder *rem = dur - m ii, so at
+ * steady state (m + 1) infusions run over the first rem h of each
  * interval and m over the rest. */
-int rkin_dosing_ss_split(const rkin_dose *r, double *rem);
+int rkin_dosing_ss_split(double dur, double ii, double *rem);
+
+/* A record as the model gives it (NONMEM's F, ALAG, R, D). */
+typedef struct {
+  double amount;    /* F x AMT */
+  double rate;      /* 0 bolus; RATE, or R (RATE -1), or amount / D (-2) */
+  double dur;       /* amount / rate (F changes it for a given RATE) */
+  double lag;       /* ALAG: every copy (ADDL too) is given lag h later */
+} rkin_dose_eff;
+
+/* The effective dose of record r (index idx, for messages) with mods NULL
+ * (F 1, no lag) or the model's values (core/model.h layout, RKIN_MOD_N x
+ * n_states; NaN where R or D are not defined). RKIN_EINVAL for RATE -1 /
+ * -2 when the model defines no R / D for that compartment, and for a
+ * steady state with lag >= ii. */
+int rkin_dosing_effective(const rkin_dose *r, size_t idx, const double *mods,
+                          size_t n_states, rkin_dose_eff *e, rkin_err *err);
+/* 1 when a record has RATE -1 or -2: its events exist only per run. */
+int rkin_dosing_needs_model(const rkin_dosing *d);
+/* All events of d with the model's modifiers (sorted as
+ * rkin_dosing_events) into *ev (grown, capacity *cap), *n_ev of them. */
+int rkin_dosing_expand(const rkin_dosing *d, const double *mods,
+                       size_t n_states, rkin_event **ev, size_t *cap,
+                       size_t *n_ev, rkin_err *err);
 /* Checks every cmt against a model with n_states states. */
 int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err);
 

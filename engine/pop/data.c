@@ -425,11 +425,11 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column SS: %g is not "
                         "supported (expected 0, 1 steady state, 2 steady "
                         "state added)", c->file, c->line, r->ss);
-  if (r->rate < 0)
+  if (r->rate < 0 && r->rate != -1 && r->rate != -2)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column RATE: %g is not "
-                        "supported (modelled rate / duration; expected 0 "
-                        "bolus or > 0 infusion rate)", c->file, c->line,
-                        r->rate);
+                        "supported (expected 0 bolus, > 0 infusion rate, -1 "
+                        "rate or -2 duration from the model)", c->file,
+                        c->line, r->rate);
   return RKIN_OK;
 }
 

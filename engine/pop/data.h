@@ -14,10 +14,11 @@
  * 0) or a state name; a dose record needs one unless the model has a
  * single state (opts->n_states == 1). RATE 0 is a
  * bolus, RATE > 0 an infusion of AMT at that rate. SS 1 / 2 with II (or
- * SS 1, AMT 0, RATE > 0, II 0) are steady-state doses (dosing.h, solve.h).
- * Not supported (rejected with a message naming the line): SS other than
- * 0, 1, 2, RATE -1 / -2 (modelled rate or duration), CMT <= 0
- * (compartment on / off records).
+ * SS 1, AMT 0, RATE > 0, II 0) are steady-state doses (dosing.h, solve.h);
+ * RATE -1 / -2 take the rate / duration from the model (checked when
+ * solved). Not supported (rejected with a message naming the line): SS
+ * other than 0, 1, 2, RATE < 0 other than -1 / -2, CMT <= 0 (compartment
+ * on / off records).
  *
  * A reset starts a new segment: the solver integrates each segment from
  * zero state at its start time, and time may go back at a reset. Records

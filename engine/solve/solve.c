@@ -52,6 +52,14 @@ struct rkin_solver {
   double *ss_x, *ss_f, *ss_g, *ss_r, *ss_q, *ss_J, *ss_Jc;
   size_t cap_ss_q;
   gsl_permutation *ss_perm;
+  /* The run's events: the schedule's own, or made with the model's dose
+   * modifiers (F, ALAG, R, D at the run's parameters) into evbuf. */
+  const rkin_event *ev;
+  size_t nev;
+  rkin_event *evbuf;
+  size_t cap_evbuf;
+  double *mods;       /* RKIN_MOD_N x n */
+  int mods_on;
 };
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
@@ -93,6 +101,8 @@ void rkin_solver_free(rkin_solver *s)
   free(s->S);
   free(s->ss_x);
   free(s->ss_q);
+  free(s->evbuf);
+  free(s->mods);
   if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
@@ -126,7 +136,9 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->ss_x = malloc((4 * (s->n ? s->n : 1) + 2 * s->n * s->n)
                    * sizeof *s->ss_x);
   s->ss_perm = gsl_permutation_alloc(s->n ? s->n : 1);
-  if (!s->y || !s->rate || !s->work || !s->ss_x || !s->ss_perm) goto nomem;
+  s->mods = malloc(RKIN_MOD_N * (s->n ? s->n : 1) * sizeof *s->mods);
+  if (!s->y || !s->rate || !s->work || !s->ss_x || !s->ss_perm || !s->mods)
+    goto nomem;
   s->ss_f = s->ss_x + s->n;
   s->ss_g = s->ss_f + s->n;
   s->ss_r = s->ss_g + s->n;
@@ -312,30 +324,31 @@ static int ss_advance(rkin_solver *s, double ts, double te, double *y,
                              s->ss_q, err);
 }
 
-/* out = Phi(x): the state at t after one interval ii that began at t - ii
- * in state x with the dose of r given then (with_dose 0: no dose, for the
+/* out = the state len h after a dose of e (into cmt) given at ts in state
+ * x, within a steady state of interval ii (with_dose 0: no dose, for the
  * exact path's e^(A ii) columns). An infusion overlapping later intervals
  * is folded into one interval: (m+1) rates over [0, rem), m after. */
-static int ss_map(rkin_solver *s, const rkin_dose *r, double t,
-                  const double *x, double *out, int with_dose, long *steps,
-                  rkin_err *err)
+static int ss_map(rkin_solver *s, const rkin_dose_eff *e, int cmt,
+                  double ii, double ts, double len, const double *x,
+                  double *out, int with_dose, long *steps, rkin_err *err)
 {
-  double ts = t - r->ii, rem;
+  double rem, t1 = ts + len;
   int rc, m;
   memcpy(out, x, s->n * sizeof *x);
   memset(s->ss_r, 0, s->n * sizeof *s->ss_r);
-  if (with_dose && r->rate > 0) {
-    m = rkin_dosing_ss_split(r, &rem);
+  if (with_dose && e->rate > 0) {
+    m = rkin_dosing_ss_split(e->dur, ii, &rem);
     if (rem > 0) {
-      s->ss_r[r->cmt] = (m + 1) * r->rate;
-      rc = ss_advance(s, ts, ts + rem, out, s->ss_r, steps, err);
-      if (rc) return rc;
+      double te = rem < len ? ts + rem : t1;
+      s->ss_r[cmt] = (m + 1) * e->rate;
+      rc = ss_advance(s, ts, te, out, s->ss_r, steps, err);
+      if (rc || te == t1) return rc;
     }
-    s->ss_r[r->cmt] = m * r->rate;
-    return ss_advance(s, ts + rem, t, out, s->ss_r, steps, err);
+    s->ss_r[cmt] = m * e->rate;
+    return ss_advance(s, ts + rem, t1, out, s->ss_r, steps, err);
   }
-  if (with_dose) out[r->cmt] += r->amount;
-  return ss_advance(s, ts, t, out, s->ss_r, steps, err);
+  if (with_dose) out[cmt] += e->amount;
+  return ss_advance(s, ts, t1, out, s->ss_r, steps, err);
 }
 
 /* Solves M dx = g in place of g (M n x n row-major in ss_J, destroyed). */
@@ -374,34 +387,37 @@ static int ss_converged(const rkin_solver *s, const double *x,
   return 1;
 }
 
-/* The periodic steady state of record rec into ss_x (amounts just before
- * its dose at t). Newton on x - Phi(x) = 0: Phi is affine on the exact
- * path (Jacobian e^(A ii), one step from 0 is the solution); on CVODES
- * its Jacobian is taken by finite differences. */
+/* The periodic steady state of record rec (dose e) into ss_x: the
+ * amounts at its time t, the earlier doses given at t + lag - k ii. First
+ * the amounts x just before a dose: Newton on x - Phi(x) = 0, Phi the map
+ * over one interval; Phi is affine on the exact path (Jacobian e^(A ii),
+ * one step from 0 is the solution); on CVODES its Jacobian is taken by
+ * finite differences. Then from the last dose, at t + lag - ii, to t. */
 static int ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
-                       double t, long *steps, rkin_err *err)
+                       const rkin_dose_eff *e, double t, long *steps,
+                       rkin_err *err)
 {
   size_t n = s->n, i, j;
-  double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J;
-  int it, rc;
+  double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J, ii = r->ii;
+  double ts = t + e->lag - ii;    /* the last earlier dose */
+  int it, rc, cmt = r->cmt;
   memset(x, 0, n * sizeof *x);
   for (it = 1; it <= SS_MAX_IT; it++) {
-    if ((rc = ss_map(s, r, t, x, f, 1, steps, err))) return rc;
+    if ((rc = ss_map(s, e, cmt, ii, ts, ii, x, f, 1, steps, err))) return rc;
     for (j = 0; j < n; j++) {
       /* column j of J = dPhi/dx_j, into g for the moment */
       double h = 1, *col = s->ss_g;
       if (s->ex) {
-        memset(s->ss_r, 0, n * sizeof *s->ss_r);
         memset(col, 0, n * sizeof *col);
         col[j] = 1;
-        if ((rc = ss_advance(s, t - r->ii, t, col, s->ss_r, steps, err)))
+        if ((rc = ss_map(s, e, cmt, ii, ts, ii, col, col, 0, steps, err)))
           return rc;
       } else {
         double xj = x[j], scale = fmax(fabs(x[j]), fabs(f[j]));
         for (i = 0; i < n; i++) scale = fmax(scale, 1e-3 * fabs(f[i]));
         h = sqrt(s->o.rtol) * scale + sqrt(s->o.atol);
         x[j] = xj + h;
-        rc = ss_map(s, r, t, x, col, 1, steps, err);
+        rc = ss_map(s, e, cmt, ii, ts, ii, x, col, 1, steps, err);
         x[j] = xj;
         if (rc) return rc;
         for (i = 0; i < n; i++) col[i] = (col[i] - f[i]) / h;
@@ -411,10 +427,10 @@ static int ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
     for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
     if ((rc = ss_lu(s, rec, err))) return rc;
     for (i = 0; i < n; i++) x[i] += s->ss_g[i];
-    if (s->ex) return RKIN_OK;
-    if (ss_converged(s, x, s->ss_g))
-      /* land on a trajectory of the integrator */
-      return ss_map(s, r, t, x, x, 1, steps, err);
+    if (s->ex || ss_converged(s, x, s->ss_g))
+      /* on to t (with the lag, part of an interval; without it a whole
+       * one, which also lands CVODES on a trajectory of its own) */
+      return ss_map(s, e, cmt, ii, ts, ii - e->lag, x, x, 1, steps, err);
   }
   return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the steady "
                       "state (ss = %d, ii = %g h) of model '%s' did not "
@@ -474,6 +490,11 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
   const rkin_dose *rec;
   int rc;
   if (e->rec < s->cancel_rec) return RKIN_OK;
+  /* A reset cancels what earlier records were still to do for doses
+   * nominally given by then: running infusions, lagged doses. */
+  if (e->rec < s->reset_rec && e->start <= s->reset_t
+      && e->kind != RKIN_EV_RESET && e->kind != RKIN_EV_SS)
+    return RKIN_OK;
   switch (e->kind) {
   case RKIN_EV_BOLUS:
     if (!before_t0) s->y[e->cmt] += e->value;
@@ -482,7 +503,6 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
     *r += e->value;
     break;
   case RKIN_EV_INF_OFF:
-    if (e->rec < s->reset_rec && e->start <= s->reset_t) break;
     *r -= e->value;
     if (fabs(*r) <= 1e-12 * e->value) *r = 0;
     break;
@@ -500,9 +520,15 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       return rkin_err_set(err, RKIN_EINVAL, "dose record %d: steady-state "
                           "doses with sensitivities are not implemented "
                           "(use finite differences)", e->rec + 1);
-    rc = rec->ii > 0 ? ss_periodic(s, rec, (size_t)e->rec, e->time, steps,
-                                   err)
-                     : ss_constant(s, rec, (size_t)e->rec, e->time, err);
+    {
+      rkin_dose_eff eff;
+      rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on ? s->mods
+                                 : NULL, s->n, &eff, err);
+      if (!rc)
+        rc = rec->ii > 0 ? ss_periodic(s, rec, (size_t)e->rec, &eff,
+                                       e->time, steps, err)
+                         : ss_constant(s, rec, (size_t)e->rec, e->time, err);
+    }
     if (rc) return rc;
     {
       size_t i;
@@ -527,14 +553,35 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                              emit, s, s->q, err);
 }
 
+/* The run's events: with the model's dose modifiers at p when the model
+ * has any or a record takes its rate or duration from the model. */
+static int run_events(rkin_solver *s, const rkin_solve_req *r,
+                      const double *p, rkin_err *err)
+{
+  int rc;
+  s->mods_on = r->dosing && (rkin_model_has_dose_mods(s->m)
+                             || rkin_dosing_needs_model(r->dosing));
+  if (!s->mods_on) {
+    s->ev = rkin_dosing_events(r->dosing);
+    s->nev = rkin_dosing_nevents(r->dosing);
+    return RKIN_OK;
+  }
+  if ((rc = rkin_model_dose_mods(s->m, p, s->mods, err))
+      || (rc = rkin_dosing_expand(r->dosing, s->mods, s->n, &s->evbuf,
+                                  &s->cap_evbuf, &s->nev, err)))
+    return rc;
+  s->ev = s->evbuf;
+  return RKIN_OK;
+}
+
 /* The walk: at each breakpoint (t0, each event time in (t0, t1), t1) apply
  * its events, report outputs at that time, then integrate to the next
  * breakpoint with the outputs strictly inside reported on the way. */
 static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
                 rkin_err *err)
 {
-  const rkin_event *ev = rkin_dosing_events(r->dosing);
-  size_t nev = rkin_dosing_nevents(r->dosing), e = 0, nk;
+  const rkin_event *ev = s->ev;
+  size_t nev = s->nev, e = 0, nk;
   double t = r->t0, te;
   int rc;
   s->cancel_rec = s->reset_rec = -1;
@@ -611,8 +658,10 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
   s->p = p;
   s->k_out = 0;
   s->out_bad = -1;
-  rc = s->cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
-             : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
+  rc = run_events(s, req, p, err);
+  if (!rc)
+    rc = s->cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
+               : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
   if (!rc) rc = walk(s, req, &steps, err);
   res->n_steps = steps;
   if (rc) return rc;   /* the paths' messages name the model */
@@ -702,7 +751,13 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->out_bad = -1;
   s->dy = dy;
   s->dout = dout;
-  rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
+  rc = run_events(s, req, p, err);
+  if (!rc && s->mods_on && rkin_model_has_dose_mods(s->m))
+    rc = rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: model '%s' "
+                      "has dose modifiers (F, ALAG, R, D), which depend on "
+                      "the parameters: not implemented here, use finite "
+                      "differences", rkin_model_name(s->m));
+  if (!rc) rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
   if (!rc) {
     s->n_dir = n_dir;
     rc = walk(s, req, &steps, err);

@@ -186,8 +186,8 @@ static void test_bad_input(void)
   bad("ssii.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,0\n1,1,3,.,0,.\n",
       &one, "ssii.csv:2: dose record 1: ss = 1 with ii = 0 needs ii > 0",
       "SS = 1 bolus with II = 0");
-  bad("rate.csv", "ID,TIME,DV,AMT,RATE\n1,0,.,100,-2\n1,1,3,.,.\n", NULL,
-      "rate.csv:2: column RATE: -2 is not supported", "RATE = -2");
+  bad("rate.csv", "ID,TIME,DV,AMT,RATE\n1,0,.,100,-3\n1,1,3,.,.\n", NULL,
+      "rate.csv:2: column RATE: -3 is not supported", "RATE = -3");
   bad("evid.csv", "ID,TIME,DV,EVID\n1,0,3,5\n", NULL,
       "evid.csv:2: column EVID: 5 is not supported", "EVID 5");
   bad("evidnum.csv", "ID,TIME,DV,EVID\n1,0,3,1.5\n", NULL,

@@ -68,7 +68,7 @@ static void test_event_records(void)
   /* SS infusion of 10 h every 4 h: 2 earlier doses still run at t = 8
    * (started at 4 and 0, ending at 14 and 10); 10 = 2 x 4 + 2. */
   r[0] = rec(8, 100, 10, 4, 1, 1);
-  m = rkin_dosing_ss_split(&r[0], &rem);
+  m = rkin_dosing_ss_split(r[0].amount / r[0].rate, r[0].ii, &rem);
   ok(m == 2 && rem == 2, "ss_split: 10 h over II 4 h = 2 intervals + 2 h");
   is_int((long)rkin_dosing_count_events(&r[0]), 7, "SS infusion overlapping "
          "2 earlier doses: SS + 2 x (on, off) + its own on, off = 7 events");
@@ -285,7 +285,7 @@ int main(void)
   bad(d, dose(200, -5, 0, 0, 0, 0), "amount = -5", "negative amount");
   bad(d, dose(NAN, 5, 0, 0, 0, 0), "time = nan", "NaN time");
   bad(d, dose(INFINITY, 5, 0, 0, 0, 0), "time = inf", "infinite time");
-  bad(d, dose(200, 5, -1, 0, 0, 0), "rate = -1", "negative rate");
+  bad(d, dose(200, 5, -3, 0, 0, 0), "rate = -3", "negative rate");
   bad(d, dose(200, NAN, 0, 0, 0, 0), "amount = nan", "NaN amount");
   bad(d, dose(200, 5, 0, -2, 0, 0), "cmt = -2", "negative cmt");
   bad(d, dose(200, 5, 0, 0, 0, -1), "addl = -1", "negative addl");

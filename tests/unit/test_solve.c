@@ -817,6 +817,58 @@ static void test_dataset_events(void)
   rkin_model_free(m);
 }
 
+/* Dose modifiers of a model: values and their exact parameter
+ * derivatives (F = F1^2, ALAG = 3 k on state X), and a modifier that uses
+ * a state is refused. */
+static void test_dose_mods(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "F1", "k" };
+  double pv[2] = { 0.7, 0.2 }, v[RKIN_MOD_N], dv[RKIN_MOD_N * 2];
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], nodes[RKIN_MOD_N], f1, kk;
+  rkin_model *m;
+  rkin_err err;
+  f1 = rkin_expr_param(g, 0);
+  kk = rkin_expr_param(g, 1);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, kk, rkin_expr_state(g, 0)));
+  nodes[RKIN_MOD_F] = mul(g, f1, f1);
+  nodes[RKIN_MOD_LAG] = mul(g, rkin_expr_const(g, 3), kk);
+  nodes[RKIN_MOD_RATE] = -1;
+  nodes[RKIN_MOD_DUR] = -1;
+  m = make("mods", 1, sn, d, 2, pn, pv, 0, NULL, NULL, g);
+  ok(m && rkin_model_set_dose_mods(m, nodes, &err) == 0, "dose modifiers "
+     "set (%s)", m ? "ok" : "no model");
+  if (!m) return;
+  ok(rkin_model_has_dose_mods(m) && rkin_model_dose_mod_defined(m,
+     RKIN_MOD_F, 0) && !rkin_model_dose_mod_defined(m, RKIN_MOD_RATE, 0),
+     "F and ALAG defined, R not");
+  ok(rkin_model_dose_mods(m, NULL, v, &err) == 0, "values at the defaults");
+  is_double(v[RKIN_MOD_F], 0.49, 1e-15, "F = F1^2 = 0.49");
+  is_double(v[RKIN_MOD_LAG], 0.6, 1e-15, "ALAG = 3 k = 0.6");
+  ok(isnan(v[RKIN_MOD_RATE]) && isnan(v[RKIN_MOD_DUR]),
+     "R and D not defined: NaN");
+  ok(rkin_model_dose_mods_dparams(m, NULL, dv, &err) == 0, "derivatives");
+  is_double(dv[RKIN_MOD_F * 2 + 0], 1.4, 1e-15, "dF/dF1 = 2 F1 (symbolic)");
+  is_double(dv[RKIN_MOD_F * 2 + 1], 0, 0, "dF/dk = 0");
+  is_double(dv[RKIN_MOD_LAG * 2 + 1], 3, 1e-15, "dALAG/dk = 3");
+  is_double(dv[RKIN_MOD_LAG * 2 + 0], 0, 0, "dALAG/dF1 = 0");
+  ok(rkin_model_set_dose_mods(m, nodes, &err) == RKIN_EINVAL,
+     "set twice: refused");
+  rkin_model_free(m);
+
+  g = rkin_graph_new();
+  kk = rkin_expr_param(g, 1);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, kk, rkin_expr_state(g, 0)));
+  nodes[RKIN_MOD_F] = rkin_expr_state(g, 0);
+  nodes[RKIN_MOD_LAG] = -1;
+  m = make("mods_bad", 1, sn, d, 2, pn, pv, 0, NULL, NULL, g);
+  is_int(m ? rkin_model_set_dose_mods(m, nodes, &err) : 0, RKIN_EINVAL,
+         "F that uses a state: RKIN_EINVAL");
+  like(err.msg, "bioavailability (F) of state 'X' uses a state",
+       "message names the modifier and the state");
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -835,6 +887,7 @@ int main(void)
   test_peer();
   test_errors();
   test_dataset_events();
+  test_dose_mods();
   done_testing();
   return exit_status();
 }
