@@ -413,8 +413,8 @@ int lrk_model_simulate(lua_State *L)
   if (rkin_solver_path(s) == RKIN_PATH_EXACT && n_tia > 0) {
     int late = 0;
     if (dosing) {
-      const rkin_event *ev = rkin_dosing_events(dosing);
-      size_t ne = rkin_dosing_nevents(dosing);
+      size_t ne;
+      const rkin_event *ev = rkin_solver_events(s, &ne);
       for (k = 0; k < ne; k++)
         late |= ev[k].time > t1
                 || (ev[k].time == t1 && ev[k].kind == RKIN_EV_INF_ON);

@@ -325,8 +325,10 @@ for _, path in ipairs { "exact", "cvodes" } do
     end
     t.ok(worst <= math.max(eps, 1e-10), ("%s: SS=1 with lag and F = "
          .. "superposition of lagged doses (max rel %.2g)"):format(path, worst))
-    -- an infusion SS with lag, II (3 h) shorter than the duration (4 h)
-    tau = 3
+    -- an infusion SS with lag, II (2.5 h) shorter than the duration (4
+    -- h): two earlier doses (given 1 and 3.5 h before) run at the record,
+    -- without the lag only one would
+    tau = 2.5
     r = sim { doses = { { time = T0, amount = 100, rate = -2, to = "D",
                           ss = 1, ii = tau } }, times = times, t1 = 18 }
     worst = 0
@@ -340,6 +342,32 @@ for _, path in ipairs { "exact", "cvodes" } do
     t.ok(worst <= math.max(eps, 1e-10), ("%s: SS=1 infusion (RATE=-2) with "
          .. "lag, II < duration = superposition (max rel %.2g)")
          :format(path, worst))
+  end
+
+  -- RATE -1 with F on that compartment: duration F AMT / R.
+  do
+    local rm = rk.model {
+      name = "rm", states = { "C" }, params = { k = k, F = 0.5, R = Rm },
+      ode = function(s, p) return { C = -p.k * s.C } end,
+      bioav = function(p) return { C = p.F } end,
+      rate = function(p) return { C = p.R } end,
+    }
+    local r = rm:simulate { doses = { { time = 0, amount = 100, rate = -1,
+                                        to = "C" } }, times = { 2, 6 },
+                            path = path }
+    t.is(r.C[1], inf1(Rm, 0.5 * 100 / Rm, 2), eps,
+         path .. ": RATE=-1 with F: during the infusion")
+    t.is(r.C[2], inf1(Rm, 0.5 * 100 / Rm, 6), eps,
+         path .. ": RATE=-1 with F: duration F AMT / R")
+  end
+
+  -- TIA to infinity needs every dose before t1: a lagged one after it
+  -- counts as late.
+  if path == "exact" then
+    local r = sim { doses = { { time = 0, amount = 100, to = "D" } },
+                    t1 = 1, tia = { "C" } }
+    t.ok(r.tia_inf == nil, "tia_inf: a dose lagged past t1 is late")
+    t.like(r.tia_inf_error, "needs every dose", "... and says so")
   end
 
   -- A reset cancels a lagged dose still pending.

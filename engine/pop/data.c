@@ -3,6 +3,8 @@
  * tokenizer (core/csv.h). */
 #include "pop/data.h"
 
+#define MOD_FIELD(kind) ((kind) == RKIN_MOD_RATE ? "rate" : "duration")
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -457,6 +459,11 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column AMT: missing "
                           "on a dose record (EVID %d)", c->file, c->line,
                           r->evid);
+    if (r->evid == 4 && r->amt == 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column AMT: 0 on a "
+                          "reset-and-dose record (EVID 4 needs an amount > "
+                          "0; use EVID 3 for a reset alone)", c->file,
+                          c->line);
     dose.time = r->time;
     dose.amount = r->amt;
     dose.rate = r->rate;
@@ -729,6 +736,33 @@ int rkin_data_check_states(const rkin_data *d, size_t n_states,
       if (s->dose_cmt[k] < 0 || (size_t)s->dose_cmt[k] >= n_states)
         return cmt_message(err, d->name, s->dose_line[k], s->dose_cmt[k],
                            n_states, state_names);
+  }
+  return RKIN_OK;
+}
+
+int rkin_data_check_model(const rkin_data *d, const rkin_model *m,
+                          rkin_err *err)
+{
+  size_t i, g, k, idx;
+  for (i = 0; d && i < d->n_subj; i++) {
+    const subject *s = d->subj[i];
+    for (g = 0, idx = 0; g < s->pub.n_seg; g++)
+      for (k = 0; k < rkin_dosing_nrecords(s->seg[g].dosing); k++, idx++) {
+        const rkin_dose *r = rkin_dosing_record(s->seg[g].dosing, k);
+        int kind = r->rate == -1 ? RKIN_MOD_RATE : RKIN_MOD_DUR;
+        if (r->rate >= 0 || idx >= s->n_dose
+            || rkin_model_dose_mod_defined(m, kind, (size_t)r->cmt))
+          continue;
+        return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column RATE: %g "
+                            "takes the %s from the model, but model '%s' "
+                            "defines no %s for compartment %d ('%s')",
+                            d->name, s->dose_line[idx], r->rate,
+                            r->rate == -1 ? "rate" : "duration",
+                            rkin_model_name(m), MOD_FIELD(kind), r->cmt + 1,
+                            (size_t)r->cmt < rkin_model_nstates(m)
+                                ? rkin_model_state_name(m, (size_t)r->cmt)
+                                : "?");
+      }
   }
   return RKIN_OK;
 }

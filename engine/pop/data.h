@@ -33,6 +33,7 @@
 
 #include "core/dosing.h"
 #include "core/err.h"
+#include "core/model.h"
 
 typedef struct {
   double t0;                  /* h: the segment's first record time */
@@ -104,5 +105,10 @@ int rkin_data_covariate_index(const rkin_data *d, const char *name,
  * for the message), naming the file line of an offending record. */
 int rkin_data_check_states(const rkin_data *d, size_t n_states,
                            const char *const *state_names, rkin_err *err);
+
+/* Checks every RATE -1 / -2 dose against the model's modelled rate /
+ * duration (rk.model fields rate, duration), naming the file line. */
+int rkin_data_check_model(const rkin_data *d, const rkin_model *m,
+                          rkin_err *err);
 
 #endif

@@ -167,6 +167,12 @@ nomem:
   return NULL;
 }
 
+const rkin_event *rkin_solver_events(const rkin_solver *s, size_t *n)
+{
+  *n = s->nev;
+  return s->ev;
+}
+
 rkin_path rkin_solver_path(const rkin_solver *s)
 {
   return s->path;

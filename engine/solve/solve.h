@@ -106,6 +106,10 @@ void rkin_solver_free(rkin_solver *s);
 /* The path actually used (never AUTO). */
 rkin_path rkin_solver_path(const rkin_solver *s);
 
+/* The dose events of the last run (after the model's F, ALAG, R, D):
+ * what a caller checks for doses after t1. */
+const rkin_event *rkin_solver_events(const rkin_solver *s, size_t *n);
+
 /* Runs one integration. Errors name the time, the state and, on the
  * CVODES path, the CVODES flag (CV_CONV_FAILURE, ...); a non-finite
  * derivative names the state and its expression. */
