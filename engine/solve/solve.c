@@ -18,6 +18,8 @@
 /* Newton iterations for a steady state on the CVODES path (the exact
  * path needs one). */
 #define SS_MAX_IT 50
+/* Iterations a finite-difference Jacobian is used for (chord Newton). */
+#define SS_RENEW 8
 
 struct rkin_solver {
   const rkin_model *m;
@@ -357,19 +359,22 @@ static int ss_map(rkin_solver *s, const rkin_dose_eff *e, int cmt,
   return ss_advance(s, ts, t1, out, s->ss_r, steps, err);
 }
 
-/* Solves M dx = g in place of g (M n x n row-major in ss_J, destroyed). */
-static int ss_lu(rkin_solver *s, size_t rec, rkin_err *err)
+/* Solves M dx = g in place of g: M n x n row-major in ss_J, replaced by
+ * its LU factors when factor is 1, else those factors are used again. */
+static int ss_lu(rkin_solver *s, size_t rec, int factor, rkin_err *err)
 {
   size_t n = s->n, i, j;
   double umin = HUGE_VAL, jmax = 0;
   int sign;
   gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
   gsl_vector_view g = gsl_vector_view_array(s->ss_g, n);
-  for (i = 0; i < n * n; i++) jmax = fmax(jmax, fabs(s->ss_J[i]));
-  gsl_linalg_LU_decomp(&M.matrix, s->ss_perm, &sign);
-  for (i = 0; i < n; i++)
-    umin = fmin(umin, fabs(gsl_matrix_get(&M.matrix, i, i)));
-  if (!(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
+  if (factor) {
+    for (i = 0; i < n * n; i++) jmax = fmax(jmax, fabs(s->ss_J[i]));
+    gsl_linalg_LU_decomp(&M.matrix, s->ss_perm, &sign);
+    for (i = 0; i < n; i++)
+      umin = fmin(umin, fabs(gsl_matrix_get(&M.matrix, i, i)));
+  }
+  if (factor && !(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
     return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' "
                         "has no steady state (the periodic system is "
                         "singular, smallest pivot %g: some amount never "
@@ -409,8 +414,11 @@ static int ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
   int it, rc, cmt = r->cmt;
   memset(x, 0, n * sizeof *x);
   for (it = 1; it <= SS_MAX_IT; it++) {
+    /* chord Newton: the Jacobian of the first iterate, renewed every
+     * SS_RENEW iterations (each costs n + 1 intervals on CVODES) */
+    int fresh = it % SS_RENEW == 1;
     if ((rc = ss_map(s, e, cmt, ii, ts, ii, x, f, 1, steps, err))) return rc;
-    for (j = 0; j < n; j++) {
+    for (j = 0; fresh && j < n; j++) {
       /* column j of J = dPhi/dx_j, into g for the moment */
       double h = 1, *col = s->ss_g;
       if (s->ex) {
@@ -431,7 +439,7 @@ static int ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
       for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
     }
     for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
-    if ((rc = ss_lu(s, rec, err))) return rc;
+    if ((rc = ss_lu(s, rec, fresh, err))) return rc;
     for (i = 0; i < n; i++) x[i] += s->ss_g[i];
     if (s->ex || ss_converged(s, x, s->ss_g))
       /* on to t (with the lag, part of an interval; without it a whole
@@ -467,7 +475,7 @@ static int ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
       s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? r->rate : 0);
       for (j = 0; j < n; j++) s->ss_J[i * n + j] = -Jc[i + j * n];
     }
-    if ((rc = ss_lu(s, rec, err))) return rc;
+    if ((rc = ss_lu(s, rec, 1, err))) return rc;
     for (i = 0; i < n; i++) x[i] += s->ss_g[i];
     if (rkin_model_is_linear(s->m) || ss_converged(s, x, s->ss_g))
       return RKIN_OK;
