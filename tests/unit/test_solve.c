@@ -817,6 +817,98 @@ static void test_dataset_events(void)
   rkin_model_free(m);
 }
 
+/* tests/data/modelled_nm.csv: RATE -1 / -2, F and ALAG, EVID 2 / 3, MDV,
+ * solved per segment as the population code does, on both paths. */
+static void test_dataset_modelled(void)
+{
+  static const char *const sn[] = { "X" },
+                           *const pn[] = { "k", "F", "A", "R", "D" };
+  const double k = 0.1, K = k + LAM, F = 0.5, A = 1, R = 10, D = 4;
+  double pv[5] = { 0.1, 0.5, 1, 10, 4 }, want[8], got[8];
+  const char *src = getenv("RADIOKIN_SRCDIR");
+  char path[1024];
+  rkin_data_opts opts = { 1, NULL };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], nodes[RKIN_MOD_N];
+  rkin_model *m;
+  rkin_data *ds;
+  rkin_err err;
+  size_t i, n, w = 0, j;
+  int pi;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, rkin_expr_param(g, 0),
+                                              rkin_expr_state(g, 0)));
+  for (i = 0; i < RKIN_MOD_N; i++) nodes[i] = rkin_expr_param(g, (int)i + 1);
+  m = make("modelled", 1, sn, d, 5, pn, pv, 0, NULL, NULL, g);
+  if (!m || rkin_model_set_dose_mods(m, nodes, &err)) {
+    ok(0, "model with F, ALAG, R, D");
+    rkin_model_free(m);
+    return;
+  }
+  if (!src) src = ".";
+  snprintf(path, sizeof path, "%s/tests/data/modelled_nm.csv", src);
+  ds = rkin_data_read(path, &opts, &err);
+  ok(ds != NULL, "modelled_nm.csv read (%s)", ds ? "ok" : err.msg);
+  if (!ds || rkin_data_check_model(ds, m, &err)) {
+    if (ds) diag("%s", err.msg);
+    rkin_data_free(ds);
+    rkin_model_free(m);
+    return;
+  }
+  /* 1: rate F AMT / D = 12.5 for D = 4 h from ALAG = 1 h */
+  want[w++] = inf1(F * 100 / D, D, K, 3 - A);
+  want[w++] = inf1(F * 100 / D, D, K, 6 - A);
+  want[w++] = 0;                              /* reset at 7 h */
+  want[w++] = F * 50 * exp(-K * (9 - 7 - A)); /* bolus lagged to 8 h */
+  /* 2: rate R = 10 for F AMT / R = 5 h from 1 h; the copy from 13 h */
+  want[w++] = inf1(R, F * 100 / R, K, 4 - A);
+  want[w++] = inf1(R, F * 100 / R, K, 15 - A)
+              + inf1(R, F * 100 / R, K, 15 - 12 - A);
+  for (pi = 0; pi < 2; pi++) {
+    rkin_solver *s = solver(m, PATHS[pi], 1e-9, 1e-12);
+    double worst = 0;
+    n = 0;
+    for (i = 0; s && i < rkin_data_nsubjects(ds); i++) {
+      const rkin_data_subject *sj = rkin_data_subject_at(ds, i);
+      size_t sg_i;
+      for (sg_i = 0; sg_i < sj->n_seg; sg_i++) {
+        const rkin_data_segment *sg = &sj->seg[sg_i];
+        rkin_solve_req rq;
+        rkin_solve_res rs;
+        if (!sg->n_obs) continue;
+        memset(&rq, 0, sizeof rq);
+        memset(&rs, 0, sizeof rs);
+        rq.t0 = sg->t0;
+        rq.t1 = sj->time[sg->first_obs + sg->n_obs - 1];
+        rq.dosing = sg->dosing;
+        rq.times = sj->time + sg->first_obs;
+        rq.n_times = sg->n_obs;
+        rq.out_rec = sj->obs_rec + sg->first_obs;
+        rq.events_at_t1 = 1;
+        rs.y = got + n;
+        if (rkin_solver_run(s, &rq, &rs, &err)) {
+          diag("subject %zu: %s", i + 1, err.msg);
+          break;
+        }
+        n += sg->n_obs;
+      }
+    }
+    is_int((long)n, (long)w, "%s: 6 observations (MDV 1 one skipped)",
+           PNAME[pi]);
+    for (j = 0; j < n && j < w; j++) {
+      double r = want[j] == 0 ? fabs(got[j]) : fabs(got[j] / want[j] - 1);
+      if (r > worst) worst = r;
+      if (r > 1e-6) diag("observation %zu: got %.10g want %.10g", j + 1,
+                         got[j], want[j]);
+    }
+    ok(n == w && worst <= (pi ? 1e-11 : 1e-6), "%s: modelled_nm.csv: RATE "
+       "-1 / -2 with F and ALAG (ADDL copy lagged), EVID 2, EVID 3, MDV = "
+       "closed forms (max rel %.2g)", PNAME[pi], worst);
+    rkin_solver_free(s);
+  }
+  rkin_data_free(ds);
+  rkin_model_free(m);
+}
+
 /* Dose modifiers of a model: values and their exact parameter
  * derivatives (F = F1^2, ALAG = 3 k on state X), and a modifier that uses
  * a state is refused. */
@@ -888,6 +980,7 @@ int main(void)
   test_errors();
   test_dataset_events();
   test_dose_mods();
+  test_dataset_modelled();
   done_testing();
   return exit_status();
 }
