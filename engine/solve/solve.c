@@ -1,6 +1,7 @@
 /* solve.c - the rkin_solver API: request checks, the walk through dose
- * events and output times shared by both paths, and the dispatch to the
- * CVODES path (cvodes_path.c) or the exact path (exact_path.c). */
+ * events (resets, record order at equal times) and output times shared by
+ * both paths, and the dispatch to the CVODES path (cvodes_path.c) or the
+ * exact path (exact_path.c); steady states are in steady.c. */
 #include "solve/solve.h"
 
 #include <limits.h>
@@ -8,61 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_linalg.h>
-#include <gsl/gsl_matrix.h>
-#include <gsl/gsl_permutation.h>
-
-#include "solve/cvodes_path.h"
-#include "solve/exact_path.h"
-
-/* Newton iterations for a steady state on the CVODES path (the exact
- * path needs one). */
-#define SS_MAX_IT 50
-/* Iterations a finite-difference Jacobian is used for (chord Newton). */
-#define SS_RENEW 8
-
-struct rkin_solver {
-  const rkin_model *m;
-  rkin_solve_opts o;
-  rkin_path path;
-  size_t n, n_out, n_par;
-  rkin_cvpath *cv;
-  rkin_expath *ex;
-  double *y;          /* current state */
-  double *rate;       /* current infusion rate into each state */
-  double *q;          /* TIA accumulators */
-  size_t cap_q;
-  double *work;       /* model scratch for outputs at output times */
-  /* output cursor, used by emit() */
-  const rkin_solve_req *req;
-  rkin_solve_res *res;
-  const double *p;
-  size_t k_out;
-  int out_bad;        /* -1, or the first output found non-finite */
-  double out_bad_t;
-  /* Forward sensitivities (rkin_solver_run_sens): n_dir > 0 while on. */
-  size_t n_dir, cap_S;
-  double *S;          /* n x n_dir */
-  double *dy, *dout;  /* the caller's arrays, or NULL */
-  /* Event records: events of records before cancel_rec are skipped (SS =
-   * 1 cancels everything pending); an infusion end of a record before
-   * reset_rec whose infusion started by reset_t is skipped (a reset
-   * cancelled it). */
-  int cancel_rec, reset_rec;
-  double reset_t;
-  /* Steady-state scratch: x, f, g, rates, q (TIA, discarded), n x n. */
-  double *ss_x, *ss_f, *ss_g, *ss_r, *ss_q, *ss_J, *ss_Jc;
-  size_t cap_ss_q;
-  gsl_permutation *ss_perm;
-  /* The run's events: the schedule's own, or made with the model's dose
-   * modifiers (F, ALAG, R, D at the run's parameters) into evbuf. */
-  const rkin_event *ev;
-  size_t nev;
-  rkin_event *evbuf;
-  size_t cap_evbuf;
-  double *mods;       /* RKIN_MOD_N x n */
-  int mods_on;
-};
+#include "solve/solve_impl.h"
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
 {
@@ -319,173 +266,6 @@ static int grow_q(rkin_solver *s, size_t nq)
   return RKIN_OK;
 }
 
-/* One integration from ts to te of y with rates r, no outputs, its
- * integrals discarded: the history a steady state is built from. */
-static int ss_advance(rkin_solver *s, double ts, double te, double *y,
-                      const double *r, long *steps, rkin_err *err)
-{
-  memset(s->ss_q, 0, s->cap_ss_q * sizeof *s->ss_q);
-  if (s->cv)
-    return rkin_cvpath_advance(s->cv, ts, te, y, r, NULL, 0, emit, s,
-                               s->ss_q, steps, err);
-  return rkin_expath_advance(s->ex, ts, te, y, r, NULL, 0, emit, s,
-                             s->ss_q, err);
-}
-
-/* out = the state len h after a dose of e (into cmt) given at ts in state
- * x, within a steady state of interval ii (with_dose 0: no dose, for the
- * exact path's e^(A ii) columns). An infusion overlapping later intervals
- * is folded into one interval: (m+1) rates over [0, rem), m after. */
-static int ss_map(rkin_solver *s, const rkin_dose_eff *e, int cmt,
-                  double ii, double ts, double len, const double *x,
-                  double *out, int with_dose, long *steps, rkin_err *err)
-{
-  double rem, t1 = ts + len;
-  int rc, m;
-  memcpy(out, x, s->n * sizeof *x);
-  memset(s->ss_r, 0, s->n * sizeof *s->ss_r);
-  if (with_dose && e->rate > 0) {
-    m = rkin_dosing_ss_split(e->dur, ii, &rem);
-    if (rem > 0) {
-      double te = rem < len ? ts + rem : t1;
-      s->ss_r[cmt] = (m + 1) * e->rate;
-      rc = ss_advance(s, ts, te, out, s->ss_r, steps, err);
-      if (rc || te == t1) return rc;
-    }
-    s->ss_r[cmt] = m * e->rate;
-    return ss_advance(s, ts + rem, t1, out, s->ss_r, steps, err);
-  }
-  if (with_dose) out[cmt] += e->amount;
-  return ss_advance(s, ts, t1, out, s->ss_r, steps, err);
-}
-
-/* Solves M dx = g in place of g: M n x n row-major in ss_J, replaced by
- * its LU factors when factor is 1, else those factors are used again. */
-static int ss_lu(rkin_solver *s, size_t rec, int factor, rkin_err *err)
-{
-  size_t n = s->n, i, j;
-  double umin = HUGE_VAL, jmax = 0;
-  int sign;
-  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
-  gsl_vector_view g = gsl_vector_view_array(s->ss_g, n);
-  if (factor) {
-    for (i = 0; i < n * n; i++) jmax = fmax(jmax, fabs(s->ss_J[i]));
-    gsl_linalg_LU_decomp(&M.matrix, s->ss_perm, &sign);
-    for (i = 0; i < n; i++)
-      umin = fmin(umin, fabs(gsl_matrix_get(&M.matrix, i, i)));
-  }
-  if (factor && !(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
-    return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' "
-                        "has no steady state (the periodic system is "
-                        "singular, smallest pivot %g: some amount never "
-                        "decays)", rec + 1, rkin_model_name(s->m), umin);
-  gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &g.vector);
-  for (j = 0; j < n; j++)
-    if (!isfinite(s->ss_g[j]))
-      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: the "
-                          "steady state of state '%s' is not finite",
-                          rec + 1, rkin_model_state_name(s->m, j));
-  return RKIN_OK;
-}
-
-static int ss_converged(const rkin_solver *s, const double *x,
-                        const double *dx)
-{
-  size_t i;
-  for (i = 0; i < s->n; i++)
-    if (!(fabs(dx[i]) <= 10 * (s->o.rtol * fabs(x[i]) + s->o.atol)))
-      return 0;
-  return 1;
-}
-
-/* The periodic steady state of record rec (dose e) into ss_x: the
- * amounts at its time t, the earlier doses given at t + lag - k ii. First
- * the amounts x just before a dose: Newton on x - Phi(x) = 0, Phi the map
- * over one interval; Phi is affine on the exact path (Jacobian e^(A ii),
- * one step from 0 is the solution); on CVODES its Jacobian is taken by
- * finite differences. Then from the last dose, at t + lag - ii, to t. */
-static int ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
-                       const rkin_dose_eff *e, double t, long *steps,
-                       rkin_err *err)
-{
-  size_t n = s->n, i, j;
-  double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J, ii = r->ii;
-  double ts = t + e->lag - ii;    /* the last earlier dose */
-  int it, rc, cmt = r->cmt;
-  memset(x, 0, n * sizeof *x);
-  for (it = 1; it <= SS_MAX_IT; it++) {
-    /* chord Newton: the Jacobian of the first iterate, renewed every
-     * SS_RENEW iterations (each costs n + 1 intervals on CVODES) */
-    int fresh = it % SS_RENEW == 1;
-    if ((rc = ss_map(s, e, cmt, ii, ts, ii, x, f, 1, steps, err))) return rc;
-    for (j = 0; fresh && j < n; j++) {
-      /* column j of J = dPhi/dx_j, into g for the moment */
-      double h = 1, *col = s->ss_g;
-      if (s->ex) {
-        memset(col, 0, n * sizeof *col);
-        col[j] = 1;
-        if ((rc = ss_map(s, e, cmt, ii, ts, ii, col, col, 0, steps, err)))
-          return rc;
-      } else {
-        double xj = x[j], scale = fmax(fabs(x[j]), fabs(f[j]));
-        for (i = 0; i < n; i++) scale = fmax(scale, 1e-3 * fabs(f[i]));
-        h = sqrt(s->o.rtol) * scale + sqrt(s->o.atol);
-        x[j] = xj + h;
-        rc = ss_map(s, e, cmt, ii, ts, ii, x, col, 1, steps, err);
-        x[j] = xj;
-        if (rc) return rc;
-        for (i = 0; i < n; i++) col[i] = (col[i] - f[i]) / h;
-      }
-      for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
-    }
-    for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
-    if ((rc = ss_lu(s, rec, fresh, err))) return rc;
-    for (i = 0; i < n; i++) x[i] += s->ss_g[i];
-    if (s->ex || ss_converged(s, x, s->ss_g))
-      /* on to t (with the lag, part of an interval; without it a whole
-       * one, which also lands CVODES on a trajectory of its own) */
-      return ss_map(s, e, cmt, ii, ts, ii - e->lag, x, x, 1, steps, err);
-  }
-  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the steady "
-                      "state (ss = %d, ii = %g h) of model '%s' did not "
-                      "converge in %d Newton iterations on the CVODES path "
-                      "(tolerance 10 (rtol |x| + atol), rtol = %g)",
-                      rec + 1, r->ss, r->ii, rkin_model_name(s->m),
-                      SS_MAX_IT, s->o.rtol);
-}
-
-/* The constant-infusion steady state (ii = 0): f(t, x) + r = 0 by Newton
- * with the model's exact Jacobian; one step for a linear model. */
-static int ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
-                       double t, rkin_err *err)
-{
-  size_t n = s->n, i, j;
-  double *x = s->ss_x, *f = s->ss_f, *Jc = s->ss_Jc;
-  int it, rc;
-  memset(x, 0, n * sizeof *x);
-  for (it = 1; it <= SS_MAX_IT; it++) {
-    rc = rkin_model_rhs(s->m, t, x, s->p, f, s->work);
-    if (!rc) rc = rkin_model_jac(s->m, t, x, s->p, Jc, s->work) ? -1 : 0;
-    if (rc)
-      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: model "
-                          "'%s' is not finite on the way to the constant-"
-                          "infusion steady state", rec + 1,
-                          rkin_model_name(s->m));
-    for (i = 0; i < n; i++) {
-      s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? r->rate : 0);
-      for (j = 0; j < n; j++) s->ss_J[i * n + j] = -Jc[i + j * n];
-    }
-    if ((rc = ss_lu(s, rec, 1, err))) return rc;
-    for (i = 0; i < n; i++) x[i] += s->ss_g[i];
-    if (rkin_model_is_linear(s->m) || ss_converged(s, x, s->ss_g))
-      return RKIN_OK;
-  }
-  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the constant-"
-                      "infusion steady state of model '%s' did not "
-                      "converge in %d Newton iterations", rec + 1,
-                      rkin_model_name(s->m), SS_MAX_IT);
-}
-
 static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
 {
   if (amounts) memset(s->y, 0, s->n * sizeof *s->y);
@@ -539,9 +319,10 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on ? s->mods
                                  : NULL, s->n, &eff, err);
       if (!rc)
-        rc = rec->ii > 0 ? ss_periodic(s, rec, (size_t)e->rec, &eff,
+        rc = rec->ii > 0 ? rkin_ss_periodic(s, rec, (size_t)e->rec, &eff,
                                        e->time, steps, err)
-                         : ss_constant(s, rec, (size_t)e->rec, e->time, err);
+                         : rkin_ss_constant(s, rec, (size_t)e->rec, e->time,
+                                            err);
     }
     if (rc) return rc;
     {
