@@ -52,6 +52,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->ss_q);
   free(s->evbuf);
   free(s->mods);
+  free(s->dmods);
   if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
@@ -269,9 +270,41 @@ static int grow_q(rkin_solver *s, size_t nq)
 static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
 {
   if (amounts) memset(s->y, 0, s->n * sizeof *s->y);
+  if (amounts && s->n_dir) memset(s->S, 0, s->n * s->n_dir * sizeof *s->S);
   memset(s->rate, 0, s->n * sizeof *s->rate);
   s->reset_rec = e->rec;
   s->reset_t = e->time;
+}
+
+/* The jump of the sensitivities at a dose whose amount (F) and time (ALAG)
+ * depend on the parameters: at a discontinuity at tau(p),
+ * S+ = S- + (f(tau-) - f(tau+)) dtau + d(jump): a bolus b = F AMT gives
+ * -A b dALAG + AMT dF e_c; an infusion start -R e_c dALAG, its end
+ * +R e_c d(ALAG + F AMT / R) (a given rate R does not depend on p). */
+static void sens_jump(rkin_solver *s, const rkin_event *e)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)e->cmt, i, d;
+  const rkin_dose *r = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
+  const double *dF = s->dmods + (RKIN_MOD_F * n + c) * nd;
+  const double *dL = s->dmods + (RKIN_MOD_LAG * n + c) * nd;
+  double *S = s->S;
+  for (d = 0; d < nd; d++) {
+    switch (e->kind) {
+    case RKIN_EV_BOLUS:
+      for (i = 0; i < n; i++)
+        S[i * nd + d] -= dL[d] * s->Asens[i * n + c] * e->value;
+      S[c * nd + d] += r->amount * dF[d];
+      break;
+    case RKIN_EV_INF_ON:
+      S[c * nd + d] -= dL[d] * e->value;
+      break;
+    case RKIN_EV_INF_OFF:
+      S[c * nd + d] += (dL[d] + r->amount * dF[d] / e->value) * e->value;
+      break;
+    default:
+      break;
+    }
+  }
 }
 
 /* Applies one event (before_t0: only its effect on the rates, the amounts
@@ -292,13 +325,16 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
   switch (e->kind) {
   case RKIN_EV_BOLUS:
     if (!before_t0) s->y[e->cmt] += e->value;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
     break;
   case RKIN_EV_INF_ON:
     *r += e->value;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
     break;
   case RKIN_EV_INF_OFF:
     *r -= e->value;
     if (fabs(*r) <= 1e-12 * e->value) *r = 0;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
     break;
   case RKIN_EV_RESET:
     reset_state(s, e, !before_t0);
@@ -436,6 +472,7 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
   if (!s || !req || !res)
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run: NULL argument");
   res->n_steps = 0;
+  s->sens_mods = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;
   p = req->params ? req->params : rkin_model_defaults(s->m);
@@ -497,6 +534,44 @@ int rkin_solver_tia_inf(rkin_solver *s, const double *params,
                              y0, tia, n_tia, out, err);
 }
 
+/* Directional derivatives of the dose modifiers and A(p) for sens_jump.
+ * A modelled rate or duration would also force the sensitivities during
+ * the infusion: not implemented (RKIN_EINVAL: finite differences). */
+static int sens_mods_begin(rkin_solver *s, const double *p,
+                           const double *dir, size_t n_dir,
+                           const rkin_solve_req *req, rkin_err *err)
+{
+  size_t n = s->n, np = s->n_par, nm = RKIN_MOD_N * n, need, k, d, l;
+  int rc;
+  if (rkin_dosing_needs_model(req->dosing))
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: doses "
+                        "with a modelled rate or duration (RATE -1 / -2): "
+                        "sensitivities not implemented (use finite "
+                        "differences)");
+  need = nm * n_dir + n * n + nm * np;
+  if (need > s->cap_dmods) {
+    double *q = realloc(s->dmods, need * sizeof *q);
+    if (!q)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the dose "
+                          "modifier sensitivities");
+    s->dmods = q;
+    s->cap_dmods = need;
+  }
+  s->Asens = s->dmods + nm * n_dir;
+  s->dmp = s->Asens + n * n;
+  if ((rc = rkin_model_linear_matrix(s->m, p, s->Asens, err))
+      || (rc = rkin_model_dose_mods_dparams(s->m, p, s->dmp, err)))
+    return rc;
+  for (k = 0; k < nm; k++)
+    for (d = 0; d < n_dir; d++) {
+      double v = 0;
+      for (l = 0; l < np; l++) v += s->dmp[k * np + l] * dir[d * np + l];
+      s->dmods[k * n_dir + d] = v;
+    }
+  s->sens_mods = 1;
+  return RKIN_OK;
+}
+
 int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
                          const double *dir, size_t n_dir,
                          rkin_solve_res *res, double *dy, double *dout,
@@ -547,16 +622,14 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->dy = dy;
   s->dout = dout;
   rc = run_events(s, req, p, err);
-  if (!rc && s->mods_on && rkin_model_has_dose_mods(s->m))
-    rc = rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: model '%s' "
-                      "has dose modifiers (F, ALAG, R, D), which depend on "
-                      "the parameters: not implemented here, use finite "
-                      "differences", rkin_model_name(s->m));
+  s->sens_mods = 0;
+  if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, n_dir, req, err);
   if (!rc) rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
   if (!rc) {
     s->n_dir = n_dir;
     rc = walk(s, req, &steps, err);
     s->n_dir = 0;
+    s->sens_mods = 0;
   }
   if (rc) return rc;
   if (s->out_bad >= 0)

@@ -121,7 +121,10 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * row-major n_dir x n_params; direction d is the derivative by a scalar
  * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
  * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
- * when not wanted. y0 and doses do not depend on the parameters. No TIA
+ * when not wanted. y0 does not depend on the parameters; doses do only
+ * through the model's F and ALAG (the sensitivities jump at each dose);
+ * a modelled rate or duration (RATE -1 / -2) or a steady-state dose is
+ * RKIN_EINVAL (use finite differences then). No TIA
  * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
  * complex eigenvalues or nearly parallel eigenvectors (not implemented):
  * use finite differences then. */

@@ -50,6 +50,11 @@ struct rkin_solver {
   size_t cap_evbuf;
   double *mods;       /* RKIN_MOD_N x n */
   int mods_on;
+  /* Sensitivities with dose modifiers: their directional derivatives
+   * (RKIN_MOD_N x n x n_dir), A(p), and scratch for d mods / dp. */
+  int sens_mods;
+  double *dmods, *Asens, *dmp;
+  size_t cap_dmods;
 };
 
 /* Steady states (steady.c), into s->ss_x: the amounts at time t of the

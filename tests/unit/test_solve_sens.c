@@ -223,6 +223,165 @@ static void test_vs_fd(const double *p0, int infusion, const char *what)
   rkin_model_free(m);
 }
 
+/* depot -> C <-> P with F and ALAG on D (F = 5 k21, ALAG = 2 ka) and on
+ * C (F = 2 k12, ALAG = 3 k10), so every direction moves doses. */
+static rkin_model *three_mods_model(void)
+{
+  static const char *const st[] = {"D", "C", "P"};
+  static const char *const pa[] = {"ka", "k12", "k21", "k10"};
+  static const double val[] = {0.8, 0.3, 0.1, 0.2};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node y[3], k[4], d[3], t, mods[RKIN_MOD_N * 3];
+  rkin_model_spec sp;
+  rkin_model *m;
+  int i;
+  for (i = 0; i < 3; i++) y[i] = rkin_expr_state(g, i);
+  for (i = 0; i < 4; i++) k[i] = rkin_expr_param(g, i);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL,
+                                                          k[0], y[0]));
+  t = rkin_expr_binary(g, RKIN_OP_SUB, rkin_expr_binary(g, RKIN_OP_MUL,
+                       k[2], y[2]), rkin_expr_binary(g, RKIN_OP_MUL,
+                       rkin_expr_binary(g, RKIN_OP_ADD, k[1], k[3]), y[1]));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, t, d[0]);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, rkin_expr_binary(
+           g, RKIN_OP_MUL, k[1], y[1]), rkin_expr_binary(g, RKIN_OP_MUL,
+                                                         k[2], y[2]));
+  for (i = 0; i < RKIN_MOD_N * 3; i++) mods[i] = -1;
+  mods[RKIN_MOD_F * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                              rkin_expr_const(g, 5), k[2]);
+  mods[RKIN_MOD_LAG * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                                rkin_expr_const(g, 2), k[0]);
+  mods[RKIN_MOD_F * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                              rkin_expr_const(g, 2), k[1]);
+  mods[RKIN_MOD_LAG * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                                rkin_expr_const(g, 3), k[3]);
+  memset(&sp, 0, sizeof sp);
+  sp.name = "three_mods";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 3;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 4;
+  sp.params = pa;
+  sp.values = val;
+  m = rkin_model_new(&sp, g, NULL);
+  if (m && rkin_model_set_dose_mods(m, mods, NULL)) {
+    rkin_model_free(m);
+    m = NULL;
+  }
+  return m;
+}
+
+/* Sensitivities through doses moved and scaled by F and ALAG (a bolus
+ * with a lagged ADDL copy into D, an infusion with a given rate into C,
+ * whose duration F sets) vs central differences, as test_vs_fd. */
+static void test_mods_vs_fd(void)
+{
+  static const double times[] = {0.5, 2, 4, 24, 26, 31, 33, 72};
+  static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
+  rkin_model *m = three_mods_model();
+  rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
+  rkin_dosing *d = rkin_dosing_new();
+  rkin_dose r[2];
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[24], yp[24], ym[24];
+  double dy[48], p[4], worst = 0, h = 1e-6;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, l, j;
+  int rc;
+  ok(s != NULL, "model with F and ALAG on D and C");
+  if (!s) {
+    rkin_model_free(m);
+    rkin_dosing_free(d);
+    return;
+  }
+  memset(r, 0, sizeof r);
+  r[0].amount = 7400;
+  r[0].ii = 24;
+  r[0].addl = 1;
+  r[1].time = 30;
+  r[1].amount = 7400;
+  r[1].rate = 7400 / 3.0;
+  r[1].cmt = 1;
+  rkin_dosing_add_many(d, r, 2, NULL, NULL);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 72;
+  rq.params = p0;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 8;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
+  ok(rc == 0, "F and ALAG: run_sens (%s)", rc ? err.msg : "ok");
+  for (l = 0; !rc && l < 2; l++) {
+    for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
+    rq.params = p;
+    rs.y = yp;
+    rkin_solver_run(s, &rq, &rs, NULL);
+    for (j = 0; j < 4; j++) p[j] = p0[j] - h * dir[l * 4 + j];
+    rs.y = ym;
+    rkin_solver_run(s, &rq, &rs, NULL);
+    for (k = 0; k < 24; k++) {
+      double fd = (yp[k] - ym[k]) / (2 * h), e;
+      e = fabs(dy[k * 2 + l] - fd) / (fabs(fd) + 1);
+      if (e > worst) worst = e;
+    }
+  }
+  ok(!rc && worst < 1e-5, "F and ALAG: state sensitivities (dose jumps "
+     "-A b dALAG + AMT dF, infusion ends moved by F) equal central "
+     "differences (max rel. err. %.2g, tol. 1e-5)", worst);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A reset (EVID 4) clears the sensitivities with the amounts: after it
+ * they equal a fresh subject's. */
+static void test_reset_sens(void)
+{
+  static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[3], dy[6], y1[3], dy1[6];
+  double t40 = 40, t10 = 10, worst = 0;
+  rkin_model *m = three_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  rkin_dosing *two = rkin_dosing_new(), *one = bolus(0, 7400, 0, 0);
+  rkin_dose r[2];
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  int rc;
+  size_t k;
+  memset(r, 0, sizeof r);
+  r[0].amount = 5000;
+  r[1].time = 30;
+  r[1].amount = 7400;
+  r[1].evid = 4;
+  rkin_dosing_add_many(two, r, 2, NULL, NULL);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 40;
+  rq.params = p0;
+  rq.dosing = two;
+  rq.times = &t40;
+  rq.n_times = 1;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, NULL);
+  rq.t1 = 10;
+  rq.dosing = one;
+  rq.times = &t10;
+  rs.y = y1;
+  rc |= rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy1, NULL, NULL);
+  for (k = 0; k < 6; k++)
+    worst = fmax(worst, fabs(dy[k] - dy1[k]) / (fabs(dy1[k]) + 1));
+  ok(rc == 0 && worst < 1e-12, "EVID 4: sensitivities 10 h after the "
+     "reset = a fresh subject's 10 h after its dose (max rel %.2g)", worst);
+  rkin_dosing_free(two);
+  rkin_dosing_free(one);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
 static void test_dparams(void)
 {
   rkin_model *m = theoph_model();
@@ -341,6 +500,8 @@ int main(void)
   test_vs_fd(p_far, 1, "3 states, infusion into C");
   test_vs_fd(p_close, 1, "3 states, close eigenvalues, infusion");
   test_dparams();
+  test_mods_vs_fd();
+  test_reset_sens();
   test_refusals();
   done_testing();
   return exit_status();
