@@ -53,6 +53,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->evbuf);
   free(s->mods);
   free(s->dmods);
+  free(s->ss_S);
   if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
@@ -346,12 +347,13 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       s->cancel_rec = e->rec;
     }
     if (before_t0) break;
-    if (s->n_dir)
-      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: steady-state "
-                          "doses with sensitivities are not implemented "
-                          "(use finite differences)", e->rec + 1);
+    if (s->n_dir && !(rec->ii > 0))
+      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: sensitivities "
+                          "of the constant-infusion steady state are not "
+                          "implemented (use finite differences)", e->rec + 1);
     {
       rkin_dose_eff eff;
+      size_t i;
       rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on ? s->mods
                                  : NULL, s->n, &eff, err);
       if (!rc)
@@ -359,11 +361,11 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
                                        e->time, steps, err)
                          : rkin_ss_constant(s, rec, (size_t)e->rec, e->time,
                                             err);
-    }
-    if (rc) return rc;
-    {
-      size_t i;
+      if (!rc && s->n_dir)
+        rc = rkin_ss_sens(s, rec, (size_t)e->rec, &eff, e->time, err);
+      if (rc) return rc;
       for (i = 0; i < s->n; i++) s->y[i] += s->ss_x[i];
+      for (i = 0; s->n_dir && i < s->n * s->n_dir; i++) s->S[i] += s->ss_S[i];
     }
     break;
   }
@@ -607,6 +609,11 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
                           "sensitivity directions", n_dir);
     s->S = S;
     s->cap_S = s->n * n_dir;
+    S = realloc(s->ss_S, s->n * n_dir * sizeof *S);
+    if (!S)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", n_dir);
+    s->ss_S = S;
   }
   if (req->y0)
     memcpy(s->y, req->y0, s->n * sizeof *s->y);

@@ -55,6 +55,8 @@ struct rkin_solver {
   int sens_mods;
   double *dmods, *Asens, *dmp;
   size_t cap_dmods;
+  double *ss_S;       /* steady-state sensitivities, n x n_dir */
+  size_t cap_ss_S;
 };
 
 /* Steady states (steady.c), into s->ss_x: the amounts at time t of the
@@ -66,5 +68,9 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
                      rkin_err *err);
 int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
                      double t, rkin_err *err);
+/* After rkin_ss_periodic on the exact path with sensitivities on: the
+ * sensitivities of that steady state into s->ss_S (n x n_dir); no lag. */
+int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
+                 const rkin_dose_eff *e, double t, rkin_err *err);
 
 #endif

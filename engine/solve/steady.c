@@ -192,3 +192,61 @@ int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
                       rkin_model_name(s->m), SS_MAX_IT);
 }
 
+
+/* Sensitivities of the periodic steady state (exact path, no lag): with
+ * x = Phi(x), S = E S + P, P the sensitivities one interval after the
+ * dose from (x, S = 0) (the dose's F: AMT dF at the dose; for an
+ * infusion the switch from m + 1 to m running infusions at rem moves by
+ * AMT dF / R). Solves (I - E) S = P with the factors rkin_ss_periodic
+ * left in ss_J, into ss_S (n x n_dir). */
+int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
+                 const rkin_dose_eff *e, double t, rkin_err *err)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt, i, d;
+  double *y = s->ss_f, *S = s->ss_S, ts = t - r->ii, rem;
+  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
+                                  : NULL;
+  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
+  int rc, m;
+  if (!s->ex)
+    return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
+                        "need the exact path");
+  if (s->sens_mods
+      && rkin_model_dose_mod_defined(s->m, RKIN_MOD_LAG, c))
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: sensitivities "
+                        "of a steady state with a lag time are not "
+                        "implemented (use finite differences)", rec + 1);
+  memcpy(y, s->ss_x, n * sizeof *y);
+  memset(S, 0, n * nd * sizeof *S);
+  memset(s->ss_r, 0, n * sizeof *s->ss_r);
+  if (e->rate > 0) {
+    m = rkin_dosing_ss_split(e->dur, r->ii, &rem);
+    if (rem > 0) {
+      s->ss_r[c] = (m + 1) * e->rate;
+      rc = rkin_expath_advance_sens(s->ex, ts, ts + rem, y, S, s->ss_r,
+                                    NULL, 0, no_emit, s, err);
+      if (rc) return rc;
+      for (d = 0; dF && d < nd; d++)
+        S[c * nd + d] += r->amount * dF[d];   /* R x AMT dF / R */
+    }
+    s->ss_r[c] = m * e->rate;
+    rc = rkin_expath_advance_sens(s->ex, ts + rem, t, y, S, s->ss_r, NULL,
+                                  0, no_emit, s, err);
+  } else {
+    y[c] += e->amount;
+    for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
+    rc = rkin_expath_advance_sens(s->ex, ts, t, y, S, s->ss_r, NULL, 0,
+                                  no_emit, s, err);
+  }
+  if (rc) return rc;
+  for (d = 0; d < nd; d++) {
+    gsl_vector_view col = gsl_vector_view_array_with_stride(S + d, nd, n);
+    gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &col.vector);
+  }
+  for (i = 0; i < n * nd; i++)
+    if (!isfinite(S[i]))
+      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: the "
+                          "steady-state sensitivities are not finite",
+                          rec + 1);
+  return RKIN_OK;
+}

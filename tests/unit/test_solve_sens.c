@@ -225,7 +225,7 @@ static void test_vs_fd(const double *p0, int infusion, const char *what)
 
 /* depot -> C <-> P with F and ALAG on D (F = 5 k21, ALAG = 2 ka) and on
  * C (F = 2 k12, ALAG = 3 k10), so every direction moves doses. */
-static rkin_model *three_mods_model(void)
+static rkin_model *three_mods_model(int with_lag)
 {
   static const char *const st[] = {"D", "C", "P"};
   static const char *const pa[] = {"ka", "k12", "k21", "k10"};
@@ -249,12 +249,14 @@ static rkin_model *three_mods_model(void)
   for (i = 0; i < RKIN_MOD_N * 3; i++) mods[i] = -1;
   mods[RKIN_MOD_F * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
                                               rkin_expr_const(g, 5), k[2]);
-  mods[RKIN_MOD_LAG * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
-                                                rkin_expr_const(g, 2), k[0]);
+  if (with_lag)
+    mods[RKIN_MOD_LAG * 3 + 0] =
+        rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 2), k[0]);
   mods[RKIN_MOD_F * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
                                               rkin_expr_const(g, 2), k[1]);
-  mods[RKIN_MOD_LAG * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
-                                                rkin_expr_const(g, 3), k[3]);
+  if (with_lag)
+    mods[RKIN_MOD_LAG * 3 + 1] =
+        rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 3), k[3]);
   memset(&sp, 0, sizeof sp);
   sp.name = "three_mods";
   sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
@@ -279,7 +281,7 @@ static void test_mods_vs_fd(void)
 {
   static const double times[] = {0.5, 2, 4, 24, 26, 31, 33, 72};
   static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
-  rkin_model *m = three_mods_model();
+  rkin_model *m = three_mods_model(1);
   rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
   rkin_dosing *d = rkin_dosing_new();
   rkin_dose r[2];
@@ -378,6 +380,77 @@ static void test_reset_sens(void)
      "reset = a fresh subject's 10 h after its dose (max rel %.2g)", worst);
   rkin_dosing_free(two);
   rkin_dosing_free(one);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* Steady-state sensitivities (S = (I - E)^-1 P) vs central differences
+ * (h = 1e-5: the error is then below 4e-7, growing for larger and smaller
+ * h as truncation and rounding):
+ * SS = 1 bolus into D and SS = 1 infusion into C with II 2 h shorter than
+ * its duration (F 0.6 x 7400 / 1000 = 4.44 h), F on both compartments;
+ * an SS = 2 bolus added later. */
+static void test_ss_vs_fd(void)
+{
+  static const double times[] = {0, 1, 5, 10, 20, 30};
+  static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
+  rkin_model *m = three_mods_model(0);
+  rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
+  rkin_dose r[3];
+  rkin_dosing *d = rkin_dosing_new();
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[18], yp[18], ym[18];
+  double dy[36], p[4], worst = 0, h = 1e-5;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, l, j;
+  int rc, c;
+  for (c = 0; c < 2 && s; c++) {
+    memset(r, 0, sizeof r);
+    r[0].amount = 7400;
+    r[0].ss = 1;
+    r[0].ii = c ? 2 : 24;
+    r[0].cmt = c;
+    r[0].rate = c ? 1000 : 0;
+    r[1].time = 12;
+    r[1].amount = 1000;
+    r[1].ss = 2;
+    r[1].ii = 48;
+    rkin_dosing_free(d);
+    d = rkin_dosing_new();
+    rkin_dosing_add_many(d, r, 2, NULL, NULL);
+    memset(&rq, 0, sizeof rq);
+    memset(&rs, 0, sizeof rs);
+    rq.t1 = 30;
+    rq.params = p0;
+    rq.dosing = d;
+    rq.times = times;
+    rq.n_times = 6;
+    rs.y = y;
+    rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
+    ok(rc == 0, "SS %s: run_sens (%s)", c ? "infusion" : "bolus",
+       rc ? err.msg : "ok");
+    worst = 0;
+    for (l = 0; !rc && l < 2; l++) {
+      for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
+      rq.params = p;
+      rs.y = yp;
+      rkin_solver_run(s, &rq, &rs, NULL);
+      for (j = 0; j < 4; j++) p[j] = p0[j] - h * dir[l * 4 + j];
+      rs.y = ym;
+      rkin_solver_run(s, &rq, &rs, NULL);
+      for (k = 0; k < 18; k++) {
+        double fd = (yp[k] - ym[k]) / (2 * h), e;
+        e = fabs(dy[k * 2 + l] - fd) / (fabs(fd) + 1);
+        if (e > worst) worst = e;
+      }
+    }
+    ok(!rc && worst < 1e-5, "SS %s with F: sensitivities (I - E)^-1 P "
+       "equal central differences (max rel. err. %.2g, tol. 1e-5)",
+       c ? "infusion, II < duration" : "bolus", worst);
+  }
+  ok(s != NULL, "SS sensitivities: model built");
+  rkin_dosing_free(d);
   rkin_solver_free(s);
   rkin_model_free(m);
 }
@@ -502,6 +575,7 @@ int main(void)
   test_dparams();
   test_mods_vs_fd();
   test_reset_sens();
+  test_ss_vs_fd();
   test_refusals();
   done_testing();
   return exit_status();
