@@ -470,6 +470,19 @@ do
                                ii = 12 } }, times = { 0 }, t1 = 1,
                    params = { k = 0 } }
   end, "has no steady state", "SS of a model that never decays")
+  -- CVODES: elimination saturating at 5 /h, below the 100 per 6 h given:
+  -- the amount grows without bound, so there is no steady state.
+  local sat = rk.model {
+    name = "sat", states = { "C" }, params = { V = 5, K = 10 },
+    ode = function(s, p)
+      return { C = -p.V * s.C * s.C / (p.K * p.K + s.C * s.C) }
+    end,
+  }
+  t.raises(function()
+    sat:simulate { doses = { { time = 0, amount = 100, to = "C", ss = 1,
+                               ii = 6 } }, times = { 0 }, t1 = 1 }
+  end, "model 'sat' has no steady state",
+  "CVODES: SS of a saturable elimination below the dosing rate")
 end
 
 t.done()
