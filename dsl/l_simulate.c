@@ -99,7 +99,8 @@ rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
      * given by its rate alone. */
     dose.amount = lrk_field_number(L, di, dctx, "amount",
                                    !(dose.evid == 2 || dose.evid == 3
-                                     || (dose.ss == 1 && dose.rate > 0)),
+                                     || (dose.ss == 1 && (dose.rate > 0
+                                                          || dose.rate == -1))),
                                    0);
     dose.ii = lrk_field_number(L, di, dctx, "ii", 0, 0);
     dose.addl = (int)lrk_field_count(L, di, dctx, "addl", 0, 0, 0, INT_MAX);

@@ -370,6 +370,16 @@ for _, path in ipairs { "exact", "cvodes" } do
     t.like(r.tia_inf_error, "needs every dose", "... and says so")
   end
 
+  -- Constant-infusion steady state at the model's rate (RATE -1, AMT 0,
+  -- II 0): C = R / k in C (F does not apply: there is no amount).
+  do
+    local r = sim { doses = { { time = 0, rate = -1, to = "C", ss = 1 } },
+                    times = { 0, 2 } }
+    t.is(r.C[1], Rm / k, eps, path .. ": SS=1 constant infusion, RATE=-1: "
+         .. "C = R/k")
+    t.is(r.C[2], Rm / k * exp(-2 * k), eps, path .. ": ... ending there")
+  end
+
   -- A reset cancels a lagged dose still pending.
   do
     local r = sim { doses = { { time = 0, amount = 100, to = "D" },

@@ -105,7 +105,8 @@ static int validate(const rkin_dose *prev, size_t idx, const rkin_dose *r,
                         "invalid (expected 0 bolus, > 0 infusion rate, -1 "
                         "rate or -2 duration from the model)", idx + 1,
                         r->rate);
-  if (r->rate < 0 && r->amount == 0 && r->evid != 2 && r->evid != 3)
+  if (r->rate < 0 && r->amount == 0 && r->evid != 2 && r->evid != 3
+      && !(r->ss == 1 && r->rate == -1 && r->ii == 0))
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: rate = %g "
                         "(modelled %s) needs an amount > 0", idx + 1,
                         r->rate, r->rate == -1 ? "rate" : "duration");
@@ -143,12 +144,13 @@ static int validate(const rkin_dose *prev, size_t idx, const rkin_dose *r,
   if (r->ss && !isfinite(r->ii))
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ii = %g is "
                         "invalid", idx + 1, r->ii);
-  if (r->ss && r->ii <= 0 && !(r->ss == 1 && r->amount == 0 && r->rate > 0))
+  if (r->ss && r->ii <= 0
+      && !(r->ss == 1 && r->amount == 0 && (r->rate > 0 || r->rate == -1)))
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ss = %d with "
                         "ii = %g needs ii > 0 (the dosing interval of the "
                         "steady state); only a constant infusion (ss = 1, "
-                        "amount = 0, rate > 0) has ii = 0", idx + 1, r->ss,
-                        r->ii);
+                        "amount = 0, rate > 0 or -1) has ii = 0", idx + 1,
+                        r->ss, r->ii);
   if (r->ss && r->ii > 0 && r->amount == 0)
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: ss = %d with "
                         "ii = %g needs an amount > 0", idx + 1, r->ss,

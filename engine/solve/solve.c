@@ -359,7 +359,8 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       if (!rc)
         rc = rec->ii > 0 ? rkin_ss_periodic(s, rec, (size_t)e->rec, &eff,
                                        e->time, steps, err)
-                         : rkin_ss_constant(s, rec, (size_t)e->rec, e->time,
+                         : rkin_ss_constant(s, rec, (size_t)e->rec, &eff,
+                                            e->time,
                                             err);
       if (!rc && s->n_dir)
         rc = rkin_ss_sens(s, rec, (size_t)e->rec, &eff, e->time, err);

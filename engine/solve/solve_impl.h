@@ -62,12 +62,13 @@ struct rkin_solver {
 /* Steady states (steady.c), into s->ss_x: the amounts at time t of the
  * dose of record rec (effective dose e) repeated every r->ii, the earlier
  * doses given at t + lag - k ii (periodic); and the constant-infusion
- * steady state f(t, x) + rate = 0 (ii = 0). */
+ * steady state f(t, x) + e->rate = 0 (ii = 0; the rate given or the
+ * model's R; F does not apply, there being no amount). */
 int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
                      const rkin_dose_eff *e, double t, long *steps,
                      rkin_err *err);
 int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
-                     double t, rkin_err *err);
+                     const rkin_dose_eff *e, double t, rkin_err *err);
 /* After rkin_ss_periodic on the exact path with sensitivities on: the
  * sensitivities of that steady state into s->ss_S (n x n_dir); no lag. */
 int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,

@@ -163,7 +163,7 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
 /* The constant-infusion steady state (ii = 0): f(t, x) + r = 0 by Newton
  * with the model's exact Jacobian; one step for a linear model. */
 int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
-                     double t, rkin_err *err)
+                     const rkin_dose_eff *e, double t, rkin_err *err)
 {
   size_t n = s->n, i, j;
   double *x = s->ss_x, *f = s->ss_f, *Jc = s->ss_Jc;
@@ -178,7 +178,7 @@ int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
                           "infusion steady state", rec + 1,
                           rkin_model_name(s->m));
     for (i = 0; i < n; i++) {
-      s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? r->rate : 0);
+      s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? e->rate : 0);
       for (j = 0; j < n; j++) s->ss_J[i * n + j] = -Jc[i + j * n];
     }
     if ((rc = ss_lu(s, rec, 1, err))) return rc;
