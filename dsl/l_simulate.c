@@ -418,7 +418,8 @@ int lrk_model_simulate(lua_State *L)
       const rkin_event *ev = rkin_solver_events(s, &ne);
       for (k = 0; k < ne; k++)
         late |= ev[k].time > t1
-                || (ev[k].time == t1 && ev[k].kind == RKIN_EV_INF_ON);
+                || (ev[k].time == t1 && (ev[k].kind == RKIN_EV_INF_ON
+                                         || ev[k].kind == RKIN_EV_SS_ON));
     }
     if (late) {
       rkin_err_set(&inf_err, RKIN_EINVAL, "tia_inf needs every dose "

@@ -63,7 +63,8 @@ static int kind_rank(rkin_event_kind k)
   case RKIN_EV_RESET: return 0;
   case RKIN_EV_SS: return 1;
   case RKIN_EV_INF_OFF: return 2;
-  case RKIN_EV_INF_ON: return 3;
+  case RKIN_EV_INF_ON:
+  case RKIN_EV_SS_ON: return 3;
   default: return 4;
   }
 }
@@ -255,7 +256,7 @@ static size_t expand(rkin_event *out, const rkin_dose *r, int rec,
   if (r->ss) PUSH(t0, RKIN_EV_SS, 0, t0);
   /* Earlier doses of the steady state still running at its time. */
   for (k = 1; k <= run; k++) {
-    PUSH(t0, RKIN_EV_INF_ON, e->rate, t0);
+    PUSH(t0, RKIN_EV_SS_ON, e->rate, t0);
     PUSH(t0 + e->lag - k * r->ii + e->dur, RKIN_EV_INF_OFF, e->rate, t0);
   }
   /* A zero amount changes nothing; an infusion of it would last 0 h. The

@@ -34,7 +34,10 @@ typedef enum {
   RKIN_EV_INF_OFF,  /* infusion rate into cmt -= value */
   RKIN_EV_RESET,    /* EVID 3/4: amounts and rates to 0; infusions of
                        earlier records still running are cancelled */
-  RKIN_EV_SS        /* SS = 1 or 2 of record rec (see solve.h) */
+  RKIN_EV_SS,       /* SS = 1 or 2 of record rec (see solve.h) */
+  RKIN_EV_SS_ON     /* an earlier dose of a steady-state infusion still
+                       running at the record: rate += value, as INF_ON,
+                       but it did not start then */
 } rkin_event_kind;
 
 typedef struct {

@@ -84,7 +84,7 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->y = malloc((s->n ? s->n : 1) * sizeof *s->y);
   s->rate = malloc((s->n ? s->n : 1) * sizeof *s->rate);
   s->work = malloc((nw ? nw : 1) * sizeof *s->work);
-  s->ss_x = malloc((4 * (s->n ? s->n : 1) + 2 * s->n * s->n)
+  s->ss_x = malloc((5 * (s->n ? s->n : 1) + 2 * s->n * s->n)
                    * sizeof *s->ss_x);
   s->ss_perm = gsl_permutation_alloc(s->n ? s->n : 1);
   s->mods = malloc(RKIN_MOD_N * (s->n ? s->n : 1) * sizeof *s->mods);
@@ -95,6 +95,7 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->ss_r = s->ss_g + s->n;
   s->ss_J = s->ss_r + s->n;
   s->ss_Jc = s->ss_J + s->n * s->n;
+  s->ss_xp = s->ss_Jc + s->n * s->n;
   /* AUTO takes the exact path only when every TIA a request may ask for
    * (outputs included) is available on it. */
   s->path = o->path;
@@ -331,6 +332,9 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
   case RKIN_EV_INF_ON:
     *r += e->value;
     if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    break;
+  case RKIN_EV_SS_ON:
+    *r += e->value;
     break;
   case RKIN_EV_INF_OFF:
     *r -= e->value;

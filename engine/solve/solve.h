@@ -123,10 +123,10 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
  * when not wanted. y0 does not depend on the parameters; doses do only
  * through the model's F and ALAG (the sensitivities jump at each dose);
- * a steady state (SS 1 / 2 with II) carries S = (I - E)^-1 P. A modelled
- * rate or duration (RATE -1 / -2), a steady state with a lag, and the
- * constant-infusion steady state are RKIN_EINVAL (use finite differences
- * then). No TIA
+ * a steady state (SS 1 / 2 with II) carries S = (I - E)^-1 P, moved
+ * along the cycle by the lag. A modelled rate or duration (RATE -1 / -2)
+ * and the constant-infusion steady state are RKIN_EINVAL (use finite
+ * differences then). No TIA
  * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
  * complex eigenvalues or nearly parallel eigenvectors (not implemented):
  * use finite differences then. */

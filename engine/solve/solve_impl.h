@@ -40,6 +40,7 @@ struct rkin_solver {
   double reset_t;
   /* Steady-state scratch: x, f, g, rates, q (TIA, discarded), n x n. */
   double *ss_x, *ss_f, *ss_g, *ss_r, *ss_q, *ss_J, *ss_Jc;
+  double *ss_xp;      /* periodic amounts just before a dose */
   size_t cap_ss_q;
   gsl_permutation *ss_perm;
   /* The run's events: the schedule's own, or made with the model's dose
@@ -70,7 +71,7 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
 int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
                      const rkin_dose_eff *e, double t, rkin_err *err);
 /* After rkin_ss_periodic on the exact path with sensitivities on: the
- * sensitivities of that steady state into s->ss_S (n x n_dir); no lag. */
+ * sensitivities of that steady state into s->ss_S (n x n_dir). */
 int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
                  const rkin_dose_eff *e, double t, rkin_err *err);
 

@@ -147,10 +147,12 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
     for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
     if ((rc = ss_lu(s, rec, fresh, err))) return rc;
     for (i = 0; i < n; i++) x[i] += s->ss_g[i];
-    if (s->ex || ss_converged(s, x, s->ss_g))
+    if (s->ex || ss_converged(s, x, s->ss_g)) {
       /* on to t (with the lag, part of an interval; without it a whole
        * one, which also lands CVODES on a trajectory of its own) */
+      memcpy(s->ss_xp, x, n * sizeof *x);
       return ss_map(s, e, cmt, ii, ts, ii - e->lag, x, x, 1, steps, err);
+    }
   }
   return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the steady "
                       "state (ss = %d, ii = %g h) of model '%s' did not "
@@ -193,55 +195,80 @@ int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
 }
 
 
-/* Sensitivities of the periodic steady state (exact path, no lag): with
- * x = Phi(x), S = E S + P, P the sensitivities one interval after the
- * dose from (x, S = 0) (the dose's F: AMT dF at the dose; for an
- * infusion the switch from m + 1 to m running infusions at rem moves by
- * AMT dF / R). Solves (I - E) S = P with the factors rkin_ss_periodic
- * left in ss_J, into ss_S (n x n_dir). */
-int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
-                 const rkin_dose_eff *e, double t, rkin_err *err)
+/* Sensitivities over len h from (y, S) after the dose (F: AMT dF at a
+ * bolus; for an infusion the switch from m + 1 to m running infusions at
+ * rem moves by AMT dF / R, adding AMT dF). */
+static int ss_sens_map(rkin_solver *s, const rkin_dose *r,
+                       const rkin_dose_eff *e, const double *dF, double ts,
+                       double len, double *y, double *S, rkin_err *err)
 {
-  size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt, i, d;
-  double *y = s->ss_f, *S = s->ss_S, ts = t - r->ii, rem;
-  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
-                                  : NULL;
-  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
+  size_t nd = s->n_dir, c = (size_t)r->cmt, d;
+  double rem, t1 = ts + len;
   int rc, m;
-  if (!s->ex)
-    return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
-                        "need the exact path");
-  if (s->sens_mods
-      && rkin_model_dose_mod_defined(s->m, RKIN_MOD_LAG, c))
-    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: sensitivities "
-                        "of a steady state with a lag time are not "
-                        "implemented (use finite differences)", rec + 1);
-  memcpy(y, s->ss_x, n * sizeof *y);
-  memset(S, 0, n * nd * sizeof *S);
-  memset(s->ss_r, 0, n * sizeof *s->ss_r);
+  memset(s->ss_r, 0, s->n * sizeof *s->ss_r);
   if (e->rate > 0) {
     m = rkin_dosing_ss_split(e->dur, r->ii, &rem);
     if (rem > 0) {
+      double te = rem < len ? ts + rem : t1;
       s->ss_r[c] = (m + 1) * e->rate;
-      rc = rkin_expath_advance_sens(s->ex, ts, ts + rem, y, S, s->ss_r,
-                                    NULL, 0, no_emit, s, err);
-      if (rc) return rc;
-      for (d = 0; dF && d < nd; d++)
-        S[c * nd + d] += r->amount * dF[d];   /* R x AMT dF / R */
+      rc = rkin_expath_advance_sens(s->ex, ts, te, y, S, s->ss_r, NULL, 0,
+                                    no_emit, s, err);
+      if (rc || te == t1) return rc;
+      for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
     }
     s->ss_r[c] = m * e->rate;
-    rc = rkin_expath_advance_sens(s->ex, ts + rem, t, y, S, s->ss_r, NULL,
-                                  0, no_emit, s, err);
-  } else {
-    y[c] += e->amount;
-    for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
-    rc = rkin_expath_advance_sens(s->ex, ts, t, y, S, s->ss_r, NULL, 0,
-                                  no_emit, s, err);
+    return rkin_expath_advance_sens(s->ex, ts + rem, t1, y, S, s->ss_r,
+                                    NULL, 0, no_emit, s, err);
   }
-  if (rc) return rc;
+  y[c] += e->amount;
+  for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
+  return rkin_expath_advance_sens(s->ex, ts, t1, y, S, s->ss_r, NULL, 0,
+                                  no_emit, s, err);
+}
+
+/* Sensitivities of the periodic steady state (exact path): with x_p =
+ * Phi(x_p) the amounts before a dose, S_p = E S_p + P, P the
+ * sensitivities one interval after the dose from (x_p, S = 0); solved
+ * with the factors of I - E rkin_ss_periodic left in ss_J. Then on over
+ * ii - lag to the record's time, and the lag moves that point in the
+ * cycle: S -= dALAG (A y + r) there. Into ss_S (n x n_dir). */
+int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
+                 const rkin_dose_eff *e, double t, rkin_err *err)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt, i, j, d;
+  double *y = s->ss_f, *S = s->ss_S, ts = t + e->lag - r->ii, rem;
+  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
+                                  : NULL;
+  const double *dL = s->sens_mods ? s->dmods + (RKIN_MOD_LAG * n + c) * nd
+                                  : NULL;
+  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
+  int rc;
+  (void)rec;
+  if (!s->ex)
+    return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
+                        "need the exact path");
+  memcpy(y, s->ss_xp, n * sizeof *y);
+  memset(S, 0, n * nd * sizeof *S);
+  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii, y, S, err))) return rc;
   for (d = 0; d < nd; d++) {
     gsl_vector_view col = gsl_vector_view_array_with_stride(S + d, nd, n);
     gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &col.vector);
+  }
+  memcpy(y, s->ss_xp, n * sizeof *y);
+  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii - e->lag, y, S, err)))
+    return rc;
+  if (dL) {
+    /* the input in force at the end of the window */
+    double rin = 0;
+    if (e->rate > 0) {
+      int m = rkin_dosing_ss_split(e->dur, r->ii, &rem);
+      rin = (rem > r->ii - e->lag ? m + 1 : m) * e->rate;
+    }
+    for (i = 0; i < n; i++) {
+      double f = i == c ? rin : 0;
+      for (j = 0; j < n; j++) f += s->Asens[i * n + j] * y[j];
+      for (d = 0; d < nd; d++) S[i * nd + d] -= dL[d] * f;
+    }
   }
   for (i = 0; i < n * nd; i++)
     if (!isfinite(S[i]))

@@ -76,9 +76,14 @@ static void test_event_records(void)
   ev = rkin_dosing_events(d);
   ok(rkin_dosing_nevents(d) == 7 && ev[0].kind == RKIN_EV_SS
      && ev[0].time == 8, "the SS event comes first, at the record's time");
-  ok(ev[1].kind == RKIN_EV_INF_ON && ev[2].kind == RKIN_EV_INF_ON
-     && ev[3].kind == RKIN_EV_INF_ON && ev[1].time == 8 && ev[3].time == 8,
+  ok(ev[1].kind != RKIN_EV_INF_OFF && ev[2].kind != RKIN_EV_INF_OFF
+     && ev[3].kind != RKIN_EV_INF_OFF && ev[1].time == 8 && ev[3].time == 8,
      "three infusions (two earlier, its own) on at 8 h");
+  ok((ev[1].kind == RKIN_EV_SS_ON) + (ev[2].kind == RKIN_EV_SS_ON)
+     + (ev[3].kind == RKIN_EV_SS_ON) == 2
+     && (ev[1].kind == RKIN_EV_INF_ON) + (ev[2].kind == RKIN_EV_INF_ON)
+     + (ev[3].kind == RKIN_EV_INF_ON) == 1,
+     "the two earlier ones are marked as running, its own as a start");
   ok(ev[4].kind == RKIN_EV_INF_OFF && ev[4].time == 10
      && ev[5].time == 14 && ev[6].time == 18,
      "their ends at 0 + 10, 4 + 10 and 8 + 10 h");

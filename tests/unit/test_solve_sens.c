@@ -390,11 +390,11 @@ static void test_reset_sens(void)
  * SS = 1 bolus into D and SS = 1 infusion into C with II 2 h shorter than
  * its duration (F 0.6 x 7400 / 1000 = 4.44 h), F on both compartments;
  * an SS = 2 bolus added later. */
-static void test_ss_vs_fd(void)
+static void test_ss_vs_fd(int with_lag)
 {
   static const double times[] = {0, 1, 5, 10, 20, 30};
   static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
-  rkin_model *m = three_mods_model(0);
+  rkin_model *m = three_mods_model(with_lag);
   rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
   rkin_dose r[3];
   rkin_dosing *d = rkin_dosing_new();
@@ -405,13 +405,14 @@ static void test_ss_vs_fd(void)
   rkin_err err;
   size_t k, l, j;
   int rc, c;
-  for (c = 0; c < 2 && s; c++) {
+  for (c = 0; c < 3 && s; c++) {
     memset(r, 0, sizeof r);
     r[0].amount = 7400;
     r[0].ss = 1;
     r[0].ii = c ? 2 : 24;
-    r[0].cmt = c;
-    r[0].rate = c ? 1000 : 0;
+    r[0].cmt = c ? 1 : 0;
+    /* c = 2: 5.5 h, so the window ii - lag = 1.4 h ends while 3 run */
+    r[0].rate = c == 1 ? 1000 : c == 2 ? 7400 * 0.6 / 5.5 : 0;
     r[1].time = 12;
     r[1].amount = 1000;
     r[1].ss = 2;
@@ -428,8 +429,8 @@ static void test_ss_vs_fd(void)
     rq.n_times = 6;
     rs.y = y;
     rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
-    ok(rc == 0, "SS %s: run_sens (%s)", c ? "infusion" : "bolus",
-       rc ? err.msg : "ok");
+    ok(rc == 0, "SS %s%s: run_sens (%s)", c ? "infusion" : "bolus",
+       with_lag ? " with lag" : "", rc ? err.msg : "ok");
     worst = 0;
     for (l = 0; !rc && l < 2; l++) {
       for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
@@ -445,9 +446,11 @@ static void test_ss_vs_fd(void)
         if (e > worst) worst = e;
       }
     }
-    ok(!rc && worst < 1e-5, "SS %s with F: sensitivities (I - E)^-1 P "
+    ok(!rc && worst < 1e-5, "SS %s with F%s: sensitivities (I - E)^-1 P "
        "equal central differences (max rel. err. %.2g, tol. 1e-5)",
-       c ? "infusion, II < duration" : "bolus", worst);
+       c == 1 ? "infusion, II < duration"
+       : c == 2 ? "infusion, 3 running at the record" : "bolus",
+       with_lag ? " and ALAG (S -= dALAG (A y + r))" : "", worst);
   }
   ok(s != NULL, "SS sensitivities: model built");
   rkin_dosing_free(d);
@@ -575,7 +578,8 @@ int main(void)
   test_dparams();
   test_mods_vs_fd();
   test_reset_sens();
-  test_ss_vs_fd();
+  test_ss_vs_fd(0);
+  test_ss_vs_fd(1);
   test_refusals();
   done_testing();
   return exit_status();
