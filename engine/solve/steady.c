@@ -243,7 +243,6 @@ int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
                                   : NULL;
   gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
   int rc;
-  (void)rec;
   if (!s->ex)
     return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
                         "need the exact path");
