@@ -273,23 +273,52 @@ static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
 {
   if (amounts) memset(s->y, 0, s->n * sizeof *s->y);
   if (amounts && s->n_dir) memset(s->S, 0, s->n * s->n_dir * sizeof *s->S);
+  if (s->sens_mods)
+    memset(s->drate, 0, s->n * s->n_dir * sizeof *s->drate);
   memset(s->rate, 0, s->n * sizeof *s->rate);
   s->reset_rec = e->rec;
   s->reset_t = e->time;
 }
 
-/* The jump of the sensitivities at a dose whose amount (F) and time (ALAG)
- * depend on the parameters: at a discontinuity at tau(p),
- * S+ = S- + (f(tau-) - f(tau+)) dtau + d(jump): a bolus b = F AMT gives
- * -A b dALAG + AMT dF e_c; an infusion start -R e_c dALAG, its end
- * +R e_c d(ALAG + F AMT / R) (a given rate R does not depend on p). */
+/* The directional derivatives of an infusion's rate (*dr) and duration
+ * (*ddur) in direction d: a given RATE R: 0 and AMT dF / R; RATE -1 (R
+ * from the model): dR and AMT dF / R - F AMT dR / R^2; RATE -2 (D from
+ * the model, rate F AMT / D): AMT dF / D - F AMT dD / D^2 and dD. */
+static void inf_derivs(const rkin_solver *s, const rkin_dose *r, size_t d,
+                       double *dr, double *ddur)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt;
+  double f = s->mods[RKIN_MOD_F * n + c];
+  double dF = s->dmods[(RKIN_MOD_F * n + c) * nd + d];
+  if (r->rate == -1) {
+    double R = s->mods[RKIN_MOD_RATE * n + c];
+    double dR = s->dmods[(RKIN_MOD_RATE * n + c) * nd + d];
+    *dr = dR;
+    *ddur = r->amount * dF / R - f * r->amount * dR / (R * R);
+  } else if (r->rate == -2) {
+    double D = s->mods[RKIN_MOD_DUR * n + c];
+    double dD = s->dmods[(RKIN_MOD_DUR * n + c) * nd + d];
+    *dr = r->amount * dF / D - f * r->amount * dD / (D * D);
+    *ddur = dD;
+  } else {
+    *dr = 0;
+    *ddur = r->amount * dF / r->rate;
+  }
+}
+
+/* The jump of the sensitivities at a dose whose amount (F), time (ALAG),
+ * rate (R) or duration (D) depend on the parameters: at a discontinuity
+ * at tau(p), S+ = S- + (f(tau-) - f(tau+)) dtau + d(jump): a bolus b = F
+ * AMT gives -A b dALAG + AMT dF e_c; an infusion start -R e_c dALAG, its
+ * end +R e_c d(ALAG + duration). The rate's own derivative is carried in
+ * drate (the forcing of S while the infusion runs). */
 static void sens_jump(rkin_solver *s, const rkin_event *e)
 {
   size_t n = s->n, nd = s->n_dir, c = (size_t)e->cmt, i, d;
   const rkin_dose *r = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
   const double *dF = s->dmods + (RKIN_MOD_F * n + c) * nd;
   const double *dL = s->dmods + (RKIN_MOD_LAG * n + c) * nd;
-  double *S = s->S;
+  double *S = s->S, dr, ddur;
   for (d = 0; d < nd; d++) {
     switch (e->kind) {
     case RKIN_EV_BOLUS:
@@ -298,10 +327,18 @@ static void sens_jump(rkin_solver *s, const rkin_event *e)
       S[c * nd + d] += r->amount * dF[d];
       break;
     case RKIN_EV_INF_ON:
+      inf_derivs(s, r, d, &dr, &ddur);
       S[c * nd + d] -= dL[d] * e->value;
+      s->drate[c * nd + d] += dr;
+      break;
+    case RKIN_EV_SS_ON:
+      inf_derivs(s, r, d, &dr, &ddur);
+      s->drate[c * nd + d] += dr;
       break;
     case RKIN_EV_INF_OFF:
-      S[c * nd + d] += (dL[d] + r->amount * dF[d] / e->value) * e->value;
+      inf_derivs(s, r, d, &dr, &ddur);
+      S[c * nd + d] += (dL[d] + ddur) * e->value;
+      s->drate[c * nd + d] -= dr;
       break;
     default:
       break;
@@ -335,11 +372,17 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
     break;
   case RKIN_EV_SS_ON:
     *r += e->value;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
     break;
   case RKIN_EV_INF_OFF:
     *r -= e->value;
-    if (fabs(*r) <= 1e-12 * e->value) *r = 0;
     if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    if (fabs(*r) <= 1e-12 * e->value) {
+      size_t d;
+      *r = 0;
+      for (d = 0; s->sens_mods && d < s->n_dir; d++)
+        s->drate[(size_t)e->cmt * s->n_dir + d] = 0;
+    }
     break;
   case RKIN_EV_RESET:
     reset_state(s, e, !before_t0);
@@ -386,7 +429,8 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                                emit, s, s->q, steps, err);
   if (s->n_dir)
     return rkin_expath_advance_sens(s->ex, ts, te, s->y, s->S, s->rate,
-                                    tout, n_tout, emit, s, err);
+                                    s->sens_mods ? s->drate : NULL, tout,
+                                    n_tout, emit, s, err);
   return rkin_expath_advance(s->ex, ts, te, s->y, s->rate, tout, n_tout,
                              emit, s, s->q, err);
 }
@@ -541,21 +585,14 @@ int rkin_solver_tia_inf(rkin_solver *s, const double *params,
                              y0, tia, n_tia, out, err);
 }
 
-/* Directional derivatives of the dose modifiers and A(p) for sens_jump.
- * A modelled rate or duration would also force the sensitivities during
- * the infusion: not implemented (RKIN_EINVAL: finite differences). */
+/* Directional derivatives of the dose modifiers, A(p) for sens_jump, and
+ * the derivatives of the input rates (drate, 0 at the start). */
 static int sens_mods_begin(rkin_solver *s, const double *p,
-                           const double *dir, size_t n_dir,
-                           const rkin_solve_req *req, rkin_err *err)
+                           const double *dir, size_t n_dir, rkin_err *err)
 {
   size_t n = s->n, np = s->n_par, nm = RKIN_MOD_N * n, need, k, d, l;
   int rc;
-  if (rkin_dosing_needs_model(req->dosing))
-    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: doses "
-                        "with a modelled rate or duration (RATE -1 / -2): "
-                        "sensitivities not implemented (use finite "
-                        "differences)");
-  need = nm * n_dir + n * n + nm * np;
+  need = nm * n_dir + n * n + nm * np + n * n_dir;
   if (need > s->cap_dmods) {
     double *q = realloc(s->dmods, need * sizeof *q);
     if (!q)
@@ -566,6 +603,8 @@ static int sens_mods_begin(rkin_solver *s, const double *p,
   }
   s->Asens = s->dmods + nm * n_dir;
   s->dmp = s->Asens + n * n;
+  s->drate = s->dmp + nm * np;
+  memset(s->drate, 0, n * n_dir * sizeof *s->drate);
   if ((rc = rkin_model_linear_matrix(s->m, p, s->Asens, err))
       || (rc = rkin_model_dose_mods_dparams(s->m, p, s->dmp, err)))
     return rc;
@@ -635,7 +674,7 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->dout = dout;
   rc = run_events(s, req, p, err);
   s->sens_mods = 0;
-  if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, n_dir, req, err);
+  if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, n_dir, err);
   if (!rc) rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
   if (!rc) {
     s->n_dir = n_dir;

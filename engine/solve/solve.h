@@ -122,11 +122,11 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
  * and dout (n_times x n_outputs x n_dir, linear outputs), either NULL
  * when not wanted. y0 does not depend on the parameters; doses do only
- * through the model's F and ALAG (the sensitivities jump at each dose);
- * a steady state (SS 1 / 2 with II) carries S = (I - E)^-1 P, moved
- * along the cycle by the lag. A modelled rate or duration (RATE -1 / -2)
- * and the constant-infusion steady state are RKIN_EINVAL (use finite
- * differences then). No TIA
+ * through the model's F, ALAG, R and D (the sensitivities jump at each
+ * dose, and a modelled rate forces them while it runs); a steady state
+ * (SS 1 / 2 with II) carries S = (I - E)^-1 P, moved along the cycle by
+ * the lag. A steady state with RATE -1 / -2 and the constant-infusion
+ * steady state are RKIN_EINVAL (use finite differences then). No TIA
  * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
  * complex eigenvalues or nearly parallel eigenvectors (not implemented):
  * use finite differences then. */

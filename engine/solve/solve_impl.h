@@ -54,7 +54,7 @@ struct rkin_solver {
   /* Sensitivities with dose modifiers: their directional derivatives
    * (RKIN_MOD_N x n x n_dir), A(p), and scratch for d mods / dp. */
   int sens_mods;
-  double *dmods, *Asens, *dmp;
+  double *dmods, *Asens, *dmp, *drate;
   size_t cap_dmods;
   double *ss_S;       /* steady-state sensitivities, n x n_dir */
   size_t cap_ss_S;

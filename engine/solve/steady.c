@@ -211,19 +211,19 @@ static int ss_sens_map(rkin_solver *s, const rkin_dose *r,
     if (rem > 0) {
       double te = rem < len ? ts + rem : t1;
       s->ss_r[c] = (m + 1) * e->rate;
-      rc = rkin_expath_advance_sens(s->ex, ts, te, y, S, s->ss_r, NULL, 0,
-                                    no_emit, s, err);
+      rc = rkin_expath_advance_sens(s->ex, ts, te, y, S, s->ss_r, NULL,
+                                    NULL, 0, no_emit, s, err);
       if (rc || te == t1) return rc;
       for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
     }
     s->ss_r[c] = m * e->rate;
     return rkin_expath_advance_sens(s->ex, ts + rem, t1, y, S, s->ss_r,
-                                    NULL, 0, no_emit, s, err);
+                                    NULL, NULL, 0, no_emit, s, err);
   }
   y[c] += e->amount;
   for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
-  return rkin_expath_advance_sens(s->ex, ts, t1, y, S, s->ss_r, NULL, 0,
-                                  no_emit, s, err);
+  return rkin_expath_advance_sens(s->ex, ts, t1, y, S, s->ss_r, NULL,
+                                  NULL, 0, no_emit, s, err);
 }
 
 /* Sensitivities of the periodic steady state (exact path): with x_p =
@@ -246,6 +246,11 @@ int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
   if (!s->ex)
     return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
                         "need the exact path");
+  if (r->rate < 0)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: sensitivities "
+                        "of a steady state with a modelled rate or "
+                        "duration are not implemented (use finite "
+                        "differences)", rec + 1);
   memcpy(y, s->ss_xp, n * sizeof *y);
   memset(S, 0, n * nd * sizeof *S);
   if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii, y, S, err))) return rc;

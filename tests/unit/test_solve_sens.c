@@ -257,6 +257,12 @@ static rkin_model *three_mods_model(int with_lag)
   if (with_lag)
     mods[RKIN_MOD_LAG * 3 + 1] =
         rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 3), k[3]);
+  /* R of C = 10000 k12 (3000 /h), D of D = 10 k21 (1 h) */
+  mods[RKIN_MOD_RATE * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                                 rkin_expr_const(g, 1e4),
+                                                 k[1]);
+  mods[RKIN_MOD_DUR * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                                rkin_expr_const(g, 10), k[2]);
   memset(&sp, 0, sizeof sp);
   sp.name = "three_mods";
   sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
@@ -279,14 +285,15 @@ static rkin_model *three_mods_model(int with_lag)
  * whose duration F sets) vs central differences, as test_vs_fd. */
 static void test_mods_vs_fd(void)
 {
-  static const double times[] = {0.5, 2, 4, 24, 26, 31, 33, 72};
+  static const double times[] = {0.5, 2, 4, 24, 26, 31, 33, 41, 43, 52,
+                                 60, 72};
   static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
   rkin_model *m = three_mods_model(1);
   rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
   rkin_dosing *d = rkin_dosing_new();
-  rkin_dose r[2];
-  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[24], yp[24], ym[24];
-  double dy[48], p[4], worst = 0, h = 1e-6;
+  rkin_dose r[4];
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[36], yp[36], ym[36];
+  double dy[72], p[4], worst = 0, h = 1e-6;
   rkin_solve_req rq;
   rkin_solve_res rs;
   rkin_err err;
@@ -306,17 +313,26 @@ static void test_mods_vs_fd(void)
   r[1].amount = 7400;
   r[1].rate = 7400 / 3.0;
   r[1].cmt = 1;
-  rkin_dosing_add_many(d, r, 2, NULL, NULL);
+  /* RATE -1 into C at 40 h (from 40.6 h for F 0.6 x 7400 / 3000 =
+   * 1.48 h), RATE -2 into D at 50 h (from 51.6 h, 1 h) */
+  r[2].time = 40;
+  r[2].amount = 7400;
+  r[2].rate = -1;
+  r[2].cmt = 1;
+  r[3].time = 50;
+  r[3].amount = 7400;
+  r[3].rate = -2;
+  rkin_dosing_add_many(d, r, 4, NULL, NULL);
   memset(&rq, 0, sizeof rq);
   memset(&rs, 0, sizeof rs);
   rq.t1 = 72;
   rq.params = p0;
   rq.dosing = d;
   rq.times = times;
-  rq.n_times = 8;
+  rq.n_times = 12;
   rs.y = y;
   rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
-  ok(rc == 0, "F and ALAG: run_sens (%s)", rc ? err.msg : "ok");
+  ok(rc == 0, "F, ALAG, R, D: run_sens (%s)", rc ? err.msg : "ok");
   for (l = 0; !rc && l < 2; l++) {
     for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
     rq.params = p;
@@ -325,15 +341,16 @@ static void test_mods_vs_fd(void)
     for (j = 0; j < 4; j++) p[j] = p0[j] - h * dir[l * 4 + j];
     rs.y = ym;
     rkin_solver_run(s, &rq, &rs, NULL);
-    for (k = 0; k < 24; k++) {
+    for (k = 0; k < 36; k++) {
       double fd = (yp[k] - ym[k]) / (2 * h), e;
       e = fabs(dy[k * 2 + l] - fd) / (fabs(fd) + 1);
       if (e > worst) worst = e;
     }
   }
-  ok(!rc && worst < 1e-5, "F and ALAG: state sensitivities (dose jumps "
-     "-A b dALAG + AMT dF, infusion ends moved by F) equal central "
-     "differences (max rel. err. %.2g, tol. 1e-5)", worst);
+  ok(!rc && worst < 1e-5, "F, ALAG, R, D: state sensitivities (dose jumps "
+     "-A b dALAG + AMT dF, infusion ends moved by F and D, modelled rates "
+     "forcing S) equal central differences (max rel. err. %.2g, tol. "
+     "1e-5)", worst);
   rkin_dosing_free(d);
   rkin_solver_free(s);
   rkin_model_free(m);
