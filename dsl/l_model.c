@@ -335,12 +335,66 @@ static void read_derivs(lua_State *L, int res, trace_ctx *c, const char *ctx,
   }
 }
 
+/* Dose modifier fields (NONMEM F, ALAG, R, D), in core/model.h order. */
+static const char *const MOD_KEYS[RKIN_MOD_N] = {"bioav", "lag", "rate",
+                                                 "duration"};
+
+/* Each modifier field given: a function (p) returning {State = expr},
+ * traced like ode into nodes[kind * ns + state] (-1 where not given).
+ * Returns 1 when any is given. */
+static int read_mods(lua_State *L, int ip, trace_ctx *c, const char *ctx,
+                     rkin_node *nodes)
+{
+  size_t i, k;
+  int any = 0;
+  for (i = 0; i < RKIN_MOD_N * c->ns; i++) nodes[i] = -1;
+  for (k = 0; k < RKIN_MOD_N; k++) {
+    int res;
+    if (lua_getfield(L, 1, MOD_KEYS[k]) == LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+      lrk_error(L, "%s: field '%s' must be a function (p) returning "
+                "{State = expression} (got %s)", ctx, MOD_KEYS[k],
+                lrk_got(L, -1));
+    c->fn = MOD_KEYS[k];
+    lua_pushvalue(L, ip);
+    lua_call(L, 1, 1);
+    if (lua_type(L, -1) != LUA_TTABLE)
+      lrk_error(L, "%s: %s must return a table {State = expression} (got "
+                "%s)", ctx, MOD_KEYS[k], lrk_got(L, -1));
+    res = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, res)) {
+      const char *key = lua_type(L, -2) == LUA_TSTRING
+                            ? lua_tostring(L, -2) : NULL;
+      const char *what;
+      for (i = 0; key && i < c->ns; i++)
+        if (strcmp(key, c->states[i]) == 0) break;
+      if (!key || i == c->ns) {
+        const char *bad = luaL_tolstring(L, -2, NULL);
+        lrk_error(L, "%s: %s returns a value for unknown state '%s' "
+                  "(states: %s)", ctx, MOD_KEYS[k], bad,
+                  lrk_push_list(L, (const char *const *)c->states, c->ns));
+      }
+      what = lua_pushfstring(L, "%s of '%s'", MOD_KEYS[k], key);
+      nodes[k * c->ns + i] = lrk_trace_node(L, -2, c, what);
+      lua_pop(L, 2);
+      any = 1;
+    }
+    lua_pop(L, 1);
+  }
+  return any;
+}
+
 /* rk.model{name=, nuclide=, states=, params=, positive=, ode=, outputs=,
- * description=, source=} -> model. */
+ * bioav=, lag=, rate=, duration=, description=, source=} -> model. */
 static int model_new(lua_State *L)
 {
   static const char *const keys[] = {"name", "nuclide", "states", "params",
                                      "positive", "ode", "outputs",
+                                     "bioav", "lag", "rate", "duration",
                                      "description", "source", NULL};
   const char *name, *ctx;
   trace_ctx *c;
@@ -349,7 +403,8 @@ static int model_new(lua_State *L)
   unsigned char *positive;
   const rkin_nuclide *nuc;
   int ictx, imodel, ifn_ode, ifn_out, is, ip, it;
-  rkin_node *deriv;
+  rkin_node *deriv, *mods;
+  int has_mods;
   const char **out_names = NULL;
   rkin_node *out_nodes = NULL;
   size_t n_out = 0;
@@ -421,6 +476,8 @@ static int model_new(lua_State *L)
   deriv = lrk_scratch(L, c->ns, sizeof *deriv);
   call_traced(L, ifn_ode, is, ip, it, c, ctx, "ode");
   read_derivs(L, lua_gettop(L), c, ctx, deriv);
+  mods = lrk_scratch(L, RKIN_MOD_N * c->ns, sizeof *mods);
+  has_mods = read_mods(L, ip, c, ctx, mods);
 
   rkin_err_clear(&err);
   if (rkin_graph_error(c->g, &err) != 0) return lrk_raise(L, ctx, &err);
@@ -443,6 +500,8 @@ static int model_new(lua_State *L)
   c->g = NULL;
   lm->m = rkin_model_new(&spec, g, &err);
   if (!lm->m) return lrk_raise(L, ctx, &err);
+  if (has_mods && rkin_model_set_dose_mods(lm->m, mods, &err))
+    return lrk_raise(L, ctx, &err);
   lm->positive = malloc(c->np ? c->np : 1);
   if (!lm->positive) return lrk_error(L, "%s: out of memory", ctx);
   memcpy(lm->positive, positive, c->np);

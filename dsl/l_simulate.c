@@ -54,7 +54,7 @@ rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
                              const char *ctx)
 {
   static const char *const keys[] = {"time", "amount", "rate", "to", "ii",
-                                     "addl", NULL};
+                                     "addl", "evid", "ss", NULL};
   const rkin_model *m = lrk_check_model(L, model_idx);
   size_t k, n;
   box *b;
@@ -91,14 +91,25 @@ rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
     dctx = lua_pushfstring(L, "%s: doses[%d]", ctx, (int)k);
     lrk_check_keys(L, di, dctx, keys);
     memset(&dose, 0, sizeof dose);
+    dose.evid = (int)lrk_field_count(L, di, dctx, "evid", 0, 1, 1, 4);
+    dose.ss = (int)lrk_field_count(L, di, dctx, "ss", 0, 0, 0, 2);
     dose.time = lrk_field_number(L, di, dctx, "time", 1, 0);
-    dose.amount = lrk_field_number(L, di, dctx, "amount", 1, 0);
     dose.rate = lrk_field_number(L, di, dctx, "rate", 0, 0);
+    /* EVID 2 / 3 give nothing; the constant-infusion steady state is
+     * given by its rate alone. */
+    dose.amount = lrk_field_number(L, di, dctx, "amount",
+                                   !(dose.evid == 2 || dose.evid == 3
+                                     || (dose.ss == 1 && (dose.rate > 0
+                                                          || dose.rate == -1))),
+                                   0);
     dose.ii = lrk_field_number(L, di, dctx, "ii", 0, 0);
     dose.addl = (int)lrk_field_count(L, di, dctx, "addl", 0, 0, 0, INT_MAX);
-    to = lrk_field_string(L, di, dctx, "to", 1, NULL);
-    dose.cmt = rkin_model_state_index(m, to, &err);
-    if (dose.cmt < 0) lrk_error(L, "%s: field 'to': %s", dctx, err.msg);
+    to = lrk_field_string(L, di, dctx, "to",
+                          !(dose.evid == 2 || dose.evid == 3), NULL);
+    if (to) {
+      dose.cmt = rkin_model_state_index(m, to, &err);
+      if (dose.cmt < 0) lrk_error(L, "%s: field 'to': %s", dctx, err.msg);
+    }
     if (rkin_dosing_add(d, &dose, &err) != 0) lrk_raise(L, dctx, &err);
     lua_pop(L, 2);
   }
@@ -282,7 +293,7 @@ int lrk_model_simulate(lua_State *L)
 {
   static const char *const keys[] = {"doses", "times", "tia", "params",
                                      "y0", "t0", "t1", "rtol", "atol",
-                                     "max_steps", "path", NULL};
+                                     "max_steps", "path", "pre_dose", NULL};
   const rkin_model *m = lrk_check_model(L, 1);
   size_t ns = rkin_model_nstates(m), no = rkin_model_noutputs(m);
   size_t np = rkin_model_nparams(m), nt = 0, n_tia, i, k;
@@ -386,6 +397,9 @@ int lrk_model_simulate(lua_State *L)
   req.n_times = nt;
   req.tia = tia_idx;
   req.n_tia = n_tia;
+  /* One run, not continued: a dose at t1 is seen by an output there. */
+  req.events_at_t1 = 1;
+  req.pre_dose = lrk_field_boolean(L, 2, ctx, "pre_dose", 0);
   memset(&res, 0, sizeof res);
   res.y = ybuf;
   res.out = obuf;
@@ -400,9 +414,12 @@ int lrk_model_simulate(lua_State *L)
   if (rkin_solver_path(s) == RKIN_PATH_EXACT && n_tia > 0) {
     int late = 0;
     if (dosing) {
-      const rkin_event *ev = rkin_dosing_events(dosing);
-      size_t ne = rkin_dosing_nevents(dosing);
-      for (k = 0; k < ne; k++) late |= ev[k].time >= t1;
+      size_t ne;
+      const rkin_event *ev = rkin_solver_events(s, &ne);
+      for (k = 0; k < ne; k++)
+        late |= ev[k].time > t1
+                || (ev[k].time == t1 && (ev[k].kind == RKIN_EV_INF_ON
+                                         || ev[k].kind == RKIN_EV_SS_ON));
     }
     if (late) {
       rkin_err_set(&inf_err, RKIN_EINVAL, "tia_inf needs every dose "

@@ -114,8 +114,8 @@ t.raises(sim { doses = { { time = 5, amount = 1, to = "A" },
   "doses[2]: dose record 2: time = 1 is earlier", "unsorted dose times")
 t.raises(sim { doses = { { time = 0 / 0, amount = 1, to = "A" } } },
   "doses[1]: field 'time' must be a finite number (got nan)", "NaN dose time")
-t.raises(sim { doses = { { time = 0, amount = 1, rate = -2, to = "A" } } },
-  "rate = -2 is invalid", "negative infusion rate")
+t.raises(sim { doses = { { time = 0, amount = 1, rate = -2.5, to = "A" } } },
+  "rate = -2.5 is invalid", "negative infusion rate")
 t.raises(sim { doses = { { time = 0, amount = 1, to = "A", II = 24 } } },
   "doses[1]: unknown field 'II'", "a misspelt dose field")
 t.raises(sim { doses = { time = 0, amount = 1, to = "A" } },

@@ -430,4 +430,31 @@ do
        .. "BED equals the linear model's (the switch never flips)")
 end
 
+-- ------------------------------------------ dose modifiers in regimens
+-- bioav = 0.5 on the injected state: every dose counts half, so the
+-- cumulative kidney dose of 2 x 7.4 GBq equals that of 2 x 3.7 GBq without
+-- it (the model is linear); the augmented route applies F.
+do
+  local mf = rk.model {
+    name = "uw_f", nuclide = "Lu-177", states = { "B", "K", "T" },
+    params = { kK = 0.02, kT = 0.01, kout = 0.3, kKo = 0.01, kTo = 0.005,
+               F1 = 0.5 },
+    ode = function(s, p)
+      return {
+        B = -(p.kK + p.kT + p.kout) * s.B,
+        K = p.kK * s.B - p.kKo * s.K,
+        T = p.kT * s.B - p.kTo * s.T,
+      }
+    end,
+    bioav = function(p) return { B = p.F1 } end,
+  }
+  local half = run { rule = "empiric", n_cycles = 2, activity_gbq = 3.7 }
+  local rf = run { model = mf, rule = "empiric", n_cycles = 2,
+                   activity_gbq = 7.4 }
+  t.ok(rf.route == "augmented", "a model with bioav runs on the augmented "
+       .. "route (got " .. tostring(rf.route) .. ")")
+  t.is(rf.cum_dose.kidney[1], half.cum_dose.kidney[1], 1e-5, "F = 0.5: "
+       .. "2 x 7.4 GBq give the kidney dose of 2 x 3.7 GBq without F")
+end
+
 t.done()

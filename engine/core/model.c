@@ -37,6 +37,11 @@ struct rkin_model {
   /* Nonlinear outputs: d out / d (y, p), n_out x (n + np) row-major. */
   rkin_tape *outjac;
   size_t nwork;
+  /* Dose modifiers: RKIN_MOD_N x n nodes (-1 undefined), their tape (an
+   * undefined F is 1, the others 0) and its parameter derivatives. */
+  rkin_node *mods;
+  rkin_tape *mods_tape, *dmods_tape;
+  int has_mods;
   int linear, out_linear;
   char why[WHY], why_out[WHY];
 };
@@ -77,6 +82,9 @@ void rkin_model_free(rkin_model *m)
   rkin_tape_free(m->swt);
   rkin_tape_free(m->outjac);
   free(m->sw);
+  rkin_tape_free(m->mods_tape);
+  rkin_tape_free(m->dmods_tape);
+  free(m->mods);
   free(m->dl_idx);
   free(m->dl_par);
   rkin_graph_free(m->g);
@@ -842,5 +850,157 @@ int rkin_model_linear_dparams(const rkin_model *m, const double *p,
     }
   }
   if (work != stack) free(work);
+  return rc;
+}
+
+/* ------------------------------------------------------- dose modifiers */
+
+static const char *const MOD_NAME[RKIN_MOD_N] = {
+  "bioavailability (F)", "lag time (ALAG)", "rate (R)", "duration (D)"
+};
+
+int rkin_model_set_dose_mods(rkin_model *m, const rkin_node *nodes,
+                             rkin_err *err)
+{
+  size_t n = m->n, nm = RKIN_MOD_N * n, k, l;
+  rkin_node *val = NULL, *dv = NULL;
+  int rc = 0;
+  if (m->mods)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': dose modifiers are "
+                        "already set", m->name);
+  for (k = 0; k < nm; k++) {
+    rkin_node x = nodes[k];
+    const char *what = MOD_NAME[k / n], *st = m->states[k % n];
+    if (x < 0) continue;
+    if ((size_t)x >= rkin_graph_size(m->g))
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s of state '%s' "
+                          "is not a valid expression", m->name, what, st);
+    if (rkin_expr_has_state(m->g, x) || rkin_expr_has_time(m->g, x))
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s of state '%s' "
+                          "uses %s; it may depend on parameters only",
+                          m->name, what, st,
+                          rkin_expr_has_state(m->g, x) ? "a state" : "time");
+    if (rkin_expr_max_param(m->g, x) >= (int)m->np)
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s of state '%s' "
+                          "uses an unknown parameter", m->name, what, st);
+  }
+  m->mods = malloc(nm * sizeof *m->mods);
+  val = malloc(nm * sizeof *val);
+  dv = malloc((nm * m->np + 1) * sizeof *dv);
+  if (!m->mods || !val || !dv) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                      "dose modifiers", m->name);
+    goto done;
+  }
+  memcpy(m->mods, nodes, nm * sizeof *nodes);
+  for (k = 0; k < nm; k++) {
+    if (nodes[k] >= 0) m->has_mods = 1;
+    val[k] = nodes[k] >= 0 ? nodes[k]
+             : rkin_expr_const(m->g, k / n == RKIN_MOD_F ? 1.0 : 0.0);
+    for (l = 0; l < m->np; l++)
+      dv[k * m->np + l] =
+          nodes[k] >= 0 ? rkin_expr_diff(m->g, nodes[k],
+                                         rkin_expr_param(m->g, (int)l))
+                        : rkin_expr_const(m->g, 0.0);
+  }
+  if (rkin_graph_error(m->g, NULL)) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  if (!(m->mods_tape = rkin_tape_compile(m->g, val, nm, err))
+      || !(m->dmods_tape = rkin_tape_compile(m->g, dv, nm * m->np, err))) {
+    rc = err ? err->code : RKIN_ENOMEM;
+    goto done;
+  }
+  m->nwork = max_size(m->nwork, max_size(rkin_tape_nwork(m->mods_tape),
+                                         rkin_tape_nwork(m->dmods_tape)));
+done:
+  free(val);
+  free(dv);
+  if (rc) {
+    free(m->mods);
+    m->mods = NULL;
+    m->has_mods = 0;
+  }
+  return rc;
+}
+
+rkin_node rkin_model_dose_mod_node(const rkin_model *m, int kind, size_t i)
+{
+  return rkin_model_dose_mod_defined(m, kind, i)
+             ? m->mods[(size_t)kind * m->n + i] : -1;
+}
+
+int rkin_model_has_dose_mods(const rkin_model *m)
+{
+  return m->has_mods;
+}
+
+int rkin_model_dose_mod_defined(const rkin_model *m, int kind, size_t i)
+{
+  return m->mods && kind >= 0 && kind < RKIN_MOD_N && i < m->n
+         && m->mods[(size_t)kind * m->n + i] >= 0;
+}
+
+/* Evaluates a parameter-only tape (y = 0, t = 0); *bad: the tape's
+ * result (0, or -1 - k for a non-finite entry k). */
+static int eval_params(const rkin_model *m, const rkin_tape *tp,
+                       const double *p, double *out, int *bad,
+                       rkin_err *err)
+{
+  double stack[STACK_WORK], *work = stack;
+  if (!p) p = m->defaults;
+  if (rkin_tape_nwork(tp) > STACK_WORK
+      && !(work = malloc(rkin_tape_nwork(tp) * sizeof *work)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                        "dose modifiers", m->name);
+  *bad = rkin_tape_eval(tp, 0.0, m->zeros, p, work, out);
+  if (work != stack) free(work);
+  return RKIN_OK;
+}
+
+int rkin_model_dose_mods(const rkin_model *m, const double *p, double *v,
+                         rkin_err *err)
+{
+  size_t n = m->n, k;
+  int rc, bad;
+  if (!m->mods) {
+    for (k = 0; k < RKIN_MOD_N * n; k++)
+      v[k] = k / n == RKIN_MOD_F ? 1.0 : k / n == RKIN_MOD_LAG ? 0.0 : NAN;
+    return RKIN_OK;
+  }
+  if ((rc = eval_params(m, m->mods_tape, p, v, &bad, err))) return rc;
+  for (k = 0; k < RKIN_MOD_N * n; k++) {
+    size_t kind = k / n;
+    int def = m->mods[k] >= 0;
+    if (!def) {
+      if (kind >= RKIN_MOD_RATE) v[k] = NAN;
+      continue;
+    }
+    if (!isfinite(v[k]) || v[k] < 0
+        || (kind >= RKIN_MOD_RATE && v[k] == 0))
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s of state '%s' "
+                          "is %g for these parameters (expected a finite "
+                          "number %s)", m->name, MOD_NAME[kind],
+                          m->states[k % n], v[k],
+                          kind >= RKIN_MOD_RATE ? "> 0" : ">= 0");
+  }
+  return RKIN_OK;
+}
+
+int rkin_model_dose_mods_dparams(const rkin_model *m, const double *p,
+                                 double *dv, rkin_err *err)
+{
+  size_t nm = RKIN_MOD_N * m->n * m->np, k;
+  int rc, bad;
+  if (!m->mods) {
+    for (k = 0; k < nm; k++) dv[k] = 0;
+    return RKIN_OK;
+  }
+  if ((rc = eval_params(m, m->dmods_tape, p, dv, &bad, err))) return rc;
+  if (bad)
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': a parameter "
+                        "derivative of the dose modifiers is not finite",
+                        m->name);
   return rc;
 }

@@ -130,4 +130,32 @@ int rkin_model_linear_dparams(const rkin_model *m, const double *p,
                               const double *dir, size_t n_dir, double *dA,
                               double *dC, rkin_err *err);
 
+/* ---- Dose modifiers (NONMEM F, ALAG, R, D) per state, expressions of
+ * the parameters (no state, no time), compiled with their symbolic
+ * parameter derivatives. Layout of values: RKIN_MOD_N rows of n_states. */
+enum { RKIN_MOD_F, RKIN_MOD_LAG, RKIN_MOD_RATE, RKIN_MOD_DUR, RKIN_MOD_N };
+
+/* Sets the modifiers from nodes of the model's graph (rkin_model_graph;
+ * nodes[kind * n_states + i], -1 where not defined). RKIN_EINVAL naming
+ * the state and kind for an invalid node or one that uses a state or
+ * time. Call once, right after rkin_model_new. */
+int rkin_model_set_dose_mods(rkin_model *m, const rkin_node *nodes,
+                             rkin_err *err);
+/* 1 when any modifier is defined. */
+int rkin_model_has_dose_mods(const rkin_model *m);
+/* The node of modifier `kind` of state i in the model's graph, -1 when
+ * not defined (a model copied into another graph copies these too). */
+rkin_node rkin_model_dose_mod_node(const rkin_model *m, int kind, size_t i);
+int rkin_model_dose_mod_defined(const rkin_model *m, int kind, size_t i);
+/* Values at p (NULL: defaults) into v (RKIN_MOD_N x n_states): F (1 when
+ * not defined), ALAG (0), R and D (NaN when not defined). RKIN_EINVAL
+ * naming the state for F or ALAG < 0, R or D <= 0, or a non-finite
+ * value. */
+int rkin_model_dose_mods(const rkin_model *m, const double *p, double *v,
+                         rkin_err *err);
+/* Their exact parameter derivatives: dv[(kind * n_states + i) * n_params
+ * + l] = d v_kind,i / d p_l (0 where not defined). */
+int rkin_model_dose_mods_dparams(const rkin_model *m, const double *p,
+                                 double *dv, rkin_err *err);
+
 #endif

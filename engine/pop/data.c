@@ -4,6 +4,8 @@
 #include "pop/data.h"
 #include "core/grow.h"
 
+#define MOD_FIELD(kind) ((kind) == RKIN_MOD_RATE ? "rate" : "duration")
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -26,7 +28,7 @@ static const char *const std_names[C_NSTD] = {
 typedef struct {
   rkin_data_subject pub;        /* first: the public view */
   double *time, *dv, *cov;
-  int *cmt, *dvid, *output;
+  int *cmt, *dvid, *output, *obs_rec;
   size_t *obs_line, cap_obs;
   rkin_data_segment *seg;
   size_t cap_seg;
@@ -82,6 +84,7 @@ static void subject_free(subject *s)
   free(s->dvid);
   free(s->output);
   free(s->obs_line);
+  free(s->obs_rec);
   free(s->seg);
   free(s->dose_line);
   free(s->dose_cmt);
@@ -233,17 +236,20 @@ static int start_segment(subject *s, double t0)
 }
 
 /* sel: the dataset selects outputs (a DVID column or output names given);
- * otherwise dvid and output stay NULL (no allocation per subject). */
+ * otherwise dvid and output stay NULL (no allocation per subject). n_rec:
+ * the dose records of its segment before it (record order). */
 static int add_obs(subject *s, double t, double dv, int cmt, int sel,
-                   int dvid, int output, size_t line)
+                   int dvid, int output, size_t line, size_t n_rec)
 {
   size_t n = s->pub.n_obs, cap = s->cap_obs;
   if (n + 1 > cap) {
-    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap;
+    size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap,
+           c7 = cap;
     if (rkin_grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
         || rkin_grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
         || rkin_grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
         || rkin_grow((void **)&s->obs_line, &c4, n + 1, sizeof *s->obs_line)
+        || rkin_grow((void **)&s->obs_rec, &c7, n + 1, sizeof *s->obs_rec)
         || (sel && (rkin_grow((void **)&s->dvid, &c5, n + 1, sizeof *s->dvid)
                     || rkin_grow((void **)&s->output, &c6, n + 1,
                             sizeof *s->output))))
@@ -258,6 +264,7 @@ static int add_obs(subject *s, double t, double dv, int cmt, int sel,
     s->output[n] = output;
   }
   s->obs_line[n] = line;
+  s->obs_rec[n] = (int)n_rec;
   s->pub.n_obs++;
   s->seg[s->pub.n_seg - 1].n_obs++;
   return RKIN_OK;
@@ -327,6 +334,7 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.dvid = s->dvid;
   s->pub.output = s->output;
   s->pub.obs_line = s->obs_line;
+  s->pub.obs_rec = s->obs_rec;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
   if (s->pub.n_obs == 0)
@@ -436,16 +444,15 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
   } else {
     r->evid = r->has_amt && r->amt > 0 ? 1 : r->mdv == 1 ? 2 : 0;
   }
-  if (r->ss != 0)
+  if (r->ss != 0 && r->ss != 1 && r->ss != 2)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column SS: %g is not "
-                        "supported (steady-state dosing; only SS = 0 or "
-                        "missing; give the doses explicitly with ADDL/II)",
-                        c->file, c->line, r->ss);
-  if (r->rate < 0)
+                        "supported (expected 0, 1 steady state, 2 steady "
+                        "state added)", c->file, c->line, r->ss);
+  if (r->rate < 0 && r->rate != -1 && r->rate != -2)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column RATE: %g is not "
-                        "supported (modelled rate / duration; expected 0 "
-                        "bolus or > 0 infusion rate)", c->file, c->line,
-                        r->rate);
+                        "supported (expected 0 bolus, > 0 infusion rate, -1 "
+                        "rate or -2 duration from the model)", c->file,
+                        c->line, r->rate);
   return RKIN_OK;
 }
 
@@ -485,10 +492,16 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
   *last_t = r->time;
   if (r->evid == 1 || r->evid == 4) {
     rkin_dose dose;
+    memset(&dose, 0, sizeof dose);
     if (!r->has_amt)
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column AMT: missing "
                           "on a dose record (EVID %d)", c->file, c->line,
                           r->evid);
+    if (r->evid == 4 && r->amt == 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column AMT: 0 on a "
+                          "reset-and-dose record (EVID 4 needs an amount > "
+                          "0; use EVID 3 for a reset alone)", c->file,
+                          c->line);
     dose.time = r->time;
     dose.amount = r->amt;
     dose.rate = r->rate;
@@ -508,6 +521,8 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     dose.cmt = r->cmt < 0 ? 0 : r->cmt;
     dose.ii = r->ii;
     dose.addl = r->addl;
+    dose.ss = (int)r->ss;
+    dose.evid = 1;   /* EVID 4's reset: the segment starts from zero */
     if (c->opts && c->opts->n_states
         && (size_t)dose.cmt >= c->opts->n_states)
       return cmt_message(err, c->file, c->line, dose.cmt, c->opts->n_states,
@@ -533,7 +548,7 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     }
     rc = add_obs(s, r->time, r->dv, r->cmt,
                  c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
-                 r->dvid, output, c->line);
+                 r->dvid, output, c->line, c->n_pend);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   return RKIN_OK;
@@ -794,6 +809,33 @@ int rkin_data_check_states(const rkin_data *d, size_t n_states,
       if (s->dose_cmt[k] < 0 || (size_t)s->dose_cmt[k] >= n_states)
         return cmt_message(err, d->name, s->dose_line[k], s->dose_cmt[k],
                            n_states, state_names);
+  }
+  return RKIN_OK;
+}
+
+int rkin_data_check_model(const rkin_data *d, const rkin_model *m,
+                          rkin_err *err)
+{
+  size_t i, g, k, idx;
+  for (i = 0; d && i < d->n_subj; i++) {
+    const subject *s = d->subj[i];
+    for (g = 0, idx = 0; g < s->pub.n_seg; g++)
+      for (k = 0; k < rkin_dosing_nrecords(s->seg[g].dosing); k++, idx++) {
+        const rkin_dose *r = rkin_dosing_record(s->seg[g].dosing, k);
+        int kind = r->rate == -1 ? RKIN_MOD_RATE : RKIN_MOD_DUR;
+        if (r->rate >= 0 || idx >= s->n_dose
+            || rkin_model_dose_mod_defined(m, kind, (size_t)r->cmt))
+          continue;
+        return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column RATE: %g "
+                            "takes the %s from the model, but model '%s' "
+                            "defines no %s for compartment %d ('%s')",
+                            d->name, s->dose_line[idx], r->rate,
+                            r->rate == -1 ? "rate" : "duration",
+                            rkin_model_name(m), MOD_FIELD(kind), r->cmt + 1,
+                            (size_t)r->cmt < rkin_model_nstates(m)
+                                ? rkin_model_state_name(m, (size_t)r->cmt)
+                                : "?");
+      }
   }
   return RKIN_OK;
 }

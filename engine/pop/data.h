@@ -16,9 +16,12 @@
  * observe by DVID (an integer >= 1: output DVID - 1 of
  * opts->output_names, listed in the model's DVID order) or by a CMT naming
  * an output (as nlmixr2 does); both on one record must agree. RATE 0 is a
- * bolus, RATE > 0 an infusion of AMT at that rate. Not supported (rejected
- * with a message naming the line): SS other than 0, RATE -1 / -2 (modelled
- * rate or duration), CMT <= 0 (compartment on / off records).
+ * bolus, RATE > 0 an infusion of AMT at that rate. SS 1 / 2 with II (or
+ * SS 1, AMT 0, RATE > 0, II 0) are steady-state doses (dosing.h, solve.h);
+ * RATE -1 / -2 take the rate / duration from the model (checked when
+ * solved). Not supported (rejected with a message naming the line): SS
+ * other than 0, 1, 2, RATE < 0 other than -1 / -2, CMT <= 0 (compartment
+ * on / off records).
  *
  * A reset starts a new segment: the solver integrates each segment from
  * zero state at its start time, and time may go back at a reset. Records
@@ -33,6 +36,7 @@
 
 #include "core/dosing.h"
 #include "core/err.h"
+#include "core/model.h"
 
 typedef struct {
   double t0;                  /* h: the segment's first record time */
@@ -57,6 +61,10 @@ typedef struct {
                                  (by DVID or a CMT naming an output), or
                                  -1 when it selects none */
   const size_t *obs_line;     /* n_obs file lines, for messages */
+  const int *obs_rec;         /* n_obs: dose records of its segment
+                                 before it (rkin_solve_req.out_rec: an
+                                 observation before a dose record at the
+                                 same time sees the state before it) */
   const double *cov;          /* n_cov: the subject's first non-missing
                                  value of each covariate (NaN when it has
                                  none) */
@@ -111,5 +119,10 @@ int rkin_data_covariate_index(const rkin_data *d, const char *name,
  * for the message), naming the file line of an offending record. */
 int rkin_data_check_states(const rkin_data *d, size_t n_states,
                            const char *const *state_names, rkin_err *err);
+
+/* Checks every RATE -1 / -2 dose against the model's modelled rate /
+ * duration (rk.model fields rate, duration), naming the file line. */
+int rkin_data_check_model(const rkin_data *d, const rkin_model *m,
+                          rkin_err *err);
 
 #endif

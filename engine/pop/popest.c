@@ -123,6 +123,7 @@ static int map_data(pop *p, rkin_err *err)
   if (pm->model) {
     int rc = rkin_data_check_states(p->data, rkin_model_nstates(pm->model),
                                     NULL, err);
+    if (!rc) rc = rkin_data_check_model(p->data, pm->model, err);
     if (rc) return rc;
     /* A model starts from zero state, so without a dose every prediction
      * is 0: say so here rather than as a failed EBE search. */
@@ -130,7 +131,8 @@ static int map_data(pop *p, rkin_err *err)
       const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
       size_t g, nev = 0;
       for (g = 0; g < sj->n_seg; g++)
-        nev += rkin_dosing_nevents(sj->seg[g].dosing);
+        nev += rkin_dosing_nevents(sj->seg[g].dosing)
+               + (size_t)rkin_dosing_needs_model(sj->seg[g].dosing);
       if (nev == 0)
         return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu) has "
                             "no dose records (none with AMT > 0): the model "

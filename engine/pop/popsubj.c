@@ -188,6 +188,10 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
       rq.dosing = sg->dosing;
       rq.times = sj->time + sg->first_obs;
       rq.n_times = sg->n_obs;
+    rq.out_rec = sj->obs_rec + sg->first_obs;
+    rq.events_at_t1 = 1;
+      rq.out_rec = sj->obs_rec + sg->first_obs;
+      rq.events_at_t1 = 1;
       if (out >= 0) rs.out = w->sol;
       else rs.y = w->sol;
       rc = rkin_solver_run(w->solver, &rq, &rs, err);
@@ -294,6 +298,8 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
     rq.dosing = sg->dosing;
     rq.times = sj->time + sg->first_obs;
     rq.n_times = sg->n_obs;
+    rq.out_rec = sj->obs_rec + sg->first_obs;
+    rq.events_at_t1 = 1;
     if (out >= 0) rs.out = w->sol;
     else rs.y = w->sol;
     rc = rkin_solver_run_sens(w->solver, &rq, w->dpsi, q, &rs,

@@ -153,6 +153,7 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   aug_mem a;
   copier c;
   char name[96];
+  rkin_node *mods = NULL;
   if (!aug_mem_alloc(&a, r, ng) || !(c.dst = rkin_graph_new())) {
     aug_mem_free(&a, nr);
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
@@ -164,6 +165,22 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   for (i = 0; i < r->np; i++) a.params[i] = rkin_model_param_name(m, i);
   for (i = 0; i < no; i++) a.outputs[i] = rkin_model_output_name(m, i);
   aug_equations(r, &c, &a);
+  /* the model's dose modifiers (F, ALAG, R, D) on its own states; the
+   * auxiliary states take no doses */
+  if (rkin_model_has_dose_mods(m)) {
+    size_t na = n + 2 * nr, k;
+    int kind;
+    if (!(mods = malloc(RKIN_MOD_N * na * sizeof *mods))) {
+      aug_mem_free(&a, nr);
+      rkin_graph_free(c.dst);
+      return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+    }
+    for (k = 0; k < RKIN_MOD_N * na; k++) mods[k] = -1;
+    for (kind = 0; kind < RKIN_MOD_N; kind++)
+      for (i = 0; i < n; i++)
+        mods[(size_t)kind * na + i] =
+          copy_node(&c, rkin_model_dose_mod_node(m, kind, i));
+  }
   snprintf(name, sizeof name, "%s+aux", rkin_model_name(m));
   sp.name = name;
   sp.n_states = n + 2 * nr;
@@ -177,7 +194,15 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   sp.output_expr = a.outx;
   r->aug = rkin_model_new(&sp, c.dst, err);   /* owns c.dst */
   aug_mem_free(&a, nr);
-  if (!r->aug) return rkin_err_prefix(err, "regimen: augmented model: ");
+  if (!r->aug) {
+    free(mods);
+    return rkin_err_prefix(err, "regimen: augmented model: ");
+  }
+  if (mods) {
+    int rc = rkin_model_set_dose_mods(r->aug, mods, err);
+    free(mods);
+    if (rc) return rkin_err_prefix(err, "regimen: augmented model: ");
+  }
   if (!(r->aug_q = malloc(nr * sizeof *r->aug_q)))
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
   for (q = 0; q < nr; q++) {

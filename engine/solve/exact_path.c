@@ -839,9 +839,12 @@ static double dd2(double a, double b, double h, double phi_ab, double p_a,
 }
 
 /* y and S (n x n_dir) carried over h > 0 with constant input rates
- * (has_rate: any non-zero). */
+ * (has_rate: any non-zero) and, when drate is not NULL, the constant
+ * derivatives of those rates along the directions (n x n_dir): in
+ * eigen-coordinates they add ds_i h phi1(l_i h) to sigma_i. */
 static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
-                          const double *rate, int has_rate, rkin_err *err)
+                          const double *rate, int has_rate,
+                          const double *drate, rkin_err *err)
 {
   eig_ws *g = &e->eg;
   size_t n = e->n, nd = e->n_dir, i, j, d;
@@ -861,7 +864,7 @@ static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
   }
   for (i = 0; i < n; i++) {
     double a = g->lr[i] * h, em1, p1, p2;
-    if (has_rate) {
+    if (has_rate || drate) {
       phis_real(a, &em1, &p1, &p2);
       g->iwr[i] = 1 + em1;                 /* e^(l_i h) */
       g->yint[i] = h * p1;                 /* int_0^h e^(l_i u) du */
@@ -895,6 +898,12 @@ static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
       for (j = 0; j < n; j++) t += B[j] * ph[i * n + j] * g->wr[j];
       for (j = 0; has_rate && j < n; j++)
         t += B[j] * ps[i * n + j] * g->sr[j];
+      if (drate) {
+        const double *row = g->Vir + i * n;
+        double ds = 0;
+        for (j = 0; j < n; j++) ds += row[j] * drate[j * nd + d];
+        t += ds * g->yint[i];
+      }
       e->sig[i * nd + d] = t;
     }
   for (i = 0; i < n; i++)
@@ -925,8 +934,9 @@ static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
 
 int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,
                              double *y, double *S, const double *rate,
-                             const double *tout, size_t n_tout,
-                             rkin_emit_fn emit, void *ctx, rkin_err *err)
+                             const double *drate, const double *tout,
+                             size_t n_tout, rkin_emit_fn emit, void *ctx,
+                             rkin_err *err)
 {
   double s = ts;
   size_t k;
@@ -934,12 +944,14 @@ int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,
   for (k = 0; k < e->n; k++) has_rate |= rate[k] != 0;
   for (k = 0; k < n_tout; k++) {
     if (tout[k] > s) {
-      rc = propagate_sens(e, tout[k] - s, y, S, rate, has_rate, err);
+      rc = propagate_sens(e, tout[k] - s, y, S, rate, has_rate, drate,
+                          err);
       if (rc) return rc;
     }
     s = tout[k];
     emit(ctx, y);
   }
-  return te > s ? propagate_sens(e, te - s, y, S, rate, has_rate, err)
+  return te > s ? propagate_sens(e, te - s, y, S, rate, has_rate, drate,
+                                 err)
                 : RKIN_OK;
 }

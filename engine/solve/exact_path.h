@@ -39,13 +39,16 @@ int rkin_expath_tia_inf(rkin_expath *e, const double *p, const double *y0,
  * ill-conditioned eigenvector matrix: use finite differences then). */
 int rkin_expath_begin_sens(rkin_expath *e, const double *p,
                            const double *dir, size_t n_dir, rkin_err *err);
-/* As rkin_expath_advance, carrying S (n x n_dir row-major; not changed by
- * boluses or rates, which do not depend on the parameters) too; emit
- * sees y (S is updated in place before each call). No TIA. */
+/* As rkin_expath_advance, carrying S (n x n_dir row-major) too; drate
+ * (n x n_dir, or NULL for none) are the derivatives of the input rates
+ * along the directions (a modelled rate or duration); jumps at doses are
+ * the caller's. emit sees y (S is updated in place before each call).
+ * No TIA. */
 int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,
                              double *y, double *S, const double *rate,
-                             const double *tout, size_t n_tout,
-                             rkin_emit_fn emit, void *ctx, rkin_err *err);
+                             const double *drate, const double *tout,
+                             size_t n_tout, rkin_emit_fn emit, void *ctx,
+                             rkin_err *err);
 /* C(p) (NULL when outputs are not linear) and, after begin_sens, dC along
  * the directions (n_dir x n_out x n). */
 const double *rkin_expath_output_matrix(const rkin_expath *e);

@@ -1,43 +1,15 @@
 /* solve.c - the rkin_solver API: request checks, the walk through dose
- * events and output times shared by both paths, and the dispatch to the
- * CVODES path (cvodes_path.c) or the exact path (exact_path.c). */
+ * events (resets, record order at equal times) and output times shared by
+ * both paths, and the dispatch to the CVODES path (cvodes_path.c) or the
+ * exact path (exact_path.c); steady states are in steady.c. */
 #include "solve/solve.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "solve/cvodes_path.h"
-#include "solve/exact_path.h"
-
-struct rkin_solver {
-  const rkin_model *m;
-  rkin_solve_opts o;
-  rkin_path path;     /* the path runs take (AUTO resolved) */
-  rkin_path last;     /* the path of the last run */
-  size_t n, n_out, n_par;
-  rkin_cvpath *cv;    /* CVODES: the path, or an AUTO run's fallback */
-  rkin_expath *ex;
-  int use_cv;         /* this run integrates with cv */
-  double *y;          /* current state */
-  double *rate;       /* current infusion rate into each state */
-  double *q;          /* TIA accumulators */
-  size_t cap_q;
-  double *work;       /* model scratch for outputs at output times */
-  /* output cursor, used by emit() */
-  const rkin_solve_req *req;
-  rkin_solve_res *res;
-  const double *p;
-  size_t k_out;
-  int out_bad;        /* -1, or the first output found non-finite */
-  double out_bad_t;
-  /* Forward sensitivities (rkin_solver_run_sens): n_dir > 0 while on. */
-  size_t n_dir, cap_S;
-  double *S;          /* n x n_dir */
-  double *dy, *dout;  /* the caller's arrays, or NULL */
-  const double *dir;  /* n_dir x n_par directions */
-  double *G;          /* nonlinear outputs: d out / d (y, p) */
-};
+#include "solve/solve_impl.h"
 
 void rkin_solve_opts_default(rkin_solve_opts *o)
 {
@@ -77,6 +49,13 @@ void rkin_solver_free(rkin_solver *s)
   free(s->work);
   free(s->S);
   free(s->G);
+  free(s->ss_x);
+  free(s->ss_q);
+  free(s->evbuf);
+  free(s->mods);
+  free(s->dmods);
+  free(s->ss_S);
+  if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
 
@@ -106,7 +85,18 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
   s->y = malloc((s->n ? s->n : 1) * sizeof *s->y);
   s->rate = malloc((s->n ? s->n : 1) * sizeof *s->rate);
   s->work = malloc((nw ? nw : 1) * sizeof *s->work);
-  if (!s->y || !s->rate || !s->work) goto nomem;
+  s->ss_x = malloc((5 * (s->n ? s->n : 1) + 2 * s->n * s->n)
+                   * sizeof *s->ss_x);
+  s->ss_perm = gsl_permutation_alloc(s->n ? s->n : 1);
+  s->mods = malloc(RKIN_MOD_N * (s->n ? s->n : 1) * sizeof *s->mods);
+  if (!s->y || !s->rate || !s->work || !s->ss_x || !s->ss_perm || !s->mods)
+    goto nomem;
+  s->ss_f = s->ss_x + s->n;
+  s->ss_g = s->ss_f + s->n;
+  s->ss_r = s->ss_g + s->n;
+  s->ss_J = s->ss_r + s->n;
+  s->ss_Jc = s->ss_J + s->n * s->n;
+  s->ss_xp = s->ss_Jc + s->n * s->n;
   /* AUTO takes the exact path for a linear model: outputs, whatever
    * function of states, parameters and time they are, are evaluated after
    * the solve and do not change the dynamics. Only a run asking for the
@@ -130,6 +120,12 @@ nomem:
   rkin_err_set(err, RKIN_ENOMEM, "out of memory creating a solver for "
                "model '%s'", rkin_model_name(m));
   return NULL;
+}
+
+const rkin_event *rkin_solver_events(const rkin_solver *s, size_t *n)
+{
+  *n = s->nev;
+  return s->ev;
 }
 
 rkin_path rkin_solver_path(const rkin_solver *s)
@@ -196,6 +192,12 @@ static int check_req(const rkin_solver *s, const rkin_solve_req *r,
   if ((rc = check_vector(r->y0, s->n, "y0", s->m, 1, err))
       || (rc = check_vector(r->params, s->n_par, "params", s->m, 0, err)))
     return rc;
+  for (k = 1; r->out_rec && k < r->n_times; k++)
+    if (r->times[k] == r->times[k - 1] && r->out_rec[k] < r->out_rec[k - 1])
+      return rkin_err_set(err, RKIN_EINVAL, "out_rec[%zu] = %d is less than "
+                          "out_rec[%zu] = %d at the same time %g h (record "
+                          "counts must not decrease)", k, r->out_rec[k],
+                          k - 1, r->out_rec[k - 1], r->times[k]);
   if (r->n_tia && !r->tia)
     return rkin_err_set(err, RKIN_EINVAL, "n_tia = %zu but tia is NULL",
                         r->n_tia);
@@ -300,26 +302,162 @@ static int grow_q(rkin_solver *s, size_t nq)
   if (!q) return RKIN_ENOMEM;
   s->q = q;
   s->cap_q = nq;
+  q = realloc(s->ss_q, nq * sizeof *q);
+  if (!q) return RKIN_ENOMEM;
+  s->ss_q = q;
+  s->cap_ss_q = nq;
   return RKIN_OK;
 }
 
-/* Applies one event; a rate back to (rounding of) zero becomes 0 exactly,
- * so a finished infusion leaves no residual input. */
-static void apply(rkin_solver *s, const rkin_event *e)
+static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
+{
+  if (amounts) memset(s->y, 0, s->n * sizeof *s->y);
+  if (amounts && s->n_dir) memset(s->S, 0, s->n * s->n_dir * sizeof *s->S);
+  if (s->sens_mods)
+    memset(s->drate, 0, s->n * s->n_dir * sizeof *s->drate);
+  memset(s->rate, 0, s->n * sizeof *s->rate);
+  s->reset_rec = e->rec;
+  s->reset_t = e->time;
+}
+
+/* The directional derivatives of an infusion's rate (*dr) and duration
+ * (*ddur) in direction d: a given RATE R: 0 and AMT dF / R; RATE -1 (R
+ * from the model): dR and AMT dF / R - F AMT dR / R^2; RATE -2 (D from
+ * the model, rate F AMT / D): AMT dF / D - F AMT dD / D^2 and dD. */
+static void inf_derivs(const rkin_solver *s, const rkin_dose *r, size_t d,
+                       double *dr, double *ddur)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt;
+  double f = s->mods[RKIN_MOD_F * n + c];
+  double dF = s->dmods[(RKIN_MOD_F * n + c) * nd + d];
+  if (r->rate == -1) {
+    double R = s->mods[RKIN_MOD_RATE * n + c];
+    double dR = s->dmods[(RKIN_MOD_RATE * n + c) * nd + d];
+    *dr = dR;
+    *ddur = r->amount * dF / R - f * r->amount * dR / (R * R);
+  } else if (r->rate == -2) {
+    double D = s->mods[RKIN_MOD_DUR * n + c];
+    double dD = s->dmods[(RKIN_MOD_DUR * n + c) * nd + d];
+    *dr = r->amount * dF / D - f * r->amount * dD / (D * D);
+    *ddur = dD;
+  } else {
+    *dr = 0;
+    *ddur = r->amount * dF / r->rate;
+  }
+}
+
+/* The jump of the sensitivities at a dose whose amount (F), time (ALAG),
+ * rate (R) or duration (D) depend on the parameters: at a discontinuity
+ * at tau(p), S+ = S- + (f(tau-) - f(tau+)) dtau + d(jump): a bolus b = F
+ * AMT gives -A b dALAG + AMT dF e_c; an infusion start -R e_c dALAG, its
+ * end +R e_c d(ALAG + duration). The rate's own derivative is carried in
+ * drate (the forcing of S while the infusion runs). */
+static void sens_jump(rkin_solver *s, const rkin_event *e)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)e->cmt, i, d;
+  const rkin_dose *r = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
+  const double *dF = s->dmods + (RKIN_MOD_F * n + c) * nd;
+  const double *dL = s->dmods + (RKIN_MOD_LAG * n + c) * nd;
+  double *S = s->S, dr, ddur;
+  for (d = 0; d < nd; d++) {
+    switch (e->kind) {
+    case RKIN_EV_BOLUS:
+      for (i = 0; i < n; i++)
+        S[i * nd + d] -= dL[d] * s->Asens[i * n + c] * e->value;
+      S[c * nd + d] += r->amount * dF[d];
+      break;
+    case RKIN_EV_INF_ON:
+      inf_derivs(s, r, d, &dr, &ddur);
+      S[c * nd + d] -= dL[d] * e->value;
+      s->drate[c * nd + d] += dr;
+      break;
+    case RKIN_EV_SS_ON:
+      inf_derivs(s, r, d, &dr, &ddur);
+      s->drate[c * nd + d] += dr;
+      break;
+    case RKIN_EV_INF_OFF:
+      inf_derivs(s, r, d, &dr, &ddur);
+      S[c * nd + d] += (dL[d] + ddur) * e->value;
+      s->drate[c * nd + d] -= dr;
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+/* Applies one event (before_t0: only its effect on the rates, the amounts
+ * being in y0); a rate back to (rounding of) zero becomes 0 exactly, so a
+ * finished infusion leaves no residual input. */
+static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
+                 long *steps, rkin_err *err)
 {
   double *r = &s->rate[e->cmt];
+  const rkin_dose *rec;
+  int rc;
+  if (e->rec < s->cancel_rec) return RKIN_OK;
+  /* A reset cancels what earlier records were still to do for doses
+   * nominally given by then: running infusions, lagged doses. */
+  if (e->rec < s->reset_rec && e->start <= s->reset_t
+      && e->kind != RKIN_EV_RESET && e->kind != RKIN_EV_SS)
+    return RKIN_OK;
   switch (e->kind) {
   case RKIN_EV_BOLUS:
-    s->y[e->cmt] += e->value;
+    if (!before_t0) s->y[e->cmt] += e->value;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
     break;
   case RKIN_EV_INF_ON:
     *r += e->value;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    break;
+  case RKIN_EV_SS_ON:
+    *r += e->value;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
     break;
   case RKIN_EV_INF_OFF:
     *r -= e->value;
-    if (fabs(*r) <= 1e-12 * e->value) *r = 0;
+    if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    if (fabs(*r) <= 1e-12 * e->value) {
+      size_t d;
+      *r = 0;
+      for (d = 0; s->sens_mods && d < s->n_dir; d++)
+        s->drate[(size_t)e->cmt * s->n_dir + d] = 0;
+    }
+    break;
+  case RKIN_EV_RESET:
+    reset_state(s, e, !before_t0);
+    break;
+  case RKIN_EV_SS:
+    rec = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
+    if (rec->ss == 1) {
+      reset_state(s, e, !before_t0);
+      s->cancel_rec = e->rec;
+    }
+    if (before_t0) break;
+    if (s->n_dir && !(rec->ii > 0))
+      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: sensitivities "
+                          "of the constant-infusion steady state are not "
+                          "implemented (use finite differences)", e->rec + 1);
+    {
+      rkin_dose_eff eff;
+      size_t i;
+      rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on ? s->mods
+                                 : NULL, s->n, &eff, err);
+      if (!rc)
+        rc = rec->ii > 0 ? rkin_ss_periodic(s, rec, (size_t)e->rec, &eff,
+                                       e->time, steps, err)
+                         : rkin_ss_constant(s, rec, (size_t)e->rec, &eff,
+                                            e->time,
+                                            err);
+      if (!rc && s->n_dir)
+        rc = rkin_ss_sens(s, rec, (size_t)e->rec, &eff, e->time, err);
+      if (rc) return rc;
+      for (i = 0; i < s->n; i++) s->y[i] += s->ss_x[i];
+      for (i = 0; s->n_dir && i < s->n * s->n_dir; i++) s->S[i] += s->ss_S[i];
+    }
     break;
   }
+  return RKIN_OK;
 }
 
 static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
@@ -332,9 +470,31 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                                emit, s, s->q, steps, err);
   if (s->n_dir)
     return rkin_expath_advance_sens(s->ex, ts, te, s->y, s->S, s->rate,
-                                    tout, n_tout, emit, s, err);
+                                    s->sens_mods ? s->drate : NULL, tout,
+                                    n_tout, emit, s, err);
   return rkin_expath_advance(s->ex, ts, te, s->y, s->rate, tout, n_tout,
                              emit, s, s->q, err);
+}
+
+/* The run's events: with the model's dose modifiers at p when the model
+ * has any or a record takes its rate or duration from the model. */
+static int run_events(rkin_solver *s, const rkin_solve_req *r,
+                      const double *p, rkin_err *err)
+{
+  int rc;
+  s->mods_on = r->dosing && (rkin_model_has_dose_mods(s->m)
+                             || rkin_dosing_needs_model(r->dosing));
+  if (!s->mods_on) {
+    s->ev = rkin_dosing_events(r->dosing);
+    s->nev = rkin_dosing_nevents(r->dosing);
+    return RKIN_OK;
+  }
+  if ((rc = rkin_model_dose_mods(s->m, p, s->mods, err))
+      || (rc = rkin_dosing_expand(r->dosing, s->mods, s->n, &s->evbuf,
+                                  &s->cap_evbuf, &s->nev, err)))
+    return rc;
+  s->ev = s->evbuf;
+  return RKIN_OK;
 }
 
 /* The walk: at each breakpoint (t0, each event time in (t0, t1), t1) apply
@@ -343,16 +503,45 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
 static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
                 rkin_err *err)
 {
-  const rkin_event *ev = rkin_dosing_events(r->dosing);
-  size_t nev = rkin_dosing_nevents(r->dosing), e = 0, nk;
+  const rkin_event *ev = s->ev;
+  size_t nev = s->nev, e = 0, nk;
   double t = r->t0, te;
   int rc;
+  s->cancel_rec = s->reset_rec = -1;
+  s->reset_t = -HUGE_VAL;
   /* Infusions running before t0 still run; earlier boluses are in y0. */
   for (; e < nev && ev[e].time < r->t0; e++)
-    if (ev[e].kind != RKIN_EV_BOLUS) apply(s, &ev[e]);
+    if ((rc = apply(s, &ev[e], 1, steps, err))) return rc;
   for (;;) {
-    for (; e < nev && ev[e].time <= t && ev[e].time < r->t1; e++)
-      apply(s, &ev[e]);
+    if (r->out_rec) {
+      size_t ee = e, i;
+      int lo = INT_MIN;
+      while (ee < nev && ev[ee].time <= t
+             && (ev[ee].time < r->t1 || r->events_at_t1))
+        ee++;
+      /* each output sees the events of the records before it */
+      while (s->k_out < r->n_times && r->times[s->k_out] <= t) {
+        int hi = r->out_rec[s->k_out];
+        for (i = e; i < ee; i++)
+          if (ev[i].rec >= lo && ev[i].rec < hi
+              && (rc = apply(s, &ev[i], 0, steps, err)))
+            return rc;
+        if (hi > lo) lo = hi;
+        emit(s, s->y);
+      }
+      for (i = e; i < ee; i++)
+        if (ev[i].rec >= lo && (rc = apply(s, &ev[i], 0, steps, err)))
+          return rc;
+      e = ee;
+    }
+    if (r->pre_dose && !r->out_rec)
+      while (s->k_out < r->n_times && r->times[s->k_out] == t
+             && e < nev && ev[e].time == t
+             && (ev[e].time < r->t1 || r->events_at_t1))
+        emit(s, s->y);
+    for (; e < nev && ev[e].time <= t
+           && (ev[e].time < r->t1 || r->events_at_t1); e++)
+      if ((rc = apply(s, &ev[e], 0, steps, err))) return rc;
     while (s->k_out < r->n_times && r->times[s->k_out] <= t)
       emit(s, s->y);
     if (t >= r->t1) return RKIN_OK;
@@ -375,6 +564,7 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
   if (!s || !req || !res)
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run: NULL argument");
   res->n_steps = 0;
+  s->sens_mods = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;
   p = req->params ? req->params : rkin_model_defaults(s->m);
@@ -399,8 +589,10 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
     s->use_cv = 1;
   }
   s->last = s->use_cv ? RKIN_PATH_CVODES : RKIN_PATH_EXACT;
-  rc = s->use_cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
-                 : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
+  rc = run_events(s, req, p, err);
+  if (!rc)
+    rc = s->use_cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
+                   : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
   if (!rc) rc = walk(s, req, &steps, err);
   res->n_steps = steps;
   if (rc) return rc;   /* the paths' messages name the model */
@@ -441,6 +633,39 @@ int rkin_solver_tia_inf(rkin_solver *s, const double *params,
                              y0, tia, n_tia, out, err);
 }
 
+/* Directional derivatives of the dose modifiers, A(p) for sens_jump, and
+ * the derivatives of the input rates (drate, 0 at the start). */
+static int sens_mods_begin(rkin_solver *s, const double *p,
+                           const double *dir, size_t n_dir, rkin_err *err)
+{
+  size_t n = s->n, np = s->n_par, nm = RKIN_MOD_N * n, need, k, d, l;
+  int rc;
+  need = nm * n_dir + n * n + nm * np + n * n_dir;
+  if (need > s->cap_dmods) {
+    double *q = realloc(s->dmods, need * sizeof *q);
+    if (!q)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the dose "
+                          "modifier sensitivities");
+    s->dmods = q;
+    s->cap_dmods = need;
+  }
+  s->Asens = s->dmods + nm * n_dir;
+  s->dmp = s->Asens + n * n;
+  s->drate = s->dmp + nm * np;
+  memset(s->drate, 0, n * n_dir * sizeof *s->drate);
+  if ((rc = rkin_model_linear_matrix(s->m, p, s->Asens, err))
+      || (rc = rkin_model_dose_mods_dparams(s->m, p, s->dmp, err)))
+    return rc;
+  for (k = 0; k < nm; k++)
+    for (d = 0; d < n_dir; d++) {
+      double v = 0;
+      for (l = 0; l < np; l++) v += s->dmp[k * np + l] * dir[d * np + l];
+      s->dmods[k * n_dir + d] = v;
+    }
+  s->sens_mods = 1;
+  return RKIN_OK;
+}
+
 int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
                          const double *dir, size_t n_dir,
                          rkin_solve_res *res, double *dy, double *dout,
@@ -472,6 +697,11 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
                           "sensitivity directions", n_dir);
     s->S = S;
     s->cap_S = s->n * n_dir;
+    S = realloc(s->ss_S, s->n * n_dir * sizeof *S);
+    if (!S)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", n_dir);
+    s->ss_S = S;
   }
   if (dout && s->n_out && !rkin_model_outputs_linear(s->m) && !s->G
       && !(s->G = malloc(s->n_out * (s->n + s->n_par) * sizeof *s->G)))
@@ -493,11 +723,15 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
   s->dir = dir;
   s->use_cv = 0;
   s->last = RKIN_PATH_EXACT;
-  rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
+  rc = run_events(s, req, p, err);
+  s->sens_mods = 0;
+  if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, n_dir, err);
+  if (!rc) rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
   if (!rc) {
     s->n_dir = n_dir;
     rc = walk(s, req, &steps, err);
     s->n_dir = 0;
+    s->sens_mods = 0;
   }
   if (rc) return rc;
   if (s->out_bad >= 0)

@@ -12,7 +12,23 @@
  *   and end up to that time, also those before t0, so consecutive runs
  *   [a, b], [b, c] give the same result as one run [a, c].
  * - At equal times infusion ends apply before starts, starts before
- *   boluses; an output at a dose time reports the state AFTER the dose.
+ *   boluses; an output at a dose time reports the state AFTER the dose
+ *   (before it with req->pre_dose).
+ * - Event records (dosing.h): a reset (EVID 3/4) sets every amount and
+ *   rate to 0 and cancels the infusions of earlier records still running
+ *   (their ADDL copies still come). SS = 1 resets, cancels every pending
+ *   event of earlier records, and sets the amounts to the periodic steady
+ *   state just before the record's dose: the solution of
+ *   x = Phi(x), Phi the map over one interval ii of the dose repeated
+ *   (an infusion longer than ii overlaps: (m+1) infusions run over the
+ *   first rem h of an interval, m over the rest). SS = 2 adds that steady
+ *   state (computed from zero) to the amounts. The exact path solves
+ *   (I - e^(A ii)) x = Phi(0) by LU; CVODES runs Newton on x - Phi(x) with
+ *   a finite-difference Jacobian of Phi until the step is below
+ *   10 (rtol |x| + atol), and reports RKIN_ESOLVER with the number of
+ *   iterations when it does not converge. The constant-infusion steady
+ *   state (ii = 0) solves f(x) + r = 0 by Newton with the model's exact
+ *   Jacobian (one LU solve of A x = -r for a linear model).
  * - Output times must lie in [t0, t1] and be non-decreasing; NaN times,
  *   a NaN y0 or parameter, an unknown cmt or TIA index are RKIN_EINVAL with
  *   a message naming the index and the value.
@@ -63,6 +79,18 @@ typedef struct {
                                  i < n_states: state i; n_states + k:
                                  output k */
   size_t n_tia;
+  int events_at_t1;           /* 1: events at t1 apply too (a run that is
+                                 not continued: an output at t1 sees a
+                                 dose there, like any other output) */
+  int pre_dose;               /* 1: an output at an event time reports the
+                                 state BEFORE that time's events */
+  const int *out_rec;         /* NULL, or n_times record counts (dataset
+                                 order): output k sees, of the events at
+                                 its time, those of dose records
+                                 < out_rec[k] (ADDL copies of earlier
+                                 records included); the others apply
+                                 after it. Non-decreasing at equal times.
+                                 Overrides pre_dose. */
 } rkin_solve_req;
 
 typedef struct {
@@ -83,6 +111,10 @@ void rkin_solver_free(rkin_solver *s);
  * run needs the AUTO fallback above); never AUTO. */
 rkin_path rkin_solver_path(const rkin_solver *s);
 
+/* The dose events of the last run (after the model's F, ALAG, R, D):
+ * what a caller checks for doses after t1. */
+const rkin_event *rkin_solver_events(const rkin_solver *s, size_t *n);
+
 /* Runs one integration. Errors name the time, the state and, on the
  * CVODES path, the CVODES flag (CV_CONV_FAILURE, ...); a non-finite
  * derivative names the state and its expression. */
@@ -95,7 +127,12 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
  * and dout (n_times x n_outputs x n_dir; outputs not linear in the states
  * by the chain rule through their symbolic partials), either NULL
- * when not wanted. y0 and doses do not depend on the parameters. No TIA
+ * when not wanted. y0 does not depend on the parameters; doses do only
+ * through the model's F, ALAG, R and D (the sensitivities jump at each
+ * dose, and a modelled rate forces them while it runs); a steady state
+ * (SS 1 / 2 with II) carries S = (I - E)^-1 P, moved along the cycle by
+ * the lag. A steady state with RATE -1 / -2 and the constant-infusion
+ * steady state are RKIN_EINVAL (use finite differences then). No TIA
  * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
  * complex eigenvalues or nearly parallel eigenvectors (not implemented):
  * use finite differences then. */

@@ -29,7 +29,7 @@ static double now(void)
 static double plain(const rkin_model *m, size_t n, const double *k)
 {
   rkin_dosing *d = rkin_dosing_new();
-  rkin_dose bolus = {0, PEER_DOSE_MBQ, 0, 0, 0, 0};
+  rkin_dose bolus = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0, 0, 0 };
   rkin_cohort_spec sp = {0};
   rkin_cohort_res res = {0};
   int kid = PEER_KIDNEY;

@@ -28,7 +28,7 @@ static double run(const rkin_model *m, rkin_path path, int threads, size_t n,
                   const double *k, double *tia, long *steps)
 {
   rkin_dosing *d = rkin_dosing_new();
-  rkin_dose bolus = {0, PEER_DOSE_MBQ, 0, 0, 0, 0};
+  rkin_dose bolus = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0, 0, 0 };
   rkin_cohort_spec sp = {0};
   rkin_cohort_res res = {0};
   int kid = PEER_KIDNEY, *status = malloc(n * sizeof *status);

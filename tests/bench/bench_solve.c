@@ -27,7 +27,7 @@ static int run(rkin_model *m, rkin_path path, double rtol, double atol,
   rkin_err err;
   rkin_solver *s;
   rkin_dosing *d = rkin_dosing_new();
-  rkin_dose dose = {0, PEER_DOSE_MBQ, 0, 0, 0, 0};
+  rkin_dose dose = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0, 0, 0 };
   int kid = PEER_KIDNEY, rc = 0;
   size_t i, c;
   double t;

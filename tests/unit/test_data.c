@@ -245,10 +245,23 @@ static void test_bad_input(void)
   bad("noobslast.csv", "ID,TIME,DV,AMT\n1,0,.,100\n", &one,
       "noobslast.csv:2: subject ID 1 has no observations",
       "last subject without observations");
-  bad("ss.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,12\n1,1,3,.,0,.\n",
-      NULL, "ss.csv:2: column SS: 1 is not supported", "SS = 1");
-  bad("rate.csv", "ID,TIME,DV,AMT,RATE\n1,0,.,100,-2\n1,1,3,.,.\n", NULL,
-      "rate.csv:2: column RATE: -2 is not supported", "RATE = -2");
+  bad("ss.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,3,12\n1,1,3,.,0,.\n",
+      NULL, "ss.csv:2: column SS: 3 is not supported", "SS = 3");
+  bad("ssii.csv", "ID,TIME,DV,AMT,SS,II\n1,0,.,100,1,0\n1,1,3,.,0,.\n",
+      &one, "ssii.csv:2: dose record 1: ss = 1 with ii = 0 needs ii > 0",
+      "SS = 1 bolus with II = 0");
+  bad("evid4.csv", "ID,TIME,DV,AMT,EVID\n1,0,.,.,4\n1,1,3,.,0\n", &one,
+      "evid4.csv:2: column AMT: missing on a dose record (EVID 4)",
+      "EVID 4 without AMT");
+  bad("evid40.csv", "ID,TIME,DV,AMT,EVID\n1,0,.,0,4\n1,1,3,.,0\n", &one,
+      "evid40.csv:2: column AMT: 0 on a reset-and-dose record",
+      "EVID 4 with AMT 0");
+  bad("rate1.csv", "ID,TIME,DV,AMT,RATE,EVID\n1,0,.,0,-1,1\n1,1,3,.,.,0\n",
+      &one,
+      "rate1.csv:2: dose record 1: rate = -1 (modelled rate) needs an "
+      "amount > 0", "RATE = -1 with AMT 0");
+  bad("rate.csv", "ID,TIME,DV,AMT,RATE\n1,0,.,100,-3\n1,1,3,.,.\n", NULL,
+      "rate.csv:2: column RATE: -3 is not supported", "RATE = -3");
   bad("evid.csv", "ID,TIME,DV,EVID\n1,0,3,5\n", NULL,
       "evid.csv:2: column EVID: 5 is not supported", "EVID 5");
   bad("evidnum.csv", "ID,TIME,DV,EVID\n1,0,3,1.5\n", NULL,
@@ -505,6 +518,64 @@ static void test_hardening(void)
   rkin_data_free(d);
 }
 
+/* RATE -1 / -2 doses against the model's modelled rate / duration. */
+static void test_model_rates(void)
+{
+  static const char *const sn[] = { "A", "B" }, *const pn[] = { "k", "R" };
+  double pv[2] = { 0.1, 5 };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[2], mods[RKIN_MOD_N * 2];
+  rkin_model_spec sp;
+  rkin_model *m;
+  rkin_data_opts two = { 2, NULL, 0, NULL };
+  rkin_data *ds;
+  rkin_err err;
+  size_t i;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG,
+                         rkin_expr_binary(g, RKIN_OP_MUL,
+                                          rkin_expr_param(g, 0),
+                                          rkin_expr_state(g, 0)));
+  d[1] = rkin_expr_const(g, 0);
+  memset(&sp, 0, sizeof sp);
+  sp.name = "rates";
+  sp.n_states = 2;
+  sp.states = sn;
+  sp.deriv = d;
+  sp.n_params = 2;
+  sp.params = pn;
+  sp.values = pv;
+  for (i = 0; i < RKIN_MOD_N * 2; i++) mods[i] = -1;
+  mods[RKIN_MOD_RATE * 2 + 0] = rkin_expr_param(g, 1);   /* R of A */
+  m = rkin_model_new(&sp, g, &err);
+  ok(m && rkin_model_set_dose_mods(m, mods, &err) == 0, "model with a "
+     "rate for A");
+  if (!m) return;
+  ds = rkin_data_read(write_csv("r1.csv", "ID,TIME,DV,AMT,RATE,EVID,CMT\n"
+                                "1,0,.,10,-1,1,1\n1,1,3,.,.,0,1\n"), &two,
+                      &err);
+  ok(ds && rkin_data_check_model(ds, m, &err) == 0,
+     "RATE -1 into A (rate defined): accepted");
+  rkin_data_free(ds);
+  ds = rkin_data_read(write_csv("r2.csv", "ID,TIME,DV,AMT,RATE,EVID,CMT\n"
+                                "1,0,.,10,-1,1,1\n1,1,3,.,.,0,1\n"
+                                "1,2,.,10,-1,1,2\n1,3,3,.,.,0,1\n"), &two,
+                      &err);
+  is_int(ds ? rkin_data_check_model(ds, m, &err) : 0, RKIN_EINVAL,
+         "RATE -1 into B (no rate): refused");
+  like(err.msg, "r2.csv:4: column RATE: -1 takes the rate from the model, "
+       "but model 'rates' defines no rate for compartment 2 ('B')",
+       "message names file, line, column and compartment");
+  rkin_data_free(ds);
+  ds = rkin_data_read(write_csv("r3.csv", "ID,TIME,DV,AMT,RATE,EVID,CMT\n"
+                                "1,0,.,10,-2,1,1\n1,1,3,.,.,0,1\n"), &two,
+                      &err);
+  is_int(ds ? rkin_data_check_model(ds, m, &err) : 0, RKIN_EINVAL,
+         "RATE -2 into A (no duration): refused");
+  like(err.msg, "r3.csv:2: column RATE: -2 takes the duration", "message");
+  rkin_data_free(ds);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -518,6 +589,7 @@ int main(void)
   test_bad_input();
   test_theoph();
   test_hardening();
+  test_model_rates();
   {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

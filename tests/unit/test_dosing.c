@@ -12,6 +12,7 @@ static rkin_dose dose(double t, double amt, double rate, int cmt, double ii,
                       int addl)
 {
   rkin_dose d;
+  memset(&d, 0, sizeof d);
   d.time = t;
   d.amount = amt;
   d.rate = rate;
@@ -44,6 +45,99 @@ static int ref_cmp(const void *a, const void *b)
   if (x->cmt != y->cmt) return x->cmt < y->cmt ? -1 : 1;
   if (x->value != y->value) return x->value < y->value ? -1 : 1;
   return 0;
+}
+
+static rkin_dose rec(double t, double amt, double rate, double ii,
+                     int evid, int ss)
+{
+  rkin_dose d = dose(t, amt, rate, 0, ii, 0);
+  d.evid = evid;
+  d.ss = ss;
+  return d;
+}
+
+/* EVID and SS records: their events, order and checks. */
+static void test_event_records(void)
+{
+  rkin_dosing *d = rkin_dosing_new();
+  rkin_dose r[3];
+  const rkin_event *ev;
+  double rem;
+  int m;
+
+  /* SS infusion of 10 h every 4 h: 2 earlier doses still run at t = 8
+   * (started at 4 and 0, ending at 14 and 10); 10 = 2 x 4 + 2. */
+  r[0] = rec(8, 100, 10, 4, 1, 1);
+  m = rkin_dosing_ss_split(r[0].amount / r[0].rate, r[0].ii, &rem);
+  ok(m == 2 && rem == 2, "ss_split: 10 h over II 4 h = 2 intervals + 2 h");
+  is_int((long)rkin_dosing_count_events(&r[0]), 7, "SS infusion overlapping "
+         "2 earlier doses: SS + 2 x (on, off) + its own on, off = 7 events");
+  ok(rkin_dosing_add(d, &r[0], NULL) == 0, "SS infusion added");
+  ev = rkin_dosing_events(d);
+  ok(rkin_dosing_nevents(d) == 7 && ev[0].kind == RKIN_EV_SS
+     && ev[0].time == 8, "the SS event comes first, at the record's time");
+  ok(ev[1].kind != RKIN_EV_INF_OFF && ev[2].kind != RKIN_EV_INF_OFF
+     && ev[3].kind != RKIN_EV_INF_OFF && ev[1].time == 8 && ev[3].time == 8,
+     "three infusions (two earlier, its own) on at 8 h");
+  ok((ev[1].kind == RKIN_EV_SS_ON) + (ev[2].kind == RKIN_EV_SS_ON)
+     + (ev[3].kind == RKIN_EV_SS_ON) == 2
+     && (ev[1].kind == RKIN_EV_INF_ON) + (ev[2].kind == RKIN_EV_INF_ON)
+     + (ev[3].kind == RKIN_EV_INF_ON) == 1,
+     "the two earlier ones are marked as running, its own as a start");
+  ok(ev[4].kind == RKIN_EV_INF_OFF && ev[4].time == 10
+     && ev[5].time == 14 && ev[6].time == 18,
+     "their ends at 0 + 10, 4 + 10 and 8 + 10 h");
+  rkin_dosing_free(d);
+
+  /* Exactly 2 intervals: the dose 2 II back ends at the record. */
+  r[0] = rec(0, 40, 10, 2, 1, 1);
+  is_int((long)rkin_dosing_count_events(&r[0]), 5, "SS infusion of exactly "
+         "2 II: one earlier dose still running (5 events)");
+  r[0] = rec(0, 0, 10, 0, 1, 1);
+  is_int((long)rkin_dosing_count_events(&r[0]), 1, "constant-infusion SS: "
+         "one event (the infusion ends at the record)");
+
+  /* A reset after an ADDL dose at the same time: the implied dose comes
+   * first (epoch order), then the reset, then the later records. */
+  d = rkin_dosing_new();
+  r[0] = rec(0, 100, 0, 10, 1, 0);
+  r[0].addl = 1;
+  r[1] = rec(10, 0, 0, 0, 3, 0);
+  r[2] = rec(10, 7, 0, 0, 1, 0);
+  ok(rkin_dosing_add_many(d, r, 3, NULL, NULL) == 0, "ADDL, reset, dose");
+  ev = rkin_dosing_events(d);
+  ok(rkin_dosing_nevents(d) == 4, "4 events: 2 boluses, a reset, a bolus");
+  ok(ev[1].time == 10 && ev[1].kind == RKIN_EV_BOLUS && ev[1].rec == 0
+     && ev[2].kind == RKIN_EV_RESET && ev[2].rec == 1
+     && ev[3].kind == RKIN_EV_BOLUS && ev[3].rec == 2,
+     "at 10 h: the ADDL copy, the reset, the later record's dose");
+  ok(ev[1].epoch == 0 && ev[2].epoch == 1 && ev[3].epoch == 1,
+     "epochs count the resets");
+  rkin_dosing_free(d);
+
+  /* EVID 2 adds a record and nothing else. */
+  d = rkin_dosing_new();
+  r[0] = rec(1, 0, 0, 0, 2, 0);
+  ok(rkin_dosing_add(d, &r[0], NULL) == 0 && rkin_dosing_nrecords(d) == 1
+     && rkin_dosing_nevents(d) == 0, "EVID 2: a record, no event");
+
+  bad(d, rec(2, 0, 0, 0, 5, 0), "evid = 5 is invalid", "EVID 5");
+  bad(d, rec(2, 5, 0, 0, 3, 0), "evid = 3 gives no dose, but amount = 5",
+      "EVID 3 with an amount");
+  bad(d, rec(2, 0, 0, 0, 4, 0), "evid = 4 (reset and dose) needs an amount",
+      "EVID 4 without amount");
+  bad(d, rec(2, 5, 0, 12, 1, 3), "ss = 3 is invalid", "SS 3");
+  bad(d, rec(2, 5, 0, 0, 1, 1), "ss = 1 with ii = 0 needs ii > 0",
+      "SS bolus with II 0");
+  bad(d, rec(2, 5, 10, 0, 1, 2), "ss = 2 with ii = 0 needs ii > 0",
+      "SS = 2 infusion with II 0");
+  bad(d, rec(2, 0, 0, 12, 1, 1), "ss = 1 with ii = 12 needs an amount",
+      "SS with II and no amount");
+  bad(d, rec(2, 0, 0, 12, 3, 2), "ss = 2 needs a dose record",
+      "SS on a reset");
+  bad(d, rec(2, 1e7, 1, 1, 1, 1), "overlaps more than",
+      "SS infusion overlapping a million doses");
+  rkin_dosing_free(d);
 }
 
 static int same_as_sorted(const rkin_dosing *d)
@@ -196,7 +290,7 @@ int main(void)
   bad(d, dose(200, -5, 0, 0, 0, 0), "amount = -5", "negative amount");
   bad(d, dose(NAN, 5, 0, 0, 0, 0), "time = nan", "NaN time");
   bad(d, dose(INFINITY, 5, 0, 0, 0, 0), "time = inf", "infinite time");
-  bad(d, dose(200, 5, -1, 0, 0, 0), "rate = -1", "negative rate");
+  bad(d, dose(200, 5, -3, 0, 0, 0), "rate = -3", "negative rate");
   bad(d, dose(200, NAN, 0, 0, 0, 0), "amount = nan", "NaN amount");
   bad(d, dose(200, 5, 0, -2, 0, 0), "cmt = -2", "negative cmt");
   bad(d, dose(200, 5, 0, 0, 0, -1), "addl = -1", "negative addl");
@@ -211,6 +305,7 @@ int main(void)
   rkin_dosing_free(d);
   rkin_dosing_free(NULL);
   test_bounded();
+  test_event_records();
   ok(rkin_dosing_nevents(NULL) == 0 && rkin_dosing_events(NULL) == NULL,
      "NULL schedule has no events");
   done_testing();

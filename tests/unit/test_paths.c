@@ -247,7 +247,7 @@ static void test_exact(void)
   S[0] = S[1] = 0;
   memset(&em, 0, sizeof em);
   ok(rkin_expath_advance_sens(e, 0, 8, y, S, (const double[2]){0, 0}, NULL,
-                              0, NULL, NULL, &err) == 0,
+                              NULL, 0, NULL, NULL, &err) == 0,
      "exact: advance with sensitivities");
   is_double(S[0], -8 * 100 * exp(-0.3 * 8), 1e-10,
             "exact: dA1(8)/dk1 = -t a0 e^-k1t");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/init.h"
+#include "pop/data.h"
 #include "solve/solve.h"
 #include "../peer.h"
 #include "../tap.h"
@@ -248,7 +249,7 @@ static void test_switching(void)
   const double ts = log(D / (V * Cth)) / (k1 + LAM);
   double times[9], y[18], out[9], tia[1], maxrel = 0, want;
   int q[1] = { 2 };   /* output C */
-  rkin_dose r = { 0, D, 0, 0, 0, 0 };
+  rkin_dose r = { 0, D, 0, 0, 0, 0, 0, 0 };
   rkin_model *m = switching();
   rkin_solver *s;
   rkin_dosing *d = doses(&r, 1);
@@ -357,7 +358,7 @@ static void test_nonlinear_outputs(void)
   rkin_node x = rkin_expr_state(g, 0), c, d[1], o[2];
   rkin_model *m;
   rkin_solver *s;
-  rkin_dose r = { 0, D, 0, 0, 0, 0 };
+  rkin_dose r = { 0, D, 0, 0, 0, 0, 0, 0 };
   rkin_dosing *dd = doses(&r, 1);
   double times[] = { 0, 1, 6, 24 }, y[4], out[8], tia[2], maxrel = 0, want;
   int q_state[1] = { 0 }, q_out[2] = { 1, 2 };   /* X; CpT, logC */
@@ -550,7 +551,7 @@ static void test_bolus(int pi)
   const double k = 0.1, a0 = 1000, kk = k + LAM, T = 48;
   double times[] = { 0, 1, 5, 24, 48 }, y[5], tia[2], want;
   int q[2] = { 0, 1 };   /* state X and output twoX */
-  rkin_dose r = { 0, a0, 0, 0, 0, 0 };
+  rkin_dose r = { 0, a0, 0, 0, 0, 0, 0, 0 };
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -588,7 +589,7 @@ static void test_infusion(int pi)
   double times[] = { 1, 2.5, 5, 7, 20 }, y[5], yend[1], tia[1];
   double maxrel = 0, yD = R / kk * (1 - exp(-kk * D)), want;
   int q = 0;
-  rkin_dose r = { 0, 500, R, 0, 0, 0 };
+  rkin_dose r = { 0, 500, R, 0, 0, 0, 0, 0 };
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -643,7 +644,7 @@ static void test_addl(int pi)
    * doses A e^-(k+l)(t - 12 j) */
   const double k = 0.15, kk = k + LAM;
   double times[] = { 0, 6, 12, 18, 36, 40, 60 }, y[7], maxrel = 0;
-  rkin_dose r = { 0, 100, 0, 0, 12, 3 };
+  rkin_dose r = { 0, 100, 0, 0, 12, 3, 0, 0 };
   rkin_model *m = one_cmt(k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -672,7 +673,7 @@ static void test_oral(int pi)
 {
   const double ka = 1.2, k = 0.08, a0 = 300;
   double times[] = { 0.5, 2, 8, 24, 72 }, y[10], maxrel = 0;
-  rkin_dose r = { 0, a0, 0, 0, 0, 0 };
+  rkin_dose r = { 0, a0, 0, 0, 0, 0, 0, 0 };
   rkin_model *m = oral(ka, k);
   rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-10);
   rkin_dosing *d = doses(&r, 1);
@@ -702,8 +703,8 @@ static void test_oral(int pi)
  * administered = sum y(T) + lambda sum TIA(0..T) exactly. */
 static void test_mass_balance(int pi)
 {
-  rkin_dose r[3] = { { 0, 1000, 0, 0, 0, 0 }, { 10, 500, 50, 1, 0, 0 },
-                     { 30, 200, 0, 0, 24, 2 } };
+  rkin_dose r[3] = { { 0, 1000, 0, 0, 0, 0, 0, 0 }, { 10, 500, 50, 1, 0, 0, 0, 0 },
+                     { 30, 200, 0, 0, 24, 2, 0, 0 } };
   double given = 1000 + 500 + 3 * 200, yend[3], tia[3], sum;
   int q[3] = { 0, 1, 2 };
   rkin_model *m = with_urine();
@@ -751,7 +752,7 @@ static void peer_cycles(rkin_solver *s, const double *k, double *tia,
 {
   double y[PEER_NSTATE] = { 0 };
   int kid = PEER_KIDNEY, c;
-  rkin_dose r = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0 };
+  rkin_dose r = { 0, PEER_DOSE_MBQ, 0, 0, 0, 0, 0, 0 };
   rkin_dosing *d = doses(&r, 1);
   *rc = 0;
   for (c = 0; c < PEER_NCYCLE && !*rc; c++) {
@@ -953,7 +954,7 @@ static void test_errors(void)
 {
   rkin_model *m = one_cmt(0.1), *nm = nan_model();
   rkin_solver *s = solver(m, RKIN_PATH_CVODES, 1e-6, 1e-9), *ns;
-  rkin_dose r = { 0, 100, 0, 3, 0, 0 };
+  rkin_dose r = { 0, 100, 0, 3, 0, 0, 0, 0 };
   rkin_dosing *d = doses(&r, 1);
   rkin_solve_req rq = { 0 };
   rkin_solve_res rs = { 0 };
@@ -1048,6 +1049,247 @@ static void test_errors(void)
   rkin_model_free(nm);
 }
 
+/* One infusion (rate R, duration T, elimination K) started 0, seen at s. */
+static double inf1(double R, double T, double K, double s)
+{
+  if (s <= 0) return 0;
+  if (s <= T) return R / K * (1 - exp(-K * s));
+  return R / K * (1 - exp(-K * T)) * exp(-K * (s - T));
+}
+
+/* tests/data/events_nm.csv: SS, EVID 4, record order at equal times,
+ * solved segment by segment as the population code does, on both paths,
+ * against closed forms (K = k + lambda). */
+static void test_dataset_events(void)
+{
+  const char *src = getenv("RADIOKIN_SRCDIR");
+  const double k = 0.1, K = k + LAM;
+  double want[16], got[16], css12 = 100 / (1 - exp(-12 * K)), sup0 = 0,
+         sup3 = 0, c2;
+  char path[1024];
+  rkin_data_opts opts = { 1, NULL, 0, NULL };
+  rkin_err err;
+  rkin_data *d;
+  rkin_model *m = one_cmt(k);
+  size_t i, n = 0, j;
+  int pi, w = 0, j2;
+  if (!src) src = ".";
+  snprintf(path, sizeof path, "%s/tests/data/events_nm.csv", src);
+  d = rkin_data_read(path, &opts, &err);
+  ok(d != NULL, "events_nm.csv read (%s)", d ? "ok" : err.msg);
+  if (!d) {
+    rkin_model_free(m);
+    return;
+  }
+  for (j2 = 0; j2 <= 5000; j2++) {
+    sup0 += inf1(20, 5, K, 0 + 2.0 * j2);
+    sup3 += inf1(20, 5, K, 3 + 2.0 * j2);
+  }
+  c2 = 20 / K * exp(-2 * K) + css12;
+  /* subject 1 */
+  want[w++] = css12;
+  want[w++] = css12 * exp(-6 * K);
+  want[w++] = css12 * exp(-12 * K);          /* before the 12 h dose */
+  want[w++] = css12 * exp(-12 * K) + 100;    /* after it */
+  /* subject 2: SS infusion (II < duration), then reset and dose */
+  want[w++] = sup0;
+  want[w++] = sup3;
+  want[w++] = 50;
+  want[w++] = 50 * exp(-5 * K);
+  /* subject 3: constant-infusion SS, SS=2 added, ADDL copy at 8 h */
+  want[w++] = 20 / K;
+  want[w++] = c2;
+  want[w++] = c2 * exp(-6 * K) + 10 * exp(-3 * K) + 10;
+  want[w++] = c2 * exp(-6 * K) + 10 * exp(-3 * K) + 10 + 7;
+  for (pi = 0; pi < 2; pi++) {
+    rkin_solver *s = solver(m, PATHS[pi], 1e-9, 1e-12);
+    double worst = 0;
+    n = 0;
+    for (i = 0; s && i < rkin_data_nsubjects(d); i++) {
+      const rkin_data_subject *sj = rkin_data_subject_at(d, i);
+      size_t g;
+      for (g = 0; g < sj->n_seg; g++) {
+        const rkin_data_segment *sg = &sj->seg[g];
+        rkin_solve_req rq;
+        rkin_solve_res rs;
+        memset(&rq, 0, sizeof rq);
+        memset(&rs, 0, sizeof rs);
+        rq.t0 = sg->t0;
+        rq.t1 = sj->time[sg->first_obs + sg->n_obs - 1];
+        rq.dosing = sg->dosing;
+        rq.times = sj->time + sg->first_obs;
+        rq.n_times = sg->n_obs;
+        rq.out_rec = sj->obs_rec + sg->first_obs;
+        rq.events_at_t1 = 1;
+        rs.y = got + n;
+        if (rkin_solver_run(s, &rq, &rs, &err)) {
+          diag("subject %zu: %s", i + 1, err.msg);
+          break;
+        }
+        n += sg->n_obs;
+      }
+    }
+    is_int((long)n, (long)w, "%s: 12 observations solved", PNAME[pi]);
+    for (j = 0; j < n && j < (size_t)w; j++) {
+      double r = fabs(got[j] - want[j]) / want[j];
+      if (r > worst) worst = r;
+      if (r > 1e-6) diag("observation %zu: got %.10g want %.10g", j + 1,
+                         got[j], want[j]);
+    }
+    ok(n == (size_t)w && worst <= (pi ? 1e-11 : 1e-6), "%s: events_nm.csv: "
+       "SS=1/2 bolus and infusion (II < duration), constant-infusion SS, "
+       "EVID 4, record order at equal times, implied doses first = closed "
+       "forms (max rel %.2g)", PNAME[pi], worst);
+    rkin_solver_free(s);
+  }
+  rkin_data_free(d);
+  rkin_model_free(m);
+}
+
+/* tests/data/modelled_nm.csv: RATE -1 / -2, F and ALAG, EVID 2 / 3, MDV,
+ * solved per segment as the population code does, on both paths. */
+static void test_dataset_modelled(void)
+{
+  static const char *const sn[] = { "X" },
+                           *const pn[] = { "k", "F", "A", "R", "D" };
+  const double k = 0.1, K = k + LAM, F = 0.5, A = 1, R = 10, D = 4;
+  double pv[5] = { 0.1, 0.5, 1, 10, 4 }, want[8], got[8];
+  const char *src = getenv("RADIOKIN_SRCDIR");
+  char path[1024];
+  rkin_data_opts opts = { 1, NULL, 0, NULL };
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], nodes[RKIN_MOD_N];
+  rkin_model *m;
+  rkin_data *ds;
+  rkin_err err;
+  size_t i, n, w = 0, j;
+  int pi;
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, rkin_expr_param(g, 0),
+                                              rkin_expr_state(g, 0)));
+  for (i = 0; i < RKIN_MOD_N; i++) nodes[i] = rkin_expr_param(g, (int)i + 1);
+  m = make("modelled", 1, sn, d, 5, pn, pv, 0, NULL, NULL, g);
+  if (!m || rkin_model_set_dose_mods(m, nodes, &err)) {
+    ok(0, "model with F, ALAG, R, D");
+    rkin_model_free(m);
+    return;
+  }
+  if (!src) src = ".";
+  snprintf(path, sizeof path, "%s/tests/data/modelled_nm.csv", src);
+  ds = rkin_data_read(path, &opts, &err);
+  ok(ds != NULL, "modelled_nm.csv read (%s)", ds ? "ok" : err.msg);
+  if (!ds || rkin_data_check_model(ds, m, &err)) {
+    if (ds) diag("%s", err.msg);
+    rkin_data_free(ds);
+    rkin_model_free(m);
+    return;
+  }
+  /* 1: rate F AMT / D = 12.5 for D = 4 h from ALAG = 1 h */
+  want[w++] = inf1(F * 100 / D, D, K, 3 - A);
+  want[w++] = inf1(F * 100 / D, D, K, 6 - A);
+  want[w++] = 0;                              /* reset at 7 h */
+  want[w++] = F * 50 * exp(-K * (9 - 7 - A)); /* bolus lagged to 8 h */
+  /* 2: rate R = 10 for F AMT / R = 5 h from 1 h; the copy from 13 h */
+  want[w++] = inf1(R, F * 100 / R, K, 4 - A);
+  want[w++] = inf1(R, F * 100 / R, K, 15 - A)
+              + inf1(R, F * 100 / R, K, 15 - 12 - A);
+  for (pi = 0; pi < 2; pi++) {
+    rkin_solver *s = solver(m, PATHS[pi], 1e-9, 1e-12);
+    double worst = 0;
+    n = 0;
+    for (i = 0; s && i < rkin_data_nsubjects(ds); i++) {
+      const rkin_data_subject *sj = rkin_data_subject_at(ds, i);
+      size_t sg_i;
+      for (sg_i = 0; sg_i < sj->n_seg; sg_i++) {
+        const rkin_data_segment *sg = &sj->seg[sg_i];
+        rkin_solve_req rq;
+        rkin_solve_res rs;
+        if (!sg->n_obs) continue;
+        memset(&rq, 0, sizeof rq);
+        memset(&rs, 0, sizeof rs);
+        rq.t0 = sg->t0;
+        rq.t1 = sj->time[sg->first_obs + sg->n_obs - 1];
+        rq.dosing = sg->dosing;
+        rq.times = sj->time + sg->first_obs;
+        rq.n_times = sg->n_obs;
+        rq.out_rec = sj->obs_rec + sg->first_obs;
+        rq.events_at_t1 = 1;
+        rs.y = got + n;
+        if (rkin_solver_run(s, &rq, &rs, &err)) {
+          diag("subject %zu: %s", i + 1, err.msg);
+          break;
+        }
+        n += sg->n_obs;
+      }
+    }
+    is_int((long)n, (long)w, "%s: 6 observations (MDV 1 one skipped)",
+           PNAME[pi]);
+    for (j = 0; j < n && j < w; j++) {
+      double r = want[j] == 0 ? fabs(got[j]) : fabs(got[j] / want[j] - 1);
+      if (r > worst) worst = r;
+      if (r > 1e-6) diag("observation %zu: got %.10g want %.10g", j + 1,
+                         got[j], want[j]);
+    }
+    ok(n == w && worst <= (pi ? 1e-11 : 1e-6), "%s: modelled_nm.csv: RATE "
+       "-1 / -2 with F and ALAG (ADDL copy lagged), EVID 2, EVID 3, MDV = "
+       "closed forms (max rel %.2g)", PNAME[pi], worst);
+    rkin_solver_free(s);
+  }
+  rkin_data_free(ds);
+  rkin_model_free(m);
+}
+
+/* Dose modifiers of a model: values and their exact parameter
+ * derivatives (F = F1^2, ALAG = 3 k on state X), and a modifier that uses
+ * a state is refused. */
+static void test_dose_mods(void)
+{
+  static const char *const sn[] = { "X" }, *const pn[] = { "F1", "k" };
+  double pv[2] = { 0.7, 0.2 }, v[RKIN_MOD_N], dv[RKIN_MOD_N * 2];
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1], nodes[RKIN_MOD_N], f1, kk;
+  rkin_model *m;
+  rkin_err err;
+  f1 = rkin_expr_param(g, 0);
+  kk = rkin_expr_param(g, 1);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, kk, rkin_expr_state(g, 0)));
+  nodes[RKIN_MOD_F] = mul(g, f1, f1);
+  nodes[RKIN_MOD_LAG] = mul(g, rkin_expr_const(g, 3), kk);
+  nodes[RKIN_MOD_RATE] = -1;
+  nodes[RKIN_MOD_DUR] = -1;
+  m = make("mods", 1, sn, d, 2, pn, pv, 0, NULL, NULL, g);
+  ok(m && rkin_model_set_dose_mods(m, nodes, &err) == 0, "dose modifiers "
+     "set (%s)", m ? "ok" : "no model");
+  if (!m) return;
+  ok(rkin_model_has_dose_mods(m) && rkin_model_dose_mod_defined(m,
+     RKIN_MOD_F, 0) && !rkin_model_dose_mod_defined(m, RKIN_MOD_RATE, 0),
+     "F and ALAG defined, R not");
+  ok(rkin_model_dose_mods(m, NULL, v, &err) == 0, "values at the defaults");
+  is_double(v[RKIN_MOD_F], 0.49, 1e-15, "F = F1^2 = 0.49");
+  is_double(v[RKIN_MOD_LAG], 0.6, 1e-15, "ALAG = 3 k = 0.6");
+  ok(isnan(v[RKIN_MOD_RATE]) && isnan(v[RKIN_MOD_DUR]),
+     "R and D not defined: NaN");
+  ok(rkin_model_dose_mods_dparams(m, NULL, dv, &err) == 0, "derivatives");
+  is_double(dv[RKIN_MOD_F * 2 + 0], 1.4, 1e-15, "dF/dF1 = 2 F1 (symbolic)");
+  is_double(dv[RKIN_MOD_F * 2 + 1], 0, 0, "dF/dk = 0");
+  is_double(dv[RKIN_MOD_LAG * 2 + 1], 3, 1e-15, "dALAG/dk = 3");
+  is_double(dv[RKIN_MOD_LAG * 2 + 0], 0, 0, "dALAG/dF1 = 0");
+  ok(rkin_model_set_dose_mods(m, nodes, &err) == RKIN_EINVAL,
+     "set twice: refused");
+  rkin_model_free(m);
+
+  g = rkin_graph_new();
+  kk = rkin_expr_param(g, 1);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, mul(g, kk, rkin_expr_state(g, 0)));
+  nodes[RKIN_MOD_F] = rkin_expr_state(g, 0);
+  nodes[RKIN_MOD_LAG] = -1;
+  m = make("mods_bad", 1, sn, d, 2, pn, pv, 0, NULL, NULL, g);
+  is_int(m ? rkin_model_set_dose_mods(m, nodes, &err) : 0, RKIN_EINVAL,
+         "F that uses a state: RKIN_EINVAL");
+  like(err.msg, "bioavailability (F) of state 'X' uses a state",
+       "message names the modifier and the state");
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -1071,6 +1313,9 @@ int main(void)
   test_singular();
   test_peer();
   test_errors();
+  test_dataset_events();
+  test_dose_mods();
+  test_dataset_modelled();
   done_testing();
   return exit_status();
 }

@@ -223,6 +223,258 @@ static void test_vs_fd(const double *p0, int infusion, const char *what)
   rkin_model_free(m);
 }
 
+/* depot -> C <-> P with F and ALAG on D (F = 5 k21, ALAG = 2 ka) and on
+ * C (F = 2 k12, ALAG = 3 k10), so every direction moves doses. */
+static rkin_model *three_mods_model(int with_lag)
+{
+  static const char *const st[] = {"D", "C", "P"};
+  static const char *const pa[] = {"ka", "k12", "k21", "k10"};
+  static const double val[] = {0.8, 0.3, 0.1, 0.2};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node y[3], k[4], d[3], t, mods[RKIN_MOD_N * 3];
+  rkin_model_spec sp;
+  rkin_model *m;
+  int i;
+  for (i = 0; i < 3; i++) y[i] = rkin_expr_state(g, i);
+  for (i = 0; i < 4; i++) k[i] = rkin_expr_param(g, i);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL,
+                                                          k[0], y[0]));
+  t = rkin_expr_binary(g, RKIN_OP_SUB, rkin_expr_binary(g, RKIN_OP_MUL,
+                       k[2], y[2]), rkin_expr_binary(g, RKIN_OP_MUL,
+                       rkin_expr_binary(g, RKIN_OP_ADD, k[1], k[3]), y[1]));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, t, d[0]);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, rkin_expr_binary(
+           g, RKIN_OP_MUL, k[1], y[1]), rkin_expr_binary(g, RKIN_OP_MUL,
+                                                         k[2], y[2]));
+  for (i = 0; i < RKIN_MOD_N * 3; i++) mods[i] = -1;
+  mods[RKIN_MOD_F * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                              rkin_expr_const(g, 5), k[2]);
+  if (with_lag)
+    mods[RKIN_MOD_LAG * 3 + 0] =
+        rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 2), k[0]);
+  mods[RKIN_MOD_F * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                              rkin_expr_const(g, 2), k[1]);
+  if (with_lag)
+    mods[RKIN_MOD_LAG * 3 + 1] =
+        rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 3), k[3]);
+  /* R of C = 10000 k12 (3000 /h), D of D = 10 k21 (1 h) */
+  mods[RKIN_MOD_RATE * 3 + 1] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                                 rkin_expr_const(g, 1e4),
+                                                 k[1]);
+  mods[RKIN_MOD_DUR * 3 + 0] = rkin_expr_binary(g, RKIN_OP_MUL,
+                                                rkin_expr_const(g, 10), k[2]);
+  memset(&sp, 0, sizeof sp);
+  sp.name = "three_mods";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 3;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 4;
+  sp.params = pa;
+  sp.values = val;
+  m = rkin_model_new(&sp, g, NULL);
+  if (m && rkin_model_set_dose_mods(m, mods, NULL)) {
+    rkin_model_free(m);
+    m = NULL;
+  }
+  return m;
+}
+
+/* Sensitivities through doses moved and scaled by F and ALAG (a bolus
+ * with a lagged ADDL copy into D, an infusion with a given rate into C,
+ * whose duration F sets) vs central differences, as test_vs_fd. */
+static void test_mods_vs_fd(void)
+{
+  static const double times[] = {0.5, 2, 4, 24, 26, 31, 33, 41, 43, 52,
+                                 60, 72};
+  static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
+  rkin_model *m = three_mods_model(1);
+  rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
+  rkin_dosing *d = rkin_dosing_new();
+  rkin_dose r[4];
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[36], yp[36], ym[36];
+  double dy[72], p[4], worst = 0, h = 1e-6;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, l, j;
+  int rc;
+  ok(s != NULL, "model with F and ALAG on D and C");
+  if (!s) {
+    rkin_model_free(m);
+    rkin_dosing_free(d);
+    return;
+  }
+  memset(r, 0, sizeof r);
+  r[0].amount = 7400;
+  r[0].ii = 24;
+  r[0].addl = 1;
+  r[1].time = 30;
+  r[1].amount = 7400;
+  r[1].rate = 7400 / 3.0;
+  r[1].cmt = 1;
+  /* RATE -1 into C at 40 h (from 40.6 h for F 0.6 x 7400 / 3000 =
+   * 1.48 h), RATE -2 into D at 50 h (from 51.6 h, 1 h) */
+  r[2].time = 40;
+  r[2].amount = 7400;
+  r[2].rate = -1;
+  r[2].cmt = 1;
+  r[3].time = 50;
+  r[3].amount = 7400;
+  r[3].rate = -2;
+  rkin_dosing_add_many(d, r, 4, NULL, NULL);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 72;
+  rq.params = p0;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 12;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
+  ok(rc == 0, "F, ALAG, R, D: run_sens (%s)", rc ? err.msg : "ok");
+  for (l = 0; !rc && l < 2; l++) {
+    for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
+    rq.params = p;
+    rs.y = yp;
+    rkin_solver_run(s, &rq, &rs, NULL);
+    for (j = 0; j < 4; j++) p[j] = p0[j] - h * dir[l * 4 + j];
+    rs.y = ym;
+    rkin_solver_run(s, &rq, &rs, NULL);
+    for (k = 0; k < 36; k++) {
+      double fd = (yp[k] - ym[k]) / (2 * h), e;
+      e = fabs(dy[k * 2 + l] - fd) / (fabs(fd) + 1);
+      if (e > worst) worst = e;
+    }
+  }
+  ok(!rc && worst < 1e-5, "F, ALAG, R, D: state sensitivities (dose jumps "
+     "-A b dALAG + AMT dF, infusion ends moved by F and D, modelled rates "
+     "forcing S) equal central differences (max rel. err. %.2g, tol. "
+     "1e-5)", worst);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* A reset (EVID 4) clears the sensitivities with the amounts: after it
+ * they equal a fresh subject's. */
+static void test_reset_sens(void)
+{
+  static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[3], dy[6], y1[3], dy1[6];
+  double t40 = 40, t10 = 10, worst = 0;
+  rkin_model *m = three_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  rkin_dosing *two = rkin_dosing_new(), *one = bolus(0, 7400, 0, 0);
+  rkin_dose r[2];
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  int rc;
+  size_t k;
+  memset(r, 0, sizeof r);
+  r[0].amount = 5000;
+  r[1].time = 30;
+  r[1].amount = 7400;
+  r[1].evid = 4;
+  rkin_dosing_add_many(two, r, 2, NULL, NULL);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 40;
+  rq.params = p0;
+  rq.dosing = two;
+  rq.times = &t40;
+  rq.n_times = 1;
+  rs.y = y;
+  rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, NULL);
+  rq.t1 = 10;
+  rq.dosing = one;
+  rq.times = &t10;
+  rs.y = y1;
+  rc |= rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy1, NULL, NULL);
+  for (k = 0; k < 6; k++)
+    worst = fmax(worst, fabs(dy[k] - dy1[k]) / (fabs(dy1[k]) + 1));
+  ok(rc == 0 && worst < 1e-12, "EVID 4: sensitivities 10 h after the "
+     "reset = a fresh subject's 10 h after its dose (max rel %.2g)", worst);
+  rkin_dosing_free(two);
+  rkin_dosing_free(one);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
+/* Steady-state sensitivities (S = (I - E)^-1 P) vs central differences
+ * (h = 1e-5: the error is then below 4e-7, growing for larger and smaller
+ * h as truncation and rounding):
+ * SS = 1 bolus into D and SS = 1 infusion into C with II 2 h shorter than
+ * its duration (F 0.6 x 7400 / 1000 = 4.44 h), F on both compartments;
+ * an SS = 2 bolus added later. */
+static void test_ss_vs_fd(int with_lag)
+{
+  static const double times[] = {0, 1, 5, 10, 20, 30};
+  static const double p0[4] = {0.8, 0.3, 0.1, 0.2};
+  rkin_model *m = three_mods_model(with_lag);
+  rkin_solver *s = m ? rkin_solver_new(m, NULL, NULL) : NULL;
+  rkin_dose r[3];
+  rkin_dosing *d = rkin_dosing_new();
+  double dir[8] = {1, 0, 0.5, 0, 0, -1, 0, 2}, y[18], yp[18], ym[18];
+  double dy[36], p[4], worst = 0, h = 1e-5;
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_err err;
+  size_t k, l, j;
+  int rc, c;
+  for (c = 0; c < 3 && s; c++) {
+    memset(r, 0, sizeof r);
+    r[0].amount = 7400;
+    r[0].ss = 1;
+    r[0].ii = c ? 2 : 24;
+    r[0].cmt = c ? 1 : 0;
+    /* c = 2: 5.5 h, so the window ii - lag = 1.4 h ends while 3 run */
+    r[0].rate = c == 1 ? 1000 : c == 2 ? 7400 * 0.6 / 5.5 : 0;
+    r[1].time = 12;
+    r[1].amount = 1000;
+    r[1].ss = 2;
+    r[1].ii = 48;
+    rkin_dosing_free(d);
+    d = rkin_dosing_new();
+    rkin_dosing_add_many(d, r, 2, NULL, NULL);
+    memset(&rq, 0, sizeof rq);
+    memset(&rs, 0, sizeof rs);
+    rq.t1 = 30;
+    rq.params = p0;
+    rq.dosing = d;
+    rq.times = times;
+    rq.n_times = 6;
+    rs.y = y;
+    rc = rkin_solver_run_sens(s, &rq, dir, 2, &rs, dy, NULL, &err);
+    ok(rc == 0, "SS %s%s: run_sens (%s)", c ? "infusion" : "bolus",
+       with_lag ? " with lag" : "", rc ? err.msg : "ok");
+    worst = 0;
+    for (l = 0; !rc && l < 2; l++) {
+      for (j = 0; j < 4; j++) p[j] = p0[j] + h * dir[l * 4 + j];
+      rq.params = p;
+      rs.y = yp;
+      rkin_solver_run(s, &rq, &rs, NULL);
+      for (j = 0; j < 4; j++) p[j] = p0[j] - h * dir[l * 4 + j];
+      rs.y = ym;
+      rkin_solver_run(s, &rq, &rs, NULL);
+      for (k = 0; k < 18; k++) {
+        double fd = (yp[k] - ym[k]) / (2 * h), e;
+        e = fabs(dy[k * 2 + l] - fd) / (fabs(fd) + 1);
+        if (e > worst) worst = e;
+      }
+    }
+    ok(!rc && worst < 1e-5, "SS %s with F%s: sensitivities (I - E)^-1 P "
+       "equal central differences (max rel. err. %.2g, tol. 1e-5)",
+       c == 1 ? "infusion, II < duration"
+       : c == 2 ? "infusion, 3 running at the record" : "bolus",
+       with_lag ? " and ALAG (S -= dALAG (A y + r))" : "", worst);
+  }
+  ok(s != NULL, "SS sensitivities: model built");
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
 static void test_dparams(void)
 {
   rkin_model *m = theoph_model();
@@ -420,6 +672,10 @@ int main(void)
   test_vs_fd(p_far, 1, "3 states, infusion into C");
   test_vs_fd(p_close, 1, "3 states, close eigenvalues, infusion");
   test_dparams();
+  test_mods_vs_fd();
+  test_reset_sens();
+  test_ss_vs_fd(0);
+  test_ss_vs_fd(1);
   test_refusals();
   done_testing();
   return exit_status();

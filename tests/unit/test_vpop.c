@@ -108,7 +108,7 @@ static void test_cohort(const rkin_model *m, rkin_path path, const char *name)
   double params[N], tia1[N * C], tia4[N * C], cv = 0.3;
   int status[N], q = 0;
   double lam = rkin_nuclide_lambda(rkin_nuclide_find("Lu-177", NULL));
-  rkin_dose bolus = {0, 1000, 0, 0, 0, 0};
+  rkin_dose bolus = { 0, 1000, 0, 0, 0, 0, 0, 0 };
   rkin_dosing *d = rkin_dosing_new();
   rkin_cohort_spec sp = {0};
   rkin_cohort_res r1 = {tia1, status, 0, 0, 0, {0, ""}};
@@ -165,7 +165,7 @@ static void test_failure(void)
   rkin_model *m = one_cpt(1);
   double params[N] = {0.9, 0.1, 0.8, 0.7, 0.2, 0.6}, tia[N];
   int status[N], q = 0, i, fine = 1;
-  rkin_dose bolus = {0, 1000, 0, 0, 0, 0};
+  rkin_dose bolus = { 0, 1000, 0, 0, 0, 0, 0, 0 };
   rkin_dosing *d = rkin_dosing_new();
   rkin_cohort_spec sp = {0};
   rkin_cohort_res r = {tia, status, 0, 0, 0, {0, ""}};

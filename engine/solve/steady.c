@@ -1,0 +1,283 @@
+/* steady.c - steady states of dose records (NONMEM SS = 1 / 2) for the
+ * rkin_solver walk (solve.c): the periodic solution of x = Phi(x), Phi the
+ * map over one dosing interval, by Newton (one LU solve on the exact path,
+ * chord Newton with a finite-difference Jacobian on CVODES), and the
+ * constant-infusion steady state f(x) + r = 0. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+
+#include "solve/solve_impl.h"
+
+/* Newton iterations for a steady state on the CVODES path (the exact
+ * path needs one). */
+#define SS_MAX_IT 50
+/* Iterations a finite-difference Jacobian is used for (chord Newton). */
+#define SS_RENEW 8
+
+/* Segments here have no output times. */
+static void no_emit(void *ctx, const double *y)
+{
+  (void)ctx;
+  (void)y;
+}
+
+/* One integration from ts to te of y with rates r, no outputs, its
+ * integrals discarded: the history a steady state is built from. */
+static int ss_advance(rkin_solver *s, double ts, double te, double *y,
+                      const double *r, long *steps, rkin_err *err)
+{
+  memset(s->ss_q, 0, s->cap_ss_q * sizeof *s->ss_q);
+  if (s->use_cv)
+    return rkin_cvpath_advance(s->cv, ts, te, y, r, NULL, 0, no_emit, s,
+                               s->ss_q, steps, err);
+  return rkin_expath_advance(s->ex, ts, te, y, r, NULL, 0, no_emit, s,
+                             s->ss_q, err);
+}
+
+/* out = the state len h after a dose of e (into cmt) given at ts in state
+ * x, within a steady state of interval ii (with_dose 0: no dose, for the
+ * exact path's e^(A ii) columns). An infusion overlapping later intervals
+ * is folded into one interval: (m+1) rates over [0, rem), m after. */
+static int ss_map(rkin_solver *s, const rkin_dose_eff *e, int cmt,
+                  double ii, double ts, double len, const double *x,
+                  double *out, int with_dose, long *steps, rkin_err *err)
+{
+  double rem, t1 = ts + len;
+  int rc, m;
+  memcpy(out, x, s->n * sizeof *x);
+  memset(s->ss_r, 0, s->n * sizeof *s->ss_r);
+  if (with_dose && e->rate > 0) {
+    m = rkin_dosing_ss_split(e->dur, ii, &rem);
+    if (rem > 0) {
+      double te = rem < len ? ts + rem : t1;
+      s->ss_r[cmt] = (m + 1) * e->rate;
+      rc = ss_advance(s, ts, te, out, s->ss_r, steps, err);
+      if (rc || te == t1) return rc;
+    }
+    s->ss_r[cmt] = m * e->rate;
+    return ss_advance(s, ts + rem, t1, out, s->ss_r, steps, err);
+  }
+  if (with_dose) out[cmt] += e->amount;
+  return ss_advance(s, ts, t1, out, s->ss_r, steps, err);
+}
+
+/* Solves M dx = g in place of g: M n x n row-major in ss_J, replaced by
+ * its LU factors when factor is 1, else those factors are used again. */
+static int ss_lu(rkin_solver *s, size_t rec, int factor, rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double umin = HUGE_VAL, jmax = 0;
+  int sign;
+  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
+  gsl_vector_view g = gsl_vector_view_array(s->ss_g, n);
+  if (factor) {
+    for (i = 0; i < n * n; i++) jmax = fmax(jmax, fabs(s->ss_J[i]));
+    gsl_linalg_LU_decomp(&M.matrix, s->ss_perm, &sign);
+    for (i = 0; i < n; i++)
+      umin = fmin(umin, fabs(gsl_matrix_get(&M.matrix, i, i)));
+  }
+  if (factor && !(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
+    return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' "
+                        "has no steady state (the periodic system is "
+                        "singular, smallest pivot %g: some amount never "
+                        "decays)", rec + 1, rkin_model_name(s->m), umin);
+  gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &g.vector);
+  for (j = 0; j < n; j++)
+    if (!isfinite(s->ss_g[j]))
+      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: the "
+                          "steady state of state '%s' is not finite",
+                          rec + 1, rkin_model_state_name(s->m, j));
+  return RKIN_OK;
+}
+
+static int ss_converged(const rkin_solver *s, const double *x,
+                        const double *dx)
+{
+  size_t i;
+  for (i = 0; i < s->n; i++)
+    if (!(fabs(dx[i]) <= 10 * (s->o.rtol * fabs(x[i]) + s->o.atol)))
+      return 0;
+  return 1;
+}
+
+/* The periodic steady state of record rec (dose e) into ss_x: the
+ * amounts at its time t, the earlier doses given at t + lag - k ii. First
+ * the amounts x just before a dose: Newton on x - Phi(x) = 0, Phi the map
+ * over one interval; Phi is affine on the exact path (Jacobian e^(A ii),
+ * one step from 0 is the solution); on CVODES its Jacobian is taken by
+ * finite differences. Then from the last dose, at t + lag - ii, to t. */
+int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
+                     const rkin_dose_eff *e, double t, long *steps,
+                     rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J, ii = r->ii;
+  double ts = t + e->lag - ii;    /* the last earlier dose */
+  int it, rc, cmt = r->cmt;
+  memset(x, 0, n * sizeof *x);
+  for (it = 1; it <= SS_MAX_IT; it++) {
+    /* chord Newton: the Jacobian of the first iterate, renewed every
+     * SS_RENEW iterations (each costs n + 1 intervals on CVODES) */
+    int fresh = it % SS_RENEW == 1;
+    if ((rc = ss_map(s, e, cmt, ii, ts, ii, x, f, 1, steps, err))) return rc;
+    for (j = 0; fresh && j < n; j++) {
+      /* column j of J = dPhi/dx_j, into g for the moment */
+      double h = 1, *col = s->ss_g;
+      if (!s->use_cv) {
+        memset(col, 0, n * sizeof *col);
+        col[j] = 1;
+        if ((rc = ss_map(s, e, cmt, ii, ts, ii, col, col, 0, steps, err)))
+          return rc;
+      } else {
+        double xj = x[j], scale = fmax(fabs(x[j]), fabs(f[j]));
+        for (i = 0; i < n; i++) scale = fmax(scale, 1e-3 * fabs(f[i]));
+        h = sqrt(s->o.rtol) * scale + sqrt(s->o.atol);
+        x[j] = xj + h;
+        rc = ss_map(s, e, cmt, ii, ts, ii, x, col, 1, steps, err);
+        x[j] = xj;
+        if (rc) return rc;
+        for (i = 0; i < n; i++) col[i] = (col[i] - f[i]) / h;
+      }
+      for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
+    }
+    for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
+    if ((rc = ss_lu(s, rec, fresh, err))) return rc;
+    for (i = 0; i < n; i++) x[i] += s->ss_g[i];
+    if (!s->use_cv || ss_converged(s, x, s->ss_g)) {
+      /* on to t (with the lag, part of an interval; without it a whole
+       * one, which also lands CVODES on a trajectory of its own) */
+      memcpy(s->ss_xp, x, n * sizeof *x);
+      return ss_map(s, e, cmt, ii, ts, ii - e->lag, x, x, 1, steps, err);
+    }
+  }
+  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the steady "
+                      "state (ss = %d, ii = %g h) of model '%s' did not "
+                      "converge in %d Newton iterations on the CVODES path "
+                      "(tolerance 10 (rtol |x| + atol), rtol = %g)",
+                      rec + 1, r->ss, r->ii, rkin_model_name(s->m),
+                      SS_MAX_IT, s->o.rtol);
+}
+
+/* The constant-infusion steady state (ii = 0): f(t, x) + r = 0 by Newton
+ * with the model's exact Jacobian; one step for a linear model. */
+int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
+                     const rkin_dose_eff *e, double t, rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double *x = s->ss_x, *f = s->ss_f, *Jc = s->ss_Jc;
+  int it, rc;
+  memset(x, 0, n * sizeof *x);
+  for (it = 1; it <= SS_MAX_IT; it++) {
+    rc = rkin_model_rhs(s->m, t, x, s->p, f, s->work);
+    if (!rc) rc = rkin_model_jac(s->m, t, x, s->p, Jc, s->work) ? -1 : 0;
+    if (rc)
+      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: model "
+                          "'%s' is not finite on the way to the constant-"
+                          "infusion steady state", rec + 1,
+                          rkin_model_name(s->m));
+    for (i = 0; i < n; i++) {
+      s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? e->rate : 0);
+      for (j = 0; j < n; j++) s->ss_J[i * n + j] = -Jc[i + j * n];
+    }
+    if ((rc = ss_lu(s, rec, 1, err))) return rc;
+    for (i = 0; i < n; i++) x[i] += s->ss_g[i];
+    if (rkin_model_is_linear(s->m) || ss_converged(s, x, s->ss_g))
+      return RKIN_OK;
+  }
+  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the constant-"
+                      "infusion steady state of model '%s' did not "
+                      "converge in %d Newton iterations", rec + 1,
+                      rkin_model_name(s->m), SS_MAX_IT);
+}
+
+
+/* Sensitivities over len h from (y, S) after the dose (F: AMT dF at a
+ * bolus; for an infusion the switch from m + 1 to m running infusions at
+ * rem moves by AMT dF / R, adding AMT dF). */
+static int ss_sens_map(rkin_solver *s, const rkin_dose *r,
+                       const rkin_dose_eff *e, const double *dF, double ts,
+                       double len, double *y, double *S, rkin_err *err)
+{
+  size_t nd = s->n_dir, c = (size_t)r->cmt, d;
+  double rem, t1 = ts + len;
+  int rc, m;
+  memset(s->ss_r, 0, s->n * sizeof *s->ss_r);
+  if (e->rate > 0) {
+    m = rkin_dosing_ss_split(e->dur, r->ii, &rem);
+    if (rem > 0) {
+      double te = rem < len ? ts + rem : t1;
+      s->ss_r[c] = (m + 1) * e->rate;
+      rc = rkin_expath_advance_sens(s->ex, ts, te, y, S, s->ss_r, NULL,
+                                    NULL, 0, no_emit, s, err);
+      if (rc || te == t1) return rc;
+      for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
+    }
+    s->ss_r[c] = m * e->rate;
+    return rkin_expath_advance_sens(s->ex, ts + rem, t1, y, S, s->ss_r,
+                                    NULL, NULL, 0, no_emit, s, err);
+  }
+  y[c] += e->amount;
+  for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
+  return rkin_expath_advance_sens(s->ex, ts, t1, y, S, s->ss_r, NULL,
+                                  NULL, 0, no_emit, s, err);
+}
+
+/* Sensitivities of the periodic steady state (exact path): with x_p =
+ * Phi(x_p) the amounts before a dose, S_p = E S_p + P, P the
+ * sensitivities one interval after the dose from (x_p, S = 0); solved
+ * with the factors of I - E rkin_ss_periodic left in ss_J. Then on over
+ * ii - lag to the record's time, and the lag moves that point in the
+ * cycle: S -= dALAG (A y + r) there. Into ss_S (n x n_dir). */
+int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
+                 const rkin_dose_eff *e, double t, rkin_err *err)
+{
+  size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt, i, j, d;
+  double *y = s->ss_f, *S = s->ss_S, ts = t + e->lag - r->ii, rem;
+  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
+                                  : NULL;
+  const double *dL = s->sens_mods ? s->dmods + (RKIN_MOD_LAG * n + c) * nd
+                                  : NULL;
+  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
+  int rc;
+  if (!s->ex)
+    return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
+                        "need the exact path");
+  if (r->rate < 0)
+    return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: sensitivities "
+                        "of a steady state with a modelled rate or "
+                        "duration are not implemented (use finite "
+                        "differences)", rec + 1);
+  memcpy(y, s->ss_xp, n * sizeof *y);
+  memset(S, 0, n * nd * sizeof *S);
+  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii, y, S, err))) return rc;
+  for (d = 0; d < nd; d++) {
+    gsl_vector_view col = gsl_vector_view_array_with_stride(S + d, nd, n);
+    gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &col.vector);
+  }
+  memcpy(y, s->ss_xp, n * sizeof *y);
+  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii - e->lag, y, S, err)))
+    return rc;
+  if (dL) {
+    /* the input in force at the end of the window */
+    double rin = 0;
+    if (e->rate > 0) {
+      int m = rkin_dosing_ss_split(e->dur, r->ii, &rem);
+      rin = (rem > r->ii - e->lag ? m + 1 : m) * e->rate;
+    }
+    for (i = 0; i < n; i++) {
+      double f = i == c ? rin : 0;
+      for (j = 0; j < n; j++) f += s->Asens[i * n + j] * y[j];
+      for (d = 0; d < nd; d++) S[i * nd + d] -= dL[d] * f;
+    }
+  }
+  for (i = 0; i < n * nd; i++)
+    if (!isfinite(S[i]))
+      return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: the "
+                          "steady-state sensitivities are not finite",
+                          rec + 1);
+  return RKIN_OK;
+}
