@@ -382,8 +382,9 @@ int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
       continue;
     }
     plain(dose, &e);
-    d->n_ev += expand(d->ev + d->n_ev, dose, (int)d->n_rec - 1, d->epoch,
-                      &e);
+    /* no event array when nothing expands (NULL + 0 is undefined) */
+    d->n_ev += expand(d->ev ? d->ev + d->n_ev : NULL, dose,
+                      (int)d->n_rec - 1, d->epoch, &e);
   }
   settle(d, n0);
   return RKIN_OK;

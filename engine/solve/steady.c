@@ -30,7 +30,7 @@ static void no_emit(void *ctx, const double *y)
 static int ss_advance(rkin_solver *s, double ts, double te, double *y,
                       const double *r, long *steps, rkin_err *err)
 {
-  memset(s->ss_q, 0, s->cap_ss_q * sizeof *s->ss_q);
+  if (s->cap_ss_q) memset(s->ss_q, 0, s->cap_ss_q * sizeof *s->ss_q);
   if (s->use_cv)
     return rkin_cvpath_advance(s->cv, ts, te, y, r, NULL, 0, no_emit, s,
                                s->ss_q, steps, err);
