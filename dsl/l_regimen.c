@@ -454,6 +454,14 @@ static int rule_call(lua_State *L)
   lua_setfield(L, -2, "cum_dose");
   push_cum(L, k, k->cum_bed_gy, A_NAMES);
   lua_setfield(L, -2, "cum_bed");
+  if (k->u_rel) {
+    push_per_region(L, k, k->u_rel, A_NAMES);
+    lua_setfield(L, -2, "u_rel");
+  }
+  lua_pushnumber(L, k->u_act_rel);
+  lua_setfield(L, -2, "u_act_rel");
+  lua_pushnumber(L, k->u_mass_rel);
+  lua_setfield(L, -2, "u_mass_rel");
   /* a copy: a rule that changes it cannot change the next patient's */
   lua_newtable(L);
   lua_geti(L, A_PATIENTS, (lua_Integer)k->patient + 1);
