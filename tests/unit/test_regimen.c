@@ -1170,6 +1170,24 @@ static void test_confidence(void)
   rkin_regimen_res_free(&r5);
   rkin_regimen_res_free(&r95);
 
+  /* decisions from the truth: u = 0, so 0.95 gives the point estimate's
+   * activities (1e-8: the bisection's 1e-10 against the closed form) */
+  r5.n_patients = r95.n_patients = nt;
+  u.confidence = 0.5;
+  run(r, &u, NULL, &r5);
+  u.confidence = 0.95;
+  run(r, &u, NULL, &r95);
+  worst = 0;
+  for (i = 0; i < nt * 10; i++)
+    if (r5.activity_gbq[i] > 0)
+      worst = fmax(worst, fabs(r95.activity_gbq[i] / r5.activity_gbq[i] - 1));
+    else if (r95.activity_gbq[i] != 0)
+      worst = 1;
+  ok(worst < 1e-8, "ILUMINET from the truth (u = 0): 0.95 gives the point "
+     "estimate's activities (max rel diff %.2g)", worst);
+  rkin_regimen_res_free(&r5);
+  rkin_regimen_res_free(&r95);
+
   /* PP-PRRT at 0.95: before cycle 2 of 4 the remaining three cycles of
    * predicted dose d = a x (dose/GBq of cycle 1) put the cumulative dose's
    * upper bound on the target: D_1 + 3 d + z sqrt((u_1 D_1)^2 + 3 (u_1
