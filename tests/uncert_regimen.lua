@@ -121,8 +121,8 @@ t.ok(seen and seen.u > 0 and math.abs(seen.a - math.sqrt(0.05 ^ 2 +
 for _, c in ipairs {
   { { confidence = 1 }, "confidence 1, expected a one-sided level" },
   { { confidence = 0.3 }, "confidence 0.3" },
-  { { rule = "empiric", confidence = 0.9 }, "applies to the PP-PRRT and "
-    .. "ILUMINET rules only" },
+  { { rule = "empiric", confidence = 0.9 }, "applies to the PP-PRRT, "
+    .. "ILUMINET and optimised rules only" },
   { { imaging = { times_h = { 4, 24, 72, 168 }, cal_cv = 0.05 } },
     "cal_cv, rc_cv and volume_cv belong to model = \"eanm\"" },
   { { imaging = { times_h = { 4, 24, 72, 168 }, model = "gear" } },

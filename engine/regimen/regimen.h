@@ -164,7 +164,7 @@ typedef struct {
   size_t objective;        /* OPTIMISED: region whose BED is maximised */
   size_t n_limits;
   const rkin_regimen_limit *limits;
-  double confidence;       /* PP-PRRT, ILUMINET: one-sided level in
+  double confidence;       /* PP-PRRT, ILUMINET, OPTIMISED: level in
                               [0.5, 1) at which the watched cumulative
                               dose / BED is held at the target / limit:
                               0 or 0.5 the point estimate (the rules as
@@ -174,7 +174,13 @@ typedef struct {
                               rkin_unc_course) of the estimates' counting
                               SDs (independent between cycles) and the
                               shared ones (fully correlated). Decisions
-                              from the truth have u = 0. */
+                              from the truth have u = 0. OPTIMISED: each
+                              limit holds the upper bound of the planned
+                              course under plan_u_rel. */
+  double plan_u_rel;       /* OPTIMISED: relative SD shared by every
+                              planned dose (calibration, recovery, mass);
+                              rkin_regimen_run fills it from the imaging
+                              model when 0 (rkin_imaging_shared_u) */
   rkin_regimen_decide_fn decide;   /* CUSTOM */
   void *ud;
 } rkin_regimen_rule;

@@ -115,10 +115,14 @@ static int check_confidence(const rkin_regimen_rule *u, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "regimen rule: confidence %g, "
                         "expected a one-sided level in [0.5, 1) (0.5: the "
                         "point estimate, 0.95: the 95 %% upper bound)", c);
+  if (!isfinite(u->plan_u_rel) || u->plan_u_rel < 0 || u->plan_u_rel > 1)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: plan_u_rel %g, "
+                        "expected a relative SD in [0, 1]", u->plan_u_rel);
+  if (u->kind == RKIN_RULE_OPTIMISED) return RKIN_OK;
   if (u->kind != RKIN_RULE_PP_PRRT && u->kind != RKIN_RULE_ILUMINET)
     return rkin_err_set(err, RKIN_EINVAL, "regimen rule: confidence %g "
-                        "applies to the PP-PRRT and ILUMINET rules only "
-                        "(they decide from measured cycles)", c);
+                        "applies to the PP-PRRT, ILUMINET and optimised "
+                        "rules only (the others decide on no estimate)", c);
   if (u->max_cycles > RKIN_UNC_MAX_CYCLES)
     return rkin_err_set(err, RKIN_EINVAL, "regimen rule: confidence %g "
                         "propagates over at most %d cycles, max_cycles is "

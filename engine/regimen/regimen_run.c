@@ -136,7 +136,9 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
   const rkin_regimen_rule *u = x->rule;
   size_t mc = u->max_cycles, ns = 0, k;
   double *starts = calloc(3 * mc, sizeof *starts);
-  rkin_regimen_rule b = *u;
+  rkin_regimen_rule b = *u, uo = *u;
+  b.confidence = 0;   /* the starts are the rules' point plans on the
+                       * truth; the optimiser scales them onto its limits */
   rkin_err err;
   int rc = RKIN_OK;
   if (x->res->status[i]) goto done;
@@ -156,9 +158,16 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
     b.kind = RKIN_RULE_ILUMINET;
     rc = rg_rule_plan(ws, i, &b, starts + ns++ * mc, &k, &err);
   }
+  /* at a confidence, the planned doses carry the imaging model's shared
+   * relative SDs (the plan is made on the model the images would give) */
+  if (uo.plan_u_rel == 0) {
+    double ua, um;
+    rkin_imaging_shared_u(x->img, &ua, &um);
+    uo.plan_u_rel = sqrt(ua * ua + um * um);
+  }
   if (!rc)
-    rc = rg_optimise(ws, i, u, ns, starts, x->plan + i * mc, x->plan_k + i,
-                     NULL, &err);
+    rc = rg_optimise(ws, i, &uo, ns, starts, x->plan + i * mc,
+                     x->plan_k + i, NULL, &err);
   if (rc)
     fail_patient(x->res, i, rc, "patient %zu: optimiser: %s", i + 1,
                  err.msg);

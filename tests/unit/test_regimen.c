@@ -1231,6 +1231,97 @@ static void test_confidence(void)
   rkin_model_free(m);
 }
 
+/* The optimiser at 0.95: each limit holds the upper bound of the planned
+ * course under a relative SD s shared by every planned dose, by hand:
+ * BED + z s (2 BED - D) (d BED / d f = 2 BED - D when all doses scale by
+ * f) and D (1 + z s); a limit binds (the optimiser pushes to one, as at
+ * 0.5: 1e-6). s given (plan_u_rel 0.1), then from the EANM imaging
+ * model: sqrt(cal^2 + rc^2 + vol^2). */
+static void test_optimiser_confidence(void)
+{
+  rkin_model *m = pkt_model(0);
+  rkin_regimen *r = make(m, pkt_values, 1, 0, 1);
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  static const double times[] = {4, 24, 72, 168};
+  rkin_regimen_rule u;
+  rkin_regimen_res r0 = {0}, r5 = {0}, r95 = {0};
+  rkin_imaging img = {0};
+  double cd[3], cb[3], s, ub_bed, ub_mar, t5, t95;
+  rkin_err err;
+  int pass;
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_OPTIMISED;
+  u.max_cycles = 6;
+  u.n_cycles = 4;
+  u.target_gy = 23;
+  u.bed_limit_gy = 27;
+  u.max_gbq = 15;
+  u.objective = 1;
+  u.n_limits = 2;
+  u.limits = lim;
+  r0.n_patients = r5.n_patients = r95.n_patients = 1;
+  run(r, &u, NULL, &r0);
+  u.confidence = 0.5;
+  u.plan_u_rel = 0.1;
+  run(r, &u, NULL, &r5);
+  ok(r0.n_cycles[0] == r5.n_cycles[0] &&
+     !memcmp(r0.activity_gbq, r5.activity_gbq, 6 * sizeof(double)),
+     "optimised: confidence 0.5 plans as without it");
+  for (pass = 0; pass < 2; pass++) {
+    u.confidence = 0.95;
+    if (pass == 0) {
+      s = 0.1;
+      run(r, &u, NULL, &r95);
+    } else {
+      u.plan_u_rel = 0;
+      img.method = RKIN_IMAGING_FIT;
+      img.n_times = 4;
+      img.times_h = times;
+      img.cv = 0.1;
+      img.seed = 2;
+      img.model = RKIN_IMAGING_EANM;
+      img.cal_cv = 0.05;
+      img.rc_cv = 0.05;
+      img.volume_cv = 0.1;
+      s = sqrt(0.05 * 0.05 + 0.05 * 0.05 + 0.1 * 0.1);
+      rkin_regimen_res_free(&r95);
+      r95.n_patients = 1;
+      run(r, &u, &img, &r95);
+    }
+    rkin_regimen_evaluate(r, 0, r95.n_cycles[0], r95.activity_gbq, cd, cb,
+                          &err);
+    ub_bed = cb[0] + Z95 * s * (2 * cb[0] - cd[0]);
+    ub_mar = cd[2] * (1 + Z95 * s);
+    t5 = cum(&r5, r5.bed_true, 0, 1);
+    t95 = cum(&r95, r95.bed_true, 0, 1);
+    ok(r95.n_failed == 0 && ub_bed <= 27 * (1 + 1e-9) &&
+       ub_mar <= 2 * (1 + 1e-9) &&
+       fmax(ub_bed / 27, ub_mar / 2) > 1 - 1e-6 && t95 < t5,
+       "optimised at 0.95, s = %.4f (%s): kidney BED + 1.645 s (2 BED - D) "
+       "= %.6f <= 27, marrow D (1 + 1.645 s) = %.6f <= 2, one binds; "
+       "tumour BED %.1f < %.1f at 0.5", s, pass ? "EANM imaging" :
+       "plan_u_rel", ub_bed, ub_mar, t95, t5);
+  }
+  /* a marrow dose limit of 1 Gy binds: D (1 + z s) = 1 Gy, s = 0.1 */
+  lim[1].limit_gy = 1.0;
+  u.plan_u_rel = 0.1;
+  rkin_regimen_res_free(&r95);
+  r95.n_patients = 1;
+  run(r, &u, NULL, &r95);
+  rkin_regimen_evaluate(r, 0, r95.n_cycles[0], r95.activity_gbq, cd, cb,
+                        &err);
+  ub_mar = cd[2] * (1 + Z95 * 0.1);
+  ok(r95.n_failed == 0 && fabs(ub_mar - 1) < 1e-6 &&
+     cb[0] + Z95 * 0.1 * (2 * cb[0] - cd[0]) <= 27 * (1 + 1e-9),
+     "optimised at 0.95, marrow limit 1 Gy binding: D (1 + 1.645 x 0.1) "
+     "= %.9f Gy", ub_mar);
+  rkin_regimen_res_free(&r0);
+  rkin_regimen_res_free(&r5);
+  rkin_regimen_res_free(&r95);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -1243,6 +1334,7 @@ int main(void)
   test_eanm_chain();
   test_confidence();
   test_optimiser();
+  test_optimiser_confidence();
   test_custom_and_failures();
   test_bad_input();
   done_testing();
