@@ -35,9 +35,10 @@
 --              what dosimetry-guided planning can reach)
 -- Limits scored: kidney BED 27 Gy, kidney dose 23 Gy, marrow dose 2 Gy.
 --
--- --confidence runs pp-prrt and iluminet at each one-sided level (the
--- rule holds the kidney dose target / BED limit at the upper bound
--- estimate + z u, rk.regimen's `confidence`; 0.5 the point estimate) and
+-- --confidence runs pp-prrt, iluminet and optimised at each one-sided
+-- level (the rule holds the kidney dose target / BED limit, the optimiser
+-- its limits, at the upper bound estimate + z u, rk.regimen's
+-- `confidence`; 0.5 the point estimate) and
 -- reports the trade-off per level: share of patients over each limit
 -- (truth) vs activity given. --imaging-model eanm adds the errors shared
 -- by a patient's images (calibration; recovery and volume per region) to
@@ -100,9 +101,11 @@ Options
   --volume-cv X      segmented volume (the mass of the dose), one per
                      patient and region, fraction 0..1 (default 0)
   --confidence LIST  one-sided levels in 0.5..0.999, comma-separated
-                     (default 0.5, the point estimate): pp-prrt and
-                     iluminet are run at each, holding the kidney target /
-                     limit at the upper bound estimate + z u; the tables
+                     (default 0.5, the point estimate): pp-prrt,
+                     iluminet and optimised are run at each, holding the
+                     kidney target / limits at the upper bound estimate +
+                     z u (the optimiser: u from the shared errors of
+                     --imaging-model eanm only); the tables
                      get a row per level (label rule@level) and a trade-off
                      table (share over each limit vs activity)
   --threads N        worker threads, integer 0..1024 (0: all cores)
@@ -274,7 +277,8 @@ end
 M.load_model = load_model
 
 -- Rules that decide on measured cycles and so take a confidence level.
-M.CONFIDENCE_RULES = { ["pp-prrt"] = true, iluminet = true }
+M.CONFIDENCE_RULES = { ["pp-prrt"] = true, iluminet = true,
+                       optimised = true }
 
 -- The label of a regimen at a level: the name at 0.5 (the published
 -- rule), name@level otherwise.
@@ -487,7 +491,9 @@ function M.markdown(res, o, f)
         .. "the one-sided upper bound estimate + z u of the cumulative "
         .. "value (u: first-order propagation of each cycle's counting "
         .. "SD, independent between cycles, and of the shared imaging "
-        .. "errors, fully correlated); 0.5 is the point estimate. Share "
+        .. "errors, fully correlated); the optimiser, which plans on the "
+        .. "model, holds its limits at the upper bound under the shared "
+        .. "imaging errors alone; 0.5 is the point estimate. Share "
         .. "of patients whose TRUE cumulative value ends over each limit "
         .. "vs activity given:")
     add("")

@@ -172,6 +172,23 @@ local got = {}
 for _, row in ipairs(rows) do got[row.regimen] = row.confidence end
 t.ok(got["pp-prrt@0.95"] == "0.95" and got["pp-prrt"] == "0.5"
   and got.empiric == "", "the CSV's confidence column")
+-- the optimiser at each level: less activity at 0.95 (its limits at the
+-- upper bound under the shared imaging errors)
+do
+  local oo = rc.parse_args { "--model", src .. "/models/lu177_dotatate.lua",
+    "--n", "30", "--regimens", "optimised", "--out", tmp,
+    "--name", "opt", "--imaging-model", "eanm", "--cal-cv", "0.05",
+    "--rc-cv", "0.05", "--volume-cv", "0.1", "--confidence", "0.5,0.95",
+    "--no-plots", "--quiet" }
+  local ro = rc.run(oo)
+  local a, b = ro.rows[1], ro.rows[2]
+  t.ok(#ro.rows == 2 and a.regimen == "optimised" and b.regimen ==
+    "optimised@0.95" and b.activity_gbq_mean < a.activity_gbq_mean
+    and b.kidney_bed_gy_median < a.kidney_bed_gy_median,
+    ("regimen_compare: optimised at 0.5 and 0.95 (%.1f vs %.1f GBq, "
+     .. "median kidney BED %.1f vs %.1f Gy)"):format(a.activity_gbq_mean,
+     b.activity_gbq_mean, a.kidney_bed_gy_median, b.kidney_bed_gy_median))
+end
 for _, c in ipairs {
   { { "--confidence", "0.4" }, "--confidence needs levels in 0.5..0.999" },
   { { "--confidence", "0.9,0.9" }, "level 0.9 given twice" },
