@@ -38,7 +38,7 @@ static const char *const regimen_keys[] = {
   "bed_limit_gy", "marrow_limit_gy", "dose_limit_gy", "min_gbq", "max_gbq",
   "first_gy_per_gbq", "reduce_last", "watch", "objective", "marrow",
   "imaging", "threads", "progress", "path", "rtol", "atol", "keep_going",
-  "min_cycle_gbq", NULL
+  "min_cycle_gbq", "confidence", NULL
 };
 
 static const char *const region_keys[] = {
@@ -47,7 +47,8 @@ static const char *const region_keys[] = {
 };
 
 static const char *const imaging_keys[] = {
-  "times_h", "cv", "method", "seed", "imaged", "models", NULL
+  "times_h", "cv", "method", "seed", "imaged", "models", "model", "cal_cv",
+  "rc_cv", "volume_cv", NULL
 };
 
 /* Fixed stack slots of regimen_new. */
@@ -313,6 +314,27 @@ static void read_imaging(lua_State *L, size_t nr, imaging_in *im)
                                                   "seed", 0, 1);
   im->img.tac_models = (unsigned)lrk_field_integer(L, t, CTX ": imaging",
                                                    "models", 0, 0);
+  {
+    const char *em = lrk_field_string(L, t, CTX ": imaging", "model", 0,
+                                      "proportional");
+    int shared = lua_getfield(L, t, "cal_cv") != LUA_TNIL
+                 || lua_getfield(L, t, "rc_cv") != LUA_TNIL
+                 || lua_getfield(L, t, "volume_cv") != LUA_TNIL;
+    lua_settop(L, t);
+    if (!strcmp(em, "eanm")) im->img.model = RKIN_IMAGING_EANM;
+    else if (!strcmp(em, "proportional")) im->img.model = RKIN_IMAGING_PROP;
+    else
+      lrk_error(L, CTX ": imaging: model must be \"proportional\" (cv per "
+                "image) or \"eanm\" (plus shared cal_cv, rc_cv, volume_cv) "
+                "(got \"%s\")", em);
+    if (shared && im->img.model != RKIN_IMAGING_EANM)
+      lrk_error(L, CTX ": imaging: cal_cv, rc_cv and volume_cv belong to "
+                "model = \"eanm\"");
+    im->img.cal_cv = lrk_field_number(L, t, CTX ": imaging", "cal_cv", 0, 0);
+    im->img.rc_cv = lrk_field_number(L, t, CTX ": imaging", "rc_cv", 0, 0);
+    im->img.volume_cv = lrk_field_number(L, t, CTX ": imaging", "volume_cv",
+                                         0, 0);
+  }
   if (im->img.method != RKIN_IMAGING_TRUTH) {
     if (lua_getfield(L, t, "times_h") != LUA_TTABLE)
       lrk_error(L, CTX ": imaging: field 'times_h' is required (imaging "
@@ -432,6 +454,14 @@ static int rule_call(lua_State *L)
   lua_setfield(L, -2, "cum_dose");
   push_cum(L, k, k->cum_bed_gy, A_NAMES);
   lua_setfield(L, -2, "cum_bed");
+  if (k->u_rel) {
+    push_per_region(L, k, k->u_rel, A_NAMES);
+    lua_setfield(L, -2, "u_rel");
+  }
+  lua_pushnumber(L, k->u_act_rel);
+  lua_setfield(L, -2, "u_act_rel");
+  lua_pushnumber(L, k->u_mass_rel);
+  lua_setfield(L, -2, "u_mass_rel");
   /* a copy: a rule that changes it cannot change the next patient's */
   lua_newtable(L);
   lua_geti(L, A_PATIENTS, (lua_Integer)k->patient + 1);
@@ -618,6 +648,7 @@ static void read_rule(lua_State *L, size_t nr, double file_gbq,
   u->reduce_last = lrk_field_boolean(L, S_ARGS, CTX, "reduce_last", 1);
   u->min_cycle_gbq = lrk_field_number(L, S_ARGS, CTX, "min_cycle_gbq", 0,
                                       u->min_cycle_gbq);
+  u->confidence = lrk_field_number(L, S_ARGS, CTX, "confidence", 0, 0.5);
   needs_watch = u->kind == RKIN_RULE_PP_PRRT
                 || u->kind == RKIN_RULE_ILUMINET
                 || u->kind == RKIN_RULE_OPTIMISED;
@@ -793,7 +824,11 @@ static void push_result(lua_State *L, const rkin_regimen_rule *u,
   }
   lua_setfield(L, -2, "truth");
   push_set(L, res, res->tia_est, res->dose_est, res->g_est, res->bed_est);
+  push_cycles(L, res, res->u_rel_est);
+  lua_setfield(L, -2, "u_rel");
   lua_setfield(L, -2, "est");
+  lua_pushnumber(L, u->confidence > 0 ? u->confidence : 0.5);
+  lua_setfield(L, -2, "confidence");
 
   lua_createtable(L, (int)n, 0);
   lua_newtable(L);

@@ -7,7 +7,7 @@
 --     [--nuclide Lu-177] [--teff-h H] [--activity MBQ]
 --     [--organ REGION=CLASS ...] [--organs MAP.csv] [--limit ID ...]
 --     [--cycles-left N] [--no-unit-check] [--no-plot] [--quiet]
---     [--u-cal REL] [--u-mass REL] [--u-ab GY]
+--     [--u-cal REL] [--u-mass REL] [--u-ab GY] [--report DIR]
 --
 -- Example
 --   radiokin scripts/tia.lua images.csv --out run1
@@ -84,6 +84,16 @@
 --   --u-cal REL         u_cal_rel of rows without one (e.g. 0.05)
 --   --u-mass REL        u_mass_rel of rows without one
 --   --u-ab GY           standard uncertainty of alpha/beta (BED only)
+--   --report DIR        a report per patient in DIR (made if missing):
+--                       DIR/<patient>.md (what was measured, the models
+--                       and parameters, results with standard
+--                       uncertainties and 95 % intervals, the uncertainty
+--                       budget of the cumulative dose and BED) and
+--                       DIR/<patient>.png (cumulative dose per cycle with
+--                       its 95 % interval; gnuplot, skipped with a warning
+--                       when missing or with --no-plot). <patient> is the
+--                       id with characters other than letters, digits,
+--                       '-' and '_' replaced by '_'
 --
 -- Unit checks: a mass outside the plausible range of its organ class that
 -- fits it in grams, an activity per cycle below 20 MBq that fits in GBq or
@@ -192,7 +202,8 @@ function M.parse_args(args)
       return rk.csv.parse_number(v) or usage(("%s needs %s (got '%s')")
         :format(a, what, v))
     end
-    if a == "--out" then o.out = value()
+    if a == "--report" then o.report = value()
+    elseif a == "--out" then o.out = value()
     elseif a == "--plot" then o.plot = value()
     elseif a == "--nuclide" then o.nuclide = value()
     elseif a == "--teff-h" then o.teff_h = number("a number of hours")
@@ -641,7 +652,8 @@ function M.compute(rows, opts)
       cum_eqd2_gy = last.cum_eqd2_gy, limit_dose_gy = last.limit_dose_gy,
       margin_dose_gy = last.margin_dose_gy, limit_bed_gy = last.limit_bed_gy,
       margin_bed_gy = last.margin_bed_gy,
-      reference = o and M.reference[o.name] }
+      reference = o and M.reference[o.name], unc = unc, organ_t = o,
+      rows = grp.rows }
     if unc then
       for _, q in ipairs { "cum_dose", "cum_bed" } do
         for _, f in ipairs { "u", "lo", "hi" } do
@@ -888,6 +900,234 @@ set output
   return path
 end
 
+-- ------------------------------------------------------------- report
+
+-- Names of the uncertainty sources of rk.uncert.course in a report.
+M.SOURCE_LABEL = {
+  counts = "TIA (its fit's own SE; independent between cycles)",
+  calibration = "calibration (shared by the cycles)",
+  volume = "mass (volume, density; shared by the cycles)",
+  s_value = "S value (shared)",
+  alpha_beta = "alpha/beta",
+}
+M.SOURCE_ORDER = { "counts", "calibration", "volume", "s_value",
+  "alpha_beta" }
+
+-- A file-name stem of a patient id: nothing but letters, digits, '-' and
+-- '_' (so no '/' or '..' leaves the folder); `taken` makes stems unique.
+function M.report_stem(id, taken)
+  local stem = tostring(id):gsub("[^%w%-_]", "_")
+  if stem == "" then stem = "_" end
+  local s, k = stem, 1
+  while taken[s] do
+    k = k + 1
+    s = ("%s_%d"):format(stem, k)
+  end
+  taken[s] = true
+  return s
+end
+
+local function pm(v, u, lo, hi)
+  if v == nil then return "-" end
+  if u == nil then return ("%.3g"):format(v) end
+  return ("%.3g +- %.2g (95 %%: %.3g-%.3g)"):format(v, u, lo, hi)
+end
+
+-- The Markdown of one patient: its summary rows (one per region).
+function M.report_markdown(id, regs, opts, png)
+  local out = {}
+  local function add(x) out[#out + 1] = x end
+  add(("# Dosimetry report: patient %s"):format(id))
+  add("")
+  add(("From `%s` by radiokin scripts/dose.lua. Absorbed dose by local "
+    .. "energy deposition of the nuclide's non-penetrating emissions in the "
+    .. "region's mass (MIRD schema); BED by the linear-quadratic model "
+    .. "with the Lea-Catcheside factor G of the dose-rate curve. "
+    .. "Uncertainties are standard uncertainties by first-order "
+    .. "propagation (EANM guidance, Gear et al., EJNMMI 2018;45:2456), "
+    .. "intervals at 95 %%."):format(opts.source or "input"))
+  add("")
+  add("## What was measured")
+  add("")
+  add("| region | cycle | nuclide | activity MBq | TIA MBq h | TIA SE MBq h "
+    .. "| mass kg | dose-rate curve (for G) |")
+  add("|---|---|---|---|---|---|---|---|")
+  for _, s in ipairs(regs) do
+    for _, c in ipairs(s.rows) do
+      add(("| %s | %d | %s | %s | %.6g | %s | %.4g | %s |"):format(s.region,
+        c.cycle, c.nuclide, c.activity_MBq and ("%.0f"):format(c.activity_MBq)
+        or "-", c.tia_MBqh, c.tia_se_MBqh and ("%.4g"):format(c.tia_se_MBqh)
+        or "-", c.mass_kg, c.bed_curve or "-"))
+    end
+  end
+  add("")
+  add("## Models and parameters")
+  add("")
+  for _, s in ipairs(regs) do
+    local o = s.organ_t
+    if o then
+      local lims = {}
+      for _, q in ipairs { "dose", "bed" } do
+        local l = o.limits[q]
+        if l then
+          lims[#lims + 1] = ("%s %s %g Gy (`%s`; %s)"):format(q == "bed"
+            and "BED" or "absorbed dose", "limit", l.value_gy, l.id,
+            l.source)
+        end
+      end
+      add(("- %s: organ class %s, alpha/beta %g Gy%s, T_rep %g h; %s"):format(
+        s.region, o.name, o.ab_gy, opts.u_ab_gy and (" +- %g"):format(
+        opts.u_ab_gy) or "", o.trep_h,
+        #lims > 0 and table.concat(lims, "; ") or "no limit"))
+    else
+      add(("- %s: no organ class: absorbed dose only"):format(s.region))
+    end
+    local gs = {}
+    for _, c in ipairs(s.rows) do
+      gs[#gs + 1] = c.g and ("%.4g"):format(c.g) or "-"
+    end
+    add(("  G per cycle: %s; relative SD of calibration %s, of mass %s")
+      :format(table.concat(gs, ", "), s.rows[1].u_cal_rel and ("%.3g")
+      :format(s.rows[1].u_cal_rel) or "not given", s.rows[1].u_mass_rel
+      and ("%.3g"):format(s.rows[1].u_mass_rel) or "not given"))
+  end
+  add("")
+  add("## Results")
+  add("")
+  add("| region | cycle | dose Gy | BED Gy | cumulative dose Gy | "
+    .. "cumulative BED Gy |")
+  add("|---|---|---|---|---|---|")
+  for _, s in ipairs(regs) do
+    for _, c in ipairs(s.rows) do
+      add(("| %s | %d | %s | %s | %s | %s |"):format(s.region, c.cycle,
+        pm(c.dose_gy, c.dose_u_gy, c.dose_lo_gy, c.dose_hi_gy),
+        pm(c.bed_gy, c.bed_u_gy, c.bed_lo_gy, c.bed_hi_gy),
+        pm(c.cum_dose_gy, c.cum_dose_u_gy, c.cum_dose_lo_gy,
+           c.cum_dose_hi_gy),
+        pm(c.cum_bed_gy, c.cum_bed_u_gy, c.cum_bed_lo_gy, c.cum_bed_hi_gy)))
+    end
+  end
+  add("")
+  for _, s in ipairs(regs) do
+    local m = {}
+    if s.limit_dose_gy then
+      m[#m + 1] = ("dose margin %.3g Gy to %g Gy"):format(s.margin_dose_gy,
+        s.limit_dose_gy)
+    end
+    if s.limit_bed_gy then
+      m[#m + 1] = ("BED margin %.3g Gy to %g Gy"):format(s.margin_bed_gy,
+        s.limit_bed_gy)
+    end
+    add(("- %s: %s%s"):format(s.region, s.status,
+      #m > 0 and ("; " .. table.concat(m, ", ")) or ""))
+  end
+  add("")
+  add("## Uncertainty budget")
+  add("")
+  local any = false
+  for _, s in ipairs(regs) do any = any or s.unc ~= nil end
+  if not any then
+    add("No uncertainty input was given (tia_se_MBqh, u_cal_rel, "
+      .. "u_mass_rel): the results above carry none.")
+  else
+    add("Share of the variance u^2 of the cumulative value from each "
+      .. "source:")
+    add("")
+    add("| region | source | cumulative dose | cumulative BED |")
+    add("|---|---|---|---|")
+    for _, s in ipairs(regs) do
+      if s.unc then
+        local bd = s.unc.cum_dose.budget or {}
+        local bb = s.unc.cum_bed and s.unc.cum_bed.budget or {}
+        for _, k in ipairs(M.SOURCE_ORDER) do
+          if (bd[k] or 0) > 0 or (bb[k] or 0) > 0 then
+            add(("| %s | %s | %.1f %% | %s |"):format(s.region,
+              M.SOURCE_LABEL[k], 100 * (bd[k] or 0), bb[k] and
+              ("%.1f %%"):format(100 * bb[k]) or "-"))
+          end
+        end
+      end
+    end
+  end
+  if png then
+    add("")
+    add(("![cumulative absorbed dose per cycle](%s)"):format(png))
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- Cumulative dose per cycle of each region with its 95 % interval as
+-- error bars. Region names reach gnuplot only as quoted literals.
+function M.report_plot(id, regs, path)
+  local f = rk.plot_files { path }
+  local blocks, plots = {}, {}
+  for k, s in ipairs(regs) do
+    local rows = {}
+    for _, c in ipairs(s.rows) do
+      rows[#rows + 1] = { c.cycle, c.cum_dose_gy, c.cum_dose_lo_gy
+        or c.cum_dose_gy, c.cum_dose_hi_gy or c.cum_dose_gy }
+    end
+    blocks["r" .. k] = rows
+    plots[k] = ("$r%d using 1:2:3:4 with yerrorlines title %s"):format(k,
+      rk.gnuplot_quote(s.region))
+  end
+  local cmds = ([[
+set terminal pngcairo size 800,500
+set output %s
+set termoption noenhanced
+set title %s
+set xlabel 'cycle'
+set ylabel 'cumulative absorbed dose (Gy)'
+set xtics 1
+set offsets 0.3, 0.3, 0, 0
+set yrange [0:*]
+set key top left
+plot %s
+set output
+]]):format(rk.gnuplot_quote(f.tmp[1], true), rk.gnuplot_quote("patient "
+    .. tostring(id) .. ": cumulative dose (95 % interval)"),
+    table.concat(plots, ", "))
+  local ok, why = rk.gnuplot(cmds, blocks)
+  if not ok then
+    f:abort()
+    return nil, why or "gnuplot failed"
+  end
+  f:commit()
+  return path
+end
+
+-- One Markdown (and PNG) per patient in dir; returns the files written
+-- and the warnings (plots skipped).
+function M.report(summary, dir, opts)
+  opts = opts or {}
+  rk.mkdir(dir)
+  local by, order, taken, files, warn = {}, {}, {}, {}, {}
+  for _, s in ipairs(summary) do
+    if not by[s.patient] then
+      by[s.patient] = {}
+      order[#order + 1] = s.patient
+    end
+    table.insert(by[s.patient], s)
+  end
+  for _, id in ipairs(order) do
+    local stem = M.report_stem(id, taken)
+    local png
+    if not opts.no_plot then
+      local p, why = M.report_plot(id, by[id], dir .. "/" .. stem .. ".png")
+      if p then
+        png = stem .. ".png"
+        files[#files + 1] = p
+      else
+        warn[#warn + 1] = ("patient %s: no plot (%s)"):format(id, why)
+      end
+    end
+    local md = dir .. "/" .. stem .. ".md"
+    rk.write_atomic(md, M.report_markdown(id, by[id], opts, png))
+    files[#files + 1] = md
+  end
+  return files, warn
+end
+
 function M.main(args)
   local o = M.parse_args(args)
   if o.help then
@@ -917,6 +1157,14 @@ function M.main(args)
   if not o.quiet then
     print(M.format(summary, o))
     print("written: " .. o.out .. ", " .. sum_path)
+  end
+  if o.report then
+    local files, warn = M.report(summary, o.report, { source = o.input,
+      u_ab_gy = o.u_ab_gy, no_plot = o.no_plot })
+    for _, w in ipairs(warn) do
+      io.stderr:write("dose.lua: warning: " .. w .. "\n")
+    end
+    if not o.quiet then print("report: " .. table.concat(files, ", ")) end
   end
   if not o.no_plot then
     local p, why = M.plot(summary, o.plot)

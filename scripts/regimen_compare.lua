@@ -12,7 +12,8 @@
 --            [--n 1000] [--out DIR] [--name regimen_compare]
 --            [--regimens empiric,pp-prrt,iluminet,optimised]
 --            [--imaging-cv 0.1] [--imaging-times 4,24,72,168] [--threads N] [--seed S] [--no-plots]
---            [--quiet]
+--            [--imaging-model eanm --cal-cv X --rc-cv X --volume-cv X]
+--            [--confidence 0.5,0.95] [--quiet]
 --
 -- Writes DIR/NAME.csv (one row per regimen), DIR/NAME.md (the same table
 -- and notes), DIR/NAME_patients.csv (one row per patient and regimen),
@@ -33,6 +34,15 @@
 --              most 6 cycles; planned on the true model (an upper bound of
 --              what dosimetry-guided planning can reach)
 -- Limits scored: kidney BED 27 Gy, kidney dose 23 Gy, marrow dose 2 Gy.
+--
+-- --confidence runs pp-prrt, iluminet and optimised at each one-sided
+-- level (the rule holds the kidney dose target / BED limit, the optimiser
+-- its limits, at the upper bound estimate + z u, rk.regimen's
+-- `confidence`; 0.5 the point estimate) and
+-- reports the trade-off per level: share of patients over each limit
+-- (truth) vs activity given. --imaging-model eanm adds the errors shared
+-- by a patient's images (calibration; recovery and volume per region) to
+-- the per-image error, as in the EANM uncertainty guidance.
 local rk = require "radiokin"
 
 local M = {}
@@ -50,7 +60,9 @@ M.ALL = { "empiric", "pp-prrt", "iluminet", "optimised" }
 
 local USAGE = "usage: radiokin scripts/regimen_compare.lua [--model FILE] "
   .. "[--n N] [--out DIR] [--name NAME] [--regimens a,b,...] "
-  .. "[--imaging-cv X] [--imaging-times LIST] [--threads N] [--seed S] [--no-plots] [--quiet]"
+  .. "[--imaging-cv X] [--imaging-times LIST] [--imaging-model M] "
+  .. "[--cal-cv X] [--rc-cv X] [--volume-cv X] [--confidence LIST] "
+  .. "[--threads N] [--seed S] [--no-plots] [--quiet]"
 
 M.HELP = USAGE .. [[
 
@@ -79,6 +91,23 @@ Options
                      curve is selected only with more times than its
                      parameters: with 3 times the uptake-washout curve
                      is not eligible and a mono-exponential is fitted.
+  --imaging-model M  proportional (default: --imaging-cv per image) or
+                     eanm: plus log-normal errors shared by a patient's
+                     images (EANM uncertainty guidance, Gear et al. 2018):
+  --cal-cv X         calibration factor, one per patient (every image,
+                     cycle and region), fraction 0..1 (default 0)
+  --rc-cv X          recovery coefficient, one per patient and region
+                     (all cycles), fraction 0..1 (default 0)
+  --volume-cv X      segmented volume (the mass of the dose), one per
+                     patient and region, fraction 0..1 (default 0)
+  --confidence LIST  one-sided levels in 0.5..0.999, comma-separated
+                     (default 0.5, the point estimate): pp-prrt,
+                     iluminet and optimised are run at each, holding the
+                     kidney target / limits at the upper bound estimate +
+                     z u (the optimiser: u from the shared errors of
+                     --imaging-model eanm only); the tables
+                     get a row per level (label rule@level) and a trade-off
+                     table (share over each limit vs activity)
   --threads N        worker threads, integer 0..1024 (0: all cores)
   --seed S           random seed, integer >= 0 (default 1)
   --no-plots         no gnuplot plots
@@ -87,7 +116,9 @@ Options
 Outputs (in DIR)
   NAME.csv           one row per regimen: cycles, activity (GBq), kidney
                      dose and BED (Gy), marrow dose (Gy), tumour dose and
-                     BED (Gy) as median and P5-P95, share over each limit
+                     BED (Gy) as median and P5-P95, share over each limit,
+                     the confidence level of the rule (empty: not a
+                     decision on measurements)
   NAME.md            the same table and notes
   NAME_patients.csv  one row per patient and regimen
   NAME_kidney_bed, NAME_tumour_bed, NAME_cycles (.png, .svg)
@@ -103,7 +134,9 @@ end
 function M.parse_args(args)
   local o = { model = "models/lu177_dotatate.lua", n = 1000, out = "out",
               name = "regimen_compare", regimens = M.ALL, cv = 0.10,
-              times = { 4, 24, 72, 168 }, threads = 0, seed = 1 }
+              times = { 4, 24, 72, 168 }, threads = 0, seed = 1,
+              imaging_model = "proportional", cal_cv = 0, rc_cv = 0,
+              volume_cv = 0, levels = { 0.5 } }
   local i = 1
   local function value(name)
     i = i + 1
@@ -162,12 +195,41 @@ function M.parse_args(args)
         end
         o.times[#o.times + 1] = x
       end
+    elseif a == "--imaging-model" then
+      o.imaging_model = value(a)
+      if o.imaging_model ~= "proportional" and o.imaging_model ~= "eanm" then
+        usage(("--imaging-model needs proportional or eanm (got '%s')")
+          :format(o.imaging_model))
+      end
+    elseif a == "--cal-cv" then o.cal_cv = number(a, 0, 1)
+    elseif a == "--rc-cv" then o.rc_cv = number(a, 0, 1)
+    elseif a == "--volume-cv" then o.volume_cv = number(a, 0, 1)
+    elseif a == "--confidence" then
+      local v = value(a)
+      o.levels = {}
+      for f in (v .. ","):gmatch("([^,]*),") do
+        local x = tonumber(f)
+        if not x or x ~= x or x < 0.5 or x > 0.999 then
+          usage(("--confidence needs levels in 0.5..0.999, comma-separated "
+                 .. "(got '%s')"):format(v))
+        end
+        for _, y in ipairs(o.levels) do
+          if y == x then
+            usage(("--confidence: level %g given twice"):format(x))
+          end
+        end
+        o.levels[#o.levels + 1] = x
+      end
     elseif a == "--threads" then o.threads = integer(a, 0, 1024)
     elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 53)
     elseif a == "--no-plots" then o.no_plots = true
     elseif a == "--quiet" then o.quiet = true
     else usage("unknown argument '" .. a .. "'") end
     i = i + 1
+  end
+  if o.imaging_model ~= "eanm" and (o.cal_cv > 0 or o.rc_cv > 0
+      or o.volume_cv > 0) then
+    usage("--cal-cv, --rc-cv and --volume-cv need --imaging-model eanm")
   end
   return o
 end
@@ -214,8 +276,20 @@ local function load_model(path)
 end
 M.load_model = load_model
 
--- Settings of one regimen for model file f.
-function M.settings(name, f, o)
+-- Rules that decide on measured cycles and so take a confidence level.
+M.CONFIDENCE_RULES = { ["pp-prrt"] = true, iluminet = true,
+                       optimised = true }
+
+-- The label of a regimen at a level: the name at 0.5 (the published
+-- rule), name@level otherwise.
+function M.label(name, level)
+  if not level or level == 0.5 then return name end
+  return ("%s@%g"):format(name, level)
+end
+
+-- Settings of one regimen for model file f (level: the rule's
+-- confidence, nil for rules that do not take one).
+function M.settings(name, f, o, level)
   local label = f.activity_MBq / 1000
   local psma = f.model.name:find("psma") ~= nil
   local s = {
@@ -224,7 +298,13 @@ function M.settings(name, f, o)
     keep_going = true,
     imaging = { times_h = o.times, cv = o.cv, method = "fit",
                 seed = o.seed + 1000 },
+    confidence = level,
   }
+  if o.imaging_model == "eanm" then
+    s.imaging.model = "eanm"
+    s.imaging.cal_cv, s.imaging.rc_cv, s.imaging.volume_cv = o.cal_cv,
+      o.rc_cv, o.volume_cv
+  end
   if name == "empiric" then
     s.n_cycles = psma and 6 or 4
   elseif name == "pp-prrt" then
@@ -308,7 +388,7 @@ local function distribution(cycles, max)
   return table.concat(parts, " ")
 end
 
-function M.summary_row(name, r, o)
+function M.summary_row(name, r, o, level)
   local L = M.LIMITS
   local cy, ac = stats(o.cycles), stats(o.activity)
   local kb, kd = stats(o.kbed), stats(o.kdose)
@@ -317,6 +397,7 @@ function M.summary_row(name, r, o)
   local pc = stats(o.per_cycle)
   return {
     regimen = name, n = #o.cycles, failed = r.n - #o.cycles,
+    confidence = level or "",
     cycles_median = cy.median, cycles_mean = cy.mean,
     cycles_distribution = distribution(o.cycles, r.max_cycles),
     activity_gbq_median = ac.median, activity_gbq_mean = ac.mean,
@@ -342,7 +423,7 @@ function M.summary_row(name, r, o)
 end
 
 M.COLUMNS = {
-  "regimen", "n", "failed", "cycles_median", "cycles_mean",
+  "regimen", "confidence", "n", "failed", "cycles_median", "cycles_mean",
   "cycles_distribution", "activity_gbq_median", "activity_gbq_mean",
   "activity_gbq_p5", "activity_gbq_p95", "per_cycle_gbq_min",
   "per_cycle_gbq_median", "per_cycle_gbq_max", "kidney_dose_gy_median",
@@ -366,7 +447,12 @@ function M.markdown(res, o, f)
       o.n))
   add("")
   add(("Imaging at " .. table.concat(o.times, ", ")
-       .. " h with %.0f %% proportional error, "
+       .. " h with %.0f %% error per image" .. (o.imaging_model == "eanm"
+       and (" and shared errors (EANM measurement model, Gear et al. "
+            .. "2018): calibration %.0f %%%% per patient, recovery %.0f "
+            .. "%%%% and volume %.0f %%%% per patient and region"):format(
+            100 * o.cal_cv, 100 * o.rc_cv, 100 * o.volume_cv)
+       or " (proportional)") .. ", "
        .. "multi-point fit; outcomes scored on the true simulated dose. "
        .. "Median (P5-P95) unless said. Limits: kidney BED %g Gy, kidney "
        .. "dose %g Gy, marrow dose %g Gy. Seed %d."):format(100 * o.cv,
@@ -398,6 +484,34 @@ function M.markdown(res, o, f)
       s.tumour_bed_gy_median))
   end
   add("")
+  if #o.levels > 1 or o.levels[1] ~= 0.5 then
+    add("## Decisions at a confidence level")
+    add("")
+    add("PP-PRRT and ILUMINET hold the kidney dose target / BED limit at "
+        .. "the one-sided upper bound estimate + z u of the cumulative "
+        .. "value (u: first-order propagation of each cycle's counting "
+        .. "SD, independent between cycles, and of the shared imaging "
+        .. "errors, fully correlated); the optimiser, which plans on the "
+        .. "model, holds its limits at the upper bound under the shared "
+        .. "imaging errors alone; 0.5 is the point estimate. Share "
+        .. "of patients whose TRUE cumulative value ends over each limit "
+        .. "vs activity given:")
+    add("")
+    add("| rule | confidence | > kidney BED | > kidney dose | > marrow "
+        .. "dose | cum. activity GBq mean | median (P5-P95) | tumour BED "
+        .. "Gy median |")
+    add("|---|---|---|---|---|---|---|---|")
+    for _, s in ipairs(res.rows) do
+      if s.confidence ~= "" then
+        add(("| %s | %g | %s | %s | %s | %.2f | %s | %.0f |"):format(
+          s.base or s.regimen, s.confidence, pct(s.over_kidney_bed),
+          pct(s.over_kidney_dose), pct(s.over_marrow_dose),
+          s.activity_gbq_mean, f3(s.activity_gbq_median, s.activity_gbq_p5,
+          s.activity_gbq_p95), s.tumour_bed_gy_median))
+      end
+    end
+    add("")
+  end
   for _, l in ipairs(res.notes) do add(l) end
   return table.concat(out, "\n") .. "\n"
 end
@@ -579,7 +693,7 @@ function M.plot(res, o)
 end
 
 local PATIENT_COLUMNS = {
-  "regimen", "id", "cycles", "activity_gbq", "per_cycle_gbq",
+  "regimen", "confidence", "id", "cycles", "activity_gbq", "per_cycle_gbq",
   "kidney_dose_gy", "kidney_bed_gy", "kidney_dose_est_gy",
   "kidney_bed_est_gy", "marrow_dose_gy", "tumour_dose_gy", "tumour_bed_gy",
 }
@@ -593,9 +707,20 @@ function M.run(o)
   local patients = f.population:sample { n = o.n, seed = o.seed }
   local res = { rows = {}, by_name = {}, order = {}, model = f, raw = {} }
   local prow = {}
+  local runs = {}
   for _, name in ipairs(o.regimens) do
+    if M.CONFIDENCE_RULES[name] then
+      for _, lv in ipairs(o.levels) do
+        runs[#runs + 1] = { name = name, level = lv }
+      end
+    else
+      runs[#runs + 1] = { name = name }
+    end
+  end
+  for _, run in ipairs(runs) do
     local c0 = os.clock()
-    local s = M.settings(name, f, o)
+    local s = M.settings(run.name, f, o, run.level)
+    local name = M.label(run.name, run.level)
     s.patients = patients
     local r = rk.regimen(s)
     r.seconds = os.clock() - c0
@@ -603,7 +728,8 @@ function M.run(o)
     res.by_name[name] = out
     res.order[#res.order + 1] = name
     res.raw[name] = r
-    res.rows[#res.rows + 1] = M.summary_row(name, r, out)
+    res.rows[#res.rows + 1] = M.summary_row(name, r, out, run.level)
+    res.rows[#res.rows].base = run.name
     if #r.failed > 0 then
       io.stderr:write(("regimen_compare: %s: %d patients failed; first: "
         .. "%s\n"):format(name, #r.failed, r.failed[1].message))
@@ -615,7 +741,7 @@ function M.run(o)
           pc[c] = ("%.4g"):format(a)
         end
         prow[#prow + 1] = {
-          regimen = name, id = r.ids[i], cycles = r.cycles[i],
+          regimen = name, confidence = run.level or "", id = r.ids[i], cycles = r.cycles[i],
           activity_gbq = r.cum_activity_gbq[i],
           per_cycle_gbq = table.concat(pc, ";"),
           kidney_dose_gy = r.cum_dose.kidney[i],
@@ -648,11 +774,11 @@ end
 
 -- A short table for the terminal.
 function M.print(res)
-  print(("%-10s %6s %9s %9s %8s %8s %8s %8s %8s %8s"):format("regimen",
+  print(("%-14s %6s %9s %9s %8s %8s %8s %8s %8s %8s"):format("regimen",
     "cycles", "act. GBq", "kid. BED", "est.", ">BED27", ">D23", ">RM2",
     "tum. Gy", "tum. BED"))
   for _, s in ipairs(res.rows) do
-    print(("%-10s %6.0f %9.1f %9.1f %8.1f %8s %8s %8s %8.0f %8.0f"):format(
+    print(("%-14s %6.0f %9.1f %9.1f %8.1f %8s %8s %8s %8.0f %8.0f"):format(
       s.regimen, s.cycles_median, s.activity_gbq_median,
       s.kidney_bed_gy_median, s.kidney_bed_est_gy_median,
       pct(s.over_kidney_bed), pct(s.over_kidney_dose),

@@ -437,6 +437,58 @@ t.raises(function() dose.main { input, "--out", out, "--no-plot",
   "--quiet" } end, "u_cal_rel = %-0.1, expected a relative standard",
   "negative u_cal_rel refused, naming the line")
 
+-- ----------------------------------------------------- --report DIR
+-- One Markdown (and PNG) per patient: the budget by hand. One cycle of a
+-- region with TIA SE 10 %, u_cal 5 %, u_mass 5 % (relative, shared):
+-- dose variance shares 0.01 / 0.015 = 66.7 %, 0.0025 / 0.015 = 16.7 %
+-- each (dose linear in each factor, GUM eq. 10); u = d sqrt(0.015).
+do
+  local dir = stem .. "_report"
+  write(input, [[
+patient,region,organ,cycle,tia_MBqh,tia_se_MBqh,mass_kg,activity_MBq,teff_h,u_cal_rel,u_mass_rel
+../x/P1,lesion1,tumour,1,150000,15000,0.05,7400,80,0.05,0.05
+P2,kidney,kidney,1,20000,,0.3,7400,40,,
+P2,kidney,kidney,2,22000,,0.3,7400,45,,
+]])
+  cycles = dose.main { input, "--out", out, "--no-plot", "--quiet",
+    "--report", dir, "--u-ab", "1" }
+  local md1 = t.read_file(dir .. "/___x_P1.md")
+  local d = 150000 * e / 0.05
+  t.ok(md1 and md1:find("# Dosimetry report: patient ../x/P1", 1, true),
+    "an id with '/' and '..' becomes the file ___x_P1.md inside DIR")
+  t.ok(md1 and md1:find("| lesion1 | TIA (its fit's own SE; independent "
+    .. "between cycles) | 66.7 %", 1, true) and md1:find("| lesion1 | "
+    .. "calibration (shared by the cycles) | 16.7 %", 1, true)
+    and md1:find("| lesion1 | mass (volume, density; shared by the "
+    .. "cycles) | 16.7 %", 1, true) and md1:find("| lesion1 | alpha/beta "
+    .. "| 0.0 % | ", 1, true), "budget of the cumulative dose by hand: "
+    .. "66.7 / 16.7 / 16.7 %, alpha/beta none (BED only)")
+  t.ok(md1 and md1:find(("%.3g +- %.2g"):format(d, d * math.sqrt(0.015)),
+    1, true), ("the dose with its u by hand: %.3g +- %.2g Gy"):format(d,
+    d * math.sqrt(0.015)))
+  t.ok(md1 and md1:find("## What was measured", 1, true)
+    and md1:find("## Models and parameters", 1, true)
+    and md1:find("alpha/beta 10 Gy", 1, true), "sections: measured, "
+    .. "models and parameters (tumour alpha/beta 10 Gy)")
+  local md2 = t.read_file(dir .. "/P2.md")
+  t.ok(md2 and md2:find("No uncertainty input was given", 1, true)
+    and md2:find("| kidney | 2 |", 1, true), "a patient without "
+    .. "uncertainty inputs: said so; both cycles reported")
+  t.is(t.read_file(dir .. "/P2.png"), nil, "--no-plot: no PNG")
+  if rk.run { "gnuplot", "--version" } == 0 then
+    dose.main { input, "--out", out, "--quiet", "--plot", stem .. ".png",
+      "--report", dir }
+    local png = t.read_file(dir .. "/P2.png")
+    t.ok(png and png:sub(2, 4) == "PNG", "with gnuplot: DIR/P2.png is a PNG")
+    t.ok(t.read_file(dir .. "/P2.md"):find("![cumulative absorbed dose per "
+      .. "cycle](P2.png)", 1, true), "... linked from the report")
+    os.remove(stem .. ".png")
+  else
+    t.skip("gnuplot not installed: report PNG")
+  end
+  rk.run { "rm", "-rf", dir }
+end
+
 for _, f in ipairs { stem, input, out, stem .. "_dose_summary.csv" } do
   os.remove(f)
 end

@@ -349,11 +349,12 @@ int rkin_regimen_res_alloc(rkin_regimen_res *res, size_t n_patients,
   res->dose_est = calloc(nv, sizeof(double));
   res->g_est = calloc(nv, sizeof(double));
   res->bed_est = calloc(nv, sizeof(double));
+  res->u_rel_est = calloc(nv, sizeof(double));
   res->status = calloc(n_patients, sizeof *res->status);
   res->message = calloc(n_patients, sizeof *res->message);
   if (!res->n_cycles || !res->activity_gbq || !res->tia_true
       || !res->dose_true || !res->g_true || !res->bed_true || !res->tia_est
-      || !res->dose_est || !res->g_est || !res->bed_est || !res->status
+      || !res->dose_est || !res->g_est || !res->bed_est || !res->u_rel_est || !res->status
       || !res->message) {
     rkin_regimen_res_free(res);
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory for %zu "
@@ -378,6 +379,7 @@ void rkin_regimen_res_free(rkin_regimen_res *res)
   free(res->dose_est);
   free(res->g_est);
   free(res->bed_est);
+  free(res->u_rel_est);
   free(res->status);
   memset(res, 0, sizeof *res);
 }

@@ -97,6 +97,14 @@ typedef struct {
   const double *g;
   const double *cum_dose_gy;   /* n_regions */
   const double *cum_bed_gy;    /* n_regions */
+  const double *u_rel;         /* cycles_given x n_regions: relative SD of
+                                  each estimated dose from the images' own
+                                  (counting) error, independent between
+                                  cycles; 0 for the truth */
+  double u_act_rel, u_mass_rel;/* relative SDs shared by every cycle and
+                                  dose of the patient's region (imaging
+                                  model EANM: calibration and recovery;
+                                  volume, i.e. mass); 0 otherwise */
   size_t n_cov;
   const double *covariates;    /* n_cov */
   const char *const *cov_names;
@@ -156,6 +164,23 @@ typedef struct {
   size_t objective;        /* OPTIMISED: region whose BED is maximised */
   size_t n_limits;
   const rkin_regimen_limit *limits;
+  double confidence;       /* PP-PRRT, ILUMINET, OPTIMISED: level in
+                              [0.5, 1) at which the watched cumulative
+                              dose / BED is held at the target / limit:
+                              0 or 0.5 the point estimate (the rules as
+                              published), e.g. 0.95 its upper bound
+                              estimate + z u, z = Phi^-1(level), u by
+                              first-order propagation (uncert.h
+                              rkin_unc_course) of the estimates' counting
+                              SDs (independent between cycles) and the
+                              shared ones (fully correlated). Decisions
+                              from the truth have u = 0. OPTIMISED: each
+                              limit holds the upper bound of the planned
+                              course under plan_u_rel. */
+  double plan_u_rel;       /* OPTIMISED: relative SD shared by every
+                              planned dose (calibration, recovery, mass);
+                              rkin_regimen_run fills it from the imaging
+                              model when 0 (rkin_imaging_shared_u) */
   rkin_regimen_decide_fn decide;   /* CUSTOM */
   void *ud;
 } rkin_regimen_rule;
@@ -173,6 +198,8 @@ typedef struct {
   double *tia_true, *dose_true, *g_true, *bed_true;  /* MBq h, Gy, -, Gy */
   double *tia_est, *dose_est, *g_est, *bed_est;      /* imaging; NaN for a
                                                        region not imaged */
+  double *u_rel_est;       /* relative SD of dose_est from the images'
+                              counting error (rkin_imaging_est.u_rel) */
   int *status;             /* 0 or the patient's RKIN_E code */
   char **message;          /* NULL or the patient's failure message */
   size_t n_failed;

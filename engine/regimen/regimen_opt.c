@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
 #include <nlopt.h>
 
 #include "regimen/regimen_impl.h"
@@ -39,6 +40,8 @@ typedef struct {
   double slack;                /* relative allowance on a limit */
   double lo;                   /* smallest activity of a given cycle:
                                   max(min_gbq, min_cycle_gbq) */
+  double zs;                   /* z x plan_u_rel: a limit holds the upper
+                                  bound (rule confidence); 0: the value */
   int valid, code;
   rkin_err err;
 } opt_ctx;
@@ -121,9 +124,16 @@ static void eval(opt_ctx *o, const double *x)
   o->valid = 1;
 }
 
+/* The limited value: the cumulative dose or BED, or at a confidence its
+ * upper bound under a relative error s shared by every planned dose (all
+ * doses scale by one factor f): dD/df = D, dBED/df = D + 4 I / (a/b) =
+ * 2 BED - D, so upper = D (1 + z s) or BED + z s (2 BED - D), still linear
+ * / quadratic in the activities (GUM eq. 13, correlation 1). */
 static double value_of(const opt_ctx *o, size_t q, int bed)
 {
-  return bed ? o->cum_b[q] : o->cum_d[q];
+  if (!(o->zs > 0)) return bed ? o->cum_b[q] : o->cum_d[q];
+  return bed ? o->cum_b[q] + o->zs * (2 * o->cum_b[q] - o->cum_d[q])
+             : o->cum_d[q] * (1 + o->zs);
 }
 
 static double objective(unsigned k, const double *x, double *grad, void *d)
@@ -145,8 +155,16 @@ static double constraint(unsigned k, const double *x, double *grad, void *d)
   opt_ctx *o = cc->o;
   size_t q = cc->lim->region;
   eval(o, x);
-  if (grad)
-    memcpy(grad, (cc->lim->bed ? o->gb : o->gd) + q * k, k * sizeof *grad);
+  if (grad) {
+    const double *gd = o->gd + q * k, *gb = o->gb + q * k;
+    unsigned c;
+    if (!(o->zs > 0))
+      memcpy(grad, cc->lim->bed ? gb : gd, k * sizeof *grad);
+    else
+      for (c = 0; c < k; c++)
+        grad[c] = cc->lim->bed ? gb[c] * (1 + 2 * o->zs) - o->zs * gd[c]
+                               : gd[c] * (1 + o->zs);
+  }
   return o->code ? 0 : value_of(o, q, cc->lim->bed) - cc->lim->limit_gy;
 }
 
@@ -383,6 +401,9 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
    * augmented route the plan keeps clear of each limit by 10 rtol. */
   o->slack = o->linear ? FEAS_REL : -10 * r->sp.opts.rtol;
   o->lo = fmax(u->min_gbq, u->min_cycle_gbq);
+  o->zs = u->confidence > 0.5 && u->plan_u_rel > 0
+              ? gsl_cdf_ugaussian_Pinv(u->confidence) * u->plan_u_rel
+              : 0.0;
   o->v = calloc(m * n, sizeof *o->v);
   o->y0 = calloc(m * n + n, sizeof *o->y0);
   o->z = calloc(m * n + 2 * nr, sizeof *o->z);

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+
 #include "regimen/regimen_impl.h"
+#include "uncert/uncert.h"
 
 /* Larger values are taken as a unit mistake (MBq for GBq, cGy for Gy). */
 #define MAX_GBQ 100.0
@@ -102,11 +105,37 @@ static int check_optimised(const rkin_regimen *r, const rkin_regimen_rule *u,
   return RKIN_OK;
 }
 
+/* 0 (unset) or 0.5: the point estimate; above: PP-PRRT and ILUMINET
+ * only, whose decisions from measured cycles have an uncertainty. */
+static int check_confidence(const rkin_regimen_rule *u, rkin_err *err)
+{
+  double c = u->confidence;
+  if (c == 0 || c == 0.5) return RKIN_OK;
+  if (!isfinite(c) || c < 0.5 || c >= 1)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: confidence %g, "
+                        "expected a one-sided level in [0.5, 1) (0.5: the "
+                        "point estimate, 0.95: the 95 %% upper bound)", c);
+  if (!isfinite(u->plan_u_rel) || u->plan_u_rel < 0 || u->plan_u_rel > 1)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: plan_u_rel %g, "
+                        "expected a relative SD in [0, 1]", u->plan_u_rel);
+  if (u->kind == RKIN_RULE_OPTIMISED) return RKIN_OK;
+  if (u->kind != RKIN_RULE_PP_PRRT && u->kind != RKIN_RULE_ILUMINET)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: confidence %g "
+                        "applies to the PP-PRRT, ILUMINET and optimised "
+                        "rules only (the others decide on no estimate)", c);
+  if (u->max_cycles > RKIN_UNC_MAX_CYCLES)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen rule: confidence %g "
+                        "propagates over at most %d cycles, max_cycles is "
+                        "%zu", c, RKIN_UNC_MAX_CYCLES, u->max_cycles);
+  return RKIN_OK;
+}
+
 int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *u,
                   rkin_err *err)
 {
   int rc;
   if (!u) return rkin_err_set(err, RKIN_EINVAL, "regimen: no rule given");
+  if ((rc = check_confidence(u, err))) return rc;
   if (u->max_cycles < 1 || u->max_cycles > 1000)
     return rkin_err_set(err, RKIN_EINVAL, "regimen rule: max_cycles must "
                         "be in [1, 1000] (got %zu)", u->max_cycles);
@@ -178,6 +207,100 @@ static int last_per_gbq(const rkin_regimen_rule *u,
   return RKIN_OK;
 }
 
+/* The watched region's measured course so far as an uncertainty course
+ * (uncert.h): doses, counting SDs and G of the cycles given (past must
+ * hold 3 x RKIN_UNC_MAX_CYCLES doubles), the shared SDs of the imaging
+ * model (calibration and recovery scale the activity; the volume the
+ * mass). with_bed: alpha/beta of the region, exact (no SD given). */
+static int measured_course(const rkin_regimen_rule *u,
+                           const rkin_regimen_state *k, int with_bed,
+                           double *buf, rkin_unc_course *c)
+{
+  size_t i, nr = k->n_regions, n = k->cycles_given;
+  double *d = buf, *ur = buf + RKIN_UNC_MAX_CYCLES,
+         *g = buf + 2 * RKIN_UNC_MAX_CYCLES;
+  if (n + 1 > RKIN_UNC_MAX_CYCLES)
+    return rkin_err_set(k->err, RKIN_EINVAL, "confidence: %zu cycles, at "
+                        "most %d propagated", n + 1, RKIN_UNC_MAX_CYCLES);
+  memset(c, 0, sizeof *c);
+  for (i = 0; i < n; i++) {
+    d[i] = k->dose_gy[i * nr + u->region];
+    ur[i] = k->u_rel ? k->u_rel[i * nr + u->region] : 0.0;
+    g[i] = k->g[i * nr + u->region];
+  }
+  c->n = n;
+  c->dose_gy = d;
+  c->u_rel = ur;
+  c->g = with_bed ? g : NULL;
+  c->u_cal_rel = k->u_act_rel;
+  c->u_mass_rel = k->u_mass_rel;
+  c->ab_gy = k->regions[u->region].lq.ab_gy;
+  return RKIN_OK;
+}
+
+/* Upper bound of the cumulative dose when the m remaining cycles each
+ * give dose dn with relative SD un (independent), after the past. */
+static int dose_upper(const rkin_unc_course *past, size_t m, double dn,
+                      double un, double z, double *ub, rkin_err *err)
+{
+  double d[RKIN_UNC_MAX_CYCLES], ur[RKIN_UNC_MAX_CYCLES];
+  rkin_unc_course c = *past;
+  rkin_unc_course_result r;
+  size_t i, n = past->n;
+  int rc;
+  for (i = 0; i < n; i++) {
+    d[i] = past->dose_gy[i];
+    ur[i] = past->u_rel[i];
+  }
+  for (i = 0; dn > 0 && i < m; i++, n++) {
+    d[n] = dn;
+    ur[n] = un;
+  }
+  if (!n) {
+    *ub = 0;
+    return RKIN_OK;
+  }
+  c.n = n;
+  c.dose_gy = d;
+  c.u_rel = ur;
+  c.g = NULL;
+  if ((rc = rkin_unc_course_delta(&c, &r, err))) return rc;
+  *ub = r.cum_dose.value + z * r.cum_dose.u;
+  return RKIN_OK;
+}
+
+/* PP-PRRT at a confidence: the dose dn of each of the m remaining cycles
+ * with cumulative dose + z u = target (u grows with dn: bisection to a
+ * relative 1e-10); 0 when the past alone reaches it. */
+static int pp_prrt_conf(const rkin_regimen_rule *u,
+                        const rkin_regimen_state *k, size_t m, double per,
+                        double *next)
+{
+  double buf[3 * RKIN_UNC_MAX_CYCLES], z, lo = 0, hi, ub, un;
+  rkin_unc_course past;
+  int rc, it;
+  if (k->cycles_given + m > RKIN_UNC_MAX_CYCLES)
+    return rkin_err_set(k->err, RKIN_EINVAL, "confidence: %zu planned "
+                        "cycles, at most %d propagated",
+                        k->cycles_given + m, RKIN_UNC_MAX_CYCLES);
+  if ((rc = measured_course(u, k, 0, buf, &past))) return rc;
+  z = gsl_cdf_ugaussian_Pinv(u->confidence);
+  un = past.u_rel[past.n - 1];  /* the prediction: the last cycle's */
+  if ((rc = dose_upper(&past, m, 0, un, z, &ub, k->err))) return rc;
+  *next = 0;
+  if (ub >= u->target_gy) return RKIN_OK;
+  /* the point-estimate share is an upper bound (z >= 0) */
+  hi = (u->target_gy - k->cum_dose_gy[u->region]) / (double)m;
+  for (it = 0; it < 200 && hi - lo > 1e-10 * hi; it++) {
+    double mid = 0.5 * (lo + hi);
+    if ((rc = dose_upper(&past, m, mid, un, z, &ub, k->err))) return rc;
+    if (ub <= u->target_gy) lo = mid;
+    else hi = mid;
+  }
+  if (lo > 0) *next = clamp(u, lo / per);
+  return RKIN_OK;
+}
+
 /* PP-PRRT: the remaining dose shared over the remaining planned cycles,
  * at the dose per GBq measured in the previous cycle. */
 static int pp_prrt(const rkin_regimen_rule *u, const rkin_regimen_state *k,
@@ -198,7 +321,42 @@ static int pp_prrt(const rkin_regimen_rule *u, const rkin_regimen_state *k,
   remaining = u->target_gy - k->cum_dose_gy[u->region];
   if (!(remaining > 0)) return RKIN_OK;
   if ((rc = last_per_gbq(u, k, &per))) return rc;
+  if (u->confidence > 0.5) return pp_prrt_conf(u, k, nn - c, per, next);
   *next = clamp(u, remaining / (double)(nn - c) / per);
+  return RKIN_OK;
+}
+
+/* ILUMINET at a confidence: the upper bound of the cumulative BED, past
+ * cycles plus the next (predicted from the last cycle's dose per GBq and
+ * G, with its counting SD), held at the limit (rkin_unc_next_activity).
+ * The prediction's error is taken as independent of the last cycle's
+ * (it is the same measurement: a slight underestimate of u). */
+static int iluminet_conf(const rkin_regimen_rule *u,
+                         const rkin_regimen_state *k, double *next)
+{
+  double buf[3 * RKIN_UNC_MAX_CYCLES], per, a_mbq, ub;
+  size_t c = k->cycles_given;
+  rkin_unc_next x;
+  int rc, over;
+  *next = 0;
+  memset(&x, 0, sizeof x);
+  if ((rc = measured_course(u, k, 1, buf, &x.past))) return rc;
+  if ((rc = last_per_gbq(u, k, &per))) return rc;
+  x.gy_per_mbq = per / 1000;
+  x.u_gy_per_mbq_rel = x.past.u_rel[c - 1];
+  x.g_next = x.past.g[c - 1];
+  x.limit_bed_gy = u->bed_limit_gy;
+  x.level = u->confidence;
+  if ((rc = rkin_unc_next_activity(&x, &a_mbq, &ub, &over, k->err)))
+    return rkin_err_prefix(k->err, "%s: ", k->regions[u->region].name);
+  if (over) return RKIN_OK;
+  if (!u->reduce_last || a_mbq / 1000 >= u->activity_gbq) {
+    *next = u->activity_gbq;
+    return RKIN_OK;
+  }
+  *next = a_mbq / 1000;
+  if (*next < u->min_gbq || *next < u->min_cycle_gbq || *next <= 0)
+    *next = 0;
   return RKIN_OK;
 }
 
@@ -220,6 +378,12 @@ static int iluminet(const rkin_regimen_rule *u, const rkin_regimen_state *k,
   if (c == 0) {
     *next = u->activity_gbq;
     return RKIN_OK;
+  }
+  if (u->confidence > 0.5) {
+    /* A reduced cycle used the budget: it was the last. */
+    if (u->reduce_last && k->activity_gbq[c - 1] < u->activity_gbq)
+      return RKIN_OK;
+    return iluminet_conf(u, k, next);
   }
   cum = k->cum_bed_gy[u->region];
   if (cum >= u->bed_limit_gy) return RKIN_OK;

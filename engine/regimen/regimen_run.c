@@ -67,17 +67,27 @@ static int estimate_cycle(run_ctx *x, rg_ws *ws, size_t i, size_t c,
   for (q = 0; q < nr; q++) {
     const rkin_region *rg = &r->sp.regions[q];
     rkin_imaging_est e;
+    double f_act, f_mass;
+    size_t k;
     int rc;
     if (!imaged(x, q)) {
       res->tia_est[off + q] = res->dose_est[off + q] = NAN;
       res->g_est[off + q] = res->bed_est[off + q] = NAN;
+      res->u_rel_est[off + q] = NAN;
       continue;
     }
     memcpy(a, act + q * nt, nt * sizeof *a);
+    /* per-image counting error first (the stream of the PROP model, so
+     * its draws are unchanged), then the factors shared over cycles */
     rkin_imaging_noise(ws->img, x->img, nt, a);
+    rkin_imaging_shared(ws->img, x->img, i, q, &f_act, &f_mass);
+    for (k = 0; k < nt; k++) a[k] *= f_act;
+    /* local deposition: S ~ 1 / m, the mass from the segmented volume */
     if ((rc = rkin_imaging_estimate(x->img, rkin_model_nuclide(r->sp.model),
-                                    a, r->s[q], &rg->lq, rg->name, &e, err)))
+                                    a, r->s[q] / f_mass, &rg->lq, rg->name,
+                                    &e, err)))
       return rkin_err_prefix(err, "imaging: ");
+    res->u_rel_est[off + q] = e.u_rel;
     res->tia_est[off + q] = e.tia;
     res->dose_est[off + q] = e.dose;
     res->g_est[off + q] = e.g;
@@ -112,6 +122,7 @@ static void cycle_task(void *ctx, rg_ws *ws, size_t i)
     memcpy(res->dose_est + off, res->dose_true + off, nr * sizeof(double));
     memcpy(res->g_est + off, res->g_true + off, nr * sizeof(double));
     memcpy(res->bed_est + off, res->bed_true + off, nr * sizeof(double));
+    memset(res->u_rel_est + off, 0, nr * sizeof(double));
   }
   res->activity_gbq[i * res->max_cycles + c] = x->next[i];
   res->n_cycles[i] = c + 1;
@@ -125,7 +136,9 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
   const rkin_regimen_rule *u = x->rule;
   size_t mc = u->max_cycles, ns = 0, k;
   double *starts = calloc(3 * mc, sizeof *starts);
-  rkin_regimen_rule b = *u;
+  rkin_regimen_rule b = *u, uo = *u;
+  b.confidence = 0;   /* the starts are the rules' point plans on the
+                       * truth; the optimiser scales them onto its limits */
   rkin_err err;
   int rc = RKIN_OK;
   if (x->res->status[i]) goto done;
@@ -145,9 +158,16 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
     b.kind = RKIN_RULE_ILUMINET;
     rc = rg_rule_plan(ws, i, &b, starts + ns++ * mc, &k, &err);
   }
+  /* at a confidence, the planned doses carry the imaging model's shared
+   * relative SDs (the plan is made on the model the images would give) */
+  if (uo.plan_u_rel == 0) {
+    double ua, um;
+    rkin_imaging_shared_u(x->img, &ua, &um);
+    uo.plan_u_rel = sqrt(ua * ua + um * um);
+  }
   if (!rc)
-    rc = rg_optimise(ws, i, u, ns, starts, x->plan + i * mc, x->plan_k + i,
-                     NULL, &err);
+    rc = rg_optimise(ws, i, &uo, ns, starts, x->plan + i * mc,
+                     x->plan_k + i, NULL, &err);
   if (rc)
     fail_patient(x->res, i, rc, "patient %zu: optimiser: %s", i + 1,
                  err.msg);
@@ -184,6 +204,8 @@ static void known_fill(const run_ctx *x, size_t i, rkin_regimen_state *k,
   k->g = res->g_est + i * mc * nr;
   k->cum_dose_gy = cumd;
   k->cum_bed_gy = cumb;
+  k->u_rel = res->u_rel_est + i * mc * nr;
+  rkin_imaging_shared_u(x->img, &k->u_act_rel, &k->u_mass_rel);
   k->n_cov = r->sp.n_cov;
   k->covariates = r->sp.n_cov ? r->sp.covariates + i * r->sp.n_cov : NULL;
   k->cov_names = r->sp.cov_names;
@@ -253,6 +275,7 @@ static void res_reset(rkin_regimen *r, const run_ctx *x)
   memset(res->dose_est, 0, nv * sizeof(double));
   memset(res->g_est, 0, nv * sizeof(double));
   memset(res->bed_est, 0, nv * sizeof(double));
+  memset(res->u_rel_est, 0, nv * sizeof(double));
   res->n_failed = 0;
   res->n_steps = 0;
   for (i = 0; i < n; i++) {

@@ -21,7 +21,11 @@
 
 struct rkin_imaging_ws {
   gsl_rng *rng;
+  gsl_rng *shared;     /* EANM shared factors, its own stream */
 };
+
+/* Stream tags of the shared factors (kept apart from the cycle index). */
+#define TAG_SHARED 0x5eedca1bULL
 
 int rkin_imaging_check(const rkin_imaging *img, double interval_h,
                        rkin_err *err)
@@ -33,6 +37,19 @@ int rkin_imaging_check(const rkin_imaging *img, double interval_h,
     return rkin_err_set(err, RKIN_EINVAL, "imaging: unknown method %d",
                         (int)img->method);
   if (img->method == RKIN_IMAGING_TRUTH) return RKIN_OK;
+  if (img->model != RKIN_IMAGING_PROP && img->model != RKIN_IMAGING_EANM)
+    return rkin_err_set(err, RKIN_EINVAL, "imaging: unknown error model %d",
+                        (int)img->model);
+  if (img->model == RKIN_IMAGING_EANM) {
+    const double v[3] = {img->cal_cv, img->rc_cv, img->volume_cv};
+    static const char *const nm[3] = {"cal_cv", "rc_cv", "volume_cv"};
+    int j;
+    for (j = 0; j < 3; j++)
+      if (!isfinite(v[j]) || v[j] < 0 || v[j] > 1)
+        return rkin_err_set(err, RKIN_EINVAL, "imaging: %s = %g, expected "
+                            "a fraction in [0, 1] (0.05 for 5 %%)", nm[j],
+                            v[j]);
+  }
   if (!isfinite(img->cv) || img->cv < 0)
     return rkin_err_set(err, RKIN_EINVAL, "imaging: cv must be a finite "
                         "number >= 0 (a fraction: 0.10 for 10 %%; got %g)",
@@ -83,9 +100,15 @@ int rkin_imaging_check(const rkin_imaging *img, double interval_h,
 rkin_imaging_ws *rkin_imaging_ws_new(rkin_err *err)
 {
   rkin_imaging_ws *ws = malloc(sizeof *ws);
-  if (ws && !(ws->rng = gsl_rng_alloc(gsl_rng_mt19937))) {
-    free(ws);
-    ws = NULL;
+  if (ws) {
+    ws->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    ws->shared = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!ws->rng || !ws->shared) {
+      if (ws->rng) gsl_rng_free(ws->rng);
+      if (ws->shared) gsl_rng_free(ws->shared);
+      free(ws);
+      ws = NULL;
+    }
   }
   if (!ws) rkin_err_set(err, RKIN_ENOMEM, "imaging: out of memory");
   return ws;
@@ -95,6 +118,7 @@ void rkin_imaging_ws_free(rkin_imaging_ws *ws)
 {
   if (!ws) return;
   gsl_rng_free(ws->rng);
+  gsl_rng_free(ws->shared);
   free(ws);
 }
 
@@ -126,6 +150,52 @@ void rkin_imaging_noise(rkin_imaging_ws *ws, const rkin_imaging *img,
   for (k = 0; k < n; k++)
     a[k] *= exp(sigma * gsl_ran_gaussian_ziggurat(ws->rng, 1.0)
                 - 0.5 * sigma * sigma);
+}
+
+/* A log-normal factor of mean 1 and coefficient of variation cv. */
+static double lognormal1(gsl_rng *rng, double cv)
+{
+  double sigma;
+  if (!(cv > 0)) return 1.0;
+  sigma = sqrt(log1p(cv * cv));
+  return exp(sigma * gsl_ran_gaussian_ziggurat(rng, 1.0) - 0.5 * sigma * sigma);
+}
+
+/* Seeds the shared stream of (patient, key): key 0 the patient's
+ * calibration, key 1 + region its recovery and volume. */
+static void seed_shared(rkin_imaging_ws *ws, const rkin_imaging *img,
+                        size_t patient, size_t key)
+{
+  uint64_t s = mix(mix(mix((uint64_t)img->seed ^ TAG_SHARED)
+                       ^ (uint64_t)patient) ^ (uint64_t)key);
+  gsl_rng_set(ws->shared, (unsigned long)(s ? s : 1));
+}
+
+void rkin_imaging_shared(rkin_imaging_ws *ws, const rkin_imaging *img,
+                         size_t patient, size_t region, double *f_act,
+                         double *f_mass)
+{
+  double f_q, f_rc, f_v;
+  *f_act = *f_mass = 1.0;
+  if (img->model != RKIN_IMAGING_EANM) return;
+  seed_shared(ws, img, patient, 0);
+  f_q = lognormal1(ws->shared, img->cal_cv);
+  seed_shared(ws, img, patient, 1 + (size_t)region);
+  f_rc = lognormal1(ws->shared, img->rc_cv);
+  f_v = lognormal1(ws->shared, img->volume_cv);
+  *f_act = 1.0 / (f_q * f_rc);
+  *f_mass = f_v;
+}
+
+void rkin_imaging_shared_u(const rkin_imaging *img, double *u_act_rel,
+                           double *u_mass_rel)
+{
+  *u_act_rel = *u_mass_rel = 0.0;
+  if (!img || img->method == RKIN_IMAGING_TRUTH
+      || img->model != RKIN_IMAGING_EANM)
+    return;
+  *u_act_rel = sqrt(img->cal_cv * img->cal_cv + img->rc_cv * img->rc_cv);
+  *u_mass_rel = img->volume_cv;
 }
 
 /* The chosen parametric curve as exponential terms (amplitude, rate). */
@@ -193,6 +263,11 @@ static int estimate_fit(const rkin_imaging *img, const rkin_nuclide *nuc,
   if ((rc = rkin_tac_fit(&d, &o, &res, err)))
     return rkin_err_prefix(err, "%s: ", where);
   out->tia = res.tia;
+  /* the counting term: the fit's SE under the known cv (none when the
+   * images are exact; the trapezoid has no SE: then cv, one image's) */
+  out->u_rel = !(img->cv > 0) ? 0.0
+               : (isfinite(res.tia_se) && res.tia > 0) ? res.tia_se / res.tia
+               : img->cv;
   out->dose = res.tia * s;
   if (res.chosen == RKIN_TAC_TRAP)
     return trap_g(img, a, s, res.lambda_phys, lq->trep_h, &out->g, err);
@@ -226,6 +301,7 @@ int rkin_imaging_estimate(const rkin_imaging *img, const rkin_nuclide *nuc,
                             img->times_h[n], img->times_h[k]);
       n = k + 1;
     }
+  out->u_rel = 0;
   if (!n) {
     out->tia = out->dose = out->g = out->bed = 0;
     return RKIN_OK;
@@ -241,6 +317,8 @@ int rkin_imaging_estimate(const rkin_imaging *img, const rkin_nuclide *nuc,
                                       &stp, err)))
       return rkin_err_prefix(err, "%s: ", where);
     out->tia = stp.tia;
+    out->u_rel = img->cv;    /* one image's error; the method's own
+                              * (the half-life assumed) is not counted */
     out->dose = stp.tia * s_gy_per_mbqh;
     rc = rkin_gfactor_mono(log(2.0) / t, lq->trep_h, &out->g, err);
   } else {

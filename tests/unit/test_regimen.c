@@ -888,6 +888,440 @@ static void test_bad_input(void)
   rkin_model_free(m);
 }
 
+/* ------------------------------------------------------------ confidence */
+
+/* z of a one-sided 95 % bound: Phi^-1(0.95) (normal quantile, any table;
+ * 16 digits from GSL's gsl_cdf_ugaussian_Pinv). */
+#define Z95 1.6448536269514722
+
+/* The EANM imaging model's shared factors, tested on the simulated
+ * activities themselves: with counting noise cv, the EANM activities are
+ * the proportional model's (same per-image draws) times one factor per
+ * patient and region, the same at every time point and cycle; the
+ * calibration part is the same for every region; log-SD as specified. */
+static void test_imaging_shared(void)
+{
+  rkin_imaging prop = {0}, eanm;
+  rkin_imaging_ws *ws;
+  rkin_err err;
+  double truth[4] = {10, 20, 30, 40}, a[4], b[4], f0 = 0, fr, fm, s1, s2;
+  double sd_want;
+  size_t c, k, i, n = 20000;
+  int same = 1, all_one = 1;
+  ws = rkin_imaging_ws_new(&err);
+  prop.method = RKIN_IMAGING_FIT;
+  prop.cv = 0.1;
+  prop.seed = 11;
+  eanm = prop;
+  eanm.model = RKIN_IMAGING_EANM;
+  eanm.cal_cv = 0.1;
+  eanm.rc_cv = 0.05;
+  eanm.volume_cv = 0.08;
+  for (c = 0; c < 3; c++) {
+    memcpy(a, truth, sizeof a);
+    memcpy(b, truth, sizeof b);
+    rkin_imaging_seed(ws, &prop, 4, c);
+    rkin_imaging_noise(ws, &prop, 4, a);
+    rkin_imaging_seed(ws, &eanm, 4, c);
+    rkin_imaging_noise(ws, &eanm, 4, b);
+    rkin_imaging_shared(ws, &eanm, 4, 1, &fr, &fm);
+    for (k = 0; k < 4; k++) {
+      double f = b[k] * fr / a[k];   /* measured (EANM) / measured (PROP) */
+      if (c == 0 && k == 0) f0 = f;
+      if (fabs(f / f0 - 1) > 1e-14) same = 0;
+    }
+    rkin_imaging_shared(ws, &prop, 4, 1, &fr, &fm);
+    if (fr != 1 || fm != 1) all_one = 0;
+  }
+  ok(same && fabs(f0 - 1) > 1e-4, "EANM with 10 %% counting error: the "
+     "measured activities are the proportional model's (same counting "
+     "draws) times one factor %.5f at all 4 points of 3 cycles", f0);
+  {
+    double fa0[3], fm0[3], fa, fmm;
+    int shared = 1;
+    for (c = 0; c < 3; c++) {
+      memcpy(b, truth, sizeof b);
+      rkin_imaging_seed(ws, &eanm, 4, c);
+      rkin_imaging_noise(ws, &eanm, 4, b);
+      for (i = 0; i < 3; i++) {
+        rkin_imaging_shared(ws, &eanm, 4, i, &fa, &fmm);
+        if (c == 0) fa0[i] = fa, fm0[i] = fmm;
+        else if (fa != fa0[i] || fmm != fm0[i]) shared = 0;
+      }
+    }
+    ok(shared && fa0[0] != fa0[1] && fm0[0] != fm0[1], "EANM: one activity "
+       "and one mass factor per patient and region, the same in every "
+       "cycle (region 1 %.4f / %.4f, region 2 %.4f / %.4f)", fa0[0], fm0[0],
+       fa0[1], fm0[1]);
+  }
+  /* calibration alone: the same factor for every region of a patient,
+   * another for another patient; the measured points scale by it */
+  {
+    rkin_imaging cal = eanm;
+    double fa1, fa2, fa3, fmm, p0[4], p1[4];
+    int scaled = 1;
+    cal.rc_cv = cal.volume_cv = 0;
+    cal.cv = 0;
+    rkin_imaging_shared(ws, &cal, 9, 0, &fa1, &fmm);
+    rkin_imaging_shared(ws, &cal, 9, 2, &fa2, &fmm);
+    rkin_imaging_shared(ws, &cal, 10, 0, &fa3, &fmm);
+    ok(fa1 == fa2 && fa1 != fa3 && fmm == 1, "calibration factor shared "
+       "by the regions of a patient (%.5f), not by patients (%.5f)", fa1,
+       fa3);
+    for (c = 0; c < 2; c++) {
+      memcpy(p0, truth, sizeof p0);
+      rkin_imaging_seed(ws, &cal, 9, c);
+      rkin_imaging_noise(ws, &cal, 4, p0);
+      for (k = 0; k < 4; k++) p1[k] = p0[k] * fa1;
+      for (k = 0; k < 4; k++)
+        if (fabs(p1[k] / truth[k] - fa1) > 1e-15) scaled = 0;
+    }
+    ok(scaled, "no counting error: every time point of both cycles is the "
+       "truth times the same factor");
+  }
+  /* log-SD of the activity factor: sqrt(ln(1+0.1^2) + ln(1+0.05^2)) by
+   * construction (log-normal); 20000 draws: SE of an SD ~0.5 %, 3 % */
+  s1 = s2 = 0;
+  for (i = 0; i < n; i++) {
+    double l;
+    rkin_imaging_shared(ws, &eanm, i, 0, &fr, &fm);
+    l = log(fr);
+    s1 += l;
+    s2 += l * l;
+  }
+  sd_want = sqrt(log1p(0.01) + log1p(0.0025));
+  is_double(sqrt((s2 - s1 * s1 / n) / (n - 1)), sd_want, 0.03 * sd_want,
+            "EANM activity factor: log-SD of 1/(f_Q f_RC) over %zu patients",
+            n);
+  ok(all_one, "proportional model: no shared factors");
+  eanm.cal_cv = 1.5;
+  ok(rkin_imaging_check(&eanm, 1344, &err) == RKIN_EINVAL, "cal_cv 1.5 "
+     "refused: %s", err.msg);
+  rkin_imaging_ws_free(ws);
+}
+
+/* Hand check of one ILUMINET decision at 0.95 from the reported values:
+ * the reduced cycle's predicted dose (its activity x the previous cycle's
+ * dose per GBq, the previous G) with the cycles before it puts the upper
+ * bound BED + z u on the limit. u^2 = sum (k_i u_i d_i)^2 + (k u d)^2 +
+ * (cal^2 + rc^2 + vol^2) (sum k_i d_i)^2, k_i = 1 + 2 G_i d_i / (a/b)
+ * (GUM JCGM 100:2008 eq. 13, shared factors fully correlated). Returns
+ * the relative miss, or -1 when the patient had no reduced cycle. */
+static double iluminet_miss(const rkin_regimen_res *res, size_t i,
+                            double sh2, double limit)
+{
+  size_t mc = res->max_cycles, nr = res->n_regions, n = res->n_cycles[i];
+  size_t c, last;
+  double ab = regions3[0].lq.ab_gy, bed = 0, lin = 0, vi = 0, d, g, u, kb;
+  if (n < 2 || res->activity_gbq[i * mc + n - 1] >=
+                   res->activity_gbq[i * mc] * (1 - 1e-12))
+    return -1;
+  last = n - 1;
+  for (c = 0; c < last; c++) {
+    size_t o = (i * mc + c) * nr;
+    d = res->dose_est[o];
+    g = res->g_est[o];
+    u = res->u_rel_est[o];
+    kb = 1 + 2 * g * d / ab;
+    bed += d * (1 + g * d / ab);
+    lin += kb * d;
+    vi += kb * kb * u * u * d * d;
+  }
+  {
+    size_t o = (i * mc + last - 1) * nr;
+    d = res->activity_gbq[i * mc + last] * res->dose_est[o] /
+        res->activity_gbq[i * mc + last - 1];
+    g = res->g_est[o];
+    u = res->u_rel_est[o];
+  }
+  kb = 1 + 2 * g * d / ab;
+  bed += d * (1 + g * d / ab);
+  lin += kb * d;
+  vi += kb * kb * u * u * d * d;
+  return fabs(bed + Z95 * sqrt(vi + sh2 * lin * lin) - limit) / limit;
+}
+
+/* Through the chain, error-free counting and the exact curve model
+ * (upwash through 4 points, as test_imaging): the estimated TIA of every
+ * cycle is the truth times the patient's activity factor, the estimated
+ * dose further divided by its mass factor (local deposition, D ~ 1/m).
+ * 1e-4: the fit's tolerance (test_imaging). */
+static void test_eanm_chain(void)
+{
+  rkin_model *m = pkt_model(0);
+  double *p = malloc(20 * 5 * sizeof *p), cvs[5] = {0.3, 0.3, 0.3, 0.3, 0.3};
+  static const double times[] = {4, 24, 72, 168};
+  static const int imaged[] = {1, 1, 0};
+  rkin_regimen *r;
+  rkin_regimen_rule u;
+  rkin_regimen_res res = {0};
+  rkin_imaging img = {0};
+  rkin_imaging_ws *ws;
+  size_t i, c, q, nt = 20;
+  double wt = 0, wd = 0, spread = 0;
+  rkin_err err;
+  rkin_vpop_sample(m, NULL, cvs, 7, nt, p, &err);
+  r = make(m, p, nt, 0, 2);
+  ws = rkin_imaging_ws_new(&err);
+  rkin_regimen_rule_default(&u);
+  img.method = RKIN_IMAGING_FIT;
+  img.n_times = 4;
+  img.times_h = times;
+  img.seed = 8;
+  img.tac_models = 1u << RKIN_TAC_UPWASH;
+  img.imaged = imaged;
+  img.model = RKIN_IMAGING_EANM;
+  img.cal_cv = 0.1;
+  img.rc_cv = 0.05;
+  img.volume_cv = 0.1;
+  res.n_patients = nt;
+  run(r, &u, &img, &res);
+  for (i = 0; i < nt; i++)
+    for (q = 0; q < 2; q++) {
+      double fa, fm;
+      rkin_imaging_shared(ws, &img, i, q, &fa, &fm);
+      spread = fmax(spread, fabs(fa - 1));
+      for (c = 0; c < 4; c++) {
+        size_t o = (i * 4 + c) * 3 + q;
+        wt = fmax(wt, fabs(res.tia_est[o] / res.tia_true[o] / fa - 1));
+        wd = fmax(wd, fabs(res.dose_est[o] * fm / res.dose_true[o] / fa
+                           - 1));
+      }
+    }
+  ok(res.n_failed == 0 && wt < 1e-4 && wd < 1e-4 && spread > 0.05,
+     "EANM, exact counting: estimated TIA = truth x activity factor (max "
+     "rel %.2g), dose further / mass factor (%.2g), in all 4 cycles of %zu "
+     "patients (factors up to %.2f from 1)", wt, wd, nt, spread);
+  rkin_regimen_res_free(&res);
+  rkin_imaging_ws_free(ws);
+  rkin_regimen_free(r);
+  free(p);
+  rkin_model_free(m);
+}
+
+static void test_confidence(void)
+{
+  rkin_model *m = pkt_model(0);
+  double *p = malloc(300 * 5 * sizeof *p), cvs[5] = {0.3, 0.3, 0.3, 0.3, 0.3};
+  static const double times[] = {4, 24, 72, 168};
+  static const int imaged[] = {1, 1, 0};
+  rkin_regimen *r;
+  rkin_regimen_rule u;
+  rkin_regimen_res r0 = {0}, r5 = {0}, r95 = {0};
+  rkin_imaging img = {0};
+  size_t i, nt = 300, nover5 = 0, nover95 = 0, nchk = 0;
+  double worst = 0, act5 = 0, act95 = 0, sh2, ucheck = 0;
+  rkin_err err;
+  rkin_vpop_sample(m, NULL, cvs, 7, nt, p, &err);
+  r = make(m, p, nt, 0, 2);
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_ILUMINET;
+  u.bed_limit_gy = 27;
+  u.max_cycles = 10;
+  u.min_cycle_gbq = 0;
+  img.method = RKIN_IMAGING_FIT;
+  img.n_times = 4;
+  img.times_h = times;
+  img.cv = 0.10;
+  img.seed = 5;
+  img.imaged = imaged;
+  img.model = RKIN_IMAGING_EANM;
+  img.cal_cv = 0.05;
+  img.rc_cv = 0.05;
+  img.volume_cv = 0.10;
+  sh2 = 0.05 * 0.05 + 0.05 * 0.05 + 0.10 * 0.10;
+  r0.n_patients = r5.n_patients = r95.n_patients = nt;
+  run(r, &u, &img, &r0);
+  u.confidence = 0.5;
+  run(r, &u, &img, &r5);
+  ok(r0.n_failed == 0 && !memcmp(r0.activity_gbq, r5.activity_gbq,
+                                 nt * 10 * sizeof(double)),
+     "ILUMINET: confidence 0.5 gives the rule's point-estimate decisions");
+  u.confidence = 0.95;
+  run(r, &u, &img, &r95);
+  ok(r95.n_failed == 0, "ILUMINET at 0.95 runs for %zu patients (%s)", nt,
+     r95.n_failed ? r95.message[0] ? r95.message[0] : "?" : "none failed");
+  for (i = 0; i < nt; i++) {
+    double miss = iluminet_miss(&r95, i, sh2, 27);
+    if (miss >= 0) {
+      nchk++;
+      worst = fmax(worst, miss);
+      ucheck += r95.u_rel_est[i * 10 * 3];
+    }
+    nover5 += cum(&r5, r5.bed_true, i, 0) > 27;
+    nover95 += cum(&r95, r95.bed_true, i, 0) > 27;
+  }
+  for (i = 0; i < nt * 10; i++) {
+    act5 += r5.activity_gbq[i];
+    act95 += r95.activity_gbq[i];
+  }
+  /* 1e-8: the bisection stops at a relative 1e-10 in the activity */
+  ok(nchk > 20 && worst < 1e-8, "ILUMINET 0.95: BED + 1.645 u of the "
+     "planned course equals 27 Gy by hand for %zu reduced cycles (worst "
+     "rel %.2g; mean counting u of cycle 1 %.3f)", nchk, worst,
+     nchk ? ucheck / nchk : 0.0);
+  ok(nover95 < nover5 && act95 < act5, "EANM imaging, seeded: fewer "
+     "patients over 27 Gy at 0.95 (%zu) than at 0.5 (%zu), for less "
+     "activity (%.1f vs %.1f GBq per patient)", nover95, nover5, act95 / nt,
+     act5 / nt);
+  ok(nover95 <= nt / 10, "at 0.95 at most 10 %% over (%zu of %zu; nominal "
+     "5 %% per decision)", nover95, nt);
+  rkin_regimen_res_free(&r0);
+  rkin_regimen_res_free(&r5);
+  rkin_regimen_res_free(&r95);
+
+  /* decisions from the truth: u = 0, so 0.95 gives the point estimate's
+   * activities (1e-8: the bisection's 1e-10 against the closed form) */
+  r5.n_patients = r95.n_patients = nt;
+  u.confidence = 0.5;
+  run(r, &u, NULL, &r5);
+  u.confidence = 0.95;
+  run(r, &u, NULL, &r95);
+  worst = 0;
+  for (i = 0; i < nt * 10; i++)
+    if (r5.activity_gbq[i] > 0)
+      worst = fmax(worst, fabs(r95.activity_gbq[i] / r5.activity_gbq[i] - 1));
+    else if (r95.activity_gbq[i] != 0)
+      worst = 1;
+  ok(worst < 1e-8, "ILUMINET from the truth (u = 0): 0.95 gives the point "
+     "estimate's activities (max rel diff %.2g)", worst);
+  rkin_regimen_res_free(&r5);
+  rkin_regimen_res_free(&r95);
+
+  /* PP-PRRT at 0.95: before cycle 2 of 4 the remaining three cycles of
+   * predicted dose d = a x (dose/GBq of cycle 1) put the cumulative dose's
+   * upper bound on the target: D_1 + 3 d + z sqrt((u_1 D_1)^2 + 3 (u_1
+   * d)^2 + sh2 (D_1 + 3 d)^2) = 23 Gy */
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_PP_PRRT;
+  u.target_gy = 23;
+  u.confidence = 0.95;
+  r95.n_patients = nt;
+  run(r, &u, &img, &r95);
+  worst = 0;
+  nchk = 0;
+  for (i = 0; i < nt; i++) {
+    double d1, u1, d, tot;
+    if (r95.n_cycles[i] < 2) continue;
+    d1 = r95.dose_est[i * 4 * 3];
+    u1 = r95.u_rel_est[i * 4 * 3];
+    d = r95.activity_gbq[i * 4 + 1] * d1 / r95.activity_gbq[i * 4];
+    tot = d1 + 3 * d;
+    worst = fmax(worst, fabs(tot + Z95 * sqrt(u1 * u1 * d1 * d1 +
+                                              3 * u1 * u1 * d * d +
+                                              sh2 * tot * tot) - 23) / 23);
+    nchk++;
+  }
+  ok(r95.n_failed == 0 && nchk > 100 && worst < 1e-8, "PP-PRRT 0.95: "
+     "cumulative dose + 1.645 u of the plan before cycle 2 equals 23 Gy by "
+     "hand for %zu patients (worst rel %.2g)", nchk, worst);
+  rkin_regimen_res_free(&r95);
+  u.kind = RKIN_RULE_EMPIRIC;
+  r95.n_patients = nt;
+  ok(rkin_regimen_res_alloc(&r95, nt, u.max_cycles, 3, &err) == 0 &&
+     rkin_regimen_run(r, &u, &img, &r95, &err) == RKIN_EINVAL,
+     "confidence on an empiric rule refused: %s", err.msg);
+  u.kind = RKIN_RULE_PP_PRRT;
+  u.confidence = 1.0;
+  ok(rkin_regimen_run(r, &u, &img, &r95, &err) == RKIN_EINVAL,
+     "confidence 1 refused: %s", err.msg);
+  rkin_regimen_res_free(&r95);
+  rkin_regimen_free(r);
+  free(p);
+  rkin_model_free(m);
+}
+
+/* The optimiser at 0.95: each limit holds the upper bound of the planned
+ * course under a relative SD s shared by every planned dose, by hand:
+ * BED + z s (2 BED - D) (d BED / d f = 2 BED - D when all doses scale by
+ * f) and D (1 + z s); a limit binds (the optimiser pushes to one, as at
+ * 0.5: 1e-6). s given (plan_u_rel 0.1), then from the EANM imaging
+ * model: sqrt(cal^2 + rc^2 + vol^2). */
+static void test_optimiser_confidence(void)
+{
+  rkin_model *m = pkt_model(0);
+  rkin_regimen *r = make(m, pkt_values, 1, 0, 1);
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  static const double times[] = {4, 24, 72, 168};
+  rkin_regimen_rule u;
+  rkin_regimen_res r0 = {0}, r5 = {0}, r95 = {0};
+  rkin_imaging img = {0};
+  double cd[3], cb[3], s, ub_bed, ub_mar, t5, t95;
+  rkin_err err;
+  int pass;
+  rkin_regimen_rule_default(&u);
+  u.kind = RKIN_RULE_OPTIMISED;
+  u.max_cycles = 6;
+  u.n_cycles = 4;
+  u.target_gy = 23;
+  u.bed_limit_gy = 27;
+  u.max_gbq = 15;
+  u.objective = 1;
+  u.n_limits = 2;
+  u.limits = lim;
+  r0.n_patients = r5.n_patients = r95.n_patients = 1;
+  run(r, &u, NULL, &r0);
+  u.confidence = 0.5;
+  u.plan_u_rel = 0.1;
+  run(r, &u, NULL, &r5);
+  ok(r0.n_cycles[0] == r5.n_cycles[0] &&
+     !memcmp(r0.activity_gbq, r5.activity_gbq, 6 * sizeof(double)),
+     "optimised: confidence 0.5 plans as without it");
+  for (pass = 0; pass < 2; pass++) {
+    u.confidence = 0.95;
+    if (pass == 0) {
+      s = 0.1;
+      run(r, &u, NULL, &r95);
+    } else {
+      u.plan_u_rel = 0;
+      img.method = RKIN_IMAGING_FIT;
+      img.n_times = 4;
+      img.times_h = times;
+      img.cv = 0.1;
+      img.seed = 2;
+      img.model = RKIN_IMAGING_EANM;
+      img.cal_cv = 0.05;
+      img.rc_cv = 0.05;
+      img.volume_cv = 0.1;
+      s = sqrt(0.05 * 0.05 + 0.05 * 0.05 + 0.1 * 0.1);
+      rkin_regimen_res_free(&r95);
+      r95.n_patients = 1;
+      run(r, &u, &img, &r95);
+    }
+    rkin_regimen_evaluate(r, 0, r95.n_cycles[0], r95.activity_gbq, cd, cb,
+                          &err);
+    ub_bed = cb[0] + Z95 * s * (2 * cb[0] - cd[0]);
+    ub_mar = cd[2] * (1 + Z95 * s);
+    t5 = cum(&r5, r5.bed_true, 0, 1);
+    t95 = cum(&r95, r95.bed_true, 0, 1);
+    ok(r95.n_failed == 0 && ub_bed <= 27 * (1 + 1e-9) &&
+       ub_mar <= 2 * (1 + 1e-9) &&
+       fmax(ub_bed / 27, ub_mar / 2) > 1 - 1e-6 && t95 < t5,
+       "optimised at 0.95, s = %.4f (%s): kidney BED + 1.645 s (2 BED - D) "
+       "= %.6f <= 27, marrow D (1 + 1.645 s) = %.6f <= 2, one binds; "
+       "tumour BED %.1f < %.1f at 0.5", s, pass ? "EANM imaging" :
+       "plan_u_rel", ub_bed, ub_mar, t95, t5);
+  }
+  /* a marrow dose limit of 1 Gy binds: D (1 + z s) = 1 Gy, s = 0.1 */
+  lim[1].limit_gy = 1.0;
+  u.plan_u_rel = 0.1;
+  rkin_regimen_res_free(&r95);
+  r95.n_patients = 1;
+  run(r, &u, NULL, &r95);
+  rkin_regimen_evaluate(r, 0, r95.n_cycles[0], r95.activity_gbq, cd, cb,
+                        &err);
+  ub_mar = cd[2] * (1 + Z95 * 0.1);
+  ok(r95.n_failed == 0 && fabs(ub_mar - 1) < 1e-6 &&
+     cb[0] + Z95 * 0.1 * (2 * cb[0] - cd[0]) <= 27 * (1 + 1e-9),
+     "optimised at 0.95, marrow limit 1 Gy binding: D (1 + 1.645 x 0.1) "
+     "= %.9f Gy", ub_mar);
+  rkin_regimen_res_free(&r0);
+  rkin_regimen_res_free(&r5);
+  rkin_regimen_res_free(&r95);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -896,7 +1330,11 @@ int main(void)
   test_routes_agree();
   test_rules();
   test_imaging();
+  test_imaging_shared();
+  test_eanm_chain();
+  test_confidence();
   test_optimiser();
+  test_optimiser_confidence();
   test_custom_and_failures();
   test_bad_input();
   done_testing();
