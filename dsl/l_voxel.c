@@ -16,7 +16,8 @@
  *     density=, rho=, product=, cf=, lung_mass_kg=, kernel=,
  *     territories={{name=, mask=, label=, lsf=, mode=, activity_mbq=,
  *     target_gy=}, ...} (or one territory's fields at the top level)}
- *     -> result table, activity map (MBq), LED dose, kernel dose or nil */
+ *     -> result table, activity map (MBq), LED dose, kernel dose or nil,
+ *     VOI label map */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -706,7 +707,8 @@ static int l_tare(lua_State *L)
     p.kernel = check_kernel(L, -1, "rk.voxel.tare: field 'kernel'");
   lua_pop(L, 1); /* kept alive by the argument table */
   if (lua_getfield(L, 1, "territories") == LUA_TTABLE) {
-    n = (size_t)luaL_len(L, -1);
+    int tt = lua_gettop(L);
+    n = (size_t)luaL_len(L, tt);
     if (n < 1 || n > RKIN_TARE_MAX_TERR)
       return lrk_error(L, "%s: %d territories (expected 1..%d)", ctx, (int)n,
                        RKIN_TARE_MAX_TERR);
@@ -714,7 +716,7 @@ static int l_tare(lua_State *L)
     for (k = 0; k < n; k++) {
       char what[80];
       int ti;
-      lua_geti(L, -2, (lua_Integer)k + 1);
+      lua_geti(L, tt, (lua_Integer)k + 1);
       ti = lua_gettop(L);
       snprintf(what, sizeof what, "%s: territories[%d]", ctx, (int)k + 1);
       if (!lua_istable(L, ti)) return lrk_error(L, "%s must be a table", what);
@@ -738,7 +740,8 @@ static int l_tare(lua_State *L)
   lrk_push_image_take(L, &res->dose_led);
   if (res->dose_kernel.v) lrk_push_image_take(L, &res->dose_kernel);
   else lua_pushnil(L);
-  return 4;
+  lrk_push_image_take(L, &res->voi);
+  return 5;
 }
 
 int luaopen_radiokin_voxel(lua_State *L)

@@ -41,6 +41,7 @@ void rkin_tvox_free(rkin_tvox_result *res)
   rkin_image_free(&res->activity);
   rkin_image_free(&res->dose_led);
   rkin_image_free(&res->dose_kernel);
+  rkin_image_free(&res->voi);
 }
 
 static void who(const rkin_tvox_plan *p, size_t k, char *buf, size_t n)
@@ -352,6 +353,15 @@ int rkin_tvox_run(const rkin_tvox_plan *p, rkin_tvox_result *res,
     res->activity.v[v] = (float)a;
     res->dose_led.v[v] = (float)(p->cf * a * GBQ_PER_MBQ / mass[v]);
   }
+  if ((rc = rkin_image_alloc(&res->voi, &sc->g, err)) < 0) goto done;
+  res->voi.is_label = 1;
+  for (v = 0; v < n; v++) {
+    int is_t = p->tumour && p->tumour[v];
+    if (owner[v] >= 0)
+      res->voi.v[v] = (float)(2 * owner[v] + (is_t ? 1 : 2));
+    else if (p->liver[v] || is_t)
+      res->voi.v[v] = (float)(2 * p->n_terr + 1);
+  }
   strcpy(res->activity.unit, "MBq");
   strcpy(res->dose_led.unit, "Gy");
 
@@ -390,7 +400,7 @@ int rkin_tvox_run(const rkin_tvox_plan *p, rkin_tvox_result *res,
     rkin_tvox_terr_result *r = &res->terr[k];
     rkin_tare_plan tp;
     rkin_tare_result *tr = &res->partition; /* scratch until the end */
-    if (!partition_territory(&p->terr[k], r, names[k], c_t[k],
+    if (!partition_territory(&p->terr[k], r, p->terr[k].name, c_t[k],
                              sum_c[k] - c_t[k], &tts[k], &les[k])) {
       all_part = 0;
       continue;

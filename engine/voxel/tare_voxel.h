@@ -104,10 +104,14 @@ typedef struct {
   rkin_image activity;           /* MBq per voxel */
   rkin_image dose_led;           /* Gy */
   rkin_image dose_kernel;        /* Gy; v == NULL without a kernel */
+  rkin_image voi;                /* label map of the volumes: 2k + 1 the
+                                    tumour and 2k + 2 the normal liver of
+                                    territory k (0-based), 2 n_terr + 1
+                                    liver in no territory, 0 outside */
   rkin_tare_result partition;    /* at the voxel activities: checks */
 } rkin_tvox_result;
 
-/* Solves the plan; res owns three images afterwards (rkin_tvox_free).
+/* Solves the plan; res owns four images afterwards (rkin_tvox_free).
  * Errors name the territory and what is wrong: masks that overlap one
  * another, a territory outside the liver or without counts, a mode whose
  * volume is empty (no tumour in it for a tumour target), non-finite

@@ -164,6 +164,10 @@ int main(void)
                                res.terr[1].activity_mbq) * 1e-3 * 0.05 / 0.8,
             1e-12, "lung from both territories");
   is_int((long)res.partition.n_territories, 2, "checks over both");
+  is_int((long)res.voi.v[IDX(5, 9, 9)], 1, "VOI map: left tumour 1");
+  is_int((long)res.voi.v[IDX(3, 3, 3)], 2, "VOI map: left normal 2");
+  is_int((long)res.voi.v[IDX(12, 3, 3)], 4, "VOI map: right normal 4");
+  is_int((long)res.voi.v[IDX(0, 3, 3)], 0, "VOI map: outside 0");
   rkin_tvox_free(&res);
 
   /* 4. kernel dose in the interior of a uniform normal region */
