@@ -146,4 +146,20 @@ do
   t.ok(not exists(tmp .. "/bad/dose_led.nii.gz"), "no output after failure")
 end
 
+-- ------------------------------------------ RTSTRUCT binding (errors; the
+-- rasterisation itself: tests/unit/test_rtstruct against analytic areas)
+do
+  local dose = rk.image.new{ dims = { 4, 4, 2 }, spacing = { 2, 2, 2 },
+    value = 1 }
+  local f = tmp .. "/dose.dcm"
+  dose:write_rtdose(f)
+  t.raises(function() rk.image.read_rtstruct(f, "liver", dose) end,
+    "Modality %(0008,0060%) is RTDOSE %(expected RTSTRUCT%)",
+    "an RT Dose is not a structure set")
+  t.raises(function() rk.image.rtstruct_rois(tmp .. "/none.dcm") end,
+    "none.dcm: not a readable DICOM", "missing RTSTRUCT named")
+  t.raises(function() rk.image.read_rtstruct(f, "liver", 3) end,
+    "argument 3 %(the target grid%)", "target must be an image")
+end
+
 t.done()

@@ -1,6 +1,6 @@
 /* dicom.h - DICOM images through DCMTK (dicom_io.cc, C++ behind this C
  * interface): one file holding a 3D volume (NM/SPECT multi-frame, RT Dose)
- * in, RT Dose out.
+ * in, RT Dose out, RTSTRUCT contours rasterised to masks.
  *
  * DICOM's patient coordinates are LPS; radiokin's images are RAS (NIfTI):
  * x and y change sign on the way in and out. A volume needs uniform slice
@@ -46,6 +46,43 @@ int rkin_dicom_write_rtdose(const char *path, const rkin_image *dose,
 int rkin_dicom_write_rtdose_series(const char *path, const rkin_image *dose,
                                    const char *frame_uid,
                                    const char *series_uid, rkin_err *err);
+
+/* --- RTSTRUCT: contours of regions of interest rasterised to masks */
+
+#define RKIN_RTSTRUCT_MAX_ROI 256
+#define RKIN_RTSTRUCT_NAME_LEN 64
+
+typedef struct {
+  int number;                          /* ROINumber */
+  char name[RKIN_RTSTRUCT_NAME_LEN];   /* ROIName */
+  size_t n_contours;                   /* closed planar contours */
+} rkin_rtstruct_roi;
+
+/* The ROIs of an RTSTRUCT file (StructureSetROISequence with the
+ * contours of ROIContourSequence): at most max, *n set; frame_uid (may be
+ * NULL, >= 65 bytes) receives the structure set's frame of reference. */
+int rkin_rtstruct_list(const char *path, rkin_rtstruct_roi *rois,
+                       size_t max, size_t *n, char *frame_uid,
+                       rkin_err *err);
+
+/* Rasterises ROI `roi` (its ROIName, or its ROINumber written in
+ * decimal) of an RTSTRUCT onto grid g: mask (rkin_grid_count(g) bytes)
+ * gets 1 where a voxel's centre lies inside. The contours
+ * (ContourGeometricType CLOSED_PLANAR; POINT and OPEN_PLANAR are skipped)
+ * must lie in planes of constant k of the grid (ContourData in LPS,
+ * converted to RAS as the images); each contour plane stands for a slab
+ * as thick as the median spacing of the ROI's planes (at least one grid
+ * slice), half-open [k - w, k + w), so a finer grid is filled between the
+ * planes and the volume kept; a grid slice takes the plane whose slab
+ * holds it, and a voxel is inside when a
+ * ray from its centre crosses the plane's contours an odd number of times
+ * (even-odd rule: an inner contour is a hole). count (may be NULL)
+ * receives the voxels set. Errors name the file, the ROI and the contour:
+ * an unknown ROI (listing the names), an oblique contour, fewer than 3
+ * points, a point count that disagrees with NumberOfContourPoints, no
+ * contour inside the grid. */
+int rkin_rtstruct_mask(const char *path, const char *roi, const rkin_grid *g,
+                       unsigned char *mask, size_t *count, rkin_err *err);
 
 #ifdef __cplusplus
 }

@@ -541,3 +541,286 @@ extern "C" int rkin_dicom_read_series(const char *dir, rkin_image *im,
   if (frame_uid) std::snprintf(frame_uid, 65, "%s", frame0.c_str());
   return RKIN_OK;
 }
+
+/* ------------------------------------------------------------ RTSTRUCT */
+
+namespace {
+
+struct roi_info {
+  int number;
+  std::string name;
+};
+
+/* One closed planar contour in continuous grid indices (i, j), on the
+ * plane k. */
+struct contour {
+  double k;
+  std::vector<double> ij;  /* i0 j0 i1 j1 ... */
+};
+
+int load_rtstruct(const char *path, DcmFileFormat &ff, rkin_err *err)
+{
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "RTSTRUCT: empty path");
+  OFCondition st = ff.loadFile(path);
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
+                        path, st.text());
+  OFString modality;
+  DcmDataset *d = ff.getDataset();
+  if (d->findAndGetOFString(DCM_Modality, modality).good() &&
+      modality != "RTSTRUCT")
+    return rkin_err_set(err, RKIN_EINVAL, "%s: Modality (0008,0060) is %s "
+                        "(expected RTSTRUCT)", path, modality.c_str());
+  DcmSequenceOfItems *s = nullptr;
+  if (d->findAndGetSequence(DCM_StructureSetROISequence, s).bad() || !s)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no StructureSetROISequence "
+                        "(3006,0020): not an RTSTRUCT", path);
+  return RKIN_OK;
+}
+
+std::vector<roi_info> roi_table(DcmDataset *d)
+{
+  std::vector<roi_info> out;
+  DcmSequenceOfItems *s = nullptr;
+  if (d->findAndGetSequence(DCM_StructureSetROISequence, s).bad() || !s)
+    return out;
+  for (unsigned long i = 0; i < s->card(); i++) {
+    DcmItem *it = s->getItem(i);
+    Sint32 num = 0;
+    OFString name;
+    if (!it || it->findAndGetSint32(DCM_ROINumber, num).bad()) continue;
+    it->findAndGetOFString(DCM_ROIName, name);
+    out.push_back({(int)num, name.c_str()});
+  }
+  return out;
+}
+
+/* The item of ROIContourSequence for ROI number num, or nullptr. */
+DcmItem *roi_contours(DcmDataset *d, int num)
+{
+  DcmSequenceOfItems *s = nullptr;
+  if (d->findAndGetSequence(DCM_ROIContourSequence, s).bad() || !s)
+    return nullptr;
+  for (unsigned long i = 0; i < s->card(); i++) {
+    DcmItem *it = s->getItem(i);
+    Sint32 ref = 0;
+    if (it && it->findAndGetSint32(DCM_ReferencedROINumber, ref).good() &&
+        ref == num)
+      return it;
+  }
+  return nullptr;
+}
+
+bool closed_planar(DcmItem *c)
+{
+  OFString type;
+  return c->findAndGetOFString(DCM_ContourGeometricType, type).good() &&
+         type == "CLOSED_PLANAR";
+}
+
+/* Even-odd fill of one slice: voxel (i, j) is inside when its centre lies
+ * inside an odd number of the contours. Crossings of each row's centre
+ * line with the edges, half-open in j so a vertex on the line counts
+ * once. */
+void fill_slice(const std::vector<const contour *> &cs, size_t nx, size_t ny,
+                unsigned char *slice)
+{
+  std::vector<double> xs;
+  for (size_t j = 0; j < ny; j++) {
+    double y = (double)j;
+    xs.clear();
+    for (const contour *c : cs) {
+      size_t np = c->ij.size() / 2;
+      for (size_t a = 0; a < np; a++) {
+        size_t b = (a + 1) % np;
+        double x0 = c->ij[2 * a], y0 = c->ij[2 * a + 1];
+        double x1 = c->ij[2 * b], y1 = c->ij[2 * b + 1];
+        if ((y0 <= y && y < y1) || (y1 <= y && y < y0))
+          xs.push_back(x0 + (y - y0) * (x1 - x0) / (y1 - y0));
+      }
+    }
+    std::sort(xs.begin(), xs.end());
+    for (size_t m = 0; m + 1 < xs.size(); m += 2) {
+      /* centres i with xs[m] <= i < xs[m + 1] */
+      double lo = std::ceil(xs[m]), hi = std::ceil(xs[m + 1]) - 1.0;
+      if (lo < 0.0) lo = 0.0;
+      if (hi > (double)nx - 1.0) hi = (double)nx - 1.0;
+      for (double i = lo; i <= hi; i += 1.0)
+        slice[(size_t)i + nx * j] = 1;
+    }
+  }
+}
+
+} // namespace
+
+extern "C" int rkin_rtstruct_list(const char *path, rkin_rtstruct_roi *rois,
+                                  size_t max, size_t *n, char *frame_uid,
+                                  rkin_err *err)
+{
+  DcmFileFormat ff;
+  *n = 0;
+  if (frame_uid) frame_uid[0] = '\0';
+  int rc = load_rtstruct(path, ff, err);
+  if (rc < 0) return rc;
+  DcmDataset *d = ff.getDataset();
+  for (const roi_info &r : roi_table(d)) {
+    if (*n == max) break;
+    rkin_rtstruct_roi *o = &rois[(*n)++];
+    o->number = r.number;
+    std::snprintf(o->name, sizeof o->name, "%s", r.name.c_str());
+    o->n_contours = 0;
+    DcmItem *rc_item = roi_contours(d, r.number);
+    DcmSequenceOfItems *cs = nullptr;
+    if (rc_item && rc_item->findAndGetSequence(DCM_ContourSequence, cs)
+                       .good() && cs)
+      for (unsigned long i = 0; i < cs->card(); i++)
+        if (cs->getItem(i) && closed_planar(cs->getItem(i))) o->n_contours++;
+  }
+  /* the frame of reference of the structure set */
+  DcmItem *fr = nullptr;
+  OFString uid;
+  if (frame_uid &&
+      d->findAndGetSequenceItem(DCM_ReferencedFrameOfReferenceSequence, fr, 0)
+          .good() && fr &&
+      fr->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
+    std::snprintf(frame_uid, 65, "%s", uid.c_str());
+  return RKIN_OK;
+}
+
+extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
+                                  const rkin_grid *g, unsigned char *mask,
+                                  size_t *count, rkin_err *err)
+{
+  DcmFileFormat ff;
+  if (count) *count = 0;
+  int rc = load_rtstruct(path, ff, err);
+  if (rc < 0) return rc;
+  if ((rc = rkin_grid_check(g, "RTSTRUCT target grid", err)) < 0) return rc;
+  if (!roi || !*roi)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no ROI name given", path);
+  DcmDataset *d = ff.getDataset();
+  std::vector<roi_info> rois = roi_table(d);
+  const roi_info *found = nullptr;
+  for (const roi_info &r : rois)
+    if (r.name == roi) found = &r;
+  if (!found) {
+    char *end;
+    long num = std::strtol(roi, &end, 10);
+    for (const roi_info &r : rois)
+      if (!*end && r.number == num) found = &r;
+  }
+  if (!found) {
+    std::string names;
+    for (const roi_info &r : rois) {
+      if (!names.empty()) names += ", ";
+      names += "'" + r.name + "'";
+    }
+    return rkin_err_set(err, RKIN_ENOTFOUND, "%s: no ROI '%s' (the file has "
+                        "%s)", path, roi, names.empty() ? "none"
+                                                        : names.c_str());
+  }
+  DcmItem *ri = roi_contours(d, found->number);
+  DcmSequenceOfItems *cs = nullptr;
+  if (!ri || ri->findAndGetSequence(DCM_ContourSequence, cs).bad() || !cs)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' has no "
+                        "ContourSequence (3006,0040)", path, roi);
+  /* contours in grid indices, grouped by plane */
+  std::vector<contour> all;
+  for (unsigned long c = 0; c < cs->card(); c++) {
+    DcmItem *it = cs->getItem(c);
+    if (!it || !closed_planar(it)) continue;
+    DcmElement *el = nullptr;
+    if (it->findAndGetElement(DCM_ContourData, el).bad() || !el)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu: no "
+                          "ContourData (3006,0050)", path, roi, c + 1);
+    unsigned long vm = el->getVM();
+    Sint32 npts = -1;
+    if (vm % 3 != 0 || vm / 3 < 3)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu: "
+                          "ContourData has %lu values (expected x\\y\\z "
+                          "triplets, at least 3 points)", path, roi, c + 1,
+                          vm);
+    if (it->findAndGetSint32(DCM_NumberOfContourPoints, npts).good() &&
+        (unsigned long)npts != vm / 3)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu: "
+                          "NumberOfContourPoints (3006,0046) is %ld, "
+                          "ContourData holds %lu points", path, roi, c + 1,
+                          (long)npts, vm / 3);
+    contour ct;
+    ct.ij.reserve(2 * (vm / 3));
+    double kmin = HUGE_VAL, kmax = -HUGE_VAL;
+    for (unsigned long p = 0; p < vm / 3; p++) {
+      Float64 x, y, z;
+      if (el->getFloat64(x, 3 * p).bad() || el->getFloat64(y, 3 * p + 1)
+          .bad() || el->getFloat64(z, 3 * p + 2).bad() || !std::isfinite(x)
+          || !std::isfinite(y) || !std::isfinite(z))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu "
+                            "point %lu is not a finite number", path, roi,
+                            c + 1, p + 1);
+      double xyz[3] = {-x, -y, z}, ijk[3]; /* LPS -> RAS */
+      rkin_grid_to_index(g, xyz, ijk);
+      ct.ij.push_back(ijk[0]);
+      ct.ij.push_back(ijk[1]);
+      kmin = std::min(kmin, ijk[2]);
+      kmax = std::max(kmax, ijk[2]);
+    }
+    /* planar in the grid's slices: 1 % of a slice */
+    if (kmax - kmin > 0.01)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu is not "
+                          "in a slice of the grid (its points span %.3g "
+                          "slices: oblique contours or a grid of another "
+                          "orientation are not supported)", path, roi,
+                          c + 1, kmax - kmin);
+    ct.k = 0.5 * (kmin + kmax);
+    all.push_back(std::move(ct));
+  }
+  if (all.empty())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' has no closed planar "
+                        "contour", path, roi);
+  /* the planes, ascending */
+  std::vector<double> planes;
+  for (const contour &c : all) planes.push_back(c.k);
+  std::sort(planes.begin(), planes.end());
+  std::vector<double> uniq;
+  for (double k : planes)
+    if (uniq.empty() || k - uniq.back() > 1e-3) uniq.push_back(k);
+  size_t nx = g->n[0], ny = g->n[1], nz = g->n[2], nxy = nx * ny, set = 0;
+  std::memset(mask, 0, nxy * nz);
+  /* Each contour plane stands for a slab as thick as the structure set's
+   * plane spacing (the median gap, at least one grid slice), half-open
+   * [kp - w, kp + w): slices finer than the contours are filled between
+   * planes and the volume is kept; far-apart parts stay apart. */
+  double w = 0.5;
+  if (uniq.size() > 1) {
+    std::vector<double> gaps;
+    for (size_t a = 1; a < uniq.size(); a++)
+      gaps.push_back(uniq[a] - uniq[a - 1]);
+    std::sort(gaps.begin(), gaps.end());
+    w = std::max(w, 0.5 * gaps[gaps.size() / 2]);
+  }
+  std::vector<const contour *> sel;
+  for (size_t k = 0; k < nz; k++) {
+    double best = HUGE_VAL, kp = 0.0;
+    for (double u : uniq) {
+      double dk = (double)k - u;
+      if (dk >= -w - 1e-6 && dk < w - 1e-6 && std::fabs(dk) < best) {
+        best = std::fabs(dk);
+        kp = u;
+      }
+    }
+    if (best == HUGE_VAL) continue;
+    sel.clear();
+    for (const contour &c : all)
+      if (std::fabs(c.k - kp) <= 1e-3) sel.push_back(&c);
+    fill_slice(sel, nx, ny, mask + k * nxy);
+  }
+  for (size_t v = 0; v < nxy * nz; v++) set += mask[v];
+  if (count) *count = set;
+  if (!set)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' covers no voxel "
+                        "centre of the grid (does the structure set overlap "
+                        "the image?)", path, roi);
+  return RKIN_OK;
+}
