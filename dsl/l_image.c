@@ -7,6 +7,9 @@
  *   rk.image.read_dicom(path) -> img, frame_uid   RT Dose, multi-frame NM,
  *                                         or a folder holding a CT series
  *   img:write_rtdose(path [, frame_uid])  DICOM RT Dose (Gy)
+ *   rk.image.dicom_nm_info(path) -> {units, unit, decay_correction,
+ *     acquisition_s, acquisition_from, injection_s, injection_date_assumed,
+ *     hours_after_injection, total_dose_bq, half_life_s, frame_duration_s}
  *   rk.image.rtstruct_rois(path) -> {{number, name, contours}, ...},
  *                                   frame_uid
  *   rk.image.read_rtstruct(path, roi, target) -> label map (1 inside) on
@@ -418,6 +421,41 @@ static int l_tostring(lua_State *L)
 }
 
 
+/* Sets field k to v, or leaves it out when v is NaN (not in the file). */
+static void set_opt(lua_State *L, const char *k, double v)
+{
+  if (isnan(v)) return;
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static int l_dicom_nm_info(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  rkin_dicom_nm_info nm;
+  rkin_err err;
+  if (rkin_dicom_nm_info_read(path, &nm, &err) < 0)
+    lrk_raise(L, "rk.image.dicom_nm_info", &err);
+  lua_createtable(L, 0, 11);
+  lua_pushstring(L, nm.units);
+  lua_setfield(L, -2, "units");
+  lua_pushstring(L, nm.unit);
+  lua_setfield(L, -2, "unit");
+  lua_pushstring(L, nm.decay_correction);
+  lua_setfield(L, -2, "decay_correction");
+  lua_pushstring(L, nm.acquisition_from);
+  lua_setfield(L, -2, "acquisition_from");
+  lua_pushboolean(L, nm.injection_date_assumed);
+  lua_setfield(L, -2, "injection_date_assumed");
+  set_opt(L, "acquisition_s", nm.acquisition_s);
+  set_opt(L, "injection_s", nm.injection_s);
+  set_opt(L, "hours_after_injection", nm.hours_after_injection);
+  set_opt(L, "total_dose_bq", nm.total_dose_bq);
+  set_opt(L, "half_life_s", nm.half_life_s);
+  set_opt(L, "frame_duration_s", nm.frame_duration_s);
+  return 1;
+}
+
 static int l_rtstruct_rois(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
@@ -493,6 +531,7 @@ int luaopen_radiokin_image(lua_State *L)
   static const luaL_Reg fns[] = {{"read", l_read}, {"new", l_new},
                                  {"read_dicom", l_read_dicom},
                                  {"rtstruct_rois", l_rtstruct_rois},
+                                 {"dicom_nm_info", l_dicom_nm_info},
                                  {"read_rtstruct", l_read_rtstruct},
                                  {NULL, NULL}};
   image_metatable(L);

@@ -213,9 +213,14 @@ extern "C" int rkin_dicom_read(const char *path, rkin_image *im,
     im->v[i] = (float)(x * slope + inter);
   }
   OFString modality, uid;
+  OFString units;
   if (d->findAndGetOFString(DCM_Modality, modality).good() &&
       modality == "RTDOSE")
     std::strcpy(im->unit, "Gy");
+  else if (d->findAndGetOFString(DCM_Units, units).good())
+    std::snprintf(im->unit, sizeof im->unit, "%s",
+                  units == "BQML" ? "Bq/mL"
+                  : units == "CNTS" ? "counts" : units.c_str());
   if (frame_uid && d->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
     std::snprintf(frame_uid, 65, "%s", uid.c_str());
   return RKIN_OK;
@@ -822,5 +827,210 @@ extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
     return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' covers no voxel "
                         "centre of the grid (does the structure set overlap "
                         "the image?)", path, roi);
+  return RKIN_OK;
+}
+
+/* ------------------------------------------------ NM activity and times */
+
+namespace {
+
+/* Days from 1970-01-01 of a proleptic Gregorian date (Hinnant's
+ * days_from_civil). */
+long days_from_civil(long y, long m, long d)
+{
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;
+  long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* n digits at *p as a number (advancing p), -1 if not digits. */
+long digits(const char *&p, int n)
+{
+  long v = 0;
+  for (int i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return -1;
+    v = 10 * v + (p[i] - '0');
+  }
+  p += n;
+  return v;
+}
+
+bool parse_date(const char *&p, double &s)
+{
+  long y = digits(p, 4), m = y < 0 ? -1 : digits(p, 2),
+       d = m < 0 ? -1 : digits(p, 2);
+  if (d < 1 || m < 1 || m > 12 || d > 31) return false;
+  s = 86400.0 * (double)days_from_civil(y, m, d);
+  return true;
+}
+
+/* HH[MM[SS[.F]]] (colons between the parts tolerated: ACR-NEMA). */
+bool parse_time(const char *&p, double &s)
+{
+  long h = digits(p, 2), mi = 0, se = 0;
+  double frac = 0.0;
+  if (h < 0 || h > 23) return false;
+  if (*p == ':') p++;
+  if (*p >= '0' && *p <= '9') {
+    if ((mi = digits(p, 2)) < 0 || mi > 59) return false;
+    if (*p == ':') p++;
+    if (*p >= '0' && *p <= '9') {
+      if ((se = digits(p, 2)) < 0 || se > 60) return false;
+      if (*p == '.') {
+        double f = 0.1;
+        p++;
+        if (!(*p >= '0' && *p <= '9')) return false;
+        while (*p >= '0' && *p <= '9') {
+          frac += f * (*p - '0');
+          f *= 0.1;
+          p++;
+        }
+      }
+    }
+  }
+  s = 3600.0 * (double)h + 60.0 * (double)mi + (double)se + frac;
+  return true;
+}
+
+bool at_end(const char *p)
+{
+  while (*p == ' ') p++;
+  return *p == '\0';
+}
+
+} // namespace
+
+extern "C" int rkin_dicom_datetime(const char *da, const char *tm, double *s)
+{
+  double d, t = 0.0;
+  const char *p = da;
+  if (!da || !parse_date(p, d) || !at_end(p)) return -1;
+  if (tm && *tm) {
+    p = tm;
+    if (!parse_time(p, t) || !at_end(p)) return -1;
+  }
+  *s = d + t;
+  return 0;
+}
+
+extern "C" int rkin_dicom_dt(const char *dt, double *s)
+{
+  double d, t = 0.0;
+  const char *p = dt;
+  if (!dt || !parse_date(p, d)) return -1;
+  if (*p >= '0' && *p <= '9' && !parse_time(p, t)) return -1;
+  if (*p == '+' || *p == '-') {
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    long oh = digits(p, 2), om = oh < 0 ? -1 : digits(p, 2);
+    if (om < 0 || oh > 14 || om > 59) return -1;
+    t -= sign * (3600.0 * (double)oh + 60.0 * (double)om); /* to UTC */
+  }
+  if (!at_end(p)) return -1;
+  *s = d + t;
+  return 0;
+}
+
+extern "C" int rkin_dicom_nm_info_read(const char *path,
+                                       rkin_dicom_nm_info *info,
+                                       rkin_err *err)
+{
+  std::memset(info, 0, sizeof *info);
+  info->acquisition_s = info->injection_s = NAN;
+  info->hours_after_injection = info->total_dose_bq = NAN;
+  info->half_life_s = info->frame_duration_s = NAN;
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM NM info: empty path");
+  DcmFileFormat ff;
+  OFCondition st = ff.loadFile(path);
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
+                        path, st.text());
+  DcmDataset *d = ff.getDataset();
+  OFString a, b;
+  if (d->findAndGetOFString(DCM_Units, a).good()) {
+    std::snprintf(info->units, sizeof info->units, "%s", a.c_str());
+    std::snprintf(info->unit, sizeof info->unit, "%s",
+                  a == "BQML" ? "Bq/mL" : a == "CNTS" ? "counts" : a.c_str());
+  }
+  if (d->findAndGetOFString(DCM_DecayCorrection, a).good())
+    std::snprintf(info->decay_correction, sizeof info->decay_correction, "%s",
+                  a.c_str());
+  Float64 x;
+  Sint32 ms;
+  /* IS, ms; NM keeps it in a sequence (rotation or phase information) */
+  if (d->findAndGetSint32(DCM_ActualFrameDuration, ms, 0, OFTrue).good())
+    info->frame_duration_s = ms / 1000.0;
+  /* acquisition start */
+  OFString acq_date;
+  if (d->findAndGetOFString(DCM_AcquisitionDateTime, a).good() &&
+      !a.empty()) {
+    if (rkin_dicom_dt(a.c_str(), &info->acquisition_s) < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: AcquisitionDateTime "
+                          "(0008,002A) '%s' is not a DICOM date-time "
+                          "(YYYYMMDDHHMMSS.FFFFFF)", path, a.c_str());
+    acq_date = a.substr(0, 8);
+    std::strcpy(info->acquisition_from, "AcquisitionDateTime");
+  } else {
+    const DcmTagKey da[2] = {DCM_AcquisitionDate, DCM_SeriesDate};
+    const DcmTagKey tm[2] = {DCM_AcquisitionTime, DCM_SeriesTime};
+    const char *names[2] = {"AcquisitionDate/Time (0008,0022/0032)",
+                            "SeriesDate/Time (0008,0021/0031)"};
+    for (int i = 0; i < 2 && std::isnan(info->acquisition_s); i++) {
+      if (d->findAndGetOFString(da[i], a).bad() || a.empty() ||
+          d->findAndGetOFString(tm[i], b).bad() || b.empty())
+        continue;
+      if (rkin_dicom_datetime(a.c_str(), b.c_str(), &info->acquisition_s) < 0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: %s '%s' '%s' is not a "
+                            "DICOM date and time (YYYYMMDD, HHMMSS.FFFFFF)",
+                            path, names[i], a.c_str(), b.c_str());
+      acq_date = a;
+      std::snprintf(info->acquisition_from, sizeof info->acquisition_from,
+                    "%s", i == 0 ? "AcquisitionDate/Time" : "SeriesDate/Time");
+    }
+  }
+  if (std::isnan(info->acquisition_s))
+    return rkin_err_set(err, RKIN_EINVAL, "%s: missing acquisition time: "
+                        "none of AcquisitionDateTime (0008,002A), "
+                        "AcquisitionDate + AcquisitionTime (0008,0022/0032), "
+                        "SeriesDate + SeriesTime (0008,0021/0031)", path);
+  /* the radiopharmaceutical: in its sequence (PET, NM) or at the top */
+  DcmItem *rp = nullptr;
+  if (d->findAndGetSequenceItem(DCM_RadiopharmaceuticalInformationSequence,
+                                rp, 0).bad() || !rp)
+    rp = d;
+  if (rp->findAndGetFloat64(DCM_RadionuclideTotalDose, x).good())
+    info->total_dose_bq = x;
+  if (rp->findAndGetFloat64(DCM_RadionuclideHalfLife, x).good())
+    info->half_life_s = x;
+  if (rp->findAndGetOFString(DCM_RadiopharmaceuticalStartDateTime, a)
+          .good() && !a.empty()) {
+    if (rkin_dicom_dt(a.c_str(), &info->injection_s) < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: "
+                          "RadiopharmaceuticalStartDateTime (0018,1078) '%s' "
+                          "is not a DICOM date-time", path, a.c_str());
+  } else if (rp->findAndGetOFString(DCM_RadiopharmaceuticalStartTime, a)
+                 .good() && !a.empty()) {
+    if (rkin_dicom_datetime(acq_date.c_str(), a.c_str(), &info->injection_s)
+        < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: RadiopharmaceuticalStartTime "
+                          "(0018,1072) '%s' is not a DICOM time", path,
+                          a.c_str());
+    info->injection_date_assumed = 1;
+    if (info->injection_s > info->acquisition_s)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: RadiopharmaceuticalStartTime "
+                          "(0018,1072) %s is after the acquisition on %s and "
+                          "the file gives no injection date "
+                          "(RadiopharmaceuticalStartDateTime, 0018,1078): "
+                          "give the time after injection yourself", path,
+                          a.c_str(), acq_date.c_str());
+  }
+  if (!std::isnan(info->injection_s))
+    info->hours_after_injection =
+        (info->acquisition_s - info->injection_s) / 3600.0;
   return RKIN_OK;
 }
