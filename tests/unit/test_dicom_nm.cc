@@ -97,7 +97,7 @@ int main()
   if (!mkdtemp(dir)) return 1;
   std::snprintf(path, sizeof path, "%s/nm.dcm", dir);
   rkin_dicom_nm_info nm;
-  rkin_err e;
+  rkin_err e = {0, ""};
   ok(write_nm(path, 0), "NM file written by DCMTK");
   ok(rkin_dicom_nm_info_read(path, &nm, &e) == 0, "NM info read%s%s",
      e.code ? ": " : "", e.code ? e.msg : "");

@@ -112,7 +112,7 @@ int main()
   std::snprintf(path, sizeof path, "%s/rs.dcm", dir);
   ok(write_rtstruct(path, 0), "RTSTRUCT written by DCMTK");
   rkin_grid g;
-  rkin_err e;
+  rkin_err e = {0, ""};
   rkin_grid_init(&g, 64, 64, 10, 1.0, 1.0, 2.0);
   g.origin[0] = OX;
   g.origin[1] = OY;

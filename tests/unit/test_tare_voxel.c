@@ -32,7 +32,7 @@ static void build(int two_level)
 {
   int i, j, k;
   rkin_grid g;
-  rkin_err e;
+  rkin_err e = {0};
   rkin_grid_init(&g, N, N, N, 4.0, 4.0, 4.0);
   rkin_image_free(&scout);
   rkin_image_alloc(&scout, &g, &e);
@@ -57,7 +57,7 @@ static void build(int two_level)
 
 static void base(rkin_tvox_plan *p, const rkin_tvox_territory *t, size_t n)
 {
-  rkin_err e;
+  rkin_err e = {0};
   memset(p, 0, sizeof *p);
   p->scout = &scout;
   p->liver = liver;
@@ -77,7 +77,7 @@ int main(void)
   rkin_tvox_plan p;
   rkin_tvox_result res;
   rkin_kernel ker;
-  rkin_err e;
+  rkin_err e = {0};
   double m, mn, mt, dn, a, sl, sr, sum;
   size_t v;
   int h[3] = {1, 1, 1};
