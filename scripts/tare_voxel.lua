@@ -23,8 +23,10 @@ registration is done here):
                       activity (negative voxels count as 0 and are
                       reported)
   --liver FILE[:L]    liver mask including the tumours (label L of a label
-                      map; without :L every labelled voxel)
-  --tumour FILE[:L]   tumour mask
+                      map; without :L every labelled voxel), or FILE#ROI:
+                      ROI (name or number) of a DICOM RTSTRUCT, its
+                      contours rasterised on the scout's grid
+  --tumour FILE[:L]   tumour mask (or FILE#ROI)
   --ct FILE           CT in HU: voxel mass from the Schneider 2000 table;
                       without it liver tissue, 1.03 g/cm3
   --phantom N         a synthetic N^3 phantom (rk.phantom) instead: its
@@ -36,7 +38,8 @@ Plan (one territory, the whole liver):
   --lsf F             lung shunt fraction (0.05, not 5)
   --activity MBQ | --tumour-mean GY | --normal-d70 GY | --normal-mean GY
 Plan (several infusion positions; repeat, masks disjoint):
-  --territory SPEC    comma-separated key=value: mask=FILE[:L], lsf=F,
+  --territory SPEC    comma-separated key=value: mask=FILE[:L] (or
+                      FILE#ROI), lsf=F,
                       name=TEXT and one of activity=, tumour_mean=,
                       normal_d70=, normal_mean=
 Model:
@@ -261,6 +264,16 @@ function M.load(o, log)
   end
   local scout = read(o.scout)
   local function mask(spec, what)
+    -- FILE#ROI: a ROI of a DICOM RTSTRUCT, rasterised on the scout's grid
+    local rs, roi = spec:match("^(.+)#([^#]+)$")
+    if rs then
+      local _, uid = rk.image.rtstruct_rois(rs)
+      if uid ~= "" and frame and uid ~= frame then
+        error(("%s: frame of reference %s, but %s has %s: not registered")
+          :format(rs, uid, frame_file, frame), 0)
+      end
+      return { img = (rk.image.read_rtstruct(rs, roi, scout)), label = 1 }
+    end
     local file, label = split_label(spec)
     local img = read(file)
     local g = img:geometry()

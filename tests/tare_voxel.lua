@@ -162,4 +162,74 @@ do
     "argument 3 %(the target grid%)", "target must be an image")
 end
 
+-- ---------------------------------------- masks from a DICOM RTSTRUCT
+-- A structure set written here as a minimal DICOM dataset (explicit VR
+-- little endian): ROI "liver" and ROI "tumour", squares with edges half a
+-- voxel outside the label maps' boxes above, on their slices; the plan
+-- from them equals the plan from the label maps.
+do
+  local function el(g, e, vr, v)
+    if #v % 2 == 1 then v = v .. " " end
+    if vr == "SQ" then
+      return string.pack("<I2I2c2I2I4", g, e, vr, 0, #v) .. v
+    end
+    return string.pack("<I2I2c2I2", g, e, vr, #v) .. v
+  end
+  local function item(v) return string.pack("<I2I2I4", 0xFFFE, 0xE000, #v) .. v end
+  -- a square [lo, hi] mm (RAS x and y) on slices k0..k1 (0-based, 5 mm)
+  local function contours(lo, hi, k0, k1)
+    local items = {}
+    for k = k0, k1 do
+      local z = 5 * k
+      local pts = { { lo, lo }, { hi, lo }, { hi, hi }, { lo, hi } }
+      local d = {}
+      for _, p in ipairs(pts) do
+        d[#d + 1] = ("%g\\%g\\%g"):format(-p[1], -p[2], z) -- RAS -> LPS
+      end
+      items[#items + 1] = item(el(0x3006, 0x0042, "CS", "CLOSED_PLANAR")
+        .. el(0x3006, 0x0046, "IS", "4")
+        .. el(0x3006, 0x0050, "DS", table.concat(d, "\\")))
+    end
+    return table.concat(items)
+  end
+  local ss = item(el(0x3006, 0x0022, "IS", "1") .. el(0x3006, 0x0026, "LO",
+    "liver")) .. item(el(0x3006, 0x0022, "IS", "2")
+    .. el(0x3006, 0x0026, "LO", "tumour"))
+  local rc = item(el(0x3006, 0x0040, "SQ", contours(2.5, 52.5, 1, 10))
+    .. el(0x3006, 0x0084, "IS", "1"))
+    .. item(el(0x3006, 0x0040, "SQ", contours(12.5, 27.5, 3, 5))
+    .. el(0x3006, 0x0084, "IS", "2"))
+  local rs = tmp .. "/rs.dcm"
+  t.write_file(rs, el(0x0008, 0x0060, "CS", "RTSTRUCT")
+    .. el(0x3006, 0x0020, "SQ", ss) .. el(0x3006, 0x0039, "SQ", rc))
+  local m = rk.image.read_rtstruct(rs, "liver", scout)
+  t.is(m:stats(m, 1).n, 1000, 0, "RTSTRUCT liver: the 1000 voxels of the box")
+  local same = true
+  for k = 1, n do for j = 1, n do for i = 1, n do
+    if (m:get(i, j, k) == 1) ~= (lab:get(i, j, k) >= 1) then same = false end
+  end end end
+  t.ok(same, "RTSTRUCT liver = the label map's liver")
+  scout:write(tmp .. "/scout.nii.gz")
+  local out = tmp .. "/rs_run"
+  local ok, text = run("--scout", tmp .. "/scout.nii.gz", "--liver",
+    rs .. "#liver", "--tumour", rs .. "#tumour", "--lsf", "0.1",
+    "--activity", "1500", "--lung-mass", "0.9", "--kernel", "none",
+    "--out", out, "--no-plot", "--quiet")
+  t.ok(ok, "tare_voxel.lua with RTSTRUCT masks" .. (ok and "" or ": " .. text))
+  if ok then
+    local row = rk.csv.read(out .. "/plan.csv", { strings = { "territory",
+      "mode", "note" }, missing = { "" } })[1]
+    local dn = 49.67 * 1.5 * 0.9 / (mn + r * mt)
+    t.is(row.tumour_mean_gy, r * dn, 1e-6, "plan.csv tumour = r D_N")
+    t.is(row.normal_mean_gy, dn, 1e-6, "plan.csv normal = D_N")
+  else
+    t.skip(2, "no run")
+  end
+  ok, text = run("--scout", tmp .. "/scout.nii.gz", "--liver",
+    rs .. "#spleen", "--lsf", "0.1", "--activity", "1500", "--out",
+    tmp .. "/bad2", "--kernel", "none")
+  t.ok(not ok and text:find("no ROI 'spleen'", 1, true)
+    and text:find("'liver', 'tumour'", 1, true), "unknown ROI: names listed")
+end
+
 t.done()
