@@ -759,11 +759,12 @@ extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
     for (unsigned long p = 0; p < vm / 3; p++) {
       Float64 x, y, z;
       if (el->getFloat64(x, 3 * p).bad() || el->getFloat64(y, 3 * p + 1)
-          .bad() || el->getFloat64(z, 3 * p + 2).bad() || !std::isfinite(x)
-          || !std::isfinite(y) || !std::isfinite(z))
+          .bad() || el->getFloat64(z, 3 * p + 2).bad() ||
+          !(std::fabs(x) <= 1e6 && std::fabs(y) <= 1e6 &&
+            std::fabs(z) <= 1e6))
         return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu "
-                            "point %lu is not a finite number", path, roi,
-                            c + 1, p + 1);
+                            "point %lu is not a finite number within 1 km "
+                            "(mm)", path, roi, c + 1, p + 1);
       double xyz[3] = {-x, -y, z}, ijk[3]; /* LPS -> RAS */
       rkin_grid_to_index(g, xyz, ijk);
       ct.ij.push_back(ijk[0]);

@@ -93,6 +93,11 @@ bool write_rtstruct(const char *path, int variant)
     DcmItem *bad = add_roi(d, 9, "tilted");
     add_contour(bad, sqr, 4, 2, 1.0);
   }
+  if (variant == 3) {  /* a point far outside any body */
+    DcmItem *bad = add_roi(d, 9, "far");
+    const double farp[6] = {1e300, 0.0, 1.0, 0.0, 0.0, 1.0};
+    add_contour(bad, farp, 3, 2);
+  }
   if (variant == 2) {  /* NumberOfContourPoints disagrees */
     DcmItem *bad = add_roi(d, 9, "miscounted");
     add_contour(bad, sqr, 4, 2);
@@ -180,6 +185,9 @@ int main()
   ok(write_rtstruct(path, 2) &&
      rkin_rtstruct_mask(path, "miscounted", &g, m, &count, &e) < 0 &&
      std::strstr(e.msg, "NumberOfContourPoints"), "point count: %s", e.msg);
+  ok(write_rtstruct(path, 3) &&
+     rkin_rtstruct_mask(path, "far", &g, m, &count, &e) < 0 &&
+     std::strstr(e.msg, "within 1 km"), "a point 1e300 mm away: %s", e.msg);
   ok(rkin_rtstruct_mask("/nonexistent/rs.dcm", "x", &g, m, &count, &e) < 0 &&
      std::strstr(e.msg, "/nonexistent/rs.dcm"), "missing file named");
   unlink(path);
