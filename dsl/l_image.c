@@ -7,6 +7,13 @@
  *   rk.image.read_dicom(path) -> img, frame_uid   RT Dose, multi-frame NM,
  *                                         or a folder holding a CT series
  *   img:write_rtdose(path [, frame_uid])  DICOM RT Dose (Gy)
+ *   rk.image.dicom_nm_info(path) -> {units, unit, decay_correction,
+ *     acquisition_s, acquisition_from, injection_s, injection_date_assumed,
+ *     hours_after_injection, total_dose_bq, half_life_s, frame_duration_s}
+ *   rk.image.rtstruct_rois(path) -> {{number, name, contours}, ...},
+ *                                   frame_uid
+ *   rk.image.read_rtstruct(path, roi, target) -> label map (1 inside) on
+ *                                   target's grid, count
  *   img:geometry() -> {dims, spacing, origin, direction, unit, label}
  *   img:get(i, j, k), img:set(i, j, k, v) 1-based indices
  *   img:copy(), img:sum(), img:integral(), img:clip_negative() -> count
@@ -413,6 +420,89 @@ static int l_tostring(lua_State *L)
   return 1;
 }
 
+
+/* Sets field k to v, or leaves it out when v is NaN (not in the file). */
+static void set_opt(lua_State *L, const char *k, double v)
+{
+  if (isnan(v)) return;
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static int l_dicom_nm_info(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  rkin_dicom_nm_info nm;
+  rkin_err err;
+  if (rkin_dicom_nm_info_read(path, &nm, &err) < 0)
+    lrk_raise(L, "rk.image.dicom_nm_info", &err);
+  lua_createtable(L, 0, 11);
+  lua_pushstring(L, nm.units);
+  lua_setfield(L, -2, "units");
+  lua_pushstring(L, nm.unit);
+  lua_setfield(L, -2, "unit");
+  lua_pushstring(L, nm.decay_correction);
+  lua_setfield(L, -2, "decay_correction");
+  lua_pushstring(L, nm.acquisition_from);
+  lua_setfield(L, -2, "acquisition_from");
+  lua_pushboolean(L, nm.injection_date_assumed);
+  lua_setfield(L, -2, "injection_date_assumed");
+  set_opt(L, "acquisition_s", nm.acquisition_s);
+  set_opt(L, "injection_s", nm.injection_s);
+  set_opt(L, "hours_after_injection", nm.hours_after_injection);
+  set_opt(L, "total_dose_bq", nm.total_dose_bq);
+  set_opt(L, "half_life_s", nm.half_life_s);
+  set_opt(L, "frame_duration_s", nm.frame_duration_s);
+  return 1;
+}
+
+static int l_rtstruct_rois(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  rkin_rtstruct_roi *rois = lrk_scratch(L, RKIN_RTSTRUCT_MAX_ROI,
+                                        sizeof *rois);
+  size_t n, i;
+  char uid[80];
+  rkin_err err;
+  if (rkin_rtstruct_list(path, rois, RKIN_RTSTRUCT_MAX_ROI, &n, uid, &err) <
+      0)
+    lrk_raise(L, "rk.image.rtstruct_rois", &err);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, rois[i].number);
+    lua_setfield(L, -2, "number");
+    lua_pushstring(L, rois[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, (lua_Integer)rois[i].n_contours);
+    lua_setfield(L, -2, "contours");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_pushstring(L, uid);
+  return 2;
+}
+
+static int l_read_rtstruct(lua_State *L)
+{
+  const char *ctx = "rk.image.read_rtstruct";
+  const char *path = luaL_checkstring(L, 1);
+  const char *roi = luaL_checkstring(L, 2);
+  rkin_image *target = lrk_check_image(L, 3, "rk.image.read_rtstruct: "
+                                       "argument 3 (the target grid)");
+  size_t n = rkin_grid_count(&target->g), i, count = 0;
+  unsigned char *m = lrk_scratch(L, n, 1);
+  rkin_image *out;
+  rkin_err err;
+  if (rkin_rtstruct_mask(path, roi, &target->g, m, &count, &err) < 0)
+    lrk_raise(L, ctx, &err);
+  out = push_image(L);
+  if (rkin_image_alloc(out, &target->g, &err) < 0) lrk_raise(L, ctx, &err);
+  out->is_label = 1;
+  for (i = 0; i < n; i++) out->v[i] = m[i] ? 1.0f : 0.0f;
+  lua_pushinteger(L, (lua_Integer)count);
+  return 2;
+}
+
 static const luaL_Reg img_methods[] = {
   {"write", l_write}, {"write_rtdose", l_write_rtdose},
   {"geometry", l_geometry}, {"get", l_get},
@@ -439,7 +529,11 @@ static void image_metatable(lua_State *L)
 int luaopen_radiokin_image(lua_State *L)
 {
   static const luaL_Reg fns[] = {{"read", l_read}, {"new", l_new},
-                                 {"read_dicom", l_read_dicom}, {NULL, NULL}};
+                                 {"read_dicom", l_read_dicom},
+                                 {"rtstruct_rois", l_rtstruct_rois},
+                                 {"dicom_nm_info", l_dicom_nm_info},
+                                 {"read_rtstruct", l_read_rtstruct},
+                                 {NULL, NULL}};
   image_metatable(L);
   luaL_newlib(L, fns);
   return 1;

@@ -11,7 +11,13 @@
  *     density=img, rho=1.04, rho_min=0.05, labels=, label=} -> dose image
  *   rk.voxel.bed{dose=, fit=, labels=, classes=, nuclide=} -> bed, eqd2
  *   rk.voxel.dvh{dose=, labels=, label=, bin=, nbins=, vx=, eud_a=,
- *     alpha=} -> statistics table with the cumulative/differential DVH */
+ *     alpha=} -> statistics table with the cumulative/differential DVH
+ *   rk.voxel.tare{scout=, liver=, liver_label=, tumour=, tumour_label=,
+ *     density=, rho=, product=, cf=, lung_mass_kg=, kernel=,
+ *     territories={{name=, mask=, label=, lsf=, mode=, activity_mbq=,
+ *     target_gy=}, ...} (or one territory's fields at the top level)}
+ *     -> result table, activity map (MBq), LED dose, kernel dose or nil,
+ *     VOI label map */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,7 @@
 #include "lrk.h"
 #include "modules.h"
 #include "voxel/dvh.h"
+#include "voxel/tare_voxel.h"
 #include "voxel/tia.h"
 #include "voxel/voxel.h"
 
@@ -499,12 +506,250 @@ static int l_dvh(lua_State *L)
   return 1;
 }
 
+
+/* ------------------------------------------------ TARE voxel planning */
+
+/* The mask of label map field `key` (label field `lkey`) of table t on
+ * grid g, or NULL when absent and optional; the scratch stays on the
+ * stack. */
+static unsigned char *named_mask(lua_State *L, int t, const char *ctx,
+                                 const char *key, const char *lkey,
+                                 const rkin_grid *g, int required)
+{
+  char what[128];
+  int li, lab;
+  lua_getfield(L, t, key);
+  li = lua_gettop(L);
+  if (lua_isnil(L, li)) {
+    if (required)
+      lrk_error(L, "%s: field '%s' is required (a label map)", ctx, key);
+    return NULL;
+  }
+  lua_getfield(L, t, lkey);
+  lab = lua_gettop(L);
+  if (!lua_isnil(L, lab) && !lua_isinteger(L, lab))
+    lrk_error(L, "%s: field '%s' must be an integer (got %s)", ctx, lkey,
+              lrk_got(L, lab));
+  snprintf(what, sizeof what, "%s: field '%s'", ctx, key);
+  return lrk_check_mask(L, li, lab, what, g);
+}
+
+static void read_tvox_territory(lua_State *L, int t, const char *ctx,
+                                const rkin_grid *g, int allow_nomask,
+                                rkin_tvox_territory *tt)
+{
+  rkin_err err;
+  const char *mode;
+  int has_act;
+  tt->name = lrk_field_string(L, t, ctx, "name", 0, NULL);
+  tt->mask = named_mask(L, t, ctx, "mask", "label", g, !allow_nomask);
+  tt->lsf = lrk_field_number_in(L, t, ctx, "lsf", 1, 0.0, 0.0, 1.0,
+                                LRK_HI_OPEN);
+  lua_getfield(L, t, "activity_mbq");
+  has_act = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  mode = lrk_field_string(L, t, ctx, "mode", 0,
+                          has_act ? "activity" : NULL);
+  if (!mode)
+    lrk_error(L, "%s: give mode = 'tumour_mean' | 'normal_d70' | "
+              "'normal_mean' with target_gy =, or activity_mbq =", ctx);
+  if (rkin_tvox_mode_parse(mode, &tt->mode, &err) < 0) lrk_raise(L, ctx, &err);
+  if (tt->mode == RKIN_TVOX_ACTIVITY)
+    tt->value = lrk_field_number_in(L, t, ctx, "activity_mbq", 1, 0.0, 0.0,
+                                    1e6, 0);
+  else
+    tt->value = lrk_field_number_in(L, t, ctx, "target_gy", 1, 0.0, 0.0,
+                                    1e5, LRK_LO_OPEN);
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void push_tvox_result(lua_State *L, const rkin_tvox_plan *p,
+                             const rkin_tvox_result *r)
+{
+  size_t k;
+  lua_createtable(L, 0, 12);
+  set_num(L, "activity_mbq", r->activity_mbq);
+  set_num(L, "lung_gy", r->lung_gy);
+  set_num(L, "cf", p->cf);
+  lua_pushstring(L, p->product->name);
+  lua_setfield(L, -2, "product");
+  lua_pushstring(L, p->nuclide->name);
+  lua_setfield(L, -2, "nuclide");
+  lua_pushinteger(L, (lua_Integer)r->n_negative);
+  lua_setfield(L, -2, "n_negative");
+  set_num(L, "outside_fraction", r->outside_fraction);
+  if (r->partition.n_territories) {
+    set_num(L, "part_activity_mbq", r->part_activity_mbq);
+    lua_pushboolean(L, r->partition.all_pass);
+    lua_setfield(L, -2, "all_pass");
+    lua_createtable(L, (int)r->partition.n_checks, 0);
+    for (k = 0; k < r->partition.n_checks; k++) {
+      const rkin_tare_check *c = &r->partition.checks[k];
+      lua_createtable(L, 0, 4);
+      lua_pushstring(L, c->what);
+      lua_setfield(L, -2, "what");
+      set_num(L, "dose_gy", c->dose_gy);
+      set_num(L, "limit_gy", c->limit_gy);
+      lua_pushstring(L, c->exceeded ? "EXCEEDED" : "PASS");
+      lua_setfield(L, -2, "status");
+      lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    lua_setfield(L, -2, "checks");
+    lua_createtable(L, (int)r->partition.warn.n, 0);
+    for (k = 0; k < r->partition.warn.n; k++) {
+      lua_pushstring(L, r->partition.warn.text[k]);
+      lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    lua_setfield(L, -2, "warnings");
+  }
+  lua_createtable(L, (int)r->n_terr, 0);
+  for (k = 0; k < r->n_terr; k++) {
+    const rkin_tvox_terr_result *t = &r->terr[k];
+    const rkin_tvox_territory *in = &p->terr[k];
+    lua_createtable(L, 0, 28);
+    if (in->name) {
+      lua_pushstring(L, in->name);
+    } else {
+      lua_pushfstring(L, "territory %d", (int)k + 1);
+    }
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, rkin_tvox_mode_name(in->mode));
+    lua_setfield(L, -2, "mode");
+    if (in->mode != RKIN_TVOX_ACTIVITY) set_num(L, "target_gy", in->value);
+    set_num(L, "lsf", in->lsf);
+    set_num(L, "activity_mbq", t->activity_mbq);
+    set_num(L, "liver_mbq", t->liver_mbq);
+    set_num(L, "lung_gy", t->lung_gy);
+    lua_pushinteger(L, (lua_Integer)t->n_voxels);
+    lua_setfield(L, -2, "n_voxels");
+    lua_pushinteger(L, (lua_Integer)t->n_tumour);
+    lua_setfield(L, -2, "n_tumour");
+    lua_pushinteger(L, (lua_Integer)t->n_normal);
+    lua_setfield(L, -2, "n_normal");
+    set_num(L, "mass_kg", t->mass_kg);
+    set_num(L, "tumour_kg", t->tumour_kg);
+    set_num(L, "normal_kg", t->normal_kg);
+    set_num(L, "tumour_fraction", t->tumour_fraction);
+    set_num(L, "tn", t->tn);
+    set_num(L, "tumour_mean_gy", t->tumour_mean_gy);
+    set_num(L, "tumour_d70_gy", t->tumour_d70_gy);
+    set_num(L, "tumour_min_gy", t->tumour_min_gy);
+    set_num(L, "normal_mean_gy", t->normal_mean_gy);
+    set_num(L, "normal_d70_gy", t->normal_d70_gy);
+    set_num(L, "normal_max_gy", t->normal_max_gy);
+    if (t->has_partition) {
+      lua_createtable(L, 0, 4);
+      set_num(L, "activity_mbq", t->part_activity_mbq);
+      set_num(L, "tumour_gy", t->part_tumour_gy);
+      set_num(L, "normal_gy", t->part_normal_gy);
+      set_num(L, "lung_gy", t->part_lung_gy);
+      lua_setfield(L, -2, "partition");
+    }
+    lua_pushstring(L, t->note);
+    lua_setfield(L, -2, "note");
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  lua_setfield(L, -2, "territories");
+}
+
+static int l_tare(lua_State *L)
+{
+  static const char *const keys[] = {
+    "scout", "liver", "liver_label", "tumour", "tumour_label", "density",
+    "rho", "product", "cf", "nuclide", "lung_mass_kg", "kernel",
+    "territories", "name", "mask", "label", "lsf", "mode", "activity_mbq",
+    "target_gy", NULL};
+  static const char *const tkeys[] = {"name", "mask", "label", "lsf", "mode",
+                                      "activity_mbq", "target_gy", NULL};
+  const char *ctx = "rk.voxel.tare";
+  rkin_tvox_plan p;
+  rkin_tvox_territory *terr;
+  rkin_tvox_result *res;
+  rkin_err err;
+  size_t n = 1, k;
+  int ty;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lrk_check_keys(L, 1, ctx, keys);
+  memset(&p, 0, sizeof p);
+  p.scout = field_image(L, 1, ctx, "scout", 1);
+  p.liver = named_mask(L, 1, ctx, "liver", "liver_label", &p.scout->g, 1);
+  p.tumour = named_mask(L, 1, ctx, "tumour", "tumour_label", &p.scout->g, 0);
+  p.rho = field_image(L, 1, ctx, "density", 0);
+  p.rho_uniform = lrk_field_number_in(L, 1, ctx, "rho", 0,
+                                      RKIN_TARE_LIVER_DENSITY, 0.5, 2.0, 0);
+  if (!(p.product = rkin_tare_product_find(
+            lrk_field_string(L, 1, ctx, "product", 1, NULL), &err)))
+    lrk_raise(L, ctx, &err);
+  if (!(p.nuclide = rkin_nuclide_find(
+            lrk_field_string(L, 1, ctx, "nuclide", 0, p.product->nuclide),
+            &err)))
+    lrk_raise(L, ctx, &err);
+  ty = lua_getfield(L, 1, "cf");
+  if (ty == LUA_TSTRING || ty == LUA_TNIL) {
+    rkin_tare_cf_conv conv = RKIN_TARE_CF_CLINICAL;
+    if ((ty == LUA_TSTRING &&
+         rkin_tare_cf_conv_parse(lua_tostring(L, -1), &conv, &err) < 0) ||
+        rkin_tare_cf(p.nuclide, conv, &p.cf, &err) < 0)
+      lrk_raise(L, ctx, &err);
+  } else {
+    p.cf = lrk_field_number_in(L, 1, ctx, "cf", 1, 0.0, 0.0, 1e3,
+                               LRK_LO_OPEN);
+  }
+  lua_pop(L, 1);
+  p.lung_mass_kg = lrk_field_number_in(L, 1, ctx, "lung_mass_kg", 0, 1.0,
+                                       0.0, 10.0, LRK_LO_OPEN);
+  if (lua_getfield(L, 1, "kernel") != LUA_TNIL)
+    p.kernel = check_kernel(L, -1, "rk.voxel.tare: field 'kernel'");
+  lua_pop(L, 1); /* kept alive by the argument table */
+  if (lua_getfield(L, 1, "territories") == LUA_TTABLE) {
+    int tt = lua_gettop(L);
+    n = (size_t)luaL_len(L, tt);
+    if (n < 1 || n > RKIN_TARE_MAX_TERR)
+      return lrk_error(L, "%s: %d territories (expected 1..%d)", ctx, (int)n,
+                       RKIN_TARE_MAX_TERR);
+    terr = lrk_scratch(L, n, sizeof *terr);
+    for (k = 0; k < n; k++) {
+      char what[80];
+      int ti;
+      lua_geti(L, tt, (lua_Integer)k + 1);
+      ti = lua_gettop(L);
+      snprintf(what, sizeof what, "%s: territories[%d]", ctx, (int)k + 1);
+      if (!lua_istable(L, ti)) return lrk_error(L, "%s must be a table", what);
+      lrk_check_keys(L, ti, what, tkeys);
+      /* the masks' scratch stays on the stack until the call returns */
+      read_tvox_territory(L, ti, what, &p.scout->g, n == 1, &terr[k]);
+    }
+  } else if (!lua_isnil(L, -1)) {
+    return lrk_error(L, "%s: field 'territories' must be a table (got %s)",
+                     ctx, lrk_got(L, -1));
+  } else {
+    terr = lrk_scratch(L, 1, sizeof *terr);
+    read_tvox_territory(L, 1, ctx, &p.scout->g, 1, &terr[0]);
+  }
+  p.terr = terr;
+  p.n_terr = n;
+  res = lrk_scratch(L, 1, sizeof *res);
+  if (rkin_tvox_run(&p, res, &err) < 0) lrk_raise(L, ctx, &err);
+  push_tvox_result(L, &p, res);
+  lrk_push_image_take(L, &res->activity);
+  lrk_push_image_take(L, &res->dose_led);
+  if (res->dose_kernel.v) lrk_push_image_take(L, &res->dose_kernel);
+  else lua_pushnil(L);
+  lrk_push_image_take(L, &res->voi);
+  return 5;
+}
+
 int luaopen_radiokin_voxel(lua_State *L)
 {
   static const luaL_Reg fns[] = {
     {"data_dir", l_data_dir}, {"kernel", l_kernel}, {"density", l_density},
     {"dose", l_dose}, {"tia", l_tia}, {"bed", l_bed}, {"dvh", l_dvh},
-    {NULL, NULL}};
+    {"tare", l_tare}, {NULL, NULL}};
   static const luaL_Reg kmethods[] = {{"info", ker_info}, {"at", ker_at},
                                       {NULL, NULL}};
   static const luaL_Reg fmethods[] = {{"map", fit_map}, {"info", fit_info},

@@ -18,7 +18,12 @@ registration is done here, and DICOM inputs of different frames of
 reference are refused):
   --spect FILE@HOURS  activity concentration (Bq/mL, not decay-corrected)
                       at HOURS after administration; repeat per time point
-                      (one for --tia haenscheid)
+                      (one for --tia haenscheid). FILE@tags (DICOM): the
+                      hours from the acquisition and injection times in
+                      the file; a file decay-corrected to the
+                      administration (DecayCorrection ADMIN) has the
+                      correction undone with the nuclide's half-life; a
+                      counts image is refused (calibrate it first)
   --labels FILE       label map (0 outside the body; each region its
                       number); resampled by nearest neighbour
   --ct FILE           CT in HU: mass density by the Schneider 2000 table
@@ -78,8 +83,11 @@ function M.parse_args(args)
       local v = value(a)
       local file, h = v:match("^(.+)@([^@]+)$")
       local t = tonumber(h)
-      if not file or not t or t ~= t or t < 0 then
-        usage("--spect needs FILE@HOURS with HOURS >= 0 (got " .. v .. ")")
+      if file and h == "tags" then
+        t = "tags"
+      elseif not file or not t or t ~= t or t < 0 then
+        usage("--spect needs FILE@HOURS with HOURS >= 0, or FILE@tags (got "
+          .. v .. ")")
       end
       o.spect[#o.spect + 1] = { file = file, t = t }
     elseif a == "--labels" then o.labels = value(a)
@@ -172,6 +180,30 @@ function M.load(o, log)
     rho = rk.voxel.density{ ct = ph:ct() }
     return acts, times, labels, rho
   end
+  -- hours from the DICOM tags; the decay correction to administration
+  -- undone (the fits model physical decay themselves)
+  local undo = {}
+  for _, sp in ipairs(o.spect) do
+    if sp.t == "tags" then
+      local nm = rk.image.dicom_nm_info(sp.file)
+      if not nm.hours_after_injection then
+        error(("%s: no injection time in the file "
+          .. "(RadiopharmaceuticalStartDateTime, 0018,1078): give "
+          .. "FILE@HOURS"):format(sp.file), 0)
+      end
+      if nm.unit == "counts" then
+        error(("%s: the image is in counts (Units CNTS): convert it to "
+          .. "Bq/mL with the camera's calibration first"):format(sp.file), 0)
+      end
+      sp.t = nm.hours_after_injection
+      if nm.decay_correction == "ADMIN" then
+        undo[sp.file] = math.exp(-rk.nuclide(o.nuclide).lambda * sp.t)
+      end
+      log(("%s: %.4g h after injection (%s)%s"):format(sp.file, sp.t,
+        nm.acquisition_from, nm.injection_date_assumed
+          and ", injection date assumed to be the acquisition's" or ""))
+    end
+  end
   table.sort(o.spect, function(a, b) return a.t < b.t end)
   for k, s in ipairs(o.spect) do
     if k > 1 and s.t == o.spect[k - 1].t then
@@ -179,6 +211,11 @@ function M.load(o, log)
         s.file), 0)
     end
     local img = read(s.file)
+    if undo[s.file] then
+      img:scale(undo[s.file])
+      log(("%s: decay correction to administration undone (x %.4g)")
+        :format(s.file, undo[s.file]))
+    end
     if k > 1 then
       local info
       img, info = img:resample(acts[1])

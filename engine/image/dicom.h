@@ -1,6 +1,7 @@
 /* dicom.h - DICOM images through DCMTK (dicom_io.cc, C++ behind this C
  * interface): one file holding a 3D volume (NM/SPECT multi-frame, RT Dose)
- * in, RT Dose out.
+ * in, RT Dose out, RTSTRUCT contours rasterised to masks, NM activity
+ * units and times.
  *
  * DICOM's patient coordinates are LPS; radiokin's images are RAS (NIfTI):
  * x and y change sign on the way in and out. A volume needs uniform slice
@@ -46,6 +47,82 @@ int rkin_dicom_write_rtdose(const char *path, const rkin_image *dose,
 int rkin_dicom_write_rtdose_series(const char *path, const rkin_image *dose,
                                    const char *frame_uid,
                                    const char *series_uid, rkin_err *err);
+
+/* --- NM / SPECT: activity units and times for decay correction */
+
+typedef struct {
+  char units[17];             /* Units (0054,1001): "BQML", "CNTS", ... */
+  char unit[24];              /* what rkin_dicom_read puts in im->unit:
+                                 "Bq/mL" (BQML), "counts" (CNTS), else
+                                 the DICOM code */
+  char decay_correction[17];  /* DecayCorrection (0054,1102): "NONE",
+                                 "START", "ADMIN", or "" */
+  double acquisition_s;       /* acquisition start, seconds since
+                                 1970-01-01 of the file's clock (UTC when
+                                 the file gives an offset) */
+  char acquisition_from[48];  /* the tags it came from */
+  double injection_s;         /* RadiopharmaceuticalStartDateTime
+                                 (0018,1078), else the StartTime (0018,1072)
+                                 on the acquisition date; NAN when absent */
+  int injection_date_assumed; /* 1: only the time was given */
+  double hours_after_injection; /* (acquisition - injection) / 3600, or NAN */
+  double total_dose_bq;       /* RadionuclideTotalDose (0018,1074), or NAN */
+  double half_life_s;         /* RadionuclideHalfLife (0018,1075), or NAN */
+  double frame_duration_s;    /* ActualFrameDuration (0018,1242), or NAN */
+} rkin_dicom_nm_info;
+
+/* Reads the tags above from an NM / PET / SPECT file. The acquisition
+ * start comes from AcquisitionDateTime (0008,002A), else AcquisitionDate
+ * (0008,0022) + AcquisitionTime (0008,0032), else SeriesDate + SeriesTime
+ * (0008,0021/0031); none of them is an error naming the file and the tags
+ * ("missing acquisition time"). A malformed date or time is an error
+ * naming the tag and its value. An injection after the acquisition is
+ * an error when the date was assumed (give the date). */
+int rkin_dicom_nm_info_read(const char *path, rkin_dicom_nm_info *info,
+                            rkin_err *err);
+/* Seconds since 1970-01-01 of a DICOM DA ("YYYYMMDD") and TM ("HH",
+ * "HHMM", "HHMMSS", "HHMMSS.F..."), or of a DT ("YYYYMMDDHHMMSS.F&ZZXX",
+ * trailing parts optional; with an offset the result is UTC). tm may be
+ * NULL (midnight). Returns 0 and sets *s, or -1 when malformed. */
+int rkin_dicom_datetime(const char *da, const char *tm, double *s);
+int rkin_dicom_dt(const char *dt, double *s);
+
+/* --- RTSTRUCT: contours of regions of interest rasterised to masks */
+
+#define RKIN_RTSTRUCT_MAX_ROI 256
+#define RKIN_RTSTRUCT_NAME_LEN 64
+
+typedef struct {
+  int number;                          /* ROINumber */
+  char name[RKIN_RTSTRUCT_NAME_LEN];   /* ROIName */
+  size_t n_contours;                   /* closed planar contours */
+} rkin_rtstruct_roi;
+
+/* The ROIs of an RTSTRUCT file (StructureSetROISequence with the
+ * contours of ROIContourSequence): at most max, *n set; frame_uid (may be
+ * NULL, >= 65 bytes) receives the structure set's frame of reference. */
+int rkin_rtstruct_list(const char *path, rkin_rtstruct_roi *rois,
+                       size_t max, size_t *n, char *frame_uid,
+                       rkin_err *err);
+
+/* Rasterises ROI `roi` (its ROIName, or its ROINumber written in
+ * decimal) of an RTSTRUCT onto grid g: mask (rkin_grid_count(g) bytes)
+ * gets 1 where a voxel's centre lies inside. The contours
+ * (ContourGeometricType CLOSED_PLANAR; POINT and OPEN_PLANAR are skipped)
+ * must lie in planes of constant k of the grid (ContourData in LPS,
+ * converted to RAS as the images); each contour plane stands for a slab
+ * as thick as the median spacing of the ROI's planes (at least one grid
+ * slice), half-open [k - w, k + w), so a finer grid is filled between the
+ * planes and the volume kept; a grid slice takes the plane whose slab
+ * holds it, and a voxel is inside when a
+ * ray from its centre crosses the plane's contours an odd number of times
+ * (even-odd rule: an inner contour is a hole). count (may be NULL)
+ * receives the voxels set. Errors name the file, the ROI and the contour:
+ * an unknown ROI (listing the names), an oblique contour, fewer than 3
+ * points, a point count that disagrees with NumberOfContourPoints, no
+ * contour inside the grid. */
+int rkin_rtstruct_mask(const char *path, const char *roi, const rkin_grid *g,
+                       unsigned char *mask, size_t *count, rkin_err *err);
 
 #ifdef __cplusplus
 }

@@ -213,9 +213,14 @@ extern "C" int rkin_dicom_read(const char *path, rkin_image *im,
     im->v[i] = (float)(x * slope + inter);
   }
   OFString modality, uid;
+  OFString units;
   if (d->findAndGetOFString(DCM_Modality, modality).good() &&
       modality == "RTDOSE")
     std::strcpy(im->unit, "Gy");
+  else if (d->findAndGetOFString(DCM_Units, units).good())
+    std::snprintf(im->unit, sizeof im->unit, "%s",
+                  units == "BQML" ? "Bq/mL"
+                  : units == "CNTS" ? "counts" : units.c_str());
   if (frame_uid && d->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
     std::snprintf(frame_uid, 65, "%s", uid.c_str());
   return RKIN_OK;
@@ -539,5 +544,494 @@ extern "C" int rkin_dicom_read_series(const char *dir, rkin_image *im,
   for (size_t k = 0; k < sl.size(); k++)
     for (size_t i = 0; i < np; i++) im->v[k * np + i] = (float)sl[k].v[i];
   if (frame_uid) std::snprintf(frame_uid, 65, "%s", frame0.c_str());
+  return RKIN_OK;
+}
+
+/* ------------------------------------------------------------ RTSTRUCT */
+
+namespace {
+
+struct roi_info {
+  int number;
+  std::string name;
+};
+
+/* One closed planar contour in continuous grid indices (i, j), on the
+ * plane k. */
+struct contour {
+  double k;
+  std::vector<double> ij;  /* i0 j0 i1 j1 ... */
+};
+
+int load_rtstruct(const char *path, DcmFileFormat &ff, rkin_err *err)
+{
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "RTSTRUCT: empty path");
+  OFCondition st = ff.loadFile(path);
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
+                        path, st.text());
+  OFString modality;
+  DcmDataset *d = ff.getDataset();
+  if (d->findAndGetOFString(DCM_Modality, modality).good() &&
+      modality != "RTSTRUCT")
+    return rkin_err_set(err, RKIN_EINVAL, "%s: Modality (0008,0060) is %s "
+                        "(expected RTSTRUCT)", path, modality.c_str());
+  DcmSequenceOfItems *s = nullptr;
+  if (d->findAndGetSequence(DCM_StructureSetROISequence, s).bad() || !s)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no StructureSetROISequence "
+                        "(3006,0020): not an RTSTRUCT", path);
+  return RKIN_OK;
+}
+
+std::vector<roi_info> roi_table(DcmDataset *d)
+{
+  std::vector<roi_info> out;
+  DcmSequenceOfItems *s = nullptr;
+  if (d->findAndGetSequence(DCM_StructureSetROISequence, s).bad() || !s)
+    return out;
+  for (unsigned long i = 0; i < s->card(); i++) {
+    DcmItem *it = s->getItem(i);
+    Sint32 num = 0;
+    OFString name;
+    if (!it || it->findAndGetSint32(DCM_ROINumber, num).bad()) continue;
+    it->findAndGetOFString(DCM_ROIName, name);
+    out.push_back({(int)num, name.c_str()});
+  }
+  return out;
+}
+
+/* The item of ROIContourSequence for ROI number num, or nullptr. */
+DcmItem *roi_contours(DcmDataset *d, int num)
+{
+  DcmSequenceOfItems *s = nullptr;
+  if (d->findAndGetSequence(DCM_ROIContourSequence, s).bad() || !s)
+    return nullptr;
+  for (unsigned long i = 0; i < s->card(); i++) {
+    DcmItem *it = s->getItem(i);
+    Sint32 ref = 0;
+    if (it && it->findAndGetSint32(DCM_ReferencedROINumber, ref).good() &&
+        ref == num)
+      return it;
+  }
+  return nullptr;
+}
+
+bool closed_planar(DcmItem *c)
+{
+  OFString type;
+  return c->findAndGetOFString(DCM_ContourGeometricType, type).good() &&
+         type == "CLOSED_PLANAR";
+}
+
+/* Even-odd fill of one slice: voxel (i, j) is inside when its centre lies
+ * inside an odd number of the contours. Crossings of each row's centre
+ * line with the edges, half-open in j so a vertex on the line counts
+ * once. */
+void fill_slice(const std::vector<const contour *> &cs, size_t nx, size_t ny,
+                unsigned char *slice)
+{
+  std::vector<double> xs;
+  for (size_t j = 0; j < ny; j++) {
+    double y = (double)j;
+    xs.clear();
+    for (const contour *c : cs) {
+      size_t np = c->ij.size() / 2;
+      for (size_t a = 0; a < np; a++) {
+        size_t b = (a + 1) % np;
+        double x0 = c->ij[2 * a], y0 = c->ij[2 * a + 1];
+        double x1 = c->ij[2 * b], y1 = c->ij[2 * b + 1];
+        if ((y0 <= y && y < y1) || (y1 <= y && y < y0))
+          xs.push_back(x0 + (y - y0) * (x1 - x0) / (y1 - y0));
+      }
+    }
+    std::sort(xs.begin(), xs.end());
+    for (size_t m = 0; m + 1 < xs.size(); m += 2) {
+      /* centres i with xs[m] <= i < xs[m + 1] */
+      double lo = std::ceil(xs[m]), hi = std::ceil(xs[m + 1]) - 1.0;
+      if (lo < 0.0) lo = 0.0;
+      if (hi > (double)nx - 1.0) hi = (double)nx - 1.0;
+      for (double i = lo; i <= hi; i += 1.0)
+        slice[(size_t)i + nx * j] = 1;
+    }
+  }
+}
+
+} // namespace
+
+extern "C" int rkin_rtstruct_list(const char *path, rkin_rtstruct_roi *rois,
+                                  size_t max, size_t *n, char *frame_uid,
+                                  rkin_err *err)
+{
+  DcmFileFormat ff;
+  *n = 0;
+  if (frame_uid) frame_uid[0] = '\0';
+  int rc = load_rtstruct(path, ff, err);
+  if (rc < 0) return rc;
+  DcmDataset *d = ff.getDataset();
+  for (const roi_info &r : roi_table(d)) {
+    if (*n == max) break;
+    rkin_rtstruct_roi *o = &rois[(*n)++];
+    o->number = r.number;
+    std::snprintf(o->name, sizeof o->name, "%s", r.name.c_str());
+    o->n_contours = 0;
+    DcmItem *rc_item = roi_contours(d, r.number);
+    DcmSequenceOfItems *cs = nullptr;
+    if (rc_item && rc_item->findAndGetSequence(DCM_ContourSequence, cs)
+                       .good() && cs)
+      for (unsigned long i = 0; i < cs->card(); i++)
+        if (cs->getItem(i) && closed_planar(cs->getItem(i))) o->n_contours++;
+  }
+  /* the frame of reference of the structure set */
+  DcmItem *fr = nullptr;
+  OFString uid;
+  if (frame_uid &&
+      d->findAndGetSequenceItem(DCM_ReferencedFrameOfReferenceSequence, fr, 0)
+          .good() && fr &&
+      fr->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
+    std::snprintf(frame_uid, 65, "%s", uid.c_str());
+  return RKIN_OK;
+}
+
+extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
+                                  const rkin_grid *g, unsigned char *mask,
+                                  size_t *count, rkin_err *err)
+{
+  DcmFileFormat ff;
+  if (count) *count = 0;
+  int rc = load_rtstruct(path, ff, err);
+  if (rc < 0) return rc;
+  if ((rc = rkin_grid_check(g, "RTSTRUCT target grid", err)) < 0) return rc;
+  if (!roi || !*roi)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no ROI name given", path);
+  DcmDataset *d = ff.getDataset();
+  std::vector<roi_info> rois = roi_table(d);
+  const roi_info *found = nullptr;
+  for (const roi_info &r : rois)
+    if (r.name == roi) found = &r;
+  if (!found) {
+    char *end;
+    long num = std::strtol(roi, &end, 10);
+    for (const roi_info &r : rois)
+      if (!*end && r.number == num) found = &r;
+  }
+  if (!found) {
+    std::string names;
+    for (const roi_info &r : rois) {
+      if (!names.empty()) names += ", ";
+      names += "'" + r.name + "'";
+    }
+    return rkin_err_set(err, RKIN_ENOTFOUND, "%s: no ROI '%s' (the file has "
+                        "%s)", path, roi, names.empty() ? "none"
+                                                        : names.c_str());
+  }
+  DcmItem *ri = roi_contours(d, found->number);
+  DcmSequenceOfItems *cs = nullptr;
+  if (!ri || ri->findAndGetSequence(DCM_ContourSequence, cs).bad() || !cs)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' has no "
+                        "ContourSequence (3006,0040)", path, roi);
+  /* contours in grid indices, grouped by plane */
+  std::vector<contour> all;
+  for (unsigned long c = 0; c < cs->card(); c++) {
+    DcmItem *it = cs->getItem(c);
+    if (!it || !closed_planar(it)) continue;
+    DcmElement *el = nullptr;
+    if (it->findAndGetElement(DCM_ContourData, el).bad() || !el)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu: no "
+                          "ContourData (3006,0050)", path, roi, c + 1);
+    unsigned long vm = el->getVM();
+    Sint32 npts = -1;
+    if (vm % 3 != 0 || vm / 3 < 3)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu: "
+                          "ContourData has %lu values (expected x\\y\\z "
+                          "triplets, at least 3 points)", path, roi, c + 1,
+                          vm);
+    if (it->findAndGetSint32(DCM_NumberOfContourPoints, npts).good() &&
+        (unsigned long)npts != vm / 3)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu: "
+                          "NumberOfContourPoints (3006,0046) is %ld, "
+                          "ContourData holds %lu points", path, roi, c + 1,
+                          (long)npts, vm / 3);
+    contour ct;
+    ct.ij.reserve(2 * (vm / 3));
+    double kmin = HUGE_VAL, kmax = -HUGE_VAL;
+    for (unsigned long p = 0; p < vm / 3; p++) {
+      Float64 x, y, z;
+      if (el->getFloat64(x, 3 * p).bad() || el->getFloat64(y, 3 * p + 1)
+          .bad() || el->getFloat64(z, 3 * p + 2).bad() ||
+          !(std::fabs(x) <= 1e6 && std::fabs(y) <= 1e6 &&
+            std::fabs(z) <= 1e6))
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu "
+                            "point %lu is not a finite number within 1 km "
+                            "(mm)", path, roi, c + 1, p + 1);
+      double xyz[3] = {-x, -y, z}, ijk[3]; /* LPS -> RAS */
+      rkin_grid_to_index(g, xyz, ijk);
+      ct.ij.push_back(ijk[0]);
+      ct.ij.push_back(ijk[1]);
+      kmin = std::min(kmin, ijk[2]);
+      kmax = std::max(kmax, ijk[2]);
+    }
+    /* planar in the grid's slices: 1 % of a slice */
+    if (kmax - kmin > 0.01)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu is not "
+                          "in a slice of the grid (its points span %.3g "
+                          "slices: oblique contours or a grid of another "
+                          "orientation are not supported)", path, roi,
+                          c + 1, kmax - kmin);
+    ct.k = 0.5 * (kmin + kmax);
+    all.push_back(std::move(ct));
+  }
+  if (all.empty())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' has no closed planar "
+                        "contour", path, roi);
+  /* the planes, ascending */
+  std::vector<double> planes;
+  for (const contour &c : all) planes.push_back(c.k);
+  std::sort(planes.begin(), planes.end());
+  std::vector<double> uniq;
+  for (double k : planes)
+    if (uniq.empty() || k - uniq.back() > 1e-3) uniq.push_back(k);
+  size_t nx = g->n[0], ny = g->n[1], nz = g->n[2], nxy = nx * ny, set = 0;
+  std::memset(mask, 0, nxy * nz);
+  /* Each contour plane stands for a slab as thick as the structure set's
+   * plane spacing (the median gap, at least one grid slice), half-open
+   * [kp - w, kp + w): slices finer than the contours are filled between
+   * planes and the volume is kept; far-apart parts stay apart. */
+  double w = 0.5;
+  if (uniq.size() > 1) {
+    std::vector<double> gaps;
+    for (size_t a = 1; a < uniq.size(); a++)
+      gaps.push_back(uniq[a] - uniq[a - 1]);
+    std::sort(gaps.begin(), gaps.end());
+    w = std::max(w, 0.5 * gaps[gaps.size() / 2]);
+  }
+  std::vector<const contour *> sel;
+  for (size_t k = 0; k < nz; k++) {
+    double best = HUGE_VAL, kp = 0.0;
+    for (double u : uniq) {
+      double dk = (double)k - u;
+      if (dk >= -w - 1e-6 && dk < w - 1e-6 && std::fabs(dk) < best) {
+        best = std::fabs(dk);
+        kp = u;
+      }
+    }
+    if (best == HUGE_VAL) continue;
+    sel.clear();
+    for (const contour &c : all)
+      if (std::fabs(c.k - kp) <= 1e-3) sel.push_back(&c);
+    fill_slice(sel, nx, ny, mask + k * nxy);
+  }
+  for (size_t v = 0; v < nxy * nz; v++) set += mask[v];
+  if (count) *count = set;
+  if (!set)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' covers no voxel "
+                        "centre of the grid (does the structure set overlap "
+                        "the image?)", path, roi);
+  return RKIN_OK;
+}
+
+/* ------------------------------------------------ NM activity and times */
+
+namespace {
+
+/* Days from 1970-01-01 of a proleptic Gregorian date (Hinnant's
+ * days_from_civil). */
+long days_from_civil(long y, long m, long d)
+{
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;
+  long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* n digits at *p as a number (advancing p), -1 if not digits. */
+long digits(const char *&p, int n)
+{
+  long v = 0;
+  for (int i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return -1;
+    v = 10 * v + (p[i] - '0');
+  }
+  p += n;
+  return v;
+}
+
+bool parse_date(const char *&p, double &s)
+{
+  long y = digits(p, 4), m = y < 0 ? -1 : digits(p, 2),
+       d = m < 0 ? -1 : digits(p, 2);
+  if (d < 1 || m < 1 || m > 12 || d > 31) return false;
+  s = 86400.0 * (double)days_from_civil(y, m, d);
+  return true;
+}
+
+/* HH[MM[SS[.F]]] (colons between the parts tolerated: ACR-NEMA). */
+bool parse_time(const char *&p, double &s)
+{
+  long h = digits(p, 2), mi = 0, se = 0;
+  double frac = 0.0;
+  if (h < 0 || h > 23) return false;
+  if (*p == ':') p++;
+  if (*p >= '0' && *p <= '9') {
+    if ((mi = digits(p, 2)) < 0 || mi > 59) return false;
+    if (*p == ':') p++;
+    if (*p >= '0' && *p <= '9') {
+      if ((se = digits(p, 2)) < 0 || se > 60) return false;
+      if (*p == '.') {
+        double f = 0.1;
+        p++;
+        if (!(*p >= '0' && *p <= '9')) return false;
+        while (*p >= '0' && *p <= '9') {
+          frac += f * (*p - '0');
+          f *= 0.1;
+          p++;
+        }
+      }
+    }
+  }
+  s = 3600.0 * (double)h + 60.0 * (double)mi + (double)se + frac;
+  return true;
+}
+
+bool at_end(const char *p)
+{
+  while (*p == ' ') p++;
+  return *p == '\0';
+}
+
+} // namespace
+
+extern "C" int rkin_dicom_datetime(const char *da, const char *tm, double *s)
+{
+  double d, t = 0.0;
+  const char *p = da;
+  if (!da || !parse_date(p, d) || !at_end(p)) return -1;
+  if (tm && *tm) {
+    p = tm;
+    if (!parse_time(p, t) || !at_end(p)) return -1;
+  }
+  *s = d + t;
+  return 0;
+}
+
+extern "C" int rkin_dicom_dt(const char *dt, double *s)
+{
+  double d, t = 0.0;
+  const char *p = dt;
+  if (!dt || !parse_date(p, d)) return -1;
+  if (*p >= '0' && *p <= '9' && !parse_time(p, t)) return -1;
+  if (*p == '+' || *p == '-') {
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    long oh = digits(p, 2), om = oh < 0 ? -1 : digits(p, 2);
+    if (om < 0 || oh > 14 || om > 59) return -1;
+    t -= sign * (3600.0 * (double)oh + 60.0 * (double)om); /* to UTC */
+  }
+  if (!at_end(p)) return -1;
+  *s = d + t;
+  return 0;
+}
+
+extern "C" int rkin_dicom_nm_info_read(const char *path,
+                                       rkin_dicom_nm_info *info,
+                                       rkin_err *err)
+{
+  std::memset(info, 0, sizeof *info);
+  info->acquisition_s = info->injection_s = NAN;
+  info->hours_after_injection = info->total_dose_bq = NAN;
+  info->half_life_s = info->frame_duration_s = NAN;
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM NM info: empty path");
+  DcmFileFormat ff;
+  OFCondition st = ff.loadFile(path);
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
+                        path, st.text());
+  DcmDataset *d = ff.getDataset();
+  OFString a, b;
+  if (d->findAndGetOFString(DCM_Units, a).good()) {
+    std::snprintf(info->units, sizeof info->units, "%s", a.c_str());
+    std::snprintf(info->unit, sizeof info->unit, "%s",
+                  a == "BQML" ? "Bq/mL" : a == "CNTS" ? "counts" : a.c_str());
+  }
+  if (d->findAndGetOFString(DCM_DecayCorrection, a).good())
+    std::snprintf(info->decay_correction, sizeof info->decay_correction, "%s",
+                  a.c_str());
+  Float64 x;
+  Sint32 ms;
+  /* IS, ms; NM keeps it in a sequence (rotation or phase information) */
+  if (d->findAndGetSint32(DCM_ActualFrameDuration, ms, 0, OFTrue).good())
+    info->frame_duration_s = ms / 1000.0;
+  /* acquisition start */
+  OFString acq_date;
+  if (d->findAndGetOFString(DCM_AcquisitionDateTime, a).good() &&
+      !a.empty()) {
+    if (rkin_dicom_dt(a.c_str(), &info->acquisition_s) < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: AcquisitionDateTime "
+                          "(0008,002A) '%s' is not a DICOM date-time "
+                          "(YYYYMMDDHHMMSS.FFFFFF)", path, a.c_str());
+    acq_date = a.substr(0, 8);
+    std::strcpy(info->acquisition_from, "AcquisitionDateTime");
+  } else {
+    const DcmTagKey da[2] = {DCM_AcquisitionDate, DCM_SeriesDate};
+    const DcmTagKey tm[2] = {DCM_AcquisitionTime, DCM_SeriesTime};
+    const char *names[2] = {"AcquisitionDate/Time (0008,0022/0032)",
+                            "SeriesDate/Time (0008,0021/0031)"};
+    for (int i = 0; i < 2 && std::isnan(info->acquisition_s); i++) {
+      if (d->findAndGetOFString(da[i], a).bad() || a.empty() ||
+          d->findAndGetOFString(tm[i], b).bad() || b.empty())
+        continue;
+      if (rkin_dicom_datetime(a.c_str(), b.c_str(), &info->acquisition_s) < 0)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: %s '%s' '%s' is not a "
+                            "DICOM date and time (YYYYMMDD, HHMMSS.FFFFFF)",
+                            path, names[i], a.c_str(), b.c_str());
+      acq_date = a;
+      std::snprintf(info->acquisition_from, sizeof info->acquisition_from,
+                    "%s", i == 0 ? "AcquisitionDate/Time" : "SeriesDate/Time");
+    }
+  }
+  if (std::isnan(info->acquisition_s))
+    return rkin_err_set(err, RKIN_EINVAL, "%s: missing acquisition time: "
+                        "none of AcquisitionDateTime (0008,002A), "
+                        "AcquisitionDate + AcquisitionTime (0008,0022/0032), "
+                        "SeriesDate + SeriesTime (0008,0021/0031)", path);
+  /* the radiopharmaceutical: in its sequence (PET, NM) or at the top */
+  DcmItem *rp = nullptr;
+  if (d->findAndGetSequenceItem(DCM_RadiopharmaceuticalInformationSequence,
+                                rp, 0).bad() || !rp)
+    rp = d;
+  if (rp->findAndGetFloat64(DCM_RadionuclideTotalDose, x).good())
+    info->total_dose_bq = x;
+  if (rp->findAndGetFloat64(DCM_RadionuclideHalfLife, x).good())
+    info->half_life_s = x;
+  if (rp->findAndGetOFString(DCM_RadiopharmaceuticalStartDateTime, a)
+          .good() && !a.empty()) {
+    if (rkin_dicom_dt(a.c_str(), &info->injection_s) < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: "
+                          "RadiopharmaceuticalStartDateTime (0018,1078) '%s' "
+                          "is not a DICOM date-time", path, a.c_str());
+  } else if (rp->findAndGetOFString(DCM_RadiopharmaceuticalStartTime, a)
+                 .good() && !a.empty()) {
+    if (rkin_dicom_datetime(acq_date.c_str(), a.c_str(), &info->injection_s)
+        < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: RadiopharmaceuticalStartTime "
+                          "(0018,1072) '%s' is not a DICOM time", path,
+                          a.c_str());
+    info->injection_date_assumed = 1;
+    if (info->injection_s > info->acquisition_s)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: RadiopharmaceuticalStartTime "
+                          "(0018,1072) %s is after the acquisition on %s and "
+                          "the file gives no injection date "
+                          "(RadiopharmaceuticalStartDateTime, 0018,1078): "
+                          "give the time after injection yourself", path,
+                          a.c_str(), acq_date.c_str());
+  }
+  if (!std::isnan(info->injection_s))
+    info->hours_after_injection =
+        (info->acquisition_s - info->injection_s) / 3600.0;
   return RKIN_OK;
 }

@@ -1,0 +1,125 @@
+-- dicom_nm.lua - rk.image.dicom_nm_info and voxel_dose.lua's FILE@tags:
+-- NM volumes written here as minimal DICOM datasets (explicit VR little
+-- endian; DCMTK reads a dataset without a file meta header). Four images
+-- of c(t) = 30000 e^(-(lp + lb) t) Bq/mL, lp = ln 2 / T(Lu-177), lb =
+-- 0.01/h, stored decay-corrected to administration (DecayCorrection
+-- ADMIN: 30000 e^(-lb t)); with the correction undone a mono-exponential
+-- fit gives the voxel TIA 30000 / (lp + lb) Bq h/mL (uint16 rounding:
+-- 1e-4). test_dicom_nm checks the tag parsing in depth.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local tmp = t.scratch()
+
+local function el(g, e, vr, v)
+  if #v % 2 == 1 then v = v .. (vr == "UI" and "\0" or " ") end
+  if vr == "OW" or vr == "SQ" then
+    return string.pack("<I2I2c2I2I4", g, e, vr, 0, #v) .. v
+  end
+  return string.pack("<I2I2c2I2", g, e, vr, #v) .. v
+end
+local function us(v) return string.pack("<I2", v) end
+
+-- o: value, date, time, injection (DT or nil), decay, units
+local function nm_file(path, o)
+  local nx, ny, nz = 3, 2, 2
+  local pix = {}
+  for i = 1, nx * ny * nz do pix[i] = string.pack("<I2", o.value) end
+  local item = o.injection and el(0x0018, 0x1078, "DT", o.injection) or ""
+  local sq = string.pack("<I2I2I4", 0xFFFE, 0xE000, #item) .. item
+  local parts = {
+    el(0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.20"),
+    el(0x0008, 0x0018, "UI", "1.2.3.4.5"),
+    el(0x0008, 0x0022, "DA", o.date),
+    el(0x0008, 0x0032, "TM", o.time),
+    el(0x0008, 0x0060, "CS", "NM"),
+    el(0x0018, 0x0088, "DS", "4"),
+    el(0x0020, 0x0032, "DS", "0\\0\\0"),
+    el(0x0020, 0x0037, "DS", "1\\0\\0\\0\\1\\0"),
+    el(0x0020, 0x0052, "UI", "1.2.3.4.6"),
+    el(0x0028, 0x0002, "US", us(1)),
+    el(0x0028, 0x0004, "CS", "MONOCHROME2"),
+    el(0x0028, 0x0008, "IS", tostring(nz)),
+    el(0x0028, 0x0010, "US", us(ny)),
+    el(0x0028, 0x0011, "US", us(nx)),
+    el(0x0028, 0x0030, "DS", "4\\4"),
+    el(0x0028, 0x0100, "US", us(16)),
+    el(0x0028, 0x0101, "US", us(16)),
+    el(0x0028, 0x0102, "US", us(15)),
+    el(0x0028, 0x0103, "US", us(0)),
+    el(0x0054, 0x0016, "SQ", sq),
+    el(0x0054, 0x1001, "CS", o.units or "BQML"),
+    el(0x0054, 0x1102, "CS", o.decay or "NONE"),
+    el(0x7FE0, 0x0010, "OW", table.concat(pix)),
+  }
+  t.write_file(path, table.concat(parts))
+  return path
+end
+
+local lp = rk.nuclide("Lu-177").lambda
+local lb = 0.01
+local acq = { { "20260301", "120000", 4 }, { "20260302", "080000", 24 },
+  { "20260304", "080000", 72 }, { "20260308", "080000", 168 } }
+local args = { src .. "/scripts/voxel_dose.lua" }
+for k, a in ipairs(acq) do
+  local f = nm_file(("%s/nm%d.dcm"):format(tmp, k), { value = math.floor(
+    30000 * math.exp(-lb * a[3]) + 0.5), date = a[1], time = a[2],
+    injection = "20260301080000", decay = "ADMIN" })
+  args[#args + 1] = "--spect"
+  args[#args + 1] = f .. "@tags"
+end
+
+do
+  local nm = rk.image.dicom_nm_info(tmp .. "/nm2.dcm")
+  t.is(nm.hours_after_injection, 24, 1e-12, "24 h after injection")
+  t.ok(nm.unit == "Bq/mL" and nm.decay_correction == "ADMIN",
+    "Bq/mL, decay-corrected to administration")
+  t.ok(nm.total_dose_bq == nil, "absent numbers are nil")
+  local img = rk.image.read_dicom(tmp .. "/nm2.dcm")
+  t.ok(img:geometry().unit == "Bq/mL", "read_dicom sets the unit")
+  t.raises(function()
+    rk.image.dicom_nm_info(nm_file(tmp .. "/late.dcm", { value = 1,
+      date = "20260301", time = "", injection = "20260301080000" }))
+  end, "missing acquisition time", "no acquisition time")
+end
+
+do
+  local lab = rk.image.new{ dims = { 3, 2, 2 }, spacing = { 4, 4, 4 },
+    direction = { -1, 0, 0, 0, -1, 0, 0, 0, 1 }, value = 1, label = true }
+  lab:write(tmp .. "/labels.nii.gz")
+  local out = tmp .. "/run"
+  local a = { build .. "/radiokin", table.unpack(args) }
+  for _, x in ipairs { "--labels", tmp .. "/labels.nii.gz", "--nuclide",
+    "Lu-177", "--dose", "led", "--out", out, "--no-plot", "--quiet" } do
+    a[#a + 1] = x
+  end
+  local st, so, se = rk.run(a)
+  t.ok(st == 0, "voxel_dose.lua with FILE@tags" .. (st == 0 and "" or
+    ": " .. tostring(so) .. tostring(se)))
+  if st == 0 then
+    local tia = rk.image.read(out .. "/tia.nii.gz")
+    t.is(tia:get(2, 1, 1), 30000 / (lp + lb), 2e-3,
+      "TIA = c0 / (lp + lb): hours from the tags, ADMIN undone")
+  else
+    t.skip(1, "no run")
+  end
+  -- counts and a missing injection time are refused
+  local c = nm_file(tmp .. "/cnts.dcm", { value = 5, date = "20260302",
+    time = "080000", injection = "20260301080000", units = "CNTS" })
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", c .. "@tags", "--labels", tmp .. "/labels.nii.gz",
+    "--tia", "haenscheid", "--dose", "led", "--out", tmp .. "/bad" }
+  t.ok(st ~= 0 and (se or ""):find("Units CNTS", 1, true),
+    "a counts image is refused")
+  local ni = nm_file(tmp .. "/noinj.dcm", { value = 5, date = "20260302",
+    time = "080000" })
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", ni .. "@tags", "--labels", tmp .. "/labels.nii.gz",
+    "--tia", "haenscheid", "--dose", "led", "--out", tmp .. "/bad" }
+  t.ok(st ~= 0 and (se or ""):find("no injection time", 1, true),
+    "no injection time: give FILE@HOURS")
+end
+
+t.done()
