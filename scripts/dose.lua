@@ -136,19 +136,7 @@ M.reference = {
 -- --help prints the header comment of this file (usage, columns, options,
 -- outputs, an example), read once from the script itself.
 function M.help()
-  local src = debug.getinfo(1, "S").source
-  local text = {}
-  if src:sub(1, 1) == "@" then
-    local f = io.open(src:sub(2), "r")
-    if f then
-      for l in f:lines() do
-        if l:sub(1, 2) ~= "--" then break end
-        text[#text + 1] = (l:gsub("^%-%- ?", ""))
-      end
-      f:close()
-    end
-  end
-  return table.concat(text, "\n")
+  return rk.script_help()
 end
 
 local function usage(msg)

@@ -206,13 +206,6 @@ end
 
 -- An image from NIfTI (.nii, .nii.gz) or DICOM; the frame of reference
 -- UID of DICOM inputs.
-local function read_any(path)
-  if path:match("%.nii$") or path:match("%.nii%.gz$") then
-    return rk.image.read(path), nil
-  end
-  local img, uid = rk.image.read_dicom(path)
-  return img, uid ~= "" and uid or nil
-end
 
 -- "FILE:LABEL" or "FILE" -> file, label (nil: every labelled voxel)
 local function split_label(spec)
@@ -223,19 +216,7 @@ end
 
 -- The inputs on the scout's grid: scout, masks {img, label}, density.
 function M.load(o, log)
-  local frame, frame_file
-  local function read(path)
-    local img, uid = read_any(path)
-    if uid then
-      if frame and uid ~= frame then
-        error(("%s: frame of reference %s, but %s has %s: the images are "
-          .. "not registered (register them first; radiokin does not)")
-          :format(path, uid, frame_file, frame), 0)
-      end
-      frame, frame_file = frame or uid, frame_file or path
-    end
-    return img
-  end
+  local read = rk.image_reader()
   if o.phantom then
     local ph = rk.phantom.new{ n = o.phantom, spacing_mm = o.spacing }
     local scout = ph:activity(1)

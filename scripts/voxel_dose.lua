@@ -144,31 +144,10 @@ end
 
 -- An image from NIfTI (.nii, .nii.gz) or DICOM (a file, or a folder
 -- holding one series); the frame of reference UID of DICOM inputs.
-local function read_any(path)
-  if path:match("%.nii$") or path:match("%.nii%.gz$") then
-    return rk.image.read(path), nil
-  end
-  local img, uid = rk.image.read_dicom(path)
-  return img, uid ~= "" and uid or nil
-end
 
 -- The inputs on one grid (the first SPECT's): activities, labels, density.
 function M.load(o, log)
-  local frame, frame_file
-  -- images from DICOM must share one frame of reference: there is no
-  -- registration here
-  local function read(path)
-    local img, uid = read_any(path)
-    if uid then
-      if frame and uid ~= frame then
-        error(("%s: frame of reference %s, but %s has %s: the images are "
-          .. "not registered (register them first; radiokin does not)")
-          :format(path, uid, frame_file, frame), 0)
-      end
-      frame, frame_file = frame or uid, frame_file or path
-    end
-    return img
-  end
+  local read = rk.image_reader()
   local acts, times, labels, rho = {}, {}, nil, nil
   if o.phantom then
     local ph = rk.phantom.new{ n = o.phantom, spacing_mm = o.spacing }

@@ -108,6 +108,51 @@ function rk.plot_files(paths)
   return f
 end
 
+-- rk.script_help() -> the header comment of the calling script (its
+-- leading "--" lines, without the dashes): what a script prints for
+-- --help.
+function rk.script_help()
+  local src = debug.getinfo(2, "S").source
+  local text = {}
+  if src:sub(1, 1) == "@" then
+    local f = io.open(src:sub(2), "r")
+    if f then
+      for l in f:lines() do
+        if l:sub(1, 2) ~= "--" then break end
+        text[#text + 1] = (l:gsub("^%-%- ?", ""))
+      end
+      f:close()
+    end
+  end
+  return table.concat(text, "\n")
+end
+
+-- rk.image_reader() -> read(path): reads a NIfTI (.nii, .nii.gz) or DICOM
+-- image; every DICOM image one reader returns must share one frame of
+-- reference (radiokin does not register images), else it raises naming
+-- both files.
+function rk.image_reader()
+  local frame, frame_file
+  return function(path)
+    local img, uid
+    if path:match("%.nii$") or path:match("%.nii%.gz$") then
+      img = rk.image.read(path)
+    else
+      img, uid = rk.image.read_dicom(path)
+      if uid == "" then uid = nil end
+    end
+    if uid then
+      if frame and uid ~= frame then
+        error(("%s: frame of reference %s, but %s has %s: the images are "
+          .. "not registered (register them first; radiokin does not)")
+          :format(path, uid, frame_file, frame), 0)
+      end
+      frame, frame_file = frame or uid, frame_file or path
+    end
+    return img
+  end
+end
+
 -- rk.memory_limit([bytes]) -> bytes, source: counts given to rk.cohort,
 -- pop:sample, ... are refused, with the figure, when their estimated
 -- memory exceeds this (default: the smallest of RAM, ulimit -v and the
