@@ -337,7 +337,7 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.obs_rec = s->obs_rec;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
-  if (s->pub.n_obs == 0)
+  if (s->pub.n_obs == 0 && !(c->opts && c->opts->simulate))
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: subject ID %g has no "
                         "observations (every subject needs at least one "
                         "record with EVID 0 and MDV 0)", c->file,
@@ -384,7 +384,7 @@ static int parse_header(ctx *c, rkin_data *d, char **f, size_t n,
     }
   }
   for (k = 0; k < 3; k++)
-    if (c->col[k] < 0)
+    if (c->col[k] < 0 && !(k == C_DV && c->opts && c->opts->simulate))
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: the header has no %s "
                           "column (required: ID, TIME, DV; found: %zu "
                           "columns starting with '%s')", c->file, c->line,
@@ -530,7 +530,7 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     rc = add_dose(c, s, &dose, err);
     if (rc) return rc;
   } else if (r->evid == 0 && r->mdv != 1) {
-    if (!r->has_dv)
+    if (!r->has_dv && !(c->opts && c->opts->simulate))
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
                           "an observation record (set MDV = 1 or EVID = 2 "
                           "to skip it)", c->file, c->line);
@@ -546,7 +546,8 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
                             c->opts->output_names[r->dvid - 1]);
       output = r->dvid - 1;
     }
-    rc = add_obs(s, r->time, r->dv, r->cmt,
+    /* a simulation dataset's record without DV is a prediction time */
+    rc = add_obs(s, r->time, r->has_dv ? r->dv : NAN, r->cmt,
                  c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
                  r->dvid, output, c->line, c->n_pend);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);

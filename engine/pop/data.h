@@ -26,7 +26,8 @@
  * A reset starts a new segment: the solver integrates each segment from
  * zero state at its start time, and time may go back at a reset. Records
  * of one subject must be contiguous and, within a segment, in
- * non-decreasing time. Every subject needs at least one observation.
+ * non-decreasing time. Every subject needs at least one observation
+ * (unless opts->simulate).
  * Subject IDs are found again by hashing (100,000 subjects parse in a
  * fraction of a second), and a segment's doses are sorted once. */
 #ifndef RKIN_DATA_H
@@ -81,6 +82,10 @@ typedef struct {
    * kept as read, CMT names only states. */
   size_t n_outputs;
   const char *const *output_names;
+  /* 1: a simulation dataset: the DV column is optional, an observation
+   * record (EVID 0, MDV 0) with DV blank or no DV column is a prediction
+   * time (dv NaN), and a subject may have no observation record. */
+  int simulate;
 } rkin_data_opts;
 
 typedef struct rkin_data rkin_data;
