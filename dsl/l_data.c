@@ -175,11 +175,13 @@ static void set_column(lua_State *L, int res, const char *name,
 }
 
 /* d:simulate(model [, {params =, population =, covariates =, seed =,
- *                     residual = {additive =, proportional =}}]) */
+ *                     residual = {additive =, proportional =}, path =,
+ *                     rtol =, atol =}]) */
 static int simdata_simulate(lua_State *L)
 {
   static const char *const keys[] = {"params", "population", "covariates",
-                                     "seed", "residual", NULL};
+                                     "seed", "residual", "path", "rtol",
+                                     "atol", NULL};
   static const char *const rkeys[] = {"additive", "proportional", NULL};
   lsimdata *x = check_data(L, 1);
   const rkin_model *m = lrk_check_model(L, 2);
@@ -258,6 +260,18 @@ static int simdata_simulate(lua_State *L)
   time = id + nobs;
   line = time + nobs;
   rkin_solve_opts_default(&so);
+  so.rtol = lrk_field_number_in(L, 3, "d:simulate", "rtol", 0, so.rtol, 0, 1,
+                                LRK_LO_OPEN | LRK_HI_OPEN);
+  so.atol = lrk_field_number_in(L, 3, "d:simulate", "atol", 0, so.atol, 0,
+                                HUGE_VAL, LRK_LO_OPEN);
+  {
+    const char *pa = lrk_field_string(L, 3, "d:simulate", "path", 0, "auto");
+    if (strcmp(pa, "cvodes") == 0) so.path = RKIN_PATH_CVODES;
+    else if (strcmp(pa, "exact") == 0) so.path = RKIN_PATH_EXACT;
+    else if (strcmp(pa, "auto") != 0)
+      return lrk_error(L, "d:simulate: field 'path' must be \"auto\", "
+                       "\"cvodes\" or \"exact\" (got \"%s\")", pa);
+  }
   sv = rkin_solver_new(m, &so, &err);
   if (!sv) lrk_raise(L, "d:simulate", &err);
   {

@@ -98,6 +98,15 @@ do
            "column DV: missing", "the estimation reader still needs DV")
 end
 
+-- 1c. An observation written after a dose record at the subject's last
+-- time sees that dose; one written before it does not.
+do
+  local p = file("last.csv", "ID,TIME,AMT,CMT\n1,0,100,1\n1,10,.,.\n1,10,50,1\n1,10,.,.\n")
+  local r = rk.data(p, one):simulate(one)
+  t.is(r.pred[1], bolus(100, 10) / V, 1e-8, "record before the dose at the last time: pre-dose")
+  t.is(r.pred[2], (bolus(100, 10) + 50) / V, 1e-8, "record after the dose at the last time: sees it")
+end
+
 -- 2. SS and ADDL rows vs m:simulate with the same doses.
 do
   local p = file("ss.csv", [[
@@ -121,6 +130,16 @@ ID,TIME,AMT,RATE,II,ADDL,SS,EVID,CMT
   for i, tt in ipairs(times) do
     t.is(r.pred[i], m.C[i], 1e-10, ("SS/ADDL dataset = m:simulate at %g h"):format(tt))
   end
+  -- the CVODES path (steady state by Newton on the periodic condition)
+  local rc = rk.data(p, one):simulate(one, { path = "cvodes", rtol = 1e-9, atol = 1e-12 })
+  for i, tt in ipairs(times) do
+    t.is(rc.pred[i], r.pred[i], 1e-6, ("SS/ADDL dataset: CVODES = exact at %g h"):format(tt))
+  end
+  local differs = false
+  for i = 1, #times do differs = differs or rc.pred[i] ~= r.pred[i] end
+  t.ok(differs, "path = 'cvodes' is taken (not bit-identical to the exact path)")
+  t.raises(function() return rk.data(p, one):simulate(one, { path = "euler" }) end,
+           "field 'path' must be", "an unknown path")
   -- and the SS=1 bolus closed form at 1 h: D e^-k / (1 - e^-12k)
   t.is(r.pred[1], 100 * exp(-k) / (1 - exp(-12 * k)) / V, 1e-8,
        "SS=1 bolus: closed form")
@@ -154,6 +173,18 @@ do
   t.ok(other.dv[17] ~= r.dv[17], "another seed gives another DV")
   t.raises(function() return d:simulate(one, { residual = { proportional = sigma } }) end,
            "seed", "residual error needs a seed")
+  -- Both: z = (DV - IPRED) / sqrt(IPRED^2 p^2 + a^2) ~ N(0, 1) when e1, e2
+  -- are independent (with one shared draw its SD would reach ~1.4 where
+  -- IPRED p ~ a).
+  local b = d:simulate(one, { seed = 5, residual = { proportional = 0.1, additive = 0.5 } })
+  local sz2 = 0
+  for i = 1, b.n do
+    local z = (b.dv[i] - b.ipred[i]) / math.sqrt((0.1 * b.ipred[i]) ^ 2 + 0.25)
+    sz2 = sz2 + z * z
+  end
+  t.ok(math.abs(math.sqrt(sz2 / b.n) - 1) < 4 / math.sqrt(2 * b.n),
+       ("combined error: SD of the standardised residual %.4f within 4 SE of 1")
+       :format(math.sqrt(sz2 / b.n)))
   local a = d:simulate(one, { seed = 3, residual = { additive = 0.5 } })
   local sa, sa2 = 0, 0
   for i = 1, a.n do local e = a.dv[i] - a.ipred[i]; sa, sa2 = sa + e, sa2 + e * e end
