@@ -68,6 +68,9 @@ do
     t.is(r.ipred[i], r.pred[i], "IPRED = PRED without a population")
     t.ok(r.dv[i] ~= r.dv[i], "DV missing (NaN) without residual error")
   end
+  -- Read without a model: the same predictions (CMT numbers only).
+  local r0 = rk.data(p1):simulate(one)
+  t.is(r0.pred[5], want[5], 1e-8, "rk.data(path) without a model: same PRED")
   -- Parameters: PRED at other typical values.
   local r2 = d:simulate(one, { params = { k = 0.2 } })
   t.is(r2.pred[3], bolus(100, 5, 0.2) / V, 1e-8, "params = {k = 0.2}: PRED")
@@ -247,6 +250,19 @@ do
   t.is(f:read("l"), "ID,TIME,EVID,MDV,DV,PRED,IPRED", "script: table written")
   f:close()
   t.like(S.HELP, "Example", "script: --help has an example")
+  -- --population: IPRED at one sampled patient per subject (seeded), the
+  -- same patients pop:sample gives with that seed.
+  local popfile = srcdir .. "/tests/data/sim_onecomp_pop.lua"
+  local rp = S.main { srcdir .. "/tests/data/sim_onecomp.csv", popfile,
+                      "--out", tmp .. "/pop.csv", "--population", "--seed", "11" }
+  local spec = dofile(popfile)
+  local pats = spec.population:sample { n = 2, seed = 11 }
+  t.is(rp.ipred[1], bolus(100, 1, pats[1].k) / V, 1e-8,
+       "script --population: IPRED of subject 1 at its sampled k")
+  t.ok(rp.ipred[1] ~= rp.pred[1], "script --population: IPRED differs from PRED")
+  t.raises(function() S.main { srcdir .. "/tests/data/sim_onecomp.csv",
+                               srcdir .. "/tests/data/sim_onecomp_model.lua", "--population" } end,
+           "returns no population", "script: --population without a population")
   t.raises(function() S.main { srcdir .. "/tests/data/sim_onecomp.csv", tmp .. "/none.lua" } end,
            "none.lua: cannot open the model file", "script: unknown model file")
   t.raises(function() S.main { "a.csv" } end, "give a dataset file and a model file",
