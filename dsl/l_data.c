@@ -39,8 +39,9 @@ static int simdata_gc(lua_State *L)
   return 0;
 }
 
-/* rk.data(path [, model]): with a model CMT may name its states or
- * outputs and DVID k selects its output k. */
+/* rk.data(path [, model [, {rows = "observations" | "all"}]]): with a
+ * model CMT may name its states or outputs and DVID k selects its output
+ * k; rows = "all" makes every record a row (pop/data.h simulate 2). */
 static int data_read(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
@@ -49,7 +50,18 @@ static int data_read(lua_State *L)
   lsimdata *x;
   memset(&o, 0, sizeof o);
   o.simulate = 1;
-  lua_settop(L, 2);
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) {
+    static const char *const keys[] = {"rows", NULL};
+    const char *rows;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lrk_check_keys(L, 3, "rk.data", keys);
+    rows = lrk_field_string(L, 3, "rk.data", "rows", 0, "observations");
+    if (strcmp(rows, "all") == 0) o.simulate = 2;
+    else if (strcmp(rows, "observations") != 0)
+      return lrk_error(L, "rk.data: field 'rows' must be \"observations\" "
+                       "or \"all\" (got \"%s\")", rows);
+  }
   if (!lua_isnil(L, 2)) {
     const rkin_model *m = lrk_check_model(L, 2);
     size_t k, ns = rkin_model_nstates(m), no = rkin_model_noutputs(m);
@@ -189,6 +201,7 @@ static int simdata_simulate(lua_State *L)
   size_t nsub = rkin_data_nsubjects(x->d), nobs = rkin_data_nobs(x->d);
   size_t i, k, npat = 0, ncp, row;
   double *typ, *indiv = NULL, *pred, *ipred, *dv, *id, *time, *line;
+  double *evid, *mdv;
   double add = 0, prop = 0;
   int *cpar, *ccol, residual = 0, res, have_ipred;
   unsigned long seed = 0;
@@ -252,13 +265,15 @@ static int simdata_simulate(lua_State *L)
     set_cov_params(L, x->d, rkin_data_subject_at(x->d, i), ncp, cpar, ccol,
                    typ);
   lrk_check_memory(L, "d:simulate", (double)nobs, "records",
-                   6 * sizeof(double));
-  pred = lua_newuserdatauv(L, 6 * (nobs ? nobs : 1) * sizeof *pred, 0);
+                   8 * sizeof(double));
+  pred = lua_newuserdatauv(L, 8 * (nobs ? nobs : 1) * sizeof *pred, 0);
   ipred = pred + nobs;
   dv = ipred + nobs;
   id = dv + nobs;
   time = id + nobs;
   line = time + nobs;
+  evid = line + nobs;
+  mdv = evid + nobs;
   rkin_solve_opts_default(&so);
   so.rtol = lrk_field_number_in(L, 3, "d:simulate", "rtol", 0, so.rtol, 0, 1,
                                 LRK_LO_OPEN | LRK_HI_OPEN);
@@ -296,6 +311,8 @@ static int simdata_simulate(lua_State *L)
         time[row + k] = sj->time[k];
         dv[row + k] = sj->dv[k];
         line[row + k] = (double)sj->obs_line[k];
+        evid[row + k] = sj->evid ? sj->evid[k] : 0;
+        mdv[row + k] = sj->mdv ? sj->mdv[k] : 0;
         if (!have_ipred) ipred[row + k] = pred[row + k];
       }
       row += sj->n_obs;
@@ -311,7 +328,10 @@ static int simdata_simulate(lua_State *L)
     /* NONMEM's combined error: Y = IPRED (1 + EPS1) + EPS2, independent
      * EPS1 ~ N(0, proportional^2), EPS2 ~ N(0, additive^2). */
     for (k = 0; k < nobs; k++) {
-      double e1 = gsl_ran_gaussian(g, 1.0), e2 = gsl_ran_gaussian(g, 1.0);
+      double e1, e2;
+      if (mdv[k] != 0) continue;   /* no DV on event records */
+      e1 = gsl_ran_gaussian(g, 1.0);
+      e2 = gsl_ran_gaussian(g, 1.0);
       dv[k] = ipred[k] * (1 + prop * e1) + add * e2;
     }
     gsl_rng_free(g);
@@ -325,6 +345,8 @@ static int simdata_simulate(lua_State *L)
   set_column(L, res, "pred", pred, nobs);
   set_column(L, res, "ipred", ipred, nobs);
   set_column(L, res, "line", line, nobs);
+  set_column(L, res, "evid", evid, nobs);
+  set_column(L, res, "mdv", mdv, nobs);
   lua_pushinteger(L, (lua_Integer)nobs);
   lua_setfield(L, res, "n");
   lua_pushboolean(L, residual);
@@ -355,12 +377,12 @@ static double col_at(lua_State *L, int res, const char *name, size_t k)
   return v;
 }
 
-/* r:write_csv(path): ID,TIME,EVID,MDV,DV,PRED,IPRED, one row per
- * observation record, written atomically. */
+/* r:write_csv(path): ID,TIME,EVID,MDV,DV,PRED,IPRED, one row per row of
+ * the dataset (observation records, or every record), atomically. */
 static int simres_write_csv(lua_State *L)
 {
-  static const char *const cols[] = {"id", "time", NULL, NULL, "dv", "pred",
-                                     "ipred"};
+  static const char *const cols[] = {"id", "time", "evid", "mdv", "dv",
+                                     "pred", "ipred"};
   const char *path;
   luaL_Buffer b;
   size_t n, k, c;
@@ -378,8 +400,7 @@ static int simres_write_csv(lua_State *L)
   for (k = 0; k < n; k++) {
     for (c = 0; c < 7; c++) {
       if (c) luaL_addchar(&b, ',');
-      if (!cols[c]) luaL_addchar(&b, '0');   /* EVID 0, MDV 0 */
-      else add_num(&b, col_at(L, 1, cols[c], k));
+      add_num(&b, col_at(L, 1, cols[c], k));
     }
     luaL_addchar(&b, '\n');
   }

@@ -6,14 +6,14 @@
 --
 --   radiokin scripts/simulate.lua dataset.csv model.lua [--out table.csv]
 --            [--seed S] [--population] [--prop SIGMA] [--add SIGMA]
---            [--covariates NAME,NAME]
+--            [--covariates NAME,NAME] [--all-records]
 local rk = require "radiokin"
 
 local M = {}
 
 local USAGE = "usage: radiokin scripts/simulate.lua dataset.csv model.lua " ..
   "[--out table.csv] [--seed S] [--population] [--prop SIGMA] " ..
-  "[--add SIGMA] [--covariates NAME,...]"
+  "[--add SIGMA] [--covariates NAME,...] [--all-records]"
 
 M.HELP = USAGE .. [[
 
@@ -42,8 +42,12 @@ Options
                      predictions
   --covariates LIST  model parameters taken per subject from the dataset
                      columns of the same name (comma separated)
+  --all-records      a row for every record (doses, EVID 2 / 3, MDV 1:
+                     MDV 1 and DV '.'), as NONMEM's tables; default: the
+                     observation records only
 
-Output: one row per observation record: ID, TIME, EVID, MDV, DV, PRED,
+Output: one row per observation record (or every record with
+--all-records): ID, TIME, EVID, MDV, DV, PRED,
 IPRED (DV as in the dataset, '.' when blank, or simulated with --prop /
 --add). Written atomically; a failure writes nothing and exits 1.
 
@@ -82,6 +86,7 @@ function M.parse_args(args)
         usage(("--seed needs an integer in 0..2^53 (got '%s')"):format(v))
       end
     elseif a == "--population" then o.population = true
+    elseif a == "--all-records" then o.all = true
     elseif a == "--prop" then o.prop = number_arg(a, value(a), 0)
     elseif a == "--add" then o.add = number_arg(a, value(a), 0)
     elseif a == "--covariates" then
@@ -118,7 +123,7 @@ function M.main(args)
     return
   end
   local m, pop = M.load_model(o.model)
-  local d = rk.data(o.data, m)
+  local d = rk.data(o.data, m, { rows = o.all and "all" or "observations" })
   local opts = { covariates = o.covariates }
   if o.population then
     if not pop then

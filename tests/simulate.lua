@@ -89,6 +89,47 @@ do
   t.is(pr, want[2], 1e-9, "write_csv: PRED as written")
 end
 
+-- 1a. rows = "all": every record is a row (NONMEM's table), in file order,
+-- a dose record's row after its own dose (MDV 1, DV missing).
+do
+  local d = rk.data(p1, one, { rows = "all" })
+  t.is(d.n_obs, 13, "rows = 'all': one row per record")
+  local r = d:simulate(one, { seed = 1, residual = { proportional = 0.1 } })
+  local evid = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0 }
+  local c1at = function(s)
+    local a = bolus(100, s)
+    if s > 10 then a = a + infusion(20, 3, s - 10) end
+    return a / V
+  end
+  local want = { 0, 100 / V, c1at(1), c1at(5), c1at(10), c1at(10), c1at(12),
+                 c1at(13), c1at(24), 100 / V, 0, infusion(10, 5, 2),
+                 infusion(10, 5, 8) / V }
+  for i = 1, 13 do
+    t.is(r.evid[i], evid[i], ("rows = 'all': EVID of row %d"):format(i))
+    t.is(r.mdv[i], evid[i] == 0 and 0 or 1, ("rows = 'all': MDV of row %d"):format(i))
+    t.is(r.pred[i], want[i], 1e-8, ("rows = 'all': PRED row %d = closed form"):format(i))
+    t.ok((r.dv[i] == r.dv[i]) == (evid[i] == 0),
+         ("rows = 'all': simulated DV only on observation rows (%d)"):format(i))
+  end
+  local pr = file("reset.csv", "ID,TIME,AMT,EVID,CMT\n1,0,100,1,1\n1,5,.,0,.\n1,6,.,3,.\n" ..
+                  "1,7,.,0,.\n1,8,50,4,1\n1,9,.,0,.\n1,9,.,2,.\n")
+  local rr = rk.data(pr, one, { rows = "all" }):simulate(one)
+  local wr = { 100 / V, bolus(100, 5) / V, 0, 0, 50 / V, bolus(50, 1) / V, bolus(50, 1) / V }
+  for i = 1, 7 do
+    t.is(rr.pred[i], wr[i], 1e-8, ("EVID 3 / 4 / 2 rows: PRED row %d"):format(i))
+  end
+  t.is(rr.evid[3], 3, "EVID 3 row kept")
+  t.is(rr.evid[7], 2, "EVID 2 row kept")
+  local out = tmp .. "/all.csv"
+  rr:write_csv(out)
+  local f = assert(io.open(out))
+  f:read("l")
+  t.like(f:read("l"), "^1,0,1,1,%.,20,20$", "write_csv: a dose row (EVID 1, MDV 1, DV '.')")
+  f:close()
+  t.raises(function() return rk.data(p1, one, { rows = "some" }) end,
+           "field 'rows' must be", "rk.data: bad rows")
+end
+
 -- 1b. A DV column with blank cells on a simulation dataset; the
 -- estimation reader still rejects them.
 do
@@ -250,6 +291,11 @@ do
   t.is(f:read("l"), "ID,TIME,EVID,MDV,DV,PRED,IPRED", "script: table written")
   f:close()
   t.like(S.HELP, "Example", "script: --help has an example")
+  local ra = S.main { srcdir .. "/tests/data/sim_onecomp.csv",
+                      srcdir .. "/tests/data/sim_onecomp_model.lua",
+                      "--out", tmp .. "/all.csv", "--all-records" }
+  t.is(ra.n, 7, "script --all-records: a row per record")
+  t.is(ra.pred[1], 100 / V, 1e-8, "script --all-records: the dose row after its dose")
   -- --population: IPRED at one sampled patient per subject (seeded), the
   -- same patients pop:sample gives with that seed.
   local popfile = srcdir .. "/tests/data/sim_onecomp_pop.lua"

@@ -62,6 +62,10 @@ typedef struct {
                                  (by DVID or a CMT naming an output), or
                                  -1 when it selects none */
   const size_t *obs_line;     /* n_obs file lines, for messages */
+  /* Both NULL unless opts->simulate == 2 (every record is a row): the
+   * record's EVID (0-4) and MDV (1 for every record but an observation). */
+  const int *evid;
+  const int *mdv;
   const int *obs_rec;         /* n_obs: dose records of its segment
                                  before it (rkin_solve_req.out_rec: an
                                  observation before a dose record at the
@@ -84,7 +88,10 @@ typedef struct {
   const char *const *output_names;
   /* 1: a simulation dataset: the DV column is optional, an observation
    * record (EVID 0, MDV 0) with DV blank or no DV column is a prediction
-   * time (dv NaN), and a subject may have no observation record. */
+   * time (dv NaN), and a subject may have no observation record.
+   * 2: as 1, and every other record (dose, EVID 2 / 3, MDV 1) is also a
+   * row of the "observations" (dv NaN, cmt / output -1, seeing its own
+   * dose), with its EVID and MDV in evid / mdv: NONMEM's table rows. */
   int simulate;
 } rkin_data_opts;
 
