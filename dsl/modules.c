@@ -25,6 +25,7 @@ const lrk_module lrk_modules[] = {
   {"image", luaopen_radiokin_image},
   {"phantom", luaopen_radiokin_phantom},
   {"voxel", luaopen_radiokin_voxel},
+  {"data", luaopen_radiokin_data},
   {NULL, NULL}
 };
 

@@ -29,6 +29,7 @@ typedef struct {
   rkin_data_subject pub;        /* first: the public view */
   double *time, *dv, *cov;
   int *cmt, *dvid, *output, *obs_rec;
+  int *evid, *mdv;              /* opts->simulate == 2 only */
   size_t *obs_line, cap_obs;
   rkin_data_segment *seg;
   size_t cap_seg;
@@ -85,6 +86,8 @@ static void subject_free(subject *s)
   free(s->output);
   free(s->obs_line);
   free(s->obs_rec);
+  free(s->evid);
+  free(s->mdv);
   free(s->seg);
   free(s->dose_line);
   free(s->dose_cmt);
@@ -239,12 +242,16 @@ static int start_segment(subject *s, double t0)
  * otherwise dvid and output stay NULL (no allocation per subject). n_rec:
  * the dose records of its segment before it (record order). */
 static int add_obs(subject *s, double t, double dv, int cmt, int sel,
-                   int dvid, int output, size_t line, size_t n_rec)
+                   int dvid, int output, size_t line, size_t n_rec, int all,
+                   int evid, int mdv)
 {
   size_t n = s->pub.n_obs, cap = s->cap_obs;
   if (n + 1 > cap) {
     size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap,
-           c7 = cap;
+           c7 = cap, c8 = cap, c9 = cap;
+    if (all && (rkin_grow((void **)&s->evid, &c8, n + 1, sizeof *s->evid)
+                || rkin_grow((void **)&s->mdv, &c9, n + 1, sizeof *s->mdv)))
+      return RKIN_ENOMEM;
     if (rkin_grow((void **)&s->time, &c1, n + 1, sizeof *s->time)
         || rkin_grow((void **)&s->dv, &c2, n + 1, sizeof *s->dv)
         || rkin_grow((void **)&s->cmt, &c3, n + 1, sizeof *s->cmt)
@@ -265,6 +272,10 @@ static int add_obs(subject *s, double t, double dv, int cmt, int sel,
   }
   s->obs_line[n] = line;
   s->obs_rec[n] = (int)n_rec;
+  if (all) {
+    s->evid[n] = evid;
+    s->mdv[n] = mdv;
+  }
   s->pub.n_obs++;
   s->seg[s->pub.n_seg - 1].n_obs++;
   return RKIN_OK;
@@ -335,9 +346,11 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.output = s->output;
   s->pub.obs_line = s->obs_line;
   s->pub.obs_rec = s->obs_rec;
+  s->pub.evid = s->evid;
+  s->pub.mdv = s->mdv;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
-  if (s->pub.n_obs == 0)
+  if (s->pub.n_obs == 0 && !(c->opts && c->opts->simulate))
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: subject ID %g has no "
                         "observations (every subject needs at least one "
                         "record with EVID 0 and MDV 0)", c->file,
@@ -384,7 +397,7 @@ static int parse_header(ctx *c, rkin_data *d, char **f, size_t n,
     }
   }
   for (k = 0; k < 3; k++)
-    if (c->col[k] < 0)
+    if (c->col[k] < 0 && !(k == C_DV && c->opts && c->opts->simulate))
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: the header has no %s "
                           "column (required: ID, TIME, DV; found: %zu "
                           "columns starting with '%s')", c->file, c->line,
@@ -478,6 +491,7 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
                      rkin_err *err)
 {
   int reset = r->evid == 3 || r->evid == 4, rc;
+  int all = c->opts && c->opts->simulate == 2;   /* every record a row */
   if (reset || s->pub.n_seg == 0) {
     if ((rc = flush_doses(c, s, err))) return rc;
     rc = start_segment(s, r->time);
@@ -530,7 +544,7 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     rc = add_dose(c, s, &dose, err);
     if (rc) return rc;
   } else if (r->evid == 0 && r->mdv != 1) {
-    if (!r->has_dv)
+    if (!r->has_dv && !(c->opts && c->opts->simulate))
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
                           "an observation record (set MDV = 1 or EVID = 2 "
                           "to skip it)", c->file, c->line);
@@ -546,9 +560,18 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
                             c->opts->output_names[r->dvid - 1]);
       output = r->dvid - 1;
     }
-    rc = add_obs(s, r->time, r->dv, r->cmt,
+    /* a simulation dataset's record without DV is a prediction time */
+    rc = add_obs(s, r->time, r->has_dv ? r->dv : NAN, r->cmt,
                  c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
-                 r->dvid, output, c->line, c->n_pend);
+                 r->dvid, output, c->line, c->n_pend, all, 0, 0);
+    if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
+  }
+  if (all && !(r->evid == 0 && r->mdv != 1)) {
+    /* Every other record is a row too (MDV 1), after its own dose: a
+     * dose record's row shows the amounts after it, as NONMEM's. */
+    rc = add_obs(s, r->time, NAN, -1,
+                 c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
+                 -1, -1, c->line, c->n_pend, all, r->evid, 1);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   return RKIN_OK;

@@ -26,7 +26,8 @@
  * A reset starts a new segment: the solver integrates each segment from
  * zero state at its start time, and time may go back at a reset. Records
  * of one subject must be contiguous and, within a segment, in
- * non-decreasing time. Every subject needs at least one observation.
+ * non-decreasing time. Every subject needs at least one observation
+ * (unless opts->simulate).
  * Subject IDs are found again by hashing (100,000 subjects parse in a
  * fraction of a second), and a segment's doses are sorted once. */
 #ifndef RKIN_DATA_H
@@ -61,6 +62,10 @@ typedef struct {
                                  (by DVID or a CMT naming an output), or
                                  -1 when it selects none */
   const size_t *obs_line;     /* n_obs file lines, for messages */
+  /* Both NULL unless opts->simulate == 2 (every record is a row): the
+   * record's EVID (0-4) and MDV (1 for every record but an observation). */
+  const int *evid;
+  const int *mdv;
   const int *obs_rec;         /* n_obs: dose records of its segment
                                  before it (rkin_solve_req.out_rec: an
                                  observation before a dose record at the
@@ -81,6 +86,13 @@ typedef struct {
    * kept as read, CMT names only states. */
   size_t n_outputs;
   const char *const *output_names;
+  /* 1: a simulation dataset: the DV column is optional, an observation
+   * record (EVID 0, MDV 0) with DV blank or no DV column is a prediction
+   * time (dv NaN), and a subject may have no observation record.
+   * 2: as 1, and every other record (dose, EVID 2 / 3, MDV 1) is also a
+   * row of the "observations" (dv NaN, cmt / output -1, seeing its own
+   * dose), with its EVID and MDV in evid / mdv: NONMEM's table rows. */
+  int simulate;
 } rkin_data_opts;
 
 typedef struct rkin_data rkin_data;

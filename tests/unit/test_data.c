@@ -576,6 +576,40 @@ static void test_model_rates(void)
   rkin_model_free(m);
 }
 
+/* opts.simulate: no DV column, blank DV and a subject without observations
+ * are accepted; the estimation reader (simulate 0) still rejects each. */
+static void test_simulate(void)
+{
+  static const rkin_data_opts sim = {1, NULL, 0, NULL, 1};
+  const char *nodv = "ID,TIME,AMT\n1,0,100\n1,2,.\n2,0,50\n";
+  const char *blank = "ID,TIME,DV,AMT\n1,0,.,100\n1,2,,.\n1,3,4.5,.\n";
+  rkin_err err;
+  rkin_data *d = read_text("sim_nodv.csv", nodv, &sim, &err);
+  ok(d != NULL, "simulate: a dataset without DV is read (%s)",
+     d ? "ok" : err.msg);
+  if (d) {
+    const rkin_data_subject *s1 = rkin_data_subject_at(d, 0);
+    const rkin_data_subject *s2 = rkin_data_subject_at(d, 1);
+    ok(rkin_data_nsubjects(d) == 2 && s1->n_obs == 1 && s2->n_obs == 0,
+       "simulate: 2 subjects, the second without observations");
+    ok(s1->n_obs == 1 && isnan(s1->dv[0]) && s1->time[0] == 2,
+       "simulate: the record without DV is a prediction time (DV NaN)");
+  }
+  rkin_data_free(d);
+  d = read_text("sim_blank.csv", blank, &sim, &err);
+  ok(d && rkin_data_subject_at(d, 0)->n_obs == 2
+       && isnan(rkin_data_subject_at(d, 0)->dv[0])
+       && rkin_data_subject_at(d, 0)->dv[1] == 4.5,
+     "simulate: blank DV is NaN, a given DV is kept");
+  rkin_data_free(d);
+  bad("est_nodv.csv", nodv, &one, "no DV column", "no DV column (estimation)");
+  bad("est_blank.csv", blank, &one, "column DV: missing",
+      "blank DV (estimation)");
+  bad("est_noobs.csv", "ID,TIME,DV,AMT\n1,0,.,100\n1,2,3,.\n2,0,.,50\n",
+      &one, "has no observations", "a subject without observations "
+      "(estimation)");
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -590,6 +624,7 @@ int main(void)
   test_theoph();
   test_hardening();
   test_model_rates();
+  test_simulate();
   {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
