@@ -84,7 +84,7 @@ static double touch_data(const rkin_data *d)
 void rkfuzz_data(const uint8_t *data, size_t size)
 {
   static const char *const names[] = {"depot", "central"};
-  rkin_data_opts named = {2, names, 0, NULL};
+  rkin_data_opts named = {.n_states = 2, .state_names = names};
   const rkin_data_opts *opts[2] = {NULL, &named};
   char *text = exact_copy(data, size);
   int o;

@@ -47,7 +47,7 @@ static void bad(const char *name, const char *text, const rkin_data_opts *o,
 }
 
 /* A one-state model: a dose without CMT can only go to its state. */
-static const rkin_data_opts one = {1, NULL, 0, NULL};
+static const rkin_data_opts one = {.n_states = 1};
 
 static void test_semantics(void)
 {
@@ -130,7 +130,7 @@ static void test_semantics(void)
 static void test_cmt_names(void)
 {
   static const char *const names[] = {"depot", "central"};
-  rkin_data_opts o = {2, names, 0, NULL};
+  rkin_data_opts o = {.n_states = 2, .state_names = names};
   rkin_err err;
   rkin_data *d = read_text("names.csv", "ID,TIME,DV,AMT,CMT\n1,0,.,5,Depot\n"
                            "1,1,3,.,central\n", &o, &err);
@@ -160,8 +160,9 @@ static void test_dvid(void)
 {
   static const char *const sn[] = {"depot", "central"};
   static const char *const on[] = {"C", "logC"};
-  rkin_data_opts o = {2, sn, 2, on};
-  rkin_data_opts no_out = {2, sn, 0, NULL};
+  rkin_data_opts o = {.n_states = 2, .state_names = sn, .n_outputs = 2,
+                      .output_names = on};
+  rkin_data_opts no_out = {.n_states = 2, .state_names = sn};
   rkin_err err;
   const char *text =
     "ID,TIME,DV,AMT,CMT,DVID\n"
@@ -394,7 +395,7 @@ static double now_s(void)
 static void test_hardening(void)
 {
   static const char *const two_names[] = {"depot", "central"};
-  rkin_data_opts two = {2, two_names, 0, NULL};
+  rkin_data_opts two = {.n_states = 2, .state_names = two_names};
   rkin_err err;
   rkin_data *d;
   const rkin_data_subject *s;
@@ -527,7 +528,7 @@ static void test_model_rates(void)
   rkin_node d[2], mods[RKIN_MOD_N * 2];
   rkin_model_spec sp;
   rkin_model *m;
-  rkin_data_opts two = { 2, NULL, 0, NULL };
+  rkin_data_opts two = {.n_states = 2};
   rkin_data *ds;
   rkin_err err;
   size_t i;
@@ -580,7 +581,7 @@ static void test_model_rates(void)
  * are accepted; the estimation reader (simulate 0) still rejects each. */
 static void test_simulate(void)
 {
-  static const rkin_data_opts sim = {1, NULL, 0, NULL, 1};
+  static const rkin_data_opts sim = {.n_states = 1, .simulate = 1};
   const char *nodv = "ID,TIME,AMT\n1,0,100\n1,2,.\n2,0,50\n";
   const char *blank = "ID,TIME,DV,AMT\n1,0,.,100\n1,2,,.\n1,3,4.5,.\n";
   rkin_err err;

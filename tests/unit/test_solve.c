@@ -1067,7 +1067,7 @@ static void test_dataset_events(void)
   double want[16], got[16], css12 = 100 / (1 - exp(-12 * K)), sup0 = 0,
          sup3 = 0, c2;
   char path[1024];
-  rkin_data_opts opts = { 1, NULL, 0, NULL };
+  rkin_data_opts opts = {.n_states = 1};
   rkin_err err;
   rkin_data *d;
   rkin_model *m = one_cmt(k);
@@ -1156,7 +1156,7 @@ static void test_dataset_modelled(void)
   double pv[5] = { 0.1, 0.5, 1, 10, 4 }, want[8], got[8];
   const char *src = getenv("RADIOKIN_SRCDIR");
   char path[1024];
-  rkin_data_opts opts = { 1, NULL, 0, NULL };
+  rkin_data_opts opts = {.n_states = 1};
   rkin_graph *g = rkin_graph_new();
   rkin_node d[1], nodes[RKIN_MOD_N];
   rkin_model *m;
