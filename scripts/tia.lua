@@ -17,13 +17,21 @@
 -- name file:line and the column. A region whose fit fails (no finite TIA)
 -- is marked status=failed with the reason in tia.csv and on stderr, and
 -- the script exits with status 1 unless --keep-going.
+-- Uncertainty (first order, after the EANM guidance on uncertainty
+-- analysis, Gear et al. EJNMMI 2018;45:2456): the fit's SE carries the
+-- per-point (counting) noise; the camera calibration factor is one for
+-- every time point, so its relative SD u_cal (--u-cal or a u_cal_rel
+-- column) scales the whole curve and adds (TIA u_cal)^2 to the variance,
+-- not as independent noise per point: tia_u_MBqh = sqrt(SE^2 + (TIA
+-- u_cal)^2), 95 % interval tia_u_lo_MBqh / tia_u_hi_MBqh = TIA -+ 1.96 u
+-- (rk.uncert.course), and the variance shares share_fit, share_calibration.
 local rk = require "radiokin"
 
 local M = {}
 
 local USAGE = "usage: radiokin scripts/tia.lua data.csv [--out DIR] " ..
   "[--plot] [--nuclide NAME] [--cv X|estimate] [--criterion aicc|aic] " ..
-  "[--average] [--keep-going] [--quiet]"
+  "[--average] [--u-cal REL] [--keep-going] [--quiet]"
 
 M.HELP = USAGE .. [[
 
@@ -40,6 +48,9 @@ Input columns (one row per image and region)
   sd_MBq         optional: standard deviation of each activity, MBq (> 0)
   mass_kg        optional: region mass, kg (carried to the output)
   nuclide        optional: nuclide of the row (default --nuclide)
+  u_cal_rel      optional: relative standard uncertainty of the camera
+                 calibration factor (default --u-cal); the same on every
+                 row of a patient's region
 
 Options
   --out DIR            output folder (default .), made if missing
@@ -48,6 +59,10 @@ Options
   --cv X|estimate      proportional error CV without sd_MBq (default 0.10)
   --criterion aicc|aic model selection criterion (default aicc)
   --average            model-average the TIA over the candidates
+  --u-cal REL          relative standard uncertainty of the calibration
+                       factor (0 <= REL < 1, default 0): shared by every
+                       time point, so it scales the TIA (EANM guidance,
+                       Gear et al. EJNMMI 2018;45:2456)
   --keep-going         exit 0 even when some regions fail (still marked)
   --quiet              print nothing but errors and warnings
 
@@ -57,7 +72,10 @@ tia_se_MBqh, tia_lo_MBqh, tia_hi_MBqh (95 %), r2, tail_share, params,
 aicc_/weight_/tia_<model>_MBqh/flags_<model> per candidate (flags:
 held_at_physical, not_eligible, not_tried, aicc_undefined, no_se,
 degenerate, ... separated by ';'), tia_trapezoid_MBqh,
-warnings, failure (why the region failed); with --plot
+warnings, failure (why the region failed), u_cal_rel, tia_u_MBqh
+(standard uncertainty: fit SE and calibration), tia_u_lo_MBqh,
+tia_u_hi_MBqh (its 95 % interval), share_fit, share_calibration (shares of
+the variance; blank without a fit SE); with --plot
 DIR/tia_<patient>.png and .svg.
 
 Example
@@ -97,6 +115,12 @@ function M.parse_args(args)
           o.criterion))
       end
     elseif a == "--average" then o.average = true
+    elseif a == "--u-cal" then
+      local v = value(a)
+      o.u_cal = tonumber(v)
+      if not (o.u_cal and o.u_cal >= 0 and o.u_cal < 1) then
+        usage(("--u-cal needs a relative SD in [0, 1) (got '%s')"):format(v))
+      end
     elseif a == "--quiet" then o.quiet = true
     elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
     elseif o.input then usage("one data file only")
@@ -145,7 +169,8 @@ function M.load(path, o)
     for _, name in ipairs({ "patient", "region", "t_h", "activity_MBq" }) do
       if row[name] == nil then fail(r, name, "value missing") end
     end
-    for _, name in ipairs({ "t_h", "activity_MBq", "sd_MBq", "mass_kg" }) do
+    for _, name in ipairs({ "t_h", "activity_MBq", "sd_MBq", "mass_kg",
+                            "u_cal_rel" }) do
       local v = row[name]
       if v ~= nil and type(v) ~= "number" then
         fail(r, name, ("'%s' is not a number"):format(v))
@@ -162,6 +187,10 @@ function M.load(path, o)
     if col.sd_MBq and not (row.sd_MBq and row.sd_MBq > 0) then
       fail(r, "sd_MBq", "expected an sd > 0 on every row")
     end
+    if row.u_cal_rel and not (row.u_cal_rel >= 0 and row.u_cal_rel < 1) then
+      fail(r, "u_cal_rel", ("relative SD %g, expected in [0, 1) (e.g. " ..
+        "0.05, not 5 %%)"):format(row.u_cal_rel))
+    end
     local key = row.patient .. "\0" .. row.region
     local g = by_key[key]
     if not g then
@@ -177,6 +206,14 @@ function M.load(path, o)
           "(also on line %d)"):format(t, row.patient, row.region,
           g.lines[k]))
       end
+    end
+    if row.u_cal_rel then
+      if g.u_cal_rel and g.u_cal_rel ~= row.u_cal_rel then
+        fail(r, "u_cal_rel", ("%g differs from %g given before for this " ..
+          "region (one calibration per patient)"):format(row.u_cal_rel,
+          g.u_cal_rel))
+      end
+      g.u_cal_rel = row.u_cal_rel
     end
     if row.mass_kg then
       if g.mass_kg and g.mass_kg ~= row.mass_kg then
@@ -231,6 +268,27 @@ end
 
 local MODELS = { "mono", "bi", "upwash", "tri" }
 
+M.UNC_COLUMNS = { "u_cal_rel", "tia_u_MBqh", "tia_u_lo_MBqh",
+                  "tia_u_hi_MBqh", "share_fit", "share_calibration" }
+
+-- The combined standard uncertainty of the TIA and its 95 % interval
+-- (rk.uncert.course of one "cycle" whose value is the TIA: the fit's SE
+-- as its own term, the calibration shared) into row; nothing without a
+-- finite fit SE (the trapezoid has none: a calibration term alone would
+-- understate u).
+function M.uncertainty(row, tia, se, u_cal)
+  row.u_cal_rel = u_cal
+  if not (se and se == se and se >= 0 and se < math.huge and tia > 0) then
+    return
+  end
+  local q = rk.uncert.course { dose_gy = { tia }, u_rel = { se / tia },
+                               u_cal_rel = u_cal }.dose[1]
+  row.tia_u_MBqh, row.tia_u_lo_MBqh, row.tia_u_hi_MBqh = q.u, q.lo, q.hi
+  local b = q.budget or {}
+  row.share_fit = q.u > 0 and (b.counts or 0) or nil
+  row.share_calibration = q.u > 0 and (b.calibration or 0) or nil
+end
+
 function M.columns()
   local c = { "patient", "region", "status", "mass_kg", "n_points", "nuclide", "model",
               "criterion", "tia_MBqh", "tia_se_MBqh", "tia_lo_MBqh",
@@ -244,12 +302,14 @@ function M.columns()
   c[#c + 1] = "tia_trapezoid_MBqh"
   c[#c + 1] = "warnings"
   c[#c + 1] = "failure"
+  for _, k in ipairs(M.UNC_COLUMNS) do c[#c + 1] = k end
   return c
 end
 
 -- The tia.csv row of region g: fit result r, or the failure `why` (r
 -- may then be a result without a finite TIA, or nil).
-function M.row(g, r, why)
+function M.row(g, r, why, o)
+  o = o or {}
   if why then
     return { patient = g.patient, region = g.region, status = "failed",
              mass_kg = g.mass_kg, n_points = #g.t, nuclide = g.nuclide,
@@ -284,6 +344,7 @@ function M.row(g, r, why)
     row["flags_" .. m] = c.flags and #c.flags > 0
       and table.concat(c.flags, ";") or nil
   end
+  M.uncertainty(row, r.tia, r.tia_se, g.u_cal_rel or o.u_cal or 0)
   return row
 end
 
@@ -427,7 +488,7 @@ function M.main(args)
   local rows, by_patient, order, failed = {}, {}, {}, {}
   for _, g in ipairs(regions) do
     local r, why, partial = M.fit(g, o, o.input)
-    rows[#rows + 1] = M.row(g, why and partial or r, why)
+    rows[#rows + 1] = M.row(g, why and partial or r, why, o)
     if why then
       failed[#failed + 1] = why
       io.stderr:write("tia: failed: " .. why .. "\n")

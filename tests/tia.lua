@@ -237,5 +237,75 @@ t.ok(out:find("nuc.csv:2-2: patient P1 region k: rk.tac.fit: TAC data: " ..
   "unknown nuclide 'Xx-1'", 1, true),
   "engine error (unknown nuclide) names file, lines and region")
 
+-- ------------------------------------------- uncertainty columns (#19)
+-- EANM guidance (Gear et al. EJNMMI 2018;45:2456), first order: the
+-- calibration factor is shared by every time point, so TIA ~ 1/Q and
+-- u(TIA)^2 = SE_fit^2 + (TIA u_cal)^2; 95 % interval TIA -+ z u with
+-- z = Phi^-1(0.975) = 1.959963984540054.
+do
+  local Z = 1.959963984540054
+  local data = src .. "/tests/data/tia_small.csv"
+  ok, out = run(data, "--out", tmp .. "/u0", "--quiet")
+  local ok5, out5 = run(data, "--out", tmp .. "/u5", "--quiet",
+    "--u-cal", "0.05")
+  t.ok(ok and ok5, "tia.lua with and without --u-cal runs (" .. out ..
+    out5 .. ")")
+  local r0 = rk.csv.read(tmp .. "/u0/tia.csv", { missing = { "" },
+    strings = { "patient", "region" } })
+  local r5 = rk.csv.read(tmp .. "/u5/tia.csv", { missing = { "" },
+    strings = { "patient", "region" } })
+  local checked = 0
+  for i, x in ipairs(r5) do
+    if x.status == "ok" and x.tia_se_MBqh then
+      checked = checked + 1
+      local u = math.sqrt(x.tia_se_MBqh ^ 2 + (0.05 * x.tia_MBqh) ^ 2)
+      t.is(x.tia_u_MBqh, u, 1e-9, ("%s %s: u = sqrt(SE^2 + (0.05 TIA)^2)")
+        :format(x.patient, x.region))
+      t.is(x.tia_u_lo_MBqh, x.tia_MBqh - Z * u, 1e-9, "lo = TIA - 1.96 u")
+      t.is(x.tia_u_hi_MBqh, x.tia_MBqh + Z * u, 1e-9, "hi = TIA + 1.96 u")
+      t.is(x.share_calibration, (0.05 * x.tia_MBqh) ^ 2 / u ^ 2, 1e-9,
+        "calibration share of the variance")
+      t.is(x.share_fit + x.share_calibration, 1, 1e-12, "shares sum to 1")
+      t.is(x.u_cal_rel, 0.05, 0, "u_cal_rel carried to tia.csv")
+      -- without calibration uncertainty u is the fit's SE alone and the
+      -- TIA itself does not move
+      t.is(r0[i].tia_MBqh, x.tia_MBqh, 0, "TIA unchanged by --u-cal")
+      t.is(r0[i].tia_u_MBqh, x.tia_se_MBqh, 1e-12,
+        "u_cal 0: u = the fit's SE")
+    end
+  end
+  t.ok(checked >= 2, ("%d regions with a fit SE checked"):format(checked))
+  -- a u_cal_rel column instead of the option, per region
+  local lines = { "patient,region,t_h,activity_MBq,u_cal_rel" }
+  local tt, aa = { 4, 24, 72, 168 }, rk.tac.curve("mono", { 200, 0.02 },
+    { 4, 24, 72, 168 })
+  for k = 1, 4 do
+    lines[#lines + 1] = ("P,k,%g,%.6f,0.1"):format(tt[k], aa[k] *
+      (1 + 0.03 * (-1) ^ k))
+  end
+  local f = write("ucol.csv", table.concat(lines, "\n") .. "\n")
+  ok, out = run(f, "--out", tmp .. "/uc", "--quiet", "--u-cal", "0.5")
+  local x = ok and rk.csv.read(tmp .. "/uc/tia.csv", { missing = { "" },
+    strings = { "patient", "region" } })[1]
+  t.ok(x and x.u_cal_rel == 0.1 and math.abs(x.tia_u_MBqh - math.sqrt(
+    x.tia_se_MBqh ^ 2 + (0.1 * x.tia_MBqh) ^ 2)) < 1e-9 * x.tia_u_MBqh,
+    "the row's u_cal_rel wins over --u-cal (" .. out .. ")")
+  -- bad input
+  ok, out = run(data, "--u-cal", "5", "--out", tmp .. "/ub")
+  t.ok(not ok and out:find("--u-cal needs a relative SD in [0, 1) (got '5')",
+    1, true), "--u-cal 5 refused: " .. out)
+  f = write("ubad.csv", "patient,region,t_h,activity_MBq,u_cal_rel\n" ..
+    "P,k,4,100,0.05\nP,k,24,80,5\n")
+  ok, out = run(f, "--out", tmp .. "/ub")
+  t.like(out, "ubad.csv:3: column 'u_cal_rel' (5): relative SD 5, " ..
+    "expected in [0, 1)", "u_cal_rel 5 (a percentage) refused with line")
+  f = write("udiff.csv", "patient,region,t_h,activity_MBq,u_cal_rel\n" ..
+    "P,k,4,100,0.05\nP,k,24,80,0.06\n")
+  ok, out = run(f, "--out", tmp .. "/ub")
+  t.like(out, "udiff.csv:3: column 'u_cal_rel' (5): 0.06 differs from " ..
+    "0.05", "two calibrations in one region refused")
+  t.ok(not read(tmp .. "/ub/tia.csv"), "nothing written on bad input")
+end
+
 os.execute("rm -rf '" .. tmp .. "'")
 t.done()
