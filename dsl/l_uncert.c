@@ -18,8 +18,8 @@
  *   marrow{nuclide=, c_tia_blood=, rmblr=, m_rm_kg=, tia_wb=, s_cross=, u_*}
  *     -> {tia_rm, self, cross, total}
  *   next_activity{dose_gy=, u_rel=, g=, u_*_rel=, ab_gy=, u_ab_gy=,
- *     gy_per_mbq=, u_gy_per_mbq_rel=, g_next=, limit_bed_gy=, level=} ->
- *     activity_mbq, bed_upper_gy, over
+ *     gy_per_mbq=, u_gy_per_mbq_rel=, g_next=, limit_bed_gy=, level=,
+ *     from_last=} -> activity_mbq, bed_upper_gy, over, bed_gy, u_gy
  *   stp{method=, t_h=, a_mbq=, u_rel=, t_half_h=, cv=[, level=]} -> {tia,
  *     u, lo, hi, bias_rel, u_rel_method, u_rel_meas} */
 #include <math.h>
@@ -508,7 +508,8 @@ static int u_next_activity(lua_State *L)
                                      "u_mass_rel", "u_s_rel", "ab_gy",
                                      "u_ab_gy", "gy_per_mbq",
                                      "u_gy_per_mbq_rel", "g_next",
-                                     "limit_bed_gy", "level", NULL};
+                                     "limit_bed_gy", "level", "from_last",
+                                     NULL};
   const char *ctx = "rk.uncert.next_activity";
   rkin_unc_next x;
   rkin_err err;
@@ -544,13 +545,21 @@ static int u_next_activity(lua_State *L)
   x.g_next = lrk_field_number(L, 1, ctx, "g_next", 1, 0);
   x.limit_bed_gy = lrk_field_number(L, 1, ctx, "limit_bed_gy", 1, 0);
   x.level = lrk_field_number(L, 1, ctx, "level", 0, 0.95);
+  x.from_last = lrk_field_boolean(L, 1, ctx, "from_last", 0);
   rkin_err_clear(&err);
   if (rkin_unc_next_activity(&x, &a, &ub, &over, &err))
     return lrk_raise(L, ctx, &err);
-  lua_pushnumber(L, a);
-  lua_pushnumber(L, ub);
-  lua_pushboolean(L, over);
-  return 3;
+  {
+    double bed, u;
+    if (rkin_unc_next_bed(&x, a, &bed, &u, NULL, &err))
+      return lrk_raise(L, ctx, &err);
+    lua_pushnumber(L, a);
+    lua_pushnumber(L, ub);
+    lua_pushboolean(L, over);
+    lua_pushnumber(L, bed);
+    lua_pushnumber(L, u);
+  }
+  return 5;
 }
 
 static int u_marrow(lua_State *L)

@@ -64,9 +64,12 @@ t.ok(s95 <= 0.10, "at 0.95 at most 10 % over (" .. s95 .. ")")
 
 -- By hand from the reported values (r.est.dose, g, u_rel): a patient's
 -- reduced last cycle, predicted at the previous cycle's dose per GBq and
--- G, puts BED + z u of the course on 27 Gy; u^2 = sum (k_i u_i d_i)^2 +
--- (cal^2 + rc^2 + vol^2) (sum k_i d_i)^2, k_i = 1 + 2 G_i d_i / (a/b)
--- (GUM eq. 13, the shared errors fully correlated); z = 1.6448536269514722
+-- G, puts BED + z u of the course on 27 Gy; u^2 = sum over the cycles
+-- before the last measured one L of (k_i u_i d_i)^2, plus (k_L d_L +
+-- k_n d_n)^2 u_L^2 (the prediction is cycle L's measurement scaled: its
+-- error is L's own, correlation 1), plus (cal^2 + rc^2 + vol^2) (sum k_i
+-- d_i)^2, k_i = 1 + 2 G_i d_i / (a/b) (GUM eq. 13, the shared errors fully
+-- correlated); z = 1.6448536269514722
 -- (the normal 0.95 quantile). Tolerance 1e-8: the rule's bisection stops
 -- at a relative 1e-10 of the activity.
 local worst, nchk = 0, 0
@@ -75,17 +78,19 @@ for i = 1, r95.n do
   if n >= 2 and act[n] < 7.4 * (1 - 1e-12) then
     local d, g, u = r95.est.dose.kidney[i], r95.est.g.kidney[i],
       r95.est.u_rel.kidney[i]
-    local bed, lin, vi = 0, 0, 0
+    local bed, lin, vi, own = 0, 0, 0, 0
     for c = 1, n do
       local dc, gc, uc = d[c], g[c], u[c]
       if c == n then
-        dc, gc, uc = act[n] * d[n - 1] / act[n - 1], g[n - 1], u[n - 1]
+        dc, gc = act[n] * d[n - 1] / act[n - 1], g[n - 1]
       end
       local kb = 1 + 2 * gc * dc / 2.6
       bed = bed + dc * (1 + gc * dc / 2.6)
       lin = lin + kb * dc
-      vi = vi + (kb * uc * dc) ^ 2
+      if c < n - 1 then vi = vi + (kb * uc * dc) ^ 2
+      else own = own + kb * dc end
     end
+    vi = vi + (own * u[n - 1]) ^ 2
     local ub = bed + 1.6448536269514722 * math.sqrt(vi + (0.05 ^ 2 + 0.05 ^ 2
       + 0.1 ^ 2) * lin ^ 2)
     worst = math.max(worst, math.abs(ub - 27) / 27)

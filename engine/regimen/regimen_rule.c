@@ -328,9 +328,9 @@ static int pp_prrt(const rkin_regimen_rule *u, const rkin_regimen_state *k,
 
 /* ILUMINET at a confidence: the upper bound of the cumulative BED, past
  * cycles plus the next (predicted from the last cycle's dose per GBq and
- * G, with its counting SD), held at the limit (rkin_unc_next_activity).
- * The prediction's error is taken as independent of the last cycle's
- * (it is the same measurement: a slight underestimate of u). */
+ * G), held at the limit (rkin_unc_next_activity). The prediction is the
+ * last cycle's measurement scaled, so its error is that cycle's own
+ * (from_last: correlation 1), not an independent draw. */
 static int iluminet_conf(const rkin_regimen_rule *u,
                          const rkin_regimen_state *k, double *next)
 {
@@ -343,7 +343,8 @@ static int iluminet_conf(const rkin_regimen_rule *u,
   if ((rc = measured_course(u, k, 1, buf, &x.past))) return rc;
   if ((rc = last_per_gbq(u, k, &per))) return rc;
   x.gy_per_mbq = per / 1000;
-  x.u_gy_per_mbq_rel = x.past.u_rel[c - 1];
+  x.u_gy_per_mbq_rel = 0.0;
+  x.from_last = 1;
   x.g_next = x.past.g[c - 1];
   x.limit_bed_gy = u->bed_limit_gy;
   x.level = u->confidence;

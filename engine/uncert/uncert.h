@@ -252,10 +252,30 @@ typedef struct {
   double g_next;               /* G of the next cycle, [0, 1] */
   double limit_bed_gy;         /* > 0 */
   double level;                /* one-sided, [0.5, 1) */
+  int from_last;               /* 1: gy_per_mbq is the last past cycle's
+                                * measured dose per activity (D_n = A
+                                * D_last / A_last), so the prediction
+                                * carries the last cycle's own error
+                                * (past.u_rel[n-1], correlation 1 with it)
+                                * and u_gy_per_mbq_rel is an independent
+                                * extra term (the true change between
+                                * cycles); 0: an independent prediction
+                                * (e.g. a scout scan) of relative SD
+                                * u_gy_per_mbq_rel. Needs past.n >= 1. */
 } rkin_unc_next;
 
 int rkin_unc_next_activity(const rkin_unc_next *x, double *activity_mbq,
                            double *bed_upper_gy, int *over, rkin_err *err);
+
+/* The predicted cumulative BED (past cycles plus the next at activity_mbq)
+ * and its first-order standard uncertainty under the model of x (level and
+ * limit unused): with from_last the own-error variance of the sum gains
+ * the covariance 2 k_L D_L k_n D_n u_L^2 of the last cycle and the
+ * prediction (k = dBED/dD = 1 + 2 G D / (alpha/beta)). var (may be NULL)
+ * receives the variance by source. */
+int rkin_unc_next_bed(const rkin_unc_next *x, double activity_mbq,
+                      double *bed_gy, double *u_gy,
+                      double var[RKIN_UNC_NSRC], rkin_err *err);
 
 /* ---- red marrow from blood ---- */
 

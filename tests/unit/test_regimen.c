@@ -1004,7 +1004,8 @@ static void test_imaging_shared(void)
  * the reduced cycle's predicted dose (its activity x the previous cycle's
  * dose per GBq, the previous G) with the cycles before it puts the upper
  * bound BED + z u on the limit. u^2 = sum (k_i u_i d_i)^2 + (k u d)^2 +
- * (cal^2 + rc^2 + vol^2) (sum k_i d_i)^2, k_i = 1 + 2 G_i d_i / (a/b)
+ * 2 k_L u d_L k u d (the prediction carries the last measured cycle L's own
+ * error) + (cal^2 + rc^2 + vol^2) (sum k_i d_i)^2, k_i = 1 + 2 G_i d_i / (a/b)
  * (GUM JCGM 100:2008 eq. 13, shared factors fully correlated). Returns
  * the relative miss, or -1 when the patient had no reduced cycle. */
 static double iluminet_miss(const rkin_regimen_res *res, size_t i,
@@ -1038,6 +1039,13 @@ static double iluminet_miss(const rkin_regimen_res *res, size_t i,
   bed += d * (1 + g * d / ab);
   lin += kb * d;
   vi += kb * kb * u * u * d * d;
+  /* the prediction is the last measured cycle scaled: its error is that
+   * cycle's own (correlation 1), covariance 2 k_L D_L k_n D_n u_L^2 */
+  {
+    size_t o = (i * mc + last - 1) * nr;
+    double dl = res->dose_est[o];
+    vi += 2 * (1 + 2 * g * dl / ab) * dl * kb * d * u * u;
+  }
   return fabs(bed + Z95 * sqrt(vi + sh2 * lin * lin) - limit) / limit;
 }
 

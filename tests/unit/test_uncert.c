@@ -510,6 +510,107 @@ static void test_next(void)
      "level below 0.5 refused: %s", e.msg);
 }
 
+/* The next cycle predicted from the last cycle's measured dose per
+ * activity (from_last) against a Monte Carlo of the same measurement model:
+ * past cycle c measured as D_c (1 + e_c) and the prediction as D_n (1 +
+ * e_L) (1 + x), both times the shared calibration, mass and S-value
+ * factors (1 + e_cal)(1 + e_m)(1 + e_s), alpha/beta drawn too; the
+ * estimated cumulative BED's variance over 2e5 draws equals the delta
+ * method's u^2 within Monte Carlo error (SE of a variance ~ sqrt(2/N)
+ * = 0.3 %; the relative SDs are small so the model is nearly linear).
+ * The former independent treatment of the prediction misses the
+ * covariance 2 k_L D_L k_n D_n u_L^2 and fails the same check. */
+static void test_next_corr(void)
+{
+  double d[3] = {6.0, 5.5, 5.0}, u[3] = {0.03, 0.03, 0.08},
+         g[3] = {0.05, 0.06, 0.055};
+  const double a_last = 7400.0, act = 6000.0, ux = 0.02;
+  const double ucal = 0.02, umass = 0.02, us = 0.01, ab = 2.6, uab = 0.1;
+  rkin_unc_next x;
+  rkin_err e;
+  double bed, u_delta, var[RKIN_UNC_NSRC], u_indep, dn, cov;
+  const size_t N = 200000;
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  double s1 = 0.0, s2 = 0.0;
+  size_t k, i;
+  memset(&x, 0, sizeof x);
+  x.past.n = 3;
+  x.past.dose_gy = d;
+  x.past.u_rel = u;
+  x.past.g = g;
+  x.past.u_cal_rel = ucal;
+  x.past.u_mass_rel = umass;
+  x.past.u_s_rel = us;
+  x.past.ab_gy = ab;
+  x.past.u_ab_gy = uab;
+  x.gy_per_mbq = d[2] / a_last;
+  x.u_gy_per_mbq_rel = ux;
+  x.g_next = 0.055;
+  x.limit_bed_gy = 40.0;
+  x.level = 0.95;
+  x.from_last = 1;
+  ok(rkin_unc_next_bed(&x, act, &bed, &u_delta, var, &e) == 0,
+     "next BED with the prediction from the last cycle: %s", e.msg);
+  dn = act * x.gy_per_mbq;
+  cov = 2.0 * (1 + 2 * g[2] * d[2] / ab) * d[2] * (1 + 2 * 0.055 * dn / ab)
+        * dn * u[2] * u[2];
+  gsl_rng_set(rng, 20260);
+  for (k = 0; k < N; k++) {
+    double sh = (1 + gsl_ran_gaussian(rng, ucal)) *
+                (1 + gsl_ran_gaussian(rng, umass)) *
+                (1 + gsl_ran_gaussian(rng, us));
+    double abk = ab + gsl_ran_gaussian(rng, uab), el = 0.0, b = 0.0, dk;
+    for (i = 0; i < 3; i++) {
+      double ei = gsl_ran_gaussian(rng, u[i]);
+      if (i == 2) el = ei;
+      dk = d[i] * (1 + ei) * sh;
+      b += dk * (1 + g[i] * dk / abk);
+    }
+    dk = dn * (1 + el) * (1 + gsl_ran_gaussian(rng, ux)) * sh;
+    b += dk * (1 + 0.055 * dk / abk);
+    s1 += b;
+    s2 += b * b;
+  }
+  gsl_rng_free(rng);
+  {
+    double m = s1 / N, v = s2 / N - m * m, se = v * sqrt(2.0 / (N - 1));
+    double vd = u_delta * u_delta;
+    ok(fabs(vd - v) < 4.0 * se + 0.003 * v,
+       "from_last: delta variance %.5f vs Monte Carlo %.5f (SE %.5f)", vd, v,
+       se);
+    is_double(m, bed, 2e-3, "Monte Carlo mean = the predicted BED (rel "
+              "2e-3: second-order bias of the quadratic BED)");
+    /* the same course with the prediction taken as independent */
+    x.from_last = 0;
+    x.u_gy_per_mbq_rel = sqrt(u[2] * u[2] + ux * ux);
+    ok(rkin_unc_next_bed(&x, act, NULL, &u_indep, NULL, &e) == 0,
+       "independent prediction: %s", e.msg);
+    ok(fabs(u_indep * u_indep - v) > 10.0 * se,
+       "the independent treatment misses the covariance: %.5f vs MC %.5f",
+       u_indep * u_indep, v);
+    is_double(vd - u_indep * u_indep, cov, 1e-9,
+              "the difference is 2 k_L D_L k_n D_n u_L^2");
+  }
+  /* the activity found sits on the limit with this u */
+  {
+    double a95, ub, b2, u2;
+    x.from_last = 1;
+    x.u_gy_per_mbq_rel = ux;
+    ok(rkin_unc_next_activity(&x, &a95, &ub, NULL, &e) == 0, "next activity "
+       "from_last: %s", e.msg);
+    rkin_unc_next_bed(&x, a95, &b2, &u2, NULL, &e);
+    is_double(b2 + 1.6448536269514722 * u2, 40.0, 1e-8,
+              "from_last: BED + z(0.95) u = limit at the activity found");
+    x.past.n = 0;
+    ok(rkin_unc_next_activity(&x, &a95, &ub, NULL, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "needs at least one past cycle"),
+       "from_last without a past cycle refused: %s", e.msg);
+    x.past.n = 3;
+    ok(rkin_unc_next_bed(&x, -1.0, &b2, &u2, NULL, &e) == RKIN_EINVAL,
+       "negative activity refused: %s", e.msg);
+  }
+}
+
 /* Red marrow from blood (Hindorf et al. 2010): terms by hand. */
 static void test_marrow(void)
 {
@@ -635,6 +736,7 @@ int main(void)
   test_course();
   test_marrow();
   test_next();
+  test_next_corr();
   test_stp();
   test_errors();
   done_testing();
