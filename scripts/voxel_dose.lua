@@ -9,7 +9,7 @@ usage: radiokin scripts/voxel_dose.lua --spect FILE@HOURS ... --labels LABELS.ni
          [--ct CT.nii] [--nuclide Lu-177] [--tia voi_shape|per_voxel|haenscheid]
          [--dose kernel|led] [--dpk FILE] [--class LABEL=AB:TREP ...]
          [--vx GY ...] [--threads N] [--rtdose [FRAME_UID]] [--out DIR]
-         [--no-plot] [--quiet]
+         [--cal CPS_PER_MBQ [--acq-s SECONDS]] [--no-plot] [--quiet]
        radiokin scripts/voxel_dose.lua --phantom N [--spacing MM] [...]
 
 Inputs (NIfTI-1/2 .nii/.nii.gz, or DICOM: a file holding a volume or a
@@ -23,7 +23,19 @@ reference are refused):
                       the file; a file decay-corrected to the
                       administration (DecayCorrection ADMIN) has the
                       correction undone with the nuclide's half-life; a
-                      counts image is refused (calibrate it first)
+                      counts image (Units CNTS) needs --cal
+  --cal Q             the SPECT images hold counts per voxel: Q is the
+                      camera's calibration factor in cps/MBq (counts per
+                      second per MBq, i.e. counts/(s MBq)), and each voxel
+                      becomes C / (t Q) x 1e6 / V_voxel Bq/mL. A DICOM
+                      image in Bq/mL (Units BQML) is refused with it.
+                      t (s) is the acquisition duration the factor was
+                      measured with: --acq-s, else each DICOM file's
+                      ActualFrameDuration (0018,1242), the duration of one
+                      view for a SPECT (so Q must be per second of view, as
+                      measured with the same protocol)
+  --acq-s T           the acquisition duration t in seconds for every
+                      image (overrides the DICOM tag; needed for NIfTI)
   --labels FILE       label map (0 outside the body; each region its
                       number); resampled by nearest neighbour
   --ct FILE           CT in HU: mass density by the Schneider 2000 table
@@ -119,6 +131,12 @@ function M.parse_args(args)
         i = i + 1
         o.frame_uid = args[i]
       end
+    elseif a == "--cal" then
+      o.cal = number(a)
+      if o.cal <= 0 then usage("--cal needs a calibration factor > 0 cps/MBq") end
+    elseif a == "--acq-s" then
+      o.acq_s = number(a)
+      if o.acq_s <= 0 then usage("--acq-s needs a duration > 0 s") end
     elseif a == "--threads" then o.threads = number(a)
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.no_plot = true
@@ -135,6 +153,12 @@ function M.parse_args(args)
   if o.dose ~= "kernel" and o.dose ~= "led" then
     usage("--dose must be kernel or led (got " .. o.dose .. ")")
   end
+  if o.cal and o.phantom then
+    usage("--cal calibrates SPECT counts: not with --phantom")
+  end
+  if o.acq_s and not o.cal then
+    usage("--acq-s is the duration for --cal: give the calibration factor")
+  end
   if not o.phantom then
     if #o.spect == 0 then usage("give --spect FILE@HOURS (or --phantom N)") end
     if not o.labels then usage("give --labels FILE (the body and regions)") end
@@ -144,6 +168,48 @@ end
 
 -- An image from NIfTI (.nii, .nii.gz) or DICOM (a file, or a folder
 -- holding one series); the frame of reference UID of DICOM inputs.
+
+-- Counts to Bq/mL in place (--cal): C / (t Q) MBq per voxel, x 1e6 /
+-- V_voxel(mL). A DICOM file says its unit (Units 0054,1001); a NIfTI does
+-- not, so with --cal its voxels are taken as counts. Errors name the file
+-- and the tag or option missing.
+function M.calibrate(img, file, o, log)
+  local g = img:geometry()
+  local dicom = not (file:match("%.nii$") or file:match("%.nii%.gz$"))
+  if not o.cal then
+    if g.unit == "counts" then
+      error(("%s: the image is in counts (Units CNTS, 0054,1001): give the "
+        .. "camera's calibration factor --cal CPS_PER_MBQ (and --acq-s "
+        .. "SECONDS unless the file has ActualFrameDuration)"):format(file), 0)
+    end
+    return
+  end
+  if g.unit == "Bq/mL" then
+    error(("%s: the image is already in Bq/mL (Units BQML, 0054,1001): "
+      .. "drop --cal"):format(file), 0)
+  end
+  if dicom and g.unit ~= "counts" then
+    error(("%s: --cal needs a counts image, but Units (0054,1001) is '%s'")
+      :format(file, g.unit), 0)
+  end
+  local t, from = o.acq_s, "--acq-s"
+  if not t then
+    local ok, nm = false, nil
+    if dicom then ok, nm = pcall(rk.image.dicom_nm_info, file) end
+    if not (ok and nm.frame_duration_s and nm.frame_duration_s > 0) then
+      error(("%s: no acquisition duration (ActualFrameDuration 0018,1242%s):"
+        .. " give --acq-s SECONDS"):format(file, dicom and
+        (ok and " absent or 0" or ": " .. tostring(nm)) or ", a NIfTI has "
+        .. "none"), 0)
+    end
+    t, from = nm.frame_duration_s, "ActualFrameDuration"
+  end
+  local f = 1e6 / (t * o.cal * g.voxel_ml)
+  img:scale(f)
+  log(("%s: counts to Bq/mL with %g cps/MBq, %g s (%s), %g mL voxels "
+    .. "(x %.6g)"):format(file, o.cal, t, from, g.voxel_ml, f))
+  return f
+end
 
 -- The inputs on one grid (the first SPECT's): activities, labels, density.
 function M.load(o, log)
@@ -170,10 +236,6 @@ function M.load(o, log)
           .. "(RadiopharmaceuticalStartDateTime, 0018,1078): give "
           .. "FILE@HOURS"):format(sp.file), 0)
       end
-      if nm.unit == "counts" then
-        error(("%s: the image is in counts (Units CNTS): convert it to "
-          .. "Bq/mL with the camera's calibration first"):format(sp.file), 0)
-      end
       sp.t = nm.hours_after_injection
       if nm.decay_correction == "ADMIN" then
         undo[sp.file] = math.exp(-rk.nuclide(o.nuclide).lambda * sp.t)
@@ -190,6 +252,7 @@ function M.load(o, log)
         s.file), 0)
     end
     local img = read(s.file)
+    M.calibrate(img, s.file, o, log)
     if undo[s.file] then
       img:scale(undo[s.file])
       log(("%s: decay correction to administration undone (x %.4g)")

@@ -35,6 +35,7 @@ local function nm_file(path, o)
     el(0x0008, 0x0022, "DA", o.date),
     el(0x0008, 0x0032, "TM", o.time),
     el(0x0008, 0x0060, "CS", "NM"),
+    o.frame_ms and el(0x0018, 0x1242, "IS", tostring(o.frame_ms)) or "",
     el(0x0018, 0x0088, "DS", "4"),
     el(0x0020, 0x0032, "DS", "0\\0\\0"),
     el(0x0020, 0x0037, "DS", "1\\0\\0\\0\\1\\0"),
@@ -120,6 +121,99 @@ do
     "--tia", "haenscheid", "--dose", "led", "--out", tmp .. "/bad" }
   t.ok(st ~= 0 and (se or ""):find("no injection time", 1, true),
     "no injection time: give FILE@HOURS")
+end
+
+-- Counts to Bq/mL (--cal): C / (t Q) x 1e6 / V_voxel. Q = 250 cps/MBq,
+-- ActualFrameDuration 31250 ms, voxels 4 x 4 x 4 mm = 0.064 mL: factor
+-- 1e6 / (31.25 x 250 x 0.064) = 2000 Bq/mL per count. Counts 15000 e^(-(lp
+-- + lb) t), not decay-corrected: TIA = 3e7 / (lp + lb) Bq h/mL (uint16
+-- rounding at 168 h, ~1350 counts: 2e-3). --acq-s 62.5 overrides the tag:
+-- factor 1000, half the TIA.
+do
+  local lab = tmp .. "/labels.nii.gz"
+  local cargs = {}
+  for k, a in ipairs(acq) do
+    local f = nm_file(("%s/cn%d.dcm"):format(tmp, k), { value = math.floor(
+      15000 * math.exp(-(lp + lb) * a[3]) + 0.5), date = a[1], time = a[2],
+      injection = "20260301080000", units = "CNTS", frame_ms = 31250 })
+    cargs[#cargs + 1] = "--spect"
+    cargs[#cargs + 1] = f .. "@tags"
+  end
+  local function vd(out, ...)
+    local a = { build .. "/radiokin", src .. "/scripts/voxel_dose.lua" }
+    for _, x in ipairs(cargs) do a[#a + 1] = x end
+    for _, x in ipairs { "--labels", lab, "--dose", "led", "--out", out,
+      "--no-plot", ... } do a[#a + 1] = x end
+    local st, so, se = rk.run(a)
+    return st, (so or "") .. (se or "")
+  end
+  local st, msg = vd(tmp .. "/cal", "--cal", "250")
+  local so, se
+  t.ok(st == 0, "voxel_dose.lua --cal 250 with counts images: " .. msg)
+  t.ok(msg:find("counts to Bq/mL with 250 cps/MBq, 31.25 s " ..
+    "(ActualFrameDuration), 0.064 mL voxels (x 2000)", 1, true),
+    "the conversion is reported with its factor")
+  if st == 0 then
+    local tia = rk.image.read(tmp .. "/cal/tia.nii.gz")
+    t.is(tia:get(2, 1, 1), 2000 * 15000 / (lp + lb), 2e-3,
+      "counts: TIA = 2000 x 15000 / (lp + lb) Bq h/mL (factor from the tags)")
+  else
+    t.skip(1, "no run")
+  end
+  st, msg = vd(tmp .. "/cal2", "--cal", "250", "--acq-s", "62.5", "--quiet")
+  if st == 0 then
+    local tia = rk.image.read(tmp .. "/cal2/tia.nii.gz")
+    t.is(tia:get(2, 1, 1), 1000 * 15000 / (lp + lb), 2e-3,
+      "--acq-s 62.5 overrides the tag: factor 1000, TIA halved")
+  else
+    t.ok(false, "--acq-s run: " .. msg)
+  end
+  -- bad input
+  st, msg = vd(tmp .. "/bad", "--quiet")
+  t.ok(st ~= 0 and msg:find("cn1.dcm: the image is in counts (Units CNTS, " ..
+    "0054,1001): give the camera's calibration factor --cal", 1, true),
+    "counts without --cal refused, naming the file: " .. msg)
+  local nof = nm_file(tmp .. "/nof.dcm", { value = 5, date = "20260302",
+    time = "080000", injection = "20260301080000", units = "CNTS" })
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", nof .. "@tags", "--labels", lab, "--tia", "haenscheid",
+    "--dose", "led", "--cal", "250", "--out", tmp .. "/bad" }
+  t.ok(st ~= 0 and (se or ""):find("nof.dcm: no acquisition duration " ..
+    "(ActualFrameDuration 0018,1242 absent or 0): give --acq-s", 1, true),
+    "no frame duration and no --acq-s refused: " .. tostring(se))
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", tmp .. "/nm2.dcm@tags", "--labels", lab, "--tia",
+    "haenscheid", "--dose", "led", "--cal", "250", "--out", tmp .. "/bad" }
+  t.ok(st ~= 0 and (se or ""):find("nm2.dcm: the image is already in Bq/mL",
+    1, true), "--cal with a Bq/mL image refused: " .. tostring(se))
+  local ni = tmp .. "/cnt.nii.gz"
+  rk.image.new{ dims = { 3, 2, 2 }, spacing = { 4, 4, 4 }, value = 100 }
+    :write(ni)
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", ni .. "@24", "--labels", lab, "--tia", "haenscheid",
+    "--dose", "led", "--cal", "250", "--out", tmp .. "/bad" }
+  t.ok(st ~= 0 and (se or ""):find("cnt.nii.gz: no acquisition duration " ..
+    "(ActualFrameDuration 0018,1242, a NIfTI has none): give --acq-s", 1,
+    true), "NIfTI counts without --acq-s refused: " .. tostring(se))
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", ni .. "@24", "--labels", lab, "--acq-s", "10",
+    "--out", tmp .. "/bad" }
+  t.ok(st ~= 0 and (se or ""):find("--acq-s is the duration for --cal", 1,
+    true), "--acq-s without --cal refused")
+  t.ok(not io.open(tmp .. "/bad/tia.nii.gz"), "nothing written on bad input")
+  -- NIfTI counts with --acq-s: Haenscheid TIA = c 2 t / ln 2 with c = 100
+  -- counts x 1e6 / (10 s x 250 x 0.064 mL) = 625000 Bq/mL
+  st, so, se = rk.run { build .. "/radiokin", src .. "/scripts/voxel_dose.lua",
+    "--spect", ni .. "@24", "--labels", lab, "--tia", "haenscheid",
+    "--dose", "led", "--cal", "250", "--acq-s", "10", "--out",
+    tmp .. "/nii", "--no-plot", "--quiet" }
+  if st == 0 then
+    t.is(rk.image.read(tmp .. "/nii/tia.nii.gz"):get(1, 1, 1),
+      625000 * 2 * 24 / math.log(2), 1e-6,
+      "NIfTI counts, --acq-s 10: Haenscheid TIA of 625000 Bq/mL at 24 h (float32 NIfTI: 1e-6)")
+  else
+    t.ok(false, "NIfTI --cal run: " .. tostring(se))
+  end
 end
 
 t.done()
