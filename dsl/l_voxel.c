@@ -440,6 +440,126 @@ static int l_bed(lua_State *L)
   return 2;
 }
 
+/* Options of rk.voxel.dvh read before any DVH is evaluated, so nothing
+ * raises while a DVH holds memory. bin <= 0: from each VOI's maximum. */
+typedef struct {
+  size_t nb, nvx;
+  double bin, a, alpha, *vx, *cum, *diff;
+} dvh_opts;
+
+static void read_dvh_opts(lua_State *L, const char *ctx, dvh_opts *o)
+{
+  o->nb = (size_t)lrk_field_count(L, 1, ctx, "nbins", 0, 100, 1, 100000);
+  o->bin = lrk_field_number(L, 1, ctx, "bin", 0, 0.0);
+  if (lua_getfield(L, 1, "bin") != LUA_TNIL && !(o->bin > 0))
+    lrk_error(L, "%s: field 'bin' must be > 0 Gy (got %g)", ctx, o->bin);
+  lua_pop(L, 1);
+  o->a = lrk_field_number(L, 1, ctx, "eud_a", 0, NAN);
+  o->alpha = lrk_field_number(L, 1, ctx, "alpha", 0, NAN);
+  o->cum = lrk_scratch(L, o->nb, sizeof *o->cum);
+  o->diff = lrk_scratch(L, o->nb, sizeof *o->diff);
+  o->vx = NULL;
+  o->nvx = 0;
+  {
+    /* copied to a scratch (freed by Lua) so no malloc'd array is held
+     * across calls that may raise */
+    double *v = lrk_field_numbers(L, 1, ctx, "vx", 0, &o->nvx);
+    if (v) {
+      o->vx = lrk_scratch(L, o->nvx ? o->nvx : 1, sizeof *o->vx);
+      if (o->nvx) memcpy(o->vx, v, o->nvx * sizeof *v);
+      free(v);
+    }
+  }
+}
+
+/* Pushes the result table of h, or returns an error (bad bin) without
+ * pushing. */
+static int push_dvh(lua_State *L, const rkin_dvh *h, const dvh_opts *o,
+                    rkin_err *err)
+{
+  size_t i, nb = o->nb;
+  double bin = o->bin > 0 ? o->bin
+                          : h->max > 0 ? h->max / (double)nb * 1.0001 : 1.0;
+  if (rkin_dvh_curve(h, bin, nb, o->cum, o->diff, err) < 0) return -1;
+  lua_createtable(L, 0, 20);
+#define SETN(name) lua_pushnumber(L, h->name); lua_setfield(L, -2, #name)
+  SETN(mean); SETN(sd); SETN(min); SETN(max); SETN(median);
+  SETN(d2); SETN(d50); SETN(d70); SETN(d90); SETN(d98);
+#undef SETN
+  lua_pushinteger(L, (lua_Integer)h->n);
+  lua_setfield(L, -2, "n");
+  lua_pushnumber(L, (double)h->n * h->voxel_ml);
+  lua_setfield(L, -2, "volume_ml");
+  lua_pushnumber(L, bin);
+  lua_setfield(L, -2, "bin");
+  lrk_push_numbers(L, o->cum, nb);
+  lua_setfield(L, -2, "cumulative");
+  lrk_push_numbers(L, o->diff, nb);
+  lua_setfield(L, -2, "differential");
+  if (!isnan(o->a)) {
+    lua_pushnumber(L, rkin_dvh_geud(h, o->a));
+    lua_setfield(L, -2, "geud");
+  }
+  if (!isnan(o->alpha)) {
+    lua_pushnumber(L, rkin_dvh_eud_alpha(h, o->alpha));
+    lua_setfield(L, -2, "eud");
+  }
+  if (o->vx) {
+    lua_createtable(L, (int)o->nvx, 0);
+    for (i = 0; i < o->nvx; i++) {
+      lua_pushnumber(L, rkin_dvh_vx(h, o->vx[i]));
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "vx");
+  }
+  return 0;
+}
+
+/* label = {l1, l2, ...}: every label's DVH in one pass over the map
+ * (rkin_dvh_eval_labels), a list in the order given. */
+static int dvh_labels(lua_State *L, const char *ctx, rkin_image *dose,
+                      const dvh_opts *o)
+{
+  rkin_image *labels;
+  rkin_dvh *h;
+  int *lab;
+  size_t n, i;
+  rkin_err err;
+  labels = field_image(L, 1, ctx, "labels", 0);
+  if (!labels)
+    return lrk_error(L, "%s: a list of labels needs field 'labels' (the "
+                     "label map)", ctx);
+  lua_getfield(L, 1, "label");
+  n = (size_t)luaL_len(L, -1);
+  if (n < 1 || n > 65535)
+    return lrk_error(L, "%s: field 'label' lists %d labels (expected "
+                     "1..65535)", ctx, (int)n);
+  lab = lrk_scratch(L, n, sizeof *lab);
+  for (i = 0; i < n; i++) {
+    lua_geti(L, -2, (lua_Integer)i + 1);
+    if (!lua_isinteger(L, -1))
+      return lrk_error(L, "%s: field 'label'[%d] must be an integer (got %s)",
+                       ctx, (int)i + 1, lrk_got(L, -1));
+    lab[i] = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  h = lrk_scratch(L, n, sizeof *h);
+  if (rkin_dvh_eval_labels(dose, labels, n, lab, h, &err) < 0)
+    return lrk_raise(L, ctx, &err);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    if (push_dvh(L, &h[i], o, &err) < 0) {
+      for (; i < n; i++) rkin_dvh_free(&h[i]);
+      return lrk_raise(L, ctx, &err);
+    }
+    lua_pushinteger(L, lab[i]);
+    lua_setfield(L, -2, "label");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    rkin_dvh_free(&h[i]);
+  }
+  return 1;
+}
+
 static int l_dvh(lua_State *L)
 {
   static const char *const keys[] = {"dose", "labels", "label", "bin",
@@ -449,60 +569,22 @@ static int l_dvh(lua_State *L)
   unsigned char *mask;
   rkin_dvh h;
   rkin_err err;
-  double bin, *vx, *cum, *diff;
-  size_t nvx, nb, i;
+  dvh_opts o;
+  int rc;
   luaL_checktype(L, 1, LUA_TTABLE);
   lrk_check_keys(L, 1, ctx, keys);
   dose = field_image(L, 1, ctx, "dose", 1);
+  read_dvh_opts(L, ctx, &o);
+  if (lua_getfield(L, 1, "label") == LUA_TTABLE) {
+    lua_pop(L, 1);
+    return dvh_labels(L, ctx, dose, &o);
+  }
+  lua_pop(L, 1);
   mask = field_mask(L, 1, ctx, &dose->g);
   if (rkin_dvh_eval(dose, mask, &h, &err) < 0) lrk_raise(L, ctx, &err);
-  /* copy what Lua needs, free h before anything can raise */
-  nb = (size_t)lrk_field_count(L, 1, ctx, "nbins", 0, 100, 1, 100000);
-  bin = lrk_field_number(L, 1, ctx, "bin", 0, h.max > 0 ? h.max / (double)nb * 1.0001 : 1.0);
-  cum = lrk_scratch(L, nb, sizeof *cum);
-  diff = lrk_scratch(L, nb, sizeof *diff);
-  if (rkin_dvh_curve(&h, bin, nb, cum, diff, &err) < 0) {
-    rkin_dvh_free(&h);
-    lrk_raise(L, ctx, &err);
-  }
-  lua_createtable(L, 0, 20);
-#define SETN(name) lua_pushnumber(L, h.name); lua_setfield(L, -2, #name)
-  SETN(mean); SETN(sd); SETN(min); SETN(max); SETN(median);
-  SETN(d2); SETN(d50); SETN(d70); SETN(d90); SETN(d98);
-#undef SETN
-  lua_pushinteger(L, (lua_Integer)h.n);
-  lua_setfield(L, -2, "n");
-  lua_pushnumber(L, (double)h.n * h.voxel_ml);
-  lua_setfield(L, -2, "volume_ml");
-  lua_pushnumber(L, bin);
-  lua_setfield(L, -2, "bin");
-  lrk_push_numbers(L, cum, nb);
-  lua_setfield(L, -2, "cumulative");
-  lrk_push_numbers(L, diff, nb);
-  lua_setfield(L, -2, "differential");
-  {
-    double a = lrk_field_number(L, 1, ctx, "eud_a", 0, NAN);
-    double al = lrk_field_number(L, 1, ctx, "alpha", 0, NAN);
-    if (!isnan(a)) {
-      lua_pushnumber(L, rkin_dvh_geud(&h, a));
-      lua_setfield(L, -2, "geud");
-    }
-    if (!isnan(al)) {
-      lua_pushnumber(L, rkin_dvh_eud_alpha(&h, al));
-      lua_setfield(L, -2, "eud");
-    }
-  }
-  vx = lrk_field_numbers(L, 1, ctx, "vx", 0, &nvx);
-  if (vx) {
-    lua_createtable(L, (int)nvx, 0);
-    for (i = 0; i < nvx; i++) {
-      lua_pushnumber(L, rkin_dvh_vx(&h, vx[i]));
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    lua_setfield(L, -2, "vx");
-    free(vx);
-  }
+  rc = push_dvh(L, &h, &o, &err);
   rkin_dvh_free(&h);
+  if (rc < 0) lrk_raise(L, ctx, &err);
   return 1;
 }
 

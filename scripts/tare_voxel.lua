@@ -239,9 +239,10 @@ function M.load(o, log)
         terr:set(i, j, k, i <= half and 1 or 2)
       end end end
     end
+    local ct = ph:ct()
     return scout, { img = lab, label = rk.phantom.LIVER },
       { img = lab, label = rk.phantom.SPHERE1 },
-      rk.voxel.density{ ct = ph:ct() }, terr
+      rk.voxel.density{ ct = ct }, terr, ct
   end
   local scout = read(o.scout)
   local function mask(spec, what)
@@ -275,12 +276,12 @@ function M.load(o, log)
   for k, t in ipairs(o.territories) do
     t.m = mask(t.mask, "territory " .. k)
   end
-  local rho
+  local rho, ct
   if o.ct then
-    rho = rk.voxel.density{ ct = read(o.ct):resample(scout,
-      { conserve = false }) }
+    ct = read(o.ct):resample(scout, { conserve = false })
+    rho = rk.voxel.density{ ct = ct }
   end
-  return scout, liver, tumour, rho
+  return scout, liver, tumour, rho, nil, ct
 end
 
 local function territory_args(o, terr_img)
@@ -341,14 +342,14 @@ set output
   return path
 end
 
--- Orthogonal slices with isodose lines (voxel_dose.lua's plot), written
--- through a private folder.
-function M.plot_slices(path, dose)
+-- Orthogonal slices with isodose lines (voxel_dose.lua's plot), over the
+-- CT (HU, on the dose grid) when given, written through a private folder.
+function M.plot_slices(path, dose, ct)
   local dir = (arg and arg[0] and arg[0]:match("^(.*)/[^/]*$")) or "."
   local okl, vd = pcall(dofile, dir .. "/voxel_dose.lua")
   if not okl then return nil, "voxel_dose.lua not found beside this script" end
   local f = rk.plot_files { path }
-  local ok, why = vd.plot_slices(f.tmp[1], dose)
+  local ok, why = vd.plot_slices(f.tmp[1], dose, ct)
   if not ok then
     f:abort()
     return nil, why or "gnuplot failed"
@@ -367,7 +368,7 @@ function M.main(args)
   local function log(msg)
     if not o.quiet then io.stderr:write("tare_voxel: " .. msg .. "\n") end
   end
-  local scout, liver, tumour, rho, terr_img = M.load(o, log)
+  local scout, liver, tumour, rho, terr_img, ct = M.load(o, log)
   local kernel
   if o.kernel ~= "none" then
     -- the kernel's nuclide is the product's (a name or its start: "sir")
@@ -484,7 +485,7 @@ function M.main(args)
   if not o.no_plot then
     local ok, why = M.plot(o.out .. "/dvh.png", curves, bin)
     if not ok then log("no plot: " .. tostring(why)) end
-    ok, why = M.plot_slices(o.out .. "/dose_slices.png", led)
+    ok, why = M.plot_slices(o.out .. "/dose_slices.png", led, ct)
     if not ok then log("no slice plot: " .. tostring(why)) end
   end
   if not o.quiet then

@@ -60,7 +60,7 @@ bed.nii.gz and eqd2.nii.gz (with --class), dvh.csv (one row per region:
 n, volume_ml, mean, median, min, max, sd, D2, D50, D70, D90, D98, V(x)),
 dvh_curves.csv (cumulative and differential DVH per region), dvh.png and
 dose_slices.png (orthogonal slices through the hottest voxel with isodose
-lines; gnuplot). Negative voxels are clipped to 0 and counted. Any failure exits
+lines, over the CT in grey (window W400 L40) when there is one; gnuplot). Negative voxels are clipped to 0 and counted. Any failure exits
 non-zero and leaves no partial output file.
 
 Example
@@ -222,8 +222,9 @@ function M.load(o, log)
       acts[k], times[k] = ph:activity(t), t
     end
     labels = ph:labels()
-    rho = rk.voxel.density{ ct = ph:ct() }
-    return acts, times, labels, rho
+    local ct = ph:ct()
+    rho = rk.voxel.density{ ct = ct }
+    return acts, times, labels, rho, ct
   end
   -- hours from the DICOM tags; the decay correction to administration
   -- undone (the fits model physical decay themselves)
@@ -284,11 +285,12 @@ function M.load(o, log)
     error(o.labels .. ": no labelled voxel inside the SPECT field of view "
       .. "(do the label map and the SPECT overlap?)", 0)
   end
+  local ct
   if o.ct then
-    local ct = read(o.ct):resample(acts[1], { conserve = false })
+    ct = read(o.ct):resample(acts[1], { conserve = false })
     rho = rk.voxel.density{ ct = ct }
   end
-  return acts, times, labels, rho
+  return acts, times, labels, rho, ct
 end
 
 -- The labels present (> 0), ascending.
@@ -331,39 +333,96 @@ plot %s
   return rk.gnuplot(cmds, blocks)
 end
 
--- Three orthogonal slices of the dose through its hottest voxel, with
--- isodose lines at 25, 50, 75 and 90 % of the maximum (gnuplot contours
--- of the same matrix, tabulated into a data block first).
-function M.plot_slices(path, dose)
+-- The CT window of the slice plots (HU): soft tissue, level 40, width 400.
+M.CT_LEVEL, M.CT_WIDTH = 40, 400
+-- Dose below this share of the maximum is left transparent over the CT.
+M.DOSE_FLOOR = 0.05
+
+-- Grey level 0..255 of a HU value in the CT window.
+function M.ct_grey(hu)
+  local x = (hu - (M.CT_LEVEL - M.CT_WIDTH / 2)) / M.CT_WIDTH
+  return 255 * math.max(0, math.min(1, x))
+end
+
+-- The data of the three orthogonal slices through the dose's hottest
+-- voxel: blocks (ax, co, sa: dose matrices; ct_ax, ct_co, ct_sa: rows x
+-- (mm), y (mm), r, g, b of the CT's grey, when ct is given, on the dose's
+-- grid), the panels and the maximum. With a CT, dose under DOSE_FLOOR of
+-- the maximum is NaN (gnuplot leaves it undrawn: the CT shows through).
+function M.slice_data(dose, ct)
   local g = dose:geometry()
   local nx, ny, nz = g.dims[1], g.dims[2], g.dims[3]
+  if ct then
+    local gc = ct:geometry()
+    if gc.dims[1] ~= nx or gc.dims[2] ~= ny or gc.dims[3] ~= nz then
+      error(("slice plot: the CT (%dx%dx%d) is not on the dose grid "
+        .. "(%dx%dx%d): resample it first"):format(gc.dims[1], gc.dims[2],
+        gc.dims[3], nx, ny, nz), 0)
+    end
+  end
   local best, bi, bj, bk = -1, 1, 1, 1
   for k = 1, nz do for j = 1, ny do for i = 1, nx do
     local v = dose:get(i, j, k)
     if v > best then best, bi, bj, bk = v, i, j, k end
   end end end
   if best <= 0 then return nil, "the dose map is zero" end
+  local floor = ct and M.DOSE_FLOOR * best or -math.huge
   local function matrix(w, h, f)
     local rows = {}
     for b = 1, h do
       local row = {}
-      for a = 1, w do row[a] = f(a, b) end
+      for a = 1, w do
+        local v = f(a, b)
+        row[a] = v >= floor and v or 0 / 0
+      end
       rows[b] = row
     end
     return rows
   end
+  local function grey(w, h, sx, sy, f)
+    local rows = {}
+    for b = 1, h do
+      for a = 1, w do
+        local c = M.ct_grey(f(a, b))
+        rows[#rows + 1] = { (a - 1) * sx, (b - 1) * sy, c, c, c }
+      end
+    end
+    return rows
+  end
+  local sp = g.spacing
   local blocks = {
     ax = matrix(nx, ny, function(a, b) return dose:get(a, b, bk) end),
     co = matrix(nx, nz, function(a, b) return dose:get(a, bj, b) end),
     sa = matrix(ny, nz, function(a, b) return dose:get(bi, a, b) end),
   }
+  if ct then
+    blocks.ct_ax = grey(nx, ny, sp[1], sp[2], function(a, b)
+      return ct:get(a, b, bk) end)
+    blocks.ct_co = grey(nx, nz, sp[1], sp[3], function(a, b)
+      return ct:get(a, bj, b) end)
+    blocks.ct_sa = grey(ny, nz, sp[2], sp[3], function(a, b)
+      return ct:get(bi, a, b) end)
+  end
+  local panels = {
+    { "ax", ("axial k=%d"):format(bk), sp[1], sp[2] },
+    { "co", ("coronal j=%d"):format(bj), sp[1], sp[3] },
+    { "sa", ("sagittal i=%d"):format(bi), sp[2], sp[3] },
+  }
+  return { blocks = blocks, panels = panels, max = best,
+    at = { bi, bj, bk } }
+end
+
+-- Three orthogonal slices of the dose through its hottest voxel, with
+-- isodose lines at 25, 50, 75 and 90 % of the maximum (gnuplot contours
+-- of the same matrix, tabulated into a data block first); with ct (HU, on
+-- the dose's grid) the CT in grey underneath, the dose drawn where it is
+-- at least DOSE_FLOOR of the maximum.
+function M.plot_slices(path, dose, ct)
+  local sd, why = M.slice_data(dose, ct)
+  if not sd then return nil, why end
+  local best, blocks, panels = sd.max, sd.blocks, sd.panels
   local levels = ("%g,%g,%g,%g"):format(0.25 * best, 0.5 * best,
     0.75 * best, 0.9 * best)
-  local panels = {
-    { "ax", ("axial k=%d"):format(bk), g.spacing[1], g.spacing[2] },
-    { "co", ("coronal j=%d"):format(bj), g.spacing[1], g.spacing[3] },
-    { "sa", ("sagittal i=%d"):format(bi), g.spacing[2], g.spacing[3] },
-  }
   local cmds = { ([[
 set terminal pngcairo size 1500,520
 set output %s
@@ -384,16 +443,21 @@ set multiplot layout 1,3 title %s
 set size ratio -1
 set palette rgbformulae 22,13,-31
 set cblabel 'Gy'
+set cbrange [0:%.17g]
 set xlabel 'mm from the grid corner'
 set ylabel 'mm'
 set autoscale xfix
 set autoscale yfix
-]]):format(rk.gnuplot_quote(("dose, maximum %.4g Gy; isodose 25/50/75/90 %%")
-    :format(best)))
+]]):format(rk.gnuplot_quote(("dose, maximum %.4g Gy; isodose 25/50/75/90 %%%s")
+    :format(best, ct and (("; CT W%g L%g, dose under %g %% not drawn")
+      :format(M.CT_WIDTH, M.CT_LEVEL, 100 * M.DOSE_FLOOR)) or "")), best)
   for _, p in ipairs(panels) do
-    cmds[#cmds + 1] = ("set title %s\nplot $%s matrix using (($1)*%g):"
+    local under = ct and ("$ct_%s using 1:2:3:4:5 with rgbimage notitle, ")
+      :format(p[1]) or ""
+    cmds[#cmds + 1] = ("set title %s\nplot %s$%s matrix using (($1)*%g):"
       .. "(($2)*%g):3 with image notitle, $iso_%s with lines lc 'black' "
-      .. "notitle\n"):format(rk.gnuplot_quote(p[2]), p[1], p[3], p[4], p[1])
+      .. "notitle\n"):format(rk.gnuplot_quote(p[2]), under, p[1], p[3], p[4],
+      p[1])
   end
   cmds[#cmds + 1] = "unset multiplot\n"
   return rk.gnuplot(table.concat(cmds), blocks)
@@ -408,7 +472,7 @@ function M.main(args)
   local function log(msg)
     if not o.quiet then io.stderr:write("voxel_dose: " .. msg .. "\n") end
   end
-  local acts, times, labels, rho = M.load(o, log)
+  local acts, times, labels, rho, ct = M.load(o, log)
   local fit = rk.voxel.tia{ images = acts, times = times, nuclide = o.nuclide,
     method = o.tia, labels = labels, threads = o.threads, cv = 0.05 }
   local info = fit:info()
@@ -447,9 +511,12 @@ function M.main(args)
     "d98_gy" }
   for _, x in ipairs(o.vx) do columns[#columns + 1] = ("v%g_gy"):format(x) end
   if bed then columns[#columns + 1] = "bed_mean_gy" end
-  for _, l in ipairs(label_list(labels)) do
-    local d = rk.voxel.dvh{ dose = dose, labels = labels, label = l,
-      bin = bin, nbins = nbins, vx = #o.vx > 0 and o.vx or nil }
+  -- every region's DVH in one pass over the map
+  local list = label_list(labels)
+  local dvhs = rk.voxel.dvh{ dose = dose, labels = labels, label = list,
+    bin = bin, nbins = nbins, vx = #o.vx > 0 and o.vx or nil }
+  for k, l in ipairs(list) do
+    local d = dvhs[k]
     local r = { label = l, n = d.n, volume_ml = d.volume_ml, mean_gy = d.mean,
       median_gy = d.median, min_gy = d.min, max_gy = d.max, sd_gy = d.sd,
       d2_gy = d.d2, d50_gy = d.d50, d70_gy = d.d70, d90_gy = d.d90,
@@ -477,7 +544,7 @@ function M.main(args)
   if not o.no_plot then
     local ok, why = M.plot(o.out .. "/dvh.png", curves, bin)
     if not ok then log("no plot: " .. tostring(why)) end
-    ok, why = M.plot_slices(o.out .. "/dose_slices.png", dose)
+    ok, why = M.plot_slices(o.out .. "/dose_slices.png", dose, ct)
     if not ok then log("no slice plot: " .. tostring(why)) end
   end
   if not o.quiet then

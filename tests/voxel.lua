@@ -141,6 +141,72 @@ do
   t.is(d.median, 5, 1e-5, "ramp median = 5 Gy")
   t.is(d.vx[1], 0.75, 1e-12, "ramp V2.5Gy = 0.75")
   t.is(d.differential[4], 0.1, 1e-12, "differential: 10 % per Gy")
+  -- a list of labels: one pass over the map, each as its own call; the
+  -- ramp's slabs k = 1..5 (label 1, doses 0..5 Gy) and 6..10 (label 2)
+  local lab = rk.image.new{ dims = { 10, 10, 10 }, label = true }
+  for k = 1, 10 do for j = 1, 10 do for i = 1, 10 do
+    lab:set(i, j, k, k <= 5 and 1 or 2)
+  end end end
+  local two = rk.voxel.dvh{ dose = ramp, labels = lab, label = { 2, 1 },
+    vx = { 2.5 }, bin = 1, nbins = 10 }
+  local same = #two == 2 and two[1].label == 2 and two[2].label == 1
+  for k, l in ipairs { 2, 1 } do
+    local one = rk.voxel.dvh{ dose = ramp, labels = lab, label = l,
+      vx = { 2.5 }, bin = 1, nbins = 10 }
+    for _, f in ipairs { "n", "mean", "sd", "d2", "d50", "d90", "d98",
+        "min", "max" } do
+      same = same and two[k][f] == one[f]
+    end
+    for b = 1, 10 do
+      same = same and two[k].cumulative[b] == one.cumulative[b]
+    end
+    same = same and two[k].vx[1] == one.vx[1]
+  end
+  t.ok(same, "dvh{label = {2, 1}} = two single-label calls, in that order")
+  t.is(two[2].d50, 2.5, 1e-5, "label 1 (0..5 Gy): D50 = 2.5 Gy")
+  t.raises(function()
+    rk.voxel.dvh{ dose = ramp, labels = lab, label = { 1, 3 } }
+  end, "label 3 has no voxel", "a listed label absent from the map")
+  t.raises(function() rk.voxel.dvh{ dose = ramp, label = { 1 } } end,
+    "needs field 'labels'", "a list of labels without the label map")
+  t.raises(function()
+    rk.voxel.dvh{ dose = ramp, labels = lab, label = { 1, "x" } }
+  end, "field 'label'[2] must be an integer", "a label that is no integer")
+end
+
+-- Slice plots over the CT (voxel_dose.lua's slice_data): the hottest
+-- voxel's slices, the CT's grey in the W400 L40 window (HU -160 -> 0, 40
+-- -> 127.5, >= 240 -> 255), dose under 5 % of the maximum undrawn (NaN)
+-- with a CT and drawn without one.
+do
+  local vd = dofile(src .. "/scripts/voxel_dose.lua")
+  local dose = rk.image.new{ dims = { 4, 3, 2 }, spacing = { 2, 3, 5 },
+    value = 0.01 }
+  dose:set(3, 2, 2, 10)
+  dose:set(1, 1, 2, 1)
+  local ct = rk.image.new{ dims = { 4, 3, 2 }, spacing = { 2, 3, 5 },
+    value = 40 }
+  ct:set(1, 1, 2, -160)
+  ct:set(2, 1, 2, 1000)
+  local sd = vd.slice_data(dose, ct)
+  t.ok(sd.at[1] == 3 and sd.at[2] == 2 and sd.at[3] == 2 and sd.max == 10,
+    "slices through the hottest voxel (3, 2, 2)")
+  local ax = sd.blocks.ct_ax
+  t.ok(#ax == 12 and ax[1][1] == 0 and ax[1][2] == 0 and ax[1][3] == 0
+    and ax[2][1] == 2 and ax[2][3] == 255 and ax[3][3] == 127.5
+    and ax[5][2] == 3, "axial CT rows: x, y in mm, grey of -160, 1000, 40 HU")
+  local d = sd.blocks.ax
+  t.ok(d[2][3] == 10 and d[1][1] == 1 and d[1][2] ~= d[1][2],
+    "dose matrix: 10 Gy, 1 Gy kept (>= 5 %), 0.01 Gy NaN over the CT")
+  t.ok(#sd.blocks.co == 2 and #sd.blocks.co[1] == 4 and #sd.blocks.sa == 2
+    and #sd.blocks.sa[1] == 3, "coronal 4 x 2, sagittal 3 x 2")
+  local nc = vd.slice_data(dose)
+  t.ok(math.abs(nc.blocks.ax[1][2] - 0.01) < 1e-8 and not nc.blocks.ct_ax,
+    "without a CT every dose is drawn and no CT block")
+  t.raises(function()
+    vd.slice_data(dose, rk.image.new{ dims = { 4, 3, 3 } })
+  end, "not on the dose grid", "a CT on another grid")
+  t.is(vd.ct_grey(-1000), 0, 0, "air is black")
 end
 
 -- ------------------------------------------------------------ script

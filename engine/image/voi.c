@@ -10,11 +10,20 @@ int rkin_image_mask(const rkin_image *labels, int label, unsigned char *mask,
   if (label < 0)
     return rkin_err_set(err, RKIN_EINVAL, "mask: label %d (expected >= 0; "
                         "0 selects every labelled voxel)", label);
-  for (i = 0; i < n; i++) {
-    int in = label == 0 ? labels->v[i] > 0.5f
-                        : (int)lrintf(labels->v[i]) == label;
-    mask[i] = (unsigned char)in;
-    c += (size_t)in;
+  /* (int)lrintf(v) == label without a libm call per voxel (the DVHs of a
+   * 128^3 map were bound by it): strictly inside (label -+ 0.5), or on
+   * an edge and rounding (half to even) to the label */
+  {
+    const float lo = (float)label - 0.5f, hi = (float)label + 0.5f;
+    for (i = 0; i < n; i++) {
+      float v = labels->v[i];
+      int in = label == 0 ? v > 0.5f
+                          : (v > lo && v < hi) ||
+                                ((v == lo || v == hi) &&
+                                 (int)lrintf(v) == label);
+      mask[i] = (unsigned char)in;
+      c += (size_t)in;
+    }
   }
   if (count) *count = c;
   if (c == 0)

@@ -31,6 +31,14 @@ typedef struct {
  * or a non-finite dose is an error. */
 int rkin_dvh_eval(const rkin_image *dose, const unsigned char *mask,
                   rkin_dvh *out, rkin_err *err);
+/* The DVHs of several labels of a label map (same grid as the dose;
+ * label values rounded to the nearest integer) in one pass over the map:
+ * out[l] for label_of[l] (1..65535, distinct). A label without voxels, a
+ * non-finite dose in a VOI, or labels on another grid is an error; on an
+ * error every out[l] is freed. */
+int rkin_dvh_eval_labels(const rkin_image *dose, const rkin_image *labels,
+                         size_t n_labels, const int *label_of,
+                         rkin_dvh *out, rkin_err *err);
 void rkin_dvh_free(rkin_dvh *h);
 /* D_x for x in [0, 100] percent. */
 double rkin_dvh_dx(const rkin_dvh *h, double x_pct);

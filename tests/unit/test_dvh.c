@@ -71,6 +71,56 @@ int main(void)
   memset(mask, 0, nv);
   ok(rkin_dvh_eval(&dose, mask, &h, &e) == RKIN_EINVAL &&
          strstr(e.msg, "overlap"), "empty VOI: %s", e.msg);
+  /* several labels in one pass equal one DVH per mask, digit for digit:
+   * labels 1..4 by the voxel's index mod 5 (0 outside every VOI), label
+   * 7 absent from the map */
+  {
+    rkin_image lab;
+    rkin_dvh hl[4], hm;
+    const int want[4] = {3, 1, 4, 2};
+    int same = 1, l, nope[2] = {1, 7}, twice[2] = {2, 2};
+    size_t tot = 0;
+    rkin_image_alloc(&lab, &g, &e);
+    for (i = 0; i < nv; i++) lab.v[i] = (float)(i % 5);
+    ok(rkin_dvh_eval_labels(&dose, &lab, 4, want, hl, &e) == 0,
+       "4 labels in one pass: %s", e.msg);
+    for (l = 0; l < 4; l++) {
+      for (i = 0; i < nv; i++) mask[i] = (int)(i % 5) == want[l];
+      rkin_dvh_eval(&dose, mask, &hm, &e);
+      same = same && hm.n == hl[l].n && hm.mean == hl[l].mean &&
+             hm.sd == hl[l].sd && hm.d90 == hl[l].d90 &&
+             !memcmp(hm.d, hl[l].d, hm.n * sizeof *hm.d);
+      tot += hl[l].n;
+      rkin_dvh_free(&hm);
+      rkin_dvh_free(&hl[l]);
+    }
+    ok(same && tot == nv - nv / 5, "each label's DVH = the masked DVH "
+       "(sorted doses, mean, sd, D90 identical); %zu voxels in VOIs", tot);
+    ok(rkin_dvh_eval_labels(&dose, &lab, 2, nope, hl, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "label 7 has no voxel"), "absent label: %s", e.msg);
+    ok(rkin_dvh_eval_labels(&dose, &lab, 2, twice, hl, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "label 2 given twice"), "label twice: %s", e.msg);
+    /* a NaN outside every VOI is ignored, inside one is an error */
+    dose.v[5] = NAN;   /* label 0 */
+    ok(rkin_dvh_eval_labels(&dose, &lab, 4, want, hl, &e) == 0,
+       "NaN outside the VOIs ignored");
+    for (l = 0; l < 4; l++) rkin_dvh_free(&hl[l]);
+    dose.v[6] = NAN;   /* label 1 */
+    ok(rkin_dvh_eval_labels(&dose, &lab, 4, want, hl, &e) ==
+           RKIN_ENONFINITE && strstr(e.msg, "label 1"),
+       "NaN in label 1: %s", e.msg);
+    for (i = 0; i < nv; i++) mask[i] = i % 5 == 0;
+    ok(rkin_dvh_eval(&dose, mask, &hm, &e) == RKIN_ENONFINITE &&
+           strstr(e.msg, "voxel 5 "), "masked NaN named by its voxel: %s",
+       e.msg);
+    dose.v[5] = dose.v[6] = 1.0f;
+    rkin_image_free(&lab);
+    rkin_grid_init(&g, n, n, n - 1, 2, 2, 2);
+    rkin_image_alloc(&lab, &g, &e);
+    ok(rkin_dvh_eval_labels(&dose, &lab, 4, want, hl, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "grid"), "labels on another grid: %s", e.msg);
+    rkin_image_free(&lab);
+  }
   dose.v[10] = NAN;
   ok(rkin_dvh_eval(&dose, NULL, &h, &e) == RKIN_ENONFINITE, "NaN dose: %s",
      e.msg);
@@ -86,6 +136,24 @@ int main(void)
            h.d[4] == 1.0 && h.d[5] == 3.0, "mixed signs sorted: %g %g %g %g "
        "%g %g", h.d[0], h.d[1], h.d[2], h.d[3], h.d[4], h.d[5]);
     rkin_dvh_free(&h);
+    rkin_image_free(&dose);
+  }
+  /* rkin_image_mask rounds a label value as lrintf does (half to even)
+   * without calling it per voxel: 1.5 -> 2, 2.5 -> 2, 0.5 -> 0 */
+  {
+    const float v[6] = {1.5f, 2.5f, 2.49f, 1.51f, 0.5f, 3.0f};
+    unsigned char mk[6];
+    size_t c2 = 0, c3 = 0;
+    rkin_grid_init(&g, 6, 1, 1, 1, 1, 1);
+    rkin_image_alloc(&dose, &g, &e);
+    memcpy(dose.v, v, sizeof v);
+    rkin_image_mask(&dose, 2, mk, &c2, &e);
+    ok(c2 == 4 && mk[0] && mk[1] && mk[2] && mk[3] && !mk[4] && !mk[5],
+       "label 2: 1.5, 2.5, 2.49, 1.51 (half to even)");
+    rkin_image_mask(&dose, 3, mk, &c3, &e);
+    ok(c3 == 1 && mk[5] && !mk[1], "label 3: only 3.0 (2.5 rounds to 2)");
+    ok(rkin_image_mask(&dose, 1, mk, NULL, &e) == RKIN_ENOTFOUND,
+       "label 1: none (1.5 -> 2, 0.5 -> 0): %s", e.msg);
     rkin_image_free(&dose);
   }
   free(mask);
