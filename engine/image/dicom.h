@@ -109,18 +109,25 @@ int rkin_rtstruct_list(const char *path, rkin_rtstruct_roi *rois,
  * decimal) of an RTSTRUCT onto grid g: mask (rkin_grid_count(g) bytes)
  * gets 1 where a voxel's centre lies inside. The contours
  * (ContourGeometricType CLOSED_PLANAR; POINT and OPEN_PLANAR are skipped)
- * must lie in planes of constant k of the grid (ContourData in LPS,
- * converted to RAS as the images); each contour plane stands for a slab
+ * are in LPS (converted to RAS as the images). When they lie in planes of
+ * constant k of the grid, each contour plane stands for a slab
  * as thick as the median spacing of the ROI's planes (at least one grid
  * slice), half-open [k - w, k + w), so a finer grid is filled between the
  * planes and the volume kept; a grid slice takes the plane whose slab
  * holds it, and a voxel is inside when a
  * ray from its centre crosses the plane's contours an odd number of times
- * (even-odd rule: an inner contour is a hole). count (may be NULL)
+ * (even-odd rule: an inner contour is a hole). Oblique contours (their
+ * plane not a slice of the grid, e.g. drawn on a tilted acquisition) are
+ * rasterised in their own plane: every contour must be planar (0.01 of the
+ * smallest spacing) and parallel to the others; each plane is a slab
+ * along its normal n of half-width max(median gap / 2, the voxel's extent
+ * along n / 2), and a voxel centre is inside when its projection onto its
+ * slab's plane is inside by the even-odd rule. count (may be NULL)
  * receives the voxels set. Errors name the file, the ROI and the contour:
- * an unknown ROI (listing the names), an oblique contour, fewer than 3
- * points, a point count that disagrees with NumberOfContourPoints, no
- * contour inside the grid. */
+ * an unknown ROI (listing the names), a non-planar contour, contours in
+ * planes that are not parallel, fewer than 3 points or collinear ones, a
+ * point count that disagrees with NumberOfContourPoints, no contour
+ * inside the grid. */
 int rkin_rtstruct_mask(const char *path, const char *roi, const rkin_grid *g,
                        unsigned char *mask, size_t *count, rkin_err *err);
 

@@ -561,7 +561,180 @@ struct roi_info {
 struct contour {
   double k;
   std::vector<double> ij;  /* i0 j0 i1 j1 ... */
+  std::vector<double> xyz; /* the points in RAS mm, x0 y0 z0 x1 ... */
+  bool in_slice;           /* all points on one slice k of the grid */
 };
+
+/* Oblique contours: their own plane, not a slice of the grid. Every
+ * contour of the ROI must be planar and parallel to the others (the
+ * structure set's planes); each plane stands for a slab along its normal
+ * n as thick as the median gap between planes (at least the voxel's
+ * extent along n), half-open as in the axial case, and a voxel is inside
+ * when its centre, projected onto its slab's plane, lies inside an odd
+ * number of that plane's contours (even-odd rule), all in the plane's
+ * own 2D frame (u, v). */
+struct plane2d {
+  double s;                           /* offset along n, mm */
+  std::vector<std::vector<double>> uv;  /* contours: u0 v0 u1 v1 ... */
+  double umin, umax, vmin, vmax;      /* their bounding box */
+};
+
+bool inside_uv(const plane2d &p, double u, double v)
+{
+  if (u < p.umin || u > p.umax || v < p.vmin || v > p.vmax) return false;
+  bool in = false;
+  for (const std::vector<double> &c : p.uv) {
+    size_t np = c.size() / 2;
+    for (size_t a = 0, b = np - 1; a < np; b = a++) {
+      double ua = c[2 * a], va = c[2 * a + 1], ub = c[2 * b],
+             vb = c[2 * b + 1];
+      if ((va <= v) != (vb <= v) &&
+          u < ua + (v - va) * (ub - ua) / (vb - va))
+        in = !in;
+    }
+  }
+  return in;
+}
+
+int rasterise_oblique(const char *path, const char *roi,
+                      const std::vector<contour> &all, const rkin_grid *g,
+                      unsigned char *mask, rkin_err *err)
+{
+  double n[3] = {0, 0, 0}, tol = HUGE_VAL;
+  for (int a = 0; a < 3; a++) tol = std::min(tol, 0.01 * g->spacing[a]);
+  std::vector<double> offs(all.size());
+  for (size_t c = 0; c < all.size(); c++) {
+    const std::vector<double> &p = all[c].xyz;
+    size_t np = p.size() / 3;
+    double nc[3] = {0, 0, 0}, cen[3] = {0, 0, 0}, len, off = 0, dev = 0;
+    /* Newell's normal: robust for any simple polygon */
+    for (size_t a = 0; a < np; a++) {
+      const double *q = &p[3 * a], *r = &p[3 * ((a + 1) % np)];
+      nc[0] += (q[1] - r[1]) * (q[2] + r[2]);
+      nc[1] += (q[2] - r[2]) * (q[0] + r[0]);
+      nc[2] += (q[0] - r[0]) * (q[1] + r[1]);
+      for (int d = 0; d < 3; d++) cen[d] += q[d] / (double)np;
+    }
+    len = std::sqrt(nc[0] * nc[0] + nc[1] * nc[1] + nc[2] * nc[2]);
+    if (!(len > 0.0))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %zu "
+                          "encloses no area (its points are collinear)",
+                          path, roi, c + 1);
+    for (int d = 0; d < 3; d++) nc[d] /= len;
+    if (c == 0) {
+      for (int d = 0; d < 3; d++) n[d] = nc[d];
+    } else {
+      double dot = nc[0] * n[0] + nc[1] * n[1] + nc[2] * n[2];
+      if (std::fabs(dot) < 1.0 - 1e-6)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %zu is "
+                            "not parallel to contour 1 (their planes meet "
+                            "at %.3g degrees; expected the parallel planes "
+                            "of one structure set)", path, roi, c + 1,
+                            std::acos(std::min(1.0, std::fabs(dot))) *
+                                180.0 / M_PI);
+    }
+    for (int d = 0; d < 3; d++) off += cen[d] * n[d];
+    for (size_t a = 0; a < np; a++)
+      dev = std::max(dev, std::fabs(p[3 * a] * n[0] + p[3 * a + 1] * n[1] +
+                                    p[3 * a + 2] * n[2] - off));
+    if (dev > tol)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %zu is "
+                          "not planar (a point lies %.3g mm off its plane, "
+                          "tolerance %.3g mm; not in a slice of the grid "
+                          "either)", path, roi, c + 1, dev, tol);
+    offs[c] = off;
+  }
+  /* the in-plane frame: u along the grid axis least aligned with n */
+  double u[3], v[3], ax[3] = {0, 0, 0};
+  {
+    int best = 0;
+    double bd = HUGE_VAL;
+    for (int a = 0; a < 3; a++) {
+      double dd = std::fabs(g->dir[a] * n[0] + g->dir[3 + a] * n[1] +
+                            g->dir[6 + a] * n[2]);
+      if (dd < bd) {
+        bd = dd;
+        best = a;
+      }
+    }
+    for (int d = 0; d < 3; d++) ax[d] = g->dir[3 * d + best];
+    double dn = ax[0] * n[0] + ax[1] * n[1] + ax[2] * n[2], len = 0;
+    for (int d = 0; d < 3; d++) {
+      u[d] = ax[d] - dn * n[d];
+      len += u[d] * u[d];
+    }
+    len = std::sqrt(len);
+    for (int d = 0; d < 3; d++) u[d] /= len;
+    v[0] = n[1] * u[2] - n[2] * u[1];
+    v[1] = n[2] * u[0] - n[0] * u[2];
+    v[2] = n[0] * u[1] - n[1] * u[0];
+  }
+  /* planes (offsets within 1e-3 mm are one plane) */
+  std::vector<plane2d> planes;
+  for (size_t c = 0; c < all.size(); c++) {
+    plane2d *pl = nullptr;
+    for (plane2d &q : planes)
+      if (std::fabs(q.s - offs[c]) <= 1e-3) pl = &q;
+    if (!pl) {
+      planes.push_back({offs[c], {}, HUGE_VAL, -HUGE_VAL, HUGE_VAL,
+                        -HUGE_VAL});
+      pl = &planes.back();
+    }
+    const std::vector<double> &p = all[c].xyz;
+    std::vector<double> uv;
+    for (size_t a = 0; a < p.size() / 3; a++) {
+      const double *q = &p[3 * a];
+      double pu = q[0] * u[0] + q[1] * u[1] + q[2] * u[2];
+      double pv = q[0] * v[0] + q[1] * v[1] + q[2] * v[2];
+      uv.push_back(pu);
+      uv.push_back(pv);
+      pl->umin = std::min(pl->umin, pu);
+      pl->umax = std::max(pl->umax, pu);
+      pl->vmin = std::min(pl->vmin, pv);
+      pl->vmax = std::max(pl->vmax, pv);
+    }
+    pl->uv.push_back(std::move(uv));
+  }
+  std::sort(planes.begin(), planes.end(),
+            [](const plane2d &a, const plane2d &b) { return a.s < b.s; });
+  /* slab half-width: half the median gap, at least half the voxel's
+   * extent along n */
+  double ext = 0.0, w;
+  for (int a = 0; a < 3; a++)
+    ext += std::fabs(g->dir[a] * n[0] + g->dir[3 + a] * n[1] +
+                     g->dir[6 + a] * n[2]) * g->spacing[a];
+  w = 0.5 * ext;
+  if (planes.size() > 1) {
+    std::vector<double> gaps;
+    for (size_t a = 1; a < planes.size(); a++)
+      gaps.push_back(planes[a].s - planes[a - 1].s);
+    std::sort(gaps.begin(), gaps.end());
+    w = std::max(w, 0.5 * gaps[gaps.size() / 2]);
+  }
+  size_t nx = g->n[0], ny = g->n[1], nz = g->n[2];
+  std::memset(mask, 0, nx * ny * nz);
+  for (size_t k = 0; k < nz; k++)
+    for (size_t j = 0; j < ny; j++)
+      for (size_t i = 0; i < nx; i++) {
+        double ijk[3] = {(double)i, (double)j, (double)k}, x[3];
+        rkin_grid_to_world(g, ijk, x);
+        double s = x[0] * n[0] + x[1] * n[1] + x[2] * n[2];
+        const plane2d *best = nullptr;
+        double bd = HUGE_VAL;
+        for (const plane2d &p : planes) {
+          double ds = s - p.s;
+          if (ds >= -w - 1e-9 && ds < w - 1e-9 && std::fabs(ds) < bd) {
+            bd = std::fabs(ds);
+            best = &p;
+          }
+        }
+        if (best &&
+            inside_uv(*best, x[0] * u[0] + x[1] * u[1] + x[2] * u[2],
+                      x[0] * v[0] + x[1] * v[1] + x[2] * v[2]))
+          mask[i + nx * (j + ny * k)] = 1;
+      }
+  return RKIN_OK;
+}
 
 int load_rtstruct(const char *path, DcmFileFormat &ff, rkin_err *err)
 {
@@ -755,6 +928,7 @@ extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
                           (long)npts, vm / 3);
     contour ct;
     ct.ij.reserve(2 * (vm / 3));
+    ct.xyz.reserve(vm);
     double kmin = HUGE_VAL, kmax = -HUGE_VAL;
     for (unsigned long p = 0; p < vm / 3; p++) {
       Float64 x, y, z;
@@ -767,24 +941,34 @@ extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
                             "(mm)", path, roi, c + 1, p + 1);
       double xyz[3] = {-x, -y, z}, ijk[3]; /* LPS -> RAS */
       rkin_grid_to_index(g, xyz, ijk);
+      ct.xyz.insert(ct.xyz.end(), xyz, xyz + 3);
       ct.ij.push_back(ijk[0]);
       ct.ij.push_back(ijk[1]);
       kmin = std::min(kmin, ijk[2]);
       kmax = std::max(kmax, ijk[2]);
     }
-    /* planar in the grid's slices: 1 % of a slice */
-    if (kmax - kmin > 0.01)
-      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' contour %lu is not "
-                          "in a slice of the grid (its points span %.3g "
-                          "slices: oblique contours or a grid of another "
-                          "orientation are not supported)", path, roi,
-                          c + 1, kmax - kmin);
+    /* planar in the grid's slices: 1 % of a slice; else oblique */
+    ct.in_slice = kmax - kmin <= 0.01;
     ct.k = 0.5 * (kmin + kmax);
     all.push_back(std::move(ct));
   }
   if (all.empty())
     return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' has no closed planar "
                         "contour", path, roi);
+  bool oblique = false;
+  for (const contour &c : all) oblique = oblique || !c.in_slice;
+  size_t set = 0, nvox = rkin_grid_count(g);
+  if (oblique) {
+    if ((rc = rasterise_oblique(path, roi, all, g, mask, err)) < 0)
+      return rc;
+    for (size_t v = 0; v < nvox; v++) set += mask[v];
+    if (count) *count = set;
+    if (!set)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: ROI '%s' covers no voxel "
+                          "centre of the grid (does the structure set "
+                          "overlap the image?)", path, roi);
+    return RKIN_OK;
+  }
   /* the planes, ascending */
   std::vector<double> planes;
   for (const contour &c : all) planes.push_back(c.k);
@@ -792,7 +976,7 @@ extern "C" int rkin_rtstruct_mask(const char *path, const char *roi,
   std::vector<double> uniq;
   for (double k : planes)
     if (uniq.empty() || k - uniq.back() > 1e-3) uniq.push_back(k);
-  size_t nx = g->n[0], ny = g->n[1], nz = g->n[2], nxy = nx * ny, set = 0;
+  size_t nx = g->n[0], ny = g->n[1], nz = g->n[2], nxy = nx * ny;
   std::memset(mask, 0, nxy * nz);
   /* Each contour plane stands for a slab as thick as the structure set's
    * plane spacing (the median gap, at least one grid slice), half-open

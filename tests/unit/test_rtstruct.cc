@@ -58,6 +58,57 @@ DcmItem *add_roi(DcmDataset *d, int num, const char *name)
   return r;
 }
 
+/* A contour of n points given in RAS mm. */
+void add_contour_xyz(DcmItem *roi_item, const double *xyz, size_t n)
+{
+  DcmItem *c = nullptr;
+  roi_item->findOrCreateSequenceItem(DCM_ContourSequence, c, -2);
+  c->putAndInsertString(DCM_ContourGeometricType, "CLOSED_PLANAR");
+  c->putAndInsertString(DCM_NumberOfContourPoints,
+                        std::to_string(n).c_str());
+  std::string data;
+  char buf[96];
+  for (size_t p = 0; p < n; p++) {
+    std::snprintf(buf, sizeof buf, "%s%.12g\\%.12g\\%.12g", p ? "\\" : "",
+                  -xyz[3 * p], -xyz[3 * p + 1], xyz[3 * p + 2]);
+    data += buf;
+  }
+  c->putAndInsertString(DCM_ContourData, data.c_str());
+}
+
+/* The oblique square: side 30 mm, its plane rotated 30 degrees about the
+ * x axis (normal n = (0, -sin 30, cos 30)), the square turned 20 degrees
+ * within its plane, centred at C; one contour per plane at t mm along n.
+ * tilt != 0 turns the plane of the last contour by that many degrees more
+ * (not parallel). */
+const double CX = 2.0, CY = 12.0, CZ = 36.0, TH = 30.0, PH = 20.0;
+
+void square_axes(double th_deg, double a[3], double b[3], double n[3])
+{
+  double th = th_deg * M_PI / 180.0, ph = PH * M_PI / 180.0;
+  double e1[3] = {1, 0, 0}, e2[3] = {0, std::cos(th), std::sin(th)};
+  for (int d = 0; d < 3; d++) {
+    a[d] = std::cos(ph) * e1[d] + std::sin(ph) * e2[d];
+    b[d] = -std::sin(ph) * e1[d] + std::cos(ph) * e2[d];
+  }
+  n[0] = 0.0;
+  n[1] = -std::sin(th);
+  n[2] = std::cos(th);
+}
+
+void oblique_square(DcmItem *roi, double t, double tilt)
+{
+  double a[3], b[3], n[3], xyz[12];
+  const double sg[4][2] = {{-15, -15}, {15, -15}, {15, 15}, {-15, 15}};
+  square_axes(TH + tilt, a, b, n);
+  for (int p = 0; p < 4; p++) {
+    double c[3] = {CX, CY, CZ};
+    for (int d = 0; d < 3; d++)
+      xyz[3 * p + d] = c[d] + t * n[d] + sg[p][0] * a[d] + sg[p][1] * b[d];
+  }
+  add_contour_xyz(roi, xyz, 4);
+}
+
 void circle(double ci, double cj, double rad, double *ij, size_t n)
 {
   for (size_t p = 0; p < n; p++) {
@@ -97,6 +148,15 @@ bool write_rtstruct(const char *path, int variant)
     DcmItem *bad = add_roi(d, 9, "far");
     const double farp[6] = {1e300, 0.0, 1.0, 0.0, 0.0, 1.0};
     add_contour(bad, farp, 3, 2);
+  }
+  if (variant == 4) {  /* the oblique square, 21 planes 1 mm apart */
+    DcmItem *ob = add_roi(d, 11, "oblique");
+    for (int t = -10; t <= 10; t++) oblique_square(ob, t, 0.0);
+  }
+  if (variant == 5) {  /* one contour turned 5 degrees more */
+    DcmItem *ob = add_roi(d, 11, "skew");
+    oblique_square(ob, 0.0, 0.0);
+    oblique_square(ob, 2.0, 5.0);
   }
   if (variant == 2) {  /* NumberOfContourPoints disagrees */
     DcmItem *bad = add_roi(d, 9, "miscounted");
@@ -181,7 +241,51 @@ int main()
   }
   ok(write_rtstruct(path, 1) &&
      rkin_rtstruct_mask(path, "tilted", &g, m, &count, &e) < 0 &&
-     std::strstr(e.msg, "not in a slice"), "oblique contour: %s", e.msg);
+     std::strstr(e.msg, "contour 1 is not planar"),
+     "a contour off any one plane: %s", e.msg);
+  /* Oblique contours on a 64^3 grid of 1 mm: the stack of 21 squares of
+   * 30 x 30 mm, planes 1 mm apart along n, each a slab of half-width
+   * w = max(gap / 2, voxel extent along n / 2) = (sin 30 + cos 30) / 2 =
+   * 0.683 mm; its volume 900 mm^2 x (20 + 2 w) mm to the lattice error
+   * (1.5 %). */
+  {
+    rkin_grid go;
+    static unsigned char mo[64 * 64 * 64];
+    rkin_grid_init(&go, 64, 64, 64, 1.0, 1.0, 1.0);
+    go.origin[0] = CX - 32.0;
+    go.origin[1] = CY - 32.0;
+    go.origin[2] = CZ - 32.0;
+    double w = 0.5 * (std::sin(TH * M_PI / 180) + std::cos(TH * M_PI / 180));
+    double vol = 900.0 * (20.0 + 2.0 * w);
+    e.code = 0;
+    e.msg[0] = '\0';
+    ok(write_rtstruct(path, 4) &&
+       rkin_rtstruct_mask(path, "oblique", &go, mo, &count, &e) == 0,
+       "oblique square stack rasterised%s%s", e.code ? ": " : "",
+       e.code ? e.msg : "");
+    is_double((double)count, vol, 0.015, "oblique stack: %zu voxels vs "
+              "900 mm^2 x %.3f mm = %.1f mm^3", count, 20.0 + 2.0 * w, vol);
+    /* along the square's in-plane axis a from the centre (voxel 32, 32,
+     * 32): 12 mm is inside, 18 mm outside; 9 mm along n inside, 12 mm
+     * along n outside */
+    double a[3], b[3], n[3];
+    square_axes(TH, a, b, n);
+    auto at = [&](double sa, double sn) {
+      long i = std::lround(32 + sa * a[0] + sn * n[0]);
+      long j = std::lround(32 + sa * a[1] + sn * n[1]);
+      long k = std::lround(32 + sa * a[2] + sn * n[2]);
+      return (int)mo[i + 64 * (j + 64 * k)];
+    };
+    ok(at(0, 0) && at(12, 0) && !at(18, 0) && at(-12, 0) && !at(-18, 0) &&
+       at(0, 9) && !at(0, 12) && !at(0, -12),
+       "oblique: in at 12 mm along the square's edge axis, out at 18; in "
+       "at 9 mm along the normal, out at 12");
+    /* contours of one ROI in planes that are not parallel */
+    ok(write_rtstruct(path, 5) &&
+       rkin_rtstruct_mask(path, "skew", &go, mo, &count, &e) < 0 &&
+       std::strstr(e.msg, "contour 2 is not parallel to contour 1") &&
+       std::strstr(e.msg, "5 degrees"), "non-parallel planes: %s", e.msg);
+  }
   ok(write_rtstruct(path, 2) &&
      rkin_rtstruct_mask(path, "miscounted", &g, m, &count, &e) < 0 &&
      std::strstr(e.msg, "NumberOfContourPoints"), "point count: %s", e.msg);
