@@ -482,6 +482,49 @@ static int l_rtstruct_rois(lua_State *L)
   return 2;
 }
 
+/* rk.image.read_seg(path [, segment]) -> label map, frame_uid */
+static int l_read_seg(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer seg = luaL_optinteger(L, 2, 0);
+  rkin_image *im;
+  char uid[80];
+  rkin_err err;
+  if (seg < 0 || seg > 65535)
+    return lrk_error(L, "rk.image.read_seg: segment %d (expected 1..65535, "
+                     "or 0 / nil: every segment)", (int)seg);
+  im = push_image(L);
+  if (rkin_dicom_read_seg(path, (int)seg, im, uid, &err) < 0)
+    lrk_raise(L, "rk.image.read_seg", &err);
+  lua_pushstring(L, uid);
+  return 2;
+}
+
+/* rk.image.seg_segments(path) -> {{number, label, frames}, ...}, uid */
+static int l_seg_segments(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  rkin_seg_segment *sg = lrk_scratch(L, 256, sizeof *sg);
+  size_t n, i;
+  char uid[80];
+  rkin_err err;
+  if (rkin_dicom_seg_list(path, sg, 256, &n, uid, &err) < 0)
+    lrk_raise(L, "rk.image.seg_segments", &err);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, sg[i].number);
+    lua_setfield(L, -2, "number");
+    lua_pushstring(L, sg[i].label);
+    lua_setfield(L, -2, "label");
+    lua_pushinteger(L, (lua_Integer)sg[i].n_frames);
+    lua_setfield(L, -2, "frames");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_pushstring(L, uid);
+  return 2;
+}
+
 static int l_read_rtstruct(lua_State *L)
 {
   const char *ctx = "rk.image.read_rtstruct";
@@ -533,6 +576,8 @@ int luaopen_radiokin_image(lua_State *L)
                                  {"rtstruct_rois", l_rtstruct_rois},
                                  {"dicom_nm_info", l_dicom_nm_info},
                                  {"read_rtstruct", l_read_rtstruct},
+                                 {"read_seg", l_read_seg},
+                                 {"seg_segments", l_seg_segments},
                                  {NULL, NULL}};
   image_metatable(L);
   luaL_newlib(L, fns);

@@ -216,4 +216,13 @@ do
   end
 end
 
+-- rk.image.read_seg / seg_segments refuse a file that is not a SEG, naming
+-- it and its Modality (test_seg reads real SEGs written through dcmseg)
+t.raises(function() rk.image.read_seg(tmp .. "/nm2.dcm") end,
+  "nm2.dcm: Modality (0008,0060) is 'NM', not SEG", "read_seg of an NM file")
+t.raises(function() rk.image.seg_segments(tmp .. "/nm2.dcm") end,
+  "not SEG", "seg_segments of an NM file")
+t.raises(function() rk.image.read_seg(tmp .. "/nm2.dcm", -1) end,
+  "segment -1", "a negative segment number")
+
 t.done()

@@ -131,6 +131,35 @@ int rkin_rtstruct_list(const char *path, rkin_rtstruct_roi *rois,
 int rkin_rtstruct_mask(const char *path, const char *roi, const rkin_grid *g,
                        unsigned char *mask, size_t *count, rkin_err *err);
 
+/* --- SEG: segmentations as label maps (DCMTK's dcmseg) */
+
+typedef struct {
+  int number;          /* SegmentNumber, 1.. */
+  char label[64];      /* SegmentLabel */
+  size_t n_frames;     /* frames of the segment */
+} rkin_seg_segment;
+
+/* The segments of a DICOM SEG: at most max, *n set; frame_uid (may be
+ * NULL, >= 65 bytes) its FrameOfReferenceUID. */
+int rkin_dicom_seg_list(const char *path, rkin_seg_segment *segs,
+                        size_t max, size_t *n, char *frame_uid,
+                        rkin_err *err);
+
+/* A BINARY DICOM SEG as a label map (is_label, values = segment numbers)
+ * on the SEG's own geometry: PixelSpacing and ImageOrientationPatient
+ * from the (shared) functional groups, each frame's ImagePositionPatient;
+ * the frames must stack along the normal (one in-plane origin) at
+ * uniform spacing (one frame: SpacingBetweenSlices, else SliceThickness,
+ * else 1 mm); LPS -> RAS as every image. segment 0 reads every segment
+ * (overlapping segments are an error naming both: read them one at a
+ * time), k > 0 only segment k (its voxels = k). Errors name the file and
+ * the tag or frame: not a SEG, FRACTIONAL, an unknown segment (listing
+ * them), a missing position, a shifted frame, non-uniform spacing, a
+ * segment without voxels. rkin_dicom_read reads a SEG this way (all
+ * segments). */
+int rkin_dicom_read_seg(const char *path, int segment, rkin_image *im,
+                        char *frame_uid, rkin_err *err);
+
 #ifdef __cplusplus
 }
 #endif

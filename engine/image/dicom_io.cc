@@ -18,8 +18,16 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmfg/fgpixmsr.h>
+#include <dcmtk/dcmfg/fgplanor.h>
+#include <dcmtk/dcmfg/fgplanpo.h>
+#include <dcmtk/dcmfg/fgseg.h>
+#include <dcmtk/dcmseg/segdoc.h>
+#include <dcmtk/dcmseg/segment.h>
+#include <dcmtk/dcmseg/segutils.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <memory>
 #include <mutex>
 
 namespace {
@@ -102,6 +110,12 @@ extern "C" int rkin_dicom_read(const char *path, rkin_image *im,
     return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
                         path, st.text());
   DcmDataset *d = ff.getDataset();
+  {
+    /* a segmentation: its label map (every segment) */
+    OFString mod;
+    if (d->findAndGetOFString(DCM_Modality, mod).good() && mod == "SEG")
+      return rkin_dicom_read_seg(path, 0, im, frame_uid, err);
+  }
   const DcmTagKey det = DCM_DetectorInformationSequence;
   Uint16 rows = 0, cols = 0, bits = 0, pixrep = 0;
   if (d->findAndGetUint16(DCM_Rows, rows).bad() ||
@@ -1217,5 +1231,248 @@ extern "C" int rkin_dicom_nm_info_read(const char *path,
   if (!std::isnan(info->injection_s))
     info->hours_after_injection =
         (info->acquisition_s - info->injection_s) / 3600.0;
+  return RKIN_OK;
+}
+
+/* ------------------------------------------------ SEG: label maps */
+
+namespace {
+
+/* The SEG at path, loaded through dcmseg; rows, cols from the dataset
+ * (the image pixel module of DcmSegmentation is not public). The caller
+ * deletes *seg. */
+int load_seg(const char *path, DcmFileFormat &ff, DcmSegmentation *&seg,
+             Uint16 &rows, Uint16 &cols, char *frame_uid, rkin_err *err)
+{
+  seg = nullptr;
+  quiet_dcmtk();
+  if (!path || !*path)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM SEG: empty path");
+  OFCondition st = ff.loadFile(path);
+  if (st.bad())
+    return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s)",
+                        path, st.text());
+  DcmDataset *d = ff.getDataset();
+  OFString mod, uid;
+  if (d->findAndGetOFString(DCM_Modality, mod).bad() || mod != "SEG")
+    return rkin_err_set(err, RKIN_EINVAL, "%s: Modality (0008,0060) is '%s', "
+                        "not SEG: not a segmentation", path, mod.c_str());
+  if (d->findAndGetUint16(DCM_Rows, rows).bad() ||
+      d->findAndGetUint16(DCM_Columns, cols).bad() || !rows || !cols)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: Rows/Columns (0028,0010/0011) "
+                        "missing or 0", path);
+  if (frame_uid) {
+    frame_uid[0] = '\0';
+    if (d->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
+      std::snprintf(frame_uid, 65, "%s", uid.c_str());
+  }
+  st = DcmSegmentation::loadDataset(*d, seg);
+  if (st.bad() || !seg)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: not a readable segmentation "
+                        "(%s)", path, st.text());
+  return RKIN_OK;
+}
+
+} // namespace
+
+extern "C" int rkin_dicom_seg_list(const char *path, rkin_seg_segment *segs,
+                                   size_t max, size_t *n, char *frame_uid,
+                                   rkin_err *err)
+{
+  DcmFileFormat ff;
+  DcmSegmentation *seg = nullptr;
+  Uint16 rows, cols;
+  *n = 0;
+  int rc = load_seg(path, ff, seg, rows, cols, frame_uid, err);
+  if (rc < 0) return rc;
+  size_t ns = seg->getNumberOfSegments();
+  for (size_t k = 1; k <= ns && *n < max; k++) {
+    DcmSegment *sg = seg->getSegment(k);
+    if (!sg) continue;
+    rkin_seg_segment *o = &segs[(*n)++];
+    OFString lab;
+    sg->getSegmentLabel(lab);
+    o->number = (int)k;
+    std::snprintf(o->label, sizeof o->label, "%s", lab.c_str());
+    OFVector<size_t> fr;
+    seg->getFramesForSegment(k, fr);
+    o->n_frames = fr.size();
+  }
+  delete seg;
+  return RKIN_OK;
+}
+
+extern "C" int rkin_dicom_read_seg(const char *path, int segment,
+                                   rkin_image *im, char *frame_uid,
+                                   rkin_err *err)
+{
+  DcmFileFormat ff;
+  DcmSegmentation *seg = nullptr;
+  Uint16 rows = 0, cols = 0;
+  std::memset(im, 0, sizeof *im);
+  int rc = load_seg(path, ff, seg, rows, cols, frame_uid, err);
+  if (rc < 0) return rc;
+  /* deleted on every way out */
+  std::unique_ptr<DcmSegmentation> own(seg);
+  bool binary = seg->getSegmentationType() == DcmSegTypes::ST_BINARY;
+  if (!binary)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: a fractional segmentation "
+                        "(SegmentationType FRACTIONAL): only BINARY is read; "
+                        "threshold it to a binary SEG or a label map first",
+                        path);
+  size_t ns = seg->getNumberOfSegments(), nf = seg->getNumberOfFrames();
+  if (ns == 0 || nf == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: %zu segments, %zu frames: "
+                        "nothing to read", path, ns, nf);
+  if (segment < 0 || (size_t)segment > ns || (segment > 0 &&
+                                              !seg->getSegment(segment))) {
+    std::string names;
+    for (size_t k = 1; k <= ns; k++) {
+      DcmSegment *sg = seg->getSegment(k);
+      OFString lab;
+      if (sg) sg->getSegmentLabel(lab);
+      if (!names.empty()) names += ", ";
+      names += std::to_string(k) + " '" + lab.c_str() + "'";
+    }
+    return rkin_err_set(err, RKIN_ENOTFOUND, "%s: no segment %d (the file "
+                        "has %s)", path, segment, names.c_str());
+  }
+  FGInterface &fg = seg->getFunctionalGroups();
+  /* shared (or first frame's) orientation and pixel measures */
+  FGPlaneOrientationPatient *po = OFstatic_cast(FGPlaneOrientationPatient *,
+      fg.get(0, DcmFGTypes::EFG_PLANEORIENTPATIENT));
+  FGPixelMeasures *pm = OFstatic_cast(FGPixelMeasures *,
+      fg.get(0, DcmFGTypes::EFG_PIXELMEASURES));
+  Float64 iop[6], ps[2];
+  if (!po || po->getImageOrientationPatient(iop[0], iop[1], iop[2], iop[3],
+                                            iop[4], iop[5]).bad())
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no ImageOrientationPatient "
+                        "(0020,0037) in the PlaneOrientationSequence", path);
+  if (!pm || pm->getPixelSpacing(ps[0], 0).bad() ||
+      pm->getPixelSpacing(ps[1], 1).bad() || !(ps[0] > 0) || !(ps[1] > 0))
+    return rkin_err_set(err, RKIN_EINVAL, "%s: no PixelSpacing (0028,0030) > 0 "
+                        "in the PixelMeasuresSequence", path);
+  double r[3] = {iop[0], iop[1], iop[2]}, c[3] = {iop[3], iop[4], iop[5]};
+  double n[3] = {r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2],
+                 r[0] * c[1] - r[1] * c[0]};
+  /* every frame: its segment, position along n, in-plane origin */
+  struct fr { size_t seg; double s, ipp[3]; };
+  std::vector<fr> frames(nf);
+  for (size_t f = 0; f < nf; f++) {
+    FGSegmentation *fs = OFstatic_cast(FGSegmentation *,
+        fg.get((Uint32)f, DcmFGTypes::EFG_SEGMENTATION));
+    FGPlanePosPatient *pp = OFstatic_cast(FGPlanePosPatient *,
+        fg.get((Uint32)f, DcmFGTypes::EFG_PLANEPOSPATIENT));
+    Uint16 sn = 0;
+    Float64 x, y, z;
+    if (!fs || fs->getReferencedSegmentNumber(sn).bad() || sn == 0 ||
+        sn > ns)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: no valid "
+                          "ReferencedSegmentNumber (0062,000B) (1..%zu)",
+                          path, f + 1, ns);
+    if (!pp || pp->getImagePositionPatient(x, y, z).bad())
+      return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: no "
+                          "ImagePositionPatient (0020,0032) in its "
+                          "PlanePositionSequence", path, f + 1);
+    frames[f] = {sn, x * n[0] + y * n[1] + z * n[2], {x, y, z}};
+    /* one in-plane origin for all: the frames stack along n */
+    if (f > 0) {
+      double d[3] = {x - frames[0].ipp[0], y - frames[0].ipp[1],
+                     z - frames[0].ipp[2]};
+      double dr = d[0] * r[0] + d[1] * r[1] + d[2] * r[2];
+      double dc = d[0] * c[0] + d[1] * c[1] + d[2] * c[2];
+      if (std::fabs(dr) > 1e-3 * ps[1] || std::fabs(dc) > 1e-3 * ps[0])
+        return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu is shifted "
+                            "within its plane (%.3g, %.3g mm from frame 1): "
+                            "frames must stack along the normal", path,
+                            f + 1, dr, dc);
+    }
+  }
+  /* the slices: distinct positions along n, ascending, uniformly spaced */
+  std::vector<double> pos;
+  for (const fr &f : frames) pos.push_back(f.s);
+  std::sort(pos.begin(), pos.end());
+  std::vector<double> sl;
+  for (double v : pos)
+    if (sl.empty() || v - sl.back() > 1e-3) sl.push_back(v);
+  double dz = 0.0;
+  if (sl.size() > 1) {
+    dz = sl[1] - sl[0];
+    for (size_t k = 1; k + 1 < sl.size(); k++)
+      if (std::fabs((sl[k + 1] - sl[k]) - dz) > 1e-3 * dz + 1e-4)
+        return rkin_err_set(err, RKIN_EINVAL, "%s: non-uniform slice spacing "
+                            "of the segmentation's frames: %g mm then %g mm "
+                            "after slice %zu (a label map needs one spacing)",
+                            path, dz, sl[k + 1] - sl[k], k + 1);
+  } else {
+    Float64 t = 0;
+    if (pm->getSpacingBetweenSlices(t).good() && t > 0) dz = t;
+    else if (pm->getSliceThickness(t).good() && t > 0) dz = t;
+    else dz = 1.0;
+  }
+  if (sl.size() > 100000)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: %zu slices", path, sl.size());
+  rkin_grid g;
+  rkin_grid_init(&g, cols, rows, sl.size(), ps[1], ps[0], dz);
+  /* origin: the lowest slice's position (frame 1's in-plane origin moved
+   * along n), LPS -> RAS */
+  double o[3];
+  for (int a = 0; a < 3; a++)
+    o[a] = frames[0].ipp[a] + (sl[0] - frames[0].s) * n[a];
+  const double flip[3] = {-1.0, -1.0, 1.0};
+  for (int a = 0; a < 3; a++) {
+    g.origin[a] = flip[a] * o[a];
+    g.dir[3 * a + 0] = flip[a] * r[a];
+    g.dir[3 * a + 1] = flip[a] * c[a];
+    g.dir[3 * a + 2] = flip[a] * n[a];
+  }
+  if ((rc = rkin_grid_check(&g, path, err)) < 0) return rc;
+  if ((rc = rkin_image_alloc(im, &g, err)) < 0) return rc;
+  im->is_label = 1;
+  size_t npix = (size_t)rows * cols, nset = 0;
+  for (size_t f = 0; f < nf; f++) {
+    if (segment > 0 && frames[f].seg != (size_t)segment) continue;
+    const DcmIODTypes::Frame *raw = seg->getFrame(f);
+    if (!raw || !raw->pixData) {
+      rkin_image_free(im);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu has no pixel "
+                          "data", path, f + 1);
+    }
+    std::unique_ptr<DcmIODTypes::Frame> unpacked;
+    const Uint8 *px = raw->pixData;
+    if (raw->length < npix) {
+      unpacked.reset(DcmSegUtils::unpackBinaryFrame(raw, rows, cols));
+      if (!unpacked || !unpacked->pixData || unpacked->length < npix) {
+        rkin_image_free(im);
+        return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: %zu bytes of "
+                            "bit-packed pixel data for %u x %u pixels", path,
+                            f + 1, raw->length, (unsigned)rows,
+                            (unsigned)cols);
+      }
+      px = unpacked->pixData;
+    }
+    size_t k = 0;
+    while (k + 1 < sl.size() && sl[k] < frames[f].s - 1e-3) k++;
+    float *slice = im->v + k * npix;
+    float val = (float)frames[f].seg;
+    for (size_t p = 0; p < npix; p++) {
+      if (!px[p]) continue;
+      if (slice[p] != 0.0f && slice[p] != val) {
+        rkin_image_free(im);
+        return rkin_err_set(err, RKIN_EINVAL, "%s: segments %.0f and %zu "
+                            "overlap (frame %zu, pixel %zu of slice %zu): a "
+                            "label map holds one per voxel; read one segment "
+                            "at a time", path, (double)slice[p],
+                            frames[f].seg, f + 1, p + 1, k + 1);
+      }
+      nset += slice[p] == 0.0f;
+      slice[p] = val;
+    }
+  }
+  if (nset == 0) {
+    rkin_image_free(im);
+    return rkin_err_set(err, RKIN_EINVAL, "%s: segment %d has no voxel set",
+                        path, segment);
+  }
   return RKIN_OK;
 }

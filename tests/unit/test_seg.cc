@@ -1,0 +1,193 @@
+/* test_seg.cc - DICOM SEG read as a label map (dicom.h). The SEG is
+ * written here through DCMTK's dcmseg API: 5 x 4 pixels per frame, pixel
+ * spacing 2 mm (between rows) x 3 mm (between columns), an oblique
+ * orientation (rows along LPS (0, 1, 0), columns along LPS (0, 0, -1):
+ * a sagittal plane, normal (-1, 0, 0)), slices 4 mm apart along the
+ * normal. Segment 1 "liver" sets pixel (i, j) = (1, 2) on slices 0..2,
+ * segment 2 "lesion" pixel (3, 0) on slice 1; the expected RAS position
+ * of every voxel is IPP + i 3 r + j 2 c + k 4 n with x, y negated. */
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmfg/fgfracon.h>
+#include <dcmtk/dcmfg/fgpixmsr.h>
+#include <dcmtk/dcmfg/fgplanor.h>
+#include <dcmtk/dcmfg/fgplanpo.h>
+#include <dcmtk/dcmseg/segdoc.h>
+#include <dcmtk/dcmseg/segment.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include "image/dicom.h"
+#include "../tap.h"
+
+namespace {
+
+const Uint16 ROWS = 4, COLS = 5;
+/* frame 1's position (LPS) and the step along the normal */
+const double IPP[3] = {10.0, -20.0, 30.0}, NORMAL[3] = {-1.0, 0.0, 0.0};
+const double DZ = 4.0;
+
+/* variant 0: as above; 1: segment 2 also on (1, 2) of slice 1 (overlap);
+ * 2: the third slice 6 mm further instead of 4 (non-uniform); 3: slice 2
+ * shifted by 1 mm within its plane; 4: FRACTIONAL */
+bool write_seg(const char *path, int variant)
+{
+  DcmSegmentation *seg = nullptr;
+  IODGeneralEquipmentModule::EquipmentInfo eq("radiokin", "test", "1", "1");
+  ContentIdentificationMacro ci("1", "SEG", "test segmentation", "radiokin");
+  OFCondition st = variant == 4
+      ? DcmSegmentation::createFractionalSegmentation(
+            seg, ROWS, COLS, DcmSegTypes::SFT_PROBABILITY, 255, eq, ci)
+      : DcmSegmentation::createBinarySegmentation(seg, ROWS, COLS, eq, ci);
+  if (st.bad() || !seg) return false;
+  CodeSequenceMacro cat("T-D0050", "SRT", "Tissue");
+  CodeSequenceMacro liver("T-62000", "SRT", "Liver");
+  CodeSequenceMacro lesion("M-80003", "SRT", "Neoplasm");
+  DcmSegment *s1 = nullptr, *s2 = nullptr;
+  Uint16 n1 = 0, n2 = 0;
+  DcmSegment::create(s1, "liver", cat, liver, DcmSegTypes::SAT_MANUAL);
+  DcmSegment::create(s2, "lesion", cat, lesion, DcmSegTypes::SAT_MANUAL);
+  seg->addSegment(s1, n1);
+  seg->addSegment(s2, n2);
+  FGPlaneOrientationPatient *po =
+      FGPlaneOrientationPatient::createMinimal("0", "1", "0", "0", "0", "-1");
+  seg->addForAllFrames(*po);
+  delete po;
+  FGPixelMeasures pm;
+  pm.setPixelSpacing("2\\3");
+  pm.setSliceThickness("4");
+  seg->addForAllFrames(pm);
+  seg->getFrameOfReference().setFrameOfReferenceUID("1.2.3.4.55");
+  seg->getSeries().setSeriesNumber("1");
+  auto frame = [&](Uint16 segno, int k, int i, int j) {
+    Uint8 pix[ROWS * COLS] = {0};
+    pix[i + COLS * j] = variant == 4 ? 200 : 1;
+    double off = DZ * k + (variant == 2 && k == 2 ? 2.0 : 0.0);
+    double p[3];
+    for (int a = 0; a < 3; a++) p[a] = IPP[a] + off * NORMAL[a];
+    if (variant == 3 && k == 2) p[1] += 1.0;   /* along the rows */
+    char b[3][32];
+    for (int a = 0; a < 3; a++) std::snprintf(b[a], 32, "%.6g", p[a]);
+    FGPlanePosPatient *pp = FGPlanePosPatient::createMinimal(b[0], b[1], b[2]);
+    FGFrameContent fc;
+    fc.setStackID("1");
+    fc.setInStackPositionNumber(k + 1);
+    fc.setDimensionIndexValues(segno, 0);
+    fc.setDimensionIndexValues(k + 1, 1);
+    OFVector<FGBase *> v;
+    v.push_back(pp);
+    v.push_back(&fc);
+    OFCondition c = seg->addFrame(pix, segno, v);
+    delete pp;
+    return c.good();
+  };
+  bool ok_ = true;
+  for (int k = 0; k < 3; k++) ok_ = ok_ && frame(n1, k, 1, 2);
+  ok_ = ok_ && frame(n2, 1, 3, 0);
+  if (variant == 1) ok_ = ok_ && frame(n2, 1, 1, 2);
+  seg->getDimensions().addDimensionIndex(DCM_ReferencedSegmentNumber,
+      "1.2.3.4.56", DCM_SegmentIdentificationSequence, "segment");
+  seg->getDimensions().addDimensionIndex(DCM_ImagePositionPatient,
+      "1.2.3.4.56", DCM_PlanePositionSequence, "position");
+  ok_ = ok_ && seg->saveFile(path).good();
+  delete seg;
+  return ok_;
+}
+
+} // namespace
+
+int main()
+{
+  char dir[] = "/tmp/rk_test_seg_XXXXXX", path[600];
+  if (!mkdtemp(dir)) return 1;
+  OFLog::configure(OFLogger::OFF_LOG_LEVEL);
+  std::snprintf(path, sizeof path, "%s/seg.dcm", dir);
+  ok(write_seg(path, 0), "SEG written through DCMTK's dcmseg API");
+  rkin_image im;
+  rkin_err e = {0, ""};
+  char uid[80];
+  rkin_seg_segment sg[4];
+  size_t n = 0;
+  ok(rkin_dicom_seg_list(path, sg, 4, &n, uid, &e) == 0 && n == 2 &&
+     sg[0].number == 1 && !std::strcmp(sg[0].label, "liver") &&
+     sg[0].n_frames == 3 && sg[1].number == 2 &&
+     !std::strcmp(sg[1].label, "lesion") && sg[1].n_frames == 1 &&
+     !std::strcmp(uid, "1.2.3.4.55"),
+     "segments: 1 liver (3 frames), 2 lesion (1); frame of reference %s%s%s",
+     uid, e.code ? ": " : "", e.code ? e.msg : "");
+  ok(rkin_dicom_read_seg(path, 0, &im, uid, &e) == 0, "read every segment%s%s",
+     e.code ? ": " : "", e.code ? e.msg : "");
+  if (im.v) {
+    ok(im.g.n[0] == COLS && im.g.n[1] == ROWS && im.g.n[2] == 3 &&
+       im.is_label, "5 x 4 x 3 label map");
+    is_double(im.g.spacing[0], 3.0, 1e-12, "spacing along i: 3 mm "
+              "(column spacing)");
+    is_double(im.g.spacing[1], 2.0, 1e-12, "spacing along j: 2 mm (row "
+              "spacing)");
+    is_double(im.g.spacing[2], 4.0, 1e-12, "slice spacing 4 mm");
+    /* voxel (i, j, k) in RAS: -x, -y of IPP + i 3 r + j 2 c + k 4 n */
+    const double r[3] = {0, 1, 0}, c[3] = {0, 0, -1};
+    double worst = 0;
+    for (int k = 0; k < 3; k++)
+      for (int j = 0; j < ROWS; j++)
+        for (int i = 0; i < COLS; i++) {
+          double ijk[3] = {(double)i, (double)j, (double)k}, x[3], w[3];
+          rkin_grid_to_world(&im.g, ijk, x);
+          for (int a = 0; a < 3; a++)
+            w[a] = IPP[a] + 3.0 * i * r[a] + 2.0 * j * c[a] +
+                   DZ * k * NORMAL[a];
+          w[0] = -w[0];
+          w[1] = -w[1];
+          for (int a = 0; a < 3; a++) worst = std::max(worst,
+                                                       std::fabs(x[a] - w[a]));
+        }
+    ok(worst < 1e-9, "every voxel at IPP + i 3 r + j 2 c + k 4 n (RAS; worst "
+       "%.2g mm)", worst);
+    size_t c1 = 0, c2 = 0;
+    for (size_t v = 0; v < rkin_grid_count(&im.g); v++) {
+      c1 += im.v[v] == 1.0f;
+      c2 += im.v[v] == 2.0f;
+    }
+    ok(c1 == 3 && c2 == 1 && im.v[1 + COLS * 2] == 1.0f &&
+       im.v[1 + COLS * 2 + 2 * 20] == 1.0f && im.v[3 + 20] == 2.0f,
+       "liver at (1, 2) on slices 0..2, lesion at (3, 0) of slice 1");
+    rkin_image_free(&im);
+  }
+  ok(rkin_dicom_read_seg(path, 2, &im, uid, &e) == 0 && im.v &&
+     im.v[3 + 20] == 2.0f && im.v[1 + COLS * 2] == 0.0f,
+     "segment 2 alone: the lesion, no liver");
+  rkin_image_free(&im);
+  ok(rkin_dicom_read(path, &im, uid, &e) == 0 && im.is_label &&
+     im.v[3 + 20] == 2.0f, "rkin_dicom_read reads a SEG as its label map");
+  rkin_image_free(&im);
+  ok(rkin_dicom_read_seg(path, 3, &im, uid, &e) == RKIN_ENOTFOUND &&
+     std::strstr(e.msg, "no segment 3") && std::strstr(e.msg, "'liver'") &&
+     std::strstr(e.msg, "'lesion'"), "unknown segment lists them: %s", e.msg);
+  ok(write_seg(path, 1) &&
+     rkin_dicom_read_seg(path, 0, &im, uid, &e) == RKIN_EINVAL &&
+     std::strstr(e.msg, "segments 1 and 2 overlap"), "overlap: %s", e.msg);
+  ok(rkin_dicom_read_seg(path, 2, &im, uid, &e) == 0,
+     "overlapping segments one at a time");
+  rkin_image_free(&im);
+  ok(write_seg(path, 2) &&
+     rkin_dicom_read_seg(path, 0, &im, uid, &e) == RKIN_EINVAL &&
+     std::strstr(e.msg, "non-uniform slice spacing"), "non-uniform: %s",
+     e.msg);
+  ok(write_seg(path, 3) &&
+     rkin_dicom_read_seg(path, 0, &im, uid, &e) == RKIN_EINVAL &&
+     std::strstr(e.msg, "shifted within its plane"), "shifted frame: %s",
+     e.msg);
+  ok(write_seg(path, 4) &&
+     rkin_dicom_read_seg(path, 0, &im, uid, &e) == RKIN_EINVAL &&
+     std::strstr(e.msg, "FRACTIONAL"), "fractional: %s", e.msg);
+  ok(rkin_dicom_read_seg("/nonexistent/seg.dcm", 0, &im, uid, &e) < 0 &&
+     std::strstr(e.msg, "/nonexistent/seg.dcm"), "missing file named");
+  unlink(path);
+  rmdir(dir);
+  done_testing();
+  return exit_status();
+}
