@@ -277,7 +277,10 @@ M.UNC_COLUMNS = { "u_cal_rel", "tia_u_MBqh", "tia_u_lo_MBqh",
 -- finite fit SE (the trapezoid has none: a calibration term alone would
 -- understate u).
 function M.uncertainty(row, tia, se, u_cal)
+  -- written only when given, so dose.lua reads no calibration term the
+  -- user never stated
   row.u_cal_rel = u_cal
+  u_cal = u_cal or 0
   if not (se and se == se and se >= 0 and se < math.huge and tia > 0) then
     return
   end
@@ -344,7 +347,7 @@ function M.row(g, r, why, o)
     row["flags_" .. m] = c.flags and #c.flags > 0
       and table.concat(c.flags, ";") or nil
   end
-  M.uncertainty(row, r.tia, r.tia_se, g.u_cal_rel or o.u_cal or 0)
+  M.uncertainty(row, r.tia, r.tia_se, g.u_cal_rel or o.u_cal)
   return row
 end
 

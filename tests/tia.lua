@@ -275,6 +275,32 @@ do
     end
   end
   t.ok(checked >= 2, ("%d regions with a fit SE checked"):format(checked))
+  t.ok(r0[1].u_cal_rel == nil, "no u_cal_rel column value without --u-cal")
+  -- the chain: dose.lua reads tia.csv's u_cal_rel as the calibration
+  -- shared by the cycles; one cycle, dose linear in the TIA: u(D)/D =
+  -- sqrt((SE/TIA)^2 + 0.05^2)
+  do
+    local st, so, se = rk.run { exe, src .. "/scripts/dose.lua",
+      tmp .. "/u5/tia.csv", "--out", tmp .. "/u5/dose.csv", "--activity",
+      "7400", "--teff-h", "50", "--no-plot", "--quiet" }
+    local dr = st == 0 and rk.csv.read(tmp .. "/u5/dose.csv",
+      { missing = { "" }, strings = { "patient", "region", "organ" } }) or {}
+    local n, good = 0, true
+    for _, d in ipairs(dr) do
+      for _, x in ipairs(r5) do
+        if x.patient == d.patient and x.region == d.region and d.dose_u_gy
+          and x.tia_se_MBqh then
+          n = n + 1
+          local want = d.dose_gy * math.sqrt((x.tia_se_MBqh / x.tia_MBqh) ^ 2
+            + 0.05 ^ 2)
+          good = good and math.abs(d.dose_u_gy - want) <= 1e-6 * want
+        end
+      end
+    end
+    t.ok(st == 0 and n >= 2 and good, ("dose.lua on tia.csv: u(D) = D " ..
+      "sqrt((SE/TIA)^2 + u_cal^2) for %d regions%s"):format(n,
+      st == 0 and "" or ": " .. tostring(so) .. tostring(se)))
+  end
   -- a u_cal_rel column instead of the option, per region
   local lines = { "patient,region,t_h,activity_MBq,u_cal_rel" }
   local tt, aa = { 4, 24, 72, 168 }, rk.tac.curve("mono", { 200, 0.02 },

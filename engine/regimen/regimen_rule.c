@@ -239,33 +239,44 @@ static int measured_course(const rkin_regimen_rule *u,
 }
 
 /* Upper bound of the cumulative dose when the m remaining cycles each
- * give dose dn with relative SD un (independent), after the past. */
+ * give dose dn, predicted from the last measured cycle L (its dose per
+ * GBq): every prediction is L's measurement scaled, so their own errors
+ * are L's, correlation 1 (GUM eq. 13): the own-error variance is
+ * sum_{i<L} (u_i D_i)^2 + (u_L (D_L + m dn))^2, not m independent terms;
+ * the shared terms come from the course. */
 static int dose_upper(const rkin_unc_course *past, size_t m, double dn,
-                      double un, double z, double *ub, rkin_err *err)
+                      double z, double *ub, rkin_err *err)
 {
-  double d[RKIN_UNC_MAX_CYCLES], ur[RKIN_UNC_MAX_CYCLES];
+  double d[RKIN_UNC_MAX_CYCLES], ur[RKIN_UNC_MAX_CYCLES], t = 0.0, uL, own;
   rkin_unc_course c = *past;
   rkin_unc_course_result r;
   size_t i, n = past->n;
-  int rc;
+  int rc, s;
+  if (!n) {
+    *ub = 0;
+    return RKIN_OK;
+  }
   for (i = 0; i < n; i++) {
     d[i] = past->dose_gy[i];
     ur[i] = past->u_rel[i];
   }
+  uL = ur[n - 1];
+  own = d[n - 1];
+  ur[n - 1] = 0.0;               /* its term is added below, with the
+                                  * predictions' */
   for (i = 0; dn > 0 && i < m; i++, n++) {
     d[n] = dn;
-    ur[n] = un;
-  }
-  if (!n) {
-    *ub = 0;
-    return RKIN_OK;
+    ur[n] = 0.0;
+    own += dn;
   }
   c.n = n;
   c.dose_gy = d;
   c.u_rel = ur;
   c.g = NULL;
   if ((rc = rkin_unc_course_delta(&c, &r, err))) return rc;
-  *ub = r.cum_dose.value + z * r.cum_dose.u;
+  r.cum_dose.var[RKIN_UNC_COUNTS] += uL * uL * own * own;
+  for (s = 0; s < RKIN_UNC_NSRC; s++) t += r.cum_dose.var[s];
+  *ub = r.cum_dose.value + z * sqrt(t);
   return RKIN_OK;
 }
 
@@ -276,7 +287,7 @@ static int pp_prrt_conf(const rkin_regimen_rule *u,
                         const rkin_regimen_state *k, size_t m, double per,
                         double *next)
 {
-  double buf[3 * RKIN_UNC_MAX_CYCLES], z, lo = 0, hi, ub, un;
+  double buf[3 * RKIN_UNC_MAX_CYCLES], z, lo = 0, hi, ub;
   rkin_unc_course past;
   int rc, it;
   if (k->cycles_given + m > RKIN_UNC_MAX_CYCLES)
@@ -285,15 +296,14 @@ static int pp_prrt_conf(const rkin_regimen_rule *u,
                         k->cycles_given + m, RKIN_UNC_MAX_CYCLES);
   if ((rc = measured_course(u, k, 0, buf, &past))) return rc;
   z = gsl_cdf_ugaussian_Pinv(u->confidence);
-  un = past.u_rel[past.n - 1];  /* the prediction: the last cycle's */
-  if ((rc = dose_upper(&past, m, 0, un, z, &ub, k->err))) return rc;
+  if ((rc = dose_upper(&past, m, 0, z, &ub, k->err))) return rc;
   *next = 0;
   if (ub >= u->target_gy) return RKIN_OK;
   /* the point-estimate share is an upper bound (z >= 0) */
   hi = (u->target_gy - k->cum_dose_gy[u->region]) / (double)m;
   for (it = 0; it < 200 && hi - lo > 1e-10 * hi; it++) {
     double mid = 0.5 * (lo + hi);
-    if ((rc = dose_upper(&past, m, mid, un, z, &ub, k->err))) return rc;
+    if ((rc = dose_upper(&past, m, mid, z, &ub, k->err))) return rc;
     if (ub <= u->target_gy) lo = mid;
     else hi = mid;
   }

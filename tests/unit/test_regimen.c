@@ -1198,8 +1198,9 @@ static void test_confidence(void)
 
   /* PP-PRRT at 0.95: before cycle 2 of 4 the remaining three cycles of
    * predicted dose d = a x (dose/GBq of cycle 1) put the cumulative dose's
-   * upper bound on the target: D_1 + 3 d + z sqrt((u_1 D_1)^2 + 3 (u_1
-   * d)^2 + sh2 (D_1 + 3 d)^2) = 23 Gy */
+   * upper bound on the target: D_1 + 3 d + z sqrt((u_1 (D_1 + 3 d))^2 +
+   * sh2 (D_1 + 3 d)^2) = 23 Gy (the predictions are cycle 1's measurement
+   * scaled: its own error, fully correlated) */
   rkin_regimen_rule_default(&u);
   u.kind = RKIN_RULE_PP_PRRT;
   u.target_gy = 23;
@@ -1215,8 +1216,7 @@ static void test_confidence(void)
     u1 = r95.u_rel_est[i * 4 * 3];
     d = r95.activity_gbq[i * 4 + 1] * d1 / r95.activity_gbq[i * 4];
     tot = d1 + 3 * d;
-    worst = fmax(worst, fabs(tot + Z95 * sqrt(u1 * u1 * d1 * d1 +
-                                              3 * u1 * u1 * d * d +
+    worst = fmax(worst, fabs(tot + Z95 * sqrt(u1 * u1 * tot * tot +
                                               sh2 * tot * tot) - 23) / 23);
     nchk++;
   }
