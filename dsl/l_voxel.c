@@ -452,7 +452,7 @@ static void read_dvh_opts(lua_State *L, const char *ctx, dvh_opts *o)
   o->nb = (size_t)lrk_field_count(L, 1, ctx, "nbins", 0, 100, 1, 100000);
   o->bin = lrk_field_number(L, 1, ctx, "bin", 0, 0.0);
   if (lua_getfield(L, 1, "bin") != LUA_TNIL && !(o->bin > 0))
-    lrk_error(L, "%s: field 'bin' must be > 0 Gy (got %g)", ctx, o->bin);
+    lrk_error(L, "%s: field 'bin' must be > 0 Gy (got %f)", ctx, o->bin);
   lua_pop(L, 1);
   o->a = lrk_field_number(L, 1, ctx, "eud_a", 0, NAN);
   o->alpha = lrk_field_number(L, 1, ctx, "alpha", 0, NAN);

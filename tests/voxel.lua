@@ -172,6 +172,9 @@ do
   t.raises(function()
     rk.voxel.dvh{ dose = ramp, labels = lab, label = { 1, "x" } }
   end, "field 'label'[2] must be an integer", "a label that is no integer")
+  t.raises(function()
+    rk.voxel.dvh{ dose = ramp, labels = lab, label = { 1 }, bin = -1 }
+  end, "field 'bin' must be > 0 Gy (got -1", "a negative bin width")
 end
 
 -- Slice plots over the CT (voxel_dose.lua's slice_data): the hottest

@@ -1441,6 +1441,14 @@ extern "C" int rkin_dicom_read_seg(const char *path, int segment,
     std::unique_ptr<DcmIODTypes::Frame> unpacked;
     const Uint8 *px = raw->pixData;
     if (raw->length < npix) {
+      /* bit-packed: the unpacking reads (npix + 7) / 8 bytes */
+      if (raw->length < (npix + 7) / 8) {
+        rkin_image_free(im);
+        return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: %zu bytes of "
+                            "pixel data for %u x %u pixels (expected %zu "
+                            "bit-packed)", path, f + 1, raw->length,
+                            (unsigned)rows, (unsigned)cols, (npix + 7) / 8);
+      }
       unpacked.reset(DcmSegUtils::unpackBinaryFrame(raw, rows, cols));
       if (!unpacked || !unpacked->pixData || unpacked->length < npix) {
         rkin_image_free(im);
@@ -1458,12 +1466,13 @@ extern "C" int rkin_dicom_read_seg(const char *path, int segment,
     for (size_t p = 0; p < npix; p++) {
       if (!px[p]) continue;
       if (slice[p] != 0.0f && slice[p] != val) {
+        double other = slice[p];   /* read before the image is freed */
         rkin_image_free(im);
         return rkin_err_set(err, RKIN_EINVAL, "%s: segments %.0f and %zu "
                             "overlap (frame %zu, pixel %zu of slice %zu): a "
                             "label map holds one per voxel; read one segment "
-                            "at a time", path, (double)slice[p],
-                            frames[f].seg, f + 1, p + 1, k + 1);
+                            "at a time", path, other, frames[f].seg, f + 1,
+                            p + 1, k + 1);
       }
       nset += slice[p] == 0.0f;
       slice[p] = val;
