@@ -527,7 +527,7 @@ static void test_next_corr(void)
   const double a_last = 7400.0, act = 6000.0, ux = 0.02;
   const double ucal = 0.02, umass = 0.02, us = 0.01, ab = 2.6, uab = 0.1;
   rkin_unc_next x;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double bed, u_delta, var[RKIN_UNC_NSRC], u_indep, dn, cov;
   const size_t N = 200000;
   gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
