@@ -30,7 +30,7 @@ static double rc_true(double v)
 static void test_rc(void)
 {
   rkin_unc_rc c, c2;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double sd2[6], g[3], dv, h = 1e-6;
   size_t i;
   int j;
@@ -76,7 +76,7 @@ static void test_rc(void)
 
 static void test_volume_activity(void)
 {
-  rkin_err e;
+  rkin_err e = {0, ""};
   double u, v10 = 4.0 / 3.0 * M_PI * 1.0;   /* r = 10 mm: 4.18879 mL */
   rkin_unc_point pt = {24.0, 1e6, 1000.0, 0.03};
   rkin_unc_meas m = {10.0, 0.4, 3.0, 0.3, &RC, 0};
@@ -166,7 +166,7 @@ static void test_calibration(void)
 {
   patient P;
   rkin_unc_result r0, r1, r2;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double sum2 = 0.0;
   size_t c;
   make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 3, 0.0, 0.0);
@@ -215,7 +215,7 @@ static void test_lesion(void)
 {
   patient P;
   rkin_unc_result r;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double g[3], dv, rc, crc = 0.0, uv = 0.3, want;
   size_t i, j;
   make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 2, 0.03, 0.0);
@@ -251,7 +251,7 @@ static void test_per_ml(void)
   patient P;
   rkin_unc_result r;
   rkin_unc_activity a;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double dv, rc, uv = 0.3;
   size_t i, j;
   make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 1, 0.03, 0.0);
@@ -283,7 +283,7 @@ static void test_average_down(void)
 {
   patient A, B;
   rkin_unc_result ra, rb;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double t3[] = {24, 72, 168}, t12[12];
   size_t i;
   for (i = 0; i < 12; i++) t12[i] = 24.0 + 144.0 * (double)i / 11.0;
@@ -318,7 +318,7 @@ static void test_delta_mc(void)
 {
   patient P;
   rkin_unc_result rd, rm;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double t6[] = {1, 4, 24, 48, 96, 168};
   double pbi[] = {60.0, 0.01, 80.0, 0.15};
   make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 2, 0.03, 0.05);
@@ -369,7 +369,7 @@ static void test_coverage(void)
   for (i = 0; i < n; i++) {
     patient P;
     rkin_unc_result r;
-    rkin_err e;
+    rkin_err e = {0, ""};
     double l = 0.012 * exp(0.3 * gsl_ran_gaussian(g, 1.0));
     double a0 = 60.0 + 80.0 * gsl_rng_uniform(g);
     double p[2] = {a0, l < 0.005 ? 0.005 : l};
@@ -407,7 +407,7 @@ static void test_course(void)
   double d[2] = {3.0, 2.0}, u[2] = {0.1, 0.05}, g[2] = {0.1, 0.2};
   rkin_unc_course c = {2, d, u, g, 0.05, 0.03, 0.0, 2.6, 0.5, 0.95};
   rkin_unc_course_result r;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double k1 = 1 + 2 * 0.1 * 3 / 2.6, k2 = 1 + 2 * 0.2 * 2 / 2.6, want;
   ok(rkin_unc_course_delta(&c, &r, &e) == 0, "course");
   is_double(r.cum_dose.u, sqrt(0.09 + 0.01 + 0.0034 * 25), 1e-12,
@@ -461,7 +461,7 @@ static void test_next(void)
   double d[2] = {8.0, 7.0}, u[2] = {0.08, 0.1}, g[2] = {0.05, 0.06};
   rkin_unc_next x;
   rkin_lq lq = {2.6, 2.8};
-  rkin_err e;
+  rkin_err e = {0, ""};
   double a50, a95, ub, dn, bed_past;
   int over;
   memset(&x, 0, sizeof x);
@@ -617,7 +617,7 @@ static void test_marrow(void)
   rkin_unc_marrow m = {"Lu-177", 0.05, 0.004, 1.0, 0.2, 1.17, 0.2,
                        20000.0, 1000.0, 2e-6, 0.1, 0.05, 0.95};
   rkin_unc_marrow_result r;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double s, trm = 0.05 * 1.0 * 1170.0, dself, dcross;
   ok(rkin_unc_marrow_dose(&m, &r, &e) == 0, "marrow: %s", e.msg);
   rkin_dosimetry_s_led(rkin_nuclide_find("Lu-177", NULL), 1.17, "rm", &s,
@@ -655,7 +655,7 @@ static void test_marrow(void)
 static void test_stp(void)
 {
   rkin_unc_stp s;
-  rkin_err e;
+  rkin_err e = {0, ""};
   double m1 = 0.0, m2 = 0.0, t = 96.0, th = 60.0, cv = 0.3, sl;
   size_t i, n = 200000;
   ok(rkin_unc_stp_tia(RKIN_UNC_STP_HAENSCHEID, 72.0, 10.0, 0.05, 72.0, 0.0,
@@ -707,7 +707,7 @@ static void test_errors(void)
 {
   patient P;
   rkin_unc_result r;
-  rkin_err e;
+  rkin_err e = {0, ""};
   make_patient(&P, RKIN_TAC_MONO, PMONO, 4, T4, 0.05, 1, 0.03, 0.05);
   P.ch.meas.cal = -1.0;
   ok(rkin_unc_delta(&P.ch, &r, &e) == RKIN_EINVAL &&
