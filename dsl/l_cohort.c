@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "lrk.h"
+#include "lrk_dist.h"
 #include "core/model.h"
 #include "modules.h"
 #include "pop/vpop.h"
@@ -294,6 +295,59 @@ static void push_result(lua_State *L, const rkin_cohort_spec *sp,
   luaL_setmetatable(L, COHORT_MT);
 }
 
+/* Runs the cohort over the MPI ranks (one rank: the whole cohort here):
+ * rank r solves its block of patients (lrk_dist_range) into its slots of
+ * res, then every rank gathers every block, so all ranks hold the same
+ * full result and take the same path through the rest of the script.
+ * Each patient's result depends only on its own parameters, so the
+ * numbers do not depend on the number of ranks or threads. A call-level
+ * failure on any rank raises on every rank (never a hang). */
+static void run_over_ranks(lua_State *L, const rkin_cohort_spec *sp,
+                           rkin_cohort_res *res)
+{
+  size_t np = rkin_model_nparams(sp->model), per = sp->n_cycles * sp->n_tia;
+  size_t lo, hi, first, nf;
+  int rank = lrk_dist_rank(), size = lrk_dist_size(), rc = 0, owner;
+  rkin_cohort_spec mine = *sp;
+  rkin_cohort_res part = {0};
+  rkin_err err;
+
+  rkin_err_clear(&err);
+  lrk_dist_range(sp->n_patients, rank, size, &lo, &hi);
+  mine.n_patients = hi - lo;
+  mine.params = sp->params + lo * np;
+  mine.first_id = lo;
+  mine.threads = lrk_dist_threads(sp->threads);
+  if (rank != 0) mine.progress = NULL;      /* one bar, rank 0's part */
+  part.tia = res->tia + lo * per;
+  part.status = res->status + lo;
+  /* more ranks than patients: this one has none (never an engine call
+   * with zero patients) */
+  if (hi > lo) rc = rkin_cohort_run(&mine, &part, &err);
+  lrk_dist_agree(L, CTX, rc, &err);
+  if (lrk_dist_allgather(res->tia, sp->n_patients, per * sizeof *res->tia,
+                         &err) ||
+      lrk_dist_allgather(res->status, sp->n_patients, sizeof *res->status,
+                         &err))
+    lrk_raise(L, CTX, &err);
+  res->n_steps = lrk_dist_sum_long(part.n_steps);
+  nf = (size_t)lrk_dist_sum_long((long)part.n_failed);
+  res->n_failed = nf;
+  first = lrk_dist_min_size(part.n_failed ? lo + part.first_failed
+                                          : sp->n_patients);
+  res->first_failed = first;
+  res->first = part.first;
+  if (!nf) return;
+  /* the first failed patient's message, from the rank that solved it */
+  for (owner = 0; owner < size; owner++) {
+    size_t a, b;
+    lrk_dist_range(sp->n_patients, owner, size, &a, &b);
+    if (first >= a && first < b) break;
+  }
+  if (lrk_dist_bcast(&res->first, sizeof res->first, owner, &err))
+    lrk_raise(L, CTX, &err);
+}
+
 /* Bytes one patient of a cohort takes: parameters, TIAs and status in C,
  * then the result's Lua tables (its params table, its TIA entries). */
 static double patient_bytes(size_t np, size_t cycles, size_t n_tia)
@@ -389,7 +443,7 @@ static int cohort_new(lua_State *L)
   res.tia = lua_newuserdatauv(L, n * sp.n_cycles * sp.n_tia * sizeof(double),
                               0);
   res.status = lua_newuserdatauv(L, n * sizeof(int), 0);
-  if (rkin_cohort_run(&sp, &res, &err)) lrk_raise(L, CTX, &err);
+  run_over_ranks(L, &sp, &res);
   if (sp.opts.path == RKIN_PATH_AUTO) {
     /* as the solver decides: an output is integrated on the exact path
      * when it is linear in the states */

@@ -91,7 +91,8 @@ static int run_patient(cohort_job *job, rkin_solver *s, size_t i,
     rs.y_end = y;    /* the next cycle starts where this one ended */
     rc = rkin_solver_run(s, &rq, &rs, err);
     *steps += rs.n_steps;
-    if (rc) return rkin_err_prefix(err, "patient %zu, cycle %zu: ", i + 1,
+    if (rc) return rkin_err_prefix(err, "patient %zu, cycle %zu: ",
+                                   sp->first_id + i + 1,
                                    c + 1);
   }
   return RKIN_OK;

@@ -41,6 +41,9 @@ typedef struct {
   int threads;                  /* 0: all cores */
   rkin_progress_fn progress;    /* from the calling thread; may be NULL */
   void *progress_ud;
+  size_t first_id;              /* messages number patient i as
+                                   first_id + i + 1 (a block of a larger
+                                   cohort); 0 for a whole cohort */
 } rkin_cohort_spec;
 
 typedef struct {

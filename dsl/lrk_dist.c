@@ -1,0 +1,295 @@
+/* lrk_dist.c - MPI ranks for the bindings (see lrk_dist.h). Without MPI
+ * (configure --without-mpi, or a process not launched by mpirun / srun)
+ * every call is the one-process case: rank 0 of 1, gathers are no-ops. */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include "lrk.h"
+#include "pop/vpop.h"
+#include "lrk_dist.h"
+
+static int dist_rank = 0, dist_size = 1, dist_started = 0;
+static int dist_local = 1;   /* ranks on this machine */
+
+int lrk_dist_rank(void) { return dist_rank; }
+int lrk_dist_size(void) { return dist_size; }
+
+int lrk_dist_built(void)
+{
+#ifdef HAVE_MPI
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+/* Whether a launcher started this process as one of an MPI job. */
+static int launched_by_mpi(void)
+{
+  static const char *const vars[] = {
+    "OMPI_COMM_WORLD_SIZE",   /* OpenMPI's mpirun */
+    "PMI_SIZE",               /* MPICH's hydra, srun --mpi=pmi2 */
+    "PMIX_RANK",              /* srun --mpi=pmix, PMIx launchers */
+    NULL
+  };
+  const char *force = getenv("RADIOKIN_MPI");
+  int i;
+  if (force && *force) return strcmp(force, "0") != 0;
+  for (i = 0; vars[i]; i++)
+    if (getenv(vars[i])) return 1;
+  return 0;
+}
+
+int lrk_dist_init(int *argc, char ***argv, rkin_err *err)
+{
+  if (!launched_by_mpi()) return 0;
+#ifdef HAVE_MPI
+  {
+    int provided = 0;
+    /* Only the main thread calls MPI; the engine's worker threads never
+     * do (FUNNELED). */
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) !=
+        MPI_SUCCESS)
+      return rkin_err_set(err, RKIN_EIO, "cannot start MPI"), -1;
+    dist_started = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &dist_size);
+    /* errors come back as codes, reported through rkin_err */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    {
+      MPI_Comm node;
+      if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
+                              MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &dist_local);
+        MPI_Comm_free(&node);
+      }
+    }
+    return 0;
+  }
+#else
+  (void)argc;
+  (void)argv;
+  {
+    const char *s = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!s) s = getenv("PMI_SIZE");
+    /* one process of a launcher is still the one-process case */
+    if (s && strcmp(s, "1") != 0)
+      return rkin_err_set(err, RKIN_EINVAL, "launched as one of %s MPI "
+                          "processes, but this radiokin was built without "
+                          "MPI (configure found no MPI, or --without-mpi; "
+                          "Debian: libopenmpi-dev)", s), -1;
+    return 0;
+  }
+#endif
+}
+
+void lrk_dist_finalize(int ok)
+{
+#ifdef HAVE_MPI
+  if (!dist_started) return;
+  fflush(stdout);
+  fflush(stderr);
+  /* A failed rank would leave the others waiting in their next
+   * collective call: end the whole job instead. */
+  if (!ok && dist_size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+  MPI_Finalize();
+  dist_started = 0;
+#else
+  (void)ok;
+#endif
+}
+
+int lrk_dist_threads(int threads)
+{
+  int cores;
+  if (threads > 0 || dist_local <= 1) return threads;
+  cores = rkin_ncores() / dist_local;
+  return cores > 0 ? cores : 1;
+}
+
+void lrk_dist_range(size_t n, int rank, int size, size_t *lo, size_t *hi)
+{
+  size_t r = (size_t)rank, s = size > 0 ? (size_t)size : 1;
+  size_t q = n / s, extra = n % s;
+  *lo = r * q + (r < extra ? r : extra);
+  *hi = *lo + q + (r < extra ? 1 : 0);
+}
+
+#ifdef HAVE_MPI
+static int mpi_fail(rkin_err *err, int code, const char *what)
+{
+  char s[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(code, s, &len) != MPI_SUCCESS) len = 0;
+  s[len] = 0;
+  return rkin_err_set(err, RKIN_EIO, "MPI %s failed: %s", what, s);
+}
+#endif
+
+void lrk_dist_agree(lua_State *L, const char *ctx, int rc,
+                    const rkin_err *err)
+{
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1) {
+    int mine = rc ? dist_rank : dist_size, first = dist_size;
+    rkin_err e;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first == dist_size) return;
+    memset(&e, 0, sizeof e);
+    if (dist_rank == first) e = *err;
+    MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, MPI_COMM_WORLD);
+    e.msg[sizeof e.msg - 1] = 0;
+    lrk_error(L, "%s: rank %d: %s", ctx, first, e.msg);
+  }
+#endif
+  if (rc) lrk_raise(L, ctx, err);
+}
+
+int lrk_dist_allgather(void *buf, size_t n, size_t item, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1 && n && item) {
+    int *counts, *displs, r, rc;
+    MPI_Datatype t;
+    if (n > INT_MAX || item > INT_MAX)
+      return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu items of %zu "
+                          "bytes exceed MPI's int counts", n, item);
+    counts = malloc(2 * (size_t)dist_size * sizeof *counts);
+    if (!counts)
+      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
+    displs = counts + dist_size;
+    for (r = 0; r < dist_size; r++) {
+      size_t lo, hi;
+      lrk_dist_range(n, r, dist_size, &lo, &hi);
+      counts[r] = (int)(hi - lo);
+      displs[r] = (int)lo;
+    }
+    MPI_Type_contiguous((int)item, MPI_BYTE, &t);
+    MPI_Type_commit(&t);
+    rc = MPI_Allgatherv(MPI_IN_PLACE, 0, t, buf, counts, displs, t,
+                        MPI_COMM_WORLD);
+    MPI_Type_free(&t);
+    free(counts);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "gather");
+  }
+#else
+  (void)buf;
+  (void)n;
+  (void)item;
+  (void)err;
+#endif
+  return RKIN_OK;
+}
+
+long lrk_dist_sum_long(long v)
+{
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1) {
+    long s = 0;
+    MPI_Allreduce(&v, &s, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    return s;
+  }
+#endif
+  return v;
+}
+
+int lrk_dist_sum_doubles(double *v, size_t n, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1 && n) {
+    int rc;
+    if (n > INT_MAX)
+      return rkin_err_set(err, RKIN_EINVAL, "MPI sum: %zu values exceed "
+                          "MPI's int counts", n);
+    rc = MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM,
+                       MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "sum");
+  }
+#else
+  (void)v;
+  (void)n;
+  (void)err;
+#endif
+  return RKIN_OK;
+}
+
+int lrk_dist_bcast(void *buf, size_t bytes, int root, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1) {
+    char *p = buf;
+    while (bytes) {
+      int chunk = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
+      int rc = MPI_Bcast(p, chunk, MPI_BYTE, root, MPI_COMM_WORLD);
+      if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "broadcast");
+      p += chunk;
+      bytes -= (size_t)chunk;
+    }
+  }
+#else
+  (void)buf;
+  (void)bytes;
+  (void)root;
+  (void)err;
+#endif
+  return RKIN_OK;
+}
+
+size_t lrk_dist_min_size(size_t v)
+{
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1) {
+    unsigned long long m = v, r = v;
+    MPI_Allreduce(&m, &r, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN,
+                  MPI_COMM_WORLD);
+    return (size_t)r;
+  }
+#endif
+  return v;
+}
+
+/* ------------------------------------------------------------- rk.mpi */
+
+/* rk.mpi.range(n [, rank [, size]]) -> first, last (1-based, inclusive;
+ * last = first - 1 when the rank has none): this rank's block of n. */
+static int mpi_range(lua_State *L)
+{
+  long long n = lrk_check_count(L, 1, "rk.mpi.range", "n", 0,
+                                LRK_MAX_PATIENTS);
+  int size = (int)luaL_optinteger(L, 3, dist_size);
+  int rank = (int)luaL_optinteger(L, 2, dist_rank);
+  size_t lo, hi;
+  if (size < 1)
+    return lrk_error(L, "rk.mpi.range: size must be >= 1 (got %d)", size);
+  if (rank < 0 || rank >= size)
+    return lrk_error(L, "rk.mpi.range: rank must be in [0, %d] (got %d)",
+                     size - 1, rank);
+  lrk_dist_range((size_t)n, rank, size, &lo, &hi);
+  lua_pushinteger(L, (lua_Integer)lo + 1);
+  lua_pushinteger(L, (lua_Integer)hi);
+  return 2;
+}
+
+int luaopen_radiokin_mpi(lua_State *L)
+{
+  static const luaL_Reg f[] = {{"range", mpi_range}, {NULL, NULL}};
+  luaL_newlib(L, f);
+  lua_pushinteger(L, dist_rank);
+  lua_setfield(L, -2, "rank");
+  lua_pushinteger(L, dist_size);
+  lua_setfield(L, -2, "size");
+  lua_pushboolean(L, lrk_dist_built());
+  lua_setfield(L, -2, "built");
+  return 1;
+}

@@ -1,0 +1,182 @@
+-- tests/mpi.lua - rk.mpi and cohorts over MPI ranks (issue 21): the rank
+-- split (rk.mpi.range) covers every patient once, in order; a cohort run
+-- by `mpirun -np 1, 2, 3` writes byte-identical CSVs, equal to the plain
+-- run's (patients drawn from one seeded stream, each patient's result in
+-- its own slot); more ranks than patients; failed patients numbered as in
+-- the whole cohort; a failing rank stops the job with its message, never
+-- a hang. mpirun is run without a shell (rk.run), with --oversubscribe
+-- (this machine may have fewer cores than ranks) and --allow-run-as-root
+-- only when running as root (CI).
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local exe = build .. "/radiokin"
+local tmp = t.scratch()
+local read, write = t.read_file, t.write_file
+
+-- ------------------------------------------------------------ rk.mpi
+t.is(rk.mpi.rank, 0, 0, "a plain run is rank 0")
+t.is(rk.mpi.size, 1, 0, "... of 1")
+do
+  -- the split: contiguous blocks in rank order, every item once, sizes
+  -- differing by at most one (the first n % size ranks one more)
+  local ok = true
+  for n = 0, 23 do
+    for size = 1, 7 do
+      local next_first, small, big = 1, math.huge, 0
+      for rank = 0, size - 1 do
+        local a, b = rk.mpi.range(n, rank, size)
+        if a ~= next_first or b < a - 1 then ok = false end
+        local len = b - a + 1
+        if len < small then small = len end
+        if len > big then big = len end
+        if rank < n % size and len ~= (n // size) + 1 then ok = false end
+        next_first = b + 1
+      end
+      if next_first ~= n + 1 or big - small > 1 then ok = false end
+    end
+  end
+  t.ok(ok, "rk.mpi.range: n = 0..23 over 1..7 ranks, each item once, in "
+    .. "order, balanced")
+  local a, b = rk.mpi.range(7, 1, 3)
+  t.ok(a == 4 and b == 5, "7 patients, rank 1 of 3: patients 4..5 (got "
+    .. a .. ".." .. b .. ")")
+  a, b = rk.mpi.range(2, 2, 3)
+  t.ok(a == 3 and b == 2, "2 patients, rank 2 of 3: none (got " .. a .. ".."
+    .. b .. ")")
+  a, b = rk.mpi.range(5)
+  t.ok(a == 1 and b == 5, "one process: all of them")
+  t.raises(function() rk.mpi.range(5, 3, 3) end, "rank must be in %[0, 2%]",
+    "a rank outside the job")
+end
+
+if not rk.mpi.built then
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 16)
+  t.done()
+  return
+end
+local st_id, uid = rk.run { "id", "-u" }
+local mpirun_ok = rk.run { "mpirun", "--version" }
+if mpirun_ok ~= 0 then
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 16)
+  t.done()
+  return
+end
+local root = st_id == 0 and uid:match("^0%s*$") ~= nil
+
+-- mpirun -np n radiokin script args...: status, stdout, stderr (stopped
+-- after 120 s: a hang fails the test instead of the suite)
+local function mpirun(n, script, ...)
+  local argv = { "mpirun", "-np", tostring(n), "--oversubscribe" }
+  if root then argv[#argv + 1] = "--allow-run-as-root" end
+  for _, a in ipairs { exe, script, ... } do argv[#argv + 1] = a end
+  return rk.run(argv, nil, 120)
+end
+
+-- the peer model's cohort: 7 patients sampled from seed 5 (uneven over 2
+-- and 3 ranks), two quantities, on the path given
+local cohort = write(tmp .. "/cohort.lua", [[
+local rk = require "radiokin"
+local out, n, path = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local c = rk.cohort { model = m, n = tonumber(n), cv = 0.3, seed = 5,
+  doses = { { time = 0, amount = 7400, to = "P" } }, cycles = 3,
+  interval_h = 1344, tia = { "K", "T" }, path = path, progress = false }
+c:write_csv(out)
+local s = c:summary("K")
+print(("steps %d mean %.17g p95 %.17g"):format(c.steps, s[3].mean, s[3].p95))
+]])
+
+for _, case in ipairs { { "exact", 7 }, { "cvodes", 7 }, { "exact", 2 } } do
+  local path, n = case[1], case[2]
+  local ref = tmp .. "/plain_" .. path .. n .. ".csv"
+  local st, plain_out = rk.run { exe, cohort, ref, tostring(n), path }
+  t.is(st, 0, 0, path .. ", " .. n .. " patients: the plain run")
+  local want = read(ref)
+  for np = 1, 3 do
+    if n == 2 and np ~= 3 then goto next end
+    local csv = ("%s/np%d_%s%d.csv"):format(tmp, np, path, n)
+    local st2, out, err = mpirun(np, cohort, csv, tostring(n), path)
+    t.ok(st2 == 0 and read(csv) == want and out == plain_out,
+      ("%s, %d patients, mpirun -np %d: CSV byte-identical to the plain "
+       .. "run, the same steps and summary, printed once%s"):format(path, n,
+       np, st2 == 0 and "" or " (status " .. tostring(st2) .. ": "
+       .. tostring(out) .. tostring(err) .. ")"))
+    ::next::
+  end
+end
+
+-- failed patients: 5 and 6 of 7 have a non-finite output; over 3 ranks
+-- they are solved on ranks 1 and 2, and reported with their ids in the
+-- whole cohort, with the first failure's message
+local failing = write(tmp .. "/failing.lua", [[
+local rk = require "radiokin"
+local m = rk.model { name = "f", states = { "A" }, params = { k = 0.1, a = 2 },
+  ode = function(s, p) return { A = -p.k * s.A } end,
+  outputs = function(s, p) return { Y = rk.sqrt(p.a - 1) * s.A } end }
+local pts = {}
+for i = 1, 7 do pts[i] = { k = 0.1 * i, a = (i == 5 or i == 6) and 0.5 or 2 } end
+local c = rk.cohort { model = m, patients = pts, cycles = 1, interval_h = 10,
+  doses = { { time = 0, amount = 1, to = "A" } }, tia = { "Y" },
+  progress = false }
+local ids = {}
+for _, f in ipairs(c.failed) do ids[#ids + 1] = f.id end
+print(table.concat(ids, " "), c.failed.first_message)
+print(("%.17g %.17g"):format(c.tia.Y[1][4], c.tia.Y[1][7]))
+]])
+do
+  local _, plain = rk.run { exe, failing }
+  local st, out, err = mpirun(3, failing)
+  t.like(plain, "^5 6\tpatient 5, cycle 1: ", "plain run: patients 5 and 6 "
+    .. "failed")
+  t.ok(st == 0 and out == plain, "mpirun -np 3: the same ids, the first "
+    .. "failure's message numbered in the whole cohort, same TIAs"
+    .. (st == 0 and "" or " (" .. tostring(out) .. tostring(err) .. ")"))
+end
+
+-- one rank fails before the collective call: the job stops (MPI_Abort)
+-- with that rank's message, never waiting for it
+do
+  local bad = write(tmp .. "/rank_fails.lua", [[
+local rk = require "radiokin"
+if rk.mpi.rank == 1 then error("rank one gives up") end
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+rk.cohort { model = m, n = 4, doses = { { time = 0, amount = 1, to = "P" } },
+  cycles = 1, interval_h = 10, tia = { "K" }, progress = false }
+]])
+  local st, out, err = mpirun(3, bad)
+  t.ok(st ~= nil and st ~= 0, "a failing rank: mpirun exits non-zero "
+    .. "(not stopped by the timeout: " .. tostring(st) .. ")")
+  t.like(err or out, "rank 1 of 3%): .*rank one gives up",
+    "... with the rank's message")
+end
+
+-- the same, and output files: only rank 0 writes; a script that writes
+-- from every rank through radiokin's writers leaves one whole file
+do
+  local s = write(tmp .. "/writes.lua", [[
+local rk = require "radiokin"
+rk.write_atomic(..., ("rank %d of %d\n"):format(rk.mpi.rank, rk.mpi.size))
+]])
+  local st = mpirun(3, s, tmp .. "/w.txt")
+  t.ok(st == 0 and read(tmp .. "/w.txt") == "rank 0 of 3\n",
+    "rk.write_atomic from every rank: rank 0's file only")
+end
+
+-- rk.mpi under mpirun: each rank its own number
+do
+  local s = write(tmp .. "/ranks.lua", [[
+local rk = require "radiokin"
+io.stderr:write(("<%d/%d>"):format(rk.mpi.rank, rk.mpi.size))
+]])
+  local st, _, err = mpirun(3, s)
+  local seen = {}
+  for r in (err or ""):gmatch("<(%d)/3>") do seen[#seen + 1] = r end
+  table.sort(seen)
+  t.ok(st == 0 and table.concat(seen, ",") == "0,1,2",
+    "rk.mpi.rank 0, 1, 2 and size 3 under mpirun -np 3")
+end
+
+t.done()
