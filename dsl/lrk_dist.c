@@ -137,23 +137,89 @@ static int mpi_fail(rkin_err *err, int code, const char *what)
 }
 #endif
 
-void lrk_dist_agree(lua_State *L, const char *ctx, int rc,
-                    const rkin_err *err)
+int lrk_dist_failed(int rc, rkin_err *err)
 {
 #ifdef HAVE_MPI
   if (dist_started && dist_size > 1) {
     int mine = rc ? dist_rank : dist_size, first = dist_size;
     rkin_err e;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (first == dist_size) return;
+    if (first == dist_size) return RKIN_OK;
     memset(&e, 0, sizeof e);
-    if (dist_rank == first) e = *err;
+    if (dist_rank == first) {
+      e = *err;
+      if (!e.code) e.code = rc;
+    }
     MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, MPI_COMM_WORLD);
     e.msg[sizeof e.msg - 1] = 0;
-    lrk_error(L, "%s: rank %d: %s", ctx, first, e.msg);
+    rkin_err_set(err, e.code ? e.code : RKIN_EIO, "rank %d: %s", first,
+                 e.msg);
+    return err->code;
   }
 #endif
-  if (rc) lrk_raise(L, ctx, err);
+  return rc;
+}
+
+void lrk_dist_agree(lua_State *L, const char *ctx, int rc,
+                    const rkin_err *err)
+{
+  rkin_err e = *err;
+  if (lrk_dist_failed(rc, &e)) lrk_raise(L, ctx, &e);
+}
+
+int lrk_dist_allgather_bytes(const void *mine, size_t len, char **all,
+                             size_t *total, rkin_err *err)
+{
+  *all = NULL;
+  *total = len;
+#ifdef HAVE_MPI
+  if (dist_started && dist_size > 1) {
+    unsigned long long l = len, *lens;
+    int *counts, *displs, r, rc;
+    size_t sum = 0;
+    lens = malloc((size_t)dist_size * (sizeof *lens + 2 * sizeof(int)));
+    if (!lens)
+      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
+    counts = (int *)(lens + dist_size);
+    displs = counts + dist_size;
+    rc = MPI_Allgather(&l, 1, MPI_UNSIGNED_LONG_LONG, lens, 1,
+                       MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) {
+      free(lens);
+      return mpi_fail(err, rc, "gather");
+    }
+    for (r = 0; r < dist_size; r++) {
+      displs[r] = (int)sum;
+      counts[r] = (int)lens[r];
+      sum += lens[r];
+      if (sum > INT_MAX) {
+        free(lens);
+        return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes "
+                            "exceed MPI's int counts", sum);
+      }
+    }
+    *total = sum;
+    if (sum && !(*all = malloc(sum))) {
+      free(lens);
+      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
+    }
+    rc = MPI_Allgatherv(mine, (int)len, MPI_BYTE, *all, counts, displs,
+                        MPI_BYTE, MPI_COMM_WORLD);
+    free(lens);
+    if (rc != MPI_SUCCESS) {
+      free(*all);
+      *all = NULL;
+      return mpi_fail(err, rc, "gather");
+    }
+    return RKIN_OK;
+  }
+#endif
+  if (len) {
+    if (!(*all = malloc(len)))
+      return rkin_err_set(err, RKIN_ENOMEM, "gather: out of memory");
+    memcpy(*all, mine, len);
+  }
+  return RKIN_OK;
 }
 
 int lrk_dist_allgather(void *buf, size_t n, size_t item, rkin_err *err)

@@ -47,6 +47,16 @@ void lrk_dist_range(size_t n, int rank, int size, size_t *lo, size_t *hi);
 void lrk_dist_agree(lua_State *L, const char *ctx, int rc,
                     const rkin_err *err);
 
+/* The same without raising: returns 0 when every rank succeeded, else
+ * the lowest failing rank's code with *err its message prefixed by
+ * "rank r: " (one process: rc and err as they are). */
+int lrk_dist_failed(int rc, rkin_err *err);
+
+/* Collective: every rank's len bytes at `mine`, concatenated in rank
+ * order into *all (malloc'd, the caller frees; NULL when *total is 0). */
+int lrk_dist_allgather_bytes(const void *mine, size_t len, char **all,
+                             size_t *total, rkin_err *err);
+
 /* Collective: buf holds n items of `item` bytes on every rank; rank r has
  * filled its block (lrk_dist_range); afterwards every rank has all. */
 int lrk_dist_allgather(void *buf, size_t n, size_t item, rkin_err *err);

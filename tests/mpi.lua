@@ -53,14 +53,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 16)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 20)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 16)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 20)
   t.done()
   return
 end
@@ -134,6 +134,73 @@ do
   t.ok(st == 0 and out == plain, "mpirun -np 3: the same ids, the first "
     .. "failure's message numbered in the whole cohort, same TIAs"
     .. (st == 0 and "" or " (" .. tostring(out) .. tostring(err) .. ")"))
+end
+
+-- rk.regimen over ranks: 7 patients, PP-PRRT decided from noisy imaging
+-- (noise streams seeded per patient number in the whole cohort), a Lua
+-- rule reading k.index / k.id / k.cov that fails for one patient
+-- (keep_going), and the raise naming the first failure: the whole result,
+-- dumped to 17 digits, is the same for the plain run and -np 1, 2, 3
+local regimen = write(tmp .. "/regimen.lua", [[
+local rk = require "radiokin"
+local m = rk.model { name = "uw", nuclide = "Lu-177", states = { "B", "K", "T" },
+  params = { kK = 0.02, kT = 0.01, kout = 0.3, kKo = 0.01, kTo = 0.005 },
+  ode = function(s, p) return { B = -(p.kK + p.kT + p.kout) * s.B,
+    K = p.kK * s.B - p.kKo * s.K, T = p.kT * s.B - p.kTo * s.T } end }
+local regions = {
+  kidney = { activity = "K", mass_kg = 0.3, alpha_beta_Gy = 2.6, t_rep_h = 2.8 },
+  tumour = { activity = "T", mass_kg = 0.05, alpha_beta_Gy = 10, t_rep_h = 1.5 } }
+local pts = {}
+for i = 1, 7 do
+  pts[i] = { id = "p" .. i, kK = 0.01 + 0.004 * i, kT = 0.02 - 0.002 * i,
+             cov = { w = 60 + i } }
+end
+local function dump(v, out)
+  if type(v) == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    out[#out + 1] = "{"
+    for _, k in ipairs(keys) do
+      out[#out + 1] = tostring(k) .. "="
+      dump(v[k], out)
+    end
+    out[#out + 1] = "}"
+  elseif type(v) == "number" then out[#out + 1] = ("%.17g,"):format(v)
+  else out[#out + 1] = tostring(v) .. "," end
+  return out
+end
+local base = { model = m, patients = pts, regions = regions, inject = "B",
+  interval_h = 20000, progress = false }
+local function run(o)
+  for k, v in pairs(base) do o[k] = v end
+  return rk.regimen(o)
+end
+local a = run { rule = "pp-prrt", activity_gbq = 3, target_gy = 23,
+  imaging = { times_h = { 4, 24, 72 }, cv = 0.2, seed = 7 } }
+local b = run { keep_going = true, max_cycles = 3, rule = function(k)
+  if k.index == 5 and k.given == 1 then error("no second cycle for " .. k.id) end
+  return k.given < 3 and 0.05 * k.cov.w + 0.01 * k.index or nil end }
+local ok, msg = pcall(run, { max_cycles = 3, rule = function(k)
+  if (k.index == 6 or k.index == 3) and k.given == 1 then error("stop") end
+  return k.given < 2 and 7.4 or nil end })
+print(table.concat(dump(a, {})))
+print(table.concat(dump(b, {})))
+print(ok, msg)
+]])
+do
+  local st, plain, perr = rk.run { exe, regimen }
+  t.ok(st == 0 and plain:find("no second cycle for p5", 1, true)
+       and plain:find("rule function failed for patient p3 (patients[3]) "
+                      .. "before cycle 2", 1, true),
+       "rk.regimen plain run: patient p5's rule failure kept, p3 reported "
+       .. "first" .. (st == 0 and "" or ": " .. tostring(perr)))
+  for np = 1, 3 do
+    local st2, out, err = mpirun(np, regimen)
+    t.ok(st2 == 0 and out == plain, ("rk.regimen, mpirun -np %d: the whole "
+      .. "result identical to the plain run's%s"):format(np, st2 == 0 and ""
+      or " (" .. tostring(out) .. tostring(err) .. ")"))
+  end
 end
 
 -- one rank fails before the collective call: the job stops (MPI_Abort)
