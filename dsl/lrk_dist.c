@@ -312,6 +312,43 @@ int lrk_dist_bcast(void *buf, size_t bytes, int root, rkin_err *err)
   return RKIN_OK;
 }
 
+int lrk_dist_send(const void *buf, size_t bytes, int dest, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  int rc;
+  if (bytes > INT_MAX)
+    return rkin_err_set(err, RKIN_EINVAL, "MPI send: %zu bytes exceed "
+                        "MPI's int counts", bytes);
+  rc = MPI_Send(buf, (int)bytes, MPI_BYTE, dest, 0, MPI_COMM_WORLD);
+  if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "send");
+  return RKIN_OK;
+#else
+  (void)buf;
+  (void)bytes;
+  (void)dest;
+  return rkin_err_set(err, RKIN_EINVAL, "send: built without MPI");
+#endif
+}
+
+int lrk_dist_recv(void *buf, size_t bytes, int src, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  int rc;
+  if (bytes > INT_MAX)
+    return rkin_err_set(err, RKIN_EINVAL, "MPI receive: %zu bytes exceed "
+                        "MPI's int counts", bytes);
+  rc = MPI_Recv(buf, (int)bytes, MPI_BYTE, src, 0, MPI_COMM_WORLD,
+                MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "receive");
+  return RKIN_OK;
+#else
+  (void)buf;
+  (void)bytes;
+  (void)src;
+  return rkin_err_set(err, RKIN_EINVAL, "receive: built without MPI");
+#endif
+}
+
 size_t lrk_dist_min_size(size_t v)
 {
 #ifdef HAVE_MPI

@@ -68,6 +68,10 @@ int lrk_dist_sum_doubles(double *v, size_t n, rkin_err *err);
 /* Collective: the item of `bytes` bytes in buf from rank `root` to all. */
 int lrk_dist_bcast(void *buf, size_t bytes, int root, rkin_err *err);
 
+/* Point to point (a chunk of rows to rank 0): bytes < 2^31. */
+int lrk_dist_send(const void *buf, size_t bytes, int dest, rkin_err *err);
+int lrk_dist_recv(void *buf, size_t bytes, int src, rkin_err *err);
+
 /* Collective: the lowest of every rank's v (e.g. a first failed index). */
 size_t lrk_dist_min_size(size_t v);
 

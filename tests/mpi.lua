@@ -53,14 +53,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 20)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 24)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 20)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 24)
   t.done()
   return
 end
@@ -201,6 +201,41 @@ do
       .. "result identical to the plain run's%s"):format(np, st2 == 0 and ""
       or " (" .. tostring(out) .. tostring(err) .. ")"))
   end
+end
+
+-- a streamed cohort (rk.cohort{csv = ...}) over ranks: chunks of 97 go
+-- round-robin to the ranks, rank 0 writes every row in order; the CSV
+-- and the summaries are the plain run's; a solver failure in a chunk of
+-- rank 1 stops every rank with its message and leaves no file
+local streamed = write(tmp .. "/streamed.lua", [[
+local rk = require "radiokin"
+local out, rtol = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local c = rk.cohort { model = m, n = 1000, cv = 0.3, seed = 9, chunk = 97,
+  doses = { { time = 0, amount = 7400, to = "P" } }, cycles = 2,
+  interval_h = 1344, tia = { "K" }, path = rtol and "cvodes" or "exact",
+  rtol = tonumber(rtol), progress = false, csv = out, limits = { K = 25000 } }
+local s = c:summary("K", { cumulative = true })
+print(("%d %.17g %.17g %d"):format(c.steps, s[2].mean, s[2].p95, s[2].over))
+]])
+do
+  local ref = tmp .. "/streamed_plain.csv"
+  local st, plain = rk.run { exe, streamed, ref }
+  t.is(st, 0, 0, "streamed cohort: the plain run")
+  for np = 2, 3 do
+    local csv = tmp .. "/streamed_np" .. np .. ".csv"
+    local st2, out, err = mpirun(np, streamed, csv)
+    t.ok(st2 == 0 and read(csv) == read(ref) and out == plain,
+      ("streamed cohort, mpirun -np %d: CSV and summaries identical%s")
+      :format(np, st2 == 0 and "" or " (" .. tostring(err) .. ")"))
+  end
+  rk.mkdir(tmp .. "/sfail")
+  local st3, _, err = mpirun(2, streamed, tmp .. "/sfail/a.csv", "-1")
+  local _, left = rk.run { "ls", "-A", tmp .. "/sfail" }
+  t.ok(st3 ~= nil and st3 ~= 0 and left == "" and (err or ""):find(
+    "rank 0: solver option rtol = -1 is invalid", 1, true),
+    "a failing chunk: every rank stops with the message, no file left ("
+    .. tostring(err) .. ")")
 end
 
 -- one rank fails before the collective call: the job stops (MPI_Abort)

@@ -24,6 +24,17 @@ int rkin_vpop_sample(const rkin_model *m, const double *theta,
                      const double *cv, unsigned long seed, size_t n,
                      double *params, rkin_err *err);
 
+/* The same stream in pieces (a cohort streamed in chunks): draw(n) gives
+ * the next n patients of rkin_vpop_sample's sequence (params NULL: drawn
+ * and dropped). new checks as rkin_vpop_sample and copies theta and cv. */
+typedef struct rkin_vpop_sampler rkin_vpop_sampler;
+rkin_vpop_sampler *rkin_vpop_sampler_new(const rkin_model *m,
+                                         const double *theta,
+                                         const double *cv,
+                                         unsigned long seed, rkin_err *err);
+void rkin_vpop_sampler_draw(rkin_vpop_sampler *s, size_t n, double *params);
+void rkin_vpop_sampler_free(rkin_vpop_sampler *s);
+
 typedef void (*rkin_progress_fn)(size_t done, size_t total, void *ud);
 
 typedef struct {
