@@ -41,15 +41,19 @@ typedef struct {
   FILE *bin;        /* the TIAs, n x cycles x n_tia doubles (tmpfile) */
 } stream_files;
 
-static int files_gc(lua_State *L)
+static void close_files(stream_files *f)
 {
-  stream_files *f = luaL_checkudata(L, 1, STREAM_MT);
   if (f->csv) fclose(f->csv);
   f->csv = NULL;
   if (f->tmp) lrk_atomic_abort(f->tmp);
   f->tmp = NULL;
   if (f->bin) fclose(f->bin);
   f->bin = NULL;
+}
+
+static int files_gc(lua_State *L)
+{
+  close_files(luaL_checkudata(L, 1, STREAM_MT));
   return 0;
 }
 
@@ -382,6 +386,9 @@ void lrk_cohort_stream(lua_State *L, const rkin_cohort_spec *sp,
   /* a chunk that failed on any rank: raised on every rank with that
    * rank's message; rank 0's temporary is removed by files_gc */
   err = solve_err;
+  /* rank 0 removes its temporary before any rank can stop the job (a
+   * rank raising this error aborts it through MPI_Abort) */
+  if (rank == 0 && seen) close_files(f);
   rc = lrk_dist_failed(solve_rc, &err);
   if (rc) {
     lua_settop(L, top);
@@ -409,6 +416,7 @@ void lrk_cohort_stream(lua_State *L, const rkin_cohort_spec *sp,
       f->tmp = NULL;
       rc = lrk_atomic_commit(o->csv, tmp, &err);
     }
+    if (rc) close_files(f);
   }
   rc = lrk_dist_failed(rc, &err);
   if (rc) {

@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +25,20 @@
 static int dist_rank = 0, dist_size = 1, dist_started = 0;
 static int dist_local = 1;   /* ranks on this machine */
 
-int lrk_dist_rank(void) { return dist_rank; }
-int lrk_dist_size(void) { return dist_size; }
+static int dist_suspended = 0; /* inside a replicate: one process */
+/* whether calls go over MPI */
+#define ACTIVE (dist_started && dist_size > 1 && !dist_suspended)
+
+int lrk_dist_rank(void) { return dist_suspended ? 0 : dist_rank; }
+int lrk_dist_size(void) { return dist_suspended ? 1 : dist_size; }
+int lrk_dist_world_rank(void) { return dist_rank; }
+int lrk_dist_world_size(void) { return dist_started ? dist_size : 1; }
+int lrk_dist_suspend(int on)
+{
+  int was = dist_suspended;
+  dist_suspended = on;
+  return was;
+}
 
 int lrk_dist_built(void)
 {
@@ -57,9 +72,10 @@ int lrk_dist_init(int *argc, char ***argv, rkin_err *err)
 #ifdef HAVE_MPI
   {
     int provided = 0;
-    /* Only the main thread calls MPI; the engine's worker threads never
-     * do (FUNNELED). */
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) !=
+    /* One thread at a time calls MPI (SERIALIZED): the main thread, or
+     * while replicates run, rank 0's dispatcher (l_replicates.c); the
+     * engine's worker threads never do. */
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) !=
         MPI_SUCCESS)
       return rkin_err_set(err, RKIN_EIO, "cannot start MPI"), -1;
     dist_started = 1;
@@ -140,7 +156,7 @@ static int mpi_fail(rkin_err *err, int code, const char *what)
 int lrk_dist_failed(int rc, rkin_err *err)
 {
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1) {
+  if (ACTIVE) {
     int mine = rc ? dist_rank : dist_size, first = dist_size;
     rkin_err e;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
@@ -157,6 +173,7 @@ int lrk_dist_failed(int rc, rkin_err *err)
     return err->code;
   }
 #endif
+  (void)err;
   return rc;
 }
 
@@ -173,7 +190,7 @@ int lrk_dist_allgather_bytes(const void *mine, size_t len, char **all,
   *all = NULL;
   *total = len;
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1) {
+  if (ACTIVE) {
     unsigned long long l = len, *lens;
     int *counts, *displs, r, rc;
     size_t sum = 0;
@@ -225,7 +242,7 @@ int lrk_dist_allgather_bytes(const void *mine, size_t len, char **all,
 int lrk_dist_allgather(void *buf, size_t n, size_t item, rkin_err *err)
 {
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1 && n && item) {
+  if (ACTIVE && n && item) {
     int *counts, *displs, r, rc;
     MPI_Datatype t;
     if (n > INT_MAX || item > INT_MAX)
@@ -261,7 +278,7 @@ int lrk_dist_allgather(void *buf, size_t n, size_t item, rkin_err *err)
 long lrk_dist_sum_long(long v)
 {
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1) {
+  if (ACTIVE) {
     long s = 0;
     MPI_Allreduce(&v, &s, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
     return s;
@@ -273,7 +290,7 @@ long lrk_dist_sum_long(long v)
 int lrk_dist_sum_doubles(double *v, size_t n, rkin_err *err)
 {
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1 && n) {
+  if (ACTIVE && n) {
     int rc;
     if (n > INT_MAX)
       return rkin_err_set(err, RKIN_EINVAL, "MPI sum: %zu values exceed "
@@ -293,7 +310,7 @@ int lrk_dist_sum_doubles(double *v, size_t n, rkin_err *err)
 int lrk_dist_bcast(void *buf, size_t bytes, int root, rkin_err *err)
 {
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1) {
+  if (ACTIVE) {
     char *p = buf;
     while (bytes) {
       int chunk = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
@@ -352,7 +369,7 @@ int lrk_dist_recv(void *buf, size_t bytes, int src, rkin_err *err)
 size_t lrk_dist_min_size(size_t v)
 {
 #ifdef HAVE_MPI
-  if (dist_started && dist_size > 1) {
+  if (ACTIVE) {
     unsigned long long m = v, r = v;
     MPI_Allreduce(&m, &r, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN,
                   MPI_COMM_WORLD);
@@ -360,6 +377,96 @@ size_t lrk_dist_min_size(size_t v)
   }
 #endif
   return v;
+}
+
+/* ------------------------------------------------------------- tasks */
+
+static atomic_size_t task_next;
+static size_t task_n;
+static int task_mpi = 0;           /* tasks handed out over MPI */
+#ifdef HAVE_MPI
+static MPI_Comm task_comm;
+static pthread_t task_server;
+enum { TAG_ASK = 1, TAG_TASK = 2 };
+
+/* Rank 0's dispatcher: answers each rank's request with the next task
+ * (or -1), until every other rank has been told there is none. Polls
+ * (MPI_Test, then 0.2 ms asleep) so it does not spin a core away from
+ * the replicates. */
+static void *serve_tasks(void *unused)
+{
+  int left = dist_size - 1;
+  (void)unused;
+  while (left > 0) {
+    int ask = 0, done = 0;
+    long long give;
+    MPI_Request rq;
+    MPI_Status st;
+    struct timespec nap = {0, 200000};
+    size_t k;
+    if (MPI_Irecv(&ask, 1, MPI_INT, MPI_ANY_SOURCE, TAG_ASK, task_comm,
+                  &rq) != MPI_SUCCESS)
+      break;
+    while (MPI_Test(&rq, &done, &st) == MPI_SUCCESS && !done)
+      nanosleep(&nap, NULL);
+    if (!done) break;
+    k = atomic_fetch_add(&task_next, 1);
+    give = k < task_n ? (long long)k : -1;
+    if (give < 0) left--;
+    MPI_Send(&give, 1, MPI_LONG_LONG, st.MPI_SOURCE, TAG_TASK, task_comm);
+  }
+  return NULL;
+}
+#endif
+
+int lrk_dist_tasks_begin(size_t n, rkin_err *err)
+{
+  atomic_store(&task_next, 0);
+  task_n = n;
+  task_mpi = 0;
+#ifdef HAVE_MPI
+  if (ACTIVE) {
+    int rc = MPI_Comm_dup(MPI_COMM_WORLD, &task_comm);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "communicator copy");
+    task_mpi = 1;
+    if (dist_rank == 0 &&
+        pthread_create(&task_server, NULL, serve_tasks, NULL) != 0) {
+      /* the others would wait for answers: stop the job */
+      fprintf(stderr, "radiokin: cannot start the task dispatcher\n");
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+  }
+#endif
+  (void)err;
+  return RKIN_OK;
+}
+
+size_t lrk_dist_task_next(void)
+{
+  size_t k;
+#ifdef HAVE_MPI
+  if (task_mpi && dist_rank != 0) {
+    int ask = 1;
+    long long got = -1;
+    if (MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, task_comm) != MPI_SUCCESS ||
+        MPI_Recv(&got, 1, MPI_LONG_LONG, 0, TAG_TASK, task_comm,
+                 MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    return got < 0 ? (size_t)-1 : (size_t)got;
+  }
+#endif
+  k = atomic_fetch_add(&task_next, 1);
+  return k < task_n ? k : (size_t)-1;
+}
+
+void lrk_dist_tasks_end(void)
+{
+#ifdef HAVE_MPI
+  if (!task_mpi) return;
+  if (dist_rank == 0) pthread_join(task_server, NULL);
+  MPI_Comm_free(&task_comm);
+  task_mpi = 0;
+#endif
 }
 
 /* ------------------------------------------------------------- rk.mpi */

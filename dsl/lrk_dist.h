@@ -27,6 +27,22 @@ void lrk_dist_finalize(int ok);
 
 int lrk_dist_rank(void);
 int lrk_dist_size(void);
+/* The job's rank and size even while suspended. */
+int lrk_dist_world_rank(void);
+int lrk_dist_world_size(void);
+/* on = 1: this rank runs alone (a replicate: rank 0 of 1, no collective
+ * calls, its files written by it); returns the previous state. */
+int lrk_dist_suspend(int on);
+
+/* Dynamic distribution of n tasks (replicates), collective: begin on
+ * every rank; then each rank takes task after task with next() (0-based;
+ * (size_t)-1 when none is left): a rank that finishes takes the next
+ * one. Rank 0 hands them out from a dispatcher thread (MPI requests over
+ * a duplicated communicator) while it runs tasks itself; end() waits for
+ * it. One process: a counter. */
+int lrk_dist_tasks_begin(size_t n, rkin_err *err);
+size_t lrk_dist_task_next(void);
+void lrk_dist_tasks_end(void);
 /* 1 when built with MPI (whether or not it was started). */
 int lrk_dist_built(void);
 

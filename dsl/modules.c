@@ -27,6 +27,7 @@ const lrk_module lrk_modules[] = {
   {"voxel", luaopen_radiokin_voxel},
   {"data", luaopen_radiokin_data},
   {"mpi", luaopen_radiokin_mpi},
+  {"replicates", luaopen_radiokin_replicates},
   {NULL, NULL}
 };
 

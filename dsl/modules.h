@@ -52,5 +52,6 @@ int luaopen_radiokin_phantom(lua_State *L);
 int luaopen_radiokin_voxel(lua_State *L);
 int luaopen_radiokin_data(lua_State *L);
 int luaopen_radiokin_mpi(lua_State *L);
+int luaopen_radiokin_replicates(lua_State *L);
 
 #endif

@@ -84,6 +84,13 @@ do
     "... and the K limit splits the cohort (the count is not trivially 0 "
     .. "or n)")
   t.is(c:summary("K")[1].over, nil, 0, "no limit, no count (in memory)")
+  -- a limit equal to a patient's TIA: "over" is strictly above it
+  local at = c.tia.K[2][10]
+  local tie = rk.cohort(spec { csv = tmp .. "/tie.csv", limits = { K = at } })
+  local above = 0
+  for i = 1, c.n do if c.tia.K[2][i] > at then above = above + 1 end end
+  t.is(tie:summary("K")[2].over, above, 0, "a limit equal to patient 10's "
+    .. "cycle-2 TIA: counted strictly above (" .. above .. ")")
   local nolim = rk.cohort(spec { csv = tmp .. "/nolim.csv" })
   t.is(nolim:summary("K")[1].over, nil, 0, "no limit, no count (streamed)")
 end
@@ -95,13 +102,20 @@ do
     params = { k = 0.1, a = 1.2 },
     ode = function(s, p) return { A = -p.k * s.A } end,
     outputs = function(s, p) return { Y = rk.sqrt(p.a - 1) * s.A } end }
-  local base = { model = f, n = 300, cv = { a = 0.3 }, seed = 3, cycles = 2,
+  local base = { model = f, n = 300, cv = { a = 0.3 }, seed = 1, cycles = 2,
     interval_h = 10, doses = { { time = 0, amount = 1, to = "A" } },
     tia = { "Y" }, progress = false }
   local mem = rk.cohort(base)
   mem:write_csv(tmp .. "/fmem.csv")
   base.csv, base.chunk = tmp .. "/fstr.csv", 17
   local s = rk.cohort(base)
+  -- one patient a chunk: the first failure is numbered in the whole
+  -- cohort, not in its chunk
+  base.csv, base.chunk = tmp .. "/fstr1.csv", 1
+  local s1 = rk.cohort(base)
+  t.ok(mem.failed[1].id > 1 and s1.failed.first_message
+       == mem.failed.first_message, "chunks of one patient: the first "
+       .. "failure (patient " .. mem.failed[1].id .. ") named as in memory")
   t.ok(#mem.failed > 0 and #mem.failed < 300, ("some patients fail (%d)")
     :format(#mem.failed))
   local ids_ok = s.failed.count == #mem.failed and #s.failed == #mem.failed

@@ -52,15 +52,57 @@ do
     "a rank outside the job")
 end
 
+-- ------------------------------------------------------ rk.replicates
+do
+  local r = rk.replicates { n = 6, run = function(i)
+    return { i = i, sq = i * i, name = "r" .. i, third = i / 3,
+             even = i % 2 == 0, nested = { 1, { i } } }
+  end }
+  local ok = r.n == 6 and #r.failed == 0
+  for i = 1, 6 do
+    local v = r[i]
+    ok = ok and v.i == i and math.type(v.sq) == "integer" and v.sq == i * i
+      and v.name == "r" .. i and v.third == i / 3 and v.even == (i % 2 == 0)
+      and v.nested[2][1] == i
+  end
+  t.ok(ok, "rk.replicates: results in order, integers, floats, strings, "
+    .. "booleans and nested tables as returned")
+  local f = rk.replicates { n = 3, run = function(i)
+    if i == 2 then return false end
+    if i == 3 then return nil end
+    return "x" end }
+  t.ok(f[1] == "x" and f[2] == false and f[3] == nil and #f.failed == 0,
+    "false and nil results kept as such")
+  t.raises(function() rk.replicates { n = 5, run = function(i)
+      if i == 4 or i == 5 then error("boom " .. i) end return i end } end,
+    "rk.replicates: replicate 4 failed: .*boom 4 %(and 1 more failed",
+    "a failing replicate: the lowest one's message, and the count")
+  local k = rk.replicates { n = 5, keep_going = true, run = function(i)
+      if i == 4 then error("boom") end return i end }
+  t.ok(k[4] == nil and k[5] == 5 and #k.failed == 1 and k.failed[1].index
+    == 4 and k.failed[1].message:find("boom", 1, true),
+    "keep_going: the failed one nil and listed with its message")
+  t.raises(function() rk.replicates { n = 2, run = function()
+      return { f = print } end } end, "replicate 1 failed: replicate 1: its "
+    .. "result holds a function", "a result that cannot travel")
+  t.raises(function() rk.replicates { n = 1, run = function()
+      local c = {} c.c = c return c end } end,
+    "nests tables more than 64 deep", "a table holding itself")
+  t.raises(function() rk.replicates { n = 0, run = print } end,
+    "field 'n' must be an integer in %[1, ", "n = 0")
+  t.raises(function() rk.replicates { n = 2 } end,
+    "field 'run' must be a function", "no run function")
+end
+
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 24)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 30)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 24)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 30)
   t.done()
   return
 end
@@ -236,6 +278,55 @@ do
     "rank 0: solver option rtol = -1 is invalid", 1, true),
     "a failing chunk: every rank stops with the message, no file left ("
     .. tostring(err) .. ")")
+end
+
+-- replicates over ranks: each replicate runs a seeded cohort (on its rank
+-- alone: no collective call inside, so no hang); results identical to
+-- the plain run for -np 1, 2, 3; replicate 1 sleeping 2 s: the other
+-- rank takes the rest (dynamic balancing, not a fixed split); a failing
+-- replicate on a worker rank is raised on every rank
+local reps = write(tmp .. "/reps.lua", [[
+local rk = require "radiokin"
+local fail = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local r = rk.replicates { n = 5, run = function(i)
+  if fail and i == 3 then error("replicate three fails") end
+  local c = rk.cohort { model = m, n = 3 + i, cv = 0.3, seed = i,
+    doses = { { time = 0, amount = 7400, to = "P" } }, cycles = 2,
+    interval_h = 1344, tia = { "K" }, progress = false }
+  return { mean = c:summary("K")[2].mean, n = c.n }
+end }
+for i = 1, r.n do print(("%d %.17g"):format(r[i].n, r[i].mean)) end
+]])
+do
+  local st, plain = rk.run { exe, reps }
+  t.ok(st == 0 and select(2, plain:gsub("\n", "")) == 5,
+    "replicates with a cohort each: the plain run")
+  for np = 1, 3 do
+    local st2, out, err = mpirun(np, reps)
+    t.ok(st2 == 0 and out == plain, ("replicates, mpirun -np %d: the same "
+      .. "results in order%s"):format(np, st2 == 0 and "" or " ("
+      .. tostring(err) .. ")"))
+  end
+  local st3, _, err = mpirun(3, reps, "fail")
+  t.ok(st3 ~= nil and st3 ~= 0 and (err or ""):find("replicate 3 failed: "
+    .. "[^\n]*replicate three fails"), "a failing replicate: raised on every "
+    .. "rank, the job stops (" .. tostring(err) .. ")")
+  local slow = write(tmp .. "/slow.lua", [[
+local rk = require "radiokin"
+local r = rk.replicates { n = 8, run = function(i)
+  if i == 1 then rk.run { "sleep", "2" } end
+  return rk.mpi.rank
+end }
+local count = {}
+for i = 1, 8 do count[r[i] ] = (count[r[i] ] or 0) + 1 end
+print(count[r[1] ], r.n)
+]])
+  local st4, out4, err4 = mpirun(2, slow)
+  local with_first = tonumber((out4 or ""):match("^(%d+)"))
+  t.ok(st4 == 0 and with_first and with_first <= 2, "dynamic balancing: the "
+    .. "rank busy with the slow replicate ran " .. tostring(with_first)
+    .. " of 8 (a fixed split: 4)" .. (st4 == 0 and "" or tostring(err4)))
 end
 
 -- one rank fails before the collective call: the job stops (MPI_Abort)

@@ -49,6 +49,15 @@ echo "CVODES cohort, $n patients x 4 cycles, 1 thread per rank:"
 echo "  1 rank  ${t1} s"
 echo "  2 ranks ${t2} s (same CSV)"
 echo "$t1 $t2" | awk '{ printf "  efficiency T1 / (2 T2) = %.2f\n", $1 / (2 * $2) }'
+# Projection (a stated model, not a measurement): the work divides over
+# P = nodes x cores workers, the rest (start-up, sampling on every rank,
+# the gather, the CSV on rank 0) is the overhead o = T2 - T1 / 2 measured
+# at 2 ranks, taken to grow as log2 P (tree collectives) for the gather
+# part; E(P) = (T1 / P) / (T1 / P + o log2 P). For 16 x 16 = 256.
+echo "$t1 $t2" | awk '{ o = $2 - $1 / 2; if (o < 0) o = 0;
+  printf "  overhead at 2 ranks o = %.2f s; projected (model above):\n", o;
+  for (p = 2; p <= 256; p *= 2) { w = $1 / p;
+    printf "    P = %3d: E = %.2f\n", p, w / (w + o * log(p) / log(2)) } }'
 if [ "${BENCH_MPI_BIG:-0}" = 1 ]; then
   sed -i 's/threads = 1,/threads = 0,/' "$tmp/cohort.lua"
   /usr/bin/time -v "$build/radiokin" "$tmp/cohort.lua" "" 10000000 exact \
