@@ -95,14 +95,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 30)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 34)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 30)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 34)
   t.done()
   return
 end
@@ -327,6 +327,50 @@ print(count[r[1] ], r.n)
   t.ok(st4 == 0 and with_first and with_first <= 2, "dynamic balancing: the "
     .. "rank busy with the slow replicate ran " .. tostring(with_first)
     .. " of 8 (a fixed split: 4)" .. (st4 == 0 and "" or tostring(err4)))
+end
+
+-- population sampling over ranks: correlated covariates, a derived one,
+-- an effect and an individual function; every rank samples its block
+-- (patients seeded per number) and gathers all: the patients, dumped to
+-- 17 digits, equal the plain run's; a patient whose effect factor is not
+-- positive (linear effect, GFR far above the reference) is named by its
+-- number in the whole sample
+local popscript = write(tmp .. "/pop.lua", [[
+local rk = require "radiokin"
+local bad = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local pop = rk.population { model = m, theta = { kU = 0.5 },
+  cv = { kPK = 0.3, kKP = 0.3, kU = 0.25 }, corr = { { "kPK", "kKP", 0.6 } },
+  covariates = { GFR = { dist = "normal", mean = 90, sd = 20, min = 30 },
+    weight_kg = { dist = "lognormal", mean = 80, sd = 15 } },
+  derived = function(cov) return { w2 = cov.weight_kg * 2 } end,
+  effects = { { param = "kU", cov = "GFR", form = bad and "linear" or "power",
+                ref = 90, beta = bad and -0.1 or 1 } },
+  individual = function(th, eta, cov)
+    return { kPK = th.kPK * (cov.w2 / 160) ^ 0.5 * rk.exp(eta.kPK) } end }
+local ps = pop:sample { n = 11, seed = 42 }
+for i = 1, #ps do
+  local p = ps[i]
+  print(("%d %.17g %.17g %.17g %.17g %.17g"):format(p.id, p.kPK, p.kU,
+    p.eta.kKP, p.cov.GFR, p.cov.w2))
+end
+]])
+do
+  local st, plain = rk.run { exe, popscript }
+  t.ok(st == 0 and select(2, plain:gsub("\n", "")) == 11,
+    "pop:sample: the plain run")
+  for np = 2, 3 do
+    local st2, out, err = mpirun(np, popscript)
+    t.ok(st2 == 0 and out == plain, ("pop:sample, mpirun -np %d: the same "
+      .. "patients%s"):format(np, st2 == 0 and "" or " (" .. tostring(err)
+      .. ")"))
+  end
+  local _, _, perr = rk.run { exe, popscript, "bad" }
+  local first = perr:match("population: patient (%d+):")
+  local st3, _, err = mpirun(3, popscript, "bad")
+  t.ok(first and st3 ~= 0 and err:find("population: patient " .. first
+    .. ":", 1, true), "a failing patient (" .. tostring(first) .. ") named "
+    .. "as in the plain run (" .. tostring(err) .. ")")
 end
 
 -- one rank fails before the collective call: the job stops (MPI_Abort)

@@ -171,6 +171,15 @@ int rkin_pop_sample(const rkin_pop_spec *ps, unsigned long seed, size_t n,
                     const double *cov_in, double *params, double *eta,
                     double *cov, rkin_err *err);
 
+/* Patients first + 1 .. first + n of the same sample (a block of it, e.g.
+ * one MPI rank's): the same values as rows first .. first + n - 1 of
+ * rkin_pop_sample's, written to rows 0 .. n - 1 of the outputs; cov_in
+ * holds the block's n rows. Messages number patients in the whole. */
+int rkin_pop_sample_block(const rkin_pop_spec *ps, unsigned long seed,
+                          size_t first, size_t n, const double *cov_in,
+                          double *params, double *eta, double *cov,
+                          rkin_err *err);
+
 /* Reads a per-patient table from a CSV file (RFC 4180 through
  * core/csv.h: quoted fields, CRLF, a UTF-8 BOM; header line of column
  * names; one patient per record; blank lines and lines starting with '#'
