@@ -15,6 +15,8 @@
 #include <lua.h>
 
 #include "lrk.h"
+#include "lrk_dist.h"
+#include "lrk_cohort.h"
 #include "core/model.h"
 #include "modules.h"
 #include "pop/vpop.h"
@@ -26,7 +28,7 @@
 static const char *const cohort_keys[] = {
   "model", "n", "seed", "cv", "theta", "patients", "cycles", "interval_h",
   "doses", "activity_factors", "tia", "path", "rtol", "atol", "threads",
-  "progress", NULL
+  "progress", "csv", "chunk", "quantiles", "limits", NULL
 };
 
 /* A text progress bar on stderr; only when stderr is a terminal. */
@@ -294,6 +296,129 @@ static void push_result(lua_State *L, const rkin_cohort_spec *sp,
   luaL_setmetatable(L, COHORT_MT);
 }
 
+/* Runs the cohort over the MPI ranks (one rank: the whole cohort here):
+ * rank r solves its block of patients (lrk_dist_range) into its slots of
+ * res, then every rank gathers every block, so all ranks hold the same
+ * full result and take the same path through the rest of the script.
+ * Each patient's result depends only on its own parameters, so the
+ * numbers do not depend on the number of ranks or threads. A call-level
+ * failure on any rank raises on every rank (never a hang). */
+static void run_over_ranks(lua_State *L, const rkin_cohort_spec *sp,
+                           rkin_cohort_res *res)
+{
+  size_t np = rkin_model_nparams(sp->model), per = sp->n_cycles * sp->n_tia;
+  size_t lo, hi, first, nf;
+  int rank = lrk_dist_rank(), size = lrk_dist_size(), rc = 0, owner;
+  rkin_cohort_spec mine = *sp;
+  rkin_cohort_res part = {0};
+  rkin_err err;
+
+  rkin_err_clear(&err);
+  lrk_dist_range(sp->n_patients, rank, size, &lo, &hi);
+  mine.n_patients = hi - lo;
+  mine.params = sp->params + lo * np;
+  mine.first_id = lo;
+  mine.threads = lrk_dist_threads(sp->threads);
+  if (rank != 0) mine.progress = NULL;      /* one bar, rank 0's part */
+  part.tia = res->tia + lo * per;
+  part.status = res->status + lo;
+  /* more ranks than patients: this one has none (never an engine call
+   * with zero patients) */
+  if (hi > lo) rc = rkin_cohort_run(&mine, &part, &err);
+  lrk_dist_agree(L, CTX, rc, &err);
+  if (lrk_dist_allgather(res->tia, sp->n_patients, per * sizeof *res->tia,
+                         &err) ||
+      lrk_dist_allgather(res->status, sp->n_patients, sizeof *res->status,
+                         &err))
+    lrk_raise(L, CTX, &err);
+  res->n_steps = lrk_dist_sum_long(part.n_steps);
+  nf = (size_t)lrk_dist_sum_long((long)part.n_failed);
+  res->n_failed = nf;
+  first = lrk_dist_min_size(part.n_failed ? lo + part.first_failed
+                                          : sp->n_patients);
+  res->first_failed = first;
+  res->first = part.first;
+  if (!nf) return;
+  /* the first failed patient's message, from the rank that solved it */
+  for (owner = 0; owner < size; owner++) {
+    size_t a, b;
+    lrk_dist_range(sp->n_patients, owner, size, &a, &b);
+    if (first >= a && first < b) break;
+  }
+  if (lrk_dist_bcast(&res->first, sizeof res->first, owner, &err))
+    lrk_raise(L, CTX, &err);
+}
+
+/* The sampler of a streamed cohort, freed by Lua (__gc) on any exit. */
+#define SAMPLER_MT "radiokin.cohort_sampler"
+static int sampler_gc(lua_State *L)
+{
+  rkin_vpop_sampler **s = luaL_checkudata(L, 1, SAMPLER_MT);
+  rkin_vpop_sampler_free(*s);
+  *s = NULL;
+  return 0;
+}
+
+static rkin_vpop_sampler **push_sampler_slot(lua_State *L)
+{
+  rkin_vpop_sampler **s = lua_newuserdatauv(L, sizeof *s, 0);
+  *s = NULL;
+  if (luaL_newmetatable(L, SAMPLER_MT)) {
+    lua_pushcfunction(L, sampler_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return s;
+}
+
+/* quantiles = {...} (default 5, 50, 95 %) and limits = {name = MBq h}
+ * of a streamed cohort; tia names in `names`. Pushes two userdata. */
+static void read_stream_opts(lua_State *L, lrk_stream_opts *o,
+                             size_t n_tia)
+{
+  static const double def_q[] = {0.05, 0.5, 0.95};
+  size_t j;
+  double *lim;
+  if (lua_getfield(L, 1, "quantiles") != LUA_TNIL) {
+    double *v = lrk_numbers(L, -1, CTX, "field 'quantiles'", &o->nq);
+    lua_remove(L, -2);
+    for (j = 0; j < o->nq; j++)
+      if (!(v[j] >= 0 && v[j] <= 1))
+        lrk_error(L, CTX ": quantiles[%d] must be a probability in [0, 1] "
+                  "(got %f)", (int)j + 1, v[j]);
+    o->qs = v;
+  } else {
+    lua_pop(L, 1);
+    o->qs = def_q;
+    o->nq = 3;
+    lua_pushnil(L);
+  }
+  lim = lua_newuserdatauv(L, n_tia * sizeof *lim, 0);
+  for (j = 0; j < n_tia; j++) lim[j] = NAN;
+  if (lua_getfield(L, 1, "limits") != LUA_TNIL) {
+    if (!lua_istable(L, -1))
+      lrk_error(L, CTX ": field 'limits' must be a table {name = MBq h} "
+                "(got %s)", luaL_typename(L, -1));
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                     : NULL;
+      for (j = 0; k && j < n_tia; j++)
+        if (!strcmp(o->names[j], k)) break;
+      if (!k || j == n_tia)
+        lrk_error(L, CTX ": limits: '%s' is not one of the field 'tia' "
+                  "names", k ? k : "(not a name)");
+      if (!lua_isnumber(L, -1) || !isfinite(lua_tonumber(L, -1)))
+        lrk_error(L, CTX ": limits.%s must be a finite number (MBq h; got "
+                  "%s)", k, lrk_got(L, -1));
+      lim[j] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  o->limits = lim;
+}
+
 /* Bytes one patient of a cohort takes: parameters, TIAs and status in C,
  * then the result's Lua tables (its params table, its TIA entries). */
 static double patient_bytes(size_t np, size_t cycles, size_t n_tia)
@@ -301,6 +426,22 @@ static double patient_bytes(size_t np, size_t cycles, size_t n_tia)
   return (double)np * sizeof(double) +
          (double)(cycles * n_tia) * (sizeof(double) + 16) + sizeof(int) +
          lrk_table_bytes(0, np) + 16;
+}
+
+/* The path the solver takes: an output is integrated on the exact path
+ * when it is linear in the states. */
+static const char *cohort_path_name(const rkin_cohort_spec *sp,
+                                    const int *tia_idx)
+{
+  const rkin_model *m = sp->model;
+  int out_tia = 0;
+  size_t q;
+  if (sp->opts.path != RKIN_PATH_AUTO)
+    return sp->opts.path == RKIN_PATH_EXACT ? "exact" : "cvodes";
+  for (q = 0; q < sp->n_tia; q++)
+    out_tia |= (size_t)tia_idx[q] >= rkin_model_nstates(m);
+  return rkin_model_is_linear(m) && (rkin_model_outputs_linear(m) || !out_tia)
+           ? "exact" : "cvodes";
 }
 
 static int cohort_new(lua_State *L)
@@ -312,7 +453,8 @@ static int cohort_new(lua_State *L)
   double *params, *cv, *scale = NULL, each;
   size_t np, n, n_scale = 0, n_tia;
   int *tia_idx;
-  const char *path_name;
+  const char *path_name, *csv;
+  rkin_vpop_sampler **smp = NULL;
 
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -331,7 +473,14 @@ static int cohort_new(lua_State *L)
   lua_pop(L, 1);
   each = patient_bytes(np, sp.n_cycles, n_tia);
 
+  csv = lrk_field_string(L, 1, CTX, "csv", 0, NULL);
   lua_getfield(L, 1, "patients");
+  if (csv && !lua_isnil(L, -1))
+    lrk_error(L, CTX ": field 'csv' streams sampled patients (n, seed, cv, "
+              "theta); patients given as a table are in memory already: "
+              "use c:write_csv");
+  if (csv && (!*csv || !strcmp(csv, "-")))
+    lrk_error(L, CTX ": field 'csv' must be a file name (got \"%s\")", csv);
   if (!lua_isnil(L, -1)) {
     lua_pop(L, 1);
     n = read_patients(L, &params);                                /* 3 */
@@ -343,15 +492,22 @@ static int cohort_new(lua_State *L)
     n = (size_t)lrk_field_count(L, 1, CTX, "n", 1, 0, 1, LRK_MAX_PATIENTS);
     seed = (unsigned long)lrk_field_count(L, 1, CTX, "seed", 0, 1, 0,
                                           LRK_MAX_SEED);
-    lrk_check_memory(L, CTX, (double)n, "patients", each);
-    params = lua_newuserdatauv(L, n * np * sizeof *params, 0);    /* 3 */
+    /* streamed: three columns of n doubles for the exact summaries */
+    lrk_check_memory(L, CTX, (double)n, "patients",
+                     csv ? 3 * sizeof(double) : each);
+    params = csv ? NULL : lua_newuserdatauv(L, n * np * sizeof *params, 0);
+    if (csv) lua_pushnil(L);                                      /* 3 */
     theta = lua_newuserdatauv(L, np * sizeof *theta, 0);          /* 4 */
     cv = lua_newuserdatauv(L, np * sizeof *cv, 0);                /* 5 */
     lua_getfield(L, 1, "theta");
     lrk_model_params(L, 2, lua_gettop(L), CTX ": field 'theta'", theta);
     lua_pop(L, 1);
     read_cv(L, m, cv);
-    if (rkin_vpop_sample(m, theta, cv, seed, n, params, &err))
+    if (csv) {
+      smp = push_sampler_slot(L);
+      if (!(*smp = rkin_vpop_sampler_new(m, theta, cv, seed, &err)))
+        lrk_raise(L, NULL, &err);
+    } else if (rkin_vpop_sample(m, theta, cv, seed, n, params, &err))
       lrk_raise(L, NULL, &err);
   }
 
@@ -383,25 +539,40 @@ static int cohort_new(lua_State *L)
   sp.opts.path = read_path(L);
   sp.threads = (int)lrk_field_count(L, 1, CTX, "threads", 0, 0, 0,
                                     LRK_MAX_THREADS);
-  if (lrk_field_boolean(L, 1, CTX, "progress", isatty(2)))
+  if (lrk_field_boolean(L, 1, CTX, "progress", isatty(2)) &&
+      lrk_dist_rank() == 0)
     sp.progress = progress_bar;
+
+  if (csv) {
+    lrk_stream_opts so;
+    size_t q, ns = rkin_model_nstates(m);
+    const char **names = lua_newuserdatauv(L, sp.n_tia * sizeof *names, 0);
+    memset(&so, 0, sizeof so);
+    for (q = 0; q < sp.n_tia; q++)
+      names[q] = (size_t)tia_idx[q] < ns
+                   ? rkin_model_state_name(m, (size_t)tia_idx[q])
+                   : rkin_model_output_name(m, tia_idx[q] - ns);
+    so.names = names;
+    so.csv = csv;
+    so.chunk = (size_t)lrk_field_count(L, 1, CTX, "chunk", 0, 8192, 1,
+                                       1 << 20);
+    read_stream_opts(L, &so, sp.n_tia);
+    so.path_name = cohort_path_name(&sp, tia_idx);
+    lrk_cohort_stream(L, &sp, *smp, &so);
+    return 1;
+  }
+  if (lrk_field_count(L, 1, CTX, "chunk", 0, 1, 1, 1 << 20) != 1 ||
+      !lua_isnil(L, (lua_getfield(L, 1, "quantiles"), -1)) ||
+      !lua_isnil(L, (lua_getfield(L, 1, "limits"), -1)))
+    lrk_error(L, CTX ": fields 'chunk', 'quantiles' and 'limits' belong to "
+              "a streamed cohort (csv = path)");
+  lua_pop(L, 2);
 
   res.tia = lua_newuserdatauv(L, n * sp.n_cycles * sp.n_tia * sizeof(double),
                               0);
   res.status = lua_newuserdatauv(L, n * sizeof(int), 0);
-  if (rkin_cohort_run(&sp, &res, &err)) lrk_raise(L, CTX, &err);
-  if (sp.opts.path == RKIN_PATH_AUTO) {
-    /* as the solver decides: an output is integrated on the exact path
-     * when it is linear in the states */
-    int out_tia = 0;
-    size_t q;
-    for (q = 0; q < sp.n_tia; q++)
-      out_tia |= (size_t)tia_idx[q] >= rkin_model_nstates(m);
-    path_name = rkin_model_is_linear(m)
-                    && (rkin_model_outputs_linear(m) || !out_tia)
-                  ? "exact" : "cvodes";
-  } else
-    path_name = sp.opts.path == RKIN_PATH_EXACT ? "exact" : "cvodes";
+  run_over_ranks(L, &sp, &res);
+  path_name = cohort_path_name(&sp, tia_idx);
   push_result(L, &sp, &res, tia_idx, path_name);
   /* The patients given (with their cov and eta) stay with the result, for
    * c:write_csv{covariates =, etas =}. */
@@ -427,6 +598,37 @@ static void add_cycle(lua_State *L, int q, int c, double *acc, size_t n,
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+}
+
+/* c:summary of a streamed cohort: the rows computed while streaming
+ * (quantiles as asked in rk.cohort{quantiles = ...}). */
+static int streamed_summary(lua_State *L)
+{
+  static const char *const keys[] = {"cumulative", NULL};
+  int cumulative = 0;
+  if (!lua_isnil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (lua_getfield(L, 3, "quantiles") != LUA_TNIL)
+      lrk_error(L, "c:summary: this cohort was streamed to its CSV; its "
+                "quantiles are the ones asked for in rk.cohort{quantiles = "
+                "...}");
+    lua_pop(L, 1);
+    lrk_check_keys(L, 3, "c:summary", keys);
+    cumulative = lrk_field_boolean(L, 3, "c:summary", "cumulative", 0);
+  }
+  if (lua_isnil(L, 2)) {
+    lua_getfield(L, 1, "names");
+    lua_geti(L, -1, 1);
+    lua_replace(L, 2);
+  }
+  lua_getfield(L, 1, cumulative ? "cumulative_summaries" : "summaries");
+  if (!lua_istable(L, -1))
+    lrk_error(L, "c:summary: the streamed cohort has no summaries");
+  lua_pushvalue(L, 2);
+  if (lua_gettable(L, -2) != LUA_TTABLE)
+    lrk_error(L, "c:summary: no TIA named '%s' in this cohort",
+              luaL_tolstring(L, 2, NULL));
+  return 1;
 }
 
 /* Pushes the key of quantile q: "p5" for 0.05, "p2.5" for 0.025. */
@@ -459,6 +661,9 @@ static int cohort_summary(lua_State *L)
     lua_insert(L, 2);
   }
   lua_settop(L, 3);
+  if (lua_getfield(L, 1, "streamed") == LUA_TBOOLEAN && lua_toboolean(L, -1))
+    return streamed_summary(L);
+  lua_pop(L, 1);
   n = (size_t)lrk_field_count(L, 1, "c:summary", "n", 1, 0, 0,
                               LRK_MAX_PATIENTS);
   cycles = (size_t)lrk_field_count(L, 1, "c:summary", "cycles", 1, 0, 0,
@@ -731,6 +936,10 @@ static int cohort_write_csv(lua_State *L)
     etas = lrk_field_boolean(L, 3, "c:write_csv", "etas", 0);
   }
   lua_settop(L, 2);
+  if (lua_getfield(L, 1, "csv") == LUA_TSTRING)
+    lrk_error(L, "c:write_csv: this cohort was streamed: its rows are in "
+              "'%s' already", lua_tostring(L, -1));
+  lua_pop(L, 1);
   n = (size_t)lrk_field_count(L, 1, "c:write_csv", "n", 1, 0, 0,
                               LRK_MAX_PATIENTS);
   cycles = (size_t)lrk_field_count(L, 1, "c:write_csv", "cycles", 1, 0, 0,

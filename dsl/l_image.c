@@ -37,6 +37,7 @@
 #include "image/phantom.h"
 #include "l_image_impl.h"
 #include "lrk.h"
+#include "lrk_dist.h"
 #include "modules.h"
 
 #define IMG_MT "radiokin.image"
@@ -151,7 +152,8 @@ static int l_write_rtdose(lua_State *L)
   const char *path = luaL_checkstring(L, 2);
   const char *uid = luaL_optstring(L, 3, NULL);
   rkin_err err;
-  if (rkin_dicom_write_rtdose(path, im, uid, &err) < 0)
+  if (lrk_dist_rank() == 0 &&     /* under mpirun: rank 0 writes */
+      rkin_dicom_write_rtdose(path, im, uid, &err) < 0)
     lrk_raise(L, "img:write_rtdose", &err);
   lua_pushstring(L, path);
   return 1;
@@ -198,7 +200,8 @@ static int l_write(lua_State *L)
   long long version = lua_isnoneornil(L, 3)
                           ? 1 : lrk_check_count(L, 3, "img:write", "version", 1, 2);
   rkin_err err;
-  if (rkin_nifti_write(path, im, (int)version, &err) < 0)
+  if (lrk_dist_rank() == 0 &&     /* under mpirun: rank 0 writes */
+      rkin_nifti_write(path, im, (int)version, &err) < 0)
     lrk_raise(L, "img:write", &err);
   lua_pushstring(L, path);
   return 1;

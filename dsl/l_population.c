@@ -17,6 +17,7 @@
 #include <lua.h>
 
 #include "lrk.h"
+#include "lrk_dist.h"
 #include "core/model.h"
 #include "modules.h"
 #include "pop/vpop.h"
@@ -754,6 +755,38 @@ static double patient_bytes(size_t np, size_t nc)
          lrk_table_bytes(0, np) + 16;
 }
 
+/* Samples n patients over the MPI ranks: each rank its block (seeded
+ * per patient, so the values do not depend on the ranks), then every
+ * rank gathers all; a failure on any rank raises on every rank, with the
+ * lowest failing patient's message. cin: the n rows of given covariates
+ * or NULL. */
+static void sample_over_ranks(lua_State *L, lpop *p, unsigned long seed,
+                              size_t n, const double *cin, double *params,
+                              double *eta, double *cov, const char *ctx)
+{
+  size_t np = rkin_model_nparams(p->ps.model);
+  size_t nc = p->ps.n_cov, nct = nc + p->ps.n_derived, lo, hi;
+  rkin_err err;
+  int rc = RKIN_OK;
+  rkin_err_clear(&err);
+  lrk_dist_range(n, lrk_dist_rank(), lrk_dist_size(), &lo, &hi);
+  /* a rank without patients still checks the population, so a bad one
+   * fails on every rank alike */
+  {
+    rkin_pop_spec ps = p->ps;
+    ps.threads = lrk_dist_threads(ps.threads);
+    rc = rkin_pop_sample_block(&ps, seed, lo, hi - lo,
+                               cin ? cin + lo * nc : NULL,
+                               params + lo * np, eta + lo * np,
+                               cov + lo * nct, &err);
+  }
+  lrk_dist_agree(L, ctx, rc, &err);
+  if (lrk_dist_allgather(params, n, np * sizeof *params, &err) ||
+      lrk_dist_allgather(eta, n, np * sizeof *eta, &err) ||
+      lrk_dist_allgather(cov, n, nct * sizeof *cov, &err))
+    lrk_raise(L, ctx, &err);
+}
+
 /* pop:sample{n=, seed=} -> patients */
 static int pop_sample(lua_State *L)
 {
@@ -777,8 +810,7 @@ static int pop_sample(lua_State *L)
   eta = buf(L, n * np);
   cov = buf(L, n * nc);
   rkin_err_clear(&err);
-  if (rkin_pop_sample(&p->ps, seed, n, NULL, params, eta, cov, &err))
-    lrk_raise(L, "pop:sample", &err);
+  sample_over_ranks(L, p, seed, n, NULL, params, eta, cov, "pop:sample");
   push_patients(L, p, n, params, eta, cov, NULL);
   return 1;
 }
@@ -843,8 +875,9 @@ static int pop_read_csv(lua_State *L)
   params = buf(L, n * np);
   eta = buf(L, n * np);
   cov = buf(L, n * nct);
-  rc = rkin_pop_sample(&p->ps, seed, n, cin, params, eta, cov, &err);
-  if (rc) lrk_raise(L, lua_pushfstring(L, "pop:read_csv: %s", path), &err);
+  (void)rc;
+  sample_over_ranks(L, p, seed, n, cin, params, eta, cov,
+                    lua_pushfstring(L, "pop:read_csv: %s", path));
   for (j = 0; j < np; j++)
     if (found[j + 1])
       for (i = 0; i < n; i++)

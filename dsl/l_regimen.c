@@ -19,6 +19,7 @@
 #include <lua.h>
 
 #include "lrk.h"
+#include "lrk_dist.h"
 #include "core/model.h"
 #include "modules.h"
 #include "dose/organ.h"
@@ -373,6 +374,7 @@ static void read_imaging(lua_State *L, size_t nr, imaging_in *im)
 typedef struct {
   lua_State *L;
   int fn, patients, names, ids;   /* absolute stack slots */
+  size_t base;                    /* this rank's first patient (0-based) */
   size_t n_err;
   size_t first_i, first_c;
   char first[RKIN_ERR_MSG];
@@ -417,18 +419,20 @@ static void push_cum(lua_State *L, const rkin_regimen_state *k,
  * result. Arguments: the state (light userdata), the rule function, the
  * patients, the region names and the ids (a C function has its own stack
  * frame: regimen_new's slots are handed over as arguments). */
-enum { A_STATE = 1, A_FN, A_PATIENTS, A_NAMES, A_IDS, A_TOP = A_IDS };
+enum { A_STATE = 1, A_FN, A_PATIENTS, A_NAMES, A_IDS, A_BASE,
+       A_TOP = A_BASE };
 
 static int rule_call(lua_State *L)
 {
   const rkin_regimen_state *k = lua_touserdata(L, A_STATE);
-  size_t c;
+  /* the patient's number in the whole cohort (a rank has a block) */
+  size_t c, i = k->patient + (size_t)lua_tointeger(L, A_BASE);
   lua_settop(L, A_TOP);
   lua_pushvalue(L, A_FN);
   lua_createtable(L, 0, 16);
-  push_id(L, A_IDS, k->patient);
+  push_id(L, A_IDS, i);
   lua_setfield(L, -2, "id");
-  lua_pushinteger(L, (lua_Integer)k->patient + 1);
+  lua_pushinteger(L, (lua_Integer)i + 1);
   lua_setfield(L, -2, "index");
   lua_pushinteger(L, (lua_Integer)k->cycles_given);
   lua_setfield(L, -2, "given");
@@ -464,7 +468,7 @@ static int rule_call(lua_State *L)
   lua_setfield(L, -2, "u_mass_rel");
   /* a copy: a rule that changes it cannot change the next patient's */
   lua_newtable(L);
-  lua_geti(L, A_PATIENTS, (lua_Integer)k->patient + 1);
+  lua_geti(L, A_PATIENTS, (lua_Integer)i + 1);
   if (lua_istable(L, -1) && lua_getfield(L, -1, "cov") == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
@@ -485,13 +489,13 @@ static int rule_fail(lua_rule *lr, const rkin_regimen_state *k,
 {
   lua_State *L = lr->L;
   const char *id;
-  push_id(L, lr->ids, k->patient);
+  push_id(L, lr->ids, lr->base + k->patient);
   id = lua_tostring(L, -1);
   rkin_err_set(k->err, RKIN_EINVAL, "patient %s, cycle %zu: %s",
                id ? id : "?", k->cycles_given + 1, msg);
   lua_pop(L, 1);
   if (!lr->n_err++) {
-    lr->first_i = k->patient;
+    lr->first_i = lr->base + k->patient;
     lr->first_c = k->cycles_given + 1;
     snprintf(lr->first, sizeof lr->first, "%s", msg);
   }
@@ -515,6 +519,7 @@ static int lua_decide(void *ud, const rkin_regimen_state *k, double *next)
   lua_pushvalue(L, lr->patients);
   lua_pushvalue(L, lr->names);
   lua_pushvalue(L, lr->ids);
+  lua_pushinteger(L, (lua_Integer)lr->base);
   rc = lua_pcall(L, A_TOP, 1, 0);
   if (rc != LUA_OK) {
     const char *e = lua_tostring(L, -1);
@@ -851,6 +856,109 @@ static void push_result(lua_State *L, const rkin_regimen_rule *u,
   lua_setfield(L, -2, "ok");
 }
 
+/* ------------------------------------------------------------ ranks */
+
+/* Copies the block `part` (patients lo, ... of the whole) into `all` and
+ * gathers every rank's block, so every rank holds the whole result.
+ * Failure messages travel as "index\0message\0" records. */
+static int gather_result(const rkin_regimen_res *part, size_t lo,
+                         rkin_regimen_res *all, rkin_err *err)
+{
+  size_t n = all->n_patients, mc = all->max_cycles, nr = all->n_regions;
+  size_t m = part->n_patients, per = mc * nr, k, i, len = 0, total = 0;
+  double *to[] = {all->tia_true, all->dose_true, all->g_true, all->bed_true,
+                  all->tia_est, all->dose_est, all->g_est, all->bed_est,
+                  all->u_rel_est};
+  const double *from[] = {part->tia_true, part->dose_true, part->g_true,
+                          part->bed_true, part->tia_est, part->dose_est,
+                          part->g_est, part->bed_est, part->u_rel_est};
+  char *mine = NULL, *every = NULL, *p;
+  int rc;
+  for (k = 0; k < sizeof to / sizeof *to; k++) {
+    if (m) memcpy(to[k] + lo * per, from[k], m * per * sizeof(double));
+    if ((rc = lrk_dist_allgather(to[k], n, per * sizeof(double), err)))
+      return rc;
+  }
+  if (m) {
+    memcpy(all->activity_gbq + lo * mc, part->activity_gbq,
+           m * mc * sizeof(double));
+    memcpy(all->n_cycles + lo, part->n_cycles, m * sizeof *all->n_cycles);
+    memcpy(all->status + lo, part->status, m * sizeof *all->status);
+  }
+  if ((rc = lrk_dist_allgather(all->activity_gbq, n, mc * sizeof(double),
+                               err)) ||
+      (rc = lrk_dist_allgather(all->n_cycles, n, sizeof *all->n_cycles,
+                               err)) ||
+      (rc = lrk_dist_allgather(all->status, n, sizeof *all->status, err)))
+    return rc;
+  for (i = 0; i < m; i++)
+    if (part->message[i])
+      len += 24 + strlen(part->message[i]) + 1;
+  if (len && !(mine = malloc(len)))
+    return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  for (p = mine, i = 0; i < m; i++)
+    if (part->message[i]) {
+      p += sprintf(p, "%zu", lo + i) + 1;
+      p += sprintf(p, "%s", part->message[i]) + 1;
+    }
+  rc = lrk_dist_allgather_bytes(mine, mine ? (size_t)(p - mine) : 0, &every,
+                                &total, err);
+  free(mine);
+  if (rc) return rc;
+  for (p = every; p && p < every + total;) {
+    size_t at = (size_t)strtoull(p, NULL, 10);
+    p += strlen(p) + 1;
+    if (at < n && !all->message[at] && !(all->message[at] = strdup(p))) {
+      free(every);
+      return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+    }
+    p += strlen(p) + 1;
+  }
+  free(every);
+  all->n_failed = (size_t)lrk_dist_sum_long((long)part->n_failed);
+  all->n_steps = lrk_dist_sum_long(part->n_steps);
+  return RKIN_OK;
+}
+
+/* The first failure of a Lua rule over all ranks: the earliest cycle,
+ * then the lowest patient (the order of a one-process run). */
+typedef struct {
+  unsigned long long c, i;   /* c 0: none */
+} rule_first;
+
+static int agree_rule_failure(lua_rule *lr, rkin_err *err)
+{
+  int size = lrk_dist_size(), r, best = -1;
+  rule_first *all = calloc((size_t)size, sizeof *all);
+  if (!all) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  if (lr->n_err) {
+    all[lrk_dist_rank()].c = lr->first_c;
+    all[lrk_dist_rank()].i = lr->first_i;
+  }
+  if (lrk_dist_allgather(all, (size_t)size, sizeof *all, err)) {
+    free(all);
+    return err->code;
+  }
+  lr->n_err = 0;
+  for (r = 0; r < size; r++) {
+    if (!all[r].c) continue;
+    lr->n_err++;
+    if (best < 0 || all[r].c < all[best].c ||
+        (all[r].c == all[best].c && all[r].i < all[best].i))
+      best = r;
+  }
+  if (best >= 0) {
+    lr->first_c = all[best].c;
+    lr->first_i = all[best].i;
+    if (lrk_dist_bcast(lr->first, sizeof lr->first, best, err)) {
+      free(all);
+      return err->code;
+    }
+  }
+  free(all);
+  return RKIN_OK;
+}
+
 /* ------------------------------------------------------------ entry */
 
 /* Pushes the ids: patients[i].id, else i. */
@@ -936,7 +1044,7 @@ static int regimen_new(lua_State *L)
   const rkin_model *m;
   const char *label = NULL;
   char where[64];
-  size_t n, nr;
+  size_t n, nr, nfb = 0;
   int rc, keep_going;
 
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -991,15 +1099,51 @@ static int regimen_new(lua_State *L)
     u.ud = &lr;
   }
 
-  if (!(r = rkin_regimen_new(&sp, &err))) lrk_raise(L, CTX, &err);
-  if (rkin_regimen_res_alloc(&res, n, u.max_cycles, nr, &err)) {
-    rkin_regimen_free(r);
-    lrk_raise(L, CTX, &err);
+  /* Over MPI ranks: each rank runs its block of patients (numbered and
+   * seeded as in the whole cohort, so results do not depend on the
+   * ranks), then every rank gathers the whole result. */
+  memset(&res, 0, sizeof res);
+  {
+    rkin_regimen_spec mine = sp;
+    rkin_regimen_res part;
+    size_t lo, hi;
+    int route = RKIN_ROUTE_EIGEN;
+    lrk_dist_range(n, lrk_dist_rank(), lrk_dist_size(), &lo, &hi);
+    mine.n_patients = hi - lo;
+    mine.params = sp.params + lo * rkin_model_nparams(m);
+    mine.first_id = lo;
+    mine.threads = lrk_dist_threads(sp.threads);
+    if (lrk_dist_rank() != 0) mine.progress = NULL;
+    lr.base = lo;
+    memset(&part, 0, sizeof part);
+    r = NULL;
+    rc = RKIN_OK;
+    rkin_err_clear(&err);
+    if (hi > lo) {            /* more ranks than patients: none here */
+      if (!(r = rkin_regimen_new(&mine, &err)))
+        rc = err.code;
+      else if (!(rc = rkin_regimen_res_alloc(&part, hi - lo, u.max_cycles,
+                                             nr, &err)))
+        rc = rkin_regimen_run(r, &u, im.on ? &im.img : NULL, &part, &err);
+      if (r) {
+        route = (int)rkin_regimen_route(r);
+        nfb = rkin_regimen_nfallback(r);
+        rkin_regimen_free(r);
+      }
+    }
+    rc = lrk_dist_failed(rc, &err);
+    if (!rc) rc = lrk_dist_bcast(&route, sizeof route, 0, &err);
+    if (!rc) {
+      nfb = (size_t)lrk_dist_sum_long((long)nfb);
+      rc = lrk_dist_failed(rkin_regimen_res_alloc(&res, n, u.max_cycles,
+                                                  nr, &err), &err);
+    }
+    if (!rc) rc = gather_result(&part, lo, &res, &err);
+    if (!rc && u.kind == RKIN_RULE_CUSTOM) rc = agree_rule_failure(&lr, &err);
+    rkin_regimen_res_free(&part);
+    snprintf(where, sizeof where, "%s",
+             route == RKIN_ROUTE_EIGEN ? "eigen" : "augmented");
   }
-  rc = rkin_regimen_run(r, &u, im.on ? &im.img : NULL, &res, &err);
-  snprintf(where, sizeof where, "%s",
-           rkin_regimen_route(r) == RKIN_ROUTE_EIGEN ? "eigen"
-                                                     : "augmented");
   if (!rc && res.n_failed > 0 && !keep_going) {
     /* Loud by default: a run in which patients failed (a rule returning
      * MBq for GBq fails every one) raises with the first failure and the
@@ -1026,7 +1170,6 @@ static int regimen_new(lua_State *L)
                   : lua_pushstring(L, " (keep_going = true returns the "
                                    "others' results)");
     rkin_regimen_res_free(&res);
-    rkin_regimen_free(r);
     if (first_c)
       return lrk_error(L, CTX ": rule function failed for patient %s "
                        "(patients[%d]) before cycle %d: %s%s", id, (int)i + 1,
@@ -1035,10 +1178,9 @@ static int regimen_new(lua_State *L)
                      (int)i + 1, what, more);
   }
   if (!rc) {
-    push_result(L, &u, &res, label, where, rkin_regimen_nfallback(r), &im);
+    push_result(L, &u, &res, label, where, nfb, &im);
   }
   rkin_regimen_res_free(&res);
-  rkin_regimen_free(r);
   if (rc) lrk_raise(L, CTX, &err);
   return 1;
 }

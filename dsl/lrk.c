@@ -1,6 +1,7 @@
 /* lrk.c - helpers shared by the Lua bindings: error raising with the
  * script's position, argument-table field readers, atomic file writes. */
 #include "lrk.h"
+#include "lrk_dist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -496,6 +497,8 @@ int lrk_atomic_begin(const char *path, const char *text, size_t len,
   mode_t mask;
 
   *tmp_out = NULL;
+  /* Under mpirun every rank runs the script: only rank 0 writes. */
+  if (lrk_dist_rank() != 0) return RKIN_OK;
   if (!path || !*path)
     return rkin_err_set(err, RKIN_EINVAL, "cannot write: empty file name");
   if (strcmp(path, "-") == 0) return write_stdout(text, len, err);

@@ -26,6 +26,8 @@ const lrk_module lrk_modules[] = {
   {"phantom", luaopen_radiokin_phantom},
   {"voxel", luaopen_radiokin_voxel},
   {"data", luaopen_radiokin_data},
+  {"mpi", luaopen_radiokin_mpi},
+  {"replicates", luaopen_radiokin_replicates},
   {NULL, NULL}
 };
 

@@ -51,5 +51,7 @@ int luaopen_radiokin_image(lua_State *L);
 int luaopen_radiokin_phantom(lua_State *L);
 int luaopen_radiokin_voxel(lua_State *L);
 int luaopen_radiokin_data(lua_State *L);
+int luaopen_radiokin_mpi(lua_State *L);
+int luaopen_radiokin_replicates(lua_State *L);
 
 #endif

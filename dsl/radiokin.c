@@ -15,6 +15,7 @@
 
 #include "core/init.h"
 #include "lrk.h"
+#include "lrk_dist.h"
 #include "modules.h"
 #include "repl.h"
 
@@ -205,7 +206,11 @@ static int run_protected(lua_State *L, int nargs, int nresults,
   lua_remove(L, base);
   if (rc != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(no message)");
+    if (lrk_dist_size() > 1)
+      fprintf(stderr, "%s (rank %d of %d): %s\n", progname, lrk_dist_rank(),
+              lrk_dist_size(), msg ? msg : "(no message)");
+    else
+      fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(no message)");
     /* A memory error bypasses the handler: then there is no traceback. */
     if (traceback &&
         lua_getfield(L, LUA_REGISTRYINDEX, "radiokin.traceback") ==
@@ -297,10 +302,31 @@ int main(int argc, char **argv)
   }
   a.script = i;
 
+  /* Under mpirun / srun: one of the job's ranks. Only rank 0 prints to
+   * standard output (an unchanged script prints its results once);
+   * RADIOKIN_MPI_STDOUT=all keeps every rank's. */
+  {
+    rkin_err err;
+    const char *all = getenv("RADIOKIN_MPI_STDOUT");
+    int ac = argc;
+    char **av = argv;       /* MPI may edit its copy; the script's stays */
+    if (lrk_dist_init(&ac, &av, &err)) {
+      fprintf(stderr, "%s: %s\n", progname, err.msg);
+      return 1;
+    }
+    if (lrk_dist_rank() != 0 && !(all && strcmp(all, "all") == 0) &&
+        !freopen("/dev/null", "w", stdout)) {
+      fprintf(stderr, "%s: rank %d: cannot silence standard output\n",
+              progname, lrk_dist_rank());
+      lrk_dist_finalize(0);
+      return 1;
+    }
+  }
   L = luaL_newstate();
   if (!L) {
     fprintf(stderr, "%s: cannot create a Lua state: out of memory\n",
             progname);
+    lrk_dist_finalize(0);
     return 1;
   }
   lua_pushcfunction(L, pmain);
@@ -311,5 +337,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "%s: %s\n", progname,
             lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
   lua_close(L);
+  lrk_dist_finalize(ok);
   return ok ? 0 : 1;
 }

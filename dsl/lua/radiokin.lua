@@ -9,6 +9,7 @@
 local model = require "radiokin.model"
 local nuclide = require "radiokin.nuclide"
 local core = require "radiokin.core"
+local mpi = require "radiokin.mpi"
 
 local rk = {}
 
@@ -66,6 +67,8 @@ rk.run = core.run
 -- rk.gnuplot_quote(s [, path]): s as a literal gnuplot does not interpret
 -- (path true: a file name, raises on a control character).
 rk.gnuplot = core.gnuplot
+-- Under mpirun only rank 0 draws (its files are written once).
+if mpi.rank ~= 0 then rk.gnuplot = function() return true end end
 rk.gnuplot_quote = core.gnuplot_quote
 
 -- rk.plot_files(paths) -> f: where a program (gnuplot) writes files that
@@ -89,6 +92,7 @@ function rk.plot_files(paths)
   end
   function f:abort() clean() end
   function f:commit()
+    if mpi.rank ~= 0 then clean() return paths end   -- rank 0 writes
     for i, p in ipairs(paths) do
       local kind = core.file_kind(p)
       if kind and kind ~= "file" then

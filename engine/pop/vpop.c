@@ -17,13 +17,26 @@ int rkin_ncores(void)
   return n > 0 ? (int)n : 1;
 }
 
-int rkin_vpop_sample(const rkin_model *m, const double *theta,
-                     const double *cv, unsigned long seed, size_t n,
-                     double *params, rkin_err *err)
-{
-  size_t np = rkin_model_nparams(m), i, j;
-  const double *th = theta ? theta : rkin_model_defaults(m);
+struct rkin_vpop_sampler {
+  const rkin_model *m;
+  size_t np;
+  double *th, *cv;      /* copies: n_params each */
   gsl_rng *rng;
+};
+
+void rkin_vpop_sampler_free(rkin_vpop_sampler *s)
+{
+  if (!s) return;
+  if (s->rng) gsl_rng_free(s->rng);
+  free(s->th);
+  free(s);
+}
+
+/* The checks of rkin_vpop_sample's cv and theta. */
+static int check_sampling(const rkin_model *m, const double *th,
+                          const double *cv, rkin_err *err)
+{
+  size_t np = rkin_model_nparams(m), j;
 
   for (j = 0; j < np; j++) {
     double c = cv ? cv[j] : 0.0;
@@ -39,19 +52,59 @@ int rkin_vpop_sample(const rkin_model *m, const double *theta,
                           "(got %g)",
                           rkin_model_param_name(m, j), c, th[j]);
   }
-  rng = gsl_rng_alloc(gsl_rng_mt19937);
-  if (!rng) return rkin_err_set(err, RKIN_ENOMEM, "cohort: out of memory");
-  gsl_rng_set(rng, seed);
+  return RKIN_OK;
+}
+
+rkin_vpop_sampler *rkin_vpop_sampler_new(const rkin_model *m,
+                                         const double *theta,
+                                         const double *cv,
+                                         unsigned long seed, rkin_err *err)
+{
+  size_t np = rkin_model_nparams(m), j;
+  const double *th = theta ? theta : rkin_model_defaults(m);
+  rkin_vpop_sampler *s;
+  if (check_sampling(m, th, cv, err)) return NULL;
+  s = calloc(1, sizeof *s);
+  if (!s || !(s->th = malloc(2 * (np ? np : 1) * sizeof *s->th)) ||
+      !(s->rng = gsl_rng_alloc(gsl_rng_mt19937))) {
+    rkin_vpop_sampler_free(s);
+    rkin_err_set(err, RKIN_ENOMEM, "cohort: out of memory");
+    return NULL;
+  }
+  s->m = m;
+  s->np = np;
+  s->cv = s->th + np;
+  for (j = 0; j < np; j++) {
+    s->th[j] = th[j];
+    s->cv[j] = cv ? cv[j] : 0.0;
+  }
+  gsl_rng_set(s->rng, seed);
+  return s;
+}
+
+void rkin_vpop_sampler_draw(rkin_vpop_sampler *s, size_t n, double *params)
+{
+  size_t i, j, np = s->np;
   for (i = 0; i < n; i++)
     for (j = 0; j < np; j++) {
-      double c = cv ? cv[j] : 0.0;
+      double c = s->cv[j];
       double omega = sqrt(log1p(c * c));
       /* A z is drawn for every parameter, so adding variability to one
        * parameter does not change the others' draws. */
-      double z = gsl_ran_gaussian_ziggurat(rng, 1.0);
-      params[i * np + j] = c > 0 ? th[j] * exp(omega * z) : th[j];
+      double z = gsl_ran_gaussian_ziggurat(s->rng, 1.0);
+      if (params) params[i * np + j] = c > 0 ? s->th[j] * exp(omega * z)
+                                             : s->th[j];
     }
-  gsl_rng_free(rng);
+}
+
+int rkin_vpop_sample(const rkin_model *m, const double *theta,
+                     const double *cv, unsigned long seed, size_t n,
+                     double *params, rkin_err *err)
+{
+  rkin_vpop_sampler *s = rkin_vpop_sampler_new(m, theta, cv, seed, err);
+  if (!s) return err->code;
+  rkin_vpop_sampler_draw(s, n, params);
+  rkin_vpop_sampler_free(s);
   return RKIN_OK;
 }
 
@@ -91,7 +144,8 @@ static int run_patient(cohort_job *job, rkin_solver *s, size_t i,
     rs.y_end = y;    /* the next cycle starts where this one ended */
     rc = rkin_solver_run(s, &rq, &rs, err);
     *steps += rs.n_steps;
-    if (rc) return rkin_err_prefix(err, "patient %zu, cycle %zu: ", i + 1,
+    if (rc) return rkin_err_prefix(err, "patient %zu, cycle %zu: ",
+                                   sp->first_id + i + 1,
                                    c + 1);
   }
   return RKIN_OK;

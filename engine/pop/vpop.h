@@ -24,6 +24,17 @@ int rkin_vpop_sample(const rkin_model *m, const double *theta,
                      const double *cv, unsigned long seed, size_t n,
                      double *params, rkin_err *err);
 
+/* The same stream in pieces (a cohort streamed in chunks): draw(n) gives
+ * the next n patients of rkin_vpop_sample's sequence (params NULL: drawn
+ * and dropped). new checks as rkin_vpop_sample and copies theta and cv. */
+typedef struct rkin_vpop_sampler rkin_vpop_sampler;
+rkin_vpop_sampler *rkin_vpop_sampler_new(const rkin_model *m,
+                                         const double *theta,
+                                         const double *cv,
+                                         unsigned long seed, rkin_err *err);
+void rkin_vpop_sampler_draw(rkin_vpop_sampler *s, size_t n, double *params);
+void rkin_vpop_sampler_free(rkin_vpop_sampler *s);
+
 typedef void (*rkin_progress_fn)(size_t done, size_t total, void *ud);
 
 typedef struct {
@@ -41,6 +52,9 @@ typedef struct {
   int threads;                  /* 0: all cores */
   rkin_progress_fn progress;    /* from the calling thread; may be NULL */
   void *progress_ud;
+  size_t first_id;              /* messages number patient i as
+                                   first_id + i + 1 (a block of a larger
+                                   cohort); 0 for a whole cohort */
 } rkin_cohort_spec;
 
 typedef struct {
@@ -156,6 +170,15 @@ int rkin_pop_check(const rkin_pop_spec *ps, rkin_err *err);
 int rkin_pop_sample(const rkin_pop_spec *ps, unsigned long seed, size_t n,
                     const double *cov_in, double *params, double *eta,
                     double *cov, rkin_err *err);
+
+/* Patients first + 1 .. first + n of the same sample (a block of it, e.g.
+ * one MPI rank's): the same values as rows first .. first + n - 1 of
+ * rkin_pop_sample's, written to rows 0 .. n - 1 of the outputs; cov_in
+ * holds the block's n rows. Messages number patients in the whole. */
+int rkin_pop_sample_block(const rkin_pop_spec *ps, unsigned long seed,
+                          size_t first, size_t n, const double *cov_in,
+                          double *params, double *eta, double *cov,
+                          rkin_err *err);
 
 /* Reads a per-patient table from a CSV file (RFC 4180 through
  * core/csv.h: quoted fields, CRLF, a UTF-8 BOM; header line of column

@@ -346,6 +346,7 @@ typedef struct {
   const chol *om, *cr;
   const double *theta;
   unsigned long seed;
+  size_t base;             /* patients base + 1 .. base + n (a block) */
   size_t n;
   const double *cov_in;
   double *params, *eta, *cov;
@@ -472,7 +473,7 @@ static int one_patient(pop_job *job, pop_ws *w, size_t i, rkin_err *err)
   double *p = job->params ? job->params + i * np : NULL;
   int rc;
 
-  gsl_rng_set(w->rng, mix_seed(job->seed, i));
+  gsl_rng_set(w->rng, mix_seed(job->seed, job->base + i));
   memcpy(th, job->theta, np * sizeof *th);
   /* One z per parameter whatever omega says, then the covariates. */
   for (j = 0; j < np; j++) w->z[j] = gsl_ran_gaussian_ziggurat(w->rng, 1.0);
@@ -555,7 +556,7 @@ static void *pop_worker(void *arg)
         memcpy(job->cov + i * nct, w.u + 2 * np, nct * sizeof(double));
       continue;
     }
-    rkin_err_prefix(&err, "population: patient %zu: ", i + 1);
+    rkin_err_prefix(&err, "population: patient %zu: ", job->base + i + 1);
     pthread_mutex_lock(&job->lock);
     /* Keep the lowest failing patient, whatever the thread timing. */
     if (!job->failed || i + 1 < job->failed) {
@@ -572,6 +573,15 @@ static void *pop_worker(void *arg)
 int rkin_pop_sample(const rkin_pop_spec *ps, unsigned long seed, size_t n,
                     const double *cov_in, double *params, double *eta,
                     double *cov, rkin_err *err)
+{
+  return rkin_pop_sample_block(ps, seed, 0, n, cov_in, params, eta, cov,
+                               err);
+}
+
+int rkin_pop_sample_block(const rkin_pop_spec *ps, unsigned long seed,
+                          size_t first, size_t n, const double *cov_in,
+                          double *params, double *eta, double *cov,
+                          rkin_err *err)
 {
   chol om, cr;
   pop_job job;
@@ -606,6 +616,7 @@ int rkin_pop_sample(const rkin_pop_spec *ps, unsigned long seed, size_t n,
   job.cr = &cr;
   job.theta = theta;
   job.seed = seed;
+  job.base = first;
   job.n = n;
   job.cov_in = cov_in;
   job.params = params;

@@ -84,7 +84,8 @@ static int check_spec(const rkin_regimen_spec *sp, rkin_err *err)
     if (!isfinite(sp->params[i]))
       return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu: "
                           "parameter '%s' is not finite",
-                          i / rkin_model_nparams(sp->model) + 1,
+                          sp->first_id +
+                            i / rkin_model_nparams(sp->model) + 1,
                           rkin_model_param_name(sp->model,
                             i % rkin_model_nparams(sp->model)));
   return RKIN_OK;

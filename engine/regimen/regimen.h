@@ -61,6 +61,10 @@ typedef struct {
                                   in the calling thread after the plan
                                   (optimiser) and after each cycle */
   void *progress_ud;
+  size_t first_id;         /* the patients are first_id + 1, ... of a
+                              larger cohort (a block of it): messages and
+                              imaging noise streams use those numbers;
+                              0 for a whole cohort */
 } rkin_regimen_spec;
 
 typedef enum {

@@ -18,6 +18,9 @@
  *   vinv     2n x n    inverse eigenvector matrix (complex, row-major)
  *   per region r: u (2n): the region's activity row times V (complex)
  * Activity of region r at t: Re sum_k u_k e^(lam_k t) (vinv y0)_k. */
+/* Patient i's number in messages (1-based, in the whole cohort). */
+#define RG_ID(r, i) ((r)->sp.first_id + (i) + 1)
+
 struct rkin_regimen {
   rkin_regimen_spec sp;
   rkin_route route;

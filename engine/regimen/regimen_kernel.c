@@ -242,7 +242,7 @@ static int fill_kernel(rg_ws *ws, size_t i, const eig_mem *e,
     if (!isfinite(k[j]))
       return rkin_err_set(err, RKIN_ENONFINITE, "patient %zu: the cycle "
                           "kernel is not finite (does a state grow without "
-                          "bound over %g h?)", i + 1, t);
+                          "bound over %g h?)", RG_ID(r, i), t);
   return RKIN_OK;
 }
 
@@ -257,7 +257,7 @@ int rg_kernel_build(rg_ws *ws, size_t i, rkin_err *err)
   (void)no;
   if ((rc = rkin_model_linear_matrix(r->sp.model, p, amat, err))
       || (rc = region_rows(r, p, rows, cbuf, err)))
-    return rkin_err_prefix(err, "patient %zu: ", i + 1);
+    return rkin_err_prefix(err, "patient %zu: ", RG_ID(r, i));
   if (!eig_alloc(&e, n)) {
     eig_free(&e);
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");

@@ -63,7 +63,8 @@ static int estimate_cycle(run_ctx *x, rg_ws *ws, size_t i, size_t c,
   size_t off = (i * res->max_cycles + c) * nr;
   double *a = ws->aux + nr * nt;
   if (!ws->img && !(ws->img = rkin_imaging_ws_new(err))) return err->code;
-  rkin_imaging_seed(ws->img, x->img, i, c);
+  /* seeded by the patient's number in the whole cohort */
+  rkin_imaging_seed(ws->img, x->img, r->sp.first_id + i, c);
   for (q = 0; q < nr; q++) {
     const rkin_region *rg = &r->sp.regions[q];
     rkin_imaging_est e;
@@ -113,7 +114,7 @@ static void cycle_task(void *ctx, rg_ws *ws, size_t i)
                 &err);
   if (!rc && nt) rc = estimate_cycle(x, ws, i, c, act, &err);
   if (rc) {
-    fail_patient(res, i, rc, "patient %zu, cycle %zu: %s", i + 1, c + 1,
+    fail_patient(res, i, rc, "patient %zu, cycle %zu: %s", RG_ID(x->r, i), c + 1,
                  err.msg);
     return;
   }
@@ -143,7 +144,8 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
   int rc = RKIN_OK;
   if (x->res->status[i]) goto done;
   if (!starts) {
-    fail_patient(x->res, i, RKIN_ENOMEM, "patient %zu: out of memory", i + 1);
+    fail_patient(x->res, i, RKIN_ENOMEM, "patient %zu: out of memory",
+                 RG_ID(x->r, i));
     goto done;
   }
   if (u->activity_gbq > 0 && u->n_cycles > 0) {
@@ -169,7 +171,7 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
     rc = rg_optimise(ws, i, &uo, ns, starts, x->plan + i * mc,
                      x->plan_k + i, NULL, &err);
   if (rc)
-    fail_patient(x->res, i, rc, "patient %zu: optimiser: %s", i + 1,
+    fail_patient(x->res, i, rc, "patient %zu: optimiser: %s", RG_ID(x->r, i),
                  err.msg);
 done:
   free(starts);
@@ -239,20 +241,21 @@ static size_t decide_all(run_ctx *x, double *cumd, double *cumb)
     x->next[i] = 0;
     if (rc) {
       fail_patient(res, i, rc, "patient %zu, before cycle %zu: rule "
-                   "failed: %s", i + 1, c + 1,
+                   "failed: %s", RG_ID(x->r, i), c + 1,
                    err.msg[0] ? err.msg : "(no message)");
     } else if (!isfinite(a) || a < 0) {
       fail_patient(res, i, RKIN_EINVAL, "patient %zu, before cycle %zu: "
                    "the rule returned %g GBq; expected an activity >= 0 "
-                   "(0 stops)", i + 1, c + 1, a);
+                   "(0 stops)", RG_ID(x->r, i), c + 1, a);
     } else if (a > 100) {
       fail_patient(res, i, RKIN_ERANGE, "patient %zu, before cycle %zu: "
                    "the rule returned %g GBq, implausible; activities are "
-                   "in GBq (7.4, not 7400)", i + 1, c + 1, a);
+                   "in GBq (7.4, not 7400)", RG_ID(x->r, i), c + 1, a);
     } else if (a > 0 && c >= u->max_cycles) {
       fail_patient(res, i, RKIN_ERANGE, "patient %zu: the rule asks for "
                    "cycle %zu but max_cycles is %zu (the cap); a rule must "
-                   "return 0 to stop", i + 1, c + 1, u->max_cycles);
+                   "return 0 to stop", RG_ID(x->r, i), c + 1,
+                   u->max_cycles);
     } else {
       x->next[i] = a;
       treated += a > 0;

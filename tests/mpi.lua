@@ -1,0 +1,433 @@
+-- tests/mpi.lua - rk.mpi and cohorts over MPI ranks (issue 21): the rank
+-- split (rk.mpi.range) covers every patient once, in order; a cohort run
+-- by `mpirun -np 1, 2, 3` writes byte-identical CSVs, equal to the plain
+-- run's (patients drawn from one seeded stream, each patient's result in
+-- its own slot); more ranks than patients; failed patients numbered as in
+-- the whole cohort; a failing rank stops the job with its message, never
+-- a hang. mpirun is run without a shell (rk.run), with --oversubscribe
+-- (this machine may have fewer cores than ranks) and --allow-run-as-root
+-- only when running as root (CI).
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local exe = build .. "/radiokin"
+local tmp = t.scratch()
+local read, write = t.read_file, t.write_file
+
+-- ------------------------------------------------------------ rk.mpi
+t.is(rk.mpi.rank, 0, 0, "a plain run is rank 0")
+t.is(rk.mpi.size, 1, 0, "... of 1")
+do
+  -- the split: contiguous blocks in rank order, every item once, sizes
+  -- differing by at most one (the first n % size ranks one more)
+  local ok = true
+  for n = 0, 23 do
+    for size = 1, 7 do
+      local next_first, small, big = 1, math.huge, 0
+      for rank = 0, size - 1 do
+        local a, b = rk.mpi.range(n, rank, size)
+        if a ~= next_first or b < a - 1 then ok = false end
+        local len = b - a + 1
+        if len < small then small = len end
+        if len > big then big = len end
+        if rank < n % size and len ~= (n // size) + 1 then ok = false end
+        next_first = b + 1
+      end
+      if next_first ~= n + 1 or big - small > 1 then ok = false end
+    end
+  end
+  t.ok(ok, "rk.mpi.range: n = 0..23 over 1..7 ranks, each item once, in "
+    .. "order, balanced")
+  local a, b = rk.mpi.range(7, 1, 3)
+  t.ok(a == 4 and b == 5, "7 patients, rank 1 of 3: patients 4..5 (got "
+    .. a .. ".." .. b .. ")")
+  a, b = rk.mpi.range(2, 2, 3)
+  t.ok(a == 3 and b == 2, "2 patients, rank 2 of 3: none (got " .. a .. ".."
+    .. b .. ")")
+  a, b = rk.mpi.range(5)
+  t.ok(a == 1 and b == 5, "one process: all of them")
+  t.raises(function() rk.mpi.range(5, 3, 3) end, "rank must be in %[0, 2%]",
+    "a rank outside the job")
+end
+
+-- ------------------------------------------------------ rk.replicates
+do
+  local r = rk.replicates { n = 6, run = function(i)
+    return { i = i, sq = i * i, name = "r" .. i, third = i / 3,
+             even = i % 2 == 0, nested = { 1, { i } } }
+  end }
+  local ok = r.n == 6 and #r.failed == 0
+  for i = 1, 6 do
+    local v = r[i]
+    ok = ok and v.i == i and math.type(v.sq) == "integer" and v.sq == i * i
+      and v.name == "r" .. i and v.third == i / 3 and v.even == (i % 2 == 0)
+      and v.nested[2][1] == i
+  end
+  t.ok(ok, "rk.replicates: results in order, integers, floats, strings, "
+    .. "booleans and nested tables as returned")
+  local f = rk.replicates { n = 3, run = function(i)
+    if i == 2 then return false end
+    if i == 3 then return nil end
+    return "x" end }
+  t.ok(f[1] == "x" and f[2] == false and f[3] == nil and #f.failed == 0,
+    "false and nil results kept as such")
+  t.raises(function() rk.replicates { n = 5, run = function(i)
+      if i == 4 or i == 5 then error("boom " .. i) end return i end } end,
+    "rk.replicates: replicate 4 failed: .*boom 4 %(and 1 more failed",
+    "a failing replicate: the lowest one's message, and the count")
+  local k = rk.replicates { n = 5, keep_going = true, run = function(i)
+      if i == 4 then error("boom") end return i end }
+  t.ok(k[4] == nil and k[5] == 5 and #k.failed == 1 and k.failed[1].index
+    == 4 and k.failed[1].message:find("boom", 1, true),
+    "keep_going: the failed one nil and listed with its message")
+  t.raises(function() rk.replicates { n = 2, run = function()
+      return { f = print } end } end, "replicate 1 failed: replicate 1: its "
+    .. "result holds a function", "a result that cannot travel")
+  t.raises(function() rk.replicates { n = 1, run = function()
+      local c = {} c.c = c return c end } end,
+    "nests tables more than 64 deep", "a table holding itself")
+  t.raises(function() rk.replicates { n = 0, run = print } end,
+    "field 'n' must be an integer in %[1, ", "n = 0")
+  t.raises(function() rk.replicates { n = 2 } end,
+    "field 'run' must be a function", "no run function")
+end
+
+if not rk.mpi.built then
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 34)
+  t.done()
+  return
+end
+local st_id, uid = rk.run { "id", "-u" }
+local mpirun_ok = rk.run { "mpirun", "--version" }
+if mpirun_ok ~= 0 then
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 34)
+  t.done()
+  return
+end
+local root = st_id == 0 and uid:match("^0%s*$") ~= nil
+do
+  -- can mpirun start two processes here at all (without radiokin)? A
+  -- machine where it cannot is not a radiokin failure: say so and skip
+  local probe = { "mpirun", "-np", "2", "--oversubscribe" }
+  if root then probe[#probe + 1] = "--allow-run-as-root" end
+  probe[#probe + 1] = "true"
+  local st, _, err = rk.run(probe, nil, 60)
+  if st ~= 0 then
+    t.skip("mpirun cannot start 2 processes on this machine: "
+      .. tostring(err):gsub("%s+", " "):sub(1, 200), 34)
+    t.done()
+    return
+  end
+end
+
+-- mpirun -np n radiokin script args...: status, stdout, stderr (stopped
+-- after 120 s: a hang fails the test instead of the suite)
+local function mpirun(n, script, ...)
+  local argv = { "mpirun", "-np", tostring(n), "--oversubscribe" }
+  if root then argv[#argv + 1] = "--allow-run-as-root" end
+  for _, a in ipairs { exe, script, ... } do argv[#argv + 1] = a end
+  return rk.run(argv, nil, 120)
+end
+
+-- the peer model's cohort: 7 patients sampled from seed 5 (uneven over 2
+-- and 3 ranks), two quantities, on the path given
+local cohort = write(tmp .. "/cohort.lua", [[
+local rk = require "radiokin"
+local out, n, path = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local c = rk.cohort { model = m, n = tonumber(n), cv = 0.3, seed = 5,
+  doses = { { time = 0, amount = 7400, to = "P" } }, cycles = 3,
+  interval_h = 1344, tia = { "K", "T" }, path = path, progress = false }
+c:write_csv(out)
+local s = c:summary("K")
+print(("steps %d mean %.17g p95 %.17g"):format(c.steps, s[3].mean, s[3].p95))
+]])
+
+for _, case in ipairs { { "exact", 7 }, { "cvodes", 7 }, { "exact", 2 } } do
+  local path, n = case[1], case[2]
+  local ref = tmp .. "/plain_" .. path .. n .. ".csv"
+  local st, plain_out = rk.run { exe, cohort, ref, tostring(n), path }
+  t.is(st, 0, 0, path .. ", " .. n .. " patients: the plain run")
+  local want = read(ref)
+  for np = 1, 3 do
+    if n == 2 and np ~= 3 then goto next end
+    local csv = ("%s/np%d_%s%d.csv"):format(tmp, np, path, n)
+    local st2, out, err = mpirun(np, cohort, csv, tostring(n), path)
+    t.ok(st2 == 0 and read(csv) == want and out == plain_out,
+      ("%s, %d patients, mpirun -np %d: CSV byte-identical to the plain "
+       .. "run, the same steps and summary, printed once%s"):format(path, n,
+       np, st2 == 0 and "" or " (status " .. tostring(st2) .. ": "
+       .. tostring(out) .. tostring(err) .. ")"))
+    ::next::
+  end
+end
+
+-- failed patients: 5 and 6 of 7 have a non-finite output; over 3 ranks
+-- they are solved on ranks 1 and 2, and reported with their ids in the
+-- whole cohort, with the first failure's message
+local failing = write(tmp .. "/failing.lua", [[
+local rk = require "radiokin"
+local m = rk.model { name = "f", states = { "A" }, params = { k = 0.1, a = 2 },
+  ode = function(s, p) return { A = -p.k * s.A } end,
+  outputs = function(s, p) return { Y = rk.sqrt(p.a - 1) * s.A } end }
+local pts = {}
+for i = 1, 7 do pts[i] = { k = 0.1 * i, a = (i == 5 or i == 6) and 0.5 or 2 } end
+local c = rk.cohort { model = m, patients = pts, cycles = 1, interval_h = 10,
+  doses = { { time = 0, amount = 1, to = "A" } }, tia = { "Y" },
+  progress = false }
+local ids = {}
+for _, f in ipairs(c.failed) do ids[#ids + 1] = f.id end
+print(table.concat(ids, " "), c.failed.first_message)
+print(("%.17g %.17g"):format(c.tia.Y[1][4], c.tia.Y[1][7]))
+]])
+do
+  local _, plain = rk.run { exe, failing }
+  local st, out, err = mpirun(3, failing)
+  t.like(plain, "^5 6\tpatient 5, cycle 1: ", "plain run: patients 5 and 6 "
+    .. "failed")
+  t.ok(st == 0 and out == plain, "mpirun -np 3: the same ids, the first "
+    .. "failure's message numbered in the whole cohort, same TIAs"
+    .. (st == 0 and "" or " (" .. tostring(out) .. tostring(err) .. ")"))
+end
+
+-- rk.regimen over ranks: 7 patients, PP-PRRT decided from noisy imaging
+-- (noise streams seeded per patient number in the whole cohort), a Lua
+-- rule reading k.index / k.id / k.cov that fails for one patient
+-- (keep_going), and the raise naming the first failure: the whole result,
+-- dumped to 17 digits, is the same for the plain run and -np 1, 2, 3
+local regimen = write(tmp .. "/regimen.lua", [[
+local rk = require "radiokin"
+local m = rk.model { name = "uw", nuclide = "Lu-177", states = { "B", "K", "T" },
+  params = { kK = 0.02, kT = 0.01, kout = 0.3, kKo = 0.01, kTo = 0.005 },
+  ode = function(s, p) return { B = -(p.kK + p.kT + p.kout) * s.B,
+    K = p.kK * s.B - p.kKo * s.K, T = p.kT * s.B - p.kTo * s.T } end }
+local regions = {
+  kidney = { activity = "K", mass_kg = 0.3, alpha_beta_Gy = 2.6, t_rep_h = 2.8 },
+  tumour = { activity = "T", mass_kg = 0.05, alpha_beta_Gy = 10, t_rep_h = 1.5 } }
+local pts = {}
+for i = 1, 7 do
+  pts[i] = { id = "p" .. i, kK = 0.01 + 0.004 * i, kT = 0.02 - 0.002 * i,
+             cov = { w = 60 + i } }
+end
+local function dump(v, out)
+  if type(v) == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    out[#out + 1] = "{"
+    for _, k in ipairs(keys) do
+      out[#out + 1] = tostring(k) .. "="
+      dump(v[k], out)
+    end
+    out[#out + 1] = "}"
+  elseif type(v) == "number" then out[#out + 1] = ("%.17g,"):format(v)
+  else out[#out + 1] = tostring(v) .. "," end
+  return out
+end
+local base = { model = m, patients = pts, regions = regions, inject = "B",
+  interval_h = 20000, progress = false }
+local function run(o)
+  for k, v in pairs(base) do o[k] = v end
+  return rk.regimen(o)
+end
+local a = run { rule = "pp-prrt", activity_gbq = 3, target_gy = 23,
+  imaging = { times_h = { 4, 24, 72 }, cv = 0.2, seed = 7 } }
+local b = run { keep_going = true, max_cycles = 3, rule = function(k)
+  if k.index == 5 and k.given == 1 then error("no second cycle for " .. k.id) end
+  return k.given < 3 and 0.05 * k.cov.w + 0.01 * k.index or nil end }
+local ok, msg = pcall(run, { max_cycles = 3, rule = function(k)
+  if (k.index == 6 or k.index == 3) and k.given == 1 then error("stop") end
+  return k.given < 2 and 7.4 or nil end })
+print(table.concat(dump(a, {})))
+print(table.concat(dump(b, {})))
+print(ok, msg)
+]])
+do
+  local st, plain, perr = rk.run { exe, regimen }
+  t.ok(st == 0 and plain:find("no second cycle for p5", 1, true)
+       and plain:find("rule function failed for patient p3 (patients[3]) "
+                      .. "before cycle 2", 1, true),
+       "rk.regimen plain run: patient p5's rule failure kept, p3 reported "
+       .. "first" .. (st == 0 and "" or ": " .. tostring(perr)))
+  for np = 1, 3 do
+    local st2, out, err = mpirun(np, regimen)
+    t.ok(st2 == 0 and out == plain, ("rk.regimen, mpirun -np %d: the whole "
+      .. "result identical to the plain run's%s"):format(np, st2 == 0 and ""
+      or " (" .. tostring(out) .. tostring(err) .. ")"))
+  end
+end
+
+-- a streamed cohort (rk.cohort{csv = ...}) over ranks: chunks of 97 go
+-- round-robin to the ranks, rank 0 writes every row in order; the CSV
+-- and the summaries are the plain run's; a solver failure in a chunk of
+-- rank 1 stops every rank with its message and leaves no file
+local streamed = write(tmp .. "/streamed.lua", [[
+local rk = require "radiokin"
+local out, rtol = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local c = rk.cohort { model = m, n = 1000, cv = 0.3, seed = 9, chunk = 97,
+  doses = { { time = 0, amount = 7400, to = "P" } }, cycles = 2,
+  interval_h = 1344, tia = { "K" }, path = rtol and "cvodes" or "exact",
+  rtol = tonumber(rtol), progress = false, csv = out, limits = { K = 25000 } }
+local s = c:summary("K", { cumulative = true })
+print(("%d %.17g %.17g %d"):format(c.steps, s[2].mean, s[2].p95, s[2].over))
+]])
+do
+  local ref = tmp .. "/streamed_plain.csv"
+  local st, plain = rk.run { exe, streamed, ref }
+  t.is(st, 0, 0, "streamed cohort: the plain run")
+  for np = 2, 3 do
+    local csv = tmp .. "/streamed_np" .. np .. ".csv"
+    local st2, out, err = mpirun(np, streamed, csv)
+    t.ok(st2 == 0 and read(csv) == read(ref) and out == plain,
+      ("streamed cohort, mpirun -np %d: CSV and summaries identical%s")
+      :format(np, st2 == 0 and "" or " (" .. tostring(err) .. ")"))
+  end
+  rk.mkdir(tmp .. "/sfail")
+  local st3, _, err = mpirun(2, streamed, tmp .. "/sfail/a.csv", "-1")
+  local _, left = rk.run { "ls", "-A", tmp .. "/sfail" }
+  t.ok(st3 ~= nil and st3 ~= 0 and left == "" and (err or ""):find(
+    "rank 0: solver option rtol = -1 is invalid", 1, true),
+    "a failing chunk: every rank stops with the message, no file left ("
+    .. tostring(err) .. ")")
+end
+
+-- replicates over ranks: each replicate runs a seeded cohort (on its rank
+-- alone: no collective call inside, so no hang); results identical to
+-- the plain run for -np 1, 2, 3; replicate 1 sleeping 2 s: the other
+-- rank takes the rest (dynamic balancing, not a fixed split); a failing
+-- replicate on a worker rank is raised on every rank
+local reps = write(tmp .. "/reps.lua", [[
+local rk = require "radiokin"
+local fail = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local r = rk.replicates { n = 5, run = function(i)
+  if fail and i == 3 then error("replicate three fails") end
+  local c = rk.cohort { model = m, n = 3 + i, cv = 0.3, seed = i,
+    doses = { { time = 0, amount = 7400, to = "P" } }, cycles = 2,
+    interval_h = 1344, tia = { "K" }, progress = false }
+  return { mean = c:summary("K")[2].mean, n = c.n }
+end }
+for i = 1, r.n do print(("%d %.17g"):format(r[i].n, r[i].mean)) end
+]])
+do
+  local st, plain = rk.run { exe, reps }
+  t.ok(st == 0 and select(2, plain:gsub("\n", "")) == 5,
+    "replicates with a cohort each: the plain run")
+  for np = 1, 3 do
+    local st2, out, err = mpirun(np, reps)
+    t.ok(st2 == 0 and out == plain, ("replicates, mpirun -np %d: the same "
+      .. "results in order%s"):format(np, st2 == 0 and "" or " ("
+      .. tostring(err) .. ")"))
+  end
+  local st3, _, err = mpirun(3, reps, "fail")
+  t.ok(st3 ~= nil and st3 ~= 0 and (err or ""):find("replicate 3 failed: "
+    .. "[^\n]*replicate three fails"), "a failing replicate: raised on every "
+    .. "rank, the job stops (" .. tostring(err) .. ")")
+  local slow = write(tmp .. "/slow.lua", [[
+local rk = require "radiokin"
+local r = rk.replicates { n = 8, run = function(i)
+  if i == 1 then rk.run { "sleep", "2" } end
+  return rk.mpi.rank
+end }
+local count = {}
+for i = 1, 8 do count[r[i] ] = (count[r[i] ] or 0) + 1 end
+print(count[r[1] ], r.n)
+]])
+  local st4, out4, err4 = mpirun(2, slow)
+  local with_first = tonumber((out4 or ""):match("^(%d+)"))
+  t.ok(st4 == 0 and with_first and with_first <= 2, "dynamic balancing: the "
+    .. "rank busy with the slow replicate ran " .. tostring(with_first)
+    .. " of 8 (a fixed split: 4)" .. (st4 == 0 and "" or tostring(err4)))
+end
+
+-- population sampling over ranks: correlated covariates, a derived one,
+-- an effect and an individual function; every rank samples its block
+-- (patients seeded per number) and gathers all: the patients, dumped to
+-- 17 digits, equal the plain run's; a patient whose effect factor is not
+-- positive (linear effect, GFR far above the reference) is named by its
+-- number in the whole sample
+local popscript = write(tmp .. "/pop.lua", [[
+local rk = require "radiokin"
+local bad = ...
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+local pop = rk.population { model = m, theta = { kU = 0.5 },
+  cv = { kPK = 0.3, kKP = 0.3, kU = 0.25 }, corr = { { "kPK", "kKP", 0.6 } },
+  covariates = { GFR = { dist = "normal", mean = 90, sd = 20, min = 30 },
+    weight_kg = { dist = "lognormal", mean = 80, sd = 15 } },
+  derived = function(cov) return { w2 = cov.weight_kg * 2 } end,
+  effects = { { param = "kU", cov = "GFR", form = bad and "linear" or "power",
+                ref = 90, beta = bad and -0.1 or 1 } },
+  individual = function(th, eta, cov)
+    return { kPK = th.kPK * (cov.w2 / 160) ^ 0.5 * rk.exp(eta.kPK) } end }
+local ps = pop:sample { n = 11, seed = 42 }
+for i = 1, #ps do
+  local p = ps[i]
+  print(("%d %.17g %.17g %.17g %.17g %.17g"):format(p.id, p.kPK, p.kU,
+    p.eta.kKP, p.cov.GFR, p.cov.w2))
+end
+]])
+do
+  local st, plain = rk.run { exe, popscript }
+  t.ok(st == 0 and select(2, plain:gsub("\n", "")) == 11,
+    "pop:sample: the plain run")
+  for np = 2, 3 do
+    local st2, out, err = mpirun(np, popscript)
+    t.ok(st2 == 0 and out == plain, ("pop:sample, mpirun -np %d: the same "
+      .. "patients%s"):format(np, st2 == 0 and "" or " (" .. tostring(err)
+      .. ")"))
+  end
+  local _, _, perr = rk.run { exe, popscript, "bad" }
+  local first = perr:match("population: patient (%d+):")
+  local st3, _, err = mpirun(3, popscript, "bad")
+  t.ok(first and st3 ~= 0 and err:find("population: patient " .. first
+    .. ":", 1, true), "a failing patient (" .. tostring(first) .. ") named "
+    .. "as in the plain run (" .. tostring(err) .. ")")
+end
+
+-- one rank fails before the collective call: the job stops (MPI_Abort)
+-- with that rank's message, never waiting for it
+do
+  local bad = write(tmp .. "/rank_fails.lua", [[
+local rk = require "radiokin"
+if rk.mpi.rank == 1 then error("rank one gives up") end
+local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
+rk.cohort { model = m, n = 4, doses = { { time = 0, amount = 1, to = "P" } },
+  cycles = 1, interval_h = 10, tia = { "K" }, progress = false }
+]])
+  local st, out, err = mpirun(3, bad)
+  t.ok(st ~= nil and st ~= 0, "a failing rank: mpirun exits non-zero "
+    .. "(not stopped by the timeout: " .. tostring(st) .. ")")
+  t.like(err or out, "rank 1 of 3%): .*rank one gives up",
+    "... with the rank's message")
+end
+
+-- the same, and output files: only rank 0 writes; a script that writes
+-- from every rank through radiokin's writers leaves one whole file
+do
+  local s = write(tmp .. "/writes.lua", [[
+local rk = require "radiokin"
+rk.write_atomic(..., ("rank %d of %d\n"):format(rk.mpi.rank, rk.mpi.size))
+]])
+  local st = mpirun(3, s, tmp .. "/w.txt")
+  t.ok(st == 0 and read(tmp .. "/w.txt") == "rank 0 of 3\n",
+    "rk.write_atomic from every rank: rank 0's file only")
+end
+
+-- rk.mpi under mpirun: each rank its own number
+do
+  local s = write(tmp .. "/ranks.lua", [[
+local rk = require "radiokin"
+io.stderr:write(("<%d/%d>"):format(rk.mpi.rank, rk.mpi.size))
+]])
+  local st, _, err = mpirun(3, s)
+  local seen = {}
+  for r in (err or ""):gmatch("<(%d)/3>") do seen[#seen + 1] = r end
+  table.sort(seen)
+  t.ok(st == 0 and table.concat(seen, ",") == "0,1,2",
+    "rk.mpi.rank 0, 1, 2 and size 3 under mpirun -np 3")
+end
+
+t.done()
