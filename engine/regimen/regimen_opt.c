@@ -6,8 +6,12 @@
  * y0_c = sum_{k<=c} a_k v_{c-k}, v_m = Phi^m e (e the injection column,
  * MBq per GBq), so each cycle's D = tau . y0_c is linear and its
  * I = y0_c' W y0_c quadratic in the activities; BED = D + 2 I / (a/b).
- * Exact gradients, SLSQP. Augmented route: COBYLA, each evaluation solves
- * the K cycles.
+ * Exact gradients, SLSQP. Augmented route (any model, e.g. saturable
+ * uptake): each evaluation solves the K cycles with CVODES forward
+ * sensitivities by the K activities (rg_cycle_aug_sens), so the
+ * cumulative doses and BEDs come with exact gradients: SLSQP, and the
+ * line searches onto the limits take safeguarded Newton steps. COBYLA
+ * without gradients (rule->optimiser RKIN_OPT_COBYLA) remains available.
  *
  * Maximising a convex function is not a convex problem: local searches
  * start from a uniform plan scaled onto the limits, a front-loaded plan,
@@ -32,7 +36,12 @@ typedef struct {
   size_t i, k, n, nr;
   const rkin_regimen_rule *u;
   int linear;
+  int grad;           /* augmented route with sensitivity gradients */
   double *v;          /* k x n (linear) */
+  double *S, *sc;     /* augmented gradients: n x k sensitivities,
+                         rg_cycle_aug_sens scratch */
+  double *cd, *cb, *cgd, *cgb;  /* one cycle's doses, BEDs (nr), their
+                                   gradients (nr x k) */
   double *y0, *z;     /* k x n each (linear) */
   double *cum_d, *cum_b;       /* nr */
   double *gd, *gb;             /* nr x k */
@@ -115,10 +124,41 @@ static void eval_aug(opt_ctx *o, const double *x)
   (void)r;
 }
 
+/* The K cycles with the gradients of the cumulative doses and BEDs. */
+static void eval_aug_grad(opt_ctx *o, const double *x)
+{
+  size_t c, q, m, nr = o->nr, k = o->k;
+  double *y = o->y0;
+  memset(y, 0, o->n * sizeof *y);
+  memset(o->S, 0, o->n * k * sizeof *o->S);
+  memset(o->cum_d, 0, nr * sizeof *o->cum_d);
+  memset(o->cum_b, 0, nr * sizeof *o->cum_b);
+  memset(o->gd, 0, nr * k * sizeof *o->gd);
+  memset(o->gb, 0, nr * k * sizeof *o->gb);
+  for (c = 0; c < k && !o->code; c++) {
+    int rc = rg_cycle_aug_sens(o->ws, o->i, y, o->S, 1000 * x[c], c, k,
+                               o->cd, o->cb, o->cgd, o->cgb, o->sc,
+                               &o->err);
+    if (rc) {
+      o->code = rc;
+      break;
+    }
+    for (q = 0; q < nr; q++) {
+      o->cum_d[q] += o->cd[q];
+      o->cum_b[q] += o->cb[q];
+      for (m = 0; m < k; m++) {
+        o->gd[q * k + m] += o->cgd[q * k + m];
+        o->gb[q * k + m] += o->cgb[q * k + m];
+      }
+    }
+  }
+}
+
 static void eval(opt_ctx *o, const double *x)
 {
   if (o->valid && !memcmp(x, o->xlast, o->k * sizeof *x)) return;
   if (o->linear) eval_linear(o, x);
+  else if (o->grad) eval_aug_grad(o, x);
   else eval_aug(o, x);
   memcpy(o->xlast, x, o->k * sizeof *x);
   o->valid = 1;
@@ -149,23 +189,36 @@ typedef struct {
   const rkin_regimen_limit *lim;
 } con_ctx;
 
+/* The gradient of value_of by the activities (after eval). */
+static void value_grad(const opt_ctx *o, size_t q, int bed, double *grad)
+{
+  const double *gd = o->gd + q * o->k, *gb = o->gb + q * o->k;
+  size_t c;
+  if (!(o->zs > 0))
+    memcpy(grad, bed ? gb : gd, o->k * sizeof *grad);
+  else
+    for (c = 0; c < o->k; c++)
+      grad[c] = bed ? gb[c] * (1 + 2 * o->zs) - o->zs * gd[c]
+                    : gd[c] * (1 + o->zs);
+}
+
+/* The largest value a limit allows: the limit, less the augmented
+ * route's reproducibility margin (slack < 0). */
+static double limit_target(const opt_ctx *o, const rkin_regimen_limit *l)
+{
+  return l->limit_gy * (1 + (o->slack < 0 ? o->slack : 0));
+}
+
 static double constraint(unsigned k, const double *x, double *grad, void *d)
 {
   con_ctx *cc = d;
   opt_ctx *o = cc->o;
   size_t q = cc->lim->region;
+  (void)k;
   eval(o, x);
-  if (grad) {
-    const double *gd = o->gd + q * k, *gb = o->gb + q * k;
-    unsigned c;
-    if (!(o->zs > 0))
-      memcpy(grad, cc->lim->bed ? gb : gd, k * sizeof *grad);
-    else
-      for (c = 0; c < k; c++)
-        grad[c] = cc->lim->bed ? gb[c] * (1 + 2 * o->zs) - o->zs * gd[c]
-                               : gd[c] * (1 + o->zs);
-  }
-  return o->code ? 0 : value_of(o, q, cc->lim->bed) - cc->lim->limit_gy;
+  if (grad) value_grad(o, q, cc->lim->bed, grad);
+  return o->code ? 0 : value_of(o, q, cc->lim->bed)
+                       - limit_target(o, cc->lim);
 }
 
 static int feasible(opt_ctx *o, const double *x)
@@ -237,6 +290,43 @@ static double line_exact(opt_ctx *o, const double *base, const double *dir,
   return 0;
 }
 
+/* Augmented route with gradients: the first t at which a limit is
+ * reached, by Newton steps on phi_j(t) = value_j - target_j (dphi_j/dt =
+ * grad_j . dir from the sensitivities) kept inside the bracket [lo
+ * feasible, hi not], else bisection; stops on a feasible point within
+ * 1e-9 of its binding limit. Called with t = 0 feasible, t = 1 not. */
+static double line_newton(opt_ctx *o, const double *base, const double *dir,
+                          double *xs)
+{
+  double lo = 0, hi = 1, t = 1, g[64];
+  size_t it, j, c, nl = o->u->n_limits;
+  for (it = 0; it < 60 && hi - lo > 1e-13; it++) {
+    double tn = HUGE_VAL, worst = -HUGE_VAL, tol = HUGE_VAL;
+    line_point(o, base, dir, t, xs);
+    eval(o, xs);
+    if (o->code) return -1;
+    for (j = 0; j < nl; j++) {
+      const rkin_regimen_limit *l = &o->u->limits[j];
+      double phi = value_of(o, l->region, l->bed) - limit_target(o, l);
+      double dphi = 0;
+      value_grad(o, l->region, l->bed, g);
+      for (c = 0; c < o->k; c++) dphi += g[c] * dir[c];
+      if (phi > worst) worst = phi;
+      if (1e-9 * l->limit_gy < tol) tol = 1e-9 * l->limit_gy;
+      if (dphi > 0 && t - phi / dphi < tn) tn = t - phi / dphi;
+    }
+    if (worst <= 0) {
+      lo = t;
+      if (worst >= -tol) break;
+    } else {
+      hi = t;
+    }
+    t = tn > lo && tn < hi ? tn : 0.5 * (lo + hi);
+  }
+  line_point(o, base, dir, lo, xs);
+  return lo;
+}
+
 static double line_max(opt_ctx *o, const double *base, const double *dir,
                        double *xs)
 {
@@ -247,6 +337,7 @@ static double line_max(opt_ctx *o, const double *base, const double *dir,
   line_point(o, base, dir, 0, xs);
   if (!feasible(o, xs)) return -1;
   if (o->linear) return line_exact(o, base, dir, xs);
+  if (o->grad) return line_newton(o, base, dir, xs);
   for (it = 0; it < LINE_BISECT; it++) {
     double mid = 0.5 * (lo + hi);
     line_point(o, base, dir, mid, xs);
@@ -294,7 +385,8 @@ static int make_feasible(opt_ctx *o, double *x, double *tmp)
 
 static int local_search(opt_ctx *o, double *x)
 {
-  nlopt_opt opt = nlopt_create(o->linear ? NLOPT_LD_SLSQP : NLOPT_LN_COBYLA,
+  nlopt_opt opt = nlopt_create(o->linear || o->grad ? NLOPT_LD_SLSQP
+                                                  : NLOPT_LN_COBYLA,
                                (unsigned)o->k);
   double lb[64], ub[64], f;
   con_ctx cc[16];
@@ -318,8 +410,9 @@ static int local_search(opt_ctx *o, double *x)
   }
   nlopt_set_xtol_rel(opt, 1e-10);
   nlopt_set_ftol_rel(opt, 1e-12);
-  nlopt_set_maxeval(opt, o->linear ? 300 : 150);
-  if (!o->linear) nlopt_set_initial_step1(opt, 0.1 * amax(o->u));
+  nlopt_set_maxeval(opt, o->linear ? 300 : o->grad ? 100 : 150);
+  if (!o->linear && !o->grad)
+    nlopt_set_initial_step1(opt, 0.1 * amax(o->u));
   res = nlopt_optimize(opt, x, &f);
   nlopt_destroy(opt);
   (void)res;    /* any end point is checked for feasibility by the caller */
@@ -396,6 +489,7 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
   o->nr = nr;
   o->u = u;
   o->linear = r->kstatus[i] == 0;
+  o->grad = !o->linear && u->optimiser != RKIN_OPT_COBYLA;
   /* A CVODES solution is reproducible only to its tolerance (the run
    * replays the plan with a solver in another state), so on the
    * augmented route the plan keeps clear of each limit by 10 rtol. */
@@ -412,6 +506,15 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
   o->xlast = calloc(m, sizeof *o->xlast);
   if (!o->v || !o->y0 || !o->z || !o->cum_d || !o->gd || !o->xlast)
     return RKIN_ENOMEM;
+  if (o->grad) {
+    o->S = calloc(n * k, sizeof *o->S);
+    o->sc = calloc(rg_aug_sens_size(r, k), sizeof *o->sc);
+    o->cd = calloc(2 * nr + 2 * nr * k, sizeof *o->cd);
+    if (!o->S || !o->sc || !o->cd) return RKIN_ENOMEM;
+    o->cb = o->cd + nr;
+    o->cgd = o->cb + nr;
+    o->cgb = o->cgd + nr * k;
+  }
   o->cum_b = o->cum_d + nr;
   o->gb = o->gd + nr * m;
   if (o->linear) {
@@ -435,6 +538,9 @@ static void ctx_free(opt_ctx *o)
   free(o->cum_d);
   free(o->gd);
   free(o->xlast);
+  free(o->S);
+  free(o->sc);
+  free(o->cd);
 }
 
 /* Cycles a start plan holds (its leading positive activities). */
