@@ -289,16 +289,17 @@ done:
   return rc;
 }
 
-/* One cycle of patient i with the derivatives of its doses and BEDs by
- * the activities of the plan's k cycles (GBq), from CVODES forward
- * sensitivities: S (n x k, the states' sensitivities at the cycle start)
- * goes in and comes out at the cycle end; this cycle's activity a_mbq is
- * direction c, whose dose jumps the injected state's sensitivity by 1000
- * MBq per GBq (an infusion of fixed duration: its rate by 1000 /
- * infusion_h too). The auxiliary states start at 0 each cycle, so do
- * their sensitivities. Per region: dose and BED (nr) and their gradients
- * gdose, gbed (nr x k); BED = D + 2 I / (a/b) as in rg_cycle_aug. sc
- * holds rg_aug_sens_size(r, k) doubles. */
+/* One cycle of patient i with the derivatives of its doses and BEDs
+ * along k directions in the space of the plan's activities (GBq), from
+ * CVODES forward sensitivities: S (n x k, the states' sensitivities at the
+ * cycle start) goes in and comes out at the cycle end; w[d] is this
+ * cycle's activity's derivative along direction d (e_c for the gradient,
+ * the line's direction for a line search), so its dose jumps the injected
+ * state's sensitivity by 1000 w[d] MBq (an infusion of fixed duration: its
+ * rate by 1000 w[d] / infusion_h too). The auxiliary states start at 0
+ * each cycle, so do their sensitivities. Per region: dose and BED (nr)
+ * and their derivatives gdose, gbed (nr x k); BED = D + 2 I / (a/b) as in
+ * rg_cycle_aug. sc holds rg_aug_sens_size(r, k) doubles. */
 size_t rg_aug_sens_size(const rkin_regimen *r, size_t k)
 {
   size_t na = r->n + 2 * r->nr;
@@ -306,7 +307,7 @@ size_t rg_aug_sens_size(const rkin_regimen *r, size_t k)
 }
 
 int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
-                      double a_mbq, size_t c, size_t k, double *dose,
+                      double a_mbq, const double *w, size_t k, double *dose,
                       double *bed, double *gdose, double *gbed, double *sc,
                       rkin_err *err)
 {
@@ -329,16 +330,17 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   memset(ya + n, 0, 2 * nr * sizeof *ya);
   memcpy(dy0, S, n * k * sizeof *dy0);
   memset(dy0 + n * k, 0, 2 * nr * k * sizeof *dy0);
-  memset(damt, 0, 2 * k * sizeof *damt);
-  damt[c] = 1000.0;                      /* MBq per GBq */
-  if (r->sp.infusion_h > 0) drec[c] = 1000.0 / r->sp.infusion_h;
+  for (m = 0; m < k; m++) {
+    damt[m] = 1000.0 * w[m];             /* MBq per GBq */
+    drec[m] = r->sp.infusion_h > 0 ? damt[m] / r->sp.infusion_h : 0;
+  }
   if ((rc = aug_dosing(r, a_mbq, &d, err))) goto done;
   /* A zero activity has no dose record to move: a bolus's derivative is
    * then the same jump at t0, put into the initial sensitivities (an
    * infusion's is left out: the optimiser's activities are > 0 unless
    * min_gbq and min_cycle_gbq are both 0). */
   if (!(a_mbq > 0) && !(r->sp.infusion_h > 0))
-    dy0[(size_t)r->sp.inject * k + c] += 1000.0;
+    for (m = 0; m < k; m++) dy0[(size_t)r->sp.inject * k + m] += damt[m];
   rq.t0 = 0;
   rq.t1 = r->sp.interval_h;
   rq.y0 = ya;

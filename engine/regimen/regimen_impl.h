@@ -85,12 +85,12 @@ int rg_cycle_aug(rg_ws *ws, size_t i, double *y, double a_mbq, double *tia,
                  double *dose, double *g, double *bed, size_t n_times,
                  const double *img_t, double *img_act, rkin_err *err);
 
-/* One augmented cycle with the gradients of its doses and BEDs by the
- * activities of a k-cycle plan (regimen_aug.c; forward sensitivities).
- * sc: rg_aug_sens_size(r, k) doubles of scratch. */
+/* One augmented cycle with the derivatives of its doses and BEDs along k
+ * directions in activity space, w[d] this cycle's activity's (regimen_aug.c;
+ * forward sensitivities). sc: rg_aug_sens_size(r, k) doubles of scratch. */
 size_t rg_aug_sens_size(const rkin_regimen *r, size_t k);
 int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
-                      double a_mbq, size_t c, size_t k, double *dose,
+                      double a_mbq, const double *w, size_t k, double *dose,
                       double *bed, double *gdose, double *gbed, double *sc,
                       rkin_err *err);
 

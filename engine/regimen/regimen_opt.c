@@ -31,6 +31,23 @@
  * plan returned satisfies every limit to this rounding level. */
 #define FEAS_REL 1e-12
 
+/* What an evaluation on the augmented route must give: values only, the
+ * derivative along a line's direction (one sensitivity), or the gradient
+ * (one sensitivity per cycle). */
+enum { NEED_VAL, NEED_DIR, NEED_FULL, NEED_N };
+
+/* The cycle states of the last plan evaluated for one need: after j
+ * cycles (j = 0..k) the states, their sensitivities, the cumulative doses
+ * and BEDs and their derivatives, so a plan that differs from it only
+ * from cycle j on (a line search moving the later cycles) restarts there. */
+typedef struct {
+  size_t nd;          /* directions: 0, 1 or k */
+  size_t kk;          /* the k it was made for (NEED_DIR, NEED_FULL) */
+  size_t nvalid;      /* cycles of x evaluated */
+  double *x, *dir;    /* the plan, the line's direction (NEED_DIR) */
+  double *y, *S, *cd, *cb, *gd, *gb;   /* (k + 1) boundaries */
+} pcache;
+
 typedef struct {
   rg_ws *ws;
   size_t i, k, n, nr;
@@ -38,10 +55,12 @@ typedef struct {
   int linear;
   int grad;           /* augmented route with sensitivity gradients */
   double *v;          /* k x n (linear) */
-  double *S, *sc;     /* augmented gradients: n x k sensitivities,
-                         rg_cycle_aug_sens scratch */
+  pcache pc[NEED_N]; /* augmented route with gradients */
+  double *sc;         /* rg_cycle_aug_sens scratch */
+  double *w;          /* k: one cycle's activity along the directions */
   double *cd, *cb, *cgd, *cgb;  /* one cycle's doses, BEDs (nr), their
-                                   gradients (nr x k) */
+                                   derivatives (nr x k) */
+  double *gdd, *gbd;  /* nr: derivatives along a line (NEED_DIR) */
   double *y0, *z;     /* k x n each (linear) */
   double *cum_d, *cum_b;       /* nr */
   double *gd, *gb;             /* nr x k */
@@ -124,41 +143,139 @@ static void eval_aug(opt_ctx *o, const double *x)
   (void)r;
 }
 
-/* The K cycles with the gradients of the cumulative doses and BEDs. */
-static void eval_aug_grad(opt_ctx *o, const double *x)
+/* Boundary j of a cache: pointers to its arrays. */
+typedef struct {
+  double *y, *S, *cd, *cb, *gd, *gb;
+} bnd;
+
+static bnd boundary(const opt_ctx *o, const pcache *pc, size_t j)
 {
-  size_t c, q, m, nr = o->nr, k = o->k;
-  double *y = o->y0;
-  memset(y, 0, o->n * sizeof *y);
-  memset(o->S, 0, o->n * k * sizeof *o->S);
-  memset(o->cum_d, 0, nr * sizeof *o->cum_d);
-  memset(o->cum_b, 0, nr * sizeof *o->cum_b);
-  memset(o->gd, 0, nr * k * sizeof *o->gd);
-  memset(o->gb, 0, nr * k * sizeof *o->gb);
-  for (c = 0; c < k && !o->code; c++) {
-    int rc = rg_cycle_aug_sens(o->ws, o->i, y, o->S, 1000 * x[c], c, k,
-                               o->cd, o->cb, o->cgd, o->cgb, o->sc,
-                               &o->err);
+  size_t n = o->n, nr = o->nr, nd = pc->nd;
+  bnd b;
+  b.y = pc->y + j * n;
+  b.S = pc->S + j * n * nd;
+  b.cd = pc->cd + j * nr;
+  b.cb = pc->cb + j * nr;
+  b.gd = pc->gd + j * nr * nd;
+  b.gb = pc->gb + j * nr * nd;
+  return b;
+}
+
+/* Evaluates cycles j0..k-1 of x into pc (need: what it carries). */
+static void cache_run(opt_ctx *o, pcache *pc, const double *x, int need,
+                      const double *dir)
+{
+  size_t k = o->k, n = o->n, nr = o->nr, nd, j0 = 0, c, q, m;
+  nd = need == NEED_FULL ? k : need == NEED_DIR ? 1 : 0;
+  if (pc->nd != nd || (need != NEED_VAL && pc->kk != k)
+      || (need == NEED_DIR && memcmp(dir, pc->dir, k * sizeof *dir))) {
+    pc->nvalid = 0;
+    pc->nd = nd;
+    pc->kk = k;
+    if (need == NEED_DIR) memcpy(pc->dir, dir, k * sizeof *dir);
+  }
+  while (j0 < pc->nvalid && j0 < k && x[j0] == pc->x[j0]) j0++;
+  if (j0 == 0) {
+    bnd b0 = boundary(o, pc, 0);
+    memset(b0.y, 0, n * sizeof *b0.y);
+    memset(b0.S, 0, n * nd * sizeof *b0.S);
+    memset(b0.cd, 0, nr * sizeof *b0.cd);
+    memset(b0.cb, 0, nr * sizeof *b0.cb);
+    memset(b0.gd, 0, nr * nd * sizeof *b0.gd);
+    memset(b0.gb, 0, nr * nd * sizeof *b0.gb);
+  }
+  if (j0 < k) pc->nvalid = j0;
+  for (c = j0; c < k && !o->code; c++) {
+    bnd a = boundary(o, pc, c), b = boundary(o, pc, c + 1);
+    int rc;
+    memcpy(b.y, a.y, n * sizeof *b.y);
+    memcpy(b.S, a.S, n * nd * sizeof *b.S);
+    memcpy(b.cd, a.cd, nr * sizeof *b.cd);
+    memcpy(b.cb, a.cb, nr * sizeof *b.cb);
+    memcpy(b.gd, a.gd, nr * nd * sizeof *b.gd);
+    memcpy(b.gb, a.gb, nr * nd * sizeof *b.gb);
+    if (need == NEED_VAL) {
+      rc = rg_cycle(o->ws, o->i, b.y, 1000 * x[c], NULL, o->cd, NULL, o->cb,
+                    0, NULL, NULL, &o->err);
+    } else {
+      for (m = 0; m < nd; m++)
+        o->w[m] = need == NEED_DIR ? dir[c] : (m == c ? 1.0 : 0.0);
+      rc = rg_cycle_aug_sens(o->ws, o->i, b.y, b.S, 1000 * x[c], o->w, nd,
+                             o->cd, o->cb, o->cgd, o->cgb, o->sc, &o->err);
+    }
     if (rc) {
       o->code = rc;
       break;
     }
     for (q = 0; q < nr; q++) {
-      o->cum_d[q] += o->cd[q];
-      o->cum_b[q] += o->cb[q];
-      for (m = 0; m < k; m++) {
-        o->gd[q * k + m] += o->cgd[q * k + m];
-        o->gb[q * k + m] += o->cgb[q * k + m];
+      b.cd[q] += o->cd[q];
+      b.cb[q] += o->cb[q];
+      for (m = 0; m < nd; m++) {
+        b.gd[q * nd + m] += o->cgd[q * nd + m];
+        b.gb[q * nd + m] += o->cgb[q * nd + m];
       }
     }
+    pc->x[c] = x[c];
+    pc->nvalid = c + 1;
   }
+}
+
+/* A cache holding x's first k cycles (and, for a need, what it needs). */
+static int cache_hit(const opt_ctx *o, const pcache *pc, const double *x)
+{
+  return pc->nvalid >= o->k && (pc->nd == 0 || pc->kk == o->k)
+         && !memcmp(x, pc->x, o->k * sizeof *x);
+}
+
+/* Results of x after k cycles from pc into the context. */
+static void cache_load(opt_ctx *o, const pcache *pc, int need)
+{
+  bnd b = boundary(o, pc, o->k);
+  size_t q, k = o->k;
+  memcpy(o->cum_d, b.cd, o->nr * sizeof *o->cum_d);
+  memcpy(o->cum_b, b.cb, o->nr * sizeof *o->cum_b);
+  if (need == NEED_FULL) {
+    memcpy(o->gd, b.gd, o->nr * k * sizeof *o->gd);
+    memcpy(o->gb, b.gb, o->nr * k * sizeof *o->gb);
+  } else if (need == NEED_DIR) {
+    for (q = 0; q < o->nr; q++) {
+      o->gdd[q] = b.gd[q];
+      o->gbd[q] = b.gb[q];
+    }
+  }
+}
+
+/* The augmented route with gradients: x evaluated for `need`, from the
+ * cycle where it departs from the last plan evaluated for it; values
+ * alone from any cache that holds x. */
+static void eval_need(opt_ctx *o, const double *x, int need,
+                      const double *dir)
+{
+  pcache *pc = &o->pc[need];
+  if (need == NEED_VAL) {
+    int h;
+    for (h = NEED_FULL; h >= NEED_VAL; h--)
+      if (cache_hit(o, &o->pc[h], x)) {
+        cache_load(o, &o->pc[h], NEED_VAL);
+        return;
+      }
+  } else if (cache_hit(o, pc, x) && (need != NEED_DIR
+             || !memcmp(dir, pc->dir, o->k * sizeof *dir))) {
+    cache_load(o, pc, need);
+    return;
+  }
+  cache_run(o, pc, x, need, dir);
+  if (!o->code) cache_load(o, pc, need);
 }
 
 static void eval(opt_ctx *o, const double *x)
 {
   if (o->valid && !memcmp(x, o->xlast, o->k * sizeof *x)) return;
+  if (o->grad) {
+    eval_need(o, x, NEED_VAL, NULL);
+    return;
+  }
   if (o->linear) eval_linear(o, x);
-  else if (o->grad) eval_aug_grad(o, x);
   else eval_aug(o, x);
   memcpy(o->xlast, x, o->k * sizeof *x);
   o->valid = 1;
@@ -179,7 +296,11 @@ static double value_of(const opt_ctx *o, size_t q, int bed)
 static double objective(unsigned k, const double *x, double *grad, void *d)
 {
   opt_ctx *o = d;
-  eval(o, x);
+  /* with or without grad: SLSQP's values must all come from the same
+   * solves (with sensitivities), whose steps differ from a plain solve's
+   * at the tolerance */
+  if (o->grad) eval_need(o, x, NEED_FULL, NULL);
+  else eval(o, x);
   if (grad) memcpy(grad, o->gb + o->u->objective * k, k * sizeof *grad);
   return o->code ? 0 : o->cum_b[o->u->objective];
 }
@@ -215,7 +336,11 @@ static double constraint(unsigned k, const double *x, double *grad, void *d)
   opt_ctx *o = cc->o;
   size_t q = cc->lim->region;
   (void)k;
-  eval(o, x);
+  /* with or without grad: SLSQP's values must all come from the same
+   * solves (with sensitivities), whose steps differ from a plain solve's
+   * at the tolerance */
+  if (o->grad) eval_need(o, x, NEED_FULL, NULL);
+  else eval(o, x);
   if (grad) value_grad(o, q, cc->lim->bed, grad);
   return o->code ? 0 : value_of(o, q, cc->lim->bed)
                        - limit_target(o, cc->lim);
@@ -298,19 +423,22 @@ static double line_exact(opt_ctx *o, const double *base, const double *dir,
 static double line_newton(opt_ctx *o, const double *base, const double *dir,
                           double *xs)
 {
-  double lo = 0, hi = 1, t = 1, g[64];
-  size_t it, j, c, nl = o->u->n_limits;
+  double lo = 0, hi = 1, t = 1;
+  size_t it, j, nl = o->u->n_limits;
   for (it = 0; it < 60 && hi - lo > 1e-13; it++) {
     double tn = HUGE_VAL, worst = -HUGE_VAL, tol = HUGE_VAL;
     line_point(o, base, dir, t, xs);
-    eval(o, xs);
+    eval_need(o, xs, NEED_DIR, dir);
     if (o->code) return -1;
     for (j = 0; j < nl; j++) {
       const rkin_regimen_limit *l = &o->u->limits[j];
-      double phi = value_of(o, l->region, l->bed) - limit_target(o, l);
-      double dphi = 0;
-      value_grad(o, l->region, l->bed, g);
-      for (c = 0; c < o->k; c++) dphi += g[c] * dir[c];
+      size_t q = l->region;
+      double phi = value_of(o, q, l->bed) - limit_target(o, l);
+      /* d value_of / dt along the line (see value_of) */
+      double dd = o->gdd[q], db = o->gbd[q];
+      double dphi = !(o->zs > 0) ? (l->bed ? db : dd)
+                    : l->bed ? db * (1 + 2 * o->zs) - o->zs * dd
+                             : dd * (1 + o->zs);
       if (phi > worst) worst = phi;
       if (1e-9 * l->limit_gy < tol) tol = 1e-9 * l->limit_gy;
       if (dphi > 0 && t - phi / dphi < tn) tn = t - phi / dphi;
@@ -392,6 +520,10 @@ static int local_search(opt_ctx *o, double *x)
   con_ctx cc[16];
   size_t c, j;
   nlopt_result res;
+  /* With solved values SLSQP cannot resolve the limits and the objective
+   * below the solver's own error (its rtol), which a tighter tolerance
+   * turns into a "roundoff-limited" stop. */
+  double ctol = o->grad ? fmax(1e-10, o->ws->r->sp.opts.rtol) : 1e-10;
   if (!opt) return RKIN_ENOMEM;
   for (c = 0; c < o->k; c++) {
     lb[c] = o->lo;
@@ -406,10 +538,10 @@ static int local_search(opt_ctx *o, double *x)
     cc[j].o = o;
     cc[j].lim = &o->u->limits[j];
     nlopt_add_inequality_constraint(opt, constraint, &cc[j],
-                                    1e-10 * cc[j].lim->limit_gy);
+                                    ctol * cc[j].lim->limit_gy);
   }
   nlopt_set_xtol_rel(opt, 1e-10);
-  nlopt_set_ftol_rel(opt, 1e-12);
+  nlopt_set_ftol_rel(opt, o->grad ? 0.1 * ctol : 1e-12);
   nlopt_set_maxeval(opt, o->linear ? 300 : o->grad ? 100 : 150);
   if (!o->linear && !o->grad)
     nlopt_set_initial_step1(opt, 0.1 * amax(o->u));
@@ -473,6 +605,14 @@ static int polish(opt_ctx *o, const best_plan *lead, best_plan *b,
   memcpy(x, lead->best, o->k * sizeof *x);
   if ((rc = local_search(o, x))) return rc;
   if (make_feasible(o, x, tmp)) keep_if_better(o, x, b);
+  /* NLopt returns its best point within the constraint tolerance; the
+   * last iterate, slightly outside a limit, scaled back onto it may be
+   * better still */
+  if (o->grad && o->pc[NEED_FULL].nvalid >= o->k
+      && o->pc[NEED_FULL].kk == o->k) {
+    memcpy(x, o->pc[NEED_FULL].x, o->k * sizeof *x);
+    if (make_feasible(o, x, tmp)) keep_if_better(o, x, b);
+  }
   return o->code;
 }
 
@@ -507,13 +647,30 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
   if (!o->v || !o->y0 || !o->z || !o->cum_d || !o->gd || !o->xlast)
     return RKIN_ENOMEM;
   if (o->grad) {
-    o->S = calloc(n * k, sizeof *o->S);
+    int h;
     o->sc = calloc(rg_aug_sens_size(r, k), sizeof *o->sc);
-    o->cd = calloc(2 * nr + 2 * nr * k, sizeof *o->cd);
-    if (!o->S || !o->sc || !o->cd) return RKIN_ENOMEM;
+    o->cd = calloc(4 * nr + 2 * nr * k + k, sizeof *o->cd);
+    if (!o->sc || !o->cd) return RKIN_ENOMEM;
     o->cb = o->cd + nr;
-    o->cgd = o->cb + nr;
+    o->gdd = o->cb + nr;
+    o->gbd = o->gdd + nr;
+    o->cgd = o->gbd + nr;
     o->cgb = o->cgd + nr * k;
+    o->w = o->cgb + nr * k;
+    for (h = 0; h < NEED_N; h++) {
+      pcache *pc = &o->pc[h];
+      size_t nb = k + 1;
+      pc->x = calloc(2 * k + nb * (n + n * k + 2 * nr + 2 * nr * k),
+                     sizeof *pc->x);
+      if (!pc->x) return RKIN_ENOMEM;
+      pc->dir = pc->x + k;
+      pc->y = pc->dir + k;
+      pc->S = pc->y + nb * n;
+      pc->cd = pc->S + nb * n * k;
+      pc->cb = pc->cd + nb * nr;
+      pc->gd = pc->cb + nb * nr;
+      pc->gb = pc->gd + nb * nr * k;
+    }
   }
   o->cum_b = o->cum_d + nr;
   o->gb = o->gd + nr * m;
@@ -538,9 +695,11 @@ static void ctx_free(opt_ctx *o)
   free(o->cum_d);
   free(o->gd);
   free(o->xlast);
-  free(o->S);
   free(o->sc);
   free(o->cd);
+  free(o->pc[NEED_VAL].x);
+  free(o->pc[NEED_DIR].x);
+  free(o->pc[NEED_FULL].x);
 }
 
 /* Cycles a start plan holds (its leading positive activities). */

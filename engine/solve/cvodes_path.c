@@ -197,7 +197,7 @@ static int sens_rhs(int Ns, sunrealtype t, N_Vector yv, N_Vector ydv,
   int rc;
   (void)ydv; (void)t1; (void)t2;
   rc = rkin_model_jac(c->m, t, y, c->p, c->mjac, c->work);
-  if (!rc)
+  if (!rc && c->sdir)
     rc = rkin_model_rhs_dparams(c->m, t, y, c->p, c->sdir, ns, fp,
                                 c->need_out ? op : NULL, c->work);
   if (!rc && c->need_out && !c->out_lin) {
@@ -721,7 +721,15 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
     c->ns_built = ns;
   }
   c->ns = ns;
-  c->sdir = dir;
+  /* directions that do not move the parameters (doses, initial state)
+   * need no df/dp: its tape is skipped */
+  memset(c->sw, 0, (c->n + c->n_out) * ns * sizeof *c->sw);
+  c->sdir = NULL;
+  for (d = 0; d < ns * c->n_par; d++)
+    if (dir[d] != 0) {
+      c->sdir = dir;
+      break;
+    }
   c->S = S;
   c->drate = drate;
   c->dq = dq;
