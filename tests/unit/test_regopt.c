@@ -12,6 +12,7 @@
 #include "core/nuclide.h"
 #include "dose/organ.h"
 #include "regimen/regimen.h"
+#include "regimen/regimen_impl.h"
 #include "../tap.h"
 
 /* P -> K (saturable: kPK P / (1 + P / km)), P -> T, P -> out, K -> out,
@@ -74,6 +75,8 @@ static rkin_model *mono_model(void)
   return rkin_model_new(&sp, g, NULL);
 }
 
+static double infusion_h = 0;   /* the spec's infusion, for make() */
+
 static rkin_regimen *make(const rkin_model *m, const double *params,
                           size_t n, const rkin_region *rg, size_t nr,
                           int cvodes, double interval_h)
@@ -91,6 +94,7 @@ static rkin_regimen *make(const rkin_model *m, const double *params,
   sp.n_regions = nr;
   sp.regions = rg;
   sp.interval_h = interval_h;
+  sp.infusion_h = infusion_h;
   sp.threads = 1;
   r = rkin_regimen_new(&sp, &err);
   if (!r) diag("regimen: %s", err.msg);
@@ -268,10 +272,141 @@ done:
   rkin_model_free(m);
 }
 
+/* A 4 h infusion per cycle (its rate moves with the activity, the
+ * duration fixed: the sensitivities jump at its end and are forced while
+ * it runs): the same optimum as COBYLA on the saturable model. */
+static void test_infusion(void)
+{
+  static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r;
+  rkin_regimen_rule u;
+  double a[2][3], obj[2];
+  size_t k[2];
+  rkin_err err;
+  int j, rc = 0;
+  infusion_h = 4;
+  r = make(m, pv, 1, rg, 3, 0, 1344);
+  infusion_h = 0;
+  for (j = 0; r && j < 2; j++) {
+    rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
+    rc |= rkin_regimen_optimise(r, 0, &u, 0, NULL, a[j], &k[j], &obj[j],
+                                &err);
+  }
+  ok(r && !rc && fabs(obj[1] - obj[0]) <= 1e-6 * obj[0], "4 h infusions: "
+     "gradient optimum %.6f = COBYLA's %.6f Gy (rel. %.1e, tol. 1e-6)",
+     obj[1], obj[0], r && !rc ? obj[1] / obj[0] - 1 : 0.0);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+/* The cumulative BEDs of a k-cycle plan and their gradients, chained
+ * through rg_cycle_aug_sens (direction c: the activity of cycle c). */
+static int plan_grad(rkin_regimen *r, size_t i, size_t k, const double *a,
+                     double *cb, double *gb, rkin_err *err)
+{
+  rg_ws ws;
+  size_t n = rkin_model_nstates(r->sp.model), nr = r->nr, c, q, m;
+  double y[8] = {0}, S[64] = {0}, w[8], d[4], b[4], gd1[32], gb1[32];
+  double *sc = malloc(rg_aug_sens_size(r, k) * sizeof *sc);
+  int rc = rg_ws_init(&ws, r, err);
+  memset(cb, 0, nr * sizeof *cb);
+  memset(gb, 0, nr * k * sizeof *gb);
+  for (c = 0; !rc && c < k; c++) {
+    for (m = 0; m < k; m++) w[m] = m == c;
+    rc = rg_cycle_aug_sens(&ws, i, y, S, 1000 * a[c], w, k, d, b, gd1, gb1,
+                           sc, err);
+    for (q = 0; !rc && q < nr; q++) {
+      cb[q] += b[q];
+      for (m = 0; m < k; m++) gb[q * k + m] += gb1[q * k + m];
+    }
+  }
+  (void)n;
+  rg_ws_clear(&ws);
+  free(sc);
+  return rc;
+}
+
+/* The optimiser's gradients themselves: cumulative BEDs of 3 cycles by
+ * each cycle's activity against central differences of
+ * rkin_regimen_evaluate (step 1e-3 GBq), for boluses and for 4 h
+ * infusions (activity moving the rate, not the duration), on the
+ * saturable model; and against the closed form of the one compartment. */
+static void test_gradients(void)
+{
+  static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  static const double a[3] = {12, 7, 3};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  const rkin_nuclide *lu = rkin_nuclide_find("Lu-177", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_model *m = sat_model(), *mo = mono_model();
+  rkin_err err;
+  int inf;
+  for (inf = 0; inf < 2; inf++) {
+    rkin_regimen *r;
+    double cb[3], gb[9], bp[3], bm[3], ap[3], worst = 0, h = 1e-3;
+    size_t c, q;
+    int rc;
+    infusion_h = inf ? 4 : 0;
+    r = make(m, pv, 1, rg, 3, 0, 1344);
+    infusion_h = 0;
+    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    for (c = 0; !rc && c < 3; c++) {
+      memcpy(ap, a, sizeof ap);
+      ap[c] += h;
+      rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bp, &err);
+      ap[c] -= 2 * h;
+      rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bm, &err);
+      for (q = 0; q < 3; q++)
+        worst = fmax(worst, fabs(gb[q * 3 + c] - (bp[q] - bm[q]) / (2 * h))
+                            / fabs(gb[q * 3 + c]));
+    }
+    ok(!rc && worst < 1e-4, "%s: d(cumulative BED) / d(activity of each "
+       "cycle) from the sensitivities = central differences (rel. %.1e, "
+       "tol. 1e-4)", inf ? "4 h infusions" : "boluses", worst);
+    rkin_regimen_free(r);
+  }
+  {
+    rkin_region rm[2] = {{"kidney", 0, 2.0, 0, kid->lq},
+                         {"tumour", 0, 0.5, 0, tum->lq}};
+    double p[1] = {0.01}, ke = 0.01 + log(2.0) / lu->half_life_h;
+    double cb[2], gb[6], want, wg[3], worst = 0;
+    rkin_regimen *r = make(mo, p, 1, rm, 2, 1, 150);
+    size_t q, c;
+    int rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    for (q = 0; !rc && q < 2; q++) {
+      mono_bed(ke, 150, &rm[q], rkin_nuclide_j_per_mbqh(lu)
+               / rm[q].mass_kg, a, 3, &want, wg);
+      worst = fmax(worst, fabs(cb[q] - want) / want);
+      for (c = 0; c < 3; c++)
+        worst = fmax(worst, fabs(gb[q * 3 + c] - wg[c]) / wg[c]);
+    }
+    ok(!rc && worst < 1e-6, "one compartment, cycles 150 h apart: "
+       "cumulative BEDs and their gradients = closed forms (rel. %.1e, "
+       "tol. 1e-6)", worst);
+    rkin_regimen_free(r);
+  }
+  rkin_model_free(m);
+  rkin_model_free(mo);
+}
+
 int main(void)
 {
   rkin_init();
+  test_gradients();
   test_vs_cobyla();
+  test_infusion();
   test_kkt();
   done_testing();
   return exit_status();
