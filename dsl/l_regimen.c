@@ -39,7 +39,7 @@ static const char *const regimen_keys[] = {
   "bed_limit_gy", "marrow_limit_gy", "dose_limit_gy", "min_gbq", "max_gbq",
   "first_gy_per_gbq", "reduce_last", "watch", "objective", "marrow",
   "imaging", "threads", "progress", "path", "rtol", "atol", "keep_going",
-  "min_cycle_gbq", "confidence", NULL
+  "min_cycle_gbq", "confidence", "optimiser", NULL
 };
 
 static const char *const region_keys[] = {
@@ -662,6 +662,17 @@ static void read_rule(lua_State *L, size_t nr, double file_gbq,
                    needs_watch || has_field(L, "watch"));
   u->region = w == (size_t)-1 ? 0 : w;
   if (u->kind != RKIN_RULE_OPTIMISED) return;
+  {
+    const char *meth = lrk_field_string(L, S_ARGS, CTX, "optimiser", 0,
+                                        "slsqp");
+    if (!strcmp(meth, "slsqp"))
+      u->optimiser = RKIN_OPT_GRADIENT;
+    else if (!strcmp(meth, "cobyla"))
+      u->optimiser = RKIN_OPT_COBYLA;
+    else
+      lrk_error(L, CTX ": optimiser \"%s\" is unknown (expected \"slsqp\" "
+                "or \"cobyla\")", meth);
+  }
   u->objective = region_index(L, nr, "objective",
                               lrk_field_string(L, S_ARGS, CTX, "objective",
                                                0, "tumour"), 1);

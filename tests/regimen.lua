@@ -249,6 +249,29 @@ do
            "max_gbq", "optimiser without max_gbq refused")
 end
 
+-- The augmented route (path = "cvodes") with sensitivity gradients
+-- (SLSQP, the default) and without (COBYLA): the same optimum.
+do
+  local o = { patients = { {}, { kK = 0.03, kKo = 0.02 } }, max_gbq = 20,
+              max_cycles = 2, bed_limit_gy = 20, rule = "optimised",
+              path = "cvodes", interval_h = 1344 }
+  local a = run(o)
+  o.optimiser = "cobyla"
+  local b = run(o)
+  local same = a.route == "augmented"
+  for i = 1, 2 do
+    same = same and math.abs(a.cum_bed.tumour[i] / b.cum_bed.tumour[i] - 1)
+      <= 1e-6 and a.cum_bed.kidney[i] <= 20 * (1 + 1e-9)
+  end
+  t.ok(same, ("augmented route: SLSQP with sensitivity gradients = COBYLA "
+       .. "(tumour BED %.6f / %.6f, %.6f / %.6f Gy; rel. 1e-6)"):format(
+       a.cum_bed.tumour[1], b.cum_bed.tumour[1], a.cum_bed.tumour[2],
+       b.cum_bed.tumour[2]))
+  o.optimiser = "newton"
+  t.raises(function() run(o) end, 'optimiser "newton" is unknown',
+           "an unknown optimiser is refused, naming it")
+end
+
 -- ------------------------------------------------------------ model file
 do
   local f = dofile(srcdir .. "/models/lu177_dotatate.lua")

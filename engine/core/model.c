@@ -29,6 +29,12 @@ struct rkin_model {
    * M = A followed by C (row-major, n*n + nout*n). */
   rkin_tape *dlin;
   size_t n_dl, *dl_idx, *dl_par;
+  /* Parameter derivatives of the right-hand side and the outputs (any
+   * model; forward sensitivities on the CVODES path): the entries not
+   * identically 0, entry k being d(v[pj_idx[k]])/dp[pj_par[k]] with v =
+   * f (n) followed by the outputs (nout). */
+  rkin_tape *pj;
+  size_t n_pj, *pj_idx, *pj_par;
   /* Switching surfaces of the right-hand side: the comparisons a < b (etc.)
    * on states or time it contains, evaluated as a - b for root finding. */
   rkin_node *sw;
@@ -87,6 +93,9 @@ void rkin_model_free(rkin_model *m)
   free(m->mods);
   free(m->dl_idx);
   free(m->dl_par);
+  rkin_tape_free(m->pj);
+  free(m->pj_idx);
+  free(m->pj_par);
   rkin_graph_free(m->g);
   free(m);
 }
@@ -537,6 +546,51 @@ done:
   return rc;
 }
 
+/* The sparse parameter-derivative tape of f and the outputs (pj): what
+ * the sensitivity right-hand side df/dp needs on the CVODES path. */
+static int compile_pj(rkin_model *m, const rkin_node *f, rkin_err *err)
+{
+  size_t nv = m->n + m->nout, cap = nv * m->np + 1, i, l;
+  rkin_node *nodes = malloc(cap * sizeof *nodes);
+  int rc = 0;
+  m->pj_idx = malloc(cap * sizeof *m->pj_idx);
+  m->pj_par = malloc(cap * sizeof *m->pj_par);
+  if (!nodes || !m->pj_idx || !m->pj_par) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                      "parameter derivatives", m->name);
+    goto done;
+  }
+  for (i = 0; !rc && i < nv; i++) {
+    rkin_node v = i < m->n ? f[i] : m->out_expr[i - m->n];
+    for (l = 0; !rc && l < m->np; l++) {
+      rkin_node pl = rkin_expr_param(m->g, (int)l), d;
+      double c;
+      if (pl < 0 || !rkin_expr_depends(m->g, v, pl)) {
+        rc = pl < 0 ? pl : 0;
+        continue;
+      }
+      d = rkin_expr_diff(m->g, v, pl);
+      if (d < 0) {
+        rc = d;
+        break;
+      }
+      if (rkin_expr_is_const(m->g, d, &c) && c == 0.0) continue;
+      nodes[m->n_pj] = d;
+      m->pj_idx[m->n_pj] = i;
+      m->pj_par[m->n_pj++] = l;
+    }
+  }
+  if (rc || rkin_graph_error(m->g, NULL)) {
+    rc = graph_fail(m, err);
+    goto done;
+  }
+  if (!(m->pj = rkin_tape_compile(m->g, nodes, m->n_pj, err)))
+    rc = err ? err->code : RKIN_ENOMEM;
+done:
+  free(nodes);
+  return rc;
+}
+
 rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
                            rkin_err *err)
 {
@@ -560,9 +614,12 @@ rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
     goto fail;
   }
   if (compile_rhs(m, f, err) || compile_jac(m, f, err)
-      || compile_outputs(m, err) || (m->linear && compile_dlin(m, f, err)))
+      || compile_outputs(m, err) || (m->linear && compile_dlin(m, f, err))
+      || compile_pj(m, f, err))
     goto fail;
-  m->nwork = max_size(max_size(max_size(rkin_tape_nwork(m->rhs),
+  m->nwork = max_size(max_size(max_size(max_size(rkin_tape_nwork(m->rhs),
+                                                 rkin_tape_nwork(m->pj)
+                                                 + m->n_pj),
                                         max_size(rkin_tape_nwork(m->swt),
                                                  rkin_tape_nwork(m->outjac))),
                                rkin_tape_nwork(m->jac)),
@@ -711,6 +768,28 @@ int rkin_model_output_partials(const rkin_model *m, double t,
 {
   if (!m->outjac) return RKIN_ENOTLINEAR;
   return rkin_tape_eval(m->outjac, t, y, p, work, G);
+}
+
+int rkin_model_rhs_dparams(const rkin_model *m, double t, const double *y,
+                           const double *p, const double *dir, size_t n_dir,
+                           double *fp, double *op, double *work)
+{
+  size_t n = m->n, k, d;
+  double *val = work + rkin_tape_nwork(m->pj);
+  int rc;
+  memset(fp, 0, n * n_dir * sizeof *fp);
+  if (op) memset(op, 0, m->nout * n_dir * sizeof *op);
+  if (!m->n_pj) return 0;
+  rc = rkin_tape_eval(m->pj, t, y, p, work, val);
+  if (rc) return -1 - (int)m->pj_idx[-1 - rc];
+  for (k = 0; k < m->n_pj; k++) {
+    size_t e = m->pj_idx[k];
+    const double *dl = dir + m->pj_par[k];
+    double *dst = e < n ? fp + e * n_dir : op ? op + (e - n) * n_dir : NULL;
+    if (!dst) continue;
+    for (d = 0; d < n_dir; d++) dst[d] += val[k] * dl[d * m->np];
+  }
+  return 0;
 }
 
 size_t rkin_model_nswitches(const rkin_model *m)

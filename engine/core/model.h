@@ -86,6 +86,18 @@ int rkin_model_output_partials(const rkin_model *m, double t,
                                const double *y, const double *p, double *G,
                                double *work);
 
+/* Parameter derivatives of the right-hand side and of the outputs along
+ * n_dir directions (dir row-major n_dir x n_params), at (t, y, p): fp
+ * (n_states x n_dir, row-major) = sum_l df_i/dp_l dir[d][l], and op
+ * (n_outputs x n_dir; NULL: not wanted) the same of the outputs. From
+ * symbolic derivatives compiled with the model (only those not
+ * identically 0 are evaluated). Returns 0, or -1 - i when an entry of
+ * state i (i >= n_states: output i - n_states) is not finite. work has
+ * rkin_model_nwork doubles. */
+int rkin_model_rhs_dparams(const rkin_model *m, double t, const double *y,
+                           const double *p, const double *dir, size_t n_dir,
+                           double *fp, double *op, double *work);
+
 /* Switching surfaces: the comparisons on states or time in the
  * right-hand side (from ifelse conditions), as root functions g_k = a - b
  * of "a < b" etc.; they change sign where the equations switch, and the

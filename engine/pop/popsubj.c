@@ -53,9 +53,10 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->v1 = malloc(n * sizeof *w->v1);
   w->v2 = malloc(n * sizeof *w->v2);
   w->C = malloc(n * n * sizeof *w->C);
-  /* Outputs of any form: their sensitivities follow by the chain rule. */
-  w->sens = p->pm->model && !p->opts.fd_grad
-            && rkin_solver_path(w->solver) == RKIN_PATH_EXACT;
+  /* Outputs of any form: their sensitivities follow by the chain rule;
+   * on the CVODES path from CVODES' forward sensitivities (a request they
+   * cannot serve, e.g. a steady-state record, falls back to differences). */
+  w->sens = p->pm->model && !p->opts.fd_grad;
   w->dpsi = malloc(q * p->n_psi * sizeof *w->dpsi);
   w->psi2 = malloc(p->n_psi * (1 + q) * sizeof *w->psi2);
   w->dsol = malloc(n * (p->n_sol ? p->n_sol : 1) * q * sizeof *w->dsol);

@@ -137,6 +137,14 @@ typedef struct {
   double limit_gy;         /* > 0 */
 } rkin_regimen_limit;
 
+/* The optimiser's method on the augmented route (the eigen route always
+ * uses SLSQP with its closed-form gradients). */
+typedef enum {
+  RKIN_OPT_GRADIENT,       /* SLSQP, gradients from CVODES forward
+                              sensitivities (default) */
+  RKIN_OPT_COBYLA          /* COBYLA, derivative-free */
+} rkin_opt_method;
+
 typedef struct {
   rkin_rule_kind kind;
   size_t max_cycles;       /* cap, >= 1 */
@@ -185,6 +193,7 @@ typedef struct {
                               planned dose (calibration, recovery, mass);
                               rkin_regimen_run fills it from the imaging
                               model when 0 (rkin_imaging_shared_u) */
+  rkin_opt_method optimiser;       /* OPTIMISED, augmented route */
   rkin_regimen_decide_fn decide;   /* CUSTOM */
   void *ud;
 } rkin_regimen_rule;
@@ -229,7 +238,9 @@ int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
  * rule->max_cycles, each in [min_gbq, max_gbq]) maximising the cumulative
  * BED of rule->objective subject to rule->limits, on the true model.
  * Linear route: BED is a quadratic in the activities (SLSQP with exact
- * gradients); augmented route: COBYLA, each evaluation solves the cycles.
+ * gradients); augmented route: each evaluation solves the cycles, with
+ * CVODES forward sensitivities by the activities for SLSQP (default), or
+ * without for COBYLA (rule->optimiser).
  * Every K is tried; `starts` (n_starts x max_cycles, zero-padded) are
  * extra starting plans (e.g. the built-in rules'): a feasible start is
  * itself a candidate, so the result is never worse than it. K = 0 (no

@@ -288,3 +288,91 @@ done:
   rkin_dosing_free(d);
   return rc;
 }
+
+/* One cycle of patient i with the derivatives of its doses and BEDs
+ * along k directions in the space of the plan's activities (GBq), from
+ * CVODES forward sensitivities: S (n x k, the states' sensitivities at the
+ * cycle start) goes in and comes out at the cycle end; w[d] is this
+ * cycle's activity's derivative along direction d (e_c for the gradient,
+ * the line's direction for a line search), so its dose jumps the injected
+ * state's sensitivity by 1000 w[d] MBq (an infusion of fixed duration: its
+ * rate by 1000 w[d] / infusion_h too). The auxiliary states start at 0
+ * each cycle, so do their sensitivities. Per region: dose and BED (nr)
+ * and their derivatives gdose, gbed (nr x k); BED = D + 2 I / (a/b) as in
+ * rg_cycle_aug. sc holds rg_aug_sens_size(r, k) doubles. */
+size_t rg_aug_sens_size(const rkin_regimen *r, size_t k)
+{
+  size_t na = r->n + 2 * r->nr;
+  return na + 2 * na * k + 2 * k + r->nr * (k + 1);
+}
+
+int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
+                      double a_mbq, const double *w, size_t k, double *dose,
+                      double *bed, double *gdose, double *gbed, double *sc,
+                      rkin_err *err)
+{
+  rkin_regimen *r = ws->r;
+  size_t n = r->n, nr = r->nr, na = n + 2 * nr, q, j, m;
+  double *ya = sc, *dy0 = ya + na, *dye = dy0 + na * k, *damt = dye + na * k;
+  double *drec = damt + k, *tq = drec + k, *dtq = tq + nr;
+  rkin_solve_req rq = {0};
+  rkin_solve_res rs = {0};
+  rkin_sens_req sq = {0};
+  rkin_sens_res sr = {0};
+  rkin_dosing *d = NULL;
+  int rc;
+  if (!ws->solver) {
+    rkin_solve_opts o = r->sp.opts;
+    o.path = RKIN_PATH_CVODES;
+    if (!(ws->solver = rkin_solver_new(r->aug, &o, err))) return err->code;
+  }
+  memcpy(ya, y, n * sizeof *ya);
+  memset(ya + n, 0, 2 * nr * sizeof *ya);
+  memcpy(dy0, S, n * k * sizeof *dy0);
+  memset(dy0 + n * k, 0, 2 * nr * k * sizeof *dy0);
+  for (m = 0; m < k; m++) {
+    damt[m] = 1000.0 * w[m];             /* MBq per GBq */
+    drec[m] = r->sp.infusion_h > 0 ? damt[m] / r->sp.infusion_h : 0;
+  }
+  if ((rc = aug_dosing(r, a_mbq, &d, err))) goto done;
+  /* A zero activity has no dose record to move: a bolus's derivative is
+   * then the same jump at t0, put into the initial sensitivities (an
+   * infusion's is left out: the optimiser's activities are > 0 unless
+   * min_gbq and min_cycle_gbq are both 0). */
+  if (!(a_mbq > 0) && !(r->sp.infusion_h > 0))
+    for (m = 0; m < k; m++) dy0[(size_t)r->sp.inject * k + m] += damt[m];
+  rq.t0 = 0;
+  rq.t1 = r->sp.interval_h;
+  rq.y0 = ya;
+  rq.params = r->sp.params + i * r->np;
+  rq.dosing = d;
+  rq.tia = r->aug_q;
+  rq.n_tia = nr;
+  rs.tia = tq;
+  rs.y_end = ya;
+  sq.n_dir = k;
+  sq.dy0 = dy0;
+  sq.damt = a_mbq > 0 ? damt : NULL;
+  sq.drec = a_mbq > 0 && r->sp.infusion_h > 0 ? drec : NULL;
+  sr.dtia = dtq;
+  sr.dy_end = dye;
+  rc = rkin_solver_run_sensx(ws->solver, &rq, &sq, &rs, &sr, err);
+  ws->steps += rs.n_steps;
+  if (rc) goto done;
+  for (q = 0; q < nr; q++) {
+    double s = r->s[q], dd = s * tq[q], in = ya[n + 2 * q + 1];
+    double ab = r->sp.regions[q].lq.ab_gy;
+    dose[q] = dd > 0 ? dd : 0;
+    bed[q] = dose[q] + (dd > 0 ? 2 * in / ab : 0);
+    for (m = 0; m < k; m++) {
+      gdose[q * k + m] = s * dtq[q * k + m];
+      gbed[q * k + m] = gdose[q * k + m]
+                        + 2 * dye[(n + 2 * q + 1) * k + m] / ab;
+    }
+  }
+  memcpy(y, ya, n * sizeof *y);
+  for (j = 0; j < n * k; j++) S[j] = dye[j];
+done:
+  rkin_dosing_free(d);
+  return rc;
+}

@@ -88,6 +88,15 @@ int rg_cycle_aug(rg_ws *ws, size_t i, double *y, double a_mbq, double *tia,
                  double *dose, double *g, double *bed, size_t n_times,
                  const double *img_t, double *img_act, rkin_err *err);
 
+/* One augmented cycle with the derivatives of its doses and BEDs along k
+ * directions in activity space, w[d] this cycle's activity's (regimen_aug.c;
+ * forward sensitivities). sc: rg_aug_sens_size(r, k) doubles of scratch. */
+size_t rg_aug_sens_size(const rkin_regimen *r, size_t k);
+int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
+                      double a_mbq, const double *w, size_t k, double *dose,
+                      double *bed, double *gdose, double *gbed, double *sc,
+                      rkin_err *err);
+
 /* Built-in rules (regimen_rule.c): the decision for `known`. */
 int rg_rule_decide(const rkin_regimen_rule *rule,
                    const rkin_regimen_state *known, double *next_gbq);

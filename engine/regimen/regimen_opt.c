@@ -6,8 +6,12 @@
  * y0_c = sum_{k<=c} a_k v_{c-k}, v_m = Phi^m e (e the injection column,
  * MBq per GBq), so each cycle's D = tau . y0_c is linear and its
  * I = y0_c' W y0_c quadratic in the activities; BED = D + 2 I / (a/b).
- * Exact gradients, SLSQP. Augmented route: COBYLA, each evaluation solves
- * the K cycles.
+ * Exact gradients, SLSQP. Augmented route (any model, e.g. saturable
+ * uptake): each evaluation solves the K cycles with CVODES forward
+ * sensitivities by the K activities (rg_cycle_aug_sens), so the
+ * cumulative doses and BEDs come with exact gradients: SLSQP, and the
+ * line searches onto the limits take safeguarded Newton steps. COBYLA
+ * without gradients (rule->optimiser RKIN_OPT_COBYLA) remains available.
  *
  * Maximising a convex function is not a convex problem: local searches
  * start from a uniform plan scaled onto the limits, a front-loaded plan,
@@ -27,12 +31,36 @@
  * plan returned satisfies every limit to this rounding level. */
 #define FEAS_REL 1e-12
 
+/* What an evaluation on the augmented route must give: values only, the
+ * derivative along a line's direction (one sensitivity), or the gradient
+ * (one sensitivity per cycle). */
+enum { NEED_VAL, NEED_DIR, NEED_FULL, NEED_N };
+
+/* The cycle states of the last plan evaluated for one need: after j
+ * cycles (j = 0..k) the states, their sensitivities, the cumulative doses
+ * and BEDs and their derivatives, so a plan that differs from it only
+ * from cycle j on (a line search moving the later cycles) restarts there. */
+typedef struct {
+  size_t nd;          /* directions: 0, 1 or k */
+  size_t kk;          /* the k it was made for (NEED_DIR, NEED_FULL) */
+  size_t nvalid;      /* cycles of x evaluated */
+  double *x, *dir;    /* the plan, the line's direction (NEED_DIR) */
+  double *y, *S, *cd, *cb, *gd, *gb;   /* (k + 1) boundaries */
+} pcache;
+
 typedef struct {
   rg_ws *ws;
   size_t i, k, n, nr;
   const rkin_regimen_rule *u;
   int linear;
+  int grad;           /* augmented route with sensitivity gradients */
   double *v;          /* k x n (linear) */
+  pcache pc[NEED_N]; /* augmented route with gradients */
+  double *sc;         /* rg_cycle_aug_sens scratch */
+  double *w;          /* k: one cycle's activity along the directions */
+  double *cd, *cb, *cgd, *cgb;  /* one cycle's doses, BEDs (nr), their
+                                   derivatives (nr x k) */
+  double *gdd, *gbd;  /* nr: derivatives along a line (NEED_DIR) */
   double *y0, *z;     /* k x n each (linear) */
   double *cum_d, *cum_b;       /* nr */
   double *gd, *gb;             /* nr x k */
@@ -115,9 +143,138 @@ static void eval_aug(opt_ctx *o, const double *x)
   (void)r;
 }
 
+/* Boundary j of a cache: pointers to its arrays. */
+typedef struct {
+  double *y, *S, *cd, *cb, *gd, *gb;
+} bnd;
+
+static bnd boundary(const opt_ctx *o, const pcache *pc, size_t j)
+{
+  size_t n = o->n, nr = o->nr, nd = pc->nd;
+  bnd b;
+  b.y = pc->y + j * n;
+  b.S = pc->S + j * n * nd;
+  b.cd = pc->cd + j * nr;
+  b.cb = pc->cb + j * nr;
+  b.gd = pc->gd + j * nr * nd;
+  b.gb = pc->gb + j * nr * nd;
+  return b;
+}
+
+/* Evaluates cycles j0..k-1 of x into pc (need: what it carries). */
+static void cache_run(opt_ctx *o, pcache *pc, const double *x, int need,
+                      const double *dir)
+{
+  size_t k = o->k, n = o->n, nr = o->nr, nd, j0 = 0, c, q, m;
+  nd = need == NEED_FULL ? k : need == NEED_DIR ? 1 : 0;
+  if (pc->nd != nd || (need != NEED_VAL && pc->kk != k)
+      || (need == NEED_DIR && memcmp(dir, pc->dir, k * sizeof *dir))) {
+    pc->nvalid = 0;
+    pc->nd = nd;
+    pc->kk = k;
+    if (need == NEED_DIR) memcpy(pc->dir, dir, k * sizeof *dir);
+  }
+  while (j0 < pc->nvalid && j0 < k && x[j0] == pc->x[j0]) j0++;
+  if (j0 == 0) {
+    bnd b0 = boundary(o, pc, 0);
+    memset(b0.y, 0, n * sizeof *b0.y);
+    memset(b0.S, 0, n * nd * sizeof *b0.S);
+    memset(b0.cd, 0, nr * sizeof *b0.cd);
+    memset(b0.cb, 0, nr * sizeof *b0.cb);
+    memset(b0.gd, 0, nr * nd * sizeof *b0.gd);
+    memset(b0.gb, 0, nr * nd * sizeof *b0.gb);
+  }
+  if (j0 < k) pc->nvalid = j0;
+  for (c = j0; c < k && !o->code; c++) {
+    bnd a = boundary(o, pc, c), b = boundary(o, pc, c + 1);
+    int rc;
+    memcpy(b.y, a.y, n * sizeof *b.y);
+    memcpy(b.S, a.S, n * nd * sizeof *b.S);
+    memcpy(b.cd, a.cd, nr * sizeof *b.cd);
+    memcpy(b.cb, a.cb, nr * sizeof *b.cb);
+    memcpy(b.gd, a.gd, nr * nd * sizeof *b.gd);
+    memcpy(b.gb, a.gb, nr * nd * sizeof *b.gb);
+    if (need == NEED_VAL) {
+      rc = rg_cycle(o->ws, o->i, b.y, 1000 * x[c], NULL, o->cd, NULL, o->cb,
+                    0, NULL, NULL, &o->err);
+    } else {
+      for (m = 0; m < nd; m++)
+        o->w[m] = need == NEED_DIR ? dir[c] : (m == c ? 1.0 : 0.0);
+      rc = rg_cycle_aug_sens(o->ws, o->i, b.y, b.S, 1000 * x[c], o->w, nd,
+                             o->cd, o->cb, o->cgd, o->cgb, o->sc, &o->err);
+    }
+    if (rc) {
+      o->code = rc;
+      break;
+    }
+    for (q = 0; q < nr; q++) {
+      b.cd[q] += o->cd[q];
+      b.cb[q] += o->cb[q];
+      for (m = 0; m < nd; m++) {
+        b.gd[q * nd + m] += o->cgd[q * nd + m];
+        b.gb[q * nd + m] += o->cgb[q * nd + m];
+      }
+    }
+    pc->x[c] = x[c];
+    pc->nvalid = c + 1;
+  }
+}
+
+/* A cache holding x's first k cycles (and, for a need, what it needs). */
+static int cache_hit(const opt_ctx *o, const pcache *pc, const double *x)
+{
+  return pc->nvalid >= o->k && (pc->nd == 0 || pc->kk == o->k)
+         && !memcmp(x, pc->x, o->k * sizeof *x);
+}
+
+/* Results of x after k cycles from pc into the context. */
+static void cache_load(opt_ctx *o, const pcache *pc, int need)
+{
+  bnd b = boundary(o, pc, o->k);
+  size_t q, k = o->k;
+  memcpy(o->cum_d, b.cd, o->nr * sizeof *o->cum_d);
+  memcpy(o->cum_b, b.cb, o->nr * sizeof *o->cum_b);
+  if (need == NEED_FULL) {
+    memcpy(o->gd, b.gd, o->nr * k * sizeof *o->gd);
+    memcpy(o->gb, b.gb, o->nr * k * sizeof *o->gb);
+  } else if (need == NEED_DIR) {
+    for (q = 0; q < o->nr; q++) {
+      o->gdd[q] = b.gd[q];
+      o->gbd[q] = b.gb[q];
+    }
+  }
+}
+
+/* The augmented route with gradients: x evaluated for `need`, from the
+ * cycle where it departs from the last plan evaluated for it; values
+ * alone from any cache that holds x. */
+static void eval_need(opt_ctx *o, const double *x, int need,
+                      const double *dir)
+{
+  pcache *pc = &o->pc[need];
+  if (need == NEED_VAL) {
+    int h;
+    for (h = NEED_FULL; h >= NEED_VAL; h--)
+      if (cache_hit(o, &o->pc[h], x)) {
+        cache_load(o, &o->pc[h], NEED_VAL);
+        return;
+      }
+  } else if (cache_hit(o, pc, x) && (need != NEED_DIR
+             || !memcmp(dir, pc->dir, o->k * sizeof *dir))) {
+    cache_load(o, pc, need);
+    return;
+  }
+  cache_run(o, pc, x, need, dir);
+  if (!o->code) cache_load(o, pc, need);
+}
+
 static void eval(opt_ctx *o, const double *x)
 {
   if (o->valid && !memcmp(x, o->xlast, o->k * sizeof *x)) return;
+  if (o->grad) {
+    eval_need(o, x, NEED_VAL, NULL);
+    return;
+  }
   if (o->linear) eval_linear(o, x);
   else eval_aug(o, x);
   memcpy(o->xlast, x, o->k * sizeof *x);
@@ -139,7 +296,11 @@ static double value_of(const opt_ctx *o, size_t q, int bed)
 static double objective(unsigned k, const double *x, double *grad, void *d)
 {
   opt_ctx *o = d;
-  eval(o, x);
+  /* with or without grad: SLSQP's values must all come from the same
+   * solves (with sensitivities), whose steps differ from a plain solve's
+   * at the tolerance */
+  if (o->grad) eval_need(o, x, NEED_FULL, NULL);
+  else eval(o, x);
   if (grad) memcpy(grad, o->gb + o->u->objective * k, k * sizeof *grad);
   return o->code ? 0 : o->cum_b[o->u->objective];
 }
@@ -149,23 +310,40 @@ typedef struct {
   const rkin_regimen_limit *lim;
 } con_ctx;
 
+/* The gradient of value_of by the activities (after eval). */
+static void value_grad(const opt_ctx *o, size_t q, int bed, double *grad)
+{
+  const double *gd = o->gd + q * o->k, *gb = o->gb + q * o->k;
+  size_t c;
+  if (!(o->zs > 0))
+    memcpy(grad, bed ? gb : gd, o->k * sizeof *grad);
+  else
+    for (c = 0; c < o->k; c++)
+      grad[c] = bed ? gb[c] * (1 + 2 * o->zs) - o->zs * gd[c]
+                    : gd[c] * (1 + o->zs);
+}
+
+/* The largest value a limit allows: the limit, less the augmented
+ * route's reproducibility margin (slack < 0). */
+static double limit_target(const opt_ctx *o, const rkin_regimen_limit *l)
+{
+  return l->limit_gy * (1 + (o->slack < 0 ? o->slack : 0));
+}
+
 static double constraint(unsigned k, const double *x, double *grad, void *d)
 {
   con_ctx *cc = d;
   opt_ctx *o = cc->o;
   size_t q = cc->lim->region;
-  eval(o, x);
-  if (grad) {
-    const double *gd = o->gd + q * k, *gb = o->gb + q * k;
-    unsigned c;
-    if (!(o->zs > 0))
-      memcpy(grad, cc->lim->bed ? gb : gd, k * sizeof *grad);
-    else
-      for (c = 0; c < k; c++)
-        grad[c] = cc->lim->bed ? gb[c] * (1 + 2 * o->zs) - o->zs * gd[c]
-                               : gd[c] * (1 + o->zs);
-  }
-  return o->code ? 0 : value_of(o, q, cc->lim->bed) - cc->lim->limit_gy;
+  (void)k;
+  /* with or without grad: SLSQP's values must all come from the same
+   * solves (with sensitivities), whose steps differ from a plain solve's
+   * at the tolerance */
+  if (o->grad) eval_need(o, x, NEED_FULL, NULL);
+  else eval(o, x);
+  if (grad) value_grad(o, q, cc->lim->bed, grad);
+  return o->code ? 0 : value_of(o, q, cc->lim->bed)
+                       - limit_target(o, cc->lim);
 }
 
 static int feasible(opt_ctx *o, const double *x)
@@ -237,6 +415,46 @@ static double line_exact(opt_ctx *o, const double *base, const double *dir,
   return 0;
 }
 
+/* Augmented route with gradients: the first t at which a limit is
+ * reached, by Newton steps on phi_j(t) = value_j - target_j (dphi_j/dt =
+ * grad_j . dir from the sensitivities) kept inside the bracket [lo
+ * feasible, hi not], else bisection; stops on a feasible point within
+ * 1e-9 of its binding limit. Called with t = 0 feasible, t = 1 not. */
+static double line_newton(opt_ctx *o, const double *base, const double *dir,
+                          double *xs)
+{
+  double lo = 0, hi = 1, t = 1;
+  size_t it, j, nl = o->u->n_limits;
+  for (it = 0; it < 60 && hi - lo > 1e-13; it++) {
+    double tn = HUGE_VAL, worst = -HUGE_VAL, tol = HUGE_VAL;
+    line_point(o, base, dir, t, xs);
+    eval_need(o, xs, NEED_DIR, dir);
+    if (o->code) return -1;
+    for (j = 0; j < nl; j++) {
+      const rkin_regimen_limit *l = &o->u->limits[j];
+      size_t q = l->region;
+      double phi = value_of(o, q, l->bed) - limit_target(o, l);
+      /* d value_of / dt along the line (see value_of) */
+      double dd = o->gdd[q], db = o->gbd[q];
+      double dphi = !(o->zs > 0) ? (l->bed ? db : dd)
+                    : l->bed ? db * (1 + 2 * o->zs) - o->zs * dd
+                             : dd * (1 + o->zs);
+      if (phi > worst) worst = phi;
+      if (1e-9 * l->limit_gy < tol) tol = 1e-9 * l->limit_gy;
+      if (dphi > 0 && t - phi / dphi < tn) tn = t - phi / dphi;
+    }
+    if (worst <= 0) {
+      lo = t;
+      if (worst >= -tol) break;
+    } else {
+      hi = t;
+    }
+    t = tn > lo && tn < hi ? tn : 0.5 * (lo + hi);
+  }
+  line_point(o, base, dir, lo, xs);
+  return lo;
+}
+
 static double line_max(opt_ctx *o, const double *base, const double *dir,
                        double *xs)
 {
@@ -247,6 +465,7 @@ static double line_max(opt_ctx *o, const double *base, const double *dir,
   line_point(o, base, dir, 0, xs);
   if (!feasible(o, xs)) return -1;
   if (o->linear) return line_exact(o, base, dir, xs);
+  if (o->grad) return line_newton(o, base, dir, xs);
   for (it = 0; it < LINE_BISECT; it++) {
     double mid = 0.5 * (lo + hi);
     line_point(o, base, dir, mid, xs);
@@ -294,12 +513,17 @@ static int make_feasible(opt_ctx *o, double *x, double *tmp)
 
 static int local_search(opt_ctx *o, double *x)
 {
-  nlopt_opt opt = nlopt_create(o->linear ? NLOPT_LD_SLSQP : NLOPT_LN_COBYLA,
+  nlopt_opt opt = nlopt_create(o->linear || o->grad ? NLOPT_LD_SLSQP
+                                                  : NLOPT_LN_COBYLA,
                                (unsigned)o->k);
   double lb[64], ub[64], f;
   con_ctx cc[16];
   size_t c, j;
   nlopt_result res;
+  /* With solved values SLSQP cannot resolve the limits and the objective
+   * below the solver's own error (its rtol), which a tighter tolerance
+   * turns into a "roundoff-limited" stop. */
+  double ctol = o->grad ? fmax(1e-10, o->ws->r->sp.opts.rtol) : 1e-10;
   if (!opt) return RKIN_ENOMEM;
   for (c = 0; c < o->k; c++) {
     lb[c] = o->lo;
@@ -314,12 +538,13 @@ static int local_search(opt_ctx *o, double *x)
     cc[j].o = o;
     cc[j].lim = &o->u->limits[j];
     nlopt_add_inequality_constraint(opt, constraint, &cc[j],
-                                    1e-10 * cc[j].lim->limit_gy);
+                                    ctol * cc[j].lim->limit_gy);
   }
   nlopt_set_xtol_rel(opt, 1e-10);
-  nlopt_set_ftol_rel(opt, 1e-12);
-  nlopt_set_maxeval(opt, o->linear ? 300 : 150);
-  if (!o->linear) nlopt_set_initial_step1(opt, 0.1 * amax(o->u));
+  nlopt_set_ftol_rel(opt, o->grad ? 0.1 * ctol : 1e-12);
+  nlopt_set_maxeval(opt, o->linear ? 300 : o->grad ? 100 : 150);
+  if (!o->linear && !o->grad)
+    nlopt_set_initial_step1(opt, 0.1 * amax(o->u));
   res = nlopt_optimize(opt, x, &f);
   nlopt_destroy(opt);
   (void)res;    /* any end point is checked for feasibility by the caller */
@@ -380,6 +605,14 @@ static int polish(opt_ctx *o, const best_plan *lead, best_plan *b,
   memcpy(x, lead->best, o->k * sizeof *x);
   if ((rc = local_search(o, x))) return rc;
   if (make_feasible(o, x, tmp)) keep_if_better(o, x, b);
+  /* NLopt returns its best point within the constraint tolerance; the
+   * last iterate, slightly outside a limit, scaled back onto it may be
+   * better still */
+  if (o->grad && o->pc[NEED_FULL].nvalid >= o->k
+      && o->pc[NEED_FULL].kk == o->k) {
+    memcpy(x, o->pc[NEED_FULL].x, o->k * sizeof *x);
+    if (make_feasible(o, x, tmp)) keep_if_better(o, x, b);
+  }
   return o->code;
 }
 
@@ -396,6 +629,7 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
   o->nr = nr;
   o->u = u;
   o->linear = r->kstatus[i] == 0;
+  o->grad = !o->linear && u->optimiser != RKIN_OPT_COBYLA;
   /* A CVODES solution is reproducible only to its tolerance (the run
    * replays the plan with a solver in another state), so on the
    * augmented route the plan keeps clear of each limit by 10 rtol. */
@@ -412,6 +646,32 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
   o->xlast = calloc(m, sizeof *o->xlast);
   if (!o->v || !o->y0 || !o->z || !o->cum_d || !o->gd || !o->xlast)
     return RKIN_ENOMEM;
+  if (o->grad) {
+    int h;
+    o->sc = calloc(rg_aug_sens_size(r, k), sizeof *o->sc);
+    o->cd = calloc(4 * nr + 2 * nr * k + k, sizeof *o->cd);
+    if (!o->sc || !o->cd) return RKIN_ENOMEM;
+    o->cb = o->cd + nr;
+    o->gdd = o->cb + nr;
+    o->gbd = o->gdd + nr;
+    o->cgd = o->gbd + nr;
+    o->cgb = o->cgd + nr * k;
+    o->w = o->cgb + nr * k;
+    for (h = 0; h < NEED_N; h++) {
+      pcache *pc = &o->pc[h];
+      size_t nb = k + 1;
+      pc->x = calloc(2 * k + nb * (n + n * k + 2 * nr + 2 * nr * k),
+                     sizeof *pc->x);
+      if (!pc->x) return RKIN_ENOMEM;
+      pc->dir = pc->x + k;
+      pc->y = pc->dir + k;
+      pc->S = pc->y + nb * n;
+      pc->cd = pc->S + nb * n * k;
+      pc->cb = pc->cd + nb * nr;
+      pc->gd = pc->cb + nb * nr;
+      pc->gb = pc->gd + nb * nr * k;
+    }
+  }
   o->cum_b = o->cum_d + nr;
   o->gb = o->gd + nr * m;
   if (o->linear) {
@@ -435,6 +695,11 @@ static void ctx_free(opt_ctx *o)
   free(o->cum_d);
   free(o->gd);
   free(o->xlast);
+  free(o->sc);
+  free(o->cd);
+  free(o->pc[NEED_VAL].x);
+  free(o->pc[NEED_DIR].x);
+  free(o->pc[NEED_FULL].x);
 }
 
 /* Cycles a start plan holds (its leading positive activities). */

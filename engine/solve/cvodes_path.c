@@ -37,7 +37,9 @@
 #define DATA(v) NV_DATA_S(v)
 
 /* What a callback found non-finite, so the run can explain it. */
-typedef enum { BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT, BAD_SWITCH } bad_kind;
+typedef enum {
+  BAD_NONE, BAD_RHS, BAD_JAC, BAD_OUT, BAD_SWITCH, BAD_SENS
+} bad_kind;
 
 struct rkin_cvpath {
   const rkin_model *m;
@@ -77,6 +79,17 @@ struct rkin_cvpath {
   int has_rate;
   const int *tia;
   int need_out;
+  /* Forward sensitivities (rkin_cvpath_sens): ns directions, CVODES'
+   * sensitivity vectors of the nsys equations, the directions in
+   * parameter space, the caller's S (n x ns row-major), input-rate
+   * derivatives (n x ns or NULL) and TIA sensitivities (nq x ns). */
+  size_t ns, ns_built, cap_sw;
+  int sens_on;
+  N_Vector *yS;
+  const double *sdir;
+  double *S, *dq;
+  const double *drate;
+  double *sw;        /* fp (n x ns), op (n_out x ns), G (n_out x (n+np)) */
   /* first failure inside a callback */
   bad_kind bad;
   int bad_index;
@@ -165,6 +178,60 @@ static int rhs(sunrealtype t, N_Vector yv, N_Vector ydv, void *ud)
   if (c->has_rate)
     for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
   return c->nq ? tia_rhs(c, t, y, yd + c->n) : 0;
+}
+
+/* The sensitivity right-hand side, all directions at once: s_d' = J s_d
+ * + (df/dp) dir_d + drate_d for the model's states (J and df/dp from the
+ * model's symbolic derivatives), and for an integral of state i or output
+ * k: s_i, or (d out_k / dy) s_d + (d out_k / dp) dir_d. Exact, also for
+ * the integrals of nonlinear outputs whose Newton rows are approximate. */
+static int sens_rhs(int Ns, sunrealtype t, N_Vector yv, N_Vector ydv,
+                    N_Vector *yS, N_Vector *ySd, void *ud, N_Vector t1,
+                    N_Vector t2)
+{
+  rkin_cvpath *c = ud;
+  const double *y = DATA(yv), *J = c->mjac, *Cy = c->C;
+  size_t n = c->n, ns = (size_t)Ns, no = c->n_out, w = n + c->n_par;
+  double *fp = c->sw, *op = fp + n * ns, *G = op + no * ns;
+  size_t i, j, k, d;
+  int rc;
+  (void)ydv; (void)t1; (void)t2;
+  rc = rkin_model_jac(c->m, t, y, c->p, c->mjac, c->work);
+  if (!rc && c->sdir)
+    rc = rkin_model_rhs_dparams(c->m, t, y, c->p, c->sdir, ns, fp,
+                                c->need_out ? op : NULL, c->work);
+  if (!rc && c->need_out && !c->out_lin) {
+    rc = rkin_model_output_partials(c->m, t, y, c->p, G, c->work);
+    Cy = G;
+  }
+  if (rc) {
+    c->bad = BAD_SENS;
+    c->bad_t = t;
+    return -1;
+  }
+  for (d = 0; d < ns; d++) {
+    const double *sv = DATA(yS[d]);
+    double *sd = DATA(ySd[d]);
+    for (i = 0; i < n; i++) {
+      double v = fp[i * ns + d];
+      for (j = 0; j < n; j++) v += J[i + j * n] * sv[j];
+      if (c->drate) v += c->drate[i * ns + d];
+      sd[i] = v;
+    }
+    for (k = 0; k < c->nq; k++) {
+      size_t idx = (size_t)c->tia[k], o = idx - n;
+      double v;
+      if (idx < n) {
+        sd[n + k] = sv[idx];
+        continue;
+      }
+      v = op[o * ns + d];
+      for (j = 0; j < n; j++)
+        v += (c->out_lin ? Cy[o * n + j] : Cy[o * w + j]) * sv[j];
+      sd[n + k] = v;
+    }
+  }
+  return 0;
 }
 
 /* The rows of the integrals: d(y_i)/dy is a unit row, d(out_k)/dy is row
@@ -263,6 +330,9 @@ static void on_error(int code, const char *module, const char *function,
 /* Frees the CVODES objects of the current system size. */
 static void release(rkin_cvpath *c)
 {
+  if (c->yS) N_VDestroyVectorArray(c->yS, (int)c->ns_built);
+  c->yS = NULL;
+  c->ns_built = 0;
   if (c->mem) CVodeFree(&c->mem);
   if (c->ls) SUNLinSolFree(c->ls);
   if (c->J) SUNMatDestroy(c->J);
@@ -289,6 +359,7 @@ void rkin_cvpath_free(rkin_cvpath *c)
   free(c->col);
   free(c->val);
   free(c->zeros);
+  free(c->sw);
   free(c);
 }
 
@@ -562,6 +633,11 @@ static int report(rkin_cvpath *c, int flag, rkin_err *err)
                            "at t = %g h; ", rkin_model_state_name(c->m, i),
                            rkin_model_state_name(c->m, j), c->bad_t);
   }
+  if (c->bad == BAD_SENS)
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': a derivative "
+                        "of the sensitivity equations (Jacobian, parameter "
+                        "or output partial) is not finite at t = %g h",
+                        rkin_model_name(c->m), c->bad_t);
   if (c->bad == BAD_OUT)
     return rkin_err_set(err, RKIN_ENONFINITE, "output '%s' is not finite at "
                         "t = %g h (while integrating its TIA)",
@@ -593,6 +669,100 @@ static int report(rkin_cvpath *c, int flag, rkin_err *err)
                "chatters)", sw, c->n_sw > 1 ? ", ..." : "");
   }
   return rc;
+}
+
+int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
+                     double *S, const double *drate, double *dq,
+                     rkin_err *err)
+{
+  size_t need = (c->n + c->n_out) * ns + c->n_out * (c->n + c->n_par), d;
+  int flag;
+  c->sens_on = 0;
+  if (!ns) {
+    if (c->ns_built) CVodeSensToggleOff(c->mem);
+    return RKIN_OK;
+  }
+  if (need > c->cap_sw) {
+    double *w = realloc(c->sw, need * sizeof *w);
+    if (!w)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", ns);
+    c->sw = w;
+    c->cap_sw = need;
+  }
+  if (ns != c->ns_built) {
+    double *abst = malloc(ns * sizeof *abst);
+    if (c->ns_built) {
+      CVodeSensFree(c->mem);
+      N_VDestroyVectorArray(c->yS, (int)c->ns_built);
+      c->yS = NULL;
+      c->ns_built = 0;
+    }
+    if (!abst || !(c->yS = N_VCloneVectorArray((int)ns, c->y))) {
+      free(abst);
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", ns);
+    }
+    for (d = 0; d < ns; d++) {
+      N_VConst(0.0, c->yS[d]);
+      abst[d] = c->atol;
+    }
+    /* Staggered corrector: the states' Newton iteration converges first,
+     * then the sensitivities' (linear) systems reuse its matrix. */
+    flag = CVodeSensInit(c->mem, (int)ns, CV_STAGGERED, sens_rhs, c->yS);
+    if (!flag) flag = CVodeSensSStolerances(c->mem, c->rtol, abst);
+    if (!flag) flag = CVodeSetSensErrCon(c->mem, SUNTRUE);
+    free(abst);
+    if (flag) {
+      N_VDestroyVectorArray(c->yS, (int)ns);
+      c->yS = NULL;
+      return setup_fail("CVodeSensInit", flag, err);
+    }
+    c->ns_built = ns;
+  }
+  c->ns = ns;
+  /* directions that do not move the parameters (doses, initial state)
+   * need no df/dp: its tape is skipped */
+  memset(c->sw, 0, (c->n + c->n_out) * ns * sizeof *c->sw);
+  c->sdir = NULL;
+  for (d = 0; d < ns * c->n_par; d++)
+    if (dir[d] != 0) {
+      c->sdir = dir;
+      break;
+    }
+  c->S = S;
+  c->drate = drate;
+  c->dq = dq;
+  c->sens_on = 1;
+  return RKIN_OK;
+}
+
+/* S (model rows) from CVODES' sensitivities at the last return. */
+static int sens_get(rkin_cvpath *c)
+{
+  sunrealtype t;
+  size_t i, d, ns = c->ns;
+  int flag = CVodeGetSens(c->mem, &t, c->yS);
+  if (flag) return flag;
+  for (d = 0; d < ns; d++) {
+    const double *v = DATA(c->yS[d]);
+    for (i = 0; i < c->n; i++) c->S[i * ns + d] = v[i];
+  }
+  return 0;
+}
+
+/* Restarts the sensitivities: from S (model rows, zero integrals), or
+ * (from_cvodes) from the values CVODES just returned in yS. */
+static int sens_restart(rkin_cvpath *c, int from_cvodes)
+{
+  size_t i, d, ns = c->ns;
+  if (!from_cvodes)
+    for (d = 0; d < ns; d++) {
+      double *v = DATA(c->yS[d]);
+      for (i = 0; i < c->n; i++) v[i] = c->S[i * ns + d];
+      for (i = c->n; i < c->nsys; i++) v[i] = 0;
+    }
+  return CVodeSensReInit(c->mem, CV_STAGGERED, c->yS);
 }
 
 /* True when b - a is below what CVODES can resolve as a step. */
@@ -635,7 +805,11 @@ static int run_to(rkin_cvpath *c, double tout, double te, sunrealtype *tret,
                           "max_steps)", rkin_model_name(c->m), txt,
                           c->max_steps, (double)*tret);
     }
+    /* the sensitivities at the switch, before the history is reset */
+    if (c->sens_on && (flag = CVodeGetSens(c->mem, tret, c->yS)))
+      return report(c, flag, err);
     if ((flag = CVodeReInit(c->mem, *tret, c->y))
+        || (c->sens_on && (flag = sens_restart(c, 1)))
         || (flag = CVodeSetStopTime(c->mem, te)))
       return report(c, flag, err);
     if (too_close(*tret, tout)) return 0;
@@ -668,6 +842,7 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
   /* Every segment starts at a dose or an input change: the BDF history
    * before it describes another solution, so it is restarted. */
   flag = CVodeReInit(c->mem, ts, c->y);
+  if (!flag && c->sens_on) flag = sens_restart(c, 0);
   /* CVODES forgets a stop time once reached: set it for every segment. */
   if (!flag) flag = CVodeSetStopTime(c->mem, te);
   if (flag) {
@@ -686,6 +861,10 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
       rc = report(c, flag, err);
       goto done;
     }
+    if (c->sens_on && (flag = sens_get(c))) {
+      rc = report(c, flag, err);
+      goto done;
+    }
     emit(ctx, yv);
   }
   if (c->n_sw) {
@@ -696,6 +875,16 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
   }
   for (k = 0; k < c->nq; k++) q[k] += yv[c->n + k];
   memcpy(y, yv, c->n * sizeof *y);
+  if (c->sens_on) {
+    size_t d;
+    if ((flag = sens_get(c))) {
+      rc = report(c, flag, err);
+      goto done;
+    }
+    for (k = 0; c->dq && k < c->nq; k++)
+      for (d = 0; d < c->ns; d++)
+        c->dq[k * c->ns + d] += DATA(c->yS[d])[c->n + k];
+  }
 done:
   CVodeGetNumSteps(c->mem, &nst);
   *steps += nst;

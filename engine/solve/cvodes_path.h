@@ -32,4 +32,16 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
                         size_t n_tout, rkin_emit_fn emit, void *ctx,
                         double *q, long *steps, rkin_err *err);
 
+/* Forward sensitivities for the runs that follow (after
+ * rkin_cvpath_begin): ns directions dir (ns x n_params) in parameter
+ * space; S (n x ns, row-major) is the caller's: the sensitivities at the
+ * start of each advance, updated in place (also before each emit);
+ * drate (n x ns, NULL: none) the derivatives of the input rates; dq (nq x
+ * ns, NULL: not wanted) receives the integrals' sensitivities of each
+ * segment added. CVODES' staggered corrector with error control on the
+ * sensitivities (same tolerances as the states). ns = 0 turns them off. */
+int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
+                     double *S, const double *drate, double *dq,
+                     rkin_err *err);
+
 #endif

@@ -55,6 +55,8 @@ void rkin_solver_free(rkin_solver *s)
   free(s->mods);
   free(s->dmods);
   free(s->ss_S);
+  free(s->sx);
+  free(s->zdir);
   if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
@@ -239,12 +241,44 @@ static void emit_sens_nonlinear(rkin_solver *s, size_t k, const double *y)
     }
 }
 
+/* CVODES path: d out = (d out / dy) S + (d out / dp) dir, the first
+ * from C(p) (linear outputs, once per run) or the symbolic partials, the
+ * second from the model's parameter-derivative tape. */
+static void emit_sens_cv(rkin_solver *s, size_t k, const double *y)
+{
+  size_t n = s->n, np = s->n_par, nd = s->n_dir, no = s->n_out, w = n + np;
+  size_t o, j, d;
+  double t = s->req->times[k], *dst = s->dout + k * no * nd;
+  double *op = s->sfp + n * nd;
+  const int lin = rkin_model_outputs_linear(s->m);
+  int rc = rkin_model_rhs_dparams(s->m, t, y, s->p, s->dir, nd, s->sfp, op,
+                                  s->work);
+  if (!rc && !lin) rc = rkin_model_output_partials(s->m, t, y, s->p, s->G,
+                                                   s->work);
+  if (rc) {
+    if (s->out_bad < 0) {
+      s->out_bad = 0;
+      s->out_bad_t = t;
+    }
+    return;
+  }
+  for (o = 0; o < no; o++)
+    for (d = 0; d < nd; d++) {
+      double v = op[o * nd + d];
+      for (j = 0; j < n; j++)
+        v += (lin ? s->Cout[o * n + j] : s->G[o * w + j]) * s->S[j * nd + d];
+      dst[o * nd + d] = v;
+    }
+}
+
 /* Sensitivities of the states and outputs at output k. */
 static void emit_sens(rkin_solver *s, size_t k, const double *y)
 {
   size_t n = s->n, nd = s->n_dir, no = s->n_out, o, j, d;
   if (s->dy) memcpy(s->dy + k * n * nd, s->S, n * nd * sizeof *s->S);
-  if (s->dout && no && !rkin_expath_output_matrix(s->ex)) {
+  if (s->dout && no && s->use_cv) {
+    emit_sens_cv(s, k, y);
+  } else if (s->dout && no && !rkin_expath_output_matrix(s->ex)) {
     emit_sens_nonlinear(s, k, y);
   } else if (s->dout && no) {
     const double *C = rkin_expath_output_matrix(s->ex);
@@ -267,7 +301,7 @@ static void emit(void *ctx, const double *y)
   size_t k = s->k_out++;
   if (s->n_dir) emit_sens(s, k, y);
   if (s->res->y) memcpy(s->res->y + k * s->n, y, s->n * sizeof *y);
-  if (s->res->out && s->n_out && s->n_dir
+  if (s->res->out && s->n_out && s->n_dir && !s->use_cv
       && rkin_expath_output_matrix(s->ex)) {
     /* Linear outputs: C(p) y, C built once per run, not the tape per
      * output time. */
@@ -313,7 +347,7 @@ static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
 {
   if (amounts) memset(s->y, 0, s->n * sizeof *s->y);
   if (amounts && s->n_dir) memset(s->S, 0, s->n * s->n_dir * sizeof *s->S);
-  if (s->sens_mods)
+  if (s->sens_jumps)
     memset(s->drate, 0, s->n * s->n_dir * sizeof *s->drate);
   memset(s->rate, 0, s->n * sizeof *s->rate);
   s->reset_rec = e->rec;
@@ -321,63 +355,99 @@ static void reset_state(rkin_solver *s, const rkin_event *e, int amounts)
 }
 
 /* The directional derivatives of an infusion's rate (*dr) and duration
- * (*ddur) in direction d: a given RATE R: 0 and AMT dF / R; RATE -1 (R
- * from the model): dR and AMT dF / R - F AMT dR / R^2; RATE -2 (D from
- * the model, rate F AMT / D): AMT dF / D - F AMT dD / D^2 and dD. */
-static void inf_derivs(const rkin_solver *s, const rkin_dose *r, size_t d,
-                       double *dr, double *ddur)
+ * (*ddur) in direction d, with A' = AMT dF + F dAMT (the derivative of
+ * the amount given, dAMT from damt): a given RATE R (derivative dR from
+ * drec): dR and A' / R - F AMT dR / R^2; RATE -1 (R from the model): dR
+ * and the same; RATE -2 (D from the model, rate F AMT / D): A' / D - F
+ * AMT dD / D^2 and dD. */
+static void inf_derivs(const rkin_solver *s, const rkin_dose *r, int rec,
+                       size_t d, double *dr, double *ddur)
 {
   size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt;
-  double f = s->mods[RKIN_MOD_F * n + c];
-  double dF = s->dmods[(RKIN_MOD_F * n + c) * nd + d];
+  size_t ir = (size_t)RKIN_MOD_RATE * n + c, id = (size_t)RKIN_MOD_DUR * n
+                                                  + c;
+  double f = s->mods_on ? s->mods[RKIN_MOD_F * n + c] : 1.0;
+  double dF = s->sens_mods ? s->dmods[(RKIN_MOD_F * n + c) * nd + d] : 0;
+  double dA = s->damt ? s->damt[d * s->n_rec + (size_t)rec] : 0;
+  double ap = r->amount * dF + f * dA;
   if (r->rate == -1) {
-    double R = s->mods[RKIN_MOD_RATE * n + c];
-    double dR = s->dmods[(RKIN_MOD_RATE * n + c) * nd + d];
+    double R = s->mods[ir], dR = s->sens_mods ? s->dmods[ir * nd + d] : 0;
     *dr = dR;
-    *ddur = r->amount * dF / R - f * r->amount * dR / (R * R);
+    *ddur = ap / R - f * r->amount * dR / (R * R);
   } else if (r->rate == -2) {
-    double D = s->mods[RKIN_MOD_DUR * n + c];
-    double dD = s->dmods[(RKIN_MOD_DUR * n + c) * nd + d];
-    *dr = r->amount * dF / D - f * r->amount * dD / (D * D);
+    double D = s->mods[id], dD = s->sens_mods ? s->dmods[id * nd + d] : 0;
+    *dr = ap / D - f * r->amount * dD / (D * D);
     *ddur = dD;
   } else {
-    *dr = 0;
-    *ddur = r->amount * dF / r->rate;
+    double dR = s->drec ? s->drec[d * s->n_rec + (size_t)rec] : 0;
+    *dr = dR;
+    *ddur = ap / r->rate - f * r->amount * dR / (r->rate * r->rate);
   }
 }
 
-/* The jump of the sensitivities at a dose whose amount (F), time (ALAG),
- * rate (R) or duration (D) depend on the parameters: at a discontinuity
- * at tau(p), S+ = S- + (f(tau-) - f(tau+)) dtau + d(jump): a bolus b = F
- * AMT gives -A b dALAG + AMT dF e_c; an infusion start -R e_c dALAG, its
- * end +R e_c d(ALAG + duration). The rate's own derivative is carried in
- * drate (the forcing of S while the infusion runs). */
+/* f(y-) - f(y+) of a bolus b into cmt c (y = y+ after it), for the jump
+ * of a lagged bolus: -A b e_c on the exact path, the model's right-hand
+ * side on both sides on the CVODES path. Into s->lagv. */
+static void lag_jump(rkin_solver *s, const rkin_event *e)
+{
+  size_t n = s->n, c = (size_t)e->cmt, i;
+  if (!s->use_cv) {
+    for (i = 0; i < n; i++) s->lagv[i] = -s->Asens[i * n + c] * e->value;
+    return;
+  }
+  memcpy(s->ya, s->y, n * sizeof *s->ya);
+  s->ya[c] -= e->value;
+  if (rkin_model_rhs(s->m, e->time, s->ya, s->p, s->lagv, s->work)
+      || rkin_model_rhs(s->m, e->time, s->y, s->p, s->fa, s->work)) {
+    /* non-finite: the integration reports it with the state's name */
+    memset(s->lagv, 0, n * sizeof *s->lagv);
+    return;
+  }
+  for (i = 0; i < n; i++) s->lagv[i] -= s->fa[i];
+}
+
+/* The jump of the sensitivities at a dose whose amount (F, damt), time
+ * (ALAG), rate (R, drec) or duration (D) move along the directions: at a
+ * discontinuity at tau(p), S+ = S- + (f(tau-) - f(tau+)) dtau + d(jump):
+ * a bolus b = F AMT gives (f(y-) - f(y+)) dALAG + (AMT dF + F dAMT) e_c;
+ * an infusion start -R e_c dALAG, its end +R e_c d(ALAG + duration). The
+ * rate's own derivative is carried in drate (the forcing of S while the
+ * infusion runs). */
 static void sens_jump(rkin_solver *s, const rkin_event *e)
 {
   size_t n = s->n, nd = s->n_dir, c = (size_t)e->cmt, i, d;
   const rkin_dose *r = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
-  const double *dF = s->dmods + (RKIN_MOD_F * n + c) * nd;
-  const double *dL = s->dmods + (RKIN_MOD_LAG * n + c) * nd;
-  double *S = s->S, dr, ddur;
+  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
+                                  : NULL;
+  const double *dL = s->sens_mods ? s->dmods + (RKIN_MOD_LAG * n + c) * nd
+                                  : NULL;
+  double *S = s->S, dr, ddur, f = s->mods_on ? s->mods[RKIN_MOD_F * n + c]
+                                              : 1.0;
+  int lag_done = 0;
   for (d = 0; d < nd; d++) {
+    double lag = dL ? dL[d] : 0;
+    double dA = s->damt ? s->damt[d * s->n_rec + (size_t)e->rec] : 0;
     switch (e->kind) {
     case RKIN_EV_BOLUS:
-      for (i = 0; i < n; i++)
-        S[i * nd + d] -= dL[d] * s->Asens[i * n + c] * e->value;
-      S[c * nd + d] += r->amount * dF[d];
+      if (lag != 0 && !lag_done) {
+        lag_jump(s, e);
+        lag_done = 1;
+      }
+      for (i = 0; lag != 0 && i < n; i++) S[i * nd + d] += lag * s->lagv[i];
+      S[c * nd + d] += r->amount * (dF ? dF[d] : 0) + f * dA;
       break;
     case RKIN_EV_INF_ON:
-      inf_derivs(s, r, d, &dr, &ddur);
-      S[c * nd + d] -= dL[d] * e->value;
+      inf_derivs(s, r, e->rec, d, &dr, &ddur);
+      S[c * nd + d] -= lag * e->value;
       s->drate[c * nd + d] += dr;
       break;
     case RKIN_EV_SS_ON:
-      inf_derivs(s, r, d, &dr, &ddur);
+      inf_derivs(s, r, e->rec, d, &dr, &ddur);
       s->drate[c * nd + d] += dr;
       break;
     case RKIN_EV_INF_OFF:
-      inf_derivs(s, r, d, &dr, &ddur);
-      S[c * nd + d] += (dL[d] + ddur) * e->value;
+      inf_derivs(s, r, e->rec, d, &dr, &ddur);
+      S[c * nd + d] += (lag + ddur) * e->value;
       s->drate[c * nd + d] -= dr;
       break;
     default:
@@ -404,23 +474,23 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
   switch (e->kind) {
   case RKIN_EV_BOLUS:
     if (!before_t0) s->y[e->cmt] += e->value;
-    if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    if (!before_t0 && s->sens_jumps) sens_jump(s, e);
     break;
   case RKIN_EV_INF_ON:
     *r += e->value;
-    if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    if (!before_t0 && s->sens_jumps) sens_jump(s, e);
     break;
   case RKIN_EV_SS_ON:
     *r += e->value;
-    if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    if (!before_t0 && s->sens_jumps) sens_jump(s, e);
     break;
   case RKIN_EV_INF_OFF:
     *r -= e->value;
-    if (!before_t0 && s->sens_mods) sens_jump(s, e);
+    if (!before_t0 && s->sens_jumps) sens_jump(s, e);
     if (fabs(*r) <= 1e-12 * e->value) {
       size_t d;
       *r = 0;
-      for (d = 0; s->sens_mods && d < s->n_dir; d++)
+      for (d = 0; s->sens_jumps && d < s->n_dir; d++)
         s->drate[(size_t)e->cmt * s->n_dir + d] = 0;
     }
     break;
@@ -434,6 +504,11 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       s->cancel_rec = e->rec;
     }
     if (before_t0) break;
+    if (s->n_dir && s->use_cv)
+      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: sensitivities "
+                          "of a steady state (SS %d) are not implemented on "
+                          "the CVODES path (use finite differences)",
+                          e->rec + 1, rec->ss);
     if (s->n_dir && !(rec->ii > 0))
       return rkin_err_set(err, RKIN_EINVAL, "dose record %d: sensitivities "
                           "of the constant-infusion steady state are not "
@@ -470,7 +545,7 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                                emit, s, s->q, steps, err);
   if (s->n_dir)
     return rkin_expath_advance_sens(s->ex, ts, te, s->y, s->S, s->rate,
-                                    s->sens_mods ? s->drate : NULL, tout,
+                                    s->sens_jumps ? s->drate : NULL, tout,
                                     n_tout, emit, s, err);
   return rkin_expath_advance(s->ex, ts, te, s->y, s->rate, tout, n_tout,
                              emit, s, s->q, err);
@@ -640,7 +715,7 @@ static int sens_mods_begin(rkin_solver *s, const double *p,
 {
   size_t n = s->n, np = s->n_par, nm = RKIN_MOD_N * n, need, k, d, l;
   int rc;
-  need = nm * n_dir + n * n + nm * np + n * n_dir;
+  need = nm * n_dir + n * n + nm * np;
   if (need > s->cap_dmods) {
     double *q = realloc(s->dmods, need * sizeof *q);
     if (!q)
@@ -651,9 +726,8 @@ static int sens_mods_begin(rkin_solver *s, const double *p,
   }
   s->Asens = s->dmods + nm * n_dir;
   s->dmp = s->Asens + n * n;
-  s->drate = s->dmp + nm * np;
-  memset(s->drate, 0, n * n_dir * sizeof *s->drate);
-  if ((rc = rkin_model_linear_matrix(s->m, p, s->Asens, err))
+  if ((!s->use_cv
+       && (rc = rkin_model_linear_matrix(s->m, p, s->Asens, err)))
       || (rc = rkin_model_dose_mods_dparams(s->m, p, s->dmp, err)))
     return rc;
   for (k = 0; k < nm; k++)
@@ -666,79 +740,189 @@ static int sens_mods_begin(rkin_solver *s, const double *p,
   return RKIN_OK;
 }
 
-int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
-                         const double *dir, size_t n_dir,
-                         rkin_solve_res *res, double *dy, double *dout,
-                         rkin_err *err)
+/* Scratch of a sensitivity run (see solve_impl.h). */
+static int sens_scratch(rkin_solver *s, size_t nd, size_t n_tia,
+                        rkin_err *err)
 {
-  const double *p;
-  long steps = 0;
-  int rc;
-  if (!s || !req || !res || !dir)
-    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: NULL "
-                        "argument");
-  if (!s->ex)
-    return rkin_err_set(err, RKIN_ENOTLINEAR, "rkin_solver_run_sens: "
-                        "sensitivities need the exact path, but this "
-                        "solver for model '%s' uses CVODES",
-                        rkin_model_name(s->m));
-  if (n_dir == 0 || req->n_tia)
-    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: n_dir = "
-                        "%zu, n_tia = %zu (expected n_dir > 0 and no TIA)",
-                        n_dir, req->n_tia);
-  res->n_steps = 0;
-  rc = check_req(s, req, res, err);
-  if (rc) return rc;
-  p = req->params ? req->params : rkin_model_defaults(s->m);
-  if (s->n * n_dir > s->cap_S) {
-    double *S = realloc(s->S, s->n * n_dir * sizeof *S);
+  size_t n = s->n, no = s->n_out;
+  size_t need = n * nd + 3 * n + (n + no) * nd + no * n + n_tia * nd + 1;
+  if (need > s->cap_sx) {
+    double *q = realloc(s->sx, need * sizeof *q);
+    if (!q)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", nd);
+    s->sx = q;
+    s->cap_sx = need;
+  }
+  s->drate = s->sx;
+  s->lagv = s->drate + n * nd;
+  s->ya = s->lagv + n;
+  s->fa = s->ya + n;
+  s->sfp = s->fa + n;
+  s->Cout = s->sfp + (n + no) * nd;
+  s->dq = s->Cout + no * n;
+  memset(s->drate, 0, n * nd * sizeof *s->drate);
+  memset(s->dq, 0, n_tia * nd * sizeof *s->dq);
+  if (s->n * nd > s->cap_S) {
+    double *S = realloc(s->S, s->n * nd * sizeof *S);
     if (!S)
       return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
-                          "sensitivity directions", n_dir);
+                          "sensitivity directions", nd);
     s->S = S;
-    s->cap_S = s->n * n_dir;
-    S = realloc(s->ss_S, s->n * n_dir * sizeof *S);
+    s->cap_S = s->n * nd;
+    S = realloc(s->ss_S, s->n * nd * sizeof *S);
     if (!S)
       return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
-                          "sensitivity directions", n_dir);
+                          "sensitivity directions", nd);
     s->ss_S = S;
   }
-  if (dout && s->n_out && !rkin_model_outputs_linear(s->m) && !s->G
+  if (s->n_out && !rkin_model_outputs_linear(s->m) && !s->G
       && !(s->G = malloc(s->n_out * (s->n + s->n_par) * sizeof *s->G)))
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the output "
                         "derivatives");
+  return RKIN_OK;
+}
+
+/* The zero direction matrix of a run whose parameters do not move. */
+static const double *zero_dir(rkin_solver *s, size_t nd, rkin_err *err)
+{
+  static const double none = 0;
+  size_t need = nd * s->n_par;
+  if (!need) return &none;
+  if (need > s->cap_zdir) {
+    double *z = realloc(s->zdir, need * sizeof *z);
+    if (!z) {
+      rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu sensitivity "
+                   "directions", nd);
+      return NULL;
+    }
+    s->zdir = z;
+    s->cap_zdir = need;
+    memset(z, 0, need * sizeof *z);
+  }
+  return s->zdir;
+}
+
+int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
+                          const rkin_sens_req *sq, rkin_solve_res *res,
+                          rkin_sens_res *sr, rkin_err *err)
+{
+  const double *p, *dir;
+  size_t nd, i;
+  long steps = 0;
+  int rc;
+  if (!s || !req || !sq || !res || !sr)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sensx: NULL "
+                        "argument");
+  nd = sq->n_dir;
+  if (nd == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sensx: n_dir = "
+                        "0 (expected at least one direction)");
+  if (req->n_tia && s->o.path == RKIN_PATH_EXACT)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sensx: TIA "
+                        "sensitivities need the CVODES path, but the "
+                        "solver's path is forced EXACT");
+  res->n_steps = 0;
+  rc = check_req(s, req, res, err);
+  if (rc) return rc;
+  for (i = 0; sq->dy0 && i < s->n * nd; i++)
+    if (!isfinite(sq->dy0[i]))
+      return rkin_err_set(err, RKIN_EINVAL, "sensitivity dy0[%zu] = %g is "
+                          "not finite", i, sq->dy0[i]);
+  s->n_rec = req->dosing ? rkin_dosing_nrecords(req->dosing) : 0;
+  for (i = 0; i < s->n_rec * nd; i++)
+    if ((sq->damt && !isfinite(sq->damt[i]))
+        || (sq->drec && !isfinite(sq->drec[i])))
+      return rkin_err_set(err, RKIN_EINVAL, "sensitivity of dose record %zu "
+                          "in direction %zu is not finite", i % s->n_rec + 1,
+                          i / s->n_rec + 1);
+  p = req->params ? req->params : rkin_model_defaults(s->m);
+  if (!(dir = sq->dir ? sq->dir : zero_dir(s, nd, err)))
+    return RKIN_ENOMEM;
+  if ((rc = sens_scratch(s, nd, req->n_tia, err))) return rc;
+  if (grow_q(s, req->n_tia))
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu TIA "
+                        "quantities", req->n_tia);
+  s->use_cv = !s->ex || req->n_tia > 0;
+  if (s->use_cv && !s->cv && !(s->cv = rkin_cvpath_new(s->m, &s->o, err)))
+    return err ? err->code : RKIN_ENOMEM;
   if (req->y0)
     memcpy(s->y, req->y0, s->n * sizeof *s->y);
   else
     memset(s->y, 0, s->n * sizeof *s->y);
-  memset(s->S, 0, s->n * n_dir * sizeof *s->S);
+  if (sq->dy0)
+    memcpy(s->S, sq->dy0, s->n * nd * sizeof *s->S);
+  else
+    memset(s->S, 0, s->n * nd * sizeof *s->S);
   memset(s->rate, 0, s->n * sizeof *s->rate);
+  if (req->n_tia) memset(s->q, 0, req->n_tia * sizeof *s->q);
   s->req = req;
   s->res = res;
   s->p = p;
   s->k_out = 0;
   s->out_bad = -1;
-  s->dy = dy;
-  s->dout = dout;
+  s->dy = sr->dy;
+  s->dout = sr->dout;
   s->dir = dir;
-  s->use_cv = 0;
-  s->last = RKIN_PATH_EXACT;
-  rc = run_events(s, req, p, err);
+  s->damt = sq->damt;
+  s->drec = sq->drec;
+  s->last = s->use_cv ? RKIN_PATH_CVODES : RKIN_PATH_EXACT;
   s->sens_mods = 0;
-  if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, n_dir, err);
-  if (!rc) rc = rkin_expath_begin_sens(s->ex, p, dir, n_dir, err);
+  rc = run_events(s, req, p, err);
+  if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, nd, err);
+  if (!rc && s->use_cv) {
+    rc = rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err);
+    if (!rc && s->n_out && sr->dout && rkin_model_outputs_linear(s->m))
+      rc = rkin_model_output_matrix(s->m, p, s->Cout, err);
+    if (!rc)
+      rc = rkin_cvpath_sens(s->cv, dir, nd, s->S, s->drate, s->dq, err);
+  } else if (!rc) {
+    rc = rkin_expath_begin_sens(s->ex, p, dir, nd, err);
+  }
+  s->sens_jumps = s->sens_mods || sq->damt || sq->drec;
   if (!rc) {
-    s->n_dir = n_dir;
+    s->n_dir = nd;
     rc = walk(s, req, &steps, err);
     s->n_dir = 0;
-    s->sens_mods = 0;
   }
+  s->sens_mods = 0;
+  s->sens_jumps = 0;
+  s->damt = s->drec = NULL;
+  if (s->use_cv) rkin_cvpath_sens(s->cv, NULL, 0, NULL, NULL, NULL, NULL);
+  res->n_steps = steps;
   if (rc) return rc;
   if (s->out_bad >= 0)
-    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': output '%s' is "
-                        "not finite at t = %g h", rkin_model_name(s->m),
+    return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': output '%s' (or "
+                        "its sensitivity) is not finite at t = %g h",
+                        rkin_model_name(s->m),
                         rkin_model_output_name(s->m, (size_t)s->out_bad),
                         s->out_bad_t);
+  if (req->n_tia) memcpy(res->tia, s->q, req->n_tia * sizeof *s->q);
+  if (sr->dtia && req->n_tia)
+    memcpy(sr->dtia, s->dq, req->n_tia * nd * sizeof *s->dq);
   if (res->y_end) memcpy(res->y_end, s->y, s->n * sizeof *s->y);
+  if (sr->dy_end) memcpy(sr->dy_end, s->S, s->n * nd * sizeof *s->S);
   return RKIN_OK;
+}
+
+int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
+                         const double *dir, size_t n_dir,
+                         rkin_solve_res *res, double *dy, double *dout,
+                         rkin_err *err)
+{
+  rkin_sens_req sq = {0};
+  rkin_sens_res sr = {0};
+  if (!s || !req || !res || !dir)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: NULL "
+                        "argument");
+  if (req && req->n_tia)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: n_dir = "
+                        "%zu, n_tia = %zu (expected n_dir > 0 and no TIA); "
+                        "rkin_solver_run_sensx gives TIA sensitivities",
+                        n_dir, req->n_tia);
+  sq.n_dir = n_dir;
+  sq.dir = dir;
+  sr.dy = dy;
+  sr.dout = dout;
+  return rkin_solver_run_sensx(s, req, &sq, res, &sr, err);
 }

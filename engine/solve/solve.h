@@ -121,7 +121,7 @@ const rkin_event *rkin_solver_events(const rkin_solver *s, size_t *n);
 int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
                     rkin_solve_res *res, rkin_err *err);
 
-/* Exact path only: rkin_solver_run plus forward sensitivities of the
+/* rkin_solver_run plus forward sensitivities of the
  * states and outputs along n_dir directions in parameter space (dir
  * row-major n_dir x n_params; direction d is the derivative by a scalar
  * that moves the parameters by dir[d]): dy (n_times x n_states x n_dir)
@@ -133,13 +133,52 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
  * (SS 1 / 2 with II) carries S = (I - E)^-1 P, moved along the cycle by
  * the lag. A steady state with RATE -1 / -2 and the constant-infusion
  * steady state are RKIN_EINVAL (use finite differences then). No TIA
- * (n_tia 0). RKIN_ENOTLINEAR on the CVODES path; RKIN_ERANGE when A has
- * complex eigenvalues or nearly parallel eigenvectors (not implemented):
- * use finite differences then. */
+ * (n_tia 0). On the CVODES path as rkin_solver_run_sensx. Exact path:
+ * RKIN_ERANGE when A has complex eigenvalues or nearly parallel
+ * eigenvectors (not implemented): use finite differences then. */
 int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
                          const double *dir, size_t n_dir,
                          rkin_solve_res *res, double *dy, double *dout,
                          rkin_err *err);
+
+/* Forward sensitivities on either path (rkin_solver_run_sensx): along
+ * n_dir directions, each a derivative by a scalar that moves the
+ * parameters by dir[d] (NULL: they do not move), the initial state by
+ * dy0 (n_states x n_dir, row-major; NULL: 0), and the amount and given
+ * rate of each dose record by damt and drec (n_dir x n_records, record
+ * order; NULL: 0). A dose amount's sensitivity is a jump of the dosed
+ * state's sensitivity at the dose (F times damt for a bolus); an
+ * infusion with a given rate lasts F AMT / RATE, so damt moves its end
+ * and drec its rate (both together keep the duration). */
+typedef struct {
+  size_t n_dir;
+  const double *dir;   /* n_dir x n_params, or NULL */
+  const double *dy0;   /* n_states x n_dir, or NULL */
+  const double *damt;  /* n_dir x n_records, or NULL */
+  const double *drec;  /* n_dir x n_records, or NULL (rates > 0 only) */
+} rkin_sens_req;
+
+typedef struct {
+  double *dy;      /* n_times x n_states x n_dir, or NULL */
+  double *dout;    /* n_times x n_outputs x n_dir, or NULL */
+  double *dtia;    /* n_tia x n_dir (TIA sensitivities), or NULL */
+  double *dy_end;  /* n_states x n_dir at t1, or NULL */
+} rkin_sens_res;
+
+/* rkin_solver_run plus forward sensitivities, on either path. The exact
+ * path as rkin_solver_run_sens (no TIA: a run asking for TIA
+ * sensitivities on a linear model integrates with CVODES unless the path
+ * is forced EXACT). The CVODES path: CVODES' forward sensitivity module
+ * (staggered corrector, error control on the sensitivities with the
+ * states' rtol and atol), the sensitivity right-hand side J s + (df/dp)
+ * dir from the model's symbolic derivatives, TIA quantities as integrals
+ * of the states' and outputs' sensitivities, resets zeroing them, jumps
+ * at doses as above and for F, ALAG, R, D (a lagged bolus by f(y-) -
+ * f(y+)). Steady-state records (SS 1 / 2) are RKIN_EINVAL on the CVODES
+ * path (use finite differences). */
+int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
+                          const rkin_sens_req *sq, rkin_solve_res *res,
+                          rkin_sens_res *sr, rkin_err *err);
 
 /* Exact path only: integrals from t0 to infinity of the quantities in tia
  * (same indexing as rkin_solve_req), from state y0 with no further dosing,

@@ -62,6 +62,17 @@ struct rkin_solver {
   size_t cap_dmods;
   double *ss_S;       /* steady-state sensitivities, n x n_dir */
   size_t cap_ss_S;
+  /* Jumps of the sensitivities at doses (modifiers, or amounts and rates
+   * of records that move along the directions: damt, drec n_dir x n_rec);
+   * scratch of sensitivity runs: drate (n x n_dir), lagv, ya, fa (n), sfp
+   * ((n + n_out) x n_dir), Cout (n_out x n), dq (n_tia x n_dir). */
+  int sens_jumps;
+  const double *damt, *drec;
+  size_t n_rec;
+  double *sx, *lagv, *ya, *fa, *sfp, *Cout, *dq;
+  size_t cap_sx;
+  double *zdir;       /* zero directions (parameters not moving) */
+  size_t cap_zdir;
 };
 
 /* Steady states (steady.c), into s->ss_x: the amounts at time t of the

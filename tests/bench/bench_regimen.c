@@ -8,7 +8,9 @@
  * then a nonlinear variant (saturable kidney uptake, augmented CVODES
  * route) on fewer patients.
  *
- * Usage: bench_regimen [n_patients] [n_nonlinear] */
+ * Usage: bench_regimen [n_patients] [n_nonlinear] [compare]
+ * compare: the nonlinear cohort again with COBYLA (no gradients), and per
+ * patient the optimiser's objective and CPU time with either method. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +128,7 @@ static void summary(const char *name, const rkin_regimen_res *r)
 }
 
 static double run_all(rkin_model *m, const double *params, size_t n,
-                      int threads, int show)
+                      int threads, int show, rkin_opt_method meth)
 {
   static const double times[] = {4, 24, 72};
   static const int imaged[] = {1, 0, 0};
@@ -184,6 +186,7 @@ static double run_all(rkin_model *m, const double *params, size_t n,
     u.objective = 1;
     u.n_limits = 2;
     u.limits = lim;
+    u.optimiser = meth;
     rkin_regimen_res_alloc(&res, n, 6, 3, &err);
     if (rkin_regimen_run(r, &u, &img, &res, &err))
       fprintf(stderr, "bench_regimen: %s\n", err.msg);
@@ -198,11 +201,68 @@ static double run_all(rkin_model *m, const double *params, size_t n,
   return total;
 }
 
+/* Per patient on the nonlinear model: the optimised plan's objective
+ * (cumulative tumour BED) and CPU time, COBYLA vs SLSQP with gradients. */
+static void per_patient(rkin_model *m, const double *params, size_t n)
+{
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_region rg[3];
+  rkin_regimen_spec sp = {0};
+  rkin_regimen *r;
+  rkin_err err;
+  size_t i, c;
+  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
+                        rkin_organ_find("kidney", NULL)->lq};
+  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
+                        rkin_organ_find("tumour", NULL)->lq};
+  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
+                        rkin_organ_find("red_marrow", NULL)->lq};
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = 3;
+  sp.regions = rg;
+  sp.interval_h = 1344;
+  sp.threads = 1;
+  if (!(r = rkin_regimen_new(&sp, &err))) return;
+  printf("  patient: tumour BED (Gy) COBYLA / SLSQP+sens, cycles, CPU ms "
+         "COBYLA / SLSQP+sens (optimiser alone, no starts)\n");
+  for (i = 0; i < n; i++) {
+    double a[2][6], obj[2], tm[2];
+    size_t k[2];
+    int j;
+    for (j = 0; j < 2; j++) {
+      rkin_regimen_rule u;
+      clock_t c0 = clock();
+      rkin_regimen_rule_default(&u);
+      u.kind = RKIN_RULE_OPTIMISED;
+      u.max_cycles = 6;
+      u.max_gbq = 15;
+      u.objective = 1;
+      u.n_limits = 2;
+      u.limits = lim;
+      u.optimiser = j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA;
+      if (rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
+                                &err))
+        fprintf(stderr, "bench_regimen: %s\n", err.msg);
+      tm[j] = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
+    }
+    printf("  %3zu: %.6f / %.6f (rel. %+.1e), %zu / %zu, %.1f / %.1f ms; "
+           "plan GBq", i + 1, obj[0], obj[1], obj[1] / obj[0] - 1, k[0],
+           k[1], tm[0], tm[1]);
+    for (c = 0; c < k[1]; c++) printf(" %.3f", a[1][c]);
+    printf("\n");
+  }
+  rkin_regimen_free(r);
+}
+
 int main(int argc, char **argv)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 10000;
   size_t nn = argc > 2 ? (size_t)atol(argv[2]) : 100;
+  int compare = argc > 3 && !strcmp(argv[3], "compare");
   rkin_model *m = six_c(0), *ms = six_c(1);
   double cv[12], *p = malloc(n * 12 * sizeof *p), t;
   rkin_err err;
@@ -211,15 +271,23 @@ int main(int argc, char **argv)
   rkin_vpop_sample(m, NULL, cv, 1, n, p, &err);
   printf("bench_regimen: %zu patients x up to 6 cycles x 4 regimens, "
          "imaging fit (4, 24, 72 h, 10 %% error), linear lu177_6c\n", n);
-  t = run_all(m, p, n, 1, 1);
+  t = run_all(m, p, n, 1, 1, RKIN_OPT_GRADIENT);
   printf("linear, 1 thread: %.2f s total\n", t);
   printf("linear, %d threads: %.2f s total\n", rkin_ncores(),
-         run_all(m, p, n, 0, 0));
+         run_all(m, p, n, 0, 0, RKIN_OPT_GRADIENT));
   if (nn > n) nn = n;
-  t = run_all(ms, p, nn, 1, 1);
+  t = run_all(ms, p, nn, 1, 1, RKIN_OPT_GRADIENT);
   printf("nonlinear (saturable kidney uptake, augmented CVODES route), %zu "
          "patients, 1 thread: %.2f s total (%.1f ms per patient for 4 "
-         "regimens)\n", nn, t, 1000 * t / (double)nn);
+         "regimens; optimiser SLSQP with sensitivity gradients)\n", nn, t,
+         1000 * t / (double)nn);
+  if (compare) {
+    t = run_all(ms, p, nn, 1, 1, RKIN_OPT_COBYLA);
+    printf("nonlinear, the same with COBYLA (no gradients): %.2f s total "
+           "(%.1f ms per patient for 4 regimens)\n", t,
+           1000 * t / (double)nn);
+    per_patient(ms, p, nn);
+  }
   free(p);
   rkin_model_free(m);
   rkin_model_free(ms);

@@ -1,0 +1,413 @@
+/* test_regopt.c - the regimen optimiser on the augmented route with
+ * gradients from CVODES forward sensitivities (SLSQP) against COBYLA
+ * without gradients (same optimum) on a nonlinear (saturable uptake)
+ * model, and the KKT conditions at its optimum for a closed-form case (one
+ * compartment: cumulative doses and BEDs, and their gradients, by hand). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/init.h"
+#include "core/model.h"
+#include "core/nuclide.h"
+#include "dose/organ.h"
+#include "regimen/regimen.h"
+#include "regimen/regimen_impl.h"
+#include "../tap.h"
+
+/* P -> K (saturable: kPK P / (1 + P / km)), P -> T, P -> out, K -> out,
+ * T -> out; Lu-177. */
+static rkin_model *sat_model(void)
+{
+  static const char *st[] = {"P", "K", "T"};
+  static const char *pa[] = {"kPK", "kPT", "kel", "kK", "kT", "km"};
+  static const double v[] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node p = rkin_expr_state(g, 0), d[3], up, ut, out, kk, kt;
+  rkin_model_spec sp = {0};
+  up = rkin_expr_binary(g, RKIN_OP_DIV,
+                        rkin_expr_binary(g, RKIN_OP_MUL,
+                                         rkin_expr_param(g, 0), p),
+                        rkin_expr_binary(g, RKIN_OP_ADD,
+                                         rkin_expr_const(g, 1),
+                                         rkin_expr_binary(
+                                           g, RKIN_OP_DIV, p,
+                                           rkin_expr_param(g, 5))));
+  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
+  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
+  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3),
+                        rkin_expr_state(g, 1));
+  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
+                        rkin_expr_state(g, 2));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+  sp.name = "pkt_sat";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 3;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 6;
+  sp.params = pa;
+  sp.values = v;
+  return rkin_model_new(&sp, g, NULL);
+}
+
+/* A -> out at rate k, Lu-177. */
+static rkin_model *mono_model(void)
+{
+  static const char *st[] = {"A"}, *pa[] = {"k"};
+  static const double v[] = {0.01};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d[1];
+  rkin_model_spec sp = {0};
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+           g, RKIN_OP_MUL, rkin_expr_param(g, 0), rkin_expr_state(g, 0)));
+  sp.name = "mono";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 1;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 1;
+  sp.params = pa;
+  sp.values = v;
+  return rkin_model_new(&sp, g, NULL);
+}
+
+static double infusion_h = 0;   /* the spec's infusion, for make() */
+
+static rkin_regimen *make(const rkin_model *m, const double *params,
+                          size_t n, const rkin_region *rg, size_t nr,
+                          int cvodes, double interval_h)
+{
+  rkin_regimen_spec sp = {0};
+  rkin_err err;
+  rkin_regimen *r;
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.opts.rtol = 1e-8;
+  sp.opts.atol = 1e-8;
+  if (cvodes) sp.opts.path = RKIN_PATH_CVODES;
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = nr;
+  sp.regions = rg;
+  sp.interval_h = interval_h;
+  sp.infusion_h = infusion_h;
+  sp.threads = 1;
+  r = rkin_regimen_new(&sp, &err);
+  if (!r) diag("regimen: %s", err.msg);
+  return r;
+}
+
+static void rule(rkin_regimen_rule *u, const rkin_regimen_limit *lim,
+                 size_t nl, size_t cycles, double max_gbq,
+                 rkin_opt_method meth)
+{
+  rkin_regimen_rule_default(u);
+  u->kind = RKIN_RULE_OPTIMISED;
+  u->max_cycles = cycles;
+  u->max_gbq = max_gbq;
+  u->objective = 1;
+  u->n_limits = nl;
+  u->limits = lim;
+  u->optimiser = meth;
+}
+
+/* Two patients of the saturable model (kidney uptake, washout and the
+ * saturation level varied; activities up to 40 GBq, so a limit binds
+ * rather than the bounds): the gradient optimum's tumour BED equals
+ * COBYLA's to 1e-6, and its plan keeps the limits. */
+static void test_vs_cobyla(void)
+{
+  static const double pv[12] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000,
+                                0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r = make(m, pv, 2, rg, 3, 0, 1344);
+  size_t i;
+  ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED,
+     "saturable model: augmented route");
+  for (i = 0; r && i < 2; i++) {
+    rkin_regimen_rule u;
+    double a[2][3], obj[2], cd[3], cb[3];
+    size_t k[2];
+    rkin_err err;
+    int j, rc = 0;
+    for (j = 0; j < 2; j++) {
+      rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
+      rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
+                                  &err);
+    }
+    ok(!rc, "patient %zu: both optimisers ran", i + 1);
+    rkin_regimen_evaluate(r, i, k[1], a[1], cd, cb, &err);
+    ok(!rc && obj[1] >= obj[0] * (1 - 1e-6)
+       && fabs(obj[1] - obj[0]) <= 1e-6 * obj[0],
+       "patient %zu: SLSQP with sensitivity gradients reaches COBYLA's "
+       "optimum: tumour BED %.6f vs %.6f Gy (rel. %.1e, tol. 1e-6); %zu / "
+       "%zu cycles", i + 1, obj[1], obj[0], obj[1] / obj[0] - 1, k[1], k[0]);
+    ok(cb[0] <= 27 * (1 + 1e-9) && cd[2] <= 2 * (1 + 1e-9)
+       && fabs(cb[1] - obj[1]) <= 1e-9 * obj[1]
+       && (fabs(cb[0] - 27) < 1e-5 * 27 || fabs(cd[2] - 2) < 1e-5 * 2),
+       "patient %zu: gradient plan keeps kidney BED %.6f <= 27 and marrow "
+       "%.6f <= 2 Gy, one of them active; objective = re-scored BED", i + 1,
+       cb[0], cd[2]);
+  }
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+/* One compartment, k_e = k + lambda, bolus y_c = 1000 a_c + y_(c-1) e^-k_e
+ * T: per cycle D = s y F, I = s^2 y^2 G with F = (1 - e^-k_e T) / k_e and
+ * G = [(1 - e^-2 k_e T) / (2 k_e) - (1 - e^-(k_e + mu) T) / (k_e + mu)] /
+ * (mu - k_e) (q' = R - mu q, I' = R q from q(0) = 0), BED = D + 2 I / ab;
+ * gradients through dy_c / da_m = 1000 e^-k_e T (c - m). */
+static void mono_bed(double ke, double T, const rkin_region *rg,
+                     double s, const double *a, size_t k, double *bed,
+                     double *grad)
+{
+  double mu = log(2.0) / rg->lq.trep_h, e = exp(-ke * T);
+  double F = (1 - e) / ke;
+  double G = ((1 - exp(-2 * ke * T)) / (2 * ke)
+              - (1 - exp(-(ke + mu) * T)) / (ke + mu)) / (mu - ke);
+  double y = 0, ab = rg->lq.ab_gy;
+  size_t c, m;
+  *bed = 0;
+  for (m = 0; m < k; m++) grad[m] = 0;
+  for (c = 0; c < k; c++) {
+    double dbdy;
+    y = 1000 * a[c] + y * e;
+    *bed += s * F * y + 2 * s * s * G * y * y / ab;
+    dbdy = s * F + 4 * s * s * G * y / ab;
+    for (m = 0; m <= c; m++) grad[m] += dbdy * 1000 * pow(e, (double)(c - m));
+  }
+}
+
+/* Cycles 150 h apart: each cycle's activity carries into the next ones
+ * (e^-k_e T = 0.12), the last one's tail is not scored, so the optimum is
+ * neither uniform nor front-loaded (the optimiser's starting plans): the
+ * gradient search must find it. */
+static void test_kkt(void)
+{
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_nuclide *lu = rkin_nuclide_find("Lu-177", NULL);
+  /* both regions see the one state; the "kidney" heavier (lower dose per
+   * MBq h), the tumour more sensitive to dose rate (a/b 10 vs 2.5) */
+  rkin_region rg[2] = {{"kidney", 0, 2.0, 0, kid->lq},
+                       {"tumour", 0, 0.5, 0, tum->lq}};
+  double p[1] = {0.01}, ke = 0.01 + log(2.0) / lu->half_life_h, T = 150;
+  double sk = rkin_nuclide_j_per_mbqh(lu) / 2.0;
+  double st = rkin_nuclide_j_per_mbqh(lu) / 0.5, amax[3] = {10, 10, 10};
+  double gk[3], gt[3], bk, bt, a[3], obj, L, lo = 0, hi = HUGE_VAL, res = 0;
+  double lam_lo = 0, lam_hi = HUGE_VAL, acob[3], objc;
+  rkin_regimen_limit lim[1];
+  rkin_regimen_rule u;
+  rkin_model *m = mono_model();
+  rkin_regimen *r = make(m, p, 1, rg, 2, 1, T);
+  rkin_err err;
+  size_t k, kc, c, nfree = 0;
+  int rc;
+  /* the limit: 60 % of the kidney BED of 3 x 10 GBq, so it binds */
+  mono_bed(ke, T, &rg[0], sk, amax, 3, &bk, gk);
+  L = 0.6 * bk;
+  lim[0].region = 0;
+  lim[0].bed = 1;
+  lim[0].limit_gy = L;
+  rule(&u, lim, 1, 3, 10, RKIN_OPT_GRADIENT);
+  ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED,
+     "linear model forced onto the augmented (CVODES) route");
+  rc = rkin_regimen_optimise(r, 0, &u, 0, NULL, a, &k, &obj, &err);
+  ok(!rc && k >= 1, "closed-form case: optimised (%zu cycles)", k);
+  if (rc || !k) goto done;
+  mono_bed(ke, T, &rg[0], sk, a, k, &bk, gk);
+  mono_bed(ke, T, &rg[1], st, a, k, &bt, gt);
+  ok(fabs(bt - obj) <= 1e-6 * bt, "objective %.9g = the closed-form tumour "
+     "BED %.9g (rel. 1e-6)", obj, bt);
+  ok(bk <= L * (1 + 1e-9) && bk >= L * (1 - 1e-6), "KKT: the kidney limit "
+     "is active: BED %.9g of %.9g Gy (primal feasibility, rel. 1e-6)", bk,
+     L);
+  /* stationarity with lambda >= 0 and the bounds' signs: a free activity
+   * has grad_t = lambda grad_k; one at max_gbq grad_t >= lambda grad_k;
+   * one at the lower bound (1 GBq) grad_t <= lambda grad_k */
+  for (c = 0; c < k; c++) {
+    double ratio = gt[c] / gk[c];
+    if (a[c] >= 10 * (1 - 1e-7)) {
+      if (ratio < lam_hi) lam_hi = ratio;
+    } else if (a[c] <= 1 + 1e-7) {
+      if (ratio > lam_lo) lam_lo = ratio;
+    } else {
+      lo = fmax(lo, ratio);
+      hi = fmin(hi, ratio);
+      nfree++;
+    }
+  }
+  if (nfree) {
+    double lam = 0.5 * (lo + hi);
+    res = fabs(hi - lo) / lam;
+    ok(res <= 1e-4 && lam >= lam_lo * (1 - 1e-4)
+       && lam <= lam_hi * (1 + 1e-4) && lam > 0,
+       "KKT: stationarity over %zu free activities, lambda = %.6g >= 0 "
+       "(spread %.1e, tol. 1e-4), bound activities' signs hold", nfree,
+       lam, res);
+  } else {
+    ok(lam_lo <= lam_hi * (1 + 1e-4) && lam_hi > 0, "KKT: a multiplier in "
+       "[%.6g, %.6g] satisfies every bound's sign", lam_lo, lam_hi);
+  }
+  diag("plan %.6f %.6f %.6f GBq (%zu cycles), tumour BED %.6f Gy",
+       a[0], k > 1 ? a[1] : 0, k > 2 ? a[2] : 0, k, obj);
+  rule(&u, lim, 1, 3, 10, RKIN_OPT_COBYLA);
+  rc = rkin_regimen_optimise(r, 0, &u, 0, NULL, acob, &kc, &objc, &err);
+  ok(!rc && fabs(obj - objc) <= 1e-6 * objc, "closed-form case: COBYLA's "
+     "optimum %.9g = the gradient optimum %.9g (rel. 1e-6)", objc, obj);
+done:
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+/* A 4 h infusion per cycle (its rate moves with the activity, the
+ * duration fixed: the sensitivities jump at its end and are forced while
+ * it runs): the same optimum as COBYLA on the saturable model. */
+static void test_infusion(void)
+{
+  static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r;
+  rkin_regimen_rule u;
+  double a[2][3], obj[2];
+  size_t k[2];
+  rkin_err err;
+  int j, rc = 0;
+  infusion_h = 4;
+  r = make(m, pv, 1, rg, 3, 0, 1344);
+  infusion_h = 0;
+  for (j = 0; r && j < 2; j++) {
+    rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
+    rc |= rkin_regimen_optimise(r, 0, &u, 0, NULL, a[j], &k[j], &obj[j],
+                                &err);
+  }
+  ok(r && !rc && fabs(obj[1] - obj[0]) <= 1e-6 * obj[0], "4 h infusions: "
+     "gradient optimum %.6f = COBYLA's %.6f Gy (rel. %.1e, tol. 1e-6)",
+     obj[1], obj[0], r && !rc ? obj[1] / obj[0] - 1 : 0.0);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+/* The cumulative BEDs of a k-cycle plan and their gradients, chained
+ * through rg_cycle_aug_sens (direction c: the activity of cycle c). */
+static int plan_grad(rkin_regimen *r, size_t i, size_t k, const double *a,
+                     double *cb, double *gb, rkin_err *err)
+{
+  rg_ws ws;
+  size_t n = rkin_model_nstates(r->sp.model), nr = r->nr, c, q, m;
+  double y[8] = {0}, S[64] = {0}, w[8], d[4], b[4], gd1[32], gb1[32];
+  double *sc = malloc(rg_aug_sens_size(r, k) * sizeof *sc);
+  int rc = rg_ws_init(&ws, r, err);
+  memset(cb, 0, nr * sizeof *cb);
+  memset(gb, 0, nr * k * sizeof *gb);
+  for (c = 0; !rc && c < k; c++) {
+    for (m = 0; m < k; m++) w[m] = m == c;
+    rc = rg_cycle_aug_sens(&ws, i, y, S, 1000 * a[c], w, k, d, b, gd1, gb1,
+                           sc, err);
+    for (q = 0; !rc && q < nr; q++) {
+      cb[q] += b[q];
+      for (m = 0; m < k; m++) gb[q * k + m] += gb1[q * k + m];
+    }
+  }
+  (void)n;
+  rg_ws_clear(&ws);
+  free(sc);
+  return rc;
+}
+
+/* The optimiser's gradients themselves: cumulative BEDs of 3 cycles by
+ * each cycle's activity against central differences of
+ * rkin_regimen_evaluate (step 1e-3 GBq), for boluses and for 4 h
+ * infusions (activity moving the rate, not the duration), on the
+ * saturable model; and against the closed form of the one compartment. */
+static void test_gradients(void)
+{
+  static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  static const double a[3] = {12, 7, 3};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  const rkin_nuclide *lu = rkin_nuclide_find("Lu-177", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_model *m = sat_model(), *mo = mono_model();
+  rkin_err err;
+  int inf;
+  for (inf = 0; inf < 2; inf++) {
+    rkin_regimen *r;
+    double cb[3], gb[9], bp[3], bm[3], ap[3], worst = 0, h = 1e-3;
+    size_t c, q;
+    int rc;
+    infusion_h = inf ? 4 : 0;
+    r = make(m, pv, 1, rg, 3, 0, 1344);
+    infusion_h = 0;
+    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    for (c = 0; !rc && c < 3; c++) {
+      memcpy(ap, a, sizeof ap);
+      ap[c] += h;
+      rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bp, &err);
+      ap[c] -= 2 * h;
+      rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bm, &err);
+      for (q = 0; q < 3; q++)
+        worst = fmax(worst, fabs(gb[q * 3 + c] - (bp[q] - bm[q]) / (2 * h))
+                            / fabs(gb[q * 3 + c]));
+    }
+    ok(!rc && worst < 1e-4, "%s: d(cumulative BED) / d(activity of each "
+       "cycle) from the sensitivities = central differences (rel. %.1e, "
+       "tol. 1e-4)", inf ? "4 h infusions" : "boluses", worst);
+    rkin_regimen_free(r);
+  }
+  {
+    rkin_region rm[2] = {{"kidney", 0, 2.0, 0, kid->lq},
+                         {"tumour", 0, 0.5, 0, tum->lq}};
+    double p[1] = {0.01}, ke = 0.01 + log(2.0) / lu->half_life_h;
+    double cb[2], gb[6], want, wg[3], worst = 0;
+    rkin_regimen *r = make(mo, p, 1, rm, 2, 1, 150);
+    size_t q, c;
+    int rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    for (q = 0; !rc && q < 2; q++) {
+      mono_bed(ke, 150, &rm[q], rkin_nuclide_j_per_mbqh(lu)
+               / rm[q].mass_kg, a, 3, &want, wg);
+      worst = fmax(worst, fabs(cb[q] - want) / want);
+      for (c = 0; c < 3; c++)
+        worst = fmax(worst, fabs(gb[q * 3 + c] - wg[c]) / wg[c]);
+    }
+    ok(!rc && worst < 1e-6, "one compartment, cycles 150 h apart: "
+       "cumulative BEDs and their gradients = closed forms (rel. %.1e, "
+       "tol. 1e-6)", worst);
+    rkin_regimen_free(r);
+  }
+  rkin_model_free(m);
+  rkin_model_free(mo);
+}
+
+int main(void)
+{
+  rkin_init();
+  test_gradients();
+  test_vs_cobyla();
+  test_infusion();
+  test_kkt();
+  done_testing();
+  return exit_status();
+}
