@@ -22,7 +22,13 @@ struct rkin_model {
   rkin_graph *g;
   rkin_node *deriv;          /* the user's (biological) derivatives */
   rkin_node *out_expr;
-  rkin_tape *rhs, *jac, *out;
+  rkin_tape *rhs, *out;
+  /* df/dy: the tape of its structural nonzeros (entries not identically
+   * 0) in compressed-column order: column j's are jac_row[jac_colptr[j]
+   * .. jac_colptr[j + 1] - 1]. The dense Jacobian scatters them. */
+  rkin_tape *jac;
+  size_t jnz, *jac_colptr;
+  int *jac_row, *jac_col;
   rkin_tape *lin, *outlin;   /* row-major A(p) / C(p) when linear */
   /* Parameter derivatives of A(p) and C(p) (linear models): the entries
    * not identically 0, entry k being d(M[dl_idx[k]])/dp[dl_par[k]] with
@@ -75,6 +81,9 @@ void rkin_model_free(rkin_model *m)
   free(m->out_expr);
   rkin_tape_free(m->rhs);
   rkin_tape_free(m->jac);
+  free(m->jac_colptr);
+  free(m->jac_row);
+  free(m->jac_col);
   rkin_tape_free(m->out);
   rkin_tape_free(m->lin);
   rkin_tape_free(m->outlin);
@@ -353,8 +362,38 @@ static int partials(rkin_model *m, const rkin_node *f, size_t nf,
   return 0;
 }
 
-/* Jacobian tape (column-major, as SUNDIALS stores it) and, for a linear
- * model, the row-major A(p) tape. */
+/* The structural nonzeros of the column-major partials col (n x n) into
+ * the compressed-column pattern and the Jacobian tape, which computes only
+ * those: a model of a few hundred states has a few entries per row, and a
+ * dense tape would evaluate and copy n^2 of them. */
+static int sparse_jac(rkin_model *m, rkin_node *col, rkin_err *err)
+{
+  size_t n = m->n, i, j, nz = 0;
+  double v;
+  m->jac_colptr = malloc((n + 1) * sizeof *m->jac_colptr);
+  m->jac_row = malloc((n ? n * n : 1) * sizeof *m->jac_row);
+  m->jac_col = malloc((n ? n * n : 1) * sizeof *m->jac_col);
+  if (!m->jac_colptr || !m->jac_row || !m->jac_col)
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                        "Jacobian", m->name);
+  for (j = 0; j < n; j++) {
+    m->jac_colptr[j] = nz;
+    for (i = 0; i < n; i++) {
+      rkin_node d = col[i + j * n];
+      if (rkin_expr_is_const(m->g, d, &v) && v == 0.0) continue;
+      col[nz] = d;   /* nz <= i + j n: compacted in place */
+      m->jac_row[nz] = (int)i;
+      m->jac_col[nz++] = (int)j;
+    }
+  }
+  m->jac_colptr[n] = m->jnz = nz;
+  if (!(m->jac = rkin_tape_compile(m->g, col, nz, err)))
+    return err ? err->code : RKIN_ENOMEM;
+  return 0;
+}
+
+/* Jacobian tape (sparse, see sparse_jac) and, for a linear model, the
+ * row-major A(p) tape. */
 static int compile_jac(rkin_model *m, const rkin_node *f, rkin_err *err)
 {
   size_t n = m->n, i;
@@ -395,8 +434,8 @@ static int compile_jac(rkin_model *m, const rkin_node *f, rkin_err *err)
     rc = graph_fail(m, err);
     goto done;
   }
-  if (!(m->jac = rkin_tape_compile(m->g, col, n * n, err))
-      || (m->linear && !(m->lin = rkin_tape_compile(m->g, row, n * n, err))))
+  if ((rc = sparse_jac(m, col, err))) goto done;
+  if (m->linear && !(m->lin = rkin_tape_compile(m->g, row, n * n, err)))
     rc = err ? err->code : RKIN_ENOMEM;
 done:
   free(col);
@@ -483,6 +522,7 @@ static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
 {
   size_t l;
   double v;
+  if (rkin_expr_is_const(m->g, c, &v)) return 0;
   for (l = 0; l < m->np; l++) {
     rkin_node pl = rkin_expr_param(m->g, (int)l), d;
     if (pl < 0) return pl;
@@ -503,8 +543,9 @@ static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
  * big model with a few parameters per rate constant stays small. */
 static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
 {
-  size_t n = m->n, nc = n * n + (m->out_linear ? m->nout * n : 0);
-  size_t cap = nc * m->np + 1, i, j;
+  /* room for every parameter of every structurally nonzero coefficient */
+  size_t n = m->n, nc = m->jnz + (m->out_linear ? m->nout * n : 0);
+  size_t cap = nc * m->np + 1, i, j, k;
   rkin_node *nodes = malloc(cap * sizeof *nodes);
   int rc = 0;
   m->dl_idx = malloc(cap * sizeof *m->dl_idx);
@@ -514,10 +555,14 @@ static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
                       "parameter derivatives", m->name);
     goto done;
   }
-  for (i = 0; !rc && i < n; i++)
-    for (j = 0; !rc && j < n; j++) {
-      rkin_node a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g,
-                                                                (int)j));
+  /* Only A's structural nonzeros (the Jacobian's pattern): the others
+   * are 0 for every p, and a model of a few hundred states would spend
+   * n^2 n_params look-ups on them. */
+  for (j = 0; !rc && j < n; j++)
+    for (k = m->jac_colptr[j]; !rc && k < m->jac_colptr[j + 1]; k++) {
+      rkin_node a;
+      i = (size_t)m->jac_row[k];
+      a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g, (int)j));
       rc = a < 0 ? a : add_dparams(m, a, i * n + j, nodes, cap);
     }
   for (i = 0; !rc && m->out_linear && i < m->nout; i++)
@@ -565,7 +610,7 @@ rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
   m->nwork = max_size(max_size(max_size(rkin_tape_nwork(m->rhs),
                                         max_size(rkin_tape_nwork(m->swt),
                                                  rkin_tape_nwork(m->outjac))),
-                               rkin_tape_nwork(m->jac)),
+                               rkin_tape_nwork(m->jac) + m->jnz),
                       max_size(rkin_tape_nwork(m->out),
                                max_size(rkin_tape_nwork(m->lin),
                                         rkin_tape_nwork(m->outlin))));
@@ -693,10 +738,42 @@ int rkin_model_rhs(const rkin_model *m, double t, const double *y,
   return rkin_tape_eval(m->rhs, t, y, p, work, ydot);
 }
 
+size_t rkin_model_jac_nnz(const rkin_model *m)
+{
+  return m->jnz;
+}
+
+const size_t *rkin_model_jac_colptr(const rkin_model *m)
+{
+  return m->jac_colptr;
+}
+
+const int *rkin_model_jac_rowind(const rkin_model *m)
+{
+  return m->jac_row;
+}
+
+int rkin_model_jac_sparse(const rkin_model *m, double t, const double *y,
+                          const double *p, double *val, double *work)
+{
+  int rc = rkin_tape_eval(m->jac, t, y, p, work, val);
+  if (rc < 0) {
+    size_t k = (size_t)(-1 - rc);
+    return -1 - (int)((size_t)m->jac_row[k] + (size_t)m->jac_col[k] * m->n);
+  }
+  return 0;
+}
+
 int rkin_model_jac(const rkin_model *m, double t, const double *y,
                    const double *p, double *J, double *work)
 {
-  return rkin_tape_eval(m->jac, t, y, p, work, J);
+  double *val = work + rkin_tape_nwork(m->jac);  /* nwork has room */
+  size_t k, n = m->n;
+  int rc = rkin_model_jac_sparse(m, t, y, p, val, work);
+  memset(J, 0, n * n * sizeof *J);
+  for (k = 0; k < m->jnz; k++)
+    J[(size_t)m->jac_row[k] + (size_t)m->jac_col[k] * n] = val[k];
+  return rc;
 }
 
 int rkin_model_outputs(const rkin_model *m, double t, const double *y,
