@@ -80,9 +80,11 @@ static inline char *large_name(const char *a, size_t o)
   return s;
 }
 
-/* Builds the model of n_org organs (5 n_org states); 0 or the error. */
-static inline int large_build(size_t n_org, int linear, large_model *lm,
-                              rkin_err *err)
+/* Builds the model of n_org organs (5 n_org states); 0 or the error.
+ * t_graph (may be NULL): called once the graph is traced (the benchmark
+ * times tracing apart from rkin_model_new). */
+static inline int large_build_cb(size_t n_org, int linear, large_model *lm,
+                                 rkin_err *err, void (*t_graph)(void))
 {
   size_t ns = n_org * LARGE_NCOMP, np = large_nparams(n_org), o, i;
   rkin_graph *g = rkin_graph_new();
@@ -93,6 +95,17 @@ static inline int large_build(size_t n_org, int linear, large_model *lm,
   rkin_model_spec spec;
   int rc = RKIN_ENOMEM;
   lm->m = NULL;
+  lm->names = NULL;
+  lm->n_names = 0;
+  if (n_org < 1 || n_org > 100000) {
+    free(y);
+    free(k);
+    free(d);
+    free(val);
+    rkin_graph_free(g);
+    return rkin_err_set(err, RKIN_EINVAL, "large model: %zu organs "
+                        "(expected 1..100000)", n_org);
+  }
   lm->n_names = ns + np;
   lm->names = calloc(ns + np, sizeof *lm->names);
   if (!g || !y || !k || !d || !val || !lm->names || !lu) goto done;
@@ -141,6 +154,7 @@ static inline int large_build(size_t n_org, int linear, large_model *lm,
 #undef ADD
 #undef SUB
 #undef MUL
+  if (t_graph) t_graph();
   spec.name = linear ? "large_pbpk_linear" : "large_pbpk";
   spec.nuclide = lu;
   spec.n_states = ns;
@@ -164,6 +178,12 @@ done:
   free(d);
   free(val);
   return rc;
+}
+
+static inline int large_build(size_t n_org, int linear, large_model *lm,
+                              rkin_err *err)
+{
+  return large_build_cb(n_org, linear, lm, err, NULL);
 }
 
 #endif

@@ -481,6 +481,13 @@ static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
   return RKIN_OK;
 }
 
+int rkin_cvpath_want_sparse(const rkin_model *m, rkin_jacobian jac)
+{
+  size_t n = rkin_model_nstates(m);
+  if (jac != RKIN_JAC_AUTO) return jac == RKIN_JAC_SPARSE;
+  return n >= RKIN_SPARSE_MIN_STATES && 2 * rkin_model_jac_nnz(m) <= n * n;
+}
+
 rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
                              rkin_err *err)
 {
@@ -497,9 +504,7 @@ rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
   c->atol = o->atol;
   c->max_steps = o->max_steps;
   c->jac_const = rkin_model_is_linear(m);
-  c->sparse = o->jacobian == RKIN_JAC_SPARSE
-              || (o->jacobian == RKIN_JAC_AUTO
-                  && n >= RKIN_SPARSE_MIN_STATES);
+  c->sparse = rkin_cvpath_want_sparse(m, o->jacobian);
   c->out_lin = no && rkin_model_outputs_linear(m);
   c->work = malloc((nw ? nw : 1) * sizeof *c->work);
   c->outv = malloc((no ? no : 1) * sizeof *c->outv);

@@ -33,6 +33,11 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
                         size_t n_tout, rkin_emit_fn emit, void *ctx,
                         double *q, long *steps, rkin_err *err);
 
+/* 1 when a solver of m with option jac uses the sparse form (AUTO: from
+ * RKIN_SPARSE_MIN_STATES states on, when at most half the Jacobian's
+ * entries are structural nonzeros). */
+int rkin_cvpath_want_sparse(const rkin_model *m, rkin_jacobian jac);
+
 /* 1 when c factors a sparse Newton matrix with KLU, 0 for dense LU. */
 int rkin_cvpath_sparse(const rkin_cvpath *c);
 

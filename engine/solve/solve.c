@@ -141,8 +141,8 @@ rkin_path rkin_solver_path(const rkin_solver *s)
 
 rkin_jacobian rkin_solver_jacobian(const rkin_solver *s)
 {
-  if (s->o.jacobian != RKIN_JAC_AUTO) return s->o.jacobian;
-  return s->n >= RKIN_SPARSE_MIN_STATES ? RKIN_JAC_SPARSE : RKIN_JAC_DENSE;
+  return rkin_cvpath_want_sparse(s->m, s->o.jacobian) ? RKIN_JAC_SPARSE
+                                                      : RKIN_JAC_DENSE;
 }
 
 /* 1 when the run must integrate an output that the exact path cannot. */

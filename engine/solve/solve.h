@@ -62,14 +62,17 @@ typedef enum {
 /* The Newton matrix of the CVODES path: dense LU, or compressed-column
  * from the Jacobian's sparsity pattern (rkin_model_jac_nnz) with
  * SUNDIALS' KLU solver. AUTO takes sparse from RKIN_SPARSE_MIN_STATES
- * states on (below it dense LU is faster; tests/bench/bench_large). */
+ * states on when at most half the Jacobian's entries are structural
+ * nonzeros: on tests/large.h's model sparse was faster from 10 states on
+ * (1.6x at 10, 6x at 200), dense LU faster on the 6-state peer model
+ * (tests/bench/bench_large and a cohort of the peer). */
 typedef enum {
   RKIN_JAC_AUTO,
   RKIN_JAC_DENSE,
   RKIN_JAC_SPARSE
 } rkin_jacobian;
 
-#define RKIN_SPARSE_MIN_STATES 40
+#define RKIN_SPARSE_MIN_STATES 10
 
 typedef struct {
   double rtol;      /* relative tolerance, CVODES path (default 1e-6) */

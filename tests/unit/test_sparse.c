@@ -289,11 +289,50 @@ static void test_options(void)
   is_int(o.jacobian, RKIN_JAC_AUTO, "default jacobian: AUTO");
   s = rkin_solver_new(lm.m, &o, &err);
   ok(s && rkin_solver_jacobian(s) == RKIN_JAC_SPARSE,
-     "AUTO: sparse for 200 states (>= %d)", RKIN_SPARSE_MIN_STATES);
+     "AUTO: sparse for 200 states (>= %d, sparse)", RKIN_SPARSE_MIN_STATES);
   rkin_solver_free(s);
   s = rkin_solver_new(pm, &o, &err);
   ok(s && rkin_solver_jacobian(s) == RKIN_JAC_DENSE, "AUTO: dense for 6");
   rkin_solver_free(s);
+  {
+    /* 12 states all coupled through their sum: every entry nonzero. */
+    rkin_graph *g = rkin_graph_new();
+    rkin_node d[12], sum = rkin_expr_const(g, 0.0);
+    const char *sn[12] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
+                           "k", "l" };
+    const char *pn[1] = { "kc" };
+    double pv[1] = { 0.1 };
+    rkin_model_spec sp = { .name = "full", .n_states = 12, .states = sn,
+                           .deriv = d, .n_params = 1, .params = pn,
+                           .values = pv };
+    rkin_model *fm;
+    large_model l2;
+    int i;
+    for (i = 0; i < 12; i++)
+      sum = rkin_expr_binary(g, RKIN_OP_ADD, sum, rkin_expr_state(g, i));
+    for (i = 0; i < 12; i++)
+      d[i] = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 0),
+                              rkin_expr_binary(g, RKIN_OP_SUB,
+                                               rkin_expr_state(g, i),
+                                               rkin_expr_binary(
+                                                 g, RKIN_OP_MUL, sum, sum)));
+    fm = rkin_model_new(&sp, g, &err);
+    if (!fm) diag("full model: %s", err.msg);
+    s = fm ? rkin_solver_new(fm, &o, &err) : NULL;
+    ok(s && rkin_model_jac_nnz(fm) == 144
+       && rkin_solver_jacobian(s) == RKIN_JAC_DENSE,
+       "AUTO: dense for 12 states with a full Jacobian (nnz 144)");
+    rkin_solver_free(s);
+    rkin_model_free(fm);
+    if (!large_build(2, 0, &l2, &err)) {
+      s = rkin_solver_new(l2.m, &o, &err);
+      ok(s && rkin_solver_jacobian(s) == RKIN_JAC_SPARSE,
+         "AUTO: sparse for 10 states with %zu of 100 entries",
+         rkin_model_jac_nnz(l2.m));
+      rkin_solver_free(s);
+      large_free(&l2);
+    }
+  }
   o.jacobian = RKIN_JAC_SPARSE;
   s = rkin_solver_new(pm, &o, &err);
   ok(s && rkin_solver_jacobian(s) == RKIN_JAC_SPARSE,
