@@ -443,6 +443,11 @@ static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
     c->ls = c->sparse ? SUNLinSol_KLU(c->y, c->J, c->ctx)
                       : SUNLinSol_Dense(c->y, c->J, c->ctx);
   if (c->ls && !c->sparse) rkin_linsol_fast(c->ls);
+  /* AMD, not SUNDIALS' default COLAMD: a PBPK model's plasma row and
+   * column touch every organ, and COLAMD's order filled that arrow in
+   * (callgrind, bench_large's 200-state model: KLU refactorisation 7.5x
+   * fewer instructions with AMD, the whole solve 30 % fewer). */
+  if (c->ls && c->sparse) SUNLinSol_KLUSetOrdering(c->ls, 0);
   if (!c->y || !c->J || !c->mem || !c->ls) {
     release(c);
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory creating the "
