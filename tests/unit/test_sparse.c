@@ -126,26 +126,19 @@ static rkin_cvpath *cvpath(const rkin_model *m, rkin_jacobian jac)
   return c;
 }
 
-/* I - gamma J of the whole system (states, then integrals of two states),
- * sparse against dense: same arithmetic on the same values, so equal. */
-static void newton_case(int linear, size_t n_org, const char *what)
+/* I - gamma J of the whole system (states, then integrals of three
+ * states), sparse against dense: same arithmetic on the same values, so
+ * equal. */
+static void newton_model(const rkin_model *m, const char *what)
 {
-  large_model lm;
   rkin_err err = { 0 };
   rkin_cvpath *cs = NULL, *cd = NULL;
-  int tia[3] = { 0, 7, 3 };
-  size_t n, nsys, i, diff = 0, nz = 0;
+  int tia[3] = { 0, 2, 1 };
+  size_t n = rkin_model_nstates(m), nsys = n + 3, i, diff = 0, nz = 0;
   double *y = NULL, *Ms = NULL, *Md = NULL;
-  const double *p;
-  if (large_build(n_org, linear, &lm, &err)) {
-    ok(0, "%s: model builds (%s)", what, err.msg);
-    return;
-  }
-  n = rkin_model_nstates(lm.m);
-  nsys = n + 3;
-  p = rkin_model_defaults(lm.m);
-  cs = cvpath(lm.m, RKIN_JAC_SPARSE);
-  cd = cvpath(lm.m, RKIN_JAC_DENSE);
+  const double *p = rkin_model_defaults(m);
+  cs = cvpath(m, RKIN_JAC_SPARSE);
+  cd = cvpath(m, RKIN_JAC_DENSE);
   y = malloc(nsys * sizeof *y);
   Ms = malloc(nsys * nsys * sizeof *Ms);
   Md = malloc(nsys * nsys * sizeof *Md);
@@ -178,7 +171,62 @@ done:
   free(y);
   free(Ms);
   free(Md);
+}
+
+static void newton_case(int linear, size_t n_org, const char *what)
+{
+  large_model lm;
+  rkin_err err = { 0 };
+  if (large_build(n_org, linear, &lm, &err)) {
+    ok(0, "%s: model builds (%s)", what, err.msg);
+    return;
+  }
+  newton_model(lm.m, what);
   large_free(&lm);
+}
+
+/* No decay, and states without a term in themselves: the pattern must
+ * add the diagonal (I - gamma J needs it) before, between and after a
+ * column's entries (b's column holds row c only: the diagonal goes
+ * before it; c's holds row a only: after it).
+ * a' = -k a + k2 c, b' = k a, c' = k b. */
+static void newton_no_diagonal(void)
+{
+  rkin_graph *g = rkin_graph_new();
+  rkin_node a = rkin_expr_state(g, 0), b = rkin_expr_state(g, 1);
+  rkin_node c = rkin_expr_state(g, 2), k = rkin_expr_param(g, 0);
+  rkin_node k2 = rkin_expr_param(g, 1), d[3];
+  const char *sn[3] = { "a", "b", "c" }, *pn[2] = { "k", "k2" };
+  double pv[2] = { 0.3, 0.05 };
+  rkin_model_spec sp = { .name = "chain", .n_states = 3, .states = sn,
+                         .deriv = d, .n_params = 2, .params = pn,
+                         .values = pv };
+  rkin_err err = { 0 };
+  rkin_model *m;
+#define MUL(x, y) rkin_expr_binary(g, RKIN_OP_MUL, (x), (y))
+  d[0] = rkin_expr_binary(g, RKIN_OP_SUB, MUL(k2, c), MUL(k, a));
+  d[1] = MUL(k, a);
+  d[2] = MUL(k, b);
+#undef MUL
+  m = rkin_model_new(&sp, g, &err);
+  if (!ok(m != NULL, "3-state chain builds")) {
+    diag("%s", err.msg);
+    return;
+  }
+  is_int((long)rkin_model_jac_nnz(m), 4, "chain: 4 structural nonzeros, "
+         "b's and c's diagonals not among them");
+  newton_model(m, "3-state chain without diagonal");
+  {
+    /* k2 = NaN: the only non-finite entry is d a'/dc, dense index
+     * 0 + 2 * 3 = 6 (its sparse index is 3). */
+    double y[3] = { 1, 2, 3 }, p[2] = { 0.3, NAN }, v[4], J[9];
+    double *w = malloc(rkin_model_nwork(m) * sizeof *w);
+    is_int(rkin_model_jac_sparse(m, 0, y, p, v, w), -7,
+           "non-finite sparse entry reported by its dense index (-1 - 6)");
+    is_int(rkin_model_jac(m, 0, y, p, J, w), -7, "... as the dense one");
+    free(w);
+  }
+  rkin_model_free(m);
 }
 
 /* 7.4 GBq into plasma, outputs at four times, TIAs of three states. */
@@ -396,6 +444,7 @@ int main(void)
   test_pattern();
   newton_case(0, 40, "200-state nonlinear");
   newton_case(1, 10, "50-state linear");
+  newton_no_diagonal();
   test_solutions();
   test_options();
   test_small_sparse();
