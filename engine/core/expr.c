@@ -780,6 +780,65 @@ static int dep(const rkin_graph *g, diff_ctx *memo, rkin_node n, rkin_node x)
   return r;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+int rkin_expr_leaves(const rkin_graph *g, rkin_node n, rkin_op kind,
+                     int **out, size_t *n_out)
+{
+  imap seen = { 0 };
+  int *stack = NULL, *res = NULL, v;
+  size_t ns = 0, cs = 0, nr = 0, cr = 0;
+  int rc = 0;
+  *out = NULL;
+  *n_out = 0;
+  if (!node_ok(g, n) || (kind != RKIN_OP_STATE && kind != RKIN_OP_PARAM))
+    return RKIN_EINVAL;
+  /* depth-first over the nodes below n whose summary holds such a leaf */
+#define PUSH(x)                                                          \
+  do {                                                                   \
+    if (ns == cs) {                                                      \
+      int *t = realloc(stack, (cs = cs ? 2 * cs : 64) * sizeof *t);      \
+      if (!t) { rc = RKIN_ENOMEM; goto done; }                           \
+      stack = t;                                                         \
+    }                                                                    \
+    stack[ns++] = (x);                                                   \
+  } while (0)
+  PUSH(n);
+  while (ns) {
+    const rkin_expr_node *e = &g->nodes[stack[--ns]];
+    int node = stack[ns], k, nk = rkin_expr_nkids(e->op);
+    if (kind == RKIN_OP_STATE ? e->max_state < 0 : e->max_param < 0)
+      continue;
+    if (imap_get(&seen, node, &v)) continue;
+    if (imap_put(&seen, node, 1)) { rc = RKIN_ENOMEM; goto done; }
+    if (e->op == (unsigned char)kind) {
+      if (nr == cr) {
+        int *t = realloc(res, (cr = cr ? 2 * cr : 16) * sizeof *t);
+        if (!t) { rc = RKIN_ENOMEM; goto done; }
+        res = t;
+      }
+      res[nr++] = e->a;
+      continue;
+    }
+    for (k = 0; k < nk; k++) PUSH(k == 0 ? e->a : k == 1 ? e->b : e->c);
+  }
+#undef PUSH
+  if (nr) qsort(res, nr, sizeof *res, cmp_int);
+  *out = res;
+  *n_out = nr;
+  res = NULL;
+done:
+  free(res);
+  free(stack);
+  free(seen.key);
+  free(seen.val);
+  return rc;
+}
+
 /* A walk over the part of n's cone the masks let through, each node once:
  * O(that part), not O(graph) - a linear model of a few hundred states asks
  * this for every coefficient and parameter. */
@@ -946,6 +1005,8 @@ rkin_node rkin_expr_diff(rkin_graph *g, rkin_node f, rkin_node x)
                 "'%s' node; expected a state, parameter or time leaf",
                 rkin_expr_op_name((rkin_op)k));
   memset(&memo, 0, sizeof memo);
+  /* The masks settle most entries of a sparse Jacobian: no memo then. */
+  if (!rkin_expr_depends(g, f, x)) return c_(g, 0.0);
   r = diff_rec(g, &memo, f, x);
   free(memo.d.key);
   free(memo.d.val);

@@ -345,19 +345,32 @@ static int compile_rhs(rkin_model *m, rkin_node *f, rkin_err *err)
   return compile_switches(m, f, err);
 }
 
-/* d f_k / d y_j for k < nf, stored column-major (col) and row-major (row). */
+/* d f_k / d y_j for k < nf, stored column-major (col) and row-major (row).
+ * Only the states each f_k uses are differentiated (one walk of its
+ * cone): a large model's other n^2 pairs are the constant 0. */
 static int partials(rkin_model *m, const rkin_node *f, size_t nf,
                     rkin_node *col, rkin_node *row)
 {
-  size_t k, j;
-  for (j = 0; j < m->n; j++) {
-    rkin_node y = rkin_expr_state(m->g, (int)j);
-    for (k = 0; k < nf; k++) {
-      rkin_node d = rkin_expr_diff(m->g, f[k], y);
-      if (d < 0) return d;
+  size_t k, j, nl, t;
+  rkin_node zero = rkin_expr_const(m->g, 0.0);
+  int *leaf;
+  if (zero < 0) return zero;
+  for (k = 0; k < nf * m->n; k++) col[k] = row[k] = zero;
+  for (k = 0; k < nf; k++) {
+    int rc = rkin_expr_leaves(m->g, f[k], RKIN_OP_STATE, &leaf, &nl);
+    if (rc) return rc;
+    for (t = 0; t < nl; t++) {
+      rkin_node d;
+      j = (size_t)leaf[t];
+      d = rkin_expr_diff(m->g, f[k], rkin_expr_state(m->g, (int)j));
+      if (d < 0) {
+        free(leaf);
+        return d;
+      }
       col[k + j * nf] = d;
       row[k * m->n + j] = d;
     }
+    free(leaf);
   }
   return 0;
 }
@@ -516,25 +529,47 @@ static size_t max_size(size_t a, size_t b)
 }
 
 /* One coefficient's parameter derivatives appended to the list (only
- * those not identically 0). */
+ * those not identically 0); par: the parameter leaves. */
 static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
-                       rkin_node *nodes, size_t cap)
+                       const rkin_node *par, rkin_node **nodes, size_t *cap)
 {
   size_t l;
   double v;
+  int *used, rc = 0;
+  size_t nu, t;
   if (rkin_expr_is_const(m->g, c, &v)) return 0;
-  for (l = 0; l < m->np; l++) {
-    rkin_node pl = rkin_expr_param(m->g, (int)l), d;
-    if (pl < 0) return pl;
-    if (!rkin_expr_depends(m->g, c, pl)) continue;
+  if ((rc = rkin_expr_leaves(m->g, c, RKIN_OP_PARAM, &used, &nu))) return rc;
+  for (t = 0; t < nu; t++) {
+    rkin_node pl, d;
+    l = (size_t)used[t];
+    pl = par[l];
     d = rkin_expr_diff(m->g, c, pl);
-    if (d < 0) return d;
+    if (d < 0) {
+      free(used);
+      return d;
+    }
     if (rkin_expr_is_const(m->g, d, &v) && v == 0.0) continue;
-    if (m->n_dl >= cap) return RKIN_ENOMEM;
-    nodes[m->n_dl] = d;
+    if (m->n_dl >= *cap) {   /* grown as found: n_params per entry is
+                                a bound far above the usual 1 or 2 */
+      size_t nc = 2 * *cap;
+      rkin_node *nn = realloc(*nodes, nc * sizeof *nn);
+      size_t *ni, *np_;
+      if (nn) *nodes = nn;
+      ni = realloc(m->dl_idx, nc * sizeof *ni);
+      if (ni) m->dl_idx = ni;
+      np_ = realloc(m->dl_par, nc * sizeof *np_);
+      if (np_) m->dl_par = np_;
+      if (!nn || !ni || !np_) {
+        free(used);
+        return RKIN_ENOMEM;
+      }
+      *cap = nc;
+    }
+    (*nodes)[m->n_dl] = d;
     m->dl_idx[m->n_dl] = idx;
     m->dl_par[m->n_dl++] = l;
   }
+  free(used);
   return 0;
 }
 
@@ -543,14 +578,17 @@ static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
  * big model with a few parameters per rate constant stays small. */
 static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
 {
-  /* room for every parameter of every structurally nonzero coefficient */
+  /* room for one parameter per structurally nonzero coefficient; grows */
   size_t n = m->n, nc = m->jnz + (m->out_linear ? m->nout * n : 0);
-  size_t cap = nc * m->np + 1, i, j, k;
+  size_t cap = nc + 16, i, j, k;
   rkin_node *nodes = malloc(cap * sizeof *nodes);
+  rkin_node *par = malloc((m->np ? m->np : 1) * sizeof *par);
   int rc = 0;
   m->dl_idx = malloc(cap * sizeof *m->dl_idx);
   m->dl_par = malloc(cap * sizeof *m->dl_par);
-  if (!nodes || !m->dl_idx || !m->dl_par) {
+  for (i = 0; par && i < m->np; i++)
+    par[i] = rkin_expr_param(m->g, (int)i);
+  if (!nodes || !par || !m->dl_idx || !m->dl_par) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
                       "parameter derivatives", m->name);
     goto done;
@@ -563,13 +601,14 @@ static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
       rkin_node a;
       i = (size_t)m->jac_row[k];
       a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g, (int)j));
-      rc = a < 0 ? a : add_dparams(m, a, i * n + j, nodes, cap);
+      rc = a < 0 ? a : add_dparams(m, a, i * n + j, par, &nodes, &cap);
     }
   for (i = 0; !rc && m->out_linear && i < m->nout; i++)
     for (j = 0; !rc && j < n; j++) {
       rkin_node a = rkin_expr_diff(m->g, m->out_expr[i],
                                    rkin_expr_state(m->g, (int)j));
-      rc = a < 0 ? a : add_dparams(m, a, n * n + i * n + j, nodes, cap);
+      rc = a < 0 ? a : add_dparams(m, a, n * n + i * n + j, par, &nodes,
+                                   &cap);
     }
   if (rc || rkin_graph_error(m->g, NULL)) {
     rc = graph_fail(m, err);
@@ -579,6 +618,7 @@ static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
     rc = err ? err->code : RKIN_ENOMEM;
 done:
   free(nodes);
+  free(par);
   return rc;
 }
 
