@@ -438,9 +438,45 @@ static void test_small_sparse(void)
   rkin_model_free(m);
 }
 
+/* rkin_expr_leaves on f = p3 y5 + ifelse(y2 > p1, y7, exp(y4)) + t y5:
+ * states {2, 4, 5, 7} (y5 twice, listed once), parameters {1, 3}; the
+ * condition's and both branches' leaves count. */
+static void test_leaves(void)
+{
+  rkin_graph *g = rkin_graph_new();
+  rkin_node y2 = rkin_expr_state(g, 2), y5 = rkin_expr_state(g, 5);
+  rkin_node y7 = rkin_expr_state(g, 7), p1 = rkin_expr_param(g, 1);
+  rkin_node y4 = rkin_expr_state(g, 4);
+  rkin_node p3 = rkin_expr_param(g, 3), f, c;
+  int *v = NULL;
+  size_t n = 0;
+  c = rkin_expr_binary(g, RKIN_OP_GT, y2, p1);
+  f = rkin_expr_binary(g, RKIN_OP_ADD,
+                       rkin_expr_binary(g, RKIN_OP_MUL, p3, y5),
+                       rkin_expr_ifelse(g, c, y7,
+                                        rkin_expr_unary(g, RKIN_OP_EXP, y4)));
+  f = rkin_expr_binary(g, RKIN_OP_ADD, f,
+                       rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_time(g),
+                                        y5));
+  ok(rkin_expr_leaves(g, f, RKIN_OP_STATE, &v, &n) == 0 && n == 4
+     && v[0] == 2 && v[1] == 4 && v[2] == 5 && v[3] == 7,
+     "leaves: states 2, 4, 5, 7");
+  free(v);
+  ok(rkin_expr_leaves(g, f, RKIN_OP_PARAM, &v, &n) == 0 && n == 2
+     && v[0] == 1 && v[1] == 3, "leaves: parameters 1, 3");
+  free(v);
+  ok(rkin_expr_leaves(g, rkin_expr_time(g), RKIN_OP_STATE, &v, &n) == 0
+     && n == 0 && v == NULL, "leaves: none below t");
+  ok(rkin_expr_leaves(g, f, RKIN_OP_TIME, &v, &n) == RKIN_EINVAL
+     && rkin_expr_leaves(g, 99999, RKIN_OP_STATE, &v, &n) == RKIN_EINVAL,
+     "leaves: a kind other than state/param or a bad node is refused");
+  rkin_graph_free(g);
+}
+
 int main(void)
 {
   rkin_init();
+  test_leaves();
   test_pattern();
   newton_case(0, 40, "200-state nonlinear");
   newton_case(1, 10, "50-state linear");
