@@ -102,39 +102,99 @@ void rkin_model_free(rkin_model *m)
 
 /* ------------------------------------------------------------ checks */
 
+/* Names sorted (with their index) so that duplicates are neighbours: a
+ * model of a few hundred states and parameters checked pairwise took
+ * O(names^2) string compares. */
+typedef struct {
+  const char *s;
+  size_t i;
+} named;
+
+static int cmp_named(const void *a, const void *b)
+{
+  const named *x = a, *y = b;
+  int c = strcmp(x->s, y->s);
+  return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static named *sorted_names(const char *const *v, size_t n)
+{
+  named *t = malloc((n ? n : 1) * sizeof *t);
+  size_t i;
+  if (!t) return NULL;
+  for (i = 0; i < n; i++) {
+    t[i].s = v[i];
+    t[i].i = i;
+  }
+  qsort(t, n, sizeof *t, cmp_named);
+  return t;
+}
+
+/* The first problem in index order: an empty name, or a name equal to an
+ * earlier one (reported with that earlier one's index). */
 static int check_names(const char *model, const char *kind,
                        const char *const *v, size_t n, rkin_err *err)
 {
-  size_t i, j;
+  size_t i, empty, dup = (size_t)-1, first = 0;
+  named *t;
   if (n > 0 && !v)
     return rkin_err_set(err, RKIN_EINVAL, "model '%s': %zu %ss but no name "
                         "array", model, n, kind);
-  for (i = 0; i < n; i++) {
-    if (!v[i] || !v[i][0])
-      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s %zu has an empty "
-                          "name; expected a non-empty name", model, kind,
-                          i + 1);
-    for (j = 0; j < i; j++)
-      if (strcmp(v[i], v[j]) == 0)
-        return rkin_err_set(err, RKIN_EINVAL, "model '%s': duplicate %s name "
-                            "'%s' (%s %zu and %zu); names must be unique",
-                            model, kind, v[i], kind, j + 1, i + 1);
-  }
+  for (empty = 0; empty < n; empty++)
+    if (!v[empty] || !v[empty][0]) break;
+  if (!(t = sorted_names(v, empty)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory "
+                        "checking %s names", model, kind);
+  for (i = 1; i < empty; i++)   /* equal names: ascending index */
+    if (!strcmp(t[i].s, t[i - 1].s) && t[i].i < dup
+        && (i < 2 || strcmp(t[i - 1].s, t[i - 2].s))) {
+      dup = t[i].i;
+      first = t[i - 1].i;
+    }
+  free(t);
+  if (dup != (size_t)-1)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': duplicate %s name "
+                        "'%s' (%s %zu and %zu); names must be unique",
+                        model, kind, v[dup], kind, first + 1, dup + 1);
+  if (empty < n)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s %zu has an empty "
+                        "name; expected a non-empty name", model, kind,
+                        empty + 1);
   return 0;
 }
 
-/* A name used for two kinds of thing would make look-ups ambiguous. */
+/* A name used for two kinds of thing would make look-ups ambiguous. Both
+ * lists hold checked (non-empty, unique) names. */
 static int check_clash(const char *model, const char *kind_a,
                        const char *const *a, size_t na, const char *kind_b,
                        const char *const *b, size_t nb, rkin_err *err)
 {
-  size_t i, j;
-  for (i = 0; i < na; i++)
-    for (j = 0; j < nb; j++)
-      if (strcmp(a[i], b[j]) == 0)
+  size_t i;
+  named *t, key;
+  if (!na || !nb) return 0;
+  if (!(t = sorted_names(b, nb)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory "
+                        "checking names", model);
+  for (i = 0; i < na; i++) {
+    key.s = a[i];
+    key.i = 0;
+    /* lower bound of a[i] among the sorted names */
+    {
+      size_t lo = 0, hi = nb;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_named(&t[mid], &key) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < nb && !strcmp(t[lo].s, a[i])) {
+        free(t);
         return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' has the "
                             "name of a %s; names must differ", model, kind_a,
                             a[i], kind_b);
+      }
+    }
+  }
+  free(t);
   return 0;
 }
 
@@ -270,17 +330,30 @@ static void linear_reason(rkin_model *m, rkin_node f, const rkin_node *d,
   char txt[200];
   double v = 1.0;
   rkin_node z;
-  size_t j;
-  for (j = 0; j < m->n; j++) {
-    rkin_node dj = d[j * stride];
-    int st = rkin_expr_has_state(m->g, dj), tm = rkin_expr_has_time(m->g, dj);
+  size_t j, t, nl = 0;
+  int *leaf = NULL;
+  /* Only the states f uses have a derivative that is not the constant 0
+   * (one walk of f's cone, not all n; out of memory: all n). */
+  if (rkin_expr_leaves(m->g, f, RKIN_OP_STATE, &leaf, &nl)) {
+    leaf = NULL;
+    nl = m->n;
+  }
+  for (t = 0; t < nl; t++) {
+    rkin_node dj;
+    int st, tm;
+    j = leaf ? (size_t)leaf[t] : t;
+    dj = d[j * stride];
+    st = rkin_expr_has_state(m->g, dj);
+    tm = rkin_expr_has_time(m->g, dj);
     if (st || tm) {
       rkin_expr_format(m->g, dj, sn, pn, txt, sizeof txt);
       snprintf(why, WHY, "%s: d(%s)/d%s = %s depends on %s", who, what,
                m->states[j], txt, st ? "the states" : "time");
+      free(leaf);
       return;
     }
   }
+  free(leaf);
   z = rkin_expr_zero_states(m->g, f);
   if (z >= 0 && rkin_expr_is_const(m->g, z, &v) && v == 0.0) {
     why[0] = '\0';
