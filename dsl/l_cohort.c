@@ -28,7 +28,7 @@
 static const char *const cohort_keys[] = {
   "model", "n", "seed", "cv", "theta", "patients", "cycles", "interval_h",
   "doses", "activity_factors", "tia", "path", "rtol", "atol", "threads",
-  "progress", "csv", "chunk", "quantiles", "limits", NULL
+  "progress", "csv", "chunk", "quantiles", "limits", "jacobian", NULL
 };
 
 /* A text progress bar on stderr; only when stderr is a terminal. */
@@ -217,6 +217,17 @@ static rkin_path read_path(lua_State *L)
   lrk_error(L, CTX ": field 'path' must be \"auto\", \"cvodes\" or "
             "\"exact\" (got \"%s\")", p);
   return RKIN_PATH_AUTO;
+}
+
+static rkin_jacobian read_jacobian(lua_State *L)
+{
+  const char *j = lrk_field_string(L, 1, CTX, "jacobian", 0, "auto");
+  if (!strcmp(j, "auto")) return RKIN_JAC_AUTO;
+  if (!strcmp(j, "dense")) return RKIN_JAC_DENSE;
+  if (!strcmp(j, "sparse")) return RKIN_JAC_SPARSE;
+  lrk_error(L, CTX ": field 'jacobian' must be \"auto\", \"dense\" or "
+            "\"sparse\" (got \"%s\")", j);
+  return RKIN_JAC_AUTO;
 }
 
 /* Builds the result table: n, cycles, path, steps, names, params[i],
@@ -537,6 +548,7 @@ static int cohort_new(lua_State *L)
   sp.opts.rtol = lrk_field_number(L, 1, CTX, "rtol", 0, sp.opts.rtol);
   sp.opts.atol = lrk_field_number(L, 1, CTX, "atol", 0, sp.opts.atol);
   sp.opts.path = read_path(L);
+  sp.opts.jacobian = read_jacobian(L);
   sp.threads = (int)lrk_field_count(L, 1, CTX, "threads", 0, 0, 0,
                                     LRK_MAX_THREADS);
   if (lrk_field_boolean(L, 1, CTX, "progress", isatty(2)) &&

@@ -287,13 +287,25 @@ static rkin_path read_path(lua_State *L, const char *ctx)
   return RKIN_PATH_AUTO;
 }
 
+static rkin_jacobian read_jacobian(lua_State *L, const char *ctx)
+{
+  const char *j = lrk_field_string(L, 2, ctx, "jacobian", 0, "auto");
+  if (strcmp(j, "auto") == 0) return RKIN_JAC_AUTO;
+  if (strcmp(j, "dense") == 0) return RKIN_JAC_DENSE;
+  if (strcmp(j, "sparse") == 0) return RKIN_JAC_SPARSE;
+  lrk_error(L, "%s: field 'jacobian' must be \"auto\", \"dense\" or "
+            "\"sparse\" (got \"%s\")", ctx, j);
+  return RKIN_JAC_AUTO;
+}
+
 /* m:simulate{doses=, times=, tia=, params=, y0=, t0=, t1=, rtol=, atol=,
- * max_steps=, path=} -> result table. */
+ * max_steps=, path=, jacobian=} -> result table. */
 int lrk_model_simulate(lua_State *L)
 {
   static const char *const keys[] = {"doses", "times", "tia", "params",
                                      "y0", "t0", "t1", "rtol", "atol",
-                                     "max_steps", "path", "pre_dose", NULL};
+                                     "max_steps", "path", "pre_dose",
+                                     "jacobian", NULL};
   const rkin_model *m = lrk_check_model(L, 1);
   size_t ns = rkin_model_nstates(m), no = rkin_model_noutputs(m);
   size_t np = rkin_model_nparams(m), nt = 0, n_tia, i, k;
@@ -374,6 +386,7 @@ int lrk_model_simulate(lua_State *L)
   o.max_steps = lrk_field_count(L, 2, ctx, "max_steps", 0, o.max_steps, 1,
                                 1000000000);
   o.path = read_path(L, ctx);
+  o.jacobian = read_jacobian(L, ctx);
 
   ybuf = nt ? lrk_scratch(L, nt * ns, sizeof *ybuf) : NULL;
   obuf = nt && no ? lrk_scratch(L, nt * no, sizeof *obuf) : NULL;
@@ -443,6 +456,11 @@ int lrk_model_simulate(lua_State *L)
     lua_pushstring(L, rkin_solver_path(s) == RKIN_PATH_EXACT ? "exact"
                                                               : "cvodes");
     lua_setfield(L, rt, "path");
+    if (rkin_solver_path(s) == RKIN_PATH_CVODES) {
+      lua_pushstring(L, rkin_solver_jacobian(s) == RKIN_JAC_SPARSE ? "sparse"
+                                                                  : "dense");
+      lua_setfield(L, rt, "jacobian");
+    }
     lua_pushinteger(L, res.n_steps);
     lua_setfield(L, rt, "steps");
     lua_pushnumber(L, t0);

@@ -520,4 +520,51 @@ do
            .. "the line")
 end
 
+-- jacobian = "sparse" | "dense" (CVODES Newton matrix): a saturable
+-- two-state model gives the same states and TIA both ways (rtol 1e-9),
+-- and a bad value names the field and the choices.
+do
+  local mm = rk.model {
+    name = "mm2", states = { "A", "B" },
+    params = { vmax = 50, km = 20, k = 0.1 },
+    ode = function(s, p)
+      local up = p.vmax * s.A / (p.km + s.A)
+      return { A = -up, B = up - p.k * s.B }
+    end,
+  }
+  local o = { doses = { { time = 0, amount = 500, to = "A" } },
+    times = { 1, 5, 24 }, tia = { "B" }, rtol = 1e-9, atol = 1e-9 }
+  o.jacobian = "sparse"
+  local rs = mm:simulate(o)
+  o.jacobian = "dense"
+  local rd = mm:simulate(o)
+  for i = 1, 3 do
+    t.is(rs.B[i], rd.B[i], 1e-7, ("jacobian sparse = dense, B at %g h"):format(o.times[i]))
+  end
+  t.is(rs.tia.B, rd.tia.B, 1e-7, "jacobian sparse = dense, TIA of B")
+  t.ok(rs.B[3] > 1, "the model moved activity into B")
+  t.ok(rs.jacobian == "sparse", "r.jacobian: sparse when asked")
+  t.ok(rd.jacobian == "dense", "r.jacobian: dense when asked")
+  o.jacobian = nil
+  t.ok(mm:simulate(o).jacobian == "dense", "r.jacobian: auto is dense for 2 states")
+  o.jacobian = "banded"
+  t.raises(function() return mm:simulate(o) end,
+    "field 'jacobian' must be \"auto\", \"dense\" or \"sparse\" (got \"banded\")",
+    "an unknown jacobian value raises, naming the choices")
+  t.raises(function() return rk.cohort { model = mm, n = 2, jacobian = "klu",
+    cycles = 1, interval_h = 24, doses = { { time = 0, amount = 1, to = "A" } },
+    tia = { "B" } } end,
+    "rk.cohort: field 'jacobian' must be \"auto\", \"dense\" or \"sparse\" (got \"klu\")",
+    "rk.cohort: an unknown jacobian value raises")
+  local c = rk.cohort { model = mm, n = 3, seed = 2, cv = 0.2, jacobian = "sparse",
+    cycles = 1, interval_h = 24, doses = { { time = 0, amount = 500, to = "A" } },
+    tia = { "B" } }
+  local cd = rk.cohort { model = mm, n = 3, seed = 2, cv = 0.2, jacobian = "dense",
+    cycles = 1, interval_h = 24, doses = { { time = 0, amount = 500, to = "A" } },
+    tia = { "B" } }
+  for i = 1, 3 do
+    t.is(c.tia.B[1][i], cd.tia.B[1][i], 1e-5, ("rk.cohort jacobian sparse = dense, patient %d"):format(i))
+  end
+end
+
 t.done()

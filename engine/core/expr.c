@@ -661,30 +661,9 @@ int rkin_expr_has_time(const rkin_graph *g, rkin_node n)
   return node_ok(g, n) && (g->nodes[n].flags & RKIN_EXPR_HAS_TIME);
 }
 
-/* Exact walk for the rare graphs with leaf indices >= 64, where the masks
- * only filter. Nodes are in topological order (children first), so one
- * forward pass from x to n decides. */
-static int depends_scan(const rkin_graph *g, rkin_node n, rkin_node x)
-{
-  size_t len = (size_t)(n - x) + 1, k;
-  unsigned char *dep;
-  int r;
-  if (n < x) return 0;
-  dep = calloc(len, 1);
-  if (!dep) return 1;  /* "may depend": safe for every caller */
-  dep[0] = 1;
-  for (k = 1; k < len; k++) {
-    const rkin_expr_node *e = &g->nodes[x + (int)k];
-    rkin_op op = (rkin_op)e->op;
-    int nk = rkin_expr_nkids(op);
-    if (nk >= 1 && e->a >= x && dep[e->a - x]) dep[k] = 1;
-    if (nk >= 2 && e->b >= x && dep[e->b - x]) dep[k] = 1;
-    if (nk >= 3 && e->c >= x && dep[e->c - x]) dep[k] = 1;
-  }
-  r = dep[len - 1];
-  free(dep);
-  return r;
-}
+/* Exact answer for graphs with leaf indices >= 64, where the masks only
+ * filter (defined with the derivative's memo below). */
+static int depends_exact(const rkin_graph *g, rkin_node n, rkin_node x);
 
 int rkin_expr_depends(const rkin_graph *g, rkin_node n, rkin_node x)
 {
@@ -697,16 +676,182 @@ int rkin_expr_depends(const rkin_graph *g, rkin_node n, rkin_node x)
     return (e->flags & RKIN_EXPR_HAS_TIME) != 0;
   case RKIN_OP_STATE:
     if (!(e->smask & ((uint64_t)1 << (l->a & 63)))) return 0;
-    return g->max_state < 64 ? 1 : depends_scan(g, n, x);
+    return g->max_state < 64 ? 1 : depends_exact(g, n, x);
   case RKIN_OP_PARAM:
     if (!(e->pmask & ((uint64_t)1 << (l->a & 63)))) return 0;
-    return g->max_param < 64 ? 1 : depends_scan(g, n, x);
+    return g->max_param < 64 ? 1 : depends_exact(g, n, x);
   default:
     return 0;
   }
 }
 
 /* ------------------------------------------------------------ derivative */
+
+/* The memo of one derivative, a small hash map from node to result: a
+ * derivative visits only the nodes below f that may depend on x, so its
+ * cost must not grow with the whole graph (an array indexed by node, set
+ * up per call, made the n^2 entries of a Jacobian cost O(n^2 graph)). */
+typedef struct {
+  int *key, *val;   /* key -1: empty */
+  size_t cap, n;
+} imap;
+
+static size_t imap_slot(const imap *m, int k)
+{
+  size_t h = (size_t)((uint32_t)k * 2654435761u) & (m->cap - 1);
+  while (m->key[h] != -1 && m->key[h] != k) h = (h + 1) & (m->cap - 1);
+  return h;
+}
+
+static int imap_get(const imap *m, int k, int *v)
+{
+  size_t h;
+  if (!m->cap) return 0;
+  h = imap_slot(m, k);
+  if (m->key[h] != k) return 0;
+  *v = m->val[h];
+  return 1;
+}
+
+/* 0, or -1 out of memory (the caller then goes on without the memo). */
+static int imap_put(imap *m, int k, int v)
+{
+  size_t h, i;
+  if (2 * (m->n + 1) > m->cap) {
+    imap b;
+    b.cap = m->cap ? 2 * m->cap : 64;
+    b.n = 0;
+    b.key = malloc(b.cap * sizeof *b.key);
+    b.val = malloc(b.cap * sizeof *b.val);
+    if (!b.key || !b.val) {
+      free(b.key);
+      free(b.val);
+      return -1;
+    }
+    for (i = 0; i < b.cap; i++) b.key[i] = -1;
+    for (i = 0; i < m->cap; i++)
+      if (m->key[i] != -1) {
+        h = imap_slot(&b, m->key[i]);
+        b.key[h] = m->key[i];
+        b.val[h] = m->val[i];
+        b.n++;
+      }
+    free(m->key);
+    free(m->val);
+    *m = b;
+  }
+  h = imap_slot(m, k);
+  if (m->key[h] != k) m->n++;
+  m->key[h] = k;
+  m->val[h] = v;
+  return 0;
+}
+
+typedef struct {
+  imap d;     /* node -> its derivative */
+  imap dep;   /* node -> 1 / 0: depends on x (graphs with indices >= 64) */
+} diff_ctx;
+
+/* rkin_expr_depends, memoised over one derivative: with leaf indices >= 64
+ * the masks only filter, and the exact answer is the OR over the kids. */
+static int dep(const rkin_graph *g, diff_ctx *memo, rkin_node n, rkin_node x)
+{
+  const rkin_expr_node *e = &g->nodes[n], *l = &g->nodes[x];
+  int r = 0, k, nk, kids[3];
+  if (l->op == RKIN_OP_TIME) return (e->flags & RKIN_EXPR_HAS_TIME) != 0;
+  if (l->op == RKIN_OP_STATE) {
+    if (!(e->smask & ((uint64_t)1 << (l->a & 63)))) return 0;
+    if (g->max_state < 64) return 1;
+  } else if (l->op == RKIN_OP_PARAM) {
+    if (!(e->pmask & ((uint64_t)1 << (l->a & 63)))) return 0;
+    if (g->max_param < 64) return 1;
+  } else {
+    return 0;
+  }
+  if (n == x) return 1;
+  nk = rkin_expr_nkids(e->op);
+  if (n < x || nk == 0) return 0;
+  if (imap_get(&memo->dep, n, &r)) return r;
+  kids[0] = e->a;
+  kids[1] = e->b;
+  kids[2] = e->c;
+  for (k = 0; k < nk && !r; k++) r = dep(g, memo, kids[k], x);
+  imap_put(&memo->dep, n, r);   /* out of memory: recomputed next time */
+  return r;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+int rkin_expr_leaves(const rkin_graph *g, rkin_node n, rkin_op kind,
+                     int **out, size_t *n_out)
+{
+  imap seen = { 0 };
+  int *stack = NULL, *res = NULL, v;
+  size_t ns = 0, cs = 0, nr = 0, cr = 0;
+  int rc = 0;
+  *out = NULL;
+  *n_out = 0;
+  if (!node_ok(g, n) || (kind != RKIN_OP_STATE && kind != RKIN_OP_PARAM))
+    return RKIN_EINVAL;
+  /* depth-first over the nodes below n whose summary holds such a leaf */
+#define PUSH(x)                                                          \
+  do {                                                                   \
+    if (ns == cs) {                                                      \
+      int *t = realloc(stack, (cs = cs ? 2 * cs : 64) * sizeof *t);      \
+      if (!t) { rc = RKIN_ENOMEM; goto done; }                           \
+      stack = t;                                                         \
+    }                                                                    \
+    stack[ns++] = (x);                                                   \
+  } while (0)
+  PUSH(n);
+  while (ns) {
+    const rkin_expr_node *e = &g->nodes[stack[--ns]];
+    int node = stack[ns], k, nk = rkin_expr_nkids(e->op);
+    if (kind == RKIN_OP_STATE ? e->max_state < 0 : e->max_param < 0)
+      continue;
+    if (imap_get(&seen, node, &v)) continue;
+    if (imap_put(&seen, node, 1)) { rc = RKIN_ENOMEM; goto done; }
+    if (e->op == (unsigned char)kind) {
+      if (nr == cr) {
+        int *t = realloc(res, (cr = cr ? 2 * cr : 16) * sizeof *t);
+        if (!t) { rc = RKIN_ENOMEM; goto done; }
+        res = t;
+      }
+      res[nr++] = e->a;
+      continue;
+    }
+    for (k = 0; k < nk; k++) PUSH(k == 0 ? e->a : k == 1 ? e->b : e->c);
+  }
+#undef PUSH
+  if (nr) qsort(res, nr, sizeof *res, cmp_int);
+  *out = res;
+  *n_out = nr;
+  res = NULL;
+done:
+  free(res);
+  free(stack);
+  free(seen.key);
+  free(seen.val);
+  return rc;
+}
+
+/* A walk over the part of n's cone the masks let through, each node once:
+ * O(that part), not O(graph) - a linear model of a few hundred states asks
+ * this for every coefficient and parameter. */
+static int depends_exact(const rkin_graph *g, rkin_node n, rkin_node x)
+{
+  diff_ctx memo;
+  int r;
+  memset(&memo, 0, sizeof memo);
+  r = dep(g, &memo, n, x);
+  free(memo.dep.key);
+  free(memo.dep.val);
+  return r;
+}
 
 #define UNSET (-1 - INT_MAX)
 
@@ -740,15 +885,15 @@ static rkin_node un_(rkin_graph *g, rkin_op op, rkin_node a)
   return rkin_expr_unary(g, op, a);
 }
 
-static rkin_node diff_rec(rkin_graph *g, rkin_node *memo, rkin_node n,
+static rkin_node diff_rec(rkin_graph *g, diff_ctx *memo, rkin_node n,
                           rkin_node x);
 
-static rkin_node diff_pow(rkin_graph *g, rkin_node *memo, rkin_node n,
+static rkin_node diff_pow(rkin_graph *g, diff_ctx *memo, rkin_node n,
                           rkin_node x)
 {
   rkin_node a = g->nodes[n].a, b = g->nodes[n].b, da, db;
   double c;
-  if (!rkin_expr_depends(g, b, x)) {
+  if (!dep(g, memo, b, x)) {
     /* b' = 0: b * a^(b - 1) * a', also right for a < 0 (no log). */
     rkin_node bm1, f;
     da = diff_rec(g, memo, a, x);
@@ -757,7 +902,7 @@ static rkin_node diff_pow(rkin_graph *g, rkin_node *memo, rkin_node n,
     return mul_(g, f, da);
   }
   db = diff_rec(g, memo, b, x);
-  if (!rkin_expr_depends(g, a, x))
+  if (!dep(g, memo, a, x))
     return mul_(g, n, mul_(g, db, un_(g, RKIN_OP_LOG, a)));
   da = diff_rec(g, memo, a, x);
   return mul_(g, n, add_(g, mul_(g, db, un_(g, RKIN_OP_LOG, a)),
@@ -766,7 +911,7 @@ static rkin_node diff_pow(rkin_graph *g, rkin_node *memo, rkin_node n,
 
 /* d min(a, b) = a' H(b - a) + b' H(a - b): exact away from the tie (one
  * factor is 1, the other 0), the mean of a' and b' at it. */
-static rkin_node diff_minmax(rkin_graph *g, rkin_node *memo, rkin_node n,
+static rkin_node diff_minmax(rkin_graph *g, diff_ctx *memo, rkin_node n,
                              rkin_node x)
 {
   rkin_node a = g->nodes[n].a, b = g->nodes[n].b;
@@ -778,7 +923,7 @@ static rkin_node diff_minmax(rkin_graph *g, rkin_node *memo, rkin_node n,
   return add_(g, mul_(g, da, hab), mul_(g, db, hba));
 }
 
-static rkin_node diff_op(rkin_graph *g, rkin_node *memo, rkin_node n,
+static rkin_node diff_op(rkin_graph *g, diff_ctx *memo, rkin_node n,
                          rkin_node x)
 {
   const rkin_expr_node e = g->nodes[n];  /* a copy: g->nodes may move */
@@ -802,7 +947,7 @@ static rkin_node diff_op(rkin_graph *g, rkin_node *memo, rkin_node n,
     return add_(g, mul_(g, da, e.b), mul_(g, e.a, db));
   case RKIN_OP_DIV:
     da = diff_rec(g, memo, e.a, x);
-    if (!rkin_expr_depends(g, e.b, x)) return div_(g, da, e.b);
+    if (!dep(g, memo, e.b, x)) return div_(g, da, e.b);
     db = diff_rec(g, memo, e.b, x);
     return div_(g, sub_(g, mul_(g, da, e.b), mul_(g, e.a, db)),
                 mul_(g, e.b, e.b));
@@ -836,18 +981,20 @@ static rkin_node diff_op(rkin_graph *g, rkin_node *memo, rkin_node n,
               e.op);
 }
 
-static rkin_node diff_rec(rkin_graph *g, rkin_node *memo, rkin_node n,
+static rkin_node diff_rec(rkin_graph *g, diff_ctx *memo, rkin_node n,
                           rkin_node x)
 {
-  if (memo[n] != UNSET) return memo[n];
-  memo[n] = rkin_expr_depends(g, n, x) ? diff_op(g, memo, n, x)
-                                       : c_(g, 0.0);
-  return memo[n];
+  rkin_node r;
+  if (imap_get(&memo->d, n, &r)) return r;
+  r = dep(g, memo, n, x) ? diff_op(g, memo, n, x) : c_(g, 0.0);
+  if (r >= 0) imap_put(&memo->d, n, r);  /* out of memory: recomputed */
+  return r;
 }
 
 rkin_node rkin_expr_diff(rkin_graph *g, rkin_node f, rkin_node x)
 {
-  rkin_node *memo, r;
+  diff_ctx memo;
+  rkin_node r;
   int rc, k;
   if (!g) return RKIN_EINVAL;
   if ((rc = check_child(g, f, "diff"))) return rc;
@@ -857,12 +1004,14 @@ rkin_node rkin_expr_diff(rkin_graph *g, rkin_node f, rkin_node x)
     return fail(g, RKIN_EINVAL, "cannot differentiate with respect to a "
                 "'%s' node; expected a state, parameter or time leaf",
                 rkin_expr_op_name((rkin_op)k));
-  memo = malloc(((size_t)f + 1) * sizeof *memo);
-  if (!memo)
-    return fail(g, RKIN_ENOMEM, "out of memory differentiating node %d", f);
-  for (k = 0; k <= f; k++) memo[k] = UNSET;
-  r = diff_rec(g, memo, f, x);
-  free(memo);
+  memset(&memo, 0, sizeof memo);
+  /* The masks settle most entries of a sparse Jacobian: no memo then. */
+  if (!rkin_expr_depends(g, f, x)) return c_(g, 0.0);
+  r = diff_rec(g, &memo, f, x);
+  free(memo.d.key);
+  free(memo.d.val);
+  free(memo.dep.key);
+  free(memo.dep.val);
   return r;
 }
 

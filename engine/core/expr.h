@@ -104,6 +104,12 @@ const char *rkin_expr_op_name(rkin_op op);
 int rkin_expr_is_const(const rkin_graph *g, rkin_node n, double *v);
 /* 1 when n depends on the leaf x (STATE i, PARAM i or TIME). */
 int rkin_expr_depends(const rkin_graph *g, rkin_node n, rkin_node x);
+/* The indices of the STATE (kind RKIN_OP_STATE) or PARAM leaves below
+ * n, ascending, each once, into a malloc'd array (*out, *n_out; NULL and
+ * 0 for none): one walk of n's cone, so a Jacobian's entries are found in
+ * O(nonzeros), not O(n^2). RKIN_EINVAL, RKIN_ENOMEM or 0. */
+int rkin_expr_leaves(const rkin_graph *g, rkin_node n, rkin_op kind,
+                     int **out, size_t *n_out);
 /* 1 when n depends on any STATE leaf / on TIME. */
 int rkin_expr_has_state(const rkin_graph *g, rkin_node n);
 int rkin_expr_has_time(const rkin_graph *g, rkin_node n);

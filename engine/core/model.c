@@ -22,7 +22,13 @@ struct rkin_model {
   rkin_graph *g;
   rkin_node *deriv;          /* the user's (biological) derivatives */
   rkin_node *out_expr;
-  rkin_tape *rhs, *jac, *out;
+  rkin_tape *rhs, *out;
+  /* df/dy: the tape of its structural nonzeros (entries not identically
+   * 0) in compressed-column order: column j's are jac_row[jac_colptr[j]
+   * .. jac_colptr[j + 1] - 1]. The dense Jacobian scatters them. */
+  rkin_tape *jac;
+  size_t jnz, *jac_colptr;
+  int *jac_row, *jac_col;
   rkin_tape *lin, *outlin;   /* row-major A(p) / C(p) when linear */
   /* Parameter derivatives of A(p) and C(p) (linear models): the entries
    * not identically 0, entry k being d(M[dl_idx[k]])/dp[dl_par[k]] with
@@ -81,6 +87,9 @@ void rkin_model_free(rkin_model *m)
   free(m->out_expr);
   rkin_tape_free(m->rhs);
   rkin_tape_free(m->jac);
+  free(m->jac_colptr);
+  free(m->jac_row);
+  free(m->jac_col);
   rkin_tape_free(m->out);
   rkin_tape_free(m->lin);
   rkin_tape_free(m->outlin);
@@ -102,39 +111,99 @@ void rkin_model_free(rkin_model *m)
 
 /* ------------------------------------------------------------ checks */
 
+/* Names sorted (with their index) so that duplicates are neighbours: a
+ * model of a few hundred states and parameters checked pairwise took
+ * O(names^2) string compares. */
+typedef struct {
+  const char *s;
+  size_t i;
+} named;
+
+static int cmp_named(const void *a, const void *b)
+{
+  const named *x = a, *y = b;
+  int c = strcmp(x->s, y->s);
+  return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static named *sorted_names(const char *const *v, size_t n)
+{
+  named *t = malloc((n ? n : 1) * sizeof *t);
+  size_t i;
+  if (!t) return NULL;
+  for (i = 0; i < n; i++) {
+    t[i].s = v[i];
+    t[i].i = i;
+  }
+  qsort(t, n, sizeof *t, cmp_named);
+  return t;
+}
+
+/* The first problem in index order: an empty name, or a name equal to an
+ * earlier one (reported with that earlier one's index). */
 static int check_names(const char *model, const char *kind,
                        const char *const *v, size_t n, rkin_err *err)
 {
-  size_t i, j;
+  size_t i, empty, dup = (size_t)-1, first = 0;
+  named *t;
   if (n > 0 && !v)
     return rkin_err_set(err, RKIN_EINVAL, "model '%s': %zu %ss but no name "
                         "array", model, n, kind);
-  for (i = 0; i < n; i++) {
-    if (!v[i] || !v[i][0])
-      return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s %zu has an empty "
-                          "name; expected a non-empty name", model, kind,
-                          i + 1);
-    for (j = 0; j < i; j++)
-      if (strcmp(v[i], v[j]) == 0)
-        return rkin_err_set(err, RKIN_EINVAL, "model '%s': duplicate %s name "
-                            "'%s' (%s %zu and %zu); names must be unique",
-                            model, kind, v[i], kind, j + 1, i + 1);
-  }
+  for (empty = 0; empty < n; empty++)
+    if (!v[empty] || !v[empty][0]) break;
+  if (!(t = sorted_names(v, empty)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory "
+                        "checking %s names", model, kind);
+  for (i = 1; i < empty; i++)   /* equal names: ascending index */
+    if (!strcmp(t[i].s, t[i - 1].s) && t[i].i < dup
+        && (i < 2 || strcmp(t[i - 1].s, t[i - 2].s))) {
+      dup = t[i].i;
+      first = t[i - 1].i;
+    }
+  free(t);
+  if (dup != (size_t)-1)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': duplicate %s name "
+                        "'%s' (%s %zu and %zu); names must be unique",
+                        model, kind, v[dup], kind, first + 1, dup + 1);
+  if (empty < n)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s %zu has an empty "
+                        "name; expected a non-empty name", model, kind,
+                        empty + 1);
   return 0;
 }
 
-/* A name used for two kinds of thing would make look-ups ambiguous. */
+/* A name used for two kinds of thing would make look-ups ambiguous. Both
+ * lists hold checked (non-empty, unique) names. */
 static int check_clash(const char *model, const char *kind_a,
                        const char *const *a, size_t na, const char *kind_b,
                        const char *const *b, size_t nb, rkin_err *err)
 {
-  size_t i, j;
-  for (i = 0; i < na; i++)
-    for (j = 0; j < nb; j++)
-      if (strcmp(a[i], b[j]) == 0)
+  size_t i;
+  named *t, key;
+  if (!na || !nb) return 0;
+  if (!(t = sorted_names(b, nb)))
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory "
+                        "checking names", model);
+  for (i = 0; i < na; i++) {
+    key.s = a[i];
+    key.i = 0;
+    /* lower bound of a[i] among the sorted names */
+    {
+      size_t lo = 0, hi = nb;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_named(&t[mid], &key) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < nb && !strcmp(t[lo].s, a[i])) {
+        free(t);
         return rkin_err_set(err, RKIN_EINVAL, "model '%s': %s '%s' has the "
                             "name of a %s; names must differ", model, kind_a,
                             a[i], kind_b);
+      }
+    }
+  }
+  free(t);
   return 0;
 }
 
@@ -270,17 +339,30 @@ static void linear_reason(rkin_model *m, rkin_node f, const rkin_node *d,
   char txt[200];
   double v = 1.0;
   rkin_node z;
-  size_t j;
-  for (j = 0; j < m->n; j++) {
-    rkin_node dj = d[j * stride];
-    int st = rkin_expr_has_state(m->g, dj), tm = rkin_expr_has_time(m->g, dj);
+  size_t j, t, nl = 0;
+  int *leaf = NULL;
+  /* Only the states f uses have a derivative that is not the constant 0
+   * (one walk of f's cone, not all n; out of memory: all n). */
+  if (rkin_expr_leaves(m->g, f, RKIN_OP_STATE, &leaf, &nl)) {
+    leaf = NULL;
+    nl = m->n;
+  }
+  for (t = 0; t < nl; t++) {
+    rkin_node dj;
+    int st, tm;
+    j = leaf ? (size_t)leaf[t] : t;
+    dj = d[j * stride];
+    st = rkin_expr_has_state(m->g, dj);
+    tm = rkin_expr_has_time(m->g, dj);
     if (st || tm) {
       rkin_expr_format(m->g, dj, sn, pn, txt, sizeof txt);
       snprintf(why, WHY, "%s: d(%s)/d%s = %s depends on %s", who, what,
                m->states[j], txt, st ? "the states" : "time");
+      free(leaf);
       return;
     }
   }
+  free(leaf);
   z = rkin_expr_zero_states(m->g, f);
   if (z >= 0 && rkin_expr_is_const(m->g, z, &v) && v == 0.0) {
     why[0] = '\0';
@@ -345,25 +427,68 @@ static int compile_rhs(rkin_model *m, rkin_node *f, rkin_err *err)
   return compile_switches(m, f, err);
 }
 
-/* d f_k / d y_j for k < nf, stored column-major (col) and row-major (row). */
+/* d f_k / d y_j for k < nf, stored column-major (col) and row-major (row).
+ * Only the states each f_k uses are differentiated (one walk of its
+ * cone): a large model's other n^2 pairs are the constant 0. */
 static int partials(rkin_model *m, const rkin_node *f, size_t nf,
                     rkin_node *col, rkin_node *row)
 {
-  size_t k, j;
-  for (j = 0; j < m->n; j++) {
-    rkin_node y = rkin_expr_state(m->g, (int)j);
-    for (k = 0; k < nf; k++) {
-      rkin_node d = rkin_expr_diff(m->g, f[k], y);
-      if (d < 0) return d;
+  size_t k, j, nl, t;
+  rkin_node zero = rkin_expr_const(m->g, 0.0);
+  int *leaf;
+  if (zero < 0) return zero;
+  for (k = 0; k < nf * m->n; k++) col[k] = row[k] = zero;
+  for (k = 0; k < nf; k++) {
+    int rc = rkin_expr_leaves(m->g, f[k], RKIN_OP_STATE, &leaf, &nl);
+    if (rc) return rc;
+    for (t = 0; t < nl; t++) {
+      rkin_node d;
+      j = (size_t)leaf[t];
+      d = rkin_expr_diff(m->g, f[k], rkin_expr_state(m->g, (int)j));
+      if (d < 0) {
+        free(leaf);
+        return d;
+      }
       col[k + j * nf] = d;
       row[k * m->n + j] = d;
     }
+    free(leaf);
   }
   return 0;
 }
 
-/* Jacobian tape (column-major, as SUNDIALS stores it) and, for a linear
- * model, the row-major A(p) tape. */
+/* The structural nonzeros of the column-major partials col (n x n) into
+ * the compressed-column pattern and the Jacobian tape, which computes only
+ * those: a model of a few hundred states has a few entries per row, and a
+ * dense tape would evaluate and copy n^2 of them. */
+static int sparse_jac(rkin_model *m, rkin_node *col, rkin_err *err)
+{
+  size_t n = m->n, i, j, nz = 0;
+  double v;
+  m->jac_colptr = malloc((n + 1) * sizeof *m->jac_colptr);
+  m->jac_row = malloc((n ? n * n : 1) * sizeof *m->jac_row);
+  m->jac_col = malloc((n ? n * n : 1) * sizeof *m->jac_col);
+  if (!m->jac_colptr || !m->jac_row || !m->jac_col)
+    return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
+                        "Jacobian", m->name);
+  for (j = 0; j < n; j++) {
+    m->jac_colptr[j] = nz;
+    for (i = 0; i < n; i++) {
+      rkin_node d = col[i + j * n];
+      if (rkin_expr_is_const(m->g, d, &v) && v == 0.0) continue;
+      col[nz] = d;   /* nz <= i + j n: compacted in place */
+      m->jac_row[nz] = (int)i;
+      m->jac_col[nz++] = (int)j;
+    }
+  }
+  m->jac_colptr[n] = m->jnz = nz;
+  if (!(m->jac = rkin_tape_compile(m->g, col, nz, err)))
+    return err ? err->code : RKIN_ENOMEM;
+  return 0;
+}
+
+/* Jacobian tape (sparse, see sparse_jac) and, for a linear model, the
+ * row-major A(p) tape. */
 static int compile_jac(rkin_model *m, const rkin_node *f, rkin_err *err)
 {
   size_t n = m->n, i;
@@ -404,8 +529,8 @@ static int compile_jac(rkin_model *m, const rkin_node *f, rkin_err *err)
     rc = graph_fail(m, err);
     goto done;
   }
-  if (!(m->jac = rkin_tape_compile(m->g, col, n * n, err))
-      || (m->linear && !(m->lin = rkin_tape_compile(m->g, row, n * n, err))))
+  if ((rc = sparse_jac(m, col, err))) goto done;
+  if (m->linear && !(m->lin = rkin_tape_compile(m->g, row, n * n, err)))
     rc = err ? err->code : RKIN_ENOMEM;
 done:
   free(col);
@@ -486,24 +611,47 @@ static size_t max_size(size_t a, size_t b)
 }
 
 /* One coefficient's parameter derivatives appended to the list (only
- * those not identically 0). */
+ * those not identically 0); par: the parameter leaves. */
 static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
-                       rkin_node *nodes, size_t cap)
+                       const rkin_node *par, rkin_node **nodes, size_t *cap)
 {
   size_t l;
   double v;
-  for (l = 0; l < m->np; l++) {
-    rkin_node pl = rkin_expr_param(m->g, (int)l), d;
-    if (pl < 0) return pl;
-    if (!rkin_expr_depends(m->g, c, pl)) continue;
+  int *used, rc = 0;
+  size_t nu, t;
+  if (rkin_expr_is_const(m->g, c, &v)) return 0;
+  if ((rc = rkin_expr_leaves(m->g, c, RKIN_OP_PARAM, &used, &nu))) return rc;
+  for (t = 0; t < nu; t++) {
+    rkin_node pl, d;
+    l = (size_t)used[t];
+    pl = par[l];
     d = rkin_expr_diff(m->g, c, pl);
-    if (d < 0) return d;
+    if (d < 0) {
+      free(used);
+      return d;
+    }
     if (rkin_expr_is_const(m->g, d, &v) && v == 0.0) continue;
-    if (m->n_dl >= cap) return RKIN_ENOMEM;
-    nodes[m->n_dl] = d;
+    if (m->n_dl >= *cap) {   /* grown as found: n_params per entry is
+                                a bound far above the usual 1 or 2 */
+      size_t nc = 2 * *cap;
+      rkin_node *nn = realloc(*nodes, nc * sizeof *nn);
+      size_t *ni, *np_;
+      if (nn) *nodes = nn;
+      ni = realloc(m->dl_idx, nc * sizeof *ni);
+      if (ni) m->dl_idx = ni;
+      np_ = realloc(m->dl_par, nc * sizeof *np_);
+      if (np_) m->dl_par = np_;
+      if (!nn || !ni || !np_) {
+        free(used);
+        return RKIN_ENOMEM;
+      }
+      *cap = nc;
+    }
+    (*nodes)[m->n_dl] = d;
     m->dl_idx[m->n_dl] = idx;
     m->dl_par[m->n_dl++] = l;
   }
+  free(used);
   return 0;
 }
 
@@ -512,28 +660,37 @@ static int add_dparams(rkin_model *m, rkin_node c, size_t idx,
  * big model with a few parameters per rate constant stays small. */
 static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
 {
-  size_t n = m->n, nc = n * n + (m->out_linear ? m->nout * n : 0);
-  size_t cap = nc * m->np + 1, i, j;
+  /* room for one parameter per structurally nonzero coefficient; grows */
+  size_t n = m->n, nc = m->jnz + (m->out_linear ? m->nout * n : 0);
+  size_t cap = nc + 16, i, j, k;
   rkin_node *nodes = malloc(cap * sizeof *nodes);
+  rkin_node *par = malloc((m->np ? m->np : 1) * sizeof *par);
   int rc = 0;
   m->dl_idx = malloc(cap * sizeof *m->dl_idx);
   m->dl_par = malloc(cap * sizeof *m->dl_par);
-  if (!nodes || !m->dl_idx || !m->dl_par) {
+  for (i = 0; par && i < m->np; i++)
+    par[i] = rkin_expr_param(m->g, (int)i);
+  if (!nodes || !par || !m->dl_idx || !m->dl_par) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for the "
                       "parameter derivatives", m->name);
     goto done;
   }
-  for (i = 0; !rc && i < n; i++)
-    for (j = 0; !rc && j < n; j++) {
-      rkin_node a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g,
-                                                                (int)j));
-      rc = a < 0 ? a : add_dparams(m, a, i * n + j, nodes, cap);
+  /* Only A's structural nonzeros (the Jacobian's pattern): the others
+   * are 0 for every p, and a model of a few hundred states would spend
+   * n^2 n_params look-ups on them. */
+  for (j = 0; !rc && j < n; j++)
+    for (k = m->jac_colptr[j]; !rc && k < m->jac_colptr[j + 1]; k++) {
+      rkin_node a;
+      i = (size_t)m->jac_row[k];
+      a = rkin_expr_diff(m->g, f[i], rkin_expr_state(m->g, (int)j));
+      rc = a < 0 ? a : add_dparams(m, a, i * n + j, par, &nodes, &cap);
     }
   for (i = 0; !rc && m->out_linear && i < m->nout; i++)
     for (j = 0; !rc && j < n; j++) {
       rkin_node a = rkin_expr_diff(m->g, m->out_expr[i],
                                    rkin_expr_state(m->g, (int)j));
-      rc = a < 0 ? a : add_dparams(m, a, n * n + i * n + j, nodes, cap);
+      rc = a < 0 ? a : add_dparams(m, a, n * n + i * n + j, par, &nodes,
+                                   &cap);
     }
   if (rc || rkin_graph_error(m->g, NULL)) {
     rc = graph_fail(m, err);
@@ -543,6 +700,7 @@ static int compile_dlin(rkin_model *m, const rkin_node *f, rkin_err *err)
     rc = err ? err->code : RKIN_ENOMEM;
 done:
   free(nodes);
+  free(par);
   return rc;
 }
 
@@ -622,7 +780,7 @@ rkin_model *rkin_model_new(const rkin_model_spec *spec, rkin_graph *g,
                                                  + m->n_pj),
                                         max_size(rkin_tape_nwork(m->swt),
                                                  rkin_tape_nwork(m->outjac))),
-                               rkin_tape_nwork(m->jac)),
+                               rkin_tape_nwork(m->jac) + m->jnz),
                       max_size(rkin_tape_nwork(m->out),
                                max_size(rkin_tape_nwork(m->lin),
                                         rkin_tape_nwork(m->outlin))));
@@ -750,10 +908,42 @@ int rkin_model_rhs(const rkin_model *m, double t, const double *y,
   return rkin_tape_eval(m->rhs, t, y, p, work, ydot);
 }
 
+size_t rkin_model_jac_nnz(const rkin_model *m)
+{
+  return m->jnz;
+}
+
+const size_t *rkin_model_jac_colptr(const rkin_model *m)
+{
+  return m->jac_colptr;
+}
+
+const int *rkin_model_jac_rowind(const rkin_model *m)
+{
+  return m->jac_row;
+}
+
+int rkin_model_jac_sparse(const rkin_model *m, double t, const double *y,
+                          const double *p, double *val, double *work)
+{
+  int rc = rkin_tape_eval(m->jac, t, y, p, work, val);
+  if (rc < 0) {
+    size_t k = (size_t)(-1 - rc);
+    return -1 - (int)((size_t)m->jac_row[k] + (size_t)m->jac_col[k] * m->n);
+  }
+  return 0;
+}
+
 int rkin_model_jac(const rkin_model *m, double t, const double *y,
                    const double *p, double *J, double *work)
 {
-  return rkin_tape_eval(m->jac, t, y, p, work, J);
+  double *val = work + rkin_tape_nwork(m->jac);  /* nwork has room */
+  size_t k, n = m->n;
+  int rc = rkin_model_jac_sparse(m, t, y, p, val, work);
+  memset(J, 0, n * n * sizeof *J);
+  for (k = 0; k < m->jnz; k++)
+    J[(size_t)m->jac_row[k] + (size_t)m->jac_col[k] * n] = val[k];
+  return rc;
 }
 
 int rkin_model_outputs(const rkin_model *m, double t, const double *y,

@@ -73,6 +73,17 @@ int rkin_model_rhs(const rkin_model *m, double t, const double *y,
  * entry k. */
 int rkin_model_jac(const rkin_model *m, double t, const double *y,
                    const double *p, double *J, double *work);
+/* The structural sparsity of df/dy: the entries not identically 0
+ * (decay's diagonal included), in compressed-column order: column j's
+ * rows are rowind[colptr[j] .. colptr[j + 1] - 1], ascending; nnz =
+ * colptr[n]. Valid while m lives. */
+size_t rkin_model_jac_nnz(const rkin_model *m);
+const size_t *rkin_model_jac_colptr(const rkin_model *m);
+const int *rkin_model_jac_rowind(const rkin_model *m);
+/* Their values at (t, y, p) into val (nnz, same order); returns like
+ * rkin_model_jac (-1 - (i + j n) for the first non-finite entry). */
+int rkin_model_jac_sparse(const rkin_model *m, double t, const double *y,
+                          const double *p, double *val, double *work);
 /* Output values at (t, y, p); same return convention. */
 int rkin_model_outputs(const rkin_model *m, double t, const double *y,
                        const double *p, double *out, double *work);

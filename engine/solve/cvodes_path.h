@@ -1,5 +1,6 @@
 /* cvodes_path.h - internal: the CVODES integrator behind rkin_solver
- * (BDF, dense exact Jacobian, TIA as appended states). Not installed. */
+ * (BDF, exact dense or sparse Jacobian, TIA as appended states). Not
+ * installed. */
 #ifndef RKIN_CVODES_PATH_H
 #define RKIN_CVODES_PATH_H
 
@@ -43,5 +44,19 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
 int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
                      double *S, const double *drate, double *dq,
                      rkin_err *err);
+
+/* 1 when a solver of m with option jac uses the sparse form (AUTO: from
+ * RKIN_SPARSE_MIN_STATES states on, when at most half the Jacobian's
+ * entries are structural nonzeros). */
+int rkin_cvpath_want_sparse(const rkin_model *m, rkin_jacobian jac);
+
+/* 1 when c factors a sparse Newton matrix with KLU, 0 for dense LU. */
+int rkin_cvpath_sparse(const rkin_cvpath *c);
+
+/* For the tests: the Newton matrix I - gamma J at (t, y) of the system
+ * rkin_cvpath_begin set up (y: n states then nq integrals), built as a
+ * step builds it, expanded to dense column-major nsys x nsys in M. */
+int rkin_cvpath_newton_matrix(rkin_cvpath *c, double t, const double *y,
+                              double gamma, double *M, rkin_err *err);
 
 #endif

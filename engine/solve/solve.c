@@ -17,6 +17,7 @@ void rkin_solve_opts_default(rkin_solve_opts *o)
   o->atol = 1e-9;
   o->max_steps = 100000;
   o->path = RKIN_PATH_AUTO;
+  o->jacobian = RKIN_JAC_AUTO;
 }
 
 static int check_opts(const rkin_solve_opts *o, rkin_err *err)
@@ -35,6 +36,11 @@ static int check_opts(const rkin_solve_opts *o, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "solver option path = %d is "
                         "invalid (expected AUTO, CVODES or EXACT)",
                         (int)o->path);
+  if (o->jacobian != RKIN_JAC_AUTO && o->jacobian != RKIN_JAC_DENSE
+      && o->jacobian != RKIN_JAC_SPARSE)
+    return rkin_err_set(err, RKIN_EINVAL, "solver option jacobian = %d is "
+                        "invalid (expected AUTO, DENSE or SPARSE)",
+                        (int)o->jacobian);
   return RKIN_OK;
 }
 
@@ -133,6 +139,12 @@ const rkin_event *rkin_solver_events(const rkin_solver *s, size_t *n)
 rkin_path rkin_solver_path(const rkin_solver *s)
 {
   return s->last;
+}
+
+rkin_jacobian rkin_solver_jacobian(const rkin_solver *s)
+{
+  return rkin_cvpath_want_sparse(s->m, s->o.jacobian) ? RKIN_JAC_SPARSE
+                                                      : RKIN_JAC_DENSE;
 }
 
 /* 1 when the run must integrate an output that the exact path cannot. */

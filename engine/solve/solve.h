@@ -59,11 +59,27 @@ typedef enum {
   RKIN_PATH_EXACT   /* RKIN_ENOTLINEAR for a nonlinear model */
 } rkin_path;
 
+/* The Newton matrix of the CVODES path: dense LU, or compressed-column
+ * from the Jacobian's sparsity pattern (rkin_model_jac_nnz) with
+ * SUNDIALS' KLU solver. AUTO takes sparse from RKIN_SPARSE_MIN_STATES
+ * states on when at most half the Jacobian's entries are structural
+ * nonzeros: on tests/large.h's model sparse was faster from 10 states on
+ * (1.6x at 10, 6x at 200), dense LU faster on the 6-state peer model
+ * (tests/bench/bench_large and a cohort of the peer). */
+typedef enum {
+  RKIN_JAC_AUTO,
+  RKIN_JAC_DENSE,
+  RKIN_JAC_SPARSE
+} rkin_jacobian;
+
+#define RKIN_SPARSE_MIN_STATES 10
+
 typedef struct {
   double rtol;      /* relative tolerance, CVODES path (default 1e-6) */
   double atol;      /* absolute tolerance, every state (default 1e-9) */
   long max_steps;   /* CVODES steps per output interval (default 100000) */
   rkin_path path;   /* default RKIN_PATH_AUTO */
+  rkin_jacobian jacobian;   /* default RKIN_JAC_AUTO */
 } rkin_solve_opts;
 
 void rkin_solve_opts_default(rkin_solve_opts *o);
@@ -110,6 +126,9 @@ void rkin_solver_free(rkin_solver *s);
 /* The path of the last run (before any run: the one runs take unless a
  * run needs the AUTO fallback above); never AUTO. */
 rkin_path rkin_solver_path(const rkin_solver *s);
+/* The Newton matrix the CVODES path uses (options and size resolved):
+ * RKIN_JAC_DENSE or RKIN_JAC_SPARSE. */
+rkin_jacobian rkin_solver_jacobian(const rkin_solver *s);
 
 /* The dose events of the last run (after the model's F, ALAG, R, D):
  * what a caller checks for doses after t1. */

@@ -21,6 +21,7 @@ for b in tests/bench/bench_*; do
     */bench_tac) run "$b" "$peers/tac_data.csv" ;;
     */bench_cohort) run "$b" "$peers" ;;
     */bench_regimen) run "$b" 10000 20 ;;   # 20 nonlinear patients
+    */bench_large) run "$b" 1000 50 3 ;;   # dense on 50, scipy on 3
     *) [ -x "$b" ] && run "$b" ;;
   esac
 done
