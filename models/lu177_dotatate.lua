@@ -111,11 +111,12 @@ local m = rk.model {
       R = p.k16 * s.B - p.k61 * s.R,
     }
   end,
-  -- A_RM, D_RM, D_K, D_Sp, D_T (dsl/lua/organdose.lua)
+  -- A_RM, A_WB, D_RM, D_K, D_Sp, D_T (dsl/lua/organdose.lua)
   outputs = organdose.outputs {
     states = { "B", "Sp", "K", "T", "R" },
     organs = { K = "m_K", Sp = "m_Sp", T = "m_T" },
     E = E, E_p = E_p,
+    whole_body = "A_WB",   -- whole-body activity (MBq): retention
   },
 }
 

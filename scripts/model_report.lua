@@ -28,9 +28,9 @@
 --             (a mono-exponential fit over the late imaging points; an
 --             activity still rising gives b <= 0 and is counted, not
 --             averaged)
---   retention decay-corrected whole-body retention (sum of all states /
---             (A0 e^-lambda t)) at 24, 48, 72 and 168 h, in % of the
---             administered activity
+--   retention decay-corrected whole-body retention (the output A_WB, or
+--             the sum of all states without it, / (A0 e^-lambda t)) at 24,
+--             48, 72 and 168 h, in % of the administered activity
 --
 -- Published 95 % intervals (the drift rule of tests/model_report.lua):
 --   mean  the target's ci when given, else mean +- t(0.975, n - 1) SD /
@@ -365,6 +365,10 @@ function M.simulate(model, n, seed)
   local lam = m.lambda
   local A0, gbq = model.activity_MBq, model.activity_MBq / 1000
   local states = m.states
+  -- the model's whole-body activity output when it has one (A_WB,
+  -- radiokin.organdose whole_body), else the sum of its states
+  local wb
+  for _, o in ipairs(m.outputs) do if o == "A_WB" then wb = o end end
   local is_state = {}
   for _, s in ipairs(states) do is_state[s] = true end
   local ps = model.population:sample { n = n, seed = seed }
@@ -397,7 +401,11 @@ function M.simulate(model, n, seed)
       end
       for _, t in ipairs(M.RETENTION_TIMES) do
         local body = 0
-        for _, s in ipairs(states) do body = body + r.states[s][index[t]] end
+        if wb then
+          body = r.outputs[wb][index[t]]
+        else
+          for _, s in ipairs(states) do body = body + r.states[s][index[t]] end
+        end
         ret[t][k] = 100 * body / (A0 * math.exp(-lam * t))
       end
     end

@@ -237,18 +237,18 @@ do
     .. "the drift rule")
   local err, _
   st, _, err = script()
-  t.ok(st ~= 0 and err:find("a model file is required", 1, true),
+  t.ok(st ~= 0 and (err or ""):find("a model file is required", 1, true),
     "no model file: non-zero exit and why")
   st, _, err = script(src .. "/models/lu177_psma.lua", "--patients", "1")
-  t.ok(st ~= 0 and err:find("--patients needs an integer in 2..100000",
+  t.ok(st ~= 0 and (err or ""):find("--patients needs an integer in 2..100000",
     1, true), "--patients 1: refused")
   st, _, err = script(src .. "/models/lu177_psma.lua", "--bogus")
-  t.ok(st ~= 0 and err:find("unknown option '--bogus'", 1, true),
+  t.ok(st ~= 0 and (err or ""):find("unknown option '--bogus'", 1, true),
     "unknown option: refused")
   local out_dir = tmp .. "/report"
   st, out, err = script(src .. "/models/lu177_dotatate.lua", "--patients",
     "40", "--out", out_dir, "--quiet")
-  t.is(st, 0, "a 40-patient report runs (" .. err .. ")")
+  t.is(st, 0, "a 40-patient report runs (" .. tostring(err) .. ")")
   local md = t.read_file(out_dir .. "/lu177_dotatate.md")
   t.ok(md:find("## Published targets", 1, true)
     and md:find("| 1 | kidney | Gy/GBq | 0.65 +- 0.29 | 20 |", 1, true),
