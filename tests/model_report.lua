@@ -258,6 +258,22 @@ do
   t.ok(md:find("comparison #9 spleen", 1, true)
     and md:find("the model has no such region", 1, true),
     "... and the targets it misses (the 61-patient spleen, the liver)")
+  -- text from the model file is data in the Markdown table: a '|' in a
+  -- paper's name is escaped, not a new column
+  local piped = variant("lu177_dotatate", 'paper = "Clin Nucl Med 2013;38(3), as above", table = "abstract",',
+    'paper = "Clin Nucl Med | 2013", table = "abstract",', "pipe")
+  st, _, err = script(piped, "--patients", "5", "--out", out_dir, "--name",
+    "piped", "--no-plots", "--quiet")
+  t.is(st, 0, "a paper with '|' runs (" .. tostring(err) .. ")")
+  local pmd = t.read_file(out_dir .. "/piped.md")
+  t.ok(pmd:find("Clin Nucl Med \\| 2013", 1, true) ~= nil,
+    "... and its '|' is escaped in the table")
+  -- the output folder's name taken by a file: refused, naming it
+  t.write_file(tmp .. "/taken", "x")
+  st, _, err = script(src .. "/models/lu177_psma.lua", "--patients", "2",
+    "--out", tmp .. "/taken", "--quiet")
+  t.ok(st ~= 0 and (err or ""):find(tmp .. "/taken", 1, true) ~= nil,
+    "--out naming a file: non-zero exit naming it")
   if rk.run { "gnuplot", "--version" } == 0 then
     local png = t.read_file(out_dir .. "/lu177_dotatate.png")
     t.is(png:sub(2, 4), "PNG", "the PNG is written")
