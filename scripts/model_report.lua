@@ -38,7 +38,10 @@
 --   SD    [SD sqrt((n - 1) / chi2(0.975, n - 1)), SD sqrt((n - 1) /
 --         chi2(0.025, n - 1))] (Wilson-Hilferty chi-square quantiles)
 -- A target without SD or n has no interval: shown, never flagged. A target
--- of a region the model does not have is listed as "not modelled".
+-- of a region the model does not have is listed as "not modelled"; one
+-- with no simulated value (every patient failed) as "FAILED", a drift when
+-- it is a calibration target. Failed patients are left out of every
+-- statistic, counted in the report, and make the exit status non-zero.
 -- Simulated mean outside the mean interval, or SD outside the SD interval
 -- (unless check_sd = false), is "OUTSIDE" in the report; a calibration
 -- target outside is a drift of the model from what it claims.
@@ -430,15 +433,21 @@ function M.compare(model, sim)
       elseif tg.quantity == "Teff_h" then x = sim.teff[tg.region]
       else x = sim.retention[tg.time_h] end
       local s = M.stats(x)
-      row.sim = s
       row.mean_ci, row.sd_ci = M.intervals(tg)
       local out = {}
-      if tg.quantity == "Teff_h" then
+      if s.n == 0 then
+        -- every patient failed (or no Teff could be fitted): nothing to
+        -- compare, and never "inside"
+        out[#out + 1] = "no simulated value (every patient failed "
+          .. "or none had a falling activity)"
+      elseif tg.quantity == "Teff_h" then
+        row.sim = s
         -- published as median (range of patients): the range is not an
         -- interval of the median, so nothing is flagged; the ratio of the
         -- medians is shown
         row.ratio = s.median / tg.median
       else
+        row.sim = s
         row.ratio = s.mean / tg.mean
         if row.mean_ci and (s.mean < row.mean_ci[1]
             or s.mean > row.mean_ci[2]) then
@@ -449,7 +458,10 @@ function M.compare(model, sim)
           out[#out + 1] = "SD outside the 95 % interval of the SD"
         end
       end
-      if #out > 0 then
+      if s.n == 0 then
+        row.status = "FAILED"
+        row.why = out[1]
+      elseif #out > 0 then
         row.status = "OUTSIDE"
         row.why = table.concat(out, "; ")
       elseif tg.quantity ~= "Teff_h" and (row.mean_ci or row.sd_ci) then
@@ -458,7 +470,8 @@ function M.compare(model, sim)
         row.status = "no interval"
       end
       -- the SD beside a check_sd = false target, reported not asserted
-      if tg.check_sd == false and row.sd_ci and (s.sd < row.sd_ci[1]
+      if s.n > 0 and tg.check_sd == false and row.sd_ci
+          and (s.sd < row.sd_ci[1]
           or s.sd > row.sd_ci[2]) then
         row.note = "SD outside its interval (not asserted: derived SD)"
       end
@@ -472,7 +485,8 @@ end
 function M.drifts(rows)
   local d = {}
   for _, row in ipairs(rows) do
-    if row.target.role == "calibration" and row.status == "OUTSIDE" then
+    if row.target.role == "calibration" and (row.status == "OUTSIDE"
+        or row.status == "FAILED") then
       d[#d + 1] = row
     end
   end
@@ -582,7 +596,8 @@ function M.markdown(model, o, sim, rows, png)
   local drifts = M.drifts(rows)
   local outside = {}
   for _, row in ipairs(rows) do
-    if row.status == "OUTSIDE" or row.status == "not modelled" then
+    if row.status == "OUTSIDE" or row.status == "FAILED"
+        or row.status == "not modelled" then
       outside[#outside + 1] = row
     end
   end

@@ -268,6 +268,25 @@ do
   local pmd = t.read_file(out_dir .. "/piped.md")
   t.ok(pmd:find("Clin Nucl Med \\| 2013", 1, true) ~= nil,
     "... and its '|' is escaped in the table")
+  -- a model whose patients all fail (salivary uptake 1e200 /h): the
+  -- report is written and says so, every target is FAILED (a drift for a
+  -- calibration target, never "inside"), and the exit status is non-zero
+  local broken = variant("lu177_psma", "k12 = 0.0238, k21", "k12 = 1e200, k21",
+    "broken")
+  st, _, err = script(broken, "--patients", "3", "--out", out_dir, "--name",
+    "broken", "--no-plots", "--quiet")
+  t.ok(st ~= 0 and (err or ""):find("3 of 3 patients failed", 1, true)
+    ~= nil, "every patient failed: non-zero exit saying so")
+  local bmd = t.read_file(out_dir .. "/broken.md")
+  t.ok(bmd:find("**3 patients failed**", 1, true) ~= nil
+    and bmd:find("| FAILED: no simulated value", 1, true) ~= nil
+    and not bmd:find("| inside |", 1, true),
+    "... the report marks them failed and no target inside")
+  local bm = R.load(broken)
+  local bs = R.simulate(bm, 2, 1)
+  t.is(#bs.failed, 2, "... R.simulate lists the failed patients")
+  t.is(#R.drifts(R.compare(bm, bs)), 4,
+    "... and the 4 calibration targets count as drifts")
   -- the output folder's name taken by a file: refused, naming it
   t.write_file(tmp .. "/taken", "x")
   st, _, err = script(src .. "/models/lu177_psma.lua", "--patients", "2",
