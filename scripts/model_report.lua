@@ -325,6 +325,13 @@ local function check_model(M_, path)
         bad(where .. ": field '" .. k .. "' must be a number > 0")
       end
     end
+    if tg.quantity == "Teff_h" and type(tg.median) ~= "number" then
+      bad(where .. ": a Teff_h target needs its published 'median' (h)")
+    end
+    if tg.ci ~= nil and (type(tg.ci) ~= "table" or type(tg.ci[1]) ~= "number"
+        or type(tg.ci[2]) ~= "number" or not (tg.ci[1] < tg.ci[2])) then
+      bad(where .. ": field 'ci' must be { low, high } with low < high")
+    end
     if tg.role == "calibration" and not (tg.sd and tg.n or tg.ci) then
       bad(where .. ": a calibration target needs sd and n (or ci), else "
         .. "it has no interval to drift from")

@@ -220,6 +220,11 @@ do
   t.raises(function() R.load(nosd) end,
     "targets[2]: a calibration target needs sd and n (or ci)",
     "a calibration target without SD: refused (no interval to drift from)")
+  local teff = variant("lu177_psma", "quantity = \"Teff_h\", median = 35.5,",
+    "quantity = \"Teff_h\", mean = 35.5,", "teff")
+  t.raises(function() R.load(teff) end,
+    "a Teff_h target needs its published 'median'",
+    "a Teff target without its median: refused")
   t.raises(function() R.load(src .. "/models/theophylline.lua") end,
     "must return a table { model =, population =",
     "a file that is not a population model: said so")
