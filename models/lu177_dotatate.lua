@@ -11,7 +11,9 @@
 -- = { activity = state/output (MBq), mass_param = parameter (kg),
 -- dose_rate = output (Gy/h; its TIA over a cycle is the dose in Gy),
 -- alpha_beta_Gy =, t_rep_h = }; reference[r] = { mean =, sd = (Gy/GBq),
--- n =, source = }.
+-- n =, source = }; targets = the published numbers the model is
+-- compared with, as data (paper, table, method, read or not; the fields
+-- are described above the table and in scripts/model_report.lua).
 --
 -- Absorbed dose: local energy deposition, rk.nuclide("Lu-177").j_per_mbqh
 -- / mass (147.92 keV per decay, ICRP 107, P), as outputs
@@ -109,11 +111,12 @@ local m = rk.model {
       R = p.k16 * s.B - p.k61 * s.R,
     }
   end,
-  -- A_RM, D_RM, D_K, D_Sp, D_T (dsl/lua/organdose.lua)
+  -- A_RM, A_WB, D_RM, D_K, D_Sp, D_T (dsl/lua/organdose.lua)
   outputs = organdose.outputs {
     states = { "B", "Sp", "K", "T", "R" },
     organs = { K = "m_K", Sp = "m_Sp", T = "m_T" },
     E = E, E_p = E_p,
+    whole_body = "A_WB",   -- whole-body activity (MBq): retention
   },
 }
 
@@ -163,6 +166,82 @@ return {
                alpha_beta_Gy = 15, t_rep_h = 1.5 },
     tumour = { activity = "T", mass_param = "m_T", dose_rate = "D_T",
                alpha_beta_Gy = 10, t_rep_h = 1.5 },
+  },
+  -- Published targets as data (scripts/model_report.lua, tests/
+  -- model_report.lua). role "calibration": the model was tuned to it and
+  -- the test suite fails when the simulated mean (or SD, check_sd) leaves
+  -- the published 95 % interval; "comparison": reported beside the model,
+  -- outside or not. read: whether the number itself was read in the source
+  -- (true) or only through a secondary text (false). method: how the
+  -- source measured it (planar, SPECT, hybrid = planar time course scaled
+  -- by SPECT/CT).
+  targets = {
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.65, sd = 0.29,
+      n = 20, role = "calibration", method = "hybrid",
+      paper = "Bodei L et al., Dosimetry of [177Lu]Lu-DOTATATE in patients "
+        .. "with advanced midgut neuroendocrine tumors: results from a "
+        .. "substudy of the phase III NETTER-1 trial, J Nucl Med "
+        .. "2024;65(5):753",
+      table = "abstract (n = 20 and the planar 4-6 time points + SPECT/CT "
+        .. "at 24/48 h read there); 0.65 +- 0.29 Gy/GBq from a review, "
+        .. "table not read",
+      read = false },
+    { region = "spleen", quantity = "Gy/GBq", mean = 0.61, sd = 0.13,
+      n = 12, role = "calibration", method = "SPECT",
+      paper = "Santoro L et al., Implementation of patient dosimetry in the "
+        .. "clinical practice after targeted radiotherapy using "
+        .. "[177Lu-[DOTA0, Tyr3]-octreotate, EJNMMI Res 2018, "
+        .. "doi:10.1186/s13550-018-0459-4",
+      table = "abstract (SPECT/CT at 4, 24, 72, 192 h)", read = true },
+    { region = "marrow", quantity = "Gy/GBq", mean = 0.04, sd = 0.02,
+      n = 12, role = "calibration", method = "SPECT",
+      paper = "Santoro L et al., EJNMMI Res 2018, "
+        .. "doi:10.1186/s13550-018-0459-4",
+      table = "abstract (L2-L4 SPECT/CT, range 0.01-0.09)", read = true },
+    { region = "marrow", quantity = "Gy/GBq", mean = 0.22 / 7.4, n = 20,
+      role = "comparison", method = "blood-based (U)",
+      paper = "Bodei L et al., J Nucl Med 2024;65(5):753 (NETTER-1 "
+        .. "substudy)",
+      table = "0.22 Gy per 7.4 GBq from a review; SD not read",
+      read = false },
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.43, sd = 0.13,
+      n = 12, role = "comparison", method = "SPECT",
+      paper = "Santoro L et al., EJNMMI Res 2018, "
+        .. "doi:10.1186/s13550-018-0459-4",
+      table = "abstract (range 0.27-0.91)", read = true },
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.38, sd = 0.19,
+      n = 18, role = "comparison", method = "SPECT",
+      paper = "Feasibility and accuracy of single time point imaging for "
+        .. "renal dosimetry following 177Lu-DOTATATE ('Lutate') therapy, "
+        .. "EJNMMI Phys 2018, doi:10.1186/s40658-018-0232-9",
+      table = "abstract: per cycle, 80 cycles of 18 patients (n = 18 "
+        .. "patients used for the interval)", read = true },
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.46, n = 56,
+      role = "comparison", method = "SPECT",
+      paper = "Staanum PF et al., Practical kidney dosimetry in PRRT using "
+        .. "[177Lu]Lu-DOTATOC and [177Lu]Lu-DOTATATE with focus on "
+        .. "uncertainty estimates, EJNMMI Phys 2021;8:78",
+      table = "abstract: mean of 56 treatments (median 0.47); SD not read",
+      read = true },
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.57, sd = 0.09,
+      n = 61, role = "comparison", method = "planar",
+      paper = "Dosimetric analyses of kidneys, liver, spleen, pituitary "
+        .. "gland, and neuroendocrine tumors of patients treated with "
+        .. "177Lu-DOTATATE, Clin Nucl Med 2013;38(3) (authors not read)",
+      table = "abstract (9 whole-body scans, 0.5-168 h)", read = true },
+    { region = "spleen", quantity = "Gy/GBq", mean = 1.17, sd = 0.14,
+      n = 61, role = "comparison", method = "planar",
+      paper = "Clin Nucl Med 2013;38(3), as above", table = "abstract",
+      read = true },
+    { region = "liver", quantity = "Gy/GBq", mean = 0.27, sd = 0.05,
+      n = 61, role = "comparison", method = "planar",
+      paper = "Clin Nucl Med 2013;38(3), as above", table = "abstract",
+      read = true },
+    { region = "liver", quantity = "Gy/GBq", mean = 0.54, sd = 0.58,
+      n = 12, role = "comparison", method = "SPECT",
+      paper = "Santoro L et al., EJNMMI Res 2018, "
+        .. "doi:10.1186/s13550-018-0459-4",
+      table = "abstract (range 0.12-2.26)", read = true },
   },
   reference = {
     kidney = { mean = 0.65, sd = 0.29,

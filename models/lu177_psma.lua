@@ -15,6 +15,9 @@
 --               alpha_beta_Gy =, t_rep_h = (for BED) }.
 --   reference   region -> { mean =, sd = (Gy/GBq), n =, source = }: the
 --               published figures tests/populations.lua compares with.
+--   targets     the published numbers as data with paper, table, method
+--               and whether they were read in the source
+--               (scripts/model_report.lua, tests/model_report.lua).
 --   dose_to     the state an administered activity goes to ("B").
 --   activity_MBq, interval_h: the label regimen, 7.4 GBq every 6 weeks.
 --
@@ -134,11 +137,12 @@ local m = rk.model {
       R = p.k16 * s.B - p.k61 * s.R,
     }
   end,
-  -- A_RM, D_RM, D_K, D_S, D_T (dsl/lua/organdose.lua)
+  -- A_RM, A_WB, D_RM, D_K, D_S, D_T (dsl/lua/organdose.lua)
   outputs = organdose.outputs {
     states = { "B", "S", "K", "L", "T", "R" },
     organs = { K = "m_K", S = "m_S", T = "m_T" },
     E = E, E_p = E_p,
+    whole_body = "A_WB",   -- whole-body activity (MBq): retention
   },
 }
 
@@ -190,6 +194,72 @@ return {
                alpha_beta_Gy = 15, t_rep_h = 1.5 },
     tumour = { activity = "T", mass_param = "m_T", dose_rate = "D_T",
                alpha_beta_Gy = 10, t_rep_h = 1.5 },
+  },
+  -- Published targets as data (scripts/model_report.lua; fields as in
+  -- models/lu177_dotatate.lua). VISION's numbers were read only through a
+  -- review and the prescribing information's summary (read = false).
+  targets = {
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.43, sd = 0.16,
+      n = 29, role = "calibration", method = "hybrid (U)",
+      paper = "VISION dosimetry substudy (PLUVICTO prescribing "
+        .. "information, section 12)",
+      table = "not read: via a review", read = false },
+    { region = "salivary", quantity = "Gy/GBq", mean = 0.63, sd = 0.36,
+      n = 29, role = "calibration", method = "hybrid (U)",
+      paper = "VISION dosimetry substudy (PLUVICTO prescribing "
+        .. "information, section 12)",
+      table = "not read: via a review", read = false },
+    { region = "marrow", quantity = "Gy/GBq", mean = 0.25 / 7.4,
+      sd = 0.15 / 7.4, n = 29, role = "calibration",
+      method = "blood-based (U)",
+      paper = "VISION dosimetry substudy (PLUVICTO prescribing "
+        .. "information, section 12)",
+      table = "0.25 +- 0.15 Gy per 7.4 GBq, not read: via a review",
+      read = false },
+    -- the pooled SD of two subgroups is derived (D), not a published SD:
+    -- reported, not asserted (check_sd = false)
+    { region = "tumour", quantity = "Gy/GBq", mean = 7.1, sd = 9.26,
+      n = 30, role = "calibration", check_sd = false, method = "SPECT (U)",
+      paper = "Voelter F et al., Diagnostics 2021;11(3):428",
+      table = "responders 10.2 +- 12.0, non-responders 4.0 +- 2.9 "
+        .. "Gy/GBq, pooled with equal weights here (D)", read = true },
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.82, sd = 0.25,
+      n = 7, role = "comparison", method = "hybrid",
+      paper = "Lu-177-PSMA-617 stability, pharmacokinetics and dosimetry, "
+        .. "Mol Imaging Radionucl Ther 2017, PMC5472088 (first author "
+        .. "Kabasakal L, not confirmed)",
+      table = "abstract (whole-body scans and SPECT/CT)", read = true },
+    -- whole-body retention: what is not in the urine at 24 h (D: other
+    -- excretion routes neglected; whether the urine activity was decay-
+    -- corrected was not read, U)
+    { region = "whole body", quantity = "retention_pct", time_h = 24,
+      mean = 43.5, sd = 8.8, n = 7, role = "comparison",
+      method = "urine collection",
+      paper = "Mol Imaging Radionucl Ther 2017, PMC5472088, as above",
+      table = "abstract: urinary excretion 56.5 +- 8.8 % (41.5-65.4 %) "
+        .. "at 24 h; retained = 100 - excreted (D)", read = true },
+    { region = "kidney", quantity = "Gy/GBq", mean = 0.53, n = 9,
+      role = "comparison", method = "hybrid (U)",
+      paper = "Hohberg M et al., Mol Imaging Biol 2016;18(3):437",
+      table = "abstract: mean only", read = false },
+    { region = "lacrimal", quantity = "Gy/GBq", mean = 2.1, sd = 0.47,
+      n = 29, role = "comparison", method = "hybrid (U)",
+      paper = "VISION dosimetry substudy (PLUVICTO prescribing "
+        .. "information, section 12)",
+      table = "not read: via a review", read = false },
+    { region = "kidney", quantity = "Teff_h", median = 35.5,
+      range = { 8.5, 152 }, n = 20, role = "comparison", method = "SPECT",
+      paper = "Normal-organ effective half-lives for 177Lu-PSMA, AAPM "
+        .. "annual meeting abstract (SPECT/CT at 4/24/48/72 h, "
+        .. "mono-exponential)",
+      table = "abstract, median (range); not read in this session",
+      read = false },
+    { region = "salivary", quantity = "Teff_h", median = 42.2,
+      range = { 18.9, 160.8 }, n = 20, role = "comparison",
+      method = "SPECT (parotid)",
+      paper = "AAPM annual meeting abstract, as above",
+      table = "abstract, median (range); not read in this session",
+      read = false },
   },
   reference = {
     kidney = { mean = 0.43, sd = 0.16, n = 29,

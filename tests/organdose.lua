@@ -34,6 +34,35 @@ for i, at in ipairs { "t = 1 h", "t = 10 h" } do
        .. " (rel 1e-12)")
 end
 
+-- whole_body: the sum of the states as an output of its own
+do
+  local mw = rk.model {
+    name = "organdose_wb",
+    states = { "B", "K", "R" },
+    params = { k = 0.1, kr = 0.05, V1 = 5, RMBLR = 0.8, m_RM = 1.2,
+               m_WB = 70, phi_WB = 0.3, m_K = 0.3 },
+    ode = function(s, p)
+      return { B = -(p.k + p.kr) * s.B, K = p.k * s.B - 0.02 * s.K,
+               R = p.kr * s.B }
+    end,
+    outputs = od.outputs { states = { "B", "K", "R" },
+                           organs = { K = "m_K" }, E = E, E_p = E_p,
+                           whole_body = "A_WB" },
+  }
+  t.is(table.concat(mw.outputs, ","), "A_RM,A_WB,D_K,D_RM",
+       "whole_body = 'A_WB' adds the output A_WB")
+  local rw = mw:simulate { doses = { { time = 0, amount = 100, to = "B" } },
+                           times = { 1, 10 } }
+  for i, at in ipairs { "t = 1 h", "t = 10 h" } do
+    t.is(rw.A_WB[i], rw.B[i] + rw.K[i] + rw.R[i], 1e-12,
+         "A_WB = B + K + R at " .. at .. " (rel 1e-12)")
+  end
+  t.ok(rw.A_WB[2] < 100, "... and falls as K is eliminated")
+  t.raises(function() od.outputs { states = { "B" }, organs = {}, E = 1,
+    E_p = 1, whole_body = "1x" } end, "field 'whole_body' must be an "
+    .. "output name", "whole_body not a name")
+end
+
 t.raises(function() od.outputs(nil) end, "expects a table",
          "no argument table")
 t.raises(function() od.outputs { organs = {}, E = 1, E_p = 1 } end,

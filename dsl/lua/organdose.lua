@@ -9,6 +9,7 @@
 --       states = { "B", "K", "T", "R" },  -- all of them: the whole body
 --       organs = { K = "m_K", T = "m_T" }, -- state -> mass parameter (kg)
 --       E = E, E_p = E_p,                  -- J/(MBq h): electrons, photons
+--       whole_body = "A_WB",               -- optional: whole-body output
 --     },
 --   }
 --
@@ -17,7 +18,9 @@
 -- in Gy); A_RM = s.B / V1 RMBLR m_RM, the red-marrow activity (MBq) from
 -- the blood concentration; and D_RM = A_RM E / m_RM + body E_p phi_WB /
 -- m_WB, body being the sum of all states. The model must have the state B
--- and the parameters V1, RMBLR, m_RM, m_WB and phi_WB.
+-- and the parameters V1, RMBLR, m_RM, m_WB and phi_WB. With whole_body =
+-- NAME, the output NAME is body, the whole-body activity (MBq; its
+-- decay-corrected retention is NAME e^(lambda t) / administered activity).
 
 local M = {}
 
@@ -31,6 +34,11 @@ local function check(o)
   if type(o.states) ~= "table" or #o.states == 0 then
     error(CTX .. ": field 'states' must be a non-empty array of state "
           .. "names", 3)
+  end
+  if o.whole_body ~= nil and (type(o.whole_body) ~= "string"
+      or not o.whole_body:match("^[%a_][%w_]*$")) then
+    error(CTX .. ": field 'whole_body' must be an output name (letters, "
+          .. "digits, _), got " .. tostring(o.whole_body), 3)
   end
   if type(o.organs) ~= "table" then
     error(CTX .. ": field 'organs' must be a table STATE = mass parameter",
@@ -64,6 +72,7 @@ function M.outputs(o)
     for _, x in ipairs(organs) do
       out["D_" .. x] = s[x] * E / p[mass[x]]
     end
+    if o.whole_body then out[o.whole_body] = body end
     return out
   end
 end
