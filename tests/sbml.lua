@@ -1,0 +1,134 @@
+-- sbml.lua - rk.sbml: the binding (options, info, names, bad input) and the
+-- real reduced 177Lu-PSMA model (Fele-Paranj et al., EJNMMI Radiopharm Chem
+-- 2024;9:6; SimBiology export from github qurit/PyCNO), read in place from
+-- ../shared/models-external/ (skipped when that folder is absent).
+-- Closed-form checks of the semantics are in tests/unit/test_sbml.c.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local tmp = t.scratch()
+
+-- ------------------------------------------------------------ bad input
+do
+  local p = tmp .. "/plain.txt"
+  t.write_file(p, "this is not XML\n")
+  t.raises(function() rk.sbml.load(p) end, "plain.txt: line 1",
+    "not XML: libSBML's message with the file and line")
+  t.raises(function() rk.sbml.load(tmp .. "/absent.xml") end, "absent.xml",
+    "a missing file is named")
+  t.raises(function() rk.sbml.load(p, {time_units = "h"}) end,
+    "unknown field 'time_units'", "a misspelt option is named")
+  t.raises(function() rk.sbml.load(p, {nuclide = "Xx-999"}) end,
+    "Xx%-999", "an unknown nuclide is named")
+end
+
+-- ------------------------------------------------- the reduced PSMA model
+local model = src .. "/../shared/models-external/pycno_reduced_psma.sbml"
+local f = io.open(model, "r")
+if not f then
+  t.skip("../shared/models-external/pycno_reduced_psma.sbml absent", 1)
+  t.done()
+  return
+end
+f:close()
+
+-- The authors' units: rates per minute, amounts nmol; their dose: 10 nmol
+-- hot and 100 nmol cold into Blood at t = 0 (README of models-external).
+local m, info = rk.sbml.load(model, {time_unit = "min", quiet = true,
+                                     fluxes = true})
+t.ok(info.time_unit == "min" and not info.time_declared,
+  "PSMA: no declared time unit, minutes as given")
+t.is(#m.states, 40, 0, "PSMA: 40 species solved (44 minus 4 rule-set receptors)")
+t.ok(info.names["Kidney.R"] == "Kidney.R" and m.params.lambdaPhys,
+  "PSMA: names Compartment.Species and parameter names")
+t.ok(info.counts.reactions == 70 and info.counts.rules == 4
+  and info.counts.initial_assignments == 29, "PSMA: 70 reactions, 4 rules, 29 initial assignments")
+do
+  local has21121 = false
+  local _, i2 = rk.sbml.load(model, {time_unit = "min", quiet = true})
+  for _, w in ipairs(i2.warnings) do
+    if w:find("libSBML 21121", 1, true) then has21121 = true end
+  end
+  t.ok(has21121, "PSMA: libSBML's undeclared-modifier finding is a warning with its line")
+  t.raises(function() rk.sbml.load(model, {time_unit = "min", strict = true}) end,
+    "pycno_reduced_psma.sbml: line %d+: .*libSBML 21121",
+    "PSMA: strict turns it into an error naming file and line")
+end
+do
+  local _, i3 = rk.sbml.load(model, {time_unit = "min", nuclide = "Lu-177",
+                                     quiet = true})
+  local warned = false
+  for _, w in ipairs(i3.warnings) do
+    if w:find("looks like physical decay", 1, true) then warned = true end
+  end
+  t.ok(warned, "PSMA: nuclide on a model with decay reactions warns")
+end
+
+local doses = {{time = 0, amount = 10, to = "Blood.Hot"},
+               {time = 0, amount = 100, to = "Blood.Cold"}}
+local ligand, kidney_hot = {}, {}
+for _, s in ipairs(info.symbols) do
+  if s.kind == "species" and (s.name:match("%.Hot$") or s.name:match("%.Cold$")) then
+    ligand[#ligand + 1] = s.name
+    if s.name:match("^Kidney.*%.Hot$") then kidney_hot[#kidney_hot + 1] = s.name end
+  end
+end
+t.is(#ligand, 40, 0, "PSMA: 40 ligand species (hot and cold)")
+local times = rk.seq(0, 168, 1)
+local tia = {"flux:KidneyExcHot", "flux:KidneyExcCold"}
+local r = m:simulate{doses = doses, times = times, tia = tia,
+                     rtol = 1e-10, atol = 1e-14}
+-- Mass balance: decay turns hot into cold ligand, so the ligand leaves
+-- only by excretion: sum of amounts + excreted = 110 nmol.
+for _, k in ipairs({2, 25, #times}) do
+  local total = 0
+  for _, n in ipairs(ligand) do total = total + r.states[n][k] end
+  if k == #times then
+    total = total + r.tia[tia[1]] + r.tia[tia[2]]
+    t.is(total, 110, 1e-8, "PSMA: ligand + excreted = 110 nmol at 168 h")
+  else
+    t.ok(total < 110 and total > 0, "PSMA: ligand in the body below the dose at " .. times[k] .. " h")
+  end
+end
+-- the same run at the default tolerances agrees (rtol 1e-6)
+local r6 = m:simulate{doses = doses, times = times}
+local worst = 0
+for _, n in ipairs(kidney_hot) do
+  for k = 2, #times do
+    local a, b = r.states[n][k], r6.states[n][k]
+    worst = math.max(worst, math.abs(a - b) / math.max(math.abs(a), 1e-6))
+  end
+end
+t.ok(worst < 1e-3, ("PSMA: rtol 1e-6 vs 1e-10 agree (worst kidney rel. diff %.2g)"):format(worst))
+-- Kidney activity (MBq, the authors' conversion: nmol x lambdaPhys/60 per
+-- s x 6.022e23 / 1e15): zero at t0, peak in the first hours, then falls.
+local lam = m.params.lambdaPhys
+local function kidney(k)
+  local a = 0
+  for _, n in ipairs(kidney_hot) do a = a + r.states[n][k] end
+  return a * lam / 60 * 6.022e23 / 1e15
+end
+local peak, kpeak = 0, 1
+for k = 1, #times do
+  if kidney(k) > peak then peak, kpeak = kidney(k), k end
+end
+t.ok(kidney(1) == 0, "PSMA: no kidney activity before the dose reaches it")
+t.ok(times[kpeak] >= 0.5 and times[kpeak] <= 6,
+  ("PSMA: kidney activity peaks in the first hours (%.0f h, %.1f MBq)"):format(times[kpeak], peak))
+t.ok(kidney(#times) < 0.5 * peak, "PSMA: kidney activity at 7 d below half its peak")
+t.diag(("PSMA kidney activity: peak %.2f MBq at %g h, %.2f MBq at 24 h, %.2f MBq at 168 h"):format(
+  peak, times[kpeak], kidney(25), kidney(#times)))
+
+-- an ordinary model: a cohort runs on it
+do
+  local c = rk.cohort{model = m, n = 3, seed = 1, cv = {Rden_Kidney = 0.2},
+    cycles = 1, interval_h = 168, doses = doses, tia = {"KidneyBound.Hot"},
+    threads = 1, progress = false}
+  local v = c.tia["KidneyBound.Hot"][1]
+  t.ok(#v == 3 and v[1] > 0 and v[1] ~= v[2] and c.params[1].Rden_Kidney ~= c.params[2].Rden_Kidney,
+    "PSMA: rk.cohort with IIV on the kidney receptor density: TIA per patient differ")
+end
+t.raises(function() m:simulate{doses = {{time = 0, amount = 1, to = "Kidney.R"}},
+  times = {1}} end, "Kidney.R", "a dose to a rule-set species is refused, naming it")
+t.done()
