@@ -96,6 +96,8 @@ static void push_info(lua_State *L, const rkin_sbml_result *r)
       lua_setfield(L, -2, "boundary");
       lua_pushstring(L, s->compartment);
       lua_setfield(L, -2, "compartment");
+      lua_pushstring(L, s->holds_conc ? "concentration" : "amount");
+      lua_setfield(L, -2, "holds");
     }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }

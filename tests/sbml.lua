@@ -120,6 +120,18 @@ t.ok(kidney(#times) < 0.5 * peak, "PSMA: kidney activity at 7 d below half its p
 t.diag(("PSMA kidney activity: peak %.2f MBq at %g h, %.2f MBq at 24 h, %.2f MBq at 168 h"):format(
   peak, times[kpeak], kidney(25), kidney(#times)))
 
+-- scripts/sbml_info.lua on the same file
+do
+  local info_script = dofile(src .. "/scripts/sbml_info.lua")
+  local lines = table.concat(info_script.report({input = model,
+                                                  time_unit = "min"}), "\n")
+  t.like(lines, "time unit: min (not declared in the file", "sbml_info: the time unit and that the file declares none")
+  t.like(lines, "reactions: 70, rules: 4, initial assignments: 29", "sbml_info: the counts")
+  t.like(lines, "Blood.Hot", "sbml_info: species by Compartment.Species")
+  t.raises(function() info_script.parse_args({}) end, "no model file given",
+    "sbml_info: no file is refused with the usage")
+end
+
 -- an ordinary model: a cohort runs on it
 do
   local c = rk.cohort{model = m, n = 3, seed = 1, cv = {Rden_Kidney = 0.2},

@@ -55,6 +55,8 @@ typedef struct {
   int where;       /* 's' state, 'o' output, 'p' parameter, 0 neither */
   int hosu;        /* species: hasOnlySubstanceUnits (value is amount) */
   int boundary;    /* species: boundaryCondition or constant */
+  int holds_conc;  /* species: its state / output is a concentration (a
+                      rate rule on a concentration), not the amount */
   char *compartment;  /* species: the compartment's model name */
 } rkin_sbml_symbol;
 

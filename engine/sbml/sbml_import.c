@@ -253,6 +253,27 @@ static rkin_node hyper(ctx *c, int type, rkin_node x)
   }
 }
 
+/* Trigonometric functions, their inverses, floor and ceiling. */
+static rkin_node trig(ctx *c, int type, rkin_node x)
+{
+  switch (type) {
+  case AST_FUNCTION_SIN: return U(c, RKIN_OP_SIN, x);
+  case AST_FUNCTION_COS: return U(c, RKIN_OP_COS, x);
+  case AST_FUNCTION_TAN: return U(c, RKIN_OP_TAN, x);
+  case AST_FUNCTION_SEC: return inv(c, U(c, RKIN_OP_COS, x));
+  case AST_FUNCTION_CSC: return inv(c, U(c, RKIN_OP_SIN, x));
+  case AST_FUNCTION_COT: return inv(c, U(c, RKIN_OP_TAN, x));
+  case AST_FUNCTION_ARCSIN: return U(c, RKIN_OP_ASIN, x);
+  case AST_FUNCTION_ARCCOS: return U(c, RKIN_OP_ACOS, x);
+  case AST_FUNCTION_ARCTAN: return U(c, RKIN_OP_ATAN, x);
+  case AST_FUNCTION_ARCSEC: return U(c, RKIN_OP_ACOS, inv(c, x));
+  case AST_FUNCTION_ARCCSC: return U(c, RKIN_OP_ASIN, inv(c, x));
+  case AST_FUNCTION_ARCCOT: return U(c, RKIN_OP_ATAN, inv(c, x));
+  case AST_FUNCTION_FLOOR: return U(c, RKIN_OP_FLOOR, x);
+  default: return U(c, RKIN_OP_CEIL, x);
+  }
+}
+
 /* A user function: its body with the arguments bound to the call's
  * values; only the arguments and global symbols are visible in it. */
 static rkin_node call(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
@@ -394,6 +415,29 @@ static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
   case AST_FUNCTION_ARCCSCH: case AST_FUNCTION_ARCCOTH:
     if (n != 1) break;
     return hyper(c, type, child(c, a, 0, mode, sc, where));
+  case AST_FUNCTION_SIN: case AST_FUNCTION_COS: case AST_FUNCTION_TAN:
+  case AST_FUNCTION_SEC: case AST_FUNCTION_CSC: case AST_FUNCTION_COT:
+  case AST_FUNCTION_ARCSIN: case AST_FUNCTION_ARCCOS:
+  case AST_FUNCTION_ARCTAN: case AST_FUNCTION_ARCSEC:
+  case AST_FUNCTION_ARCCSC: case AST_FUNCTION_ARCCOT:
+  case AST_FUNCTION_FLOOR: case AST_FUNCTION_CEILING:
+    if (n != 1) break;
+    return trig(c, type, child(c, a, 0, mode, sc, where));
+  case AST_FUNCTION_FACTORIAL:
+    if (n != 1) break;
+    return U(c, RKIN_OP_FACT, child(c, a, 0, mode, sc, where));
+  case AST_FUNCTION_QUOTIENT: case AST_FUNCTION_REM: {
+    rkin_node q;
+    if (n != 2) break;
+    x = child(c, a, 0, mode, sc, where);
+    y = child(c, a, 1, mode, sc, where);
+    /* the integer part of x / y (truncated toward 0), as C's fmod */
+    q = B(c, RKIN_OP_DIV, x, y);
+    q = B(c, RKIN_OP_MUL, U(c, RKIN_OP_SIGN, q),
+          U(c, RKIN_OP_FLOOR, U(c, RKIN_OP_ABS, q)));
+    if (type == AST_FUNCTION_QUOTIENT) return q;
+    return B(c, RKIN_OP_SUB, x, B(c, RKIN_OP_MUL, y, q));
+  }
   case AST_LOGICAL_AND: case AST_LOGICAL_OR: case AST_LOGICAL_XOR:
     if (n == 0) return K(c, type == AST_LOGICAL_AND ? 1 : 0);
     x = cond(c, conv(c, ASTNode_getChild(a, 0), mode, sc, where));
@@ -435,7 +479,11 @@ static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
       x = child(c, a, n - 1, mode, sc, where);
       n--;
     } else {
-      x = K(c, NAN);
+      /* no otherwise: undefined where no piece holds; 0 there (a NaN
+       * would stop the solver), and said so */
+      warn(c->res, "%s: %s: piecewise without otherwise is 0 where no "
+           "piece holds", c->path, where);
+      x = K(c, 0);
     }
     while (n >= 2) {
       rkin_node v = child(c, a, n - 2, mode, sc, where);
@@ -531,6 +579,12 @@ static rkin_node value_from_amount(ctx *c, sym *s, rkin_node amt, int mode)
 
 static rkin_node reaction_rate(ctx *c, int i, int mode);
 
+/* The amount of species i at t0. */
+static rkin_node species_amount0(ctx *c, int i)
+{
+  return amount_from(c, &c->s[i], value_of(c, i, MODE_INIT), MODE_INIT);
+}
+
 static rkin_node value_of(ctx *c, int i, int mode)
 {
   sym *s = &c->s[i];
@@ -548,18 +602,18 @@ static rkin_node value_of(ctx *c, int i, int mode)
     v = reaction_rate(c, i, mode);
   } else if (mode == MODE_INIT) {
     if (s->ia)
-      v = conv(c, s->ia, MODE_INIT, NULL,
-               math_where(c, s, "initial assignment", wb, sizeof wb));
+      v = num(c, conv(c, s->ia, MODE_INIT, NULL,
+                      math_where(c, s, "initial assignment", wb, sizeof wb)));
     else if (s->arule)
-      v = conv(c, s->arule, MODE_INIT, NULL,
-               math_where(c, s, "assignment rule", wb, sizeof wb));
+      v = num(c, conv(c, s->arule, MODE_INIT, NULL,
+                      math_where(c, s, "assignment rule", wb, sizeof wb)));
     else if (s->param >= 0)
       v = rkin_expr_param(c->g, s->param);
     else
       v = attr_value(c, s, MODE_INIT);
   } else if (s->arule) {
-    v = conv(c, s->arule, MODE_DYN, NULL,
-             math_where(c, s, "assignment rule", wb, sizeof wb));
+    v = num(c, conv(c, s->arule, MODE_DYN, NULL,
+                    math_where(c, s, "assignment rule", wb, sizeof wb)));
   } else if (s->state >= 0) {
     /* a species changed by reactions holds its amount; a rate-rule
      * variable holds its value */
@@ -570,6 +624,10 @@ static rkin_node value_of(ctx *c, int i, int mode)
       y = B(c, RKIN_OP_ADD, y, base);
     }
     v = s->kind == 's' && !s->rrule ? value_from_amount(c, s, y, MODE_DYN) : y;
+  } else if (s->kind == 's' && !s->zero_dim && !s->hosu) {
+    /* a species nothing changes keeps its amount (its concentration
+     * follows a changing compartment) */
+    v = value_from_amount(c, s, species_amount0(c, i), MODE_DYN);
   } else {
     v = value_of(c, i, MODE_INIT);
   }
@@ -603,9 +661,13 @@ static rkin_node reaction_rate(ctx *c, int i, int mode)
   locals lc = {0};
   rkin_node v;
   char wb[256];
-  if (!kl || !KineticLaw_getMath(kl))
-    return fail(c, RKIN_EINVAL, "reaction '%s' (line %u) has no kinetic "
-                "law", s->id, line_of(s));
+  if (!kl || !KineticLaw_getMath(kl)) {
+    /* no rate: the reaction changes nothing */
+    if (mode == MODE_DYN)
+      warn(c->res, "%s:%u: reaction '%s' has no kinetic law math: rate 0",
+           c->path, line_of(s), s->id);
+    return K(c, 0);
+  }
   nl = KineticLaw_getNumParameters(kl);    /* L2 parameters, L3 local ones */
   lc.names = calloc(nl + 1, sizeof *lc.names);
   lc.nodes = calloc(nl + 1, sizeof *lc.nodes);
@@ -758,11 +820,13 @@ static int time_unit(ctx *c, const rkin_sbml_opts *o)
 /* ---------------------------------------------------------- validation */
 
 /* Consistency errors that leave the model's meaning intact (a species in a
- * kinetic law not listed as a modifier, as SimBiology writes): warnings,
+ * kinetic law not listed as a modifier, as SimBiology writes,
+ * or a dangling unit reference: the math does not use units), warnings;
  * errors only with opts->strict. */
 static int lenient(unsigned id)
 {
-  return id == 21121;
+  return id == 21121    /* species in a kinetic law, not a modifier */
+         || id == 10313;  /* a unit attribute naming no unit definition */
 }
 
 /* "short message (id N): the detail naming the element" from libSBML's
@@ -915,8 +979,9 @@ static int collect(ctx *c)
       if (ci < 0 || c->s[ci].kind != 'c')
         return fail(c, RKIN_EINVAL, "species '%s' (line %u): unknown "
                     "compartment '%s'", c->s[i].id, line_of(&c->s[i]), cid);
+      /* a 0-dimensional compartment still converts with its size when it
+       * has one (L3; without one its size is 1, attr_value) */
       c->s[i].comp = ci;
-      c->s[i].zero_dim = c->s[ci].zero_dim;
     }
   /* rules and initial assignments */
   for (k = 0; k < Model_getNumRules(m); k++) {
@@ -932,11 +997,14 @@ static int collect(ctx *c)
     if (c->s[si].arule || c->s[si].rrule)
       return fail(c, RKIN_EINVAL, "'%s' has two rules (line %u)",
                   c->s[si].id, SBase_getLine((SBase_t *)r));
+    if (!Rule_getMath(r)) {
+      /* SBML L3V2: a rule without math has no effect */
+      warn(c->res, "%s:%u: the rule for '%s' has no math: ignored", c->path,
+           SBase_getLine((SBase_t *)r), c->s[si].id);
+      continue;
+    }
     if (Rule_isAssignment(r)) c->s[si].arule = Rule_getMath(r);
     else c->s[si].rrule = Rule_getMath(r);
-    if (!Rule_getMath(r))
-      return fail(c, RKIN_EINVAL, "rule for '%s' (line %u) has no math",
-                  c->s[si].id, SBase_getLine((SBase_t *)r));
   }
   for (k = 0; k < Model_getNumInitialAssignments(m); k++) {
     InitialAssignment_t *ia = Model_getInitialAssignment(m, k);
@@ -945,9 +1013,11 @@ static int collect(ctx *c)
       return fail(c, RKIN_EINVAL, "initial assignment (line %u) to unknown "
                   "symbol '%s'", SBase_getLine((SBase_t *)ia),
                   InitialAssignment_getSymbol(ia));
-    if (!InitialAssignment_getMath(ia))
-      return fail(c, RKIN_EINVAL, "initial assignment to '%s' (line %u) has "
-                  "no math", c->s[si].id, SBase_getLine((SBase_t *)ia));
+    if (!InitialAssignment_getMath(ia)) {
+      warn(c->res, "%s:%u: the initial assignment to '%s' has no math: "
+           "ignored", c->path, SBase_getLine((SBase_t *)ia), c->s[si].id);
+      continue;
+    }
     c->s[si].ia = InitialAssignment_getMath(ia);
   }
   if (Model_getNumEvents(m))
@@ -1141,6 +1211,8 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
     if (!s->output) continue;
     if (s->kind == 's' && s->state >= 0 && !s->rrule)
       v = B(c, RKIN_OP_ADD, rkin_expr_state(c->g, s->state), s->amount0);
+    else if (s->kind == 's' && !s->rrule && !s->arule)
+      v = species_amount0(c, (int)i);
     else if (s->kind == 's' && !s->rrule)
       v = amount_from(c, s, value_of(c, (int)i, MODE_DYN), MODE_DYN);
     else
@@ -1242,6 +1314,7 @@ static int export_symbols(ctx *c)
                : s->param >= 0 ? 'p' : 0;
     o->hosu = s->hosu || s->zero_dim;
     o->boundary = s->kind == 's' && (s->boundary || s->constant);
+    o->holds_conc = s->kind == 's' && s->rrule && !s->hosu && !s->zero_dim;
     o->compartment = s->kind == 's' ? strdup(c->s[s->comp].name) : NULL;
     if (!o->id || !o->name) return fail(c, RKIN_ENOMEM, "out of memory");
   }

@@ -278,6 +278,9 @@ static void t_growing(void)
   rule(m, 1, "cell", "1");
   rule(m, 0, "conc", "A");
   param(m, "conc", 0, 0);
+  species(m, "K", "cell", 3.0, 0);   /* nothing changes it */
+  rule(m, 0, "kc", "K");
+  param(m, "kc", 0, 0);
   if (load(save(d), "h", NULL)) {
     ok(0, "growing compartment loads");
     return;
@@ -287,6 +290,10 @@ static void t_growing(void)
   is_double(at("cell", 4.0), 5.0, 1e-10, "growing compartment: V = 1 + t");
   is_double(at("conc", 4.0), 10.0 * pow(5.0, -0.7) / 5.0, 1e-8,
             "growing compartment: concentration = amount / V(t)");
+  is_double(at("cell.K", 4.0), 3.0, 1e-12,
+            "a species nothing changes keeps its amount as V grows");
+  is_double(at("kc", 4.0), 3.0 / 5.0, 1e-10,
+            "... so its concentration is diluted: 3 / V(t)");
 }
 
 /* Initial assignments in reverse dependency order, and a cycle. */
@@ -395,6 +402,10 @@ static void t_math(void)
   reaction(m, "r2", "B", "", "f(B, 0.3)", 0);
   rule(m, 1, "x", "piecewise(1, time < 2, 0)");
   rule(m, 1, "z", "(time < 1) * 3 + (time >= 1 && time < 3)");
+  param(m, "sn", 0, 0);
+  param(m, "q", 0, 0);
+  rule(m, 1, "sn", "cos(time) + 1 / (1 + time^2)");
+  rule(m, 0, "q", "quotient(7, 2) + rem(7, 2) + factorial(3) + floor(-1.5)");
   if (load(save(d), "h", NULL)) {
     ok(0, "math model loads");
     return;
@@ -408,6 +419,10 @@ static void t_math(void)
   is_double(at("x", 3.0), 2.0, 1e-7, "piecewise rate: x = min(t, 2)");
   is_double(at("z", 4.0), 3.0 + 2.0, 1e-7,
             "comparisons as numbers: 3 (t < 1) + (1 <= t < 3)");
+  is_double(at("sn", 3.0), sin(3.0) + atan(3.0), 1e-8,
+            "cos and 1/(1 + t^2) integrate to sin(t) + atan(t)");
+  is_double(at("q", 1.0), 3 + 1 + 6 - 2, 1e-15,
+            "quotient(7,2) + rem(7,2) + factorial(3) + floor(-1.5) = 8");
 }
 
 /* Time units: per second in the file, hours in radiokin. */
