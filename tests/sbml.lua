@@ -23,6 +23,57 @@ do
     "Xx%-999", "an unknown nuclide is named")
 end
 
+-- ------------------------------------- export: m:write_sbml, round trip
+-- Worst relative difference of two runs over states and outputs.
+local function worst(m, r1, r2)
+  local w = 0
+  for _, kind in ipairs({"states", "outputs"}) do
+    for _, n in ipairs(m[kind]) do
+      for k = 1, #r1.time do
+        local a, b = r1[kind][n][k], r2[kind][n][k]
+        if a ~= b then
+          w = math.max(w, math.abs(a - b) / math.max(math.abs(a), math.abs(b)))
+        end
+      end
+    end
+  end
+  return w
+end
+
+do
+  -- every op of the expression graph, a nuclide, outputs
+  local m = rk.model{name = "all ops", nuclide = "Lu-177",
+    states = {"A", "B"}, params = {k = 0.3, V = 2, Cth = 1, w = 0.1 + 0.2},
+    ode = function(s, p, t)
+      return {
+        A = -rk.ifelse(rk.any(rk.gt(s.A / p.V, p.Cth), rk.negate(rk.le(t, 1))),
+                       p.k, 2 * p.k) * s.A + rk.exp(-t) * rk.abs(rk.sin(t)),
+        B = p.k * s.A - rk.sqrt(s.B + 1) + 1 + p.w * rk.cos(t) ^ 2
+            + rk.min(s.A, 1) * rk.max(rk.atan(t), rk.floor(t / 10))
+            + 1e-3 * rk.factorial(rk.ceil(t / 100)) + rk.log(1 + rk.tan(0.1 * rk.acos(0.5) + rk.asin(0.2)))}
+    end,
+    outputs = function(s, p, t)
+      return {C = s.A / p.V, L = rk.log(s.B + 1), S = rk.ifelse(rk.ge(s.A, 1), 1, 0)}
+    end}
+  local f = tmp .. "/ops.xml"
+  m:write_sbml(f)
+  local m2 = rk.sbml.load(f, {quiet = true})
+  t.ok(table.concat(m2.states, ",") == "A,B" and table.concat(m2.outputs, ",") == "C,L,S",
+    "write_sbml: states and outputs keep their names")
+  t.is(m2.params.k, 0.3, 0, "write_sbml: parameter values kept")
+  local q = {doses = {{time = 0, amount = 10, to = "A"}}, times = rk.seq(0, 48, 3),
+             rtol = 1e-10, atol = 1e-14}
+  local w = worst(m, m:simulate(q), m2:simulate(q))
+  t.ok(w <= 1e-12, ("write_sbml -> load: the same simulation (worst rel. diff %.2g <= 1e-12)"):format(w))
+  local ok = pcall(function()
+    rk.model{name = "lagged", states = {"A"}, params = {k = 1, L = 1},
+      ode = function(s, p) return {A = -p.k * s.A} end,
+      lag = function(p) return {A = p.L} end}:write_sbml(tmp .. "/lag.xml")
+  end)
+  t.ok(not ok and not io.open(tmp .. "/lag.xml"), "write_sbml: dose modifiers refused, nothing written")
+  t.raises(function() m:write_sbml(tmp) end, "m:write_sbml", "write_sbml onto a folder is refused")
+end
+
 -- ------------------------------------------------- the reduced PSMA model
 local model = src .. "/../shared/models-external/pycno_reduced_psma.sbml"
 local f = io.open(model, "r")
@@ -93,14 +144,14 @@ for _, k in ipairs({2, 25, #times}) do
 end
 -- the same run at the default tolerances agrees (rtol 1e-6)
 local r6 = m:simulate{doses = doses, times = times}
-local worst = 0
+local worst_k = 0
 for _, n in ipairs(kidney_hot) do
   for k = 2, #times do
     local a, b = r.states[n][k], r6.states[n][k]
-    worst = math.max(worst, math.abs(a - b) / math.max(math.abs(a), 1e-6))
+    worst_k = math.max(worst_k, math.abs(a - b) / math.max(math.abs(a), 1e-6))
   end
 end
-t.ok(worst < 1e-3, ("PSMA: rtol 1e-6 vs 1e-10 agree (worst kidney rel. diff %.2g)"):format(worst))
+t.ok(worst_k < 1e-3, ("PSMA: rtol 1e-6 vs 1e-10 agree (worst kidney rel. diff %.2g)"):format(worst_k))
 -- Kidney activity (MBq, the authors' conversion: nmol x lambdaPhys/60 per
 -- s x 6.022e23 / 1e15): zero at t0, peak in the first hours, then falls.
 local lam = m.params.lambdaPhys
@@ -130,6 +181,23 @@ do
   t.like(lines, "Blood.Hot", "sbml_info: species by Compartment.Species")
   t.raises(function() info_script.parse_args({}) end, "no model file given",
     "sbml_info: no file is refused with the usage")
+end
+
+-- to_lua and write_sbml reproduce it exactly
+do
+  local lf, xf = tmp .. "/psma.lua", tmp .. "/psma_rt.xml"
+  rk.sbml.to_lua(model, lf, {time_unit = "min", quiet = true, fluxes = true})
+  local text = t.read_file(lf)
+  t.like(text, '["Blood.Hot"]', "to_lua: names, not ids")
+  t.like(text, '["k_on"] = 0.046,  -- parameter, id', "to_lua: parameters with value, id and units in a comment")
+  local ml = dofile(lf)
+  m:write_sbml(xf)
+  local mx = rk.sbml.load(xf, {quiet = true, fluxes = true})
+  local q = {doses = doses, times = rk.seq(0, 168, 6), rtol = 1e-10, atol = 1e-14}
+  local r0 = m:simulate(q)
+  local wl, wx = worst(m, r0, ml:simulate(q)), worst(m, r0, mx:simulate(q))
+  t.ok(wl <= 1e-12, ("PSMA: to_lua model, the same simulation (worst rel. diff %.2g)"):format(wl))
+  t.ok(wx <= 1e-12, ("PSMA: load -> write_sbml -> load, the same simulation (worst rel. diff %.2g)"):format(wx))
 end
 
 -- an ordinary model: a cohort runs on it

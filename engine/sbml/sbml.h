@@ -58,6 +58,7 @@ typedef struct {
   int holds_conc;  /* species: its state / output is a concentration (a
                       rate rule on a concentration), not the amount */
   char *compartment;  /* species: the compartment's model name */
+  char *units;     /* the units attribute (NULL when none) */
 } rkin_sbml_symbol;
 
 typedef struct {
@@ -81,5 +82,13 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
 /* Frees everything in res except a model taken out (set res->model NULL
  * to keep it). */
 void rkin_sbml_result_free(rkin_sbml_result *res);
+
+/* The model m as an SBML Level 3 Version 2 document (malloc'd text; the
+ * caller frees): time in hours, parameters, each state a parameter with a
+ * rate rule (decay included for a model with a nuclide), each output a
+ * parameter with an assignment rule, radiokin's names as SBML names.
+ * Reading it back (rkin_sbml_load) gives the same model. NULL and err for
+ * a model with dose modifiers (no SBML form). */
+char *rkin_sbml_write_string(const rkin_model *m, rkin_err *err);
 
 #endif

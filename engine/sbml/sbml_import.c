@@ -383,6 +383,11 @@ static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
     if (n == 1) return U(c, RKIN_OP_SQRT, child(c, a, 0, mode, sc, where));
     if (n != 2) break;
     x = child(c, a, 0, mode, sc, where);
+    {
+      double deg;
+      if (rkin_expr_is_const(c->g, x, &deg) && deg == 2)
+        return U(c, RKIN_OP_SQRT, child(c, a, 1, mode, sc, where));
+    }
     return B(c, RKIN_OP_POW, child(c, a, 1, mode, sc, where), inv(c, x));
   case AST_FUNCTION_EXP:
     if (n != 1) break;
@@ -1074,6 +1079,19 @@ static int name_symbols(ctx *c)
   return 0;
 }
 
+/* 1 when math a names a symbol, time or a function. */
+static int uses_symbols(const ASTNode_t *a)
+{
+  unsigned k;
+  int t = ASTNode_getType(a);
+  if (t == AST_NAME || t == AST_NAME_TIME || t == AST_FUNCTION
+      || t == AST_FUNCTION_DELAY || t == AST_FUNCTION_RATE_OF)
+    return 1;
+  for (k = 0; k < ASTNode_getNumChildren(a); k++)
+    if (uses_symbols(ASTNode_getChild(a, k))) return 1;
+  return 0;
+}
+
 /* Which symbols are states, parameters, outputs. */
 static int classify(ctx *c)
 {
@@ -1103,6 +1121,18 @@ static int classify(ctx *c)
         return fail(c, RKIN_EINVAL, "%s '%s' (line %u) is constant but has "
                     "a rate rule", kind_name(s->kind), s->id, line_of(s));
       s->state = (int)c->ns++;
+    } else if (s->kind == 'p' && !s->arule && s->ia && !uses_symbols(s->ia)) {
+      /* an initial assignment of a number (as radiokin writes values that
+       * 15 digits do not give exactly): still a parameter */
+      rkin_node v = num(c, conv(c, s->ia, MODE_INIT, NULL, s->id));
+      double x;
+      if (c->rc) return c->rc;
+      if (!rkin_expr_is_const(c->g, v, &x))
+        return fail(c, RKIN_EINVAL, "parameter '%s' (line %u): initial "
+                    "assignment is not a number", s->id, line_of(s));
+      s->ia = NULL;
+      if ((s->param = add_param(c, s->name, x)) < 0)
+        return fail(c, RKIN_ENOMEM, "out of memory");
     } else if (s->kind == 'p' && !s->arule && !s->ia) {
       const Parameter_t *p = (const Parameter_t *)s->el;
       if (!Parameter_isSetValue(p))
@@ -1241,7 +1271,9 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
     goto done;
   }
   memset(&spec, 0, sizeof spec);
-  spec.name = Model_isSetId(c->m) ? Model_getId(c->m) : "sbml";
+  spec.name = Model_isSetName(c->m) && *Model_getName(c->m)
+                  ? Model_getName(c->m)
+                  : Model_isSetId(c->m) ? Model_getId(c->m) : "sbml";
   spec.nuclide = o ? o->nuclide : NULL;
   spec.n_states = ns;
   spec.states = (const char *const *)snames;
@@ -1316,6 +1348,18 @@ static int export_symbols(ctx *c)
     o->boundary = s->kind == 's' && (s->boundary || s->constant);
     o->holds_conc = s->kind == 's' && s->rrule && !s->hosu && !s->zero_dim;
     o->compartment = s->kind == 's' ? strdup(c->s[s->comp].name) : NULL;
+    {
+      const char *u = NULL;
+      if (s->kind == 'p' && Parameter_isSetUnits((const Parameter_t *)s->el))
+        u = Parameter_getUnits((const Parameter_t *)s->el);
+      else if (s->kind == 'c'
+               && Compartment_isSetUnits((const Compartment_t *)s->el))
+        u = Compartment_getUnits((const Compartment_t *)s->el);
+      else if (s->kind == 's'
+               && Species_isSetSubstanceUnits((const Species_t *)s->el))
+        u = Species_getSubstanceUnits((const Species_t *)s->el);
+      o->units = u ? strdup(u) : NULL;
+    }
     if (!o->id || !o->name) return fail(c, RKIN_ENOMEM, "out of memory");
   }
   r->n_sym = n;
@@ -1372,13 +1416,13 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
   res->n_rules = Model_getNumRules(c.m);
   res->n_initial_assignments = Model_getNumInitialAssignments(c.m);
   res->n_functions = Model_getNumFunctionDefinitions(c.m);
-  if (time_unit(&c, opts) || collect(&c) || name_symbols(&c)
-      || classify(&c))
-    goto out;
   if (!(c.g = rkin_graph_new())) {
     fail(&c, RKIN_ENOMEM, "out of memory");
     goto out;
   }
+  if (time_unit(&c, opts) || collect(&c) || name_symbols(&c)
+      || classify(&c))
+    goto out;
   warn_decay(&c, opts);
   if (emit(&c, opts)) goto out;
   export_symbols(&c);
@@ -1405,6 +1449,7 @@ void rkin_sbml_result_free(rkin_sbml_result *r)
     free(r->sym[i].name);
     free(r->sym[i].plain);
     free(r->sym[i].compartment);
+    free(r->sym[i].units);
   }
   free(r->sym);
   for (i = 0; i < r->n_warn; i++) free(r->warn[i]);

@@ -247,6 +247,12 @@ static void t_concentration(void)
   SBMLDocument_t *d = doc(3, 2, &m);
   comp(m, "cell", 2.0);
   species(m, "A", "cell", 5.0, 0);  /* 5 per volume: amount 10 */
+  {
+    /* an initial amount for a species seen as a concentration */
+    Species_t *b = species(m, "B", "cell", 6.0, 1);
+    Species_setHasOnlySubstanceUnits(b, 0);
+  }
+  reaction(m, "r2", "B", "", "k * B", 0);
   param(m, "k", 0.3, 1);
   reaction(m, "r1", "A", "", "k * A", 0);
   rule(m, 0, "conc", "A");
@@ -263,6 +269,8 @@ static void t_concentration(void)
             "concentration species: amount 10 e^(-k t / V)");
   is_double(at("conc", 3.0), 5.0 * exp(-0.3 * 3 / 2), 1e-8,
             "concentration species: the math sees amount / V");
+  is_double(at("cell.B", 3.0), 6.0 * exp(-0.3 * 3 / 2), 1e-8,
+            "initialAmount 6 of a concentration species: amount 6 (not 6 V)");
 }
 
 /* Changing compartment: V' = 1 (V(0) = 1); law k*A on the concentration:
