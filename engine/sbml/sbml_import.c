@@ -1366,6 +1366,81 @@ static int export_symbols(ctx *c)
   return 0;
 }
 
+/* Messages for a dose (or y0) naming something that is not a state: a
+ * boundary, constant or rule-set species, a species solved as delta(..),
+ * another name of a state. */
+static int add_notes(ctx *c)
+{
+  size_t i, n = 0, cap = 3 * c->n_sym + 1;
+  const char **names = calloc(cap, sizeof *names);
+  char **notes = calloc(cap, sizeof *notes);
+  int rc = 0;
+  if (!names || !notes) {
+    rc = fail(c, RKIN_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (i = 0; i < c->n_sym; i++) {
+    const sym *s = &c->s[i];
+    char buf[600], amb[600];
+    const char *alias[2];
+    int k, ambiguous;
+    if (s->kind != 's' && s->kind != 'c' && s->kind != 'p') continue;
+    if (s->state >= 0 && !s->shifted) {
+      snprintf(buf, sizeof buf, "another name of the state '%s' (use that "
+               "name)", s->name);
+    } else if (s->state >= 0) {
+      snprintf(buf, sizeof buf, "its initial value is not 0, so it is "
+               "solved as its change 'delta(%s)'; a dose to 'delta(%s)' adds "
+               "to it", s->name, s->name);
+    } else if (s->kind == 's' && s->boundary) {
+      snprintf(buf, sizeof buf, "a boundary species (boundaryCondition = "
+               "true): no reaction changes its amount, so no dose can");
+    } else if (s->kind == 's' && s->constant) {
+      snprintf(buf, sizeof buf, "a constant species: its amount cannot "
+               "change, so no dose can");
+    } else if (s->arule) {
+      snprintf(buf, sizeof buf, "set by an assignment rule (an output), "
+               "not a state");
+    } else if (s->kind == 's') {
+      snprintf(buf, sizeof buf, "no reaction or rule changes this species "
+               "(an output), so a dose would have no effect");
+    } else {
+      snprintf(buf, sizeof buf, "a %s, not a species", kind_name(s->kind));
+    }
+    alias[0] = s->id;
+    alias[1] = SBase_isSetName(s->el) ? SBase_getName(s->el) : NULL;
+    ambiguous = 0;
+    if (alias[1]) {
+      size_t j;
+      for (j = 0; j < c->n_sym && !ambiguous; j++)
+        if (j != i && SBase_isSetName(c->s[j].el)
+            && strcmp(SBase_getName(c->s[j].el), alias[1]) == 0) {
+          snprintf(amb, sizeof amb, "the SBML name of several symbols; "
+                   "write Compartment.Species (such as '%s')", s->name);
+          ambiguous = 1;
+        }
+    }
+    for (k = 0; k < 3 && n < cap; k++) {
+      const char *a = k < 2 ? alias[k] : s->name;
+      if (!a || (k < 2 && strcmp(a, s->name) == 0)) continue;
+      if (k == 2 && s->state >= 0 && !s->shifted) continue;
+      names[n] = a;
+      if (!(notes[n++] = strdup(k == 1 && ambiguous ? amb : buf))) {
+        rc = fail(c, RKIN_ENOMEM, "out of memory");
+        goto done;
+      }
+    }
+  }
+  if (rkin_model_set_state_notes(c->res->model, n, names,
+                                 (const char *const *)notes, c->err))
+    rc = c->rc = c->err ? c->err->code : RKIN_ENOMEM;
+done:
+  for (i = 0; notes && i < n; i++) free(notes[i]);
+  free(notes);
+  free(names);
+  return rc;
+}
+
 int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
                    rkin_sbml_result *res, rkin_err *err)
 {
@@ -1424,7 +1499,7 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
       || classify(&c))
     goto out;
   warn_decay(&c, opts);
-  if (emit(&c, opts)) goto out;
+  if (emit(&c, opts) || add_notes(&c)) goto out;
   export_symbols(&c);
 out:
   rkin_graph_free(c.g);

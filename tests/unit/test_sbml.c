@@ -445,6 +445,8 @@ static void t_time(void)
   reaction(m, "r1", "A", "", "k * A", 0);
   param(m, "tt", 0, 0);
   rule(m, 0, "tt", "time");
+  param(m, "rr", 0, 0);
+  rule(m, 1, "rr", "0.001");     /* per second */
   save(d);
   if (load(path, NULL, NULL)) {
     ok(0, "time model loads");
@@ -455,6 +457,8 @@ static void t_time(void)
   is_double(at("c.A", 2.0), 10.0 * exp(-1e-4 * 7200), 1e-8,
             "rates per second: 2 h = 7200 s");
   is_double(at("tt", 2.0), 7200.0, 1e-12, "time symbol in seconds");
+  is_double(at("rr", 2.0), 7.2, 1e-10,
+            "a rate rule per second: 0.001 x 7200 s after 2 h");
   ok(refuses(path, "min", "contradicts"),
      "time_unit \"min\" against a file declaring seconds is refused");
   ok(refuses(path, "week", "time_unit must be"), "unknown time_unit");
@@ -495,6 +499,54 @@ static void t_nuclide(void)
             "nuclide: A + B decays at lambda");
   ok(has_warning("looks like physical decay"),
      "a reaction named like decay with a nuclide warns");
+}
+
+/* 1 when naming `name` as a dose target fails with a message containing
+ * want. */
+static int dose_refused(const char *name, const char *want)
+{
+  rkin_err err;
+  if (rkin_model_state_index(R.model, name, &err) >= 0) {
+    diag("'%s' is a state", name);
+    return 0;
+  }
+  if (!strstr(err.msg, want)) {
+    diag("message '%s' lacks '%s'", err.msg, want);
+    return 0;
+  }
+  return 1;
+}
+
+/* Dose targets that are not states: each says why. */
+static void t_dose_targets(void)
+{
+  Model_t *m;
+  SBMLDocument_t *d = doc(3, 2, &m);
+  Species_t *b;
+  comp(m, "c", 1.0);
+  Species_setName(species(m, "s1", "c", 0.0, 1), "Hot");
+  species(m, "R", "c", 5.0, 1);
+  b = species(m, "Bnd", "c", 1.0, 1);
+  Species_setBoundaryCondition(b, 1);
+  Species_setConstant(species(m, "Cst", "c", 1.0, 1), 1);
+  species(m, "Ru", "c", 0.0, 1);
+  rule(m, 0, "Ru", "2 * R");
+  reaction(m, "r1", "s1,R", "Bnd", "0.1 * s1 * R", 0);
+  if (load(save(d), "h", NULL)) {
+    ok(0, "dose-target model loads");
+    return;
+  }
+  ok(rkin_model_state_index(R.model, "c.Hot", NULL) >= 0,
+     "a species is the state Compartment.Name");
+  ok(dose_refused("s1", "another name of the state 'c.Hot'"),
+     "its SBML id names the state to use");
+  ok(dose_refused("c.R", "delta(c.R)"),
+     "a species starting non-zero: dose to delta(...)");
+  ok(dose_refused("c.Bnd", "boundary species"), "a boundary species refused");
+  ok(dose_refused("c.Cst", "constant species"), "a constant species refused");
+  ok(dose_refused("c.Ru", "assignment rule"), "a rule-set species refused");
+  ok(dose_refused("c.Nope", "unknown state 'c.Nope'"),
+     "a missing species: unknown, listing the states");
 }
 
 /* Refused inputs, each naming what. */
@@ -589,6 +641,7 @@ int main(void)
   t_math();
   t_time();
   t_nuclide();
+  t_dose_targets();
   t_refused();
   rkin_sbml_result_free(&R);
   {
