@@ -200,6 +200,26 @@ do
   t.ok(wx <= 1e-12, ("PSMA: load -> write_sbml -> load, the same simulation (worst rel. diff %.2g)"):format(wx))
 end
 
+-- scripts/sbml_sim.lua: doses, CSV
+do
+  local sim = dofile(src .. "/scripts/sbml_sim.lua")
+  local out = tmp .. "/sim.csv"
+  local o = sim.parse_args({model, "--time-unit", "min", "--dose", "Blood.Hot=10",
+    "--dose", "Blood.Cold=100@0", "--t-end", "24", "--step", "6", "--out", out,
+    "--quiet"})
+  local r1 = sim.run(o)
+  local text = t.read_file(out)
+  t.like(text, "^time_h,Blood.Hot,Blood.Cold,", "sbml_sim: CSV header time_h then the states")
+  t.is(r1.states["KidneyBound.Hot"][5], r.states["KidneyBound.Hot"][25], 1e-4,
+    "sbml_sim: the same kidney amount at 24 h as m:simulate")
+  t.raises(function() sim.parse_args({model, "--dose", "Blood.Hot"}) end,
+    "NAME=AMOUNT", "sbml_sim: a dose without amount is refused")
+  t.raises(function() sim.run(sim.parse_args({model, "--time-unit", "min",
+    "--dose", "Kidney.R=1", "--out", tmp .. "/x.csv", "--quiet"})) end,
+    "'Kidney.R' is not a state: set by an assignment rule",
+    "sbml_sim: a dose to a rule-set species is refused, saying why")
+end
+
 -- an ordinary model: a cohort runs on it
 do
   local c = rk.cohort{model = m, n = 3, seed = 1, cv = {Rden_Kidney = 0.2},
