@@ -65,6 +65,24 @@ do
              rtol = 1e-10, atol = 1e-14}
   local w = worst(m, m:simulate(q), m2:simulate(q))
   t.ok(w <= 1e-12, ("write_sbml -> load: the same simulation (worst rel. diff %.2g <= 1e-12)"):format(w))
+  -- a + (x + y) and a * (b * c) keep their rounding through libSBML's
+  -- n-ary plus and times: 1 + (1e-16 + 1e-16) = 1 + 2^-52 while
+  -- (1 + 1e-16) + 1e-16 = 1; 0.1 * (0.2 * 0.3) = 0.006 while
+  -- (0.1 * 0.2) * 0.3 = 0.006000000000000001
+  local mo = rk.model{name = "order", states = {"A"},
+    params = {x = 1e-16, y = 1e-16, a = 0.1, b = 0.2, c = 0.3},
+    ode = function(s, p) return {A = 0 * s.A} end,
+    outputs = function(s, p)
+      return {E = s.A + (p.x + p.y), P = p.a * (p.b * p.c),
+              Q = (s.A + p.x) + (p.y + p.x)}
+    end}
+  mo:write_sbml(tmp .. "/order.xml")
+  local mo2 = rk.sbml.load(tmp .. "/order.xml", {quiet = true})
+  local qo = {doses = {{time = 0, amount = 1, to = "A"}}, times = {0, 1}}
+  local ro, ro2 = mo:simulate(qo), mo2:simulate(qo)
+  t.ok(ro.outputs.E[1] == 1 + 2^-52 and ro2.outputs.E[1] == ro.outputs.E[1]
+    and ro2.outputs.P[1] == ro.outputs.P[1] and ro2.outputs.Q[1] == ro.outputs.Q[1],
+    "write_sbml: a + (x + y), a * (b * c), (a + x) + (y + x) read back bit for bit")
   local ok = pcall(function()
     rk.model{name = "lagged", states = {"A"}, params = {k = 1, L = 1},
       ode = function(s, p) return {A = -p.k * s.A} end,
