@@ -26,8 +26,9 @@
  *   is hours, so derivatives are divided by the hours per model time unit
  *   and the time symbol is t / (hours per unit).
  * Not supported (an error naming the element): algebraic rules, fast
- * reactions, events, delay, rateOf, and MathML beyond the core functions
- * the expression graph has. */
+ * reactions, events, delay, rateOf, conversion factors, required L3
+ * packages, infinite or NaN values. libSBML is linked statically with its
+ * symbols hidden (configure.ac: DCMTK also defines a class XMLNode). */
 #ifndef RKIN_SBML_H
 #define RKIN_SBML_H
 
