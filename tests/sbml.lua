@@ -90,6 +90,16 @@ do
   end)
   t.ok(not ok and not io.open(tmp .. "/lag.xml"), "write_sbml: dose modifiers refused, nothing written")
   t.raises(function() m:write_sbml(tmp) end, "m:write_sbml", "write_sbml onto a folder is refused")
+  -- x_{k+1} = x_k * x_k + x_k, 60 levels: 3^60 nodes as a tree
+  local deep = rk.model{name = "deep", states = {"A"}, params = {k = 1},
+    ode = function(s, p)
+      local x = s.A
+      for _ = 1, 60 do x = x * x + x end
+      return {A = -p.k * x}
+    end}
+  t.raises(function() deep:write_sbml(tmp .. "/deep.xml") end,
+    "would exceed 5000000 nodes", "write_sbml refuses an expression too large as a tree (no hang)")
+  t.ok(not io.open(tmp .. "/deep.xml"), "... and writes nothing")
 end
 
 -- ------------------------------------------------- the reduced PSMA model

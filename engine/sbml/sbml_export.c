@@ -194,8 +194,46 @@ static Parameter_t *param(Model_t *m, char kind, size_t i, const char *nm,
   return p;
 }
 
+/* MathML is a tree: a graph whose shared nodes nest (x2 = x1 * x1, x3 =
+ * x2 * x2, ...) doubles at each level when written out. Counts the tree
+ * nodes of every root (saturating) and refuses more than this. */
+#define MAX_TREE 5000000.0
+
+static int tree_sizes(const rkin_model *mo, double *total, rkin_err *err)
+{
+  const rkin_graph *g = rkin_model_graph(mo);
+  size_t ng = rkin_graph_size(g), i, ns = rkin_model_nstates(mo),
+         no = rkin_model_noutputs(mo);
+  double *sz = calloc(ng + 1, sizeof *sz);
+  if (!sz) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  for (i = 0; i < ng; i++) {
+    int k;
+    sz[i] = 1;
+    for (k = 0; k < 3; k++) {
+      rkin_node c = rkin_expr_arg(g, (rkin_node)i, k);
+      if (c < 0) break;
+      sz[i] += sz[c];
+    }
+    if (sz[i] > MAX_TREE) sz[i] = MAX_TREE + 1;
+  }
+  *total = 0;
+  for (i = 0; i < ns + no; i++) {
+    rkin_node r = i < ns ? rkin_model_deriv_node(mo, i)
+                         : rkin_model_output_node(mo, i - ns);
+    *total += r >= 0 ? sz[r] : 0;
+  }
+  free(sz);
+  if (*total > MAX_TREE)
+    return rkin_err_set(err, RKIN_ERANGE, "model '%s': its equations "
+                        "written as MathML trees would exceed %.0f nodes "
+                        "(shared subexpressions nest too deeply)",
+                        rkin_model_name(mo), MAX_TREE);
+  return RKIN_OK;
+}
+
 char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
 {
+  double total;
   SBMLDocument_t *d;
   Model_t *m;
   UnitDefinition_t *ud;
@@ -211,6 +249,7 @@ char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
                  "rate, duration) have no SBML form", rkin_model_name(mo));
     return NULL;
   }
+  if (tree_sizes(mo, &total, err)) return NULL;
   x.g = rkin_model_graph(mo);
   x.bad = 0;
   x.memo = calloc(rkin_graph_size(x.g) + 1, sizeof *x.memo);
