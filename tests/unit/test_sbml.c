@@ -567,6 +567,32 @@ static void t_refused(void)
     ASTNode_free(a);
   }
   ok(refuses(save(d), "h", "algebraic rule"), "algebraic rule refused");
+  /* units: a rate rule in mole per second on a parameter in litres */
+  d = doc(3, 2, &m);
+  Model_setTimeUnits(m, "second");
+  Model_setSubstanceUnits(m, "mole");
+  Model_setExtentUnits(m, "mole");
+  Compartment_setUnits(comp(m, "c", 1.0), "litre");
+  Parameter_setUnits(param(m, "x", 1, 0), "litre");
+  Parameter_setUnits(param(m, "q", 2, 1), "mole");
+  rule(m, 1, "x", "q");
+  save(d);
+  {
+    rkin_sbml_opts o = {.time_unit = "s", .strict = 1};
+    rkin_sbml_result r;
+    rkin_err err;
+    int rc;
+    if (load(path, "s", NULL) == 0)
+      ok(has_warning("Mismatched units in rate rule"),
+         "inconsistent units: a warning naming libSBML's finding");
+    else
+      ok(0, "units model loads without strict");
+    rc = rkin_sbml_load(path, &o, &r, &err);
+    if (rc == 0) rkin_sbml_result_free(&r);
+    ok(rc != 0 && strstr(err.msg, ".xml: line ")
+       && strstr(err.msg, "Mismatched units"),
+       "strict: inconsistent units are an error with the line");
+  }
   d = doc(3, 1, &m);
   comp(m, "c", 1.0);
   species(m, "A", "c", 1.0, 1);
