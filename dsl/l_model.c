@@ -517,6 +517,25 @@ static int model_new(lua_State *L)
   return 1;
 }
 
+/* A model built elsewhere (the SBML importer) as an rk.model userdata;
+ * takes m (freed with the userdata). No parameter is declared positive. */
+void lrk_push_model(lua_State *L, struct rkin_model *m,
+                    const char *description, const char *source)
+{
+  lmodel *lm = lua_newuserdatauv(L, sizeof *lm, 1);
+  memset(lm, 0, sizeof *lm);
+  luaL_setmetatable(L, MODEL_MT);
+  lm->m = m;
+  lm->positive = calloc(rkin_model_nparams(m) + 1, 1);
+  if (!lm->positive) lrk_error(L, "out of memory");
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, description);
+  lua_setfield(L, -2, "description");
+  lua_pushstring(L, source);
+  lua_setfield(L, -2, "source");
+  lua_setiuservalue(L, -2, 1);
+}
+
 /* ------------------------------------------------------- model methods */
 
 static void push_state_names(lua_State *L, const rkin_model *m)

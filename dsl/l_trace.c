@@ -249,6 +249,21 @@ static int m_abs(lua_State *L)
   return math_unary(L, RKIN_OP_ABS, "abs", fabs);
 }
 
+/* The MathML functions of SBML models (rk.sbml.to_lua writes them). */
+static double fact(double x) { return tgamma(x + 1.0); }
+static int m_sin(lua_State *L) { return math_unary(L, RKIN_OP_SIN, "sin", sin); }
+static int m_cos(lua_State *L) { return math_unary(L, RKIN_OP_COS, "cos", cos); }
+static int m_tan(lua_State *L) { return math_unary(L, RKIN_OP_TAN, "tan", tan); }
+static int m_asin(lua_State *L) { return math_unary(L, RKIN_OP_ASIN, "asin", asin); }
+static int m_acos(lua_State *L) { return math_unary(L, RKIN_OP_ACOS, "acos", acos); }
+static int m_atan(lua_State *L) { return math_unary(L, RKIN_OP_ATAN, "atan", atan); }
+static int m_floor(lua_State *L) { return math_unary(L, RKIN_OP_FLOOR, "floor", floor); }
+static int m_ceil(lua_State *L) { return math_unary(L, RKIN_OP_CEIL, "ceil", ceil); }
+static int m_factorial(lua_State *L)
+{
+  return math_unary(L, RKIN_OP_FACT, "factorial", fact);
+}
+
 /* rk.min(a, b, ...) / rk.max(a, b, ...), folded left to right. */
 static int math_minmax(lua_State *L, rkin_op op, const char *name)
 {
@@ -691,6 +706,15 @@ const luaL_Reg lrk_trace_funcs[] = {
   {"log", m_log},
   {"sqrt", m_sqrt},
   {"abs", m_abs},
+  {"sin", m_sin},
+  {"cos", m_cos},
+  {"tan", m_tan},
+  {"asin", m_asin},
+  {"acos", m_acos},
+  {"atan", m_atan},
+  {"floor", m_floor},
+  {"ceil", m_ceil},
+  {"factorial", m_factorial},
   {"min", m_min},
   {"max", m_max},
   {"lt", m_lt},

@@ -139,6 +139,14 @@ struct rkin_dosing;
 /* The compiled model of the rk.model userdata at idx; raises otherwise.
  * Valid while that userdata is alive. */
 const struct rkin_model *lrk_check_model(lua_State *L, int idx);
+/* Pushes an rk.model userdata owning m (a model built by the engine, e.g.
+ * the SBML importer); description and source (may be NULL) become
+ * m.description and m.source. */
+void lrk_push_model(lua_State *L, struct rkin_model *m,
+                    const char *description, const char *source);
+/* Adds m:write_sbml to the model's methods (dsl/l_sbml.c; called by the
+ * opener of radiokin.model once its metatable exists). */
+void lrk_sbml_model_methods(lua_State *L);
 /* Fills p (rkin_model_nparams doubles) with the model's defaults, then the
  * overrides of the table at t (nil: none) as name = number; raises naming
  * an unknown parameter, a non-finite value, or a value <= 0 for a parameter

@@ -16,6 +16,7 @@ const lrk_module lrk_modules[] = {
   {"dosimetry", luaopen_radiokin_dosimetry},
   {"radiobio", luaopen_radiokin_radiobio},
   {"tac", luaopen_radiokin_tac},
+  {"sbml", luaopen_radiokin_sbml},
   {"tare", luaopen_radiokin_tare},
   {"cohort", luaopen_radiokin_cohort},
   {"popest", luaopen_radiokin_popest},

@@ -29,6 +29,7 @@ int luaopen_radiokin_tare(lua_State *L);
 int luaopen_radiokin_dosimetry(lua_State *L);
 int luaopen_radiokin_radiobio(lua_State *L);
 int luaopen_radiokin_tac(lua_State *L);
+int luaopen_radiokin_sbml(lua_State *L);
 
 /* The Lua files of dsl/lua/, embedded at build time by dsl/embed.sh into
  * the generated dsl/lua_embed.c: dsl/lua/radiokin.lua is the module

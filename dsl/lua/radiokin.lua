@@ -23,6 +23,10 @@ rk.model = model.new
 rk.positive = model.positive
 rk.exp, rk.log, rk.sqrt = model.exp, model.log, model.sqrt
 rk.abs, rk.min, rk.max = model.abs, model.min, model.max
+-- the MathML functions of SBML models (rk.sbml.to_lua writes them)
+rk.sin, rk.cos, rk.tan = model.sin, model.cos, model.tan
+rk.asin, rk.acos, rk.atan = model.asin, model.acos, model.atan
+rk.floor, rk.ceil, rk.factorial = model.floor, model.ceil, model.factorial
 -- Conditions (Lua's < and `if` cannot be traced): rk.lt/le/gt/ge make
 -- one, rk.all/any/negate combine them, rk.ifelse(cond, a, b) selects.
 rk.lt, rk.le, rk.gt, rk.ge = model.lt, model.le, model.gt, model.ge

@@ -17,7 +17,8 @@
 static const char *const op_names[] = {
   "const", "time", "state", "param", "neg", "add", "sub", "mul", "div",
   "pow", "exp", "log", "sqrt", "abs", "min", "max", "sign", "step",
-  "lt", "le", "gt", "ge", "and", "or", "not", "ifelse"
+  "lt", "le", "gt", "ge", "and", "or", "not", "ifelse",
+  "sin", "cos", "tan", "asin", "acos", "atan", "floor", "ceil", "factorial"
 };
 
 const char *rkin_expr_op_name(rkin_op op)
@@ -87,7 +88,8 @@ static int is_unary(rkin_op op)
 {
   return op == RKIN_OP_NEG || op == RKIN_OP_EXP || op == RKIN_OP_LOG
          || op == RKIN_OP_SQRT || op == RKIN_OP_ABS || op == RKIN_OP_SIGN
-         || op == RKIN_OP_STEP || op == RKIN_OP_NOT;
+         || op == RKIN_OP_STEP || op == RKIN_OP_NOT
+         || (op >= RKIN_OP_SIN && op <= RKIN_OP_FACT);
 }
 
 static int is_compare(rkin_op op)
@@ -334,6 +336,15 @@ double rkin_expr_apply1(rkin_op op, double a)
   case RKIN_OP_SIGN: return sign_of(a);
   case RKIN_OP_STEP: return step_of(a);
   case RKIN_OP_NOT: return isnan(a) ? a : a == 0 ? 1.0 : 0.0;
+  case RKIN_OP_SIN: return sin(a);
+  case RKIN_OP_COS: return cos(a);
+  case RKIN_OP_TAN: return tan(a);
+  case RKIN_OP_ASIN: return asin(a);
+  case RKIN_OP_ACOS: return acos(a);
+  case RKIN_OP_ATAN: return atan(a);
+  case RKIN_OP_FLOOR: return floor(a);
+  case RKIN_OP_CEIL: return ceil(a);
+  case RKIN_OP_FACT: return tgamma(a + 1.0);
   default: return NAN;
   }
 }
@@ -437,7 +448,8 @@ rkin_node rkin_expr_unary(rkin_graph *g, rkin_op op, rkin_node a)
   if (!g) return RKIN_EINVAL;
   if (!is_unary(op))
     return fail(g, RKIN_EINVAL, "'%s' is not a unary operator; expected "
-                "neg, exp, log, sqrt, abs, sign, step or not",
+                "neg, exp, log, sqrt, abs, sign, step, not, sin, cos, tan, "
+                "asin, acos, atan, floor, ceil or factorial",
                 rkin_expr_op_name(op));
   if ((rc = check_child(g, a, rkin_expr_op_name(op)))) return rc;
   if ((rc = check_kind(g, op, a, op == RKIN_OP_NOT))) return rc;
@@ -966,7 +978,28 @@ static rkin_node diff_op(rkin_graph *g, diff_ctx *memo, rkin_node n,
     return diff_minmax(g, memo, n, x);
   case RKIN_OP_SIGN:
   case RKIN_OP_STEP:
+  case RKIN_OP_FLOOR:
+  case RKIN_OP_CEIL:
+  case RKIN_OP_FACT:
     return c_(g, 0);
+  case RKIN_OP_SIN:
+    return mul_(g, un_(g, RKIN_OP_COS, e.a), diff_rec(g, memo, e.a, x));
+  case RKIN_OP_COS:
+    return mul_(g, un_(g, RKIN_OP_NEG, un_(g, RKIN_OP_SIN, e.a)),
+                diff_rec(g, memo, e.a, x));
+  case RKIN_OP_TAN: {
+    rkin_node cs = un_(g, RKIN_OP_COS, e.a);
+    return div_(g, diff_rec(g, memo, e.a, x), mul_(g, cs, cs));
+  }
+  case RKIN_OP_ASIN:
+  case RKIN_OP_ACOS: {
+    rkin_node r = un_(g, RKIN_OP_SQRT, sub_(g, c_(g, 1), mul_(g, e.a, e.a)));
+    rkin_node d = div_(g, diff_rec(g, memo, e.a, x), r);
+    return e.op == RKIN_OP_ASIN ? d : un_(g, RKIN_OP_NEG, d);
+  }
+  case RKIN_OP_ATAN:
+    return div_(g, diff_rec(g, memo, e.a, x),
+                add_(g, c_(g, 1), mul_(g, e.a, e.a)));
   case RKIN_OP_IFELSE:
     da = diff_rec(g, memo, e.b, x);
     db = diff_rec(g, memo, e.c, x);

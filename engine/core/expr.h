@@ -41,7 +41,20 @@ typedef enum {
   RKIN_OP_AND,
   RKIN_OP_OR,
   RKIN_OP_NOT,
-  RKIN_OP_IFELSE  /* ifelse(c, a, b): a where c holds, else b */
+  RKIN_OP_IFELSE, /* ifelse(c, a, b): a where c holds, else b */
+  /* Functions of the MathML that SBML models use (after IFELSE so the
+   * numbers above stay); floor and ceiling have derivative 0, and so has
+   * factorial (MathML defines it on integers, so in a model its argument
+   * is piecewise constant; evaluated as tgamma(x + 1)). */
+  RKIN_OP_SIN,
+  RKIN_OP_COS,
+  RKIN_OP_TAN,
+  RKIN_OP_ASIN,
+  RKIN_OP_ACOS,
+  RKIN_OP_ATAN,
+  RKIN_OP_FLOOR,
+  RKIN_OP_CEIL,
+  RKIN_OP_FACT
 } rkin_op;
 
 typedef int rkin_node;

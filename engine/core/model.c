@@ -54,6 +54,9 @@ struct rkin_model {
   rkin_node *mods;
   rkin_tape *mods_tape, *dmods_tape;
   int has_mods;
+  /* why some names are not states (rkin_model_set_state_notes) */
+  size_t n_notes;
+  char **note_names, **notes;
   int linear, out_linear;
   char why[WHY], why_out[WHY];
 };
@@ -77,6 +80,8 @@ static void free_names(char **v, size_t n)
 void rkin_model_free(rkin_model *m)
 {
   if (!m) return;
+  free_names(m->note_names, m->n_notes);
+  free_names(m->notes, m->n_notes);
   free(m->name);
   free_names(m->states, m->n);
   free_names(m->params, m->np);
@@ -880,7 +885,41 @@ static int find_name(const rkin_model *m, char *const *v, size_t n,
 int rkin_model_state_index(const rkin_model *m, const char *name,
                            rkin_err *err)
 {
-  return find_name(m, m->states, m->n, "state", name, err);
+  size_t k;
+  int i = find_name(m, m->states, m->n, "state", name, err);
+  if (i >= 0 || !err || !name) return i;
+  for (k = 0; k < m->n_notes; k++)
+    if (strcmp(m->note_names[k], name) == 0) {
+      rkin_err_set(err, RKIN_ENOTFOUND, "model '%s': '%s' is not a state: "
+                   "%s", m->name, name, m->notes[k]);
+      break;
+    }
+  return -1;
+}
+
+int rkin_model_set_state_notes(rkin_model *m, size_t n,
+                               const char *const *names,
+                               const char *const *notes, rkin_err *err)
+{
+  size_t k;
+  if (m->n_notes)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': state notes are "
+                        "already set", m->name);
+  if (!n) return RKIN_OK;
+  m->note_names = calloc(n, sizeof *m->note_names);
+  m->notes = calloc(n, sizeof *m->notes);
+  if (!m->note_names || !m->notes) {
+    free(m->note_names);
+    free(m->notes);
+    m->note_names = m->notes = NULL;
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  }
+  m->n_notes = n;
+  for (k = 0; k < n; k++)
+    if (!(m->note_names[k] = strdup(names[k]))
+        || !(m->notes[k] = strdup(notes[k])))
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  return RKIN_OK;
 }
 
 int rkin_model_param_index(const rkin_model *m, const char *name,

@@ -50,6 +50,12 @@ int rkin_model_state_index(const rkin_model *m, const char *name,
                            rkin_err *err);
 int rkin_model_param_index(const rkin_model *m, const char *name,
                            rkin_err *err);
+/* Why names that are not states are not (e.g. an SBML boundary species, or
+ * another name of a state): rkin_model_state_index's message for such a
+ * name is "'name' is not a state: note". Copies the strings; once. */
+int rkin_model_set_state_notes(rkin_model *m, size_t n,
+                               const char *const *names,
+                               const char *const *notes, rkin_err *err);
 int rkin_model_output_index(const rkin_model *m, const char *name,
                             rkin_err *err);
 

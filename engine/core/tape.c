@@ -20,6 +20,7 @@ enum {
   T_NEG = RKIN_OP_NEG, T_ADD, T_SUB, T_MUL, T_DIV, T_POW, T_EXP, T_LOG,
   T_SQRT, T_ABS, T_MIN, T_MAX, T_SIGN, T_STEP,
   T_LT, T_LE, T_GT, T_GE, T_AND, T_OR, T_NOT, T_IFELSE,
+  T_SIN, T_COS, T_TAN, T_ASIN, T_ACOS, T_ATAN, T_FLOOR, T_CEIL, T_FACT,
   T_SQR     /* a^2 as a * a (one rounding, like a correctly rounded pow) */
 };
 
@@ -234,6 +235,15 @@ int rkin_tape_eval(const rkin_tape *tp, double t, const double *y,
       *w = rkin_expr_apply2((rkin_op)in->op, a, b);
       break;
     case T_NOT: *w = rkin_expr_apply1(RKIN_OP_NOT, a); break;
+    case T_SIN: *w = sin(a); break;
+    case T_COS: *w = cos(a); break;
+    case T_TAN: *w = tan(a); break;
+    case T_ASIN: *w = asin(a); break;
+    case T_ACOS: *w = acos(a); break;
+    case T_ATAN: *w = atan(a); break;
+    case T_FLOOR: *w = floor(a); break;
+    case T_CEIL: *w = ceil(a); break;
+    case T_FACT: *w = tgamma(a + 1.0); break;
     /* Both values were computed (a tape has no jumps); only the chosen
      * one reaches the result, so a NaN in the other branch is harmless. */
     case T_IFELSE:

@@ -45,6 +45,9 @@ static rkin_node copy_node(copier *c, rkin_node n)
     break;
   case RKIN_OP_NEG: case RKIN_OP_EXP: case RKIN_OP_LOG: case RKIN_OP_SQRT:
   case RKIN_OP_ABS: case RKIN_OP_SIGN: case RKIN_OP_STEP: case RKIN_OP_NOT:
+  case RKIN_OP_SIN: case RKIN_OP_COS: case RKIN_OP_TAN: case RKIN_OP_ASIN:
+  case RKIN_OP_ACOS: case RKIN_OP_ATAN: case RKIN_OP_FLOOR: case RKIN_OP_CEIL:
+  case RKIN_OP_FACT:
     out = rkin_expr_unary(c->dst, op,
                           copy_node(c, rkin_expr_arg(c->src, n, 0)));
     break;

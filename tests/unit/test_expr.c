@@ -85,6 +85,15 @@ static double eval(const rkin_graph *g, rkin_node n, double t,
   case RKIN_OP_AND: return a != 0 && b != 0;
   case RKIN_OP_OR: return a != 0 || b != 0;
   case RKIN_OP_NOT: return a == 0;
+  case RKIN_OP_SIN: return sin(a);
+  case RKIN_OP_COS: return cos(a);
+  case RKIN_OP_TAN: return tan(a);
+  case RKIN_OP_ASIN: return asin(a);
+  case RKIN_OP_ACOS: return acos(a);
+  case RKIN_OP_ATAN: return atan(a);
+  case RKIN_OP_FLOOR: return floor(a);
+  case RKIN_OP_CEIL: return ceil(a);
+  case RKIN_OP_FACT: return tgamma(a + 1);
   default: return NAN;
   }
 }
@@ -360,6 +369,62 @@ static void test_each_op(void)
     ok(r > 0, "d %s(u, v) matches a 4th-order central difference "
        "(rel. 1e-6, 20 random points, %d partials)",
        rkin_expr_op_name(bin[i]), r);
+    rkin_graph_free(g);
+  }
+}
+
+/* The MathML functions SBML models use: derivatives against finite
+ * differences on v = u / (1 + u) in (0, 1) (inside asin/acos's domain),
+ * and the tape's values against libm. */
+static void test_mathml_ops(void)
+{
+  static const rkin_op un[] = { RKIN_OP_SIN, RKIN_OP_COS, RKIN_OP_TAN,
+                                RKIN_OP_ASIN, RKIN_OP_ACOS, RKIN_OP_ATAN };
+  static const rkin_op all[] = { RKIN_OP_SIN, RKIN_OP_COS, RKIN_OP_TAN,
+                                 RKIN_OP_ASIN, RKIN_OP_ACOS, RKIN_OP_ATAN,
+                                 RKIN_OP_FLOOR, RKIN_OP_CEIL, RKIN_OP_FACT };
+  static double (*const fn[])(double) = { sin, cos, tan, asin, acos, atan,
+                                          floor, ceil };
+  size_t i;
+  int r, rep;
+  for (i = 0; i < sizeof un / sizeof un[0]; i++) {
+    rkin_graph *g = rkin_graph_new();
+    rkin_node x0 = rkin_expr_state(g, 0), x1 = rkin_expr_state(g, 1);
+    rkin_node u = add(g, add(g, mul(g, x0, rkin_expr_param(g, 0)),
+                             mul(g, x1, x1)), cst(g, 0.1));
+    rkin_node v = dvd(g, u, add(g, u, cst(g, 1)));
+    rkin_node f = rkin_expr_unary(g, un[i], v);
+    for (r = 0, rep = 0; rep < 20 && r >= 0; rep++) {
+      int c = check_partials(g, f, rkin_expr_op_name(un[i]));
+      r = c < 0 ? -1 : r + c;
+    }
+    ok(r > 0, "d %s(v) matches a 4th-order central difference "
+       "(rel. 1e-6, 20 random points, %d partials)",
+       rkin_expr_op_name(un[i]), r);
+    rkin_graph_free(g);
+  }
+  {
+    rkin_graph *g = rkin_graph_new();
+    rkin_node out[9], x = rkin_expr_state(g, 0);
+    double y[1] = { 0.37 }, got[9], *work;
+    rkin_tape *tp;
+    for (i = 0; i < 9; i++) {
+      /* factorial at 3.7 + 0.3 = 4: 24; the others at 0.37 */
+      rkin_node arg = all[i] == RKIN_OP_FACT ? add(g, cst(g, 3.63), x) : x;
+      out[i] = rkin_expr_unary(g, all[i], arg);
+    }
+    tp = rkin_tape_compile(g, out, 9, NULL);
+    work = calloc(rkin_tape_nwork(tp), sizeof *work);
+    rkin_tape_eval(tp, 0, y, NULL, work, got);
+    for (i = 0; i < 8; i++)
+      ok(got[i] == fn[i](0.37), "tape %s(0.37) = libm's (%.17g)",
+         rkin_expr_op_name(all[i]), got[i]);
+    is_double(got[8], 24.0, 1e-12, "tape factorial(4) = 24");
+    ok(rkin_expr_is_const(g, rkin_expr_diff(g, out[6], x), NULL)
+       && rkin_expr_is_const(g, rkin_expr_diff(g, out[8], x), NULL),
+       "floor and factorial: derivative 0 (piecewise constant)");
+    free(work);
+    rkin_tape_free(tp);
     rkin_graph_free(g);
   }
 }
@@ -788,6 +853,7 @@ int main(void)
   test_folding();
   test_dependencies();
   test_each_op();
+  test_mathml_ops();
   test_special_derivatives();
   test_random();
   test_tape();

@@ -23,6 +23,8 @@ static const struct {
    * tac-level and voxel code build on it: level 1 */
   {"image", 1},
   {"tac", 2}, {"tare", 2}, {"pop", 2},
+  /* SBML import: builds models (core), checked by solving (solve) */
+  {"sbml", 2},
   {"uncert", 3},
   /* voxel dosimetry combines image with dose (radiobiology) and tac
    * (per-voxel fits) */
@@ -174,7 +176,7 @@ int main(void)
   }
   ok(n_files > 60, "read the engine's sources (%d files)", n_files);
   ok(n_bad == 0, "every include runs down the layers core < solve, dose, "
-     "image < tac, tare, pop < uncert, voxel < regimen (%d violations)",
+     "image < tac, tare, pop, sbml < uncert, voxel < regimen (%d violations)",
      n_bad);
   done_testing();
   return exit_status();

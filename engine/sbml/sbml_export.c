@@ -1,0 +1,322 @@
+/* sbml_export.c - a radiokin model as SBML Level 3 Version 2, built with
+ * libSBML's API: time unit hour (a unit definition of 3600 s); each
+ * parameter a constant parameter; each state a non-constant parameter with
+ * a rate rule (its derivative, decay included when the model has a
+ * nuclide, so the file alone reproduces the simulation); each output a
+ * parameter with an assignment rule. SBML names carry radiokin's names
+ * (ids are p1.., x1.., y1..), so reading the file back gives the same
+ * names. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sbml/SBMLTypes.h>
+
+#include "sbml/sbml.h"
+
+typedef struct {
+  const rkin_graph *g;
+  ASTNode_t **memo;      /* per node: its AST, copied when used again */
+  int bad;
+} exporter;
+
+static ASTNode_t *op2(int type, ASTNode_t *a, ASTNode_t *b)
+{
+  ASTNode_t *n = ASTNode_createWithType((ASTNodeType_t)type);
+  ASTNode_addChild(n, a);
+  if (b) ASTNode_addChild(n, b);
+  return n;
+}
+
+static ASTNode_t *real1(double v)
+{
+  ASTNode_t *n = ASTNode_createWithType(AST_REAL);
+  ASTNode_setReal(n, v);
+  return n;
+}
+
+/* libSBML writes 15 significant digits: a number they do not give back
+ * exactly is written as hi + lo (hi its 15 digits, lo the rest), which
+ * reads back as the same double. */
+static int exact15(double v, double *hi)
+{
+  char buf[40];
+  snprintf(buf, sizeof buf, "%.15g", v);
+  *hi = strtod(buf, NULL);
+  return *hi == v;
+}
+
+static ASTNode_t *op2(int type, ASTNode_t *a, ASTNode_t *b);
+
+static ASTNode_t *real(double v)
+{
+  double hi;
+  if (exact15(v, &hi) || !isfinite(v)) return real1(v);
+  /* hi - (-lo), not a plus that libSBML would merge into its parent's */
+  return op2(AST_MINUS, real1(hi), real1(hi - v));
+}
+
+/* a + b or a * b. libSBML writes a plus whose child is a plus as one
+ * n-ary plus, read back as ((a + b1) + b2): another rounding. So a right
+ * operand of the same operation goes first (x + y = y + x exactly), or,
+ * when both are, is wrapped in piecewise(b, true, 0), which reads back
+ * as b. */
+static ASTNode_t *nary(int type, rkin_op op, const rkin_graph *g,
+                       rkin_node n, ASTNode_t *a, ASTNode_t *b)
+{
+  int left = rkin_expr_op(g, rkin_expr_arg(g, n, 0)) == op;
+  int right = rkin_expr_op(g, rkin_expr_arg(g, n, 1)) == op;
+  ASTNode_t *w;
+  if (!right) return op2(type, a, b);
+  if (!left) return op2(type, b, a);
+  w = ASTNode_createWithType(AST_FUNCTION_PIECEWISE);
+  ASTNode_addChild(w, b);
+  ASTNode_addChild(w, ASTNode_createWithType(AST_CONSTANT_TRUE));
+  ASTNode_addChild(w, real1(0));
+  return op2(type, a, w);
+}
+
+static ASTNode_t *name(char kind, int i)
+{
+  char id[32];
+  ASTNode_t *n = ASTNode_createWithType(AST_NAME);
+  snprintf(id, sizeof id, "%c%d", kind, i + 1);
+  ASTNode_setName(n, id);
+  return n;
+}
+
+/* piecewise(v1, c1, v2, c2, otherwise) */
+static ASTNode_t *piecewise(ASTNode_t *v1, ASTNode_t *c1, ASTNode_t *v2,
+                            ASTNode_t *c2, ASTNode_t *other)
+{
+  ASTNode_t *n = ASTNode_createWithType(AST_FUNCTION_PIECEWISE);
+  ASTNode_addChild(n, v1);
+  ASTNode_addChild(n, c1);
+  if (v2) {
+    ASTNode_addChild(n, v2);
+    ASTNode_addChild(n, c2);
+  }
+  ASTNode_addChild(n, other);
+  return n;
+}
+
+static ASTNode_t *ast(exporter *x, rkin_node n);
+
+static ASTNode_t *kid(exporter *x, rkin_node n, int k)
+{
+  return ast(x, rkin_expr_arg(x->g, n, k));
+}
+
+static ASTNode_t *build(exporter *x, rkin_node n)
+{
+  rkin_op op = rkin_expr_op(x->g, n);
+  double v;
+  ASTNode_t *a;
+  switch (op) {
+  case RKIN_OP_CONST:
+    rkin_expr_is_const(x->g, n, &v);
+    return real(v);
+  case RKIN_OP_TIME:
+    a = ASTNode_createWithType(AST_NAME_TIME);
+    ASTNode_setName(a, "time");
+    return a;
+  case RKIN_OP_STATE: return name('x', rkin_expr_index(x->g, n));
+  case RKIN_OP_PARAM: return name('p', rkin_expr_index(x->g, n));
+  case RKIN_OP_NEG: return op2(AST_MINUS, kid(x, n, 0), NULL);
+  case RKIN_OP_ADD:
+    return nary(AST_PLUS, op, x->g, n, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_SUB: return op2(AST_MINUS, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_MUL:
+    return nary(AST_TIMES, op, x->g, n, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_DIV: return op2(AST_DIVIDE, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_POW: return op2(AST_POWER, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_EXP: return op2(AST_FUNCTION_EXP, kid(x, n, 0), NULL);
+  case RKIN_OP_LOG: return op2(AST_FUNCTION_LN, kid(x, n, 0), NULL);
+  case RKIN_OP_SQRT: return op2(AST_FUNCTION_ROOT, kid(x, n, 0), NULL);
+  case RKIN_OP_ABS: return op2(AST_FUNCTION_ABS, kid(x, n, 0), NULL);
+  case RKIN_OP_MIN: return op2(AST_FUNCTION_MIN, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_MAX: return op2(AST_FUNCTION_MAX, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_SIGN:
+    return piecewise(real(-1), op2(AST_RELATIONAL_LT, kid(x, n, 0), real(0)),
+                     real(1), op2(AST_RELATIONAL_GT, kid(x, n, 0), real(0)),
+                     real(0));
+  case RKIN_OP_STEP:
+    return piecewise(real(0), op2(AST_RELATIONAL_LT, kid(x, n, 0), real(0)),
+                     real(1), op2(AST_RELATIONAL_GT, kid(x, n, 0), real(0)),
+                     real(0.5));
+  case RKIN_OP_LT: return op2(AST_RELATIONAL_LT, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_LE: return op2(AST_RELATIONAL_LEQ, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_GT: return op2(AST_RELATIONAL_GT, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_GE: return op2(AST_RELATIONAL_GEQ, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_AND: return op2(AST_LOGICAL_AND, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_OR: return op2(AST_LOGICAL_OR, kid(x, n, 0), kid(x, n, 1));
+  case RKIN_OP_NOT: return op2(AST_LOGICAL_NOT, kid(x, n, 0), NULL);
+  case RKIN_OP_IFELSE:
+    return piecewise(kid(x, n, 1), kid(x, n, 0), NULL, NULL, kid(x, n, 2));
+  case RKIN_OP_SIN: return op2(AST_FUNCTION_SIN, kid(x, n, 0), NULL);
+  case RKIN_OP_COS: return op2(AST_FUNCTION_COS, kid(x, n, 0), NULL);
+  case RKIN_OP_TAN: return op2(AST_FUNCTION_TAN, kid(x, n, 0), NULL);
+  case RKIN_OP_ASIN: return op2(AST_FUNCTION_ARCSIN, kid(x, n, 0), NULL);
+  case RKIN_OP_ACOS: return op2(AST_FUNCTION_ARCCOS, kid(x, n, 0), NULL);
+  case RKIN_OP_ATAN: return op2(AST_FUNCTION_ARCTAN, kid(x, n, 0), NULL);
+  case RKIN_OP_FLOOR: return op2(AST_FUNCTION_FLOOR, kid(x, n, 0), NULL);
+  case RKIN_OP_CEIL: return op2(AST_FUNCTION_CEILING, kid(x, n, 0), NULL);
+  case RKIN_OP_FACT: return op2(AST_FUNCTION_FACTORIAL, kid(x, n, 0), NULL);
+  }
+  x->bad = 1;
+  return real(0);
+}
+
+/* The AST of node n; a node used again gets a deep copy (MathML is a
+ * tree). */
+static ASTNode_t *ast(exporter *x, rkin_node n)
+{
+  if (n < 0) {
+    x->bad = 1;
+    return real(0);
+  }
+  if (x->memo[n]) return ASTNode_deepCopy(x->memo[n]);
+  x->memo[n] = build(x, n);
+  return ASTNode_deepCopy(x->memo[n]);
+}
+
+static Parameter_t *param(Model_t *m, char kind, size_t i, const char *nm,
+                          double v, int constant)
+{
+  Parameter_t *p = Model_createParameter(m);
+  char id[32];
+  snprintf(id, sizeof id, "%c%zu", kind, i + 1);
+  Parameter_setId(p, id);
+  Parameter_setName(p, nm);
+  Parameter_setValue(p, v);
+  Parameter_setConstant(p, constant);
+  return p;
+}
+
+/* MathML is a tree: a graph whose shared nodes nest (x2 = x1 * x1, x3 =
+ * x2 * x2, ...) doubles at each level when written out. Counts the tree
+ * nodes of every root (saturating) and refuses more than this. */
+#define MAX_TREE 5000000.0
+
+static int tree_sizes(const rkin_model *mo, double *total, rkin_err *err)
+{
+  const rkin_graph *g = rkin_model_graph(mo);
+  size_t ng = rkin_graph_size(g), i, ns = rkin_model_nstates(mo),
+         no = rkin_model_noutputs(mo);
+  double *sz = calloc(ng + 1, sizeof *sz);
+  if (!sz) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  for (i = 0; i < ng; i++) {
+    int k;
+    sz[i] = 1;
+    for (k = 0; k < 3; k++) {
+      rkin_node c = rkin_expr_arg(g, (rkin_node)i, k);
+      if (c < 0) break;
+      sz[i] += sz[c];
+    }
+    if (sz[i] > MAX_TREE) sz[i] = MAX_TREE + 1;
+  }
+  *total = 0;
+  for (i = 0; i < ns + no; i++) {
+    rkin_node r = i < ns ? rkin_model_deriv_node(mo, i)
+                         : rkin_model_output_node(mo, i - ns);
+    *total += r >= 0 ? sz[r] : 0;
+  }
+  free(sz);
+  if (*total > MAX_TREE)
+    return rkin_err_set(err, RKIN_ERANGE, "model '%s': its equations "
+                        "written as MathML trees would exceed %.0f nodes "
+                        "(shared subexpressions nest too deeply)",
+                        rkin_model_name(mo), MAX_TREE);
+  return RKIN_OK;
+}
+
+char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
+{
+  double total;
+  SBMLDocument_t *d;
+  Model_t *m;
+  UnitDefinition_t *ud;
+  Unit_t *u;
+  exporter x;
+  size_t i, ns = rkin_model_nstates(mo), np = rkin_model_nparams(mo),
+            no = rkin_model_noutputs(mo);
+  double lam = rkin_model_lambda(mo);
+  char *text = NULL;
+  const double *def = rkin_model_defaults(mo);
+  if (rkin_model_has_dose_mods(mo)) {
+    rkin_err_set(err, RKIN_EINVAL, "model '%s': dose modifiers (bioav, lag, "
+                 "rate, duration) have no SBML form", rkin_model_name(mo));
+    return NULL;
+  }
+  if (tree_sizes(mo, &total, err)) return NULL;
+  x.g = rkin_model_graph(mo);
+  x.bad = 0;
+  x.memo = calloc(rkin_graph_size(x.g) + 1, sizeof *x.memo);
+  if (!x.memo) {
+    rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    return NULL;
+  }
+  d = SBMLDocument_createWithLevelAndVersion(3, 2);
+  m = SBMLDocument_createModel(d);
+  Model_setId(m, "radiokin_model");
+  Model_setName(m, rkin_model_name(mo));
+  ud = Model_createUnitDefinition(m);
+  UnitDefinition_setId(ud, "hour");
+  u = UnitDefinition_createUnit(ud);
+  Unit_setKind(u, UNIT_KIND_SECOND);
+  Unit_setExponent(u, 1);
+  Unit_setScale(u, 0);
+  Unit_setMultiplier(u, 3600);
+  Model_setTimeUnits(m, "hour");
+  for (i = 0; i < np; i++) {
+    double hi;
+    param(m, 'p', i, rkin_model_param_name(mo, i), def[i], 1);
+    if (!exact15(def[i], &hi)) {
+      /* the exact value as an initial assignment (see real) */
+      InitialAssignment_t *ia = Model_createInitialAssignment(m);
+      ASTNode_t *a = real(def[i]);
+      char id[32];
+      snprintf(id, sizeof id, "p%zu", i + 1);
+      InitialAssignment_setSymbol(ia, id);
+      InitialAssignment_setMath(ia, a);
+      ASTNode_free(a);
+    }
+  }
+  for (i = 0; i < ns; i++) {
+    Rule_t *r;
+    ASTNode_t *a = ast(&x, rkin_model_deriv_node(mo, i));
+    param(m, 'x', i, rkin_model_state_name(mo, i), 0.0, 0);
+    if (lam > 0.0)        /* physical decay, as the engine adds it */
+      a = op2(AST_MINUS, a, op2(AST_TIMES, real(lam), name('x', (int)i)));
+    r = Model_createRateRule(m);
+    {
+      char id[32];
+      snprintf(id, sizeof id, "x%zu", i + 1);
+      Rule_setVariable(r, id);
+    }
+    Rule_setMath(r, a);
+    ASTNode_free(a);
+  }
+  for (i = 0; i < no; i++) {
+    Rule_t *r;
+    ASTNode_t *a = ast(&x, rkin_model_output_node(mo, i));
+    char id[32];
+    param(m, 'y', i, rkin_model_output_name(mo, i), 0.0, 0);
+    r = Model_createAssignmentRule(m);
+    snprintf(id, sizeof id, "y%zu", i + 1);
+    Rule_setVariable(r, id);
+    Rule_setMath(r, a);
+    ASTNode_free(a);
+  }
+  if (x.bad)
+    rkin_err_set(err, RKIN_EINVAL, "model '%s': an expression has no SBML "
+                 "form", rkin_model_name(mo));
+  else if (!(text = writeSBMLToString(d)))
+    rkin_err_set(err, RKIN_ENOMEM, "out of memory writing SBML");
+  for (i = 0; i < rkin_graph_size(x.g); i++)
+    if (x.memo[i]) ASTNode_free(x.memo[i]);
+  free(x.memo);
+  SBMLDocument_free(d);
+  return text;
+}

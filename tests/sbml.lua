@@ -1,0 +1,262 @@
+-- sbml.lua - rk.sbml: the binding (options, info, names, bad input) and the
+-- real reduced 177Lu-PSMA model (Fele-Paranj et al., EJNMMI Radiopharm Chem
+-- 2024;9:6; SimBiology export from github qurit/PyCNO), read in place from
+-- ../shared/models-external/ (skipped when that folder is absent).
+-- Closed-form checks of the semantics are in tests/unit/test_sbml.c.
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local tmp = t.scratch()
+
+-- ------------------------------------------------------------ bad input
+do
+  local p = tmp .. "/plain.txt"
+  t.write_file(p, "this is not XML\n")
+  t.raises(function() rk.sbml.load(p) end, "plain.txt: line 1",
+    "not XML: libSBML's message with the file and line")
+  t.raises(function() rk.sbml.load(tmp .. "/absent.xml") end, "absent.xml",
+    "a missing file is named")
+  t.raises(function() rk.sbml.load(p, {time_units = "h"}) end,
+    "unknown field 'time_units'", "a misspelt option is named")
+  t.raises(function() rk.sbml.load(p, {nuclide = "Xx-999"}) end,
+    "Xx%-999", "an unknown nuclide is named")
+end
+
+-- ------------------------------------- export: m:write_sbml, round trip
+-- Worst relative difference of two runs over states and outputs.
+local function worst(m, r1, r2)
+  local w = 0
+  for _, kind in ipairs({"states", "outputs"}) do
+    for _, n in ipairs(m[kind]) do
+      for k = 1, #r1.time do
+        local a, b = r1[kind][n][k], r2[kind][n][k]
+        if a ~= b then
+          w = math.max(w, math.abs(a - b) / math.max(math.abs(a), math.abs(b)))
+        end
+      end
+    end
+  end
+  return w
+end
+
+do
+  -- every op of the expression graph, a nuclide, outputs
+  local m = rk.model{name = "all ops", nuclide = "Lu-177",
+    states = {"A", "B"}, params = {k = 0.3, V = 2, Cth = 1, w = 0.1 + 0.2},
+    ode = function(s, p, t)
+      return {
+        A = -rk.ifelse(rk.any(rk.gt(s.A / p.V, p.Cth), rk.negate(rk.le(t, 1))),
+                       p.k, 2 * p.k) * s.A + rk.exp(-t) * rk.abs(rk.sin(t)),
+        B = p.k * s.A - rk.sqrt(s.B + 1) + 1 + p.w * rk.cos(t) ^ 2
+            + rk.min(s.A, 1) * rk.max(rk.atan(t), rk.floor(t / 10))
+            + 1e-3 * rk.factorial(rk.ceil(t / 100)) + rk.log(1 + rk.tan(0.1 * rk.acos(0.5) + rk.asin(0.2)))}
+    end,
+    outputs = function(s, p, t)
+      return {C = s.A / p.V, L = rk.log(s.B + 1), S = rk.ifelse(rk.ge(s.A, 1), 1, 0)}
+    end}
+  local f = tmp .. "/ops.xml"
+  m:write_sbml(f)
+  local m2 = rk.sbml.load(f, {quiet = true})
+  t.ok(table.concat(m2.states, ",") == "A,B" and table.concat(m2.outputs, ",") == "C,L,S",
+    "write_sbml: states and outputs keep their names")
+  t.is(m2.params.k, 0.3, 0, "write_sbml: parameter values kept")
+  local q = {doses = {{time = 0, amount = 10, to = "A"}}, times = rk.seq(0, 48, 3),
+             rtol = 1e-10, atol = 1e-14}
+  local w = worst(m, m:simulate(q), m2:simulate(q))
+  t.ok(w <= 1e-12, ("write_sbml -> load: the same simulation (worst rel. diff %.2g <= 1e-12)"):format(w))
+  -- a + (x + y) and a * (b * c) keep their rounding through libSBML's
+  -- n-ary plus and times: 1 + (1e-16 + 1e-16) = 1 + 2^-52 while
+  -- (1 + 1e-16) + 1e-16 = 1; 0.1 * (0.2 * 0.3) = 0.006 while
+  -- (0.1 * 0.2) * 0.3 = 0.006000000000000001
+  local mo = rk.model{name = "order", states = {"A"},
+    params = {x = 1e-16, y = 1e-16, a = 0.1, b = 0.2, c = 0.3},
+    ode = function(s, p) return {A = 0 * s.A} end,
+    outputs = function(s, p)
+      return {E = s.A + (p.x + p.y), P = p.a * (p.b * p.c),
+              Q = (s.A + p.x) + (p.y + p.x)}
+    end}
+  mo:write_sbml(tmp .. "/order.xml")
+  local mo2 = rk.sbml.load(tmp .. "/order.xml", {quiet = true})
+  local qo = {doses = {{time = 0, amount = 1, to = "A"}}, times = {0, 1}}
+  local ro, ro2 = mo:simulate(qo), mo2:simulate(qo)
+  t.ok(ro.outputs.E[1] == 1 + 2^-52 and ro2.outputs.E[1] == ro.outputs.E[1]
+    and ro2.outputs.P[1] == ro.outputs.P[1] and ro2.outputs.Q[1] == ro.outputs.Q[1],
+    "write_sbml: a + (x + y), a * (b * c), (a + x) + (y + x) read back bit for bit")
+  local ok = pcall(function()
+    rk.model{name = "lagged", states = {"A"}, params = {k = 1, L = 1},
+      ode = function(s, p) return {A = -p.k * s.A} end,
+      lag = function(p) return {A = p.L} end}:write_sbml(tmp .. "/lag.xml")
+  end)
+  t.ok(not ok and not io.open(tmp .. "/lag.xml"), "write_sbml: dose modifiers refused, nothing written")
+  t.raises(function() m:write_sbml(tmp) end, "m:write_sbml", "write_sbml onto a folder is refused")
+  -- x_{k+1} = x_k * x_k + x_k, 60 levels: 3^60 nodes as a tree
+  local deep = rk.model{name = "deep", states = {"A"}, params = {k = 1},
+    ode = function(s, p)
+      local x = s.A
+      for _ = 1, 60 do x = x * x + x end
+      return {A = -p.k * x}
+    end}
+  t.raises(function() deep:write_sbml(tmp .. "/deep.xml") end,
+    "would exceed 5000000 nodes", "write_sbml refuses an expression too large as a tree (no hang)")
+  t.ok(not io.open(tmp .. "/deep.xml"), "... and writes nothing")
+end
+
+-- ------------------------------------------------- the reduced PSMA model
+local model = src .. "/../shared/models-external/pycno_reduced_psma.sbml"
+local f = io.open(model, "r")
+if not f then
+  t.skip("../shared/models-external/pycno_reduced_psma.sbml absent", 1)
+  t.done()
+  return
+end
+f:close()
+
+-- The authors' units: rates per minute, amounts nmol; their dose: 10 nmol
+-- hot and 100 nmol cold into Blood at t = 0 (README of models-external).
+local m, info = rk.sbml.load(model, {time_unit = "min", quiet = true,
+                                     fluxes = true})
+t.ok(info.time_unit == "min" and not info.time_declared,
+  "PSMA: no declared time unit, minutes as given")
+t.is(#m.states, 40, 0, "PSMA: 40 species solved (44 minus 4 rule-set receptors)")
+t.ok(info.names["Kidney.R"] == "Kidney.R" and m.params.lambdaPhys,
+  "PSMA: names Compartment.Species and parameter names")
+t.ok(info.counts.reactions == 70 and info.counts.rules == 4
+  and info.counts.initial_assignments == 29, "PSMA: 70 reactions, 4 rules, 29 initial assignments")
+do
+  local has21121 = false
+  local _, i2 = rk.sbml.load(model, {time_unit = "min", quiet = true})
+  for _, w in ipairs(i2.warnings) do
+    if w:find("libSBML 21121", 1, true) then has21121 = true end
+  end
+  t.ok(has21121, "PSMA: libSBML's undeclared-modifier finding is a warning with its line")
+  t.raises(function() rk.sbml.load(model, {time_unit = "min", strict = true}) end,
+    "pycno_reduced_psma.sbml: line %d+: .*libSBML 21121",
+    "PSMA: strict turns it into an error naming file and line")
+end
+do
+  local _, i3 = rk.sbml.load(model, {time_unit = "min", nuclide = "Lu-177",
+                                     quiet = true})
+  local warned = false
+  for _, w in ipairs(i3.warnings) do
+    if w:find("looks like physical decay", 1, true) then warned = true end
+  end
+  t.ok(warned, "PSMA: nuclide on a model with decay reactions warns")
+end
+
+local doses = {{time = 0, amount = 10, to = "Blood.Hot"},
+               {time = 0, amount = 100, to = "Blood.Cold"}}
+local ligand, kidney_hot = {}, {}
+for _, s in ipairs(info.symbols) do
+  if s.kind == "species" and (s.name:match("%.Hot$") or s.name:match("%.Cold$")) then
+    ligand[#ligand + 1] = s.name
+    if s.name:match("^Kidney.*%.Hot$") then kidney_hot[#kidney_hot + 1] = s.name end
+  end
+end
+t.is(#ligand, 40, 0, "PSMA: 40 ligand species (hot and cold)")
+local times = rk.seq(0, 168, 1)
+local tia = {"flux:KidneyExcHot", "flux:KidneyExcCold"}
+local r = m:simulate{doses = doses, times = times, tia = tia,
+                     rtol = 1e-10, atol = 1e-14}
+-- Mass balance: decay turns hot into cold ligand, so the ligand leaves
+-- only by excretion: sum of amounts + excreted = 110 nmol.
+for _, k in ipairs({2, 25, #times}) do
+  local total = 0
+  for _, n in ipairs(ligand) do total = total + r.states[n][k] end
+  if k == #times then
+    total = total + r.tia[tia[1]] + r.tia[tia[2]]
+    t.is(total, 110, 1e-8, "PSMA: ligand + excreted = 110 nmol at 168 h")
+  else
+    t.ok(total < 110 and total > 0, "PSMA: ligand in the body below the dose at " .. times[k] .. " h")
+  end
+end
+-- the same run at the default tolerances agrees (rtol 1e-6)
+local r6 = m:simulate{doses = doses, times = times}
+local worst_k = 0
+for _, n in ipairs(kidney_hot) do
+  for k = 2, #times do
+    local a, b = r.states[n][k], r6.states[n][k]
+    worst_k = math.max(worst_k, math.abs(a - b) / math.max(math.abs(a), 1e-6))
+  end
+end
+t.ok(worst_k < 1e-3, ("PSMA: rtol 1e-6 vs 1e-10 agree (worst kidney rel. diff %.2g)"):format(worst_k))
+-- Kidney activity (MBq, the authors' conversion: nmol x lambdaPhys/60 per
+-- s x 6.022e23 / 1e15): zero at t0, peak in the first hours, then falls.
+local lam = m.params.lambdaPhys
+local function kidney(k)
+  local a = 0
+  for _, n in ipairs(kidney_hot) do a = a + r.states[n][k] end
+  return a * lam / 60 * 6.022e23 / 1e15
+end
+local peak, kpeak = 0, 1
+for k = 1, #times do
+  if kidney(k) > peak then peak, kpeak = kidney(k), k end
+end
+t.ok(kidney(1) == 0, "PSMA: no kidney activity before the dose reaches it")
+t.ok(times[kpeak] >= 0.5 and times[kpeak] <= 6,
+  ("PSMA: kidney activity peaks in the first hours (%.0f h, %.1f MBq)"):format(times[kpeak], peak))
+t.ok(kidney(#times) < 0.5 * peak, "PSMA: kidney activity at 7 d below half its peak")
+t.diag(("PSMA kidney activity: peak %.2f MBq at %g h, %.2f MBq at 24 h, %.2f MBq at 168 h"):format(
+  peak, times[kpeak], kidney(25), kidney(#times)))
+
+-- scripts/sbml_info.lua on the same file
+do
+  local info_script = dofile(src .. "/scripts/sbml_info.lua")
+  local lines = table.concat(info_script.report({input = model,
+                                                  time_unit = "min"}), "\n")
+  t.like(lines, "time unit: min (not declared in the file", "sbml_info: the time unit and that the file declares none")
+  t.like(lines, "reactions: 70, rules: 4, initial assignments: 29", "sbml_info: the counts")
+  t.like(lines, "Blood.Hot", "sbml_info: species by Compartment.Species")
+  t.raises(function() info_script.parse_args({}) end, "no model file given",
+    "sbml_info: no file is refused with the usage")
+end
+
+-- to_lua and write_sbml reproduce it exactly
+do
+  local lf, xf = tmp .. "/psma.lua", tmp .. "/psma_rt.xml"
+  rk.sbml.to_lua(model, lf, {time_unit = "min", quiet = true, fluxes = true})
+  local text = t.read_file(lf)
+  t.like(text, '["Blood.Hot"]', "to_lua: names, not ids")
+  t.like(text, '["k_on"] = 0.046,  -- parameter, id', "to_lua: parameters with value, id and units in a comment")
+  local ml = dofile(lf)
+  m:write_sbml(xf)
+  local mx = rk.sbml.load(xf, {quiet = true, fluxes = true})
+  local q = {doses = doses, times = rk.seq(0, 168, 6), rtol = 1e-10, atol = 1e-14}
+  local r0 = m:simulate(q)
+  local wl, wx = worst(m, r0, ml:simulate(q)), worst(m, r0, mx:simulate(q))
+  t.ok(wl <= 1e-12, ("PSMA: to_lua model, the same simulation (worst rel. diff %.2g)"):format(wl))
+  t.ok(wx <= 1e-12, ("PSMA: load -> write_sbml -> load, the same simulation (worst rel. diff %.2g)"):format(wx))
+end
+
+-- scripts/sbml_sim.lua: doses, CSV
+do
+  local sim = dofile(src .. "/scripts/sbml_sim.lua")
+  local out = tmp .. "/sim.csv"
+  local o = sim.parse_args({model, "--time-unit", "min", "--dose", "Blood.Hot=10",
+    "--dose", "Blood.Cold=100@0", "--t-end", "24", "--step", "6", "--out", out,
+    "--quiet"})
+  local r1 = sim.run(o)
+  local text = t.read_file(out)
+  t.like(text, "^time_h,Blood.Hot,Blood.Cold,", "sbml_sim: CSV header time_h then the states")
+  t.is(r1.states["KidneyBound.Hot"][5], r.states["KidneyBound.Hot"][25], 1e-4,
+    "sbml_sim: the same kidney amount at 24 h as m:simulate")
+  t.raises(function() sim.parse_args({model, "--dose", "Blood.Hot"}) end,
+    "NAME=AMOUNT", "sbml_sim: a dose without amount is refused")
+  t.raises(function() sim.run(sim.parse_args({model, "--time-unit", "min",
+    "--dose", "Kidney.R=1", "--out", tmp .. "/x.csv", "--quiet"})) end,
+    "'Kidney.R' is not a state: set by an assignment rule",
+    "sbml_sim: a dose to a rule-set species is refused, saying why")
+end
+
+-- an ordinary model: a cohort runs on it
+do
+  local c = rk.cohort{model = m, n = 3, seed = 1, cv = {Rden_Kidney = 0.2},
+    cycles = 1, interval_h = 168, doses = doses, tia = {"KidneyBound.Hot"},
+    threads = 1, progress = false}
+  local v = c.tia["KidneyBound.Hot"][1]
+  t.ok(#v == 3 and v[1] > 0 and v[1] ~= v[2] and c.params[1].Rden_Kidney ~= c.params[2].Rden_Kidney,
+    "PSMA: rk.cohort with IIV on the kidney receptor density: TIA per patient differ")
+end
+t.raises(function() m:simulate{doses = {{time = 0, amount = 1, to = "Kidney.R"}},
+  times = {1}} end, "Kidney.R", "a dose to a rule-set species is refused, naming it")
+t.done()
