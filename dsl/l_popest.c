@@ -106,11 +106,17 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
  * path=, gradient=}) -> result; data: a file name or a dataset of
  * rk.popest.read; gradient "analytic" (default: exact-path sensitivities
  * where available) or "fd" (finite differences of the predictions). */
-static int pop_fit(lua_State *L)
+static int pop_run(lua_State *L, int evaluate)
 {
-  static const char *const keys[] = {"method", "covariance", "threads",
-                                     "max_eval", "rtol", "atol", "path",
-                                     "gradient", NULL};
+  static const char *const fit_keys[] = {"method", "covariance", "threads",
+                                         "max_eval", "rtol", "atol", "path",
+                                         "gradient", "ebe_starts", NULL};
+  static const char *const eval_keys[] = {"method", "covariance",
+                                          "threads", "rtol", "atol", "path",
+                                          "gradient", "theta", "omega",
+                                          "sigma", "ebe_starts", NULL};
+  const char *const *keys = evaluate ? eval_keys : fit_keys;
+  double *ev_theta = NULL, *ev_omega = NULL, *ev_sigma = NULL;
   lpop *p = lrk_check_popmodel(L, 1);
   const rkin_model *m;
   const char *ctx;
@@ -126,7 +132,8 @@ static int pop_fit(lua_State *L)
   size_t k;
   int rc, use_so = 0;
   lua_settop(L, 3);
-  ctx = lua_pushfstring(L, "%s:fit", p->name);                   /* 4 */
+  ctx = lua_pushfstring(L, evaluate ? "%s:evaluate" : "%s:fit",
+                        p->name);                                /* 4 */
   lua_getiuservalue(L, 1, 1);                                    /* 5 */
   m = lrk_check_model(L, 5);
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -163,6 +170,7 @@ static int pop_fit(lua_State *L)
   }
   rkin_popfit_opts_default(&o);
   o.method = p->method;
+  if (evaluate) o.covariance = 0;
   rkin_solve_opts_default(&so);
   if (!lua_isnil(L, 3)) {
     if (lua_type(L, 3) != LUA_TTABLE)
@@ -171,11 +179,14 @@ static int pop_fit(lua_State *L)
                        lrk_got(L, 3));
     lrk_check_keys(L, 3, ctx, keys);
     o.method = lrk_popmodel_method(L, 3, ctx, p->method);
-    o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", 1);
+    o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", !evaluate);
     o.threads = (int)lrk_field_count(L, 3, ctx, "threads", 0, 0, 0,
                                      LRK_MAX_THREADS);
-    o.max_eval = (int)lrk_field_count(L, 3, ctx, "max_eval", 0, 3000, 1,
-                                      100000000);
+    /* max_eval = 0: NONMEM's MAXEVAL=0, an evaluation at the initial
+     * estimates. */
+    o.max_eval = evaluate ? 0 : (int)lrk_field_count(L, 3, ctx, "max_eval",
+                                                     0, 3000, 0, 100000000);
+    if (!evaluate && o.max_eval == 0) evaluate = 1;
     {
       const char *gr = lrk_field_string(L, 3, ctx, "gradient", 0,
                                         "analytic");
@@ -183,6 +194,15 @@ static int pop_fit(lua_State *L)
       else if (strcmp(gr, "analytic") != 0)
         return lrk_error(L, "%s: field 'gradient' must be \"analytic\" "
                          "or \"fd\" (got \"%s\")", ctx, gr);
+    }
+    {
+      const char *es = lrk_field_string(L, 3, ctx, "ebe_starts", 0,
+                                        "multi");
+      if (strcmp(es, "multi") == 0) o.ebe_starts = RKIN_EBE_MULTI;
+      else if (strcmp(es, "single") == 0) o.ebe_starts = RKIN_EBE_SINGLE;
+      else if (strcmp(es, "scan") == 0) o.ebe_starts = RKIN_EBE_SCAN;
+      else return lrk_error(L, "%s: field 'ebe_starts' must be \"multi\", "
+                            "\"single\" or \"scan\" (got \"%s\")", ctx, es);
     }
     lua_getfield(L, 3, "rtol");
     lua_getfield(L, 3, "atol");
@@ -231,7 +251,20 @@ static int pop_fit(lua_State *L)
   memset(fb, 0, sizeof *fb);
   luaL_setmetatable(L, FITBOX_MT);
   rkin_err_clear(&err);
-  rc = rkin_popfit_run(&pm, x->d, &o, &fb->f, &err);
+  if (evaluate) {
+    ev_theta = lrk_scratch(L, p->n_theta + 1, sizeof *ev_theta);  /* 8 */
+    ev_omega = lrk_scratch(L, p->n_eta * p->n_eta, sizeof *ev_omega);
+    ev_sigma = lrk_scratch(L, 2, sizeof *ev_sigma);
+    if (lua_istable(L, 3)) lua_pushvalue(L, 3);
+    else lua_newtable(L);
+    lrk_popeval_values(L, -1, ctx, p, ev_theta, ev_omega, ev_sigma);
+    lua_pop(L, 1);
+    rc = rkin_popfit_evaluate(&pm, x->d, &o, ev_theta, ev_omega, ev_sigma,
+                              &fb->f, &err);
+    lua_pop(L, 3);
+  } else {
+    rc = rkin_popfit_run(&pm, x->d, &o, &fb->f, &err);
+  }
   fb->live = 1;
   if (rc) return lrk_raise(L, ctx, &err);
 
@@ -258,12 +291,27 @@ static int pop_fit(lua_State *L)
   r.aic = fb->f.m2ll + 2.0 * (double)r.n_est;
   r.bic = fb->f.m2ll + (double)r.n_est * log((double)fb->f.n_obs);
   lrk_popresult_push(L, &r, o.method);
+  lua_pushboolean(L, evaluate);
+  lua_setfield(L, -2, "evaluation");
   if (fb->f.status == 0)
     push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
                 &fb->f);
   rkin_popfit_free(&fb->f);
   fb->live = 0;
   return 1;
+}
+
+static int pop_fit(lua_State *L)
+{
+  return pop_run(L, 0);
+}
+
+/* pm:evaluate(data, {method=, theta=, omega=, sigma=, covariance=,
+ * threads=, rtol=, atol=, path=, gradient=}) -> the result table of a fit
+ * at the given values (no estimation); covariance defaults to false. */
+static int pop_evaluate(lua_State *L)
+{
+  return pop_run(L, 1);
 }
 
 /* r.curves: each subject's individual prediction (the observed output at
@@ -375,6 +423,7 @@ static int pop_index(lua_State *L)
   lpop *p = lrk_check_popmodel(L, 1);
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "fit") == 0) lua_pushcfunction(L, pop_fit);
+  else if (strcmp(k, "evaluate") == 0) lua_pushcfunction(L, pop_evaluate);
   else if (strcmp(k, "read") == 0) lua_pushcfunction(L, lrk_popdata_read);
   else if (strcmp(k, "name") == 0) lua_pushstring(L, p->name);
   else if (strcmp(k, "theta_names") == 0)
@@ -396,7 +445,8 @@ static int pop_index(lua_State *L)
     lrk_push_matrix(L, p->omega, p->n_eta);
   } else {
     return lrk_error(L, "population model '%s' has no field '%s' (fields: "
-                     "fit, read, name, model, observe, theta, theta_names, "
+                     "fit, evaluate, read, name, model, observe, theta, "
+                     "theta_names, "
                      "omega, eta_names, covariates)", p->name, k);
   }
   return 1;
@@ -432,6 +482,7 @@ static int fit_fn(lua_State *L)
 static const luaL_Reg funcs[] = {
   {"model", lrk_popmodel_new},
   {"fit", fit_fn},
+  {"evaluate", pop_evaluate},
   {"read", lrk_popdata_read},
   {NULL, NULL}
 };

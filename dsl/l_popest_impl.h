@@ -68,6 +68,16 @@ int lrk_popdata_read(lua_State *L);
 int lrk_popdata_gc(lua_State *L);
 int lrk_popdata_index(lua_State *L);
 
+/* ----------------------------------------------------- l_popeval.c */
+
+/* The values of pm:evaluate from the options table at t: fields theta
+ * ({NAME = value}), omega (matrix, or {NAME = variance} when diagonal)
+ * and sigma ({additive =, proportional =}); each absent one (or entry)
+ * keeps the model's initial value. theta n_theta, omega n_eta^2, sigma 2
+ * doubles. Raises on unknown names and bad values. */
+void lrk_popeval_values(lua_State *L, int t, const char *ctx, const lpop *p,
+                        double *theta, double *omega, double *sigma);
+
 /* --------------------------------------------------- l_popresult.c */
 
 /* What the result is built from. */

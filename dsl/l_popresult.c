@@ -184,7 +184,10 @@ static void summary_text(lua_State *L, const report *r,
   addf(&bf, "model %s, observed %s; data %s: %zu subjects, %zu "
        "observations\n", rkin_model_name(r->m), p->observe, r->data_path,
        f->n_subj, f->n_obs);
-  if (f->status == 0)
+  if (f->status == 0 && f->stop && strncmp(f->stop, "evaluation", 10) == 0)
+    addf(&bf, "EVALUATION at the given parameters, no estimation (as "
+         "NONMEM's MAXEVAL=0): the values below are inputs\n");
+  else if (f->status == 0)
     addf(&bf, "minimisation successful (NLopt: %s) after %d evaluations\n",
          f->stop ? f->stop : "?", f->n_eval);
   else
@@ -195,6 +198,18 @@ static void summary_text(lua_State *L, const report *r,
        "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_est);
   if (f->cov_status != 0)
     addf(&bf, "covariance step: %s\n", f->cov_err.msg);
+  if (f->n_multimodal) {
+    size_t s;
+    addf(&bf, "EBE warning: %zu subject(s) whose EBE searches from several "
+         "starts ended in different local modes (the lowest is kept):",
+         f->n_multimodal);
+    for (s = 0; s < f->n_subj; s++)
+      if (f->ebe_modes[s] > 1)
+        addf(&bf, " ID %g (%d modes, OFV_i gap %.4g)",
+             rkin_data_subject_at(r->d, s)->id, f->ebe_modes[s],
+             f->ebe_dofv[s]);
+    luaL_addchar(&bf, '\n');
+  }
   addf(&bf, "\n%-22s %12s %11s %8s   %-25s\n", "parameter",
        f->status == 0 ? "estimate" : "stopped at", "SE", "RSE %",
        "95 % CI (*: log scale)");
@@ -412,9 +427,24 @@ void lrk_popresult_push(lua_State *L, const report *r,
       set_num(L, rkin_model_param_name(r->m, k), f->psi[s * f->n_psi + k]);
     lua_setfield(L, -2, "params");
     set_num(L, "ofv", f->ofv_i[s]);
+    if (f->ebe_modes) {
+      lua_pushinteger(L, f->ebe_modes[s]);
+      lua_setfield(L, -2, "modes");
+      set_num(L, "ofv_gap", f->ebe_dofv[s]);
+    }
     lua_rawseti(L, -2, (lua_Integer)s + 1);
   }
   lua_setfield(L, rt, "ebe");
+  /* subjects whose EBE starts ended in different modes */
+  lua_createtable(L, (int)f->n_multimodal, 0);
+  for (s = 0, k = 0; f->ebe_modes && s < f->n_subj; s++)
+    if (f->ebe_modes[s] > 1) {
+      lua_pushnumber(L, rkin_data_subject_at(r->d, s)->id);
+      lua_rawseti(L, -2, (lua_Integer)++k);
+    }
+  lua_setfield(L, rt, "multimodal");
+  lua_pushinteger(L, (lua_Integer)f->cov_multimodal);
+  lua_setfield(L, rt, "cov_multimodal");
 
   /* per observation */
   {

@@ -18,6 +18,7 @@ typedef struct {
                            there, so none depends on the order of others */
   double *omega;        /* n_eta^2 scratch */
   double *fi;           /* n_subj: the last evaluation's OFV terms */
+  size_t multimodal;    /* evaluations where a subject had several modes */
 } cov_ctx;
 
 static void nat_from_fit(const pop *p, const rkin_popfit *fit, double *v)
@@ -75,6 +76,11 @@ static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
   memcpy(p->eta_hat, c->eta0, p->n_subj * q * sizeof *p->eta_hat);
   rc = pop_pass(p, POP_TASK_OFV, ofv, err);
   if (!rc) memcpy(c->fi, p->ofv_i, p->n_subj * sizeof *c->fi);
+  for (k = 0; !rc && k < p->n_subj; k++)
+    if (p->ebe_modes[k] > 1) {
+      c->multimodal++;
+      break;
+    }
   return rc;
 }
 
@@ -268,6 +274,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
       for (l = 0; l < n; l++) S[k * n + l] += g[s * n + k] * g[s * n + l];
   rc = finish(fit, H, S, n, err);
 done:
+  fit->cov_multimodal = c.multimodal;
   /* Leave p at the estimates for any later use. */
   free(c.omega);
   free(c.fi);

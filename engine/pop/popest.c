@@ -226,7 +226,7 @@ static int check_etas_used(pop *p, rkin_err *err)
   return rc;
 }
 
-static void pop_free(pop *p)
+void pop_free(pop *p)
 {
   int t;
   if (!p) return;
@@ -243,6 +243,8 @@ static void pop_free(pop *p)
   free(p->eta_hat);
   free(p->ofv_i);
   free(p->status);
+  free(p->ebe_modes);
+  free(p->ebe_dofv);
   free(p->serr);
   free(p->pred);
   free(p->ipred);
@@ -259,7 +261,7 @@ static int n_cores(void)
   return n > 0 ? (int)n : 1;
 }
 
-static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
+pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
                     const rkin_popfit_opts *opts, rkin_err *err)
 {
   pop *p;
@@ -298,6 +300,8 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->eta_hat = calloc(p->n_subj * q, sizeof *p->eta_hat);
   p->ofv_i = calloc(p->n_subj, sizeof *p->ofv_i);
   p->status = calloc(p->n_subj, sizeof *p->status);
+  p->ebe_modes = calloc(p->n_subj, sizeof *p->ebe_modes);
+  p->ebe_dofv = calloc(p->n_subj, sizeof *p->ebe_dofv);
   p->serr = calloc(p->n_subj, sizeof *p->serr);
   p->pred = calloc(p->n_obs, sizeof *p->pred);
   p->ipred = calloc(p->n_obs, sizeof *p->ipred);
@@ -307,7 +311,8 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->psi_i = calloc(p->n_subj * p->n_psi, sizeof *p->psi_i);
   if (!p->theta || !p->L || !p->sigma || !p->eta_hat || !p->ofv_i
       || !p->status || !p->serr || !p->pred || !p->ipred || !p->res
-      || !p->iwres || !p->cwres || !p->psi_i) {
+      || !p->iwres || !p->cwres || !p->psi_i || !p->ebe_modes
+      || !p->ebe_dofv) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
     goto fail;
   }
@@ -427,7 +432,7 @@ static double outer_obj(unsigned n, const double *x, double *grad, void *d)
 
 /* ------------------------------------------------------------ results */
 
-static int alloc_fit(const pop *p, rkin_popfit *fit)
+int pop_alloc_fit(const pop *p, rkin_popfit *fit)
 {
   size_t q = p->n_eta;
   fit->n_subj = p->n_subj;
@@ -452,6 +457,9 @@ static int alloc_fit(const pop *p, rkin_popfit *fit)
   fit->res = calloc(p->n_obs, sizeof(double));
   fit->iwres = calloc(p->n_obs, sizeof(double));
   fit->cwres = calloc(p->n_obs, sizeof(double));
+  fit->ebe_modes = calloc(p->n_subj, sizeof(int));
+  fit->ebe_dofv = calloc(p->n_subj, sizeof(double));
+  if (!fit->ebe_modes || !fit->ebe_dofv) return RKIN_ENOMEM;
   return fit->theta && fit->omega && fit->sigma && fit->eta && fit->psi
          && fit->ofv_i && fit->eta_shrink && fit->dv && fit->time && fit->id
          && fit->pred && fit->ipred && fit->res && fit->iwres && fit->cwres
@@ -485,10 +493,12 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->res);
   free(fit->iwres);
   free(fit->cwres);
+  free(fit->ebe_modes);
+  free(fit->ebe_dofv);
   memset(fit, 0, sizeof *fit);
 }
 
-static void omega_of(const pop *p, double *omega)
+void pop_omega_of(const pop *p, double *omega)
 {
   size_t q = p->n_eta, a, b, c;
   for (a = 0; a < q; a++)
@@ -501,7 +511,7 @@ static void omega_of(const pop *p, double *omega)
 }
 
 /* Copies the estimates, EBEs and diagnostics of the last DIAG pass. */
-static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
+void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
 {
   size_t q = p->n_eta, s, j, k;
   double *col = malloc((p->n_subj > p->n_obs ? p->n_subj : p->n_obs)
@@ -509,7 +519,7 @@ static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   fit->ofv = ofv;
   fit->m2ll = ofv + (double)p->n_obs * log(2 * M_PI);
   memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
-  omega_of(p, fit->omega);
+  pop_omega_of(p, fit->omega);
   memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
   memcpy(fit->eta, p->eta_hat, p->n_subj * q * sizeof(double));
   memcpy(fit->psi, p->psi_i, p->n_subj * p->n_psi * sizeof(double));
@@ -519,6 +529,10 @@ static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   memcpy(fit->res, p->res, p->n_obs * sizeof(double));
   memcpy(fit->iwres, p->iwres, p->n_obs * sizeof(double));
   memcpy(fit->cwres, p->cwres, p->n_obs * sizeof(double));
+  memcpy(fit->ebe_modes, p->ebe_modes, p->n_subj * sizeof(int));
+  memcpy(fit->ebe_dofv, p->ebe_dofv, p->n_subj * sizeof(double));
+  fit->n_multimodal = 0;
+  for (s = 0; s < p->n_subj; s++) fit->n_multimodal += p->ebe_modes[s] > 1;
   for (s = 0; s < p->n_subj; s++) {
     const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
     for (j = 0; j < sj->n_obs; j++) {
@@ -542,7 +556,7 @@ static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   }
 }
 
-static int set_natural(pop *p, const double *theta, const double *omega,
+int pop_set_natural(pop *p, const double *theta, const double *omega,
                        const double *sigma, rkin_err *err)
 {
   size_t k;
@@ -564,7 +578,7 @@ int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
   pop *p = pop_new(pm, data, opts, err);
   int rc;
   if (!p) return err ? err->code : RKIN_EINVAL;
-  rc = set_natural(p, theta, omega, sigma, err);
+  rc = pop_set_natural(p, theta, omega, sigma, err);
   if (!rc) rc = pop_pass(p, POP_TASK_OFV, ofv, err);
   if (!rc && m2ll) *m2ll = *ofv + (double)p->n_obs * log(2 * M_PI);
   if (!rc && ofv_i) memcpy(ofv_i, p->ofv_i, p->n_subj * sizeof *ofv_i);
@@ -670,7 +684,7 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
     if (err) fit->err = *err;
     return fit->status;
   }
-  if (alloc_fit(p, fit)) {
+  if (pop_alloc_fit(p, fit)) {
     pop_free(p);
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
   }
@@ -685,11 +699,11 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
   rc = pop_pass(p, POP_TASK_DIAG, &ofv, &fit->err);
   if (rc) {
     if (!fit->status) fit->status = rc;
-    omega_of(p, fit->omega);
+    pop_omega_of(p, fit->omega);
     memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
     memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
   } else {
-    fill_fit(p, fit, ofv);
+    pop_fill_fit(p, fit, ofv);
     if (p->opts.covariance && fit->status == 0) {
       rkin_err_clear(&fit->cov_err);
       fit->cov_status = pop_covariance(p, fit, &fit->cov_err);

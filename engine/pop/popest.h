@@ -38,6 +38,14 @@
 
 typedef enum { RKIN_RES_ADD, RKIN_RES_PROP, RKIN_RES_COMB } rkin_res_model;
 typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
+/* Starts of the inner search for each subject's EBE (its mode of eta).
+ * MULTI (default): the previous EBE, eta = 0 and the FO-linearised mode
+ * in every pass, and also +-2 SDs of Omega along each axis on the first
+ * pass and in the final (diagnostic) one; the lowest local minimum is
+ * kept. SINGLE: the previous EBE only (eta = 0 when that search fails).
+ * SCAN: all of MULTI's starts in every pass. */
+typedef enum { RKIN_EBE_MULTI, RKIN_EBE_SINGLE, RKIN_EBE_SCAN }
+  rkin_ebe_starts;
 
 /* Individual parameters psi (n_psi) from theta, eta and the subject's
  * covariates (in popmodel.cov_names order). Called from worker threads
@@ -110,6 +118,7 @@ typedef struct {
   int fd_grad;           /* 1: df/deta by finite differences also where
                             the exact path gives it analytically (default
                             0: forward sensitivities, see below) */
+  rkin_ebe_starts ebe_starts; /* default RKIN_EBE_MULTI */
 } rkin_popfit_opts;
 
 void rkin_popfit_opts_default(rkin_popfit_opts *o);
@@ -146,6 +155,16 @@ typedef struct {
   double *psi;           /* n_subj x n_psi: individual parameters */
   double *ofv_i;         /* n_subj: contributions to ofv */
   double *eta_shrink;    /* n_eta: 1 - SD(eta^) / omega, fraction */
+  /* Robust EBEs, from the final pass: the number of different local modes
+   * the starts of each subject ended in (1: all agree) and how much higher
+   * the worst one's objective (-2 log joint density) was than the mode
+   * kept; n_multimodal subjects had more than one. cov_multimodal: the
+   * covariance step's evaluations in which some subject had more than
+   * one (its EBEs are then the lowest of several starts as well). */
+  int *ebe_modes;
+  double *ebe_dofv;
+  size_t n_multimodal;
+  size_t cov_multimodal;
   double eps_shrink;     /* 1 - SD(IWRES) */
 
   /* Per observation (dataset order). PRED at eta = 0, IPRED at eta^,
@@ -173,6 +192,20 @@ int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
                     const rkin_popfit_opts *opts, const double *theta,
                     const double *omega, const double *sigma, double *ofv,
                     double *m2ll, double *ofv_i, rkin_err *err);
+
+/* Evaluation without estimation (NONMEM's MAXEVAL=0, nlmixr2's "posthoc"):
+ * *fit as rkin_popfit_run leaves it, at the given parameters instead of
+ * estimates: OFV, per-subject OFV, EBEs, PRED / IPRED / RES / IWRES /
+ * CWRES, shrinkage; the covariance step there when opts->covariance.
+ * theta (n_theta), omega (n_eta x n_eta) and sigma (SDs): NULL takes the
+ * model's initial values. fit->n_eval is 0 and fit->stop says
+ * "evaluation". Returns 0 with fit->status 0, or a negative code (also in
+ * fit->status) when the specification, the values or a subject fails;
+ * release *fit with rkin_popfit_free in every case. */
+int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
+                         const rkin_popfit_opts *opts, const double *theta,
+                         const double *omega, const double *sigma,
+                         rkin_popfit *fit, rkin_err *err);
 
 /* Writes the parameter table (name, estimate, SE, RSE %) and the
  * observation table (ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES) as CSV

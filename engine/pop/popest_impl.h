@@ -71,6 +71,12 @@ struct pop {
   /* Per subject: EBEs (also the next pass's starting points), results. */
   double *eta_hat, *ofv_i;
   int *status;
+  /* Per subject, from its last EBE search: the number of different local
+   * modes the starts ended in, and how much higher the worst one's inner
+   * objective was than the mode kept (0 when one mode). */
+  int *ebe_modes;
+  double *ebe_dofv;
+  unsigned long n_pass;       /* passes run so far */
   rkin_err *serr;
   /* Per observation (POP_TASK_DIAG). */
   double *pred, *ipred, *res, *iwres, *cwres, *psi_i;
@@ -106,6 +112,22 @@ int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err);
  * naming `what` when not positive definite. */
 int pop_cholesky(const double *omega, size_t n, double *L, const char *what,
                  rkin_err *err);
+
+/* Set-up and results shared by the fit (popest.c) and the evaluation at
+ * given parameters (popeval.c). pop_new checks the specification, maps
+ * the data and starts the threads; pop_free releases it all. */
+pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
+             const rkin_popfit_opts *opts, rkin_err *err);
+void pop_free(pop *p);
+/* Allocates fit's arrays for p's sizes (RKIN_ENOMEM on failure). */
+int pop_alloc_fit(const pop *p, rkin_popfit *fit);
+/* Omega = L L' from p's current factor. */
+void pop_omega_of(const pop *p, double *omega);
+/* Copies p's parameters, EBEs and the last DIAG pass into fit. */
+void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv);
+/* Sets p's current parameters on the natural scale (checked). */
+int pop_set_natural(pop *p, const double *theta, const double *omega,
+                    const double *sigma, rkin_err *err);
 
 /* The covariance step at the estimates in fit (popcov.c). */
 int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err);

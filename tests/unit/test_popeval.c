@@ -1,0 +1,421 @@
+/* test_popeval.c - population estimation around the fit: evaluation at
+ * given parameters without estimation, robust EBEs (several starts), FIX
+ * and block-diagonal Omega, variances at the boundary. Every expected
+ * value is computed here directly (closed forms, explicit marginal
+ * covariances, explicit mode searches), never copied from a run. */
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/init.h"
+#include "pop/data.h"
+#include "pop/popest.h"
+#include "../tap.h"
+
+/* ------------------------------------------------ the linear model */
+
+/* f = a + b t, a = th0 + eta0, b = th1 + eta1, additive error: linear in
+ * eta, so the marginal likelihood, the EBE (posterior mode = mean) and
+ * CWRES have closed forms. */
+static int lin_psi(const double *th, const double *eta, const double *cov,
+                   double *psi, void *ud, rkin_err *err)
+{
+  (void)cov;
+  (void)ud;
+  (void)err;
+  psi[0] = th[0] + eta[0];
+  psi[1] = th[1] + eta[1];
+  return 0;
+}
+
+static int lin_pred(const rkin_data_subject *s, const double *psi, double *f,
+                    void *ud, rkin_err *err)
+{
+  size_t k;
+  (void)ud;
+  (void)err;
+  for (k = 0; k < s->n_obs; k++) f[k] = psi[0] + psi[1] * s->time[k];
+  return 0;
+}
+
+static rkin_data *lin_data(unsigned long seed, size_t n)
+{
+  static const double times[] = {0.5, 1, 2, 4, 6, 8};
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  size_t cap = 64 + n * 6 * 48, len = 0, i, j;
+  char *t = malloc(cap);
+  rkin_err err;
+  rkin_data *d;
+  gsl_rng_set(r, seed);
+  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV\n");
+  for (i = 0; i < n; i++) {
+    double a = 10 + gsl_ran_gaussian(r, 1.0);
+    double b = -0.8 + gsl_ran_gaussian(r, 0.3);
+    for (j = 0; j < 6; j++)
+      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.6f\n", i + 1,
+                              times[j], a + b * times[j]
+                              + gsl_ran_gaussian(r, 0.5));
+  }
+  d = rkin_data_parse(t, strlen(t), "linear.csv", NULL, &err);
+  if (!d) diag("%s", err.msg);
+  free(t);
+  gsl_rng_free(r);
+  return d;
+}
+
+static double LIN_TH[2] = {9, -0.5}, LIN_OM[4] = {0.5, 0.1, 0.1, 0.05};
+static double LIN_SG[1] = {1};
+
+static void lin_popmodel(rkin_popmodel *pm)
+{
+  memset(pm, 0, sizeof *pm);
+  pm->predict = lin_pred;
+  pm->n_psi = 2;
+  pm->n_theta = 2;
+  pm->theta_init = LIN_TH;
+  pm->n_eta = 2;
+  pm->omega_init = LIN_OM;
+  pm->indiv = lin_psi;
+  pm->res = RKIN_RES_ADD;
+  pm->sigma_init = LIN_SG;
+}
+
+/* One subject of the linear model, computed directly: C = X Om X' + s^2 I,
+ * its -2 log density without 2 pi (NONMEM's OFV term), the EBE
+ * Om X' C^-1 (y - X th) and CWRES = chol(C)^-1 (y - X th). */
+typedef struct {
+  double ofv, eta[2], cwres[16];
+} lin_exact;
+
+static void lin_direct(const rkin_data_subject *s, const double *th,
+                       const double *om, double sg, lin_exact *e)
+{
+  size_t n = s->n_obs, i, j;
+  gsl_matrix *C = gsl_matrix_alloc(n, n);
+  gsl_vector *r = gsl_vector_alloc(n), *x = gsl_vector_alloc(n);
+  double ld = 0, q = 0;
+  for (i = 0; i < n; i++) {
+    double ti = s->time[i];
+    gsl_vector_set(r, i, s->dv[i] - th[0] - th[1] * ti);
+    for (j = 0; j < n; j++) {
+      double tj = s->time[j];
+      gsl_matrix_set(C, i, j, om[0] + om[1] * (ti + tj) + om[3] * ti * tj
+                              + (i == j ? sg * sg : 0));
+    }
+  }
+  gsl_linalg_cholesky_decomp1(C);
+  for (i = 0; i < n; i++) ld += 2 * log(gsl_matrix_get(C, i, i));
+  gsl_linalg_cholesky_solve(C, r, x);
+  gsl_blas_ddot(r, x, &q);
+  e->ofv = ld + q;
+  e->eta[0] = e->eta[1] = 0;
+  for (i = 0; i < n; i++) {
+    double ti = s->time[i];
+    e->eta[0] += (om[0] + om[1] * ti) * gsl_vector_get(x, i);
+    e->eta[1] += (om[2] + om[3] * ti) * gsl_vector_get(x, i);
+  }
+  gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, C, r);
+  for (i = 0; i < n && i < 16; i++) e->cwres[i] = gsl_vector_get(r, i);
+  gsl_matrix_free(C);
+  gsl_vector_free(r);
+  gsl_vector_free(x);
+}
+
+/* ------------------------------------------ evaluation (MAXEVAL=0) */
+
+static void test_evaluate(void)
+{
+  rkin_data *d = lin_data(20240611, 20);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit ev, fit, ev2;
+  rkin_err err;
+  double th[2] = {9.7, -0.75}, om[4] = {0.9, 0.05, 0.05, 0.1}, sg = 0.6;
+  double ofv_direct = 0, sum_i = 0, worst_eta = 0, worst_cw = 0;
+  double worst_pred = 0, worst_ipred = 0, ofv_api;
+  size_t s, j, ns;
+  int rc;
+  lin_popmodel(&pm);
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  o.covariance = 0;
+  rc = rkin_popfit_evaluate(&pm, d, &o, th, om, &sg, &ev, &err);
+  ok(rc == 0 && ev.status == 0, "evaluation ran (%s)", rc ? err.msg : "ok");
+  ns = rkin_data_nsubjects(d);
+  for (s = 0; s < ns; s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(d, s);
+    lin_exact e;
+    lin_direct(sj, th, om, sg, &e);
+    ofv_direct += e.ofv;
+    sum_i += ev.ofv_i[s];
+    if (fabs(ev.ofv_i[s] - e.ofv) > 1e-6)
+      diag("subject %zu: OFV_i %.9f vs %.9f", s, ev.ofv_i[s], e.ofv);
+    for (j = 0; j < 2; j++)
+      if (fabs(ev.eta[s * 2 + j] - e.eta[j]) > worst_eta)
+        worst_eta = fabs(ev.eta[s * 2 + j] - e.eta[j]);
+    for (j = 0; j < sj->n_obs; j++) {
+      size_t k = s * 6 + j;
+      double t = sj->time[j];
+      double ip = th[0] + e.eta[0] + (th[1] + e.eta[1]) * t;
+      if (fabs(ev.cwres[k] - e.cwres[j]) > worst_cw)
+        worst_cw = fabs(ev.cwres[k] - e.cwres[j]);
+      if (fabs(ev.pred[k] - (th[0] + th[1] * t)) > worst_pred)
+        worst_pred = fabs(ev.pred[k] - (th[0] + th[1] * t));
+      if (fabs(ev.ipred[k] - ip) > worst_ipred)
+        worst_ipred = fabs(ev.ipred[k] - ip);
+    }
+  }
+  /* Linear in eta with additive error: FOCE-I is the exact marginal
+   * likelihood; tolerance 1e-6 absolute (EBE converged to 1e-9). */
+  ok(fabs(ev.ofv - ofv_direct) < 1e-6, "evaluation OFV %.9f = the marginal "
+     "-2 log L without N log 2 pi computed directly %.9f (abs. tol. 1e-6)",
+     ev.ofv, ofv_direct);
+  ok(fabs(sum_i - ev.ofv) < 1e-9, "per-subject OFV sum to the OFV");
+  ok(worst_eta < 1e-6, "EBEs = the closed-form posterior mode Om X' C^-1 "
+     "(y - X th) (max diff %.2g, tol. 1e-6)", worst_eta);
+  ok(worst_pred < 1e-12, "PRED = th0 + th1 t (max diff %.2g)", worst_pred);
+  ok(worst_ipred < 1e-6, "IPRED = the prediction at the EBE (max diff "
+     "%.2g, tol. 1e-6)", worst_ipred);
+  ok(worst_cw < 1e-6, "CWRES = chol(C)^-1 (y - X th), the direct "
+     "decorrelated marginal residual (max diff %.2g, tol. 1e-6)", worst_cw);
+  ok(ev.n_eval == 0 && ev.stop && strstr(ev.stop, "evaluation"),
+     "no outer evaluation; stop says evaluation");
+  ok(ev.theta[0] == th[0] && ev.theta[1] == th[1] && ev.sigma[0] == sg
+     && fabs(ev.omega[1] - om[1]) < 1e-15 && fabs(ev.omega[3] - om[3])
+     < 1e-15, "the result holds the given parameters unchanged");
+  is_double(ev.m2ll - ev.ofv, 120 * log(2 * M_PI), 1e-12,
+            "-2LL = OFV + N log 2 pi, N = 120");
+  rkin_popest_ofv(&pm, d, &o, th, om, &sg, &ofv_api, NULL, NULL, &err);
+  is_double(ev.ofv, ofv_api, 1e-12, "the same as rkin_popest_ofv");
+
+  /* At a fit's estimates the evaluation reproduces the fit's OFV. */
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0, "fit converged");
+  rc = rkin_popfit_evaluate(&pm, d, &o, fit.theta, fit.omega, fit.sigma,
+                            &ev2, &err);
+  ok(rc == 0 && fabs(ev2.ofv - fit.ofv) < 1e-9, "evaluation at the fit's "
+     "estimates gives its OFV %.9f (got %.9f, abs. tol. 1e-9)", fit.ofv,
+     ev2.ofv);
+  rkin_popfit_free(&ev2);
+  /* NULL: the initial values. */
+  rc = rkin_popfit_evaluate(&pm, d, &o, NULL, NULL, NULL, &ev2, &err);
+  rkin_popest_ofv(&pm, d, &o, LIN_TH, LIN_OM, LIN_SG, &ofv_api, NULL, NULL,
+                  &err);
+  ok(rc == 0 && ev2.ofv == ofv_api, "NULL values: evaluation at the "
+     "model's initial values");
+  rkin_popfit_free(&ev2);
+  /* With the covariance step (NONMEM's $COV with MAXEVAL=0). */
+  o.covariance = 1;
+  rc = rkin_popfit_evaluate(&pm, d, &o, fit.theta, fit.omega, fit.sigma,
+                            &ev2, &err);
+  ok(rc == 0 && ev2.cov_status == 0 && fit.cov_status != 0
+     && ev2.se && ev2.se[0] > 0, "covariance step at the evaluated values "
+     "(%s)", ev2.cov_status ? ev2.cov_err.msg : "ok");
+  rkin_popfit_free(&ev2);
+  o.covariance = 0;
+
+  /* Bad values: named, and fit->status set. */
+  {
+    double bad_om[4] = {0.9, 1.0, 1.0, 0.1}, asym[4] = {0.9, 0.05, 0.0, 0.1};
+    double bad_sg = 0, bad_th[2] = {NAN, 1};
+    rc = rkin_popfit_evaluate(&pm, d, &o, th, bad_om, &sg, &ev2, &err);
+    ok(rc == RKIN_EINVAL && ev2.status == rc && strstr(err.msg, "omega"),
+       "omega not positive definite: refused (%s)", err.msg);
+    rkin_popfit_free(&ev2);
+    rc = rkin_popfit_evaluate(&pm, d, &o, th, asym, &sg, &ev2, &err);
+    ok(rc == RKIN_EINVAL && strstr(err.msg, "not symmetric"),
+       "omega not symmetric: refused (%s)", err.msg);
+    rkin_popfit_free(&ev2);
+    rc = rkin_popfit_evaluate(&pm, d, &o, th, om, &bad_sg, &ev2, &err);
+    ok(rc == RKIN_EINVAL && strstr(err.msg, "sigma"), "sigma 0: refused "
+       "(%s)", err.msg);
+    rkin_popfit_free(&ev2);
+    rc = rkin_popfit_evaluate(&pm, d, &o, bad_th, om, &sg, &ev2, &err);
+    ok(rc == RKIN_EINVAL && strstr(err.msg, "THETA1"), "theta NaN: refused "
+       "(%s)", err.msg);
+    rkin_popfit_free(&ev2);
+    pm.omega_diag = 1;
+    {
+      double dg[4] = {0.5, 0, 0, 0.05};
+      pm.omega_init = dg;
+      rc = rkin_popfit_evaluate(&pm, d, &o, th, om, &sg, &ev2, &err);
+      ok(rc == RKIN_EINVAL && strstr(err.msg, "diagonal"), "a diagonal "
+         "model evaluated with covariances: refused (%s)", err.msg);
+      rkin_popfit_free(&ev2);
+    }
+    lin_popmodel(&pm);
+  }
+  rkin_popfit_free(&ev);
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+
+/* ------------------------------------------------- robust EBEs */
+
+/* One eta, psi = th0 + eta; observation at TIME 1: f = (psi + 0.5)^2,
+ * at TIME 2: f = 0.1 psi; additive SD 0.1. Subject 1 (y = 2.25, -0.2):
+ * the first observation alone fits psi = 1 and psi = -2 equally, the
+ * second only psi = -2, so the inner objective has two modes: near
+ * eta = 1 (J ~ 9 + 1) and near eta = -2 (J ~ 4). From eta = 0 the
+ * gradient, dominated by the first observation (barrier at psi = -0.5),
+ * leads to the wrong one near +1, and so does the FO-linearised mode
+ * (+1.94); only a start beyond the barrier (-2 SD) finds the right one. */
+static int bi_psi(const double *th, const double *eta, const double *cov,
+                  double *psi, void *ud, rkin_err *err)
+{
+  (void)cov;
+  (void)ud;
+  (void)err;
+  psi[0] = th[0] + eta[0];
+  return 0;
+}
+
+static double bi_f(double t, double psi)
+{
+  return t < 1.5 ? (psi + 0.5) * (psi + 0.5) : 0.1 * psi;
+}
+
+static double bi_g(double t, double psi)
+{
+  return t < 1.5 ? 2 * (psi + 0.5) : 0.1;
+}
+
+static int bi_pred(const rkin_data_subject *s, const double *psi, double *f,
+                   void *ud, rkin_err *err)
+{
+  size_t k;
+  (void)ud;
+  (void)err;
+  for (k = 0; k < s->n_obs; k++) f[k] = bi_f(s->time[k], psi[0]);
+  return 0;
+}
+
+static const double BI_SG = 0.1, BI_OM = 1.0;
+
+/* The inner objective (-2 log joint density without 2 pi) of subject s at
+ * eta, and its FOCE-I term: + log(1 + om sum g^2 / V). */
+static double bi_joint(const rkin_data_subject *s, double eta)
+{
+  double v = BI_SG * BI_SG, j = eta * eta / BI_OM;
+  size_t k;
+  for (k = 0; k < s->n_obs; k++) {
+    double r = s->dv[k] - bi_f(s->time[k], eta);
+    j += r * r / v + log(v);
+  }
+  return j;
+}
+
+static double bi_focei(const rkin_data_subject *s, double eta)
+{
+  double v = BI_SG * BI_SG, a = 0;
+  size_t k;
+  for (k = 0; k < s->n_obs; k++) {
+    double g = bi_g(s->time[k], eta);
+    a += g * g / v;
+  }
+  return bi_joint(s, eta) + log(1 + BI_OM * a);
+}
+
+/* The minimum of bi_joint over [lo, hi] by a grid (step 1e-3) and golden
+ * section around the best grid point. */
+static double bi_mode(const rkin_data_subject *s, double lo, double hi)
+{
+  double best = lo, fb = HUGE_VAL, x, a, b, gr = (sqrt(5) - 1) / 2;
+  int i;
+  for (x = lo; x <= hi; x += 1e-3)
+    if (bi_joint(s, x) < fb) {
+      fb = bi_joint(s, x);
+      best = x;
+    }
+  a = best - 2e-3;
+  b = best + 2e-3;
+  for (i = 0; i < 200; i++) {
+    double c = b - gr * (b - a), d = a + gr * (b - a);
+    if (bi_joint(s, c) < bi_joint(s, d)) b = d;
+    else a = c;
+  }
+  return (a + b) / 2;
+}
+
+static void test_multimodal(void)
+{
+  static const char text[] = "ID,TIME,DV\n1,1,2.25\n1,2,-0.2\n"
+                             "2,1,0.0\n2,2,-0.05\n";
+  rkin_err err;
+  rkin_data *d = rkin_data_parse(text, strlen(text), "bimodal.csv", NULL,
+                                 &err);
+  const rkin_data_subject *s1 = rkin_data_subject_at(d, 0);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit single, multi;
+  double th[1] = {0}, om[1] = {BI_OM}, sg[1] = {BI_SG};
+  double far = bi_mode(s1, -6, -0.5), near = bi_mode(s1, -0.5, 6);
+  int rc;
+  memset(&pm, 0, sizeof pm);
+  pm.predict = bi_pred;
+  pm.n_psi = 1;
+  pm.n_theta = 1;
+  pm.theta_init = th;
+  pm.n_eta = 1;
+  pm.omega_init = om;
+  pm.indiv = bi_psi;
+  pm.res = RKIN_RES_ADD;
+  pm.sigma_init = sg;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  o.covariance = 0;
+  diag("subject 1: modes at eta %.6f (J %.6f) and %.6f (J %.6f)", far,
+       bi_joint(s1, far), near, bi_joint(s1, near));
+  ok(bi_joint(s1, far) + 3 < bi_joint(s1, near), "the constructed subject "
+     "is bimodal: the far mode is lower by more than 3");
+  o.ebe_starts = RKIN_EBE_SINGLE;
+  rc = rkin_popfit_evaluate(&pm, d, &o, th, om, sg, &single, &err);
+  ok(rc == 0 && fabs(single.eta[0] - near) < 1e-5, "a search from eta = 0 "
+     "alone ends in the wrong (near) mode %.6f (direct %.6f)",
+     single.eta[0], near);
+  ok(fabs(single.ofv_i[0] - bi_focei(s1, near)) < 1e-6, "... its OFV_i is "
+     "the FOCE-I term there, computed directly (abs. tol. 1e-6)");
+  o.ebe_starts = RKIN_EBE_MULTI;
+  rc = rkin_popfit_evaluate(&pm, d, &o, th, om, sg, &multi, &err);
+  ok(rc == 0 && fabs(multi.eta[0] - far) < 1e-5, "several starts find the "
+     "global mode %.6f (direct grid + golden section %.6f, tol. 1e-5)",
+     multi.eta[0], far);
+  ok(fabs(multi.ofv_i[0] - bi_focei(s1, far)) < 1e-6, "OFV_i %.6f = the "
+     "FOCE-I term at the global mode computed directly %.6f (abs. tol. "
+     "1e-6)", multi.ofv_i[0], bi_focei(s1, far));
+  ok(single.ofv - multi.ofv > 3, "the single start's OFV is too high by "
+     "%.3f", single.ofv - multi.ofv);
+  ok(multi.ebe_modes[0] == 2 && multi.ebe_modes[1] == 1
+     && multi.n_multimodal == 1, "subject 1 reported with 2 modes, subject "
+     "2 with 1 (got %d, %d)", multi.ebe_modes[0], multi.ebe_modes[1]);
+  is_double(multi.ebe_dofv[0], bi_joint(s1, near) - bi_joint(s1, far),
+            1e-6, "the reported objective gap is J(near) - J(far) "
+            "(rel. tol. 1e-6)");
+  ok(single.ebe_modes[0] == 1, "one start reports one mode");
+  /* The objective passes of a fit (here its first) start from the same
+   * points. */
+  {
+    double ofv;
+    rc = rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err);
+    ok(rc == 0 && fabs(ofv - multi.ofv) < 1e-9, "the objective pass finds "
+       "the same OFV %.6f (got %.6f)", multi.ofv, ofv);
+  }
+  rkin_popfit_free(&single);
+  rkin_popfit_free(&multi);
+  rkin_data_free(d);
+}
+
+int main(void)
+{
+  rkin_init();
+  test_evaluate();
+  test_multimodal();
+  done_testing();
+  return exit_status();
+}
