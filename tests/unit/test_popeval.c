@@ -265,7 +265,16 @@ static void test_evaluate(void)
  * eta = 1 (J ~ 9 + 1) and near eta = -2 (J ~ 4). From eta = 0 the
  * gradient, dominated by the first observation (barrier at psi = -0.5),
  * leads to the wrong one near +1, and so does the FO-linearised mode
- * (+1.94); only a start beyond the barrier (-2 SD) finds the right one. */
+ * (+1.94), from which LBFGS happens to overshoot into the right one.
+ * Subject 3 (TIME 3: f = (psi - 0.5)^2, y = 0.25; TIME 4: f = 0.2 psi^2,
+ * y = 0.2): eta = 0 is exactly a local mode (gradient 0, J = 4) and the
+ * linearised mode is 0 too, while psi = 1 fits both (J ~ 1): only a start
+ * beyond the barrier at 0.5 (the +2 SD scan point) finds it.
+ * Subject 4 (TIME 5: f = psi + a narrow bump of 3 at psi = 2.5, TIME 6:
+ * f = psi; y = 3.5 twice): the data pull to psi = 3.5 across the bump;
+ * the trap before it is a local mode (J ~ 142 vs 3); the FO-linearised
+ * mode (3.48) lies beyond it. (LBFGS from zero overshoots the narrow bump
+ * as well, so this subject checks the global mode only.) */
 static int bi_psi(const double *th, const double *eta, const double *cov,
                   double *psi, void *ud, rkin_err *err)
 {
@@ -278,12 +287,17 @@ static int bi_psi(const double *th, const double *eta, const double *cov,
 
 static double bi_f(double t, double psi)
 {
-  return t < 1.5 ? (psi + 0.5) * (psi + 0.5) : 0.1 * psi;
+  return t < 1.5 ? (psi + 0.5) * (psi + 0.5) : t < 2.5 ? 0.1 * psi
+         : t < 3.5 ? (psi - 0.5) * (psi - 0.5) : t < 4.5 ? 0.2 * psi * psi
+         : t < 5.5 ? psi + 3 * exp(-(psi - 2.5) * (psi - 2.5) / 0.05) : psi;
 }
 
 static double bi_g(double t, double psi)
 {
-  return t < 1.5 ? 2 * (psi + 0.5) : 0.1;
+  return t < 1.5 ? 2 * (psi + 0.5) : t < 2.5 ? 0.1
+         : t < 3.5 ? 2 * (psi - 0.5) : t < 4.5 ? 0.4 * psi
+         : t < 5.5 ? 1 - 3 * 2 * (psi - 2.5) / 0.05
+                         * exp(-(psi - 2.5) * (psi - 2.5) / 0.05) : 1;
 }
 
 static int bi_pred(const rkin_data_subject *s, const double *psi, double *f,
@@ -346,16 +360,21 @@ static double bi_mode(const rkin_data_subject *s, double lo, double hi)
 static void test_multimodal(void)
 {
   static const char text[] = "ID,TIME,DV\n1,1,2.25\n1,2,-0.2\n"
-                             "2,1,0.0\n2,2,-0.05\n";
+                             "2,1,0.0\n2,2,-0.05\n"
+                             "3,3,0.25\n3,4,0.2\n"
+                             "4,5,3.5\n4,6,3.5\n";
   rkin_err err;
   rkin_data *d = rkin_data_parse(text, strlen(text), "bimodal.csv", NULL,
                                  &err);
   const rkin_data_subject *s1 = rkin_data_subject_at(d, 0);
+  const rkin_data_subject *s3 = rkin_data_subject_at(d, 2);
+  const rkin_data_subject *s4 = rkin_data_subject_at(d, 3);
   rkin_popmodel pm;
   rkin_popfit_opts o;
   rkin_popfit single, multi;
   double th[1] = {0}, om[1] = {BI_OM}, sg[1] = {BI_SG};
   double far = bi_mode(s1, -6, -0.5), near = bi_mode(s1, -0.5, 6);
+  double far3 = bi_mode(s3, 0.5, 6), near3 = bi_mode(s3, -6, 0.5);
   int rc;
   memset(&pm, 0, sizeof pm);
   pm.predict = bi_pred;
@@ -391,9 +410,31 @@ static void test_multimodal(void)
      "1e-6)", multi.ofv_i[0], bi_focei(s1, far));
   ok(single.ofv - multi.ofv > 3, "the single start's OFV is too high by "
      "%.3f", single.ofv - multi.ofv);
+  diag("subject 3: modes at eta %.6f (J %.6f) and %.6f (J %.6f)", far3,
+       bi_joint(s3, far3), near3, bi_joint(s3, near3));
+  ok(fabs(single.eta[2] - near3) < 1e-5 && fabs(multi.eta[2] - far3)
+     < 1e-5 && bi_joint(s3, far3) + 3 < bi_joint(s3, near3),
+     "subject 3: one start ends at 0 (%.6f), the +2 SD scan start finds "
+     "the lower mode %.6f (direct %.6f)", single.eta[2], multi.eta[2],
+     far3);
+  ok(fabs(multi.ofv_i[2] - bi_focei(s3, far3)) < 1e-6, "subject 3: OFV_i "
+     "= the FOCE-I term at the global mode computed directly (abs. tol. "
+     "1e-6)");
+  {
+    double far4 = bi_mode(s4, 2.5, 6), near4 = bi_mode(s4, -6, 2.5);
+    diag("subject 4: modes at eta %.6f (J %.6f) and %.6f (J %.6f); one "
+         "start %.6f, several %.6f", far4, bi_joint(s4, far4), near4,
+         bi_joint(s4, near4), single.eta[3], multi.eta[3]);
+    ok(fabs(multi.eta[3] - far4) < 1e-5
+       && fabs(multi.ofv_i[3] - bi_focei(s4, far4)) < 1e-6,
+       "subject 4: the global mode beyond the bump; OFV_i as computed "
+       "directly (abs. tol. 1e-6)");
+  }
   ok(multi.ebe_modes[0] == 2 && multi.ebe_modes[1] == 1
-     && multi.n_multimodal == 1, "subject 1 reported with 2 modes, subject "
-     "2 with 1 (got %d, %d)", multi.ebe_modes[0], multi.ebe_modes[1]);
+     && multi.ebe_modes[2] == 2
+     && multi.n_multimodal == 2 + (multi.ebe_modes[3] > 1), "subjects 1 "
+     "and 3 reported with 2 modes, subject 2 with 1 (got %d, %d, %d)",
+     multi.ebe_modes[0], multi.ebe_modes[1], multi.ebe_modes[2]);
   is_double(multi.ebe_dofv[0], bi_joint(s1, near) - bi_joint(s1, far),
             1e-6, "the reported objective gap is J(near) - J(far) "
             "(rel. tol. 1e-6)");
