@@ -55,50 +55,59 @@ static int fitbox_gc(lua_State *L)
   return 0;
 }
 
-/* Names of the estimated parameters in the engine's order: theta, Omega
- * (diagonal, or lower triangle by rows), sigma. Pushed as an array; kinds
- * into *kind (collectable). */
-static void push_est_names(lua_State *L, const lpop *p, const char ***kind)
+/* Names of all parameters (estimated and fixed) in the engine's order:
+ * theta, Omega's elements of its pattern (lower triangle by rows), sigma.
+ * Pushed as an array; kinds and FIX flags into *kind, *fixed
+ * (collectable, pushed before the array). Returns the count. */
+static size_t push_est_names(lua_State *L, const lpop *p, const char ***kind,
+                             int **fixed)
 {
-  size_t q = p->n_eta, a, b, i = 0;
-  size_t n = p->n_theta + (p->omega_diag ? q : q * (q + 1) / 2)
-             + (p->res == RKIN_RES_COMB ? 2 : 1);
+  size_t q = p->n_eta, a, b, i = 0, n = p->n_theta;
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) n += (size_t)lrk_popfix_omega_in(p, a, b);
+  n += p->res == RKIN_RES_COMB ? 2 : 1;
   *kind = lua_newuserdatauv(L, n * sizeof **kind, 0);
+  *fixed = lua_newuserdatauv(L, n * sizeof **fixed, 0);
   lua_createtable(L, (int)n, 0);
   for (a = 0; a < p->n_theta; a++) {
     lua_pushstring(L, p->theta_names[a]);
     lua_rawseti(L, -2, (lua_Integer)++i);
     (*kind)[i - 1] = "theta";
+    (*fixed)[i - 1] = p->theta_fix && p->theta_fix[a];
   }
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) {
-      if (a != b && p->omega_diag) continue;
+      if (!lrk_popfix_omega_in(p, a, b)) continue;
       if (a == b) lua_pushfstring(L, "OMEGA(%s)", p->eta_names[a]);
       else lua_pushfstring(L, "OMEGA(%s,%s)", p->eta_names[a],
                            p->eta_names[b]);
       lua_rawseti(L, -2, (lua_Integer)++i);
       (*kind)[i - 1] = "omega";
+      (*fixed)[i - 1] = !lrk_popfix_omega_free(p, a, b);
     }
   if (p->res != RKIN_RES_PROP) {
     lua_pushstring(L, p->log_scale ? "SIGMA_ADD_LOG" : "SIGMA_ADD");
     lua_rawseti(L, -2, (lua_Integer)++i);
     (*kind)[i - 1] = "sigma";
+    (*fixed)[i - 1] = p->sigma_fix[0];
   }
   if (p->res != RKIN_RES_ADD) {
     lua_pushstring(L, "SIGMA_PROP");
     lua_rawseti(L, -2, (lua_Integer)++i);
     (*kind)[i - 1] = "sigma";
+    (*fixed)[i - 1] = p->sigma_fix[p->res == RKIN_RES_COMB ? 1 : 0];
   }
+  return n;
 }
 
-/* The estimates in the engine's order (as rkin_popfit.est). */
+/* All parameter values in the order of push_est_names. */
 static void estimates(const lpop *p, const rkin_popfit *f, double *v)
 {
   size_t q = p->n_eta, a, b, i = 0;
   for (a = 0; a < p->n_theta; a++) v[i++] = f->theta[a];
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++)
-      if (a == b || !p->omega_diag) v[i++] = f->omega[a * q + b];
+      if (lrk_popfix_omega_in(p, a, b)) v[i++] = f->omega[a * q + b];
   for (a = 0; a < f->n_sigma; a++) v[i++] = f->sigma[a];
 }
 
@@ -126,7 +135,9 @@ static int pop_run(lua_State *L, int evaluate)
   rkin_solve_opts so;
   fitbox *fb;
   report r;
-  double *est;
+  double *est, *se;
+  size_t n_all, j, *free_idx;
+  int *fixed;
   const char **kinds, **names;
   rkin_err err;
   size_t k;
@@ -238,6 +249,10 @@ static int pop_run(lua_State *L, int evaluate)
   pm.eta_names = (const char *const *)p->eta_names;
   pm.omega_init = p->omega;
   pm.omega_diag = p->omega_diag;
+  pm.omega_block = p->omega_block;
+  pm.theta_fix = p->theta_fix;
+  pm.omega_fix = p->omega_fix;
+  pm.sigma_fix = p->sigma_fix;
   pm.n_cov = p->n_cov;
   pm.cov_names = (const char *const *)p->cov_names;
   pm.graph = p->g;
@@ -268,28 +283,40 @@ static int pop_run(lua_State *L, int evaluate)
   fb->live = 1;
   if (rc) return lrk_raise(L, ctx, &err);
 
-  push_est_names(L, p, &kinds);                                  /* 8, 9 */
-  names = lua_newuserdatauv(L, fb->f.n_est * sizeof *names, 0);  /* 10 */
-  for (k = 0; k < fb->f.n_est; k++) {
-    lua_rawgeti(L, 9, (lua_Integer)k + 1);
-    names[k] = lua_tostring(L, -1);    /* alive: table 9 holds it */
+  n_all = push_est_names(L, p, &kinds, &fixed);               /* 8, 9, 10 */
+  names = lua_newuserdatauv(L, n_all * sizeof *names, 0);        /* 11 */
+  for (k = 0; k < n_all; k++) {
+    lua_rawgeti(L, 10, (lua_Integer)k + 1);
+    names[k] = lua_tostring(L, -1);    /* alive: table 10 holds it */
     lua_pop(L, 1);
   }
-  est = lua_newuserdatauv(L, fb->f.n_est * sizeof *est, 0);      /* 11 */
+  est = lua_newuserdatauv(L, n_all * sizeof *est, 0);            /* 12 */
   estimates(p, &fb->f, est);
+  /* SEs of the estimated ones (the engine's order), none for fixed */
+  se = lua_newuserdatauv(L, n_all * sizeof *se, 0);              /* 13 */
+  free_idx = lua_newuserdatauv(L, (n_all + 1) * sizeof *free_idx, 0);
+  for (k = 0, j = 0; k < n_all; k++) {
+    se[k] = NAN;
+    if (fixed[k]) continue;
+    if (j < fb->f.n_est && fb->f.cov_status == 0) se[k] = fb->f.se[j];
+    free_idx[j++] = k;
+  }
   memset(&r, 0, sizeof r);
   r.p = p;
   r.f = &fb->f;
   r.m = m;
   r.d = x->d;
   r.data_path = x->path;
-  r.n_est = fb->f.n_est;
+  r.n_est = n_all;
+  r.n_free = fb->f.n_est;
+  r.free_idx = free_idx;
+  r.fixed = fixed;
   r.est = est;
-  r.se = fb->f.cov_status == 0 ? fb->f.se : NULL;
+  r.se = fb->f.cov_status == 0 ? se : NULL;
   r.names = names;
   r.kinds = kinds;
-  r.aic = fb->f.m2ll + 2.0 * (double)r.n_est;
-  r.bic = fb->f.m2ll + (double)r.n_est * log((double)fb->f.n_obs);
+  r.aic = fb->f.m2ll + 2.0 * (double)r.n_free;
+  r.bic = fb->f.m2ll + (double)r.n_free * log((double)fb->f.n_obs);
   lrk_popresult_push(L, &r, o.method);
   lua_pushboolean(L, evaluate);
   lua_setfield(L, -2, "evaluation");
@@ -461,7 +488,8 @@ static int pop_tostring(lua_State *L)
   }
   lua_pushfstring(L, "rk.popest '%s' (%d theta, %d eta%s, %d covariates, "
                   "observes %s)", p->name, (int)p->n_theta, (int)p->n_eta,
-                  p->omega_diag ? "" : " full omega", (int)p->n_cov,
+                  p->omega_block ? " block omega" : p->omega_diag ? ""
+                  : " full omega", (int)p->n_cov,
                   p->observe);
   return 1;
 }

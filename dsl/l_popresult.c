@@ -195,7 +195,9 @@ static void summary_text(lua_State *L, const report *r,
          "are where the search stopped, NOT estimates; no output files are "
          "written.\n", f->err.msg);
   addf(&bf, "\nOFV %.4f   -2LL %.4f   AIC %.4f   BIC %.4f   (%zu "
-       "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_est);
+       "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_free);
+  if (f->n_boundary)
+    addf(&bf, "BOUNDARY: %s\n", f->boundary.msg);
   if (f->cov_status != 0)
     addf(&bf, "covariance step: %s\n", f->cov_err.msg);
   if (f->n_multimodal) {
@@ -217,7 +219,9 @@ static void summary_text(lua_State *L, const report *r,
     double est = r->est[k], se = r->se ? r->se[k] : NAN, lo, hi;
     int logs = ci95(r, k, &lo, &hi);
     addf(&bf, "%-22s %12.5g", r->names[k], est);
-    if (isfinite(se))
+    if (r->fixed && r->fixed[k])
+      addf(&bf, " %11s", "FIXED");
+    else if (isfinite(se))
       addf(&bf, " %11.4g %8.1f   [%.5g, %.5g]%s", se,
            est != 0 ? 100 * se / fabs(est) : NAN, lo, hi, logs ? "*" : "");
     luaL_addchar(&bf, '\n');
@@ -228,7 +232,7 @@ static void summary_text(lua_State *L, const report *r,
     addf(&bf, "  %-12s SD %.5g", p->eta_names[a],
          sqrt(f->omega[a * q + a]));
     for (b = 0; b < a; b++)
-      if (!p->omega_diag)
+      if (a != b && lrk_popfix_omega_in(p, a, b))
         addf(&bf, "  r(%s) %.3f", p->eta_names[b], f->omega[a * q + b]
              / sqrt(f->omega[a * q + a] * f->omega[b * q + b]));
     addf(&bf, "   shrinkage %.1f %%\n", 100 * f->eta_shrink[a]);
@@ -237,10 +241,10 @@ static void summary_text(lua_State *L, const report *r,
   if (f->cov_status == 0) {
     addf(&bf, "\ncorrelation of the estimates (condition number %.4g):\n",
          f->cond);
-    for (a = 0; a < r->n_est; a++) {
-      addf(&bf, "  %-22s", r->names[a]);
+    for (a = 0; a < r->n_free; a++) {
+      addf(&bf, "  %-22s", r->names[r->free_idx[a]]);
       for (b = 0; b <= a; b++)
-        addf(&bf, " %6.3f", f->corr[a * r->n_est + b]);
+        addf(&bf, " %6.3f", f->corr[a * r->n_free + b]);
       luaL_addchar(&bf, '\n');
     }
   }
@@ -354,7 +358,7 @@ void lrk_popresult_push(lua_State *L, const report *r,
   lua_setfield(L, rt, "n_obs");
   lua_pushinteger(L, (lua_Integer)f->n_subj);
   lua_setfield(L, rt, "n_subjects");
-  lua_pushinteger(L, (lua_Integer)r->n_est);
+  lua_pushinteger(L, (lua_Integer)r->n_free);
   lua_setfield(L, rt, "n_params");
 
   lua_createtable(L, 0, (int)p->n_theta);
@@ -396,20 +400,34 @@ void lrk_popresult_push(lua_State *L, const report *r,
     set_num(L, "upper95", hi);
     lua_pushstring(L, logs ? "log" : "linear");
     lua_setfield(L, -2, "ci_scale");
+    if (r->fixed && r->fixed[k]) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "fixed");
+    }
     lua_rawseti(L, -2, (lua_Integer)k + 1);
   }
   lua_setfield(L, rt, "params");
 
+  if (f->n_boundary) {
+    lua_pushstring(L, f->boundary.msg);
+    lua_setfield(L, rt, "boundary");
+  }
   lua_pushboolean(L, f->cov_status == 0);
   lua_setfield(L, rt, "covariance_ok");
   if (f->cov_status) {
     lua_pushstring(L, f->cov_err.msg);
     lua_setfield(L, rt, "covariance_message");
   } else {
-    lrk_push_matrix(L, f->corr, r->n_est);
+    lrk_push_matrix(L, f->corr, r->n_free);
     lua_setfield(L, rt, "correlation");
-    lrk_push_matrix(L, f->cov, r->n_est);
+    lrk_push_matrix(L, f->cov, r->n_free);
     lua_setfield(L, rt, "covariance");
+    lua_createtable(L, (int)r->n_free, 0);   /* their rows' names */
+    for (k = 0; k < r->n_free; k++) {
+      lua_pushstring(L, r->names[r->free_idx[k]]);
+      lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    lua_setfield(L, rt, "covariance_names");
     set_num(L, "condition", f->cond);
   }
 

@@ -94,6 +94,85 @@ do
     .. "%(got \"many\"%)", "unknown ebe_starts named")
 end
 
+-- --------------------------------------------- FIX and block Omega
+do
+  local function decl(theta, eta, omega, extra)
+    local d = {
+      name = "theo_fix", model = pm.model, observe = "conc",
+      theta = theta, eta = eta, omega = omega,
+      individual = function(th, et, cov)
+        local lcl = th.lCl + et.lCl
+        local lke = eta and th.lKe + et.lKe or th.lKe
+        return { ka = rk.exp(th.lKa + et.lKa), cl = rk.exp(lcl) * cov.WT,
+                 v = rk.exp(lcl - lke) * cov.WT }
+      end,
+      error = { additive = 0.5 },
+    }
+    for k, v in pairs(extra or {}) do d[k] = v end
+    return rk.popest(d)
+  end
+  local pf = decl({ lKe = { -2.45, fixed = true }, lKa = 0.45,
+                    lCl = -3.2 }, nil,
+                  { lKa = 0.2, lCl = { 0.03, fixed = true } },
+                  { sigma_fixed = { "additive" } })
+  local rf = pf:fit(theoph, { threads = 2 })
+  t.ok(rf.converged and rf.covariance_ok, "fit with lKe, OMEGA(lCl) and "
+    .. "the additive SD fixed (" .. tostring(rf.message or
+    rf.covariance_message or "ok") .. ")")
+  t.ok(rf.theta.lKe == -2.45 and rf.omega_sd.lCl == math.sqrt(0.03)
+    and rf.sigma.additive == 0.5, "fixed values unchanged")
+  local fixed, free_se = {}, true
+  for _, row in ipairs(rf.params) do
+    if row.fixed then fixed[#fixed + 1] = row.name
+    else free_se = free_se and row.se and row.se > 0 end
+    if row.fixed then free_se = free_se and row.se == nil end
+  end
+  t.is(table.concat(fixed, " "), "lKe OMEGA(lCl) SIGMA_ADD", 0,
+    "the fixed parameters are flagged, without SE")
+  t.ok(free_se and rf.n_params == 3 and #rf.covariance == 3
+    and rf.covariance_names[1] == "lCl", "SEs for the 3 estimated ones; "
+    .. "covariance matrix over them")
+  t.is(rf.aic, rf.m2ll + 2 * 3, 1e-12, "AIC counts estimated parameters")
+  local ef = pf:evaluate(theoph, { theta = rf.theta, omega = rf.omega,
+                                   sigma = rf.sigma })
+  t.is(ef.ofv, rf.ofv, 1e-9, "OFV = the evaluation at the estimates")
+  t.like(rf:summary(), "lKe%s+%-2.45%s+FIXED", "summary says FIXED")
+
+  local pb = decl({ lKe = -2.4, lKa = 0.45, lCl = -3.2 },
+                  { "lKa", "lCl", "lKe" },
+                  { { block = { { 0.2, 0.01 }, { 0.01, 0.05 } } },
+                    { 0.01, fixed = true } })
+  t.like(tostring(pb), "3 eta block omega", "declared with a block")
+  local rb = pb:fit(theoph, { threads = 2, covariance = false })
+  t.ok(rb.converged, "block + fixed-diagonal fit converged ("
+    .. tostring(rb.message or "ok") .. ")")
+  t.ok(rb.omega[3][1] == 0 and rb.omega[3][2] == 0
+    and rb.omega[3][3] == 0.01 and rb.omega[2][1] ~= 0.01,
+    "across blocks 0, fixed variance kept, the block's covariance moved")
+  local names = {}
+  for _, row in ipairs(rb.params) do names[#names + 1] = row.name end
+  t.is(table.concat(names, " "), "lCl lKa lKe OMEGA(lKa) OMEGA(lCl,lKa) "
+    .. "OMEGA(lCl) OMEGA(lKe) SIGMA_ADD", 0, "parameter rows follow the "
+    .. "block pattern")
+  t.raises(function()
+    decl({ lKe = -2.4, lKa = 0.45, lCl = -3.2 }, { "lKa", "lCl", "lKe" },
+         { { block = { { 0.2, 0.01 }, { 0.01, 0.05 } } } })
+  end, "omega's blocks hold 2 etas but eta lists 3", "blocks too small")
+  t.raises(function()
+    decl({ lKe = -2.4, lKa = 0.45, lCl = -3.2 }, { "lKa", "lCl", "lKe" },
+         { { block = { { 0.2, 0.01 }, { 0.02, 0.05 } } }, 0.1 })
+  end, "the block is not symmetric", "asymmetric block")
+  t.raises(function()
+    decl({ lKe = -2.4, lKa = 0.45, lCl = -3.2 }, nil,
+         { lKa = { 0.2, fixd = true }, lCl = 0.05 })
+  end, "unknown field 'fixd'", "misspelt fixed")
+  t.raises(function()
+    decl({ lKe = -2.4, lKa = 0.45, lCl = -3.2 }, nil,
+         { lKa = 0.2, lCl = 0.05 }, { sigma_fixed = { "proportional" } })
+  end, "sigma_fixed%[1%] = proportional is not an SD of the error model",
+    "sigma_fixed naming an SD the model lacks")
+end
+
 -- ------------------------------------------- scripts/fit.lua --evaluate
 do
   local out = tmp .. "/ev"

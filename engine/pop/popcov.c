@@ -17,18 +17,33 @@ typedef struct {
   const double *eta0;   /* EBEs at the estimates: every evaluation starts
                            there, so none depends on the order of others */
   double *omega;        /* n_eta^2 scratch */
+  const rkin_popfit *fit; /* the estimates (fixed values from here) */
   double *fi;           /* n_subj: the last evaluation's OFV terms */
   size_t multimodal;    /* evaluations where a subject had several modes */
 } cov_ctx;
 
+static int th_free(const pop *p, size_t k)
+{
+  return !(p->pm->theta_fix && p->pm->theta_fix[k]);
+}
+
+static int sg_free(const pop *p, size_t k)
+{
+  return !(p->pm->sigma_fix && p->pm->sigma_fix[k]);
+}
+
+/* The estimated parameters on the natural scale: fixed ones are left out
+ * (no SE) and keep their values in every evaluation. */
 static void nat_from_fit(const pop *p, const rkin_popfit *fit, double *v)
 {
   size_t q = p->n_eta, k, a, b, i = 0;
-  for (k = 0; k < p->n_theta; k++) v[i++] = fit->theta[k];
+  for (k = 0; k < p->n_theta; k++)
+    if (th_free(p, k)) v[i++] = fit->theta[k];
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++)
-      if (a == b || !p->pm->omega_diag) v[i++] = fit->omega[a * q + b];
-  for (k = 0; k < p->n_sigma; k++) v[i++] = fit->sigma[k];
+      if (pop_omega_free(p, a, b)) v[i++] = fit->omega[a * q + b];
+  for (k = 0; k < p->n_sigma; k++)
+    if (sg_free(p, k)) v[i++] = fit->sigma[k];
 }
 
 static int name_params(const pop *p, rkin_popfit *fit)
@@ -40,6 +55,7 @@ static int name_params(const pop *p, rkin_popfit *fit)
   fit->est_names = calloc(p->n_est, sizeof *fit->est_names);
   if (!fit->est_names) return RKIN_ENOMEM;
   for (k = 0; k < p->n_theta; k++) {
+    if (!th_free(p, k)) continue;
     if (p->pm->theta_names) snprintf(buf, sizeof buf, "%s",
                                      p->pm->theta_names[k]);
     else snprintf(buf, sizeof buf, "THETA%zu", k + 1);
@@ -47,12 +63,12 @@ static int name_params(const pop *p, rkin_popfit *fit)
   }
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) {
-      if (a != b && p->pm->omega_diag) continue;
+      if (!pop_omega_free(p, a, b)) continue;
       snprintf(buf, sizeof buf, "OMEGA(%zu,%zu)", a + 1, b + 1);
       if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
     }
   for (k = 0; k < p->n_sigma; k++)
-    if (!(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
+    if (sg_free(p, k) && !(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
       return RKIN_ENOMEM;
   return RKIN_OK;
 }
@@ -63,13 +79,15 @@ static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
   pop *p = c->p;
   size_t q = p->n_eta, k, a, b, i = 0;
   int rc;
-  for (k = 0; k < p->n_theta; k++) p->theta[k] = v[i++];
+  for (k = 0; k < p->n_theta; k++)
+    p->theta[k] = th_free(p, k) ? v[i++] : c->fit->theta[k];
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) {
-      double x = a == b || !p->pm->omega_diag ? v[i++] : 0;
+      double x = pop_omega_free(p, a, b) ? v[i++] : c->fit->omega[a * q + b];
       c->omega[a * q + b] = c->omega[b * q + a] = x;
     }
-  for (k = 0; k < p->n_sigma; k++) p->sigma[k] = v[i++];
+  for (k = 0; k < p->n_sigma; k++)
+    p->sigma[k] = sg_free(p, k) ? v[i++] : c->fit->sigma[k];
   rc = pop_cholesky(c->omega, q, p->L, "omega (a covariance-step point)",
                     err);
   if (rc) return rc;
@@ -214,6 +232,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   fit->cov_r = calloc(n * n, sizeof(double));
   fit->corr = calloc(n * n, sizeof(double));
   c.eta0 = fit->eta;
+  c.fit = fit;
   c.omega = malloc(p->n_eta * p->n_eta * sizeof(double));
   c.fi = malloc(ns * sizeof(double));
   v0 = malloc(n * sizeof *v0);

@@ -252,6 +252,8 @@ void pop_free(pop *p)
   free(p->iwres);
   free(p->cwres);
   free(p->psi_i);
+  pop_param_free(p);
+  free(p->ang_work);
   free(p);
 }
 
@@ -289,8 +291,6 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->n_sol = pm->model ? (pm->output >= 0 ? rkin_model_noutputs(pm->model)
                                           : rkin_model_nstates(pm->model))
                        : 0;
-  p->n_est = p->n_theta + (pm->omega_diag ? q : q * (q + 1) / 2)
-             + p->n_sigma;
   rc = map_data(p, err);
   if (!rc) rc = compile_psi(p, err);
   if (rc) goto fail;
@@ -320,17 +320,12 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   memcpy(p->sigma, pm->sigma_init, p->n_sigma * sizeof(double));
   rc = pop_cholesky(pm->omega_init, q, p->L, "population model: omega",
                     err);
+  if (!rc) rc = pop_param_setup(p, err);
   if (rc) goto fail;
-  if (pm->omega_diag) {
-    size_t a, b;
-    for (a = 0; a < q; a++)
-      for (b = 0; b < q; b++)
-        if (a != b && pm->omega_init[a * q + b] != 0) {
-          rc = rkin_err_set(err, RKIN_EINVAL, "population model: omega is "
-                            "diagonal but omega(%zu,%zu) = %g", a + 1,
-                            b + 1, pm->omega_init[a * q + b]);
-          goto fail;
-        }
+  p->ang_work = malloc(q * q * sizeof *p->ang_work);
+  if (!p->ang_work) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto fail;
   }
   p->eta_step = p->opts.eta_step > 0 ? p->opts.eta_step : 1e-4;
   if (p->opts.eta_step <= 0 && pm->model && pm->solve
@@ -382,30 +377,7 @@ typedef struct {
 
 static void x_to_params(const outer_ctx *o, const double *x)
 {
-  pop *p = o->p;
-  size_t q = p->n_eta, k, a, b, i = 0;
-  for (k = 0; k < p->n_theta; k++, i++) p->theta[k] = x[i] * o->scale[k];
-  for (a = 0; a < q; a++)
-    for (b = 0; b <= a; b++) {
-      if (a == b) p->L[a * q + b] = exp(x[i++]);
-      else if (!p->pm->omega_diag) p->L[a * q + b] = x[i++];
-      else p->L[a * q + b] = 0;
-    }
-  for (k = 0; k < p->n_sigma; k++) p->sigma[k] = exp(x[i++]);
-}
-
-static size_t params_to_x(const outer_ctx *o, double *x)
-{
-  pop *p = o->p;
-  size_t q = p->n_eta, k, a, b, i = 0;
-  for (k = 0; k < p->n_theta; k++) x[i++] = p->theta[k] / o->scale[k];
-  for (a = 0; a < q; a++)
-    for (b = 0; b <= a; b++) {
-      if (a == b) x[i++] = log(p->L[a * q + b]);
-      else if (!p->pm->omega_diag) x[i++] = p->L[a * q + b];
-    }
-  for (k = 0; k < p->n_sigma; k++) x[i++] = log(p->sigma[k]);
-  return i;
+  pop_x_apply(o->p, o->scale, x);
 }
 
 static double outer_obj(unsigned n, const double *x, double *grad, void *d)
@@ -506,7 +478,9 @@ void pop_omega_of(const pop *p, double *omega)
       double t = 0;
       for (c = 0; c <= (a < b ? a : b); c++)
         t += p->L[a * q + c] * p->L[b * q + c];
-      omega[a * q + b] = t;
+      /* a fixed element is its given value, not L L' rounded */
+      omega[a * q + b] = p->om_fix && p->om_fix[a * q + b]
+                         ? p->pm->omega_init[a * q + b] : t;
     }
 }
 
@@ -599,11 +573,11 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
   o.n = n = p->n_est;
   o.best = HUGE_VAL;
   o.scale = malloc((p->n_theta + 1) * sizeof *o.scale);
-  o.xbest = malloc(n * sizeof *o.xbest);
-  x = malloc(n * sizeof *x);
-  lo = malloc(n * sizeof *lo);
-  hi = malloc(n * sizeof *hi);
-  opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)n);
+  o.xbest = malloc((n + 1) * sizeof *o.xbest);
+  x = malloc((n + 1) * sizeof *x);
+  lo = malloc((n + 1) * sizeof *lo);
+  hi = malloc((n + 1) * sizeof *hi);
+  opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)(n ? n : 1));
   if (!o.scale || !o.xbest || !x || !lo || !hi || !opt) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
     goto done;
@@ -612,15 +586,8 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
     double t0 = p->pm->theta_init[k];
     o.scale[k] = t0 != 0 ? fabs(t0) : 1;
   }
-  params_to_x(&o, x);
-  for (k = 0; k < n; k++) {
-    lo[k] = -HUGE_VAL;
-    hi[k] = HUGE_VAL;
-  }
-  for (k = 0; k < p->n_theta; k++) {
-    if (p->pm->theta_lower) lo[k] = p->pm->theta_lower[k] / o.scale[k];
-    if (p->pm->theta_upper) hi[k] = p->pm->theta_upper[k] / o.scale[k];
-  }
+  pop_x_setup(p, o.scale, x, lo, hi);
+  x_to_params(&o, x);
   /* The initial estimates must give an objective: else the model or the
    * data is wrong, not the optimiser. */
   rc = pop_pass(p, POP_TASK_OFV, &f0, err);
@@ -630,6 +597,11 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
   }
   o.best = f0;
   memcpy(o.xbest, x, n * sizeof *x);
+  if (n == 0) {           /* everything fixed: nothing to estimate */
+    fit->stop = "every parameter fixed";
+    rc = RKIN_OK;
+    goto done;
+  }
   nlopt_set_lower_bounds(opt, lo);
   nlopt_set_upper_bounds(opt, hi);
   nlopt_set_min_objective(opt, outer_obj, &o);
@@ -704,7 +676,12 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
     memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
   } else {
     pop_fill_fit(p, fit, ofv);
-    if (p->opts.covariance && fit->status == 0) {
+    fit->n_boundary = pop_boundary(p, fit->omega, &fit->boundary);
+    if (fit->n_boundary && p->opts.covariance && fit->status == 0) {
+      fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_ERANGE,
+                                     "covariance step not run: %s",
+                                     fit->boundary.msg);
+    } else if (p->opts.covariance && fit->status == 0 && p->n_est) {
       rkin_err_clear(&fit->cov_err);
       fit->cov_status = pop_covariance(p, fit, &fit->cov_err);
     }

@@ -85,6 +85,16 @@ typedef struct {
   const double *omega_init;       /* n_eta x n_eta, symmetric positive
                                      definite, row-major */
   int omega_diag;                 /* 1: off-diagonals fixed at 0 */
+  /* Block-diagonal Omega: a label per eta (n_eta), etas with the same
+   * label form a block whose covariances are estimated; elements across
+   * blocks are 0. NULL: diagonal (omega_diag) or one full block. */
+  const int *omega_block;
+  /* FIX (NULL: none): theta_fix[n_theta], omega_fix[n_eta x n_eta] (an
+   * element fixes both (a,b) and (b,a); a covariance only with its whole
+   * block), sigma_fix[n_sigma]: nonzero keeps the initial value. */
+  const int *theta_fix;
+  const int *omega_fix;
+  const int *sigma_fix;
 
   size_t n_cov;                   /* covariates the builder uses, looked */
   const char *const *cov_names;   /* up in the dataset by name */
@@ -136,9 +146,16 @@ typedef struct {
   double *omega;         /* n_eta x n_eta */
   double *sigma;         /* n_sigma SDs */
 
-  /* Covariance step, over the n_est estimated parameters: theta, then
-   * Omega's variances (diagonal) or lower triangle row by row, then the
-   * sigma SDs. cov_status != 0: not done or failed (message in cov_err). */
+  /* Estimates near a boundary (a variance tending to 0, an |Omega
+   * correlation| above 0.99): n_boundary of them, named in `boundary`;
+   * the covariance step is then not run. */
+  int n_boundary;
+  rkin_err boundary;
+
+  /* Covariance step, over the n_est estimated (not fixed) parameters:
+   * theta, then Omega's estimated elements of the lower triangle row by
+   * row (within blocks), then the sigma SDs. cov_status != 0: not done or
+   * failed (message in cov_err). */
   int cov_status;
   rkin_err cov_err;
   size_t n_est;

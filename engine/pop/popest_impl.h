@@ -77,6 +77,10 @@ struct pop {
   int *ebe_modes;
   double *ebe_dofv;
   unsigned long n_pass;       /* passes run so far */
+  /* The parameter vector (popparam.c): fixed Omega elements (q x q), the
+   * initial SDs and correlation angles of Omega, scratch. */
+  unsigned char *om_fix;
+  double *sd0, *ang0, *ang_work;
   rkin_err *serr;
   /* Per observation (POP_TASK_DIAG). */
   double *pred, *ipred, *res, *iwres, *cwres, *psi_i;
@@ -128,6 +132,24 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv);
 /* Sets p's current parameters on the natural scale (checked). */
 int pop_set_natural(pop *p, const double *theta, const double *omega,
                     const double *sigma, rkin_err *err);
+
+/* The parameter vector (popparam.c). pop_param_setup checks the block
+ * pattern and FIX flags against omega_init (its factor already in p->L)
+ * and sets p->n_est, the estimated parameters. */
+int pop_param_setup(pop *p, rkin_err *err);
+void pop_param_free(pop *p);
+int pop_same_block(const pop *p, size_t a, size_t b);
+/* Element (a, b), b <= a, of Omega is estimated (same block, not fixed). */
+int pop_omega_free(const pop *p, size_t a, size_t b);
+/* The outer optimiser's start x, bounds lo / hi (p->n_est each) from the
+ * initial values; scale: |theta0| (1 when 0). Returns the count. */
+size_t pop_x_setup(const pop *p, const double *scale, double *x, double *lo,
+                   double *hi);
+/* Sets p's theta, L and sigma from x (fixed ones: initial values). */
+void pop_x_apply(pop *p, const double *scale, const double *x);
+/* Estimates at a boundary (a variance tending to 0, a correlation to
+ * +-1): their count, and a message naming them in *msg when any. */
+int pop_boundary(const pop *p, const double *omega, rkin_err *msg);
 
 /* The covariance step at the estimates in fit (popcov.c). */
 int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err);

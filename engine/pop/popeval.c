@@ -6,12 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-/* A diagonal Omega must be given diagonal: the fit could not reach any
- * other, so neither may its evaluation. */
-static int check_pattern(const rkin_popmodel *pm, const double *omega,
-                         rkin_err *err)
+/* A diagonal (block-diagonal) Omega must be given so: the fit could not
+ * reach any other, so neither may its evaluation. */
+static int check_pattern(const pop *p, const double *omega, rkin_err *err)
 {
-  size_t q = pm->n_eta, a, b;
+  size_t q = p->n_eta, a, b;
   for (a = 0; a < q; a++)
     for (b = 0; b < q; b++) {
       double v = omega[a * q + b];
@@ -22,10 +21,11 @@ static int check_pattern(const rkin_popmodel *pm, const double *omega,
         return rkin_err_set(err, RKIN_EINVAL, "omega is not symmetric: "
                             "(%zu,%zu) = %g but (%zu,%zu) = %g", a + 1,
                             b + 1, v, b + 1, a + 1, omega[b * q + a]);
-      if (a != b && pm->omega_diag && v != 0)
-        return rkin_err_set(err, RKIN_EINVAL, "omega is diagonal in the "
-                            "model but omega(%zu,%zu) = %g", a + 1, b + 1,
-                            v);
+      if (!pop_same_block(p, a, b) && v != 0)
+        return rkin_err_set(err, RKIN_EINVAL, "omega(%zu,%zu) = %g, but "
+                            "the model's Omega is %s: that element is 0",
+                            a + 1, b + 1, v, p->pm->omega_block
+                            ? "block-diagonal" : "diagonal");
     }
   return RKIN_OK;
 }
@@ -62,7 +62,7 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
                           "finite value)", pm->theta_names[k], theta[k])
            : rkin_err_set(err, RKIN_EINVAL, "THETA%zu = %g (expected a "
                           "finite value)", k + 1, theta[k]);
-  if (!rc) rc = check_pattern(pm, omega, err);
+  if (!rc) rc = check_pattern(p, omega, err);
   if (!rc) rc = pop_set_natural(p, theta, omega, sigma, err);
   if (!rc) rc = pop_pass(p, POP_TASK_DIAG, &ofv, err);
   if (rc) {
@@ -73,6 +73,8 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
     return rc;
   }
   pop_fill_fit(p, fit, ofv);
+  /* the values as given (not L L' rounded, nor a FIX's initial value) */
+  memcpy(fit->omega, omega, p->n_eta * p->n_eta * sizeof *omega);
   fit->stop = "evaluation at the given parameters (no estimation)";
   fit->n_eval = 0;
   if (p->opts.covariance) {

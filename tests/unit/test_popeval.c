@@ -244,7 +244,7 @@ static void test_evaluate(void)
       double dg[4] = {0.5, 0, 0, 0.05};
       pm.omega_init = dg;
       rc = rkin_popfit_evaluate(&pm, d, &o, th, om, &sg, &ev2, &err);
-      ok(rc == RKIN_EINVAL && strstr(err.msg, "diagonal"), "a diagonal "
+      ok(rc == RKIN_EINVAL && strstr(err.msg, "is diagonal"), "a diagonal "
          "model evaluated with covariances: refused (%s)", err.msg);
       rkin_popfit_free(&ev2);
     }
@@ -452,11 +452,380 @@ static void test_multimodal(void)
   rkin_data_free(d);
 }
 
+/* --------------------------------------- FIX, block Omega, boundary */
+
+/* f = sum_k psi_k h_k(t), h = (1, t, sin t, cos t), psi_k = th_k + eta_k:
+ * linear in eta with additive error, so the OFV is the exact marginal
+ * -2 log L, computed below directly. */
+#define NB 4
+static double hk(size_t k, double t)
+{
+  return k == 0 ? 1 : k == 1 ? t : k == 2 ? sin(t) : cos(t);
+}
+
+static int lin4_psi(const double *th, const double *eta, const double *cov,
+                    double *psi, void *ud, rkin_err *err)
+{
+  size_t k, n = *(const size_t *)ud;
+  (void)cov;
+  (void)err;
+  for (k = 0; k < n; k++) psi[k] = th[k] + eta[k];
+  return 0;
+}
+
+static size_t LIN4_N = NB;
+
+static int lin4_pred(const rkin_data_subject *s, const double *psi,
+                     double *f, void *ud, rkin_err *err)
+{
+  size_t j, k, n = *(const size_t *)ud;
+  (void)err;
+  for (j = 0; j < s->n_obs; j++) {
+    f[j] = 0;
+    for (k = 0; k < n; k++) f[j] += psi[k] * hk(k, s->time[j]);
+  }
+  return 0;
+}
+
+/* n_subj subjects, eta ~ N(0, om) drawn through its Cholesky factor (om
+ * may be singular: a zero variance or a correlation of 1). */
+static rkin_data *lin4_data(unsigned long seed, size_t n_subj, size_t nk,
+                            const double *th, const double *om, double sg)
+{
+  static const double times[] = {0.5, 1, 2, 3, 4, 6, 8, 10};
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  size_t cap = 64 + n_subj * 8 * 48, len = 0, i, j, a, b;
+  char *t = malloc(cap);
+  double Lc[NB * NB] = {0};
+  rkin_err err;
+  rkin_data *d;
+  /* Cholesky by hand, tolerating zero pivots. */
+  for (a = 0; a < nk; a++)
+    for (b = 0; b <= a; b++) {
+      double v = om[a * nk + b];
+      size_t c;
+      for (c = 0; c < b; c++) v -= Lc[a * nk + c] * Lc[b * nk + c];
+      if (a == b) Lc[a * nk + a] = v > 0 ? sqrt(v) : 0;
+      else Lc[a * nk + b] = Lc[b * nk + b] > 0 ? v / Lc[b * nk + b] : 0;
+    }
+  gsl_rng_set(r, seed);
+  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV\n");
+  for (i = 0; i < n_subj; i++) {
+    double z[NB], psi[NB];
+    for (a = 0; a < nk; a++) z[a] = gsl_ran_gaussian(r, 1.0);
+    for (a = 0; a < nk; a++) {
+      psi[a] = th[a];
+      for (b = 0; b <= a; b++) psi[a] += Lc[a * nk + b] * z[b];
+    }
+    for (j = 0; j < 8; j++) {
+      double f = 0;
+      for (a = 0; a < nk; a++) f += psi[a] * hk(a, times[j]);
+      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.8f\n", i + 1,
+                              times[j], f + gsl_ran_gaussian(r, sg));
+    }
+  }
+  d = rkin_data_parse(t, strlen(t), "lin4.csv", NULL, &err);
+  if (!d) diag("%s", err.msg);
+  free(t);
+  gsl_rng_free(r);
+  return d;
+}
+
+/* The exact marginal -2 log L without 2 pi of the whole dataset:
+ * y_i ~ N(H th, H om H' + sg^2 I), H_jk = h_k(t_j). */
+static double lin4_ofv(const rkin_data *d, size_t nk, const double *th,
+                       const double *om, double sg)
+{
+  size_t s, i, j, a, b;
+  double total = 0;
+  for (s = 0; s < rkin_data_nsubjects(d); s++) {
+    const rkin_data_subject *sj = rkin_data_subject_at(d, s);
+    size_t n = sj->n_obs;
+    gsl_matrix *C = gsl_matrix_alloc(n, n);
+    gsl_vector *r = gsl_vector_alloc(n), *x = gsl_vector_alloc(n);
+    double ld = 0, qf = 0;
+    for (i = 0; i < n; i++) {
+      double m = 0;
+      for (a = 0; a < nk; a++) m += th[a] * hk(a, sj->time[i]);
+      gsl_vector_set(r, i, sj->dv[i] - m);
+      for (j = 0; j < n; j++) {
+        double c = i == j ? sg * sg : 0;
+        for (a = 0; a < nk; a++)
+          for (b = 0; b < nk; b++)
+            c += hk(a, sj->time[i]) * om[a * nk + b] * hk(b, sj->time[j]);
+        gsl_matrix_set(C, i, j, c);
+      }
+    }
+    gsl_linalg_cholesky_decomp1(C);
+    for (i = 0; i < n; i++) ld += 2 * log(gsl_matrix_get(C, i, i));
+    gsl_linalg_cholesky_solve(C, r, x);
+    gsl_blas_ddot(r, x, &qf);
+    total += ld + qf;
+    gsl_matrix_free(C);
+    gsl_vector_free(r);
+    gsl_vector_free(x);
+  }
+  return total;
+}
+
+static void lin4_model(rkin_popmodel *pm, size_t nk, const double *th,
+                       const double *om, const double *sg)
+{
+  memset(pm, 0, sizeof *pm);
+  LIN4_N = nk;
+  pm->predict = lin4_pred;
+  pm->predict_ud = &LIN4_N;
+  pm->n_psi = nk;
+  pm->n_theta = nk;
+  pm->theta_init = th;
+  pm->n_eta = nk;
+  pm->omega_init = om;
+  pm->indiv = lin4_psi;
+  pm->indiv_ud = &LIN4_N;
+  pm->res = RKIN_RES_ADD;
+  pm->sigma_init = sg;
+}
+
+static void test_fix(void)
+{
+  double th_true[2] = {10, -0.8}, om_true[4] = {1.0, 0.1, 0.1, 0.09};
+  double th0[2] = {9, -0.5}, om0[4] = {0.5, 0.05, 0.05, 0.05}, sg0 = 0.8;
+  rkin_data *d = lin4_data(77, 40, 2, th_true, om_true, 0.5);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit fit, ev;
+  rkin_err err;
+  int tfix[2] = {0, 1}, ofix[4] = {0, 0, 0, 1}, sfix[1] = {1};
+  int ofix_cov[4] = {0, 1, 0, 0}, all_th[2] = {1, 1}, all_om[4] = {1, 1, 1,
+                                                                    1};
+  size_t k;
+  int rc, worse = 1;
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  lin4_model(&pm, 2, th0, om0, &sg0);
+  pm.theta_fix = tfix;
+  pm.omega_fix = ofix;
+  pm.sigma_fix = sfix;
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0 && fit.cov_status == 0, "fit with theta2, "
+     "omega(2,2) and sigma fixed converged, covariance step ran (%s)",
+     rc ? err.msg : fit.status ? fit.err.msg
+     : fit.cov_status ? fit.cov_err.msg : "ok");
+  ok(fit.theta[1] == th0[1] && fit.omega[3] == om0[3]
+     && fit.sigma[0] == sg0, "the fixed values did not move (exactly)");
+  ok(fit.theta[0] != th0[0] && fit.omega[0] != om0[0]
+     && fit.omega[1] != om0[1], "the others did");
+  ok(fit.n_est == 3 && fit.est_names && strcmp(fit.est_names[0], "THETA1")
+     == 0 && strcmp(fit.est_names[1], "OMEGA(1,1)") == 0
+     && strcmp(fit.est_names[2], "OMEGA(2,1)") == 0, "only the 3 estimated "
+     "parameters have SEs (THETA1, OMEGA(1,1), OMEGA(2,1))");
+  is_double(fit.ofv, lin4_ofv(d, 2, fit.theta, fit.omega, fit.sigma[0]),
+            1e-8, "the OFV is the exact marginal -2 log L at the estimates, "
+            "computed directly (rel. tol. 1e-8)");
+  rc = rkin_popfit_evaluate(&pm, d, &o, fit.theta, fit.omega, fit.sigma,
+                            &ev, &err);
+  ok(rc == 0 && fabs(ev.ofv - fit.ofv) < 1e-9, "the OFV equals the "
+     "evaluation at those values (abs. tol. 1e-9)");
+  rkin_popfit_free(&ev);
+  /* A minimum over the free parameters only: moving any of them by 1 %
+   * raises the directly computed objective. */
+  for (k = 0; k < 3; k++) {
+    double th[2], om[4], lo, hi, h;
+    memcpy(th, fit.theta, sizeof th);
+    memcpy(om, fit.omega, sizeof om);
+    h = 0.01 * fabs(k == 0 ? th[0] : k == 1 ? om[0] : om[1]);
+    if (k == 0) th[0] += h;
+    else if (k == 1) om[0] += h;
+    else om[1] = om[2] = om[1] + h;
+    hi = lin4_ofv(d, 2, th, om, fit.sigma[0]);
+    if (k == 0) th[0] -= 2 * h;
+    else if (k == 1) om[0] -= 2 * h;
+    else om[1] = om[2] = om[1] - 2 * h;
+    lo = lin4_ofv(d, 2, th, om, fit.sigma[0]);
+    worse &= lo > fit.ofv - 1e-7 && hi > fit.ofv - 1e-7;
+  }
+  ok(worse, "the estimates minimise the direct objective over the free "
+     "parameters (+-1 %% steps do not lower it)");
+  rkin_popfit_free(&fit);
+
+  pm.omega_fix = ofix_cov;
+  pm.theta_fix = NULL;
+  pm.sigma_fix = NULL;
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == RKIN_EINVAL && strstr(err.msg, "omega(2,1) is fixed but "
+     "omega(1,1) of the same block is not"), "a fixed covariance without "
+     "its block: refused (%s)", err.msg);
+  rkin_popfit_free(&fit);
+
+  pm.theta_fix = all_th;
+  pm.omega_fix = all_om;
+  pm.sigma_fix = sfix;
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0 && fit.n_est == 0
+     && fabs(fit.ofv - lin4_ofv(d, 2, th0, om0, sg0)) < 1e-6,
+     "everything fixed: no estimation, the OFV at the initial values (%s)",
+     fit.stop ? fit.stop : "?");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+static void test_blocks(void)
+{
+  /* eta1, eta3 correlated (a block of non-adjacent etas), eta2 and eta4
+   * alone: blocks {1, 2, 1, 3}. */
+  double th_true[NB] = {10, -0.8, 1.0, -0.5};
+  double om_true[NB * NB] = {1.0, 0, 0.3, 0, 0, 0.04, 0, 0, 0.3, 0, 0.5, 0,
+                             0, 0, 0, 0.3};
+  double th0[NB] = {9, -0.6, 0.8, -0.4};
+  double om0[NB * NB] = {0.5, 0, 0.1, 0, 0, 0.05, 0, 0, 0.1, 0, 0.3, 0, 0,
+                         0, 0, 0.2};
+  double sg0 = 0.8;
+  int blk[NB] = {1, 2, 1, 3};
+  rkin_data *d = lin4_data(4242, 60, NB, th_true, om_true, 0.4);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit fit, diagfit;
+  rkin_err err;
+  size_t a, b;
+  int rc, zeros = 1, minimum = 1;
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  o.covariance = 0;
+  lin4_model(&pm, NB, th0, om0, &sg0);
+  pm.omega_block = blk;
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0, "block-diagonal fit converged (%s, %d "
+     "evaluations)", rc ? err.msg : fit.status ? fit.err.msg : "ok",
+     fit.n_eval);
+  for (a = 0; a < NB; a++)
+    for (b = 0; b < NB; b++)
+      if (blk[a] != blk[b]) zeros &= fit.omega[a * NB + b] == 0;
+  ok(zeros && fit.omega[2 * NB + 0] != 0, "Omega is exactly 0 across "
+     "blocks, the covariance within the (1,3) block estimated (%.4f)",
+     fit.omega[2 * NB + 0]);
+  is_double(fit.ofv, lin4_ofv(d, NB, fit.theta, fit.omega, fit.sigma[0]),
+            1e-8, "OFV = the exact marginal -2 log L computed directly "
+            "(rel. tol. 1e-8)");
+  /* Each estimated Omega element (of the pattern) moved by 2 %: the
+   * direct objective does not go down. */
+  for (a = 0; a < NB; a++)
+    for (b = 0; b <= a; b++) {
+      double om[NB * NB], h, up, dn;
+      if (blk[a] != blk[b]) continue;
+      memcpy(om, fit.omega, sizeof om);
+      h = 0.02 * fabs(om[a * NB + b]);
+      om[a * NB + b] += h;
+      om[b * NB + a] = om[a * NB + b];
+      up = lin4_ofv(d, NB, fit.theta, om, fit.sigma[0]);
+      om[a * NB + b] -= 2 * h;
+      om[b * NB + a] = om[a * NB + b];
+      dn = lin4_ofv(d, NB, fit.theta, om, fit.sigma[0]);
+      minimum &= up > fit.ofv - 1e-6 && dn > fit.ofv - 1e-6;
+    }
+  ok(minimum, "the block estimates minimise the direct objective (+-2 %% "
+     "steps of every estimated element do not lower it)");
+  {
+    double want = 0.3 / sqrt(1.0 * 0.5);
+    double got = fit.omega[2 * NB] / sqrt(fit.omega[0] * fit.omega[2 * NB
+                                                                   + 2]);
+    ok(fabs(got - want) < 0.2, "estimated correlation %.3f near the "
+       "simulated %.3f (60 subjects, abs. tol. 0.2)", got, want);
+  }
+  /* Nested models: diagonal <= block in likelihood. */
+  pm.omega_block = NULL;
+  pm.omega_diag = 1;
+  {
+    double omd[NB * NB] = {0};
+    for (a = 0; a < NB; a++) omd[a * NB + a] = om0[a * NB + a];
+    pm.omega_init = omd;
+    rc = rkin_popfit_run(&pm, d, &o, &diagfit, &err);
+  }
+  ok(rc == 0 && diagfit.ofv > fit.ofv, "the diagonal fit's OFV %.4f is "
+     "above the block fit's %.4f", diagfit.ofv, fit.ofv);
+  rkin_popfit_free(&diagfit);
+  /* Omega across blocks in the initial values: refused. */
+  {
+    double bad[NB * NB];
+    memcpy(bad, om0, sizeof bad);
+    bad[1] = bad[NB] = 0.01;
+    pm.omega_diag = 0;
+    pm.omega_block = blk;
+    pm.omega_init = bad;
+    rkin_popfit_free(&diagfit);
+    rc = rkin_popfit_run(&pm, d, &o, &diagfit, &err);
+    ok(rc == RKIN_EINVAL && strstr(err.msg, "different blocks"),
+       "a covariance across blocks: refused (%s)", err.msg);
+    rkin_popfit_free(&diagfit);
+  }
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+static void test_boundary(void)
+{
+  double th_true[2] = {10, -0.8}, om_zero[4] = {1.0, 0, 0, 0};
+  double om_one[4] = {1.0, 0.3, 0.3, 0.09};
+  double th0[2] = {9, -0.5}, om0[4] = {0.5, 0, 0, 0.05}, sg0 = 0.8;
+  double omf[4] = {0.5, 0.02, 0.02, 0.05};
+  rkin_data *d = lin4_data(99, 40, 2, th_true, om_zero, 0.5);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit fit;
+  rkin_err err;
+  int rc, ofix[4] = {0, 0, 0, 1};
+  double small[4];
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  lin4_model(&pm, 2, th0, om0, &sg0);
+  pm.omega_diag = 1;
+  /* The slope has no variability: its variance tends to 0. */
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0 && fit.n_eval < 3000, "a variance "
+     "tending to 0: the fit stops with estimates in %d evaluations (%s)",
+     fit.n_eval, fit.status ? fit.err.msg : "ok");
+  ok(fit.n_boundary == 1 && strstr(fit.boundary.msg, "OMEGA(ETA2)")
+     && strstr(fit.boundary.msg, "variance tends to 0")
+     && strstr(fit.boundary.msg, "FIX"), "boundary reported naming "
+     "OMEGA(ETA2) (%s)", fit.boundary.msg);
+  ok(fit.omega[3] < 1e-4 * om0[3], "variance estimate %.3g near 0",
+     fit.omega[3]);
+  ok(fit.cov_status != 0 && strstr(fit.cov_err.msg, "boundary"),
+     "covariance step not run, saying why (%s)", fit.cov_err.msg);
+  /* FIX it (at a small value) and refit: no boundary, SEs. */
+  memcpy(small, om0, sizeof small);
+  small[3] = 1e-6;
+  pm.omega_init = small;
+  pm.omega_fix = ofix;
+  rkin_popfit_free(&fit);
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0 && fit.n_boundary == 0
+     && fit.cov_status == 0 && fit.omega[3] == 1e-6, "fixed at 1e-6 and "
+     "refitted: no boundary, covariance step ran (%s)",
+     fit.cov_status ? fit.cov_err.msg : "ok");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+  /* A correlation tending to 1 in a full Omega. */
+  d = lin4_data(99, 40, 2, th_true, om_one, 0.5);
+  lin4_model(&pm, 2, th0, omf, &sg0);
+  rc = rkin_popfit_run(&pm, d, &o, &fit, &err);
+  ok(rc == 0 && fit.status == 0 && fit.n_boundary == 1
+     && strstr(fit.boundary.msg, "OMEGA(ETA2,ETA1)")
+     && strstr(fit.boundary.msg, "correlation tends to +1"),
+     "a correlation tending to 1: reported (%s; %d evaluations)",
+     fit.n_boundary ? fit.boundary.msg : fit.status ? fit.err.msg : "none",
+     fit.n_eval);
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
 int main(void)
 {
   rkin_init();
   test_evaluate();
   test_multimodal();
+  test_fix();
+  test_blocks();
+  test_boundary();
   done_testing();
   return exit_status();
 }
