@@ -119,11 +119,13 @@ static int pop_run(lua_State *L, int evaluate)
 {
   static const char *const fit_keys[] = {"method", "covariance", "threads",
                                          "max_eval", "rtol", "atol", "path",
-                                         "gradient", "ebe_starts", NULL};
+                                         "gradient", "ebe_starts",
+                                         "cov_matrix", NULL};
   static const char *const eval_keys[] = {"method", "covariance",
                                           "threads", "rtol", "atol", "path",
                                           "gradient", "theta", "omega",
-                                          "sigma", "ebe_starts", NULL};
+                                          "sigma", "ebe_starts",
+                                          "cov_matrix", NULL};
   const char *const *keys = evaluate ? eval_keys : fit_keys;
   double *ev_theta = NULL, *ev_omega = NULL, *ev_sigma = NULL;
   lpop *p = lrk_check_popmodel(L, 1);
@@ -214,6 +216,16 @@ static int pop_run(lua_State *L, int evaluate)
       else if (strcmp(es, "scan") == 0) o.ebe_starts = RKIN_EBE_SCAN;
       else return lrk_error(L, "%s: field 'ebe_starts' must be \"multi\", "
                             "\"single\" or \"scan\" (got \"%s\")", ctx, es);
+    }
+    {
+      const char *cm = lrk_field_string(L, 3, ctx, "cov_matrix", 0,
+                                        "sandwich");
+      if (strcmp(cm, "sandwich") == 0) o.cov_matrix = RKIN_COV_SANDWICH;
+      else if (strcmp(cm, "R") == 0) o.cov_matrix = RKIN_COV_R;
+      else if (strcmp(cm, "S") == 0) o.cov_matrix = RKIN_COV_S;
+      else return lrk_error(L, "%s: field 'cov_matrix' must be "
+                            "\"sandwich\", \"R\" or \"S\" (got \"%s\")",
+                            ctx, cm);
     }
     lua_getfield(L, 3, "rtol");
     lua_getfield(L, 3, "atol");
@@ -320,6 +332,9 @@ static int pop_run(lua_State *L, int evaluate)
   lrk_popresult_push(L, &r, o.method);
   lua_pushboolean(L, evaluate);
   lua_setfield(L, -2, "evaluation");
+  lua_pushstring(L, o.cov_matrix == RKIN_COV_R ? "R"
+                    : o.cov_matrix == RKIN_COV_S ? "S" : "sandwich");
+  lua_setfield(L, -2, "covariance_matrix");
   if (fb->f.status == 0)
     push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
                 &fb->f);

@@ -422,6 +422,19 @@ void lrk_popresult_push(lua_State *L, const report *r,
     lua_setfield(L, rt, "correlation");
     lrk_push_matrix(L, f->cov, r->n_free);
     lua_setfield(L, rt, "covariance");
+    if (f->cov_ok & 1) {
+      lrk_push_matrix(L, f->cov_sandwich, r->n_free);
+      lua_setfield(L, rt, "covariance_sandwich");
+    }
+    if (f->cov_ok & 2) {
+      lrk_push_matrix(L, f->cov_r, r->n_free);
+      lua_setfield(L, rt, "covariance_r");
+    }
+    if (f->cov_ok & 4) {
+      lrk_push_matrix(L, f->cov_s, r->n_free);
+      lua_setfield(L, rt, "covariance_s");
+    }
+    set_num(L, "condition_r", f->cond_r);
     lua_createtable(L, (int)r->n_free, 0);   /* their rows' names */
     for (k = 0; k < r->n_free; k++) {
       lua_pushstring(L, r->names[r->free_idx[k]]);

@@ -7,7 +7,7 @@
 --   radiokin scripts/fit.lua model.lua data.csv [--method focei|fo]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
 --            [--max-eval N] [--quiet] [--evaluate [--cov]]
---            [--ebe-starts multi|single|scan]
+--            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
 -- models/theophylline.lua). DIR defaults to fit_<model name>. The three
@@ -23,7 +23,7 @@ local M = {}
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--method focei|fo] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
   "[--max-eval N] [--quiet] [--evaluate [--cov]] " ..
-  "[--ebe-starts multi|single|scan]"
+  "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]"
 
 M.HELP = USAGE .. [[
 
@@ -55,6 +55,9 @@ Options
                      IPRED, CWRES and per-subject OFV at the model file's
                      initial values; the covariance step only with --cov
   --cov              with --evaluate: run the covariance step there
+  --cov-matrix sandwich|R|S
+                     covariance of the estimates giving the SEs (default
+                     sandwich R^-1 S R^-1, as NONMEM; R: R^-1; S: S^-1)
   --ebe-starts multi|single|scan
                      starts of each subject's EBE search (default multi:
                      previous EBE, zero and the linearised mode, plus +-2
@@ -102,6 +105,13 @@ function M.parse_args(args)
     elseif a == "--no-cov" then o.covariance = false
     elseif a == "--cov" then o.covariance_on = true
     elseif a == "--evaluate" then o.evaluate = true
+    elseif a == "--cov-matrix" then
+      o.cov_matrix = value(a)
+      if o.cov_matrix ~= "sandwich" and o.cov_matrix ~= "R"
+        and o.cov_matrix ~= "S" then
+        usage("--cov-matrix must be sandwich, R or S (got '" ..
+          o.cov_matrix .. "')")
+      end
     elseif a == "--ebe-starts" then
       o.ebe_starts = value(a)
       if o.ebe_starts ~= "multi" and o.ebe_starts ~= "single"
@@ -346,11 +356,13 @@ function M.main(args)
   if o.evaluate then
     r = pm:evaluate(o.data, { method = o.method, threads = o.threads,
                               covariance = o.covariance,
-                              ebe_starts = o.ebe_starts })
+                              ebe_starts = o.ebe_starts,
+                              cov_matrix = o.cov_matrix })
   else
     r = pm:fit(o.data, { method = o.method, threads = o.threads,
                          covariance = o.covariance, max_eval = o.max_eval,
-                         ebe_starts = o.ebe_starts })
+                         ebe_starts = o.ebe_starts,
+                         cov_matrix = o.cov_matrix })
   end
   if not r.converged then
     -- the summary says where the search stopped; nothing is written, and

@@ -173,6 +173,30 @@ do
     "sigma_fixed naming an SD the model lacks")
 end
 
+-- ------------------------------------------------- covariance step
+do
+  local rs = pm:fit(theoph, { threads = 2 })
+  local rr = pm:fit(theoph, { threads = 2, cov_matrix = "R" })
+  t.ok(rs.covariance_matrix == "sandwich" and rr.covariance_matrix == "R",
+    "the chosen matrix is named")
+  t.ok(rs.covariance_r and rs.covariance_s and rs.covariance_sandwich,
+    "all three matrices returned")
+  local n, d = #rs.covariance, 0
+  for i = 1, n do
+    for j = 1, n do
+      d = math.max(d, math.abs(rs.covariance[i][j]
+                               - rs.covariance_sandwich[i][j]))
+    end
+  end
+  t.ok(d == 0, "default: the covariance is the sandwich")
+  t.is(rr.params[1].se, math.sqrt(rs.covariance_r[1][1]), 1e-6,
+    "cov_matrix = \"R\": SEs from R^-1")
+  t.ok(rs.condition_r and rs.condition_r >= 1, "condition number of R")
+  t.raises(function() pm:fit(theoph, { cov_matrix = "T" }) end,
+    "field 'cov_matrix' must be \"sandwich\", \"R\" or \"S\"",
+    "unknown cov_matrix named")
+end
+
 -- ------------------------------------------- scripts/fit.lua --evaluate
 do
   local out = tmp .. "/ev"

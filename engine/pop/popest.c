@@ -452,6 +452,8 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->rse);
   free(fit->cov);
   free(fit->cov_r);
+  free(fit->cov_s);
+  free(fit->cov_sandwich);
   free(fit->corr);
   free(fit->eta);
   free(fit->psi);

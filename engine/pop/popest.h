@@ -46,6 +46,9 @@ typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
  * SCAN: all of MULTI's starts in every pass. */
 typedef enum { RKIN_EBE_MULTI, RKIN_EBE_SINGLE, RKIN_EBE_SCAN }
   rkin_ebe_starts;
+/* The covariance step's matrix (NONMEM's $COV MATRIX=): the sandwich
+ * R^-1 S R^-1, R^-1 or S^-1. */
+typedef enum { RKIN_COV_SANDWICH, RKIN_COV_R, RKIN_COV_S } rkin_cov_matrix;
 
 /* Individual parameters psi (n_psi) from theta, eta and the subject's
  * covariates (in popmodel.cov_names order). Called from worker threads
@@ -129,6 +132,8 @@ typedef struct {
                             the exact path gives it analytically (default
                             0: forward sensitivities, see below) */
   rkin_ebe_starts ebe_starts; /* default RKIN_EBE_MULTI */
+  rkin_cov_matrix cov_matrix; /* the covariance giving the SEs (default
+                                 RKIN_COV_SANDWICH, NONMEM's) */
 } rkin_popfit_opts;
 
 void rkin_popfit_opts_default(rkin_popfit_opts *o);
@@ -161,11 +166,16 @@ typedef struct {
   size_t n_est;
   char **est_names;      /* "lKa", "OMEGA(2,1)", "SIGMA(1)" */
   double *est;           /* n_est */
-  double *se, *rse;      /* from the sandwich R^-1 S R^-1; rse in % */
-  double *cov;           /* n_est^2: sandwich covariance */
-  double *cov_r;         /* n_est^2: R^-1 covariance */
-  double *corr;          /* n_est^2: correlation of the sandwich */
+  double *se, *rse;      /* from the chosen matrix (opts cov_matrix,
+                            default the sandwich R^-1 S R^-1); rse in % */
+  double *cov;           /* n_est^2: the chosen covariance */
+  double *cov_sandwich;  /* n_est^2: R^-1 S R^-1 (NaN: R not PD) */
+  double *cov_r;         /* n_est^2: R^-1 (NaN: R not PD) */
+  double *cov_s;         /* n_est^2: S^-1 (NaN: S singular) */
+  int cov_ok;            /* bits: 1 sandwich, 2 R^-1, 4 S^-1 computed */
+  double *corr;          /* n_est^2: correlation of the chosen one */
   double cond;           /* max/min eigenvalue of corr (NONMEM's) */
+  double cond_r;         /* max/min eigenvalue of R (inf: not PD) */
 
   /* Per subject (rows in dataset order). */
   double *eta;           /* n_subj x n_eta: EBEs (FO: also computed) */
