@@ -323,8 +323,13 @@ rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
       || strcmp(m, "FOCE-I") == 0)
     return RKIN_POP_FOCEI;
   if (strcmp(m, "fo") == 0 || strcmp(m, "FO") == 0) return RKIN_POP_FO;
-  lrk_error(L, "%s: field 'method' must be \"focei\" or \"fo\" (got "
-            "\"%s\")", ctx, m);
+  if (strcmp(m, "foce") == 0 || strcmp(m, "FOCE") == 0) return RKIN_POP_FOCE;
+  if (strcmp(m, "laplace") == 0 || strcmp(m, "Laplace") == 0)
+    return RKIN_POP_LAPLACE;
+  if (strcmp(m, "laplacei") == 0 || strcmp(m, "Laplace-I") == 0)
+    return RKIN_POP_LAPLACEI;
+  lrk_error(L, "%s: field 'method' must be \"focei\", \"foce\", \"fo\", "
+            "\"laplace\" or \"laplacei\" (got \"%s\")", ctx, m);
   return def;
 }
 

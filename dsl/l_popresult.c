@@ -167,7 +167,13 @@ static void csv_table(lua_State *L, const report *r)
 
 const char *lrk_pop_method_name(rkin_pop_method m)
 {
-  return m == RKIN_POP_FO ? "FO" : "FOCE-I";
+  switch (m) {
+  case RKIN_POP_FO: return "FO";
+  case RKIN_POP_FOCE: return "FOCE";
+  case RKIN_POP_LAPLACE: return "Laplace";
+  case RKIN_POP_LAPLACEI: return "Laplace-I";
+  default: return "FOCE-I";
+  }
 }
 
 /* A NONMEM-like summary of the fit. */

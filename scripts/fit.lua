@@ -4,7 +4,7 @@
 -- and SVG, gnuplot): DV vs PRED and DV vs IPRED with the identity line,
 -- CWRES vs TIME, and the individual fits (DV, IPRED, PRED per subject).
 --
---   radiokin scripts/fit.lua model.lua data.csv [--method focei|fo]
+--   radiokin scripts/fit.lua model.lua data.csv [--method M]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
 --            [--max-eval N] [--quiet] [--evaluate [--cov]]
 --            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
@@ -21,7 +21,7 @@ local rk = require "radiokin"
 local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
-  "[--method focei|fo] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
+  "[--method focei|foce|fo|laplace|laplacei] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
   "[--max-eval N] [--quiet] [--evaluate [--cov]] " ..
   "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]"
 
@@ -42,7 +42,11 @@ Inputs
               (h), ADDL, SS, and covariate columns the model uses
 
 Options
-  --method focei|fo  estimation method (default focei)
+  --method focei|foce|fo|laplace|laplacei
+                     estimation method (default focei): FOCE-I, FOCE
+                     without interaction (residual variance at eta = 0),
+                     FO, Laplace (true second derivatives; without / with
+                     interaction)
   --out DIR          output folder (default fit_<model name>), made if
                      missing
   --no-plot          no goodness-of-fit plots
@@ -97,8 +101,11 @@ function M.parse_args(args)
       return o
     elseif a == "--method" then
       o.method = value(a)
-      if o.method ~= "focei" and o.method ~= "fo" then
-        usage("--method must be focei or fo (got '" .. o.method .. "')")
+      local known = { focei = 1, foce = 1, fo = 1, laplace = 1,
+                      laplacei = 1 }
+      if not known[o.method] then
+        usage("--method must be focei, foce, fo, laplace or laplacei (got '"
+          .. o.method .. "')")
       end
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.plot = false

@@ -197,6 +197,34 @@ do
     "unknown cov_matrix named")
 end
 
+-- --------------------------------------------------------- methods
+do
+  local v = { theta = r.theta, omega = r.omega, sigma = r.sigma }
+  local function ev(m)
+    v.method = m
+    return pm:evaluate(theoph, v)
+  end
+  local fi, fc, la, li = ev("focei"), ev("foce"), ev("laplace"),
+    ev("laplacei")
+  t.ok(fi.method == "FOCE-I" and fc.method == "FOCE"
+    and la.method == "Laplace" and li.method == "Laplace-I",
+    "method names")
+  -- additive error: the residual variance does not move with eta, so
+  -- interaction changes nothing
+  t.is(fc.ofv, fi.ofv, 1e-9, "additive error: FOCE = FOCE-I")
+  t.is(la.ofv, li.ofv, 1e-9, "additive error: Laplace = Laplace-I")
+  t.ok(math.abs(li.ofv - fi.ofv) > 1e-3 and math.abs(li.ofv - fi.ofv) < 5,
+    ("Laplace's exact second derivatives change the OFV (%.4f vs FOCE-I "
+    .. "%.4f)"):format(li.ofv, fi.ofv))
+  local rl = pm:fit(theoph, { method = "laplacei", threads = 2,
+                              covariance = false })
+  t.ok(rl.converged and rl.ofv <= li.ofv + 1e-6, "a Laplace-I fit "
+    .. "converges at or below its OFV at the FOCE-I estimates")
+  t.raises(function() pm:fit(theoph, { method = "saem" }) end,
+    "field 'method' must be \"focei\", \"foce\", \"fo\", \"laplace\" "
+    .. "or \"laplacei\"", "unknown method named")
+end
+
 -- ------------------------------------------- scripts/fit.lua --evaluate
 do
   local out = tmp .. "/ev"

@@ -37,7 +37,14 @@
 #include "solve/solve.h"
 
 typedef enum { RKIN_RES_ADD, RKIN_RES_PROP, RKIN_RES_COMB } rkin_res_model;
-typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
+/* FO; FOCE-I (interaction: the residual variance at the EBE); FOCE
+ * (NONMEM's FOCE without INTERACTION: the residual variance at eta = 0);
+ * Laplace and Laplace-I (true second derivatives of the individual
+ * objective at the EBE instead of FOCE's first-order Hessian; without /
+ * with interaction). Appended in this order: FO and FOCE-I keep their
+ * values. */
+typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI, RKIN_POP_FOCE,
+               RKIN_POP_LAPLACE, RKIN_POP_LAPLACEI } rkin_pop_method;
 /* Starts of the inner search for each subject's EBE (its mode of eta).
  * MULTI (default): the previous EBE, eta = 0 and the FO-linearised mode
  * in every pass, and also +-2 SDs of Omega along each axis on the first

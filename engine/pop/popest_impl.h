@@ -34,6 +34,9 @@ typedef struct {
   double *psi;
   double *sol;        /* max_obs x (n_states or n_outputs) */
   double *f, *fp, *fm;/* predictions, natural scale */
+  double *f0;         /* predictions at eta = 0 (methods without
+                         interaction: the residual variance's) */
+  int noint;          /* 1: residual variance at eta = 0 (FOCE, Laplace) */
   double *G;          /* max_obs x n_eta, df/deta (natural scale) */
   double *eta, *etap; /* current eta, perturbed eta */
   double *m1, *m2, *v1, *v2; /* n_eta^2 / max_obs^2 / max_obs scratch */

@@ -45,6 +45,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->f = malloc(n * sizeof *w->f);
   w->fp = malloc(n * sizeof *w->fp);
   w->fm = malloc(n * sizeof *w->fm);
+  w->f0 = malloc(n * sizeof *w->f0);
   w->G = malloc(n * q * sizeof *w->G);
   w->eta = malloc(q * sizeof *w->eta);
   w->etap = malloc(q * sizeof *w->etap);
@@ -63,6 +64,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->inner = nlopt_create(NLOPT_LD_LBFGS, (unsigned)q);
   w->inner_df = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)q);
   if (!w->pvec || !w->twork || !w->psi || !w->sol || !w->f || !w->fp
+      || !w->f0
       || !w->fm || !w->G || !w->eta || !w->etap || !w->m1 || !w->m2
       || !w->v1 || !w->v2 || !w->C || !w->inner || !w->inner_df
       || !w->dpsi || !w->psi2 || !w->dsol || !w->last_eta)
@@ -103,6 +105,7 @@ void pop_ws_free(pop_ws *w)
   free(w->f);
   free(w->fp);
   free(w->fm);
+  free(w->f0);
   free(w->G);
   free(w->eta);
   free(w->etap);
@@ -375,6 +378,23 @@ static void obs_terms(const pop *p, double y, double f, const double *g,
   }
 }
 
+/* obs_terms of observation j of the subject being worked on, at f (and
+ * its eta-row g): without interaction (FOCE, Laplace; w->noint) the
+ * residual variance is the one at eta = 0 (prediction w->f0[j]), so it
+ * does not move with eta, as NONMEM's methods without INTERACTION. */
+static void obs_terms_w(const pop_ws *w, size_t j, double y, double f,
+                        const double *g, double *r, double *V, double *gt,
+                        double *dV)
+{
+  obs_terms(w->p, y, f, g, r, V, gt, dV);
+  if (w->noint) {
+    double r0, gt0[POP_MAX_ETA], dv0[POP_MAX_ETA];
+    size_t k;
+    obs_terms(w->p, y, w->f0[j], NULL, &r0, V, gt0, dv0);
+    for (k = 0; g && k < w->p->n_eta; k++) dV[k] = 0;
+  }
+}
+
 /* z = L^-1 eta (in w->etap); returns z'z = eta' Omega^-1 eta. With
  * winv non-NULL also winv = Omega^-1 eta. */
 static double eta_quad(pop_ws *w, const double *eta, double *winv)
@@ -434,8 +454,8 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   }
   for (k = 0; k < q; k++) val += x[k] * x[k];
   for (j = 0; j < sj->n_obs; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], grad ? w->G + j * q : NULL, &r, &V,
-              gt, dV);
+    obs_terms_w(w, j, sj->dv[j], w->f[j], grad ? w->G + j * q : NULL, &r,
+                &V, gt, dV);
     val += r * r / V + log(V);
     for (k = 0; grad && k < q; k++)
       ge[k] += -2 * r / V * gt[k] + (1 / V - r * r / (V * V)) * dV[k];
@@ -617,7 +637,7 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
   double *A = w->m1, *LA = w->m2, gt[POP_MAX_ETA], dV[POP_MAX_ETA];
   memset(A, 0, q * q * sizeof *A);
   for (j = 0; j < sj->n_obs; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gt, dV);
+    obs_terms_w(w, j, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gt, dV);
     val += r * r / V + log(V);
     for (a = 0; a < q; a++)
       for (b = 0; b < q; b++)
@@ -658,7 +678,7 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
   size_t q = p->n_eta, n = sj->n_obs, j, k, c;
   double *B = w->m2, r, V, gtb[POP_MAX_ETA], dvb[POP_MAX_ETA];
   for (j = 0; j < n; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gtb, dvb);
+    obs_terms_w(w, j, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gtb, dvb);
     for (k = 0; eta && k < q; k++) r += gtb[k] * eta[k];
     w->v1[j] = r;
     w->v2[j] = V;
@@ -739,30 +759,94 @@ static int diagnostics(pop_ws *w, size_t s, rkin_err *err)
   return RKIN_OK;
 }
 
+/* Step of the central differences of the inner gradient in z giving the
+ * Hessian (whitened scale: prior SD 1): the gradient is analytic in f and
+ * G, so truncation is h^2 and G's own noise over h stays small; ten
+ * finite-difference steps on eta when G comes from them (CVODES). */
+#define LAPLACE_STEP 1e-4
+
+/* Laplace term at the EBE eta (Wolfinger 1993, Biometrika 80:791; NONMEM's
+ * METHOD=COND LAPLACIAN): with J(z) the inner objective (-2 log joint
+ * density without 2 pi, whitened, prior term z'z), -2 log of the Laplace
+ * approximation of the integral over eta is J(z^) + log det(H / 2), H
+ * the true second derivative of J at z^ (residual x curvature terms
+ * included, unlike FOCE's first-order Hessian), here by central
+ * differences of the analytic gradient, symmetrised. In z, Omega's
+ * determinant is already in H / 2 = I + .... Clobbers w->f and w->G. */
+static int laplace_term(pop_ws *w, size_t s, const double *eta, double *ofv,
+                        rkin_err *err)
+{
+  pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  size_t q = p->n_eta, a, b;
+  double z[POP_MAX_ETA], zp[POP_MAX_ETA], gp[POP_MAX_ETA], gm[POP_MAX_ETA];
+  double *H = w->m1, J, ld;
+  double h = p->eta_step > 1e-4 ? 10 * p->eta_step : LAPLACE_STEP;
+  eta_quad(w, eta, NULL);
+  memcpy(z, w->etap, q * sizeof *z);
+  w->subj = s;
+  w->fail = 0;
+  J = inner_obj((unsigned)q, z, NULL, w);
+  for (a = 0; a < q && !w->fail; a++) {
+    memcpy(zp, z, q * sizeof *z);
+    zp[a] = z[a] + h;
+    inner_obj((unsigned)q, zp, gp, w);
+    zp[a] = z[a] - h;
+    inner_obj((unsigned)q, zp, gm, w);
+    for (b = 0; b < q; b++) H[a * q + b] = (gp[b] - gm[b]) / (2 * h);
+  }
+  if (w->fail || !(J < INNER_BAD)) {
+    *err = w->ferr;
+    return rkin_err_prefix(err, "Laplace: ");
+  }
+  for (a = 0; a < q; a++)
+    for (b = 0; b < a; b++)
+      H[a * q + b] = H[b * q + a] = (H[a * q + b] + H[b * q + a]) / 4;
+  for (a = 0; a < q; a++) H[a * q + a] /= 2;
+  if (chol_logdet(H, q, &ld))
+    return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: Laplace: the "
+                        "second derivative of the individual objective at "
+                        "the EBE is not positive definite", sj->id);
+  *ofv = J + ld;
+  if (!isfinite(*ofv))
+    return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: objective "
+                        "term is not finite", sj->id);
+  return RKIN_OK;
+}
+
 void pop_subject(pop_ws *w, size_t s, pop_task task)
 {
   pop *p = w->p;
   rkin_err *err = &p->serr[s];
   double ofv = 0;
   int rc = RKIN_OK;
+  rkin_pop_method m = p->opts.method;
+  int laplace = m == RKIN_POP_LAPLACE || m == RKIN_POP_LAPLACEI;
   rkin_err_clear(err);
-  if (p->opts.method == RKIN_POP_FOCEI || task == POP_TASK_DIAG) {
+  w->noint = 0;
+  if (m == RKIN_POP_FOCE || m == RKIN_POP_LAPLACE) {
+    double zero[POP_MAX_ETA] = {0};
+    rc = predict(w, s, zero, w->f0, err);
+    w->noint = !rc;
+  }
+  if (!rc && (m != RKIN_POP_FO || task == POP_TASK_DIAG)) {
     /* The scan of extra starts: in every pass when asked, else on the
      * first pass (later ones start from its modes) and at the end. */
     int scan = p->opts.ebe_starts == RKIN_EBE_SCAN
                || task == POP_TASK_DIAG || p->n_pass == 0;
     w->last_ok = 0;
     rc = ebe(w, s, scan, err);
+    if (!rc && laplace) rc = laplace_term(w, s, w->eta, &ofv, err);
     /* f and G exactly at the EBE (the optimiser's last call may be
      * elsewhere). */
     if (!rc && !(w->last_ok && w->last_subj == s
                  && !memcmp(w->last_eta, w->eta, p->n_eta * sizeof *w->eta)))
       rc = predict_grad(w, s, w->eta, w->f, w->G, err);
-    if (!rc && p->opts.method == RKIN_POP_FOCEI)
+    if (!rc && (m == RKIN_POP_FOCEI || m == RKIN_POP_FOCE))
       rc = foce_term(w, s, w->eta, &ofv, err);
     if (!rc && task == POP_TASK_DIAG) rc = diagnostics(w, s, err);
   }
-  if (!rc && p->opts.method == RKIN_POP_FO) {
+  if (!rc && m == RKIN_POP_FO) {
     double zero[POP_MAX_ETA] = {0};
     rc = predict_grad(w, s, zero, w->f, w->G, err);
     if (!rc) rc = fo_term(w, s, &ofv, err);
