@@ -173,6 +173,39 @@ do
     "sigma_fixed naming an SD the model lacks")
 end
 
+-- ------------------------------------------ a variance at its boundary
+-- Theophylline with an eta on lKe too (P&B 2000's fm1Theo.nlme, whose
+-- lKe variance they found negligible): the variance runs to its bound,
+-- is reported, and the OFV is the 2-eta model's.
+do
+  local function p3(lke)
+    return rk.popest { name = "theo3", model = pm.model, observe = "conc",
+      theta = { lKe = -2.4, lKa = 0.45, lCl = -3.2 },
+      omega = { lKa = 0.2, lCl = 0.05, lKe = lke },
+      individual = function(th, et, cov)
+        local lcl = th.lCl + et.lCl
+        return { ka = rk.exp(th.lKa + et.lKa), cl = rk.exp(lcl) * cov.WT,
+                 v = rk.exp(lcl - th.lKe - et.lKe) * cov.WT }
+      end,
+      error = { additive = 0.5 } }
+  end
+  local rb = p3(0.05):fit(theoph, { threads = 2 })
+  t.ok(rb.converged and rb.n_eval < 3000, ("stops with estimates (%d "
+    .. "evaluations)"):format(rb.n_eval))
+  t.like(rb.boundary or "", "OMEGA%(lKe%) = .* %(variance tends to 0%).*FIX",
+    "r.boundary names OMEGA(lKe)")
+  t.like(rb.covariance_message or "", "covariance step not run: estimate "
+    .. "near its boundary", "covariance step skipped, saying why")
+  t.like(rb:summary(), "BOUNDARY: estimate near its boundary",
+    "the summary says so")
+  t.ok(math.abs(rb.ofv - r.ofv) < 1e-3, ("OFV %.5f = the 2-eta model's "
+    .. "%.5f (abs. tol. 1e-3)"):format(rb.ofv, r.ofv))
+  local rf = p3({ 1e-6, fixed = true }):fit(theoph, { threads = 2 })
+  t.ok(rf.converged and not rf.boundary and rf.covariance_ok,
+    "FIXed at 1e-6 and refitted: no boundary, covariance step ran ("
+    .. tostring(rf.covariance_message or "ok") .. ")")
+end
+
 -- ------------------------------------------------- covariance step
 do
   local rs = pm:fit(theoph, { threads = 2 })
