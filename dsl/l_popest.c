@@ -55,50 +55,59 @@ static int fitbox_gc(lua_State *L)
   return 0;
 }
 
-/* Names of the estimated parameters in the engine's order: theta, Omega
- * (diagonal, or lower triangle by rows), sigma. Pushed as an array; kinds
- * into *kind (collectable). */
-static void push_est_names(lua_State *L, const lpop *p, const char ***kind)
+/* Names of all parameters (estimated and fixed) in the engine's order:
+ * theta, Omega's elements of its pattern (lower triangle by rows), sigma.
+ * Pushed as an array; kinds and FIX flags into *kind, *fixed
+ * (collectable, pushed before the array). Returns the count. */
+static size_t push_est_names(lua_State *L, const lpop *p, const char ***kind,
+                             int **fixed)
 {
-  size_t q = p->n_eta, a, b, i = 0;
-  size_t n = p->n_theta + (p->omega_diag ? q : q * (q + 1) / 2)
-             + (p->res == RKIN_RES_COMB ? 2 : 1);
+  size_t q = p->n_eta, a, b, i = 0, n = p->n_theta;
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) n += (size_t)lrk_popfix_omega_in(p, a, b);
+  n += p->res == RKIN_RES_COMB ? 2 : 1;
   *kind = lua_newuserdatauv(L, n * sizeof **kind, 0);
+  *fixed = lua_newuserdatauv(L, n * sizeof **fixed, 0);
   lua_createtable(L, (int)n, 0);
   for (a = 0; a < p->n_theta; a++) {
     lua_pushstring(L, p->theta_names[a]);
     lua_rawseti(L, -2, (lua_Integer)++i);
     (*kind)[i - 1] = "theta";
+    (*fixed)[i - 1] = p->theta_fix && p->theta_fix[a];
   }
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) {
-      if (a != b && p->omega_diag) continue;
+      if (!lrk_popfix_omega_in(p, a, b)) continue;
       if (a == b) lua_pushfstring(L, "OMEGA(%s)", p->eta_names[a]);
       else lua_pushfstring(L, "OMEGA(%s,%s)", p->eta_names[a],
                            p->eta_names[b]);
       lua_rawseti(L, -2, (lua_Integer)++i);
       (*kind)[i - 1] = "omega";
+      (*fixed)[i - 1] = !lrk_popfix_omega_free(p, a, b);
     }
   if (p->res != RKIN_RES_PROP) {
     lua_pushstring(L, p->log_scale ? "SIGMA_ADD_LOG" : "SIGMA_ADD");
     lua_rawseti(L, -2, (lua_Integer)++i);
     (*kind)[i - 1] = "sigma";
+    (*fixed)[i - 1] = p->sigma_fix[0];
   }
   if (p->res != RKIN_RES_ADD) {
     lua_pushstring(L, "SIGMA_PROP");
     lua_rawseti(L, -2, (lua_Integer)++i);
     (*kind)[i - 1] = "sigma";
+    (*fixed)[i - 1] = p->sigma_fix[p->res == RKIN_RES_COMB ? 1 : 0];
   }
+  return n;
 }
 
-/* The estimates in the engine's order (as rkin_popfit.est). */
+/* All parameter values in the order of push_est_names. */
 static void estimates(const lpop *p, const rkin_popfit *f, double *v)
 {
   size_t q = p->n_eta, a, b, i = 0;
   for (a = 0; a < p->n_theta; a++) v[i++] = f->theta[a];
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++)
-      if (a == b || !p->omega_diag) v[i++] = f->omega[a * q + b];
+      if (lrk_popfix_omega_in(p, a, b)) v[i++] = f->omega[a * q + b];
   for (a = 0; a < f->n_sigma; a++) v[i++] = f->sigma[a];
 }
 
@@ -106,11 +115,19 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
  * path=, gradient=}) -> result; data: a file name or a dataset of
  * rk.popest.read; gradient "analytic" (default: exact-path sensitivities
  * where available) or "fd" (finite differences of the predictions). */
-static int pop_fit(lua_State *L)
+static int pop_run(lua_State *L, int evaluate)
 {
-  static const char *const keys[] = {"method", "covariance", "threads",
-                                     "max_eval", "rtol", "atol", "path",
-                                     "gradient", NULL};
+  static const char *const fit_keys[] = {"method", "covariance", "threads",
+                                         "max_eval", "rtol", "atol", "path",
+                                         "gradient", "ebe_starts",
+                                         "cov_matrix", NULL};
+  static const char *const eval_keys[] = {"method", "covariance",
+                                          "threads", "rtol", "atol", "path",
+                                          "gradient", "theta", "omega",
+                                          "sigma", "ebe_starts",
+                                          "cov_matrix", NULL};
+  const char *const *keys = evaluate ? eval_keys : fit_keys;
+  double *ev_theta = NULL, *ev_omega = NULL, *ev_sigma = NULL;
   lpop *p = lrk_check_popmodel(L, 1);
   const rkin_model *m;
   const char *ctx;
@@ -120,13 +137,16 @@ static int pop_fit(lua_State *L)
   rkin_solve_opts so;
   fitbox *fb;
   report r;
-  double *est;
+  double *est, *se;
+  size_t n_all, j, *free_idx;
+  int *fixed;
   const char **kinds, **names;
   rkin_err err;
   size_t k;
   int rc, use_so = 0;
   lua_settop(L, 3);
-  ctx = lua_pushfstring(L, "%s:fit", p->name);                   /* 4 */
+  ctx = lua_pushfstring(L, evaluate ? "%s:evaluate" : "%s:fit",
+                        p->name);                                /* 4 */
   lua_getiuservalue(L, 1, 1);                                    /* 5 */
   m = lrk_check_model(L, 5);
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -163,6 +183,7 @@ static int pop_fit(lua_State *L)
   }
   rkin_popfit_opts_default(&o);
   o.method = p->method;
+  if (evaluate) o.covariance = 0;
   rkin_solve_opts_default(&so);
   if (!lua_isnil(L, 3)) {
     if (lua_type(L, 3) != LUA_TTABLE)
@@ -171,11 +192,14 @@ static int pop_fit(lua_State *L)
                        lrk_got(L, 3));
     lrk_check_keys(L, 3, ctx, keys);
     o.method = lrk_popmodel_method(L, 3, ctx, p->method);
-    o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", 1);
+    o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", !evaluate);
     o.threads = (int)lrk_field_count(L, 3, ctx, "threads", 0, 0, 0,
                                      LRK_MAX_THREADS);
-    o.max_eval = (int)lrk_field_count(L, 3, ctx, "max_eval", 0, 3000, 1,
-                                      100000000);
+    /* max_eval = 0: NONMEM's MAXEVAL=0, an evaluation at the initial
+     * estimates. */
+    o.max_eval = evaluate ? 0 : (int)lrk_field_count(L, 3, ctx, "max_eval",
+                                                     0, 3000, 0, 100000000);
+    if (!evaluate && o.max_eval == 0) evaluate = 1;
     {
       const char *gr = lrk_field_string(L, 3, ctx, "gradient", 0,
                                         "analytic");
@@ -183,6 +207,25 @@ static int pop_fit(lua_State *L)
       else if (strcmp(gr, "analytic") != 0)
         return lrk_error(L, "%s: field 'gradient' must be \"analytic\" "
                          "or \"fd\" (got \"%s\")", ctx, gr);
+    }
+    {
+      const char *es = lrk_field_string(L, 3, ctx, "ebe_starts", 0,
+                                        "multi");
+      if (strcmp(es, "multi") == 0) o.ebe_starts = RKIN_EBE_MULTI;
+      else if (strcmp(es, "single") == 0) o.ebe_starts = RKIN_EBE_SINGLE;
+      else if (strcmp(es, "scan") == 0) o.ebe_starts = RKIN_EBE_SCAN;
+      else return lrk_error(L, "%s: field 'ebe_starts' must be \"multi\", "
+                            "\"single\" or \"scan\" (got \"%s\")", ctx, es);
+    }
+    {
+      const char *cm = lrk_field_string(L, 3, ctx, "cov_matrix", 0,
+                                        "sandwich");
+      if (strcmp(cm, "sandwich") == 0) o.cov_matrix = RKIN_COV_SANDWICH;
+      else if (strcmp(cm, "R") == 0) o.cov_matrix = RKIN_COV_R;
+      else if (strcmp(cm, "S") == 0) o.cov_matrix = RKIN_COV_S;
+      else return lrk_error(L, "%s: field 'cov_matrix' must be "
+                            "\"sandwich\", \"R\" or \"S\" (got \"%s\")",
+                            ctx, cm);
     }
     lua_getfield(L, 3, "rtol");
     lua_getfield(L, 3, "atol");
@@ -218,6 +261,10 @@ static int pop_fit(lua_State *L)
   pm.eta_names = (const char *const *)p->eta_names;
   pm.omega_init = p->omega;
   pm.omega_diag = p->omega_diag;
+  pm.omega_block = p->omega_block;
+  pm.theta_fix = p->theta_fix;
+  pm.omega_fix = p->omega_fix;
+  pm.sigma_fix = p->sigma_fix;
   pm.n_cov = p->n_cov;
   pm.cov_names = (const char *const *)p->cov_names;
   pm.graph = p->g;
@@ -231,39 +278,82 @@ static int pop_fit(lua_State *L)
   memset(fb, 0, sizeof *fb);
   luaL_setmetatable(L, FITBOX_MT);
   rkin_err_clear(&err);
-  rc = rkin_popfit_run(&pm, x->d, &o, &fb->f, &err);
+  if (evaluate) {
+    ev_theta = lrk_scratch(L, p->n_theta + 1, sizeof *ev_theta);  /* 8 */
+    ev_omega = lrk_scratch(L, p->n_eta * p->n_eta, sizeof *ev_omega);
+    ev_sigma = lrk_scratch(L, 2, sizeof *ev_sigma);
+    if (lua_istable(L, 3)) lua_pushvalue(L, 3);
+    else lua_newtable(L);
+    lrk_popeval_values(L, -1, ctx, p, ev_theta, ev_omega, ev_sigma);
+    lua_pop(L, 1);
+    rc = rkin_popfit_evaluate(&pm, x->d, &o, ev_theta, ev_omega, ev_sigma,
+                              &fb->f, &err);
+    lua_pop(L, 3);
+  } else {
+    rc = rkin_popfit_run(&pm, x->d, &o, &fb->f, &err);
+  }
   fb->live = 1;
   if (rc) return lrk_raise(L, ctx, &err);
 
-  push_est_names(L, p, &kinds);                                  /* 8, 9 */
-  names = lua_newuserdatauv(L, fb->f.n_est * sizeof *names, 0);  /* 10 */
-  for (k = 0; k < fb->f.n_est; k++) {
-    lua_rawgeti(L, 9, (lua_Integer)k + 1);
-    names[k] = lua_tostring(L, -1);    /* alive: table 9 holds it */
+  n_all = push_est_names(L, p, &kinds, &fixed);               /* 8, 9, 10 */
+  names = lua_newuserdatauv(L, n_all * sizeof *names, 0);        /* 11 */
+  for (k = 0; k < n_all; k++) {
+    lua_rawgeti(L, 10, (lua_Integer)k + 1);
+    names[k] = lua_tostring(L, -1);    /* alive: table 10 holds it */
     lua_pop(L, 1);
   }
-  est = lua_newuserdatauv(L, fb->f.n_est * sizeof *est, 0);      /* 11 */
+  est = lua_newuserdatauv(L, n_all * sizeof *est, 0);            /* 12 */
   estimates(p, &fb->f, est);
+  /* SEs of the estimated ones (the engine's order), none for fixed */
+  se = lua_newuserdatauv(L, n_all * sizeof *se, 0);              /* 13 */
+  free_idx = lua_newuserdatauv(L, (n_all + 1) * sizeof *free_idx, 0);
+  for (k = 0, j = 0; k < n_all; k++) {
+    se[k] = NAN;
+    if (fixed[k]) continue;
+    if (j < fb->f.n_est && fb->f.cov_status == 0) se[k] = fb->f.se[j];
+    free_idx[j++] = k;
+  }
   memset(&r, 0, sizeof r);
   r.p = p;
   r.f = &fb->f;
   r.m = m;
   r.d = x->d;
   r.data_path = x->path;
-  r.n_est = fb->f.n_est;
+  r.n_est = n_all;
+  r.n_free = fb->f.n_est;
+  r.free_idx = free_idx;
+  r.fixed = fixed;
   r.est = est;
-  r.se = fb->f.cov_status == 0 ? fb->f.se : NULL;
+  r.se = fb->f.cov_status == 0 ? se : NULL;
   r.names = names;
   r.kinds = kinds;
-  r.aic = fb->f.m2ll + 2.0 * (double)r.n_est;
-  r.bic = fb->f.m2ll + (double)r.n_est * log((double)fb->f.n_obs);
+  r.aic = fb->f.m2ll + 2.0 * (double)r.n_free;
+  r.bic = fb->f.m2ll + (double)r.n_free * log((double)fb->f.n_obs);
   lrk_popresult_push(L, &r, o.method);
+  lua_pushboolean(L, evaluate);
+  lua_setfield(L, -2, "evaluation");
+  lua_pushstring(L, o.cov_matrix == RKIN_COV_R ? "R"
+                    : o.cov_matrix == RKIN_COV_S ? "S" : "sandwich");
+  lua_setfield(L, -2, "covariance_matrix");
   if (fb->f.status == 0)
     push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
                 &fb->f);
   rkin_popfit_free(&fb->f);
   fb->live = 0;
   return 1;
+}
+
+static int pop_fit(lua_State *L)
+{
+  return pop_run(L, 0);
+}
+
+/* pm:evaluate(data, {method=, theta=, omega=, sigma=, covariance=,
+ * threads=, rtol=, atol=, path=, gradient=}) -> the result table of a fit
+ * at the given values (no estimation); covariance defaults to false. */
+static int pop_evaluate(lua_State *L)
+{
+  return pop_run(L, 1);
 }
 
 /* r.curves: each subject's individual prediction (the observed output at
@@ -375,6 +465,7 @@ static int pop_index(lua_State *L)
   lpop *p = lrk_check_popmodel(L, 1);
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "fit") == 0) lua_pushcfunction(L, pop_fit);
+  else if (strcmp(k, "evaluate") == 0) lua_pushcfunction(L, pop_evaluate);
   else if (strcmp(k, "read") == 0) lua_pushcfunction(L, lrk_popdata_read);
   else if (strcmp(k, "name") == 0) lua_pushstring(L, p->name);
   else if (strcmp(k, "theta_names") == 0)
@@ -396,7 +487,8 @@ static int pop_index(lua_State *L)
     lrk_push_matrix(L, p->omega, p->n_eta);
   } else {
     return lrk_error(L, "population model '%s' has no field '%s' (fields: "
-                     "fit, read, name, model, observe, theta, theta_names, "
+                     "fit, evaluate, read, name, model, observe, theta, "
+                     "theta_names, "
                      "omega, eta_names, covariates)", p->name, k);
   }
   return 1;
@@ -411,7 +503,8 @@ static int pop_tostring(lua_State *L)
   }
   lua_pushfstring(L, "rk.popest '%s' (%d theta, %d eta%s, %d covariates, "
                   "observes %s)", p->name, (int)p->n_theta, (int)p->n_eta,
-                  p->omega_diag ? "" : " full omega", (int)p->n_cov,
+                  p->omega_block ? " block omega" : p->omega_diag ? ""
+                  : " full omega", (int)p->n_cov,
                   p->observe);
   return 1;
 }
@@ -432,6 +525,7 @@ static int fit_fn(lua_State *L)
 static const luaL_Reg funcs[] = {
   {"model", lrk_popmodel_new},
   {"fit", fit_fn},
+  {"evaluate", pop_evaluate},
   {"read", lrk_popdata_read},
   {NULL, NULL}
 };

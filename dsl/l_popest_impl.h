@@ -32,6 +32,9 @@ typedef struct {
   double *theta_init, *lower, *upper;
   double *omega;             /* n_eta^2 */
   int omega_diag;
+  int *omega_block;          /* n_eta block labels, or NULL (l_popfix.c) */
+  int *theta_fix, *omega_fix;/* n_theta, n_eta^2 FIX flags, or NULL */
+  int sigma_fix[2];
   rkin_res_model res;
   int log_scale;
   double sigma[2];
@@ -48,6 +51,25 @@ lpop *lrk_check_popmodel(lua_State *L, int idx);
 /* Field 'method' of the table at t ("focei" / "fo"), def when absent. */
 rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
                                     rkin_pop_method def);
+
+/* ------------------------------------------------------ l_popfix.c */
+
+/* omega = { entry, ... } (with eta = {names}) in the block form: each
+ * entry a variance, {variance, fixed = true} or {block = k x k matrix,
+ * fixed = bool}, the sizes summing to #eta; the table at om. Fills
+ * p->omega, p->omega_block, p->omega_fix. Returns 0 when the table is not
+ * in the block form (no entry with a 'block' or 'fixed' field). */
+int lrk_popfix_omega_blocks(lua_State *L, lpop *p, const char *ctx, int om);
+/* A diagonal omega entry at idx: a variance or {variance, fixed = true};
+ * sets p->omega_fix[a][a]. */
+double lrk_popfix_variance(lua_State *L, lpop *p, const char *ctx, int idx,
+                           size_t a, const char *what);
+/* Field sigma_fixed = {"additive", "proportional"} of the declaration at
+ * index 1 (after the error model is read). */
+void lrk_popfix_sigma(lua_State *L, lpop *p, const char *ctx);
+/* Whether element (a, b) of Omega is estimated / in the model's pattern. */
+int lrk_popfix_omega_in(const lpop *p, size_t a, size_t b);
+int lrk_popfix_omega_free(const lpop *p, size_t a, size_t b);
 
 /* ----------------------------------------------------- l_popdata.c */
 
@@ -68,6 +90,16 @@ int lrk_popdata_read(lua_State *L);
 int lrk_popdata_gc(lua_State *L);
 int lrk_popdata_index(lua_State *L);
 
+/* ----------------------------------------------------- l_popeval.c */
+
+/* The values of pm:evaluate from the options table at t: fields theta
+ * ({NAME = value}), omega (matrix, or {NAME = variance} when diagonal)
+ * and sigma ({additive =, proportional =}); each absent one (or entry)
+ * keeps the model's initial value. theta n_theta, omega n_eta^2, sigma 2
+ * doubles. Raises on unknown names and bad values. */
+void lrk_popeval_values(lua_State *L, int t, const char *ctx, const lpop *p,
+                        double *theta, double *omega, double *sigma);
+
 /* --------------------------------------------------- l_popresult.c */
 
 /* What the result is built from. */
@@ -77,8 +109,11 @@ typedef struct {
   const rkin_model *m;
   const rkin_data *d;
   const char *data_path;
-  size_t n_est;
-  const double *est, *se;    /* se NULL: no covariance step */
+  size_t n_est;              /* all parameters, estimated and fixed */
+  size_t n_free;             /* estimated: rkin_popfit.n_est */
+  const size_t *free_idx;    /* n_free: index of each estimated one */
+  const int *fixed;          /* n_est FIX flags */
+  const double *est, *se;    /* se NULL: no covariance step; NaN: fixed */
   const char *const *names, *const *kinds;
   double aic, bic;
 } report;

@@ -66,6 +66,9 @@ int lrk_popmodel_gc(lua_State *L)
   free(p->lower);
   free(p->upper);
   free(p->omega);
+  free(p->omega_block);
+  free(p->omega_fix);
+  free(p->theta_fix);
   free(p->observe);
   memset(p, 0, sizeof *p);
   return 0;
@@ -85,7 +88,8 @@ lpop *lrk_check_popmodel(lua_State *L, int idx)
  * upper=} }, sorted by name. */
 static void read_theta(lua_State *L, lpop *p, const char *ctx)
 {
-  static const char *const keys[] = {"init", "lower", "upper", NULL};
+  static const char *const keys[] = {"init", "lower", "upper", "fixed",
+                                     NULL};
   const char **names;
   size_t n, k;
   if (lua_getfield(L, 1, "theta") != LUA_TTABLE)
@@ -97,7 +101,9 @@ static void read_theta(lua_State *L, lpop *p, const char *ctx)
   p->theta_init = calloc(n, sizeof(double));
   p->lower = calloc(n, sizeof(double));
   p->upper = calloc(n, sizeof(double));
-  if (!p->theta_names || !p->theta_init || !p->lower || !p->upper)
+  p->theta_fix = calloc(n, sizeof *p->theta_fix);
+  if (!p->theta_names || !p->theta_init || !p->lower || !p->upper
+      || !p->theta_fix)
     lrk_error(L, "%s: out of memory", ctx);
   for (k = 0; k < n; k++) {
     const char *what = lua_pushfstring(L, "theta.%s", names[k]);
@@ -119,7 +125,7 @@ static void read_theta(lua_State *L, lpop *p, const char *ctx)
           known = strcmp(lua_tostring(L, -2), keys[j]) == 0;
         if (!known)
           lrk_error(L, "%s: unknown field '%s' (known: [1] or init, lower, "
-                    "upper)", tctx, luaL_tolstring(L, -2, NULL));
+                    "upper, fixed)", tctx, luaL_tolstring(L, -2, NULL));
         lua_pop(L, 1);
       }
       if (lua_rawgeti(L, ti, 1) == LUA_TNIL) {
@@ -137,6 +143,7 @@ static void read_theta(lua_State *L, lpop *p, const char *ctx)
       if (lua_getfield(L, ti, "upper") != LUA_TNIL)
         p->upper[k] = finite_number(L, -1, tctx, "upper");
       lua_pop(L, 1);
+      p->theta_fix[k] = lrk_field_boolean(L, ti, tctx, "fixed", 0);
       if (!(p->lower[k] < p->upper[k]) || p->theta_init[k] < p->lower[k]
           || p->theta_init[k] > p->upper[k])
         lrk_error(L, "%s: the initial value %f must lie within lower %f < "
@@ -156,6 +163,7 @@ static void read_theta(lua_State *L, lpop *p, const char *ctx)
 static void read_omega(lua_State *L, lpop *p, const char *ctx)
 {
   size_t q = 0, a, b;
+  int blocks;
   int t_eta = lua_getfield(L, 1, "eta");
   int t_om = lua_getfield(L, 1, "omega");
   int eta_i = lua_gettop(L) - 1, om_i = lua_gettop(L);
@@ -176,7 +184,7 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
       p->eta_names[a] = lrk_strdup(L, "rk.popest", names[a]);
       p->n_eta = a + 1;
       lua_getfield(L, om_i, names[a]);
-      p->omega[a * q + a] = finite_number(L, -1, ctx, what);
+      p->omega[a * q + a] = lrk_popfix_variance(L, p, ctx, -1, a, what);
       lua_pop(L, 2);
     }
     lua_pop(L, 3);
@@ -201,13 +209,14 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
       if (strcmp(p->eta_names[a], p->eta_names[b]) == 0)
         lrk_error(L, "%s: eta '%s' is listed twice", ctx, p->eta_names[a]);
   }
-  if (lua_rawlen(L, om_i) != q)
+  blocks = lrk_popfix_omega_blocks(L, p, ctx, om_i);
+  if (!blocks && lua_rawlen(L, om_i) != q)
     lrk_error(L, "%s: omega has %d entries but eta lists %d names", ctx,
               (int)lua_rawlen(L, om_i), (int)q);
   lua_rawgeti(L, om_i, 1);
-  p->omega_diag = lua_type(L, -1) != LUA_TTABLE;
+  if (!blocks) p->omega_diag = lua_type(L, -1) != LUA_TTABLE;
   lua_pop(L, 1);
-  for (a = 0; a < q; a++) {
+  for (a = 0; !blocks && a < q; a++) {
     lua_rawgeti(L, om_i, (lua_Integer)a + 1);
     if (p->omega_diag) {
       const char *what = lua_pushfstring(L, "omega[%d] (the variance of "
@@ -314,8 +323,13 @@ rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
       || strcmp(m, "FOCE-I") == 0)
     return RKIN_POP_FOCEI;
   if (strcmp(m, "fo") == 0 || strcmp(m, "FO") == 0) return RKIN_POP_FO;
-  lrk_error(L, "%s: field 'method' must be \"focei\" or \"fo\" (got "
-            "\"%s\")", ctx, m);
+  if (strcmp(m, "foce") == 0 || strcmp(m, "FOCE") == 0) return RKIN_POP_FOCE;
+  if (strcmp(m, "laplace") == 0 || strcmp(m, "Laplace") == 0)
+    return RKIN_POP_LAPLACE;
+  if (strcmp(m, "laplacei") == 0 || strcmp(m, "Laplace-I") == 0)
+    return RKIN_POP_LAPLACEI;
+  lrk_error(L, "%s: field 'method' must be \"focei\", \"foce\", \"fo\", "
+            "\"laplace\" or \"laplacei\" (got \"%s\")", ctx, m);
   return def;
 }
 
@@ -456,7 +470,8 @@ int lrk_popmodel_new(lua_State *L)
 {
   static const char *const keys[] = {"name", "model", "observe", "theta",
                                      "eta", "omega", "individual", "error",
-                                     "method", "description", NULL};
+                                     "method", "description", "sigma_fixed",
+                                     NULL};
   const char *name, *ctx;
   const rkin_model *m;
   lpop *p;
@@ -484,6 +499,7 @@ int lrk_popmodel_new(lua_State *L)
   read_omega(L, p, ctx);
   check_omega_pd(L, p, ctx);
   read_error(L, p, ctx);
+  lrk_popfix_sigma(L, p, ctx);
   read_observe(L, p, m, ctx);
   p->method = lrk_popmodel_method(L, 1, ctx, RKIN_POP_FOCEI);
   trace_individual(L, p, m, ctx);

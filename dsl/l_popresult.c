@@ -167,7 +167,13 @@ static void csv_table(lua_State *L, const report *r)
 
 const char *lrk_pop_method_name(rkin_pop_method m)
 {
-  return m == RKIN_POP_FO ? "FO" : "FOCE-I";
+  switch (m) {
+  case RKIN_POP_FO: return "FO";
+  case RKIN_POP_FOCE: return "FOCE";
+  case RKIN_POP_LAPLACE: return "Laplace";
+  case RKIN_POP_LAPLACEI: return "Laplace-I";
+  default: return "FOCE-I";
+  }
 }
 
 /* A NONMEM-like summary of the fit. */
@@ -184,7 +190,10 @@ static void summary_text(lua_State *L, const report *r,
   addf(&bf, "model %s, observed %s; data %s: %zu subjects, %zu "
        "observations\n", rkin_model_name(r->m), p->observe, r->data_path,
        f->n_subj, f->n_obs);
-  if (f->status == 0)
+  if (f->status == 0 && f->stop && strncmp(f->stop, "evaluation", 10) == 0)
+    addf(&bf, "EVALUATION at the given parameters, no estimation (as "
+         "NONMEM's MAXEVAL=0): the values below are inputs\n");
+  else if (f->status == 0)
     addf(&bf, "minimisation successful (NLopt: %s) after %d evaluations\n",
          f->stop ? f->stop : "?", f->n_eval);
   else
@@ -192,9 +201,23 @@ static void summary_text(lua_State *L, const report *r,
          "are where the search stopped, NOT estimates; no output files are "
          "written.\n", f->err.msg);
   addf(&bf, "\nOFV %.4f   -2LL %.4f   AIC %.4f   BIC %.4f   (%zu "
-       "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_est);
+       "parameters)\n", f->ofv, f->m2ll, r->aic, r->bic, r->n_free);
+  if (f->n_boundary)
+    addf(&bf, "BOUNDARY: %s\n", f->boundary.msg);
   if (f->cov_status != 0)
     addf(&bf, "covariance step: %s\n", f->cov_err.msg);
+  if (f->n_multimodal) {
+    size_t s;
+    addf(&bf, "EBE warning: %zu subject(s) whose EBE searches from several "
+         "starts ended in different local modes (the lowest is kept):",
+         f->n_multimodal);
+    for (s = 0; s < f->n_subj; s++)
+      if (f->ebe_modes[s] > 1)
+        addf(&bf, " ID %g (%d modes, OFV_i gap %.4g)",
+             rkin_data_subject_at(r->d, s)->id, f->ebe_modes[s],
+             f->ebe_dofv[s]);
+    luaL_addchar(&bf, '\n');
+  }
   addf(&bf, "\n%-22s %12s %11s %8s   %-25s\n", "parameter",
        f->status == 0 ? "estimate" : "stopped at", "SE", "RSE %",
        "95 % CI (*: log scale)");
@@ -202,7 +225,9 @@ static void summary_text(lua_State *L, const report *r,
     double est = r->est[k], se = r->se ? r->se[k] : NAN, lo, hi;
     int logs = ci95(r, k, &lo, &hi);
     addf(&bf, "%-22s %12.5g", r->names[k], est);
-    if (isfinite(se))
+    if (r->fixed && r->fixed[k])
+      addf(&bf, " %11s", "FIXED");
+    else if (isfinite(se))
       addf(&bf, " %11.4g %8.1f   [%.5g, %.5g]%s", se,
            est != 0 ? 100 * se / fabs(est) : NAN, lo, hi, logs ? "*" : "");
     luaL_addchar(&bf, '\n');
@@ -213,7 +238,7 @@ static void summary_text(lua_State *L, const report *r,
     addf(&bf, "  %-12s SD %.5g", p->eta_names[a],
          sqrt(f->omega[a * q + a]));
     for (b = 0; b < a; b++)
-      if (!p->omega_diag)
+      if (a != b && lrk_popfix_omega_in(p, a, b))
         addf(&bf, "  r(%s) %.3f", p->eta_names[b], f->omega[a * q + b]
              / sqrt(f->omega[a * q + a] * f->omega[b * q + b]));
     addf(&bf, "   shrinkage %.1f %%\n", 100 * f->eta_shrink[a]);
@@ -222,10 +247,10 @@ static void summary_text(lua_State *L, const report *r,
   if (f->cov_status == 0) {
     addf(&bf, "\ncorrelation of the estimates (condition number %.4g):\n",
          f->cond);
-    for (a = 0; a < r->n_est; a++) {
-      addf(&bf, "  %-22s", r->names[a]);
+    for (a = 0; a < r->n_free; a++) {
+      addf(&bf, "  %-22s", r->names[r->free_idx[a]]);
       for (b = 0; b <= a; b++)
-        addf(&bf, " %6.3f", f->corr[a * r->n_est + b]);
+        addf(&bf, " %6.3f", f->corr[a * r->n_free + b]);
       luaL_addchar(&bf, '\n');
     }
   }
@@ -339,7 +364,7 @@ void lrk_popresult_push(lua_State *L, const report *r,
   lua_setfield(L, rt, "n_obs");
   lua_pushinteger(L, (lua_Integer)f->n_subj);
   lua_setfield(L, rt, "n_subjects");
-  lua_pushinteger(L, (lua_Integer)r->n_est);
+  lua_pushinteger(L, (lua_Integer)r->n_free);
   lua_setfield(L, rt, "n_params");
 
   lua_createtable(L, 0, (int)p->n_theta);
@@ -381,20 +406,47 @@ void lrk_popresult_push(lua_State *L, const report *r,
     set_num(L, "upper95", hi);
     lua_pushstring(L, logs ? "log" : "linear");
     lua_setfield(L, -2, "ci_scale");
+    if (r->fixed && r->fixed[k]) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "fixed");
+    }
     lua_rawseti(L, -2, (lua_Integer)k + 1);
   }
   lua_setfield(L, rt, "params");
 
+  if (f->n_boundary) {
+    lua_pushstring(L, f->boundary.msg);
+    lua_setfield(L, rt, "boundary");
+  }
   lua_pushboolean(L, f->cov_status == 0);
   lua_setfield(L, rt, "covariance_ok");
   if (f->cov_status) {
     lua_pushstring(L, f->cov_err.msg);
     lua_setfield(L, rt, "covariance_message");
   } else {
-    lrk_push_matrix(L, f->corr, r->n_est);
+    lrk_push_matrix(L, f->corr, r->n_free);
     lua_setfield(L, rt, "correlation");
-    lrk_push_matrix(L, f->cov, r->n_est);
+    lrk_push_matrix(L, f->cov, r->n_free);
     lua_setfield(L, rt, "covariance");
+    if (f->cov_ok & 1) {
+      lrk_push_matrix(L, f->cov_sandwich, r->n_free);
+      lua_setfield(L, rt, "covariance_sandwich");
+    }
+    if (f->cov_ok & 2) {
+      lrk_push_matrix(L, f->cov_r, r->n_free);
+      lua_setfield(L, rt, "covariance_r");
+    }
+    if (f->cov_ok & 4) {
+      lrk_push_matrix(L, f->cov_s, r->n_free);
+      lua_setfield(L, rt, "covariance_s");
+    }
+    set_num(L, "condition_r", f->cond_r);
+    lua_createtable(L, (int)r->n_free, 0);   /* their rows' names */
+    for (k = 0; k < r->n_free; k++) {
+      lua_pushstring(L, r->names[r->free_idx[k]]);
+      lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    lua_setfield(L, rt, "covariance_names");
     set_num(L, "condition", f->cond);
   }
 
@@ -412,9 +464,24 @@ void lrk_popresult_push(lua_State *L, const report *r,
       set_num(L, rkin_model_param_name(r->m, k), f->psi[s * f->n_psi + k]);
     lua_setfield(L, -2, "params");
     set_num(L, "ofv", f->ofv_i[s]);
+    if (f->ebe_modes) {
+      lua_pushinteger(L, f->ebe_modes[s]);
+      lua_setfield(L, -2, "modes");
+      set_num(L, "ofv_gap", f->ebe_dofv[s]);
+    }
     lua_rawseti(L, -2, (lua_Integer)s + 1);
   }
   lua_setfield(L, rt, "ebe");
+  /* subjects whose EBE starts ended in different modes */
+  lua_createtable(L, (int)f->n_multimodal, 0);
+  for (s = 0, k = 0; f->ebe_modes && s < f->n_subj; s++)
+    if (f->ebe_modes[s] > 1) {
+      lua_pushnumber(L, rkin_data_subject_at(r->d, s)->id);
+      lua_rawseti(L, -2, (lua_Integer)++k);
+    }
+  lua_setfield(L, rt, "multimodal");
+  lua_pushinteger(L, (lua_Integer)f->cov_multimodal);
+  lua_setfield(L, rt, "cov_multimodal");
 
   /* per observation */
   {

@@ -4,9 +4,10 @@
 -- and SVG, gnuplot): DV vs PRED and DV vs IPRED with the identity line,
 -- CWRES vs TIME, and the individual fits (DV, IPRED, PRED per subject).
 --
---   radiokin scripts/fit.lua model.lua data.csv [--method focei|fo]
+--   radiokin scripts/fit.lua model.lua data.csv [--method M]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
---            [--max-eval N] [--quiet]
+--            [--max-eval N] [--quiet] [--evaluate [--cov]]
+--            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
 -- models/theophylline.lua). DIR defaults to fit_<model name>. The three
@@ -20,8 +21,9 @@ local rk = require "radiokin"
 local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
-  "[--method focei|fo] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
-  "[--max-eval N] [--quiet]"
+  "[--method focei|foce|fo|laplace|laplacei] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
+  "[--max-eval N] [--quiet] [--evaluate [--cov]] " ..
+  "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]"
 
 M.HELP = USAGE .. [[
 
@@ -40,14 +42,33 @@ Inputs
               (h), ADDL, SS, and covariate columns the model uses
 
 Options
-  --method focei|fo  estimation method (default focei)
+  --method focei|foce|fo|laplace|laplacei
+                     estimation method (default focei): FOCE-I, FOCE
+                     without interaction (residual variance at eta = 0),
+                     FO, Laplace (true second derivatives; without / with
+                     interaction)
   --out DIR          output folder (default fit_<model name>), made if
                      missing
   --no-plot          no goodness-of-fit plots
   --threads N        worker threads (0: all cores)
   --no-cov           skip the covariance step (no SE, no intervals)
   --max-eval N       stop the outer search after N evaluations (default
-                     3000); a fit stopped so is reported as failed
+                     3000); a fit stopped so is reported as failed; 0 is
+                     --evaluate
+  --evaluate         no estimation (NONMEM's MAXEVAL=0): OFV, EBEs, PRED,
+                     IPRED, CWRES and per-subject OFV at the model file's
+                     initial values; the covariance step only with --cov
+  --cov              with --evaluate: run the covariance step there
+  --cov-matrix sandwich|R|S
+                     covariance of the estimates giving the SEs (default
+                     sandwich R^-1 S R^-1, as NONMEM; R: R^-1; S: S^-1)
+  --ebe-starts multi|single|scan
+                     starts of each subject's EBE search (default multi:
+                     previous EBE, zero and the linearised mode, plus +-2
+                     SD per eta on the first and last pass; single: the
+                     previous EBE only; scan: all starts in every pass);
+                     subjects whose starts end in different modes are
+                     listed in the summary
   --quiet            print nothing but errors and warnings
 
 Outputs (in DIR)
@@ -80,12 +101,31 @@ function M.parse_args(args)
       return o
     elseif a == "--method" then
       o.method = value(a)
-      if o.method ~= "focei" and o.method ~= "fo" then
-        usage("--method must be focei or fo (got '" .. o.method .. "')")
+      local known = { focei = 1, foce = 1, fo = 1, laplace = 1,
+                      laplacei = 1 }
+      if not known[o.method] then
+        usage("--method must be focei, foce, fo, laplace or laplacei (got '"
+          .. o.method .. "')")
       end
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.plot = false
     elseif a == "--no-cov" then o.covariance = false
+    elseif a == "--cov" then o.covariance_on = true
+    elseif a == "--evaluate" then o.evaluate = true
+    elseif a == "--cov-matrix" then
+      o.cov_matrix = value(a)
+      if o.cov_matrix ~= "sandwich" and o.cov_matrix ~= "R"
+        and o.cov_matrix ~= "S" then
+        usage("--cov-matrix must be sandwich, R or S (got '" ..
+          o.cov_matrix .. "')")
+      end
+    elseif a == "--ebe-starts" then
+      o.ebe_starts = value(a)
+      if o.ebe_starts ~= "multi" and o.ebe_starts ~= "single"
+        and o.ebe_starts ~= "scan" then
+        usage("--ebe-starts must be multi, single or scan (got '" ..
+          o.ebe_starts .. "')")
+      end
     elseif a == "--quiet" then o.quiet = true
     elseif a == "--threads" then
       local v = value(a)
@@ -97,15 +137,21 @@ function M.parse_args(args)
     elseif a == "--max-eval" then
       local v = value(a)
       o.max_eval = math.tointeger(tonumber(v))
-      if not o.max_eval or o.max_eval < 1 or o.max_eval > 10000000 then
-        usage(("--max-eval needs an integer in 1..10000000 (got '%s')")
+      if not o.max_eval or o.max_eval < 0 or o.max_eval > 10000000 then
+        usage(("--max-eval needs an integer in 0..10000000 (got '%s')")
           :format(v))
       end
+      if o.max_eval == 0 then o.evaluate = true end
     elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
     else files[#files + 1] = a end
     i = i + 1
   end
   if #files ~= 2 then usage("give a model file and a data file") end
+  if o.covariance_on and not o.evaluate then
+    usage("--cov is for --evaluate (a fit runs the covariance step " ..
+      "unless --no-cov)")
+  end
+  if o.evaluate then o.covariance = o.covariance_on or false end
   o.model, o.data = files[1], files[2]
   return o
 end
@@ -313,9 +359,18 @@ function M.main(args)
   end
   local pm = M.load_model(o.model)
   local out = o.out or ("fit_" .. pm.name:gsub("[^%w%-_.]", "_"))
-  local r = pm:fit(o.data, { method = o.method, threads = o.threads,
-                             covariance = o.covariance,
-                             max_eval = o.max_eval })
+  local r
+  if o.evaluate then
+    r = pm:evaluate(o.data, { method = o.method, threads = o.threads,
+                              covariance = o.covariance,
+                              ebe_starts = o.ebe_starts,
+                              cov_matrix = o.cov_matrix })
+  else
+    r = pm:fit(o.data, { method = o.method, threads = o.threads,
+                         covariance = o.covariance, max_eval = o.max_eval,
+                         ebe_starts = o.ebe_starts,
+                         cov_matrix = o.cov_matrix })
+  end
   if not r.converged then
     -- the summary says where the search stopped; nothing is written, and
     -- files an earlier run left in the folder are named as not this fit's

@@ -282,7 +282,7 @@ do
   t.is(read(out .. "/parameters.csv"), "from an earlier run\n",
     "... and leaves them as they were")
   st, so, se = script("fit.lua", model, theoph, "--max-eval", "1.5")
-  t.like(se, "--max-eval needs an integer in 1..10000000 (got '1.5')",
+  t.like(se, "--max-eval needs an integer in 0..10000000 (got '1.5')",
     "--max-eval 1.5: the value typed is named")
 
   -- all or none: table.csv cannot be written (a folder of that name)

@@ -1,7 +1,7 @@
 /* popcov.c - the covariance step of a population fit: the Hessian R of the
  * OFV and the cross-product S of the subjects' OFV gradients by central
  * finite differences on the natural scale (theta, Omega elements, sigma
- * SDs), then R^-1 S R^-1 (sandwich, NONMEM's default) and R^-1. */
+ * SDs), then R^-1 S R^-1 (sandwich, NONMEM's default), R^-1 and S^-1. */
 #include "pop/popest_impl.h"
 
 #include <gsl/gsl_blas.h>
@@ -17,17 +17,33 @@ typedef struct {
   const double *eta0;   /* EBEs at the estimates: every evaluation starts
                            there, so none depends on the order of others */
   double *omega;        /* n_eta^2 scratch */
+  const rkin_popfit *fit; /* the estimates (fixed values from here) */
   double *fi;           /* n_subj: the last evaluation's OFV terms */
+  size_t multimodal;    /* evaluations where a subject had several modes */
 } cov_ctx;
 
+static int th_free(const pop *p, size_t k)
+{
+  return !(p->pm->theta_fix && p->pm->theta_fix[k]);
+}
+
+static int sg_free(const pop *p, size_t k)
+{
+  return !(p->pm->sigma_fix && p->pm->sigma_fix[k]);
+}
+
+/* The estimated parameters on the natural scale: fixed ones are left out
+ * (no SE) and keep their values in every evaluation. */
 static void nat_from_fit(const pop *p, const rkin_popfit *fit, double *v)
 {
   size_t q = p->n_eta, k, a, b, i = 0;
-  for (k = 0; k < p->n_theta; k++) v[i++] = fit->theta[k];
+  for (k = 0; k < p->n_theta; k++)
+    if (th_free(p, k)) v[i++] = fit->theta[k];
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++)
-      if (a == b || !p->pm->omega_diag) v[i++] = fit->omega[a * q + b];
-  for (k = 0; k < p->n_sigma; k++) v[i++] = fit->sigma[k];
+      if (pop_omega_free(p, a, b)) v[i++] = fit->omega[a * q + b];
+  for (k = 0; k < p->n_sigma; k++)
+    if (sg_free(p, k)) v[i++] = fit->sigma[k];
 }
 
 static int name_params(const pop *p, rkin_popfit *fit)
@@ -39,6 +55,7 @@ static int name_params(const pop *p, rkin_popfit *fit)
   fit->est_names = calloc(p->n_est, sizeof *fit->est_names);
   if (!fit->est_names) return RKIN_ENOMEM;
   for (k = 0; k < p->n_theta; k++) {
+    if (!th_free(p, k)) continue;
     if (p->pm->theta_names) snprintf(buf, sizeof buf, "%s",
                                      p->pm->theta_names[k]);
     else snprintf(buf, sizeof buf, "THETA%zu", k + 1);
@@ -46,12 +63,12 @@ static int name_params(const pop *p, rkin_popfit *fit)
   }
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) {
-      if (a != b && p->pm->omega_diag) continue;
+      if (!pop_omega_free(p, a, b)) continue;
       snprintf(buf, sizeof buf, "OMEGA(%zu,%zu)", a + 1, b + 1);
       if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
     }
   for (k = 0; k < p->n_sigma; k++)
-    if (!(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
+    if (sg_free(p, k) && !(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
       return RKIN_ENOMEM;
   return RKIN_OK;
 }
@@ -62,56 +79,88 @@ static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
   pop *p = c->p;
   size_t q = p->n_eta, k, a, b, i = 0;
   int rc;
-  for (k = 0; k < p->n_theta; k++) p->theta[k] = v[i++];
+  for (k = 0; k < p->n_theta; k++)
+    p->theta[k] = th_free(p, k) ? v[i++] : c->fit->theta[k];
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) {
-      double x = a == b || !p->pm->omega_diag ? v[i++] : 0;
+      double x = pop_omega_free(p, a, b) ? v[i++] : c->fit->omega[a * q + b];
       c->omega[a * q + b] = c->omega[b * q + a] = x;
     }
-  for (k = 0; k < p->n_sigma; k++) p->sigma[k] = v[i++];
+  for (k = 0; k < p->n_sigma; k++)
+    p->sigma[k] = sg_free(p, k) ? v[i++] : c->fit->sigma[k];
   rc = pop_cholesky(c->omega, q, p->L, "omega (a covariance-step point)",
                     err);
   if (rc) return rc;
   memcpy(p->eta_hat, c->eta0, p->n_subj * q * sizeof *p->eta_hat);
   rc = pop_pass(p, POP_TASK_OFV, ofv, err);
   if (!rc) memcpy(c->fi, p->ofv_i, p->n_subj * sizeof *c->fi);
+  for (k = 0; !rc && k < p->n_subj; k++)
+    if (p->ebe_modes[k] > 1) {
+      c->multimodal++;
+      break;
+    }
   return rc;
 }
 
-/* Why R is not positive definite: its smallest eigenvalue and the
- * parameter that weighs most in that direction. */
-static int not_pd(const rkin_popfit *fit, const double *H, size_t n,
-                  rkin_err *err)
+/* R (the Hessian H of the OFV) counts as not positive definite when its
+ * smallest eigenvalue is below this fraction of its largest (NONMEM's
+ * "algorithmically singular"): finite differences leave noise far below
+ * it, a non-identifiable direction sits at it or below. */
+#define R_SINGULAR 1e-9
+/* A parameter is named as part of a degenerate direction when its
+ * component in the (unit) eigenvector is at least this. */
+#define R_LOADING 0.3
+
+/* Checks R = H through its eigenvalues; when not positive definite,
+ * names the parameters of each degenerate direction in err. */
+static int check_r(const rkin_popfit *fit, const double *H, size_t n,
+                   double *cond_r, rkin_err *err)
 {
   gsl_matrix *A = gsl_matrix_alloc(n, n), *V = gsl_matrix_alloc(n, n);
   gsl_vector *e = gsl_vector_alloc(n);
   gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc(n);
-  size_t i, j, imin = 0, jmax = 0;
-  double emin = 0;
-  if (A && V && e && ws) {
-    for (i = 0; i < n; i++)
-      for (j = 0; j < n; j++) gsl_matrix_set(A, i, j, H[i * n + j]);
-    gsl_eigen_symmv(A, e, V, ws);
-    for (i = 0; i < n; i++)
-      if (i == 0 || gsl_vector_get(e, i) < emin) {
-        emin = gsl_vector_get(e, i);
-        imin = i;
-      }
-    for (j = 0; j < n; j++)
-      if (fabs(gsl_matrix_get(V, j, imin)) > fabs(gsl_matrix_get(V, jmax,
-                                                                  imin)))
-        jmax = j;
+  size_t i, j, len = 0, bad = 0;
+  double emax = 0, emin = HUGE_VAL;
+  char buf[RKIN_ERR_MSG];
+  int rc = RKIN_OK;
+  buf[0] = 0;
+  if (!A || !V || !e || !ws) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto done;
   }
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) gsl_matrix_set(A, i, j, H[i * n + j]);
+  gsl_eigen_symmv(A, e, V, ws);
+  for (i = 0; i < n; i++) {
+    double v = gsl_vector_get(e, i);
+    if (fabs(v) > emax) emax = fabs(v);
+    if (v < emin) emin = v;
+  }
+  *cond_r = emin > 0 ? emax / emin : HUGE_VAL;
+  for (i = 0; i < n; i++) {
+    double v = gsl_vector_get(e, i);
+    if (v > R_SINGULAR * emax) continue;
+    bad++;
+    if (len < sizeof buf)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%seigenvalue "
+                              "%.3g along", bad > 1 ? "; " : "", v);
+    for (j = 0; j < n && len < sizeof buf; j++)
+      if (fabs(gsl_matrix_get(V, j, i)) >= R_LOADING)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " %s",
+                                fit->est_names[j]);
+  }
+  if (bad)
+    rc = rkin_err_set(err, RKIN_ERANGE, "covariance step: the Hessian of "
+                      "the OFV (R matrix) is not positive definite (largest "
+                      "eigenvalue %.3g; %s): these parameters are not "
+                      "identifiable together or the estimates are not at a "
+                      "minimum", emax, buf);
+done:
   gsl_matrix_free(A);
   gsl_matrix_free(V);
   gsl_vector_free(e);
   if (ws) gsl_eigen_symmv_free(ws);
-  return rkin_err_set(err, RKIN_ERANGE, "covariance step: the Hessian of "
-                      "the OFV (R matrix) is not positive definite "
-                      "(smallest eigenvalue %g, mostly along %s): the "
-                      "estimates are not at a well-defined minimum or a "
-                      "parameter is not identifiable; no standard errors",
-                      emin, fit->est_names[jmax]);
+  return rc;
 }
 
 /* Largest over smallest eigenvalue of the correlation matrix (NONMEM's
@@ -140,44 +189,73 @@ static double cond_number(const double *corr, size_t n)
   return c;
 }
 
-/* The sandwich and R^-1 from H (Hessian of the OFV = 2 x information) and
- * S = sum_i g_i g_i' (g_i: gradient of subject i's OFV term):
- * information I = H/2, scores -g_i/2, so R^-1 S R^-1 = H^-1 S H^-1 and
- * R^-1 = 2 H^-1. */
-static int finish(rkin_popfit *fit, double *H, const double *S, size_t n,
-                  rkin_err *err)
+/* Inverse of the SPD n x n matrix m (in place); nonzero when not PD. */
+static int spd_inverse(double *m, size_t n)
 {
-  gsl_matrix_view Hm = gsl_matrix_view_array(H, n, n);
+  gsl_matrix_view v = gsl_matrix_view_array(m, n, n);
+  if (gsl_linalg_cholesky_decomp1(&v.matrix)) return 1;
+  gsl_linalg_cholesky_invert(&v.matrix);
+  return 0;
+}
+
+/* The three covariance matrices from H (Hessian of the OFV = 2 x the
+ * information) and S = sum_i g_i g_i' (g_i: gradient of subject i's OFV
+ * term): information I = H/2, scores -g_i/2, so R^-1 = 2 H^-1, S^-1 (of
+ * the scores) = 4 S^-1 and the sandwich R^-1 S R^-1 = H^-1 S H^-1. The
+ * chosen one (opts cov_matrix) gives the SEs, the correlations and the
+ * condition number; the others are kept when they exist. */
+static int finish(rkin_popfit *fit, rkin_cov_matrix which, double *H,
+                  const double *S, size_t n, rkin_err *err)
+{
   gsl_matrix *T = gsl_matrix_alloc(n, n);
+  gsl_matrix_view Hm = gsl_matrix_view_array(H, n, n);
   gsl_matrix_const_view Sm = gsl_matrix_const_view_array(S, n, n);
-  gsl_matrix_view Cm = gsl_matrix_view_array(fit->cov, n, n);
+  gsl_matrix_view Wm = gsl_matrix_view_array(fit->cov_sandwich, n, n);
+  const double *chosen;
   size_t i, j;
-  int rc = RKIN_OK;
-  double *Hc = malloc(n * n * sizeof *Hc);
-  if (!T || !Hc) {
-    gsl_matrix_free(T);
-    free(Hc);
-    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  int rc, r_ok, s_ok;
+  rkin_err rerr;
+  if (!T) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  rkin_err_clear(&rerr);
+  r_ok = check_r(fit, H, n, &fit->cond_r, &rerr) == RKIN_OK
+         && !spd_inverse(H, n);
+  if (r_ok) {
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Hm.matrix, &Sm.matrix,
+                   0.0, T);
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, T, &Hm.matrix, 0.0,
+                   &Wm.matrix);
+    for (i = 0; i < n * n; i++) fit->cov_r[i] = 2 * H[i];
   }
-  memcpy(Hc, H, n * n * sizeof *Hc);
-  if (gsl_linalg_cholesky_decomp1(&Hm.matrix)) {
-    rc = not_pd(fit, Hc, n, err);
-    goto done;
+  memcpy(fit->cov_s, S, n * n * sizeof *S);
+  s_ok = !spd_inverse(fit->cov_s, n);
+  for (i = 0; i < n * n; i++) {
+    if (s_ok) fit->cov_s[i] *= 4;
+    else fit->cov_s[i] = NAN;
+    if (!r_ok) fit->cov_r[i] = fit->cov_sandwich[i] = NAN;
   }
-  gsl_linalg_cholesky_invert(&Hm.matrix);   /* H now holds H^-1 */
-  gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Hm.matrix, &Sm.matrix,
-                 0.0, T);
-  gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, T, &Hm.matrix, 0.0,
-                 &Cm.matrix);
-  for (i = 0; i < n * n; i++) fit->cov_r[i] = 2 * H[i];
+  fit->cov_ok = (r_ok ? 3 : 0) | (s_ok ? 4 : 0);
+  gsl_matrix_free(T);
+  if (which != RKIN_COV_S && !r_ok) {
+    if (!rerr.code)
+      rkin_err_set(&rerr, RKIN_ERANGE, "covariance step: the R matrix "
+                   "could not be inverted");
+    *err = rerr;
+    return err->code;
+  }
+  if (which == RKIN_COV_S && !s_ok)
+    return rkin_err_set(err, RKIN_ERANGE, "covariance step: the S matrix "
+                        "(cross-product of the subjects' gradients) is "
+                        "singular: fewer informative subjects than "
+                        "parameters?");
+  chosen = which == RKIN_COV_R ? fit->cov_r
+           : which == RKIN_COV_S ? fit->cov_s : fit->cov_sandwich;
+  memcpy(fit->cov, chosen, n * n * sizeof *chosen);
   for (i = 0; i < n; i++) {
     double v = fit->cov[i * n + i];
-    if (!(v > 0) || !isfinite(v)) {
-      rc = rkin_err_set(err, RKIN_ERANGE, "covariance step: the sandwich "
-                        "variance of %s is %g (expected > 0): S is "
-                        "degenerate", fit->est_names[i], v);
-      goto done;
-    }
+    if (!(v > 0) || !isfinite(v))
+      return rkin_err_set(err, RKIN_ERANGE, "covariance step: the "
+                          "variance of %s is %g (expected > 0): S is "
+                          "degenerate", fit->est_names[i], v);
     fit->se[i] = sqrt(v);
     fit->rse[i] = fit->est[i] != 0 ? 100 * fit->se[i] / fabs(fit->est[i])
                                    : NAN;
@@ -186,9 +264,7 @@ static int finish(rkin_popfit *fit, double *H, const double *S, size_t n,
     for (j = 0; j < n; j++)
       fit->corr[i * n + j] = fit->cov[i * n + j] / (fit->se[i] * fit->se[j]);
   fit->cond = cond_number(fit->corr, n);
-done:
-  gsl_matrix_free(T);
-  free(Hc);
+  rc = RKIN_OK;
   return rc;
 }
 
@@ -206,8 +282,11 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   fit->rse = calloc(n, sizeof(double));
   fit->cov = calloc(n * n, sizeof(double));
   fit->cov_r = calloc(n * n, sizeof(double));
+  fit->cov_s = calloc(n * n, sizeof(double));
+  fit->cov_sandwich = calloc(n * n, sizeof(double));
   fit->corr = calloc(n * n, sizeof(double));
   c.eta0 = fit->eta;
+  c.fit = fit;
   c.omega = malloc(p->n_eta * p->n_eta * sizeof(double));
   c.fi = malloc(ns * sizeof(double));
   v0 = malloc(n * sizeof *v0);
@@ -220,6 +299,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   gp = malloc(ns * sizeof *gp);
   g = malloc(ns * n * sizeof *g);
   if (!fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
+      || !fit->cov_s || !fit->cov_sandwich
       || !fit->corr || !c.omega || !c.fi || !v0 || !v || !h || !H || !S
       || !fp || !fm || !gp || !g || name_params(p, fit)) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "covariance step: out of memory");
@@ -266,8 +346,9 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   for (s = 0; s < ns; s++)
     for (k = 0; k < n; k++)
       for (l = 0; l < n; l++) S[k * n + l] += g[s * n + k] * g[s * n + l];
-  rc = finish(fit, H, S, n, err);
+  rc = finish(fit, p->opts.cov_matrix, H, S, n, err);
 done:
+  fit->cov_multimodal = c.multimodal;
   /* Leave p at the estimates for any later use. */
   free(c.omega);
   free(c.fi);

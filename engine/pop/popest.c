@@ -226,7 +226,7 @@ static int check_etas_used(pop *p, rkin_err *err)
   return rc;
 }
 
-static void pop_free(pop *p)
+void pop_free(pop *p)
 {
   int t;
   if (!p) return;
@@ -243,6 +243,8 @@ static void pop_free(pop *p)
   free(p->eta_hat);
   free(p->ofv_i);
   free(p->status);
+  free(p->ebe_modes);
+  free(p->ebe_dofv);
   free(p->serr);
   free(p->pred);
   free(p->ipred);
@@ -250,6 +252,8 @@ static void pop_free(pop *p)
   free(p->iwres);
   free(p->cwres);
   free(p->psi_i);
+  pop_param_free(p);
+  free(p->ang_work);
   free(p);
 }
 
@@ -259,7 +263,7 @@ static int n_cores(void)
   return n > 0 ? (int)n : 1;
 }
 
-static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
+pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
                     const rkin_popfit_opts *opts, rkin_err *err)
 {
   pop *p;
@@ -287,8 +291,6 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->n_sol = pm->model ? (pm->output >= 0 ? rkin_model_noutputs(pm->model)
                                           : rkin_model_nstates(pm->model))
                        : 0;
-  p->n_est = p->n_theta + (pm->omega_diag ? q : q * (q + 1) / 2)
-             + p->n_sigma;
   rc = map_data(p, err);
   if (!rc) rc = compile_psi(p, err);
   if (rc) goto fail;
@@ -298,6 +300,8 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->eta_hat = calloc(p->n_subj * q, sizeof *p->eta_hat);
   p->ofv_i = calloc(p->n_subj, sizeof *p->ofv_i);
   p->status = calloc(p->n_subj, sizeof *p->status);
+  p->ebe_modes = calloc(p->n_subj, sizeof *p->ebe_modes);
+  p->ebe_dofv = calloc(p->n_subj, sizeof *p->ebe_dofv);
   p->serr = calloc(p->n_subj, sizeof *p->serr);
   p->pred = calloc(p->n_obs, sizeof *p->pred);
   p->ipred = calloc(p->n_obs, sizeof *p->ipred);
@@ -307,7 +311,8 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->psi_i = calloc(p->n_subj * p->n_psi, sizeof *p->psi_i);
   if (!p->theta || !p->L || !p->sigma || !p->eta_hat || !p->ofv_i
       || !p->status || !p->serr || !p->pred || !p->ipred || !p->res
-      || !p->iwres || !p->cwres || !p->psi_i) {
+      || !p->iwres || !p->cwres || !p->psi_i || !p->ebe_modes
+      || !p->ebe_dofv) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
     goto fail;
   }
@@ -315,17 +320,12 @@ static pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   memcpy(p->sigma, pm->sigma_init, p->n_sigma * sizeof(double));
   rc = pop_cholesky(pm->omega_init, q, p->L, "population model: omega",
                     err);
+  if (!rc) rc = pop_param_setup(p, err);
   if (rc) goto fail;
-  if (pm->omega_diag) {
-    size_t a, b;
-    for (a = 0; a < q; a++)
-      for (b = 0; b < q; b++)
-        if (a != b && pm->omega_init[a * q + b] != 0) {
-          rc = rkin_err_set(err, RKIN_EINVAL, "population model: omega is "
-                            "diagonal but omega(%zu,%zu) = %g", a + 1,
-                            b + 1, pm->omega_init[a * q + b]);
-          goto fail;
-        }
+  p->ang_work = malloc(q * q * sizeof *p->ang_work);
+  if (!p->ang_work) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto fail;
   }
   p->eta_step = p->opts.eta_step > 0 ? p->opts.eta_step : 1e-4;
   if (p->opts.eta_step <= 0 && pm->model && pm->solve
@@ -377,30 +377,7 @@ typedef struct {
 
 static void x_to_params(const outer_ctx *o, const double *x)
 {
-  pop *p = o->p;
-  size_t q = p->n_eta, k, a, b, i = 0;
-  for (k = 0; k < p->n_theta; k++, i++) p->theta[k] = x[i] * o->scale[k];
-  for (a = 0; a < q; a++)
-    for (b = 0; b <= a; b++) {
-      if (a == b) p->L[a * q + b] = exp(x[i++]);
-      else if (!p->pm->omega_diag) p->L[a * q + b] = x[i++];
-      else p->L[a * q + b] = 0;
-    }
-  for (k = 0; k < p->n_sigma; k++) p->sigma[k] = exp(x[i++]);
-}
-
-static size_t params_to_x(const outer_ctx *o, double *x)
-{
-  pop *p = o->p;
-  size_t q = p->n_eta, k, a, b, i = 0;
-  for (k = 0; k < p->n_theta; k++) x[i++] = p->theta[k] / o->scale[k];
-  for (a = 0; a < q; a++)
-    for (b = 0; b <= a; b++) {
-      if (a == b) x[i++] = log(p->L[a * q + b]);
-      else if (!p->pm->omega_diag) x[i++] = p->L[a * q + b];
-    }
-  for (k = 0; k < p->n_sigma; k++) x[i++] = log(p->sigma[k]);
-  return i;
+  pop_x_apply(o->p, o->scale, x);
 }
 
 static double outer_obj(unsigned n, const double *x, double *grad, void *d)
@@ -427,7 +404,7 @@ static double outer_obj(unsigned n, const double *x, double *grad, void *d)
 
 /* ------------------------------------------------------------ results */
 
-static int alloc_fit(const pop *p, rkin_popfit *fit)
+int pop_alloc_fit(const pop *p, rkin_popfit *fit)
 {
   size_t q = p->n_eta;
   fit->n_subj = p->n_subj;
@@ -452,6 +429,9 @@ static int alloc_fit(const pop *p, rkin_popfit *fit)
   fit->res = calloc(p->n_obs, sizeof(double));
   fit->iwres = calloc(p->n_obs, sizeof(double));
   fit->cwres = calloc(p->n_obs, sizeof(double));
+  fit->ebe_modes = calloc(p->n_subj, sizeof(int));
+  fit->ebe_dofv = calloc(p->n_subj, sizeof(double));
+  if (!fit->ebe_modes || !fit->ebe_dofv) return RKIN_ENOMEM;
   return fit->theta && fit->omega && fit->sigma && fit->eta && fit->psi
          && fit->ofv_i && fit->eta_shrink && fit->dv && fit->time && fit->id
          && fit->pred && fit->ipred && fit->res && fit->iwres && fit->cwres
@@ -472,6 +452,8 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->rse);
   free(fit->cov);
   free(fit->cov_r);
+  free(fit->cov_s);
+  free(fit->cov_sandwich);
   free(fit->corr);
   free(fit->eta);
   free(fit->psi);
@@ -485,10 +467,12 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->res);
   free(fit->iwres);
   free(fit->cwres);
+  free(fit->ebe_modes);
+  free(fit->ebe_dofv);
   memset(fit, 0, sizeof *fit);
 }
 
-static void omega_of(const pop *p, double *omega)
+void pop_omega_of(const pop *p, double *omega)
 {
   size_t q = p->n_eta, a, b, c;
   for (a = 0; a < q; a++)
@@ -496,12 +480,14 @@ static void omega_of(const pop *p, double *omega)
       double t = 0;
       for (c = 0; c <= (a < b ? a : b); c++)
         t += p->L[a * q + c] * p->L[b * q + c];
-      omega[a * q + b] = t;
+      /* a fixed element is its given value, not L L' rounded */
+      omega[a * q + b] = p->om_fix && p->om_fix[a * q + b]
+                         ? p->pm->omega_init[a * q + b] : t;
     }
 }
 
 /* Copies the estimates, EBEs and diagnostics of the last DIAG pass. */
-static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
+void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
 {
   size_t q = p->n_eta, s, j, k;
   double *col = malloc((p->n_subj > p->n_obs ? p->n_subj : p->n_obs)
@@ -509,7 +495,7 @@ static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   fit->ofv = ofv;
   fit->m2ll = ofv + (double)p->n_obs * log(2 * M_PI);
   memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
-  omega_of(p, fit->omega);
+  pop_omega_of(p, fit->omega);
   memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
   memcpy(fit->eta, p->eta_hat, p->n_subj * q * sizeof(double));
   memcpy(fit->psi, p->psi_i, p->n_subj * p->n_psi * sizeof(double));
@@ -519,6 +505,10 @@ static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   memcpy(fit->res, p->res, p->n_obs * sizeof(double));
   memcpy(fit->iwres, p->iwres, p->n_obs * sizeof(double));
   memcpy(fit->cwres, p->cwres, p->n_obs * sizeof(double));
+  memcpy(fit->ebe_modes, p->ebe_modes, p->n_subj * sizeof(int));
+  memcpy(fit->ebe_dofv, p->ebe_dofv, p->n_subj * sizeof(double));
+  fit->n_multimodal = 0;
+  for (s = 0; s < p->n_subj; s++) fit->n_multimodal += p->ebe_modes[s] > 1;
   for (s = 0; s < p->n_subj; s++) {
     const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
     for (j = 0; j < sj->n_obs; j++) {
@@ -542,7 +532,7 @@ static void fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   }
 }
 
-static int set_natural(pop *p, const double *theta, const double *omega,
+int pop_set_natural(pop *p, const double *theta, const double *omega,
                        const double *sigma, rkin_err *err)
 {
   size_t k;
@@ -564,7 +554,7 @@ int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
   pop *p = pop_new(pm, data, opts, err);
   int rc;
   if (!p) return err ? err->code : RKIN_EINVAL;
-  rc = set_natural(p, theta, omega, sigma, err);
+  rc = pop_set_natural(p, theta, omega, sigma, err);
   if (!rc) rc = pop_pass(p, POP_TASK_OFV, ofv, err);
   if (!rc && m2ll) *m2ll = *ofv + (double)p->n_obs * log(2 * M_PI);
   if (!rc && ofv_i) memcpy(ofv_i, p->ofv_i, p->n_subj * sizeof *ofv_i);
@@ -585,11 +575,11 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
   o.n = n = p->n_est;
   o.best = HUGE_VAL;
   o.scale = malloc((p->n_theta + 1) * sizeof *o.scale);
-  o.xbest = malloc(n * sizeof *o.xbest);
-  x = malloc(n * sizeof *x);
-  lo = malloc(n * sizeof *lo);
-  hi = malloc(n * sizeof *hi);
-  opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)n);
+  o.xbest = malloc((n + 1) * sizeof *o.xbest);
+  x = malloc((n + 1) * sizeof *x);
+  lo = malloc((n + 1) * sizeof *lo);
+  hi = malloc((n + 1) * sizeof *hi);
+  opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)(n ? n : 1));
   if (!o.scale || !o.xbest || !x || !lo || !hi || !opt) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
     goto done;
@@ -598,15 +588,8 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
     double t0 = p->pm->theta_init[k];
     o.scale[k] = t0 != 0 ? fabs(t0) : 1;
   }
-  params_to_x(&o, x);
-  for (k = 0; k < n; k++) {
-    lo[k] = -HUGE_VAL;
-    hi[k] = HUGE_VAL;
-  }
-  for (k = 0; k < p->n_theta; k++) {
-    if (p->pm->theta_lower) lo[k] = p->pm->theta_lower[k] / o.scale[k];
-    if (p->pm->theta_upper) hi[k] = p->pm->theta_upper[k] / o.scale[k];
-  }
+  pop_x_setup(p, o.scale, x, lo, hi);
+  x_to_params(&o, x);
   /* The initial estimates must give an objective: else the model or the
    * data is wrong, not the optimiser. */
   rc = pop_pass(p, POP_TASK_OFV, &f0, err);
@@ -616,6 +599,11 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
   }
   o.best = f0;
   memcpy(o.xbest, x, n * sizeof *x);
+  if (n == 0) {           /* everything fixed: nothing to estimate */
+    fit->stop = "every parameter fixed";
+    rc = RKIN_OK;
+    goto done;
+  }
   nlopt_set_lower_bounds(opt, lo);
   nlopt_set_upper_bounds(opt, hi);
   nlopt_set_min_objective(opt, outer_obj, &o);
@@ -670,7 +658,7 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
     if (err) fit->err = *err;
     return fit->status;
   }
-  if (alloc_fit(p, fit)) {
+  if (pop_alloc_fit(p, fit)) {
     pop_free(p);
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
   }
@@ -685,12 +673,17 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
   rc = pop_pass(p, POP_TASK_DIAG, &ofv, &fit->err);
   if (rc) {
     if (!fit->status) fit->status = rc;
-    omega_of(p, fit->omega);
+    pop_omega_of(p, fit->omega);
     memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
     memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
   } else {
-    fill_fit(p, fit, ofv);
-    if (p->opts.covariance && fit->status == 0) {
+    pop_fill_fit(p, fit, ofv);
+    fit->n_boundary = pop_boundary(p, fit->omega, &fit->boundary);
+    if (fit->n_boundary && p->opts.covariance && fit->status == 0) {
+      fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_ERANGE,
+                                     "covariance step not run: %s",
+                                     fit->boundary.msg);
+    } else if (p->opts.covariance && fit->status == 0 && p->n_est) {
       rkin_err_clear(&fit->cov_err);
       fit->cov_status = pop_covariance(p, fit, &fit->cov_err);
     }

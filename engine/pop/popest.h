@@ -37,7 +37,25 @@
 #include "solve/solve.h"
 
 typedef enum { RKIN_RES_ADD, RKIN_RES_PROP, RKIN_RES_COMB } rkin_res_model;
-typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
+/* FO; FOCE-I (interaction: the residual variance at the EBE); FOCE
+ * (NONMEM's FOCE without INTERACTION: the residual variance at eta = 0);
+ * Laplace and Laplace-I (true second derivatives of the individual
+ * objective at the EBE instead of FOCE's first-order Hessian; without /
+ * with interaction). Appended in this order: FO and FOCE-I keep their
+ * values. */
+typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI, RKIN_POP_FOCE,
+               RKIN_POP_LAPLACE, RKIN_POP_LAPLACEI } rkin_pop_method;
+/* Starts of the inner search for each subject's EBE (its mode of eta).
+ * MULTI (default): the previous EBE, eta = 0 and the FO-linearised mode
+ * in every pass, and also +-2 SDs of Omega along each axis on the first
+ * pass and in the final (diagnostic) one; the lowest local minimum is
+ * kept. SINGLE: the previous EBE only (eta = 0 when that search fails).
+ * SCAN: all of MULTI's starts in every pass. */
+typedef enum { RKIN_EBE_MULTI, RKIN_EBE_SINGLE, RKIN_EBE_SCAN }
+  rkin_ebe_starts;
+/* The covariance step's matrix (NONMEM's $COV MATRIX=): the sandwich
+ * R^-1 S R^-1, R^-1 or S^-1. */
+typedef enum { RKIN_COV_SANDWICH, RKIN_COV_R, RKIN_COV_S } rkin_cov_matrix;
 
 /* Individual parameters psi (n_psi) from theta, eta and the subject's
  * covariates (in popmodel.cov_names order). Called from worker threads
@@ -77,6 +95,16 @@ typedef struct {
   const double *omega_init;       /* n_eta x n_eta, symmetric positive
                                      definite, row-major */
   int omega_diag;                 /* 1: off-diagonals fixed at 0 */
+  /* Block-diagonal Omega: a label per eta (n_eta), etas with the same
+   * label form a block whose covariances are estimated; elements across
+   * blocks are 0. NULL: diagonal (omega_diag) or one full block. */
+  const int *omega_block;
+  /* FIX (NULL: none): theta_fix[n_theta], omega_fix[n_eta x n_eta] (an
+   * element fixes both (a,b) and (b,a); a covariance only with its whole
+   * block), sigma_fix[n_sigma]: nonzero keeps the initial value. */
+  const int *theta_fix;
+  const int *omega_fix;
+  const int *sigma_fix;
 
   size_t n_cov;                   /* covariates the builder uses, looked */
   const char *const *cov_names;   /* up in the dataset by name */
@@ -110,6 +138,9 @@ typedef struct {
   int fd_grad;           /* 1: df/deta by finite differences also where
                             the exact path gives it analytically (default
                             0: forward sensitivities, see below) */
+  rkin_ebe_starts ebe_starts; /* default RKIN_EBE_MULTI */
+  rkin_cov_matrix cov_matrix; /* the covariance giving the SEs (default
+                                 RKIN_COV_SANDWICH, NONMEM's) */
 } rkin_popfit_opts;
 
 void rkin_popfit_opts_default(rkin_popfit_opts *o);
@@ -127,25 +158,47 @@ typedef struct {
   double *omega;         /* n_eta x n_eta */
   double *sigma;         /* n_sigma SDs */
 
-  /* Covariance step, over the n_est estimated parameters: theta, then
-   * Omega's variances (diagonal) or lower triangle row by row, then the
-   * sigma SDs. cov_status != 0: not done or failed (message in cov_err). */
+  /* Estimates near a boundary (a variance tending to 0, an |Omega
+   * correlation| above 0.99): n_boundary of them, named in `boundary`;
+   * the covariance step is then not run. */
+  int n_boundary;
+  rkin_err boundary;
+
+  /* Covariance step, over the n_est estimated (not fixed) parameters:
+   * theta, then Omega's estimated elements of the lower triangle row by
+   * row (within blocks), then the sigma SDs. cov_status != 0: not done or
+   * failed (message in cov_err). */
   int cov_status;
   rkin_err cov_err;
   size_t n_est;
   char **est_names;      /* "lKa", "OMEGA(2,1)", "SIGMA(1)" */
   double *est;           /* n_est */
-  double *se, *rse;      /* from the sandwich R^-1 S R^-1; rse in % */
-  double *cov;           /* n_est^2: sandwich covariance */
-  double *cov_r;         /* n_est^2: R^-1 covariance */
-  double *corr;          /* n_est^2: correlation of the sandwich */
+  double *se, *rse;      /* from the chosen matrix (opts cov_matrix,
+                            default the sandwich R^-1 S R^-1); rse in % */
+  double *cov;           /* n_est^2: the chosen covariance */
+  double *cov_sandwich;  /* n_est^2: R^-1 S R^-1 (NaN: R not PD) */
+  double *cov_r;         /* n_est^2: R^-1 (NaN: R not PD) */
+  double *cov_s;         /* n_est^2: S^-1 (NaN: S singular) */
+  int cov_ok;            /* bits: 1 sandwich, 2 R^-1, 4 S^-1 computed */
+  double *corr;          /* n_est^2: correlation of the chosen one */
   double cond;           /* max/min eigenvalue of corr (NONMEM's) */
+  double cond_r;         /* max/min eigenvalue of R (inf: not PD) */
 
   /* Per subject (rows in dataset order). */
   double *eta;           /* n_subj x n_eta: EBEs (FO: also computed) */
   double *psi;           /* n_subj x n_psi: individual parameters */
   double *ofv_i;         /* n_subj: contributions to ofv */
   double *eta_shrink;    /* n_eta: 1 - SD(eta^) / omega, fraction */
+  /* Robust EBEs, from the final pass: the number of different local modes
+   * the starts of each subject ended in (1: all agree) and how much higher
+   * the worst one's objective (-2 log joint density) was than the mode
+   * kept; n_multimodal subjects had more than one. cov_multimodal: the
+   * covariance step's evaluations in which some subject had more than
+   * one (its EBEs are then the lowest of several starts as well). */
+  int *ebe_modes;
+  double *ebe_dofv;
+  size_t n_multimodal;
+  size_t cov_multimodal;
   double eps_shrink;     /* 1 - SD(IWRES) */
 
   /* Per observation (dataset order). PRED at eta = 0, IPRED at eta^,
@@ -173,6 +226,20 @@ int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
                     const rkin_popfit_opts *opts, const double *theta,
                     const double *omega, const double *sigma, double *ofv,
                     double *m2ll, double *ofv_i, rkin_err *err);
+
+/* Evaluation without estimation (NONMEM's MAXEVAL=0, nlmixr2's "posthoc"):
+ * *fit as rkin_popfit_run leaves it, at the given parameters instead of
+ * estimates: OFV, per-subject OFV, EBEs, PRED / IPRED / RES / IWRES /
+ * CWRES, shrinkage; the covariance step there when opts->covariance.
+ * theta (n_theta), omega (n_eta x n_eta) and sigma (SDs): NULL takes the
+ * model's initial values. fit->n_eval is 0 and fit->stop says
+ * "evaluation". Returns 0 with fit->status 0, or a negative code (also in
+ * fit->status) when the specification, the values or a subject fails;
+ * release *fit with rkin_popfit_free in every case. */
+int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
+                         const rkin_popfit_opts *opts, const double *theta,
+                         const double *omega, const double *sigma,
+                         rkin_popfit *fit, rkin_err *err);
 
 /* Writes the parameter table (name, estimate, SE, RSE %) and the
  * observation table (ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES) as CSV

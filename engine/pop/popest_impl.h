@@ -34,6 +34,9 @@ typedef struct {
   double *psi;
   double *sol;        /* max_obs x (n_states or n_outputs) */
   double *f, *fp, *fm;/* predictions, natural scale */
+  double *f0;         /* predictions at eta = 0 (methods without
+                         interaction: the residual variance's) */
+  int noint;          /* 1: residual variance at eta = 0 (FOCE, Laplace) */
   double *G;          /* max_obs x n_eta, df/deta (natural scale) */
   double *eta, *etap; /* current eta, perturbed eta */
   double *m1, *m2, *v1, *v2; /* n_eta^2 / max_obs^2 / max_obs scratch */
@@ -71,6 +74,16 @@ struct pop {
   /* Per subject: EBEs (also the next pass's starting points), results. */
   double *eta_hat, *ofv_i;
   int *status;
+  /* Per subject, from its last EBE search: the number of different local
+   * modes the starts ended in, and how much higher the worst one's inner
+   * objective was than the mode kept (0 when one mode). */
+  int *ebe_modes;
+  double *ebe_dofv;
+  unsigned long n_pass;       /* passes run so far */
+  /* The parameter vector (popparam.c): fixed Omega elements (q x q), the
+   * initial SDs and correlation angles of Omega, scratch. */
+  unsigned char *om_fix;
+  double *sd0, *ang0, *ang_work;
   rkin_err *serr;
   /* Per observation (POP_TASK_DIAG). */
   double *pred, *ipred, *res, *iwres, *cwres, *psi_i;
@@ -106,6 +119,40 @@ int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err);
  * naming `what` when not positive definite. */
 int pop_cholesky(const double *omega, size_t n, double *L, const char *what,
                  rkin_err *err);
+
+/* Set-up and results shared by the fit (popest.c) and the evaluation at
+ * given parameters (popeval.c). pop_new checks the specification, maps
+ * the data and starts the threads; pop_free releases it all. */
+pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
+             const rkin_popfit_opts *opts, rkin_err *err);
+void pop_free(pop *p);
+/* Allocates fit's arrays for p's sizes (RKIN_ENOMEM on failure). */
+int pop_alloc_fit(const pop *p, rkin_popfit *fit);
+/* Omega = L L' from p's current factor. */
+void pop_omega_of(const pop *p, double *omega);
+/* Copies p's parameters, EBEs and the last DIAG pass into fit. */
+void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv);
+/* Sets p's current parameters on the natural scale (checked). */
+int pop_set_natural(pop *p, const double *theta, const double *omega,
+                    const double *sigma, rkin_err *err);
+
+/* The parameter vector (popparam.c). pop_param_setup checks the block
+ * pattern and FIX flags against omega_init (its factor already in p->L)
+ * and sets p->n_est, the estimated parameters. */
+int pop_param_setup(pop *p, rkin_err *err);
+void pop_param_free(pop *p);
+int pop_same_block(const pop *p, size_t a, size_t b);
+/* Element (a, b), b <= a, of Omega is estimated (same block, not fixed). */
+int pop_omega_free(const pop *p, size_t a, size_t b);
+/* The outer optimiser's start x, bounds lo / hi (p->n_est each) from the
+ * initial values; scale: |theta0| (1 when 0). Returns the count. */
+size_t pop_x_setup(const pop *p, const double *scale, double *x, double *lo,
+                   double *hi);
+/* Sets p's theta, L and sigma from x (fixed ones: initial values). */
+void pop_x_apply(pop *p, const double *scale, const double *x);
+/* Estimates at a boundary (a variance tending to 0, a correlation to
+ * +-1): their count, and a message naming them in *msg when any. */
+int pop_boundary(const pop *p, const double *omega, rkin_err *msg);
 
 /* The covariance step at the estimates in fit (popcov.c). */
 int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err);

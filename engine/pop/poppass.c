@@ -114,6 +114,7 @@ int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err)
     while (pl->busy > 0) pthread_cond_wait(&pl->done, &pl->mu);
     pthread_mutex_unlock(&pl->mu);
   }
+  p->n_pass++;
   for (s = 0; s < p->n_subj; s++) {
     if (p->status[s]) {
       if (err) *err = p->serr[s];

@@ -45,6 +45,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->f = malloc(n * sizeof *w->f);
   w->fp = malloc(n * sizeof *w->fp);
   w->fm = malloc(n * sizeof *w->fm);
+  w->f0 = malloc(n * sizeof *w->f0);
   w->G = malloc(n * q * sizeof *w->G);
   w->eta = malloc(q * sizeof *w->eta);
   w->etap = malloc(q * sizeof *w->etap);
@@ -64,6 +65,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->inner = nlopt_create(NLOPT_LD_LBFGS, (unsigned)q);
   w->inner_df = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)q);
   if (!w->pvec || !w->twork || !w->psi || !w->sol || !w->f || !w->fp
+      || !w->f0
       || !w->fm || !w->G || !w->eta || !w->etap || !w->m1 || !w->m2
       || !w->v1 || !w->v2 || !w->C || !w->inner || !w->inner_df
       || !w->dpsi || !w->psi2 || !w->dsol || !w->last_eta)
@@ -104,6 +106,7 @@ void pop_ws_free(pop_ws *w)
   free(w->f);
   free(w->fp);
   free(w->fm);
+  free(w->f0);
   free(w->G);
   free(w->eta);
   free(w->etap);
@@ -376,6 +379,23 @@ static void obs_terms(const pop *p, double y, double f, const double *g,
   }
 }
 
+/* obs_terms of observation j of the subject being worked on, at f (and
+ * its eta-row g): without interaction (FOCE, Laplace; w->noint) the
+ * residual variance is the one at eta = 0 (prediction w->f0[j]), so it
+ * does not move with eta, as NONMEM's methods without INTERACTION. */
+static void obs_terms_w(const pop_ws *w, size_t j, double y, double f,
+                        const double *g, double *r, double *V, double *gt,
+                        double *dV)
+{
+  obs_terms(w->p, y, f, g, r, V, gt, dV);
+  if (w->noint) {
+    double r0, gt0[POP_MAX_ETA], dv0[POP_MAX_ETA];
+    size_t k;
+    obs_terms(w->p, y, w->f0[j], NULL, &r0, V, gt0, dv0);
+    for (k = 0; g && k < w->p->n_eta; k++) dV[k] = 0;
+  }
+}
+
 /* z = L^-1 eta (in w->etap); returns z'z = eta' Omega^-1 eta. With
  * winv non-NULL also winv = Omega^-1 eta. */
 static double eta_quad(pop_ws *w, const double *eta, double *winv)
@@ -435,8 +455,8 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   }
   for (k = 0; k < q; k++) val += x[k] * x[k];
   for (j = 0; j < sj->n_obs; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], grad ? w->G + j * q : NULL, &r, &V,
-              gt, dV);
+    obs_terms_w(w, j, sj->dv[j], w->f[j], grad ? w->G + j * q : NULL, &r,
+                &V, gt, dV);
     val += r * r / V + log(V);
     for (k = 0; grad && k < q; k++)
       ge[k] += -2 * r / V * gt[k] + (1 / V - r * r / (V * V)) * dV[k];
@@ -450,45 +470,142 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   return isfinite(val) ? val : INNER_BAD;
 }
 
-/* The EBE of subject s into w->eta, starting from p->eta_hat[s]. */
-static int ebe(pop_ws *w, size_t s, rkin_err *err)
+static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
+                        rkin_err *err);
+
+/* One local search of the inner objective from z (whitened eta), in
+ * place: LBFGS, then BOBYQA (no gradient) from the same start when LBFGS
+ * fails (a noisy finite-difference gradient near a bound or a kink can
+ * stall its line search). Returns the minimum, INNER_BAD on failure. */
+static double inner_search(pop_ws *w, size_t s, double *z)
 {
   pop *p = w->p;
   size_t q = p->n_eta, k;
-  double minf = INNER_BAD, z[POP_MAX_ETA];
-  nlopt_result r = NLOPT_FAILURE;
+  double z0[POP_MAX_ETA], minf = INNER_BAD;
   int attempt;
-  /* LBFGS from the last EBE, then from 0; BOBYQA (no gradient) from the
-   * last EBE when both fail (a noisy finite-difference gradient near a
-   * bound or a kink can stall the line search). */
-  for (attempt = 0; attempt < 3; attempt++) {
-    nlopt_opt opt = attempt < 2 ? w->inner : w->inner_df;
-    if (attempt != 1) {
-      eta_quad(w, p->eta_hat + s * q, NULL);   /* z = L^-1 eta in etap */
-      memcpy(z, w->etap, q * sizeof *z);
-    } else {
-      memset(z, 0, sizeof z);
-    }
+  memcpy(z0, z, q * sizeof *z);
+  for (attempt = 0; attempt < 2; attempt++) {
+    nlopt_opt opt = attempt == 0 ? w->inner : w->inner_df;
+    nlopt_result r;
+    memcpy(z, z0, q * sizeof *z);
     for (k = 0; k < q; k++)
       if (!(fabs(z[k]) < POP_Z_MAX)) z[k] = 0;
     w->subj = s;
     w->fail = 0;
     nlopt_set_min_objective(opt, inner_obj, w);
+    minf = INNER_BAD;
     r = nlopt_optimize(opt, z, &minf);
     /* LBFGS reports round-off when it cannot improve a converged point. */
-    if ((r > 0 || r == NLOPT_ROUNDOFF_LIMITED) && minf < INNER_BAD) break;
+    if ((r > 0 || r == NLOPT_ROUNDOFF_LIMITED) && minf < INNER_BAD)
+      return minf;
   }
-  if (!(r > 0 || r == NLOPT_ROUNDOFF_LIMITED) || minf >= INNER_BAD) {
+  return INNER_BAD;
+}
+
+/* The FO-linearised conditional mode, whitened: with f, G at eta = 0 and
+ * C = G Omega G' + V, eta = Omega G' C^-1 (y - f), so z = L' G' C^-1
+ * (y - f) = B' C^-1 r with B = G L (marginal_cov leaves B in w->m2, the
+ * Cholesky factor of C in w->C and r in w->v1). The mode a subject would
+ * have if the model were linear in eta: a start in the right basin when
+ * the data pull far from the population. */
+static int linear_mode(pop_ws *w, size_t s, double *z, rkin_err *err)
+{
+  pop *p = w->p;
+  size_t q = p->n_eta, n = rkin_data_subject_at(p->data, s)->n_obs, j, k;
+  double zero[POP_MAX_ETA] = {0}, ld;
+  int rc = predict_grad(w, s, zero, w->f, w->G, err);
+  if (!rc) rc = marginal_cov(w, s, NULL, &ld, err);
+  if (rc) return rc;
+  {
+    gsl_matrix_view Cm = gsl_matrix_view_array(w->C, n, n);
+    gsl_vector_view x = gsl_vector_view_array(w->v1, n);
+    gsl_linalg_cholesky_svx(&Cm.matrix, &x.vector);
+  }
+  for (k = 0; k < q; k++) {
+    double t = 0;
+    for (j = 0; j < n; j++) t += w->m2[j * q + k] * w->v1[j];
+    z[k] = t;
+  }
+  return RKIN_OK;
+}
+
+/* Starting points of the inner search beyond the previous EBE and zero:
+ * +-EBE_SCAN_Z prior SDs along each whitened axis. */
+#define EBE_SCAN_Z 2.0
+/* Two local minima are different modes when their whitened etas differ by
+ * more than this (far above the search's 1e-9 tolerance) and their
+ * objectives by more than EBE_MODE_DOFV. */
+#define EBE_MODE_DZ 1e-3
+#define EBE_MODE_DOFV 1e-6
+
+/* The EBE of subject s into w->eta and p->eta_hat[s]: the lowest of the
+ * local searches from several starts (previous EBE, zero, the linearised
+ * mode; with `scan` also +-2 SDs along each axis), as a search from one
+ * start can end in a distant local mode with a much higher objective.
+ * RKIN_EBE_SINGLE: the previous EBE only, zero when that fails. Records
+ * how many different modes were found and how much higher the worst was
+ * in p->ebe_modes[s], p->ebe_dofv[s]. */
+static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
+{
+  pop *p = w->p;
+  size_t q = p->n_eta, k, i, n_start = 0, n_modes = 0;
+  double starts[2 * POP_MAX_ETA + 3][POP_MAX_ETA], zbest[POP_MAX_ETA];
+  double modes[2 * POP_MAX_ETA + 3][POP_MAX_ETA], fmode[2 * POP_MAX_ETA + 3];
+  double best = INNER_BAD, worst = -HUGE_VAL;
+  int single = p->opts.ebe_starts == RKIN_EBE_SINGLE;
+  rkin_err lerr;
+  eta_quad(w, p->eta_hat + s * q, NULL);     /* z = L^-1 eta in etap */
+  memcpy(starts[n_start++], w->etap, q * sizeof(double));
+  memset(starts[n_start++], 0, q * sizeof(double));
+  if (!single && !linear_mode(w, s, starts[n_start], &lerr)) n_start++;
+  for (k = 0; !single && scan && k < q; k++) {
+    memset(starts[n_start], 0, q * sizeof(double));
+    starts[n_start++][k] = EBE_SCAN_Z;
+    memset(starts[n_start], 0, q * sizeof(double));
+    starts[n_start++][k] = -EBE_SCAN_Z;
+  }
+  for (i = 0; i < n_start; i++) {
+    double z[POP_MAX_ETA], f;
+    size_t m;
+    int dup = 0;
+    /* A start equal to one already searched (zero on the first pass). */
+    for (m = 0; m < i && !dup; m++)
+      dup = !memcmp(starts[m], starts[i], q * sizeof(double));
+    if (dup) continue;
+    memcpy(z, starts[i], q * sizeof *z);
+    f = inner_search(w, s, z);
+    if (f >= INNER_BAD) continue;
+    if (f < best) {
+      best = f;
+      memcpy(zbest, z, q * sizeof *z);
+    }
+    for (m = 0; m < n_modes; m++) {
+      double dz = 0;
+      for (k = 0; k < q; k++)
+        if (fabs(z[k] - modes[m][k]) > dz) dz = fabs(z[k] - modes[m][k]);
+      if (dz <= EBE_MODE_DZ || fabs(f - fmode[m]) <= EBE_MODE_DOFV) break;
+    }
+    if (m == n_modes) {
+      memcpy(modes[n_modes], z, q * sizeof *z);
+      fmode[n_modes++] = f;
+    }
+    if (single) break;   /* the previous EBE converged: done */
+  }
+  if (best >= INNER_BAD) {
     const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
     if (w->fail && w->ferr.code) {
       *err = w->ferr;
       return rkin_err_prefix(err, "EBE: ");
     }
     return rkin_err_set(err, RKIN_EOPTIM, "subject ID %g: the EBE "
-                        "(inner optimisation over eta) failed: NLopt %s",
-                        sj->id, nlopt_result_to_string(r));
+                        "(inner optimisation over eta) failed from every "
+                        "start", sj->id);
   }
-  eta_of_z(p, z, w->eta);
+  for (i = 0; i < n_modes; i++)
+    if (fmode[i] - best > worst) worst = fmode[i] - best;
+  p->ebe_modes[s] = (int)n_modes;
+  p->ebe_dofv[s] = n_modes > 1 ? worst : 0;
+  eta_of_z(p, zbest, w->eta);
   memcpy(p->eta_hat + s * q, w->eta, q * sizeof *w->eta);
   return RKIN_OK;
 }
@@ -521,7 +638,7 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
   double *A = w->m1, *LA = w->m2, gt[POP_MAX_ETA], dV[POP_MAX_ETA];
   memset(A, 0, q * q * sizeof *A);
   for (j = 0; j < sj->n_obs; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gt, dV);
+    obs_terms_w(w, j, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gt, dV);
     val += r * r / V + log(V);
     for (a = 0; a < q; a++)
       for (b = 0; b < q; b++)
@@ -562,7 +679,7 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
   size_t q = p->n_eta, n = sj->n_obs, j, k, c;
   double *B = w->m2, r, V, gtb[POP_MAX_ETA], dvb[POP_MAX_ETA];
   for (j = 0; j < n; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gtb, dvb);
+    obs_terms_w(w, j, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gtb, dvb);
     for (k = 0; eta && k < q; k++) r += gtb[k] * eta[k];
     w->v1[j] = r;
     w->v2[j] = V;
@@ -643,26 +760,94 @@ static int diagnostics(pop_ws *w, size_t s, rkin_err *err)
   return RKIN_OK;
 }
 
+/* Step of the central differences of the inner gradient in z giving the
+ * Hessian (whitened scale: prior SD 1): the gradient is analytic in f and
+ * G, so truncation is h^2 and G's own noise over h stays small; ten
+ * finite-difference steps on eta when G comes from them (CVODES). */
+#define LAPLACE_STEP 1e-4
+
+/* Laplace term at the EBE eta (Wolfinger 1993, Biometrika 80:791; NONMEM's
+ * METHOD=COND LAPLACIAN): with J(z) the inner objective (-2 log joint
+ * density without 2 pi, whitened, prior term z'z), -2 log of the Laplace
+ * approximation of the integral over eta is J(z^) + log det(H / 2), H
+ * the true second derivative of J at z^ (residual x curvature terms
+ * included, unlike FOCE's first-order Hessian), here by central
+ * differences of the analytic gradient, symmetrised. In z, Omega's
+ * determinant is already in H / 2 = I + .... Clobbers w->f and w->G. */
+static int laplace_term(pop_ws *w, size_t s, const double *eta, double *ofv,
+                        rkin_err *err)
+{
+  pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  size_t q = p->n_eta, a, b;
+  double z[POP_MAX_ETA], zp[POP_MAX_ETA], gp[POP_MAX_ETA], gm[POP_MAX_ETA];
+  double *H = w->m1, J, ld;
+  double h = p->eta_step > 1e-4 ? 10 * p->eta_step : LAPLACE_STEP;
+  eta_quad(w, eta, NULL);
+  memcpy(z, w->etap, q * sizeof *z);
+  w->subj = s;
+  w->fail = 0;
+  J = inner_obj((unsigned)q, z, NULL, w);
+  for (a = 0; a < q && !w->fail; a++) {
+    memcpy(zp, z, q * sizeof *z);
+    zp[a] = z[a] + h;
+    inner_obj((unsigned)q, zp, gp, w);
+    zp[a] = z[a] - h;
+    inner_obj((unsigned)q, zp, gm, w);
+    for (b = 0; b < q; b++) H[a * q + b] = (gp[b] - gm[b]) / (2 * h);
+  }
+  if (w->fail || !(J < INNER_BAD)) {
+    *err = w->ferr;
+    return rkin_err_prefix(err, "Laplace: ");
+  }
+  for (a = 0; a < q; a++)
+    for (b = 0; b < a; b++)
+      H[a * q + b] = H[b * q + a] = (H[a * q + b] + H[b * q + a]) / 4;
+  for (a = 0; a < q; a++) H[a * q + a] /= 2;
+  if (chol_logdet(H, q, &ld))
+    return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: Laplace: the "
+                        "second derivative of the individual objective at "
+                        "the EBE is not positive definite", sj->id);
+  *ofv = J + ld;
+  if (!isfinite(*ofv))
+    return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: objective "
+                        "term is not finite", sj->id);
+  return RKIN_OK;
+}
+
 void pop_subject(pop_ws *w, size_t s, pop_task task)
 {
   pop *p = w->p;
   rkin_err *err = &p->serr[s];
   double ofv = 0;
   int rc = RKIN_OK;
+  rkin_pop_method m = p->opts.method;
+  int laplace = m == RKIN_POP_LAPLACE || m == RKIN_POP_LAPLACEI;
   rkin_err_clear(err);
-  if (p->opts.method == RKIN_POP_FOCEI || task == POP_TASK_DIAG) {
+  w->noint = 0;
+  if (m == RKIN_POP_FOCE || m == RKIN_POP_LAPLACE) {
+    double zero[POP_MAX_ETA] = {0};
+    rc = predict(w, s, zero, w->f0, err);
+    w->noint = !rc;
+  }
+  if (!rc && (m != RKIN_POP_FO || task == POP_TASK_DIAG)) {
+    /* The scan of extra starts: in every pass when asked, else on the
+     * first pass (later ones start from its modes) and at the end. */
+    int scan = p->opts.ebe_starts == RKIN_EBE_SCAN
+               || task == POP_TASK_DIAG || p->n_pass == 0;
     w->last_ok = 0;
-    rc = ebe(w, s, err);
+    rc = ebe(w, s, scan, err);
+    if (!rc && laplace) rc = laplace_term(w, s, w->eta, &ofv, err);
     /* f and G exactly at the EBE (the optimiser's last call may be
      * elsewhere). */
     if (!rc && !(w->last_ok && w->last_subj == s
                  && !memcmp(w->last_eta, w->eta, p->n_eta * sizeof *w->eta)))
       rc = predict_grad(w, s, w->eta, w->f, w->G, err);
-    if (!rc && p->opts.method == RKIN_POP_FOCEI)
+    if (!rc && (m == RKIN_POP_FOCEI || m == RKIN_POP_FOCE))
       rc = foce_term(w, s, w->eta, &ofv, err);
     if (!rc && task == POP_TASK_DIAG) rc = diagnostics(w, s, err);
   }
-  if (!rc && p->opts.method == RKIN_POP_FO) {
+  if (!rc && m == RKIN_POP_FO) {
     double zero[POP_MAX_ETA] = {0};
     rc = predict_grad(w, s, zero, w->f, w->G, err);
     if (!rc) rc = fo_term(w, s, &ofv, err);
