@@ -300,13 +300,23 @@ static void test_bad_input(void)
   like(err.msg, "mdv.csv:2: column MDV: 2 is not supported", "... naming "
        "line and value");
   rkin_data_free(d);
-  /* A covariate that changes within a subject would be fitted at its
-   * first value: an error until time-varying covariates are read. */
-  d = read_text("tv.csv", "ID,TIME,DV,WT\n1,0,1,70\n1,1,2,.\n1,2,3,72\n",
-                NULL, &err);
-  ok(d == NULL, "a covariate changing within a subject is refused");
-  like(err.msg, "tv.csv:4: covariate WT = 72 differs from 70 on an earlier "
-       "record of subject ID 1", "... naming line, covariate and values");
+  /* Time-varying covariates (issue 13): every record keeps its values
+   * (NaN where missing), its time, line and dose; the subject's cov is
+   * the first value. */
+  d = read_text("tv.csv", "ID,TIME,DV,AMT,CMT,WT\n1,0,.,5,1,70\n"
+                "1,1,2,.,.,.\n1,2,3,.,.,72\n1,2,.,5,1,74\n", NULL, &err);
+  {
+    const rkin_data_subject *s = d ? rkin_data_subject_at(d, 0) : NULL;
+    ok(s && s->n_rec == 4 && s->cov[0] == 70 && s->rec_cov[0] == 70
+       && isnan(s->rec_cov[1]) && s->rec_cov[2] == 72 && s->rec_cov[3] == 74
+       && s->rec_time[1] == 1 && s->rec_time[3] == 2 && s->rec_line[2] == 4
+       && s->rec_dose[0] == 0 && s->rec_dose[1] == -1
+       && s->rec_dose[3] == 1 && s->rec_seg[3] == 0 && s->cov_locf == 0,
+       "a covariate changing within a subject: every record's value, "
+       "time, line and dose index (%s)", d ? "read" : err.msg);
+    is_int(d ? rkin_data_covariate_column(d, 0) : -1, 6,
+           "WT is column 6 of the header");
+  }
   rkin_data_free(d);
   d = read_text("cov.csv", "ID,TIME,DV,WT\n1,0,1,70\n", NULL, &err);
   is_int(d ? rkin_data_covariate_index(d, "AGE", &err) : 0, -1,
