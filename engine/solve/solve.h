@@ -26,7 +26,10 @@
  *   (I - e^(A ii)) x = Phi(0) by LU; CVODES runs Newton on x - Phi(x) with
  *   a finite-difference Jacobian of Phi until the step is below
  *   10 (rtol |x| + atol), and reports RKIN_ESOLVER with the number of
- *   iterations when it does not converge. The constant-infusion steady
+ *   iterations when it does not converge. Both that stop
+ *   and the integration scale with atol: amounts left from earlier doses
+ *   that are small against atol (a long II) need a smaller atol (the
+ *   steady-state cohort, tests/bench/bench_ss.c, takes 1e-12 MBq). The constant-infusion steady
  *   state (ii = 0) solves f(x) + r = 0 by Newton with the model's exact
  *   Jacobian (one LU solve of A x = -r for a linear model).
  * - Output times must lie in [t0, t1] and be non-decreasing; NaN times,

@@ -1428,6 +1428,54 @@ static void test_piecewise(void)
   rkin_model_free(m);
 }
 
+/* Steady state on the CVODES path against the closed form at a tight
+ * tolerance (issue 13: bench_ss found 2.2e-4 between the paths). X' =
+ * -(k + l) X, r = k + l, II = 150 h, so the amount left when the next
+ * dose comes is tiny (q = e^{-r II} ~ 3e-7 of the peak), as the kidney's
+ * in the steady-state cohort. At the record's time + II (no further
+ * dose): bolus D q / (1 - q); infusion of D over T h: D / (r T) (1 -
+ * e^{-r T}) e^{-r (II - T)} / (1 - q). With atol 1e-12 both paths agree
+ * with the closed form to 1e-6 at rtol 1e-8 (the default atol, 1e-9,
+ * would dominate these amounts). */
+static void test_ss_tight(void)
+{
+  rkin_model *m = one_cmt(0.1);
+  const double II = 150, D = 100, T = 2, r = 0.1 + LAM;
+  const double q = exp(-r * II);
+  int pi, inf;
+  for (inf = 0; inf < 2; inf++) {
+    rkin_dose ss = { .time = 0, .amount = D, .cmt = 0, .ii = II, .ss = 1,
+                     .rate = inf ? D / T : 0 };
+    rkin_dosing *d = doses(&ss, 1);
+    double times[2] = { 0, II }, want[2];
+    want[1] = inf ? D / (r * T) * (1 - exp(-r * T)) * exp(-r * (II - T))
+                    / (1 - q)
+                  : D * q / (1 - q);
+    /* at the record: after its bolus; an infusion's start (the amount
+     * left over) */
+    want[0] = inf ? want[1] : D / (1 - q);
+    for (pi = 0; pi < 2; pi++) {
+      rkin_solver *s = solver(m, PATHS[pi], 1e-8, 1e-12);
+      rkin_solve_req rq = sampled(II, d, times, 2);
+      rkin_solve_res rs = { 0 };
+      rkin_err err;
+      double y[2] = { NAN, NAN }, e0, e1;
+      int rc;
+      rs.y = y;
+      rc = rkin_solver_run(s, &rq, &rs, &err);
+      e0 = fabs(y[0] / want[0] - 1);
+      e1 = fabs(y[1] / want[1] - 1);
+      ok(rc == 0 && e0 < 1e-6 && e1 < 1e-6, "%s: SS = 1 %s, II %g h, "
+         "rtol 1e-8: at the record and II later (%.3g) = the closed form "
+         "to 1e-6 (rel. errors %.2e, %.2e)", PNAME[pi],
+         inf ? "infusion" : "bolus", II, want[1], e0, e1);
+      rkin_solver_free(s);
+    }
+    rkin_dosing_free(d);
+  }
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -1455,6 +1503,7 @@ int main(void)
   test_dose_mods();
   test_dataset_modelled();
   test_piecewise();
+  test_ss_tight();
   done_testing();
   return exit_status();
 }
