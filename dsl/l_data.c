@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "l_covdecl.h"
 #include "lrk.h"
 #include "modules.h"
 #include "core/model.h"
@@ -54,7 +55,8 @@ static int data_read(lua_State *L)
   o.simulate = 1;
   lua_settop(L, 3);
   if (!lua_isnil(L, 3)) {
-    static const char *const keys[] = {"rows", "covariates", NULL};
+    static const char *const keys[] = {"rows", "covariates", "declare",
+                                       NULL};
     const char *rows, *cv;
     luaL_checktype(L, 3, LUA_TTABLE);
     lrk_check_keys(L, 3, "rk.data", keys);
@@ -89,6 +91,16 @@ static int data_read(lua_State *L)
   rkin_err_clear(&err);
   x->d = rkin_data_read(path, &o, &err);
   if (!x->d) lrk_raise(L, "rk.data", &err);
+  if (!lua_isnil(L, 3)) {
+    int top = lua_gettop(L);   /* x */
+    if (lua_getfield(L, 3, "declare") != LUA_TNIL) {
+      size_t n;
+      const rkin_covdecl *c = lrk_covdecls(L, -1, "rk.data", &n);
+      if (rkin_data_check_covdecl(x->d, c, n, &err))
+        lrk_raise(L, "rk.data", &err);
+    }
+    lua_settop(L, top);
+  }
   return 1;
 }
 

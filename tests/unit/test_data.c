@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/init.h"
+#include "pop/covdecl.h"
 #include "pop/data.h"
 #include "../tap.h"
 
@@ -621,6 +622,46 @@ static void test_simulate(void)
       "(estimation)");
 }
 
+/* Declared covariates (pop/covdecl.h): the range's ends are inside, a
+ * value past them or outside the levels names file, line, column,
+ * subject and the declaration; malformed declarations are refused. */
+static void test_covdecl(void)
+{
+  static const double sex_levels[2] = { 0, 1 };
+  rkin_covdecl dc[2] = {
+    { .name = "wt", .unit = "kg", .lo = 30, .hi = 150 },
+    { .name = "SEX", .unit = "", .categorical = 1, .levels = sex_levels,
+      .n_levels = 2 },
+  };
+  rkin_covdecl bad = { .name = "WT", .unit = "kg", .lo = 2, .hi = 1 };
+  rkin_err err;
+  rkin_data *d = read_text("decl.csv", "ID,TIME,DV,WT,SEX\n1,0,1,30,0\n"
+                           "1,1,2,150,1\n2,0,1,80,1\n2,1,1,150.5,1\n",
+                           NULL, &err);
+  ok(d && rkin_data_check_covdecl(d, dc, 1, &err) == RKIN_EINVAL
+     && strstr(err.msg, "decl.csv:5: column 4 (WT): 150.5 (subject ID 2) "
+               "is outside the declared range [30, 150] kg of covariate wt"),
+     "a value past the range: file, line, column, subject, range (%s)",
+     err.msg);
+  rkin_data_free(d);
+  d = read_text("decl2.csv", "ID,TIME,DV,WT,SEX\n1,0,1,30,0\n1,1,2,150,1\n"
+                "1,2,2,.,0.5\n", NULL, &err);
+  ok(d && rkin_data_check_covdecl(d, dc, 1, &err) == RKIN_OK,
+     "the range's ends are inside, a missing cell is not checked");
+  ok(d && rkin_data_check_covdecl(d, dc, 2, &err) == RKIN_EINVAL
+     && strstr(err.msg, "decl2.csv:4: column 5 (SEX): 0.5 (subject ID 1) is "
+               "outside the declared levels {0, 1} of covariate SEX"),
+     "a value not among the levels (%s)", err.msg);
+  ok(rkin_covdecl_check(&bad, &err) == RKIN_EINVAL
+     && strstr(err.msg, "covariate WT: range [2, 1] is invalid"),
+     "lo > hi refused (%s)", err.msg);
+  bad.categorical = 1;
+  ok(rkin_covdecl_check(&bad, &err) == RKIN_EINVAL
+     && strstr(err.msg, "categorical without levels"),
+     "categorical without levels refused (%s)", err.msg);
+  rkin_data_free(d);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -636,6 +677,7 @@ int main(void)
   test_hardening();
   test_model_rates();
   test_simulate();
+  test_covdecl();
   {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
