@@ -643,7 +643,9 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
      * it, from the previous record on) */
     if (!r->pw_locf && (rc = switch_params(s, t, err))) return rc;
     te = e < nev && ev[e].time < r->t1 ? ev[e].time : r->t1;
-    if (s->k_pw < r->n_pw && r->pw_t[s->k_pw] < te) te = r->pw_t[s->k_pw];
+    /* (> t: a switch not made cannot hold the walk at t) */
+    if (s->k_pw < r->n_pw && r->pw_t[s->k_pw] > t && r->pw_t[s->k_pw] < te)
+      te = r->pw_t[s->k_pw];
     for (nk = 0; s->k_out + nk < r->n_times
                  && r->times[s->k_out + nk] < te; nk++)
       ;
