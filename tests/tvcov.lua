@@ -62,6 +62,38 @@ end
 -- of them swapped for the other): NOCB clears faster over (2,4].
 t.ok(nocb[2] < 0.9 * locf[2], "NOCB and LOCF give different C(4)")
 
+-- m:simulate with a covariate table over time: the same piecewise
+-- closed forms as the dataset above (rows as its records).
+for _, path in ipairs { "exact", "cvodes" } do
+  local tol = path == "exact" and 1e-12 or 1e-7
+  local rows = { { time = 2, WT = 70 }, { time = 4, WT = 140 }, { time = 6 } }
+  local spec = { doses = { { time = 0, amount = D, to = "A" } }, times = { 2, 4, 6 },
+                 covariates = rows, path = path, rtol = 1e-10, atol = 1e-12 }
+  local r = m:simulate(spec)
+  for i = 1, 3 do
+    t.is(r.C[i], nocb[i], tol * nocb[i],
+         ("m:simulate covariates (NOCB), %s: C(%d) = piecewise closed form"):format(path, 2 * i))
+  end
+  rows.rule = "locf"
+  r = m:simulate(spec)
+  for i = 1, 3 do
+    t.is(r.C[i], locf[i], tol * locf[i],
+         ("m:simulate covariates (LOCF), %s: C(%d) = piecewise closed form"):format(path, 2 * i))
+  end
+end
+do
+  -- F from the row in force at each dose (NOCB: the row whose interval
+  -- ends at or after it).
+  local r = m:simulate { doses = { { time = 0, amount = D, to = "A" }, { time = 4, amount = D, to = "A" } },
+                         times = { 6 }, covariates = { { time = 0, FR = 1 }, { time = 4, FR = 0.5 }, { time = 6, FR = 0.5 } } }
+  local want = (D * exp(-6 * k1) + 0.5 * D * exp(-2 * k1)) / V
+  t.is(r.C[1], want, 1e-12 * want, "m:simulate covariates: each dose's F from its row")
+end
+t.raises(function() return m:simulate { times = { 1 }, covariates = { { time = 2, WT = 70 }, { time = 1, WT = 80 } } } end,
+         "covariates%[2%].time = 1.0 is not after the previous row.s 2.0", "m:simulate covariates: rows going back in time")
+t.raises(function() return m:simulate { times = { 1 }, covariates = { { time = 2, BW = 70 } } } end,
+         "covariates%[1%]: .*'BW'", "m:simulate covariates: an unknown parameter")
+
 -- A covariate changing on dose records only (FR, the bioavailability of
 -- each dose): the dose at 4 h takes its own record's FR 0.5, whichever
 -- convention; WT constant.
