@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "l_covdecl.h"
 #include "lrk.h"
 #include "modules.h"
 #include "core/model.h"
@@ -39,9 +40,11 @@ static int simdata_gc(lua_State *L)
   return 0;
 }
 
-/* rk.data(path [, model [, {rows = "observations" | "all"}]]): with a
- * model CMT may name its states or outputs and DVID k selects its output
- * k; rows = "all" makes every record a row (pop/data.h simulate 2). */
+/* rk.data(path [, model [, {rows = "observations" | "all", covariates =
+ * "nocb" | "locf"}]]): with a model CMT may name its states or outputs
+ * and DVID k selects its output k; rows = "all" makes every record a row
+ * (pop/data.h simulate 2); covariates: how a time-varying covariate
+ * applies between records (pop/data.h cov_locf). */
 static int data_read(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
@@ -52,8 +55,9 @@ static int data_read(lua_State *L)
   o.simulate = 1;
   lua_settop(L, 3);
   if (!lua_isnil(L, 3)) {
-    static const char *const keys[] = {"rows", NULL};
-    const char *rows;
+    static const char *const keys[] = {"rows", "covariates", "declare",
+                                       NULL};
+    const char *rows, *cv;
     luaL_checktype(L, 3, LUA_TTABLE);
     lrk_check_keys(L, 3, "rk.data", keys);
     rows = lrk_field_string(L, 3, "rk.data", "rows", 0, "observations");
@@ -61,6 +65,12 @@ static int data_read(lua_State *L)
     else if (strcmp(rows, "observations") != 0)
       return lrk_error(L, "rk.data: field 'rows' must be \"observations\" "
                        "or \"all\" (got \"%s\")", rows);
+    cv = lrk_field_string(L, 3, "rk.data", "covariates", 0, "nocb");
+    if (strcmp(cv, "locf") == 0) o.cov_locf = 1;
+    else if (strcmp(cv, "nocb") != 0)
+      return lrk_error(L, "rk.data: field 'covariates' must be \"nocb\" "
+                       "(NONMEM: a record's values apply up to it) or "
+                       "\"locf\" (from it on) (got \"%s\")", cv);
   }
   if (!lua_isnil(L, 2)) {
     const rkin_model *m = lrk_check_model(L, 2);
@@ -81,6 +91,16 @@ static int data_read(lua_State *L)
   rkin_err_clear(&err);
   x->d = rkin_data_read(path, &o, &err);
   if (!x->d) lrk_raise(L, "rk.data", &err);
+  if (!lua_isnil(L, 3)) {
+    int top = lua_gettop(L);   /* x */
+    if (lua_getfield(L, 3, "declare") != LUA_TNIL) {
+      size_t n;
+      const rkin_covdecl *c = lrk_covdecls(L, -1, "rk.data", &n);
+      if (rkin_data_check_covdecl(x->d, c, n, &err))
+        lrk_raise(L, "rk.data", &err);
+    }
+    lua_settop(L, top);
+  }
   return 1;
 }
 
@@ -161,22 +181,61 @@ static size_t read_cov_params(lua_State *L, int t, const rkin_model *m,
   return n;
 }
 
-/* Sets the covariate parameters of subject sj into p. */
+/* Sets the covariate parameters of subject sj into p (its first value)
+ * and checks that each is given on every record (time-varying
+ * covariates: the value of a record enters the model). */
 static void set_cov_params(lua_State *L, const rkin_data *d,
                            const rkin_data_subject *sj, size_t n,
                            const int *par, const int *col, double *p)
 {
-  size_t k;
+  size_t k, r, nc = rkin_data_ncovariates(d);
+  char msg[320];   /* lua_pushfstring has no %g */
   for (k = 0; k < n; k++) {
     double v = sj->cov[col[k]];
+    const char *name = rkin_data_covariate_name(d, (size_t)col[k]);
     if (!isfinite(v)) {
-      char msg[160];   /* lua_pushfstring has no %g */
       snprintf(msg, sizeof msg, "subject ID %g (line %zu)", sj->id, sj->line);
       lrk_error(L, "d:simulate: %s: covariate %s is missing on every record",
-                msg, rkin_data_covariate_name(d, (size_t)col[k]));
+                msg, name);
     }
+    for (r = 0; r < sj->n_rec; r++)
+      if (!isfinite(sj->rec_cov[r * nc + (size_t)col[k]])) {
+        snprintf(msg, sizeof msg, "%s:%zu: column %d (%s): covariate "
+                 "missing on a record of subject ID %g (a covariate the "
+                 "model uses needs a value on every record: it applies "
+                 "over the interval each record ends)", rkin_data_name(d),
+                 sj->rec_line[r], rkin_data_covariate_column(d,
+                                                             (size_t)col[k]),
+                 name, sj->id);
+        lrk_error(L, "d:simulate: %s", msg);
+      }
     p[par[k]] = v;
   }
+}
+
+/* The model parameters at each record of sj (rkin_data_predict_rec):
+ * p with the covariate parameters from the record's columns, into rp
+ * (grown); NULL when no covariate parameter is asked for. */
+static const double *record_params(const rkin_data *d,
+                                   const rkin_data_subject *sj,
+                                   const double *p, size_t np, size_t n,
+                                   const int *par, const int *col,
+                                   double **rp, size_t *cap)
+{
+  size_t r, k, nc = rkin_data_ncovariates(d);
+  if (!n || !sj->n_rec) return NULL;
+  if (sj->n_rec * np > *cap) {
+    double *q = realloc(*rp, sj->n_rec * np * sizeof *q);
+    if (!q) return NULL;
+    *rp = q;
+    *cap = sj->n_rec * np;
+  }
+  for (r = 0; r < sj->n_rec; r++) {
+    memcpy(*rp + r * np, p, np * sizeof *p);
+    for (k = 0; k < n; k++)
+      (*rp)[r * np + (size_t)par[k]] = sj->rec_cov[r * nc + (size_t)col[k]];
+  }
+  return *rp;
 }
 
 static void set_column(lua_State *L, int res, const char *name,
@@ -290,7 +349,9 @@ static int simdata_simulate(lua_State *L)
   sv = rkin_solver_new(m, &so, &err);
   if (!sv) lrk_raise(L, "d:simulate", &err);
   {
-    double *p = malloc((np ? np : 1) * sizeof *p);
+    double *p = malloc((np ? np : 1) * sizeof *p), *rp = NULL;
+    const double *rpar;
+    size_t cap_rp = 0;
     if (!p) {
       rkin_solver_free(sv);
       return lrk_error(L, "d:simulate: out of memory");
@@ -300,11 +361,21 @@ static int simdata_simulate(lua_State *L)
       const rkin_data_subject *sj = rkin_data_subject_at(x->d, i);
       memcpy(p, typ, np * sizeof *p);
       set_cov_params(L, x->d, sj, ncp, cpar, ccol, p);
-      rc = rkin_data_predict(sv, m, sj, p, pred + row, &err);
+      rpar = record_params(x->d, sj, p, np, ncp, cpar, ccol, &rp, &cap_rp);
+      if (ncp && sj->n_rec && !rpar) {
+        rc = rkin_err_set(&err, RKIN_ENOMEM, "out of memory");
+        break;
+      }
+      rc = rkin_data_predict_rec(sv, m, sj, p, rpar, pred + row, &err);
       if (!rc && have_ipred) {
         memcpy(p, indiv + i * np, np * sizeof *p);
         set_cov_params(L, x->d, sj, ncp, cpar, ccol, p);
-        rc = rkin_data_predict(sv, m, sj, p, ipred + row, &err);
+        rpar = record_params(x->d, sj, p, np, ncp, cpar, ccol, &rp, &cap_rp);
+        if (ncp && sj->n_rec && !rpar) {
+          rc = rkin_err_set(&err, RKIN_ENOMEM, "out of memory");
+          break;
+        }
+        rc = rkin_data_predict_rec(sv, m, sj, p, rpar, ipred + row, &err);
       }
       for (k = 0; k < sj->n_obs; k++) {
         id[row + k] = sj->id;
@@ -318,6 +389,7 @@ static int simdata_simulate(lua_State *L)
       row += sj->n_obs;
     }
     free(p);
+    free(rp);
     rkin_solver_free(sv);
   }
   if (rc) lrk_raise(L, "d:simulate", &err);

@@ -85,7 +85,7 @@ static const char **dvid_order(lua_State *L, const rkin_model *m,
  * a state or an output; DVID k selects output k of the list at dvid_idx,
  * or of the model's outputs when dvid_idx is 0) and pushes it. */
 static ldata *push_data(lua_State *L, const char *path, int model_idx,
-                        int dvid_idx, const char *ctx)
+                        int dvid_idx, int locf, const char *ctx)
 {
   const rkin_model *m = lrk_check_model(L, model_idx);
   size_t k, ns = rkin_model_nstates(m), nd;
@@ -100,6 +100,7 @@ static ldata *push_data(lua_State *L, const char *path, int model_idx,
   o.state_names = names;
   o.n_outputs = nd;
   o.output_names = dv;
+  o.cov_locf = locf;
   x = lua_newuserdatauv(L, sizeof *x, 0);
   memset(x, 0, sizeof *x);
   luaL_setmetatable(L, DATA_MT);
@@ -119,14 +120,15 @@ static ldata *push_data(lua_State *L, const char *path, int model_idx,
 ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
                         const char *ctx)
 {
-  return push_data(L, path, lua_absindex(L, model_idx), 0, ctx);
+  return push_data(L, path, lua_absindex(L, model_idx), 0, 0, ctx);
 }
 
-/* rk.popest.read(path, pm_or_model [, {dvid = {output names}}]) */
+/* rk.popest.read(path, pm_or_model [, {dvid = {output names},
+ * covariates = "nocb" | "locf"}]) */
 int lrk_popdata_read(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  int dvid_idx = 0;
+  int dvid_idx = 0, locf = 0;
   lua_settop(L, 3);
   if (luaL_testudata(L, 2, POPMODEL_MT)) {
     lrk_check_popmodel(L, 2);
@@ -134,9 +136,16 @@ int lrk_popdata_read(lua_State *L)
     lua_replace(L, 2);
   }
   if (!lua_isnil(L, 3)) {
-    static const char *const known[] = { "dvid", NULL };
+    static const char *const known[] = { "dvid", "covariates", NULL };
+    const char *cv;
     luaL_checktype(L, 3, LUA_TTABLE);
     lrk_check_keys(L, 3, "rk.popest.read", known);
+    cv = lrk_field_string(L, 3, "rk.popest.read", "covariates", 0, "nocb");
+    if (strcmp(cv, "locf") == 0) locf = 1;
+    else if (strcmp(cv, "nocb") != 0)
+      return lrk_error(L, "rk.popest.read: field 'covariates' must be "
+                       "\"nocb\" (NONMEM: a record's values apply up to "
+                       "it) or \"locf\" (from it on) (got \"%s\")", cv);
     lua_getfield(L, 3, "dvid");
     if (!lua_isnil(L, -1)) {
       if (!lua_istable(L, -1))
@@ -145,7 +154,7 @@ int lrk_popdata_read(lua_State *L)
       dvid_idx = lua_gettop(L);
     }
   }
-  push_data(L, path, 2, dvid_idx, "rk.popest.read");
+  push_data(L, path, 2, dvid_idx, locf, "rk.popest.read");
   return 1;
 }
 

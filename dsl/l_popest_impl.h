@@ -13,6 +13,7 @@
 #include "core/expr.h"
 #include "core/model.h"
 #include "pop/data.h"
+#include "pop/covdecl.h"
 #include "pop/popest.h"
 
 #define POPMODEL_MT "radiokin.popmodel"
@@ -41,6 +42,8 @@ typedef struct {
   int output;                /* rkin_popmodel.output */
   char *observe;
   rkin_pop_method method;
+  rkin_covdecl *decl;        /* declared covariates (malloc'd), or NULL */
+  size_t n_decl;
 } lpop;
 
 /* rk.popest{...} / rk.popest.model{...} -> population model. */

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "l_covdecl.h"
 #include "l_popest_impl.h"
 #include "lrk.h"
 #include "core/expr.h"
@@ -62,6 +63,7 @@ int lrk_popmodel_gc(lua_State *L)
   lrk_free_names(p->theta_names, p->n_theta);
   lrk_free_names(p->eta_names, p->n_eta);
   lrk_free_names(p->cov_names, p->n_cov);
+  lrk_covdecl_free(p->decl, p->n_decl);
   free(p->theta_init);
   free(p->lower);
   free(p->upper);
@@ -465,12 +467,31 @@ static void trace_individual(lua_State *L, lpop *p, const rkin_model *m,
   lua_settop(L, tr - 2);
 }
 
+/* Field 'covariates' (declarations): when given, every covariate
+ * `individual` reads must be declared; kept for the fits' checks. */
+static void read_covdecl(lua_State *L, lpop *p, const char *ctx)
+{
+  const rkin_covdecl *c;
+  size_t n, k;
+  if (lua_getfield(L, 1, "covariates") == LUA_TNIL) return;
+  c = lrk_covdecls(L, -1, ctx, &n);
+  for (k = 0; k < p->n_cov; k++)
+    if (!lrk_covdecl_find(c, n, p->cov_names[k]))
+      lrk_error(L, "%s: individual reads covariate '%s', which field "
+                "'covariates' does not declare (declare its type, unit and "
+                "range or levels)", ctx, p->cov_names[k]);
+  if (!(p->decl = lrk_covdecl_copy(c, n)))
+    lrk_error(L, "%s: out of memory", ctx);
+  p->n_decl = n;
+}
+
 /* rk.popest{...} / rk.popest.model{...} -> population model. */
 int lrk_popmodel_new(lua_State *L)
 {
   static const char *const keys[] = {"name", "model", "observe", "theta",
                                      "eta", "omega", "individual", "error",
                                      "method", "description", "sigma_fixed",
+                                     "covariates",
                                      NULL};
   const char *name, *ctx;
   const rkin_model *m;
@@ -503,6 +524,8 @@ int lrk_popmodel_new(lua_State *L)
   read_observe(L, p, m, ctx);
   p->method = lrk_popmodel_method(L, 1, ctx, RKIN_POP_FOCEI);
   trace_individual(L, p, m, ctx);
+  lua_settop(L, 4);
+  read_covdecl(L, p, ctx);
   lua_settop(L, 4);
   return 1;
 }

@@ -298,14 +298,119 @@ static rkin_jacobian read_jacobian(lua_State *L, const char *ctx)
   return RKIN_JAC_AUTO;
 }
 
+/* Field 'covariates': parameters over time, {rule = "nocb" | "locf",
+ * {time = t, NAME = value, ...}, ...} (rows in increasing time, a row
+ * keeping the previous row's values for names it does not give, the
+ * first row p's). Fills the request's piecewise parameters (the values
+ * of row j apply over (t_{j-1}, t_j] with "nocb", NONMEM's, the default;
+ * over [t_j, t_{j+1}) with "locf"; the first row's before, the last
+ * row's after) and each dose record's parameters, and returns the rows
+ * (the last row is in force at t1); NULL without the field. Pushes one
+ * scratch userdata. */
+static const double *read_cov_rows(lua_State *L, const rkin_model *m,
+                                   const char *ctx, const double *p,
+                                   const rkin_dosing *dosing,
+                                   rkin_solve_req *req, size_t *n_rows)
+{
+  size_t np = rkin_model_nparams(m), n, j, k, nrec;
+  double *rows, *t, *pw, *rp;
+  const char *rule;
+  int tb, locf;
+  *n_rows = 0;
+  if (lua_getfield(L, 2, "covariates") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return NULL;
+  }
+  tb = lua_gettop(L);
+  if (!lua_istable(L, tb))
+    lrk_error(L, "%s: field 'covariates' must be a list of rows {time =, "
+              "NAME = value} (got %s)", ctx, lrk_got(L, tb));
+  rule = lrk_field_string(L, tb, ctx, "rule", 0, "nocb");
+  locf = strcmp(rule, "locf") == 0;
+  if (!locf && strcmp(rule, "nocb") != 0)
+    lrk_error(L, "%s: covariates.rule must be \"nocb\" (NONMEM: a row's "
+              "values apply up to its time) or \"locf\" (from it on) "
+              "(got \"%s\")", ctx, rule);
+  n = (size_t)lua_rawlen(L, tb);
+  if (n == 0)
+    lrk_error(L, "%s: field 'covariates' has no rows", ctx);
+  nrec = dosing ? rkin_dosing_nrecords(dosing) : 0;
+  rows = lrk_scratch(L, n * (np + 1) + n * np + nrec * np + 1,
+                     sizeof *rows);
+  lua_replace(L, tb);                  /* the scratch takes the slot */
+  lua_getfield(L, 2, "covariates");    /* the table, on top */
+  t = rows + n * np;
+  pw = t + n;
+  rp = pw + n * np;
+  for (j = 0; j < n; j++) {
+    lua_rawgeti(L, -1, (lua_Integer)j + 1);
+    if (!lua_istable(L, -1))
+      lrk_error(L, "%s: covariates[%d] must be a row {time =, NAME = "
+                "value} (got %s)", ctx, (int)j + 1, lrk_got(L, -1));
+    if (lua_getfield(L, -1, "time") != LUA_TNUMBER
+        || !isfinite(lua_tonumber(L, -1)))
+      lrk_error(L, "%s: covariates[%d].time must be a finite number (got "
+                "%s)", ctx, (int)j + 1, lrk_got(L, -1));
+    t[j] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (j && !(t[j] > t[j - 1]))
+      lrk_error(L, "%s: covariates[%d].time = %f is not after the previous "
+                "row's %f (rows must go forward in time)", ctx, (int)j + 1,
+                t[j], t[j - 1]);
+    memcpy(rows + j * np, j ? rows + (j - 1) * np : p, np * sizeof *p);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      const char *name;
+      rkin_err err;
+      int pi;
+      if (lua_type(L, -2) != LUA_TSTRING)
+        lrk_error(L, "%s: covariates[%d]: keys must be parameter names",
+                  ctx, (int)j + 1);
+      name = lua_tostring(L, -2);
+      if (strcmp(name, "time") != 0) {
+        rkin_err_clear(&err);
+        if ((pi = rkin_model_param_index(m, name, &err)) < 0)
+          lrk_error(L, "%s: covariates[%d]: %s", ctx, (int)j + 1, err.msg);
+        if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
+          lrk_error(L, "%s: covariates[%d].%s must be a finite number (got "
+                    "%s)", ctx, (int)j + 1, name, lrk_got(L, -1));
+        rows[j * np + (size_t)pi] = lua_tonumber(L, -1);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  /* switches: NOCB at the previous row's time, LOCF at the row's own */
+  for (j = 1; j < n; j++) pw[j - 1] = locf ? t[j] : t[j - 1];
+  for (k = 0; k < nrec; k++) {
+    double td = rkin_dosing_record(dosing, k)->time;
+    size_t jr = 0;
+    if (locf)
+      for (j = 0; j < n; j++) { if (t[j] <= td) jr = j; }
+    else
+      for (jr = 0; jr + 1 < n && t[jr] < td; jr++) {}
+    memcpy(rp + k * np, rows + jr * np, np * sizeof *rp);
+  }
+  req->params = rows;
+  req->n_pw = n - 1;
+  req->pw_t = pw;
+  req->pw_params = rows + np;
+  req->pw_locf = locf;
+  req->rec_params = nrec ? rp : NULL;
+  *n_rows = n;
+  return rows;
+}
+
 /* m:simulate{doses=, times=, tia=, params=, y0=, t0=, t1=, rtol=, atol=,
- * max_steps=, path=, jacobian=} -> result table. */
+ * max_steps=, path=, pre_dose=, jacobian=, covariates=} -> result table. */
 int lrk_model_simulate(lua_State *L)
 {
   static const char *const keys[] = {"doses", "times", "tia", "params",
                                      "y0", "t0", "t1", "rtol", "atol",
                                      "max_steps", "path", "pre_dose",
-                                     "jacobian", NULL};
+                                     "jacobian", "covariates", NULL};
   const rkin_model *m = lrk_check_model(L, 1);
   size_t ns = rkin_model_nstates(m), no = rkin_model_noutputs(m);
   size_t np = rkin_model_nparams(m), nt = 0, n_tia, i, k;
@@ -313,6 +418,8 @@ int lrk_model_simulate(lua_State *L)
   double *p, *times = NULL, *y0, *ybuf, *obuf, *tia, *tia_inf, *y_end;
   double t0, t1;
   int *tia_idx, have_inf = 0, r;
+  const double *crows, *p_end;
+  size_t n_rows;
   rkin_dosing *dosing = NULL;
   rkin_solve_opts o;
   rkin_solve_req req;
@@ -413,6 +520,8 @@ int lrk_model_simulate(lua_State *L)
   /* One run, not continued: a dose at t1 is seen by an output there. */
   req.events_at_t1 = 1;
   req.pre_dose = lrk_field_boolean(L, 2, ctx, "pre_dose", 0);
+  crows = read_cov_rows(L, m, ctx, p, dosing, &req, &n_rows);
+  p_end = crows ? crows + (n_rows - 1) * np : p;
   memset(&res, 0, sizeof res);
   res.y = ybuf;
   res.out = obuf;
@@ -437,7 +546,7 @@ int lrk_model_simulate(lua_State *L)
     if (late) {
       rkin_err_set(&inf_err, RKIN_EINVAL, "tia_inf needs every dose "
                    "(and infusion end) before t1 = %g", t1);
-    } else if (rkin_solver_tia_inf(s, p, y_end, tia_idx, n_tia, tia_inf,
+    } else if (rkin_solver_tia_inf(s, p_end, y_end, tia_idx, n_tia, tia_inf,
                                    &inf_err) == 0) {
       have_inf = 1;
     }

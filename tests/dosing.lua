@@ -495,4 +495,29 @@ do
   "CVODES: SS of a saturable elimination below the dosing rate")
 end
 
+-- Steady state with a lag on a model with time in its equations
+-- (CVODES): A' = -(k0 + c T) A, K(T) = k0 T + c T^2 / 2. The earlier
+-- doses were given at TIME + ALAG - j II (NONMEM), so from the last one
+-- ts = TIME + ALAG - II: pre-dose x = D q / (1 - q), q = e^-(K(ts + II) -
+-- K(ts)), and A(TIME) = (x + D) e^-(K(TIME) - K(ts)). Time-dependence
+-- makes the phase of the earlier doses matter (an autonomous model could
+-- not tell ts from TIME - II).
+do
+  local k0, c, L, II, T0, D = 0.1, 0.01, 3, 12, 10, 100
+  local tv = rk.model {
+    name = "tdep", states = { "A" }, params = { k0 = k0, c = c, L = L },
+    ode = function(s, p, tt) return { A = -(p.k0 + p.c * tt) * s.A } end,
+    lag = function(p) return { A = p.L } end,
+  }
+  local function K(x) return k0 * x + c * x * x / 2 end
+  local ts = T0 + L - II
+  local q = exp(-(K(ts + II) - K(ts)))
+  local x = D * q / (1 - q)
+  local want = (x + D) * exp(-(K(T0) - K(ts)))
+  local r = tv:simulate { doses = { { time = T0, amount = D, to = "A", ss = 1, ii = II } },
+                          times = { T0, T0 + 1 }, t0 = T0, rtol = 1e-10, atol = 1e-12 }
+  t.is(r.A[1], want, 1e-6 * want,
+       "SS=1 with ALAG on a time-dependent model: earlier doses at TIME + ALAG - k II")
+end
+
 t.done()

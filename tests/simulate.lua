@@ -238,7 +238,7 @@ end
 
 -- 4. IPRED from a population (one patient per subject) and covariates.
 do
-  local p = file("pop.csv", "ID,TIME,AMT,CMT,WT\n1,0,100,1,70\n1,5,.,.,70\n2,0,100,1,50\n2,5,.,.,.\n")
+  local p = file("pop.csv", "ID,TIME,AMT,CMT,WT\n1,0,100,1,70\n1,5,.,.,70\n2,0,100,1,50\n2,5,.,.,50\n")
   local d = rk.data(p, one)
   local r = d:simulate(one, { population = { { k = 0.2 }, { k = 0.05 } } })
   t.is(r.ipred[1], bolus(100, 5, 0.2) / V, 1e-8, "IPRED subject 1 at its k")

@@ -437,13 +437,21 @@ int rkin_dosing_expand(const rkin_dosing *d, const double *mods,
                        size_t n_states, rkin_event **ev, size_t *cap,
                        size_t *n_ev, rkin_err *err)
 {
+  return rkin_dosing_expand_rec(d, mods, 0, n_states, ev, cap, n_ev, err);
+}
+
+int rkin_dosing_expand_rec(const rkin_dosing *d, const double *mods,
+                           size_t stride, size_t n_states, rkin_event **ev,
+                           size_t *cap, size_t *n_ev, rkin_err *err)
+{
   size_t i, total = 0;
   int epoch = 0, rc;
   rkin_dose_eff e;
   *n_ev = 0;
   for (i = 0; d && i < d->n_rec; i++) {
-    if ((rc = rkin_dosing_effective(&d->rec[i], i, mods, n_states, &e,
-                                    err)))
+    if ((rc = rkin_dosing_effective(&d->rec[i], i,
+                                    mods ? mods + i * stride : NULL,
+                                    n_states, &e, err)))
       return rc;
     total += expand(NULL, &d->rec[i], 0, 0, &e);
     if (total > RKIN_DOSING_MAX_EVENTS)
@@ -457,7 +465,8 @@ int rkin_dosing_expand(const rkin_dosing *d, const double *mods,
   for (i = 0; d && i < d->n_rec; i++) {
     const rkin_dose *r = &d->rec[i];
     if (r->evid == 3 || r->evid == 4 || r->ss == 1) epoch++;
-    rkin_dosing_effective(r, i, mods, n_states, &e, NULL);
+    rkin_dosing_effective(r, i, mods ? mods + i * stride : NULL, n_states,
+                          &e, NULL);
     *n_ev += expand(*ev + *n_ev, r, (int)i, epoch, &e);
   }
   qsort(*ev, *n_ev, sizeof **ev, event_cmp);

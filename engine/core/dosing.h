@@ -103,6 +103,11 @@ int rkin_dosing_needs_model(const rkin_dosing *d);
 int rkin_dosing_expand(const rkin_dosing *d, const double *mods,
                        size_t n_states, rkin_event **ev, size_t *cap,
                        size_t *n_ev, rkin_err *err);
+/* The same with each record's own modifiers (time-varying covariates):
+ * record i's at mods + i * stride (stride 0: one set for all). */
+int rkin_dosing_expand_rec(const rkin_dosing *d, const double *mods,
+                           size_t stride, size_t n_states, rkin_event **ev,
+                           size_t *cap, size_t *n_ev, rkin_err *err);
 /* Checks every cmt against a model with n_states states. */
 int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err);
 

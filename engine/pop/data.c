@@ -36,6 +36,10 @@ typedef struct {
   size_t *dose_line;            /* per dose record, for check_states */
   int *dose_cmt;
   size_t n_dose, cap_dose;
+  /* every record with its covariates (only when the dataset has some) */
+  double *rec_time, *rec_cov;
+  int *rec_seg, *rec_dose;
+  size_t *rec_line, cap_rec, cap_rec_cov;
 } subject;
 
 struct rkin_data {
@@ -44,6 +48,7 @@ struct rkin_data {
   size_t n_subj, cap_subj;
   size_t n_cov;
   char **cov_name;
+  int *cov_col;                 /* 1-based column of each covariate */
 };
 
 /* Parsing context: where we are, for messages. */
@@ -91,6 +96,11 @@ static void subject_free(subject *s)
   free(s->seg);
   free(s->dose_line);
   free(s->dose_cmt);
+  free(s->rec_time);
+  free(s->rec_cov);
+  free(s->rec_seg);
+  free(s->rec_dose);
+  free(s->rec_line);
   free(s);
 }
 
@@ -102,6 +112,7 @@ void rkin_data_free(rkin_data *d)
   for (i = 0; i < d->n_cov; i++) free(d->cov_name[i]);
   free(d->subj);
   free(d->cov_name);
+  free(d->cov_col);
   free(d->name);
   free(d);
 }
@@ -350,6 +361,12 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.mdv = s->mdv;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
+  s->pub.rec_time = s->rec_time;
+  s->pub.rec_cov = s->rec_cov;
+  s->pub.rec_seg = s->rec_seg;
+  s->pub.rec_dose = s->rec_dose;
+  s->pub.rec_line = s->rec_line;
+  s->pub.cov_locf = c->opts && c->opts->cov_locf;
   if (s->pub.n_obs == 0 && !(c->opts && c->opts->simulate))
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: subject ID %g has no "
                         "observations (every subject needs at least one "
@@ -369,7 +386,8 @@ static int parse_header(ctx *c, rkin_data *d, char **f, size_t n,
   c->hdr = calloc(n, sizeof *c->hdr);
   c->cov_of_field = malloc(n * sizeof *c->cov_of_field);
   d->cov_name = calloc(n, sizeof *d->cov_name);
-  if (!c->hdr || !c->cov_of_field || !d->cov_name)
+  d->cov_col = calloc(n, sizeof *d->cov_col);
+  if (!c->hdr || !c->cov_of_field || !d->cov_name || !d->cov_col)
     return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
   for (i = 0; i < n; i++) {
     c->cov_of_field[i] = -1;
@@ -391,6 +409,7 @@ static int parse_header(ctx *c, rkin_data *d, char **f, size_t n,
       c->col[k] = (int)i;
     } else {
       c->cov_of_field[i] = (int)d->n_cov;
+      d->cov_col[d->n_cov] = (int)i + 1;
       d->cov_name[d->n_cov] = dupstr(f[i]);
       if (!d->cov_name[d->n_cov++])
         return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
@@ -577,31 +596,45 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
   return RKIN_OK;
 }
 
-/* A subject's covariates are constant: its first non-missing value of
- * each; a later record with another value is an error (time-varying
- * covariates are not read yet, and keeping the first silently would fit
- * the wrong model). */
-static int record_covariates(const ctx *c, subject *s, char **f,
-                             rkin_err *err)
+/* Keeps the record's covariates (NaN where missing) with its time,
+ * segment, dose (its index in the segment's schedule when this record
+ * added one, else -1) and line: time-varying covariates
+ * (rkin_data_segment_params). s->cov keeps each one's first non-missing
+ * value. */
+static int record_covariates(const ctx *c, const rkin_data *d, subject *s,
+                             char **f, int dose, double t, rkin_err *err)
 {
-  size_t i;
+  size_t i, n = s->pub.n_rec, nc = d->n_cov;
+  if (!nc) return RKIN_OK;
+  if (n + 1 > s->cap_rec || (n + 1) * nc > s->cap_rec_cov) {
+    size_t c1 = s->cap_rec, c2 = c1, c3 = c1, c4 = c1, c5 = s->cap_rec_cov;
+    if (rkin_grow((void **)&s->rec_time, &c1, n + 1, sizeof *s->rec_time)
+        || rkin_grow((void **)&s->rec_seg, &c2, n + 1, sizeof *s->rec_seg)
+        || rkin_grow((void **)&s->rec_dose, &c3, n + 1, sizeof *s->rec_dose)
+        || rkin_grow((void **)&s->rec_line, &c4, n + 1, sizeof *s->rec_line)
+        || rkin_grow((void **)&s->rec_cov, &c5, (n + 1) * nc,
+                     sizeof *s->rec_cov))
+      return rkin_err_set(err, RKIN_ENOMEM, "%s:%zu: out of memory",
+                          c->file, c->line);
+    s->cap_rec = c1 < c2 ? c1 : c2;
+    if (c3 < s->cap_rec) s->cap_rec = c3;
+    if (c4 < s->cap_rec) s->cap_rec = c4;
+    s->cap_rec_cov = c5;
+  }
+  s->rec_time[n] = t;
+  s->rec_seg[n] = (int)s->pub.n_seg - 1;
+  s->rec_dose[n] = dose;
+  s->rec_line[n] = c->line;
+  for (i = 0; i < nc; i++) s->rec_cov[n * nc + i] = NAN;
   for (i = 0; i < c->n_fields; i++) {
     int k = c->cov_of_field[i];
     double v;
-    char *end;
     if (k < 0 || is_missing(f[i])) continue;
-    v = strtod(f[i], &end);
-    if (isnan(s->cov[k])) {
-      s->cov[k] = v;
-    } else if (v != s->cov[k]) {
-      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: covariate %s = %g "
-                          "differs from %g on an earlier record of subject "
-                          "ID %g: covariates must be constant within a "
-                          "subject (time-varying covariates are not "
-                          "supported yet)", c->file, c->line,
-                          c->hdr[i], v, s->cov[k], s->pub.id);
-    }
+    v = strtod(f[i], NULL);
+    s->rec_cov[n * nc + (size_t)k] = v;
+    if (isnan(s->cov[k])) s->cov[k] = v;
   }
+  s->pub.n_rec++;
   return RKIN_OK;
 }
 
@@ -674,6 +707,7 @@ static int parse_rows(ctx *c, rkin_data *d, rkin_csv *rd, rkin_err *err)
   int have_header = 0, rc = RKIN_OK, more;
   subject *cur = NULL;
   double last_t = 0;
+  size_t n_dose;
   row r;
   while ((more = rkin_csv_next(rd, &rec, err)) == 1) {
     c->line = rec.line;
@@ -710,9 +744,11 @@ static int parse_rows(ctx *c, rkin_data *d, rkin_csv *rd, rkin_err *err)
                             d->subj[k]->pub.line);
       last_t = 0;
     }
+    n_dose = cur->n_dose;
     rc = apply_row(c, cur, &r, &last_t, err);
     if (rc) return rc;
-    rc = record_covariates(c, cur, f, err);
+    rc = record_covariates(c, d, cur, f, cur->n_dose > n_dose
+                           ? (int)c->n_pend - 1 : -1, r.time, err);
     if (rc) return rc;
   }
   if (more < 0) return more;
@@ -861,4 +897,14 @@ int rkin_data_check_model(const rkin_data *d, const rkin_model *m,
       }
   }
   return RKIN_OK;
+}
+
+int rkin_data_covariate_column(const rkin_data *d, size_t k)
+{
+  return d && k < d->n_cov ? d->cov_col[k] : 0;
+}
+
+const char *rkin_data_name(const rkin_data *d)
+{
+  return d ? d->name : NULL;
 }

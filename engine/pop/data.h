@@ -75,6 +75,19 @@ typedef struct {
                                  none) */
   size_t n_seg;
   const rkin_data_segment *seg;
+  /* Every record of the subject in file order with its covariates
+   * (time-varying covariates; all NULL and n_rec 0 when the dataset has
+   * no covariate column): rec_time, its segment, its dose (index in the
+   * segment's schedule, -1 when it is no dose record), its file line and
+   * rec_cov (n_rec x n_cov, NaN where the cell is missing). cov_locf:
+   * opts->cov_locf as read (rkin_data_segment_params). */
+  size_t n_rec;
+  const double *rec_time;
+  const int *rec_seg;
+  const int *rec_dose;
+  const size_t *rec_line;
+  const double *rec_cov;
+  int cov_locf;
 } rkin_data_subject;
 
 typedef struct {
@@ -93,6 +106,14 @@ typedef struct {
    * row of the "observations" (dv NaN, cmt / output -1, seeing its own
    * dose), with its EVID and MDV in evid / mdv: NONMEM's table rows. */
   int simulate;
+  /* Time-varying covariates. 0 (NONMEM): the values on a record apply
+   * over the interval ending at it (advancing the system from the
+   * previous record to it), "next observation carried backward"; 1: from
+   * the record on until the next one, "last observation carried
+   * forward" (mrgsolve's nocb = FALSE). The record's own events (dose
+   * with its F and lag, steady state) and its output use its values in
+   * both. */
+  int cov_locf;
 } rkin_data_opts;
 
 typedef struct rkin_data rkin_data;
@@ -126,6 +147,11 @@ const char *rkin_data_covariate_name(const rkin_data *d, size_t k);
  * message listing the dataset's covariates. */
 int rkin_data_covariate_index(const rkin_data *d, const char *name,
                               rkin_err *err);
+
+/* The file name as given (for messages), and the 1-based column of
+ * covariate k in the header (0 when there is no such covariate). */
+const char *rkin_data_name(const rkin_data *d);
+int rkin_data_covariate_column(const rkin_data *d, size_t k);
 
 /* Checks every dose against a model with n_states states (names optional,
  * for the message), naming the file line of an offending record. */

@@ -5,10 +5,83 @@
 #include <stdlib.h>
 #include <string.h>
 
+void rkin_data_pwbuf_free(rkin_data_pwbuf *b)
+{
+  if (!b) return;
+  free(b->t);
+  free(b->p);
+  free(b->rp);
+  free(b->dir);
+  memset(b, 0, sizeof *b);
+}
+
+static int grow(double **a, size_t *cap, size_t need)
+{
+  double *q;
+  if (need <= *cap) return RKIN_OK;
+  q = realloc(*a, need * sizeof *q);
+  if (!q) return RKIN_ENOMEM;
+  *a = q;
+  *cap = need;
+  return RKIN_OK;
+}
+
+int rkin_data_segment_params(const rkin_data_subject *sj, size_t g,
+                             const double *rec_par, size_t np,
+                             const double *rec_dir, size_t n_dir,
+                             rkin_solve_req *rq, const double **dir0,
+                             rkin_data_pwbuf *buf, rkin_err *err)
+{
+  size_t r, a, b, n_pw = 0, nd = rec_dir ? n_dir * np : 0, nrec;
+  int locf = sj->cov_locf;
+  for (a = 0; a < sj->n_rec && (size_t)sj->rec_seg[a] != g; a++) {}
+  for (b = a; b < sj->n_rec && (size_t)sj->rec_seg[b] == g; b++) {}
+  rq->n_pw = 0;
+  rq->pw_locf = locf;
+  rq->rec_params = NULL;
+  rq->pw_dir = NULL;
+  if (a == b) return RKIN_OK;   /* no records: the caller's params */
+  nrec = rkin_dosing_nrecords(sj->seg[g].dosing);
+  if (grow(&buf->t, &buf->cap_t, b - a) || grow(&buf->p, &buf->cap_p,
+                                                (b - a) * np)
+      || grow(&buf->rp, &buf->cap_rp, (nrec ? nrec : 1) * np)
+      || (nd && grow(&buf->dir, &buf->cap_dir, (b - a) * nd)))
+    return rkin_err_set(err, RKIN_ENOMEM, "subject ID %g: out of memory "
+                        "for time-varying parameters", sj->id);
+  rq->params = rec_par + a * np;
+  if (dir0) *dir0 = nd ? rec_dir + a * nd : NULL;
+  for (r = a; r < b; r++) {
+    const double *pr = rec_par + r * np;
+    if (sj->rec_dose[r] >= 0 && (size_t)sj->rec_dose[r] < nrec)
+      memcpy(buf->rp + (size_t)sj->rec_dose[r] * np, pr, np * sizeof *pr);
+    if (r == a || !memcmp(pr, pr - np, np * sizeof *pr)) continue;
+    /* NOCB: from the previous record on, the interval ending here takes
+     * this record's values; LOCF: from this record on. */
+    buf->t[n_pw] = locf ? sj->rec_time[r] : sj->rec_time[r - 1];
+    memcpy(buf->p + n_pw * np, pr, np * sizeof *pr);
+    if (nd) memcpy(buf->dir + n_pw * nd, rec_dir + r * nd, nd * sizeof *pr);
+    n_pw++;
+  }
+  rq->n_pw = n_pw;
+  rq->pw_t = buf->t;
+  rq->pw_params = buf->p;
+  rq->pw_dir = nd && n_pw ? buf->dir : NULL;
+  if (nrec) rq->rec_params = buf->rp;
+  return RKIN_OK;
+}
+
 int rkin_data_predict(rkin_solver *s, const rkin_model *m,
                       const rkin_data_subject *sj, const double *params,
                       double *f, rkin_err *err)
 {
+  return rkin_data_predict_rec(s, m, sj, params, NULL, f, err);
+}
+
+int rkin_data_predict_rec(rkin_solver *s, const rkin_model *m,
+                          const rkin_data_subject *sj, const double *params,
+                          const double *rec_par, double *f, rkin_err *err)
+{
+  rkin_data_pwbuf pw = {0};
   size_t ns = rkin_model_nstates(m), no = rkin_model_noutputs(m);
   size_t g, k, most = 0;
   double *y = NULL, *out = NULL;
@@ -38,6 +111,11 @@ int rkin_data_predict(rkin_solver *s, const rkin_model *m,
     rq.n_times = sg->n_obs;
     rq.out_rec = sj->obs_rec + sg->first_obs;
     rq.events_at_t1 = 1;
+    if (rec_par
+        && (rc = rkin_data_segment_params(sj, g, rec_par,
+                                          rkin_model_nparams(m), NULL, 0,
+                                          &rq, NULL, &pw, err)))
+      goto done;
     rs.y = y;
     rs.out = out;
     rc = rkin_solver_run(s, &rq, &rs, err);
@@ -63,6 +141,7 @@ int rkin_data_predict(rkin_solver *s, const rkin_model *m,
     }
   }
 done:
+  rkin_data_pwbuf_free(&pw);
   free(y);
   free(out);
   return rc;

@@ -21,4 +21,31 @@ int rkin_data_predict(rkin_solver *s, const rkin_model *m,
                       const rkin_data_subject *sj, const double *params,
                       double *f, rkin_err *err);
 
+/* Time-varying covariates: the model parameters at each record of sj
+ * (rec_par, sj->n_rec x np, rkin_data_subject.rec_*), turned into the
+ * parameter fields of a solver request for segment g: rq->params (the
+ * segment's first record's), n_pw / pw_t / pw_params (a switch where
+ * the parameters change: with sj->cov_locf 0, NONMEM's, at the previous
+ * record's time to the values of the record the interval ends at; with
+ * 1 at the record's own time) and pw_locf, and rq->rec_params (each dose
+ * record's own row). rec_dir (sj->n_rec x n_dir x np, NULL: none) gives
+ * pw_dir the same way and *dir0 the first record's. The arrays live in
+ * buf (grown; rkin_data_pwbuf_free). */
+typedef struct {
+  double *t, *p, *rp, *dir;
+  size_t cap_t, cap_p, cap_rp, cap_dir;
+} rkin_data_pwbuf;
+void rkin_data_pwbuf_free(rkin_data_pwbuf *b);
+int rkin_data_segment_params(const rkin_data_subject *sj, size_t g,
+                             const double *rec_par, size_t np,
+                             const double *rec_dir, size_t n_dir,
+                             rkin_solve_req *rq, const double **dir0,
+                             rkin_data_pwbuf *buf, rkin_err *err);
+
+/* rkin_data_predict with parameters per record (rec_par as above; NULL:
+ * params throughout). */
+int rkin_data_predict_rec(rkin_solver *s, const rkin_model *m,
+                          const rkin_data_subject *sj, const double *params,
+                          const double *rec_par, double *f, rkin_err *err);
+
 #endif

@@ -87,6 +87,32 @@ static int check_spec(const rkin_popmodel *pm, rkin_err *err)
   return RKIN_OK;
 }
 
+/* Whether a covariate the model uses changes between the records of sj
+ * (its parameters are then piecewise constant in time); every record
+ * must give each one (it applies over the interval the record ends). */
+static int time_varying(const pop *p, const rkin_data_subject *sj, int *tv,
+                        rkin_err *err)
+{
+  size_t r, k, nc = rkin_data_ncovariates(p->data);
+  *tv = 0;
+  for (r = 0; r < sj->n_rec; r++)
+    for (k = 0; k < p->pm->n_cov; k++) {
+      size_t c = (size_t)p->cov_idx[k];
+      double v = sj->rec_cov[r * nc + c];
+      if (isnan(v))
+        return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column %d (%s): "
+                            "covariate missing on a record of subject ID "
+                            "%g (a covariate the model uses needs a value "
+                            "on every record: it applies over the interval "
+                            "each record ends)", rkin_data_name(p->data),
+                            sj->rec_line[r],
+                            rkin_data_covariate_column(p->data, c),
+                            p->pm->cov_names[k], sj->id);
+      if (r && v != sj->rec_cov[(r - 1) * nc + c]) *tv = 1;
+    }
+  return RKIN_OK;
+}
+
 static int map_data(pop *p, rkin_err *err)
 {
   const rkin_popmodel *pm = p->pm;
@@ -96,7 +122,8 @@ static int map_data(pop *p, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "population fit: no subjects");
   p->cov_idx = malloc((pm->n_cov ? pm->n_cov : 1) * sizeof *p->cov_idx);
   p->obs_off = malloc(p->n_subj * sizeof *p->obs_off);
-  if (!p->cov_idx || !p->obs_off)
+  p->tv = calloc(p->n_subj, sizeof *p->tv);
+  if (!p->cov_idx || !p->obs_off || !p->tv)
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
   for (k = 0; k < pm->n_cov; k++) {
     p->cov_idx[k] = rkin_data_covariate_index(p->data, pm->cov_names[k],
@@ -113,6 +140,10 @@ static int map_data(pop *p, rkin_err *err)
         return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu): "
                             "covariate %s is missing on all its records",
                             sj->id, sj->line, pm->cov_names[k]);
+    if (pm->n_cov && pm->model) {
+      int rc = time_varying(p, sj, &p->tv[s], err);
+      if (rc) return rc;
+    }
     for (k = 0; pm->log_scale && k < sj->n_obs; k++)
       if (sj->dv[k] <= 0)
         return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu): "
@@ -236,6 +267,7 @@ void pop_free(pop *p)
   rkin_tape_free(p->tape);
   rkin_tape_free(p->tape_d);
   free(p->cov_idx);
+  free(p->tv);
   free(p->obs_off);
   free(p->theta);
   free(p->L);

@@ -8,6 +8,7 @@
 #include <nlopt.h>
 #include <stddef.h>
 
+#include "pop/datasim.h"
 #include "pop/popest.h"
 
 #define POP_MAX_ETA 64
@@ -52,6 +53,13 @@ typedef struct {
   int last_ok;
   size_t last_subj;
   double *last_eta;
+  /* Time-varying covariates: the record whose covariates pop_psi takes
+   * (-1: the subject's first values), psi (and dpsi/deta) at every record
+   * of a subject whose covariates change, and the solver's pieces. */
+  long cov_rec;
+  double *rpar, *rdir;
+  size_t cap_rpar, cap_rdir;
+  rkin_data_pwbuf pw;
   size_t subj;        /* subject being worked on (inner objective) */
   int fail;           /* inner objective met an error */
   rkin_err ferr;
@@ -68,6 +76,8 @@ struct pop {
   size_t max_obs, n_sol;
   int *cov_idx;               /* dataset covariate per popmodel covariate */
   size_t *obs_off;            /* first observation of each subject */
+  int *tv;                    /* per subject: 1 when a covariate the model
+                                 uses changes between its records */
   double eta_step;
   /* Current parameters of a pass. */
   double *theta, *L, *sigma;  /* L: Cholesky factor of Omega, row-major */

@@ -23,6 +23,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   size_t np = p->n_theta + p->n_eta + p->n_cov, nq = n > q ? n : q;
   memset(w, 0, sizeof *w);
   w->p = p;
+  w->cov_rec = -1;
   if (p->pm->model) {
     rkin_solve_opts so;
     if (p->pm->solve) {
@@ -119,6 +120,9 @@ void pop_ws_free(pop_ws *w)
   free(w->psi2);
   free(w->dsol);
   free(w->last_eta);
+  free(w->rpar);
+  free(w->rdir);
+  rkin_data_pwbuf_free(&w->pw);
   memset(w, 0, sizeof *w);
 }
 
@@ -128,6 +132,18 @@ static const char *psi_name(const pop *p, size_t k, char *buf, size_t n)
   if (p->pm->psi_names) return p->pm->psi_names[k];
   snprintf(buf, n, "psi[%zu]", k);
   return buf;
+}
+
+/* The covariates psi takes: the subject's, or those of record
+ * w->cov_rec (time-varying). */
+static void set_cov(const pop_ws *w, const rkin_data_subject *sj,
+                    double *cov)
+{
+  const pop *p = w->p;
+  size_t k, nc = rkin_data_ncovariates(p->data);
+  for (k = 0; k < p->n_cov; k++)
+    cov[k] = w->cov_rec < 0 ? sj->cov[p->cov_idx[k]]
+             : sj->rec_cov[(size_t)w->cov_rec * nc + (size_t)p->cov_idx[k]];
 }
 
 int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
@@ -140,7 +156,7 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
   int rc;
   memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
   memcpy(w->pvec + p->n_theta, eta, p->n_eta * sizeof *w->pvec);
-  for (k = 0; k < p->n_cov; k++) cov[k] = sj->cov[p->cov_idx[k]];
+  set_cov(w, sj, cov);
   if (p->tape) {
     rc = rkin_tape_eval(p->tape, 0, NULL, w->pvec, w->twork, w->psi);
     if (rc < 0) {
@@ -163,6 +179,64 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
 
 static int check_pred(const pop *p, const rkin_data_subject *sj,
                       const double *f, rkin_err *err);
+static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
+                         rkin_err *err);
+static int psi_fd(pop_ws *w, size_t s, const double *eta, rkin_err *err);
+
+/* psi at every record of subject s (time-varying covariates) into
+ * w->rpar, with dpsi/deta into w->rdir when with_dir; once per distinct
+ * row of the covariates the model uses. w->psi (and w->dpsi) are left at
+ * the subject's first values. */
+static int record_psi(pop_ws *w, size_t s, const double *eta, int with_dir,
+                      rkin_err *err)
+{
+  pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  size_t np = p->n_psi, nd = p->n_eta * np, nc, r, k;
+  int rc = RKIN_OK;
+  nc = rkin_data_ncovariates(p->data);
+  if (sj->n_rec * np > w->cap_rpar) {
+    double *q = realloc(w->rpar, sj->n_rec * np * sizeof *q);
+    if (!q) goto nomem;
+    w->rpar = q;
+    w->cap_rpar = sj->n_rec * np;
+  }
+  if (with_dir && sj->n_rec * nd > w->cap_rdir) {
+    double *q = realloc(w->rdir, sj->n_rec * nd * sizeof *q);
+    if (!q) goto nomem;
+    w->rdir = q;
+    w->cap_rdir = sj->n_rec * nd;
+  }
+  for (r = 0; r < sj->n_rec && !rc; r++) {
+    int same = r > 0;
+    for (k = 0; same && k < p->n_cov; k++) {
+      size_t c = (size_t)p->cov_idx[k];
+      same = sj->rec_cov[r * nc + c] == sj->rec_cov[(r - 1) * nc + c];
+    }
+    if (same) {
+      memcpy(w->rpar + r * np, w->rpar + (r - 1) * np, np * sizeof *w->rpar);
+      if (with_dir)
+        memcpy(w->rdir + r * nd, w->rdir + (r - 1) * nd,
+               nd * sizeof *w->rdir);
+      continue;
+    }
+    w->cov_rec = (long)r;
+    rc = !with_dir ? pop_psi(w, s, eta, err)
+         : p->tape_d ? psi_and_deriv(w, s, eta, err)
+                     : psi_fd(w, s, eta, err);
+    if (rc) rkin_err_prefix(err, "line %zu: ", sj->rec_line[r]);
+    memcpy(w->rpar + r * np, w->psi, np * sizeof *w->psi);
+    if (with_dir) memcpy(w->rdir + r * nd, w->dpsi, nd * sizeof *w->dpsi);
+  }
+  w->cov_rec = -1;
+  if (rc) return rc;
+  return !with_dir ? pop_psi(w, s, eta, err)
+         : p->tape_d ? psi_and_deriv(w, s, eta, err)
+                     : psi_fd(w, s, eta, err);
+nomem:
+  return rkin_err_set(err, RKIN_ENOMEM, "subject ID %g: out of memory for "
+                      "time-varying covariates", sj->id);
+}
 
 /* Predictions of subject s at eta into f (natural scale). */
 static int predict(pop_ws *w, size_t s, const double *eta, double *f,
@@ -173,6 +247,8 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
   size_t g, k;
   int rc = pop_psi(w, s, eta, err);
   if (rc) return rc;
+  if (p->pm->model && p->tv[s] && (rc = record_psi(w, s, eta, 0, err)))
+    return rc;
   if (!p->pm->model) {
     rc = p->pm->predict(sj, w->psi, f, p->pm->predict_ud, err);
     if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
@@ -192,10 +268,12 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
       rq.dosing = sg->dosing;
       rq.times = sj->time + sg->first_obs;
       rq.n_times = sg->n_obs;
-    rq.out_rec = sj->obs_rec + sg->first_obs;
-    rq.events_at_t1 = 1;
       rq.out_rec = sj->obs_rec + sg->first_obs;
       rq.events_at_t1 = 1;
+      if (p->tv[s]
+          && (rc = rkin_data_segment_params(sj, g, w->rpar, p->n_psi, NULL,
+                                            0, &rq, NULL, &w->pw, err)))
+        return rc;
       if (out >= 0) rs.out = w->sol;
       else rs.y = w->sol;
       rc = rkin_solver_run(w->solver, &rq, &rs, err);
@@ -243,7 +321,7 @@ static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
   int rc;
   memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
   memcpy(w->pvec + p->n_theta, eta, q * sizeof *w->pvec);
-  for (k = 0; k < p->n_cov; k++) cov[k] = sj->cov[p->cov_idx[k]];
+  set_cov(w, sj, cov);
   rc = rkin_tape_eval(p->tape_d, 0, NULL, w->pvec, w->twork, out);
   if (rc < 0)
     return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: individual "
@@ -288,7 +366,9 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
   size_t q = p->n_eta, g, k, d;
   int out = p->pm->output, rc;
   size_t col = out >= 0 ? (size_t)out : (size_t)(-1 - out);
+  const double *dir = w->dpsi;
   rc = p->tape_d ? psi_and_deriv(w, s, eta, err) : psi_fd(w, s, eta, err);
+  if (!rc && p->tv[s]) rc = record_psi(w, s, eta, 1, err);
   for (g = 0; !rc && g < sj->n_seg; g++) {
     const rkin_data_segment *sg = &sj->seg[g];
     rkin_solve_req rq;
@@ -304,9 +384,13 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
     rq.n_times = sg->n_obs;
     rq.out_rec = sj->obs_rec + sg->first_obs;
     rq.events_at_t1 = 1;
+    if (p->tv[s]
+        && (rc = rkin_data_segment_params(sj, g, w->rpar, p->n_psi, w->rdir,
+                                          q, &rq, &dir, &w->pw, err)))
+      break;
     if (out >= 0) rs.out = w->sol;
     else rs.y = w->sol;
-    rc = rkin_solver_run_sens(w->solver, &rq, w->dpsi, q, &rs,
+    rc = rkin_solver_run_sens(w->solver, &rq, dir, q, &rs,
                               out >= 0 ? NULL : w->dsol,
                               out >= 0 ? w->dsol : NULL, err);
     for (k = 0; !rc && k < sg->n_obs; k++) {

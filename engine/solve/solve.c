@@ -59,6 +59,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->ss_q);
   free(s->evbuf);
   free(s->mods);
+  free(s->recmods);
   free(s->dmods);
   free(s->ss_S);
   free(s->sx);
@@ -197,6 +198,36 @@ static int check_times(const rkin_solve_req *r, rkin_err *err)
   return RKIN_OK;
 }
 
+/* The switch times and parameters of time-varying parameters, and the
+ * dose records' own parameters. */
+static int check_pieces(const rkin_solver *s, const rkin_solve_req *r,
+                        rkin_err *err)
+{
+  size_t k, nrec = r->dosing ? rkin_dosing_nrecords(r->dosing) : 0;
+  char what[48];
+  int rc;
+  if (r->n_pw && (!r->pw_t || !r->pw_params))
+    return rkin_err_set(err, RKIN_EINVAL, "n_pw = %zu but pw_t or "
+                        "pw_params is NULL", r->n_pw);
+  for (k = 0; k < r->n_pw; k++) {
+    if (!isfinite(r->pw_t[k]) || (k && r->pw_t[k] < r->pw_t[k - 1]))
+      return rkin_err_set(err, RKIN_EINVAL, "parameter switch time "
+                          "pw_t[%zu] = %g h is invalid (expected finite "
+                          "times that do not decrease)", k, r->pw_t[k]);
+    snprintf(what, sizeof what, "pw_params[%zu]", k);
+    if ((rc = check_vector(r->pw_params + k * s->n_par, s->n_par, what,
+                           s->m, 0, err)))
+      return rc;
+  }
+  for (k = 0; r->rec_params && k < nrec; k++) {
+    snprintf(what, sizeof what, "rec_params[%zu]", k);
+    if ((rc = check_vector(r->rec_params + k * s->n_par, s->n_par, what,
+                           s->m, 0, err)))
+      return rc;
+  }
+  return RKIN_OK;
+}
+
 static int check_req(const rkin_solver *s, const rkin_solve_req *r,
                      const rkin_solve_res *res, rkin_err *err)
 {
@@ -224,6 +255,7 @@ static int check_req(const rkin_solver *s, const rkin_solve_req *r,
                           "(expected a state 0..%zu or an output %zu..%zu of "
                           "model '%s')", k, r->tia[k], s->n - 1, s->n,
                           nq - 1, rkin_model_name(s->m));
+  if ((rc = check_pieces(s, r, err))) return rc;
   if (r->dosing) return rkin_dosing_check(r->dosing, s->n, err);
   return RKIN_OK;
 }
@@ -528,7 +560,9 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
     {
       rkin_dose_eff eff;
       size_t i;
-      rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on ? s->mods
+      rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on
+                                 ? s->recmods ? s->recmods + (size_t)e->rec
+                                                * s->mods_stride : s->mods
                                  : NULL, s->n, &eff, err);
       if (!rc)
         rc = rec->ii > 0 ? rkin_ss_periodic(s, rec, (size_t)e->rec, &eff,
@@ -563,6 +597,33 @@ static int advance(rkin_solver *s, double ts, double te, size_t n_tout,
                              emit, s, s->q, err);
 }
 
+/* Each dose record's modifiers at its own parameters (rec_params) into
+ * s->recmods, computed once for a run of equal rows. */
+static int record_mods(rkin_solver *s, const rkin_solve_req *r,
+                       rkin_err *err)
+{
+  size_t nrec = rkin_dosing_nrecords(r->dosing), w = RKIN_MOD_N * s->n;
+  size_t i, np = s->n_par;
+  int rc;
+  if (nrec * w > s->cap_recmods) {
+    double *q = realloc(s->recmods, nrec * w * sizeof *q);
+    if (!q)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the dose "
+                          "modifiers of %zu records", nrec);
+    s->recmods = q;
+    s->cap_recmods = nrec * w;
+  }
+  for (i = 0; i < nrec; i++) {
+    const double *pi = r->rec_params + i * np;
+    if (i && !memcmp(pi, pi - np, np * sizeof *pi))
+      memcpy(s->recmods + i * w, s->recmods + (i - 1) * w, w * sizeof *pi);
+    else if ((rc = rkin_model_dose_mods(s->m, pi, s->recmods + i * w, err)))
+      return rkin_err_prefix(err, "dose record %zu: ", i + 1);
+  }
+  s->mods_stride = w;
+  return RKIN_OK;
+}
+
 /* The run's events: with the model's dose modifiers at p when the model
  * has any or a record takes its rate or duration from the model. */
 static int run_events(rkin_solver *s, const rkin_solve_req *r,
@@ -571,17 +632,44 @@ static int run_events(rkin_solver *s, const rkin_solve_req *r,
   int rc;
   s->mods_on = r->dosing && (rkin_model_has_dose_mods(s->m)
                              || rkin_dosing_needs_model(r->dosing));
+  s->mods_stride = 0;
   if (!s->mods_on) {
     s->ev = rkin_dosing_events(r->dosing);
     s->nev = rkin_dosing_nevents(r->dosing);
     return RKIN_OK;
   }
-  if ((rc = rkin_model_dose_mods(s->m, p, s->mods, err))
-      || (rc = rkin_dosing_expand(r->dosing, s->mods, s->n, &s->evbuf,
-                                  &s->cap_evbuf, &s->nev, err)))
+  if ((rc = rkin_model_dose_mods(s->m, p, s->mods, err))) return rc;
+  s->mods_stride = 0;
+  if (r->rec_params && (rc = record_mods(s, r, err))) return rc;
+  if ((rc = rkin_dosing_expand_rec(r->dosing, s->recmods ? s->recmods
+                                   : s->mods, s->mods_stride, s->n,
+                                   &s->evbuf, &s->cap_evbuf, &s->nev, err)))
     return rc;
   s->ev = s->evbuf;
   return RKIN_OK;
+}
+
+/* Parameters from the next switch time on (req->pw_t) once the walk is
+ * at t: every switch at or before t not made yet; the path restarts
+ * with the last one's parameters (and directions, with sensitivities). */
+static int begin_piece(rkin_solver *s, size_t k, rkin_err *err)
+{
+  const rkin_solve_req *r = s->req;
+  s->p = r->pw_params + k * s->n_par;
+  if (s->n_dir) {
+    if (r->pw_dir) s->dir = r->pw_dir + k * s->n_dir * s->n_par;
+    return rkin_expath_begin_sens(s->ex, s->p, s->dir, s->n_dir, err);
+  }
+  return s->use_cv ? rkin_cvpath_begin(s->cv, s->p, r->tia, r->n_tia, err)
+                   : rkin_expath_begin(s->ex, s->p, r->tia, r->n_tia, err);
+}
+
+static int switch_params(rkin_solver *s, double t, rkin_err *err)
+{
+  const rkin_solve_req *r = s->req;
+  size_t k0 = s->k_pw;
+  while (s->k_pw < r->n_pw && r->pw_t[s->k_pw] <= t) s->k_pw++;
+  return s->k_pw == k0 ? RKIN_OK : begin_piece(s, s->k_pw - 1, err);
 }
 
 /* The walk: at each breakpoint (t0, each event time in (t0, t1), t1) apply
@@ -596,10 +684,16 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
   int rc;
   s->cancel_rec = s->reset_rec = -1;
   s->reset_t = -HUGE_VAL;
+  s->k_pw = 0;
   /* Infusions running before t0 still run; earlier boluses are in y0. */
   for (; e < nev && ev[e].time < r->t0; e++)
     if ((rc = apply(s, &ev[e], 1, steps, err))) return rc;
+  /* switches before t0 are in force from its start */
+  while (s->k_pw < r->n_pw && r->pw_t[s->k_pw] < r->t0) s->k_pw++;
+  if (s->k_pw && (rc = begin_piece(s, s->k_pw - 1, err))) return rc;
   for (;;) {
+    /* LOCF: a switch at t comes before the events and outputs there */
+    if (r->pw_locf && (rc = switch_params(s, t, err))) return rc;
     if (r->out_rec) {
       size_t ee = e, i;
       int lo = INT_MIN;
@@ -632,7 +726,13 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
     while (s->k_out < r->n_times && r->times[s->k_out] <= t)
       emit(s, s->y);
     if (t >= r->t1) return RKIN_OK;
+    /* NOCB: after them (the values of a record advance the system to
+     * it, from the previous record on) */
+    if (!r->pw_locf && (rc = switch_params(s, t, err))) return rc;
     te = e < nev && ev[e].time < r->t1 ? ev[e].time : r->t1;
+    /* (> t: a switch not made cannot hold the walk at t) */
+    if (s->k_pw < r->n_pw && r->pw_t[s->k_pw] > t && r->pw_t[s->k_pw] < te)
+      te = r->pw_t[s->k_pw];
     for (nk = 0; s->k_out + nk < r->n_times
                  && r->times[s->k_out + nk] < te; nk++)
       ;
@@ -881,6 +981,16 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
   s->last = s->use_cv ? RKIN_PATH_CVODES : RKIN_PATH_EXACT;
   s->sens_mods = 0;
   rc = run_events(s, req, p, err);
+  if (!rc && s->mods_on && (req->n_pw || req->rec_params))
+    rc = rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: "
+                      "sensitivities of dose modifiers (F, ALAG, R, D) "
+                      "with time-varying parameters are not implemented "
+                      "(use finite differences)");
+  if (!rc && s->use_cv && (req->n_pw || req->rec_params))
+    rc = rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: "
+                      "sensitivities with time-varying parameters on the "
+                      "CVODES path are not implemented (use finite "
+                      "differences)");
   if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, nd, err);
   if (!rc && s->use_cv) {
     rc = rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err);

@@ -26,7 +26,10 @@
  *   (I - e^(A ii)) x = Phi(0) by LU; CVODES runs Newton on x - Phi(x) with
  *   a finite-difference Jacobian of Phi until the step is below
  *   10 (rtol |x| + atol), and reports RKIN_ESOLVER with the number of
- *   iterations when it does not converge. The constant-infusion steady
+ *   iterations when it does not converge. Both that stop
+ *   and the integration scale with atol: amounts left from earlier doses
+ *   that are small against atol (a long II) need a smaller atol (the
+ *   steady-state cohort, tests/bench/bench_ss.c, takes 1e-12 MBq). The constant-infusion steady
  *   state (ii = 0) solves f(x) + r = 0 by Newton with the model's exact
  *   Jacobian (one LU solve of A x = -r for a linear model).
  * - Output times must lie in [t0, t1] and be non-decreasing; NaN times,
@@ -107,6 +110,28 @@ typedef struct {
                                  records included); the others apply
                                  after it. Non-decreasing at equal times.
                                  Overrides pre_dose. */
+  /* Piecewise-constant parameters (time-varying covariates): from each
+   * of n_pw switch times pw_t (non-decreasing, finite; those after t1
+   * are ignored) the parameters are the row k of pw_params (n_pw x
+   * n_params) until the next switch; before pw_t[0] they are params.
+   * The integrator stops at every switch and restarts with the new
+   * parameters (the states are continuous; no smoothing). The events
+   * and outputs at a switch time see the parameters before it
+   * (pw_locf 0: NONMEM's "next observation carried backward", a
+   * record's values advance the system to that record) or after it
+   * (pw_locf 1: last observation carried forward); a steady state is
+   * computed with the parameters its events see. rec_params (NULL: the
+   * run's params) gives each dose record of dosing its own parameters
+   * for the model's dose modifiers (F, ALAG, R, D; row i for record i).
+   * rkin_solver_run_sens: pw_dir (n_pw x n_dir x n_params) are the
+   * directions after each switch (NULL: dir throughout); with dose
+   * modifiers, switches or rec_params are RKIN_EINVAL there. */
+  size_t n_pw;
+  const double *pw_t;
+  const double *pw_params;
+  const double *pw_dir;
+  int pw_locf;
+  const double *rec_params;
 } rkin_solve_req;
 
 typedef struct {

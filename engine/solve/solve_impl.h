@@ -55,6 +55,11 @@ struct rkin_solver {
   size_t cap_evbuf;
   double *mods;       /* RKIN_MOD_N x n */
   int mods_on;
+  /* Time-varying parameters: each dose record's modifiers (rec_params;
+   * row i at recmods + i * mods_stride, stride 0: s->mods for all) and
+   * the next switch (req->pw_t) not yet made. */
+  double *recmods;
+  size_t cap_recmods, mods_stride, k_pw;
   /* Sensitivities with dose modifiers: their directional derivatives
    * (RKIN_MOD_N x n x n_dir), A(p), and scratch for d mods / dp. */
   int sens_mods;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/init.h"
+#include "pop/covdecl.h"
 #include "pop/data.h"
 #include "../tap.h"
 
@@ -300,13 +301,23 @@ static void test_bad_input(void)
   like(err.msg, "mdv.csv:2: column MDV: 2 is not supported", "... naming "
        "line and value");
   rkin_data_free(d);
-  /* A covariate that changes within a subject would be fitted at its
-   * first value: an error until time-varying covariates are read. */
-  d = read_text("tv.csv", "ID,TIME,DV,WT\n1,0,1,70\n1,1,2,.\n1,2,3,72\n",
-                NULL, &err);
-  ok(d == NULL, "a covariate changing within a subject is refused");
-  like(err.msg, "tv.csv:4: covariate WT = 72 differs from 70 on an earlier "
-       "record of subject ID 1", "... naming line, covariate and values");
+  /* Time-varying covariates (issue 13): every record keeps its values
+   * (NaN where missing), its time, line and dose; the subject's cov is
+   * the first value. */
+  d = read_text("tv.csv", "ID,TIME,DV,AMT,CMT,WT\n1,0,.,5,1,70\n"
+                "1,1,2,.,.,.\n1,2,3,.,.,72\n1,2,.,5,1,74\n", NULL, &err);
+  {
+    const rkin_data_subject *s = d ? rkin_data_subject_at(d, 0) : NULL;
+    ok(s && s->n_rec == 4 && s->cov[0] == 70 && s->rec_cov[0] == 70
+       && isnan(s->rec_cov[1]) && s->rec_cov[2] == 72 && s->rec_cov[3] == 74
+       && s->rec_time[1] == 1 && s->rec_time[3] == 2 && s->rec_line[2] == 4
+       && s->rec_dose[0] == 0 && s->rec_dose[1] == -1
+       && s->rec_dose[3] == 1 && s->rec_seg[3] == 0 && s->cov_locf == 0,
+       "a covariate changing within a subject: every record's value, "
+       "time, line and dose index (%s)", d ? "read" : err.msg);
+    is_int(d ? rkin_data_covariate_column(d, 0) : -1, 6,
+           "WT is column 6 of the header");
+  }
   rkin_data_free(d);
   d = read_text("cov.csv", "ID,TIME,DV,WT\n1,0,1,70\n", NULL, &err);
   is_int(d ? rkin_data_covariate_index(d, "AGE", &err) : 0, -1,
@@ -611,6 +622,46 @@ static void test_simulate(void)
       "(estimation)");
 }
 
+/* Declared covariates (pop/covdecl.h): the range's ends are inside, a
+ * value past them or outside the levels names file, line, column,
+ * subject and the declaration; malformed declarations are refused. */
+static void test_covdecl(void)
+{
+  static const double sex_levels[2] = { 0, 1 };
+  rkin_covdecl dc[2] = {
+    { .name = "wt", .unit = "kg", .lo = 30, .hi = 150 },
+    { .name = "SEX", .unit = "", .categorical = 1, .levels = sex_levels,
+      .n_levels = 2 },
+  };
+  rkin_covdecl bad = { .name = "WT", .unit = "kg", .lo = 2, .hi = 1 };
+  rkin_err err;
+  rkin_data *d = read_text("decl.csv", "ID,TIME,DV,WT,SEX\n1,0,1,30,0\n"
+                           "1,1,2,150,1\n2,0,1,80,1\n2,1,1,150.5,1\n",
+                           NULL, &err);
+  ok(d && rkin_data_check_covdecl(d, dc, 1, &err) == RKIN_EINVAL
+     && strstr(err.msg, "decl.csv:5: column 4 (WT): 150.5 (subject ID 2) "
+               "is outside the declared range [30, 150] kg of covariate wt"),
+     "a value past the range: file, line, column, subject, range (%s)",
+     err.msg);
+  rkin_data_free(d);
+  d = read_text("decl2.csv", "ID,TIME,DV,WT,SEX\n1,0,1,30,0\n1,1,2,150,1\n"
+                "1,2,2,.,0.5\n", NULL, &err);
+  ok(d && rkin_data_check_covdecl(d, dc, 1, &err) == RKIN_OK,
+     "the range's ends are inside, a missing cell is not checked");
+  ok(d && rkin_data_check_covdecl(d, dc, 2, &err) == RKIN_EINVAL
+     && strstr(err.msg, "decl2.csv:4: column 5 (SEX): 0.5 (subject ID 1) is "
+               "outside the declared levels {0, 1} of covariate SEX"),
+     "a value not among the levels (%s)", err.msg);
+  ok(rkin_covdecl_check(&bad, &err) == RKIN_EINVAL
+     && strstr(err.msg, "covariate WT: range [2, 1] is invalid"),
+     "lo > hi refused (%s)", err.msg);
+  bad.categorical = 1;
+  ok(rkin_covdecl_check(&bad, &err) == RKIN_EINVAL
+     && strstr(err.msg, "categorical without levels"),
+     "categorical without levels refused (%s)", err.msg);
+  rkin_data_free(d);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -626,6 +677,7 @@ int main(void)
   test_hardening();
   test_model_rates();
   test_simulate();
+  test_covdecl();
   {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
