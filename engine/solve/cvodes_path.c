@@ -211,7 +211,9 @@ static int sens_rhs(int Ns, sunrealtype t, N_Vector yv, N_Vector ydv,
   size_t i, j, k, d;
   int rc;
   (void)ydv; (void)t1; (void)t2;
-  rc = rkin_model_jac(c->m, t, y, c->p, c->mjac, c->work);
+  /* the sparse form keeps no dense n x n Jacobian (mjac has 1 entry) */
+  rc = c->sparse ? rkin_model_jac_sparse(c->m, t, y, c->p, c->mval, c->work)
+                 : rkin_model_jac(c->m, t, y, c->p, c->mjac, c->work);
   if (!rc && c->sdir)
     rc = rkin_model_rhs_dparams(c->m, t, y, c->p, c->sdir, ns, fp,
                                 c->need_out ? op : NULL, c->work);
@@ -227,11 +229,21 @@ static int sens_rhs(int Ns, sunrealtype t, N_Vector yv, N_Vector ydv,
   for (d = 0; d < ns; d++) {
     const double *sv = DATA(yS[d]);
     double *sd = DATA(ySd[d]);
-    for (i = 0; i < n; i++) {
-      double v = fp[i * ns + d];
-      for (j = 0; j < n; j++) v += J[i + j * n] * sv[j];
-      if (c->drate) v += c->drate[i * ns + d];
-      sd[i] = v;
+    if (c->sparse) {
+      const size_t *cp = rkin_model_jac_colptr(c->m);
+      const int *ri = rkin_model_jac_rowind(c->m);
+      for (i = 0; i < n; i++)
+        sd[i] = fp[i * ns + d] + (c->drate ? c->drate[i * ns + d] : 0.0);
+      for (j = 0; j < n; j++)
+        for (k = cp[j]; k < cp[j + 1]; k++)
+          sd[ri[k]] += c->mval[k] * sv[j];
+    } else {
+      for (i = 0; i < n; i++) {
+        double v = fp[i * ns + d];
+        for (j = 0; j < n; j++) v += J[i + j * n] * sv[j];
+        if (c->drate) v += c->drate[i * ns + d];
+        sd[i] = v;
+      }
     }
     for (k = 0; k < c->nq; k++) {
       size_t idx = (size_t)c->tia[k], o = idx - n;

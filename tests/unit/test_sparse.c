@@ -322,6 +322,80 @@ static void test_solutions(void)
   large_free(&ll);
 }
 
+/* CVODES forward sensitivities (by the dose amount) with the KLU Newton
+ * solver: the staggered corrector factors the same sparse matrix, so the
+ * sensitivities equal the dense run's and a central difference of two
+ * sparse runs (amount 7400 +- 7.4 MBq). */
+static int run_sens(const rkin_model *m, rkin_jacobian jac, double amount,
+                    double *y, double *dy)
+{
+  static const double times[4] = { 1, 24, 168, 672 };
+  rkin_solve_opts o;
+  rkin_solve_req rq = { 0 };
+  rkin_solve_res rs = { 0 };
+  rkin_sens_req sq = { 0 };
+  rkin_sens_res sr = { 0 };
+  rkin_dose d = { .time = 0, .amount = amount, .cmt = 0, .evid = 1 };
+  rkin_dosing *ds = rkin_dosing_new();
+  rkin_err err = { 0 };
+  rkin_solver *s;
+  double one = 1.0;
+  int rc;
+  rkin_solve_opts_default(&o);
+  o.path = RKIN_PATH_CVODES;
+  o.jacobian = jac;
+  o.rtol = 1e-9;
+  o.atol = 1e-10;
+  rkin_dosing_add(ds, &d, &err);
+  rq.t0 = 0;
+  rq.t1 = 672;
+  rq.dosing = ds;
+  rq.times = times;
+  rq.n_times = 4;
+  rs.y = y;
+  sq.n_dir = 1;
+  sq.damt = &one;
+  sr.dy = dy;
+  s = rkin_solver_new(m, &o, &err);
+  rc = !s ? -1 : dy ? rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err)
+                    : rkin_solver_run(s, &rq, &rs, &err);
+  if (rc) diag("run_sens: %s", err.msg);
+  rkin_solver_free(s);
+  rkin_dosing_free(ds);
+  return rc;
+}
+
+static void test_sens_sparse(void)
+{
+  large_model lm;
+  rkin_err err = { 0 };
+  size_t n, i;
+  double *y, *ys, *yd, *yp, *ym, *fd;
+  if (large_build(40, 0, &lm, &err)) {
+    ok(0, "model builds (%s)", err.msg);
+    return;
+  }
+  n = rkin_model_nstates(lm.m);
+  y = calloc(4 * n, sizeof *y);
+  ys = calloc(4 * n, sizeof *ys);
+  yd = calloc(4 * n, sizeof *yd);
+  yp = calloc(4 * n, sizeof *yp);
+  ym = calloc(4 * n, sizeof *ym);
+  fd = calloc(4 * n, sizeof *fd);
+  ok(run_sens(lm.m, RKIN_JAC_SPARSE, 7400, y, ys) == 0
+     && run_sens(lm.m, RKIN_JAC_DENSE, 7400, y, yd) == 0
+     && run_sens(lm.m, RKIN_JAC_SPARSE, 7407.4, yp, NULL) == 0
+     && run_sens(lm.m, RKIN_JAC_SPARSE, 7392.6, ym, NULL) == 0,
+     "200-state model: sensitivity runs (sparse, dense) succeed");
+  for (i = 0; i < 4 * n; i++) fd[i] = (yp[i] - ym[i]) / 14.8;
+  is_int((long)compare(ys, yd, 4 * n, 1e-6, 1e-9, "dy/dA"), 0,
+         "sparse = dense sensitivities by the dose amount (rel. 1e-6)");
+  is_int((long)compare(ys, fd, 4 * n, 1e-4, 1e-7, "dy/dA"), 0,
+         "sparse sensitivities = central differences (rel. 1e-4)");
+  free(y); free(ys); free(yd); free(yp); free(ym); free(fd);
+  large_free(&lm);
+}
+
 static void test_options(void)
 {
   large_model lm;
@@ -482,6 +556,7 @@ int main(void)
   newton_case(1, 10, "50-state linear");
   newton_no_diagonal();
   test_solutions();
+  test_sens_sparse();
   test_options();
   test_small_sparse();
   done_testing();
