@@ -34,8 +34,6 @@ static int name_params(const pop *p, rkin_popfit *fit)
 {
   size_t q = p->n_eta, k, a, b, i = 0;
   char buf[96];
-  static const char *const sg[3][2] = {
-    {"SIGMA_ADD", ""}, {"SIGMA_PROP", ""}, {"SIGMA_ADD", "SIGMA_PROP"}};
   fit->est_names = calloc(p->n_est, sizeof *fit->est_names);
   if (!fit->est_names) return RKIN_ENOMEM;
   for (k = 0; k < p->n_theta; k++) {
@@ -50,9 +48,10 @@ static int name_params(const pop *p, rkin_popfit *fit)
       snprintf(buf, sizeof buf, "OMEGA(%zu,%zu)", a + 1, b + 1);
       if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
     }
-  for (k = 0; k < p->n_sigma; k++)
-    if (!(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
-      return RKIN_ENOMEM;
+  for (k = 0; k < p->n_sigma; k++) {
+    pop_sigma_name(p, k, buf, sizeof buf);
+    if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
+  }
   return RKIN_OK;
 }
 

@@ -4,9 +4,11 @@
  *
  * Model, NONMEM's way: subject i has random effects eta_i ~ N(0, Omega);
  * its model parameters psi_i = g(theta, eta_i, cov_i); observation j is
- * y_ij = f_ij(psi_i) + eps_ij with Var(eps_ij) = V(f_ij) = a^2 (additive),
- * b^2 f^2 (proportional) or a^2 + b^2 f^2 (combined), optionally with y and
- * f on the log scale (then additive only). f comes from rkin_solver_run
+ * y_ij = f_ij(psi_i) + eps_ij with Var(eps_ij) = V(f_ij) of one of the
+ * error models of popres.h (additive, proportional, combined in both
+ * forms, power), optionally with y and f on the log scale (then additive
+ * only), per endpoint; censored records by M3 (popres.h) or dropped (M1).
+ * f comes from rkin_solver_run
  * (one model output or state at the observation times) or from a
  * caller's closed-form predictor.
  *
@@ -31,12 +33,27 @@
 #include <stddef.h>
 
 #include "pop/data.h"
+#include "pop/popres.h"
 #include "core/err.h"
 #include "core/expr.h"
 #include "core/model.h"
 #include "solve/solve.h"
 
-typedef enum { RKIN_RES_ADD, RKIN_RES_PROP, RKIN_RES_COMB } rkin_res_model;
+/* One endpoint of a fit of several (PK + PD, parent + metabolite, blood
+ * + kidney): the quantity it predicts and its own error model. An
+ * observation record belongs to the endpoint whose output it selects
+ * (sj->output: DVID, or CMT naming an output); otherwise to endpoint
+ * DVID - 1 (a dataset read without output names); otherwise, for a
+ * state endpoint, to the one observing the record's CMT; a record
+ * matching none is an error naming its line. */
+typedef struct {
+  int output;                 /* model output (>= 0) or state -1 - k;
+                                 with a predictor: free (the predictor
+                                 reads sj->dvid itself) */
+  rkin_res_model res;
+  int log_scale;              /* 1: log(y) = log(f) + eps, additive */
+  const double *sigma_init;   /* rkin_res_nparams(res) values: a, b, c */
+} rkin_pop_endpoint;
 typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
 
 /* Individual parameters psi (n_psi) from theta, eta and the subject's
@@ -97,6 +114,14 @@ typedef struct {
   rkin_res_model res;
   int log_scale;                  /* 1: log(y) = log(f) + eps, additive */
   const double *sigma_init;       /* SDs: add {a}, prop {b}, comb {a, b} */
+
+  /* Several endpoints (n_endpoints > 0): then output, res, log_scale and
+   * sigma_init above are unused; sigma is the endpoints' parameters one
+   * after the other. The outputs must be all model outputs or all
+   * states. */
+  size_t n_endpoints;
+  const rkin_pop_endpoint *endpoints;
+  rkin_blq_method blq;            /* censored records (data.h CENS/LLOQ) */
 } rkin_popmodel;
 
 typedef struct {
@@ -152,6 +177,13 @@ typedef struct {
    * both on the natural scale; residuals on the error model's scale. */
   double *dv, *time, *id;
   double *pred, *ipred, *res, *iwres, *cwres;
+  /* Per observation: its endpoint (1-based; n_endpoints of them) and,
+   * when the dataset has CENS / LLOQ, its censoring (0, 1 below, -1
+   * above the limit; else NULL). Censored (M3) and dropped (M1) records
+   * have no RES, IWRES or CWRES (NaN). */
+  size_t n_endpoints;
+  int *endpoint;
+  int *cens;
 } rkin_popfit;
 
 /* Fits the model to the data. Returns 0 when the fit ran (check
