@@ -520,6 +520,27 @@ static void test_blq(void)
     is_double(m2ll - ofv2, (64 - n_blq) * log(2 * M_PI), 1e-12, "M3: "
               "-2LL - OFV counts only the %g quantified records", 64 - n_blq);
   }
+  {
+    /* M3 with an SD that depends on f (combined2, power): z depends on
+     * f through the SD too, and the FOCE-I weight has a cross term */
+    static const double sgc[2] = {0.3, 0.1}, sgp[2] = {0.2, 0.5};
+    rkin_pop_endpoint epc[1];
+    const double *sgv[1];
+    for (m = 0; m < 2; m++) {
+      epc[0] = ep[0];
+      epc[0].res = m ? RKIN_RES_POW : RKIN_RES_COMB;
+      epc[0].sigma_init = sgv[0] = m ? sgp : sgc;
+      popmodel(&pm, th, om, epc, 1);
+      pm.blq = RKIN_BLQ_M3;
+      rc = rkin_popest_ofv(&pm, d, &o, th, om, sgv[0], &ofv, NULL, NULL,
+                           &err);
+      want = ref_ofv(d, th, om[0], epc, sgv, RKIN_BLQ_M3);
+      ok(rc == 0 && fabs(ofv - want) < 1e-6, "M3 with %s error: FOCE-I "
+         "OFV %.9f = independent %.9f (abs. 1e-6)", m ? "power"
+         : "combined2", ofv, want);
+    }
+    popmodel(&pm, th, om, ep, 1);
+  }
   o.method = RKIN_POP_FO;
   rc = rkin_popest_ofv(&pm, d, &o, th, om, sg_add, &ofv, NULL, NULL, &err);
   ok(rc == RKIN_EINVAL && strstr(err.msg, "FO") && strstr(err.msg, "M1"),
@@ -662,6 +683,120 @@ static void test_fit_models(void)
   gsl_rng_free(r);
 }
 
+/* ------------------------------------------------ two endpoints */
+
+static void test_two_endpoints(void)
+{
+  static const double th[3] = {12, 0.25, 0.5}, om[1] = {0.09};
+  static const double sg1[1] = {0.12}, sg2[2] = {0.3, 0.6};
+  rkin_pop_endpoint ep[2];
+  const double *sg[2] = {sg1, sg2 + 1};
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  rkin_popfit_opts o;
+  rkin_popmodel pm;
+  rkin_popfit f;
+  rkin_err err;
+  rkin_data *d;
+  char *text;
+  double ofv, want, sig[2], tr[6], worst = 0;
+  size_t k;
+  int rc;
+  memset(ep, 0, sizeof ep);
+  ep[0].res = RKIN_RES_PROP;        /* endpoint 1: proportional */
+  ep[0].sigma_init = sg1;
+  ep[1].res = RKIN_RES_POW;         /* endpoint 2: power, b = 0.3, c = 0.6 */
+  ep[1].sigma_init = sg2;
+  sg[1] = sg2;
+  gsl_rng_set(r, 77);
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  text = simulate(r, 8, th, om[0], ep, 2, 0);
+  d = parse(text, &err);
+  popmodel(&pm, th, om, ep, 2);
+  sig[0] = sg1[0];
+  sig[1] = sg2[0];
+  {
+    double sg3[3] = {sg1[0], sg2[0], sg2[1]};
+    rc = rkin_popest_ofv(&pm, d, &o, th, om, sg3, &ofv, NULL, NULL, &err);
+  }
+  want = ref_ofv(d, th, om[0], ep, sg, RKIN_BLQ_M3);
+  ok(rc == 0 && fabs(ofv - want) < 1e-6, "two endpoints (DVID 1 "
+     "proportional, DVID 2 power): FOCE-I OFV at fixed parameters %.9f = "
+     "independent %.9f (abs. 1e-6)%s", ofv, want, rc ? err.msg : "");
+  {
+    /* swapping the endpoints' error models changes it: DVID selects */
+    rkin_pop_endpoint sw[2];
+    double sg3[3] = {sg2[0], sg2[1], sg1[0]}, ofv2 = 0;
+    sw[0] = ep[1];
+    sw[1] = ep[0];
+    popmodel(&pm, th, om, sw, 2);
+    rkin_popest_ofv(&pm, d, &o, th, om, sg3, &ofv2, NULL, NULL, &err);
+    ok(fabs(ofv2 - ofv) > 1, "the endpoints' error models swapped: another "
+       "OFV (%.3f vs %.3f)", ofv2, ofv);
+  }
+  rkin_data_free(d);
+  free(text);
+  (void)sig;
+
+  /* Fit of 120 subjects: both endpoints' sigmas and theta2 recovered. */
+  text = simulate(r, 120, th, om[0], ep, 2, 0);
+  d = parse(text, &err);
+  {
+    static const double thi[3] = {10, 0.3, 0.4}, omi[1] = {0.2};
+    static const double s1i[1] = {0.2}, s2i[2] = {0.5, 0.8};
+    rkin_pop_endpoint epi[2];
+    epi[0] = ep[0];
+    epi[1] = ep[1];
+    epi[0].sigma_init = s1i;
+    epi[1].sigma_init = s2i;
+    popmodel(&pm, thi, omi, epi, 2);
+    rc = rkin_popfit_run(&pm, d, &o, &f, &err);
+  }
+  tr[0] = th[0];
+  tr[1] = th[1];
+  tr[2] = th[2];
+  tr[3] = om[0];
+  tr[4] = sg1[0];
+  tr[5] = sg2[0];
+  ok(rc == 0 && f.status == 0 && f.cov_status == 0 && f.n_est == 7,
+     "two-endpoint fit converged with a covariance step (%s)", rc ? err.msg
+     : f.status ? f.err.msg : f.cov_status ? f.cov_err.msg : f.stop);
+  if (rc == 0 && f.status == 0 && f.cov_status == 0) {
+    for (k = 0; k < 7; k++) {
+      double truth = k < 6 ? tr[k] : sg2[1];
+      worst = fmax(worst, fabs(f.est[k] - truth) / f.se[k]);
+      diag("  two endpoints %-14s %10.5f (truth %.5f, SE %.5f)",
+           f.est_names[k], f.est[k], truth, f.se[k]);
+    }
+    ok(worst < 3.5, "two endpoints: every parameter within 3.5 SE of the "
+       "truth (worst %.2f)", worst);
+    ok(strcmp(f.est_names[4], "SIGMA_PROP(1)") == 0
+       && strcmp(f.est_names[6], "SIGMA_POW_EXP(2)") == 0
+       && f.n_endpoints == 2 && f.endpoint[0] == 1 && f.endpoint[1] == 2,
+       "sigma names carry the endpoint; records carry theirs");
+  }
+  rkin_popfit_free(&f);
+
+  /* A DVID past the endpoints, endpoints of mixed kinds. */
+  popmodel(&pm, th, om, ep, 1);
+  rc = rkin_popest_ofv(&pm, d, &o, th, om, sg1, &ofv, NULL, NULL, &err);
+  ok(rc == 0, "one endpoint: every record belongs to it, whatever its "
+     "DVID");
+  rkin_data_free(d);
+  free(text);
+  d = parse("ID,TIME,DV,DVID\n1,1,5,1\n1,2,4,3\n", &err);
+  popmodel(&pm, th, om, ep, 2);
+  {
+    double sg3[3] = {sg1[0], sg2[0], sg2[1]};
+    rc = rkin_popest_ofv(&pm, d, &o, th, om, sg3, &ofv, NULL, NULL, &err);
+  }
+  ok(rc == RKIN_EINVAL && strstr(err.msg, "line 3")
+     && strstr(err.msg, "DVID 3"), "a DVID past the endpoints is rejected "
+     "naming the line (%s)", err.msg);
+  rkin_data_free(d);
+  gsl_rng_free(r);
+}
+
 int main(void)
 {
   rkin_init();
@@ -670,6 +805,7 @@ int main(void)
   test_ofv_fixed();
   test_blq();
   test_fit_models();
+  test_two_endpoints();
   done_testing();
   return exit_status();
 }
