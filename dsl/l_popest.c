@@ -60,9 +60,10 @@ static int fitbox_gc(lua_State *L)
  * into *kind (collectable). */
 static void push_est_names(lua_State *L, const lpop *p, const char ***kind)
 {
-  size_t q = p->n_eta, a, b, i = 0;
-  size_t n = p->n_theta + (p->omega_diag ? q : q * (q + 1) / 2)
-             + (p->res == RKIN_RES_COMB ? 2 : 1);
+  size_t q = p->n_eta, a, b, e, i = 0, n_sig = 0;
+  size_t n;
+  for (e = 0; e < p->n_ep; e++) n_sig += rkin_res_nparams(p->ep_res[e]);
+  n = p->n_theta + (p->omega_diag ? q : q * (q + 1) / 2) + n_sig;
   *kind = lua_newuserdatauv(L, n * sizeof **kind, 0);
   lua_createtable(L, (int)n, 0);
   for (a = 0; a < p->n_theta; a++) {
@@ -79,16 +80,21 @@ static void push_est_names(lua_State *L, const lpop *p, const char ***kind)
       lua_rawseti(L, -2, (lua_Integer)++i);
       (*kind)[i - 1] = "omega";
     }
-  if (p->res != RKIN_RES_PROP) {
-    lua_pushstring(L, p->log_scale ? "SIGMA_ADD_LOG" : "SIGMA_ADD");
-    lua_rawseti(L, -2, (lua_Integer)++i);
-    (*kind)[i - 1] = "sigma";
-  }
-  if (p->res != RKIN_RES_ADD) {
-    lua_pushstring(L, "SIGMA_PROP");
-    lua_rawseti(L, -2, (lua_Integer)++i);
-    (*kind)[i - 1] = "sigma";
-  }
+  /* SIGMA_ADD (_LOG on the log scale), SIGMA_PROP, SIGMA_POW_EXP; with
+   * several endpoints followed by (name). The exponent may be any sign:
+   * its own kind, so its interval stays linear. */
+  for (e = 0; e < p->n_ep; e++)
+    for (b = 0; b < rkin_res_nparams(p->ep_res[e]); b++) {
+      const char *pn = rkin_res_param_name(p->ep_res[e], b);
+      if (p->n_ep > 1)
+        lua_pushfstring(L, "SIGMA_%s%s(%s)", pn, p->ep_log[e] ? "_LOG" : "",
+                        p->ep_name[e]);
+      else
+        lua_pushfstring(L, "SIGMA_%s%s", pn, p->ep_log[e] ? "_LOG" : "");
+      lua_rawseti(L, -2, (lua_Integer)++i);
+      (*kind)[i - 1] = rkin_res_param_positive(p->ep_res[e], b)
+                       ? "sigma" : "sigma_exp";
+    }
 }
 
 /* The estimates in the engine's order (as rkin_popfit.est). */
@@ -103,19 +109,25 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
 }
 
 /* pm:fit(data, {method=, covariance=, threads=, max_eval=, rtol=, atol=,
- * path=, gradient=}) -> result; data: a file name or a dataset of
+ * path=, gradient=, blq=}) -> result; data: a file name or a dataset of
  * rk.popest.read; gradient "analytic" (default: exact-path sensitivities
- * where available) or "fd" (finite differences of the predictions). */
+ * where available) or "fd" (finite differences of the predictions); blq
+ * "m3" (default), "m1" or "dv": censored records (CENS / LLOQ columns) by
+ * their likelihood of being beyond the limit, dropped, or fitted as if
+ * DV were measured. */
 static int pop_fit(lua_State *L)
 {
   static const char *const keys[] = {"method", "covariance", "threads",
                                      "max_eval", "rtol", "atol", "path",
-                                     "gradient", NULL};
+                                     "gradient", "blq", NULL};
   lpop *p = lrk_check_popmodel(L, 1);
   const rkin_model *m;
   const char *ctx;
   ldata *x;
   rkin_popmodel pm;
+  rkin_pop_endpoint eps[LPOP_MAX_EP];
+  rkin_blq_method blq = RKIN_BLQ_M3;
+  int out_map[256];
   rkin_popfit_opts o;
   rkin_solve_opts so;
   fitbox *fb;
@@ -130,7 +142,9 @@ static int pop_fit(lua_State *L)
   lua_getiuservalue(L, 1, 1);                                    /* 5 */
   m = lrk_check_model(L, 5);
   if (lua_type(L, 2) == LUA_TSTRING) {
-    lrk_popdata_push(L, lua_tostring(L, 2), 5, ctx);                    /* 6 */
+    int dv = lrk_popmodel_push_dvid(L, p);
+    lrk_popdata_push_dvid(L, lua_tostring(L, 2), 5, dv, ctx);         /* 6 */
+    if (dv) lua_remove(L, dv);
   } else if (luaL_testudata(L, 2, DATA_MT)) {
     lua_pushvalue(L, 2);
   } else {
@@ -140,24 +154,23 @@ static int pop_fit(lua_State *L)
   x = lua_touserdata(L, 6);
   if (!x->d) return lrk_error(L, "%s: the dataset was freed", ctx);
   {
-    /* A fit predicts one observed quantity: a record that selects another
-     * output (DVID, or CMT naming an output) must not be fitted to it. */
-    const char *obs = p->output >= 0
-        ? rkin_model_output_name(m, (size_t)p->output) : NULL;
-    size_t i, j;
+    /* A record that selects an output (DVID, or CMT naming an output)
+     * the fit does not predict must not be fitted to another. */
+    size_t i, j, e;
     for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
       const rkin_data_subject *sj = rkin_data_subject_at(x->d, i);
       for (j = 0; j < sj->n_obs; j++) {
         const char *sel = sj->output && sj->output[j] >= 0
             ? x->out_names[sj->output[j]] : NULL;
-        if (sel && (!obs || strcmp(sel, obs) != 0))
+        int found = 0;
+        for (e = 0; sel && e < p->n_ep; e++)
+          found |= strcmp(sel, p->ep_name[e]) == 0;
+        if (sel && !found)
           return lrk_error(L, "%s: %s:%d: the record observes output "
                            "'%s' (DVID/CMT), but the fit predicts '%s' "
-                           "(observe =); a fit of several outputs is not "
-                           "supported yet", ctx, x->path,
-                           (int)sj->obs_line[j], sel,
-                           obs ? obs : rkin_model_state_name(
-                                           m, (size_t)(-1 - p->output)));
+                           "(observe =; list it there to fit it as an "
+                           "endpoint of its own)", ctx, x->path,
+                           (int)sj->obs_line[j], sel, p->observe);
       }
     }
   }
@@ -171,6 +184,17 @@ static int pop_fit(lua_State *L)
                        lrk_got(L, 3));
     lrk_check_keys(L, 3, ctx, keys);
     o.method = lrk_popmodel_method(L, 3, ctx, p->method);
+    {
+      const char *bq = lrk_field_string(L, 3, ctx, "blq", 0, "m3");
+      if (strcmp(bq, "m3") == 0 || strcmp(bq, "M3") == 0) blq = RKIN_BLQ_M3;
+      else if (strcmp(bq, "m1") == 0 || strcmp(bq, "M1") == 0)
+        blq = RKIN_BLQ_M1;
+      else if (strcmp(bq, "dv") == 0) blq = RKIN_BLQ_DV;
+      else return lrk_error(L, "%s: field 'blq' must be \"m3\" "
+                            "(likelihood below the limit), \"m1\" (drop "
+                            "censored records) or \"dv\" (fit them at DV) "
+                            "(got \"%s\")", ctx, bq);
+    }
     o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", 1);
     o.threads = (int)lrk_field_count(L, 3, ctx, "threads", 0, 0, 0,
                                      LRK_MAX_THREADS);
@@ -226,6 +250,29 @@ static int pop_fit(lua_State *L)
   pm.res = p->res;
   pm.log_scale = p->log_scale;
   pm.sigma_init = p->sigma;
+  pm.blq = blq;
+  if (p->n_ep > 1) {
+    for (k = 0; k < p->n_ep; k++) {
+      eps[k].output = p->ep_output[k];
+      eps[k].res = p->ep_res[k];
+      eps[k].log_scale = p->ep_log[k];
+      eps[k].sigma_init = p->ep_sigma[k];
+    }
+    pm.n_endpoints = p->n_ep;
+    pm.endpoints = eps;
+    /* the dataset's DVID order (x->out_names) to the model's outputs */
+    if (x->n_out > sizeof out_map / sizeof *out_map)
+      return lrk_error(L, "%s: the dataset selects %d outputs by DVID "
+                       "(at most %d with several endpoints)", ctx,
+                       (int)x->n_out, (int)(sizeof out_map / sizeof *out_map));
+    if (x->n_out) {
+      int *map = out_map;
+      for (k = 0; k < x->n_out; k++)
+        map[k] = rkin_model_output_index(m, x->out_names[k], NULL);
+      pm.data_outputs = map;
+      pm.n_data_outputs = x->n_out;
+    }
+  }
 
   fb = lua_newuserdatauv(L, sizeof *fb, 0);                      /* 7 */
   memset(fb, 0, sizeof *fb);
@@ -383,7 +430,10 @@ static int pop_index(lua_State *L)
     push_names(L, p->eta_names, p->n_eta);
   else if (strcmp(k, "covariates") == 0)
     push_names(L, p->cov_names, p->n_cov);
-  else if (strcmp(k, "observe") == 0) lua_pushstring(L, p->observe);
+  else if (strcmp(k, "observe") == 0) {
+    if (p->n_ep > 1) push_names(L, p->ep_name, p->n_ep);
+    else lua_pushstring(L, p->observe);
+  }
   else if (strcmp(k, "model") == 0) lua_getiuservalue(L, 1, 1);
   else if (strcmp(k, "theta") == 0) {
     size_t i;

@@ -6,7 +6,7 @@
 --
 --   radiokin scripts/fit.lua model.lua data.csv [--method focei|fo]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
---            [--max-eval N] [--quiet]
+--            [--max-eval N] [--blq m3|m1|dv] [--quiet]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
 -- models/theophylline.lua). DIR defaults to fit_<model name>. The three
@@ -21,7 +21,7 @@ local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--method focei|fo] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
-  "[--max-eval N] [--quiet]"
+  "[--max-eval N] [--blq m3|m1|dv] [--quiet]"
 
 M.HELP = USAGE .. [[
 
@@ -37,7 +37,10 @@ Inputs
               AMT (dose amount, the model's amount unit), EVID (0
               observation, 1 dose, 2 other, 3 reset, 4 reset and dose), MDV,
               CMT (compartment number or state name), optional RATE, II
-              (h), ADDL, SS, and covariate columns the model uses
+              (h), ADDL, SS, and covariate columns the model uses;
+              DVID (the k-th name of the model's observe = {...}) for
+              several endpoints; CENS (1: below the limit, -1: above)
+              and LLOQ for censored records
 
 Options
   --method focei|fo  estimation method (default focei)
@@ -48,6 +51,9 @@ Options
   --no-cov           skip the covariance step (no SE, no intervals)
   --max-eval N       stop the outer search after N evaluations (default
                      3000); a fit stopped so is reported as failed
+  --blq m3|m1|dv     censored records (CENS / LLOQ): m3 their likelihood
+                     of being beyond the limit (default, Beal's M3), m1
+                     dropped, dv fitted as if DV were measured
   --quiet            print nothing but errors and warnings
 
 Outputs (in DIR)
@@ -55,7 +61,9 @@ Outputs (in DIR)
                   ci95_upper (omega variances and sigma: interval on the log
                   scale), then OFV, -2LL, AIC, BIC
   ebe.csv         ID, ETA_<name>..., individual parameters, OFV_i
-  table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES
+  table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES (then
+                  ENDPOINT with several endpoints, CENS with censored
+                  records, which have no RES, IWRES, CWRES: NA)
   gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
 A failed fit writes none of these and exits with status 1.
 
@@ -82,6 +90,11 @@ function M.parse_args(args)
       o.method = value(a)
       if o.method ~= "focei" and o.method ~= "fo" then
         usage("--method must be focei or fo (got '" .. o.method .. "')")
+      end
+    elseif a == "--blq" then
+      o.blq = value(a)
+      if o.blq ~= "m3" and o.blq ~= "m1" and o.blq ~= "dv" then
+        usage("--blq must be m3, m1 or dv (got '" .. o.blq .. "')")
       end
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.plot = false
@@ -315,7 +328,7 @@ function M.main(args)
   local out = o.out or ("fit_" .. pm.name:gsub("[^%w%-_.]", "_"))
   local r = pm:fit(o.data, { method = o.method, threads = o.threads,
                              covariance = o.covariance,
-                             max_eval = o.max_eval })
+                             max_eval = o.max_eval, blq = o.blq })
   if not r.converged then
     -- the summary says where the search stopped; nothing is written, and
     -- files an earlier run left in the folder are named as not this fit's

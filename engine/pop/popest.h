@@ -122,6 +122,11 @@ typedef struct {
   size_t n_endpoints;
   const rkin_pop_endpoint *endpoints;
   rkin_blq_method blq;            /* censored records (data.h CENS/LLOQ) */
+  /* The model output each dataset output (sj->output, the index into the
+   * output_names the dataset was read with) is; NULL: the same index
+   * (read with the model's outputs in their order). */
+  const int *data_outputs;
+  size_t n_data_outputs;
 } rkin_popmodel;
 
 typedef struct {

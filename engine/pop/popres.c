@@ -210,8 +210,11 @@ static int endpoint_of(const pop *p, const rkin_data_subject *sj, size_t j,
   int states = p->ep[0].output < 0;
   if (ne == 1) return 0;
   if (sj->output && sj->output[j] >= 0) {
-    for (e = 0; p->pm->model && !states && e < ne; e++)
-      if (p->ep[e].output == sj->output[j]) return (int)e;
+    int o = sj->output[j];
+    if (p->pm->data_outputs)
+      o = (size_t)o < p->pm->n_data_outputs ? p->pm->data_outputs[o] : -1;
+    for (e = 0; p->pm->model && !states && o >= 0 && e < ne; e++)
+      if (p->ep[e].output == o) return (int)e;
     return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu): the "
                         "record observes output %d (DVID / CMT), which no "
                         "endpoint of the fit predicts", sj->id,
