@@ -113,6 +113,12 @@ r:write_csv(dir)
 local tab = t.read_file(dir .. "/table.csv")
 t.like(tab, "^ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES,ENDPOINT,CENS\n",
        "table.csv has ENDPOINT and CENS columns")
+local n_rows = 0
+for line in tab:gmatch("[^\n]+") do
+  if line:find(",NA,NA,NA,2,1$") then n_rows = n_rows + 1 end
+end
+t.is(n_rows, n_cens, 0, "table.csv: each censored record ends "
+     .. "RES, IWRES, CWRES NA, ENDPOINT 2, CENS 1")
 
 -- M1 drops the censored records: a different objective.
 local r1 = pm:fit(data, { threads = 2, blq = "m1", covariance = false })

@@ -200,17 +200,20 @@ static void test_columns(void)
                        "1,4,0.1,,0.3\n"       /* DV < LLOQ, no CENS */
                        "1,5,.,,0.3\n"         /* missing DV, LLOQ */
                        "1,6,9,-1,.\n"         /* above the ULOQ 9 */
-                       "1,7,0.1,0,0.3\n", &err);  /* CENS 0 wins */
+                       "1,7,0.1,0,0.3\n"      /* CENS 0 wins */
+                       "1,8,0.5,,0.3\n", &err);  /* DV >= LLOQ */
   const rkin_data_subject *s = d ? rkin_data_subject_at(d, 0) : NULL;
-  ok(d && s && s->cens && s->limit && s->n_obs == 7, "CENS / LLOQ read "
+  ok(d && s && s->cens && s->limit && s->n_obs == 8, "CENS / LLOQ read "
      "(%s)", d ? "ok" : err.msg);
   if (s && s->cens) {
     ok(s->cens[0] == 0 && s->cens[1] == 1 && s->cens[2] == 1
        && s->cens[3] == 1 && s->cens[4] == 1 && s->cens[5] == -1
-       && s->cens[6] == 0, "censoring flags 0 1 1 1 1 -1 0");
+       && s->cens[6] == 0 && s->cens[7] == 0, "censoring flags 0 1 1 1 1 "
+       "-1 0 0");
     ok(isnan(s->limit[0]) && s->limit[1] == 0.5 && s->limit[2] == 0.4
        && s->limit[3] == 0.3 && s->limit[4] == 0.3 && s->limit[5] == 9
-       && isnan(s->limit[6]), "limits: DV, the LLOQ column, ULOQ in DV");
+       && isnan(s->limit[6]) && isnan(s->limit[7]), "limits: DV, the LLOQ "
+       "column, ULOQ in DV");
     ok(s->dv[4] == 0.3, "a missing DV below an LLOQ reads as the LLOQ");
   }
   rkin_data_free(d);
