@@ -251,12 +251,13 @@ static int pop_fit(lua_State *L)
   pm.log_scale = p->log_scale;
   pm.sigma_init = p->sigma;
   pm.blq = blq;
-  if (p->n_ep > 1) {
+  if (p->n_ep > 1 || p->ep_scale[0]) {
     for (k = 0; k < p->n_ep; k++) {
       eps[k].output = p->ep_output[k];
       eps[k].res = p->ep_res[k];
       eps[k].log_scale = p->ep_log[k];
       eps[k].sigma_init = p->ep_sigma[k];
+      eps[k].scale_var = p->ep_scale[k];
     }
     pm.n_endpoints = p->n_ep;
     pm.endpoints = eps;

@@ -49,6 +49,7 @@ typedef struct {
   rkin_res_model ep_res[LPOP_MAX_EP];
   int ep_log[LPOP_MAX_EP];
   double ep_sigma[LPOP_MAX_EP][3];
+  int ep_scale[LPOP_MAX_EP]; /* rkin_pop_endpoint.scale_var */
 } lpop;
 
 /* rk.popest{...} / rk.popest.model{...} -> population model. */

@@ -271,10 +271,11 @@ static void check_omega_pd(lua_State *L, const lpop *p, const char *ctx)
  * "log" } (engine/pop/popres.h: combined 2 is SD = sqrt(a^2 + b^2 f^2),
  * NONMEM's; 1 is SD = a + b f; power makes f into f^c). */
 static void read_error_table(lua_State *L, int t, const char *ectx,
-                             rkin_res_model *res, int *lg, double *sg)
+                             rkin_res_model *res, int *lg, double *sg,
+                             const char **var)
 {
   static const char *const keys[] = {"additive", "proportional", "power",
-                                     "combined", "scale", NULL};
+                                     "combined", "scale", "variable", NULL};
   const char *scale;
   double add, prop, pw = 0;
   int has_pw, comb;
@@ -288,6 +289,10 @@ static void read_error_table(lua_State *L, int t, const char *ectx,
   if (has_pw) pw = lrk_field_number(L, t, ectx, "power", 1, 0);
   comb = (int)lrk_field_number(L, t, ectx, "combined", 0, 2);
   scale = lrk_field_string(L, t, ectx, "scale", 0, "linear");
+  *var = lrk_field_string(L, t, ectx, "variable", 0, NULL);
+  if (*var && !(prop > 0))
+    lrk_error(L, "%s: variable = '%s' scales the proportional (or power) "
+              "part: give proportional = b too", ectx, *var);
   if (add < 0 || prop < 0 || (add == 0 && prop == 0))
     lrk_error(L, "%s: give the initial residual SD(s) as additive > 0 "
               "and/or proportional > 0 (got additive %f, proportional %f)",
@@ -324,7 +329,8 @@ static void read_error_table(lua_State *L, int t, const char *ectx,
 /* error = {...} for one endpoint; with several (observe = {"A", "B"})
  * a list in observe's order or a table by name: { A = {...}, B = {...} }.
  * After read_observe. */
-static void read_error(lua_State *L, lpop *p, const char *ctx)
+static void read_error(lua_State *L, lpop *p, const rkin_model *m,
+                       const char *ctx)
 {
   const char *ectx;
   size_t e;
@@ -332,9 +338,10 @@ static void read_error(lua_State *L, lpop *p, const char *ctx)
     lrk_error(L, "%s: field 'error' must be a table {additive = SD} or "
               "{proportional = SD} or both (got %s)", ctx, lrk_got(L, -1));
   ectx = lua_pushfstring(L, "%s: error", ctx);
+  const char *var[LPOP_MAX_EP] = {NULL};
   if (p->n_ep == 1) {
     read_error_table(L, -2, ectx, &p->ep_res[0], &p->ep_log[0],
-                     p->ep_sigma[0]);
+                     p->ep_sigma[0], &var[0]);
   } else {
     int list = lua_rawlen(L, -2) > 0;
     lua_pushnil(L);
@@ -361,9 +368,21 @@ static void read_error(lua_State *L, lpop *p, const char *ctx)
                   "its error table; got %s)", c2, p->observe,
                   lrk_got(L, -1));
       read_error_table(L, lua_gettop(L), c2, &p->ep_res[e], &p->ep_log[e],
-                       p->ep_sigma[e]);
+                       p->ep_sigma[e], &var[e]);
       lua_pop(L, 2);
     }
+  }
+  /* variable = "name": the SD scales with that model output (nlmixr2's
+   * propF / powF); the string stays alive in the declaration table */
+  for (e = 0; e < p->n_ep; e++) {
+    int k;
+    if (!var[e]) continue;
+    k = rkin_model_output_index(m, var[e], NULL);
+    if (k < 0 || p->ep_output[e] < 0)
+      lrk_error(L, "%s: variable = '%s' must name an output of model "
+                "'%s' (and the endpoint '%s' observe an output)", ectx,
+                var[e], rkin_model_name(m), p->ep_name[e]);
+    p->ep_scale[e] = k + 1;
   }
   p->res = p->ep_res[0];
   p->log_scale = p->ep_log[0];
@@ -607,7 +626,7 @@ int lrk_popmodel_new(lua_State *L)
   read_omega(L, p, ctx);
   check_omega_pd(L, p, ctx);
   read_observe(L, p, m, ctx);
-  read_error(L, p, ctx);
+  read_error(L, p, m, ctx);
   p->method = lrk_popmodel_method(L, 1, ctx, RKIN_POP_FOCEI);
   trace_individual(L, p, m, ctx);
   lua_settop(L, 4);

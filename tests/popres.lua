@@ -155,6 +155,19 @@ t.ok(kinds["SIGMA_ADD(cm)"] and kinds["SIGMA_PROP(cm)"]
      and r3.sigma.cm.additive and r3.sigma.cm.proportional,
      "combined1: both parameters of the endpoint named")
 
+-- variable = "cm": the SD of cp scales with the metabolite (propF)
+do
+  local rv = with_error { cp = { proportional = 0.2, variable = "cm" },
+                          cm = { additive = 0.1 } }
+    :fit(data, { threads = 2, max_eval = 1, covariance = false })
+  local rp = with_error { cp = { proportional = 0.2 },
+                          cm = { additive = 0.1 } }
+    :fit(data, { threads = 2, max_eval = 1, covariance = false })
+  t.ok(rv.ofv == rv.ofv and math.abs(rv.ofv - rp.ofv) > 1,
+       ("variable = \"cm\": another objective at the same parameters "
+        .. "(%.3f vs %.3f)"):format(rv.ofv, rp.ofv))
+end
+
 local function rejects(e, pattern, what)
   local d3 = {}
   for k, v in pairs(decl) do d3[k] = v end
@@ -169,6 +182,11 @@ rejects({ cp = { proportional = 0.2 }, cm = { additive = 1 }, cx = {} },
         "unexpected key cx", "an error table for no endpoint")
 rejects({ cp = { additive = 0.2, power = 0.5 }, cm = { additive = 1 } },
         "needs proportional", "power without proportional")
+rejects({ cp = { proportional = 0.2, variable = "X" },
+          cm = { additive = 1 } }, "variable = 'X' must name an output",
+        "variable naming no output")
+rejects({ cp = { additive = 0.2, variable = "cm" }, cm = { additive = 1 } },
+        "give proportional = b too", "variable without proportional")
 rejects({ cp = { proportional = 0.2, combined = 3 }, cm = { additive = 1 } },
         "'combined' must be 2", "combined other than 1 or 2")
 local ok, msg = pcall(pm.fit, pm, data, { blq = "m9" })

@@ -53,6 +53,11 @@ typedef struct {
   rkin_res_model res;
   int log_scale;              /* 1: log(y) = log(f) + eps, additive */
   const double *sigma_init;   /* rkin_res_nparams(res) values: a, b, c */
+  /* 0: the SD scales with the prediction; k >= 1: with model output
+   * k - 1 at the same time instead (nlmixr2 propF / powF: SD = b g, b
+   * g^c, a + ...); a model, output endpoints and a model other than
+   * additive only. */
+  int scale_var;
 } rkin_pop_endpoint;
 typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI } rkin_pop_method;
 

@@ -29,6 +29,8 @@ typedef struct {
   rkin_res_model res;
   int log_scale;
   size_t sig_off, n_sig;      /* its parameters in p->sigma */
+  int scale_col;              /* solution column of the SD's variable, or
+                                 -1: the prediction */
 } pop_ep;
 
 
@@ -90,6 +92,9 @@ struct pop {
   int *obs_ep;                /* n_obs: endpoint of each observation */
   unsigned char *obs_kind;    /* n_obs: POP_OBS_* */
   size_t n_lik;               /* Gaussian observations (N log 2 pi) */
+  /* 1: some endpoint's SD scales with another output: predictions carry
+   * it as n_obs more rows (f[n + j], G[(n + j) q ...]) */
+  int has_scale;
   /* Threads. */
   int n_threads;
   pop_ws *ws;
@@ -106,11 +111,13 @@ int pop_res_setup(pop *p, rkin_err *err);
 void pop_res_free(pop *p);
 /* Observation j of subject s with prediction f at p's current sigma:
  * its contribution (popres.h); an error names the subject and line. */
-int pop_obs(const pop *p, size_t s, size_t j, double f, rkin_res_obs *o,
-            rkin_err *err);
+int pop_obs(const pop *p, size_t s, size_t j, double f, double sv,
+            rkin_res_obs *o, rkin_err *err);
 /* Column of the solver's output (or state) array observation j of
- * subject s reads. */
+ * subject s reads; pop_scale_col: the column of its SD's variable (its
+ * own column when the SD scales with the prediction). */
 size_t pop_obs_col(const pop *p, size_t s, size_t j);
+size_t pop_scale_col(const pop *p, size_t s, size_t j);
 /* Name of sigma parameter k: "SIGMA_ADD", "SIGMA_PROP(2)" (endpoint 2). */
 void pop_sigma_name(const pop *p, size_t k, char *buf, size_t n);
 

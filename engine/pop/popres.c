@@ -184,6 +184,17 @@ static int check_endpoint(const pop *p, const rkin_pop_endpoint *e,
                           ? "a residual SD > 0" : "a finite exponent",
                           rkin_res_param_name(e->res, i), where);
   }
+  if (e->scale_var != 0) {
+    if (!m || !p->pm->n_endpoints || e->output < 0 || e->scale_var < 0
+        || (size_t)e->scale_var > rkin_model_noutputs(m)
+        || e->res == RKIN_RES_ADD || e->log_scale)
+      return rkin_err_set(err, RKIN_EINVAL, "population model: endpoint "
+                          "%zu: scale_var %d (expected 1..%zu: the SD "
+                          "scales with model output scale_var - 1; with a "
+                          "model, endpoints observing outputs and an error "
+                          "model other than additive)", k + 1,
+                          e->scale_var, m ? rkin_model_noutputs(m) : 0);
+  }
   if (m && p->pm->n_endpoints) {
     size_t no = rkin_model_noutputs(m), ns = rkin_model_nstates(m);
     if (e->output >= 0 ? (size_t)e->output >= no
@@ -243,6 +254,7 @@ int pop_res_setup(pop *p, rkin_err *err)
   size_t ne = pm->n_endpoints, e, k, s, j, g = 0;
   int rc, n_cens = 0;
   if (!ne) {
+    memset(&one, 0, sizeof one);
     one.output = pm->output;
     one.res = pm->res;
     one.log_scale = pm->log_scale;
@@ -269,6 +281,9 @@ int pop_res_setup(pop *p, rkin_err *err)
     p->ep[e].log_scale = eps[e].log_scale;
     p->ep[e].sig_off = p->n_sigma;
     p->ep[e].n_sig = rkin_res_nparams(eps[e].res);
+    p->ep[e].scale_col = pm->n_endpoints && eps[e].scale_var > 0
+                         ? eps[e].scale_var - 1 : -1;
+    if (p->ep[e].scale_col >= 0) p->has_scale = 1;
     p->n_sigma += p->ep[e].n_sig;
   }
   if (pm->model)
@@ -328,14 +343,20 @@ void pop_res_free(pop *p)
   p->obs_kind = NULL;
 }
 
+size_t pop_scale_col(const pop *p, size_t s, size_t j)
+{
+  int c = p->ep[p->obs_ep[p->obs_off[s] + j]].scale_col;
+  return c >= 0 ? (size_t)c : pop_obs_col(p, s, j);
+}
+
 size_t pop_obs_col(const pop *p, size_t s, size_t j)
 {
   int out = p->ep[p->obs_ep[p->obs_off[s] + j]].output;
   return out >= 0 ? (size_t)out : (size_t)(-1 - out);
 }
 
-int pop_obs(const pop *p, size_t s, size_t j, double f, rkin_res_obs *o,
-            rkin_err *err)
+int pop_obs(const pop *p, size_t s, size_t j, double f, double sv,
+            rkin_res_obs *o, rkin_err *err)
 {
   size_t g = p->obs_off[s] + j;
   const pop_ep *e = &p->ep[p->obs_ep[g]];
@@ -349,7 +370,7 @@ int pop_obs(const pop *p, size_t s, size_t j, double f, rkin_res_obs *o,
   }
   sj = rkin_data_subject_at(p->data, s);
   rc = rkin_res_eval(e->res, e->log_scale, p->sigma + e->sig_off, sj->dv[j],
-                     f, f, kind == POP_OBS_CENS ? sj->cens[j] : 0,
+                     f, sv, kind == POP_OBS_CENS ? sj->cens[j] : 0,
                      kind == POP_OBS_CENS ? sj->limit[j] : NAN, o);
   if (rc == RKIN_ERANGE)
     return rkin_err_set(err, rc, "subject ID %g (line %zu): prediction %g: "

@@ -19,7 +19,10 @@
 
 int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
 {
-  size_t q = p->n_eta, n = p->max_obs ? p->max_obs : 1;
+  /* with an SD variable other than the prediction, f and G carry it as
+   * max_obs more rows */
+  size_t q = p->n_eta, n = (p->max_obs ? p->max_obs : 1)
+                           * (p->has_scale ? 2 : 1);
   size_t np = p->n_theta + p->n_eta + p->n_cov, nq = n > q ? n : q;
   memset(w, 0, sizeof *w);
   w->p = p;
@@ -193,9 +196,12 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
       else rs.y = w->sol;
       rc = rkin_solver_run(w->solver, &rq, &rs, err);
       if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
-      for (k = 0; k < sg->n_obs; k++)
-        f[sg->first_obs + k] =
-          w->sol[k * p->n_sol + pop_obs_col(p, s, sg->first_obs + k)];
+      for (k = 0; k < sg->n_obs; k++) {
+        size_t j = sg->first_obs + k;
+        f[j] = w->sol[k * p->n_sol + pop_obs_col(p, s, j)];
+        if (p->has_scale)
+          f[sj->n_obs + j] = w->sol[k * p->n_sol + pop_scale_col(p, s, j)];
+      }
     }
   }
   return check_pred(p, s, f, err);
@@ -304,11 +310,15 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
                               out >= 0 ? NULL : w->dsol,
                               out >= 0 ? w->dsol : NULL, err);
     for (k = 0; !rc && k < sg->n_obs; k++) {
-      col = pop_obs_col(p, s, sg->first_obs + k);
-      f[sg->first_obs + k] = w->sol[k * p->n_sol + col];
+      size_t j = sg->first_obs + k, sc = pop_scale_col(p, s, j);
+      col = pop_obs_col(p, s, j);
+      f[j] = w->sol[k * p->n_sol + col];
       for (d = 0; d < q; d++)
-        G[(sg->first_obs + k) * q + d] =
-          w->dsol[(k * p->n_sol + col) * q + d];
+        G[j * q + d] = w->dsol[(k * p->n_sol + col) * q + d];
+      if (!p->has_scale) continue;
+      f[sj->n_obs + j] = w->sol[k * p->n_sol + sc];
+      for (d = 0; d < q; d++)
+        G[(sj->n_obs + j) * q + d] = w->dsol[(k * p->n_sol + sc) * q + d];
     }
   }
   return rc ? rc : check_pred(p, s, f, err);
@@ -320,7 +330,8 @@ static int predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
                         double *G, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, n = rkin_data_subject_at(p->data, s)->n_obs, j, k;
+  size_t q = p->n_eta, j, k;
+  size_t n = rkin_data_subject_at(p->data, s)->n_obs * (p->has_scale ? 2 : 1);
   double h = p->eta_step;
   int rc;
   if (w->sens && !predict_sens(w, s, eta, f, G, err)) return RKIN_OK;
@@ -396,15 +407,18 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   }
   for (k = 0; k < q; k++) val += x[k] * x[k];
   for (j = 0; j < sj->n_obs; j++) {
-    /* popres.c: c_j and dc_j/df; the SD scales with f (s = f). */
-    if (pop_obs(p, w->subj, j, w->f[j], &o, &w->ferr)) {
+    /* popres.c: c_j and its f- and s-derivatives; s, the SD's variable,
+     * is f itself unless an endpoint names another output (then row
+     * n + j). */
+    size_t js = p->has_scale ? sj->n_obs + j : j;
+    if (pop_obs(p, w->subj, j, w->f[j], w->f[js], &o, &w->ferr)) {
       w->fail = 1;
       for (k = 0; grad && k < q; k++) grad[k] = 0;
       return INNER_BAD;
     }
     val += o.c;
     for (k = 0; grad && k < q; k++)
-      ge[k] += (o.c_f + o.c_s) * w->G[j * q + k];
+      ge[k] += o.c_f * w->G[j * q + k] + o.c_s * w->G[js * q + k];
   }
   /* d/dz = L' d/deta. */
   for (k = 0; grad && k < q; k++) {
@@ -488,14 +502,16 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
   int rc;
   memset(A, 0, q * q * sizeof *A);
   for (j = 0; j < sj->n_obs; j++) {
-    const double *g = w->G + j * q;
-    double wt;
-    if ((rc = pop_obs(p, s, j, w->f[j], &o, err))) return rc;
-    /* s = f: the (f, s) weights fold into one (popres.h). */
-    wt = o.w_ff + 2 * o.w_fs + o.w_ss;
+    size_t js = p->has_scale ? sj->n_obs + j : j;
+    const double *g = w->G + j * q, *gs = w->G + js * q;
+    if ((rc = pop_obs(p, s, j, w->f[j], w->f[js], &o, err))) return rc;
+    /* (f, s) weights (popres.h); gs = g when the SD scales with f */
     val += o.c;
     for (a = 0; a < q; a++)
-      for (b = 0; b < q; b++) A[a * q + b] += wt * g[a] * g[b];
+      for (b = 0; b < q; b++)
+        A[a * q + b] += o.w_ff * g[a] * g[b]
+                        + o.w_fs * (g[a] * gs[b] + gs[a] * g[b])
+                        + o.w_ss * gs[a] * gs[b];
   }
   /* LA = A L, then M = I + L' (A L) into A. */
   for (a = 0; a < q; a++)
@@ -536,7 +552,9 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
   int rc;
   for (j = 0; j < sj->n_obs; j++) {
     if (p->obs_kind[p->obs_off[s] + j] != POP_OBS_NORMAL) continue;
-    if ((rc = pop_obs(p, s, j, w->f[j], &o, err))) return rc;
+    if ((rc = pop_obs(p, s, j, w->f[j],
+                      w->f[p->has_scale ? sj->n_obs + j : j], &o, err)))
+      return rc;
     r = o.r;
     for (k = 0; k < q; k++) gtb[k] = w->G[j * q + k] * o.dm;
     for (k = 0; eta && k < q; k++) r += gtb[k] * eta[k];
@@ -613,7 +631,9 @@ static int diagnostics(pop_ws *w, size_t s, rkin_err *err)
     p->ipred[off + j] = w->f[j];
     p->iwres[off + j] = p->cwres[off + j] = NAN;
     if (!normal) continue;
-    if ((rc = pop_obs(p, s, j, w->f[j], &o, err))) return rc;
+    if ((rc = pop_obs(p, s, j, w->f[j],
+                      w->f[p->has_scale ? sj->n_obs + j : j], &o, err)))
+      return rc;
     p->iwres[off + j] = o.r / sqrt(o.V);
     p->cwres[off + j] = w->v1[i++];
   }

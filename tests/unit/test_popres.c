@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/init.h"
+#include "core/model.h"
 #include "pop/data.h"
 #include "pop/popest.h"
 #include "pop/popres.h"
@@ -800,6 +801,175 @@ static void test_two_endpoints(void)
   gsl_rng_free(r);
 }
 
+/* ------------------------------- SD scaling with another output */
+
+/* dA/dt = -k A; outputs c = A / v (observed) and g = k A / v (the
+ * variable the SD scales with: SD = b g, nlmixr2's propF). */
+static rkin_model *sv_model(void)
+{
+  static const char *const st[] = {"A"}, *const pa[] = {"k", "v"};
+  static const char *const on[] = {"c", "g"};
+  static const double val[] = {0.2, 10};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node a = rkin_expr_state(g, 0), k = rkin_expr_param(g, 0);
+  rkin_node v = rkin_expr_param(g, 1), d[1], out[2];
+  rkin_model_spec sp;
+  memset(&sp, 0, sizeof sp);
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL,
+                                                          k, a));
+  out[0] = rkin_expr_binary(g, RKIN_OP_DIV, a, v);
+  out[1] = rkin_expr_binary(g, RKIN_OP_MUL, k, out[0]);
+  sp.name = "sv";
+  sp.n_states = 1;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 2;
+  sp.params = pa;
+  sp.values = val;
+  sp.n_outputs = 2;
+  sp.outputs = on;
+  sp.output_expr = out;
+  return rkin_model_new(&sp, g, NULL);
+}
+
+static int sv_psi(const double *th, const double *eta, const double *cov,
+                  double *psi, void *ud, rkin_err *err)
+{
+  (void)cov;
+  (void)ud;
+  (void)err;
+  psi[0] = th[0] * exp(eta[0]);
+  psi[1] = th[1];
+  return 0;
+}
+
+typedef struct {
+  const rkin_data_subject *s;
+  double k0, v, om, b;
+} sv_ctx;
+
+/* f = 100 / v exp(-k t), s = k f, k = k0 exp(eta); by hand. */
+static double sv_inner(double eta, void *vp)
+{
+  const sv_ctx *c = vp;
+  double val = eta * eta / c->om, k = c->k0 * exp(eta);
+  size_t j;
+  for (j = 0; j < c->s->n_obs; j++) {
+    double f = 100 / c->v * exp(-k * c->s->time[j]), sv = k * f;
+    double V = c->b * c->b * sv * sv, r = c->s->dv[j] - f;
+    val += r * r / V + log(V);
+  }
+  return val;
+}
+
+static double sv_focei(const sv_ctx *c)
+{
+  gsl_min_fminimizer *mz = gsl_min_fminimizer_alloc(gsl_min_fminimizer_brent);
+  gsl_function F;
+  double m = 0, A = 0, k;
+  size_t j;
+  int it;
+  F.function = sv_inner;
+  F.params = (void *)c;
+  for (it = 0; it <= 120; it++) {
+    double e = -3 + it * 0.05;
+    if (sv_inner(e, F.params) < sv_inner(m, F.params)) m = e;
+  }
+  gsl_min_fminimizer_set(mz, &F, m, m - 0.05, m + 0.05);
+  for (it = 0; it < 200; it++) {
+    gsl_min_fminimizer_iterate(mz);
+    m = gsl_min_fminimizer_x_minimum(mz);
+    if (gsl_min_test_interval(gsl_min_fminimizer_x_lower(mz),
+                              gsl_min_fminimizer_x_upper(mz), 1e-12, 0)
+        == GSL_SUCCESS)
+      break;
+  }
+  gsl_min_fminimizer_free(mz);
+  k = c->k0 * exp(m);
+  for (j = 0; j < c->s->n_obs; j++) {
+    double t = c->s->time[j], f = 100 / c->v * exp(-k * t), sv = k * f;
+    double gf = -k * t * f, gs = k * f + k * gf;  /* d/deta of f, k f */
+    double V = c->b * c->b * sv * sv, Vs = 2 * c->b * c->b * sv;
+    A += gf * gf / V + Vs * Vs * gs * gs / (2 * V * V);
+  }
+  return sv_inner(m, (void *)c) + log(1 + c->om * A);
+}
+
+static void test_scale_var(void)
+{
+  static const double th[2] = {0.2, 10}, om[1] = {0.09}, sg[1] = {0.1};
+  static const double times[] = {0.5, 1, 2, 4, 8, 12};
+  rkin_model *m = sv_model();
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  rkin_pop_endpoint ep[1];
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_data_opts dop = {.n_states = 1};
+  rkin_err err;
+  rkin_data *d;
+  size_t cap = 8192, len = 0, i, j;
+  char *text = malloc(cap);
+  double ofv = NAN, ofv_fd = NAN, want = 0;
+  int rc, rc2;
+  gsl_rng_set(r, 9);
+  len += (size_t)snprintf(text + len, cap - len, "ID,TIME,AMT,EVID,DV\n");
+  for (i = 0; i < 8; i++) {
+    double k = th[0] * exp(gsl_ran_gaussian(r, 0.3));
+    len += (size_t)snprintf(text + len, cap - len, "%zu,0,100,1,.\n", i + 1);
+    for (j = 0; j < 6; j++) {
+      double f = 100 / th[1] * exp(-k * times[j]);
+      len += (size_t)snprintf(text + len, cap - len, "%zu,%g,.,0,%.10g\n",
+                              i + 1, times[j], f + gsl_ran_gaussian(
+                                r, sg[0] * k * f));
+    }
+  }
+  d = rkin_data_parse(text, len, "sv.csv", &dop, &err);
+  memset(ep, 0, sizeof ep);
+  ep[0].output = 0;
+  ep[0].res = RKIN_RES_PROP;
+  ep[0].sigma_init = sg;
+  ep[0].scale_var = 2;                  /* SD = b g, g = model output 1 */
+  memset(&pm, 0, sizeof pm);
+  pm.model = m;
+  pm.n_theta = 2;
+  pm.theta_init = th;
+  pm.n_eta = 1;
+  pm.omega_init = om;
+  pm.indiv = sv_psi;
+  pm.n_endpoints = 1;
+  pm.endpoints = ep;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  rc = d ? rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err)
+         : -1;
+  if (rc) diag("%s", err.msg);
+  o.fd_grad = 1;
+  rc2 = d ? rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv_fd, NULL, NULL,
+                            &err) : -1;
+  for (i = 0; d && i < rkin_data_nsubjects(d); i++) {
+    sv_ctx c = {rkin_data_subject_at(d, i), th[0], th[1], om[0], sg[0]};
+    want += sv_focei(&c);
+  }
+  ok(rc == 0 && fabs(ofv - want) < 1e-6, "SD scaling with another output "
+     "(propF: SD = b g, g = k c): FOCE-I OFV %.9f = independent %.9f "
+     "(abs. 1e-6; exact-path sensitivities)", ofv, want);
+  ok(rc2 == 0 && fabs(ofv_fd - want) < 1e-5, "the same with finite-"
+     "difference gradients %.9f (abs. 1e-5)", ofv_fd);
+  ep[0].res = RKIN_RES_ADD;
+  rc = rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err);
+  ok(rc == RKIN_EINVAL && strstr(err.msg, "scale_var"), "an additive "
+     "model with scale_var rejected (%s)", err.msg);
+  ep[0].res = RKIN_RES_PROP;
+  ep[0].scale_var = 3;
+  rc = rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err);
+  ok(rc == RKIN_EINVAL && strstr(err.msg, "scale_var 3"), "scale_var past "
+     "the outputs rejected");
+  rkin_data_free(d);
+  rkin_model_free(m);
+  free(text);
+  gsl_rng_free(r);
+}
+
 int main(void)
 {
   rkin_init();
@@ -809,6 +979,7 @@ int main(void)
   test_blq();
   test_fit_models();
   test_two_endpoints();
+  test_scale_var();
   done_testing();
   return exit_status();
 }
