@@ -123,6 +123,13 @@ ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
   return push_data(L, path, lua_absindex(L, model_idx), 0, 0, ctx);
 }
 
+ldata *lrk_popdata_push_dvid(lua_State *L, const char *path, int model_idx,
+                             int dvid_idx, const char *ctx)
+{
+  return push_data(L, path, lua_absindex(L, model_idx),
+                   dvid_idx ? lua_absindex(L, dvid_idx) : 0, 0, ctx);
+}
+
 /* rk.popest.read(path, pm_or_model [, {dvid = {output names},
  * covariates = "nocb" | "locf"}]) */
 int lrk_popdata_read(lua_State *L)
@@ -131,7 +138,14 @@ int lrk_popdata_read(lua_State *L)
   int dvid_idx = 0, locf = 0;
   lua_settop(L, 3);
   if (luaL_testudata(L, 2, POPMODEL_MT)) {
-    lrk_check_popmodel(L, 2);
+    const lpop *p = lrk_check_popmodel(L, 2);
+    /* several endpoints: DVID follows observe = {...} unless dvid says */
+    if (lua_isnil(L, 3) && lrk_popmodel_push_dvid(L, p)) {
+      lua_createtable(L, 0, 1);
+      lua_insert(L, -2);
+      lua_setfield(L, -2, "dvid");
+      lua_replace(L, 3);
+    }
     lua_getiuservalue(L, 2, 1);
     lua_replace(L, 2);
   }

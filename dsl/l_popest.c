@@ -62,10 +62,11 @@ static int fitbox_gc(lua_State *L)
 static size_t push_est_names(lua_State *L, const lpop *p, const char ***kind,
                              int **fixed)
 {
-  size_t q = p->n_eta, a, b, i = 0, n = p->n_theta;
+  size_t q = p->n_eta, a, b, e, i = 0, n = p->n_theta, n_sig = 0, k = 0;
   for (a = 0; a < q; a++)
     for (b = 0; b <= a; b++) n += (size_t)lrk_popfix_omega_in(p, a, b);
-  n += p->res == RKIN_RES_COMB ? 2 : 1;
+  for (e = 0; e < p->n_ep; e++) n_sig += rkin_res_nparams(p->ep_res[e]);
+  n += n_sig;
   *kind = lua_newuserdatauv(L, n * sizeof **kind, 0);
   *fixed = lua_newuserdatauv(L, n * sizeof **fixed, 0);
   lua_createtable(L, (int)n, 0);
@@ -85,18 +86,22 @@ static size_t push_est_names(lua_State *L, const lpop *p, const char ***kind,
       (*kind)[i - 1] = "omega";
       (*fixed)[i - 1] = !lrk_popfix_omega_free(p, a, b);
     }
-  if (p->res != RKIN_RES_PROP) {
-    lua_pushstring(L, p->log_scale ? "SIGMA_ADD_LOG" : "SIGMA_ADD");
-    lua_rawseti(L, -2, (lua_Integer)++i);
-    (*kind)[i - 1] = "sigma";
-    (*fixed)[i - 1] = p->sigma_fix[0];
-  }
-  if (p->res != RKIN_RES_ADD) {
-    lua_pushstring(L, "SIGMA_PROP");
-    lua_rawseti(L, -2, (lua_Integer)++i);
-    (*kind)[i - 1] = "sigma";
-    (*fixed)[i - 1] = p->sigma_fix[p->res == RKIN_RES_COMB ? 1 : 0];
-  }
+  /* SIGMA_ADD (_LOG on the log scale), SIGMA_PROP, SIGMA_POW_EXP; with
+   * several endpoints followed by (name). The exponent may be any sign:
+   * its own kind, so its interval stays linear. */
+  for (e = 0; e < p->n_ep; e++)
+    for (b = 0; b < rkin_res_nparams(p->ep_res[e]); b++, k++) {
+      const char *pn = rkin_res_param_name(p->ep_res[e], b);
+      if (p->n_ep > 1)
+        lua_pushfstring(L, "SIGMA_%s%s(%s)", pn, p->ep_log[e] ? "_LOG" : "",
+                        p->ep_name[e]);
+      else
+        lua_pushfstring(L, "SIGMA_%s%s", pn, p->ep_log[e] ? "_LOG" : "");
+      lua_rawseti(L, -2, (lua_Integer)++i);
+      (*kind)[i - 1] = rkin_res_param_positive(p->ep_res[e], b)
+                       ? "sigma" : "sigma_exp";
+      (*fixed)[i - 1] = p->sigma_fix[k];
+    }
   return n;
 }
 
@@ -112,20 +117,23 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
 }
 
 /* pm:fit(data, {method=, covariance=, threads=, max_eval=, rtol=, atol=,
- * path=, gradient=}) -> result; data: a file name or a dataset of
+ * path=, gradient=, blq=}) -> result; data: a file name or a dataset of
  * rk.popest.read; gradient "analytic" (default: exact-path sensitivities
- * where available) or "fd" (finite differences of the predictions). */
+ * where available) or "fd" (finite differences of the predictions); blq
+ * "m3" (default), "m1" or "dv": censored records (CENS / LLOQ columns) by
+ * their likelihood of being beyond the limit, dropped, or fitted as if
+ * DV were measured. */
 static int pop_run(lua_State *L, int evaluate)
 {
   static const char *const fit_keys[] = {"method", "covariance", "threads",
                                          "max_eval", "rtol", "atol", "path",
                                          "gradient", "ebe_starts",
-                                         "cov_matrix", NULL};
+                                         "cov_matrix", "blq", NULL};
   static const char *const eval_keys[] = {"method", "covariance",
                                           "threads", "rtol", "atol", "path",
                                           "gradient", "theta", "omega",
                                           "sigma", "ebe_starts",
-                                          "cov_matrix", NULL};
+                                          "cov_matrix", "blq", NULL};
   const char *const *keys = evaluate ? eval_keys : fit_keys;
   double *ev_theta = NULL, *ev_omega = NULL, *ev_sigma = NULL;
   lpop *p = lrk_check_popmodel(L, 1);
@@ -133,6 +141,9 @@ static int pop_run(lua_State *L, int evaluate)
   const char *ctx;
   ldata *x;
   rkin_popmodel pm;
+  rkin_pop_endpoint eps[LPOP_MAX_EP];
+  rkin_blq_method blq = RKIN_BLQ_M3;
+  int out_map[256];
   rkin_popfit_opts o;
   rkin_solve_opts so;
   fitbox *fb;
@@ -150,7 +161,9 @@ static int pop_run(lua_State *L, int evaluate)
   lua_getiuservalue(L, 1, 1);                                    /* 5 */
   m = lrk_check_model(L, 5);
   if (lua_type(L, 2) == LUA_TSTRING) {
-    lrk_popdata_push(L, lua_tostring(L, 2), 5, ctx);                    /* 6 */
+    int dv = lrk_popmodel_push_dvid(L, p);
+    lrk_popdata_push_dvid(L, lua_tostring(L, 2), 5, dv, ctx);         /* 6 */
+    if (dv) lua_remove(L, dv);
   } else if (luaL_testudata(L, 2, DATA_MT)) {
     lua_pushvalue(L, 2);
   } else {
@@ -163,24 +176,23 @@ static int pop_run(lua_State *L, int evaluate)
     lrk_raise(L, ctx, &err);
   if (!x->d) return lrk_error(L, "%s: the dataset was freed", ctx);
   {
-    /* A fit predicts one observed quantity: a record that selects another
-     * output (DVID, or CMT naming an output) must not be fitted to it. */
-    const char *obs = p->output >= 0
-        ? rkin_model_output_name(m, (size_t)p->output) : NULL;
-    size_t i, j;
+    /* A record that selects an output (DVID, or CMT naming an output)
+     * the fit does not predict must not be fitted to another. */
+    size_t i, j, e;
     for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
       const rkin_data_subject *sj = rkin_data_subject_at(x->d, i);
       for (j = 0; j < sj->n_obs; j++) {
         const char *sel = sj->output && sj->output[j] >= 0
             ? x->out_names[sj->output[j]] : NULL;
-        if (sel && (!obs || strcmp(sel, obs) != 0))
+        int found = 0;
+        for (e = 0; sel && e < p->n_ep; e++)
+          found |= strcmp(sel, p->ep_name[e]) == 0;
+        if (sel && !found)
           return lrk_error(L, "%s: %s:%d: the record observes output "
                            "'%s' (DVID/CMT), but the fit predicts '%s' "
-                           "(observe =); a fit of several outputs is not "
-                           "supported yet", ctx, x->path,
-                           (int)sj->obs_line[j], sel,
-                           obs ? obs : rkin_model_state_name(
-                                           m, (size_t)(-1 - p->output)));
+                           "(observe =; list it there to fit it as an "
+                           "endpoint of its own)", ctx, x->path,
+                           (int)sj->obs_line[j], sel, p->observe);
       }
     }
   }
@@ -195,6 +207,17 @@ static int pop_run(lua_State *L, int evaluate)
                        lrk_got(L, 3));
     lrk_check_keys(L, 3, ctx, keys);
     o.method = lrk_popmodel_method(L, 3, ctx, p->method);
+    {
+      const char *bq = lrk_field_string(L, 3, ctx, "blq", 0, "m3");
+      if (strcmp(bq, "m3") == 0 || strcmp(bq, "M3") == 0) blq = RKIN_BLQ_M3;
+      else if (strcmp(bq, "m1") == 0 || strcmp(bq, "M1") == 0)
+        blq = RKIN_BLQ_M1;
+      else if (strcmp(bq, "dv") == 0) blq = RKIN_BLQ_DV;
+      else return lrk_error(L, "%s: field 'blq' must be \"m3\" "
+                            "(likelihood below the limit), \"m1\" (drop "
+                            "censored records) or \"dv\" (fit them at DV) "
+                            "(got \"%s\")", ctx, bq);
+    }
     o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", !evaluate);
     o.threads = (int)lrk_field_count(L, 3, ctx, "threads", 0, 0, 0,
                                      LRK_MAX_THREADS);
@@ -276,6 +299,30 @@ static int pop_run(lua_State *L, int evaluate)
   pm.res = p->res;
   pm.log_scale = p->log_scale;
   pm.sigma_init = p->sigma;
+  pm.blq = blq;
+  if (p->n_ep > 1 || p->ep_scale[0]) {
+    for (k = 0; k < p->n_ep; k++) {
+      eps[k].output = p->ep_output[k];
+      eps[k].res = p->ep_res[k];
+      eps[k].log_scale = p->ep_log[k];
+      eps[k].sigma_init = p->ep_sigma[k];
+      eps[k].scale_var = p->ep_scale[k];
+    }
+    pm.n_endpoints = p->n_ep;
+    pm.endpoints = eps;
+    /* the dataset's DVID order (x->out_names) to the model's outputs */
+    if (x->n_out > sizeof out_map / sizeof *out_map)
+      return lrk_error(L, "%s: the dataset selects %d outputs by DVID "
+                       "(at most %d with several endpoints)", ctx,
+                       (int)x->n_out, (int)(sizeof out_map / sizeof *out_map));
+    if (x->n_out) {
+      int *map = out_map;
+      for (k = 0; k < x->n_out; k++)
+        map[k] = rkin_model_output_index(m, x->out_names[k], NULL);
+      pm.data_outputs = map;
+      pm.n_data_outputs = x->n_out;
+    }
+  }
 
   fb = lua_newuserdatauv(L, sizeof *fb, 0);                      /* 7 */
   memset(fb, 0, sizeof *fb);
@@ -284,7 +331,7 @@ static int pop_run(lua_State *L, int evaluate)
   if (evaluate) {
     ev_theta = lrk_scratch(L, p->n_theta + 1, sizeof *ev_theta);  /* 8 */
     ev_omega = lrk_scratch(L, p->n_eta * p->n_eta, sizeof *ev_omega);
-    ev_sigma = lrk_scratch(L, 2, sizeof *ev_sigma);
+    ev_sigma = lrk_scratch(L, LPOP_MAX_EP * 3, sizeof *ev_sigma);
     if (lua_istable(L, 3)) lua_pushvalue(L, 3);
     else lua_newtable(L);
     lrk_popeval_values(L, -1, ctx, p, ev_theta, ev_omega, ev_sigma);
@@ -477,7 +524,10 @@ static int pop_index(lua_State *L)
     push_names(L, p->eta_names, p->n_eta);
   else if (strcmp(k, "covariates") == 0)
     push_names(L, p->cov_names, p->n_cov);
-  else if (strcmp(k, "observe") == 0) lua_pushstring(L, p->observe);
+  else if (strcmp(k, "observe") == 0) {
+    if (p->n_ep > 1) push_names(L, p->ep_name, p->n_ep);
+    else lua_pushstring(L, p->observe);
+  }
   else if (strcmp(k, "model") == 0) lua_getiuservalue(L, 1, 1);
   else if (strcmp(k, "theta") == 0) {
     size_t i;

@@ -22,6 +22,9 @@
 
 /* ---------------------------------------------------- l_popmodel.c */
 
+/* Endpoints a declaration may list in observe = {...}. */
+#define LPOP_MAX_EP 16
+
 /* A population model (userdata POPMODEL_MT; user value 1: its model). */
 typedef struct {
   char *name;
@@ -35,15 +38,24 @@ typedef struct {
   int omega_diag;
   int *omega_block;          /* n_eta block labels, or NULL (l_popfix.c) */
   int *theta_fix, *omega_fix;/* n_theta, n_eta^2 FIX flags, or NULL */
-  int sigma_fix[2];
+  int sigma_fix[LPOP_MAX_EP * 3]; /* FIX flags in the engine's sigma order */
   rkin_res_model res;
   int log_scale;
-  double sigma[2];
+  double sigma[3];
   int output;                /* rkin_popmodel.output */
-  char *observe;
+  char *observe;             /* its name; several: "A, B" */
   rkin_pop_method method;
   rkin_covdecl *decl;        /* declared covariates (malloc'd), or NULL */
   size_t n_decl;
+  /* Endpoints (observe = {"A", "B"}): n_ep of them, the first also in
+   * res, log_scale, sigma and output above. */
+  size_t n_ep;
+  char *ep_name[LPOP_MAX_EP];
+  int ep_output[LPOP_MAX_EP];
+  rkin_res_model ep_res[LPOP_MAX_EP];
+  int ep_log[LPOP_MAX_EP];
+  double ep_sigma[LPOP_MAX_EP][3];
+  int ep_scale[LPOP_MAX_EP]; /* rkin_pop_endpoint.scale_var */
 } lpop;
 
 /* rk.popest{...} / rk.popest.model{...} -> population model. */
@@ -88,6 +100,14 @@ typedef struct {
  * a state name) and pushes it; raises with the reader's message. */
 ldata *lrk_popdata_push(lua_State *L, const char *path, int model_idx,
                         const char *ctx);
+/* The same with DVID k selecting output k of the list at dvid_idx (0: the
+ * model's outputs in their order). */
+ldata *lrk_popdata_push_dvid(lua_State *L, const char *path, int model_idx,
+                             int dvid_idx, const char *ctx);
+/* Pushes the list of pm's observed outputs when it has several (DVID k
+ * then selects its k-th: the order of observe = {...}) and returns its
+ * index; pushes nothing and returns 0 otherwise. */
+int lrk_popmodel_push_dvid(lua_State *L, const lpop *p);
 /* rk.popest.read(path, pm_or_model [, {dvid = {output names}}]) */
 int lrk_popdata_read(lua_State *L);
 int lrk_popdata_gc(lua_State *L);

@@ -122,39 +122,80 @@ static void read_omegas(lua_State *L, int t, const char *ctx, const lpop *p,
   lua_pop(L, 1);
 }
 
-/* sigma = { additive = SD, proportional = SD } (as r.sigma). */
+/* The sigma values of endpoint e at t (a table {additive =, proportional
+ * =, power =}) over sigma[0 .. its count). */
+static void read_ep_sigmas(lua_State *L, int t, const char *sctx,
+                           const lpop *p, size_t e, double *sigma)
+{
+  static const char *const keys[] = {"additive", "proportional", "power",
+                                     NULL};
+  size_t b, n = rkin_res_nparams(p->ep_res[e]);
+  int k;
+  t = lua_absindex(L, t);
+  if (!lua_istable(L, t))
+    lrk_error(L, "%s: expected a table {additive = SD, proportional = SD, "
+              "power = exponent} (got %s)", sctx, lrk_got(L, t));
+  lrk_check_keys(L, t, sctx, keys);
+  for (k = 0; keys[k]; k++) {
+    const char *pn = k == 0 ? "ADD" : k == 1 ? "PROP" : "POW_EXP";
+    int found = 0;
+    for (b = 0; b < n; b++)
+      if (strcmp(pn, rkin_res_param_name(p->ep_res[e], b)) == 0) {
+        int pos = rkin_res_param_positive(p->ep_res[e], b);
+        sigma[b] = lrk_field_number_in(L, t, sctx, keys[k], 0, sigma[b],
+                                       pos ? 0 : -HUGE_VAL, HUGE_VAL,
+                                       pos ? LRK_LO_OPEN : 0);
+        found = 1;
+      }
+    if (!found && lua_getfield(L, t, keys[k]) != LUA_TNIL) {
+      luaL_Buffer lb;
+      luaL_buffinit(L, &lb);
+      for (b = 0; b < n; b++) {
+        const char *q = rkin_res_param_name(p->ep_res[e], b);
+        if (b) luaL_addstring(&lb, " + ");
+        luaL_addstring(&lb, strcmp(q, "ADD") == 0 ? "additive"
+                            : strcmp(q, "PROP") == 0 ? "proportional"
+                            : "power");
+      }
+      luaL_pushresult(&lb);
+      lrk_error(L, "%s: the model's error is %s only: no '%s'", sctx,
+                lua_tostring(L, -1), keys[k]);
+    } else if (!found) lua_pop(L, 1);
+  }
+}
+
+/* sigma = { additive = SD, proportional = SD, power = c } (as r.sigma);
+ * with several endpoints one such table per endpoint name. sigma: the
+ * engine's order, endpoint by endpoint. */
 static void read_sigmas(lua_State *L, int t, const char *ctx, const lpop *p,
                         double *sigma)
 {
-  static const char *const keys[] = {"additive", "proportional", NULL};
   const char *sctx;
-  int prop_i = p->res == RKIN_RES_COMB ? 1 : 0;
-  sigma[0] = p->sigma[0];
-  sigma[1] = p->sigma[1];
+  size_t e, b, off = 0;
+  for (e = 0; e < p->n_ep; e++)
+    for (b = 0; b < rkin_res_nparams(p->ep_res[e]); b++)
+      sigma[off++] = p->ep_sigma[e][b];
   if (lua_getfield(L, t, "sigma") == LUA_TNIL) {
     lua_pop(L, 1);
     return;
   }
   sctx = lua_pushfstring(L, "%s: sigma", ctx);
-  if (!lua_istable(L, -2))
-    lrk_error(L, "%s: expected a table {additive = SD, proportional = SD} "
-              "(got %s)", sctx, lrk_got(L, -2));
-  lrk_check_keys(L, -2, sctx, keys);
-  if (p->res != RKIN_RES_PROP)
-    sigma[0] = lrk_field_number_in(L, -2, sctx, "additive", 0, sigma[0], 0,
-                                   HUGE_VAL, LRK_LO_OPEN);
-  else if (lua_getfield(L, -2, "additive") != LUA_TNIL)
-    lrk_error(L, "%s: the model's error is proportional only: no "
-              "'additive'", sctx);
-  else lua_pop(L, 1);
-  if (p->res != RKIN_RES_ADD)
-    sigma[prop_i] = lrk_field_number_in(L, -2, sctx, "proportional", 0,
-                                        sigma[prop_i], 0, HUGE_VAL,
-                                        LRK_LO_OPEN);
-  else if (lua_getfield(L, -2, "proportional") != LUA_TNIL)
-    lrk_error(L, "%s: the model's error is additive only: no "
-              "'proportional'", sctx);
-  else lua_pop(L, 1);
+  if (p->n_ep == 1) {
+    read_ep_sigmas(L, -2, sctx, p, 0, sigma);
+  } else {
+    if (!lua_istable(L, -2))
+      lrk_error(L, "%s: expected a table of endpoint names (got %s)", sctx,
+                lrk_got(L, -2));
+    for (e = 0, off = 0; e < p->n_ep; e++) {
+      if (lua_getfield(L, -2, p->ep_name[e]) != LUA_TNIL) {
+        const char *ectx = lua_pushfstring(L, "%s.%s", sctx, p->ep_name[e]);
+        read_ep_sigmas(L, -2, ectx, p, e, sigma + off);
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+      off += rkin_res_nparams(p->ep_res[e]);
+    }
+  }
   lua_pop(L, 2);
 }
 

@@ -5,6 +5,7 @@
  * (rkin_popmodel.omega_block / omega_fix). */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -160,30 +161,45 @@ int lrk_popfix_omega_blocks(lua_State *L, lpop *p, const char *ctx, int om)
 
 void lrk_popfix_sigma(lua_State *L, lpop *p, const char *ctx)
 {
-  size_t n, k;
+  size_t n, k, j, off = 0, e;
   if (lua_getfield(L, 1, "sigma_fixed") == LUA_TNIL) {
     lua_pop(L, 1);
     return;
   }
   if (!lua_istable(L, -1))
     lrk_error(L, "%s: field 'sigma_fixed' must be a list of error SD names "
-              "(\"additive\", \"proportional\") (got %s)", ctx,
-              lrk_got(L, -1));
+              "(\"additive\", \"proportional\", \"power\"; with several "
+              "endpoints \"additive(name)\") (got %s)", ctx, lrk_got(L, -1));
   n = (size_t)lua_rawlen(L, -1);
   for (k = 1; k <= n; k++) {
-    const char *s;
+    const char *s, *par;
+    char what[64], ep[64];
     int i = -1;
     lua_rawgeti(L, -1, (lua_Integer)k);
     s = lua_tostring(L, -1);
-    if (s && strcmp(s, "additive") == 0 && p->res != RKIN_RES_PROP) i = 0;
-    else if (s && strcmp(s, "proportional") == 0 && p->res != RKIN_RES_ADD)
-      i = p->res == RKIN_RES_COMB ? 1 : 0;
+    /* "additive" or "additive(endpoint)"; the first endpoint by default */
+    ep[0] = 0;
+    if (s && sscanf(s, "%63[^(](%63[^)])", what, ep) >= 1) {
+      for (e = 0, off = 0; e < p->n_ep; e++) {
+        if ((ep[0] || e) && (!ep[0] || strcmp(ep, p->ep_name[e]) != 0)) {
+          off += rkin_res_nparams(p->ep_res[e]);
+          continue;
+        }
+        /* the error model's own names: ADD, PROP, POW_EXP */
+        par = strcmp(what, "additive") == 0 ? "ADD"
+              : strcmp(what, "proportional") == 0 ? "PROP"
+              : strcmp(what, "power") == 0 ? "POW_EXP" : what;
+        for (j = 0; j < rkin_res_nparams(p->ep_res[e]); j++)
+          if (strcmp(par, rkin_res_param_name(p->ep_res[e], j)) == 0)
+            i = (int)(off + j);
+        break;
+      }
+    }
     if (i < 0)
       lrk_error(L, "%s: sigma_fixed[%d] = %s is not an SD of the error "
-                "model (its: %s)", ctx, (int)k, luaL_tolstring(L, -1, NULL),
-                p->res == RKIN_RES_ADD ? "additive"
-                : p->res == RKIN_RES_PROP ? "proportional"
-                : "additive, proportional");
+                "model (additive, proportional or power, of the first "
+                "endpoint or as \"additive(endpoint)\")", ctx, (int)k,
+                luaL_tolstring(L, -1, NULL));
     p->sigma_fix[i] = 1;
     lua_pop(L, 1);
   }

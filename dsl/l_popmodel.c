@@ -72,6 +72,10 @@ int lrk_popmodel_gc(lua_State *L)
   free(p->omega_fix);
   free(p->theta_fix);
   free(p->observe);
+  {
+    size_t e;
+    for (e = 0; e < LPOP_MAX_EP; e++) free(p->ep_name[e]);
+  }
   memset(p, 0, sizeof *p);
   return 0;
 }
@@ -273,47 +277,140 @@ static void check_omega_pd(lua_State *L, const lpop *p, const char *ctx)
               "and the matrix a covariance matrix)", ctx);
 }
 
-/* error = { additive = SD, proportional = SD, scale = "linear" | "log" } */
-static void read_error(lua_State *L, lpop *p, const char *ctx)
+/* One endpoint's error model from the table at t: { additive = a,
+ * proportional = b, power = c, combined = 2 | 1, scale = "linear" |
+ * "log" } (engine/pop/popres.h: combined 2 is SD = sqrt(a^2 + b^2 f^2),
+ * NONMEM's; 1 is SD = a + b f; power makes f into f^c). */
+static void read_error_table(lua_State *L, int t, const char *ectx,
+                             rkin_res_model *res, int *lg, double *sg,
+                             const char **var)
 {
-  static const char *const keys[] = {"additive", "proportional", "scale",
-                                     NULL};
-  const char *ectx, *scale;
-  double add, prop;
-  if (lua_getfield(L, 1, "error") != LUA_TTABLE)
-    lrk_error(L, "%s: field 'error' must be a table {additive = SD} or "
-              "{proportional = SD} or both (got %s)", ctx, lrk_got(L, -1));
-  ectx = lua_pushfstring(L, "%s: error", ctx);
-  lrk_check_keys(L, -2, ectx, keys);
-  add = lrk_field_number(L, -2, ectx, "additive", 0, 0);
-  prop = lrk_field_number(L, -2, ectx, "proportional", 0, 0);
-  scale = lrk_field_string(L, -2, ectx, "scale", 0, "linear");
+  static const char *const keys[] = {"additive", "proportional", "power",
+                                     "combined", "scale", "variable", NULL};
+  const char *scale;
+  double add, prop, pw = 0;
+  int has_pw, comb;
+  t = lua_absindex(L, t);
+  lrk_check_keys(L, t, ectx, keys);
+  add = lrk_field_number(L, t, ectx, "additive", 0, 0);
+  prop = lrk_field_number(L, t, ectx, "proportional", 0, 0);
+  lua_getfield(L, t, "power");
+  has_pw = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (has_pw) pw = lrk_field_number(L, t, ectx, "power", 1, 0);
+  comb = (int)lrk_field_number(L, t, ectx, "combined", 0, 2);
+  scale = lrk_field_string(L, t, ectx, "scale", 0, "linear");
+  *var = lrk_field_string(L, t, ectx, "variable", 0, NULL);
+  if (*var && !(prop > 0))
+    lrk_error(L, "%s: variable = '%s' scales the proportional (or power) "
+              "part: give proportional = b too", ectx, *var);
   if (add < 0 || prop < 0 || (add == 0 && prop == 0))
     lrk_error(L, "%s: give the initial residual SD(s) as additive > 0 "
               "and/or proportional > 0 (got additive %f, proportional %f)",
               ectx, add, prop);
+  if (has_pw && !(prop > 0))
+    lrk_error(L, "%s: power = %f needs proportional = b > 0 (SD = b "
+              "f^power)", ectx, pw);
+  if (comb != 1 && comb != 2)
+    lrk_error(L, "%s: field 'combined' must be 2 (SD = sqrt(a^2 + b^2 "
+              "f^2), NONMEM's) or 1 (SD = a + b f) (got %d)", ectx, comb);
+  *lg = 0;
   if (strcmp(scale, "log") == 0) {
     if (prop > 0)
       lrk_error(L, "%s: on scale \"log\" give additive = SD only (an "
                 "additive error on log scale is proportional on the "
                 "natural one)", ectx);
-    p->log_scale = 1;
+    *lg = 1;
   } else if (strcmp(scale, "linear") != 0) {
     lrk_error(L, "%s: field 'scale' must be \"linear\" or \"log\" (got "
               "\"%s\")", ectx, scale);
   }
-  if (add > 0 && prop > 0) {
-    p->res = RKIN_RES_COMB;
-    p->sigma[0] = add;
-    p->sigma[1] = prop;
-  } else if (prop > 0) {
-    p->res = RKIN_RES_PROP;
-    p->sigma[0] = prop;
+  sg[0] = add > 0 ? add : prop;
+  sg[1] = add > 0 ? prop : pw;
+  sg[2] = pw;
+  if (add > 0 && prop > 0)
+    *res = has_pw ? (comb == 1 ? RKIN_RES_ADD_POW1 : RKIN_RES_ADD_POW)
+                  : (comb == 1 ? RKIN_RES_COMB1 : RKIN_RES_COMB);
+  else if (prop > 0)
+    *res = has_pw ? RKIN_RES_POW : RKIN_RES_PROP;
+  else
+    *res = RKIN_RES_ADD;
+}
+
+/* error = {...} for one endpoint; with several (observe = {"A", "B"})
+ * a list in observe's order or a table by name: { A = {...}, B = {...} }.
+ * After read_observe. */
+static void read_error(lua_State *L, lpop *p, const rkin_model *m,
+                       const char *ctx)
+{
+  const char *ectx;
+  size_t e;
+  if (lua_getfield(L, 1, "error") != LUA_TTABLE)
+    lrk_error(L, "%s: field 'error' must be a table {additive = SD} or "
+              "{proportional = SD} or both (got %s)", ctx, lrk_got(L, -1));
+  ectx = lua_pushfstring(L, "%s: error", ctx);
+  const char *var[LPOP_MAX_EP] = {NULL};
+  if (p->n_ep == 1) {
+    read_error_table(L, -2, ectx, &p->ep_res[0], &p->ep_log[0],
+                     p->ep_sigma[0], &var[0]);
   } else {
-    p->res = RKIN_RES_ADD;
-    p->sigma[0] = add;
+    int list = lua_rawlen(L, -2) > 0;
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {          /* no key but the endpoints' */
+      int known = 0;
+      lua_pop(L, 1);
+      for (e = 0; e < p->n_ep; e++)
+        known |= list ? lua_isinteger(L, -1)
+                        && lua_tointeger(L, -1) == (lua_Integer)e + 1
+                      : lua_type(L, -1) == LUA_TSTRING
+                        && strcmp(lua_tostring(L, -1), p->ep_name[e]) == 0;
+      if (!known)
+        lrk_error(L, "%s: unexpected key %s: with observe = {%s} give "
+                  "one error table per endpoint, as a list in that order "
+                  "or by name", ectx, luaL_tolstring(L, -1, NULL),
+                  p->observe);
+    }
+    for (e = 0; e < p->n_ep; e++) {
+      const char *c2 = lua_pushfstring(L, "%s.%s", ectx, p->ep_name[e]);
+      int ty = list ? lua_rawgeti(L, -3, (lua_Integer)e + 1)
+                    : lua_getfield(L, -3, p->ep_name[e]);
+      if (ty != LUA_TTABLE)
+        lrk_error(L, "%s: missing (each endpoint of observe = {%s} needs "
+                  "its error table; got %s)", c2, p->observe,
+                  lrk_got(L, -1));
+      read_error_table(L, lua_gettop(L), c2, &p->ep_res[e], &p->ep_log[e],
+                       p->ep_sigma[e], &var[e]);
+      lua_pop(L, 2);
+    }
   }
+  /* variable = "name": the SD scales with that model output (nlmixr2's
+   * propF / powF); the string stays alive in the declaration table */
+  for (e = 0; e < p->n_ep; e++) {
+    int k;
+    if (!var[e]) continue;
+    k = rkin_model_output_index(m, var[e], NULL);
+    if (k < 0 || p->ep_output[e] < 0)
+      lrk_error(L, "%s: variable = '%s' must name an output of model "
+                "'%s' (and the endpoint '%s' observe an output)", ectx,
+                var[e], rkin_model_name(m), p->ep_name[e]);
+    p->ep_scale[e] = k + 1;
+  }
+  p->res = p->ep_res[0];
+  p->log_scale = p->ep_log[0];
+  memcpy(p->sigma, p->ep_sigma[0], sizeof p->sigma);
   lua_pop(L, 2);
+}
+
+int lrk_popmodel_push_dvid(lua_State *L, const lpop *p)
+{
+  size_t e;
+  if (p->n_ep < 2 || p->ep_output[0] < 0) return 0;
+  lua_createtable(L, (int)p->n_ep, 0);
+  for (e = 0; e < p->n_ep; e++) {
+    lua_pushstring(L, p->ep_name[e]);
+    lua_rawseti(L, -2, (lua_Integer)e + 1);
+  }
+  return lua_gettop(L);
 }
 
 rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
@@ -335,29 +432,15 @@ rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
   return def;
 }
 
-/* observe = "C": an output (preferred) or a state of the model. */
-static void read_observe(lua_State *L, lpop *p, const rkin_model *m,
-                         const char *ctx)
+/* An observed name: output k (>= 0, preferred) or state -1 - k. */
+static int resolve_observe(lua_State *L, const rkin_model *m, const char *o,
+                           const char *ctx)
 {
-  const char *o = lrk_field_string(L, 1, ctx, "observe", 0, NULL);
   size_t k;
-  if (!o) {
-    if (rkin_model_noutputs(m) != 1)
-      lrk_error(L, "%s: field 'observe' is required (the name of the "
-                "model output or state the dataset's DV measures)", ctx);
-    o = rkin_model_output_name(m, 0);
-  }
-  p->observe = lrk_strdup(L, "rk.popest", o);
   for (k = 0; k < rkin_model_noutputs(m); k++)
-    if (strcmp(rkin_model_output_name(m, k), o) == 0) {
-      p->output = (int)k;
-      return;
-    }
+    if (strcmp(rkin_model_output_name(m, k), o) == 0) return (int)k;
   for (k = 0; k < rkin_model_nstates(m); k++)
-    if (strcmp(rkin_model_state_name(m, k), o) == 0) {
-      p->output = -1 - (int)k;
-      return;
-    }
+    if (strcmp(rkin_model_state_name(m, k), o) == 0) return -1 - (int)k;
   {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -374,6 +457,65 @@ static void read_observe(lua_State *L, lpop *p, const rkin_model *m,
               "model '%s' (known: %s)", ctx, o, rkin_model_name(m),
               lua_tostring(L, -1));
   }
+  return 0;
+}
+
+/* observe = "C": an output (preferred) or a state of the model; or a list
+ * of them, the endpoints of the fit (all outputs or all states). */
+static void read_observe(lua_State *L, lpop *p, const rkin_model *m,
+                         const char *ctx)
+{
+  const char *o;
+  size_t e;
+  if (lua_getfield(L, 1, "observe") == LUA_TTABLE) {
+    luaL_Buffer b;
+    size_t n = lua_rawlen(L, -1);
+    int t = lua_gettop(L);
+    if (n < 1 || n > LPOP_MAX_EP)
+      lrk_error(L, "%s: observe = {...} must list 1 to %d outputs or "
+                "states (got %d)", ctx, LPOP_MAX_EP, (int)n);
+    for (e = 0; e < n; e++) {
+      size_t k;
+      lua_rawgeti(L, t, (lua_Integer)e + 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        lrk_error(L, "%s: observe[%d] must be a name (got %s)", ctx,
+                  (int)e + 1, lrk_got(L, -1));
+      o = lua_tostring(L, -1);
+      p->ep_name[e] = lrk_strdup(L, "rk.popest", o);
+      p->ep_output[e] = resolve_observe(L, m, o, ctx);
+      for (k = 0; k < e; k++)
+        if (strcmp(p->ep_name[k], o) == 0)
+          lrk_error(L, "%s: observe lists '%s' twice", ctx, o);
+      if ((p->ep_output[e] >= 0) != (p->ep_output[0] >= 0))
+        lrk_error(L, "%s: observe = {...} mixes outputs and states ('%s', "
+                  "'%s'): list outputs only or states only", ctx,
+                  p->ep_name[0], o);
+      lua_pop(L, 1);
+    }
+    p->n_ep = n;
+    luaL_buffinit(L, &b);
+    for (e = 0; e < n; e++) {
+      if (e) luaL_addstring(&b, ", ");
+      luaL_addstring(&b, p->ep_name[e]);
+    }
+    luaL_pushresult(&b);
+    p->observe = lrk_strdup(L, "rk.popest", lua_tostring(L, -1));
+    lua_pop(L, 2);
+  } else {
+    lua_pop(L, 1);
+    o = lrk_field_string(L, 1, ctx, "observe", 0, NULL);
+    if (!o) {
+      if (rkin_model_noutputs(m) != 1)
+        lrk_error(L, "%s: field 'observe' is required (the name of the "
+                  "model output or state the dataset's DV measures)", ctx);
+      o = rkin_model_output_name(m, 0);
+    }
+    p->n_ep = 1;
+    p->observe = lrk_strdup(L, "rk.popest", o);
+    p->ep_name[0] = lrk_strdup(L, "rk.popest", o);
+    p->ep_output[0] = resolve_observe(L, m, o, ctx);
+  }
+  p->output = p->ep_output[0];
 }
 
 /* Traces `individual` and turns what it returns into one expression per
@@ -519,9 +661,9 @@ int lrk_popmodel_new(lua_State *L)
   read_theta(L, p, ctx);
   read_omega(L, p, ctx);
   check_omega_pd(L, p, ctx);
-  read_error(L, p, ctx);
-  lrk_popfix_sigma(L, p, ctx);
   read_observe(L, p, m, ctx);
+  read_error(L, p, m, ctx);
+  lrk_popfix_sigma(L, p, ctx);
   p->method = lrk_popmodel_method(L, 1, ctx, RKIN_POP_FOCEI);
   trace_individual(L, p, m, ctx);
   lua_settop(L, 4);

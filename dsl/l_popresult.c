@@ -151,7 +151,13 @@ static void csv_table(lua_State *L, const report *r)
   luaL_Buffer b;
   size_t k;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, "ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES\n");
+  /* ENDPOINT (several): the record's place in observe = {...}; CENS
+   * (a dataset with CENS / LLOQ): 1 below, -1 above the limit, and such
+   * a record has no RES, IWRES, CWRES (NA) */
+  luaL_addstring(&b, "ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES");
+  if (f->n_endpoints > 1) luaL_addstring(&b, ",ENDPOINT");
+  if (f->cens) luaL_addstring(&b, ",CENS");
+  luaL_addchar(&b, '\n');
   for (k = 0; k < f->n_obs; k++) {
     const double v[8] = {f->id[k], f->time[k], f->dv[k], f->pred[k],
                          f->ipred[k], f->res[k], f->iwres[k], f->cwres[k]};
@@ -160,6 +166,8 @@ static void csv_table(lua_State *L, const report *r)
       if (c) luaL_addchar(&b, ',');
       add_num(&b, v[c]);
     }
+    if (f->n_endpoints > 1) addf(&b, ",%d", f->endpoint[k]);
+    if (f->cens) addf(&b, ",%d", f->cens[k]);
     luaL_addchar(&b, '\n');
   }
   luaL_pushresult(&b);
@@ -383,11 +391,25 @@ void lrk_popresult_push(lua_State *L, const report *r,
   for (k = 0; k < q; k++) set_num(L, p->eta_names[k],
                                   sqrt(f->omega[k * q + k]));
   lua_setfield(L, rt, "omega_sd");
-  lua_createtable(L, 0, 2);
-  if (p->res != RKIN_RES_PROP) set_num(L, "additive", f->sigma[0]);
-  if (p->res == RKIN_RES_PROP) set_num(L, "proportional", f->sigma[0]);
-  if (p->res == RKIN_RES_COMB) set_num(L, "proportional", f->sigma[1]);
-  lua_setfield(L, rt, "sigma");
+  /* sigma: {additive =, proportional =, power =}; with several endpoints
+   * one such table per observed name */
+  {
+    size_t e, off = 0;
+    if (p->n_ep > 1) lua_createtable(L, 0, (int)p->n_ep);
+    for (e = 0; e < p->n_ep; e++) {
+      size_t b, n = rkin_res_nparams(p->ep_res[e]);
+      lua_createtable(L, 0, 3);
+      for (b = 0; b < n && off + b < f->n_sigma; b++) {
+        const char *pn = rkin_res_param_name(p->ep_res[e], b);
+        set_num(L, strcmp(pn, "ADD") == 0 ? "additive"
+                   : strcmp(pn, "PROP") == 0 ? "proportional" : "power",
+                f->sigma[off + b]);
+      }
+      off += n;
+      if (p->n_ep > 1) lua_setfield(L, -2, p->ep_name[e]);
+    }
+    lua_setfield(L, rt, "sigma");
+  }
 
   /* parameter table */
   lua_createtable(L, (int)r->n_est, 0);
@@ -494,6 +516,19 @@ void lrk_popresult_push(lua_State *L, const report *r,
     for (c = 0; c < 8; c++) {
       lrk_push_numbers(L, v[c], f->n_obs);
       lua_setfield(L, -2, cols[c]);
+    }
+    if (f->n_endpoints > 1 || f->cens) {
+      int w;
+      for (w = 0; w < 2; w++) {
+        const int *iv = w ? f->cens : f->endpoint;
+        if (!iv || (!w && f->n_endpoints < 2)) continue;
+        lua_createtable(L, (int)f->n_obs, 0);
+        for (k = 0; k < f->n_obs; k++) {
+          lua_pushinteger(L, iv[k]);
+          lua_rawseti(L, -2, (lua_Integer)k + 1);
+        }
+        lua_setfield(L, -2, w ? "CENS" : "ENDPOINT");
+      }
     }
     lua_setfield(L, rt, "table");
   }

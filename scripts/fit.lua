@@ -6,7 +6,7 @@
 --
 --   radiokin scripts/fit.lua model.lua data.csv [--method M]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
---            [--max-eval N] [--quiet] [--evaluate [--cov]]
+--            [--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]]
 --            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
@@ -22,7 +22,7 @@ local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--method focei|foce|fo|laplace|laplacei] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
-  "[--max-eval N] [--quiet] [--evaluate [--cov]] " ..
+  "[--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]] " ..
   "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]"
 
 M.HELP = USAGE .. [[
@@ -39,7 +39,10 @@ Inputs
               AMT (dose amount, the model's amount unit), EVID (0
               observation, 1 dose, 2 other, 3 reset, 4 reset and dose), MDV,
               CMT (compartment number or state name), optional RATE, II
-              (h), ADDL, SS, and covariate columns the model uses
+              (h), ADDL, SS, and covariate columns the model uses;
+              DVID (the k-th name of the model's observe = {...}) for
+              several endpoints; CENS (1: below the limit, -1: above)
+              and LLOQ for censored records
 
 Options
   --method focei|foce|fo|laplace|laplacei
@@ -69,6 +72,9 @@ Options
                      previous EBE only; scan: all starts in every pass);
                      subjects whose starts end in different modes are
                      listed in the summary
+  --blq m3|m1|dv     censored records (CENS / LLOQ): m3 their likelihood
+                     of being beyond the limit (default, Beal's M3), m1
+                     dropped, dv fitted as if DV were measured
   --quiet            print nothing but errors and warnings
 
 Outputs (in DIR)
@@ -76,7 +82,9 @@ Outputs (in DIR)
                   ci95_upper (omega variances and sigma: interval on the log
                   scale), then OFV, -2LL, AIC, BIC
   ebe.csv         ID, ETA_<name>..., individual parameters, OFV_i
-  table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES
+  table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES (then
+                  ENDPOINT with several endpoints, CENS with censored
+                  records, which have no RES, IWRES, CWRES: NA)
   gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
 A failed fit writes none of these and exits with status 1.
 
@@ -106,6 +114,11 @@ function M.parse_args(args)
       if not known[o.method] then
         usage("--method must be focei, foce, fo, laplace or laplacei (got '"
           .. o.method .. "')")
+      end
+    elseif a == "--blq" then
+      o.blq = value(a)
+      if o.blq ~= "m3" and o.blq ~= "m1" and o.blq ~= "dv" then
+        usage("--blq must be m3, m1 or dv (got '" .. o.blq .. "')")
       end
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.plot = false
@@ -364,12 +377,12 @@ function M.main(args)
     r = pm:evaluate(o.data, { method = o.method, threads = o.threads,
                               covariance = o.covariance,
                               ebe_starts = o.ebe_starts,
-                              cov_matrix = o.cov_matrix })
+                              cov_matrix = o.cov_matrix, blq = o.blq })
   else
     r = pm:fit(o.data, { method = o.method, threads = o.threads,
                          covariance = o.covariance, max_eval = o.max_eval,
                          ebe_starts = o.ebe_starts,
-                         cov_matrix = o.cov_matrix })
+                         cov_matrix = o.cov_matrix, blq = o.blq })
   end
   if not r.converged then
     -- the summary says where the search stopped; nothing is written, and

@@ -19,10 +19,10 @@
 
 /* The standard columns; anything else is a covariate. */
 enum { C_ID, C_TIME, C_DV, C_AMT, C_RATE, C_EVID, C_MDV, C_CMT, C_II,
-       C_ADDL, C_SS, C_DVID, C_NSTD };
+       C_ADDL, C_SS, C_DVID, C_CENS, C_LLOQ, C_NSTD };
 static const char *const std_names[C_NSTD] = {
   "ID", "TIME", "DV", "AMT", "RATE", "EVID", "MDV", "CMT", "II", "ADDL", "SS",
-  "DVID"
+  "DVID", "CENS", "LLOQ"
 };
 
 typedef struct {
@@ -30,6 +30,9 @@ typedef struct {
   double *time, *dv, *cov;
   int *cmt, *dvid, *output, *obs_rec;
   int *evid, *mdv;              /* opts->simulate == 2 only */
+  int *cens;                    /* with a CENS or LLOQ column only */
+  double *limit;
+  size_t cap_cens, n_cens;
   size_t *obs_line, cap_obs;
   rkin_data_segment *seg;
   size_t cap_seg;
@@ -93,6 +96,8 @@ static void subject_free(subject *s)
   free(s->obs_rec);
   free(s->evid);
   free(s->mdv);
+  free(s->cens);
+  free(s->limit);
   free(s->seg);
   free(s->dose_line);
   free(s->dose_cmt);
@@ -292,6 +297,26 @@ static int add_obs(subject *s, double t, double dv, int cmt, int sel,
   return RKIN_OK;
 }
 
+/* The censoring of the observation just added (datasets with a CENS or
+ * LLOQ column); the other rows of a simulate == 2 dataset get 0. */
+static int add_cens(subject *s, int cens, double limit)
+{
+  size_t n = s->pub.n_obs, c1 = s->cap_cens, c2 = s->cap_cens, k;
+  if (rkin_grow((void **)&s->cens, &c1, n, sizeof *s->cens)
+      || rkin_grow((void **)&s->limit, &c2, n, sizeof *s->limit))
+    return RKIN_ENOMEM;
+  s->cap_cens = c1;
+  /* rows added without censoring since (MDV 1 rows of simulate 2) */
+  for (k = s->n_cens; k + 1 < n; k++) {
+    s->cens[k] = 0;
+    s->limit[k] = NAN;
+  }
+  s->cens[n - 1] = cens;
+  s->limit[n - 1] = limit;
+  s->n_cens = n;
+  return RKIN_OK;
+}
+
 /* Queues a dose record of the current segment (checked for the event
  * limit here, before anything is expanded). */
 static int add_dose(ctx *c, subject *s, const rkin_dose *dose,
@@ -350,6 +375,20 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
 {
   int rc = flush_doses(c, s, err);
   if (rc) return rc;
+  /* trailing rows without censoring (MDV 1 rows of simulate 2) */
+  if ((c->col[C_CENS] >= 0 || c->col[C_LLOQ] >= 0)
+      && s->n_cens < s->pub.n_obs) {
+    size_t k, n = s->pub.n_obs, c1 = s->cap_cens, c2 = s->cap_cens;
+    if (rkin_grow((void **)&s->cens, &c1, n, sizeof *s->cens)
+        || rkin_grow((void **)&s->limit, &c2, n, sizeof *s->limit))
+      return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
+    s->cap_cens = c1;
+    for (k = s->n_cens; k < n; k++) {
+      s->cens[k] = 0;
+      s->limit[k] = NAN;
+    }
+    s->n_cens = n;
+  }
   s->pub.time = s->time;
   s->pub.dv = s->dv;
   s->pub.cmt = s->cmt;
@@ -359,6 +398,8 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.obs_rec = s->obs_rec;
   s->pub.evid = s->evid;
   s->pub.mdv = s->mdv;
+  s->pub.cens = s->cens;
+  s->pub.limit = s->limit;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
   s->pub.rec_time = s->rec_time;
@@ -428,6 +469,8 @@ typedef struct {
   double id, time, dv, amt, rate, ii, ss;
   int has_dv, has_amt, evid, mdv, cmt, addl;
   int dvid, cmt_output;   /* DVID or -1; output CMT names, or -1 */
+  int cens, cens_given;   /* CENS (0, 1, -1; 0 when missing) */
+  double lloq;            /* LLOQ, NaN when missing */
 } row;
 
 static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
@@ -454,8 +497,22 @@ static int read_row(const ctx *c, char **f, row *r, rkin_err *err)
       || cell_int(c, f, c->col[C_MDV], 0, &r->mdv, err) < 0
       || cell_int(c, f, c->col[C_ADDL], 0, &r->addl, err) < 0
       || cell_cmt(c, f, &r->cmt, &r->cmt_output, err) < 0
-      || cell_int(c, f, c->col[C_DVID], -1, &r->dvid, err) < 0)
+      || cell_int(c, f, c->col[C_DVID], -1, &r->dvid, err) < 0
+      || cell_int(c, f, c->col[C_CENS], 0, &r->cens, err) < 0)
     return err ? err->code : RKIN_EINVAL;
+  r->lloq = NAN;
+  if (cell_number(c, f, c->col[C_LLOQ], &r->lloq, err) < 0)
+    return err ? err->code : RKIN_EINVAL;
+  if (r->cens < -1 || r->cens > 1)
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column CENS: %d is not "
+                        "supported (expected 0 quantified, 1 below the "
+                        "limit: DV or LLOQ is the LLOQ, -1 above the limit: "
+                        "DV is the ULOQ)", c->file, c->line, r->cens);
+  r->cens_given = c->col[C_CENS] >= 0 && !is_missing(f[c->col[C_CENS]]);
+  if (c->col[C_LLOQ] >= 0 && !isnan(r->lloq) && !(r->lloq > 0))
+    return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column LLOQ: %g is not "
+                        "a quantification limit (expected > 0, or '.' for "
+                        "none)", c->file, c->line, r->lloq);
   if (r->mdv != 0 && r->mdv != 1)
     return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column MDV: %d is not "
                         "supported (expected 0: DV is an observation, 1: "
@@ -563,7 +620,23 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
     rc = add_dose(c, s, &dose, err);
     if (rc) return rc;
   } else if (r->evid == 0 && r->mdv != 1) {
-    if (!r->has_dv && !(c->opts && c->opts->simulate))
+    int cens = r->cens;
+    double limit = NAN, dv = r->has_dv ? r->dv : NAN;
+    /* Censoring (nlmixr2's CENS; NONMEM's LLOQ column): CENS 1 / -1
+     * censor at LLOQ when given, else at DV; without CENS a DV below the
+     * LLOQ (or a missing DV with an LLOQ) is below it. */
+    if (!r->cens_given && !isnan(r->lloq)
+        && (!r->has_dv || r->dv < r->lloq))
+      cens = 1;
+    if (cens == 1 && !isnan(r->lloq)) limit = r->lloq;
+    else if (cens != 0 && r->has_dv) limit = r->dv;
+    if (cens != 0 && isnan(limit))
+      return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
+                          "a censored record (CENS %d) without an LLOQ: "
+                          "give the limit in DV (or in an LLOQ column)",
+                          c->file, c->line, cens);
+    if (cens != 0 && !r->has_dv) dv = limit;
+    if (!r->has_dv && cens == 0 && !(c->opts && c->opts->simulate))
       return rkin_err_set(err, RKIN_EINVAL, "%s:%zu: column DV: missing on "
                           "an observation record (set MDV = 1 or EVID = 2 "
                           "to skip it)", c->file, c->line);
@@ -580,9 +653,11 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
       output = r->dvid - 1;
     }
     /* a simulation dataset's record without DV is a prediction time */
-    rc = add_obs(s, r->time, r->has_dv ? r->dv : NAN, r->cmt,
+    rc = add_obs(s, r->time, dv, r->cmt,
                  c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
                  r->dvid, output, c->line, c->n_pend, all, 0, 0);
+    if (!rc && (c->col[C_CENS] >= 0 || c->col[C_LLOQ] >= 0))
+      rc = add_cens(s, cens, limit);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   if (all && !(r->evid == 0 && r->mdv != 1)) {

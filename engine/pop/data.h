@@ -4,8 +4,14 @@
  * CSV as RFC 4180 (core/csv.h: quoted fields, CRLF, a UTF-8 BOM); lines
  * starting with '#' are comments. Columns (names case-insensitive, any
  * order; `.` or an empty cell is missing): ID, TIME and DV are required;
- * AMT, RATE, EVID, MDV, CMT, II, ADDL, SS and DVID are optional; every
- * other column is a numeric covariate.
+ * AMT, RATE, EVID, MDV, CMT, II, ADDL, SS, DVID, CENS and LLOQ are
+ * optional; every other column is a numeric covariate.
+ *
+ * Censoring (nlmixr2's convention): CENS 1, the value is below the lower
+ * limit of quantification, which is the record's LLOQ when given, else
+ * its DV; CENS -1, above the upper limit in DV. Without CENS (or with it
+ * missing) an LLOQ column marks a record censored when its DV is below
+ * the LLOQ or missing (NONMEM datasets with DV "." for BLQ). LLOQ > 0.
  *
  * Semantics (NONMEM's): EVID 0 observation (ignored when MDV = 1), 1 dose,
  * 2 other (ignored), 3 reset (every state to 0), 4 reset and dose. Without
@@ -66,6 +72,14 @@ typedef struct {
    * record's EVID (0-4) and MDV (1 for every record but an observation). */
   const int *evid;
   const int *mdv;
+  /* Both NULL unless the dataset has a CENS or LLOQ column: */
+  const int *cens;            /* n_obs: 0 quantified, 1 below the limit,
+                                 -1 above it (nlmixr2's CENS; without
+                                 CENS, 1 when DV < LLOQ or DV is missing
+                                 with an LLOQ) */
+  const double *limit;        /* n_obs: the limit of a censored record
+                                 (its LLOQ when given, else its DV), NaN
+                                 for the others */
   const int *obs_rec;         /* n_obs: dose records of its segment
                                  before it (rkin_solve_req.out_rec: an
                                  observation before a dose record at the

@@ -50,8 +50,6 @@ static int name_params(const pop *p, rkin_popfit *fit)
 {
   size_t q = p->n_eta, k, a, b, i = 0;
   char buf[96];
-  static const char *const sg[3][2] = {
-    {"SIGMA_ADD", ""}, {"SIGMA_PROP", ""}, {"SIGMA_ADD", "SIGMA_PROP"}};
   fit->est_names = calloc(p->n_est, sizeof *fit->est_names);
   if (!fit->est_names) return RKIN_ENOMEM;
   for (k = 0; k < p->n_theta; k++) {
@@ -67,9 +65,11 @@ static int name_params(const pop *p, rkin_popfit *fit)
       snprintf(buf, sizeof buf, "OMEGA(%zu,%zu)", a + 1, b + 1);
       if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
     }
-  for (k = 0; k < p->n_sigma; k++)
-    if (sg_free(p, k) && !(fit->est_names[i++] = strdup(sg[p->pm->res][k])))
-      return RKIN_ENOMEM;
+  for (k = 0; k < p->n_sigma; k++) {
+    if (!sg_free(p, k)) continue;
+    pop_sigma_name(p, k, buf, sizeof buf);
+    if (!(fit->est_names[i++] = strdup(buf))) return RKIN_ENOMEM;
+  }
   return RKIN_OK;
 }
 

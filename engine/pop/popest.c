@@ -23,11 +23,6 @@ void rkin_popfit_opts_default(rkin_popfit_opts *o)
 
 /* ------------------------------------------------------------ set-up */
 
-static size_t n_sigma_of(rkin_res_model r)
-{
-  return r == RKIN_RES_COMB ? 2 : 1;
-}
-
 static int check_spec(const rkin_popmodel *pm, rkin_err *err)
 {
   size_t k;
@@ -37,7 +32,7 @@ static int check_spec(const rkin_popmodel *pm, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "population model: give either a "
                         "model (solved by rkin_solver) or a predictor "
                         "callback, not %s", pm->model ? "both" : "neither");
-  if (pm->model) {
+  if (pm->model && !pm->n_endpoints) {
     size_t no = rkin_model_noutputs(pm->model);
     size_t ns = rkin_model_nstates(pm->model);
     if (pm->output >= 0 ? (size_t)pm->output >= no
@@ -46,7 +41,7 @@ static int check_spec(const rkin_popmodel *pm, rkin_err *err)
                           "quantity %d is not an output (0..%zu) or a state "
                           "(-1..-%zu) of model '%s'", pm->output, no,
                           ns, rkin_model_name(pm->model));
-  } else if (pm->n_psi == 0) {
+  } else if (!pm->model && pm->n_psi == 0) {
     return rkin_err_set(err, RKIN_EINVAL, "population model: n_psi must be "
                         "> 0 with a predictor callback");
   }
@@ -60,7 +55,7 @@ static int check_spec(const rkin_popmodel *pm, rkin_err *err)
                         "(expected 1 to %d random effects)", pm->n_eta,
                         POP_MAX_ETA);
   if (!pm->omega_init || (pm->n_theta && !pm->theta_init)
-      || !pm->sigma_init)
+      || (!pm->sigma_init && !pm->n_endpoints))
     return rkin_err_set(err, RKIN_EINVAL, "population model: theta_init, "
                         "omega_init and sigma_init are required");
   for (k = 0; k < pm->n_theta; k++) {
@@ -75,15 +70,7 @@ static int check_spec(const rkin_popmodel *pm, rkin_err *err)
                           pm->theta_names ? pm->theta_names[k] : "?", v,
                           lo, hi);
   }
-  if (pm->log_scale && pm->res != RKIN_RES_ADD)
-    return rkin_err_set(err, RKIN_EINVAL, "population model: on the log "
-                        "scale only the additive error model is supported "
-                        "(it is proportional on the natural scale)");
-  for (k = 0; k < n_sigma_of(pm->res); k++)
-    if (!isfinite(pm->sigma_init[k]) || pm->sigma_init[k] <= 0)
-      return rkin_err_set(err, RKIN_EINVAL, "population model: sigma[%zu] "
-                          "= %g (expected a residual SD > 0)", k,
-                          pm->sigma_init[k]);
+  /* error models and sigma: pop_res_setup (popres.c) */
   return RKIN_OK;
 }
 
@@ -144,11 +131,6 @@ static int map_data(pop *p, rkin_err *err)
       int rc = time_varying(p, sj, &p->tv[s], err);
       if (rc) return rc;
     }
-    for (k = 0; pm->log_scale && k < sj->n_obs; k++)
-      if (sj->dv[k] <= 0)
-        return rkin_err_set(err, RKIN_EINVAL, "subject ID %g (line %zu): "
-                            "DV = %g, but the log-scale error model needs "
-                            "DV > 0", sj->id, sj->obs_line[k], sj->dv[k]);
   }
   p->n_obs = off;
   if (pm->model) {
@@ -286,6 +268,7 @@ void pop_free(pop *p)
   free(p->psi_i);
   pop_param_free(p);
   free(p->ang_work);
+  pop_res_free(p);
   free(p);
 }
 
@@ -318,17 +301,16 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->n_theta = pm->n_theta;
   p->n_eta = q = pm->n_eta;
   p->n_cov = pm->n_cov;
-  p->n_sigma = n_sigma_of(pm->res);
   p->n_psi = pm->model ? rkin_model_nparams(pm->model) : pm->n_psi;
   p->n_sol = pm->model ? (pm->output >= 0 ? rkin_model_noutputs(pm->model)
                                           : rkin_model_nstates(pm->model))
                        : 0;
   rc = map_data(p, err);
+  if (!rc) rc = pop_res_setup(p, err);   /* n_sigma, sigma, n_sol */
   if (!rc) rc = compile_psi(p, err);
   if (rc) goto fail;
   p->theta = calloc(p->n_theta + 1, sizeof *p->theta);
   p->L = calloc(q * q, sizeof *p->L);
-  p->sigma = calloc(p->n_sigma, sizeof *p->sigma);
   p->eta_hat = calloc(p->n_subj * q, sizeof *p->eta_hat);
   p->ofv_i = calloc(p->n_subj, sizeof *p->ofv_i);
   p->status = calloc(p->n_subj, sizeof *p->status);
@@ -341,7 +323,7 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->iwres = calloc(p->n_obs, sizeof *p->iwres);
   p->cwres = calloc(p->n_obs, sizeof *p->cwres);
   p->psi_i = calloc(p->n_subj * p->n_psi, sizeof *p->psi_i);
-  if (!p->theta || !p->L || !p->sigma || !p->eta_hat || !p->ofv_i
+  if (!p->theta || !p->L || !p->eta_hat || !p->ofv_i
       || !p->status || !p->serr || !p->pred || !p->ipred || !p->res
       || !p->iwres || !p->cwres || !p->psi_i || !p->ebe_modes
       || !p->ebe_dofv) {
@@ -349,7 +331,6 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
     goto fail;
   }
   if (p->n_theta) memcpy(p->theta, pm->theta_init, p->n_theta * sizeof(double));
-  memcpy(p->sigma, pm->sigma_init, p->n_sigma * sizeof(double));
   rc = pop_cholesky(pm->omega_init, q, p->L, "population model: omega",
                     err);
   if (!rc) rc = pop_param_setup(p, err);
@@ -438,7 +419,8 @@ static double outer_obj(unsigned n, const double *x, double *grad, void *d)
 
 int pop_alloc_fit(const pop *p, rkin_popfit *fit)
 {
-  size_t q = p->n_eta;
+  size_t q = p->n_eta, s;
+  int has_cens = 0;
   fit->n_subj = p->n_subj;
   fit->n_obs = p->n_obs;
   fit->n_theta = p->n_theta;
@@ -464,6 +446,13 @@ int pop_alloc_fit(const pop *p, rkin_popfit *fit)
   fit->ebe_modes = calloc(p->n_subj, sizeof(int));
   fit->ebe_dofv = calloc(p->n_subj, sizeof(double));
   if (!fit->ebe_modes || !fit->ebe_dofv) return RKIN_ENOMEM;
+  fit->endpoint = calloc(p->n_obs + 1, sizeof(int));
+  for (s = 0; s < p->n_subj; s++)
+    if (rkin_data_subject_at(p->data, s)->cens) has_cens = 1;
+  if (has_cens && !(fit->cens = calloc(p->n_obs + 1, sizeof(int))))
+    return RKIN_ENOMEM;
+  fit->n_endpoints = p->n_ep;
+  if (!fit->endpoint) return RKIN_ENOMEM;
   return fit->theta && fit->omega && fit->sigma && fit->eta && fit->psi
          && fit->ofv_i && fit->eta_shrink && fit->dv && fit->time && fit->id
          && fit->pred && fit->ipred && fit->res && fit->iwres && fit->cwres
@@ -501,6 +490,8 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->cwres);
   free(fit->ebe_modes);
   free(fit->ebe_dofv);
+  free(fit->endpoint);
+  free(fit->cens);
   memset(fit, 0, sizeof *fit);
 }
 
@@ -525,7 +516,7 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   double *col = malloc((p->n_subj > p->n_obs ? p->n_subj : p->n_obs)
                        * sizeof *col);
   fit->ofv = ofv;
-  fit->m2ll = ofv + (double)p->n_obs * log(2 * M_PI);
+  fit->m2ll = ofv + (double)p->n_lik * log(2 * M_PI);
   memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
   pop_omega_of(p, fit->omega);
   memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
@@ -547,6 +538,8 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
       fit->dv[p->obs_off[s] + j] = sj->dv[j];
       fit->time[p->obs_off[s] + j] = sj->time[j];
       fit->id[p->obs_off[s] + j] = sj->id;
+      fit->endpoint[p->obs_off[s] + j] = p->obs_ep[p->obs_off[s] + j] + 1;
+      if (fit->cens) fit->cens[p->obs_off[s] + j] = sj->cens[j];
     }
   }
   /* Shrinkage (Savic & Karlsson 2009, AAPS J 11:558): eta from the SD of
@@ -558,8 +551,10 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
         ? 1 - gsl_stats_sd(col, 1, p->n_subj) / sqrt(fit->omega[k * q + k])
         : NAN;
     }
-    fit->eps_shrink = p->n_obs > 1
-      ? 1 - gsl_stats_sd(p->iwres, 1, p->n_obs) : NAN;
+    /* over the records with residuals (not censored or dropped) */
+    for (j = k = 0; j < p->n_obs; j++)
+      if (isfinite(p->iwres[j])) col[k++] = p->iwres[j];
+    fit->eps_shrink = k > 1 ? 1 - gsl_stats_sd(col, 1, k) : NAN;
     free(col);
   }
 }
@@ -570,9 +565,10 @@ int pop_set_natural(pop *p, const double *theta, const double *omega,
   size_t k;
   for (k = 0; k < p->n_theta; k++) p->theta[k] = theta[k];
   for (k = 0; k < p->n_sigma; k++) {
-    if (!(sigma[k] > 0) || !isfinite(sigma[k]))
-      return rkin_err_set(err, RKIN_EINVAL, "sigma[%zu] = %g (expected a "
-                          "residual SD > 0)", k, sigma[k]);
+    if (!((sigma[k] > 0 || !p->sig_pos[k]) && isfinite(sigma[k])))
+      return rkin_err_set(err, RKIN_EINVAL, "sigma[%zu] = %g (expected %s)",
+                          k, sigma[k], p->sig_pos[k] ? "a residual SD > 0"
+                          : "a finite exponent");
     p->sigma[k] = sigma[k];
   }
   return pop_cholesky(omega, p->n_eta, p->L, "omega", err);
@@ -588,7 +584,7 @@ int rkin_popest_ofv(const rkin_popmodel *pm, const rkin_data *data,
   if (!p) return err ? err->code : RKIN_EINVAL;
   rc = pop_set_natural(p, theta, omega, sigma, err);
   if (!rc) rc = pop_pass(p, POP_TASK_OFV, ofv, err);
-  if (!rc && m2ll) *m2ll = *ofv + (double)p->n_obs * log(2 * M_PI);
+  if (!rc && m2ll) *m2ll = *ofv + (double)p->n_lik * log(2 * M_PI);
   if (!rc && ofv_i) memcpy(ofv_i, p->ofv_i, p->n_subj * sizeof *ofv_i);
   pop_free(p);
   return rc;

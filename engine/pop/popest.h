@@ -4,9 +4,11 @@
  *
  * Model, NONMEM's way: subject i has random effects eta_i ~ N(0, Omega);
  * its model parameters psi_i = g(theta, eta_i, cov_i); observation j is
- * y_ij = f_ij(psi_i) + eps_ij with Var(eps_ij) = V(f_ij) = a^2 (additive),
- * b^2 f^2 (proportional) or a^2 + b^2 f^2 (combined), optionally with y and
- * f on the log scale (then additive only). f comes from rkin_solver_run
+ * y_ij = f_ij(psi_i) + eps_ij with Var(eps_ij) = V(f_ij) of one of the
+ * error models of popres.h (additive, proportional, combined in both
+ * forms, power), optionally with y and f on the log scale (then additive
+ * only), per endpoint; censored records by M3 (popres.h) or dropped (M1).
+ * f comes from rkin_solver_run
  * (one model output or state at the observation times) or from a
  * caller's closed-form predictor.
  *
@@ -17,12 +19,13 @@
  *           (Wang 2007, J Pharmacokinet Pharmacodyn 34:575, eq. for
  *           FOCE-I): sum_j [r_j^2/V_j + log V_j] + eta^' Omega^-1 eta^
  *           + log det(I + L' G' V^-1 G L), Omega = L L', V and G at eta^.
- * df/deta: on the exact path (linear model and outputs) forward
- * sensitivities of the solution along dpsi/deta (rkin_solver_run_sens;
- * dpsi/deta from psi_deta, else by central differences of the cheap
- * parameter builder);
- * elsewhere (CVODES, a predictor callback, complex eigenvalues) central
- * finite differences of the predictions.
+ * df/deta: forward sensitivities of the solution along dpsi/deta
+ * (rkin_solver_run_sens) on either path (exact: analytic; CVODES: its
+ * sensitivity module); dpsi/deta from psi_deta, else by central
+ * differences of the cheap parameter builder. Central differences of the
+ * predictions for a predictor callback, complex eigenvalues, or what the
+ * sensitivities cannot serve (steady-state records on CVODES, dose
+ * modifiers or CVODES with time-varying covariates).
  * Call rkin_init() first: a non-positive-definite Omega or R matrix is
  * detected through GSL's return codes. */
 #ifndef RKIN_POPEST_H
@@ -31,12 +34,32 @@
 #include <stddef.h>
 
 #include "pop/data.h"
+#include "pop/popres.h"
 #include "core/err.h"
 #include "core/expr.h"
 #include "core/model.h"
 #include "solve/solve.h"
 
-typedef enum { RKIN_RES_ADD, RKIN_RES_PROP, RKIN_RES_COMB } rkin_res_model;
+/* One endpoint of a fit of several (PK + PD, parent + metabolite, blood
+ * + kidney): the quantity it predicts and its own error model. An
+ * observation record belongs to the endpoint whose output it selects
+ * (sj->output: DVID, or CMT naming an output); otherwise to endpoint
+ * DVID - 1 (a dataset read without output names); otherwise, for a
+ * state endpoint, to the one observing the record's CMT; a record
+ * matching none is an error naming its line. */
+typedef struct {
+  int output;                 /* model output (>= 0) or state -1 - k;
+                                 with a predictor: free (the predictor
+                                 reads sj->dvid itself) */
+  rkin_res_model res;
+  int log_scale;              /* 1: log(y) = log(f) + eps, additive */
+  const double *sigma_init;   /* rkin_res_nparams(res) values: a, b, c */
+  /* 0: the SD scales with the prediction; k >= 1: with model output
+   * k - 1 at the same time instead (nlmixr2 propF / powF: SD = b g, b
+   * g^c, a + ...); a model, output endpoints and a model other than
+   * additive only. */
+  int scale_var;
+} rkin_pop_endpoint;
 /* FO; FOCE-I (interaction: the residual variance at the EBE); FOCE
  * (NONMEM's FOCE without INTERACTION: the residual variance at eta = 0);
  * Laplace and Laplace-I (true second derivatives of the individual
@@ -125,6 +148,19 @@ typedef struct {
   rkin_res_model res;
   int log_scale;                  /* 1: log(y) = log(f) + eps, additive */
   const double *sigma_init;       /* SDs: add {a}, prop {b}, comb {a, b} */
+
+  /* Several endpoints (n_endpoints > 0): then output, res, log_scale and
+   * sigma_init above are unused; sigma is the endpoints' parameters one
+   * after the other. The outputs must be all model outputs or all
+   * states. */
+  size_t n_endpoints;
+  const rkin_pop_endpoint *endpoints;
+  rkin_blq_method blq;            /* censored records (data.h CENS/LLOQ) */
+  /* The model output each dataset output (sj->output, the index into the
+   * output_names the dataset was read with) is; NULL: the same index
+   * (read with the model's outputs in their order). */
+  const int *data_outputs;
+  size_t n_data_outputs;
 } rkin_popmodel;
 
 typedef struct {
@@ -205,6 +241,13 @@ typedef struct {
    * both on the natural scale; residuals on the error model's scale. */
   double *dv, *time, *id;
   double *pred, *ipred, *res, *iwres, *cwres;
+  /* Per observation: its endpoint (1-based; n_endpoints of them) and,
+   * when the dataset has CENS / LLOQ, its censoring (0, 1 below, -1
+   * above the limit; else NULL). Censored (M3) and dropped (M1) records
+   * have no RES, IWRES or CWRES (NaN). */
+  size_t n_endpoints;
+  int *endpoint;
+  int *cens;
 } rkin_popfit;
 
 /* Fits the model to the data. Returns 0 when the fit ran (check

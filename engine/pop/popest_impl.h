@@ -24,6 +24,17 @@ typedef enum {
 
 typedef struct pop pop;
 
+/* popres.c: an endpoint as the fit uses it. */
+typedef struct {
+  int output;                 /* as rkin_pop_endpoint */
+  rkin_res_model res;
+  int log_scale;
+  size_t sig_off, n_sig;      /* its parameters in p->sigma */
+  int scale_col;              /* solution column of the SD's variable, or
+                                 -1: the prediction */
+} pop_ep;
+
+
 /* One thread's scratch: a solver, buffers and the inner optimiser. */
 typedef struct {
   pop *p;
@@ -94,14 +105,45 @@ struct pop {
    * initial SDs and correlation angles of Omega, scratch. */
   unsigned char *om_fix;
   double *sd0, *ang0, *ang_work;
+  double *sigma0;            /* n_sigma initial values (popparam.c) */
   rkin_err *serr;
   /* Per observation (POP_TASK_DIAG). */
   double *pred, *ipred, *res, *iwres, *cwres, *psi_i;
+  /* Endpoints and observations (popres.c). */
+  size_t n_ep;
+  pop_ep *ep;
+  int *sig_pos;               /* n_sigma: 1 for an SD (log transform) */
+  int *obs_ep;                /* n_obs: endpoint of each observation */
+  unsigned char *obs_kind;    /* n_obs: POP_OBS_* */
+  size_t n_lik;               /* Gaussian observations (N log 2 pi) */
+  /* 1: some endpoint's SD scales with another output: predictions carry
+   * it as n_obs more rows (f[n + j], G[(n + j) q ...]) */
+  int has_scale;
   /* Threads. */
   int n_threads;
   pop_ws *ws;
   struct pop_pool *pool;
 };
+
+/* How an observation enters the likelihood. */
+enum { POP_OBS_NORMAL, POP_OBS_CENS, POP_OBS_DROP };
+
+/* Endpoints, sigma layout and every observation's endpoint and kind
+ * (after map_data): p->n_ep, ep, n_sigma, sig_pos, obs_ep, obs_kind,
+ * n_lik. Checks the error models, their initial sigma and the records. */
+int pop_res_setup(pop *p, rkin_err *err);
+void pop_res_free(pop *p);
+/* Observation j of subject s with prediction f at p's current sigma:
+ * its contribution (popres.h); an error names the subject and line. */
+int pop_obs(const pop *p, size_t s, size_t j, double f, double sv,
+            rkin_res_obs *o, rkin_err *err);
+/* Column of the solver's output (or state) array observation j of
+ * subject s reads; pop_scale_col: the column of its SD's variable (its
+ * own column when the SD scales with the prediction). */
+size_t pop_obs_col(const pop *p, size_t s, size_t j);
+size_t pop_scale_col(const pop *p, size_t s, size_t j);
+/* Name of sigma parameter k: "SIGMA_ADD", "SIGMA_PROP(2)" (endpoint 2). */
+void pop_sigma_name(const pop *p, size_t k, char *buf, size_t n);
 
 int pop_ws_init(pop *p, pop_ws *w, rkin_err *err);
 void pop_ws_free(pop_ws *w);

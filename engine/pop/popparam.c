@@ -56,8 +56,11 @@ int pop_param_setup(pop *p, rkin_err *err)
   p->om_fix = calloc(q * q, 1);
   p->sd0 = calloc(q, sizeof *p->sd0);
   p->ang0 = calloc(q * q, sizeof *p->ang0);
-  if (!p->om_fix || !p->sd0 || !p->ang0)
+  /* the initial sigma of every endpoint, as pop_res_setup laid them out */
+  p->sigma0 = malloc((p->n_sigma + 1) * sizeof *p->sigma0);
+  if (!p->om_fix || !p->sd0 || !p->ang0 || !p->sigma0)
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  memcpy(p->sigma0, p->sigma, p->n_sigma * sizeof *p->sigma0);
   /* Omega must have the block pattern: nothing across blocks. */
   for (a = 0; a < q; a++)
     for (b = 0; b < q; b++)
@@ -124,6 +127,7 @@ void pop_param_free(pop *p)
   free(p->om_fix);
   free(p->sd0);
   free(p->ang0);
+  free(p->sigma0);
 }
 
 static int theta_free(const pop *p, size_t k)
@@ -182,7 +186,8 @@ size_t pop_x_setup(const pop *p, const double *scale, double *x, double *lo,
   }
   for (k = 0; k < p->n_sigma; k++)
     if (sigma_free(p, k)) {
-      x[i] = log(p->pm->sigma_init[k]);
+      /* SDs on the log scale; a power exponent (sig_pos 0) as it is */
+      x[i] = p->sig_pos[k] ? log(p->sigma0[k]) : p->sigma0[k];
       lo[i] = -HUGE_VAL;
       hi[i++] = HUGE_VAL;
     }
@@ -204,7 +209,8 @@ void pop_x_apply(pop *p, const double *scale, const double *x)
   }
   build_L(p, sd, ang);
   for (k = 0; k < p->n_sigma; k++)
-    p->sigma[k] = sigma_free(p, k) ? exp(x[i++]) : p->pm->sigma_init[k];
+    p->sigma[k] = !sigma_free(p, k) ? p->sigma0[k]
+                  : p->sig_pos[k] ? exp(x[i++]) : x[i++];
 }
 
 int pop_boundary(const pop *p, const double *omega, rkin_err *msg)

@@ -19,7 +19,10 @@
 
 int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
 {
-  size_t q = p->n_eta, n = p->max_obs ? p->max_obs : 1;
+  /* with an SD variable other than the prediction, f and G carry it as
+   * max_obs more rows */
+  size_t q = p->n_eta, n = (p->max_obs ? p->max_obs : 1)
+                           * (p->has_scale ? 2 : 1);
   size_t np = p->n_theta + p->n_eta + p->n_cov, nq = n > q ? n : q;
   memset(w, 0, sizeof *w);
   w->p = p;
@@ -177,8 +180,8 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
   return RKIN_OK;
 }
 
-static int check_pred(const pop *p, const rkin_data_subject *sj,
-                      const double *f, rkin_err *err);
+static int check_pred(const pop *p, size_t s, const double *f,
+                      rkin_err *err);
 static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
                          rkin_err *err);
 static int psi_fd(pop_ws *w, size_t s, const double *eta, rkin_err *err);
@@ -253,8 +256,7 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
     rc = p->pm->predict(sj, w->psi, f, p->pm->predict_ud, err);
     if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
   } else {
-    int out = p->pm->output;
-    size_t col = out >= 0 ? (size_t)out : (size_t)(-1 - out);
+    int out = p->ep[0].output;    /* all outputs or all states */
     for (g = 0; g < sj->n_seg; g++) {
       const rkin_data_segment *sg = &sj->seg[g];
       rkin_solve_req rq;
@@ -278,24 +280,29 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
       else rs.y = w->sol;
       rc = rkin_solver_run(w->solver, &rq, &rs, err);
       if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
-      for (k = 0; k < sg->n_obs; k++)
-        f[sg->first_obs + k] = w->sol[k * p->n_sol + col];
+      for (k = 0; k < sg->n_obs; k++) {
+        size_t j = sg->first_obs + k;
+        f[j] = w->sol[k * p->n_sol + pop_obs_col(p, s, j)];
+        if (p->has_scale)
+          f[sj->n_obs + j] = w->sol[k * p->n_sol + pop_scale_col(p, s, j)];
+      }
     }
   }
-  return check_pred(p, sj, f, err);
+  return check_pred(p, s, f, err);
 }
 
 /* Every prediction finite (and > 0 on the log scale). */
-static int check_pred(const pop *p, const rkin_data_subject *sj,
-                      const double *f, rkin_err *err)
+static int check_pred(const pop *p, size_t s, const double *f,
+                      rkin_err *err)
 {
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
   size_t k;
   for (k = 0; k < sj->n_obs; k++) {
     if (!isfinite(f[k]))
       return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: prediction "
                           "at time %g h (line %zu) is not finite",
                           sj->id, sj->time[k], sj->obs_line[k]);
-    if (p->pm->log_scale && f[k] <= 0)
+    if (p->ep[p->obs_ep[p->obs_off[s] + k]].log_scale && f[k] <= 0)
       return rkin_err_set(err, RKIN_ERANGE, "subject ID %g: prediction %g "
                           "at time %g h (line %zu) is not > 0, but the "
                           "error model is on the log scale", sj->id, f[k],
@@ -363,9 +370,8 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = p->n_eta, g, k, d;
-  int out = p->pm->output, rc;
-  size_t col = out >= 0 ? (size_t)out : (size_t)(-1 - out);
+  size_t q = p->n_eta, g, k, d, col;
+  int out = p->ep[0].output, rc;     /* all outputs or all states */
   const double *dir = w->dpsi;
   rc = p->tape_d ? psi_and_deriv(w, s, eta, err) : psi_fd(w, s, eta, err);
   if (!rc && p->tv[s]) rc = record_psi(w, s, eta, 1, err);
@@ -394,13 +400,18 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
                               out >= 0 ? NULL : w->dsol,
                               out >= 0 ? w->dsol : NULL, err);
     for (k = 0; !rc && k < sg->n_obs; k++) {
-      f[sg->first_obs + k] = w->sol[k * p->n_sol + col];
+      size_t j = sg->first_obs + k, sc = pop_scale_col(p, s, j);
+      col = pop_obs_col(p, s, j);
+      f[j] = w->sol[k * p->n_sol + col];
       for (d = 0; d < q; d++)
-        G[(sg->first_obs + k) * q + d] =
-          w->dsol[(k * p->n_sol + col) * q + d];
+        G[j * q + d] = w->dsol[(k * p->n_sol + col) * q + d];
+      if (!p->has_scale) continue;
+      f[sj->n_obs + j] = w->sol[k * p->n_sol + sc];
+      for (d = 0; d < q; d++)
+        G[(sj->n_obs + j) * q + d] = w->dsol[(k * p->n_sol + sc) * q + d];
     }
   }
-  return rc ? rc : check_pred(p, sj, f, err);
+  return rc ? rc : check_pred(p, s, f, err);
 }
 
 /* f at eta and G = df/deta (n_obs x n_eta): forward sensitivities where
@@ -409,7 +420,8 @@ static int predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
                         double *G, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, n = rkin_data_subject_at(p->data, s)->n_obs, j, k;
+  size_t q = p->n_eta, j, k;
+  size_t n = rkin_data_subject_at(p->data, s)->n_obs * (p->has_scale ? 2 : 1);
   double h = p->eta_step;
   int rc;
   if (w->sens && !predict_sens(w, s, eta, f, G, err)) return RKIN_OK;
@@ -426,58 +438,14 @@ static int predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
   return rc;
 }
 
-/* Residual, variance and their eta-derivatives for one observation on the
- * error model's scale. g: the row df/deta (natural), NULL for none. */
-static void obs_terms(const pop *p, double y, double f, const double *g,
-                      double *r, double *V, double *gt, double *dV)
+/* The variable the SD of observation j of subject s is evaluated at
+ * (row js of f: the prediction itself or another output): without
+ * interaction (FOCE, Laplace; w->noint) the one at eta = 0 (w->f0), which
+ * does not move with eta, as NONMEM's methods without INTERACTION; callers
+ * then drop the s-derivatives (c_s, w_fs, w_ss). */
+static double sd_var(const pop_ws *w, size_t js)
 {
-  size_t k, q = p->n_eta;
-  const double *sg = p->sigma;
-  double dvdf = 0;
-  if (p->pm->log_scale) {
-    *r = log(y) - log(f);
-    *V = sg[0] * sg[0];
-    for (k = 0; g && k < q; k++) {
-      gt[k] = g[k] / f;
-      dV[k] = 0;
-    }
-    return;
-  }
-  *r = y - f;
-  switch (p->pm->res) {
-  case RKIN_RES_ADD:
-    *V = sg[0] * sg[0];
-    break;
-  case RKIN_RES_PROP:
-    *V = sg[0] * sg[0] * f * f;
-    dvdf = 2 * sg[0] * sg[0] * f;
-    break;
-  default:
-    *V = sg[0] * sg[0] + sg[1] * sg[1] * f * f;
-    dvdf = 2 * sg[1] * sg[1] * f;
-    break;
-  }
-  for (k = 0; g && k < q; k++) {
-    gt[k] = g[k];
-    dV[k] = dvdf * g[k];
-  }
-}
-
-/* obs_terms of observation j of the subject being worked on, at f (and
- * its eta-row g): without interaction (FOCE, Laplace; w->noint) the
- * residual variance is the one at eta = 0 (prediction w->f0[j]), so it
- * does not move with eta, as NONMEM's methods without INTERACTION. */
-static void obs_terms_w(const pop_ws *w, size_t j, double y, double f,
-                        const double *g, double *r, double *V, double *gt,
-                        double *dV)
-{
-  obs_terms(w->p, y, f, g, r, V, gt, dV);
-  if (w->noint) {
-    double r0, gt0[POP_MAX_ETA], dv0[POP_MAX_ETA];
-    size_t k;
-    obs_terms(w->p, y, w->f0[j], NULL, &r0, V, gt0, dv0);
-    for (k = 0; g && k < w->p->n_eta; k++) dV[k] = 0;
-  }
+  return w->noint ? w->f0[js] : w->f[js];
 }
 
 /* z = L^-1 eta (in w->etap); returns z'z = eta' Omega^-1 eta. With
@@ -523,8 +491,8 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, w->subj);
   size_t q = n, j, k, c;
-  double val = 0, r, V, gt[POP_MAX_ETA], dV[POP_MAX_ETA];
-  double ge[POP_MAX_ETA] = {0};
+  double val = 0, ge[POP_MAX_ETA] = {0};
+  rkin_res_obs o;
   int rc;
   eta_of_z(p, x, w->eta);
   if (grad) rc = predict_grad(w, w->subj, w->eta, w->f, w->G, &w->ferr);
@@ -539,11 +507,19 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   }
   for (k = 0; k < q; k++) val += x[k] * x[k];
   for (j = 0; j < sj->n_obs; j++) {
-    obs_terms_w(w, j, sj->dv[j], w->f[j], grad ? w->G + j * q : NULL, &r,
-                &V, gt, dV);
-    val += r * r / V + log(V);
+    /* popres.c: c_j and its f- and s-derivatives; s, the SD's variable,
+     * is f itself unless an endpoint names another output (then row
+     * n + j). */
+    size_t js = p->has_scale ? sj->n_obs + j : j;
+    if (pop_obs(p, w->subj, j, w->f[j], sd_var(w, js), &o, &w->ferr)) {
+      w->fail = 1;
+      for (k = 0; grad && k < q; k++) grad[k] = 0;
+      return INNER_BAD;
+    }
+    if (w->noint) o.c_s = 0;
+    val += o.c;
     for (k = 0; grad && k < q; k++)
-      ge[k] += -2 * r / V * gt[k] + (1 / V - r * r / (V * V)) * dV[k];
+      ge[k] += o.c_f * w->G[j * q + k] + o.c_s * w->G[js * q + k];
   }
   /* d/dz = L' d/deta. */
   for (k = 0; grad && k < q; k++) {
@@ -555,7 +531,7 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
 }
 
 static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
-                        rkin_err *err);
+                        size_t *n_inc, rkin_err *err);
 
 /* One local search of the inner objective from z (whitened eta), in
  * place: LBFGS, then BOBYQA (no gradient) from the same start when LBFGS
@@ -595,11 +571,14 @@ static double inner_search(pop_ws *w, size_t s, double *z)
 static int linear_mode(pop_ws *w, size_t s, double *z, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, n = rkin_data_subject_at(p->data, s)->n_obs, j, k;
+  size_t q = p->n_eta, n = 0, j, k;
   double zero[POP_MAX_ETA] = {0}, ld;
   int rc = predict_grad(w, s, zero, w->f, w->G, err);
-  if (!rc) rc = marginal_cov(w, s, NULL, &ld, err);
+  /* over the Gaussian observations (censored ones have no residual) */
+  if (!rc) rc = marginal_cov(w, s, NULL, &ld, &n, err);
   if (rc) return rc;
+  for (k = 0; !n && k < q; k++) z[k] = 0;
+  if (!n) return RKIN_OK;
   {
     gsl_matrix_view Cm = gsl_matrix_view_array(w->C, n, n);
     gsl_vector_view x = gsl_vector_view_array(w->v1, n);
@@ -718,15 +697,23 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
   size_t q = p->n_eta, j, a, b, c;
-  double val = eta_quad(w, eta, NULL), r, V, ld;
-  double *A = w->m1, *LA = w->m2, gt[POP_MAX_ETA], dV[POP_MAX_ETA];
+  double val = eta_quad(w, eta, NULL), ld;
+  double *A = w->m1, *LA = w->m2;
+  rkin_res_obs o;
+  int rc;
   memset(A, 0, q * q * sizeof *A);
   for (j = 0; j < sj->n_obs; j++) {
-    obs_terms_w(w, j, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gt, dV);
-    val += r * r / V + log(V);
+    size_t js = p->has_scale ? sj->n_obs + j : j;
+    const double *g = w->G + j * q, *gs = w->G + js * q;
+    if ((rc = pop_obs(p, s, j, w->f[j], sd_var(w, js), &o, err))) return rc;
+    if (w->noint) o.w_fs = o.w_ss = 0;
+    /* (f, s) weights (popres.h); gs = g when the SD scales with f */
+    val += o.c;
     for (a = 0; a < q; a++)
       for (b = 0; b < q; b++)
-        A[a * q + b] += gt[a] * gt[b] / V + dV[a] * dV[b] / (2 * V * V);
+        A[a * q + b] += o.w_ff * g[a] * g[b]
+                        + o.w_fs * (g[a] * gs[b] + gs[a] * g[b])
+                        + o.w_ss * gs[a] * gs[b];
   }
   /* LA = A L, then M = I + L' (A L) into A. */
   for (a = 0; a < q; a++)
@@ -754,25 +741,39 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
 
 /* C = Gt Omega Gt' + diag(V) for subject s (f, G in w->f / w->G), its
  * Cholesky factor in w->C, residuals yt - E with E = ft - Gt eta in v1.
- * eta NULL: FO, E = ft. */
+ * eta NULL: FO, E = ft. Over the Gaussian observations only (censored and
+ * dropped ones have no residual): *n_inc of them, in order. */
 static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
-                        rkin_err *err)
+                        size_t *n_inc, rkin_err *err)
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = p->n_eta, n = sj->n_obs, j, k, c;
-  double *B = w->m2, r, V, gtb[POP_MAX_ETA], dvb[POP_MAX_ETA];
-  for (j = 0; j < n; j++) {
-    obs_terms_w(w, j, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gtb, dvb);
+  size_t q = p->n_eta, n = 0, j, k, c;
+  double *B = w->m2, r, gtb[POP_MAX_ETA];
+  rkin_res_obs o;
+  int rc;
+  for (j = 0; j < sj->n_obs; j++) {
+    if (p->obs_kind[p->obs_off[s] + j] != POP_OBS_NORMAL) continue;
+    if ((rc = pop_obs(p, s, j, w->f[j],
+                      sd_var(w, p->has_scale ? sj->n_obs + j : j), &o, err)))
+      return rc;
+    r = o.r;
+    for (k = 0; k < q; k++) gtb[k] = w->G[j * q + k] * o.dm;
     for (k = 0; eta && k < q; k++) r += gtb[k] * eta[k];
-    w->v1[j] = r;
-    w->v2[j] = V;
-    /* B = Gt L, row j. */
+    w->v1[n] = r;
+    w->v2[n] = o.V;
+    /* B = Gt L, row n. */
     for (k = 0; k < q; k++) {
       double t = 0;
       for (c = k; c < q; c++) t += gtb[c] * p->L[c * q + k];
-      B[j * q + k] = t;
+      B[n * q + k] = t;
     }
+    n++;
+  }
+  *n_inc = n;
+  if (!n) {
+    *ld = 0;
+    return RKIN_OK;
   }
   {
     gsl_matrix_view Bm = gsl_matrix_view_array(B, n, q);
@@ -792,11 +793,11 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
 /* FO term: log det C + r' C^-1 r at eta = 0 (f, G in w->f / w->G). */
 static int fo_term(pop_ws *w, size_t s, double *ofv, rkin_err *err)
 {
-  size_t n = rkin_data_subject_at(w->p->data, s)->n_obs, j;
+  size_t n, j;
   double ld, q = 0;
-  int rc = marginal_cov(w, s, NULL, &ld, err);
+  int rc = marginal_cov(w, s, NULL, &ld, &n, err);
   if (rc) return rc;
-  {
+  if (n) {
     gsl_matrix_view Cm = gsl_matrix_view_array(w->C, n, n);
     gsl_vector_view x = gsl_vector_view_array(w->v1, n);
     gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, &Cm.matrix,
@@ -812,34 +813,45 @@ static int diagnostics(pop_ws *w, size_t s, rkin_err *err)
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t n = sj->n_obs, q = p->n_eta, off = p->obs_off[s], j;
-  double ld, r, V, gtb[POP_MAX_ETA], dvb[POP_MAX_ETA];
-  double zero[POP_MAX_ETA] = {0};
-  int rc = marginal_cov(w, s, w->eta, &ld, err);
+  size_t n, off = p->obs_off[s], j, i = 0;
+  double ld, zero[POP_MAX_ETA] = {0};
+  rkin_res_obs o;
+  int rc = marginal_cov(w, s, w->eta, &ld, &n, err);
   if (rc) return rc;
   /* CWRES (Hooker et al. 2007, Pharm Res 24:2187): the FOCE marginal
    * residual decorrelated by the Cholesky factor of its covariance. */
-  {
+  if (n) {
     gsl_matrix_view Cm = gsl_matrix_view_array(w->C, n, n);
     gsl_vector_view x = gsl_vector_view_array(w->v1, n);
     gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, &Cm.matrix,
                    &x.vector);
   }
-  for (j = 0; j < n; j++) {
-    obs_terms(p, sj->dv[j], w->f[j], w->G + j * q, &r, &V, gtb, dvb);
+  /* Censored and dropped records have no residuals (NaN; the tables
+   * mark them by CENS). */
+  for (j = 0; j < sj->n_obs; j++) {
+    int normal = p->obs_kind[off + j] == POP_OBS_NORMAL;
     p->ipred[off + j] = w->f[j];
-    p->iwres[off + j] = r / sqrt(V);
-    p->cwres[off + j] = w->v1[j];
+    p->iwres[off + j] = p->cwres[off + j] = NAN;
+    if (!normal) continue;
+    if ((rc = pop_obs(p, s, j, w->f[j],
+                      w->f[p->has_scale ? sj->n_obs + j : j], &o, err)))
+      return rc;
+    p->iwres[off + j] = o.r / sqrt(o.V);
+    p->cwres[off + j] = w->v1[i++];
   }
   rc = pop_psi(w, s, w->eta, err);
   if (rc) return rc;
   memcpy(p->psi_i + s * p->n_psi, w->psi, p->n_psi * sizeof *w->psi);
   rc = predict(w, s, zero, w->fp, err);
   if (rc) return rc;
-  for (j = 0; j < n; j++) {
+  for (j = 0; j < sj->n_obs; j++) {
+    int lg = p->ep[p->obs_ep[off + j]].log_scale;
     p->pred[off + j] = w->fp[j];
-    obs_terms(p, sj->dv[j], w->fp[j], NULL, &r, &V, gtb, dvb);
-    p->res[off + j] = r;
+    /* on the error model's scale, as IWRES */
+    p->res[off + j] = p->obs_kind[off + j] != POP_OBS_NORMAL ? NAN
+                      : lg ? (w->fp[j] > 0 ? log(sj->dv[j]) - log(w->fp[j])
+                                           : NAN)
+                      : sj->dv[j] - w->fp[j];
   }
   return RKIN_OK;
 }
