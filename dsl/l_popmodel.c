@@ -184,11 +184,12 @@ static void read_omega(lua_State *L, lpop *p, const char *ctx)
     p->omega = calloc(q * q, sizeof(double));
     if (!p->eta_names || !p->omega) lrk_error(L, "%s: out of memory", ctx);
     p->omega_diag = 1;
+    /* all q now: a fixed variance's flag is indexed a * q + a (l_popfix) */
+    p->n_eta = q;
     for (a = 0; a < q; a++) {
       const char *what = lua_pushfstring(L, "omega.%s (a variance)",
                                          names[a]);
       p->eta_names[a] = lrk_strdup(L, "rk.popest", names[a]);
-      p->n_eta = a + 1;
       lua_getfield(L, om_i, names[a]);
       p->omega[a * q + a] = lrk_popfix_variance(L, p, ctx, -1, a, what);
       lua_pop(L, 2);

@@ -206,6 +206,32 @@ do
     .. tostring(rf.covariance_message or "ok") .. ")")
 end
 
+-- A fixed variance of a diagonal omega by name that is not the last eta
+-- (names sorted: lCl, lKa, lKe): its flag sits at its own element of the
+-- n_eta x n_eta pattern (it was indexed by the etas read so far).
+do
+  local pfx = rk.popest { name = "theo3f", model = pm.model,
+    observe = "conc",
+    theta = { lKe = -2.4, lKa = 0.45, lCl = -3.2 },
+    omega = { lKa = { 0.2, fixed = true }, lCl = 0.05, lKe = 0.04 },
+    individual = function(th, et, cov)
+      local lcl = th.lCl + et.lCl
+      return { ka = rk.exp(th.lKa + et.lKa), cl = rk.exp(lcl) * cov.WT,
+               v = rk.exp(lcl - th.lKe - et.lKe) * cov.WT }
+    end,
+    error = { additive = 0.5 } }
+  local e = pfx:evaluate(theoph, { threads = 2 })
+  local flags = {}
+  for _, row in ipairs(e.params) do
+    if row.kind == "omega" then
+      flags[#flags + 1] = row.name .. "=" .. tostring(row.fixed or false)
+    end
+  end
+  t.is(table.concat(flags, " "), "OMEGA(lCl)=false OMEGA(lKa)=true "
+    .. "OMEGA(lKe)=false", 0, "omega by name, the middle eta fixed: only "
+    .. "its variance flagged")
+end
+
 -- ------------------------------------------------- covariance step
 do
   local rs = pm:fit(theoph, { threads = 2 })
