@@ -52,7 +52,8 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
   }
   if (!theta) theta = pm->theta_init;
   if (!omega) omega = pm->omega_init;
-  if (!sigma) sigma = pm->sigma_init;
+  /* every endpoint's initial sigma, as pop_res_setup laid them out */
+  if (!sigma) sigma = p->sigma0;
   rc = pop_alloc_fit(p, fit) ? rkin_err_set(err, RKIN_ENOMEM, "out of "
                                             "memory") : RKIN_OK;
   for (k = 0; !rc && k < p->n_theta; k++)
