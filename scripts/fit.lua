@@ -67,9 +67,10 @@ Options
                      sandwich R^-1 S R^-1, as NONMEM; R: R^-1; S: S^-1)
   --ebe-starts multi|single|scan
                      starts of each subject's EBE search (default multi:
-                     previous EBE, zero and the linearised mode, plus +-2
-                     SD per eta on the first and last pass; single: the
-                     previous EBE only; scan: all starts in every pass);
+                     previous EBE, zero, the linearised mode and +-2 SD
+                     per eta on the first and last pass, the previous EBE
+                     between; single: the previous EBE only; scan: all
+                     starts in every pass);
                      subjects whose starts end in different modes are
                      listed in the summary
   --blq m3|m1|dv     censored records (CENS / LLOQ): m3 their likelihood

@@ -639,7 +639,9 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
   nlopt_set_maxeval(opt, p->opts.max_eval > 0 ? p->opts.max_eval : 3000);
   nlopt_set_initial_step1(opt, 0.1);
   o.opt = opt;
+  p->ebe_track = 1;    /* EBE searches track their modes (popsubj.c) */
   r = nlopt_optimize(opt, x, &fmin);
+  p->ebe_track = 0;
   fit->stop = nlopt_result_to_string(r);
   fit->n_eval = o.n_eval;
   if (o.failed) {

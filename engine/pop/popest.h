@@ -69,11 +69,14 @@ typedef struct {
 typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI, RKIN_POP_FOCE,
                RKIN_POP_LAPLACE, RKIN_POP_LAPLACEI } rkin_pop_method;
 /* Starts of the inner search for each subject's EBE (its mode of eta).
- * MULTI (default): the previous EBE, eta = 0 and the FO-linearised mode
- * in every pass, and also +-2 SDs of Omega along each axis on the first
- * pass and in the final (diagnostic) one; the lowest local minimum is
- * kept. SINGLE: the previous EBE only (eta = 0 when that search fails).
- * SCAN: all of MULTI's starts in every pass. */
+ * MULTI (default): on the first pass and in the final (diagnostic) one
+ * the previous EBE, eta = 0, the FO-linearised mode and +-2 SDs of Omega
+ * along each axis, the lowest local minimum kept; in the outer search's
+ * passes between, the previous EBE (the mode found so far) only; the
+ * covariance step's with the previous EBE, eta = 0 and the linearised
+ * mode. SINGLE: the previous
+ * EBE only in every pass (eta = 0 when that search fails). SCAN: all of
+ * MULTI's starts in every pass. */
 typedef enum { RKIN_EBE_MULTI, RKIN_EBE_SINGLE, RKIN_EBE_SCAN }
   rkin_ebe_starts;
 /* The covariance step's matrix (NONMEM's $COV MATRIX=): the sandwich

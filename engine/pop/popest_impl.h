@@ -101,6 +101,7 @@ struct pop {
   int *ebe_modes;
   double *ebe_dofv;
   unsigned long n_pass;       /* passes run so far */
+  int ebe_track;              /* 1 during the outer search (see ebe()) */
   /* The parameter vector (popparam.c): fixed Omega elements (q x q), the
    * initial SDs and correlation angles of Omega, scratch. */
   unsigned char *om_fix;

@@ -615,7 +615,14 @@ static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
   double starts[2 * POP_MAX_ETA + 3][POP_MAX_ETA], zbest[POP_MAX_ETA];
   double modes[2 * POP_MAX_ETA + 3][POP_MAX_ETA], fmode[2 * POP_MAX_ETA + 3];
   double best = INNER_BAD, worst = -HUGE_VAL;
-  int single = p->opts.ebe_starts == RKIN_EBE_SINGLE;
+  /* MULTI inside the outer search, between its scan passes (the first
+   * and the final one), tracks each subject's mode from its previous EBE
+   * as SINGLE does: the scan found the lowest mode, and a search from
+   * every extra start in every outer evaluation would triple the cost of
+   * a fit. Evaluations and the covariance step use all the starts. */
+  int single = p->opts.ebe_starts == RKIN_EBE_SINGLE
+               || (p->opts.ebe_starts == RKIN_EBE_MULTI && !scan
+                   && p->ebe_track);
   rkin_err lerr;
   eta_quad(w, p->eta_hat + s * q, NULL);     /* z = L^-1 eta in etap */
   memcpy(starts[n_start++], w->etap, q * sizeof(double));
