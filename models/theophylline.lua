@@ -49,4 +49,8 @@ return rk.popest {
     }
   end,
   error = { additive = 0.5 },                -- mg/L
+  -- body weight (the Theoph data: 54.6-86.4 kg); a record outside the
+  -- range is refused with its file, line and subject
+  covariates = { WT = { type = "continuous", unit = "kg",
+                        range = { 20, 250 } } },
 }

@@ -331,4 +331,28 @@ do
 end
 
 os.execute("rm -rf '" .. tmp .. "'")
+-- The shipped model declares WT (kg, 20-250): a record outside is refused
+-- naming the line and the range, before any fitting.
+do
+  local lines = {}
+  for line in io.lines(theoph) do lines[#lines + 1] = line end
+  local hdr
+  for i, line in ipairs(lines) do
+    if line:match("^ID,") then hdr = i end
+  end
+  -- WT is the 8th column; the first data record gets 500 kg
+  local f = {}
+  for v in (lines[hdr + 1] .. ","):gmatch("([^,]*),") do f[#f + 1] = v end
+  f[8] = "500"
+  lines[hdr + 1] = table.concat(f, ",")
+  local bad = t.scratch() .. "/theoph_wt500.csv"
+  t.write_file(bad, table.concat(lines, "\n") .. "\n")
+  local ok, msg = pcall(pm.fit, pm, bad, { threads = 1 })
+  t.ok(not ok and tostring(msg):find("WT", 1, true)
+       and tostring(msg):find("[20, 250] kg", 1, true)
+       and tostring(msg):find(":" .. hdr + 1 .. ":", 1, true),
+       "theophylline.lua declares WT: 500 kg refused with line and range ("
+       .. tostring(msg) .. ")")
+end
+
 t.done()
