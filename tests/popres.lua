@@ -155,6 +155,18 @@ t.ok(kinds["SIGMA_ADD(cm)"] and kinds["SIGMA_PROP(cm)"]
      and r3.sigma.cm.additive and r3.sigma.cm.proportional,
      "combined1: both parameters of the endpoint named")
 
+-- A power exponent is searched on its natural scale (it may be 0 or
+-- negative; SDs are searched as log SD): a negative start runs.
+do
+  local rn = with_error { cp = { proportional = 0.2, power = -0.3 },
+                          cm = { additive = 0.1 } }
+    :fit(data, { threads = 2, max_eval = 5, covariance = false })
+  t.ok(rn.ofv == rn.ofv and rn.sigma.cp.power == rn.sigma.cp.power
+       and rn.sigma.cp.power < 0.5,
+       ("negative power exponent start: OFV %.3f, exponent %.4f")
+       :format(rn.ofv, rn.sigma.cp.power or 0 / 0))
+end
+
 -- variable = "cm": the SD of cp scales with the metabolite (propF)
 do
   local rv = with_error { cp = { proportional = 0.2, variable = "cm" },
