@@ -556,6 +556,23 @@ static void test_refusals(void)
   rc = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
   ok(rc == RKIN_EINVAL, "NaN dy0 refused");
   like(err.msg, "dy0[0] = nan is not finite", "message names it");
+  {
+    /* Parameters switching at 2 h (time-varying covariates): refused on
+     * this path, so a population fit falls back to differences. */
+    static const double p1[3] = {1.5, 2.8, 32}, p2[3] = {1.5, 4.0, 32};
+    static const double tsw[1] = {2.0};
+    sq.dy0 = NULL;
+    rq.params = p1;
+    rq.n_pw = 1;
+    rq.pw_t = tsw;
+    rq.pw_params = p2;
+    rc = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+    ok(rc == RKIN_EINVAL, "time-varying parameters with CVODES "
+       "sensitivities refused");
+    like(err.msg, "time-varying parameters on the CVODES path are not "
+         "implemented", "message says so");
+    rq.n_pw = 0;
+  }
   rkin_dosing_free(d);
   rkin_solver_free(s);
   rkin_model_free(m);
