@@ -610,13 +610,23 @@ static void trace_individual(lua_State *L, lpop *p, const rkin_model *m,
   lua_settop(L, tr - 2);
 }
 
-/* Field 'covariates' (declarations): when given, every covariate
- * `individual` reads must be declared; kept for the fits' checks. */
+/* Field 'covariates' (declarations): every covariate `individual` reads
+ * must be declared; kept for the fits' checks. */
 static void read_covdecl(lua_State *L, lpop *p, const char *ctx)
 {
   const rkin_covdecl *c;
   size_t n, k;
-  if (lua_getfield(L, 1, "covariates") == LUA_TNIL) return;
+  if (lua_getfield(L, 1, "covariates") == LUA_TNIL) {
+    /* NONMEM parity: a covariate used in model code is declared (type,
+     * unit, range) so that a dataset is checked against it. */
+    if (p->n_cov > 0)
+      lrk_error(L, "%s: individual reads covariate '%s' but field "
+                "'covariates' is missing: declare every covariate, e.g. "
+                "covariates = {%s = {type = \"continuous\", unit = \"kg\", "
+                "range = {20, 250}}} or {type = \"categorical\", levels = "
+                "{0, 1}}", ctx, p->cov_names[0], p->cov_names[0]);
+    return;
+  }
   c = lrk_covdecls(L, -1, ctx, &n);
   for (k = 0; k < p->n_cov; k++)
     if (!lrk_covdecl_find(c, n, p->cov_names[k]))

@@ -258,12 +258,12 @@ static rkin_dist read_dist(lua_State *L, int t, const char *name)
   return RKIN_DIST_NORMAL;
 }
 
-/* covariates = {NAME = {dist=, mean=, sd=, min=, max=}, ...} (sampled) or
+/* covariates = {NAME = {dist=, mean=, sd=, min=, max=, unit=}, ...} (sampled) or
  * {"NAME", ...} (given per patient, e.g. by read_csv). Sorted by name. */
 static void read_covariates(lua_State *L, lpop *p)
 {
   static const char *const keys[] = {"dist", "mean", "sd", "min", "max",
-                                     NULL};
+                                     "unit", NULL};
   int t = lua_gettop(L), ct, listed;
   size_t n = 0, k;
   const char **names;
@@ -315,6 +315,11 @@ static void read_covariates(lua_State *L, lpop *p)
       lrk_check_keys(L, dt, ctx, keys);
       d->name = p->cov_names[k];
       d->dist = read_dist(L, dt, names[k]);
+      /* A covariate is declared with its unit, as a dataset's would be
+       * (NONMEM parity: type, unit, range); "1" for a dimensionless one. */
+      if (!*lrk_field_string(L, dt, ctx, "unit", 1, NULL))
+        lrk_error(L, "%s: field 'unit' must not be empty (\"1\" for a "
+                  "dimensionless covariate)", ctx);
       d->lo = lrk_field_number(L, dt, ctx, "min", 0, -INFINITY);
       d->hi = lrk_field_number(L, dt, ctx, "max", 0, INFINITY);
       if (d->dist != RKIN_DIST_UNIFORM) {

@@ -397,7 +397,8 @@ do
 
   local pop = rk.population {
     model = m, theta = { k = 0.2 },
-    covariates = { WT = { dist = "uniform", min = 40, max = 100 } },
+    covariates = { WT = { unit = "kg", dist = "uniform", min = 40,
+                          max = 100 } },
     individual = function(th, eta, cov)
       return { k = th.k * rk.ifelse(rk.gt(cov.WT, 70), 1.5, 1) }
     end,

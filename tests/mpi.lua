@@ -365,8 +365,9 @@ local bad = ...
 local m = dofile("]] .. src .. [[/models/lu177_6c.lua")
 local pop = rk.population { model = m, theta = { kU = 0.5 },
   cv = { kPK = 0.3, kKP = 0.3, kU = 0.25 }, corr = { { "kPK", "kKP", 0.6 } },
-  covariates = { GFR = { dist = "normal", mean = 90, sd = 20, min = 30 },
-    weight_kg = { dist = "lognormal", mean = 80, sd = 15 } },
+  covariates = { GFR = { unit = "mL/min", dist = "normal", mean = 90,
+                         sd = 20, min = 30 },
+    weight_kg = { unit = "kg", dist = "lognormal", mean = 80, sd = 15 } },
   derived = function(cov) return { w2 = cov.weight_kg * 2 } end,
   effects = { { param = "kU", cov = "GFR", form = bad and "linear" or "power",
                 ref = 90, beta = bad and -0.1 or 1 } },

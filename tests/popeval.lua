@@ -2,6 +2,9 @@
 -- estimation, NONMEM's MAXEVAL=0) and scripts/fit.lua --evaluate.
 local rk = require "radiokin"
 local t = require "radiokin.tap"
+-- Theophylline's weight, declared as models/theophylline.lua does.
+local WT_DECL = { WT = { type = "continuous", unit = "kg",
+                         range = { 20, 250 } } }
 
 local src = os.getenv("RADIOKIN_SRCDIR") or "."
 local build = os.getenv("RADIOKIN_BUILDDIR") or "."
@@ -107,6 +110,7 @@ do
                  v = rk.exp(lcl - lke) * cov.WT }
       end,
       error = { additive = 0.5 },
+      covariates = WT_DECL,
     }
     for k, v in pairs(extra or {}) do d[k] = v end
     return rk.popest(d)
@@ -187,7 +191,7 @@ do
         return { ka = rk.exp(th.lKa + et.lKa), cl = rk.exp(lcl) * cov.WT,
                  v = rk.exp(lcl - th.lKe - et.lKe) * cov.WT }
       end,
-      error = { additive = 0.5 } }
+      error = { additive = 0.5 }, covariates = WT_DECL }
   end
   local rb = p3(0.05):fit(theoph, { threads = 2 })
   t.ok(rb.converged and rb.n_eval < 3000, ("stops with estimates (%d "
@@ -219,7 +223,7 @@ do
       return { ka = rk.exp(th.lKa + et.lKa), cl = rk.exp(lcl) * cov.WT,
                v = rk.exp(lcl - th.lKe - et.lKe) * cov.WT }
     end,
-    error = { additive = 0.5 } }
+    error = { additive = 0.5 }, covariates = WT_DECL }
   local e = pfx:evaluate(theoph, { threads = 2 })
   local flags = {}
   for _, row in ipairs(e.params) do

@@ -137,11 +137,19 @@ local function decl(over)
                v = rk.exp(th.lCl + eta.lCl - th.lKe) * cov.WT }
     end,
     error = { additive = 0.5 },
+    covariates = { WT = { type = "continuous", unit = "kg",
+                          range = { 20, 250 } } },
   }
   for k, v in pairs(over) do d[k] = v end
+  if over.covariates == false then d.covariates = nil end
   return function() return rk.popest(d) end
 end
 t.ok(pcall(decl {}), "the reference declaration is accepted")
+-- NONMEM parity (covariates used in model code are declared): reading
+-- cov.WT without a declaration is refused, naming it and the remedy.
+t.raises(decl { covariates = false }, "rk.popest 'bad': individual reads "
+  .. "covariate 'WT' but field 'covariates' is missing: declare every "
+  .. "covariate", "an undeclared covariate refused")
 t.raises(decl { individual = function(th, eta, cov)
     return { ka = rk.exp(th.lKa + eta.lKa),
              cl = rk.exp(th.lCl) * cov.WT,
@@ -182,7 +190,10 @@ do
       return { ka = rk.exp(th.lKa + eta.lKa),
                cl = rk.exp(th.lCl + eta.lCl) * cov.AGE,
                v = rk.exp(th.lCl + eta.lCl - th.lKe) * cov.WT }
-    end } ()
+    end, covariates = { WT = { type = "continuous", unit = "kg",
+                               range = { 20, 250 } },
+                        AGE = { type = "continuous", unit = "y",
+                                range = { 0, 120 } } } } ()
   t.raises(function() return p2:fit(theoph) end,
     "no covariate column 'AGE' (covariates: WT, DOSE)",
     "unknown covariate: the message lists the dataset's covariates")

@@ -15,10 +15,11 @@ local function spec(extra)
     cv = { kPK = 0.3, kKP = 0.3, kU = 0.25 },
     corr = { { "kPK", "kKP", 0.6 } },
     covariates = {
-      GFR = { dist = "normal", mean = 90, sd = 20, min = 30 },
-      weight_kg = { dist = "lognormal", mean = 80, sd = 15 },
+      GFR = { unit = "mL/min", dist = "normal", mean = 90, sd = 20,
+              min = 30 },
+      weight_kg = { unit = "kg", dist = "lognormal", mean = 80, sd = 15 },
       height_cm = { dist = "normal", mean = 175, sd = 8, min = 140,
-                    max = 210 },
+                    max = 210, unit = "cm" },
     },
     cov_corr = { { "weight_kg", "height_cm", 0.5 } },
     derived = function(cov)
@@ -224,6 +225,16 @@ t.raises(function()
     sd = 1 } }, cov_corr = false, derived = false })
 end, "dist must be \"normal\", \"lognormal\" or \"uniform\"",
   "unknown distribution")
+-- Covariates are declared with type, unit and range (NONMEM parity).
+t.raises(function()
+  rk.population(spec { covariates = { GFR = { dist = "normal", mean = 90,
+    sd = 20 } }, cov_corr = false, derived = false, effects = false })
+end, "covariates.GFR: field 'unit' is required", "a covariate without unit")
+t.raises(function()
+  rk.population(spec { covariates = { GFR = { dist = "normal", mean = 90,
+    sd = 20, unit = "" } }, cov_corr = false, derived = false,
+    effects = false })
+end, "covariates.GFR: field 'unit' must not be empty", "an empty unit")
 t.raises(function()
   rk.population(spec { effects = { { param = "kU", cov = "eGFR",
     ref = 90, beta = 1 } } })

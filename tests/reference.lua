@@ -123,7 +123,7 @@ local r = m:simulate { doses = { { time = 0, amount = 100, to = "A" } },
   times = { 0, 10 }, tia = { "A" }, path = "exact" }
 fields_of("simulate result", r)
 local pop = rk.population { model = m, cv = { k = 0.2 },
-  covariates = { W = { dist = "normal", mean = 70, sd = 10 } } }
+  covariates = { W = { unit = "kg", dist = "normal", mean = 70, sd = 10 } } }
 fields_of("population", pop)
 local pm = rk.popest { name = "pm", model = m, observe = "B",
   theta = { lk = -2.3 }, omega = { lk = 0.1 },

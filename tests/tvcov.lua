@@ -149,6 +149,8 @@ do
       return { cl = rk.exp(th.lCl + eta.lCl) * cov.WT / 70, v = rk.exp(th.lV) }
     end,
     error = { proportional = 0.1 },
+    covariates = { WT = { type = "continuous", unit = "kg",
+                          range = { 20, 250 } } },
   }
   -- subject i: WT 70 up to the record at 2 h, then wt[i] on the records
   -- at 4, 6, 8 h; DV off the closed form by fixed factors.
