@@ -208,27 +208,13 @@ static int *read_tia(lua_State *L, const rkin_model *m, size_t *n)
   return idx;
 }
 
-static rkin_path read_path(lua_State *L)
-{
-  const char *p = lrk_field_string(L, 1, CTX, "path", 0, "auto");
-  if (!strcmp(p, "auto")) return RKIN_PATH_AUTO;
-  if (!strcmp(p, "cvodes")) return RKIN_PATH_CVODES;
-  if (!strcmp(p, "exact")) return RKIN_PATH_EXACT;
-  lrk_error(L, CTX ": field 'path' must be \"auto\", \"cvodes\" or "
-            "\"exact\" (got \"%s\")", p);
-  return RKIN_PATH_AUTO;
-}
-
-static rkin_jacobian read_jacobian(lua_State *L)
-{
-  const char *j = lrk_field_string(L, 1, CTX, "jacobian", 0, "auto");
-  if (!strcmp(j, "auto")) return RKIN_JAC_AUTO;
-  if (!strcmp(j, "dense")) return RKIN_JAC_DENSE;
-  if (!strcmp(j, "sparse")) return RKIN_JAC_SPARSE;
-  lrk_error(L, CTX ": field 'jacobian' must be \"auto\", \"dense\" or "
-            "\"sparse\" (got \"%s\")", j);
-  return RKIN_JAC_AUTO;
-}
+/* path = and jacobian = of rk.cohort (the order of the enums). */
+static const char *const path_names[] = {"auto", "cvodes", "exact", NULL};
+static const rkin_path path_values[] = {RKIN_PATH_AUTO, RKIN_PATH_CVODES,
+                                        RKIN_PATH_EXACT};
+static const char *const jac_names[] = {"auto", "dense", "sparse", NULL};
+static const rkin_jacobian jac_values[] = {RKIN_JAC_AUTO, RKIN_JAC_DENSE,
+                                           RKIN_JAC_SPARSE};
 
 /* Builds the result table: n, cycles, path, steps, names, params[i],
  * tia[name][cycle][patient], failed = { {id=, message=} }. */
@@ -547,8 +533,10 @@ static int cohort_new(lua_State *L)
   rkin_solve_opts_default(&sp.opts);
   sp.opts.rtol = lrk_field_number(L, 1, CTX, "rtol", 0, sp.opts.rtol);
   sp.opts.atol = lrk_field_number(L, 1, CTX, "atol", 0, sp.opts.atol);
-  sp.opts.path = read_path(L);
-  sp.opts.jacobian = read_jacobian(L);
+  sp.opts.path = path_values[lrk_field_enum(L, 1, CTX, "path", path_names,
+                                            0)];
+  sp.opts.jacobian = jac_values[lrk_field_enum(L, 1, CTX, "jacobian",
+                                               jac_names, 0)];
   sp.threads = (int)lrk_field_count(L, 1, CTX, "threads", 0, 0, 0,
                                     LRK_MAX_THREADS);
   if (lrk_field_boolean(L, 1, CTX, "progress", isatty(2)) &&

@@ -988,15 +988,9 @@ static void push_ids(lua_State *L, size_t n)
   }
 }
 
-static rkin_path read_path(lua_State *L)
-{
-  const char *p = lrk_field_string(L, S_ARGS, CTX, "path", 0, "auto");
-  if (!strcmp(p, "auto")) return RKIN_PATH_AUTO;
-  if (!strcmp(p, "cvodes")) return RKIN_PATH_CVODES;
-  lrk_error(L, CTX ": field 'path' must be \"auto\" or \"cvodes\" (got "
-            "\"%s\")", p);
-  return RKIN_PATH_AUTO;
-}
+/* path = of rk.regimen (it offers no "exact"). */
+static const char *const path_names[] = {"auto", "cvodes", NULL};
+static const rkin_path path_values[] = {RKIN_PATH_AUTO, RKIN_PATH_CVODES};
 
 /* The model at S_MODEL and the model file's table (or nil) at S_FILE. */
 static const rkin_model *read_model(lua_State *L)
@@ -1078,7 +1072,8 @@ static int regimen_new(lua_State *L)
   rkin_solve_opts_default(&sp.opts);
   sp.opts.rtol = lrk_field_number(L, S_ARGS, CTX, "rtol", 0, sp.opts.rtol);
   sp.opts.atol = lrk_field_number(L, S_ARGS, CTX, "atol", 0, sp.opts.atol);
-  sp.opts.path = read_path(L);
+  sp.opts.path = path_values[lrk_field_enum(L, S_ARGS, CTX, "path",
+                                            path_names, 0)];
   sp.n_patients = n;
   sp.n_regions = nr;
   sp.regions = lua_touserdata(L, S_REGIONS);

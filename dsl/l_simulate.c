@@ -276,27 +276,13 @@ static double *read_y0(lua_State *L, const rkin_model *m, const char *ctx)
   return y0;
 }
 
-static rkin_path read_path(lua_State *L, const char *ctx)
-{
-  const char *p = lrk_field_string(L, 2, ctx, "path", 0, "auto");
-  if (strcmp(p, "auto") == 0) return RKIN_PATH_AUTO;
-  if (strcmp(p, "cvodes") == 0) return RKIN_PATH_CVODES;
-  if (strcmp(p, "exact") == 0) return RKIN_PATH_EXACT;
-  lrk_error(L, "%s: field 'path' must be \"auto\", \"cvodes\" or \"exact\" "
-            "(got \"%s\")", ctx, p);
-  return RKIN_PATH_AUTO;
-}
-
-static rkin_jacobian read_jacobian(lua_State *L, const char *ctx)
-{
-  const char *j = lrk_field_string(L, 2, ctx, "jacobian", 0, "auto");
-  if (strcmp(j, "auto") == 0) return RKIN_JAC_AUTO;
-  if (strcmp(j, "dense") == 0) return RKIN_JAC_DENSE;
-  if (strcmp(j, "sparse") == 0) return RKIN_JAC_SPARSE;
-  lrk_error(L, "%s: field 'jacobian' must be \"auto\", \"dense\" or "
-            "\"sparse\" (got \"%s\")", ctx, j);
-  return RKIN_JAC_AUTO;
-}
+/* path = and jacobian = of m:simulate. */
+static const char *const path_names[] = {"auto", "cvodes", "exact", NULL};
+static const rkin_path path_values[] = {RKIN_PATH_AUTO, RKIN_PATH_CVODES,
+                                        RKIN_PATH_EXACT};
+static const char *const jac_names[] = {"auto", "dense", "sparse", NULL};
+static const rkin_jacobian jac_values[] = {RKIN_JAC_AUTO, RKIN_JAC_DENSE,
+                                           RKIN_JAC_SPARSE};
 
 /* Field 'covariates': parameters over time, {rule = "nocb" | "locf",
  * {time = t, NAME = value, ...}, ...} (rows in increasing time, a row
@@ -492,8 +478,9 @@ int lrk_model_simulate(lua_State *L)
                      o.atol);
   o.max_steps = lrk_field_count(L, 2, ctx, "max_steps", 0, o.max_steps, 1,
                                 1000000000);
-  o.path = read_path(L, ctx);
-  o.jacobian = read_jacobian(L, ctx);
+  o.path = path_values[lrk_field_enum(L, 2, ctx, "path", path_names, 0)];
+  o.jacobian = jac_values[lrk_field_enum(L, 2, ctx, "jacobian", jac_names,
+                                         0)];
 
   ybuf = nt ? lrk_scratch(L, nt * ns, sizeof *ybuf) : NULL;
   obuf = nt && no ? lrk_scratch(L, nt * no, sizeof *obuf) : NULL;

@@ -321,6 +321,28 @@ const char *lrk_field_string(lua_State *L, int t, const char *ctx,
   return s;
 }
 
+int lrk_field_enum(lua_State *L, int t, const char *ctx, const char *key,
+                   const char *const names[], int def)
+{
+  const char *s = lrk_field_string(L, t, ctx, key, 0, names[def]);
+  luaL_Buffer b;
+  int k;
+  for (k = 0; names[k]; k++)
+    if (strcmp(s, names[k]) == 0) return k;
+  /* "a", "b" or "c", as every option error of the bindings reads. */
+  luaL_buffinit(L, &b);
+  for (k = 0; names[k]; k++) {
+    if (k) luaL_addstring(&b, names[k + 1] ? ", " : " or ");
+    luaL_addchar(&b, '"');
+    luaL_addstring(&b, names[k]);
+    luaL_addchar(&b, '"');
+  }
+  luaL_pushresult(&b);
+  lrk_error(L, "%s: field '%s' must be %s (got \"%s\")", ctx, key,
+            lua_tostring(L, -1), s);
+  return def;
+}
+
 int lrk_field_boolean(lua_State *L, int t, const char *ctx, const char *key,
                       int def)
 {

@@ -89,6 +89,11 @@ const char *lrk_field_string(lua_State *L, int t, const char *ctx,
                              const char *key, int required, const char *def);
 int lrk_field_boolean(lua_State *L, int t, const char *ctx, const char *key,
                       int def);
+/* Field `key` (a string, default names[def]) as its index in the
+ * NULL-terminated `names`; anything else raises listing the names. */
+int lrk_field_enum(lua_State *L, int t, const char *ctx, const char *key,
+                   const char *const names[], int def);
+
 /* Reads field `key` (an array of numbers) into a new malloc'd array of *n
  * doubles; NULL and *n = 0 when absent and not required. The caller frees.
  * Raises on a non-number element, naming its index. */

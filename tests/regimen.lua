@@ -270,6 +270,10 @@ do
   o.optimiser = "newton"
   t.raises(function() run(o) end, 'optimiser "newton" is unknown',
            "an unknown optimiser is refused, naming it")
+  o.optimiser, o.path = nil, "exact"
+  t.raises(function() run(o) end, "rk.regimen: field 'path' must be "
+           .. '"auto" or "cvodes" %(got "exact"%)', "path = \"exact\" is "
+           .. "refused, listing the choices")
 end
 
 -- ------------------------------------------------------------ model file

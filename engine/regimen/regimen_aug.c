@@ -227,6 +227,31 @@ static int aug_dosing(const rkin_regimen *r, double a_mbq, rkin_dosing **d,
   return a_mbq > 0 ? rkin_dosing_add(*d, &dd, err) : RKIN_OK;
 }
 
+/* What both cycle routines do first: the patient's augmented solver
+ * (made on first use), the augmented start ya (the states y, then the
+ * regions' auxiliary states at 0), the cycle's dosing, and the request
+ * over one interval from those. */
+static int aug_begin(rg_ws *ws, size_t i, const double *y, double *ya,
+                     double a_mbq, rkin_dosing **d, rkin_solve_req *rq,
+                     rkin_err *err)
+{
+  rkin_regimen *r = ws->r;
+  if (!ws->solver) {
+    rkin_solve_opts o = r->sp.opts;
+    o.path = RKIN_PATH_CVODES;
+    if (!(ws->solver = rkin_solver_new(r->aug, &o, err))) return err->code;
+  }
+  memcpy(ya, y, r->n * sizeof *ya);
+  memset(ya + r->n, 0, 2 * r->nr * sizeof *ya);
+  rq->t0 = 0;
+  rq->t1 = r->sp.interval_h;
+  rq->y0 = ya;
+  rq->params = r->sp.params + i * r->np;
+  rq->tia = r->aug_q;
+  rq->n_tia = r->nr;
+  return aug_dosing(r, a_mbq, d, err);
+}
+
 int rg_cycle_aug(rg_ws *ws, size_t i, double *y, double a_mbq, double *tia,
                  double *dose, double *g, double *bed, size_t n_times,
                  const double *img_t, double *img_act, rkin_err *err)
@@ -240,21 +265,8 @@ int rg_cycle_aug(rg_ws *ws, size_t i, double *y, double a_mbq, double *tia,
   rkin_solve_res rs = {0};
   rkin_dosing *d = NULL;
   int rc;
-  if (!ws->solver) {
-    rkin_solve_opts o = r->sp.opts;
-    o.path = RKIN_PATH_CVODES;
-    if (!(ws->solver = rkin_solver_new(r->aug, &o, err))) return err->code;
-  }
-  memcpy(ya, y, n * sizeof *ya);
-  memset(ya + n, 0, 2 * nr * sizeof *ya);
-  if ((rc = aug_dosing(r, a_mbq, &d, err))) goto done;
-  rq.t0 = 0;
-  rq.t1 = r->sp.interval_h;
-  rq.y0 = ya;
-  rq.params = r->sp.params + i * r->np;
+  if ((rc = aug_begin(ws, i, y, ya, a_mbq, &d, &rq, err))) goto done;
   rq.dosing = d;
-  rq.tia = r->aug_q;
-  rq.n_tia = nr;
   if (img_act && n_times) {
     rq.times = img_t;
     rq.n_times = n_times;
@@ -324,33 +336,20 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   rkin_sens_res sr = {0};
   rkin_dosing *d = NULL;
   int rc;
-  if (!ws->solver) {
-    rkin_solve_opts o = r->sp.opts;
-    o.path = RKIN_PATH_CVODES;
-    if (!(ws->solver = rkin_solver_new(r->aug, &o, err))) return err->code;
-  }
-  memcpy(ya, y, n * sizeof *ya);
-  memset(ya + n, 0, 2 * nr * sizeof *ya);
+  if ((rc = aug_begin(ws, i, y, ya, a_mbq, &d, &rq, err))) goto done;
+  rq.dosing = d;
   memcpy(dy0, S, n * k * sizeof *dy0);
   memset(dy0 + n * k, 0, 2 * nr * k * sizeof *dy0);
   for (m = 0; m < k; m++) {
     damt[m] = 1000.0 * w[m];             /* MBq per GBq */
     drec[m] = r->sp.infusion_h > 0 ? damt[m] / r->sp.infusion_h : 0;
   }
-  if ((rc = aug_dosing(r, a_mbq, &d, err))) goto done;
   /* A zero activity has no dose record to move: a bolus's derivative is
    * then the same jump at t0, put into the initial sensitivities (an
    * infusion's is left out: the optimiser's activities are > 0 unless
    * min_gbq and min_cycle_gbq are both 0). */
   if (!(a_mbq > 0) && !(r->sp.infusion_h > 0))
     for (m = 0; m < k; m++) dy0[(size_t)r->sp.inject * k + m] += damt[m];
-  rq.t0 = 0;
-  rq.t1 = r->sp.interval_h;
-  rq.y0 = ya;
-  rq.params = r->sp.params + i * r->np;
-  rq.dosing = d;
-  rq.tia = r->aug_q;
-  rq.n_tia = nr;
   rs.tia = tq;
   rs.y_end = ya;
   sq.n_dir = k;
