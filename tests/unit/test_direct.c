@@ -145,7 +145,7 @@ static void test_tac_direct(void)
   double lp = 0;
   rkin_err err;
   ok(rkin_tac_check(&d, &lp, &err) == 0, "TAC data check passes");
-  /* Lu-177 6.647 d (DOMAIN.md s.1 value in the nuclide table). */
+  /* Lu-177 half-life 6.647 d (ICRP 107, the nuclide table's source). */
   is_double(lp, log(2.0) / (6.647 * 24), 1e-12,
             "lambda_phys = ln 2 / (6.647 d x 24 h/d)");
   d.nuclide = "Lu-999";
