@@ -575,6 +575,29 @@ static int model_is_linear(lua_State *L)
   return 1;
 }
 
+/* m:native{cache = dir} -> true, or false and the reason: the model's
+ * tapes as machine code (core/native.h), the tape staying the fallback. */
+static int model_native(lua_State *L)
+{
+  static const char *const keys[] = {"cache", NULL};
+  lmodel *lm = check_lmodel(L, 1);
+  const char *dir = NULL;
+  rkin_err err;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lrk_check_keys(L, 2, "m:native", keys);
+    dir = lrk_field_string(L, 2, "m:native", "cache", 0, NULL);
+  }
+  rkin_err_clear(&err);
+  if (rkin_model_native(lm->m, dir, &err)) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int model_index(lua_State *L)
 {
   lmodel *lm = check_lmodel(L, 1);
@@ -587,6 +610,10 @@ static int model_index(lua_State *L)
   lua_settop(L, 2);
   if (strcmp(k, "is_linear") == 0) {
     lua_pushcfunction(L, model_is_linear);
+  } else if (strcmp(k, "native") == 0) {
+    lua_pushcfunction(L, model_native);
+  } else if (strcmp(k, "is_native") == 0) {
+    lua_pushboolean(L, rkin_model_is_native(m));
   } else if (strcmp(k, "name") == 0) {
     lua_pushstring(L, rkin_model_name(m));
   } else if (strcmp(k, "states") == 0) {
@@ -612,8 +639,9 @@ static int model_index(lua_State *L)
     lua_getfield(L, -1, k);
   } else {
     return lrk_error(L, "model '%s' has no field '%s' (fields: simulate, "
-                     "is_linear, name, states, outputs, params, "
-                     "param_names, nuclide, lambda, description, source)",
+                     "is_linear, native, is_native, name, states, outputs, "
+                     "params, param_names, nuclide, lambda, description, "
+                     "source)",
                      rkin_model_name(m), k);
   }
   return 1;

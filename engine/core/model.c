@@ -2,6 +2,7 @@
  * physical decay, exact Jacobian, outputs, and the linearity analysis the
  * exact solver path relies on. */
 #include "core/model.h"
+#include "core/native.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct rkin_model {
   char **note_names, **notes;
   int linear, out_linear;
   char why[WHY], why_out[WHY];
+  rkin_native *native;       /* the tapes as machine code, or NULL */
 };
 
 static char *dup_str(const char *s)
@@ -80,6 +82,7 @@ static void free_names(char **v, size_t n)
 void rkin_model_free(rkin_model *m)
 {
   if (!m) return;
+  rkin_native_free(m->native);
   free_names(m->note_names, m->n_notes);
   free_names(m->notes, m->n_notes);
   free(m->name);
@@ -1311,4 +1314,21 @@ int rkin_model_dose_mods_dparams(const rkin_model *m, const double *p,
                         "derivative of the dose modifiers is not finite",
                         m->name);
   return rc;
+}
+
+int rkin_model_native(rkin_model *m, const char *cache_dir, rkin_err *err)
+{
+  rkin_tape *t[11];
+  if (!m) return rkin_err_set(err, RKIN_EINVAL, "model is NULL");
+  if (m->native) return RKIN_OK;
+  t[0] = m->rhs; t[1] = m->out; t[2] = m->jac; t[3] = m->lin;
+  t[4] = m->outlin; t[5] = m->dlin; t[6] = m->pj; t[7] = m->swt;
+  t[8] = m->outjac; t[9] = m->mods_tape; t[10] = m->dmods_tape;
+  m->native = rkin_native_build(t, sizeof t / sizeof *t, cache_dir, err);
+  return m->native ? RKIN_OK : err->code;
+}
+
+int rkin_model_is_native(const rkin_model *m)
+{
+  return m && m->native;
 }

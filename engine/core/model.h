@@ -187,4 +187,12 @@ int rkin_model_dose_mods(const rkin_model *m, const double *p, double *v,
 int rkin_model_dose_mods_dparams(const rkin_model *m, const double *p,
                                  double *dv, rkin_err *err);
 
+/* Compiles the model's tapes to machine code with the system compiler
+ * (core/native.h; cache_dir NULL: the user's cache), after which every
+ * evaluation runs it, with the tape's results bit for bit. Not while the
+ * model is being solved. On failure the model keeps its tapes and err
+ * says why. */
+int rkin_model_native(rkin_model *m, const char *cache_dir, rkin_err *err);
+int rkin_model_is_native(const rkin_model *m);
+
 #endif

@@ -15,29 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tape opcodes: the graph's ops plus forms that are cheaper to run. */
-enum {
-  T_NEG = RKIN_OP_NEG, T_ADD, T_SUB, T_MUL, T_DIV, T_POW, T_EXP, T_LOG,
-  T_SQRT, T_ABS, T_MIN, T_MAX, T_SIGN, T_STEP,
-  T_LT, T_LE, T_GT, T_GE, T_AND, T_OR, T_NOT, T_IFELSE,
-  T_SIN, T_COS, T_TAN, T_ASIN, T_ACOS, T_ATAN, T_FLOOR, T_CEIL, T_FACT,
-  T_SQR     /* a^2 as a * a (one rounding, like a correctly rounded pow) */
-};
-
-typedef struct {
-  int op, a, b;   /* a, b: work slots of the operands */
-} instr;
-
-struct rkin_tape {
-  size_t ny, np, nc, n_instr, n_out;
-  double *consts;
-  instr *code;
-  int *out_slot;
-  /* The third operand (else value) of each IFELSE instruction, by
-   * instruction index; NULL without IFELSE, so that the common
-   * instruction stays three ints. */
-  int *third;
-};
+#include "core/tape_impl.h"
 
 static int is_square(const rkin_graph *g, const rkin_expr_node *e)
 {
@@ -208,6 +186,10 @@ int rkin_tape_eval(const rkin_tape *tp, double t, const double *y,
   double *w = work + tp->ny + tp->np + 1 + tp->nc;
   size_t k, n_out = tp->n_out;
   int bad = 0;
+  if (tp->fn) {
+    tp->fn(t, y, p, out);
+    goto check;
+  }
   if (tp->ny) memcpy(work, y, tp->ny * sizeof *work);
   if (tp->np) memcpy(work + tp->ny, p, tp->np * sizeof *work);
   work[tp->ny + tp->np] = t;
@@ -251,11 +233,10 @@ int rkin_tape_eval(const rkin_tape *tp, double t, const double *y,
       break;
     }
   }
+  for (k = 0; k < n_out; k++) out[k] = work[tp->out_slot[k]];
+check:
   /* Independent compares, no serial chain: one branch for all outputs. */
-  for (k = 0; k < n_out; k++) {
-    out[k] = work[tp->out_slot[k]];
-    bad |= !(fabs(out[k]) <= DBL_MAX);
-  }
+  for (k = 0; k < n_out; k++) bad |= !(fabs(out[k]) <= DBL_MAX);
   if (!bad) return 0;
   for (k = 0; k < n_out; k++)
     if (!isfinite(out[k])) return -1 - (int)k;

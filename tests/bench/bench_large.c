@@ -291,6 +291,41 @@ static void run_peer(const char *script, size_t n_peer, const double *tia,
   waitpid(pid, NULL, 0);
 }
 
+/* The same models with their tapes compiled to machine code (m:native):
+ * cost per evaluation and the sparse cohort, in the same run as the
+ * tape's figures above; the TIAs must agree bit for bit. */
+static void native_runs(rkin_model *m, rkin_model *pm, size_t n,
+                        const double *k, const double *tia_tape, double ts)
+{
+  char dir[] = "/tmp/rk_bench_native_XXXXXX";
+  double *tia = malloc(2 * n * sizeof *tia), t0 = now(), tn;
+  long steps;
+  size_t i, differ = 0;
+  rkin_err err = { 0 };
+  if (!tia || !mkdtemp(dir)) {
+    printf("native code: no temporary directory\n");
+    free(tia);
+    return;
+  }
+  if (rkin_model_native(m, dir, &err) || rkin_model_native(pm, dir, &err)) {
+    printf("native code not built: %s\n", err.msg);
+    free(tia);
+    return;
+  }
+  printf("native code (m:native; compiled in %.2f s, cached in %s)\n",
+         now() - t0, dir);
+  eval_cost(m, "200-state PBPK", 20000);
+  eval_cost(pm, "6-state peer", 1000000);
+  tn = cohort(m, RKIN_JAC_SPARSE, n, k, tia, &steps);
+  for (i = 0; i < 2 * n; i++) differ += tia[i] != tia_tape[i];
+  if (tn > 0)
+    printf("200-state cohort, one thread, native: %.2f ms per patient "
+           "(tape %.2f ms: %.2fx); TIAs differing from the tape's: %zu of "
+           "%zu\n", 1e3 * tn / (double)n, 1e3 * ts / (double)n, ts / tn,
+           differ, 2 * n);
+  free(tia);
+}
+
 int main(int argc, char **argv)
 {
   size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
@@ -352,6 +387,7 @@ int main(int argc, char **argv)
            "%.1fx faster); TIAs sparse vs dense max rel. %.1e\n", nd, td,
            1e3 * td / (double)nd, (td / (double)nd) / (ts / (double)n),
            worst);
+  native_runs(lm.m, pm, n, k, tia_s, ts);
   if (npeer) run_peer(script, npeer, tia_s, 1e3 * ts / (double)n);
   free(k);
   free(tia_s);
