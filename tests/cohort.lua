@@ -129,7 +129,7 @@ end
 do
   local dir = os.tmpname()
   os.remove(dir)
-  os.execute("mkdir -p " .. dir)
+  rk.mkdir(dir)
   local c = run { n = 10, seed = 1 }
   c:write_csv(dir .. "/c.csv")
   local rows, cols = rk.csv.read(dir .. "/c.csv")
@@ -139,9 +139,9 @@ do
   t.is(rows[3].kPI, c.params[3].kPI, 1e-9, "parameters written")
   t.raises(function() c:write_csv(dir .. "/no/such/dir/c.csv") end,
     "c:write_csv", "unwritable path raises")
-  local left = io.popen("ls " .. dir):read "a"
+  local left = t.list_dir(dir)
   t.is(left, "c.csv\n", "nothing half-written is left behind")
-  os.execute("rm -rf " .. dir)
+  t.remove_tree(dir)
 end
 
 -- --------------------------------------------- summary: quantiles asked for

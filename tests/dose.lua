@@ -105,19 +105,17 @@ end
 -- then scripts/dose.lua on its tia.csv (no cycle, teff_h or organ column).
 local build = os.getenv("RADIOKIN_BUILDDIR") or "."
 local dir = stem .. "_pipe"
-assert(os.execute("mkdir -p '" .. dir .. "'"))
-local function run(script, args)
-  local p = io.popen(("'%s/radiokin' '%s/scripts/%s' %s 2>&1"):format(build,
-    src, script, args))
-  local text = p:read("a")
-  local ok = p:close()
-  return ok, text
+rk.mkdir(dir)
+local function run(script, ...)
+  local text, status = t.run { build .. "/radiokin", src .. "/scripts/"
+                               .. script, ... }
+  return status == 0, text
 end
-local ok, text = run("tia.lua", ("'%s/tests/data/tia_small.csv' --out '%s' "
-  .. "--quiet"):format(src, dir))
+local ok, text = run("tia.lua", src .. "/tests/data/tia_small.csv", "--out",
+                     dir, "--quiet")
 t.ok(ok, "tia.lua on tests/data/tia_small.csv runs")
-ok, text = run("dose.lua", ("'%s/tia.csv' --out '%s/dose.csv' --no-plot "
-  .. "--quiet"):format(dir, dir))
+ok, text = run("dose.lua", dir .. "/tia.csv", "--out", dir .. "/dose.csv",
+               "--no-plot", "--quiet")
 t.ok(ok, "dose.lua runs on tia.lua's tia.csv as it stands")
 t.like(text, "tia.csv:4: patient P2 region 'kidney': no mass_kg, no "
   .. "absorbed dose: row skipped", "row without a mass skipped, on stderr")
@@ -389,7 +387,7 @@ local _, s4 = dose.main { input, "--out", out, "--no-plot", "--quiet",
 t.like(s4[1].warning, "next%-cycle activity %d+ MBq is above any therapy "
   .. "cycle", "implausible next activity warned")
 
-os.execute("rm -rf '" .. dir .. "'")
+t.remove_tree(dir)
 
 -- Uncertainty through dose.lua (rk.uncert.course): two kidney cycles of
 -- 10 and 8 Gy-ish, TIA SE 5 % and 10 %, calibration 4 % and mass 6 %

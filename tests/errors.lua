@@ -170,12 +170,7 @@ end, "r.tia has no entry 'K' (known: A)", "reading an absent TIA raises")
 local tmp = os.tmpname()
 local write = t.write_file
 local function run(script_path, ...)
-  local cmd = { ("%q"):format(exe), ("%q"):format(script_path) }
-  for _, a in ipairs { ... } do cmd[#cmd + 1] = ("%q"):format(a) end
-  local p = io.popen(table.concat(cmd, " ") .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
+  return t.run { exe, script_path, ... }
 end
 
 local out, code = run(tmp .. ".does-not-exist.lua")
@@ -215,8 +210,7 @@ t.ok(code == 0 and out:find(rk.version, 1, true), "CLI: script runs, exit 0")
 -- Unwritable output: the target is a directory, so the final rename
 -- fails after the temporary was written; nothing may be left behind.
 local dir = tmp .. ".d"
-assert(os.execute("mkdir " .. ("%q"):format(dir) .. " && mkdir "
-  .. ("%q"):format(dir .. "/out.csv")))
+rk.mkdir(dir .. "/out.csv")
 write(tmp, ([[
 local rk = require "radiokin"
 local m = rk.model { name = "o", states = { "A" }, params = { k = 1 },
@@ -228,9 +222,7 @@ out, code = run(tmp)
 t.like(out, "^radiokin: .*:5: r:write_csv: cannot write '.*out%.csv'",
   "CLI: an unwritable output path is named")
 t.is(code, 1, "CLI: unwritable output -> exit status 1")
-local p = io.popen("ls -A " .. ("%q"):format(dir))
-local listing = p:read("a")
-p:close()
+local listing = t.list_dir(dir)
 t.is(listing, "out.csv\n", "CLI: no temporary or half-written file left")
 write(tmp, ([[
 local rk = require "radiokin"
@@ -240,6 +232,6 @@ out, code = run(tmp)
 t.like(out, "cannot create a temporary file in '.*missing/dir/'",
   "CLI: a missing output folder is named")
 
-os.execute("rm -rf " .. ("%q"):format(dir))
+t.remove_tree(dir)
 os.remove(tmp)
 t.done()

@@ -217,17 +217,14 @@ t.raises(function() return pm:fit(tmp .. "/missing.csv") end,
   "missing.csv: cannot open", "missing file")
 
 -- ------------------------------------------------ scripts/fit.lua
-local function run(args)
-  local p = io.popen(("'%s' '%s/scripts/fit.lua' %s 2>&1"):format(exe, src,
-    args))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
+local function run(...)
+  local out, status = t.run { exe, src .. "/scripts/fit.lua", ... }
+  return status == 0, out
 end
 do
   local out_dir = tmp .. "/fit"
-  local ok, out = run(("'%s/models/theophylline.lua' '%s' --out '%s' " ..
-    "--threads 2"):format(src, theoph, out_dir))
+  local ok, out = run(src .. "/models/theophylline.lua", theoph, "--out",
+                      out_dir, "--threads", "2")
   t.ok(ok, "scripts/fit.lua ran")
   t.like(out, "method FOCE-I", "summary printed")
   t.like(out, "lKa ", "summary lists the parameters")
@@ -256,24 +253,22 @@ do
   else
     t.skip("gnuplot not installed", 1)
   end
-  local ok2, out2 = run(("'%s/models/theophylline.lua' '%s' --out '%s' " ..
-    "--no-plot --quiet --method fo --no-cov"):format(src, theoph,
-    tmp .. "/fo"))
+  local ok2, out2 = run(src .. "/models/theophylline.lua", theoph, "--out",
+                        tmp .. "/fo", "--no-plot", "--quiet", "--method",
+                        "fo", "--no-cov")
   t.ok(ok2 and read(tmp .. "/fo/table.csv") and
     not read(tmp .. "/fo/gof_dv_pred.png") and out2 == "",
     "--method fo --no-plot --quiet: tables only, nothing printed")
-  local ok3, out3 = run(("'%s/models/theophylline.lua' '%s'"):format(src,
-    bad))
+  local ok3, out3 = run(src .. "/models/theophylline.lua", bad)
   t.ok(not ok3, "bad dataset: non-zero exit")
   t.like(out3, "bad.csv:3: column DV: 'abc' is not a number",
     "bad dataset: file, line and column")
   local syn = write("syntax.lua", "local rk = require 'radiokin'\n"
     .. "return rk.popest {\n  name = 'x',,\n}\n")
-  local ok4, out4 = run(("'%s' '%s'"):format(syn, theoph))
+  local ok4, out4 = run(syn, theoph)
   t.ok(not ok4 and out4:find("syntax.lua:3:"), "model file syntax error: "
     .. "file and line")
-  local ok5, out5 = run(("'%s' '%s'"):format(write("num.lua",
-    "return 42\n"), theoph))
+  local ok5, out5 = run(write("num.lua", "return 42\n"), theoph)
   t.ok(not ok5 and out5:find("num.lua: must return a population model"),
     "model file returning something else: named")
   local ok6, out6 = run("only_one.lua")
@@ -341,7 +336,7 @@ do
     "complex eigenvalues: TIA exact vs CVODES (1e-7 rel.)")
 end
 
-os.execute("rm -rf '" .. tmp .. "'")
+t.remove_tree(tmp)
 -- The shipped model declares WT (kg, 20-250): a record outside is refused
 -- naming the line and the range, before any fitting.
 do

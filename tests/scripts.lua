@@ -393,9 +393,38 @@ do
   for name in names:gmatch("[^\n]+%.lua") do
     local text = read(src .. "/scripts/" .. name) or ""
     local clean = not text:find("os%.execute") and not text:find("io%.popen")
-    t.ok(clean, name .. ": no os.execute / io.popen (rk.mkdir, rk.run, "
-      .. "rk.gnuplot instead)")
+    t.ok(clean, name .. ": no os.execute or io.popen: rk.mkdir, rk.run, "
+      .. "rk.gnuplot instead")
   end
+end
+
+-- Nor does any test, example, model or binding: paths never reach a shell
+-- there either (t.run, t.list_dir, t.remove_tree, rk.run and the C
+-- tests' spawn.h run programs without one).
+do
+  local bad = {}
+  for _, folder in ipairs { "tests", "examples", "models", "dsl/lua" } do
+    local _, names = rk.run { "ls", src .. "/" .. folder }
+    for name in (names or ""):gmatch("[^\n]+%.lua") do
+      local text = read(src .. "/" .. folder .. "/" .. name) or ""
+      -- the calls themselves, not this check's own patterns
+      if text:find("os%.execute%s*%(") or text:find("io%.popen%s*%(") then
+        bad[#bad + 1] = folder .. "/" .. name
+      end
+    end
+  end
+  for _, folder in ipairs { "tests/unit", "tests/bench", "dsl" } do
+    local _, names = rk.run { "ls", src .. "/" .. folder }
+    for name in (names or ""):gmatch("[^\n]+%.cc?") do
+      local text = read(src .. "/" .. folder .. "/" .. name) or ""
+      if text:find("[^_%w]system%(") or text:find("[^_%w]popen%(") then
+        bad[#bad + 1] = folder .. "/" .. name
+      end
+    end
+  end
+  t.ok(#bad == 0, "no os.execute or io.popen calls in tests, examples, "
+       .. "models or the prelude" .. (#bad > 0 and ": " .. table.concat(bad, ", ")
+       or ""))
 end
 
 rk.run { "rm", "-rf", tmp }

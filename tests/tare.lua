@@ -18,12 +18,9 @@ local function exists(p)
   return f ~= nil
 end
 -- Runs the script in a child radiokin; returns exit ok, stdout+stderr.
-local function run(args)
-  local p = io.popen(("'%s' '%s/scripts/tare_plan.lua' %s 2>&1"):format(exe,
-    src, args))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
+local function run(...)
+  local out, status = t.run { exe, src .. "/scripts/tare_plan.lua", ... }
+  return status == 0, out
 end
 
 local plan = dofile(src .. "/scripts/tare_plan.lua")
@@ -140,8 +137,7 @@ do
        "Lua plan file: lowest-T/N lesion at its 100 Gy target")
 
   local out = path("p.csv")
-  local ok, o = run(("'%s/tests/data/tare_plan.csv' --out '%s'"):format(src,
-    out))
+  local ok, o = run(src .. "/tests/data/tare_plan.csv", "--out", out)
   t.ok(ok and exists(out), "script writes the plan CSV")
   t.like(o, "normal liver, territory 'seg 4'%s+46.12%s+40.0%s+%-6.12%s+" ..
          "EXCEEDED", "script prints each limit with margin and status")
@@ -151,15 +147,15 @@ do
   t.is(rows[2].lung_margin_gy, -7.5, 1e-12, "CSV: P2 lung margin -7.5 Gy")
   t.is(rows[1].activity_mbq, res[1].activity_mbq, 1e-9,
        "CSV activity = plan activity (10 digits)")
-  ok, o = run(("--cohort '%s/tests/data/tare_plan.csv' --out '%s'"):format(
-    src, path("c.csv")))
+  ok, o = run("--cohort", src .. "/tests/data/tare_plan.csv", "--out",
+              path("c.csv"))
   t.like(o, "cohort: 4 patients, 2 pass every limit, 1 exceed a " ..
          "normal%-liver limit, 1 exceed the lung limit",
          "--cohort prints the summary")
 
   local bad = write("bad_units.csv", "id,product,territory,volume_L,lsf," ..
     "mode\nX,SIR-Spheres,liver,1500,0.05,max_safe\n")
-  ok, o = run(("'%s' --out '%s'"):format(bad, path("bad.csv")))
+  ok, o = run(bad, "--out", path("bad.csv"))
   t.ok(not ok, "unit mix-up: script fails")
   t.like(o, "bad_units.csv:2: volume_L = 1500 is implausible for a " ..
          "liver region in litres %(millilitres%?", "... naming file, " ..
@@ -176,7 +172,7 @@ do
            "did you mean 'volume_mL'", "volume_ml: case hint")
   bad = write("lsf.csv", "id,product,volume_mL,lsf,mode\n" ..
     "A,SIR-Spheres,1500,0.05,max_safe\nB,SIR-Spheres,1500,1,max_safe\n")
-  ok, o = run(("'%s' --out '%s'"):format(bad, path("lsf_out.csv")))
+  ok, o = run(bad, "--out", path("lsf_out.csv"))
   t.like(o, "patient 'B' %(.-lsf.csv:3%): tare: territory 1: lsf = 1 " ..
          "must be < 1", "LSF 1 in a cohort names the patient and line")
   t.ok(not exists(path("lsf_out.csv")), "... and nothing is written")
@@ -215,5 +211,5 @@ do
   end
 end
 
-os.execute("rm -rf '" .. tmp .. "'")
+t.remove_tree(tmp)
 t.done()

@@ -333,5 +333,5 @@ do
   t.ok(not read(tmp .. "/ub/tia.csv"), "nothing written on bad input")
 end
 
-os.execute("rm -rf '" .. tmp .. "'")
+t.remove_tree(tmp)
 t.done()

@@ -149,6 +149,25 @@ function M.scratch()
   return dir
 end
 
+-- t.run(argv) -> output, status: a program run without a shell (rk.run),
+-- its standard output followed by its standard error; raises when it
+-- cannot start.
+function M.run(argv)
+  local status, out, err = require("radiokin.core").run(argv)
+  if not status then error(out, 2) end
+  return out .. err, status
+end
+
+-- t.list_dir(dir) -> its entries (ls -A, one per line, sorted).
+function M.list_dir(dir)
+  return (M.run { "ls", "-A", dir })
+end
+
+-- t.remove_tree(dir): removes a scratch folder and all below it.
+function M.remove_tree(dir)
+  M.run { "rm", "-rf", "--", dir }
+end
+
 -- t.write_file(path, text) -> path (binary mode: text is written as is).
 function M.write_file(path, text)
   local f = assert(io.open(path, "wb"))

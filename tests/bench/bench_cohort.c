@@ -15,6 +15,7 @@
 #include "core/init.h"
 #include "pop/vpop.h"
 #include "../peer.h"
+#include "../spawn.h"
 
 static double now(void)
 {
@@ -94,42 +95,42 @@ static int read_reference(const char *path, double *ref, size_t n)
   return i == n ? 0 : -1;
 }
 
-/* Runs a peer command and returns the subjects_per_s of its TIMING line
- * for method `method`, or -1 when it did not run. */
-static double peer_rate(const char *cmd, const char *method)
+/* Runs a peer (argv, in directory dir, no shell) and returns the
+ * subjects_per_s of its TIMING line for method `method`, or -1 when it did
+ * not run. */
+static double peer_rate(const char *dir, char *const argv[],
+                        const char *method)
 {
   char line[512];
   double rate = -1;
-  FILE *p = popen(cmd, "r");
-  if (!p) return -1;
+  pid_t pid;
+  FILE *p;
+  if (access(argv[0], X_OK) || !(p = spawn_read(dir, argv, 1, &pid)))
+    return -1;
   while (fgets(line, sizeof line, p)) {
     char *s = strstr(line, "subjects_per_s=");
     if (!strncmp(line, "TIMING", 6) && s && strstr(line, method))
       rate = atof(s + 15);
   }
-  pclose(p);
+  spawn_wait(p, pid);
   return rate;
 }
 
 /* scipy LSODA, pbpk_sim.py 50 (issue 3 names it). */
 static double scipy_rate(const char *peers)
 {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "cd '%s' && /usr/bin/python3 pbpk_sim.py 50 --method LSODA "
-           "--no-exact 2>/dev/null", peers);
-  return peer_rate(cmd, "method=LSODA");
+  char *argv[] = {"/usr/bin/python3", "pbpk_sim.py", "50", "--method",
+                  "LSODA", "--no-exact", NULL};
+  return peer_rate(peers, argv, "method=LSODA");
 }
 
 /* deSolve's compiled LSODA (C right-hand side and Jacobian), pbpk_sim.R
  * 1000 --compiled: the strongest ODE peer. */
 static double desolve_rate(const char *peers)
 {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "cd '%s' && command -v Rscript >/dev/null && Rscript pbpk_sim.R "
-           "1000 --compiled 2>/dev/null", peers);
-  return peer_rate(cmd, "pbpk_sim.R");
+  char *argv[] = {"/usr/bin/Rscript", "pbpk_sim.R", "1000", "--compiled",
+                  NULL};
+  return peer_rate(peers, argv, "pbpk_sim.R");
 }
 
 int main(int argc, char **argv)

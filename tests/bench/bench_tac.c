@@ -19,6 +19,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "../spawn.h"
 #include "core/init.h"
 #include "tac/tac.h"
 
@@ -294,20 +295,21 @@ int main(int argc, char **argv)
   printf("peer (SciPy curve_fit reference fit): mono median "
          "-4.7 %%, bi (uptake-washout) +0.0 %%; ~0.2 ms/fit\n");
   if (peer) {
-    char cmd[2200], dir[1024];
+    char dir[1024], nstr[32];
+    char *check[] = {"/usr/bin/python3", "-c", "import scipy", NULL};
+    char *run[] = {"/usr/bin/python3", "tac_fit.py", nstr, "--no-csv", NULL};
     char *slash;
     snprintf(dir, sizeof dir, "%s", path);
     slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");
-    if (system("/usr/bin/python3 -c 'import scipy' 2>/dev/null") != 0) {
+    snprintf(nstr, sizeof nstr, "%d", n);
+    if (access(check[0], X_OK) || spawn_run(NULL, check, 1) != 0) {
       printf("peer not run: /usr/bin/python3 with scipy not available\n");
     } else {
       printf("\nrunning the peer in the same session:\n");
       fflush(stdout);
-      snprintf(cmd, sizeof cmd,
-               "cd '%s' && /usr/bin/python3 tac_fit.py %d --no-csv", dir, n);
-      if (system(cmd) != 0) printf("peer run failed\n");
+      if (spawn_run(dir, run, 0) != 0) printf("peer run failed\n");
     }
   }
   return 0;

@@ -1,5 +1,7 @@
 /* test_data.c - NONMEM-style CSV datasets: semantics and every rejected
  * input, on small files written here, and the Theophylline data. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,6 +664,15 @@ static void test_covdecl(void)
   rkin_data_free(d);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
 int main(void)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
@@ -678,11 +689,9 @@ int main(void)
   test_model_rates();
   test_simulate();
   test_covdecl();
-  {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) diag("could not remove %s", dir);
-  }
+  /* The scratch folder, depth first by nftw(3): no shell. */
+  if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
+    diag("could not remove %s", dir);
   done_testing();
   return exit_status();
 }
