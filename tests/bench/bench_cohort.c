@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/init.h"
+#include "core/model.h"
 #include "pop/vpop.h"
 #include "../peer.h"
 #include "../spawn.h"
@@ -184,6 +185,27 @@ int main(int argc, char **argv)
                "%.2e\n", n, max_rel(cv, ex, n * PEER_NCYCLE));
       if (th == 1 && s == 0) cv1_rate = n / tc;
     }
+  }
+  /* The same CVODES cohort with the model's tapes as machine code
+   * (m:native): one thread, N = 1000, bit-identical TIAs expected. */
+  {
+    char dir[] = "/tmp/rk_bench_native_XXXXXX";
+    double *nv = malloc(1000 * PEER_NCYCLE * sizeof *nv), tt, tn;
+    long st;
+    size_t i, differ = 0;
+    if (nv && mkdtemp(dir)) {
+      tt = run(m, RKIN_PATH_CVODES, 1, 1000, k, cv, &st);
+      if (rkin_model_native(m, dir, &err) == 0) {
+        tn = run(m, RKIN_PATH_CVODES, 1, 1000, k, nv, &st);
+        for (i = 0; i < 1000 * PEER_NCYCLE; i++) differ += nv[i] != cv[i];
+        printf("cvodes N=1000, one thread: tape %.0f patients/s, native "
+               "code %.0f patients/s (%.2fx); TIAs differing: %zu\n",
+               1000 / tt, 1000 / tn, tt / tn, differ);
+      } else {
+        printf("native code not built: %s\n", err.msg);
+      }
+    }
+    free(nv);
   }
   if (!have_ref) printf("(reference %s not found: no error column)\n",
                         refpath);
