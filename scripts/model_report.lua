@@ -80,7 +80,12 @@ Input: MODEL.lua, a population model file returning
                   sd =, n =, role = "calibration" | "comparison",
                   method =, paper =, table =, read = true | false }, ... },
     dose_to = state, activity_MBq = MBq per cycle, interval_h = h }
-(models/lu177_dotatate.lua, models/lu177_psma.lua).
+and optionally urine = state (cumulative urinary excretion), cycle_doses =
+function(A0_MBq) -> dose records of a cycle, lambda_per_h = decay constant
+for the decay correction, compare_with = a model file beside it whose
+Gy/GBq are listed next to this model's (models/lu177_dotatate.lua,
+models/lu177_dotatate_spect.lua, models/lu177_psma.lua,
+models/lu177_psma_pbrpk.lua).
 
 Options
   --patients N   virtual patients, integer 2..100000 (default 500)
@@ -97,7 +102,8 @@ Options
 Outputs (in DIR, atomic)
   NAME.md        per region Gy/GBq mean, SD, median, P5-P95; effective
                  half-lives (h, mono-exponential fit at 24-168 h);
-                 decay-corrected whole-body retention (%); every target
+                 decay-corrected whole-body retention (%) and urinary
+                 excretion (%, with urine =); every target
                  with its published value, n, 95 % intervals of its mean
                  and SD, the simulated value, sim/pub, status (inside,
                  OUTSIDE, no interval, not modelled), role, method

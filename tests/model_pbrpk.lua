@@ -97,6 +97,18 @@ do
   t.ok(c.tia.D_K[1][1] > 0, "... with a kidney dose")
 end
 
+-- rk.regimen runs on the model file (it doses the hot ligand only, to
+-- dose_to, in MBq)
+do
+  local r = rk.regimen { model = M, patients = M.population:sample { n = 3,
+      seed = 1 }, rule = "empiric", regions = { "kidney", "salivary" },
+    n_cycles = 2, progress = false }
+  t.ok(r.n == 3 and #r.failed == 0, "rk.regimen: 3 patients, none failed")
+  t.is(r.cum_activity_gbq[1], 14.8, 1e-9, "... 2 cycles of 7.4 GBq")
+  t.ok(r.cum_bed.kidney[1] > 0 and r.cum_bed.salivary[1] > 0,
+    ("... kidney BED %.2f Gy"):format(r.cum_bed.kidney[1]))
+end
+
 -- the report, with the population model beside it
 do
   local st, _, err = rk.run { exe, src .. "/scripts/model_report.lua",

@@ -337,6 +337,24 @@ do
   end
   t.is(#R.drifts(R.compare(bm, bs)), ncal,
     ("... and the %d calibration targets count as drifts"):format(ncal))
+  -- --model-opt: the table the model file receives; the DOTATATE file's
+  -- measurement option selects the SPECT variant
+  st, _, err = script(src .. "/models/lu177_dotatate.lua", "--patients", "3",
+    "--out", out_dir, "--name", "opt", "--no-plots", "--quiet",
+    "--model-opt", "measurement=spect")
+  t.is(st, 0, "--model-opt measurement=spect runs (" .. tostring(err) .. ")")
+  local omd = t.read_file(out_dir .. "/opt.md") or ""
+  t.ok(omd:find("# Validation report: lu177_dotatate_spect", 1, true) ~= nil,
+    "... and reports the SPECT variant")
+  st, _, err = script(src .. "/models/lu177_dotatate.lua", "--patients", "3",
+    "--out", out_dir, "--quiet", "--model-opt", "measurement=mri")
+  t.ok(st ~= 0 and (err or ""):find('measurement must be "planar" or '
+    .. '"spect" (got mri)', 1, true), "an unknown measurement: refused")
+  st, _, err = script(src .. "/models/lu177_dotatate.lua", "--model-opt",
+    "spect")
+  t.ok(st ~= 0 and (err or ""):find("--model-opt needs KEY=VALUE (got "
+    .. "'spect')", 1, true), "--model-opt without '=': refused")
+
   -- the output folder's name taken by a file: refused, naming it
   t.write_file(tmp .. "/taken", "x")
   st, _, err = script(src .. "/models/lu177_psma.lua", "--patients", "2",
