@@ -29,6 +29,7 @@ const lrk_module lrk_modules[] = {
   {"data", luaopen_radiokin_data},
   {"mpi", luaopen_radiokin_mpi},
   {"replicates", luaopen_radiokin_replicates},
+  {"optimize", luaopen_radiokin_optimize},
   {NULL, NULL}
 };
 

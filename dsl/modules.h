@@ -54,5 +54,6 @@ int luaopen_radiokin_voxel(lua_State *L);
 int luaopen_radiokin_data(lua_State *L);
 int luaopen_radiokin_mpi(lua_State *L);
 int luaopen_radiokin_replicates(lua_State *L);
+int luaopen_radiokin_optimize(lua_State *L);
 
 #endif

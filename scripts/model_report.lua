@@ -9,11 +9,16 @@
 --
 --   radiokin scripts/model_report.lua models/lu177_psma.lua
 --            [--patients 500] [--seed 1] [--out DIR] [--name NAME]
---            [--no-plots] [--quiet]
+--            [--no-plots] [--quiet] [--model-opt KEY=VALUE ...]
 --
 -- Input: a population model file returning { model =, population =,
 -- regions =, targets =, dose_to =, activity_MBq =, interval_h = } (see
--- models/README.md). targets[i] = { region =, quantity = "Gy/GBq" |
+-- models/README.md); optional: urine = state (cumulative urinary
+-- excretion, reported decay-corrected), cycle_doses = function(A0_MBq)
+-- -> dose records of one cycle (default one bolus of A0 into dose_to),
+-- lambda_per_h = decay constant for the decay correction (default the
+-- model's nuclide; for models with decay in their equations),
+-- compare_with = another model file beside it (its Gy/GBq are listed). targets[i] = { region =, quantity = "Gy/GBq" |
 -- "Teff_h" | "retention_pct" (region "whole body", time_h = one of 24,
 -- 48, 72, 168), mean = | median =, sd =, n =, ci = {lo, hi} (optional),
 -- range = {lo, hi} (optional), role = "calibration" | "comparison",
@@ -56,7 +61,7 @@ local M = {}
 
 local USAGE = "usage: radiokin scripts/model_report.lua MODEL.lua "
   .. "[--patients N] [--seed S] [--out DIR] [--name NAME] [--no-plots] "
-  .. "[--quiet]"
+  .. "[--quiet] [--model-opt KEY=VALUE ...]"
 
 M.TEFF_TIMES = { 24, 48, 72, 168 }
 M.RETENTION_TIMES = { 24, 48, 72, 168 }
@@ -75,7 +80,12 @@ Input: MODEL.lua, a population model file returning
                   sd =, n =, role = "calibration" | "comparison",
                   method =, paper =, table =, read = true | false }, ... },
     dose_to = state, activity_MBq = MBq per cycle, interval_h = h }
-(models/lu177_dotatate.lua, models/lu177_psma.lua).
+and optionally urine = state (cumulative urinary excretion), cycle_doses =
+function(A0_MBq) -> dose records of a cycle, lambda_per_h = decay constant
+for the decay correction, compare_with = a model file beside it whose
+Gy/GBq are listed next to this model's (models/lu177_dotatate.lua,
+models/lu177_dotatate_spect.lua, models/lu177_psma.lua,
+models/lu177_psma_pbrpk.lua).
 
 Options
   --patients N   virtual patients, integer 2..100000 (default 500)
@@ -84,11 +94,16 @@ Options
   --name NAME    output file stem (default: the model file's name)
   --no-plots     no PNG
   --quiet        print nothing but errors and warnings
+  --model-opt K=V  passed to the model file as opts.K (repeatable; a number
+                 when V reads as one), e.g. measurement=spect for
+                 models/lu177_dotatate.lua, sbml=PATH for
+                 models/lu177_psma_pbrpk.lua
 
 Outputs (in DIR, atomic)
   NAME.md        per region Gy/GBq mean, SD, median, P5-P95; effective
                  half-lives (h, mono-exponential fit at 24-168 h);
-                 decay-corrected whole-body retention (%); every target
+                 decay-corrected whole-body retention (%) and urinary
+                 excretion (%, with urine =); every target
                  with its published value, n, 95 % intervals of its mean
                  and SD, the simulated value, sim/pub, status (inside,
                  OUTSIDE, no interval, not modelled), role, method
@@ -140,6 +155,14 @@ function M.parse_args(args)
         usage(("--name needs letters, digits, '_', '-', '.' and no leading "
           .. "dot (got '%s')"):format(o.name))
       end
+    elseif a == "--model-opt" then
+      local v = value(a)
+      local k, x = v:match("^([%a_][%w_]*)=(.*)$")
+      if not k then
+        usage("--model-opt needs KEY=VALUE (got '" .. v .. "')")
+      end
+      o.model_opts = o.model_opts or {}
+      o.model_opts[k] = tonumber(x) or x
     elseif a == "--no-plots" then o.plots = false
     elseif a == "--quiet" then o.quiet = true
     elseif a:sub(1, 1) == "-" then usage("unknown option '" .. a .. "'")
@@ -339,10 +362,12 @@ local function check_model(M_, path)
   end
 end
 
-function M.load(path)
+-- opts: the table the model file receives as its argument (... ), e.g.
+-- { measurement = "spect" } or { sbml = path }; nil for none.
+function M.load(path, opts)
   local chunk, err = loadfile(path)
   if not chunk then error(err, 0) end
-  local ok, res = pcall(chunk)
+  local ok, res = pcall(chunk, opts)
   if not ok then error(path .. ": " .. tostring(res), 0) end
   check_model(res, path)
   return res
@@ -372,8 +397,13 @@ function M.simulate(model, n, seed)
   times[#times + 1] = model.interval_h
   local index = {}
   for i, t in ipairs(times) do index[t] = i end
-  local lam = m.lambda
+  -- decay constant for the decay correction: the model's nuclide, or the
+  -- model file's lambda_per_h when decay is in the equations themselves
+  -- (an SBML model with decay reactions)
+  local lam = model.lambda_per_h or m.lambda
   local A0, gbq = model.activity_MBq, model.activity_MBq / 1000
+  local doses = model.cycle_doses and model.cycle_doses(A0)
+    or { { time = 0, amount = A0, to = model.dose_to } }
   local states = m.states
   -- the model's whole-body activity output when it has one (A_WB,
   -- radiokin.organdose whole_body), else the sum of its states
@@ -382,22 +412,30 @@ function M.simulate(model, n, seed)
   local is_state = {}
   for _, s in ipairs(states) do is_state[s] = true end
   local ps = model.population:sample { n = n, seed = seed }
-  local dose, teff, ret = {}, {}, {}
+  local dose, teff, ret, exc = {}, {}, {}, {}
   for _, r in ipairs(names) do dose[r], teff[r] = {}, {} end
-  for _, t in ipairs(M.RETENTION_TIMES) do ret[t] = {} end
+  for _, t in ipairs(M.RETENTION_TIMES) do ret[t], exc[t] = {}, {} end
+  -- the urine state (model file field urine): cumulative excretion
+  local urine = model.urine
+  if urine ~= nil and not is_state[urine] then
+    error(("model field 'urine' = '%s' is not a state of the model")
+      :format(tostring(urine)), 0)
+  end
   local failed = {}
   for k = 1, n do
     local p = ps[k]
     local params = {}
     for name in pairs(m.params) do params[name] = p[name] end
     local ok, r = pcall(m.simulate, m, { params = params, times = times,
-      tia = rates, doses = { { time = 0, amount = A0, to = model.dose_to } } })
+      tia = rates, doses = doses })
     if not ok then
       failed[#failed + 1] = { id = k, message = tostring(r) }
       for _, rn in ipairs(names) do
         dose[rn][k], teff[rn][k] = 0 / 0, 0 / 0
       end
-      for _, t in ipairs(M.RETENTION_TIMES) do ret[t][k] = 0 / 0 end
+      for _, t in ipairs(M.RETENTION_TIMES) do
+        ret[t][k], exc[t][k] = 0 / 0, 0 / 0
+      end
     else
       for i, rn in ipairs(names) do
         dose[rn][k] = r.tia[rates[i]] / gbq
@@ -417,11 +455,14 @@ function M.simulate(model, n, seed)
           for _, s in ipairs(states) do body = body + r.states[s][index[t]] end
         end
         ret[t][k] = 100 * body / (A0 * math.exp(-lam * t))
+        if urine then
+          exc[t][k] = 100 * r.states[urine][index[t]] / (A0 * math.exp(-lam * t))
+        end
       end
     end
   end
   return { names = names, dose = dose, teff = teff, retention = ret,
-           failed = failed, n = n }
+           excretion = urine and exc or nil, failed = failed, n = n }
 end
 
 -- ------------------------------------------------------------- the report
@@ -557,6 +598,18 @@ function M.markdown(model, o, sim, rows, png)
     add(("| %g | %s | %s | %s |"):format(t, g(s.mean), g(s.p5), g(s.p95)))
   end
   add("")
+  if sim.excretion then
+    add("## Cumulative urinary excretion (decay-corrected, % of the "
+      .. "administered activity)")
+    add("")
+    add("| time (h) | mean | P5 | P95 |")
+    add("|---|---|---|---|")
+    for _, t in ipairs(M.RETENTION_TIMES) do
+      local s = M.stats(sim.excretion[t])
+      add(("| %g | %s | %s | %s |"):format(t, g(s.mean), g(s.p5), g(s.p95)))
+    end
+    add("")
+  end
   add("## Published targets")
   add("")
   add("Mean interval: 95 % interval of the published mean (t, SD/sqrt(n)); "
@@ -623,6 +676,27 @@ function M.markdown(model, o, sim, rows, png)
   end
   add("")
   add(("Calibration targets outside their interval: %d."):format(#drifts))
+  if o.other then
+    local other = o.other
+    add("")
+    add(("## Comparison with %s"):format(cell(other.file)))
+    add("")
+    add(("The same number of patients (seed %d) of that model, one %.2f "
+      .. "GBq cycle over %g h; Gy/GBq per region both models have."):format(
+      o.seed, other.model.activity_MBq / 1000, other.model.interval_h))
+    add("")
+    add("| region | this model mean +- SD | " .. cell(other.file)
+      .. " mean +- SD | this / other |")
+    add("|---|---|---|---|")
+    for _, r in ipairs(sim.names) do
+      if other.sim.dose[r] then
+        local a, b = M.stats(sim.dose[r]), M.stats(other.sim.dose[r])
+        add(("| %s | %s +- %s | %s +- %s | %s |"):format(r, g(a.mean),
+          g(a.sd), g(b.mean), g(b.sd), a.mean and b.mean
+            and g(a.mean / b.mean, 2) or "-"))
+      end
+    end
+  end
   if png then
     add("")
     add(("![simulated vs published Gy/GBq](%s)"):format(png))
@@ -682,9 +756,18 @@ set output
 end
 
 function M.run(o)
-  local model = M.load(o.model)
+  local model = M.load(o.model, o.model_opts)
   local sim = M.simulate(model, o.patients, o.seed)
   local rows = M.compare(model, sim)
+  -- a model file may name another (compare_with, beside it): its Gy/GBq
+  -- are listed next to this model's
+  if model.compare_with then
+    local dir = o.model:match("^(.*)/[^/]*$") or "."
+    local file = dir .. "/" .. model.compare_with
+    local other = M.load(file)
+    o.other = { file = model.compare_with, model = other,
+                sim = M.simulate(other, o.patients, o.seed) }
+  end
   rk.mkdir(o.out)
   local files, warnings = {}, {}
   local png

@@ -383,9 +383,9 @@ do
   end, "activity 'X' is neither a state nor an output", "unknown quantity")
   t.raises(function()
     rk.regimen { model = dofile(srcdir .. "/models/lu177_dotatate.lua"),
-                 patients = one, rule = "empiric", regions = { "liver" } }
-  end, "unknown region 'liver' (the model file has: kidney, marrow, "
-    .. "spleen, tumour)", "unknown region of a model file")
+                 patients = one, rule = "empiric", regions = { "thyroid" } }
+  end, "unknown region 'thyroid' (the model file has: kidney, liver, "
+    .. "marrow, spleen, tumour, whole_body)", "unknown region of a model file")
   t.raises(function() run { rule = "pp-prrt", target_gy = 2300 } end,
            "target_gy' = 2300 Gy is implausible.*cGy",
            "target_gy = 2300: suggests cGy")

@@ -1,0 +1,412 @@
+-- model_calibrate.lua - fits a population model's typical values and
+-- inter-individual CVs to several published summary statistics at once
+-- (means, SDs, effective half-lives, whole-body retention) by weighted
+-- least squares on the statistics of simulated virtual patients.
+--
+--   radiokin scripts/model_calibrate.lua models/lu177_psma.lua
+--            [--patients 200] [--seed 1] [--maxeval 400] [--out DIR]
+--            [--name NAME] [--quiet]
+--
+-- Input: a population model file (as scripts/model_report.lua reads it)
+-- that also returns
+--   population_spec  the table its rk.population was built from
+--   calibration = {
+--     params = { { name = "kKin", what = "theta" | "cv", lower =, upper = },
+--                { name = "spleen_kg", what = "cov_sd", ... }, ... },
+--       (theta: a typical value; cv: the IIV CV of a parameter; cov_sd:
+--       the SD of a sampled covariate)
+--     targets = { { target = i (index into targets), stat = "mean" | "sd"
+--                   | "median", se = (optional) }, ... },
+--   }
+-- Objective (minimised by rk.optimize, NLopt BOBYQA): the sum over the
+-- chosen statistics of ((simulated - published) / se)^2, with se the
+-- standard error of the published statistic:
+--   mean    SD / sqrt(n); with a ci = {lo, hi} instead: (hi - lo) / 3.92
+--   sd      SD / sqrt(2 (n - 1))  (normal-theory SE of an SD)
+--   median  given as se in the calibration entry (a median with a range
+--           has no standard SE)
+-- The weight of a statistic is 1 / se^2. Parameters are searched on the
+-- log scale within their bounds (all positive).
+--
+-- Common random numbers: every evaluation rebuilds the population with
+-- the trial values and samples the same seeded patients (rk.population
+-- draws patient i's random effects from its own stream seeded by (seed,
+-- i), so only the values move, not the draws): the objective is then a
+-- smooth function of the parameters, not a noisy one.
+--
+-- Writes DIR/NAME.md: the fitted values beside the starting ones, and per
+-- statistic the published value, its se, weight, the simulated value at
+-- the start and at the fit, and the residual (simulated - published) / se.
+local rk = require "radiokin"
+
+local src = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
+local report = dofile(src .. "/model_report.lua")
+
+local M = {}
+
+local USAGE = "usage: radiokin scripts/model_calibrate.lua MODEL.lua "
+  .. "[--patients N] [--seed S] [--maxeval E] [--out DIR] [--name NAME] "
+  .. "[--quiet]"
+
+M.HELP = USAGE .. [[
+
+
+Weighted least-squares calibration of a population model's typical values
+and CVs to several published statistics at once, on common random numbers
+(the same seeded virtual patients at every evaluation).
+
+Input: MODEL.lua, a population model file as scripts/model_report.lua reads
+it, with two more fields:
+  population_spec = the table given to rk.population
+  calibration = {
+    params  = { { name = "kKin", what = "theta" | "cv", lower =, upper = },
+                { name = "spleen_kg", what = "cov_sd", ... }, ... },
+              (theta: typical value, cv: IIV CV, cov_sd: a covariate's SD)
+    targets = { { target = index into targets, stat = "mean" | "sd" |
+                  "median", se = (optional) }, ... } }
+
+Objective: sum of ((simulated - published) / se)^2 over the statistics,
+se = SD/sqrt(n) for a mean (or (hi - lo)/3.92 from a ci), SD/sqrt(2(n-1))
+for an SD, the entry's se for a median. Minimised by rk.optimize (NLopt
+BOBYQA) over log parameters within their bounds.
+
+Options
+  --patients N   virtual patients per evaluation, 2..20000 (default 200)
+  --seed S       their seed, integer >= 0 (default 1)
+  --maxeval E    objective evaluations at most, 1..100000 (default 400)
+  --out DIR      output folder (default out), made if missing
+  --name NAME    output stem (default: the model file's name + _calibration)
+  --quiet        print nothing but errors
+
+Output: DIR/NAME.md with the fitted parameters (start, fit, bounds) and
+the fit per statistic: target, published, se, weight, simulated at the
+start and at the fit, residual. The fitted values are for the model file
+to keep (with a comment naming this calibration).
+
+Example
+  radiokin scripts/model_calibrate.lua models/lu177_dotatate.lua --patients 200 --out reports]]
+
+local function usage(msg)
+  error((msg and msg .. "\n" or "") .. USAGE, 0)
+end
+
+function M.parse_args(args)
+  local o = { patients = 200, seed = 1, maxeval = 400, out = "out" }
+  local i = 1
+  local function value(name)
+    i = i + 1
+    return args[i] or usage(name .. " needs a value")
+  end
+  local function integer(name, lo, hi)
+    local v = value(name)
+    local x = math.tointeger(tonumber(v))
+    if not x or x < lo or x > hi then
+      usage(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
+        v))
+    end
+    return x
+  end
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    elseif a == "--patients" then o.patients = integer(a, 2, 20000)
+    elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 31 - 1)
+    elseif a == "--maxeval" then o.maxeval = integer(a, 1, 100000)
+    elseif a == "--out" then o.out = value(a)
+    elseif a == "--name" then
+      o.name = value(a)
+      if not o.name:match("^[%w_.-]+$") or o.name:match("^%.") then
+        usage(("--name needs letters, digits, '_', '-', '.' and no leading "
+          .. "dot (got '%s')"):format(o.name))
+      end
+    elseif a == "--quiet" then o.quiet = true
+    elseif a:sub(1, 1) == "-" then usage("unknown option '" .. a .. "'")
+    elseif o.model then usage("one model file only (got '" .. o.model
+        .. "' and '" .. a .. "')")
+    else o.model = a end
+    i = i + 1
+  end
+  if not o.model then usage("a model file is required") end
+  if not o.name then
+    o.name = (o.model:match("([^/]+)%.lua$") or o.model:match("([^/]+)$"))
+      .. "_calibration"
+  end
+  return o
+end
+
+-- ------------------------------------------------------------ the problem
+
+-- Checks the calibration table of model file `path`; returns the list of
+-- statistics { target =, index =, stat =, value =, se = }.
+function M.statistics(model, path)
+  local function bad(msg) error(path .. ": calibration: " .. msg, 0) end
+  local cal = model.calibration
+  if type(cal) ~= "table" then
+    bad("field 'calibration' is missing (a table { params =, targets = })")
+  end
+  if type(model.population_spec) ~= "table" then
+    error(path .. ": field 'population_spec' (the table given to "
+      .. "rk.population) is missing", 0)
+  end
+  if type(cal.params) ~= "table" or #cal.params == 0 then
+    bad("field 'params' must list at least one parameter")
+  end
+  local seen = {}
+  for i, p in ipairs(cal.params) do
+    local w = ("params[%d]"):format(i)
+    if p.what ~= "theta" and p.what ~= "cv" and p.what ~= "cov_sd" then
+      bad(w .. ": 'what' must be \"theta\", \"cv\" or \"cov_sd\" (got "
+        .. tostring(p.what) .. ")")
+    end
+    if p.what == "cov_sd" then
+      local c = (model.population_spec.covariates or {})[p.name]
+      if type(p.name) ~= "string" or type(c) ~= "table" or not c.sd then
+        bad(w .. ": 'name' must be a sampled covariate with an sd (got "
+          .. tostring(p.name) .. ")")
+      end
+    elseif type(p.name) ~= "string" or model.model.params[p.name] == nil then
+      bad(w .. ": 'name' must be a parameter of the model (got "
+        .. tostring(p.name) .. ")")
+    end
+    if type(p.lower) ~= "number" or type(p.upper) ~= "number"
+        or not (p.lower > 0 and p.lower < p.upper) then
+      bad(w .. ": bounds must be numbers 0 < lower < upper")
+    end
+    local key = p.what .. "." .. p.name
+    if seen[key] then bad(w .. ": " .. key .. " is listed twice") end
+    seen[key] = true
+  end
+  if type(cal.targets) ~= "table" or #cal.targets == 0 then
+    bad("field 'targets' must list at least one statistic")
+  end
+  local out = {}
+  for i, c in ipairs(cal.targets) do
+    local w = ("targets[%d]"):format(i)
+    local tg = model.targets[c.target]
+    if not tg then
+      bad(w .. ": 'target' must index the model's targets (got "
+        .. tostring(c.target) .. ")")
+    end
+    local s = { target = tg, index = c.target, stat = c.stat }
+    if c.stat == "mean" then
+      s.value = tg.mean
+      if c.se then s.se = c.se
+      elseif tg.ci then s.se = (tg.ci[2] - tg.ci[1]) / 3.92
+      elseif tg.sd and tg.n then s.se = tg.sd / math.sqrt(tg.n) end
+    elseif c.stat == "sd" then
+      s.value = tg.sd
+      if c.se then s.se = c.se
+      elseif tg.sd and tg.n and tg.n >= 2 then
+        s.se = tg.sd / math.sqrt(2 * (tg.n - 1))
+      end
+    elseif c.stat == "median" then
+      s.value, s.se = tg.median, c.se
+    else
+      bad(w .. ": 'stat' must be \"mean\", \"sd\" or \"median\" (got "
+        .. tostring(c.stat) .. ")")
+    end
+    if type(s.value) ~= "number" then
+      bad(w .. ": target " .. c.target .. " has no published " .. c.stat)
+    end
+    if type(s.se) ~= "number" or not (s.se > 0) then
+      bad(w .. ": no standard error for the " .. c.stat .. " of target "
+        .. c.target .. " (give se =)")
+    end
+    if tg.quantity ~= "retention_pct" and not model.regions[tg.region] then
+      bad(w .. ": target " .. c.target .. " is of region '" .. tg.region
+        .. "', which the model does not have")
+    end
+    out[#out + 1] = s
+  end
+  return out
+end
+
+-- The population with the trial values x (one per calibration param).
+local function population_at(model, x)
+  local spec, cal = model.population_spec, model.calibration
+  local s = {}
+  for k, v in pairs(spec) do s[k] = v end
+  local theta, cv, covs = {}, {}, {}
+  for k, v in pairs(spec.theta or {}) do theta[k] = v end
+  for k, v in pairs(spec.cv or {}) do cv[k] = v end
+  for k, v in pairs(spec.covariates or {}) do covs[k] = v end
+  for i, p in ipairs(cal.params) do
+    if p.what == "theta" then theta[p.name] = x[i]
+    elseif p.what == "cv" then cv[p.name] = x[i]
+    else
+      local c = {}
+      for k, v in pairs(covs[p.name]) do c[k] = v end
+      c.sd = x[i]
+      covs[p.name] = c
+    end
+  end
+  s.theta, s.cv, s.covariates = theta, cv, covs
+  return rk.population(s)
+end
+
+-- The simulated value of each statistic for the trial values x.
+function M.evaluate(model, stats, x, n, seed)
+  local pop = population_at(model, x)
+  local view = setmetatable({ population = pop }, { __index = model })
+  local sim = report.simulate(view, n, seed)
+  if #sim.failed > 0 then
+    error(("%d of %d patients failed at x = {%s} (first: %s)"):format(
+      #sim.failed, n, table.concat(x, ", "), sim.failed[1].message), 0)
+  end
+  local v = {}
+  for i, s in ipairs(stats) do
+    local tg, series = s.target
+    if tg.quantity == "Gy/GBq" then series = sim.dose[tg.region]
+    elseif tg.quantity == "Teff_h" then series = sim.teff[tg.region]
+    else series = sim.retention[tg.time_h] end
+    local st = report.stats(series)
+    v[i] = st[s.stat]
+  end
+  return v
+end
+
+function M.objective(stats, v)
+  local f = 0
+  for i, s in ipairs(stats) do f = f + ((v[i] - s.value) / s.se) ^ 2 end
+  return f
+end
+
+-- The typical value or CV a calibration param starts from.
+local function start_value(model, p)
+  local spec = model.population_spec
+  if p.what == "theta" then
+    return (spec.theta and spec.theta[p.name]) or model.model.params[p.name]
+  elseif p.what == "cov_sd" then
+    return spec.covariates[p.name].sd
+  end
+  return spec.cv and spec.cv[p.name]
+end
+
+function M.calibrate(model, stats, o)
+  local cal = model.calibration
+  local x0, lo, hi = {}, {}, {}
+  for i, p in ipairs(cal.params) do
+    local v = start_value(model, p)
+    if type(v) ~= "number" then
+      error(("calibration params[%d]: %s.%s has no starting value in the "
+        .. "model"):format(i, p.what, p.name), 0)
+    end
+    v = math.min(math.max(v, p.lower), p.upper)
+    x0[i], lo[i], hi[i] = math.log(v), math.log(p.lower), math.log(p.upper)
+  end
+  local function values(u)
+    local x = {}
+    for i = 1, #u do x[i] = math.exp(u[i]) end
+    return x
+  end
+  local v0 = M.evaluate(model, stats, values(x0), o.patients, o.seed)
+  local trace = {}
+  local r = rk.optimize {
+    f = function(u)
+      local v = M.evaluate(model, stats, values(u), o.patients, o.seed)
+      local f = M.objective(stats, v)
+      trace[#trace + 1] = f
+      return f
+    end,
+    x0 = x0, lower = lo, upper = hi, maxeval = o.maxeval,
+    xtol_rel = o.xtol_rel or 1e-4,
+  }
+  local x = values(r.x)
+  local v1 = M.evaluate(model, stats, x, o.patients, o.seed)
+  return { start = values(x0), fit = x, v0 = v0, v1 = v1,
+           f0 = M.objective(stats, v0), f1 = M.objective(stats, v1),
+           evals = r.evals, status = r.status, converged = r.converged }
+end
+
+local function g(x) return x and ("%.4g"):format(x) or "-" end
+
+local function cell(s)
+  return (tostring(s):gsub("[\r\n]", " "):gsub("|", "\\|"))
+end
+
+function M.markdown(model, o, stats, res)
+  local out = {}
+  local function add(s) out[#out + 1] = s end
+  add(("# Calibration: %s"):format(cell(model.model.name or o.name)))
+  add("")
+  add(("Weighted least squares on the statistics of %d virtual patients "
+    .. "(seed %d, the same patients at every evaluation); rk.optimize "
+    .. "(NLopt BOBYQA, log parameters): %d evaluations, status %s%s."):format(
+    o.patients, o.seed, res.evals, res.status,
+    res.converged and "" or " (**not converged**)"))
+  add(("Objective sum((sim - pub) / se)^2: %s at the start, %s at the "
+    .. "fit. Model file: %s (radiokin %s)."):format(g(res.f0), g(res.f1),
+    cell(o.model), rk.version))
+  add("")
+  add("## Parameters")
+  add("")
+  add("| parameter | start | fit | lower | upper |")
+  add("|---|---|---|---|---|")
+  for i, p in ipairs(model.calibration.params) do
+    add(("| %s %s | %s | %s | %s | %s |"):format(p.what, p.name,
+      g(res.start[i]), g(res.fit[i]), g(p.lower), g(p.upper)))
+  end
+  add("")
+  add("## Fit")
+  add("")
+  add("Residual = (simulated - published) / se; weight = 1 / se^2.")
+  add("")
+  add("| # | target | stat | published | se | weight | simulated (start) "
+    .. "| simulated (fit) | residual | source |")
+  add("|---|---|---|---|---|---|---|---|---|---|")
+  for i, s in ipairs(stats) do
+    local tg = s.target
+    add(("| %d | %s %s%s | %s | %s | %s | %s | %s | %s | %+.2f | %s |")
+      :format(s.index, cell(tg.region), cell(tg.quantity),
+      tg.time_h and (" at " .. g(tg.time_h) .. " h") or "", s.stat,
+      g(s.value), g(s.se), g(1 / s.se ^ 2), g(res.v0[i]), g(res.v1[i]),
+      (res.v1[i] - s.value) / s.se, cell(tg.paper)))
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+function M.run(o)
+  local model = report.load(o.model)
+  local stats = M.statistics(model, o.model)
+  local res = M.calibrate(model, stats, o)
+  rk.mkdir(o.out)
+  local md = o.out .. "/" .. o.name .. ".md"
+  rk.write_atomic(md, M.markdown(model, o, stats, res))
+  return { model = model, stats = stats, result = res, files = { md } }
+end
+
+function M.main(args)
+  local o = M.parse_args(args)
+  if o.help then
+    print(M.HELP)
+    return
+  end
+  local r = M.run(o)
+  if not o.quiet then
+    local res = r.result
+    for i, p in ipairs(r.model.calibration.params) do
+      print(("%-5s %-8s start %-10s fit %s"):format(p.what, p.name,
+        g(res.start[i]), g(res.fit[i])))
+    end
+    for i, s in ipairs(r.stats) do
+      print(("#%-2d %-9s %-13s %-6s pub %-8s sim %-8s residual %+.2f")
+        :format(s.index, s.target.region, s.target.quantity, s.stat,
+        g(s.value), g(res.v1[i]), (res.v1[i] - s.value) / s.se))
+    end
+    print(("objective %s -> %s, %d evaluations (%s)"):format(g(res.f0),
+      g(res.f1), res.evals, res.status))
+    print("written: " .. table.concat(r.files, ", "))
+  end
+  if not r.result.converged then
+    error("the optimiser stopped before converging (" .. r.result.status
+      .. "): raise --maxeval", 0)
+  end
+  return r
+end
+
+if arg and arg[0] and debug.getinfo(1, "S").source == "@" .. arg[0] then
+  M.main(arg)
+end
+return M

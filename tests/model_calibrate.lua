@@ -1,0 +1,200 @@
+-- tests/model_calibrate.lua - scripts/model_calibrate.lua: the weighted
+-- least-squares calibration of a population model to summary statistics
+-- on common random numbers.
+--
+-- Recovery: a small kidney model (blood B -> kidney K -> blood, urine U)
+-- with known parameters (kin 0.01 /h, its CV 30 %, kout 0.02 /h) gives
+-- "published" statistics (kidney Gy/GBq mean and SD, kidney Teff
+-- median); the calibration, started far off (kin 0.004, CV 70 %, kout
+-- 0.008), must find the parameters again:
+--  * from statistics of the same seeded patients it fits with: to 1 %
+--    (the objective's minimum is then exactly the true values; 1 % is the
+--    optimiser's tolerance, xtol 1e-4 on log parameters, with margin);
+--  * from statistics of 4,000 other patients (seed 7), fitted on 400
+--    (seed 1): kin and kout within 5 %, the CV within 15 % (sampling
+--    error of 400 patients: SE of a mean about 1.5 %, of an SD 3.5 %, so
+--    these are 3-4 SE).
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local src = os.getenv("RADIOKIN_SRCDIR") or "."
+local build = os.getenv("RADIOKIN_BUILDDIR") or "."
+local exe = build .. "/radiokin"
+local tmp = t.scratch()
+local C = dofile(src .. "/scripts/model_calibrate.lua")
+local R = dofile(src .. "/scripts/model_report.lua")
+
+-- the model file, with its published statistics filled in
+local TEMPLATE = [[
+local rk = require "radiokin"
+local m = rk.model {
+  name = "kidney_test", nuclide = "Lu-177", states = { "B", "K", "U" },
+  positive = true,
+  params = { k10 = 0.3, kin = %s, kout = %s, m_K = 0.3 },
+  ode = function(s, p)
+    return { B = -(p.k10 + p.kin) * s.B + p.kout * s.K,
+             K = p.kin * s.B - p.kout * s.K, U = p.k10 * s.B }
+  end,
+  outputs = function(s, p) return { D_K = s.K * 8.532e-5 / p.m_K } end,
+}
+local spec = { model = m, cv = { kin = %s, k10 = 0.1 } }
+return {
+  model = m, population = rk.population(spec), population_spec = spec,
+  dose_to = "B", urine = "U", activity_MBq = 1000, interval_h = 1000,
+  regions = { kidney = { activity = "K", mass_param = "m_K",
+                         dose_rate = "D_K" } },
+  targets = {
+    { region = "kidney", quantity = "Gy/GBq", mean = %s, sd = %s, n = 30,
+      role = "calibration", method = "SPECT", paper = "simulated",
+      table = "-", read = true },
+    { region = "kidney", quantity = "Teff_h", median = %s, n = 30,
+      role = "comparison", method = "SPECT", paper = "simulated",
+      table = "-", read = true },
+  },
+  calibration = {
+    params = {
+      { name = "kin", what = "theta", lower = 0.001, upper = 0.1 },
+      { name = "kin", what = "cv", lower = 0.05, upper = 1.5 },
+      { name = "kout", what = "theta", lower = 0.002, upper = 0.2 },
+    },
+    targets = { { target = 1, stat = "mean" }, { target = 1, stat = "sd" },
+                { target = 2, stat = "median", se = 0.5 } },
+  },
+}
+]]
+local function model_file(name, kin, cv, kout, mean, sd, teff)
+  local path = tmp .. "/" .. name .. ".lua"
+  t.write_file(path, TEMPLATE:format(kin, kout, cv, mean, sd, teff))
+  return path
+end
+
+-- the published statistics of the true model
+local function truth(n, seed)
+  local M = R.load(model_file("truth", 0.01, 0.3, 0.02, 1, 1, 1))
+  local sim = R.simulate(M, n, seed)
+  local d, e = R.stats(sim.dose.kidney), R.stats(sim.teff.kidney)
+  return d.mean, d.sd, e.median
+end
+
+do
+  local mean, sd, teff = truth(400, 1)
+  local path = model_file("same", 0.004, 0.7, 0.008, mean, sd, teff)
+  local M = R.load(path)
+  local stats = C.statistics(M, path)
+  local res = C.calibrate(M, stats, { patients = 400, seed = 1,
+    maxeval = 2000, xtol_rel = 1e-6 })
+  t.ok(res.converged, "same patients: converged (" .. res.status .. ", "
+    .. res.evals .. " evaluations)")
+  t.is(res.fit[1], 0.01, 0.01 * 0.01, "same patients: kin 0.01 recovered to 1 %")
+  t.is(res.fit[2], 0.3, 0.01 * 0.3, "... its CV 0.3 to 1 %")
+  t.is(res.fit[3], 0.02, 0.01 * 0.02, "... kout 0.02 to 1 %")
+  t.ok(res.f1 < 1e-4 and res.f0 > 100, ("... objective %.3g at the start, "
+    .. "%.3g at the fit"):format(res.f0, res.f1))
+  -- the objective is the weighted sum of squares: by hand at the start
+  local by_hand = ((res.v0[1] - mean) / (sd / math.sqrt(30))) ^ 2
+    + ((res.v0[2] - sd) / (sd / math.sqrt(58))) ^ 2
+    + ((res.v0[3] - teff) / 0.5) ^ 2
+  t.is(res.f0, by_hand, 1e-9 * by_hand, "objective = sum ((sim - pub) / se)^2, "
+    .. "se = SD/sqrt(n), SD/sqrt(2(n-1)), given")
+end
+
+do
+  local mean, sd, teff = truth(4000, 7)
+  local path = model_file("other", 0.004, 0.7, 0.008, mean, sd, teff)
+  local M = R.load(path)
+  local res = C.calibrate(M, C.statistics(M, path), { patients = 400,
+    seed = 1, maxeval = 2000 })
+  t.ok(math.abs(res.fit[1] / 0.01 - 1) < 0.05,
+    ("other patients: kin %.5f within 5 %% of 0.01"):format(res.fit[1]))
+  t.ok(math.abs(res.fit[2] / 0.3 - 1) < 0.15,
+    ("... CV %.3f within 15 %% of 0.3"):format(res.fit[2]))
+  t.ok(math.abs(res.fit[3] / 0.02 - 1) < 0.05,
+    ("... kout %.5f within 5 %% of 0.02"):format(res.fit[3]))
+end
+
+-- common random numbers: the objective is a smooth function of a
+-- parameter (second differences small against the values), and the same
+-- values give the same objective
+do
+  local path = model_file("crn", 0.01, 0.3, 0.02, 0.5, 0.2, 40)
+  local M = R.load(path)
+  local stats = C.statistics(M, path)
+  local f = {}
+  for i, kin in ipairs { 0.0099, 0.0100, 0.0101 } do
+    f[i] = C.objective(stats, C.evaluate(M, stats, { kin, 0.3, 0.02 }, 200, 1))
+  end
+  local again = C.objective(stats, C.evaluate(M, stats, { 0.01, 0.3, 0.02 },
+    200, 1))
+  t.is(again, f[2], 0, "same values, same patients: the same objective")
+  t.ok(math.abs(f[1] - 2 * f[2] + f[3]) < 1e-3 * f[2],
+    ("objective smooth in kin: second difference %.3g against %.3g")
+      :format(f[1] - 2 * f[2] + f[3], f[2]))
+end
+
+-- bad calibration tables: file and entry named
+do
+  local text = TEMPLATE:format(0.01, 0.02, 0.3, 0.5, 0.2, 40)
+  local function bad(from, to, pattern, what)
+    local i, j = text:find(from, 1, true)
+    assert(i, from)
+    local path = tmp .. "/bad.lua"
+    t.write_file(path, text:sub(1, i - 1) .. to .. text:sub(j + 1))
+    t.raises(function()
+      local M = R.load(path)
+      C.statistics(M, path)
+    end, pattern, what)
+  end
+  bad('{ name = "kout", what = "theta"', '{ name = "kx", what = "theta"',
+    "bad.lua: calibration: params%[3%]: 'name' must be a parameter of the "
+    .. "model %(got kx%)", "an unknown parameter")
+  bad('what = "cv", lower = 0.05', 'what = "omega", lower = 0.05',
+    "params%[2%]: 'what' must be \"theta\", \"cv\" or \"cov_sd\"",
+    "an unknown kind")
+  bad('lower = 0.002, upper = 0.2', 'lower = 0.2, upper = 0.002',
+    "params%[3%]: bounds must be numbers 0 < lower < upper", "bounds reversed")
+  bad('{ target = 2, stat = "median", se = 0.5 }',
+    '{ target = 2, stat = "median" }',
+    "targets%[3%]: no standard error for the median of target 2",
+    "a median without se")
+  bad('{ target = 1, stat = "sd" }', '{ target = 5, stat = "sd" }',
+    "targets%[2%]: 'target' must index the model's targets", "a bad index")
+  bad('{ target = 1, stat = "sd" }', '{ target = 1, stat = "cv" }',
+    "'stat' must be \"mean\", \"sd\" or \"median\"", "an unknown statistic")
+  bad('population_spec = spec,', '', "field 'population_spec'",
+    "no population_spec")
+end
+
+-- the script
+do
+  local path = model_file("cli", 0.004, 0.7, 0.008, 0.75, 0.25, 25)
+  local st, out = rk.run { exe, src .. "/scripts/model_calibrate.lua", "--help" }
+  t.ok(st == 0 and out:find("least-squares calibration", 1, true)
+    and out:find("common random numbers", 1, true), "--help")
+  local err, _
+  st, _, err = rk.run { exe, src .. "/scripts/model_calibrate.lua" }
+  t.ok(st ~= 0 and err:find("a model file is required", 1, true),
+    "no model: refused")
+  st, _, err = rk.run { exe, src .. "/scripts/model_calibrate.lua", path,
+    "--patients", "1" }
+  t.ok(st ~= 0 and err:find("--patients needs an integer in 2..20000", 1,
+    true), "--patients 1 refused")
+  st, out, err = rk.run { exe, src .. "/scripts/model_calibrate.lua", path,
+    "--patients", "100", "--out", tmp .. "/out" }
+  t.is(st, 0, "a calibration runs (" .. tostring(err) .. ")")
+  local md = t.read_file(tmp .. "/out/cli_calibration.md")
+  t.ok(md:find("| parameter | start | fit | lower | upper |", 1, true)
+    and md:find("| # | target | stat | published | se | weight | simulated "
+      .. "(start) | simulated (fit) | residual | source |", 1, true)
+    and md:find("| theta kin |", 1, true), "the report: parameters and the "
+    .. "fit per statistic with weight and residual")
+  st, _, err = rk.run { exe, src .. "/scripts/model_calibrate.lua", path,
+    "--patients", "50", "--maxeval", "3", "--out", tmp .. "/out" }
+  t.ok(st ~= 0 and err:find("stopped before converging", 1, true),
+    "--maxeval 3: not converged, non-zero exit saying so")
+  -- a model file without a calibration table
+  st, _, err = rk.run { exe, src .. "/scripts/model_calibrate.lua",
+    src .. "/models/lu177_6c.lua", "--out", tmp .. "/out" }
+  t.ok(st ~= 0, "a file that is not a population model: refused")
+end
+
+t.done()
