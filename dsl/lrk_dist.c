@@ -379,6 +379,110 @@ size_t lrk_dist_min_size(size_t v)
   return v;
 }
 
+int lrk_dist_allgather_into(const void *mine, size_t len, void *all,
+                            size_t total, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  if (ACTIVE) {
+    unsigned long long l = len, *lens;
+    int *counts, *displs, r, rc;
+    size_t sum = 0;
+    lens = malloc((size_t)dist_size * (sizeof *lens + 2 * sizeof(int)));
+    if (!lens)
+      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
+    counts = (int *)(lens + dist_size);
+    displs = counts + dist_size;
+    rc = MPI_Allgather(&l, 1, MPI_UNSIGNED_LONG_LONG, lens, 1,
+                       MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) {
+      free(lens);
+      return mpi_fail(err, rc, "gather");
+    }
+    for (r = 0; r < dist_size; r++) {
+      displs[r] = (int)sum;
+      counts[r] = (int)lens[r];
+      sum += lens[r];
+      if (sum > INT_MAX) {
+        free(lens);
+        return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes "
+                            "exceed MPI's int counts", sum);
+      }
+    }
+    if (sum != total) {
+      free(lens);
+      return rkin_err_set(err, RKIN_EINVAL, "MPI gather: the ranks sent "
+                          "%zu bytes, %zu expected (ranks out of step)",
+                          sum, total);
+    }
+    rc = MPI_Allgatherv(mine, (int)len, MPI_BYTE, all, counts, displs,
+                        MPI_BYTE, MPI_COMM_WORLD);
+    free(lens);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "gather");
+    return RKIN_OK;
+  }
+#endif
+  if (len != total)
+    return rkin_err_set(err, RKIN_EINVAL, "gather: %zu bytes, %zu "
+                        "expected", len, total);
+  if (len) memcpy(all, mine, len);
+  return RKIN_OK;
+}
+
+/* ------------------------------------------------ population fits */
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* rkin_popfit_opts gather: lrk_dist_allgather_into, timed. */
+static int pop_gather(const void *mine, size_t len, void *all, size_t total,
+                      void *ud, rkin_err *err)
+{
+  lrk_dist_popstat *st = ud;
+  double t0 = now_s();
+  int rc = lrk_dist_allgather_into(mine, len, all, total, err);
+  st->seconds += now_s() - t0;
+  st->calls++;
+  st->bytes += (double)total;
+  return rc;
+}
+
+static int pop_agree_ranks(int rc, rkin_err *err, void *ud)
+{
+  (void)ud;
+  return lrk_dist_failed(rc, err);
+}
+
+void lrk_dist_popfit(lua_State *L, const char *ctx, rkin_popfit_opts *o,
+                     size_t n_subj, size_t n_obs, lrk_dist_popstat *st)
+{
+  unsigned long long shape[2], mine[2];
+  rkin_err err;
+  int rc = RKIN_OK;
+  memset(st, 0, sizeof *st);
+  if (lrk_dist_size() <= 1) return;
+  rkin_err_clear(&err);
+  /* the same data on every rank: else the gathers would not fit */
+  mine[0] = shape[0] = n_subj;
+  mine[1] = shape[1] = n_obs;
+  rc = lrk_dist_bcast(shape, sizeof shape, 0, &err);
+  if (!rc && (shape[0] != mine[0] || shape[1] != mine[1]))
+    rc = rkin_err_set(&err, RKIN_EINVAL, "the dataset has %llu subjects "
+                      "and %llu observations here but %llu and %llu on "
+                      "rank 0 (every rank must fit the same data)",
+                      mine[0], mine[1], shape[0], shape[1]);
+  lrk_dist_agree(L, ctx, rc, &err);
+  lrk_dist_range(n_subj, lrk_dist_rank(), lrk_dist_size(), &o->subj_lo,
+                 &o->subj_hi);
+  o->gather = pop_gather;
+  o->agree = pop_agree_ranks;
+  o->dist_ud = st;
+  o->threads = lrk_dist_threads(o->threads);
+}
+
 /* ------------------------------------------------------------- tasks */
 
 static atomic_size_t task_next;
