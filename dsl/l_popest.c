@@ -130,13 +130,15 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
 static void push_mpi_stats(lua_State *L, const lrk_dist_popstat *st,
                            int n_eval)
 {
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushinteger(L, lrk_dist_size());
   lua_setfield(L, -2, "ranks");
   lua_pushinteger(L, st->calls);
   lua_setfield(L, -2, "gathers");
   lua_pushnumber(L, st->seconds);
   lua_setfield(L, -2, "gather_s");
+  lua_pushnumber(L, st->cpu_seconds);
+  lua_setfield(L, -2, "gather_cpu_s");
   lua_pushnumber(L, st->bytes);
   lua_setfield(L, -2, "gather_bytes");
   lua_pushnumber(L, n_eval > 0 ? st->seconds / n_eval : st->seconds);

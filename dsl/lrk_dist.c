@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -437,14 +438,22 @@ static double now_s(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double thread_cpu_s(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* rkin_popfit_opts gather: lrk_dist_allgather_into, timed. */
 static int pop_gather(const void *mine, size_t len, void *all, size_t total,
                       void *ud, rkin_err *err)
 {
   lrk_dist_popstat *st = ud;
-  double t0 = now_s();
+  double t0 = now_s(), c0 = thread_cpu_s();
   int rc = lrk_dist_allgather_into(mine, len, all, total, err);
   st->seconds += now_s() - t0;
+  st->cpu_seconds += thread_cpu_s() - c0;
   st->calls++;
   st->bytes += (double)total;
   return rc;
@@ -595,9 +604,57 @@ static int mpi_range(lua_State *L)
   return 2;
 }
 
+/* rk.mpi.gather_time(bytes [, reps]) -> mean, least seconds: collective;
+ * the time of one gather of `bytes` bytes from every rank to every rank (the
+ * call a population fit makes per outer evaluation), each started right
+ * after a barrier so waiting for other ranks is left out: the latency
+ * and bandwidth of the interconnect, for scaling projections. 0 with
+ * one process. */
+static int mpi_gather_time(lua_State *L)
+{
+  long long bytes = lrk_check_count(L, 1, "rk.mpi.gather_time", "bytes", 0,
+                                    (long long)1 << 26);
+  long long reps = luaL_optinteger(L, 2, 100);
+  double total = 0, least = HUGE_VAL;
+  char *mine, *all;
+  size_t n = (size_t)lrk_dist_size();
+  long long i;
+  rkin_err err;
+  int rc = RKIN_OK;
+  if (reps < 1 || reps > 1000000)
+    return lrk_error(L, "rk.mpi.gather_time: reps must be in [1, 1000000] "
+                     "(got %lld)", reps);
+  mine = calloc((size_t)bytes + 1, 1);
+  all = calloc((size_t)bytes * n + 1, 1);
+  rkin_err_clear(&err);
+  if (!mine || !all)
+    rc = rkin_err_set(&err, RKIN_ENOMEM, "out of memory");
+  lrk_dist_agree(L, "rk.mpi.gather_time", rc, &err);
+  for (i = 0; !rc && i < reps; i++) {
+    double t0;
+#ifdef HAVE_MPI
+    if (ACTIVE) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+    t0 = now_s();
+    rc = lrk_dist_allgather_into(mine, (size_t)bytes, all,
+                                 (size_t)bytes * n, &err);
+    t0 = now_s() - t0;
+    total += t0;
+    if (t0 < least) least = t0;
+  }
+  free(mine);
+  free(all);
+  lrk_dist_agree(L, "rk.mpi.gather_time", rc, &err);
+  lua_pushnumber(L, n > 1 ? total / (double)reps : 0);
+  lua_pushnumber(L, n > 1 ? least : 0);
+  return 2;
+}
+
 int luaopen_radiokin_mpi(lua_State *L)
 {
-  static const luaL_Reg f[] = {{"range", mpi_range}, {NULL, NULL}};
+  static const luaL_Reg f[] = {{"range", mpi_range},
+                               {"gather_time", mpi_gather_time},
+                               {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushinteger(L, dist_rank);
   lua_setfield(L, -2, "rank");

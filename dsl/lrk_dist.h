@@ -102,6 +102,7 @@ int lrk_dist_allgather_into(const void *mine, size_t len, void *all,
  * includes waiting for the slowest rank), their count and bytes. */
 typedef struct {
   double seconds;
+  double cpu_seconds;   /* of the calling thread (MPI polls while waiting) */
   long calls;
   double bytes;
 } lrk_dist_popstat;
