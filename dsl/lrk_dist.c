@@ -623,7 +623,7 @@ static int mpi_gather_time(lua_State *L)
   int rc = RKIN_OK;
   if (reps < 1 || reps > 1000000)
     return lrk_error(L, "rk.mpi.gather_time: reps must be in [1, 1000000] "
-                     "(got %lld)", reps);
+                     "(got %I)", (lua_Integer)reps);
   mine = calloc((size_t)bytes + 1, 1);
   all = calloc((size_t)bytes * n + 1, 1);
   rkin_err_clear(&err);

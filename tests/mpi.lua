@@ -52,6 +52,13 @@ do
     "a rank outside the job")
 end
 
+do
+  local mean, least = rk.mpi.gather_time(24, 3)
+  t.ok(mean == 0 and least == 0, "rk.mpi.gather_time: 0 with one process")
+  t.raises(function() rk.mpi.gather_time(8, 0) end,
+    "reps must be in %[1, 1000000%] %(got 0%)", "gather_time: reps = 0")
+end
+
 -- ------------------------------------------------------ rk.replicates
 do
   local r = rk.replicates { n = 6, run = function(i)
@@ -95,14 +102,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 48)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 52)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 48)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 52)
   t.done()
   return
 end
@@ -116,7 +123,7 @@ do
   local st, _, err = rk.run(probe, nil, 60)
   if st ~= 0 then
     t.skip("mpirun cannot start 2 processes on this machine: "
-      .. tostring(err):gsub("%s+", " "):sub(1, 200), 48)
+      .. tostring(err):gsub("%s+", " "):sub(1, 200), 52)
     t.done()
     return
   end
@@ -471,6 +478,12 @@ if case == "theo" then
   local r = pm:fit(theoph)
   r:write_csv(out)
   dump(r)
+  -- one gather per evaluation at least when split, none alone
+  local g = r.mpi
+  io.stderr:write(("<ranks=%d gathers=%s>"):format(g.ranks, tostring(
+    g.ranks > 1 and g.gathers > r.n_eval and g.gather_s > 0
+    and g.gather_bytes >= 24 * 12 * g.gathers / 2
+    or g.ranks == 1 and g.gathers == 0 and g.gather_s == 0)))
 elseif case == "pm" then
   local m = rk.model { name = "parent_metabolite", states = { "P", "M" },
     params = { k = rk.positive(0.3), km = rk.positive(0.1),
@@ -538,6 +551,11 @@ end
       local st2, out, err = mpirun(np, fits, name, dir, table.unpack(args))
       local same, which = true, nil
       if name ~= "methods" then same, which = same_csvs(ref, dir) end
+      if name == "theo" then
+        t.ok(err:find("<ranks=" .. np .. " gathers=true>", 1, true),
+          ("theo, mpirun -np %d: r.mpi: %d ranks, a gather per evaluation "
+           .. "(none with one rank) (%s)"):format(np, np, err))
+      end
       t.ok(st2 == 0 and out == plain and same, ("%s, mpirun -np %d: "
         .. "estimates, SEs, OFV and EBEs to 17 digits%s the plain "
         .. "run's%s"):format(name, np, name ~= "methods" and ", parameter, "
@@ -612,6 +630,21 @@ io.stderr:write(("<%d/%d>"):format(rk.mpi.rank, rk.mpi.size))
   table.sort(seen)
   t.ok(st == 0 and table.concat(seen, ",") == "0,1,2",
     "rk.mpi.rank 0, 1, 2 and size 3 under mpirun -np 3")
+end
+
+-- rk.mpi.gather_time under mpirun: a positive time on every rank, the
+-- shortest not above the mean
+do
+  local s = write(tmp .. "/gtime.lua", [[
+local rk = require "radiokin"
+local mean, least = rk.mpi.gather_time(2400, 20)
+io.stderr:write(("<%d:%s>"):format(rk.mpi.rank,
+  tostring(mean > 0 and least > 0 and least <= mean and mean < 1)))
+]])
+  local st, _, err = mpirun(3, s)
+  local n = select(2, (err or ""):gsub("<%d:true>", ""))
+  t.ok(st == 0 and n == 3, "rk.mpi.gather_time, mpirun -np 3: 0 < least "
+    .. "<= mean < 1 s on every rank (" .. tostring(err) .. ")")
 end
 
 t.done()
