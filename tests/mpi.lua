@@ -102,14 +102,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 52)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 53)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 52)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 53)
   t.done()
   return
 end
@@ -123,7 +123,7 @@ do
   local st, _, err = rk.run(probe, nil, 60)
   if st ~= 0 then
     t.skip("mpirun cannot start 2 processes on this machine: "
-      .. tostring(err):gsub("%s+", " "):sub(1, 200), 52)
+      .. tostring(err):gsub("%s+", " "):sub(1, 200), 53)
     t.done()
     return
   end
@@ -587,6 +587,25 @@ end
     .. "rank must fit the same data)", 1, true), "ranks given different "
     .. "data: refused on every rank, no hang (" .. tostring(err3):sub(1, 300)
     .. ")")
+end
+
+-- examples/mpi_popfit.lua: the same estimates and SEs printed by a plain
+-- run and over 2 ranks (the first line names the ranks, the last the
+-- gather time); examples/slurm_popfit.sh parses (bash -n)
+do
+  local ex = src .. "/examples/mpi_popfit.lua"
+  local st, plain = rk.run { exe, ex }
+  local st2, out, err = mpirun(2, ex)
+  local function body(text)
+    return (text or ""):gsub("^[^\n]*\n", ""):gsub("rank 0 spent[^\n]*\n$",
+                                                    "")
+  end
+  local sh = rk.run { "bash", "-n", src .. "/examples/slurm_popfit.sh" }
+  t.ok(st == 0 and st2 == 0 and (out or ""):find("over 2 rank%(s%)")
+       and body(out) == body(plain) and #body(plain) > 100 and sh == 0,
+       "examples/mpi_popfit.lua: mpirun -np 2 prints the plain run's "
+       .. "estimates and SEs; slurm_popfit.sh parses (" .. tostring(err)
+       .. ")")
 end
 
 -- one rank fails before the collective call: the job stops (MPI_Abort)
