@@ -25,6 +25,17 @@ typedef struct {
   int status, modes;
 } subj_out;
 
+/* The buffer of every pass's gather, allocated with the fit: a process
+ * short of memory fails at set-up, where the processes agree, and not
+ * in a pass, where the others would wait for it. */
+int pop_dist_setup(pop *p, rkin_err *err)
+{
+  if (!(p->dist_buf = calloc(p->n_subj ? p->n_subj : 1, sizeof(subj_out))))
+    return rkin_err_set(err, RKIN_ENOMEM, "population fit: out of memory "
+                        "(gathering subjects)");
+  return RKIN_OK;
+}
+
 int pop_agree(const pop *p, int rc, rkin_err *err)
 {
   rkin_err local;
@@ -45,9 +56,13 @@ static int gather_block(pop *p, void *all, size_t lo, size_t hi,
   char *mine = NULL;
   int rc;
   /* MPI forbids a send buffer inside the receive buffer: a copy */
-  if (len && !(mine = malloc(len)))
+  if (len && !(mine = malloc(len))) {
+    /* still take part, sending nothing: the others see the sizes
+     * disagree and fail as well, rather than wait for this process */
+    p->opts.gather(NULL, 0, all, n_all * item, p->opts.dist_ud, err);
     return rkin_err_set(err, RKIN_ENOMEM, "population fit: out of memory "
                         "(gathering subjects)");
+  }
   if (len) memcpy(mine, (char *)all + lo * item, len);
   rc = p->opts.gather(mine, len, all, n_all * item, p->opts.dist_ud, err);
   free(mine);
@@ -65,13 +80,10 @@ int pop_dist_gather(pop *p, pop_task task, rkin_err *err)
   size_t lo = p->subj_lo, hi = p->subj_hi, ns = p->n_subj, s, k;
   size_t olo = lo < hi ? p->obs_off[lo] : 0;
   size_t ohi = lo < hi ? obs_end(p, hi - 1) : 0;
-  subj_out *o = calloc(ns ? ns : 1, sizeof *o);
+  subj_out *o = p->dist_buf;
   int rc, failed = 0;
   double *const obs_arr[] = {p->pred, p->ipred, p->res, p->iwres,
                              p->cwres};
-  if (!o)
-    return rkin_err_set(err, RKIN_ENOMEM, "population fit: out of memory "
-                        "(gathering subjects)");
   for (s = lo; s < hi; s++) {
     o[s].ofv = p->ofv_i[s];
     o[s].dofv = p->ebe_dofv[s];
@@ -86,7 +98,6 @@ int pop_dist_gather(pop *p, pop_task task, rkin_err *err)
     p->ebe_modes[s] = o[s].modes;
     failed |= o[s].status != 0;
   }
-  free(o);
   if (rc) return rc;
   /* every process knows whether a subject failed: all take this branch
    * together, and pop_pass then reports the lowest one's message */

@@ -244,6 +244,7 @@ void pop_free(pop *p)
   int t;
   if (!p) return;
   pop_pool_stop(p);
+  free(p->dist_buf);
   for (t = 0; p->ws && t < p->n_threads; t++) pop_ws_free(&p->ws[t]);
   free(p->ws);
   rkin_tape_free(p->tape);
@@ -317,6 +318,7 @@ static pop *pop_new_local(const rkin_popmodel *pm, const rkin_data *data,
                         p->opts.subj_lo, p->opts.subj_hi, p->n_subj);
     p->subj_lo = p->opts.subj_lo;
     p->subj_hi = p->opts.subj_hi;
+    if (!rc) rc = pop_dist_setup(p, err);
   }
   if (!rc) rc = pop_res_setup(p, err);   /* n_sigma, sigma, n_sol */
   if (!rc) rc = compile_psi(p, err);
