@@ -14,6 +14,7 @@
  * for any number of ranks. The summaries are broadcast to every rank. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,71 @@ static size_t format_row(char *out, size_t id, const double *p,
   return (size_t)(o - out);
 }
 
+/* Rows [lo, hi) of a chunk formatted into out (room for row_max bytes a
+ * row): one thread's share of the chunk's CSV text. */
+typedef struct {
+  char *out;
+  size_t len, lo, hi, first_id, np, n_tia, cycles, per_pat;
+  const double *params, *tia;
+  const size_t *order;
+} fmt_share;
+
+static void *format_share(void *arg)
+{
+  fmt_share *j = arg;
+  char *o = j->out;
+  size_t i;
+  for (i = j->lo; i < j->hi; i++)
+    o += format_row(o, j->first_id + i + 1, j->params + i * j->np,
+                    j->order, j->np, j->tia + i * j->per_pat, j->n_tia,
+                    j->cycles);
+  j->len = (size_t)(o - j->out);
+  return NULL;
+}
+
+#define FMT_THREADS 16
+
+/* Formats the mk rows of a chunk with up to nt threads (formatting the
+ * numbers is a fifth of a streamed cohort's work, and would otherwise
+ * run on one core while the others wait for the next chunk): contiguous
+ * shares, each into its own stretch of text, written in order, so the
+ * bytes are those of one thread. Returns the shares in sh[0..*n_sh). */
+static void format_chunk(char *text, size_t row_max, size_t mk,
+                         size_t first_id, const double *params,
+                         const size_t *order, size_t np, const double *tia,
+                         size_t n_tia, size_t cycles, int nt, fmt_share *sh,
+                         size_t *n_sh)
+{
+  pthread_t th[FMT_THREADS];
+  int started[FMT_THREADS];
+  size_t t, n;
+  if (nt < 1) nt = 1;
+  if (nt > FMT_THREADS) nt = FMT_THREADS;
+  n = (size_t)nt < mk ? (size_t)nt : (mk ? mk : 1);
+  for (t = 0; t < n; t++) {
+    sh[t].lo = mk * t / n;
+    sh[t].hi = mk * (t + 1) / n;
+    sh[t].out = text + sh[t].lo * row_max;
+    sh[t].len = 0;
+    sh[t].first_id = first_id;
+    sh[t].params = params;
+    sh[t].order = order;
+    sh[t].np = np;
+    sh[t].tia = tia;
+    sh[t].n_tia = n_tia;
+    sh[t].cycles = cycles;
+    sh[t].per_pat = cycles * n_tia;
+    started[t] = t > 0 && pthread_create(&th[t], NULL, format_share,
+                                         &sh[t]) == 0;
+  }
+  format_share(&sh[0]);
+  for (t = 1; t < n; t++) {
+    if (started[t]) pthread_join(th[t], NULL);
+    else format_share(&sh[t]);      /* no thread: done here */
+  }
+  *n_sh = n;
+}
+
 /* Row of the summary table of one column (k finite values, sorted):
  * n, mean, sd, min, max, median, the nq quantiles, count over the limit
  * (NaN without one): the numbers and GSL calls of c:summary. */
@@ -116,6 +182,31 @@ static void column_stats(const double *buf, size_t k, const double *qs,
     row[6 + j] = gsl_stats_quantile_from_sorted_data(buf, 1, k, qs[j]);
 }
 
+typedef struct {
+  double *v;
+  size_t n;
+} sort_job;
+
+static void *sort_one(void *arg)
+{
+  sort_job *j = arg;
+  gsl_sort(j->v, 1, j->n);
+  return NULL;
+}
+
+/* Sorts a[0..na) and b[0..nb), at the same time when `two` (two
+ * threads; one when a thread cannot start): the second pass's sorts are
+ * its largest cost. */
+static void sort_two(double *a, size_t na, double *b, size_t nb, int two)
+{
+  sort_job jb = {b, nb};
+  pthread_t th;
+  int started = two && pthread_create(&th, NULL, sort_one, &jb) == 0;
+  gsl_sort(a, 1, na);
+  if (started) pthread_join(th, NULL);
+  else sort_one(&jb);
+}
+
 /* The second pass on rank 0: for every name q and cycle c, column (c, q)
  * of the scratch file and its running cumulative sum, each sorted and
  * summarised into rows (per: 7 + nq numbers). rows[(q * cycles + c) * 2 *
@@ -123,7 +214,7 @@ static void column_stats(const double *buf, size_t k, const double *qs,
 static int second_pass(FILE *bin, size_t n, size_t cycles, size_t n_tia,
                        const double *qs, size_t nq, const double *limits,
                        double *col, double *acc, double *buf, double *rows,
-                       rkin_err *err)
+                       int threads, rkin_err *err)
 {
   size_t per_pat = cycles * n_tia, per = 7 + nq, q, c, i, k, kc;
   enum { BLOCK = 4096 };
@@ -154,13 +245,13 @@ static int second_pass(FILE *bin, size_t n, size_t cycles, size_t n_tia,
         if (isfinite(col[i])) buf[k++] = col[i];
         acc[i] += col[i];            /* NaN once failed: left out */
       }
-      gsl_sort(buf, 1, k);
+      /* the cumulative column into col (read again next time) */
+      for (i = 0; i < n; i++)
+        if (isfinite(acc[i])) col[kc++] = acc[i];
+      sort_two(buf, k, col, kc, threads != 1);
       column_stats(buf, k, qs, nq, limits[q],
                    rows + (q * cycles + c) * 2 * per);
-      for (i = 0; i < n; i++)
-        if (isfinite(acc[i])) buf[kc++] = acc[i];
-      gsl_sort(buf, 1, kc);
-      column_stats(buf, kc, qs, nq, limits[q],
+      column_stats(col, kc, qs, nq, limits[q],
                    rows + ((q * cycles + c) * 2 + 1) * per);
     }
   }
@@ -366,16 +457,18 @@ void lrk_cohort_stream(lua_State *L, const rkin_cohort_spec *sp,
     }
     n_failed += (size_t)hd.n_failed;
     {
-      char *o2 = text;
-      for (i = 0; i < mk; i++) {
-        o2 += format_row(o2, lo + i + 1, params + i * np, order, np,
-                         tia + i * per_pat, sp->n_tia, sp->n_cycles);
+      fmt_share sh[FMT_THREADS];
+      size_t n_sh, t;
+      int nt = lrk_dist_threads(sp->threads);
+      if (nt <= 0) nt = rkin_ncores();
+      for (i = 0; i < mk; i++)
         if (status[i] && listed < MAX_FAILED_LISTED) {
           failed_ids[listed] = lo + i + 1;
           failed_codes[listed++] = status[i];
         }
-      }
-      put(L, f, o->csv, text, (size_t)(o2 - text));
+      format_chunk(text, row_max, mk, lo, params, order, np, tia,
+                   sp->n_tia, sp->n_cycles, nt, sh, &n_sh);
+      for (t = 0; t < n_sh; t++) put(L, f, o->csv, sh[t].out, sh[t].len);
     }
     if (fwrite(tia, sizeof *tia, mk * per_pat, f->bin) != mk * per_pat)
       lrk_error(L, CTX ": cannot write the scratch file of the summaries "
@@ -408,7 +501,9 @@ void lrk_cohort_stream(lua_State *L, const rkin_cohort_spec *sp,
     acc = lrk_scratch(L, n, sizeof *acc);
     buf = lrk_scratch(L, n, sizeof *buf);
     if (second_pass(f->bin, n, sp->n_cycles, sp->n_tia, o->qs, nq,
-                    o->limits, col, acc, buf, rows, &err))
+                    o->limits, col, acc, buf, rows,
+                    lrk_dist_threads(sp->threads) > 0
+                    ? lrk_dist_threads(sp->threads) : rkin_ncores(), &err))
       rc = err.code;
     lua_pop(L, 3);
     if (!rc) {

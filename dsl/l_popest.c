@@ -30,6 +30,7 @@
 
 #include "l_popest_impl.h"
 #include "lrk.h"
+#include "lrk_dist.h"
 #include "solve/solve.h"
 
 static void push_curves(lua_State *L, int rt, const rkin_model *m,
@@ -123,6 +124,28 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
  * "m3" (default), "m1" or "dv": censored records (CENS / LLOQ columns) by
  * their likelihood of being beyond the limit, dropped, or fitted as if
  * DV were measured. */
+/* r.mpi: the ranks the fit ran over and the time its gathers took
+ * (including waits for the slowest rank), in all and per outer
+ * evaluation. */
+static void push_mpi_stats(lua_State *L, const lrk_dist_popstat *st,
+                           int n_eval)
+{
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, lrk_dist_size());
+  lua_setfield(L, -2, "ranks");
+  lua_pushinteger(L, st->calls);
+  lua_setfield(L, -2, "gathers");
+  lua_pushnumber(L, st->seconds);
+  lua_setfield(L, -2, "gather_s");
+  lua_pushnumber(L, st->cpu_seconds);
+  lua_setfield(L, -2, "gather_cpu_s");
+  lua_pushnumber(L, st->bytes);
+  lua_setfield(L, -2, "gather_bytes");
+  lua_pushnumber(L, n_eval > 0 ? st->seconds / n_eval : st->seconds);
+  lua_setfield(L, -2, "gather_s_per_eval");
+  lua_setfield(L, -2, "mpi");
+}
+
 static int pop_run(lua_State *L, int evaluate)
 {
   static const char *const fit_keys[] = {"method", "covariance", "threads",
@@ -146,6 +169,7 @@ static int pop_run(lua_State *L, int evaluate)
   int out_map[256];
   rkin_popfit_opts o;
   rkin_solve_opts so;
+  lrk_dist_popstat dstat;
   fitbox *fb;
   report r;
   double *est, *se;
@@ -324,6 +348,9 @@ static int pop_run(lua_State *L, int evaluate)
     }
   }
 
+  /* under mpirun: each rank works its block of subjects (collective) */
+  lrk_dist_popfit(L, ctx, &o, rkin_data_nsubjects(x->d),
+                  rkin_data_nobs(x->d), &dstat);
   fb = lua_newuserdatauv(L, sizeof *fb, 0);                      /* 7 */
   memset(fb, 0, sizeof *fb);
   luaL_setmetatable(L, FITBOX_MT);
@@ -385,6 +412,7 @@ static int pop_run(lua_State *L, int evaluate)
   lua_pushstring(L, o.cov_matrix == RKIN_COV_R ? "R"
                     : o.cov_matrix == RKIN_COV_S ? "S" : "sandwich");
   lua_setfield(L, -2, "covariance_matrix");
+  push_mpi_stats(L, &dstat, fb->f.n_eval);
   if (fb->f.status == 0)
     push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
                 &fb->f);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -379,6 +380,118 @@ size_t lrk_dist_min_size(size_t v)
   return v;
 }
 
+int lrk_dist_allgather_into(const void *mine, size_t len, void *all,
+                            size_t total, rkin_err *err)
+{
+#ifdef HAVE_MPI
+  if (ACTIVE) {
+    unsigned long long l = len, *lens;
+    int *counts, *displs, r, rc;
+    size_t sum = 0;
+    lens = malloc((size_t)dist_size * (sizeof *lens + 2 * sizeof(int)));
+    if (!lens)
+      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
+    counts = (int *)(lens + dist_size);
+    displs = counts + dist_size;
+    rc = MPI_Allgather(&l, 1, MPI_UNSIGNED_LONG_LONG, lens, 1,
+                       MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) {
+      free(lens);
+      return mpi_fail(err, rc, "gather");
+    }
+    for (r = 0; r < dist_size; r++) {
+      displs[r] = (int)sum;
+      counts[r] = (int)lens[r];
+      sum += lens[r];
+      if (sum > INT_MAX) {
+        free(lens);
+        return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes "
+                            "exceed MPI's int counts", sum);
+      }
+    }
+    if (sum != total) {
+      free(lens);
+      return rkin_err_set(err, RKIN_EINVAL, "MPI gather: the ranks sent "
+                          "%zu bytes, %zu expected (ranks out of step)",
+                          sum, total);
+    }
+    rc = MPI_Allgatherv(mine, (int)len, MPI_BYTE, all, counts, displs,
+                        MPI_BYTE, MPI_COMM_WORLD);
+    free(lens);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "gather");
+    return RKIN_OK;
+  }
+#endif
+  if (len != total)
+    return rkin_err_set(err, RKIN_EINVAL, "gather: %zu bytes, %zu "
+                        "expected", len, total);
+  if (len) memcpy(all, mine, len);
+  return RKIN_OK;
+}
+
+/* ------------------------------------------------ population fits */
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double thread_cpu_s(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* rkin_popfit_opts gather: lrk_dist_allgather_into, timed. */
+static int pop_gather(const void *mine, size_t len, void *all, size_t total,
+                      void *ud, rkin_err *err)
+{
+  lrk_dist_popstat *st = ud;
+  double t0 = now_s(), c0 = thread_cpu_s();
+  int rc = lrk_dist_allgather_into(mine, len, all, total, err);
+  st->seconds += now_s() - t0;
+  st->cpu_seconds += thread_cpu_s() - c0;
+  st->calls++;
+  st->bytes += (double)total;
+  return rc;
+}
+
+static int pop_agree_ranks(int rc, rkin_err *err, void *ud)
+{
+  (void)ud;
+  return lrk_dist_failed(rc, err);
+}
+
+void lrk_dist_popfit(lua_State *L, const char *ctx, rkin_popfit_opts *o,
+                     size_t n_subj, size_t n_obs, lrk_dist_popstat *st)
+{
+  unsigned long long shape[2], mine[2];
+  rkin_err err;
+  int rc = RKIN_OK;
+  memset(st, 0, sizeof *st);
+  if (lrk_dist_size() <= 1) return;
+  rkin_err_clear(&err);
+  /* the same data on every rank: else the gathers would not fit */
+  mine[0] = shape[0] = n_subj;
+  mine[1] = shape[1] = n_obs;
+  rc = lrk_dist_bcast(shape, sizeof shape, 0, &err);
+  if (!rc && (shape[0] != mine[0] || shape[1] != mine[1]))
+    rc = rkin_err_set(&err, RKIN_EINVAL, "the dataset has %llu subjects "
+                      "and %llu observations here but %llu and %llu on "
+                      "rank 0 (every rank must fit the same data)",
+                      mine[0], mine[1], shape[0], shape[1]);
+  lrk_dist_agree(L, ctx, rc, &err);
+  lrk_dist_range(n_subj, lrk_dist_rank(), lrk_dist_size(), &o->subj_lo,
+                 &o->subj_hi);
+  o->gather = pop_gather;
+  o->agree = pop_agree_ranks;
+  o->dist_ud = st;
+  o->threads = lrk_dist_threads(o->threads);
+}
+
 /* ------------------------------------------------------------- tasks */
 
 static atomic_size_t task_next;
@@ -491,9 +604,57 @@ static int mpi_range(lua_State *L)
   return 2;
 }
 
+/* rk.mpi.gather_time(bytes [, reps]) -> mean, least seconds: collective;
+ * the time of one gather of `bytes` bytes from every rank to every rank (the
+ * call a population fit makes per outer evaluation), each started right
+ * after a barrier so waiting for other ranks is left out: the latency
+ * and bandwidth of the interconnect, for scaling projections. 0 with
+ * one process. */
+static int mpi_gather_time(lua_State *L)
+{
+  long long bytes = lrk_check_count(L, 1, "rk.mpi.gather_time", "bytes", 0,
+                                    (long long)1 << 26);
+  long long reps = luaL_optinteger(L, 2, 100);
+  double total = 0, least = HUGE_VAL;
+  char *mine, *all;
+  size_t n = (size_t)lrk_dist_size();
+  long long i;
+  rkin_err err;
+  int rc = RKIN_OK;
+  if (reps < 1 || reps > 1000000)
+    return lrk_error(L, "rk.mpi.gather_time: reps must be in [1, 1000000] "
+                     "(got %I)", (lua_Integer)reps);
+  mine = calloc((size_t)bytes + 1, 1);
+  all = calloc((size_t)bytes * n + 1, 1);
+  rkin_err_clear(&err);
+  if (!mine || !all)
+    rc = rkin_err_set(&err, RKIN_ENOMEM, "out of memory");
+  lrk_dist_agree(L, "rk.mpi.gather_time", rc, &err);
+  for (i = 0; !rc && i < reps; i++) {
+    double t0;
+#ifdef HAVE_MPI
+    if (ACTIVE) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+    t0 = now_s();
+    rc = lrk_dist_allgather_into(mine, (size_t)bytes, all,
+                                 (size_t)bytes * n, &err);
+    t0 = now_s() - t0;
+    total += t0;
+    if (t0 < least) least = t0;
+  }
+  free(mine);
+  free(all);
+  lrk_dist_agree(L, "rk.mpi.gather_time", rc, &err);
+  lua_pushnumber(L, n > 1 ? total / (double)reps : 0);
+  lua_pushnumber(L, n > 1 ? least : 0);
+  return 2;
+}
+
 int luaopen_radiokin_mpi(lua_State *L)
 {
-  static const luaL_Reg f[] = {{"range", mpi_range}, {NULL, NULL}};
+  static const luaL_Reg f[] = {{"range", mpi_range},
+                               {"gather_time", mpi_gather_time},
+                               {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushinteger(L, dist_rank);
   lua_setfield(L, -2, "rank");

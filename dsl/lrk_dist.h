@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "core/err.h"
+#include "pop/popest.h"
 
 /* The radiokin executable only: starts MPI when the environment says the
  * process was launched by an MPI launcher (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
@@ -90,6 +91,29 @@ int lrk_dist_recv(void *buf, size_t bytes, int src, rkin_err *err);
 
 /* Collective: the lowest of every rank's v (e.g. a first failed index). */
 size_t lrk_dist_min_size(size_t v);
+
+/* Collective: every rank's len bytes at mine, concatenated in rank order
+ * into all (total bytes, their sum, known to every rank; a mismatch is
+ * an error). One process: mine copied to all. */
+int lrk_dist_allgather_into(const void *mine, size_t len, void *all,
+                            size_t total, rkin_err *err);
+
+/* A population fit over the ranks: the time spent in its gathers (which
+ * includes waiting for the slowest rank), their count and bytes. */
+typedef struct {
+  double seconds;
+  double cpu_seconds;   /* of the calling thread (MPI polls while waiting) */
+  long calls;
+  double bytes;
+} lrk_dist_popstat;
+
+/* Collective: when there are several ranks, checks that every rank has
+ * the same dataset (subjects, observations: a script giving ranks
+ * different data is refused on every rank) and sets o's subject range
+ * (lrk_dist_range) and its gather / agree hooks, timed into st. One
+ * process: o unchanged. Raises a Lua error (on every rank) naming ctx. */
+void lrk_dist_popfit(lua_State *L, const char *ctx, rkin_popfit_opts *o,
+                     size_t n_subj, size_t n_obs, lrk_dist_popstat *st);
 
 /* Registers rk.mpi (rank, size, range). */
 int luaopen_radiokin_mpi(lua_State *L);

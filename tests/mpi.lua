@@ -52,6 +52,13 @@ do
     "a rank outside the job")
 end
 
+do
+  local mean, least = rk.mpi.gather_time(24, 3)
+  t.ok(mean == 0 and least == 0, "rk.mpi.gather_time: 0 with one process")
+  t.raises(function() rk.mpi.gather_time(8, 0) end,
+    "reps must be in %[1, 1000000%] %(got 0%)", "gather_time: reps = 0")
+end
+
 -- ------------------------------------------------------ rk.replicates
 do
   local r = rk.replicates { n = 6, run = function(i)
@@ -95,14 +102,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 34)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 53)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 34)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 53)
   t.done()
   return
 end
@@ -116,7 +123,7 @@ do
   local st, _, err = rk.run(probe, nil, 60)
   if st ~= 0 then
     t.skip("mpirun cannot start 2 processes on this machine: "
-      .. tostring(err):gsub("%s+", " "):sub(1, 200), 34)
+      .. tostring(err):gsub("%s+", " "):sub(1, 200), 53)
     t.done()
     return
   end
@@ -398,6 +405,210 @@ do
     .. "as in the plain run (" .. tostring(err) .. ")")
 end
 
+-- population fits over ranks: each rank works its block of subjects in
+-- every pass; the per-subject terms are gathered and summed in subject
+-- order on every rank, so the OFV, the optimiser's path, the estimates,
+-- SEs, EBEs and tables are the plain run's to the last bit. Theophylline
+-- (12 subjects) by FOCE-I with the covariance step; a parent-metabolite
+-- fit with censored (M3) records; FO, FOCE, Laplace and an evaluation
+-- with its covariance step, dumped to 17 digits; 2 subjects over 3
+-- ranks (one rank with none); a subject failing on rank 1 at the
+-- initial estimates and one failing on rank 2 during the search; ranks
+-- given different data.
+do
+  local theoph = src .. "/tests/data/theoph_nm.csv"
+  -- the first two subjects of Theoph
+  local few = {}
+  for line in io.lines(theoph) do
+    local id = line:match("^(%d+),")
+    if not id or tonumber(id) <= 2 then few[#few + 1] = line end
+  end
+  local few_csv = write(tmp .. "/theoph2.csv", table.concat(few, "\n") .. "\n")
+  -- parent + metabolite, 16 subjects, metabolite below 1.5 censored (M3)
+  local rows = { "ID,TIME,AMT,CMT,EVID,DV,DVID,CENS" }
+  for i = 1, 16 do
+    local k = 0.3 * math.exp(0.3 * math.sin(3 * i))
+    local v = 10 * math.exp(0.2 * math.cos(5 * i))
+    rows[#rows + 1] = ("%d,0,100,1,1,.,.,0"):format(i)
+    for j, tt in ipairs { 0.5, 1, 2, 4, 8, 12, 24, 36 } do
+      local cp = 100 / v * math.exp(-k * tt)
+      local cm = 100 / v * k / (0.1 - k) * (math.exp(-k * tt)
+                                            - math.exp(-0.1 * tt))
+      local e = math.sin(7 * i + 11 * j)
+      rows[#rows + 1] = ("%d,%g,.,.,0,%.8g,1,0"):format(i, tt,
+                                                         cp * (1 + 0.1 * e))
+      local ym = cm + 0.1 * math.cos(5 * i + 3 * j)
+      rows[#rows + 1] = ym < 1.5 and ("%d,%g,.,.,0,1.5,2,1"):format(i, tt)
+        or ("%d,%g,.,.,0,%.8g,2,0"):format(i, tt, ym)
+    end
+  end
+  local pm_csv = write(tmp .. "/pm.csv", table.concat(rows, "\n") .. "\n")
+  local fits = write(tmp .. "/popfit.lua", [[
+local rk = require "radiokin"
+local case, out, theoph, few, pmdata = ...
+local pm = dofile("]] .. src .. [[/models/theophylline.lua")
+local function dump(r)
+  local v = { r.ofv, r.n_eval, r.converged, r.message }
+  for _, p in ipairs(r.params) do
+    v[#v + 1] = p.name
+    v[#v + 1] = p.estimate
+    v[#v + 1] = p.se
+  end
+  local function sorted(tb)
+    local ks = {}
+    for k in pairs(tb) do ks[#ks + 1] = k end
+    table.sort(ks)
+    for _, k in ipairs(ks) do v[#v + 1] = k v[#v + 1] = tb[k] end
+  end
+  for _, e in ipairs(r.ebe) do
+    v[#v + 1] = e.id
+    v[#v + 1] = e.ofv
+    v[#v + 1] = e.modes
+    v[#v + 1] = e.ofv_gap
+    sorted(e.eta)
+    sorted(e.params)
+  end
+  v[#v + 1] = r.m2ll
+  v[#v + 1] = r.aic
+  for i, x in ipairs(v) do
+    v[i] = math.type(x) == "float" and ("%.17g"):format(x) or tostring(x)
+  end
+  print(table.concat(v, " "))
+end
+if case == "theo" then
+  local r = pm:fit(theoph)
+  r:write_csv(out)
+  dump(r)
+  -- one gather per evaluation at least when split, none alone
+  local g = r.mpi
+  io.stderr:write(("<ranks=%d gathers=%s>"):format(g.ranks, tostring(
+    g.ranks > 1 and g.gathers > r.n_eval and g.gather_s > 0
+    and g.gather_bytes >= 24 * 12 * g.gathers / 2
+    or g.ranks == 1 and g.gathers == 0 and g.gather_s == 0)))
+elseif case == "pm" then
+  local m = rk.model { name = "parent_metabolite", states = { "P", "M" },
+    params = { k = rk.positive(0.3), km = rk.positive(0.1),
+               v = rk.positive(10) },
+    ode = function(s, p)
+      return { P = -p.k * s.P, M = p.k * s.P - p.km * s.M } end,
+    outputs = function(s, p) return { cp = s.P / p.v, cm = s.M / p.v } end }
+  local p2 = rk.popest { name = "pm2", model = m, observe = { "cp", "cm" },
+    theta = { lk = -1, lkm = -2, lv = 2 }, omega = { lk = 0.2, lv = 0.1 },
+    individual = function(th, eta)
+      return { k = rk.exp(th.lk + eta.lk), km = rk.exp(th.lkm),
+               v = rk.exp(th.lv + eta.lv) } end,
+    error = { cp = { proportional = 0.2 }, cm = { additive = 0.1 } } }
+  local r = p2:fit(pmdata)
+  r:write_csv(out)
+  dump(r)
+elseif case == "methods" then
+  for _, m in ipairs { "fo", "foce", "laplace" } do
+    dump(pm:fit(theoph, { method = m }))
+  end
+  dump(pm:evaluate(theoph, { covariance = true,
+    theta = { lKe = -2.45, lKa = 0.47, lCl = -3.22 },
+    omega = { lKa = 0.4, lCl = 0.03 }, sigma = { additive = 0.7 } }))
+elseif case == "few" then
+  local r = pm:fit(few, { covariance = false })
+  r:write_csv(out)
+  dump(r)
+  dump(pm:evaluate(few, { covariance = true }))
+elseif case == "differ" then
+  pm:fit(rk.mpi.rank == 1 and few or theoph)
+else
+  -- a subject whose V is not finite: from the start (WT < 62: subjects
+  -- 5, 10, 12; 5 is on rank 1 of 3), or once lKe moves 0.016 from its
+  -- start (WT > 86: subject 9, on rank 2 of 3)
+  local bad = rk.popest { name = "theo_bad", model = pm.model,
+    observe = "conc", theta = { lKe = -2.4, lKa = 0.45, lCl = -3.2 },
+    omega = { lKa = 0.2, lCl = 0.05 }, error = { additive = 0.5 },
+    individual = function(th, eta, cov)
+      local lcl, d = th.lCl + eta.lCl, th.lKe + 2.4
+      local x = case == "fail_init" and rk.sqrt(cov.WT - 62)
+        or rk.sqrt(1 - (cov.WT - 86) * d * d * 1e4)
+      return { ka = rk.exp(th.lKa + eta.lKa), cl = rk.exp(lcl) * cov.WT,
+               v = rk.exp(lcl - th.lKe) * cov.WT * (1 + 1e-9 * x) } end }
+  dump(bad:fit(theoph, { covariance = false }))
+end
+]])
+  local function same_csvs(a, b)
+    for _, f in ipairs { "parameters.csv", "table.csv", "ebe.csv" } do
+      local x = read(a .. "/" .. f)
+      if not x or x ~= read(b .. "/" .. f) then return false, f end
+    end
+    return true
+  end
+  local args = { theoph, few_csv, pm_csv }
+  for _, case in ipairs { { "theo", { 1, 2, 3 } }, { "pm", { 2, 3 } },
+                          { "methods", { 3 } }, { "few", { 3 } } } do
+    local name, nps = case[1], case[2]
+    local ref = tmp .. "/fit_plain_" .. name
+    local st, plain, perr = rk.run { exe, fits, name, ref,
+                                     table.unpack(args) }
+    t.ok(st == 0 and #plain > 100, name .. ": the plain fit ran"
+      .. (st == 0 and "" or " (" .. tostring(perr) .. ")"))
+    for _, np in ipairs(nps) do
+      local dir = ("%s/fit_np%d_%s"):format(tmp, np, name)
+      local st2, out, err = mpirun(np, fits, name, dir, table.unpack(args))
+      local same, which = true, nil
+      if name ~= "methods" then same, which = same_csvs(ref, dir) end
+      if name == "theo" then
+        t.ok(err:find("<ranks=" .. np .. " gathers=true>", 1, true),
+          ("theo, mpirun -np %d: r.mpi: %d ranks, a gather per evaluation "
+           .. "(none with one rank) (%s)"):format(np, np, err))
+      end
+      t.ok(st2 == 0 and out == plain and same, ("%s, mpirun -np %d: "
+        .. "estimates, SEs, OFV and EBEs to 17 digits%s the plain "
+        .. "run's%s"):format(name, np, name ~= "methods" and ", parameter, "
+        .. "table and EBE CSVs byte-identical to" or " equal to",
+        st2 ~= 0 and " (" .. tostring(err) .. ")" or which
+        and " (" .. which .. " differs)" or ""))
+    end
+  end
+  local st, _, err = mpirun(3, fits, "fail_init", tmp, table.unpack(args))
+  local _, _, perr = rk.run { exe, fits, "fail_init", tmp,
+                              table.unpack(args) }
+  t.ok(st ~= nil and st ~= 0 and perr:find("subject ID 5: individual "
+    .. "parameter v", 1, true) and err:find("theo_bad:fit: population fit "
+    .. "at the initial estimates: EBE: subject ID 5: individual parameter v",
+    1, true), "a subject failing on rank 1 of 3 at the start: every rank "
+    .. "stops with its message (" .. tostring(err):sub(1, 300) .. ")")
+  local _, plain_mid = rk.run { exe, fits, "fail_mid", tmp,
+                                table.unpack(args) }
+  local st2, out2, err2 = mpirun(3, fits, "fail_mid", tmp,
+                                 table.unpack(args))
+  t.ok(st2 == 0 and plain_mid:find("stopped after %d+ evaluations.*subject "
+    .. "ID 9: individual parameter v") and out2 == plain_mid, "a subject "
+    .. "failing on rank 2 of 3 during the search: the fit stops on every "
+    .. "rank with the plain run's message and last estimates ("
+    .. tostring(out2) .. tostring(err2) .. ")")
+  local st3, _, err3 = mpirun(2, fits, "differ", tmp, table.unpack(args))
+  t.ok(st3 ~= nil and st3 ~= 0 and err3:find("rank 1: the dataset has 2 "
+    .. "subjects and 22 observations here but 12 and 132 on rank 0 (every "
+    .. "rank must fit the same data)", 1, true), "ranks given different "
+    .. "data: refused on every rank, no hang (" .. tostring(err3):sub(1, 300)
+    .. ")")
+end
+
+-- examples/mpi_popfit.lua: the same estimates and SEs printed by a plain
+-- run and over 2 ranks (the first line names the ranks, the last the
+-- gather time); examples/slurm_popfit.sh parses (bash -n)
+do
+  local ex = src .. "/examples/mpi_popfit.lua"
+  local st, plain = rk.run { exe, ex }
+  local st2, out, err = mpirun(2, ex)
+  local function body(text)
+    return (text or ""):gsub("^[^\n]*\n", ""):gsub("rank 0 spent[^\n]*\n$",
+                                                    "")
+  end
+  local sh = rk.run { "bash", "-n", src .. "/examples/slurm_popfit.sh" }
+  t.ok(st == 0 and st2 == 0 and (out or ""):find("over 2 rank%(s%)")
+       and body(out) == body(plain) and #body(plain) > 100 and sh == 0,
+       "examples/mpi_popfit.lua: mpirun -np 2 prints the plain run's "
+       .. "estimates and SEs; slurm_popfit.sh parses (" .. tostring(err)
+       .. ")")
+end
+
 -- one rank fails before the collective call: the job stops (MPI_Abort)
 -- with that rank's message, never waiting for it
 do
@@ -439,6 +650,21 @@ io.stderr:write(("<%d/%d>"):format(rk.mpi.rank, rk.mpi.size))
   table.sort(seen)
   t.ok(st == 0 and table.concat(seen, ",") == "0,1,2",
     "rk.mpi.rank 0, 1, 2 and size 3 under mpirun -np 3")
+end
+
+-- rk.mpi.gather_time under mpirun: a positive time on every rank, the
+-- shortest not above the mean
+do
+  local s = write(tmp .. "/gtime.lua", [[
+local rk = require "radiokin"
+local mean, least = rk.mpi.gather_time(2400, 20)
+io.stderr:write(("<%d:%s>"):format(rk.mpi.rank,
+  tostring(mean > 0 and least > 0 and least <= mean and mean < 1)))
+]])
+  local st, _, err = mpirun(3, s)
+  local n = select(2, (err or ""):gsub("<%d:true>", ""))
+  t.ok(st == 0 and n == 3, "rk.mpi.gather_time, mpirun -np 3: 0 < least "
+    .. "<= mean < 1 s on every rank (" .. tostring(err) .. ")")
 end
 
 t.done()

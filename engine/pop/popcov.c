@@ -301,10 +301,12 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   if (!fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
       || !fit->cov_s || !fit->cov_sandwich
       || !fit->corr || !c.omega || !c.fi || !v0 || !v || !h || !H || !S
-      || !fp || !fm || !gp || !g || name_params(p, fit)) {
+      || !fp || !fm || !gp || !g || name_params(p, fit))
     rc = rkin_err_set(err, RKIN_ENOMEM, "covariance step: out of memory");
-    goto done;
-  }
+  else
+    rc = RKIN_OK;
+  /* over several processes: none may start the passes alone */
+  if ((rc = pop_agree(p, rc, err))) goto done;
   nat_from_fit(p, fit, v0);
   memcpy(fit->est, v0, n * sizeof *v0);
   /* Relative steps: central differences balance truncation (h^2) against

@@ -244,6 +244,7 @@ void pop_free(pop *p)
   int t;
   if (!p) return;
   pop_pool_stop(p);
+  free(p->dist_buf);
   for (t = 0; p->ws && t < p->n_threads; t++) pop_ws_free(&p->ws[t]);
   free(p->ws);
   rkin_tape_free(p->tape);
@@ -278,8 +279,8 @@ static int n_cores(void)
   return n > 0 ? (int)n : 1;
 }
 
-pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
-                    const rkin_popfit_opts *opts, rkin_err *err)
+static pop *pop_new_local(const rkin_popmodel *pm, const rkin_data *data,
+                          const rkin_popfit_opts *opts, rkin_err *err)
 {
   pop *p;
   size_t q;
@@ -306,6 +307,19 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
                                           : rkin_model_nstates(pm->model))
                        : 0;
   rc = map_data(p, err);
+  p->subj_lo = 0;
+  p->subj_hi = p->n_subj;
+  if (!rc && p->opts.gather) {
+    if (!p->opts.agree || p->opts.subj_lo > p->opts.subj_hi
+        || p->opts.subj_hi > p->n_subj)
+      rc = rkin_err_set(err, RKIN_EINVAL, "population fit over several "
+                        "processes: subjects [%zu, %zu) of %zu (expected a "
+                        "range within them, and an agree function)",
+                        p->opts.subj_lo, p->opts.subj_hi, p->n_subj);
+    p->subj_lo = p->opts.subj_lo;
+    p->subj_hi = p->opts.subj_hi;
+    if (!rc) rc = pop_dist_setup(p, err);
+  }
   if (!rc) rc = pop_res_setup(p, err);   /* n_sigma, sigma, n_sol */
   if (!rc) rc = compile_psi(p, err);
   if (rc) goto fail;
@@ -345,7 +359,8 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
       && pm->solve->path == RKIN_PATH_CVODES)
     p->eta_step = 1e-3;
   t = p->opts.threads > 0 ? p->opts.threads : n_cores();
-  if ((size_t)t > p->n_subj) t = (int)p->n_subj;
+  if ((size_t)t > p->subj_hi - p->subj_lo)
+    t = p->subj_hi > p->subj_lo ? (int)(p->subj_hi - p->subj_lo) : 1;
   p->ws = calloc((size_t)t, sizeof *p->ws);
   if (!p->ws) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
@@ -369,6 +384,25 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
 fail:
   pop_free(p);
   return NULL;
+}
+
+/* Over several processes, the set-up's outcome is agreed: a process
+ * that failed alone (memory) must not leave the others waiting in the
+ * first pass's gather. */
+pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
+             const rkin_popfit_opts *opts, rkin_err *err)
+{
+  pop *p = pop_new_local(pm, data, opts, err);
+  int rc;
+  if (!opts || !opts->gather || !opts->agree) return p;
+  rc = opts->agree(p ? RKIN_OK : (err && err->code ? err->code
+                                                  : RKIN_EINVAL),
+                   err, opts->dist_ud);
+  if (rc && p) {
+    pop_free(p);
+    p = NULL;
+  }
+  return p;
 }
 
 /* ------------------------------------------------- transformed scale */
@@ -688,9 +722,11 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
     if (err) fit->err = *err;
     return fit->status;
   }
-  if (pop_alloc_fit(p, fit)) {
+  rc = pop_agree(p, pop_alloc_fit(p, fit) ? rkin_err_set(err, RKIN_ENOMEM,
+                 "out of memory") : RKIN_OK, err);
+  if (rc) {
     pop_free(p);
-    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    return rc;
   }
   rc = outer_run(p, fit, err);
   if (rc) {

@@ -180,6 +180,24 @@ typedef struct {
   rkin_ebe_starts ebe_starts; /* default RKIN_EBE_MULTI */
   rkin_cov_matrix cov_matrix; /* the covariance giving the SEs (default
                                  RKIN_COV_SANDWICH, NONMEM's) */
+  /* A fit run by several processes at once (MPI ranks; the caller does
+   * the communication, the engine knows nothing of it). gather NULL
+   * (default): one process works every subject. Else each process runs
+   * the same fit with the same data and options, works only subjects
+   * [subj_lo, subj_hi) in every pass (the processes' ranges contiguous
+   * and in process order, covering all subjects; empty ones allowed),
+   * and the per-subject results travel through two collective calls,
+   * made by every process the same times in the same order:
+   * gather(mine, len, all, total): every process's `len` bytes at mine,
+   * concatenated in process order into all (`total` bytes, their sum)
+   * on every process; agree(rc, err): 0 when every process passed rc =
+   * 0, else the lowest failing process's code with its message in err.
+   * Both return 0 or a negative RKIN_E code with err set. */
+  size_t subj_lo, subj_hi;
+  int (*gather)(const void *mine, size_t len, void *all, size_t total,
+                void *ud, rkin_err *err);
+  int (*agree)(int rc, rkin_err *err, void *ud);
+  void *dist_ud;
 } rkin_popfit_opts;
 
 void rkin_popfit_opts_default(rkin_popfit_opts *o);

@@ -120,6 +120,10 @@ struct pop {
   /* 1: some endpoint's SD scales with another output: predictions carry
    * it as n_obs more rows (f[n + j], G[(n + j) q ...]) */
   int has_scale;
+  /* Subjects this process works (all of them unless opts.gather), and
+   * the gathers' buffer (popdist.c). */
+  size_t subj_lo, subj_hi;
+  void *dist_buf;
   /* Threads. */
   int n_threads;
   pop_ws *ws;
@@ -167,6 +171,15 @@ void pop_pool_stop(pop *p);
  * not depend on the number of threads. 0, or the first failing subject's
  * error (lowest index). */
 int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err);
+
+/* Several processes (opts.gather, popdist.c): after a pass, every
+ * process's subjects' results (OFV terms, status, EBE modes; the failing
+ * subject's message; with DIAG the EBEs, individual parameters and
+ * per-observation diagnostics) copied to every process. pop_agree: rc
+ * agreed over the processes (rc itself with one process). */
+int pop_dist_setup(pop *p, rkin_err *err);
+int pop_dist_gather(pop *p, pop_task task, rkin_err *err);
+int pop_agree(const pop *p, int rc, rkin_err *err);
 
 /* Omega (n x n) -> its Cholesky factor L (row-major lower); RKIN_EINVAL
  * naming `what` when not positive definite. */

@@ -56,6 +56,7 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
   if (!sigma) sigma = p->sigma0;
   rc = pop_alloc_fit(p, fit) ? rkin_err_set(err, RKIN_ENOMEM, "out of "
                                             "memory") : RKIN_OK;
+  rc = pop_agree(p, rc, err);
   for (k = 0; !rc && k < p->n_theta; k++)
     if (!isfinite(theta[k]))
       rc = pm->theta_names

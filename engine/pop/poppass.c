@@ -25,7 +25,8 @@ struct pop_pool {
 static void work_share(pop *p, int t, pop_task task)
 {
   size_t s;
-  for (s = (size_t)t; s < p->n_subj; s += (size_t)p->n_threads)
+  for (s = p->subj_lo + (size_t)t; s < p->subj_hi;
+       s += (size_t)p->n_threads)
     pop_subject(&p->ws[t], s, task);
 }
 
@@ -115,6 +116,10 @@ int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err)
     pthread_mutex_unlock(&pl->mu);
   }
   p->n_pass++;
+  if (p->opts.gather) {
+    int rc = pop_dist_gather(p, task, err);
+    if (rc) return rc;
+  }
   for (s = 0; s < p->n_subj; s++) {
     if (p->status[s]) {
       if (err) *err = p->serr[s];
