@@ -522,6 +522,8 @@ else
   local bad = rk.popest { name = "theo_bad", model = pm.model,
     observe = "conc", theta = { lKe = -2.4, lKa = 0.45, lCl = -3.2 },
     omega = { lKa = 0.2, lCl = 0.05 }, error = { additive = 0.5 },
+    covariates = { WT = { type = "continuous", unit = "kg",
+                          range = { 20, 250 } } },
     individual = function(th, eta, cov)
       local lcl, d = th.lCl + eta.lCl, th.lKe + 2.4
       local x = case == "fail_init" and rk.sqrt(cov.WT - 62)
