@@ -485,11 +485,13 @@ static int l_rtstruct_rois(lua_State *L)
   return 2;
 }
 
-/* rk.image.read_seg(path [, segment]) -> label map, frame_uid */
+/* rk.image.read_seg(path [, segment [, threshold]]) -> label map,
+ * frame_uid */
 static int l_read_seg(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   lua_Integer seg = luaL_optinteger(L, 2, 0);
+  double thr = luaL_optnumber(L, 3, 0.5);
   rkin_image *im;
   char uid[80];
   rkin_err err;
@@ -497,10 +499,30 @@ static int l_read_seg(lua_State *L)
     return lrk_error(L, "rk.image.read_seg: segment %d (expected 1..65535, "
                      "or 0 / nil: every segment)", (int)seg);
   im = push_image(L);
-  if (rkin_dicom_read_seg(path, (int)seg, im, uid, &err) < 0)
+  if (rkin_dicom_read_seg_thr(path, (int)seg, thr, im, uid, &err) < 0)
     lrk_raise(L, "rk.image.read_seg", &err);
   lua_pushstring(L, uid);
   return 2;
+}
+
+/* rk.image.read_seg_fraction(path [, segment]) -> map, frame_uid, type */
+static int l_read_seg_fraction(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer seg = luaL_optinteger(L, 2, 0);
+  rkin_image *im;
+  char uid[80], ft[16];
+  rkin_err err;
+  if (seg < 0 || seg > 65535)
+    return lrk_error(L, "rk.image.read_seg_fraction: segment %d (expected "
+                     "1..65535, or 0 / nil when the SEG holds one)",
+                     (int)seg);
+  im = push_image(L);
+  if (rkin_dicom_read_seg_fraction(path, (int)seg, im, uid, ft, &err) < 0)
+    lrk_raise(L, "rk.image.read_seg_fraction", &err);
+  lua_pushstring(L, uid);
+  lua_pushstring(L, ft);
+  return 3;
 }
 
 /* rk.image.seg_segments(path) -> {{number, label, frames}, ...}, uid */
@@ -580,6 +602,7 @@ int luaopen_radiokin_image(lua_State *L)
                                  {"dicom_nm_info", l_dicom_nm_info},
                                  {"read_rtstruct", l_read_rtstruct},
                                  {"read_seg", l_read_seg},
+                                 {"read_seg_fraction", l_read_seg_fraction},
                                  {"seg_segments", l_seg_segments},
                                  {NULL, NULL}};
   image_metatable(L);

@@ -53,6 +53,7 @@ typedef struct {
   const rkin_vtia_opts *o;
   rkin_tac_opts to;
   double lphys, vml;
+  int quick;          /* mono only, enough points: rkin_tac_mono_quick */
   rkin_vtia *out;
   pthread_mutex_t lock;
   size_t next;
@@ -86,6 +87,18 @@ static void fit_range(job *J, size_t lo, size_t hi, rkin_tac_result *r,
       J->out->model[v] = RKIN_TAC_TRAP;
       counts[1]++;
       continue;
+    }
+    if (J->quick) {
+      double A, l;
+      int held;
+      if (rkin_tac_mono_quick(J->n, J->t, a, J->lphys, &A, &l, &held)) {
+        J->out->model[v] = RKIN_TAC_MONO;
+        par[0] = (float)(A / (J->vml * 1e-6));
+        par[1] = (float)l;
+        J->out->tia.v[v] = (float)(A / l / (J->vml * 1e-6));
+        counts[2]++;
+        continue;
+      }
     }
     d.n = J->n;
     d.t = J->t;
@@ -277,6 +290,10 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
   if (!o || !o->nuclide)
     return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: no nuclide");
   if (!(nuc = rkin_nuclide_find(o->nuclide, err))) return err ? err->code : -3;
+  if (!isfinite(o->cv) || o->cv < 0.0)
+    return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: cv = %g (expected a "
+                        "known proportional error > 0, or 0 to estimate "
+                        "it)", o->cv);
   stp = o->method == RKIN_VTIA_STP_HAENSCHEID ||
         o->method == RKIN_VTIA_STP_POPLAMBDA;
   if (o->method > RKIN_VTIA_STP_POPLAMBDA)
@@ -318,6 +335,10 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
   rkin_tac_opts_default(&J.to);
   if (o->models) J.to.models = o->models;
   J.to.cv = o->cv;
+  /* the mono candidate alone is eligible (k < n) whether or not its rate
+   * is held: k = 2, + 1 when the scale is estimated */
+  J.quick = !o->no_quick && J.to.models == (1u << RKIN_TAC_MONO)
+            && n >= (o->cv > 0 ? 3u : 4u);
   if ((rc = rkin_image_alloc(&out->tia, &act[0]->g, err)) < 0) return rc;
   strcpy(out->tia.unit, "Bq h/mL");
   out->model = malloc(J.nvox);

@@ -45,6 +45,11 @@ typedef struct {
   double cv;             /* tac opts.cv: known proportional error, or 0 */
   double pop_lambda_h;   /* STP_POPLAMBDA: the population effective rate */
   int threads;           /* per voxel: worker threads (<= 0: 1) */
+  int no_quick;          /* per voxel with models = mono only: 0 fits
+                          * each curve by rkin_tac_mono_quick (the same
+                          * minimum, falling back to rkin_tac_fit where it
+                          * declines); 1 sends every voxel through
+                          * rkin_tac_fit (the reference) */
 } rkin_vtia_opts;
 
 typedef struct {
