@@ -386,6 +386,25 @@ static int l_stats(lua_State *L)
   return 1;
 }
 
+/* labels:grow(label, steps) -> label map (1 inside), voxels */
+static int l_grow(lua_State *L)
+{
+  rkin_image *im = lrk_check_image(L, 1, "img:grow");
+  unsigned char *m = lrk_check_mask(L, 1, 2, "img:grow", &im->g);
+  long long steps = lrk_check_count(L, 3, "img:grow", "steps", -1000, 1000);
+  size_t i, n = rkin_grid_count(&im->g), c;
+  rkin_image *out;
+  rkin_err err;
+  if (rkin_mask_grow(&im->g, m, (int)steps, &c, &err) < 0)
+    lrk_raise(L, "img:grow", &err);
+  out = push_image(L);
+  if (rkin_image_alloc(out, &im->g, &err) < 0) lrk_raise(L, "img:grow", &err);
+  out->is_label = 1;
+  for (i = 0; i < n; i++) out->v[i] = m[i] ? 1.0f : 0.0f;
+  lua_pushinteger(L, (lua_Integer)c);
+  return 2;
+}
+
 static int l_blur(lua_State *L)
 {
   rkin_image *im = lrk_check_image(L, 1, "img:blur");
@@ -578,6 +597,7 @@ static const luaL_Reg img_methods[] = {
   {"integral", l_integral}, {"clip_negative", l_clip}, {"scale", l_scale},
   {"add", l_add}, {"mul", l_mul}, {"resample", l_resample},
   {"stats", l_stats}, {"blur", l_blur}, {"poisson", l_poisson},
+  {"grow", l_grow},
   {NULL, NULL}
 };
 

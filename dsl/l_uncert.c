@@ -508,8 +508,8 @@ static int u_course(lua_State *L)
  * level=} -> {dose, bed} */
 static int u_voi(lua_State *L)
 {
-  static const char *const keys[] = {"dose_gy", "bed_gy", "u_rel", "ab_gy",
-                                     "u_ab_gy", "level", NULL};
+  static const char *const keys[] = {"dose_gy", "bed_gy", "u_rel", "bed_u",
+                                     "ab_gy", "u_ab_gy", "level", NULL};
   const char *ctx = "rk.uncert.voi";
   rkin_unc_voi x;
   rkin_unc_q d, b;
@@ -522,27 +522,34 @@ static int u_voi(lua_State *L)
   x.bed_gy = lua_getfield(L, 1, "bed_gy") == LUA_TNIL
                  ? NAN : lrk_field_number(L, 1, ctx, "bed_gy", 1, 0);
   lua_pop(L, 1);
-  if (lua_getfield(L, 1, "u_rel") != LUA_TNIL) {
-    if (!lua_istable(L, -1))
-      return lrk_error(L, "%s: field 'u_rel' must be a table {source = "
-                       "relative SD}", ctx);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
-                                                     : NULL;
-      for (s = 0; k && s < RKIN_UNC_NSRC; s++)
-        if (!strcmp(k, rkin_unc_source_name(s))) break;
-      if (!k || s == RKIN_UNC_NSRC)
-        return lrk_error(L, "%s: field 'u_rel' has key '%s': not a source "
-                         "(rk.uncert.sources())", ctx,
-                         k ? k : luaL_typename(L, -2));
-      if (!lua_isnumber(L, -1))
-        return lrk_error(L, "%s: u_rel.%s must be a number", ctx, k);
-      x.u_rel[s] = lua_tonumber(L, -1);
+  {
+    static const char *const tf[] = {"u_rel", "bed_u"};
+    int f;
+    for (f = 0; f < 2; f++) {
+      double *dst = f == 0 ? x.u_rel : x.bed_u_gy;
+      if (lua_getfield(L, 1, tf[f]) != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+          return lrk_error(L, "%s: field '%s' must be a table {source = "
+                           "number}", ctx, tf[f]);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+          const char *k = lua_type(L, -2) == LUA_TSTRING
+                              ? lua_tostring(L, -2) : NULL;
+          for (s = 0; k && s < RKIN_UNC_NSRC; s++)
+            if (!strcmp(k, rkin_unc_source_name(s))) break;
+          if (!k || s == RKIN_UNC_NSRC)
+            return lrk_error(L, "%s: field '%s' has key '%s': not a source "
+                             "(rk.uncert.sources())", ctx, tf[f],
+                             k ? k : luaL_typename(L, -2));
+          if (!lua_isnumber(L, -1))
+            return lrk_error(L, "%s: %s.%s must be a number", ctx, tf[f], k);
+          dst[s] = lua_tonumber(L, -1);
+          lua_pop(L, 1);
+        }
+      }
       lua_pop(L, 1);
     }
   }
-  lua_pop(L, 1);
   x.ab_gy = lrk_field_number(L, 1, ctx, "ab_gy", 0, 0);
   x.u_ab_gy = lrk_field_number(L, 1, ctx, "u_ab_gy", 0, 0);
   x.level = lrk_field_number_in(L, 1, ctx, "level", 0, 0.95, 0, 1,

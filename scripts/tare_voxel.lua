@@ -62,9 +62,11 @@ administered activity, so no camera calibration enters):
   --u-lsf SD     standard uncertainty of the lung shunt fraction (absolute:
                  0.01 for 6 +- 1 %): the liver's share 1 - LSF
                  (u / (1 - LSF)), the lung's LSF (u / LSF)
-  --u-vol V      relative SD of each volume (its mass), or 'voxel'
-                 (default when any uncertainty is asked): the one-voxel
-                 boundary change of a sphere of that volume
+  --u-vol V      the segmentation: 'boundary' (default when any
+                 uncertainty is asked): half the difference of the volume's
+                 mean dose over the volume grown and shrunk by one voxel;
+                 'voxel': its mass uncertain by the one-voxel boundary
+                 change of a sphere of its volume; or a relative SD
   --recovery CSV the user's recovery table (v_ml, rc [, sd]): each
                  volume's u(RC)/RC at its volume
 Outputs in --out DIR (default .): activity.nii.gz (MBq per voxel),
@@ -201,10 +203,11 @@ function M.parse_args(args)
       end
     elseif a == "--u-vol" then
       local v = value(a)
-      o.u_vol = v == "voxel" and "voxel" or tonumber(v)
-      if not o.u_vol or (o.u_vol ~= "voxel" and not finite(o.u_vol))
-        or (o.u_vol ~= "voxel" and o.u_vol < 0) then
-        usage("--u-vol needs a relative SD >= 0 or 'voxel' (got " .. v .. ")")
+      o.u_vol = (v == "voxel" or v == "boundary") and v or tonumber(v)
+      if not o.u_vol or (type(o.u_vol) == "number"
+        and not (finite(o.u_vol) and o.u_vol >= 0)) then
+        usage("--u-vol needs a relative SD >= 0, 'boundary' or 'voxel' "
+          .. "(got " .. v .. ")")
       end
     elseif a == "--recovery" then o.recovery = value(a)
     elseif a == "--out" then o.out = value(a)
@@ -352,13 +355,19 @@ end
 -- shunt fraction) and of plan.csv's lung dose (rk.uncert.voi): the
 -- administered activity, the liver's share 1 - LSF, the volume (mass),
 -- the recovery of the volume; the lung: activity and LSF.
-function M.uncertainty(o, rows, plan, voxel_mm)
+function M.uncertainty(o, rows, plan, voxel_mm, voi, maps)
   local curve = o.recovery and rk.recovery_table(o.recovery)
   local ua, ul = o.u_activity or 0, o.u_lsf or 0
   for _, r in ipairs(rows) do
     local u = { activity = ua, lung_shunt = ul / (1 - r.lsf) }
-    u.volume = (o.u_vol == nil or o.u_vol == "voxel")
-      and rk.volume_u_rel(r.volume_ml, voxel_mm) or o.u_vol
+    local uv = o.u_vol or "boundary"
+    if uv == "boundary" then
+      u.volume = rk.boundary_u(voi, r.voi_label, maps[r.method]) / r.mean_gy
+    elseif uv == "voxel" then
+      u.volume = rk.volume_u_rel(r.volume_ml, voxel_mm)
+    else
+      u.volume = uv
+    end
     u.recovery = 0
     if curve then
       local rc, urc = rk.uncert.recovery(curve, r.volume_ml)
@@ -551,7 +560,7 @@ function M.main(args)
           local d = rk.voxel.dvh{ dose = m[2], labels = voi, label = part[2],
             bin = bin, nbins = nbins }
           rows[#rows + 1] = { volume = name, method = m[1], lsf = t.lsf,
-            n = d.n,
+            voi_label = part[2], n = d.n,
             volume_ml = d.volume_ml, mean_gy = d.mean, median_gy = d.median,
             min_gy = d.min, max_gy = d.max, d2_gy = d.d2, d50_gy = d.d50,
             d70_gy = d.d70, d90_gy = d.d90, d98_gy = d.d98 }
@@ -570,7 +579,8 @@ function M.main(args)
   if unc then
     local g = scout:geometry()
     M.uncertainty(o, rows, plan,
-      (g.spacing[1] * g.spacing[2] * g.spacing[3]) ^ (1 / 3))
+      (g.spacing[1] * g.spacing[2] * g.spacing[3]) ^ (1 / 3), voi,
+      { led = led, kernel = ker })
   end
   local dvh_cols = { "volume", "method", "n", "volume_ml", "mean_gy",
     "median_gy", "min_gy", "max_gy", "d2_gy", "d50_gy", "d70_gy", "d90_gy",

@@ -59,9 +59,13 @@ Gear et al. EJNMMI 2018;45:2456; any of these adds the columns below and
 the budget of report.md):
   --u-cal REL    relative SD of the calibration (the camera factor, or the
                  image's Bq/mL scale): shared by every voxel and time point
-  --u-vol V      relative SD of each region's volume (its mass), or
-                 'voxel' (default when any uncertainty is asked): the
-                 one-voxel boundary change of a sphere of that volume
+  --u-vol V      the segmentation: 'boundary' (default when any
+                 uncertainty is asked): half the difference of the
+                 region's mean dose (and mean BED) over the region grown
+                 and shrunk by one voxel; 'voxel': the region's mass
+                 uncertain by the one-voxel boundary change of a sphere of
+                 its volume (the activity taken as captured, D = A~/m); or
+                 a relative SD of the mass
   --recovery CSV the user's recovery table (columns v_ml, rc [, sd]: their
                  sphere-phantom measurement): RC(v) fitted, each region's
                  u(RC)/RC at its volume (the maps are not corrected by RC)
@@ -162,10 +166,11 @@ function M.parse_args(args)
       if o.u_cal < 0 then usage("--u-cal needs a relative SD >= 0") end
     elseif a == "--u-vol" then
       local v = value(a)
-      o.u_vol = v == "voxel" and "voxel" or tonumber(v)
-      if not o.u_vol or (o.u_vol ~= "voxel" and not (o.u_vol >= 0
+      o.u_vol = (v == "voxel" or v == "boundary") and v or tonumber(v)
+      if not o.u_vol or (type(o.u_vol) == "number" and not (o.u_vol >= 0
         and o.u_vol < math.huge)) then
-        usage("--u-vol needs a relative SD >= 0 or 'voxel' (got " .. v .. ")")
+        usage("--u-vol needs a relative SD >= 0, 'boundary' or 'voxel' "
+          .. "(got " .. v .. ")")
       end
     elseif a == "--recovery" then o.recovery = value(a)
     elseif a == "--u-ab" then
@@ -375,10 +380,14 @@ end
 -- r.bed_budget). ctx: acts, times, labels, voxel_mm, lphys, files.
 function M.uncertainty(o, rows, ctx)
   local curve = o.recovery and rk.recovery_table(o.recovery)
-  local u_vol = o.u_vol or "voxel"
+  local u_vol = o.u_vol or "boundary"
   for _, r in ipairs(rows) do
-    local u = { calibration = o.u_cal or 0 }
-    if u_vol == "voxel" then
+    local u, bu = { calibration = o.u_cal or 0 }, {}
+    if u_vol == "boundary" then
+      u.volume, bu.volume = rk.boundary_u(ctx.labels, r.label, ctx.dose,
+        ctx.bed)
+      u.volume = u.volume / r.mean_gy
+    elseif u_vol == "voxel" then
       u.volume = rk.volume_u_rel(r.volume_ml, ctx.voxel_mm)
     else
       u.volume = u_vol
@@ -404,7 +413,7 @@ function M.uncertainty(o, rows, ctx)
     r.u_cal_rel, r.u_vol_rel, r.u_rc_rel, r.u_counts_rel = u.calibration,
       u.volume, u.recovery, u.counts
     local q = rk.uncert.voi{ dose_gy = r.mean_gy, bed_gy = r.bed_mean_gy,
-      u_rel = u, ab_gy = r.ab_gy, u_ab_gy = o.u_ab }
+      u_rel = u, bed_u = bu, ab_gy = r.ab_gy, u_ab_gy = o.u_ab }
     r.mean_u_gy, r.mean_lo_gy, r.mean_hi_gy = q.dose.u, q.dose.lo, q.dose.hi
     r.budget = q.dose.budget
     if q.bed then
@@ -486,6 +495,13 @@ function M.report_markdown(o, rows, ctx)
       .. "Gear et al. 2018): relative standard uncertainties shared by "
       .. "every voxel of a region, and the share of the mean dose's "
       .. "variance from each.")
+    add("")
+    add(("Volume: %s."):format((o.u_vol or "boundary") == "boundary"
+      and "the region's mean over the region grown and shrunk by one "
+        .. "voxel (half the difference)"
+      or o.u_vol == "voxel" and "the mass, from a one-voxel boundary "
+        .. "change of a sphere of the region's volume"
+      or ("a relative SD of %g of the mass"):format(o.u_vol)))
     add("")
     add("| label | calibration | volume | recovery | counts | share "
       .. "calibration / volume / recovery / counts |")
@@ -609,6 +625,7 @@ function M.main(args)
       for k, sp in ipairs(o.spect) do files[k] = sp.file end
     end
     M.uncertainty(o, rows, { acts = acts, times = times, labels = labels,
+      dose = dose, bed = bed,
       voxel_mm = (g.spacing[1] * g.spacing[2] * g.spacing[3]) ^ (1 / 3),
       lphys = rk.nuclide(o.nuclide).lambda, files = files })
   end

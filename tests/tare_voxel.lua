@@ -160,6 +160,22 @@ do
   else
     t.skip(4, "no run")
   end
+  -- the default volume term: the tumour's mean over the tumour grown and
+  -- shrunk by one voxel (rk.boundary_u on the written maps)
+  local ob = tmp .. "/uncb"
+  ok, out = run("--phantom", "20", "--lsf", "0.06", "--tumour-mean", "120",
+    "--out", ob, "--no-plot", "--quiet", "--kernel", "none",
+    "--u-activity", "0.05")
+  if ok then
+    local dv = rk.csv.read(ob .. "/dvh.csv", { strings = { "volume",
+      "method" } })
+    local led2 = rk.image.read(ob .. "/dose_led.nii.gz")
+    local voi2 = rk.image.read(ob .. "/voi.nii.gz")
+    t.is(dv[1].u_vol_rel, rk.boundary_u(voi2, 1, led2) / dv[1].mean_gy,
+      1e-6, dv[1].volume .. ": u_vol_rel = boundary term / mean")
+  else
+    t.ok(false, "run with the default volume term: " .. out)
+  end
   ok, out = run("--phantom", "20", "--lsf", "0.06", "--tumour-mean", "120",
     "--u-lsf", "1.5")
   t.ok(not ok and out:find("--u-lsf needs", 1, true), "--u-lsf out of range")

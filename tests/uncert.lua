@@ -168,6 +168,12 @@ do
     calibration = 0.05 }, ab_gy = ab, u_ab_gy = 1 }
   t.is(qa.bed.var.alpha_beta, ((B - D) / ab * 1) ^ 2, 1e-12,
     "alpha/beta: (BED - D) u_ab / ab")
+  local qb = rk.uncert.voi { dose_gy = D, bed_gy = B, u_rel = {
+    calibration = 0.05, volume = 0.1 }, bed_u = { volume = 0.3 } }
+  t.is(qb.bed.var.volume, 0.09, 1e-12, "bed_u: the volume's BED term "
+    .. "given directly (0.3 Gy)")
+  t.is(qb.bed.var.calibration, ((2 * B - D) * 0.05) ^ 2, 1e-12,
+    "... the calibration's still by the slope rule")
   t.ok(rk.uncert.voi { dose_gy = 2, u_rel = { activity = 0.05,
     lung_shunt = 0.1 } }.bed == nil, "no BED without bed_gy; the TARE "
     .. "sources activity and lung_shunt accepted")

@@ -238,6 +238,17 @@ do
     "a zero dose map: no plot (" .. tostring(why) .. ")")
 end
 
+-- FRACTIONAL SEG from Lua (the SEGs themselves are written by DCMTK in
+-- test_seg): the threshold argument checked, a missing file named
+do
+  t.raises(function() rk.image.read_seg(path("none.dcm"), 0, 1.5) end,
+    "fraction threshold 1.5 %(expected in %(0, 1%]%)", "threshold 1.5")
+  t.raises(function() rk.image.read_seg_fraction(path("none.dcm"), 1) end,
+    "none.dcm", "a missing SEG named")
+  t.raises(function() rk.image.read_seg_fraction(path("none.dcm"), -1) end,
+    "segment %-1", "a negative segment")
+end
+
 -- ------------------------------------------------------------ script
 do
   local ok, out = run("--help")
@@ -314,7 +325,8 @@ do
   rk.write_atomic(rcf, "v_ml,rc,sd\n0.5,0.3,0.02\n1.15,0.45,0.02\n"
     .. "2.57,0.6,0.02\n5.58,0.72,0.02\n11.49,0.8,0.02\n26.52,0.86,0.02\n")
   ok, out = run("--phantom", "16", "--spacing", "6", "--out", path("unc2"),
-    "--no-plot", "--quiet", "--u-cal", "0.05", "--recovery", rcf)
+    "--no-plot", "--quiet", "--u-cal", "0.05", "--recovery", rcf,
+    "--u-vol", "voxel")
   t.ok(ok, "run with --recovery" .. (ok and "" or ": " .. out))
   local l2
   for _, r in ipairs(ok and rk.csv.read(path("unc2") .. "/dvh.csv") or {}) do
@@ -337,12 +349,38 @@ do
   t.ok(not ok and out:find("--u-cal needs a relative SD >= 0", 1, true),
     "a negative --u-cal")
   ok, out = run("--phantom", "16", "--u-vol", "big")
-  t.ok(not ok and out:find("--u-vol needs a relative SD >= 0 or 'voxel'",
-    1, true), "a bad --u-vol")
+  t.ok(not ok and out:find("--u-vol needs a relative SD >= 0, 'boundary' "
+    .. "or 'voxel'", 1, true), "a bad --u-vol")
+  local vd = dofile(src .. "/scripts/voxel_dose.lua")
+  -- the default volume term: the region grown and shrunk by one voxel.
+  -- A 3^3 cube (i, j, k = 3..5) in a 7^3 grid, dose i^2: the cube's mean
+  -- 50/3; grown (81 voxels: the cube, 9 + 9 face voxels at i = 2 and 6,
+  -- 36 at i = 3..5) (450 + 36 + 324 + 600) / 81; shrunk: the centre, 16
+  local lab = rk.image.new{ dims = { 7, 7, 7 }, label = true }
+  local dq = rk.image.new{ dims = { 7, 7, 7 } }
+  for k = 1, 7 do for j = 1, 7 do for i = 1, 7 do
+    dq:set(i, j, k, (i - 1) ^ 2)
+    if i >= 4 and i <= 6 and j >= 4 and j <= 6 and k >= 4 and k <= 6 then
+      lab:set(i, j, k, 3)
+    end
+  end end end
+  local _, ng = lab:grow(3, 1)
+  local _, ns = lab:grow(3, -1)
+  t.ok(ng == 81 and ns == 1, "grow: 27 + 54 face voxels; shrink: the "
+    .. "centre (" .. ng .. ", " .. ns .. ")")
+  local _, n2 = lab:grow(3, 2)
+  -- by 2 (an L1 ball): 27 + 54 + 54 faces at distance 2 + 36 edge voxels
+  -- = 171, less the 3 x 9 distance-2 face voxels beyond the grid's high
+  -- side (index 8 of 7) = 144
+  t.ok(n2 == 144, "grown by 2: 171 - 27 cut by the grid = 144 (" .. n2
+    .. ")")
+  local ud = rk.boundary_u(lab, 3, dq)
+  t.is(ud, math.abs(1410 / 81 - 16) / 2, 1e-12, "boundary term: |mean "
+    .. "grown - mean shrunk| / 2 by hand")
+  t.raises(function() lab:grow(3, 5000) end, "steps", "a huge step count")
   -- counting statistics through the trapezoid-and-tail weights: times 1, 2
   -- h, activities 1, 1, counts 100, 400, lambda 0.5: weights 1 and 0.5 +
   -- 2, sqrt(1/100 + 2.5^2/400) / 3.5
-  local vd = dofile(src .. "/scripts/voxel_dose.lua")
   t.is(vd.counting_u_rel({ 1, 2 }, { 1, 1 }, { 100, 400 }, 0.5),
     math.sqrt(0.01 + 6.25 / 400) / 3.5, 1e-12, "counting term, by hand")
   -- bad input

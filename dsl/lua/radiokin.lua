@@ -327,6 +327,24 @@ function rk.volume_u_rel(v_ml, voxel_mm)
   return ok and uv / v_ml or 1
 end
 
+-- rk.boundary_u(labels, label, dose [, bed]) -> u_dose [, u_bed]: the
+-- segmentation's standard uncertainty of a region's mean dose (and mean
+-- BED) in Gy: half the difference of the means over the region grown and
+-- shrunk by one voxel (labels:grow); a region that vanishes when shrunk
+-- takes the difference of the grown region and the region itself.
+function rk.boundary_u(labels, label, dose, bed)
+  local gr = labels:grow(label, 1)
+  local sh, ns = labels:grow(label, -1)
+  local base = labels:grow(label, 0)
+  local function half(img)
+    if not img then return nil end
+    local hi = img:stats(gr, 1).mean
+    if ns > 0 then return math.abs(hi - img:stats(sh, 1).mean) / 2 end
+    return math.abs(hi - img:stats(base, 1).mean)
+  end
+  return half(dose), half(bed)
+end
+
 -- rk.script_help() -> the header comment of the calling script (its
 -- leading "--" lines, without the dashes): what a script prints for
 -- --help.

@@ -326,6 +326,12 @@ typedef struct {
   double dose_gy;                 /* > 0 */
   double bed_gy;                  /* >= dose_gy, or NaN */
   double u_rel[RKIN_UNC_NSRC];    /* >= 0 each */
+  double bed_u_gy[RKIN_UNC_NSRC]; /* > 0: that source's standard
+                                   * uncertainty of the mean BED given
+                                   * directly (Gy), for a source that is
+                                   * no common dose scale (the VOI grown
+                                   * and shrunk by one voxel); 0: from
+                                   * u_rel by the rule above */
   double ab_gy, u_ab_gy;          /* ab_gy 0: alpha/beta exact */
   double level;
 } rkin_unc_voi;

@@ -57,7 +57,13 @@ int rkin_unc_voi_delta(const rkin_unc_voi *x, rkin_unc_q *dose,
   slope = 2.0 * x->bed_gy - x->dose_gy;   /* d mean BED / d ln(scale) */
   tot = 0.0;
   for (s = 0; s < RKIN_UNC_NSRC; s++) {
-    bed->var[s] = slope * slope * x->u_rel[s] * x->u_rel[s];
+    if (!isfinite(x->bed_u_gy[s]) || x->bed_u_gy[s] < 0.0)
+      return rkin_err_set(err, RKIN_EINVAL, "VOI uncertainty: BED standard "
+                          "uncertainty %g Gy (%s), expected >= 0",
+                          x->bed_u_gy[s], rkin_unc_source_name(s));
+    bed->var[s] = x->bed_u_gy[s] > 0.0
+                      ? x->bed_u_gy[s] * x->bed_u_gy[s]
+                      : slope * slope * x->u_rel[s] * x->u_rel[s];
     tot += bed->var[s];
   }
   if (x->ab_gy > 0.0) {
