@@ -6,7 +6,8 @@ local M = {}
 
 M.HELP = [==[
 usage: radiokin scripts/voxel_dose.lua --spect FILE@HOURS ... --labels LABELS.nii
-         [--ct CT.nii] [--nuclide Lu-177] [--tia voi_shape|per_voxel|haenscheid]
+         [--ct CT.nii] [--nuclide Lu-177]
+         [--tia voi_shape|per_voxel|haenscheid|hybrid --min-bqml BQML]
          [--dose kernel|led] [--dpk FILE] [--class LABEL=AB:TREP ...]
          [--vx GY ...] [--threads N] [--rtdose [FRAME_UID]] [--out DIR]
          [--u-cal REL] [--u-vol REL|voxel] [--recovery CSV] [--u-ab GY]
@@ -46,7 +47,9 @@ reference are refused):
                       (default 4.42)
 Method:
   --tia M        voi_shape (default: the body's curve, scaled per voxel),
-                 per_voxel (tac candidates per voxel), haenscheid (one image)
+                 per_voxel (tac candidates per voxel), hybrid (per voxel
+                 where every time point reaches --min-bqml BQML, the VOI
+                 shape elsewhere), haenscheid (one image)
   --dose D       kernel (default; Lanconelli 2012 kernels, or --dpk FILE
                  to build one from a dose point kernel) or led (local
                  energy deposition)
@@ -137,6 +140,9 @@ function M.parse_args(args)
     elseif a == "--spacing" then o.spacing = number(a)
     elseif a == "--nuclide" then o.nuclide = value(a)
     elseif a == "--tia" then o.tia = value(a)
+    elseif a == "--min-bqml" then
+      o.min_bqml = number(a)
+      if o.min_bqml <= 0 then usage("--min-bqml needs a level > 0 Bq/mL") end
     elseif a == "--dose" then o.dose = value(a)
     elseif a == "--dpk" then o.dpk = value(a)
     elseif a == "--class" then
@@ -185,9 +191,13 @@ function M.parse_args(args)
   end
   if o.help then return o end
   if o.tia ~= "voi_shape" and o.tia ~= "per_voxel" and o.tia ~= "haenscheid"
-  then
-    usage("--tia must be voi_shape, per_voxel or haenscheid (got " .. o.tia
-      .. ")")
+    and o.tia ~= "hybrid" then
+    usage("--tia must be voi_shape, per_voxel, hybrid or haenscheid (got "
+      .. o.tia .. ")")
+  end
+  if (o.tia == "hybrid") ~= (o.min_bqml ~= nil) then
+    usage("--tia hybrid and --min-bqml BQML go together (the level every "
+      .. "time point must reach for a voxel's own fit)")
   end
   if o.dose ~= "kernel" and o.dose ~= "led" then
     usage("--dose must be kernel or led (got " .. o.dose .. ")")
@@ -538,8 +548,13 @@ function M.main(args)
   end
   local acts, times, labels, rho, ct = M.load(o, log)
   local fit = rk.voxel.tia{ images = acts, times = times, nuclide = o.nuclide,
-    method = o.tia, labels = labels, threads = o.threads, cv = 0.05 }
+    method = o.tia, labels = labels, threads = o.threads, cv = 0.05,
+    min_bqml = o.min_bqml }
   local info = fit:info()
+  if o.tia == "hybrid" then
+    log(("%d voxels fitted on their own (>= %g Bq/mL at every time point), "
+      .. "the rest by the VOI shape"):format(info.own, o.min_bqml))
+  end
   if info.fallback > 0 then
     log(("%d voxels without a fitted curve took the trapezoid (%s)")
       :format(info.fallback, info.note))

@@ -345,6 +345,20 @@ do
   else
     t.ok(false, "liver row with --recovery")
   end
+  -- --tia hybrid: per voxel where every time point reaches --min-bqml
+  ok, out = run("--phantom", "16", "--spacing", "6", "--out", path("hy"),
+    "--no-plot", "--tia", "hybrid", "--min-bqml", "1e30")
+  t.ok(ok and out:find("0 voxels fitted on their own", 1, true),
+    "--tia hybrid above every voxel: all by the VOI shape" .. (ok and ""
+    or ": " .. out))
+  if ok then
+    local hy = rk.csv.read(path("hy") .. "/dvh.csv")
+    t.is(hy[2].mean_gy, rows[2].mean_gy, 1e-12, "... the VOI-shape run's "
+      .. "numbers")
+  end
+  ok, out = run("--phantom", "16", "--tia", "hybrid")
+  t.ok(not ok and out:find("--tia hybrid and --min-bqml", 1, true),
+    "--tia hybrid without --min-bqml")
   ok, out = run("--phantom", "16", "--u-cal", "-1")
   t.ok(not ok and out:find("--u-cal needs a relative SD >= 0", 1, true),
     "a negative --u-cal")

@@ -132,6 +132,71 @@ int main(void)
   }
   rkin_vtia_free(&v);
 
+  /* hybrid: per-voxel fits where every time point reaches min, the VOI
+   * shape elsewhere. Over the body: a tiny minimum fits every voxel on
+   * its own (= per voxel, = analytic); a huge one none (= VOI shape); one
+   * between splits the voxels exactly by that rule. */
+  {
+    rkin_vtia vs, vp, vh;
+    double thr;
+    size_t want = 0, mism = 0;
+    o.models = (1u << RKIN_TAC_MONO) | (1u << RKIN_TAC_UPWASH);
+    o.method = RKIN_VTIA_VOI_SHAPE;
+    rkin_voxel_tia(NT, actp, times, body, &o, &vs, &e);
+    o.method = RKIN_VTIA_PER_VOXEL;
+    rkin_voxel_tia(NT, actp, times, body, &o, &vp, &e);
+    o.method = RKIN_VTIA_HYBRID;
+    o.hybrid_min = 1e-30;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == 0, "hybrid, "
+       "tiny minimum");
+    ok(vh.n_own == nb && max_rel(&vh.tia, body, NULL) < 1e-6, "hybrid, tiny "
+       "minimum: all %zu voxels on their own (%zu), analytic", nb,
+       vh.n_own);
+    rkin_vtia_free(&vh);
+    o.hybrid_min = 1e30;
+    rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e);
+    for (i = 0, cnt = 0; i < n; i++) cnt += vh.tia.v[i] != vs.tia.v[i];
+    ok(vh.n_own == 0 && cnt == 0, "hybrid, huge minimum: the VOI-shape map "
+       "(%zu differ)", cnt);
+    rkin_vtia_free(&vh);
+    /* midway between the body's lowest and highest concentration at
+     * the last time point */
+    {
+      double lo = HUGE_VAL, hi = 0.0;
+      for (i = 0; i < n; i++)
+        if (body[i]) {
+          lo = fmin(lo, act[NT - 1].v[i]);
+          hi = fmax(hi, act[NT - 1].v[i]);
+        }
+      thr = 0.5 * (lo + hi);
+    }
+    o.hybrid_min = thr;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == 0, "hybrid at "
+       "%g Bq/mL", thr);
+    for (i = 0; i < n; i++) {
+      int own = body[i];
+      size_t k;
+      for (k = 0; k < NT; k++) own = own && act[k].v[i] >= thr;
+      want += (size_t)own;
+      if (body[i] && vh.tia.v[i] != (own ? vp.tia.v[i] : vs.tia.v[i]))
+        mism++;
+    }
+    ok(vh.n_own == want && mism == 0 && want > 0 && want < nb,
+       "hybrid: the %zu voxels at or above it at every time point take "
+       "their own fit, the other %zu the VOI shape (%zu mismatches)", want,
+       nb - want, mism);
+    ok(vh.n_fitted + vh.n_zero + vh.n_fallback == nb, "hybrid counts: "
+       "fitted %zu + zero %zu + fallback %zu = %zu body voxels", vh.n_fitted,
+       vh.n_zero, vh.n_fallback, nb);
+    rkin_vtia_free(&vh);
+    o.hybrid_min = 0.0;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "hybrid"), "hybrid without a minimum: %s", e.msg);
+    rkin_vtia_free(&vs);
+    rkin_vtia_free(&vp);
+    o.hybrid_min = 0.0;
+  }
+
   /* single time point */
   o.method = RKIN_VTIA_STP_HAENSCHEID;
   {
