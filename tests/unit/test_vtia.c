@@ -189,6 +189,31 @@ int main(void)
        "fitted %zu + zero %zu + fallback %zu = %zu body voxels", vh.n_fitted,
        vh.n_zero, vh.n_fallback, nb);
     rkin_vtia_free(&vh);
+    /* at exactly the lowest value over time of the body's hottest late
+     * voxel: it reaches the level (>=, with its twins of a uniform
+     * lesion) and is fitted */
+    {
+      double hi = 0.0, top = 0.0;
+      size_t k;
+      for (i = 0; i < n; i++)
+        if (body[i] && act[NT - 1].v[i] > top) {
+          top = act[NT - 1].v[i];
+          for (k = 0, hi = HUGE_VAL; k < NT; k++)
+            hi = fmin(hi, act[k].v[i]);
+        }
+      o.hybrid_min = hi;
+      for (i = 0, want = 0; i < n; i++) {
+        int own = body[i];
+        size_t k;
+        for (k = 0; k < NT; k++) own = own && act[k].v[i] >= hi;
+        want += (size_t)own;
+      }
+      ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == 0 &&
+         want > 0 && vh.n_own == want, "hybrid at the hottest late "
+         "voxel's lowest value %g: the %zu voxels that reach it fitted "
+         "(>=)", hi, want);
+      rkin_vtia_free(&vh);
+    }
     o.hybrid_min = 0.0;
     ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == RKIN_EINVAL &&
        strstr(e.msg, "hybrid"), "hybrid without a minimum: %s", e.msg);
