@@ -386,6 +386,25 @@ static int l_stats(lua_State *L)
   return 1;
 }
 
+/* labels:grow(label, steps) -> label map (1 inside), voxels */
+static int l_grow(lua_State *L)
+{
+  rkin_image *im = lrk_check_image(L, 1, "img:grow");
+  unsigned char *m = lrk_check_mask(L, 1, 2, "img:grow", &im->g);
+  long long steps = lrk_check_count(L, 3, "img:grow", "steps", -1000, 1000);
+  size_t i, n = rkin_grid_count(&im->g), c;
+  rkin_image *out;
+  rkin_err err;
+  if (rkin_mask_grow(&im->g, m, (int)steps, &c, &err) < 0)
+    lrk_raise(L, "img:grow", &err);
+  out = push_image(L);
+  if (rkin_image_alloc(out, &im->g, &err) < 0) lrk_raise(L, "img:grow", &err);
+  out->is_label = 1;
+  for (i = 0; i < n; i++) out->v[i] = m[i] ? 1.0f : 0.0f;
+  lua_pushinteger(L, (lua_Integer)c);
+  return 2;
+}
+
 static int l_blur(lua_State *L)
 {
   rkin_image *im = lrk_check_image(L, 1, "img:blur");
@@ -485,11 +504,13 @@ static int l_rtstruct_rois(lua_State *L)
   return 2;
 }
 
-/* rk.image.read_seg(path [, segment]) -> label map, frame_uid */
+/* rk.image.read_seg(path [, segment [, threshold]]) -> label map,
+ * frame_uid */
 static int l_read_seg(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   lua_Integer seg = luaL_optinteger(L, 2, 0);
+  double thr = luaL_optnumber(L, 3, 0.5);
   rkin_image *im;
   char uid[80];
   rkin_err err;
@@ -497,10 +518,30 @@ static int l_read_seg(lua_State *L)
     return lrk_error(L, "rk.image.read_seg: segment %d (expected 1..65535, "
                      "or 0 / nil: every segment)", (int)seg);
   im = push_image(L);
-  if (rkin_dicom_read_seg(path, (int)seg, im, uid, &err) < 0)
+  if (rkin_dicom_read_seg_thr(path, (int)seg, thr, im, uid, &err) < 0)
     lrk_raise(L, "rk.image.read_seg", &err);
   lua_pushstring(L, uid);
   return 2;
+}
+
+/* rk.image.read_seg_fraction(path [, segment]) -> map, frame_uid, type */
+static int l_read_seg_fraction(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer seg = luaL_optinteger(L, 2, 0);
+  rkin_image *im;
+  char uid[80], ft[16];
+  rkin_err err;
+  if (seg < 0 || seg > 65535)
+    return lrk_error(L, "rk.image.read_seg_fraction: segment %d (expected "
+                     "1..65535, or 0 / nil when the SEG holds one)",
+                     (int)seg);
+  im = push_image(L);
+  if (rkin_dicom_read_seg_fraction(path, (int)seg, im, uid, ft, &err) < 0)
+    lrk_raise(L, "rk.image.read_seg_fraction", &err);
+  lua_pushstring(L, uid);
+  lua_pushstring(L, ft);
+  return 3;
 }
 
 /* rk.image.seg_segments(path) -> {{number, label, frames}, ...}, uid */
@@ -556,6 +597,7 @@ static const luaL_Reg img_methods[] = {
   {"integral", l_integral}, {"clip_negative", l_clip}, {"scale", l_scale},
   {"add", l_add}, {"mul", l_mul}, {"resample", l_resample},
   {"stats", l_stats}, {"blur", l_blur}, {"poisson", l_poisson},
+  {"grow", l_grow},
   {NULL, NULL}
 };
 
@@ -580,6 +622,7 @@ int luaopen_radiokin_image(lua_State *L)
                                  {"dicom_nm_info", l_dicom_nm_info},
                                  {"read_rtstruct", l_read_rtstruct},
                                  {"read_seg", l_read_seg},
+                                 {"read_seg_fraction", l_read_seg_fraction},
                                  {"seg_segments", l_seg_segments},
                                  {NULL, NULL}};
   image_metatable(L);

@@ -20,6 +20,8 @@
  *   next_activity{dose_gy=, u_rel=, g=, u_*_rel=, ab_gy=, u_ab_gy=,
  *     gy_per_mbq=, u_gy_per_mbq_rel=, g_next=, limit_bed_gy=, level=,
  *     from_last=} -> activity_mbq, bed_upper_gy, over, bed_gy, u_gy
+ *   voi{dose_gy=, bed_gy=, u_rel={source = rel}, ab_gy=, u_ab_gy=} ->
+ *     {dose, bed}
  *   stp{method=, t_h=, a_mbq=, u_rel=, t_half_h=, cv=[, level=]} -> {tia,
  *     u, lo, hi, bias_rel, u_rel_method, u_rel_meas} */
 #include <math.h>
@@ -502,6 +504,68 @@ static int u_course(lua_State *L)
   return 1;
 }
 
+/* voi{dose_gy=, bed_gy=, u_rel={source = rel, ...}, ab_gy=, u_ab_gy=,
+ * level=} -> {dose, bed} */
+static int u_voi(lua_State *L)
+{
+  static const char *const keys[] = {"dose_gy", "bed_gy", "u_rel", "bed_u",
+                                     "ab_gy", "u_ab_gy", "level", NULL};
+  const char *ctx = "rk.uncert.voi";
+  rkin_unc_voi x;
+  rkin_unc_q d, b;
+  rkin_err err;
+  int s;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lrk_check_keys(L, 1, ctx, keys);
+  memset(&x, 0, sizeof x);
+  x.dose_gy = lrk_field_number(L, 1, ctx, "dose_gy", 1, 0);
+  x.bed_gy = lua_getfield(L, 1, "bed_gy") == LUA_TNIL
+                 ? NAN : lrk_field_number(L, 1, ctx, "bed_gy", 1, 0);
+  lua_pop(L, 1);
+  {
+    static const char *const tf[] = {"u_rel", "bed_u"};
+    int f;
+    for (f = 0; f < 2; f++) {
+      double *dst = f == 0 ? x.u_rel : x.bed_u_gy;
+      if (lua_getfield(L, 1, tf[f]) != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+          return lrk_error(L, "%s: field '%s' must be a table {source = "
+                           "number}", ctx, tf[f]);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+          const char *k = lua_type(L, -2) == LUA_TSTRING
+                              ? lua_tostring(L, -2) : NULL;
+          for (s = 0; k && s < RKIN_UNC_NSRC; s++)
+            if (!strcmp(k, rkin_unc_source_name(s))) break;
+          if (!k || s == RKIN_UNC_NSRC)
+            return lrk_error(L, "%s: field '%s' has key '%s': not a source "
+                             "(rk.uncert.sources())", ctx, tf[f],
+                             k ? k : luaL_typename(L, -2));
+          if (!lua_isnumber(L, -1))
+            return lrk_error(L, "%s: %s.%s must be a number", ctx, tf[f], k);
+          dst[s] = lua_tonumber(L, -1);
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  x.ab_gy = lrk_field_number(L, 1, ctx, "ab_gy", 0, 0);
+  x.u_ab_gy = lrk_field_number(L, 1, ctx, "u_ab_gy", 0, 0);
+  x.level = lrk_field_number_in(L, 1, ctx, "level", 0, 0.95, 0, 1,
+                                LRK_LO_OPEN | LRK_HI_OPEN);
+  rkin_err_clear(&err);
+  if (rkin_unc_voi_delta(&x, &d, &b, &err)) return lrk_raise(L, ctx, &err);
+  lua_createtable(L, 0, 2);
+  push_q(L, &d);
+  lua_setfield(L, -2, "dose");
+  if (!isnan(x.bed_gy)) {
+    push_q(L, &b);
+    lua_setfield(L, -2, "bed");
+  }
+  return 1;
+}
+
 static int u_next_activity(lua_State *L)
 {
   static const char *const keys[] = {"dose_gy", "u_rel", "g", "u_cal_rel",
@@ -649,6 +713,7 @@ static const luaL_Reg uncert_funcs[] = {
   {"activity", u_activity},
   {"chain", u_chain},
   {"course", u_course},
+  {"voi", u_voi},
   {"marrow", u_marrow},
   {"next_activity", u_next_activity},
   {"stp", u_stp},

@@ -6,7 +6,8 @@
  *     dpk=path, half=5, density=1.04} -> k; k:info(), k:at(i, j, k)
  *   rk.voxel.density{ct=img [, table=path]} -> density image (g/cm3)
  *   rk.voxel.tia{images=, times=, nuclide=, method=, labels=, label=,
- *     models=, cv=, threads=, lambda=} -> fit; fit:map(), fit:info()
+ *     models=, cv=, threads=, lambda=, min_bqml=} -> fit; fit:map(),
+ *     fit:info()
  *   rk.voxel.dose{tia=img, nuclide=, method="led"|"kernel", kernel=,
  *     density=img, rho=1.04, rho_min=0.05, labels=, label=} -> dose image
  *   rk.voxel.bed{dose=, fit=, labels=, classes=, nuclide=} -> bed, eqd2
@@ -294,9 +295,11 @@ static int l_tia(lua_State *L)
 {
   static const char *const keys[] = {"images", "times", "nuclide", "method",
                                      "labels", "label", "models", "cv",
-                                     "threads", "lambda", NULL};
+                                     "threads", "lambda", "min_bqml",
+                                     NULL};
   static const char *const methods[] = {"per_voxel", "voi_shape",
-                                        "haenscheid", "population", NULL};
+                                        "haenscheid", "population", "hybrid",
+                                        NULL};
   const char *ctx = "rk.voxel.tia";
   const rkin_image **imgs;
   double *t;
@@ -315,11 +318,13 @@ static int l_tia(lua_State *L)
   for (mi = 0; methods[mi] && strcmp(methods[mi], m); mi++) {}
   if (!methods[mi])
     return lrk_error(L, "%s: field 'method' must be per_voxel, voi_shape, "
-                     "haenscheid or population (got '%s')", ctx, m);
+                     "hybrid, haenscheid or population (got '%s')", ctx, m);
   o.method = (rkin_vtia_method)mi;
   o.cv = lrk_field_number_in(L, 1, ctx, "cv", 0, 0.0, 0.0, 10, 0);
   o.threads = (int)lrk_field_count(L, 1, ctx, "threads", 0, 1, 1, 64);
   o.pop_lambda_h = lrk_field_number(L, 1, ctx, "lambda", 0, NAN);
+  o.hybrid_min = lrk_field_number(L, 1, ctx, "min_bqml",
+                                  o.method == RKIN_VTIA_HYBRID, NAN);
   if (lua_getfield(L, 1, "models") == LUA_TTABLE) {
     lua_Integer k, nm = luaL_len(L, -1);
     for (k = 1; k <= nm; k++) {
@@ -382,6 +387,8 @@ static int fit_info(lua_State *L)
   lua_setfield(L, -2, "zero");
   lua_pushinteger(L, (lua_Integer)v->n_fallback);
   lua_setfield(L, -2, "fallback");
+  lua_pushinteger(L, (lua_Integer)v->n_own);
+  lua_setfield(L, -2, "own");
   lua_pushstring(L, v->note);
   lua_setfield(L, -2, "note");
   if (v->voi.n) {

@@ -13,6 +13,8 @@ usage: radiokin scripts/tare_voxel.lua --scout FILE --liver FILE[:LABEL]
          [--product SIR-Spheres] [--cf clinical|derived|rounded|NUMBER]
          [--lung-mass KG] [--kernel lanconelli|none|dpk:FILE]
          [--rtdose [FRAME_UID]] [--out DIR] [--no-plot] [--quiet]
+         [--u-activity REL] [--u-lsf SD] [--u-vol REL|voxel]
+         [--recovery CSV]
        radiokin scripts/tare_voxel.lua --phantom N [--spacing MM] [--split]
          [--blur MM] [...]
 
@@ -51,13 +53,33 @@ Model:
   --kernel K     lanconelli (default: the Lanconelli 2012 kernel of the
                  nuclide at the scout's voxel size), dpk:FILE (built from a
                  dose point kernel), none (local deposition only)
+Uncertainty (first order, after the EANM guidance on uncertainty analysis,
+Gear et al. EJNMMI 2018;45:2456; any of these adds the columns below and
+the budget of report.md; the scout's counts are normalised to the
+administered activity, so no camera calibration enters):
+  --u-activity REL  relative SD of the administered activity (dose
+                 calibrator)
+  --u-lsf SD     standard uncertainty of the lung shunt fraction (absolute:
+                 0.01 for 6 +- 1 %): the liver's share 1 - LSF
+                 (u / (1 - LSF)), the lung's LSF (u / LSF)
+  --u-vol V      the segmentation: 'boundary' (default when any
+                 uncertainty is asked): half the difference of the volume's
+                 mean dose over the volume grown and shrunk by one voxel;
+                 'voxel': its mass uncertain by the one-voxel boundary
+                 change of a sphere of its volume; or a relative SD
+  --recovery CSV the user's recovery table (v_ml, rc [, sd]): each
+                 volume's u(RC)/RC at its volume
 Outputs in --out DIR (default .): activity.nii.gz (MBq per voxel),
 dose_led.nii.gz (Gy, local deposition: the standard for microspheres),
 dose_kernel.nii.gz (Gy, with a kernel), voi.nii.gz (label map: 2k-1 the
 tumour and 2k the normal liver of territory k), plan.csv (per territory:
 activity, lung dose, voxel doses beside the partition model's), checks.csv
 (limits of the product at the planned activities), dvh.csv (per volume and
-method: n, volume_ml, mean, median, min, max, D2, D50, D70, D90, D98),
+method: n, volume_ml, mean, median, min, max, D2, D50, D70, D90, D98;
+with uncertainty inputs u_activity_rel, u_lsf_rel, u_vol_rel, u_rc_rel,
+mean_u_gy, mean_lo_gy, mean_hi_gy (95 %); plan.csv then also lung_u_gy,
+lung_lo_gy, lung_hi_gy), report.md (the plan, the results with their
+uncertainty and budget),
 dvh_curves.csv, dvh.png and dose_slices.png (gnuplot); dose.dcm (RT Dose
 of the LED map) with --rtdose. Any failure exits non-zero and leaves no
 partial output file.
@@ -171,6 +193,23 @@ function M.parse_args(args)
         i = i + 1
         o.frame_uid = args[i]
       end
+    elseif a == "--u-activity" then
+      o.u_activity = number(a)
+      if o.u_activity < 0 then usage("--u-activity needs a relative SD >= 0") end
+    elseif a == "--u-lsf" then
+      o.u_lsf = number(a)
+      if o.u_lsf < 0 or o.u_lsf >= 1 then
+        usage("--u-lsf needs an SD of the lung shunt fraction in [0, 1)")
+      end
+    elseif a == "--u-vol" then
+      local v = value(a)
+      o.u_vol = (v == "voxel" or v == "boundary") and v or tonumber(v)
+      if not o.u_vol or (type(o.u_vol) == "number"
+        and not (finite(o.u_vol) and o.u_vol >= 0)) then
+        usage("--u-vol needs a relative SD >= 0, 'boundary' or 'voxel' "
+          .. "(got " .. v .. ")")
+      end
+    elseif a == "--recovery" then o.recovery = value(a)
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.no_plot = true
     elseif a == "--quiet" then o.quiet = true
@@ -306,57 +345,129 @@ local function territory_args(o, terr_img)
   return list
 end
 
--- Writes the cumulative DVHs (curves[i] = {name, cumulative}) to path
--- through a private folder (rk.plot_files).
-function M.plot(path, curves, bin)
-  local blocks, plots = {}, {}
-  for k, c in ipairs(curves) do
-    local rows = {}
-    for b, v in ipairs(c.cumulative) do rows[b] = { (b - 1) * bin, 100 * v } end
-    rows[#rows + 1] = { #c.cumulative * bin, 0 }
-    blocks["r" .. k] = rows
-    plots[#plots + 1] = ("$r%d using 1:2 with lines lw 2 dt %d title %s")
-      :format(k, c.method == "kernel" and 2 or 1, rk.gnuplot_quote(c.name))
-  end
-  local f = rk.plot_files { path }
-  local cmds = ([[
-set terminal pngcairo size 1000,650
-set output %s
-set termoption noenhanced
-set title 'TARE: cumulative DVHs (solid: local deposition, dashed: kernel)'
-set xlabel 'absorbed dose (Gy)'
-set ylabel 'volume (%%)'
-set yrange [0:105]
-set key outside right top
-set grid
-plot %s
-set output
-]]):format(rk.gnuplot_quote(f.tmp[1], true), table.concat(plots, ", "))
-  local ok, why = rk.gnuplot(cmds, blocks)
-  if not ok then
-    f:abort()
-    return nil, why or "gnuplot failed"
-  end
-  local done, err = pcall(f.commit, f)
-  if not done then return nil, tostring(err) end
-  return path
+-- Whether any uncertainty input was given.
+function M.wants_uncertainty(o)
+  return o.u_activity ~= nil or o.u_lsf ~= nil or o.u_vol ~= nil
+    or o.recovery ~= nil
 end
 
--- Orthogonal slices with isodose lines (voxel_dose.lua's plot), over the
--- CT (HU, on the dose grid) when given, written through a private folder.
-function M.plot_slices(path, dose, ct)
-  local dir = (arg and arg[0] and arg[0]:match("^(.*)/[^/]*$")) or "."
-  local okl, vd = pcall(dofile, dir .. "/voxel_dose.lua")
-  if not okl then return nil, "voxel_dose.lua not found beside this script" end
-  local f = rk.plot_files { path }
-  local ok, why = vd.plot_slices(f.tmp[1], dose, ct)
-  if not ok then
-    f:abort()
-    return nil, why or "gnuplot failed"
+-- The uncertainty columns of dvh.csv rows (row.lsf: its territory's lung
+-- shunt fraction) and of plan.csv's lung dose (rk.uncert.voi): the
+-- administered activity, the liver's share 1 - LSF, the volume (mass),
+-- the recovery of the volume; the lung: activity and LSF.
+function M.uncertainty(o, rows, plan, voxel_mm, voi, maps)
+  local curve = o.recovery and rk.recovery_table(o.recovery)
+  local ua, ul = o.u_activity or 0, o.u_lsf or 0
+  for _, r in ipairs(rows) do
+    local u = { activity = ua, lung_shunt = ul / (1 - r.lsf) }
+    local uv = o.u_vol or "boundary"
+    if uv == "boundary" then
+      u.volume = rk.boundary_u(voi, r.voi_label, maps[r.method]) / r.mean_gy
+    elseif uv == "voxel" then
+      u.volume = rk.volume_u_rel(r.volume_ml, voxel_mm)
+    else
+      u.volume = uv
+    end
+    u.recovery = 0
+    if curve then
+      local rc, urc = rk.uncert.recovery(curve, r.volume_ml)
+      u.recovery = urc / rc
+    end
+    r.u_activity_rel, r.u_lsf_rel, r.u_vol_rel, r.u_rc_rel = u.activity,
+      u.lung_shunt, u.volume, u.recovery
+    if r.mean_gy > 0 then
+      local q = rk.uncert.voi{ dose_gy = r.mean_gy, u_rel = u }
+      r.mean_u_gy, r.mean_lo_gy, r.mean_hi_gy = q.dose.u, q.dose.lo,
+        q.dose.hi
+      r.budget = q.dose.budget
+    end
   end
-  local done, err = pcall(f.commit, f)
-  if not done then return nil, tostring(err) end
-  return path
+  for _, p in ipairs(plan) do
+    if p.lung_gy > 0 and p.lsf > 0 then
+      local q = rk.uncert.voi{ dose_gy = p.lung_gy, u_rel = {
+        activity = ua, lung_shunt = ul / p.lsf } }
+      p.lung_u_gy, p.lung_lo_gy, p.lung_hi_gy = q.dose.u, q.dose.lo,
+        q.dose.hi
+    end
+  end
+end
+
+-- report.md: the plan and the voxel numbers with their uncertainty and
+-- budget, in the spirit of the EANM dosimetry reporting guidance
+-- (Lassmann et al., EJNMMI 2011;38:192).
+function M.report_markdown(o, res, plan, rows)
+  local L = {}
+  local function add(x) L[#L + 1] = x end
+  add("# TARE voxel planning report")
+  add("")
+  add("## What was measured")
+  add("")
+  add(o.phantom and ("Synthetic phantom (rk.phantom) of %d^3 voxels of "
+    .. "%g mm as the scout."):format(o.phantom, o.spacing)
+    or ("Scout SPECT %s; liver %s; tumour %s; CT %s."):format(o.scout,
+      o.liver, o.tumour or "none", o.ct or "none (1.03 g/cm3)"))
+  add("")
+  add("## How it was quantified")
+  add("")
+  add(("%s (%s), dose conversion factor %.4g Gy kg/GBq: the scout's "
+    .. "distribution normalised to the activity of each territory, dose "
+    .. "by local deposition%s; the partition model from the same "
+    .. "volumes beside it."):format(res.product, res.nuclide, res.cf,
+      o.kernel ~= "none" and " and by kernel" or ""))
+  add("")
+  add("## Plan")
+  add("")
+  add("| territory | activity (MBq) | lung shunt | lung dose (Gy) |")
+  add("|---|---|---|---|")
+  for _, p in ipairs(plan) do
+    add(("| %s | %.4g | %.3g | %s |"):format(p.territory, p.activity_mbq,
+      p.lsf, p.lung_u_gy and ("%.4g +- %.2g (95 %%: %.4g to %.4g)")
+        :format(p.lung_gy, p.lung_u_gy, p.lung_lo_gy, p.lung_hi_gy)
+        or ("%.4g"):format(p.lung_gy)))
+  end
+  add("")
+  add("## Results")
+  add("")
+  add("| volume | method | volume (mL) | mean dose (Gy) | D70 (Gy) |")
+  add("|---|---|---|---|---|")
+  for _, r in ipairs(rows) do
+    add(("| %s | %s | %.4g | %s | %.4g |"):format(r.volume, r.method,
+      r.volume_ml, r.mean_u_gy and ("%.4g +- %.2g (95 %%: %.4g to %.4g)")
+        :format(r.mean_gy, r.mean_u_gy, r.mean_lo_gy, r.mean_hi_gy)
+        or ("%.4g"):format(r.mean_gy), r.d70_gy))
+  end
+  add("")
+  if rows[1] and rows[1].u_vol_rel then
+    add("## Uncertainty budget")
+    add("")
+    add("First-order propagation (EANM guidance on uncertainty analysis, "
+      .. "Gear et al. 2018): relative standard uncertainties shared by "
+      .. "every voxel of a volume, and the share of the mean dose's "
+      .. "variance from each.")
+    add("")
+    add("| volume | method | activity | lung shunt | volume | recovery | "
+      .. "share activity / lung shunt / volume / recovery |")
+    add("|---|---|---|---|---|---|---|")
+    for _, r in ipairs(rows) do
+      local b = r.budget or {}
+      add(("| %s | %s | %.3g | %.3g | %.3g | %.3g | %.0f / %.0f / %.0f / "
+        .. "%.0f %% |"):format(r.volume, r.method, r.u_activity_rel,
+        r.u_lsf_rel, r.u_vol_rel, r.u_rc_rel, 100 * (b.activity or 0),
+        100 * (b.lung_shunt or 0), 100 * (b.volume or 0),
+        100 * (b.recovery or 0)))
+    end
+  else
+    add("No uncertainty input was given (--u-activity, --u-lsf, --u-vol, "
+      .. "--recovery): results without uncertainty.")
+  end
+  if not o.no_plot then
+    add("")
+    add("![DVH](dvh.png)")
+    add("")
+    add("![dose slices](dose_slices.png)")
+  end
+  add("")
+  return table.concat(L, "\n")
 end
 
 function M.main(args)
@@ -448,12 +559,13 @@ function M.main(args)
           local name = t.name .. " " .. part[1]
           local d = rk.voxel.dvh{ dose = m[2], labels = voi, label = part[2],
             bin = bin, nbins = nbins }
-          rows[#rows + 1] = { volume = name, method = m[1], n = d.n,
+          rows[#rows + 1] = { volume = name, method = m[1], lsf = t.lsf,
+            voi_label = part[2], n = d.n,
             volume_ml = d.volume_ml, mean_gy = d.mean, median_gy = d.median,
             min_gy = d.min, max_gy = d.max, d2_gy = d.d2, d50_gy = d.d50,
             d70_gy = d.d70, d90_gy = d.d90, d98_gy = d.d98 }
           curves[#curves + 1] = { name = name .. " (" .. m[1] .. ")",
-            method = m[1], cumulative = d.cumulative }
+            dashed = m[1] == "kernel", cumulative = d.cumulative }
           for b = 1, nbins do
             crow[#crow + 1] = { volume = name, method = m[1],
               dose_gy = (b - 1) * bin, cumulative = d.cumulative[b],
@@ -463,31 +575,52 @@ function M.main(args)
       end
     end
   end
+  local unc = M.wants_uncertainty(o)
+  if unc then
+    local g = scout:geometry()
+    M.uncertainty(o, rows, plan,
+      (g.spacing[1] * g.spacing[2] * g.spacing[3]) ^ (1 / 3), voi,
+      { led = led, kernel = ker })
+  end
+  local dvh_cols = { "volume", "method", "n", "volume_ml", "mean_gy",
+    "median_gy", "min_gy", "max_gy", "d2_gy", "d50_gy", "d70_gy", "d90_gy",
+    "d98_gy" }
+  local plan_cols = { "territory", "mode", "target_gy", "lsf",
+    "activity_mbq", "partition_activity_mbq", "lung_gy", "tumour_kg",
+    "normal_kg", "tn", "tumour_mean_gy", "tumour_d70_gy",
+    "partition_tumour_gy", "tumour_mean_kernel_gy", "normal_mean_gy",
+    "normal_d70_gy", "partition_normal_gy", "normal_mean_kernel_gy",
+    "note" }
+  if unc then
+    for _, c in ipairs { "u_activity_rel", "u_lsf_rel", "u_vol_rel",
+      "u_rc_rel", "mean_u_gy", "mean_lo_gy", "mean_hi_gy" } do
+      dvh_cols[#dvh_cols + 1] = c
+    end
+    for _, c in ipairs { "lung_u_gy", "lung_lo_gy", "lung_hi_gy" } do
+      plan_cols[#plan_cols + 1] = c
+    end
+  end
   rk.mkdir(o.out)
   act:write(o.out .. "/activity.nii.gz")
   led:write(o.out .. "/dose_led.nii.gz")
   if ker then ker:write(o.out .. "/dose_kernel.nii.gz") end
   voi:write(o.out .. "/voi.nii.gz")
   if o.rtdose then led:write_rtdose(o.out .. "/dose.dcm", o.frame_uid) end
-  rk.csv.write(o.out .. "/plan.csv", plan, { "territory", "mode",
-    "target_gy", "lsf", "activity_mbq", "partition_activity_mbq", "lung_gy",
-    "tumour_kg", "normal_kg", "tn", "tumour_mean_gy", "tumour_d70_gy",
-    "partition_tumour_gy", "tumour_mean_kernel_gy", "normal_mean_gy",
-    "normal_d70_gy", "partition_normal_gy", "normal_mean_kernel_gy",
-    "note" })
+  rk.csv.write(o.out .. "/plan.csv", plan, plan_cols)
   rk.csv.write(o.out .. "/checks.csv", checks, { "check", "dose_gy",
     "limit_gy", "status" })
-  rk.csv.write(o.out .. "/dvh.csv", rows, { "volume", "method", "n",
-    "volume_ml", "mean_gy", "median_gy", "min_gy", "max_gy", "d2_gy",
-    "d50_gy", "d70_gy", "d90_gy", "d98_gy" })
+  rk.csv.write(o.out .. "/dvh.csv", rows, dvh_cols)
   rk.csv.write(o.out .. "/dvh_curves.csv", crow,
     { "volume", "method", "dose_gy", "cumulative", "differential" })
   if not o.no_plot then
-    local ok, why = M.plot(o.out .. "/dvh.png", curves, bin)
+    local ok, why = rk.plot_dvh(o.out .. "/dvh.png", curves, bin,
+      "TARE: cumulative DVHs (solid: local deposition, dashed: kernel)")
     if not ok then log("no plot: " .. tostring(why)) end
-    ok, why = M.plot_slices(o.out .. "/dose_slices.png", led, ct)
+    ok, why = rk.plot_slices(o.out .. "/dose_slices.png", led, ct)
     if not ok then log("no slice plot: " .. tostring(why)) end
   end
+  rk.write_atomic(o.out .. "/report.md", M.report_markdown(o, res, plan,
+    rows))
   if not o.quiet then
     print(("%s, %s, CF %.4g Gy kg/GBq"):format(res.product, res.nuclide,
       res.cf))

@@ -6,9 +6,11 @@ local M = {}
 
 M.HELP = [==[
 usage: radiokin scripts/voxel_dose.lua --spect FILE@HOURS ... --labels LABELS.nii
-         [--ct CT.nii] [--nuclide Lu-177] [--tia voi_shape|per_voxel|haenscheid]
+         [--ct CT.nii] [--nuclide Lu-177]
+         [--tia voi_shape|per_voxel|haenscheid|hybrid --min-bqml BQML]
          [--dose kernel|led] [--dpk FILE] [--class LABEL=AB:TREP ...]
          [--vx GY ...] [--threads N] [--rtdose [FRAME_UID]] [--out DIR]
+         [--u-cal REL] [--u-vol REL|voxel] [--recovery CSV] [--u-ab GY]
          [--cal CPS_PER_MBQ [--acq-s SECONDS]] [--no-plot] [--quiet]
        radiokin scripts/voxel_dose.lua --phantom N [--spacing MM] [...]
 
@@ -45,7 +47,9 @@ reference are refused):
                       (default 4.42)
 Method:
   --tia M        voi_shape (default: the body's curve, scaled per voxel),
-                 per_voxel (tac candidates per voxel), haenscheid (one image)
+                 per_voxel (tac candidates per voxel), hybrid (per voxel
+                 where every time point reaches --min-bqml BQML, the VOI
+                 shape elsewhere), haenscheid (one image)
   --dose D       kernel (default; Lanconelli 2012 kernels, or --dpk FILE
                  to build one from a dose point kernel) or led (local
                  energy deposition)
@@ -53,11 +57,34 @@ Method:
                  BED/EQD2: alpha/beta (Gy) and repair half-time (h); BED
                  maps are written only when classes are given
   --vx GY        add V(GY) (volume fraction with at least GY) to dvh.csv
+Uncertainty (first order, after the EANM guidance on uncertainty analysis,
+Gear et al. EJNMMI 2018;45:2456; any of these adds the columns below and
+the budget of report.md):
+  --u-cal REL    relative SD of the calibration (the camera factor, or the
+                 image's Bq/mL scale): shared by every voxel and time point
+  --u-vol V      the segmentation: 'boundary' (default when any
+                 uncertainty is asked): half the difference of the
+                 region's mean dose (and mean BED) over the region grown
+                 and shrunk by one voxel; 'voxel': the region's mass
+                 uncertain by the one-voxel boundary change of a sphere of
+                 its volume (the activity taken as captured, D = A~/m); or
+                 a relative SD of the mass
+  --recovery CSV the user's recovery table (columns v_ml, rc [, sd]: their
+                 sphere-phantom measurement): RC(v) fitted, each region's
+                 u(RC)/RC at its volume (the maps are not corrected by RC)
+  --u-ab GY      SD of every class's alpha/beta (BED)
+                 Counting statistics: with --cal, each region's counts per
+                 time point (Poisson) through the trapezoid-and-tail
+                 weights of its curve.
   --rtdose [UID] also write dose.dcm, a DICOM RT Dose in the frame of
                  reference UID (the CT's; a new one without it)
 Outputs in --out DIR (default .): tia.nii.gz (Bq h/mL), dose.nii.gz (Gy),
 bed.nii.gz and eqd2.nii.gz (with --class), dvh.csv (one row per region:
-n, volume_ml, mean, median, min, max, sd, D2, D50, D70, D90, D98, V(x)),
+n, volume_ml, mean, median, min, max, sd, D2, D50, D70, D90, D98, V(x);
+with uncertainty inputs u_cal_rel, u_vol_rel, u_rc_rel, u_counts_rel,
+mean_u_gy, mean_lo_gy, mean_hi_gy (95 %) and with classes bed_mean_u_gy,
+bed_mean_lo_gy, bed_mean_hi_gy), report.md (what was measured, how it
+was quantified, the results with their uncertainty and budget),
 dvh_curves.csv (cumulative and differential DVH per region), dvh.png and
 dose_slices.png (orthogonal slices through the hottest voxel with isodose
 lines, over the CT in grey (window W400 L40) when there is one; gnuplot). Negative voxels are clipped to 0 and counted. Any failure exits
@@ -113,6 +140,9 @@ function M.parse_args(args)
     elseif a == "--spacing" then o.spacing = number(a)
     elseif a == "--nuclide" then o.nuclide = value(a)
     elseif a == "--tia" then o.tia = value(a)
+    elseif a == "--min-bqml" then
+      o.min_bqml = number(a)
+      if o.min_bqml <= 0 then usage("--min-bqml needs a level > 0 Bq/mL") end
     elseif a == "--dose" then o.dose = value(a)
     elseif a == "--dpk" then o.dpk = value(a)
     elseif a == "--class" then
@@ -137,6 +167,21 @@ function M.parse_args(args)
     elseif a == "--acq-s" then
       o.acq_s = number(a)
       if o.acq_s <= 0 then usage("--acq-s needs a duration > 0 s") end
+    elseif a == "--u-cal" then
+      o.u_cal = number(a)
+      if o.u_cal < 0 then usage("--u-cal needs a relative SD >= 0") end
+    elseif a == "--u-vol" then
+      local v = value(a)
+      o.u_vol = (v == "voxel" or v == "boundary") and v or tonumber(v)
+      if not o.u_vol or (type(o.u_vol) == "number" and not (o.u_vol >= 0
+        and o.u_vol < math.huge)) then
+        usage("--u-vol needs a relative SD >= 0, 'boundary' or 'voxel' "
+          .. "(got " .. v .. ")")
+      end
+    elseif a == "--recovery" then o.recovery = value(a)
+    elseif a == "--u-ab" then
+      o.u_ab = number(a)
+      if o.u_ab < 0 then usage("--u-ab needs an SD >= 0 Gy") end
     elseif a == "--threads" then o.threads = number(a)
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.no_plot = true
@@ -146,9 +191,13 @@ function M.parse_args(args)
   end
   if o.help then return o end
   if o.tia ~= "voi_shape" and o.tia ~= "per_voxel" and o.tia ~= "haenscheid"
-  then
-    usage("--tia must be voi_shape, per_voxel or haenscheid (got " .. o.tia
-      .. ")")
+    and o.tia ~= "hybrid" then
+    usage("--tia must be voi_shape, per_voxel, hybrid or haenscheid (got "
+      .. o.tia .. ")")
+  end
+  if (o.tia == "hybrid") ~= (o.min_bqml ~= nil) then
+    usage("--tia hybrid and --min-bqml BQML go together (the level every "
+      .. "time point must reach for a voxel's own fit)")
   end
   if o.dose ~= "kernel" and o.dose ~= "led" then
     usage("--dose must be kernel or led (got " .. o.dose .. ")")
@@ -206,6 +255,9 @@ function M.calibrate(img, file, o, log)
   end
   local f = 1e6 / (t * o.cal * g.voxel_ml)
   img:scale(f)
+  -- Bq/mL per count: the counts of a VOI are its sum / f (counting term)
+  o.count_factor = o.count_factor or {}
+  o.count_factor[file] = f
   log(("%s: counts to Bq/mL with %g cps/MBq, %g s (%s), %g mL voxels "
     .. "(x %.6g)"):format(file, o.cal, t, from, g.voxel_ml, f))
   return f
@@ -309,158 +361,180 @@ local function label_list(labels)
   return list
 end
 
-function M.plot(path, curves, bin)
-  local blocks, plots = {}, {}
-  for k, c in ipairs(curves) do
-    local rows = {}
-    for b, v in ipairs(c.cumulative) do rows[b] = { (b - 1) * bin, 100 * v } end
-    rows[#rows + 1] = { #c.cumulative * bin, 0 } -- above the maximum
-    blocks["r" .. k] = rows
-    plots[#plots + 1] = ("$r%d using 1:2 with lines lw 2 title %s")
-      :format(k, rk.gnuplot_quote("label " .. c.label))
+-- Whether any uncertainty input was given.
+function M.wants_uncertainty(o)
+  return o.u_cal ~= nil or o.u_vol ~= nil or o.recovery ~= nil
+    or o.u_ab ~= nil or o.cal ~= nil
+end
+
+-- Relative SD of a region's TIA from counting statistics: TIA ~ sum c_i
+-- A_i with the trapezoid-and-tail weights c_i (from 0 at t = 0; the last
+-- point's physical-decay tail 1 / lambda), A_i the region's activity and
+-- C_i its counts at time i, var(A_i) = A_i^2 / C_i (Poisson).
+function M.counting_u_rel(times, a, counts, lphys)
+  local n, num, den = #times, 0, 0
+  for i = 1, n do
+    local lo = i > 1 and times[i - 1] or 0
+    local hi = i < n and times[i + 1] or times[i]
+    local c = 0.5 * (hi - lo) + (i == n and 1 / lphys or 0)
+    den = den + c * a[i]
+    if counts[i] > 0 then num = num + (c * a[i]) ^ 2 / counts[i] end
   end
-  local cmds = ([[
-set terminal pngcairo size 900,600
-set output %s
-set termoption noenhanced
-set title 'Cumulative dose-volume histograms'
-set xlabel 'absorbed dose (Gy)'
-set ylabel 'volume (%%)'
-set yrange [0:105]
-set grid
-plot %s
-]]):format(rk.gnuplot_quote(path, true), table.concat(plots, ", "))
-  return rk.gnuplot(cmds, blocks)
+  return den > 0 and math.sqrt(num) / den or 0
 end
 
--- The CT window of the slice plots (HU): soft tissue, level 40, width 400.
-M.CT_LEVEL, M.CT_WIDTH = 40, 400
--- Dose below this share of the maximum is left transparent over the CT.
-M.DOSE_FLOOR = 0.05
-
--- Grey level 0..255 of a HU value in the CT window.
-function M.ct_grey(hu)
-  local x = (hu - (M.CT_LEVEL - M.CT_WIDTH / 2)) / M.CT_WIDTH
-  return 255 * math.max(0, math.min(1, x))
-end
-
--- The data of the three orthogonal slices through the dose's hottest
--- voxel: blocks (ax, co, sa: dose matrices; ct_ax, ct_co, ct_sa: rows x
--- (mm), y (mm), r, g, b of the CT's grey, when ct is given, on the dose's
--- grid), the panels and the maximum. With a CT, dose under DOSE_FLOOR of
--- the maximum is NaN (gnuplot leaves it undrawn: the CT shows through).
-function M.slice_data(dose, ct)
-  local g = dose:geometry()
-  local nx, ny, nz = g.dims[1], g.dims[2], g.dims[3]
-  if ct then
-    local gc = ct:geometry()
-    if gc.dims[1] ~= nx or gc.dims[2] ~= ny or gc.dims[3] ~= nz then
-      error(("slice plot: the CT (%dx%dx%d) is not on the dose grid "
-        .. "(%dx%dx%d): resample it first"):format(gc.dims[1], gc.dims[2],
-        gc.dims[3], nx, ny, nz), 0)
+-- The uncertainty columns of each dvh.csv row (rk.uncert.voi): the
+-- sources shared by every voxel of a region (calibration, volume,
+-- recovery, counting), the mean dose's and mean BED's standard
+-- uncertainty and 95 % interval, and each row's budget (r.budget,
+-- r.bed_budget). ctx: acts, times, labels, voxel_mm, lphys, files.
+function M.uncertainty(o, rows, ctx)
+  local curve = o.recovery and rk.recovery_table(o.recovery)
+  local u_vol = o.u_vol or "boundary"
+  for _, r in ipairs(rows) do
+    local u, bu = { calibration = o.u_cal or 0 }, {}
+    if u_vol == "boundary" then
+      u.volume, bu.volume = rk.boundary_u(ctx.labels, r.label, ctx.dose,
+        ctx.bed)
+      u.volume = u.volume / r.mean_gy
+    elseif u_vol == "voxel" then
+      u.volume = rk.volume_u_rel(r.volume_ml, ctx.voxel_mm)
+    else
+      u.volume = u_vol
     end
-  end
-  local best, bi, bj, bk = -1, 1, 1, 1
-  for k = 1, nz do for j = 1, ny do for i = 1, nx do
-    local v = dose:get(i, j, k)
-    if v > best then best, bi, bj, bk = v, i, j, k end
-  end end end
-  if best <= 0 then return nil, "the dose map is zero" end
-  local floor = ct and M.DOSE_FLOOR * best or -math.huge
-  local function matrix(w, h, f)
-    local rows = {}
-    for b = 1, h do
-      local row = {}
-      for a = 1, w do
-        local v = f(a, b)
-        row[a] = v >= floor and v or 0 / 0
+    if curve then
+      local rc, urc = rk.uncert.recovery(curve, r.volume_ml)
+      u.recovery = urc / rc
+      r.rc = rc
+    else
+      u.recovery = 0
+    end
+    u.counts = 0
+    if o.cal and ctx.files then
+      local a, counts = {}, {}
+      for k, img in ipairs(ctx.acts) do
+        local st = img:stats(ctx.labels, r.label)
+        local sum = st.mean * st.n
+        a[k] = sum
+        counts[k] = sum / o.count_factor[ctx.files[k]]
       end
-      rows[b] = row
+      u.counts = M.counting_u_rel(ctx.times, a, counts, ctx.lphys)
     end
-    return rows
-  end
-  local function grey(w, h, sx, sy, f)
-    local rows = {}
-    for b = 1, h do
-      for a = 1, w do
-        local c = M.ct_grey(f(a, b))
-        rows[#rows + 1] = { (a - 1) * sx, (b - 1) * sy, c, c, c }
-      end
+    r.u_cal_rel, r.u_vol_rel, r.u_rc_rel, r.u_counts_rel = u.calibration,
+      u.volume, u.recovery, u.counts
+    local q = rk.uncert.voi{ dose_gy = r.mean_gy, bed_gy = r.bed_mean_gy,
+      u_rel = u, bed_u = bu, ab_gy = r.ab_gy, u_ab_gy = o.u_ab }
+    r.mean_u_gy, r.mean_lo_gy, r.mean_hi_gy = q.dose.u, q.dose.lo, q.dose.hi
+    r.budget = q.dose.budget
+    if q.bed then
+      r.bed_mean_u_gy, r.bed_mean_lo_gy, r.bed_mean_hi_gy = q.bed.u,
+        q.bed.lo, q.bed.hi
+      r.bed_budget = q.bed.budget
     end
-    return rows
   end
-  local sp = g.spacing
-  local blocks = {
-    ax = matrix(nx, ny, function(a, b) return dose:get(a, b, bk) end),
-    co = matrix(nx, nz, function(a, b) return dose:get(a, bj, b) end),
-    sa = matrix(ny, nz, function(a, b) return dose:get(bi, a, b) end),
-  }
-  if ct then
-    blocks.ct_ax = grey(nx, ny, sp[1], sp[2], function(a, b)
-      return ct:get(a, b, bk) end)
-    blocks.ct_co = grey(nx, nz, sp[1], sp[3], function(a, b)
-      return ct:get(a, bj, b) end)
-    blocks.ct_sa = grey(ny, nz, sp[2], sp[3], function(a, b)
-      return ct:get(bi, a, b) end)
-  end
-  local panels = {
-    { "ax", ("axial k=%d"):format(bk), sp[1], sp[2] },
-    { "co", ("coronal j=%d"):format(bj), sp[1], sp[3] },
-    { "sa", ("sagittal i=%d"):format(bi), sp[2], sp[3] },
-  }
-  return { blocks = blocks, panels = panels, max = best,
-    at = { bi, bj, bk } }
+  return curve
 end
 
--- Three orthogonal slices of the dose through its hottest voxel, with
--- isodose lines at 25, 50, 75 and 90 % of the maximum (gnuplot contours
--- of the same matrix, tabulated into a data block first); with ct (HU, on
--- the dose's grid) the CT in grey underneath, the dose drawn where it is
--- at least DOSE_FLOOR of the maximum.
-function M.plot_slices(path, dose, ct)
-  local sd, why = M.slice_data(dose, ct)
-  if not sd then return nil, why end
-  local best, blocks, panels = sd.max, sd.blocks, sd.panels
-  local levels = ("%g,%g,%g,%g"):format(0.25 * best, 0.5 * best,
-    0.75 * best, 0.9 * best)
-  local cmds = { ([[
-set terminal pngcairo size 1500,520
-set output %s
-set termoption noenhanced
-set contour base
-set cntrparam levels discrete %s
-unset surface
-set view map
-]]):format(rk.gnuplot_quote(path, true), levels) }
-  for _, p in ipairs(panels) do
-    cmds[#cmds + 1] = ("set table $iso_%s\nsplot $%s matrix using "
-      .. "(($1)*%g):(($2)*%g):3 notitle\nunset table\n")
-      :format(p[1], p[1], p[3], p[4])
+-- report.md: in the spirit of the EANM dosimetry reporting guidance
+-- (Lassmann et al., EJNMMI 2011;38:192): what was measured and when, how
+-- it was quantified, the models and parameters, the results with their
+-- uncertainties and budget.
+function M.report_markdown(o, rows, ctx)
+  local L = {}
+  local function add(x) L[#L + 1] = x end
+  add("# Voxel dosimetry report")
+  add("")
+  add("## What was measured")
+  add("")
+  if o.phantom then
+    add(("Synthetic phantom (rk.phantom) of %d^3 voxels of %g mm, imaged "
+      .. "at %s h."):format(o.phantom, o.spacing,
+      table.concat(ctx.times, ", ")))
+  else
+    add("| time (h) | image |")
+    add("|---|---|")
+    for k, sp in ipairs(o.spect) do
+      add(("| %g | %s |"):format(ctx.times[k], sp.file))
+    end
+    add("")
+    add(("Regions: %s. CT: %s."):format(o.labels, o.ct or
+      "none (soft tissue, 1.04 g/cm3)"))
   end
-  cmds[#cmds + 1] = ([[
-unset contour
-set multiplot layout 1,3 title %s
-set size ratio -1
-set palette rgbformulae 22,13,-31
-set cblabel 'Gy'
-set cbrange [0:%.17g]
-set xlabel 'mm from the grid corner'
-set ylabel 'mm'
-set autoscale xfix
-set autoscale yfix
-]]):format(rk.gnuplot_quote(("dose, maximum %.4g Gy; isodose 25/50/75/90 %%%s")
-    :format(best, ct and (("; CT W%g L%g, dose under %g %% not drawn")
-      :format(M.CT_WIDTH, M.CT_LEVEL, 100 * M.DOSE_FLOOR)) or "")), best)
-  for _, p in ipairs(panels) do
-    local under = ct and ("$ct_%s using 1:2:3:4:5 with rgbimage notitle, ")
-      :format(p[1]) or ""
-    cmds[#cmds + 1] = ("set title %s\nplot %s$%s matrix using (($1)*%g):"
-      .. "(($2)*%g):3 with image notitle, $iso_%s with lines lc 'black' "
-      .. "notitle\n"):format(rk.gnuplot_quote(p[2]), under, p[1], p[3], p[4],
-      p[1])
+  add("")
+  add("## How it was quantified")
+  add("")
+  add(("Nuclide %s. %s. Activity: %s. Voxel TIA: %s. Absorbed dose: %s."
+    .. " BED: %s.")
+    :format(o.nuclide, "Images resampled to the first SPECT's grid",
+      o.cal and ("counts / (t Q), Q = %g cps/MBq"):format(o.cal)
+        or "the images' Bq/mL",
+      o.tia, o.dose == "led" and "local energy deposition"
+        or "voxel S-value kernel convolution with density correction",
+      #o.classes > 0 and "per voxel with its own curve's G" or "not asked"))
+  if #o.classes > 0 then
+    add("")
+    add("| label | alpha/beta (Gy) | repair half-time (h) |")
+    add("|---|---|---|")
+    for _, c in ipairs(o.classes) do
+      add(("| %d | %g | %g |"):format(c.label, c.ab, c.trep))
+    end
   end
-  cmds[#cmds + 1] = "unset multiplot\n"
-  return rk.gnuplot(table.concat(cmds), blocks)
+  add("")
+  add("## Results")
+  add("")
+  local unc = rows[1] and rows[1].mean_u_gy ~= nil
+  local pm = function(v, u, lo, hi)
+    if v == nil then return "-" end
+    if u == nil then return ("%.4g"):format(v) end
+    return ("%.4g +- %.2g (95 %%: %.4g to %.4g)"):format(v, u, lo, hi)
+  end
+  add("| label | volume (mL) | mean dose (Gy) | D50 (Gy) | D90 (Gy) | "
+    .. "mean BED (Gy) |")
+  add("|---|---|---|---|---|---|")
+  for _, r in ipairs(rows) do
+    add(("| %d | %.4g | %s | %.4g | %.4g | %s |"):format(r.label,
+      r.volume_ml, pm(r.mean_gy, r.mean_u_gy, r.mean_lo_gy, r.mean_hi_gy),
+      r.d50_gy, r.d90_gy, pm(r.bed_mean_gy, r.bed_mean_u_gy,
+      r.bed_mean_lo_gy, r.bed_mean_hi_gy)))
+  end
+  add("")
+  if unc then
+    add("## Uncertainty budget")
+    add("")
+    add("First-order propagation (EANM guidance on uncertainty analysis, "
+      .. "Gear et al. 2018): relative standard uncertainties shared by "
+      .. "every voxel of a region, and the share of the mean dose's "
+      .. "variance from each.")
+    add("")
+    add(("Volume: %s."):format((o.u_vol or "boundary") == "boundary"
+      and "the region's mean over the region grown and shrunk by one "
+        .. "voxel (half the difference)"
+      or o.u_vol == "voxel" and "the mass, from a one-voxel boundary "
+        .. "change of a sphere of the region's volume"
+      or ("a relative SD of %g of the mass"):format(o.u_vol)))
+    add("")
+    add("| label | calibration | volume | recovery | counts | share "
+      .. "calibration / volume / recovery / counts |")
+    add("|---|---|---|---|---|---|")
+    for _, r in ipairs(rows) do
+      local b = r.budget or {}
+      add(("| %d | %.3g | %.3g | %.3g | %.3g | %.0f / %.0f / %.0f / %.0f "
+        .. "%% |"):format(r.label, r.u_cal_rel, r.u_vol_rel, r.u_rc_rel,
+        r.u_counts_rel, 100 * (b.calibration or 0), 100 * (b.volume or 0),
+        100 * (b.recovery or 0), 100 * (b.counts or 0)))
+    end
+  else
+    add("No uncertainty input was given (--u-cal, --u-vol, --recovery, "
+      .. "--cal): results without uncertainty.")
+  end
+  if not o.no_plot then
+    add("")
+    add("![DVH](dvh.png)")
+    add("")
+    add("![dose slices](dose_slices.png)")
+  end
+  add("")
+  return table.concat(L, "\n")
 end
 
 function M.main(args)
@@ -474,8 +548,13 @@ function M.main(args)
   end
   local acts, times, labels, rho, ct = M.load(o, log)
   local fit = rk.voxel.tia{ images = acts, times = times, nuclide = o.nuclide,
-    method = o.tia, labels = labels, threads = o.threads, cv = 0.05 }
+    method = o.tia, labels = labels, threads = o.threads, cv = 0.05,
+    min_bqml = o.min_bqml }
   local info = fit:info()
+  if o.tia == "hybrid" then
+    log(("%d voxels fitted on their own (>= %g Bq/mL at every time point), "
+      .. "the rest by the VOI shape"):format(info.own, o.min_bqml))
+  end
   if info.fallback > 0 then
     log(("%d voxels without a fitted curve took the trapezoid (%s)")
       :format(info.fallback, info.note))
@@ -511,6 +590,26 @@ function M.main(args)
     "d98_gy" }
   for _, x in ipairs(o.vx) do columns[#columns + 1] = ("v%g_gy"):format(x) end
   if bed then columns[#columns + 1] = "bed_mean_gy" end
+  local unc = M.wants_uncertainty(o)
+  if unc then
+    for _, c in ipairs { "u_cal_rel", "u_vol_rel", "u_rc_rel",
+      "u_counts_rel", "mean_u_gy", "mean_lo_gy", "mean_hi_gy" } do
+      columns[#columns + 1] = c
+    end
+    if bed then
+      for _, c in ipairs { "bed_mean_u_gy", "bed_mean_lo_gy",
+        "bed_mean_hi_gy" } do columns[#columns + 1] = c end
+    end
+  end
+  -- alpha/beta of a label's class (label 0: every other label)
+  local function class_ab(l)
+    local any
+    for _, c in ipairs(o.classes) do
+      if c.label == l then return c.ab end
+      if c.label == 0 then any = c.ab end
+    end
+    return any
+  end
   -- every region's DVH in one pass over the map
   local list = label_list(labels)
   local dvhs = rk.voxel.dvh{ dose = dose, labels = labels, label = list,
@@ -522,13 +621,28 @@ function M.main(args)
       d2_gy = d.d2, d50_gy = d.d50, d70_gy = d.d70, d90_gy = d.d90,
       d98_gy = d.d98 }
     for k, x in ipairs(o.vx) do r[("v%g_gy"):format(x)] = d.vx[k] end
-    if bed then r.bed_mean_gy = bed:stats(labels, l).mean end
+    if bed then
+      r.bed_mean_gy = bed:stats(labels, l).mean
+      r.ab_gy = class_ab(l)
+    end
     rows[#rows + 1] = r
-    curves[#curves + 1] = { label = l, cumulative = d.cumulative }
+    curves[#curves + 1] = { name = "label " .. l, cumulative = d.cumulative }
     for b = 1, nbins do
       crow[#crow + 1] = { label = l, dose_gy = (b - 1) * bin,
         cumulative = d.cumulative[b], differential = d.differential[b] }
     end
+  end
+  if unc then
+    local g = acts[1]:geometry()
+    local files
+    if not o.phantom then
+      files = {}
+      for k, sp in ipairs(o.spect) do files[k] = sp.file end
+    end
+    M.uncertainty(o, rows, { acts = acts, times = times, labels = labels,
+      dose = dose, bed = bed,
+      voxel_mm = (g.spacing[1] * g.spacing[2] * g.spacing[3]) ^ (1 / 3),
+      lphys = rk.nuclide(o.nuclide).lambda, files = files })
   end
   rk.mkdir(o.out)
   tia:write(o.out .. "/tia.nii.gz")
@@ -542,11 +656,13 @@ function M.main(args)
   rk.csv.write(o.out .. "/dvh_curves.csv", crow,
     { "label", "dose_gy", "cumulative", "differential" })
   if not o.no_plot then
-    local ok, why = M.plot(o.out .. "/dvh.png", curves, bin)
+    local ok, why = rk.plot_dvh(o.out .. "/dvh.png", curves, bin)
     if not ok then log("no plot: " .. tostring(why)) end
-    ok, why = M.plot_slices(o.out .. "/dose_slices.png", dose, ct)
+    ok, why = rk.plot_slices(o.out .. "/dose_slices.png", dose, ct)
     if not ok then log("no slice plot: " .. tostring(why)) end
   end
+  rk.write_atomic(o.out .. "/report.md", M.report_markdown(o, rows,
+    { times = times }))
   if not o.quiet then
     print(("%-6s %8s %10s %10s %10s %10s"):format("label", "voxels",
       "mean Gy", "D50 Gy", "D90 Gy", "max Gy"))

@@ -132,6 +132,53 @@ do
   local led = rk.image.read(o .. "/dose_led.nii.gz")
   local voi = rk.image.read(o .. "/voi.nii.gz")
   t.is(led:stats(voi, 1).mean, 120, 1e-6, "dose_led.nii.gz: tumour 1 mean")
+  t.ok(rows[1] and rows[1].lung_u_gy == nil, "no uncertainty input: no "
+    .. "uncertainty columns")
+  -- uncertainty (rk.uncert.voi): activity 5 %, LSF 0.06 +- 0.01, volume
+  -- 10 %: a liver volume's u = D sqrt(0.05^2 + (0.01/0.94)^2 + 0.1^2),
+  -- the lung's u = D_lung sqrt(0.05^2 + (0.01/0.06)^2)
+  local ou = tmp .. "/unc"
+  ok, out = run("--phantom", "20", "--split", "--lsf", "0.06",
+    "--tumour-mean", "120", "--out", ou, "--no-plot", "--quiet",
+    "--kernel", "none", "--u-activity", "0.05", "--u-lsf", "0.01",
+    "--u-vol", "0.1")
+  t.ok(ok, "run with uncertainty" .. (ok and "" or ": " .. out))
+  if ok then
+    local dv = rk.csv.read(ou .. "/dvh.csv", { strings = { "volume",
+      "method" } })
+    local ur = math.sqrt(0.05 ^ 2 + (0.01 / 0.94) ^ 2 + 0.1 ^ 2)
+    t.is(dv[1].mean_u_gy, dv[1].mean_gy * ur, 1e-9, dv[1].volume
+      .. ": mean_u_gy = D sqrt(0.05^2 + (0.01/0.94)^2 + 0.1^2)")
+    t.is(dv[1].mean_lo_gy, dv[1].mean_gy * (1 - 1.959963984540054 * ur),
+      1e-9, dv[1].volume .. ": 95 % lower bound")
+    local pl = rk.csv.read(ou .. "/plan.csv", { strings = { "territory",
+      "mode", "note" }, missing = { "" } })
+    t.is(pl[1].lung_u_gy, pl[1].lung_gy * math.sqrt(0.05 ^ 2
+      + (0.01 / 0.06) ^ 2), 1e-9, "lung: u = D sqrt(0.05^2 + (0.01/0.06)^2)")
+    local md = t.read_file(ou .. "/report.md") or ""
+    t.like(md, "## Uncertainty budget", "report.md has the budget")
+  else
+    t.skip(4, "no run")
+  end
+  -- the default volume term: the tumour's mean over the tumour grown and
+  -- shrunk by one voxel (rk.boundary_u on the written maps)
+  local ob = tmp .. "/uncb"
+  ok, out = run("--phantom", "20", "--lsf", "0.06", "--tumour-mean", "120",
+    "--out", ob, "--no-plot", "--quiet", "--kernel", "none",
+    "--u-activity", "0.05")
+  if ok then
+    local dv = rk.csv.read(ob .. "/dvh.csv", { strings = { "volume",
+      "method" } })
+    local led2 = rk.image.read(ob .. "/dose_led.nii.gz")
+    local voi2 = rk.image.read(ob .. "/voi.nii.gz")
+    t.is(dv[1].u_vol_rel, rk.boundary_u(voi2, 1, led2) / dv[1].mean_gy,
+      1e-6, dv[1].volume .. ": u_vol_rel = boundary term / mean")
+  else
+    t.ok(false, "run with the default volume term: " .. out)
+  end
+  ok, out = run("--phantom", "20", "--lsf", "0.06", "--tumour-mean", "120",
+    "--u-lsf", "1.5")
+  t.ok(not ok and out:find("--u-lsf needs", 1, true), "--u-lsf out of range")
   -- bad input
   ok, out = run("--phantom", "20", "--tumour-mean", "120")
   t.ok(not ok and out:find("give --lsf", 1, true), "missing --lsf")

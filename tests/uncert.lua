@@ -131,4 +131,59 @@ t.raises(function() rk.uncert.activity { t_h = 1, counts = -5, t_acq_s = 1,
 t.raises(function() rk.uncert.chain { nuclide = "Lu-177", cal = 10,
   v_ml = 10, colour = 1, cycles = {} } end, "unknown field 'colour'",
   "typo in a field")
+-- rk.uncert.voi: a VOI of voxel maps. 200 voxels with doses 1..40 Gy and
+-- G 0.1..0.9, alpha/beta 3 Gy: the mean BED's derivative with respect
+-- to a common dose scale, by central differences of the voxel sums,
+-- equals 2 BED - D (the closed form the uncertainty uses).
+do
+  local ab, n = 3, 200
+  local function means(scale)
+    local sd, sb = 0, 0
+    for i = 1, n do
+      local d = scale * (1 + 39 * (i - 1) / (n - 1))
+      local g = 0.1 + 0.8 * ((i * 37) % n) / n
+      sd = sd + d
+      sb = sb + d + g * d * d / ab
+    end
+    return sd / n, sb / n
+  end
+  local D, B = means(1)
+  local h = 1e-6
+  local _, bp = means(1 + h)
+  local _, bm = means(1 - h)
+  local slope = (bp - bm) / (2 * h)
+  t.is(slope, 2 * B - D, 1e-7, "d mean BED / d ln scale = 2 BED - D "
+    .. "(finite differences over 200 voxels)")
+  local q = rk.uncert.voi { dose_gy = D, bed_gy = B, u_rel = {
+    calibration = 0.05, volume = 0.1, recovery = 0.03, counts = 0.02 } }
+  local ur = math.sqrt(0.05 ^ 2 + 0.1 ^ 2 + 0.03 ^ 2 + 0.02 ^ 2)
+  t.is(q.dose.u, D * ur, 1e-12, "dose: u = D sqrt(sum u_s^2)")
+  t.is(q.dose.hi, D + 1.959963984540054 * D * ur, 1e-12,
+    "dose: 95 % interval D + 1.95996 u")
+  t.is(q.bed.u, (2 * B - D) * ur, 1e-12, "BED: u = (2 BED - D) sqrt(sum "
+    .. "u_s^2)")
+  t.is(q.dose.budget.volume, 0.01 / ur ^ 2, 1e-12, "budget: the volume's "
+    .. "share = 0.1^2 / sum")
+  local qa = rk.uncert.voi { dose_gy = D, bed_gy = B, u_rel = {
+    calibration = 0.05 }, ab_gy = ab, u_ab_gy = 1 }
+  t.is(qa.bed.var.alpha_beta, ((B - D) / ab * 1) ^ 2, 1e-12,
+    "alpha/beta: (BED - D) u_ab / ab")
+  local qb = rk.uncert.voi { dose_gy = D, bed_gy = B, u_rel = {
+    calibration = 0.05, volume = 0.1 }, bed_u = { volume = 0.3 } }
+  t.is(qb.bed.var.volume, 0.09, 1e-12, "bed_u: the volume's BED term "
+    .. "given directly (0.3 Gy)")
+  t.is(qb.bed.var.calibration, ((2 * B - D) * 0.05) ^ 2, 1e-12,
+    "... the calibration's still by the slope rule")
+  t.ok(rk.uncert.voi { dose_gy = 2, u_rel = { activity = 0.05,
+    lung_shunt = 0.1 } }.bed == nil, "no BED without bed_gy; the TARE "
+    .. "sources activity and lung_shunt accepted")
+  t.raises(function() rk.uncert.voi { dose_gy = 2, bed_gy = 1 } end,
+    "below the mean dose", "BED < D")
+  t.raises(function() rk.uncert.voi { dose_gy = 2, u_rel = { colour = 1 } }
+  end, "key 'colour': not a source", "an unknown source")
+  t.raises(function() rk.uncert.voi { dose_gy = 2, u_rel = {
+    calibration = -1 } } end, "relative SD %-1", "a negative SD")
+  t.raises(function() rk.uncert.voi { dose_gy = 0 } end,
+    "mean dose 0 Gy %(expected > 0%)", "zero dose")
+end
 t.done()

@@ -177,12 +177,11 @@ do
   end, "field 'bin' must be > 0 Gy (got -1", "a negative bin width")
 end
 
--- Slice plots over the CT (voxel_dose.lua's slice_data): the hottest
+-- Slice plots over the CT (the prelude's rk.slice_data): the hottest
 -- voxel's slices, the CT's grey in the W400 L40 window (HU -160 -> 0, 40
 -- -> 127.5, >= 240 -> 255), dose under 5 % of the maximum undrawn (NaN)
 -- with a CT and drawn without one.
 do
-  local vd = dofile(src .. "/scripts/voxel_dose.lua")
   local dose = rk.image.new{ dims = { 4, 3, 2 }, spacing = { 2, 3, 5 },
     value = 0.01 }
   dose:set(3, 2, 2, 10)
@@ -191,7 +190,7 @@ do
     value = 40 }
   ct:set(1, 1, 2, -160)
   ct:set(2, 1, 2, 1000)
-  local sd = vd.slice_data(dose, ct)
+  local sd = rk.slice_data(dose, ct)
   t.ok(sd.at[1] == 3 and sd.at[2] == 2 and sd.at[3] == 2 and sd.max == 10,
     "slices through the hottest voxel (3, 2, 2)")
   local ax = sd.blocks.ct_ax
@@ -203,13 +202,51 @@ do
     "dose matrix: 10 Gy, 1 Gy kept (>= 5 %), 0.01 Gy NaN over the CT")
   t.ok(#sd.blocks.co == 2 and #sd.blocks.co[1] == 4 and #sd.blocks.sa == 2
     and #sd.blocks.sa[1] == 3, "coronal 4 x 2, sagittal 3 x 2")
-  local nc = vd.slice_data(dose)
+  local nc = rk.slice_data(dose)
   t.ok(math.abs(nc.blocks.ax[1][2] - 0.01) < 1e-8 and not nc.blocks.ct_ax,
     "without a CT every dose is drawn and no CT block")
   t.raises(function()
-    vd.slice_data(dose, rk.image.new{ dims = { 4, 3, 3 } })
+    rk.slice_data(dose, rk.image.new{ dims = { 4, 3, 3 } })
   end, "not on the dose grid", "a CT on another grid")
-  t.is(vd.ct_grey(-1000), 0, 0, "air is black")
+  t.is(rk.ct_grey(-1000), 0, 0, "air is black")
+  -- the prelude's plots, written through rk.plot_files: a PNG, a zero map
+  -- refused, a link at the output name left alone
+  if rk.run { "gnuplot", "--version" } == 0 then
+    local png = path("slices.png")
+    t.ok(rk.plot_slices(png, dose, ct) == png, "rk.plot_slices wrote " .. png)
+    local f = io.open(png, "rb")
+    local head = f and f:read(4)
+    if f then f:close() end
+    t.ok(head and head:sub(2, 4) == "PNG", "dose slices: a PNG")
+    local dv = path("dvh.png")
+    t.ok(rk.plot_dvh(dv, { { name = "a", cumulative = { 1, 0.5, 0 } },
+      { name = "b", cumulative = { 1, 1, 0.2 }, dashed = true } }, 2) == dv,
+      "rk.plot_dvh wrote " .. dv)
+    local link = path("link.png")
+    rk.run { "ln", "-s", path("elsewhere.png"), link }
+    local ok, why = rk.plot_slices(link, dose, ct)
+    t.ok(not ok and tostring(why):find("not a regular file", 1, true)
+      and not exists(path("elsewhere.png")),
+      "a link at the output name: refused, nothing written through it ("
+      .. tostring(why) .. ")")
+  else
+    t.skip("gnuplot not installed: slice and DVH PNGs", 4)
+  end
+  local zero = rk.image.new{ dims = { 2, 2, 2 } }
+  local ok, why = rk.plot_slices(path("zero.png"), zero)
+  t.ok(not ok and why:find("zero", 1, true) and not exists(path("zero.png")),
+    "a zero dose map: no plot (" .. tostring(why) .. ")")
+end
+
+-- FRACTIONAL SEG from Lua (the SEGs themselves are written by DCMTK in
+-- test_seg): the threshold argument checked, a missing file named
+do
+  t.raises(function() rk.image.read_seg(path("none.dcm"), 0, 1.5) end,
+    "fraction threshold 1.5 %(expected in %(0, 1%]%)", "threshold 1.5")
+  t.raises(function() rk.image.read_seg_fraction(path("none.dcm"), 1) end,
+    "none.dcm", "a missing SEG named")
+  t.raises(function() rk.image.read_seg_fraction(path("none.dcm"), -1) end,
+    "segment %-1", "a negative segment")
 end
 
 -- ------------------------------------------------------------ script
@@ -252,6 +289,114 @@ do
     t.is(liver.mean_gy, dose2:stats(lab2, rk.phantom.LIVER).mean, 1e-9,
       "dvh.csv liver mean = the API's")
   end
+  t.ok(liver and liver.mean_u_gy == nil, "no uncertainty input: no "
+    .. "uncertainty columns")
+  -- uncertainty columns (rk.uncert.voi): calibration 5 %, volume 10 %,
+  -- no recovery, no counts (Bq/mL phantom): u = D sqrt(0.05^2 + 0.1^2),
+  -- the mean BED's (2 BED - D) sqrt(...); report.md with the budget
+  local ou = path("unc")
+  ok, out = run("--phantom", "16", "--spacing", "6", "--out", ou,
+    "--class", "0=3:1.5", "--no-plot", "--quiet", "--u-cal", "0.05",
+    "--u-vol", "0.1")
+  t.ok(ok, "run with --u-cal and --u-vol" .. (ok and "" or ": " .. out))
+  local lu
+  for _, r in ipairs(ok and rk.csv.read(ou .. "/dvh.csv") or {}) do
+    if r.label == rk.phantom.LIVER then lu = r end
+  end
+  local ur = math.sqrt(0.05 ^ 2 + 0.1 ^ 2)
+  if lu then
+    t.is(lu.mean_u_gy, lu.mean_gy * ur, 1e-9, "liver: mean_u_gy = D "
+      .. "sqrt(0.05^2 + 0.1^2)")
+    t.is(lu.mean_hi_gy, lu.mean_gy + 1.959963984540054 * lu.mean_gy * ur,
+      1e-9, "liver: 95 % upper bound")
+    t.is(lu.bed_mean_u_gy, (2 * lu.bed_mean_gy - lu.mean_gy) * ur, 1e-9,
+      "liver: bed_mean_u_gy = (2 BED - D) sqrt(...)")
+    t.ok(lu.u_cal_rel == 0.05 and lu.u_vol_rel == 0.1 and lu.u_rc_rel == 0
+      and lu.u_counts_rel == 0, "the sources in their columns")
+  else
+    t.ok(false, "liver row with uncertainty")
+  end
+  local md = t.read_file(ou .. "/report.md") or ""
+  t.like(md, "## Uncertainty budget", "report.md has the budget")
+  t.like(md, "| 2 | 0.05 | 0.1 | 0 | 0 | 20 / 80 / 0 / 0 % |",
+    "liver budget: 0.05^2 / 0.0125 = 20 %, volume 80 %")
+  -- the one-voxel volume term (default) and a recovery table
+  local rcf = path("rc.csv")
+  rk.write_atomic(rcf, "v_ml,rc,sd\n0.5,0.3,0.02\n1.15,0.45,0.02\n"
+    .. "2.57,0.6,0.02\n5.58,0.72,0.02\n11.49,0.8,0.02\n26.52,0.86,0.02\n")
+  ok, out = run("--phantom", "16", "--spacing", "6", "--out", path("unc2"),
+    "--no-plot", "--quiet", "--u-cal", "0.05", "--recovery", rcf,
+    "--u-vol", "voxel")
+  t.ok(ok, "run with --recovery" .. (ok and "" or ": " .. out))
+  local l2
+  for _, r in ipairs(ok and rk.csv.read(path("unc2") .. "/dvh.csv") or {}) do
+    if r.label == rk.phantom.LIVER then l2 = r end
+  end
+  if l2 then
+    local uv = rk.uncert.volume_voxel(l2.volume_ml, 6)
+    t.is(l2.u_vol_rel, uv / l2.volume_ml, 1e-9, "volume: one voxel (6 mm) "
+      .. "boundary change of a sphere of the liver's volume")
+    local c = rk.uncert.recovery_fit { v_ml = { 0.5, 1.15, 2.57, 5.58, 11.49,
+      26.52 }, rc = { 0.3, 0.45, 0.6, 0.72, 0.8, 0.86 }, sd = { 0.02, 0.02,
+      0.02, 0.02, 0.02, 0.02 } }
+    local r0, u0 = rk.uncert.recovery(c, l2.volume_ml)
+    t.is(l2.u_rc_rel, u0 / r0, 1e-9, "recovery: u(RC)/RC of the fitted "
+      .. "curve at the liver's volume")
+  else
+    t.ok(false, "liver row with --recovery")
+  end
+  -- --tia hybrid: per voxel where every time point reaches --min-bqml
+  ok, out = run("--phantom", "16", "--spacing", "6", "--out", path("hy"),
+    "--no-plot", "--tia", "hybrid", "--min-bqml", "1e30")
+  t.ok(ok and out:find("0 voxels fitted on their own", 1, true),
+    "--tia hybrid above every voxel: all by the VOI shape" .. (ok and ""
+    or ": " .. out))
+  if ok then
+    local hy = rk.csv.read(path("hy") .. "/dvh.csv")
+    t.is(hy[2].mean_gy, rows[2].mean_gy, 1e-12, "... the VOI-shape run's "
+      .. "numbers")
+  end
+  ok, out = run("--phantom", "16", "--tia", "hybrid")
+  t.ok(not ok and out:find("--tia hybrid and --min-bqml", 1, true),
+    "--tia hybrid without --min-bqml")
+  ok, out = run("--phantom", "16", "--u-cal", "-1")
+  t.ok(not ok and out:find("--u-cal needs a relative SD >= 0", 1, true),
+    "a negative --u-cal")
+  ok, out = run("--phantom", "16", "--u-vol", "big")
+  t.ok(not ok and out:find("--u-vol needs a relative SD >= 0, 'boundary' "
+    .. "or 'voxel'", 1, true), "a bad --u-vol")
+  local vd = dofile(src .. "/scripts/voxel_dose.lua")
+  -- the default volume term: the region grown and shrunk by one voxel.
+  -- A 3^3 cube (i, j, k = 3..5) in a 7^3 grid, dose i^2: the cube's mean
+  -- 50/3; grown (81 voxels: the cube, 9 + 9 face voxels at i = 2 and 6,
+  -- 36 at i = 3..5) (450 + 36 + 324 + 600) / 81; shrunk: the centre, 16
+  local lab = rk.image.new{ dims = { 7, 7, 7 }, label = true }
+  local dq = rk.image.new{ dims = { 7, 7, 7 } }
+  for k = 1, 7 do for j = 1, 7 do for i = 1, 7 do
+    dq:set(i, j, k, (i - 1) ^ 2)
+    if i >= 4 and i <= 6 and j >= 4 and j <= 6 and k >= 4 and k <= 6 then
+      lab:set(i, j, k, 3)
+    end
+  end end end
+  local _, ng = lab:grow(3, 1)
+  local _, ns = lab:grow(3, -1)
+  t.ok(ng == 81 and ns == 1, "grow: 27 + 54 face voxels; shrink: the "
+    .. "centre (" .. ng .. ", " .. ns .. ")")
+  local _, n2 = lab:grow(3, 2)
+  -- by 2 (an L1 ball): 27 + 54 + 54 faces at distance 2 + 36 edge voxels
+  -- = 171, less the 3 x 9 distance-2 face voxels beyond the grid's high
+  -- side (index 8 of 7) = 144
+  t.ok(n2 == 144, "grown by 2: 171 - 27 cut by the grid = 144 (" .. n2
+    .. ")")
+  local ud = rk.boundary_u(lab, 3, dq)
+  t.is(ud, math.abs(1410 / 81 - 16) / 2, 1e-12, "boundary term: |mean "
+    .. "grown - mean shrunk| / 2 by hand")
+  t.raises(function() lab:grow(3, 5000) end, "steps", "a huge step count")
+  -- counting statistics through the trapezoid-and-tail weights: times 1, 2
+  -- h, activities 1, 1, counts 100, 400, lambda 0.5: weights 1 and 0.5 +
+  -- 2, sqrt(1/100 + 2.5^2/400) / 3.5
+  t.is(vd.counting_u_rel({ 1, 2 }, { 1, 1 }, { 100, 400 }, 0.5),
+    math.sqrt(0.01 + 6.25 / 400) / 3.5, 1e-12, "counting term, by hand")
   -- bad input
   ok, out = run("--spect", path("missing.nii") .. "@24", "--labels",
     path("missing_labels.nii"), "--out", path("bad"))

@@ -116,6 +116,235 @@ function rk.plot_files(paths)
   return f
 end
 
+-- ---------------------------------------------- dose slices over a CT
+-- The slice plots of the voxel scripts (voxel_dose.lua, tare_voxel.lua).
+-- rk.CT_LEVEL, rk.CT_WIDTH: the CT window (HU), soft tissue L40 W400;
+-- rk.DOSE_FLOOR: dose under this share of the maximum is left undrawn
+-- over the CT.
+rk.CT_LEVEL, rk.CT_WIDTH, rk.DOSE_FLOOR = 40, 400, 0.05
+
+-- rk.ct_grey(hu) -> grey level 0..255 of a HU value in the CT window.
+function rk.ct_grey(hu)
+  local x = (hu - (rk.CT_LEVEL - rk.CT_WIDTH / 2)) / rk.CT_WIDTH
+  return 255 * math.max(0, math.min(1, x))
+end
+
+-- rk.slice_data(dose [, ct]) -> {blocks, panels, max, at}, or nil, why:
+-- the three orthogonal slices through the dose's hottest voxel (at =
+-- {i, j, k}): blocks ax, co, sa (dose matrices) and, with ct (HU, on the
+-- dose's grid, else it raises), ct_ax, ct_co, ct_sa (rows x mm, y mm, r,
+-- g, b of the CT's grey); with a CT, dose under DOSE_FLOOR of the maximum
+-- is NaN (gnuplot leaves it undrawn: the CT shows through).
+function rk.slice_data(dose, ct)
+  local g = dose:geometry()
+  local nx, ny, nz = g.dims[1], g.dims[2], g.dims[3]
+  if ct then
+    local gc = ct:geometry()
+    if gc.dims[1] ~= nx or gc.dims[2] ~= ny or gc.dims[3] ~= nz then
+      error(("slice plot: the CT (%dx%dx%d) is not on the dose grid "
+        .. "(%dx%dx%d): resample it first"):format(gc.dims[1], gc.dims[2],
+        gc.dims[3], nx, ny, nz), 0)
+    end
+  end
+  local best, bi, bj, bk = -1, 1, 1, 1
+  for k = 1, nz do for j = 1, ny do for i = 1, nx do
+    local v = dose:get(i, j, k)
+    if v > best then best, bi, bj, bk = v, i, j, k end
+  end end end
+  if best <= 0 then return nil, "the dose map is zero" end
+  local floor = ct and rk.DOSE_FLOOR * best or -math.huge
+  local function matrix(w, h, f)
+    local rows = {}
+    for b = 1, h do
+      local row = {}
+      for a = 1, w do
+        local v = f(a, b)
+        row[a] = v >= floor and v or 0 / 0
+      end
+      rows[b] = row
+    end
+    return rows
+  end
+  local function grey(w, h, sx, sy, f)
+    local rows = {}
+    for b = 1, h do
+      for a = 1, w do
+        local c = rk.ct_grey(f(a, b))
+        rows[#rows + 1] = { (a - 1) * sx, (b - 1) * sy, c, c, c }
+      end
+    end
+    return rows
+  end
+  local sp = g.spacing
+  local blocks = {
+    ax = matrix(nx, ny, function(a, b) return dose:get(a, b, bk) end),
+    co = matrix(nx, nz, function(a, b) return dose:get(a, bj, b) end),
+    sa = matrix(ny, nz, function(a, b) return dose:get(bi, a, b) end),
+  }
+  if ct then
+    blocks.ct_ax = grey(nx, ny, sp[1], sp[2], function(a, b)
+      return ct:get(a, b, bk) end)
+    blocks.ct_co = grey(nx, nz, sp[1], sp[3], function(a, b)
+      return ct:get(a, bj, b) end)
+    blocks.ct_sa = grey(ny, nz, sp[2], sp[3], function(a, b)
+      return ct:get(bi, a, b) end)
+  end
+  local panels = {
+    { "ax", ("axial k=%d"):format(bk), sp[1], sp[2] },
+    { "co", ("coronal j=%d"):format(bj), sp[1], sp[3] },
+    { "sa", ("sagittal i=%d"):format(bi), sp[2], sp[3] },
+  }
+  return { blocks = blocks, panels = panels, max = best,
+    at = { bi, bj, bk } }
+end
+
+-- rk.plot_slices(path, dose [, ct]) -> path, or nil, why: a PNG of the
+-- three orthogonal slices of the dose through its hottest voxel, with
+-- isodose lines at 25, 50, 75 and 90 % of the maximum (gnuplot contours
+-- of the same matrix, tabulated into a data block first); with ct (HU,
+-- on the dose's grid) the CT in grey underneath, the dose drawn where it
+-- is at least DOSE_FLOOR of the maximum. Written through rk.plot_files.
+function rk.plot_slices(path, dose, ct)
+  local sd, why = rk.slice_data(dose, ct)
+  if not sd then return nil, why end
+  local best, blocks, panels = sd.max, sd.blocks, sd.panels
+  local f = rk.plot_files { path }
+  local levels = ("%g,%g,%g,%g"):format(0.25 * best, 0.5 * best,
+    0.75 * best, 0.9 * best)
+  local cmds = { ([[
+set terminal pngcairo size 1500,520
+set output %s
+set termoption noenhanced
+set contour base
+set cntrparam levels discrete %s
+unset surface
+set view map
+]]):format(rk.gnuplot_quote(f.tmp[1], true), levels) }
+  for _, p in ipairs(panels) do
+    cmds[#cmds + 1] = ("set table $iso_%s\nsplot $%s matrix using "
+      .. "(($1)*%g):(($2)*%g):3 notitle\nunset table\n")
+      :format(p[1], p[1], p[3], p[4])
+  end
+  cmds[#cmds + 1] = ([[
+unset contour
+set multiplot layout 1,3 title %s
+set size ratio -1
+set palette rgbformulae 22,13,-31
+set cblabel 'Gy'
+set cbrange [0:%.17g]
+set xlabel 'mm from the grid corner'
+set ylabel 'mm'
+set autoscale xfix
+set autoscale yfix
+]]):format(rk.gnuplot_quote(("dose, maximum %.4g Gy; isodose 25/50/75/90 %%%s")
+    :format(best, ct and (("; CT W%g L%g, dose under %g %% not drawn")
+      :format(rk.CT_WIDTH, rk.CT_LEVEL, 100 * rk.DOSE_FLOOR)) or "")), best)
+  for _, p in ipairs(panels) do
+    local under = ct and ("$ct_%s using 1:2:3:4:5 with rgbimage notitle, ")
+      :format(p[1]) or ""
+    cmds[#cmds + 1] = ("set title %s\nplot %s$%s matrix using (($1)*%g):"
+      .. "(($2)*%g):3 with image notitle, $iso_%s with lines lc 'black' "
+      .. "notitle\n"):format(rk.gnuplot_quote(p[2]), under, p[1], p[3], p[4],
+      p[1])
+  end
+  cmds[#cmds + 1] = "unset multiplot\nset output\n"
+  local ok, err = rk.gnuplot(table.concat(cmds), blocks)
+  if not ok then
+    f:abort()
+    return nil, err or "gnuplot failed"
+  end
+  local done, cerr = pcall(f.commit, f)
+  if not done then return nil, tostring(cerr) end
+  return path
+end
+
+-- rk.plot_dvh(path, curves, bin [, title]) -> path, or nil, why: the
+-- cumulative DVHs curves[i] = {name, cumulative [, dashed]} (cumulative[b]
+-- the volume fraction with at least (b - 1) bin Gy) as a PNG, through
+-- rk.plot_files.
+function rk.plot_dvh(path, curves, bin, title)
+  local blocks, plots = {}, {}
+  for k, c in ipairs(curves) do
+    local rows = {}
+    for b, v in ipairs(c.cumulative) do rows[b] = { (b - 1) * bin, 100 * v } end
+    rows[#rows + 1] = { #c.cumulative * bin, 0 } -- above the maximum
+    blocks["r" .. k] = rows
+    plots[#plots + 1] = ("$r%d using 1:2 with lines lw 2 dt %d title %s")
+      :format(k, c.dashed and 2 or 1, rk.gnuplot_quote(tostring(c.name)))
+  end
+  local f = rk.plot_files { path }
+  local cmds = ([[
+set terminal pngcairo size 1000,650
+set output %s
+set termoption noenhanced
+set title %s
+set xlabel 'absorbed dose (Gy)'
+set ylabel 'volume (%%)'
+set yrange [0:105]
+set key outside right top
+set grid
+plot %s
+set output
+]]):format(rk.gnuplot_quote(f.tmp[1], true),
+    rk.gnuplot_quote(title or "Cumulative dose-volume histograms"),
+    table.concat(plots, ", "))
+  local ok, why = rk.gnuplot(cmds, blocks)
+  if not ok then
+    f:abort()
+    return nil, why or "gnuplot failed"
+  end
+  local done, err = pcall(f.commit, f)
+  if not done then return nil, tostring(err) end
+  return path
+end
+
+-- rk.recovery_table(path) -> curve: the user's recovery table (CSV,
+-- columns v_ml, rc [, sd]: their sphere-phantom measurement) fitted by
+-- rk.uncert.recovery_fit; errors name the file and row.
+function rk.recovery_table(path)
+  local ok, t = pcall(rk.csv.read, path)
+  if not ok then error(path .. ": " .. tostring(t), 0) end
+  local v, rc, sd = {}, {}, {}
+  for i, r in ipairs(t) do
+    if type(r.v_ml) ~= "number" or type(r.rc) ~= "number" then
+      error(("%s: row %d: columns v_ml and rc must be numbers")
+        :format(path, i), 0)
+    end
+    v[i], rc[i], sd[i] = r.v_ml, r.rc, r.sd
+  end
+  local ok2, c = pcall(rk.uncert.recovery_fit, { v_ml = v, rc = rc,
+    sd = #sd == #v and #v > 0 and sd or nil })
+  if not ok2 then error(path .. ": " .. tostring(c), 0) end
+  return c
+end
+
+-- rk.volume_u_rel(v_ml, voxel_mm) -> the relative standard uncertainty of
+-- a region's volume from a one-voxel change of its boundary
+-- (rk.uncert.volume_voxel); 1 (its volume unknown to 100 %) when the
+-- region is smaller than a sphere one voxel edge in radius.
+function rk.volume_u_rel(v_ml, voxel_mm)
+  local ok, uv = pcall(rk.uncert.volume_voxel, v_ml, voxel_mm)
+  return ok and uv / v_ml or 1
+end
+
+-- rk.boundary_u(labels, label, dose [, bed]) -> u_dose [, u_bed]: the
+-- segmentation's standard uncertainty of a region's mean dose (and mean
+-- BED) in Gy: half the difference of the means over the region grown and
+-- shrunk by one voxel (labels:grow); a region that vanishes when shrunk
+-- takes the difference of the grown region and the region itself.
+function rk.boundary_u(labels, label, dose, bed)
+  local gr = labels:grow(label, 1)
+  local sh, ns = labels:grow(label, -1)
+  local base = labels:grow(label, 0)
+  local function half(img)
+    if not img then return nil end
+    local hi = img:stats(gr, 1).mean
+    if ns > 0 then return math.abs(hi - img:stats(sh, 1).mean) / 2 end
+    return math.abs(hi - img:stats(base, 1).mean)
+  end
+  return half(dose), half(bed)
+end
+
 -- rk.script_help() -> the header comment of the calling script (its
 -- leading "--" lines, without the dashes): what a script prints for
 -- --help.

@@ -145,7 +145,7 @@ int rkin_dicom_seg_list(const char *path, rkin_seg_segment *segs,
                         size_t max, size_t *n, char *frame_uid,
                         rkin_err *err);
 
-/* A BINARY DICOM SEG as a label map (is_label, values = segment numbers)
+/* A DICOM SEG as a label map (is_label, values = segment numbers)
  * on the SEG's own geometry: PixelSpacing and ImageOrientationPatient
  * from the (shared) functional groups, each frame's ImagePositionPatient;
  * the frames must stack along the normal (one in-plane origin) at
@@ -153,12 +153,26 @@ int rkin_dicom_seg_list(const char *path, rkin_seg_segment *segs,
  * else 1 mm); LPS -> RAS as every image. segment 0 reads every segment
  * (overlapping segments are an error naming both: read them one at a
  * time), k > 0 only segment k (its voxels = k). Errors name the file and
- * the tag or frame: not a SEG, FRACTIONAL, an unknown segment (listing
- * them), a missing position, a shifted frame, non-uniform spacing, a
- * segment without voxels. rkin_dicom_read reads a SEG this way (all
- * segments). */
+ * the tag or frame: not a SEG, an unknown segment (listing them), a
+ * missing position, a shifted frame, non-uniform spacing, a segment
+ * without voxels. A FRACTIONAL SEG (PROBABILITY or OCCUPANCY) sets a
+ * voxel where its fraction, stored value / MaximumFractionalValue, is
+ * >= 0.5 (rkin_dicom_read_seg_thr: >= threshold, in (0, 1]).
+ * rkin_dicom_read reads a SEG this way (all segments). */
 int rkin_dicom_read_seg(const char *path, int segment, rkin_image *im,
                         char *frame_uid, rkin_err *err);
+int rkin_dicom_read_seg_thr(const char *path, int segment, double threshold,
+                            rkin_image *im, char *frame_uid, rkin_err *err);
+
+/* One segment of a SEG as a fractional map on the same geometry: stored
+ * value / MaximumFractionalValue (0..1) for a FRACTIONAL SEG, 0 / 1 for a
+ * BINARY one; segment 0 is allowed when the SEG holds one segment. ftype
+ * (may be NULL, >= 16 bytes) receives "PROBABILITY", "OCCUPANCY" or
+ * "BINARY". A stored value above the maximum is an error naming the
+ * frame and pixel. */
+int rkin_dicom_read_seg_fraction(const char *path, int segment,
+                                 rkin_image *im, char *frame_uid, char *ftype,
+                                 rkin_err *err);
 
 #ifdef __cplusplus
 }

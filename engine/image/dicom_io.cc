@@ -1302,28 +1302,60 @@ extern "C" int rkin_dicom_seg_list(const char *path, rkin_seg_segment *segs,
   return RKIN_OK;
 }
 
-extern "C" int rkin_dicom_read_seg(const char *path, int segment,
-                                   rkin_image *im, char *frame_uid,
-                                   rkin_err *err)
+namespace {
+
+/* A SEG as a label map (fraction = 0: a voxel of a fractional SEG is set
+ * where its fraction >= threshold) or one segment's fractional map
+ * (fraction = 1: stored value / MaximumFractionalValue, a BINARY SEG's
+ * 0 / 1). ftype (may be NULL, >= 16 bytes): "BINARY", "PROBABILITY" or
+ * "OCCUPANCY". */
+int seg_read(const char *path, int segment, int fraction, double threshold,
+             rkin_image *im, char *frame_uid, char *ftype, rkin_err *err)
 {
   DcmFileFormat ff;
   DcmSegmentation *seg = nullptr;
-  Uint16 rows = 0, cols = 0;
+  Uint16 rows = 0, cols = 0, maxfrac = 1;
   std::memset(im, 0, sizeof *im);
+  if (ftype) ftype[0] = '\0';
+  if (!fraction && !(threshold > 0.0 && threshold <= 1.0))
+    return rkin_err_set(err, RKIN_EINVAL, "%s: fraction threshold %g "
+                        "(expected in (0, 1])", path ? path : "DICOM SEG",
+                        threshold);
   int rc = load_seg(path, ff, seg, rows, cols, frame_uid, err);
   if (rc < 0) return rc;
   /* deleted on every way out */
   std::unique_ptr<DcmSegmentation> own(seg);
   bool binary = seg->getSegmentationType() == DcmSegTypes::ST_BINARY;
-  if (!binary)
-    return rkin_err_set(err, RKIN_EINVAL, "%s: a fractional segmentation "
-                        "(SegmentationType FRACTIONAL): only BINARY is read; "
-                        "threshold it to a binary SEG or a label map first",
-                        path);
+  if (!binary) {
+    DcmSegTypes::E_SegmentationFractionalType ft =
+        seg->getSegmentationFractionalType();
+    if (seg->getSegmentationType() != DcmSegTypes::ST_FRACTIONAL ||
+        (ft != DcmSegTypes::SFT_PROBABILITY &&
+         ft != DcmSegTypes::SFT_OCCUPANCY))
+      return rkin_err_set(err, RKIN_EINVAL, "%s: SegmentationType "
+                          "(0062,0001) / SegmentationFractionalType "
+                          "(0062,0010) not BINARY, FRACTIONAL PROBABILITY "
+                          "or FRACTIONAL OCCUPANCY", path);
+    /* dcmseg 3.6.7 has no getter for MaximumFractionalValue: the
+     * dataset's own tag */
+    if (ff.getDataset()->findAndGetUint16(DCM_MaximumFractionalValue,
+                                          maxfrac).bad() || maxfrac == 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: a FRACTIONAL SEG without "
+                          "MaximumFractionalValue (0062,000E) > 0", path);
+    if (ftype)
+      std::snprintf(ftype, 16, "%s", ft == DcmSegTypes::SFT_PROBABILITY
+                                         ? "PROBABILITY" : "OCCUPANCY");
+  } else if (ftype) {
+    std::snprintf(ftype, 16, "BINARY");
+  }
   size_t ns = seg->getNumberOfSegments(), nf = seg->getNumberOfFrames();
   if (ns == 0 || nf == 0)
     return rkin_err_set(err, RKIN_EINVAL, "%s: %zu segments, %zu frames: "
                         "nothing to read", path, ns, nf);
+  if (fraction && segment == 0 && ns == 1) segment = 1;
+  if (fraction && segment == 0)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: %zu segments: a fractional "
+                        "map is one segment's (name it)", path, ns);
   if (segment < 0 || (size_t)segment > ns || (segment > 0 &&
                                               !seg->getSegment(segment))) {
     std::string names;
@@ -1428,7 +1460,7 @@ extern "C" int rkin_dicom_read_seg(const char *path, int segment,
   }
   if ((rc = rkin_grid_check(&g, path, err)) < 0) return rc;
   if ((rc = rkin_image_alloc(im, &g, err)) < 0) return rc;
-  im->is_label = 1;
+  im->is_label = !fraction;
   size_t npix = (size_t)rows * cols, nset = 0;
   for (size_t f = 0; f < nf; f++) {
     if (segment > 0 && frames[f].seg != (size_t)segment) continue;
@@ -1440,7 +1472,14 @@ extern "C" int rkin_dicom_read_seg(const char *path, int segment,
     }
     std::unique_ptr<DcmIODTypes::Frame> unpacked;
     const Uint8 *px = raw->pixData;
-    if (raw->length < npix) {
+    if (!binary && raw->length < npix) {
+      rkin_image_free(im);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: %zu bytes of "
+                          "fractional pixel data for %u x %u pixels "
+                          "(expected one byte each)", path, f + 1,
+                          raw->length, (unsigned)rows, (unsigned)cols);
+    }
+    if (binary && raw->length < npix) {
       /* bit-packed: the unpacking reads (npix + 7) / 8 bytes */
       if (raw->length < (npix + 7) / 8) {
         rkin_image_free(im);
@@ -1465,6 +1504,20 @@ extern "C" int rkin_dicom_read_seg(const char *path, int segment,
     float val = (float)frames[f].seg;
     for (size_t p = 0; p < npix; p++) {
       if (!px[p]) continue;
+      if (!binary && px[p] > maxfrac) {
+        rkin_image_free(im);
+        return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu, pixel %zu: "
+                            "%u above MaximumFractionalValue %u", path,
+                            f + 1, p + 1, (unsigned)px[p], (unsigned)maxfrac);
+      }
+      /* a BINARY SEG's pixel is 1; a fractional one's value / max */
+      double frac = binary ? 1.0 : (double)px[p] / maxfrac;
+      if (fraction) {
+        nset += slice[p] == 0.0f;
+        if ((float)frac > slice[p]) slice[p] = (float)frac;
+        continue;
+      }
+      if (frac < threshold) continue;
       if (slice[p] != 0.0f && slice[p] != val) {
         double other = slice[p];   /* read before the image is freed */
         rkin_image_free(im);
@@ -1480,8 +1533,34 @@ extern "C" int rkin_dicom_read_seg(const char *path, int segment,
   }
   if (nset == 0) {
     rkin_image_free(im);
+    if (!binary && !fraction)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: segment %d has no voxel "
+                          "with a fraction >= %g", path, segment, threshold);
     return rkin_err_set(err, RKIN_EINVAL, "%s: segment %d has no voxel set",
                         path, segment);
   }
   return RKIN_OK;
+}
+
+} // namespace
+
+extern "C" int rkin_dicom_read_seg(const char *path, int segment,
+                                   rkin_image *im, char *frame_uid,
+                                   rkin_err *err)
+{
+  return seg_read(path, segment, 0, 0.5, im, frame_uid, nullptr, err);
+}
+
+extern "C" int rkin_dicom_read_seg_thr(const char *path, int segment,
+                                       double threshold, rkin_image *im,
+                                       char *frame_uid, rkin_err *err)
+{
+  return seg_read(path, segment, 0, threshold, im, frame_uid, nullptr, err);
+}
+
+extern "C" int rkin_dicom_read_seg_fraction(const char *path, int segment,
+                                            rkin_image *im, char *frame_uid,
+                                            char *ftype, rkin_err *err)
+{
+  return seg_read(path, segment, 1, 0.0, im, frame_uid, ftype, err);
 }

@@ -112,6 +112,13 @@ int rkin_image_mask(const rkin_image *labels, int label, unsigned char *mask,
 int rkin_image_threshold(const rkin_image *im, double lo, double hi,
                          unsigned char *mask, size_t *count, rkin_err *err);
 
+/* The mask grown (steps > 0) or shrunk (steps < 0) by |steps| voxels
+ * across faces (6-connectivity; the grid's edge counts as outside when
+ * shrinking), in place; *count (may be NULL) the voxels left. The
+ * segmentation's one-voxel boundary uncertainty of a VOI's mean. */
+int rkin_mask_grow(const rkin_grid *g, unsigned char *mask, int steps,
+                   size_t *count, rkin_err *err);
+
 typedef struct {
   size_t n;             /* voxels in the VOI */
   double volume_ml;

@@ -2,6 +2,8 @@
 #include "image/image.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 int rkin_image_mask(const rkin_image *labels, int label, unsigned char *mask,
                     size_t *count, rkin_err *err)
@@ -79,5 +81,54 @@ int rkin_voi_stats_eval(const rkin_image *im, const unsigned char *mask,
   out->sd = m > 1 ? sqrt(ss / (double)(m - 1)) : 0.0;
   out->min = lo;
   out->max = hi;
+  return RKIN_OK;
+}
+
+/* One step of growing (grow = 1: a voxel with a face neighbour inside
+ * joins) or shrinking (grow = 0: a voxel with a face neighbour outside,
+ * or on the grid's edge, leaves) from a into b. */
+static void grow_step(const size_t n[3], const unsigned char *a,
+                      unsigned char *b, int grow)
+{
+  size_t i, j, k, nx = n[0], ny = n[1], nz = n[2], sxy = nx * ny;
+  for (k = 0; k < nz; k++)
+    for (j = 0; j < ny; j++)
+      for (i = 0; i < nx; i++) {
+        size_t v = i + nx * j + sxy * k;
+        int nb[6], c, any = 0, all = 1;
+        nb[0] = i > 0 ? a[v - 1] : 0;
+        nb[1] = i + 1 < nx ? a[v + 1] : 0;
+        nb[2] = j > 0 ? a[v - nx] : 0;
+        nb[3] = j + 1 < ny ? a[v + nx] : 0;
+        nb[4] = k > 0 ? a[v - sxy] : 0;
+        nb[5] = k + 1 < nz ? a[v + sxy] : 0;
+        for (c = 0; c < 6; c++) {
+          any |= nb[c];
+          all &= nb[c] != 0;
+        }
+        b[v] = (unsigned char)(grow ? (a[v] || any) : (a[v] && all));
+      }
+}
+
+int rkin_mask_grow(const rkin_grid *g, unsigned char *mask, int steps,
+                   size_t *count, rkin_err *err)
+{
+  size_t n = rkin_grid_count(g), i, c = 0;
+  unsigned char *tmp;
+  int s, m = steps < 0 ? -steps : steps;
+  if (m > 1000)
+    return rkin_err_set(err, RKIN_EINVAL, "mask grow: %d steps (expected "
+                        "-1000..1000 voxels)", steps);
+  if (m > 0) {
+    if (!(tmp = malloc(n)))
+      return rkin_err_set(err, RKIN_ENOMEM, "mask grow: out of memory");
+    for (s = 0; s < m; s++) {
+      grow_step(g->n, mask, tmp, steps > 0);
+      memcpy(mask, tmp, n);
+    }
+    free(tmp);
+  }
+  for (i = 0; i < n; i++) c += mask[i] != 0;
+  if (count) *count = c;
   return RKIN_OK;
 }

@@ -180,6 +180,18 @@ int rkin_tac_fit(const rkin_tac_data *d, const rkin_tac_opts *o,
 int rkin_tac_fit_one(const rkin_tac_data *d, const rkin_tac_opts *o,
                      rkin_tac_model m, rkin_tac_cand *c, rkin_err *err);
 
+/* The mono-exponential candidate of rkin_tac_fit for activities without
+ * sd (proportional error; cv known or not), fitted in closed form for A
+ * and by a one-dimensional Newton search for l (the voxel fast path):
+ * returns 1 with *A (MBq), *l (1/h, >= lp) and *held (1: l held at the
+ * physical rate lp, as rkin_tac_fit holds it), the same minimum that
+ * rkin_tac_fit's mono candidate reaches; 0 when the case is not a clean
+ * interior or held minimum (a zero or non-finite activity, times not
+ * increasing, no convergence, a rate or amplitude at rkin_tac_fit's
+ * bounds): call rkin_tac_fit then. */
+int rkin_tac_mono_quick(size_t n, const double *t, const double *a,
+                        double lp, double *A, double *l, int *held);
+
 /* Value of a fitted candidate's curve at t (the trapezoid interpolates and
  * decays physically after the last point; needs the data). */
 double rkin_tac_curve(rkin_tac_model m, const double *p, double t);

@@ -60,12 +60,14 @@ typedef enum {
   RKIN_UNC_RMBLR,         /* red-marrow-to-blood concentration ratio */
   RKIN_UNC_MARROW_MASS,
   RKIN_UNC_WHOLEBODY,     /* whole-body TIA */
+  RKIN_UNC_ACTIVITY,      /* administered activity (dose calibrator) */
+  RKIN_UNC_LSF,           /* lung shunt fraction (TARE) */
   RKIN_UNC_NSRC
 } rkin_unc_source;
 
 /* "counts", "calibration", "recovery", "volume", "density", "s_value",
  * "alpha_beta", "t_rep", "half_life", "blood", "rmblr", "marrow_mass",
- * "whole_body"; NULL when out of range. */
+ * "whole_body", "activity", "lung_shunt"; NULL when out of range. */
 const char *rkin_unc_source_name(int s);
 
 /* ---- recovery curve ---- */
@@ -307,6 +309,35 @@ typedef struct {
 
 int rkin_unc_marrow_dose(const rkin_unc_marrow *m,
                          rkin_unc_marrow_result *r, rkin_err *err);
+
+/* ---- a VOI of a voxel dose map ---- */
+
+/* The mean dose and mean BED of a VOI of voxel maps, each source a
+ * relative SD u_rel[s] of every voxel's dose at once (calibration,
+ * recovery, the VOI's mass from its volume, the administered activity:
+ * factors common to the VOI). Dose: u^2 = D^2 sum u_s^2. BED: every voxel
+ * BED_v = D_v + G_v D_v^2 / (alpha/beta), so scaling the doses by (1 + e)
+ * changes the mean BED by e (2 BED - D) to first order, exactly whatever
+ * the voxels' G and doses: u^2 = (2 BED - D)^2 sum u_s^2 (+ the mean
+ * BED's own alpha/beta term, -(BED - D) u_ab / ab, when ab_gy > 0).
+ * bed_gy NaN: no BED. Intervals value -+ z u, z the normal quantile at
+ * level (0: 0.95). */
+typedef struct {
+  double dose_gy;                 /* > 0 */
+  double bed_gy;                  /* >= dose_gy, or NaN */
+  double u_rel[RKIN_UNC_NSRC];    /* >= 0 each */
+  double bed_u_gy[RKIN_UNC_NSRC]; /* > 0: that source's standard
+                                   * uncertainty of the mean BED given
+                                   * directly (Gy), for a source that is
+                                   * no common dose scale (the VOI grown
+                                   * and shrunk by one voxel); 0: from
+                                   * u_rel by the rule above */
+  double ab_gy, u_ab_gy;          /* ab_gy 0: alpha/beta exact */
+  double level;
+} rkin_unc_voi;
+
+int rkin_unc_voi_delta(const rkin_unc_voi *x, rkin_unc_q *dose,
+                       rkin_unc_q *bed, rkin_err *err);
 
 /* ---- single time point ---- */
 

@@ -16,7 +16,7 @@
 static const char *const src_names[RKIN_UNC_NSRC] = {
   "counts", "calibration", "recovery", "volume", "density", "s_value",
   "alpha_beta", "t_rep", "half_life", "blood", "rmblr", "marrow_mass",
-  "whole_body",
+  "whole_body", "activity", "lung_shunt",
 };
 
 const char *rkin_unc_source_name(int s)

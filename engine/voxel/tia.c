@@ -53,6 +53,9 @@ typedef struct {
   const rkin_vtia_opts *o;
   rkin_tac_opts to;
   double lphys, vml;
+  int quick;          /* mono only, enough points: rkin_tac_mono_quick */
+  const unsigned char *own;  /* HYBRID: the voxels fitted on their own;
+                              * the rest keep what voi_shape gave them */
   rkin_vtia *out;
   pthread_mutex_t lock;
   size_t next;
@@ -71,6 +74,7 @@ static void fit_range(job *J, size_t lo, size_t hi, rkin_tac_result *r,
     double tia_mbqh, lp;
     int any = 0, j;
     float *par = J->out->par + v * NPAR;
+    if (J->own && !J->own[v]) continue;
     if (J->mask && !J->mask[v]) {
       J->out->model[v] = RKIN_VOXEL_SKIPPED;
       counts[0]++;
@@ -86,6 +90,18 @@ static void fit_range(job *J, size_t lo, size_t hi, rkin_tac_result *r,
       J->out->model[v] = RKIN_TAC_TRAP;
       counts[1]++;
       continue;
+    }
+    if (J->quick) {
+      double A, l;
+      int held;
+      if (rkin_tac_mono_quick(J->n, J->t, a, J->lphys, &A, &l, &held)) {
+        J->out->model[v] = RKIN_TAC_MONO;
+        par[0] = (float)(A / (J->vml * 1e-6));
+        par[1] = (float)l;
+        J->out->tia.v[v] = (float)(A / l / (J->vml * 1e-6));
+        counts[2]++;
+        continue;
+      }
     }
     d.n = J->n;
     d.t = J->t;
@@ -217,6 +233,37 @@ static int voi_shape(job *J, rkin_err *err)
   return RKIN_OK;
 }
 
+/* VOI shape for every voxel, then the voxels at or above hybrid_min at
+ * every time point fitted on their own (per_voxel over them only). */
+static int hybrid(job *J, rkin_err *err)
+{
+  rkin_vtia *out = J->out;
+  unsigned char *own;
+  size_t v, i, fitted, fallback;
+  int rc;
+  if ((rc = voi_shape(J, err)) < 0) return rc;
+  if (!(own = malloc(J->nvox)))
+    return rkin_err_set(err, RKIN_ENOMEM, "voxel TIA (hybrid): out of "
+                        "memory");
+  for (v = 0; v < J->nvox; v++) {
+    int ok = !J->mask || J->mask[v];
+    for (i = 0; ok && i < J->n; i++)
+      ok = J->act[i]->v[v] >= J->o->hybrid_min;
+    own[v] = (unsigned char)ok;
+  }
+  fitted = out->n_fitted;
+  fallback = out->n_fallback;
+  J->own = own;
+  rc = per_voxel(J, err);
+  J->own = NULL;
+  free(own);
+  if (rc < 0) return rc;
+  /* per_voxel counted its voxels again: they were VOI-shape fitted */
+  out->n_own = (out->n_fitted - fitted) + (out->n_fallback - fallback);
+  out->n_fitted = fitted - (out->n_fallback - fallback);
+  return RKIN_OK;
+}
+
 static int single_point(job *J, rkin_err *err)
 {
   double t = J->t[0], l;
@@ -277,9 +324,13 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
   if (!o || !o->nuclide)
     return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: no nuclide");
   if (!(nuc = rkin_nuclide_find(o->nuclide, err))) return err ? err->code : -3;
+  if (!isfinite(o->cv) || o->cv < 0.0)
+    return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: cv = %g (expected a "
+                        "known proportional error > 0, or 0 to estimate "
+                        "it)", o->cv);
   stp = o->method == RKIN_VTIA_STP_HAENSCHEID ||
         o->method == RKIN_VTIA_STP_POPLAMBDA;
-  if (o->method > RKIN_VTIA_STP_POPLAMBDA)
+  if (o->method > RKIN_VTIA_HYBRID)
     return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: unknown method %d",
                         (int)o->method);
   if (n < 1 || n > RKIN_TAC_MAX_POINTS || (stp && n != 1) || (!stp && n < 2))
@@ -298,6 +349,12 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
       return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: time %zu is %g h "
                           "(expected finite, >= 0, increasing)", i + 1, t[i]);
   }
+  if (o->method == RKIN_VTIA_HYBRID &&
+      (!isfinite(o->hybrid_min) || !(o->hybrid_min > 0.0)))
+    return rkin_err_set(err, RKIN_EINVAL, "voxel TIA (hybrid): minimum "
+                        "concentration %g Bq/mL (expected > 0: the level "
+                        "every time point must reach for a voxel's own "
+                        "fit)", o->hybrid_min);
   memset(&J, 0, sizeof J);
   J.n = n;
   J.act = act;
@@ -318,6 +375,10 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
   rkin_tac_opts_default(&J.to);
   if (o->models) J.to.models = o->models;
   J.to.cv = o->cv;
+  /* the mono candidate alone is eligible (k < n) whether or not its rate
+   * is held: k = 2, + 1 when the scale is estimated */
+  J.quick = !o->no_quick && J.to.models == (1u << RKIN_TAC_MONO)
+            && n >= (o->cv > 0 ? 3u : 4u);
   if ((rc = rkin_image_alloc(&out->tia, &act[0]->g, err)) < 0) return rc;
   strcpy(out->tia.unit, "Bq h/mL");
   out->model = malloc(J.nvox);
@@ -328,6 +389,7 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
   }
   if (o->method == RKIN_VTIA_PER_VOXEL) rc = per_voxel(&J, err);
   else if (o->method == RKIN_VTIA_VOI_SHAPE) rc = voi_shape(&J, err);
+  else if (o->method == RKIN_VTIA_HYBRID) rc = hybrid(&J, err);
   else rc = single_point(&J, err);
   if (rc < 0) rkin_vtia_free(out);
   return rc;

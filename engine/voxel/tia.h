@@ -35,7 +35,12 @@ typedef enum {
   RKIN_VTIA_PER_VOXEL = 0,
   RKIN_VTIA_VOI_SHAPE,
   RKIN_VTIA_STP_HAENSCHEID,
-  RKIN_VTIA_STP_POPLAMBDA
+  RKIN_VTIA_STP_POPLAMBDA,
+  RKIN_VTIA_HYBRID        /* VOI shape, and per-voxel fits where counts
+                           * allow: a voxel whose concentration is >=
+                           * hybrid_min at every time point is fitted on
+                           * its own (as per voxel), the rest keep their
+                           * VOI-shape TIA */
 } rkin_vtia_method;
 
 typedef struct {
@@ -45,6 +50,13 @@ typedef struct {
   double cv;             /* tac opts.cv: known proportional error, or 0 */
   double pop_lambda_h;   /* STP_POPLAMBDA: the population effective rate */
   int threads;           /* per voxel: worker threads (<= 0: 1) */
+  double hybrid_min;     /* HYBRID: Bq/mL (> 0) every time point must
+                          * reach for a voxel's own fit */
+  int no_quick;          /* per voxel with models = mono only: 0 fits
+                          * each curve by rkin_tac_mono_quick (the same
+                          * minimum, falling back to rkin_tac_fit where it
+                          * declines); 1 sends every voxel through
+                          * rkin_tac_fit (the reference) */
 } rkin_vtia_opts;
 
 typedef struct {
@@ -52,6 +64,8 @@ typedef struct {
   unsigned char *model;         /* rkin_tac_model per voxel, or SKIPPED */
   float *par;                   /* RKIN_TAC_MAX_PAR per voxel, per mL */
   size_t n_fitted, n_skipped, n_zero, n_fallback;
+  size_t n_own;                 /* HYBRID: voxels fitted on their own (the
+                                 * fitted rest took the VOI shape) */
   rkin_tac_result voi;          /* VOI shape: the VOI's fit */
   char note[256];               /* the first fallback's reason */
 } rkin_vtia;

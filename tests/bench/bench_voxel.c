@@ -4,7 +4,9 @@
  * per-voxel mono fits of every voxel under 10 s on one core; kernel
  * convolution (11^3 kernel, FFT) under 0.5 s; DVHs of 10 VOIs under 0.1 s.
  *
- *   bench_voxel [n] [threads]     (RADIOKIN_SRCDIR: the kernels' source) */
+ *   bench_voxel [n] [threads]     (RADIOKIN_SRCDIR: the kernels' source;
+ *                                  BENCH_VOXEL_REFERENCE=1 also times the
+ *                                  per-voxel fits without the fast path) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,14 +91,50 @@ int main(int argc, char **argv)
 
   o.method = RKIN_VTIA_PER_VOXEL;
   o.models = 1u << RKIN_TAC_MONO;
-  t0 = now();
-  if (rkin_voxel_tia(4, ap, times, NULL, &o, &v, &e) < 0) {
-    fprintf(stderr, "bench_voxel: %s\n", e.msg);
-    return 1;
+  {
+    /* BENCH_VOXEL_REFERENCE: first the same fits with every voxel through
+     * rkin_tac_fit (no fast path), the figure the fast path is compared
+     * with; then the fast path (its output memory recycled from the
+     * reference run, so neither pays the first touch of the pages more
+     * than the other: a warm-up run of the fast path comes first) */
+    rkin_vtia ref;
+    int want_ref = getenv("BENCH_VOXEL_REFERENCE") != NULL;
+    double tref = 0.0;
+    if (want_ref) {
+      if (rkin_voxel_tia(4, ap, times, NULL, &o, &v, &e) < 0) {
+        fprintf(stderr, "bench_voxel: %s\n", e.msg);
+        return 1;
+      }
+      rkin_vtia_free(&v);                  /* warm-up */
+      o.no_quick = 1;
+      t0 = now();
+      if (rkin_voxel_tia(4, ap, times, NULL, &o, &ref, &e) < 0) {
+        fprintf(stderr, "bench_voxel: %s\n", e.msg);
+        return 1;
+      }
+      tref = now() - t0;
+      o.no_quick = 0;
+    }
+    t0 = now();
+    if (rkin_voxel_tia(4, ap, times, NULL, &o, &v, &e) < 0) {
+      fprintf(stderr, "bench_voxel: %s\n", e.msg);
+      return 1;
+    }
+    t1 = now();
+    printf("voxel TIA, mono fit of every voxel:   %8.3f s  (%zu fitted, "
+           "%zu zero; target < 10 s)\n", t1 - t0, v.n_fitted, v.n_zero);
+    if (want_ref) {
+      size_t vi;
+      double worst = 0.0;
+      for (vi = 0; vi < nv; vi++)
+        if (ref.tia.v[vi] > 0.0f)
+          worst = fmax(worst, fabs(v.tia.v[vi] - ref.tia.v[vi])
+                                  / ref.tia.v[vi]);
+      printf("  the same through rkin_tac_fit:      %8.3f s  (max rel "
+             "difference of the maps %.2g)\n", tref, worst);
+      rkin_vtia_free(&ref);
+    }
   }
-  t1 = now();
-  printf("voxel TIA, mono fit of every voxel:   %8.3f s  (%zu fitted, %zu "
-         "zero; target < 10 s)\n", t1 - t0, v.n_fitted, v.n_zero);
   rkin_image_copy(&tia, &v.tia, &e);
   rkin_vtia_free(&v);
 

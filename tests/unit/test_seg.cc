@@ -33,16 +33,23 @@ const double DZ = 4.0;
 
 /* variant 0: as above; 1: segment 2 also on (1, 2) of slice 1 (overlap);
  * 2: the third slice 6 mm further instead of 4 (non-uniform); 3: slice 2
- * shifted by 1 mm within its plane; 4: FRACTIONAL */
+ * shifted by 1 mm within its plane; 4: FRACTIONAL PROBABILITY, maximum
+ * 255, every set pixel 200; 5: FRACTIONAL OCCUPANCY, maximum 100, the
+ * liver 40, 60, 100 on slices 0..2 and the lesion 50; 6: as 5 with the
+ * liver's slice-2 pixel 120 (above the maximum) */
 bool write_seg(const char *path, int variant)
 {
   DcmSegmentation *seg = nullptr;
   IODGeneralEquipmentModule::EquipmentInfo eq("radiokin", "test", "1", "1");
   ContentIdentificationMacro ci("1", "SEG", "test segmentation", "radiokin");
+  bool frac = variant >= 4;
   OFCondition st = variant == 4
       ? DcmSegmentation::createFractionalSegmentation(
             seg, ROWS, COLS, DcmSegTypes::SFT_PROBABILITY, 255, eq, ci)
-      : DcmSegmentation::createBinarySegmentation(seg, ROWS, COLS, eq, ci);
+      : frac ? DcmSegmentation::createFractionalSegmentation(
+                   seg, ROWS, COLS, DcmSegTypes::SFT_OCCUPANCY, 100, eq, ci)
+             : DcmSegmentation::createBinarySegmentation(seg, ROWS, COLS, eq,
+                                                         ci);
   if (st.bad() || !seg) return false;
   CodeSequenceMacro cat("T-D0050", "SRT", "Tissue");
   CodeSequenceMacro liver("T-62000", "SRT", "Liver");
@@ -65,7 +72,11 @@ bool write_seg(const char *path, int variant)
   seg->getSeries().setSeriesNumber("1");
   auto frame = [&](Uint16 segno, int k, int i, int j) {
     Uint8 pix[ROWS * COLS] = {0};
-    pix[i + COLS * j] = variant == 4 ? 200 : 1;
+    static const Uint8 occ[3] = {40, 60, 100};
+    pix[i + COLS * j] = variant == 4 ? 200
+                        : !frac ? 1
+                        : segno == 2 ? 50
+                        : variant == 6 && k == 2 ? 120 : occ[k];
     double off = DZ * k + (variant == 2 && k == 2 ? 2.0 : 0.0);
     double p[3];
     for (int a = 0; a < 3; a++) p[a] = IPP[a] + off * NORMAL[a];
@@ -181,9 +192,71 @@ int main()
      rkin_dicom_read_seg(path, 0, &im, uid, &e) == RKIN_EINVAL &&
      std::strstr(e.msg, "shifted within its plane"), "shifted frame: %s",
      e.msg);
+  /* FRACTIONAL SEGs (issue 18: read through dcmseg, not refused) */
   ok(write_seg(path, 4) &&
-     rkin_dicom_read_seg(path, 0, &im, uid, &e) == RKIN_EINVAL &&
-     std::strstr(e.msg, "FRACTIONAL"), "fractional: %s", e.msg);
+     rkin_dicom_read_seg(path, 0, &im, uid, &e) == 0 && im.is_label &&
+     im.v[1 + COLS * 2] == 1.0f && im.v[1 + COLS * 2 + 2 * 20] == 1.0f &&
+     im.v[3 + 20] == 2.0f, "FRACTIONAL PROBABILITY 200/255 >= 0.5: the "
+     "label map of the binary SEG%s%s", e.code ? ": " : "",
+     e.code ? e.msg : "");
+  rkin_image_free(&im);
+  {
+    char ft[16];
+    ok(rkin_dicom_read_seg_fraction(path, 1, &im, uid, ft, &e) == 0 &&
+       !im.is_label && !std::strcmp(ft, "PROBABILITY"),
+       "segment 1 as a fractional map, type %s", ft);
+    if (im.v) {
+      is_double(im.v[1 + COLS * 2], 200.0 / 255.0, 1e-7, "fraction = stored "
+                "value / MaximumFractionalValue = 200/255");
+      double s = 0;
+      for (size_t v = 0; v < rkin_grid_count(&im.g); v++) s += im.v[v];
+      is_double(s, 3 * 200.0 / 255.0, 1e-6, "only segment 1's three voxels "
+                "hold a fraction");
+    }
+    rkin_image_free(&im);
+    ok(write_seg(path, 5) &&
+       rkin_dicom_read_seg_fraction(path, 1, &im, uid, ft, &e) == 0 &&
+       !std::strcmp(ft, "OCCUPANCY"), "OCCUPANCY SEG, maximum 100%s%s",
+       e.code ? ": " : "", e.code ? e.msg : "");
+    if (im.v)
+      ok(std::fabs(im.v[1 + COLS * 2] - 0.4f) < 1e-7 &&
+         std::fabs(im.v[1 + COLS * 2 + 20] - 0.6f) < 1e-7 &&
+         im.v[1 + COLS * 2 + 40] == 1.0f, "occupancies 0.4, 0.6, 1.0 on "
+         "slices 0..2");
+    rkin_image_free(&im);
+    ok(rkin_dicom_read_seg(path, 0, &im, uid, &e) == 0 &&
+       im.v[1 + COLS * 2] == 0.0f && im.v[1 + COLS * 2 + 20] == 1.0f &&
+       im.v[1 + COLS * 2 + 40] == 1.0f && im.v[3 + 20] == 2.0f,
+       "default threshold 0.5: 0.4 out, 0.6 and 1.0 in, the lesion's 0.5 "
+       "in (>=)");
+    rkin_image_free(&im);
+    ok(rkin_dicom_read_seg_thr(path, 0, 0.7, &im, uid, &e) == 0 &&
+       im.v[1 + COLS * 2 + 20] == 0.0f && im.v[1 + COLS * 2 + 40] == 1.0f &&
+       im.v[3 + 20] == 0.0f, "threshold 0.7: only the full voxel");
+    rkin_image_free(&im);
+    ok(rkin_dicom_read_seg_thr(path, 0, 0.3, &im, uid, &e) == 0 &&
+       im.v[1 + COLS * 2] == 1.0f, "threshold 0.3: the 0.4 voxel too");
+    rkin_image_free(&im);
+    ok(rkin_dicom_read_seg_thr(path, 2, 0.6, &im, uid, &e) == RKIN_EINVAL &&
+       std::strstr(e.msg, "fraction >= 0.6"), "no voxel over the "
+       "threshold: %s", e.msg);
+    ok(rkin_dicom_read_seg_thr(path, 0, 1.5, &im, uid, &e) == RKIN_EINVAL &&
+       std::strstr(e.msg, "threshold 1.5"), "threshold outside (0, 1]: %s",
+       e.msg);
+    ok(rkin_dicom_read_seg_fraction(path, 0, &im, uid, ft, &e) ==
+           RKIN_EINVAL && std::strstr(e.msg, "2 segments"),
+       "fractional map of two segments at once: %s", e.msg);
+    ok(write_seg(path, 6) &&
+       rkin_dicom_read_seg_fraction(path, 1, &im, uid, ft, &e) ==
+           RKIN_EINVAL && std::strstr(e.msg, "120 above "
+                                      "MaximumFractionalValue 100"),
+       "stored value above the maximum: %s", e.msg);
+    ok(write_seg(path, 0) &&
+       rkin_dicom_read_seg_fraction(path, 2, &im, uid, ft, &e) == 0 &&
+       !std::strcmp(ft, "BINARY") && im.v[3 + 20] == 1.0f,
+       "a BINARY SEG's segment as a 0/1 fractional map");
+    rkin_image_free(&im);
+  }
   ok(rkin_dicom_read_seg("/nonexistent/seg.dcm", 0, &im, uid, &e) < 0 &&
      std::strstr(e.msg, "/nonexistent/seg.dcm"), "missing file named");
   unlink(path);

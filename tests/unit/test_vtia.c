@@ -132,6 +132,96 @@ int main(void)
   }
   rkin_vtia_free(&v);
 
+  /* hybrid: per-voxel fits where every time point reaches min, the VOI
+   * shape elsewhere. Over the body: a tiny minimum fits every voxel on
+   * its own (= per voxel, = analytic); a huge one none (= VOI shape); one
+   * between splits the voxels exactly by that rule. */
+  {
+    rkin_vtia vs, vp, vh;
+    double thr;
+    size_t want = 0, mism = 0;
+    o.models = (1u << RKIN_TAC_MONO) | (1u << RKIN_TAC_UPWASH);
+    o.method = RKIN_VTIA_VOI_SHAPE;
+    rkin_voxel_tia(NT, actp, times, body, &o, &vs, &e);
+    o.method = RKIN_VTIA_PER_VOXEL;
+    rkin_voxel_tia(NT, actp, times, body, &o, &vp, &e);
+    o.method = RKIN_VTIA_HYBRID;
+    o.hybrid_min = 1e-30;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == 0, "hybrid, "
+       "tiny minimum");
+    ok(vh.n_own == nb && max_rel(&vh.tia, body, NULL) < 1e-6, "hybrid, tiny "
+       "minimum: all %zu voxels on their own (%zu), analytic", nb,
+       vh.n_own);
+    rkin_vtia_free(&vh);
+    o.hybrid_min = 1e30;
+    rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e);
+    for (i = 0, cnt = 0; i < n; i++) cnt += vh.tia.v[i] != vs.tia.v[i];
+    ok(vh.n_own == 0 && cnt == 0, "hybrid, huge minimum: the VOI-shape map "
+       "(%zu differ)", cnt);
+    rkin_vtia_free(&vh);
+    /* midway between the body's lowest and highest concentration at
+     * the last time point */
+    {
+      double lo = HUGE_VAL, hi = 0.0;
+      for (i = 0; i < n; i++)
+        if (body[i]) {
+          lo = fmin(lo, act[NT - 1].v[i]);
+          hi = fmax(hi, act[NT - 1].v[i]);
+        }
+      thr = 0.5 * (lo + hi);
+    }
+    o.hybrid_min = thr;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == 0, "hybrid at "
+       "%g Bq/mL", thr);
+    for (i = 0; i < n; i++) {
+      int own = body[i];
+      size_t k;
+      for (k = 0; k < NT; k++) own = own && act[k].v[i] >= thr;
+      want += (size_t)own;
+      if (body[i] && vh.tia.v[i] != (own ? vp.tia.v[i] : vs.tia.v[i]))
+        mism++;
+    }
+    ok(vh.n_own == want && mism == 0 && want > 0 && want < nb,
+       "hybrid: the %zu voxels at or above it at every time point take "
+       "their own fit, the other %zu the VOI shape (%zu mismatches)", want,
+       nb - want, mism);
+    ok(vh.n_fitted + vh.n_zero + vh.n_fallback == nb, "hybrid counts: "
+       "fitted %zu + zero %zu + fallback %zu = %zu body voxels", vh.n_fitted,
+       vh.n_zero, vh.n_fallback, nb);
+    rkin_vtia_free(&vh);
+    /* at exactly the lowest value over time of the body's hottest late
+     * voxel: it reaches the level (>=, with its twins of a uniform
+     * lesion) and is fitted */
+    {
+      double hi = 0.0, top = 0.0;
+      size_t k;
+      for (i = 0; i < n; i++)
+        if (body[i] && act[NT - 1].v[i] > top) {
+          top = act[NT - 1].v[i];
+          for (k = 0, hi = HUGE_VAL; k < NT; k++)
+            hi = fmin(hi, act[k].v[i]);
+        }
+      o.hybrid_min = hi;
+      for (i = 0, want = 0; i < n; i++) {
+        int own = body[i];
+        size_t k;
+        for (k = 0; k < NT; k++) own = own && act[k].v[i] >= hi;
+        want += (size_t)own;
+      }
+      ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == 0 &&
+         want > 0 && vh.n_own == want, "hybrid at the hottest late "
+         "voxel's lowest value %g: the %zu voxels that reach it fitted "
+         "(>=)", hi, want);
+      rkin_vtia_free(&vh);
+    }
+    o.hybrid_min = 0.0;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &vh, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "hybrid"), "hybrid without a minimum: %s", e.msg);
+    rkin_vtia_free(&vs);
+    rkin_vtia_free(&vp);
+    o.hybrid_min = 0.0;
+  }
+
   /* single time point */
   o.method = RKIN_VTIA_STP_HAENSCHEID;
   {
@@ -196,6 +286,58 @@ int main(void)
            v.n_fallback == 1 && strstr(v.note, "voxel"),
        "voxel tac refuses: trapezoid fallback, counted (%s)", v.note);
     rkin_vtia_free(&v);
+  }
+  /* the mono fast path (rkin_tac_mono_quick) against every voxel through
+   * rkin_tac_fit, on the phantom with 15 % multiplicative noise per voxel
+   * and time point (seeded LCG): the same maps to 1e-6, the same
+   * fitted / fallback counts */
+  {
+    rkin_vtia q, ref;
+    unsigned long long st = 18;
+    size_t k, bad = 0;
+    double worst = 0.0;
+    for (k = 0; k < NT; k++)
+      for (i = 0; i < n; i++) {
+        double u;
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        u = (double)(st >> 11) / 9007199254740992.0;   /* [0, 1) */
+        act[k].v[i] = (float)(act[k].v[i] * (1.0 + 0.15 * (2.0 * u - 1.0)
+                                                        * 1.7320508));
+      }
+    memset(&o, 0, sizeof o);
+    o.method = RKIN_VTIA_PER_VOXEL;
+    o.nuclide = "Lu-177";
+    o.models = 1u << RKIN_TAC_MONO;
+    o.cv = 0.05;
+    o.threads = 1;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &q, &e) == 0, "noisy "
+       "phantom, fast path");
+    o.no_quick = 1;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &ref, &e) == 0, "noisy "
+       "phantom, every voxel through rkin_tac_fit");
+    for (i = 0; i < n; i++) {
+      double d = ref.tia.v[i] > 0 ? fabs(q.tia.v[i] - ref.tia.v[i])
+                                        / ref.tia.v[i]
+                                  : fabs(q.tia.v[i]);
+      worst = fmax(worst, d);
+      bad += d > 1e-6 || q.model[i] != ref.model[i]
+             || fabs(q.par[i * RKIN_TAC_MAX_PAR + 1]
+                     - ref.par[i * RKIN_TAC_MAX_PAR + 1])
+                    > 1e-6 * fabs(ref.par[i * RKIN_TAC_MAX_PAR + 1]);
+    }
+    ok(bad == 0 && q.n_fitted == ref.n_fitted &&
+       q.n_fallback == ref.n_fallback, "fast path = rkin_tac_fit in all %zu "
+       "voxels: TIA, model and rate to 1e-6 (worst TIA rel %.2g; %zu "
+       "fitted, %zu fallback)", n, worst, q.n_fitted, q.n_fallback);
+    rkin_vtia_free(&q);
+    rkin_vtia_free(&ref);
+    o.no_quick = 0;
+    o.cv = NAN;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &q, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "cv = nan"), "cv not a number: %s", e.msg);
+    o.cv = -0.1;
+    ok(rkin_voxel_tia(NT, actp, times, body, &o, &q, &e) == RKIN_EINVAL &&
+       strstr(e.msg, "cv = -0.1"), "negative cv: %s", e.msg);
   }
   for (i = 0; i < NT; i++) rkin_image_free(&act[i]);
   rkin_image_free(&lab);
