@@ -159,7 +159,7 @@ static int pop_run(lua_State *L, int evaluate)
   const char **kinds, **names;
   rkin_err err;
   size_t k;
-  int rc, use_so = 0;
+  int rc, use_so = 0, saem_asked;
   lua_settop(L, 3);
   ctx = lua_pushfstring(L, evaluate ? "%s:evaluate" : "%s:fit",
                         p->name);                                /* 4 */
@@ -283,11 +283,12 @@ static int pop_run(lua_State *L, int evaluate)
                             path);
     }
   }
-  if (o.method == RKIN_POP_SAEM && evaluate)
-    return lrk_error(L, "%s: the model's method \"saem\" estimates; give "
-                     "method = \"focei\" (or another) to evaluate", ctx);
+  /* a model declared with method "saem" (or max_eval = 0): evaluated by
+   * FOCE-I, the objective SAEM's EBEs and diagnostics come from */
+  saem_asked = o.method == RKIN_POP_SAEM;
+  if (o.method == RKIN_POP_SAEM && evaluate) o.method = RKIN_POP_FOCEI;
   lrk_popsaem_opts(L, 3, ctx, &sa);
-  if (o.method != RKIN_POP_SAEM && lua_istable(L, 3)) {
+  if (!saem_asked && lua_istable(L, 3)) {
     lua_getfield(L, 3, "saem");
     lua_getfield(L, 3, "then");
     if (!lua_isnil(L, -1) || !lua_isnil(L, -2))

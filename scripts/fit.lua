@@ -104,6 +104,9 @@ Outputs (in DIR)
   table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES (then
                   ENDPOINT with several endpoints, CENS with censored
                   records, which have no RES, IWRES, CWRES: NA)
+  saem_trace.csv  with --method saem: iteration, phase (explore /
+                  smooth), then theta, Omega (row-major) and sigma after
+                  each iteration (the SAEM convergence trace)
   gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
 A failed fit writes none of these and exits with status 1.
 
@@ -431,6 +434,21 @@ function M.saem_text(s)
   return table.concat(t, "\n")
 end
 
+-- saem_trace.csv in dir (atomic); returns its path.
+function M.write_trace(s, dir)
+  local cols, rows = { "iteration", "phase" }, {}
+  for _, n in ipairs(s.trace_names) do cols[#cols + 1] = n end
+  for k, v in ipairs(s.trace) do
+    local row = { iteration = k, phase = k <= s.burn and "explore"
+                  or "smooth" }
+    for j, n in ipairs(s.trace_names) do row[n] = v[j] end
+    rows[k] = row
+  end
+  local path = dir .. "/saem_trace.csv"
+  rk.csv.write(path, rows, cols)
+  return path
+end
+
 -- ------------------------------------------------------------ main
 
 function M.main(args)
@@ -477,6 +495,7 @@ function M.main(args)
   end
   rk.mkdir(out)
   local files = r:write_csv(out)
+  if r.saem then files[#files + 1] = M.write_trace(r.saem, out) end
   if o.plot then
     local plots, warn = M.plot(r, pm.observe, out)
     if plots then

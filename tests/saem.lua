@@ -56,6 +56,20 @@ t.ok(rc.converged and rc.method == "FOCE-I" and rc.saem ~= nil,
   "then = \"focei\": the FOCE-I fit, SAEM stage in r.saem")
 t.is(rc.ofv, rf.ofv, 1e-3, "chained FOCE-I reaches the FOCE-I minimum")
 
+-- the CVODES path: the same random streams, so nearly the same numbers
+-- as the exact path (a short run: CVODES solves are ~100 times dearer)
+do
+  local o = { method = "saem", threads = 2, covariance = false,
+              saem = { burn = 6, iter = 6, imp_samples = 20, seed = 5 } }
+  local re = pm:fit(theoph, o)
+  o.path = "cvodes"
+  local rv = pm:fit(theoph, o)
+  t.ok(rv.converged and math.abs(rv.theta.lCl - re.theta.lCl) < 0.02
+    and math.abs(rv.theta.lKe - re.theta.lKe) < 0.02,
+    ("CVODES path: lCl %.5f lKe %.5f vs exact path %.5f %.5f (tol. 0.02)")
+    :format(rv.theta.lCl, rv.theta.lKe, re.theta.lCl, re.theta.lKe))
+end
+
 -- refusals
 t.raises(function() pm:fit(theoph, { method = "saem", saem = { iter = 0 } })
 end, "field 'iter' must be an integer in [1, 1000000]", "iter 0 refused")
@@ -80,6 +94,10 @@ do
   t.ok(code == 0, "fit.lua --method saem exits 0")
   local p = t.read_file(out .. "/parameters.csv") or ""
   t.ok(p:find("\nOFV,objective,"), "parameters.csv written with the OFV")
+  local rows = rk.csv.read(out .. "/saem_trace.csv")
+  t.ok(#rows == 100 and rows[1].phase == "explore"
+    and rows[51].phase == "smooth" and rows[100].lKa,
+    "saem_trace.csv: 100 iterations, phases, parameter columns")
   code = rk.run { exe, src .. "/scripts/fit.lua",
                   src .. "/models/theophylline.lua", theoph, "--burn", "5",
                   "--quiet" }
