@@ -20,10 +20,13 @@
  *     eta (mean, and covariance within Omega's blocks; FIX kept). The
  *     SD of an additive or proportional (one-parameter) error model
  *     without censored records is closed form too. Other thetas and
- *     sigma parameters: each iteration maximises the complete-data
- *     likelihood at the current samples numerically (NLopt) and moves
- *     towards that maximiser by the same step (as nlmixr2's SAEM does
- *     for them). During the first half of the exploration variances fall
+ *     sigma parameters move by the same step towards a target from the
+ *     complete-data likelihood at the current samples: for thetas one
+ *     Newton step (derivatives by central differences; a stochastic
+ *     Newton-Raphson whose fixed point is the score equation of the
+ *     marginal likelihood), else, and when that step is not usable, its
+ *     maximiser by NLopt (as nlmixr2's SAEM does for such parameters).
+ *     During the first half of the exploration variances fall
  *     by at most 5 % per iteration (simulated annealing, Lavielle 2014,
  *     Mixed Effects Models for the Population Approach, ch. 9).
  * Every subject and chain draws from its own GSL random stream seeded by
