@@ -46,13 +46,16 @@ static void push_curves(lua_State *L, int rt, const rkin_model *m,
 typedef struct {
   rkin_popfit f;
   int live;
+  rkin_saem_info in;      /* SAEM's stage (method "saem") */
+  int in_live;
 } fitbox;
 
 static int fitbox_gc(lua_State *L)
 {
   fitbox *b = luaL_checkudata(L, 1, FITBOX_MT);
   if (b->live) rkin_popfit_free(&b->f);
-  b->live = 0;
+  if (b->in_live) rkin_saem_info_free(&b->in);
+  b->live = b->in_live = 0;
   return 0;
 }
 
@@ -151,7 +154,8 @@ static int pop_run(lua_State *L, int evaluate)
   static const char *const fit_keys[] = {"method", "covariance", "threads",
                                          "max_eval", "rtol", "atol", "path",
                                          "gradient", "ebe_starts",
-                                         "cov_matrix", "blq", NULL};
+                                         "cov_matrix", "blq", "saem",
+                                         "then", NULL};
   static const char *const eval_keys[] = {"method", "covariance",
                                           "threads", "rtol", "atol", "path",
                                           "gradient", "theta", "omega",
@@ -168,6 +172,7 @@ static int pop_run(lua_State *L, int evaluate)
   rkin_blq_method blq = RKIN_BLQ_M3;
   int out_map[256];
   rkin_popfit_opts o;
+  rkin_saem_opts sa;
   rkin_solve_opts so;
   lrk_dist_popstat dstat;
   fitbox *fb;
@@ -178,7 +183,7 @@ static int pop_run(lua_State *L, int evaluate)
   const char **kinds, **names;
   rkin_err err;
   size_t k;
-  int rc, use_so = 0;
+  int rc, use_so = 0, saem_asked;
   lua_settop(L, 3);
   ctx = lua_pushfstring(L, evaluate ? "%s:evaluate" : "%s:fit",
                         p->name);                                /* 4 */
@@ -231,6 +236,10 @@ static int pop_run(lua_State *L, int evaluate)
                        lrk_got(L, 3));
     lrk_check_keys(L, 3, ctx, keys);
     o.method = lrk_popmodel_method(L, 3, ctx, p->method);
+    if (o.method == RKIN_POP_SAEM && evaluate)
+      return lrk_error(L, "%s: method \"saem\" estimates; an evaluation "
+                       "at given values takes \"focei\", \"foce\", \"fo\", "
+                       "\"laplace\" or \"laplacei\"", ctx);
     {
       const char *bq = lrk_field_string(L, 3, ctx, "blq", 0, "m3");
       if (strcmp(bq, "m3") == 0 || strcmp(bq, "M3") == 0) blq = RKIN_BLQ_M3;
@@ -297,6 +306,20 @@ static int pop_run(lua_State *L, int evaluate)
                             "\"exact\" or \"cvodes\" (got \"%s\")", ctx,
                             path);
     }
+  }
+  /* a model declared with method "saem" (or max_eval = 0): evaluated by
+   * FOCE-I, the objective SAEM's EBEs and diagnostics come from */
+  saem_asked = o.method == RKIN_POP_SAEM;
+  if (o.method == RKIN_POP_SAEM && evaluate) o.method = RKIN_POP_FOCEI;
+  lrk_popsaem_opts(L, 3, ctx, &sa);
+  if (!saem_asked && lua_istable(L, 3)) {
+    lua_getfield(L, 3, "saem");
+    lua_getfield(L, 3, "then");
+    if (!lua_isnil(L, -1) || !lua_isnil(L, -2))
+      return lrk_error(L, "%s: fields 'saem' and 'then' go with method = "
+                       "\"saem\" (got method \"%s\")", ctx,
+                       lrk_pop_method_name(o.method));
+    lua_pop(L, 2);
   }
   memset(&pm, 0, sizeof pm);
   pm.model = m;
@@ -366,6 +389,9 @@ static int pop_run(lua_State *L, int evaluate)
     rc = rkin_popfit_evaluate(&pm, x->d, &o, ev_theta, ev_omega, ev_sigma,
                               &fb->f, &err);
     lua_pop(L, 3);
+  } else if (o.method == RKIN_POP_SAEM) {
+    rc = rkin_popfit_saem(&pm, x->d, &o, &sa, &fb->f, &fb->in, &err);
+    fb->in_live = 1;
   } else {
     rc = rkin_popfit_run(&pm, x->d, &o, &fb->f, &err);
   }
@@ -406,7 +432,10 @@ static int pop_run(lua_State *L, int evaluate)
   r.kinds = kinds;
   r.aic = fb->f.m2ll + 2.0 * (double)r.n_free;
   r.bic = fb->f.m2ll + (double)r.n_free * log((double)fb->f.n_obs);
-  lrk_popresult_push(L, &r, o.method);
+  lrk_popresult_push(L, &r, o.method == RKIN_POP_SAEM && sa.then >= 0
+                             ? (rkin_pop_method)sa.then : o.method);
+  if (o.method == RKIN_POP_SAEM && fb->in.theta)
+    lrk_popsaem_push(L, lua_gettop(L), p, &fb->in, &sa, fb->f.n_sigma);
   lua_pushboolean(L, evaluate);
   lua_setfield(L, -2, "evaluation");
   lua_pushstring(L, o.cov_matrix == RKIN_COV_R ? "R"
@@ -418,6 +447,8 @@ static int pop_run(lua_State *L, int evaluate)
                 &fb->f);
   rkin_popfit_free(&fb->f);
   fb->live = 0;
+  if (fb->in_live) rkin_saem_info_free(&fb->in);
+  fb->in_live = 0;
   return 1;
 }
 

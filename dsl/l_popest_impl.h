@@ -15,6 +15,7 @@
 #include "pop/data.h"
 #include "pop/covdecl.h"
 #include "pop/popest.h"
+#include "pop/saem.h"
 
 #define POPMODEL_MT "radiokin.popmodel"
 #define DATA_MT "radiokin.popdata"
@@ -148,5 +149,19 @@ void lrk_popresult_push(lua_State *L, const report *r,
 void lrk_push_matrix(lua_State *L, const double *m, size_t n);
 /* "FO" / "FOCE-I". */
 const char *lrk_pop_method_name(rkin_pop_method m);
+
+
+/* ------------------------------------------------------ l_popsaem.c */
+
+/* The SAEM options in the fit options table at t: field 'saem' {burn=,
+ * iter=, chains=, seed=, imp_samples=, imp_df=, prior=, component=,
+ * block=} and 'then' (the method run after SAEM); defaults when absent. */
+void lrk_popsaem_opts(lua_State *L, int t, const char *ctx,
+                      rkin_saem_opts *so);
+/* r.saem of the result table at rt: the SAEM stage (objectives, estimates,
+ * acceptance, mu-referencing, trace). */
+void lrk_popsaem_push(lua_State *L, int rt, const lpop *p,
+                      const rkin_saem_info *in, const rkin_saem_opts *so,
+                      size_t n_sigma);
 
 #endif

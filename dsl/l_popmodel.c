@@ -428,8 +428,9 @@ rkin_pop_method lrk_popmodel_method(lua_State *L, int t, const char *ctx,
     return RKIN_POP_LAPLACE;
   if (strcmp(m, "laplacei") == 0 || strcmp(m, "Laplace-I") == 0)
     return RKIN_POP_LAPLACEI;
+  if (strcmp(m, "saem") == 0 || strcmp(m, "SAEM") == 0) return RKIN_POP_SAEM;
   lrk_error(L, "%s: field 'method' must be \"focei\", \"foce\", \"fo\", "
-            "\"laplace\" or \"laplacei\" (got \"%s\")", ctx, m);
+            "\"laplace\", \"laplacei\" or \"saem\" (got \"%s\")", ctx, m);
   return def;
 }
 

@@ -180,6 +180,7 @@ const char *lrk_pop_method_name(rkin_pop_method m)
   case RKIN_POP_FOCE: return "FOCE";
   case RKIN_POP_LAPLACE: return "Laplace";
   case RKIN_POP_LAPLACEI: return "Laplace-I";
+  case RKIN_POP_SAEM: return "SAEM";
   default: return "FOCE-I";
   }
 }
@@ -201,6 +202,9 @@ static void summary_text(lua_State *L, const report *r,
   if (f->status == 0 && f->stop && strncmp(f->stop, "evaluation", 10) == 0)
     addf(&bf, "EVALUATION at the given parameters, no estimation (as "
          "NONMEM's MAXEVAL=0): the values below are inputs\n");
+  else if (f->status == 0 && method == RKIN_POP_SAEM)
+    addf(&bf, "SAEM finished: %d iterations (OFV by importance sampling; "
+         "see r.saem)\n", f->n_eval);
   else if (f->status == 0)
     addf(&bf, "minimisation successful (NLopt: %s) after %d evaluations\n",
          f->stop ? f->stop : "?", f->n_eval);

@@ -8,6 +8,8 @@
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
 --            [--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]]
 --            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
+--            [--burn N] [--iter N] [--chains N] [--seed N]
+--            [--imp-samples N] [--then METHOD]    (--method saem)
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
 -- models/theophylline.lua). DIR defaults to fit_<model name>. The three
@@ -21,9 +23,11 @@ local rk = require "radiokin"
 local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
-  "[--method focei|foce|fo|laplace|laplacei] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
+  "[--method focei|foce|fo|laplace|laplacei|saem] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
   "[--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]] " ..
-  "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]"
+  "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S] " ..
+  "[--burn N] [--iter N] [--chains N] [--seed N] [--imp-samples N] " ..
+  "[--then METHOD]"
 
 M.HELP = USAGE .. [[
 
@@ -45,11 +49,25 @@ Inputs
               and LLOQ for censored records
 
 Options
-  --method focei|foce|fo|laplace|laplacei
+  --method focei|foce|fo|laplace|laplacei|saem
                      estimation method (default focei): FOCE-I, FOCE
                      without interaction (residual variance at eta = 0),
                      FO, Laplace (true second derivatives; without / with
-                     interaction)
+                     interaction), SAEM (stochastic approximation EM with
+                     MCMC; its OFV by importance sampling, SEs from the
+                     FOCE-I covariance step at its estimates)
+  --burn N           SAEM: exploratory iterations, step 1 (default 300)
+  --iter N           SAEM: smoothing iterations, step 1/k (default 200)
+  --chains N         SAEM: MCMC chains per subject (default 1; more for
+                     few subjects)
+  --seed N           SAEM: random seed (default 1); the same seed gives the
+                     same numbers for any --threads
+  --imp-samples N    SAEM: importance samples per subject for the OFV
+                     (default 1000; 0: the FOCE-I OFV at the estimates)
+  --then METHOD      SAEM: refine by METHOD (focei, foce, fo, laplace,
+                     laplacei) from the SAEM estimates in the same run;
+                     the summary then reports that fit, with the SAEM
+                     stage's OFV beside it
   --out DIR          output folder (default fit_<model name>), made if
                      missing
   --no-plot          no goodness-of-fit plots
@@ -86,6 +104,9 @@ Outputs (in DIR)
   table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES (then
                   ENDPOINT with several endpoints, CENS with censored
                   records, which have no RES, IWRES, CWRES: NA)
+  saem_trace.csv  with --method saem: iteration, phase (explore /
+                  smooth), then theta, Omega (row-major) and sigma after
+                  each iteration (the SAEM convergence trace)
   gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
 A failed fit writes none of these and exits with status 1.
 
@@ -111,11 +132,32 @@ function M.parse_args(args)
     elseif a == "--method" then
       o.method = value(a)
       local known = { focei = 1, foce = 1, fo = 1, laplace = 1,
-                      laplacei = 1 }
+                      laplacei = 1, saem = 1 }
       if not known[o.method] then
-        usage("--method must be focei, foce, fo, laplace or laplacei (got '"
-          .. o.method .. "')")
+        usage("--method must be focei, foce, fo, laplace, laplacei or " ..
+          "saem (got '" .. o.method .. "')")
       end
+    elseif a == "--then" then
+      o.saem_then = value(a)
+      local known = { focei = 1, foce = 1, fo = 1, laplace = 1,
+                      laplacei = 1 }
+      if not known[o.saem_then] then
+        usage("--then must be focei, foce, fo, laplace or laplacei (got '"
+          .. o.saem_then .. "')")
+      end
+    elseif a == "--burn" or a == "--iter" or a == "--chains"
+      or a == "--seed" or a == "--imp-samples" then
+      local v = value(a)
+      local n = math.tointeger(tonumber(v))
+      local lo = (a == "--iter" or a == "--chains") and 1 or 0
+      local hi = a == "--chains" and 1000 or a == "--seed"
+        and 9007199254740992 or 1000000
+      if not n or n < lo or n > hi then
+        usage(("%s needs an integer in %d..%.0f (got '%s')"):format(a, lo,
+          hi, v))
+      end
+      o.saem = o.saem or {}
+      o.saem[a:sub(3):gsub("%-", "_")] = n
     elseif a == "--blq" then
       o.blq = value(a)
       if o.blq ~= "m3" and o.blq ~= "m1" and o.blq ~= "dv" then
@@ -166,6 +208,13 @@ function M.parse_args(args)
       "unless --no-cov)")
   end
   if o.evaluate then o.covariance = o.covariance_on or false end
+  if (o.saem or o.saem_then) and o.method ~= "saem" then
+    usage("--burn, --iter, --chains, --seed, --imp-samples and --then go " ..
+      "with --method saem")
+  end
+  if o.method == "saem" and o.evaluate then
+    usage("--method saem estimates: it cannot be used with --evaluate")
+  end
   o.model, o.data = files[1], files[2]
   return o
 end
@@ -363,6 +412,43 @@ function M.plot(r, what, dir)
   return paths
 end
 
+-- The SAEM stage in a few lines: its settings, objectives, acceptance.
+function M.saem_text(s)
+  local t = {}
+  t[#t + 1] = ("SAEM: %d exploratory + %d smoothing iterations, %d " ..
+    "chain(s), seed %d"):format(s.burn, s.iter, s.chains, s.seed)
+  if s.imp_samples > 0 then
+    t[#t + 1] = ("SAEM OFV by importance sampling: %.4f (Monte Carlo SE " ..
+      "%.4f; %d samples per subject, t%d proposal)"):format(s.ofv_imp,
+      s.ofv_imp_se, s.imp_samples, s.imp_df)
+  end
+  t[#t + 1] = ("FOCE-I OFV at the SAEM estimates: %.4f"):format(s.ofv_focei)
+  t[#t + 1] = ("MCMC acceptance (last iteration): prior %.2f, component " ..
+    "%.2f, block %.2f"):format(s.accept.prior, s.accept.component,
+    s.accept.block)
+  local mu = {}
+  for eta, th in pairs(s.mu_referenced) do mu[#mu + 1] = eta .. "->" .. th end
+  table.sort(mu)
+  t[#t + 1] = "closed-form (mu-referenced) thetas: " ..
+    (#mu > 0 and table.concat(mu, ", ") or "none")
+  return table.concat(t, "\n")
+end
+
+-- saem_trace.csv in dir (atomic); returns its path.
+function M.write_trace(s, dir)
+  local cols, rows = { "iteration", "phase" }, {}
+  for _, n in ipairs(s.trace_names) do cols[#cols + 1] = n end
+  for k, v in ipairs(s.trace) do
+    local row = { iteration = k, phase = k <= s.burn and "explore"
+                  or "smooth" }
+    for j, n in ipairs(s.trace_names) do row[n] = v[j] end
+    rows[k] = row
+  end
+  local path = dir .. "/saem_trace.csv"
+  rk.csv.write(path, rows, cols)
+  return path
+end
+
 -- ------------------------------------------------------------ main
 
 function M.main(args)
@@ -383,7 +469,9 @@ function M.main(args)
     r = pm:fit(o.data, { method = o.method, threads = o.threads,
                          covariance = o.covariance, max_eval = o.max_eval,
                          ebe_starts = o.ebe_starts,
-                         cov_matrix = o.cov_matrix, blq = o.blq })
+                         cov_matrix = o.cov_matrix, blq = o.blq,
+                         saem = o.method == "saem" and (o.saem or {}) or nil,
+                         ['then'] = o.saem_then })
   end
   if not r.converged then
     -- the summary says where the search stopped; nothing is written, and
@@ -401,9 +489,13 @@ function M.main(args)
       #old > 0 and ("; %s in %s are from an earlier run, NOT from this " ..
         "fit"):format(table.concat(old, ", "), out) or ""), 0)
   end
-  if not o.quiet then print(r:summary()) end
+  if not o.quiet then
+    print(r:summary())
+    if r.saem then print(M.saem_text(r.saem)) end
+  end
   rk.mkdir(out)
   local files = r:write_csv(out)
+  if r.saem then files[#files + 1] = M.write_trace(r.saem, out) end
   if o.plot then
     local plots, warn = M.plot(r, pm.observe, out)
     if plots then

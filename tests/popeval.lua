@@ -283,9 +283,9 @@ do
                               covariance = false })
   t.ok(rl.converged and rl.ofv <= li.ofv + 1e-6, "a Laplace-I fit "
     .. "converges at or below its OFV at the FOCE-I estimates")
-  t.raises(function() pm:fit(theoph, { method = "saem" }) end,
-    "field 'method' must be \"focei\", \"foce\", \"fo\", \"laplace\" "
-    .. "or \"laplacei\"", "unknown method named")
+  t.raises(function() pm:fit(theoph, { method = "bayes" }) end,
+    "field 'method' must be \"focei\", \"foce\", \"fo\", \"laplace\", "
+    .. "\"laplacei\" or \"saem\"", "unknown method named")
 end
 
 -- ------------------------------------------- scripts/fit.lua --evaluate

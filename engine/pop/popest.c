@@ -2,6 +2,7 @@
  * optimisation of theta / Omega / sigma on a transformed scale, and the
  * results (estimates, EBEs, diagnostics, shrinkage). */
 #include "pop/popest_impl.h"
+#include "pop/saem.h"
 
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
@@ -713,6 +714,8 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
   int rc;
   if (!fit) return rkin_err_set(err, RKIN_EINVAL, "rkin_popfit_run: NULL "
                                 "result");
+  if (opts && opts->method == RKIN_POP_SAEM)
+    return rkin_popfit_saem(pm, data, opts, NULL, fit, NULL, err);
   memset(fit, 0, sizeof *fit);
   fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
                                  "step not run");

@@ -67,7 +67,9 @@ typedef struct {
  * with interaction). Appended in this order: FO and FOCE-I keep their
  * values. */
 typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI, RKIN_POP_FOCE,
-               RKIN_POP_LAPLACE, RKIN_POP_LAPLACEI } rkin_pop_method;
+               RKIN_POP_LAPLACE, RKIN_POP_LAPLACEI,
+               RKIN_POP_SAEM /* saem.h; rkin_popfit_run: its defaults */
+} rkin_pop_method;
 /* Starts of the inner search for each subject's EBE (its mode of eta).
  * MULTI (default): on the first pass and in the final (diagnostic) one
  * the previous EBE, eta = 0, the FO-linearised mode and +-2 SDs of Omega

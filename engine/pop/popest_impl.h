@@ -159,6 +159,13 @@ void pop_subject(pop_ws *w, size_t s, pop_task task);
 
 /* Individual parameters of subject s at eta into w->psi. */
 int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err);
+/* Predictions of subject s at eta into f (natural scale; rows n_obs, twice
+ * that when some SD scales with another output), and with G = df/deta
+ * (rows x n_eta); for SAEM (saem.c). */
+int pop_predict(pop_ws *w, size_t s, const double *eta, double *f,
+                rkin_err *err);
+int pop_predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
+                     double *G, rkin_err *err);
 
 /* The worker threads of p (p->n_threads - 1 of them; the caller's thread
  * is the first worker), started once per fit (poppass.c). pop_pool_start

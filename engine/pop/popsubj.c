@@ -958,3 +958,16 @@ void pop_subject(pop_ws *w, size_t s, pop_task task)
   p->status[s] = rc;
   p->ofv_i[s] = rc ? NAN : ofv;
 }
+
+/* For SAEM (saem.c): predictions, and with df/deta, at any eta. */
+int pop_predict(pop_ws *w, size_t s, const double *eta, double *f,
+                rkin_err *err)
+{
+  return predict(w, s, eta, f, err);
+}
+
+int pop_predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
+                     double *G, rkin_err *err)
+{
+  return predict_grad(w, s, eta, f, G, err);
+}

@@ -14,6 +14,10 @@
  * with the covariance step through the exact path, one thread and all
  * cores (one fit each: it takes seconds).
  *
+ * SAEM (pop/saem.h: 300 exploratory + 200 smoothing iterations, one
+ * chain, importance-sampling OFV with 1000 samples per subject, the
+ * covariance step) on both datasets beside FOCE-I in the same run.
+ *
  *   bench_popfit [REPS [N_LU]]  (default 3 and 200; data from
  *                                $RADIOKIN_SRCDIR; N_LU 0 skips it) */
 #include <math.h>
@@ -29,6 +33,7 @@
 #include "core/init.h"
 #include "core/model.h"
 #include "pop/popest.h"
+#include "pop/saem.h"
 #include "../theoph.h"
 
 static double now(void)
@@ -195,6 +200,31 @@ static void bench_lu177(size_t n)
            "median_s=%.4f\n", n, threads[k], t0);
     rkin_popfit_free(&f);
   }
+  for (k = 0; k < 2; k++) {
+    rkin_popfit_opts o;
+    rkin_saem_opts so;
+    rkin_saem_info in;
+    rkin_popfit f;
+    double t0;
+    int rc;
+    rkin_popfit_opts_default(&o);
+    o.threads = threads[k];
+    rkin_saem_opts_default(&so);
+    t0 = now();
+    rc = rkin_popfit_saem(&pm, d, &o, &so, &f, &in, &err);
+    t0 = now() - t0;
+    printf("lu177 SAEM threads=%d  %s  lkPK %.4f lkKP %.4f omega %.4f %.4f "
+           "sigma %.4f  IMP OFV %.3f (SE %.3f)  cov %s  %.2f s\n",
+           threads[k], rc || f.status ? "FAILED" : "ok",
+           f.theta ? f.theta[0] : NAN, f.theta ? f.theta[1] : NAN,
+           f.omega ? f.omega[0] : NAN, f.omega ? f.omega[3] : NAN,
+           f.sigma ? f.sigma[0] : NAN, in.ofv_imp, in.ofv_imp_se,
+           f.cov_status ? "failed" : "ok", t0);
+    printf("TIMING bench_popfit predictor=lu177_%zu_saem threads=%d reps=1 "
+           "median_s=%.4f\n", n, threads[k], t0);
+    rkin_popfit_free(&f);
+    rkin_saem_info_free(&in);
+  }
   rkin_data_free(d);
   free(text);
   rkin_model_free(m);
@@ -230,6 +260,40 @@ static void bench(const char *label, const rkin_popmodel *pm,
   printf("median %.3f s  min %.3f s\n", t[reps / 2], t[0]);
   printf("TIMING bench_popfit predictor=%s threads=%d reps=%d median_s=%.4f\n",
          label, threads, reps, t[reps / 2]);
+  free(t);
+}
+
+/* SAEM, 500 iterations (300 + 200), one chain, seed 1, IMP OFV with
+ * 1000 samples per subject, covariance step. */
+static void bench_saem(const char *label, const rkin_popmodel *pm,
+                       const rkin_data *d, int threads, int reps)
+{
+  rkin_popfit_opts o;
+  rkin_saem_opts so;
+  rkin_saem_info in;
+  rkin_popfit f;
+  rkin_err err;
+  double *t = malloc((size_t)reps * sizeof *t);
+  int r;
+  rkin_popfit_opts_default(&o);
+  o.threads = threads;
+  rkin_saem_opts_default(&so);
+  for (r = 0; r < reps; r++) {
+    double t0 = now();
+    int rc = rkin_popfit_saem(pm, d, &o, &so, &f, &in, &err);
+    t[r] = now() - t0;
+    if (r == reps - 1)
+      printf("%-12s SAEM threads=%d  IMP OFV %.4f (SE %.4f)  FOCE-I OFV "
+             "at SAEM %.4f  cov %s  ", label, threads, in.ofv_imp,
+             in.ofv_imp_se, in.ofv_focei,
+             rc || f.status ? "FAILED" : f.cov_status ? "failed" : "ok");
+    rkin_popfit_free(&f);
+    rkin_saem_info_free(&in);
+  }
+  qsort(t, (size_t)reps, sizeof *t, cmp);
+  printf("median %.3f s  min %.3f s\n", t[reps / 2], t[0]);
+  printf("TIMING bench_popfit predictor=%s_saem threads=%d reps=%d "
+         "median_s=%.4f\n", label, threads, reps, t[reps / 2]);
   free(t);
 }
 
@@ -272,6 +336,16 @@ int main(int argc, char **argv)
   pm.n_psi = 3;
   bench("closed-form", &pm, d, 1, reps);
   bench("closed-form", &pm, d, 0, reps);
+  printf("Theophylline SAEM, 500 iterations (300 + 200), 1 chain, IMP "
+         "1000 samples/subject, covariance step\n");
+  pm.model = m;
+  pm.predict = NULL;
+  pm.n_psi = 0;
+  bench_saem("rkin_solver", &pm, d, 1, reps);
+  pm.model = NULL;
+  pm.predict = theoph_bateman_pred;
+  pm.n_psi = 3;
+  bench_saem("closed-form", &pm, d, 1, reps);
   if (n_lu > 0) bench_lu177((size_t)n_lu);
   rkin_model_free(m);
   rkin_data_free(d);
