@@ -149,4 +149,10 @@ void lrk_push_matrix(lua_State *L, const double *m, size_t n);
 /* "FO" / "FOCE-I". */
 const char *lrk_pop_method_name(rkin_pop_method m);
 
+/* ---------------------------------------------------- l_popcheck.c */
+
+/* Adds simulate_fit, boot_pick, resample and boot_interval to the module
+ * table on top of the stack. */
+void lrk_popcheck_register(lua_State *L);
+
 #endif

@@ -291,6 +291,12 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
   return check_pred(p, s, f, err);
 }
 
+int pop_predict(pop_ws *w, size_t s, const double *eta, double *f,
+                rkin_err *err)
+{
+  return predict(w, s, eta, f, err);
+}
+
 /* Every prediction finite (and > 0 on the log scale). */
 static int check_pred(const pop *p, size_t s, const double *f,
                       rkin_err *err)
