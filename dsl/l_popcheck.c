@@ -420,6 +420,58 @@ static int subject_values(lua_State *L)
   return 1;
 }
 
+/* r:simulate([n,] opts), r:vpc(opts), r:bootstrap(opts) of a fit result:
+ * the popcheck function of that name called as (pm, data, r, opts), pm
+ * and data being the fit's (upvalues 1, 2; the name is upvalue 3). A
+ * number first for simulate is opts.n. */
+static int result_method(lua_State *L)
+{
+  const char *name = lua_tostring(L, lua_upvalueindex(3));
+  int top;
+  lua_settop(L, 3);
+  if (lua_type(L, 2) == LUA_TNUMBER && strcmp(name, "simulate") == 0) {
+    if (lua_isnil(L, 3)) lua_newtable(L);
+    else {
+      luaL_checktype(L, 3, LUA_TTABLE);
+      lua_pushvalue(L, 3);
+    }
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "n");
+    lua_replace(L, 2);
+  }
+  lua_settop(L, 2);
+  top = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "radiokin.popcheck");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, name);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_call(L, 4, 1);
+  (void)top;
+  return 1;
+}
+
+void lrk_popcheck_result_methods(lua_State *L, int result, int pm_idx,
+                                 int data_idx)
+{
+  static const char *const names[] = {"simulate", "vpc", "bootstrap",
+                                      NULL};
+  int k;
+  result = lua_absindex(L, result);
+  pm_idx = lua_absindex(L, pm_idx);
+  data_idx = lua_absindex(L, data_idx);
+  for (k = 0; names[k]; k++) {
+    lua_pushvalue(L, pm_idx);
+    lua_pushvalue(L, data_idx);
+    lua_pushstring(L, names[k]);
+    lua_pushcclosure(L, result_method, 3);
+    lua_setfield(L, result, names[k]);
+  }
+}
+
 /* Adds the functions to the module table on top of the stack. */
 void lrk_popcheck_register(lua_State *L)
 {

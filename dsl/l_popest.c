@@ -417,6 +417,7 @@ static int pop_run(lua_State *L, int evaluate)
   lua_pushstring(L, o.cov_matrix == RKIN_COV_R ? "R"
                     : o.cov_matrix == RKIN_COV_S ? "S" : "sandwich");
   lua_setfield(L, -2, "covariance_matrix");
+  lrk_popcheck_result_methods(L, -1, 1, 6);    /* r:simulate, r:vpc, ... */
   if (fb->f.status == 0)
     push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
                 &fb->f);

@@ -154,5 +154,9 @@ const char *lrk_pop_method_name(rkin_pop_method m);
 /* Adds simulate_fit, boot_pick, resample and boot_interval to the module
  * table on top of the stack. */
 void lrk_popcheck_register(lua_State *L);
+/* Sets r.simulate, r.vpc and r.bootstrap on the fit result at `result`
+ * (the model at pm_idx and the dataset at data_idx are kept with them). */
+void lrk_popcheck_result_methods(lua_State *L, int result, int pm_idx,
+                                 int data_idx);
 
 #endif

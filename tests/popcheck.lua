@@ -455,6 +455,28 @@ do
   t.ok(files[2] and files[2]:match("vpc_blq%.csv$"), "vpc_blq.csv written")
 end
 
+-- The PI of the simulated percentiles, exactly: a hand-made simulation
+-- of one observation whose replicate r holds the value r (r = 1..101):
+-- each replicate's percentiles are r, so the 90 % PI is the type-7 5 %
+-- and 95 % quantiles of 1..101, 6 and 96, and the median 51.
+do
+  local fake = { n = 101, dv = {}, pred = { 2 }, time = { 1 },
+                 endpoint = { 1 }, lloq = { 0 / 0 }, cens = { 0 },
+                 dvobs = { 50 }, id = { 1 } }
+  for r = 1, 101 do fake.dv[r] = { r } end
+  local v = pk:vpc(design_path, truth, { sim = fake, bins = { 0, 2 } })
+  local b = v.endpoints[1].bins[1]
+  t.ok(math.abs(b.sim[1].lo - 6) < 1e-9 and math.abs(b.sim[2].median
+    - 51) < 1e-9 and math.abs(b.sim[3].hi - 96) < 1e-9,
+    ("VPC: 90 %% PI of the percentiles at the 5 %% and 95 %% quantiles "
+    .. "(%g, %g, %g)"):format(b.sim[1].lo, b.sim[2].median, b.sim[3].hi))
+  local v8 = pk:vpc(design_path, truth, { sim = fake, bins = { 0, 2 },
+                                          pi = 0.8 })
+  t.is(v8.endpoints[1].bins[1].sim[1].lo, 11, 1e-9, "VPC: pi = 0.8 takes the "
+    .. "10 % quantile")
+  t.is(b.obs[2], 50, "VPC: the observed percentile of one value")
+end
+
 -- equal-count bins cut between distinct times
 do
   local e = check.equal_bins({ 1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 4, 4 }, 3)
@@ -565,6 +587,11 @@ do
   local r = pm:fit(theoph, { threads = 2, covariance = false })
   local w = pm:fit(theoph, { threads = 2, covariance = false, init = r })
   t.is(w.ofv, r.ofv, 1e-6, "warm start at the estimates: same OFV")
+  local s1 = r:simulate(2, { seed = 6 })
+  local s2 = pm:simulate(theoph, r, { n = 2, seed = 6 })
+  t.ok(s1.n == 2 and s1.dv[2][9] == s2.dv[2][9], "r:simulate(n, opts) is "
+    .. "pm:simulate(data, r, {n =, ...}) with the fit's model and data")
+  t.is(#r:vpc({ n = 10, bins = 3 }).endpoints[1].bins, 3, "r:vpc(opts)")
   t.ok(w.n_eval < r.n_eval, ("warm start: fewer evaluations (%d vs %d)")
     :format(w.n_eval, r.n_eval))
   t.raises(function() pm:fit(theoph, { init = 3 }) end,
@@ -627,6 +654,20 @@ do
   t.is(st, 0, "vpc.lua ran: " .. tostring(err))
   local rows = rk.csv.read(fitdir .. "/pcvpc.csv")
   t.is(#rows, 8 * 3, "pcvpc.csv: 8 bins x 3 percentiles")
+  -- parameter uncertainty from the fit's covariance step
+  st, out, err = rk.run { exe, src .. "/scripts/vpc.lua", fitdir,
+    "--n", "40", "--no-plot", "--uncertainty", "--out", fitdir .. "/unc",
+    "--quiet" }
+  t.is(st, 0, "vpc.lua --uncertainty ran: " .. tostring(err))
+  do
+    local pm = dofile(spec.model)
+    local a = pm:simulate(spec.data, spec.fit, { n = 30, seed = 3 })
+    local b = pm:simulate(spec.data, spec.fit, { n = 30, seed = 3,
+                                                 uncertainty = true })
+    -- PRED is at the estimates either way
+    t.ok(a.pred[5] == b.pred[5] and a.dv[1][5] ~= b.dv[1][5],
+      "simulate with uncertainty: the same PRED, other values")
+  end
   st, out, err = rk.run { exe, src .. "/scripts/bootstrap.lua", fitdir,
     "--n", "3", "--no-bca", "--threads", "2", "--quiet" }
   t.is(st, 0, "bootstrap.lua ran: " .. tostring(err))

@@ -116,7 +116,11 @@ static void *worker(void *arg)
   gsl_rng *g = NULL;
   int rc;
   rkin_err_clear(&e);
-  if (!(p = sim_pop(c, &e))) {
+  /* set-ups one at a time: they read the shared model and dataset */
+  pthread_mutex_lock(&c->mu);
+  p = sim_pop(c, &e);
+  pthread_mutex_unlock(&c->mu);
+  if (!p) {
     fail(c, 0, e.code ? e.code : RKIN_EINVAL, &e);
     return NULL;
   }
