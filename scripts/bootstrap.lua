@@ -116,7 +116,7 @@ function M.main(args)
   local out = o.out or o.dir
   rk.mkdir(out)
   local files = b:write_csv(out)
-  if not o.quiet then
+  if not o.quiet and rk.mpi.rank == 0 then
     print(("%d replicates (seed %d, method %s%s): %d failed (%.1f %%), %d "
       .. "at a boundary (%.1f %%)"):format(b.n, b.seed, b.method,
       b.strata and (", strata " .. b.strata) or "", b.n_failed,

@@ -146,7 +146,7 @@ function M.main(args)
       io.stderr:write("radiokin: warning: " .. warn .. "\n")
     end
   end
-  if not o.quiet then
+  if not o.quiet and rk.mpi.rank == 0 then
     for _, ep in ipairs(r.endpoints) do
       print(("%s: %d bins, %d simulations, %g %% PI of the percentiles")
         :format(ep.name, #ep.bins, r.n, r.pi * 100))

@@ -673,6 +673,25 @@ do
   t.is(st, 0, "bootstrap.lua ran: " .. tostring(err))
   rows = rk.csv.read(fitdir .. "/bootstrap.csv")
   t.is(#rows, 3, "bootstrap.csv: 3 replicates")
+  -- over MPI ranks: the same replicates, rank 0 writes the same files
+  local mpi_ok = rk.mpi.built and rk.run { "mpirun", "--version" } == 0
+  local root = select(2, rk.run { "id", "-u" }):match("^0%s*$") ~= nil
+  if mpi_ok then
+    local argv = { "mpirun", "-np", "2", "--oversubscribe" }
+    if root then argv[#argv + 1] = "--allow-run-as-root" end
+    for _, a in ipairs { exe, src .. "/scripts/bootstrap.lua", fitdir,
+                         "--n", "3", "--no-bca", "--threads", "1",
+                         "--quiet", "--out", fitdir .. "/np2" } do
+      argv[#argv + 1] = a
+    end
+    st, out, err = rk.run(argv, nil, 300)
+    t.ok(st == 0 and t.read_file(fitdir .. "/np2/bootstrap.csv")
+      == t.read_file(fitdir .. "/bootstrap.csv"), "bootstrap.lua under "
+      .. "mpirun -np 2: bootstrap.csv identical to the plain run's"
+      .. (st == 0 and "" or " (" .. tostring(err) .. ")"))
+  else
+    t.skip("mpirun not available: bootstrap over ranks not run", 1)
+  end
   st, out = rk.run { exe, src .. "/scripts/vpc.lua", "--help" }
   t.ok(st == 0 and out:match("visual predictive check"), "vpc.lua --help")
   st, out = rk.run { exe, src .. "/scripts/bootstrap.lua", "--help" }

@@ -451,12 +451,13 @@ function M.vpc_write_csv(r, dir, prefix)
     end
   end
   local paths = { dir .. "/" .. prefix .. ".csv" }
-  rk.csv.write(paths[1], rows, { "endpoint", "bin", "time_lo", "time_hi",
+  local write = rk.mpi.rank == 0 and rk.csv.write or function() end
+  write(paths[1], rows, { "endpoint", "bin", "time_lo", "time_hi",
     "time_median", "n_obs", "percentile", "observed", "sim_lo",
     "sim_median", "sim_hi", "pred_bin" })
   if #brows > 0 then
     paths[2] = dir .. "/" .. prefix .. "_blq.csv"
-    rk.csv.write(paths[2], brows, { "endpoint", "bin", "time_lo",
+    write(paths[2], brows, { "endpoint", "bin", "time_lo",
       "time_hi", "time_median", "n_obs", "observed", "sim_lo",
       "sim_median", "sim_hi" })
   end
@@ -714,7 +715,9 @@ function M.bootstrap_write_csv(r, dir)
     rows[i] = row
   end
   local paths = { dir .. "/bootstrap.csv", dir .. "/bootstrap_summary.csv" }
-  rk.csv.write(paths[1], rows, cols)
+  -- under mpirun every rank holds every result: rank 0 writes
+  local write = rk.mpi.rank == 0 and rk.csv.write or function() end
+  write(paths[1], rows, cols)
   local srows = {}
   local pct = r.level * 100
   for _, p in ipairs(r.params) do
@@ -727,7 +730,7 @@ function M.bootstrap_write_csv(r, dir)
       z0 = num(p.z0 or NAN), acceleration = num(p.a or NAN),
       failed_share = r.failed_share, boundary_share = r.boundary_share }
   end
-  rk.csv.write(paths[2], srows, { "parameter", "estimate", "n_ok",
+  write(paths[2], srows, { "parameter", "estimate", "n_ok",
     "boot_mean", "boot_median", "boot_se", "bias", "level_pct", "pct_lo",
     "pct_hi", "bca_lo", "bca_hi", "z0", "acceleration", "failed_share",
     "boundary_share" })
