@@ -155,7 +155,7 @@ static int pop_run(lua_State *L, int evaluate)
                                          "max_eval", "rtol", "atol", "path",
                                          "gradient", "ebe_starts",
                                          "cov_matrix", "blq", "saem",
-                                         "then", NULL};
+                                         "then", "init", NULL};
   static const char *const eval_keys[] = {"method", "covariance",
                                           "threads", "rtol", "atol", "path",
                                           "gradient", "theta", "omega",
@@ -393,7 +393,38 @@ static int pop_run(lua_State *L, int evaluate)
     rc = rkin_popfit_saem(&pm, x->d, &o, &sa, &fb->f, &fb->in, &err);
     fb->in_live = 1;
   } else {
+    /* init = {theta =, omega =, sigma =} (a fit's result serves): the
+     * starting values instead of the model's (warm starts) */
+    int n_init = 0;
+    if (lua_istable(L, 3)) {
+      n_init = 1;
+      if (lua_getfield(L, 3, "init") != LUA_TNIL) {              /* 8 */
+        double *ith, *iom, *isg;
+        if (!lua_istable(L, 8))
+          return lrk_error(L, "%s: field 'init' must be a table {theta =, "
+                           "omega =, sigma =} (a fit's result serves) (got "
+                           "%s)", ctx, lrk_got(L, 8));
+        ith = lrk_scratch(L, p->n_theta + 1, sizeof *ith);
+        iom = lrk_scratch(L, p->n_eta * p->n_eta + 1, sizeof *iom);
+        isg = lrk_scratch(L, LPOP_MAX_EP * 3, sizeof *isg);
+        lrk_popeval_values(L, 8, lua_pushfstring(L, "%s: init", ctx), p,
+                           ith, iom, isg);
+        n_init = 5;
+        pm.theta_init = ith;
+        pm.omega_init = iom;
+        if (pm.n_endpoints) {
+          size_t off = 0;
+          for (k = 0; k < p->n_ep; k++) {
+            eps[k].sigma_init = isg + off;
+            off += rkin_res_nparams(p->ep_res[k]);
+          }
+        } else {
+          pm.sigma_init = isg;
+        }
+      }
+    }
     rc = rkin_popfit_run(&pm, x->d, &o, &fb->f, &err);
+    lua_pop(L, n_init);
   }
   fb->live = 1;
   if (rc) return lrk_raise(L, ctx, &err);
@@ -442,6 +473,7 @@ static int pop_run(lua_State *L, int evaluate)
                     : o.cov_matrix == RKIN_COV_S ? "S" : "sandwich");
   lua_setfield(L, -2, "covariance_matrix");
   push_mpi_stats(L, &dstat, fb->f.n_eval);
+  lrk_popcheck_result_methods(L, -1, 1, 6);    /* r:simulate, r:vpc, ... */
   if (fb->f.status == 0)
     push_curves(L, lua_gettop(L), m, use_so ? &so : NULL, p->output, x->d,
                 &fb->f);
@@ -576,6 +608,14 @@ static int pop_index(lua_State *L)
   if (strcmp(k, "fit") == 0) lua_pushcfunction(L, pop_fit);
   else if (strcmp(k, "evaluate") == 0) lua_pushcfunction(L, pop_evaluate);
   else if (strcmp(k, "read") == 0) lua_pushcfunction(L, lrk_popdata_read);
+  else if (strcmp(k, "bootstrap") == 0 || strcmp(k, "vpc") == 0
+           || strcmp(k, "simulate") == 0) {
+    /* checks of a fit, written in Lua (dsl/lua/popcheck.lua) */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "radiokin.popcheck");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, k);
+  }
   else if (strcmp(k, "name") == 0) lua_pushstring(L, p->name);
   else if (strcmp(k, "theta_names") == 0)
     push_names(L, p->theta_names, p->n_theta);
@@ -599,7 +639,8 @@ static int pop_index(lua_State *L)
     lrk_push_matrix(L, p->omega, p->n_eta);
   } else {
     return lrk_error(L, "population model '%s' has no field '%s' (fields: "
-                     "fit, evaluate, read, name, model, observe, theta, "
+                     "fit, evaluate, read, bootstrap, vpc, simulate, name, "
+                     "model, observe, theta, "
                      "theta_names, "
                      "omega, eta_names, covariates)", p->name, k);
   }
@@ -666,6 +707,7 @@ int luaopen_radiokin_popest(lua_State *L)
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
+  lrk_popcheck_register(L);
   /* rk.popest{...} declares a model, as rk.popest.model{...} */
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, pop_call);

@@ -163,5 +163,14 @@ void lrk_popsaem_opts(lua_State *L, int t, const char *ctx,
 void lrk_popsaem_push(lua_State *L, int rt, const lpop *p,
                       const rkin_saem_info *in, const rkin_saem_opts *so,
                       size_t n_sigma);
+/* ---------------------------------------------------- l_popcheck.c */
+
+/* Adds simulate_fit, boot_pick, resample and boot_interval to the module
+ * table on top of the stack. */
+void lrk_popcheck_register(lua_State *L);
+/* Sets r.simulate, r.vpc and r.bootstrap on the fit result at `result`
+ * (the model at pm_idx and the dataset at data_idx are kept with them). */
+void lrk_popcheck_result_methods(lua_State *L, int result, int pm_idx,
+                                 int data_idx);
 
 #endif

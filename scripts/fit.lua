@@ -108,6 +108,10 @@ Outputs (in DIR)
                   smooth), then theta, Omega (row-major) and sigma after
                   each iteration (the SAEM convergence trace)
   gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
+  fit.csv         the fit's record for scripts/vpc.lua and
+                  scripts/bootstrap.lua: kind, name, row, col, value (model
+                  and data paths, method, BLQ handling, theta, Omega,
+                  sigma, estimates, the covariance matrix)
 A failed fit writes none of these and exits with status 1.
 
 Example
@@ -496,6 +500,9 @@ function M.main(args)
   rk.mkdir(out)
   local files = r:write_csv(out)
   if r.saem then files[#files + 1] = M.write_trace(r.saem, out) end
+  -- the record scripts/vpc.lua and scripts/bootstrap.lua read
+  files[#files + 1] = require("radiokin.popcheck").write_fit_spec(out,
+    { model = o.model, data = o.data, blq = o.blq }, r)
   if o.plot then
     local plots, warn = M.plot(r, pm.observe, out)
     if plots then

@@ -32,6 +32,7 @@ typedef struct {
   int *evid, *mdv;              /* opts->simulate == 2 only */
   int *cens;                    /* with a CENS or LLOQ column only */
   double *limit;
+  double *lloq;                 /* the LLOQ of every observation */
   size_t cap_cens, n_cens;
   size_t *obs_line, cap_obs;
   rkin_data_segment *seg;
@@ -98,6 +99,7 @@ static void subject_free(subject *s)
   free(s->mdv);
   free(s->cens);
   free(s->limit);
+  free(s->lloq);
   free(s->seg);
   free(s->dose_line);
   free(s->dose_cmt);
@@ -299,20 +301,24 @@ static int add_obs(subject *s, double t, double dv, int cmt, int sel,
 
 /* The censoring of the observation just added (datasets with a CENS or
  * LLOQ column); the other rows of a simulate == 2 dataset get 0. */
-static int add_cens(subject *s, int cens, double limit)
+static int add_cens(subject *s, int cens, double limit, double lloq)
 {
   size_t n = s->pub.n_obs, c1 = s->cap_cens, c2 = s->cap_cens, k;
+  size_t c3 = s->cap_cens;
   if (rkin_grow((void **)&s->cens, &c1, n, sizeof *s->cens)
-      || rkin_grow((void **)&s->limit, &c2, n, sizeof *s->limit))
+      || rkin_grow((void **)&s->limit, &c2, n, sizeof *s->limit)
+      || rkin_grow((void **)&s->lloq, &c3, n, sizeof *s->lloq))
     return RKIN_ENOMEM;
   s->cap_cens = c1;
   /* rows added without censoring since (MDV 1 rows of simulate 2) */
   for (k = s->n_cens; k + 1 < n; k++) {
     s->cens[k] = 0;
     s->limit[k] = NAN;
+    s->lloq[k] = NAN;
   }
   s->cens[n - 1] = cens;
   s->limit[n - 1] = limit;
+  s->lloq[n - 1] = lloq;
   s->n_cens = n;
   return RKIN_OK;
 }
@@ -379,13 +385,16 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   if ((c->col[C_CENS] >= 0 || c->col[C_LLOQ] >= 0)
       && s->n_cens < s->pub.n_obs) {
     size_t k, n = s->pub.n_obs, c1 = s->cap_cens, c2 = s->cap_cens;
+    size_t c3 = s->cap_cens;
     if (rkin_grow((void **)&s->cens, &c1, n, sizeof *s->cens)
-        || rkin_grow((void **)&s->limit, &c2, n, sizeof *s->limit))
+        || rkin_grow((void **)&s->limit, &c2, n, sizeof *s->limit)
+        || rkin_grow((void **)&s->lloq, &c3, n, sizeof *s->lloq))
       return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", c->file);
     s->cap_cens = c1;
     for (k = s->n_cens; k < n; k++) {
       s->cens[k] = 0;
       s->limit[k] = NAN;
+      s->lloq[k] = NAN;
     }
     s->n_cens = n;
   }
@@ -400,6 +409,7 @@ static int finish_subject(ctx *c, subject *s, rkin_err *err)
   s->pub.mdv = s->mdv;
   s->pub.cens = s->cens;
   s->pub.limit = s->limit;
+  s->pub.lloq = s->lloq;
   s->pub.cov = s->cov;
   s->pub.seg = s->seg;
   s->pub.rec_time = s->rec_time;
@@ -657,7 +667,8 @@ static int apply_row(ctx *c, subject *s, const row *r, double *last_t,
                  c->col[C_DVID] >= 0 || (c->opts && c->opts->n_outputs),
                  r->dvid, output, c->line, c->n_pend, all, 0, 0);
     if (!rc && (c->col[C_CENS] >= 0 || c->col[C_LLOQ] >= 0))
-      rc = add_cens(s, cens, limit);
+      rc = add_cens(s, cens, limit,
+                    !isnan(r->lloq) ? r->lloq : cens == 1 ? limit : NAN);
     if (rc) return rkin_err_set(err, rc, "%s: out of memory", c->file);
   }
   if (all && !(r->evid == 0 && r->mdv != 1)) {

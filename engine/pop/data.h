@@ -80,6 +80,10 @@ typedef struct {
   const double *limit;        /* n_obs: the limit of a censored record
                                  (its LLOQ when given, else its DV), NaN
                                  for the others */
+  const double *lloq;         /* n_obs: the record's lower limit of
+                                 quantification (its LLOQ cell, else the
+                                 limit of a CENS 1 record), NaN when it
+                                 has none; NULL with cens */
   const int *obs_rec;         /* n_obs: dose records of its segment
                                  before it (rkin_solve_req.out_rec: an
                                  observation before a dose record at the

@@ -157,13 +157,15 @@ void pop_ws_free(pop_ws *w);
  * p->ofv_i[s] (and the diagnostics) or p->status[s] / p->serr[s]. */
 void pop_subject(pop_ws *w, size_t s, pop_task task);
 
-/* Individual parameters of subject s at eta into w->psi. */
-int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err);
-/* Predictions of subject s at eta into f (natural scale; rows n_obs, twice
- * that when some SD scales with another output), and with G = df/deta
- * (rows x n_eta); for SAEM (saem.c). */
+/* Predictions of subject s at eta into f (natural scale; sj->n_obs, and
+ * as many more SD variables when p->has_scale), checked finite
+ * (popsim.c, saem.c). */
 int pop_predict(pop_ws *w, size_t s, const double *eta, double *f,
                 rkin_err *err);
+
+/* Individual parameters of subject s at eta into w->psi. */
+int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err);
+/* The same with G = df/deta (rows x n_eta); for SAEM (saem.c). */
 int pop_predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
                      double *G, rkin_err *err);
 

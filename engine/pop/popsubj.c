@@ -291,6 +291,12 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
   return check_pred(p, s, f, err);
 }
 
+int pop_predict(pop_ws *w, size_t s, const double *eta, double *f,
+                rkin_err *err)
+{
+  return predict(w, s, eta, f, err);
+}
+
 /* Every prediction finite (and > 0 on the log scale). */
 static int check_pred(const pop *p, size_t s, const double *f,
                       rkin_err *err)
@@ -959,13 +965,8 @@ void pop_subject(pop_ws *w, size_t s, pop_task task)
   p->ofv_i[s] = rc ? NAN : ofv;
 }
 
-/* For SAEM (saem.c): predictions, and with df/deta, at any eta. */
-int pop_predict(pop_ws *w, size_t s, const double *eta, double *f,
-                rkin_err *err)
-{
-  return predict(w, s, eta, f, err);
-}
-
+/* For SAEM (saem.c): predictions with df/deta at any eta (predictions
+ * alone: pop_predict above). */
 int pop_predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
                      double *G, rkin_err *err)
 {

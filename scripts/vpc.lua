@@ -1,0 +1,175 @@
+-- vpc.lua - visual predictive check of a population fit made by
+-- scripts/fit.lua: the fit's dataset design (doses, times, covariates,
+-- endpoints, LLOQ) simulated N times from the final estimates, binned by
+-- time; observed 5th / 50th / 95th percentiles against prediction
+-- intervals of the simulated ones, optionally prediction-corrected
+-- (Bergstrand et al., AAPS J 2011), with a panel of the fraction below
+-- the LLOQ when the data hold censored records.
+--
+--   radiokin scripts/vpc.lua FIT_DIR [--n N] [--seed S] [--bins K |
+--            --bin-edges t0,t1,...] [--pi LEVEL] [--pc] [--lower-bound LB]
+--            [--log-data] [--uncertainty] [--threads N] [--out DIR]
+--            [--no-plot] [--quiet]
+--
+-- FIT_DIR is the --out folder of scripts/fit.lua: its fit.csv names the
+-- model and data files and holds the estimates.
+--
+-- Options
+--   --n N             simulations of the design (default 500)
+--   --seed S          seed (default 1): the same seed gives the same
+--                     numbers for any thread count
+--   --bins K          K bins of (about) equal observation counts, cut
+--                     between distinct times (default 8)
+--   --bin-edges LIST  bin edges in h, increasing, comma-separated; every
+--                     observation must lie within them
+--   --pi LEVEL        prediction interval of the simulated percentiles
+--                     (default 0.9)
+--   --pc              prediction-corrected VPC: DV PRED_bin / PRED
+--   --lower-bound LB  with --pc: lower bound of the data (default 0):
+--                     LB + (DV - LB)(PRED_bin - LB)/(PRED - LB)
+--   --log-data        with --pc: DV is log-transformed, DV + PRED_bin - PRED
+--   --uncertainty     each simulation draws its parameters from the
+--                     covariance step's matrix (the fit must have one)
+--   --threads N       worker threads (0: all cores)
+--   --out DIR         output folder (default FIT_DIR)
+--   --no-plot         tables only
+--   --quiet           print nothing but errors and warnings
+--
+-- Outputs (in DIR): vpc.csv (pcvpc.csv with --pc): endpoint, bin,
+-- time_lo, time_hi, time_median, n_obs, percentile, observed, sim_lo,
+-- sim_median, sim_hi, pred_bin (NA: a percentile among censored values);
+-- vpc_blq.csv with censored data: endpoint, bin, ..., observed, sim_lo,
+-- sim_median, sim_hi (fraction below the LLOQ); PNG plots of both.
+--
+-- Example
+--   radiokin scripts/fit.lua models/theophylline.lua \
+--     tests/data/theoph_nm.csv --out fit_theo
+--   radiokin scripts/vpc.lua fit_theo --n 1000 --pc
+local rk = require "radiokin"
+local check = require "radiokin.popcheck"
+
+local M = {}
+
+M.USAGE = "usage: radiokin scripts/vpc.lua FIT_DIR [--n N] [--seed S] " ..
+  "[--bins K | --bin-edges t0,t1,...] [--pi LEVEL] [--pc] " ..
+  "[--lower-bound LB] [--log-data] [--uncertainty] [--threads N] " ..
+  "[--out DIR] [--no-plot] [--quiet]"
+
+local function usage(msg)
+  error((msg and msg .. "\n" or "") .. M.USAGE, 0)
+end
+
+local function integer(name, v, lo, hi)
+  local x = math.tointeger(tonumber(v))
+  if not x or x < lo or x > hi then
+    usage(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
+      tostring(v)))
+  end
+  return x
+end
+
+function M.parse_args(args)
+  local o = { plot = true }
+  local dirs, i = {}, 1
+  local function value(name)
+    i = i + 1
+    return args[i] or usage(name .. " needs a value")
+  end
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o
+    elseif a == "--n" then o.n = integer(a, value(a), 1, 100000)
+    elseif a == "--seed" then o.seed = integer(a, value(a), 0, 2 ^ 53)
+    elseif a == "--bins" then o.bins = integer(a, value(a), 1, 1000)
+    elseif a == "--bin-edges" then
+      local v = value(a)
+      o.edges = {}
+      for f in (v .. ","):gmatch("([^,]*),") do
+        local x = tonumber(f)
+        if not x then
+          usage(("--bin-edges: '%s' is not a number"):format(f))
+        end
+        o.edges[#o.edges + 1] = x
+      end
+    elseif a == "--pi" then
+      o.pi = tonumber(value(a))
+      if not o.pi or not (o.pi > 0 and o.pi < 1) then
+        usage("--pi needs a level in (0, 1), e.g. 0.9")
+      end
+    elseif a == "--pc" then o.pc = true
+    elseif a == "--lower-bound" then
+      o.lower_bound = tonumber(value(a)) or usage("--lower-bound needs a number")
+    elseif a == "--log-data" then o.log_data = true
+    elseif a == "--uncertainty" then o.uncertainty = true
+    elseif a == "--threads" then o.threads = integer(a, value(a), 0, 1024)
+    elseif a == "--out" then o.out = value(a)
+    elseif a == "--no-plot" then o.plot = false
+    elseif a == "--quiet" then o.quiet = true
+    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
+    else dirs[#dirs + 1] = a end
+    i = i + 1
+  end
+  if #dirs ~= 1 then usage("give the folder of a fit (scripts/fit.lua --out)") end
+  if o.bins and o.edges then usage("--bins and --bin-edges exclude each other") end
+  if (o.lower_bound or o.log_data) and not o.pc then
+    usage("--lower-bound and --log-data are for --pc")
+  end
+  o.dir = dirs[1]
+  return o
+end
+
+function M.main(args)
+  local o = M.parse_args(args)
+  if o.help then
+    print(M.USAGE .. "\n\n" .. rk.script_help())
+    return
+  end
+  local spec = check.read_fit_spec(o.dir)
+  local pm = dofile(spec.model)
+  local data = rk.popest.read(spec.data, pm, type(pm.observe) == "table"
+    and { dvid = pm.observe } or nil)
+  local r = pm:vpc(data, spec.fit, {
+    n = o.n or 500, seed = o.seed or 1, threads = o.threads,
+    bins = o.edges or o.bins, pi = o.pi, pc = o.pc,
+    lower_bound = o.lower_bound, log_data = o.log_data,
+    uncertainty = o.uncertainty })
+  local out = o.out or o.dir
+  rk.mkdir(out)
+  local files = r:write_csv(out)
+  if o.plot then
+    local plots, warn = r:plot(out)
+    if plots then
+      for _, p in ipairs(plots) do files[#files + 1] = p end
+    else
+      io.stderr:write("radiokin: warning: " .. warn .. "\n")
+    end
+  end
+  if not o.quiet and rk.mpi.rank == 0 then
+    for _, ep in ipairs(r.endpoints) do
+      print(("%s: %d bins, %d simulations, %g %% PI of the percentiles")
+        :format(ep.name, #ep.bins, r.n, r.pi * 100))
+      local outside = 0
+      for _, b in ipairs(ep.bins) do
+        for k = 1, #r.pctl do
+          local x, s = b.obs[k], b.sim[k]
+          if x == x and x > -math.huge and s.lo == s.lo
+            and (x < s.lo or x > s.hi) then
+            outside = outside + 1
+          end
+        end
+      end
+      print(("  observed percentiles outside their PI: %d of %d")
+        :format(outside, #ep.bins * #r.pctl))
+    end
+    print("written: " .. table.concat(files, ", "))
+  end
+  return r, files
+end
+
+if arg and arg[0] and arg[0]:match("vpc%.lua$") then
+  M.main(arg)
+end
+
+return M
