@@ -476,6 +476,13 @@ static int sbml_to_lua(lua_State *L)
   lua_rotate(L, 2, -1);         /* opts at 2, the output path at 3 */
   load(L, "rk.sbml.to_lua", &r);
   m = r.model;
+  if (rkin_model_events(m)) {
+    char ev[256];
+    snprintf(ev, sizeof ev, "%s", rkin_mevents_name(rkin_model_events(m), 0));
+    rkin_sbml_result_free(&r);
+    return lrk_error(L, "rk.sbml.to_lua: %s: event '%s': a Lua model has no "
+                     "events (not written)", lua_tostring(L, 1), ev);
+  }
   ns = rkin_model_nstates(m);
   no = rkin_model_noutputs(m);
   ng = rkin_graph_size(rkin_model_graph(m));

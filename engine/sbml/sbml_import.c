@@ -35,6 +35,7 @@ typedef struct {
   int comp;                   /* species: index of its compartment */
   int hosu, boundary, constant, zero_dim;
   int reacts;                 /* species changed by a reaction */
+  int evtarget;               /* assigned by an event */
   int state;                  /* state index or -1 */
   int shifted;                /* state holds value - initial value */
   int param;                  /* parameter index or -1 */
@@ -899,6 +900,15 @@ static const char *nm(const SBase_t *el, const char *id, int has_name,
   return has_name && name && *name ? name : id;
 }
 
+/* An event's id for messages ("event 3" without one). */
+static const char *event_id(Event_t *ev, unsigned k)
+{
+  static char buf[32];
+  if (Event_isSetId(ev) && *Event_getId(ev)) return Event_getId(ev);
+  snprintf(buf, sizeof buf, "number %u (no id)", k + 1);
+  return buf;
+}
+
 /* Collects the symbols with their rules and initial assignments. */
 static int collect(ctx *c)
 {
@@ -1025,12 +1035,25 @@ static int collect(ctx *c)
     }
     c->s[si].ia = InitialAssignment_getMath(ia);
   }
-  if (Model_getNumEvents(m))
-    return fail(c, RKIN_EINVAL, "event '%s' (line %u): events are not "
-                "supported",
-                Event_isSetId(Model_getEvent(m, 0))
-                    ? Event_getId(Model_getEvent(m, 0)) : "(no id)",
-                SBase_getLine((SBase_t *)Model_getEvent(m, 0)));
+  /* event assignments: their variables become states */
+  for (k = 0; k < Model_getNumEvents(m); k++) {
+    Event_t *ev = Model_getEvent(m, k);
+    for (j = 0; j < Event_getNumEventAssignments(ev); j++) {
+      EventAssignment_t *ea = Event_getEventAssignment(ev, j);
+      int si = find(c, EventAssignment_getVariable(ea));
+      if (si < 0 || c->s[si].kind == 'r')
+        return fail(c, RKIN_EINVAL, "event '%s' (line %u): assignment to "
+                    "unknown variable '%s'", event_id(ev, k),
+                    SBase_getLine((SBase_t *)ea),
+                    EventAssignment_getVariable(ea));
+      if (c->s[si].arule)
+        return fail(c, RKIN_EINVAL, "event '%s' (line %u): '%s' is set by "
+                    "an assignment rule and cannot be assigned by an event",
+                    event_id(ev, k), SBase_getLine((SBase_t *)ea),
+                    c->s[si].id);
+      if (EventAssignment_getMath(ea)) c->s[si].evtarget = 1;
+    }
+  }
   if (Model_getNumConstraints(m))
     warn(c->res, "%s: %u constraints ignored", c->path,
          Model_getNumConstraints(m));
@@ -1116,10 +1139,12 @@ static int classify(ctx *c)
   for (i = 0; i < c->n_sym; i++) {
     sym *s = &c->s[i];
     if (s->kind == 'r') continue;
-    if (s->rrule || (s->kind == 's' && s->reacts && !s->arule)) {
-      if (s->constant)
+    if (s->rrule || (s->kind == 's' && s->reacts && !s->arule)
+        || s->evtarget) {
+      if (s->constant && (s->rrule || s->evtarget))
         return fail(c, RKIN_EINVAL, "%s '%s' (line %u) is constant but has "
-                    "a rate rule", kind_name(s->kind), s->id, line_of(s));
+                    "a %s", kind_name(s->kind), s->id, line_of(s),
+                    s->rrule ? "rate rule" : "event assignment");
       s->state = (int)c->ns++;
     } else if (s->kind == 'p' && !s->arule && s->ia && !uses_symbols(s->ia)) {
       /* an initial assignment of a number (as radiokin writes values that
@@ -1153,8 +1178,187 @@ static int classify(ctx *c)
   return 0;
 }
 
+/* ---------------------------------------------------------------- events */
+
+typedef struct {
+  size_t n;
+  rkin_model_event *ev;
+  int *target;          /* every event's assignments, one after another */
+  rkin_node *value;
+  char **names;
+} evbuild;
+
+static void evbuild_free(evbuild *b)
+{
+  size_t k;
+  for (k = 0; b->names && k < b->n; k++) free(b->names[k]);
+  free(b->names);
+  free(b->ev);
+  free(b->target);
+  free(b->value);
+}
+
+/* The value a state takes when an event assigns v to symbol s (the
+ * amount of a species whose math value is a concentration, at the
+ * compartment's size then; minus the initial value of a shifted state). */
+static rkin_node assigned_state(ctx *c, int i, rkin_node v)
+{
+  sym *s = &c->s[i];
+  if (s->kind == 's' && !s->rrule) {
+    v = amount_from(c, s, v, MODE_DYN);
+    return s->shifted ? B(c, RKIN_OP_SUB, v, s->amount0) : v;
+  }
+  return s->shifted ? B(c, RKIN_OP_SUB, v, value_of(c, i, MODE_INIT)) : v;
+}
+
+/* The symbol's value from the state value an event assigns (undoing
+ * assigned_state's shift; compartments and parameters only). */
+static rkin_node value_of_assigned(ctx *c, int i, rkin_node st)
+{
+  return c->s[i].shifted ? B(c, RKIN_OP_ADD, st, value_of(c, i, MODE_INIT))
+                         : st;
+}
+
+/* 1 when species s's state holds its concentration (a rate rule on a
+ * concentration). */
+static int holds_conc(const sym *s)
+{
+  return s->kind == 's' && s->rrule && !s->hosu && !s->zero_dim;
+}
+
+/* The species of compartment ci whose states hold concentrations. */
+static size_t conc_states_in(ctx *c, int ci)
+{
+  size_t i, n = 0;
+  if (ci < 0 || c->s[ci].kind != 'c') return 0;
+  for (i = 0; i < c->n_sym; i++)
+    if (c->s[i].kind == 's' && c->s[i].comp == ci && holds_conc(&c->s[i]))
+      n++;
+  return n;
+}
+
+/* When an event sets compartment ci to size x, the amounts in it stay
+ * (SBML): a state holding a concentration is rescaled by old / new size,
+ * unless the event assigns that species itself. Appends to the event's
+ * assignments (first: its first; a: the next free slot). */
+static void rescale_conc(ctx *c, evbuild *b, rkin_model_event *v, int ci,
+                         rkin_node x, size_t first, size_t *a)
+{
+  size_t i, j;
+  for (i = 0; i < c->n_sym; i++) {
+    sym *s = &c->s[i];
+    int mine = 0;
+    if (s->kind != 's' || s->comp != ci || !holds_conc(s)) continue;
+    for (j = first; j < *a; j++)
+      if (b->target[j] == s->state) mine = 1;
+    if (mine) continue;
+    b->target[*a] = s->state;
+    b->value[(*a)++] = assigned_state(
+        c, (int)i, B(c, RKIN_OP_DIV, B(c, RKIN_OP_MUL, value_of(c, (int)i,
+                                                                MODE_DYN),
+                                       value_of(c, ci, MODE_DYN)), x));
+    v->n_assign++;
+  }
+}
+
+/* The model's events as radiokin model events (states by then known and
+ * their initial values built). Times: delays are in the model's time
+ * unit, radiokin's in hours. */
+static int build_events(ctx *c, evbuild *b)
+{
+  Model_t *m = c->m;
+  unsigned ne = Model_getNumEvents(m), k, j;
+  size_t na = 0, a = 0;
+  char wb[300];
+  for (k = 0; k < ne; k++) {
+    Event_t *e = Model_getEvent(m, k);
+    na += Event_getNumEventAssignments(e);
+    for (j = 0; j < Event_getNumEventAssignments(e); j++)
+      na += conc_states_in(c, find(c, EventAssignment_getVariable(
+                                          Event_getEventAssignment(e, j))));
+  }
+  b->n = ne;
+  b->ev = calloc(ne + 1, sizeof *b->ev);
+  b->names = calloc(ne + 1, sizeof *b->names);
+  b->target = calloc(na + 1, sizeof *b->target);
+  b->value = calloc(na + 1, sizeof *b->value);
+  if (!b->ev || !b->names || !b->target || !b->value)
+    return fail(c, RKIN_ENOMEM, "out of memory");
+  for (k = 0; k < ne && !c->rc; k++) {
+    Event_t *e = Model_getEvent(m, k);
+    rkin_model_event *v = &b->ev[k];
+    Trigger_t *tr = Event_getTrigger(e);
+    unsigned level = SBase_getLevel((SBase_t *)e);
+    unsigned line = SBase_getLine((SBase_t *)e);
+    if (!(b->names[k] = strdup(event_id(e, k))))
+      return fail(c, RKIN_ENOMEM, "out of memory");
+    v->name = b->names[k];
+    snprintf(wb, sizeof wb, "trigger of event '%s' (line %u)", v->name, line);
+    if (!tr || !Trigger_getMath(tr)) {
+      warn(c->res, "%s: %s has no math: the event never fires", c->path, wb);
+      v->trigger = B(c, RKIN_OP_LT, K(c, 1), K(c, 0));
+    } else {
+      v->trigger = cond(c, conv(c, Trigger_getMath(tr), MODE_DYN, NULL, wb));
+    }
+    /* Level 2 has neither attribute: an event cannot fire at t0 and its
+     * trigger need not stay true */
+    v->initial_value = level >= 3 && tr ? Trigger_getInitialValue(tr) : 1;
+    v->persistent = level >= 3 && tr ? Trigger_getPersistent(tr) : 1;
+    v->from_trigger = Event_getUseValuesFromTriggerTime(e) != 0;
+    v->delay = v->priority = -1;
+    if (Event_isSetDelay(e) && Delay_getMath(Event_getDelay(e))) {
+      snprintf(wb, sizeof wb, "delay of event '%s' (line %u)", v->name, line);
+      v->delay = B(c, RKIN_OP_MUL, num(c, conv(c, Delay_getMath(
+                     Event_getDelay(e)), MODE_DYN, NULL, wb)), K(c, c->hours));
+    }
+    if (Event_isSetPriority(e) && Priority_getMath(Event_getPriority(e))) {
+      snprintf(wb, sizeof wb, "priority of event '%s' (line %u)", v->name,
+               line);
+      v->priority = num(c, conv(c, Priority_getMath(Event_getPriority(e)),
+                                MODE_DYN, NULL, wb));
+    }
+    v->target = b->target + a;
+    v->value = b->value + a;
+    for (j = 0; j < Event_getNumEventAssignments(e) && !c->rc; j++) {
+      EventAssignment_t *ea = Event_getEventAssignment(e, j);
+      int si = find(c, EventAssignment_getVariable(ea));
+      rkin_node x;
+      if (!EventAssignment_getMath(ea)) {
+        warn(c->res, "%s:%u: event '%s': the assignment to '%s' has no "
+             "math: ignored", c->path, SBase_getLine((SBase_t *)ea),
+             v->name, EventAssignment_getVariable(ea));
+        continue;
+      }
+      snprintf(wb, sizeof wb, "assignment to '%s' of event '%s' (line %u)",
+               EventAssignment_getVariable(ea), v->name,
+               SBase_getLine((SBase_t *)ea));
+      x = num(c, conv(c, EventAssignment_getMath(ea), MODE_DYN, NULL, wb));
+      if (c->rc) break;
+      b->target[a] = c->s[si].state;
+      b->value[a++] = assigned_state(c, si, x);
+      v->n_assign++;
+    }
+    /* after all of the event's own assignments (so it may set a species
+     * and its compartment) */
+    for (j = 0; j < Event_getNumEventAssignments(e) && !c->rc; j++) {
+      EventAssignment_t *ea = Event_getEventAssignment(e, j);
+      int si = find(c, EventAssignment_getVariable(ea));
+      if (EventAssignment_getMath(ea) && c->s[si].kind == 'c') {
+        size_t q;
+        for (q = (size_t)(v->target - b->target); q < a; q++)
+          if (b->target[q] == c->s[si].state) break;
+        /* the new size: the value assigned (before the shift) */
+        rescale_conc(c, b, v, si, value_of_assigned(c, si, b->value[q]),
+                     (size_t)(v->target - b->target), &a);
+      }
+    }
+  }
+  return c->rc;
+}
+
 static int emit(ctx *c, const rkin_sbml_opts *o)
 {
+  evbuild evb = {0};
   size_t i, no = 0, nsr = 0, k;
   unsigned r, j;
   rkin_node *deriv = NULL, *onodes = NULL;
@@ -1197,8 +1401,8 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
         deriv[s->state] = U(c, RKIN_OP_NEG,
                             B(c, RKIN_OP_MUL, K(c, lam), s->amount0));
     } else if (lam > 0.0) {
-      fail(c, RKIN_EINVAL, "nuclide: %s '%s' is a state set by a rate rule; "
-           "decay is added only to species changed by reactions",
+      fail(c, RKIN_EINVAL, "nuclide: %s '%s' is a state set by a rate rule "
+           "or an event; decay is added only to species",
            kind_name(s->kind), s->id);
     }
   }
@@ -1225,7 +1429,7 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
                                        : Reaction_getProduct(re, j - nre);
       sym *sp = &c->s[find(c, SpeciesReference_getSpecies(sr))];
       rkin_node flux;
-      if (sp->state < 0 || sp->rrule) continue;
+      if (sp->state < 0 || sp->rrule || !sp->reacts) continue;
       flux = B(c, RKIN_OP_MUL, stoich(c, sr, Reaction_getId(re)), rate);
       flux = B(c, RKIN_OP_DIV, flux, K(c, c->hours));
       deriv[sp->state] = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD,
@@ -1264,7 +1468,7 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
     }
     sprintf(onames[no++], "flux:%s", s->name);
   }
-  if (c->rc) goto done;
+  if (c->rc || build_events(c, &evb)) goto done;
   if (rkin_graph_error(c->g, c->err)) {
     c->rc = c->err ? c->err->code : RKIN_EINVAL;
     rkin_err_prefix(c->err, "%s: ", c->path);
@@ -1286,11 +1490,17 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
   spec.output_expr = onodes;
   c->res->model = rkin_model_new(&spec, c->g, c->err);
   c->g = NULL;
+  if (c->res->model && evb.n
+      && rkin_model_set_events(c->res->model, evb.ev, evb.n, c->err)) {
+    rkin_model_free(c->res->model);
+    c->res->model = NULL;
+  }
   if (!c->res->model) {
     c->rc = c->err ? c->err->code : RKIN_EINVAL;
     rkin_err_prefix(c->err, "%s: ", c->path);
   }
 done:
+  evbuild_free(&evb);
   for (k = 0; snames && k < ns; k++) free(snames[k]);
   for (k = 0; onames && k < no; k++) free(onames[k]);
   free(snames);
