@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "core/model_python.h"
 #include "core/nuclide.h"
 #include "lrk.h"
 #include "modules.h"
@@ -204,12 +205,32 @@ static int model_write_sbml(lua_State *L)
   return 0;
 }
 
+/* m:write_python(path): the right-hand side and outputs as a Python
+ * module (core/model_python.h), for peers; written atomically. */
+static int model_write_python(lua_State *L)
+{
+  const rkin_model *m = lrk_check_model(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  rkin_err err;
+  char *text;
+  int rc;
+  rkin_err_clear(&err);
+  if (!(text = rkin_model_python(m, &err)))
+    return lrk_raise(L, "m:write_python", &err);
+  rc = lrk_write_atomic(path, text, strlen(text), &err);
+  free(text);
+  if (rc) return lrk_raise(L, "m:write_python", &err);
+  return 0;
+}
+
 void lrk_sbml_model_methods(lua_State *L)
 {
   if (luaL_getmetatable(L, "radiokin.model") == LUA_TTABLE
       && lua_getfield(L, -1, "methods") == LUA_TTABLE) {
     lua_pushcfunction(L, model_write_sbml);
     lua_setfield(L, -2, "write_sbml");
+    lua_pushcfunction(L, model_write_python);
+    lua_setfield(L, -2, "write_python");
     lua_pop(L, 1);
   }
   lua_pop(L, 1);

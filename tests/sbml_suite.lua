@@ -29,8 +29,7 @@ local UNSUPPORTED = {
   RandomEventExecution = "random order of simultaneous events",
   DelayInTrigger = "delay",
   AlgebraicRule = "algebraic rules", FastReaction = "fast reactions",
-  CSymbolDelay = "delay", CSymbolRateOf = "rateOf",
-  ConversionFactors = "conversion factors",
+  CSymbolDelay = "delay",
 }
 
 local function read(path)

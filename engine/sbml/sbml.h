@@ -34,8 +34,13 @@
  *   becomes its amount at the compartment's size then; a compartment set
  *   by an event keeps its species' amounts (a state holding a
  *   concentration is rescaled).
+ * - Conversion factors (L3: the species', else the model's) multiply
+ *   what reactions add to a species.
+ * - rateOf (L3V2): the symbol's value differentiated along the states'
+ *   derivatives and time, per model time unit; at t0 (initial
+ *   assignments) from the t0 values.
  * Not supported (an error naming the element): algebraic rules, fast
- * reactions, delay, rateOf, conversion factors, required L3
+ * reactions, delay, required L3
  * packages, infinite or NaN values. libSBML is linked statically with its
  * symbols hidden (configure.ac: DCMTK also defines a class XMLNode). */
 #ifndef RKIN_SBML_H

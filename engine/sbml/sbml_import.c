@@ -36,6 +36,7 @@ typedef struct {
   int hosu, boundary, constant, zero_dim;
   int reacts;                 /* species changed by a reaction */
   int evtarget;               /* assigned by an event */
+  const char *cf;             /* species: conversion factor id, or NULL */
   int state;                  /* state index or -1 */
   int shifted;                /* state holds value - initial value */
   int param;                  /* parameter index or -1 */
@@ -43,6 +44,8 @@ typedef struct {
   int mark[2];
   rkin_node val[2];           /* SBML value (what math sees) at t0 / t */
   rkin_node amount0;          /* species: amount at t0 */
+  int dmark;                  /* state_deriv: UNSEEN, BUSY, DONE */
+  rkin_node deriv;            /* states: d/dt (h), from its decay term on */
 } sym;
 
 typedef struct scope {
@@ -67,6 +70,8 @@ typedef struct {
   double *pvals;
   size_t ns;                 /* states */
   int depth;
+  int derivs_ready;          /* states' initial values known (rateOf) */
+  double lam;                /* the nuclide's decay per hour, or 0 */
   rkin_sbml_result *res;
   const char *path;
 } ctx;
@@ -161,6 +166,9 @@ static int add_param(ctx *c, const char *name, double v)
 static rkin_node value_of(ctx *c, int i, int mode);
 static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
                       const char *where);
+
+static rkin_node rate_init(ctx *c, int i, const char *where);
+static rkin_node rate_dyn(ctx *c, int i, const char *where);
 
 static rkin_node K(ctx *c, double v) { return rkin_expr_const(c->g, v); }
 static rkin_node B(ctx *c, rkin_op op, rkin_node a, rkin_node b)
@@ -502,9 +510,26 @@ static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
   case AST_FUNCTION_DELAY:
     return fail(c, RKIN_EINVAL, "%s: the delay function (csymbol delay) "
                 "is not supported", where);
-  case AST_FUNCTION_RATE_OF:
-    return fail(c, RKIN_EINVAL, "%s: the rateOf function (csymbol rateOf) "
-                "is not supported", where);
+  case AST_FUNCTION_RATE_OF: {
+    const ASTNode_t *x = n == 1 ? ASTNode_getChild(a, 0) : NULL;
+    int i = x && ASTNode_getType(x) == AST_NAME ? find(c, ASTNode_getName(x))
+                                                : -1;
+    const scope *p;
+    size_t q;
+    /* a local parameter of a kinetic law is constant; a function's
+     * argument is an expression, not a symbol */
+    for (p = sc; x && ASTNode_getType(x) == AST_NAME && p; p = p->up)
+      for (q = 0; q < p->n; q++)
+        if (p->names[q] && strcmp(p->names[q], ASTNode_getName(x)) == 0) {
+          if (rkin_expr_op(c->g, p->nodes[q]) == RKIN_OP_PARAM) return K(c, 0);
+          return fail(c, RKIN_EINVAL, "%s: rateOf of the function argument "
+                      "'%s' is not supported", where, p->names[q]);
+        }
+    if (i < 0 || c->s[i].kind == 'r' || c->s[i].kind == 'f')
+      return fail(c, RKIN_EINVAL, "%s: rateOf takes the name of a "
+                  "compartment, species or parameter", where);
+    return mode == MODE_INIT ? rate_init(c, i, where) : rate_dyn(c, i, where);
+  }
   default:
     break;
   }
@@ -941,10 +966,11 @@ static int collect(ctx *c)
     c->s[i].hosu = Species_getHasOnlySubstanceUnits(sp);
     c->s[i].boundary = Species_getBoundaryCondition(sp);
     c->s[i].constant = Species_getConstant(sp);
-    if (Species_isSetConversionFactor(sp) || Model_isSetConversionFactor(m))
-      return fail(c, RKIN_EINVAL, "species '%s' (line %u): conversion "
-                  "factors are not supported", c->s[i].id,
-                  SBase_getLine((SBase_t *)sp));
+    /* L3: the species' conversion factor, else the model's */
+    c->s[i].cf = Species_isSetConversionFactor(sp)
+                     ? Species_getConversionFactor(sp)
+                     : Model_isSetConversionFactor(m)
+                         ? Model_getConversionFactor(m) : NULL;
   }
   for (k = 0; k < npar; k++, i++) {
     Parameter_t *p = Model_getParameter(m, k);
@@ -1178,6 +1204,143 @@ static int classify(ctx *c)
   return 0;
 }
 
+/* --------------------------------------------------- derivatives, rateOf */
+
+/* d/dt (per hour) of the state of symbol i: its rate rule, or what the
+ * reactions add to a species (stoichiometry x rate x conversion factor),
+ * after the decay term emit put in s->deriv; built once, on demand (a
+ * rateOf may ask for it while another derivative is built). The sums keep
+ * the order of the reactions and their species references. */
+static rkin_node state_deriv(ctx *c, int i)
+{
+  sym *s = &c->s[i];
+  unsigned r, j;
+  char wb[256];
+  rkin_node d;
+  if (c->rc) return c->rc;
+  if (s->dmark == DONE) return s->deriv;
+  if (s->dmark == BUSY)
+    return fail(c, RKIN_EINVAL, "rateOf: the rate of change of %s '%s' "
+                "(line %u) depends on itself (an algebraic loop)",
+                kind_name(s->kind), s->id, line_of(s));
+  s->dmark = BUSY;
+  d = s->deriv;
+  if (s->rrule) {
+    rkin_node x = num(c, conv(c, s->rrule, MODE_DYN, NULL,
+                              math_where(c, s, "rate rule", wb, sizeof wb)));
+    d = B(c, RKIN_OP_ADD, d, B(c, RKIN_OP_DIV, x, K(c, c->hours)));
+  } else if (s->kind == 's' && s->reacts) {
+    for (r = 0; r < Model_getNumReactions(c->m) && !c->rc; r++) {
+      Reaction_t *re = Model_getReaction(c->m, r);
+      unsigned nre = Reaction_getNumReactants(re);
+      rkin_node rate = -1;
+      for (j = 0; j < nre + Reaction_getNumProducts(re) && !c->rc; j++) {
+        SpeciesReference_t *sr = j < nre ? Reaction_getReactant(re, j)
+                                         : Reaction_getProduct(re, j - nre);
+        rkin_node flux;
+        if (find(c, SpeciesReference_getSpecies(sr)) != i) continue;
+        if (rate < 0) rate = value_of(c, find(c, Reaction_getId(re)),
+                                      MODE_DYN);
+        flux = B(c, RKIN_OP_MUL, stoich(c, sr, Reaction_getId(re)), rate);
+        flux = B(c, RKIN_OP_DIV, flux, K(c, c->hours));
+        if (s->cf) {
+          /* a conversion factor scales the reactions' extent to the
+           * species' substance (SBML L3) */
+          int fi = find(c, s->cf);
+          if (fi < 0 || c->s[fi].kind != 'p')
+            return fail(c, RKIN_EINVAL, "species '%s' (line %u): "
+                        "conversion factor '%s' is not a parameter", s->id,
+                        line_of(s), s->cf);
+          flux = B(c, RKIN_OP_MUL, flux, value_of(c, fi, MODE_DYN));
+        }
+        d = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD, d, flux);
+      }
+    }
+  }
+  if (c->rc) return c->rc;
+  s->deriv = d;
+  s->dmark = DONE;
+  return d;
+}
+
+/* rateOf(symbol i) at time t, per model time unit: the symbol's value
+ * differentiated along the states' derivatives (decay included) and time
+ * (chain rule on the expression graph). */
+static rkin_node rate_dyn(ctx *c, int i, const char *where)
+{
+  rkin_node v = value_of(c, i, MODE_DYN), d;
+  int *idx = NULL;
+  size_t n = 0, k, q;
+  if (c->rc) return c->rc;
+  if (!c->derivs_ready)
+    return fail(c, RKIN_EINVAL, "%s: rateOf is used where the initial "
+                "state is not known yet", where);
+  if (rkin_expr_leaves(c->g, v, RKIN_OP_STATE, &idx, &n))
+    return fail(c, RKIN_ENOMEM, "out of memory");
+  d = rkin_expr_diff(c->g, v, rkin_expr_time(c->g));
+  for (k = 0; k < n && !c->rc; k++) {
+    rkin_node f = -1, y = rkin_expr_state(c->g, idx[k]);
+    for (q = 0; q < c->n_sym; q++)
+      if (c->s[q].state == idx[k]) f = state_deriv(c, (int)q);
+    if (f < 0) break;
+    if (c->lam > 0) f = B(c, RKIN_OP_SUB, f, B(c, RKIN_OP_MUL, K(c, c->lam), y));
+    d = B(c, RKIN_OP_ADD, d, B(c, RKIN_OP_MUL, rkin_expr_diff(c->g, v, y), f));
+  }
+  free(idx);
+  if (c->rc) return c->rc;
+  return B(c, RKIN_OP_MUL, d, K(c, c->hours));
+}
+
+/* rateOf(symbol i) at t0 (initial assignments), from the t0 values:
+ * a rate rule's value, or what the reactions add to a species (as a
+ * concentration when the math sees one); 0 for what nothing changes. */
+static rkin_node rate_init(ctx *c, int i, const char *where)
+{
+  sym *s = &c->s[i];
+  unsigned r, j;
+  rkin_node dn;
+  char wb[256];
+  if (s->rrule)
+    return num(c, conv(c, s->rrule, MODE_INIT, NULL,
+                       math_where(c, s, "rate rule", wb, sizeof wb)));
+  if (s->arule)
+    return fail(c, RKIN_EINVAL, "%s: rateOf of '%s', set by an assignment "
+                "rule, at t0 is not supported", where, s->id);
+  if (s->kind != 's') return K(c, 0);
+  dn = K(c, 0);
+  for (r = 0; s->reacts && r < Model_getNumReactions(c->m) && !c->rc; r++) {
+    Reaction_t *re = Model_getReaction(c->m, r);
+    unsigned nre = Reaction_getNumReactants(re);
+    for (j = 0; j < nre + Reaction_getNumProducts(re) && !c->rc; j++) {
+      SpeciesReference_t *sr = j < nre ? Reaction_getReactant(re, j)
+                                       : Reaction_getProduct(re, j - nre);
+      rkin_node st, flux;
+      if (find(c, SpeciesReference_getSpecies(sr)) != i) continue;
+      if (SpeciesReference_isSetStoichiometryMath(sr))
+        return fail(c, RKIN_EINVAL, "%s: rateOf at t0 of a species with "
+                    "stoichiometryMath is not supported", where);
+      st = SpeciesReference_isSetId(sr)
+               ? value_of(c, find(c, SpeciesReference_getId(sr)), MODE_INIT)
+               : K(c, SpeciesReference_getStoichiometry(sr));
+      flux = B(c, RKIN_OP_MUL, st, value_of(c, find(c, Reaction_getId(re)),
+                                            MODE_INIT));
+      if (s->cf) flux = B(c, RKIN_OP_MUL, flux, value_of(c, find(c, s->cf),
+                                                         MODE_INIT));
+      dn = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD, dn, flux);
+    }
+  }
+  if (s->hosu || s->zero_dim) return dn;
+  {
+    /* d(n / V) = dn / V - n dV / V^2 */
+    rkin_node V = value_of(c, s->comp, MODE_INIT);
+    rkin_node dV = rate_init(c, s->comp, where);
+    rkin_node n0 = species_amount0(c, i);
+    return B(c, RKIN_OP_SUB, B(c, RKIN_OP_DIV, dn, V),
+             B(c, RKIN_OP_DIV, B(c, RKIN_OP_MUL, n0, dV),
+               B(c, RKIN_OP_MUL, V, V)));
+  }
+}
+
 /* ---------------------------------------------------------------- events */
 
 typedef struct {
@@ -1185,6 +1348,7 @@ typedef struct {
   rkin_model_event *ev;
   int *target;          /* every event's assignments, one after another */
   rkin_node *value;
+  rkin_node *raw;       /* the SBML values assigned (before conversion) */
   char **names;
 } evbuild;
 
@@ -1196,6 +1360,7 @@ static void evbuild_free(evbuild *b)
   free(b->ev);
   free(b->target);
   free(b->value);
+  free(b->raw);
 }
 
 /* The value a state takes when an event assigns v to symbol s (the
@@ -1209,14 +1374,6 @@ static rkin_node assigned_state(ctx *c, int i, rkin_node v)
     return s->shifted ? B(c, RKIN_OP_SUB, v, s->amount0) : v;
   }
   return s->shifted ? B(c, RKIN_OP_SUB, v, value_of(c, i, MODE_INIT)) : v;
-}
-
-/* The symbol's value from the state value an event assigns (undoing
- * assigned_state's shift; compartments and parameters only). */
-static rkin_node value_of_assigned(ctx *c, int i, rkin_node st)
-{
-  return c->s[i].shifted ? B(c, RKIN_OP_ADD, st, value_of(c, i, MODE_INIT))
-                         : st;
 }
 
 /* 1 when species s's state holds its concentration (a rate rule on a
@@ -1238,26 +1395,30 @@ static size_t conc_states_in(ctx *c, int ci)
 }
 
 /* When an event sets compartment ci to size x, the amounts in it stay
- * (SBML): a state holding a concentration is rescaled by old / new size,
- * unless the event assigns that species itself. Appends to the event's
- * assignments (first: its first; a: the next free slot). */
+ * (SBML): a state holding a concentration is rescaled by old / new size;
+ * a concentration the same event assigns is an amount at the old size
+ * too (all of an event's values are computed before any is assigned), so
+ * it is rescaled the same way. Appends to the event's assignments
+ * (first: its first; a: the next free slot). */
 static void rescale_conc(ctx *c, evbuild *b, rkin_model_event *v, int ci,
                          rkin_node x, size_t first, size_t *a)
 {
   size_t i, j;
   for (i = 0; i < c->n_sym; i++) {
     sym *s = &c->s[i];
-    int mine = 0;
+    size_t mine = *a;
+    rkin_node conc;
     if (s->kind != 's' || s->comp != ci || !holds_conc(s)) continue;
     for (j = first; j < *a; j++)
-      if (b->target[j] == s->state) mine = 1;
-    if (mine) continue;
-    b->target[*a] = s->state;
-    b->value[(*a)++] = assigned_state(
-        c, (int)i, B(c, RKIN_OP_DIV, B(c, RKIN_OP_MUL, value_of(c, (int)i,
-                                                                MODE_DYN),
-                                       value_of(c, ci, MODE_DYN)), x));
-    v->n_assign++;
+      if (b->target[j] == s->state) mine = j;
+    conc = mine < *a ? b->raw[mine] : value_of(c, (int)i, MODE_DYN);
+    conc = B(c, RKIN_OP_DIV, B(c, RKIN_OP_MUL, conc,
+                               value_of(c, ci, MODE_DYN)), x);
+    if (mine == *a) {
+      b->target[(*a)++] = s->state;
+      v->n_assign++;
+    }
+    b->value[mine] = assigned_state(c, (int)i, conc);
   }
 }
 
@@ -1282,7 +1443,8 @@ static int build_events(ctx *c, evbuild *b)
   b->names = calloc(ne + 1, sizeof *b->names);
   b->target = calloc(na + 1, sizeof *b->target);
   b->value = calloc(na + 1, sizeof *b->value);
-  if (!b->ev || !b->names || !b->target || !b->value)
+  b->raw = calloc(na + 1, sizeof *b->raw);
+  if (!b->ev || !b->names || !b->target || !b->value || !b->raw)
     return fail(c, RKIN_ENOMEM, "out of memory");
   for (k = 0; k < ne && !c->rc; k++) {
     Event_t *e = Model_getEvent(m, k);
@@ -1335,6 +1497,7 @@ static int build_events(ctx *c, evbuild *b)
       x = num(c, conv(c, EventAssignment_getMath(ea), MODE_DYN, NULL, wb));
       if (c->rc) break;
       b->target[a] = c->s[si].state;
+      b->raw[a] = x;
       b->value[a++] = assigned_state(c, si, x);
       v->n_assign++;
     }
@@ -1348,8 +1511,8 @@ static int build_events(ctx *c, evbuild *b)
         for (q = (size_t)(v->target - b->target); q < a; q++)
           if (b->target[q] == c->s[si].state) break;
         /* the new size: the value assigned (before the shift) */
-        rescale_conc(c, b, v, si, value_of_assigned(c, si, b->value[q]),
-                     (size_t)(v->target - b->target), &a);
+        rescale_conc(c, b, v, si, b->raw[q], (size_t)(v->target - b->target),
+                     &a);
       }
     }
   }
@@ -1359,13 +1522,11 @@ static int build_events(ctx *c, evbuild *b)
 static int emit(ctx *c, const rkin_sbml_opts *o)
 {
   evbuild evb = {0};
-  size_t i, no = 0, nsr = 0, k;
-  unsigned r, j;
+  size_t i, no = 0, k;
   rkin_node *deriv = NULL, *onodes = NULL;
   char **snames = NULL, **onames = NULL;
   rkin_model_spec spec;
   double lam = o && o->nuclide ? rkin_nuclide_lambda(o->nuclide) : 0.0;
-  char wb[256];
   size_t ns = c->ns ? c->ns : 1;
   deriv = calloc(ns, sizeof *deriv);
   snames = calloc(ns, sizeof *snames);
@@ -1396,10 +1557,10 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
       sprintf(snames[s->state], "delta(%s)", s->name);
       s->output = 1;
     }
+    s->deriv = K(c, 0);
     if (s->kind == 's' && !s->rrule) {
       if (lam > 0.0 && s->shifted)
-        deriv[s->state] = U(c, RKIN_OP_NEG,
-                            B(c, RKIN_OP_MUL, K(c, lam), s->amount0));
+        s->deriv = U(c, RKIN_OP_NEG, B(c, RKIN_OP_MUL, K(c, lam), s->amount0));
     } else if (lam > 0.0) {
       fail(c, RKIN_EINVAL, "nuclide: %s '%s' is a state set by a rate rule "
            "or an event; decay is added only to species",
@@ -1408,35 +1569,13 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
   }
   if (c->rc) goto done;
   if (c->ns == 0) snames[0] = strdup("(no state)");
-  /* rate rules: d value / d t_model; radiokin's time is hours */
-  for (i = 0; i < c->n_sym && !c->rc; i++) {
-    sym *s = &c->s[i];
-    rkin_node d;
-    if (!s->rrule) continue;
-    d = num(c, conv(c, s->rrule, MODE_DYN, NULL,
-                    math_where(c, s, "rate rule", wb, sizeof wb)));
-    deriv[s->state] = B(c, RKIN_OP_ADD, deriv[s->state],
-                        B(c, RKIN_OP_DIV, d, K(c, c->hours)));
-  }
-  /* reactions: d amount / d t = sum stoichiometry x rate */
-  for (r = 0; r < Model_getNumReactions(c->m) && !c->rc; r++) {
-    Reaction_t *re = Model_getReaction(c->m, r);
-    int ri = find(c, Reaction_getId(re));
-    unsigned nre = Reaction_getNumReactants(re);
-    rkin_node rate = value_of(c, ri, MODE_DYN);
-    for (j = 0; j < nre + Reaction_getNumProducts(re) && !c->rc; j++) {
-      SpeciesReference_t *sr = j < nre ? Reaction_getReactant(re, j)
-                                       : Reaction_getProduct(re, j - nre);
-      sym *sp = &c->s[find(c, SpeciesReference_getSpecies(sr))];
-      rkin_node flux;
-      if (sp->state < 0 || sp->rrule || !sp->reacts) continue;
-      flux = B(c, RKIN_OP_MUL, stoich(c, sr, Reaction_getId(re)), rate);
-      flux = B(c, RKIN_OP_DIV, flux, K(c, c->hours));
-      deriv[sp->state] = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD,
-                           deriv[sp->state], flux);
-      nsr++;
-    }
-  }
+  /* derivatives: rate rules (d value / d t_model; radiokin's time is
+   * hours) and reactions (d amount / d t = sum stoichiometry x rate) */
+  c->derivs_ready = 1;
+  c->lam = lam;
+  for (i = 0; i < c->n_sym && !c->rc; i++)
+    if (c->s[i].state >= 0)
+      deriv[c->s[i].state] = state_deriv(c, (int)i);
   if (c->rc) goto done;
   /* outputs: values of rule-set or derived symbols (species as amounts) */
   for (i = 0; i < c->n_sym && !c->rc; i++) {
@@ -1507,7 +1646,6 @@ done:
   free(onames);
   free(deriv);
   free(onodes);
-  (void)nsr;
   return c->rc;
 }
 

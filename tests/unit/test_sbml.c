@@ -657,6 +657,61 @@ static void t_refused(void)
     ok(0, "name collision model loads");
 }
 
+/* Conversion factors: a constant flux of 1 per hour into A and B, A's
+ * factor 2 (its own), B's 3 (the model's): A = 2 t, B = 3 t. */
+static void t_conversion(void)
+{
+  Model_t *m;
+  SBMLDocument_t *d = doc(3, 2, &m);
+  comp(m, "c", 1.0);
+  species(m, "A", "c", 0, 1);
+  species(m, "B", "c", 0, 1);
+  param(m, "fa", 2, 1);
+  param(m, "fm", 3, 1);
+  Species_setConversionFactor(Model_getSpecies(m, 0), "fa");
+  Model_setConversionFactor(m, "fm");
+  reaction(m, "in", "", "A,B", "1", 0);
+  if (load(save(d), "h", NULL) == 0) {
+    is_double(at("c.A", 2), 4, 1e-9, "conversion factor of the species: "
+              "A = 2 t");
+    is_double(at("c.B", 2), 6, 1e-9, "conversion factor of the model: "
+              "B = 3 t");
+  } else {
+    ok(0, "conversion factor model loads");
+  }
+}
+
+/* rateOf, model in minutes: x' = 2 per minute, y = 3 rateOf(x) = 6; A
+ * lost at k = 0.5 per minute, z = rateOf(A) = -k A (per minute), w its
+ * value at t0 by an initial assignment (-5). */
+static void t_rateof(void)
+{
+  Model_t *m;
+  SBMLDocument_t *d = doc(3, 2, &m);
+  comp(m, "c", 1.0);
+  species(m, "A", "c", 10, 1);
+  param(m, "k", 0.5, 1);
+  reaction(m, "r1", "A", "", "k * A", 0);
+  param(m, "x", 1, 0);
+  param(m, "y", 0, 0);
+  param(m, "z", 0, 0);
+  param(m, "w", 0, 1);
+  rule(m, 1, "x", "2");
+  rule(m, 0, "y", "3 * rateOf(x)");
+  rule(m, 0, "z", "rateOf(A)");
+  init_assign(m, "w", "rateOf(A)");
+  if (load(save(d), "min", NULL) == 0) {
+    is_double(at("y", 0.5), 6, 1e-12, "rateOf of a rate-rule variable, per "
+              "model time unit (minute)");
+    is_double(at("z", 0.05), -0.5 * 10 * exp(-0.5 * 3), 1e-7,
+              "rateOf of a species: -k A(3 min)");
+    is_double(at("w", 1), -5, 1e-12, "rateOf in an initial assignment: "
+              "its value at t0");
+  } else {
+    ok(0, "rateOf model loads");
+  }
+}
+
 /* ------------------------------------------------------------ events */
 
 /* An event: trigger, delay (NULL: none), priority (NULL: none),
@@ -844,18 +899,27 @@ static void t_events(void)
   species(m, "C", "V", 0, 0);
   species(m, "S", "V", 10, 1);
   Species_setHasOnlySubstanceUnits(Model_getSpecies(m, 1), 0);
+  species(m, "R", "V", 5, 0);     /* its state holds the concentration */
+  rule(m, 1, "R", "0");
+  species(m, "Q", "V", 5, 0);
+  rule(m, 1, "Q", "0");
   param(m, "k", 0.5, 1);
   param(m, "conc", 0, 0);
   rule(m, 0, "conc", "S");
   reaction(m, "r1", "C", "", "k * C * V", 0);
   event(m, "setC", "time >= 1", NULL, NULL, 0, 1, 1, "C", "3", NULL);
-  event(m, "grow", "time >= 2", NULL, NULL, 0, 1, 1, "V", "4", NULL);
+  event(m, "grow", "time >= 2", NULL, NULL, 0, 1, 1, "V", "4", "Q", "3",
+        NULL);
   if (load(save(d), "h", NULL) == 0) {
     is_double(at("V.C", 1.5), 6 * exp(-k * 0.5), 1e-7,
               "concentration assigned: amount = 3 x size 2, then lost");
     is_double(at("conc", 1.5), 5, 1e-12, "species concentration 10 / 2");
     is_double(at("conc", 2.5), 2.5, 1e-12, "compartment set to 4: the "
               "amount stays, the concentration is 10 / 4");
+    is_double(at("V.R", 2.5), 2.5, 1e-12, "compartment set to 4: a "
+              "concentration under a rate rule is rescaled, 5 x 2 / 4");
+    is_double(at("V.Q", 2.5), 1.5, 1e-12, "a concentration set with its "
+              "compartment: an amount at the old size, 3 x 2 / 4");
   } else {
     ok(0, "compartment event model loads");
   }
@@ -912,6 +976,8 @@ int main(void)
   t_dose_targets();
   t_refused();
   t_events();
+  t_conversion();
+  t_rateof();
   rkin_sbml_result_free(&R);
   {
     int k;
