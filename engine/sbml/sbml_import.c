@@ -925,12 +925,12 @@ static const char *nm(const SBase_t *el, const char *id, int has_name,
   return has_name && name && *name ? name : id;
 }
 
-/* An event's id for messages ("event 3" without one). */
-static const char *event_id(Event_t *ev, unsigned k)
+/* An event's id for messages ("number 3 (no id)" without one), in buf
+ * (32 bytes) unless it has an id. */
+static const char *event_id(Event_t *ev, unsigned k, char *buf)
 {
-  static char buf[32];
   if (Event_isSetId(ev) && *Event_getId(ev)) return Event_getId(ev);
-  snprintf(buf, sizeof buf, "number %u (no id)", k + 1);
+  snprintf(buf, 32, "number %u (no id)", k + 1);
   return buf;
 }
 
@@ -1064,18 +1064,19 @@ static int collect(ctx *c)
   /* event assignments: their variables become states */
   for (k = 0; k < Model_getNumEvents(m); k++) {
     Event_t *ev = Model_getEvent(m, k);
+    char eb[32];
     for (j = 0; j < Event_getNumEventAssignments(ev); j++) {
       EventAssignment_t *ea = Event_getEventAssignment(ev, j);
       int si = find(c, EventAssignment_getVariable(ea));
       if (si < 0 || c->s[si].kind == 'r')
         return fail(c, RKIN_EINVAL, "event '%s' (line %u): assignment to "
-                    "unknown variable '%s'", event_id(ev, k),
+                    "unknown variable '%s'", event_id(ev, k, eb),
                     SBase_getLine((SBase_t *)ea),
                     EventAssignment_getVariable(ea));
       if (c->s[si].arule)
         return fail(c, RKIN_EINVAL, "event '%s' (line %u): '%s' is set by "
                     "an assignment rule and cannot be assigned by an event",
-                    event_id(ev, k), SBase_getLine((SBase_t *)ea),
+                    event_id(ev, k, eb), SBase_getLine((SBase_t *)ea),
                     c->s[si].id);
       if (EventAssignment_getMath(ea)) c->s[si].evtarget = 1;
     }
@@ -1452,7 +1453,8 @@ static int build_events(ctx *c, evbuild *b)
     Trigger_t *tr = Event_getTrigger(e);
     unsigned level = SBase_getLevel((SBase_t *)e);
     unsigned line = SBase_getLine((SBase_t *)e);
-    if (!(b->names[k] = strdup(event_id(e, k))))
+    char eb[32];
+    if (!(b->names[k] = strdup(event_id(e, k, eb))))
       return fail(c, RKIN_ENOMEM, "out of memory");
     v->name = b->names[k];
     snprintf(wb, sizeof wb, "trigger of event '%s' (line %u)", v->name, line);

@@ -923,6 +923,41 @@ static void t_events(void)
   } else {
     ok(0, "compartment event model loads");
   }
+  /* bad input at run time: a negative delay; events that keep firing
+   * each other at one time (bounded, not a hang) */
+  {
+    int kase;
+    for (kase = 0; kase < 2; kase++) {
+      d = doc(3, 2, &m);
+      comp(m, "c", 1.0);
+      param(m, "x", 0, 0);
+      if (kase == 0) {
+        event(m, "neg", "time >= 1", "-1", NULL, 0, 1, 1, "x", "1", NULL);
+      } else {
+        event(m, "up", "x < 0.5", NULL, NULL, 0, 1, 1, "x", "1", NULL);
+        event(m, "down", "x > 0.5", NULL, NULL, 0, 1, 1, "x", "0", NULL);
+      }
+      if (load(save(d), "h", NULL) == 0) {
+        rkin_solver *s = rkin_solver_new(R.model, NULL, NULL);
+        rkin_solve_req q = {0};
+        rkin_solve_res r = {0};
+        rkin_err err;
+        int rc;
+        q.t1 = 2;
+        rc = s ? rkin_solver_run(s, &q, &r, &err) : -1;
+        ok(rc != 0 && strstr(err.msg, kase ? "event 'up'" : "event 'neg'")
+           && strstr(err.msg, kase ? "more than 100000 executions"
+                                   : "delay is -1 h"),
+           kase ? "events firing each other at one time: an error naming "
+                  "one, not a hang"
+                : "a negative delay: an error naming the event");
+        if (rc) diag("%s", err.msg);
+        rkin_solver_free(s);
+      } else {
+        ok(0, "bad event model loads");
+      }
+    }
+  }
   /* engine: no exact path, no sensitivities with events */
   m = eliminating(&d, 0);
   event(m, "dose1", "time >= 2", NULL, NULL, 0, 1, 1, "A", "A + 10", NULL);
