@@ -68,6 +68,8 @@ static void push_info(lua_State *L, const rkin_sbml_result *r)
   lua_setfield(L, -2, "initial_assignments");
   lua_pushinteger(L, (lua_Integer)r->n_functions);
   lua_setfield(L, -2, "functions");
+  lua_pushinteger(L, (lua_Integer)r->n_events);
+  lua_setfield(L, -2, "events");
   lua_setfield(L, -2, "counts");
   lua_createtable(L, (int)r->n_warn, 0);
   for (i = 0; i < r->n_warn; i++) {

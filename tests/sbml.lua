@@ -254,7 +254,8 @@ do
   local lines = table.concat(info_script.report({input = model,
                                                   time_unit = "min"}), "\n")
   t.like(lines, "time unit: min (not declared in the file", "sbml_info: the time unit and that the file declares none")
-  t.like(lines, "reactions: 70, rules: 4, initial assignments: 29", "sbml_info: the counts")
+  t.like(lines, "reactions: 70, rules: 4, initial assignments: 29, function definitions: 0, events: 0",
+    "sbml_info: the counts")
   t.like(lines, "Blood.Hot", "sbml_info: species by Compartment.Species")
   t.raises(function() info_script.parse_args({}) end, "no model file given",
     "sbml_info: no file is refused with the usage")

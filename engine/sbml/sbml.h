@@ -87,6 +87,7 @@ typedef struct {
   char **warn;                 /* messages (capped) */
   int level, version;
   size_t n_reactions, n_rules, n_initial_assignments, n_functions;
+  size_t n_events;
 } rkin_sbml_result;
 
 /* Reads path into res->model (with its names and warnings). On failure

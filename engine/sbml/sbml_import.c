@@ -1841,6 +1841,7 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
   res->n_rules = Model_getNumRules(c.m);
   res->n_initial_assignments = Model_getNumInitialAssignments(c.m);
   res->n_functions = Model_getNumFunctionDefinitions(c.m);
+  res->n_events = Model_getNumEvents(c.m);
   if (!(c.g = rkin_graph_new())) {
     fail(&c, RKIN_ENOMEM, "out of memory");
     goto out;

@@ -784,6 +784,8 @@ static void t_events(void)
               "dose event at 2 h: 10 e^(-k (t - 2)) at 3 h");
     is_double(at("c.A", 8), 10 * exp(-6 * k) + 10 * exp(-2 * k), 1e-7,
               "two dose events: their sum at 8 h");
+    ok(R.n_events == 2 && rkin_mevents_count(rkin_model_events(R.model))
+       == 2, "two events counted and compiled");
   } else {
     ok(0, "dose events load");
   }
