@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "core/model_python.h"
 #include "core/nuclide.h"
 #include "lrk.h"
 #include "modules.h"
@@ -67,6 +68,8 @@ static void push_info(lua_State *L, const rkin_sbml_result *r)
   lua_setfield(L, -2, "initial_assignments");
   lua_pushinteger(L, (lua_Integer)r->n_functions);
   lua_setfield(L, -2, "functions");
+  lua_pushinteger(L, (lua_Integer)r->n_events);
+  lua_setfield(L, -2, "events");
   lua_setfield(L, -2, "counts");
   lua_createtable(L, (int)r->n_warn, 0);
   for (i = 0; i < r->n_warn; i++) {
@@ -204,12 +207,32 @@ static int model_write_sbml(lua_State *L)
   return 0;
 }
 
+/* m:write_python(path): the right-hand side and outputs as a Python
+ * module (core/model_python.h), for peers; written atomically. */
+static int model_write_python(lua_State *L)
+{
+  const rkin_model *m = lrk_check_model(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  rkin_err err;
+  char *text;
+  int rc;
+  rkin_err_clear(&err);
+  if (!(text = rkin_model_python(m, &err)))
+    return lrk_raise(L, "m:write_python", &err);
+  rc = lrk_write_atomic(path, text, strlen(text), &err);
+  free(text);
+  if (rc) return lrk_raise(L, "m:write_python", &err);
+  return 0;
+}
+
 void lrk_sbml_model_methods(lua_State *L)
 {
   if (luaL_getmetatable(L, "radiokin.model") == LUA_TTABLE
       && lua_getfield(L, -1, "methods") == LUA_TTABLE) {
     lua_pushcfunction(L, model_write_sbml);
     lua_setfield(L, -2, "write_sbml");
+    lua_pushcfunction(L, model_write_python);
+    lua_setfield(L, -2, "write_python");
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -476,6 +499,13 @@ static int sbml_to_lua(lua_State *L)
   lua_rotate(L, 2, -1);         /* opts at 2, the output path at 3 */
   load(L, "rk.sbml.to_lua", &r);
   m = r.model;
+  if (rkin_model_events(m)) {
+    char ev[256];
+    snprintf(ev, sizeof ev, "%s", rkin_mevents_name(rkin_model_events(m), 0));
+    rkin_sbml_result_free(&r);
+    return lrk_error(L, "rk.sbml.to_lua: %s: event '%s': a Lua model has no "
+                     "events (not written)", lua_tostring(L, 1), ev);
+  }
   ns = rkin_model_nstates(m);
   no = rkin_model_noutputs(m);
   ng = rkin_graph_size(rkin_model_graph(m));

@@ -25,7 +25,7 @@ Options
 
 Output (stdout): the SBML level and version, the model's time unit and
 whether the file declares it, counts of reactions, rules, initial
-assignments and function definitions, then one line per compartment,
+assignments, function definitions and events, then one line per compartment,
 species, parameter and reaction: its radiokin name, SBML id, and role
 (state, output, param or none; species: amount or concentration in the
 math, boundary), then libSBML's warnings. Exit status 1 when the model
@@ -74,8 +74,9 @@ function M.report(o)
     info.time_unit, info.time_declared and "declared in the file"
       or "not declared in the file", info.hours_per_unit)
   add("reactions: %d, rules: %d, initial assignments: %d, function " ..
-    "definitions: %d", info.counts.reactions, info.counts.rules,
-    info.counts.initial_assignments, info.counts.functions)
+    "definitions: %d, events: %d", info.counts.reactions, info.counts.rules,
+    info.counts.initial_assignments, info.counts.functions,
+    info.counts.events)
   for _, kind in ipairs({"compartment", "species", "parameter", "reaction"}) do
     local n = 0
     for _, s in ipairs(info.symbols) do

@@ -1,16 +1,18 @@
 -- sbml_sim.lua - simulate an SBML model with doses and write the states
--- and outputs as CSV.
+-- and outputs as CSV, and a plot of them beside it.
 --
 --   radiokin scripts/sbml_sim.lua model.sbml --dose Blood.Hot=10
 --            [--dose NAME=AMOUNT[@TIME_H]]... [--time-unit s|min|h|d]
 --            [--t-end H] [--step H] [--out FILE] [--nuclide NAME] [--quiet]
+--            [--plot FILE.png | --no-plot] [--plot-vars NAME,...] [--log]
 local rk = require "radiokin"
 
 local M = {}
 
 local USAGE = "usage: radiokin scripts/sbml_sim.lua model.sbml " ..
   "[--dose NAME=AMOUNT[@TIME_H]]... [--time-unit s|min|h|d] [--t-end H] " ..
-  "[--step H] [--out FILE] [--nuclide NAME] [--quiet]"
+  "[--step H] [--out FILE] [--nuclide NAME] [--quiet] " ..
+  "[--plot FILE.png | --no-plot] [--plot-vars NAME,...] [--log]"
 
 M.HELP = USAGE .. [[
 
@@ -31,10 +33,18 @@ Options
   --nuclide NAME    add physical decay of NAME (only for models without
                     decay reactions)
   --quiet           no libSBML warnings on stderr
+  --plot FILE.png   the plot's file (default: FILE with .png for .csv)
+  --no-plot         no plot
+  --plot-vars LIST  the states or outputs plotted, comma-separated
+                    (default: the states, the 10 largest by peak when
+                    there are more)
+  --log             logarithmic y axis (values <= 0 left out)
 
 Output: FILE with columns time_h, every state (species amounts in the
 file's substance unit), every output (species set by rules, values of
-rules, compartments), written atomically; the path on stdout.
+rules, compartments), written atomically; a PNG of the chosen series
+against time (gnuplot, the values handed over as data); the paths on
+stdout.
 
 Example
   radiokin scripts/sbml_sim.lua pycno_reduced_psma.sbml --time-unit min \
@@ -53,7 +63,8 @@ local function number(name, v)
 end
 
 function M.parse_args(args)
-  local o = {doses = {}, t_end = 168, step = 1, out = "sbml_sim.csv"}
+  local o = {doses = {}, t_end = 168, step = 1, out = "sbml_sim.csv",
+             plot = true}
   local i = 1
   local function value(name)
     i = i + 1
@@ -83,6 +94,16 @@ function M.parse_args(args)
       o.nuclide = value(a)
     elseif a == "--quiet" then
       o.quiet = true
+    elseif a == "--plot" then
+      o.plot_path = value(a)
+    elseif a == "--no-plot" then
+      o.plot = false
+    elseif a == "--plot-vars" then
+      o.plot_vars = {}
+      for w in value(a):gmatch("[^,]+") do o.plot_vars[#o.plot_vars + 1] = w end
+      if #o.plot_vars == 0 then usage("--plot-vars needs names") end
+    elseif a == "--log" then
+      o.log = true
     elseif a:sub(1, 1) == "-" then
       usage("unknown option " .. a)
     elseif o.input then
@@ -97,14 +118,100 @@ function M.parse_args(args)
   if not (o.t_end > 0) then usage("--t-end must be > 0") end
   if not (o.step > 0) then usage("--step must be > 0") end
   table.sort(o.doses, function(a, b) return a.time < b.time end)
+  if o.plot and not o.plot_path then
+    if o.out == "-" then
+      o.plot = false
+    else
+      o.plot_path = (o.out:gsub("%.[cC][sS][vV]$", "")) .. ".png"
+    end
+  end
+  if o.plot and o.plot_path == o.out then
+    usage("--plot " .. o.plot_path .. " is the CSV file too")
+  end
   return o
+end
+
+-- The series plotted: the names asked for (states or outputs), else the
+-- states, the 10 largest by peak when there are more.
+local function plot_series(o, m, r)
+  local list = {}
+  if o.plot_vars then
+    for _, n in ipairs(o.plot_vars) do
+      local v = rawget(r.states, n) or rawget(r.outputs or {}, n)
+      if not v then
+        error(("--plot-vars: '%s' is neither a state nor an output of the "
+          .. "model (states: %s)"):format(n, table.concat(m.states, ", ")), 0)
+      end
+      list[#list + 1] = {name = n, v = v}
+    end
+    return list, nil
+  end
+  for _, n in ipairs(m.states) do
+    local v, peak = r.states[n], -math.huge
+    for k = 1, #v do peak = math.max(peak, v[k]) end
+    list[#list + 1] = {name = n, v = v, peak = peak}
+  end
+  local note
+  if #list > 10 then
+    table.sort(list, function(a, b) return a.peak > b.peak end)
+    for k = #list, 11, -1 do list[k] = nil end
+    note = "the 10 states of largest peak"
+  end
+  return list, note
+end
+
+-- The plot of the chosen series against time (h), through rk.plot_files.
+function M.plot(o, m, r, times)
+  local list, note = plot_series(o, m, r)
+  local blocks, plots = {}, {}
+  for i, sr in ipairs(list) do
+    local rows = {}
+    for k = 1, #times do
+      local y = sr.v[k]
+      if not o.log or y > 0 then rows[#rows + 1] = {times[k], y} end
+    end
+    if #rows > 0 then
+      blocks["s" .. i] = rows
+      plots[#plots + 1] = ("$s%d using 1:2 with lines lw 2 title %s")
+        :format(i, rk.gnuplot_quote(sr.name))
+    end
+  end
+  if #plots == 0 then
+    error("sbml_sim: nothing to plot (every value <= 0 with --log)", 0)
+  end
+  local f = rk.plot_files { o.plot_path }
+  local title = o.input:match("[^/]+$") .. (note and " (" .. note .. ")" or "")
+  local cmds = ([[
+set terminal pngcairo size 1000,600
+set output %s
+set termoption noenhanced
+set title %s
+set xlabel 'time (h)'
+set ylabel 'amount or value (model units)'
+%s
+set key outside right top
+set grid
+plot %s
+set output
+]]):format(rk.gnuplot_quote(f.tmp[1], true), rk.gnuplot_quote(title),
+    o.log and "set logscale y" or "", table.concat(plots, ", \\\n     "))
+  local ok, why = rk.gnuplot(cmds, blocks)
+  if not ok then
+    f:abort()
+    error("sbml_sim: plot not written: " .. tostring(why), 0)
+  end
+  f:commit()
+  return o.plot_path
 end
 
 function M.run(o)
   local m = rk.sbml.load(o.input, {time_unit = o.time_unit,
                                    nuclide = o.nuclide, quiet = o.quiet})
-  local r = m:simulate{doses = o.doses, times = rk.seq(0, o.t_end, o.step)}
+  local times = rk.seq(0, o.t_end, o.step)
+  local r = m:simulate{doses = o.doses, times = times}
+  if o.plot and o.plot_vars then plot_series(o, m, r) end  -- names first
   r:write_csv(o.out)
+  if o.plot then M.plot(o, m, r, times) end
   return r
 end
 
@@ -116,6 +223,7 @@ function M.main(args)
   end
   M.run(o)
   if o.out ~= "-" then print("written: " .. o.out) end
+  if o.plot then print("written: " .. o.plot_path) end
 end
 
 if arg and arg[0] and arg[0]:match("sbml_sim%.lua$") then

@@ -90,6 +90,55 @@ do
   end)
   t.ok(not ok and not io.open(tmp .. "/lag.xml"), "write_sbml: dose modifiers refused, nothing written")
   t.raises(function() m:write_sbml(tmp) end, "m:write_sbml", "write_sbml onto a folder is refused")
+  -- m:write_python: the same right-hand side and outputs in Python (the
+  -- scipy peers): LSODA on it at tight tolerances follows radiokin's run,
+  -- and its outputs at radiokin's states are radiokin's outputs
+  local pyf = tmp .. "/ops_model.py"
+  m:write_python(pyf)
+  local tt = {0.5, 1, 2, 5}
+  local rr = m:simulate{doses = {{time = 0, amount = 10, to = "A"}},
+                        times = tt, rtol = 1e-11, atol = 1e-13}
+  local args = {"/usr/bin/python3", "-", pyf}
+  for k = 1, #tt do
+    args[#args + 1] = ("%.17g,%.17g,%.17g"):format(tt[k], rr.states.A[k],
+                                                    rr.states.B[k])
+  end
+  local script = [==[
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("m", sys.argv[1])
+M = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(M)
+from scipy.integrate import solve_ivp
+pts = [list(map(float, a.split(","))) for a in sys.argv[2:]]
+r = solve_ivp(lambda t, y: M.rhs(t, y, M.DEFAULTS), (0, pts[-1][0]),
+              [10.0, 0.0], method="LSODA", rtol=1e-11, atol=1e-13,
+              t_eval=[q[0] for q in pts])
+for k, q in enumerate(pts):
+    o = M.outputs(q[0], q[1:], M.DEFAULTS)
+    print(repr(r.y[0][k]), repr(r.y[1][k]), *map(repr, o))
+]==]
+  local status, out = rk.run(args, script, 120)
+  if status ~= 0 or not out:find("%d") then
+    t.skip("m:write_python: no /usr/bin/python3 with scipy here", 2)
+  else
+    local wy, wo, k = 0, 0, 0
+    for line in out:gmatch("[^\n]+") do
+      k = k + 1
+      local v = {}
+      for x in line:gmatch("%S+") do v[#v + 1] = tonumber(x) end
+      local got = {rr.states.A[k], rr.states.B[k], rr.outputs.C[k],
+                   rr.outputs.L[k], rr.outputs.S[k]}
+      for j = 1, 5 do
+        local d = math.abs(v[j] - got[j]) / math.max(math.abs(got[j]), 1e-300)
+        if j <= 2 then wy = math.max(wy, d) else wo = math.max(wo, d) end
+      end
+    end
+    t.ok(k == #tt and wy <= 1e-6, ("m:write_python: scipy LSODA on the "
+      .. "written right-hand side follows radiokin (worst rel. diff %.2g "
+      .. "<= 1e-6)"):format(wy))
+    t.ok(k == #tt and wo <= 1e-14, ("m:write_python: the written outputs at "
+      .. "radiokin's states are radiokin's (worst rel. diff %.2g)"):format(wo))
+  end
   -- x_{k+1} = x_k * x_k + x_k, 60 levels: 3^60 nodes as a tree
   local deep = rk.model{name = "deep", states = {"A"}, params = {k = 1},
     ode = function(s, p)
@@ -205,7 +254,8 @@ do
   local lines = table.concat(info_script.report({input = model,
                                                   time_unit = "min"}), "\n")
   t.like(lines, "time unit: min (not declared in the file", "sbml_info: the time unit and that the file declares none")
-  t.like(lines, "reactions: 70, rules: 4, initial assignments: 29", "sbml_info: the counts")
+  t.like(lines, "reactions: 70, rules: 4, initial assignments: 29, function definitions: 0, events: 0",
+    "sbml_info: the counts")
   t.like(lines, "Blood.Hot", "sbml_info: species by Compartment.Species")
   t.raises(function() info_script.parse_args({}) end, "no model file given",
     "sbml_info: no file is refused with the usage")
@@ -240,6 +290,29 @@ do
   t.like(text, "^time_h,Blood.Hot,Blood.Cold,", "sbml_sim: CSV header time_h then the states")
   t.is(r1.states["KidneyBound.Hot"][5], r.states["KidneyBound.Hot"][25], 1e-4,
     "sbml_sim: the same kidney amount at 24 h as m:simulate")
+  local png = t.read_file(tmp .. "/sim.png")
+  t.ok(png and png:sub(1, 8) == "\137PNG\r\n\26\n",
+    "sbml_sim: a PNG plot beside the CSV (sim.png)")
+  local o2 = sim.parse_args({model, "--time-unit", "min", "--dose",
+    "Blood.Hot=10", "--t-end", "24", "--out", tmp .. "/sim2.csv", "--quiet",
+    "--plot", tmp .. "/kidney.png", "--plot-vars", "KidneyBound.Hot,Kidney.R",
+    "--log"})
+  sim.run(o2)
+  png = t.read_file(tmp .. "/kidney.png")
+  t.ok(png and png:sub(1, 4) == "\137PNG" and not io.open(tmp .. "/sim2.png"),
+    "sbml_sim: --plot names the file; --plot-vars takes states and outputs")
+  t.raises(function() sim.run(sim.parse_args({model, "--time-unit", "min",
+    "--out", tmp .. "/sim3.csv", "--quiet", "--plot-vars", "Nope"})) end,
+    "'Nope' is neither a state nor an output",
+    "sbml_sim: an unknown --plot-vars name is refused, naming it")
+  t.ok(not io.open(tmp .. "/sim3.csv"), "... before anything is written")
+  sim.run(sim.parse_args({model, "--time-unit", "min", "--out",
+    tmp .. "/sim4.csv", "--quiet", "--no-plot"}))
+  t.ok(io.open(tmp .. "/sim4.csv") and not io.open(tmp .. "/sim4.png"),
+    "sbml_sim: --no-plot writes the CSV only")
+  t.raises(function() sim.parse_args({model, "--out", tmp .. "/a.png",
+    "--plot", tmp .. "/a.png"}) end, "is the CSV file too",
+    "sbml_sim: the plot cannot overwrite the CSV")
   t.raises(function() sim.parse_args({model, "--dose", "Blood.Hot"}) end,
     "NAME=AMOUNT", "sbml_sim: a dose without amount is refused")
   t.raises(function() sim.run(sim.parse_args({model, "--time-unit", "min",

@@ -26,15 +26,10 @@ for k = 3, arg and #arg or 0 do only[#only + 1] = arg[k] end
 
 -- Tags radiokin does not support, and why.
 local UNSUPPORTED = {
-  EventNoDelay = "events", EventWithDelay = "events",
-  EventPriority = "events", EventIsPersistent = "events",
-  EventIsNotPersistent = "events", EventT0Firing = "events",
-  EventUsesTriggerTimeValues = "events",
-  EventUsesAssignmentTimeValues = "events",
-  RandomEventExecution = "events", DelayInTrigger = "events",
+  RandomEventExecution = "random order of simultaneous events",
+  DelayInTrigger = "delay",
   AlgebraicRule = "algebraic rules", FastReaction = "fast reactions",
-  CSymbolDelay = "delay", CSymbolRateOf = "rateOf",
-  ConversionFactors = "conversion factors",
+  CSymbolDelay = "delay",
 }
 
 local function read(path)

@@ -55,6 +55,8 @@ struct rkin_model {
   rkin_node *mods;
   rkin_tape *mods_tape, *dmods_tape;
   int has_mods;
+  /* model events (rkin_model_set_events), NULL when none */
+  rkin_mevents *mev;
   /* why some names are not states (rkin_model_set_state_notes) */
   size_t n_notes;
   char **note_names, **notes;
@@ -113,6 +115,7 @@ void rkin_model_free(rkin_model *m)
   rkin_tape_free(m->pj);
   free(m->pj_idx);
   free(m->pj_par);
+  rkin_mevents_free(m->mev);
   rkin_graph_free(m->g);
   free(m);
 }
@@ -1331,4 +1334,34 @@ int rkin_model_native(rkin_model *m, const char *cache_dir, rkin_err *err)
 int rkin_model_is_native(const rkin_model *m)
 {
   return m && m->native;
+}
+
+/* ------------------------------------------------------- model events */
+
+int rkin_model_set_events(rkin_model *m, const rkin_model_event *ev,
+                          size_t n, rkin_err *err)
+{
+  if (m->mev)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': events are already "
+                        "set", m->name);
+  if (n == 0) return RKIN_OK;
+  m->mev = rkin_mevents_compile(m->g, m->name, m->n, m->np,
+                                (const char *const *)m->states, ev, n, err);
+  return m->mev ? RKIN_OK : err ? err->code : RKIN_ENOMEM;
+}
+
+const rkin_mevents *rkin_model_events(const rkin_model *m)
+{
+  return m->mev;
+}
+
+void rkin_model_event_root_text(const rkin_model *m, size_t k, char *buf,
+                                size_t size)
+{
+  if (!m->mev) {
+    snprintf(buf, size, "?");
+    return;
+  }
+  rkin_mevents_root_text(m->mev, m->g, k, (const char *const *)m->states,
+                         (const char *const *)m->params, buf, size);
 }

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/expr.h"
+#include "core/mevent.h"
 #include "core/nuclide.h"
 
 typedef struct rkin_model rkin_model;
@@ -194,5 +195,18 @@ int rkin_model_dose_mods_dparams(const rkin_model *m, const double *p,
  * says why. */
 int rkin_model_native(rkin_model *m, const char *cache_dir, rkin_err *err);
 int rkin_model_is_native(const rkin_model *m);
+/* ---- Model events (core/mevent.h: SBML events): discrete changes of
+ * states when a trigger on states and time becomes true, with optional
+ * delay and priority; the CVODES path applies them (a model with events
+ * never takes the exact path). Sets ev[0..n-1] (nodes of the model's
+ * graph); RKIN_EINVAL naming the event as rkin_mevents_compile. Call once,
+ * right after rkin_model_new; n = 0 sets none. */
+int rkin_model_set_events(rkin_model *m, const rkin_model_event *ev,
+                          size_t n, rkin_err *err);
+/* The compiled events, NULL for a model without. */
+const rkin_mevents *rkin_model_events(const rkin_model *m);
+/* The comparison behind root k of the events as text, for messages. */
+void rkin_model_event_root_text(const rkin_model *m, size_t k, char *buf,
+                                size_t size);
 
 #endif

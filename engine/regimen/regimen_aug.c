@@ -157,6 +157,12 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   copier c;
   char name[96];
   rkin_node *mods = NULL;
+  if (rkin_model_events(m))
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: model '%s' has events "
+                        "(event '%s'); the regimen's augmented model does "
+                        "not carry them (not implemented)",
+                        rkin_model_name(m),
+                        rkin_mevents_name(rkin_model_events(m), 0));
   if (!aug_mem_alloc(&a, r, ng) || !(c.dst = rkin_graph_new())) {
     aug_mem_free(&a, nr);
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");

@@ -25,8 +25,22 @@
  * - Model time: opts->time_unit or the file's declaration; radiokin's time
  *   is hours, so derivatives are divided by the hours per model time unit
  *   and the time symbol is t / (hours per unit).
+ * - Events (model events, core/mevent.h; fired by the CVODES path as
+ *   solve/mevent_run.h says): triggers, delays (model time, converted to
+ *   hours), priorities, initialValue, persistent,
+ *   useValuesFromTriggerTime (Level 2: initial value true, persistent).
+ *   Variables an event assigns are states (derivative 0 unless rules or
+ *   reactions change them); a value assigned to a concentration species
+ *   becomes its amount at the compartment's size then; a compartment set
+ *   by an event keeps its species' amounts (a state holding a
+ *   concentration is rescaled).
+ * - Conversion factors (L3: the species', else the model's) multiply
+ *   what reactions add to a species.
+ * - rateOf (L3V2): the symbol's value differentiated along the states'
+ *   derivatives and time, per model time unit; at t0 (initial
+ *   assignments) from the t0 values.
  * Not supported (an error naming the element): algebraic rules, fast
- * reactions, events, delay, rateOf, conversion factors, required L3
+ * reactions, delay, required L3
  * packages, infinite or NaN values. libSBML is linked statically with its
  * symbols hidden (configure.ac: DCMTK also defines a class XMLNode). */
 #ifndef RKIN_SBML_H
@@ -73,6 +87,7 @@ typedef struct {
   char **warn;                 /* messages (capped) */
   int level, version;
   size_t n_reactions, n_rules, n_initial_assignments, n_functions;
+  size_t n_events;
 } rkin_sbml_result;
 
 /* Reads path into res->model (with its names and warnings). On failure

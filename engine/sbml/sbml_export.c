@@ -244,6 +244,12 @@ char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
   double lam = rkin_model_lambda(mo);
   char *text = NULL;
   const double *def = rkin_model_defaults(mo);
+  if (rkin_model_events(mo)) {
+    rkin_err_set(err, RKIN_EINVAL, "model '%s': its events (event '%s') are "
+                 "not written to SBML (not implemented)", rkin_model_name(mo),
+                 rkin_mevents_name(rkin_model_events(mo), 0));
+    return NULL;
+  }
   if (rkin_model_has_dose_mods(mo)) {
     rkin_err_set(err, RKIN_EINVAL, "model '%s': dose modifiers (bioav, lag, "
                  "rate, duration) have no SBML form", rkin_model_name(mo));

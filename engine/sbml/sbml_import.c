@@ -35,6 +35,8 @@ typedef struct {
   int comp;                   /* species: index of its compartment */
   int hosu, boundary, constant, zero_dim;
   int reacts;                 /* species changed by a reaction */
+  int evtarget;               /* assigned by an event */
+  const char *cf;             /* species: conversion factor id, or NULL */
   int state;                  /* state index or -1 */
   int shifted;                /* state holds value - initial value */
   int param;                  /* parameter index or -1 */
@@ -42,6 +44,8 @@ typedef struct {
   int mark[2];
   rkin_node val[2];           /* SBML value (what math sees) at t0 / t */
   rkin_node amount0;          /* species: amount at t0 */
+  int dmark;                  /* state_deriv: UNSEEN, BUSY, DONE */
+  rkin_node deriv;            /* states: d/dt (h), from its decay term on */
 } sym;
 
 typedef struct scope {
@@ -66,6 +70,8 @@ typedef struct {
   double *pvals;
   size_t ns;                 /* states */
   int depth;
+  int derivs_ready;          /* states' initial values known (rateOf) */
+  double lam;                /* the nuclide's decay per hour, or 0 */
   rkin_sbml_result *res;
   const char *path;
 } ctx;
@@ -160,6 +166,9 @@ static int add_param(ctx *c, const char *name, double v)
 static rkin_node value_of(ctx *c, int i, int mode);
 static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
                       const char *where);
+
+static rkin_node rate_init(ctx *c, int i, const char *where);
+static rkin_node rate_dyn(ctx *c, int i, const char *where);
 
 static rkin_node K(ctx *c, double v) { return rkin_expr_const(c->g, v); }
 static rkin_node B(ctx *c, rkin_op op, rkin_node a, rkin_node b)
@@ -501,9 +510,26 @@ static rkin_node conv(ctx *c, const ASTNode_t *a, int mode, const scope *sc,
   case AST_FUNCTION_DELAY:
     return fail(c, RKIN_EINVAL, "%s: the delay function (csymbol delay) "
                 "is not supported", where);
-  case AST_FUNCTION_RATE_OF:
-    return fail(c, RKIN_EINVAL, "%s: the rateOf function (csymbol rateOf) "
-                "is not supported", where);
+  case AST_FUNCTION_RATE_OF: {
+    const ASTNode_t *x = n == 1 ? ASTNode_getChild(a, 0) : NULL;
+    int i = x && ASTNode_getType(x) == AST_NAME ? find(c, ASTNode_getName(x))
+                                                : -1;
+    const scope *p;
+    size_t q;
+    /* a local parameter of a kinetic law is constant; a function's
+     * argument is an expression, not a symbol */
+    for (p = sc; x && ASTNode_getType(x) == AST_NAME && p; p = p->up)
+      for (q = 0; q < p->n; q++)
+        if (p->names[q] && strcmp(p->names[q], ASTNode_getName(x)) == 0) {
+          if (rkin_expr_op(c->g, p->nodes[q]) == RKIN_OP_PARAM) return K(c, 0);
+          return fail(c, RKIN_EINVAL, "%s: rateOf of the function argument "
+                      "'%s' is not supported", where, p->names[q]);
+        }
+    if (i < 0 || c->s[i].kind == 'r' || c->s[i].kind == 'f')
+      return fail(c, RKIN_EINVAL, "%s: rateOf takes the name of a "
+                  "compartment, species or parameter", where);
+    return mode == MODE_INIT ? rate_init(c, i, where) : rate_dyn(c, i, where);
+  }
   default:
     break;
   }
@@ -899,6 +925,15 @@ static const char *nm(const SBase_t *el, const char *id, int has_name,
   return has_name && name && *name ? name : id;
 }
 
+/* An event's id for messages ("number 3 (no id)" without one), in buf
+ * (32 bytes) unless it has an id. */
+static const char *event_id(Event_t *ev, unsigned k, char *buf)
+{
+  if (Event_isSetId(ev) && *Event_getId(ev)) return Event_getId(ev);
+  snprintf(buf, 32, "number %u (no id)", k + 1);
+  return buf;
+}
+
 /* Collects the symbols with their rules and initial assignments. */
 static int collect(ctx *c)
 {
@@ -931,10 +966,11 @@ static int collect(ctx *c)
     c->s[i].hosu = Species_getHasOnlySubstanceUnits(sp);
     c->s[i].boundary = Species_getBoundaryCondition(sp);
     c->s[i].constant = Species_getConstant(sp);
-    if (Species_isSetConversionFactor(sp) || Model_isSetConversionFactor(m))
-      return fail(c, RKIN_EINVAL, "species '%s' (line %u): conversion "
-                  "factors are not supported", c->s[i].id,
-                  SBase_getLine((SBase_t *)sp));
+    /* L3: the species' conversion factor, else the model's */
+    c->s[i].cf = Species_isSetConversionFactor(sp)
+                     ? Species_getConversionFactor(sp)
+                     : Model_isSetConversionFactor(m)
+                         ? Model_getConversionFactor(m) : NULL;
   }
   for (k = 0; k < npar; k++, i++) {
     Parameter_t *p = Model_getParameter(m, k);
@@ -1025,12 +1061,26 @@ static int collect(ctx *c)
     }
     c->s[si].ia = InitialAssignment_getMath(ia);
   }
-  if (Model_getNumEvents(m))
-    return fail(c, RKIN_EINVAL, "event '%s' (line %u): events are not "
-                "supported",
-                Event_isSetId(Model_getEvent(m, 0))
-                    ? Event_getId(Model_getEvent(m, 0)) : "(no id)",
-                SBase_getLine((SBase_t *)Model_getEvent(m, 0)));
+  /* event assignments: their variables become states */
+  for (k = 0; k < Model_getNumEvents(m); k++) {
+    Event_t *ev = Model_getEvent(m, k);
+    char eb[32];
+    for (j = 0; j < Event_getNumEventAssignments(ev); j++) {
+      EventAssignment_t *ea = Event_getEventAssignment(ev, j);
+      int si = find(c, EventAssignment_getVariable(ea));
+      if (si < 0 || c->s[si].kind == 'r')
+        return fail(c, RKIN_EINVAL, "event '%s' (line %u): assignment to "
+                    "unknown variable '%s'", event_id(ev, k, eb),
+                    SBase_getLine((SBase_t *)ea),
+                    EventAssignment_getVariable(ea));
+      if (c->s[si].arule)
+        return fail(c, RKIN_EINVAL, "event '%s' (line %u): '%s' is set by "
+                    "an assignment rule and cannot be assigned by an event",
+                    event_id(ev, k, eb), SBase_getLine((SBase_t *)ea),
+                    c->s[si].id);
+      if (EventAssignment_getMath(ea)) c->s[si].evtarget = 1;
+    }
+  }
   if (Model_getNumConstraints(m))
     warn(c->res, "%s: %u constraints ignored", c->path,
          Model_getNumConstraints(m));
@@ -1116,10 +1166,12 @@ static int classify(ctx *c)
   for (i = 0; i < c->n_sym; i++) {
     sym *s = &c->s[i];
     if (s->kind == 'r') continue;
-    if (s->rrule || (s->kind == 's' && s->reacts && !s->arule)) {
-      if (s->constant)
+    if (s->rrule || (s->kind == 's' && s->reacts && !s->arule)
+        || s->evtarget) {
+      if (s->constant && (s->rrule || s->evtarget))
         return fail(c, RKIN_EINVAL, "%s '%s' (line %u) is constant but has "
-                    "a rate rule", kind_name(s->kind), s->id, line_of(s));
+                    "a %s", kind_name(s->kind), s->id, line_of(s),
+                    s->rrule ? "rate rule" : "event assignment");
       s->state = (int)c->ns++;
     } else if (s->kind == 'p' && !s->arule && s->ia && !uses_symbols(s->ia)) {
       /* an initial assignment of a number (as radiokin writes values that
@@ -1153,15 +1205,330 @@ static int classify(ctx *c)
   return 0;
 }
 
+/* --------------------------------------------------- derivatives, rateOf */
+
+/* d/dt (per hour) of the state of symbol i: its rate rule, or what the
+ * reactions add to a species (stoichiometry x rate x conversion factor),
+ * after the decay term emit put in s->deriv; built once, on demand (a
+ * rateOf may ask for it while another derivative is built). The sums keep
+ * the order of the reactions and their species references. */
+static rkin_node state_deriv(ctx *c, int i)
+{
+  sym *s = &c->s[i];
+  unsigned r, j;
+  char wb[256];
+  rkin_node d;
+  if (c->rc) return c->rc;
+  if (s->dmark == DONE) return s->deriv;
+  if (s->dmark == BUSY)
+    return fail(c, RKIN_EINVAL, "rateOf: the rate of change of %s '%s' "
+                "(line %u) depends on itself (an algebraic loop)",
+                kind_name(s->kind), s->id, line_of(s));
+  s->dmark = BUSY;
+  d = s->deriv;
+  if (s->rrule) {
+    rkin_node x = num(c, conv(c, s->rrule, MODE_DYN, NULL,
+                              math_where(c, s, "rate rule", wb, sizeof wb)));
+    d = B(c, RKIN_OP_ADD, d, B(c, RKIN_OP_DIV, x, K(c, c->hours)));
+  } else if (s->kind == 's' && s->reacts) {
+    for (r = 0; r < Model_getNumReactions(c->m) && !c->rc; r++) {
+      Reaction_t *re = Model_getReaction(c->m, r);
+      unsigned nre = Reaction_getNumReactants(re);
+      rkin_node rate = -1;
+      for (j = 0; j < nre + Reaction_getNumProducts(re) && !c->rc; j++) {
+        SpeciesReference_t *sr = j < nre ? Reaction_getReactant(re, j)
+                                         : Reaction_getProduct(re, j - nre);
+        rkin_node flux;
+        if (find(c, SpeciesReference_getSpecies(sr)) != i) continue;
+        if (rate < 0) rate = value_of(c, find(c, Reaction_getId(re)),
+                                      MODE_DYN);
+        flux = B(c, RKIN_OP_MUL, stoich(c, sr, Reaction_getId(re)), rate);
+        flux = B(c, RKIN_OP_DIV, flux, K(c, c->hours));
+        if (s->cf) {
+          /* a conversion factor scales the reactions' extent to the
+           * species' substance (SBML L3) */
+          int fi = find(c, s->cf);
+          if (fi < 0 || c->s[fi].kind != 'p')
+            return fail(c, RKIN_EINVAL, "species '%s' (line %u): "
+                        "conversion factor '%s' is not a parameter", s->id,
+                        line_of(s), s->cf);
+          flux = B(c, RKIN_OP_MUL, flux, value_of(c, fi, MODE_DYN));
+        }
+        d = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD, d, flux);
+      }
+    }
+  }
+  if (c->rc) return c->rc;
+  s->deriv = d;
+  s->dmark = DONE;
+  return d;
+}
+
+/* rateOf(symbol i) at time t, per model time unit: the symbol's value
+ * differentiated along the states' derivatives (decay included) and time
+ * (chain rule on the expression graph). */
+static rkin_node rate_dyn(ctx *c, int i, const char *where)
+{
+  rkin_node v = value_of(c, i, MODE_DYN), d;
+  int *idx = NULL;
+  size_t n = 0, k, q;
+  if (c->rc) return c->rc;
+  if (!c->derivs_ready)
+    return fail(c, RKIN_EINVAL, "%s: rateOf is used where the initial "
+                "state is not known yet", where);
+  if (rkin_expr_leaves(c->g, v, RKIN_OP_STATE, &idx, &n))
+    return fail(c, RKIN_ENOMEM, "out of memory");
+  d = rkin_expr_diff(c->g, v, rkin_expr_time(c->g));
+  for (k = 0; k < n && !c->rc; k++) {
+    rkin_node f = -1, y = rkin_expr_state(c->g, idx[k]);
+    for (q = 0; q < c->n_sym; q++)
+      if (c->s[q].state == idx[k]) f = state_deriv(c, (int)q);
+    if (f < 0) break;
+    if (c->lam > 0) f = B(c, RKIN_OP_SUB, f, B(c, RKIN_OP_MUL, K(c, c->lam), y));
+    d = B(c, RKIN_OP_ADD, d, B(c, RKIN_OP_MUL, rkin_expr_diff(c->g, v, y), f));
+  }
+  free(idx);
+  if (c->rc) return c->rc;
+  return B(c, RKIN_OP_MUL, d, K(c, c->hours));
+}
+
+/* rateOf(symbol i) at t0 (initial assignments), from the t0 values:
+ * a rate rule's value, or what the reactions add to a species (as a
+ * concentration when the math sees one); 0 for what nothing changes. */
+static rkin_node rate_init(ctx *c, int i, const char *where)
+{
+  sym *s = &c->s[i];
+  unsigned r, j;
+  rkin_node dn;
+  char wb[256];
+  if (s->rrule)
+    return num(c, conv(c, s->rrule, MODE_INIT, NULL,
+                       math_where(c, s, "rate rule", wb, sizeof wb)));
+  if (s->arule)
+    return fail(c, RKIN_EINVAL, "%s: rateOf of '%s', set by an assignment "
+                "rule, at t0 is not supported", where, s->id);
+  if (s->kind != 's') return K(c, 0);
+  dn = K(c, 0);
+  for (r = 0; s->reacts && r < Model_getNumReactions(c->m) && !c->rc; r++) {
+    Reaction_t *re = Model_getReaction(c->m, r);
+    unsigned nre = Reaction_getNumReactants(re);
+    for (j = 0; j < nre + Reaction_getNumProducts(re) && !c->rc; j++) {
+      SpeciesReference_t *sr = j < nre ? Reaction_getReactant(re, j)
+                                       : Reaction_getProduct(re, j - nre);
+      rkin_node st, flux;
+      if (find(c, SpeciesReference_getSpecies(sr)) != i) continue;
+      if (SpeciesReference_isSetStoichiometryMath(sr))
+        return fail(c, RKIN_EINVAL, "%s: rateOf at t0 of a species with "
+                    "stoichiometryMath is not supported", where);
+      st = SpeciesReference_isSetId(sr)
+               ? value_of(c, find(c, SpeciesReference_getId(sr)), MODE_INIT)
+               : K(c, SpeciesReference_getStoichiometry(sr));
+      flux = B(c, RKIN_OP_MUL, st, value_of(c, find(c, Reaction_getId(re)),
+                                            MODE_INIT));
+      if (s->cf) flux = B(c, RKIN_OP_MUL, flux, value_of(c, find(c, s->cf),
+                                                         MODE_INIT));
+      dn = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD, dn, flux);
+    }
+  }
+  if (s->hosu || s->zero_dim) return dn;
+  {
+    /* d(n / V) = dn / V - n dV / V^2 */
+    rkin_node V = value_of(c, s->comp, MODE_INIT);
+    rkin_node dV = rate_init(c, s->comp, where);
+    rkin_node n0 = species_amount0(c, i);
+    return B(c, RKIN_OP_SUB, B(c, RKIN_OP_DIV, dn, V),
+             B(c, RKIN_OP_DIV, B(c, RKIN_OP_MUL, n0, dV),
+               B(c, RKIN_OP_MUL, V, V)));
+  }
+}
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct {
+  size_t n;
+  rkin_model_event *ev;
+  int *target;          /* every event's assignments, one after another */
+  rkin_node *value;
+  rkin_node *raw;       /* the SBML values assigned (before conversion) */
+  char **names;
+} evbuild;
+
+static void evbuild_free(evbuild *b)
+{
+  size_t k;
+  for (k = 0; b->names && k < b->n; k++) free(b->names[k]);
+  free(b->names);
+  free(b->ev);
+  free(b->target);
+  free(b->value);
+  free(b->raw);
+}
+
+/* The value a state takes when an event assigns v to symbol s (the
+ * amount of a species whose math value is a concentration, at the
+ * compartment's size then; minus the initial value of a shifted state). */
+static rkin_node assigned_state(ctx *c, int i, rkin_node v)
+{
+  sym *s = &c->s[i];
+  if (s->kind == 's' && !s->rrule) {
+    v = amount_from(c, s, v, MODE_DYN);
+    return s->shifted ? B(c, RKIN_OP_SUB, v, s->amount0) : v;
+  }
+  return s->shifted ? B(c, RKIN_OP_SUB, v, value_of(c, i, MODE_INIT)) : v;
+}
+
+/* 1 when species s's state holds its concentration (a rate rule on a
+ * concentration). */
+static int holds_conc(const sym *s)
+{
+  return s->kind == 's' && s->rrule && !s->hosu && !s->zero_dim;
+}
+
+/* The species of compartment ci whose states hold concentrations. */
+static size_t conc_states_in(ctx *c, int ci)
+{
+  size_t i, n = 0;
+  if (ci < 0 || c->s[ci].kind != 'c') return 0;
+  for (i = 0; i < c->n_sym; i++)
+    if (c->s[i].kind == 's' && c->s[i].comp == ci && holds_conc(&c->s[i]))
+      n++;
+  return n;
+}
+
+/* When an event sets compartment ci to size x, the amounts in it stay
+ * (SBML): a state holding a concentration is rescaled by old / new size;
+ * a concentration the same event assigns is an amount at the old size
+ * too (all of an event's values are computed before any is assigned), so
+ * it is rescaled the same way. Appends to the event's assignments
+ * (first: its first; a: the next free slot). */
+static void rescale_conc(ctx *c, evbuild *b, rkin_model_event *v, int ci,
+                         rkin_node x, size_t first, size_t *a)
+{
+  size_t i, j;
+  for (i = 0; i < c->n_sym; i++) {
+    sym *s = &c->s[i];
+    size_t mine = *a;
+    rkin_node conc;
+    if (s->kind != 's' || s->comp != ci || !holds_conc(s)) continue;
+    for (j = first; j < *a; j++)
+      if (b->target[j] == s->state) mine = j;
+    conc = mine < *a ? b->raw[mine] : value_of(c, (int)i, MODE_DYN);
+    conc = B(c, RKIN_OP_DIV, B(c, RKIN_OP_MUL, conc,
+                               value_of(c, ci, MODE_DYN)), x);
+    if (mine == *a) {
+      b->target[(*a)++] = s->state;
+      v->n_assign++;
+    }
+    b->value[mine] = assigned_state(c, (int)i, conc);
+  }
+}
+
+/* The model's events as radiokin model events (states by then known and
+ * their initial values built). Times: delays are in the model's time
+ * unit, radiokin's in hours. */
+static int build_events(ctx *c, evbuild *b)
+{
+  Model_t *m = c->m;
+  unsigned ne = Model_getNumEvents(m), k, j;
+  size_t na = 0, a = 0;
+  char wb[300];
+  for (k = 0; k < ne; k++) {
+    Event_t *e = Model_getEvent(m, k);
+    na += Event_getNumEventAssignments(e);
+    for (j = 0; j < Event_getNumEventAssignments(e); j++)
+      na += conc_states_in(c, find(c, EventAssignment_getVariable(
+                                          Event_getEventAssignment(e, j))));
+  }
+  b->n = ne;
+  b->ev = calloc(ne + 1, sizeof *b->ev);
+  b->names = calloc(ne + 1, sizeof *b->names);
+  b->target = calloc(na + 1, sizeof *b->target);
+  b->value = calloc(na + 1, sizeof *b->value);
+  b->raw = calloc(na + 1, sizeof *b->raw);
+  if (!b->ev || !b->names || !b->target || !b->value || !b->raw)
+    return fail(c, RKIN_ENOMEM, "out of memory");
+  for (k = 0; k < ne && !c->rc; k++) {
+    Event_t *e = Model_getEvent(m, k);
+    rkin_model_event *v = &b->ev[k];
+    Trigger_t *tr = Event_getTrigger(e);
+    unsigned level = SBase_getLevel((SBase_t *)e);
+    unsigned line = SBase_getLine((SBase_t *)e);
+    char eb[32];
+    if (!(b->names[k] = strdup(event_id(e, k, eb))))
+      return fail(c, RKIN_ENOMEM, "out of memory");
+    v->name = b->names[k];
+    snprintf(wb, sizeof wb, "trigger of event '%s' (line %u)", v->name, line);
+    if (!tr || !Trigger_getMath(tr)) {
+      warn(c->res, "%s: %s has no math: the event never fires", c->path, wb);
+      v->trigger = B(c, RKIN_OP_LT, K(c, 1), K(c, 0));
+    } else {
+      v->trigger = cond(c, conv(c, Trigger_getMath(tr), MODE_DYN, NULL, wb));
+    }
+    /* Level 2 has neither attribute: an event cannot fire at t0 and its
+     * trigger need not stay true */
+    v->initial_value = level >= 3 && tr ? Trigger_getInitialValue(tr) : 1;
+    v->persistent = level >= 3 && tr ? Trigger_getPersistent(tr) : 1;
+    v->from_trigger = Event_getUseValuesFromTriggerTime(e) != 0;
+    v->delay = v->priority = -1;
+    if (Event_isSetDelay(e) && Delay_getMath(Event_getDelay(e))) {
+      snprintf(wb, sizeof wb, "delay of event '%s' (line %u)", v->name, line);
+      v->delay = B(c, RKIN_OP_MUL, num(c, conv(c, Delay_getMath(
+                     Event_getDelay(e)), MODE_DYN, NULL, wb)), K(c, c->hours));
+    }
+    if (Event_isSetPriority(e) && Priority_getMath(Event_getPriority(e))) {
+      snprintf(wb, sizeof wb, "priority of event '%s' (line %u)", v->name,
+               line);
+      v->priority = num(c, conv(c, Priority_getMath(Event_getPriority(e)),
+                                MODE_DYN, NULL, wb));
+    }
+    v->target = b->target + a;
+    v->value = b->value + a;
+    for (j = 0; j < Event_getNumEventAssignments(e) && !c->rc; j++) {
+      EventAssignment_t *ea = Event_getEventAssignment(e, j);
+      int si = find(c, EventAssignment_getVariable(ea));
+      rkin_node x;
+      if (!EventAssignment_getMath(ea)) {
+        warn(c->res, "%s:%u: event '%s': the assignment to '%s' has no "
+             "math: ignored", c->path, SBase_getLine((SBase_t *)ea),
+             v->name, EventAssignment_getVariable(ea));
+        continue;
+      }
+      snprintf(wb, sizeof wb, "assignment to '%s' of event '%s' (line %u)",
+               EventAssignment_getVariable(ea), v->name,
+               SBase_getLine((SBase_t *)ea));
+      x = num(c, conv(c, EventAssignment_getMath(ea), MODE_DYN, NULL, wb));
+      if (c->rc) break;
+      b->target[a] = c->s[si].state;
+      b->raw[a] = x;
+      b->value[a++] = assigned_state(c, si, x);
+      v->n_assign++;
+    }
+    /* after all of the event's own assignments (so it may set a species
+     * and its compartment) */
+    for (j = 0; j < Event_getNumEventAssignments(e) && !c->rc; j++) {
+      EventAssignment_t *ea = Event_getEventAssignment(e, j);
+      int si = find(c, EventAssignment_getVariable(ea));
+      if (EventAssignment_getMath(ea) && c->s[si].kind == 'c') {
+        size_t q;
+        for (q = (size_t)(v->target - b->target); q < a; q++)
+          if (b->target[q] == c->s[si].state) break;
+        /* the new size: the value assigned (before the shift) */
+        rescale_conc(c, b, v, si, b->raw[q], (size_t)(v->target - b->target),
+                     &a);
+      }
+    }
+  }
+  return c->rc;
+}
+
 static int emit(ctx *c, const rkin_sbml_opts *o)
 {
-  size_t i, no = 0, nsr = 0, k;
-  unsigned r, j;
+  evbuild evb = {0};
+  size_t i, no = 0, k;
   rkin_node *deriv = NULL, *onodes = NULL;
   char **snames = NULL, **onames = NULL;
   rkin_model_spec spec;
   double lam = o && o->nuclide ? rkin_nuclide_lambda(o->nuclide) : 0.0;
-  char wb[256];
   size_t ns = c->ns ? c->ns : 1;
   deriv = calloc(ns, sizeof *deriv);
   snames = calloc(ns, sizeof *snames);
@@ -1192,47 +1559,25 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
       sprintf(snames[s->state], "delta(%s)", s->name);
       s->output = 1;
     }
+    s->deriv = K(c, 0);
     if (s->kind == 's' && !s->rrule) {
       if (lam > 0.0 && s->shifted)
-        deriv[s->state] = U(c, RKIN_OP_NEG,
-                            B(c, RKIN_OP_MUL, K(c, lam), s->amount0));
+        s->deriv = U(c, RKIN_OP_NEG, B(c, RKIN_OP_MUL, K(c, lam), s->amount0));
     } else if (lam > 0.0) {
-      fail(c, RKIN_EINVAL, "nuclide: %s '%s' is a state set by a rate rule; "
-           "decay is added only to species changed by reactions",
+      fail(c, RKIN_EINVAL, "nuclide: %s '%s' is a state set by a rate rule "
+           "or an event; decay is added only to species",
            kind_name(s->kind), s->id);
     }
   }
   if (c->rc) goto done;
   if (c->ns == 0) snames[0] = strdup("(no state)");
-  /* rate rules: d value / d t_model; radiokin's time is hours */
-  for (i = 0; i < c->n_sym && !c->rc; i++) {
-    sym *s = &c->s[i];
-    rkin_node d;
-    if (!s->rrule) continue;
-    d = num(c, conv(c, s->rrule, MODE_DYN, NULL,
-                    math_where(c, s, "rate rule", wb, sizeof wb)));
-    deriv[s->state] = B(c, RKIN_OP_ADD, deriv[s->state],
-                        B(c, RKIN_OP_DIV, d, K(c, c->hours)));
-  }
-  /* reactions: d amount / d t = sum stoichiometry x rate */
-  for (r = 0; r < Model_getNumReactions(c->m) && !c->rc; r++) {
-    Reaction_t *re = Model_getReaction(c->m, r);
-    int ri = find(c, Reaction_getId(re));
-    unsigned nre = Reaction_getNumReactants(re);
-    rkin_node rate = value_of(c, ri, MODE_DYN);
-    for (j = 0; j < nre + Reaction_getNumProducts(re) && !c->rc; j++) {
-      SpeciesReference_t *sr = j < nre ? Reaction_getReactant(re, j)
-                                       : Reaction_getProduct(re, j - nre);
-      sym *sp = &c->s[find(c, SpeciesReference_getSpecies(sr))];
-      rkin_node flux;
-      if (sp->state < 0 || sp->rrule) continue;
-      flux = B(c, RKIN_OP_MUL, stoich(c, sr, Reaction_getId(re)), rate);
-      flux = B(c, RKIN_OP_DIV, flux, K(c, c->hours));
-      deriv[sp->state] = B(c, j < nre ? RKIN_OP_SUB : RKIN_OP_ADD,
-                           deriv[sp->state], flux);
-      nsr++;
-    }
-  }
+  /* derivatives: rate rules (d value / d t_model; radiokin's time is
+   * hours) and reactions (d amount / d t = sum stoichiometry x rate) */
+  c->derivs_ready = 1;
+  c->lam = lam;
+  for (i = 0; i < c->n_sym && !c->rc; i++)
+    if (c->s[i].state >= 0)
+      deriv[c->s[i].state] = state_deriv(c, (int)i);
   if (c->rc) goto done;
   /* outputs: values of rule-set or derived symbols (species as amounts) */
   for (i = 0; i < c->n_sym && !c->rc; i++) {
@@ -1264,7 +1609,7 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
     }
     sprintf(onames[no++], "flux:%s", s->name);
   }
-  if (c->rc) goto done;
+  if (c->rc || build_events(c, &evb)) goto done;
   if (rkin_graph_error(c->g, c->err)) {
     c->rc = c->err ? c->err->code : RKIN_EINVAL;
     rkin_err_prefix(c->err, "%s: ", c->path);
@@ -1286,18 +1631,23 @@ static int emit(ctx *c, const rkin_sbml_opts *o)
   spec.output_expr = onodes;
   c->res->model = rkin_model_new(&spec, c->g, c->err);
   c->g = NULL;
+  if (c->res->model && evb.n
+      && rkin_model_set_events(c->res->model, evb.ev, evb.n, c->err)) {
+    rkin_model_free(c->res->model);
+    c->res->model = NULL;
+  }
   if (!c->res->model) {
     c->rc = c->err ? c->err->code : RKIN_EINVAL;
     rkin_err_prefix(c->err, "%s: ", c->path);
   }
 done:
+  evbuild_free(&evb);
   for (k = 0; snames && k < ns; k++) free(snames[k]);
   for (k = 0; onames && k < no; k++) free(onames[k]);
   free(snames);
   free(onames);
   free(deriv);
   free(onodes);
-  (void)nsr;
   return c->rc;
 }
 
@@ -1491,6 +1841,7 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
   res->n_rules = Model_getNumRules(c.m);
   res->n_initial_assignments = Model_getNumInitialAssignments(c.m);
   res->n_functions = Model_getNumFunctionDefinitions(c.m);
+  res->n_events = Model_getNumEvents(c.m);
   if (!(c.g = rkin_graph_new())) {
     fail(&c, RKIN_ENOMEM, "out of memory");
     goto out;

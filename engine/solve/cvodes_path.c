@@ -19,6 +19,7 @@
 #include "solve/cvodes_path.h"
 #include "solve/cv_linsol.h"
 #include "solve/cv_nvector.h"
+#include "solve/mevent_run.h"
 
 #include <float.h>
 #include <math.h>
@@ -47,6 +48,11 @@ struct rkin_cvpath {
   const rkin_model *m;
   size_t n, n_out, n_par;
   size_t n_sw;       /* switching surfaces (root functions) of the model */
+  /* Model events: their trigger comparisons are root functions after the
+   * switches (n_evr of them), and mev fires and executes them. */
+  size_t n_evr;
+  rkin_mevrun *mev;
+  N_Vector yprobe;   /* the state just past a root */
   double rtol, atol;
   long max_steps;
   SUNContext ctx;
@@ -121,6 +127,11 @@ static int roots(sunrealtype t, N_Vector yv, sunrealtype *g, void *ud)
 {
   rkin_cvpath *c = ud;
   int rc = rkin_model_switches(c->m, t, DATA(yv), c->p, g, c->work);
+  if (!rc && c->n_evr) {
+    rc = rkin_mevents_roots(rkin_model_events(c->m), t, DATA(yv), c->p,
+                            g + c->n_sw, c->work);
+    if (rc) rc -= (int)c->n_sw;
+  }
   if (rc) {
     c->bad = BAD_SWITCH;
     c->bad_index = -1 - rc;
@@ -387,6 +398,8 @@ static void release(rkin_cvpath *c)
   if (c->ls) SUNLinSolFree(c->ls);
   if (c->J) SUNMatDestroy(c->J);
   if (c->y) N_VDestroy(c->y);
+  if (c->yprobe) N_VDestroy(c->yprobe);
+  c->yprobe = NULL;
   c->ls = NULL;
   c->J = NULL;
   c->y = NULL;
@@ -398,6 +411,7 @@ void rkin_cvpath_free(rkin_cvpath *c)
   if (!c) return;
   release(c);
   if (c->ctx) SUNContext_Free(&c->ctx);
+  rkin_mevrun_free(c->mev);
   free(c->work);
   free(c->outv);
   free(c->mjac);
@@ -553,8 +567,8 @@ static int build(rkin_cvpath *c, size_t nq, rkin_err *err)
     flag = CVodeSetLinSysFn(c->mem, linsys);
     what = "CVodeSetLinSysFn";
   }
-  if (!flag && c->n_sw) {
-    flag = CVodeRootInit(c->mem, (int)c->n_sw, roots);
+  if (!flag && c->n_sw + c->n_evr) {
+    flag = CVodeRootInit(c->mem, (int)(c->n_sw + c->n_evr), roots);
     what = "CVodeRootInit";
   }
   if (!flag) {
@@ -588,12 +602,19 @@ rkin_cvpath *rkin_cvpath_new(const rkin_model *m, const rkin_solve_opts *o,
   c->n_out = no = rkin_model_noutputs(m);
   c->n_par = rkin_model_nparams(m);
   c->n_sw = rkin_model_nswitches(m);
+  c->n_evr = rkin_mevents_nroots(rkin_model_events(m));
+  if (rkin_model_events(m) && !(c->mev = rkin_mevrun_new(m, err))) {
+    rkin_cvpath_free(c);
+    return NULL;
+  }
   c->rtol = o->rtol;
   c->atol = o->atol;
   c->max_steps = o->max_steps;
   c->jac_const = rkin_model_is_linear(m);
   c->sparse = rkin_cvpath_want_sparse(m, o->jacobian);
   c->out_lin = no && rkin_model_outputs_linear(m);
+  if (rkin_model_events(m) && rkin_mevents_nwork(rkin_model_events(m)) > nw)
+    nw = rkin_mevents_nwork(rkin_model_events(m));
   c->work = malloc((nw ? nw : 1) * sizeof *c->work);
   c->outv = malloc((no ? no : 1) * sizeof *c->outv);
   c->mjac = malloc((c->sparse || !n ? 1 : n * n) * sizeof *c->mjac);
@@ -738,6 +759,7 @@ int rkin_cvpath_begin(rkin_cvpath *c, const double *p, const int *tia,
   size_t k;
   int rc;
   c->p = p;
+  if (c->mev) rkin_mevrun_params(c->mev, p);
   c->tia = tia;
   c->need_out = 0;
   for (k = 0; k < n_tia; k++)
@@ -814,7 +836,11 @@ static int report(rkin_cvpath *c, int flag, rkin_err *err)
                         rkin_model_output_name(c->m, (size_t)c->bad_index),
                         c->bad_t);
   if (c->bad == BAD_SWITCH) {
-    rkin_model_switch_text(c->m, (size_t)c->bad_index, where, sizeof where);
+    if ((size_t)c->bad_index < c->n_sw)
+      rkin_model_switch_text(c->m, (size_t)c->bad_index, where, sizeof where);
+    else
+      rkin_model_event_root_text(c->m, (size_t)c->bad_index - c->n_sw,
+                                 where, sizeof where);
     return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': the condition "
                         "%s is not finite (NaN or Inf) at t = %g h",
                         rkin_model_name(c->m), where, c->bad_t);
@@ -986,6 +1012,101 @@ static int run_to(rkin_cvpath *c, double tout, double te, sunrealtype *tret,
   }
 }
 
+int rkin_cvpath_has_events(const rkin_cvpath *c)
+{
+  return c->mev != NULL;
+}
+
+void rkin_cvpath_events_start(rkin_cvpath *c)
+{
+  if (c->mev) rkin_mevrun_begin(c->mev, c->p);
+}
+
+int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y, rkin_err *err)
+{
+  int changed;
+  return c->mev ? rkin_mevrun_at(c->mev, t, y, 0, NULL, &changed, err)
+                : RKIN_OK;
+}
+
+/* The state just past a root CVODES returned at tret (into c->yprobe at
+ * *tp): CVODES locates a root to within 100 unit roundoffs of (|t| + |h|)
+ * and may return on the near side, so the triggers are looked at a few
+ * such tolerances later, within the last step (its interpolant). */
+static int after_root(rkin_cvpath *c, double tret, double *tp,
+                      const double **yp, rkin_err *err)
+{
+  sunrealtype tn = tret, hu = 0;
+  double t;
+  int flag;
+  CVodeGetCurrentTime(c->mem, &tn);
+  CVodeGetLastStep(c->mem, &hu);
+  t = tret + 400 * DBL_EPSILON * (fabs((double)tn) + fabs((double)hu));
+  if (t > tn) t = tn;
+  if (!c->yprobe && !(c->yprobe = N_VClone(c->y)))
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  if ((flag = CVodeGetDky(c->mem, t, 0, c->yprobe)))
+    return report(c, flag, err);
+  *tp = t;
+  *yp = N_VGetArrayPointer(c->yprobe);
+  return RKIN_OK;
+}
+
+/* The segment [ts, te] of a model with events (CVODES set up at ts with
+ * the state in c->y): each CVODES return (a root, a pending execution's
+ * time, an output time, te) evaluates the triggers and executes what is
+ * due, restarting the integration where anything changed, so an output
+ * reports the state after the events at its time. */
+static int advance_events(rkin_cvpath *c, double ts, double te,
+                          const double *tout, size_t n_tout,
+                          rkin_emit_fn emit, void *ctx, long *steps,
+                          rkin_err *err)
+{
+  double *yv = N_VGetArrayPointer(c->y), t = ts;
+  size_t k = 0;
+  long restarts = 0;
+  int flag, rc;
+  for (;;) {
+    double target, stop, next, tp = 0;
+    const double *yp;
+    sunrealtype tret;
+    int changed = 0;
+    while (k < n_tout && (tout[k] <= t || too_close(t, tout[k]))) {
+      if (c->sens_on && (flag = sens_get(c))) return report(c, flag, err);
+      emit(ctx, yv);
+      k++;
+    }
+    if (t >= te || too_close(t, te)) return RKIN_OK;
+    target = k < n_tout ? tout[k] : te;
+    next = rkin_mevrun_next(c->mev);
+    stop = next < te ? next : te;
+    if (stop < target) target = stop;
+    if ((flag = CVodeSetStopTime(c->mem, stop))) return report(c, flag, err);
+    flag = CVode(c->mem, target, c->y, &tret, CV_NORMAL);
+    if (flag < 0) return report(c, flag, err);
+    yp = NULL;
+    if (flag == CV_ROOT_RETURN && (rc = after_root(c, tret, &tp, &yp, err)))
+      return rc;
+    if ((rc = rkin_mevrun_at(c->mev, tret, yv, tp, yp, &changed, err)))
+      return rc;
+    if (flag == CV_ROOT_RETURN || changed || flag == CV_TSTOP_RETURN) {
+      long nst = 0;
+      CVodeGetNumSteps(c->mem, &nst);
+      *steps += nst;
+      if (++restarts > c->max_steps)
+        return rkin_err_set(err, RKIN_ESOLVER, "model '%s': events or "
+                            "conditions stopped the integration more than "
+                            "max_steps = %ld times in one interval between "
+                            "doses, before t = %g h (a trigger the dynamics "
+                            "keep crossing?)", rkin_model_name(c->m),
+                            c->max_steps, (double)tret);
+      if ((flag = CVodeReInit(c->mem, tret, c->y)))
+        return report(c, flag, err);
+    }
+    t = tret;
+  }
+}
+
 int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
                         const double *rate, const double *tout,
                         size_t n_tout, rkin_emit_fn emit, void *ctx,
@@ -1019,6 +1140,11 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
     rc = report(c, flag, err);
     goto done;
   }
+  if (c->mev) {
+    rc = advance_events(c, ts, te, tout, n_tout, emit, ctx, steps, err);
+    if (rc) goto done;
+    goto end;
+  }
   for (k = 0; k < n_tout; k++) {
     if (too_close(ts, tout[k])) {
       emit(ctx, y);
@@ -1043,6 +1169,7 @@ int rkin_cvpath_advance(rkin_cvpath *c, double ts, double te, double *y,
     rc = report(c, flag, err);
     goto done;
   }
+end:
   for (k = 0; k < c->nq; k++) q[k] += yv[c->n + k];
   memcpy(y, yv, c->n * sizeof *y);
   if (c->sens_on) {

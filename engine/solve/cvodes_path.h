@@ -50,6 +50,17 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
  * entries are structural nonzeros). */
 int rkin_cvpath_want_sparse(const rkin_model *m, rkin_jacobian jac);
 
+/* Model events (the model's rkin_model_events): 1 when it has any; a
+ * run starts them once (every trigger at its initial value, nothing
+ * pending), after the parameters are set (rkin_cvpath_begin);
+ * rkin_cvpath_events_at fires and executes them at a time the walk stops
+ * at (t0, doses: y changed in place); rkin_cvpath_advance does the same
+ * at every root, pending execution and output time inside a segment. */
+int rkin_cvpath_has_events(const rkin_cvpath *c);
+void rkin_cvpath_events_start(rkin_cvpath *c);
+int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y,
+                          rkin_err *err);
+
 /* 1 when c factors a sparse Newton matrix with KLU, 0 for dense LU. */
 int rkin_cvpath_sparse(const rkin_cvpath *c);
 

@@ -113,7 +113,16 @@ rkin_solver *rkin_solver_new(const rkin_model *m, const rkin_solve_opts *o,
    * CVODES, which is then made for it (rkin_solver_run). */
   s->path = o->path;
   if (s->path == RKIN_PATH_AUTO)
-    s->path = rkin_model_is_linear(m) ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+    s->path = rkin_model_is_linear(m) && !rkin_model_events(m)
+                  ? RKIN_PATH_EXACT : RKIN_PATH_CVODES;
+  if (s->path == RKIN_PATH_EXACT && rkin_model_events(m)) {
+    rkin_err_set(err, RKIN_EINVAL, "model '%s' has events (event '%s'): "
+                 "the exact path cannot apply them (use the CVODES path)",
+                 rkin_model_name(m),
+                 rkin_mevents_name(rkin_model_events(m), 0));
+    rkin_solver_free(s);
+    return NULL;
+  }
   s->last = s->path;
   if (s->path == RKIN_PATH_EXACT)
     s->ex = rkin_expath_new(m, err);
@@ -543,6 +552,11 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
     break;
   case RKIN_EV_SS:
     rec = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
+    if (!before_t0 && rkin_model_events(s->m))
+      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: a steady state "
+                          "(SS %d) of model '%s' with events is not "
+                          "implemented", e->rec + 1, rec->ss,
+                          rkin_model_name(s->m));
     if (rec->ss == 1) {
       reset_state(s, e, !before_t0);
       s->cancel_rec = e->rec;
@@ -723,6 +737,9 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
     for (; e < nev && ev[e].time <= t
            && (ev[e].time < r->t1 || r->events_at_t1); e++)
       if ((rc = apply(s, &ev[e], 0, steps, err))) return rc;
+    /* the model's events at t0 and after the doses at t */
+    if (s->mev_on && (rc = rkin_cvpath_events_at(s->cv, t, s->y, err)))
+      return rc;
     while (s->k_out < r->n_times && r->times[s->k_out] <= t)
       emit(s, s->y);
     if (t >= r->t1) return RKIN_OK;
@@ -780,6 +797,8 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
   if (!rc)
     rc = s->use_cv ? rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err)
                    : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
+  s->mev_on = s->use_cv && rkin_cvpath_has_events(s->cv);
+  if (s->mev_on) rkin_cvpath_events_start(s->cv);
   if (!rc) rc = walk(s, req, &steps, err);
   res->n_steps = steps;
   if (rc) return rc;   /* the paths' messages name the model */
@@ -934,6 +953,13 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sensx: TIA "
                         "sensitivities need the CVODES path, but the "
                         "solver's path is forced EXACT");
+  if (rkin_model_events(s->m))
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s' has events (event "
+                        "'%s'): sensitivities across events are not "
+                        "implemented (use finite differences)",
+                        rkin_model_name(s->m),
+                        rkin_mevents_name(rkin_model_events(s->m), 0));
+  s->mev_on = 0;
   res->n_steps = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;

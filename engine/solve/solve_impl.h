@@ -18,6 +18,7 @@ struct rkin_solver {
   rkin_cvpath *cv;    /* CVODES: the path, or an AUTO run's fallback */
   rkin_expath *ex;
   int use_cv;         /* this run integrates with cv */
+  int mev_on;         /* ... and applies the model's events */
   double *y;          /* current state */
   double *rate;       /* current infusion rate into each state */
   double *q;          /* TIA accumulators */

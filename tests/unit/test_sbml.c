@@ -2,6 +2,7 @@
  * this test through libSBML's API, each against its closed form; and the
  * inputs it must refuse, each with its message. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,7 +618,11 @@ static void t_refused(void)
     EventAssignment_setMath(ea, a);
     ASTNode_free(a);
   }
-  ok(refuses(save(d), "h", "event 'ev1'"), "event refused, named");
+  /* (events were refused before issue 16's events; now it loads) */
+  if (load(save(d), "h", NULL) == 0)
+    is_double(at("x", 2.0), 2.0, 0, "an event at t = 1 h sets x = 2");
+  else
+    ok(0, "event model loads");
   d = doc(3, 2, &m);
   comp(m, "c", 1.0);
   param(m, "x", 1, 0);
@@ -652,6 +657,344 @@ static void t_refused(void)
     ok(0, "name collision model loads");
 }
 
+/* Conversion factors: a constant flux of 1 per hour into A and B, A's
+ * factor 2 (its own), B's 3 (the model's): A = 2 t, B = 3 t. */
+static void t_conversion(void)
+{
+  Model_t *m;
+  SBMLDocument_t *d = doc(3, 2, &m);
+  comp(m, "c", 1.0);
+  species(m, "A", "c", 0, 1);
+  species(m, "B", "c", 0, 1);
+  param(m, "fa", 2, 1);
+  param(m, "fm", 3, 1);
+  Species_setConversionFactor(Model_getSpecies(m, 0), "fa");
+  Model_setConversionFactor(m, "fm");
+  reaction(m, "in", "", "A,B", "1", 0);
+  if (load(save(d), "h", NULL) == 0) {
+    is_double(at("c.A", 2), 4, 1e-9, "conversion factor of the species: "
+              "A = 2 t");
+    is_double(at("c.B", 2), 6, 1e-9, "conversion factor of the model: "
+              "B = 3 t");
+  } else {
+    ok(0, "conversion factor model loads");
+  }
+}
+
+/* rateOf, model in minutes: x' = 2 per minute, y = 3 rateOf(x) = 6; A
+ * lost at k = 0.5 per minute, z = rateOf(A) = -k A (per minute), w its
+ * value at t0 by an initial assignment (-5). */
+static void t_rateof(void)
+{
+  Model_t *m;
+  SBMLDocument_t *d = doc(3, 2, &m);
+  comp(m, "c", 1.0);
+  species(m, "A", "c", 10, 1);
+  param(m, "k", 0.5, 1);
+  reaction(m, "r1", "A", "", "k * A", 0);
+  param(m, "x", 1, 0);
+  param(m, "y", 0, 0);
+  param(m, "z", 0, 0);
+  param(m, "w", 0, 1);
+  rule(m, 1, "x", "2");
+  rule(m, 0, "y", "3 * rateOf(x)");
+  rule(m, 0, "z", "rateOf(A)");
+  init_assign(m, "w", "rateOf(A)");
+  if (load(save(d), "min", NULL) == 0) {
+    is_double(at("y", 0.5), 6, 1e-12, "rateOf of a rate-rule variable, per "
+              "model time unit (minute)");
+    is_double(at("z", 0.05), -0.5 * 10 * exp(-0.5 * 3), 1e-7,
+              "rateOf of a species: -k A(3 min)");
+    is_double(at("w", 1), -5, 1e-12, "rateOf in an initial assignment: "
+              "its value at t0");
+  } else {
+    ok(0, "rateOf model loads");
+  }
+}
+
+/* ------------------------------------------------------------ events */
+
+/* An event: trigger, delay (NULL: none), priority (NULL: none),
+ * initialValue, persistent, useValuesFromTriggerTime, then pairs of
+ * variable and formula ending with NULL. */
+static Event_t *event(Model_t *m, const char *id, const char *trig,
+                      const char *delay, const char *prio, int init,
+                      int persist, int from_trigger, ...)
+{
+  Event_t *ev = Model_createEvent(m);
+  Trigger_t *tr = Event_createTrigger(ev);
+  ASTNode_t *a = math(trig);
+  const char *var;
+  va_list ap;
+  Event_setId(ev, id);
+  Event_setUseValuesFromTriggerTime(ev, from_trigger);
+  Trigger_setMath(tr, a);
+  Trigger_setPersistent(tr, persist);
+  Trigger_setInitialValue(tr, init);
+  ASTNode_free(a);
+  if (delay) {
+    Delay_t *dl = Event_createDelay(ev);
+    a = math(delay);
+    Delay_setMath(dl, a);
+    ASTNode_free(a);
+  }
+  if (prio) {
+    Priority_t *pr = Event_createPriority(ev);
+    a = math(prio);
+    Priority_setMath(pr, a);
+    ASTNode_free(a);
+  }
+  va_start(ap, from_trigger);
+  while ((var = va_arg(ap, const char *))) {
+    EventAssignment_t *ea = Event_createEventAssignment(ev);
+    EventAssignment_setVariable(ea, var);
+    a = math(va_arg(ap, const char *));
+    EventAssignment_setMath(ea, a);
+    ASTNode_free(a);
+  }
+  va_end(ap);
+  return ev;
+}
+
+/* A species A (amount) with first-order elimination k = 0.5 / h. */
+static Model_t *eliminating(SBMLDocument_t **d, double a0)
+{
+  Model_t *m;
+  *d = doc(3, 2, &m);
+  comp(m, "c", 1.0);
+  species(m, "A", "c", a0, 1);
+  param(m, "k", 0.5, 1);
+  reaction(m, "r1", "A", "", "k * A", 0);
+  return m;
+}
+
+static void t_events(void)
+{
+  SBMLDocument_t *d;
+  Model_t *m;
+  const double k = 0.5;
+  double t1, t2;
+  /* doses by events at 2 h and 6 h: A = 10 e^(-k (t - 2)) + ... */
+  m = eliminating(&d, 0);
+  event(m, "dose1", "time >= 2", NULL, NULL, 0, 1, 1, "A", "A + 10", NULL);
+  event(m, "dose2", "time >= 6", NULL, NULL, 0, 1, 1, "A", "A + 10", NULL);
+  if (load(save(d), "h", NULL) == 0) {
+    is_double(at("c.A", 1.9), 0, 1e-12, "dose event: nothing before 2 h");
+    is_double(at("c.A", 3), 10 * exp(-k), 1e-7,
+              "dose event at 2 h: 10 e^(-k (t - 2)) at 3 h");
+    is_double(at("c.A", 8), 10 * exp(-6 * k) + 10 * exp(-2 * k), 1e-7,
+              "two dose events: their sum at 8 h");
+    ok(R.n_events == 2 && rkin_mevents_count(rkin_model_events(R.model))
+       == 2, "two events counted and compiled");
+  } else {
+    ok(0, "dose events load");
+  }
+  /* the same in minutes: the trigger's time and the delay are minutes */
+  m = eliminating(&d, 0);
+  Parameter_setValue(Model_getParameter(m, 0), 0.5 / 60);
+  event(m, "dose1", "time >= 60", "60", NULL, 0, 1, 1, "A", "A + 10",
+        NULL);
+  if (load(save(d), "min", NULL) == 0)
+    is_double(at("c.A", 3), 10 * exp(-k), 1e-7,
+              "model in minutes: trigger at 60 min, delay 60 min: the dose "
+              "at 2 h");
+  else
+    ok(0, "minute model loads");
+  /* a threshold: when A falls below 5 it is refilled by 10 and n counts
+   * the refills. Crossings at ln 2 / k, then every ln 3 / k. */
+  m = eliminating(&d, 10);
+  param(m, "n", 0, 0);
+  event(m, "refill", "A < 5", NULL, NULL, 1, 1, 1, "A", "A + 10", "n",
+        "n + 1", NULL);
+  t1 = log(2) / k;
+  t2 = t1 + log(3) / k;
+  if (load(save(d), "h", NULL) == 0) {
+    is_double(at("c.A", 1), 10 * exp(-k), 1e-7, "threshold: before it");
+    is_double(at("c.A", 3), 15 * exp(-k * (3 - t1)), 1e-6,
+              "threshold: refilled at ln 2 / k, A = 15 e^(-k (t - t1))");
+    is_double(at("c.A", 5), 15 * exp(-k * (5 - t2)), 1e-6,
+              "threshold: refilled again ln 3 / k later");
+    is_double(at("n", 5), 2, 0, "threshold: two refills by 5 h (fired on "
+              "each false-to-true crossing only)");
+  } else {
+    ok(0, "threshold model loads");
+  }
+  /* delay 2 h after t = 1 h; B1 takes A at the trigger, B2 at the
+   * execution (useValuesFromTriggerTime) */
+  m = eliminating(&d, 10);
+  param(m, "B1", 0, 0);
+  param(m, "B2", 0, 0);
+  event(m, "e1", "time >= 1", "2", NULL, 0, 1, 1, "B1", "A", NULL);
+  event(m, "e2", "time >= 1", "2", NULL, 0, 1, 0, "B2", "A", NULL);
+  if (load(save(d), "h", NULL) == 0) {
+    is_double(at("B1", 2.9), 0, 0, "delayed event: not before 3 h");
+    is_double(at("B1", 3.5), 10 * exp(-k), 1e-7,
+              "delayed event, values from the trigger time: A(1 h)");
+    is_double(at("B2", 3.5), 10 * exp(-3 * k), 1e-7,
+              "delayed event, values at execution: A(3 h)");
+  } else {
+    ok(0, "delay model loads");
+  }
+  /* simultaneous events: x = 2 x (priority 10), x = x + 3 (priority 1);
+   * values at execution: (1 * 2) + 3 = 5 (the other order: 8) */
+  {
+    int ft;
+    for (ft = 0; ft < 2; ft++) {
+      d = doc(3, 2, &m);
+      comp(m, "c", 1.0);
+      param(m, "x", 1, 0);
+      event(m, "lo", "time >= 1", NULL, "1", 0, 1, ft, "x", "x + 3", NULL);
+      event(m, "hi", "time >= 1", NULL, "10", 0, 1, ft, "x", "2 * x",
+            NULL);
+      if (load(save(d), "h", NULL) == 0)
+        is_double(at("x", 2), ft ? 4 : 5, 0, ft
+                  ? "priorities, values from the trigger: the lower "
+                    "priority executes last: x = 1 + 3"
+                  : "priorities: higher first, x = 2 * 1 + 3");
+      else
+        ok(0, "priority model loads");
+    }
+  }
+  /* t0: a trigger true at t0 fires there unless its initial value is
+   * true */
+  {
+    int iv;
+    for (iv = 0; iv < 2; iv++) {
+      d = doc(3, 2, &m);
+      comp(m, "c", 1.0);
+      param(m, "x", 0, 0);
+      event(m, "e0", "x < 5", NULL, NULL, iv, 1, 1, "x", "7", NULL);
+      if (load(save(d), "h", NULL) == 0)
+        is_double(at("x", 0), iv ? 0 : 7, 0, iv
+                  ? "t0: initialValue true, no firing at t0"
+                  : "t0: initialValue false, fires at t0");
+      else
+        ok(0, "t0 model loads");
+    }
+  }
+  /* persistence: true over [1, 1.5) h, delay 1 h: a non-persistent
+   * event is cancelled at 1.5 h */
+  {
+    int ps;
+    for (ps = 0; ps < 2; ps++) {
+      d = doc(3, 2, &m);
+      comp(m, "c", 1.0);
+      param(m, "x", 0, 0);
+      event(m, "e", "(time >= 1) && (time < 1.5)", "1", NULL, 0, ps, 1, "x",
+            "1", NULL);
+      if (load(save(d), "h", NULL) == 0)
+        is_double(at("x", 3), ps, 0, ps
+                  ? "persistent: executes at 2 h though the trigger is "
+                    "false then"
+                  : "not persistent: cancelled when the trigger turns "
+                    "false");
+      else
+        ok(0, "persistence model loads");
+    }
+  }
+  /* a concentration species set to 3 in a compartment of 2: amount 6,
+   * then lost at k: 6 e^(-k (t - 1)); a compartment set from 2 to 4: a
+   * species amount stays, its concentration halves */
+  d = doc(3, 2, &m);
+  comp(m, "V", 2.0);
+  Compartment_setConstant(Model_getCompartment(m, 0), 0);
+  species(m, "C", "V", 0, 0);
+  species(m, "S", "V", 10, 1);
+  Species_setHasOnlySubstanceUnits(Model_getSpecies(m, 1), 0);
+  species(m, "R", "V", 5, 0);     /* its state holds the concentration */
+  rule(m, 1, "R", "0");
+  species(m, "Q", "V", 5, 0);
+  rule(m, 1, "Q", "0");
+  param(m, "k", 0.5, 1);
+  param(m, "conc", 0, 0);
+  rule(m, 0, "conc", "S");
+  reaction(m, "r1", "C", "", "k * C * V", 0);
+  event(m, "setC", "time >= 1", NULL, NULL, 0, 1, 1, "C", "3", NULL);
+  event(m, "grow", "time >= 2", NULL, NULL, 0, 1, 1, "V", "4", "Q", "3",
+        NULL);
+  if (load(save(d), "h", NULL) == 0) {
+    is_double(at("V.C", 1.5), 6 * exp(-k * 0.5), 1e-7,
+              "concentration assigned: amount = 3 x size 2, then lost");
+    is_double(at("conc", 1.5), 5, 1e-12, "species concentration 10 / 2");
+    is_double(at("conc", 2.5), 2.5, 1e-12, "compartment set to 4: the "
+              "amount stays, the concentration is 10 / 4");
+    is_double(at("V.R", 2.5), 2.5, 1e-12, "compartment set to 4: a "
+              "concentration under a rate rule is rescaled, 5 x 2 / 4");
+    is_double(at("V.Q", 2.5), 1.5, 1e-12, "a concentration set with its "
+              "compartment: an amount at the old size, 3 x 2 / 4");
+  } else {
+    ok(0, "compartment event model loads");
+  }
+  /* bad input at run time: a negative delay; events that keep firing
+   * each other at one time (bounded, not a hang) */
+  {
+    int kase;
+    for (kase = 0; kase < 2; kase++) {
+      d = doc(3, 2, &m);
+      comp(m, "c", 1.0);
+      param(m, "x", 0, 0);
+      if (kase == 0) {
+        event(m, "neg", "time >= 1", "-1", NULL, 0, 1, 1, "x", "1", NULL);
+      } else {
+        event(m, "up", "x < 0.5", NULL, NULL, 0, 1, 1, "x", "1", NULL);
+        event(m, "down", "x > 0.5", NULL, NULL, 0, 1, 1, "x", "0", NULL);
+      }
+      if (load(save(d), "h", NULL) == 0) {
+        rkin_solver *s = rkin_solver_new(R.model, NULL, NULL);
+        rkin_solve_req q = {0};
+        rkin_solve_res r = {0};
+        rkin_err err;
+        int rc;
+        q.t1 = 2;
+        rc = s ? rkin_solver_run(s, &q, &r, &err) : -1;
+        ok(rc != 0 && strstr(err.msg, kase ? "event 'up'" : "event 'neg'")
+           && strstr(err.msg, kase ? "more than 100000 executions"
+                                   : "delay is -1 h"),
+           kase ? "events firing each other at one time: an error naming "
+                  "one, not a hang"
+                : "a negative delay: an error naming the event");
+        if (rc) diag("%s", err.msg);
+        rkin_solver_free(s);
+      } else {
+        ok(0, "bad event model loads");
+      }
+    }
+  }
+  /* engine: no exact path, no sensitivities with events */
+  m = eliminating(&d, 0);
+  event(m, "dose1", "time >= 2", NULL, NULL, 0, 1, 1, "A", "A + 10", NULL);
+  if (load(save(d), "h", NULL) == 0) {
+    rkin_solve_opts o;
+    rkin_solver *s;
+    rkin_err err;
+    rkin_solve_opts_default(&o);
+    o.path = RKIN_PATH_EXACT;
+    s = rkin_solver_new(R.model, &o, &err);
+    ok(!s && strstr(err.msg, "event 'dose1'"),
+       "a linear model with events refuses the exact path, naming it");
+    rkin_solver_free(s);
+    o.path = RKIN_PATH_AUTO;
+    s = rkin_solver_new(R.model, &o, &err);
+    ok(s && rkin_solver_path(s) == RKIN_PATH_CVODES,
+       "AUTO: a linear model with events takes CVODES");
+    if (s) {
+      double t = 1, dir[8] = {1, 1, 1, 1, 1, 1, 1, 1}, y[1], dy[8];
+      rkin_solve_req q = {0};
+      rkin_solve_res r = {0};
+      q.t1 = 1;
+      q.times = &t;
+      q.n_times = 1;
+      r.y = y;
+      ok(rkin_solver_run_sens(s, &q, dir, 1, &r, dy, NULL, &err) != 0
+         && strstr(err.msg, "events"),
+         "sensitivities with events are refused");
+    }
+    rkin_solver_free(s);
+  } else {
+    ok(0, "dose event model loads");
+  }
+}
+
 int main(void)
 {
   rkin_init();
@@ -669,6 +1012,9 @@ int main(void)
   t_nuclide();
   t_dose_targets();
   t_refused();
+  t_events();
+  t_conversion();
+  t_rateof();
   rkin_sbml_result_free(&R);
   {
     int k;

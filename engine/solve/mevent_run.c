@@ -1,0 +1,271 @@
+/* mevent_run.c - the pending executions of a model's events and the
+ * rules that fire, cancel and order them (mevent_run.h). */
+#include "solve/mevent_run.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  size_t ev;
+  double t;             /* execution time, h */
+  unsigned long seq;    /* firing order */
+  double *vals;         /* values kept from the firing, or NULL */
+} pend;
+
+struct rkin_mevrun {
+  const rkin_model *m;
+  const rkin_mevents *e;
+  size_t ne, na;
+  const double *p;
+  unsigned char *prev;  /* each trigger at the last evaluation */
+  double *trig, *dp, *vals, *work;
+  double *yp;           /* the state just past a root (rkin_mevrun_at) */
+  size_t n;
+  int dp_t_valid;       /* dp holds the values at the current (t, y) */
+  pend *q;
+  size_t nq, cap;
+  unsigned long seq;
+};
+
+void rkin_mevrun_free(rkin_mevrun *r)
+{
+  size_t k;
+  if (!r) return;
+  for (k = 0; k < r->nq; k++) free(r->q[k].vals);
+  free(r->q);
+  free(r->prev);
+  free(r->trig);
+  free(r->dp);
+  free(r->vals);
+  free(r->work);
+  free(r->yp);
+  free(r);
+}
+
+rkin_mevrun *rkin_mevrun_new(const rkin_model *m, rkin_err *err)
+{
+  rkin_mevrun *r = calloc(1, sizeof *r);
+  size_t nw;
+  if (!r) goto nomem;
+  r->m = m;
+  r->e = rkin_model_events(m);
+  r->ne = rkin_mevents_count(r->e);
+  r->na = r->e ? rkin_mevents_max_assign(r->e) : 0;
+  nw = rkin_model_nwork(m);
+  if (r->e && rkin_mevents_nwork(r->e) > nw) nw = rkin_mevents_nwork(r->e);
+  r->prev = calloc(r->ne + 1, 1);
+  r->trig = malloc((r->ne + 1) * sizeof *r->trig);
+  r->dp = malloc((2 * r->ne + 1) * sizeof *r->dp);
+  r->vals = malloc((r->na + 1) * sizeof *r->vals);
+  r->work = malloc((nw + 1) * sizeof *r->work);
+  r->n = rkin_model_nstates(m);
+  r->yp = malloc((r->n + 1) * sizeof *r->yp);
+  if (!r->yp || !r->prev || !r->trig || !r->dp || !r->vals || !r->work) goto nomem;
+  return r;
+nomem:
+  rkin_mevrun_free(r);
+  rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for its events",
+               rkin_model_name(m));
+  return NULL;
+}
+
+void rkin_mevrun_begin(rkin_mevrun *r, const double *p)
+{
+  size_t k;
+  for (k = 0; k < r->nq; k++) free(r->q[k].vals);
+  r->nq = 0;
+  r->seq = 0;
+  r->p = p;
+  for (k = 0; k < r->ne; k++)
+    r->prev[k] = (unsigned char)rkin_mevents_initial_value(r->e, k);
+}
+
+void rkin_mevrun_params(rkin_mevrun *r, const double *p)
+{
+  r->p = p;
+}
+
+double rkin_mevrun_next(const rkin_mevrun *r)
+{
+  double t = HUGE_VAL;
+  size_t k;
+  for (k = 0; k < r->nq; k++)
+    if (r->q[k].t < t) t = r->q[k].t;
+  return t;
+}
+
+static int bad(rkin_mevrun *r, size_t k, const char *what, double t,
+               double v, rkin_err *err)
+{
+  return rkin_err_set(err, RKIN_ENONFINITE, "model '%s', event '%s': %s is "
+                      "%g at t = %g h", rkin_model_name(r->m),
+                      rkin_mevents_name(r->e, k), what, v, t);
+}
+
+/* Delays and priorities at (t, y), once per state. */
+static int timing(rkin_mevrun *r, double t, const double *y, rkin_err *err)
+{
+  int rc;
+  if (r->dp_t_valid) return RKIN_OK;
+  rc = rkin_mevents_timing(r->e, t, y, r->p, r->dp, r->work);
+  if (rc) {
+    size_t k = (size_t)(-1 - rc);
+    return bad(r, k % r->ne, k < r->ne ? "the delay" : "the priority", t,
+               r->dp[k], err);
+  }
+  r->dp_t_valid = 1;
+  return RKIN_OK;
+}
+
+static int fire(rkin_mevrun *r, size_t k, double t, const double *y,
+                rkin_err *err)
+{
+  pend *q;
+  double d = 0;
+  int rc;
+  if (rkin_mevents_has_delay(r->e, k)) {
+    if ((rc = timing(r, t, y, err))) return rc;
+    d = r->dp[k];
+    if (d < 0)
+      return rkin_err_set(err, RKIN_EINVAL, "model '%s', event '%s': the "
+                          "delay is %g h at t = %g h (expected >= 0)",
+                          rkin_model_name(r->m), rkin_mevents_name(r->e, k),
+                          d, t);
+  }
+  if (r->nq >= RKIN_MEV_MAX_PENDING)
+    return rkin_err_set(err, RKIN_ERANGE, "model '%s', event '%s': more than "
+                        "%d executions pending at t = %g h", rkin_model_name(
+                        r->m), rkin_mevents_name(r->e, k),
+                        RKIN_MEV_MAX_PENDING, t);
+  if (r->nq == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 8;
+    pend *nq = realloc(r->q, cap * sizeof *nq);
+    if (!nq) goto nomem;
+    r->q = nq;
+    r->cap = cap;
+  }
+  q = &r->q[r->nq];
+  q->ev = k;
+  q->t = t + d;
+  q->seq = r->seq++;
+  q->vals = NULL;
+  if (rkin_mevents_from_trigger(r->e, k) && rkin_mevents_nassign(r->e, k)) {
+    size_t na = rkin_mevents_nassign(r->e, k);
+    if (!(q->vals = malloc(na * sizeof *q->vals))) goto nomem;
+    rc = rkin_mevents_values(r->e, k, t, y, r->p, q->vals, r->work);
+    if (rc) {
+      double v = q->vals[-1 - rc];
+      free(q->vals);
+      return bad(r, k, "an assigned value", t, v, err);
+    }
+  }
+  r->nq++;
+  return RKIN_OK;
+nomem:
+  return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory for its "
+                      "pending events", rkin_model_name(r->m));
+}
+
+static void drop(rkin_mevrun *r, size_t i)
+{
+  free(r->q[i].vals);
+  r->q[i] = r->q[--r->nq];
+}
+
+/* Triggers at (t, y): fire the ones turned true, cancel the executions of
+ * non-persistent ones turned false. */
+static int scan(rkin_mevrun *r, double t, const double *y, double tp,
+                const double *yp, int *changed, rkin_err *err)
+{
+  size_t k, i;
+  int rc = rkin_mevents_triggers(r->e, yp ? tp : t, yp ? yp : y, r->p,
+                                 r->trig, r->work);
+  r->dp_t_valid = 0;
+  if (rc) {
+    k = (size_t)(-1 - rc);
+    return bad(r, k, "the trigger", t, r->trig[k], err);
+  }
+  for (k = 0; k < r->ne; k++) {
+    int cur = r->trig[k] != 0;
+    if (cur && !r->prev[k]) {
+      if ((rc = fire(r, k, t, y, err))) return rc;
+      *changed = 1;
+    } else if (!cur && !rkin_mevents_persistent(r->e, k)) {
+      for (i = r->nq; i-- > 0;)
+        if (r->q[i].ev == k) {
+          drop(r, i);
+          *changed = 1;
+        }
+    }
+    r->prev[k] = (unsigned char)cur;
+  }
+  return RKIN_OK;
+}
+
+/* 1 when pending a goes before b (both due). */
+static int before(const rkin_mevrun *r, const pend *a, const pend *b)
+{
+  int ha = rkin_mevents_has_priority(r->e, a->ev);
+  int hb = rkin_mevents_has_priority(r->e, b->ev);
+  if (ha != hb) return ha;
+  if (ha) {
+    double pa = r->dp[r->ne + a->ev], pb = r->dp[r->ne + b->ev];
+    if (pa != pb) return pa > pb;
+  }
+  return a->seq < b->seq;
+}
+
+int rkin_mevrun_at(rkin_mevrun *r, double t, double *y, double tp,
+                   const double *yp, int *changed, rkin_err *err)
+{
+  double due = t + 4 * DBL_EPSILON * fabs(t);
+  long chain;
+  int rc;
+  *changed = 0;
+  /* the triggers look at the state past the root throughout, with the
+   * assignments made to it as well */
+  if (yp) yp = memcpy(r->yp, yp, r->n * sizeof *yp);
+  if ((rc = scan(r, t, y, tp, yp, changed, err))) return rc;
+  for (chain = 0;; chain++) {
+    size_t i, best = r->nq, k, na;
+    const int *tg;
+    const double *v;
+    for (i = 0; i < r->nq; i++)
+      if (r->q[i].t <= due) {
+        if (best == r->nq) {
+          best = i;
+          continue;
+        }
+        if (rkin_mevents_has_priority(r->e, r->q[i].ev)
+            && (rc = timing(r, t, y, err)))
+          return rc;
+        if (rkin_mevents_has_priority(r->e, r->q[best].ev)
+            && (rc = timing(r, t, y, err)))
+          return rc;
+        if (before(r, &r->q[i], &r->q[best])) best = i;
+      }
+    if (best == r->nq) return RKIN_OK;
+    k = r->q[best].ev;
+    if (chain >= RKIN_MEV_MAX_CHAIN)
+      return rkin_err_set(err, RKIN_ERANGE, "model '%s', event '%s': more "
+                          "than %d executions at t = %g h (events that keep "
+                          "firing each other)", rkin_model_name(r->m),
+                          rkin_mevents_name(r->e, k), RKIN_MEV_MAX_CHAIN, t);
+    na = rkin_mevents_nassign(r->e, k);
+    tg = rkin_mevents_targets(r->e, k);
+    v = r->q[best].vals;
+    if (!v && na) {
+      rc = rkin_mevents_values(r->e, k, t, y, r->p, r->vals, r->work);
+      if (rc) return bad(r, k, "an assigned value", t, r->vals[-1 - rc], err);
+      v = r->vals;
+    }
+    /* all values first (v is r->vals or the kept ones), then assigned */
+    for (i = 0; i < na; i++) y[tg[i]] = v[i];
+    for (i = 0; yp && i < na; i++) r->yp[tg[i]] = v[i];
+    drop(r, best);
+    *changed = 1;
+    if ((rc = scan(r, t, y, tp, yp, changed, err))) return rc;
+  }
+}

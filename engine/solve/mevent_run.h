@@ -1,0 +1,60 @@
+/* mevent_run.h - internal: firing a model's events during a run (SBML
+ * Level 3 Version 2 core, section 4.12). Not installed.
+ *
+ * - An event fires when its trigger goes from false to true. Just before
+ *   t0 the trigger has its initial value, so an event whose trigger is
+ *   true at t0 fires there unless that value is true.
+ * - Firing schedules an execution at t + delay (delay evaluated then; at
+ *   once without one); with from_trigger the assignment values are
+ *   evaluated at firing and kept, else at execution. An event fires again
+ *   while earlier executions are pending (each one executes).
+ * - A pending execution of an event that is not persistent is cancelled
+ *   when its trigger turns false first.
+ * - Executions due at the same time go one at a time: the highest
+ *   priority (evaluated at that moment) first; events without a priority
+ *   after those with one; ties in order of firing (then of the model).
+ *   After each, every trigger is evaluated again (new firings join,
+ *   cancelled executions leave) before the next is chosen.
+ * Bounded: more than RKIN_MEV_MAX_CHAIN executions at one time (events
+ * that keep firing each other) or RKIN_MEV_MAX_PENDING pending ones are an
+ * error naming the event. */
+#ifndef RKIN_MEVENT_RUN_H
+#define RKIN_MEVENT_RUN_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/model.h"
+
+#define RKIN_MEV_MAX_CHAIN 100000
+#define RKIN_MEV_MAX_PENDING 1000000
+
+typedef struct rkin_mevrun rkin_mevrun;
+
+/* NULL with err for out of memory; m must have events. */
+rkin_mevrun *rkin_mevrun_new(const rkin_model *m, rkin_err *err);
+void rkin_mevrun_free(rkin_mevrun *r);
+
+/* Starts a run at t0 with parameters p (kept by pointer): nothing
+ * pending, every trigger at its initial value. */
+void rkin_mevrun_begin(rkin_mevrun *r, const double *p);
+
+/* New parameters (time-varying ones) for what follows; nothing else
+ * changes. */
+void rkin_mevrun_params(rkin_mevrun *r, const double *p);
+
+/* At time t with state y (n states, changed in place): fires the events
+ * whose triggers turned true since the last call, cancels what turned
+ * false, and executes everything due by t. *changed is 1 when y or the
+ * pending executions changed (the integrator restarts then). yp (NULL:
+ * y) is the state at tp, just after t, where the triggers are first
+ * evaluated: at a root the integrator locates a crossing to within a
+ * tolerance and may return just before it; the events still happen at t,
+ * with the values at t. */
+int rkin_mevrun_at(rkin_mevrun *r, double t, double *y, double tp,
+                   const double *yp, int *changed, rkin_err *err);
+
+/* The earliest pending execution time, HUGE_VAL when none. */
+double rkin_mevrun_next(const rkin_mevrun *r);
+
+#endif
