@@ -508,11 +508,18 @@ static int m_ifelse(lua_State *L)
   return 1;
 }
 
-/* Proxy tables s / p: the leaves, pre-filled; a read of any other name
- * raises (upvalue 1: the trace, upvalue 2: "state" or "parameter"). */
+/* Proxy tables s / p: empty, so that every assignment reaches
+ * __newindex (a pre-filled table took `s.A = 1` silently, and the model
+ * then used 1 for A); reads come from the leaves (upvalue 3), a read of
+ * any other name raises (upvalue 1: the trace, upvalue 2: "state" or
+ * "parameter"). */
 static int proxy_index(lua_State *L)
 {
-  trace_ctx *c = lua_touserdata(L, lua_upvalueindex(1));
+  trace_ctx *c;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  c = lua_touserdata(L, lua_upvalueindex(1));
   const char *kind = lua_tostring(L, lua_upvalueindex(2));
   int is_state = kind[0] == 's';
   const char *key = luaL_tolstring(L, 2, NULL);
@@ -534,25 +541,30 @@ static int proxy_newindex(lua_State *L)
 
 void lrk_trace_push_proxy(lua_State *L, int ctx_idx, int is_state)
 {
-  trace_ctx *c = lua_touserdata(L, ctx_idx);
+  trace_ctx *c = lua_touserdata(L, ctx_idx = lua_absindex(L, ctx_idx));
   size_t i, n = is_state ? c->ns : c->np;
-  lua_createtable(L, 0, (int)n);
+  int leaves;
+  lua_createtable(L, 0, 0);                        /* the proxy */
+  lua_createtable(L, 0, (int)n);                   /* its leaves */
+  leaves = lua_gettop(L);
   for (i = 0; i < n; i++) {
     rkin_node leaf = is_state ? rkin_expr_state(c->g, (int)i)
                               : rkin_expr_param(c->g, (int)i);
     lrk_trace_check(L, c, leaf);
     lrk_trace_push_expr(L, ctx_idx, leaf);
-    lua_setfield(L, -2, is_state ? c->states[i] : c->params[i]);
+    lua_setfield(L, leaves, is_state ? c->states[i] : c->params[i]);
   }
   lua_createtable(L, 0, 2);
   lua_pushvalue(L, ctx_idx);
   lua_pushstring(L, is_state ? "state" : "parameter");
-  lua_pushcclosure(L, proxy_index, 2);
+  lua_pushvalue(L, leaves);
+  lua_pushcclosure(L, proxy_index, 3);
   lua_setfield(L, -2, "__index");
   lua_pushvalue(L, ctx_idx);
   lua_pushcclosure(L, proxy_newindex, 1);
   lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);                                   /* the leaves */
 }
 
 /* ------------------------------------- tracing for other bindings */
