@@ -353,7 +353,7 @@ end
 
 -- distinctive fragments: GRAM-grams owned by one group, short pieces
 -- contained in no other group's text
-local gram_owner = {}
+local gram_owner, gram_shared = {}, {}
 local short_by_head = {}
 for gi, g in ipairs(groups) do
   for _, p in ipairs(g.pieces) do
@@ -362,7 +362,13 @@ for gi, g in ipairs(groups) do
         local s = p:sub(i, i + GRAM - 1)
         local o = gram_owner[s]
         if o == nil then gram_owner[s] = gi
-        elseif o ~= gi then gram_owner[s] = false end
+        elseif o ~= gi then
+          gram_owner[s] = false
+          -- the groups sharing it, for the disambiguation below
+          local l = gram_shared[s]
+          if not l then l = { o }; gram_shared[s] = l end
+          if l[#l] ~= gi then l[#l + 1] = gi end
+        end
       end
     end
   end
@@ -387,12 +393,49 @@ for gi, g in ipairs(groups) do
 end
 
 local hit = {}       -- group -> first test file that asserts it
+
+-- A literal holding a gram several messages share ("d:simulate: field
+-- 'path' must be ..." and "%s: field 'path' must be ...") checks the one
+-- whose fixed pieces it holds all of, in order; when several do, the
+-- longest (the most specific: the other's pieces are part of it).
+local esc_ = function(x) return (x:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end
+local full_pat, full_len = {}, {}
+local function full_chain(gi)
+  if full_pat[gi] == nil then
+    local pat, len = {}, 0
+    for _, p in ipairs(groups[gi].pieces) do
+      p = p:gsub("^[%s:;,.]+", ""):gsub("[%s:;,.]+$", "")
+      if #p > 0 then pat[#pat + 1] = esc_(p); len = len + #p end
+    end
+    full_pat[gi] = #pat > 0 and table.concat(pat, ".-") or false
+    full_len[gi] = len
+  end
+  return full_pat[gi], full_len[gi]
+end
+local function disambiguate(s, cands, path)
+  local best, best_len, tie = nil, -1, false
+  for gi in pairs(cands) do
+    local pat, len = full_chain(gi)
+    if pat and s:find(pat) then
+      if len > best_len then best, best_len, tie = gi, len, false
+      elseif len == best_len then tie = true end
+    end
+  end
+  if best and not tie and not hit[best] then hit[best] = path end
+end
+
 for _, path in ipairs(tests) do
   for _, s in ipairs(test_literals(path)) do
+    local cands = nil
     for i = 1, #s - MIN + 1 do
       if i <= #s - GRAM + 1 then
-        local o = gram_owner[s:sub(i, i + GRAM - 1)]
+        local g = s:sub(i, i + GRAM - 1)
+        local o = gram_owner[g]
         if o and not hit[o] then hit[o] = path end
+        if o == false and #gram_shared[g] <= 8 then
+          cands = cands or {}
+          for _, gi in ipairs(gram_shared[g]) do cands[gi] = true end
+        end
       end
       local c = short_by_head[s:sub(i, i + MIN - 1)]
       if c then
@@ -403,27 +446,32 @@ for _, path in ipairs(tests) do
         end
       end
     end
+    if cands then disambiguate(s, cands, path) end
   end
 end
 
 -- A message whose fixed pieces are all short ("rk.model '%s': %s reads
 -- unknown %s '%s.%s'") has no distinctive fragment; it is checked when a
--- test literal holds its inner pieces in order (the first and last may
--- be cut off: the context before, the tail after), at least MIN + 4
--- characters of them, and that chain fits no other message.
+-- test literal holds all its pieces in order, or its inner ones (the
+-- first and last cut off: the context before, the tail after), at least
+-- MIN + 4 characters of them, and that chain fits no other message.
 local function esc(x) return (x:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end
-local function chain_of(g)
+local function chain_of(g, inner)
   local ps = g.pieces
   local a, b = 1, #ps
-  if #ps >= 3 then a, b = 2, #ps - 1 end
+  if inner then
+    if #ps < 3 then return nil end
+    a, b = 2, #ps - 1
+  end
   if #ps < 2 then return nil end
   local pat, len = {}, 0
   for i = a, b do
-    local p = ps[i]:gsub("^%s+", ""):gsub("%s+$", "")
+    local p = ps[i]:gsub("^[%s:;,.]+", ""):gsub("[%s:;,.]+$", "")
     if #p > 0 then pat[#pat + 1] = esc(p); len = len + #p end
   end
   if #pat < 2 or len < MIN + 4 then return nil end
-  return table.concat(pat, ".-"), ps[a]:gsub("^%s+", ""):gsub("%s+$", "")
+  local first = ps[a]:gsub("^[%s:;,.]+", ""):gsub("[%s:;,.]+$", "")
+  return table.concat(pat, ".-"), first
 end
 do
   local chains = {}
@@ -431,14 +479,17 @@ do
     local short = true
     for _, p in ipairs(g.pieces) do if #p >= GRAM then short = false end end
     if short and not hit[gi] then
-      local pat, first = chain_of(g)
-      if pat then
-        local unique = true
-        for gj, h in ipairs(groups) do
-          if gj ~= gi and h.key:find(pat) then unique = false; break end
-        end
-        if unique then
-          chains[#chains + 1] = { g = gi, pat = pat, first = first }
+      -- all pieces in order, else the inner ones (the ends cut off)
+      for _, inner in ipairs { false, true } do
+        local pat, first = chain_of(g, inner)
+        if pat then
+          local unique = true
+          for gj, h in ipairs(groups) do
+            if gj ~= gi and h.key:find(pat) then unique = false; break end
+          end
+          if unique then
+            chains[#chains + 1] = { g = gi, pat = pat, first = first }
+          end
         end
       end
     end
@@ -447,7 +498,8 @@ do
     for _, path in ipairs(tests) do
       for _, s in ipairs(test_literals(path)) do
         for _, c in ipairs(chains) do
-          if not hit[c.g] and s:find(c.first, 1, true) and s:find(c.pat) then
+          if not hit[c.g] and (c.first == "" or s:find(c.first, 1, true))
+             and s:find(c.pat) then
             hit[c.g] = path
           end
         end

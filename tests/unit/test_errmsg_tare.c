@@ -126,6 +126,66 @@ static void test_cohort(void)
   rkin_tare_cohort_free(c);
 }
 
+/* The checks of rkin_tare_plan_run on one territory (tare.c). */
+static void test_plan(void)
+{
+  rkin_tare_plan plan;
+  rkin_tare_territory t;
+  rkin_tare_lesion les[RKIN_TARE_MAX_LESIONS + 1];
+  rkin_tare_result *res = malloc(sizeof *res);
+  const rkin_tare_product *sir = rkin_tare_product_find("SIR-Spheres", NULL);
+  size_t k;
+  if (!res || !sir) {
+    free(res);
+    return;
+  }
+  BAD(rkin_tare_plan_init(NULL, sir, RKIN_TARE_CF_DERIVED, &err),
+      RKIN_EINVAL, "tare: no plan given", "plan init: no plan");
+  rkin_tare_plan_init(&plan, sir, RKIN_TARE_CF_DERIVED, &err);
+  memset(&t, 0, sizeof t);
+  memset(les, 0, sizeof les);
+  t.name = "right";
+  t.mass_kg = 1.5;
+  t.lsf = 0.1;
+  t.mode = RKIN_TARE_MODE_ACTIVITY;
+  t.activity_mbq = 1000;
+  plan.territories = &t;
+  plan.n_territories = 1;
+  ok(rkin_tare_plan_run(&plan, res, &err) == 0, "plan: the base plan runs");
+  t.mass_kg = -1;
+  BAD(rkin_tare_plan_run(&plan, res, &err), RKIN_EINVAL,
+      "tare: territory 'right': mass_kg = -1 must be > 0 kg", "plan: a negative mass");
+  t.mass_kg = 1.5;
+  t.activity_mbq = -5;
+  BAD(rkin_tare_plan_run(&plan, res, &err), RKIN_EINVAL,
+      "tare: territory 'right': activity_mbq = -5 must be >= 0 MBq",
+      "plan: a negative activity");
+  t.mode = RKIN_TARE_MODE_NORMAL;
+  t.target_gy = 0;
+  BAD(rkin_tare_plan_run(&plan, res, &err), RKIN_EINVAL,
+      "tare: territory 'right': target_gy = 0 must be > 0 Gy", "plan: target 0 Gy");
+  t.mode = (rkin_tare_mode)9;
+  BAD(rkin_tare_plan_run(&plan, res, &err), RKIN_EINVAL,
+      "tare: territory 'right': mode 9 unknown", "plan: an unknown mode");
+  for (k = 0; k <= RKIN_TARE_MAX_LESIONS; k++) {
+    les[k].mass_kg = 0.001;
+    les[k].tn = 3;
+  }
+  t.mode = RKIN_TARE_MODE_ACTIVITY;
+  t.activity_mbq = 1000;
+  t.lesions = les;
+  t.n_lesions = RKIN_TARE_MAX_LESIONS + 1;
+  BAD(rkin_tare_plan_run(&plan, res, &err), RKIN_ERANGE,
+      "tare: territory 'right': 33 lesions, at most 32 supported", "plan: 33 lesions");
+  t.n_lesions = 1;
+  t.mode = RKIN_TARE_MODE_TUMOUR;
+  t.target_gy = 120;
+  t.ref = (rkin_tare_ref)7;
+  BAD(rkin_tare_plan_run(&plan, res, &err), RKIN_EINVAL,
+      "tare: territory 'right': ref 7 unknown", "plan: an unknown reference");
+  free(res);
+}
+
 int main(void)
 {
   rkin_init();
@@ -133,6 +193,7 @@ int main(void)
   test_fields();
   test_patients();
   test_cohort();
+  test_plan();
   done_testing();
   return exit_status();
 }
