@@ -120,4 +120,18 @@ t.raises(function() run { patients = "nil" } end,
   "field 'patients' is required (pop:sample{...} or an array of parameter "
   .. "tables; { {} } is one typical patient)", "no patients")
 
+-- ----------------------------------------------- the cycle kernel
+do
+  -- K' = kK B + K (kKo = -1 /h): grows by e^2000 over an interval
+  local g = rk.model { name = "gr", nuclide = "Lu-177", states = { "B", "K" },
+    params = { kK = 0.02, kout = 0.3, kKo = -1 },
+    ode = function(s, p)
+      return { B = -(p.kK + p.kout) * s.B, K = p.kK * s.B - p.kKo * s.K }
+    end }
+  t.raises(function() run { model = g } end,
+    "patient 1: the cycle kernel is not finite (does a state grow without "
+    .. "bound over 2000 h?)", "a growing model's cycle kernel overflows: the "
+    .. "patient is named")
+end
+
 t.done()

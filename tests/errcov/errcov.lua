@@ -332,9 +332,15 @@ for _, m in ipairs(messages) do
   if m.enomem then m.state, m.why = "unreachable", "allocation failure"
   end
   for _, a in ipairs(allow) do
-    if not m.state and glob_match(a.file, m.file)
-       and m.text:find(a.frag, 1, true) then
-      m.state, m.why = "unreachable", a.why
+    -- a fragment ending in $ must end the message
+    local hit_frag = a.frag:sub(-1) == "$"
+      and m.text:sub(-(#a.frag - 1)) == a.frag:sub(1, -2)
+      or a.frag:sub(-1) ~= "$" and m.text:find(a.frag, 1, true)
+    if not m.state and not m.kept and glob_match(a.file, m.file)
+       and hit_frag then
+      -- reason "-": reachable after all (an exception to a later entry)
+      if a.why == "-" then m.kept = true
+      else m.state, m.why = "unreachable", a.why end
       a.used = a.used + 1
     end
   end
