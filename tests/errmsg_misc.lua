@@ -129,4 +129,25 @@ do
     "ph:tac: no region has label 99", "tac of an unknown label")
 end
 
+-- ------------------------------------------ the interpreter (radiokin.c)
+t.raises(function() load(string.dump(function() return 1 end), "x", "b") end,
+  "load: binary chunks are not allowed (mode 'b')", "load of bytecode")
+do
+  local dir = t.scratch()
+  local f = io.open(dir .. "/bin.luac", "wb")
+  f:write(string.dump(function() return 1 end))
+  f:close()
+  t.raises(function() loadfile(dir .. "/bin.luac", "bt") end,
+    "loadfile: binary chunks are not allowed (mode 'bt')",
+    "loadfile of bytecode")
+  t.write_file(dir .. "/broken_mod.lua", "return {\n")
+  package.path = dir .. "/?.lua;" .. package.path
+  t.raises(function() require "broken_mod" end,
+    "error loading module 'broken_mod' from file '" .. dir
+    .. "/broken_mod.lua':", "a module with a syntax error is named")
+end
+t.raises(function() return undefined_thing_x end,
+  "undeclared global 'undefined_thing_x' (a typo? declare it with local)",
+  "reading an undeclared global")
+
 t.done()

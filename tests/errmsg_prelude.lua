@@ -93,4 +93,23 @@ t.raises(function() plan { compromised = 5 } end,
 t.raises(function() plan { bogus = 1 } end, "unknown field 'bogus' (known: ",
   "an unknown field, with the known ones")
 
+t.raises(function() rk.radiobio.bed { g = 0.5, organ = "kidney" } end,
+  "rk.radiobio.bed: field 'dose_gy' is required (a number)",
+  "a required number missing")
+t.raises(function() rk.radiobio.bed { dose_gy = 1, g = 0.5,
+                                      organ = "kidney", bogus = 1 } end,
+  "rk.radiobio.bed: unknown field 'bogus' (known: dose_gy, g, organ, "
+  .. "ab_gy, where)", "an unknown field named with the known ones")
+t.raises(function() rk.radiobio.g { c = 5, b = { 0.1 }, trep_h = 2 } end,
+  "rk.radiobio.g: field 'c' (Gy/h) must be an array of numbers (got 5.0)",
+  "numbers given as one number")
+do
+  local m = rk.model { name = "a", states = { "A" }, params = { k = 1 },
+    ode = function(s, p) return { A = -p.k * s.A } end }
+  local pop = rk.population { model = m, cv = { k = 0.1 } }
+  t.raises(function() pop:sample {} end,
+    "pop:sample: field 'n' is required (an integer in [1, 100000000])",
+    "a required count missing, with its range")
+end
+
 t.done()

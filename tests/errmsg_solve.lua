@@ -107,4 +107,26 @@ do
     .. "too large?)", "exact path: an overflowing matrix exponential")
 end
 
+do
+  -- A -> B with nothing leaving B: B is conserved, so repeated doses pile
+  -- up without end (the steady-state equations are singular)
+  local c = rk.model { name = "cons", states = { "A", "B" },
+    params = { k = 0.1 },
+    ode = function(s, p) return { A = -p.k * s.A, B = p.k * s.A } end }
+  t.raises(function()
+    c:simulate { doses = { { time = 0, amount = 10, to = "A", ss = 1,
+                             ii = 24 } }, times = { 0, 1 }, path = "exact" }
+  end, "dose record 1: model 'cons' has no steady state (its equations are "
+    .. "singular, smallest pivot 0: some amount never decays)",
+    "SS = 1 of a model with a conserved amount")
+  -- the constant infusion into A' = -atan(A): no solution of atan(A) = 2
+  local sat = rk.model { name = "sat", states = { "A" }, params = { k = 1 },
+    ode = function(s, p) return { A = -p.k * rk.atan(s.A) } end }
+  t.raises(function()
+    sat:simulate { doses = { { time = 0, rate = 2, to = "A", ss = 1 } },
+                   times = { 0, 1 } }
+  end, "dose record 1: model 'sat' has no steady state (its equations are "
+    .. "singular", "a constant infusion above the largest elimination rate")
+end
+
 t.done()

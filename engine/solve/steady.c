@@ -83,7 +83,7 @@ static int ss_lu(rkin_solver *s, size_t rec, int factor, rkin_err *err)
   }
   if (factor && !(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
     return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' "
-                        "has no steady state (the periodic system is "
+                        "has no steady state (its equations are "
                         "singular, smallest pivot %g: some amount never "
                         "decays)", rec + 1, rkin_model_name(s->m), umin);
   gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &g.vector);

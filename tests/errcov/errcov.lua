@@ -489,12 +489,16 @@ do
       for _, inner in ipairs { false, true } do
         local pat, first = chain_of(g, inner)
         if pat then
-          local unique = true
+          -- messages whose text the chain also fits: a literal then checks
+          -- this one only when it holds this one's whole fixed text and
+          -- that is longer than any rival's it also holds
+          local rivals = {}
           for gj, h in ipairs(groups) do
-            if gj ~= gi and h.key:find(pat) then unique = false; break end
+            if gj ~= gi and h.key:find(pat) then rivals[#rivals + 1] = gj end
           end
-          if unique then
-            chains[#chains + 1] = { g = gi, pat = pat, first = first }
+          if #rivals <= 8 then
+            chains[#chains + 1] = { g = gi, pat = pat, first = first,
+                                    rivals = rivals }
           end
         end
       end
@@ -506,7 +510,17 @@ do
         for _, c in ipairs(chains) do
           if not hit[c.g] and (c.first == "" or s:find(c.first, 1, true))
              and s:find(c.pat) then
-            hit[c.g] = path
+            if #c.rivals == 0 then
+              hit[c.g] = path
+            else
+              local pat, len = full_chain(c.g)
+              local best = pat and s:find(pat) ~= nil
+              for _, gj in ipairs(c.rivals) do
+                local rp, rl = full_chain(gj)
+                if rp and rl >= len and s:find(rp) then best = false end
+              end
+              if best then hit[c.g] = path end
+            end
           end
         end
       end

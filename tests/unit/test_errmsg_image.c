@@ -171,6 +171,93 @@ static void test_phantom(void)
   rkin_image_free(&act);
 }
 
+/* Writes a valid 2x2x2 float NIfTI-1 file with the engine, then patches
+ * `len` bytes at `off` (NIfTI-1 header offsets: dim 40, datatype 70,
+ * bitpix 72, srow_x 280, srow_y 296, srow_z 312, data 352) and truncates
+ * it to `size` bytes when size > 0. */
+static int patched(const char *path, long off, const void *b, size_t len,
+                   long size)
+{
+  rkin_grid g;
+  rkin_image im = {0};
+  FILE *f;
+  int rc;
+  rkin_grid_init(&g, 2, 2, 2, 1, 1, 1);
+  if (rkin_image_alloc(&im, &g, &err)) return -1;
+  rc = rkin_nifti_write(path, &im, 1, &err);
+  rkin_image_free(&im);
+  if (rc) return rc;
+  if (len) {
+    if (!(f = fopen(path, "r+b"))) return -1;
+    fseek(f, off, SEEK_SET);
+    fwrite(b, 1, len, f);
+    fclose(f);
+  }
+  if (size > 0 && truncate(path, size) != 0) return -1;
+  return 0;
+}
+
+static void nifti_bad(const char *path, long off, const void *b, size_t len,
+                      long size, const char *part, const char *what)
+{
+  rkin_image rd = {0};
+  if (patched(path, off, b, len, size)) {
+    ok(0, "%s: could not write the file (%s)", what, err.msg);
+    return;
+  }
+  rkin_err_clear(&err);
+  ok(rkin_nifti_read(path, &rd, &err) != 0, "%s", what);
+  like(err.msg, part, "... message: %s", part);
+  rkin_image_free(&rd);
+  unlink(path);
+}
+
+static void test_nifti_files(void)
+{
+  char dir[] = "/tmp/rkin_errmsg_nii_XXXXXX";
+  char path[64];
+  const short dim4[5] = {4, 2, 2, 2, 3};
+  const short cplx[2] = {32, 64};            /* COMPLEX64, 64 bits */
+  const float zero[1] = {0};
+  const float nan1[1] = {NAN};
+  if (!mkdtemp(dir)) return;
+  snprintf(path, sizeof path, "%s/x.nii", dir);
+  nifti_bad(path, 40, dim4, sizeof dim4, 0, "-dimensional image with dims "
+            "2 x 2 x 2 x 3 (expected one 3D volume)", "NIfTI: a 4D series");
+  nifti_bad(path, 70, cplx, sizeof cplx, 0, "voxel type COMPLEX64 is not "
+            "supported (expected an integer or real scalar type)",
+            "NIfTI: complex voxels");
+  nifti_bad(path, 280, zero, sizeof zero, 0, "x.nii: the sform transform "
+            "has a zero or non-finite column (no usable voxel spacing)",
+            "NIfTI: a zero sform column");
+  nifti_bad(path, 0, NULL, 0, 360, "x.nii: could not read the 8 voxels "
+            "(file truncated?)", "NIfTI: a truncated file");
+  /* nifticlib itself replaces NaN and inf float voxels by 0 on reading,
+   * so a non-finite value reaches the check only through the scaling:
+   * voxel 10 with scl_slope 1e38 (offset 112) is 1e39, beyond float */
+  {
+    const float ten[1] = {10}, big[1] = {1e38f};
+    if (patched(path, 352, ten, sizeof ten, 0) == 0) {
+      rkin_image rd = {0};
+      FILE *f = fopen(path, "r+b");
+      if (f) {
+        fseek(f, 112, SEEK_SET);
+        fwrite(big, 1, sizeof big, f);
+        fclose(f);
+      }
+      rkin_err_clear(&err);
+      ok(rkin_nifti_read(path, &rd, &err) != 0, "NIfTI: a voxel scaled "
+         "beyond float");
+      like(err.msg, "x.nii: voxel (0,0,0) is 1e+39 (expected a finite "
+           "value)", "... message names the voxel and its value");
+      rkin_image_free(&rd);
+      unlink(path);
+    }
+  }
+  (void)nan1;
+  rmdir(dir);
+}
+
 int main(void)
 {
   rkin_init();
@@ -178,6 +265,7 @@ int main(void)
   test_ops();
   test_nifti();
   test_phantom();
+  test_nifti_files();
   done_testing();
   return exit_status();
 }
