@@ -80,4 +80,22 @@ else
   t.skip("the base cohort failed", 2)
 end
 
+
+-- a result table damaged by hand
+if ok then
+  local dir2 = t.scratch()
+  local keep = c.params[2]
+  c.params[2] = {}
+  t.raises(function() c:write_csv(dir2 .. "/c.csv") end,
+    "c:write_csv: patients[2] has no number k", "write_csv of a patient "
+    .. "whose parameters were removed")
+  c.params[2] = keep
+  c.tia.K[2] = nil
+  t.raises(function() c:summary("K") end,
+    "c:summary: the TIAs of cycle 2 are missing", "summary of a removed "
+    .. "cycle")
+else
+  t.skip("the base cohort failed", 2)
+end
+
 t.done()

@@ -121,7 +121,7 @@ do
   local many = {}
   for i = 1, 40 do many[i] = { centre = { 0, 0, 0 }, radius_mm = 5, c0 = 1 } end
   t.raises(function() rk.phantom.new { spheres = many } end,
-    "40 spheres (at most", "too many spheres")
+    "rk.phantom.new: 40 spheres (at most 8)", "too many spheres")
   t.raises(function() rk.phantom.new { spheres = { 5 } } end,
     "spheres[1] must be a table", "a sphere that is a number")
   local ph = rk.phantom.new { n = 16 }
@@ -149,5 +149,9 @@ end
 t.raises(function() return undefined_thing_x end,
   "undeclared global 'undefined_thing_x' (a typo? declare it with local)",
   "reading an undeclared global")
+
+t.raises(function() rk.image.read_seg("x.dcm", 70000) end,
+  "rk.image.read_seg: segment 70000 (expected 1..65535, or 0 / nil: every "
+  .. "segment)", "a segment number past DICOM's range")
 
 t.done()
