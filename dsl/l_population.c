@@ -428,6 +428,11 @@ static void read_effects(lua_State *L, lpop *p, const rkin_model *m)
  * the known names). */
 static int strict_index(lua_State *L)
 {
+  /* the values live in upvalue 4, not in the (empty) input table, so that
+   * an assignment to a known name reaches strict_newindex */
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(4)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   return lrk_error(L, CTX ": the traced function reads unknown %s '%s.%s' "
                    "(known: %s)", lua_tostring(L, lua_upvalueindex(1)),
                    lua_tostring(L, lua_upvalueindex(2)),
@@ -448,13 +453,18 @@ static void push_inputs(lua_State *L, int pi, int names, const char *prefix,
                         const char *kind)
 {
   size_t n = (size_t)lua_rawlen(L, names), k;
+  int values;
   luaL_Buffer b;
-  lua_createtable(L, 0, (int)n);
+  pi = lua_absindex(L, pi);
+  names = lua_absindex(L, names);
+  lua_createtable(L, 0, 0);                    /* the input: empty */
+  lua_createtable(L, 0, (int)n);               /* its values */
+  values = lua_gettop(L);
   for (k = 1; k <= n; k++) {
     lua_rawgeti(L, names, (lua_Integer)k);
     lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -1));
     lua_gettable(L, pi);
-    lua_settable(L, -3);
+    lua_settable(L, values);
   }
   lua_createtable(L, 0, 2);
   lua_pushstring(L, kind);
@@ -466,11 +476,13 @@ static void push_inputs(lua_State *L, int pi, int names, const char *prefix,
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
-  lua_pushcclosure(L, strict_index, 3);
+  lua_pushvalue(L, values);
+  lua_pushcclosure(L, strict_index, 4);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, strict_newindex);
   lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);                               /* the values */
 }
 
 /* The outputs function of a helper model: upvalues 1 the user function,

@@ -778,16 +778,19 @@ static void push_selected(lua_State *L, int r, int rec, int order,
   }
   ty = lua_type(L, -1);
   if (ty == LUA_TNUMBER) {
-    lua_Integer k = (lua_Integer)lua_tonumber(L, -1);
+    /* the value by its absolute index: the lookups below push a varying
+     * number of values before a message names it */
+    int ci = lua_gettop(L);
+    lua_Integer k = (lua_Integer)lua_tonumber(L, ci);
     lua_getfield(L, r, "columns");
     lua_getfield(L, r, "states");
-    if ((double)k != lua_tonumber(L, -3) || k < 1
+    if ((double)k != lua_tonumber(L, ci) || k < 1
         || lua_rawgeti(L, -2, k) != LUA_TSTRING)
       lrk_error(L, "%s: obs[%d].cmt = %s is not a state number", ctx,
-                (int)i, lrk_got(L, -3));
+                (int)i, lrk_got(L, ci));
     if (lua_rawget(L, -2) != LUA_TTABLE)
       lrk_error(L, "%s: obs[%d].cmt = %s is not a state number", ctx,
-                (int)i, lrk_got(L, -4));
+                (int)i, lrk_got(L, ci));
     return;
   }
   if (ty != LUA_TSTRING)

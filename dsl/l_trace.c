@@ -508,11 +508,18 @@ static int m_ifelse(lua_State *L)
   return 1;
 }
 
-/* Proxy tables s / p: the leaves, pre-filled; a read of any other name
- * raises (upvalue 1: the trace, upvalue 2: "state" or "parameter"). */
+/* Proxy tables s / p: empty, so that every assignment reaches
+ * __newindex (a pre-filled table took `s.A = 1` silently, and the model
+ * then used 1 for A); reads come from the leaves (upvalue 3), a read of
+ * any other name raises (upvalue 1: the trace, upvalue 2: "state" or
+ * "parameter"). */
 static int proxy_index(lua_State *L)
 {
-  trace_ctx *c = lua_touserdata(L, lua_upvalueindex(1));
+  trace_ctx *c;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  c = lua_touserdata(L, lua_upvalueindex(1));
   const char *kind = lua_tostring(L, lua_upvalueindex(2));
   int is_state = kind[0] == 's';
   const char *key = luaL_tolstring(L, 2, NULL);
@@ -534,25 +541,30 @@ static int proxy_newindex(lua_State *L)
 
 void lrk_trace_push_proxy(lua_State *L, int ctx_idx, int is_state)
 {
-  trace_ctx *c = lua_touserdata(L, ctx_idx);
+  trace_ctx *c = lua_touserdata(L, ctx_idx = lua_absindex(L, ctx_idx));
   size_t i, n = is_state ? c->ns : c->np;
-  lua_createtable(L, 0, (int)n);
+  int leaves;
+  lua_createtable(L, 0, 0);                        /* the proxy */
+  lua_createtable(L, 0, (int)n);                   /* its leaves */
+  leaves = lua_gettop(L);
   for (i = 0; i < n; i++) {
     rkin_node leaf = is_state ? rkin_expr_state(c->g, (int)i)
                               : rkin_expr_param(c->g, (int)i);
     lrk_trace_check(L, c, leaf);
     lrk_trace_push_expr(L, ctx_idx, leaf);
-    lua_setfield(L, -2, is_state ? c->states[i] : c->params[i]);
+    lua_setfield(L, leaves, is_state ? c->states[i] : c->params[i]);
   }
   lua_createtable(L, 0, 2);
   lua_pushvalue(L, ctx_idx);
   lua_pushstring(L, is_state ? "state" : "parameter");
-  lua_pushcclosure(L, proxy_index, 2);
+  lua_pushvalue(L, leaves);
+  lua_pushcclosure(L, proxy_index, 3);
   lua_setfield(L, -2, "__index");
   lua_pushvalue(L, ctx_idx);
   lua_pushcclosure(L, proxy_newindex, 1);
   lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);                                   /* the leaves */
 }
 
 /* ------------------------------------- tracing for other bindings */
@@ -563,11 +575,20 @@ void lrk_trace_push_proxy(lua_State *L, int ctx_idx, int is_state)
  * raises, listing its names. */
 static int arg_index(lua_State *L)
 {
-  trace_ctx *c = live_ctx(L, lua_upvalueindex(1));
-  const char *label = lua_tostring(L, lua_upvalueindex(2));
-  int open = lua_toboolean(L, lua_upvalueindex(3));
-  size_t i, n = 0, ll = strlen(label);
+  trace_ctx *c;
+  const char *label;
+  int open;
+  size_t i, n = 0, ll;
   const char **names;
+  /* the leaves live in upvalue 4, not in the (empty) argument table, so
+   * that an assignment to a known name reaches arg_newindex */
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(4)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  c = live_ctx(L, lua_upvalueindex(1));
+  label = lua_tostring(L, lua_upvalueindex(2));
+  open = lua_toboolean(L, lua_upvalueindex(3));
+  ll = strlen(label);
   if (open && lua_type(L, 2) == LUA_TSTRING) {
     const char *key = lua_tostring(L, 2);
     char **t = realloc(c->params, (c->np + 1) * sizeof *t);
@@ -583,7 +604,7 @@ static int arg_index(lua_State *L)
     lrk_trace_push_expr(L, lua_upvalueindex(1), leaf);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, -2);
-    lua_rawset(L, 1);
+    lua_rawset(L, lua_upvalueindex(4));
     return 1;
   }
   /* the names of this argument, from the leaves' "label.name" */
@@ -639,23 +660,28 @@ void lrk_trace_call(lua_State *L, int fn_idx, const char *kind,
   lua_pushvalue(L, fn_idx);
   for (a = 0, k = 0; a < n_args; a++) {
     size_t j;
-    lua_createtable(L, 0, (int)arg[a].n);
+    int leaves;
+    lua_createtable(L, 0, 0);                  /* the argument: empty */
+    lua_createtable(L, 0, (int)arg[a].n);      /* its leaves */
+    leaves = lua_gettop(L);
     for (j = 0; j < arg[a].n; j++, k++) {
       rkin_node leaf = rkin_expr_param(c->g, (int)k);
       lrk_trace_check(L, c, leaf);
       lrk_trace_push_expr(L, ictx, leaf);
-      lua_setfield(L, -2, arg[a].names[j]);
+      lua_setfield(L, leaves, arg[a].names[j]);
     }
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, ictx);
     lua_pushstring(L, arg[a].label);
     lua_pushboolean(L, arg[a].open);
-    lua_pushcclosure(L, arg_index, 3);
+    lua_pushvalue(L, leaves);
+    lua_pushcclosure(L, arg_index, 4);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, ictx);
     lua_pushcclosure(L, arg_newindex, 1);
     lua_setfield(L, -2, "__newindex");
-    lua_setmetatable(L, -2);
+    lua_setmetatable(L, -3);
+    lua_pop(L, 1);                             /* the leaves */
   }
   lua_call(L, (int)n_args, 1);
   lrk_trace_check_conditions(L, c);

@@ -805,8 +805,9 @@ int rkin_regimen_optimise(rkin_regimen *r, size_t patient,
   u.kind = RKIN_RULE_OPTIMISED;
   if ((rc = rg_rule_check(r, &u, err))) return rc;
   if (patient >= r->sp.n_patients)
-    return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu of %zu",
-                        patient + 1, r->sp.n_patients);
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu is out of "
+                        "range (the cohort has %zu patients)", patient + 1,
+                        r->sp.n_patients);
   if (r->kstatus[patient] < 0)
     return rkin_err_set(err, r->kstatus[patient], "%s", r->kmsg[patient]);
   if ((rc = rg_ws_init(&ws, r, err))) return rc;
@@ -825,8 +826,9 @@ int rkin_regimen_evaluate(rkin_regimen *r, size_t patient, size_t k,
   double *y, *dose, *bed;
   int rc = RKIN_OK;
   if (patient >= r->sp.n_patients)
-    return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu of %zu",
-                        patient + 1, r->sp.n_patients);
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: patient %zu is out of "
+                        "range (the cohort has %zu patients)", patient + 1,
+                        r->sp.n_patients);
   if (r->kstatus[patient] < 0)
     return rkin_err_set(err, r->kstatus[patient], "%s", r->kmsg[patient]);
   if ((rc = rg_ws_init(&ws, r, err))) return rc;

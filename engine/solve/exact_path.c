@@ -678,6 +678,49 @@ int rkin_expath_advance(rkin_expath *e, double ts, double te, double *y,
   return propagate(e, te - s, y, rate, q, err);
 }
 
+/* -A^-1 y0 is the integral to infinity only when every mode decays: a
+ * nonsingular A with an eigenvalue of real part >= 0 (a growing quantity)
+ * has a finite -A^-1 y0 that is not the integral (it can be negative).
+ * e->LU is scratch here (tia_inf factorises it afterwards). */
+static int check_decays(rkin_expath *e, rkin_err *err)
+{
+  size_t n = e->n, i, j;
+  double re = -HUGE_VAL;   /* the largest real part (NaN: refused) */
+  double amax = 0;
+  gsl_eigen_nonsymm_workspace *ws = gsl_eigen_nonsymm_alloc(n);
+  gsl_vector_complex *ev = gsl_vector_complex_alloc(n);
+  int st;
+  if (!ws || !ev) {
+    if (ws) gsl_eigen_nonsymm_free(ws);
+    if (ev) gsl_vector_complex_free(ev);
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the "
+                        "eigenvalues of %zu states", n);
+  }
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++) gsl_matrix_set(e->LU, i, j, e->A[i * n + j]);
+  st = gsl_eigen_nonsymm(e->LU, ev, ws);
+  for (i = 0; !st && i < n; i++) {
+    gsl_complex l = gsl_vector_complex_get(ev, i);
+    if (!(GSL_REAL(l) < re)) re = GSL_REAL(l);
+  }
+  gsl_eigen_nonsymm_free(ws);
+  gsl_vector_complex_free(ev);
+  if (st)
+    return rkin_err_set(err, RKIN_ESOLVER, "model '%s': the eigenvalues of "
+                        "the system matrix did not converge, so the TIA to "
+                        "infinity is not computed", rkin_model_name(e->m));
+  /* a zero eigenvalue (to rounding) is left to the singular-pivot test,
+   * whose message says that some activity never decays */
+  for (i = 0; i < n * n; i++) amax = fmax(amax, fabs(e->A[i]));
+  if (!(re <= 64 * DBL_EPSILON * amax * (double)n))
+    return rkin_err_set(err, RKIN_ERANGE, "model '%s': the system matrix "
+                        "has an eigenvalue of real part %g /h (expected < 0 "
+                        "for every mode), so some activity grows without "
+                        "bound and the TIA to infinity is infinite",
+                        rkin_model_name(e->m), re);
+  return RKIN_OK;
+}
+
 int rkin_expath_tia_inf(rkin_expath *e, const double *p, const double *y0,
                         const int *tia, size_t n_tia, double *out,
                         rkin_err *err)
@@ -689,6 +732,7 @@ int rkin_expath_tia_inf(rkin_expath *e, const double *p, const double *y0,
   int sign, rc = check_tia(e, tia, n_tia, err);
   if (!rc) rc = set_params(e, p, err);
   if (rc) return rc;
+  if ((rc = check_decays(e, err))) return rc;
   for (i = 0; i < n; i++)
     for (j = 0; j < n; j++) {
       gsl_matrix_set(e->LU, i, j, e->A[i * n + j]);

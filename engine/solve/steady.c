@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 
@@ -82,7 +83,7 @@ static int ss_lu(rkin_solver *s, size_t rec, int factor, rkin_err *err)
   }
   if (factor && !(umin > 1e-13 * (jmax > 1 ? jmax : 1)))
     return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' "
-                        "has no steady state (the periodic system is "
+                        "has no steady state (its equations are "
                         "singular, smallest pivot %g: some amount never "
                         "decays)", rec + 1, rkin_model_name(s->m), umin);
   gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &g.vector);
@@ -92,6 +93,65 @@ static int ss_lu(rkin_solver *s, size_t rec, int factor, rkin_err *err)
                           "steady state of state '%s' is not finite",
                           rec + 1, rkin_model_state_name(s->m, j));
   return RKIN_OK;
+}
+
+/* The largest real part (modulus 0) or modulus (modulus 1) of the
+ * eigenvalues of shift I - a, a n x n row-major. A steady state is the
+ * limit of repeated dosing only when every mode decays: the model's
+ * Jacobian has real parts < 0 (constant infusion), the interval map's
+ * Jacobian moduli < 1 (periodic). An unstable fixed point still solves
+ * the equations (with negative amounts for a growing linear model), so it
+ * is refused. NaN when the eigenvalues cannot be computed. */
+static double ss_growth(const double *a, size_t n, double shift, int modulus,
+                        int *nomem)
+{
+  gsl_eigen_nonsymm_workspace *ws = gsl_eigen_nonsymm_alloc(n);
+  gsl_vector_complex *ev = gsl_vector_complex_alloc(n);
+  gsl_matrix *w = gsl_matrix_alloc(n, n);
+  double worst = -HUGE_VAL;
+  size_t i, j;
+  *nomem = !ws || !ev || !w;
+  if (!*nomem) {
+    for (i = 0; i < n; i++)
+      for (j = 0; j < n; j++)
+        gsl_matrix_set(w, i, j, (i == j ? shift : 0) - a[i * n + j]);
+    if (gsl_eigen_nonsymm(w, ev, ws)) {
+      worst = NAN;
+    } else {
+      for (i = 0; i < n; i++) {
+        gsl_complex l = gsl_vector_complex_get(ev, i);
+        double v = modulus ? hypot(GSL_REAL(l), GSL_IMAG(l)) : GSL_REAL(l);
+        if (!(v < worst)) worst = v;
+      }
+    }
+  }
+  if (ws) gsl_eigen_nonsymm_free(ws);
+  if (ev) gsl_vector_complex_free(ev);
+  if (w) gsl_matrix_free(w);
+  return worst;
+}
+
+static int ss_refuse_growth(const rkin_solver *s, size_t rec, int periodic,
+                            double g, int nomem, rkin_err *err)
+{
+  if (nomem)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the "
+                        "eigenvalues of a steady state");
+  /* On CVODES dPhi/dx is a finite difference, good to about sqrt(rtol):
+   * a slowly decaying mode must not be taken for a growing one. */
+  double one = 1 + (s->use_cv ? 10 * sqrt(s->o.rtol) : 0);
+  if (periodic ? g < one : g < 0) return RKIN_OK;    /* NaN refused */
+  if (periodic)
+    return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' has "
+                        "no steady state: over one dosing interval some "
+                        "amount grows by a factor %g (expected < 1 for "
+                        "every mode; does a rate have the wrong sign?)",
+                        rec + 1, rkin_model_name(s->m), g);
+  return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: model '%s' has no "
+                      "constant-infusion steady state: its Jacobian has an "
+                      "eigenvalue of real part %g /h (expected < 0 for "
+                      "every mode; does a rate have the wrong sign?)",
+                      rec + 1, rkin_model_name(s->m), g);
 }
 
 static int ss_converged(const rkin_solver *s, const double *x,
@@ -117,6 +177,7 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
   size_t n = s->n, i, j;
   double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J, ii = r->ii;
   double ts = t + e->lag - ii;    /* the last earlier dose */
+  double growth = 0;              /* of the latest fresh Jacobian */
   int it, rc, cmt = r->cmt;
   memset(x, 0, n * sizeof *x);
   for (it = 1; it <= SS_MAX_IT; it++) {
@@ -144,10 +205,17 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
       }
       for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
     }
+    if (fresh) {
+      /* J = I - dPhi/dx: the moduli of dPhi's eigenvalues */
+      int nomem;
+      growth = ss_growth(J, n, 1, 1, &nomem);
+      if (nomem) return ss_refuse_growth(s, rec, 1, growth, 1, err);
+    }
     for (i = 0; i < n; i++) s->ss_g[i] = f[i] - x[i];
     if ((rc = ss_lu(s, rec, fresh, err))) return rc;
     for (i = 0; i < n; i++) x[i] += s->ss_g[i];
     if (!s->use_cv || ss_converged(s, x, s->ss_g)) {
+      if ((rc = ss_refuse_growth(s, rec, 1, growth, 0, err))) return rc;
       /* on to t (with the lag, part of an interval; without it a whole
        * one, which also lands CVODES on a trajectory of its own) */
       memcpy(s->ss_xp, x, n * sizeof *x);
@@ -168,7 +236,7 @@ int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
                      const rkin_dose_eff *e, double t, rkin_err *err)
 {
   size_t n = s->n, i, j;
-  double *x = s->ss_x, *f = s->ss_f, *Jc = s->ss_Jc;
+  double *x = s->ss_x, *f = s->ss_f, *Jc = s->ss_Jc, growth;
   int it, rc;
   memset(x, 0, n * sizeof *x);
   for (it = 1; it <= SS_MAX_IT; it++) {
@@ -183,10 +251,16 @@ int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
       s->ss_g[i] = f[i] + (i == (size_t)r->cmt ? e->rate : 0);
       for (j = 0; j < n; j++) s->ss_J[i * n + j] = -Jc[i + j * n];
     }
+    {
+      /* ss_J = -(the model's Jacobian at this iterate), row-major */
+      int nomem;
+      growth = ss_growth(s->ss_J, n, 0, 0, &nomem);
+      if (nomem) return ss_refuse_growth(s, rec, 0, growth, 1, err);
+    }
     if ((rc = ss_lu(s, rec, 1, err))) return rc;
     for (i = 0; i < n; i++) x[i] += s->ss_g[i];
     if (rkin_model_is_linear(s->m) || ss_converged(s, x, s->ss_g))
-      return RKIN_OK;
+      return ss_refuse_growth(s, rec, 0, growth, 0, err);
   }
   return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the constant-"
                       "infusion steady state of model '%s' did not "

@@ -152,8 +152,8 @@ int rkin_tare_cohort_get(const rkin_tare_cohort *c, size_t i,
   const tare_entry *e;
   size_t k;
   if (!c || !plan || !terr || i >= c->n)
-    return rkin_err_set(err, RKIN_ERANGE, "tare cohort: no patient %zu",
-                        i + 1);
+    return rkin_err_set(err, RKIN_ERANGE, "tare cohort: no patient %zu "
+                        "(the cohort has %zu)", i + 1, c ? c->n : 0);
   e = &c->e[i];
   for (k = 0; k < e->nt; k++) {
     const tare_terr_rec *r = &c->t[e->t0 + k];
