@@ -6,7 +6,7 @@
 --
 --   radiokin scripts/fit.lua model.lua data.csv [--method M]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
---            [--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]]
+--            [--max-eval N] [--blq m3|m4|m1|dv] [--quiet] [--evaluate [--cov]]
 --            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
@@ -22,7 +22,7 @@ local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--method focei|foce|fo|laplace|laplacei] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
-  "[--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]] " ..
+  "[--max-eval N] [--blq m3|m4|m1|dv] [--quiet] [--evaluate [--cov]] " ..
   "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]"
 
 M.HELP = USAGE .. [[
@@ -42,7 +42,10 @@ Inputs
               (h), ADDL, SS, and covariate columns the model uses;
               DVID (the k-th name of the model's observe = {...}) for
               several endpoints; CENS (1: below the limit, -1: above)
-              and LLOQ for censored records
+              and LLOQ for censored records; OCC (an integer occasion
+              index on every record) when the model declares occasion
+              etas (rk.popest{iov = {NAME = variance}, occ = "OCC"}:
+              between-occasion variability)
 
 Options
   --method focei|foce|fo|laplace|laplacei
@@ -73,8 +76,10 @@ Options
                      starts in every pass);
                      subjects whose starts end in different modes are
                      listed in the summary
-  --blq m3|m1|dv     censored records (CENS / LLOQ): m3 their likelihood
-                     of being beyond the limit (default, Beal's M3), m1
+  --blq m3|m4|m1|dv  censored records (CENS / LLOQ): m3 their likelihood
+                     of being beyond the limit (default, Beal's M3), m4
+                     every record's likelihood given a positive value
+                     (Beal's M4; with --method laplace or laplacei), m1
                      dropped, dv fitted as if DV were measured
   --quiet            print nothing but errors and warnings
 
@@ -83,9 +88,11 @@ Outputs (in DIR)
                   ci95_upper (omega variances and sigma: interval on the log
                   scale), then OFV, -2LL, AIC, BIC
   ebe.csv         ID, ETA_<name>..., individual parameters, OFV_i
+                  (with occasion etas: ID, OCC, ... one row per occasion)
   table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES (then
                   ENDPOINT with several endpoints, CENS with censored
-                  records, which have no RES, IWRES, CWRES: NA)
+                  records, which have no RES, IWRES, CWRES: NA; OCC with
+                  occasion etas)
   gof_dv_pred, gof_dv_ipred, gof_cwres_time, gof_individual (.png, .svg)
 A failed fit writes none of these and exits with status 1.
 
@@ -118,8 +125,9 @@ function M.parse_args(args)
       end
     elseif a == "--blq" then
       o.blq = value(a)
-      if o.blq ~= "m3" and o.blq ~= "m1" and o.blq ~= "dv" then
-        usage("--blq must be m3, m1 or dv (got '" .. o.blq .. "')")
+      if o.blq ~= "m3" and o.blq ~= "m4" and o.blq ~= "m1"
+          and o.blq ~= "dv" then
+        usage("--blq must be m3, m4, m1 or dv (got '" .. o.blq .. "')")
       end
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.plot = false

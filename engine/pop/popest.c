@@ -218,6 +218,7 @@ static int check_etas_used(pop *p, rkin_err *err)
   double eta[POP_MAX_ETA] = {0}, *base = malloc(p->n_psi * sizeof *base);
   int rc;
   if (!base) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  w->slot = 0;             /* IOV: the first occasion's etas are eta */
   rc = pop_psi(w, 0, eta, err);
   if (!rc) memcpy(base, w->psi, p->n_psi * sizeof *base);
   for (k = 0; !rc && k < q; k++) {
@@ -229,6 +230,7 @@ static int check_etas_used(pop *p, rkin_err *err)
       for (j = 0; !rc && j < p->n_psi; j++) used |= w->psi[j] != base[j];
     }
     eta[k] = 0;
+    w->slot = -1;
     if (!rc && !used)
       rc = rkin_err_set(err, RKIN_EINVAL, "population model: eta %s "
                         "changes no individual parameter (an eta the "
@@ -267,6 +269,7 @@ void pop_free(pop *p)
   free(p->cwres);
   free(p->psi_i);
   pop_param_free(p);
+  pop_iov_free(p);
   free(p->ang_work);
   pop_res_free(p);
   free(p);
@@ -311,7 +314,6 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   if (rc) goto fail;
   p->theta = calloc(p->n_theta + 1, sizeof *p->theta);
   p->L = calloc(q * q, sizeof *p->L);
-  p->eta_hat = calloc(p->n_subj * q, sizeof *p->eta_hat);
   p->ofv_i = calloc(p->n_subj, sizeof *p->ofv_i);
   p->status = calloc(p->n_subj, sizeof *p->status);
   p->ebe_modes = calloc(p->n_subj, sizeof *p->ebe_modes);
@@ -323,7 +325,7 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   p->iwres = calloc(p->n_obs, sizeof *p->iwres);
   p->cwres = calloc(p->n_obs, sizeof *p->cwres);
   p->psi_i = calloc(p->n_subj * p->n_psi, sizeof *p->psi_i);
-  if (!p->theta || !p->L || !p->eta_hat || !p->ofv_i
+  if (!p->theta || !p->L || !p->ofv_i
       || !p->status || !p->serr || !p->pred || !p->ipred || !p->res
       || !p->iwres || !p->cwres || !p->psi_i || !p->ebe_modes
       || !p->ebe_dofv) {
@@ -334,7 +336,14 @@ pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
   rc = pop_cholesky(pm->omega_init, q, p->L, "population model: omega",
                     err);
   if (!rc) rc = pop_param_setup(p, err);
+  if (!rc) rc = pop_iov_setup(p, err);        /* n_ei, Li */
   if (rc) goto fail;
+  p->eta_hat = calloc(p->n_subj * p->n_ei, sizeof *p->eta_hat);
+  if (!p->eta_hat) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto fail;
+  }
+  pop_iov_expand(p);
   p->ang_work = malloc(q * q * sizeof *p->ang_work);
   if (!p->ang_work) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
@@ -452,7 +461,7 @@ int pop_alloc_fit(const pop *p, rkin_popfit *fit)
   if (has_cens && !(fit->cens = calloc(p->n_obs + 1, sizeof(int))))
     return RKIN_ENOMEM;
   fit->n_endpoints = p->n_ep;
-  if (!fit->endpoint) return RKIN_ENOMEM;
+  if (!fit->endpoint || pop_iov_alloc_fit(p, fit)) return RKIN_ENOMEM;
   return fit->theta && fit->omega && fit->sigma && fit->eta && fit->psi
          && fit->ofv_i && fit->eta_shrink && fit->dv && fit->time && fit->id
          && fit->pred && fit->ipred && fit->res && fit->iwres && fit->cwres
@@ -492,6 +501,9 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->ebe_dofv);
   free(fit->endpoint);
   free(fit->cens);
+  free(fit->occ_value);
+  free(fit->occ_eta);
+  free(fit->occ);
   memset(fit, 0, sizeof *fit);
 }
 
@@ -520,7 +532,8 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
   pop_omega_of(p, fit->omega);
   memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
-  memcpy(fit->eta, p->eta_hat, p->n_subj * q * sizeof(double));
+  for (s = 0; s < p->n_subj; s++)     /* IOV: the first occasion's */
+    memcpy(fit->eta + s * q, p->eta_hat + s * p->n_ei, q * sizeof(double));
   memcpy(fit->psi, p->psi_i, p->n_subj * p->n_psi * sizeof(double));
   memcpy(fit->ofv_i, p->ofv_i, p->n_subj * sizeof(double));
   memcpy(fit->pred, p->pred, p->n_obs * sizeof(double));
@@ -546,7 +559,7 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
    * the EBEs over subjects, epsilon from the SD of IWRES. */
   if (col) {
     for (k = 0; k < q; k++) {
-      for (s = 0; s < p->n_subj; s++) col[s] = p->eta_hat[s * q + k];
+      for (s = 0; s < p->n_subj; s++) col[s] = fit->eta[s * q + k];
       fit->eta_shrink[k] = p->n_subj > 1
         ? 1 - gsl_stats_sd(col, 1, p->n_subj) / sqrt(fit->omega[k * q + k])
         : NAN;
@@ -557,6 +570,7 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
     fit->eps_shrink = k > 1 ? 1 - gsl_stats_sd(col, 1, k) : NAN;
     free(col);
   }
+  pop_iov_fill(p, fit);
 }
 
 int pop_set_natural(pop *p, const double *theta, const double *omega,
