@@ -684,28 +684,39 @@ done:
   return rc;
 }
 
+int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
+                  const rkin_popfit_opts *opts, rkin_popfit *fit,
+                  const char *who, pop **out, rkin_err *err)
+{
+  pop *p;
+  *out = NULL;
+  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "%s: NULL result", who);
+  memset(fit, 0, sizeof *fit);
+  fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
+                                 "step not run");
+  p = pop_new(pm, data, opts, err);
+  if (p && pop_alloc_fit(p, fit)) {
+    pop_free(p);
+    p = NULL;
+    rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  }
+  if (!p) {
+    fit->status = err ? err->code : RKIN_EINVAL;
+    if (err) fit->err = *err;
+    return fit->status;
+  }
+  *out = p;
+  return RKIN_OK;
+}
+
 int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
                     const rkin_popfit_opts *opts, rkin_popfit *fit,
                     rkin_err *err)
 {
   pop *p;
   double ofv;
-  int rc;
-  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "rkin_popfit_run: NULL "
-                                "result");
-  memset(fit, 0, sizeof *fit);
-  fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
-                                 "step not run");
-  p = pop_new(pm, data, opts, err);
-  if (!p) {
-    fit->status = err ? err->code : RKIN_EINVAL;
-    if (err) fit->err = *err;
-    return fit->status;
-  }
-  if (pop_alloc_fit(p, fit)) {
-    pop_free(p);
-    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
-  }
+  int rc = pop_fit_begin(pm, data, opts, fit, "rkin_popfit_run", &p, err);
+  if (rc) return rc;
   rc = outer_run(p, fit, err);
   if (rc) {
     fit->status = rc;

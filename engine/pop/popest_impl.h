@@ -200,6 +200,14 @@ int pop_cholesky(const double *omega, size_t n, double *L, const char *what,
 pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
              const rkin_popfit_opts *opts, rkin_err *err);
 void pop_free(pop *p);
+/* The start shared by rkin_popfit_run and rkin_popfit_evaluate: *fit
+ * cleared (covariance step "not run"), the fit set up (pop_new) and
+ * fit's arrays allocated; on failure fit->status / fit->err say why,
+ * *out is NULL and the code is returned (who names the caller for a
+ * NULL fit). */
+int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
+                  const rkin_popfit_opts *opts, rkin_popfit *fit,
+                  const char *who, pop **out, rkin_err *err);
 /* Allocates fit's arrays for p's sizes (RKIN_ENOMEM on failure). */
 int pop_alloc_fit(const pop *p, rkin_popfit *fit);
 /* Omega = L L' from p's current factor. */
