@@ -60,6 +60,8 @@ static void build_popmodel(const lpop *p, const rkin_model *m,
   pm->omega_init = p->omega;
   pm->omega_diag = p->omega_diag;
   pm->omega_block = p->omega_block;
+  pm->eta_occ = p->eta_occ;     /* the engine refuses IOV here, by name */
+  pm->occ_name = p->occ_name;
   pm->n_cov = p->n_cov;
   pm->cov_names = (const char *const *)p->cov_names;
   pm->graph = p->g;

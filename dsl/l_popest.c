@@ -124,7 +124,7 @@ static void estimates(const lpop *p, const rkin_popfit *f, double *v)
  * path=, gradient=, blq=}) -> result; data: a file name or a dataset of
  * rk.popest.read; gradient "analytic" (default: exact-path sensitivities
  * where available) or "fd" (finite differences of the predictions); blq
- * "m3" (default), "m1" or "dv": censored records (CENS / LLOQ columns) by
+ * "m3" (default), "m4", "m1" or "dv": censored records (CENS / LLOQ columns) by
  * their likelihood of being beyond the limit, dropped, or fitted as if
  * DV were measured. */
 /* r.mpi: the ranks the fit ran over and the time its gathers took
@@ -246,10 +246,13 @@ static int pop_run(lua_State *L, int evaluate)
       else if (strcmp(bq, "m1") == 0 || strcmp(bq, "M1") == 0)
         blq = RKIN_BLQ_M1;
       else if (strcmp(bq, "dv") == 0) blq = RKIN_BLQ_DV;
+      else if (strcmp(bq, "m4") == 0 || strcmp(bq, "M4") == 0)
+        blq = RKIN_BLQ_M4;
       else return lrk_error(L, "%s: field 'blq' must be \"m3\" "
-                            "(likelihood below the limit), \"m1\" (drop "
-                            "censored records) or \"dv\" (fit them at DV) "
-                            "(got \"%s\")", ctx, bq);
+                            "(likelihood below the limit), \"m4\" (M3 "
+                            "given positive values; laplace methods), "
+                            "\"m1\" (drop censored records) or \"dv\" "
+                            "(fit them at DV) (got \"%s\")", ctx, bq);
     }
     o.covariance = lrk_field_boolean(L, 3, ctx, "covariance", !evaluate);
     o.threads = (int)lrk_field_count(L, 3, ctx, "threads", 0, 0, 0,
@@ -338,6 +341,8 @@ static int pop_run(lua_State *L, int evaluate)
   pm.theta_fix = p->theta_fix;
   pm.omega_fix = p->omega_fix;
   pm.sigma_fix = p->sigma_fix;
+  pm.eta_occ = p->eta_occ;
+  pm.occ_name = p->occ_name;
   pm.n_cov = p->n_cov;
   pm.cov_names = (const char *const *)p->cov_names;
   pm.graph = p->g;

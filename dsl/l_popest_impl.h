@@ -57,7 +57,13 @@ typedef struct {
   int ep_log[LPOP_MAX_EP];
   double ep_sigma[LPOP_MAX_EP][3];
   int ep_scale[LPOP_MAX_EP]; /* rkin_pop_endpoint.scale_var */
+  int *eta_occ;              /* n_eta: 1 for an occasion eta, or NULL */
+  char *occ_name;            /* occ = "OCC", or NULL */
 } lpop;
+
+/* l_popiov.c: iov = {NAME = variance} appends occasion etas (IOV) to the
+ * etas and Omega read so far; occ = column name. */
+void lrk_popiov_read(lua_State *L, lpop *p, const char *ctx);
 
 /* rk.popest{...} / rk.popest.model{...} -> population model. */
 int lrk_popmodel_new(lua_State *L);

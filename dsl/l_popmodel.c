@@ -70,6 +70,8 @@ int lrk_popmodel_gc(lua_State *L)
   free(p->omega);
   free(p->omega_block);
   free(p->omega_fix);
+  free(p->eta_occ);
+  free(p->occ_name);
   free(p->theta_fix);
   free(p->observe);
   {
@@ -645,7 +647,7 @@ int lrk_popmodel_new(lua_State *L)
   static const char *const keys[] = {"name", "model", "observe", "theta",
                                      "eta", "omega", "individual", "error",
                                      "method", "description", "sigma_fixed",
-                                     "covariates",
+                                     "covariates", "iov", "occ",
                                      NULL};
   const char *name, *ctx;
   const rkin_model *m;
@@ -672,6 +674,7 @@ int lrk_popmodel_new(lua_State *L)
   p->name = lrk_strdup(L, "rk.popest", name);
   read_theta(L, p, ctx);
   read_omega(L, p, ctx);
+  lrk_popiov_read(L, p, ctx);      /* occasion etas (IOV) */
   check_omega_pd(L, p, ctx);
   read_observe(L, p, m, ctx);
   read_error(L, p, m, ctx);

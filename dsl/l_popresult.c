@@ -122,17 +122,28 @@ static void csv_ebe(lua_State *L, const report *r)
   const rkin_popfit *f = r->f;
   luaL_Buffer b;
   size_t s, k;
+  size_t o, no = f->n_occ ? f->n_occ : 1;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, "ID");
+  /* IOV: a row per occasion (OCC), its etas; the parameters are the
+   * subject's at its first record */
+  luaL_addstring(&b, f->n_occ ? "ID,OCC" : "ID");
   for (k = 0; k < f->n_eta; k++) addf(&b, ",ETA_%s", r->p->eta_names[k]);
   for (k = 0; k < f->n_psi; k++)
     addf(&b, ",%s", rkin_model_param_name(r->m, k));
   luaL_addstring(&b, ",OFV_i\n");
-  for (s = 0; s < f->n_subj; s++) {
+  for (s = 0; s < f->n_subj; s++)
+   for (o = 0; o < no; o++) {
+    const double *e = f->n_occ ? f->occ_eta + (s * no + o) * f->n_eta
+                               : f->eta + s * f->n_eta;
+    if (f->n_occ && isnan(f->occ_value[s * no + o])) continue;
     add_num(&b, rkin_data_subject_at(r->d, s)->id);
+    if (f->n_occ) {
+      luaL_addchar(&b, ',');
+      add_num(&b, f->occ_value[s * no + o]);
+    }
     for (k = 0; k < f->n_eta; k++) {
       luaL_addchar(&b, ',');
-      add_num(&b, f->eta[s * f->n_eta + k]);
+      add_num(&b, e[k]);
     }
     for (k = 0; k < f->n_psi; k++) {
       luaL_addchar(&b, ',');
@@ -157,6 +168,7 @@ static void csv_table(lua_State *L, const report *r)
   luaL_addstring(&b, "ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES");
   if (f->n_endpoints > 1) luaL_addstring(&b, ",ENDPOINT");
   if (f->cens) luaL_addstring(&b, ",CENS");
+  if (f->occ) luaL_addstring(&b, ",OCC");
   luaL_addchar(&b, '\n');
   for (k = 0; k < f->n_obs; k++) {
     const double v[8] = {f->id[k], f->time[k], f->dv[k], f->pred[k],
@@ -168,6 +180,10 @@ static void csv_table(lua_State *L, const report *r)
     }
     if (f->n_endpoints > 1) addf(&b, ",%d", f->endpoint[k]);
     if (f->cens) addf(&b, ",%d", f->cens[k]);
+    if (f->occ) {
+      luaL_addchar(&b, ',');
+      add_num(&b, f->occ[k]);
+    }
     luaL_addchar(&b, '\n');
   }
   luaL_pushresult(&b);
@@ -495,6 +511,21 @@ void lrk_popresult_push(lua_State *L, const report *r,
       lua_setfield(L, -2, "modes");
       set_num(L, "ofv_gap", f->ebe_dofv[s]);
     }
+    if (f->n_occ) {       /* IOV: {occ =, eta = {...}} per occasion */
+      size_t o, no = 0;
+      lua_createtable(L, (int)f->n_occ, 0);
+      for (o = 0; o < f->n_occ; o++) {
+        const double *e = f->occ_eta + (s * f->n_occ + o) * q;
+        if (isnan(f->occ_value[s * f->n_occ + o])) continue;
+        lua_createtable(L, 0, 2);
+        set_num(L, "occ", f->occ_value[s * f->n_occ + o]);
+        lua_createtable(L, 0, (int)q);
+        for (k = 0; k < q; k++) set_num(L, p->eta_names[k], e[k]);
+        lua_setfield(L, -2, "eta");
+        lua_rawseti(L, -2, (lua_Integer)++no);
+      }
+      lua_setfield(L, -2, "occasions");
+    }
     lua_rawseti(L, -2, (lua_Integer)s + 1);
   }
   lua_setfield(L, rt, "ebe");
@@ -533,6 +564,10 @@ void lrk_popresult_push(lua_State *L, const report *r,
         }
         lua_setfield(L, -2, w ? "CENS" : "ENDPOINT");
       }
+    }
+    if (f->occ) {
+      lrk_push_numbers(L, f->occ, f->n_obs);
+      lua_setfield(L, -2, "OCC");
     }
     lua_setfield(L, rt, "table");
   }

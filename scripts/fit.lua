@@ -6,7 +6,7 @@
 --
 --   radiokin scripts/fit.lua model.lua data.csv [--method M]
 --            [--out DIR] [--no-plot] [--threads N] [--no-cov]
---            [--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]]
+--            [--max-eval N] [--blq m3|m4|m1|dv] [--quiet] [--evaluate [--cov]]
 --            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
 --            [--burn N] [--iter N] [--chains N] [--seed N]
 --            [--imp-samples N] [--then METHOD]    (--method saem)
@@ -24,7 +24,7 @@ local M = {}
 
 local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--method focei|foce|fo|laplace|laplacei|saem] [--out DIR] [--no-plot] [--threads N] [--no-cov] " ..
-  "[--max-eval N] [--blq m3|m1|dv] [--quiet] [--evaluate [--cov]] " ..
+  "[--max-eval N] [--blq m3|m4|m1|dv] [--quiet] [--evaluate [--cov]] " ..
   "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S] " ..
   "[--burn N] [--iter N] [--chains N] [--seed N] [--imp-samples N] " ..
   "[--then METHOD]"
@@ -46,7 +46,10 @@ Inputs
               (h), ADDL, SS, and covariate columns the model uses;
               DVID (the k-th name of the model's observe = {...}) for
               several endpoints; CENS (1: below the limit, -1: above)
-              and LLOQ for censored records
+              and LLOQ for censored records; OCC (an integer occasion
+              index on every record) when the model declares occasion
+              etas (rk.popest{iov = {NAME = variance}, occ = "OCC"}:
+              between-occasion variability)
 
 Options
   --method focei|foce|fo|laplace|laplacei|saem
@@ -91,8 +94,10 @@ Options
                      starts in every pass);
                      subjects whose starts end in different modes are
                      listed in the summary
-  --blq m3|m1|dv     censored records (CENS / LLOQ): m3 their likelihood
-                     of being beyond the limit (default, Beal's M3), m1
+  --blq m3|m4|m1|dv  censored records (CENS / LLOQ): m3 their likelihood
+                     of being beyond the limit (default, Beal's M3), m4
+                     every record's likelihood given a positive value
+                     (Beal's M4; with --method laplace or laplacei), m1
                      dropped, dv fitted as if DV were measured
   --quiet            print nothing but errors and warnings
 
@@ -101,9 +106,11 @@ Outputs (in DIR)
                   ci95_upper (omega variances and sigma: interval on the log
                   scale), then OFV, -2LL, AIC, BIC
   ebe.csv         ID, ETA_<name>..., individual parameters, OFV_i
+                  (with occasion etas: ID, OCC, ... one row per occasion)
   table.csv       ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES (then
                   ENDPOINT with several endpoints, CENS with censored
-                  records, which have no RES, IWRES, CWRES: NA)
+                  records, which have no RES, IWRES, CWRES: NA; OCC with
+                  occasion etas)
   saem_trace.csv  with --method saem: iteration, phase (explore /
                   smooth), then theta, Omega (row-major) and sigma after
                   each iteration (the SAEM convergence trace)
@@ -164,8 +171,9 @@ function M.parse_args(args)
       o.saem[a:sub(3):gsub("%-", "_")] = n
     elseif a == "--blq" then
       o.blq = value(a)
-      if o.blq ~= "m3" and o.blq ~= "m1" and o.blq ~= "dv" then
-        usage("--blq must be m3, m1 or dv (got '" .. o.blq .. "')")
+      if o.blq ~= "m3" and o.blq ~= "m4" and o.blq ~= "m1"
+          and o.blq ~= "dv" then
+        usage("--blq must be m3, m4, m1 or dv (got '" .. o.blq .. "')")
       end
     elseif a == "--out" then o.out = value(a)
     elseif a == "--no-plot" then o.plot = false

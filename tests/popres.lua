@@ -125,6 +125,29 @@ local r1 = pm:fit(data, { threads = 2, blq = "m1", covariance = false })
 t.ok(r1.converged and math.abs(r1.ofv - r.ofv) > 1, "blq = \"m1\": "
   .. "another objective")
 
+-- M4: with the Laplace methods only; evaluation at the fit's values.
+do
+  local v = { theta = r.theta, omega = r.omega, sigma = r.sigma,
+              threads = 2 }
+  local function with(b, m)
+    local o = {}
+    for k, x in pairs(v) do o[k] = x end
+    o.blq, o.method = b, m
+    return pm:evaluate(data, o)
+  end
+  local e3, e4 = with("m3", "laplacei"), with("m4", "laplacei")
+  -- every prediction here is many SDs above 0, so Phi(f / SD) = 1 to
+  -- rounding and M4 is M3 (their difference where it is not:
+  -- tests/unit/test_popm4.c)
+  t.ok(e4.converged and math.abs(e4.ofv - e3.ofv) < 1e-6,
+    ("blq = \"m4\" (Laplace-I) %.6f = M3 %.6f when every prediction is "
+     .. "far above 0"):format(e4.ofv, e3.ofv))
+  t.raises(function() with("m4", "focei") end,
+    "blq = M4 needs method laplace or laplacei", "M4 with FOCE-I raises")
+  t.raises(function() with("m5", "laplace") end,
+    "field 'blq' must be \"m3\"", "an unknown blq raises")
+end
+
 -- Declarations: power and combined1, rejected forms.
 local function with_error(e)
   local d2 = {}
@@ -244,10 +267,10 @@ return rk.popest {
        true), "parameters.csv names each endpoint's sigma")
   st, so, se = rk.run { exe, src .. "/scripts/fit.lua", model, data,
     "--blq", "m9" }
-  t.ok(st ~= 0 and tostring(se):find("--blq must be m3, m1 or dv (got "
+  t.ok(st ~= 0 and tostring(se):find("--blq must be m3, m4, m1 or dv (got "
        .. "'m9')", 1, true), "fit.lua --blq m9 refused")
   st, so = rk.run { exe, src .. "/scripts/fit.lua", "--help" }
-  t.ok(st == 0 and so:find("--blq m3|m1|dv", 1, true), "--help lists --blq")
+  t.ok(st == 0 and so:find("--blq m3|m4|m1|dv", 1, true), "--help lists --blq")
 end
 
 -- Evaluation, FIX and the methods of the population-parity work with

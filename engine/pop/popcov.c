@@ -91,7 +91,7 @@ static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
   rc = pop_cholesky(c->omega, q, p->L, "omega (a covariance-step point)",
                     err);
   if (rc) return rc;
-  memcpy(p->eta_hat, c->eta0, p->n_subj * q * sizeof *p->eta_hat);
+  memcpy(p->eta_hat, c->eta0, p->n_subj * p->n_ei * sizeof *p->eta_hat);
   rc = pop_pass(p, POP_TASK_OFV, ofv, err);
   if (!rc) memcpy(c->fi, p->ofv_i, p->n_subj * sizeof *c->fi);
   for (k = 0; !rc && k < p->n_subj; k++)
@@ -272,7 +272,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
 {
   size_t n = p->n_est, ns = p->n_subj, k, l, s;
   cov_ctx c;
-  double *v0 = NULL, *v = NULL, *h = NULL, *H = NULL, *S = NULL;
+  double *v0 = NULL, *v = NULL, *h = NULL, *H = NULL, *S = NULL, *e0;
   double *fp = NULL, *fm = NULL, *gp = NULL, *g = NULL, f0, a, b, cc, d;
   int rc = RKIN_ENOMEM;
   memset(&c, 0, sizeof c);
@@ -285,7 +285,10 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   fit->cov_s = calloc(n * n, sizeof(double));
   fit->cov_sandwich = calloc(n * n, sizeof(double));
   fit->corr = calloc(n * n, sizeof(double));
-  c.eta0 = fit->eta;
+  /* the subjects' EBEs as searched (IOV: every occasion's) */
+  e0 = malloc(ns * p->n_ei * sizeof *e0);
+  if (e0) memcpy(e0, p->eta_hat, ns * p->n_ei * sizeof *e0);
+  c.eta0 = e0;
   c.fit = fit;
   c.omega = malloc(p->n_eta * p->n_eta * sizeof(double));
   c.fi = malloc(ns * sizeof(double));
@@ -301,7 +304,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   if (!fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
       || !fit->cov_s || !fit->cov_sandwich
       || !fit->corr || !c.omega || !c.fi || !v0 || !v || !h || !H || !S
-      || !fp || !fm || !gp || !g || name_params(p, fit))
+      || !fp || !fm || !gp || !g || !e0 || name_params(p, fit))
     rc = rkin_err_set(err, RKIN_ENOMEM, "covariance step: out of memory");
   else
     rc = RKIN_OK;
@@ -353,6 +356,7 @@ done:
   fit->cov_multimodal = c.multimodal;
   /* Leave p at the estimates for any later use. */
   free(c.omega);
+  free(e0);
   free(c.fi);
   free(v0);
   free(v);

@@ -105,7 +105,8 @@ int pop_dist_gather(pop *p, pop_task task, rkin_err *err)
     return gather_block(p, p->serr, lo, hi, ns, sizeof *p->serr, err);
   if (task != POP_TASK_DIAG) return RKIN_OK;
   /* the final pass: EBEs, individual parameters and diagnostics */
-  rc = gather_block(p, p->eta_hat, lo, hi, ns, p->n_eta * sizeof(double),
+  /* n_ei: with IOV a subject's etas include each occasion's copies */
+  rc = gather_block(p, p->eta_hat, lo, hi, ns, p->n_ei * sizeof(double),
                     err);
   if (!rc)
     rc = gather_block(p, p->psi_i, lo, hi, ns, p->n_psi * sizeof(double),

@@ -219,6 +219,7 @@ static int check_etas_used(pop *p, rkin_err *err)
   double eta[POP_MAX_ETA] = {0}, *base = malloc(p->n_psi * sizeof *base);
   int rc;
   if (!base) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  w->slot = 0;             /* IOV: the first occasion's etas are eta */
   rc = pop_psi(w, 0, eta, err);
   if (!rc) memcpy(base, w->psi, p->n_psi * sizeof *base);
   for (k = 0; !rc && k < q; k++) {
@@ -230,6 +231,7 @@ static int check_etas_used(pop *p, rkin_err *err)
       for (j = 0; !rc && j < p->n_psi; j++) used |= w->psi[j] != base[j];
     }
     eta[k] = 0;
+    w->slot = -1;
     if (!rc && !used)
       rc = rkin_err_set(err, RKIN_EINVAL, "population model: eta %s "
                         "changes no individual parameter (an eta the "
@@ -269,6 +271,7 @@ void pop_free(pop *p)
   free(p->cwres);
   free(p->psi_i);
   pop_param_free(p);
+  pop_iov_free(p);
   free(p->ang_work);
   pop_res_free(p);
   free(p);
@@ -326,7 +329,6 @@ static pop *pop_new_local(const rkin_popmodel *pm, const rkin_data *data,
   if (rc) goto fail;
   p->theta = calloc(p->n_theta + 1, sizeof *p->theta);
   p->L = calloc(q * q, sizeof *p->L);
-  p->eta_hat = calloc(p->n_subj * q, sizeof *p->eta_hat);
   p->ofv_i = calloc(p->n_subj, sizeof *p->ofv_i);
   p->status = calloc(p->n_subj, sizeof *p->status);
   p->ebe_modes = calloc(p->n_subj, sizeof *p->ebe_modes);
@@ -338,7 +340,7 @@ static pop *pop_new_local(const rkin_popmodel *pm, const rkin_data *data,
   p->iwres = calloc(p->n_obs, sizeof *p->iwres);
   p->cwres = calloc(p->n_obs, sizeof *p->cwres);
   p->psi_i = calloc(p->n_subj * p->n_psi, sizeof *p->psi_i);
-  if (!p->theta || !p->L || !p->eta_hat || !p->ofv_i
+  if (!p->theta || !p->L || !p->ofv_i
       || !p->status || !p->serr || !p->pred || !p->ipred || !p->res
       || !p->iwres || !p->cwres || !p->psi_i || !p->ebe_modes
       || !p->ebe_dofv) {
@@ -349,7 +351,14 @@ static pop *pop_new_local(const rkin_popmodel *pm, const rkin_data *data,
   rc = pop_cholesky(pm->omega_init, q, p->L, "population model: omega",
                     err);
   if (!rc) rc = pop_param_setup(p, err);
+  if (!rc) rc = pop_iov_setup(p, err);        /* n_ei, Li */
   if (rc) goto fail;
+  p->eta_hat = calloc(p->n_subj * p->n_ei, sizeof *p->eta_hat);
+  if (!p->eta_hat) {
+    rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+    goto fail;
+  }
+  pop_iov_expand(p);
   p->ang_work = malloc(q * q * sizeof *p->ang_work);
   if (!p->ang_work) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
@@ -487,7 +496,7 @@ int pop_alloc_fit(const pop *p, rkin_popfit *fit)
   if (has_cens && !(fit->cens = calloc(p->n_obs + 1, sizeof(int))))
     return RKIN_ENOMEM;
   fit->n_endpoints = p->n_ep;
-  if (!fit->endpoint) return RKIN_ENOMEM;
+  if (!fit->endpoint || pop_iov_alloc_fit(p, fit)) return RKIN_ENOMEM;
   return fit->theta && fit->omega && fit->sigma && fit->eta && fit->psi
          && fit->ofv_i && fit->eta_shrink && fit->dv && fit->time && fit->id
          && fit->pred && fit->ipred && fit->res && fit->iwres && fit->cwres
@@ -527,6 +536,9 @@ void rkin_popfit_free(rkin_popfit *fit)
   free(fit->ebe_dofv);
   free(fit->endpoint);
   free(fit->cens);
+  free(fit->occ_value);
+  free(fit->occ_eta);
+  free(fit->occ);
   memset(fit, 0, sizeof *fit);
 }
 
@@ -555,7 +567,8 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
   memcpy(fit->theta, p->theta, p->n_theta * sizeof(double));
   pop_omega_of(p, fit->omega);
   memcpy(fit->sigma, p->sigma, p->n_sigma * sizeof(double));
-  memcpy(fit->eta, p->eta_hat, p->n_subj * q * sizeof(double));
+  for (s = 0; s < p->n_subj; s++)     /* IOV: the first occasion's */
+    memcpy(fit->eta + s * q, p->eta_hat + s * p->n_ei, q * sizeof(double));
   memcpy(fit->psi, p->psi_i, p->n_subj * p->n_psi * sizeof(double));
   memcpy(fit->ofv_i, p->ofv_i, p->n_subj * sizeof(double));
   memcpy(fit->pred, p->pred, p->n_obs * sizeof(double));
@@ -581,7 +594,7 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
    * the EBEs over subjects, epsilon from the SD of IWRES. */
   if (col) {
     for (k = 0; k < q; k++) {
-      for (s = 0; s < p->n_subj; s++) col[s] = p->eta_hat[s * q + k];
+      for (s = 0; s < p->n_subj; s++) col[s] = fit->eta[s * q + k];
       fit->eta_shrink[k] = p->n_subj > 1
         ? 1 - gsl_stats_sd(col, 1, p->n_subj) / sqrt(fit->omega[k * q + k])
         : NAN;
@@ -592,6 +605,7 @@ void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
     fit->eps_shrink = k > 1 ? 1 - gsl_stats_sd(col, 1, k) : NAN;
     free(col);
   }
+  pop_iov_fill(p, fit);
 }
 
 int pop_set_natural(pop *p, const double *theta, const double *omega,
@@ -705,17 +719,14 @@ done:
   return rc;
 }
 
-int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
-                    const rkin_popfit_opts *opts, rkin_popfit *fit,
-                    rkin_err *err)
+int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
+                  const rkin_popfit_opts *opts, rkin_popfit *fit,
+                  const char *who, pop **out, rkin_err *err)
 {
   pop *p;
-  double ofv;
   int rc;
-  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "rkin_popfit_run: NULL "
-                                "result");
-  if (opts && opts->method == RKIN_POP_SAEM)
-    return rkin_popfit_saem(pm, data, opts, NULL, fit, NULL, err);
+  *out = NULL;
+  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "%s: NULL result", who);
   memset(fit, 0, sizeof *fit);
   fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
                                  "step not run");
@@ -725,12 +736,30 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
     if (err) fit->err = *err;
     return fit->status;
   }
-  rc = pop_agree(p, pop_alloc_fit(p, fit) ? rkin_err_set(err, RKIN_ENOMEM,
-                 "out of memory") : RKIN_OK, err);
-  if (rc) {
+  rc = pop_alloc_fit(p, fit) ? rkin_err_set(err, RKIN_ENOMEM, "out of "
+                                            "memory") : RKIN_OK;
+  /* over several processes: none may go on alone */
+  if ((rc = pop_agree(p, rc, err))) {
     pop_free(p);
+    fit->status = rc;
+    if (err) fit->err = *err;
     return rc;
   }
+  *out = p;
+  return RKIN_OK;
+}
+
+int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
+                    const rkin_popfit_opts *opts, rkin_popfit *fit,
+                    rkin_err *err)
+{
+  pop *p;
+  double ofv;
+  int rc;
+  if (opts && opts->method == RKIN_POP_SAEM)
+    return rkin_popfit_saem(pm, data, opts, NULL, fit, NULL, err);
+  rc = pop_fit_begin(pm, data, opts, fit, "rkin_popfit_run", &p, err);
+  if (rc) return rc;
   rc = outer_run(p, fit, err);
   if (rc) {
     fit->status = rc;

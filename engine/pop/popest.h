@@ -133,6 +133,18 @@ typedef struct {
   const int *theta_fix;
   const int *omega_fix;
   const int *sigma_fix;
+  /* Between-occasion variability (IOV; NULL: none): eta_occ[n_eta],
+   * nonzero marks an occasion eta. Each record carries an occasion index
+   * (the integer dataset column occ_name, NULL: "OCC"); a subject has one
+   * value of an occasion eta per occasion it has, all independent with the
+   * variance (and block) the eta has in Omega, NONMEM's BLOCK SAME. The
+   * parameter builder sees n_eta etas: an occasion eta is the value of
+   * the record's occasion, so individual parameters change with OCC as
+   * with a time-varying covariate; a predictor callback is called once
+   * per occasion and gives that occasion's observations. An occasion eta
+   * may not share an Omega block with an eta that is not one. */
+  const int *eta_occ;
+  const char *occ_name;
 
   size_t n_cov;                   /* covariates the builder uses, looked */
   const char *const *cov_names;   /* up in the dataset by name */
@@ -271,6 +283,15 @@ typedef struct {
   size_t n_endpoints;
   int *endpoint;
   int *cens;
+  /* IOV (eta_occ): n_occ, the most occasions of a subject (0 without
+   * IOV); occ_value (n_subj x n_occ) their OCC values in increasing
+   * order, NaN past a subject's own; occ_eta (n_subj x n_occ x n_eta)
+   * every eta at each occasion (an occasion eta its value there, the
+   * others repeated; NaN past the subject's occasions); occ (n_obs) the
+   * OCC of each observation. `eta` above holds the first occasion's.
+   * eta_shrink of an occasion eta is over all (subject, occasion). */
+  size_t n_occ;
+  double *occ_value, *occ_eta, *occ;
 } rkin_popfit;
 
 /* Fits the model to the data. Returns 0 when the fit ran (check
@@ -308,8 +329,11 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
                          rkin_popfit *fit, rkin_err *err);
 
 /* Writes the parameter table (name, estimate, SE, RSE %) and the
- * observation table (ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES) as CSV
- * text into malloc'd strings; the caller frees. */
+ * observation table (ID, TIME, DV, PRED, IPRED, RES, IWRES, CWRES, then
+ * ENDPOINT with several endpoints, CENS when the fit has censoring, OCC
+ * with occasion etas, and the record's EBEs ETA1..ETAn: an occasion eta
+ * at the record's occasion) as CSV text into malloc'd strings; NA for a
+ * value that is not there; the caller frees. */
 int rkin_popfit_table_csv(const rkin_popfit *fit, char **params,
                           char **obs, rkin_err *err);
 

@@ -71,6 +71,10 @@ typedef struct {
   double *rpar, *rdir;
   size_t cap_rpar, cap_rdir;
   rkin_data_pwbuf pw;
+  long slot;          /* IOV: occasion slot pop_psi takes (-1: the one
+                         of record cov_rec, or of the first record) */
+  double *fo;         /* n: one occasion's predictions (predictor) */
+  double *fl, *Gl1, *Gl2; /* Laplace: f, G at the points beside the EBE */
   size_t subj;        /* subject being worked on (inner objective) */
   int fail;           /* inner objective met an error */
   rkin_err ferr;
@@ -124,6 +128,20 @@ struct pop {
    * the gathers' buffer (popdist.c). */
   size_t subj_lo, subj_hi;
   void *dist_buf;
+  /* IOV (popiov.c). n_ei: etas of a subject as searched, n_eta + (n_occ
+   * - 1) n_iov: the user's etas (occasion etas at its first occasion),
+   * then the occasion etas of each further occasion; Li its n_ei x n_ei
+   * Cholesky factor (blockdiag(L, L_iov, L_iov, ...); Li == L without
+   * IOV), rebuilt from L by pop_pass. */
+  size_t n_ei, n_iov, n_occ;
+  double *Li;
+  int *iov_idx;               /* n_eta: place among the occasion etas, -1 */
+  size_t *iov_eta;            /* n_iov: their indices */
+  size_t *occ_n;              /* n_subj: occasions of each subject */
+  double *occ_val;            /* n_subj x n_occ: its OCC values, sorted */
+  size_t *rec_off;            /* n_subj: first record in rec_slot */
+  int *rec_slot;              /* every record's occasion slot */
+  int *obs_slot;              /* n_obs: every observation's slot */
   /* Threads. */
   int n_threads;
   pop_ws *ws;
@@ -137,6 +155,9 @@ enum { POP_OBS_NORMAL, POP_OBS_CENS, POP_OBS_DROP };
  * (after map_data): p->n_ep, ep, n_sigma, sig_pos, obs_ep, obs_kind,
  * n_lik. Checks the error models, their initial sigma and the records. */
 int pop_res_setup(pop *p, rkin_err *err);
+/* SD of an error model at s and its first two s-derivatives (popres.c). */
+int pop_res_sd(rkin_res_model res, const double *sig, double s, double *sd,
+               double *sd_s, double *sd_ss);
 void pop_res_free(pop *p);
 /* Observation j of subject s with prediction f at p's current sigma:
  * its contribution (popres.h); an error names the subject and line. */
@@ -201,6 +222,14 @@ int pop_cholesky(const double *omega, size_t n, double *L, const char *what,
 pop *pop_new(const rkin_popmodel *pm, const rkin_data *data,
              const rkin_popfit_opts *opts, rkin_err *err);
 void pop_free(pop *p);
+/* The start shared by rkin_popfit_run and rkin_popfit_evaluate: *fit
+ * cleared (covariance step "not run"), the fit set up (pop_new) and
+ * fit's arrays allocated; on failure fit->status / fit->err say why,
+ * *out is NULL and the code is returned (who names the caller for a
+ * NULL fit). */
+int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
+                  const rkin_popfit_opts *opts, rkin_popfit *fit,
+                  const char *who, pop **out, rkin_err *err);
 /* Allocates fit's arrays for p's sizes (RKIN_ENOMEM on failure). */
 int pop_alloc_fit(const pop *p, rkin_popfit *fit);
 /* Omega = L L' from p's current factor. */
@@ -228,6 +257,22 @@ void pop_x_apply(pop *p, const double *scale, const double *x);
 /* Estimates at a boundary (a variance tending to 0, a correlation to
  * +-1): their count, and a message naming them in *msg when any. */
 int pop_boundary(const pop *p, const double *omega, rkin_err *msg);
+
+/* IOV (popiov.c). pop_iov_setup (after map_data): occasions of every
+ * subject and record, n_ei, Li; checks the OCC column and the blocks.
+ * pop_iov_expand: Li from L. The user's etas (n_eta) at the occasion w
+ * works on from a subject's n_ei; the index among the n_ei of user eta u
+ * there; a record's slot. pop_iov_fill: fit's IOV fields. */
+int pop_iov_setup(pop *p, rkin_err *err);
+void pop_iov_free(pop *p);
+void pop_iov_expand(pop *p);
+size_t pop_iov_slot(const pop_ws *w, size_t s);
+void pop_iov_user_eta(const pop_ws *w, size_t s, const double *eta,
+                      double *ue);
+size_t pop_iov_int(const pop_ws *w, size_t s, size_t u);
+int pop_iov_rec_slot(const pop *p, size_t s, size_t r);
+int pop_iov_alloc_fit(const pop *p, rkin_popfit *fit);
+void pop_iov_fill(const pop *p, rkin_popfit *fit);
 
 /* The covariance step at the estimates in fit (popcov.c). */
 int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err);

@@ -38,25 +38,13 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
   pop *p;
   double ofv;
   size_t k;
-  int rc;
-  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "rkin_popfit_evaluate: "
-                                "NULL result");
-  memset(fit, 0, sizeof *fit);
-  fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
-                                 "step not run");
-  p = pop_new(pm, data, opts, err);
-  if (!p) {
-    fit->status = err ? err->code : RKIN_EINVAL;
-    if (err) fit->err = *err;
-    return fit->status;
-  }
+  int rc = pop_fit_begin(pm, data, opts, fit, "rkin_popfit_evaluate", &p,
+                         err);
+  if (rc) return rc;
   if (!theta) theta = pm->theta_init;
   if (!omega) omega = pm->omega_init;
   /* every endpoint's initial sigma, as pop_res_setup laid them out */
   if (!sigma) sigma = p->sigma0;
-  rc = pop_alloc_fit(p, fit) ? rkin_err_set(err, RKIN_ENOMEM, "out of "
-                                            "memory") : RKIN_OK;
-  rc = pop_agree(p, rc, err);
   for (k = 0; !rc && k < p->n_theta; k++)
     if (!isfinite(theta[k]))
       rc = pm->theta_names

@@ -101,6 +101,7 @@ int pop_pass(pop *p, pop_task task, double *ofv, rkin_err *err)
   struct pop_pool *pl = p->pool;
   size_t s;
   double sum = 0;
+  pop_iov_expand(p);     /* IOV: the subjects' factor from L */
   if (p->n_threads > 1) {
     pthread_mutex_lock(&pl->mu);
     pl->task = task;

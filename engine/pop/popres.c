@@ -266,9 +266,15 @@ int pop_res_setup(pop *p, rkin_err *err)
                         "= %zu but no endpoints", ne);
   }
   if (pm->blq != RKIN_BLQ_M3 && pm->blq != RKIN_BLQ_M1
-      && pm->blq != RKIN_BLQ_DV)
+      && pm->blq != RKIN_BLQ_DV && pm->blq != RKIN_BLQ_M4)
     return rkin_err_set(err, RKIN_EINVAL, "population model: blq = %d "
-                        "(expected M3, M1 or DV)", (int)pm->blq);
+                        "(expected M3, M4, M1 or DV)", (int)pm->blq);
+  if (pm->blq == RKIN_BLQ_M4 && p->opts.method != RKIN_POP_LAPLACE
+      && p->opts.method != RKIN_POP_LAPLACEI)
+    return rkin_err_set(err, RKIN_EINVAL, "population fit: blq = M4 needs "
+                        "method laplace or laplacei (its likelihood enters "
+                        "through exact second derivatives, as NONMEM's M4 "
+                        "with LAPLACIAN)");
   p->n_ep = ne;
   p->ep = calloc(ne, sizeof *p->ep);
   if (!p->ep) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
@@ -369,9 +375,10 @@ int pop_obs(const pop *p, size_t s, size_t j, double f, double sv,
     return RKIN_OK;
   }
   sj = rkin_data_subject_at(p->data, s);
-  rc = rkin_res_eval(e->res, e->log_scale, p->sigma + e->sig_off, sj->dv[j],
-                     f, sv, kind == POP_OBS_CENS ? sj->cens[j] : 0,
-                     kind == POP_OBS_CENS ? sj->limit[j] : NAN, o);
+  rc = (p->pm->blq == RKIN_BLQ_M4 ? rkin_res_eval_m4 : rkin_res_eval)(
+         e->res, e->log_scale, p->sigma + e->sig_off, sj->dv[j], f, sv,
+         kind == POP_OBS_CENS ? sj->cens[j] : 0,
+         kind == POP_OBS_CENS ? sj->limit[j] : NAN, o);
   if (rc == RKIN_ERANGE)
     return rkin_err_set(err, rc, "subject ID %g (line %zu): prediction %g: "
                         "the residual variance is not > 0%s", sj->id,
@@ -394,4 +401,10 @@ void pop_sigma_name(const pop *p, size_t k, char *buf, size_t n)
   else
     snprintf(buf, n, "SIGMA_%s", rkin_res_param_name(
                p->ep[e].res, k - p->ep[e].sig_off));
+}
+
+int pop_res_sd(rkin_res_model res, const double *sig, double s, double *sd,
+               double *sd_s, double *sd_ss)
+{
+  return sd_of(res, sig, s, sd, sd_s, sd_ss);
 }

@@ -36,9 +36,11 @@ typedef enum {
 } rkin_res_model;
 
 /* How censored records (CENS 1 / -1, or DV below an LLOQ column) enter a
- * fit: M3 likelihood (default), M1 dropped, or fitted as ordinary
- * observations at their DV (ignoring that they are censored). */
-typedef enum { RKIN_BLQ_M3, RKIN_BLQ_M1, RKIN_BLQ_DV } rkin_blq_method;
+ * fit: M3 likelihood (default), M1 dropped, fitted as ordinary
+ * observations at their DV (ignoring that they are censored), or M4 (M3
+ * conditional on positive values, every record; Laplace methods only). */
+typedef enum { RKIN_BLQ_M3, RKIN_BLQ_M1, RKIN_BLQ_DV, RKIN_BLQ_M4 }
+  rkin_blq_method;
 
 /* Number of sigma parameters of a model (1 to 3); 0 for an unknown one. */
 size_t rkin_res_nparams(rkin_res_model res);
@@ -80,5 +82,19 @@ typedef struct {
 int rkin_res_eval(rkin_res_model res, int log_scale, const double *sig,
                   double y, double f, double s, int cens, double limit,
                   rkin_res_obs *o);
+
+/* Beal's M4 (Beal 2001, J Pharmacokinet Pharmacodyn 28:481): every
+ * observation's likelihood conditional on the value being positive, for
+ * quantities that cannot be negative. Observed: N(y; f, V) / Phi(f / SD);
+ * below the limit L: (Phi((L - f) / SD) - Phi(-f / SD)) / Phi(f / SD);
+ * above it: Phi((f - L) / SD) / Phi(f / SD). c = -2 log of that without
+ * constants, with its exact first and second derivatives in (f, s); the
+ * FOCE weights w_* are set to half the exact second derivatives (M4 is
+ * used with the Laplace methods only). On the log scale the value is
+ * positive by construction and M4 is M3 (rkin_res_eval). A limit <= 0
+ * for CENS 1 is RKIN_ERANGE. */
+int rkin_res_eval_m4(rkin_res_model res, int log_scale, const double *sig,
+                     double y, double f, double s, int cens, double limit,
+                     rkin_res_obs *o);
 
 #endif

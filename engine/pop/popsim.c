@@ -45,10 +45,21 @@ typedef struct {
 static pop *sim_pop(const sim_ctx *c, rkin_err *err)
 {
   rkin_popfit_opts fo;
+  pop *p;
   rkin_popfit_opts_default(&fo);
   fo.threads = 1;
   fo.covariance = 0;
-  return pop_new(c->pm, c->data, &fo, err);
+  p = pop_new(c->pm, c->data, &fo, err);
+  /* Occasion etas would need one draw per occasion: not done yet, so
+   * refused rather than simulated as if there were no IOV. */
+  if (p && p->n_iov) {
+    pop_free(p);
+    rkin_err_set(err, RKIN_EINVAL, "simulation from a fit: the model has "
+                 "between-occasion variability (iov), which simulation, "
+                 "VPC and bootstrap do not support yet");
+    return NULL;
+  }
+  return p;
 }
 
 /* Replicate r into out->dv: p's parameters set to the replicate's. */

@@ -21,12 +21,13 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
 {
   /* with an SD variable other than the prediction, f and G carry it as
    * max_obs more rows */
-  size_t q = p->n_eta, n = (p->max_obs ? p->max_obs : 1)
+  size_t q = p->n_ei, n = (p->max_obs ? p->max_obs : 1)
                            * (p->has_scale ? 2 : 1);
   size_t np = p->n_theta + p->n_eta + p->n_cov, nq = n > q ? n : q;
   memset(w, 0, sizeof *w);
   w->p = p;
   w->cov_rec = -1;
+  w->slot = -1;
   if (p->pm->model) {
     rkin_solve_opts so;
     if (p->pm->solve) {
@@ -50,6 +51,10 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->fp = malloc(n * sizeof *w->fp);
   w->fm = malloc(n * sizeof *w->fm);
   w->f0 = malloc(n * sizeof *w->f0);
+  w->fo = malloc(n * sizeof *w->fo);
+  w->fl = malloc(n * sizeof *w->fl);
+  w->Gl1 = malloc(n * q * sizeof *w->Gl1);
+  w->Gl2 = malloc(n * q * sizeof *w->Gl2);
   w->G = malloc(n * q * sizeof *w->G);
   w->eta = malloc(q * sizeof *w->eta);
   w->etap = malloc(q * sizeof *w->etap);
@@ -69,7 +74,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->inner = nlopt_create(NLOPT_LD_LBFGS, (unsigned)q);
   w->inner_df = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)q);
   if (!w->pvec || !w->twork || !w->psi || !w->sol || !w->f || !w->fp
-      || !w->f0
+      || !w->f0 || !w->fo || !w->fl || !w->Gl1 || !w->Gl2
       || !w->fm || !w->G || !w->eta || !w->etap || !w->m1 || !w->m2
       || !w->v1 || !w->v2 || !w->C || !w->inner || !w->inner_df
       || !w->dpsi || !w->psi2 || !w->dsol || !w->last_eta)
@@ -111,6 +116,10 @@ void pop_ws_free(pop_ws *w)
   free(w->fp);
   free(w->fm);
   free(w->f0);
+  free(w->fo);
+  free(w->fl);
+  free(w->Gl1);
+  free(w->Gl2);
   free(w->G);
   free(w->eta);
   free(w->etap);
@@ -158,7 +167,7 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
   char nb[32];
   int rc;
   memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
-  memcpy(w->pvec + p->n_theta, eta, p->n_eta * sizeof *w->pvec);
+  pop_iov_user_eta(w, s, eta, w->pvec + p->n_theta);
   set_cov(w, sj, cov);
   if (p->tape) {
     rc = rkin_tape_eval(p->tape, 0, NULL, w->pvec, w->twork, w->psi);
@@ -170,7 +179,8 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
     }
     return RKIN_OK;
   }
-  rc = p->pm->indiv(p->theta, eta, cov, w->psi, p->pm->indiv_ud, err);
+  rc = p->pm->indiv(p->theta, w->pvec + p->n_theta, cov, w->psi,
+                    p->pm->indiv_ud, err);
   if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
   for (k = 0; k < p->n_psi; k++)
     if (!isfinite(w->psi[k]))
@@ -195,7 +205,7 @@ static int record_psi(pop_ws *w, size_t s, const double *eta, int with_dir,
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t np = p->n_psi, nd = p->n_eta * np, nc, r, k;
+  size_t np = p->n_psi, nd = p->n_ei * np, nc, r, k;
   int rc = RKIN_OK;
   nc = rkin_data_ncovariates(p->data);
   if (sj->n_rec * np > w->cap_rpar) {
@@ -216,6 +226,8 @@ static int record_psi(pop_ws *w, size_t s, const double *eta, int with_dir,
       size_t c = (size_t)p->cov_idx[k];
       same = sj->rec_cov[r * nc + c] == sj->rec_cov[(r - 1) * nc + c];
     }
+    if (same && p->n_iov)     /* IOV: the occasion's eta from here on */
+      same = pop_iov_rec_slot(p, s, r) == pop_iov_rec_slot(p, s, r - 1);
     if (same) {
       memcpy(w->rpar + r * np, w->rpar + (r - 1) * np, np * sizeof *w->rpar);
       if (with_dir)
@@ -252,7 +264,22 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
   if (rc) return rc;
   if (p->pm->model && p->tv[s] && (rc = record_psi(w, s, eta, 0, err)))
     return rc;
-  if (!p->pm->model) {
+  if (!p->pm->model && p->n_iov && p->occ_n[s] > 1) {
+    /* IOV: once per occasion, keeping that occasion's observations */
+    size_t j, off = p->obs_off[s];
+    for (g = 0; g < p->occ_n[s] && !rc; g++) {
+      w->slot = (long)g;
+      rc = pop_psi(w, s, eta, err);
+      if (!rc) rc = p->pm->predict(sj, w->psi, w->fo, p->pm->predict_ud,
+                                   err);
+      if (rc) rkin_err_prefix(err, "subject ID %g: ", sj->id);
+      for (j = 0; !rc && j < sj->n_obs; j++)
+        if ((size_t)p->obs_slot[off + j] == g) f[j] = w->fo[j];
+    }
+    w->slot = -1;
+    if (!rc) rc = pop_psi(w, s, eta, err);
+    if (rc) return rc;
+  } else if (!p->pm->model) {
     rc = p->pm->predict(sj, w->psi, f, p->pm->predict_ud, err);
     if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
   } else {
@@ -333,7 +360,7 @@ static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
   double *cov = w->pvec + p->n_theta + p->n_eta, *out = w->psi2;
   int rc;
   memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
-  memcpy(w->pvec + p->n_theta, eta, q * sizeof *w->pvec);
+  pop_iov_user_eta(w, s, eta, w->pvec + p->n_theta);
   set_cov(w, sj, cov);
   rc = rkin_tape_eval(p->tape_d, 0, NULL, w->pvec, w->twork, out);
   if (rc < 0)
@@ -341,8 +368,12 @@ static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
                         "parameter or its eta-derivative (entry %d) is not "
                         "finite", sj->id, -1 - rc);
   memcpy(w->psi, out, np * sizeof *out);
+  /* the tape's d/d(user eta) onto the subject's etas (IOV: the
+   * occasion's; the other occasions' etas do not move psi here) */
+  if (p->n_ei > q) memset(w->dpsi, 0, p->n_ei * np * sizeof *w->dpsi);
   for (k = 0; k < np; k++)
-    for (d = 0; d < q; d++) w->dpsi[d * np + k] = out[np + k * q + d];
+    for (d = 0; d < q; d++)
+      w->dpsi[pop_iov_int(w, s, d) * np + k] = out[np + k * q + d];
   return RKIN_OK;
 }
 
@@ -351,7 +382,7 @@ static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
 static int psi_fd(pop_ws *w, size_t s, const double *eta, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, np = p->n_psi, l, d;
+  size_t q = p->n_ei, np = p->n_psi, l, d;
   int rc = RKIN_OK;
   memcpy(w->etap, eta, q * sizeof *eta);
   for (d = 0; !rc && d < q; d++) {
@@ -376,7 +407,7 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = p->n_eta, g, k, d, col;
+  size_t q = p->n_ei, g, k, d, col;
   int out = p->ep[0].output, rc;     /* all outputs or all states */
   const double *dir = w->dpsi;
   rc = p->tape_d ? psi_and_deriv(w, s, eta, err) : psi_fd(w, s, eta, err);
@@ -426,7 +457,7 @@ static int predict_grad(pop_ws *w, size_t s, const double *eta, double *f,
                         double *G, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, j, k;
+  size_t q = p->n_ei, j, k;
   size_t n = rkin_data_subject_at(p->data, s)->n_obs * (p->has_scale ? 2 : 1);
   double h = p->eta_step;
   int rc;
@@ -459,8 +490,8 @@ static double sd_var(const pop_ws *w, size_t js)
 static double eta_quad(pop_ws *w, const double *eta, double *winv)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, k;
-  gsl_matrix_view L = gsl_matrix_view_array(p->L, q, q);
+  size_t q = p->n_ei, k;
+  gsl_matrix_view L = gsl_matrix_view_array(p->Li, q, q);
   gsl_vector_view z = gsl_vector_view_array(w->etap, q);
   double zz = 0;
   memcpy(w->etap, eta, q * sizeof *eta);
@@ -479,10 +510,10 @@ static double eta_quad(pop_ws *w, const double *eta, double *winv)
 /* eta = L z. */
 static void eta_of_z(const pop *p, const double *z, double *eta)
 {
-  size_t q = p->n_eta, a, b;
+  size_t q = p->n_ei, a, b;
   for (a = 0; a < q; a++) {
     double t = 0;
-    for (b = 0; b <= a; b++) t += p->L[a * q + b] * z[b];
+    for (b = 0; b <= a; b++) t += p->Li[a * q + b] * z[b];
     eta[a] = t;
   }
 }
@@ -530,7 +561,7 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
   /* d/dz = L' d/deta. */
   for (k = 0; grad && k < q; k++) {
     double t = 2 * x[k];
-    for (c = k; c < q; c++) t += p->L[c * q + k] * ge[c];
+    for (c = k; c < q; c++) t += p->Li[c * q + k] * ge[c];
     grad[k] = t;
   }
   return isfinite(val) ? val : INNER_BAD;
@@ -546,7 +577,7 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
 static double inner_search(pop_ws *w, size_t s, double *z)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, k;
+  size_t q = p->n_ei, k;
   double z0[POP_MAX_ETA], minf = INNER_BAD;
   int attempt;
   memcpy(z0, z, q * sizeof *z);
@@ -577,7 +608,7 @@ static double inner_search(pop_ws *w, size_t s, double *z)
 static int linear_mode(pop_ws *w, size_t s, double *z, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, n = 0, j, k;
+  size_t q = p->n_ei, n = 0, j, k;
   double zero[POP_MAX_ETA] = {0}, ld;
   int rc = predict_grad(w, s, zero, w->f, w->G, err);
   /* over the Gaussian observations (censored ones have no residual) */
@@ -617,7 +648,7 @@ static int linear_mode(pop_ws *w, size_t s, double *z, rkin_err *err)
 static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
 {
   pop *p = w->p;
-  size_t q = p->n_eta, k, i, n_start = 0, n_modes = 0;
+  size_t q = p->n_ei, k, i, n_start = 0, n_modes = 0;
   double starts[2 * POP_MAX_ETA + 3][POP_MAX_ETA], zbest[POP_MAX_ETA];
   double modes[2 * POP_MAX_ETA + 3][POP_MAX_ETA], fmode[2 * POP_MAX_ETA + 3];
   double best = INNER_BAD, worst = -HUGE_VAL;
@@ -709,7 +740,7 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = p->n_eta, j, a, b, c;
+  size_t q = p->n_ei, j, a, b, c;
   double val = eta_quad(w, eta, NULL), ld;
   double *A = w->m1, *LA = w->m2;
   rkin_res_obs o;
@@ -732,13 +763,13 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
   for (a = 0; a < q; a++)
     for (b = 0; b < q; b++) {
       double t = 0;
-      for (c = b; c < q; c++) t += A[a * q + c] * p->L[c * q + b];
+      for (c = b; c < q; c++) t += A[a * q + c] * p->Li[c * q + b];
       LA[a * q + b] = t;
     }
   for (a = 0; a < q; a++)
     for (b = 0; b < q; b++) {
       double t = a == b ? 1 : 0;
-      for (c = a; c < q; c++) t += p->L[c * q + a] * LA[c * q + b];
+      for (c = a; c < q; c++) t += p->Li[c * q + a] * LA[c * q + b];
       A[a * q + b] = t;
     }
   if (chol_logdet(A, q, &ld))
@@ -761,7 +792,7 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = p->n_eta, n = 0, j, k, c;
+  size_t q = p->n_ei, n = 0, j, k, c;
   double *B = w->m2, r, gtb[POP_MAX_ETA];
   rkin_res_obs o;
   int rc;
@@ -778,7 +809,7 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
     /* B = Gt L, row n. */
     for (k = 0; k < q; k++) {
       double t = 0;
-      for (c = k; c < q; c++) t += gtb[c] * p->L[c * q + k];
+      for (c = k; c < q; c++) t += gtb[c] * p->Li[c * q + k];
       B[n * q + k] = t;
     }
     n++;
@@ -869,50 +900,93 @@ static int diagnostics(pop_ws *w, size_t s, rkin_err *err)
   return RKIN_OK;
 }
 
-/* Step of the central differences of the inner gradient in z giving the
- * Hessian (whitened scale: prior SD 1): the gradient is analytic in f and
- * G, so truncation is h^2 and G's own noise over h stays small; ten
- * finite-difference steps on eta when G comes from them (CVODES). */
+/* Step of the central differences of G in z giving the curvature of the
+ * predictions (whitened scale: prior SD 1); ten finite-difference steps
+ * on eta when G comes from them (CVODES). */
 #define LAPLACE_STEP 1e-4
 
 /* Laplace term at the EBE eta (Wolfinger 1993, Biometrika 80:791; NONMEM's
  * METHOD=COND LAPLACIAN): with J(z) the inner objective (-2 log joint
  * density without 2 pi, whitened, prior term z'z), -2 log of the Laplace
  * approximation of the integral over eta is J(z^) + log det(H / 2), H
- * the true second derivative of J at z^ (residual x curvature terms
- * included, unlike FOCE's first-order Hessian), here by central
- * differences of the analytic gradient, symmetrised. In z, Omega's
- * determinant is already in H / 2 = I + .... Clobbers w->f and w->G. */
+ * the true second derivative of J at z^. H = 2 I + L' A L + K: A =
+ * sum_j [c_ff g g' + c_fs (g gs' + gs g') + c_ss gs gs'] from the exact
+ * second derivatives of each observation's term (popres.h: Gaussian, M3,
+ * M4), and the curvature of the predictions K = sum_j [c_f d2f/dz2 + c_s
+ * d2s/dz2] by central differences of G in z. A model linear in eta has
+ * K = 0: the term is then exact to rounding whatever the likelihood. In
+ * z, Omega's determinant is already in H / 2 = I + .... f and G at the
+ * EBE stay in w->f, w->G. */
 static int laplace_term(pop_ws *w, size_t s, const double *eta, double *ofv,
                         rkin_err *err)
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = p->n_eta, a, b;
-  double z[POP_MAX_ETA], zp[POP_MAX_ETA], gp[POP_MAX_ETA], gm[POP_MAX_ETA];
-  double *H = w->m1, J, ld;
+  size_t q = p->n_ei, n = sj->n_obs, a, b, c, j;
+  double z[POP_MAX_ETA], zp[POP_MAX_ETA], ep[POP_MAX_ETA], gz[POP_MAX_ETA];
+  double *H = w->m1, *A = w->m2, J, ld;
   double h = p->eta_step > 1e-4 ? 10 * p->eta_step : LAPLACE_STEP;
+  rkin_res_obs o;
+  int rc;
   eta_quad(w, eta, NULL);
   memcpy(z, w->etap, q * sizeof *z);
   w->subj = s;
   w->fail = 0;
-  J = inner_obj((unsigned)q, z, NULL, w);
-  for (a = 0; a < q && !w->fail; a++) {
-    memcpy(zp, z, q * sizeof *z);
-    zp[a] = z[a] + h;
-    inner_obj((unsigned)q, zp, gp, w);
-    zp[a] = z[a] - h;
-    inner_obj((unsigned)q, zp, gm, w);
-    for (b = 0; b < q; b++) H[a * q + b] = (gp[b] - gm[b]) / (2 * h);
-  }
+  J = inner_obj((unsigned)q, z, gz, w);     /* f, G at the EBE */
   if (w->fail || !(J < INNER_BAD)) {
     *err = w->ferr;
     return rkin_err_prefix(err, "Laplace: ");
   }
+  /* A (eta scale), c_f and c_s per observation into v1, v2 */
+  memset(A, 0, q * q * sizeof *A);
+  for (j = 0; j < n; j++) {
+    size_t js = p->has_scale ? n + j : j;
+    const double *g = w->G + j * q, *gs = w->G + js * q;
+    if ((rc = pop_obs(p, s, j, w->f[j], sd_var(w, js), &o, err))) return rc;
+    if (w->noint) o.c_s = o.c_fs = o.c_ss = 0;
+    w->v1[j] = o.c_f;
+    w->v2[j] = o.c_s;
+    for (a = 0; a < q; a++)
+      for (b = 0; b < q; b++)
+        A[a * q + b] += o.c_ff * g[a] * g[b]
+                        + o.c_fs * (g[a] * gs[b] + gs[a] * g[b])
+                        + o.c_ss * gs[a] * gs[b];
+  }
+  /* H / 2 = I + L' (A / 2) L */
   for (a = 0; a < q; a++)
-    for (b = 0; b < a; b++)
-      H[a * q + b] = H[b * q + a] = (H[a * q + b] + H[b * q + a]) / 4;
-  for (a = 0; a < q; a++) H[a * q + a] /= 2;
+    for (b = 0; b < q; b++) {
+      double t = 0;
+      size_t d;
+      for (c = a; c < q; c++)
+        for (d = b; d < q; d++)
+          t += p->Li[c * q + a] * A[c * q + d] * p->Li[d * q + b];
+      H[a * q + b] = (a == b ? 1 : 0) + t / 2;
+    }
+  /* + K / 2: dG/dz_a by central differences, K(a, b) = sum_j c_f
+   * (dG_j/dz_a) . L(:, b) (+ the s rows), symmetrised */
+  for (a = 0; a < q; a++) {
+    memcpy(zp, z, q * sizeof *z);
+    zp[a] = z[a] + h;
+    eta_of_z(p, zp, ep);
+    rc = predict_grad(w, s, ep, w->fl, w->Gl1, err);
+    zp[a] = z[a] - h;
+    eta_of_z(p, zp, ep);
+    if (!rc) rc = predict_grad(w, s, ep, w->fl, w->Gl2, err);
+    if (rc) return rkin_err_prefix(err, "Laplace: ");
+    for (b = 0; b < q; b++) {
+      double t = 0;
+      for (j = 0; j < n; j++) {
+        size_t js = p->has_scale ? n + j : j;
+        for (c = b; c < q; c++) {
+          double dg = (w->Gl1[j * q + c] - w->Gl2[j * q + c]) / (2 * h);
+          double ds = (w->Gl1[js * q + c] - w->Gl2[js * q + c]) / (2 * h);
+          t += (w->v1[j] * dg + w->v2[j] * ds) * p->Li[c * q + b];
+        }
+      }
+      H[a * q + b] += t / 4;     /* (K + K') / 2, halved */
+      H[b * q + a] += t / 4;
+    }
+  }
   if (chol_logdet(H, q, &ld))
     return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: Laplace: the "
                         "second derivative of the individual objective at "
@@ -950,7 +1024,7 @@ void pop_subject(pop_ws *w, size_t s, pop_task task)
     /* f and G exactly at the EBE (the optimiser's last call may be
      * elsewhere). */
     if (!rc && !(w->last_ok && w->last_subj == s
-                 && !memcmp(w->last_eta, w->eta, p->n_eta * sizeof *w->eta)))
+                 && !memcmp(w->last_eta, w->eta, p->n_ei * sizeof *w->eta)))
       rc = predict_grad(w, s, w->eta, w->f, w->G, err);
     if (!rc && (m == RKIN_POP_FOCEI || m == RKIN_POP_FOCE))
       rc = foce_term(w, s, w->eta, &ofv, err);

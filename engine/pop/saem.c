@@ -1168,6 +1168,15 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   }
   then = S.o.then;
   p = pop_new(pm, data, opts, err);
+  /* The sampler and the M-step know one eta vector per subject; occasion
+   * etas (IOV) are refused rather than treated as ordinary ones. */
+  if (p && p->n_iov) {
+    pop_free(p);
+    p = NULL;
+    rkin_err_set(err, RKIN_EINVAL, "SAEM: the model has between-occasion "
+                 "variability (iov), which SAEM does not support yet: fit "
+                 "it with FOCE-I or Laplace");
+  }
   if (!p) {
     fit->status = err ? err->code : RKIN_EINVAL;
     if (err) fit->err = *err;

@@ -214,7 +214,8 @@ static void test_theoph(const rkin_data *d)
     char *pt = NULL, *ot = NULL;
     rc = rkin_popfit_table_csv(&fit, &pt, &ot, &err);
     ok(rc == 0 && strstr(pt, "lKe,") && strstr(pt, "OFV,")
-       && strstr(ot, "ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES\n1,0,0.74,0,"),
+       && strstr(ot, "ID,TIME,DV,PRED,IPRED,RES,IWRES,CWRES,ETA1,ETA2\n"
+                 "1,0,0.74,0,"),
        "CSV tables");
     free(pt);
     free(ot);
