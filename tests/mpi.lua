@@ -443,9 +443,20 @@ do
     end
   end
   local pm_csv = write(tmp .. "/pm.csv", table.concat(rows, "\n") .. "\n")
+  -- Theophylline with two occasions (OCC 2 from 6 h on), for IOV
+  local occ = {}
+  for line in io.lines(theoph) do
+    if line:match("^ID,") then
+      occ[#occ + 1] = line .. ",OCC"
+    elseif line:match("^%d") then
+      local tt = tonumber(line:match("^[^,]*,([^,]*)"))
+      occ[#occ + 1] = line .. (tt < 6 and ",1" or ",2")
+    end
+  end
+  local iov_csv = write(tmp .. "/iov.csv", table.concat(occ, "\n") .. "\n")
   local fits = write(tmp .. "/popfit.lua", [[
 local rk = require "radiokin"
-local case, out, theoph, few, pmdata = ...
+local case, out, theoph, few, pmdata, iovdata = ...
 local pm = dofile("]] .. src .. [[/models/theophylline.lua")
 local function dump(r)
   local v = { r.ofv, r.n_eval, r.converged, r.message }
@@ -467,6 +478,10 @@ local function dump(r)
     v[#v + 1] = e.ofv_gap
     sorted(e.eta)
     sorted(e.params)
+    for _, o in ipairs(e.occasions or {}) do
+      v[#v + 1] = o.occ
+      sorted(o.eta)
+    end
   end
   v[#v + 1] = r.m2ll
   v[#v + 1] = r.aic
@@ -499,6 +514,21 @@ elseif case == "pm" then
                v = rk.exp(th.lv + eta.lv) } end,
     error = { cp = { proportional = 0.2 }, cm = { additive = 0.1 } } }
   local r = p2:fit(pmdata)
+  r:write_csv(out)
+  dump(r)
+elseif case == "iov" then
+  local piov = rk.popest { name = "theo_iov", model = pm.model,
+    observe = "conc", theta = { lKe = -2.4, lKa = 0.45, lCl = -3.2 },
+    omega = { lKa = 0.2, lCl = 0.05 }, iov = { kCl = 0.02 },
+    error = { additive = 0.5 },
+    covariates = { WT = { type = "continuous", unit = "kg",
+                          range = { 20, 250 } } },
+    individual = function(th, eta, cov)
+      local lcl = th.lCl + eta.lCl
+      return { ka = rk.exp(th.lKa + eta.lKa),
+               cl = rk.exp(lcl + eta.kCl) * cov.WT,
+               v = rk.exp(lcl - th.lKe) * cov.WT } end }
+  local r = piov:fit(iovdata)
   r:write_csv(out)
   dump(r)
 elseif case == "methods" then
@@ -540,8 +570,9 @@ end
     end
     return true
   end
-  local args = { theoph, few_csv, pm_csv }
+  local args = { theoph, few_csv, pm_csv, iov_csv }
   for _, case in ipairs { { "theo", { 1, 2, 3 } }, { "pm", { 2, 3 } },
+                          { "iov", { 2, 3 } },
                           { "methods", { 3 } }, { "few", { 3 } } } do
     local name, nps = case[1], case[2]
     local ref = tmp .. "/fit_plain_" .. name
