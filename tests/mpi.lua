@@ -132,18 +132,7 @@ end
 -- mpirun -np n radiokin script args...: status, stdout, stderr (stopped
 -- after 120 s: a hang fails the test instead of the suite)
 local function mpirun(n, script, ...)
-  local argv = { "mpirun", "-np", tostring(n), "--oversubscribe" }
-  if root then argv[#argv + 1] = "--allow-run-as-root" end
-  -- Under ./quickstart test --sanitize: OpenMPI's own start-up allocations
-  -- (in plugins it unloads at MPI_Finalize, so LeakSanitizer can neither
-  -- name nor suppress them) would count as leaks. Memory errors are still
-  -- checked here; radiokin's own leaks are checked by the runs of the same
-  -- scripts without mpirun in this file and the rest of the suite.
-  local asan = os.getenv("ASAN_OPTIONS")
-  if asan then
-    argv[#argv + 1] = "-x"
-    argv[#argv + 1] = "ASAN_OPTIONS=" .. asan .. ":detect_leaks=0"
-  end
+  local argv = t.mpirun(n)
   for _, a in ipairs { exe, script, ... } do argv[#argv + 1] = a end
   return rk.run(argv, nil, 120)
 end

@@ -689,10 +689,8 @@ do
   t.is(#rows, 3, "bootstrap.csv: 3 replicates")
   -- over MPI ranks: the same replicates, rank 0 writes the same files
   local mpi_ok = rk.mpi.built and rk.run { "mpirun", "--version" } == 0
-  local root = select(2, rk.run { "id", "-u" }):match("^0%s*$") ~= nil
   if mpi_ok then
-    local argv = { "mpirun", "-np", "2", "--oversubscribe" }
-    if root then argv[#argv + 1] = "--allow-run-as-root" end
+    local argv = t.mpirun(2)
     for _, a in ipairs { exe, src .. "/scripts/bootstrap.lua", fitdir,
                          "--n", "3", "--no-bca", "--threads", "1",
                          "--quiet", "--out", fitdir .. "/np2" } do

@@ -76,7 +76,7 @@ static int gather(const void *mine, size_t len, void *all, size_t total,
     rc = rkin_err_set(err, RKIN_EINVAL, "gather: %zu bytes, %zu expected",
                       off, total);
   for (r = 0, off = 0; !rc && r < c->k; r++) {
-    memcpy((char *)all + off, c->mine[r], c->len[r]);
+    if (c->len[r]) memcpy((char *)all + off, c->mine[r], c->len[r]);
     off += c->len[r];
   }
   pthread_barrier_wait(&c->bar);   /* the slots may be reused after this */
