@@ -47,45 +47,12 @@ static void build_popmodel(const lpop *p, const rkin_model *m,
                            rkin_pop_endpoint *eps, int *map, size_t n_map)
 {
   size_t k;
-  memset(pm, 0, sizeof *pm);
-  pm->model = m;
-  pm->output = p->output;
-  pm->n_theta = p->n_theta;
-  pm->theta_names = (const char *const *)p->theta_names;
-  pm->theta_init = p->theta_init;
-  pm->theta_lower = p->lower;
-  pm->theta_upper = p->upper;
-  pm->n_eta = p->n_eta;
-  pm->eta_names = (const char *const *)p->eta_names;
-  pm->omega_init = p->omega;
-  pm->omega_diag = p->omega_diag;
-  pm->omega_block = p->omega_block;
-  pm->eta_occ = p->eta_occ;     /* the engine refuses IOV here, by name */
-  pm->occ_name = p->occ_name;
-  pm->n_cov = p->n_cov;
-  pm->cov_names = (const char *const *)p->cov_names;
-  pm->graph = p->g;
-  pm->psi_expr = p->psi;
-  pm->psi_deta = p->dpsi;
-  pm->res = p->res;
-  pm->log_scale = p->log_scale;
-  pm->sigma_init = p->sigma;
-  if (p->n_ep > 1 || p->ep_scale[0]) {
-    for (k = 0; k < p->n_ep; k++) {
-      eps[k].output = p->ep_output[k];
-      eps[k].res = p->ep_res[k];
-      eps[k].log_scale = p->ep_log[k];
-      eps[k].sigma_init = p->ep_sigma[k];
-      eps[k].scale_var = p->ep_scale[k];
-    }
-    pm->n_endpoints = p->n_ep;
-    pm->endpoints = eps;
-    if (x->n_out && x->n_out <= n_map) {
-      for (k = 0; k < x->n_out; k++)
-        map[k] = rkin_model_output_index(m, x->out_names[k], NULL);
-      pm->data_outputs = map;
-      pm->n_data_outputs = x->n_out;
-    }
+  lrk_popmodel_fill(p, m, pm, eps);
+  if (pm->n_endpoints && x->n_out && x->n_out <= n_map) {
+    for (k = 0; k < x->n_out; k++)
+      map[k] = rkin_model_output_index(m, x->out_names[k], NULL);
+    pm->data_outputs = map;
+    pm->n_data_outputs = x->n_out;
   }
 }
 

@@ -324,44 +324,10 @@ static int pop_run(lua_State *L, int evaluate)
                        lrk_pop_method_name(o.method));
     lua_pop(L, 2);
   }
-  memset(&pm, 0, sizeof pm);
-  pm.model = m;
-  pm.output = p->output;
+  lrk_popmodel_fill(p, m, &pm, eps);
   pm.solve = use_so ? &so : NULL;
-  pm.n_theta = p->n_theta;
-  pm.theta_names = (const char *const *)p->theta_names;
-  pm.theta_init = p->theta_init;
-  pm.theta_lower = p->lower;
-  pm.theta_upper = p->upper;
-  pm.n_eta = p->n_eta;
-  pm.eta_names = (const char *const *)p->eta_names;
-  pm.omega_init = p->omega;
-  pm.omega_diag = p->omega_diag;
-  pm.omega_block = p->omega_block;
-  pm.theta_fix = p->theta_fix;
-  pm.omega_fix = p->omega_fix;
-  pm.sigma_fix = p->sigma_fix;
-  pm.eta_occ = p->eta_occ;
-  pm.occ_name = p->occ_name;
-  pm.n_cov = p->n_cov;
-  pm.cov_names = (const char *const *)p->cov_names;
-  pm.graph = p->g;
-  pm.psi_expr = p->psi;
-  pm.psi_deta = p->dpsi;
-  pm.res = p->res;
-  pm.log_scale = p->log_scale;
-  pm.sigma_init = p->sigma;
   pm.blq = blq;
-  if (p->n_ep > 1 || p->ep_scale[0]) {
-    for (k = 0; k < p->n_ep; k++) {
-      eps[k].output = p->ep_output[k];
-      eps[k].res = p->ep_res[k];
-      eps[k].log_scale = p->ep_log[k];
-      eps[k].sigma_init = p->ep_sigma[k];
-      eps[k].scale_var = p->ep_scale[k];
-    }
-    pm.n_endpoints = p->n_ep;
-    pm.endpoints = eps;
+  if (pm.n_endpoints) {
     /* the dataset's DVID order (x->out_names) to the model's outputs */
     if (x->n_out > sizeof out_map / sizeof *out_map)
       return lrk_error(L, "%s: the dataset selects %d outputs by DVID "

@@ -179,4 +179,12 @@ void lrk_popcheck_register(lua_State *L);
 void lrk_popcheck_result_methods(lua_State *L, int result, int pm_idx,
                                  int data_idx);
 
+/* The engine's view of population model p over model m: every field of
+ * the declaration (eps: LPOP_MAX_EP slots, filled with several endpoints).
+ * The caller adds what belongs to a run: the solver options, the BLQ rule,
+ * the dataset's DVID-to-output map. Fits and simulation from a fit both
+ * use it, so that neither can drop a field the other has. */
+void lrk_popmodel_fill(const lpop *p, const rkin_model *m,
+                       rkin_popmodel *pm, rkin_pop_endpoint *eps);
+
 #endif
