@@ -2,6 +2,7 @@
  * sorted event list the solver stops at. */
 #include "core/dosing.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,9 @@ int rkin_dosing_ss_split(double dur, double ii, double *rem)
   double m = floor(dur / ii);
   *rem = dur - m * ii;
   if (*rem < 0) *rem = 0;
-  return (int)m;
+  /* A count beyond int (a record the checks refuse, counted before they
+   * run) saturates instead of an undefined conversion. */
+  return m < INT_MAX ? (int)m : INT_MAX;
 }
 
 /* Earlier doses of an SS infusion still running at its time: those k >= 1
@@ -186,6 +189,9 @@ static int ss_running(const rkin_dose *r, const rkin_dose_eff *e)
   int m;
   if (!r->ss || !(r->ii > 0) || !(e->rate > 0) || e->amount == 0) return 0;
   m = rkin_dosing_ss_split(e->lag + e->dur, r->ii, &rem);
+  /* Events are counted before the record is checked: more than MAX_ADDL
+   * is refused by the check, so counting stops there (bounded time). */
+  if (m > MAX_ADDL) return MAX_ADDL + 1;
   return rem > 0 ? m : m - 1;
 }
 
