@@ -5,7 +5,10 @@
  * rkin_solver (exact path; df/deta from its forward sensitivities) and
  * through a closed-form predictor (df/deta by finite differences); one
  * thread and all cores. Prints the median wall time of REPS fits.
- * Simulation-estimation (bias, coverage): bench_simest.
+ * Simulation-estimation (bias, coverage): bench_simest. In the same run
+ * R nlme's fit of the same data and model (tests/bench/peers/
+ * theoph_nlme.R through /usr/bin/Rscript, no shell; skipped with a note
+ * when R or nlme is missing): both times and both -2LL printed.
  *
  * Then a 200-subject 177Lu dataset simulated from the six-compartment
  * PBPK model (models/lu177_6c.lua, docs/sources.md): 7400
@@ -34,6 +37,7 @@
 #include "core/model.h"
 #include "pop/popest.h"
 #include "pop/saem.h"
+#include "../spawn.h"
 #include "../theoph.h"
 
 static double now(void)
@@ -236,9 +240,10 @@ static int cmp(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-static void bench(const char *label, const rkin_popmodel *pm,
-                  const rkin_data *d, int threads, int reps)
+static double bench(const char *label, const rkin_popmodel *pm,
+                    const rkin_data *d, int threads, int reps)
 {
+  double med;
   rkin_popfit_opts o;
   rkin_popfit f;
   rkin_err err;
@@ -260,7 +265,38 @@ static void bench(const char *label, const rkin_popmodel *pm,
   printf("median %.3f s  min %.3f s\n", t[reps / 2], t[0]);
   printf("TIMING bench_popfit predictor=%s threads=%d reps=%d median_s=%.4f\n",
          label, threads, reps, t[reps / 2]);
+  med = t[reps / 2];
   free(t);
+  return med;
+}
+
+/* R nlme's fit of the same data (the peer script, reps timed fits after
+ * a warm-up): its median time, -1 when it did not run; its -2LL into
+ * *m2ll. */
+static double nlme_peer(const char *src, int reps, double *m2ll)
+{
+  char script[1024], data[1024], nrep[32], line[512];
+  char *argv[] = {"/usr/bin/Rscript", script, data, nrep, NULL};
+  double med = -1;
+  pid_t pid;
+  FILE *in;
+  *m2ll = NAN;
+  snprintf(script, sizeof script, "%s/tests/bench/peers/theoph_nlme.R", src);
+  snprintf(data, sizeof data, "%s/tests/data/theoph_raw.csv", src);
+  snprintf(nrep, sizeof nrep, "%d", reps);
+  if (access(argv[0], X_OK) || access(script, R_OK)
+      || !(in = spawn_read(NULL, argv, 1, &pid)))
+    return -1;
+  while (fgets(line, sizeof line, in)) {
+    char *m = strstr(line, "median_s=");
+    if (!strncmp(line, "-2LL ", 5)) {
+      *m2ll = atof(line + 5);
+      printf("nlme (R)     threads=1  %s", line);
+    }
+    if (!strncmp(line, "TIMING theoph_nlme", 18) && m) med = atof(m + 9);
+  }
+  if (spawn_wait(in, pid) != 0) med = -1;
+  return med;
 }
 
 /* SAEM, 500 iterations (300 + 200), one chain, seed 1, IMP OFV with
@@ -304,6 +340,7 @@ int main(int argc, char **argv)
   double th0[] = {-2.4, 0.45, -3.2}, om0[] = {0.2, 0, 0, 0.05}, sg0[] = {0.5};
   int reps = argc > 1 ? atoi(argv[1]) : 3;
   int n_lu = argc > 2 ? atoi(argv[2]) : 200;
+  double t_rk, t_cf;
   rkin_err err;
   rkin_data *d;
   rkin_model *m = theoph_model();
@@ -329,13 +366,28 @@ int main(int argc, char **argv)
   pm.res = RKIN_RES_ADD;
   pm.sigma_init = sg0;
   printf("Theophylline FOCE-I + covariance step (nlme ML -2LL 354.0428)\n");
-  bench("rkin_solver", &pm, d, 1, reps);
+  t_rk = bench("rkin_solver", &pm, d, 1, reps);
   bench("rkin_solver", &pm, d, 0, reps);
   pm.model = NULL;
   pm.predict = theoph_bateman_pred;
   pm.n_psi = 3;
-  bench("closed-form", &pm, d, 1, reps);
+  t_cf = bench("closed-form", &pm, d, 1, reps);
   bench("closed-form", &pm, d, 0, reps);
+  {
+    const char *src = getenv("RADIOKIN_SRCDIR");
+    double m2ll, t_nl = nlme_peer(src ? src : "/work/main", reps, &m2ll);
+    if (t_nl > 0) {
+      printf("TIMING bench_popfit predictor=nlme threads=1 reps=%d "
+             "median_s=%.4f\n", reps, t_nl);
+      printf("Theophylline one thread: radiokin FOCE-I + covariance %.3f s "
+             "(closed form %.3f s), R nlme ML %.3f s (-2LL %.4f): radiokin "
+             "/ nlme %.2f (closed form %.2f)\n", t_rk, t_cf, t_nl, m2ll,
+             t_rk / t_nl, t_cf / t_nl);
+    } else {
+      printf("R nlme peer not run (needs /usr/bin/Rscript with r-cran-nlme "
+             "and tests/bench/peers/theoph_nlme.R)\n");
+    }
+  }
   printf("Theophylline SAEM, 500 iterations (300 + 200), 1 chain, IMP "
          "1000 samples/subject, covariance step\n");
   pm.model = m;
