@@ -274,7 +274,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   cov_ctx c;
   double *v0 = NULL, *v = NULL, *h = NULL, *H = NULL, *S = NULL, *e0;
   double *fp = NULL, *fm = NULL, *gp = NULL, *g = NULL, f0, a, b, cc, d;
-  int rc = RKIN_ENOMEM;
+  int rc = RKIN_ENOMEM, *modes = NULL;
   memset(&c, 0, sizeof c);
   c.p = p;
   fit->est = calloc(n, sizeof(double));
@@ -301,7 +301,8 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   fm = malloc(n * sizeof *fm);
   gp = malloc(ns * sizeof *gp);
   g = malloc(ns * n * sizeof *g);
-  if (!fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
+  modes = malloc(ns * sizeof *modes);
+  if (!modes || !fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
       || !fit->cov_s || !fit->cov_sandwich
       || !fit->corr || !c.omega || !c.fi || !v0 || !v || !h || !H || !S
       || !fp || !fm || !gp || !g || !e0 || name_params(p, fit))
@@ -312,6 +313,10 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   if ((rc = pop_agree(p, rc, err))) goto done;
   nat_from_fit(p, fit, v0);
   memcpy(fit->est, v0, n * sizeof *v0);
+  /* the final pass's scan at the estimates decides which subjects are
+   * tracked from their EBE (popsubj.c ebe()) */
+  memcpy(modes, p->ebe_modes, ns * sizeof *modes);
+  p->cov_modes = modes;
   /* Relative steps: central differences balance truncation (h^2) against
    * the OFV's noise from the inner optimisation (~1e-10 / h^2). */
   for (k = 0; k < n; k++) h[k] = 1e-3 * (fabs(v0[k]) > 1e-2 ? fabs(v0[k])
@@ -353,6 +358,8 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
       for (l = 0; l < n; l++) S[k * n + l] += g[s * n + k] * g[s * n + l];
   rc = finish(fit, p->opts.cov_matrix, H, S, n, err);
 done:
+  p->cov_modes = NULL;
+  free(modes);
   fit->cov_multimodal = c.multimodal;
   /* Leave p at the estimates for any later use. */
   free(c.omega);

@@ -74,9 +74,10 @@ typedef enum { RKIN_POP_FO, RKIN_POP_FOCEI, RKIN_POP_FOCE,
  * MULTI (default): on the first pass and in the final (diagnostic) one
  * the previous EBE, eta = 0, the FO-linearised mode and +-2 SDs of Omega
  * along each axis, the lowest local minimum kept; in the outer search's
- * passes between, the previous EBE (the mode found so far) only; the
- * covariance step's with the previous EBE, eta = 0 and the linearised
- * mode. SINGLE: the previous
+ * passes between, the previous EBE (the mode found so far) only; in
+ * the covariance step's, the EBE at the estimates only for a subject
+ * whose final scan found one mode, else the EBE at the estimates, eta = 0
+ * and the linearised mode. SINGLE: the previous
  * EBE only in every pass (eta = 0 when that search fails). SCAN: all of
  * MULTI's starts in every pass. */
 typedef enum { RKIN_EBE_MULTI, RKIN_EBE_SINGLE, RKIN_EBE_SCAN }

@@ -106,6 +106,11 @@ struct pop {
   double *ebe_dofv;
   unsigned long n_pass;       /* passes run so far */
   int ebe_track;              /* 1 during the outer search (see ebe()) */
+  /* During the covariance step's passes (popcov.c): the mode count of
+   * each subject's scan at the estimates (the final DIAG pass), so that a
+   * subject with one mode there is tracked from its EBE (see ebe());
+   * NULL otherwise. */
+  const int *cov_modes;
   /* The parameter vector (popparam.c): fixed Omega elements (q x q), the
    * initial SDs and correlation angles of Omega, scratch. */
   unsigned char *om_fix;

@@ -661,6 +661,15 @@ static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
                || (p->opts.ebe_starts == RKIN_EBE_MULTI && !scan
                    && p->ebe_track);
   rkin_err lerr;
+  /* MULTI in the covariance step: its points lie within 1e-3 (relative)
+   * of the estimates, where the final pass's scan searched every start
+   * and found each subject's modes. A subject with one mode there keeps
+   * it under so small a change: its search starts from its EBE alone. A
+   * subject with several modes there gets every start at every point
+   * (one of them may become the lowest). */
+  if (!single && !scan && p->opts.ebe_starts == RKIN_EBE_MULTI
+      && p->cov_modes && p->cov_modes[s] == 1)
+    single = 1;
   eta_quad(w, p->eta_hat + s * q, NULL);     /* z = L^-1 eta in etap */
   memcpy(starts[n_start++], w->etap, q * sizeof(double));
   memset(starts[n_start++], 0, q * sizeof(double));

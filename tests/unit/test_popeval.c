@@ -448,6 +448,44 @@ static void test_multimodal(void)
     ok(rc == 0 && fabs(ofv - multi.ofv) < 1e-9, "the objective pass finds "
        "the same OFV %.6f (got %.6f)", multi.ofv, ofv);
   }
+  /* The covariance step: subjects 1 and 3 (two modes at these values)
+   * get every start at each of its 1 + 2n + 4 n(n-1)/2 = 19 points (n =
+   * 3 parameters), so every point reports a multimodal subject; the
+   * others are tracked from their EBE, and the SEs (from S: these values
+   * are not a minimum) equal those of the scan of every start at every
+   * point. */
+  {
+    rkin_popfit cm, cs;
+    int rm, rs;
+    size_t k, n;
+    double worst = 0;
+    o.covariance = 1;
+    o.cov_matrix = RKIN_COV_S;
+    o.ebe_starts = RKIN_EBE_MULTI;
+    rm = rkin_popfit_evaluate(&pm, d, &o, th, om, sg, &cm, &err);
+    o.ebe_starts = RKIN_EBE_SCAN;
+    rs = rkin_popfit_evaluate(&pm, d, &o, th, om, sg, &cs, &err);
+    n = cm.n_est;
+    diag("covariance step: MULTI %s, SCAN %s; points with a multimodal "
+         "subject %zu and %zu", cm.cov_status ? cm.cov_err.msg : "ok",
+         cs.cov_status ? cs.cov_err.msg : "ok", cm.cov_multimodal,
+         cs.cov_multimodal);
+    ok(rm == 0 && rs == 0 && cm.cov_status == 0 && cs.cov_status == 0
+       && n == 3 && cm.cov_multimodal == 1 + 2 * n + 2 * n * (n - 1)
+       && cs.cov_multimodal == cm.cov_multimodal, "covariance step: the "
+       "two-mode subjects searched from every start at all 19 points");
+    for (k = 0; cm.se && cs.se && k < n; k++) {
+      double r = fabs(cm.se[k] - cs.se[k]) / cs.se[k];
+      if (!(r <= worst)) worst = r;
+    }
+    ok(cm.se && cs.se && worst < 1e-6, "... the SEs equal those with "
+       "every start at every point (worst rel. diff. %.2g, tol. 1e-6)",
+       worst);
+    rkin_popfit_free(&cm);
+    rkin_popfit_free(&cs);
+    o.covariance = 0;
+    o.cov_matrix = RKIN_COV_SANDWICH;
+  }
   rkin_popfit_free(&single);
   rkin_popfit_free(&multi);
   rkin_data_free(d);
