@@ -39,8 +39,10 @@ static const char *const regimen_keys[] = {
   "bed_limit_gy", "marrow_limit_gy", "dose_limit_gy", "min_gbq", "max_gbq",
   "first_gy_per_gbq", "reduce_last", "watch", "objective", "marrow",
   "imaging", "threads", "progress", "path", "rtol", "atol", "keep_going",
-  "min_cycle_gbq", "confidence", "optimiser", NULL
+  "min_cycle_gbq", "confidence", "optimiser", "carrier", NULL
 };
+
+static const char *const carrier_keys[] = {"state", "per_mbq", NULL};
 
 static const char *const region_keys[] = {
   "activity", "dose_rate", "mass_param", "mass_kg", "s_gy_per_mbqh",
@@ -1027,6 +1029,46 @@ static int inject_state(lua_State *L, const rkin_model *m)
   return k;
 }
 
+/* carrier = { state =, per_mbq = } of the call, else of the model file's
+ * table; false: none (a file's carrier turned off). */
+static void read_carrier(lua_State *L, const rkin_model *m,
+                         rkin_regimen_spec *sp)
+{
+  const char *ctx = CTX ": carrier";
+  const char *s;
+  int t;
+  sp->carrier_per_mbq = 0;
+  sp->carrier = -1;
+  lua_getfield(L, S_ARGS, "carrier");
+  if (lua_isnil(L, -1) && !lua_isnil(L, S_FILE)) {
+    lua_pop(L, 1);
+    lua_getfield(L, S_FILE, "carrier");
+    ctx = CTX ": the model file's carrier";
+  }
+  t = lua_absindex(L, -1);
+  if (lua_isnil(L, t) || (lua_isboolean(L, t) && !lua_toboolean(L, t))) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, t))
+    lrk_error(L, "%s must be a table {state =, per_mbq =} or false (got "
+              "%s)", ctx, luaL_typename(L, t));
+  lrk_check_keys(L, t, ctx, carrier_keys);
+  s = lrk_field_string(L, t, ctx, "state", 1, NULL);
+  sp->carrier = rkin_model_state_index(m, s, NULL);
+  if (sp->carrier < 0)
+    lrk_error(L, "%s: state '%s' is not a state of model '%s'", ctx, s,
+              rkin_model_name(m));
+  if (sp->carrier == sp->inject)
+    lrk_error(L, "%s: state '%s' is the state the activity goes to; the "
+              "carrier needs its own state", ctx, s);
+  sp->carrier_per_mbq = lrk_field_number(L, t, ctx, "per_mbq", 1, 0);
+  if (!isfinite(sp->carrier_per_mbq) || sp->carrier_per_mbq < 0)
+    lrk_error(L, "%s: per_mbq must be a finite number >= 0 (amount of "
+              "carrier per MBq; got %f)", ctx, sp->carrier_per_mbq);
+  lua_pop(L, 1);
+}
+
 static double file_number(lua_State *L, const char *key, double def)
 {
   double v = def;
@@ -1078,6 +1120,7 @@ static int regimen_new(lua_State *L)
   sp.n_regions = nr;
   sp.regions = lua_touserdata(L, S_REGIONS);
   sp.inject = inject_state(L, m);
+  read_carrier(L, m, &sp);
   sp.infusion_h = lrk_field_number(L, S_ARGS, CTX, "infusion_h", 0, 0);
   sp.interval_h = lrk_field_number(L, S_ARGS, CTX, "interval_h",
                                    lua_isnil(L, S_FILE)

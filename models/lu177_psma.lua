@@ -25,7 +25,15 @@
 -- rk.nuclide("Lu-177").j_per_mbqh / mass (8.532e-5 J/(MBq h), 147.92 keV
 -- per decay, ICRP 107, P), as dose-rate outputs
 -- D = A j_per_mbqh / m. Red marrow adds a photon cross-dose from the
--- whole-body activity (see phi_WB).
+-- whole-body activity (see phi_WB). Two red-marrow regions, as the two
+-- ways it is measured (dsl/lua/organdose.lua):
+--   marrow        blood-based: blood concentration x RMBLR x marrow mass
+--                 (EANM bone-marrow dosimetry guidance, Hindorf et al.,
+--                 Eur J Nucl Med Mol Imaging 2010; RMBLR as in Sgouros, J
+--                 Nucl Med 1993), self-dose + whole-body photon cross-dose
+--   marrow_image  image-based (lumbar-vertebra SPECT scaled to the whole
+--                 marrow): the blood share plus the marrow's own uptake M,
+--                 same self-dose and cross-dose formula
 --
 -- Sources: named per parameter below, with tags: P primary source read,
 -- S secondary, C public code, D derived, U not confirmed (assumption);
@@ -68,6 +76,14 @@
 --                                to the 24 h whole-body retention
 --                                implied by the urinary excretion)
 --  kXout  0.01 /h      -         retaining rest -> blood (U)
+--  kMin   5e-4 /h      -         blood -> red-marrow uptake M (U: no
+--                                image-based 177Lu-PSMA-617 marrow Gy/GBq
+--                                read; of the order of the DOTATATE
+--                                model's calibrated value)
+--  kMout  0.01732 /h   -         marrow uptake -> blood (D: biological
+--                                rate of the 32.0 h median marrow Teff,
+--                                lumbar-vertebra SPECT, of the AAPM
+--                                abstract below: ln 2 / 32 - lambda)
 --  V1     10.3 L       20 %      blood volume of distribution (C; CV U)
 --  RMBLR  1            calib.    red-marrow-to-blood activity
 --                                concentration ratio (Forrer 2009: marrow
@@ -115,12 +131,13 @@ local E = lu.j_per_mbqh                           -- J/(MBq h), electrons
 local E_p = lu.e_p_mev * 3.6e9 * 1.602176634e-13  -- J/(MBq h), photons
 local lam = lu.lambda
 
-local STATES = { "B", "S", "K", "L", "T", "A", "R", "X" }   -- the body
+local STATES = { "B", "S", "K", "L", "T", "A", "R", "X", "M" }   -- the body
 local od = organdose.outputs {
   states = STATES,
   organs = { K = "m_K", S = "m_S", L = "m_L", T = "m_T", A = "m_A" },
   E = E, E_p = E_p,
   whole_body = "A_WB",   -- whole-body activity (MBq): retention
+  marrow_image = "M",    -- image-based marrow: A_RMI, D_RMI
 }
 
 local m = rk.model {
@@ -130,8 +147,8 @@ local m = rk.model {
     .. "parameters per line of models/lu177_psma.lua",
   description = "177Lu-PSMA-617: blood B, salivary S (saturable), kidney "
     .. "K, liver L, tumour T, lacrimal A, rest R (fast), X (retaining), "
-    .. "urine U; MBq, h",
-  states = { "B", "S", "K", "L", "T", "A", "R", "X", "U" },
+    .. "red-marrow uptake M, urine U; MBq, h",
+  states = { "B", "S", "K", "L", "T", "A", "R", "X", "M", "U" },
   positive = true,
   params = {
     -- calibrated (scripts/model_calibrate.lua, 100 patients, seed 1,
@@ -144,7 +161,7 @@ local m = rk.model {
     k13 = 0.02247, k31 = 0.03149, k14 = 0.0238, k41 = 0.0283,
     kAin = 3.55e-4, kAout = 0.0204,
     k15g = 3.5e-4, k51 = 0.00902, k16 = 1.05, k61 = 0.744,
-    kXin = 0.1698, kXout = 0.01,
+    kXin = 0.1698, kXout = 0.01, kMin = 5e-4, kMout = 0.01732,
     V1 = 10.3, RMBLR = 1, phi_WB = 0.5,
     m_K = 0.31, m_S = 0.085, m_L = 1.8, m_A = 0.0014, m_RM = 1.17,
     m_T = 0.2, m_WB = 85,
@@ -156,7 +173,7 @@ local m = rk.model {
       B = -p.k10 * s.B - sal + p.k21 * s.S - p.k13 * s.B + p.k31 * s.K
         - p.k14 * s.B + p.k41 * s.L - k15 * s.B - p.kAin * s.B
         + p.kAout * s.A - p.k16 * s.B + p.k61 * s.R - p.kXin * s.B
-        + p.kXout * s.X,
+        + p.kXout * s.X - p.kMin * s.B + p.kMout * s.M,
       S = sal - p.k21 * s.S,
       K = p.k13 * s.B - p.k31 * s.K,
       L = p.k14 * s.B - p.k41 * s.L,
@@ -164,11 +181,12 @@ local m = rk.model {
       A = p.kAin * s.B - p.kAout * s.A,
       R = p.k16 * s.B - p.k61 * s.R,
       X = p.kXin * s.B - p.kXout * s.X,
+      M = p.kMin * s.B - p.kMout * s.M,
       U = p.k10 * s.B + p.k51 * s.T,
     }
   end,
-  -- A_RM, A_WB, D_RM, D_K, D_S, D_L, D_T, D_A (dsl/lua/organdose.lua),
-  -- D_WB
+  -- A_RM, A_RMI, A_WB, D_RM, D_RMI, D_K, D_S, D_L, D_T, D_A
+  -- (dsl/lua/organdose.lua), D_WB
   outputs = function(s, p)
     local o = od(s, p)
     o.D_WB = o.A_WB * (E + E_p * p.phi_WB) / p.m_WB
@@ -231,7 +249,9 @@ local population_spec = {
 }
 
 local VISION = "VISION dosimetry substudy (PLUVICTO prescribing "
-  .. "information, section 12)"
+  .. "information, section 12; Herrmann K et al., Dosimetry of "
+  .. "177Lu-PSMA-617 in VISION, J Nucl Med 2024: searched for, its "
+  .. "per-organ tables not reachable)"
 local KABASAKAL = "Lu-177-PSMA-617 prostate-specific membrane antigen "
   .. "inhibitor therapy in patients with castration-resistant prostate "
   .. "cancer: stability, bio-distribution and dosimetry, Mol Imaging "
@@ -241,9 +261,15 @@ local AAPM = "Normal-organ effective half-lives for 177Lu-PSMA, AAPM "
   .. "annual meeting abstract 2620 (20 patients, SPECT/CT at 4/24/48/72 "
   .. "h, mono-exponential fits)"
 
+local MARROW_PSMA = "Image-based red-marrow dosimetry methods and blood "
+  .. "counts after [177Lu]Lu-PSMA-617 radioligand therapy (PubMed "
+  .. "41345337; title, authors and journal not read)"
+
 -- Published targets as data (scripts/model_report.lua; fields as in
 -- models/lu177_dotatate.lua). VISION's numbers were read only through a
--- review and the prescribing information's summary (read = false).
+-- review and the prescribing information's summary (read = false); the
+-- sub-study's own tables (Herrmann et al., J Nucl Med 2024) and the
+-- label's dosimetry table were searched for but could not be read.
 local targets = {
   { region = "kidney", quantity = "Gy/GBq", mean = 0.43, sd = 0.16,
     n = 29, role = "calibration", method = "hybrid (U)", paper = VISION,
@@ -291,7 +317,7 @@ local targets = {
   { region = "liver", quantity = "Teff_h", median = 22.9,
     range = { 12.9, 63.4 }, n = 20, role = "comparison", method = "SPECT",
     paper = AAPM, table = "abstract: median (range)", read = true },
-  { region = "marrow", quantity = "Teff_h", median = 32.0,
+  { region = "marrow_image", quantity = "Teff_h", median = 32.0,
     range = { 5.9, 160.8 }, n = 20, role = "comparison",
     method = "SPECT (lumbar vertebrae)", paper = AAPM,
     table = "abstract: median (range)", read = true },
@@ -311,6 +337,19 @@ local targets = {
     role = "comparison", method = "planar",
     paper = "Hohberg M et al., Mol Imaging Biol 2016;18(3):437",
     table = "abstract: mean only", read = true },
+  -- one series, red marrow both ways (cycle 1, 20 patients): Gy per cycle
+  -- read; per GBq assuming the label's 7.4 GBq per cycle (U). The
+  -- image-based value includes bone-metastasis cross-dose (not modelled)
+  { region = "marrow_image", quantity = "Gy/GBq", mean = 1.9 / 7.4, n = 20,
+    role = "comparison", method = "SPECT/CT (segmented spongiosa, MIRD "
+      .. "S values; 2-bed serial SPECT/CT)", paper = MARROW_PSMA,
+    table = "abstract: 1.9 Gy (range 0.1-8.0) per cycle 1; SD not read; "
+      .. "/ 7.4 GBq assumed (U)", read = true },
+  { region = "marrow", quantity = "Gy/GBq", mean = 0.08 / 7.4, n = 20,
+    role = "comparison", method = "aorta TIA concentration (blood "
+      .. "surrogate), MIRD S values", paper = MARROW_PSMA,
+    table = "abstract: 0.08 Gy (range 0.01-0.27) per cycle 1; SD not read; "
+      .. "/ 7.4 GBq assumed (U)", read = true },
 }
 
 -- What scripts/model_calibrate.lua fits (indices into targets). The
@@ -360,8 +399,12 @@ return {
               alpha_beta_Gy = 2.5, t_rep_h = 1.5 },
     lacrimal = { activity = "A", mass_param = "m_A", dose_rate = "D_A",
                  alpha_beta_Gy = 4.5, t_rep_h = 1.5 },
+    -- blood-based and image-based red marrow (see the header)
     marrow = { activity = "A_RM", mass_param = "m_RM", dose_rate = "D_RM",
                alpha_beta_Gy = 15, t_rep_h = 1.5 },
+    marrow_image = { activity = "A_RMI", mass_param = "m_RM",
+                     dose_rate = "D_RMI", alpha_beta_Gy = 15,
+                     t_rep_h = 1.5 },
     tumour = { activity = "T", mass_param = "m_T", dose_rate = "D_T",
                alpha_beta_Gy = 10, t_rep_h = 1.5 },
     whole_body = { activity = "A_WB", mass_param = "m_WB",

@@ -23,9 +23,21 @@
 --   doses in MBq: a bioavailability factor on Blood.Hot turns MBq into
 --     nmol, 1 / (lambdaPhys / 60 N_A 1e-15) nmol per MBq (the file's own
 --     decay constant, so activity and amount agree)
---   cold ligand: cycle_doses gives each cycle cold_per_hot (default 10)
---     nmol of Blood.Cold per nmol of hot (U: the ratio of the model
---     authors' example dosing, 10 nmol hot and 100 nmol cold)
+--   cold ligand: every administration carries unlabelled ligand with
+--     its activity, cold_per_mbq nmol of Blood.Cold per MBq, from either
+--       specific_activity = S  MBq per nmol of ligand (hot + cold): the
+--         injected ligand is A / S nmol, of which A / (MBq per nmol of
+--         177Lu-labelled ligand) is hot, so cold_per_mbq = 1 / S - 1 /
+--         (lambdaPhys / 60 N_A 1e-15); S above that carrier-free value
+--         (about 720 MBq/nmol) is refused
+--       cold_per_hot = r   nmol cold per nmol hot (default 10, U: the
+--         ratio of the model authors' example dosing, 10 nmol hot and 100
+--         nmol cold; 7.4 GBq with about 110 nmol of PSMA-617 in all)
+--     rk.regimen gives it through the returned carrier = { state =
+--     "Blood.Cold", per_mbq = cold_per_mbq } (a second dose record of
+--     each cycle, engine/regimen/regimen.h), cycle_doses gives it to
+--     rk.cohort and m:simulate: receptor saturation then responds to the
+--     administered mass in both
 --   activities (MBq): A_K (Kidney*), A_S (SG*), A_T (Tumor1*), A_TR
 --     (TumorRest*), A_B (Blood), A_WB (every Hot species), each the sum of
 --     the Hot amounts times lambdaPhys / 60 N_A 1e-15
@@ -49,9 +61,12 @@
 -- rk.cohort, rk.regimen): { model =, population =, regions =, targets =,
 -- dose_to = "Blood.Hot", activity_MBq = 7400, interval_h = 1008,
 -- cycle_doses = function(A0_MBq) ... end, lambda_per_h =, compare_with =
--- "lu177_psma.lua" }. rk.regimen doses only the hot ligand (dose_to):
--- give the cold ligand as a dose of Blood.Cold where the caller controls
--- the doses (rk.cohort, m:simulate).
+-- "lu177_psma.lua", carrier = { state = "Blood.Cold", per_mbq = },
+-- cold_per_mbq = }. rk.regimen doses the hot ligand (dose_to, MBq) and
+-- the cold ligand with it (carrier); carrier = false in the rk.regimen
+-- call gives hot ligand only.
+-- opts.time_unit: the file's time unit when it declares none (default
+-- "min", the PyCNO export's; a file declaring its own is read as such).
 local rk = require "radiokin"
 
 local opts = ...
@@ -63,10 +78,25 @@ if not path or path == "" then
     .. "{ sbml = path } (the reduced PSMA model of Fele-Paranj et al. "
     .. "2024, PyCNO src/pycno/models/reduced.sbml)", 0)
 end
-local cold_per_hot = opts.cold_per_hot or 10
-if type(cold_per_hot) ~= "number" or not (cold_per_hot >= 0) then
-  error("lu177_psma_pbrpk.lua: cold_per_hot must be a number >= 0", 0)
+if opts.cold_per_hot ~= nil and opts.specific_activity ~= nil then
+  error("lu177_psma_pbrpk.lua: give cold_per_hot or specific_activity, "
+    .. "not both", 0)
 end
+local cold_per_hot = opts.cold_per_hot
+if opts.specific_activity == nil then cold_per_hot = cold_per_hot or 10 end
+if cold_per_hot ~= nil and (type(cold_per_hot) ~= "number"
+    or not (cold_per_hot >= 0) or cold_per_hot == math.huge) then
+  error("lu177_psma_pbrpk.lua: cold_per_hot must be a finite number >= 0 "
+    .. "(nmol cold per nmol hot), got " .. tostring(cold_per_hot), 0)
+end
+local specific_activity = opts.specific_activity
+if specific_activity ~= nil and (type(specific_activity) ~= "number"
+    or not (specific_activity > 0) or specific_activity == math.huge) then
+  error("lu177_psma_pbrpk.lua: specific_activity must be a finite number "
+    .. "> 0 (MBq per nmol of ligand), got " .. tostring(specific_activity),
+    0)
+end
+local time_unit = opts.time_unit or "min"
 
 local N_A = 6.02214076e23
 local lu = rk.nuclide("Lu-177")
@@ -80,7 +110,7 @@ local function read_spec(sbml)
   local dir = rk.core.private_dir(os.getenv("TMPDIR") or "/tmp")
   local file = dir .. "/pbrpk.lua"
   local ok, err = pcall(rk.sbml.to_lua, sbml, file,
-    { time_unit = "min", quiet = true })
+    { time_unit = time_unit, quiet = true })
   local chunk, lerr, spec
   if ok then
     local proxy = setmetatable({ model = function(s) spec = s end },
@@ -175,6 +205,29 @@ end
 
 local m = rk.model(spec)
 
+-- nmol of cold ligand per MBq administered (see the header)
+local has_cold = false
+for _, st in ipairs(spec.states) do
+  if st == "Blood.Cold" then has_cold = true end
+end
+if not has_cold then
+  error(("lu177_psma_pbrpk.lua: %s: no state Blood.Cold for the cold "
+    .. "ligand (is it the PSMA PBRPK model?)"):format(path), 0)
+end
+local hot_mbq_per_nmol = mbq_per_nmol(m.params)
+local cold_per_mbq
+if specific_activity then
+  if specific_activity > hot_mbq_per_nmol then
+    error(("lu177_psma_pbrpk.lua: specific_activity %g MBq/nmol is above "
+      .. "the carrier-free %.6g MBq/nmol of the file's lambdaPhys (more "
+      .. "activity than labelled ligand)"):format(specific_activity,
+      hot_mbq_per_nmol), 0)
+  end
+  cold_per_mbq = math.max(0, 1 / specific_activity - 1 / hot_mbq_per_nmol)
+else
+  cold_per_mbq = cold_per_hot / hot_mbq_per_nmol
+end
+
 local covariate_declarations = {
   weight_kg = { type = "continuous", unit = "kg", range = { 45, 160 } },
   height_cm = { type = "continuous", unit = "cm", range = { 150, 200 } },
@@ -207,11 +260,11 @@ return {
   activity_MBq = 7400,
   interval_h = 1008,
   lambda_per_h = lu.lambda,
+  cold_per_mbq = cold_per_mbq,
+  carrier = { state = "Blood.Cold", per_mbq = cold_per_mbq },
   cycle_doses = function(A0)
-    local hot_nmol = A0 / mbq_per_nmol(m.params)
     return { { time = 0, amount = A0, to = "Blood.Hot" },
-             { time = 0, amount = cold_per_hot * hot_nmol,
-               to = "Blood.Cold" } }
+             { time = 0, amount = A0 * cold_per_mbq, to = "Blood.Cold" } }
   end,
   compare_with = "lu177_psma.lua",
   regions = {

@@ -385,7 +385,8 @@ do
     rk.regimen { model = dofile(srcdir .. "/models/lu177_dotatate.lua"),
                  patients = one, rule = "empiric", regions = { "thyroid" } }
   end, "unknown region 'thyroid' (the model file has: kidney, liver, "
-    .. "marrow, spleen, tumour, whole_body)", "unknown region of a model file")
+    .. "marrow, marrow_image, spleen, tumour, whole_body)",
+    "unknown region of a model file")
   t.raises(function() run { rule = "pp-prrt", target_gy = 2300 } end,
            "target_gy' = 2300 Gy is implausible.*cGy",
            "target_gy = 2300: suggests cGy")

@@ -70,6 +70,15 @@ static int check_spec(const rkin_regimen_spec *sp, rkin_err *err)
   if (sp->inject < 0 || (size_t)sp->inject >= n)
     return rkin_err_set(err, RKIN_EINVAL, "regimen: inject state %d is "
                         "outside the model's %zu states", sp->inject, n);
+  if (!isfinite(sp->carrier_per_mbq) || sp->carrier_per_mbq < 0)
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: carrier amount per MBq "
+                        "must be a finite number >= 0 (got %g)",
+                        sp->carrier_per_mbq);
+  if (sp->carrier_per_mbq > 0 && (sp->carrier < 0 || (size_t)sp->carrier >= n
+                                  || sp->carrier == sp->inject))
+    return rkin_err_set(err, RKIN_EINVAL, "regimen: carrier state %d must "
+                        "be one of the model's %zu states other than the "
+                        "inject state %d", sp->carrier, n, sp->inject);
   if (!(sp->interval_h > 0) || !isfinite(sp->interval_h))
     return rkin_err_set(err, RKIN_EINVAL, "regimen: interval_h must be a "
                         "finite number > 0 (got %g)", sp->interval_h);
@@ -103,10 +112,10 @@ static rkin_route pick_route(const rkin_regimen_spec *sp)
 {
   const rkin_model *m = sp->model;
   /* the eigen route gives a bolus into `inject` as it is: a model whose
-   * doses are changed by F, ALAG, R or D takes the augmented route, where
-   * the solver applies them */
+   * doses are changed by F, ALAG, R or D, or a carrier dose, takes the
+   * augmented route, where the solver applies them */
   if (sp->opts.path == RKIN_PATH_CVODES || sp->infusion_h > 0
-      || rkin_model_has_dose_mods(m)
+      || sp->carrier_per_mbq > 0 || rkin_model_has_dose_mods(m)
       || !rkin_model_is_linear(m) || rkin_model_nstates(m) > RG_EIGEN_MAX
       || (uses_output(sp) && !rkin_model_outputs_linear(m)))
     return RKIN_ROUTE_AUGMENTED;

@@ -54,6 +54,15 @@ typedef struct {
   size_t n_regions;
   const rkin_region *regions;
   int inject;              /* state receiving the activity */
+  double carrier_per_mbq;  /* > 0: each administration also gives
+                              carrier_per_mbq x the activity (MBq) into
+                              state `carrier` (the unlabelled ligand of
+                              the injected mass, in the model's amount
+                              unit), as a second record with the same
+                              time and infusion length (the model's dose
+                              modifiers apply to it); 0: none. Forces the
+                              augmented route. */
+  int carrier;             /* state of the carrier (!= inject) */
   double infusion_h;       /* 0: bolus at the cycle start */
   double interval_h;       /* administration to next administration */
   int threads;             /* 0: all cores */

@@ -221,16 +221,33 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   return RKIN_OK;
 }
 
+/* Dose records of one administration: record 0 the activity into
+ * `inject`, record 1 (with a carrier) carrier_per_mbq x the activity into
+ * `carrier`, same time and infusion length; none for a zero activity. */
+static size_t aug_nrec(const rkin_regimen *r)
+{
+  return r->sp.carrier_per_mbq > 0 ? 2 : 1;
+}
+
 static int aug_dosing(const rkin_regimen *r, double a_mbq, rkin_dosing **d,
                       rkin_err *err)
 {
-  rkin_dose dd = {0};
+  rkin_dose dd[2];
+  size_t j, nrec = aug_nrec(r);
+  memset(dd, 0, sizeof dd);
   if (!(*d = rkin_dosing_new()))
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-  dd.amount = a_mbq;
-  dd.cmt = r->sp.inject;
-  if (r->sp.infusion_h > 0) dd.rate = a_mbq / r->sp.infusion_h;
-  return a_mbq > 0 ? rkin_dosing_add(*d, &dd, err) : RKIN_OK;
+  if (!(a_mbq > 0)) return RKIN_OK;
+  dd[0].amount = a_mbq;
+  dd[0].cmt = r->sp.inject;
+  dd[1].amount = a_mbq * r->sp.carrier_per_mbq;
+  dd[1].cmt = r->sp.carrier;
+  for (j = 0; j < nrec; j++) {
+    int rc;
+    if (r->sp.infusion_h > 0) dd[j].rate = dd[j].amount / r->sp.infusion_h;
+    if ((rc = rkin_dosing_add(*d, &dd[j], err))) return rc;
+  }
+  return RKIN_OK;
 }
 
 /* What both cycle routines do first: the patient's augmented solver
@@ -324,7 +341,7 @@ done:
 size_t rg_aug_sens_size(const rkin_regimen *r, size_t k)
 {
   size_t na = r->n + 2 * r->nr;
-  return na + 2 * na * k + 2 * k + r->nr * (k + 1);
+  return na + 2 * na * k + 2 * k * aug_nrec(r) + r->nr * (k + 1);
 }
 
 int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
@@ -333,9 +350,10 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
                       rkin_err *err)
 {
   rkin_regimen *r = ws->r;
-  size_t n = r->n, nr = r->nr, na = n + 2 * nr, q, j, m;
+  size_t n = r->n, nr = r->nr, na = n + 2 * nr, q, j, m, nrec = aug_nrec(r);
   double *ya = sc, *dy0 = ya + na, *dye = dy0 + na * k, *damt = dye + na * k;
-  double *drec = damt + k, *tq = drec + k, *dtq = tq + nr;
+  double *drec = damt + k * nrec, *tq = drec + k * nrec, *dtq = tq + nr;
+  double per[2];
   rkin_solve_req rq = {0};
   rkin_solve_res rs = {0};
   rkin_sens_req sq = {0};
@@ -346,16 +364,26 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   rq.dosing = d;
   memcpy(dy0, S, n * k * sizeof *dy0);
   memset(dy0 + n * k, 0, 2 * nr * k * sizeof *dy0);
-  for (m = 0; m < k; m++) {
-    damt[m] = 1000.0 * w[m];             /* MBq per GBq */
-    drec[m] = r->sp.infusion_h > 0 ? damt[m] / r->sp.infusion_h : 0;
-  }
+  /* damt and drec are n_dir x n_records: the carrier record moves with
+   * the activity, carrier_per_mbq times as much */
+  per[0] = 1;
+  per[1] = r->sp.carrier_per_mbq;
+  for (m = 0; m < k; m++)
+    for (j = 0; j < nrec; j++) {
+      double a = 1000.0 * w[m] * per[j];   /* MBq per GBq */
+      damt[m * nrec + j] = a;
+      drec[m * nrec + j] = r->sp.infusion_h > 0 ? a / r->sp.infusion_h : 0;
+    }
   /* A zero activity has no dose record to move: a bolus's derivative is
    * then the same jump at t0, put into the initial sensitivities (an
    * infusion's is left out: the optimiser's activities are > 0 unless
    * min_gbq and min_cycle_gbq are both 0). */
   if (!(a_mbq > 0) && !(r->sp.infusion_h > 0))
-    for (m = 0; m < k; m++) dy0[(size_t)r->sp.inject * k + m] += damt[m];
+    for (m = 0; m < k; m++) {
+      dy0[(size_t)r->sp.inject * k + m] += damt[m * nrec];
+      if (nrec > 1)
+        dy0[(size_t)r->sp.carrier * k + m] += damt[m * nrec + 1];
+    }
   rs.tia = tq;
   rs.y_end = ya;
   sq.n_dir = k;

@@ -54,6 +54,51 @@ static rkin_model *sat_model(void)
   return rkin_model_new(&sp, g, NULL);
 }
 
+/* sat_model with a carrier C (unlabelled ligand, state 3) competing for
+ * the same saturable kidney uptake: kPK P / (1 + (P + C) / km) and
+ * kPK C / (1 + (P + C) / km); C leaves by kel. Lu-177. */
+static rkin_model *carrier_model(void)
+{
+  static const char *st[] = {"P", "K", "T", "C"};
+  static const char *pa[] = {"kPK", "kPT", "kel", "kK", "kT", "km"};
+  static const double v[] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node p = rkin_expr_state(g, 0), c = rkin_expr_state(g, 3), d[4];
+  rkin_node sat, up, upc, ut, out, outc, kk, kt;
+  rkin_model_spec sp = {0};
+  sat = rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_const(g, 1),
+                         rkin_expr_binary(g, RKIN_OP_DIV,
+                                          rkin_expr_binary(g, RKIN_OP_ADD,
+                                                           p, c),
+                                          rkin_expr_param(g, 5)));
+  up = rkin_expr_binary(g, RKIN_OP_DIV, rkin_expr_binary(
+         g, RKIN_OP_MUL, rkin_expr_param(g, 0), p), sat);
+  upc = rkin_expr_binary(g, RKIN_OP_DIV, rkin_expr_binary(
+          g, RKIN_OP_MUL, rkin_expr_param(g, 0), c), sat);
+  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
+  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
+  outc = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), c);
+  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3),
+                        rkin_expr_state(g, 1));
+  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
+                        rkin_expr_state(g, 2));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+  d[3] = rkin_expr_unary(g, RKIN_OP_NEG,
+                         rkin_expr_binary(g, RKIN_OP_ADD, upc, outc));
+  sp.name = "pkt_carrier";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 4;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 6;
+  sp.params = pa;
+  sp.values = v;
+  return rkin_model_new(&sp, g, NULL);
+}
+
 /* A -> out at rate k, Lu-177. */
 static rkin_model *mono_model(void)
 {
@@ -76,6 +121,7 @@ static rkin_model *mono_model(void)
 }
 
 static double infusion_h = 0;   /* the spec's infusion, for make() */
+static double carrier_per_mbq = 0;   /* the spec's carrier into state 3 */
 
 static rkin_regimen *make(const rkin_model *m, const double *params,
                           size_t n, const rkin_region *rg, size_t nr,
@@ -95,6 +141,8 @@ static rkin_regimen *make(const rkin_model *m, const double *params,
   sp.regions = rg;
   sp.interval_h = interval_h;
   sp.infusion_h = infusion_h;
+  sp.carrier = 3;
+  sp.carrier_per_mbq = carrier_per_mbq;
   sp.threads = 1;
   r = rkin_regimen_new(&sp, &err);
   if (!r) diag("regimen: %s", err.msg);
@@ -401,10 +449,112 @@ static void test_gradients(void)
   rkin_model_free(mo);
 }
 
+/* A carrier given with every activity (carrier_per_mbq x the MBq into
+ * state C, engine/regimen/regimen.h): it saturates the kidney uptake, so
+ * kidney BED per GBq falls with it; the gradients of the cumulative BEDs
+ * by each cycle's activity (the carrier moving with the activity, a
+ * second dose record) against central differences of
+ * rkin_regimen_evaluate, for boluses and 4 h infusions; a carrier of 0
+ * is the run without one. */
+static void test_carrier(void)
+{
+  static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  static const double a[3] = {12, 7, 3};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  rkin_region rg[2] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq}};
+  rkin_model *m = carrier_model();
+  rkin_err err;
+  double none[2], zero[2], some[2], more[2];
+  rkin_regimen *r0, *r1, *r2, *r3;
+  int inf, rc;
+  r0 = make(m, pv, 1, rg, 2, 0, 1344);
+  carrier_per_mbq = 0;
+  r1 = make(m, pv, 1, rg, 2, 0, 1344);
+  carrier_per_mbq = 0.2;
+  r2 = make(m, pv, 1, rg, 2, 0, 1344);
+  carrier_per_mbq = 1.0;
+  r3 = make(m, pv, 1, rg, 2, 0, 1344);
+  carrier_per_mbq = 0;
+  rc = !r0 || !r1 || !r2 || !r3
+       || rkin_regimen_evaluate(r0, 0, 3, a, NULL, none, &err)
+       || rkin_regimen_evaluate(r1, 0, 3, a, NULL, zero, &err)
+       || rkin_regimen_evaluate(r2, 0, 3, a, NULL, some, &err)
+       || rkin_regimen_evaluate(r3, 0, 3, a, NULL, more, &err);
+  ok(!rc && zero[0] == none[0] && zero[1] == none[1], "carrier 0 per MBq: "
+     "the run without a carrier (kidney BED %.6f Gy)", rc ? 0.0 : none[0]);
+  ok(!rc && some[0] < none[0] && more[0] < some[0], "carrier 0, 0.2, 1 per "
+     "MBq: kidney BED %.4f > %.4f > %.4f Gy (saturation)",
+     rc ? 0.0 : none[0], rc ? 0.0 : some[0], rc ? 0.0 : more[0]);
+  ok(!rc && some[1] > none[1] && more[1] > some[1], "... and tumour BED "
+     "%.3f < %.3f < %.3f Gy (its uptake is not saturable: the plasma keeps "
+     "what the kidney does not take)", rc ? 0.0 : none[1],
+     rc ? 0.0 : some[1], rc ? 0.0 : more[1]);
+  rkin_regimen_free(r0);
+  rkin_regimen_free(r1);
+  rkin_regimen_free(r2);
+  rkin_regimen_free(r3);
+  for (inf = 0; inf < 2; inf++) {
+    rkin_regimen *r;
+    double cb[2], gb[6], bp[2], bm[2], ap[3], worst = 0, h = 1e-3;
+    size_t c, q;
+    infusion_h = inf ? 4 : 0;
+    carrier_per_mbq = 1.0;
+    r = make(m, pv, 1, rg, 2, 0, 1344);
+    infusion_h = 0;
+    carrier_per_mbq = 0;
+    ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED, "a carrier "
+       "takes the augmented route");
+    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    for (c = 0; !rc && c < 3; c++) {
+      memcpy(ap, a, sizeof ap);
+      ap[c] += h;
+      rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bp, &err);
+      ap[c] -= 2 * h;
+      rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bm, &err);
+      for (q = 0; q < 2; q++)
+        worst = fmax(worst, fabs(gb[q * 3 + c] - (bp[q] - bm[q]) / (2 * h))
+                            / fabs(gb[q * 3 + c]));
+    }
+    ok(!rc && worst < 1e-4, "carrier, %s: d(cumulative BED) / d(activity) "
+       "from the sensitivities = central differences (rel. %.1e, tol. "
+       "1e-4)", inf ? "4 h infusions" : "boluses", worst);
+    rkin_regimen_free(r);
+  }
+  /* bad carriers */
+  {
+    rkin_regimen_spec sp = {0};
+    double p0[6];
+    memcpy(p0, pv, sizeof p0);
+    sp.model = m;
+    rkin_solve_opts_default(&sp.opts);
+    sp.n_patients = 1;
+    sp.params = p0;
+    sp.n_regions = 2;
+    sp.regions = rg;
+    sp.interval_h = 1344;
+    sp.carrier_per_mbq = -1;
+    sp.carrier = 3;
+    ok(!rkin_regimen_new(&sp, &err) && strstr(err.msg, "carrier amount per "
+       "MBq must be a finite number >= 0"), "negative carrier: %s", err.msg);
+    sp.carrier_per_mbq = 1;
+    sp.carrier = 0;
+    ok(!rkin_regimen_new(&sp, &err) && strstr(err.msg, "other than the "
+       "inject state"), "carrier into the inject state: %s", err.msg);
+    sp.carrier = 4;
+    ok(!rkin_regimen_new(&sp, &err) && strstr(err.msg, "carrier state 4 "
+       "must be one of the model's 4 states"), "carrier state outside the "
+       "model: %s", err.msg);
+  }
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
   test_gradients();
+  test_carrier();
   test_vs_cobyla();
   test_infusion();
   test_kkt();
