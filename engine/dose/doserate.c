@@ -89,6 +89,12 @@ int rkin_doserate_check(const rkin_doserate *r, const char *where,
    * coefficient there the curve would go below zero. */
   for (k = 0; k < r->n; k++)
     if (r->b[k] == r->b[slow]) tail += r->c[k];
+  /* an all-zero curve is no dose, not a negative one */
+  for (k = 0; k < r->n && r->c[k] == 0.0; k++) {}
+  if (k == r->n)
+    return rkin_err_set(err, RKIN_EINVAL,
+                        "%s: total dose %g Gy, expected > 0", label(where),
+                        0.0);
   if (r0 < -1e-12 * fabs(r->c[0]) || tail <= 0.0)
     return rkin_err_set(err, RKIN_EINVAL,
                         "%s: dose rate becomes negative (R(0) = %g Gy/h, "

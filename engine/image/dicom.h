@@ -77,7 +77,8 @@ typedef struct {
  * (0008,0021/0031); none of them is an error naming the file and the tags
  * ("missing acquisition time"). A malformed date or time is an error
  * naming the tag and its value. An injection after the acquisition is
- * an error when the date was assumed (give the date). */
+ * an error when the date was assumed (give the date). A NULL info is
+ * RKIN_EINVAL with a message. */
 int rkin_dicom_nm_info_read(const char *path, rkin_dicom_nm_info *info,
                             rkin_err *err);
 /* Seconds since 1970-01-01 of a DICOM DA ("YYYYMMDD") and TM ("HH",

@@ -1137,6 +1137,9 @@ extern "C" int rkin_dicom_nm_info_read(const char *path,
                                        rkin_dicom_nm_info *info,
                                        rkin_err *err)
 {
+  if (!info)
+    return rkin_err_set(err, RKIN_EINVAL, "DICOM NM info of %s: no result "
+                        "structure given (info is NULL)", path ? path : "?");
   std::memset(info, 0, sizeof *info);
   info->acquisition_s = info->injection_s = NAN;
   info->hours_after_injection = info->total_dose_bq = NAN;

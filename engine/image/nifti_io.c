@@ -56,6 +56,59 @@ static int type_supported(int type)
          type == NIFTI_TYPE_FLOAT32;
 }
 
+/* nifticlib's reader (nifti_read_buffer) silently replaces NaN and
+ * infinite float voxels by 0, so the check below would never see them:
+ * real-typed voxels are scanned raw, before that fix-up, through the
+ * library's own opener and znzlib (which handle .hdr/.img pairs and
+ * .nii.gz); nifti_image_open leaves the file at its start.
+ * Returns 1 and the first bad voxel's index and value, 0 when all are
+ * finite or the data cannot be read (nifti_image_load reports that). */
+static int first_nonfinite(const char *path, size_t n, size_t *bad,
+                           double *val)
+{
+  char mode[] = "rb";
+  nifti_image *hdr = NULL;
+  znzFile fp = nifti_image_open(path, mode, &hdr);
+  unsigned char buf[8192];
+  size_t i = 0, size, per, k, got;
+  int swap, found = 0;
+  if (znz_isnull(fp) || !hdr || hdr->iname_offset < 0 ||
+      znzseek(fp, (long)hdr->iname_offset, SEEK_SET) < 0) {
+    if (hdr) nifti_image_free(hdr);
+    if (!znz_isnull(fp)) znzclose(fp);
+    return 0;
+  }
+  size = hdr->datatype == NIFTI_TYPE_FLOAT64 ? 8 : 4;
+  swap = hdr->byteorder != nifti_short_order();
+  per = sizeof buf / size;
+  while (!found && i < n) {
+    size_t want = n - i < per ? n - i : per;
+    got = znzread(buf, size, want, fp);
+    if (swap && size == 8) nifti_swap_8bytes((int64_t)got, buf);
+    else if (swap) nifti_swap_4bytes((int64_t)got, buf);
+    for (k = 0; k < got; k++) {
+      double x;
+      if (size == 8) memcpy(&x, buf + 8 * k, 8);
+      else {
+        float f;
+        memcpy(&f, buf + 4 * k, 4);
+        x = f;
+      }
+      if (!isfinite(x)) {
+        *bad = i + k;
+        *val = x;
+        found = 1;
+        break;
+      }
+    }
+    if (got < want) break;
+    i += got;
+  }
+  znzclose(fp);
+  nifti_image_free(hdr);
+  return found;
+}
+
 int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
 {
   nifti_image *nim;
@@ -108,6 +161,19 @@ int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
     goto fail;
   }
   if ((rc = rkin_grid_check(&g, path, err)) < 0) goto fail;
+  if (nim->datatype == NIFTI_TYPE_FLOAT32 ||
+      nim->datatype == NIFTI_TYPE_FLOAT64) {
+    size_t bad;
+    double x;
+    if (first_nonfinite(path, rkin_grid_count(&g), &bad, &x)) {
+      rc = rkin_err_set(err, RKIN_ENONFINITE, "%s: stored voxel (%zu,%zu,%zu) "
+                        "(index %zu) is %g (expected a finite value; "
+                        "nifticlib would read it as 0)", path, bad % g.n[0],
+                        (bad / g.n[0]) % g.n[1], bad / (g.n[0] * g.n[1]),
+                        bad, x);
+      goto fail;
+    }
+  }
   if (nifti_image_load(nim) < 0 || !nim->data) {
     rc = rkin_err_set(err, RKIN_EIO, "%s: could not read the %zu voxels "
                       "(file truncated?)", path, rkin_grid_count(&g));

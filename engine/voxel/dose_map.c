@@ -106,8 +106,10 @@ int rkin_density_map(const rkin_hu_table *t, const rkin_image *ct,
   for (i = 0; i < n; i++) {
     if (!isfinite(ct->v[i])) {
       rkin_image_free(rho);
-      return rkin_err_set(err, RKIN_ENONFINITE, "CT voxel %zu is not finite",
-                          i);
+      return rkin_err_set(err, RKIN_ENONFINITE, "CT voxel %zu at "
+                          "(%zu,%zu,%zu) is not finite", i, i % ct->g.n[0],
+                          (i / ct->g.n[0]) % ct->g.n[1],
+                          i / (ct->g.n[0] * ct->g.n[1]));
     }
     rho->v[i] = (float)rkin_hu_density(t, ct->v[i]);
   }
@@ -149,8 +151,10 @@ int rkin_dose_led(const rkin_image *tia, const rkin_nuclide *nuc,
     if ((rc = check_tia_voxel(tia, i, err)) < 0) goto fail;
     r = rho ? rho->v[i] : rho_uniform;
     if (!(r > 0.0)) {
-      rc = rkin_err_set(err, RKIN_EINVAL, "LED: density %g at voxel %zu "
-                        "(expected > 0)", r, i);
+      rc = rkin_err_set(err, RKIN_EINVAL, "LED: density %g g/cm3 in "
+                        "voxel %zu at (%zu,%zu,%zu) (expected > 0)", r, i,
+                        i % tia->g.n[0], (i / tia->g.n[0]) % tia->g.n[1],
+                        i / (tia->g.n[0] * tia->g.n[1]));
       goto fail;
     }
     decays = tia->v[i] * vml * 3600.0;

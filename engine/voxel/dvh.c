@@ -193,8 +193,10 @@ int rkin_dvh_eval(const rkin_image *dose, const unsigned char *mask,
           k++;
         }
       free(keys);
-      return rkin_err_set(err, RKIN_ENONFINITE, "DVH: dose voxel %zu is not "
-                          "finite", v);
+      return rkin_err_set(err, RKIN_ENONFINITE, "DVH: dose voxel %zu "
+                          "at (%zu,%zu,%zu) is not finite", v,
+                          v % dose->g.n[0], (v / dose->g.n[0]) % dose->g.n[1],
+                          v / (dose->g.n[0] * dose->g.n[1]));
     }
   rc = keys_to_dvh(keys, m, rkin_grid_voxel_ml(&dose->g), out, err);
   free(keys);

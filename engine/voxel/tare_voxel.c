@@ -236,8 +236,10 @@ int rkin_tvox_run(const rkin_tvox_plan *p, rkin_tvox_result *res,
                  : (p->rho_uniform > 0.0 ? p->rho_uniform
                                          : RKIN_TARE_LIVER_DENSITY);
     if (!(rho > 0.0) || !isfinite(rho)) {
+      size_t nx = sc->g.n[0], ny = sc->g.n[1];
       rc = rkin_err_set(err, RKIN_EINVAL, "tare voxel: density %g g/cm3 at "
-                        "liver voxel %zu (expected > 0)", rho, v);
+                        "liver voxel (%zu,%zu,%zu) (expected > 0)", rho,
+                        v % nx + 1, (v / nx) % ny + 1, v / (nx * ny) + 1);
       goto done;
     }
     mass[v] = rho * vml / 1000.0; /* kg */
@@ -246,9 +248,11 @@ int rkin_tvox_run(const rkin_tvox_plan *p, rkin_tvox_result *res,
       const unsigned char *m = p->terr[k].mask;
       if (m && !m[v]) continue;
       if (owner[v] >= 0) {
+        size_t nx = sc->g.n[0], ny = sc->g.n[1];
         rc = rkin_err_set(err, RKIN_EINVAL, "tare voxel: %s and %s overlap "
-                          "(voxel %zu): territories must be disjoint",
-                          names[owner[v]], names[k], v);
+                          "(voxel (%zu,%zu,%zu)): territories must be "
+                          "disjoint", names[owner[v]], names[k], v % nx + 1,
+                          (v / nx) % ny + 1, v / (nx * ny) + 1);
         goto done;
       }
       owner[v] = (int)k;

@@ -369,8 +369,11 @@ int rkin_voxel_tia(size_t n, const rkin_image *const *act, const double *t,
     for (v = 0; v < J.nvox; v++)
       if ((!mask || mask[v]) && !(act[i]->v[v] >= 0.0f && isfinite(act[i]->v[v])))
         return rkin_err_set(err, RKIN_EINVAL, "voxel TIA: image %zu, voxel "
-                            "%zu is %g (expected finite, >= 0: clip negative "
-                            "voxels first and report the count)", i + 1, v,
+                            "%zu at (%zu,%zu,%zu) is %g (expected finite, "
+                            ">= 0: clip negative voxels first and report the "
+                            "count)", i + 1, v, v % act[0]->g.n[0],
+                            (v / act[0]->g.n[0]) % act[0]->g.n[1],
+                            v / (act[0]->g.n[0] * act[0]->g.n[1]),
                             (double)act[i]->v[v]);
   rkin_tac_opts_default(&J.to);
   if (o->models) J.to.models = o->models;

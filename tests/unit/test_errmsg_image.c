@@ -232,9 +232,10 @@ static void test_nifti_files(void)
             "NIfTI: a zero sform column");
   nifti_bad(path, 0, NULL, 0, 360, "x.nii: could not read the 8 voxels "
             "(file truncated?)", "NIfTI: a truncated file");
-  /* nifticlib itself replaces NaN and inf float voxels by 0 on reading,
-   * so a non-finite value reaches the check only through the scaling:
-   * voxel 10 with scl_slope 1e38 (offset 112) is 1e39, beyond float */
+  /* stored NaN and inf voxels are refused before nifticlib would read
+   * them as 0 (test_errmsg_nifti.c); here a finite voxel made
+   * non-finite by the scaling: voxel 10 with scl_slope 1e38 (offset
+   * 112) is 1e39, beyond float */
   {
     const float ten[1] = {10}, big[1] = {1e38f};
     if (patched(path, 352, ten, sizeof ten, 0) == 0) {
