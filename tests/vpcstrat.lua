@@ -94,6 +94,15 @@ do
       .. "percentiles from its own subjects' simulations only (%g)")
       :format(st.label, want))
   end
+  -- prediction-corrected: PRED_bin is the median PRED of the stratum's
+  -- records, theta + beta SEX = 5 and 8
+  local pc = lin:vpc(data, truth, { bins = { 0, 10 }, sim = fake,
+                                    strat = "SEX", pc = true })
+  t.ok(math.abs(pc.strata[1].endpoints[1].bins[1].pred - 5) < 1e-9
+    and math.abs(pc.strata[2].endpoints[1].bins[1].pred - 8) < 1e-9,
+    ("stratified pcVPC: PRED_bin per stratum 5 and 8 (got %g, %g)"):format(
+    pc.strata[1].endpoints[1].bins[1].pred,
+    pc.strata[2].endpoints[1].bins[1].pred))
   -- cut points on a continuous covariate: WT = 50 + i; WT 60 (subject
   -- 10) opens the middle stratum
   local c = lin:vpc(data, truth, { bins = { 0, 10 }, sim = fake,

@@ -261,6 +261,71 @@ static void test_saem_exact(void)
   rkin_data_free(d);
 }
 
+/* IOV without IIV on a parameter: a = th0 + kap_a(occ), b = th1 + eta_b
+ * (etas eta_b, kap_a). The occasion eta must not take th0 as its mean
+ * (th0 is then not mu-referenced); SAEM against the exact ML (FOCE-I). */
+static int iiv_psi(const double *th, const double *eta, const double *cov,
+                   double *psi, void *ud, rkin_err *err)
+{
+  (void)cov;
+  (void)ud;
+  (void)err;
+  psi[0] = th[0] + eta[1];
+  psi[1] = th[1] + eta[0];
+  return 0;
+}
+
+static void test_saem_iov_only(void)
+{
+  static const int occ[2] = {0, 1};
+  static const char *const en[2] = {"eta_b", "kap_a"};
+  double th_t[2] = {10, -0.8}, sd_t[3] = {0, 0.3, 0.8};
+  double th[2] = {9.5, -0.7}, om[4] = {0.06, 0, 0, 0.3}, sg = 0.6;
+  rkin_data *d = lin_data(53, 60, th_t, sd_t, 0.4);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_saem_opts so;
+  rkin_popfit ml, fit;
+  rkin_saem_info in;
+  rkin_err err;
+  int rc;
+  lin_model(&pm, th, om, &sg);
+  pm.n_eta = 2;
+  pm.eta_names = en;
+  pm.eta_occ = occ;
+  pm.indiv = iiv_psi;
+  rkin_popfit_opts_default(&o);
+  o.threads = 2;
+  rc = rkin_popfit_run(&pm, d, &o, &ml, &err);
+  ok(rc == 0 && ml.status == 0 && ml.cov_status == 0, "IOV only on a: "
+     "exact ML (FOCE-I) with SEs (%s)", ml.err.msg);
+  rkin_saem_opts_default(&so);
+  so.burn = 150;
+  so.iter = 300;
+  so.chains = 4;
+  so.seed = 8;
+  so.imp_samples = 0;
+  o.covariance = 0;
+  rc = rkin_popfit_saem(&pm, d, &o, &so, &fit, &in, &err);
+  ok(rc == 0 && fit.status == 0, "IOV only on a: SAEM ran (%s)",
+     rc ? err.msg : fit.err.msg);
+  if (rc == 0 && fit.status == 0 && ml.cov_status == 0) {
+    ok(in.mu_ref[0] == 1 && in.mu_ref[1] == -1, "th1 mu-referenced by "
+       "eta_b; the occasion eta takes no theta (%d %d)", in.mu_ref[0],
+       in.mu_ref[1]);
+    /* band 0.2 SE as above (th0 moves by Newton steps here) */
+    ok(fabs(fit.theta[0] - ml.theta[0]) <= 0.2 * ml.se[0]
+       && fabs(fit.omega[3] - ml.omega[3]) <= 0.2 * ml.se[3],
+       "IOV only on a: SAEM th0 %.5f, IOV %.5f vs exact ML %.5f, %.5f "
+       "within 0.2 SE (%.4f, %.4f)", fit.theta[0], fit.omega[3],
+       ml.theta[0], ml.omega[3], ml.se[0], ml.se[3]);
+  }
+  rkin_popfit_free(&fit);
+  rkin_saem_info_free(&in);
+  rkin_popfit_free(&ml);
+  rkin_data_free(d);
+}
+
 /* ---------------------------------------------------- simulation */
 
 /* y = a = th0 + eta_a + kap_a(occ) at every observation (no residual). */
@@ -381,6 +446,7 @@ int main(void)
 {
   rkin_init();
   test_saem_exact();
+  test_saem_iov_only();
   test_sim();
   done_testing();
   return exit_status();
