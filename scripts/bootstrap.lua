@@ -7,6 +7,9 @@
 -- below the estimate, acceleration from a leave-one-subject-out
 -- jackknife) and the share of replicates that failed or ended at a
 -- boundary. Under mpirun the replicates are shared out over the ranks.
+-- With occasion etas (rk.popest{iov = ...}) a drawn subject brings all
+-- its occasions (the OCC column is kept) and each refit estimates the
+-- IOV variances too (any method, SAEM included).
 --
 --   radiokin scripts/bootstrap.lua FIT_DIR [--n N] [--seed S]
 --            [--strata COLUMN] [--method M] [--level L] [--no-bca]

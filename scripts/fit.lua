@@ -49,7 +49,9 @@ Inputs
               and LLOQ for censored records; OCC (an integer occasion
               index on every record) when the model declares occasion
               etas (rk.popest{iov = {NAME = variance}, occ = "OCC"}:
-              between-occasion variability)
+              between-occasion variability; every method, SAEM
+              included, samples or integrates one occasion eta per
+              occasion of a subject)
 
 Options
   --method focei|foce|fo|laplace|laplacei|saem

@@ -8,8 +8,8 @@
 --
 --   radiokin scripts/vpc.lua FIT_DIR [--n N] [--seed S] [--bins K |
 --            --bin-edges t0,t1,...] [--pi LEVEL] [--pc] [--lower-bound LB]
---            [--log-data] [--uncertainty] [--threads N] [--out DIR]
---            [--no-plot] [--quiet]
+--            [--log-data] [--uncertainty] [--strat COL [--strat-cuts
+--            c1,c2,...]] [--threads N] [--out DIR] [--no-plot] [--quiet]
 --
 -- FIT_DIR is the --out folder of scripts/fit.lua: its fit.csv names the
 -- model and data files and holds the estimates.
@@ -30,6 +30,15 @@
 --   --log-data        with --pc: DV is log-transformed, DV + PRED_bin - PRED
 --   --uncertainty     each simulation draws its parameters from the
 --                     covariance step's matrix (the fit must have one)
+--   --strat COL       stratified VPC: one panel per stratum of the
+--                     dataset's covariate column COL (a subject's first
+--                     non-missing value), each with its own bins,
+--                     observed percentiles from its subjects only and
+--                     simulated ones from the same subjects' simulations;
+--                     every distinct value a stratum (at most 50) ...
+--   --strat-cuts LIST ... or, for a continuous covariate, cut points
+--                     c1 < c2 < ...: strata COL < c1, c1 <= COL < c2, ...,
+--                     COL >= ck (each must hold a subject)
 --   --threads N       worker threads (0: all cores)
 --   --out DIR         output folder (default FIT_DIR)
 --   --no-plot         tables only
@@ -39,12 +48,15 @@
 -- time_lo, time_hi, time_median, n_obs, percentile, observed, sim_lo,
 -- sim_median, sim_hi, pred_bin (NA: a percentile among censored values);
 -- vpc_blq.csv with censored data: endpoint, bin, ..., observed, sim_lo,
--- sim_median, sim_hi (fraction below the LLOQ); PNG plots of both.
+-- sim_median, sim_hi (fraction below the LLOQ); PNG plots of both. With
+-- --strat both tables start with a column stratum (e.g. SEX=1, WT<70,
+-- 70<=WT<90) and there is one plot per stratum: vpc_SEX_1.png, ....
 --
 -- Example
 --   radiokin scripts/fit.lua models/theophylline.lua \
 --     tests/data/theoph_nm.csv --out fit_theo
 --   radiokin scripts/vpc.lua fit_theo --n 1000 --pc
+--   radiokin scripts/vpc.lua fit_theo --strat WT --strat-cuts 60,75
 local rk = require "radiokin"
 local check = require "radiokin.popcheck"
 
@@ -52,7 +64,8 @@ local M = {}
 
 M.USAGE = "usage: radiokin scripts/vpc.lua FIT_DIR [--n N] [--seed S] " ..
   "[--bins K | --bin-edges t0,t1,...] [--pi LEVEL] [--pc] " ..
-  "[--lower-bound LB] [--log-data] [--uncertainty] [--threads N] " ..
+  "[--lower-bound LB] [--log-data] [--uncertainty] " ..
+  "[--strat COL [--strat-cuts c1,c2,...]] [--threads N] " ..
   "[--out DIR] [--no-plot] [--quiet]"
 
 local function usage(msg)
@@ -83,16 +96,18 @@ function M.parse_args(args)
     elseif a == "--n" then o.n = integer(a, value(a), 1, 100000)
     elseif a == "--seed" then o.seed = integer(a, value(a), 0, 2 ^ 53)
     elseif a == "--bins" then o.bins = integer(a, value(a), 1, 1000)
-    elseif a == "--bin-edges" then
+    elseif a == "--bin-edges" or a == "--strat-cuts" then
       local v = value(a)
-      o.edges = {}
+      local list = {}
       for f in (v .. ","):gmatch("([^,]*),") do
         local x = tonumber(f)
         if not x then
-          usage(("--bin-edges: '%s' is not a number"):format(f))
+          usage(("%s: '%s' is not a number"):format(a, f))
         end
-        o.edges[#o.edges + 1] = x
+        list[#list + 1] = x
       end
+      if a == "--bin-edges" then o.edges = list else o.strat_cuts = list end
+    elseif a == "--strat" then o.strat = value(a)
     elseif a == "--pi" then
       o.pi = tonumber(value(a))
       if not o.pi or not (o.pi > 0 and o.pi < 1) then
@@ -116,6 +131,9 @@ function M.parse_args(args)
   if (o.lower_bound or o.log_data) and not o.pc then
     usage("--lower-bound and --log-data are for --pc")
   end
+  if o.strat_cuts and not o.strat then
+    usage("--strat-cuts goes with --strat (the column)")
+  end
   o.dir = dirs[1]
   return o
 end
@@ -134,7 +152,8 @@ function M.main(args)
     n = o.n or 500, seed = o.seed or 1, threads = o.threads,
     bins = o.edges or o.bins, pi = o.pi, pc = o.pc,
     lower_bound = o.lower_bound, log_data = o.log_data,
-    uncertainty = o.uncertainty })
+    uncertainty = o.uncertainty, strat = o.strat,
+    strat_cuts = o.strat_cuts })
   local out = o.out or o.dir
   rk.mkdir(out)
   local files = r:write_csv(out)
@@ -147,9 +166,11 @@ function M.main(args)
     end
   end
   if not o.quiet and rk.mpi.rank == 0 then
-    for _, ep in ipairs(r.endpoints) do
-      print(("%s: %d bins, %d simulations, %g %% PI of the percentiles")
-        :format(ep.name, #ep.bins, r.n, r.pi * 100))
+    for _, pn in ipairs(check.vpc_panels(r)) do
+      local ep = pn.ep
+      print(("%s%s: %d bins, %d simulations, %g %% PI of the percentiles")
+        :format(pn.stratum and ("[" .. pn.stratum .. "] ") or "", ep.name,
+        #ep.bins, r.n, r.pi * 100))
       local outside = 0
       for _, b in ipairs(ep.bins) do
         for k = 1, #r.pctl do

@@ -147,17 +147,8 @@ end
 t.raises(function() pm:evaluate(theoph) end,
   "eta kCl is an occasion %(IOV%) eta, but dataset .*theoph_nm.csv has "
   .. "no OCC column", "IOV with a dataset without OCC")
--- What does not know occasion etas yet refuses them, rather than treating
--- them as ordinary etas.
-t.raises(function() pm:fit(data, { method = "saem" }) end,
-  "SAEM: the model has between%-occasion variability %(iov%), which SAEM "
-  .. "does not support yet", "SAEM refuses IOV")
-t.raises(function()
-  pm:simulate(data, { theta = pm.theta, omega = pm.omega,
-                      sigma = { additive = 0.5 } }, { n = 2 })
-end,
-  "simulation from a fit: the model has between%-occasion variability",
-  "simulation from a fit refuses IOV")
+-- SAEM, simulation, VPC and bootstrap with occasion etas: tests/saemiov.lua
+-- and tests/unit/test_saemiov.c.
 t.raises(function() rk.popest(decl({ occ = "OCC", iov = false })) end,
   "field 'occ' given without 'iov'", "occ without iov")
 t.raises(function() rk.popest(decl({ iov = { lCl = 0.1 } })) end,

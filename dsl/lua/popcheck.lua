@@ -269,41 +269,18 @@ local function pc_value(y, pred, pbin, lb, logdata)
 end
 M.pc_value = pc_value
 
--- pm:vpc(data, fit, {n =, seed =, threads =, bins =, pctl =, pi =, pc =,
--- lower_bound =, log_data =, uncertainty =, sim =}) -> result (see
--- dsl/README.md)
-function M.vpc(pm, data, fit, opts)
-  local ctx = ("%s:vpc"):format(pm.name)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail(ctx, "options must be a table") end
-  check_keys(ctx, opts, { "n", "seed", "threads", "bins", "pctl", "pi",
-                          "pc", "lower_bound", "log_data", "uncertainty",
-                          "sim" })
-  local pctl = opts.pctl or { 0.05, 0.5, 0.95 }
-  if type(pctl) ~= "table" or #pctl == 0 then
-    fail(ctx, "option 'pctl' must be a list of levels in (0, 1)")
-  end
-  for _, p in ipairs(pctl) do
-    if type(p) ~= "number" or not (p > 0 and p < 1) then
-      fail(ctx, "option 'pctl' must be a list of levels in (0, 1) (got %s)",
-        tostring(p))
-    end
-  end
-  local pi = level_opt(ctx, opts, "pi", 0.9)
-  local lb = opts.lower_bound or 0
-  if type(lb) ~= "number" then fail(ctx, "option 'lower_bound' must be "
-    .. "a number") end
-  local sim = opts.sim or M.simulate(pm, data, fit, {
-    n = opts.n or 500, seed = opts.seed, threads = opts.threads,
-    uncertainty = opts.uncertainty })
-  local names = type(pm.observe) == "table" and pm.observe or { pm.observe }
-  local res = { n = sim.n, pi = pi, pctl = pctl, pc = opts.pc and true
-                or false, endpoints = {} }
-  local n_obs = #sim.time
+-- The VPC panels of the observations g with keep[g] (all when keep is
+-- nil): per endpoint, bins and the observed and simulated percentiles.
+-- where: "" or "stratum X: " for messages.
+local function vpc_endpoints(ctx, sim, names, opts, res, lb, keep, where)
+  local pctl, pi = res.pctl, res.pi
+  local eps = {}
   for e, ename in ipairs(names) do
     local idx = {}
-    for g = 1, n_obs do
-      if sim.endpoint[g] == e then idx[#idx + 1] = g end
+    for g = 1, #sim.time do
+      if sim.endpoint[g] == e and (not keep or keep[g]) then
+        idx[#idx + 1] = g
+      end
     end
     if #idx > 0 then
       local times = {}
@@ -336,8 +313,9 @@ function M.vpc(pm, data, fit, opts)
         if b then table.insert(members[b], g) else outside = outside + 1 end
       end
       if outside > 0 then
-        fail(ctx, "endpoint %s: %d observations lie outside the bin edges "
-          .. "[%g, %g]", ename, outside, edges[1], edges[#edges])
+        fail(ctx, "%sendpoint %s: %d observations lie outside the bin "
+          .. "edges [%g, %g]", where, ename, outside, edges[1],
+          edges[#edges])
       end
       -- the LLOQ of each record: its own, else (CENS-only datasets give
       -- it on censored records alone) the endpoint's when all known ones
@@ -413,8 +391,155 @@ function M.vpc(pm, data, fit, opts)
           ep.bins[#ep.bins + 1] = bin
         end
       end
-      res.endpoints[#res.endpoints + 1] = ep
+      eps[#eps + 1] = ep
     end
+  end
+  return eps
+end
+
+-- The stratum of every observation from the subject's value of column
+-- strat (rk.popest.subject_values: its first non-missing value): each
+-- distinct value a stratum, or with cuts c1 < ... < ck the k + 1 ranges
+-- x < c1, c1 <= x < c2, ..., x >= ck. -> strata {label =, value = | lo =,
+-- hi =, n_subjects =}, and the stratum index of each observation.
+local MAX_STRATA = 50
+local function strata_of(ctx, data, sim, col, cuts)
+  local ok, vals = pcall(popest.subject_values, data, col)
+  if not ok then fail(ctx, "option 'strat': %s", tostring(vals)) end
+  local sub = {}
+  for i, id in ipairs(data.ids) do sub[id] = i end
+  for i, v in ipairs(vals) do
+    if v ~= v then
+      fail(ctx, "option 'strat': subject %d (ID %g) has no value in column "
+        .. "'%s'", i, data.ids[i], col)
+    end
+  end
+  local strata, of_subj = {}, {}
+  if cuts then
+    if type(cuts) ~= "table" or #cuts == 0 then
+      fail(ctx, "option 'strat_cuts' must be a list of increasing cut "
+        .. "points (got %s)", type(cuts))
+    end
+    for k, c in ipairs(cuts) do
+      if type(c) ~= "number" or c ~= c or (k > 1 and not (c > cuts[k - 1]))
+      then
+        fail(ctx, "option 'strat_cuts' must be increasing numbers (entry "
+          .. "%d: %s)", k, tostring(c))
+      end
+    end
+    if #cuts + 1 > MAX_STRATA then
+      fail(ctx, "option 'strat_cuts': %d cut points (at most %d)", #cuts,
+        MAX_STRATA - 1)
+    end
+    for k = 1, #cuts + 1 do
+      local lo, hi = cuts[k - 1], cuts[k]
+      local label = lo == nil and ("%s<%g"):format(col, hi)
+        or hi == nil and ("%s>=%g"):format(col, lo)
+        or ("%g<=%s<%g"):format(lo, col, hi)
+      strata[k] = { label = label, lo = lo or -math.huge,
+                    hi = hi or math.huge, n_subjects = 0 }
+    end
+    for i, v in ipairs(vals) do
+      local k = 1
+      while cuts[k] and v >= cuts[k] do k = k + 1 end
+      of_subj[i] = k
+    end
+  else
+    local distinct, seen = {}, {}
+    for _, v in ipairs(vals) do
+      if not seen[v] then
+        seen[v] = true
+        distinct[#distinct + 1] = v
+      end
+    end
+    table.sort(distinct)
+    if #distinct > MAX_STRATA then
+      fail(ctx, "option 'strat': column '%s' has %d distinct values (at "
+        .. "most %d strata): give cut points with 'strat_cuts'", col,
+        #distinct, MAX_STRATA)
+    end
+    local at = {}
+    for k, v in ipairs(distinct) do
+      strata[k] = { label = ("%s=%g"):format(col, v), value = v,
+                    n_subjects = 0 }
+      at[v] = k
+    end
+    for i, v in ipairs(vals) do of_subj[i] = at[v] end
+  end
+  for i = 1, #vals do
+    local st = strata[of_subj[i]]
+    st.n_subjects = st.n_subjects + 1
+  end
+  for _, st in ipairs(strata) do
+    if st.n_subjects == 0 then
+      fail(ctx, "option 'strat_cuts': stratum %s has no subjects", st.label)
+    end
+  end
+  local of_obs = {}
+  for g, id in ipairs(sim.id) do
+    local i = sub[id]
+    if not i then
+      fail(ctx, "option 'strat': observation %d has subject ID %g, not in "
+        .. "the dataset", g, id)
+    end
+    of_obs[g] = of_subj[i]
+  end
+  return strata, of_obs
+end
+M.strata_of = strata_of
+
+-- pm:vpc(data, fit, {n =, seed =, threads =, bins =, pctl =, pi =, pc =,
+-- lower_bound =, log_data =, uncertainty =, sim =, strat =, strat_cuts =})
+-- -> result (see dsl/README.md)
+function M.vpc(pm, data, fit, opts)
+  local ctx = ("%s:vpc"):format(pm.name)
+  opts = opts or {}
+  if type(opts) ~= "table" then fail(ctx, "options must be a table") end
+  check_keys(ctx, opts, { "n", "seed", "threads", "bins", "pctl", "pi",
+                          "pc", "lower_bound", "log_data", "uncertainty",
+                          "sim", "strat", "strat_cuts" })
+  local pctl = opts.pctl or { 0.05, 0.5, 0.95 }
+  if type(pctl) ~= "table" or #pctl == 0 then
+    fail(ctx, "option 'pctl' must be a list of levels in (0, 1)")
+  end
+  for _, p in ipairs(pctl) do
+    if type(p) ~= "number" or not (p > 0 and p < 1) then
+      fail(ctx, "option 'pctl' must be a list of levels in (0, 1) (got %s)",
+        tostring(p))
+    end
+  end
+  local pi = level_opt(ctx, opts, "pi", 0.9)
+  local lb = opts.lower_bound or 0
+  if type(lb) ~= "number" then fail(ctx, "option 'lower_bound' must be "
+    .. "a number") end
+  local sim = opts.sim or M.simulate(pm, data, fit, {
+    n = opts.n or 500, seed = opts.seed, threads = opts.threads,
+    uncertainty = opts.uncertainty })
+  local names = type(pm.observe) == "table" and pm.observe or { pm.observe }
+  local res = { n = sim.n, pi = pi, pctl = pctl, pc = opts.pc and true
+                or false }
+  if opts.strat ~= nil then
+    if type(opts.strat) ~= "string" then
+      fail(ctx, "option 'strat' must be a covariate column name (got %s)",
+        type(opts.strat))
+    end
+    if type(data) == "string" then
+      local dv = type(pm.observe) == "table" and { dvid = pm.observe } or nil
+      data = popest.read(data, pm, dv)
+    end
+    local strata, of_obs = strata_of(ctx, data, sim, opts.strat,
+                                     opts.strat_cuts)
+    for k, st in ipairs(strata) do
+      local keep = {}
+      for g, sk in ipairs(of_obs) do keep[g] = sk == k end
+      st.endpoints = vpc_endpoints(ctx, sim, names, opts, res, lb, keep,
+                                   "stratum " .. st.label .. ": ")
+    end
+    res.strat, res.strata = opts.strat, strata
+  elseif opts.strat_cuts ~= nil then
+    fail(ctx, "option 'strat_cuts' goes with 'strat' (the column)")
+  else
+    res.endpoints = vpc_endpoints(ctx, sim, names, opts, res, lb, nil, "")
   end
   res.write_csv = M.vpc_write_csv
   res.plot = M.vpc_plot
@@ -426,16 +551,31 @@ local function num(x)
   return x
 end
 
+-- The panels of a VPC result: {stratum =, label =, ep =} for every
+-- endpoint (of every stratum when stratified).
+local function panels(r)
+  local out = {}
+  for _, st in ipairs(r.strata or { { endpoints = r.endpoints } }) do
+    for _, ep in ipairs(st.endpoints) do
+      out[#out + 1] = { stratum = st.label, ep = ep }
+    end
+  end
+  return out
+end
+M.vpc_panels = panels
+
 -- r:write_csv(dir [, prefix]) -> paths: <prefix>.csv with one row per
 -- endpoint, bin and percentile; <prefix>_blq.csv when censored data exist.
+-- Stratified (r.strata): a first column stratum, rows of every stratum.
 function M.vpc_write_csv(r, dir, prefix)
   prefix = prefix or (r.pc and "pcvpc" or "vpc")
   local rows, brows = {}, {}
-  for _, ep in ipairs(r.endpoints) do
+  for _, pn in ipairs(panels(r)) do
+    local ep = pn.ep
     for b, bin in ipairs(ep.bins) do
       for k, p in ipairs(r.pctl) do
         rows[#rows + 1] = {
-          endpoint = ep.name, bin = b, time_lo = bin.lo, time_hi = bin.hi,
+          stratum = pn.stratum, endpoint = ep.name, bin = b, time_lo = bin.lo, time_hi = bin.hi,
           time_median = bin.time, n_obs = bin.n, percentile = p * 100,
           observed = num(bin.obs[k]), sim_lo = num(bin.sim[k].lo),
           sim_median = num(bin.sim[k].median), sim_hi = num(bin.sim[k].hi),
@@ -443,7 +583,7 @@ function M.vpc_write_csv(r, dir, prefix)
       end
       if bin.blq then
         brows[#brows + 1] = {
-          endpoint = ep.name, bin = b, time_lo = bin.lo, time_hi = bin.hi,
+          stratum = pn.stratum, endpoint = ep.name, bin = b, time_lo = bin.lo, time_hi = bin.hi,
           time_median = bin.time, n_obs = bin.n, observed = bin.blq.obs,
           sim_lo = bin.blq.lo, sim_median = bin.blq.median,
           sim_hi = bin.blq.hi }
@@ -452,12 +592,16 @@ function M.vpc_write_csv(r, dir, prefix)
   end
   local paths = { dir .. "/" .. prefix .. ".csv" }
   local write = rk.mpi.rank == 0 and rk.csv.write or function() end
-  write(paths[1], rows, { "endpoint", "bin", "time_lo", "time_hi",
+  local function cols(c)
+    if r.strata then table.insert(c, 1, "stratum") end
+    return c
+  end
+  write(paths[1], rows, cols { "endpoint", "bin", "time_lo", "time_hi",
     "time_median", "n_obs", "percentile", "observed", "sim_lo",
     "sim_median", "sim_hi", "pred_bin" })
   if #brows > 0 then
     paths[2] = dir .. "/" .. prefix .. "_blq.csv"
-    write(paths[2], brows, { "endpoint", "bin", "time_lo",
+    write(paths[2], brows, cols { "endpoint", "bin", "time_lo",
       "time_hi", "time_median", "n_obs", "observed", "sim_lo",
       "sim_median", "sim_hi" })
   end
@@ -472,13 +616,19 @@ function M.vpc_plot(r, dir, prefix)
   local paths, cmds, blocks = {}, {}, {}
   local function add(fmt, ...) cmds[#cmds + 1] = fmt:format(...) end
   local jobs = {}
-  for e, ep in ipairs(r.endpoints) do
-    local tag = #r.endpoints > 1 and ("_" .. ep.name:gsub("[^%w_%-]", "_"))
-      or ""
-    jobs[#jobs + 1] = { e = e, ep = ep, kind = "vpc",
+  local multi = false
+  for _, st in ipairs(r.strata or { { endpoints = r.endpoints } }) do
+    if #st.endpoints > 1 then multi = true end
+  end
+  for _, pn in ipairs(panels(r)) do
+    local ep = pn.ep
+    -- one file per stratum (its label, made a file-name part) and endpoint
+    local tag = (pn.stratum and ("_" .. pn.stratum:gsub("[^%w_%-%.]", "_"))
+      or "") .. (multi and ("_" .. ep.name:gsub("[^%w_%-]", "_")) or "")
+    jobs[#jobs + 1] = { ep = ep, kind = "vpc", stratum = pn.stratum,
                         path = ("%s/%s%s.png"):format(dir, prefix, tag) }
     if ep.blq then
-      jobs[#jobs + 1] = { e = e, ep = ep, kind = "blq",
+      jobs[#jobs + 1] = { ep = ep, kind = "blq", stratum = pn.stratum,
                           path = ("%s/%s%s_blq.png"):format(dir, prefix, tag) }
     end
   end
@@ -511,11 +661,12 @@ function M.vpc_plot(r, dir, prefix)
     add("set datafile missing NaN")
     add("set key outside bottom center horizontal")
     add("set xlabel 'TIME (h)'")
+    local what = (multi and (" " .. j.ep.name) or "")
+      .. (j.stratum and (" [" .. j.stratum .. "]") or "")
     if j.kind == "vpc" then
       add("set title %s noenhanced", Q(("%s%s: observed percentiles " ..
         "(lines)\nand %g %% PI of the simulated ones (bands), N = %d")
-        :format(r.pc and "pcVPC" or "VPC", #r.endpoints > 1 and (" " ..
-        j.ep.name) or "", r.pi * 100, r.n)))
+        :format(r.pc and "pcVPC" or "VPC", what, r.pi * 100, r.n)))
       add("set ylabel %s noenhanced", Q((r.pc and "prediction-corrected "
         or "") .. j.ep.name))
       local parts = {}
@@ -532,8 +683,7 @@ function M.vpc_plot(r, dir, prefix)
       add("plot " .. table.concat(parts, ", "))
     else
       add("set title %s noenhanced", Q(("fraction below LLOQ%s: observed "
-        .. "and %g %% PI of the simulated"):format(#r.endpoints > 1 and
-        (" " .. j.ep.name) or "", r.pi * 100)))
+        .. "and %g %% PI of the simulated"):format(what, r.pi * 100)))
       add("set ylabel 'fraction BLQ'; set yrange [0:1]")
       add(("plot $d%d using 1:3:5 with filledcurves fs transparent solid "
         .. "0.25 noborder lc rgb '#3366cc' title 'simulated PI', $d%d "

@@ -50,37 +50,33 @@ static pop *sim_pop(const sim_ctx *c, rkin_err *err)
   fo.threads = 1;
   fo.covariance = 0;
   p = pop_new(c->pm, c->data, &fo, err);
-  /* Occasion etas would need one draw per occasion: not done yet, so
-   * refused rather than simulated as if there were no IOV. */
-  if (p && p->n_iov) {
-    pop_free(p);
-    rkin_err_set(err, RKIN_EINVAL, "simulation from a fit: the model has "
-                 "between-occasion variability (iov), which simulation, "
-                 "VPC and bootstrap do not support yet");
-    return NULL;
-  }
   return p;
 }
 
-/* Replicate r into out->dv: p's parameters set to the replicate's. */
+/* Replicate r into out->dv: p's parameters set to the replicate's. With
+ * IOV a subject draws all n_ei etas from blockdiag(Omega, Omega_iov, ...):
+ * its own etas, then a fresh copy of the occasion etas for each further
+ * occasion (the slots of occasions it lacks change no prediction). */
 static int sim_rep(pop *p, const sim_ctx *c, size_t r, double *f,
                    double *z, double *eta, gsl_rng *g, rkin_err *err)
 {
   const rkin_popsim_opts *o = c->o;
-  size_t q = p->n_eta, s, j, a, b;
+  size_t q = p->n_eta, qe, s, j, a, b;
   const double *th = o->rep_theta ? o->rep_theta + r * p->n_theta : o->theta;
   const double *om = o->rep_omega ? o->rep_omega + r * q * q : o->omega;
   const double *sg = o->rep_sigma ? o->rep_sigma + r * p->n_sigma : o->sigma;
   int rc = pop_set_natural(p, th, om, sg, err);
   if (rc) return rkin_err_prefix(err, "replicate %zu: ", r + 1);
+  pop_iov_expand(p);
+  qe = p->n_ei;
   for (s = 0; s < p->n_subj; s++) {
     const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
     uint64_t sd = rkin_popsim_stream_seed(o->seed, r, s);
     gsl_rng_set(g, (unsigned long)(uint32_t)(sd ^ (sd >> 32)));
-    for (a = 0; a < q; a++) z[a] = gsl_ran_gaussian_ziggurat(g, 1.0);
-    for (a = 0; a < q; a++) {
+    for (a = 0; a < qe; a++) z[a] = gsl_ran_gaussian_ziggurat(g, 1.0);
+    for (a = 0; a < qe; a++) {
       eta[a] = 0;
-      for (b = 0; b <= a; b++) eta[a] += p->L[a * q + b] * z[b];
+      for (b = 0; b <= a; b++) eta[a] += p->Li[a * qe + b] * z[b];
     }
     rc = pop_predict(&p->ws[0], s, eta, f, err);
     if (rc) return rkin_err_prefix(err, "replicate %zu: ", r + 1);
@@ -136,8 +132,8 @@ static void *worker(void *arg)
     return NULL;
   }
   f = malloc((2 * p->max_obs + 1) * sizeof *f);
-  z = malloc((p->n_eta + 1) * sizeof *z);
-  eta = malloc((p->n_eta + 1) * sizeof *eta);
+  z = malloc((p->n_ei + 1) * sizeof *z);
+  eta = malloc((p->n_ei + 1) * sizeof *eta);
   g = gsl_rng_alloc(gsl_rng_mt19937);
   if (!f || !z || !eta || !g) {
     rc = rkin_err_set(&e, RKIN_ENOMEM, "simulation: out of memory");
@@ -172,7 +168,7 @@ static int typical(sim_ctx *c, rkin_err *err)
   int rc;
   if (!p) return err->code ? err->code : RKIN_EINVAL;
   f = malloc((2 * p->max_obs + 1) * sizeof *f);
-  eta = calloc(p->n_eta + 1, sizeof *eta);
+  eta = calloc(p->n_ei + 1, sizeof *eta);
   rc = f && eta ? pop_set_natural(p, c->o->theta, c->o->omega, c->o->sigma,
                                   err)
        : rkin_err_set(err, RKIN_ENOMEM, "simulation: out of memory");

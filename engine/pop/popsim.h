@@ -7,11 +7,14 @@
  * and predictions f as a fit computes them (time-varying covariates
  * included), then each observation y = f + SD(f) eps (y = f exp(a eps) on
  * the log scale), eps ~ N(0, 1), with the endpoint's error model
- * (popres.h) at sigma_r. Each (replicate, subject) pair draws from its own
- * generator seeded from (seed, r, i), so the numbers do not depend on the
- * thread count or on the order the work is done in. Parameter uncertainty:
- * the caller may give each replicate its own theta, Omega and sigma (drawn
- * from the covariance step's matrix, for instance). */
+ * (popres.h) at sigma_r. Between-occasion variability (occasion etas,
+ * popiov.c): each occasion of a subject draws its own occasion etas from
+ * their variance in Omega_r, the subject's other etas once. Each
+ * (replicate, subject) pair draws from its own generator seeded from
+ * (seed, r, i), so the numbers do not depend on the thread count or on
+ * the order the work is done in. Parameter uncertainty: the caller may
+ * give each replicate its own theta, Omega and sigma (drawn from the
+ * covariance step's matrix, for instance). */
 #ifndef RKIN_POPSIM_H
 #define RKIN_POPSIM_H
 

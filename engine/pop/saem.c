@@ -51,17 +51,19 @@ struct saem {
   pop *p;
   rkin_saem_opts o;
   size_t q, ns, nc, rows;
+  size_t qe;                   /* etas per chain state: n_ei (with IOV the
+                                  occasion copies follow the user's etas) */
   int mu_of[POP_MAX_ETA];      /* theta mu-referenced by eta k, or -1 */
   int *is_mu;                  /* per theta: mu-referenced */
   size_t n_nm, *nm;            /* free thetas without closed form */
   int *sig_cf;                 /* per sigma: 1 closed form, 0 numerical,
                                   -1 fixed */
   size_t n_sn, *sn;            /* numerical sigmas */
-  double *eta;                 /* ns x nc x q: the chains */
+  double *eta;                 /* ns x nc x qe: the chains */
   double *cy;                  /* ns x nc: -2 log p(y | eta) */
   double *fc;                  /* ns x nc x rows: predictions there */
   gsl_rng **rng;               /* ns x nc, then ns for the IS */
-  unsigned long *acc, *tries;  /* ns x (2 + q) */
+  unsigned long *acc, *tries;  /* ns x (2 + qe) */
   double dcomp[POP_MAX_ETA], dblock;
   double s1[POP_MAX_ETA], s2[POP_MAX_ETA * POP_MAX_ETA], *ssig;
   double *fbuf;                /* n_threads x rows */
@@ -201,26 +203,35 @@ static int cond_m2ll(saem *S, int t, size_t s, const double *eta, double *f,
   return RKIN_OK;
 }
 
-/* z'z, z = L^-1 eta. */
-static double prior_q(const pop *p, const double *eta, double *z)
+/* Etas subject s has: with IOV its own, then the occasion etas of its
+ * further occasions; the slots of occasions it lacks (at the end of the
+ * n_ei) are kept at 0 and out of every sum. */
+static size_t n_act(const pop *p, size_t s)
 {
-  size_t q = p->n_eta, a, b;
+  return p->n_iov ? p->n_eta + (p->occ_n[s] - 1) * p->n_iov : p->n_eta;
+}
+
+/* z'z, z = Li^-1 eta over the first n etas (Li's leading block is the
+ * factor of Omega_i's leading block). */
+static double prior_q(const pop *p, size_t n, const double *eta, double *z)
+{
+  size_t q = p->n_ei, a, b;
   double zz = 0;
-  for (a = 0; a < q; a++) {
+  for (a = 0; a < n; a++) {
     double t = eta[a];
-    for (b = 0; b < a; b++) t -= p->L[a * q + b] * z[b];
-    z[a] = t / p->L[a * q + a];
+    for (b = 0; b < a; b++) t -= p->Li[a * q + b] * z[b];
+    z[a] = t / p->Li[a * q + a];
     zz += z[a] * z[a];
   }
   return zz;
 }
 
-static void l_times(const pop *p, const double *z, double *eta)
+static void l_times(const pop *p, size_t n, const double *z, double *eta)
 {
-  size_t q = p->n_eta, a, b;
-  for (a = 0; a < q; a++) {
+  size_t q = p->n_ei, a, b;
+  for (a = 0; a < n; a++) {
     double t = 0;
-    for (b = 0; b <= a; b++) t += p->L[a * q + b] * z[b];
+    for (b = 0; b <= a; b++) t += p->Li[a * q + b] * z[b];
     eta[a] = t;
   }
 }
@@ -240,14 +251,14 @@ static int mh(gsl_rng *r, double jnew, double jold)
 static void mcmc_job(saem *S, int t, size_t s)
 {
   pop *p = S->p;
-  size_t q = S->q, c, k, a, rows = S->rows;
+  size_t q = n_act(p, s), qe = S->qe, c, k, a, rows = S->rows;
   double *ftry = S->fbuf + (size_t)t * rows;
-  double et[POP_MAX_ETA], z[POP_MAX_ETA], x[POP_MAX_ETA];
-  unsigned long *acc = S->acc + s * (2 + q), *tr = S->tries + s * (2 + q);
+  double et[POP_MAX_ETA] = {0}, z[POP_MAX_ETA], x[POP_MAX_ETA];
+  unsigned long *acc = S->acc + s * (2 + qe), *tr = S->tries + s * (2 + qe);
   S->st[s] = RKIN_OK;
   for (c = 0; c < S->nc; c++) {
     size_t id = s * S->nc + c;
-    double *eta = S->eta + id * q, *fcur = S->fc + id * rows;
+    double *eta = S->eta + id * qe, *fcur = S->fc + id * rows;
     gsl_rng *r = S->rng[id];
     double cy, pq, cn;
     int m, rc;
@@ -256,11 +267,11 @@ static void mcmc_job(saem *S, int t, size_t s)
       S->st[s] = rc;
       return;
     }
-    pq = prior_q(p, eta, z);
+    pq = prior_q(p, q, eta, z);
     /* kernel 1: the prior */
     for (m = 0; m < S->o.n_prior; m++) {
       for (k = 0; k < q; k++) x[k] = gsl_ran_gaussian_ziggurat(r, 1.0);
-      l_times(p, x, et);
+      l_times(p, q, x, et);
       tr[0]++;
       if (cond_m2ll(S, t, s, et, ftry, &cn, &S->er[s])) cn = BAD;
       if (mh(r, cn, cy)) {
@@ -268,19 +279,20 @@ static void mcmc_job(saem *S, int t, size_t s)
         memcpy(eta, et, q * sizeof *et);
         memcpy(fcur, ftry, rows * sizeof *ftry);
         cy = cn;
-        pq = prior_q(p, eta, z);
+        pq = prior_q(p, q, eta, z);
       }
     }
     /* kernel 2: one component at a time */
     for (m = 0; m < S->o.n_comp; m++)
       for (k = 0; k < q; k++) {
         double pn, sd = 0;
-        for (a = 0; a <= k; a++) sd += p->L[k * q + a] * p->L[k * q + a];
+        for (a = 0; a <= k; a++)
+          sd += p->Li[k * qe + a] * p->Li[k * qe + a];
         memcpy(et, eta, q * sizeof *et);
         et[k] += S->dcomp[k] * sqrt(sd) * gsl_ran_gaussian_ziggurat(r, 1.0);
         tr[2 + k]++;
         if (cond_m2ll(S, t, s, et, ftry, &cn, &S->er[s])) cn = BAD;
-        pn = prior_q(p, et, x);
+        pn = prior_q(p, q, et, x);
         if (mh(r, cn + pn, cy + pq)) {
           acc[2 + k]++;
           memcpy(eta, et, q * sizeof *et);
@@ -293,11 +305,11 @@ static void mcmc_job(saem *S, int t, size_t s)
     for (m = 0; m < S->o.n_block; m++) {
       double pn;
       for (k = 0; k < q; k++) x[k] = S->dblock * gsl_ran_gaussian_ziggurat(r, 1.0);
-      l_times(p, x, et);
+      l_times(p, q, x, et);
       for (k = 0; k < q; k++) et[k] += eta[k];
       tr[1]++;
       if (cond_m2ll(S, t, s, et, ftry, &cn, &S->er[s])) cn = BAD;
-      pn = prior_q(p, et, x);
+      pn = prior_q(p, q, et, x);
       if (mh(r, cn + pn, cy + pq)) {
         acc[1]++;
         memcpy(eta, et, q * sizeof *et);
@@ -315,7 +327,7 @@ static void mcmc_job(saem *S, int t, size_t s)
  * subject order: the same for any thread count). */
 static void adapt(saem *S, double *rates)
 {
-  size_t q = S->q, s, k;
+  size_t q = S->qe, s, k;
   for (k = 0; k < 2 + q; k++) {
     unsigned long a = 0, n = 0;
     double rate;
@@ -351,7 +363,8 @@ static int shifts_equal(saem *S, size_t j, size_t k, rkin_err *err)
   size_t q = S->q, np = p->n_psi, i, l, e;
   size_t subj[3] = {0, S->ns / 2, S->ns - 1};
   static const double eval[2] = {0.137, -0.291}, d = 0.3;
-  double eta[POP_MAX_ETA], *a = malloc(np * sizeof *a), th0 = p->theta[j];
+  double eta[POP_MAX_ETA] = {0}, *a = malloc(np * sizeof *a);
+  double th0 = p->theta[j];
   int same = 1;
   if (!a) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
   for (i = 0; same && i < 3; i++)
@@ -403,6 +416,8 @@ static int setup(saem *S, rkin_err *err)
     return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
   for (k = 0; k < q; k++) {
     S->mu_of[k] = -1;
+    /* an occasion eta has mean 0: it never carries a theta */
+    if (p->n_iov && p->iov_idx[k] >= 0) continue;
     for (j = 0; j < p->n_theta && S->mu_of[k] < 0; j++)
       if (!S->is_mu[j] && shifts_equal(S, j, k, err)) {
         S->mu_of[k] = (int)j;
@@ -461,16 +476,21 @@ static void clamp_theta(const pop *p, size_t j)
 }
 
 /* Statistics of this iteration's samples into s1n (mean of u), s2n (mean
- * of u u'), sgn (closed-form sigma^2 estimates at these samples). */
+ * of u u'), sgn (closed-form sigma^2 estimates at these samples). With
+ * IOV, the entries of two occasion etas are means over every (subject,
+ * occasion): each occasion's copy is one draw of N(0, Omega_iov), so the
+ * M-step's variance is their mean square (mu = 0). */
 static int stats(saem *S, double *s1n, double *s2n, double *sgn,
                  rkin_err *err)
 {
   pop *p = S->p;
   size_t q = S->q, s, c, a, b, j, k;
   double u[POP_MAX_ETA], *cnt = calloc(p->n_sigma + 1, sizeof *cnt);
-  double nn = (double)(S->ns * S->nc);
+  double nn = (double)(S->ns * S->nc), no = 0;
   rkin_res_obs o;
   if (!cnt) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  for (s = 0; p->n_iov && s < S->ns; s++) no += (double)p->occ_n[s];
+  no *= (double)S->nc;
   memset(s1n, 0, q * sizeof *s1n);
   memset(s2n, 0, q * q * sizeof *s2n);
   memset(sgn, 0, p->n_sigma * sizeof *sgn);
@@ -480,10 +500,25 @@ static int stats(saem *S, double *s1n, double *s2n, double *sgn,
     for (c = 0; c < S->nc; c++) {
       size_t id = s * S->nc + c;
       const double *f = S->fc + id * S->rows;
-      for (a = 0; a < q; a++) u[a] = S->eta[id * q + a] + mu_k(S, a);
+      const double *e = S->eta + id * S->qe;
+      for (a = 0; a < q; a++) u[a] = e[a] + mu_k(S, a);
       for (a = 0; a < q; a++) {
+        int ia = p->n_iov && p->iov_idx[a] >= 0;
         s1n[a] += u[a] / nn;
-        for (b = 0; b < q; b++) s2n[a * q + b] += u[a] * u[b] / nn;
+        for (b = 0; b < q; b++)
+          if (!ia || p->iov_idx[b] < 0) s2n[a * q + b] += u[a] * u[b] / nn;
+      }
+      for (k = 0; p->n_iov && k < p->occ_n[s]; k++) {
+        /* occasion k's copies: slot 0 the user's etas, else after them */
+        const double *ek = k ? e + q + (k - 1) * p->n_iov : NULL;
+        for (a = 0; a < q; a++) {
+          double ua;
+          if (p->iov_idx[a] < 0) continue;
+          ua = ek ? ek[p->iov_idx[a]] : e[a];
+          for (b = 0; b < q; b++)
+            if (p->iov_idx[b] >= 0)
+              s2n[a * q + b] += ua * (ek ? ek[p->iov_idx[b]] : e[b]) / no;
+        }
       }
       for (j = 0; j < n; j++) {
         size_t g = p->obs_off[s] + j;
@@ -628,7 +663,7 @@ static void cond_job(saem *S, int t, size_t s)
   S->st[s] = RKIN_OK;
   for (c = 0; c < S->nc; c++) {
     size_t id = s * S->nc + c;
-    if ((S->st[s] = cond_m2ll(S, t, s, S->eta + id * S->q,
+    if ((S->st[s] = cond_m2ll(S, t, s, S->eta + id * S->qe,
                               S->fbuf + (size_t)t * S->rows, &v, &S->er[s])))
       return;
     tot += v;
@@ -796,9 +831,10 @@ static int mstep(saem *S, double gamma, int anneal, rkin_err *err)
   nm_step(S, 0, gamma);
   for (k = 0; k < q; k++) mu_old[k] = mu_k(S, k);
   if ((rc = update_omega(S, anneal, err))) return rc;
+  pop_iov_expand(p);        /* IOV: the subjects' factor Li from L */
   /* the chains keep u = mu + eta: shift eta by the change of mu */
   for (id = 0; id < S->ns * S->nc; id++)
-    for (k = 0; k < q; k++) S->eta[id * q + k] -= mu_k(S, k) - mu_old[k];
+    for (k = 0; k < q; k++) S->eta[id * S->qe + k] -= mu_k(S, k) - mu_old[k];
   nm_step(S, 1, gamma);
   return RKIN_OK;
 }
@@ -810,23 +846,24 @@ static void imp_job(saem *S, int t, size_t s)
   pop *p = S->p;
   pop_ws *w = &p->ws[t];
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
-  size_t q = S->q, n = sj->n_obs, j, a, b, c, m, M = (size_t)S->o.imp_samples;
+  size_t q = n_act(p, s), qe = S->qe, n = sj->n_obs, j, a, b, c, m;
+  size_t M = (size_t)S->o.imp_samples;
   double A[POP_MAX_ETA * POP_MAX_ETA], LA[POP_MAX_ETA * POP_MAX_ETA];
   double Mm[POP_MAX_ETA * POP_MAX_ETA], zh[POP_MAX_ETA], x[POP_MAX_ETA];
-  double dz[POP_MAX_ETA], z[POP_MAX_ETA], et[POP_MAX_ETA], ldM = 0;
+  double dz[POP_MAX_ETA], z[POP_MAX_ETA], et[POP_MAX_ETA] = {0}, ldM = 0;
   double nu = S->o.imp_df, lmax = -HUGE_VAL, s1 = 0, s2 = 0, lq0;
   double *lw = NULL, *ftry = S->fbuf + (size_t)t * S->rows;
   gsl_rng *r = S->rng[S->ns * S->nc + s];
   rkin_res_obs o;
   rkin_err *err = &S->er[s];
   int rc;
-  const double *eh = p->eta_hat + s * q;
+  const double *eh = p->eta_hat + s * qe;
   S->st[s] = RKIN_OK;
   rc = pop_predict_grad(w, s, eh, w->f, w->G, err);
   memset(A, 0, sizeof A);
   for (j = 0; !rc && j < n; j++) {
     size_t js = p->has_scale ? n + j : j;
-    const double *g = w->G + j * q, *gs = w->G + js * q;
+    const double *g = w->G + j * qe, *gs = w->G + js * qe;
     if ((rc = pop_obs(p, s, j, w->f[j], w->f[js], &o, err))) break;
     for (a = 0; a < q; a++)
       for (b = 0; b < q; b++)
@@ -839,13 +876,13 @@ static void imp_job(saem *S, int t, size_t s)
   for (a = 0; a < q; a++)
     for (b = 0; b < q; b++) {
       double tt = 0;
-      for (c = b; c < q; c++) tt += A[a * q + c] * p->L[c * q + b];
+      for (c = b; c < q; c++) tt += A[a * q + c] * p->Li[c * qe + b];
       LA[a * q + b] = tt;
     }
   for (a = 0; a < q; a++)
     for (b = 0; b < q; b++) {
       double tt = a == b ? 1 : 0;
-      for (c = a; c < q; c++) tt += p->L[c * q + a] * LA[c * q + b];
+      for (c = a; c < q; c++) tt += p->Li[c * qe + a] * LA[c * q + b];
       Mm[a * q + b] = tt;
     }
   {
@@ -858,7 +895,7 @@ static void imp_job(saem *S, int t, size_t s)
     }
   }
   for (a = 0; a < q; a++) ldM += 2 * log(Mm[a * q + a]);
-  prior_q(p, eh, zh);
+  prior_q(p, q, eh, zh);
   lw = malloc(M * sizeof *lw);
   if (!lw) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
@@ -887,7 +924,7 @@ static void imp_job(saem *S, int t, size_t s)
     d2 *= sc * sc;
     lq = nu > 0 ? lq0 - 0.5 * (nu + (double)q) * log1p(d2 / nu)
                 : lq0 - 0.5 * d2;
-    l_times(p, z, et);
+    l_times(p, q, z, et);
     if (cond_m2ll(S, t, s, et, ftry, &cy, err)) {
       lw[m] = -HUGE_VAL;
       continue;
@@ -969,12 +1006,12 @@ static int saem_alloc(saem *S, rkin_err *err)
 {
   pop *p = S->p;
   size_t i, nr = S->ns * S->nc + S->ns;
-  S->eta = calloc(S->ns * S->nc * S->q, sizeof *S->eta);
+  S->eta = calloc(S->ns * S->nc * S->qe, sizeof *S->eta);
   S->cy = calloc(S->ns * S->nc, sizeof *S->cy);
   S->fc = calloc(S->ns * S->nc * S->rows, sizeof *S->fc);
   S->rng = calloc(nr, sizeof *S->rng);
-  S->acc = calloc(S->ns * (2 + S->q), sizeof *S->acc);
-  S->tries = calloc(S->ns * (2 + S->q), sizeof *S->tries);
+  S->acc = calloc(S->ns * (2 + S->qe), sizeof *S->acc);
+  S->tries = calloc(S->ns * (2 + S->qe), sizeof *S->tries);
   S->fbuf = calloc((size_t)(p->n_threads > 64 ? 64 : p->n_threads) * S->rows,
                    sizeof *S->fbuf);
   S->obj_i = calloc(S->ns, sizeof *S->obj_i);
@@ -991,7 +1028,7 @@ static int saem_alloc(saem *S, rkin_err *err)
       return rkin_err_set(err, RKIN_ENOMEM, "SAEM: out of memory");
     gsl_rng_set(S->rng[i], mix(key ^ mix((uint64_t)S->o.seed)));
   }
-  for (i = 0; i < S->q; i++) S->dcomp[i] = 0.5;
+  for (i = 0; i < S->qe; i++) S->dcomp[i] = 0.5;
   S->dblock = 0.3;
   return RKIN_OK;
 }
@@ -1168,15 +1205,6 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   }
   then = S.o.then;
   p = pop_new(pm, data, opts, err);
-  /* The sampler and the M-step know one eta vector per subject; occasion
-   * etas (IOV) are refused rather than treated as ordinary ones. */
-  if (p && p->n_iov) {
-    pop_free(p);
-    p = NULL;
-    rkin_err_set(err, RKIN_EINVAL, "SAEM: the model has between-occasion "
-                 "variability (iov), which SAEM does not support yet: fit "
-                 "it with FOCE-I or Laplace");
-  }
   if (!p) {
     fit->status = err ? err->code : RKIN_EINVAL;
     if (err) fit->err = *err;
@@ -1186,6 +1214,7 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   p->opts.method = RKIN_POP_FOCEI;
   S.p = p;
   S.q = p->n_eta;
+  S.qe = p->n_ei;
   S.ns = p->n_subj;
   S.nc = (size_t)S.o.chains;
   S.rows = (p->max_obs ? p->max_obs : 1) * (p->has_scale ? 2 : 1);
@@ -1222,8 +1251,8 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   {
     size_t s2;
     for (s2 = 0; s2 < S.ns; s2++)
-      memcpy(p->eta_hat + s2 * S.q, S.eta + s2 * S.nc * S.q,
-             S.q * sizeof(double));
+      memcpy(p->eta_hat + s2 * S.qe, S.eta + s2 * S.nc * S.qe,
+             S.qe * sizeof(double));
   }
   rc = pop_pass(p, POP_TASK_DIAG, &ofv, &fit->err);
   if (!rc) {

@@ -29,6 +29,11 @@
  *     During the first half of the exploration variances fall
  *     by at most 5 % per iteration (simulated annealing, Lavielle 2014,
  *     Mixed Effects Models for the Population Approach, ch. 9).
+ * Between-occasion variability (popiov.c): a subject's chain state is its
+ * etas followed by one copy of the occasion etas per further occasion,
+ * all moved by the three kernels under blockdiag(Omega, Omega_iov, ...);
+ * occasion etas have mean 0 (never mu-referenced) and their variance is
+ * the mean over all (subject, occasion) pairs of their sampled squares.
  * Every subject and chain draws from its own GSL random stream seeded by
  * (seed, subject index, chain), so a run gives the same numbers for any
  * thread count.
