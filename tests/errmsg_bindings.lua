@@ -61,4 +61,27 @@ t.raises(function()
     bioav = function(p) return 0.5 end }
 end, "rk.model 'b2': bioav must return a table {State = expression} (got "
   .. "0.5", "a dose modifier returning a number")
+
+-- names and dose modifiers checked by the engine (engine/core/model.c)
+t.raises(function()
+  return rk.model { name = "n1", states = { "A" }, params = { A = 1 },
+    ode = function(s, p) return { A = -p.A * s.A } end }
+end, "model 'n1': parameter 'A' has the name of a state; names must differ",
+  "a parameter named as a state")
+t.raises(function()
+  return rk.model { name = "n2", states = { "A" }, params = { k = 1 },
+    ode = function(s, p) return { A = -p.k * s.A } end,
+    outputs = function(s) return { k = s.A } end }
+end, "model 'n2': output 'k' has the name of a parameter; names must differ",
+  "an output named as a parameter")
+do
+  local m3 = rk.model { name = "n3", states = { "A" }, params = { k = 1, f = 1 },
+    ode = function(s, p) return { A = -p.k * s.A } end,
+    bioav = function(p) return { A = p.f } end }
+  t.raises(function()
+    return m3:simulate { doses = { { time = 0, amount = 1, to = "A" } },
+                         times = { 1 }, params = { f = -1 } }
+  end, "model 'n3': bioavailability (F) of state 'A' is -1 for these "
+    .. "parameters (expected a finite number >= 0)", "a negative F")
+end
 t.done()

@@ -1791,6 +1791,145 @@ done:
   return rc;
 }
 
+/* Function definitions that call themselves, directly or through
+ * others, are refused before libSBML's consistency check: its unit
+ * checking follows the calls without end and overflows the stack. So
+ * are chains of calls deeper than MAX_FN_CHAIN: libSBML's own recursion
+ * rule (FunctionDefinitionRecursion) takes time growing about as the
+ * fifth power of the chain (8 s for 100 functions, minutes for 200).
+ * The call graph's edges come from the bodies; a depth-first search with
+ * an explicit stack finds a cycle and the longest chain in time linear
+ * in the edges. */
+#define MAX_FN_CHAIN 32
+typedef struct {
+  const char *id;
+  unsigned k;
+} fn_id;
+
+static int fn_id_cmp(const void *a, const void *b)
+{
+  return strcmp(((const fn_id *)a)->id, ((const fn_id *)b)->id);
+}
+
+typedef struct {
+  unsigned *to;           /* callee of edge e */
+  size_t n, cap;
+} fn_edges;
+
+static int calls_of(const ASTNode_t *a, const fn_id *ids, unsigned n,
+                    fn_edges *e)
+{
+  unsigned k, nc;
+  if (!a) return 0;
+  if (ASTNode_getType(a) == AST_FUNCTION && ASTNode_getName(a)) {
+    fn_id key = {ASTNode_getName(a), 0};
+    const fn_id *hit = bsearch(&key, ids, n, sizeof *ids, fn_id_cmp);
+    if (hit) {
+      if (e->n == e->cap) {
+        size_t nc2 = e->cap ? 2 * e->cap : 16;
+        unsigned *t = realloc(e->to, nc2 * sizeof *t);
+        if (!t) return -1;
+        e->to = t;
+        e->cap = nc2;
+      }
+      e->to[e->n++] = hit->k;
+    }
+  }
+  nc = ASTNode_getNumChildren(a);
+  for (k = 0; k < nc; k++)
+    if (calls_of(ASTNode_getChild(a, k), ids, n, e)) return -1;
+  return 0;
+}
+
+static int check_recursion(ctx *c, Model_t *m)
+{
+  unsigned n = Model_getNumFunctionDefinitions(m), i, k;
+  fn_id *ids = NULL;
+  fn_edges e = {NULL, 0, 0};
+  size_t *first = NULL, *next = NULL, sp = 0, q;
+  unsigned *stack = NULL, *depth = NULL, deep = 0;
+  unsigned char *colour = NULL;   /* 0 new, 1 on the path, 2 done */
+  int rc = 0, found = -1;
+  if (n == 0) return 0;
+  ids = malloc(n * sizeof *ids);
+  first = malloc((n + 1) * sizeof *first);
+  next = malloc(n * sizeof *next);
+  stack = malloc(n * sizeof *stack);
+  colour = calloc(n, 1);
+  depth = calloc(n, sizeof *depth);
+  if (!ids || !first || !next || !stack || !colour || !depth) goto nomem;
+  for (k = 0; k < n; k++) {
+    const char *id =
+        FunctionDefinition_getId(Model_getFunctionDefinition(m, k));
+    ids[k].id = id ? id : "";
+    ids[k].k = k;
+  }
+  qsort(ids, n, sizeof *ids, fn_id_cmp);
+  for (k = 0; k < n; k++) {       /* edges of k: to[first[k] .. first[k+1]) */
+    first[k] = e.n;
+    if (calls_of(FunctionDefinition_getBody(Model_getFunctionDefinition(m, k)),
+                 ids, n, &e))
+      goto nomem;
+  }
+  first[n] = e.n;
+  for (i = 0; i < n && found < 0; i++) {
+    if (colour[i]) continue;
+    stack[sp = 0] = i;
+    next[i] = first[i];
+    colour[i] = 1;
+    sp = 1;
+    while (sp && found < 0) {
+      unsigned v = stack[sp - 1];
+      if (next[v] < first[v + 1]) {
+        unsigned w = e.to[next[v]++];
+        if (colour[w] == 1) found = (int)w;
+        else if (colour[w] == 0) {
+          colour[w] = 1;
+          next[w] = first[w];
+          stack[sp++] = w;
+        }
+      } else {
+        /* finished: its callees are, so its chain is 1 + their longest */
+        for (q = first[v]; q < first[v + 1]; q++)
+          if (depth[e.to[q]] > depth[v]) depth[v] = depth[e.to[q]];
+        depth[v]++;
+        if (depth[v] > MAX_FN_CHAIN && !deep) deep = v + 1;
+        colour[v] = 2;
+        sp--;
+      }
+    }
+  }
+  if (found >= 0) {
+    FunctionDefinition_t *fd = Model_getFunctionDefinition(m, found);
+    rc = fail(c, RKIN_EINVAL, "function definition '%s' (line %u) calls "
+              "itself, directly or through other functions: recursive "
+              "functions are not supported",
+              FunctionDefinition_getId(fd) ? FunctionDefinition_getId(fd)
+                                           : "?",
+              SBase_getLine((const SBase_t *)fd));
+  } else if (deep) {
+    FunctionDefinition_t *fd = Model_getFunctionDefinition(m, deep - 1);
+    rc = fail(c, RKIN_EINVAL, "function definition '%s' (line %u) starts "
+              "a chain of %u nested function calls (at most %d supported)",
+              FunctionDefinition_getId(fd) ? FunctionDefinition_getId(fd)
+                                           : "?",
+              SBase_getLine((const SBase_t *)fd), depth[deep - 1],
+              MAX_FN_CHAIN);
+  }
+  goto done;
+nomem:
+  rc = fail(c, RKIN_ENOMEM, "out of memory");
+done:
+  free(ids);
+  free(e.to);
+  free(first);
+  free(next);
+  free(stack);
+  free(colour);
+  free(depth);
+  return rc;
+}
+
 int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
                    rkin_sbml_result *res, rkin_err *err)
 {
@@ -1832,6 +1971,7 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
       free(uri);
     }
   }
+  if (check_recursion(&c, SBMLDocument_getModel(d))) goto out;
   /* modelling-practice advice (declare units, ...) is no consistency */
   SBMLDocument_setConsistencyChecks(d, LIBSBML_CAT_MODELING_PRACTICE, 0);
   SBMLDocument_checkConsistency(d);

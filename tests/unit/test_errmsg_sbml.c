@@ -136,6 +136,72 @@ int main(void)
           "version1\" level=\"3\" version=\"1\" comp:required=\"true\">",
           "<model id=\"m\">" CA RR("<cn>0</cn>") "</model>",
           "is required and not supported", "a required package");
+  /* recursion: libSBML's unit check would follow it until the stack
+   * overflows (a crash before this check existed) */
+  refused(L3V2, "<model id=\"m\">" CA
+          "<listOfFunctionDefinitions><functionDefinition id=\"f\">" MATH
+          "<lambda><bvar><ci>x</ci></bvar><apply><ci>f</ci><ci>x</ci>"
+          "</apply></lambda></math>"
+          "</functionDefinition></listOfFunctionDefinitions>"
+          RR("<apply><ci>f</ci><ci>A</ci></apply>") "</model>",
+          "m.xml: function definition 'f' (line 2) calls itself, directly or "
+          "through other functions: recursive functions are not supported",
+          "a function calling itself");
+  refused(L3V2, "<model id=\"m\">" CA
+          "<listOfFunctionDefinitions><functionDefinition id=\"h\">" MATH
+          "<lambda><bvar><ci>x</ci></bvar><ci>x</ci></lambda></math>"
+          "</functionDefinition><functionDefinition id=\"f\">" MATH
+          "<lambda><bvar><ci>x</ci></bvar><apply><ci>g</ci><ci>x</ci>"
+          "</apply></lambda></math></functionDefinition>"
+          "<functionDefinition id=\"g\">" MATH
+          "<lambda><bvar><ci>x</ci></bvar><apply><ci>h</ci><apply><ci>f</ci>"
+          "<ci>x</ci></apply></apply></lambda></math></functionDefinition>"
+          "</listOfFunctionDefinitions>"
+          RR("<apply><ci>h</ci><ci>A</ci></apply>") "</model>",
+          "calls itself, directly or through other functions",
+          "two functions calling each other");
+  /* a chain of 33 distinct functions f0(x) = f1(x), ..., f32(x) = x: no
+   * recursion, but deeper than accepted (libSBML's recursion rule takes
+   * time growing as about the fifth power of the chain); 32 load */
+  {
+    int depth;
+    for (depth = 32; depth <= 33; depth++) {
+      size_t cap = 34 * 200 + 4096, len = 0;
+      char *b = malloc(cap);
+      int k;
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfFunctionDefinitions>");
+      for (k = 0; k < depth; k++) {
+        if (k < depth - 1)
+          len += (size_t)snprintf(b + len, cap - len,
+                                  "<functionDefinition id=\"f%d\">" MATH
+                                  "<lambda><bvar><ci>x</ci></bvar><apply>"
+                                  "<ci>f%d</ci><ci>x</ci></apply></lambda>"
+                                  "</math></functionDefinition>", k, k + 1);
+        else
+          len += (size_t)snprintf(b + len, cap - len,
+                                  "<functionDefinition id=\"f%d\">" MATH
+                                  "<lambda><bvar><ci>x</ci></bvar><ci>x</ci>"
+                                  "</lambda></math></functionDefinition>", k);
+      }
+      snprintf(b + len, cap - len, "</listOfFunctionDefinitions>"
+               RR("<apply><ci>f0</ci><ci>A</ci></apply>") "</model>");
+      if (depth == 33) {
+        refused(L3V2, b, "m.xml: function definition 'f0' (line 2) starts a "
+                "chain of 33 nested function calls (at most 32 supported)",
+                "a chain of 33 functions");
+      } else {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "a chain of 32 functions loads (%s)", err.msg);
+        rkin_sbml_result_free(&res);
+      }
+      free(b);
+    }
+  }
   unlink(path);
   rmdir(dir);
   done_testing();
