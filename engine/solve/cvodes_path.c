@@ -450,7 +450,13 @@ static int setup_fail(const char *what, int flag, rkin_err *err)
  * the Newton convergence coefficient stay at CVODES' defaults: on the
  * peer model (~352 steps per 1344 h cycle) none of them reduced the
  * instruction count by more than 1 %, and max order 4 costs 43 % more
- * steps (callgrind on tests/bench/bench_solve; report of issue 3). */
+ * steps (callgrind on tests/bench/bench_solve; report of issue 3).
+ * msbp 5, 50 or 1000 and dgmax 0.1-0.5 gave 0-7 % more (issue 15).
+ * CVODES' band of step ratios it ignores (below 1.5x) stays too: letting
+ * the step grow by any 1.05x-1.3x cuts the peer's steps by 6-15 %, but it
+ * is a looser tolerance in disguise - the global errors of test_solve's
+ * closed-form checks grew 2-2.6x (e.g. SS bolus at rtol 1e-8: 7.4e-7 ->
+ * 1.9e-6), and loosening rtol by that factor saves as many steps. */
 static int tune(rkin_cvpath *c)
 {
   int flag = CVodeSetMaxNumSteps(c->mem, c->max_steps);

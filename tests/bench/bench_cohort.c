@@ -3,13 +3,23 @@
  * 4 cycles of 7400 MBq, kidney TIA per cycle, rtol 1e-6 atol 1e-9, through
  * rkin_cohort_run on both paths, on one thread and on all cores. Prints
  * patients/s and the max relative error vs the exact reference table; then
- * runs the scipy LSODA peer (pbpk_sim.py 50) for the ratio.
+ * runs the scipy LSODA peer (pbpk_sim.py 50) and deSolve's compiled LSODA
+ * (pbpk_sim.R --compiled) for the ratios. The deSolve ratio is also taken
+ * in CPU time, alternating radiokin and deSolve runs (a loaded machine
+ * makes wall times meaningless): deSolve's CPU per patient is the child
+ * CPU time of a 1000-patient run minus that of a 10-patient run (R's
+ * start-up, the compilation of its C right-hand side).
  *
- *   bench_cohort [SHARED_PEERS_DIR]    (default: the developers' reference-program folder) */
+ *   bench_cohort [SHARED_PEERS_DIR]    (default: the developers' reference-program folder)
+ *   bench_cohort --profile N           only the CVODES cohort, one thread,
+ *                                      N patients (for callgrind), and its
+ *                                      error vs the reference table
+ *   bench_cohort --ratio R [PEERS_DIR] only the CPU-time rounds vs deSolve */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/init.h"
@@ -24,6 +34,25 @@ static double now(void)
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
+
+/* CPU time of this process, s. */
+static double cpu_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* CPU time (user + system) of the waited-for children so far, s. */
+static double child_cpu(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec
+         + ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
+}
+
+static double last_cpu;   /* CPU time of the last run(), s */
 
 /* One cohort run; returns the wall time in s, or -1 on failure. */
 static double run(const rkin_model *m, rkin_path path, int threads, size_t n,
@@ -54,6 +83,7 @@ static double run(const rkin_model *m, rkin_path path, int threads, size_t n,
   res.tia = tia;
   res.status = status;
   t = now();
+  last_cpu = cpu_now();
   if (rkin_cohort_run(&sp, &res, &err) || res.n_failed) {
     fprintf(stderr, "bench_cohort: %s\n",
             res.n_failed ? res.first.msg : err.msg);
@@ -61,6 +91,7 @@ static double run(const rkin_model *m, rkin_path path, int threads, size_t n,
   } else {
     t = now() - t;
   }
+  last_cpu = cpu_now() - last_cpu;
   *steps = res.n_steps;
   free(status);
   rkin_dosing_free(d);
@@ -126,12 +157,94 @@ static double scipy_rate(const char *peers)
 }
 
 /* deSolve's compiled LSODA (C right-hand side and Jacobian), pbpk_sim.R
- * 1000 --compiled: the strongest ODE peer. */
+ * N --compiled: the strongest ODE peer. Its wall-clock rate; *cpu gets
+ * the CPU time the run took (R and what it ran). */
+static double desolve_rate_n(const char *peers, const char *n, double *cpu)
+{
+  char *argv[] = {"/usr/bin/Rscript", "pbpk_sim.R", (char *)n, "--compiled",
+                  NULL};
+  double c0 = child_cpu(), r = peer_rate(peers, argv, "pbpk_sim.R");
+  *cpu = child_cpu() - c0;
+  return r;
+}
+
 static double desolve_rate(const char *peers)
 {
-  char *argv[] = {"/usr/bin/Rscript", "pbpk_sim.R", "1000", "--compiled",
-                  NULL};
-  return peer_rate(peers, argv, "pbpk_sim.R");
+  double cpu;
+  return desolve_rate_n(peers, "1000", &cpu);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* radiokin's CVODES cohort (one thread, 1000 patients) and deSolve's
+ * compiled LSODA in CPU time, alternating, `rounds` times: prints each
+ * round and the medians' ratio. */
+static void cpu_rounds(const rkin_model *m, const double *k, double *cv,
+                       const char *peers, int rounds)
+{
+  double rk[8], ds[8], ra[8];
+  int r, ok = 1;
+  if (rounds > 8) rounds = 8;
+  printf("CPU time, alternating runs (radiokin CVODES one thread N=1000; "
+         "deSolve compiled LSODA: CPU(N=1000) - CPU(N=10) over 990 "
+         "patients):\n");
+  for (r = 0; r < rounds && r < 8; r++) {
+    long st;
+    double c1000, c10;
+    if (run(m, RKIN_PATH_CVODES, 1, 1000, k, cv, &st) < 0) return;
+    rk[r] = 1000 / last_cpu;
+    if (desolve_rate_n(peers, "1000", &c1000) <= 0
+        || desolve_rate_n(peers, "10", &c10) <= 0 || c1000 <= c10) {
+      ok = 0;
+      break;
+    }
+    ds[r] = 990 / (c1000 - c10);
+    ra[r] = rk[r] / ds[r];
+    printf("  round %d: radiokin %.0f patients/CPU-s, deSolve %.0f "
+           "patients/CPU-s, ratio %.2f\n", r + 1, rk[r], ds[r],
+           rk[r] / ds[r]);
+  }
+  if (!ok) {
+    printf("  deSolve compiled peer not run (needs r-base-dev and "
+           "r-cran-desolve)\n");
+    return;
+  }
+  qsort(rk, (size_t)rounds, sizeof *rk, cmp_double);
+  qsort(ds, (size_t)rounds, sizeof *ds, cmp_double);
+  qsort(ra, (size_t)rounds, sizeof *ra, cmp_double);
+  printf("  median: radiokin %.0f, deSolve %.0f patients/CPU-s; median of "
+         "the rounds' ratios %.2fx (target >= 2x)\n", rk[rounds / 2],
+         ds[rounds / 2], ra[rounds / 2]);
+}
+
+/* --profile N: the CVODES cohort alone (one thread), for callgrind; the
+ * max relative error vs the reference table when refpath has it. */
+static int profile(const rkin_model *m, size_t n, const char *refpath)
+{
+  size_t nr = n < 1000 ? n : 1000;
+  double *ref = malloc(1000 * PEER_NCYCLE * sizeof *ref);
+  double *k = malloc(n * PEER_NPAR * sizeof *k);
+  double *cv = malloc(n * PEER_NCYCLE * sizeof *cv), t;
+  long st = 0;
+  if (!k || !cv) return 1;
+  peer_population(n, k);
+  t = run(m, RKIN_PATH_CVODES, 1, n, k, cv, &st);
+  if (t < 0) return 1;
+  printf("cvodes N=%zu one thread: %.0f patients/CPU-s, %.1f steps/cycle, "
+         "patient 1 kidney TIA %.10g %.10g %.10g %.10g MBq h\n", n,
+         n / last_cpu, (double)st / (n * PEER_NCYCLE), cv[0], cv[1], cv[2],
+         cv[3]);
+  if (ref && read_reference(refpath, ref, 1000) == 0)
+    printf("max rel. error vs the exact reference (first %zu patients): "
+           "%.2e\n", nr, max_rel(cv, ref, nr * PEER_NCYCLE));
+  free(ref);
+  free(k);
+  free(cv);
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -150,6 +263,32 @@ int main(int argc, char **argv)
   rkin_err err;
   rkin_model *m = peer_model(&err);
 
+  if (m && argc > 2 && !strcmp(argv[1], "--profile")) {
+    int rc;
+    snprintf(refpath, sizeof refpath, "%s/../shared/peers/logs/"
+             "pbpk_1000_exact.csv", src ? src : ".");
+    rc = profile(m, (size_t)atol(argv[2]), refpath);
+    rkin_model_free(m);
+    free(k);
+    free(ex);
+    free(cv);
+    free(ref);
+    return rc;
+  }
+  if (argc > 2 && !strcmp(argv[1], "--ratio")) {
+    int rounds = atoi(argv[2]);
+    if (rounds < 1 || rounds > 8) rounds = 3;
+    if (argc > 3) snprintf(peers, sizeof peers, "%s", argv[3]);
+    else snprintf(peers, sizeof peers, "%s/../shared/peers", src ? src : ".");
+    peer_population(1000, k);
+    cpu_rounds(m, k, cv, peers, rounds);
+    rkin_model_free(m);
+    free(k);
+    free(ex);
+    free(cv);
+    free(ref);
+    return 0;
+  }
   if (argc > 1) snprintf(peers, sizeof peers, "%s", argv[1]);
   else snprintf(peers, sizeof peers, "%s/../shared/peers", src ? src : ".");
   snprintf(refpath, sizeof refpath, "%s/logs/pbpk_1000_exact.csv", peers);
@@ -228,6 +367,7 @@ int main(int argc, char **argv)
   else
     printf("deSolve compiled peer not run (needs r-base-dev and "
            "r-cran-desolve)\n");
+  if (py > 0) cpu_rounds(m, k, cv, peers, 3);
   rkin_model_free(m);
   free(k);
   free(ex);
