@@ -244,9 +244,13 @@ int main(int argc, char **argv)
            "seconds=%.4f cpu_s=%.4f evals=%d\n", k ? "fd" : "sens", n, t[k],
            cpu[k], f[k].n_eval);
   }
-  printf("-2LL difference (sensitivities - differences) %.2e; speed-up of "
-         "sensitivities over central differences %.2fx wall, %.2fx CPU\n",
-         f[0].m2ll - f[1].m2ll, t[1] / t[0], cpu[1] / cpu[0]);
+  /* central differences of step 1e-3 on the CVODES path carry a
+   * truncation error of about 1e-4 in the OFV (test_popsens_cv) */
+  printf("-2LL difference (sensitivities - differences) %.2e (%s 1e-3); "
+         "speed-up of sensitivities over central differences %.2fx wall, "
+         "%.2fx CPU\n", f[0].m2ll - f[1].m2ll,
+         fabs(f[0].m2ll - f[1].m2ll) < 1e-3 ? "within" : "NOT within",
+         t[1] / t[0], cpu[1] / cpu[0]);
   rkin_popfit_free(&f[0]);
   rkin_popfit_free(&f[1]);
   rkin_data_free(d);
