@@ -247,22 +247,26 @@ static double bench(const char *label, const rkin_popmodel *pm,
   rkin_popfit_opts o;
   rkin_popfit f;
   rkin_err err;
-  double *t = malloc((size_t)reps * sizeof *t);
+  double *t = malloc(2 * (size_t)reps * sizeof *t), *c = t + reps;
   int r;
   rkin_popfit_opts_default(&o);
   o.threads = threads;
   for (r = 0; r < reps; r++) {
-    double t0 = now();
+    double t0 = now(), c0 = (double)clock();
     int rc = rkin_popfit_run(pm, d, &o, &f, &err);
     t[r] = now() - t0;
+    c[r] = ((double)clock() - c0) / CLOCKS_PER_SEC;
     if (r == reps - 1)
-      printf("%-12s threads=%d  -2LL %.4f  evals %d  cov %s  ", label,
+      printf("%-12s threads=%d  -2LL %.6f  evals %d  cov %s  ", label,
              threads, f.m2ll, f.n_eval,
              rc || f.status ? "FAILED" : f.cov_status ? "failed" : "ok");
     rkin_popfit_free(&f);
   }
   qsort(t, (size_t)reps, sizeof *t, cmp);
-  printf("median %.3f s  min %.3f s\n", t[reps / 2], t[0]);
+  qsort(c, (size_t)reps, sizeof *c, cmp);
+  /* CPU time (all threads): the figure to compare on a loaded machine */
+  printf("median %.3f s  min %.3f s  CPU median %.3f s\n", t[reps / 2], t[0],
+         c[reps / 2]);
   printf("TIMING bench_popfit predictor=%s threads=%d reps=%d median_s=%.4f\n",
          label, threads, reps, t[reps / 2]);
   med = t[reps / 2];
@@ -293,7 +297,12 @@ static double nlme_peer(const char *src, int reps, double *m2ll)
       *m2ll = atof(line + 5);
       printf("nlme (R)     threads=1  %s", line);
     }
-    if (!strncmp(line, "TIMING theoph_nlme", 18) && m) med = atof(m + 9);
+    if (!strncmp(line, "TIMING theoph_nlme", 18) && m) {
+      char *cm = strstr(line, "cpu_median_s=");
+      med = atof(m + 9);
+      printf("nlme (R)     threads=1  median %.3f s  CPU median %.3f s\n",
+             med, cm ? atof(cm + 13) : NAN);
+    }
   }
   if (spawn_wait(in, pid) != 0) med = -1;
   return med;
