@@ -106,7 +106,7 @@ static rkin_route pick_route(const rkin_regimen_spec *sp)
    * doses are changed by F, ALAG, R or D takes the augmented route, where
    * the solver applies them */
   if (sp->opts.path == RKIN_PATH_CVODES || sp->infusion_h > 0
-      || rkin_model_has_dose_mods(m)
+      || rkin_model_has_dose_mods(m) || rkin_model_events(m)
       || !rkin_model_is_linear(m) || rkin_model_nstates(m) > RG_EIGEN_MAX
       || (uses_output(sp) && !rkin_model_outputs_linear(m)))
     return RKIN_ROUTE_AUGMENTED;
