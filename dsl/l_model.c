@@ -388,14 +388,192 @@ static int read_mods(lua_State *L, int ip, trace_ctx *c, const char *ctx,
   return any;
 }
 
+/* Fields of one entry of `events`. */
+static const char *const EVENT_KEYS[] = {"name", "trigger", "delay",
+                                         "priority", "persistent",
+                                         "initial_value",
+                                         "use_trigger_values", "assign",
+                                         NULL};
+
+/* A string kept alive in the holder table at `hold` (for c->fn and event
+ * names, which outlive the stack slot they were made in). */
+static const char *held(lua_State *L, int hold, const char *fmt,
+                        const char *a)
+{
+  const char *s = lua_pushfstring(L, fmt, a);
+  lua_rawseti(L, hold, (lua_Integer)lua_rawlen(L, hold) + 1);
+  return s;
+}
+
+/* Calls the function at fn with (s, p, t); leaves its result on the
+ * stack. */
+static void call_spt(lua_State *L, int fn, int s, int p, int t)
+{
+  lua_pushvalue(L, fn);
+  lua_pushvalue(L, s);
+  lua_pushvalue(L, p);
+  lua_pushvalue(L, t);
+  lua_call(L, 3, 1);
+}
+
+/* The event's delay or priority (field key of the entry at et): -1 when
+ * absent, else the node of a number or of what a function (s, p, t)
+ * returns. */
+static rkin_node event_number(lua_State *L, int et, const char *key,
+                              int is, int ip, int it, trace_ctx *c,
+                              const char *ectx)
+{
+  rkin_node n;
+  int ty = lua_getfield(L, et, key);
+  if (ty == LUA_TNIL) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  if (ty == LUA_TFUNCTION)
+    call_spt(L, lua_gettop(L), is, ip, it);
+  else if (ty != LUA_TNUMBER)
+    lrk_error(L, "%s: field '%s' must be a number or a function (s, p, t) "
+              "returning one (got %s)", ectx, key, lrk_got(L, -1));
+  n = lrk_trace_node(L, -1, c, key);
+  if (rkin_expr_is_bool(c->g, n))
+    lrk_error(L, "%s: %s is a condition, not a number", ectx, key);
+  lrk_trace_check_conditions(L, c);
+  lua_settop(L, et);
+  return n;
+}
+
+/* The optional field `events` (an array of {name=, trigger=, delay=,
+ * priority=, persistent=, initial_value=, use_trigger_values=, assign=}),
+ * each function traced once with s, p, t like ode, into *ev (scratch on
+ * the stack); returns the count. Assignments are in state order. */
+static size_t read_events(lua_State *L, int is, int ip, int it, trace_ctx *c,
+                          const char *ctx, rkin_model_event **ev)
+{
+  size_t n, k, i;
+  int evt, hold, ty = lua_getfield(L, 1, "events");
+  *ev = NULL;
+  if (ty == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (ty != LUA_TTABLE)
+    lrk_error(L, "%s: field 'events' must be an array of event tables "
+              "{trigger=, assign=, ...} (got %s)", ctx, lrk_got(L, -1));
+  evt = lua_gettop(L);
+  n = lua_rawlen(L, evt);
+  lua_pushnil(L);
+  while (lua_next(L, evt)) {
+    if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1
+        || (size_t)lua_tointeger(L, -2) > n)
+      lrk_error(L, "%s: field 'events' must be an array (1..n) of event "
+                "tables (got the key %s)", ctx, luaL_tolstring(L, -2, NULL));
+    lua_pop(L, 1);
+  }
+  *ev = lrk_scratch(L, n ? n : 1, sizeof **ev);
+  lua_newtable(L);
+  hold = lua_gettop(L);
+  for (k = 0; k < n; k++) {
+    rkin_model_event *v = &(*ev)[k];
+    const char *ectx, *nm;
+    int et, res;
+    char num[32];
+    if (lua_rawgeti(L, evt, (lua_Integer)k + 1) != LUA_TTABLE)
+      lrk_error(L, "%s: events[%d] must be a table {trigger=, assign=, "
+                "...} (got %s)", ctx, (int)k + 1, lrk_got(L, -1));
+    et = lua_gettop(L);
+    snprintf(num, sizeof num, "event%d", (int)k + 1);
+    nm = lrk_field_string(L, et, ctx, "name", 0, NULL);
+    nm = held(L, hold, "%s", nm ? nm : num);
+    if (!*nm)
+      lrk_error(L, "%s: events[%d]: field 'name' is empty", ctx, (int)k + 1);
+    ectx = lua_pushfstring(L, "%s: event '%s'", ctx, nm);
+    lua_rawseti(L, hold, (lua_Integer)lua_rawlen(L, hold) + 1);
+    lrk_check_keys(L, et, ectx, EVENT_KEYS);
+    v->name = nm;
+    v->initial_value = lrk_field_boolean(L, et, ectx, "initial_value", 1);
+    v->persistent = lrk_field_boolean(L, et, ectx, "persistent", 1);
+    v->from_trigger = lrk_field_boolean(L, et, ectx, "use_trigger_values",
+                                        1);
+    c->fn = held(L, hold, "event '%s' trigger", nm);
+    if (lua_getfield(L, et, "trigger") != LUA_TFUNCTION)
+      lrk_error(L, "%s: field 'trigger' must be a function (s, p, t) "
+                "returning a condition such as rk.gt(s.A, 1) (got %s)",
+                ectx, lrk_got(L, -1));
+    call_spt(L, lua_gettop(L), is, ip, it);
+    v->trigger = lrk_trace_condition(L, -1, c, "the trigger");
+    lrk_trace_check_conditions(L, c);
+    lua_settop(L, et);
+    c->fn = held(L, hold, "event '%s' delay", nm);
+    v->delay = event_number(L, et, "delay", is, ip, it, c, ectx);
+    c->fn = held(L, hold, "event '%s' priority", nm);
+    v->priority = event_number(L, et, "priority", is, ip, it, c, ectx);
+    c->fn = held(L, hold, "event '%s' assign", nm);
+    ty = lua_getfield(L, et, "assign");
+    if (ty != LUA_TFUNCTION)
+      lrk_error(L, "%s: field 'assign' must be a function (s, p, t) "
+                "returning {State = new value} (got %s)", ectx,
+                lrk_got(L, -1));
+    call_spt(L, lua_gettop(L), is, ip, it);
+    lrk_trace_check_conditions(L, c);
+    if (lua_type(L, -1) != LUA_TTABLE)
+      lrk_error(L, "%s: assign must return a table {State = new value} "
+                "(got %s)", ectx, lrk_got(L, -1));
+    res = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, res)) {
+      const char *key = lua_type(L, -2) == LUA_TSTRING
+                            ? lua_tostring(L, -2) : NULL;
+      for (i = 0; key && i < c->ns; i++)
+        if (strcmp(key, c->states[i]) == 0) break;
+      if (!key || i == c->ns) {
+        const char *bad = luaL_tolstring(L, -2, NULL);
+        lrk_error(L, "%s: assign returns a value for unknown state '%s' "
+                  "(states: %s)", ectx, bad,
+                  lrk_push_list(L, (const char *const *)c->states, c->ns));
+      }
+      v->n_assign++;
+      lua_pop(L, 1);
+    }
+    {
+      int *tg = lrk_scratch(L, v->n_assign ? v->n_assign : 1, sizeof *tg);
+      rkin_node *val;
+      size_t a = 0;
+      lua_rawseti(L, hold, (lua_Integer)lua_rawlen(L, hold) + 1);
+      val = lrk_scratch(L, v->n_assign ? v->n_assign : 1, sizeof *val);
+      lua_rawseti(L, hold, (lua_Integer)lua_rawlen(L, hold) + 1);
+      for (i = 0; i < c->ns; i++) {
+        if (lua_getfield(L, res, c->states[i]) != LUA_TNIL) {
+          const char *what = lua_pushfstring(L, "value assigned to '%s'",
+                                             c->states[i]);
+          val[a] = lrk_trace_node(L, -2, c, what);
+          if (rkin_expr_is_bool(c->g, val[a]))
+            lrk_error(L, "%s: the %s is a condition, not a number", ectx,
+                      what);
+          tg[a++] = (int)i;
+          lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+      }
+      v->target = tg;
+      v->value = val;
+    }
+    lua_settop(L, et - 1);
+  }
+  /* the holder and the scratch stay on the stack (under whatever follows) */
+  lua_settop(L, hold);
+  return n;
+}
+
 /* rk.model{name=, nuclide=, states=, params=, positive=, ode=, outputs=,
- * bioav=, lag=, rate=, duration=, description=, source=} -> model. */
+ * bioav=, lag=, rate=, duration=, events=, description=, source=} ->
+ * model. */
 static int model_new(lua_State *L)
 {
   static const char *const keys[] = {"name", "nuclide", "states", "params",
                                      "positive", "ode", "outputs",
                                      "bioav", "lag", "rate", "duration",
-                                     "description", "source", NULL};
+                                     "events", "description", "source",
+                                     NULL};
   const char *name, *ctx;
   trace_ctx *c;
   lmodel *lm;
@@ -405,6 +583,8 @@ static int model_new(lua_State *L)
   int ictx, imodel, ifn_ode, ifn_out, is, ip, it;
   rkin_node *deriv, *mods;
   int has_mods;
+  rkin_model_event *events;
+  size_t n_events;
   const char **out_names = NULL;
   rkin_node *out_nodes = NULL;
   size_t n_out = 0;
@@ -478,6 +658,7 @@ static int model_new(lua_State *L)
   read_derivs(L, lua_gettop(L), c, ctx, deriv);
   mods = lrk_scratch(L, RKIN_MOD_N * c->ns, sizeof *mods);
   has_mods = read_mods(L, ip, c, ctx, mods);
+  n_events = read_events(L, is, ip, it, c, ctx, &events);
 
   rkin_err_clear(&err);
   if (rkin_graph_error(c->g, &err) != 0) return lrk_raise(L, ctx, &err);
@@ -501,6 +682,8 @@ static int model_new(lua_State *L)
   lm->m = rkin_model_new(&spec, g, &err);
   if (!lm->m) return lrk_raise(L, ctx, &err);
   if (has_mods && rkin_model_set_dose_mods(lm->m, mods, &err))
+    return lrk_raise(L, ctx, &err);
+  if (n_events && rkin_model_set_events(lm->m, events, n_events, &err))
     return lrk_raise(L, ctx, &err);
   lm->positive = malloc(c->np ? c->np : 1);
   if (!lm->positive) return lrk_error(L, "%s: out of memory", ctx);

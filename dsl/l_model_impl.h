@@ -59,6 +59,10 @@ void lrk_trace_push_expr(lua_State *L, int ctx_idx, rkin_node n);
  * `what` says where it is used, for messages. */
 rkin_node lrk_trace_node(lua_State *L, int idx, trace_ctx *c,
                          const char *what);
+/* The condition at idx (a condition of trace c, or a Lua boolean made a
+ * constant one), noted as used; raises for anything else. */
+rkin_node lrk_trace_condition(lua_State *L, int idx, trace_ctx *c,
+                              const char *what);
 /* Pushes the read-only proxy table s (is_state) or p of the trace at
  * ctx_idx, pre-filled with its leaves. */
 void lrk_trace_push_proxy(lua_State *L, int ctx_idx, int is_state);

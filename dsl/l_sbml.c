@@ -411,12 +411,13 @@ static void expr_lua(luagen *x, rkin_node n, int top)
   luaL_addstring(x->b, "nil");
 }
 
-/* One traced function (ode or outputs) returning name = node for the n
- * roots: subexpressions used twice, or nested deeper than Lua parses,
- * become v[k] = ..., children before parents. */
-static void function_lua(luagen *x, const char *fn, size_t n,
-                         const rkin_node *roots,
-                         const char *(*name)(const rkin_model *, size_t))
+/* One traced function (ode, outputs, or an event's) returning name =
+ * node for the n roots (names NULL: returning the one root itself), at
+ * indentation ind: subexpressions used twice, or nested deeper than Lua
+ * parses, become v[k] = ..., children before parents. */
+static void function_lua(luagen *x, const char *ind, const char *fn,
+                         size_t n, const rkin_node *roots,
+                         const char *const *names)
 {
   size_t ng = rkin_graph_size(x->g), i;
   int k, nt = 0, *need = x->depth;
@@ -434,9 +435,11 @@ static void function_lua(luagen *x, const char *fn, size_t n,
       x->uses[c]++;
     }
   }
-  luaL_addstring(x->b, "  ");
+  luaL_addstring(x->b, ind);
   luaL_addstring(x->b, fn);
-  luaL_addstring(x->b, " = function(s, p, t)\n    local v = {}\n");
+  luaL_addstring(x->b, " = function(s, p, t)\n");
+  luaL_addstring(x->b, ind);
+  luaL_addstring(x->b, "  local v = {}\n");
   for (k = 0; k < (int)ng; k++) {
     int j, nk, d = 0;
     if (!need[k]) continue;
@@ -455,31 +458,70 @@ static void function_lua(luagen *x, const char *fn, size_t n,
       char num[32];
       x->temp[k] = ++nt;
       need[k] = 1;
-      snprintf(num, sizeof num, "    v[%d] = ", nt);
+      snprintf(num, sizeof num, "  v[%d] = ", nt);
+      luaL_addstring(x->b, ind);
       luaL_addstring(x->b, num);
       expr_lua(x, k, 1);
       luaL_addchar(x->b, '\n');
     }
   }
-  luaL_addstring(x->b, "    return {\n");
-  for (i = 0; i < n; i++) {
-    luaL_addstring(x->b, "      ");
-    put_name(x->b, "", name(x->m, i));
-    luaL_addstring(x->b, " = ");
-    expr_lua(x, roots[i], 0);
-    luaL_addstring(x->b, ",\n");
+  luaL_addstring(x->b, ind);
+  if (!names) {
+    luaL_addstring(x->b, "  return ");
+    expr_lua(x, roots[0], 0);
+    luaL_addchar(x->b, '\n');
+  } else {
+    luaL_addstring(x->b, "  return {\n");
+    for (i = 0; i < n; i++) {
+      luaL_addstring(x->b, ind);
+      luaL_addstring(x->b, "    ");
+      put_name(x->b, "", names[i]);
+      luaL_addstring(x->b, " = ");
+      expr_lua(x, roots[i], 0);
+      luaL_addstring(x->b, ",\n");
+    }
+    luaL_addstring(x->b, ind);
+    luaL_addstring(x->b, "  }\n");
   }
-  luaL_addstring(x->b, "    }\n  end,\n");
+  luaL_addstring(x->b, ind);
+  luaL_addstring(x->b, "end,\n");
 }
 
-static const char *state_name(const rkin_model *m, size_t i)
+static void flag_lua(luaL_Buffer *b, const char *key, int v)
 {
-  return rkin_model_state_name(m, i);
+  luaL_addstring(b, "      ");
+  luaL_addstring(b, key);
+  luaL_addstring(b, v ? " = true,\n" : " = false,\n");
 }
 
-static const char *output_name(const rkin_model *m, size_t i)
+/* The model's events as the rk.model field `events` (every attribute
+ * written, so the defaults do not matter). names: scratch for as many
+ * names as the model has states. */
+static void events_lua(luagen *x, const char **names)
 {
-  return rkin_model_output_name(m, i);
+  const rkin_mevents *e = rkin_model_events(x->m);
+  size_t k, j;
+  luaL_addstring(x->b, "  -- delays are in hours; assign gives the states' "
+                 "new values\n  events = {\n");
+  for (k = 0; k < rkin_mevents_count(e); k++) {
+    rkin_model_event v;
+    rkin_mevents_spec(e, k, &v);
+    luaL_addstring(x->b, "    {\n      name = ");
+    put_str(x->b, v.name);
+    luaL_addstring(x->b, ",\n");
+    flag_lua(x->b, "initial_value", v.initial_value);
+    flag_lua(x->b, "persistent", v.persistent);
+    flag_lua(x->b, "use_trigger_values", v.from_trigger);
+    function_lua(x, "      ", "trigger", 1, &v.trigger, NULL);
+    if (v.delay >= 0) function_lua(x, "      ", "delay", 1, &v.delay, NULL);
+    if (v.priority >= 0)
+      function_lua(x, "      ", "priority", 1, &v.priority, NULL);
+    for (j = 0; j < v.n_assign; j++)
+      names[j] = rkin_model_state_name(x->m, (size_t)v.target[j]);
+    function_lua(x, "      ", "assign", v.n_assign, v.value, names);
+    luaL_addstring(x->b, "    },\n");
+  }
+  luaL_addstring(x->b, "  },\n");
 }
 
 /* rk.sbml.to_lua(sbml_path, lua_path [, opts]): a readable Lua model file
@@ -493,19 +535,13 @@ static int sbml_to_lua(lua_State *L)
   luagen x;
   size_t i, ns, no, ng;
   rkin_node *roots;
+  const char **names;
   rkin_err err;
   char num[64];
   lua_settop(L, 3);
   lua_rotate(L, 2, -1);         /* opts at 2, the output path at 3 */
   load(L, "rk.sbml.to_lua", &r);
   m = r.model;
-  if (rkin_model_events(m)) {
-    char ev[256];
-    snprintf(ev, sizeof ev, "%s", rkin_mevents_name(rkin_model_events(m), 0));
-    rkin_sbml_result_free(&r);
-    return lrk_error(L, "rk.sbml.to_lua: %s: event '%s': a Lua model has no "
-                     "events (not written)", lua_tostring(L, 1), ev);
-  }
   ns = rkin_model_nstates(m);
   no = rkin_model_noutputs(m);
   ng = rkin_graph_size(rkin_model_graph(m));
@@ -515,8 +551,9 @@ static int sbml_to_lua(lua_State *L)
   x.uses = calloc(ng + 1, sizeof *x.uses);
   x.depth = calloc(ng + 1, sizeof *x.depth);
   roots = calloc(ns + no + 1, sizeof *roots);
-  if (!x.temp || !x.uses || !x.depth || !roots) {
-    free(x.temp); free(x.uses); free(x.depth); free(roots);
+  names = calloc(ns + no + 1, sizeof *names);
+  if (!x.temp || !x.uses || !x.depth || !roots || !names) {
+    free(x.temp); free(x.uses); free(x.depth); free(roots); free(names);
     rkin_sbml_result_free(&r);
     return lrk_error(L, "rk.sbml.to_lua: out of memory");
   }
@@ -583,13 +620,21 @@ static int sbml_to_lua(lua_State *L)
     luaL_addchar(&b, '\n');
   }
   luaL_addstring(&b, "  },\n");
-  for (i = 0; i < ns; i++) roots[i] = rkin_model_deriv_node(m, i);
-  function_lua(&x, "ode", ns, roots, state_name);
-  if (no) {
-    for (i = 0; i < no; i++) roots[i] = rkin_model_output_node(m, i);
-    function_lua(&x, "outputs", no, roots, output_name);
+  for (i = 0; i < ns; i++) {
+    roots[i] = rkin_model_deriv_node(m, i);
+    names[i] = rkin_model_state_name(m, i);
   }
+  function_lua(&x, "  ", "ode", ns, roots, names);
+  if (no) {
+    for (i = 0; i < no; i++) {
+      roots[i] = rkin_model_output_node(m, i);
+      names[i] = rkin_model_output_name(m, i);
+    }
+    function_lua(&x, "  ", "outputs", no, roots, names);
+  }
+  if (rkin_model_events(m)) events_lua(&x, names);
   luaL_addstring(&b, "}\n");
+  free(names);
   free(x.temp);
   free(x.uses);
   free(x.depth);

@@ -427,6 +427,36 @@ static rkin_node cond_arg(lua_State *L, int i, trace_ctx *c,
                    "(got %s)", name, i, lrk_got(L, i));
 }
 
+rkin_node lrk_trace_condition(lua_State *L, int idx, trace_ctx *c,
+                              const char *what)
+{
+  rkin_node n;
+  if (lua_type(L, idx) == LUA_TBOOLEAN) {
+    /* a constant condition: 0 < 1 or 1 < 0 */
+    int v = lua_toboolean(L, idx);
+    n = rkin_expr_binary(c->g, RKIN_OP_LT, rkin_expr_const(c->g, v ? 0 : 1),
+                         rkin_expr_const(c->g, v ? 1 : 0));
+    lrk_trace_check(L, c, n);
+    return n;
+  }
+  if (!luaL_testudata(L, idx, EXPR_MT))
+    lrk_error(L, "%s '%s': %s: %s must be a condition (rk.lt, rk.le, "
+              "rk.gt, rk.ge, rk.all, rk.any, rk.negate) or a boolean (got "
+              "%s)", KIND(c), c->model, c->fn, what, lrk_got(L, idx));
+  n = lrk_trace_node(L, idx, c, what);
+  if (!rkin_expr_is_bool(c->g, n)) {
+    char buf[200];
+    rkin_expr_format(c->g, n, (const char *const *)c->states,
+                     (const char *const *)c->params, buf, sizeof buf);
+    lrk_error(L, "%s '%s': %s: %s (%s) is a number, not a condition; "
+              "expected a comparison such as rk.gt(x, y), rk.all/rk.any of "
+              "comparisons, or true/false", KIND(c), c->model, c->fn, what,
+              buf);
+  }
+  note_cond(L, c, n, 1);
+  return n;
+}
+
 /* rk.all(c1, c2, ...) / rk.any(...): booleans fold, conditions combine. */
 static int logic(lua_State *L, rkin_op op, const char *name)
 {

@@ -40,6 +40,88 @@ local function worst(m, r1, r2)
   return w
 end
 
+-- ------------------------------------------- events of a Lua model (rk.model)
+do
+  -- a dose of D at 2 h delayed 1.5 h (executes at 3.5 h), counted in n; a
+  -- refill to 8 when A < 2 after 5 h (closed form: A = D e^(-k (t - 3.5))
+  -- until A reaches 2 at 3.5 + ln(D / 2) / k, then 8 e^(-k (t - t1)))
+  local k, D = 0.5, 10
+  local function evmodel(extra)
+    local ev = {
+      {name = "dose", trigger = function(s, p, t) return rk.ge(t, 2) end,
+       delay = 1.5, initial_value = false,
+       assign = function(s, p, t) return {A = s.A + p.D, n = s.n + 1} end},
+      {name = "refill", persistent = false, use_trigger_values = false,
+       trigger = function(s, p, t) return rk.all(rk.lt(s.A, 2), rk.gt(t, 5)) end,
+       priority = function(s, p, t) return s.n end,
+       assign = function(s, p, t) return {A = 8} end},
+    }
+    for key, v in pairs(extra or {}) do ev[1][key] = v end
+    return rk.model{name = "lua events", states = {"A", "n"},
+      params = {k = k, D = D},
+      ode = function(s, p, t) return {A = -p.k * s.A, n = 0} end,
+      outputs = function(s, p, t) return {C = s.A / 2} end,
+      events = ev}
+  end
+  local m = evmodel()
+  local t1 = 3.5 + math.log(D / 2) / k
+  local q = {times = {1, 3.4, 4, 6, t1 + 0.5, 8}, rtol = 1e-10, atol = 1e-12}
+  local r = m:simulate(q)
+  t.is(r.states.A[2], 0, 0, "Lua event: the delayed dose not before 3.5 h")
+  t.is(r.states.A[3], D * math.exp(-k * 0.5), 1e-7,
+    "Lua event: dose at 2 h + delay 1.5 h, A(4 h) = D e^(-k 0.5)")
+  t.is(r.states.n[4], 1, 0, "Lua event: the assignment counts the dose")
+  t.is(r.states.A[5], 8 * math.exp(-k * 0.5), 1e-6,
+    "Lua event: threshold refill to 8 at A = 2 (t = 3.5 + ln(D/2)/k)")
+  local x = tmp .. "/luaev.xml"
+  m:write_sbml(x)
+  local m2 = rk.sbml.load(x, {quiet = true})
+  local q2 = {times = rk.seq(0, 24, 0.25), rtol = 1e-10, atol = 1e-12}
+  local rr = m:simulate(q2)
+  local w = worst(m, rr, m2:simulate(q2))
+  t.ok(w <= 1e-12, ("Lua events -> write_sbml -> load: the same simulation (worst rel. diff %.2g)"):format(w))
+  local lf = tmp .. "/luaev.lua"
+  rk.sbml.to_lua(x, lf, {quiet = true})
+  local text = t.read_file(lf)
+  t.like(text, 'name = "dose"', "to_lua: events with their names")
+  t.like(text, "use_trigger_values = false", "to_lua: every event attribute written")
+  local m3 = dofile(lf)
+  w = worst(m, rr, m3:simulate(q2))
+  t.ok(w <= 1e-12, ("Lua events -> SBML -> to_lua: the same simulation (worst rel. diff %.2g)"):format(w))
+  -- each attribute matters (the round trip above would not see a dropped one)
+  local function at(mm, time)
+    return mm:simulate{times = {time}, rtol = 1e-10, atol = 1e-12}.states.A[1]
+  end
+  t.is(at(evmodel{delay = 0}, 2.5), D * math.exp(-k * 0.5), 1e-7,
+    "Lua event: delay 0 executes at the trigger")
+  t.is(at(evmodel{initial_value = true, trigger = function(s, p, t) return rk.ge(t, 0) end}, 2), 0, 0,
+    "Lua event: initial_value true, a trigger true at t0 does not fire")
+  t.is(at(evmodel{trigger = function(s, p, t) return rk.ge(t, 0) end}, 2), D * math.exp(-k * 0.5), 1e-7,
+    "Lua event: initial_value false, a trigger true at t0 fires at t0")
+  t.is(at(evmodel{persistent = false, trigger = function(s, p, t) return rk.all(rk.ge(t, 2), rk.lt(t, 3)) end}, 5), 0, 0,
+    "Lua event: not persistent, cancelled when its trigger turns false before the delay ends")
+  t.is(at(evmodel{use_trigger_values = false, delay = 1,
+                  assign = function(s, p, t) return {A = t} end}, 3), 3, 1e-9,
+    "Lua event: use_trigger_values false, the value at execution (t = 3 h)")
+  t.is(at(evmodel{delay = 1, assign = function(s, p, t) return {A = t} end}, 3), 2, 1e-9,
+    "Lua event: use_trigger_values true, the value at the trigger (t = 2 h)")
+  -- bad input
+  t.raises(function() evmodel{trigger = 3} end, "field 'trigger' must be a function",
+    "Lua event: a trigger that is not a function")
+  t.raises(function() evmodel{trigger = function(s, p, t) return s.A end} end,
+    "the trigger %(A%) is a number, not a condition", "Lua event: a number as trigger")
+  t.raises(function() evmodel{assign = function(s, p, t) return {B = 1} end} end,
+    "unknown state 'B'", "Lua event: assignment to an unknown state")
+  t.raises(function() evmodel{dealy = 1} end, "unknown field 'dealy'",
+    "Lua event: a misspelt field")
+  t.raises(function() evmodel{delay = function(s, p, t) return rk.gt(t, 1) end} end,
+    "delay is a condition", "Lua event: a condition as delay")
+  t.raises(function()
+    rk.model{name = "e", states = {"A"}, params = {}, events = 3,
+             ode = function(s) return {A = 0} end}
+  end, "field 'events' must be an array", "Lua events: not a table")
+end
+
 do
   -- every op of the expression graph, a nuclide, outputs
   local m = rk.model{name = "all ops", nuclide = "Lu-177",

@@ -14,7 +14,10 @@
 -- Version 4) is loaded with the model's own time unit, simulated at the
 -- settings file's times, and every variable compared with the case's
 -- tolerances: |computed - expected| <= absolute + relative |expected|.
--- One TAP line per supported case; counts by tag at the end.
+-- One TAP line per supported case; counts by tag at the end. A passing
+-- case with events is also written (m:write_sbml) and read back, and
+-- written as Lua (rk.sbml.to_lua) and run: both must give the first
+-- simulation to 1e-12 relative (one more TAP line).
 local rk = require "radiokin"
 local t = require "radiokin.tap"
 
@@ -152,7 +155,50 @@ local function run_case(dir, id, st)
     end
   end
   if where then return false, where end
-  return true
+  return true, nil, m, r, times, file
+end
+
+-- Worst relative difference of run r2 of m2 from run r of m, over m's
+-- states and outputs (nil and a message when m2 lacks one).
+local function worst_diff(m, r, m2, r2)
+  local w = 0
+  for _, kind in ipairs({"states", "outputs"}) do
+    for _, n in ipairs(m[kind]) do
+      local a, b = r[kind][n], r2[kind][n]
+      if not b then return nil, ("%s '%s' missing"):format(kind, n) end
+      for k = 1, #a do
+        if a[k] ~= b[k] then
+          w = math.max(w, math.abs(a[k] - b[k]) / math.max(math.abs(a[k]), math.abs(b[k])))
+        end
+      end
+    end
+  end
+  return w
+end
+
+local scratch = t.scratch()
+
+-- m (loaded from file, run r at times) -> write_sbml -> load, and
+-- file -> to_lua -> dofile: the same runs to 1e-12.
+local function round_trip(id, m, r, times, file)
+  local q = {times = times, rtol = 1e-10, atol = 1e-16, max_steps = 500000}
+  local xf, lf = scratch .. "/" .. id .. ".xml", scratch .. "/" .. id .. ".lua"
+  local ok, err = pcall(function()
+    m:write_sbml(xf)
+    local m2 = rk.sbml.load(xf, {quiet = true})
+    local w1, e1 = worst_diff(m, r, m2, m2:simulate(q))
+    if not w1 then error("write_sbml: " .. e1) end
+    rk.sbml.to_lua(file, lf, {quiet = true})
+    local m3 = dofile(lf)
+    local w2, e2 = worst_diff(m, r, m3, m3:simulate(q))
+    if not w2 then error("to_lua: " .. e2) end
+    if w1 > 1e-12 or w2 > 1e-12 then
+      error(("worst rel. diff %.3g (write_sbml), %.3g (to_lua)"):format(w1, w2))
+    end
+  end)
+  os.remove(xf)
+  os.remove(lf)
+  return ok, err
 end
 
 local dir = suite .. "/cases"
@@ -174,6 +220,7 @@ else
 end
 
 local by_tag, totals, failures = {}, {pass = 0, fail = 0, unsupported = 0}, {}
+local n_round = 0
 local function count(tagl, what)
   totals[what] = totals[what] + 1
   for _, tg in ipairs(tagl) do
@@ -203,12 +250,21 @@ for _, id in ipairs(cases) do
       count(tagl, "unsupported")
       t.diag(("%s unsupported: %s"):format(id, why))
     else
-      local pass, msg = run_case(cdir, id, settings(st))
+      local pass, msg, m, r, times, file = run_case(cdir, id, settings(st))
       count(tagl, pass and "pass" or "fail")
       t.ok(pass, ("case %s (%s)"):format(id, table.concat(tagl, ", ")))
       if not pass then
         t.diag("  " .. msg)
         failures[#failures + 1] = id
+      elseif table.concat(tagl, ","):match("Event") then
+        local rt, rmsg = round_trip(id, m, r, times, file)
+        n_round = n_round + 1
+        t.ok(rt, ("case %s: write_sbml -> load and to_lua give the same "
+                  .. "simulation to 1e-12"):format(id))
+        if not rt then
+          t.diag("  " .. tostring(rmsg))
+          failures[#failures + 1] = id .. "(round trip)"
+        end
       end
     end
   end
@@ -224,5 +280,6 @@ for _, tg in ipairs(names) do
   local c = by_tag[tg]
   t.diag(("%-32s %6d %6d %12d"):format(tg, c.pass, c.fail, c.unsupported))
 end
+t.diag(("round trips of passing event cases: %d"):format(n_round))
 if #failures > 0 then t.diag("failed: " .. table.concat(failures, " ")) end
 t.done()

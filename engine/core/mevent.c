@@ -13,6 +13,10 @@ typedef struct {
   size_t n_assign;
   int *target;
   rkin_tape *values;
+  /* the event as given (nodes of the model's graph), for writers and
+   * for models built from this one (rkin_mevents_spec) */
+  rkin_node trigger, delay, priority;
+  rkin_node *value;
 } mev;
 
 struct rkin_mevents {
@@ -29,6 +33,7 @@ void rkin_mevents_free(rkin_mevents *e)
   for (k = 0; e->ev && k < e->n; k++) {
     free(e->ev[k].name);
     free(e->ev[k].target);
+    free(e->ev[k].value);
     rkin_tape_free(e->ev[k].values);
   }
   free(e->ev);
@@ -109,9 +114,15 @@ rkin_mevents *rkin_mevents_compile(rkin_graph *g, const char *model,
     if (check(g, model, n_states, n_params, state_names, v, err)) goto fail;
     if (!(d->name = strdup(v->name ? v->name : "?"))
         || !(d->target = malloc((v->n_assign ? v->n_assign : 1)
-                                * sizeof *d->target)))
+                                * sizeof *d->target))
+        || !(d->value = malloc((v->n_assign ? v->n_assign : 1)
+                               * sizeof *d->value)))
       goto nomem;
     memcpy(d->target, v->target, v->n_assign * sizeof *d->target);
+    memcpy(d->value, v->value, v->n_assign * sizeof *d->value);
+    d->trigger = v->trigger;
+    d->delay = v->delay >= 0 ? v->delay : -1;
+    d->priority = v->priority >= 0 ? v->priority : -1;
     d->n_assign = v->n_assign;
     d->initial_value = v->initial_value != 0;
     d->persistent = v->persistent != 0;
@@ -196,6 +207,21 @@ size_t rkin_mevents_nassign(const rkin_mevents *e, size_t k)
 const int *rkin_mevents_targets(const rkin_mevents *e, size_t k)
 {
   return e->ev[k].target;
+}
+void rkin_mevents_spec(const rkin_mevents *e, size_t k,
+                       rkin_model_event *out)
+{
+  const mev *d = &e->ev[k];
+  out->name = d->name;
+  out->trigger = d->trigger;
+  out->initial_value = d->initial_value;
+  out->persistent = d->persistent;
+  out->from_trigger = d->from_trigger;
+  out->delay = d->delay;
+  out->priority = d->priority;
+  out->n_assign = d->n_assign;
+  out->target = d->target;
+  out->value = d->value;
 }
 size_t rkin_mevents_max_assign(const rkin_mevents *e)
 {

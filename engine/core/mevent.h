@@ -57,6 +57,11 @@ int rkin_mevents_has_delay(const rkin_mevents *e, size_t k);
 int rkin_mevents_has_priority(const rkin_mevents *e, size_t k);
 size_t rkin_mevents_nassign(const rkin_mevents *e, size_t k);
 const int *rkin_mevents_targets(const rkin_mevents *e, size_t k);
+/* Event k as it was given (its nodes in the model's graph; pointers into
+ * e, valid while e lives): for writers (SBML, Lua) and for models made
+ * from this one (a regimen's augmented model copies the nodes). */
+void rkin_mevents_spec(const rkin_mevents *e, size_t k,
+                       rkin_model_event *out);
 /* The most assignments of one event, and scratch doubles any evaluation
  * below needs. */
 size_t rkin_mevents_max_assign(const rkin_mevents *e);

@@ -123,12 +123,14 @@ typedef struct {
 
 /* One patient through all cycles; writes its TIA slots. */
 static int run_patient(cohort_job *job, rkin_solver *s, size_t i,
-                       double *y, double *tia, long *steps, rkin_err *err)
+                       double *y, double *tia, rkin_mevcarry *carry,
+                       long *steps, rkin_err *err)
 {
   const rkin_cohort_spec *sp = job->spec;
   size_t ns = rkin_model_nstates(sp->model), c;
   const double *p = sp->params + i * rkin_model_nparams(sp->model);
   memset(y, 0, ns * sizeof *y);
+  rkin_mevcarry_clear(carry);
   for (c = 0; c < sp->n_cycles; c++) {
     rkin_solve_req rq = {0};
     rkin_solve_res rs = {0};
@@ -142,6 +144,7 @@ static int run_patient(cohort_job *job, rkin_solver *s, size_t i,
     rq.n_tia = sp->n_tia;
     rs.tia = tia + c * sp->n_tia;
     rs.y_end = y;    /* the next cycle starts where this one ended */
+    rq.ev_carry = carry;   /* and so do the model's events (NULL: none) */
     rc = rkin_solver_run(s, &rq, &rs, err);
     *steps += rs.n_steps;
     if (rc) return rkin_err_prefix(err, "patient %zu, cycle %zu: ",
@@ -160,8 +163,10 @@ static void *worker(void *arg)
   rkin_solver *s = rkin_solver_new(sp->model, &sp->opts, &err);
   double *y = malloc(ns * sizeof *y);
   long steps = 0;
+  rkin_mevcarry *carry = rkin_model_events(sp->model) ? rkin_mevcarry_new()
+                                                      : NULL;
 
-  if (!s || !y) {
+  if (!s || !y || (rkin_model_events(sp->model) && !carry)) {
     pthread_mutex_lock(&job->lock);
     if (!job->setup_code) {
       job->setup_code = s ? RKIN_ENOMEM : err.code;
@@ -177,7 +182,7 @@ static void *worker(void *arg)
       int rc;
       if (i >= sp->n_patients) break;
       tia = job->res->tia + i * per;
-      rc = run_patient(job, s, i, y, tia, &steps, &err);
+      rc = run_patient(job, s, i, y, tia, carry, &steps, &err);
       job->res->status[i] = rc;
       if (rc) {
         for (k = 0; k < per; k++) tia[k] = NAN;
@@ -195,6 +200,7 @@ static void *worker(void *arg)
   }
   atomic_fetch_add(&job->steps, steps);
   free(y);
+  rkin_mevcarry_free(carry);
   rkin_solver_free(s);
   return NULL;
 }

@@ -116,6 +116,7 @@ static rkin_route pick_route(const rkin_regimen_spec *sp)
    * augmented route, where the solver applies them */
   if (sp->opts.path == RKIN_PATH_CVODES || sp->infusion_h > 0
       || sp->carrier_per_mbq > 0 || rkin_model_has_dose_mods(m)
+      || rkin_model_events(m)
       || !rkin_model_is_linear(m) || rkin_model_nstates(m) > RG_EIGEN_MAX
       || (uses_output(sp) && !rkin_model_outputs_linear(m)))
     return RKIN_ROUTE_AUGMENTED;

@@ -156,15 +156,13 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   aug_mem a;
   copier c;
   char name[96];
-  rkin_node *mods = NULL;
-  if (rkin_model_events(m))
-    return rkin_err_set(err, RKIN_EINVAL, "regimen: model '%s' has events "
-                        "(event '%s'); the regimen's augmented model does "
-                        "not carry them (not implemented)",
-                        rkin_model_name(m),
-                        rkin_mevents_name(rkin_model_events(m), 0));
+  rkin_node *mods = NULL, *evals = NULL;
+  size_t ne = rkin_mevents_count(rkin_model_events(m));
+  rkin_model_event *evs = calloc(ne + 1, sizeof *evs);
+  if (!evs) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
   if (!aug_mem_alloc(&a, r, ng) || !(c.dst = rkin_graph_new())) {
     aug_mem_free(&a, nr);
+    free(evs);
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
   }
   c.src = rkin_model_graph(m);
@@ -182,6 +180,7 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
     if (!(mods = malloc(RKIN_MOD_N * na * sizeof *mods))) {
       aug_mem_free(&a, nr);
       rkin_graph_free(c.dst);
+      free(evs);
       return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
     }
     for (k = 0; k < RKIN_MOD_N * na; k++) mods[k] = -1;
@@ -189,6 +188,33 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
       for (i = 0; i < n; i++)
         mods[(size_t)kind * na + i] =
           copy_node(&c, rkin_model_dose_mod_node(m, kind, i));
+  }
+  /* the model's events on its own states, their nodes copied */
+  if (ne) {
+    size_t k, na_all = 0;
+    for (k = 0; k < ne; k++) {
+      rkin_mevents_spec(rkin_model_events(m), k, &evs[k]);
+      na_all += evs[k].n_assign;
+    }
+    if (!(evals = malloc((na_all + 1) * sizeof *evals))) {
+      aug_mem_free(&a, nr);
+      rkin_graph_free(c.dst);
+      free(mods);
+      free(evs);
+      return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+    }
+    na_all = 0;
+    for (k = 0; k < ne; k++) {
+      rkin_model_event *v = &evs[k];
+      size_t j;
+      v->trigger = copy_node(&c, v->trigger);
+      v->delay = copy_node(&c, v->delay);
+      v->priority = copy_node(&c, v->priority);
+      for (j = 0; j < v->n_assign; j++)
+        evals[na_all + j] = copy_node(&c, v->value[j]);
+      v->value = evals + na_all;
+      na_all += v->n_assign;
+    }
   }
   snprintf(name, sizeof name, "%s+aux", rkin_model_name(m));
   sp.name = name;
@@ -203,6 +229,12 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   sp.output_expr = a.outx;
   r->aug = rkin_model_new(&sp, c.dst, err);   /* owns c.dst */
   aug_mem_free(&a, nr);
+  if (r->aug && ne && rkin_model_set_events(r->aug, evs, ne, err)) {
+    rkin_model_free(r->aug);
+    r->aug = NULL;
+  }
+  free(evs);
+  free(evals);
   if (!r->aug) {
     free(mods);
     return rkin_err_prefix(err, "regimen: augmented model: ");
@@ -272,6 +304,7 @@ static int aug_begin(rg_ws *ws, size_t i, const double *y, double *ya,
   rq->params = r->sp.params + i * r->np;
   rq->tia = r->aug_q;
   rq->n_tia = r->nr;
+  rq->ev_carry = ws->carry;
   return aug_dosing(r, a_mbq, d, err);
 }
 

@@ -45,6 +45,9 @@ typedef struct {
   double *buf;                 /* scratch doubles (rg_scratch) */
   long steps;                  /* CVODES steps taken */
   double *aux;                 /* (nr + 1) (RKIN_TAC_MAX_POINTS + 8) + 4 n */
+  rkin_mevcarry *carry;        /* the model events of the patient whose
+                                  cycles run (set around rg_cycle; NULL:
+                                  each cycle starts afresh) */
   rkin_err err;
 } rg_ws;
 

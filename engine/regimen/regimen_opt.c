@@ -760,6 +760,16 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   best_plan b;
   double *x = calloc(3 * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
   int rc = RKIN_OK;
+  if (rkin_model_events(ws->r->sp.model)) {
+    free(x);
+    return rkin_err_set(err, RKIN_EINVAL, "regimen optimiser: model '%s' "
+                        "has events (event '%s'): its gradients would need "
+                        "sensitivities across events (not implemented); use "
+                        "a rule without the optimiser",
+                        rkin_model_name(ws->r->sp.model),
+                        rkin_mevents_name(rkin_model_events(
+                            ws->r->sp.model), 0));
+  }
   if (m > 64 || u->n_limits > 16) {
     free(x);
     return rkin_err_set(err, RKIN_EINVAL, "regimen optimiser: at most 64 "
@@ -832,6 +842,11 @@ int rkin_regimen_evaluate(rkin_regimen *r, size_t patient, size_t k,
   if (r->kstatus[patient] < 0)
     return rkin_err_set(err, r->kstatus[patient], "%s", r->kmsg[patient]);
   if ((rc = rg_ws_init(&ws, r, err))) return rc;
+  /* the model's events go on from cycle to cycle */
+  if (rkin_model_events(r->sp.model) && !(ws.carry = rkin_mevcarry_new())) {
+    rg_ws_clear(&ws);
+    return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  }
   y = ws.aux;
   dose = y + r->n;
   bed = dose + nr;
@@ -851,6 +866,8 @@ int rkin_regimen_evaluate(rkin_regimen *r, size_t patient, size_t k,
       if (cum_bed_gy) cum_bed_gy[q] += bed[q];
     }
   }
+  rkin_mevcarry_free(ws.carry);
+  ws.carry = NULL;
   rg_ws_clear(&ws);
   return rc;
 }

@@ -448,7 +448,15 @@ int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   double *cumd = g + mc * nr, *cumb = cumd + nr, *y = ws->aux;
   rkin_regimen_state k = {0};
   int rc = RKIN_OK;
+  rkin_mevcarry *carry = NULL, *outer = ws->carry;
+  if (dose && rkin_model_events(r->sp.model)
+      && !(carry = rkin_mevcarry_new())) {
+    free(dose);
+    dose = NULL;
+  }
   if (!dose) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  /* the plan's cycles carry the model's events from one to the next */
+  ws->carry = carry;
   memset(cumd, 0, 2 * nr * sizeof *cumd);
   memset(y, 0, r->n * sizeof *y);
   k.patient = i;
@@ -479,6 +487,8 @@ int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   }
   *kk = c;
   for (; c < mc; c++) act[c] = 0;
+  ws->carry = outer;
+  rkin_mevcarry_free(carry);
   free(dose);
   return rc;
 }

@@ -20,6 +20,8 @@ typedef struct {
   size_t cycle;
   double *plan;                /* OPTIMISED: n_patients x max_cycles */
   size_t *plan_k;
+  rkin_mevcarry **carry;       /* n_patients, for a model with events:
+                                  each patient's events between cycles */
 } run_ctx;
 
 static void fail_patient(rkin_regimen_res *res, size_t i, int code,
@@ -108,10 +110,13 @@ static void cycle_task(void *ctx, rg_ws *ws, size_t i)
   rkin_err err;
   int rc;
   if (res->status[i] || !(x->next[i] > 0)) return;
+  /* the patient's pending event executions go on into this cycle */
+  ws->carry = x->carry ? x->carry[i] : NULL;
   rc = rg_cycle(ws, i, x->y + i * r->n, 1000 * x->next[i],
                 res->tia_true + off, res->dose_true + off, res->g_true + off,
                 res->bed_true + off, nt, nt ? x->img->times_h : NULL, act,
                 &err);
+  ws->carry = NULL;
   if (!rc && nt) rc = estimate_cycle(x, ws, i, c, act, &err);
   if (rc) {
     fail_patient(res, i, rc, "patient %zu, cycle %zu: %s", RG_ID(x->r, i), c + 1,
@@ -336,7 +341,15 @@ int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
     x.plan = calloc(n * rule->max_cycles, sizeof *x.plan);
     x.plan_k = calloc(n, sizeof *x.plan_k);
   }
+  if (rkin_model_events(r->sp.model)
+      && (x.carry = calloc(n + 1, sizeof *x.carry)))
+    for (i = 0; i < n; i++)
+      if (!(x.carry[i] = rkin_mevcarry_new())) {
+        rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+        goto done;
+      }
   if (!x.y || !x.next || !cum
+      || (rkin_model_events(r->sp.model) && !x.carry)
       || (rule->kind == RKIN_RULE_OPTIMISED && (!x.plan || !x.plan_k))) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
     goto done;
@@ -357,6 +370,8 @@ int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
   for (i = 0; i < n; i++) res->n_failed += res->status[i] != 0;
   res->n_steps = r->steps_total - steps0;
 done:
+  for (i = 0; x.carry && i < n; i++) rkin_mevcarry_free(x.carry[i]);
+  free(x.carry);
   free(x.y);
   free(x.next);
   free(x.plan);

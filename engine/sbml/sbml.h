@@ -103,6 +103,7 @@ void rkin_sbml_result_free(rkin_sbml_result *res);
  * caller frees): time in hours, parameters, each state a parameter with a
  * rate rule (decay included for a model with a nuclide), each output a
  * parameter with an assignment rule, radiokin's names as SBML names.
+ * Model events are SBML events (delays in hours; state i is x<i+1>).
  * Reading it back (rkin_sbml_load) gives the same model. NULL and err for
  * a model with dose modifiers (no SBML form). */
 char *rkin_sbml_write_string(const rkin_model *m, rkin_err *err);

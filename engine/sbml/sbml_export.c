@@ -5,7 +5,7 @@
  * nuclide, so the file alone reproduces the simulation); each output a
  * parameter with an assignment rule. SBML names carry radiokin's names
  * (ids are p1.., x1.., y1..), so reading the file back gives the same
- * names. */
+ * names; each model event an SBML event on those ids (delays in hours). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +49,54 @@ static int exact15(double v, double *hi)
 
 static ASTNode_t *op2(int type, ASTNode_t *a, ASTNode_t *b);
 
+/* 1 when libSBML reads back the number it writes for v as v. Not only a
+ * question of digits: it writes small and large numbers in e-notation
+ * (mantissa, exponent) and reads that back as mantissa * 10^exponent,
+ * which can miss the nearest double (1.5e-5 reads back 1 ulp off). */
+static int sbml_exact(double v)
+{
+  ASTNode_t *a = real1(v), *b;
+  char *xml = writeMathMLToString(a);
+  int same = 0;
+  ASTNode_free(a);
+  if (!xml) return 0;
+  b = readMathMLFromString(xml);
+  free(xml);
+  if (b) {
+    same = ASTNode_getReal(b) == v;
+    ASTNode_free(b);
+  }
+  return same;
+}
+
+static ASTNode_t *integer(long v)
+{
+  ASTNode_t *n = ASTNode_createWithType(AST_INTEGER);
+  ASTNode_setInteger(n, v);
+  return n;
+}
+
 static ASTNode_t *real(double v)
 {
-  double hi;
-  if (exact15(v, &hi) || !isfinite(v)) return real1(v);
-  /* hi - (-lo), not a plus that libSBML would merge into its parent's */
+  double hi, f;
+  int e;
+  if (!isfinite(v) || sbml_exact(v)) return real1(v);
+  /* |v| = (a 2^27 + b) / 2^k exactly (a 2^27 + b the 53-bit integer of
+   * its significand; libSBML reads integers of 32 bits only): products,
+   * sums and the division are exact. A divide, not a times, which
+   * libSBML would merge into a parent times. */
+  f = frexp(fabs(v), &e);
+  if (e - 53 >= -1022 && e - 53 <= 1023) {
+    long m = (long)ldexp(f, 53);
+    ASTNode_t *num = op2(AST_PLUS, op2(AST_TIMES, integer(m >> 27),
+                                       integer(1L << 27)),
+                         integer(m & ((1L << 27) - 1)));
+    ASTNode_t *q = op2(AST_DIVIDE, num, op2(AST_POWER, integer(2),
+                                            integer(53 - e)));
+    return v < 0 ? op2(AST_MINUS, q, NULL) : q;
+  }
+  /* subnormal: hi - (hi - v), both exact differences */
+  exact15(v, &hi);
   return op2(AST_MINUS, real1(hi), real1(hi - v));
 }
 
@@ -222,6 +265,14 @@ static int tree_sizes(const rkin_model *mo, double *total, rkin_err *err)
                          : rkin_model_output_node(mo, i - ns);
     *total += r >= 0 ? sz[r] : 0;
   }
+  for (i = 0; i < rkin_mevents_count(rkin_model_events(mo)); i++) {
+    rkin_model_event v;
+    size_t j;
+    rkin_mevents_spec(rkin_model_events(mo), i, &v);
+    *total += sz[v.trigger] + (v.delay >= 0 ? sz[v.delay] : 0)
+              + (v.priority >= 0 ? sz[v.priority] : 0);
+    for (j = 0; j < v.n_assign; j++) *total += sz[v.value[j]];
+  }
   free(sz);
   if (*total > MAX_TREE)
     return rkin_err_set(err, RKIN_ERANGE, "model '%s': its equations "
@@ -229,6 +280,74 @@ static int tree_sizes(const rkin_model *mo, double *total, rkin_err *err)
                         "(shared subexpressions nest too deeply)",
                         rkin_model_name(mo), MAX_TREE);
   return RKIN_OK;
+}
+
+/* The event's SBML id: its own name when that is a valid SId none of the
+ * writer's ids (p1, x1, y1, e1, ..., the model's) can take and no earlier
+ * event has, else e<k+1>. */
+static void event_sid(const rkin_mevents *e, size_t k, char *id, size_t size)
+{
+  const char *nm = rkin_mevents_name(e, k);
+  size_t j;
+  int ok = SyntaxChecker_isValidSBMLSId(nm)
+           && strcmp(nm, "radiokin_model") != 0 && strlen(nm) < size;
+  if (ok && strchr("pxye", nm[0]) && nm[1]) {
+    size_t d = strspn(nm + 1, "0123456789");
+    if (nm[1 + d] == '\0') ok = 0;
+  }
+  for (j = 0; ok && j < k; j++)
+    if (strcmp(rkin_mevents_name(e, j), nm) == 0) ok = 0;
+  if (ok)
+    snprintf(id, size, "%s", nm);
+  else
+    snprintf(id, size, "e%zu", k + 1);
+}
+
+/* Each model event as an SBML event: the trigger with its initialValue
+ * and persistent, the delay (hours, the model's time unit), the priority,
+ * useValuesFromTriggerTime, and state i's assignment to x<i+1>. */
+static void write_events(exporter *x, Model_t *m, const rkin_mevents *e)
+{
+  size_t k, j, n = rkin_mevents_count(e);
+  for (k = 0; k < n; k++) {
+    rkin_model_event v;
+    Event_t *ev = Model_createEvent(m);
+    Trigger_t *tr;
+    ASTNode_t *a;
+    char id[256];
+    rkin_mevents_spec(e, k, &v);
+    event_sid(e, k, id, sizeof id);
+    Event_setId(ev, id);
+    Event_setName(ev, v.name);
+    Event_setUseValuesFromTriggerTime(ev, v.from_trigger);
+    tr = Event_createTrigger(ev);
+    Trigger_setInitialValue(tr, v.initial_value);
+    Trigger_setPersistent(tr, v.persistent);
+    a = ast(x, v.trigger);
+    Trigger_setMath(tr, a);
+    ASTNode_free(a);
+    if (v.delay >= 0) {
+      Delay_t *d = Event_createDelay(ev);
+      a = ast(x, v.delay);
+      Delay_setMath(d, a);
+      ASTNode_free(a);
+    }
+    if (v.priority >= 0) {
+      Priority_t *p = Event_createPriority(ev);
+      a = ast(x, v.priority);
+      Priority_setMath(p, a);
+      ASTNode_free(a);
+    }
+    for (j = 0; j < v.n_assign; j++) {
+      EventAssignment_t *ea = Event_createEventAssignment(ev);
+      char var[32];
+      snprintf(var, sizeof var, "x%d", v.target[j] + 1);
+      EventAssignment_setVariable(ea, var);
+      a = ast(x, v.value[j]);
+      EventAssignment_setMath(ea, a);
+      ASTNode_free(a);
+    }
+  }
 }
 
 char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
@@ -244,12 +363,6 @@ char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
   double lam = rkin_model_lambda(mo);
   char *text = NULL;
   const double *def = rkin_model_defaults(mo);
-  if (rkin_model_events(mo)) {
-    rkin_err_set(err, RKIN_EINVAL, "model '%s': its events (event '%s') are "
-                 "not written to SBML (not implemented)", rkin_model_name(mo),
-                 rkin_mevents_name(rkin_model_events(mo), 0));
-    return NULL;
-  }
   if (rkin_model_has_dose_mods(mo)) {
     rkin_err_set(err, RKIN_EINVAL, "model '%s': dose modifiers (bioav, lag, "
                  "rate, duration) have no SBML form", rkin_model_name(mo));
@@ -315,6 +428,7 @@ char *rkin_sbml_write_string(const rkin_model *mo, rkin_err *err)
     Rule_setMath(r, a);
     ASTNode_free(a);
   }
+  if (rkin_model_events(mo)) write_events(&x, m, rkin_model_events(mo));
   if (x.bad)
     rkin_err_set(err, RKIN_EINVAL, "model '%s': an expression has no SBML "
                  "form", rkin_model_name(mo));

@@ -1028,6 +1028,18 @@ void rkin_cvpath_events_start(rkin_cvpath *c)
   if (c->mev) rkin_mevrun_begin(c->mev, c->p);
 }
 
+int rkin_cvpath_events_restore(rkin_cvpath *c, double t0,
+                               const rkin_mevcarry *k, rkin_err *err)
+{
+  return c->mev ? rkin_mevrun_restore(c->mev, t0, k, err) : RKIN_OK;
+}
+
+int rkin_cvpath_events_save(const rkin_cvpath *c, double t1,
+                            rkin_mevcarry *k, rkin_err *err)
+{
+  return c->mev ? rkin_mevrun_save(c->mev, t1, k, err) : RKIN_OK;
+}
+
 int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y, rkin_err *err)
 {
   int changed;

@@ -58,6 +58,11 @@ int rkin_cvpath_want_sparse(const rkin_model *m, rkin_jacobian jac);
  * at every root, pending execution and output time inside a segment. */
 int rkin_cvpath_has_events(const rkin_cvpath *c);
 void rkin_cvpath_events_start(rkin_cvpath *c);
+/* The event state carried between runs (solve/mevent_run.h). */
+int rkin_cvpath_events_restore(rkin_cvpath *c, double t0,
+                               const rkin_mevcarry *k, rkin_err *err);
+int rkin_cvpath_events_save(const rkin_cvpath *c, double t1,
+                            rkin_mevcarry *k, rkin_err *err);
 int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y,
                           rkin_err *err);
 

@@ -269,3 +269,130 @@ int rkin_mevrun_at(rkin_mevrun *r, double t, double *y, double tp,
     if ((rc = scan(r, t, y, tp, yp, changed, err))) return rc;
   }
 }
+
+/* ------------------------------------------ carried across runs (cycles) */
+
+struct rkin_mevcarry {
+  int has;              /* 0: nothing carried yet (a fresh start) */
+  size_t ne;
+  unsigned char *prev;  /* the triggers at the end of the last run */
+  pend *q;              /* pending executions, t relative to its end */
+  size_t nq, cap;
+  unsigned long seq;
+};
+
+rkin_mevcarry *rkin_mevcarry_new(void)
+{
+  return calloc(1, sizeof(rkin_mevcarry));
+}
+
+static void carry_clear(rkin_mevcarry *c)
+{
+  size_t k;
+  for (k = 0; k < c->nq; k++) free(c->q[k].vals);
+  c->nq = 0;
+  c->has = 0;
+}
+
+void rkin_mevcarry_clear(rkin_mevcarry *c)
+{
+  if (c) carry_clear(c);
+}
+
+void rkin_mevcarry_free(rkin_mevcarry *c)
+{
+  if (!c) return;
+  carry_clear(c);
+  free(c->q);
+  free(c->prev);
+  free(c);
+}
+
+size_t rkin_mevcarry_pending(const rkin_mevcarry *c)
+{
+  return c ? c->nq : 0;
+}
+
+static double *copy_vals(const double *v, size_t n)
+{
+  double *o;
+  if (!v) return NULL;
+  if (!(o = malloc((n ? n : 1) * sizeof *o))) return NULL;
+  memcpy(o, v, n * sizeof *o);
+  return o;
+}
+
+int rkin_mevrun_save(const rkin_mevrun *r, double t_end, rkin_mevcarry *c,
+                     rkin_err *err)
+{
+  size_t k;
+  carry_clear(c);
+  if (!c->prev || c->ne != r->ne) {
+    free(c->prev);
+    if (!(c->prev = malloc(r->ne + 1))) goto nomem;
+    c->ne = r->ne;
+  }
+  memcpy(c->prev, r->prev, r->ne);
+  if (r->nq > c->cap) {
+    pend *nq = realloc(c->q, r->nq * sizeof *nq);
+    if (!nq) goto nomem;
+    c->q = nq;
+    c->cap = r->nq;
+  }
+  for (k = 0; k < r->nq; k++) {
+    const pend *a = &r->q[k];
+    pend *b = &c->q[c->nq];
+    b->ev = a->ev;
+    b->t = a->t - t_end;
+    b->seq = a->seq;
+    b->vals = NULL;
+    if (a->vals && !(b->vals = copy_vals(a->vals,
+                                         rkin_mevents_nassign(r->e, a->ev))))
+      goto nomem;
+    c->nq++;
+  }
+  c->seq = r->seq;
+  c->has = 1;
+  return RKIN_OK;
+nomem:
+  carry_clear(c);
+  return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory carrying "
+                      "its pending events", rkin_model_name(r->m));
+}
+
+int rkin_mevrun_restore(rkin_mevrun *r, double t0, const rkin_mevcarry *c,
+                        rkin_err *err)
+{
+  size_t k;
+  if (!c || !c->has) return RKIN_OK;
+  if (c->ne != r->ne)
+    return rkin_err_set(err, RKIN_EINVAL, "model '%s': the carried events "
+                        "are of another model (%zu events, expected %zu)",
+                        rkin_model_name(r->m), c->ne, r->ne);
+  memcpy(r->prev, c->prev, r->ne);
+  for (k = 0; k < r->nq; k++) free(r->q[k].vals);
+  r->nq = 0;
+  if (c->nq > r->cap) {
+    pend *nq = realloc(r->q, c->nq * sizeof *nq);
+    if (!nq) goto nomem;
+    r->q = nq;
+    r->cap = c->nq;
+  }
+  for (k = 0; k < c->nq; k++) {
+    const pend *a = &c->q[k];
+    pend *b = &r->q[r->nq];
+    b->ev = a->ev;
+    b->t = t0 + a->t;
+    b->seq = a->seq;
+    b->vals = NULL;
+    if (a->vals && !(b->vals = copy_vals(a->vals,
+                                         rkin_mevents_nassign(r->e, a->ev))))
+      goto nomem;
+    r->nq++;
+  }
+  r->seq = c->seq;
+  return RKIN_OK;
+nomem:
+  return rkin_err_set(err, RKIN_ENOMEM, "model '%s': out of memory restoring "
+                      "its pending events", rkin_model_name(r->m));
+}

@@ -25,6 +25,7 @@
 
 #include "core/err.h"
 #include "core/model.h"
+#include "solve/solve.h"
 
 #define RKIN_MEV_MAX_CHAIN 100000
 #define RKIN_MEV_MAX_PENDING 1000000
@@ -56,5 +57,15 @@ int rkin_mevrun_at(rkin_mevrun *r, double t, double *y, double tp,
 
 /* The earliest pending execution time, HUGE_VAL when none. */
 double rkin_mevrun_next(const rkin_mevrun *r);
+
+/* The run's event state at its end t_end into c (rkin_mevcarry, solve.h):
+ * the triggers' last values and the pending executions, their times made
+ * relative to t_end. */
+int rkin_mevrun_save(const rkin_mevrun *r, double t_end, rkin_mevcarry *c,
+                     rkin_err *err);
+/* After rkin_mevrun_begin: the state c carries (nothing when c holds
+ * none), pending times moved to t0 + their offset. */
+int rkin_mevrun_restore(rkin_mevrun *r, double t0, const rkin_mevcarry *c,
+                        rkin_err *err);
 
 #endif

@@ -799,8 +799,12 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
                    : rkin_expath_begin(s->ex, p, req->tia, req->n_tia, err);
   s->mev_on = s->use_cv && rkin_cvpath_has_events(s->cv);
   if (s->mev_on) rkin_cvpath_events_start(s->cv);
+  if (!rc && s->mev_on && req->ev_carry)
+    rc = rkin_cvpath_events_restore(s->cv, req->t0, req->ev_carry, err);
   if (!rc) rc = walk(s, req, &steps, err);
   res->n_steps = steps;
+  if (!rc && s->mev_on && req->ev_carry)
+    rc = rkin_cvpath_events_save(s->cv, req->t1, req->ev_carry, err);
   if (rc) return rc;   /* the paths' messages name the model */
   if (s->out_bad >= 0)
     return rkin_err_set(err, RKIN_ENONFINITE, "model '%s': output '%s' is "

@@ -87,6 +87,18 @@ typedef struct {
 
 void rkin_solve_opts_default(rkin_solve_opts *o);
 
+/* The state of a model's events (core/mevent.h) carried from one run to
+ * the next (a regimen's cycles): the triggers' values at the end of a run
+ * and its executions still pending (a delay running past its end), which
+ * the next run starts with, at the same offsets from its t0. */
+typedef struct rkin_mevcarry rkin_mevcarry;
+rkin_mevcarry *rkin_mevcarry_new(void);
+void rkin_mevcarry_free(rkin_mevcarry *c);
+/* Forgets what c holds: the next run starts afresh. */
+void rkin_mevcarry_clear(rkin_mevcarry *c);
+/* The executions c carries. */
+size_t rkin_mevcarry_pending(const rkin_mevcarry *c);
+
 typedef struct {
   double t0, t1;              /* integrate over [t0, t1], h */
   const double *y0;           /* n_states at t0; NULL: all zero */
@@ -132,6 +144,11 @@ typedef struct {
   const double *pw_dir;
   int pw_locf;
   const double *rec_params;
+  /* Model events carried between consecutive runs (NULL: each run starts
+   * with nothing pending and every trigger at its initial value): a run
+   * starts from what ev_carry holds (when it holds anything) and leaves
+   * its end state there (rkin_solver_run on the CVODES path). */
+  rkin_mevcarry *ev_carry;
 } rkin_solve_req;
 
 typedef struct {

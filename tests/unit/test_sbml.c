@@ -190,6 +190,95 @@ static double at(const char *name, double t)
   return v;
 }
 
+/* Runs m over 0..t_end (NGRID times, CVODES) into y and out. */
+#define NGRID 61
+static int run_grid(const rkin_model *m, double t_end, double *y,
+                    double *out)
+{
+  rkin_solve_opts o;
+  rkin_solver *s;
+  rkin_solve_req q = {0};
+  rkin_solve_res r = {0};
+  rkin_err err;
+  double times[NGRID];
+  int k, rc;
+  for (k = 0; k < NGRID; k++) times[k] = t_end * k / (NGRID - 1);
+  rkin_solve_opts_default(&o);
+  o.rtol = 1e-10;
+  o.atol = 1e-12;
+  o.path = RKIN_PATH_CVODES;
+  if (!(s = rkin_solver_new(m, &o, &err))) {
+    diag("solver: %s", err.msg);
+    return -1;
+  }
+  q.t1 = t_end;
+  q.times = times;
+  q.n_times = NGRID;
+  r.y = y;
+  r.out = out;
+  rc = rkin_solver_run(s, &q, &r, &err);
+  if (rc) diag("solve: %s", err.msg);
+  rkin_solver_free(s);
+  return rc;
+}
+
+/* R.model written by rkin_sbml_write_string, read back, both run over
+ * [0, t_end]: the same names, events and simulation (every state and
+ * output at NGRID times to 1e-12 relative). R keeps the original. */
+static void roundtrip(const char *what, double t_end)
+{
+  const rkin_model *m = R.model, *m2;
+  rkin_sbml_result R2;
+  rkin_sbml_opts o = {.time_unit = NULL};
+  rkin_err err;
+  size_t ns = rkin_model_nstates(m), no = rkin_model_noutputs(m), i;
+  size_t n = NGRID * (ns + no);
+  double *a = calloc(2 * n + 1, sizeof *a), *b = a + n, worst = 0;
+  char *text = rkin_sbml_write_string(m, &err);
+  FILE *f;
+  int same = 1;
+  if (!text) {
+    ok(0, "round trip %s: written (%s)", what, err.msg);
+    free(a);
+    return;
+  }
+  snprintf(path, sizeof path, "%s/m%d.xml", dir, n_files++);
+  f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  free(text);
+  if (rkin_sbml_load(path, &o, &R2, &err)) {
+    ok(0, "round trip %s: read back (%s)", what, err.msg);
+    free(a);
+    return;
+  }
+  m2 = R2.model;
+  if (rkin_model_nstates(m2) != ns || rkin_model_noutputs(m2) != no
+      || rkin_mevents_count(rkin_model_events(m2))
+             != rkin_mevents_count(rkin_model_events(m)))
+    same = 0;
+  for (i = 0; same && i < ns; i++)
+    same = strcmp(rkin_model_state_name(m, i),
+                  rkin_model_state_name(m2, i)) == 0;
+  for (i = 0; same && i < no; i++)
+    same = strcmp(rkin_model_output_name(m, i),
+                  rkin_model_output_name(m2, i)) == 0;
+  if (same && run_grid(m, t_end, a, a + NGRID * ns) == 0
+      && run_grid(m2, t_end, b, b + NGRID * ns) == 0) {
+    for (i = 0; i < n; i++) {
+      double d = fabs(a[i] - b[i]), s = fmax(fabs(a[i]), fabs(b[i]));
+      if (d > 0) worst = fmax(worst, s > 0 ? d / s : d);
+    }
+  } else {
+    worst = INFINITY;
+  }
+  ok(same && worst <= 1e-12, "round trip %s: load -> write_sbml -> load "
+     "gives the same simulation (worst rel. diff %.2g <= 1e-12)", what,
+     worst);
+  rkin_sbml_result_free(&R2);
+  free(a);
+}
+
 /* 1 when loading p fails with a message containing want. */
 static int refuses(const char *p, const char *unit, const char *want)
 {
@@ -786,6 +875,7 @@ static void t_events(void)
               "two dose events: their sum at 8 h");
     ok(R.n_events == 2 && rkin_mevents_count(rkin_model_events(R.model))
        == 2, "two events counted and compiled");
+    roundtrip("dose events", 10);
   } else {
     ok(0, "dose events load");
   }
@@ -798,6 +888,7 @@ static void t_events(void)
     is_double(at("c.A", 3), 10 * exp(-k), 1e-7,
               "model in minutes: trigger at 60 min, delay 60 min: the dose "
               "at 2 h");
+  if (R.model) roundtrip("events in minutes, delay", 5);
   else
     ok(0, "minute model loads");
   /* a threshold: when A falls below 5 it is refilled by 10 and n counts
@@ -816,6 +907,7 @@ static void t_events(void)
               "threshold: refilled again ln 3 / k later");
     is_double(at("n", 5), 2, 0, "threshold: two refills by 5 h (fired on "
               "each false-to-true crossing only)");
+    roundtrip("threshold event", 12);
   } else {
     ok(0, "threshold model loads");
   }
@@ -832,6 +924,7 @@ static void t_events(void)
               "delayed event, values from the trigger time: A(1 h)");
     is_double(at("B2", 3.5), 10 * exp(-3 * k), 1e-7,
               "delayed event, values at execution: A(3 h)");
+    roundtrip("delayed events", 6);
   } else {
     ok(0, "delay model loads");
   }
@@ -851,6 +944,7 @@ static void t_events(void)
                   ? "priorities, values from the trigger: the lower "
                     "priority executes last: x = 1 + 3"
                   : "priorities: higher first, x = 2 * 1 + 3");
+      if (R.model) roundtrip(ft ? "priorities, trigger values" : "priorities", 3);
       else
         ok(0, "priority model loads");
     }
@@ -868,6 +962,7 @@ static void t_events(void)
         is_double(at("x", 0), iv ? 0 : 7, 0, iv
                   ? "t0: initialValue true, no firing at t0"
                   : "t0: initialValue false, fires at t0");
+      if (R.model) roundtrip(iv ? "initialValue true" : "initialValue false", 2);
       else
         ok(0, "t0 model loads");
     }
@@ -888,6 +983,7 @@ static void t_events(void)
                     "false then"
                   : "not persistent: cancelled when the trigger turns "
                     "false");
+      if (R.model) roundtrip(ps ? "persistent" : "not persistent", 3);
       else
         ok(0, "persistence model loads");
     }
@@ -922,6 +1018,7 @@ static void t_events(void)
               "concentration under a rate rule is rescaled, 5 x 2 / 4");
     is_double(at("V.Q", 2.5), 1.5, 1e-12, "a concentration set with its "
               "compartment: an amount at the old size, 3 x 2 / 4");
+    roundtrip("compartment-changing events", 4);
   } else {
     ok(0, "compartment event model loads");
   }
