@@ -112,7 +112,7 @@ static rkin_route pick_route(const rkin_regimen_spec *sp)
 {
   const rkin_model *m = sp->model;
   /* the eigen route gives a bolus into `inject` as it is: a model whose
-   * doses are changed by F, ALAG, R or D, or a carrier dose, takes the
+   * doses are changed by F, ALAG, R or D, a carrier dose or events take the
    * augmented route, where the solver applies them */
   if (sp->opts.path == RKIN_PATH_CVODES || sp->infusion_h > 0
       || sp->carrier_per_mbq > 0 || rkin_model_has_dose_mods(m)
