@@ -115,34 +115,15 @@ static int simdata_index(lua_State *L)
 {
   lsimdata *x = check_data(L, 1);
   const char *k = luaL_checkstring(L, 2);
-  size_t i;
-  if (strcmp(k, "n_subjects") == 0) {
-    lua_pushinteger(L, (lua_Integer)rkin_data_nsubjects(x->d));
-  } else if (strcmp(k, "n_obs") == 0) {
-    lua_pushinteger(L, (lua_Integer)rkin_data_nobs(x->d));
-  } else if (strcmp(k, "path") == 0) {
-    lua_pushstring(L, x->path);
-  } else if (strcmp(k, "covariates") == 0) {
-    lua_createtable(L, (int)rkin_data_ncovariates(x->d), 0);
-    for (i = 0; i < rkin_data_ncovariates(x->d); i++) {
-      lua_pushstring(L, rkin_data_covariate_name(x->d, i));
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-  } else if (strcmp(k, "ids") == 0) {
-    lua_createtable(L, (int)rkin_data_nsubjects(x->d), 0);
-    for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
-      lua_pushnumber(L, rkin_data_subject_at(x->d, i)->id);
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-  } else if (strcmp(k, "simulate") == 0) {
+  if (lrk_data_field(L, x->d, x->path, k)) return 1;
+  if (strcmp(k, "simulate") == 0) {
     lua_getmetatable(L, 1);
     lua_getfield(L, -1, "methods");
     lua_getfield(L, -1, k);
-  } else {
-    return lrk_error(L, "dataset has no field '%s' (fields: n_subjects, "
-                     "n_obs, covariates, ids, path; method: simulate)", k);
+    return 1;
   }
-  return 1;
+  return lrk_error(L, "dataset has no field '%s' (fields: n_subjects, "
+                   "n_obs, covariates, ids, path; method: simulate)", k);
 }
 
 /* The covariate columns model parameters take per subject: list at t of

@@ -208,35 +208,44 @@ static void push_observations(lua_State *L, const ldata *x)
   }
 }
 
+int lrk_data_field(lua_State *L, const rkin_data *d, const char *path,
+                   const char *k)
+{
+  size_t i;
+  if (strcmp(k, "n_subjects") == 0) {
+    lua_pushinteger(L, (lua_Integer)rkin_data_nsubjects(d));
+  } else if (strcmp(k, "n_obs") == 0) {
+    lua_pushinteger(L, (lua_Integer)rkin_data_nobs(d));
+  } else if (strcmp(k, "path") == 0) {
+    lua_pushstring(L, path);
+  } else if (strcmp(k, "covariates") == 0) {
+    lua_createtable(L, (int)rkin_data_ncovariates(d), 0);
+    for (i = 0; i < rkin_data_ncovariates(d); i++) {
+      lua_pushstring(L, rkin_data_covariate_name(d, i));
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+  } else if (strcmp(k, "ids") == 0) {
+    lua_createtable(L, (int)rkin_data_nsubjects(d), 0);
+    for (i = 0; i < rkin_data_nsubjects(d); i++) {
+      lua_pushnumber(L, rkin_data_subject_at(d, i)->id);
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 int lrk_popdata_index(lua_State *L)
 {
   ldata *x = luaL_checkudata(L, 1, DATA_MT);
   const char *k = luaL_checkstring(L, 2);
-  size_t i;
   if (!x->d) return lrk_error(L, "dataset was freed");
-  if (strcmp(k, "n_subjects") == 0) {
-    lua_pushinteger(L, (lua_Integer)rkin_data_nsubjects(x->d));
-  } else if (strcmp(k, "n_obs") == 0) {
-    lua_pushinteger(L, (lua_Integer)rkin_data_nobs(x->d));
-  } else if (strcmp(k, "path") == 0) {
-    lua_pushstring(L, x->path);
-  } else if (strcmp(k, "observations") == 0) {
+  if (lrk_data_field(L, x->d, x->path, k)) return 1;
+  if (strcmp(k, "observations") == 0) {
     push_observations(L, x);
-  } else if (strcmp(k, "covariates") == 0) {
-    lua_createtable(L, (int)rkin_data_ncovariates(x->d), 0);
-    for (i = 0; i < rkin_data_ncovariates(x->d); i++) {
-      lua_pushstring(L, rkin_data_covariate_name(x->d, i));
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-  } else if (strcmp(k, "ids") == 0) {
-    lua_createtable(L, (int)rkin_data_nsubjects(x->d), 0);
-    for (i = 0; i < rkin_data_nsubjects(x->d); i++) {
-      lua_pushnumber(L, rkin_data_subject_at(x->d, i)->id);
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-  } else {
-    return lrk_error(L, "dataset has no field '%s' (fields: n_subjects, "
-                     "n_obs, covariates, ids, path, observations)", k);
+    return 1;
   }
-  return 1;
+  return lrk_error(L, "dataset has no field '%s' (fields: n_subjects, "
+                   "n_obs, covariates, ids, path, observations)", k);
 }

@@ -219,6 +219,13 @@ void *lrk_scratch(lua_State *L, size_t n, size_t sz);
 /* Pushes "a, b, c" from n names ("none" when n is 0) and returns it. */
 const char *lrk_push_list(lua_State *L, const char *const *names, size_t n);
 
+/* The fields every data-set object shares (n_subjects, n_obs, path,
+ * covariates, ids; dsl/l_popdata.c): pushes field k of d (read from path)
+ * and returns 1, or pushes nothing and returns 0 when k is none of them. */
+struct rkin_data;
+int lrk_data_field(lua_State *L, const struct rkin_data *d, const char *path,
+                   const char *k);
+
 /* ------------------------------------------ functions of radiokin.core
  * kept in their own files: rk.mkdir, private_dir, replace (dsl/l_fs.c); rk.run, rk.gnuplot,
  * rk.gnuplot_quote (dsl/l_spawn.c). */

@@ -185,6 +185,46 @@ void lrk_dist_agree(lua_State *L, const char *ctx, int rc,
   if (lrk_dist_failed(rc, &e)) lrk_raise(L, ctx, &e);
 }
 
+#ifdef HAVE_MPI
+/* Every rank's block length and its offset in the gathered buffer, for
+ * MPI_Allgatherv. *lens owns one allocation holding lens, counts and displs
+ * (free(*lens) releases all three); *sum is the total byte count. */
+static int gather_layout(size_t len, unsigned long long **lens_out,
+                         int **counts_out, int **displs_out, size_t *sum_out,
+                         rkin_err *err)
+{
+  unsigned long long l = len, *lens;
+  int *counts, *displs, r, rc;
+  size_t sum = 0;
+  lens = malloc((size_t)dist_size * (sizeof *lens + 2 * sizeof(int)));
+  if (!lens)
+    return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
+  counts = (int *)(lens + dist_size);
+  displs = counts + dist_size;
+  rc = MPI_Allgather(&l, 1, MPI_UNSIGNED_LONG_LONG, lens, 1,
+                     MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+  if (rc != MPI_SUCCESS) {
+    free(lens);
+    return mpi_fail(err, rc, "gather");
+  }
+  for (r = 0; r < dist_size; r++) {
+    displs[r] = (int)sum;
+    counts[r] = (int)lens[r];
+    sum += lens[r];
+    if (sum > INT_MAX) {
+      free(lens);
+      return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes "
+                          "exceed MPI's int counts", sum);
+    }
+  }
+  *lens_out = lens;
+  *counts_out = counts;
+  *displs_out = displs;
+  *sum_out = sum;
+  return RKIN_OK;
+}
+#endif
+
 int lrk_dist_allgather_bytes(const void *mine, size_t len, char **all,
                              size_t *total, rkin_err *err)
 {
@@ -192,30 +232,11 @@ int lrk_dist_allgather_bytes(const void *mine, size_t len, char **all,
   *total = len;
 #ifdef HAVE_MPI
   if (ACTIVE) {
-    unsigned long long l = len, *lens;
-    int *counts, *displs, r, rc;
-    size_t sum = 0;
-    lens = malloc((size_t)dist_size * (sizeof *lens + 2 * sizeof(int)));
-    if (!lens)
-      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
-    counts = (int *)(lens + dist_size);
-    displs = counts + dist_size;
-    rc = MPI_Allgather(&l, 1, MPI_UNSIGNED_LONG_LONG, lens, 1,
-                       MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) {
-      free(lens);
-      return mpi_fail(err, rc, "gather");
-    }
-    for (r = 0; r < dist_size; r++) {
-      displs[r] = (int)sum;
-      counts[r] = (int)lens[r];
-      sum += lens[r];
-      if (sum > INT_MAX) {
-        free(lens);
-        return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes "
-                            "exceed MPI's int counts", sum);
-      }
-    }
+    unsigned long long *lens;
+    int *counts, *displs, rc;
+    size_t sum;
+    rc = gather_layout(len, &lens, &counts, &displs, &sum, err);
+    if (rc) return rc;
     *total = sum;
     if (sum && !(*all = malloc(sum))) {
       free(lens);
@@ -385,30 +406,11 @@ int lrk_dist_allgather_into(const void *mine, size_t len, void *all,
 {
 #ifdef HAVE_MPI
   if (ACTIVE) {
-    unsigned long long l = len, *lens;
-    int *counts, *displs, r, rc;
-    size_t sum = 0;
-    lens = malloc((size_t)dist_size * (sizeof *lens + 2 * sizeof(int)));
-    if (!lens)
-      return rkin_err_set(err, RKIN_ENOMEM, "MPI gather: out of memory");
-    counts = (int *)(lens + dist_size);
-    displs = counts + dist_size;
-    rc = MPI_Allgather(&l, 1, MPI_UNSIGNED_LONG_LONG, lens, 1,
-                       MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) {
-      free(lens);
-      return mpi_fail(err, rc, "gather");
-    }
-    for (r = 0; r < dist_size; r++) {
-      displs[r] = (int)sum;
-      counts[r] = (int)lens[r];
-      sum += lens[r];
-      if (sum > INT_MAX) {
-        free(lens);
-        return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes "
-                            "exceed MPI's int counts", sum);
-      }
-    }
+    unsigned long long *lens;
+    int *counts, *displs, rc;
+    size_t sum;
+    rc = gather_layout(len, &lens, &counts, &displs, &sum, err);
+    if (rc) return rc;
     if (sum != total) {
       free(lens);
       return rkin_err_set(err, RKIN_EINVAL, "MPI gather: the ranks sent "

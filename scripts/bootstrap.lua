@@ -56,12 +56,7 @@ local function usage(msg)
 end
 
 local function integer(name, v, lo, hi)
-  local x = math.tointeger(tonumber(v))
-  if not x or x < lo or x > hi then
-    usage(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
-      tostring(v)))
-  end
-  return x
+  return rk.option_integer(name, v, lo, hi, usage)
 end
 
 function M.parse_args(args)

@@ -133,13 +133,7 @@ function M.parse_args(args)
     return args[i] or usage(name .. " needs a value")
   end
   local function integer(name, lo, hi)
-    local v = value(name)
-    local x = math.tointeger(tonumber(v))
-    if not x or x < lo or x > hi then
-      usage(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
-        v))
-    end
-    return x
+    return rk.option_integer(name, value(name), lo, hi, usage)
   end
   while i <= #args do
     local a = args[i]

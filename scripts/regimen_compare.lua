@@ -153,13 +153,7 @@ function M.parse_args(args)
   end
   -- counts: integers in range, named with the text the user typed
   local function integer(name, lo, hi)
-    local v = value(name)
-    local x = math.tointeger(tonumber(v))
-    if not x or x < lo or x > hi then
-      usage(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
-        v))
-    end
-    return x
+    return rk.option_integer(name, value(name), lo, hi, usage)
   end
   while i <= #args do
     local a = args[i]

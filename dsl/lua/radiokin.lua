@@ -364,6 +364,19 @@ function rk.script_help()
   return table.concat(text, "\n")
 end
 
+-- rk.option_integer(name, v, lo, hi, fail) -> v as an integer in lo..hi;
+-- otherwise calls fail("NAME needs an integer in LO..HI (got 'V')"),
+-- which is a script's usage error and must raise. One check and one
+-- message for every script's count options (--n, --seed, --threads, ...).
+function rk.option_integer(name, v, lo, hi, fail)
+  local x = math.tointeger(tonumber(v))
+  if not x or x < lo or x > hi then
+    fail(("%s needs an integer in %d..%d (got '%s')"):format(name, lo, hi,
+      tostring(v)))
+  end
+  return x
+end
+
 -- rk.image_reader() -> read(path): reads a NIfTI (.nii, .nii.gz) or DICOM
 -- image; every DICOM image one reader returns must share one frame of
 -- reference (radiokin does not register images), else it raises naming

@@ -253,6 +253,23 @@ nomem:
                       "time-varying covariates", sj->id);
 }
 
+/* The solver request for segment sg's observations of subject sj, run
+ * from the segment's start to its last observation at parameters psi
+ * (events at that last time applied), the rest zero. */
+static void segment_req(rkin_solve_req *rq, const rkin_data_subject *sj,
+                        const rkin_data_segment *sg, const double *psi)
+{
+  memset(rq, 0, sizeof *rq);
+  rq->t0 = sg->t0;
+  rq->t1 = sj->time[sg->first_obs + sg->n_obs - 1];
+  rq->params = psi;
+  rq->dosing = sg->dosing;
+  rq->times = sj->time + sg->first_obs;
+  rq->n_times = sg->n_obs;
+  rq->out_rec = sj->obs_rec + sg->first_obs;
+  rq->events_at_t1 = 1;
+}
+
 /* Predictions of subject s at eta into f (natural scale). */
 static int predict(pop_ws *w, size_t s, const double *eta, double *f,
                    rkin_err *err)
@@ -289,16 +306,8 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
       rkin_solve_req rq;
       rkin_solve_res rs;
       if (!sg->n_obs) continue;
-      memset(&rq, 0, sizeof rq);
       memset(&rs, 0, sizeof rs);
-      rq.t0 = sg->t0;
-      rq.t1 = sj->time[sg->first_obs + sg->n_obs - 1];
-      rq.params = w->psi;
-      rq.dosing = sg->dosing;
-      rq.times = sj->time + sg->first_obs;
-      rq.n_times = sg->n_obs;
-      rq.out_rec = sj->obs_rec + sg->first_obs;
-      rq.events_at_t1 = 1;
+      segment_req(&rq, sj, sg, w->psi);
       if (p->tv[s]
           && (rc = rkin_data_segment_params(sj, g, w->rpar, p->n_psi, NULL,
                                             0, &rq, NULL, &w->pw, err)))
@@ -417,16 +426,8 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
     rkin_solve_req rq;
     rkin_solve_res rs;
     if (!sg->n_obs) continue;
-    memset(&rq, 0, sizeof rq);
     memset(&rs, 0, sizeof rs);
-    rq.t0 = sg->t0;
-    rq.t1 = sj->time[sg->first_obs + sg->n_obs - 1];
-    rq.params = w->psi;
-    rq.dosing = sg->dosing;
-    rq.times = sj->time + sg->first_obs;
-    rq.n_times = sg->n_obs;
-    rq.out_rec = sj->obs_rec + sg->first_obs;
-    rq.events_at_t1 = 1;
+    segment_req(&rq, sj, sg, w->psi);
     if (p->tv[s]
         && (rc = rkin_data_segment_params(sj, g, w->rpar, p->n_psi, w->rdir,
                                           q, &rq, &dir, &w->pw, err)))

@@ -18,6 +18,7 @@
 #include "core/model.h"
 #include "pop/popest.h"
 #include "../tap.h"
+#include "../linfix.h"
 #include "../theoph.h"
 
 /* nlme 3.1 fm3Theo.nlme, method ML, on R's datasets::Theoph (run in R by
@@ -333,57 +334,18 @@ static void test_sens_vs_fd(const rkin_data *d)
 /* f = a + b t with a = th0 + eta0, b = th1 + eta1: linear in eta, so the
  * FO linearisation is exact and, with additive error, FO, FOCE-I and the
  * exact marginal likelihood are one and the same. */
-static int lin_psi(const double *th, const double *eta, const double *cov,
-                   double *psi, void *ud, rkin_err *err)
-{
-  (void)cov;
-  (void)ud;
-  (void)err;
-  psi[0] = th[0] + eta[0];
-  psi[1] = th[1] + eta[1];
-  return 0;
-}
-
-static int lin_pred(const rkin_data_subject *s, const double *psi, double *f,
-                    void *ud, rkin_err *err)
-{
-  size_t k;
-  (void)ud;
-  (void)err;
-  for (k = 0; k < s->n_obs; k++) f[k] = psi[0] + psi[1] * s->time[k];
-  return 0;
-}
-
-/* Simulated CSV text of n subjects, observations at `times`. */
-static char *simulate_lin(gsl_rng *r, size_t n)
-{
-  static const double times[] = {0.5, 1, 2, 4, 6, 8};
-  size_t cap = 64 + n * 6 * 48, len = 0, i, j;
-  char *t = malloc(cap);
-  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV\n");
-  for (i = 0; i < n; i++) {
-    double a = 10 + gsl_ran_gaussian(r, 1.0);
-    double b = -0.8 + gsl_ran_gaussian(r, 0.3);
-    for (j = 0; j < 6; j++)
-      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.6f\n", i + 1,
-                              times[j], a + b * times[j]
-                              + gsl_ran_gaussian(r, 0.5));
-  }
-  return t;
-}
-
 static void lin_popmodel(rkin_popmodel *pm)
 {
   static double th[2] = {9, -0.5}, om[4] = {0.5, 0.1, 0.1, 0.05};
   static double sg[1] = {1};
   memset(pm, 0, sizeof *pm);
-  pm->predict = lin_pred;
+  pm->predict = linfix_pred;
   pm->n_psi = 2;
   pm->n_theta = 2;
   pm->theta_init = th;
   pm->n_eta = 2;
   pm->omega_init = om;
-  pm->indiv = lin_psi;
+  pm->indiv = linfix_psi;
   pm->res = RKIN_RES_ADD;
   pm->sigma_init = sg;
 }
@@ -430,7 +392,7 @@ static void test_fo_focei(void)
   size_t s, k;
   int same = 1;
   gsl_rng_set(r, 20240501);
-  text = simulate_lin(r, 30);
+  text = linfix_csv(r, 30, 1);
   d = rkin_data_parse(text, strlen(text), "linear.csv", NULL, &err);
   lin_popmodel(&pm);
   rkin_popfit_opts_default(&o);

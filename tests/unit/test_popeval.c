@@ -17,56 +17,16 @@
 #include "pop/data.h"
 #include "pop/popest.h"
 #include "../tap.h"
+#include "../linfix.h"
 
 /* ------------------------------------------------ the linear model */
 
 /* f = a + b t, a = th0 + eta0, b = th1 + eta1, additive error: linear in
  * eta, so the marginal likelihood, the EBE (posterior mode = mean) and
  * CWRES have closed forms. */
-static int lin_psi(const double *th, const double *eta, const double *cov,
-                   double *psi, void *ud, rkin_err *err)
-{
-  (void)cov;
-  (void)ud;
-  (void)err;
-  psi[0] = th[0] + eta[0];
-  psi[1] = th[1] + eta[1];
-  return 0;
-}
-
-static int lin_pred(const rkin_data_subject *s, const double *psi, double *f,
-                    void *ud, rkin_err *err)
-{
-  size_t k;
-  (void)ud;
-  (void)err;
-  for (k = 0; k < s->n_obs; k++) f[k] = psi[0] + psi[1] * s->time[k];
-  return 0;
-}
-
 static rkin_data *lin_data(unsigned long seed, size_t n)
 {
-  static const double times[] = {0.5, 1, 2, 4, 6, 8};
-  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-  size_t cap = 64 + n * 6 * 48, len = 0, i, j;
-  char *t = malloc(cap);
-  rkin_err err;
-  rkin_data *d;
-  gsl_rng_set(r, seed);
-  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV\n");
-  for (i = 0; i < n; i++) {
-    double a = 10 + gsl_ran_gaussian(r, 1.0);
-    double b = -0.8 + gsl_ran_gaussian(r, 0.3);
-    for (j = 0; j < 6; j++)
-      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.6f\n", i + 1,
-                              times[j], a + b * times[j]
-                              + gsl_ran_gaussian(r, 0.5));
-  }
-  d = rkin_data_parse(t, strlen(t), "linear.csv", NULL, &err);
-  if (!d) diag("%s", err.msg);
-  free(t);
-  gsl_rng_free(r);
-  return d;
+  return linfix_data(seed, n, 1);
 }
 
 static double LIN_TH[2] = {9, -0.5}, LIN_OM[4] = {0.5, 0.1, 0.1, 0.05};
@@ -75,13 +35,13 @@ static double LIN_SG[1] = {1};
 static void lin_popmodel(rkin_popmodel *pm)
 {
   memset(pm, 0, sizeof *pm);
-  pm->predict = lin_pred;
+  pm->predict = linfix_pred;
   pm->n_psi = 2;
   pm->n_theta = 2;
   pm->theta_init = LIN_TH;
   pm->n_eta = 2;
   pm->omega_init = LIN_OM;
-  pm->indiv = lin_psi;
+  pm->indiv = linfix_psi;
   pm->res = RKIN_RES_ADD;
   pm->sigma_init = LIN_SG;
 }

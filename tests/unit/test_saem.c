@@ -20,6 +20,7 @@
 #include "pop/saem.h"
 #include "../tap.h"
 #include "../theoph.h"
+#include "../linfix.h"
 
 /* ------------------------------------------------ the linear model */
 
@@ -38,49 +39,45 @@ static int lin_psi(const double *th, const double *eta, const double *cov,
   return 0;
 }
 
-static int lin_pred(const rkin_data_subject *s, const double *psi, double *f,
-                    void *ud, rkin_err *err)
-{
-  size_t k;
-  (void)ud;
-  (void)err;
-  for (k = 0; k < s->n_obs; k++) f[k] = psi[0] + psi[1] * s->time[k];
-  return 0;
-}
-
 static rkin_data *lin_data(unsigned long seed, size_t n)
 {
-  static const double times[] = {0.5, 1, 2, 4, 6, 8};
-  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-  size_t cap = 64 + n * 6 * 48, len = 0, i, j;
-  char *t = malloc(cap);
-  rkin_err err;
-  rkin_data *d;
-  gsl_rng_set(r, seed);
-  len += (size_t)snprintf(t + len, cap - len, "ID,TIME,DV\n");
-  for (i = 0; i < n; i++) {
-    double a = 10 + gsl_ran_gaussian(r, 1.0);
-    double b = -0.8 + (LIN_ONE ? 0 : gsl_ran_gaussian(r, 0.3));
-    for (j = 0; j < 6; j++)
-      len += (size_t)snprintf(t + len, cap - len, "%zu,%g,%.6f\n", i + 1,
-                              times[j], a + b * times[j]
-                              + gsl_ran_gaussian(r, 0.5));
-  }
-  d = rkin_data_parse(t, strlen(t), "linear.csv", NULL, &err);
-  if (!d) diag("%s", err.msg);
-  free(t);
-  gsl_rng_free(r);
-  return d;
+  return linfix_data(seed, n, !LIN_ONE);
 }
 
 static double LIN_TH[2] = {9, -0.5}, LIN_OM[4] = {0.5, 0.1, 0.1, 0.05};
 static double LIN_OM1[1] = {0.5};
 static double LIN_SG[1] = {1};
 
+/* The likelihood itself (IMP, 4000 samples) at the estimates `at`: every
+ * theta, omega and sigma FIX there (at most 4 thetas, 2 etas, 1 sigma),
+ * one SAEM iteration, no covariance step. fx and ix are the caller's to
+ * free whatever the result. */
+static int imp_at(const rkin_popmodel *pm, const rkin_data *d,
+                  const rkin_popfit_opts *o, const rkin_saem_opts *so,
+                  const rkin_popfit *at, rkin_popfit *fx, rkin_saem_info *ix,
+                  rkin_err *err)
+{
+  static const int fix[4] = {1, 1, 1, 1};
+  rkin_popmodel px = *pm;
+  rkin_saem_opts sx = *so;
+  rkin_popfit_opts ox = *o;
+  px.theta_init = at->theta;
+  px.omega_init = at->omega;
+  px.sigma_init = at->sigma;
+  px.theta_fix = fix;
+  px.omega_fix = fix;
+  px.sigma_fix = fix;
+  sx.burn = 0;
+  sx.iter = 1;
+  sx.imp_samples = 4000;
+  ox.covariance = 0;
+  return rkin_popfit_saem(&px, d, &ox, &sx, fx, ix, err);
+}
+
 static void lin_popmodel(rkin_popmodel *pm)
 {
   memset(pm, 0, sizeof *pm);
-  pm->predict = lin_pred;
+  pm->predict = linfix_pred;
   pm->n_psi = 2;
   pm->n_theta = 2;
   pm->theta_init = LIN_TH;
@@ -457,24 +454,9 @@ static void test_m3(void)
     /* the exact likelihood (IMP, 4000 samples) at the Laplace-I
      * estimates: everything FIX there, one SAEM iteration */
     {
-      static const int tfix[2] = {1, 1}, ofix[4] = {1, 1, 1, 1};
-      static const int sfix[1] = {1};
-      rkin_popmodel px = pm;
       rkin_popfit fx;
       rkin_saem_info ix;
-      rkin_saem_opts sx = so;
-      px.theta_init = fl.theta;
-      px.omega_init = fl.omega;
-      px.sigma_init = fl.sigma;
-      px.theta_fix = tfix;
-      px.omega_fix = ofix;
-      px.sigma_fix = sfix;
-      sx.burn = 0;
-      sx.iter = 1;
-      sx.imp_samples = 4000;
-      o.covariance = 0;
-      if (!rkin_popfit_saem(&px, d, &o, &sx, &fx, &ix, &err)
-          && fx.status == 0) {
+      if (!imp_at(&pm, d, &o, &so, &fl, &fx, &ix, &err) && fx.status == 0) {
         double se = sqrt(in.ofv_imp_se * in.ofv_imp_se
                          + ix.ofv_imp_se * ix.ofv_imp_se);
         ok(in.ofv_imp <= ix.ofv_imp + 3 * se, "M3: the likelihood (IMP) "
@@ -669,25 +651,9 @@ static void test_theoph(const rkin_data *d)
        "same likelihood; within 3)", in.ofv_imp, ff.ofv);
     {
       /* the likelihood itself (IMP) at FOCE-I's estimates: all FIX */
-      static const int tfix[3] = {1, 1, 1}, ofix[4] = {1, 1, 1, 1};
-      static const int sfix[1] = {1};
-      rkin_popmodel px = pm;
       rkin_popfit fx;
       rkin_saem_info ix;
-      rkin_saem_opts sx = so;
-      rkin_popfit_opts ox = o;
-      px.theta_init = ff.theta;
-      px.omega_init = ff.omega;
-      px.sigma_init = ff.sigma;
-      px.theta_fix = tfix;
-      px.omega_fix = ofix;
-      px.sigma_fix = sfix;
-      sx.burn = 0;
-      sx.iter = 1;
-      sx.imp_samples = 4000;
-      ox.covariance = 0;
-      if (!rkin_popfit_saem(&px, d, &ox, &sx, &fx, &ix, &err)
-          && fx.status == 0) {
+      if (!imp_at(&pm, d, &o, &so, &ff, &fx, &ix, &err) && fx.status == 0) {
         double se = sqrt(in.ofv_imp_se * in.ofv_imp_se
                          + ix.ofv_imp_se * ix.ofv_imp_se);
         ok(in.ofv_imp <= ix.ofv_imp + 3 * se, "Theophylline: the "
