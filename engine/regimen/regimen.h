@@ -141,8 +141,14 @@ typedef struct {
  * uses SLSQP with its closed-form gradients). */
 typedef enum {
   RKIN_OPT_GRADIENT,       /* SLSQP, gradients from CVODES forward
-                              sensitivities (default) */
-  RKIN_OPT_COBYLA          /* COBYLA, derivative-free */
+                              sensitivities (default); first the
+                              certified front-loaded plan
+                              (regimen_vertex.c), which settles most
+                              patients of a saturable-uptake model with a
+                              few cycle solves */
+  RKIN_OPT_COBYLA,         /* COBYLA, derivative-free */
+  RKIN_OPT_GRADIENT_SEARCH /* RKIN_OPT_GRADIENT without the shortcut: the
+                              multi-start search for every patient */
 } rkin_opt_method;
 
 typedef struct {

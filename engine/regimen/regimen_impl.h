@@ -44,6 +44,11 @@ typedef struct {
   void *eig;                   /* gsl_eigen_nonsymmv_workspace */
   double *buf;                 /* scratch doubles (rg_scratch) */
   long steps;                  /* CVODES steps taken */
+  long n_solve, n_solve_sens;  /* augmented cycle solves without and with
+                                  sensitivities */
+  long n_sens_dirs;            /* sensitivity directions over those */
+  long n_vertex;               /* optimisations the vertex shortcut
+                                  settled (regimen_vertex.c) */
   double *aux;                 /* (nr + 1) (RKIN_TAC_MAX_POINTS + 8) + 4 n */
   rkin_err err;
 } rg_ws;
@@ -106,6 +111,13 @@ int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *rule,
  * truth: act_gbq (max_cycles), *k cycles. */
 int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,
                  double *act_gbq, size_t *k, rkin_err *err);
+
+/* The optimiser's shortcut on the augmented route (regimen_vertex.c):
+ * 1 and the plan when certified, 0 when the full search must run, or a
+ * negative code. */
+int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                  size_t n_starts, const double *starts, double *act,
+                  size_t *kk, double *obj, rkin_err *err);
 
 /* The optimiser on a workspace (regimen_opt.c). */
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,

@@ -771,6 +771,22 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   b.best_f = -HUGE_VAL;
   memset(act, 0, m * sizeof *act);
   if (!x) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  if (ws->r->kstatus[i] != 0 && u->optimiser == RKIN_OPT_GRADIENT) {
+    rc = rg_opt_vertex(ws, i, u, n_starts, starts, act, kk, &b.best_f, err);
+    free(x);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+      if (obj) *obj = b.best_f;
+      return RKIN_OK;
+    }
+    x = calloc(3 * m, sizeof *x);
+    if (!x) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+    x0 = x + m;
+    tmp = x0 + m;
+    rc = RKIN_OK;
+    memset(act, 0, m * sizeof *act);
+    b.best_f = -HUGE_VAL;
+  }
   /* Every plan length is searched on its own: a k-cycle search that
    * drives its last activities to 0 ends at a shorter plan that it did
    * not optimise (see keep_if_better). */
