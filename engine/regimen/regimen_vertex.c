@@ -27,11 +27,13 @@
  *   through the three solved activities lo, x and max (values and
  *   sensitivities), searched by SLSQP for every K from a uniform and a
  *   front-loaded start. A rival within the margin sends the patient to the
- *   full search.
+ *   full search of the rival lengths only, which must beat the vertex
+ *   plan.
  * The full search remains for any model where this structure fails (e.g.
  * a saturable tumour, where spreading activity pays, or cycles so close
  * that one carries into the next). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,10 +276,12 @@ static int solve_cycle(vx_ctx *v, double *y, double a, int sens,
 /* Outcome: 1 certified (plan in act, *kk, *obj), 0 not (full search), or
  * a negative code (a solve failed: err). */
 static int vertex(vx_ctx *v, size_t n_starts, const double *starts,
-                  double *act, size_t *kk, double *obj, rkin_err *err)
+                  double *act, size_t *kk, double *obj, uint64_t *search,
+                  rkin_err *err)
 {
   size_t n = v->n, nr = v->nr, m = v->m, nl = v->nl, o = v->u->objective;
   size_t c, q, j, cstar = 0, it, jb = 0, kk2, kc;
+  uint64_t rival;
   int corner = 0;
   double *y = calloc(2 * n + 10 * nr, sizeof *y), *y1 = y + n;
   double *cd = y1 + n, *cb = cd + nr, *pd = cb + nr, *pb = pd + nr;
@@ -415,7 +419,7 @@ static int vertex(vx_ctx *v, size_t n_starts, const double *starts,
     for (j = 0; j < nl; j++)
       if (phi[j] > phi[jw]) jw = j;
     if (it == 3 || !(dphi[jw] > 0)) goto done;
-    x -= 2 * wp / dphi[jw];
+    x -= 1.01 * wp / dphi[jw];
   }
   /* KKT at the vertex */
   margin = fmax(MARGIN_MIN, MARGIN_RHO * rho);
@@ -448,11 +452,12 @@ surrogate:
   v->ps[v->nn++] = &v->nd[2];
   for (c = 0; c < kc; c++) plan[c] = c + 1 < kc || corner ? v->hi : xc;
   scand = sur_plain(v, plan, kc);
+  rival = 0;
   for (kk2 = 1; kk2 <= m; kk2++) {
     sbest = sur_best(v, kk2);
     if (sbest > scand * (1 + margin) || (kk2 != kc
                                          && sbest > scand * (1 - margin)))
-      goto done;
+      rival |= (uint64_t)1 << (kk2 - 1);
   }
   for (c = 0; c < n_starts; c++) {
     const double *s = starts + c * m;
@@ -461,14 +466,18 @@ surrogate:
     if (!ks) continue;
     memcpy(plan, s, ks * sizeof *plan);
     for (j = 0; j < ks; j++) plan[j] = fmin(fmax(plan[j], v->lo), v->hi);
-    if (sur_plain(v, plan, ks) > scand * (1 - margin)) goto done;
+    if (sur_plain(v, plan, ks) > scand * (1 - margin))
+      rival |= (uint64_t)1 << (ks - 1);
   }
+  /* the vertex plan, feasible on plain solves: the optimum, or the plan
+   * the search of the rival lengths must beat */
   for (c = 0; c < kc; c++) plan[c] = c + 1 < kc || corner ? v->hi : xc;
   memset(act, 0, m * sizeof *act);
   memcpy(act, plan, kc * sizeof *act);
   *kk = kc;
   *obj = cb[o];
-  rc = 1;
+  *search = rival;
+  rc = !rival;
 done:
   free(y);
   return rc;
@@ -476,7 +485,7 @@ done:
 
 int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
                   size_t n_starts, const double *starts, double *act,
-                  size_t *kk, double *obj, rkin_err *err)
+                  size_t *kk, double *obj, uint64_t *search, rkin_err *err)
 {
   rkin_regimen *r = ws->r;
   vx_ctx v;
@@ -484,6 +493,9 @@ int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   double *mem;
   int rc;
   memset(&v, 0, sizeof v);
+  *search = u->max_cycles >= 64 ? ~(uint64_t)0
+            : ((uint64_t)1 << u->max_cycles) - 1;
+  *kk = 0;
   if (u->max_cycles > 64 || u->n_limits > 16 || u->n_limits == 0)
     return 0;
   v.ws = ws;
@@ -514,8 +526,9 @@ int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   v.gdd = v.cb + nr;
   v.gbd = v.gdd + nr * v.m;
   v.sc = v.gbd + nr * v.m;
-  rc = vertex(&v, n_starts, starts, act, kk, obj, err);
+  rc = vertex(&v, n_starts, starts, act, kk, obj, search, err);
   free(mem);
   if (rc == 1) ws->n_vertex++;
+  else if (!rc && *kk) ws->n_vertex_partial++;
   return rc;
 }
