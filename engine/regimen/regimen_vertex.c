@@ -250,8 +250,31 @@ static double sur_best(vx_ctx *v, size_t k)
   return best;
 }
 
-/* Surrogate objective of a plan as given (no scaling): an upper bound of
- * what it gives once scaled onto the limits. */
+/* Surrogate objective of a caller's start as the full search takes it
+ * (regimen_opt.c candidate): scaled down onto the limits, no activity
+ * below lo; -HUGE_VAL when that is impossible. */
+static double sur_start(vx_ctx *v, const double *s, size_t k)
+{
+  double x[64], mn = HUGE_VAL, lo, hi = 1;
+  size_t c, it;
+  v->k = k;
+  for (c = 0; c < k; c++) mn = fmin(mn, s[c]);
+  if (sur_feasible(v, s)) return v->cb[v->u->objective];
+  lo = v->lo / mn;
+  for (c = 0; c < k; c++) x[c] = s[c] * lo;
+  if (!sur_feasible(v, x)) return -HUGE_VAL;
+  for (it = 0; it < 60; it++) {
+    double mid = 0.5 * (lo + hi);
+    for (c = 0; c < k; c++) x[c] = s[c] * mid;
+    if (sur_feasible(v, x)) lo = mid;
+    else hi = mid;
+  }
+  for (c = 0; c < k; c++) x[c] = s[c] * lo;
+  sur_eval(v, x);
+  return v->cb[v->u->objective];
+}
+
+/* Surrogate objective of a plan as given (no scaling). */
 static double sur_plain(vx_ctx *v, const double *x, size_t k)
 {
   v->k = k;
@@ -466,7 +489,7 @@ surrogate:
     if (!ks) continue;
     memcpy(plan, s, ks * sizeof *plan);
     for (j = 0; j < ks; j++) plan[j] = fmin(fmax(plan[j], v->lo), v->hi);
-    if (sur_plain(v, plan, ks) > scand * (1 - margin))
+    if (sur_start(v, plan, ks) > scand * (1 - margin))
       rival |= (uint64_t)1 << (ks - 1);
   }
   /* the vertex plan, feasible on plain solves: the optimum, or the plan
