@@ -150,8 +150,14 @@ typedef struct {
  * uses SLSQP with its closed-form gradients). */
 typedef enum {
   RKIN_OPT_GRADIENT,       /* SLSQP, gradients from CVODES forward
-                              sensitivities (default) */
-  RKIN_OPT_COBYLA          /* COBYLA, derivative-free */
+                              sensitivities (default); first the
+                              certified front-loaded plan
+                              (regimen_vertex.c), which settles most
+                              patients of a saturable-uptake model with a
+                              few cycle solves */
+  RKIN_OPT_COBYLA,         /* COBYLA, derivative-free */
+  RKIN_OPT_GRADIENT_SEARCH /* RKIN_OPT_GRADIENT without the shortcut: the
+                              multi-start search for every patient */
 } rkin_opt_method;
 
 typedef struct {
@@ -247,9 +253,10 @@ int rkin_regimen_run(rkin_regimen *r, const rkin_regimen_rule *rule,
  * rule->max_cycles, each in [min_gbq, max_gbq]) maximising the cumulative
  * BED of rule->objective subject to rule->limits, on the true model.
  * Linear route: BED is a quadratic in the activities (SLSQP with exact
- * gradients); augmented route: each evaluation solves the cycles, with
- * CVODES forward sensitivities by the activities for SLSQP (default), or
- * without for COBYLA (rule->optimiser).
+ * gradients); augmented route: first the certified front-loaded plan
+ * (regimen_vertex.c, RKIN_OPT_GRADIENT), else each evaluation solves the
+ * cycles, with CVODES forward sensitivities by the activities for SLSQP,
+ * or without for COBYLA (rule->optimiser).
  * Every K is tried; `starts` (n_starts x max_cycles, zero-padded) are
  * extra starting plans (e.g. the built-in rules'): a feasible start is
  * itself a candidate, so the result is never worse than it. K = 0 (no

@@ -333,6 +333,7 @@ int rg_cycle_aug(rg_ws *ws, size_t i, double *y, double a_mbq, double *tia,
   rs.y_end = ya;
   rc = rkin_solver_run(ws->solver, &rq, &rs, err);
   ws->steps += rs.n_steps;
+  ws->n_solve++;
   if (rc) goto done;
   for (q = 0; q < nr; q++) {
     double dd = r->s[q] * tq[q], in = ya[n + 2 * q + 1], gg = 0;
@@ -427,6 +428,8 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   sr.dy_end = dye;
   rc = rkin_solver_run_sensx(ws->solver, &rq, &sq, &rs, &sr, err);
   ws->steps += rs.n_steps;
+  ws->n_solve_sens++;
+  ws->n_sens_dirs += (long)k;
   if (rc) goto done;
   for (q = 0; q < nr; q++) {
     double s = r->s[q], dd = s * tq[q], in = ya[n + 2 * q + 1];

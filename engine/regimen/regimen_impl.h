@@ -5,6 +5,7 @@
 #define RKIN_REGIMEN_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tac/imaging.h"
 #include "regimen/regimen.h"
@@ -44,6 +45,13 @@ typedef struct {
   void *eig;                   /* gsl_eigen_nonsymmv_workspace */
   double *buf;                 /* scratch doubles (rg_scratch) */
   long steps;                  /* CVODES steps taken */
+  long n_solve, n_solve_sens;  /* augmented cycle solves without and with
+                                  sensitivities */
+  long n_sens_dirs;            /* sensitivity directions over those */
+  long n_vertex;               /* optimisations the vertex shortcut
+                                  settled (regimen_vertex.c) */
+  long n_vertex_partial;       /* ... that it left to a search of some
+                                  plan lengths only */
   double *aux;                 /* (nr + 1) (RKIN_TAC_MAX_POINTS + 8) + 4 n */
   rkin_mevcarry *carry;        /* the model events of the patient whose
                                   cycles run (set around rg_cycle; NULL:
@@ -109,6 +117,15 @@ int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *rule,
  * truth: act_gbq (max_cycles), *k cycles. */
 int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,
                  double *act_gbq, size_t *k, rkin_err *err);
+
+/* The optimiser's shortcut on the augmented route (regimen_vertex.c):
+ * 1 and the plan when certified; 0 when the full search must run for the
+ * plan lengths in *search (bit k - 1: k cycles), act / *kk / *obj then
+ * holding a feasible plan it must beat (*kk 0: none); or a negative
+ * code. */
+int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                  size_t n_starts, const double *starts, double *act,
+                  size_t *kk, double *obj, uint64_t *search, rkin_err *err);
 
 /* The optimiser on a workspace (regimen_opt.c). */
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,

@@ -759,6 +759,7 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   size_t m = u->max_cycles, k;
   best_plan b;
   double *x = calloc(3 * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
+  uint64_t search = ~(uint64_t)0;   /* plan lengths to search */
   int rc = RKIN_OK;
   if (rkin_model_events(ws->r->sp.model)) {
     free(x);
@@ -781,11 +782,30 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   b.best_f = -HUGE_VAL;
   memset(act, 0, m * sizeof *act);
   if (!x) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  if (ws->r->kstatus[i] != 0 && u->optimiser == RKIN_OPT_GRADIENT) {
+    double f = -HUGE_VAL;
+    rc = rg_opt_vertex(ws, i, u, n_starts, starts, act, &b.best_k, &f,
+                       &search, err);
+    if (rc < 0) {
+      free(x);
+      return rc;
+    }
+    if (rc == 1) {
+      free(x);
+      *kk = b.best_k;
+      if (obj) *obj = f;
+      return RKIN_OK;
+    }
+    rc = RKIN_OK;
+    if (b.best_k) b.best_f = f;   /* the vertex plan to beat */
+    else memset(act, 0, m * sizeof *act);
+  }
   /* Every plan length is searched on its own: a k-cycle search that
    * drives its last activities to 0 ends at a shorter plan that it did
    * not optimise (see keep_if_better). */
   for (k = m; k >= 1 && !rc; k--) {
     opt_ctx o;
+    if (!(search >> (k - 1) & 1)) continue;
     if (ctx_init(&o, ws, i, u, k)) {
       rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
     } else if ((rc = try_k(&o, n_starts, starts, &b, x, x0, tmp))) {

@@ -477,6 +477,8 @@ int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
     if ((rc = rg_rule_decide(u, &k, &a))) break;
     if (!(a > 0) || c == mc) break;
     act[c] = a;
+    /* the empiric rule decides on the count alone: nothing to solve */
+    if (u->kind == RKIN_RULE_EMPIRIC) continue;
     if ((rc = rg_cycle(ws, i, y, 1000 * a, NULL, dose + c * nr, g + c * nr,
                        bed + c * nr, 0, NULL, NULL, err)))
       break;

@@ -9,8 +9,9 @@
  * route) on fewer patients.
  *
  * Usage: bench_regimen [n_patients] [n_nonlinear] [compare]
- * compare: the nonlinear cohort again with COBYLA (no gradients), and per
- * patient the optimiser's objective and CPU time with either method. */
+ * compare: the nonlinear cohort again with the full SLSQP search (no
+ * vertex shortcut) and with COBYLA (no gradients), and per patient the
+ * optimiser's objective, plan and CPU time with each method. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,15 +203,23 @@ static double run_all(rkin_model *m, const double *params, size_t n,
 }
 
 /* Per patient on the nonlinear model: the optimised plan's objective
- * (cumulative tumour BED) and CPU time, COBYLA vs SLSQP with gradients. */
+ * (cumulative tumour BED), cycles and CPU time by the three methods:
+ * COBYLA without gradients, the full multi-start SLSQP search with
+ * sensitivity gradients (the route before the vertex shortcut) and the
+ * default (the certified vertex plan, else that search); the largest
+ * difference of the default's activities from the full search's. */
 static void per_patient(rkin_model *m, const double *params, size_t n)
 {
+  static const rkin_opt_method meth[3] = {
+    RKIN_OPT_COBYLA, RKIN_OPT_GRADIENT_SEARCH, RKIN_OPT_GRADIENT};
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_region rg[3];
   rkin_regimen_spec sp = {0};
   rkin_regimen *r;
   rkin_err err;
   size_t i, c;
+  double tsum[3] = {0, 0, 0}, worst_rel = 0, worst_da = 0, worst_cob = 0;
+  size_t kdiff = 0;
   rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
                         rkin_organ_find("kidney", NULL)->lq};
   rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
@@ -226,13 +235,14 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
   sp.interval_h = 1344;
   sp.threads = 1;
   if (!(r = rkin_regimen_new(&sp, &err))) return;
-  printf("  patient: tumour BED (Gy) COBYLA / SLSQP+sens, cycles, CPU ms "
-         "COBYLA / SLSQP+sens (optimiser alone, no starts)\n");
+  printf("  patient: tumour BED (Gy) COBYLA / full SLSQP search / default "
+         "(vertex shortcut), cycles, CPU ms of each (optimiser alone, no "
+         "starts), largest |activity difference| default - search\n");
   for (i = 0; i < n; i++) {
-    double a[2][6], obj[2], tm[2];
-    size_t k[2];
+    double a[3][6], obj[3], tm[3], da = 0;
+    size_t k[3];
     int j;
-    for (j = 0; j < 2; j++) {
+    for (j = 0; j < 3; j++) {
       rkin_regimen_rule u;
       clock_t c0 = clock();
       rkin_regimen_rule_default(&u);
@@ -242,18 +252,31 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
       u.objective = 1;
       u.n_limits = 2;
       u.limits = lim;
-      u.optimiser = j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA;
+      u.optimiser = meth[j];
       if (rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
                                 &err))
         fprintf(stderr, "bench_regimen: %s\n", err.msg);
       tm[j] = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
+      tsum[j] += tm[j];
     }
-    printf("  %3zu: %.6f / %.6f (rel. %+.1e), %zu / %zu, %.1f / %.1f ms; "
-           "plan GBq", i + 1, obj[0], obj[1], obj[1] / obj[0] - 1, k[0],
-           k[1], tm[0], tm[1]);
-    for (c = 0; c < k[1]; c++) printf(" %.3f", a[1][c]);
+    for (c = 0; c < 6; c++) da = fmax(da, fabs(a[2][c] - a[1][c]));
+    kdiff += k[2] != k[1];
+    worst_da = fmax(worst_da, da);
+    worst_rel = fmax(worst_rel, fabs(obj[2] / obj[1] - 1));
+    worst_cob = fmax(worst_cob, fabs(obj[2] / obj[0] - 1));
+    printf("  %3zu: %.6f / %.6f / %.6f (rel. to search %+.1e), %zu / %zu / "
+           "%zu, %.1f / %.1f / %.1f ms, |da| %.1e; plan GBq", i + 1, obj[0],
+           obj[1], obj[2], obj[2] / obj[1] - 1, k[0], k[1], k[2], tm[0],
+           tm[1], tm[2], da);
+    for (c = 0; c < k[2]; c++) printf(" %.3f", a[2][c]);
     printf("\n");
   }
+  printf("  optimiser alone, mean CPU ms per patient: COBYLA %.1f, full "
+         "SLSQP search %.1f, default %.1f; default vs search: max rel. "
+         "objective difference %.1e, max |activity difference| %.1e GBq, "
+         "plan lengths differing %zu of %zu; vs COBYLA max rel. %.1e\n",
+         tsum[0] / (double)n, tsum[1] / (double)n, tsum[2] / (double)n,
+         worst_rel, worst_da, kdiff, n, worst_cob);
   rkin_regimen_free(r);
 }
 
@@ -279,9 +302,14 @@ int main(int argc, char **argv)
   t = run_all(ms, p, nn, 1, 1, RKIN_OPT_GRADIENT);
   printf("nonlinear (saturable kidney uptake, augmented CVODES route), %zu "
          "patients, 1 thread: %.2f s total (%.1f ms per patient for 4 "
-         "regimens; optimiser SLSQP with sensitivity gradients)\n", nn, t,
+         "regimens; optimiser: certified vertex plan, else SLSQP with "
+         "sensitivity gradients)\n", nn, t,
          1000 * t / (double)nn);
   if (compare) {
+    t = run_all(ms, p, nn, 1, 1, RKIN_OPT_GRADIENT_SEARCH);
+    printf("nonlinear, the same with the full SLSQP search (no vertex "
+           "shortcut): %.2f s total (%.1f ms per patient for 4 regimens)\n",
+           t, 1000 * t / (double)nn);
     t = run_all(ms, p, nn, 1, 1, RKIN_OPT_COBYLA);
     printf("nonlinear, the same with COBYLA (no gradients): %.2f s total "
            "(%.1f ms per patient for 4 regimens)\n", t,

@@ -550,6 +550,228 @@ static void test_carrier(void)
   rkin_model_free(m);
 }
 
+/* One optimisation through a workspace: the plan, its objective and
+ * whether the vertex shortcut settled it (regimen_vertex.c; vx_part: it
+ * left a search of rival plan lengths only, seeded with its plan). */
+static long vx_part;
+
+static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
+                  double *a, size_t *k, double *obj, long *vx)
+{
+  rg_ws ws;
+  rkin_err err;
+  int rc = rg_ws_init(&ws, r, &err);
+  if (!rc) rc = rg_optimise(&ws, i, u, 0, NULL, a, k, obj, &err);
+  if (rc) diag("optimise: %s", err.msg);
+  *vx = ws.n_vertex;
+  vx_part = ws.n_vertex_partial;
+  rg_ws_clear(&ws);
+  return rc;
+}
+
+/* The vertex shortcut on the saturable model (max 15 GBq, 6 cycles 1344
+ * h apart, so the optimum gives full cycles and one partial on a limit):
+ * it settles patients 1 and 3, with the plan and objective of the full
+ * multi-start search (RKIN_OPT_GRADIENT_SEARCH) and of COBYLA to 1e-6;
+ * the objective is the re-scored BED and the limits hold. Its optimality
+ * is checked independently of the sensitivities, by central differences
+ * of rkin_regimen_evaluate (step 1e-3 GBq): with the binding limit's
+ * multiplier lambda = (dT/dx) / (dg/dx) from the partial cycle x, every
+ * full cycle has dT/da - lambda dg/da > 0 (KKT at an upper bound). */
+static void test_vertex(void)
+{
+  static const double pv[18] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000,
+                                0.030, 0.008, 0.4, 0.020, 0.004, 2000,
+                                0.012, 0.012, 0.6, 0.010, 0.005, 3000};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r = make(m, pv, 3, rg, 3, 0, 1344);
+  size_t i;
+  for (i = 0; r && i < 3; i++) {
+    rkin_regimen_rule u;
+    double a[3][6], obj[3], cd[3], cb[3], da = 0, h = 1e-3;
+    double gt[6], gk[6], gm[6], lam, worst = HUGE_VAL;
+    size_t k[3], c, j, kc;
+    long vx[3];
+    int rc = 0, binding_kidney;
+    rkin_err err;
+    long part = 0;
+    for (j = 0; j < 3; j++) {
+      static const rkin_opt_method meth[3] = {
+        RKIN_OPT_GRADIENT, RKIN_OPT_GRADIENT_SEARCH, RKIN_OPT_COBYLA};
+      rule(&u, lim, 2, 6, 15, meth[j]);
+      rc |= opt_ws(r, i, &u, a[j], &k[j], &obj[j], &vx[j]);
+      if (j == 0) part = vx_part;
+    }
+    for (c = 0; c < 6; c++) da = fmax(da, fabs(a[0][c] - a[1][c]));
+    /* patient 2's 5-cycle plan is within 0.1 % of its 4-cycle optimum
+     * on the surrogate: the shortcut leaves a search of 5 cycles only,
+     * which its 4-cycle plan wins */
+    ok(!rc && vx[0] == (i != 1) && part == (i == 1) && vx[1] == 0
+       && vx[2] == 0, "patient %zu: the vertex shortcut %s (and only when "
+       "asked)", i + 1, i != 1 ? "settles it"
+       : "leaves a search of the rival length (a near tie)");
+    ok(!rc && k[0] == k[1] && da <= 1e-4
+       && fabs(obj[0] - obj[1]) <= 1e-6 * obj[1],
+       "patient %zu: shortcut = full search: tumour BED %.9f vs %.9f Gy "
+       "(rel. %.1e, tol. 1e-6), %zu / %zu cycles, activities within %.1e "
+       "GBq (tol. 1e-4)", i + 1, obj[0], obj[1], obj[0] / obj[1] - 1, k[0],
+       k[1], da);
+    ok(!rc && obj[0] >= obj[2] * (1 - 1e-6), "patient %zu: shortcut %.6f "
+       ">= COBYLA %.6f Gy (rel. tol. 1e-6)", i + 1, obj[0], obj[2]);
+    kc = k[0];
+    rkin_regimen_evaluate(r, i, kc, a[0], cd, cb, &err);
+    ok(fabs(cb[1] - obj[0]) <= 1e-9 * obj[0] && cb[0] <= 27 && cd[2] <= 2
+       && (fabs(cb[0] - 27) <= 1e-5 * 27 || fabs(cd[2] - 2) <= 1e-5 * 2),
+       "patient %zu: objective = re-scored BED, kidney BED %.6f <= 27, "
+       "marrow %.6f <= 2 Gy, one of them active", i + 1, cb[0], cd[2]);
+    binding_kidney = fabs(cb[0] - 27) <= 1e-5 * 27;
+    /* the partial cycle lands on the binding limit less the route's
+     * reproducibility margin of 10 rtol (rtol 1e-8 here), to 1e-8 */
+    ok(fabs((binding_kidney ? cb[0] / 27 : cd[2] / 2) - (1 - 1e-7)) <= 1e-8,
+       "patient %zu: the binding limit at 1 - 10 rtol of its value (%.10f)",
+       i + 1, binding_kidney ? cb[0] / 27 : cd[2] / 2);
+    for (c = 0; c < kc; c++) {
+      double ap[6], dp[3], bp[3], dm[3], bm[3];
+      memcpy(ap, a[0], sizeof ap);
+      ap[c] += h;
+      rkin_regimen_evaluate(r, i, kc, ap, dp, bp, &err);
+      ap[c] -= 2 * h;
+      rkin_regimen_evaluate(r, i, kc, ap, dm, bm, &err);
+      gt[c] = (bp[1] - bm[1]) / (2 * h);
+      gk[c] = (bp[0] - bm[0]) / (2 * h);
+      gm[c] = (dp[2] - dm[2]) / (2 * h);
+    }
+    lam = gt[kc - 1] / (binding_kidney ? gk[kc - 1] : gm[kc - 1]);
+    for (c = 0; c + 1 < kc; c++)
+      worst = fmin(worst, (gt[c] - lam * (binding_kidney ? gk[c] : gm[c]))
+                          / gt[c]);
+    ok(a[0][kc - 1] < 15 && lam > 0 && (kc == 1 || worst > 0), "patient "
+       "%zu: KKT by central differences: partial cycle %.4f GBq, lambda "
+       "%.4g > 0, full cycles' reduced gradients >= %.3g of dT/da > 0",
+       i + 1, a[0][kc - 1], lam, kc > 1 ? worst : 0.0);
+  }
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
+/* Where the vertex is not (certainly) the optimum the shortcut declines
+ * and the full search runs, giving its plan exactly: cycles 150 h apart
+ * (each carries 12 % into the next: the carry-over margin exceeds what
+ * the KKT check allows), a smallest cycle of 0.01 GBq (one more tiny
+ * cycle is within the margin of the vertex plan on the surrogate), and
+ * the kidney's BED (saturable uptake: concave dose) maximised under a
+ * tumour BED limit (convex), where spreading the activity pays: the
+ * full cycles' reduced gradients are negative at the vertex. */
+static void test_vertex_declines(void)
+{
+  static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  long vx_part_last = 0;
+  int t;
+  for (t = 0; t < 3; t++) {
+    rkin_regimen *r = make(m, pv, 1, rg, 3, 0, t ? 1344 : 150);
+    rkin_regimen_limit tl[1] = {{1, 1, 150.0}};
+    rkin_regimen_rule u;
+    double a[2][6], obj[2];
+    size_t k[2];
+    long vx[2];
+    int rc = 0, j;
+    for (j = 0; r && j < 2; j++) {
+      rule(&u, lim, 2, t ? 6 : 4, 15, j ? RKIN_OPT_GRADIENT_SEARCH
+                                         : RKIN_OPT_GRADIENT);
+      if (t == 1) u.min_cycle_gbq = 0.01;
+      if (t == 2) {
+        u.objective = 0;
+        u.limits = tl;
+        u.n_limits = 1;
+      }
+      rc |= opt_ws(r, 0, &u, a[j], &k[j], &obj[j], &vx[j]);
+      if (j == 0) vx_part_last = vx_part;
+    }
+    /* the near tie (t 1) leaves a search of the rival lengths, which
+     * the vertex plan wins: the full search's optimum to 1e-9; the
+     * others the full search itself */
+    if (r && !rc && t == 1) {
+      double da = 0;
+      size_t c;
+      for (c = 0; c < 6; c++) da = fmax(da, fabs(a[0][c] - a[1][c]));
+      ok(vx[0] == 0 && vx_part_last == 1 && k[0] == k[1] && da <= 1e-6
+         && fabs(obj[0] - obj[1]) <= 1e-9 * obj[1], "smallest cycle 0.01 "
+         "GBq: the shortcut leaves a search of the rival lengths; the full "
+         "search's optimum (%zu cycles, tumour BED %.9f vs %.9f Gy)", k[0],
+         obj[0], obj[1]);
+    } else {
+      ok(r && !rc && vx[0] == 0 && vx_part_last == 0 && obj[0] == obj[1]
+         && k[0] == k[1] && !memcmp(a[0], a[1], k[0] * sizeof a[0][0]),
+         "%s: the shortcut declines; the full search's plan (%zu cycles, "
+         "objective BED %.6f Gy)", t == 2 ? "kidney BED under a tumour BED "
+         "limit" : "cycles 150 h apart", k[0], obj[0]);
+    }
+    rkin_regimen_free(r);
+  }
+  rkin_model_free(m);
+}
+
+/* At a confidence (each limit holds the upper bound of the planned
+ * course, regimen.h) the shortcut works on the same limited values: at
+ * 0.95 with a 10 % shared SD, kidney BED 15 Gy binding, it settles the
+ * saturable patient with the full search's plan (1e-6) and the upper
+ * bound BED + z s (2 BED - D) on the limit by hand. */
+static void test_vertex_confidence(void)
+{
+  static const double pv[6] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_regimen_limit lim[2] = {{0, 1, 15.0}, {2, 0, 4.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r = make(m, pv, 1, rg, 3, 0, 1344);
+  rkin_regimen_rule u;
+  double a[2][6], obj[2], cd[3], cb[3], zs = 1.6448536269514722 * 0.1;
+  double ub_k, ub_m;
+  size_t k[2];
+  long vx[2];
+  rkin_err err;
+  int rc = 0, j;
+  for (j = 0; r && j < 2; j++) {
+    rule(&u, lim, 2, 6, 15, j ? RKIN_OPT_GRADIENT_SEARCH : RKIN_OPT_GRADIENT);
+    u.confidence = 0.95;
+    u.plan_u_rel = 0.1;
+    rc |= opt_ws(r, 0, &u, a[j], &k[j], &obj[j], &vx[j]);
+  }
+  ok(r && !rc && vx[0] == 1 && k[0] == k[1]
+     && fabs(obj[0] - obj[1]) <= 1e-6 * obj[1], "confidence 0.95: the "
+     "shortcut settles it with the full search's optimum %.6f vs %.6f Gy",
+     obj[0], obj[1]);
+  if (r && !rc) {
+    rkin_regimen_evaluate(r, 0, k[0], a[0], cd, cb, &err);
+    ub_k = cb[0] + zs * (2 * cb[0] - cd[0]);
+    ub_m = cd[2] * (1 + zs);
+    ok(ub_k <= 15 && ub_m <= 4 && fabs(ub_k - 15) <= 1e-5 * 15,
+       "confidence 0.95: upper bounds kidney BED %.6f <= 15 (binding), "
+       "marrow %.6f <= 4 Gy by hand", ub_k, ub_m);
+  }
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
@@ -558,6 +780,9 @@ int main(void)
   test_vs_cobyla();
   test_infusion();
   test_kkt();
+  test_vertex();
+  test_vertex_declines();
+  test_vertex_confidence();
   done_testing();
   return exit_status();
 }
