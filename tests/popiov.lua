@@ -123,6 +123,9 @@ do
   end
   t.ok(found and found.se and found.se > 0, "the IOV variance has an SE ("
     .. (found and found.name or "-") .. ")")
+  -- the exact path's df/deta across the occasions' parameter switches
+  t.ok(r.n_pred_sens > 0 and r.n_pred > 0, ("model solutions counted: %d "
+    .. "with sensitivities, %d without"):format(r.n_pred_sens, r.n_pred))
   local dir = tmp .. "/out"
   r:write_csv(dir)
   local tab = t.read_file(dir .. "/table.csv")
