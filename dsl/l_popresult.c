@@ -384,6 +384,10 @@ void lrk_popresult_push(lua_State *L, const report *r,
   }
   lua_pushinteger(L, f->n_eval);
   lua_setfield(L, rt, "n_eval");
+  lua_pushinteger(L, (lua_Integer)f->n_pred);
+  lua_setfield(L, rt, "n_pred");
+  lua_pushinteger(L, (lua_Integer)f->n_pred_sens);
+  lua_setfield(L, rt, "n_pred_sens");
   set_num(L, "ofv", f->ofv);
   set_num(L, "m2ll", f->m2ll);
   set_num(L, "aic", r->aic);

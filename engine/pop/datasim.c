@@ -12,6 +12,7 @@ void rkin_data_pwbuf_free(rkin_data_pwbuf *b)
   free(b->p);
   free(b->rp);
   free(b->dir);
+  free(b->rd);
   memset(b, 0, sizeof *b);
 }
 
@@ -40,20 +41,26 @@ int rkin_data_segment_params(const rkin_data_subject *sj, size_t g,
   rq->pw_locf = locf;
   rq->rec_params = NULL;
   rq->pw_dir = NULL;
+  rq->rec_dir = NULL;
   if (a == b) return RKIN_OK;   /* no records: the caller's params */
   nrec = rkin_dosing_nrecords(sj->seg[g].dosing);
   if (grow(&buf->t, &buf->cap_t, b - a) || grow(&buf->p, &buf->cap_p,
                                                 (b - a) * np)
       || grow(&buf->rp, &buf->cap_rp, (nrec ? nrec : 1) * np)
-      || (nd && grow(&buf->dir, &buf->cap_dir, (b - a) * nd)))
+      || (nd && grow(&buf->dir, &buf->cap_dir, (b - a) * nd))
+      || (nd && grow(&buf->rd, &buf->cap_rd, (nrec ? nrec : 1) * nd)))
     return rkin_err_set(err, RKIN_ENOMEM, "subject ID %g: out of memory "
                         "for time-varying parameters", sj->id);
   rq->params = rec_par + a * np;
   if (dir0) *dir0 = nd ? rec_dir + a * nd : NULL;
   for (r = a; r < b; r++) {
     const double *pr = rec_par + r * np;
-    if (sj->rec_dose[r] >= 0 && (size_t)sj->rec_dose[r] < nrec)
+    if (sj->rec_dose[r] >= 0 && (size_t)sj->rec_dose[r] < nrec) {
       memcpy(buf->rp + (size_t)sj->rec_dose[r] * np, pr, np * sizeof *pr);
+      if (nd)   /* the directions its dose modifiers move along */
+        memcpy(buf->rd + (size_t)sj->rec_dose[r] * nd, rec_dir + r * nd,
+               nd * sizeof *pr);
+    }
     if (r == a || !memcmp(pr, pr - np, np * sizeof *pr)) continue;
     /* NOCB: from the previous record on, the interval ending here takes
      * this record's values; LOCF: from this record on. */
@@ -67,6 +74,7 @@ int rkin_data_segment_params(const rkin_data_subject *sj, size_t g,
   rq->pw_params = buf->p;
   rq->pw_dir = nd && n_pw ? buf->dir : NULL;
   if (nrec) rq->rec_params = buf->rp;
+  if (nrec && nd) rq->rec_dir = buf->rd;
   return RKIN_OK;
 }
 

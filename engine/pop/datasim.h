@@ -29,11 +29,11 @@ int rkin_data_predict(rkin_solver *s, const rkin_model *m,
  * record's time to the values of the record the interval ends at; with
  * 1 at the record's own time) and pw_locf, and rq->rec_params (each dose
  * record's own row). rec_dir (sj->n_rec x n_dir x np, NULL: none) gives
- * pw_dir the same way and *dir0 the first record's. The arrays live in
- * buf (grown; rkin_data_pwbuf_free). */
+ * pw_dir and rq->rec_dir the same way and *dir0 the first record's. The
+ * arrays live in buf (grown; rkin_data_pwbuf_free). */
 typedef struct {
-  double *t, *p, *rp, *dir;
-  size_t cap_t, cap_p, cap_rp, cap_dir;
+  double *t, *p, *rp, *dir, *rd;
+  size_t cap_t, cap_p, cap_rp, cap_dir, cap_rd;
 } rkin_data_pwbuf;
 void rkin_data_pwbuf_free(rkin_data_pwbuf *b);
 int rkin_data_segment_params(const rkin_data_subject *sj, size_t g,

@@ -786,6 +786,13 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
       fit->cov_status = pop_covariance(p, fit, &fit->cov_err);
     }
   }
+  {
+    int t;
+    for (t = 0; t < p->n_threads; t++) {
+      fit->n_pred += p->ws[t].n_pred;
+      fit->n_pred_sens += p->ws[t].n_pred_sens;
+    }
+  }
   pop_free(p);
   return RKIN_OK;
 }

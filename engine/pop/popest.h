@@ -223,6 +223,10 @@ typedef struct {
   rkin_err err;
   const char *stop;      /* NLopt's reason ("xtol reached", ...) */
   int n_eval;            /* outer objective evaluations */
+  /* Solutions of one subject's model (ODE models; every thread, the
+   * covariance step included): plain predictions, and those with
+   * forward sensitivities (df/deta). */
+  unsigned long n_pred, n_pred_sens;
   double ofv;            /* NONMEM's OFV (no N log 2 pi) */
   double m2ll;           /* -2 log L incl. N log 2 pi */
   size_t n_subj, n_obs, n_theta, n_eta, n_sigma, n_psi;

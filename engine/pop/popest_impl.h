@@ -56,6 +56,8 @@ typedef struct {
   /* Analytic df/deta (exact path): forward sensitivities of the solver
    * along dpsi/deta. */
   int sens;           /* 1: try them (else finite differences) */
+  /* subject solutions without / with sensitivities (rkin_popfit) */
+  unsigned long n_pred, n_pred_sens;
   double *dpsi;       /* n_eta x n_psi */
   double *psi2;       /* n_psi scratch; n_psi (1 + n_eta) with tape_d */
   double *dsol;       /* max_obs x n_sol x n_eta */

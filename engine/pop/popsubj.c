@@ -301,6 +301,7 @@ static int predict(pop_ws *w, size_t s, const double *eta, double *f,
     if (rc) return rkin_err_prefix(err, "subject ID %g: ", sj->id);
   } else {
     int out = p->ep[0].output;    /* all outputs or all states */
+    w->n_pred++;
     for (g = 0; g < sj->n_seg; g++) {
       const rkin_data_segment *sg = &sj->seg[g];
       rkin_solve_req rq;
@@ -421,6 +422,7 @@ static int predict_sens(pop_ws *w, size_t s, const double *eta, double *f,
   const double *dir = w->dpsi;
   rc = p->tape_d ? psi_and_deriv(w, s, eta, err) : psi_fd(w, s, eta, err);
   if (!rc && p->tv[s]) rc = record_psi(w, s, eta, 1, err);
+  w->n_pred_sens++;
   for (g = 0; !rc && g < sj->n_seg; g++) {
     const rkin_data_segment *sg = &sj->seg[g];
     rkin_solve_req rq;

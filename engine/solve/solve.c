@@ -61,6 +61,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->mods);
   free(s->recmods);
   free(s->dmods);
+  free(s->recdmods);
   free(s->ss_S);
   free(s->sx);
   free(s->zdir);
@@ -419,16 +420,18 @@ static void inf_derivs(const rkin_solver *s, const rkin_dose *r, int rec,
   size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt;
   size_t ir = (size_t)RKIN_MOD_RATE * n + c, id = (size_t)RKIN_MOD_DUR * n
                                                   + c;
-  double f = s->mods_on ? s->mods[RKIN_MOD_F * n + c] : 1.0;
-  double dF = s->sens_mods ? s->dmods[(RKIN_MOD_F * n + c) * nd + d] : 0;
+  const double *mods = s->mods_on ? rkin_rec_mods(s, (size_t)rec) : NULL;
+  const double *dm = s->sens_mods ? rkin_rec_dmods(s, (size_t)rec) : NULL;
+  double f = mods ? mods[RKIN_MOD_F * n + c] : 1.0;
+  double dF = dm ? dm[(RKIN_MOD_F * n + c) * nd + d] : 0;
   double dA = s->damt ? s->damt[d * s->n_rec + (size_t)rec] : 0;
   double ap = r->amount * dF + f * dA;
   if (r->rate == -1) {
-    double R = s->mods[ir], dR = s->sens_mods ? s->dmods[ir * nd + d] : 0;
+    double R = mods[ir], dR = dm ? dm[ir * nd + d] : 0;
     *dr = dR;
     *ddur = ap / R - f * r->amount * dR / (R * R);
   } else if (r->rate == -2) {
-    double D = s->mods[id], dD = s->sens_mods ? s->dmods[id * nd + d] : 0;
+    double D = mods[id], dD = dm ? dm[id * nd + d] : 0;
     *dr = ap / D - f * r->amount * dD / (D * D);
     *ddur = dD;
   } else {
@@ -440,7 +443,8 @@ static void inf_derivs(const rkin_solver *s, const rkin_dose *r, int rec,
 
 /* f(y-) - f(y+) of a bolus b into cmt c (y = y+ after it), for the jump
  * of a lagged bolus: -A b e_c on the exact path, the model's right-hand
- * side on both sides on the CVODES path. Into s->lagv. */
+ * side on both sides on the CVODES path, both at the parameters in force
+ * at the (lagged) dose time. Into s->lagv. */
 static void lag_jump(rkin_solver *s, const rkin_event *e)
 {
   size_t n = s->n, c = (size_t)e->cmt, i;
@@ -470,12 +474,14 @@ static void sens_jump(rkin_solver *s, const rkin_event *e)
 {
   size_t n = s->n, nd = s->n_dir, c = (size_t)e->cmt, i, d;
   const rkin_dose *r = rkin_dosing_record(s->req->dosing, (size_t)e->rec);
-  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
+  /* the record's modifiers: at the parameters of its own time */
+  const double *dm = s->sens_mods ? rkin_rec_dmods(s, (size_t)e->rec)
                                   : NULL;
-  const double *dL = s->sens_mods ? s->dmods + (RKIN_MOD_LAG * n + c) * nd
-                                  : NULL;
-  double *S = s->S, dr, ddur, f = s->mods_on ? s->mods[RKIN_MOD_F * n + c]
-                                              : 1.0;
+  const double *dF = dm ? dm + (RKIN_MOD_F * n + c) * nd : NULL;
+  const double *dL = dm ? dm + (RKIN_MOD_LAG * n + c) * nd : NULL;
+  double *S = s->S, dr, ddur;
+  double f = s->mods_on ? rkin_rec_mods(s, (size_t)e->rec)[RKIN_MOD_F * n
+                                                           + c] : 1.0;
   int lag_done = 0;
   for (d = 0; d < nd; d++) {
     double lag = dL ? dL[d] : 0;
@@ -575,9 +581,8 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       rkin_dose_eff eff;
       size_t i;
       rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on
-                                 ? s->recmods ? s->recmods + (size_t)e->rec
-                                                * s->mods_stride : s->mods
-                                 : NULL, s->n, &eff, err);
+                                 ? rkin_rec_mods(s, (size_t)e->rec) : NULL,
+                                 s->n, &eff, err);
       if (!rc)
         rc = rec->ii > 0 ? rkin_ss_periodic(s, rec, (size_t)e->rec, &eff,
                                        e->time, steps, err)
@@ -655,7 +660,9 @@ static int run_events(rkin_solver *s, const rkin_solve_req *r,
   if ((rc = rkin_model_dose_mods(s->m, p, s->mods, err))) return rc;
   s->mods_stride = 0;
   if (r->rec_params && (rc = record_mods(s, r, err))) return rc;
-  if ((rc = rkin_dosing_expand_rec(r->dosing, s->recmods ? s->recmods
+  /* (recmods may be left from an earlier run: only a stride says it is
+   * this run's) */
+  if ((rc = rkin_dosing_expand_rec(r->dosing, s->mods_stride ? s->recmods
                                    : s->mods, s->mods_stride, s->n,
                                    &s->evbuf, &s->cap_evbuf, &s->nev, err)))
     return rc;
@@ -665,17 +672,34 @@ static int run_events(rkin_solver *s, const rkin_solve_req *r,
 
 /* Parameters from the next switch time on (req->pw_t) once the walk is
  * at t: every switch at or before t not made yet; the path restarts
- * with the last one's parameters (and directions, with sensitivities). */
+ * with the last one's parameters (and directions, with sensitivities).
+ * The states and their sensitivities are continuous across a switch:
+ * the sensitivity equations go on from the same S with the new
+ * parameters' directions (CVODES: the next segment's CVodeReInit and
+ * CVodeSensReInit start from S, the right-hand side's df/dp along the
+ * new directions). */
 static int begin_piece(rkin_solver *s, size_t k, rkin_err *err)
 {
   const rkin_solve_req *r = s->req;
+  int rc;
   s->p = r->pw_params + k * s->n_par;
-  if (s->n_dir) {
-    if (r->pw_dir) s->dir = r->pw_dir + k * s->n_dir * s->n_par;
+  if (s->n_dir && r->pw_dir) s->dir = r->pw_dir + k * s->n_dir * s->n_par;
+  if (s->n_dir && !s->use_cv) {
+    if (s->sens_mods
+        && (rc = rkin_model_linear_matrix(s->m, s->p, s->Asens, err)))
+      return rc;
     return rkin_expath_begin_sens(s->ex, s->p, s->dir, s->n_dir, err);
   }
-  return s->use_cv ? rkin_cvpath_begin(s->cv, s->p, r->tia, r->n_tia, err)
-                   : rkin_expath_begin(s->ex, s->p, r->tia, r->n_tia, err);
+  if (!s->use_cv)
+    return rkin_expath_begin(s->ex, s->p, r->tia, r->n_tia, err);
+  if ((rc = rkin_cvpath_begin(s->cv, s->p, r->tia, r->n_tia, err))
+      || !s->n_dir)
+    return rc;
+  if (s->n_out && s->dout && rkin_model_outputs_linear(s->m)
+      && (rc = rkin_model_output_matrix(s->m, s->p, s->Cout, err)))
+    return rc;
+  return rkin_cvpath_sens(s->cv, s->dir, s->n_dir, s->S, s->drate, s->dq,
+                          err);
 }
 
 static int switch_params(rkin_solver *s, double t, rkin_err *err)
@@ -843,12 +867,64 @@ int rkin_solver_tia_inf(rkin_solver *s, const double *params,
                              y0, tia, n_tia, out, err);
 }
 
-/* Directional derivatives of the dose modifiers, A(p) for sens_jump, and
- * the derivatives of the input rates (drate, 0 at the start). */
+/* The dose modifiers' derivatives d mods / dp (s->dmp) along the
+ * directions dir (n_dir x n_par) into out (RKIN_MOD_N x n x n_dir). */
+static void dmods_along(rkin_solver *s, const double *dir, size_t n_dir,
+                        double *out)
+{
+  size_t np = s->n_par, nm = RKIN_MOD_N * s->n, k, d, l;
+  for (k = 0; k < nm; k++)
+    for (d = 0; d < n_dir; d++) {
+      double v = 0;
+      for (l = 0; l < np; l++) v += s->dmp[k * np + l] * dir[d * np + l];
+      out[k * n_dir + d] = v;
+    }
+}
+
+/* Each dose record's modifier derivatives (time-varying parameters): at
+ * its own parameters (rec_params) along its own directions (rec_dir, or
+ * the run's dir), into s->recdmods; a record whose parameters and
+ * directions equal the previous one's copies its row. Leaves s->dmp at
+ * the last record's parameters. */
+static int record_dmods(rkin_solver *s, const rkin_solve_req *r,
+                        const double *dir, size_t nd, rkin_err *err)
+{
+  size_t nrec = rkin_dosing_nrecords(r->dosing), np = s->n_par;
+  size_t w = RKIN_MOD_N * s->n * nd, wd = nd * np, i;
+  int rc;
+  if (nrec * w > s->cap_recdmods) {
+    double *q = realloc(s->recdmods, nrec * w * sizeof *q);
+    if (!q)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for the dose "
+                          "modifier sensitivities of %zu records", nrec);
+    s->recdmods = q;
+    s->cap_recdmods = nrec * w;
+  }
+  for (i = 0; i < nrec; i++) {
+    const double *pi = r->rec_params + i * np;
+    const double *di = r->rec_dir ? r->rec_dir + i * wd : dir;
+    int same_p = i && !memcmp(pi, pi - np, np * sizeof *pi);
+    if (same_p && (!r->rec_dir || !memcmp(di, di - wd, wd * sizeof *di))) {
+      memcpy(s->recdmods + i * w, s->recdmods + (i - 1) * w,
+             w * sizeof *s->recdmods);
+      continue;
+    }
+    if (!same_p && (rc = rkin_model_dose_mods_dparams(s->m, pi, s->dmp,
+                                                       err)))
+      return rkin_err_prefix(err, "dose record %zu: ", i + 1);
+    dmods_along(s, di, nd, s->recdmods + i * w);
+  }
+  s->dmods_stride = w;
+  return RKIN_OK;
+}
+
+/* Directional derivatives of the dose modifiers (the run's, and each
+ * record's with rec_params), A(p) for sens_jump, and the derivatives of
+ * the input rates (drate, 0 at the start). */
 static int sens_mods_begin(rkin_solver *s, const double *p,
                            const double *dir, size_t n_dir, rkin_err *err)
 {
-  size_t n = s->n, np = s->n_par, nm = RKIN_MOD_N * n, need, k, d, l;
+  size_t n = s->n, np = s->n_par, nm = RKIN_MOD_N * n, need;
   int rc;
   need = nm * n_dir + n * n + nm * np;
   if (need > s->cap_dmods) {
@@ -865,12 +941,10 @@ static int sens_mods_begin(rkin_solver *s, const double *p,
        && (rc = rkin_model_linear_matrix(s->m, p, s->Asens, err)))
       || (rc = rkin_model_dose_mods_dparams(s->m, p, s->dmp, err)))
     return rc;
-  for (k = 0; k < nm; k++)
-    for (d = 0; d < n_dir; d++) {
-      double v = 0;
-      for (l = 0; l < np; l++) v += s->dmp[k * np + l] * dir[d * np + l];
-      s->dmods[k * n_dir + d] = v;
-    }
+  dmods_along(s, dir, n_dir, s->dmods);
+  s->dmods_stride = 0;
+  if (s->req->rec_params && (rc = record_dmods(s, s->req, dir, n_dir, err)))
+    return rc;
   s->sens_mods = 1;
   return RKIN_OK;
 }
@@ -1010,17 +1084,8 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
   s->drec = sq->drec;
   s->last = s->use_cv ? RKIN_PATH_CVODES : RKIN_PATH_EXACT;
   s->sens_mods = 0;
+  s->dmods_stride = 0;
   rc = run_events(s, req, p, err);
-  if (!rc && s->mods_on && (req->n_pw || req->rec_params))
-    rc = rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: "
-                      "sensitivities of dose modifiers (F, ALAG, R, D) "
-                      "with time-varying parameters are not implemented "
-                      "(use finite differences)");
-  if (!rc && s->use_cv && (req->n_pw || req->rec_params))
-    rc = rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sens: "
-                      "sensitivities with time-varying parameters on the "
-                      "CVODES path are not implemented (use finite "
-                      "differences)");
   if (!rc && s->mods_on) rc = sens_mods_begin(s, p, dir, nd, err);
   if (!rc && s->use_cv) {
     rc = rkin_cvpath_begin(s->cv, p, req->tia, req->n_tia, err);

@@ -135,15 +135,22 @@ typedef struct {
    * computed with the parameters its events see. rec_params (NULL: the
    * run's params) gives each dose record of dosing its own parameters
    * for the model's dose modifiers (F, ALAG, R, D; row i for record i).
-   * rkin_solver_run_sens: pw_dir (n_pw x n_dir x n_params) are the
-   * directions after each switch (NULL: dir throughout); with dose
-   * modifiers, switches or rec_params are RKIN_EINVAL there. */
+   * rkin_solver_run_sens / _sensx, on either path: pw_dir (n_pw x
+   * n_dir x n_params) are the directions after each switch (NULL: dir
+   * throughout); the states and their sensitivities are continuous
+   * across a switch, which changes the directions the sensitivity
+   * equations' df/dp is taken along. rec_dir (n_records x n_dir x
+   * n_params; NULL: dir; used with rec_params) are each dose record's
+   * directions, with which
+   * its modifiers (F, ALAG, R, D at rec_params) move: the jumps at its
+   * doses use its own modifiers' values and derivatives. */
   size_t n_pw;
   const double *pw_t;
   const double *pw_params;
   const double *pw_dir;
   int pw_locf;
   const double *rec_params;
+  const double *rec_dir;
   /* Model events carried between consecutive runs (NULL: each run starts
    * with nothing pending and every trigger at its initial value): a run
    * starts from what ev_carry holds (when it holds anything) and leaves

@@ -62,10 +62,15 @@ struct rkin_solver {
   double *recmods;
   size_t cap_recmods, mods_stride, k_pw;
   /* Sensitivities with dose modifiers: their directional derivatives
-   * (RKIN_MOD_N x n x n_dir), A(p), and scratch for d mods / dp. */
+   * (RKIN_MOD_N x n x n_dir), A(p) of the parameters in force (exact
+   * path: the lagged-bolus jump), and scratch for d mods / dp; with
+   * rec_params each dose record's own directional derivatives (row i at
+   * recdmods + i * dmods_stride, stride 0: dmods for all). */
   int sens_mods;
   double *dmods, *Asens, *dmp, *drate;
   size_t cap_dmods;
+  double *recdmods;
+  size_t cap_recdmods, dmods_stride;
   double *ss_S;       /* steady-state sensitivities, n x n_dir */
   size_t cap_ss_S;
   /* Jumps of the sensitivities at doses (modifiers, or amounts and rates
@@ -80,6 +85,20 @@ struct rkin_solver {
   double *zdir;       /* zero directions (parameters not moving) */
   size_t cap_zdir;
 };
+
+/* The dose modifiers (RKIN_MOD_N x n) and, with sensitivities on, their
+ * directional derivatives (RKIN_MOD_N x n x n_dir) of dose record rec:
+ * at its own parameters and directions (rec_params, rec_dir) or the
+ * run's. */
+static inline const double *rkin_rec_mods(const rkin_solver *s, size_t rec)
+{
+  return s->mods_stride ? s->recmods + rec * s->mods_stride : s->mods;
+}
+
+static inline const double *rkin_rec_dmods(const rkin_solver *s, size_t rec)
+{
+  return s->dmods_stride ? s->recdmods + rec * s->dmods_stride : s->dmods;
+}
 
 /* Steady states (steady.c), into s->ss_x: the amounts at time t of the
  * dose of record rec (effective dose e) repeated every r->ii, the earlier

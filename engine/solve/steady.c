@@ -311,10 +311,9 @@ int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
 {
   size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt, i, j, d;
   double *y = s->ss_f, *S = s->ss_S, ts = t + e->lag - r->ii, rem;
-  const double *dF = s->sens_mods ? s->dmods + (RKIN_MOD_F * n + c) * nd
-                                  : NULL;
-  const double *dL = s->sens_mods ? s->dmods + (RKIN_MOD_LAG * n + c) * nd
-                                  : NULL;
+  const double *dm = s->sens_mods ? rkin_rec_dmods(s, rec) : NULL;
+  const double *dF = dm ? dm + (RKIN_MOD_F * n + c) * nd : NULL;
+  const double *dL = dm ? dm + (RKIN_MOD_LAG * n + c) * nd : NULL;
   gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
   int rc;
   if (!s->ex)

@@ -557,21 +557,42 @@ static void test_refusals(void)
   ok(rc == RKIN_EINVAL, "NaN dy0 refused");
   like(err.msg, "dy0[0] = nan is not finite", "message names it");
   {
-    /* Parameters switching at 2 h (time-varying covariates): refused on
-     * this path, so a population fit falls back to differences. */
+    /* Parameters switching at 2 h (time-varying covariates): once
+     * refused on this path, now integrated piece by piece (the numbers
+     * against the exact path and differences: test_solve_sens_tv.c);
+     * here the exact path's on the same request. */
     static const double p1[3] = {1.5, 2.8, 32}, p2[3] = {1.5, 4.0, 32};
     static const double tsw[1] = {2.0};
+    rkin_solve_opts oe;
+    rkin_solver *se;
+    rkin_dose b;
+    rkin_dosing *d1 = rkin_dosing_new();
+    double ye[2], dye[2];
+    memset(&b, 0, sizeof b);
+    b.amount = 100;
+    rkin_dosing_add(d1, &b, NULL);
+    rkin_solve_opts_default(&oe);
+    oe.path = RKIN_PATH_EXACT;
+    se = rkin_solver_new(m, &oe, NULL);
     sq.dy0 = NULL;
+    rq.dosing = d1;
     rq.params = p1;
     rq.n_pw = 1;
     rq.pw_t = tsw;
     rq.pw_params = p2;
     rc = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
-    ok(rc == RKIN_EINVAL, "time-varying parameters with CVODES "
-       "sensitivities refused");
-    like(err.msg, "time-varying parameters on the CVODES path are not "
-         "implemented", "message says so");
+    ok(rc == 0, "time-varying parameters with CVODES sensitivities run "
+       "(%s)", rc ? err.msg : "ok");
+    rs.y_end = ye;
+    sr.dy_end = dye;
+    rc = se ? rkin_solver_run_sensx(se, &rq, &sq, &rs, &sr, &err) : -1;
+    ok(rc == 0 && fabs(dy[0] - dye[0]) <= 1e-5 * fabs(dye[0])
+       && fabs(dy[1] - dye[1]) <= 1e-5 * fabs(dye[1]), "... and give the "
+       "exact path's sensitivities at 5 h (%g, %g vs %g, %g)", dy[0],
+       dy[1], dye[0], dye[1]);
     rq.n_pw = 0;
+    rkin_solver_free(se);
+    rkin_dosing_free(d1);
   }
   rkin_dosing_free(d);
   rkin_solver_free(s);
