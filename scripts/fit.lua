@@ -59,7 +59,8 @@ Options
                      FO, Laplace (true second derivatives; without / with
                      interaction), SAEM (stochastic approximation EM with
                      MCMC; its OFV by importance sampling, SEs from the
-                     FOCE-I covariance step at its estimates)
+                     FOCE-I covariance step at its estimates, or with
+                     --se sa by stochastic approximation)
   --burn N           SAEM: exploratory iterations, step 1 (default 300)
   --iter N           SAEM: smoothing iterations, step 1/k (default 200)
   --chains N         SAEM: MCMC chains per subject (default 1; more for
