@@ -440,7 +440,10 @@ static int pop_run(lua_State *L, int evaluate)
     lrk_popsaem_push(L, lua_gettop(L), p, &fb->in, &sa, fb->f.n_sigma);
   lua_pushboolean(L, evaluate);
   lua_setfield(L, -2, "evaluation");
-  lua_pushstring(L, o.cov_matrix == RKIN_COV_R ? "R"
+  /* SAEM's SEs by stochastic approximation: the inverse information */
+  lua_pushstring(L, o.method == RKIN_POP_SAEM && sa.then < 0
+                    && sa.se == RKIN_SAEM_SE_SA ? "sa"
+                    : o.cov_matrix == RKIN_COV_R ? "R"
                     : o.cov_matrix == RKIN_COV_S ? "S" : "sandwich");
   lua_setfield(L, -2, "covariance_matrix");
   push_mpi_stats(L, &dstat, fb->f.n_eval);

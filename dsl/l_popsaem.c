@@ -14,7 +14,8 @@ void lrk_popsaem_opts(lua_State *L, int t, const char *ctx,
 {
   static const char *const keys[] = {"burn", "iter", "chains", "seed",
                                      "imp_samples", "imp_df", "prior",
-                                     "component", "block", NULL};
+                                     "component", "block", "se",
+                                     "se_iter", NULL};
   const char *then;
   int top = lua_gettop(L);
   rkin_saem_opts_default(so);
@@ -48,6 +49,20 @@ void lrk_popsaem_opts(lua_State *L, int t, const char *ctx,
                                         so->n_comp, 0, 100);
       so->n_block = (int)lrk_field_count(L, st, sctx, "block", 0,
                                          so->n_block, 0, 100);
+      {
+        const char *se = lrk_field_string(L, st, sctx, "se", 0,
+                                          "linearisation");
+        if (strcmp(se, "sa") == 0) so->se = RKIN_SAEM_SE_SA;
+        else if (strcmp(se, "linearisation") == 0
+                 || strcmp(se, "linearization") == 0)
+          so->se = RKIN_SAEM_SE_LIN;
+        else lrk_error(L, "%s: field 'se' must be \"linearisation\" (the "
+                       "FOCE-I covariance step at the estimates) or \"sa\" "
+                       "(Fisher information by stochastic approximation) "
+                       "(got \"%s\")", sctx, se);
+      }
+      so->se_iter = (int)lrk_field_count(L, st, sctx, "se_iter", 0,
+                                         so->se_iter, 1, 1000000);
       if (so->n_prior + so->n_comp + so->n_block == 0)
         lrk_error(L, "%s: prior, component and block are all 0 (expected "
                   "at least one MCMC move per iteration)", sctx);
@@ -93,6 +108,10 @@ void lrk_popsaem_push(lua_State *L, int rt, const lpop *p,
   lua_setfield(L, -2, "imp_samples");
   lua_pushinteger(L, so->imp_df);
   lua_setfield(L, -2, "imp_df");
+  lua_pushstring(L, so->se == RKIN_SAEM_SE_SA ? "sa" : "linearisation");
+  lua_setfield(L, -2, "se");
+  lua_pushinteger(L, so->se_iter);
+  lua_setfield(L, -2, "se_iter");
   lua_newtable(L);
   for (k = 0; k < p->n_theta; k++) {
     lua_pushnumber(L, in->theta[k]);

@@ -10,6 +10,7 @@
 --            [--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S]
 --            [--burn N] [--iter N] [--chains N] [--seed N]
 --            [--imp-samples N] [--then METHOD]    (--method saem)
+--            [--se linearisation|sa] [--se-iter N]
 --
 -- model.lua returns a population model declaration (rk.popest{...}; see
 -- models/theophylline.lua). DIR defaults to fit_<model name>. The three
@@ -27,7 +28,7 @@ local USAGE = "usage: radiokin scripts/fit.lua model.lua data.csv " ..
   "[--max-eval N] [--blq m3|m4|m1|dv] [--quiet] [--evaluate [--cov]] " ..
   "[--ebe-starts multi|single|scan] [--cov-matrix sandwich|R|S] " ..
   "[--burn N] [--iter N] [--chains N] [--seed N] [--imp-samples N] " ..
-  "[--then METHOD]"
+  "[--then METHOD] [--se linearisation|sa] [--se-iter N]"
 
 M.HELP = USAGE .. [[
 
@@ -60,7 +61,8 @@ Options
                      FO, Laplace (true second derivatives; without / with
                      interaction), SAEM (stochastic approximation EM with
                      MCMC; its OFV by importance sampling, SEs from the
-                     FOCE-I covariance step at its estimates)
+                     FOCE-I covariance step at its estimates, or with
+                     --se sa by stochastic approximation)
   --burn N           SAEM: exploratory iterations, step 1 (default 300)
   --iter N           SAEM: smoothing iterations, step 1/k (default 200)
   --chains N         SAEM: MCMC chains per subject (default 1; more for
@@ -73,6 +75,15 @@ Options
                      laplacei) from the SAEM estimates in the same run;
                      the summary then reports that fit, with the SAEM
                      stage's OFV beside it
+  --se linearisation|sa
+                     SAEM: standard errors from the FOCE-I covariance
+                     step at the estimates (linearisation, default) or
+                     from the observed Fisher information by stochastic
+                     approximation (sa: Louis' identity averaged over
+                     more MCMC draws at the estimates, as Monolix; not
+                     linearised, with Monte Carlo error)
+  --se-iter N        SAEM with --se sa: MCMC iterations averaged (default
+                     300)
   --out DIR          output folder (default fit_<model name>), made if
                      missing
   --no-plot          no goodness-of-fit plots
@@ -158,11 +169,19 @@ function M.parse_args(args)
         usage("--then must be focei, foce, fo, laplace or laplacei (got '"
           .. o.saem_then .. "')")
       end
+    elseif a == "--se" then
+      local se = value(a)
+      if se ~= "sa" and se ~= "linearisation" then
+        usage("--se must be linearisation or sa (got '" .. se .. "')")
+      end
+      o.saem = o.saem or {}
+      o.saem.se = se
     elseif a == "--burn" or a == "--iter" or a == "--chains"
-      or a == "--seed" or a == "--imp-samples" then
+      or a == "--seed" or a == "--imp-samples" or a == "--se-iter" then
       local v = value(a)
       local n = math.tointeger(tonumber(v))
-      local lo = (a == "--iter" or a == "--chains") and 1 or 0
+      local lo = (a == "--iter" or a == "--chains" or a == "--se-iter")
+        and 1 or 0
       local hi = a == "--chains" and 1000 or a == "--seed"
         and 9007199254740992 or 1000000
       if not n or n < lo or n > hi then
@@ -437,6 +456,11 @@ function M.saem_text(s)
       s.ofv_imp_se, s.imp_samples, s.imp_df)
   end
   t[#t + 1] = ("FOCE-I OFV at the SAEM estimates: %.4f"):format(s.ofv_focei)
+  if s.se == "sa" then
+    t[#t + 1] = ("standard errors: Fisher information by stochastic " ..
+      "approximation (%d iterations x %d chain(s) at the estimates)"):format(
+      s.se_iter, s.chains)
+  end
   t[#t + 1] = ("MCMC acceptance (last iteration): prior %.2f, component " ..
     "%.2f, block %.2f"):format(s.accept.prior, s.accept.component,
     s.accept.block)

@@ -102,14 +102,14 @@ do
 end
 
 if not rk.mpi.built then
-  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 53)
+  t.skip("MPI was not built (configure found no MPI, or --without-mpi)", 60)
   t.done()
   return
 end
 local st_id, uid = rk.run { "id", "-u" }
 local mpirun_ok = rk.run { "mpirun", "--version" }
 if mpirun_ok ~= 0 then
-  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 53)
+  t.skip("MPI was built but mpirun is not in PATH (Debian: openmpi-bin)", 60)
   t.done()
   return
 end
@@ -123,7 +123,7 @@ do
   local st, _, err = rk.run(probe, nil, 60)
   if st ~= 0 then
     t.skip("mpirun cannot start 2 processes on this machine: "
-      .. tostring(err):gsub("%s+", " "):sub(1, 200), 53)
+      .. tostring(err):gsub("%s+", " "):sub(1, 200), 60)
     t.done()
     return
   end
@@ -520,6 +520,27 @@ elseif case == "iov" then
   local r = piov:fit(iovdata)
   r:write_csv(out)
   dump(r)
+elseif case == "saem" then
+  -- SAEM's own loops split over the ranks (chains, importance samples,
+  -- SA standard errors), gathered in subject order
+  local r = pm:fit(theoph, { method = "saem", saem = { burn = 20, iter = 20,
+    chains = 2, imp_samples = 100, se = "sa", se_iter = 20 } })
+  r:write_csv(out)
+  dump(r)
+  local s = r.saem
+  local v = { s.ofv_imp, s.ofv_imp_se, s.ofv_focei, r.covariance_matrix }
+  for _, row in ipairs(s.trace) do
+    for _, x in ipairs(row) do v[#v + 1] = x end
+  end
+  for i, x in ipairs(v) do
+    v[i] = math.type(x) == "float" and ("%.17g"):format(x) or tostring(x)
+  end
+  print(table.concat(v, " "))
+  -- split: more gathers than SAEM iterations (one set per MCMC pass)
+  local g = r.mpi
+  io.stderr:write(("<saem ranks=%d split=%s>"):format(g.ranks, tostring(
+    g.ranks > 1 and g.gathers > 6 * #s.trace or g.ranks == 1
+    and g.gathers == 0)))
 elseif case == "methods" then
   for _, m in ipairs { "fo", "foce", "laplace" } do
     dump(pm:fit(theoph, { method = m }))
@@ -561,7 +582,7 @@ end
   end
   local args = { theoph, few_csv, pm_csv, iov_csv }
   for _, case in ipairs { { "theo", { 1, 2, 3 } }, { "pm", { 2, 3 } },
-                          { "iov", { 2, 3 } },
+                          { "iov", { 2, 3 } }, { "saem", { 1, 2, 3 } },
                           { "methods", { 3 } }, { "few", { 3 } } } do
     local name, nps = case[1], case[2]
     local ref = tmp .. "/fit_plain_" .. name
@@ -574,6 +595,11 @@ end
       local st2, out, err = mpirun(np, fits, name, dir, table.unpack(args))
       local same, which = true, nil
       if name ~= "methods" then same, which = same_csvs(ref, dir) end
+      if name == "saem" then
+        t.ok(err:find("<saem ranks=" .. np .. " split=true>", 1, true),
+          ("saem, mpirun -np %d: the chains' results gathered every "
+           .. "iteration (%s)"):format(np, err))
+      end
       if name == "theo" then
         t.ok(err:find("<ranks=" .. np .. " gathers=true>", 1, true),
           ("theo, mpirun -np %d: r.mpi: %d ranks, a gather per evaluation "

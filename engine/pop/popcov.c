@@ -376,3 +376,49 @@ done:
   free(g);
   return rc;
 }
+
+int pop_cov_from_info(pop *p, rkin_popfit *fit, const double *info,
+                      rkin_err *err)
+{
+  size_t n = p->n_est, i, j;
+  fit->est = calloc(n + 1, sizeof(double));
+  fit->se = calloc(n + 1, sizeof(double));
+  fit->rse = calloc(n + 1, sizeof(double));
+  fit->cov = calloc(n * n + 1, sizeof(double));
+  fit->cov_r = calloc(n * n + 1, sizeof(double));
+  fit->cov_s = calloc(n * n + 1, sizeof(double));
+  fit->cov_sandwich = calloc(n * n + 1, sizeof(double));
+  fit->corr = calloc(n * n + 1, sizeof(double));
+  if (!fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
+      || !fit->cov_s || !fit->cov_sandwich || !fit->corr
+      || name_params(p, fit))
+    return rkin_err_set(err, RKIN_ENOMEM, "covariance step: out of memory");
+  nat_from_fit(p, fit, fit->est);
+  for (i = 0; i < n * n; i++)
+    fit->cov_r[i] = fit->cov_s[i] = fit->cov_sandwich[i] = NAN;
+  fit->cov_ok = 0;
+  fit->cond_r = NAN;
+  for (i = 0; i < n; i++)      /* symmetric: the mean of both halves */
+    for (j = 0; j < n; j++)
+      fit->cov[i * n + j] = 0.5 * (info[i * n + j] + info[j * n + i]);
+  if (spd_inverse(fit->cov, n))
+    return rkin_err_set(err, RKIN_ERANGE, "covariance step: the Fisher "
+                        "information by stochastic approximation is not "
+                        "positive definite (parameters not identifiable, "
+                        "or too few iterations: raise se_iter)");
+  for (i = 0; i < n; i++) {
+    double v = fit->cov[i * n + i];
+    if (!(v > 0) || !isfinite(v))
+      return rkin_err_set(err, RKIN_ERANGE, "covariance step: the "
+                          "variance of %s is %g (expected > 0)",
+                          fit->est_names[i], v);
+    fit->se[i] = sqrt(v);
+    fit->rse[i] = fit->est[i] != 0 ? 100 * fit->se[i] / fabs(fit->est[i])
+                                   : NAN;
+  }
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++)
+      fit->corr[i * n + j] = fit->cov[i * n + j] / (fit->se[i] * fit->se[j]);
+  fit->cond = cond_number(fit->corr, n);
+  return RKIN_OK;
+}

@@ -283,5 +283,10 @@ void pop_iov_fill(const pop *p, rkin_popfit *fit);
 
 /* The covariance step at the estimates in fit (popcov.c). */
 int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err);
+/* The same fields from a given Fisher information (n_est^2, the
+ * covariance step's parameters and order): cov = info^-1 (SAEM's
+ * stochastic approximation); R, S and the sandwich are not computed. */
+int pop_cov_from_info(pop *p, rkin_popfit *fit, const double *info,
+                      rkin_err *err);
 
 #endif

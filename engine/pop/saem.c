@@ -42,6 +42,8 @@ void rkin_saem_opts_default(rkin_saem_opts *o)
   o->imp_samples = 1000;
   o->imp_df = 5;
   o->then = -1;
+  o->se = RKIN_SAEM_SE_LIN;
+  o->se_iter = 300;
 }
 
 typedef struct saem saem;
@@ -79,14 +81,20 @@ struct saem {
   int n_th, busy, quit;
   unsigned long gen;
   job_fn job;
+  int no_gather;               /* 1: jobs keep their results local */
+  struct sa_state *sa;         /* standard errors by SA (sa_*) */
 };
 
 /* ------------------------------------------------------------ threads */
 
+/* Thread t's share of this process's subjects [subj_lo, subj_hi) (all of
+ * them unless the fit runs over several processes). */
 static void share(saem *S, int t)
 {
   size_t s;
-  for (s = (size_t)t; s < S->ns; s += (size_t)S->n_th) S->job(S, t, s);
+  for (s = S->p->subj_lo + (size_t)t; s < S->p->subj_hi;
+       s += (size_t)S->n_th)
+    S->job(S, t, s);
 }
 
 typedef struct {
@@ -116,6 +124,8 @@ static void *worker(void *a)
   }
 }
 
+static void dist_gather(saem *S, job_fn f);
+
 static void run_job(saem *S, job_fn f)
 {
   S->job = f;
@@ -132,6 +142,7 @@ static void run_job(saem *S, job_fn f)
     while (S->busy > 0) pthread_cond_wait(&S->done, &S->mu);
     pthread_mutex_unlock(&S->mu);
   }
+  if (S->p->opts.gather && !S->no_gather) dist_gather(S, f);
 }
 
 static void pool_start(saem *S)
@@ -956,6 +967,439 @@ fail:
   S->st[s] = rc;
 }
 
+/* ------------------------------------------------------------ processes */
+
+/* Items [subj_lo, subj_hi) of `item` bytes of every process's `all` (one
+ * item per subject) into every process's `all` (popfit opts gather). */
+static int gather_subj(saem *S, void *all, size_t item, rkin_err *err)
+{
+  pop *p = S->p;
+  size_t lo = p->subj_lo, hi = p->subj_hi, len = (hi - lo) * item;
+  char *mine = NULL;
+  int rc;
+  /* MPI forbids a send buffer inside the receive buffer: a copy */
+  if (len && !(mine = malloc(len))) {
+    /* still take part, sending nothing: the sizes then disagree and the
+     * others fail as well rather than wait */
+    p->opts.gather(NULL, 0, all, S->ns * item, p->opts.dist_ud, err);
+    return rkin_err_set(err, RKIN_ENOMEM, "SAEM: out of memory "
+                        "(gathering subjects)");
+  }
+  if (len) memcpy(mine, (char *)all + lo * item, len);
+  rc = p->opts.gather(mine, len, all, S->ns * item, p->opts.dist_ud, err);
+  free(mine);
+  return rc;
+}
+
+static void mcmc_job(saem *S, int t, size_t s);
+static void cond_job(saem *S, int t, size_t s);
+static void imp_job(saem *S, int t, size_t s);
+static int first_fail(saem *S, rkin_err *err);
+
+/* After a job over this process's subjects: the per-subject results the
+ * rest of the iteration reads, from every process, in subject order
+ * (why not reduced partial sums: see popdist.c). The status last: when
+ * some subject failed, every process gathers the messages too; a failed
+ * gather marks every subject failed with its message. */
+static void dist_gather(saem *S, job_fn f)
+{
+  size_t q = S->q, nc = S->nc, s;
+  rkin_err err;
+  int rc = RKIN_OK, failed = 0;
+  rkin_err_clear(&err);
+  if (f == mcmc_job) {
+    rc = gather_subj(S, S->eta, nc * q * sizeof *S->eta, &err);
+    if (!rc) rc = gather_subj(S, S->fc, nc * S->rows * sizeof *S->fc, &err);
+    if (!rc) rc = gather_subj(S, S->cy, nc * sizeof *S->cy, &err);
+    if (!rc) rc = gather_subj(S, S->acc, (2 + q) * sizeof *S->acc, &err);
+    if (!rc) rc = gather_subj(S, S->tries, (2 + q) * sizeof *S->tries, &err);
+  } else if (f == cond_job || f == imp_job) {
+    rc = gather_subj(S, S->obj_i, sizeof *S->obj_i, &err);
+    if (!rc && f == imp_job)
+      rc = gather_subj(S, S->se_i, sizeof *S->se_i, &err);
+  }
+  if (!rc) rc = gather_subj(S, S->st, sizeof *S->st, &err);
+  for (s = 0; !rc && s < S->ns; s++) failed |= S->st[s] != 0;
+  if (!rc && failed) rc = gather_subj(S, S->er, sizeof *S->er, &err);
+  if (rc)
+    for (s = 0; s < S->ns; s++) {
+      S->st[s] = rc;
+      S->er[s] = err;
+    }
+}
+
+/* ------------------------------------------------------------ SA SEs */
+
+/* Standard errors by stochastic approximation of the observed Fisher
+ * information (see saem.h). The complete data are (y_i, u_i) with u = mu
+ * + eta for the mu-referenced thetas, so
+ *   l_i = log p(y_i | eta_i; other thetas, sigma) + log N(eta_i; 0, Omega)
+ * and the mu-referenced thetas and Omega enter only the second term: their
+ * score and Hessian are closed form (P = Omega^-1, e = eta):
+ *   d/dmu_k = (Pe)_k,  d2/dmu_k dmu_l = -P_kl,
+ *   d/dOmega_i = -tr(P E_i)/2 + e'P E_i P e/2,
+ *   d2/dOmega_i dOmega_j = tr(P E_i P E_j)/2 - e'P E_i P E_j P e,
+ *   d2/dmu_k dOmega_i = -(P E_i P e)_k,
+ * E_i the symmetric unit matrix of element i (both (a,b) and (b,a)).
+ * The other thetas and the sigma SDs ("likelihood parameters") enter the
+ * first term only: its derivatives by central differences (step 1e-3
+ * relative), over points solved for every subject and chain; a point
+ * that moves only sigmas reuses the chain's predictions. The means over
+ * the draws of every subject, D_i = mean(dl_i) and G_i = mean(d2 l_i +
+ * dl_i dl_i'), give I = sum_i (D_i D_i' - G_i). */
+enum { SA_MU, SA_OM, SA_TH, SA_SG };
+
+typedef struct sa_state {
+  size_t n, nl, npt;
+  int *kind;          /* n: SA_* */
+  size_t *ia, *ib;    /* n: eta k (SA_MU), theta, sigma; Omega (a, b) */
+  size_t *li;         /* nl: places of the likelihood parameters */
+  double *h;          /* nl: their steps */
+  double *v0;         /* nl: their values at the estimates */
+  double *lv;         /* ns x nc x npt: log p(y | eta) at the points */
+  double *D, *G;      /* ns x n, ns x n x n: sums over the draws */
+  double *scr;        /* n_threads x (n + n x n) scratch */
+  double P[POP_MAX_ETA * POP_MAX_ETA];
+  int pt, resolve;
+  unsigned long draws; /* per subject: iterations x chains */
+} sa_state;
+
+static void sa_free(sa_state *a)
+{
+  if (!a) return;
+  free(a->kind);
+  free(a->ia);
+  free(a->ib);
+  free(a->li);
+  free(a->h);
+  free(a->v0);
+  free(a->lv);
+  free(a->D);
+  free(a->G);
+  free(a->scr);
+  free(a);
+}
+
+/* The point's perturbation of likelihood parameter l: +1, -1 or 0. */
+static int sa_sign(const sa_state *a, int pt, size_t l)
+{
+  size_t i, j, k;
+  if (pt == 0) return 0;
+  k = (size_t)pt - 1;
+  if (k < 2 * a->nl) return k / 2 == l ? (k % 2 ? -1 : 1) : 0;
+  k -= 2 * a->nl;
+  /* pairs i > j, four points each: ++, +-, -+, -- */
+  for (i = 1; i < a->nl; i++)
+    for (j = 0; j < i; j++) {
+      if (k < 4) {
+        if (l == i) return k < 2 ? 1 : -1;
+        if (l == j) return k % 2 ? -1 : 1;
+        return 0;
+      }
+      k -= 4;
+    }
+  return 0;
+}
+
+/* p's likelihood parameters at point pt (0: the estimates). */
+static void sa_set(saem *S, int pt)
+{
+  sa_state *a = S->sa;
+  pop *p = S->p;
+  size_t l;
+  a->resolve = 0;
+  for (l = 0; l < a->nl; l++) {
+    size_t i = a->li[l];
+    int sg = sa_sign(a, pt, l);
+    double v = a->v0[l] + sg * a->h[l];
+    if (a->kind[i] == SA_TH) {
+      p->theta[a->ia[i]] = v;
+      if (sg) a->resolve = 1;
+    } else {
+      p->sigma[a->ia[i]] = v;
+    }
+  }
+  a->pt = pt;
+}
+
+/* log p(y | eta) (constants dropped) of every chain of subject s at the
+ * current point. */
+static void sa_lik_job(saem *S, int t, size_t s)
+{
+  sa_state *a = S->sa;
+  pop *p = S->p;
+  size_t c, j, n = rkin_data_subject_at(p->data, s)->n_obs;
+  for (c = 0; c < S->nc; c++) {
+    size_t id = s * S->nc + c;
+    double v = 0;
+    int rc = RKIN_OK;
+    if (a->resolve) {
+      rc = cond_m2ll(S, t, s, S->eta + id * S->q,
+                     S->fbuf + (size_t)t * S->rows, &v, &S->er[s]);
+    } else {
+      const double *f = S->fc + id * S->rows;
+      rkin_res_obs o;
+      for (j = 0; !rc && j < n; j++) {
+        rc = pop_obs(p, s, j, f[j], f[p->has_scale ? n + j : j], &o,
+                     &S->er[s]);
+        v += o.c;
+      }
+      if (!rc && !isfinite(v))
+        rc = rkin_err_set(&S->er[s], RKIN_ENONFINITE, "subject ID %g: "
+                          "likelihood is not finite",
+                          rkin_data_subject_at(p->data, s)->id);
+    }
+    if (rc) {
+      S->st[s] = rc;
+      return;
+    }
+    a->lv[id * a->npt + (size_t)a->pt] = -0.5 * v;
+  }
+}
+
+/* x = E_i y for parameter i, an Omega element (a, b). */
+static void sa_e_times(size_t q, size_t ea, size_t eb, const double *y,
+                       double *x)
+{
+  memset(x, 0, q * sizeof *x);
+  if (ea == eb) {
+    x[ea] = y[ea];
+  } else {
+    x[ea] = y[eb];
+    x[eb] = y[ea];
+  }
+}
+
+/* tr(P E_i P E_j) and (Pe)' E_i P E_j (Pe) for Omega elements i, j. */
+static void sa_om_om(const double *P, size_t q, size_t a, size_t b,
+                     size_t c, size_t d, const double *pe, double *tr,
+                     double *quad)
+{
+  /* E_i = sum over (r, s) in {(a,b), (b,a)} (one pair when a == b) of
+   * e_r e_s': tr(P e_r e_s' P e_u e_v') = P_su P_vr, (Pe)' e_r e_s' P
+   * e_u e_v' (Pe) = pe_r P_su pe_v */
+  size_t ri[2] = {a, b}, si[2] = {b, a}, ui[2] = {c, d}, vi[2] = {d, c};
+  size_t ni = a == b ? 1 : 2, nj = c == d ? 1 : 2, x, y;
+  *tr = *quad = 0;
+  for (x = 0; x < ni; x++)
+    for (y = 0; y < nj; y++) {
+      *tr += P[si[x] * q + ui[y]] * P[vi[y] * q + ri[x]];
+      *quad += pe[ri[x]] * P[si[x] * q + ui[y]] * pe[vi[y]];
+    }
+}
+
+/* Score g and Hessian H of every chain's draw of subject s, added to the
+ * subject's sums: D += g, G += H + g g'. */
+static void sa_acc_job(saem *S, int t, size_t s)
+{
+  sa_state *a = S->sa;
+  size_t q = S->q, n = a->n, c, i, j, k, l, m, npt = a->npt;
+  double *g = a->scr + (size_t)t * (n + n * n), *H = g + n;
+  double pe[POP_MAX_ETA], x[POP_MAX_ETA];
+  double *D = a->D + s * n, *G = a->G + s * n * n;
+  for (c = 0; c < S->nc; c++) {
+    size_t id = s * S->nc + c;
+    const double *e = S->eta + id * q, *lv = a->lv + id * npt;
+    for (k = 0; k < q; k++) {
+      double v = 0;
+      for (l = 0; l < q; l++) v += a->P[k * q + l] * e[l];
+      pe[k] = v;
+    }
+    memset(H, 0, n * n * sizeof *H);
+    for (i = 0; i < n; i++) {
+      size_t ia = a->ia[i], ib = a->ib[i];
+      if (a->kind[i] == SA_MU) {
+        g[i] = pe[ia];
+      } else if (a->kind[i] == SA_OM) {
+        double mab = pe[ia] * pe[ib] - a->P[ia * q + ib];
+        g[i] = ia == ib ? 0.5 * mab : mab;
+      }
+    }
+    /* the likelihood parameters: central differences */
+    for (l = 0; l < a->nl; l++) {
+      size_t il = a->li[l], pp = 1 + 2 * l, pm = 2 + 2 * l;
+      g[il] = (lv[pp] - lv[pm]) / (2 * a->h[l]);
+      H[il * n + il] = (lv[pp] - 2 * lv[0] + lv[pm]) / (a->h[l] * a->h[l]);
+    }
+    {
+      size_t base = 1 + 2 * a->nl;
+      for (l = 1; l < a->nl; l++)
+        for (m = 0; m < l; m++, base += 4) {
+          double v = (lv[base] - lv[base + 1] - lv[base + 2] + lv[base + 3])
+                     / (4 * a->h[l] * a->h[m]);
+          H[a->li[l] * n + a->li[m]] = H[a->li[m] * n + a->li[l]] = v;
+        }
+    }
+    /* the closed-form block (mu-referenced thetas, Omega) */
+    for (i = 0; i < n; i++) {
+      if (a->kind[i] != SA_MU && a->kind[i] != SA_OM) continue;
+      for (j = 0; j <= i; j++) {
+        double v;
+        if (a->kind[j] != SA_MU && a->kind[j] != SA_OM) continue;
+        if (a->kind[i] == SA_MU && a->kind[j] == SA_MU) {
+          v = -a->P[a->ia[i] * q + a->ia[j]];
+        } else if (a->kind[i] == SA_OM && a->kind[j] == SA_OM) {
+          double tr, quad;
+          sa_om_om(a->P, q, a->ia[i], a->ib[i], a->ia[j], a->ib[j], pe, &tr,
+                   &quad);
+          v = 0.5 * tr - quad;
+        } else {
+          /* -(P E_om P e)_k */
+          size_t om = a->kind[i] == SA_OM ? i : j, mu = om == i ? j : i;
+          sa_e_times(q, a->ia[om], a->ib[om], pe, x);
+          v = 0;
+          for (k = 0; k < q; k++) v += a->P[a->ia[mu] * q + k] * x[k];
+          v = -v;
+        }
+        H[i * n + j] = H[j * n + i] = v;
+      }
+    }
+    for (i = 0; i < n; i++) {
+      D[i] += g[i];
+      for (j = 0; j < n; j++) G[i * n + j] += H[i * n + j] + g[i] * g[j];
+    }
+  }
+}
+
+/* Sets up the parameters (the covariance step's: free thetas, free Omega
+ * elements of the lower triangle, free sigmas) and the buffers. */
+static int sa_setup(saem *S, rkin_err *err)
+{
+  pop *p = S->p;
+  size_t q = S->q, n = p->n_est, i = 0, j, k, a_, b_, l = 0, nt;
+  sa_state *a = calloc(1, sizeof *a);
+  if (!a) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  S->sa = a;
+  a->n = n;
+  a->kind = calloc(n + 1, sizeof *a->kind);
+  a->ia = calloc(n + 1, sizeof *a->ia);
+  a->ib = calloc(n + 1, sizeof *a->ib);
+  a->li = calloc(n + 1, sizeof *a->li);
+  a->h = calloc(n + 1, sizeof *a->h);
+  a->v0 = calloc(n + 1, sizeof *a->v0);
+  if (!a->kind || !a->ia || !a->ib || !a->li || !a->h || !a->v0)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  for (j = 0; j < p->n_theta; j++) {
+    if (theta_fixed(p, j)) continue;
+    a->kind[i] = SA_TH;
+    a->ia[i] = j;
+    for (k = 0; k < q; k++)
+      if (S->mu_of[k] == (int)j) {
+        a->kind[i] = SA_MU;
+        a->ia[i] = k;
+      }
+    i++;
+  }
+  for (a_ = 0; a_ < q; a_++)
+    for (b_ = 0; b_ <= a_; b_++)
+      if (pop_omega_free(p, a_, b_)) {
+        a->kind[i] = SA_OM;
+        a->ia[i] = a_;
+        a->ib[i] = b_;
+        i++;
+      }
+  for (k = 0; k < p->n_sigma; k++)
+    if (!sigma_fixed(p, k)) {
+      a->kind[i] = SA_SG;
+      a->ia[i] = k;
+      i++;
+    }
+  if (i != n)
+    return rkin_err_set(err, RKIN_EINVAL, "SAEM standard errors: %zu "
+                        "parameters found, %zu estimated", i, n);
+  for (i = 0; i < n; i++)
+    if (a->kind[i] == SA_TH || a->kind[i] == SA_SG) {
+      double v = a->kind[i] == SA_TH ? p->theta[a->ia[i]]
+                                     : p->sigma[a->ia[i]];
+      a->li[l] = i;
+      a->v0[l] = v;
+      a->h[l] = 1e-3 * (fabs(v) > 1e-2 ? fabs(v) : 1e-2);
+      l++;
+    }
+  a->nl = l;
+  a->npt = 1 + 2 * l * l;
+  nt = (size_t)(p->n_threads > 64 ? 64 : p->n_threads);
+  a->lv = calloc(S->ns * S->nc * a->npt, sizeof *a->lv);
+  a->D = calloc(S->ns * n + 1, sizeof *a->D);
+  a->G = calloc(S->ns * n * n + 1, sizeof *a->G);
+  a->scr = calloc(nt * (n + n * n) + 1, sizeof *a->scr);
+  if (!a->lv || !a->D || !a->G || !a->scr)
+    return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  {
+    /* P = Omega^-1 from L */
+    double om[POP_MAX_ETA * POP_MAX_ETA];
+    gsl_matrix_view m = gsl_matrix_view_array(om, q, q);
+    pop_omega_of(p, om);
+    if (gsl_linalg_cholesky_decomp1(&m.matrix))
+      return rkin_err_set(err, RKIN_ERANGE, "SAEM standard errors: Omega "
+                          "is not positive definite");
+    gsl_linalg_cholesky_invert(&m.matrix);
+    memcpy(a->P, om, q * q * sizeof *om);
+  }
+  return RKIN_OK;
+}
+
+/* The observed information by SA at p's estimates into info (n_est^2):
+ * se_iter MCMC iterations at fixed parameters (the chains continue from
+ * their last states), each followed by the derivatives at every draw.
+ * Over several processes each works its own subjects without gathers
+ * (nothing global moves while the parameters are fixed); their sums are
+ * gathered at the end and added in subject order. */
+static int sa_fisher(saem *S, double *info, rkin_err *err)
+{
+  pop *p = S->p;
+  sa_state *a;
+  size_t n, s, i, j;
+  int it, pt, rc = RKIN_OK, grc;
+  double N;
+  if (p->n_iov)
+    return rkin_err_set(err, RKIN_EINVAL, "SAEM standard errors by "
+                        "stochastic approximation: not available with "
+                        "between-occasion variability (iov); use se = "
+                        "\"linearisation\"");
+  rc = sa_setup(S, err);
+  rc = pop_agree(p, rc, err);
+  if (rc) return rc;
+  a = S->sa;
+  n = a->n;
+  S->no_gather = 1;
+  for (s = 0; s < S->ns; s++) S->st[s] = RKIN_OK;
+  for (it = 0; it < S->o.se_iter && !rc; it++) {
+    run_job(S, mcmc_job);
+    /* fixed kernels: no adaptation while averaging */
+    memset(S->acc, 0, S->ns * (2 + S->q) * sizeof *S->acc);
+    memset(S->tries, 0, S->ns * (2 + S->q) * sizeof *S->tries);
+    for (pt = 0; pt < (int)a->npt && !(rc = first_fail(S, NULL)); pt++) {
+      sa_set(S, pt);
+      run_job(S, sa_lik_job);
+    }
+    sa_set(S, 0);
+    if (!rc && !(rc = first_fail(S, NULL))) run_job(S, sa_acc_job);
+    a->draws += S->nc;
+  }
+  S->no_gather = 0;
+  /* the sums and the statuses of every process's subjects */
+  if (p->opts.gather) {
+    grc = gather_subj(S, a->D, n * sizeof *a->D, err);
+    if (!grc) grc = gather_subj(S, a->G, n * n * sizeof *a->G, err);
+    if (grc) return grc;
+    dist_gather(S, sa_acc_job);
+  }
+  if ((rc = first_fail(S, err))) {
+    rkin_err_prefix(err, "SAEM standard errors: ");
+    return rc;
+  }
+  N = (double)a->draws;
+  memset(info, 0, n * n * sizeof *info);
+  for (s = 0; s < S->ns; s++) {
+    const double *D = a->D + s * n, *G = a->G + s * n * n;
+    for (i = 0; i < n; i++)
+      for (j = 0; j < n; j++)
+        info[i * n + j] += D[i] / N * (D[j] / N) - G[i * n + j] / N;
+  }
+  return RKIN_OK;
+}
+
 /* ------------------------------------------------------------ driver */
 
 static void trace_row(const saem *S, double *row)
@@ -1000,6 +1444,7 @@ static void saem_free(saem *S)
   free(S->se_i);
   free(S->st);
   free(S->er);
+  sa_free(S->sa);
 }
 
 static int saem_alloc(saem *S, rkin_err *err)
@@ -1053,6 +1498,12 @@ static int check_opts(const rkin_saem_opts *o, rkin_err *err)
     return rkin_err_set(err, RKIN_EINVAL, "SAEM: imp_samples = %d, imp_df "
                         "= %d (expected 0 to 1e7, and 0 to 1000)",
                         o->imp_samples, o->imp_df);
+  if ((o->se != RKIN_SAEM_SE_LIN && o->se != RKIN_SAEM_SE_SA)
+      || o->se_iter < 1 || o->se_iter > 1000000)
+    return rkin_err_set(err, RKIN_EINVAL, "SAEM: se = %d, se_iter = %d "
+                        "(expected %d linearisation or %d stochastic "
+                        "approximation, and 1 to 1e6 iterations)", o->se,
+                        o->se_iter, RKIN_SAEM_SE_LIN, RKIN_SAEM_SE_SA);
   if (o->then != -1 && (o->then < RKIN_POP_FO || o->then > RKIN_POP_LAPLACEI))
     return rkin_err_set(err, RKIN_EINVAL, "SAEM: then = %d (expected -1 or "
                         "an estimation method)", o->then);
@@ -1189,6 +1640,8 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   int rc, then;
   pop_ep *ep_copy = NULL;
   size_t n_ep = 0;
+  int sa_rc;
+  rkin_err sa_err;
   if (!fit) return rkin_err_set(err, RKIN_EINVAL, "rkin_popfit_saem: NULL "
                                 "result");
   memset(fit, 0, sizeof *fit);
@@ -1267,6 +1720,19 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
       }
     }
   }
+  /* SEs by stochastic approximation: more sampling, so before the
+   * threads stop */
+  rkin_err_clear(&sa_err);
+  sa_rc = RKIN_EINVAL;
+  if (!rc && then < 0 && p->opts.covariance && S.o.se == RKIN_SAEM_SE_SA
+      && p->n_est && !pop_boundary(p, fit->omega, &sa_err)) {
+    double *I = malloc(p->n_est * p->n_est * sizeof *I);
+    rkin_err_clear(&sa_err);
+    sa_rc = I ? sa_fisher(&S, I, &sa_err)
+              : rkin_err_set(&sa_err, RKIN_ENOMEM, "out of memory");
+    if (!sa_rc) sa_rc = pop_cov_from_info(p, fit, I, &sa_err);
+    free(I);
+  }
   pool_stop(&S);
   if (rc) {
     fit->status = rc;
@@ -1281,6 +1747,9 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
       fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_ERANGE,
                                      "covariance step not run: %s",
                                      fit->boundary.msg);
+    } else if (p->n_est && S.o.se == RKIN_SAEM_SE_SA) {
+      fit->cov_status = sa_rc;
+      fit->cov_err = sa_err;
     } else if (p->n_est) {
       rkin_err_clear(&fit->cov_err);
       fit->cov_status = pop_covariance(p, fit, &fit->cov_err);

@@ -45,7 +45,22 @@
  * the whitened eta, ofv_i = -2 log mean(weights), its Monte Carlo SE by
  * the delta method (2 SD(w) / (sqrt(M) mean(w))), summed over subjects
  * in quadrature. The covariance step is the FOCE-I one (R, S, sandwich)
- * at the SAEM estimates: see rkin_popfit_saem. */
+ * at the SAEM estimates (linearisation), or with se = RKIN_SAEM_SE_SA the
+ * inverse of the observed Fisher information by stochastic approximation
+ * (Louis 1982, J R Stat Soc B 44:226; Kuhn & Lavielle 2005 sec. 4, as
+ * Monolix): I = sum_i (-E[d2 l_i] - E[dl_i dl_i'] + E[dl_i] E[dl_i]'),
+ * l_i subject i's complete-data log-likelihood, the expectations means
+ * over se_iter further MCMC iterations of every chain at the estimates.
+ * Linearisation is the default: it needs no more sampling and is what
+ * FOCE-I reports; SA does not linearise the model in eta, so it stays
+ * right where FOCE-I's approximation is poor (sparse data, strong
+ * nonlinearity), at the cost of Monte Carlo error.
+ *
+ * Over several processes (popfit opts gather): each works its subjects'
+ * chains and importance samples; after every pass the per-subject
+ * results (chains, predictions, acceptance counts, objective terms) are
+ * gathered in subject order, so every process computes the same M-step
+ * from the same numbers: the same results for any process count. */
 #ifndef RKIN_SAEM_H
 #define RKIN_SAEM_H
 
@@ -64,7 +79,16 @@ typedef struct {
   /* After SAEM: -1 (default) stop; else a method of rkin_pop_method
    * (FOCE-I, ...) run from the SAEM estimates, whose fit is returned. */
   int then;
+  /* Standard errors (with popfit opts covariance, then < 0):
+   * RKIN_SAEM_SE_LIN (default) the FOCE-I covariance step at the SAEM
+   * estimates (linearisation); RKIN_SAEM_SE_SA the observed Fisher
+   * information by stochastic approximation (Louis' identity averaged
+   * over se_iter more MCMC iterations at the estimates; default 300). */
+  int se;
+  int se_iter;
 } rkin_saem_opts;
+
+enum { RKIN_SAEM_SE_LIN = 0, RKIN_SAEM_SE_SA = 1 };
 
 void rkin_saem_opts_default(rkin_saem_opts *o);
 
