@@ -1003,16 +1003,17 @@ static int first_fail(saem *S, rkin_err *err);
  * gather marks every subject failed with its message. */
 static void dist_gather(saem *S, job_fn f)
 {
-  size_t q = S->q, nc = S->nc, s;
+  size_t nc = S->nc, s;
   rkin_err err;
   int rc = RKIN_OK, failed = 0;
   rkin_err_clear(&err);
   if (f == mcmc_job) {
-    rc = gather_subj(S, S->eta, nc * q * sizeof *S->eta, &err);
+    rc = gather_subj(S, S->eta, nc * S->qe * sizeof *S->eta, &err);
     if (!rc) rc = gather_subj(S, S->fc, nc * S->rows * sizeof *S->fc, &err);
     if (!rc) rc = gather_subj(S, S->cy, nc * sizeof *S->cy, &err);
-    if (!rc) rc = gather_subj(S, S->acc, (2 + q) * sizeof *S->acc, &err);
-    if (!rc) rc = gather_subj(S, S->tries, (2 + q) * sizeof *S->tries, &err);
+    if (!rc) rc = gather_subj(S, S->acc, (2 + S->qe) * sizeof *S->acc, &err);
+    if (!rc)
+      rc = gather_subj(S, S->tries, (2 + S->qe) * sizeof *S->tries, &err);
   } else if (f == cond_job || f == imp_job) {
     rc = gather_subj(S, S->obj_i, sizeof *S->obj_i, &err);
     if (!rc && f == imp_job)
