@@ -394,6 +394,15 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   rkin_sens_res sr = {0};
   rkin_dosing *d = NULL;
   int rc;
+  /* A zero activity has no dose record whose amount could move: a bolus
+   * is given as RG_ZERO_MBQ (far below any tolerance: the values do not
+   * change) so that its derivative is the solver's jump at that dose,
+   * with the dosed state's F and ALAG applied as for any other activity.
+   * Not an infusion: its duration's derivative F (damt - amt drec / R) / R
+   * would cancel two numbers of order 1/R; an infusion's derivative at a
+   * zero activity is left out (the optimiser's activities are > 0 unless
+   * min_gbq and min_cycle_gbq are both 0). */
+  if (!(a_mbq > 0) && !(r->sp.infusion_h > 0)) a_mbq = RG_ZERO_MBQ;
   if ((rc = aug_begin(ws, i, y, ya, a_mbq, &d, &rq, err))) goto done;
   rq.dosing = d;
   memcpy(dy0, S, n * k * sizeof *dy0);
@@ -407,16 +416,6 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
       double a = 1000.0 * w[m] * per[j];   /* MBq per GBq */
       damt[m * nrec + j] = a;
       drec[m * nrec + j] = r->sp.infusion_h > 0 ? a / r->sp.infusion_h : 0;
-    }
-  /* A zero activity has no dose record to move: a bolus's derivative is
-   * then the same jump at t0, put into the initial sensitivities (an
-   * infusion's is left out: the optimiser's activities are > 0 unless
-   * min_gbq and min_cycle_gbq are both 0). */
-  if (!(a_mbq > 0) && !(r->sp.infusion_h > 0))
-    for (m = 0; m < k; m++) {
-      dy0[(size_t)r->sp.inject * k + m] += damt[m * nrec];
-      if (nrec > 1)
-        dy0[(size_t)r->sp.carrier * k + m] += damt[m * nrec + 1];
     }
   rs.tia = tq;
   rs.y_end = ya;

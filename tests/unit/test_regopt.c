@@ -772,11 +772,83 @@ static void test_vertex_confidence(void)
   rkin_model_free(m);
 }
 
+/* sat_model with dose modifiers on the injected state P: F = 0.6 and a
+ * lag of 2 h (NONMEM F1, ALAG1). */
+static rkin_model *sat_model_mods(void)
+{
+  rkin_model *m = sat_model();
+  rkin_graph *g = (rkin_graph *)rkin_model_graph(m);
+  rkin_node nodes[RKIN_MOD_N * 3];
+  rkin_err err;
+  size_t j;
+  for (j = 0; j < RKIN_MOD_N * 3; j++) nodes[j] = -1;
+  nodes[RKIN_MOD_F * 3 + 0] = rkin_expr_const(g, 0.6);
+  nodes[RKIN_MOD_LAG * 3 + 0] = rkin_expr_const(g, 2.0);
+  if (m && rkin_model_set_dose_mods(m, nodes, &err)) {
+    diag("dose modifiers: %s", err.msg);
+    rkin_model_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* A cycle of zero activity inside a plan (min_gbq = min_cycle_gbq = 0
+ * lets the optimiser reach it) on a model whose injected state has F and
+ * ALAG: the gradient by that cycle's activity is the one-sided limit, so
+ * it is checked against the second-order one-sided difference
+ * (-3 f(0) + 4 f(h) - f(2h)) / 2h of rkin_regimen_evaluate (h = 1e-3
+ * GBq; truncation about h^2/3 times the third derivative, like the
+ * central differences above). Putting the derivative in at t0 without F
+ * and the lag (the earlier route) is 1/0.6 too large and too early. */
+static void test_zero_cycle_mods(void)
+{
+  static const double pv[6] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
+  static const double a[3] = {5, 0, 3};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  rkin_region rg[2] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq}};
+  rkin_model *m = sat_model_mods();
+  rkin_err err;
+  int inf;
+  /* boluses only: an infusion's derivative at a zero activity is left
+   * out (regimen_aug.c says why) */
+  for (inf = 0; inf < 1; inf++) {
+    rkin_regimen *r;
+    double cb[2], gb[6], f0[2], f1[2], f2[2], ap[3], worst = 0, h = 1e-3;
+    size_t q;
+    int rc;
+    infusion_h = inf ? 4 : 0;
+    r = m ? make(m, pv, 1, rg, 2, 0, 1344) : NULL;
+    infusion_h = 0;
+    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    if (rc && r) diag("zero cycle, gradient: %s", err.msg);
+    memcpy(ap, a, sizeof ap);
+    rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f0, &err);
+    ap[1] = h;
+    rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f1, &err);
+    ap[1] = 2 * h;
+    rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f2, &err);
+    if (rc && r) diag("zero cycle: %s", err.msg);
+    for (q = 0; !rc && q < 2; q++) {
+      double fd = (-3 * f0[q] + 4 * f1[q] - f2[q]) / (2 * h);
+      worst = fmax(worst, fabs(gb[q * 3 + 1] - fd) / fabs(fd));
+    }
+    ok(!rc && worst < 1e-4, "F 0.6 and ALAG 2 h on the injected state, %s: "
+       "d(cumulative BED) / d(activity) at a zero-activity cycle = the "
+       "one-sided difference (rel. %.1e, tol. 1e-4)",
+       inf ? "4 h infusions" : "boluses", worst);
+    rkin_regimen_free(r);
+  }
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
   test_gradients();
   test_carrier();
+  test_zero_cycle_mods();
   test_vs_cobyla();
   test_infusion();
   test_kkt();
