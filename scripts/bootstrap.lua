@@ -99,10 +99,7 @@ function M.main(args)
     print(M.USAGE .. "\n\n" .. rk.script_help())
     return
   end
-  local spec = check.read_fit_spec(o.dir)
-  local pm = dofile(spec.model)
-  local data = rk.popest.read(spec.data, pm, type(pm.observe) == "table"
-    and { dvid = pm.observe } or nil)
+  local spec, pm, data = check.load_fit(o.dir)
   -- the original fit's result as the bootstrap needs it
   local fit = spec.fit
   fit.method = o.method or spec.method

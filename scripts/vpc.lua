@@ -139,10 +139,7 @@ function M.main(args)
     print(M.USAGE .. "\n\n" .. rk.script_help())
     return
   end
-  local spec = check.read_fit_spec(o.dir)
-  local pm = dofile(spec.model)
-  local data = rk.popest.read(spec.data, pm, type(pm.observe) == "table"
-    and { dvid = pm.observe } or nil)
+  local spec, pm, data = check.load_fit(o.dir)
   local r = pm:vpc(data, spec.fit, {
     n = o.n or 500, seed = o.seed or 1, threads = o.threads,
     bins = o.edges or o.bins, pi = o.pi, pc = o.pc,

@@ -1023,4 +1023,16 @@ function M.read_fit_spec(dir)
   return s
 end
 
+-- The fit of a fit.lua output folder as the checking scripts need it:
+-- its record (read_fit_spec), the population model file it names, run,
+-- and its data set read through that model (DVID endpoints when the model
+-- observes several outputs).
+function M.load_fit(dir)
+  local spec = M.read_fit_spec(dir)
+  local pm = dofile(spec.model)
+  local data = rk.popest.read(spec.data, pm, type(pm.observe) == "table"
+    and { dvid = pm.observe } or nil)
+  return spec, pm, data
+end
+
 return M
