@@ -16,6 +16,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "pop/data.h"
+#include "pop/popest.h"
 #include "core/err.h"
 #include "core/expr.h"
 #include "core/model.h"
@@ -91,6 +92,32 @@ static inline int theoph_bateman_pred(const rkin_data_subject *s,
     f[k] = theoph_bateman(r->amount, psi[0], psi[1], psi[2],
                           s->time[k] - r->time);
   return 0;
+}
+
+/* The population model of nlme's fm3Theo.nlme over the closed form:
+ * thetas (lKe, lKa, lCl), diagonal Omega on lKa and lCl, additive error,
+ * WT the covariate; the starts of the SAEM tests. */
+static inline void theoph_popmodel_cf(rkin_popmodel *pm)
+{
+  static const char *const pn[3] = {"ka", "cl", "v"};
+  static const char *const cw[1] = {"WT"};
+  static const double theta0[3] = {-2.4, 0.45, -3.2};
+  static const double omega0[4] = {0.2, 0, 0, 0.05};
+  static const double sigma0[1] = {0.5};
+  memset(pm, 0, sizeof *pm);
+  pm->predict = theoph_bateman_pred;
+  pm->n_psi = 3;
+  pm->psi_names = pn;
+  pm->n_theta = 3;
+  pm->theta_init = theta0;
+  pm->n_eta = 2;
+  pm->omega_init = omega0;
+  pm->omega_diag = 1;
+  pm->n_cov = 1;
+  pm->cov_names = cw;
+  pm->indiv = theoph_psi_fn;
+  pm->res = RKIN_RES_ADD;
+  pm->sigma_init = sigma0;
 }
 
 /* tests/data/theoph_nm.csv below $RADIOKIN_SRCDIR, or below srcdir when

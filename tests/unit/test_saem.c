@@ -582,30 +582,6 @@ static void test_endpoints(void)
 
 /* ------------------------------------------------ Theophylline */
 
-static const double THETA0[3] = {-2.4, 0.45, -3.2}, OMEGA0[4] = {0.2, 0, 0,
-                                                                 0.05};
-static const double SIGMA0[1] = {0.5};
-
-static void theoph_pm(rkin_popmodel *pm)
-{
-  static const char *const pn[3] = {"ka", "cl", "v"};
-  static const char *const cw[1] = {"WT"};
-  memset(pm, 0, sizeof *pm);
-  pm->predict = theoph_bateman_pred;
-  pm->n_psi = 3;
-  pm->psi_names = pn;
-  pm->n_theta = 3;
-  pm->theta_init = THETA0;
-  pm->n_eta = 2;
-  pm->omega_init = OMEGA0;
-  pm->omega_diag = 1;
-  pm->n_cov = 1;
-  pm->cov_names = cw;
-  pm->indiv = theoph_psi_fn;
-  pm->res = RKIN_RES_ADD;
-  pm->sigma_init = SIGMA0;
-}
-
 static void test_theoph(const rkin_data *d)
 {
   rkin_popmodel pm;
@@ -618,7 +594,7 @@ static void test_theoph(const rkin_data *d)
   int rc, same = 1;
   static const char *const nm[6] = {"lKe", "lKa", "lCl", "OMEGA(lKa)",
                                     "OMEGA(lCl)", "sigma"};
-  theoph_pm(&pm);
+  theoph_popmodel_cf(&pm);
   rkin_popfit_opts_default(&o);
   o.threads = 1;
   rc = rkin_popfit_run(&pm, d, &o, &ff, &err);
@@ -723,7 +699,7 @@ static void test_bad(const rkin_data *d)
   rkin_popfit fit;
   rkin_err err;
   int rc;
-  theoph_pm(&pm);
+  theoph_popmodel_cf(&pm);
   rkin_saem_opts_default(&so);
   so.iter = 0;
   rc = rkin_popfit_saem(&pm, d, NULL, &so, &fit, NULL, &err);
