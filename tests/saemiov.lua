@@ -304,4 +304,15 @@ do
     fit = { saem = { burn = 20, iter = 20, imp_samples = 50 } } })
   t.is(bs.n_failed, 0, "IOV bootstrap with SAEM refits runs")
 end
+do
+  -- SA standard errors are not written for occasion etas: refused by
+  -- name, the estimates kept (r.covariance_message says why)
+  local ok, r = pcall(lin.fit, lin, fdata, { method = "saem",
+    saem = { burn = 5, iter = 5, imp_samples = 50, se = "sa" } })
+  local msg = ok and tostring(r.covariance_message) or tostring(r)
+  t.ok(msg:find("stochastic approximation: not available with "
+    .. "between-occasion variability (iov); use se = \"linearisation\"", 1,
+    true), "SA standard errors with IOV refused, naming the alternative ("
+    .. msg .. ")")
+end
 t.done()
