@@ -55,39 +55,21 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. M.USAGE, 0)
 end
 
-local function integer(name, v, lo, hi)
-  return rk.option_integer(name, v, lo, hi, usage)
-end
+local OPTIONS = {
+  ["--n"] = { "n", "integer", 1, 1000000 },
+  ["--seed"] = { "seed", "integer", 0, 2 ^ 53 },
+  ["--strata"] = { "strata", "value" },
+  ["--method"] = { "method", "value" },
+  ["--level"] = { "level", "level", "0.95" },
+  ["--no-bca"] = { "no_bca", "flag" },
+  ["--threads"] = { "threads", "integer", 0, 1024 },
+  ["--out"] = { "out", "value" },
+  ["--quiet"] = { "quiet", "flag" },
+}
 
 function M.parse_args(args)
-  local o = {}
-  local dirs, i = {}, 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--n" then o.n = integer(a, value(a), 1, 1000000)
-    elseif a == "--seed" then o.seed = integer(a, value(a), 0, 2 ^ 53)
-    elseif a == "--strata" then o.strata = value(a)
-    elseif a == "--method" then o.method = value(a)
-    elseif a == "--level" then
-      o.level = tonumber(value(a))
-      if not o.level or not (o.level > 0 and o.level < 1) then
-        usage("--level needs a level in (0, 1), e.g. 0.95")
-      end
-    elseif a == "--no-bca" then o.no_bca = true
-    elseif a == "--threads" then o.threads = integer(a, value(a), 0, 1024)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    else dirs[#dirs + 1] = a end
-    i = i + 1
-  end
+  local o, dirs = rk.options(args, OPTIONS, usage)
+  if o.help then return o end
   if #dirs ~= 1 then usage("give the folder of a fit (scripts/fit.lua --out)") end
   o.dir = dirs[1]
   return o

@@ -173,64 +173,70 @@ local function read_organ_map(path, map)
   end
 end
 
-function M.parse_args(args)
-  local o, i = { organ_map = {}, limits = {} }, 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    end
-    local function value()
-      i = i + 1
-      return args[i] or usage(a .. " needs a value")
-    end
-    local function number(what)
-      local v = value()
-      return rk.csv.parse_number(v) or usage(("%s needs %s (got '%s')")
-        :format(a, what, v))
-    end
-    if a == "--report" then o.report = value()
-    elseif a == "--out" then o.out = value()
-    elseif a == "--plot" then o.plot = value()
-    elseif a == "--nuclide" then o.nuclide = value()
-    elseif a == "--teff-h" then o.teff_h = number("a number of hours")
-    elseif a == "--activity" then
-      o.activity = number("an activity in MBq")
-      if not (o.activity > 0) then
-        usage(("--activity %s MBq, expected > 0"):format(args[i]))
-      end
-    elseif a == "--organ" then
-      local v = value()
-      local region, class = v:match("^(.-)=(.+)$")
-      if not region or region == "" then
-        usage(("--organ needs REGION=CLASS (got '%s')"):format(v))
-      end
-      o.organ_map[region] = class_of(class, "--organ " .. v)
-    elseif a == "--organs" then read_organ_map(value(), o.organ_map)
-    elseif a == "--limit" then
-      local id = value()
-      local ok, l = pcall(rk.radiobio.organ_limit, id)
-      if not ok then usage("--limit: " .. tostring(l):gsub("^[^:]*%.lua:%d+: ", "")) end
-      o.limits[#o.limits + 1] = l
-    elseif a == "--cycles-left" then
-      local n = number("a whole number of cycles")
-      if n < 1 or n ~= math.floor(n) or n > 100 then
-        usage(("--cycles-left %s, expected a whole number 1-100"):format(
-          args[i]))
-      end
-      o.cycles_left = n
-    elseif a == "--u-cal" then o.u_cal_rel = number("a relative SD >= 0")
-    elseif a == "--u-mass" then o.u_mass_rel = number("a relative SD >= 0")
-    elseif a == "--u-ab" then o.u_ab_gy = number("an SD in Gy >= 0")
-    elseif a == "--no-unit-check" then o.no_unit_check = true
-    elseif a == "--no-plot" then o.no_plot = true
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    elseif o.input then usage("one TIA file only")
-    else o.input = a end
-    i = i + 1
+-- a number (rk.csv.parse_number: no hex, no "inf"), named in its message
+local function number(what)
+  return function(v, name)
+    return rk.csv.parse_number(v) or usage(("%s needs %s (got '%s')")
+      :format(name, what, v))
   end
+end
+
+local OPTIONS = {
+  ["--report"] = { "report", "value" },
+  ["--out"] = { "out", "value" },
+  ["--plot"] = { "plot", "value" },
+  ["--nuclide"] = { "nuclide", "value" },
+  ["--teff-h"] = { "teff_h", number("a number of hours") },
+  ["--activity"] = { "activity", function(v, name)
+    local x = number("an activity in MBq")(v, name)
+    if not (x > 0) then usage(("%s %s MBq, expected > 0"):format(name, v)) end
+    return x
+  end },
+  ["--organ"] = { "organ", function(v, name)
+    local region, class = v:match("^(.-)=(.+)$")
+    if not region or region == "" then
+      usage(("%s needs REGION=CLASS (got '%s')"):format(name, v))
+    end
+    return { region, class_of(class, name .. " " .. v) }
+  end, after = function(o, rc)
+    o.organ_map[rc[1]] = rc[2]
+    o.organ = nil
+  end },
+  ["--organs"] = { "organs", "value", after = function(o, path)
+    read_organ_map(path, o.organ_map)
+    o.organs = nil
+  end },
+  ["--limit"] = { "limit", function(id, name)
+    local ok, l = pcall(rk.radiobio.organ_limit, id)
+    if not ok then
+      usage(name .. ": " .. tostring(l):gsub("^[^:]*%.lua:%d+: ", ""))
+    end
+    return l
+  end, after = function(o, l)
+    o.limits[#o.limits + 1] = l
+    o.limit = nil
+  end },
+  ["--cycles-left"] = { "cycles_left", function(v, name)
+    local n = number("a whole number of cycles")(v, name)
+    if n < 1 or n ~= math.floor(n) or n > 100 then
+      usage(("%s %s, expected a whole number 1-100"):format(name, v))
+    end
+    return n
+  end },
+  ["--u-cal"] = { "u_cal_rel", number("a relative SD >= 0") },
+  ["--u-mass"] = { "u_mass_rel", number("a relative SD >= 0") },
+  ["--u-ab"] = { "u_ab_gy", number("an SD in Gy >= 0") },
+  ["--no-unit-check"] = { "no_unit_check", "flag" },
+  ["--no-plot"] = { "no_plot", "flag" },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
+function M.parse_args(args)
+  local o, files = rk.options(args, OPTIONS, usage,
+    { organ_map = {}, limits = {} })
+  if o.help then return o end
+  if #files > 1 then usage("one TIA file only") end
+  o.input = files[1]
   if not o.input then usage("no TIA file given") end
   local stem = o.input:gsub("%.[^./]*$", "")
   o.out = o.out or stem .. "_dose.csv"

@@ -141,100 +141,45 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
+local OPTIONS = {
+  ["--method"] = { "method", "choice",
+    { "focei", "foce", "fo", "laplace", "laplacei", "saem" } },
+  ["--then"] = { "saem_then", "choice",
+    { "focei", "foce", "fo", "laplace", "laplacei" } },
+  ["--se"] = { "se", "choice", { "linearisation", "sa" }, into = "saem" },
+  ["--blq"] = { "blq", "choice", { "m3", "m4", "m1", "dv" } },
+  ["--out"] = { "out", "value" },
+  ["--no-plot"] = { "plot", "flag", value = false },
+  ["--no-cov"] = { "covariance", "flag", value = false },
+  ["--cov"] = { "covariance_on", "flag" },
+  ["--evaluate"] = { "evaluate", "flag" },
+  ["--cov-matrix"] = { "cov_matrix", "choice", { "sandwich", "R", "S" } },
+  ["--ebe-starts"] = { "ebe_starts", "choice", { "multi", "single", "scan" } },
+  ["--quiet"] = { "quiet", "flag" },
+  ["--threads"] = { "threads", function(v, name)
+    local n = math.tointeger(tonumber(v))
+    if not n or n < 0 or n > 1024 then
+      usage(("%s needs an integer in 0..1024 (0: all cores) (got '%s')")
+        :format(name, v))
+    end
+    return n
+  end },
+  ["--max-eval"] = { "max_eval", "integer", 0, 10000000, after = function(o, n)
+    if n == 0 then o.evaluate = true end
+  end },
+}
+-- SAEM's counts go to o.saem (o.saem.burn, o.saem.imp_samples, ...)
+for name, lohi in pairs({ burn = { 0, 1000000 }, iter = { 1, 1000000 },
+    chains = { 1, 1000 }, seed = { 0, 2 ^ 53 },
+    ["imp-samples"] = { 0, 1000000 }, ["se-iter"] = { 1, 1000000 } }) do
+  OPTIONS["--" .. name] = { (name:gsub("%-", "_")), "integer", lohi[1],
+    lohi[2], into = "saem" }
+end
+
 function M.parse_args(args)
-  local o = { method = "focei", plot = true, covariance = true }
-  local files, i = {}, 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--method" then
-      o.method = value(a)
-      local known = { focei = 1, foce = 1, fo = 1, laplace = 1,
-                      laplacei = 1, saem = 1 }
-      if not known[o.method] then
-        usage("--method must be focei, foce, fo, laplace, laplacei or " ..
-          "saem (got '" .. o.method .. "')")
-      end
-    elseif a == "--then" then
-      o.saem_then = value(a)
-      local known = { focei = 1, foce = 1, fo = 1, laplace = 1,
-                      laplacei = 1 }
-      if not known[o.saem_then] then
-        usage("--then must be focei, foce, fo, laplace or laplacei (got '"
-          .. o.saem_then .. "')")
-      end
-    elseif a == "--se" then
-      local se = value(a)
-      if se ~= "sa" and se ~= "linearisation" then
-        usage("--se must be linearisation or sa (got '" .. se .. "')")
-      end
-      o.saem = o.saem or {}
-      o.saem.se = se
-    elseif a == "--burn" or a == "--iter" or a == "--chains"
-      or a == "--seed" or a == "--imp-samples" or a == "--se-iter" then
-      local v = value(a)
-      local n = math.tointeger(tonumber(v))
-      local lo = (a == "--iter" or a == "--chains" or a == "--se-iter")
-        and 1 or 0
-      local hi = a == "--chains" and 1000 or a == "--seed"
-        and 9007199254740992 or 1000000
-      if not n or n < lo or n > hi then
-        usage(("%s needs an integer in %d..%.0f (got '%s')"):format(a, lo,
-          hi, v))
-      end
-      o.saem = o.saem or {}
-      o.saem[a:sub(3):gsub("%-", "_")] = n
-    elseif a == "--blq" then
-      o.blq = value(a)
-      if o.blq ~= "m3" and o.blq ~= "m4" and o.blq ~= "m1"
-          and o.blq ~= "dv" then
-        usage("--blq must be m3, m4, m1 or dv (got '" .. o.blq .. "')")
-      end
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--no-plot" then o.plot = false
-    elseif a == "--no-cov" then o.covariance = false
-    elseif a == "--cov" then o.covariance_on = true
-    elseif a == "--evaluate" then o.evaluate = true
-    elseif a == "--cov-matrix" then
-      o.cov_matrix = value(a)
-      if o.cov_matrix ~= "sandwich" and o.cov_matrix ~= "R"
-        and o.cov_matrix ~= "S" then
-        usage("--cov-matrix must be sandwich, R or S (got '" ..
-          o.cov_matrix .. "')")
-      end
-    elseif a == "--ebe-starts" then
-      o.ebe_starts = value(a)
-      if o.ebe_starts ~= "multi" and o.ebe_starts ~= "single"
-        and o.ebe_starts ~= "scan" then
-        usage("--ebe-starts must be multi, single or scan (got '" ..
-          o.ebe_starts .. "')")
-      end
-    elseif a == "--quiet" then o.quiet = true
-    elseif a == "--threads" then
-      local v = value(a)
-      o.threads = math.tointeger(tonumber(v))
-      if not o.threads or o.threads < 0 or o.threads > 1024 then
-        usage(("--threads needs an integer in 0..1024 (0: all cores) " ..
-          "(got '%s')"):format(v))
-      end
-    elseif a == "--max-eval" then
-      local v = value(a)
-      o.max_eval = math.tointeger(tonumber(v))
-      if not o.max_eval or o.max_eval < 0 or o.max_eval > 10000000 then
-        usage(("--max-eval needs an integer in 0..10000000 (got '%s')")
-          :format(v))
-      end
-      if o.max_eval == 0 then o.evaluate = true end
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    else files[#files + 1] = a end
-    i = i + 1
-  end
+  local o, files = rk.options(args, OPTIONS, usage,
+    { method = "focei", plot = true, covariance = true })
+  if o.help then return o end
   if #files ~= 2 then usage("give a model file and a data file") end
   if o.covariance_on and not o.evaluate then
     usage("--cov is for --evaluate (a fit runs the covariance step " ..

@@ -60,39 +60,34 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
-function M.parse_args(args)
-  local o, i = { nuclide = "Lu-177", rmblr = 1, u_rmblr = 0,
-    u_marrow_mass = 0, u_s_cross = 0, u_s_self = 0, cv = 0.1 }, 1
-  local numeric = { ["--marrow-mass-kg"] = "marrow_mass_kg",
+local function nonneg(v, name)
+  local x = rk.csv.parse_number(v)
+  if not x or x < 0 then
+    usage(("%s needs a number >= 0 (got '%s')"):format(name, v))
+  end
+  return x
+end
+
+local OPTIONS = {
+  ["--out"] = { "out", "value" },
+  ["--nuclide"] = { "nuclide", "value" },
+  ["--quiet"] = { "quiet", "flag" },
+}
+for name, key in pairs({ ["--marrow-mass-kg"] = "marrow_mass_kg",
     ["--rmblr"] = "rmblr", ["--u-rmblr"] = "u_rmblr",
     ["--u-marrow-mass"] = "u_marrow_mass", ["--s-cross"] = "s_cross",
     ["--u-s-cross"] = "u_s_cross", ["--u-s-self"] = "u_s_self",
-    ["--cv"] = "cv" }
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif numeric[a] then
-      local v = args[i + 1] or usage(a .. " needs a value")
-      local x = rk.csv.parse_number(v)
-      if not x or x < 0 then
-        usage(("%s needs a number >= 0 (got '%s')"):format(a, v))
-      end
-      o[numeric[a]] = x
-      i = i + 1
-    elseif a == "--out" then
-      o.out = args[i + 1] or usage("--out needs a value")
-      i = i + 1
-    elseif a == "--nuclide" then
-      o.nuclide = args[i + 1] or usage("--nuclide needs a value")
-      i = i + 1
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    elseif o.input then usage("one samples file only")
-    else o.input = a end
-    i = i + 1
-  end
+    ["--cv"] = "cv" }) do
+  OPTIONS[name] = { key, nonneg }
+end
+
+function M.parse_args(args)
+  local o, files = rk.options(args, OPTIONS, usage, { nuclide = "Lu-177",
+    rmblr = 1, u_rmblr = 0, u_marrow_mass = 0, u_s_cross = 0, u_s_self = 0,
+    cv = 0.1 })
+  if o.help then return o end
+  if #files > 1 then usage("one samples file only") end
+  o.input = files[1]
   if not o.input then usage("no samples file given") end
   o.out = o.out or (o.input:gsub("%.[^./]*$", "")) .. "_marrow.csv"
   return o

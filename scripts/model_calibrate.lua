@@ -90,38 +90,24 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
+local OPTIONS = {
+  ["--patients"] = { "patients", "integer", 2, 20000 },
+  ["--seed"] = { "seed", "integer", 0, 2 ^ 31 - 1 },
+  ["--maxeval"] = { "maxeval", "integer", 1, 100000 },
+  ["--out"] = { "out", "value" },
+  ["--name"] = { "name", rk.option_stem },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
 function M.parse_args(args)
-  local o = { patients = 200, seed = 1, maxeval = 400, out = "out" }
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
+  local o, files = rk.options(args, OPTIONS, usage,
+    { patients = 200, seed = 1, maxeval = 400, out = "out" })
+  if o.help then return o end
+  if #files > 1 then
+    usage("one model file only (got '" .. files[1] .. "' and '" .. files[2]
+      .. "')")
   end
-  local function integer(name, lo, hi)
-    return rk.option_integer(name, value(name), lo, hi, usage)
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--patients" then o.patients = integer(a, 2, 20000)
-    elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 31 - 1)
-    elseif a == "--maxeval" then o.maxeval = integer(a, 1, 100000)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--name" then
-      o.name = value(a)
-      if not o.name:match("^[%w_.-]+$") or o.name:match("^%.") then
-        usage(("--name needs letters, digits, '_', '-', '.' and no leading "
-          .. "dot (got '%s')"):format(o.name))
-      end
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 1) == "-" then usage("unknown option '" .. a .. "'")
-    elseif o.model then usage("one model file only (got '" .. o.model
-        .. "' and '" .. a .. "')")
-    else o.model = a end
-    i = i + 1
-  end
+  o.model = files[1]
   if not o.model then usage("a model file is required") end
   if not o.name then
     o.name = (o.model:match("([^/]+)%.lua$") or o.model:match("([^/]+)$"))

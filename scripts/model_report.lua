@@ -125,46 +125,35 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
+local function model_opt(v, name)
+  local k, x = v:match("^([%a_][%w_]*)=(.*)$")
+  if not k then usage(name .. " needs KEY=VALUE (got '" .. v .. "')") end
+  return { k, tonumber(x) or x }
+end
+
+local OPTIONS = {
+  ["--patients"] = { "patients", "integer", 2, 100000 },
+  ["--seed"] = { "seed", "integer", 0, 2 ^ 31 - 1 },
+  ["--out"] = { "out", "value" },
+  ["--name"] = { "name", rk.option_stem },
+  ["--model-opt"] = { "model_opt", model_opt, after = function(o, kv)
+    o.model_opts = o.model_opts or {}
+    o.model_opts[kv[1]] = kv[2]
+  end },
+  ["--no-plots"] = { "plots", "flag", value = false },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
 function M.parse_args(args)
-  local o = { patients = 500, seed = 1, out = "out", plots = true }
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
+  local o, files = rk.options(args, OPTIONS, usage,
+    { patients = 500, seed = 1, out = "out", plots = true })
+  if o.help then return o end
+  if #files > 1 then
+    usage("one model file only (got '" .. files[1] .. "' and '" .. files[2]
+      .. "')")
   end
-  local function integer(name, lo, hi)
-    return rk.option_integer(name, value(name), lo, hi, usage)
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--patients" then o.patients = integer(a, 2, 100000)
-    elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 31 - 1)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--name" then
-      o.name = value(a)
-      if not o.name:match("^[%w_.-]+$") or o.name:match("^%.") then
-        usage(("--name needs letters, digits, '_', '-', '.' and no leading "
-          .. "dot (got '%s')"):format(o.name))
-      end
-    elseif a == "--model-opt" then
-      local v = value(a)
-      local k, x = v:match("^([%a_][%w_]*)=(.*)$")
-      if not k then
-        usage("--model-opt needs KEY=VALUE (got '" .. v .. "')")
-      end
-      o.model_opts = o.model_opts or {}
-      o.model_opts[k] = tonumber(x) or x
-    elseif a == "--no-plots" then o.plots = false
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 1) == "-" then usage("unknown option '" .. a .. "'")
-    elseif o.model then usage("one model file only (got '" .. o.model
-        .. "' and '" .. a .. "')")
-    else o.model = a end
-    i = i + 1
-  end
+  o.model = files[1]
+  o.model_opt = nil
   if not o.model then usage("a model file is required") end
   if not o.name then
     o.name = o.model:match("([^/]+)%.lua$") or o.model:match("([^/]+)$")

@@ -131,96 +131,83 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
-function M.parse_args(args)
-  local o = { model = "models/lu177_dotatate.lua", n = 1000, out = "out",
-              name = "regimen_compare", regimens = M.ALL, cv = 0.10,
-              times = { 4, 24, 72, 168 }, threads = 0, seed = 1,
-              imaging_model = "proportional", cal_cv = 0, rc_cv = 0,
-              volume_cv = 0, levels = { 0.5 } }
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  local function number(name, lo, hi)
-    local v = value(name)
-    local x = tonumber(v)
-    if not x or x ~= x or x < lo or x > hi then
-      usage(("%s needs a number in %g..%g (got '%s')"):format(name, lo, hi,
-        v))
+local function regimen_list(v)
+  local list = {}
+  for r in v:gmatch("[^,]+") do
+    local known = false
+    for _, k in ipairs(M.ALL) do known = known or k == r end
+    if not known then
+      usage(("unknown regimen '%s' (known: %s)"):format(r,
+            table.concat(M.ALL, ", ")))
     end
-    return x
+    list[#list + 1] = r
   end
-  -- counts: integers in range, named with the text the user typed
-  local function integer(name, lo, hi)
-    return rk.option_integer(name, value(name), lo, hi, usage)
+  return list
+end
+
+local function imaging_times(v, name)
+  local times = {}
+  for f in (v .. ","):gmatch("([^,]*),") do
+    local x = tonumber(f)
+    if not x or x ~= x or x <= 0 or x == math.huge
+        or (#times > 0 and x <= times[#times]) then
+      usage(("%s needs increasing times > 0 h, comma-separated (got '%s')")
+        :format(name, v))
+    end
+    times[#times + 1] = x
   end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--model" then o.model = value(a)
-    elseif a == "--n" then o.n = integer(a, 1, 1000000)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--name" then o.name = value(a)
-    elseif a == "--regimens" then
-      o.regimens = {}
-      for r in value(a):gmatch("[^,]+") do
-        local known = false
-        for _, k in ipairs(M.ALL) do known = known or k == r end
-        if not known then
-          usage(("unknown regimen '%s' (known: %s)"):format(r,
-                table.concat(M.ALL, ", ")))
-        end
-        o.regimens[#o.regimens + 1] = r
-      end
-    elseif a == "--imaging-cv" then
-      o.cv = number(a, 0, 1)
-    elseif a == "--imaging-times" then
-      local v = value(a)
-      o.times = {}
-      for f in (v .. ","):gmatch("([^,]*),") do
-        local x = tonumber(f)
-        if not x or x ~= x or x <= 0 or x == math.huge
-            or (#o.times > 0 and x <= o.times[#o.times]) then
-          usage(("--imaging-times needs increasing times > 0 h, comma-"
-                 .. "separated (got '%s')"):format(v))
-        end
-        o.times[#o.times + 1] = x
-      end
-    elseif a == "--imaging-model" then
-      o.imaging_model = value(a)
-      if o.imaging_model ~= "proportional" and o.imaging_model ~= "eanm" then
-        usage(("--imaging-model needs proportional or eanm (got '%s')")
-          :format(o.imaging_model))
-      end
-    elseif a == "--cal-cv" then o.cal_cv = number(a, 0, 1)
-    elseif a == "--rc-cv" then o.rc_cv = number(a, 0, 1)
-    elseif a == "--volume-cv" then o.volume_cv = number(a, 0, 1)
-    elseif a == "--confidence" then
-      local v = value(a)
-      o.levels = {}
-      for f in (v .. ","):gmatch("([^,]*),") do
-        local x = tonumber(f)
-        if not x or x ~= x or x < 0.5 or x > 0.999 then
-          usage(("--confidence needs levels in 0.5..0.999, comma-separated "
-                 .. "(got '%s')"):format(v))
-        end
-        for _, y in ipairs(o.levels) do
-          if y == x then
-            usage(("--confidence: level %g given twice"):format(x))
-          end
-        end
-        o.levels[#o.levels + 1] = x
-      end
-    elseif a == "--threads" then o.threads = integer(a, 0, 1024)
-    elseif a == "--seed" then o.seed = integer(a, 0, 2 ^ 53)
-    elseif a == "--no-plots" then o.no_plots = true
-    elseif a == "--quiet" then o.quiet = true
-    else usage("unknown argument '" .. a .. "'") end
-    i = i + 1
+  return times
+end
+
+local function confidence_levels(v, name)
+  local levels = {}
+  for f in (v .. ","):gmatch("([^,]*),") do
+    local x = tonumber(f)
+    if not x or x ~= x or x < 0.5 or x > 0.999 then
+      usage(("%s needs levels in 0.5..0.999, comma-separated (got '%s')")
+        :format(name, v))
+    end
+    for _, y in ipairs(levels) do
+      if y == x then usage(("%s: level %g given twice"):format(name, x)) end
+    end
+    levels[#levels + 1] = x
   end
+  return levels
+end
+
+local OPTIONS = {
+  ["--model"] = { "model", "value" },
+  ["--n"] = { "n", "integer", 1, 1000000 },
+  ["--out"] = { "out", "value" },
+  ["--name"] = { "name", "value" },
+  ["--regimens"] = { "regimens", regimen_list },
+  ["--imaging-cv"] = { "cv", "number", 0, 1 },
+  ["--imaging-times"] = { "times", imaging_times },
+  ["--imaging-model"] = { "imaging_model", function(v, name)
+    if v ~= "proportional" and v ~= "eanm" then
+      usage(("%s needs proportional or eanm (got '%s')"):format(name, v))
+    end
+    return v
+  end },
+  ["--cal-cv"] = { "cal_cv", "number", 0, 1 },
+  ["--rc-cv"] = { "rc_cv", "number", 0, 1 },
+  ["--volume-cv"] = { "volume_cv", "number", 0, 1 },
+  ["--confidence"] = { "levels", confidence_levels },
+  ["--threads"] = { "threads", "integer", 0, 1024 },
+  ["--seed"] = { "seed", "integer", 0, 2 ^ 53 },
+  ["--no-plots"] = { "no_plots", "flag" },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
+function M.parse_args(args)
+  local o, rest = rk.options(args, OPTIONS, usage,
+    { model = "models/lu177_dotatate.lua", n = 1000, out = "out",
+      name = "regimen_compare", regimens = M.ALL, cv = 0.10,
+      times = { 4, 24, 72, 168 }, threads = 0, seed = 1,
+      imaging_model = "proportional", cal_cv = 0, rc_cv = 0,
+      volume_cv = 0, levels = { 0.5 } })
+  if o.help then return o end
+  if #rest > 0 then usage("unknown argument '" .. rest[1] .. "'") end
   if o.imaging_model ~= "eanm" and (o.cal_cv > 0 or o.rc_cv > 0
       or o.volume_cv > 0) then
     usage("--cal-cv, --rc-cv and --volume-cv need --imaging-model eanm")

@@ -62,57 +62,45 @@ local function number(name, v)
   return x
 end
 
+local function dose(v, name)
+  local to, amount, at = v:match("^(.-)=([^@]+)@?(.*)$")
+  if not to or to == "" then
+    usage(name .. " needs NAME=AMOUNT[@TIME_H] (got " .. v .. ")")
+  end
+  return { to = to, amount = number(name .. " amount", amount),
+           time = at ~= "" and number(name .. " time", at) or 0 }
+end
+
+local OPTIONS = {
+  ["--dose"] = { "dose", dose, after = function(o, d)
+    o.doses[#o.doses + 1] = d
+    o.dose = nil
+  end },
+  ["--time-unit"] = { "time_unit", "value" },
+  ["--t-end"] = { "t_end", function(v, name) return number(name, v) end },
+  ["--step"] = { "step", function(v, name) return number(name, v) end },
+  ["--out"] = { "out", "value" },
+  ["--nuclide"] = { "nuclide", "value" },
+  ["--quiet"] = { "quiet", "flag" },
+  ["--plot"] = { "plot_path", "value" },
+  ["--no-plot"] = { "plot", "flag", value = false },
+  ["--plot-vars"] = { "plot_vars", function(v, name)
+    local names = {}
+    for w in v:gmatch("[^,]+") do names[#names + 1] = w end
+    if #names == 0 then usage(name .. " needs names") end
+    return names
+  end },
+  ["--log"] = { "log", "flag" },
+}
+
 function M.parse_args(args)
-  local o = {doses = {}, t_end = 168, step = 1, out = "sbml_sim.csv",
-             plot = true}
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
+  local o, files = rk.options(args, OPTIONS, usage, { doses = {}, t_end = 168,
+    step = 1, out = "sbml_sim.csv", plot = true })
+  if #files > 1 then
+    usage("one model file only (got " .. files[1] .. " and " .. files[2]
+      .. ")")
   end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-    elseif a == "--dose" then
-      local spec = value(a)
-      local name, amount, at = spec:match("^(.-)=([^@]+)@?(.*)$")
-      if not name or name == "" then
-        usage("--dose needs NAME=AMOUNT[@TIME_H] (got " .. spec .. ")")
-      end
-      o.doses[#o.doses + 1] = {to = name, amount = number("--dose amount", amount),
-                               time = at ~= "" and number("--dose time", at) or 0}
-    elseif a == "--time-unit" then
-      o.time_unit = value(a)
-    elseif a == "--t-end" then
-      o.t_end = number(a, value(a))
-    elseif a == "--step" then
-      o.step = number(a, value(a))
-    elseif a == "--out" then
-      o.out = value(a)
-    elseif a == "--nuclide" then
-      o.nuclide = value(a)
-    elseif a == "--quiet" then
-      o.quiet = true
-    elseif a == "--plot" then
-      o.plot_path = value(a)
-    elseif a == "--no-plot" then
-      o.plot = false
-    elseif a == "--plot-vars" then
-      o.plot_vars = {}
-      for w in value(a):gmatch("[^,]+") do o.plot_vars[#o.plot_vars + 1] = w end
-      if #o.plot_vars == 0 then usage("--plot-vars needs names") end
-    elseif a == "--log" then
-      o.log = true
-    elseif a:sub(1, 1) == "-" then
-      usage("unknown option " .. a)
-    elseif o.input then
-      usage("one model file only (got " .. o.input .. " and " .. a .. ")")
-    else
-      o.input = a
-    end
-    i = i + 1
-  end
+  o.input = files[1]
   if o.help then return o end
   if not o.input then usage("no model file given") end
   if not (o.t_end > 0) then usage("--t-end must be > 0") end

@@ -66,38 +66,32 @@ local function number_arg(name, v, lo)
   return x
 end
 
+local function nonneg(v, name) return number_arg(name, v, 0) end
+
+local OPTIONS = {
+  ["--out"] = { "out", "value" },
+  ["--seed"] = { "seed", function(v, name)
+    local n = math.tointeger(tonumber(v))
+    if not n or n < 0 or n > 2^53 then
+      usage(("%s needs an integer in 0..2^53 (got '%s')"):format(name, v))
+    end
+    return n
+  end },
+  ["--population"] = { "population", "flag" },
+  ["--all-records"] = { "all", "flag" },
+  ["--prop"] = { "prop", nonneg },
+  ["--add"] = { "add", nonneg },
+  ["--covariates"] = { "covariates", function(v)
+    local names = {}
+    for name in v:gmatch("[^,]+") do names[#names + 1] = name end
+    return names
+  end },
+}
+
 function M.parse_args(args)
-  local o = { out = "simulated.csv", seed = 1 }
-  local files, i = {}, 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--seed" then
-      local v = value(a)
-      o.seed = math.tointeger(tonumber(v))
-      if not o.seed or o.seed < 0 or o.seed > 2^53 then
-        usage(("--seed needs an integer in 0..2^53 (got '%s')"):format(v))
-      end
-    elseif a == "--population" then o.population = true
-    elseif a == "--all-records" then o.all = true
-    elseif a == "--prop" then o.prop = number_arg(a, value(a), 0)
-    elseif a == "--add" then o.add = number_arg(a, value(a), 0)
-    elseif a == "--covariates" then
-      o.covariates = {}
-      for name in value(a):gmatch("[^,]+") do
-        o.covariates[#o.covariates + 1] = name
-      end
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    else files[#files + 1] = a end
-    i = i + 1
-  end
+  local o, files = rk.options(args, OPTIONS, usage,
+    { out = "simulated.csv", seed = 1 })
+  if o.help then return o end
   if #files ~= 2 then usage("give a dataset file and a model file") end
   o.data, o.model = files[1], files[2]
   return o

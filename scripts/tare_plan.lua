@@ -68,32 +68,25 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
+local OPTIONS = {
+  ["--cohort"] = { "cohort_file", "value" },
+  ["--out"] = { "out", "value" },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
 function M.parse_args(args)
-  local o = {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--cohort" then
-      o.cohort = true
-      o.input = args[i + 1] or usage("--cohort needs a CSV file")
-      i = i + 1
-    elseif a == "--out" then
-      o.out = args[i + 1] or usage("--out needs a file name")
-      i = i + 1
-    elseif a == "--quiet" then
-      o.quiet = true
-    elseif a:sub(1, 2) == "--" then
-      usage("unknown option '" .. a .. "'")
-    elseif o.input then
-      usage("one plan file only (got '" .. o.input .. "' and '" .. a .. "')")
-    else
-      o.input = a
-    end
-    i = i + 1
+  local o, files = rk.options(args, OPTIONS, usage)
+  if o.help then return o end
+  if o.cohort_file then
+    o.cohort = true
+    table.insert(files, 1, o.cohort_file)
+    o.cohort_file = nil
   end
+  if #files > 1 then
+    usage("one plan file only (got '" .. files[1] .. "' and '" .. files[2]
+      .. "')")
+  end
+  o.input = files[1]
   if not o.input then usage("no plan file given") end
   if not o.out then
     o.out = (o.input:gsub("%.[^./]*$", "")) .. "_plan.csv"

@@ -85,48 +85,36 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
+local OPTIONS = {
+  ["--out"] = { "out", "value" },
+  ["--keep-going"] = { "keep_going", "flag" },
+  ["--plot"] = { "plot", "flag" },
+  ["--nuclide"] = { "nuclide", "value" },
+  -- a number, or nil for 'estimate' (after: o.cv = nil is then stored)
+  ["--cv"] = { "cv", function(v, name)
+    if v == "estimate" then return nil end
+    local x = tonumber(v)
+    if not x or x <= 0 then usage(name .. " needs a number > 0 or 'estimate'") end
+    return x
+  end },
+  ["--criterion"] = { "criterion", "choice", { "aicc", "aic" } },
+  ["--average"] = { "average", "flag" },
+  ["--u-cal"] = { "u_cal", function(v, name)
+    local x = tonumber(v)
+    if not (x and x >= 0 and x < 1) then
+      usage(("%s needs a relative SD in [0, 1) (got '%s')"):format(name, v))
+    end
+    return x
+  end },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
 function M.parse_args(args)
-  local o = { out = ".", nuclide = "Lu-177", criterion = "aicc", cv = 0.10 }
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--keep-going" then o.keep_going = true
-    elseif a == "--plot" then o.plot = true
-    elseif a == "--nuclide" then o.nuclide = value(a)
-    elseif a == "--cv" then
-      local v = value(a)
-      o.cv = tonumber(v)
-      if v == "estimate" then o.cv = nil
-      elseif not o.cv or o.cv <= 0 then
-        usage("--cv needs a number > 0 or 'estimate'")
-      end
-    elseif a == "--criterion" then
-      o.criterion = value(a)
-      if o.criterion ~= "aicc" and o.criterion ~= "aic" then
-        usage(("--criterion must be aicc or aic (got '%s')"):format(
-          o.criterion))
-      end
-    elseif a == "--average" then o.average = true
-    elseif a == "--u-cal" then
-      local v = value(a)
-      o.u_cal = tonumber(v)
-      if not (o.u_cal and o.u_cal >= 0 and o.u_cal < 1) then
-        usage(("--u-cal needs a relative SD in [0, 1) (got '%s')"):format(v))
-      end
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    elseif o.input then usage("one data file only")
-    else o.input = a end
-    i = i + 1
-  end
+  local o, files = rk.options(args, OPTIONS, usage,
+    { out = ".", nuclide = "Lu-177", criterion = "aicc", cv = 0.10 })
+  if o.help then return o end
+  if #files > 1 then usage("one data file only") end
+  o.input = files[1]
   if not o.input then usage("no data file given") end
   return o
 end

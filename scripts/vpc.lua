@@ -72,55 +72,40 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. M.USAGE, 0)
 end
 
-local function integer(name, v, lo, hi)
-  return rk.option_integer(name, v, lo, hi, usage)
+local function number_list(v, name)
+  local list = {}
+  for f in (v .. ","):gmatch("([^,]*),") do
+    local x = tonumber(f)
+    if not x then
+      usage(("%s: '%s' is not a number"):format(name, f))
+    end
+    list[#list + 1] = x
+  end
+  return list
 end
 
+local OPTIONS = {
+  ["--n"] = { "n", "integer", 1, 100000 },
+  ["--seed"] = { "seed", "integer", 0, 2 ^ 53 },
+  ["--bins"] = { "bins", "integer", 1, 1000 },
+  ["--bin-edges"] = { "edges", number_list },
+  ["--strat-cuts"] = { "strat_cuts", number_list },
+  ["--strat"] = { "strat", "value" },
+  ["--pi"] = { "pi", "level", "0.9" },
+  ["--pc"] = { "pc", "flag" },
+  ["--lower-bound"] = { "lower_bound", function(v)
+    return tonumber(v) or usage("--lower-bound needs a number") end },
+  ["--log-data"] = { "log_data", "flag" },
+  ["--uncertainty"] = { "uncertainty", "flag" },
+  ["--threads"] = { "threads", "integer", 0, 1024 },
+  ["--out"] = { "out", "value" },
+  ["--no-plot"] = { "plot", "flag", value = false },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
 function M.parse_args(args)
-  local o = { plot = true }
-  local dirs, i = {}, 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-      return o
-    elseif a == "--n" then o.n = integer(a, value(a), 1, 100000)
-    elseif a == "--seed" then o.seed = integer(a, value(a), 0, 2 ^ 53)
-    elseif a == "--bins" then o.bins = integer(a, value(a), 1, 1000)
-    elseif a == "--bin-edges" or a == "--strat-cuts" then
-      local v = value(a)
-      local list = {}
-      for f in (v .. ","):gmatch("([^,]*),") do
-        local x = tonumber(f)
-        if not x then
-          usage(("%s: '%s' is not a number"):format(a, f))
-        end
-        list[#list + 1] = x
-      end
-      if a == "--bin-edges" then o.edges = list else o.strat_cuts = list end
-    elseif a == "--strat" then o.strat = value(a)
-    elseif a == "--pi" then
-      o.pi = tonumber(value(a))
-      if not o.pi or not (o.pi > 0 and o.pi < 1) then
-        usage("--pi needs a level in (0, 1), e.g. 0.9")
-      end
-    elseif a == "--pc" then o.pc = true
-    elseif a == "--lower-bound" then
-      o.lower_bound = tonumber(value(a)) or usage("--lower-bound needs a number")
-    elseif a == "--log-data" then o.log_data = true
-    elseif a == "--uncertainty" then o.uncertainty = true
-    elseif a == "--threads" then o.threads = integer(a, value(a), 0, 1024)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--no-plot" then o.plot = false
-    elseif a == "--quiet" then o.quiet = true
-    elseif a:sub(1, 2) == "--" then usage("unknown option '" .. a .. "'")
-    else dirs[#dirs + 1] = a end
-    i = i + 1
-  end
+  local o, dirs = rk.options(args, OPTIONS, usage, { plot = true })
+  if o.help then return o end
   if #dirs ~= 1 then usage("give the folder of a fit (scripts/fit.lua --out)") end
   if o.bins and o.edges then usage("--bins and --bin-edges exclude each other") end
   if (o.lower_bound or o.log_data) and not o.pc then

@@ -113,4 +113,58 @@ rows = rk.csv.read(tmp, { missing = { "" } })
 t.is(rows[2].a, 0.1, "write/read round trip")
 os.remove(tmp)
 
+-- rk.options: the scripts' one option loop. Each kind stores what it
+-- parsed; each bad value raises the kind's message through usage.
+do
+  local function usage(msg) error("U:" .. msg, 0) end
+  local spec = {
+    ["--n"] = { "n", "integer", 1, 10 },
+    ["--x"] = { "x", "number", 0, 1 },
+    ["--m"] = { "m", "choice", { "a", "b", "c" } },
+    ["--v"] = { "v", "value" },
+    ["--q"] = { "q", "flag" },
+    ["--no-p"] = { "p", "flag", value = false },
+    ["--s"] = { "s", "integer", 0, 5, into = "sub" },
+    ["--d"] = { "d", function(v, name) return name .. "=" .. v end,
+      after = function(o, x) o.after_seen = x end },
+    ["--stem"] = { "stem", rk.option_stem },
+    ["--pi"] = { "pi", "level", "0.9" },
+  }
+  local o, pos = rk.options({ "f1", "--n", "7", "--x", "0.25", "--m", "b",
+    "--v", "-3", "--q", "--no-p", "--s", "2", "--d", "k", "-1.5", "-",
+    "--stem", "run_1.a", "--pi", "0.5" }, spec, usage, { p = true, n = 1 })
+  t.ok(o.n == 7 and math.type(o.n) == "integer" and o.x == 0.25
+    and o.m == "b" and o.v == "-3" and o.q == true and o.p == false
+    and o.sub.s == 2 and o.s == nil and o.d == "--d=k"
+    and o.after_seen == "--d=k" and o.stem == "run_1.a" and o.pi == 0.5,
+    "rk.options: integer, number, choice, value (even '-3'), flags, into, "
+    .. "a function kind and after")
+  t.ok(#pos == 3 and pos[1] == "f1" and pos[2] == "-1.5" and pos[3] == "-",
+    "rk.options: positionals in order, a negative number and '-' are ones")
+  local h = rk.options({ "--n", "3", "-h", "--bogus" }, spec, usage)
+  t.ok(h.help and h.n == 3, "rk.options: -h stops the loop (no error for "
+    .. "what follows)")
+  local d = rk.options({}, spec, usage, { n = 4 })
+  t.is(d.n, 4, "rk.options: defaults kept")
+  local bad = {
+    { { "--n", "11" }, "U:--n needs an integer in 1..10 (got '11')" },
+    { { "--n", "2.5" }, "U:--n needs an integer in 1..10 (got '2.5')" },
+    { { "--x", "1.5" }, "U:--x needs a number in 0..1 (got '1.5')" },
+    { { "--x", "nan" }, "U:--x needs a number in 0..1 (got 'nan')" },
+    { { "--m", "d" }, "U:--m must be a, b or c (got 'd')" },
+    { { "--pi", "1" }, "U:--pi needs a level in (0, 1), e.g. 0.9" },
+    { { "--pi", "0" }, "U:--pi needs a level in (0, 1), e.g. 0.9" },
+    { { "--v" }, "U:--v needs a value" },
+    { { "--bogus" }, "U:unknown option '--bogus'" },
+    { { "-z" }, "U:unknown option '-z'" },
+    { { "--stem", ".hidden" }, "U:--stem needs letters, digits, '_', '-', "
+      .. "'.' and no leading dot (got '.hidden')" },
+    { { "--stem", "a/b" }, "(got 'a/b')" },
+  }
+  for _, c in ipairs(bad) do
+    t.raises(function() rk.options(c[1], spec, usage) end, c[2],
+      "rk.options refuses " .. table.concat(c[1], " "))
+  end
+end
+
 t.done()

@@ -377,6 +377,97 @@ function rk.option_integer(name, v, lo, hi, fail)
   return x
 end
 
+-- rk.options(args, spec, usage, o) -> o, positional: the one option loop
+-- of every script. spec["--name"] = {key, kind, ...} with kind
+--   "flag"             o[key] = spec.value (true when not given)
+--   "value"            o[key] = the next argument
+--   "integer", lo, hi  rk.option_integer's check and message
+--   "number", lo, hi   a finite number in lo..hi, else
+--                      "NAME needs a number in LO..HI (got 'V')"
+--   "level", e.g.      a level in (0, 1), else
+--                      "NAME needs a level in (0, 1), e.g. E.G"
+--   "choice", {a,b,c}  one of the words, else
+--                      "NAME must be a, b or c (got 'V')"
+--   function(v, name, usage) returns the value; raises through usage
+--                      if bad (e.g. rk.option_stem)
+-- and optional `into = "t"` (store in o.t[key], made on first use) and
+-- `after = function(o, x)` (run after storing). "--help" / "-h" set
+-- o.help and stop. An argument starting with "-" (not a number) and not
+-- in spec: usage("unknown option 'ARG'") ("-" alone is an argument: standard
+-- input or output); an option at the end without
+-- its value: usage("NAME needs a value"). Other arguments are returned
+-- in order. `o` holds the defaults (a new table when nil).
+function rk.options(args, spec, usage, o)
+  o = o or {}
+  local pos, i = {}, 1
+  local function fail(msg) usage(msg); error(msg, 0) end
+  while i <= #args do
+    local a = args[i]
+    local s = spec[a]
+    if a == "--help" or a == "-h" then
+      o.help = true
+      return o, pos
+    elseif s then
+      local key, kind, x = s[1], s[2], nil
+      if kind == "flag" then
+        x = s.value == nil or s.value
+      else
+        i = i + 1
+        local v = args[i]
+        if v == nil then fail(a .. " needs a value") end
+        if kind == "value" then x = v
+        elseif kind == "integer" then
+          x = rk.option_integer(a, v, s[3], s[4], fail)
+        elseif kind == "number" then
+          x = tonumber(v)
+          if not x or x ~= x or x < s[3] or x > s[4] then
+            fail(("%s needs a number in %g..%g (got '%s')"):format(a, s[3],
+              s[4], v))
+          end
+        elseif kind == "level" then
+          x = tonumber(v)
+          if not x or not (x > 0 and x < 1) then
+            fail(("%s needs a level in (0, 1), e.g. %s"):format(a, s[3]))
+          end
+        elseif kind == "choice" then
+          for _, w in ipairs(s[3]) do if w == v then x = v end end
+          if not x then
+            local words = s[3]
+            fail(("%s must be %s or %s (got '%s')"):format(a,
+              table.concat(words, ", ", 1, #words - 1), words[#words], v))
+          end
+        elseif type(kind) == "function" then x = kind(v, a, fail)
+        else error("rk.options: " .. a .. ": unknown kind", 2) end
+      end
+      local t = o
+      if s.into then
+        o[s.into] = o[s.into] or {}
+        t = o[s.into]
+      end
+      t[key] = x
+      if s.after then s.after(o, x) end
+    elseif a:sub(1, 1) == "-" and a ~= "-" and not tonumber(a) then
+      fail("unknown option '" .. a .. "'")
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return o, pos
+end
+
+-- rk.option_stem(v, name, usage) -> v when it can name output files
+-- (letters, digits, '_', '-', '.', no leading dot: no folder, no hidden
+-- file), else usage("NAME needs letters, ... (got 'V')"); an rk.options
+-- kind.
+function rk.option_stem(v, name, usage)
+  if not v:match("^[%w_.-]+$") or v:match("^%.") then
+    usage(("%s needs letters, digits, '_', '-', '.' and no leading dot "
+      .. "(got '%s')"):format(name, v))
+  end
+  return v
+end
+
 -- rk.image_reader() -> read(path): reads a NIfTI (.nii, .nii.gz) or DICOM
 -- image; every DICOM image one reader returns must share one frame of
 -- reference (radiokin does not register images), else it raises naming
