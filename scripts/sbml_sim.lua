@@ -77,8 +77,8 @@ local OPTIONS = {
     o.dose = nil
   end },
   ["--time-unit"] = { "time_unit", "value" },
-  ["--t-end"] = { "t_end", function(v, name) return number(name, v) end },
-  ["--step"] = { "step", function(v, name) return number(name, v) end },
+  ["--t-end"] = { "t_end", "finite" },
+  ["--step"] = { "step", "finite" },
   ["--out"] = { "out", "value" },
   ["--nuclide"] = { "nuclide", "value" },
   ["--quiet"] = { "quiet", "flag" },

@@ -138,84 +138,57 @@ local function parse_territory(spec)
   return t
 end
 
-function M.parse_args(args)
-  local o = { out = ".", product = "SIR-Spheres", cf = "clinical",
-    kernel = "lanconelli", territories = {}, spacing = 4.42 }
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  local function number(name)
-    local v = tonumber(value(name))
-    if not finite(v) then
-      usage(name .. " needs a finite number (got " .. tostring(args[i]) .. ")")
-    end
-    return v
-  end
-  local function set_mode(mode, name)
+local checked = rk.option_finite_if
+
+-- the plan options: one of them, its value in o.value
+local function plan_mode(mode)
+  return { "value", "finite", after = function(o)
     if o.mode then usage("give one of --activity, --tumour-mean, "
       .. "--normal-d70, --normal-mean") end
-    o.mode, o.value = mode, number(name)
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then o.help = true
-    elseif a == "--scout" then o.scout = value(a)
-    elseif a == "--liver" then o.liver = value(a)
-    elseif a == "--tumour" then o.tumour = value(a)
-    elseif a == "--ct" then o.ct = value(a)
-    elseif a == "--phantom" then
-      o.phantom = number(a)
-      if o.phantom ~= math.floor(o.phantom) or o.phantom < 8
-        or o.phantom > 256 then
-        usage("--phantom needs an integer in [8, 256]")
-      end
-    elseif a == "--spacing" then o.spacing = number(a)
-    elseif a == "--split" then o.split = true
-    elseif a == "--blur" then o.blur = number(a)
-    elseif a == "--lsf" then o.lsf = number(a)
-    elseif a == "--activity" then set_mode("activity", a)
-    elseif a == "--tumour-mean" then set_mode("tumour_mean", a)
-    elseif a == "--normal-d70" then set_mode("normal_d70", a)
-    elseif a == "--normal-mean" then set_mode("normal_mean", a)
-    elseif a == "--territory" then
-      o.territories[#o.territories + 1] = parse_territory(value(a))
-    elseif a == "--product" then o.product = value(a)
-    elseif a == "--cf" then
-      local v = value(a)
-      o.cf = tonumber(v) or v
-    elseif a == "--lung-mass" then o.lung_mass = number(a)
-    elseif a == "--kernel" then o.kernel = value(a)
-    elseif a == "--rtdose" then
-      o.rtdose = true
-      if args[i + 1] and not args[i + 1]:match("^%-%-") then
-        i = i + 1
-        o.frame_uid = args[i]
-      end
-    elseif a == "--u-activity" then
-      o.u_activity = number(a)
-      if o.u_activity < 0 then usage("--u-activity needs a relative SD >= 0") end
-    elseif a == "--u-lsf" then
-      o.u_lsf = number(a)
-      if o.u_lsf < 0 or o.u_lsf >= 1 then
-        usage("--u-lsf needs an SD of the lung shunt fraction in [0, 1)")
-      end
-    elseif a == "--u-vol" then
-      local v = value(a)
-      o.u_vol = (v == "voxel" or v == "boundary") and v or tonumber(v)
-      if not o.u_vol or (type(o.u_vol) == "number"
-        and not (finite(o.u_vol) and o.u_vol >= 0)) then
-        usage("--u-vol needs a relative SD >= 0, 'boundary' or 'voxel' "
-          .. "(got " .. v .. ")")
-      end
-    elseif a == "--recovery" then o.recovery = value(a)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--no-plot" then o.no_plot = true
-    elseif a == "--quiet" then o.quiet = true
-    else usage("unknown argument " .. a) end
-    i = i + 1
-  end
+    o.mode = mode
+  end }
+end
+
+local OPTIONS = {
+  ["--scout"] = { "scout", "value" },
+  ["--liver"] = { "liver", "value" },
+  ["--tumour"] = { "tumour", "value" },
+  ["--ct"] = { "ct", "value" },
+  ["--phantom"] = { "phantom", rk.option_phantom },
+  ["--spacing"] = { "spacing", "finite" },
+  ["--split"] = { "split", "flag" },
+  ["--blur"] = { "blur", "finite" },
+  ["--lsf"] = { "lsf", "finite" },
+  ["--activity"] = plan_mode("activity"),
+  ["--tumour-mean"] = plan_mode("tumour_mean"),
+  ["--normal-d70"] = plan_mode("normal_d70"),
+  ["--normal-mean"] = plan_mode("normal_mean"),
+  ["--territory"] = { "territory", function(v) return parse_territory(v) end,
+    after = function(o, t)
+      o.territories[#o.territories + 1] = t
+      o.territory = nil
+    end },
+  ["--product"] = { "product", "value" },
+  ["--cf"] = { "cf", function(v) return tonumber(v) or v end },
+  ["--lung-mass"] = { "lung_mass", "finite" },
+  ["--kernel"] = { "kernel", "value" },
+  ["--rtdose"] = { "rtdose", "flag", optional = "frame_uid" },
+  ["--u-activity"] = { "u_activity", checked(function(x) return x >= 0 end,
+    "--u-activity needs a relative SD >= 0") },
+  ["--u-lsf"] = { "u_lsf", checked(function(x) return x >= 0 and x < 1 end,
+    "--u-lsf needs an SD of the lung shunt fraction in [0, 1)") },
+  ["--u-vol"] = { "u_vol", rk.option_u_vol },
+  ["--recovery"] = { "recovery", "value" },
+  ["--out"] = { "out", "value" },
+  ["--no-plot"] = { "no_plot", "flag" },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
+function M.parse_args(args)
+  local o, rest = rk.options(args, OPTIONS, usage, { out = ".",
+    product = "SIR-Spheres", cf = "clinical", kernel = "lanconelli",
+    territories = {}, spacing = 4.42 })
+  if #rest > 0 then usage("unknown argument " .. rest[1]) end
   if o.help then return o end
   if o.kernel ~= "lanconelli" and o.kernel ~= "none"
     and not o.kernel:match("^dpk:.") then

@@ -99,96 +99,68 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. M.HELP, 0)
 end
 
-function M.parse_args(args)
-  local o = { out = ".", nuclide = "Lu-177", tia = "voi_shape",
-    dose = "kernel", spect = {}, classes = {}, vx = {}, threads = 1,
-    spacing = 4.42 }
-  local i = 1
-  local function value(name)
-    i = i + 1
-    return args[i] or usage(name .. " needs a value")
-  end
-  local function number(name)
-    local v = tonumber(value(name))
-    if not v or v ~= v or v == math.huge or v == -math.huge then
-      usage(name .. " needs a finite number (got " .. tostring(args[i]) .. ")")
+local checked = rk.option_finite_if
+
+local OPTIONS = {
+  ["--spect"] = { "spect1", function(v, name)
+    local file, h = v:match("^(.+)@([^@]+)$")
+    local t = tonumber(h)
+    if file and h == "tags" then
+      t = "tags"
+    elseif not file or not t or t ~= t or t < 0 then
+      usage(name .. " needs FILE@HOURS with HOURS >= 0, or FILE@tags (got "
+        .. v .. ")")
     end
-    return v
-  end
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then o.help = true
-    elseif a == "--spect" then
-      local v = value(a)
-      local file, h = v:match("^(.+)@([^@]+)$")
-      local t = tonumber(h)
-      if file and h == "tags" then
-        t = "tags"
-      elseif not file or not t or t ~= t or t < 0 then
-        usage("--spect needs FILE@HOURS with HOURS >= 0, or FILE@tags (got "
-          .. v .. ")")
-      end
-      o.spect[#o.spect + 1] = { file = file, t = t }
-    elseif a == "--labels" then o.labels = value(a)
-    elseif a == "--ct" then o.ct = value(a)
-    elseif a == "--phantom" then
-      o.phantom = number(a)
-      if o.phantom ~= math.floor(o.phantom) or o.phantom < 8
-        or o.phantom > 256 then
-        usage("--phantom needs an integer in [8, 256]")
-      end
-    elseif a == "--spacing" then o.spacing = number(a)
-    elseif a == "--nuclide" then o.nuclide = value(a)
-    elseif a == "--tia" then o.tia = value(a)
-    elseif a == "--min-bqml" then
-      o.min_bqml = number(a)
-      if o.min_bqml <= 0 then usage("--min-bqml needs a level > 0 Bq/mL") end
-    elseif a == "--dose" then o.dose = value(a)
-    elseif a == "--dpk" then o.dpk = value(a)
-    elseif a == "--class" then
-      local v = value(a)
-      local l, ab, tr = v:match("^(%d+)=([^:]+):(.+)$")
-      ab, tr = tonumber(ab), tonumber(tr)
-      if not l or not ab or not tr or ab <= 0 or tr <= 0 then
-        usage("--class needs LABEL=AB:TREP with AB > 0 and TREP > 0 (got "
-          .. v .. ")")
-      end
-      o.classes[#o.classes + 1] = { label = tonumber(l), ab = ab, trep = tr }
-    elseif a == "--vx" then o.vx[#o.vx + 1] = number(a)
-    elseif a == "--rtdose" then
-      o.rtdose = true
-      if args[i + 1] and not args[i + 1]:match("^%-%-") then
-        i = i + 1
-        o.frame_uid = args[i]
-      end
-    elseif a == "--cal" then
-      o.cal = number(a)
-      if o.cal <= 0 then usage("--cal needs a calibration factor > 0 cps/MBq") end
-    elseif a == "--acq-s" then
-      o.acq_s = number(a)
-      if o.acq_s <= 0 then usage("--acq-s needs a duration > 0 s") end
-    elseif a == "--u-cal" then
-      o.u_cal = number(a)
-      if o.u_cal < 0 then usage("--u-cal needs a relative SD >= 0") end
-    elseif a == "--u-vol" then
-      local v = value(a)
-      o.u_vol = (v == "voxel" or v == "boundary") and v or tonumber(v)
-      if not o.u_vol or (type(o.u_vol) == "number" and not (o.u_vol >= 0
-        and o.u_vol < math.huge)) then
-        usage("--u-vol needs a relative SD >= 0, 'boundary' or 'voxel' "
-          .. "(got " .. v .. ")")
-      end
-    elseif a == "--recovery" then o.recovery = value(a)
-    elseif a == "--u-ab" then
-      o.u_ab = number(a)
-      if o.u_ab < 0 then usage("--u-ab needs an SD >= 0 Gy") end
-    elseif a == "--threads" then o.threads = number(a)
-    elseif a == "--out" then o.out = value(a)
-    elseif a == "--no-plot" then o.no_plot = true
-    elseif a == "--quiet" then o.quiet = true
-    else usage("unknown argument " .. a) end
-    i = i + 1
-  end
+    return { file = file, t = t }
+  end, after = function(o, x) o.spect[#o.spect + 1] = x; o.spect1 = nil end },
+  ["--labels"] = { "labels", "value" },
+  ["--ct"] = { "ct", "value" },
+  ["--phantom"] = { "phantom", rk.option_phantom },
+  ["--spacing"] = { "spacing", "finite" },
+  ["--nuclide"] = { "nuclide", "value" },
+  ["--tia"] = { "tia", "value" },
+  ["--min-bqml"] = { "min_bqml", checked(function(x) return x > 0 end,
+    "--min-bqml needs a level > 0 Bq/mL") },
+  ["--dose"] = { "dose", "value" },
+  ["--dpk"] = { "dpk", "value" },
+  ["--class"] = { "class1", function(v, name)
+    local l, ab, tr = v:match("^(%d+)=([^:]+):(.+)$")
+    ab, tr = tonumber(ab), tonumber(tr)
+    if not l or not ab or not tr or ab <= 0 or tr <= 0 then
+      usage(name .. " needs LABEL=AB:TREP with AB > 0 and TREP > 0 (got "
+        .. v .. ")")
+    end
+    return { label = tonumber(l), ab = ab, trep = tr }
+  end, after = function(o, x)
+    o.classes[#o.classes + 1] = x
+    o.class1 = nil
+  end },
+  ["--vx"] = { "vx1", "finite", after = function(o, x)
+    o.vx[#o.vx + 1] = x
+    o.vx1 = nil
+  end },
+  ["--rtdose"] = { "rtdose", "flag", optional = "frame_uid" },
+  ["--cal"] = { "cal", checked(function(x) return x > 0 end,
+    "--cal needs a calibration factor > 0 cps/MBq") },
+  ["--acq-s"] = { "acq_s", checked(function(x) return x > 0 end,
+    "--acq-s needs a duration > 0 s") },
+  ["--u-cal"] = { "u_cal", checked(function(x) return x >= 0 end,
+    "--u-cal needs a relative SD >= 0") },
+  ["--u-vol"] = { "u_vol", rk.option_u_vol },
+  ["--recovery"] = { "recovery", "value" },
+  ["--u-ab"] = { "u_ab", checked(function(x) return x >= 0 end,
+    "--u-ab needs an SD >= 0 Gy") },
+  ["--threads"] = { "threads", "finite" },
+  ["--out"] = { "out", "value" },
+  ["--no-plot"] = { "no_plot", "flag" },
+  ["--quiet"] = { "quiet", "flag" },
+}
+
+function M.parse_args(args)
+  local o, rest = rk.options(args, OPTIONS, usage, { out = ".",
+    nuclide = "Lu-177", tia = "voi_shape", dose = "kernel", spect = {},
+    classes = {}, vx = {}, threads = 1, spacing = 4.42 })
+  if #rest > 0 then usage("unknown argument " .. rest[1]) end
   if o.help then return o end
   if o.tia ~= "voi_shape" and o.tia ~= "per_voxel" and o.tia ~= "haenscheid"
     and o.tia ~= "hybrid" then

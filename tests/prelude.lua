@@ -129,6 +129,13 @@ do
       after = function(o, x) o.after_seen = x end },
     ["--stem"] = { "stem", rk.option_stem },
     ["--pi"] = { "pi", "level", "0.9" },
+    ["--rt"] = { "rt", "flag", optional = "uid" },
+    ["--f"] = { "f", "finite" },
+    ["--big"] = { "big", "number", 0, math.huge },
+    ["--pos"] = { "pos", rk.option_finite_if(function(x) return x > 0 end,
+      "--pos needs a level > 0") },
+    ["--ph"] = { "ph", rk.option_phantom },
+    ["--uv"] = { "uv", rk.option_u_vol },
   }
   local o, pos = rk.options({ "f1", "--n", "7", "--x", "0.25", "--m", "b",
     "--v", "-3", "--q", "--no-p", "--s", "2", "--d", "k", "-1.5", "-",
@@ -141,6 +148,18 @@ do
     .. "a function kind and after")
   t.ok(#pos == 3 and pos[1] == "f1" and pos[2] == "-1.5" and pos[3] == "-",
     "rk.options: positionals in order, a negative number and '-' are ones")
+  local r1 = rk.options({ "--rt", "1.2.3", "f" }, spec, usage)
+  local r2, p2 = rk.options({ "--rt", "--q", "f" }, spec, usage)
+  local r3 = rk.options({ "--rt" }, spec, usage)
+  t.ok(r1.rt and r1.uid == "1.2.3" and r2.rt and r2.uid == nil and r2.q
+    and p2[1] == "f" and r3.rt and r3.uid == nil,
+    "rk.options: a flag's optional value (taken unless the next is --x)")
+  local k = rk.options({ "--pos", "2.5", "--ph", "16", "--uv", "boundary" },
+    spec, usage)
+  local k2 = rk.options({ "--uv", "0.1", "--ph", "256" }, spec, usage)
+  t.ok(k.pos == 2.5 and k.ph == 16 and k.uv == "boundary" and k2.uv == 0.1
+    and k2.ph == 256, "rk.option_finite_if, rk.option_phantom, "
+    .. "rk.option_u_vol accept good values")
   local h = rk.options({ "--n", "3", "-h", "--bogus" }, spec, usage)
   t.ok(h.help and h.n == 3, "rk.options: -h stops the loop (no error for "
     .. "what follows)")
@@ -152,6 +171,17 @@ do
     { { "--x", "1.5" }, "U:--x needs a number in 0..1 (got '1.5')" },
     { { "--x", "nan" }, "U:--x needs a number in 0..1 (got 'nan')" },
     { { "--m", "d" }, "U:--m must be a, b or c (got 'd')" },
+    { { "--f", "inf" }, "U:--f needs a finite number (got inf)" },
+    { { "--f", "x" }, "U:--f needs a finite number (got x)" },
+    { { "--big", "1e999" }, "U:--big needs a number in 0..inf (got '1e999')" },
+    { { "--pos", "0" }, "U:--pos needs a level > 0" },
+    { { "--pos", "-inf" }, "U:--pos needs a finite number (got -inf)" },
+    { { "--ph", "7" }, "U:--ph needs an integer in [8, 256]" },
+    { { "--ph", "8.5" }, "U:--ph needs an integer in [8, 256]" },
+    { { "--ph", "257" }, "U:--ph needs an integer in [8, 256]" },
+    { { "--uv", "-0.1" }, "U:--uv needs a relative SD >= 0, 'boundary' or "
+      .. "'voxel' (got -0.1)" },
+    { { "--uv", "inf" }, "(got inf)" },
     { { "--pi", "1" }, "U:--pi needs a level in (0, 1), e.g. 0.9" },
     { { "--pi", "0" }, "U:--pi needs a level in (0, 1), e.g. 0.9" },
     { { "--v" }, "U:--v needs a value" },

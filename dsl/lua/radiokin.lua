@@ -379,11 +379,15 @@ end
 
 -- rk.options(args, spec, usage, o) -> o, positional: the one option loop
 -- of every script. spec["--name"] = {key, kind, ...} with kind
---   "flag"             o[key] = spec.value (true when not given)
+--   "flag"             o[key] = spec.value (true when not given); with
+--                      optional = "k", a next argument not starting
+--                      with "--" is taken as o.k (e.g. --rtdose [UID])
 --   "value"            o[key] = the next argument
 --   "integer", lo, hi  rk.option_integer's check and message
 --   "number", lo, hi   a finite number in lo..hi, else
 --                      "NAME needs a number in LO..HI (got 'V')"
+--   "finite"           a finite number, else
+--                      "NAME needs a finite number (got V)"
 --   "level", e.g.      a level in (0, 1), else
 --                      "NAME needs a level in (0, 1), e.g. E.G"
 --   "choice", {a,b,c}  one of the words, else
@@ -411,6 +415,11 @@ function rk.options(args, spec, usage, o)
       local key, kind, x = s[1], s[2], nil
       if kind == "flag" then
         x = s.value == nil or s.value
+        local v = args[i + 1]
+        if s.optional and v and v:sub(1, 2) ~= "--" then
+          o[s.optional] = v
+          i = i + 1
+        end
       else
         i = i + 1
         local v = args[i]
@@ -420,9 +429,15 @@ function rk.options(args, spec, usage, o)
           x = rk.option_integer(a, v, s[3], s[4], fail)
         elseif kind == "number" then
           x = tonumber(v)
-          if not x or x ~= x or x < s[3] or x > s[4] then
+          if not x or x ~= x or x < s[3] or x > s[4] or x == math.huge
+              or x == -math.huge then
             fail(("%s needs a number in %g..%g (got '%s')"):format(a, s[3],
               s[4], v))
+          end
+        elseif kind == "finite" then
+          x = tonumber(v)
+          if not x or x ~= x or x == math.huge or x == -math.huge then
+            fail(("%s needs a finite number (got %s)"):format(a, v))
           end
         elseif kind == "level" then
           x = tonumber(v)
@@ -466,6 +481,41 @@ function rk.option_stem(v, name, usage)
       .. "(got '%s')"):format(name, v))
   end
   return v
+end
+
+-- rk.option_finite_if(ok, msg) -> an rk.options kind: a finite number x
+-- for which ok(x) holds; not a number: "NAME needs a finite number (got
+-- V)", ok(x) false: usage(msg) (the option's own range message).
+function rk.option_finite_if(ok, msg)
+  return function(v, name, usage)
+    local x = tonumber(v)
+    if not x or x ~= x or x == math.huge or x == -math.huge then
+      usage(name .. " needs a finite number (got " .. v .. ")")
+    end
+    if not ok(x) then usage(msg) end
+    return x
+  end
+end
+
+-- rk.option_u_vol(v, name, usage) -> the --u-vol of the voxel scripts: a
+-- relative SD >= 0 (a number), "boundary" or "voxel"; an rk.options kind.
+function rk.option_u_vol(v, name, usage)
+  local x = (v == "voxel" or v == "boundary") and v or tonumber(v)
+  if not x or (type(x) == "number" and not (x >= 0 and x < math.huge)) then
+    usage(name .. " needs a relative SD >= 0, 'boundary' or 'voxel' (got "
+      .. v .. ")")
+  end
+  return x
+end
+
+-- rk.option_phantom(v, name, usage) -> the --phantom N of the voxel
+-- scripts (an integer cube side 8..256); an rk.options kind.
+function rk.option_phantom(v, name, usage)
+  local x = math.tointeger(tonumber(v))
+  if not x or x < 8 or x > 256 then
+    usage(name .. " needs an integer in [8, 256]")
+  end
+  return x
 end
 
 -- rk.image_reader() -> read(path): reads a NIfTI (.nii, .nii.gz) or DICOM
