@@ -38,28 +38,18 @@ local function usage(msg)
   error((msg and msg .. "\n" or "") .. USAGE, 0)
 end
 
+local OPTIONS = {
+  ["--time-unit"] = { "time_unit", "value" },
+  ["--strict"] = { "strict", "flag" },
+}
+
 function M.parse_args(args)
-  local o = {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then
-      o.help = true
-    elseif a == "--time-unit" then
-      i = i + 1
-      o.time_unit = args[i] or usage("--time-unit needs a value")
-    elseif a == "--strict" then
-      o.strict = true
-    elseif a:sub(1, 1) == "-" then
-      usage("unknown option " .. a)
-    elseif o.input then
-      usage("one model file only (got " .. o.input .. " and " .. a .. ")")
-    else
-      o.input = a
-    end
-    i = i + 1
+  local o, files = rk.options(args, OPTIONS, usage)
+  if o.help then return o end
+  if #files > 1 then
+    usage("one model file only (got " .. files[1] .. " and " .. files[2] .. ")")
   end
-  if not o.help and not o.input then usage("no model file given") end
+  o.input = files[1] or usage("no model file given")
   return o
 end
 
