@@ -59,6 +59,8 @@ static void push_info(lua_State *L, const rkin_sbml_result *r)
   lua_setfield(L, -2, "level");
   lua_pushinteger(L, r->version);
   lua_setfield(L, -2, "version");
+  lua_pushboolean(L, r->flattened);
+  lua_setfield(L, -2, "flattened");
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, (lua_Integer)r->n_reactions);
   lua_setfield(L, -2, "reactions");

@@ -88,6 +88,8 @@ typedef struct {
   int level, version;
   size_t n_reactions, n_rules, n_initial_assignments, n_functions;
   size_t n_events;
+  int flattened;               /* 1: a hierarchical (comp) model, read
+                                  after libSBML flattened its submodels */
 } rkin_sbml_result;
 
 /* Reads path into res->model (with its names and warnings). On failure

@@ -18,6 +18,7 @@
 #include <sbml/SBMLTypes.h>
 
 #include "sbml/sbml.h"
+#include "sbml/sbml_impl.h"
 
 #define MAX_WARN 50
 #define MAX_DEPTH 200         /* nesting of inlined function calls */
@@ -1955,6 +1956,10 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
   if (!SBMLDocument_getModel(d)) {
     fail(&c, RKIN_EINVAL, "the document has no model");
     goto out;
+  }
+  if (sbml_comp_used(d)) {
+    if ((c.rc = sbml_comp_flatten(d, path, err))) goto out;
+    res->flattened = 1;
   }
   {
     const XMLNamespaces_t *ns = SBMLDocument_getNamespaces(d);

@@ -131,10 +131,12 @@ int main(void)
           "<apply><minus/><ci>p</ci><cn>1</cn></apply></math>"
           "</algebraicRule></listOfRules></model>",
           "algebraic rule (line 2) is not supported", "an algebraic rule");
+  /* (comp is read since hierarchical models are flattened: qual is not) */
   refused("<sbml xmlns=\"http://www.sbml.org/sbml/level3/version1/core\" "
-          "xmlns:comp=\"http://www.sbml.org/sbml/level3/version1/comp/"
-          "version1\" level=\"3\" version=\"1\" comp:required=\"true\">",
+          "xmlns:qual=\"http://www.sbml.org/sbml/level3/version1/qual/"
+          "version1\" level=\"3\" version=\"1\" qual:required=\"true\">",
           "<model id=\"m\">" CA RR("<cn>0</cn>") "</model>",
+          "package 'http://www.sbml.org/sbml/level3/version1/qual/version1' "
           "is required and not supported", "a required package");
   /* recursion: libSBML's unit check would follow it until the stack
    * overflows (a crash before this check existed) */
