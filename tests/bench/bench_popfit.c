@@ -270,9 +270,10 @@ static double bench(const char *label, const rkin_popmodel *pm,
       size_t k;
       printf("\n  -2LL %.10f  solutions %lu plain + %lu with "
              "sensitivities; estimates", f.m2ll, f.n_pred, f.n_pred_sens);
-      for (k = 0; k < f.n_est; k++)
+      for (k = 0; f.est_names && f.est && k < f.n_est; k++)
         printf(" %s %.10g (SE %.6g)", f.est_names[k], f.est[k],
                f.se ? f.se[k] : NAN);
+      if (f.status) printf(" (none: %s)", f.err.msg);
       printf("\n  ");
     }
     rkin_popfit_free(&f);
