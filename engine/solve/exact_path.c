@@ -22,7 +22,10 @@
  * V is well conditioned (||V||_1 ||V^-1||_1 <= EIG_COND_MAX, so round-off
  * stays below ~1e-11): near-defective A falls back to scaling and
  * squaring. Which method served a segment depends only on the sequence of
- * segments since the parameters last changed, so runs are reproducible. */
+ * segments since the parameters last changed, so runs are reproducible.
+ * A triangular A (no back-flow) and a 2 x 2 A with real eigenvalues are
+ * decomposed without GSL (eig_triangular, eig_2x2): a population fit
+ * decomposes a new A at every inner step. */
 #include "solve/exact_path.h"
 
 #include <complex.h>
@@ -557,6 +560,57 @@ static int eig_triangular(rkin_expath *e)
          ? EIG_OK : EIG_NO;
 }
 
+/* A 2 x 2 A with real distinct eigenvalues in closed form (two
+ * compartments exchanging material, e.g. central-peripheral): with
+ * m = (a + d) / 2, h = (a - d) / 2, s = sqrt(h^2 + bc) the eigenvalues
+ * are m +- s, and of the two eigenvector forms (l - d, c) and (b, l - a)
+ * the one whose difference adds h and +-s of equal sign is taken, so no
+ * component is left to cancellation. Columns scaled to unit 2-norm as
+ * in eig_triangular; V^-1 by the adjugate. EIG_UNKNOWN for complex or
+ * repeated eigenvalues (h^2 + bc <= 0) and for a triangular A (handled
+ * before): the general route decides. */
+static int eig_2x2(rkin_expath *e)
+{
+  eig_ws *g = &e->eg;
+  const double *A = e->A;
+  double a = A[0], b = A[1], c = A[2], d = A[3], *V = g->Vr, *X = g->Vir;
+  double m = (a + d) / 2, h = (a - d) / 2, disc = h * h + b * c, s, det;
+  double umax, umin;
+  int k;
+  if (e->n != 2 || b == 0 || c == 0 || !(disc > 0) || !isfinite(disc))
+    return EIG_UNKNOWN;
+  s = sqrt(disc);
+  for (k = 0; k < 2; k++) {
+    double sg = k ? -1 : 1, v0, v1, nrm;
+    /* l - d = h + sg s, l - a = sg s - h */
+    if ((h >= 0) == (sg > 0)) {
+      v0 = h + sg * s;
+      v1 = c;
+    } else {
+      v0 = b;
+      v1 = sg * s - h;
+    }
+    nrm = hypot(v0, v1);
+    V[k] = v0 / nrm;
+    V[2 + k] = v1 / nrm;
+    g->lr[k] = m + sg * s;
+    g->lam[k] = g->lr[k];
+  }
+  g->real = 1;
+  det = V[0] * V[3] - V[1] * V[2];
+  /* the pivots of V's LU with partial pivoting */
+  umax = fmax(fabs(V[0]), fabs(V[2]));
+  umin = fmin(umax, fabs(det) / umax);
+  umax = fmax(umax, fabs(det) / umax);
+  if (!isfinite(det) || !pivots_ok(umin, umax)) return EIG_NO;
+  X[0] = V[3] / det;
+  X[1] = -V[1] / det;
+  X[2] = -V[2] / det;
+  X[3] = V[0] / det;
+  return norm1_real(V, 2) * norm1_real(X, 2) <= EIG_COND_MAX
+         ? EIG_OK : EIG_NO;
+}
+
 /* Decomposes A(p); EIG_NO when GSL fails, V is (near) singular or ill
  * conditioned (a NaN condition number fails the test too), or an
  * eigenvalue is not finite: the caller then keeps using scaling and
@@ -567,6 +621,9 @@ static int eig_compute(rkin_expath *e)
   size_t n = e->n, i, j;
   int st = e->eig_general ? EIG_UNKNOWN : eig_triangular(e);
   e->eig_route = 1;
+  if (st != EIG_UNKNOWN) return st;
+  st = e->eig_general ? EIG_UNKNOWN : eig_2x2(e);
+  e->eig_route = 3;
   if (st != EIG_UNKNOWN) return st;
   e->eig_route = 2;
   for (i = 0; i < n; i++)
