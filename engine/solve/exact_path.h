@@ -52,6 +52,12 @@ int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,
 /* C(p) (NULL when outputs are not linear) and, after begin_sens, dC along
  * the directions (n_dir x n_out x n). */
 const double *rkin_expath_output_matrix(const rkin_expath *e);
+
+/* Which route decomposed A last: 0 none yet, 1 substitution (triangular
+ * A), 2 GSL's general eigensolver, 3 closed form (2 x 2, real). rkin_expath_eig_general(e, 1) makes
+ * every later decomposition take GSL's route (tests compare the two). */
+int rkin_expath_eig_route(const rkin_expath *e);
+void rkin_expath_eig_general(rkin_expath *e, int on);
 const double *rkin_expath_doutput(const rkin_expath *e);
 
 #endif

@@ -22,7 +22,10 @@
  * covariance step) on both datasets beside FOCE-I in the same run.
  *
  *   bench_popfit [REPS [N_LU]]  (default 3 and 200; data from
- *                                $RADIOKIN_SRCDIR; N_LU 0 skips it) */
+ *                                $RADIOKIN_SRCDIR; N_LU 0 skips it)
+ *   bench_popfit --theoph-focei [REPS]
+ *       only the Theophylline FOCE-I fit through rkin_solver, one thread
+ *       (for callgrind: its -2LL, estimates and evaluation counts) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +243,9 @@ static int cmp(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+/* --theoph-focei: also the estimates, SEs and solution counts */
+static int print_est;
+
 static double bench(const char *label, const rkin_popmodel *pm,
                     const rkin_data *d, int threads, int reps)
 {
@@ -260,6 +266,16 @@ static double bench(const char *label, const rkin_popmodel *pm,
       printf("%-12s threads=%d  -2LL %.6f  evals %d  cov %s  ", label,
              threads, f.m2ll, f.n_eval,
              rc || f.status ? "FAILED" : f.cov_status ? "failed" : "ok");
+    if (r == reps - 1 && print_est && !rc) {
+      size_t k;
+      printf("\n  -2LL %.10f  solutions %lu plain + %lu with "
+             "sensitivities; estimates", f.m2ll, f.n_pred, f.n_pred_sens);
+      for (k = 0; f.est_names && f.est && k < f.n_est; k++)
+        printf(" %s %.10g (SE %.6g)", f.est_names[k], f.est[k],
+               f.se ? f.se[k] : NAN);
+      if (f.status) printf(" (none: %s)", f.err.msg);
+      printf("\n  ");
+    }
     rkin_popfit_free(&f);
   }
   qsort(t, (size_t)reps, sizeof *t, cmp);
@@ -347,13 +363,20 @@ int main(int argc, char **argv)
   static const char *const tn[] = {"lKe", "lKa", "lCl"};
   static const char *const cn[] = {"WT"};
   double th0[] = {-2.4, 0.45, -3.2}, om0[] = {0.2, 0, 0, 0.05}, sg0[] = {0.5};
-  int reps = argc > 1 ? atoi(argv[1]) : 3;
+  int only = argc > 1 && !strcmp(argv[1], "--theoph-focei");
+  int reps = argc > 1 + only ? atoi(argv[1 + only]) : 3;
   int n_lu = argc > 2 ? atoi(argv[2]) : 200;
   double t_rk, t_cf;
   rkin_err err;
   rkin_data *d;
   rkin_model *m = theoph_model();
   rkin_popmodel pm;
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    printf("usage: bench_popfit [REPS [N_LU]]\n"
+           "       bench_popfit --theoph-focei [REPS]   Theophylline FOCE-I "
+           "+ covariance through rkin_solver only, one thread\n");
+    return 0;
+  }
   rkin_init();
   d = theoph_data("/work/main", &err);
   if (!d || !m) {
@@ -374,8 +397,14 @@ int main(int argc, char **argv)
   pm.indiv = theoph_psi_fn;
   pm.res = RKIN_RES_ADD;
   pm.sigma_init = sg0;
+  print_est = only;
   printf("Theophylline FOCE-I + covariance step (nlme ML -2LL 354.0428)\n");
   t_rk = bench("rkin_solver", &pm, d, 1, reps);
+  if (only) {
+    rkin_model_free(m);
+    rkin_data_free(d);
+    return 0;
+  }
   bench("rkin_solver", &pm, d, 0, reps);
   pm.model = NULL;
   pm.predict = theoph_bateman_pred;
