@@ -36,6 +36,14 @@ int rkin_grid_check(const rkin_grid *g, const char *what, rkin_err *err)
       return rkin_err_set(err, RKIN_EINVAL, "%s: voxel spacing along axis "
                           "%d is %g mm (expected a finite value > 0)", what,
                           a + 1, g->spacing[a]);
+    /* a denormal spacing would make the voxel volume 0 (and every
+     * concentration infinite): 0.1 um to 100 m covers any scanner */
+    if (g->spacing[a] < RKIN_IMAGE_MIN_SPACING ||
+        g->spacing[a] > RKIN_IMAGE_MAX_SPACING)
+      return rkin_err_set(err, RKIN_ERANGE, "%s: voxel spacing along axis "
+                          "%d is %g mm (expected %g to %g mm)", what, a + 1,
+                          g->spacing[a], RKIN_IMAGE_MIN_SPACING,
+                          RKIN_IMAGE_MAX_SPACING);
     if (!isfinite(g->origin[a]))
       return rkin_err_set(err, RKIN_EINVAL, "%s: origin is not finite",
                           what);
