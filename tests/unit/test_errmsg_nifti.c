@@ -304,6 +304,17 @@ static void test_spacing_range(void)
   rkin_grid_init(&g, 2, 2, 2, 1, 1, 2e5);
   BAD2(rkin_grid_check(&g, "huge", &err), RKIN_ERANGE, "huge: voxel "
        "spacing along axis 3 is 200000 mm", "a 200 m spacing is refused");
+  /* an origin of -3.1e231 mm (a fuzzed NIfTI-2) read, then written as
+   * NIfTI-1's float transform, gave a file that did not read back */
+  rkin_grid_init(&g, 2, 2, 2, 1, 1, 1);
+  g.origin[1] = -3.1e231;
+  BAD2(rkin_grid_check(&g, "far", &err), RKIN_ERANGE, "far: origin along "
+       "axis 2 is -3.1e+231 mm (expected within 1e+09 mm)", "an origin "
+       "beyond float range is refused");
+  g.origin[1] = -1e9;
+  rkin_err_clear(&err);
+  is_int(rkin_grid_check(&g, "far", &err), RKIN_OK, "an origin of 1,000 km "
+         "is accepted (%s)", err.msg);
   rkin_grid_init(&g, 2, 2, 2, 1e-4, 1e5, 1);
   rkin_err_clear(&err);
   is_int(rkin_grid_check(&g, "edges", &err), RKIN_OK, "0.1 um and 100 m "
