@@ -36,9 +36,23 @@ int rkin_grid_check(const rkin_grid *g, const char *what, rkin_err *err)
       return rkin_err_set(err, RKIN_EINVAL, "%s: voxel spacing along axis "
                           "%d is %g mm (expected a finite value > 0)", what,
                           a + 1, g->spacing[a]);
+    /* a denormal spacing would make the voxel volume 0 (and every
+     * concentration infinite): 0.1 um to 100 m covers any scanner */
+    if (g->spacing[a] < RKIN_IMAGE_MIN_SPACING ||
+        g->spacing[a] > RKIN_IMAGE_MAX_SPACING)
+      return rkin_err_set(err, RKIN_ERANGE, "%s: voxel spacing along axis "
+                          "%d is %g mm (expected %g to %g mm)", what, a + 1,
+                          g->spacing[a], RKIN_IMAGE_MIN_SPACING,
+                          RKIN_IMAGE_MAX_SPACING);
     if (!isfinite(g->origin[a]))
       return rkin_err_set(err, RKIN_EINVAL, "%s: origin is not finite",
                           what);
+    /* NIfTI-1 stores the transform as float: an origin beyond float
+     * range read from a NIfTI-2 file could not be written back */
+    if (fabs(g->origin[a]) > RKIN_IMAGE_MAX_ORIGIN)
+      return rkin_err_set(err, RKIN_ERANGE, "%s: origin along axis %d is "
+                          "%g mm (expected within %g mm)", what, a + 1,
+                          g->origin[a], RKIN_IMAGE_MAX_ORIGIN);
   }
   if (g->n[1] > RKIN_IMAGE_MAX_VOXELS / g->n[0] ||
       g->n[2] > RKIN_IMAGE_MAX_VOXELS / (g->n[0] * g->n[1]))

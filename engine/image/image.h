@@ -23,6 +23,11 @@
 /* The largest image accepted (512^3 voxels, 512 MB of floats): a header
  * claiming more is refused before anything is allocated. */
 #define RKIN_IMAGE_MAX_VOXELS ((size_t)512 * 512 * 512)
+/* Accepted voxel spacings, mm. */
+#define RKIN_IMAGE_MIN_SPACING 1e-4
+#define RKIN_IMAGE_MAX_SPACING 1e5
+/* The largest |origin| accepted, mm (1,000 km). */
+#define RKIN_IMAGE_MAX_ORIGIN 1e9
 
 typedef struct {
   size_t n[3];          /* voxels along i, j, k (each >= 1) */
@@ -42,8 +47,9 @@ typedef struct {
 void rkin_grid_init(rkin_grid *g, size_t nx, size_t ny, size_t nz,
                     double sx, double sy, double sz);
 /* Checks dims (>= 1, product <= RKIN_IMAGE_MAX_VOXELS), spacing (finite,
- * > 0), origin finite and direction orthonormal (to 1e-4). `what` names
- * the image in the message. */
+ * within RKIN_IMAGE_MIN/MAX_SPACING), origin finite (and within
+ * RKIN_IMAGE_MAX_ORIGIN) and direction
+ * orthonormal (to 1e-4). `what` names the image in the message. */
 int rkin_grid_check(const rkin_grid *g, const char *what, rkin_err *err);
 size_t rkin_grid_count(const rkin_grid *g);
 /* Voxel volume, mL (mm^3 / 1000). */

@@ -56,37 +56,40 @@ static int type_supported(int type)
          type == NIFTI_TYPE_FLOAT32;
 }
 
-/* nifticlib's reader (nifti_read_buffer) silently replaces NaN and
- * infinite float voxels by 0, so the check below would never see them:
- * real-typed voxels are scanned raw, before that fix-up, through the
- * library's own opener and znzlib (which handle .hdr/.img pairs and
- * .nii.gz); nifti_image_open leaves the file at its start.
- * Returns 1 and the first bad voxel's index and value, 0 when all are
- * finite or the data cannot be read (nifti_image_load reports that). */
-static int first_nonfinite(const char *path, size_t n, size_t *bad,
-                           double *val)
+/* One pass over the stored voxel data through znzlib (so .nii.gz and
+ * .hdr/.img pairs too) before nifticlib allocates a buffer for all of it:
+ * counts the voxels the data file holds, so a small file whose header
+ * declares many voxels is refused without allocating them, and for real
+ * types finds the first non-finite voxel, since nifticlib's reader
+ * (nifti_read_buffer) silently replaces NaN and infinite float voxels by
+ * 0. *held is the number of the n voxels present. Returns 1 with the
+ * first non-finite voxel's index and value, 0 otherwise, -1 when the data
+ * cannot be opened or positioned (nifti_image_load reports that). */
+static int scan_data(const nifti_image *nim, size_t n, size_t *held,
+                     size_t *bad, double *val)
 {
-  char mode[] = "rb";
-  nifti_image *hdr = NULL;
-  znzFile fp = nifti_image_open(path, mode, &hdr);
   unsigned char buf[8192];
-  size_t i = 0, size, per, k, got;
-  int swap, found = 0;
-  if (znz_isnull(fp) || !hdr || hdr->iname_offset < 0 ||
-      znzseek(fp, (long)hdr->iname_offset, SEEK_SET) < 0) {
-    if (hdr) nifti_image_free(hdr);
-    if (!znz_isnull(fp)) znzclose(fp);
-    return 0;
+  size_t size = (size_t)nim->nbyper, i = 0, per, want, got, k;
+  int real = nim->datatype == NIFTI_TYPE_FLOAT32 ||
+             nim->datatype == NIFTI_TYPE_FLOAT64;
+  int swap = nim->byteorder != nifti_short_order();
+  znzFile fp;
+  *held = n;
+  if (!nim->iname || nim->iname_offset < 0 || size < 1 || size > 8)
+    return -1;
+  fp = znzopen(nim->iname, "rb", nifti_is_gzfile(nim->iname));
+  if (znz_isnull(fp)) return -1;
+  if (znzseek(fp, (long)nim->iname_offset, SEEK_SET) < 0) {
+    znzclose(fp);
+    return -1;
   }
-  size = hdr->datatype == NIFTI_TYPE_FLOAT64 ? 8 : 4;
-  swap = hdr->byteorder != nifti_short_order();
   per = sizeof buf / size;
-  while (!found && i < n) {
-    size_t want = n - i < per ? n - i : per;
+  while (i < n) {
+    want = n - i < per ? n - i : per;
     got = znzread(buf, size, want, fp);
-    if (swap && size == 8) nifti_swap_8bytes((int64_t)got, buf);
-    else if (swap) nifti_swap_4bytes((int64_t)got, buf);
-    for (k = 0; k < got; k++) {
+    if (real && swap && size == 8) nifti_swap_8bytes((int64_t)got, buf);
+    else if (real && swap) nifti_swap_4bytes((int64_t)got, buf);
+    for (k = 0; real && k < got; k++) {
       double x;
       if (size == 8) memcpy(&x, buf + 8 * k, 8);
       else {
@@ -97,16 +100,66 @@ static int first_nonfinite(const char *path, size_t n, size_t *bad,
       if (!isfinite(x)) {
         *bad = i + k;
         *val = x;
-        found = 1;
-        break;
+        znzclose(fp);
+        return 1;
       }
     }
-    if (got < want) break;
     i += got;
+    if (got < want) break;
   }
   znzclose(fp);
-  nifti_image_free(hdr);
-  return found;
+  *held = i;
+  return 0;
+}
+
+/* nifticlib's nifti_convert_n2hdr2nim trusts a NIfTI-2 header's dim[0]
+ * when the header looks byte-swapped: a dim[0] outside 1..7 in both byte
+ * orders makes it write dim[] entries past its copy of the header, up the
+ * stack, until the process dies (a 556-byte file found by fuzzing,
+ * tests/fuzz/regress/nifti/). So the header file's dim[0] is checked
+ * first, in the byte order its sizeof_hdr (348 or 540) gives; a file
+ * that is no binary NIfTI header is left to nifticlib's messages. */
+static int check_dim0(const char *path, rkin_err *err)
+{
+  char *hname;
+  unsigned char h[48];
+  znzFile fp;
+  size_t got;
+  int32_t sz;
+  long long d0;
+  int swap = 0, rc = RKIN_OK;
+  if (!(hname = nifti_findhdrname(path))) return RKIN_OK;
+  fp = znzopen(hname, "rb", nifti_is_gzfile(hname));
+  if (znz_isnull(fp)) {
+    free(hname);
+    return RKIN_OK;
+  }
+  got = znzread(h, 1, sizeof h, fp);
+  znzclose(fp);
+  memcpy(&sz, h, 4);
+  if (got == sizeof h && sz != 348 && sz != 540) {
+    nifti_swap_4bytes(1, &sz);
+    swap = 1;
+  }
+  if (got == sizeof h && (sz == 348 || sz == 540)) {
+    if (sz == 540) {
+      int64_t d;
+      memcpy(&d, h + 16, 8);
+      if (swap) nifti_swap_8bytes(1, &d);
+      d0 = (long long)d;
+    } else {
+      int16_t d;
+      memcpy(&d, h + 40, 2);
+      if (swap) nifti_swap_2bytes(1, &d);
+      d0 = d;
+    }
+    if (d0 < 1 || d0 > 7)
+      rc = rkin_err_set(err, RKIN_EINVAL, "%s: NIfTI-%d header gives "
+                        "dim[0] = %lld (expected 1 to 7 dimensions)", hname,
+                        sz == 540 ? 2 : 1, d0);
+  }
+  free(hname);
+  return rc;
 }
 
 int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
@@ -120,6 +173,7 @@ int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
   if (!path || !*path)
     return rkin_err_set(err, RKIN_EINVAL, "NIfTI read: empty path");
   nifti_set_debug_level(0);
+  if ((rc = check_dim0(path, err)) < 0) return rc;
   /* header first: dims are checked before any data is allocated */
   nim = nifti_image_read(path, 0);
   if (!nim)
@@ -161,16 +215,24 @@ int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
     goto fail;
   }
   if ((rc = rkin_grid_check(&g, path, err)) < 0) goto fail;
-  if (nim->datatype == NIFTI_TYPE_FLOAT32 ||
-      nim->datatype == NIFTI_TYPE_FLOAT64) {
-    size_t bad;
-    double x;
-    if (first_nonfinite(path, rkin_grid_count(&g), &bad, &x)) {
+  {
+    size_t held, bad = 0;
+    double x = 0.0;
+    int s = scan_data(nim, rkin_grid_count(&g), &held, &bad, &x);
+    if (s == 1) {
       rc = rkin_err_set(err, RKIN_ENONFINITE, "%s: stored voxel (%zu,%zu,%zu) "
                         "(index %zu) is %g (expected a finite value; "
                         "nifticlib would read it as 0)", path, bad % g.n[0],
                         (bad / g.n[0]) % g.n[1], bad / (g.n[0] * g.n[1]),
                         bad, x);
+      goto fail;
+    }
+    if (s == 0 && held < rkin_grid_count(&g)) {
+      rc = rkin_err_set(err, RKIN_EIO, "%s: could not read the %zu voxels "
+                        "(file truncated?): %s holds %zu of them (%d bytes "
+                        "each from byte %lld)", path, rkin_grid_count(&g),
+                        nim->iname, held, nim->nbyper,
+                        (long long)nim->iname_offset);
       goto fail;
     }
   }

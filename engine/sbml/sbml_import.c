@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/xmlreader.h>
 #include <sbml/SBMLTypes.h>
+#include <zlib.h>
 
 #include "sbml/sbml.h"
 #include "sbml/sbml_impl.h"
@@ -1800,8 +1802,13 @@ done:
  * fifth power of the chain (8 s for 100 functions, minutes for 200).
  * The call graph's edges come from the bodies; a depth-first search with
  * an explicit stack finds a cycle and the longest chain in time linear
- * in the edges. */
+ * in the edges. It also bounds each function's size with its calls
+ * inlined (its body's nodes plus its callees' inlined sizes, once per
+ * call; arguments counted once): libSBML's checks inline the calls, so a
+ * chain of functions each calling the next twice is 2^32 nodes from a
+ * few kilobytes (libSBML took minutes for 25 functions). */
 #define MAX_FN_CHAIN 32
+#define MAX_FN_INLINED 1e4
 typedef struct {
   const char *id;
   unsigned k;
@@ -1818,10 +1825,11 @@ typedef struct {
 } fn_edges;
 
 static int calls_of(const ASTNode_t *a, const fn_id *ids, unsigned n,
-                    fn_edges *e)
+                    fn_edges *e, double *nodes)
 {
   unsigned k, nc;
   if (!a) return 0;
+  (*nodes)++;
   if (ASTNode_getType(a) == AST_FUNCTION && ASTNode_getName(a)) {
     fn_id key = {ASTNode_getName(a), 0};
     const fn_id *hit = bsearch(&key, ids, n, sizeof *ids, fn_id_cmp);
@@ -1838,7 +1846,7 @@ static int calls_of(const ASTNode_t *a, const fn_id *ids, unsigned n,
   }
   nc = ASTNode_getNumChildren(a);
   for (k = 0; k < nc; k++)
-    if (calls_of(ASTNode_getChild(a, k), ids, n, e)) return -1;
+    if (calls_of(ASTNode_getChild(a, k), ids, n, e, nodes)) return -1;
   return 0;
 }
 
@@ -1848,7 +1856,8 @@ static int check_recursion(ctx *c, Model_t *m)
   fn_id *ids = NULL;
   fn_edges e = {NULL, 0, 0};
   size_t *first = NULL, *next = NULL, sp = 0, q;
-  unsigned *stack = NULL, *depth = NULL, deep = 0;
+  unsigned *stack = NULL, *depth = NULL, deep = 0, big = 0;
+  double *size = NULL;
   unsigned char *colour = NULL;   /* 0 new, 1 on the path, 2 done */
   int rc = 0, found = -1;
   if (n == 0) return 0;
@@ -1858,7 +1867,9 @@ static int check_recursion(ctx *c, Model_t *m)
   stack = malloc(n * sizeof *stack);
   colour = calloc(n, 1);
   depth = calloc(n, sizeof *depth);
-  if (!ids || !first || !next || !stack || !colour || !depth) goto nomem;
+  size = calloc(n, sizeof *size);
+  if (!ids || !first || !next || !stack || !colour || !depth || !size)
+    goto nomem;
   for (k = 0; k < n; k++) {
     const char *id =
         FunctionDefinition_getId(Model_getFunctionDefinition(m, k));
@@ -1869,7 +1880,7 @@ static int check_recursion(ctx *c, Model_t *m)
   for (k = 0; k < n; k++) {       /* edges of k: to[first[k] .. first[k+1]) */
     first[k] = e.n;
     if (calls_of(FunctionDefinition_getBody(Model_getFunctionDefinition(m, k)),
-                 ids, n, &e))
+                 ids, n, &e, &size[k]))
       goto nomem;
   }
   first[n] = e.n;
@@ -1891,10 +1902,13 @@ static int check_recursion(ctx *c, Model_t *m)
         }
       } else {
         /* finished: its callees are, so its chain is 1 + their longest */
-        for (q = first[v]; q < first[v + 1]; q++)
+        for (q = first[v]; q < first[v + 1]; q++) {
           if (depth[e.to[q]] > depth[v]) depth[v] = depth[e.to[q]];
+          size[v] += size[e.to[q]];
+        }
         depth[v]++;
         if (depth[v] > MAX_FN_CHAIN && !deep) deep = v + 1;
+        if (size[v] > MAX_FN_INLINED && !big) big = v + 1;
         colour[v] = 2;
         sp--;
       }
@@ -1916,6 +1930,15 @@ static int check_recursion(ctx *c, Model_t *m)
                                            : "?",
               SBase_getLine((const SBase_t *)fd), depth[deep - 1],
               MAX_FN_CHAIN);
+  } else if (big) {
+    FunctionDefinition_t *fd = Model_getFunctionDefinition(m, big - 1);
+    rc = fail(c, RKIN_ERANGE, "function definition '%s' (line %u) is %.0f "
+              "formula nodes with the functions it calls inlined (at most "
+              "%.0f supported)",
+              FunctionDefinition_getId(fd) ? FunctionDefinition_getId(fd)
+                                           : "?",
+              SBase_getLine((const SBase_t *)fd), size[big - 1],
+              MAX_FN_INLINED);
   }
   goto done;
 nomem:
@@ -1928,7 +1951,66 @@ done:
   free(stack);
   free(colour);
   free(depth);
+  free(size);
   return rc;
+}
+
+/* Elements nested deeper than MAX_XML_DEPTH are refused before libSBML
+ * reads the file: libSBML builds its XML tree and its MathML trees by
+ * recursion (100,000 nested operators overflow the stack) and its unit
+ * check takes time growing faster than the square of the nesting (1 s
+ * for 1,200 nested operators, minutes for 5,000). A real model's deepest
+ * formula is far below: an element is 5 levels under <sbml> before its
+ * <math>. libxml2's streaming reader (over zlib, which reads plain files
+ * as they are and .gz ones decompressed) finds the depth without building
+ * anything; a file it cannot parse is left to libSBML's messages. */
+#define MAX_XML_DEPTH 200
+
+static int xml_read(void *z, char *buf, int len)
+{
+  return gzread((gzFile)z, buf, (unsigned)len);
+}
+
+static int xml_close(void *z)
+{
+  gzclose((gzFile)z);
+  return 0;
+}
+
+static void xml_quiet(void *arg, const char *msg, xmlParserSeverities sev,
+                      xmlTextReaderLocatorPtr loc)
+{
+  (void)arg;
+  (void)msg;
+  (void)sev;
+  (void)loc;
+}
+
+static int check_nesting(ctx *c)
+{
+  gzFile z = gzopen(c->path, "rb");
+  xmlTextReaderPtr r;
+  int deep = 0, line = 0;
+  if (!z) return 0;
+  /* on failure xmlReaderForIO has closed z through xml_close */
+  r = xmlReaderForIO(xml_read, xml_close, z, c->path, NULL,
+                     XML_PARSE_NONET | XML_PARSE_NOERROR |
+                     XML_PARSE_NOWARNING);
+  if (!r) return 0;
+  xmlTextReaderSetErrorHandler(r, xml_quiet, NULL);
+  while (xmlTextReaderRead(r) == 1)
+    if (xmlTextReaderNodeType(r) == XML_READER_TYPE_ELEMENT &&
+        xmlTextReaderDepth(r) >= MAX_XML_DEPTH) {
+      deep = xmlTextReaderDepth(r) + 1;
+      line = xmlTextReaderGetParserLineNumber(r);
+      break;
+    }
+  xmlFreeTextReader(r);
+  if (deep)
+    return fail(c, RKIN_ERANGE, "line %d: elements nested %d deep (at most "
+                "%d supported: a formula this deep is not a model's)", line,
+                deep, MAX_XML_DEPTH);
+  return 0;
 }
 
 int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
@@ -1944,6 +2026,7 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
   c.err = err;
   c.res = res;
   c.path = path;
+  if (check_nesting(&c)) return c.rc;
   d = readSBML(path);
   if (!d) return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
   if (SBMLDocument_getNumErrorsWithSeverity(d, LIBSBML_SEV_ERROR)

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/init.h"
+#include "image/image.h"
+#include "sbml/sbml.h"
 #include "pop/data.h"
 #include "pop/vpop.h"
 #include "tare/tare_cohort.h"
@@ -18,6 +21,8 @@ const rkfuzz_reader rkfuzz_readers[] = {
   {"data", rkfuzz_data},
   {"tare_cohort", rkfuzz_tare_cohort},
   {"vpop_csv", rkfuzz_vpop_csv},
+  {"nifti", rkfuzz_nifti},
+  {"sbml", rkfuzz_sbml},
 };
 const size_t rkfuzz_nreaders = sizeof rkfuzz_readers / sizeof *rkfuzz_readers;
 
@@ -183,4 +188,163 @@ void rkfuzz_vpop_csv(const uint8_t *data, size_t size)
   free(v);
   free(lines);
   close(fd);
+}
+
+/* ---- readers of a path: a private temporary folder (mode 0700, unique
+ * name) holds the input and goes away afterwards. */
+
+static void fuzz_tmpdir(char *dir, size_t size)
+{
+  const char *t = getenv("TMPDIR");
+  if ((size_t)snprintf(dir, size, "%s/rkfuzz-XXXXXX", t && *t ? t : "/tmp")
+      >= size || !mkdtemp(dir))
+    abort();
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t size)
+{
+  FILE *f = fopen(path, "wb");
+  if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f))
+    abort();
+}
+
+/* Removes every file of dir, then dir. */
+static void remove_dir(const char *dir)
+{
+  static const char *const names[] = {"in.nii", "in.nii.gz", "in.hdr",
+                                      "in.img", "out.nii", "in.xml"};
+  char path[4200];
+  size_t k;
+  for (k = 0; k < sizeof names / sizeof *names; k++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+    unlink(path);
+  }
+  if (rmdir(dir)) broken("tmpdir", "a reader left a file in its folder");
+}
+
+/* The file name follows the bytes, as a user's would: gzip's magic gives
+ * .nii.gz; a header whose magic says "separate image" (NIfTI-1 "ni1" at
+ * 344, NIfTI-2 "ni2" at 4) is split into .hdr (its 348 or 540 bytes) and
+ * .img (the rest); anything else is .nii. A successful read must give a
+ * checked grid and finite voxels, and write back (NIfTI-2) into a file
+ * that reads as the same image. */
+void rkfuzz_nifti(const uint8_t *data, size_t size)
+{
+  char dir[4096], path[4200], img[4200];
+  rkin_image im;
+  rkin_err err;
+  size_t hdr = 0;
+  int rc;
+  once();
+  fuzz_tmpdir(dir, sizeof dir);
+  if (size >= 348 && !memcmp(data + 344, "ni1", 4)) hdr = 348;
+  else if (size >= 540 && !memcmp(data + 4, "ni2", 4)) hdr = 540;
+  if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+    snprintf(path, sizeof path, "%s/in.nii.gz", dir);
+    write_file(path, data, size);
+  } else if (hdr) {
+    snprintf(path, sizeof path, "%s/in.hdr", dir);
+    snprintf(img, sizeof img, "%s/in.img", dir);
+    write_file(path, data, hdr);
+    write_file(img, data + hdr, size - hdr);
+  } else {
+    snprintf(path, sizeof path, "%s/in.nii", dir);
+    write_file(path, data, size);
+  }
+  memset(&err, 0, sizeof err);
+  rc = rkin_nifti_read(path, &im, &err);
+  if (rc) {
+    check_failure("nifti", rc, &err);
+    if (im.v) broken("nifti", "voxels left on failure");
+  } else {
+    size_t n = rkin_grid_count(&im.g), i;
+    rkin_err gerr;
+    memset(&gerr, 0, sizeof gerr);
+    if (rkin_grid_check(&im.g, "fuzz", &gerr))
+      broken("nifti", "an image read on a grid that fails its check");
+    if (!im.v) broken("nifti", "success without voxels");
+    for (i = 0; i < n; i++)
+      if (!isfinite(im.v[i])) broken("nifti", "a non-finite voxel read");
+    if (n <= 4096) {
+      rkin_image back;
+      snprintf(img, sizeof img, "%s/out.nii", dir);
+      memset(&err, 0, sizeof err);
+      if ((rc = rkin_nifti_write(img, &im, 2, &err)))
+        check_failure("nifti", rc, &err);
+      else {
+        memset(&err, 0, sizeof err);
+        if ((rc = rkin_nifti_read(img, &back, &err)))
+          broken("nifti", "the written image does not read back");
+        if (!rkin_grid_same(&im.g, &back.g) || back.is_label != im.is_label)
+          broken("nifti", "the written image's grid reads back different");
+        for (i = 0; i < n; i++)   /* by value: -0 reads back as +0 */
+          if (im.v[i] != back.v[i])
+            broken("nifti", "the written image's voxels read back different");
+        rkin_image_free(&back);
+      }
+    }
+    rkin_image_free(&im);
+  }
+  remove_dir(dir);
+}
+
+/* A model read must name its symbols, evaluate at its defaults (non-finite
+ * values are the model's business: only memory is checked) and write as
+ * SBML or say why not. */
+void rkfuzz_sbml(const uint8_t *data, size_t size)
+{
+  char dir[4096], path[4200];
+  rkin_sbml_opts opts = {.time_unit = NULL};
+  rkin_sbml_result res;
+  rkin_err err;
+  int rc;
+  once();
+  fuzz_tmpdir(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/in.xml", dir);
+  write_file(path, data, size);
+  memset(&err, 0, sizeof err);
+  rc = rkin_sbml_load(path, &opts, &res, &err);
+  if (rc) {
+    check_failure("sbml", rc, &err);
+    if (res.model || res.sym || res.warn)
+      broken("sbml", "result left filled on failure");
+  } else {
+    const rkin_model *m = res.model;
+    size_t ns, np, no, nw, i;
+    double *y, *ydot, *jac, *out, *work, sum = 0, none = 0;
+    const double *p;
+    char *text;
+    if (!m) broken("sbml", "success without a model");
+    for (i = 0; i < res.n_sym; i++)
+      if (!res.sym[i].id || !res.sym[i].name)
+        broken("sbml", "a symbol without an id or name");
+    for (i = 0; i < res.n_warn; i++)
+      if (!res.warn[i]) broken("sbml", "a NULL warning");
+    ns = rkin_model_nstates(m);
+    np = rkin_model_nparams(m);
+    no = rkin_model_noutputs(m);
+    nw = rkin_model_nwork(m);
+    y = calloc(ns + 1, sizeof *y);
+    ydot = calloc(ns + 1, sizeof *ydot);
+    jac = calloc(ns * ns + 1, sizeof *jac);
+    out = calloc(no + 1, sizeof *out);
+    work = calloc(nw + 1, sizeof *work);
+    if (!y || !ydot || !jac || !out || !work) abort();
+    p = np ? rkin_model_defaults(m) : &none;
+    if (!p) broken("sbml", "parameters without defaults");
+    rkin_model_rhs(m, 0.0, y, p, ydot, work);
+    rkin_model_jac(m, 0.0, y, p, jac, work);
+    rkin_model_outputs(m, 0.0, y, p, out, work);
+    for (i = 0; i < ns; i++) sum += ydot[i];
+    if (sum == 0.123456789) fputc(' ', stderr);
+    free(y); free(ydot); free(jac); free(out); free(work);
+    memset(&err, 0, sizeof err);
+    if (!(text = rkin_sbml_write_string(m, &err)))
+      check_failure("sbml", err.code, &err);
+    else if (!*text)
+      broken("sbml", "an empty SBML text");
+    free(text);
+    rkin_sbml_result_free(&res);
+  }
+  remove_dir(dir);
 }

@@ -19,6 +19,12 @@ typedef struct {
 void rkfuzz_data(const uint8_t *data, size_t size);
 void rkfuzz_tare_cohort(const uint8_t *data, size_t size);
 void rkfuzz_vpop_csv(const uint8_t *data, size_t size);
+/* NIfTI-1/2 image (engine/image/nifti_io.c: .nii, .nii.gz, .hdr/.img
+ * pair by the header's magic) and SBML model (engine/sbml/sbml_import.c),
+ * both read from a path: the bytes go to a file in a private temporary
+ * folder, removed afterwards. */
+void rkfuzz_nifti(const uint8_t *data, size_t size);
+void rkfuzz_sbml(const uint8_t *data, size_t size);
 
 extern const rkfuzz_reader rkfuzz_readers[];
 extern const size_t rkfuzz_nreaders;

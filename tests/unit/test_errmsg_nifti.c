@@ -6,6 +6,7 @@
  * image by rkin_nifti_write, then voxels (data at byte 352 of a
  * single-file NIfTI-1) or the datatype (bytes 70..73) patched. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "image/dicom.h"
 #include "image/phantom.h"
 #include "../tap.h"
+
+#include <nifti/znzlib.h>
 
 static rkin_err err;
 
@@ -235,6 +238,170 @@ static void test_misc(void)
        "negative concentration");
 }
 
+/* A small file whose header declares 512^3 voxels (the most accepted) is
+ * refused by counting the stored voxels before nifticlib allocates a
+ * buffer for all of them (1 GB for FLOAT64): the message says how many
+ * the file holds; also through gzip. Without the count nifticlib's load
+ * fails later with only "could not read the 134217728 voxels". */
+static void test_huge_dims(void)
+{
+  const short dims[4] = {3, 512, 512, 512};
+  const short f64[2] = {64, 64};             /* FLOAT64, 64 bits */
+  char path[96], gz[96], want[192];
+  rkin_image rd = {0};
+  FILE *f;
+  znzFile z;
+  char buf[512];
+  size_t len;
+  snprintf(path, sizeof path, "%s/huge.nii", dir);
+  if (write_patched(path, 40, dims, sizeof dims) ||
+      !(f = fopen(path, "r+b"))) {
+    ok(0, "write huge.nii: %s", err.msg);
+    return;
+  }
+  fseek(f, 70, SEEK_SET);
+  fwrite(f64, 1, sizeof f64, f);
+  fclose(f);
+  rkin_err_clear(&err);
+  is_int(rkin_nifti_read(path, &rd, &err), RKIN_EIO, "NIfTI declaring "
+         "512^3 FLOAT64 voxels with 32 bytes of data: refused");
+  like(err.msg, "huge.nii: could not read the 134217728 voxels (file "
+       "truncated?)", "... message names the file and the count");
+  snprintf(want, sizeof want, "%s holds 4 of them (8 bytes each from byte "
+           "352)", path);
+  like(err.msg, want, "... and what the file holds");
+  ok(rd.v == NULL, "... no image is left allocated");
+  /* the same bytes gzipped */
+  snprintf(gz, sizeof gz, "%s/hugez.nii.gz", dir);
+  f = fopen(path, "rb");
+  len = f ? fread(buf, 1, sizeof buf, f) : 0;
+  if (f) fclose(f);
+  z = znzopen(gz, "wb", 1);
+  if (!znz_isnull(z)) {
+    znzwrite(buf, 1, len, z);
+    znzclose(z);
+  }
+  rkin_err_clear(&err);
+  is_int(rkin_nifti_read(gz, &rd, &err), RKIN_EIO, "the same, gzipped: "
+         "refused");
+  snprintf(want, sizeof want, "hugez.nii.gz: could not read the 134217728 "
+           "voxels (file truncated?): %s holds 4 of them", gz);
+  like(err.msg, want, "... message: %s", want);
+  ok(len == 384, "(the file was 384 bytes)");
+  unlink(path);
+  unlink(gz);
+}
+
+/* A spacing that would make the voxel volume 0 or absurd is refused
+ * (a fuzzed NIfTI had 2.2e-43 mm): 1e-4 to 1e5 mm is accepted. */
+static void test_spacing_range(void)
+{
+  rkin_grid g;
+  rkin_grid_init(&g, 2, 2, 2, 1, 2.24e-43, 1);
+  BAD2(rkin_grid_check(&g, "tiny", &err), RKIN_ERANGE, "tiny: voxel "
+       "spacing along axis 2 is 2.24e-43 mm (expected 0.0001 to 100000 mm)",
+       "a denormal spacing is refused");
+  rkin_grid_init(&g, 2, 2, 2, 1, 1, 2e5);
+  BAD2(rkin_grid_check(&g, "huge", &err), RKIN_ERANGE, "huge: voxel "
+       "spacing along axis 3 is 200000 mm", "a 200 m spacing is refused");
+  /* an origin of -3.1e231 mm (a fuzzed NIfTI-2) read, then written as
+   * NIfTI-1's float transform, gave a file that did not read back */
+  rkin_grid_init(&g, 2, 2, 2, 1, 1, 1);
+  g.origin[1] = -3.1e231;
+  BAD2(rkin_grid_check(&g, "far", &err), RKIN_ERANGE, "far: origin along "
+       "axis 2 is -3.1e+231 mm (expected within 1e+09 mm)", "an origin "
+       "beyond float range is refused");
+  g.origin[1] = -1e9;
+  rkin_err_clear(&err);
+  is_int(rkin_grid_check(&g, "far", &err), RKIN_OK, "an origin of 1,000 km "
+         "is accepted (%s)", err.msg);
+  rkin_grid_init(&g, 2, 2, 2, 1e-4, 1e5, 1);
+  rkin_err_clear(&err);
+  is_int(rkin_grid_check(&g, "edges", &err), RKIN_OK, "0.1 um and 100 m "
+         "are accepted (%s)", err.msg);
+}
+
+/* dim[0] outside 1..7 in both byte orders: nifticlib's NIfTI-2 header
+ * conversion then writes past its copy of the header (a stack overflow
+ * found by fuzzing); refused before nifticlib sees it. NIfTI-2 data
+ * start at byte 544, dim[0] is the int64 at byte 16; NIfTI-1's the int16
+ * at byte 40. */
+static void test_dim0(void)
+{
+  char path[96];
+  rkin_grid g;
+  rkin_image im = {0}, rd = {0};
+  const int64_t d2 = INT64_C(0x0010000000000003);
+  const short d1 = 9;
+  unsigned char h[576];
+  int32_t i32;
+  int16_t i16;
+  int64_t i64;
+  double one = 1.0;
+  int k;
+  FILE *f;
+  /* a NIfTI-2 file by hand (rkin_nifti_write's version 2 writes NIfTI-1):
+   * sizeof_hdr 540, magic, FLOAT32, dims 2 x 2 x 2, unit pixdims, data
+   * from byte 544 */
+  memset(h, 0, sizeof h);
+  i32 = 540;
+  memcpy(h, &i32, 4);
+  memcpy(h + 4, "n+2\0\r\n\032\n", 8);
+  i16 = 16;
+  memcpy(h + 12, &i16, 2);
+  i16 = 32;
+  memcpy(h + 14, &i16, 2);
+  memcpy(h + 16, &d2, 8);
+  for (k = 1; k < 8; k++) {
+    i64 = k <= 3 ? 2 : 1;
+    memcpy(h + 16 + 8 * k, &i64, 8);
+  }
+  for (k = 0; k < 4; k++) memcpy(h + 104 + 8 * k, &one, 8);
+  i64 = 544;
+  memcpy(h + 168, &i64, 8);
+  snprintf(path, sizeof path, "%s/dim0.nii", dir);
+  if ((f = fopen(path, "wb"))) {
+    fwrite(h, 1, sizeof h, f);
+    fclose(f);
+  }
+  rkin_err_clear(&err);
+  is_int(rkin_nifti_read(path, &rd, &err), RKIN_EINVAL, "NIfTI-2 with "
+         "dim[0] = 2^52 + 3: refused, no crash");
+  like(err.msg, "dim0.nii: NIfTI-2 header gives dim[0] = 4503599627370499 "
+       "(expected 1 to 7 dimensions)", "... message names the file and "
+       "dim[0]");
+  ok(rd.v == NULL, "... no image is left allocated");
+  /* the same header with dim[0] = 3 reads */
+  i64 = 3;
+  memcpy(h + 16, &i64, 8);
+  if ((f = fopen(path, "wb"))) {
+    fwrite(h, 1, sizeof h, f);
+    fclose(f);
+  }
+  rkin_err_clear(&err);
+  is_int(rkin_nifti_read(path, &rd, &err), RKIN_OK, "... with dim[0] = 3 "
+         "it reads (%s)", err.msg);
+  ok(rd.g.n[0] == 2 && rd.g.n[2] == 2, "... as 2 x 2 x 2");
+  rkin_image_free(&rd);
+  unlink(path);
+  rkin_grid_init(&g, 2, 2, 2, 1, 1, 1);
+  if (rkin_image_alloc(&im, &g, &err) == 0 &&
+      rkin_nifti_write(path, &im, 1, &err) == 0 && (f = fopen(path, "r+b"))) {
+    fseek(f, 40, SEEK_SET);
+    fwrite(&d1, 1, sizeof d1, f);
+    fclose(f);
+    rkin_err_clear(&err);
+    is_int(rkin_nifti_read(path, &rd, &err), RKIN_EINVAL, "NIfTI-1 with "
+           "dim[0] = 9: refused");
+    like(err.msg, "dim0.nii: NIfTI-1 header gives dim[0] = 9 (expected 1 "
+         "to 7 dimensions)", "... message names the file and dim[0]");
+  } else {
+    ok(0, "write dim0.nii (NIfTI-1): %s", err.msg);
+  }
+  unlink(path);
+  rkin_image_free(&im);
+}
+
 static void test_dicom_null(void)
 {
   rkin_err_clear(&err);
@@ -255,6 +422,9 @@ int main(void)
   test_float64();
   test_gz();
   test_misc();
+  test_huge_dims();
+  test_spacing_range();
+  test_dim0();
   test_dicom_null();
   rmdir(dir);
   done_testing();

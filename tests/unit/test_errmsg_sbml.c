@@ -204,6 +204,92 @@ int main(void)
       free(b);
     }
   }
+  /* nesting: a rate rule of n nested <apply><minus/>; its <ci> is 5 + n
+   * levels under <sbml> (model, listOfRules, rateRule, math, n applies):
+   * 194 load, 195 (201 levels) are refused before libSBML reads the file,
+   * and so are 100,000, which overflowed libSBML's stack (found by
+   * fuzzing, tests/fuzz/fuzz_sbml) */
+  {
+    static const int ns[3] = {194, 195, 100000};
+    int j;
+    for (j = 0; j < 3; j++) {
+      int n = ns[j], k;
+      size_t cap = (size_t)n * 24 + 4096, len = 0;
+      char *b = malloc(cap);
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfRules><rateRule variable=\"A\">" MATH);
+      for (k = 0; k < n; k++) {
+        memcpy(b + len, "<apply><minus/>", 15);
+        len += 15;
+      }
+      len += (size_t)snprintf(b + len, cap - len, "<ci>A</ci>");
+      for (k = 0; k < n; k++) {
+        memcpy(b + len, "</apply>", 8);
+        len += 8;
+      }
+      snprintf(b + len, cap - len, "</math></rateRule></listOfRules>"
+               "</model>");
+      if (n == 194) {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "194 nested operators (200 levels) load (%s)", err.msg);
+        rkin_sbml_result_free(&res);
+      } else {
+        refused(L3V2, b, "m.xml: line 2: elements nested 201 deep (at most "
+                "200 supported", n == 195 ? "195 nested operators"
+                                          : "100,000 nested operators");
+        is_int(err.code, RKIN_ERANGE, "... as a range error");
+      }
+      free(b);
+    }
+  }
+  /* inlining: f0(x) = x + 1 (3 nodes), fk(x) = f(k-1)(x) * f(k-1)(x)
+   * (5 nodes and two calls): fk is 8 2^k - 5 nodes inlined, so f0..f10
+   * (f10: 8187) load and f11 (16,379) is refused before libSBML's checks
+   * inline it (25 such functions took libSBML minutes) */
+  {
+    int top;
+    for (top = 10; top <= 11; top++) {
+      size_t cap = 16384, len = 0;
+      char *b = malloc(cap);
+      int k;
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfFunctionDefinitions>"
+                              "<functionDefinition id=\"f0\">" MATH
+                              "<lambda><bvar><ci>x</ci></bvar><apply><plus/>"
+                              "<ci>x</ci><cn>1</cn></apply></lambda></math>"
+                              "</functionDefinition>");
+      for (k = 1; k <= top; k++)
+        len += (size_t)snprintf(b + len, cap - len,
+                                "<functionDefinition id=\"f%d\">" MATH
+                                "<lambda><bvar><ci>x</ci></bvar><apply>"
+                                "<times/><apply><ci>f%d</ci><ci>x</ci>"
+                                "</apply><apply><ci>f%d</ci><ci>x</ci>"
+                                "</apply></apply></lambda></math>"
+                                "</functionDefinition>", k, k - 1, k - 1);
+      snprintf(b + len, cap - len, "</listOfFunctionDefinitions>"
+               "<listOfRules><rateRule variable=\"A\">" MATH
+               "<apply><ci>f%d</ci><cn>0.001</cn></apply></math></rateRule>"
+               "</listOfRules></model>", top);
+      if (top == 10) {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "f10, 8187 nodes inlined, loads (%s)", err.msg);
+        rkin_sbml_result_free(&res);
+      } else {
+        refused(L3V2, b, "m.xml: function definition 'f11' (line 2) is "
+                "16379 formula nodes with the functions it calls inlined "
+                "(at most 10000 supported)", "f11, 16379 nodes inlined");
+      }
+      free(b);
+    }
+  }
   unlink(path);
   rmdir(dir);
   done_testing();
