@@ -224,8 +224,8 @@ local dangling = write("dangling.xml", HEAD .. [[
 </sbml>
 ]])
 t.raises(function() rk.sbml.load(dangling, { quiet = true }) end,
-  "dangling.xml:9: the hierarchical (comp) model cannot be flattened: "
-  .. "The 'comp:idRef' attribute must be the 'id' of a model element",
+  "dangling.xml: line 9: The 'comp:idRef' attribute must be the 'id' of "
+  .. "a model element",
   "a dangling replaced element: libSBML's reason, file and line")
 
 -- An external definition whose file is missing.
@@ -261,6 +261,45 @@ t.raises(function() rk.sbml.load(url, { quiet = true }) end,
   "external model definition 'EM': source 'http://example.org/m.xml' is "
   .. "a URI (give a file path, relative to the model's folder or absolute)",
   "a URL source is refused")
+-- an external file gets the main file's nesting check before libSBML
+-- reads it (libSBML's recursive reader would overflow the stack)
+local deep = {}
+for _ = 1, 300 do deep[#deep + 1] = "<apply><minus/>" end
+deep[#deep + 1] = "<cn>1</cn>"
+for _ = 1, 300 do deep[#deep + 1] = "</apply>" end
+write("deep_ext.xml", [[<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3"
+      version="2">
+  <model id="deep_ext">
+    <listOfParameters>
+      <parameter id="p" value="1" constant="true"/>
+    </listOfParameters>
+    <listOfInitialAssignments>
+      <initialAssignment symbol="p">
+        <math xmlns="http://www.w3.org/1998/Math/MathML">]]
+  .. table.concat(deep) .. [[</math>
+      </initialAssignment>
+    </listOfInitialAssignments>
+  </model>
+</sbml>
+]])
+local deepm = write("deepmain.xml", HEAD .. [[
+  <model id="main">
+    <comp:listOfSubmodels>
+      <comp:submodel comp:id="E" comp:modelRef="EM"/>
+    </comp:listOfSubmodels>
+  </model>
+  <comp:listOfExternalModelDefinitions>
+    <comp:externalModelDefinition comp:id="EM" comp:source="deep_ext.xml"
+      comp:modelRef="deep_ext"/>
+  </comp:listOfExternalModelDefinitions>
+</sbml>
+]])
+t.raises(function() rk.sbml.load(deepm, { quiet = true }) end,
+  "deepmain.xml:12: external model definition 'EM': " .. dir
+  .. "/deep_ext.xml: line 10: elements nested 201 deep (at most 200 "
+  .. "supported", "a too deeply nested external file: refused, both named")
+
 -- an absolute path is a file
 local absf = write("abs.xml", HEAD .. ([[
   <model id="abs">

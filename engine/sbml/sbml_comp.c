@@ -142,6 +142,9 @@ static int check_external_files(CompSBMLDocumentPlugin_t *doc,
         rc = rkin_err_set(err, RKIN_EINVAL, "%s:%u: external model "
                           "definition '%s': source '%s' not found (looked "
                           "for %s)", path, line, id ? id : "?", src, full);
+      else if ((rc = sbml_check_nesting(full, err)))
+        rkin_err_prefix(err, "%s:%u: external model definition '%s': ", path,
+                        line, id ? id : "?");
     }
     free(id);
     free(src);
@@ -191,6 +194,18 @@ int sbml_comp_flatten(SBMLDocument_t *d, const char *path, rkin_err *err)
     return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
   }
   ConversionOption_setBoolValue(opt, 1);
+  ConversionProperties_addOption(props, opt);
+  ConversionOption_free(opt);
+  /* no validation of the documents before flattening: the flat model gets
+   * the import's own checks (function call graph, then libSBML's
+   * consistency check), which an external file would otherwise bypass */
+  opt = ConversionOption_createWithKeyAndType("performValidation",
+                                              CNV_TYPE_BOOL);
+  if (!opt) {
+    ConversionProperties_free(props);
+    return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
+  }
+  ConversionOption_setBoolValue(opt, 0);
   ConversionProperties_addOption(props, opt);
   rc = SBMLDocument_convert(d, props);
   ConversionOption_free(opt);

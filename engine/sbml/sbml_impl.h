@@ -12,6 +12,12 @@
  * a model no one writes by hand. */
 #define SBML_COMP_MAX_INSTANCES 10000
 
+/* Refuses (RKIN_ERANGE) a file whose XML elements nest deeper than
+ * libSBML's recursive reader can take, read by libxml2's streaming reader
+ * before libSBML sees it; a file that does not open or parse passes (the
+ * reader reports it). */
+int sbml_check_nesting(const char *path, rkin_err *err);
+
 /* Whether the document declares the comp package (hierarchical models). */
 int sbml_comp_used(SBMLDocument_t *d);
 

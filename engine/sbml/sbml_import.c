@@ -1986,14 +1986,14 @@ static void xml_quiet(void *arg, const char *msg, xmlParserSeverities sev,
   (void)loc;
 }
 
-static int check_nesting(ctx *c)
+int sbml_check_nesting(const char *path, rkin_err *err)
 {
-  gzFile z = gzopen(c->path, "rb");
+  gzFile z = gzopen(path, "rb");
   xmlTextReaderPtr r;
   int deep = 0, line = 0;
   if (!z) return 0;
   /* on failure xmlReaderForIO has closed z through xml_close */
-  r = xmlReaderForIO(xml_read, xml_close, z, c->path, NULL,
+  r = xmlReaderForIO(xml_read, xml_close, z, path, NULL,
                      XML_PARSE_NONET | XML_PARSE_NOERROR |
                      XML_PARSE_NOWARNING);
   if (!r) return 0;
@@ -2007,9 +2007,9 @@ static int check_nesting(ctx *c)
     }
   xmlFreeTextReader(r);
   if (deep)
-    return fail(c, RKIN_ERANGE, "line %d: elements nested %d deep (at most "
-                "%d supported: a formula this deep is not a model's)", line,
-                deep, MAX_XML_DEPTH);
+    return rkin_err_set(err, RKIN_ERANGE, "%s: line %d: elements nested %d "
+                        "deep (at most %d supported: a formula this deep is "
+                        "not a model's)", path, line, deep, MAX_XML_DEPTH);
   return 0;
 }
 
@@ -2026,7 +2026,7 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
   c.err = err;
   c.res = res;
   c.path = path;
-  if (check_nesting(&c)) return c.rc;
+  if ((c.rc = sbml_check_nesting(path, err))) return c.rc;
   d = readSBML(path);
   if (!d) return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
   if (SBMLDocument_getNumErrorsWithSeverity(d, LIBSBML_SEV_ERROR)
