@@ -289,12 +289,12 @@ static size_t expand(rkin_event *out, const rkin_dose *r, int rec,
    * jumps the sensitivity by R F dAMT / R), jump by F dAMT at t. */
   for (k = 0; keep && e->amount == 0 && r->evid != 3 && !r->ss
               && k <= r->addl; k++) {
-    double tn = t0 + k * r->ii, t = tn + e->lag;
+    double tn = t0 + k * r->ii, tl = tn + e->lag;
     if (r->rate == -2) {
-      PUSH(t, RKIN_EV_INF_ON, 0, tn);
-      PUSH(t + e->dur, RKIN_EV_INF_OFF, 0, tn);
+      PUSH(tl, RKIN_EV_INF_ON, 0, tn);
+      PUSH(tl + e->dur, RKIN_EV_INF_OFF, 0, tn);
     } else {
-      PUSH(t, RKIN_EV_BOLUS, 0, tn);
+      PUSH(tl, RKIN_EV_BOLUS, 0, tn);
     }
   }
 #undef PUSH

@@ -288,6 +288,26 @@ static void test_path(int mm)
   rkin_model_free(m);
 }
 
+/* A model without dose modifiers (F 1, no lag; the schedule's own
+ * events, which have none for a zero amount, are not enough): a zero
+ * bolus at 4 h (and 6 h) on the exact path, its derivative against the
+ * one-sided difference. */
+static void test_nomods(void)
+{
+  rkin_model *m = build(0, 0);
+  rkin_solver *s = m ? solver(m, RKIN_PATH_EXACT) : NULL;
+  double y[NT * NST], dy[NT * NST * NDIR], e;
+  rkin_err err;
+  int rc = !s || sens(s, 0, 1, y, dy, &err);
+  if (rc && s) diag("no modifiers: %s", err.msg);
+  e = rc ? HUGE_VAL : vs_onesided(s, 0, 1e-3, dy);
+  ok(e <= 1e-7, "exact, linear, no dose modifiers, bolus at amount 0: "
+     "d(states) / d(amount) = the one-sided difference (rel. %.1e, tol. "
+     "1e-7)", e);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
 /* The events themselves: with keep, a zero record gives value-0 events
  * at the lagged times (a D infusion's end D later); without, none; a
  * positive amount is unchanged by keep. */
@@ -349,10 +369,11 @@ static void test_records(void)
 int main(void)
 {
   rkin_init();
-  plan(24);
+  plan(25);
   test_records();
   test_expand();
   test_path(0);
   test_path(1);
+  test_nomods();
   return exit_status();
 }
