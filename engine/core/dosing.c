@@ -107,8 +107,10 @@ static int validate(const rkin_dose *prev, size_t idx, const rkin_dose *r,
                         "invalid (expected 0 bolus, > 0 infusion rate, -1 "
                         "rate or -2 duration from the model)", idx + 1,
                         r->rate);
-  if (r->rate < 0 && r->amount == 0 && r->evid != 2 && r->evid != 3
-      && !(r->ss == 1 && r->rate == -1 && r->ii == 0))
+  /* (RATE -2 with a zero amount is a zero dose: it runs at rate 0 over
+   * the model's D, its derivative by the amount the solver's to take) */
+  if (r->rate == -1 && r->amount == 0 && r->evid != 2 && r->evid != 3
+      && !(r->ss == 1 && r->ii == 0))
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: rate = %g "
                         "(modelled %s) needs an amount > 0", idx + 1,
                         r->rate, r->rate == -1 ? "rate" : "duration");
@@ -237,9 +239,11 @@ int rkin_dosing_effective(const rkin_dose *r, size_t idx, const double *mods,
   return RKIN_OK;
 }
 
-/* The record's events (into out when not NULL), or their number. */
+/* The record's events (into out when not NULL), or their number; keep:
+ * a zero effective amount still gives its events, with value 0 (see
+ * rkin_dosing_expand_rec). */
 static size_t expand(rkin_event *out, const rkin_dose *r, int rec,
-                     int epoch, const rkin_dose_eff *e)
+                     int epoch, const rkin_dose_eff *e, int keep)
 {
   size_t n = 0;
   int k, run = ss_running(r, e);
@@ -277,6 +281,22 @@ static size_t expand(rkin_event *out, const rkin_dose *r, int rec,
       PUSH(t, RKIN_EV_BOLUS, e->amount, tn);
     }
   }
+  /* A zero amount whose derivative is wanted: events of value 0 at the
+   * lagged times. A modelled duration D runs at rate 0 from t to t + D
+   * (its rate's derivative F dAMT / D forces the sensitivities there); a
+   * bolus, and an infusion of a given or modelled rate R (it lasts F AMT
+   * / R = 0 h, the derivative of its length F dAMT / R, so its end
+   * jumps the sensitivity by R F dAMT / R), jump by F dAMT at t. */
+  for (k = 0; keep && e->amount == 0 && r->evid != 3 && !r->ss
+              && k <= r->addl; k++) {
+    double tn = t0 + k * r->ii, tl = tn + e->lag;
+    if (r->rate == -2) {
+      PUSH(tl, RKIN_EV_INF_ON, 0, tn);
+      PUSH(tl + e->dur, RKIN_EV_INF_OFF, 0, tn);
+    } else {
+      PUSH(tl, RKIN_EV_BOLUS, 0, tn);
+    }
+  }
 #undef PUSH
   return n;
 }
@@ -297,7 +317,7 @@ size_t rkin_dosing_count_events(const rkin_dose *r)
   rkin_dose_eff e;
   if (!r || r->addl < 0) return 0;
   plain(r, &e);
-  return expand(NULL, r, 0, 0, &e);
+  return expand(NULL, r, 0, 0, &e, 0);
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
@@ -390,7 +410,7 @@ int rkin_dosing_add_many(rkin_dosing *d, const rkin_dose *doses, size_t n,
     plain(dose, &e);
     /* no event array when nothing expands (NULL + 0 is undefined) */
     d->n_ev += expand(d->ev ? d->ev + d->n_ev : NULL, dose,
-                      (int)d->n_rec - 1, d->epoch, &e);
+                      (int)d->n_rec - 1, d->epoch, &e, 0);
   }
   settle(d, n0);
   return RKIN_OK;
@@ -443,11 +463,13 @@ int rkin_dosing_expand(const rkin_dosing *d, const double *mods,
                        size_t n_states, rkin_event **ev, size_t *cap,
                        size_t *n_ev, rkin_err *err)
 {
-  return rkin_dosing_expand_rec(d, mods, 0, n_states, ev, cap, n_ev, err);
+  return rkin_dosing_expand_rec(d, mods, 0, n_states, NULL, ev, cap, n_ev,
+                                err);
 }
 
 int rkin_dosing_expand_rec(const rkin_dosing *d, const double *mods,
-                           size_t stride, size_t n_states, rkin_event **ev,
+                           size_t stride, size_t n_states,
+                           const unsigned char *keep, rkin_event **ev,
                            size_t *cap, size_t *n_ev, rkin_err *err)
 {
   size_t i, total = 0;
@@ -459,7 +481,7 @@ int rkin_dosing_expand_rec(const rkin_dosing *d, const double *mods,
                                     mods ? mods + i * stride : NULL,
                                     n_states, &e, err)))
       return rc;
-    total += expand(NULL, &d->rec[i], 0, 0, &e);
+    total += expand(NULL, &d->rec[i], 0, 0, &e, keep && keep[i]);
     if (total > RKIN_DOSING_MAX_EVENTS)
       return rkin_err_set(err, RKIN_ERANGE, "dose record %zu: the schedule "
                           "expands to more than %d events", i + 1,
@@ -473,7 +495,7 @@ int rkin_dosing_expand_rec(const rkin_dosing *d, const double *mods,
     if (r->evid == 3 || r->evid == 4 || r->ss == 1) epoch++;
     rkin_dosing_effective(r, i, mods ? mods + i * stride : NULL, n_states,
                           &e, NULL);
-    *n_ev += expand(*ev + *n_ev, r, (int)i, epoch, &e);
+    *n_ev += expand(*ev + *n_ev, r, (int)i, epoch, &e, keep && keep[i]);
   }
   qsort(*ev, *n_ev, sizeof **ev, event_cmp);
   return RKIN_OK;

@@ -12,7 +12,8 @@ typedef struct {
   double amount;  /* AMT, in the state's unit (MBq for activities) */
   double rate;    /* RATE: 0 bolus; > 0 zero-order infusion, unit/h,
                      lasting amount/rate h; -1 rate and -2 duration from
-                     the model (core/model.h dose modifiers) */
+                     the model (core/model.h dose modifiers); -2 with
+                     amount 0 is a zero dose (no events) */
   int cmt;        /* state index (0-based) */
   double ii;      /* II: interval between repeats, h (needed when addl > 0) */
   int addl;       /* ADDL: additional doses after the first */
@@ -104,9 +105,17 @@ int rkin_dosing_expand(const rkin_dosing *d, const double *mods,
                        size_t n_states, rkin_event **ev, size_t *cap,
                        size_t *n_ev, rkin_err *err);
 /* The same with each record's own modifiers (time-varying covariates):
- * record i's at mods + i * stride (stride 0: one set for all). */
+ * record i's at mods + i * stride (stride 0: one set for all). keep
+ * (NULL: none) flags the records whose events are made even when their
+ * amount F x AMT is 0 (a dose record, EVID 0 / 1, no SS): those whose
+ * amount's derivative a sensitivity run wants. Their events have value
+ * 0 and change no state: a BOLUS at each (lagged) dose time for a bolus
+ * or an infusion of a given or modelled rate (0 h long at a zero
+ * amount), INF_ON and INF_OFF D h apart for a modelled duration (RATE
+ * -2); the solver applies the jumps of the amount's derivative there. */
 int rkin_dosing_expand_rec(const rkin_dosing *d, const double *mods,
-                           size_t stride, size_t n_states, rkin_event **ev,
+                           size_t stride, size_t n_states,
+                           const unsigned char *keep, rkin_event **ev,
                            size_t *cap, size_t *n_ev, rkin_err *err);
 /* Checks every cmt against a model with n_states states. */
 int rkin_dosing_check(const rkin_dosing *d, size_t n_states, rkin_err *err);

@@ -63,7 +63,10 @@ typedef struct {
                               modifiers apply to it); 0: none. Forces the
                               augmented route. */
   int carrier;             /* state of the carrier (!= inject) */
-  double infusion_h;       /* 0: bolus at the cycle start */
+  double infusion_h;       /* 0: bolus at the cycle start; > 0: an
+                              infusion lasting infusion_h h, the dosed
+                              state's F scaling its rate (RATE -2 with
+                              D = infusion_h) */
   double interval_h;       /* administration to next administration */
   int threads;             /* 0: all cores */
   rkin_progress_fn progress;   /* NULL: none; called by rkin_regimen_run

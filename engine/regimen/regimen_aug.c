@@ -173,8 +173,11 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
   for (i = 0; i < no; i++) a.outputs[i] = rkin_model_output_name(m, i);
   aug_equations(r, &c, &a);
   /* the model's dose modifiers (F, ALAG, R, D) on its own states; the
-   * auxiliary states take no doses */
-  if (rkin_model_has_dose_mods(m)) {
+   * auxiliary states take no doses. An infusion lasts infusion_h: the
+   * records give RATE -2 with that D on the dosed states (rate F AMT /
+   * D; also at a zero activity, whose derivative is then that rate's
+   * F dAMT / D over the same hours; aug_dosing). */
+  if (rkin_model_has_dose_mods(m) || r->sp.infusion_h > 0) {
     size_t na = n + 2 * nr, k;
     int kind;
     if (!(mods = malloc(RKIN_MOD_N * na * sizeof *mods))) {
@@ -188,6 +191,12 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
       for (i = 0; i < n; i++)
         mods[(size_t)kind * na + i] =
           copy_node(&c, rkin_model_dose_mod_node(m, kind, i));
+    if (r->sp.infusion_h > 0) {
+      rkin_node dur = rkin_expr_const(c.dst, r->sp.infusion_h);
+      mods[(size_t)RKIN_MOD_DUR * na + (size_t)r->sp.inject] = dur;
+      if (r->sp.carrier_per_mbq > 0)
+        mods[(size_t)RKIN_MOD_DUR * na + (size_t)r->sp.carrier] = dur;
+    }
   }
   /* the model's events on its own states, their nodes copied */
   if (ne) {
@@ -255,7 +264,10 @@ int rg_aug_build(rkin_regimen *r, rkin_err *err)
 
 /* Dose records of one administration: record 0 the activity into
  * `inject`, record 1 (with a carrier) carrier_per_mbq x the activity into
- * `carrier`, same time and infusion length; none for a zero activity. */
+ * `carrier`, same time and infusion length (RATE -2: the augmented
+ * model's D, infusion_h). A zero activity gives zero-amount records: no
+ * dose, but the sensitivities' jumps by its derivative apply
+ * (rkin_solver_run_sensx). */
 static size_t aug_nrec(const rkin_regimen *r)
 {
   return r->sp.carrier_per_mbq > 0 ? 2 : 1;
@@ -269,14 +281,14 @@ static int aug_dosing(const rkin_regimen *r, double a_mbq, rkin_dosing **d,
   memset(dd, 0, sizeof dd);
   if (!(*d = rkin_dosing_new()))
     return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-  if (!(a_mbq > 0)) return RKIN_OK;
+  if (!(a_mbq > 0)) a_mbq = 0;   /* (-0 or below: none) */
   dd[0].amount = a_mbq;
   dd[0].cmt = r->sp.inject;
   dd[1].amount = a_mbq * r->sp.carrier_per_mbq;
   dd[1].cmt = r->sp.carrier;
   for (j = 0; j < nrec; j++) {
     int rc;
-    if (r->sp.infusion_h > 0) dd[j].rate = dd[j].amount / r->sp.infusion_h;
+    if (r->sp.infusion_h > 0) dd[j].rate = -2;
     if ((rc = rkin_dosing_add(*d, &dd[j], err))) return rc;
   }
   return RKIN_OK;
@@ -367,15 +379,16 @@ done:
  * cycle start) goes in and comes out at the cycle end; w[d] is this
  * cycle's activity's derivative along direction d (e_c for the gradient,
  * the line's direction for a line search), so its dose jumps the injected
- * state's sensitivity by 1000 w[d] MBq (an infusion of fixed duration: its
- * rate by 1000 w[d] / infusion_h too). The auxiliary states start at 0
+ * state's sensitivity by F 1000 w[d] MBq (an infusion of fixed duration:
+ * its rate by F 1000 w[d] / infusion_h), also at a zero activity (the
+ * one-sided derivative). The auxiliary states start at 0
  * each cycle, so do their sensitivities. Per region: dose and BED (nr)
  * and their derivatives gdose, gbed (nr x k); BED = D + 2 I / (a/b) as in
  * rg_cycle_aug. sc holds rg_aug_sens_size(r, k) doubles. */
 size_t rg_aug_sens_size(const rkin_regimen *r, size_t k)
 {
   size_t na = r->n + 2 * r->nr;
-  return na + 2 * na * k + 2 * k * aug_nrec(r) + r->nr * (k + 1);
+  return na + 2 * na * k + k * aug_nrec(r) + r->nr * (k + 1);
 }
 
 int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
@@ -386,7 +399,7 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   rkin_regimen *r = ws->r;
   size_t n = r->n, nr = r->nr, na = n + 2 * nr, q, j, m, nrec = aug_nrec(r);
   double *ya = sc, *dy0 = ya + na, *dye = dy0 + na * k, *damt = dye + na * k;
-  double *drec = damt + k * nrec, *tq = drec + k * nrec, *dtq = tq + nr;
+  double *tq = damt + k * nrec, *dtq = tq + nr;
   double per[2];
   rkin_solve_req rq = {0};
   rkin_solve_res rs = {0};
@@ -394,35 +407,23 @@ int rg_cycle_aug_sens(rg_ws *ws, size_t i, double *y, double *S,
   rkin_sens_res sr = {0};
   rkin_dosing *d = NULL;
   int rc;
-  /* A zero activity has no dose record whose amount could move: a bolus
-   * is given as RG_ZERO_MBQ (far below any tolerance: the values do not
-   * change) so that its derivative is the solver's jump at that dose,
-   * with the dosed state's F and ALAG applied as for any other activity.
-   * Not an infusion: its duration's derivative F (damt - amt drec / R) / R
-   * would cancel two numbers of order 1/R; an infusion's derivative at a
-   * zero activity is left out (the optimiser's activities are > 0 unless
-   * min_gbq and min_cycle_gbq are both 0). */
-  if (!(a_mbq > 0) && !(r->sp.infusion_h > 0)) a_mbq = RG_ZERO_MBQ;
   if ((rc = aug_begin(ws, i, y, ya, a_mbq, &d, &rq, err))) goto done;
   rq.dosing = d;
   memcpy(dy0, S, n * k * sizeof *dy0);
   memset(dy0 + n * k, 0, 2 * nr * k * sizeof *dy0);
-  /* damt and drec are n_dir x n_records: the carrier record moves with
-   * the activity, carrier_per_mbq times as much */
+  /* damt is n_dir x n_records: the carrier record moves with the
+   * activity, carrier_per_mbq times as much (an infusion's rate follows
+   * through D: no drec) */
   per[0] = 1;
   per[1] = r->sp.carrier_per_mbq;
   for (m = 0; m < k; m++)
-    for (j = 0; j < nrec; j++) {
-      double a = 1000.0 * w[m] * per[j];   /* MBq per GBq */
-      damt[m * nrec + j] = a;
-      drec[m * nrec + j] = r->sp.infusion_h > 0 ? a / r->sp.infusion_h : 0;
-    }
+    for (j = 0; j < nrec; j++)
+      damt[m * nrec + j] = 1000.0 * w[m] * per[j];   /* MBq per GBq */
   rs.tia = tq;
   rs.y_end = ya;
   sq.n_dir = k;
   sq.dy0 = dy0;
-  sq.damt = a_mbq > 0 ? damt : NULL;
-  sq.drec = a_mbq > 0 && r->sp.infusion_h > 0 ? drec : NULL;
+  sq.damt = damt;
   sr.dtia = dtq;
   sr.dy_end = dye;
   rc = rkin_solver_run_sensx(ws->solver, &rq, &sq, &rs, &sr, err);

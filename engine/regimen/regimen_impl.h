@@ -72,10 +72,6 @@ int rg_parallel(rkin_regimen *r, size_t n, rg_task_fn fn, void *ctx,
 
 /* Largest model the eigen route takes (fixed scratch in the kernel). */
 #define RG_EIGEN_MAX 64
-/* The activity (MBq) a zero-activity bolus cycle is given with on the
- * gradient route (rg_cycle_aug_sens): a dose record whose amount the
- * sensitivities can move, 1e-200 MBq changing no value. */
-#define RG_ZERO_MBQ 1e-200
 
 /* Eigen route (regimen_kernel.c): builds patient i's kernel; returns 0,
  * 1 when the patient must use the augmented route (ill-conditioned

@@ -65,6 +65,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->ss_S);
   free(s->sx);
   free(s->zdir);
+  free(s->keep);
   if (s->ss_perm) gsl_permutation_free(s->ss_perm);
   free(s);
 }
@@ -546,7 +547,8 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
   case RKIN_EV_INF_OFF:
     *r -= e->value;
     if (!before_t0 && s->sens_jumps) sens_jump(s, e);
-    if (fabs(*r) <= 1e-12 * e->value) {
+    /* (not at a zero-amount infusion's end: others' drate stays) */
+    if (e->value > 0 && fabs(*r) <= 1e-12 * e->value) {
       size_t d;
       *r = 0;
       for (d = 0; s->sens_jumps && d < s->n_dir; d++)
@@ -652,19 +654,23 @@ static int run_events(rkin_solver *s, const rkin_solve_req *r,
   s->mods_on = r->dosing && (rkin_model_has_dose_mods(s->m)
                              || rkin_dosing_needs_model(r->dosing));
   s->mods_stride = 0;
-  if (!s->mods_on) {
+  if (!s->mods_on && !s->keep_on) {
     s->ev = rkin_dosing_events(r->dosing);
     s->nev = rkin_dosing_nevents(r->dosing);
     return RKIN_OK;
   }
-  if ((rc = rkin_model_dose_mods(s->m, p, s->mods, err))) return rc;
+  if (s->mods_on && (rc = rkin_model_dose_mods(s->m, p, s->mods, err)))
+    return rc;
   s->mods_stride = 0;
-  if (r->rec_params && (rc = record_mods(s, r, err))) return rc;
+  if (s->mods_on && r->rec_params && (rc = record_mods(s, r, err)))
+    return rc;
   /* (recmods may be left from an earlier run: only a stride says it is
    * this run's) */
-  if ((rc = rkin_dosing_expand_rec(r->dosing, s->mods_stride ? s->recmods
-                                   : s->mods, s->mods_stride, s->n,
-                                   &s->evbuf, &s->cap_evbuf, &s->nev, err)))
+  if ((rc = rkin_dosing_expand_rec(r->dosing, !s->mods_on ? NULL
+                                   : s->mods_stride ? s->recmods : s->mods,
+                                   s->mods_stride, s->n,
+                                   s->keep_on ? s->keep : NULL, &s->evbuf,
+                                   &s->cap_evbuf, &s->nev, err)))
     return rc;
   s->ev = s->evbuf;
   return RKIN_OK;
@@ -793,6 +799,7 @@ int rkin_solver_run(rkin_solver *s, const rkin_solve_req *req,
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run: NULL argument");
   res->n_steps = 0;
   s->sens_mods = 0;
+  s->keep_on = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;
   p = req->params ? req->params : rkin_model_defaults(s->m);
@@ -1012,6 +1019,35 @@ static const double *zero_dir(rkin_solver *s, size_t nd, rkin_err *err)
   return s->zdir;
 }
 
+/* The records of zero amount whose amount moves along some direction
+ * (damt != 0) into s->keep: a zero amount gives no events, but its
+ * derivative is a jump at the (lagged) dose time, or a rate's derivative
+ * over the modelled duration, so their events are made (value 0; see
+ * rkin_dosing_expand_rec). s->keep_on: any. */
+static int keep_zero(rkin_solver *s, const rkin_dosing *dg,
+                     const rkin_sens_req *sq, rkin_err *err)
+{
+  size_t nrec = s->n_rec, nd = sq->n_dir, i, d;
+  s->keep_on = 0;
+  if (!sq->damt || !nrec) return RKIN_OK;
+  if (nrec > s->cap_keep) {
+    unsigned char *k = realloc(s->keep, nrec);
+    if (!k)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu dose "
+                          "records", nrec);
+    s->keep = k;
+    s->cap_keep = nrec;
+  }
+  for (i = 0; i < nrec; i++) {
+    s->keep[i] = 0;
+    if (rkin_dosing_record(dg, i)->amount != 0) continue;
+    for (d = 0; d < nd && !s->keep[i]; d++)
+      s->keep[i] = sq->damt[d * nrec + i] != 0;
+    s->keep_on |= s->keep[i];
+  }
+  return RKIN_OK;
+}
+
 int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
                           const rkin_sens_req *sq, rkin_solve_res *res,
                           rkin_sens_res *sr, rkin_err *err)
@@ -1052,6 +1088,7 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
       return rkin_err_set(err, RKIN_EINVAL, "sensitivity of dose record %zu "
                           "in direction %zu is not finite", i % s->n_rec + 1,
                           i / s->n_rec + 1);
+  if ((rc = keep_zero(s, req->dosing, sq, err))) return rc;
   p = req->params ? req->params : rkin_model_defaults(s->m);
   if (!(dir = sq->dir ? sq->dir : zero_dir(s, nd, err)))
     return RKIN_ENOMEM;
@@ -1104,6 +1141,7 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
   }
   s->sens_mods = 0;
   s->sens_jumps = 0;
+  s->keep_on = 0;
   s->damt = s->drec = NULL;
   if (s->use_cv) rkin_cvpath_sens(s->cv, NULL, 0, NULL, NULL, NULL, NULL);
   res->n_steps = steps;

@@ -217,7 +217,13 @@ int rkin_solver_run_sens(rkin_solver *s, const rkin_solve_req *req,
  * order; NULL: 0). A dose amount's sensitivity is a jump of the dosed
  * state's sensitivity at the dose (F times damt for a bolus); an
  * infusion with a given rate lasts F AMT / RATE, so damt moves its end
- * and drec its rate (both together keep the duration). */
+ * and drec its rate (both together keep the duration). A record of
+ * amount 0 whose damt is not 0 still gives its dose events (changing no
+ * state), so its derivative is the one-sided one at 0: a bolus, or an
+ * infusion of a given or modelled rate (0 h long, its length's
+ * derivative F damt / RATE), jumps the dosed state's sensitivity by F
+ * damt at the dose time plus ALAG; an infusion of modelled duration D
+ * (RATE -2) forces it at rate F damt / D from then for D h. */
 typedef struct {
   size_t n_dir;
   const double *dir;   /* n_dir x n_params, or NULL */

@@ -84,6 +84,11 @@ struct rkin_solver {
   size_t cap_sx;
   double *zdir;       /* zero directions (parameters not moving) */
   size_t cap_zdir;
+  /* Records of zero amount whose amount moves (damt): their events are
+   * made all the same (value 0) so the jumps apply (keep_on: any). */
+  unsigned char *keep;
+  size_t cap_keep;
+  int keep_on;
 };
 
 /* The dose modifiers (RKIN_MOD_N x n) and, with sensitivities on, their

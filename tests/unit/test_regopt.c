@@ -772,9 +772,9 @@ static void test_vertex_confidence(void)
   rkin_model_free(m);
 }
 
-/* sat_model with dose modifiers on the injected state P: F = 0.6 and a
- * lag of 2 h (NONMEM F1, ALAG1). */
-static rkin_model *sat_model_mods(void)
+/* sat_model with dose modifiers on the injected state P: F = f and a
+ * lag of lag h (NONMEM F1, ALAG1). */
+static rkin_model *sat_model_mods(double f, double lag)
 {
   rkin_model *m = sat_model();
   rkin_graph *g = (rkin_graph *)rkin_model_graph(m);
@@ -782,8 +782,8 @@ static rkin_model *sat_model_mods(void)
   rkin_err err;
   size_t j;
   for (j = 0; j < RKIN_MOD_N * 3; j++) nodes[j] = -1;
-  nodes[RKIN_MOD_F * 3 + 0] = rkin_expr_const(g, 0.6);
-  nodes[RKIN_MOD_LAG * 3 + 0] = rkin_expr_const(g, 2.0);
+  nodes[RKIN_MOD_F * 3 + 0] = rkin_expr_const(g, f);
+  nodes[RKIN_MOD_LAG * 3 + 0] = rkin_expr_const(g, lag);
   if (m && rkin_model_set_dose_mods(m, nodes, &err)) {
     diag("dose modifiers: %s", err.msg);
     rkin_model_free(m);
@@ -799,48 +799,99 @@ static rkin_model *sat_model_mods(void)
  * (-3 f(0) + 4 f(h) - f(2h)) / 2h of rkin_regimen_evaluate (h = 1e-3
  * GBq; truncation about h^2/3 times the third derivative, like the
  * central differences above). Putting the derivative in at t0 without F
- * and the lag (the earlier route) is 1/0.6 too large and too early. */
+ * and the lag (an earlier route) is 1/0.6 too large and too early;
+ * leaving it out (infusions, earlier) gives 0. Cases: boluses, 4 h
+ * infusions (the zero-amount record runs at rate 0 over the 4 h, its
+ * rate's derivative F dA / 4 h), and 4 h infusions with a carrier (two
+ * zero-amount records moving together), each with the zero cycle second
+ * and first. */
 static void test_zero_cycle_mods(void)
 {
   static const double pv[6] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
-  static const double a[3] = {5, 0, 3};
+  static const double plans[2][3] = {{5, 0, 3}, {0, 5, 3}};
+  static const char *const what[3] = {"F 0.6 and ALAG 2 h, boluses",
+                                      "F 0.6 and ALAG 2 h, 4 h infusions",
+                                      "carrier 0.2 per MBq, 4 h infusions"};
   const rkin_organ *kid = rkin_organ_find("kidney", NULL);
   const rkin_organ *tum = rkin_organ_find("tumour", NULL);
   rkin_region rg[2] = {{"kidney", 1, 0.3, 0, kid->lq},
                        {"tumour", 2, 0.05, 0, tum->lq}};
-  rkin_model *m = sat_model_mods();
+  rkin_model *m = sat_model_mods(0.6, 2.0), *mc = carrier_model();
   rkin_err err;
-  int inf;
-  /* boluses only: an infusion's derivative at a zero activity is left
-   * out (regimen_aug.c says why) */
-  for (inf = 0; inf < 1; inf++) {
-    rkin_regimen *r;
-    double cb[2], gb[6], f0[2], f1[2], f2[2], ap[3], worst = 0, h = 1e-3;
-    size_t q;
-    int rc;
-    infusion_h = inf ? 4 : 0;
-    r = m ? make(m, pv, 1, rg, 2, 0, 1344) : NULL;
-    infusion_h = 0;
-    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
-    if (rc && r) diag("zero cycle, gradient: %s", err.msg);
-    memcpy(ap, a, sizeof ap);
-    rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f0, &err);
-    ap[1] = h;
-    rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f1, &err);
-    ap[1] = 2 * h;
-    rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f2, &err);
-    if (rc && r) diag("zero cycle: %s", err.msg);
-    for (q = 0; !rc && q < 2; q++) {
-      double fd = (-3 * f0[q] + 4 * f1[q] - f2[q]) / (2 * h);
-      worst = fmax(worst, fabs(gb[q * 3 + 1] - fd) / fabs(fd));
+  int cs, z;
+  for (cs = 0; cs < 3; cs++)
+    for (z = 0; z < 2; z++) {
+      rkin_regimen *r;
+      const double *a = plans[z];
+      double cb[2], gb[6], f0[2], f1[2], f2[2], ap[3], worst = 0, h = 1e-3;
+      size_t q, c = z ? 0 : 1;
+      int rc;
+      infusion_h = cs ? 4 : 0;
+      carrier_per_mbq = cs == 2 ? 0.2 : 0;
+      r = m && mc ? make(cs == 2 ? mc : m, pv, 1, rg, 2, 0, 1344) : NULL;
+      infusion_h = 0;
+      carrier_per_mbq = 0;
+      rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+      if (rc && r) diag("zero cycle, gradient: %s", err.msg);
+      memcpy(ap, a, sizeof ap);
+      rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f0, &err);
+      ap[c] = h;
+      rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f1, &err);
+      ap[c] = 2 * h;
+      rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f2, &err);
+      if (rc && r) diag("zero cycle: %s", err.msg);
+      for (q = 0; !rc && q < 2; q++) {
+        double fd = (-3 * f0[q] + 4 * f1[q] - f2[q]) / (2 * h);
+        worst = fmax(worst, fabs(gb[q * 3 + c] - fd) / fabs(fd));
+      }
+      ok(!rc && worst < 1e-4, "%s, cycle %zu of 0 GBq: d(cumulative BED) "
+         "/ d(its activity) = the one-sided difference (rel. %.1e, tol. "
+         "1e-4)", what[cs], c + 1, worst);
+      rkin_regimen_free(r);
     }
-    ok(!rc && worst < 1e-4, "F 0.6 and ALAG 2 h on the injected state, %s: "
-       "d(cumulative BED) / d(activity) at a zero-activity cycle = the "
-       "one-sided difference (rel. %.1e, tol. 1e-4)",
-       inf ? "4 h infusions" : "boluses", worst);
-    rkin_regimen_free(r);
-  }
   rkin_model_free(m);
+  rkin_model_free(mc);
+}
+
+/* An infusion lasts infusion_h whatever the injected state's F, which
+ * scales its rate (F A / infusion_h over infusion_h; the records are
+ * RATE -2 with the augmented model's D): the saturable model with F 0.5
+ * given 2a GBq per cycle has the cumulative BEDs of the model without F
+ * given a (the same input over the same hours; 1e-9: the two integrate
+ * different numbers through CVODES at rtol 1e-8). A given rate A / 4 h
+ * (the records before) would run 2a for 0.5 x 4 h instead. */
+static void test_infusion_f(void)
+{
+  static const double pv[6] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
+  static const double a[3] = {6, 4, 2}, a2[3] = {12, 8, 4};
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  rkin_region rg[2] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq}};
+  rkin_model *m = sat_model(), *mf = sat_model_mods(0.5, 0);
+  rkin_regimen *r, *rf;
+  double b[2], bf[2], ap[3], worst = 0;
+  rkin_err err;
+  size_t q;
+  int rc;
+  infusion_h = 4;
+  r = m ? make(m, pv, 1, rg, 2, 0, 1344) : NULL;
+  rf = mf ? make(mf, pv, 1, rg, 2, 0, 1344) : NULL;
+  infusion_h = 0;
+  memcpy(ap, a, sizeof ap);
+  rc = !r || !rf || rkin_regimen_evaluate(r, 0, 3, ap, NULL, b, &err);
+  memcpy(ap, a2, sizeof ap);
+  rc = rc || rkin_regimen_evaluate(rf, 0, 3, ap, NULL, bf, &err);
+  if (rc && r && rf) diag("infusion with F: %s", err.msg);
+  for (q = 0; !rc && q < 2; q++)
+    worst = fmax(worst, fabs(bf[q] - b[q]) / b[q]);
+  ok(!rc && worst < 1e-9, "4 h infusions, F 0.5 on the injected state "
+     "and twice the activity = no F (cumulative BEDs, rel. %.1e, tol. "
+     "1e-9)", worst);
+  rkin_regimen_free(r);
+  rkin_regimen_free(rf);
+  rkin_model_free(m);
+  rkin_model_free(mf);
 }
 
 int main(void)
@@ -849,6 +900,7 @@ int main(void)
   test_gradients();
   test_carrier();
   test_zero_cycle_mods();
+  test_infusion_f();
   test_vs_cobyla();
   test_infusion();
   test_kkt();
