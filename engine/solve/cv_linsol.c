@@ -14,12 +14,16 @@
  * SUNDlsMat_denseGETRF/GETRS - partial pivoting with whole-row
  * interchanges, unit-lower L and U stored in place - so results and
  * failure flags are those of SUNDIALS' solver; only the two function
- * pointers CVODES calls per step change. */
+ * pointers CVODES calls per step change. The vectors are serial (the
+ * CVODES path's and their clones): their data are read directly, which
+ * spares two calls through SUNDIALS' generic dispatch per solve. */
 #include "solve/cv_linsol.h"
+#include "solve/cv_pair.h"
 
 #include <math.h>
 #include <string.h>
 
+#include <nvector/nvector_serial.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
@@ -53,7 +57,9 @@ static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
   return 0;
 }
 
-/* b := A^-1 b from the factors of lu_factor. */
+/* b := A^-1 b from the factors of lu_factor. The inner loops go by
+ * pairs (cv_pair.h); each b[i] gets the same operations in the same order
+ * as in SUNDlsMat_denseGETRS, so the solution is bit-identical to it. */
 static void lu_solve(const double *a, sunindextype n, const sunindextype *piv,
                      double *b)
 {
@@ -67,13 +73,19 @@ static void lu_solve(const double *a, sunindextype n, const sunindextype *piv,
   for (k = 0; k < n - 1; k++) {
     const double *ck = a + k * n;
     double bk = b[k];
-    for (i = k + 1; i < n; i++) b[i] -= ck[i] * bk;
+    rkin_pair v = {bk, bk};
+    for (i = k + 1; i + 2 <= n; i += 2)
+      rkin_st2(b + i, rkin_ld2(b + i) - rkin_ld2(ck + i) * v);
+    if (i < n) b[i] -= ck[i] * bk;
   }
   for (k = n - 1; k >= 0; k--) {
     const double *ck = a + k * n;
     double bk = b[k] / ck[k];
+    rkin_pair v = {bk, bk};
     b[k] = bk;
-    for (i = 0; i < k; i++) b[i] -= ck[i] * bk;
+    for (i = 0; i + 2 <= k; i += 2)
+      rkin_st2(b + i, rkin_ld2(b + i) - rkin_ld2(ck + i) * v);
+    if (i < k) b[i] -= ck[i] * bk;
   }
 }
 
@@ -94,11 +106,10 @@ static int solve(SUNLinearSolver s, SUNMatrix A, N_Vector x, N_Vector b,
                  sunrealtype tol)
 {
   SUNLinearSolverContent_Dense c = CONTENT(s);
-  double *xd = N_VGetArrayPointer(x);
+  double *xd = NV_DATA_S(x);
   (void)tol;
-  if (x != b)
-    memcpy(xd, N_VGetArrayPointer(b), (size_t)c->N * sizeof *xd);
-  lu_solve(SUNDenseMatrix_Data(A), c->N, c->pivots, xd);
+  if (x != b) memcpy(xd, NV_DATA_S(b), (size_t)c->N * sizeof *xd);
+  lu_solve(SM_DATA_D(A), c->N, c->pivots, xd);
   c->last_flag = SUNLS_SUCCESS;
   return SUNLS_SUCCESS;
 }

@@ -166,6 +166,7 @@ static int rhs_linear(rkin_cvpath *c, double t, const double *y, double *yd)
 {
   const size_t *row = c->row, *col = c->col;
   const double *val = c->val;
+  double chk = 0.0;
   size_t i, k;
   for (i = 0; i < c->nsys; i++) {
     double s = 0.0;
@@ -174,13 +175,17 @@ static int rhs_linear(rkin_cvpath *c, double t, const double *y, double *yd)
   }
   if (c->has_rate)
     for (i = 0; i < c->n; i++) yd[i] += c->rate[i];
-  for (i = 0; i < c->n; i++)
-    if (!isfinite(yd[i])) {
-      c->bad = BAD_RHS;
-      c->bad_index = (int)i;
-      c->bad_t = t;
-      return -1;
-    }
+  /* x - x is 0 for a finite x and NaN otherwise: one test per call, the
+   * equation is looked for only when it fails. */
+  for (i = 0; i < c->n; i++) chk += yd[i] - yd[i];
+  if (chk != 0.0)
+    for (i = 0; i < c->n; i++)
+      if (!isfinite(yd[i])) {
+        c->bad = BAD_RHS;
+        c->bad_index = (int)i;
+        c->bad_t = t;
+        return -1;
+      }
   return 0;
 }
 
