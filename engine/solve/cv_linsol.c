@@ -30,7 +30,9 @@
 #define CONTENT(s) ((SUNLinearSolverContent_Dense)(s)->content)
 
 /* Column-major a (n x n) into its LU factors with row pivots piv. Returns
- * 0, or k + 1 when the pivot of column k is zero (singular). */
+ * 0, or k + 1 when the pivot of column k is zero (singular). The update
+ * of the trailing columns goes by pairs (cv_pair.h), elementwise the same
+ * operations as SUNDlsMat_denseGETRF's. */
 static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
 {
   sunindextype i, j, k, l;
@@ -50,8 +52,11 @@ static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
     for (i = k + 1; i < n; i++) ck[i] *= r;
     for (j = k + 1; j < n; j++) {
       double *cj = a + j * n, m = cj[k];
-      if (m != 0.0)
-        for (i = k + 1; i < n; i++) cj[i] -= m * ck[i];
+      rkin_pair v = {m, m};
+      if (m == 0.0) continue;
+      for (i = k + 1; i + 2 <= n; i += 2)
+        rkin_st2(cj + i, rkin_ld2(cj + i) - v * rkin_ld2(ck + i));
+      if (i < n) cj[i] -= m * ck[i];
     }
   }
   return 0;
@@ -92,13 +97,13 @@ static void lu_solve(const double *a, sunindextype n, const sunindextype *piv,
 static int setup(SUNLinearSolver s, SUNMatrix A)
 {
   SUNLinearSolverContent_Dense c = CONTENT(s);
-  sunindextype n = SUNDenseMatrix_Rows(A);
-  if (SUNMatGetID(A) != SUNMATRIX_DENSE || SUNDenseMatrix_Columns(A) != n
+  sunindextype n;
+  if (SUNMatGetID(A) != SUNMATRIX_DENSE || (n = SM_ROWS_D(A)) != SM_COLUMNS_D(A)
       || n != c->N) {
     c->last_flag = SUNLS_ILL_INPUT;
     return SUNLS_ILL_INPUT;
   }
-  c->last_flag = lu_factor(SUNDenseMatrix_Data(A), n, c->pivots);
+  c->last_flag = lu_factor(SM_DATA_D(A), n, c->pivots);
   return c->last_flag > 0 ? SUNLS_LUFACT_FAIL : SUNLS_SUCCESS;
 }
 
