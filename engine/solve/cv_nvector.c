@@ -14,6 +14,7 @@
 #include "solve/cv_pair.h"
 
 #include <math.h>
+#include <stdint.h>
 
 #include <nvector/nvector_serial.h>
 
@@ -21,22 +22,39 @@
 #define DAT(v) NV_DATA_S(v)
 
 /* The loops below go two elements at a time as one SSE2 pair
- * (cv_pair.h), loading
- * both operands before storing: z may be x or y itself. Each element gets
- * the same IEEE operations as SUNDIALS' loop, so results are bit-identical
- * to its serial vector; on a 7-vector N_VLinearSum went 73 -> 54 -> 33
- * instructions (scalar, paired scalar, pairs as vectors). CVODES'
- * predictor makes q (q + 1) / 2 calls per step with a = b = 1 (14 of the
- * peer model's 20 per step), hence that case without multiplications. */
+ * (cv_pair.h), loading both operands before storing: z may be x or y
+ * itself. Each element gets the same IEEE operations as SUNDIALS' loop,
+ * so results are bit-identical to its serial vector. CVODES' predictor
+ * makes q (q + 1) / 2 calls per step with a = b = 1 (14 of the peer
+ * model's 20 per step), hence that case without multiplications, four
+ * elements per turn. On bench_cohort (callgrind) N_VLinearSum went from
+ * 58 to 47 instructions per call on average. */
+/* c == 1.0 by its bits: an integer compare instead of the floating
+ * compare's NaN-aware sequence (11 instructions for the two tests). */
+static inline int is_one(double c)
+{
+  uint64_t u;
+  memcpy(&u, &c, sizeof u);
+  return u == UINT64_C(0x3ff0000000000000);
+}
+
 static void linear_sum(sunrealtype a, N_Vector x, sunrealtype b, N_Vector y,
                        N_Vector z)
 {
   const double *xd = DAT(x), *yd = DAT(y);
   double *zd = DAT(z);
   size_t i, n = LEN(x);
-  if (a == 1.0 && b == 1.0) {
-    for (i = 0; i + 2 <= n; i += 2)
+  if (is_one(a) && is_one(b)) {
+    for (i = 0; i + 4 <= n; i += 4) {
+      rkin_pair s0 = rkin_ld2(xd + i) + rkin_ld2(yd + i);
+      rkin_pair s1 = rkin_ld2(xd + i + 2) + rkin_ld2(yd + i + 2);
+      rkin_st2(zd + i, s0);
+      rkin_st2(zd + i + 2, s1);
+    }
+    if (i + 2 <= n) {
       rkin_st2(zd + i, rkin_ld2(xd + i) + rkin_ld2(yd + i));
+      i += 2;
+    }
     if (i < n) zd[i] = xd[i] + yd[i];
     return;
   }
