@@ -14,19 +14,25 @@
  * SUNDlsMat_denseGETRF/GETRS - partial pivoting with whole-row
  * interchanges, unit-lower L and U stored in place - so results and
  * failure flags are those of SUNDIALS' solver; only the two function
- * pointers CVODES calls per step change. */
+ * pointers CVODES calls per step change. The vectors are serial (the
+ * CVODES path's and their clones): their data are read directly, which
+ * spares two calls through SUNDIALS' generic dispatch per solve. */
 #include "solve/cv_linsol.h"
+#include "solve/cv_pair.h"
 
 #include <math.h>
 #include <string.h>
 
+#include <nvector/nvector_serial.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
 #define CONTENT(s) ((SUNLinearSolverContent_Dense)(s)->content)
 
 /* Column-major a (n x n) into its LU factors with row pivots piv. Returns
- * 0, or k + 1 when the pivot of column k is zero (singular). */
+ * 0, or k + 1 when the pivot of column k is zero (singular). The update
+ * of the trailing columns goes by pairs (cv_pair.h), elementwise the same
+ * operations as SUNDlsMat_denseGETRF's. */
 static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
 {
   sunindextype i, j, k, l;
@@ -46,14 +52,19 @@ static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
     for (i = k + 1; i < n; i++) ck[i] *= r;
     for (j = k + 1; j < n; j++) {
       double *cj = a + j * n, m = cj[k];
-      if (m != 0.0)
-        for (i = k + 1; i < n; i++) cj[i] -= m * ck[i];
+      rkin_pair v = {m, m};
+      if (m == 0.0) continue;
+      for (i = k + 1; i + 2 <= n; i += 2)
+        rkin_st2(cj + i, rkin_ld2(cj + i) - v * rkin_ld2(ck + i));
+      if (i < n) cj[i] -= m * ck[i];
     }
   }
   return 0;
 }
 
-/* b := A^-1 b from the factors of lu_factor. */
+/* b := A^-1 b from the factors of lu_factor. The inner loops go by
+ * pairs (cv_pair.h); each b[i] gets the same operations in the same order
+ * as in SUNDlsMat_denseGETRS, so the solution is bit-identical to it. */
 static void lu_solve(const double *a, sunindextype n, const sunindextype *piv,
                      double *b)
 {
@@ -67,26 +78,32 @@ static void lu_solve(const double *a, sunindextype n, const sunindextype *piv,
   for (k = 0; k < n - 1; k++) {
     const double *ck = a + k * n;
     double bk = b[k];
-    for (i = k + 1; i < n; i++) b[i] -= ck[i] * bk;
+    rkin_pair v = {bk, bk};
+    for (i = k + 1; i + 2 <= n; i += 2)
+      rkin_st2(b + i, rkin_ld2(b + i) - rkin_ld2(ck + i) * v);
+    if (i < n) b[i] -= ck[i] * bk;
   }
   for (k = n - 1; k >= 0; k--) {
     const double *ck = a + k * n;
     double bk = b[k] / ck[k];
+    rkin_pair v = {bk, bk};
     b[k] = bk;
-    for (i = 0; i < k; i++) b[i] -= ck[i] * bk;
+    for (i = 0; i + 2 <= k; i += 2)
+      rkin_st2(b + i, rkin_ld2(b + i) - rkin_ld2(ck + i) * v);
+    if (i < k) b[i] -= ck[i] * bk;
   }
 }
 
 static int setup(SUNLinearSolver s, SUNMatrix A)
 {
   SUNLinearSolverContent_Dense c = CONTENT(s);
-  sunindextype n = SUNDenseMatrix_Rows(A);
-  if (SUNMatGetID(A) != SUNMATRIX_DENSE || SUNDenseMatrix_Columns(A) != n
+  sunindextype n;
+  if (SUNMatGetID(A) != SUNMATRIX_DENSE || (n = SM_ROWS_D(A)) != SM_COLUMNS_D(A)
       || n != c->N) {
     c->last_flag = SUNLS_ILL_INPUT;
     return SUNLS_ILL_INPUT;
   }
-  c->last_flag = lu_factor(SUNDenseMatrix_Data(A), n, c->pivots);
+  c->last_flag = lu_factor(SM_DATA_D(A), n, c->pivots);
   return c->last_flag > 0 ? SUNLS_LUFACT_FAIL : SUNLS_SUCCESS;
 }
 
@@ -94,11 +111,10 @@ static int solve(SUNLinearSolver s, SUNMatrix A, N_Vector x, N_Vector b,
                  sunrealtype tol)
 {
   SUNLinearSolverContent_Dense c = CONTENT(s);
-  double *xd = N_VGetArrayPointer(x);
+  double *xd = NV_DATA_S(x);
   (void)tol;
-  if (x != b)
-    memcpy(xd, N_VGetArrayPointer(b), (size_t)c->N * sizeof *xd);
-  lu_solve(SUNDenseMatrix_Data(A), c->N, c->pivots, xd);
+  if (x != b) memcpy(xd, NV_DATA_S(b), (size_t)c->N * sizeof *xd);
+  lu_solve(SM_DATA_D(A), c->N, c->pivots, xd);
   c->last_flag = SUNLS_SUCCESS;
   return SUNLS_SUCCESS;
 }

@@ -14,7 +14,10 @@
  *   bench_cohort --profile N           only the CVODES cohort, one thread,
  *                                      N patients (for callgrind), and its
  *                                      error vs the reference table
- *   bench_cohort --ratio R [PEERS_DIR] only the CPU-time rounds vs deSolve */
+ *   bench_cohort --ratio R [PEERS_DIR] only the CPU-time rounds vs deSolve
+ *   bench_cohort --dump N              the CVODES cohort's TIAs (one thread,
+ *                                      N patients, %.17g per line), to
+ *                                      compare two builds' outputs */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +277,20 @@ int main(int argc, char **argv)
     free(cv);
     free(ref);
     return rc;
+  }
+  if (m && k && cv && argc > 2 && !strcmp(argv[1], "--dump")) {
+    size_t n = (size_t)atol(argv[2]), i;
+    long st;
+    if (n < 1 || n > nmax) n = 1000;
+    peer_population(n, k);
+    if (run(m, RKIN_PATH_CVODES, 1, n, k, cv, &st) < 0) return 1;
+    for (i = 0; i < n * PEER_NCYCLE; i++) printf("%.17g\n", cv[i]);
+    rkin_model_free(m);
+    free(k);
+    free(ex);
+    free(cv);
+    free(ref);
+    return 0;
   }
   if (argc > 2 && !strcmp(argv[1], "--ratio")) {
     int rounds = atoi(argv[2]);

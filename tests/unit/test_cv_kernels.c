@@ -105,7 +105,7 @@ enum {
   OP_LSUM, OP_LSUM_X, OP_LSUM_Y, OP_CONST, OP_PROD, OP_DIV, OP_SCALE,
   OP_SCALE_X, OP_ABS, OP_INV, OP_ADDC, OP_DOT, OP_MAX, OP_WRMS, OP_WSQR,
   OP_MIN, OP_CMP, OP_INVT, OP_INVT0, OP_LCOMB, OP_LCOMB_X, OP_SAM,
-  OP_SAM_Y, OP_CLONE, NOPS
+  OP_SAM_Y, OP_CLONE, OP_LSUM11, OP_LSUM11_Y, NOPS
 };
 static const char *const op_name[NOPS] = {
   "N_VLinearSum", "N_VLinearSum (z = x)", "N_VLinearSum (z = y)",
@@ -114,7 +114,9 @@ static const char *const op_name[NOPS] = {
   "N_VWrmsNorm", "N_VWSqrSumLocal", "N_VMin", "N_VCompare", "N_VInvTest",
   "N_VInvTest with a zero", "N_VLinearCombination",
   "N_VLinearCombination (z = x[0])", "N_VScaleAddMulti",
-  "N_VScaleAddMulti (z = y)", "a clone keeps the fast operations"
+  "N_VScaleAddMulti (z = y)", "a clone keeps the fast operations",
+  "N_VLinearSum a = b = 1 (the predictor's case)",
+  "N_VLinearSum a = b = 1 (z = y)"
 };
 
 static void check_length(size_t n, size_t *bad)
@@ -131,6 +133,10 @@ static void check_length(size_t n, size_t *bad)
   bad[OP_LSUM_X] += ndiff(q.x[0], q.x[1]);
   for (s = 0; s < 2; s++) N_VLinearSum(-2.5, q.x[s], 0.5, q.y[s], q.y[s]);
   bad[OP_LSUM_Y] += ndiff(q.y[0], q.y[1]);
+  for (s = 0; s < 2; s++) N_VLinearSum(1.0, q.x[s], 1.0, q.y[s], q.z[s]);
+  bad[OP_LSUM11] += ndiff(q.z[0], q.z[1]);
+  for (s = 0; s < 2; s++) N_VLinearSum(1.0, q.z[s], 1.0, q.y[s], q.y[s]);
+  bad[OP_LSUM11_Y] += ndiff(q.y[0], q.y[1]);
   for (s = 0; s < 2; s++) N_VConst(3.25, q.w[s]);
   bad[OP_CONST] += ndiff(q.w[0], q.w[1]);
   fill(q.w[0], q.w[1]);

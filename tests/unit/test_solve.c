@@ -1036,6 +1036,22 @@ static void test_errors(void)
      "c - t turns negative at 5 h)", tnan);
   rkin_solver_free(ns);
 
+  /* A linear model whose derivative overflows (k X = -1e310): the CVODES
+   * path's compressed-row right-hand side checks it and names the state. */
+  {
+    rkin_model *big = one_cmt(1e300);
+    double yb = 1e10;
+    ns = solver(big, RKIN_PATH_CVODES, 1e-6, 1e-9);
+    rq.y0 = &yb;
+    expect(rkin_solver_run(ns, &rq, &rs, &err), RKIN_ENONFINITE, &err,
+           "state 'X'", "an overflowing linear derivative (CVODES path) "
+           "names the state");
+    like(err.msg, "not finite", "and says it is not finite");
+    rq.y0 = &y0;
+    rkin_solver_free(ns);
+    rkin_model_free(big);
+  }
+
   rkin_solve_opts_default(&o);
   o.path = RKIN_PATH_EXACT;
   ok(rkin_solver_new(nm, &o, &err) == NULL, "EXACT forced on a nonlinear "
