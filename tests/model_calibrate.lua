@@ -245,6 +245,45 @@ do
     "a statistic without a value: named")
 end
 
+-- The shipped DOTATATE values are their recorded calibration: for each
+-- variant the provenance comment in models/lu177_dotatate.lua names the
+-- command (patients, seed) and the objective at the fit; re-evaluated on
+-- those patients the shipped values (rounded to 4 digits) must give that
+-- objective to 0.1 % (the comment prints 4 digits: 0.015 %), and the
+-- marrow uptake kMin must sit at its minimum: 10 % lower or higher gives
+-- a larger objective (it was fitted, not set by hand).
+do
+  local text = t.read_file(src .. "/models/lu177_dotatate.lua")
+  local seen = 0
+  for file, n, seed, f1 in text:gmatch("(models/lu177_dotatate[%w_]*%.lua) "
+      .. "%-%-patients (%d+) %-%-seed (%d+).-objective [%d.]+ %-> ([%d.]+)") do
+    seen = seen + 1
+    n, seed, f1 = tonumber(n), tonumber(seed), tonumber(f1)
+    local M = R.load(src .. "/" .. file)
+    local stats = C.statistics(M, file)
+    local x, k = {}, nil
+    for i, p in ipairs(M.calibration.params) do
+      local spec = M.population_spec
+      if p.what == "theta" then
+        x[i] = (spec.theta and spec.theta[p.name]) or M.model.params[p.name]
+      elseif p.what == "cov_sd" then x[i] = spec.covariates[p.name].sd
+      else x[i] = spec.cv[p.name] end
+      if p.name == "kMin" then k = i end
+    end
+    local f = C.objective(stats, C.evaluate(M, stats, x, n, seed))
+    t.is(f, f1, 1e-3 * f1, ("%s: objective %.5g at the shipped values, "
+      .. "%s recorded (%d patients, seed %d)"):format(file, f, f1, n, seed))
+    for _, s in ipairs { 0.9, 1.1 } do
+      local y = { table.unpack(x) }
+      y[k] = x[k] * s
+      local fs = C.objective(stats, C.evaluate(M, stats, y, n, seed))
+      t.ok(fs > f, ("%s: kMin x %.1f gives objective %.5g > %.5g"):format(
+        file, s, fs, f))
+    end
+  end
+  t.is(seen, 2, "both DOTATATE variants carry their calibration's provenance")
+end
+
 -- the script
 do
   local path = model_file("cli", 0.004, 0.7, 0.008, 0.75, 0.25, 25)
