@@ -79,7 +79,15 @@
 --  kMin   5e-4 /h      -         blood -> red-marrow uptake M (U: no
 --                                image-based 177Lu-PSMA-617 marrow Gy/GBq
 --                                read; of the order of the DOTATATE
---                                model's calibrated value)
+--                                model's calibrated value). Not in the
+--                                calibration table: no statistic below
+--                                determines it (its influence on them,
+--                                scripts/model_calibrate.lua's measure at
+--                                these values, 500 patients, seed 1, is
+--                                0.017, under the 0.05 below which a
+--                                parameter is not determined), so a joint
+--                                fit would set it by its side effects on
+--                                the 24 h retention and kidney Teff
 --  kMout  0.01732 /h   -         marrow uptake -> blood (D: biological
 --                                rate of the 32.0 h median marrow Teff,
 --                                lumbar-vertebra SPECT, of the AAPM

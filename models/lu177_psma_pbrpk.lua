@@ -49,7 +49,10 @@
 --   red marrow: A_RM = A_B / V_Blood RMBLR m_RM (RMBLR 1: marrow = blood,
 --     Forrer 2009, P for DOTATATE, U here), m_RM 1.17 kg (ICRP 89 male,
 --     C), plus the whole-body photon cross-dose A_WB E_p phi_WB / m_WB
---     (phi_WB 0.3, U), as models/lu177_psma.lua
+--     (phi_WB 0.3, U), as models/lu177_psma.lua. No image-based marrow
+--     region (marrow_image): receptors (species R) exist only in Kidney,
+--     SG, Tumor1 and TumorRest, and Rest has no bound compartment, so a
+--     marrow uptake would be a mechanism added here (models/README.md)
 --   population: IIV (all U) on the receptor densities of kidney (CV 30 %),
 --     salivary glands (30 %) and tumour (50 %) and on the GFR (25 %);
 --     body weight and height from covariates (declared below)

@@ -34,9 +34,22 @@
 -- i), so only the values move, not the draws): the objective is then a
 -- smooth function of the parameters, not a noisy one.
 --
--- Writes DIR/NAME.md: the fitted values beside the starting ones, and per
--- statistic the published value, its se, weight, the simulated value at
--- the start and at the fit, and the residual (simulated - published) / se.
+-- Writes DIR/NAME.md: the command that reproduces the run, the fitted
+-- values beside the starting ones with
+--   a note for each parameter that ended on a bound (the bound chose it)
+--   its influence: the norm over the statistics of d residual / d ln
+--     parameter at the fit (central differences, common random numbers);
+--     below 0.05 the statistics do not determine it (noted), and more
+--     parameters than statistics is said in bold
+-- per statistic the published value, its se, weight, the simulated value
+-- at the start and at the fit, and the residual (simulated - published) /
+-- se; every target of the model (calibrated or not) at the start and at
+-- the fit against its published 95 % interval (scripts/model_report.lua's
+-- rule), with the targets the fit moved out of their interval named; and
+-- a comment block for the model file (command, patients, seed, objective
+-- before and after, evaluations, NLopt status, the fitted values). The
+-- same notes are printed. Exit status non-zero when the optimiser stopped
+-- before converging (the report is written and says so).
 local rk = require "radiokin"
 
 local src = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
@@ -78,10 +91,14 @@ Options
   --name NAME    output stem (default: the model file's name + _calibration)
   --quiet        print nothing but errors
 
-Output: DIR/NAME.md with the fitted parameters (start, fit, bounds) and
-the fit per statistic: target, published, se, weight, simulated at the
-start and at the fit, residual. The fitted values are for the model file
-to keep (with a comment naming this calibration).
+Output: DIR/NAME.md with the command, the fitted parameters (start, fit,
+bounds, influence on the statistics; notes for a parameter on a bound or
+not determined by the statistics), the fit per statistic (target,
+published, se, weight, simulated at the start and at the fit, residual),
+every target of the model at the start and at the fit against its
+published 95 % interval (those the fit moved outside are named, and
+printed), and a comment block with the provenance and fitted values for
+the model file. Exit status 1 when the optimiser did not converge.
 
 Example
   radiokin scripts/model_calibrate.lua models/lu177_dotatate.lua --patients 200 --out reports]]
@@ -147,8 +164,16 @@ function M.statistics(model, path)
           .. tostring(p.name) .. ")")
       end
     elseif type(p.name) ~= "string" or model.model.params[p.name] == nil then
+      local names = {}
+      for k in pairs(model.model.params) do names[#names + 1] = k end
+      table.sort(names)
       bad(w .. ": 'name' must be a parameter of the model (got "
-        .. tostring(p.name) .. ")")
+        .. tostring(p.name) .. "); the model's parameters are "
+        .. table.concat(names, ", "))
+    elseif p.what == "cv" and not (type((model.population_spec.cv or {})[p.name])
+        == "number") then
+      bad(w .. ": the population has no IIV on '" .. p.name
+        .. "' (no population_spec.cv." .. p.name .. ") to calibrate")
     end
     if type(p.lower) ~= "number" or type(p.upper) ~= "number"
         or not (p.lower > 0 and p.lower < p.upper) then
@@ -243,6 +268,11 @@ function M.evaluate(model, stats, x, n, seed)
     else series = sim.retention[tg.time_h] end
     local st = report.stats(series)
     v[i] = st[s.stat]
+    if type(v[i]) ~= "number" or v[i] ~= v[i] then
+      error(("statistic %d (%s of target %d, %s %s): no simulated value at "
+        .. "x = {%s} (%d of %d patients had one)"):format(i, s.stat,
+        s.index, tg.region, tg.quantity, table.concat(x, ", "), st.n, n), 0)
+    end
   end
   return v
 end
@@ -295,9 +325,84 @@ function M.calibrate(model, stats, o)
   }
   local x = values(r.x)
   local v1 = M.evaluate(model, stats, x, o.patients, o.seed)
-  return { start = values(x0), fit = x, v0 = v0, v1 = v1,
-           f0 = M.objective(stats, v0), f1 = M.objective(stats, v1),
-           evals = r.evals, status = r.status, converged = r.converged }
+  local res = { start = values(x0), fit = x, v0 = v0, v1 = v1,
+                f0 = M.objective(stats, v0), f1 = M.objective(stats, v1),
+                evals = r.evals, status = r.status, converged = r.converged }
+  res.at_bound = M.at_bounds(cal.params, x)
+  res.influence = M.influence(model, stats, x, o.patients, o.seed)
+  res.rows0 = M.targets_at(model, values(x0), o.patients, o.seed)
+  res.rows1 = M.targets_at(model, x, o.patients, o.seed)
+  res.worse = M.worse(res.rows0, res.rows1)
+  return res
+end
+
+-- Per parameter: "lower" or "upper" when the fit lies within 0.1 % (of
+-- the log range) of that bound, else nil. A parameter on its bound is not
+-- fitted by the statistics: the bound chose it.
+function M.at_bounds(params, x)
+  local at = {}
+  for i, p in ipairs(params) do
+    local u, lo, hi = math.log(x[i]), math.log(p.lower), math.log(p.upper)
+    local tol = 1e-3 * (hi - lo)
+    if u - lo <= tol then at[i] = "lower"
+    elseif hi - u <= tol then at[i] = "upper" end
+  end
+  return at
+end
+
+-- How much the statistics move with each parameter at x: per parameter j
+-- the norm over statistics i of d r_i / d ln x_j (r_i = (sim - pub) / se,
+-- central differences with a 1 % step on ln x_j; common random numbers
+-- make them differences of a smooth function). A parameter whose norm is
+-- below INFLUENCE_MIN (doubling it would move the residuals by less than
+-- 0.035 se together) is not determined by these statistics.
+M.INFLUENCE_MIN = 0.05
+M.INFLUENCE_STEP = 0.01
+function M.influence(model, stats, x, n, seed)
+  local out = {}
+  local h = M.INFLUENCE_STEP
+  for j = 1, #x do
+    local up, dn = {}, {}
+    for k = 1, #x do up[k], dn[k] = x[k], x[k] end
+    up[j], dn[j] = x[j] * math.exp(h), x[j] * math.exp(-h)
+    local vu = M.evaluate(model, stats, up, n, seed)
+    local vd = M.evaluate(model, stats, dn, n, seed)
+    local ss, d = 0, {}
+    for i, s in ipairs(stats) do
+      d[i] = (vu[i] - vd[i]) / (2 * h * s.se)
+      ss = ss + d[i] ^ 2
+    end
+    out[j] = { norm = math.sqrt(ss), d = d }
+  end
+  return out
+end
+
+-- Every target of the model (calibrated or not, scripts/model_report.lua's
+-- comparison with its published 95 % intervals) at the trial values x.
+function M.targets_at(model, x, n, seed)
+  local pop = population_at(model, x)
+  local view = setmetatable({ population = pop }, { __index = model })
+  return report.compare(model, report.simulate(view, n, seed))
+end
+
+-- The targets inside their published interval at the start and outside
+-- it at the fit: what the calibration made worse.
+function M.worse(rows0, rows1)
+  local w = {}
+  for i, r1 in ipairs(rows1) do
+    if r1.status == "OUTSIDE" and rows0[i].status ~= "OUTSIDE" then
+      w[#w + 1] = i
+    end
+  end
+  return w
+end
+
+-- The command that reproduces a calibration, for the model file's
+-- provenance comment.
+function M.command(o)
+  return ("radiokin scripts/model_calibrate.lua %s --patients %d --seed %d "
+    .. "--maxeval %d"):format(o.model or "MODEL.lua", o.patients, o.seed,
+    o.maxeval)
 end
 
 local function g(x) return x and ("%.4g"):format(x) or "-" end
@@ -320,13 +425,28 @@ function M.markdown(model, o, stats, res)
     .. "fit. Model file: %s (radiokin %s)."):format(g(res.f0), g(res.f1),
     cell(o.model), rk.version))
   add("")
+  add("Command: `" .. cell(M.command(o)) .. "`")
+  add("")
+  local params = model.calibration.params
+  if #params > #stats then
+    add(("**%d parameters for %d statistics**: the statistics cannot "
+      .. "determine them all; the fit is one of many that match them "
+      .. "equally (see the influence column)."):format(#params, #stats))
+    add("")
+  end
   add("## Parameters")
   add("")
-  add("| parameter | start | fit | lower | upper |")
-  add("|---|---|---|---|---|")
-  for i, p in ipairs(model.calibration.params) do
-    add(("| %s %s | %s | %s | %s | %s |"):format(p.what, p.name,
-      g(res.start[i]), g(res.fit[i]), g(p.lower), g(p.upper)))
+  add("Influence: the norm over the statistics of d residual / d ln "
+    .. "parameter at the fit (central differences, 1 % step); below "
+    .. g(M.INFLUENCE_MIN) .. " the statistics do not determine the "
+    .. "parameter.")
+  add("")
+  add("| parameter | start | fit | lower | upper | influence | note |")
+  add("|---|---|---|---|---|---|---|")
+  for i, p in ipairs(params) do
+    add(("| %s %s | %s | %s | %s | %s | %s | %s |"):format(p.what, p.name,
+      g(res.start[i]), g(res.fit[i]), g(p.lower), g(p.upper),
+      g(res.influence[i].norm), M.notes(res, i)))
   end
   add("")
   add("## Fit")
@@ -344,7 +464,67 @@ function M.markdown(model, o, stats, res)
       g(s.value), g(s.se), g(1 / s.se ^ 2), g(res.v0[i]), g(res.v1[i]),
       (res.v1[i] - s.value) / s.se, cell(tg.paper)))
   end
+  add("")
+  add("## Every target, at the start and at the fit")
+  add("")
+  add("All the model's targets (calibrated or not) against their published "
+    .. "95 % intervals (scripts/model_report.lua's rule), on the same "
+    .. "patients.")
+  add("")
+  if #res.worse > 0 then
+    local w = {}
+    for _, i in ipairs(res.worse) do w[#w + 1] = "#" .. i end
+    add("**Outside their published interval at the fit, inside at the "
+      .. "start: " .. table.concat(w, ", ") .. ".**")
+  else
+    add("No target left its published interval by the calibration.")
+  end
+  add("")
+  add("| # | target | role | published | simulated (start) | status (start) "
+    .. "| simulated (fit) | status (fit) |")
+  add("|---|---|---|---|---|---|---|---|")
+  for i, r1 in ipairs(res.rows1) do
+    local r0, tg = res.rows0[i], r1.target
+    add(("| %d | %s %s%s | %s | %s | %s | %s | %s | %s |"):format(i,
+      cell(tg.region), cell(tg.quantity),
+      tg.time_h and (" at " .. g(tg.time_h) .. " h") or "", tg.role,
+      M.published(tg), M.simulated(tg, r0), r0.status,
+      M.simulated(tg, r1), r1.status))
+  end
+  add("")
+  add("## For the model file")
+  add("")
+  add("```lua")
+  add("-- calibrated by " .. M.command(o) .. " (radiokin " .. rk.version
+    .. "): " .. o.patients .. " patients, seed " .. o.seed
+    .. (", objective %s -> %s, %d evaluations, %s"):format(g(res.f0),
+      g(res.f1), res.evals, res.status))
+  for i, p in ipairs(params) do
+    add(("--   %s %s = %.4g"):format(p.what, p.name, res.fit[i]))
+  end
+  add("```")
   return table.concat(out, "\n") .. "\n"
+end
+
+-- A parameter's notes: on a bound, not determined by the statistics.
+function M.notes(res, i)
+  local n = {}
+  if res.at_bound[i] then n[#n + 1] = "at its " .. res.at_bound[i] .. " bound" end
+  if res.influence[i].norm < M.INFLUENCE_MIN then
+    n[#n + 1] = "not determined by the statistics"
+  end
+  return table.concat(n, "; ")
+end
+
+function M.published(tg)
+  if tg.quantity == "Teff_h" then return "median " .. g(tg.median) end
+  return g(tg.mean) .. (tg.sd and (" +- " .. g(tg.sd)) or "")
+end
+
+function M.simulated(tg, row)
+  if not row.sim then return "-" end
+  if tg.quantity == "Teff_h" then return "median " .. g(row.sim.median) end
+  return g(row.sim.mean) .. " +- " .. g(row.sim.sd)
 end
 
 function M.run(o)
@@ -377,6 +557,16 @@ function M.main(args)
     end
     print(("objective %s -> %s, %d evaluations (%s)"):format(g(res.f0),
       g(res.f1), res.evals, res.status))
+    for i, p in ipairs(r.model.calibration.params) do
+      local note = M.notes(res, i)
+      if note ~= "" then print(("note: %s %s: %s"):format(p.what, p.name, note)) end
+    end
+    for _, i in ipairs(res.worse) do
+      local tg = r.model.targets[i]
+      print(("worse: target #%d (%s %s, %s) is outside its published "
+        .. "interval at the fit, inside at the start"):format(i, tg.region,
+        tg.quantity, tg.role))
+    end
     print("written: " .. table.concat(r.files, ", "))
   end
   if not r.result.converged then

@@ -162,6 +162,126 @@ do
     "'stat' must be \"mean\", \"sd\" or \"median\"", "an unknown statistic")
   bad('population_spec = spec,', '', "field 'population_spec'",
     "no population_spec")
+  bad('{ name = "kin", what = "cv"', '{ name = "kout", what = "cv"',
+    "params%[2%]: the population has no IIV on 'kout' %(no "
+    .. "population_spec.cv.kout%) to calibrate", "a CV without an IIV")
+  bad('{ name = "kout", what = "theta"', '{ name = "kx", what = "theta"',
+    "%(got kx%); the model's parameters are k10, kin, kout, m_K",
+    "an unknown parameter: the model's parameters listed")
+end
+
+-- The fit's diagnostics, on the recovery model with three changes: kout
+-- bounded above at 0.015 (the truth, 0.02, is outside: the fit must end on
+-- the bound), a parameter kz no equation uses (nothing can determine it),
+-- and a comparison target that the starting values meet and the fit does
+-- not (the starting model's own kidney mean and SD, n = 30).
+do
+  local mean, sd, teff = truth(200, 1)
+  local start = R.load(model_file("start", 0.004, 0.7, 0.008, 1, 1, 1))
+  local d0 = R.stats(R.simulate(start, 200, 1).dose.kidney)
+  local text = TEMPLATE:format(0.004, 0.008, 0.7, mean, sd, teff)
+  local function sub(a, b)
+    local i, j = text:find(a, 1, true)
+    assert(i, a)
+    text = text:sub(1, i - 1) .. b .. text:sub(j + 1)
+  end
+  sub("m_K = 0.3 }", "m_K = 0.3, kz = 0.5 }")
+  sub("lower = 0.002, upper = 0.2 },", "lower = 0.002, upper = 0.015 },\n"
+    .. '      { name = "kz", what = "theta", lower = 0.1, upper = 1 },')
+  sub("  },\n  calibration", ("    { region = \"kidney\", quantity = "
+    .. "\"Gy/GBq\", mean = %.17g, sd = %.17g, n = 30, role = \"comparison\", "
+    .. "method = \"SPECT\", paper = \"the start\", table = \"-\", read = "
+    .. "true },\n  },\n  calibration"):format(d0.mean, d0.sd))
+  local path = tmp .. "/diag.lua"
+  t.write_file(path, text)
+  local M = R.load(path)
+  local stats = C.statistics(M, path)
+  local o = { model = path, patients = 200, seed = 1, maxeval = 2000 }
+  local res = C.calibrate(M, stats, o)
+  t.is(res.at_bound[3], "upper", ("kout %.5g: at its upper bound 0.015")
+    :format(res.fit[3]))
+  t.is(res.at_bound[1], nil, ("kin %.5g: on no bound"):format(res.fit[1]))
+  t.is(res.influence[4].norm, 0, "kz, used by no equation: influence 0")
+  t.ok(res.influence[1].norm > 1, ("kin: influence %.3g"):format(
+    res.influence[1].norm))
+  t.ok(C.notes(res, 4):find("not determined by the statistics", 1, true)
+    and not C.notes(res, 1):find("not determined", 1, true),
+    "kz noted as not determined, kin not")
+  -- d r / d ln kin of the mean statistic, by hand with a 0.2 % step
+  local x = res.fit
+  local up, dn = { x[1] * 1.002, x[2], x[3], x[4] },
+    { x[1] / 1.002, x[2], x[3], x[4] }
+  local dr = (C.evaluate(M, stats, up, 200, 1)[1]
+    - C.evaluate(M, stats, dn, 200, 1)[1]) / (2 * math.log(1.002))
+    / stats[1].se
+  t.is(res.influence[1].d[1], dr, 1e-3 * math.abs(dr),
+    ("influence of kin on the kidney mean: %.5g (by hand %.5g)")
+      :format(res.influence[1].d[1], dr))
+  t.is(res.rows0[3].status, "inside", "comparison target: inside at the start")
+  t.is(res.rows1[3].status, "OUTSIDE", "... outside at the fit")
+  t.is(#res.worse, 1, "one target made worse")
+  t.is(res.worse[1], 3, "... target 3")
+  local md = C.markdown(M, o, stats, res)
+  for _, want in ipairs {
+    "| theta kout | 0.008 | 0.015 | 0.002 | 0.015 |",
+    "at its upper bound", "not determined by the statistics",
+    "**4 parameters for 3 statistics**",
+    "**Outside their published interval at the fit, inside at the start: #3.**",
+    "| 3 | kidney Gy/GBq | comparison |",
+    "Command: `radiokin scripts/model_calibrate.lua " .. path
+      .. " --patients 200 --seed 1 --maxeval 2000`",
+    "-- calibrated by radiokin scripts/model_calibrate.lua " .. path,
+    "--   theta kout = 0.015",
+  } do
+    t.ok(md:find(want, 1, true), "the report: " .. want)
+  end
+  -- a statistic with no simulated value (a kidney uptake so small that
+  -- the kidney activity underflows to 0: no Teff for any patient)
+  local tiny = 1e-320
+  t.raises(function() C.evaluate(M, stats, { tiny, 0.3, 0.02, 0.5 }, 20, 1) end,
+    "statistic 3 %(median of target 2, kidney Teff_h%): no simulated value "
+      .. "at x = {" .. tostring(tiny):gsub("[%.%-%+]", "%%%0")
+      .. ", 0.3, 0.02, 0.5} %(0 of 20 patients had one%)",
+    "a statistic without a value: named")
+end
+
+-- The shipped DOTATATE values are their recorded calibration: for each
+-- variant the provenance comment in models/lu177_dotatate.lua names the
+-- command (patients, seed) and the objective at the fit; re-evaluated on
+-- those patients the shipped values (rounded to 4 digits) must give that
+-- objective to 0.1 % (the comment prints 4 digits: 0.015 %), and the
+-- marrow uptake kMin must sit at its minimum: 10 % lower or higher gives
+-- a larger objective (it was fitted, not set by hand).
+do
+  local text = t.read_file(src .. "/models/lu177_dotatate.lua")
+  local seen = 0
+  for file, n, seed, f1 in text:gmatch("(models/lu177_dotatate[%w_]*%.lua) "
+      .. "%-%-patients (%d+) %-%-seed (%d+).-objective [%d.]+ %-> ([%d.]+)") do
+    seen = seen + 1
+    n, seed, f1 = tonumber(n), tonumber(seed), tonumber(f1)
+    local M = R.load(src .. "/" .. file)
+    local stats = C.statistics(M, file)
+    local x, k = {}, nil
+    for i, p in ipairs(M.calibration.params) do
+      local spec = M.population_spec
+      if p.what == "theta" then
+        x[i] = (spec.theta and spec.theta[p.name]) or M.model.params[p.name]
+      elseif p.what == "cov_sd" then x[i] = spec.covariates[p.name].sd
+      else x[i] = spec.cv[p.name] end
+      if p.name == "kMin" then k = i end
+    end
+    local f = C.objective(stats, C.evaluate(M, stats, x, n, seed))
+    t.is(f, f1, 1e-3 * f1, ("%s: objective %.5g at the shipped values, "
+      .. "%s recorded (%d patients, seed %d)"):format(file, f, f1, n, seed))
+    for _, s in ipairs { 0.9, 1.1 } do
+      local y = { table.unpack(x) }
+      y[k] = x[k] * s
+      local fs = C.objective(stats, C.evaluate(M, stats, y, n, seed))
+      t.ok(fs > f, ("%s: kMin x %.1f gives objective %.5g > %.5g"):format(
+        file, s, fs, f))
+    end
+  end
+  t.is(seen, 2, "both DOTATATE variants carry their calibration's provenance")
 end
 
 -- the script
