@@ -93,6 +93,9 @@ struct rkin_cvpath {
    * derivatives (n x ns or NULL) and TIA sensitivities (nq x ns). */
   size_t ns, ns_built, cap_sw;
   int sens_on;
+  int sens_held;     /* paused by rkin_cvpath_sens_hold */
+  double *keep_S, *keep_dq;         /* the run's, while redirected */
+  const double *keep_drate;
   N_Vector *yS;
   const double *sdir;
   double *S, *dq;
@@ -890,6 +893,7 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
   size_t need = (c->n + c->n_out) * ns + c->n_out * (c->n + c->n_par), d;
   int flag;
   c->sens_on = 0;
+  c->sens_held = 0;
   if (!ns) {
     if (c->ns_built) CVodeSensToggleOff(c->mem);
     return RKIN_OK;
@@ -947,6 +951,35 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
   c->dq = dq;
   c->sens_on = 1;
   return RKIN_OK;
+}
+
+void rkin_cvpath_sens_hold(rkin_cvpath *c, int hold)
+{
+  if (hold && c->sens_on) {
+    c->sens_on = 0;
+    c->sens_held = 1;
+    CVodeSensToggleOff(c->mem);
+  } else if (!hold && c->sens_held) {
+    /* the next advance's CVodeSensReInit turns them on again */
+    c->sens_held = 0;
+    c->sens_on = 1;
+  }
+}
+
+void rkin_cvpath_sens_scratch(rkin_cvpath *c, double *S)
+{
+  if (S) {
+    c->keep_S = c->S;
+    c->keep_drate = c->drate;
+    c->keep_dq = c->dq;
+    c->S = S;
+    c->drate = NULL;
+    c->dq = NULL;
+  } else {
+    c->S = c->keep_S;
+    c->drate = c->keep_drate;
+    c->dq = c->keep_dq;
+  }
 }
 
 /* S (model rows) from CVODES' sensitivities at the last return. */

@@ -45,6 +45,14 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
                      double *S, const double *drate, double *dq,
                      rkin_err *err);
 
+/* For a steady state inside a run with sensitivities (steady.c): hold 1
+ * pauses them (the states' Newton iterations over the dosing interval
+ * need none, and must not overwrite the run's S), hold 0 resumes them;
+ * rkin_cvpath_sens_scratch(c, S) makes the advances that follow carry S
+ * instead of the run's S (no input-rate derivatives, no integrals' sensitivities) until it is called
+ * with NULL, which restores the run's. */
+void rkin_cvpath_sens_hold(rkin_cvpath *c, int hold);
+void rkin_cvpath_sens_scratch(rkin_cvpath *c, double *S);
 /* 1 when a solver of m with option jac uses the sparse form (AUTO: from
  * RKIN_SPARSE_MIN_STATES states on, when at most half the Jacobian's
  * entries are structural nonzeros). */

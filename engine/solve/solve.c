@@ -63,6 +63,7 @@ void rkin_solver_free(rkin_solver *s)
   free(s->dmods);
   free(s->recdmods);
   free(s->ss_S);
+  free(s->ss_T);
   free(s->sx);
   free(s->zdir);
   free(s->keep);
@@ -570,11 +571,6 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       s->cancel_rec = e->rec;
     }
     if (before_t0) break;
-    if (s->n_dir && s->use_cv)
-      return rkin_err_set(err, RKIN_EINVAL, "dose record %d: sensitivities "
-                          "of a steady state (SS %d) are not implemented on "
-                          "the CVODES path (use finite differences)",
-                          e->rec + 1, rec->ss);
     if (s->n_dir && !(rec->ii > 0))
       return rkin_err_set(err, RKIN_EINVAL, "dose record %d: sensitivities "
                           "of the constant-infusion steady state are not "
@@ -585,14 +581,18 @@ static int apply(rkin_solver *s, const rkin_event *e, int before_t0,
       rc = rkin_dosing_effective(rec, (size_t)e->rec, s->mods_on
                                  ? rkin_rec_mods(s, (size_t)e->rec) : NULL,
                                  s->n, &eff, err);
+      /* the states' Newton iterations need no sensitivities */
+      if (s->n_dir && s->use_cv) rkin_cvpath_sens_hold(s->cv, 1);
       if (!rc)
         rc = rec->ii > 0 ? rkin_ss_periodic(s, rec, (size_t)e->rec, &eff,
                                        e->time, steps, err)
                          : rkin_ss_constant(s, rec, (size_t)e->rec, &eff,
                                             e->time,
                                             err);
+      if (s->n_dir && s->use_cv) rkin_cvpath_sens_hold(s->cv, 0);
       if (!rc && s->n_dir)
-        rc = rkin_ss_sens(s, rec, (size_t)e->rec, &eff, e->time, err);
+        rc = rkin_ss_sens(s, rec, (size_t)e->rec, &eff, e->time, steps,
+                          err);
       if (rc) return rc;
       for (i = 0; i < s->n; i++) s->y[i] += s->ss_x[i];
       for (i = 0; s->n_dir && i < s->n * s->n_dir; i++) s->S[i] += s->ss_S[i];
@@ -991,6 +991,11 @@ static int sens_scratch(rkin_solver *s, size_t nd, size_t n_tia,
       return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
                           "sensitivity directions", nd);
     s->ss_S = S;
+    S = realloc(s->ss_T, (s->n * nd + 2 * s->n) * sizeof *S);
+    if (!S)
+      return rkin_err_set(err, RKIN_ENOMEM, "out of memory for %zu "
+                          "sensitivity directions", nd);
+    s->ss_T = S;
   }
   if (s->n_out && !rkin_model_outputs_linear(s->m) && !s->G
       && !(s->G = malloc(s->n_out * (s->n + s->n_par) * sizeof *s->G)))

@@ -72,6 +72,7 @@ struct rkin_solver {
   double *recdmods;
   size_t cap_recdmods, dmods_stride;
   double *ss_S;       /* steady-state sensitivities, n x n_dir */
+  double *ss_T;       /* CVODES: their map (n x n_dir), then 2 n scratch */
   size_t cap_ss_S;
   /* Jumps of the sensitivities at doses (modifiers, or amounts and rates
    * of records that move along the directions: damt, drec n_dir x n_rec);
@@ -115,9 +116,10 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
                      rkin_err *err);
 int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
                      const rkin_dose_eff *e, double t, rkin_err *err);
-/* After rkin_ss_periodic on the exact path with sensitivities on: the
+/* After rkin_ss_periodic with sensitivities on (either path): the
  * sensitivities of that steady state into s->ss_S (n x n_dir). */
 int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
-                 const rkin_dose_eff *e, double t, rkin_err *err);
+                 const rkin_dose_eff *e, double t, long *steps,
+                 rkin_err *err);
 
 #endif

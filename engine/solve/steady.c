@@ -11,6 +11,7 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 
+#include "solve/cvodes_path.h"
 #include "solve/solve_impl.h"
 
 /* Newton iterations for a steady state on the CVODES path (the exact
@@ -154,6 +155,38 @@ static int ss_refuse_growth(const rkin_solver *s, size_t rec, int periodic,
                       rec + 1, rkin_model_name(s->m), g);
 }
 
+/* ss_J = I - dPhi/dx at x (f = Phi(x)), row-major: columns of e^(A ii)
+ * on the exact path, forward differences on CVODES (x is restored). */
+static int ss_jacobian(rkin_solver *s, const rkin_dose_eff *e, int cmt,
+                       double ii, double ts, double *x, const double *f,
+                       long *steps, rkin_err *err)
+{
+  size_t n = s->n, i, j;
+  double *J = s->ss_J;
+  int rc;
+  for (j = 0; j < n; j++) {
+    /* column j of J = dPhi/dx_j, into g for the moment */
+    double h = 1, *col = s->ss_g;
+    if (!s->use_cv) {
+      memset(col, 0, n * sizeof *col);
+      col[j] = 1;
+      if ((rc = ss_map(s, e, cmt, ii, ts, ii, col, col, 0, steps, err)))
+        return rc;
+    } else {
+      double xj = x[j], scale = fmax(fabs(x[j]), fabs(f[j]));
+      for (i = 0; i < n; i++) scale = fmax(scale, 1e-3 * fabs(f[i]));
+      h = sqrt(s->o.rtol) * scale + sqrt(s->o.atol);
+      x[j] = xj + h;
+      rc = ss_map(s, e, cmt, ii, ts, ii, x, col, 1, steps, err);
+      x[j] = xj;
+      if (rc) return rc;
+      for (i = 0; i < n; i++) col[i] = (col[i] - f[i]) / h;
+    }
+    for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
+  }
+  return RKIN_OK;
+}
+
 static int ss_converged(const rkin_solver *s, const double *x,
                         const double *dx)
 {
@@ -174,7 +207,7 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
                      const rkin_dose_eff *e, double t, long *steps,
                      rkin_err *err)
 {
-  size_t n = s->n, i, j;
+  size_t n = s->n, i;
   double *x = s->ss_x, *f = s->ss_f, *J = s->ss_J, ii = r->ii;
   double ts = t + e->lag - ii;    /* the last earlier dose */
   double growth = 0;              /* of the latest fresh Jacobian */
@@ -185,26 +218,8 @@ int rkin_ss_periodic(rkin_solver *s, const rkin_dose *r, size_t rec,
      * SS_RENEW iterations (each costs n + 1 intervals on CVODES) */
     int fresh = it % SS_RENEW == 1;
     if ((rc = ss_map(s, e, cmt, ii, ts, ii, x, f, 1, steps, err))) return rc;
-    for (j = 0; fresh && j < n; j++) {
-      /* column j of J = dPhi/dx_j, into g for the moment */
-      double h = 1, *col = s->ss_g;
-      if (!s->use_cv) {
-        memset(col, 0, n * sizeof *col);
-        col[j] = 1;
-        if ((rc = ss_map(s, e, cmt, ii, ts, ii, col, col, 0, steps, err)))
-          return rc;
-      } else {
-        double xj = x[j], scale = fmax(fabs(x[j]), fabs(f[j]));
-        for (i = 0; i < n; i++) scale = fmax(scale, 1e-3 * fabs(f[i]));
-        h = sqrt(s->o.rtol) * scale + sqrt(s->o.atol);
-        x[j] = xj + h;
-        rc = ss_map(s, e, cmt, ii, ts, ii, x, col, 1, steps, err);
-        x[j] = xj;
-        if (rc) return rc;
-        for (i = 0; i < n; i++) col[i] = (col[i] - f[i]) / h;
-      }
-      for (i = 0; i < n; i++) J[i * n + j] = (i == j) - col[i];
-    }
+    if (fresh && (rc = ss_jacobian(s, e, cmt, ii, ts, x, f, steps, err)))
+      return rc;
     if (fresh) {
       /* J = I - dPhi/dx: the moduli of dPhi's eigenvalues */
       int nomem;
@@ -269,12 +284,32 @@ int rkin_ss_constant(rkin_solver *s, const rkin_dose *r, size_t rec,
 }
 
 
+/* One integration from ts to te of y and its sensitivities S (n x
+ * n_dir) with rates r: on CVODES the run's sensitivity module carries S
+ * instead of the run's own (rkin_cvpath_sens_scratch). */
+static int ss_advance_sens(rkin_solver *s, double ts, double te, double *y,
+                           double *S, const double *r, long *steps,
+                           rkin_err *err)
+{
+  int rc;
+  if (!s->use_cv)
+    return rkin_expath_advance_sens(s->ex, ts, te, y, S, r, NULL, NULL, 0,
+                                    no_emit, s, err);
+  if (s->cap_ss_q) memset(s->ss_q, 0, s->cap_ss_q * sizeof *s->ss_q);
+  rkin_cvpath_sens_scratch(s->cv, S);
+  rc = rkin_cvpath_advance(s->cv, ts, te, y, r, NULL, 0, no_emit, s,
+                           s->ss_q, steps, err);
+  rkin_cvpath_sens_scratch(s->cv, NULL);
+  return rc;
+}
+
 /* Sensitivities over len h from (y, S) after the dose (F: AMT dF at a
  * bolus; for an infusion the switch from m + 1 to m running infusions at
  * rem moves by AMT dF / R, adding AMT dF). */
 static int ss_sens_map(rkin_solver *s, const rkin_dose *r,
                        const rkin_dose_eff *e, const double *dF, double ts,
-                       double len, double *y, double *S, rkin_err *err)
+                       double len, double *y, double *S, long *steps,
+                       rkin_err *err)
 {
   size_t nd = s->n_dir, c = (size_t)r->cmt, d;
   double rem, t1 = ts + len;
@@ -285,40 +320,103 @@ static int ss_sens_map(rkin_solver *s, const rkin_dose *r,
     if (rem > 0) {
       double te = rem < len ? ts + rem : t1;
       s->ss_r[c] = (m + 1) * e->rate;
-      rc = rkin_expath_advance_sens(s->ex, ts, te, y, S, s->ss_r, NULL,
-                                    NULL, 0, no_emit, s, err);
+      rc = ss_advance_sens(s, ts, te, y, S, s->ss_r, steps, err);
       if (rc || te == t1) return rc;
       for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
     }
     s->ss_r[c] = m * e->rate;
-    return rkin_expath_advance_sens(s->ex, ts + rem, t1, y, S, s->ss_r,
-                                    NULL, NULL, 0, no_emit, s, err);
+    return ss_advance_sens(s, ts + rem, t1, y, S, s->ss_r, steps, err);
   }
   y[c] += e->amount;
   for (d = 0; dF && d < nd; d++) S[c * nd + d] += r->amount * dF[d];
-  return rkin_expath_advance_sens(s->ex, ts, t1, y, S, s->ss_r, NULL,
-                                  NULL, 0, no_emit, s, err);
+  return ss_advance_sens(s, ts, t1, y, S, s->ss_r, steps, err);
 }
 
-/* Sensitivities of the periodic steady state (exact path): with x_p =
- * Phi(x_p) the amounts before a dose, S_p = E S_p + P, P the
- * sensitivities one interval after the dose from (x_p, S = 0); solved
- * with the factors of I - E rkin_ss_periodic left in ss_J. Then on over
- * ii - lag to the record's time, and the lag moves that point in the
- * cycle: S -= dALAG (A y + r) there. Into ss_S (n x n_dir). */
+/* Solves (I - E~) X = X in place for the n_dir columns of X (n x n_dir),
+ * I - E~ the LU factors in ss_J. */
+static void ss_lu_cols(rkin_solver *s, double *X)
+{
+  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, s->n, s->n);
+  size_t d, nd = s->n_dir;
+  for (d = 0; d < nd; d++) {
+    gsl_vector_view col = gsl_vector_view_array_with_stride(X + d, nd,
+                                                            s->n);
+    gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &col.vector);
+  }
+}
+
+/* CVODES: the fixed point S = G(S) = E S + P of the sensitivities over
+ * one interval from (x_p, S), E = dPhi/dx. G is evaluated by CVODES's own
+ * sensitivities (E exact to its tolerances), but the matrix I - E~ the
+ * states' chord Newton left factored in ss_J is a finite difference
+ * taken at an earlier iterate: it serves as the preconditioner of S += (I
+ * - E~)^-1 (G(S) - S), whose fixed point does not depend on it (implicit
+ * function theorem on x = Phi(x, p): dx/dp = (I - E)^-1 dPhi/dp). A
+ * correction that does not shrink 5-fold takes E~ afresh at x_p. Starts
+ * from ss_S = (I - E~)^-1 P. */
+static int ss_sens_fixed_point(rkin_solver *s, const rkin_dose *r,
+                               size_t rec, const rkin_dose_eff *e,
+                               const double *dF, double ts, long *steps,
+                               rkin_err *err)
+{
+  size_t n = s->n, nd = s->n_dir, i;
+  double *S = s->ss_S, *G = s->ss_T, *y = s->ss_f;
+  double *xb = s->ss_T + n * nd, *fb = xb + n, prev = HUGE_VAL;
+  int it, rc, renewed = 0;
+  for (it = 1; it <= SS_MAX_IT; it++) {
+    double worst = 0;
+    memcpy(y, s->ss_xp, n * sizeof *y);
+    memcpy(G, S, n * nd * sizeof *G);
+    if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii, y, G, steps, err)))
+      return rc;
+    for (i = 0; i < n * nd; i++) G[i] -= S[i];
+    ss_lu_cols(s, G);
+    for (i = 0; i < n * nd; i++) {
+      S[i] += G[i];
+      worst = fmax(worst, fabs(G[i]) / (10 * (s->o.rtol * fabs(S[i])
+                                              + s->o.atol)));
+    }
+    if (!isfinite(worst)) break;
+    if (worst <= 1) return RKIN_OK;
+    if (!renewed && worst > 0.2 * prev) {
+      /* the amounts before a dose, and Phi there (y: one interval on) */
+      memcpy(xb, s->ss_xp, n * sizeof *xb);
+      memcpy(fb, y, n * sizeof *fb);
+      rkin_cvpath_sens_hold(s->cv, 1);
+      rc = ss_jacobian(s, e, r->cmt, r->ii, ts, xb, fb, steps, err);
+      rkin_cvpath_sens_hold(s->cv, 0);
+      if (rc) return rc;
+      memset(s->ss_g, 0, n * sizeof *s->ss_g);
+      if ((rc = ss_lu(s, rec, 1, err))) return rc;
+      renewed = 1;
+    }
+    prev = worst;
+  }
+  return rkin_err_set(err, RKIN_ESOLVER, "dose record %zu: the "
+                      "sensitivities of the steady state (ss = %d, ii = %g "
+                      "h) did not converge in %d iterations on the CVODES "
+                      "path (tolerance 10 (rtol |S| + atol), rtol = %g)",
+                      rec + 1, r->ss, r->ii, SS_MAX_IT, s->o.rtol);
+}
+
+/* Sensitivities of the periodic steady state: with x_p = Phi(x_p) the
+ * amounts before a dose, S_p = E S_p + P, P the sensitivities one
+ * interval after the dose from (x_p, S = 0), E = dPhi/dx; on the exact
+ * path solved with the factors of I - E rkin_ss_periodic left in ss_J
+ * (Phi is affine), on CVODES iterated to CVODES' own fixed point
+ * (ss_sens_fixed_point). Then on over ii - lag to the record's time, and
+ * the lag moves that point in the cycle: S -= dALAG (f(y) + r) there.
+ * Into ss_S (n x n_dir). */
 int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
-                 const rkin_dose_eff *e, double t, rkin_err *err)
+                 const rkin_dose_eff *e, double t, long *steps,
+                 rkin_err *err)
 {
   size_t n = s->n, nd = s->n_dir, c = (size_t)r->cmt, i, j, d;
   double *y = s->ss_f, *S = s->ss_S, ts = t + e->lag - r->ii, rem;
   const double *dm = s->sens_mods ? rkin_rec_dmods(s, rec) : NULL;
   const double *dF = dm ? dm + (RKIN_MOD_F * n + c) * nd : NULL;
   const double *dL = dm ? dm + (RKIN_MOD_LAG * n + c) * nd : NULL;
-  gsl_matrix_view M = gsl_matrix_view_array(s->ss_J, n, n);
   int rc;
-  if (!s->ex)
-    return rkin_err_set(err, RKIN_EINVAL, "steady-state sensitivities "
-                        "need the exact path");
   if (r->rate < 0)
     return rkin_err_set(err, RKIN_EINVAL, "dose record %zu: sensitivities "
                         "of a steady state with a modelled rate or "
@@ -326,26 +424,37 @@ int rkin_ss_sens(rkin_solver *s, const rkin_dose *r, size_t rec,
                         "differences)", rec + 1);
   memcpy(y, s->ss_xp, n * sizeof *y);
   memset(S, 0, n * nd * sizeof *S);
-  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii, y, S, err))) return rc;
-  for (d = 0; d < nd; d++) {
-    gsl_vector_view col = gsl_vector_view_array_with_stride(S + d, nd, n);
-    gsl_linalg_LU_svx(&M.matrix, s->ss_perm, &col.vector);
-  }
+  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii, y, S, steps, err)))
+    return rc;
+  ss_lu_cols(s, S);
+  if (s->use_cv
+      && (rc = ss_sens_fixed_point(s, r, rec, e, dF, ts, steps, err)))
+    return rc;
   memcpy(y, s->ss_xp, n * sizeof *y);
-  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii - e->lag, y, S, err)))
+  if ((rc = ss_sens_map(s, r, e, dF, ts, r->ii - e->lag, y, S, steps,
+                        err)))
     return rc;
   if (dL) {
     /* the input in force at the end of the window */
-    double rin = 0;
+    double rin = 0, *f = s->ss_g;
     if (e->rate > 0) {
       int m = rkin_dosing_ss_split(e->dur, r->ii, &rem);
       rin = (rem > r->ii - e->lag ? m + 1 : m) * e->rate;
     }
-    for (i = 0; i < n; i++) {
-      double f = i == c ? rin : 0;
-      for (j = 0; j < n; j++) f += s->Asens[i * n + j] * y[j];
-      for (d = 0; d < nd; d++) S[i * nd + d] -= dL[d] * f;
+    if (s->use_cv) {
+      if (rkin_model_rhs(s->m, t, y, s->p, f, s->work))
+        return rkin_err_set(err, RKIN_ENONFINITE, "dose record %zu: the "
+                            "model is not finite at the steady state",
+                            rec + 1);
+    } else {
+      for (i = 0; i < n; i++) {
+        f[i] = 0;
+        for (j = 0; j < n; j++) f[i] += s->Asens[i * n + j] * y[j];
+      }
     }
+    f[c] += rin;
+    for (i = 0; i < n; i++)
+      for (d = 0; d < nd; d++) S[i * nd + d] -= dL[d] * f[i];
   }
   for (i = 0; i < n * nd; i++)
     if (!isfinite(S[i]))

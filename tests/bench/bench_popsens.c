@@ -16,7 +16,10 @@
  * Wall and CPU time of each fit (CPU time is the figure to compare on a
  * loaded machine).
  *
- *   bench_popsens [N_SUBJ=100]   (one thread each; prints TIMING lines) */
+ *   bench_popsens [N_SUBJ=100] [both|sens|fd] [MAX_EVAL]
+ *   (one thread each; prints TIMING lines). "sens" or "fd" runs one fit
+ *   only and MAX_EVAL caps its outer evaluations (the covariance step
+ *   still runs): a small, repeatable run for callgrind profiles. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +185,8 @@ int main(int argc, char **argv)
   static const char *const tn[] = {"lkU", "lBmaxK", "lkPK"};
   double th0[3], om0[4] = {0.15, 0, 0, 0.15}, sg0[1] = {0.15};
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 100;
+  const char *mode = argc > 2 ? argv[2] : "both";
+  int max_eval = argc > 3 ? atoi(argv[3]) : 0;
   rkin_model *m;
   char *text;
   rkin_data *d;
@@ -190,6 +195,19 @@ int main(int argc, char **argv)
   rkin_popfit f[2];
   double t[2], cpu[2];
   int k, rc[2];
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    printf("usage: bench_popsens [N_SUBJ=100] [both|sens|fd] [MAX_EVAL]\n"
+           "  FOCE-I + covariance step of a 7-state saturable PBPK on "
+           "CVODES,\n  with forward sensitivities (sens) and central "
+           "differences (fd);\n  MAX_EVAL caps the outer evaluations "
+           "(a small run for profiles)\n");
+    return 0;
+  }
+  if (strcmp(mode, "both") && strcmp(mode, "sens") && strcmp(mode, "fd")) {
+    fprintf(stderr, "bench_popsens: mode '%s' (expected both, sens or "
+            "fd)\n", mode);
+    return 2;
+  }
   rkin_init();
   if (n < 3) n = 3;
   m = pbpk_model();
@@ -221,18 +239,22 @@ int main(int argc, char **argv)
          "lBmaxK %.4f lkPK %.4f, omega %.4f %.4f, sigma %.2f)\n", n,
          TH_TRUE[0], TH_TRUE[1], TH_TRUE[2], OM_TRUE[0], OM_TRUE[1],
          SIG_TRUE);
+  memset(f, 0, sizeof f);
   for (k = 0; k < 2; k++) {
     rkin_popfit_opts o;
+    if ((k == 0 && !strcmp(mode, "fd")) || (k == 1 && !strcmp(mode, "sens")))
+      continue;
     rkin_popfit_opts_default(&o);
     o.threads = 1;
+    if (max_eval > 0) o.max_eval = max_eval;
     o.fd_grad = k;      /* 0: CVODES sensitivities, 1: central differences */
     t[k] = now();
     cpu[k] = (double)clock();
     rc[k] = rkin_popfit_run(&pm, d, &o, &f[k], &err);
     cpu[k] = ((double)clock() - cpu[k]) / CLOCKS_PER_SEC;
     t[k] = now() - t[k];
-    printf("%-26s %s  -2LL %.6f  evals %d  lkU %.5f lBmaxK %.5f lkPK %.5f "
-           "omega %.5f %.5f sigma %.5f  cov %s  %.2f s (CPU %.2f s)\n",
+    printf("%-26s %s  -2LL %.9f  evals %d  lkU %.8f lBmaxK %.8f lkPK %.8f "
+           "omega %.8f %.8f sigma %.8f  cov %s  %.2f s (CPU %.2f s)\n",
            k ? "central differences" : "CVODES sensitivities",
            rc[k] || f[k].status ? "FAILED" : "ok", f[k].m2ll, f[k].n_eval,
            f[k].theta ? f[k].theta[0] : NAN, f[k].theta ? f[k].theta[1] : NAN,
@@ -244,6 +266,7 @@ int main(int argc, char **argv)
            "seconds=%.4f cpu_s=%.4f evals=%d\n", k ? "fd" : "sens", n, t[k],
            cpu[k], f[k].n_eval);
   }
+  if (strcmp(mode, "both")) goto out;
   /* central differences of step 1e-3 on the CVODES path carry a
    * truncation error of about 1e-4 in the OFV (test_popsens_cv) */
   printf("-2LL difference (sensitivities - differences) %.2e (%s 1e-3); "
@@ -251,6 +274,7 @@ int main(int argc, char **argv)
          "%.2fx CPU\n", f[0].m2ll - f[1].m2ll,
          fabs(f[0].m2ll - f[1].m2ll) < 1e-3 ? "within" : "NOT within",
          t[1] / t[0], cpu[1] / cpu[0]);
+out:
   rkin_popfit_free(&f[0]);
   rkin_popfit_free(&f[1]);
   rkin_data_free(d);

@@ -204,6 +204,95 @@ static void check_length(size_t n, size_t *bad)
   quad_free(&q);
 }
 
+/* The vector-array operations (one vector per sensitivity direction),
+ * NV vectors per array, against SUNDIALS' generic loops over the single
+ * operations (a plain serial vector has no fused array operations). */
+enum {
+  AR_LSUM, AR_SCALE, AR_CONST, AR_WRMS, AR_SAM, AR_SAM_Y, AR_LCOMB,
+  AR_LCOMB_X, AR_INSTALLED, NAR
+};
+static const char *const ar_name[NAR] = {
+  "N_VLinearSumVectorArray", "N_VScaleVectorArray", "N_VConstVectorArray",
+  "N_VWrmsNormVectorArray", "N_VScaleAddMultiVectorArray",
+  "N_VScaleAddMultiVectorArray (z = y)", "N_VLinearCombinationVectorArray",
+  "N_VLinearCombinationVectorArray (z = x[0])",
+  "the array operations are installed (not SUNDIALS' loops)"
+};
+#define NV 3
+
+static void check_arrays(size_t n, size_t *bad)
+{
+  N_Vector x[2][NV], y[2][NV], z[2][NV], w[2][NV];
+  double c[NV] = {0.7, -1.3, 2.1}, nrm[2][NV];
+  int s, k;
+  for (s = 0; s < 2; s++)
+    for (k = 0; k < NV; k++) {
+      x[s][k] = N_VNew_Serial((sunindextype)n, ctx);
+      y[s][k] = N_VNew_Serial((sunindextype)n, ctx);
+      z[s][k] = N_VNew_Serial((sunindextype)n, ctx);
+      w[s][k] = N_VNew_Serial((sunindextype)n, ctx);
+      if (s) {
+        rkin_nvector_fast(x[s][k]);
+        rkin_nvector_fast(y[s][k]);
+        rkin_nvector_fast(z[s][k]);
+        rkin_nvector_fast(w[s][k]);
+      }
+    }
+  for (k = 0; k < NV; k++) {
+    fill(x[0][k], x[1][k]);
+    fill(y[0][k], y[1][k]);
+    fill(z[0][k], z[1][k]);
+    fill(w[0][k], w[1][k]);
+  }
+  bad[AR_INSTALLED] += z[1][0]->ops->nvlinearsumvectorarray == NULL
+                       || z[1][0]->ops->nvscaleaddmultivectorarray == NULL
+                       || z[1][0]->ops->nvlinearcombinationvectorarray
+                          == NULL;
+  for (s = 0; s < 2; s++) N_VLinearSumVectorArray(NV, 1.7, x[s], -0.3, y[s],
+                                                  z[s]);
+  for (k = 0; k < NV; k++) bad[AR_LSUM] += ndiff(z[0][k], z[1][k]);
+  for (s = 0; s < 2; s++) N_VScaleVectorArray(NV, c, x[s], z[s]);
+  for (k = 0; k < NV; k++) bad[AR_SCALE] += ndiff(z[0][k], z[1][k]);
+  for (s = 0; s < 2; s++) N_VConstVectorArray(NV, -2.25, z[s]);
+  for (k = 0; k < NV; k++) bad[AR_CONST] += ndiff(z[0][k], z[1][k]);
+  for (s = 0; s < 2; s++) N_VWrmsNormVectorArray(NV, x[s], w[s], nrm[s]);
+  for (k = 0; k < NV; k++) bad[AR_WRMS] += !close_to(nrm[0][k], nrm[1][k]);
+  {
+    /* two sums: z[j][k] = c[j] x[k] + y[j][k]; then in place (z = y) */
+    N_Vector *ys[2][2] = {{y[0], w[0]}, {y[1], w[1]}};
+    N_Vector *zs[2][2] = {{z[0], x[0]}, {z[1], x[1]}};
+    for (s = 0; s < 2; s++) {
+      N_Vector *zz[2] = {zs[s][0], ys[s][1]};
+      N_VScaleAddMultiVectorArray(NV, 2, c, x[s], ys[s], zz);
+    }
+    for (k = 0; k < NV; k++)
+      bad[AR_SAM] += ndiff(z[0][k], z[1][k]);
+    for (k = 0; k < NV; k++)
+      bad[AR_SAM_Y] += ndiff(w[0][k], w[1][k]);
+    (void)zs;
+  }
+  {
+    N_Vector *xs[2][3] = {{x[0], y[0], w[0]}, {x[1], y[1], w[1]}};
+    for (s = 0; s < 2; s++) N_VLinearCombinationVectorArray(NV, 3, c, xs[s],
+                                                            z[s]);
+    for (k = 0; k < NV; k++)
+      bad[AR_LCOMB] += !close_to_vec(z[0][k], z[1][k]);
+    xs[0][0] = z[0];
+    xs[1][0] = z[1];
+    for (s = 0; s < 2; s++) N_VLinearCombinationVectorArray(NV, 3, c, xs[s],
+                                                            z[s]);
+    for (k = 0; k < NV; k++)
+      bad[AR_LCOMB_X] += !close_to_vec(z[0][k], z[1][k]);
+  }
+  for (s = 0; s < 2; s++)
+    for (k = 0; k < NV; k++) {
+      N_VDestroy(x[s][k]);
+      N_VDestroy(y[s][k]);
+      N_VDestroy(z[s][k]);
+      N_VDestroy(w[s][k]);
+    }
+}
+
 /* LU of an n x n matrix by SUNDIALS' dense solver and by the fast one:
  * kind 0 random, 1 a zero leading entry (forces a row interchange), 2 a
  * zero column (singular). Returns the number of mismatches: setup flags,
@@ -292,7 +381,7 @@ static void check_residual(void)
 
 int main(void)
 {
-  size_t bad[NOPS] = {0}, n, lu[3] = {0, 0, 0};
+  size_t bad[NOPS] = {0}, n, lu[3] = {0, 0, 0}, abad[NAR] = {0};
   int op, kind;
 #if SUNDIALS_VERSION_MAJOR >= 7
   SUNContext_Create(SUN_COMM_NULL, &ctx);
@@ -306,6 +395,13 @@ int main(void)
   for (op = 0; op < NOPS; op++)
     ok(bad[op] == 0, "%s: fast = SUNDIALS serial on lengths 1-%d "
        "(%zu mismatches)", op_name[op], MAXN, bad[op]);
+  for (n = 1; n <= MAXN; n++) {
+    int rep;
+    for (rep = 0; rep < 4; rep++) check_arrays(n, abad);
+  }
+  for (op = 0; op < NAR; op++)
+    ok(abad[op] == 0, "%s: fast = SUNDIALS serial on lengths 1-%d "
+       "(%zu mismatches)", ar_name[op], MAXN, abad[op]);
   for (kind = 0; kind < 3; kind++)
     for (n = 1; n <= MAXN; n++) {
       int rep;
