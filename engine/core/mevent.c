@@ -7,6 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* First derivatives of a list of expressions in the states, parameters
+ * and time, kept sparse: only the leaves each one uses are differentiated
+ * (rkin_expr_diff), all derivatives on one tape; var[k] says which
+ * variable output k is the derivative in (j < ns: state j, ns + l:
+ * parameter l, ns + np: time), off[i] where expression i's start. */
+typedef struct {
+  size_t nx;           /* expressions */
+  size_t *off;         /* nx + 1 */
+  int *var;
+  rkin_tape *tape;
+} dgrad;
+
 typedef struct {
   char *name;
   int initial_value, persistent, from_trigger, has_delay, has_priority;
@@ -17,20 +29,113 @@ typedef struct {
    * for models built from this one (rkin_mevents_spec) */
   rkin_node trigger, delay, priority;
   rkin_node *value;
+  dgrad dvalues, ddelay;   /* derivatives of the values and the delay */
 } mev;
 
 struct rkin_mevents {
-  size_t n, max_assign, nwork, nroots;
+  size_t n, max_assign, nwork, nroots, ns, np;
+  dgrad droots;              /* derivatives of the root functions */
   mev *ev;
   rkin_node *cmp;            /* the comparisons behind the roots */
   rkin_tape *trig, *roots, *timing;
 };
 
+static void dgrad_free(dgrad *d)
+{
+  free(d->off);
+  free(d->var);
+  rkin_tape_free(d->tape);
+}
+
+/* The derivatives of x[0..nx-1] (nodes of g) in every variable each one
+ * depends on. */
+static int dgrad_make(rkin_graph *g, const rkin_node *x, size_t nx,
+                      size_t ns, size_t np, dgrad *d, rkin_err *err)
+{
+  rkin_node *dn = NULL, tn = rkin_expr_time(g);
+  size_t i, k, cap = 0, nd = 0;
+  int rc = RKIN_OK, kind;
+  d->nx = nx;
+  if (!(d->off = malloc((nx + 1) * sizeof *d->off))) goto nomem;
+  for (i = 0; i < nx; i++) {
+    d->off[i] = nd;
+    for (kind = 0; kind < 3; kind++) {
+      int *lv = NULL, one = 0;
+      size_t nl = 0;
+      if (kind == 2) {
+        if (!rkin_expr_has_time(g, x[i])) continue;
+        lv = &one;
+        nl = 1;
+      } else if (rkin_expr_leaves(g, x[i], kind ? RKIN_OP_PARAM
+                                  : RKIN_OP_STATE, &lv, &nl)) {
+        goto nomem;
+      }
+      if (nd + nl > cap) {
+        size_t nc = 2 * (nd + nl) + 8;
+        rkin_node *a = realloc(dn, nc * sizeof *a);
+        int *b = realloc(d->var, nc * sizeof *b);
+        if (a) dn = a;
+        if (b) d->var = b;
+        if (!a || !b) {
+          if (kind < 2) free(lv);
+          goto nomem;
+        }
+        cap = nc;
+      }
+      for (k = 0; k < nl; k++) {
+        rkin_node leaf = kind == 0 ? rkin_expr_state(g, lv[k])
+                         : kind == 1 ? rkin_expr_param(g, lv[k]) : tn;
+        dn[nd] = rkin_expr_diff(g, x[i], leaf);
+        d->var[nd++] = kind == 0 ? lv[k] : kind == 1 ? (int)ns + lv[k]
+                                                     : (int)(ns + np);
+      }
+      if (kind < 2) free(lv);
+    }
+  }
+  d->off[nx] = nd;
+  if ((rc = rkin_graph_error(g, err))) goto out;
+  if (!(d->tape = rkin_tape_compile(g, dn, nd, err))) rc = err ? err->code
+                                                           : RKIN_ENOMEM;
+out:
+  free(dn);
+  return rc;
+nomem:
+  free(dn);
+  return rkin_err_set(err, RKIN_ENOMEM, "out of memory differentiating "
+                      "the events");
+}
+
+/* G (nx x (ns + np + 1), row-major) = the derivatives at (t, y, p). */
+static int dgrad_eval(const rkin_mevents *e, const dgrad *d, double t,
+                      const double *y, const double *p, double *G,
+                      double *work)
+{
+  size_t w = e->ns + e->np + 1, i, k;
+  double *v = work + rkin_tape_nwork(d->tape);
+  int rc;
+  memset(G, 0, d->nx * w * sizeof *G);
+  if (!d->off[d->nx]) return 0;
+  rc = rkin_tape_eval(d->tape, t, y, p, work, v);
+  if (rc) return rc;
+  for (i = 0; i < d->nx; i++)
+    for (k = d->off[i]; k < d->off[i + 1]; k++)
+      G[i * w + (size_t)d->var[k]] = v[k];
+  return 0;
+}
+
+static size_t dgrad_nwork(const dgrad *d)
+{
+  return d->tape ? rkin_tape_nwork(d->tape) + d->off[d->nx] + 1 : 0;
+}
+
 void rkin_mevents_free(rkin_mevents *e)
 {
   size_t k;
   if (!e) return;
+  dgrad_free(&e->droots);
   for (k = 0; e->ev && k < e->n; k++) {
+    dgrad_free(&e->ev[k].dvalues);
+    dgrad_free(&e->ev[k].ddelay);
     free(e->ev[k].name);
     free(e->ev[k].target);
     free(e->ev[k].value);
@@ -108,6 +213,8 @@ rkin_mevents *rkin_mevents_compile(rkin_graph *g, const char *model,
       || !(tim = malloc((2 * n + 1) * sizeof *tim)))
     goto nomem;
   e->n = n;
+  e->ns = n_states;
+  e->np = n_params;
   for (k = 0; k < n; k++) {
     const rkin_model_event *v = &ev[k];
     mev *d = &e->ev[k];
@@ -138,6 +245,12 @@ rkin_mevents *rkin_mevents_compile(rkin_graph *g, const char *model,
     if (!(d->values = rkin_tape_compile(g, v->value, v->n_assign, err)))
       goto fail;
     e->nwork = bigger(e->nwork, rkin_tape_nwork(d->values));
+    if (dgrad_make(g, v->value, v->n_assign, n_states, n_params,
+                   &d->dvalues, err)
+        || dgrad_make(g, &tim[k], 1, n_states, n_params, &d->ddelay, err))
+      goto fail;
+    e->nwork = bigger(e->nwork, bigger(dgrad_nwork(&d->dvalues),
+                                       dgrad_nwork(&d->ddelay)));
   }
   {
     /* the comparisons of all triggers (rkin_expr_switches takes nodes) */
@@ -155,8 +268,11 @@ rkin_mevents *rkin_mevents_compile(rkin_graph *g, const char *model,
   if (rkin_graph_error(g, err)) goto fail;
   if (!(e->trig = rkin_tape_compile(g, trig, n, err))
       || !(e->roots = rkin_tape_compile(g, rt, e->nroots, err))
-      || !(e->timing = rkin_tape_compile(g, tim, 2 * n, err)))
+      || !(e->timing = rkin_tape_compile(g, tim, 2 * n, err))
+      || dgrad_make(g, rt, e->nroots, n_states, n_params, &e->droots, err))
     goto fail;
+  e->nwork = bigger(e->nwork, dgrad_nwork(&e->droots) + e->nroots
+                               * (n_states + n_params + 1));
   e->nwork = bigger(e->nwork, bigger(rkin_tape_nwork(e->trig),
                                      bigger(rkin_tape_nwork(e->roots),
                                             rkin_tape_nwork(e->timing))));
@@ -272,4 +388,31 @@ void rkin_mevents_root_text(const rkin_mevents *e, const rkin_graph *g,
     return;
   }
   rkin_expr_format(g, e->cmp[k], states, params, buf, size);
+}
+
+int rkin_mevents_droot(const rkin_mevents *e, size_t k, double t,
+                       const double *y, const double *p, double *G,
+                       double *work)
+{
+  /* one root's row: the tape gives all; k selects */
+  size_t w = e->ns + e->np + 1, j;
+  double *all = work + dgrad_nwork(&e->droots);
+  int rc = dgrad_eval(e, &e->droots, t, y, p, all, work);
+  if (rc) return rc;
+  for (j = 0; j < w; j++) G[j] = all[k * w + j];
+  return 0;
+}
+
+int rkin_mevents_dvalues(const rkin_mevents *e, size_t k, double t,
+                         const double *y, const double *p, double *G,
+                         double *work)
+{
+  return dgrad_eval(e, &e->ev[k].dvalues, t, y, p, G, work);
+}
+
+int rkin_mevents_ddelay(const rkin_mevents *e, size_t k, double t,
+                        const double *y, const double *p, double *G,
+                        double *work)
+{
+  return dgrad_eval(e, &e->ev[k].ddelay, t, y, p, G, work);
 }

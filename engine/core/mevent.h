@@ -87,6 +87,22 @@ int rkin_mevents_timing(const rkin_mevents *e, double t, const double *y,
 int rkin_mevents_values(const rkin_mevents *e, size_t k, double t,
                         const double *y, const double *p, double *out,
                         double *work);
+/* First derivatives (for sensitivities across events), each into G as a
+ * row of n_states + n_params + 1 entries: d/dy_j, then d/dp_l, then d/dt,
+ * from the expressions' symbolic derivatives (rkin_expr_diff), compiled
+ * with the events. rkin_mevents_droot: root function k (one row);
+ * rkin_mevents_dvalues: event k's assignment values (n_assign rows);
+ * rkin_mevents_ddelay: event k's delay (one row, zero without a delay).
+ * Return like rkin_mevents_values (-1 - j: entry j not finite). */
+int rkin_mevents_droot(const rkin_mevents *e, size_t k, double t,
+                       const double *y, const double *p, double *G,
+                       double *work);
+int rkin_mevents_dvalues(const rkin_mevents *e, size_t k, double t,
+                         const double *y, const double *p, double *G,
+                         double *work);
+int rkin_mevents_ddelay(const rkin_mevents *e, size_t k, double t,
+                        const double *y, const double *p, double *G,
+                        double *work);
 /* The comparison k of the roots as text, for messages. */
 void rkin_mevents_root_text(const rkin_mevents *e, const rkin_graph *g,
                             size_t k, const char *const *states,

@@ -46,6 +46,9 @@ typedef struct {
   size_t nvalid;      /* cycles of x evaluated */
   double *x, *dir;    /* the plan, the line's direction (NEED_DIR) */
   double *y, *S, *cd, *cb, *gd, *gb;   /* (k + 1) boundaries */
+  rkin_mevcarry **ev; /* (k + 1) boundaries: the model's events (triggers,
+                         pending executions with their sensitivities), as
+                         the plain cycles carry them; NULL without events */
 } pcache;
 
 typedef struct {
@@ -65,6 +68,7 @@ typedef struct {
   double *cum_d, *cum_b;       /* nr */
   double *gd, *gb;             /* nr x k */
   double *xlast;               /* k */
+  rkin_mevcarry *ev;           /* eval_aug's events (NULL: none) */
   double slack;                /* relative allowance on a limit */
   double lo;                   /* smallest activity of a given cycle:
                                   max(min_gbq, min_cycle_gbq) */
@@ -128,6 +132,9 @@ static void eval_aug(opt_ctx *o, const double *x)
   memset(y, 0, o->n * sizeof *y);
   memset(o->cum_d, 0, nr * sizeof *o->cum_d);
   memset(o->cum_b, 0, nr * sizeof *o->cum_b);
+  /* the plan starts afresh; its events go on from cycle to cycle */
+  rkin_mevcarry_clear(o->ev);
+  o->ws->carry = o->ev;
   for (c = 0; c < o->k && !o->code; c++) {
     int rc = rg_cycle(o->ws, o->i, y, 1000 * x[c], NULL, dose, NULL, bed, 0,
                       NULL, NULL, &o->err);
@@ -140,6 +147,7 @@ static void eval_aug(opt_ctx *o, const double *x)
       o->cum_b[q] += bed[q];
     }
   }
+  o->ws->carry = NULL;
   (void)r;
 }
 
@@ -185,9 +193,20 @@ static void cache_run(opt_ctx *o, pcache *pc, const double *x, int need,
     memset(b0.gb, 0, nr * nd * sizeof *b0.gb);
   }
   if (j0 < k) pc->nvalid = j0;
+  if (j0 == 0 && pc->ev) rkin_mevcarry_clear(pc->ev[0]);
   for (c = j0; c < k && !o->code; c++) {
     bnd a = boundary(o, pc, c), b = boundary(o, pc, c + 1);
     int rc;
+    /* the cycle takes up the events from its start boundary and leaves
+     * them at its end one */
+    if (pc->ev) {
+      if ((rc = rkin_mevcarry_copy(pc->ev[c + 1], pc->ev[c],
+                                   o->ws->r->aug, &o->err))) {
+        o->code = rc;
+        break;
+      }
+      o->ws->carry = pc->ev[c + 1];
+    }
     memcpy(b.y, a.y, n * sizeof *b.y);
     memcpy(b.S, a.S, n * nd * sizeof *b.S);
     memcpy(b.cd, a.cd, nr * sizeof *b.cd);
@@ -203,6 +222,7 @@ static void cache_run(opt_ctx *o, pcache *pc, const double *x, int need,
       rc = rg_cycle_aug_sens(o->ws, o->i, b.y, b.S, 1000 * x[c], o->w, nd,
                              o->cd, o->cb, o->cgd, o->cgb, o->sc, &o->err);
     }
+    o->ws->carry = NULL;
     if (rc) {
       o->code = rc;
       break;
@@ -670,8 +690,15 @@ static int ctx_init(opt_ctx *o, rg_ws *ws, size_t i,
       pc->cb = pc->cd + nb * nr;
       pc->gd = pc->cb + nb * nr;
       pc->gb = pc->gd + nb * nr * k;
+      if (rkin_model_events(r->sp.model)) {
+        if (!(pc->ev = calloc(nb, sizeof *pc->ev))) return RKIN_ENOMEM;
+        for (c = 0; c < nb; c++)
+          if (!(pc->ev[c] = rkin_mevcarry_new())) return RKIN_ENOMEM;
+      }
     }
   }
+  if (rkin_model_events(r->sp.model) && !(o->ev = rkin_mevcarry_new()))
+    return RKIN_ENOMEM;
   o->cum_b = o->cum_d + nr;
   o->gb = o->gd + nr * m;
   if (o->linear) {
@@ -697,9 +724,15 @@ static void ctx_free(opt_ctx *o)
   free(o->xlast);
   free(o->sc);
   free(o->cd);
-  free(o->pc[NEED_VAL].x);
-  free(o->pc[NEED_DIR].x);
-  free(o->pc[NEED_FULL].x);
+  int h;
+  size_t c;
+  for (h = 0; h < NEED_N; h++) {
+    for (c = 0; o->pc[h].ev && c <= o->k; c++)
+      rkin_mevcarry_free(o->pc[h].ev[c]);
+    free(o->pc[h].ev);
+    free(o->pc[h].x);
+  }
+  rkin_mevcarry_free(o->ev);
 }
 
 /* Cycles a start plan holds (its leading positive activities). */
@@ -761,16 +794,6 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   double *x = calloc(3 * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
   uint64_t search = ~(uint64_t)0;   /* plan lengths to search */
   int rc = RKIN_OK;
-  if (rkin_model_events(ws->r->sp.model)) {
-    free(x);
-    return rkin_err_set(err, RKIN_EINVAL, "regimen optimiser: model '%s' "
-                        "has events (event '%s'): its gradients would need "
-                        "sensitivities across events (not implemented); use "
-                        "a rule without the optimiser",
-                        rkin_model_name(ws->r->sp.model),
-                        rkin_mevents_name(rkin_model_events(
-                            ws->r->sp.model), 0));
-  }
   if (m > 64 || u->n_limits > 16) {
     free(x);
     return rkin_err_set(err, RKIN_EINVAL, "regimen optimiser: at most 64 "
@@ -782,7 +805,10 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   b.best_f = -HUGE_VAL;
   memset(act, 0, m * sizeof *act);
   if (!x) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-  if (ws->r->kstatus[i] != 0 && u->optimiser == RKIN_OPT_GRADIENT) {
+  /* (the vertex certificate bounds the carry-over between cycles of a
+   * smooth model; a model's events are not covered: the full search) */
+  if (ws->r->kstatus[i] != 0 && u->optimiser == RKIN_OPT_GRADIENT
+      && !rkin_model_events(ws->r->sp.model)) {
     double f = -HUGE_VAL;
     rc = rg_opt_vertex(ws, i, u, n_starts, starts, act, &b.best_k, &f,
                        &search, err);

@@ -53,6 +53,8 @@ struct rkin_cvpath {
   size_t n_evr;
   rkin_mevrun *mev;
   N_Vector yprobe;   /* the state just past a root */
+  N_Vector yq_f, yq_f2;  /* the system's right-hand side before and after
+                            an event instant (integral sensitivities) */
   double rtol, atol;
   long max_steps;
   SUNContext ctx;
@@ -101,6 +103,9 @@ struct rkin_cvpath {
   double *S, *dq;
   const double *drate;
   double *sw;        /* fp (n x ns), op (n_out x ns), G (n_out x (n+np)) */
+  /* at events: dtau (ns), a root's derivatives (n + np + 1), f (nsys)
+   * before and after */
+  double *sw_dtau, *sw_droot, *sw_f, *sw_f2;
   /* first failure inside a callback */
   bad_kind bad;
   int bad_index;
@@ -406,7 +411,9 @@ static void release(rkin_cvpath *c)
   if (c->J) SUNMatDestroy(c->J);
   if (c->y) N_VDestroy(c->y);
   if (c->yprobe) N_VDestroy(c->yprobe);
-  c->yprobe = NULL;
+  if (c->yq_f) N_VDestroy(c->yq_f);
+  if (c->yq_f2) N_VDestroy(c->yq_f2);
+  c->yprobe = c->yq_f = c->yq_f2 = NULL;
   c->ls = NULL;
   c->J = NULL;
   c->y = NULL;
@@ -890,7 +897,8 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
                      double *S, const double *drate, double *dq,
                      rkin_err *err)
 {
-  size_t need = (c->n + c->n_out) * ns + c->n_out * (c->n + c->n_par), d;
+  size_t need = (c->n + c->n_out) * ns + c->n_out * (c->n + c->n_par)
+                + ns + (c->n + c->n_par + 1) + 2 * (c->nsys + 1), d;
   int flag;
   c->sens_on = 0;
   c->sens_held = 0;
@@ -949,6 +957,10 @@ int rkin_cvpath_sens(rkin_cvpath *c, const double *dir, size_t ns,
   c->S = S;
   c->drate = drate;
   c->dq = dq;
+  c->sw_dtau = c->sw + (c->n + c->n_out) * ns + c->n_out * (c->n + c->n_par);
+  c->sw_droot = c->sw_dtau + ns;
+  c->sw_f = c->sw_droot + c->n + c->n_par + 1;
+  c->sw_f2 = c->sw_f + c->nsys + 1;
   c->sens_on = 1;
   return RKIN_OK;
 }
@@ -1083,11 +1095,90 @@ int rkin_cvpath_events_save(const rkin_cvpath *c, double t1,
   return c->mev ? rkin_mevrun_save(c->mev, t1, k, err) : RKIN_OK;
 }
 
-int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y, rkin_err *err)
+/* The model's right-hand side with the inputs (for the events'
+ * sensitivity jumps). */
+static int mev_rhs(void *ctx, double t, const double *y, double *f)
 {
+  rkin_cvpath *c = ctx;
+  size_t i;
+  if (rkin_model_rhs(c->m, t, y, c->p, f, c->work)) return -1;
+  for (i = 0; c->rate && c->has_rate && i < c->n; i++) f[i] += c->rate[i];
+  return 0;
+}
+
+static void mev_sens_init(rkin_cvpath *c, rkin_mevsens *sx)
+{
+  memset(sx, 0, sizeof *sx);
+  sx->ns = c->ns;
+  sx->dir = c->sdir;
+  sx->S = c->S;
+  sx->dtau = c->sw_dtau;
+  sx->rhs = mev_rhs;
+  sx->ctx = c;
+}
+
+int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y,
+                          const char *why_not, rkin_err *err)
+{
+  rkin_mevsens sx;
   int changed;
-  return c->mev ? rkin_mevrun_at(c->mev, t, y, 0, NULL, &changed, err)
-                : RKIN_OK;
+  size_t d;
+  if (!c->mev) return RKIN_OK;
+  if (!c->sens_on)
+    return rkin_mevrun_at(c->mev, t, y, 0, NULL, &changed, err);
+  mev_sens_init(c, &sx);
+  for (d = 0; d < c->ns; d++) sx.dtau[d] = 0;
+  sx.dtau_known = !why_not;
+  sx.why_not = why_not;
+  return rkin_mevrun_at_sens(c->mev, t, y, 0, NULL, &sx, &changed, err);
+}
+
+/* The time derivative of a root CVODES returned at tret (S at tret in
+ * c->S): the first event root found, dtau = -(g_x S + g_p dp) / (g_x f +
+ * g_t); sx->why_not when the crossing is tangential. No event root (a
+ * switch of the right-hand side): the instant does not move. */
+static int root_dtau(rkin_cvpath *c, double tret, const double *y,
+                     rkin_mevsens *sx, rkin_err *err)
+{
+  const rkin_mevents *e = rkin_model_events(c->m);
+  size_t n = c->n, np = c->n_par, nr = c->n_sw + c->n_evr, k, j, d;
+  int *info = calloc(nr ? nr : 1, sizeof *info), rc = RKIN_OK;
+  double *G = c->sw_droot, *f = c->sw_f, den = 0, mag = 0;
+  sx->dtau_known = 1;
+  for (d = 0; d < c->ns; d++) sx->dtau[d] = 0;
+  if (!info) return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+  if (CVodeGetRootInfo(c->mem, info)) goto done;
+  for (k = c->n_sw; k < nr && !info[k]; k++)
+    ;
+  if (k == nr) goto done;
+  if (rkin_mevents_droot(e, k - c->n_sw, tret, y, c->p, G, c->work)
+      || mev_rhs(c, tret, y, f)) {
+    sx->why_not = "a derivative of its trigger is not finite";
+    goto done;
+  }
+  /* tangential (ill-determined crossing): the time uncertainty the
+   * states' tolerances give the crossing, sum_j |g_x_j| (rtol |x_j| +
+   * atol) / |g_x f + g_t|, above 1000 rtol max(|t|, 1 h) */
+  den = G[n + np];
+  for (j = 0; j < n; j++) {
+    den += G[j] * f[j];
+    mag += fabs(G[j]) * (c->rtol * fabs(y[j]) + c->atol);
+  }
+  if (!(mag < 1e3 * c->rtol * fmax(fabs(tret), 1.0) * fabs(den))) {
+    sx->why_not = "its trigger is tangential: the trigger's root does not "
+                  "cross zero with a non-zero rate there";
+    goto done;
+  }
+  for (d = 0; d < c->ns; d++) {
+    double v = 0;
+    for (j = 0; j < n; j++) v += G[j] * c->S[j * c->ns + d];
+    for (j = 0; c->sdir && j < np; j++)
+      v += G[n + j] * c->sdir[d * np + j];
+    sx->dtau[d] = -v / den;
+  }
+done:
+  free(info);
+  return rc;
 }
 
 /* The state just past a root CVODES returned at tret (into c->yprobe at
@@ -1113,6 +1204,38 @@ static int after_root(rkin_cvpath *c, double tret, double *tp,
   return RKIN_OK;
 }
 
+/* The integrals' sensitivities across an event instant moving by dtau:
+ * q is continuous, so its partial derivative jumps by (q'- - q'+) dtau
+ * (c->yq_f holds q'- from before the instant). The model rows of yS are
+ * c->S (rkin_mevrun_at_sens carried them). */
+static int sens_integrals(rkin_cvpath *c, double t, const double *dtau,
+                          rkin_err *err)
+{
+  size_t k, d, n = c->n;
+  for (d = 0; d < c->ns && dtau[d] == 0; d++)
+    ;
+  if (d == c->ns) return RKIN_OK;
+  if (rhs(t, c->y, c->yq_f2, c) < 0) return report(c, 0, err);
+  for (d = 0; d < c->ns; d++) {
+    double *v = DATA(c->yS[d]);
+    for (k = n; k < c->nsys; k++)
+      v[k] += (DATA(c->yq_f)[k] - DATA(c->yq_f2)[k]) * dtau[d];
+  }
+  return RKIN_OK;
+}
+
+/* Restarts the sensitivities from c->S (model rows) and the integral rows
+ * CVODES returned in yS (adjusted by sens_integrals). */
+static int sens_restart_keep(rkin_cvpath *c)
+{
+  size_t i, d, ns = c->ns;
+  for (d = 0; d < ns; d++) {
+    double *v = DATA(c->yS[d]);
+    for (i = 0; i < c->n; i++) v[i] = c->S[i * ns + d];
+  }
+  return CVodeSensReInit(c->mem, CV_STAGGERED, c->yS);
+}
+
 /* The segment [ts, te] of a model with events (CVODES set up at ts with
  * the state in c->y): each CVODES return (a root, a pending execution's
  * time, an output time, te) evaluates the triggers and executes what is
@@ -1132,8 +1255,9 @@ static int advance_events(rkin_cvpath *c, double ts, double te,
     const double *yp;
     sunrealtype tret;
     int changed = 0;
+    /* (with sensitivities, c->S is that of t: set at ts, then at every
+     * return below) */
     while (k < n_tout && (tout[k] <= t || too_close(t, tout[k]))) {
-      if (c->sens_on && (flag = sens_get(c))) return report(c, flag, err);
       emit(ctx, yv);
       k++;
     }
@@ -1148,8 +1272,26 @@ static int advance_events(rkin_cvpath *c, double ts, double te,
     yp = NULL;
     if (flag == CV_ROOT_RETURN && (rc = after_root(c, tret, &tp, &yp, err)))
       return rc;
-    if ((rc = rkin_mevrun_at(c->mev, tret, yv, tp, yp, &changed, err)))
+    if (c->sens_on) {
+      rkin_mevsens sx;
+      int f2;
+      mev_sens_init(c, &sx);
+      if (c->nq && !c->yq_f
+          && (!(c->yq_f = N_VClone(c->y)) || !(c->yq_f2 = N_VClone(c->y))))
+        return rkin_err_set(err, RKIN_ENOMEM, "out of memory");
+      if ((f2 = sens_get(c))) return report(c, f2, err);
+      if (flag == CV_ROOT_RETURN && (rc = root_dtau(c, tret, yv, &sx, err)))
+        return rc;
+      if (c->nq && rhs(tret, c->y, c->yq_f, c) < 0) return report(c, 0, err);
+      if ((rc = rkin_mevrun_at_sens(c->mev, tret, yv, tp, yp, &sx, &changed,
+                                    err)))
+        return rc;
+      if (changed && c->nq && (rc = sens_integrals(c, tret, sx.dtau, err)))
+        return rc;
+    } else if ((rc = rkin_mevrun_at(c->mev, tret, yv, tp, yp, &changed,
+                                    err))) {
       return rc;
+    }
     if (flag == CV_ROOT_RETURN || changed || flag == CV_TSTOP_RETURN) {
       long nst = 0;
       CVodeGetNumSteps(c->mem, &nst);
@@ -1161,7 +1303,8 @@ static int advance_events(rkin_cvpath *c, double ts, double te,
                             "doses, before t = %g h (a trigger the dynamics "
                             "keep crossing?)", rkin_model_name(c->m),
                             c->max_steps, (double)tret);
-      if ((flag = CVodeReInit(c->mem, tret, c->y)))
+      if ((flag = CVodeReInit(c->mem, tret, c->y))
+          || (c->sens_on && (flag = sens_restart_keep(c))))
         return report(c, flag, err);
     }
     t = tret;
@@ -1235,7 +1378,8 @@ end:
   memcpy(y, yv, c->n * sizeof *y);
   if (c->sens_on) {
     size_t d;
-    if ((flag = sens_get(c))) {
+    /* (the events' walk leaves S and yS at te, past its events) */
+    if (!c->mev && (flag = sens_get(c))) {
       rc = report(c, flag, err);
       goto done;
     }

@@ -71,8 +71,12 @@ int rkin_cvpath_events_restore(rkin_cvpath *c, double t0,
                                const rkin_mevcarry *k, rkin_err *err);
 int rkin_cvpath_events_save(const rkin_cvpath *c, double t1,
                             rkin_mevcarry *k, rkin_err *err);
+/* With sensitivities on (rkin_cvpath_sens), both carry S across the
+ * events (mevent_run.h); at a walk's stop the instant's time does not
+ * move (a dose time, t0) unless why_not (non-NULL) says it does and why:
+ * an event firing or executing there is then refused. */
 int rkin_cvpath_events_at(rkin_cvpath *c, double t, double *y,
-                          rkin_err *err);
+                          const char *why_not, rkin_err *err);
 
 /* 1 when c factors a sparse Newton matrix with KLU, 0 for dense LU. */
 int rkin_cvpath_sparse(const rkin_cvpath *c);

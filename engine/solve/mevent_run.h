@@ -55,6 +55,40 @@ void rkin_mevrun_params(rkin_mevrun *r, const double *p);
 int rkin_mevrun_at(rkin_mevrun *r, double t, double *y, double tp,
                    const double *yp, int *changed, rkin_err *err);
 
+/* Sensitivities across the events of one instant (rkin_mevrun_at_sens).
+ * With x(t; theta) the state and S = dx/dtheta at fixed t, an event
+ * happening at tau(theta) makes the total derivative of the state at the
+ * instant sigma = S + f dtau continuous except where an assignment sets a
+ * state: there sigma_i = dv_i, the total derivative of the assigned value
+ * v = h(x, p, t) (dv = h_x sigma + h_p dp + h_t dtau, at firing for
+ * values kept from the trigger time, else at execution). After the
+ * instant S+ = sigma - f(x+) dtau. An execution's time T = tau_fire +
+ * delay(x, p, t) has dT = dtau_fire + delay_x sigma + delay_p dp +
+ * delay_t dtau_fire, kept with the pending execution (and carried with
+ * it across runs). The instant's dtau comes from the caller at a root
+ * (-(g_x S + g_p dp) / (g_x f + g_t)), else from the executions due (a
+ * pending one's dT), else 0 (a dose time, t0). */
+typedef int (*rkin_mev_rhs_fn)(void *ctx, double t, const double *y,
+                               double *f);
+typedef struct {
+  size_t ns;              /* directions */
+  const double *dir;      /* ns x n_params row-major: dp / dtheta (NULL:
+                             the parameters do not move) */
+  double *S;              /* n x ns row-major, in and out */
+  int dtau_known;         /* 1: dtau holds the instant's dtau on entry */
+  double *dtau;           /* ns: in (dtau_known) and out */
+  const char *why_not;    /* non-NULL: the instant's dtau is unavailable
+                             (why); an event firing or executing then is
+                             refused, naming it and this */
+  rkin_mev_rhs_fn rhs;    /* the right-hand side (inputs included) */
+  void *ctx;
+} rkin_mevsens;
+
+/* rkin_mevrun_at that also carries sx->S across the instant (above). */
+int rkin_mevrun_at_sens(rkin_mevrun *r, double t, double *y, double tp,
+                        const double *yp, rkin_mevsens *sx, int *changed,
+                        rkin_err *err);
+
 /* The earliest pending execution time, HUGE_VAL when none. */
 double rkin_mevrun_next(const rkin_mevrun *r);
 

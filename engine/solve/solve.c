@@ -495,12 +495,14 @@ static void sens_jump(rkin_solver *s, const rkin_event *e)
         lag_done = 1;
       }
       for (i = 0; lag != 0 && i < n; i++) S[i * nd + d] += lag * s->lagv[i];
+      if (lag != 0) s->lag_moved_t = e->time;   /* (the model's events) */
       S[c * nd + d] += r->amount * (dF ? dF[d] : 0) + f * dA;
       break;
     case RKIN_EV_INF_ON:
       inf_derivs(s, r, e->rec, d, &dr, &ddur);
       S[c * nd + d] -= lag * e->value;
       s->drate[c * nd + d] += dr;
+      if (lag != 0) s->lag_moved_t = e->time;
       break;
     case RKIN_EV_SS_ON:
       inf_derivs(s, r, e->rec, d, &dr, &ddur);
@@ -510,6 +512,7 @@ static void sens_jump(rkin_solver *s, const rkin_event *e)
       inf_derivs(s, r, e->rec, d, &dr, &ddur);
       S[c * nd + d] += (lag + ddur) * e->value;
       s->drate[c * nd + d] -= dr;
+      if (lag + ddur != 0) s->lag_moved_t = e->time;
       break;
     default:
       break;
@@ -768,7 +771,12 @@ static int walk(rkin_solver *s, const rkin_solve_req *r, long *steps,
            && (ev[e].time < r->t1 || r->events_at_t1); e++)
       if ((rc = apply(s, &ev[e], 0, steps, err))) return rc;
     /* the model's events at t0 and after the doses at t */
-    if (s->mev_on && (rc = rkin_cvpath_events_at(s->cv, t, s->y, err)))
+    if (s->mev_on
+        && (rc = rkin_cvpath_events_at(s->cv, t, s->y, s->n_dir
+                                       && s->lag_moved_t == t
+                                       ? "a dose given then has a lag time "
+                                         "(ALAG) that moves with the "
+                                         "parameters" : NULL, err)))
       return rc;
     while (s->k_out < r->n_times && r->times[s->k_out] <= t)
       emit(s, s->y);
@@ -1072,13 +1080,8 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
     return rkin_err_set(err, RKIN_EINVAL, "rkin_solver_run_sensx: TIA "
                         "sensitivities need the CVODES path, but the "
                         "solver's path is forced EXACT");
-  if (rkin_model_events(s->m))
-    return rkin_err_set(err, RKIN_EINVAL, "model '%s' has events (event "
-                        "'%s'): sensitivities across events are not "
-                        "implemented (use finite differences)",
-                        rkin_model_name(s->m),
-                        rkin_mevents_name(rkin_model_events(s->m), 0));
   s->mev_on = 0;
+  s->lag_moved_t = -HUGE_VAL;
   res->n_steps = 0;
   rc = check_req(s, req, res, err);
   if (rc) return rc;
@@ -1139,11 +1142,19 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
     rc = rkin_expath_begin_sens(s->ex, p, dir, nd, err);
   }
   s->sens_jumps = s->sens_mods || sq->damt || sq->drec;
+  /* the model's events, as in rkin_solver_run; S is carried across them
+   * (rkin_cvpath_advance / rkin_cvpath_events_at) */
+  s->mev_on = s->use_cv && rkin_cvpath_has_events(s->cv);
+  if (s->mev_on) rkin_cvpath_events_start(s->cv);
+  if (!rc && s->mev_on && req->ev_carry)
+    rc = rkin_cvpath_events_restore(s->cv, req->t0, req->ev_carry, err);
   if (!rc) {
     s->n_dir = nd;
     rc = walk(s, req, &steps, err);
     s->n_dir = 0;
   }
+  if (!rc && s->mev_on && req->ev_carry)
+    rc = rkin_cvpath_events_save(s->cv, req->t1, req->ev_carry, err);
   s->sens_mods = 0;
   s->sens_jumps = 0;
   s->keep_on = 0;

@@ -98,6 +98,11 @@ void rkin_mevcarry_free(rkin_mevcarry *c);
 void rkin_mevcarry_clear(rkin_mevcarry *c);
 /* The executions c carries. */
 size_t rkin_mevcarry_pending(const rkin_mevcarry *c);
+/* dst becomes a copy of src (events of model m; pending executions with
+ * their values and sensitivities): a plan evaluation restarting from a
+ * cycle boundary takes up the events from there. RKIN_ENOMEM or 0. */
+int rkin_mevcarry_copy(rkin_mevcarry *dst, const rkin_mevcarry *src,
+                       const rkin_model *m, rkin_err *err);
 
 typedef struct {
   double t0, t1;              /* integrate over [t0, t1], h */

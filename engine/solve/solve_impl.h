@@ -79,6 +79,8 @@ struct rkin_solver {
    * scratch of sensitivity runs: drate (n x n_dir), lagv, ya, fa (n), sfp
    * ((n + n_out) x n_dir), Cout (n_out x n), dq (n_tia x n_dir). */
   int sens_jumps;
+  double lag_moved_t; /* a dose whose time moves with the directions
+                         (ALAG) was given at this time (-HUGE_VAL: none) */
   const double *damt, *drec;
   size_t n_rec;
   double *sx, *lagv, *ya, *fa, *sfp, *Cout, *dq;

@@ -1,0 +1,241 @@
+/* test_regopt_ev.c - the regimen optimiser ("optimised" rule, augmented
+ * route) on a model with events: a saturable-uptake model (P -> K
+ * saturable, P -> T, P -> out; Lu-177) with
+ *  - "protect": when K rises above Kth = 1 MBq (early in every cycle, at
+ *    a time that moves with the activity), 6 h later K becomes fr K
+ *    (fr = 0.6; the value taken at execution);
+ *  - "late": at cycle time 1300 h, 100 h later (56 h into the next cycle
+ *    of 1344 h: pending across the boundary) K becomes K / 2.
+ * Checked: the gradients of the cumulative BEDs by each cycle's activity
+ * (sensitivities across both events, carried across cycles) against
+ * central differences of rkin_regimen_evaluate (plain solves); the
+ * optimum of SLSQP (sensitivity gradients, plan caches carrying the
+ * events) re-scored by rkin_regimen_evaluate equals the optimiser's own
+ * value, keeps the limits, and equals COBYLA's (no gradients) optimum. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/init.h"
+#include "core/model.h"
+#include "core/nuclide.h"
+#include "dose/organ.h"
+#include "regimen/regimen.h"
+#include "regimen/regimen_impl.h"
+#include "../tap.h"
+
+static rkin_model *ev_model(void)
+{
+  static const char *st[] = {"P", "K", "T"};
+  static const char *pa[] = {"kPK", "kPT", "kel", "kK", "kT", "km", "Kth",
+                             "fr"};
+  static const double v[] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000, 1, 0.6};
+  static int tgt[1] = {1};
+  static rkin_node val[2];
+  rkin_graph *g = rkin_graph_new();
+  rkin_node p = rkin_expr_state(g, 0), K = rkin_expr_state(g, 1), d[3];
+  rkin_node up, ut, out, kk, kt;
+  rkin_model_spec sp = {0};
+  rkin_model_event ev[2] = {{0}, {0}};
+  rkin_err err = {0};
+  rkin_model *m;
+  up = rkin_expr_binary(g, RKIN_OP_DIV,
+                        rkin_expr_binary(g, RKIN_OP_MUL,
+                                         rkin_expr_param(g, 0), p),
+                        rkin_expr_binary(g, RKIN_OP_ADD,
+                                         rkin_expr_const(g, 1),
+                                         rkin_expr_binary(
+                                           g, RKIN_OP_DIV, p,
+                                           rkin_expr_param(g, 5))));
+  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
+  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
+  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3), K);
+  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
+                        rkin_expr_state(g, 2));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+  val[0] = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 7), K);
+  val[1] = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 0.5), K);
+  ev[0].name = "protect";
+  ev[0].trigger = rkin_expr_binary(g, RKIN_OP_GT, K, rkin_expr_param(g, 6));
+  ev[0].delay = rkin_expr_const(g, 6);
+  ev[1].name = "late";
+  ev[1].trigger = rkin_expr_binary(g, RKIN_OP_GE, rkin_expr_time(g),
+                                   rkin_expr_const(g, 1300));
+  ev[1].delay = rkin_expr_const(g, 100);
+  ev[0].initial_value = ev[1].initial_value = 1;
+  ev[0].persistent = ev[1].persistent = 1;
+  ev[0].priority = ev[1].priority = -1;
+  ev[0].n_assign = ev[1].n_assign = 1;
+  ev[0].target = ev[1].target = tgt;
+  ev[0].value = &val[0];
+  ev[1].value = &val[1];
+  sp.name = "pkt_events";
+  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp.n_states = 3;
+  sp.states = st;
+  sp.deriv = d;
+  sp.n_params = 8;
+  sp.params = pa;
+  sp.values = v;
+  if (!(m = rkin_model_new(&sp, g, &err))
+      || rkin_model_set_events(m, ev, 2, &err)) {
+    diag("model: %s", err.msg);
+    exit(1);
+  }
+  return m;
+}
+
+static rkin_regimen *make(const rkin_model *m, const double *params,
+                          size_t n, const rkin_region *rg, size_t nr)
+{
+  rkin_regimen_spec sp = {0};
+  rkin_err err;
+  rkin_regimen *r;
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.opts.rtol = 1e-8;
+  sp.opts.atol = 1e-8;
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = nr;
+  sp.regions = rg;
+  sp.interval_h = 1344;
+  sp.carrier = 3;   /* (no carrier: carrier_per_mbq is 0) */
+  sp.threads = 1;
+  r = rkin_regimen_new(&sp, &err);
+  if (!r) diag("regimen: %s", err.msg);
+  return r;
+}
+
+/* The cumulative BEDs of a k-cycle plan and their gradients, chained
+ * through rg_cycle_aug_sens with the events carried from cycle to cycle
+ * (as the optimiser's plan caches do). */
+static int plan_grad(rkin_regimen *r, size_t i, size_t k, const double *a,
+                     double *cb, double *gb, rkin_err *err)
+{
+  rg_ws ws;
+  size_t nr = r->nr, c, q, m;
+  double y[8] = {0}, S[64] = {0}, w[8], d[4], b[4], gd1[32], gb1[32];
+  double *sc = malloc(rg_aug_sens_size(r, k) * sizeof *sc);
+  int rc = rg_ws_init(&ws, r, err);
+  ws.carry = rkin_mevcarry_new();
+  memset(cb, 0, nr * sizeof *cb);
+  memset(gb, 0, nr * k * sizeof *gb);
+  for (c = 0; !rc && c < k; c++) {
+    for (m = 0; m < k; m++) w[m] = m == c;
+    rc = rg_cycle_aug_sens(&ws, i, y, S, 1000 * a[c], w, k, d, b, gd1, gb1,
+                           sc, err);
+    for (q = 0; !rc && q < nr; q++) {
+      cb[q] += b[q];
+      for (m = 0; m < k; m++) gb[q * k + m] += gb1[q * k + m];
+    }
+  }
+  rkin_mevcarry_free(ws.carry);
+  ws.carry = NULL;
+  rg_ws_clear(&ws);
+  free(sc);
+  return rc;
+}
+
+static const double pv[16] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000, 1, 0.6,
+                              0.030, 0.008, 0.4, 0.020, 0.004, 2000, 1, 0.6};
+
+static void test_gradients(rkin_regimen *r)
+{
+  static const double a[3] = {12, 7, 3};
+  double cb[3], gb[9], bp[3], bm[3], ap[3], b0[3], worst = 0, h = 1e-3;
+  size_t c, q;
+  rkin_err err;
+  int rc = plan_grad(r, 0, 3, a, cb, gb, &err);
+  if (rc) diag("plan_grad: %s", err.msg);
+  rc = rc ? rc : rkin_regimen_evaluate(r, 0, 3, a, NULL, b0, &err);
+  for (q = 0; !rc && q < 3; q++)
+    worst = fmax(worst, fabs(cb[q] - b0[q]) / b0[q]);
+  ok(!rc && worst < 1e-6, "events: the sensitivity run's cumulative BEDs = "
+     "the plain cycles' (rel. %.1e, tol. 1e-6)", worst);
+  worst = 0;
+  for (c = 0; !rc && c < 3; c++) {
+    memcpy(ap, a, sizeof ap);
+    ap[c] += h;
+    rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bp, &err);
+    ap[c] -= 2 * h;
+    rc |= rkin_regimen_evaluate(r, 0, 3, ap, NULL, bm, &err);
+    for (q = 0; q < 3; q++) {
+      double fd = (bp[q] - bm[q]) / (2 * h);
+      double e = fabs(gb[q * 3 + c] - fd) / fabs(gb[q * 3 + c]);
+      if (e > 1e-4)
+        diag("region %zu, cycle %zu: %.8g vs differences %.8g", q, c,
+             gb[q * 3 + c], fd);
+      worst = fmax(worst, e);
+    }
+  }
+  ok(!rc && worst < 1e-4, "events: d(cumulative BED) / d(activity of each "
+     "cycle) from the sensitivities across both events = central "
+     "differences of plain solves (rel. %.1e, tol. 1e-4)", worst);
+}
+
+static void test_optimum(rkin_regimen *r, size_t i)
+{
+  /* kidney BED 5 Gy binds: the events (on K) shape the optimum */
+  rkin_regimen_limit lim[2] = {{0, 1, 5.0}, {2, 0, 2.0}};
+  rkin_regimen_rule u;
+  double a[2][3], obj[2], cd[3], cb[3];
+  size_t k[2];
+  rkin_err err;
+  int j, rc = 0;
+  for (j = 0; j < 2; j++) {
+    rkin_regimen_rule_default(&u);
+    u.kind = RKIN_RULE_OPTIMISED;
+    u.max_cycles = 3;
+    u.max_gbq = 40;
+    u.objective = 1;
+    u.n_limits = 2;
+    u.limits = lim;
+    u.optimiser = j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA;
+    rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
+                                &err);
+    if (rc) diag("optimise: %s", err.msg);
+  }
+  ok(!rc, "events, patient %zu: both optimisers ran", i + 1);
+  rc = rc ? rc : rkin_regimen_evaluate(r, i, k[1], a[1], cd, cb, &err);
+  ok(!rc && fabs(cb[1] - obj[1]) <= 1e-7 * obj[1], "events, patient %zu: "
+     "the optimum's tumour BED re-scored by plain solves %.9f = the "
+     "optimiser's %.9f (tol. 1e-7 rel.)", i + 1, cb[1], obj[1]);
+  ok(!rc && fabs(cb[0] - 5) <= 1e-6 * 5 && cd[2] <= 2 * (1 + 1e-7),
+     "events, patient %zu: re-scored, the kidney BED %.9f meets its 5 Gy "
+     "limit (tol. 1e-6 rel.), marrow %.6f <= 2 Gy", i + 1, cb[0], cd[2]);
+  ok(!rc && fabs(obj[1] - obj[0]) <= 1e-5 * obj[0], "events, patient %zu: "
+     "SLSQP with sensitivity gradients reaches COBYLA's optimum: tumour BED "
+     "%.6f vs %.6f Gy (rel. %.1e, tol. 1e-5); %zu / %zu cycles: %.4f %.4f "
+     "%.4f GBq", i + 1, obj[1], obj[0], obj[1] / obj[0] - 1, k[1], k[0],
+     a[1][0], k[1] > 1 ? a[1][1] : 0, k[1] > 2 ? a[1][2] : 0);
+}
+
+int main(void)
+{
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
+                       {"tumour", 2, 0.05, 0, tum->lq},
+                       {"marrow", 0, 5.0, 0, mar->lq}};
+  rkin_model *m;
+  rkin_regimen *r;
+  rkin_init();
+  m = ev_model();
+  r = make(m, pv, 2, rg, 3);
+  ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED, "events: "
+     "augmented route");
+  if (r) {
+    test_gradients(r);
+    test_optimum(r, 0);
+    test_optimum(r, 1);
+  }
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+  done_testing();
+  return exit_status();
+}
