@@ -73,6 +73,61 @@ static int name_params(const pop *p, rkin_popfit *fit)
   return RKIN_OK;
 }
 
+/* On the CVODES path the OFV carries noise of 1e-6 to 1e-5 (the
+ * solver's tolerance and the EBE re-search at every point; measured on
+ * Theophylline and a saturable-binding PBPK model at rtol 1e-8 and 1e-10
+ * alike), which the relative step 1e-3 turns into errors of R's diagonal
+ * (4 noise / h^2) beyond the curvature of a weakly determined variance:
+ * R came out not positive definite. There each parameter's step is
+ * chosen so that the OFV rises by at least COV_DOFV / 2 over it: the
+ * noise's share of R_kk is then below 4 noise / COV_DOFV (< 1 % at 3e-5
+ * noise), the truncation error of the second difference (of order 3
+ * COV_DOFV / N for a variance determined by N subjects) of the same
+ * order. The step only grows from the default one (a steep OFV is
+ * above the noise). */
+#define COV_DOFV 0.02
+#define COV_STEP_TRIES 6     /* steps tried per parameter */
+
+/* The largest step of each estimated parameter that keeps every
+ * evaluation valid: 0.3 |v| for an Omega variance or a sigma SD, for a
+ * covariance 0.3 (0.7 - |rho|) sqrt(omega_aa omega_bb) (pairs of steps
+ * keep the block positive definite), for a bounded theta half the
+ * distance to its nearest bound; never below the default step h. */
+static void step_caps(const pop *p, const rkin_popfit *fit, const double *h,
+                      double *cap)
+{
+  const rkin_popmodel *pm = p->pm;
+  size_t q = p->n_eta, k, a, b, i = 0;
+  for (k = 0; k < p->n_theta; k++) {
+    double th = fit->theta[k], c = HUGE_VAL;
+    if (!th_free(p, k)) continue;
+    if (pm->theta_lower && isfinite(pm->theta_lower[k]))
+      c = fmin(c, 0.5 * (th - pm->theta_lower[k]));
+    if (pm->theta_upper && isfinite(pm->theta_upper[k]))
+      c = fmin(c, 0.5 * (pm->theta_upper[k] - th));
+    cap[i] = fmax(c, h[i]);
+    i++;
+  }
+  for (a = 0; a < q; a++)
+    for (b = 0; b <= a; b++) {
+      double oa = fit->omega[a * q + a], ob = fit->omega[b * q + b], c;
+      if (!pop_omega_free(p, a, b)) continue;
+      if (a == b) {
+        c = 0.3 * oa;
+      } else {
+        double r = fabs(fit->omega[a * q + b]) / sqrt(oa * ob);
+        c = 0.3 * fmax(0.7 - r, 0) * sqrt(oa * ob);
+      }
+      cap[i] = fmax(c, h[i]);
+      i++;
+    }
+  for (k = 0; k < p->n_sigma; k++)
+    if (sg_free(p, k)) {
+      cap[i] = fmax(0.3 * fabs(fit->sigma[k]), h[i]);
+      i++;
+    }
+}
+
 /* The OFV at natural parameters v (per-subject terms into c->fi). */
 static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
 {
@@ -274,7 +329,8 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   cov_ctx c;
   double *v0 = NULL, *v = NULL, *h = NULL, *H = NULL, *S = NULL, *e0;
   double *fp = NULL, *fm = NULL, *gp = NULL, *g = NULL, f0, a, b, cc, d;
-  int rc = RKIN_ENOMEM, *modes = NULL;
+  double *cap = NULL;
+  int rc = RKIN_ENOMEM, *modes = NULL, noisy, it;
   memset(&c, 0, sizeof c);
   c.p = p;
   fit->est = calloc(n, sizeof(double));
@@ -302,7 +358,8 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
   gp = malloc(ns * sizeof *gp);
   g = malloc(ns * n * sizeof *g);
   modes = malloc(ns * sizeof *modes);
-  if (!modes || !fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
+  cap = malloc(n * sizeof *cap);
+  if (!modes || !cap || !fit->est || !fit->se || !fit->rse || !fit->cov || !fit->cov_r
       || !fit->cov_s || !fit->cov_sandwich
       || !fit->corr || !c.omega || !c.fi || !v0 || !v || !h || !H || !S
       || !fp || !fm || !gp || !g || !e0 || name_params(p, fit))
@@ -321,15 +378,31 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
    * the OFV's noise from the inner optimisation (~1e-10 / h^2). */
   for (k = 0; k < n; k++) h[k] = 1e-3 * (fabs(v0[k]) > 1e-2 ? fabs(v0[k])
                                                             : 1e-2);
+  /* noisy OFV (CVODES path): steps by the OFV change (COV_DOFV) */
+  noisy = p->ws[0].solver
+          && rkin_solver_path(p->ws[0].solver) == RKIN_PATH_CVODES;
+  step_caps(p, fit, h, cap);
   rc = eval_nat(&c, v0, &f0, err);
   for (k = 0; !rc && k < n; k++) {
-    memcpy(v, v0, n * sizeof *v);
-    v[k] = v0[k] + h[k];
-    rc = eval_nat(&c, v, &fp[k], err);
-    if (rc) break;
-    memcpy(gp, c.fi, ns * sizeof *gp);
-    v[k] = v0[k] - h[k];
-    rc = eval_nat(&c, v, &fm[k], err);
+    for (it = 0; it < COV_STEP_TRIES; it++) {
+      double dF, fac, hn;
+      memcpy(v, v0, n * sizeof *v);
+      v[k] = v0[k] + h[k];
+      rc = eval_nat(&c, v, &fp[k], err);
+      if (rc) break;
+      memcpy(gp, c.fi, ns * sizeof *gp);
+      v[k] = v0[k] - h[k];
+      rc = eval_nat(&c, v, &fm[k], err);
+      if (rc || !noisy) break;
+      /* the OFV's rise over the step: at least COV_DOFV / 2, or a
+       * larger step (never a smaller one: a steep OFV is above noise) */
+      dF = 0.5 * (fp[k] - 2 * f0 + fm[k]);
+      if (dF >= 0.5 * COV_DOFV) break;
+      fac = dF > 0 ? fmin(sqrt(COV_DOFV / dF), 10) : 10;
+      hn = fmin(h[k] * fac, cap[k]);
+      if (!(hn > h[k])) break;
+      h[k] = hn;
+    }
     if (rc) break;
     for (s = 0; s < ns; s++) g[s * n + k] = (gp[s] - c.fi[s]) / (2 * h[k]);
     H[k * n + k] = (fp[k] - 2 * f0 + fm[k]) / (h[k] * h[k]);
@@ -360,6 +433,7 @@ int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
 done:
   p->cov_modes = NULL;
   free(modes);
+  free(cap);
   fit->cov_multimodal = c.multimodal;
   /* Leave p at the estimates for any later use. */
   free(c.omega);

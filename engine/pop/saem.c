@@ -1135,7 +1135,7 @@ static void sa_lik_job(saem *S, int t, size_t s)
     double v = 0;
     int rc = RKIN_OK;
     if (a->resolve) {
-      rc = cond_m2ll(S, t, s, S->eta + id * S->q,
+      rc = cond_m2ll(S, t, s, S->eta + id * S->qe,
                      S->fbuf + (size_t)t * S->rows, &v, &S->er[s]);
     } else {
       const double *f = S->fc + id * S->rows;
@@ -1189,23 +1189,47 @@ static void sa_om_om(const double *P, size_t q, size_t a, size_t b,
     }
 }
 
+/* pe = P e over the user's q etas. */
+static void sa_pe(const double *P, size_t q, const double *e, double *pe)
+{
+  size_t k, l;
+  for (k = 0; k < q; k++) {
+    double v = 0;
+    for (l = 0; l < q; l++) v += P[k * q + l] * e[l];
+    pe[k] = v;
+  }
+}
+
+/* pe = P v, v the q-vector holding one further occasion's copy eo (n_iov
+ * etas) at the occasion etas' places and 0 elsewhere. */
+static void sa_occ_pe(const pop *p, const double *P, size_t q,
+                      const double *eo, double *pe)
+{
+  double v[POP_MAX_ETA];
+  size_t k;
+  for (k = 0; k < q; k++) v[k] = p->iov_idx[k] >= 0 ? eo[p->iov_idx[k]] : 0;
+  sa_pe(P, q, v, pe);
+}
+
 /* Score g and Hessian H of every chain's draw of subject s, added to the
- * subject's sums: D += g, G += H + g g'. */
+ * subject's sums: D += g, G += H + g g'. With IOV the complete data hold
+ * the further occasions' copies too: log N(eta_ik; 0, Omega_iov) over
+ * them adds to the score and Hessian of the occasion block's elements
+ * the same closed forms at each copy (their mean is 0: no mu term). */
 static void sa_acc_job(saem *S, int t, size_t s)
 {
   sa_state *a = S->sa;
+  const pop *p = S->p;
   size_t q = S->q, n = a->n, c, i, j, k, l, m, npt = a->npt;
   double *g = a->scr + (size_t)t * (n + n * n), *H = g + n;
   double pe[POP_MAX_ETA], x[POP_MAX_ETA];
+  double po[POP_MAX_ETA][POP_MAX_ETA]; /* P times each further copy */
   double *D = a->D + s * n, *G = a->G + s * n * n;
   for (c = 0; c < S->nc; c++) {
     size_t id = s * S->nc + c;
-    const double *e = S->eta + id * q, *lv = a->lv + id * npt;
-    for (k = 0; k < q; k++) {
-      double v = 0;
-      for (l = 0; l < q; l++) v += a->P[k * q + l] * e[l];
-      pe[k] = v;
-    }
+    const double *e = S->eta + id * S->qe, *lv = a->lv + id * npt;
+    size_t ko, no = p->n_iov ? p->occ_n[s] : 1;
+    sa_pe(a->P, q, e, pe);
     memset(H, 0, n * n * sizeof *H);
     for (i = 0; i < n; i++) {
       size_t ia = a->ia[i], ib = a->ib[i];
@@ -1215,6 +1239,19 @@ static void sa_acc_job(saem *S, int t, size_t s)
         double mab = pe[ia] * pe[ib] - a->P[ia * q + ib];
         g[i] = ia == ib ? 0.5 * mab : mab;
       }
+    }
+    /* IOV: the further occasions' copies (ko >= 1), each a draw of
+     * N(0, Omega_iov): the score of an occasion-block element gains the
+     * same term at every copy (P is block diagonal, so P over the copy
+     * padded with zeros is P_iov times it) */
+    for (ko = 1; ko < no; ko++) {
+      sa_occ_pe(p, a->P, q, e + q + (ko - 1) * p->n_iov, po[ko - 1]);
+      for (i = 0; i < n; i++)
+        if (a->kind[i] == SA_OM && p->iov_idx[a->ia[i]] >= 0) {
+          size_t ia = a->ia[i], ib = a->ib[i];
+          double mab = po[ko - 1][ia] * po[ko - 1][ib] - a->P[ia * q + ib];
+          g[i] += ia == ib ? 0.5 * mab : mab;
+        }
     }
     /* the likelihood parameters: central differences */
     for (l = 0; l < a->nl; l++) {
@@ -1244,6 +1281,14 @@ static void sa_acc_job(saem *S, int t, size_t s)
           sa_om_om(a->P, q, a->ia[i], a->ib[i], a->ia[j], a->ib[j], pe, &tr,
                    &quad);
           v = 0.5 * tr - quad;
+          /* both in the occasion block: every further copy's term too */
+          if (p->n_iov && p->iov_idx[a->ia[i]] >= 0
+              && p->iov_idx[a->ia[j]] >= 0)
+            for (ko = 1; ko < no; ko++) {
+              sa_om_om(a->P, q, a->ia[i], a->ib[i], a->ia[j], a->ib[j],
+                       po[ko - 1], &tr, &quad);
+              v += 0.5 * tr - quad;
+            }
         } else {
           /* -(P E_om P e)_k */
           size_t om = a->kind[i] == SA_OM ? i : j, mu = om == i ? j : i;
@@ -1353,11 +1398,6 @@ static int sa_fisher(saem *S, double *info, rkin_err *err)
   size_t n, s, i, j;
   int it, pt, rc = RKIN_OK, grc;
   double N;
-  if (p->n_iov)
-    return rkin_err_set(err, RKIN_EINVAL, "SAEM standard errors by "
-                        "stochastic approximation: not available with "
-                        "between-occasion variability (iov); use se = "
-                        "\"linearisation\"");
   rc = sa_setup(S, err);
   rc = pop_agree(p, rc, err);
   if (rc) return rc;
@@ -1368,8 +1408,8 @@ static int sa_fisher(saem *S, double *info, rkin_err *err)
   for (it = 0; it < S->o.se_iter && !rc; it++) {
     run_job(S, mcmc_job);
     /* fixed kernels: no adaptation while averaging */
-    memset(S->acc, 0, S->ns * (2 + S->q) * sizeof *S->acc);
-    memset(S->tries, 0, S->ns * (2 + S->q) * sizeof *S->tries);
+    memset(S->acc, 0, S->ns * (2 + S->qe) * sizeof *S->acc);
+    memset(S->tries, 0, S->ns * (2 + S->qe) * sizeof *S->tries);
     for (pt = 0; pt < (int)a->npt && !(rc = first_fail(S, NULL)); pt++) {
       sa_set(S, pt);
       run_job(S, sa_lik_job);

@@ -50,7 +50,8 @@
  * (Louis 1982, J R Stat Soc B 44:226; Kuhn & Lavielle 2005 sec. 4, as
  * Monolix): I = sum_i (-E[d2 l_i] - E[dl_i dl_i'] + E[dl_i] E[dl_i]'),
  * l_i subject i's complete-data log-likelihood, the expectations means
- * over se_iter further MCMC iterations of every chain at the estimates.
+ * over se_iter further MCMC iterations of every chain at the estimates
+ * (with IOV l_i includes the occasion etas of every further occasion).
  * Linearisation is the default: it needs no more sampling and is what
  * FOCE-I reports; SA does not linearise the model in eta, so it stays
  * right where FOCE-I's approximation is poor (sparse data, strong

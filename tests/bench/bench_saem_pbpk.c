@@ -15,8 +15,25 @@
  * FOCE-I's at the SAEM estimates) and the CPU time of each fit
  * (clock(): on a loaded machine wall time says nothing).
  *
+ *
+ * At 12 and 40 subjects the FOCE-I covariance step used to report R not
+ * positive definite along the Omega variances. Not the design: at 12
+ * subjects the OFV's second difference along each variance is clearly
+ * positive and stable at relative steps 1e-2 to 1e-1 (OMEGA(1,1) 1698,
+ * 1724, 1740; OMEGA(2,2) 4394, 4624, 4679: SEs ~0.034 and ~0.021 at
+ * estimates 0.065 and 0.031), but at the covariance step's relative step
+ * 1e-3 it was -1168 and 36: the OFV on the CVODES path carries noise of
+ * a few 1e-6 (at rtol 1e-8 and 1e-10 alike: the EBE re-search counts
+ * too), 4 noise / h^2 beyond the curvature. The covariance step now
+ * sizes its steps on the CVODES path by the OFV's rise (popcov.c
+ * COV_DOFV). Mode "diag" prints those second differences and slices.
+ *
  *   bench_saem_pbpk [N_SUBJ [THREADS [SE]]]  (default 100, 1; SE "sa":
- *                                             SAEM's SEs by SA) */
+ *                                             SAEM's SEs by SA; "diag":
+ *                                             FOCE-I, then the OFV's
+ *                                             second differences and
+ *                                             slices along each Omega
+ *                                             variance, no SAEM) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +157,58 @@ static char *pbpk_simulate(const rkin_model *m, const rkin_solve_opts *so,
   return text;
 }
 
+/* Diagnosis of the covariance step (mode "diag"): at the FOCE-I
+ * estimates, the OFV's second difference along each Omega variance at
+ * relative steps 1e-3 (the covariance step's) to 1e-1, at the fit's
+ * CVODES tolerance and at 100 x tighter; then the slice of the OFV along
+ * each variance at 1/4 ... 4 times the estimate. */
+static void diag(const rkin_popmodel *pm0, const rkin_data *d,
+                 const rkin_popfit_opts *o, const rkin_popfit *ff)
+{
+  static const double rel[5] = {1e-3, 3e-3, 1e-2, 3e-2, 1e-1};
+  static const double fac[7] = {0.25, 0.5, 0.75, 1, 1.5, 2, 4};
+  rkin_popmodel pm = *pm0;
+  rkin_solve_opts so = *pm0->solve;
+  rkin_err err;
+  double om[4], f0, fp, fm;
+  int tight, k, i;
+  for (tight = 0; tight < 2; tight++) {
+    if (tight) {
+      so.rtol *= 1e-2;
+      so.atol *= 1e-2;
+      pm.solve = &so;
+    }
+    if (rkin_popest_ofv(&pm, d, o, ff->theta, ff->omega, ff->sigma, &f0,
+                        NULL, NULL, &err)) {
+      printf("diag: %s\n", err.msg);
+      return;
+    }
+    for (k = 0; k < 2; k++)
+      for (i = 0; i < 5; i++) {
+        double h = rel[i] * ff->omega[3 * k];
+        memcpy(om, ff->omega, sizeof om);
+        om[3 * k] += h;
+        rkin_popest_ofv(&pm, d, o, ff->theta, om, ff->sigma, &fp, NULL,
+                        NULL, &err);
+        om[3 * k] -= 2 * h;
+        rkin_popest_ofv(&pm, d, o, ff->theta, om, ff->sigma, &fm, NULL,
+                        NULL, &err);
+        printf("diag rtol %.0e: OMEGA(%d,%d) step %.0e relative: d2 OFV = "
+               "%.6g (OFV %.9f %+.3g %+.3g)\n", so.rtol, k + 1, k + 1,
+               rel[i], (fp - 2 * f0 + fm) / (h * h), f0, fp - f0, fm - f0);
+      }
+  }
+  for (k = 0; k < 2; k++)
+    for (i = 0; i < 7; i++) {
+      memcpy(om, ff->omega, sizeof om);
+      om[3 * k] *= fac[i];
+      rkin_popest_ofv(&pm, d, o, ff->theta, om, ff->sigma, &fp, NULL, NULL,
+                      &err);
+      printf("diag slice OMEGA(%d,%d) = %.5f: OFV - OFV(estimate) = %.4f\n",
+             k + 1, k + 1, om[3 * k], fp - f0);
+    }
+}
+
 int main(int argc, char **argv)
 {
   static const char *const tn[] = {"lKel", "lBmax", "lKon"};
@@ -147,6 +216,7 @@ int main(int argc, char **argv)
   size_t n = argc > 1 ? (size_t)atoi(argv[1]) : 100;
   int threads = argc > 2 ? atoi(argv[2]) : 1;
   int sa = argc > 3 && strcmp(argv[3], "sa") == 0;
+  int dg = argc > 3 && strcmp(argv[3], "diag") == 0;
   rkin_model *m;
   rkin_solve_opts so;
   rkin_popmodel pm;
@@ -161,6 +231,7 @@ int main(int argc, char **argv)
   double cf, cs, truth[6];
   size_t k;
   int rcf, rcs;
+  setvbuf(stdout, NULL, _IOLBF, 0);   /* progress visible in a log */
   rkin_init();
   m = pbpk_model();
   if (!m || n < 3) {
@@ -199,6 +270,14 @@ int main(int argc, char **argv)
   c0 = clock();
   rcf = rkin_popfit_run(&pm, d, &o, &ff, &err);
   cf = (double)(clock() - c0) / CLOCKS_PER_SEC;
+  if (dg) {
+    printf("FOCE-I: %s; OFV %.6f; omega %.5f %.5f; covariance step: %s\n",
+           ff.status ? ff.err.msg : "ok", ff.ofv, ff.omega[0], ff.omega[3],
+           ff.cov_status ? ff.cov_err.msg : "ok");
+    fflush(stdout);
+    if (!rcf && !ff.status) diag(&pm, d, &o, &ff);
+    return 0;
+  }
   rkin_saem_opts_default(&sao);
   if (sa) sao.se = RKIN_SAEM_SE_SA;
   c0 = clock();

@@ -22,6 +22,7 @@ for b in tests/bench/bench_*; do
     */bench_cohort) run "$b" "$peers" ;;
     */bench_regimen) run "$b" 10000 20 ;;   # 20 nonlinear patients
     */bench_large) run "$b" 1000 50 3 ;;   # dense on 50, scipy on 3
+    */bench_saem_pbpk) run "$b" 100 ;;   # SAEM vs FOCE-I, 100 subjects
     # FOCE-I alone, then SAEM beside FOCE-I on the same 100 datasets
     */bench_simest) run "$b"; run "$b" 100 40 0 -1 saem ;;
     *) [ -x "$b" ] && run "$b" ;;
