@@ -45,29 +45,52 @@ local ELIM_BODY = [[
       </listOfReactions>
 ]]
 
--- Two instances of one definition; the main model's kA replaces A's k,
--- B keeps the definition's k = 0.3.
-local two = write("two.xml", HEAD .. [[
-  <model id="two">
+-- A parameter of the main model replacing `idref` of submodel `sub`.
+local function replacing(id, value, idref, sub)
+  return ([[
     <listOfParameters>
-      <parameter id="kA" value="0.1" constant="true">
+      <parameter id="%s" value="%s" constant="true">
         <comp:listOfReplacedElements>
-          <comp:replacedElement comp:idRef="k" comp:submodelRef="A"/>
+          <comp:replacedElement comp:idRef="%s" comp:submodelRef="%s"/>
         </comp:listOfReplacedElements>
       </parameter>
     </listOfParameters>
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="A" comp:modelRef="elim"/>
-      <comp:submodel comp:id="B" comp:modelRef="elim"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfModelDefinitions>
-    <comp:modelDefinition id="elim">
-]] .. ELIM_BODY .. [[
-    </comp:modelDefinition>
-  </comp:listOfModelDefinitions>
-</sbml>
-]])
+]]):format(id, value, idref, sub)
+end
+
+-- A document: main model `id` with `params` (XML, may be ""), submodels
+-- {{id, definition}, ...} and `defs`: internal definitions (XML) or an
+-- external one {id =, source =, ref =}.
+local function doc(id, params, subs, defs)
+  local sl = {}
+  for _, sm in ipairs(subs) do
+    sl[#sl + 1] = ('      <comp:submodel comp:id="%s" comp:modelRef="%s"/>')
+      :format(sm[1], sm[2])
+  end
+  local d
+  if type(defs) == "table" then
+    d = ([[
+  <comp:listOfExternalModelDefinitions>
+    <comp:externalModelDefinition comp:id="%s" comp:source="%s"
+      comp:modelRef="%s"/>
+  </comp:listOfExternalModelDefinitions>
+]]):format(defs.id, defs.source, defs.ref)
+  else
+    d = "  <comp:listOfModelDefinitions>\n" .. defs
+      .. "\n  </comp:listOfModelDefinitions>\n"
+  end
+  return HEAD .. ('  <model id="%s">\n'):format(id) .. params
+    .. "    <comp:listOfSubmodels>\n" .. table.concat(sl, "\n")
+    .. "\n    </comp:listOfSubmodels>\n  </model>\n" .. d .. "</sbml>\n"
+end
+
+local ELIM_DEF = '    <comp:modelDefinition id="elim">\n' .. ELIM_BODY
+  .. "    </comp:modelDefinition>"
+
+-- Two instances of one definition; the main model's kA replaces A's k,
+-- B keeps the definition's k = 0.3.
+local two = write("two.xml", doc("two", replacing("kA", 0.1, "k", "A"),
+  { { "A", "elim" }, { "B", "elim" } }, ELIM_DEF))
 
 local m, info = rk.sbml.load(two, { time_unit = "h", quiet = true })
 t.ok(info.flattened, "a comp model is flattened (info.flattened)")
@@ -105,25 +128,8 @@ write("elim_ext.xml", [[<?xml version="1.0" encoding="UTF-8"?>
   </model>
 </sbml>
 ]])
-local ext = write("ext.xml", HEAD .. [[
-  <model id="ext">
-    <listOfParameters>
-      <parameter id="kE" value="0.2" constant="true">
-        <comp:listOfReplacedElements>
-          <comp:replacedElement comp:idRef="k" comp:submodelRef="E"/>
-        </comp:listOfReplacedElements>
-      </parameter>
-    </listOfParameters>
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="E" comp:modelRef="EM"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfExternalModelDefinitions>
-    <comp:externalModelDefinition comp:id="EM" comp:source="elim_ext.xml"
-      comp:modelRef="elim_ext"/>
-  </comp:listOfExternalModelDefinitions>
-</sbml>
-]])
+local ext = write("ext.xml", doc("ext", replacing("kE", 0.2, "k", "E"),
+  { { "E", "EM" } }, { id = "EM", source = "elim_ext.xml", ref = "elim_ext" }))
 local me, ie = rk.sbml.load(ext, { time_unit = "h", quiet = true })
 local re = me:simulate{ times = { 0, 4 }, rtol = 1e-10, atol = 1e-12 }
 t.is(re.outputs[ie.names.E__X][2], 10 * math.exp(-0.8), 1e-8,
@@ -167,18 +173,8 @@ for d = 1, 6 do
     </comp:modelDefinition>]]):format(d, table.concat(subs, "\n"))
 end
 defs[#defs + 1] = '    <comp:modelDefinition id="d7"/>'
-local bomb = write("bomb.xml", HEAD .. [[
-  <model id="main">
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="top" comp:modelRef="d1"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfModelDefinitions>
-]] .. table.concat(defs, "\n") .. [[
-
-  </comp:listOfModelDefinitions>
-</sbml>
-]])
+local bomb = write("bomb.xml", doc("main", "", { { "top", "d1" } },
+  table.concat(defs, "\n")))
 t.raises(function() rk.sbml.load(bomb, { quiet = true }) end,
   "instantiates 1.11e+06 models through its submodels (at most 10000 "
   .. "supported)", "1,111,112 instances refused before flattening")
@@ -186,77 +182,29 @@ t.raises(function() rk.sbml.load(bomb, { quiet = true }) end,
 local ok_defs = {}
 for d = 1, 3 do ok_defs[d] = defs[d] end
 ok_defs[4] = '    <comp:modelDefinition id="d4"/>'
-local fine = write("fine.xml", HEAD .. [[
-  <model id="main">
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="top" comp:modelRef="d1"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfModelDefinitions>
-]] .. table.concat(ok_defs, "\n") .. [[
-
-  </comp:listOfModelDefinitions>
-</sbml>
-]])
+local fine = write("fine.xml", doc("main", "", { { "top", "d1" } },
+  table.concat(ok_defs, "\n")))
 local okf, inf2 = pcall(rk.sbml.info, fine, { quiet = true, time_unit = "h" })
 t.ok(okf and inf2.flattened, "1,112 instances (below the limit) flatten: "
   .. tostring(okf and "" or inf2))
 
 -- A replaced element naming nothing: libSBML's reason, with the line.
-local dangling = write("dangling.xml", HEAD .. [[
-  <model id="main">
-    <listOfParameters>
-      <parameter id="p" value="1" constant="true">
-        <comp:listOfReplacedElements>
-          <comp:replacedElement comp:idRef="nothing" comp:submodelRef="A"/>
-        </comp:listOfReplacedElements>
-      </parameter>
-    </listOfParameters>
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="A" comp:modelRef="elim"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfModelDefinitions>
-    <comp:modelDefinition id="elim">
-]] .. ELIM_BODY .. [[
-    </comp:modelDefinition>
-  </comp:listOfModelDefinitions>
-</sbml>
-]])
+local dangling = write("dangling.xml", doc("main",
+  replacing("p", 1, "nothing", "A"), { { "A", "elim" } }, ELIM_DEF))
 t.raises(function() rk.sbml.load(dangling, { quiet = true }) end,
   "dangling.xml: line 9: The 'comp:idRef' attribute must be the 'id' of "
   .. "a model element",
   "a dangling replaced element: libSBML's reason, file and line")
 
 -- An external definition whose file is missing.
-local missing = write("missing.xml", (HEAD .. [[
-  <model id="main">
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="E" comp:modelRef="EM"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfExternalModelDefinitions>
-    <comp:externalModelDefinition comp:id="EM" comp:source="nowhere.xml"
-      comp:modelRef="x"/>
-  </comp:listOfExternalModelDefinitions>
-</sbml>
-]]))
+local missing = write("missing.xml", doc("main", "", { { "E", "EM" } },
+  { id = "EM", source = "nowhere.xml", ref = "x" }))
 t.raises(function() rk.sbml.load(missing, { quiet = true }) end,
   "missing.xml:12: external model definition 'EM': source 'nowhere.xml' "
   .. "not found (looked for " .. dir .. "/nowhere.xml)",
   "an external definition whose file is missing: named, with the path")
-local url = write("url.xml", (HEAD .. [[
-  <model id="main">
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="E" comp:modelRef="EM"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfExternalModelDefinitions>
-    <comp:externalModelDefinition comp:id="EM"
-      comp:source="http://example.org/m.xml" comp:modelRef="x"/>
-  </comp:listOfExternalModelDefinitions>
-</sbml>
-]]))
+local url = write("url.xml", doc("main", "", { { "E", "EM" } },
+  { id = "EM", source = "http://example.org/m.xml", ref = "x" }))
 t.raises(function() rk.sbml.load(url, { quiet = true }) end,
   "external model definition 'EM': source 'http://example.org/m.xml' is "
   .. "a URI (give a file path, relative to the model's folder or absolute)",
@@ -283,36 +231,16 @@ write("deep_ext.xml", [[<?xml version="1.0" encoding="UTF-8"?>
   </model>
 </sbml>
 ]])
-local deepm = write("deepmain.xml", HEAD .. [[
-  <model id="main">
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="E" comp:modelRef="EM"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfExternalModelDefinitions>
-    <comp:externalModelDefinition comp:id="EM" comp:source="deep_ext.xml"
-      comp:modelRef="deep_ext"/>
-  </comp:listOfExternalModelDefinitions>
-</sbml>
-]])
+local deepm = write("deepmain.xml", doc("main", "", { { "E", "EM" } },
+  { id = "EM", source = "deep_ext.xml", ref = "deep_ext" }))
 t.raises(function() rk.sbml.load(deepm, { quiet = true }) end,
   "deepmain.xml:12: external model definition 'EM': " .. dir
   .. "/deep_ext.xml: line 10: elements nested 201 deep (at most 200 "
   .. "supported", "a too deeply nested external file: refused, both named")
 
 -- an absolute path is a file
-local absf = write("abs.xml", HEAD .. ([[
-  <model id="abs">
-    <comp:listOfSubmodels>
-      <comp:submodel comp:id="E" comp:modelRef="EM"/>
-    </comp:listOfSubmodels>
-  </model>
-  <comp:listOfExternalModelDefinitions>
-    <comp:externalModelDefinition comp:id="EM" comp:source="%s"
-      comp:modelRef="elim_ext"/>
-  </comp:listOfExternalModelDefinitions>
-</sbml>
-]]):format(dir .. "/elim_ext.xml"))
+local absf = write("abs.xml", doc("abs", "", { { "E", "EM" } },
+  { id = "EM", source = dir .. "/elim_ext.xml", ref = "elim_ext" }))
 local ma, ia = rk.sbml.load(absf, { time_unit = "h", quiet = true })
 t.is(ma:simulate{ times = { 0, 2 }, rtol = 1e-10, atol = 1e-12 }
   .outputs[ia.names.E__X][2], 10 * math.exp(-0.6), 1e-8,
