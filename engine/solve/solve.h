@@ -253,8 +253,11 @@ typedef struct {
  * dir from the model's symbolic derivatives, TIA quantities as integrals
  * of the states' and outputs' sensitivities, resets zeroing them, jumps
  * at doses as above and for F, ALAG, R, D (a lagged bolus by f(y-) -
- * f(y+)). Steady-state records (SS 1 / 2) are RKIN_EINVAL on the CVODES
- * path (use finite differences). */
+ * f(y+)). Steady-state records (SS 1 / 2) on the CVODES path: the
+ * periodic fixed point's sensitivity S = E S + P, iterated with CVODES'
+ * sensitivities over one interval and a difference Jacobian of the
+ * interval map as the Newton matrix (engine/solve/steady.c). Model events
+ * are crossed with their jump conditions (engine/solve/mevent_run.c). */
 int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
                           const rkin_sens_req *sq, rkin_solve_res *res,
                           rkin_sens_res *sr, rkin_err *err);
