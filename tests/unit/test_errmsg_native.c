@@ -28,8 +28,10 @@ static int object_name(const char *dir, char *name, size_t size)
   if (!d) return -1;
   while ((e = readdir(d)))
     if (strstr(e->d_name, ".so")) {
+      size_t len = strlen(e->d_name);
       n++;
-      snprintf(name, size, "%s", e->d_name);
+      if (len < size) memcpy(name, e->d_name, len + 1);
+      else n = -1000;  /* not a name the cache writes */
     }
   closedir(d);
   return n;
