@@ -96,7 +96,7 @@ static inline int theoph_bateman_pred(const rkin_data_subject *s,
 
 /* The population model of nlme's fm3Theo.nlme over the closed form:
  * thetas (lKe, lKa, lCl), diagonal Omega on lKa and lCl, additive error,
- * WT the covariate; the starts of the SAEM tests. */
+ * WT the covariate; the starts of the SAEM tests and of test_popdist. */
 static inline void theoph_popmodel_cf(rkin_popmodel *pm)
 {
   static const char *const pn[3] = {"ka", "cl", "v"};

@@ -20,30 +20,6 @@
 
 #define MAX_PROC 16
 
-static double theta0[3] = {-2.4, 0.45, -3.2};
-static double omega0[4] = {0.2, 0, 0, 0.05};
-static double sigma0[1] = {0.5};
-static const char *const COV_WT[1] = {"WT"};
-static const char *const PSI_NAMES[3] = {"ka", "cl", "v"};
-
-static void popmodel(rkin_popmodel *pm)
-{
-  memset(pm, 0, sizeof *pm);
-  pm->predict = theoph_bateman_pred;
-  pm->n_psi = 3;
-  pm->psi_names = PSI_NAMES;
-  pm->n_theta = 3;
-  pm->theta_init = theta0;
-  pm->n_eta = 2;
-  pm->omega_init = omega0;
-  pm->omega_diag = 1;
-  pm->n_cov = 1;
-  pm->cov_names = COV_WT;
-  pm->indiv = theoph_psi_fn;
-  pm->res = RKIN_RES_ADD;
-  pm->sigma_init = sigma0;
-}
-
 /* The "communicator": K processes, a barrier, a slot each. */
 typedef struct {
   int k;
@@ -213,7 +189,7 @@ int main(void)
     diag("%s", err.msg);
     return 1;
   }
-  popmodel(&pm);
+  theoph_popmodel_cf(&pm);
   rkin_popfit_opts_default(&o);
   o.threads = 1;
   rc = rkin_popfit_run(&pm, d, &o, &ref, &err);

@@ -13,6 +13,7 @@
 #include "dose/organ.h"
 #include "regimen/regimen.h"
 #include "regimen/regimen_impl.h"
+#include "../regfix.h"
 #include "../tap.h"
 
 /* P -> K (saturable: kPK P / (1 + P / km)), P -> T, P -> out, K -> out,
@@ -23,26 +24,9 @@ static rkin_model *sat_model(void)
   static const char *pa[] = {"kPK", "kPT", "kel", "kK", "kT", "km"};
   static const double v[] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
   rkin_graph *g = rkin_graph_new();
-  rkin_node p = rkin_expr_state(g, 0), d[3], up, ut, out, kk, kt;
+  rkin_node d[3];
   rkin_model_spec sp = {0};
-  up = rkin_expr_binary(g, RKIN_OP_DIV,
-                        rkin_expr_binary(g, RKIN_OP_MUL,
-                                         rkin_expr_param(g, 0), p),
-                        rkin_expr_binary(g, RKIN_OP_ADD,
-                                         rkin_expr_const(g, 1),
-                                         rkin_expr_binary(
-                                           g, RKIN_OP_DIV, p,
-                                           rkin_expr_param(g, 5))));
-  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
-  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
-  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3),
-                        rkin_expr_state(g, 1));
-  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
-                        rkin_expr_state(g, 2));
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
-           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
-  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+  regfix_sat_deriv(g, d);
   sp.name = "pkt_sat";
   sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
   sp.n_states = 3;
@@ -127,40 +111,8 @@ static rkin_regimen *make(const rkin_model *m, const double *params,
                           size_t n, const rkin_region *rg, size_t nr,
                           int cvodes, double interval_h)
 {
-  rkin_regimen_spec sp = {0};
-  rkin_err err;
-  rkin_regimen *r;
-  sp.model = m;
-  rkin_solve_opts_default(&sp.opts);
-  sp.opts.rtol = 1e-8;
-  sp.opts.atol = 1e-8;
-  if (cvodes) sp.opts.path = RKIN_PATH_CVODES;
-  sp.n_patients = n;
-  sp.params = params;
-  sp.n_regions = nr;
-  sp.regions = rg;
-  sp.interval_h = interval_h;
-  sp.infusion_h = infusion_h;
-  sp.carrier = 3;
-  sp.carrier_per_mbq = carrier_per_mbq;
-  sp.threads = 1;
-  r = rkin_regimen_new(&sp, &err);
-  if (!r) diag("regimen: %s", err.msg);
-  return r;
-}
-
-static void rule(rkin_regimen_rule *u, const rkin_regimen_limit *lim,
-                 size_t nl, size_t cycles, double max_gbq,
-                 rkin_opt_method meth)
-{
-  rkin_regimen_rule_default(u);
-  u->kind = RKIN_RULE_OPTIMISED;
-  u->max_cycles = cycles;
-  u->max_gbq = max_gbq;
-  u->objective = 1;
-  u->n_limits = nl;
-  u->limits = lim;
-  u->optimiser = meth;
+  return regfix_make(m, params, n, rg, nr, cvodes, interval_h, infusion_h,
+                     carrier_per_mbq);
 }
 
 /* Two patients of the saturable model (kidney uptake, washout and the
@@ -171,12 +123,7 @@ static void test_vs_cobyla(void)
 {
   static const double pv[12] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000,
                                 0.030, 0.008, 0.4, 0.020, 0.004, 2000};
-  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
-  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
-  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
-  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
-                       {"tumour", 2, 0.05, 0, tum->lq},
-                       {"marrow", 0, 5.0, 0, mar->lq}};
+  const rkin_region *rg = regfix_regions();
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_model *m = sat_model();
   rkin_regimen *r = make(m, pv, 2, rg, 3, 0, 1344);
@@ -190,7 +137,8 @@ static void test_vs_cobyla(void)
     rkin_err err;
     int j, rc = 0;
     for (j = 0; j < 2; j++) {
-      rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
+      regfix_rule(&u, lim, 2, 3, 40,
+                  j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
       rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
                                   &err);
     }
@@ -269,7 +217,7 @@ static void test_kkt(void)
   lim[0].region = 0;
   lim[0].bed = 1;
   lim[0].limit_gy = L;
-  rule(&u, lim, 1, 3, 10, RKIN_OPT_GRADIENT);
+  regfix_rule(&u, lim, 1, 3, 10, RKIN_OPT_GRADIENT);
   ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED,
      "linear model forced onto the augmented (CVODES) route");
   rc = rkin_regimen_optimise(r, 0, &u, 0, NULL, a, &k, &obj, &err);
@@ -311,7 +259,7 @@ static void test_kkt(void)
   }
   diag("plan %.6f %.6f %.6f GBq (%zu cycles), tumour BED %.6f Gy",
        a[0], k > 1 ? a[1] : 0, k > 2 ? a[2] : 0, k, obj);
-  rule(&u, lim, 1, 3, 10, RKIN_OPT_COBYLA);
+  regfix_rule(&u, lim, 1, 3, 10, RKIN_OPT_COBYLA);
   rc = rkin_regimen_optimise(r, 0, &u, 0, NULL, acob, &kc, &objc, &err);
   ok(!rc && fabs(obj - objc) <= 1e-6 * objc, "closed-form case: COBYLA's "
      "optimum %.9g = the gradient optimum %.9g (rel. 1e-6)", objc, obj);
@@ -326,12 +274,7 @@ done:
 static void test_infusion(void)
 {
   static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
-  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
-  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
-  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
-  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
-                       {"tumour", 2, 0.05, 0, tum->lq},
-                       {"marrow", 0, 5.0, 0, mar->lq}};
+  const rkin_region *rg = regfix_regions();
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_model *m = sat_model();
   rkin_regimen *r;
@@ -344,7 +287,8 @@ static void test_infusion(void)
   r = make(m, pv, 1, rg, 3, 0, 1344);
   infusion_h = 0;
   for (j = 0; r && j < 2; j++) {
-    rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
+    regfix_rule(&u, lim, 2, 3, 40,
+                j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
     rc |= rkin_regimen_optimise(r, 0, &u, 0, NULL, a[j], &k[j], &obj[j],
                                 &err);
   }
@@ -353,33 +297,6 @@ static void test_infusion(void)
      obj[1], obj[0], r && !rc ? obj[1] / obj[0] - 1 : 0.0);
   rkin_regimen_free(r);
   rkin_model_free(m);
-}
-
-/* The cumulative BEDs of a k-cycle plan and their gradients, chained
- * through rg_cycle_aug_sens (direction c: the activity of cycle c). */
-static int plan_grad(rkin_regimen *r, size_t i, size_t k, const double *a,
-                     double *cb, double *gb, rkin_err *err)
-{
-  rg_ws ws;
-  size_t n = rkin_model_nstates(r->sp.model), nr = r->nr, c, q, m;
-  double y[8] = {0}, S[64] = {0}, w[8], d[4], b[4], gd1[32], gb1[32];
-  double *sc = malloc(rg_aug_sens_size(r, k) * sizeof *sc);
-  int rc = rg_ws_init(&ws, r, err);
-  memset(cb, 0, nr * sizeof *cb);
-  memset(gb, 0, nr * k * sizeof *gb);
-  for (c = 0; !rc && c < k; c++) {
-    for (m = 0; m < k; m++) w[m] = m == c;
-    rc = rg_cycle_aug_sens(&ws, i, y, S, 1000 * a[c], w, k, d, b, gd1, gb1,
-                           sc, err);
-    for (q = 0; !rc && q < nr; q++) {
-      cb[q] += b[q];
-      for (m = 0; m < k; m++) gb[q * k + m] += gb1[q * k + m];
-    }
-  }
-  (void)n;
-  rg_ws_clear(&ws);
-  free(sc);
-  return rc;
 }
 
 /* The optimiser's gradients themselves: cumulative BEDs of 3 cycles by
@@ -409,7 +326,7 @@ static void test_gradients(void)
     infusion_h = inf ? 4 : 0;
     r = make(m, pv, 1, rg, 3, 0, 1344);
     infusion_h = 0;
-    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    rc = !r || regfix_plan_grad(r, 0, 3, a, 0, cb, gb, &err);
     for (c = 0; !rc && c < 3; c++) {
       memcpy(ap, a, sizeof ap);
       ap[c] += h;
@@ -432,7 +349,7 @@ static void test_gradients(void)
     double cb[2], gb[6], want, wg[3], worst = 0;
     rkin_regimen *r = make(mo, p, 1, rm, 2, 1, 150);
     size_t q, c;
-    int rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    int rc = !r || regfix_plan_grad(r, 0, 3, a, 0, cb, gb, &err);
     for (q = 0; !rc && q < 2; q++) {
       mono_bed(ke, 150, &rm[q], rkin_nuclide_j_per_mbqh(lu)
                / rm[q].mass_kg, a, 3, &want, wg);
@@ -506,7 +423,7 @@ static void test_carrier(void)
     carrier_per_mbq = 0;
     ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED, "a carrier "
        "takes the augmented route");
-    rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+    rc = !r || regfix_plan_grad(r, 0, 3, a, 0, cb, gb, &err);
     for (c = 0; !rc && c < 3; c++) {
       memcpy(ap, a, sizeof ap);
       ap[c] += h;
@@ -583,12 +500,7 @@ static void test_vertex(void)
   static const double pv[18] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000,
                                 0.030, 0.008, 0.4, 0.020, 0.004, 2000,
                                 0.012, 0.012, 0.6, 0.010, 0.005, 3000};
-  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
-  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
-  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
-  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
-                       {"tumour", 2, 0.05, 0, tum->lq},
-                       {"marrow", 0, 5.0, 0, mar->lq}};
+  const rkin_region *rg = regfix_regions();
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_model *m = sat_model();
   rkin_regimen *r = make(m, pv, 3, rg, 3, 0, 1344);
@@ -605,7 +517,7 @@ static void test_vertex(void)
     for (j = 0; j < 3; j++) {
       static const rkin_opt_method meth[3] = {
         RKIN_OPT_GRADIENT, RKIN_OPT_GRADIENT_SEARCH, RKIN_OPT_COBYLA};
-      rule(&u, lim, 2, 6, 15, meth[j]);
+      regfix_rule(&u, lim, 2, 6, 15, meth[j]);
       rc |= opt_ws(r, i, &u, a[j], &k[j], &obj[j], &vx[j]);
       if (j == 0) part = vx_part;
     }
@@ -672,12 +584,7 @@ static void test_vertex(void)
 static void test_vertex_declines(void)
 {
   static const double pv[6] = {0.030, 0.008, 0.4, 0.020, 0.004, 2000};
-  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
-  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
-  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
-  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
-                       {"tumour", 2, 0.05, 0, tum->lq},
-                       {"marrow", 0, 5.0, 0, mar->lq}};
+  const rkin_region *rg = regfix_regions();
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_model *m = sat_model();
   long vx_part_last = 0;
@@ -691,8 +598,8 @@ static void test_vertex_declines(void)
     long vx[2];
     int rc = 0, j;
     for (j = 0; r && j < 2; j++) {
-      rule(&u, lim, 2, t ? 6 : 4, 15, j ? RKIN_OPT_GRADIENT_SEARCH
-                                         : RKIN_OPT_GRADIENT);
+      regfix_rule(&u, lim, 2, t ? 6 : 4, 15, j ? RKIN_OPT_GRADIENT_SEARCH
+                                                : RKIN_OPT_GRADIENT);
       if (t == 1) u.min_cycle_gbq = 0.01;
       if (t == 2) {
         u.objective = 0;
@@ -734,12 +641,7 @@ static void test_vertex_declines(void)
 static void test_vertex_confidence(void)
 {
   static const double pv[6] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
-  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
-  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
-  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
-  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
-                       {"tumour", 2, 0.05, 0, tum->lq},
-                       {"marrow", 0, 5.0, 0, mar->lq}};
+  const rkin_region *rg = regfix_regions();
   rkin_regimen_limit lim[2] = {{0, 1, 15.0}, {2, 0, 4.0}};
   rkin_model *m = sat_model();
   rkin_regimen *r = make(m, pv, 1, rg, 3, 0, 1344);
@@ -751,7 +653,8 @@ static void test_vertex_confidence(void)
   rkin_err err;
   int rc = 0, j;
   for (j = 0; r && j < 2; j++) {
-    rule(&u, lim, 2, 6, 15, j ? RKIN_OPT_GRADIENT_SEARCH : RKIN_OPT_GRADIENT);
+    regfix_rule(&u, lim, 2, 6, 15,
+                j ? RKIN_OPT_GRADIENT_SEARCH : RKIN_OPT_GRADIENT);
     u.confidence = 0.95;
     u.plan_u_rel = 0.1;
     rc |= opt_ws(r, 0, &u, a[j], &k[j], &obj[j], &vx[j]);
@@ -831,7 +734,7 @@ static void test_zero_cycle_mods(void)
       r = m && mc ? make(cs == 2 ? mc : m, pv, 1, rg, 2, 0, 1344) : NULL;
       infusion_h = 0;
       carrier_per_mbq = 0;
-      rc = !r || plan_grad(r, 0, 3, a, cb, gb, &err);
+      rc = !r || regfix_plan_grad(r, 0, 3, a, 0, cb, gb, &err);
       if (rc && r) diag("zero cycle, gradient: %s", err.msg);
       memcpy(ap, a, sizeof ap);
       rc = rc || rkin_regimen_evaluate(r, 0, 3, ap, NULL, f0, &err);

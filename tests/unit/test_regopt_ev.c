@@ -22,6 +22,7 @@
 #include "dose/organ.h"
 #include "regimen/regimen.h"
 #include "regimen/regimen_impl.h"
+#include "../regfix.h"
 #include "../tap.h"
 
 static rkin_model *ev_model(void)
@@ -33,29 +34,12 @@ static rkin_model *ev_model(void)
   static int tgt[1] = {1};
   static rkin_node val[2];
   rkin_graph *g = rkin_graph_new();
-  rkin_node p = rkin_expr_state(g, 0), K = rkin_expr_state(g, 1), d[3];
-  rkin_node up, ut, out, kk, kt;
+  rkin_node K = rkin_expr_state(g, 1), d[3];
   rkin_model_spec sp = {0};
   rkin_model_event ev[2] = {{0}, {0}};
   rkin_err err = {0};
   rkin_model *m;
-  up = rkin_expr_binary(g, RKIN_OP_DIV,
-                        rkin_expr_binary(g, RKIN_OP_MUL,
-                                         rkin_expr_param(g, 0), p),
-                        rkin_expr_binary(g, RKIN_OP_ADD,
-                                         rkin_expr_const(g, 1),
-                                         rkin_expr_binary(
-                                           g, RKIN_OP_DIV, p,
-                                           rkin_expr_param(g, 5))));
-  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
-  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
-  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3), K);
-  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
-                        rkin_expr_state(g, 2));
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
-           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
-  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+  regfix_sat_deriv(g, d);
   val[0] = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 7), K);
   val[1] = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 0.5), K);
   ev[0].name = "protect";
@@ -88,58 +72,6 @@ static rkin_model *ev_model(void)
   return m;
 }
 
-static rkin_regimen *make(const rkin_model *m, const double *params,
-                          size_t n, const rkin_region *rg, size_t nr)
-{
-  rkin_regimen_spec sp = {0};
-  rkin_err err;
-  rkin_regimen *r;
-  sp.model = m;
-  rkin_solve_opts_default(&sp.opts);
-  sp.opts.rtol = 1e-8;
-  sp.opts.atol = 1e-8;
-  sp.n_patients = n;
-  sp.params = params;
-  sp.n_regions = nr;
-  sp.regions = rg;
-  sp.interval_h = 1344;
-  sp.carrier = 3;   /* (no carrier: carrier_per_mbq is 0) */
-  sp.threads = 1;
-  r = rkin_regimen_new(&sp, &err);
-  if (!r) diag("regimen: %s", err.msg);
-  return r;
-}
-
-/* The cumulative BEDs of a k-cycle plan and their gradients, chained
- * through rg_cycle_aug_sens with the events carried from cycle to cycle
- * (as the optimiser's plan caches do). */
-static int plan_grad(rkin_regimen *r, size_t i, size_t k, const double *a,
-                     double *cb, double *gb, rkin_err *err)
-{
-  rg_ws ws;
-  size_t nr = r->nr, c, q, m;
-  double y[8] = {0}, S[64] = {0}, w[8], d[4], b[4], gd1[32], gb1[32];
-  double *sc = malloc(rg_aug_sens_size(r, k) * sizeof *sc);
-  int rc = rg_ws_init(&ws, r, err);
-  ws.carry = rkin_mevcarry_new();
-  memset(cb, 0, nr * sizeof *cb);
-  memset(gb, 0, nr * k * sizeof *gb);
-  for (c = 0; !rc && c < k; c++) {
-    for (m = 0; m < k; m++) w[m] = m == c;
-    rc = rg_cycle_aug_sens(&ws, i, y, S, 1000 * a[c], w, k, d, b, gd1, gb1,
-                           sc, err);
-    for (q = 0; !rc && q < nr; q++) {
-      cb[q] += b[q];
-      for (m = 0; m < k; m++) gb[q * k + m] += gb1[q * k + m];
-    }
-  }
-  rkin_mevcarry_free(ws.carry);
-  ws.carry = NULL;
-  rg_ws_clear(&ws);
-  free(sc);
-  return rc;
-}
-
 static const double pv[16] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000, 1, 0.6,
                               0.030, 0.008, 0.4, 0.020, 0.004, 2000, 1, 0.6};
 
@@ -149,7 +81,7 @@ static void test_gradients(rkin_regimen *r)
   double cb[3], gb[9], bp[3], bm[3], ap[3], b0[3], worst = 0, h = 1e-3;
   size_t c, q;
   rkin_err err;
-  int rc = plan_grad(r, 0, 3, a, cb, gb, &err);
+  int rc = regfix_plan_grad(r, 0, 3, a, 1, cb, gb, &err);
   if (rc) diag("plan_grad: %s", err.msg);
   rc = rc ? rc : rkin_regimen_evaluate(r, 0, 3, a, NULL, b0, &err);
   for (q = 0; !rc && q < 3; q++)
@@ -187,14 +119,7 @@ static void test_optimum(rkin_regimen *r, size_t i)
   rkin_err err;
   int j, rc = 0;
   for (j = 0; j < 2; j++) {
-    rkin_regimen_rule_default(&u);
-    u.kind = RKIN_RULE_OPTIMISED;
-    u.max_cycles = 3;
-    u.max_gbq = 40;
-    u.objective = 1;
-    u.n_limits = 2;
-    u.limits = lim;
-    u.optimiser = j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA;
+    regfix_rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
     rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
                                 &err);
     if (rc) diag("optimise: %s", err.msg);
@@ -216,17 +141,13 @@ static void test_optimum(rkin_regimen *r, size_t i)
 
 int main(void)
 {
-  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
-  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
-  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
-  rkin_region rg[3] = {{"kidney", 1, 0.3, 0, kid->lq},
-                       {"tumour", 2, 0.05, 0, tum->lq},
-                       {"marrow", 0, 5.0, 0, mar->lq}};
+  const rkin_region *rg = regfix_regions();
   rkin_model *m;
   rkin_regimen *r;
   rkin_init();
   m = ev_model();
-  r = make(m, pv, 2, rg, 3);
+  /* (no carrier: carrier_per_mbq is 0) */
+  r = regfix_make(m, pv, 2, rg, 3, 0, 1344, 0, 0);
   ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED, "events: "
      "augmented route");
   if (r) {

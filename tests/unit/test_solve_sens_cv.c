@@ -16,6 +16,7 @@
 #include "core/init.h"
 #include "core/model.h"
 #include "solve/solve.h"
+#include "../depot.h"
 #include "../tap.h"
 #include "../theoph.h"
 
@@ -318,44 +319,8 @@ static void test_exact_vs_cv(void)
  * E = X / (km + X) (nonlinear). */
 static rkin_model *mm_model(void)
 {
-  static const char *const st[] = {"G", "X"};
-  static const char *const pa[] = {"ka", "vmax", "km", "tlag"};
-  static const char *const on[] = {"E"};
   static const double val[] = {0.8, 20, 30, 0.5};
-  rkin_graph *g = rkin_graph_new();
-  rkin_node gs = rkin_expr_state(g, 0), x = rkin_expr_state(g, 1);
-  rkin_node ka = rkin_expr_param(g, 0), vm = rkin_expr_param(g, 1);
-  rkin_node km = rkin_expr_param(g, 2), d[2], out[1], a, sat;
-  rkin_node mods[RKIN_MOD_N * 2];
-  rkin_model_spec sp;
-  rkin_model *m;
-  int i;
-  memset(&sp, 0, sizeof sp);
-  a = rkin_expr_binary(g, RKIN_OP_MUL, ka, gs);
-  sat = rkin_expr_binary(g, RKIN_OP_DIV, x,
-                         rkin_expr_binary(g, RKIN_OP_ADD, km, x));
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a,
-                          rkin_expr_binary(g, RKIN_OP_MUL, vm, sat));
-  out[0] = sat;
-  for (i = 0; i < RKIN_MOD_N * 2; i++) mods[i] = -1;
-  mods[RKIN_MOD_LAG * 2 + 0] = rkin_expr_param(g, 3);
-  sp.name = "mm2";
-  sp.n_states = 2;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 4;
-  sp.params = pa;
-  sp.values = val;
-  sp.n_outputs = 1;
-  sp.outputs = on;
-  sp.output_expr = out;
-  m = rkin_model_new(&sp, g, NULL);
-  if (m && rkin_model_set_dose_mods(m, mods, NULL)) {
-    rkin_model_free(m);
-    m = NULL;
-  }
-  return m;
+  return depot_mm_model("mm2", 0, val);
 }
 
 #define MM_NT 9

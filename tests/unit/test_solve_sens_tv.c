@@ -35,6 +35,7 @@
 #include "core/init.h"
 #include "core/model.h"
 #include "solve/solve.h"
+#include "../depot.h"
 #include "../tap.h"
 
 enum { KA, KE, V, F, LAG, DUR, KM, VMAX, NP };
@@ -53,22 +54,12 @@ static rkin_model *build(int mm)
   static const char *const on[] = {"C", "E"};
   static const double val[NP] = {0.8, 0.1, 5, 0.7, 0.5, 2, 30, 20};
   rkin_graph *g = rkin_graph_new();
-  rkin_node gs = rkin_expr_state(g, 0), x = rkin_expr_state(g, 1);
-  rkin_node d[2], out[2], a, el, mods[RKIN_MOD_N * 2];
+  rkin_node x = rkin_expr_state(g, 1), d[2], out[2], mods[RKIN_MOD_N * 2];
   rkin_model_spec sp;
   rkin_model *m;
   int i;
   memset(&sp, 0, sizeof sp);
-  a = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, KA), gs);
-  el = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, KE), x);
-  if (mm)
-    el = rkin_expr_binary(
-      g, RKIN_OP_ADD, el, rkin_expr_binary(
-        g, RKIN_OP_DIV, rkin_expr_binary(g, RKIN_OP_MUL,
-                                         rkin_expr_param(g, VMAX), x),
-        rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_param(g, KM), x)));
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a, el);
+  depot_deriv(g, KA, KE, KM, VMAX, mm, d);
   out[0] = rkin_expr_binary(g, RKIN_OP_DIV, x, rkin_expr_param(g, V));
   out[1] = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 10),
                             rkin_expr_param(g, V));

@@ -39,6 +39,7 @@
 #include "core/init.h"
 #include "core/model.h"
 #include "solve/solve.h"
+#include "../depot.h"
 #include "../tap.h"
 
 enum { KA, KE, F, LAG, DUR, KM, VMAX, NP };
@@ -54,22 +55,12 @@ static rkin_model *build(int mm, int mods_on)
 {
   static const char *const st[] = {"G", "X"};
   rkin_graph *g = rkin_graph_new();
-  rkin_node gs = rkin_expr_state(g, 0), x = rkin_expr_state(g, 1);
-  rkin_node d[2], a, el, mods[RKIN_MOD_N * 2];
+  rkin_node d[2], mods[RKIN_MOD_N * 2];
   rkin_model_spec sp;
   rkin_model *m;
   int i;
   memset(&sp, 0, sizeof sp);
-  a = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, KA), gs);
-  el = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, KE), x);
-  if (mm)
-    el = rkin_expr_binary(
-      g, RKIN_OP_ADD, el, rkin_expr_binary(
-        g, RKIN_OP_DIV, rkin_expr_binary(g, RKIN_OP_MUL,
-                                         rkin_expr_param(g, VMAX), x),
-        rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_param(g, KM), x)));
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, a);
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, a, el);
+  depot_deriv(g, KA, KE, KM, VMAX, mm, d);
   for (i = 0; i < RKIN_MOD_N * 2; i++) mods[i] = -1;
   mods[RKIN_MOD_F * 2 + 0] = rkin_expr_param(g, F);
   mods[RKIN_MOD_LAG * 2 + 0] = rkin_expr_param(g, LAG);

@@ -1,0 +1,145 @@
+/* regfix.h - the regimen optimiser's set-up shared by test_regopt and
+ * test_regopt_ev: the saturable-uptake derivatives (P -> K saturable,
+ * P -> T, P -> out, K -> out, T -> out), a regimen over a model, the
+ * kidney / tumour / marrow regions, an "optimised" rule, and the
+ * cumulative BEDs of a plan with their gradients chained through
+ * rg_cycle_aug_sens. Header-only, for the unit tests. */
+#ifndef RKIN_REGFIX_H
+#define RKIN_REGFIX_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/expr.h"
+#include "core/model.h"
+#include "dose/organ.h"
+#include "regimen/regimen.h"
+#include "regimen/regimen_impl.h"
+#include "tap.h"
+
+/* States P, K, T (0, 1, 2); parameters kPK, kPT, kel, kK, kT, km (0-5):
+ * P' = -(kPK P / (1 + P / km) + kPT P + kel P), K' = kPK P / (1 + P /
+ * km) - kK K, T' = kPT P - kT T, into d[0..2]. */
+static inline void regfix_sat_deriv(rkin_graph *g, rkin_node *d)
+{
+  rkin_node p = rkin_expr_state(g, 0), up, ut, out, kk, kt;
+  up = rkin_expr_binary(g, RKIN_OP_DIV,
+                        rkin_expr_binary(g, RKIN_OP_MUL,
+                                         rkin_expr_param(g, 0), p),
+                        rkin_expr_binary(g, RKIN_OP_ADD,
+                                         rkin_expr_const(g, 1),
+                                         rkin_expr_binary(
+                                           g, RKIN_OP_DIV, p,
+                                           rkin_expr_param(g, 5))));
+  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
+  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
+  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3),
+                        rkin_expr_state(g, 1));
+  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
+                        rkin_expr_state(g, 2));
+  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
+           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
+  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
+  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+}
+
+/* A regimen of n patients (params n x n_params) at rtol = atol = 1e-8,
+ * one thread, on CVODES when cvodes (else the path the solver picks);
+ * infusion_h and carrier_per_mbq the spec's (the carrier into state 3).
+ * NULL (with a diagnostic) on failure. */
+static inline rkin_regimen *regfix_make(const rkin_model *m,
+                                        const double *params, size_t n,
+                                        const rkin_region *rg, size_t nr,
+                                        int cvodes, double interval_h,
+                                        double infusion_h,
+                                        double carrier_per_mbq)
+{
+  rkin_regimen_spec sp = {0};
+  rkin_err err;
+  rkin_regimen *r;
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.opts.rtol = 1e-8;
+  sp.opts.atol = 1e-8;
+  if (cvodes) sp.opts.path = RKIN_PATH_CVODES;
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = nr;
+  sp.regions = rg;
+  sp.interval_h = interval_h;
+  sp.infusion_h = infusion_h;
+  sp.carrier = 3;
+  sp.carrier_per_mbq = carrier_per_mbq;
+  sp.threads = 1;
+  r = rkin_regimen_new(&sp, &err);
+  if (!r) diag("regimen: %s", err.msg);
+  return r;
+}
+
+/* The kidney (state 1, 0.3 kg), tumour (state 2, 0.05 kg) and marrow
+ * (state 0, 5 kg) regions, each with its organ's LQ parameters. */
+static inline const rkin_region *regfix_regions(void)
+{
+  static rkin_region rg[3];
+  const rkin_organ *kid = rkin_organ_find("kidney", NULL);
+  const rkin_organ *tum = rkin_organ_find("tumour", NULL);
+  const rkin_organ *mar = rkin_organ_find("red_marrow", NULL);
+  rg[0] = (rkin_region){"kidney", 1, 0.3, 0, kid->lq};
+  rg[1] = (rkin_region){"tumour", 2, 0.05, 0, tum->lq};
+  rg[2] = (rkin_region){"marrow", 0, 5.0, 0, mar->lq};
+  return rg;
+}
+
+/* The "optimised" rule maximising the tumour BED (region 1) under nl
+ * limits, at most cycles cycles of max_gbq GBq, by meth. */
+static inline void regfix_rule(rkin_regimen_rule *u,
+                               const rkin_regimen_limit *lim, size_t nl,
+                               size_t cycles, double max_gbq,
+                               rkin_opt_method meth)
+{
+  rkin_regimen_rule_default(u);
+  u->kind = RKIN_RULE_OPTIMISED;
+  u->max_cycles = cycles;
+  u->max_gbq = max_gbq;
+  u->objective = 1;
+  u->n_limits = nl;
+  u->limits = lim;
+  u->optimiser = meth;
+}
+
+/* The cumulative BEDs cb (nr) of a k-cycle plan of activities a (GBq)
+ * for patient i and their gradients gb (nr x k; direction c: the
+ * activity of cycle c), chained through rg_cycle_aug_sens; with events,
+ * the model events carried from cycle to cycle (as the optimiser's plan
+ * caches do). */
+static inline int regfix_plan_grad(rkin_regimen *r, size_t i, size_t k,
+                                   const double *a, int events, double *cb,
+                                   double *gb, rkin_err *err)
+{
+  rg_ws ws;
+  size_t nr = r->nr, c, q, m;
+  double y[8] = {0}, S[64] = {0}, w[8], d[4], b[4], gd1[32], gb1[32];
+  double *sc = malloc(rg_aug_sens_size(r, k) * sizeof *sc);
+  int rc = rg_ws_init(&ws, r, err);
+  if (events) ws.carry = rkin_mevcarry_new();
+  memset(cb, 0, nr * sizeof *cb);
+  memset(gb, 0, nr * k * sizeof *gb);
+  for (c = 0; !rc && c < k; c++) {
+    for (m = 0; m < k; m++) w[m] = m == c;
+    rc = rg_cycle_aug_sens(&ws, i, y, S, 1000 * a[c], w, k, d, b, gd1, gb1,
+                           sc, err);
+    for (q = 0; !rc && q < nr; q++) {
+      cb[q] += b[q];
+      for (m = 0; m < k; m++) gb[q * k + m] += gb1[q * k + m];
+    }
+  }
+  if (events) {
+    rkin_mevcarry_free(ws.carry);
+    ws.carry = NULL;
+  }
+  rg_ws_clear(&ws);
+  free(sc);
+  return rc;
+}
+
+#endif
