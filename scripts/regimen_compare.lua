@@ -145,34 +145,35 @@ local function regimen_list(v)
   return list
 end
 
-local function imaging_times(v, name)
-  local times = {}
+-- A comma-separated list of numbers, option NAME: each must pass
+-- fits(x, previous number) ("NAME needs EXPECT, comma-separated"); with
+-- distinct, none may be given twice.
+local function number_list(v, name, expect, fits, distinct)
+  local list = {}
   for f in (v .. ","):gmatch("([^,]*),") do
     local x = tonumber(f)
-    if not x or x ~= x or x <= 0 or x == math.huge
-        or (#times > 0 and x <= times[#times]) then
-      usage(("%s needs increasing times > 0 h, comma-separated (got '%s')")
-        :format(name, v))
+    if not x or x ~= x or not fits(x, list[#list]) then
+      usage(("%s needs %s, comma-separated (got '%s')")
+        :format(name, expect, v))
     end
-    times[#times + 1] = x
+    for _, y in ipairs(distinct and list or {}) do
+      if y == x then usage(("%s: level %g given twice"):format(name, x)) end
+    end
+    list[#list + 1] = x
   end
-  return times
+  return list
+end
+
+local function imaging_times(v, name)
+  return number_list(v, name, "increasing times > 0 h", function(x, prev)
+    return x > 0 and x ~= math.huge and (not prev or x > prev)
+  end)
 end
 
 local function confidence_levels(v, name)
-  local levels = {}
-  for f in (v .. ","):gmatch("([^,]*),") do
-    local x = tonumber(f)
-    if not x or x ~= x or x < 0.5 or x > 0.999 then
-      usage(("%s needs levels in 0.5..0.999, comma-separated (got '%s')")
-        :format(name, v))
-    end
-    for _, y in ipairs(levels) do
-      if y == x then usage(("%s: level %g given twice"):format(name, x)) end
-    end
-    levels[#levels + 1] = x
-  end
-  return levels
+  return number_list(v, name, "levels in 0.5..0.999", function(x)
+    return x >= 0.5 and x <= 0.999
+  end, true)
 end
 
 local OPTIONS = {

@@ -1,6 +1,6 @@
 /* regfix.h - the regimen optimiser's set-up shared by test_regopt and
- * test_regopt_ev: the saturable-uptake derivatives (P -> K saturable,
- * P -> T, P -> out, K -> out, T -> out), a regimen over a model, the
+ * test_regopt_ev: the derivatives of P -> K (saturable uptake), P -> T,
+ * P -> out, K -> out, T -> out, a regimen over a model, the
  * kidney / tumour / marrow regions, an "optimised" rule, and the
  * cumulative BEDs of a plan with their gradients chained through
  * rg_cycle_aug_sens. Header-only, for the unit tests. */
@@ -17,20 +17,13 @@
 #include "regimen/regimen_impl.h"
 #include "tap.h"
 
-/* States P, K, T (0, 1, 2); parameters kPK, kPT, kel, kK, kT, km (0-5):
- * P' = -(kPK P / (1 + P / km) + kPT P + kel P), K' = kPK P / (1 + P /
- * km) - kK K, T' = kPT P - kT T, into d[0..2]. */
-static inline void regfix_sat_deriv(rkin_graph *g, rkin_node *d)
+/* States P, K, T (0, 1, 2); parameters kPK, kPT, kel, kK, kT (0-4):
+ * P' = -(up + kPT P + kel P), K' = up - kK K, T' = kPT P - kT T, into
+ * d[0..2], with up the kidney uptake. */
+static inline void regfix_pkt_deriv(rkin_graph *g, rkin_node up,
+                                    rkin_node *d)
 {
-  rkin_node p = rkin_expr_state(g, 0), up, ut, out, kk, kt;
-  up = rkin_expr_binary(g, RKIN_OP_DIV,
-                        rkin_expr_binary(g, RKIN_OP_MUL,
-                                         rkin_expr_param(g, 0), p),
-                        rkin_expr_binary(g, RKIN_OP_ADD,
-                                         rkin_expr_const(g, 1),
-                                         rkin_expr_binary(
-                                           g, RKIN_OP_DIV, p,
-                                           rkin_expr_param(g, 5))));
+  rkin_node p = rkin_expr_state(g, 0), ut, out, kk, kt;
   ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
   out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
   kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3),
@@ -41,6 +34,22 @@ static inline void regfix_sat_deriv(rkin_graph *g, rkin_node *d)
            g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
   d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
   d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+}
+
+/* regfix_pkt_deriv with the saturable uptake kPK P / (1 + P / km), km
+ * parameter 5. */
+static inline void regfix_sat_deriv(rkin_graph *g, rkin_node *d)
+{
+  rkin_node p = rkin_expr_state(g, 0);
+  regfix_pkt_deriv(g, rkin_expr_binary(
+                     g, RKIN_OP_DIV,
+                     rkin_expr_binary(g, RKIN_OP_MUL,
+                                      rkin_expr_param(g, 0), p),
+                     rkin_expr_binary(g, RKIN_OP_ADD,
+                                      rkin_expr_const(g, 1),
+                                      rkin_expr_binary(
+                                        g, RKIN_OP_DIV, p,
+                                        rkin_expr_param(g, 5)))), d);
 }
 
 /* A regimen of n patients (params n x n_params) at rtol = atol = 1e-8,

@@ -197,6 +197,9 @@ end
 for _, c in ipairs {
   { { "--confidence", "0.4" }, "--confidence needs levels in 0.5..0.999" },
   { { "--confidence", "0.9,0.9" }, "level 0.9 given twice" },
+  { { "--imaging-times", "4,24,24" },
+    "--imaging-times needs increasing times > 0 h, comma-separated" },
+  { { "--imaging-times", "4,x" }, "(got '4,x')" },
   { { "--cal-cv", "0.1" }, "need --imaging-model eanm" },
   { { "--imaging-model", "x" }, "--imaging-model needs proportional or eanm" },
 } do

@@ -41,6 +41,7 @@
 #include "pop/popest.h"
 #include "pop/saem.h"
 #include "../spawn.h"
+#include "../simsubj.h"
 #include "../theoph.h"
 
 static double now(void)
@@ -123,22 +124,12 @@ static char *lu_simulate(const rkin_model *m, size_t n)
   len += (size_t)snprintf(text + len, cap - len, "ID,TIME,DV,AMT,CMT\n");
   for (i = 0; i < n; i++) {
     double eta[2], t[4];
-    rkin_solve_req rq;
-    rkin_solve_res rs;
     eta[0] = gsl_ran_gaussian(r, 0.3);
     eta[1] = gsl_ran_gaussian(r, 0.25);
     lu_psi(th, eta, NULL, psi, (void *)m, NULL);
     for (j = 0; j < 4; j++)
       t[j] = round(10 * (t_nom[j] + gsl_ran_gaussian(r, t_sd[j]))) / 10;
-    memset(&rq, 0, sizeof rq);
-    memset(&rs, 0, sizeof rs);
-    rq.t1 = t[3];
-    rq.params = psi;
-    rq.dosing = dose;
-    rq.times = t;
-    rq.n_times = 4;
-    rs.y = y;
-    rkin_solver_run(s, &rq, &rs, NULL);
+    simsubj_solve(s, psi, dose, t[3], t, 4, y, NULL, NULL);
     len += (size_t)snprintf(text + len, cap - len, "%zu,0,.,7400,1\n",
                             i + 1);
     for (j = 0; j < 4; j++)
@@ -171,19 +162,8 @@ static void bench_lu177(size_t n)
     rkin_model_free(m);
     return;
   }
-  memset(&pm, 0, sizeof pm);
-  pm.model = m;
-  pm.output = -1 - 2;            /* state K */
-  pm.n_theta = 2;
-  pm.theta_names = tn;
-  pm.theta_init = th0;
-  pm.n_eta = 2;
-  pm.omega_init = om0;
-  pm.omega_diag = 1;
-  pm.indiv = lu_psi;
-  pm.indiv_ud = m;
-  pm.res = RKIN_RES_PROP;
-  pm.sigma_init = sg0;
+  /* state K observed */
+  simsubj_popmodel(&pm, m, -1 - 2, NULL, 2, tn, th0, om0, lu_psi, m, sg0);
   printf("177Lu 6-compartment PBPK, %zu subjects x 4 kidney images, "
          "FOCE-I + covariance step (true lkPK %.4f lkKP %.4f, omega "
          "0.09 0.0625, sigma 0.10)\n", n, log(0.030), log(0.012));

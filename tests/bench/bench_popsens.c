@@ -33,6 +33,7 @@
 #include "core/model.h"
 #include "pop/data.h"
 #include "pop/popest.h"
+#include "../simsubj.h"
 
 enum { P, I, KF, KB, TF, TB, R, NS };
 enum { KPI, KIP, KPK, KKP, KPT, KTP, KPR, KRP, KU, KONK, BMAXK, KONT,
@@ -145,8 +146,6 @@ static char *simulate(const rkin_model *m, size_t n)
   for (i = 0; !bad && i < n; i++) {
     rkin_dosing *dose = rkin_dosing_new();
     rkin_dose d0;
-    rkin_solve_req rq;
-    rkin_solve_res rs;
     double eta[2];
     eta[0] = gsl_ran_gaussian(r, sqrt(OM_TRUE[0]));
     eta[1] = gsl_ran_gaussian(r, sqrt(OM_TRUE[1]));
@@ -154,15 +153,7 @@ static char *simulate(const rkin_model *m, size_t n)
     memset(&d0, 0, sizeof d0);
     d0.amount = doses[i % 3];
     rkin_dosing_add(dose, &d0, NULL);
-    memset(&rq, 0, sizeof rq);
-    memset(&rs, 0, sizeof rs);
-    rq.t1 = TIMES[8];
-    rq.params = psi;
-    rq.dosing = dose;
-    rq.times = TIMES;
-    rq.n_times = 9;
-    rs.y = y;
-    bad = rkin_solver_run(s, &rq, &rs, NULL) != 0;
+    bad = simsubj_solve(s, psi, dose, TIMES[8], TIMES, 9, y, NULL, NULL) != 0;
     rkin_dosing_free(dose);
     len += (size_t)snprintf(text + len, cap - len, "%zu,0,.,%g,1\n", i + 1,
                             doses[i % 3]);
@@ -222,18 +213,9 @@ int main(int argc, char **argv)
   th0[0] = TH_TRUE[0] + 0.2;
   th0[1] = TH_TRUE[1] - 0.2;
   th0[2] = TH_TRUE[2] + 0.2;
-  memset(&pm, 0, sizeof pm);
-  pm.model = m;
-  pm.output = -1 - P;             /* plasma amount */
-  pm.n_theta = 3;
-  pm.theta_names = tn;
-  pm.theta_init = th0;
-  pm.n_eta = 2;
-  pm.omega_init = om0;
-  pm.omega_diag = 1;
-  pm.indiv = pbpk_psi;
-  pm.res = RKIN_RES_PROP;
-  pm.sigma_init = sg0;
+  /* the plasma amount (state P) observed */
+  simsubj_popmodel(&pm, m, -1 - P, NULL, 3, tn, th0, om0, pbpk_psi, NULL,
+                   sg0);
   printf("7-state saturable-binding PBPK (CVODES), %zu subjects x 9 plasma "
          "samples, FOCE-I + covariance step, one thread (true lkU %.4f "
          "lBmaxK %.4f lkPK %.4f, omega %.4f %.4f, sigma %.2f)\n", n,

@@ -49,6 +49,7 @@
 #include "pop/popest.h"
 #include "pop/saem.h"
 #include "solve/solve.h"
+#include "../simsubj.h"
 
 enum { KEL, KPT, KTP, KON, KOFF, BMAX, NPAR };
 static const double TRUTH_TH[3] = {-2.3, 3.0, -3.9};  /* lKel lBmax lKon */
@@ -127,23 +128,13 @@ static char *pbpk_simulate(const rkin_model *m, const rkin_solve_opts *so,
     double eta[2], amt = doses[i % 3];
     rkin_dosing *dose = rkin_dosing_new();
     rkin_dose d0;
-    rkin_solve_req rq;
-    rkin_solve_res rs;
     memset(&d0, 0, sizeof d0);
     d0.amount = amt;
     rkin_dosing_add(dose, &d0, NULL);
     eta[0] = gsl_ran_gaussian(r, sqrt(TRUTH_OM[0]));
     eta[1] = gsl_ran_gaussian(r, sqrt(TRUTH_OM[1]));
     pbpk_psi(TRUTH_TH, eta, NULL, psi, (void *)m, NULL);
-    memset(&rq, 0, sizeof rq);
-    memset(&rs, 0, sizeof rs);
-    rq.t1 = tt[6];
-    rq.params = psi;
-    rq.dosing = dose;
-    rq.times = tt;
-    rq.n_times = 7;
-    rs.out = out;
-    rkin_solver_run(s, &rq, &rs, NULL);
+    simsubj_solve(s, psi, dose, tt[6], tt, 7, NULL, out, NULL);
     len += (size_t)snprintf(text + len, cap - len, "%zu,0,.,%g,1\n", i + 1,
                             amt);
     for (j = 0; j < 7; j++)
@@ -249,20 +240,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_saem_pbpk: %s\n", err.msg);
     return 1;
   }
-  memset(&pm, 0, sizeof pm);
-  pm.model = m;
-  pm.output = 0;
-  pm.solve = &so;
-  pm.n_theta = 3;
-  pm.theta_names = tn;
-  pm.theta_init = th0;
-  pm.n_eta = 2;
-  pm.omega_init = om0;
-  pm.omega_diag = 1;
-  pm.indiv = pbpk_psi;
-  pm.indiv_ud = m;
-  pm.res = RKIN_RES_PROP;
-  pm.sigma_init = sg0;
+  simsubj_popmodel(&pm, m, 0, &so, 3, tn, th0, om0, pbpk_psi, m, sg0);
   rkin_popfit_opts_default(&o);
   o.threads = threads;
   printf("PBPK with saturable binding (CVODES), %zu subjects x 7 images, "

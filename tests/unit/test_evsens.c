@@ -143,25 +143,44 @@ static rkin_solver *solver(const rkin_model *m)
   return s;
 }
 
+/* One run of the solver: from t0 (y0; NULL: the model's start) to t1 at
+ * p with dosing, outputs y at times (n_times) and the TIA of A when tia,
+ * y_end when set; with sensitivities along dir (n_dir directions, dy0 at
+ * t0) into dy, dtia, dy_end when n_dir > 0; carry the pending events. */
+typedef struct {
+  double t0, t1;
+  const double *y0, *p;
+  const rkin_dosing *dosing;
+  const double *times;
+  size_t n_times;
+  size_t n_dir;
+  const double *dir, *dy0;
+  rkin_mevcarry *carry;
+  double *y, *tia, *y_end, *dy, *dtia, *dy_end;
+} ev_run;
+
+static int run(rkin_solver *s, const ev_run *e, rkin_err *err)
+{
+  static const int q = 0;
+  rkin_solve_req rq = {.t0 = e->t0, .t1 = e->t1, .y0 = e->y0, .params = e->p,
+                       .dosing = e->dosing, .times = e->times,
+                       .n_times = e->n_times, .tia = e->tia ? &q : NULL,
+                       .n_tia = e->tia ? 1 : 0, .ev_carry = e->carry};
+  rkin_solve_res rs = {.y = e->y, .tia = e->tia, .y_end = e->y_end};
+  rkin_sens_req sq = {.n_dir = e->n_dir, .dir = e->dir, .dy0 = e->dy0};
+  rkin_sens_res sr = {.dy = e->dy, .dtia = e->dtia, .dy_end = e->dy_end};
+  return e->n_dir ? rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, err)
+                  : rkin_solver_run(s, &rq, &rs, err);
+}
+
 /* y at the kind's times and the TIA of A over [0, t_end], at p. */
 static int plain(rkin_solver *s, int kind, const double *p, double *y,
                  double *tia, rkin_err *err)
 {
   double y0 = A0;
-  int q = 0;
-  rkin_solve_req rq = {0};
-  rkin_solve_res rs = {0};
-  rq.t0 = 0;
-  rq.t1 = t_end[kind];
-  rq.y0 = &y0;
-  rq.params = p;
-  rq.times = times[kind];
-  rq.n_times = NT;
-  rq.tia = &q;
-  rq.n_tia = 1;
-  rs.y = y;
-  rs.tia = tia;
-  return rkin_solver_run(s, &rq, &rs, err);
+  ev_run e = {.t1 = t_end[kind], .y0 = &y0, .p = p, .times = times[kind],
+              .n_times = NT, .y = y, .tia = tia};
+  return run(s, &e, err);
 }
 
 static void check_kind(int kind)
@@ -171,27 +190,12 @@ static void check_kind(int kind)
   rkin_err err = {0};
   double dir[NP * NP] = {0}, y[NT], dy[NT * NP], tia, dtia[NP], y0 = A0;
   double worst_cf = 0, worst_fd = 0, worst_tia = 0, worst_y = 0;
-  int q = 0, j, i, rc;
-  rkin_solve_req rq = {0};
-  rkin_solve_res rs = {0};
-  rkin_sens_req sq = {0};
-  rkin_sens_res sr = {0};
+  int j, i, rc;
+  ev_run er = {.t1 = t_end[kind], .y0 = &y0, .p = pdef,
+               .times = times[kind], .n_times = NT, .n_dir = NP, .dir = dir,
+               .y = y, .tia = &tia, .dy = dy, .dtia = dtia};
   for (j = 0; j < NP; j++) dir[j * NP + j] = 1;
-  rq.t0 = 0;
-  rq.t1 = t_end[kind];
-  rq.y0 = &y0;
-  rq.params = pdef;
-  rq.times = times[kind];
-  rq.n_times = NT;
-  rq.tia = &q;
-  rq.n_tia = 1;
-  rs.y = y;
-  rs.tia = &tia;
-  sq.n_dir = NP;
-  sq.dir = dir;
-  sr.dy = dy;
-  sr.dtia = dtia;
-  rc = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+  rc = run(s, &er, &err);
   if (!ok(rc == 0, "kind %d: sensitivities across the event run (%s)",
           kind, rc ? err.msg : "ok")) {
     rkin_solver_free(s);
@@ -259,34 +263,24 @@ static void check_carry(void)
   double dir[NP * NP] = {0}, y0 = A0, y1, S1[NP], y2, S2[NP], yw, Sw[NP];
   double worst = 0;
   int rc, j;
-  rkin_solve_req rq = {0};
-  rkin_solve_res rs = {0};
-  rkin_sens_req sq = {0};
-  rkin_sens_res sr = {0};
+  ev_run er = {.t1 = 15, .y0 = &y0, .p = pdef, .n_dir = NP, .dir = dir,
+               .y_end = &yw, .dy_end = Sw};
   for (j = 0; j < NP; j++) dir[j * NP + j] = 1;
-  rq.t0 = 0;
-  rq.t1 = 15;
-  rq.y0 = &y0;
-  rq.params = pdef;
-  sq.n_dir = NP;
-  sq.dir = dir;
-  rs.y_end = &yw;
-  sr.dy_end = Sw;
-  rc = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
-  rq.t1 = 10;
-  rq.ev_carry = c;
-  rs.y_end = &y1;
-  sr.dy_end = S1;
-  rc = rc ? rc : rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+  rc = run(s, &er, &err);
+  er.t1 = 10;
+  er.carry = c;
+  er.y_end = &y1;
+  er.dy_end = S1;
+  rc = rc ? rc : run(s, &er, &err);
   ok(rc == 0 && rkin_mevcarry_pending(c) == 1, "carry: one execution "
      "pending at 10 h (%s)", rc ? err.msg : "ok");
-  rq.t0 = 10;
-  rq.t1 = 15;
-  rq.y0 = &y1;
-  sq.dy0 = S1;
-  rs.y_end = &y2;
-  sr.dy_end = S2;
-  rc = rc ? rc : rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+  er.t0 = 10;
+  er.t1 = 15;
+  er.y0 = &y1;
+  er.dy0 = S1;
+  er.y_end = &y2;
+  er.dy_end = S2;
+  rc = rc ? rc : run(s, &er, &err);
   for (j = 0; !rc && j < NP; j++) {
     double e = fabs(S2[j] - Sw[j]) / (1 + fabs(Sw[j]));
     if (e > worst) worst = e;
@@ -296,14 +290,16 @@ static void check_carry(void)
      "%.2g; %s)", worst, rc ? err.msg : "ok");
   /* a sensitivity run cannot go on from a plain run's pending execution:
    * its time derivative was never computed */
-  rq.t0 = 0;
-  rq.t1 = 10;
-  rq.y0 = &y0;
-  rc = rkin_solver_run(s, &rq, &rs, &err);
-  rq.t0 = 10;
-  rq.t1 = 15;
-  rq.y0 = &y1;
-  rc = rc ? rc : rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+  er.t0 = 0;
+  er.t1 = 10;
+  er.y0 = &y0;
+  er.n_dir = 0;
+  rc = run(s, &er, &err);
+  er.t0 = 10;
+  er.t1 = 15;
+  er.y0 = &y1;
+  er.n_dir = NP;
+  rc = rc ? rc : run(s, &er, &err);
   ok(rc == RKIN_EINVAL, "carry from a plain run: refused");
   like(err.msg, "event 'redose' at t = 11.16", "... naming the event and "
        "time");
@@ -326,21 +322,11 @@ static void check_lag(void)
   rkin_err err = {0};
   double dir[NP] = {0}, yend, S[1];
   int rc;
-  rkin_solve_req rq = {0};
-  rkin_solve_res rs = {0};
-  rkin_sens_req sq = {0};
-  rkin_sens_res sr = {0};
+  ev_run er = {.t1 = 10, .p = pdef, .dosing = ds, .n_dir = 1, .dir = dir,
+               .y_end = &yend, .dy_end = S};
   rc = rkin_dosing_add(ds, &dose, &err);
-  rq.t0 = 0;
-  rq.t1 = 10;
-  rq.params = pdef;
-  rq.dosing = ds;
-  rs.y_end = &yend;
-  sr.dy_end = S;
-  sq.n_dir = 1;
-  sq.dir = dir;
   dir[PK] = 1;
-  rc = rc ? rc : rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+  rc = rc ? rc : run(s, &er, &err);
   ok(rc == 0 && fabs(yend - 13 * exp(-0.4)) < 1e-8, "lag: the event fires "
      "at the lagged dose (A(10) = %.10g, expected 13 e^-0.4; %s)", yend,
      rc ? err.msg : "ok");
@@ -348,7 +334,7 @@ static void check_lag(void)
             "at the dose (the dose time does not move along k)");
   dir[PK] = 0;
   dir[PT] = 1;
-  rc = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+  rc = run(s, &er, &err);
   ok(rc == RKIN_EINVAL, "lag: along ALAG, the event at the moving dose "
      "time is refused");
   like(err.msg, "event 'redose' at t = 6 h", "... naming the event and time");

@@ -48,7 +48,7 @@ static rkin_model *carrier_model(void)
   static const double v[] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000};
   rkin_graph *g = rkin_graph_new();
   rkin_node p = rkin_expr_state(g, 0), c = rkin_expr_state(g, 3), d[4];
-  rkin_node sat, up, upc, ut, out, outc, kk, kt;
+  rkin_node sat, up, upc, outc;
   rkin_model_spec sp = {0};
   sat = rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_const(g, 1),
                          rkin_expr_binary(g, RKIN_OP_DIV,
@@ -59,17 +59,8 @@ static rkin_model *carrier_model(void)
          g, RKIN_OP_MUL, rkin_expr_param(g, 0), p), sat);
   upc = rkin_expr_binary(g, RKIN_OP_DIV, rkin_expr_binary(
           g, RKIN_OP_MUL, rkin_expr_param(g, 0), c), sat);
-  ut = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 1), p);
-  out = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), p);
   outc = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 2), c);
-  kk = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 3),
-                        rkin_expr_state(g, 1));
-  kt = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 4),
-                        rkin_expr_state(g, 2));
-  d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
-           g, RKIN_OP_ADD, up, rkin_expr_binary(g, RKIN_OP_ADD, ut, out)));
-  d[1] = rkin_expr_binary(g, RKIN_OP_SUB, up, kk);
-  d[2] = rkin_expr_binary(g, RKIN_OP_SUB, ut, kt);
+  regfix_pkt_deriv(g, up, d);
   d[3] = rkin_expr_unary(g, RKIN_OP_NEG,
                          rkin_expr_binary(g, RKIN_OP_ADD, upc, outc));
   sp.name = "pkt_carrier";

@@ -17,6 +17,7 @@
 #include "pop/data.h"
 #include "pop/popest.h"
 #include "pop/saem.h"
+#include "../sacheck.h"
 #include "../tap.h"
 #include "../theoph.h"
 
@@ -217,39 +218,6 @@ static void exact_info(const rkin_data *d, const double *th,
   }
 }
 
-/* SEs from an information matrix (n x n) into se. */
-static int se_of(const double *I, size_t n, double *se)
-{
-  double A[36];
-  gsl_matrix_view v = gsl_matrix_view_array(A, n, n);
-  size_t k;
-  memcpy(A, I, n * n * sizeof *A);
-  if (gsl_linalg_cholesky_decomp1(&v.matrix)) return 1;
-  gsl_linalg_cholesky_invert(&v.matrix);
-  for (k = 0; k < n; k++) se[k] = sqrt(A[k * n + k]);
-  return 0;
-}
-
-/* The largest |I_sa - I_exact| over sqrt(I_ii I_jj) (exact diagonal),
- * I_sa = fit->cov^-1: every element of the information, cross terms
- * included. */
-static double info_err(const rkin_popfit *f, const double *I, size_t n)
-{
-  double A[36], worst = 0;
-  gsl_matrix_view v = gsl_matrix_view_array(A, n, n);
-  size_t i, j;
-  memcpy(A, f->cov, n * n * sizeof *A);
-  if (gsl_linalg_cholesky_decomp1(&v.matrix)) return HUGE_VAL;
-  gsl_linalg_cholesky_invert(&v.matrix);
-  for (i = 0; i < n; i++)
-    for (j = 0; j < n; j++) {
-      double e = fabs(A[i * n + j] - I[i * n + j])
-                 / sqrt(I[i * n + i] * I[j * n + j]);
-      if (e > worst) worst = e;
-    }
-  return worst;
-}
-
 /* The closed form itself against differences of the exact -2 log L (the
  * observed information is half its Hessian): guards the formula the SA
  * SEs are checked against. */
@@ -346,7 +314,7 @@ static void test_linear(int one)
   rkin_saem_info in;
   rkin_err err;
   double I[36], se[6], worst = 0;
-  size_t n, k;
+  size_t n;
   int rc;
   const char *nm = one ? "linear 1-eta" : "linear 2-eta";
   ONE = one;
@@ -354,14 +322,7 @@ static void test_linear(int one)
   lin_popmodel(&pm);
   rkin_popfit_opts_default(&o);
   o.threads = 2;
-  rkin_saem_opts_default(&so);
-  so.burn = 100;
-  so.iter = 300;
-  so.chains = 4;
-  so.seed = 31;
-  so.imp_samples = 0;
-  so.se = RKIN_SAEM_SE_SA;
-  so.se_iter = 2000;
+  sa_opts(&so, 100, 31);
   rc = rkin_popfit_saem(&pm, d, &o, &so, &fit, &in, &err);
   ok(rc == 0 && fit.status == 0 && fit.cov_status == 0, "%s: SAEM with SA "
      "standard errors ran (%s)", nm, rc ? err.msg : fit.status ? fit.err.msg
@@ -369,19 +330,13 @@ static void test_linear(int one)
   if (rc == 0 && fit.status == 0 && fit.cov_status == 0) {
     check_closed_form(d, fit.theta, fit.omega, fit.sigma[0]);
     exact_info(d, fit.theta, fit.omega, fit.sigma[0], I, &n);
-    ok(fit.n_est == n && !se_of(I, n, se), "%s: %zu parameters, exact "
+    ok(fit.n_est == n && !sa_se_of(I, n, se), "%s: %zu parameters, exact "
        "information positive definite", nm, fit.n_est);
     ok(fit.cov_ok == 0 && isnan(fit.cov_r[0]), "%s: no R / S / sandwich "
        "matrices with SA", nm);
-    for (k = 0; k < n && fit.n_est == n; k++) {
-      double e = fabs(fit.se[k] / se[k] - 1);
-      if (e > worst) worst = e;
-      ok(e < 0.05, "%s: %s SE by SA %.5f vs exact %.5f (off %.2f %%, "
-         "tolerance 5 %%)", nm, fit.est_names[k], fit.se[k], se[k],
-         100 * e);
-    }
+    if (fit.n_est == n) worst = sa_check_ses(nm, &fit, se, n);
     diag("%s: worst SA SE error %.2f %%", nm, 100 * worst);
-    worst = info_err(&fit, I, n);
+    worst = sa_info_err(&fit, I, n);
     ok(worst < 0.02, "%s: every element of the SA information within 0.02 "
        "sqrt(I_ii I_jj) of the exact one (worst %.4f)", nm, worst);
   }
@@ -407,7 +362,7 @@ static void test_linear(int one)
     if (rcb == 0 && fb.status == 0 && fb.cov_status == 0) {
       double e;
       exact_info(d, fb.theta, fb.omega, fb.sigma[0], I, &n);
-      e = info_err(&fb, I, n);
+      e = sa_info_err(&fb, I, n);
       ok(e < 0.02, "%s, theta0 at the bound: every element of the SA "
          "information within 0.02 sqrt(I_ii I_jj) of the exact one (worst "
          "%.4f; theta0-OMEGA(1,1) exact %.3f)", nm, e,

@@ -6,7 +6,6 @@
  * the importance-sampling OFV against the exact -2LL, a FIXed IOV
  * variance kept. Simulation: the spread of simulated parameters within an
  * occasion is omega + iov, and between two occasions of a subject 2 iov. */
-#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -19,6 +18,7 @@
 #include "pop/popest.h"
 #include "pop/popsim.h"
 #include "pop/saem.h"
+#include "../sacheck.h"
 #include "../tap.h"
 
 /* f = a + b tau, tau the time since the occasion's start (occasions 10 h
@@ -292,20 +292,6 @@ static void exact_info_fd(const rkin_data *d, const double *x,
     }
 }
 
-/* sqrt(diag(A^-1)) of an n x n matrix (n <= 6); 1 when A is not
- * positive definite. */
-static int se_of(const double *A, size_t n, double *se)
-{
-  double B[36];
-  gsl_matrix_view v = gsl_matrix_view_array(B, n, n);
-  size_t k;
-  memcpy(B, A, n * n * sizeof *B);
-  if (gsl_linalg_cholesky_decomp1(&v.matrix)) return 1;
-  gsl_linalg_cholesky_invert(&v.matrix);
-  for (k = 0; k < n; k++) se[k] = sqrt(B[k * n + k]);
-  return 0;
-}
-
 /* IOV only on a (the model of test_saem_iov_only): th0 is then not
  * mu-referenced, its derivatives go through log p(y | eta) by
  * differences at every chain's occasion copies. */
@@ -360,21 +346,12 @@ static void test_saem_sa(int iov_only)
   rkin_popfit_opts_default(&o);
   o.threads = 2;
   rcm = rkin_popfit_run(&pm, d, &o, &ml, &err);
-  rkin_saem_opts_default(&so);
-  so.burn = 150;
-  so.iter = 300;
-  so.chains = 4;
-  so.seed = 9;
-  so.imp_samples = 0;
-  so.se = RKIN_SAEM_SE_SA;
-  so.se_iter = 2000;
+  sa_opts(&so, 150, 9);
   rc = rkin_popfit_saem(&pm, d, &o, &so, &fit, &in, &err);
   ok(rc == 0 && fit.status == 0 && fit.cov_status == 0 && fit.n_est == np,
      "%s: SAEM with SA standard errors ran (%s)", nm, rc ? err.msg
      : fit.status ? fit.err.msg : fit.cov_status ? fit.cov_err.msg : "ok");
   if (rc == 0 && fit.status == 0 && fit.cov_status == 0 && fit.n_est == np) {
-    double A[36];
-    gsl_matrix_view v = gsl_matrix_view_array(A, np, np);
     x[0] = fit.theta[0];
     x[1] = fit.theta[1];
     if (iov_only) {
@@ -394,25 +371,11 @@ static void test_saem_sa(int iov_only)
       for (j = 0; j < np; j++)
         fd = fmax(fd, fabs(I[i * np + j] - I2[i * np + j])
                       / sqrt(I[i * np + i] * I[j * np + j]));
-    ok(fd < 1e-4 && !se_of(I, np, se), "%s: exact information by "
+    ok(fd < 1e-4 && !sa_se_of(I, np, se), "%s: exact information by "
        "differences of the marginal -2LL, steps 1e-4 and 5e-4 agree (%.2g "
        "of sqrt(I_ii I_jj)), positive definite", nm, fd);
-    for (i = 0; i < np; i++) {
-      double e = fabs(fit.se[i] / se[i] - 1);
-      ok(e < 0.05, "%s: %s SE by SA %.5f vs exact %.5f (off %.2f %%, "
-         "tolerance 5 %%)", nm, fit.est_names[i], fit.se[i], se[i],
-         100 * e);
-    }
-    memcpy(A, fit.cov, np * np * sizeof *A);
-    if (gsl_linalg_cholesky_decomp1(&v.matrix)) {
-      worst = HUGE_VAL;
-    } else {
-      gsl_linalg_cholesky_invert(&v.matrix);
-      for (i = 0; i < np; i++)
-        for (j = 0; j < np; j++)
-          worst = fmax(worst, fabs(A[i * np + j] - I[i * np + j])
-                              / sqrt(I[i * np + i] * I[j * np + j]));
-    }
+    sa_check_ses(nm, &fit, se, np);
+    worst = sa_info_err(&fit, I, np);
     ok(worst < 0.03, "%s: every element of the SA information within 0.03 "
        "sqrt(I_ii I_jj) of the exact one (worst %.4f)", nm, worst);
     if (rcm == 0 && ml.status == 0 && ml.cov_status == 0 && ml.n_est == np)

@@ -17,6 +17,7 @@
 #include "pop/popest.h"
 #include "solve/solve.h"
 #include "../depot.h"
+#include "../simsubj.h"
 #include "../tap.h"
 #include "../theoph.h"
 
@@ -327,6 +328,19 @@ static int ss_psi(const double *th, const double *eta, const double *cov,
   return 0;
 }
 
+/* A rough normal from 12 uniforms of a fixed LCG (only variety matters,
+ * and the same data each run). */
+static double lcg_normal(unsigned long *lcg)
+{
+  double u = -6;
+  int j;
+  for (j = 0; j < 12; j++) {
+    *lcg = (*lcg * 1103515245ul + 12345ul) & 0x7fffffff;
+    u += (double)*lcg / 2147483648.0;
+  }
+  return u;
+}
+
 /* The FOCE-I objective of data whose every subject starts at a steady state (SS 1
  * bolus, II 12 h, then a 12-h profile; every other subject also an SS 2
  * infusion at 6 h) on the CVODES path, at parameters off the truth:
@@ -356,18 +370,8 @@ static void test_fit(void)
     double eta[2], p[3], y[12], z[2];
     rkin_dosing *d = rkin_dosing_new();
     rkin_dose r[2];
-    rkin_solve_req rq;
-    rkin_solve_res rs;
     int k;
-    for (k = 0; k < 2; k++) {
-      /* a rough normal from 12 uniforms (only variety matters) */
-      double u = -6;
-      for (j = 0; j < 12; j++) {
-        lcg = (lcg * 1103515245ul + 12345ul) & 0x7fffffff;
-        u += (double)lcg / 2147483648.0;
-      }
-      z[k] = u;
-    }
+    for (k = 0; k < 2; k++) z[k] = lcg_normal(&lcg);
     eta[0] = 0.3 * z[0];
     eta[1] = 0.3 * z[1];
     ss_psi(th_true, eta, NULL, p, NULL, NULL);
@@ -382,15 +386,7 @@ static void test_fit(void)
     r[1].ss = 2;
     r[1].cmt = 1;
     rkin_dosing_add_many(d, r, i % 2 ? 2 : 1, NULL, NULL);
-    memset(&rq, 0, sizeof rq);
-    memset(&rs, 0, sizeof rs);
-    rq.t1 = 12;
-    rq.params = p;
-    rq.dosing = d;
-    rq.times = obs;
-    rq.n_times = 6;
-    rs.y = y;
-    rc[0] = rkin_solver_run(s, &rq, &rs, &err);
+    rc[0] = simsubj_solve(s, p, d, 12, obs, 6, y, NULL, &err);
     rkin_dosing_free(d);
     if (rc[0]) break;
     len += (size_t)snprintf(text + len, sizeof text - len,
@@ -399,15 +395,10 @@ static void test_fit(void)
       if (i % 2 && j == 4)     /* the SS 2 record at 6 h, in time order */
         len += (size_t)snprintf(text + len, sizeof text - len,
                                 "%d,6,.,100,50,12,2,2,1,1\n", i + 1);
-      double u = -6;
-      int q;
-      for (q = 0; q < 12; q++) {
-        lcg = (lcg * 1103515245ul + 12345ul) & 0x7fffffff;
-        u += (double)lcg / 2147483648.0;
-      }
       len += (size_t)snprintf(text + len, sizeof text - len,
                               "%d,%g,%.6g,0,0,0,0,2,0,0\n", i + 1, obs[j],
-                              y[j * 2 + 1] / p[2] * (1 + 0.1 * u));
+                              y[j * 2 + 1] / p[2]
+                              * (1 + 0.1 * lcg_normal(&lcg)));
     }
   }
   if (!ok(!rc[0], "SS fit: data simulated (%s)", rc[0] ? err.msg : "ok"))
@@ -420,19 +411,7 @@ static void test_fit(void)
   so.path = RKIN_PATH_CVODES;
   so.rtol = 1e-8;
   so.atol = 1e-12;
-  memset(&pm, 0, sizeof pm);
-  pm.model = m;
-  pm.output = 0;
-  pm.solve = &so;
-  pm.n_theta = 3;
-  pm.theta_names = tn;
-  pm.theta_init = th0;
-  pm.n_eta = 2;
-  pm.omega_init = om0;
-  pm.omega_diag = 1;
-  pm.indiv = ss_psi;
-  pm.res = RKIN_RES_PROP;
-  pm.sigma_init = sg0;
+  simsubj_popmodel(&pm, m, 0, &so, 3, tn, th0, om0, ss_psi, NULL, sg0);
   for (j = 0; j < 2; j++) {
     rkin_popfit_opts o;
     rkin_popfit_opts_default(&o);
