@@ -7,6 +7,7 @@
 #ifndef RKIN_REGFIX_H
 #define RKIN_REGFIX_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +149,36 @@ static inline int regfix_plan_grad(rkin_regimen *r, size_t i, size_t k,
   }
   rg_ws_clear(&ws);
   free(sc);
+  return rc;
+}
+
+/* The largest relative difference between the gradients gb (nr x k, as
+ * regfix_plan_grad gives them) of patient i's k-cycle plan a and central
+ * differences (step h GBq) of rkin_regimen_evaluate (plain solves), into
+ * *worst (not lowered); the elements off by more than 1e-4 as
+ * diagnostics. */
+static inline int regfix_grad_vs_fd(rkin_regimen *r, size_t i, size_t k,
+                                    const double *a, const double *gb,
+                                    double h, double *worst, rkin_err *err)
+{
+  double ap[8], bp[4], bm[4];
+  size_t c, q;
+  int rc = 0;
+  for (c = 0; !rc && c < k; c++) {
+    memcpy(ap, a, k * sizeof *ap);
+    ap[c] += h;
+    rc |= rkin_regimen_evaluate(r, i, k, ap, NULL, bp, err);
+    ap[c] -= 2 * h;
+    rc |= rkin_regimen_evaluate(r, i, k, ap, NULL, bm, err);
+    for (q = 0; q < r->nr; q++) {
+      double fd = (bp[q] - bm[q]) / (2 * h);
+      double e = fabs(gb[q * k + c] - fd) / fabs(gb[q * k + c]);
+      if (e > 1e-4)
+        diag("region %zu, cycle %zu: %.8g vs differences %.8g", q, c,
+             gb[q * k + c], fd);
+      *worst = fmax(*worst, e);
+    }
+  }
   return rc;
 }
 

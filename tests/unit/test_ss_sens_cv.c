@@ -64,32 +64,31 @@ static const char *const CASE[4] = {
   "SS 1 bolus", "SS 1 infusion", "SS 2 bolus", "SS 2 infusion (2 running)"
 };
 
+/* States y and output out at times (NT of them) of a run over [0, t1]
+ * at p with dosing d; with sensitivities dy, dout by the first n_dir
+ * parameters (unit directions, n_dir <= 5) when dy is not NULL. */
+static int ss_run(rkin_solver *s, const double *p, const rkin_dosing *d,
+                  double t1, const double *times, size_t n_dir, double *y,
+                  double *out, double *dy, double *dout, rkin_err *err)
+{
+  double dir[25];
+  rkin_solve_req rq = {.t1 = t1, .params = p, .dosing = d, .times = times,
+                       .n_times = NT};
+  rkin_solve_res rs = {.y = y, .out = out};
+  rkin_sens_req sq = {.n_dir = n_dir, .dir = dir};
+  rkin_sens_res sr = {.dy = dy, .dout = dout};
+  size_t i;
+  for (i = 0; i < n_dir * n_dir; i++) dir[i] = i % (n_dir + 1) == 0;
+  if (!dy) return rkin_solver_run(s, &rq, &rs, err);
+  return rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, err);
+}
+
 /* Sensitivities of states and output at TIMES by (ka, cl, v), n_dir 3. */
 static int run(rkin_solver *s, const double *p, rkin_dosing *d, double *y,
                double *dy, double *dout, rkin_err *err)
 {
-  static const double dir[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-  rkin_solve_req rq;
-  rkin_solve_res rs;
-  rkin_sens_req sq;
-  rkin_sens_res sr;
   double out[NT];
-  memset(&rq, 0, sizeof rq);
-  memset(&rs, 0, sizeof rs);
-  memset(&sq, 0, sizeof sq);
-  memset(&sr, 0, sizeof sr);
-  rq.t1 = 24;
-  rq.params = p;
-  rq.dosing = d;
-  rq.times = TIMES;
-  rq.n_times = NT;
-  rs.y = y;
-  rs.out = out;
-  sq.n_dir = 3;
-  sq.dir = dir;
-  sr.dy = dy;
-  sr.dout = dout;
-  return rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, err);
+  return ss_run(s, p, d, 24, TIMES, 3, y, out, dy, dout, err);
 }
 
 static void test_linear(void)
@@ -134,36 +133,13 @@ static rkin_model *mm_model(void)
   return depot_mm_model("mm_ss", 1, val);
 }
 
-/* States and output at TIMES (sq NULL) or with sensitivities by all 5
+/* States and output at TIMES (dy NULL) or with sensitivities by all 5
  * parameters. */
 static int mm_run(rkin_solver *s, const double *p, rkin_dosing *d,
                   double *y, double *out, double *dy, double *dout,
                   rkin_err *err)
 {
-  double dir[25];
-  rkin_solve_req rq;
-  rkin_solve_res rs;
-  rkin_sens_req sq;
-  rkin_sens_res sr;
-  size_t i;
-  for (i = 0; i < 25; i++) dir[i] = i % 6 == 0;
-  memset(&rq, 0, sizeof rq);
-  memset(&rs, 0, sizeof rs);
-  memset(&sq, 0, sizeof sq);
-  memset(&sr, 0, sizeof sr);
-  rq.t1 = 24;
-  rq.params = p;
-  rq.dosing = d;
-  rq.times = TIMES;
-  rq.n_times = NT;
-  rs.y = y;
-  rs.out = out;
-  if (!dy) return rkin_solver_run(s, &rq, &rs, err);
-  sq.n_dir = 5;
-  sq.dir = dir;
-  sr.dy = dy;
-  sr.dout = dout;
-  return rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, err);
+  return ss_run(s, p, d, 24, TIMES, 5, y, out, dy, dout, err);
 }
 
 /* The reference derivative by parameter j: the 4-point central
@@ -266,12 +242,8 @@ static void test_mm_vs_many_doses(void)
   rkin_model *m = mm_model();
   rkin_solver *s = m ? solver(m, RKIN_PATH_CVODES) : NULL;
   rkin_dosing *d = ss_dosing(0, 150), *d2 = rkin_dosing_new();
-  double y[NT * 2], out[NT], dy[NT * 10], dout[NT * 5], tt[NT], dir[25];
+  double y[NT * 2], out[NT], dy[NT * 10], dout[NT * 5], tt[NT];
   double y2[NT * 2], o2[NT], dy2[NT * 10], do2[NT * 5], worst = 0;
-  rkin_solve_req rq;
-  rkin_solve_res rs;
-  rkin_sens_req sq;
-  rkin_sens_res sr;
   rkin_dose r;
   rkin_err err;
   int rc = -1, rc2 = -1;
@@ -283,24 +255,8 @@ static void test_mm_vs_many_doses(void)
   rkin_dosing_add_many(d2, &r, 1, NULL, NULL);
   if (s) rc = mm_run(s, p0, d, y, out, dy, dout, &err);
   if (!rc) {
-    for (i = 0; i < 25; i++) dir[i] = i % 6 == 0;
     for (i = 0; i < NT; i++) tt[i] = TIMES[i] + 720;
-    memset(&rq, 0, sizeof rq);
-    memset(&rs, 0, sizeof rs);
-    memset(&sq, 0, sizeof sq);
-    memset(&sr, 0, sizeof sr);
-    rq.t1 = 744;
-    rq.params = p0;
-    rq.dosing = d2;
-    rq.times = tt;
-    rq.n_times = NT;
-    rs.y = y2;
-    rs.out = o2;
-    sq.n_dir = 5;
-    sq.dir = dir;
-    sr.dy = dy2;
-    sr.dout = do2;
-    rc2 = rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err);
+    rc2 = ss_run(s, p0, d2, 744, tt, 5, y2, o2, dy2, do2, &err);
   }
   for (i = 0; !rc2 && i < NT * 10; i++)
     worst = fmax(worst, fabs(dy[i] - dy2[i]) / (fabs(dy2[i]) + 1e-3));
