@@ -13,6 +13,7 @@
 
 #include "core/expr.h"
 #include "core/model.h"
+#include "core/nuclide.h"
 #include "dose/organ.h"
 #include "regimen/regimen.h"
 #include "regimen/regimen_impl.h"
@@ -51,6 +52,23 @@ static inline void regfix_sat_deriv(rkin_graph *g, rkin_node *d)
                                       rkin_expr_binary(
                                         g, RKIN_OP_DIV, p,
                                         rkin_expr_param(g, 5)))), d);
+}
+
+/* sp for a Lu-177 model of n_states states st (derivatives d) and
+ * n_params parameters pa with values v. */
+static inline void regfix_spec(rkin_model_spec *sp, const char *name,
+                               size_t n_states, const char **st,
+                               const rkin_node *d, size_t n_params,
+                               const char **pa, const double *v)
+{
+  sp->name = name;
+  sp->nuclide = rkin_nuclide_find("Lu-177", NULL);
+  sp->n_states = n_states;
+  sp->states = st;
+  sp->deriv = d;
+  sp->n_params = n_params;
+  sp->params = pa;
+  sp->values = v;
 }
 
 /* A regimen of n patients (params n x n_params) at rtol = atol = 1e-8,
@@ -115,6 +133,27 @@ static inline void regfix_rule(rkin_regimen_rule *u,
   u->n_limits = nl;
   u->limits = lim;
   u->optimiser = meth;
+}
+
+/* Patient i's plan under the rule of regfix_rule by COBYLA (a[0], k[0],
+ * obj[0]) and by SLSQP with gradients (a[1], k[1], obj[1]); non-zero
+ * when either failed. */
+static inline int regfix_optimise_both(rkin_regimen *r, size_t i,
+                                       const rkin_regimen_limit *lim,
+                                       size_t nl, size_t cycles,
+                                       double max_gbq, double (*a)[3],
+                                       size_t *k, double *obj, rkin_err *err)
+{
+  rkin_regimen_rule u;
+  int j, rc = 0;
+  for (j = 0; j < 2; j++) {
+    regfix_rule(&u, lim, nl, cycles, max_gbq,
+                j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
+    rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
+                                err);
+    if (rc) diag("optimise: %s", err->msg);
+  }
+  return rc;
 }
 
 /* The cumulative BEDs cb (nr) of a k-cycle plan of activities a (GBq)

@@ -27,14 +27,7 @@ static rkin_model *sat_model(void)
   rkin_node d[3];
   rkin_model_spec sp = {0};
   regfix_sat_deriv(g, d);
-  sp.name = "pkt_sat";
-  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
-  sp.n_states = 3;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 6;
-  sp.params = pa;
-  sp.values = v;
+  regfix_spec(&sp, "pkt_sat", 3, st, d, 6, pa, v);
   return rkin_model_new(&sp, g, NULL);
 }
 
@@ -63,14 +56,7 @@ static rkin_model *carrier_model(void)
   regfix_pkt_deriv(g, up, d);
   d[3] = rkin_expr_unary(g, RKIN_OP_NEG,
                          rkin_expr_binary(g, RKIN_OP_ADD, upc, outc));
-  sp.name = "pkt_carrier";
-  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
-  sp.n_states = 4;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 6;
-  sp.params = pa;
-  sp.values = v;
+  regfix_spec(&sp, "pkt_carrier", 4, st, d, 6, pa, v);
   return rkin_model_new(&sp, g, NULL);
 }
 
@@ -84,14 +70,7 @@ static rkin_model *mono_model(void)
   rkin_model_spec sp = {0};
   d[0] = rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(
            g, RKIN_OP_MUL, rkin_expr_param(g, 0), rkin_expr_state(g, 0)));
-  sp.name = "mono";
-  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
-  sp.n_states = 1;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 1;
-  sp.params = pa;
-  sp.values = v;
+  regfix_spec(&sp, "mono", 1, st, d, 1, pa, v);
   return rkin_model_new(&sp, g, NULL);
 }
 
@@ -122,17 +101,10 @@ static void test_vs_cobyla(void)
   ok(r && rkin_regimen_route(r) == RKIN_ROUTE_AUGMENTED,
      "saturable model: augmented route");
   for (i = 0; r && i < 2; i++) {
-    rkin_regimen_rule u;
     double a[2][3], obj[2], cd[3], cb[3];
     size_t k[2];
     rkin_err err;
-    int j, rc = 0;
-    for (j = 0; j < 2; j++) {
-      regfix_rule(&u, lim, 2, 3, 40,
-                  j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
-      rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
-                                  &err);
-    }
+    int rc = regfix_optimise_both(r, i, lim, 2, 3, 40, a, k, obj, &err);
     ok(!rc, "patient %zu: both optimisers ran", i + 1);
     rkin_regimen_evaluate(r, i, k[1], a[1], cd, cb, &err);
     ok(!rc && obj[1] >= obj[0] * (1 - 1e-6)
@@ -269,20 +241,14 @@ static void test_infusion(void)
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_model *m = sat_model();
   rkin_regimen *r;
-  rkin_regimen_rule u;
   double a[2][3], obj[2];
   size_t k[2];
   rkin_err err;
-  int j, rc = 0;
+  int rc = 0;
   infusion_h = 4;
   r = make(m, pv, 1, rg, 3, 0, 1344);
   infusion_h = 0;
-  for (j = 0; r && j < 2; j++) {
-    regfix_rule(&u, lim, 2, 3, 40,
-                j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
-    rc |= rkin_regimen_optimise(r, 0, &u, 0, NULL, a[j], &k[j], &obj[j],
-                                &err);
-  }
+  if (r) rc = regfix_optimise_both(r, 0, lim, 2, 3, 40, a, k, obj, &err);
   ok(r && !rc && fabs(obj[1] - obj[0]) <= 1e-6 * obj[0], "4 h infusions: "
      "gradient optimum %.6f = COBYLA's %.6f Gy (rel. %.1e, tol. 1e-6)",
      obj[1], obj[0], r && !rc ? obj[1] / obj[0] - 1 : 0.0);

@@ -56,14 +56,7 @@ static rkin_model *ev_model(void)
   ev[0].target = ev[1].target = tgt;
   ev[0].value = &val[0];
   ev[1].value = &val[1];
-  sp.name = "pkt_events";
-  sp.nuclide = rkin_nuclide_find("Lu-177", NULL);
-  sp.n_states = 3;
-  sp.states = st;
-  sp.deriv = d;
-  sp.n_params = 8;
-  sp.params = pa;
-  sp.values = v;
+  regfix_spec(&sp, "pkt_events", 3, st, d, 8, pa, v);
   if (!(m = rkin_model_new(&sp, g, &err))
       || rkin_model_set_events(m, ev, 2, &err)) {
     diag("model: %s", err.msg);
@@ -99,17 +92,10 @@ static void test_optimum(rkin_regimen *r, size_t i)
 {
   /* kidney BED 5 Gy binds: the events (on K) shape the optimum */
   rkin_regimen_limit lim[2] = {{0, 1, 5.0}, {2, 0, 2.0}};
-  rkin_regimen_rule u;
   double a[2][3], obj[2], cd[3], cb[3];
   size_t k[2];
   rkin_err err;
-  int j, rc = 0;
-  for (j = 0; j < 2; j++) {
-    regfix_rule(&u, lim, 2, 3, 40, j ? RKIN_OPT_GRADIENT : RKIN_OPT_COBYLA);
-    rc |= rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
-                                &err);
-    if (rc) diag("optimise: %s", err.msg);
-  }
+  int rc = regfix_optimise_both(r, i, lim, 2, 3, 40, a, k, obj, &err);
   ok(!rc, "events, patient %zu: both optimisers ran", i + 1);
   rc = rc ? rc : rkin_regimen_evaluate(r, i, k[1], a[1], cd, cb, &err);
   ok(!rc && fabs(cb[1] - obj[1]) <= 1e-7 * obj[1], "events, patient %zu: "
