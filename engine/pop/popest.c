@@ -263,6 +263,7 @@ void pop_free(pop *p)
   free(p->status);
   free(p->ebe_modes);
   free(p->ebe_dofv);
+  free(p->ebe_S);
   free(p->serr);
   free(p->pred);
   free(p->ipred);
@@ -354,7 +355,8 @@ static pop *pop_new_local(const rkin_popmodel *pm, const rkin_data *data,
   if (!rc) rc = pop_iov_setup(p, err);        /* n_ei, Li */
   if (rc) goto fail;
   p->eta_hat = calloc(p->n_subj * p->n_ei, sizeof *p->eta_hat);
-  if (!p->eta_hat) {
+  p->ebe_S = calloc(p->n_subj * p->n_ei * p->n_ei + 1, sizeof *p->ebe_S);
+  if (!p->eta_hat || !p->ebe_S) {
     rc = rkin_err_set(err, RKIN_ENOMEM, "out of memory");
     goto fail;
   }
@@ -557,6 +559,17 @@ void pop_omega_of(const pop *p, double *omega)
 }
 
 /* Copies the estimates, EBEs and diagnostics of the last DIAG pass. */
+void pop_fill_counts(const pop *p, rkin_popfit *fit)
+{
+  int t;
+  for (t = 0; t < p->n_threads; t++) {
+    fit->n_pred += p->ws[t].n_pred;
+    fit->n_pred_sens += p->ws[t].n_pred_sens;
+    fit->n_ebe_newton += p->ws[t].n_newton;
+    fit->n_ebe_fallback += p->ws[t].n_newton_fail;
+  }
+}
+
 void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv)
 {
   size_t q = p->n_eta, s, j, k;
@@ -786,13 +799,7 @@ int rkin_popfit_run(const rkin_popmodel *pm, const rkin_data *data,
       fit->cov_status = pop_covariance(p, fit, &fit->cov_err);
     }
   }
-  {
-    int t;
-    for (t = 0; t < p->n_threads; t++) {
-      fit->n_pred += p->ws[t].n_pred;
-      fit->n_pred_sens += p->ws[t].n_pred_sens;
-    }
-  }
+  pop_fill_counts(p, fit);
   pop_free(p);
   return RKIN_OK;
 }

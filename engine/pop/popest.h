@@ -193,6 +193,10 @@ typedef struct {
                             the exact path gives it analytically (default
                             0: forward sensitivities, see below) */
   rkin_ebe_starts ebe_starts; /* default RKIN_EBE_MULTI */
+  int inner_lbfgs;       /* 1: each inner (EBE) search by LBFGS alone;
+                            default 0: a Newton search first (the
+                            Gauss-Newton Hessian plus a per-subject
+                            secant correction), LBFGS when it fails */
   rkin_cov_matrix cov_matrix; /* the covariance giving the SEs (default
                                  RKIN_COV_SANDWICH, NONMEM's) */
   /* A fit run by several processes at once (MPI ranks; the caller does
@@ -227,6 +231,10 @@ typedef struct {
    * covariance step included): plain predictions, and those with
    * forward sensitivities (df/deta). */
   unsigned long n_pred, n_pred_sens;
+  /* Inner (EBE) searches: those the Newton search ended, and those it
+   * handed to LBFGS (a failed line search, no convergence in 50
+   * iterations, e.g. at a bound); 0 and 0 with inner_lbfgs. */
+  unsigned long n_ebe_newton, n_ebe_fallback;
   double ofv;            /* NONMEM's OFV (no N log 2 pi) */
   double m2ll;           /* -2 log L incl. N log 2 pi */
   size_t n_subj, n_obs, n_theta, n_eta, n_sigma, n_psi;

@@ -58,6 +58,12 @@ typedef struct {
   int sens;           /* 1: try them (else finite differences) */
   /* subject solutions without / with sensitivities (rkin_popfit) */
   unsigned long n_pred, n_pred_sens;
+  /* inner searches ended by the Newton search, and those it handed to
+   * LBFGS (popsubj.c inner_search) */
+  unsigned long n_newton, n_newton_fail;
+  double *S_in, *S_best; /* n_ei^2: a subject's secant correction at the
+                            start of its EBE search, and after the start
+                            that found the mode kept */
   double *dpsi;       /* n_eta x n_psi */
   double *psi2;       /* n_psi scratch; n_psi (1 + n_eta) with tape_d */
   double *dsol;       /* max_obs x n_sol x n_eta */
@@ -106,6 +112,10 @@ struct pop {
    * objective was than the mode kept (0 when one mode). */
   int *ebe_modes;
   double *ebe_dofv;
+  /* Per subject (n_ei x n_ei, eta scale): the secant estimate of the
+   * inner objective's curvature beyond its Gauss-Newton part, kept from
+   * one Newton search to the next (popsubj.c newton_search). */
+  double *ebe_S;
   unsigned long n_pass;       /* passes run so far */
   int ebe_track;              /* 1 during the outer search (see ebe()) */
   /* During the covariance step's passes (popcov.c): the mode count of
@@ -241,6 +251,8 @@ int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
 int pop_alloc_fit(const pop *p, rkin_popfit *fit);
 /* Omega = L L' from p's current factor. */
 void pop_omega_of(const pop *p, double *omega);
+/* Adds every thread's solution and EBE-search counts to fit's. */
+void pop_fill_counts(const pop *p, rkin_popfit *fit);
 /* Copies p's parameters, EBEs and the last DIAG pass into fit. */
 void pop_fill_fit(const pop *p, rkin_popfit *fit, double ofv);
 /* Sets p's current parameters on the natural scale (checked). */

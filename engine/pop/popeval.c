@@ -71,6 +71,7 @@ int rkin_popfit_evaluate(const rkin_popmodel *pm, const rkin_data *data,
     rkin_err_clear(&fit->cov_err);
     fit->cov_status = pop_covariance(p, fit, &fit->cov_err);
   }
+  pop_fill_counts(p, fit);
   pop_free(p);
   return RKIN_OK;
 }

@@ -71,13 +71,16 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
   w->psi2 = malloc(p->n_psi * (1 + q) * sizeof *w->psi2);
   w->dsol = malloc(n * (p->n_sol ? p->n_sol : 1) * q * sizeof *w->dsol);
   w->last_eta = malloc(q * sizeof *w->last_eta);
+  w->S_in = malloc(q * q * sizeof *w->S_in);
+  w->S_best = malloc(q * q * sizeof *w->S_best);
   w->inner = nlopt_create(NLOPT_LD_LBFGS, (unsigned)q);
   w->inner_df = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)q);
   if (!w->pvec || !w->twork || !w->psi || !w->sol || !w->f || !w->fp
       || !w->f0 || !w->fo || !w->fl || !w->Gl1 || !w->Gl2
       || !w->fm || !w->G || !w->eta || !w->etap || !w->m1 || !w->m2
       || !w->v1 || !w->v2 || !w->C || !w->inner || !w->inner_df
-      || !w->dpsi || !w->psi2 || !w->dsol || !w->last_eta)
+      || !w->dpsi || !w->psi2 || !w->dsol || !w->last_eta || !w->S_in
+      || !w->S_best)
     return rkin_err_set(err, RKIN_ENOMEM, "population fit: out of memory "
                         "for a thread's workspace");
   /* EBEs feed finite-difference covariance steps: converge tightly. */
@@ -132,6 +135,8 @@ void pop_ws_free(pop_ws *w)
   free(w->psi2);
   free(w->dsol);
   free(w->last_eta);
+  free(w->S_in);
+  free(w->S_best);
   free(w->rpar);
   free(w->rdir);
   rkin_data_pwbuf_free(&w->pw);
@@ -573,8 +578,174 @@ static double inner_obj(unsigned n, const double *x, double *grad, void *d)
 static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
                         size_t *n_inc, rkin_err *err);
 
+/* Newton search of the inner objective: at most this many iterations, and
+ * converged when the Newton step is below NEWTON_XTOL in every whitened
+ * direction (the LBFGS search's own tolerance). */
+#define NEWTON_MAX_IT 50
+#define NEWTON_XTOL 1e-9
+
+/* The inner objective J at z (whitened eta) for the Newton search: f and
+ * G at eta = L z into w->f, w->G (marked as the last evaluation, as
+ * inner_obj does), J, its z-gradient gz, its eta-gradient ge of the data
+ * terms, and their Gauss-Newton Hessian on the eta scale A = 2 sum_j
+ * [w_ff g g' + w_fs (g gs' + gs g') + w_ss gs gs'] (popres.h: positive
+ * semi-definite). Non-zero when there is no finite value. */
+static int newton_eval(pop_ws *w, size_t s, const double *z, double *J,
+                       double *gz, double *ge, double *A)
+{
+  pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  size_t q = p->n_ei, j, a, b, c;
+  double val = 0;
+  rkin_res_obs o;
+  int rc;
+  eta_of_z(p, z, w->eta);
+  rc = predict_grad(w, s, w->eta, w->f, w->G, &w->ferr);
+  w->last_ok = !rc;
+  w->last_subj = s;
+  memcpy(w->last_eta, w->eta, q * sizeof *w->eta);
+  if (rc) return rc;
+  memset(ge, 0, q * sizeof *ge);
+  memset(A, 0, q * q * sizeof *A);
+  for (a = 0; a < q; a++) val += z[a] * z[a];
+  for (j = 0; j < sj->n_obs; j++) {
+    size_t js = p->has_scale ? sj->n_obs + j : j;
+    const double *g = w->G + j * q, *gs = w->G + js * q;
+    if ((rc = pop_obs(p, s, j, w->f[j], sd_var(w, js), &o, &w->ferr)))
+      return rc;
+    if (w->noint) o.c_s = o.w_fs = o.w_ss = 0;
+    val += o.c;
+    for (a = 0; a < q; a++) {
+      ge[a] += o.c_f * g[a] + o.c_s * gs[a];
+      for (b = 0; b < q; b++)
+        A[a * q + b] += 2 * (o.w_ff * g[a] * g[b]
+                             + o.w_fs * (g[a] * gs[b] + gs[a] * g[b])
+                             + o.w_ss * gs[a] * gs[b]);
+    }
+  }
+  if (!isfinite(val)) return RKIN_ENONFINITE;
+  for (a = 0; a < q; a++) {   /* d/dz = L' d/deta */
+    double t = 2 * z[a];
+    for (c = a; c < q; c++) t += p->Li[c * q + a] * ge[c];
+    gz[a] = t;
+  }
+  *J = val;
+  return RKIN_OK;
+}
+
+/* Newton step dz = -H^-1 gz with H = 2 I + L' (A + S) L, the Hessian of
+ * the inner objective in z: the Gauss-Newton part A and the secant
+ * estimate S of the rest (the predictions' curvature times the residuals,
+ * and c's second derivatives beyond their expectation). When A + S is not
+ * positive definite enough S is dropped (reset to 0): 2 I + L' A L always
+ * is. */
+static void newton_step(const pop *p, const double *A, double *S,
+                        const double *gz, double *H, double *dz)
+{
+  size_t q = p->n_ei, a, b, c, d;
+  int tries;
+  for (tries = 0; tries < 2; tries++) {
+    gsl_matrix_view Hm = gsl_matrix_view_array(H, q, q);
+    gsl_vector_view x = gsl_vector_view_array(dz, q);
+    for (a = 0; a < q; a++)
+      for (b = 0; b <= a; b++) {
+        double t = 0;
+        for (c = a; c < q; c++)
+          for (d = b; d < q; d++)
+            t += p->Li[c * q + a] * (A[c * q + d] + S[c * q + d])
+                 * p->Li[d * q + b];
+        H[a * q + b] = H[b * q + a] = t + (a == b ? 2 : 0);
+      }
+    if (!gsl_linalg_cholesky_decomp1(&Hm.matrix)) {
+      for (a = 0; a < q; a++) dz[a] = -gz[a];
+      gsl_linalg_cholesky_svx(&Hm.matrix, &x.vector);
+      return;
+    }
+    memset(S, 0, q * q * sizeof *S);
+  }
+}
+
+/* Local search of the inner objective from z (whitened eta), in place, by
+ * Newton's method with a backtracking (Armijo) line search. The Hessian is
+ * the Gauss-Newton one of the FOCE-I term plus a symmetric rank-one
+ * secant correction S (structured quasi-Newton, as Dennis, Gay & Welsch
+ * 1981, ACM TOMS 7:348, for nonlinear least squares), kept per subject
+ * from one search to the next: between outer evaluations the parameters
+ * move little, so a search from the previous EBE starts with a near-exact
+ * Hessian. Every evaluation brings f and G (the FOCE-I term needs them at
+ * the EBE anyway), and the search ends at its last evaluation. Returns
+ * the minimum, INNER_BAD when it fails (a non-finite value it cannot back
+ * off from, no convergence, e.g. at a bound): LBFGS then takes over.
+ */
+static double newton_search(pop_ws *w, size_t s, double *z)
+{
+  pop *p = w->p;
+  size_t q = p->n_ei, a, b, it;
+  double *S = p->ebe_S + s * q * q;
+  double J, Jt, gz[POP_MAX_ETA], gzt[POP_MAX_ETA], ge[POP_MAX_ETA];
+  double get[POP_MAX_ETA], dz[POP_MAX_ETA], zt[POP_MAX_ETA];
+  double se[POP_MAX_ETA], r[POP_MAX_ETA];
+  double *A = w->m1, *At = w->m2, *H = w->C;
+  for (a = 0; a < q; a++)
+    if (!(fabs(z[a]) < POP_Z_MAX)) z[a] = 0;
+  if (newton_eval(w, s, z, &J, gz, ge, A)) return INNER_BAD;
+  for (it = 0; it < NEWTON_MAX_IT; it++) {
+    double slope = 0, dmax = 0, t = 1, rs = 0, rr = 0, ss = 0;
+    int ls, ok = 0;
+    newton_step(p, A, S, gz, H, dz);
+    for (a = 0; a < q; a++) {
+      slope += gz[a] * dz[a];
+      if (fabs(dz[a]) > dmax) dmax = fabs(dz[a]);
+    }
+    if (dmax <= NEWTON_XTOL) return J;
+    if (!(slope < 0)) return INNER_BAD;
+    /* a step leaving the bounds is shortened to end just inside them
+     * (far from the mode the Gauss-Newton curvature can be small) */
+    for (a = 0; a < q; a++) {
+      double room = (dz[a] > 0 ? POP_Z_MAX - z[a] : POP_Z_MAX + z[a])
+                    * (1 - 1e-9);
+      if (fabs(dz[a]) * t > room) t = room / fabs(dz[a]);
+    }
+    for (ls = 0; ls < 30 && !ok; ls++, t *= 0.5) {
+      for (a = 0; a < q; a++) {
+        zt[a] = z[a] + t * dz[a];
+        if (!(fabs(zt[a]) < POP_Z_MAX)) return INNER_BAD;
+      }
+      /* rounding of J near the minimum: a rise of a few ulps passes */
+      ok = !newton_eval(w, s, zt, &Jt, gzt, get, At)
+           && Jt <= J + 1e-4 * t * slope + 1e-13 * (1 + fabs(J));
+    }
+    if (!ok) return INNER_BAD;
+    t *= 2;
+    /* secant pair on the eta scale: se = L (t dz), the data terms'
+     * gradient change y; S takes y - At se (what Gauss-Newton misses) */
+    for (a = 0; a < q; a++) {
+      double u = 0;
+      for (b = 0; b <= a; b++) u += p->Li[a * q + b] * t * dz[b];
+      se[a] = u;
+    }
+    for (a = 0; a < q; a++) {
+      double u = get[a] - ge[a];
+      for (b = 0; b < q; b++) u -= (At[a * q + b] + S[a * q + b]) * se[b];
+      r[a] = u;
+      rs += u * se[a];
+      rr += u * u;
+      ss += se[a] * se[a];
+    }
+    if (fabs(rs) > 1e-8 * sqrt(rr * ss))
+      for (a = 0; a < q; a++)
+        for (b = 0; b < q; b++) S[a * q + b] += r[a] * r[b] / rs;
+    memcpy(z, zt, q * sizeof *z);
+    memcpy(gz, gzt, q * sizeof *gz);
+    memcpy(ge, get, q * sizeof *ge);
+    memcpy(A, At, q * q * sizeof *A);
+    J = Jt;
+  }
+  return INNER_BAD;
+}
+
 /* One local search of the inner objective from z (whitened eta), in
- * place: LBFGS, then BOBYQA (no gradient) from the same start when LBFGS
+ * place: Newton (unless opts.inner_lbfgs), LBFGS when it fails, then BOBYQA (no gradient) from the same start when LBFGS
  * fails (a noisy finite-difference gradient near a bound or a kink can
  * stall its line search). Returns the minimum, INNER_BAD on failure. */
 static double inner_search(pop_ws *w, size_t s, double *z)
@@ -584,6 +755,16 @@ static double inner_search(pop_ws *w, size_t s, double *z)
   double z0[POP_MAX_ETA], minf = INNER_BAD;
   int attempt;
   memcpy(z0, z, q * sizeof *z);
+  if (!p->opts.inner_lbfgs) {
+    w->subj = s;
+    w->fail = 0;
+    minf = newton_search(w, s, z);
+    if (minf < INNER_BAD) {
+      w->n_newton++;
+      return minf;
+    }
+    w->n_newton_fail++;
+  }
   for (attempt = 0; attempt < 2; attempt++) {
     nlopt_opt opt = attempt == 0 ? w->inner : w->inner_df;
     nlopt_result r;
@@ -655,6 +836,7 @@ static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
   double starts[2 * POP_MAX_ETA + 3][POP_MAX_ETA], zbest[POP_MAX_ETA];
   double modes[2 * POP_MAX_ETA + 3][POP_MAX_ETA], fmode[2 * POP_MAX_ETA + 3];
   double best = INNER_BAD, worst = -HUGE_VAL;
+  double *Ssub = p->ebe_S + s * q * q;
   /* MULTI inside the outer search, between its scan passes (the first
    * and the final one), tracks each subject's mode from its previous EBE
    * as SINGLE does: the scan found the lowest mode, and a search from
@@ -673,6 +855,12 @@ static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
   if (!single && !scan && p->opts.ebe_starts == RKIN_EBE_MULTI
       && p->cov_modes && p->cov_modes[s] == 1)
     single = 1;
+  /* Every start's Newton search begins with the subject's secant
+   * correction as it is now; the one of the start whose mode is kept
+   * goes on to the next search (so that a scan of extra starts leaves
+   * the same state as one start reaching the same mode). */
+  memcpy(w->S_in, Ssub, q * q * sizeof *Ssub);
+  memcpy(w->S_best, Ssub, q * q * sizeof *Ssub);
   eta_quad(w, p->eta_hat + s * q, NULL);     /* z = L^-1 eta in etap */
   memcpy(starts[n_start++], w->etap, q * sizeof(double));
   memset(starts[n_start++], 0, q * sizeof(double));
@@ -692,11 +880,13 @@ static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
       dup = !memcmp(starts[m], starts[i], q * sizeof(double));
     if (dup) continue;
     memcpy(z, starts[i], q * sizeof *z);
+    memcpy(Ssub, w->S_in, q * q * sizeof *Ssub);
     f = inner_search(w, s, z);
     if (f >= INNER_BAD) continue;
     if (f < best) {
       best = f;
       memcpy(zbest, z, q * sizeof *z);
+      memcpy(w->S_best, Ssub, q * q * sizeof *Ssub);
     }
     for (m = 0; m < n_modes; m++) {
       double dz = 0;
@@ -724,6 +914,7 @@ static int ebe(pop_ws *w, size_t s, int scan, rkin_err *err)
     if (fmode[i] - best > worst) worst = fmode[i] - best;
   p->ebe_modes[s] = (int)n_modes;
   p->ebe_dofv[s] = n_modes > 1 ? worst : 0;
+  memcpy(Ssub, w->S_best, q * q * sizeof *Ssub);
   eta_of_z(p, zbest, w->eta);
   memcpy(p->eta_hat + s * q, w->eta, q * sizeof *w->eta);
   return RKIN_OK;
