@@ -18,9 +18,10 @@
  *   bench_cohort --dump N              the CVODES cohort's TIAs (one thread,
  *                                      N patients, %.17g per line), to
  *                                      compare two builds' outputs
- * BENCH_BATCH=B in the environment sets the cohort's batch size
- * (rkin_cohort_spec.batch: 1 one patient at a time, 0 the default); the
- * CPU-time rounds vs deSolve run with the default. */
+ * BENCH_BATCH=B in the environment sets the batch size of every CVODES
+ * cohort run (rkin_cohort_spec.batch: 1 one patient at a time; unset or
+ * 0 the default, RKIN_COHORT_BATCH); the full run also prints the
+ * default's CPU time against one by one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
