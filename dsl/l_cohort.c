@@ -28,7 +28,8 @@
 static const char *const cohort_keys[] = {
   "model", "n", "seed", "cv", "theta", "patients", "cycles", "interval_h",
   "doses", "activity_factors", "tia", "path", "rtol", "atol", "threads",
-  "progress", "csv", "chunk", "quantiles", "limits", "jacobian", NULL
+  "progress", "csv", "chunk", "quantiles", "limits", "jacobian", "batch",
+  NULL
 };
 
 /* A text progress bar on stderr; only when stderr is a terminal. */
@@ -300,6 +301,25 @@ static void push_result(lua_State *L, const rkin_cohort_spec *sp,
  * Each patient's result depends only on its own parameters, so the
  * numbers do not depend on the number of ranks or threads. A call-level
  * failure on any rank raises on every rank (never a hang). */
+/* Collective: every rank's len bytes at mine, concatenated in rank order
+ * into all (whole bytes; the blocks' sum must be whole). */
+static int gather_block(const void *mine, size_t len, void *all,
+                        size_t whole, rkin_err *err)
+{
+  char *cat;
+  size_t total;
+  int rc = lrk_dist_allgather_bytes(mine, len, &cat, &total, err);
+  if (rc) return rc;
+  if (total != whole) {
+    free(cat);
+    return rkin_err_set(err, RKIN_EINVAL, "MPI gather: %zu bytes for %zu",
+                        total, whole);
+  }
+  if (total) memmove(all, cat, total);
+  free(cat);
+  return RKIN_OK;
+}
+
 static void run_over_ranks(lua_State *L, const rkin_cohort_spec *sp,
                            rkin_cohort_res *res)
 {
@@ -310,8 +330,14 @@ static void run_over_ranks(lua_State *L, const rkin_cohort_spec *sp,
   rkin_cohort_res part = {0};
   rkin_err err;
 
+  size_t B = rkin_cohort_batch(sp);
   rkin_err_clear(&err);
-  lrk_dist_range(sp->n_patients, rank, size, &lo, &hi);
+  /* in whole groups of B (the batches integrated together): each rank
+   * runs the groups the whole cohort would */
+  lrk_dist_range((sp->n_patients + B - 1) / B, rank, size, &lo, &hi);
+  lo *= B;
+  hi = hi * B < sp->n_patients ? hi * B : sp->n_patients;
+  if (lo > hi) lo = hi;
   mine.n_patients = hi - lo;
   mine.params = sp->params + lo * np;
   mine.first_id = lo;
@@ -323,10 +349,13 @@ static void run_over_ranks(lua_State *L, const rkin_cohort_spec *sp,
    * with zero patients) */
   if (hi > lo) rc = rkin_cohort_run(&mine, &part, &err);
   lrk_dist_agree(L, CTX, rc, &err);
-  if (lrk_dist_allgather(res->tia, sp->n_patients, per * sizeof *res->tia,
-                         &err) ||
-      lrk_dist_allgather(res->status, sp->n_patients, sizeof *res->status,
-                         &err))
+  /* (the blocks are whole groups, not lrk_dist_range's: gathered as
+   * bytes, concatenated in rank order) */
+  if (gather_block(res->tia + lo * per, (hi - lo) * per * sizeof *res->tia,
+                   res->tia, sp->n_patients * per * sizeof *res->tia, &err)
+      || gather_block(res->status + lo, (hi - lo) * sizeof *res->status,
+                      res->status, sp->n_patients * sizeof *res->status,
+                      &err))
     lrk_raise(L, CTX, &err);
   res->n_steps = lrk_dist_sum_long(part.n_steps);
   nf = (size_t)lrk_dist_sum_long((long)part.n_failed);
@@ -539,6 +568,7 @@ static int cohort_new(lua_State *L)
                                                jac_names, 0)];
   sp.threads = (int)lrk_field_count(L, 1, CTX, "threads", 0, 0, 0,
                                     LRK_MAX_THREADS);
+  sp.batch = (size_t)lrk_field_count(L, 1, CTX, "batch", 0, 0, 0, 4096);
   if (lrk_field_boolean(L, 1, CTX, "progress", isatty(2)) &&
       lrk_dist_rank() == 0)
     sp.progress = progress_bar;

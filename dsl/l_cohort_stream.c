@@ -332,7 +332,11 @@ void lrk_cohort_stream(lua_State *L, const rkin_cohort_spec *sp,
 {
   const rkin_model *m = sp->model;
   size_t n = sp->n_patients, np = rkin_model_nparams(m), q, c, k;
-  size_t per_pat = sp->n_cycles * sp->n_tia, B = o->chunk;
+  /* chunks of whole batches (rkin_cohort_batch): the same groups, hence
+   * the same TIAs, as the in-memory cohort */
+  size_t bs = rkin_cohort_batch(sp);
+  size_t per_pat = sp->n_cycles * sp->n_tia,
+         B = (o->chunk + bs - 1) / bs * bs;
   size_t nchunks = (n + B - 1) / B, nq = o->nq, per = 7 + nq;
   size_t n_failed = 0, first_failed = n, listed = 0, row_max;
   int rank = lrk_dist_rank(), size = lrk_dist_size(), rc = RKIN_OK;

@@ -209,6 +209,30 @@ t.raises(function() run { n = 5, threads = -1 } end,
   "negative threads")
 t.raises(function() run { n = 5, seed = 2 ^ 60 } end, "field 'seed'",
   "seed above 2^53")
+t.raises(function() run { n = 5, batch = -2 } end,
+  "field 'batch' must be an integer in [0, 4096] (got -2)",
+  "negative batch")
+-- batch (one CVODES system for several patients): within the tolerance of
+-- one by one, not bit-identical; the same TIAs whatever the threads
+do
+  local one = run { n = 20, cv = 0.3, seed = 3, path = "cvodes", batch = 1 }
+  local six = run { n = 20, cv = 0.3, seed = 3, path = "cvodes", batch = 6 }
+  local six3 = run { n = 20, cv = 0.3, seed = 3, path = "cvodes", batch = 6,
+                     threads = 3 }
+  local worst, differ, same3 = 0, 0, true
+  for cy = 1, 4 do
+    for i = 1, 20 do
+      local a, b = one.tia.K[cy][i], six.tia.K[cy][i]
+      worst = math.max(worst, math.abs(b / a - 1))
+      if a ~= b then differ = differ + 1 end
+      if six3.tia.K[cy][i] ~= b then same3 = false end
+    end
+  end
+  t.ok(worst <= 1e-6 and differ > 0, string.format(
+    "batch = 6 vs batch = 1: within %.1e (<= 1e-6), %d of 80 TIAs differ",
+    worst, differ))
+  t.ok(same3, "batch = 6: identical TIAs on 1 and 3 threads")
+end
 do
   rk.memory_limit(1e5)
   t.raises(function() run { n = 5000 } end,

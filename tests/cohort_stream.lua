@@ -36,6 +36,20 @@ for _, chunk in ipairs { 97, 1000, 8192 } do
     "chunk " .. chunk .. ": n, csv, steps")
 end
 
+-- on CVODES with batches of 8 patients: chunks of 13 are rounded up to
+-- whole batches (16), so the groups, the TIAs and the steps are those of
+-- the cohort in memory
+do
+  local cv = rk.cohort(spec { n = 60, cycles = 2, path = "cvodes",
+                              batch = 8 })
+  cv:write_csv(tmp .. "/cvmem.csv")
+  local s = rk.cohort(spec { n = 60, cycles = 2, path = "cvodes", batch = 8,
+                             csv = tmp .. "/cv13.csv", chunk = 13 })
+  t.ok(read(tmp .. "/cv13.csv") == read(tmp .. "/cvmem.csv")
+       and s.steps == cv.steps, "cvodes, batch 8, chunk 13: streamed CSV "
+       .. "byte-identical to the in-memory cohort's, the same steps")
+end
+
 do
   local s = rk.cohort(spec { csv = tmp .. "/q.csv", chunk = 97,
                              quantiles = qs, limits = limits })

@@ -1,5 +1,6 @@
 /* vpop.c - sampling virtual patients and simulating cohorts in parallel. */
 #include "pop/vpop.h"
+#include "solve/cv_batch.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -154,53 +155,114 @@ static int run_patient(cohort_job *job, rkin_solver *s, size_t i,
   return RKIN_OK;
 }
 
+/* Patient i alone; records its status (and, failing, NaN TIAs). */
+static void one_patient(cohort_job *job, rkin_solver *s, size_t i,
+                        double *y, rkin_mevcarry *carry, long *steps)
+{
+  const rkin_cohort_spec *sp = job->spec;
+  size_t per = sp->n_cycles * sp->n_tia, k;
+  double *tia = job->res->tia + i * per;
+  rkin_err err;
+  int rc = run_patient(job, s, i, y, tia, carry, steps, &err);
+  job->res->status[i] = rc;
+  if (rc) {
+    for (k = 0; k < per; k++) tia[k] = NAN;
+    pthread_mutex_lock(&job->lock);
+    /* Keep the lowest failing index, whatever the thread timing. */
+    if (!job->res->n_failed || i < job->res->first_failed) {
+      job->res->first = err;
+      job->res->first_failed = i;
+    }
+    job->res->n_failed++;
+    pthread_mutex_unlock(&job->lock);
+  }
+}
+
+/* Patients i0 .. i0 + nb - 1 as one system through every cycle (yb: nb x
+ * n_states scratch). 0 when done (statuses 0); otherwise the caller runs
+ * them one by one. */
+static int batch_patients(cohort_job *job, rkin_cvbatch *cb, size_t i0,
+                          size_t nb, double *yb, long *steps)
+{
+  const rkin_cohort_spec *sp = job->spec;
+  size_t ns = rkin_model_nstates(sp->model), np = rkin_model_nparams(sp->model);
+  size_t per = sp->n_cycles * sp->n_tia, c, k;
+  rkin_err err;
+  memset(yb, 0, nb * ns * sizeof *yb);
+  for (c = 0; c < sp->n_cycles; c++) {
+    long st = 0;
+    int rc = rkin_cvbatch_run(cb, nb, sp->params + i0 * np, yb,
+                              job->cycle_dosing[c], 0.0, sp->cycle_h,
+                              sp->tia, sp->n_tia,
+                              job->res->tia + i0 * per + c * sp->n_tia, per,
+                              &st, &err);
+    *steps += st * (long)nb;
+    if (rc) return rc;
+  }
+  for (k = 0; k < nb; k++) job->res->status[i0 + k] = 0;
+  return 0;
+}
+
+/* The batch size runs take: 1 when the model, the options or the
+ * schedule are not covered by cv_batch.h (the exact path, events,
+ * conditions, a sparse Newton matrix, steady-state or reset records). */
+size_t rkin_cohort_batch(const rkin_cohort_spec *sp)
+{
+  size_t B = sp->batch ? sp->batch : RKIN_COHORT_BATCH;
+  if (B < 2 || rkin_cvbatch_refusal(sp->model, &sp->opts, sp->dosing))
+    return 1;
+  return B;
+}
+
 static void *worker(void *arg)
 {
   cohort_job *job = arg;
   const rkin_cohort_spec *sp = job->spec;
-  size_t ns = rkin_model_nstates(sp->model), per = sp->n_cycles * sp->n_tia;
+  size_t ns = rkin_model_nstates(sp->model), B = rkin_cohort_batch(sp);
   rkin_err err;
   rkin_solver *s = rkin_solver_new(sp->model, &sp->opts, &err);
-  double *y = malloc(ns * sizeof *y);
+  double *y = malloc(ns * (B > 1 ? B : 1) * sizeof *y + 1);
   long steps = 0;
   rkin_mevcarry *carry = rkin_model_events(sp->model) ? rkin_mevcarry_new()
                                                       : NULL;
+  rkin_cvbatch *cb = s && B > 1 ? rkin_cvbatch_new(sp->model, &sp->opts,
+                                                   &err)
+                                : NULL;
 
-  if (!s || !y || (rkin_model_events(sp->model) && !carry)) {
+  if (!s || !y || (rkin_model_events(sp->model) && !carry)
+      || (B > 1 && !cb)) {
     pthread_mutex_lock(&job->lock);
     if (!job->setup_code) {
-      job->setup_code = s ? RKIN_ENOMEM : err.code;
-      if (s) rkin_err_set(&job->setup_err, RKIN_ENOMEM, "cohort: out of memory");
-      else job->setup_err = err;
+      /* err is the solver's or the batch's when either was not made */
+      if (s && (B < 2 || cb))
+        rkin_err_set(&err, RKIN_ENOMEM, "cohort: out of memory");
+      job->setup_code = err.code;
+      job->setup_err = err;
     }
     pthread_mutex_unlock(&job->lock);
     atomic_store(&job->next, sp->n_patients);   /* stop everyone */
   } else {
+    /* Batch j holds the patients whose index in the whole cohort
+     * (first_id + i) is in [j B, (j + 1) B): the groups, hence the
+     * results, are the same whatever the threads, MPI ranks or streamed
+     * chunks the cohort is split into. */
+    size_t off = sp->first_id % B;
     for (;;) {
-      size_t i = atomic_fetch_add(&job->next, 1), k;
-      double *tia;
-      int rc;
+      size_t j = atomic_fetch_add(&job->next, 1), i, e, nb, k;
+      i = j * B > off ? j * B - off : 0;
       if (i >= sp->n_patients) break;
-      tia = job->res->tia + i * per;
-      rc = run_patient(job, s, i, y, tia, carry, &steps, &err);
-      job->res->status[i] = rc;
-      if (rc) {
-        for (k = 0; k < per; k++) tia[k] = NAN;
-        pthread_mutex_lock(&job->lock);
-        /* Keep the lowest failing index, whatever the thread timing. */
-        if (!job->res->n_failed || i < job->res->first_failed) {
-          job->res->first = err;
-          job->res->first_failed = i;
-        }
-        job->res->n_failed++;
-        pthread_mutex_unlock(&job->lock);
-      }
-      atomic_fetch_add(&job->done, 1);
+      e = (j + 1) * B - off;
+      nb = (e < sp->n_patients ? e : sp->n_patients) - i;
+      /* a batch that cannot be run or fails: one by one */
+      if (nb < 2 || batch_patients(job, cb, i, nb, y, &steps))
+        for (k = 0; k < nb; k++) one_patient(job, s, i + k, y, carry, &steps);
+      atomic_fetch_add(&job->done, nb);
     }
   }
   atomic_fetch_add(&job->steps, steps);
   free(y);
   rkin_mevcarry_free(carry);
+  rkin_cvbatch_free(cb);
   rkin_solver_free(s);
   return NULL;
 }

@@ -55,7 +55,20 @@ typedef struct {
   size_t first_id;              /* messages number patient i as
                                    first_id + i + 1 (a block of a larger
                                    cohort); 0 for a whole cohort */
+  size_t batch;                 /* patients integrated together as one
+                                   CVODES system (solve/cv_batch.h), in
+                                   groups of consecutive patients; 0:
+                                   RKIN_COHORT_BATCH, 1: one by one */
 } rkin_cohort_spec;
+
+/* The default batch size, chosen on the 6-state peer cohort of
+ * tests/bench/bench_cohort (--profile 64, callgrind, instructions of the
+ * cohort's worker per patient): B = 1 9.17e6, 4 4.93e6, 8 4.16e6, 16
+ * 3.74e6 (2.45x fewer than one by one), 32 3.57e6; steps per patient and
+ * cycle 350, 388, 402, 411, 423 (a batch steps as its most demanding
+ * patient). Past 16 the gain is 5 % for twice the memory and coarser
+ * work-sharing between threads. */
+#define RKIN_COHORT_BATCH 16
 
 typedef struct {
   double *tia;     /* n_patients x n_cycles x n_tia; NaN for a failed patient */
@@ -69,9 +82,26 @@ typedef struct {
 /* Simulates every patient: cycle c starts from the end state of cycle c-1
  * plus the cycle's doses; the TIAs are integrals over that cycle. A failing
  * patient is recorded in status and does not stop the others; the call
- * itself fails only on bad arguments (RKIN_EINVAL) or resources. */
+ * itself fails only on bad arguments (RKIN_EINVAL) or resources.
+ * On the CVODES path, groups of `batch` consecutive patients (by their
+ * number in the whole cohort, first_id + i + 1: 1..B, B+1..2B, ..., so
+ * the same groups whatever the threads or blocks the cohort is run in)
+ * are integrated as one system
+ * when the model and the schedule allow it (rkin_cvbatch_refusal) and
+ * their dose times agree; each patient's result is then within the
+ * tolerances of its own run, not bit-identical to it. A group whose
+ * integration fails is rerun patient by patient, so a failing patient is
+ * reported as without batches and the others get their one-by-one
+ * results. n_steps counts a batch's steps once for each patient in it. */
 int rkin_cohort_run(const rkin_cohort_spec *spec, rkin_cohort_res *res,
                     rkin_err *err);
+
+/* The size of the groups rkin_cohort_run integrates together for spec: 1
+ * when it runs patients one by one (not the CVODES path, a model or
+ * schedule cv_batch.h does not cover, batch 1), else batch (0: the
+ * default). A caller that splits a cohort into blocks (MPI ranks, chunks)
+ * at multiples of it keeps the groups, hence the results, of the whole. */
+size_t rkin_cohort_batch(const rkin_cohort_spec *spec);
 
 /* ------------------------------------------------ population models
  *

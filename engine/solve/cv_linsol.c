@@ -33,7 +33,7 @@
  * 0, or k + 1 when the pivot of column k is zero (singular). The update
  * of the trailing columns goes by pairs (cv_pair.h), elementwise the same
  * operations as SUNDlsMat_denseGETRF's. */
-static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
+sunindextype rkin_lu_factor(double *a, sunindextype n, sunindextype *piv)
 {
   sunindextype i, j, k, l;
   for (k = 0; k < n; k++) {
@@ -65,8 +65,8 @@ static sunindextype lu_factor(double *a, sunindextype n, sunindextype *piv)
 /* b := A^-1 b from the factors of lu_factor. The inner loops go by
  * pairs (cv_pair.h); each b[i] gets the same operations in the same order
  * as in SUNDlsMat_denseGETRS, so the solution is bit-identical to it. */
-static void lu_solve(const double *a, sunindextype n, const sunindextype *piv,
-                     double *b)
+void rkin_lu_solve(const double *a, sunindextype n, const sunindextype *piv,
+                   double *b)
 {
   sunindextype i, k;
   for (k = 0; k < n; k++)
@@ -103,7 +103,7 @@ static int setup(SUNLinearSolver s, SUNMatrix A)
     c->last_flag = SUNLS_ILL_INPUT;
     return SUNLS_ILL_INPUT;
   }
-  c->last_flag = lu_factor(SM_DATA_D(A), n, c->pivots);
+  c->last_flag = rkin_lu_factor(SM_DATA_D(A), n, c->pivots);
   return c->last_flag > 0 ? SUNLS_LUFACT_FAIL : SUNLS_SUCCESS;
 }
 
@@ -114,7 +114,7 @@ static int solve(SUNLinearSolver s, SUNMatrix A, N_Vector x, N_Vector b,
   double *xd = NV_DATA_S(x);
   (void)tol;
   if (x != b) memcpy(xd, NV_DATA_S(b), (size_t)c->N * sizeof *xd);
-  lu_solve(SM_DATA_D(A), c->N, c->pivots, xd);
+  rkin_lu_solve(SM_DATA_D(A), c->N, c->pivots, xd);
   c->last_flag = SUNLS_SUCCESS;
   return SUNLS_SUCCESS;
 }

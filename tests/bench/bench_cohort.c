@@ -17,7 +17,11 @@
  *   bench_cohort --ratio R [PEERS_DIR] only the CPU-time rounds vs deSolve
  *   bench_cohort --dump N              the CVODES cohort's TIAs (one thread,
  *                                      N patients, %.17g per line), to
- *                                      compare two builds' outputs */
+ *                                      compare two builds' outputs
+ * BENCH_BATCH=B in the environment sets the batch size of every CVODES
+ * cohort run (rkin_cohort_spec.batch: 1 one patient at a time; unset or
+ * 0 the default, RKIN_COHORT_BATCH); the full run also prints the
+ * default's CPU time against one by one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,7 @@ static double child_cpu(void)
 }
 
 static double last_cpu;   /* CPU time of the last run(), s */
+static size_t batch;       /* rkin_cohort_spec.batch (BENCH_BATCH) */
 
 /* One cohort run; returns the wall time in s, or -1 on failure. */
 static double run(const rkin_model *m, rkin_path path, int threads, size_t n,
@@ -83,6 +88,7 @@ static double run(const rkin_model *m, rkin_path path, int threads, size_t n,
   sp.tia = &kid;
   sp.n_tia = 1;
   sp.threads = threads;
+  sp.batch = batch;
   res.tia = tia;
   res.status = status;
   t = now();
@@ -237,9 +243,9 @@ static int profile(const rkin_model *m, size_t n, const char *refpath)
   peer_population(n, k);
   t = run(m, RKIN_PATH_CVODES, 1, n, k, cv, &st);
   if (t < 0) return 1;
-  printf("cvodes N=%zu one thread: %.0f patients/CPU-s, %.1f steps/cycle, "
-         "patient 1 kidney TIA %.10g %.10g %.10g %.10g MBq h\n", n,
-         n / last_cpu, (double)st / (n * PEER_NCYCLE), cv[0], cv[1], cv[2],
+  printf("cvodes N=%zu one thread, batch %zu: %.0f patients/CPU-s, %.1f "
+         "steps/cycle, patient 1 kidney TIA %.10g %.10g %.10g %.10g MBq h\n",
+         n, batch ? batch : (size_t)RKIN_COHORT_BATCH, n / last_cpu, (double)st / (n * PEER_NCYCLE), cv[0], cv[1], cv[2],
          cv[3]);
   if (ref && read_reference(refpath, ref, 1000) == 0)
     printf("max rel. error vs the exact reference (first %zu patients): "
@@ -265,6 +271,8 @@ int main(int argc, char **argv)
   int cores = rkin_ncores(), have_ref;
   rkin_err err;
   rkin_model *m = peer_model(&err);
+
+  if (getenv("BENCH_BATCH")) batch = (size_t)atol(getenv("BENCH_BATCH"));
 
   if (m && argc > 2 && !strcmp(argv[1], "--profile")) {
     int rc;
@@ -362,6 +370,27 @@ int main(int argc, char **argv)
       }
     }
     free(nv);
+  }
+  /* The batches (rkin_cohort_spec.batch) against one patient at a time:
+   * one thread, N = 1000, CPU time of each. */
+  {
+    double *b1 = malloc(1000 * PEER_NCYCLE * sizeof *b1), cb, c1;
+    size_t keep = batch;
+    long st;
+    if (b1 && run(m, RKIN_PATH_CVODES, 1, 1000, k, cv, &st) >= 0) {
+      cb = last_cpu;
+      batch = 1;
+      if (run(m, RKIN_PATH_CVODES, 1, 1000, k, b1, &st) >= 0) {
+        c1 = last_cpu;
+        printf("cvodes N=1000, one thread, CPU time: batches of %zu %.0f "
+               "patients/CPU-s, one by one %.0f (%.2fx); max rel. diff "
+               "%.2e\n", keep ? keep : (size_t)RKIN_COHORT_BATCH,
+               1000 / cb, 1000 / c1, c1 / cb,
+               max_rel(cv, b1, 1000 * PEER_NCYCLE));
+      }
+      batch = keep;
+    }
+    free(b1);
   }
   if (!have_ref) printf("(reference %s not found: no error column)\n",
                         refpath);
