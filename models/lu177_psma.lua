@@ -345,6 +345,11 @@ local targets = {
     role = "comparison", method = "planar",
     paper = "Hohberg M et al., Mol Imaging Biol 2016;18(3):437",
     table = "abstract: mean only", read = true },
+  { region = "salivary", quantity = "Gy/GBq", mean = 0.72, n = 9,
+    role = "comparison", method = "planar",
+    paper = "Hohberg M et al., Mol Imaging Biol 2016;18(3):437",
+    table = "abstract: salivary glands, mean only (0.72 mGy/MBq)",
+    read = true },
   -- one series, red marrow both ways (cycle 1, 20 patients): Gy per cycle
   -- read; per GBq assuming the label's 7.4 GBq per cycle (U). The
   -- image-based value includes bone-metastasis cross-dose (not modelled)
