@@ -97,8 +97,9 @@
 --                                it: the blood-based marrow targets do not
 --                                involve M, and its influence on them
 --                                (scripts/model_calibrate.lua's measure)
---                                is KMIN_INFLUENCE at the fitted values,
---                                under the 0.05 below which a parameter
+--                                is 0.018 at the fitted values (200
+--                                patients, seed 1), under the 0.05 below
+--                                which a parameter
 --                                is not determined; a joint fit would set
 --                                it through its small side effects on the
 --                                24 h retention and the kidney Teff
