@@ -1,6 +1,7 @@
 /* bench_popsens_ev.c - FOCE-I (with the covariance step) of a population
  * model with a state-triggered event (tests/evpop.h: one-compartment
- * elimination, "redose" while A < 4, firing 2-4 times per subject),
+ * elimination, a "rescue" infusion starting when A falls below 4, its
+ * time moving with each subject's etas),
  * CVODES path, df/deta from forward sensitivities across the events
  * (default) and from central differences of the predictions (opts
  * fd_grad), on the same simulated data in the same run: CPU time
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     printf("usage: bench_popsens_ev [N_SUBJ=20] [both|sens|fd]\n"
            "  FOCE-I + covariance step of a one-compartment model with a "
-           "state-triggered\n  redosing event on CVODES, with forward "
+           "state-triggered\n  rescue-infusion event on CVODES, with forward "
            "sensitivities across the events\n  (sens) and central "
            "differences (fd)\n");
     return 0;
@@ -58,9 +59,10 @@ int main(int argc, char **argv)
     return 1;
   }
   evpop_popmodel(&pm, m);
-  printf("one-compartment model with a state-triggered redosing event "
-         "(CVODES), %zu subjects x 8 samples, FOCE-I + covariance step, one "
-         "thread (true lk %.4f lD %.4f, omega %.2f %.2f, sigma %.2f)\n", n,
+  printf("one-compartment model with a state-triggered rescue infusion "
+         "(event, CVODES), %zu subjects x 8 samples, FOCE-I + covariance "
+         "step, one thread (true lk %.4f lD %.4f, omega %.2f %.2f, sigma "
+         "%.2f)\n", n,
          EVPOP_TH[0], EVPOP_TH[1], EVPOP_OM[0], EVPOP_OM[1], EVPOP_SIG);
   memset(f, 0, sizeof f);
   for (k = 0; k < 2; k++) {
