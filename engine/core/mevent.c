@@ -116,7 +116,16 @@ static int dgrad_eval(const rkin_mevents *e, const dgrad *d, double t,
   memset(G, 0, d->nx * w * sizeof *G);
   if (!d->off[d->nx]) return 0;
   rc = rkin_tape_eval(d->tape, t, y, p, work, v);
-  if (rc) return rc;
+  if (rc) {
+    /* the entry of G that is not finite, holding its value (for the
+     * message), as the header says; the tape's outputs are packed */
+    size_t j = (size_t)(-1 - rc), g;
+    for (i = 0; i + 1 < d->nx && j >= d->off[i + 1]; i++)
+      ;
+    g = i * w + (size_t)d->var[j];
+    G[g] = v[j];
+    return -1 - (int)g;
+  }
   for (i = 0; i < d->nx; i++)
     for (k = d->off[i]; k < d->off[i + 1]; k++)
       G[i * w + (size_t)d->var[k]] = v[k];

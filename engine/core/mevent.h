@@ -93,7 +93,8 @@ int rkin_mevents_values(const rkin_mevents *e, size_t k, double t,
  * with the events. rkin_mevents_droot: root function k (one row);
  * rkin_mevents_dvalues: event k's assignment values (n_assign rows);
  * rkin_mevents_ddelay: event k's delay (one row, zero without a delay).
- * Return like rkin_mevents_values (-1 - j: entry j not finite). */
+ * Return like rkin_mevents_values (-1 - j: entry j of G not finite, G[j]
+ * holding its value). */
 int rkin_mevents_droot(const rkin_mevents *e, size_t k, double t,
                        const double *y, const double *p, double *G,
                        double *work);

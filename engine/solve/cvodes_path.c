@@ -1165,8 +1165,9 @@ static int root_dtau(rkin_cvpath *c, double tret, const double *y,
     mag += fabs(G[j]) * (c->rtol * fabs(y[j]) + c->atol);
   }
   if (!(mag < 1e3 * c->rtol * fmax(fabs(tret), 1.0) * fabs(den))) {
-    sx->why_not = "its trigger is tangential: the trigger's root does not "
-                  "cross zero with a non-zero rate there";
+    sx->why_not = "its trigger is tangential: it reaches zero at a rate "
+                  "the tolerances cannot tell from 0 (expected a crossing "
+                  "at a non-zero rate)";
     goto done;
   }
   for (d = 0; d < c->ns; d++) {

@@ -192,7 +192,8 @@ static int fire_sens(rkin_mevrun *r, size_t k, pend *q, double t,
   if (q->vals) {
     if (!(q->dv = malloc((na * ns + 1) * sizeof *q->dv))) goto nomem;
     if ((rc = rkin_mevents_dvalues(r->e, k, t, y, r->p, r->G, r->work)))
-      return bad(r, k, "a derivative of an assigned value", t, NAN, err);
+      return bad(r, k, "a derivative of an assigned value", t,
+                 r->G[-1 - rc], err);
     total(r, r->G, na, q->dv);
   }
   return RKIN_OK;
@@ -416,7 +417,8 @@ static int exec_sens(rkin_mevrun *r, const pend *q, double t,
                         rkin_model_name(r->m), rkin_mevents_name(r->e, k), t);
   if (!dv && na) {
     if ((rc = rkin_mevents_dvalues(r->e, k, t, y, r->p, r->G, r->work)))
-      return bad(r, k, "a derivative of an assigned value", t, NAN, err);
+      return bad(r, k, "a derivative of an assigned value", t,
+                 r->G[-1 - rc], err);
     total(r, r->G, na, r->dvs);
     dv = r->dvs;
   }

@@ -13,8 +13,9 @@
  * identifiable), plasma sampled at 9 times over 72 h with a 10 %
  * proportional error; log-normal IIV on kU (omega 0.09) and on the
  * kidney uptake kPK (omega 0.0625). theta = (log kU, log BmaxK, log kPK).
- * Wall and CPU time of each fit (CPU time is the figure to compare on a
- * loaded machine).
+ * Wall and CPU time of each fit (CPU time, clock(), is the figure to
+ * compare on a loaded machine), the solves, every estimate with its SE,
+ * and the largest differences of estimates and SEs between the routes.
  *
  *   bench_popsens [N_SUBJ=100] [both|sens|fd] [MAX_EVAL]
  *   (one thread each; prints TIMING lines). "sens" or "fd" runs one fit
@@ -171,6 +172,37 @@ static char *simulate(const rkin_model *m, size_t n)
   return text;
 }
 
+/* Each estimate with its SE (the sandwich, NONMEM's default). */
+static void print_se(const rkin_popfit *f)
+{
+  size_t i;
+  for (i = 0; f->est && i < f->n_est; i++)
+    printf("  %-12s %.8f  SE %s%.6f\n", f->est_names[i], f->est[i],
+           f->se ? "" : "(none) ", f->se ? f->se[i] : NAN);
+}
+
+/* The two routes side by side: the largest absolute difference of the
+ * estimates, and of the SEs (absolute and relative to the SE). */
+static void compare(const rkin_popfit *f)
+{
+  double de = 0, ds = 0, dr = 0;
+  size_t i;
+  if (!f[0].est || !f[1].est || f[0].n_est != f[1].n_est) {
+    printf("estimates not comparable (one fit has none)\n");
+    return;
+  }
+  for (i = 0; i < f[0].n_est; i++) {
+    de = fmax(de, fabs(f[0].est[i] - f[1].est[i]));
+    if (f[0].se && f[1].se) {
+      ds = fmax(ds, fabs(f[0].se[i] - f[1].se[i]));
+      dr = fmax(dr, fabs(f[0].se[i] - f[1].se[i]) / fabs(f[1].se[i]));
+    }
+  }
+  printf("max |estimate difference| %.2e; max |SE difference| %.2e "
+         "(%.2f %% of the SE)%s\n", de, ds, 100 * dr,
+         f[0].se && f[1].se ? "" : " (SEs missing in one fit)");
+}
+
 int main(int argc, char **argv)
 {
   static const char *const tn[] = {"lkU", "lBmaxK", "lkPK"};
@@ -244,11 +276,15 @@ int main(int argc, char **argv)
            f[k].omega ? f[k].omega[3] : NAN, f[k].sigma ? f[k].sigma[0] : NAN,
            f[k].cov_status ? "failed" : "ok", t[k], cpu[k]);
     if (f[k].cov_status) printf("  covariance step: %s\n", f[k].cov_err.msg);
+    print_se(&f[k]);
     printf("TIMING bench_popsens gradient=%s subjects=%zu threads=1 "
-           "seconds=%.4f cpu_s=%.4f evals=%d\n", k ? "fd" : "sens", n, t[k],
-           cpu[k], f[k].n_eval);
+           "seconds=%.4f cpu_s=%.4f evals=%d solves=%lu sens_solves=%lu "
+           "cpu_per_eval_s=%.4f\n", k ? "fd" : "sens", n, t[k], cpu[k],
+           f[k].n_eval, f[k].n_pred, f[k].n_pred_sens,
+           f[k].n_eval > 0 ? cpu[k] / f[k].n_eval : NAN);
   }
   if (strcmp(mode, "both")) goto out;
+  compare(f);
   /* central differences of step 1e-3 on the CVODES path carry a
    * truncation error of about 1e-4 in the OFV (test_popsens_cv) */
   printf("-2LL difference (sensitivities - differences) %.2e (%s 1e-3); "

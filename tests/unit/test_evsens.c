@@ -17,9 +17,8 @@
  * times, with TIA sensitivities too; a run split at a pending execution
  * (carried, rkin_solve_req.ev_carry) equals the whole run; refusals: a
  * pending execution carried from a run without sensitivities, a dose lag
- * time that moves while an event fires at the dose. (A tangential crossing, refused by root_dtau in
- * cvodes_path.c, has no test: no input was found whose crossing rate the
- * solver's tolerances leave undetermined.) */
+ * time that moves while an event fires at the dose. (The other refusals,
+ * a tangential crossing among them: test_evsens_refuse.c.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
