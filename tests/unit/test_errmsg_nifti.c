@@ -340,7 +340,7 @@ static void test_dim0(void)
   double one = 1.0;
   int k;
   FILE *f;
-  /* a NIfTI-2 file by hand (rkin_nifti_write's version 2 writes NIfTI-1):
+  /* a NIfTI-2 file by hand (byte by byte, so dim[0] can be patched):
    * sizeof_hdr 540, magic, FLOAT32, dims 2 x 2 x 2, unit pixdims, data
    * from byte 544 */
   memset(h, 0, sizeof h);
