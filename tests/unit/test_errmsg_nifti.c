@@ -230,11 +230,13 @@ static void test_misc(void)
   rkin_phantom_default(&p, 8, 4);
   p.organ[1].lambda_h = 0;
   BAD2(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL,
-       "lambda = 0 /h (expected > 0)", "phantom: an organ's rate 0");
+       "phantom organ 2: lambda = 0 /h (expected a finite clearance rate "
+       "> 0)", "phantom: an organ's rate 0");
   rkin_phantom_default(&p, 8, 4);
   p.sphere[0].tac.c0 = -2;
   BAD2(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL,
-       "c0 = -2 (expected a finite value >= 0)", "phantom: a sphere's "
+       "phantom sphere 1: c0 = -2 Bq/mL (expected a finite concentration "
+       ">= 0)", "phantom: a sphere's "
        "negative concentration");
 }
 
