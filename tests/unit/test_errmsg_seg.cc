@@ -150,6 +150,12 @@ void test_seg()
      }), "SEG without Rows written");
   seg_bad(p, "seg.dcm: Rows/Columns (0028,0010/0011) missing or 0 in a "
           "segmentation (SEG)", "SEG: no Rows");
+  ok(write_seg(p, false, 1) &&
+     edit(p, [](DcmDataset *d) {
+       return d->putAndInsertUint16(DCM_Rows, 0).good();
+     }), "SEG with Rows 0 written");
+  seg_bad(p, "seg.dcm: Rows/Columns (0028,0010/0011) missing or 0 in a "
+          "segmentation (SEG)", "SEG: Rows 0");
 
   ok(write_seg(p, false, 1) &&
      edit(p, [](DcmDataset *d) {
