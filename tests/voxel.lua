@@ -166,7 +166,7 @@ do
   t.is(two[2].d50, 2.5, 1e-5, "label 1 (0..5 Gy): D50 = 2.5 Gy")
   t.raises(function()
     rk.voxel.dvh{ dose = ramp, labels = lab, label = { 1, 3 } }
-  end, "label 3 has no voxel", "a listed label absent from the map")
+  end, "label 3 marks no voxel of the label map", "a listed label absent from the map")
   t.raises(function() rk.voxel.dvh{ dose = ramp, label = { 1 } } end,
     "needs field 'labels'", "a list of labels without the label map")
   t.raises(function()

@@ -432,9 +432,9 @@ extern "C" int rkin_dicom_read_series(const char *dir, rkin_image *im,
     DcmFileFormat ff;
     OFCondition st = ff.loadFile(path);
     if (st.bad())
-      return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM file (%s); "
-                          "the folder must hold one series only", path,
-                          st.text());
+      return rkin_err_set(err, RKIN_EIO, "%s: not a readable DICOM slice (%s); "
+                          "the folder must hold the files of one series "
+                          "only", path, st.text());
     DcmDataset *d = ff.getDataset();
     Uint16 rows = 0, cols = 0, bits = 0, pixrep = 0;
     Sint32 nf = 1;
@@ -1263,7 +1263,7 @@ int load_seg(const char *path, DcmFileFormat &ff, DcmSegmentation *&seg,
   if (d->findAndGetUint16(DCM_Rows, rows).bad() ||
       d->findAndGetUint16(DCM_Columns, cols).bad() || !rows || !cols)
     return rkin_err_set(err, RKIN_EINVAL, "%s: Rows/Columns (0028,0010/0011) "
-                        "missing or 0", path);
+                        "missing or 0 in a segmentation (SEG)", path);
   if (frame_uid) {
     frame_uid[0] = '\0';
     if (d->findAndGetOFString(DCM_FrameOfReferenceUID, uid).good())
@@ -1491,13 +1491,13 @@ int seg_read(const char *path, int segment, int fraction, double threshold,
                             "bit-packed)", path, f + 1, raw->length,
                             (unsigned)rows, (unsigned)cols, (npix + 7) / 8);
       }
+      /* with enough bytes (checked above) the unpacking fails only on
+       * allocation */
       unpacked.reset(DcmSegUtils::unpackBinaryFrame(raw, rows, cols));
       if (!unpacked || !unpacked->pixData || unpacked->length < npix) {
         rkin_image_free(im);
-        return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: %zu bytes of "
-                            "bit-packed pixel data for %u x %u pixels", path,
-                            f + 1, raw->length, (unsigned)rows,
-                            (unsigned)cols);
+        return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory unpacking "
+                            "frame %zu", path, f + 1);
       }
       px = unpacked->pixData;
     }
@@ -1539,6 +1539,9 @@ int seg_read(const char *path, int segment, int fraction, double threshold,
     if (!binary && !fraction)
       return rkin_err_set(err, RKIN_EINVAL, "%s: segment %d has no voxel "
                           "with a fraction >= %g", path, segment, threshold);
+    if (segment == 0)
+      return rkin_err_set(err, RKIN_EINVAL, "%s: no voxel of any segment is "
+                          "set (every frame is empty)", path);
     return rkin_err_set(err, RKIN_EINVAL, "%s: segment %d has no voxel set",
                         path, segment);
   }

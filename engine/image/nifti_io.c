@@ -275,6 +275,69 @@ static int has_suffix(const char *s, const char *suf)
   return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+/* Writes nim as one single-file NIfTI-<version> (gzipped when tmp ends in
+ * .gz) at tmp. nifticlib's nifti_image_write cannot be asked for NIfTI-2:
+ * nifti_set_filenames resets nifti_type from the .nii name, and the writer
+ * only falls back to NIfTI-2 when the dims do not fit a NIfTI-1 header;
+ * with nifti_type NIFTI2_1 it even writes the data over the header. So
+ * nifticlib converts the image to the header of the version asked for and
+ * this writes it: header (348 or 540 bytes), the 4-byte extender (no
+ * extensions), the voxels from vox_offset (352 or 544), every write
+ * checked (a full disk or a file size limit is an error, not a short
+ * file). */
+static int write_single(nifti_image *nim, int version, const char *tmp,
+                        const char *path, rkin_err *err)
+{
+  static const char extender[4] = {0, 0, 0, 0};
+  /* NIfTI-2's magic: "n+2", then a 4-byte check of line-ending mangling */
+  static const char magic2[8] = {'n', '+', '2', '\0', '\r', '\n', '\032',
+                                 '\n'};
+  nifti_1_header h1;
+  nifti_2_header h2;
+  const void *hdr;
+  size_t hsize, nbytes = (size_t)nim->nvox * (size_t)nim->nbyper;
+  znzFile fp;
+  int good;
+  /* NIfTI-1 dims are 16-bit (checked here: nifticlib's conversion would
+   * print its refusal) */
+  good = version == 2 ||
+         (nim->nx <= 32767 && nim->ny <= 32767 && nim->nz <= 32767);
+  /* offset for a single file: header + extender, 16-byte aligned */
+  nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
+  nifti_set_iname_offset(nim, version);
+  if (version == 2) {
+    /* the whole magic: nifticlib's conversion writes only "n+2\0" (and
+     * "ni2" unless nifti_type is NIFTI2_1) */
+    good = good && nifti_convert_nim2n2hdr(nim, &h2) == 0;
+    memcpy(h2.magic, magic2, sizeof magic2);
+    hdr = &h2;
+    hsize = sizeof h2;
+  } else {
+    good = good && nifti_convert_nim2n1hdr(nim, &h1) == 0;
+    hdr = &h1;
+    hsize = sizeof h1;
+  }
+  if (!good)
+    return rkin_err_set(err, RKIN_EINVAL, "%s: %lld x %lld x %lld voxels do "
+                        "not fit a NIfTI-%d header (NIfTI-1 holds at most "
+                        "32767 along an axis: write NIfTI-2)", path,
+                        (long long)nim->nx, (long long)nim->ny,
+                        (long long)nim->nz, version);
+  fp = znzopen(tmp, "wb", nifti_is_gzfile(tmp));
+  if (znz_isnull(fp))
+    return rkin_err_set(err, RKIN_EIO, "%s: cannot open the temporary %s "
+                        "for writing: %s", path, tmp, strerror(errno));
+  good = znzwrite(hdr, 1, hsize, fp) == hsize &&
+         znzwrite(extender, 1, sizeof extender, fp) == sizeof extender &&
+         znzwrite(nim->data, 1, nbytes, fp) == nbytes;
+  if (znzclose(fp) != 0) good = 0;
+  if (!good)
+    return rkin_err_set(err, RKIN_EIO, "%s: writing the %zu bytes of voxels "
+                        "failed (disk full, a file size limit, or not "
+                        "writable?)", path, nbytes);
+  return RKIN_OK;
+}
+
 int rkin_nifti_write(const char *path, const rkin_image *im, int version,
                      rkin_err *err)
 {
@@ -348,19 +411,7 @@ int rkin_nifti_write(const char *path, const rkin_image *im, int version,
   if (im->is_label) nim->intent_code = NIFTI_INTENT_LABEL;
   snprintf(nim->descrip, sizeof nim->descrip, "radiokin%s%s",
            im->unit[0] ? " unit=" : "", im->unit);
-  nim->nifti_type = version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
-  if (nifti_set_filenames(nim, tmp, 0, 1) != 0) {
-    rc = rkin_err_set(err, RKIN_EIO, "%s: nifticlib refused the name", path);
-    goto fail;
-  }
-  nifti_image_write(nim);
-  if (stat(tmp, &st) != 0 || st.st_size <= 0 ||
-      (!has_suffix(path, ".gz") &&
-       (size_t)st.st_size < n * sizeof(float) + 348)) {
-    rc = rkin_err_set(err, RKIN_EIO, "%s: writing failed (disk full or not "
-                      "writable?)", path);
-    goto fail;
-  }
+  if ((rc = write_single(nim, version, tmp, path, err)) < 0) goto fail;
   if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
     rc = rkin_err_set(err, RKIN_EIO, "%s: exists and is not a regular file "
                       "(refusing to replace it)", path);

@@ -46,11 +46,13 @@ static int check_tac(const rkin_phantom_tac *c, const char *what, int idx,
                      rkin_err *err)
 {
   if (!isfinite(c->c0) || c->c0 < 0.0)
-    return rkin_err_set(err, RKIN_EINVAL, "phantom %s %d: c0 = %g (expected "
-                        "a finite value >= 0)", what, idx, c->c0);
+    return rkin_err_set(err, RKIN_EINVAL, "phantom %s %d: c0 = %g Bq/mL "
+                        "(expected a finite concentration >= 0)", what, idx,
+                        c->c0);
   if (!isfinite(c->lambda_h) || c->lambda_h <= 0.0)
     return rkin_err_set(err, RKIN_EINVAL, "phantom %s %d: lambda = %g /h "
-                        "(expected > 0)", what, idx, c->lambda_h);
+                        "(expected a finite clearance rate > 0)", what, idx,
+                        c->lambda_h);
   if (!isfinite(c->uptake_h) || c->uptake_h < 0.0 ||
       (c->uptake_h > 0.0 && c->uptake_h <= c->lambda_h))
     return rkin_err_set(err, RKIN_EINVAL, "phantom %s %d: uptake = %g /h "

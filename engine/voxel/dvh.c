@@ -246,8 +246,9 @@ int rkin_dvh_eval_labels(const rkin_image *dose, const rkin_image *labels,
   }
   for (l = 0; l < n_labels; l++) {
     if (cur[l + 1] == 0) {
-      rc = rkin_err_set(err, RKIN_EINVAL, "DVH: label %d has no voxel in the "
-                        "dose map (mask does not overlap)", label_of[l]);
+      rc = rkin_err_set(err, RKIN_EINVAL, "DVH: label %d marks no voxel of "
+                        "the label map (expected each label asked for to "
+                        "mark at least one)", label_of[l]);
       goto done;
     }
     start[l + 1] = total;

@@ -372,8 +372,11 @@ int rkin_kernel_from_dpk(const char *dpk_csv, const char *nuclide,
   }
   for (i = 0; i < kernel_count(h); i++)
     if (!isfinite(k->s[i])) {
-      rc = rkin_err_set(err, RKIN_ENONFINITE, "DPK kernel: value %zu not "
-                        "finite", i);
+      rc = rkin_err_set(err, RKIN_ENONFINITE, "%s: the kernel integrated "
+                        "from this dose point kernel has a non-finite value "
+                        "(%zu of %zu): its shell energies overflow (expected "
+                        "MeV per emission)", dpk_csv, i + 1,
+                        kernel_count(h));
       goto done;
     }
   snprintf(k->source, sizeof k->source, "integrated from the dose point "

@@ -97,7 +97,7 @@ int main(void)
     ok(same && tot == nv - nv / 5, "each label's DVH = the masked DVH "
        "(sorted doses, mean, sd, D90 identical); %zu voxels in VOIs", tot);
     ok(rkin_dvh_eval_labels(&dose, &lab, 2, nope, hl, &e) == RKIN_EINVAL &&
-       strstr(e.msg, "label 7 has no voxel"), "absent label: %s", e.msg);
+       strstr(e.msg, "label 7 marks no voxel of the label map"), "absent label: %s", e.msg);
     ok(rkin_dvh_eval_labels(&dose, &lab, 2, twice, hl, &e) == RKIN_EINVAL &&
        strstr(e.msg, "label 2 given twice"), "label twice: %s", e.msg);
     /* a NaN outside every VOI is ignored, inside one is an error */

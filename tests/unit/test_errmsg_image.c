@@ -145,12 +145,12 @@ static void test_phantom(void)
   rkin_image act = {0};
   rkin_phantom_default(&p, 8, 4);
   p.organ[0].c0 = -1;
-  BAD(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL, "c0 = -1 (expected a "
-      "finite value >= 0)", "phantom: a negative concentration");
+  BAD(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL, "c0 = -1 Bq/mL (expected "
+      "a finite concentration >= 0)", "phantom: a negative concentration");
   rkin_phantom_default(&p, 8, 4);
   p.organ[1].lambda_h = 0;
   BAD(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL, "lambda = 0 /h "
-      "(expected > 0)", "phantom: lambda 0");
+      "(expected a finite clearance rate > 0)", "phantom: lambda 0");
   rkin_phantom_default(&p, 8, 4);
   p.organ[1].uptake_h = p.organ[1].lambda_h / 2;
   BAD(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL, "(expected 0, or more "

@@ -230,11 +230,13 @@ static void test_misc(void)
   rkin_phantom_default(&p, 8, 4);
   p.organ[1].lambda_h = 0;
   BAD2(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL,
-       "lambda = 0 /h (expected > 0)", "phantom: an organ's rate 0");
+       "phantom organ 2: lambda = 0 /h (expected a finite clearance rate "
+       "> 0)", "phantom: an organ's rate 0");
   rkin_phantom_default(&p, 8, 4);
   p.sphere[0].tac.c0 = -2;
   BAD2(rkin_phantom_grid(&p, &g, &err), RKIN_EINVAL,
-       "c0 = -2 (expected a finite value >= 0)", "phantom: a sphere's "
+       "phantom sphere 1: c0 = -2 Bq/mL (expected a finite concentration "
+       ">= 0)", "phantom: a sphere's "
        "negative concentration");
 }
 
@@ -340,7 +342,7 @@ static void test_dim0(void)
   double one = 1.0;
   int k;
   FILE *f;
-  /* a NIfTI-2 file by hand (rkin_nifti_write's version 2 writes NIfTI-1):
+  /* a NIfTI-2 file by hand (byte by byte, so dim[0] can be patched):
    * sizeof_hdr 540, magic, FLOAT32, dims 2 x 2 x 2, unit pixdims, data
    * from byte 544 */
   memset(h, 0, sizeof h);

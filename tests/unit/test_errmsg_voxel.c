@@ -201,6 +201,14 @@ static void test_kernel(void)
   p = file("dpk_1.csv", "r_outer_cm,E_dep_MeV_per_emission\n0.2,0.5\n");
   BAD(rkin_kernel_from_dpk(p, "Y-90", h, sp, 1, &k, &err), RKIN_EINVAL,
       "dpk_1.csv: 1 shells (expected a radial table)", "DPK: one shell");
+  /* energies near DBL_MAX: the integrated kernel overflows */
+  p = file("dpk_big.csv", "r_outer_cm,E_dep_MeV_per_emission\n0.05,1e308\n"
+                          "0.1,1e308\n0.2,1e308\n");
+  BAD(rkin_kernel_from_dpk(p, "Y-90", h, sp, 1, &k, &err), RKIN_ENONFINITE,
+      "dpk_big.csv: the kernel integrated from this dose point kernel has a "
+      "non-finite value (", "DPK: shell energies that overflow");
+  like(err.msg, "): its shell energies overflow (expected MeV per "
+       "emission)", "... and says why");
   /* kernel dose */
   if (rkin_kernel_from_values("Y-90", h, sp, 1.04, s, &k, &err) ||
       rkin_kernel_from_values("Lu-177", h, sp, 1.04, s, &k2, &err)) {
@@ -230,6 +238,30 @@ static void test_kernel(void)
   rkin_image_free(&tia);
   rkin_image_free(&rho);
   rkin_image_free(&small);
+  {
+    /* the FFT convolution's own checks */
+    const size_t n0[3] = {2, 0, 2}, nbig[3] = {4096, 4096, 4096},
+                 n2[3] = {2, 2, 2};
+    float in[8] = {1, 1, 1, 1, 1, -1, 1, 1}, out[8];
+    rkin_conv *c;
+    rkin_err_clear(&err);
+    ok(rkin_conv_new(n0, &k, &err) == NULL, "convolution: a zero dimension");
+    like(err.msg, "convolution: image dimension 2 is 0 (expected 1..4096)",
+         "... message names the axis and the range");
+    rkin_err_clear(&err);
+    ok(rkin_conv_new(nbig, &k, &err) == NULL, "convolution: 4096^3 voxels");
+    like(err.msg, "convolution: padded grid of ", "... message");
+    like(err.msg, " voxels is too large", "... says it is too large");
+    is_int(err.code, RKIN_ERANGE, "... RKIN_ERANGE");
+    if ((c = rkin_conv_new(n2, &k, &err)) != NULL) {
+      BAD(rkin_conv_apply(c, in, out, &err), RKIN_EINVAL, "convolution: "
+          "input voxel (1,0,1) is -1 (expected a finite value >= 0)",
+          "convolution: a negative input voxel");
+      rkin_conv_free(c);
+    } else {
+      ok(0, "convolution of 2 x 2 x 2: %s", err.msg);
+    }
+  }
   rkin_kernel_free(&k);
   rkin_kernel_free(&k2);
 }
@@ -260,7 +292,8 @@ static void test_dvh(void)
   BAD(rkin_dvh_eval_labels(&dose, &lab, 2, two, hs, &err), RKIN_EINVAL,
       "DVH: label 1 given twice", "DVH labels: a label twice");
   BAD(rkin_dvh_eval_labels(&dose, &lab, 1, l3, hs, &err), RKIN_EINVAL,
-      "DVH: label 3 has no voxel in the dose map", "DVH labels: an absent "
+      "DVH: label 3 marks no voxel of the label map (expected each label "
+      "asked for to mark at least one)", "DVH labels: an absent "
       "label");
   BAD(rkin_dvh_eval_labels(&dose, &lab, 1, one, hs, &err), RKIN_ENONFINITE,
       "DVH: a dose voxel of label 1 is not finite", "DVH labels: a NaN dose");
