@@ -1465,41 +1465,57 @@ int seg_read(const char *path, int segment, int fraction, double threshold,
   if ((rc = rkin_image_alloc(im, &g, err)) < 0) return rc;
   im->is_label = !fraction;
   size_t npix = (size_t)rows * cols, nset = 0;
+  /* A BINARY SEG's Pixel Data is one bit stream over all frames, least
+   * significant bit first, a frame starting where the previous one ended,
+   * not at a byte boundary (DICOM PS3.5 section 8.1.1). DCMTK's frame
+   * split (3.6.7) starts each frame on a byte, which shifts every frame
+   * after the first when Rows x Columns is not a multiple of 8, so the
+   * bits are read here from the stream itself. (DCMTK 3.6.7's writer
+   * starts frames on bytes too: its files of such sizes do not follow
+   * PS3.5 and read shifted here, as in other conforming readers.) */
+  const Uint8 *bitstream = nullptr;
+  unsigned long nbytes = 0;
+  std::vector<Uint8> bits;
+  if (binary) {
+    if (ff.getDataset()->findAndGetUint8Array(DCM_PixelData, bitstream,
+                                              &nbytes).bad() || !bitstream) {
+      rkin_image_free(im);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: BINARY segmentation "
+                          "without native Pixel Data (7FE0,0010)", path);
+    }
+    size_t need = (nf * npix + 7) / 8;
+    if (nbytes < need) {
+      rkin_image_free(im);
+      return rkin_err_set(err, RKIN_EINVAL, "%s: %lu bytes of pixel data "
+                          "for %zu frames of %u x %u pixels (expected %zu "
+                          "bit-packed)", path, nbytes, nf, (unsigned)rows,
+                          (unsigned)cols, need);
+    }
+    bits.resize(npix);
+  }
   for (size_t f = 0; f < nf; f++) {
     if (segment > 0 && frames[f].seg != (size_t)segment) continue;
-    const DcmIODTypes::Frame *raw = seg->getFrame(f);
-    if (!raw || !raw->pixData) {
-      rkin_image_free(im);
-      return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu has no pixel "
-                          "data", path, f + 1);
-    }
-    std::unique_ptr<DcmIODTypes::Frame> unpacked;
-    const Uint8 *px = raw->pixData;
-    if (!binary && raw->length < npix) {
-      rkin_image_free(im);
-      return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: %zu bytes of "
-                          "fractional pixel data for %u x %u pixels "
-                          "(expected one byte each)", path, f + 1,
-                          raw->length, (unsigned)rows, (unsigned)cols);
-    }
-    if (binary && raw->length < npix) {
-      /* bit-packed: the unpacking reads (npix + 7) / 8 bytes */
-      if (raw->length < (npix + 7) / 8) {
+    const Uint8 *px = nullptr;
+    if (binary) {
+      size_t b0 = f * npix;
+      for (size_t p = 0; p < npix; p++)
+        bits[p] = (bitstream[(b0 + p) >> 3] >> ((b0 + p) & 7)) & 1u;
+      px = bits.data();
+    } else {
+      const DcmIODTypes::Frame *raw = seg->getFrame(f);
+      if (!raw || !raw->pixData) {
+        rkin_image_free(im);
+        return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu has no pixel "
+                            "data", path, f + 1);
+      }
+      if (raw->length < npix) {
         rkin_image_free(im);
         return rkin_err_set(err, RKIN_EINVAL, "%s: frame %zu: %zu bytes of "
-                            "pixel data for %u x %u pixels (expected %zu "
-                            "bit-packed)", path, f + 1, raw->length,
-                            (unsigned)rows, (unsigned)cols, (npix + 7) / 8);
+                            "fractional pixel data for %u x %u pixels "
+                            "(expected one byte each)", path, f + 1,
+                            raw->length, (unsigned)rows, (unsigned)cols);
       }
-      /* with enough bytes (checked above) the unpacking fails only on
-       * allocation */
-      unpacked.reset(DcmSegUtils::unpackBinaryFrame(raw, rows, cols));
-      if (!unpacked || !unpacked->pixData || unpacked->length < npix) {
-        rkin_image_free(im);
-        return rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory unpacking "
-                            "frame %zu", path, f + 1);
-      }
-      px = unpacked->pixData;
+      px = raw->pixData;
     }
     size_t k = 0;
     while (k + 1 < sl.size() && sl[k] < frames[f].s - 1e-3) k++;

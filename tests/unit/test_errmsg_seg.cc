@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,15 +44,15 @@ const Uint16 ROWS = 4, COLS = 4;
  * (1, 0) of both frames set to value (1 for BINARY; 0 leaves every pixel
  * empty). uneven: a third frame 3 mm above the second. */
 bool write_seg(const std::string &path, bool frac, Uint8 value,
-               bool uneven = false)
+               bool uneven = false, Uint16 rows = ROWS, Uint16 cols = COLS)
 {
   DcmSegmentation *seg = nullptr;
   IODGeneralEquipmentModule::EquipmentInfo eq("radiokin", "test", "1", "1");
   ContentIdentificationMacro ci("1", "SEG", "test segmentation", "radiokin");
   OFCondition st = frac
       ? DcmSegmentation::createFractionalSegmentation(
-            seg, ROWS, COLS, DcmSegTypes::SFT_OCCUPANCY, 100, eq, ci)
-      : DcmSegmentation::createBinarySegmentation(seg, ROWS, COLS, eq, ci);
+            seg, rows, cols, DcmSegTypes::SFT_OCCUPANCY, 100, eq, ci)
+      : DcmSegmentation::createBinarySegmentation(seg, rows, cols, eq, ci);
   if (st.bad() || !seg) return false;
   CodeSequenceMacro cat("T-D0050", "SRT", "Tissue");
   CodeSequenceMacro liver("T-62000", "SRT", "Liver");
@@ -71,7 +72,7 @@ bool write_seg(const std::string &path, bool frac, Uint8 value,
   seg->getSeries().setSeriesNumber("1");
   bool good = true;
   for (int k = 0; k < (uneven ? 3 : 2) && good; k++) {
-    Uint8 pix[ROWS * COLS] = {0};
+    std::vector<Uint8> pix((size_t)rows * cols, 0);
     pix[1] = value;
     char z[32];
     std::snprintf(z, sizeof z, "%d", k == 2 ? 5 : 2 * k);
@@ -84,7 +85,7 @@ bool write_seg(const std::string &path, bool frac, Uint8 value,
     OFVector<FGBase *> v;
     v.push_back(pp);
     v.push_back(&fc);
-    good = seg->addFrame(pix, n1, v).good();
+    good = seg->addFrame(pix.data(), n1, v).good();
     delete pp;
   }
   seg->getDimensions().addDimensionIndex(DCM_ReferencedSegmentNumber,
@@ -143,6 +144,29 @@ void test_seg()
      "the reference SEG reads: 4 x 2 x 2, pixel (1, 0) set on both slices "
      "(%s)", err.msg);
   rkin_image_free(&im);
+
+  /* BINARY frames of 2 x 3 pixels: DICOM PS3.5 section 8.1.1 packs the
+   * bits of all frames as one stream, least significant bit first, frame
+   * 2 starting at bit 6 (not at byte 1). Pixel 1 of frame 1 is bit 1,
+   * pixel 4 of frame 2 is bit 10: bytes 0x02 0x04. A reader that starts
+   * each frame on a byte finds pixel 2 set in frame 2 instead. */
+  ok(write_seg(p, false, 1, false, 2, 3) &&
+     edit(p, [](DcmDataset *d) {
+       Uint8 b[2] = {0x02, 0x04};
+       return d->putAndInsertUint8Array(DCM_PixelData, b, 2).good();
+     }), "BINARY SEG of 2 x 3 pixels, bits packed across frames, written");
+  {
+    rkin_image t = {};
+    rkin_err_clear(&err);
+    int rc = rkin_dicom_read_seg(p.c_str(), 0, &t, nullptr, &err);
+    size_t nset = 0;
+    for (size_t v = 0; rc == 0 && v < 12; v++) nset += t.v[v] != 0.0f;
+    ok(rc == 0 && t.g.n[0] == 3 && t.g.n[1] == 2 && t.g.n[2] == 2 &&
+       t.v[1] == 1.0f && t.v[6 + 4] == 1.0f && nset == 2,
+       "BINARY SEG, 6 pixels a frame: frame 2's pixel read from bit 10 of "
+       "the stream (PS3.5 8.1.1): %zu voxels set (%s)", nset, err.msg);
+    rkin_image_free(&t);
+  }
 
   ok(write_seg(p, false, 1) &&
      edit(p, [](DcmDataset *d) {
