@@ -1923,6 +1923,67 @@ static int fn_form(fn_sizes *z, unsigned v, double *size)
   return 0;
 }
 
+/* The same bound for every formula of the model: a rule calling f(x) =
+ * x + x nested 40 deep is 2^40 nodes inlined though f itself is 3
+ * (libSBML's check did not end in minutes). The bound is looser than a
+ * function's: a formula may sum many calls. */
+#define MAX_MATH_INLINED 1e5
+
+static int math_too_big(ctx *c, const fn_sizes *z, const SBase_t *el,
+                        const ASTNode_t *a)
+{
+  double acc[1] = {0};
+  if (!a || !el) return 0;
+  fn_form_add(z, NULL, 0, a, 1, acc);
+  if (acc[0] <= MAX_MATH_INLINED) return 0;
+  return fail(c, RKIN_ERANGE, "the formula of the %s on line %u is %.0f "
+              "nodes with the functions it calls inlined (at most %.0f "
+              "supported)", SBase_getElementName(el), SBase_getLine(el),
+              acc[0], MAX_MATH_INLINED);
+}
+
+static int check_math_sizes(ctx *c, Model_t *m, const fn_sizes *z)
+{
+  unsigned i, j;
+  for (i = 0; i < Model_getNumRules(m); i++) {
+    const Rule_t *r = Model_getRule(m, i);
+    if (math_too_big(c, z, (const SBase_t *)r, Rule_getMath(r))) return -1;
+  }
+  for (i = 0; i < Model_getNumInitialAssignments(m); i++) {
+    const InitialAssignment_t *a = Model_getInitialAssignment(m, i);
+    if (math_too_big(c, z, (const SBase_t *)a, InitialAssignment_getMath(a)))
+      return -1;
+  }
+  for (i = 0; i < Model_getNumReactions(m); i++) {
+    const KineticLaw_t *k = Reaction_getKineticLaw(Model_getReaction(m, i));
+    if (k && math_too_big(c, z, (const SBase_t *)Model_getReaction(m, i),
+                          KineticLaw_getMath(k)))
+      return -1;
+  }
+  for (i = 0; i < Model_getNumConstraints(m); i++) {
+    const Constraint_t *k = Model_getConstraint(m, i);
+    if (math_too_big(c, z, (const SBase_t *)k, Constraint_getMath(k)))
+      return -1;
+  }
+  for (i = 0; i < Model_getNumEvents(m); i++) {
+    Event_t *e = Model_getEvent(m, i);
+    const Trigger_t *tr = Event_getTrigger(e);
+    const Delay_t *de = Event_getDelay(e);
+    const Priority_t *pr = Event_getPriority(e);
+    if ((tr && math_too_big(c, z, (const SBase_t *)e, Trigger_getMath(tr)))
+        || (de && math_too_big(c, z, (const SBase_t *)e, Delay_getMath(de)))
+        || (pr && math_too_big(c, z, (const SBase_t *)e,
+                               Priority_getMath(pr))))
+      return -1;
+    for (j = 0; j < Event_getNumEventAssignments(e); j++) {
+      const EventAssignment_t *a = Event_getEventAssignment(e, j);
+      if (math_too_big(c, z, (const SBase_t *)a, EventAssignment_getMath(a)))
+        return -1;
+    }
+  }
+  return 0;
+}
+
 static int check_recursion(ctx *c, Model_t *m)
 {
   unsigned n = Model_getNumFunctionDefinitions(m), i, k;
@@ -2018,6 +2079,8 @@ static int check_recursion(ctx *c, Model_t *m)
                                            : "?",
               SBase_getLine((const SBase_t *)fd), size[big - 1],
               MAX_FN_INLINED);
+  } else if (check_math_sizes(c, m, &z)) {
+    rc = c->rc;
   }
   goto done;
 nomem:

@@ -3,6 +3,7 @@
  * broken one way, loaded through rkin_sbml_load and their text asserted
  * (issue 22 item 3). Constructs libSBML's own consistency check refuses
  * first are listed in tests/errcov/unreachable.txt instead. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,53 @@ int main(void)
         refused(L3V2, b, "m.xml: function definition 'top' (line 2) is "
                 "10004 formula nodes with the functions it calls inlined "
                 "(at most 10000 supported)", "top = g(x x), 10004 nodes");
+      }
+      free(b);
+    }
+  }
+  /* a formula's calls inlined: f(x) = x + x (3 nodes) and a rate rule
+   * f(f(...f(A))) of n calls: 2^(n+1) - 1 nodes inlined; n = 12 (8191)
+   * loads, n = 16 (131,071) is refused (at most 100,000 for a formula),
+   * and so is n = 40 (2^41 - 1: libSBML's check did not end in minutes) */
+  {
+    static const int ns[3] = {12, 16, 40};
+    int j;
+    for (j = 0; j < 3; j++) {
+      int n = ns[j], k;
+      size_t cap = 8192, len = 0;
+      char *b = malloc(cap);
+      char want[200];
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfFunctionDefinitions>"
+                              "<functionDefinition id=\"f\">" MATH
+                              "<lambda><bvar><ci>x</ci></bvar><apply><plus/>"
+                              "<ci>x</ci><ci>x</ci></apply></lambda></math>"
+                              "</functionDefinition>"
+                              "</listOfFunctionDefinitions><listOfRules>"
+                              "<rateRule variable=\"A\">" MATH);
+      for (k = 0; k < n; k++)
+        len += (size_t)snprintf(b + len, cap - len, "<apply><ci>f</ci>");
+      len += (size_t)snprintf(b + len, cap - len, "<ci>A</ci>");
+      for (k = 0; k < n; k++)
+        len += (size_t)snprintf(b + len, cap - len, "</apply>");
+      snprintf(b + len, cap - len, "</math></rateRule></listOfRules>"
+               "</model>");
+      if (n == 12) {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "a rule of 12 nested f(x) = x + x (8191 nodes) loads (%s)",
+               err.msg);
+        rkin_sbml_result_free(&res);
+      } else {
+        snprintf(want, sizeof want, "m.xml: the formula of the rateRule on "
+                 "line 2 is %.0f nodes with the functions it calls inlined "
+                 "(at most 100000 supported)", ldexp(1, n + 1) - 1);
+        refused(L3V2, b, want, n == 16 ? "a rule of 16 nested calls"
+                                       : "a rule of 40 nested calls");
+        is_int(err.code, RKIN_ERANGE, "... as a range error");
       }
       free(b);
     }
