@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bzlib.h>
 #include <libxml/xmlreader.h>
 #include <sbml/SBMLTypes.h>
+#include <sbml/compress/unzip.h>
 #include <zlib.h>
 
 #include "sbml/sbml.h"
@@ -1803,12 +1805,18 @@ done:
  * The call graph's edges come from the bodies; a depth-first search with
  * an explicit stack finds a cycle and the longest chain in time linear
  * in the edges. It also bounds each function's size with its calls
- * inlined (its body's nodes plus its callees' inlined sizes, once per
- * call; arguments counted once): libSBML's checks inline the calls, so a
- * chain of functions each calling the next twice is 2^32 nodes from a
- * few kilobytes (libSBML took minutes for 25 functions). */
+ * inlined: libSBML's checks inline the calls, so a chain of functions
+ * each calling the next twice is 2^32 nodes from a few kilobytes
+ * (libSBML took minutes for 25 functions). Inlining copies an argument
+ * once per use of the parameter in the callee's inlined body, so each
+ * function's inlined size is kept as a linear form, c + sum_j u_j |x_j|:
+ * c nodes of its own, u_j copies of whatever is passed as parameter j
+ * (fn_form); a call to h then weighs c(h) plus u_i(h) times the size of
+ * argument i. The size of f itself is c + sum_j u_j (a parameter is one
+ * node). Counts saturate at FN_SAT, far above the limit. */
 #define MAX_FN_CHAIN 32
 #define MAX_FN_INLINED 1e4
+#define FN_SAT 1e30
 typedef struct {
   const char *id;
   unsigned k;
@@ -1825,11 +1833,10 @@ typedef struct {
 } fn_edges;
 
 static int calls_of(const ASTNode_t *a, const fn_id *ids, unsigned n,
-                    fn_edges *e, double *nodes)
+                    fn_edges *e)
 {
   unsigned k, nc;
   if (!a) return 0;
-  (*nodes)++;
   if (ASTNode_getType(a) == AST_FUNCTION && ASTNode_getName(a)) {
     fn_id key = {ASTNode_getName(a), 0};
     const fn_id *hit = bsearch(&key, ids, n, sizeof *ids, fn_id_cmp);
@@ -1846,7 +1853,134 @@ static int calls_of(const ASTNode_t *a, const fn_id *ids, unsigned n,
   }
   nc = ASTNode_getNumChildren(a);
   for (k = 0; k < nc; k++)
-    if (calls_of(ASTNode_getChild(a, k), ids, n, e, nodes)) return -1;
+    if (calls_of(ASTNode_getChild(a, k), ids, n, e)) return -1;
+  return 0;
+}
+
+static double fn_sat(double x)
+{
+  return x < FN_SAT ? x : FN_SAT;
+}
+
+/* Inlined size of function v as a form over its parameters:
+ * form[v][0] = c, form[v][1 + j] = u_j (see check_recursion). */
+typedef struct {
+  Model_t *m;
+  const fn_id *ids;
+  unsigned n;
+  double **form;
+  unsigned *nargs;
+} fn_sizes;
+
+/* Adds scale times the inlined size of a (in the body of function v) to
+ * acc; every callee's form is known (callees finish first). */
+static void fn_form_add(const fn_sizes *z, const FunctionDefinition_t *fd,
+                        unsigned nv, const ASTNode_t *a, double scale,
+                        double *acc)
+{
+  unsigned k, nc = ASTNode_getNumChildren(a);
+  const char *name = ASTNode_getName(a);
+  if (scale <= 0) return;
+  if (ASTNode_getType(a) == AST_FUNCTION && name) {
+    fn_id key = {name, 0};
+    const fn_id *hit = bsearch(&key, z->ids, z->n, sizeof *z->ids,
+                               fn_id_cmp);
+    if (hit) {
+      const double *f = z->form[hit->k];
+      acc[0] = fn_sat(acc[0] + scale * f[0]);
+      for (k = 0; k < nc; k++)
+        fn_form_add(z, fd, nv, ASTNode_getChild(a, k),
+                    k < z->nargs[hit->k] ? fn_sat(scale * f[1 + k]) : scale,
+                    acc);
+      return;
+    }
+  }
+  if (nc == 0 && ASTNode_getType(a) == AST_NAME && name)
+    for (k = 0; k < nv; k++) {
+      const ASTNode_t *x = FunctionDefinition_getArgument(fd, k);
+      if (x && ASTNode_getName(x) && strcmp(ASTNode_getName(x), name) == 0) {
+        acc[1 + k] = fn_sat(acc[1 + k] + scale);
+        return;
+      }
+    }
+  acc[0] = fn_sat(acc[0] + scale);
+  for (k = 0; k < nc; k++)
+    fn_form_add(z, fd, nv, ASTNode_getChild(a, k), scale, acc);
+}
+
+/* The form of function v and its inlined size; -1 without memory. */
+static int fn_form(fn_sizes *z, unsigned v, double *size)
+{
+  const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, v);
+  const ASTNode_t *body = FunctionDefinition_getBody(fd);
+  unsigned nv = z->nargs[v], j;
+  double *f = calloc(nv + 1, sizeof *f), s;
+  if (!f) return -1;
+  if (body) fn_form_add(z, fd, nv, body, 1, f);
+  z->form[v] = f;
+  for (s = f[0], j = 0; j < nv; j++) s = fn_sat(s + f[1 + j]);
+  *size = s;
+  return 0;
+}
+
+/* The same bound for every formula of the model: a rule calling f(x) =
+ * x + x nested 40 deep is 2^40 nodes inlined though f itself is 3
+ * (libSBML's check did not end in minutes). The bound is looser than a
+ * function's: a formula may sum many calls. */
+#define MAX_MATH_INLINED 1e5
+
+static int math_too_big(ctx *c, const fn_sizes *z, const SBase_t *el,
+                        const ASTNode_t *a)
+{
+  double acc[1] = {0};
+  if (!a || !el) return 0;
+  fn_form_add(z, NULL, 0, a, 1, acc);
+  if (acc[0] <= MAX_MATH_INLINED) return 0;
+  return fail(c, RKIN_ERANGE, "the formula of the %s on line %u is %.0f "
+              "nodes with the functions it calls inlined (at most %.0f "
+              "supported)", SBase_getElementName(el), SBase_getLine(el),
+              acc[0], MAX_MATH_INLINED);
+}
+
+static int check_math_sizes(ctx *c, Model_t *m, const fn_sizes *z)
+{
+  unsigned i, j;
+  for (i = 0; i < Model_getNumRules(m); i++) {
+    const Rule_t *r = Model_getRule(m, i);
+    if (math_too_big(c, z, (const SBase_t *)r, Rule_getMath(r))) return -1;
+  }
+  for (i = 0; i < Model_getNumInitialAssignments(m); i++) {
+    const InitialAssignment_t *a = Model_getInitialAssignment(m, i);
+    if (math_too_big(c, z, (const SBase_t *)a, InitialAssignment_getMath(a)))
+      return -1;
+  }
+  for (i = 0; i < Model_getNumReactions(m); i++) {
+    const KineticLaw_t *k = Reaction_getKineticLaw(Model_getReaction(m, i));
+    if (k && math_too_big(c, z, (const SBase_t *)Model_getReaction(m, i),
+                          KineticLaw_getMath(k)))
+      return -1;
+  }
+  for (i = 0; i < Model_getNumConstraints(m); i++) {
+    const Constraint_t *k = Model_getConstraint(m, i);
+    if (math_too_big(c, z, (const SBase_t *)k, Constraint_getMath(k)))
+      return -1;
+  }
+  for (i = 0; i < Model_getNumEvents(m); i++) {
+    Event_t *e = Model_getEvent(m, i);
+    const Trigger_t *tr = Event_getTrigger(e);
+    const Delay_t *de = Event_getDelay(e);
+    const Priority_t *pr = Event_getPriority(e);
+    if ((tr && math_too_big(c, z, (const SBase_t *)e, Trigger_getMath(tr)))
+        || (de && math_too_big(c, z, (const SBase_t *)e, Delay_getMath(de)))
+        || (pr && math_too_big(c, z, (const SBase_t *)e,
+                               Priority_getMath(pr))))
+      return -1;
+    for (j = 0; j < Event_getNumEventAssignments(e); j++) {
+      const EventAssignment_t *a = Event_getEventAssignment(e, j);
+      if (math_too_big(c, z, (const SBase_t *)a, EventAssignment_getMath(a)))
+        return -1;
+    }
+  }
   return 0;
 }
 
@@ -1860,6 +1994,7 @@ static int check_recursion(ctx *c, Model_t *m)
   double *size = NULL;
   unsigned char *colour = NULL;   /* 0 new, 1 on the path, 2 done */
   int rc = 0, found = -1;
+  fn_sizes z = {m, NULL, n, NULL, NULL};
   if (n == 0) return 0;
   ids = malloc(n * sizeof *ids);
   first = malloc((n + 1) * sizeof *first);
@@ -1868,19 +2003,25 @@ static int check_recursion(ctx *c, Model_t *m)
   colour = calloc(n, 1);
   depth = calloc(n, sizeof *depth);
   size = calloc(n, sizeof *size);
-  if (!ids || !first || !next || !stack || !colour || !depth || !size)
+  z.form = calloc(n, sizeof *z.form);
+  z.nargs = calloc(n, sizeof *z.nargs);
+  if (!ids || !first || !next || !stack || !colour || !depth || !size
+      || !z.form || !z.nargs)
     goto nomem;
   for (k = 0; k < n; k++) {
     const char *id =
         FunctionDefinition_getId(Model_getFunctionDefinition(m, k));
     ids[k].id = id ? id : "";
     ids[k].k = k;
+    z.nargs[k] =
+        FunctionDefinition_getNumArguments(Model_getFunctionDefinition(m, k));
   }
   qsort(ids, n, sizeof *ids, fn_id_cmp);
+  z.ids = ids;
   for (k = 0; k < n; k++) {       /* edges of k: to[first[k] .. first[k+1]) */
     first[k] = e.n;
     if (calls_of(FunctionDefinition_getBody(Model_getFunctionDefinition(m, k)),
-                 ids, n, &e, &size[k]))
+                 ids, n, &e))
       goto nomem;
   }
   first[n] = e.n;
@@ -1902,10 +2043,9 @@ static int check_recursion(ctx *c, Model_t *m)
         }
       } else {
         /* finished: its callees are, so its chain is 1 + their longest */
-        for (q = first[v]; q < first[v + 1]; q++) {
+        for (q = first[v]; q < first[v + 1]; q++)
           if (depth[e.to[q]] > depth[v]) depth[v] = depth[e.to[q]];
-          size[v] += size[e.to[q]];
-        }
+        if (fn_form(&z, v, &size[v])) goto nomem;
         depth[v]++;
         if (depth[v] > MAX_FN_CHAIN && !deep) deep = v + 1;
         if (size[v] > MAX_FN_INLINED && !big) big = v + 1;
@@ -1939,6 +2079,8 @@ static int check_recursion(ctx *c, Model_t *m)
                                            : "?",
               SBase_getLine((const SBase_t *)fd), size[big - 1],
               MAX_FN_INLINED);
+  } else if (check_math_sizes(c, m, &z)) {
+    rc = c->rc;
   }
   goto done;
 nomem:
@@ -1952,6 +2094,9 @@ done:
   free(colour);
   free(depth);
   free(size);
+  for (k = 0; z.form && k < n; k++) free(z.form[k]);
+  free(z.form);
+  free(z.nargs);
   return rc;
 }
 
@@ -1961,20 +2106,79 @@ done:
  * check takes time growing faster than the square of the nesting (1 s
  * for 1,200 nested operators, minutes for 5,000). A real model's deepest
  * formula is far below: an element is 5 levels under <sbml> before its
- * <math>. libxml2's streaming reader (over zlib, which reads plain files
- * as they are and .gz ones decompressed) finds the depth without building
- * anything; a file it cannot parse is left to libSBML's messages. */
+ * <math>. libxml2's streaming reader finds the depth without building
+ * anything; a file it cannot parse is left to libSBML's messages. It is
+ * fed the text libSBML will read: libSBML picks its decompressor by the
+ * name's ending (".gz" zlib, ".bz2" libbz2, ".zip" the first file of the
+ * archive through its bundled minizip; anything else read as it is), so
+ * the same libraries decompress here (zlib's gzread reads a plain file
+ * as it is). */
 #define MAX_XML_DEPTH 200
 
-static int xml_read(void *z, char *buf, int len)
+typedef struct {
+  int kind;                   /* 'g' zlib (plain or .gz), 'b' .bz2, 'z' .zip */
+  gzFile gz;
+  BZFILE *bz;
+  unzFile zip;
+} xml_src;
+
+static int ends_with(const char *s, const char *end)
 {
-  return gzread((gzFile)z, buf, (unsigned)len);
+  size_t n = strlen(s), m = strlen(end);
+  return n >= m && strcmp(s + n - m, end) == 0;
 }
 
-static int xml_close(void *z)
+static int xml_read(void *arg, char *buf, int len)
 {
-  gzclose((gzFile)z);
+  xml_src *z = arg;
+  int got;
+  if (z->kind == 'b') {
+    got = BZ2_bzread(z->bz, buf, len);
+  } else if (z->kind == 'z') {
+    got = unzReadCurrentFile(z->zip, buf, (unsigned)len);
+  } else {
+    got = gzread(z->gz, buf, (unsigned)len);
+  }
+  return got < 0 ? -1 : got;
+}
+
+static int xml_close(void *arg)
+{
+  xml_src *z = arg;
+  if (z->gz) gzclose(z->gz);
+  if (z->bz) BZ2_bzclose(z->bz);
+  if (z->zip) {
+    unzCloseCurrentFile(z->zip);
+    unzClose(z->zip);
+  }
+  free(z);
   return 0;
+}
+
+/* The decompressing source of path, or NULL when it cannot be opened
+ * (libSBML then names the problem). */
+static xml_src *xml_open(const char *path)
+{
+  xml_src *z = calloc(1, sizeof *z);
+  if (!z) return NULL;
+  if (ends_with(path, ".bz2")) {
+    z->kind = 'b';
+    z->bz = BZ2_bzopen(path, "rb");
+    if (z->bz) return z;
+  } else if (ends_with(path, ".zip")) {
+    z->kind = 'z';
+    z->zip = unzOpen(path);
+    if (z->zip && unzGoToFirstFile(z->zip) == UNZ_OK
+        && unzOpenCurrentFile(z->zip) == UNZ_OK)
+      return z;
+    if (z->zip) unzClose(z->zip);
+  } else {
+    z->kind = 'g';
+    z->gz = gzopen(path, "rb");
+    if (z->gz) return z;
+  }
+  free(z);
+  return NULL;
 }
 
 static void xml_quiet(void *arg, const char *msg, xmlParserSeverities sev,
@@ -1988,7 +2192,7 @@ static void xml_quiet(void *arg, const char *msg, xmlParserSeverities sev,
 
 int sbml_check_nesting(const char *path, rkin_err *err)
 {
-  gzFile z = gzopen(path, "rb");
+  xml_src *z = xml_open(path);
   xmlTextReaderPtr r;
   int deep = 0, line = 0;
   if (!z) return 0;

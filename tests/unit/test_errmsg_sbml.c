@@ -3,6 +3,7 @@
  * broken one way, loaded through rkin_sbml_load and their text asserted
  * (issue 22 item 3). Constructs libSBML's own consistency check refuses
  * first are listed in tests/errcov/unreachable.txt instead. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,13 +247,14 @@ int main(void)
       free(b);
     }
   }
-  /* inlining: f0(x) = x + 1 (3 nodes), fk(x) = f(k-1)(x) * f(k-1)(x)
-   * (5 nodes and two calls): fk is 8 2^k - 5 nodes inlined, so f0..f10
-   * (f10: 8187) load and f11 (16,379) is refused before libSBML's checks
-   * inline it (25 such functions took libSBML minutes) */
+  /* inlining: f0(x) = x + 1 (3 nodes: plus, x, 1), fk(x) =
+   * f(k-1)(x) * f(k-1)(x): the inlined body is the product of two copies
+   * of f(k-1)'s (the call nodes vanish), 2 s(k-1) + 1 = 4 2^k - 1 nodes,
+   * so f0..f11 (f11: 8191) load and f12 (16,383) is refused before
+   * libSBML's checks inline it (25 such functions took libSBML minutes) */
   {
     int top;
-    for (top = 10; top <= 11; top++) {
+    for (top = 11; top <= 12; top++) {
       size_t cap = 16384, len = 0;
       char *b = malloc(cap);
       int k;
@@ -275,17 +277,157 @@ int main(void)
                "<listOfRules><rateRule variable=\"A\">" MATH
                "<apply><ci>f%d</ci><cn>0.001</cn></apply></math></rateRule>"
                "</listOfRules></model>", top);
+      if (top == 11) {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "f11, 8191 nodes inlined, loads (%s)", err.msg);
+        rkin_sbml_result_free(&res);
+      } else {
+        refused(L3V2, b, "m.xml: function definition 'f12' (line 2) is "
+                "16383 formula nodes with the functions it calls inlined "
+                "(at most 10000 supported)", "f12, 16383 nodes inlined");
+      }
+      free(b);
+    }
+  }
+  /* inlining copies an argument once per use of its parameter: h0(x) =
+   * x x x (libSBML reads n-ary MathML as binary: (x x) x, 5 nodes, x
+   * used 3 times), hk(x) = h(k-1)(x x) (one call, argument x x of 3
+   * nodes): inlined, hk is h(k-1)'s body with each of its 3 2^(k-1) uses
+   * of x replaced by x x, so x is used u_k = 3 2^k times under
+   * c_k = 3 2^k - 1 other nodes: 6 2^k - 1 nodes. h0..h10 (6143) load;
+   * h0..h11 (12,287) are refused.
+   * Counting each call's argument once (the defect this replaces) gave
+   * h11 under 60 nodes. */
+  {
+    int top;
+    for (top = 10; top <= 11; top++) {
+      size_t cap = 16384, len = 0;
+      char *b = malloc(cap);
+      int k;
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfFunctionDefinitions>"
+                              "<functionDefinition id=\"h0\">" MATH
+                              "<lambda><bvar><ci>x</ci></bvar><apply><times/>"
+                              "<ci>x</ci><ci>x</ci><ci>x</ci></apply>"
+                              "</lambda></math></functionDefinition>");
+      for (k = 1; k <= top; k++)
+        len += (size_t)snprintf(b + len, cap - len,
+                                "<functionDefinition id=\"h%d\">" MATH
+                                "<lambda><bvar><ci>x</ci></bvar><apply>"
+                                "<ci>h%d</ci><apply><times/><ci>x</ci>"
+                                "<ci>x</ci></apply></apply></lambda></math>"
+                                "</functionDefinition>", k, k - 1);
+      snprintf(b + len, cap - len, "</listOfFunctionDefinitions>"
+               "<listOfRules><rateRule variable=\"A\">" MATH
+               "<apply><ci>h%d</ci><cn>1</cn></apply></math></rateRule>"
+               "</listOfRules></model>", top);
       if (top == 10) {
         rkin_sbml_opts o;
         memset(&o, 0, sizeof o);
         rkin_err_clear(&err);
         is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
-               "f10, 8187 nodes inlined, loads (%s)", err.msg);
+               "h10, 6143 nodes inlined, loads (%s)", err.msg);
         rkin_sbml_result_free(&res);
       } else {
-        refused(L3V2, b, "m.xml: function definition 'f11' (line 2) is "
-                "16379 formula nodes with the functions it calls inlined "
-                "(at most 10000 supported)", "f11, 16379 nodes inlined");
+        refused(L3V2, b, "m.xml: function definition 'h11' (line 2) is "
+                "12287 formula nodes with the functions it calls inlined "
+                "(at most 10000 supported)", "h11: x used 6144 times under "
+                "6143 nodes");
+      }
+      free(b);
+    }
+  }
+  /* at the limit: g(y) = -(y + y + ... + y) (n copies: n - 1 binary
+   * pluses and the minus, 2 n nodes) and top(x) = g(x x) (each y becomes
+   * x x, 3 nodes): 4 n nodes inlined; n = 2500 (10,000 nodes) loads,
+   * n = 2501 (10,004) is refused (with the argument counted once top was
+   * 2 n + 4 nodes) */
+  {
+    int n;
+    for (n = 2500; n <= 2501; n++) {
+      size_t cap = (size_t)n * 16 + 4096, len = 0;
+      char *b = malloc(cap);
+      int k;
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfFunctionDefinitions>"
+                              "<functionDefinition id=\"g\">" MATH
+                              "<lambda><bvar><ci>y</ci></bvar><apply><minus/>"
+                              "<apply><plus/>");
+      for (k = 0; k < n; k++) {
+        memcpy(b + len, "<ci>y</ci>", 10);
+        len += 10;
+      }
+      snprintf(b + len, cap - len, "</apply></apply></lambda></math>"
+               "</functionDefinition><functionDefinition id=\"top\">" MATH
+               "<lambda><bvar><ci>x</ci></bvar><apply><ci>g</ci><apply>"
+               "<times/><ci>x</ci><ci>x</ci></apply></apply></lambda></math>"
+               "</functionDefinition></listOfFunctionDefinitions>"
+               "<listOfRules><rateRule variable=\"A\">" MATH
+               "<apply><ci>top</ci><cn>1e-6</cn></apply></math></rateRule>"
+               "</listOfRules></model>");
+      if (n == 2500) {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "top = g(x x), 10000 nodes inlined, loads (%s)", err.msg);
+        rkin_sbml_result_free(&res);
+      } else {
+        refused(L3V2, b, "m.xml: function definition 'top' (line 2) is "
+                "10004 formula nodes with the functions it calls inlined "
+                "(at most 10000 supported)", "top = g(x x), 10004 nodes");
+      }
+      free(b);
+    }
+  }
+  /* a formula's calls inlined: f(x) = x + x (3 nodes) and a rate rule
+   * f(f(...f(A))) of n calls: 2^(n+1) - 1 nodes inlined; n = 12 (8191)
+   * loads, n = 16 (131,071) is refused (at most 100,000 for a formula),
+   * and so is n = 40 (2^41 - 1: libSBML's check did not end in minutes) */
+  {
+    static const int ns[3] = {12, 16, 40};
+    int j;
+    for (j = 0; j < 3; j++) {
+      int n = ns[j], k;
+      size_t cap = 8192, len = 0;
+      char *b = malloc(cap);
+      char want[200];
+      if (!b) break;
+      len += (size_t)snprintf(b + len, cap - len, "<model id=\"m\">" CA
+                              "<listOfFunctionDefinitions>"
+                              "<functionDefinition id=\"f\">" MATH
+                              "<lambda><bvar><ci>x</ci></bvar><apply><plus/>"
+                              "<ci>x</ci><ci>x</ci></apply></lambda></math>"
+                              "</functionDefinition>"
+                              "</listOfFunctionDefinitions><listOfRules>"
+                              "<rateRule variable=\"A\">" MATH);
+      for (k = 0; k < n; k++)
+        len += (size_t)snprintf(b + len, cap - len, "<apply><ci>f</ci>");
+      len += (size_t)snprintf(b + len, cap - len, "<ci>A</ci>");
+      for (k = 0; k < n; k++)
+        len += (size_t)snprintf(b + len, cap - len, "</apply>");
+      snprintf(b + len, cap - len, "</math></rateRule></listOfRules>"
+               "</model>");
+      if (n == 12) {
+        rkin_sbml_opts o;
+        memset(&o, 0, sizeof o);
+        rkin_err_clear(&err);
+        is_int(rkin_sbml_load(write_doc(L3V2, b), &o, &res, &err), 0,
+               "a rule of 12 nested f(x) = x + x (8191 nodes) loads (%s)",
+               err.msg);
+        rkin_sbml_result_free(&res);
+      } else {
+        snprintf(want, sizeof want, "m.xml: the formula of the rateRule on "
+                 "line 2 is %.0f nodes with the functions it calls inlined "
+                 "(at most 100000 supported)", ldexp(1, n + 1) - 1);
+        refused(L3V2, b, want, n == 16 ? "a rule of 16 nested calls"
+                                       : "a rule of 40 nested calls");
+        is_int(err.code, RKIN_ERANGE, "... as a range error");
       }
       free(b);
     }
