@@ -1117,25 +1117,25 @@ static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
 }
 
 /* y and S back from eigen-coordinates; after h (for the message). */
-static int sens_from_eig(rkin_expath *e, double h, double *y, double *S,
-                         rkin_err *err)
+static int sens_from_eig(rkin_expath *e, double h, double *restrict y,
+                         double *restrict S, rkin_err *err)
 {
-  eig_ws *g = &e->eg;
+  const double *restrict V = e->eg.Vr, *restrict w = e->eg.wr;
+  const double *restrict sig = e->sig;
   size_t n = e->n, nd = e->n_dir, i, j, d;
   for (i = 0; i < n; i++) {
-    const double *row = g->Vr + i * n;
+    const double *row = V + i * n;
     double v = 0;
-    for (j = 0; j < n; j++) v += row[j] * g->wr[j];
+    int bad;
+    for (j = 0; j < n; j++) v += row[j] * w[j];
     y[i] = v;
+    bad = !isfinite(v);
     for (d = 0; d < nd; d++) {
       double t = 0;
-      for (j = 0; j < n; j++) t += row[j] * e->sig[j * nd + d];
+      for (j = 0; j < n; j++) t += row[j] * sig[j * nd + d];
       S[i * nd + d] = t;
+      bad |= !isfinite(t);
     }
-  }
-  for (i = 0; i < n; i++) {
-    int bad = !isfinite(y[i]);
-    for (d = 0; d < nd; d++) bad |= !isfinite(S[i * nd + d]);
     if (bad)
       return rkin_err_set(err, RKIN_ENONFINITE, "state '%s' or its "
                           "sensitivity is not finite after %g h (model "
