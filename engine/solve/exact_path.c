@@ -112,6 +112,8 @@ struct rkin_expath {
   double *sig;       /* n x n_dir: sensitivities in eigen-coordinates */
   double *phi;       /* n x n: divided differences of e^(lambda h) */
   double *psi;       /* n x n: second divided differences (input) */
+  double *pw;        /* n x n: Phi_ij w_j + Psi_ij s_j */
+  double *dsr;       /* n x n_dir: V^-1 of the rate derivatives */
 };
 
 static void free_cache(rkin_expath *e)
@@ -202,6 +204,8 @@ void rkin_expath_free(rkin_expath *e)
   free(e->sig);
   free(e->phi);
   free(e->psi);
+  free(e->pw);
+  free(e->dsr);
   free(e);
 }
 
@@ -929,14 +933,18 @@ static int reserve_dir(rkin_expath *e, size_t n_dir)
   free(e->sig);
   free(e->phi);
   free(e->psi);
+  free(e->pw);
+  free(e->dsr);
   e->dA = malloc(n_dir * n * n * sizeof *e->dA);
   e->dC = malloc(n_dir * no * n * sizeof *e->dC);
   e->B = malloc(n_dir * n * n * sizeof *e->B);
   e->sig = malloc(n * n_dir * sizeof *e->sig);
   e->phi = malloc(n * n * sizeof *e->phi);
   e->psi = malloc(n * n * sizeof *e->psi);
+  e->pw = malloc(n * n * sizeof *e->pw);
+  e->dsr = malloc(n * n_dir * sizeof *e->dsr);
   e->cap_dir = e->dA && e->dC && e->B && e->sig && e->phi && e->psi
-               ? n_dir : 0;
+               && e->pw && e->dsr ? n_dir : 0;
   return e->cap_dir ? RKIN_OK : RKIN_ENOMEM;
 }
 
@@ -1028,17 +1036,16 @@ static double dd2(double a, double b, double h, double phi_ab, double p_a,
   return h * h * sum;
 }
 
-/* y and S (n x n_dir) carried over h > 0 with constant input rates
- * (has_rate: any non-zero) and, when drate is not NULL, the constant
- * derivatives of those rates along the directions (n x n_dir): in
- * eigen-coordinates they add ds_i h phi1(l_i h) to sigma_i. */
-static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
-                          const double *rate, int has_rate,
-                          const double *drate, rkin_err *err)
+/* y and S (n x n_dir) in eigen-coordinates (g->wr, e->sig), with the
+ * constant input s = V^-1 rate (g->sr, has_rate: any non-zero) and, when
+ * drate is not NULL, V^-1 drate (e->dsr): once per advance, not per
+ * output time (the state stays in eigen-coordinates between them). */
+static void sens_to_eig(rkin_expath *e, const double *y, const double *S,
+                        const double *rate, int has_rate,
+                        const double *drate)
 {
   eig_ws *g = &e->eg;
   size_t n = e->n, nd = e->n_dir, i, j, d;
-  double *ph = e->phi, *ps = e->psi;
   for (i = 0; i < n; i++) {
     const double *row = g->Vir + i * n;
     double w = 0, r = 0;
@@ -1047,11 +1054,22 @@ static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
     g->wr[i] = w;
     g->sr[i] = r;
     for (d = 0; d < nd; d++) {
-      double t = 0;
+      double t = 0, ds = 0;
       for (j = 0; j < n; j++) t += row[j] * S[j * nd + d];
       e->sig[i * nd + d] = t;
+      for (j = 0; drate && j < n; j++) ds += row[j] * drate[j * nd + d];
+      e->dsr[i * nd + d] = ds;
     }
   }
+}
+
+/* The eigen-coordinates carried over h > 0 (see sens_to_eig): the
+ * derivatives of the input rates add ds_i h phi1(l_i h) to sigma_i. */
+static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
+{
+  eig_ws *g = &e->eg;
+  size_t n = e->n, nd = e->n_dir, i, j, d;
+  double *ph = e->phi, *ps = e->psi, *pw = e->pw;
   for (i = 0; i < n; i++) {
     double a = g->lr[i] * h, em1, p1, p2;
     if (has_rate || drate) {
@@ -1081,37 +1099,43 @@ static int propagate_sens(rkin_expath *e, double h, double *y, double *S,
                           g->yint[i], g->yint[j]);
       ps[j * n + i] = ps[i * n + j];
     }
+  /* Phi_ij w_j + Psi_ij s_j: the same for every direction. */
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++)
+      pw[i * n + j] = ph[i * n + j] * g->wr[j]
+                      + (has_rate ? ps[i * n + j] * g->sr[j] : 0);
   for (i = 0; i < n; i++)
     for (d = 0; d < nd; d++) {
       const double *B = e->B + d * n * n + i * n;
       double t = g->iwr[i] * e->sig[i * nd + d];
-      for (j = 0; j < n; j++) t += B[j] * ph[i * n + j] * g->wr[j];
-      for (j = 0; has_rate && j < n; j++)
-        t += B[j] * ps[i * n + j] * g->sr[j];
-      if (drate) {
-        const double *row = g->Vir + i * n;
-        double ds = 0;
-        for (j = 0; j < n; j++) ds += row[j] * drate[j * nd + d];
-        t += ds * g->yint[i];
-      }
+      for (j = 0; j < n; j++) t += B[j] * pw[i * n + j];
+      if (drate) t += e->dsr[i * nd + d] * g->yint[i];
       e->sig[i * nd + d] = t;
     }
   for (i = 0; i < n; i++)
     g->wr[i] = g->iwr[i] * g->wr[i] + (has_rate ? g->sr[i] * g->yint[i] : 0);
+}
+
+/* y and S back from eigen-coordinates; after h (for the message). */
+static int sens_from_eig(rkin_expath *e, double h, double *restrict y,
+                         double *restrict S, rkin_err *err)
+{
+  const double *restrict V = e->eg.Vr, *restrict w = e->eg.wr;
+  const double *restrict sig = e->sig;
+  size_t n = e->n, nd = e->n_dir, i, j, d;
   for (i = 0; i < n; i++) {
-    const double *row = g->Vr + i * n;
+    const double *row = V + i * n;
     double v = 0;
-    for (j = 0; j < n; j++) v += row[j] * g->wr[j];
+    int bad;
+    for (j = 0; j < n; j++) v += row[j] * w[j];
     y[i] = v;
+    bad = !isfinite(v);
     for (d = 0; d < nd; d++) {
       double t = 0;
-      for (j = 0; j < n; j++) t += row[j] * e->sig[j * nd + d];
+      for (j = 0; j < n; j++) t += row[j] * sig[j * nd + d];
       S[i * nd + d] = t;
+      bad |= !isfinite(t);
     }
-  }
-  for (i = 0; i < n; i++) {
-    int bad = !isfinite(y[i]);
-    for (d = 0; d < nd; d++) bad |= !isfinite(S[i * nd + d]);
     if (bad)
       return rkin_err_set(err, RKIN_ENONFINITE, "state '%s' or its "
                           "sensitivity is not finite after %g h (model "
@@ -1132,16 +1156,17 @@ int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,
   size_t k;
   int rc, has_rate = 0;
   for (k = 0; k < e->n; k++) has_rate |= rate[k] != 0;
+  sens_to_eig(e, y, S, rate, has_rate, drate);
   for (k = 0; k < n_tout; k++) {
     if (tout[k] > s) {
-      rc = propagate_sens(e, tout[k] - s, y, S, rate, has_rate, drate,
-                          err);
+      sens_step(e, tout[k] - s, has_rate, drate != NULL);
+      rc = sens_from_eig(e, tout[k] - s, y, S, err);
       if (rc) return rc;
     }
     s = tout[k];
     emit(ctx, y);
   }
-  return te > s ? propagate_sens(e, te - s, y, S, rate, has_rate, drate,
-                                 err)
-                : RKIN_OK;
+  if (!(te > s)) return RKIN_OK;
+  sens_step(e, te - s, has_rate, drate != NULL);
+  return sens_from_eig(e, te - s, y, S, err);
 }
