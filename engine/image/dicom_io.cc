@@ -1270,9 +1270,13 @@ int load_seg(const char *path, DcmFileFormat &ff, DcmSegmentation *&seg,
       std::snprintf(frame_uid, 65, "%s", uid.c_str());
   }
   st = DcmSegmentation::loadDataset(*d, seg);
-  if (st.bad() || !seg)
+  if (st.bad() || !seg) {
+    /* loadDataset hands back the half-read object when reading fails */
+    delete seg;
+    seg = nullptr;
     return rkin_err_set(err, RKIN_EINVAL, "%s: not a readable segmentation "
                         "(%s)", path, st.text());
+  }
   return RKIN_OK;
 }
 

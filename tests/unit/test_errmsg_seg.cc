@@ -30,7 +30,21 @@ extern "C" {
 #include "image/dicom.h"
 #include "../tap.h"
 
+/* DCMTK 3.6.7's DcmSegmentation::loadDataset, when reading fails,
+ * deletes the half-read object without its modules (LeakSanitizer: 200 kB
+ * in 2,200 allocations, all inside DCMTK, for two such reads). The engine
+ * frees whatever loadDataset hands back (load_seg); the library's own
+ * leak is kept out of the sanitizer build's report for those reads only,
+ * through LeakSanitizer's interface (weak: absent in other builds). */
+extern "C" void __lsan_disable(void) __attribute__((weak));
+extern "C" void __lsan_enable(void) __attribute__((weak));
+
 namespace {
+
+struct dcmtk_leak_scope {
+  dcmtk_leak_scope() { if (__lsan_disable) __lsan_disable(); }
+  ~dcmtk_leak_scope() { if (__lsan_enable) __lsan_enable(); }
+};
 
 rkin_err err;
 std::string dir;
@@ -192,8 +206,11 @@ void test_seg()
      edit(p, [](DcmDataset *d) {
        return d->findAndDeleteElement(DCM_SegmentationType).good();
      }), "SEG without its SegmentationType written");
-  seg_bad(p, "seg.dcm: not a readable segmentation (", "SEG: no "
-          "SegmentationType");
+  {
+    dcmtk_leak_scope q;
+    seg_bad(p, "seg.dcm: not a readable segmentation (", "SEG: no "
+            "SegmentationType");
+  }
 
   ok(write_seg(p, true, 60) &&
      edit(p, [](DcmDataset *d) {
@@ -241,8 +258,11 @@ void test_seg()
        frac ? "FRACTIONAL" : "BINARY");
     rkin_image t = {};
     rkin_err_clear(&err);
-    ok(rkin_dicom_read_seg(p.c_str(), 0, &t, nullptr, &err) < 0,
-       "SEG: short pixel data");
+    {
+      dcmtk_leak_scope q;
+      ok(rkin_dicom_read_seg(p.c_str(), 0, &t, nullptr, &err) < 0,
+         "SEG: short pixel data");
+    }
     like(err.msg, "seg.dcm: not a readable segmentation (Invalid Pixel Data)",
          "... message: dcmseg's reason");
     rkin_image_free(&t);
