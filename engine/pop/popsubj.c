@@ -615,6 +615,17 @@ static int newton_eval(pop_ws *w, size_t s, const double *z, double *J,
       return rc;
     if (w->noint) o.c_s = o.w_fs = o.w_ss = 0;
     val += o.c;
+    if (o.c_s == 0 && o.w_fs == 0 && o.w_ss == 0) {
+      /* the SD does not move with eta (additive, or no interaction):
+       * the terms in gs add exact zeros (G is finite), so they are
+       * left out; the same sums but for the sign of a zero */
+      for (a = 0; a < q; a++) {
+        double wg = o.w_ff * g[a];
+        ge[a] += o.c_f * g[a];
+        for (b = 0; b < q; b++) A[a * q + b] += 2 * (wg * g[b]);
+      }
+      continue;
+    }
     for (a = 0; a < q; a++) {
       ge[a] += o.c_f * g[a] + o.c_s * gs[a];
       for (b = 0; b < q; b++)
@@ -956,6 +967,14 @@ static int foce_term(pop_ws *w, size_t s, const double *eta, double *ofv,
     if (w->noint) o.w_fs = o.w_ss = 0;
     /* (f, s) weights (popres.h); gs = g when the SD scales with f */
     val += o.c;
+    if (o.w_fs == 0 && o.w_ss == 0) {
+      /* exact zeros dropped, as in newton_eval */
+      for (a = 0; a < q; a++) {
+        double wg = o.w_ff * g[a];
+        for (b = 0; b < q; b++) A[a * q + b] += wg * g[b];
+      }
+      continue;
+    }
     for (a = 0; a < q; a++)
       for (b = 0; b < q; b++)
         A[a * q + b] += o.w_ff * g[a] * g[b]

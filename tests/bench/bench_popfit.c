@@ -248,12 +248,13 @@ static double bench(const char *label, const rkin_popmodel *pm,
              rc || f.status ? "FAILED" : f.cov_status ? "failed" : "ok");
     if (r == reps - 1 && print_est && !rc) {
       size_t k;
-      printf("\n  -2LL %.10f  solutions %lu plain + %lu with "
+      /* 17 digits: an optimisation must leave these bits unchanged */
+      printf("\n  -2LL %.17g  solutions %lu plain + %lu with "
              "sensitivities; EBE searches %lu by Newton + %lu handed to "
              "LBFGS; estimates", f.m2ll, f.n_pred, f.n_pred_sens,
              f.n_ebe_newton, f.n_ebe_fallback);
       for (k = 0; f.est_names && f.est && k < f.n_est; k++)
-        printf(" %s %.10g (SE %.6g)", f.est_names[k], f.est[k],
+        printf(" %s %.17g (SE %.17g)", f.est_names[k], f.est[k],
                f.se ? f.se[k] : NAN);
       if (f.status) printf(" (none: %s)", f.err.msg);
       printf("\n  ");

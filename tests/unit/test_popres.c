@@ -184,6 +184,51 @@ static void test_closed_forms(void)
   }
 }
 
+/* The additive model's own route (popres.c eval_add) against the general
+ * one, which combined2 with b = 0 takes with the same arithmetic
+ * (a^2 + 0 s^2): every field equal to the bit (== also equates the
+ * zeros' signs), and the same return code where the general route
+ * refuses (s not finite, a = 0, a variance whose cube underflows, a SD
+ * that overflows). */
+static void test_additive_route(void)
+{
+  static const double ys[] = {3.1, 0, -2.5, 1e6, 7.25};
+  static const double fs[] = {2.5, 1e-3, 4.0, -3.0, 7.25};
+  static const double as[] = {0.7, 1e-3, 31.0, 0, 1e-60, 1e200};
+  static const double ss[] = {2.5, -4.0, 0, NAN, INFINITY};
+  size_t i, j, k, n = 0, same = 0, bad = 0;
+  for (i = 0; i < sizeof as / sizeof *as; i++)
+    for (j = 0; j < sizeof ys / sizeof *ys; j++)
+      for (k = 0; k < sizeof ss / sizeof *ss; k++) {
+        double sg[2] = {as[i], 0};
+        double s = k == 0 ? fs[j] : ss[k];
+        rkin_res_obs o, g;
+        int ra = rkin_res_eval(RKIN_RES_ADD, 0, sg, ys[j], fs[j], s, 0, NAN,
+                               &o);
+        int rg = rkin_res_eval(RKIN_RES_COMB, 0, sg, ys[j], fs[j], s, 0,
+                               NAN, &g);
+        n++;
+        bad += ra != 0;
+        if (ra != rg) {
+          diag("a %g y %g f %g s %g: additive %d, general %d", as[i], ys[j],
+               fs[j], s, ra, rg);
+          continue;
+        }
+        if (ra || (o.c == g.c && o.r == g.r && o.V == g.V && o.dm == g.dm
+                   && o.c_f == g.c_f && o.c_s == g.c_s && o.w_ff == g.w_ff
+                   && o.w_fs == g.w_fs && o.w_ss == g.w_ss
+                   && o.c_ff == g.c_ff && o.c_fs == g.c_fs
+                   && o.c_ss == g.c_ss))
+          same++;
+        else
+          diag("a %g y %g f %g s %g: fields differ (c %.17g vs %.17g)",
+               as[i], ys[j], fs[j], s, o.c, g.c);
+      }
+  ok(same == n && bad > 0 && bad < n, "additive error model: its own "
+     "route equals the general one (combined2, b = 0) in every field and "
+     "return code, %zu of %zu cases (%zu refused)", same, n, bad);
+}
+
 /* ------------------------------------------------- datasets: CENS */
 
 static rkin_data *parse(const char *text, rkin_err *err)
@@ -974,6 +1019,7 @@ int main(void)
 {
   rkin_init();
   test_closed_forms();
+  test_additive_route();
   test_columns();
   test_ofv_fixed();
   test_blq();
