@@ -923,6 +923,16 @@ int rkin_expath_tia_inf(rkin_expath *e, const double *p, const double *y0,
  * sum_j B_ij Psi_ij s_j, Psi_ij = h^2 exp[l_i h, l_j h, 0] (dd2), and
  * s_i h phi1(l_i h) to w_i. */
 
+/* The kernels of the sensitivity route take n and n_dir as arguments and
+ * are inlined twice: once with n = n_dir = 2 (depot and central with two
+ * random effects, the commonest population model: a population fit runs
+ * them for every observation of every inner step), where the compiler
+ * unrolls every loop, and once for any size. The same operations in the
+ * same order, so the same bits (test_solve_sens: two directions
+ * against the general copy run with a third). */
+#define KERNEL __attribute__((always_inline))
+#define TWO_BY_TWO(e) ((e)->n == 2 && (e)->n_dir == 2)
+
 static int reserve_dir(rkin_expath *e, size_t n_dir)
 {
   size_t n = e->n, no = e->n_out ? e->n_out : 1;
@@ -1040,12 +1050,13 @@ static double dd2(double a, double b, double h, double phi_ab, double p_a,
  * constant input s = V^-1 rate (g->sr, has_rate: any non-zero) and, when
  * drate is not NULL, V^-1 drate (e->dsr): once per advance, not per
  * output time (the state stays in eigen-coordinates between them). */
-static void sens_to_eig(rkin_expath *e, const double *y, const double *S,
-                        const double *rate, int has_rate,
-                        const double *drate)
+static inline KERNEL void sens_to_eig_n(rkin_expath *e, const double *y,
+                                        const double *S, const double *rate,
+                                        int has_rate, const double *drate,
+                                        size_t n, size_t nd)
 {
   eig_ws *g = &e->eg;
-  size_t n = e->n, nd = e->n_dir, i, j, d;
+  size_t i, j, d;
   for (i = 0; i < n; i++) {
     const double *row = g->Vir + i * n;
     double w = 0, r = 0;
@@ -1063,12 +1074,24 @@ static void sens_to_eig(rkin_expath *e, const double *y, const double *S,
   }
 }
 
+static void sens_to_eig(rkin_expath *e, const double *y, const double *S,
+                        const double *rate, int has_rate,
+                        const double *drate)
+{
+  if (TWO_BY_TWO(e))
+    sens_to_eig_n(e, y, S, rate, has_rate, drate, 2, 2);
+  else
+    sens_to_eig_n(e, y, S, rate, has_rate, drate, e->n, e->n_dir);
+}
+
 /* The eigen-coordinates carried over h > 0 (see sens_to_eig): the
  * derivatives of the input rates add ds_i h phi1(l_i h) to sigma_i. */
-static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
+static inline KERNEL void sens_step_n(rkin_expath *e, double h,
+                                      int has_rate, int drate, size_t n,
+                                      size_t nd)
 {
   eig_ws *g = &e->eg;
-  size_t n = e->n, nd = e->n_dir, i, j, d;
+  size_t i, j, d;
   double *ph = e->phi, *ps = e->psi, *pw = e->pw;
   for (i = 0; i < n; i++) {
     double a = g->lr[i] * h, em1, p1, p2;
@@ -1116,13 +1139,23 @@ static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
     g->wr[i] = g->iwr[i] * g->wr[i] + (has_rate ? g->sr[i] * g->yint[i] : 0);
 }
 
+static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
+{
+  if (TWO_BY_TWO(e))
+    sens_step_n(e, h, has_rate, drate, 2, 2);
+  else
+    sens_step_n(e, h, has_rate, drate, e->n, e->n_dir);
+}
+
 /* y and S back from eigen-coordinates; after h (for the message). */
-static int sens_from_eig(rkin_expath *e, double h, double *restrict y,
-                         double *restrict S, rkin_err *err)
+static inline KERNEL int sens_from_eig_n(rkin_expath *e, double h,
+                                         double *restrict y,
+                                         double *restrict S, rkin_err *err,
+                                         size_t n, size_t nd)
 {
   const double *restrict V = e->eg.Vr, *restrict w = e->eg.wr;
   const double *restrict sig = e->sig;
-  size_t n = e->n, nd = e->n_dir, i, j, d;
+  size_t i, j, d;
   for (i = 0; i < n; i++) {
     const double *row = V + i * n;
     double v = 0;
@@ -1144,6 +1177,13 @@ static int sens_from_eig(rkin_expath *e, double h, double *restrict y,
                           rkin_model_name(e->m));
   }
   return RKIN_OK;
+}
+
+static int sens_from_eig(rkin_expath *e, double h, double *y, double *S,
+                         rkin_err *err)
+{
+  if (TWO_BY_TWO(e)) return sens_from_eig_n(e, h, y, S, err, 2, 2);
+  return sens_from_eig_n(e, h, y, S, err, e->n, e->n_dir);
 }
 
 int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,

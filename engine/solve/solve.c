@@ -327,10 +327,27 @@ static void emit_sens_cv(rkin_solver *s, size_t k, const double *y)
     }
 }
 
+/* dst = C S + dC y: linear outputs' sensitivities (exact path). Inlined
+ * twice, as exact_path.c's kernels: with n = nd = 2 the compiler unrolls
+ * the loops (same operations, same order, same bits). */
+static inline __attribute__((always_inline)) void
+dout_linear(const double *C, const double *dC, const double *S,
+            const double *y, double *dst, size_t n, size_t nd, size_t no)
+{
+  size_t o, j, d;
+  for (o = 0; o < no; o++)
+    for (d = 0; d < nd; d++) {
+      double t = 0;
+      for (j = 0; j < n; j++)
+        t += C[o * n + j] * S[j * nd + d] + dC[(d * no + o) * n + j] * y[j];
+      dst[o * nd + d] = t;
+    }
+}
+
 /* Sensitivities of the states and outputs at output k. */
 static void emit_sens(rkin_solver *s, size_t k, const double *y)
 {
-  size_t n = s->n, nd = s->n_dir, no = s->n_out, o, j, d;
+  size_t n = s->n, nd = s->n_dir, no = s->n_out;
   if (s->dy) memcpy(s->dy + k * n * nd, s->S, n * nd * sizeof *s->S);
   if (s->dout && no && s->use_cv) {
     emit_sens_cv(s, k, y);
@@ -340,14 +357,10 @@ static void emit_sens(rkin_solver *s, size_t k, const double *y)
     const double *C = rkin_expath_output_matrix(s->ex);
     const double *dC = rkin_expath_doutput(s->ex);
     double *dst = s->dout + k * no * nd;
-    for (o = 0; o < no; o++)
-      for (d = 0; d < nd; d++) {
-        double t = 0;
-        for (j = 0; j < n; j++)
-          t += C[o * n + j] * s->S[j * nd + d]
-               + dC[(d * no + o) * n + j] * y[j];
-        dst[o * nd + d] = t;
-      }
+    if (n == 2 && nd == 2)
+      dout_linear(C, dC, s->S, y, dst, 2, 2, no);
+    else
+      dout_linear(C, dC, s->S, y, dst, n, nd, no);
   }
 }
 

@@ -91,6 +91,64 @@ static void test_bateman(double ka, const char *what)
   rkin_model_free(m);
 }
 
+/* The unrolled kernels for 2 states and 2 directions (exact_path.c,
+ * solve.c) against the general ones, which a third direction selects:
+ * every direction is carried by its own operations, so the first two of
+ * three must equal the two alone to the bit, states, outputs and both
+ * sensitivities, for a bolus then an infusion (the input's divided
+ * differences), eigenvalues far apart and close (phi1 branch). */
+static void test_two_by_two(double ka, const char *what)
+{
+  static const double times[] = {0.25, 1, 3.5, 6, 7, 9, 12, 24};
+  static const double dir[9] = {1, 0.5, 0, 0, 1, -0.3, 0.2, 0, 1};
+  rkin_model *m = theoph_model();
+  rkin_solver *s = rkin_solver_new(m, NULL, NULL);
+  rkin_dosing *d = bolus(0, 320, 0, 0);
+  double p[3] = {ka, 2.8, 32}, out[2][8], y[2][16], dout[2][24], dy[2][48];
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_dose inf;
+  rkin_err err;
+  size_t k, j, diff = 0;
+  int rc = 0, nd;
+  memset(&inf, 0, sizeof inf);
+  inf.time = 6;
+  inf.amount = 100;
+  inf.cmt = 1;
+  inf.rate = 50;
+  rkin_dosing_add(d, &inf, NULL);
+  memset(&rq, 0, sizeof rq);
+  rq.t1 = 24;
+  rq.params = p;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 8;
+  for (nd = 2; nd <= 3 && !rc; nd++) {
+    memset(&rs, 0, sizeof rs);
+    rs.out = out[nd - 2];
+    rs.y = y[nd - 2];
+    rc = rkin_solver_run_sens(s, &rq, dir, (size_t)nd, &rs, dy[nd - 2],
+                              dout[nd - 2], &err);
+  }
+  ok(rc == 0, "%s: runs with 2 and 3 directions (%s)", what,
+     rc ? err.msg : "ok");
+  for (k = 0; !rc && k < 8; k++) {
+    diff += out[0][k] != out[1][k];
+    for (j = 0; j < 2; j++) {
+      diff += y[0][k * 2 + j] != y[1][k * 2 + j];
+      diff += dout[0][k * 2 + j] != dout[1][k * 3 + j];
+      diff += dy[0][(k * 2) * 2 + j] != dy[1][(k * 2) * 3 + j];
+      diff += dy[0][(k * 2 + 1) * 2 + j] != dy[1][(k * 2 + 1) * 3 + j];
+    }
+  }
+  ok(!rc && diff == 0, "%s: 2 states x 2 directions (unrolled kernels) "
+     "equal the general kernels' first two of 3 directions to the bit "
+     "(%zu of 72 values differ)", what, diff);
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
 /* Two boluses and a direction mixing parameters: by superposition the
  * sensitivity is the sum of both doses' Bateman derivatives. */
 static void test_two_doses(void)
@@ -666,6 +724,8 @@ int main(void)
   test_bateman(1.5, "ka 1.5 (eigenvalues far apart)");
   test_bateman(0.0925, "ka 0.0925, ke 0.0875 (phi1 branch)");
   test_two_doses();
+  test_two_by_two(1.5, "2 x 2 kernels, ka 1.5");
+  test_two_by_two(0.0925, "2 x 2 kernels, ka 0.0925 (phi1 branch)");
   test_nonlinear_outputs();
   test_vs_fd(p_far, 0, "3 states + decay");
   test_vs_fd(p_close, 0, "3 states, close eigenvalues");
