@@ -110,8 +110,7 @@ static int eval_add(double a, double y, double f, double s, rkin_res_obs *o)
   double V = a * a, sd, r, c_m, q, t;
   if (!isfinite(s) || !(V > 0)) return RKIN_ERANGE; /* a^2 + 0 s^2 */
   sd = sqrt(V);
-  if (!isfinite(sd)) return RKIN_ENONFINITE;  /* V_s = 2 sd 0 */
-  V = sd * sd;
+  V = sd * sd;     /* infinite: so is c, as the general route's V_s */
   r = y - f;
   c_m = -2 * r / V;
   q = 1 / V - r * r / (V * V);
