@@ -716,9 +716,15 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
                                "not converge in %d evaluations (last "
                                "estimates kept)", o.n_eval);
   } else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED) {
+    const char *why = nlopt_get_errmsg(opt);
     fit->status = rkin_err_set(&fit->err, RKIN_EOPTIM, "population fit: "
-                               "NLopt BOBYQA failed: %s",
-                               nlopt_result_to_string(r));
+                               "NLopt BOBYQA failed: %s (%s)%s",
+                               nlopt_result_to_string(r), why ? why :
+                               "no reason given", r == NLOPT_INVALID_ARGS
+                               ? ": the bounds of a free theta must be at "
+                               "least 0.2 x its initial value apart (the "
+                               "first step is 0.1 x it each way); widen "
+                               "them or fix the theta" : "");
   }
   x_to_params(&o, o.xbest);
   rc = RKIN_OK;

@@ -1,0 +1,198 @@
+/* test_errmsg_popnum.c - numerical and set-up failures of population fits
+ * (engine/pop: the FO / FOCE objective terms, Omega, endpoints, the
+ * residual variance, expression-built parameters, NLopt), provoked with
+ * models and data that make them fail, their text asserted and the
+ * failure checked to lose nothing: an error code, no NaN passed on as a
+ * result (issue 22 item 3). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/expr.h"
+#include "core/init.h"
+#include "core/model.h"
+#include "pop/data.h"
+#include "pop/popest.h"
+#include "../tap.h"
+
+static rkin_err err;
+
+#define BAD(call, code, part, what)                                       \
+  do {                                                                    \
+    rkin_err_clear(&err);                                                 \
+    is_int((long)(call), (long)(code), "%s", what);                       \
+    like(err.msg, part, "... message: %s", part);                         \
+  } while (0)
+
+/* f = theta * exp(eta) * scale, scale from ud (1 when NULL) */
+static int psi_exp(const double *th, const double *eta, const double *cov,
+                   double *psi, void *ud, rkin_err *e)
+{
+  (void)cov;
+  (void)ud;
+  (void)e;
+  psi[0] = th[0] * exp(eta[0]);
+  return 0;
+}
+
+static int pred_scaled(const rkin_data_subject *s, const double *psi,
+                       double *f, void *ud, rkin_err *e)
+{
+  size_t k;
+  double sc = ud ? *(const double *)ud : 1;
+  (void)e;
+  for (k = 0; k < s->n_obs; k++) f[k] = psi[0] * sc;
+  return 0;
+}
+
+/* f = psi + offset: df/deta stays about 1 however large f is */
+static int pred_offset(const rkin_data_subject *s, const double *psi,
+                       double *f, void *ud, rkin_err *e)
+{
+  size_t k;
+  (void)e;
+  for (k = 0; k < s->n_obs; k++) f[k] = psi[0] + *(const double *)ud;
+  return 0;
+}
+
+static rkin_data *parse(const char *txt, const rkin_data_opts *o)
+{
+  rkin_data *d = rkin_data_parse(txt, strlen(txt), "n.csv", o, &err);
+  if (!d) ok(0, "dataset: %s", err.msg);
+  return d;
+}
+
+static void base_model(rkin_popmodel *pm, const double *th, const double *om,
+                       const double *sg)
+{
+  memset(pm, 0, sizeof *pm);
+  pm->predict = pred_scaled;
+  pm->indiv = psi_exp;
+  pm->n_psi = 1;
+  pm->n_theta = 1;
+  pm->theta_init = th;
+  pm->n_eta = 1;
+  pm->omega_init = om;
+  pm->res = RKIN_RES_ADD;
+  pm->sigma_init = sg;
+}
+
+/* The FO objective term of a subject whose squared residual overflows:
+ * log det C + r' C^-1 r is +inf and must be refused, not summed. */
+static void test_fo_terms(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1\n1,3,1\n2,1,2\n2,2,1\n";
+  static const double th[1] = {1}, om[1] = {0.1}, sg[1] = {1};
+  static const double th_big[1] = {1e10}, om1[1] = {1}, sg_tiny[1] = {1e-10};
+  double huge = 1e200, big = 9e153, ofv = 0, ofv_i[2] = {0, 0};
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.predict_ud = &huge;
+  rkin_popfit_opts_default(&o);
+  o.method = RKIN_POP_FO;
+  o.threads = 1;
+  /* additive error: V = 1 whatever f, the squared residual overflows */
+  BAD(rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, ofv_i, &err),
+      RKIN_ENONFINITE, "subject ID 1 (line 2): prediction 1e+200: the "
+      "observation's likelihood is not finite", "FO: a residual of 1e200 "
+      "(r^2 overflows)");
+  ok(!(isinf(ofv) && ofv > 0), "... no infinite objective handed back "
+     "(%g)", ofv);
+  /* each r^2 = 8.1e307 (and 2 r^2) is finite, the sum of 3 is not */
+  pm.predict = pred_offset;
+  pm.predict_ud = &big;
+  ofv = 0;
+  BAD(rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, ofv_i, &err),
+      RKIN_ENONFINITE, "subject ID 1: objective term is not finite",
+      "FO: three residuals of 9e153 (their r'C^-1r overflows)");
+  ok(isfinite(ofv), "... no infinite objective handed back (%g)", ofv);
+  /* Two observations with the same df/deta = 1e10 and V = 1e-20: C =
+   * 1e20 [1 1; 1 1] + 1e-20 I is singular in doubles. */
+  base_model(&pm, th_big, om1, sg_tiny);
+  BAD(rkin_popest_ofv(&pm, d, &o, th_big, om1, sg_tiny, &ofv, NULL, NULL,
+                      &err), RKIN_ENONFINITE, "subject ID 1: marginal "
+      "covariance G Omega G' + V is not positive definite",
+      "FO: a marginal covariance singular in doubles");
+  /* proportional error, prediction 0: V = (b f)^2 = 0 */
+  {
+    double zero = 0;
+    base_model(&pm, th, om, sg);
+    pm.res = RKIN_RES_PROP;
+    pm.predict_ud = &zero;
+    BAD(rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err),
+        RKIN_ERANGE, "subject ID 1 (line 2): prediction 0: the residual "
+        "variance is not > 0", "proportional error, prediction 0");
+  }
+  rkin_data_free(d);
+}
+
+/* Omega given to the objective: symmetric and positive definite. */
+static void test_omega(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1\n2,1,2\n2,2,1\n";
+  static const double th[1] = {1}, sg[1] = {1};
+  static const double asym[4] = {0.1, 0.01, 0.02, 0.1};
+  static const double npd[4] = {0.1, 0.2, 0.2, 0.1};
+  rkin_popmodel pm;
+  rkin_popfit fit;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, asym, sg);
+  pm.n_eta = 2;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "population model: omega is not symmetric: (1,2) = 0.01 but (2,1) = 0.02",
+      "fit: an asymmetric omega_init");
+  rkin_popfit_free(&fit);
+  pm.omega_init = npd;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "population model: omega is not positive definite (expected variances > 0 and "
+      "|correlations| < 1)", "fit: omega_init with correlation 2");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+/* NLopt's BOBYQA refuses bounds narrower than twice its first step. */
+static void test_bobyqa(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1.2\n2,1,0.9\n2,2,1\n";
+  static const double th[1] = {1}, om[1] = {0.1}, sg[1] = {0.2};
+  static const double lo[1] = {0.99}, hi[1] = {1.01};
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit fit;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.theta_lower = lo;
+  pm.theta_upper = hi;
+  rkin_popfit_opts_default(&o);
+  o.method = RKIN_POP_FO;
+  o.threads = 1;
+  o.covariance = 0;
+  is_int(rkin_popfit_run(&pm, d, &o, &fit, &err), 0, "narrow bounds: the "
+         "fit runs");
+  is_int(fit.status, RKIN_EOPTIM, "... and fails");
+  diag("%s", fit.err.msg);
+  like(fit.err.msg, "population fit: NLopt BOBYQA failed: INVALID_ARGS "
+       "(insufficient space between the bounds: 1.01 - 0.99 < 0.2): the "
+       "bounds of a free theta must be at least 0.2 x its initial value "
+       "apart", "... message says why and what to change");
+  like(fit.cov_err.msg, "covariance step not run", "... covariance step "
+       "not run (covariance = 0)");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+int main(void)
+{
+  rkin_init();
+  test_fo_terms();
+  test_omega();
+  test_bobyqa();
+  done_testing();
+  return exit_status();
+}
