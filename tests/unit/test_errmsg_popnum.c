@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "pop/data.h"
 #include "pop/popest.h"
+#include "pop/popsim.h"
 #include "../tap.h"
 
 static rkin_err err;
@@ -187,12 +188,204 @@ static void test_bobyqa(void)
   rkin_data_free(d);
 }
 
+/* Individual parameters built from expressions (graph + psi_expr): leaves
+ * theta, eta, covariates only, and a finite value. */
+static void test_expr_psi(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1\n2,1,2\n2,2,1\n";
+  static const double th[1] = {0}, om[1] = {0.1}, sg[1] = {1};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node lg = rkin_expr_unary(g, RKIN_OP_LOG, rkin_expr_param(g, 0));
+  rkin_node st = rkin_expr_state(g, 0), far = rkin_expr_param(g, 5);
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_popfit fit;
+  double ofv = 0;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.indiv = NULL;
+  pm.graph = g;
+  pm.psi_expr = &st;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "population model: the expression of individual parameter 1 uses a "
+      "state or time (expected theta, eta and covariates only)",
+      "expression psi: a state");
+  rkin_popfit_free(&fit);
+  pm.psi_expr = &far;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "population model: the expression of individual parameter 1 uses "
+      "parameter leaf 5 (expected < 2: theta, eta, covariates)",
+      "expression psi: a leaf beyond theta, eta and covariates");
+  rkin_popfit_free(&fit);
+  /* psi = log(theta) + eta at theta = 0 */
+  lg = rkin_expr_binary(g, RKIN_OP_ADD, lg, rkin_expr_param(g, 1));
+  pm.psi_expr = &lg;
+  rkin_popfit_opts_default(&o);
+  o.method = RKIN_POP_FO;
+  o.threads = 1;
+  BAD(rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err),
+      RKIN_ENONFINITE, "subject ID 1: individual parameter psi[0] = -inf is not "
+      "finite", "expression psi: log of theta = 0");
+  rkin_data_free(d);
+  rkin_graph_free(g);
+}
+
+/* A covariate the parameters use, blank on every record of a subject. */
+static void test_cov_missing(void)
+{
+  const char *txt = "ID,TIME,DV,WT\n1,1,1,70\n1,2,1,70\n2,1,2,\n2,2,1,\n";
+  static const double th[1] = {1}, om[1] = {0.1}, sg[1] = {1};
+  static const char *cn[1] = {"WT"};
+  rkin_popmodel pm;
+  rkin_popfit fit;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.n_cov = 1;
+  pm.cov_names = cn;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "subject ID 2 (line 4): covariate WT is missing on all its records",
+      "a covariate blank for a whole subject");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+/* IOV: the occasion column holds integers. */
+static void test_iov_occ(void)
+{
+  const char *txt = "ID,TIME,DV,OCC\n1,1,1,1\n1,2,1,1.5\n2,1,2,1\n2,2,1,2\n";
+  static const double th[1] = {1}, om[1] = {0.1}, sg[1] = {1};
+  static const int occ[1] = {1};
+  rkin_popmodel pm;
+  rkin_popfit fit;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.eta_occ = occ;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "n.csv:3: column 4 (OCC): occasion 1.5 of subject ID 1 is not an "
+      "integer (IOV: an integer occasion index on every record)",
+      "IOV: occasion 1.5");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+/* Simulation from a fit: a proportional error at a prediction of 0 has no
+ * residual SD to draw from. */
+static void test_sim_sd(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1\n2,1,2\n2,2,1\n";
+  static const double th[1] = {1}, om[1] = {0.1}, sg[1] = {0.2};
+  double zero = 0;
+  rkin_popmodel pm;
+  rkin_popsim_opts so;
+  rkin_popsim out;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.res = RKIN_RES_PROP;
+  pm.predict_ud = &zero;
+  memset(&so, 0, sizeof so);
+  so.n_rep = 2;
+  so.theta = th;
+  so.omega = om;
+  so.sigma = sg;
+  BAD(rkin_popsim_run(&pm, d, &so, &out, &err), RKIN_ERANGE,
+      "replicate 1: subject ID 1 (line 2): prediction 0: the residual SD is "
+      "not > 0 and finite", "simulation: proportional error at f = 0");
+  rkin_popsim_free(&out);
+  rkin_data_free(d);
+}
+
+/* Endpoints of a model fit: each names an output or a state of the model,
+ * all of one kind; a record's DVID selects one of them. */
+static void test_endpoints(void)
+{
+  static const char *states[] = {"A"}, *params[] = {"k"};
+  static const char *outs[] = {"C", "D", "E"};
+  static const char *onames[] = {"C", "D", "E"};
+  static const double values[] = {0.1};
+  static const double th[1] = {0.1}, om[1] = {0.1}, sg[1] = {1};
+  const char *txt = "ID,TIME,AMT,DV,EVID,CMT,DVID\n1,0,100,.,1,A,.\n"
+                    "1,1,.,90,0,.,1\n1,2,.,80,0,.,3\n";
+  rkin_graph *g = rkin_graph_new();
+  rkin_node k = rkin_expr_param(g, 0), a = rkin_expr_state(g, 0);
+  rkin_node dd = rkin_expr_unary(g, RKIN_OP_NEG,
+                                 rkin_expr_binary(g, RKIN_OP_MUL, k, a));
+  rkin_node oe[3];
+  rkin_model_spec sp = {0};
+  rkin_model *m;
+  rkin_popmodel pm;
+  rkin_popfit fit;
+  rkin_pop_endpoint ep[2] = {{.output = 0, .res = RKIN_RES_ADD,
+                              .sigma_init = sg},
+                             {.output = 1, .res = RKIN_RES_ADD,
+                              .sigma_init = sg}};
+  rkin_data_opts dop;
+  rkin_data *d;
+  oe[0] = oe[1] = oe[2] = a;
+  sp.name = "one";
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &dd;
+  sp.n_params = 1;
+  sp.params = params;
+  sp.values = values;
+  sp.n_outputs = 3;
+  sp.outputs = outs;
+  sp.output_expr = oe;
+  if (!(m = rkin_model_new(&sp, g, &err))) {
+    ok(0, "endpoint model (%s)", err.msg);
+    return;
+  }
+  memset(&dop, 0, sizeof dop);
+  dop.n_states = 1;
+  dop.state_names = states;
+  dop.n_outputs = 3;
+  dop.output_names = onames;
+  d = parse(txt, &dop);
+  if (!d) {
+    rkin_model_free(m);
+    return;
+  }
+  base_model(&pm, th, om, sg);
+  pm.predict = NULL;
+  pm.indiv = psi_exp;
+  pm.model = m;
+  pm.n_endpoints = 2;
+  pm.endpoints = ep;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "subject ID 1 (line 4): the record observes output 3 (DVID / CMT), "
+      "which no endpoint of the fit predicts", "endpoints: a record of "
+      "DVID 3 when the endpoints observe outputs 1 and 2");
+  rkin_popfit_free(&fit);
+  ep[1].output = 7;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "population model: endpoint 2 observes 7, not an output (0 .. 3 - 1) "
+      "or a state (-1 .. -1) of model 'one'", "endpoints: output 7 of 3");
+  rkin_popfit_free(&fit);
+  ep[1].output = -1;
+  BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+      "population model: endpoint 2 observes a state but endpoint 1 an "
+      "output: the endpoints must all be model outputs or all states",
+      "endpoints: an output and a state");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
   test_fo_terms();
   test_omega();
   test_bobyqa();
+  test_expr_psi();
+  test_cov_missing();
+  test_iov_occ();
+  test_sim_sd();
+  test_endpoints();
   done_testing();
   return exit_status();
 }
