@@ -15,6 +15,7 @@
 #include "pop/data.h"
 #include "pop/popest.h"
 #include "pop/popsim.h"
+#include "pop/saem.h"
 #include "../tap.h"
 
 static rkin_err err;
@@ -375,6 +376,67 @@ static void test_endpoints(void)
   rkin_model_free(m);
 }
 
+/* SAEM: a subject's likelihood that overflows (three squared residuals of
+ * 8.1e307), and a chained method with more endpoints than it holds. */
+static void test_saem(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1\n1,3,1\n2,1,2\n2,2,1\n2,3,1\n";
+  static const double th[1] = {1}, om[1] = {0.1}, sg[1] = {1};
+  double big = 9e153;
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_saem_opts sa;
+  rkin_popfit fit;
+  int rc;
+  rkin_data *d = parse(txt, NULL);
+  if (!d) return;
+  base_model(&pm, th, om, sg);
+  pm.predict = pred_offset;
+  pm.predict_ud = &big;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  rkin_saem_opts_default(&sa);
+  sa.burn = 2;
+  sa.iter = 2;
+  rkin_err_clear(&err);
+  rc = rkin_popfit_saem(&pm, d, &o, &sa, &fit, NULL, &err);
+  ok(rc != 0 || fit.status != 0, "SAEM: an overflowing likelihood fails "
+     "(rc %d, status %d)", rc, fit.status);
+  is_int(fit.status, RKIN_ENONFINITE, "... status: not finite");
+  like(fit.err.msg, "subject ID 1: likelihood is not finite", "... message "
+       "names the subject");
+  rkin_popfit_free(&fit);
+  {
+    static rkin_pop_endpoint ep[65];
+    const char *t2 = "ID,TIME,DV,DVID\n1,1,1,1\n1,2,1.2,1\n2,1,0.9,1\n"
+                     "2,2,1.1,1\n";
+    rkin_data *d2 = parse(t2, NULL);
+    size_t e;
+    if (!d2) return;
+    for (e = 0; e < 65; e++) {
+      ep[e].output = 0;
+      ep[e].res = RKIN_RES_ADD;
+      ep[e].sigma_init = sg;
+    }
+    base_model(&pm, th, om, sg);
+    pm.n_endpoints = 65;
+    pm.endpoints = ep;
+    sa.then = RKIN_POP_FOCEI;
+    sa.imp_samples = 0;
+    rkin_err_clear(&err);
+    rc = rkin_popfit_saem(&pm, d2, &o, &sa, &fit, NULL, &err);
+    is_int(rc, RKIN_EINVAL, "SAEM then FOCE-I with 65 endpoints fails");
+    is_int(fit.status, RKIN_EINVAL, "... the fit is marked failed");
+    like(err.msg, "SAEM: 65 endpoints, but a chained method (then) takes at "
+         "most 64", "... message says the limit");
+    like(fit.err.msg, "SAEM: 65 endpoints", "... also in the fit");
+    is_int(fit.n_eval, 0, "... refused before SAEM runs");
+    rkin_popfit_free(&fit);
+    rkin_data_free(d2);
+  }
+  rkin_data_free(d);
+}
+
 int main(void)
 {
   rkin_init();
@@ -386,6 +448,7 @@ int main(void)
   test_iov_occ();
   test_sim_sd();
   test_endpoints();
+  test_saem();
   done_testing();
   return exit_status();
 }
