@@ -16,6 +16,7 @@
 #include "pop/popest.h"
 #include "pop/popsim.h"
 #include "pop/saem.h"
+#include "pop/vpop.h"
 #include "../tap.h"
 
 static rkin_err err;
@@ -437,6 +438,107 @@ static void test_saem(void)
   rkin_data_free(d);
 }
 
+/* Virtual populations (engine/pop/vpop.c, vpop_pop.c) on dA/dt = -k A
+ * with a second parameter v, and a function y = log(x) of one input. */
+static rkin_model *two_param_model(void)
+{
+  static const char *states[] = {"A"}, *params[] = {"k", "v"};
+  static const double values[] = {0.1, 2};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node d = rkin_expr_unary(
+    g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_param(g, 0),
+                                     rkin_expr_state(g, 0)));
+  rkin_model_spec sp = {0};
+  sp.name = "two";
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &d;
+  sp.n_params = 2;
+  sp.params = params;
+  sp.values = values;
+  return rkin_model_new(&sp, g, &err);
+}
+
+static rkin_model *log_fn(void)
+{
+  static const char *params[] = {"x"}, *outs[] = {"y"}, *st[] = {"u"};
+  static const double values[] = {1};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node y = rkin_expr_unary(g, RKIN_OP_LOG, rkin_expr_param(g, 0));
+  rkin_node z = rkin_expr_const(g, 0);
+  rkin_model_spec sp = {0};
+  sp.name = "f";
+  sp.n_states = 1;     /* ignored: a model needs one */
+  sp.states = st;
+  sp.deriv = &z;
+  sp.n_params = 1;
+  sp.params = params;
+  sp.values = values;
+  sp.n_outputs = 1;
+  sp.outputs = outs;
+  sp.output_expr = &y;
+  return rkin_model_new(&sp, g, &err);
+}
+
+static void test_vpop(void)
+{
+  rkin_model *m = two_param_model(), *f = log_fn();
+  static const double neg[2] = {-1, 2}, cv[2] = {0.3, 0};
+  static const double asym[4] = {0.1, 0.01, 0.02, 0.1};
+  static const double wide[4] = {4, 0, 0, 4}, th_big[2] = {1e308, 2};
+  static const double th_zero[2] = {0, 2};
+  static const char *cn[1] = {"W"};
+  static const size_t arg0[1] = {0}, out5[1] = {5}, out0[1] = {0};
+  double par[2 * 50], cov_nan[1] = {NAN};
+  rkin_pop_spec ps;
+  if (!m || !f) {
+    ok(0, "vpop models (%s)", err.msg);
+    rkin_model_free(m);
+    rkin_model_free(f);
+    return;
+  }
+  BAD(rkin_vpop_sample(m, neg, cv, 1, 3, par, &err), RKIN_EINVAL,
+      "cohort: parameter 'k' has cv 0.3, so its typical value must be > 0 "
+      "for log-normal variability (got -1)", "cohort: cv on a negative k");
+  memset(&ps, 0, sizeof ps);
+  ps.model = m;
+  ps.omega = asym;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL, "population: omega is not "
+      "symmetric: [k][v] = 0.01 but [v][k] = 0.02", "population: an "
+      "asymmetric omega");
+  /* k = 1e308 exp(eta), eta of SD 2: some patient's k overflows */
+  ps.omega = wide;
+  ps.theta = th_big;
+  ps.threads = 1;
+  BAD(rkin_pop_sample(&ps, 7, 50, NULL, par, NULL, NULL, &err),
+      RKIN_ENONFINITE, "parameter 'k' is not finite (theta 1e+308, eta ",
+      "population: k overflows");
+  ps.omega = NULL;
+  ps.theta = th_zero;
+  ps.n_cov = 1;
+  ps.cov_names = cn;
+  BAD(rkin_pop_sample(&ps, 7, 1, NULL, par, NULL, NULL, &err), RKIN_EINVAL,
+      "population: covariate 'W' has no distribution to sample from (give it "
+      "one, or read the covariates from a table)", "population: a covariate "
+      "without a distribution or a table");
+  BAD(rkin_pop_sample(&ps, 7, 1, cov_nan, par, NULL, NULL, &err),
+      RKIN_EINVAL, "covariate 'W' is not a finite number",
+      "population: a NaN covariate in the table");
+  ps.n_cov = 0;
+  ps.individual.fn = f;
+  ps.individual.arg = arg0;
+  ps.individual.out = out5;
+  BAD(rkin_pop_check(&ps, &err), RKIN_EINVAL, "population: individual: "
+      "output 'y' writes target 5 of 2", "population: an output past the "
+      "parameters");
+  ps.individual.out = out0;
+  BAD(rkin_pop_sample(&ps, 7, 1, NULL, par, NULL, NULL, &err),
+      RKIN_ENONFINITE, "the individual function returns a non-finite 'y' "
+      "(inputs: x = 0)", "population: log of theta 0");
+  rkin_model_free(f);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
@@ -449,6 +551,7 @@ int main(void)
   test_sim_sd();
   test_endpoints();
   test_saem();
+  test_vpop();
   done_testing();
   return exit_status();
 }
