@@ -745,10 +745,12 @@ int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
   pop *p;
   int rc;
   *out = NULL;
-  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "%s: NULL result", who);
+  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "%s: NULL result (expected "
+                                "a rkin_popfit to fill)", who);
   memset(fit, 0, sizeof *fit);
   fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
-                                 "step not run");
+                                 "step not run (not asked for, or the fit "
+                                 "stopped before it)");
   p = pop_new(pm, data, opts, err);
   if (!p) {
     fit->status = err ? err->code : RKIN_EINVAL;

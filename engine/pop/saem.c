@@ -1691,7 +1691,8 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   memset(in, 0, sizeof *in);
   memset(&S, 0, sizeof S);
   fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
-                                 "step not run");
+                                 "step not run (not asked for, or the fit "
+                                 "stopped before it)");
   if (so) S.o = *so;
   else rkin_saem_opts_default(&S.o);
   if ((rc = check_opts(&S.o, err))) {

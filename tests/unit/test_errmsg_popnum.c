@@ -184,9 +184,13 @@ static void test_bobyqa(void)
        "(insufficient space between the bounds: 1.01 - 0.99 < 0.2): the "
        "bounds of a free theta must be at least 0.2 x its initial value "
        "apart", "... message says why and what to change");
-  like(fit.cov_err.msg, "covariance step not run", "... covariance step "
-       "not run (covariance = 0)");
+  like(fit.cov_err.msg, "covariance step not run (not asked for, or the "
+       "fit stopped before it)", "... covariance step not run (covariance "
+       "= 0)");
   rkin_popfit_free(&fit);
+  BAD(rkin_popfit_run(&pm, d, &o, NULL, &err), RKIN_EINVAL,
+      "rkin_popfit_run: NULL result (expected a rkin_popfit to fill)",
+      "fit: no result to fill");
   rkin_data_free(d);
 }
 
