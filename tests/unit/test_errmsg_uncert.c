@@ -166,6 +166,30 @@ static void test_chain(void)
         "covariance not positive definite", "Monte Carlo: a recovery "
         "covariance with a negative variance");
   }
+  /* Draws that fail: the share is refused, naming the first's reason. A
+   * relative SD of 0.8 per point draws counts <= 0 (1 + N(0, 0.8) <= 0:
+   * 11 % of points); a recovery curve whose rc_max has SD 1 about 0.9
+   * draws recoveries <= 0 (18 %). */
+  {
+    rkin_unc_point noisy[4];
+    rkin_unc_rc wide = {.p = {0.9, 5, 1.5},
+                        .cov = {1, 0, 0, 0, 1e-6, 0, 0, 0, 1e-6}};
+    size_t i;
+    memcpy(noisy, PT, sizeof noisy);
+    for (i = 0; i < 4; i++) noisy[i].u_extra_rel = 0.8;
+    cb.n = 4;
+    cb.pt = noisy;
+    c = ch; c.cyc = &cb;
+    BAD(rkin_unc_mc(&c, 200, 1, &r, &err), RKIN_EOPTIM, "Monte Carlo: 71 "
+        "of 200 draws failed (fit or a non-positive input), more than 1 %; "
+        "the first: cycle 1 point 2: drawn counts not > 0",
+        "Monte Carlo: noisy counts");
+    is_int((long)r.n_failed, 71, "... the failed draws counted");
+    c = ch; c.meas.rc = &wide;
+    BAD(rkin_unc_mc(&c, 200, 1, &r, &err), RKIN_EOPTIM, "; the first: "
+        "liver: recovery -0.563842 at 1521.33 mL", "Monte Carlo: recoveries "
+        "drawn <= 0");
+  }
 }
 
 static void test_course(void)
