@@ -167,7 +167,7 @@ static void test_steady(void)
   static const double times[1] = {1}, dir[1] = {1};
   rkin_model *m = decay_model(), *c = cbrt_model();
   rkin_solver *s = NULL, *sc = NULL;
-  rkin_dosing *inf = one_dose(0, 10, 1, 0);
+  rkin_dosing *inf = one_dose(0, 10, 1, 0), *huge = one_dose(0, 1e308, 1, 0);
   rkin_solve_req rq;
   rkin_solve_res rs;
   rkin_sens_req sq;
@@ -201,12 +201,20 @@ static void test_steady(void)
   rkin_err_clear(&err);
   ok(rkin_solver_run(s, &rq, &rs, &err) != 0, "constant infusion without "
      "elimination fails: %s", err.msg);
+  /* rate / k = 1e308 / 0.1 overflows */
+  rq.params = p;
+  rq.dosing = huge;
+  BAD(rkin_solver_run(s, &rq, &rs, &err), RKIN_ENONFINITE,
+      "dose record 1: the steady state of state 'A' is not finite",
+      "constant infusion: a steady state past DBL_MAX");
+  rq.dosing = inf;
   rq.params = pc;
   BAD(rkin_solver_run(sc, &rq, &rs, &err), RKIN_ESOLVER,
       "dose record 1: the constant-infusion steady state of model 'cbrt' "
       "did not converge in ", "constant infusion: Newton diverging");
 done:
   rkin_dosing_free(inf);
+  rkin_dosing_free(huge);
   rkin_solver_free(s);
   rkin_solver_free(sc);
   rkin_model_free(m);
