@@ -179,7 +179,6 @@ static void test_bobyqa(void)
   is_int(rkin_popfit_run(&pm, d, &o, &fit, &err), 0, "narrow bounds: the "
          "fit runs");
   is_int(fit.status, RKIN_EOPTIM, "... and fails");
-  diag("%s", fit.err.msg);
   like(fit.err.msg, "population fit: NLopt BOBYQA failed: INVALID_ARGS "
        "(insufficient space between the bounds: 1.01 - 0.99 < 0.2): the "
        "bounds of a free theta must be at least 0.2 x its initial value "
@@ -543,6 +542,75 @@ static void test_vpop(void)
   rkin_model_free(m);
 }
 
+/* psi and d psi / d eta from expressions (psi_deta: the tape of both) on
+ * a model's exact path: psi = theta + eta at theta = 0 is finite, the
+ * derivative given as log(theta) is not; predict_grad then takes central
+ * differences, as after any failure of the sensitivity path. */
+static void test_psi_deta(void)
+{
+  static const char *states[] = {"A"}, *params[] = {"k"};
+  static const double values[] = {0.1};
+  static const double th[1] = {0}, om[1] = {0.1}, sg[1] = {1};
+  const char *txt = "ID,TIME,AMT,DV,EVID,CMT\n1,0,100,.,1,A\n1,1,.,90,0,.\n"
+                    "1,2,.,80,0,.\n2,0,100,.,1,A\n2,1,.,91,0,.\n";
+  rkin_graph *mg = rkin_graph_new(), *g = rkin_graph_new();
+  rkin_node dd = rkin_expr_unary(
+    mg, RKIN_OP_NEG, rkin_expr_binary(mg, RKIN_OP_MUL,
+                                      rkin_expr_param(mg, 0),
+                                      rkin_expr_state(mg, 0)));
+  rkin_node psi = rkin_expr_binary(g, RKIN_OP_ADD, rkin_expr_param(g, 0),
+                                   rkin_expr_param(g, 1));
+  /* a derivative given wrong, and not finite: log(theta) */
+  rkin_node dpsi = rkin_expr_unary(g, RKIN_OP_LOG, rkin_expr_param(g, 0));
+  rkin_model_spec sp = {0};
+  rkin_model *m;
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_data_opts dop;
+  rkin_data *d;
+  double ofv = 0;
+  sp.name = "one";
+  sp.n_states = 1;
+  sp.states = states;
+  sp.deriv = &dd;
+  sp.n_params = 1;
+  sp.params = params;
+  sp.values = values;
+  if (!(m = rkin_model_new(&sp, mg, &err))) {
+    ok(0, "psi_deta model (%s)", err.msg);
+    rkin_graph_free(g);
+    return;
+  }
+  memset(&dop, 0, sizeof dop);
+  dop.n_states = 1;
+  dop.state_names = states;
+  if (!(d = parse(txt, &dop))) {
+    rkin_model_free(m);
+    rkin_graph_free(g);
+    return;
+  }
+  base_model(&pm, th, om, sg);
+  pm.predict = NULL;
+  pm.indiv = NULL;
+  pm.model = m;
+  pm.output = -1;
+  pm.graph = g;
+  pm.psi_expr = &psi;
+  pm.psi_deta = &dpsi;
+  rkin_popfit_opts_default(&o);
+  o.method = RKIN_POP_FO;
+  o.threads = 1;
+  /* the sensitivity path's failure falls back to central differences of
+   * psi, which are finite: the objective is computed */
+  rkin_err_clear(&err);
+  is_int(rkin_popest_ofv(&pm, d, &o, th, om, sg, &ofv, NULL, NULL, &err), 0,
+         "psi_deta not finite: finite differences instead (%s)", err.msg);
+  ok(isfinite(ofv), "... a finite objective (%g)", ofv);
+  rkin_data_free(d);
+  rkin_model_free(m);
+  rkin_graph_free(g);
+}
+
 int main(void)
 {
   rkin_init();
@@ -556,6 +624,7 @@ int main(void)
   test_endpoints();
   test_saem();
   test_vpop();
+  test_psi_deta();
   done_testing();
   return exit_status();
 }
