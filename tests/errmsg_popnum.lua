@@ -89,6 +89,13 @@ if pts.column then
 else
   t.skip("patients have no column method", 1)
 end
+-- a cohort of those patients: quantiles are probabilities
+local c = rk.cohort { model = pk, patients = pts, cycles = 1,
+  interval_h = 100, doses = { { time = 0, amount = 100, to = "P" } },
+  tia = { "K" }, progress = false }
+t.raises(function() return c:summary("K", { quantiles = { 0.5, 1.5 } }) end,
+  "c:summary: quantiles[2] must be a probability in [0, 1] (got 1.5",
+  "a quantile of 1.5")
 getmetatable(pop).__gc(pop)
 t.raises(function() pop:sample { n = 1, seed = 1 } end,
   "population already freed", "sampling a freed population")

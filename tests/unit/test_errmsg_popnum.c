@@ -147,7 +147,8 @@ static void test_omega(void)
   base_model(&pm, th, asym, sg);
   pm.n_eta = 2;
   BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
-      "population model: omega is not symmetric: (1,2) = 0.01 but (2,1) = 0.02",
+      "population model: omega is not symmetric: entry (1,2) = 0.01 but (2,1) "
+      "= 0.02",
       "fit: an asymmetric omega_init");
   rkin_popfit_free(&fit);
   pm.omega_init = npd;
