@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/dosing.h"
+#include "core/expr.h"
 #include "core/init.h"
 #include "core/model.h"
 #include "solve/solve.h"
@@ -25,8 +26,16 @@ static rkin_err err;
     like(err.msg, part, "... message: %s", part);                         \
   } while (0)
 
-/* dA/dt = -k A with output lneg = log(-A) (NaN once A > 0). */
+/* dA/dt = -k A with output lneg = log(-A) (NaN once A > 0); *rate (when
+ * not NULL) a node 50 k in its graph, for a modelled infusion rate. */
+static rkin_model *decay_model_r(rkin_node *rate);
+
 static rkin_model *decay_model(void)
+{
+  return decay_model_r(NULL);
+}
+
+static rkin_model *decay_model_r(rkin_node *rate)
 {
   static const char *st[] = {"A"}, *pa[] = {"k"}, *on[] = {"lneg"};
   static const double val[] = {0.1};
@@ -36,6 +45,8 @@ static rkin_model *decay_model(void)
                                 rkin_expr_binary(g, RKIN_OP_MUL, k, a));
   rkin_node o = rkin_expr_unary(g, RKIN_OP_LOG,
                                 rkin_expr_unary(g, RKIN_OP_NEG, a));
+  if (rate)
+    *rate = rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 50), k);
   rkin_model_spec sp;
   memset(&sp, 0, sizeof sp);
   sp.name = "decay";
@@ -221,11 +232,64 @@ done:
   rkin_model_free(c);
 }
 
+/* A steady state whose infusion rate the model gives (RATE = -1, the
+ * modifier R = 50 k): its sensitivities are not implemented. */
+static void test_ss_modelled_rate(void)
+{
+  static const double times[1] = {1}, dir[1] = {1};
+  rkin_node mods[RKIN_MOD_N], rate;
+  rkin_model *m = decay_model_r(&rate);
+  rkin_solver *s = NULL;
+  rkin_dosing *d = one_dose(100, -1, 1, 12);
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_sens_req sq;
+  rkin_sens_res sr;
+  double y[1], dy[1], p[1] = {0.1};
+  size_t k;
+  if (!m) {
+    ok(0, "modelled-rate model: %s", err.msg);
+    goto done;
+  }
+  for (k = 0; k < RKIN_MOD_N; k++) mods[k] = -1;
+  mods[RKIN_MOD_RATE] = rate;
+  if (rkin_model_set_dose_mods(m, mods, &err)) {
+    ok(0, "modelled rate: %s", err.msg);
+    goto done;
+  }
+  s = solver(m, RKIN_PATH_CVODES);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 1;
+  rq.params = p;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 1;
+  rs.y = y;
+  memset(&sq, 0, sizeof sq);
+  memset(&sr, 0, sizeof sr);
+  sq.n_dir = 1;
+  sq.dir = dir;
+  sr.dy = dy;
+  rkin_err_clear(&err);
+  ok(rkin_solver_run(s, &rq, &rs, &err) == 0, "modelled-rate steady state "
+     "runs (%s)", err.msg);
+  BAD(rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err), RKIN_EINVAL,
+      "dose record 1: sensitivities of a steady state with a modelled rate "
+      "or duration are not implemented (use finite differences)",
+      "modelled-rate steady state: sensitivities");
+done:
+  rkin_dosing_free(d);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
   test_decay();
   test_steady();
+  test_ss_modelled_rate();
   done_testing();
   return exit_status();
 }
