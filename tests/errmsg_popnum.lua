@@ -96,6 +96,15 @@ local c = rk.cohort { model = pk, patients = pts, cycles = 1,
 t.raises(function() return c:summary("K", { quantiles = { 0.5, 1.5 } }) end,
   "c:summary: quantiles[2] must be a probability in [0, 1] (got 1.5",
   "a quantile of 1.5")
+-- streamed to a CSV file: the same rule, checked before anything runs
+t.raises(function()
+  return rk.cohort { model = pk, n = 3, seed = 1, cv = 0.3, cycles = 1,
+    interval_h = 100, doses = { { time = 0, amount = 100, to = "P" } },
+    tia = { "K" }, progress = false, csv = tmp .. "/c.csv",
+    quantiles = { -0.5 } }
+end, "rk.cohort: quantiles[1] must be a probability in [0, 1] (got -0.5",
+  "a streamed cohort's quantile of -0.5")
+t.is(t.list_dir(tmp):find("c.csv", 1, true), nil, "... no CSV written")
 getmetatable(pop).__gc(pop)
 t.raises(function() pop:sample { n = 1, seed = 1 } end,
   "population already freed", "sampling a freed population")
