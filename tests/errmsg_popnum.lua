@@ -69,6 +69,30 @@ getmetatable(dc).__gc(dc)
 t.raises(function() return pmc:fit(dc) end, "ec:fit: the dataset was freed",
   "fitting a freed dataset with declared covariates")
 
+-- ------------------------------ more outputs by DVID than a fit can map
+do
+  local names = {}
+  for i = 1, 257 do names[i] = "C" .. i end
+  local many = rk.model { name = "many", states = { "A" },
+    params = { cl = 0.5, v = 5 },
+    ode = function(s, p) return { A = -p.cl / p.v * s.A } end,
+    outputs = function(s, p)
+      local o = {}
+      for i = 1, 257 do o["C" .. i] = s.A * i / p.v end
+      return o
+    end }
+  local dpath = t.write_file(tmp .. "/dvid.csv", "ID,TIME,AMT,DV,DVID\n"
+    .. "1,0,100,.,.\n1,1,.,17,1\n1,2,.,30,2\n2,0,100,.,.\n2,1,.,16,1\n")
+  local pm2 = rk.popest { name = "e2", model = many, observe = { "C1", "C2" },
+    theta = { lCl = -0.7, lV = 1.6 }, omega = { lCl = 0.1 },
+    individual = indiv,
+    error = { C1 = { additive = 1 }, C2 = { additive = 1 } } }
+  local d2 = rk.popest.read(dpath, pm2, { dvid = names })
+  t.raises(function() return pm2:fit(d2, { threads = 1, method = "fo" }) end,
+    "e2:fit: the dataset selects 257 outputs by DVID (at most 256 with "
+    .. "several endpoints)", "257 outputs by DVID")
+end
+
 -- ------------------------------------------------- a virtual population
 local pk = rk.model { name = "pk", states = { "P", "K" },
   params = { kPK = 0.03, kKP = 0.01, kU = 0.5 },
