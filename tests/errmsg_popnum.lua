@@ -126,7 +126,7 @@ t.raises(function()
     interval_h = 100, doses = { { time = 0, amount = 100, to = "P" } },
     tia = { "K" }, progress = false, csv = tmp .. "/c.csv",
     quantiles = { -0.5 } }
-end, "rk.cohort: quantiles[1] must be a probability in [0, 1] (got -0.5",
+end, "rk.cohort: quantiles[1] must be a probability in [0, 1] (got -0.5)",
   "a streamed cohort's quantile of -0.5")
 t.is(t.list_dir(tmp):find("c.csv", 1, true), nil, "... no CSV written")
 getmetatable(pop).__gc(pop)
