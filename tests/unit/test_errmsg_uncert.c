@@ -166,6 +166,13 @@ static void test_chain(void)
         "covariance not positive definite", "Monte Carlo: a recovery "
         "covariance with a negative variance");
   }
+  /* one point for the two parameters of a mono-exponential */
+  cb.n = 1;
+  cb.pt = PT;
+  c = ch; c.cyc = &cb;
+  BAD(rkin_unc_delta(&c, &r, &err), RKIN_EOPTIM, "liver cycle 1: the mono "
+      "fit did not give parameters (not tried: 2 parameters need at least 2 "
+      "points (have 1))", "chain: one point for a mono-exponential");
   /* Draws that fail: the share is refused, naming the first's reason. A
    * relative SD of 0.8 per point draws counts <= 0 (1 + N(0, 0.8) <= 0:
    * 11 % of points); a recovery curve whose rc_max has SD 1 about 0.9
