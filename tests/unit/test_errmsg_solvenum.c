@@ -13,6 +13,7 @@
 #include "core/dosing.h"
 #include "core/expr.h"
 #include "core/init.h"
+#include "core/mevent.h"
 #include "core/model.h"
 #include "solve/solve.h"
 #include "../tap.h"
@@ -284,12 +285,101 @@ done:
   rkin_model_free(m);
 }
 
+/* dA/dt = -0.1 A with n_ev events "A becomes 0 when t >= 5 + k". */
+static rkin_model *event_model(size_t n_ev)
+{
+  static const char *st[] = {"A"}, *pa[] = {"k"};
+  static const double val[] = {0.1};
+  static const int target[1] = {0};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node a = rkin_expr_state(g, 0), k = rkin_expr_param(g, 0);
+  rkin_node d = rkin_expr_unary(g, RKIN_OP_NEG,
+                                rkin_expr_binary(g, RKIN_OP_MUL, k, a));
+  rkin_node zero = rkin_expr_const(g, 0);
+  rkin_model_event ev[2];
+  rkin_model_spec sp;
+  rkin_model *m;
+  size_t e;
+  memset(ev, 0, sizeof ev);
+  for (e = 0; e < n_ev && e < 2; e++) {
+    ev[e].name = e ? "late" : "early";
+    ev[e].trigger = rkin_expr_binary(g, RKIN_OP_GE, rkin_expr_time(g),
+                                     rkin_expr_const(g, 5.0 + (double)e));
+    ev[e].persistent = 1;
+    ev[e].from_trigger = 1;
+    ev[e].delay = -1;
+    ev[e].priority = -1;
+    ev[e].n_assign = 1;
+    ev[e].target = target;
+    ev[e].value = &zero;
+  }
+  memset(&sp, 0, sizeof sp);
+  sp.name = n_ev == 1 ? "one_event" : "two_events";
+  sp.n_states = 1;
+  sp.states = st;
+  sp.deriv = &d;
+  sp.n_params = 1;
+  sp.params = pa;
+  sp.values = val;
+  if (!(m = rkin_model_new(&sp, g, &err))) return NULL;
+  if (rkin_model_set_events(m, ev, n_ev, &err)) {
+    rkin_model_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* Events carried from a run of one model into a run of another. */
+static void test_carry(void)
+{
+  static const double times[1] = {2};
+  rkin_model *m1 = event_model(1), *m2 = event_model(2);
+  rkin_solver *s1 = NULL, *s2 = NULL;
+  rkin_mevcarry *c = rkin_mevcarry_new();
+  rkin_dosing *d = one_dose(100, 0, 0, 0);
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  double y[1], p[1] = {0.1};
+  if (!m1 || !m2 || !c) {
+    ok(0, "event models: %s", err.msg);
+    goto done;
+  }
+  s1 = solver(m1, RKIN_PATH_CVODES);
+  s2 = solver(m2, RKIN_PATH_CVODES);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 2;
+  rq.params = p;
+  rq.dosing = d;
+  rq.times = times;
+  rq.n_times = 1;
+  rq.ev_carry = c;
+  rs.y = y;
+  rkin_err_clear(&err);
+  ok(rkin_solver_run(s1, &rq, &rs, &err) == 0, "one_event: a run carrying "
+     "its events (%s)", err.msg);
+  rq.t0 = 2;
+  rq.t1 = 4;
+  rq.dosing = NULL;
+  BAD(rkin_solver_run(s2, &rq, &rs, &err), RKIN_EINVAL,
+      "model 'two_events': the carried events are of another model (1 "
+      "events, expected 2)", "events carried into another model");
+done:
+  rkin_mevcarry_free(c);
+  rkin_dosing_free(d);
+  rkin_solver_free(s1);
+  rkin_solver_free(s2);
+  rkin_model_free(m1);
+  rkin_model_free(m2);
+}
+
 int main(void)
 {
   rkin_init();
   test_decay();
   test_steady();
   test_ss_modelled_rate();
+  test_carry();
   done_testing();
   return exit_status();
 }
