@@ -48,6 +48,14 @@ static void test_rc(void)
   sbad[3] = 0;
   BAD(rkin_unc_rc_fit(4, v, rc, sbad, &out, &err), RKIN_EINVAL,
       "recovery curve row 4: sd 0, expected > 0", "recovery fit: a zero sd");
+  /* a step from 1e-9 to 1 between 16 and 64 mL: no sigmoid fits */
+  {
+    const double step[4] = {1e-9, 1e-9, 1e-9, 1};
+    BAD(rkin_unc_rc_fit(4, v, step, sd, &out, &err), RKIN_EOPTIM,
+        "recovery curve: the fit of rc_max / (1 + (v50/v)^k) did not "
+        "converge (exceeded max number of iterations)", "recovery fit: a "
+        "step no sigmoid follows");
+  }
   BAD(rkin_unc_volume_voxel(0, 4, &u, &err), RKIN_EINVAL,
       "volume 0 mL, expected > 0", "volume by voxel: a zero volume");
   BAD(rkin_unc_volume_voxel(10, -4, &u, &err), RKIN_EINVAL,
