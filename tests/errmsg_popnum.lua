@@ -120,6 +120,21 @@ local c = rk.cohort { model = pk, patients = pts, cycles = 1,
 t.raises(function() return c:summary("K", { quantiles = { 0.5, 1.5 } }) end,
   "c:summary: quantiles[2] must be a probability in [0, 1] (got 1.5",
   "a quantile of 1.5")
+-- a patient whose covariates were removed after the run
+do
+  local popw = rk.population { model = pk, cv = { kPK = 0.3 },
+    covariates = { WT = { dist = "normal", unit = "kg", mean = 70,
+                          sd = 10 } } }
+  local cw = rk.cohort { model = pk, patients = popw:sample { n = 3,
+    seed = 1 }, cycles = 1, interval_h = 100,
+    doses = { { time = 0, amount = 100, to = "P" } }, tia = { "K" },
+    progress = false }
+  cw.patients[2].cov = nil
+  t.raises(function() cw:write_csv(tmp .. "/w.csv", { covariates = true })
+  end, "c:write_csv: patients[2] has no table 'cov'",
+    "write_csv of covariates a patient lacks")
+  t.is(t.list_dir(tmp):find("w.csv", 1, true), nil, "... no CSV written")
+end
 -- streamed to a CSV file: the same rule, checked before anything runs
 t.raises(function()
   return rk.cohort { model = pk, n = 3, seed = 1, cv = 0.3, cycles = 1,
