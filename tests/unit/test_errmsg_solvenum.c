@@ -373,6 +373,79 @@ done:
   rkin_model_free(m2);
 }
 
+/* dA/dt = -k A + 1e-300 sqrt(A) (NaN below 0), and an event "A becomes -1
+ * when A <= 50": its time moves with k, so a sensitivity run evaluates
+ * the right-hand side just after it, where it is NaN. */
+static void test_event_rhs(void)
+{
+  static const char *st[] = {"A"}, *pa[] = {"k"};
+  static const double val[] = {0.1}, times[1] = {10}, dir[1] = {1};
+  static const int target[1] = {0};
+  rkin_graph *g = rkin_graph_new();
+  rkin_node a = rkin_expr_state(g, 0), k = rkin_expr_param(g, 0);
+  rkin_node d = rkin_expr_binary(
+    g, RKIN_OP_ADD,
+    rkin_expr_unary(g, RKIN_OP_NEG, rkin_expr_binary(g, RKIN_OP_MUL, k, a)),
+    rkin_expr_binary(g, RKIN_OP_MUL, rkin_expr_const(g, 1e-300),
+                     rkin_expr_unary(g, RKIN_OP_SQRT, a)));
+  rkin_node minus1 = rkin_expr_const(g, -1);
+  rkin_model_event ev;
+  rkin_model_spec sp;
+  rkin_model *m;
+  rkin_solver *s = NULL;
+  rkin_dosing *dd = one_dose(100, 0, 0, 0);
+  rkin_solve_req rq;
+  rkin_solve_res rs;
+  rkin_sens_req sq;
+  rkin_sens_res sr;
+  double y[1], dy[1], p[1] = {0.1};
+  memset(&ev, 0, sizeof ev);
+  ev.name = "flip";
+  ev.trigger = rkin_expr_binary(g, RKIN_OP_LE, a, rkin_expr_const(g, 50));
+  ev.persistent = 1;
+  ev.from_trigger = 1;
+  ev.delay = -1;
+  ev.priority = -1;
+  ev.n_assign = 1;
+  ev.target = target;
+  ev.value = &minus1;
+  memset(&sp, 0, sizeof sp);
+  sp.name = "flip";
+  sp.n_states = 1;
+  sp.states = st;
+  sp.deriv = &d;
+  sp.n_params = 1;
+  sp.params = pa;
+  sp.values = val;
+  m = rkin_model_new(&sp, g, &err);
+  if (!m || rkin_model_set_events(m, &ev, 1, &err)) {
+    ok(0, "event model: %s", err.msg);
+    goto done;
+  }
+  s = solver(m, RKIN_PATH_CVODES);
+  memset(&rq, 0, sizeof rq);
+  memset(&rs, 0, sizeof rs);
+  rq.t1 = 10;
+  rq.params = p;
+  rq.dosing = dd;
+  rq.times = times;
+  rq.n_times = 1;
+  rs.y = y;
+  memset(&sq, 0, sizeof sq);
+  memset(&sr, 0, sizeof sr);
+  sq.n_dir = 1;
+  sq.dir = dir;
+  sr.dy = dy;
+  BAD(rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err), RKIN_ENONFINITE,
+      "model 'flip': the right-hand side is not finite at t = 6.93147 h "
+      "(after an event)", "an event leaving the right-hand side NaN "
+      "(sensitivities)");
+done:
+  rkin_dosing_free(dd);
+  rkin_solver_free(s);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
@@ -380,6 +453,7 @@ int main(void)
   test_steady();
   test_ss_modelled_rate();
   test_carry();
+  test_event_rhs();
   done_testing();
   return exit_status();
 }
