@@ -200,10 +200,10 @@ static int pop_run(lua_State *L, int evaluate)
                      "rk.popest.read (got %s)", ctx, lrk_got(L, 2));
   }
   x = lua_touserdata(L, 6);
+  if (!x->d) return lrk_error(L, "%s: the dataset was freed", ctx);
   rkin_err_clear(&err);
   if (p->n_decl && rkin_data_check_covdecl(x->d, p->decl, p->n_decl, &err))
     lrk_raise(L, ctx, &err);
-  if (!x->d) return lrk_error(L, "%s: the dataset was freed", ctx);
   {
     /* A record that selects an output (DVID, or CMT naming an output)
      * the fit does not predict must not be fitted to another. */

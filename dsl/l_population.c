@@ -201,8 +201,8 @@ static void read_omega(lua_State *L, lpop *p, const rkin_model *m)
         lrk_error(L, CTX ": parameter '%s' has variability in both 'omega' "
                   "and 'cv'; give it once", lua_tostring(L, -2));
       if (!isfinite(c) || c < 0)
-        lrk_error(L, CTX ": cv.%s must be a finite number >= 0 (got %f)",
-                  lua_tostring(L, -2), c);
+        lrk_error(L, CTX ": cv.%s must be a finite coefficient of "
+                  "variation >= 0 (got %f)", lua_tostring(L, -2), c);
       om[k * np + k] = log1p(c * c);
       set[k] = 1;
       lua_pop(L, 1);
@@ -951,9 +951,12 @@ static int patients_column(lua_State *L)
     if (dot) {
       lua_pushlstring(L, name, (size_t)(dot - name));
       lua_rawget(L, -2);
-      if (!lua_istable(L, -1))
+      if (!lua_istable(L, -1)) {
+        /* name the table, not the value found (nil: "(null)") */
+        lua_pushlstring(L, name, (size_t)(dot - name));
         lrk_error(L, "patients:column: patients[%d] has no table '%s'",
                   (int)i, lua_tostring(L, -1));
+      }
       lua_getfield(L, -1, dot + 1);
       lua_remove(L, -2);
     } else {

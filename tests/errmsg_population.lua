@@ -41,7 +41,8 @@ t.raises(function() pop { omega = { kPK = 0.09 } } end,
   "parameter 'kPK' has variability in both 'omega' and 'cv'; give it once",
   "a parameter in both omega and cv")
 t.raises(function() pop { cv = { kPK = -0.3 } } end,
-  "cv.kPK must be a finite number >= 0 (got -0.3", "a negative cv")
+  "cv.kPK must be a finite coefficient of variation >= 0 (got -0.3",
+  "a negative cv")
 t.raises(function() pop { cv = 0.3 } end,
   "field 'cv' must be a table name = cv (got number)", "cv a number")
 t.raises(function() pop { cv = { kPK = 0.3, kKP = 0.3 }, corr = { { "kPK" } } } end,

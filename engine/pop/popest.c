@@ -716,9 +716,15 @@ static int outer_run(pop *p, rkin_popfit *fit, rkin_err *err)
                                "not converge in %d evaluations (last "
                                "estimates kept)", o.n_eval);
   } else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED) {
+    const char *why = nlopt_get_errmsg(opt);
     fit->status = rkin_err_set(&fit->err, RKIN_EOPTIM, "population fit: "
-                               "NLopt BOBYQA failed: %s",
-                               nlopt_result_to_string(r));
+                               "NLopt BOBYQA failed: %s (%s)%s",
+                               nlopt_result_to_string(r), why ? why :
+                               "no reason given", r == NLOPT_INVALID_ARGS
+                               ? ": the bounds of a free theta must be at "
+                               "least 0.2 x its initial value apart (the "
+                               "first step is 0.1 x it each way); widen "
+                               "them or fix the theta" : "");
   }
   x_to_params(&o, o.xbest);
   rc = RKIN_OK;
@@ -739,10 +745,12 @@ int pop_fit_begin(const rkin_popmodel *pm, const rkin_data *data,
   pop *p;
   int rc;
   *out = NULL;
-  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "%s: NULL result", who);
+  if (!fit) return rkin_err_set(err, RKIN_EINVAL, "%s: NULL result (expected "
+                                "a rkin_popfit to fill)", who);
   memset(fit, 0, sizeof *fit);
   fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
-                                 "step not run");
+                                 "step not run (not asked for, or the fit "
+                                 "stopped before it)");
   p = pop_new(pm, data, opts, err);
   if (!p) {
     fit->status = err ? err->code : RKIN_EINVAL;

@@ -145,7 +145,7 @@ int pop_cholesky(const double *omega, size_t n, double *L, const char *what,
         return rkin_err_set(err, RKIN_EINVAL, "%s(%zu,%zu) = %g is not "
                             "finite", what, a + 1, b + 1, omega[a * n + b]);
       if (omega[a * n + b] != omega[b * n + a])
-        return rkin_err_set(err, RKIN_EINVAL, "%s is not symmetric: "
+        return rkin_err_set(err, RKIN_EINVAL, "%s is not symmetric: entry "
                             "(%zu,%zu) = %g but (%zu,%zu) = %g", what,
                             a + 1, b + 1, omega[a * n + b], b + 1, a + 1,
                             omega[b * n + a]);

@@ -1071,6 +1071,11 @@ static int fo_term(pop_ws *w, size_t s, double *ofv, rkin_err *err)
   }
   for (j = 0; j < n; j++) q += w->v1[j] * w->v1[j];
   *ofv = ld + q;
+  /* a squared residual may overflow: refuse +inf rather than sum it */
+  if (!isfinite(ld + q))
+    return rkin_err_set(err, RKIN_ENONFINITE, "subject ID %g: objective "
+                        "term is not finite",
+                        rkin_data_subject_at(w->p->data, s)->id);
   return RKIN_OK;
 }
 

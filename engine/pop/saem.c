@@ -1656,8 +1656,10 @@ static int chain(const rkin_popmodel *pm, const rkin_data *data,
   m2.theta_init = in->theta;
   m2.omega_init = in->omega;
   if (pm->n_endpoints) {
-    if (pm->n_endpoints > 64)
-      return rkin_err_set(err, RKIN_EINVAL, "SAEM: too many endpoints");
+    if (pm->n_endpoints > 64)     /* refused before SAEM runs, too */
+      return rkin_err_set(err, RKIN_EINVAL, "SAEM: %zu endpoints, but a "
+                          "chained method (then) takes at most 64",
+                          pm->n_endpoints);
     for (e = 0; e < pm->n_endpoints && e < n_ep; e++) {
       eps[e] = pm->endpoints[e];
       eps[e].sigma_init = in->sigma + ep[e].sig_off;
@@ -1689,7 +1691,8 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
   memset(in, 0, sizeof *in);
   memset(&S, 0, sizeof S);
   fit->cov_status = rkin_err_set(&fit->cov_err, RKIN_EINVAL, "covariance "
-                                 "step not run");
+                                 "step not run (not asked for, or the fit "
+                                 "stopped before it)");
   if (so) S.o = *so;
   else rkin_saem_opts_default(&S.o);
   if ((rc = check_opts(&S.o, err))) {
@@ -1698,6 +1701,15 @@ int rkin_popfit_saem(const rkin_popmodel *pm, const rkin_data *data,
     return rc;
   }
   then = S.o.then;
+  /* the chained fit's endpoints live in a fixed array: refuse more before
+   * SAEM has run, with the fit marked failed */
+  if (then >= 0 && pm && pm->n_endpoints > 64) {
+    fit->status = rkin_err_set(err, RKIN_EINVAL, "SAEM: %zu endpoints, but "
+                               "a chained method (then) takes at most 64",
+                               pm->n_endpoints);
+    fit->err = *err;
+    return fit->status;
+  }
   p = pop_new(pm, data, opts, err);
   if (!p) {
     fit->status = err ? err->code : RKIN_EINVAL;

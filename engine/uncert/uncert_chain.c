@@ -428,6 +428,13 @@ static int draw_pos(gsl_rng *g, double m, double sd, double *x)
   return -1;
 }
 
+/* Keeps the first failure of a draw (the others are counted only); 1. */
+static int keep_first(rkin_err *first, const rkin_err *e)
+{
+  if (!first->code && e->code) *first = *e;
+  return 1;
+}
+
 int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
                 unsigned long seed, rkin_unc_result *r, rkin_err *err)
 {
@@ -437,6 +444,7 @@ int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
   gsl_rng *rng = NULL;
   size_t d, o, c, i, ok = 0, failed = 0;
   int rc;
+  rkin_err first;      /* the first failed draw's reason, for the message */
   double lv = ch && ch->level > 0.0 ? ch->level : 0.95;
   if (n_draws < 100 || n_draws > MC_MAX_DRAWS)
     return rkin_err_set(err, RKIN_EINVAL, "Monte Carlo: %zu draws, expected "
@@ -462,6 +470,7 @@ int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
     goto done;
   }
   gsl_rng_set(rng, seed);
+  rkin_err_clear(&first);
   for (d = 0; d < n_draws; d++) {
     int bad = 0;
     memcpy(th, k.th0, sizeof th);
@@ -472,7 +481,8 @@ int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
       rkin_err e2;
       for (i = 0; i < cy->n; i++)
         f[i] = 1.0 + gsl_ran_gaussian_ziggurat(rng, k.rel[c][i]);
-      if (fit_cycle(&k, c, f, &cand, &e2)) bad = 1;
+      rkin_err_clear(&e2);
+      if (fit_cycle(&k, c, f, &cand, &e2)) bad = keep_first(&first, &e2);
       else memcpy(th + c * (size_t)k.np, cand.p, (size_t)k.np * sizeof(double));
     }
     if (!bad) {
@@ -498,7 +508,8 @@ int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
     }
     if (!bad) {
       rkin_err e2;
-      if (eval(&k, th, y, NULL, &e2)) bad = 1;
+      rkin_err_clear(&e2);
+      if (eval(&k, th, y, NULL, &e2)) bad = keep_first(&first, &e2);
     }
     if (bad) {
       failed++;
@@ -511,8 +522,9 @@ int rkin_unc_mc(const rkin_unc_chain *ch, size_t n_draws,
   r->n_failed = failed;
   if ((double)failed > 0.01 * (double)n_draws) {
     rc = rkin_err_set(err, RKIN_EOPTIM, "Monte Carlo: %zu of %zu draws "
-                      "failed (fit or a non-positive input), more than 1 %%",
-                      failed, n_draws);
+                      "failed (fit or a non-positive input), more than 1 "
+                      "%%; the first: %s", failed, n_draws, first.code
+                      ? first.msg : "a drawn input not > 0");
     goto done;
   }
   for (o = 0; o < k.nout; o++) {

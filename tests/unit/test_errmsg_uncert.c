@@ -48,6 +48,14 @@ static void test_rc(void)
   sbad[3] = 0;
   BAD(rkin_unc_rc_fit(4, v, rc, sbad, &out, &err), RKIN_EINVAL,
       "recovery curve row 4: sd 0, expected > 0", "recovery fit: a zero sd");
+  /* a step from 1e-9 to 1 between 16 and 64 mL: no sigmoid fits */
+  {
+    const double step[4] = {1e-9, 1e-9, 1e-9, 1};
+    BAD(rkin_unc_rc_fit(4, v, step, sd, &out, &err), RKIN_EOPTIM,
+        "recovery curve: the fit of rc_max / (1 + (v50/v)^k) did not "
+        "converge (exceeded max number of iterations)", "recovery fit: a "
+        "step no sigmoid follows");
+  }
   BAD(rkin_unc_volume_voxel(0, 4, &u, &err), RKIN_EINVAL,
       "volume 0 mL, expected > 0", "volume by voxel: a zero volume");
   BAD(rkin_unc_volume_voxel(10, -4, &u, &err), RKIN_EINVAL,
@@ -165,6 +173,37 @@ static void test_chain(void)
     BAD(rkin_unc_mc(&c, 100, 1, &r, &err), RKIN_ERANGE, "recovery curve "
         "covariance not positive definite", "Monte Carlo: a recovery "
         "covariance with a negative variance");
+  }
+  /* one point for the two parameters of a mono-exponential */
+  cb.n = 1;
+  cb.pt = PT;
+  c = ch; c.cyc = &cb;
+  BAD(rkin_unc_delta(&c, &r, &err), RKIN_EOPTIM, "liver cycle 1: the mono "
+      "fit did not give parameters (not tried: 2 parameters need at least 2 "
+      "points (have 1))", "chain: one point for a mono-exponential");
+  /* Draws that fail: the share is refused, naming the first's reason. A
+   * relative SD of 0.8 per point draws counts <= 0 (1 + N(0, 0.8) <= 0:
+   * 11 % of points); a recovery curve whose rc_max has SD 1 about 0.9
+   * draws recoveries <= 0 (18 %). */
+  {
+    rkin_unc_point noisy[4];
+    rkin_unc_rc wide = {.p = {0.9, 5, 1.5},
+                        .cov = {1, 0, 0, 0, 1e-6, 0, 0, 0, 1e-6}};
+    size_t i;
+    memcpy(noisy, PT, sizeof noisy);
+    for (i = 0; i < 4; i++) noisy[i].u_extra_rel = 0.8;
+    cb.n = 4;
+    cb.pt = noisy;
+    c = ch; c.cyc = &cb;
+    BAD(rkin_unc_mc(&c, 200, 1, &r, &err), RKIN_EOPTIM, "Monte Carlo: 71 "
+        "of 200 draws failed (fit or a non-positive input), more than 1 %; "
+        "the first: cycle 1 point 2: drawn counts not > 0",
+        "Monte Carlo: noisy counts");
+    is_int((long)r.n_failed, 71, "... the failed draws counted");
+    c = ch; c.meas.rc = &wide;
+    BAD(rkin_unc_mc(&c, 200, 1, &r, &err), RKIN_EOPTIM, "; the first: "
+        "liver: recovery -0.563842 at 1521.33 mL", "Monte Carlo: recoveries "
+        "drawn <= 0");
   }
 }
 
