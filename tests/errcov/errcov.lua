@@ -457,7 +457,7 @@ for _, path in ipairs(tests) do
 end
 
 -- A message whose fixed pieces are all short ("rk.model '%s': %s reads
--- unknown %s '%s.%s'") has no distinctive fragment; it is checked when a
+-- unknown %s '%s.%s'") or shared has no distinctive fragment; it is checked when a
 -- test literal holds all its pieces in order, or its inner ones (the
 -- first and last cut off: the context before, the tail after), at least
 -- MIN + 4 characters of them, and that chain fits no other message.
@@ -484,9 +484,12 @@ do
   for gi, g in ipairs(groups) do
     local short = true
     for _, p in ipairs(g.pieces) do if #p >= GRAM then short = false end end
-    if short and not hit[gi] then
+    -- a message with long pieces, all shared ("%s: %s: lesion %d must be
+    -- a table"), has no distinctive fragment either: it is checked by a
+    -- literal holding all its pieces in order (never its inner ones alone)
+    if not hit[gi] then
       -- all pieces in order, else the inner ones (the ends cut off)
-      for _, inner in ipairs { false, true } do
+      for _, inner in ipairs(short and { false, true } or { false }) do
         local pat, first = chain_of(g, inner)
         if pat then
           -- messages whose text the chain also fits: a literal then checks
