@@ -408,11 +408,23 @@ local esc_ = function(x) return (x:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) e
 local full_pat, full_len = {}, {}
 local function full_chain(gi)
   if full_pat[gi] == nil then
-    local pat, len = {}, 0
-    for _, p in ipairs(groups[gi].pieces) do
-      p = p:gsub("^[%s:;,.]+", ""):gsub("[%s:;,.]+$", "")
-      if #p > 0 then pat[#pat + 1] = esc_(p); len = len + #p end
+    -- separators are cut at the message's two ends only: inside, a
+    -- literal holds them ("rk.phantom.new: 40 spheres" must not fit
+    -- "phantom: %zu spheres")
+    local ps = {}
+    for i, p in ipairs(groups[gi].pieces) do ps[i] = p end
+    while ps[1] do
+      ps[1] = ps[1]:gsub("^[%s:;,.]+", "")
+      if ps[1] ~= "" then break end
+      table.remove(ps, 1)
     end
+    while ps[#ps] do
+      ps[#ps] = ps[#ps]:gsub("[%s:;,.]+$", "")
+      if ps[#ps] ~= "" then break end
+      table.remove(ps)
+    end
+    local pat, len = {}, 0
+    for _, p in ipairs(ps) do pat[#pat + 1] = esc_(p); len = len + #p end
     full_pat[gi] = #pat > 0 and table.concat(pat, ".-") or false
     full_len[gi] = len
   end
