@@ -42,8 +42,9 @@ t.ok(fit ~= nil, "the base voxel TIA fit works")
 t.raises(tia_of { method = "fit" }, "rk.voxel.tia: field 'method' must be "
   .. "per_voxel, voi_shape, hybrid, haenscheid or population (got 'fit')",
   "an unknown TIA method")
-t.raises(tia_of { models = { "mono", "quad" } }, "rk.voxel.tia: models[2]: ",
-  "an unknown TAC model")
+t.raises(tia_of { models = { "mono", "quad" } }, "rk.voxel.tia: field "
+  .. "'models', entry 2: unknown TAC model 'quad' (expected mono, bi, "
+  .. "upwash, tri or trapezoid)", "an unknown TAC model")
 t.raises(tia_of { times = "nil" }, "rk.voxel.tia: field 'times' is required "
   .. "(an array of hours)", "no times")
 t.raises(tia_of { images = "nil" }, "rk.voxel.tia: field 'images' is "
