@@ -40,9 +40,9 @@ do
     "d:simulate: covariates[1]: model 'one': unknown parameter 'Q'; known "
     .. "parameters: WT, k", "a covariate that is no parameter")
   t.raises(function() d:simulate(one, { covariates = { "WT" } }) end,
-    "d:simulate: " .. sim .. ":4: column 7 (WT): covariate missing on a "
-    .. "record of subject ID 1 (a covariate the model uses needs a value on "
-    .. "every record: it applies over the interval each record ends)",
+    "d:simulate: .-/sim%.csv:4: column 7 %(WT%): covariate missing on a "
+    .. "record of subject ID 1 %(a covariate the model uses needs a value on "
+    .. "every record: it applies over the interval each record ends%)",
     "a covariate missing on one record")
   local r = d:simulate(one, {})
   r.ipred = nil
@@ -89,5 +89,73 @@ t.raises(function()
   rk.image.new { dims = { 2, 2, 2 }, direction = { 1, 0 } }
 end, "rk.image.new: field 'direction' must hold 9 numbers (got 2)",
   "a direction of 2 numbers")
+
+
+-- --------------------------------------------------- conditions traced
+t.raises(function()
+  rk.model { name = "tr", states = { "A" }, params = { k = 0.1 },
+    ode = function(s) return { A = rk.ifelse(s.A, 1, 2) } end }
+end, "rk.model 'tr': ode: rk.ifelse: argument 1 (A) is a number, not a "
+  .. "condition; expected a comparison such as rk.gt(x, y), rk.all/rk.any "
+  .. "of comparisons, or true/false", "rk.ifelse of a number")
+t.raises(function()
+  rk.model { name = "ev", states = { "A" }, params = { k = 0.1 },
+    ode = function(s, p) return { A = -p.k * s.A } end,
+    events = { { name = "e", trigger = function(s) return s.A end,
+                 assign = function() return { A = 1 } end } } }
+end, "rk.model 'ev': event 'e' trigger: the trigger (A) is a number, not a "
+  .. "condition; expected a comparison such as rk.gt(x, y), rk.all/rk.any "
+  .. "of comparisons, or true/false", "an event triggered by a number")
+
+-- ------------------------------------------------ rk.regimen's carrier
+do
+  local uw = rk.model { name = "uw", nuclide = "Lu-177", states = { "B", "K" },
+    params = { kK = 0.02, kout = 0.3, kKo = 0.01 },
+    ode = function(s, p)
+      return { B = -(p.kK + p.kout) * s.B, K = p.kK * s.B - p.kKo * s.K }
+    end }
+  local function run(o)
+    local a = { model = uw, patients = { {} }, inject = "B",
+                regions = { kidney = { activity = "K", mass_kg = 0.3,
+                                       alpha_beta_Gy = 2.6, t_rep_h = 2.8 } },
+                interval_h = 2000, rule = "empiric", activity_gbq = 7.4,
+                n_cycles = 2, progress = false }
+    for k, v in pairs(o) do a[k] = v end
+    return function() return rk.regimen(a) end
+  end
+  t.ok(pcall(run {}), "the base regimen runs")
+  t.raises(run { carrier = 5 }, "rk.regimen: carrier must be a table "
+    .. "{state =, per_mbq =} or false (got number)", "a carrier number")
+  t.raises(run { model = { model = uw, carrier = 5 } }, "rk.regimen: the "
+    .. "model file's carrier must be a table {state =, per_mbq =} or false "
+    .. "(got number)", "a model file's carrier that is a number")
+  t.raises(run { carrier = { state = "Q", per_mbq = 1 } }, "rk.regimen: "
+    .. "carrier: state 'Q' is not a state of model 'uw'",
+    "a carrier state the model lacks")
+end
+
+-- ------------------------------------------------ prelude and helpers
+t.raises(function() rk.mpi.range(10, 0, 0) end,
+  "rk.mpi.range: size must be >= 1 (got 0)", "a block of 0 ranks")
+t.raises(function() rk.sbml.load(dir .. "/none.xml", 5) end,
+  "rk.sbml.load: options must be a table (got 5.0)", "SBML options a number")
+do
+  local csv = t.write_file(dir .. "/a.csv", "x,y\n1,2\n")
+  t.raises(function() rk.csv.read(csv, { numeric = { "z" } }) end,
+    "rk.csv.read: .-/a%.csv has no column 'z'", "a numeric column the file "
+    .. "lacks")
+  -- plot files: nothing written, or a folder where a plot should go
+  local pf = rk.plot_files { dir .. "/p.png" }
+  t.raises(function() pf:commit() end, "'" .. dir .. "/p.png' was not "
+    .. "written", "a plot that wrote no file")
+  rk.mkdir(dir .. "/q.png")
+  local pq = rk.plot_files { dir .. "/q.png" }
+  t.write_file(pq.tmp[1], "x")
+  -- (patterns: the scratch folder's name is not part of the literal)
+  t.raises(function() pq:commit() end, "cannot write '.-/q%.png': it is a "
+    .. "directory, not a regular file; refusing to replace it$",
+    "a plot onto a folder")
+  t.ok(not t.read_file(pq.tmp[1]), "... its temporary removed")
+end
 
 t.done()

@@ -77,7 +77,7 @@ t.ok(pcall(tare {}), "the base TARE plan works")
 t.raises(tare { liver = "nil" }, "rk.voxel.tare: field 'liver' is required "
   .. "(a label map)", "no liver")
 t.raises(tare { liver_label = "x" }, "rk.voxel.tare: field 'liver_label' "
-  .. "must be an integer (got ", "a liver label that is no integer")
+  .. "must be an integer (got string)", "a liver label that is no integer")
 t.raises(tare { activity_mbq = "nil" }, "rk.voxel.tare: give mode = "
   .. "'tumour_mean' | 'normal_d70' | 'normal_mean' with target_gy =, or "
   .. "activity_mbq =", "no mode and no activity")
