@@ -91,6 +91,8 @@ local function tokenize(src, lua)
     local c = src:sub(i, i)
     if c == "\n" then line = line + 1; i = i + 1
     elseif c:match("%s") then i = i + 1
+    elseif not lua and c == "\\" and src:sub(i + 1, i + 1) == "\n" then
+      line = line + 1; i = i + 2          -- a macro's continued line
     elseif not lua and src:sub(i, i + 1) == "/*" then
       local j = src:find("*/", i + 2, true) or n
       count_lines(i, j); i = j + 2
