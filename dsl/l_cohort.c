@@ -140,26 +140,6 @@ double *lrk_check_patients(lua_State *L, int model_idx, int t,
   return params;
 }
 
-double *lrk_patients_covariate(lua_State *L, int t, const char *ctx,
-                               const char *name, size_t n)
-{
-  size_t i;
-  double *v;
-  t = lua_absindex(L, t);
-  v = lua_newuserdatauv(L, (n ? n : 1) * sizeof *v, 0);
-  for (i = 0; i < n; i++) {
-    lua_geti(L, t, (lua_Integer)i + 1);
-    if (lua_type(L, -1) != LUA_TTABLE || lua_getfield(L, -1, "cov") !=
-        LUA_TTABLE || lua_getfield(L, -1, name) != LUA_TNUMBER ||
-        !isfinite(lua_tonumber(L, -1)))
-      lrk_error(L, "%s: patients[%d] has no covariate '%s' (a number in "
-                "patients[%d].cov)", ctx, (int)i + 1, name, (int)i + 1);
-    v[i] = lua_tonumber(L, -1);
-    lua_pop(L, 3);
-  }
-  return v;
-}
-
 /* patients = { {kPI = ..}, ... }: each patient's parameters over the
  * model's defaults (id, cov, eta fields skipped). Returns the count. */
 static size_t read_patients(lua_State *L, double **params)

@@ -181,14 +181,15 @@ static void set_cov_params(lua_State *L, const rkin_data *d,
     }
     for (r = 0; r < sj->n_rec; r++)
       if (!isfinite(sj->rec_cov[r * nc + (size_t)col[k]])) {
-        snprintf(msg, sizeof msg, "%s:%zu: column %d (%s): covariate "
-                 "missing on a record of subject ID %g (a covariate the "
-                 "model uses needs a value on every record: it applies "
-                 "over the interval each record ends)", rkin_data_name(d),
-                 sj->rec_line[r], rkin_data_covariate_column(d,
-                                                             (size_t)col[k]),
-                 name, sj->id);
-        lrk_error(L, "d:simulate: %s", msg);
+        char id[40];
+        snprintf(msg, sizeof msg, "%s:%zu", rkin_data_name(d),
+                 sj->rec_line[r]);
+        snprintf(id, sizeof id, "%g", sj->id);
+        lrk_error(L, "d:simulate: %s: column %d (%s): covariate missing on "
+                  "a record of subject ID %s (a covariate the model uses "
+                  "needs a value on every record: it applies over the "
+                  "interval each record ends)", msg,
+                  rkin_data_covariate_column(d, (size_t)col[k]), name, id);
       }
     p[par[k]] = v;
   }

@@ -686,8 +686,12 @@ static int result_write_csv(lua_State *L)
       lua_rawgeti(L, cols, (lua_Integer)j);
       lua_rawget(L, arrays + 2);
     }
-    if (lua_type(L, -1) != LUA_TTABLE)
-      return lrk_error(L, "r:write_csv: column %d is missing", (int)j);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      lua_rawgeti(L, cols, (lua_Integer)j);
+      return lrk_error(L, "r:write_csv: column %d ('%s') has no values in "
+                       "the result's states or outputs (was the result "
+                       "changed?)", (int)j, lua_tostring(L, -1));
+    }
     lua_rawseti(L, arrays, (lua_Integer)j);
   }
   lua_settop(L, arrays);

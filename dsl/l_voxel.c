@@ -332,8 +332,9 @@ static int l_tia(lua_State *L)
       lua_geti(L, -1, k);
       if (!lua_isstring(L, -1) ||
           rkin_tac_model_find(lua_tostring(L, -1), &tm, &err) < 0)
-        return lrk_error(L, "%s: models[%d]: %s", ctx, (int)k,
-                         lua_isstring(L, -1) ? err.msg : "expected a name");
+        return lrk_error(L, "%s: field 'models', entry %d: %s", ctx, (int)k,
+                         lua_isstring(L, -1) ? err.msg
+                                             : "expected a TAC model name");
       o.models |= 1u << tm;
       lua_pop(L, 1);
     }
@@ -431,7 +432,8 @@ static int l_bed(lua_State *L)
     lua_geti(L, -2, (lua_Integer)i + 1);
     ct = lua_gettop(L);
     snprintf(what, sizeof what, "%s: classes[%d]", ctx, (int)i + 1);
-    if (!lua_istable(L, ct)) return lrk_error(L, "%s must be a table", what);
+    if (!lua_istable(L, ct))
+      return lrk_error(L, "%s: classes[%d] must be a table", ctx, (int)i + 1);
     lrk_check_keys(L, ct, what, ck);
     cls[i].label = (int)lrk_field_count(L, ct, what, "label", 1, 0, 0, 1 << 24);
     cls[i].lq.ab_gy = lrk_field_number(L, ct, what, "ab", 1, 0);
@@ -808,7 +810,9 @@ static int l_tare(lua_State *L)
       lua_geti(L, tt, (lua_Integer)k + 1);
       ti = lua_gettop(L);
       snprintf(what, sizeof what, "%s: territories[%d]", ctx, (int)k + 1);
-      if (!lua_istable(L, ti)) return lrk_error(L, "%s must be a table", what);
+      if (!lua_istable(L, ti))
+        return lrk_error(L, "%s: territories[%d] must be a table", ctx,
+                         (int)k + 1);
       lrk_check_keys(L, ti, what, tkeys);
       /* the masks' scratch stays on the stack until the call returns */
       read_tvox_territory(L, ti, what, &p.scout->g, n == 1, &terr[k]);

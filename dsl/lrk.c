@@ -565,21 +565,23 @@ int lrk_atomic_begin(const char *path, const char *text, size_t len,
     }
     if (fchmod(fd, mode) != 0) {
       e = errno;
-      rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path,
-                   strerror(e));
+      rkin_err_set(err, RKIN_EIO, "cannot write '%s': setting the mode of "
+                   "its temporary file: %s", path, strerror(e));
       goto fail;
     }
   }
   if (write_all(fd, text, len) != 0 ||
       fsync(fd) != 0) {
     e = errno;
-    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
+    rkin_err_set(err, RKIN_EIO, "cannot write '%s': writing its temporary "
+                 "file: %s", path, strerror(e));
     goto fail;
   }
   if (close(fd) != 0) {
     fd = -1;
     e = errno;
-    rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path, strerror(e));
+    rkin_err_set(err, RKIN_EIO, "cannot write '%s': closing its temporary "
+                 "file: %s", path, strerror(e));
     goto fail;
   }
   *tmp_out = tmp;
@@ -604,8 +606,8 @@ int lrk_replace_regular(const char *src, const char *path, rkin_err *err)
   /* checked again: the window between the check and rename stays short */
   if ((kind = not_regular(path)) != NULL) return refuse(err, path, kind);
   if (rename(src, path) != 0)
-    return rkin_err_set(err, RKIN_EIO, "cannot write '%s': %s", path,
-                        strerror(errno));
+    return rkin_err_set(err, RKIN_EIO, "cannot write '%s': renaming '%s' "
+                        "onto it: %s", path, src, strerror(errno));
   return RKIN_OK;
 }
 

@@ -177,12 +177,6 @@ struct rkin_dosing *lrk_check_doses(lua_State *L, int model_idx, int t,
  * naming the patient. */
 double *lrk_check_patients(lua_State *L, int model_idx, int t,
                            const char *ctx, size_t *n);
-/* Reads covariate `name` (patients[i].cov[name]) of the n patients at t
- * into a new userdata it pushes. Raises naming the first patient without
- * it. */
-double *lrk_patients_covariate(lua_State *L, int t, const char *ctx,
-                               const char *name, size_t n);
-
 
 /* Tracing a Lua function with symbolic arguments (dsl/l_trace.c), for
  * bindings that build expressions the way rk.model does. Each argument is

@@ -52,7 +52,7 @@ local function stream(o)
 end
 t.ok(pcall(stream, {}), "the base streamed cohort runs")
 t.raises(function() stream { quantiles = { 0.5, 1.5 } } end,
-  "quantiles[2] must be a probability in [0, 1] (got 1.5",
+  "rk.cohort: quantiles[2] must be a probability in [0, 1] (got 1.5)",
   "a quantile above 1")
 t.raises(function() stream { limits = 5 } end,
   "field 'limits' must be a table {name = MBq h} (got number)",

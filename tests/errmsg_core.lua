@@ -22,7 +22,8 @@ t.raises(function() return core.private_dir("") end,
 t.raises(function() return core.replace("", "x") end,
   "rk.core.replace: expected two file names", "replace with an empty name")
 t.raises(function() return core.replace(tmp .. "/none", tmp .. "/dst") end,
-  "cannot write '" .. tmp .. "/dst': No such file or directory",
+  "cannot write '" .. tmp .. "/dst': renaming '" .. tmp .. "/none' onto "
+  .. "it: No such file or directory",
   "replace from a file that is not there")
 -- a folder that cannot be made on the way (/proc takes no new folders)
 t.raises(function() return rk.mkdir("/proc/self/rk-none/b") end,

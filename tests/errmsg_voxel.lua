@@ -42,8 +42,9 @@ t.ok(fit ~= nil, "the base voxel TIA fit works")
 t.raises(tia_of { method = "fit" }, "rk.voxel.tia: field 'method' must be "
   .. "per_voxel, voi_shape, hybrid, haenscheid or population (got 'fit')",
   "an unknown TIA method")
-t.raises(tia_of { models = { "mono", "quad" } }, "rk.voxel.tia: models[2]: ",
-  "an unknown TAC model")
+t.raises(tia_of { models = { "mono", "quad" } }, "rk.voxel.tia: field "
+  .. "'models', entry 2: unknown TAC model 'quad' (expected mono, bi, "
+  .. "upwash, tri or trapezoid)", "an unknown TAC model")
 t.raises(tia_of { times = "nil" }, "rk.voxel.tia: field 'times' is required "
   .. "(an array of hours)", "no times")
 t.raises(tia_of { images = "nil" }, "rk.voxel.tia: field 'images' is "
@@ -76,7 +77,7 @@ t.ok(pcall(tare {}), "the base TARE plan works")
 t.raises(tare { liver = "nil" }, "rk.voxel.tare: field 'liver' is required "
   .. "(a label map)", "no liver")
 t.raises(tare { liver_label = "x" }, "rk.voxel.tare: field 'liver_label' "
-  .. "must be an integer (got ", "a liver label that is no integer")
+  .. "must be an integer (got string)", "a liver label that is no integer")
 t.raises(tare { activity_mbq = "nil" }, "rk.voxel.tare: give mode = "
   .. "'tumour_mean' | 'normal_d70' | 'normal_mean' with target_gy =, or "
   .. "activity_mbq =", "no mode and no activity")

@@ -272,8 +272,8 @@ int rkin_csv_slurp(const char *path, char **text, size_t *len,
     struct stat st;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-      return rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
-                          strerror(errno));
+      return rkin_err_set(err, RKIN_EIO, "%s: cannot open the table: %s",
+                          path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       close(fd);
       return rkin_err_set(err, RKIN_EINVAL, "%s: not a regular file (a "
@@ -290,8 +290,8 @@ int rkin_csv_slurp(const char *path, char **text, size_t *len,
     if (!(f = fdopen(fd, "rb"))) {
       int e = errno;
       close(fd);
-      return rkin_err_set(err, RKIN_EIO, "%s: cannot open: %s", path,
-                          strerror(e));
+      return rkin_err_set(err, RKIN_EIO, "%s: cannot open the table as a "
+                          "stream: %s", path, strerror(e));
     }
   }
   for (;;) {
@@ -315,8 +315,8 @@ int rkin_csv_slurp(const char *path, char **text, size_t *len,
     int e = errno;
     fclose(f);
     free(buf);
-    return rkin_err_set(err, RKIN_EIO, "%s: cannot read: %s", path,
-                        strerror(e));
+    return rkin_err_set(err, RKIN_EIO, "%s: cannot read the table: %s",
+                        path, strerror(e));
   }
   fclose(f);
   buf[n] = '\0';

@@ -1322,7 +1322,8 @@ int rkin_model_dose_mods_dparams(const rkin_model *m, const double *p,
 int rkin_model_native(rkin_model *m, const char *cache_dir, rkin_err *err)
 {
   rkin_tape *t[11];
-  if (!m) return rkin_err_set(err, RKIN_EINVAL, "model is NULL");
+  if (!m)
+    return rkin_err_set(err, RKIN_EINVAL, "rkin_model_native: model is NULL");
   if (m->native) return RKIN_OK;
   t[0] = m->rhs; t[1] = m->out; t[2] = m->jac; t[3] = m->lin;
   t[4] = m->outlin; t[5] = m->dlin; t[6] = m->pj; t[7] = m->swt;

@@ -91,6 +91,8 @@ local function tokenize(src, lua)
     local c = src:sub(i, i)
     if c == "\n" then line = line + 1; i = i + 1
     elseif c:match("%s") then i = i + 1
+    elseif not lua and c == "\\" and src:sub(i + 1, i + 1) == "\n" then
+      line = line + 1; i = i + 2          -- a macro's continued line
     elseif not lua and src:sub(i, i + 1) == "/*" then
       local j = src:find("*/", i + 2, true) or n
       count_lines(i, j); i = j + 2
@@ -408,11 +410,23 @@ local esc_ = function(x) return (x:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) e
 local full_pat, full_len = {}, {}
 local function full_chain(gi)
   if full_pat[gi] == nil then
-    local pat, len = {}, 0
-    for _, p in ipairs(groups[gi].pieces) do
-      p = p:gsub("^[%s:;,.]+", ""):gsub("[%s:;,.]+$", "")
-      if #p > 0 then pat[#pat + 1] = esc_(p); len = len + #p end
+    -- separators are cut at the message's two ends only: inside, a
+    -- literal holds them ("rk.phantom.new: 40 spheres" must not fit
+    -- "phantom: %zu spheres")
+    local ps = {}
+    for i, p in ipairs(groups[gi].pieces) do ps[i] = p end
+    while ps[1] do
+      ps[1] = ps[1]:gsub("^[%s:;,.]+", "")
+      if ps[1] ~= "" then break end
+      table.remove(ps, 1)
     end
+    while ps[#ps] do
+      ps[#ps] = ps[#ps]:gsub("[%s:;,.]+$", "")
+      if ps[#ps] ~= "" then break end
+      table.remove(ps)
+    end
+    local pat, len = {}, 0
+    for _, p in ipairs(ps) do pat[#pat + 1] = esc_(p); len = len + #p end
     full_pat[gi] = #pat > 0 and table.concat(pat, ".-") or false
     full_len[gi] = len
   end
@@ -457,7 +471,7 @@ for _, path in ipairs(tests) do
 end
 
 -- A message whose fixed pieces are all short ("rk.model '%s': %s reads
--- unknown %s '%s.%s'") has no distinctive fragment; it is checked when a
+-- unknown %s '%s.%s'") or shared has no distinctive fragment; it is checked when a
 -- test literal holds all its pieces in order, or its inner ones (the
 -- first and last cut off: the context before, the tail after), at least
 -- MIN + 4 characters of them, and that chain fits no other message.
@@ -484,9 +498,12 @@ do
   for gi, g in ipairs(groups) do
     local short = true
     for _, p in ipairs(g.pieces) do if #p >= GRAM then short = false end end
-    if short and not hit[gi] then
+    -- a message with long pieces, all shared ("%s: %s: lesion %d must be
+    -- a table"), has no distinctive fragment either: it is checked by a
+    -- literal holding all its pieces in order (never its inner ones alone)
+    if not hit[gi] then
       -- all pieces in order, else the inner ones (the ends cut off)
-      for _, inner in ipairs { false, true } do
+      for _, inner in ipairs(short and { false, true } or { false }) do
         local pat, first = chain_of(g, inner)
         if pat then
           -- messages whose text the chain also fits: a literal then checks

@@ -135,7 +135,7 @@ int main(void)
         "'ev1': state notes are already set", "state notes set twice");
   }
   rkin_model_free(m);
-  BAD(rkin_model_native(NULL, NULL, &err), "model is NULL",
+  BAD(rkin_model_native(NULL, NULL, &err), "rkin_model_native: model is NULL",
       "native code of no model");
 
   /* NULL arguments */
@@ -161,8 +161,8 @@ int main(void)
     size_t len;
     int fd;
     snprintf(path, sizeof path, "%s/none.csv", dir);
-    BAD(rkin_csv_slurp(path, &text, &len, &err), "none.csv: cannot open: "
-        "No such file or directory", "a missing table");
+    BAD(rkin_csv_slurp(path, &text, &len, &err), "none.csv: cannot open the "
+        "table: No such file or directory", "a missing table");
     snprintf(path, sizeof path, "%s/huge.csv", dir);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ok(fd >= 0 && ftruncate(fd, (off_t)RKIN_CSV_MAX_BYTES + 1) == 0,
