@@ -117,17 +117,19 @@ static int scan_data(const nifti_image *nim, size_t n, size_t *held,
  * orders makes it write dim[] entries past its copy of the header, up the
  * stack, until the process dies (a 556-byte file found by fuzzing,
  * tests/fuzz/regress/nifti/). So the header file's dim[0] is checked
- * first, in the byte order its sizeof_hdr (348 or 540) gives; a file
+ * first, in the byte order its sizeof_hdr (348 or 540) gives, then
+ * dim[1..dim[0]] >= 1 (nifticlib refuses those itself, but only with its
+ * own "bad dim" line on stderr and no field named to our caller); a file
  * that is no binary NIfTI header is left to nifticlib's messages. */
-static int check_dim0(const char *path, rkin_err *err)
+static int check_dims(const char *path, rkin_err *err)
 {
   char *hname;
-  unsigned char h[48];
+  unsigned char h[80];   /* NIfTI-2's dim[8] ends at byte 80 */
   znzFile fp;
   size_t got;
   int32_t sz;
-  long long d0;
-  int swap = 0, rc = RKIN_OK;
+  long long d[8];
+  int swap = 0, rc = RKIN_OK, k;
   if (!(hname = nifti_findhdrname(path))) return RKIN_OK;
   fp = znzopen(hname, "rb", nifti_is_gzfile(hname));
   if (znz_isnull(fp)) {
@@ -142,21 +144,29 @@ static int check_dim0(const char *path, rkin_err *err)
     swap = 1;
   }
   if (got == sizeof h && (sz == 348 || sz == 540)) {
-    if (sz == 540) {
-      int64_t d;
-      memcpy(&d, h + 16, 8);
-      if (swap) nifti_swap_8bytes(1, &d);
-      d0 = (long long)d;
-    } else {
-      int16_t d;
-      memcpy(&d, h + 40, 2);
-      if (swap) nifti_swap_2bytes(1, &d);
-      d0 = d;
+    for (k = 0; k < 8; k++) {
+      if (sz == 540) {   /* int64 dim[8] from byte 16 */
+        int64_t v;
+        memcpy(&v, h + 16 + 8 * k, 8);
+        if (swap) nifti_swap_8bytes(1, &v);
+        d[k] = (long long)v;
+      } else {           /* int16 dim[8] from byte 40 */
+        int16_t v;
+        memcpy(&v, h + 40 + 2 * k, 2);
+        if (swap) nifti_swap_2bytes(1, &v);
+        d[k] = v;
+      }
     }
-    if (d0 < 1 || d0 > 7)
+    if (d[0] < 1 || d[0] > 7)
       rc = rkin_err_set(err, RKIN_EINVAL, "%s: NIfTI-%d header gives "
                         "dim[0] = %lld (expected 1 to 7 dimensions)", hname,
-                        sz == 540 ? 2 : 1, d0);
+                        sz == 540 ? 2 : 1, d[0]);
+    for (k = 1; rc == RKIN_OK && k <= d[0]; k++)
+      if (d[k] < 1)
+        rc = rkin_err_set(err, RKIN_EINVAL, "%s: NIfTI-%d header gives "
+                          "dim[%d] = %lld (expected >= 1: each of the "
+                          "dim[0] = %lld dimensions holds a voxel)", hname,
+                          sz == 540 ? 2 : 1, k, d[k], d[0]);
   }
   free(hname);
   return rc;
@@ -173,7 +183,7 @@ int rkin_nifti_read(const char *path, rkin_image *im, rkin_err *err)
   if (!path || !*path)
     return rkin_err_set(err, RKIN_EINVAL, "NIfTI read: empty path");
   nifti_set_debug_level(0);
-  if ((rc = check_dim0(path, err)) < 0) return rc;
+  if ((rc = check_dims(path, err)) < 0) return rc;
   /* header first: dims are checked before any data is allocated */
   nim = nifti_image_read(path, 0);
   if (!nim)

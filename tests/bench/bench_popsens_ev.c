@@ -14,22 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/init.h"
 #include "../evpop.h"
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "popsens_cli.h"
 
 int main(int argc, char **argv)
 {
-  size_t n = argc > 1 ? (size_t)atol(argv[1]) : 20, i;
-  const char *mode = argc > 2 ? argv[2] : "both";
+  size_t n, i;
+  const char *mode;
   rkin_model *m;
   rkin_data *d;
   rkin_err err;
@@ -37,21 +30,14 @@ int main(int argc, char **argv)
   rkin_popfit f[2];
   double t[2], cpu[2], de = 0, ds = 0;
   int k, ran[2] = {0, 0};
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: bench_popsens_ev [N_SUBJ=20] [both|sens|fd]\n"
-           "  FOCE-I + covariance step of a one-compartment model with a "
-           "state-triggered\n  rescue-infusion event on CVODES, with forward "
-           "sensitivities across the events\n  (sens) and central "
-           "differences (fd)\n");
-    return 0;
-  }
-  if (strcmp(mode, "both") && strcmp(mode, "sens") && strcmp(mode, "fd")) {
-    fprintf(stderr, "bench_popsens_ev: mode '%s' (expected both, sens or "
-            "fd)\n", mode);
-    return 2;
-  }
+  k = popsens_cli(argc, argv, "bench_popsens_ev",
+                  "usage: bench_popsens_ev [N_SUBJ=20] [both|sens|fd]\n"
+                  "  FOCE-I + covariance step of a one-compartment model "
+                  "with a state-triggered\n  rescue-infusion event on "
+                  "CVODES, with forward sensitivities across the events\n"
+                  "  (sens) and central differences (fd)\n", 20, &n, &mode);
+  if (k >= 0) return k;
   rkin_init();
-  if (n < 3) n = 3;
   m = evpop_model();
   d = m ? evpop_data(m, n, 14, &err) : NULL;
   if (!d) {
@@ -67,17 +53,12 @@ int main(int argc, char **argv)
   memset(f, 0, sizeof f);
   for (k = 0; k < 2; k++) {
     rkin_popfit_opts o;
-    if ((k == 0 && !strcmp(mode, "fd")) || (k == 1 && !strcmp(mode, "sens")))
-      continue;
+    if (!popsens_wanted(mode, k)) continue;
     rkin_popfit_opts_default(&o);
     o.method = RKIN_POP_FOCEI;
     o.threads = 1;
     o.fd_grad = k;      /* 0: CVODES sensitivities, 1: central differences */
-    t[k] = now();
-    cpu[k] = (double)clock();
-    ran[k] = rkin_popfit_run(&pm, d, &o, &f[k], &err) == 0;
-    cpu[k] = ((double)clock() - cpu[k]) / CLOCKS_PER_SEC;
-    t[k] = now() - t[k];
+    ran[k] = popsens_fit(&pm, d, &o, &f[k], &t[k], &cpu[k], &err) == 0;
     printf("%-26s %s (%s)  -2LL %.9f  evals %d  solves %lu (with "
            "sensitivities %lu)  cov %s  %.2f s (CPU %.2f s)\n",
            k ? "central differences" : "CVODES sensitivities",

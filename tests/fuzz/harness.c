@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/init.h"
+#include "image/dicom.h"
 #include "image/image.h"
 #include "sbml/sbml.h"
 #include "pop/data.h"
@@ -23,6 +24,7 @@ const rkfuzz_reader rkfuzz_readers[] = {
   {"vpop_csv", rkfuzz_vpop_csv},
   {"nifti", rkfuzz_nifti},
   {"sbml", rkfuzz_sbml},
+  {"seg", rkfuzz_seg},
 };
 const size_t rkfuzz_nreaders = sizeof rkfuzz_readers / sizeof *rkfuzz_readers;
 
@@ -212,7 +214,8 @@ static void write_file(const char *path, const uint8_t *data, size_t size)
 static void remove_dir(const char *dir)
 {
   static const char *const names[] = {"in.nii", "in.nii.gz", "in.hdr",
-                                      "in.img", "out.nii", "in.xml"};
+                                      "in.img", "out.nii", "in.xml",
+                                      "in.dcm"};
   char path[4200];
   size_t k;
   for (k = 0; k < sizeof names / sizeof *names; k++) {
@@ -345,6 +348,90 @@ void rkfuzz_sbml(const uint8_t *data, size_t size)
       broken("sbml", "an empty SBML text");
     free(text);
     rkin_sbml_result_free(&res);
+  }
+  remove_dir(dir);
+}
+
+/* A read label map or fractional map: a grid that passes its check, a
+ * label map of whole segment numbers 0..nseg (SegmentNumber is 16 bits;
+ * only `only` when > 0), a
+ * fraction in [0, 1]. */
+static void check_seg_image(const rkin_image *im, size_t nseg, int only,
+                            int fraction)
+{
+  size_t n = rkin_grid_count(&im->g), i;
+  rkin_err gerr;
+  memset(&gerr, 0, sizeof gerr);
+  if (rkin_grid_check(&im->g, "fuzz", &gerr))
+    broken("seg", "an image read on a grid that fails its check");
+  if (!im->v) broken("seg", "success without voxels");
+  if (!fraction && !im->is_label) broken("seg", "a label map not so marked");
+  for (i = 0; i < n; i++) {
+    float v = im->v[i];
+    if (fraction) {
+      if (!(v >= 0.0f && v <= 1.0f)) broken("seg", "a fraction outside 0..1");
+    } else if (!(v >= 0.0f && v <= (float)nseg) || v != floorf(v) ||
+               (only > 0 && v != 0.0f && v != (float)only)) {
+      broken("seg", "a label that is no segment number");
+    }
+  }
+}
+
+/* A DICOM SEG (engine/image/dicom_io.cc through DCMTK's dcmseg): its
+ * segments listed, read as a label map (all segments, and segment 1 at
+ * threshold 0.25) and segment 1 as a fractional map. Each call succeeds
+ * with a checked image or fails with a message and no voxels. */
+void rkfuzz_seg(const uint8_t *data, size_t size)
+{
+  char dir[4096], path[4200], uid[65], ftype[16];
+  rkin_seg_segment segs[8];
+  size_t nseg = 0, i;
+  rkin_image im;
+  rkin_err err;
+  int rc;
+  once();
+  fuzz_tmpdir(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/in.dcm", dir);
+  write_file(path, data, size);
+  memset(&err, 0, sizeof err);
+  rc = rkin_dicom_seg_list(path, segs, 8, &nseg, uid, &err);
+  if (rc) {
+    check_failure("seg", rc, &err);
+    nseg = 0;
+  } else {
+    if (nseg > 8) broken("seg", "more segments listed than room given");
+    if (!memchr(uid, 0, sizeof uid)) broken("seg", "frame UID not terminated");
+    for (i = 0; i < nseg; i++)
+      if (!memchr(segs[i].label, 0, sizeof segs[i].label))
+        broken("seg", "a segment label not terminated");
+  }
+  memset(&err, 0, sizeof err);
+  rc = rkin_dicom_read_seg(path, 0, &im, uid, &err);
+  if (rc) {
+    check_failure("seg", rc, &err);
+    if (im.v) broken("seg", "voxels left on failure");
+  } else {
+    check_seg_image(&im, 65535, 0, 0);
+    rkin_image_free(&im);
+  }
+  memset(&err, 0, sizeof err);
+  rc = rkin_dicom_read_seg_thr(path, 1, 0.25, &im, NULL, &err);
+  if (rc) {
+    check_failure("seg", rc, &err);
+    if (im.v) broken("seg", "voxels left on failure");
+  } else {
+    check_seg_image(&im, 65535, 1, 0);
+    rkin_image_free(&im);
+  }
+  memset(&err, 0, sizeof err);
+  rc = rkin_dicom_read_seg_fraction(path, 1, &im, NULL, ftype, &err);
+  if (rc) {
+    check_failure("seg", rc, &err);
+    if (im.v) broken("seg", "voxels left on failure");
+  } else {
+    if (!memchr(ftype, 0, sizeof ftype)) broken("seg", "ftype not terminated");
+    check_seg_image(&im, 1, 0, 1);
+    rkin_image_free(&im);
   }
   remove_dir(dir);
 }

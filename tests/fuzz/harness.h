@@ -6,6 +6,10 @@
 #ifndef RKIN_FUZZ_HARNESS_H
 #define RKIN_FUZZ_HARNESS_H
 
+#ifdef __cplusplus
+extern "C" {   /* fuzz_seg.cc */
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +29,15 @@ void rkfuzz_vpop_csv(const uint8_t *data, size_t size);
  * folder, removed afterwards. */
 void rkfuzz_nifti(const uint8_t *data, size_t size);
 void rkfuzz_sbml(const uint8_t *data, size_t size);
+/* DICOM SEG (engine/image/dicom_io.cc, C++ over DCMTK's dcmseg), from a
+ * path as above: listed, read as label maps and as a fractional map. */
+void rkfuzz_seg(const uint8_t *data, size_t size);
 
 extern const rkfuzz_reader rkfuzz_readers[];
 extern const size_t rkfuzz_nreaders;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

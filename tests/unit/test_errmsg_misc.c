@@ -18,6 +18,7 @@
 #include "pop/data.h"
 #include "pop/popest.h"
 #include "pop/vpop.h"
+#include "../scratch.h"
 #include "../tap.h"
 
 static rkin_err err;
@@ -29,18 +30,6 @@ static char dir[] = "/tmp/rkin_errmsg_misc_XXXXXX";
     ok((call) < 0, "%s: refused", what);                                  \
     like(err.msg, part, "... message: %s", part);                         \
   } while (0)
-
-static const char *write_file(const char *name, const char *text)
-{
-  static char path[256];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  if ((f = fopen(path, "w"))) {
-    fputs(text, f);
-    fclose(f);
-  }
-  return path;
-}
 
 int main(void)
 {
@@ -180,21 +169,23 @@ int main(void)
     size_t n_rows = 0;
     double *v = NULL;
     size_t *lines = NULL;
-    BAD(rkin_pop_read_csv(write_file("empty.csv", "WT,AGE\n70,50\n80,\n"),
-                          2, need, 0, NULL, NULL, &n_rows, &v, &lines, &err),
+    BAD(rkin_pop_read_csv(scratch_write(dir, "empty.csv",
+                                        "WT,AGE\n70,50\n80,\n"), 2, need,
+                          0, NULL, NULL, &n_rows, &v, &lines, &err),
         "empty.csv:3: column 'AGE' is empty (a number is required)",
         "an empty cell");
     free(v);
     free(lines);
     v = NULL;
     lines = NULL;
-    BAD(rkin_pop_read_csv(write_file("head.csv", "WT,AGE\n# no rows\n"), 2,
-                          need, 0, NULL, NULL, &n_rows, &v, &lines, &err),
+    BAD(rkin_pop_read_csv(scratch_write(dir, "head.csv",
+                                        "WT,AGE\n# no rows\n"), 2, need,
+                          0, NULL, NULL, &n_rows, &v, &lines, &err),
         "head.csv: no patient rows after the header", "a header alone");
     free(v);
     free(lines);
-    unlink(write_file("empty.csv", ""));
-    unlink(write_file("head.csv", ""));
+    unlink(scratch_write(dir, "empty.csv", ""));
+    unlink(scratch_write(dir, "head.csv", ""));
   }
   rmdir(dir);
   done_testing();

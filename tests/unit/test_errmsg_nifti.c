@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -404,6 +405,78 @@ static void test_dim0(void)
   rkin_image_free(&im);
 }
 
+/* A dimension below 1 among dim[1..dim[0]]: refused by the reader with
+ * the field and its value, before nifticlib, which would print its own
+ * "bad dim" line on stderr (so stderr is captured: it must stay empty).
+ * NIfTI-1's int16 dim[k] is at byte 40 + 2k, NIfTI-2's int64 at
+ * 16 + 8k. */
+static void dims_refused(const char *path, const char *part, const char *what)
+{
+  char log[96], buf[256];
+  rkin_image rd = {0};
+  int saved, fd, rc;
+  ssize_t got = 0;
+  snprintf(log, sizeof log, "%s/stderr.txt", dir);
+  fflush(stderr);
+  saved = dup(2);
+  fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (saved < 0 || fd < 0 || dup2(fd, 2) < 0) {
+    ok(0, "%s: stderr not captured", what);
+    return;
+  }
+  close(fd);
+  rkin_err_clear(&err);
+  rc = rkin_nifti_read(path, &rd, &err);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  if ((fd = open(log, O_RDONLY)) >= 0) {
+    got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+  }
+  unlink(log);
+  buf[got > 0 ? got : 0] = 0;
+  is_int(rc, RKIN_EINVAL, "%s", what);
+  like(err.msg, part, "... message: %s", part);
+  ok(got == 0, "... nothing printed on stderr (%s)", buf);
+  ok(rd.v == NULL, "... no image is left allocated");
+}
+
+static void test_dims(void)
+{
+  char path[96];
+  rkin_grid g;
+  rkin_image im = {0};
+  const short zero = 0, neg = -4;
+  const int64_t neg2 = -7;
+  FILE *f;
+  snprintf(path, sizeof path, "%s/dims.nii", dir);
+  if (write_patched(path, 40 + 2 * 2, &zero, sizeof zero) == 0)
+    dims_refused(path, "dims.nii: NIfTI-1 header gives dim[2] = 0 "
+                 "(expected >= 1: each of the dim[0] = 3 dimensions holds "
+                 "a voxel)", "NIfTI-1 with dim[2] = 0 refused");
+  else ok(0, "write dims.nii: %s", err.msg);
+  if (write_patched(path, 40 + 2 * 3, &neg, sizeof neg) == 0)
+    dims_refused(path, "dims.nii: NIfTI-1 header gives dim[3] = -4 "
+                 "(expected >= 1: each of the dim[0] = 3 dimensions holds "
+                 "a voxel)", "NIfTI-1 with dim[3] = -4 refused");
+  else ok(0, "write dims.nii: %s", err.msg);
+  rkin_grid_init(&g, 2, 2, 2, 1, 1, 1);
+  if (rkin_image_alloc(&im, &g, &err) == 0 &&
+      rkin_nifti_write(path, &im, 2, &err) == 0 && (f = fopen(path, "r+b"))) {
+    fseek(f, 16 + 8 * 1, SEEK_SET);
+    fwrite(&neg2, 1, sizeof neg2, f);
+    fclose(f);
+    dims_refused(path, "dims.nii: NIfTI-2 header gives dim[1] = -7 "
+                 "(expected >= 1: each of the dim[0] = 3 dimensions holds "
+                 "a voxel)", "NIfTI-2 with dim[1] = -7 refused");
+  } else {
+    ok(0, "write dims.nii (NIfTI-2): %s", err.msg);
+  }
+  rkin_image_free(&im);
+  unlink(path);
+}
+
 static void test_dicom_null(void)
 {
   rkin_err_clear(&err);
@@ -427,6 +500,7 @@ int main(void)
   test_huge_dims();
   test_spacing_range();
   test_dim0();
+  test_dims();
   test_dicom_null();
   rmdir(dir);
   done_testing();

@@ -16,18 +16,13 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
-#include <dcmtk/dcmfg/fgfracon.h>
-#include <dcmtk/dcmfg/fgpixmsr.h>
-#include <dcmtk/dcmfg/fgplanor.h>
-#include <dcmtk/dcmfg/fgplanpo.h>
-#include <dcmtk/dcmseg/segdoc.h>
-#include <dcmtk/dcmseg/segment.h>
 #include <dcmtk/oflog/oflog.h>
 
 extern "C" {
 #include "core/init.h"
 }
 #include "image/dicom.h"
+#include "../segwrite.h"
 #include "../tap.h"
 
 /* DCMTK 3.6.7's DcmSegmentation::loadDataset, when reading fails,
@@ -60,55 +55,18 @@ const Uint16 ROWS = 4, COLS = 4;
 bool write_seg(const std::string &path, bool frac, Uint8 value,
                bool uneven = false, Uint16 rows = ROWS, Uint16 cols = COLS)
 {
-  DcmSegmentation *seg = nullptr;
-  IODGeneralEquipmentModule::EquipmentInfo eq("radiokin", "test", "1", "1");
-  ContentIdentificationMacro ci("1", "SEG", "test segmentation", "radiokin");
-  OFCondition st = frac
-      ? DcmSegmentation::createFractionalSegmentation(
-            seg, rows, cols, DcmSegTypes::SFT_OCCUPANCY, 100, eq, ci)
-      : DcmSegmentation::createBinarySegmentation(seg, rows, cols, eq, ci);
-  if (st.bad() || !seg) return false;
-  CodeSequenceMacro cat("T-D0050", "SRT", "Tissue");
-  CodeSequenceMacro liver("T-62000", "SRT", "Liver");
-  DcmSegment *s1 = nullptr;
-  Uint16 n1 = 0;
-  DcmSegment::create(s1, "liver", cat, liver, DcmSegTypes::SAT_MANUAL);
-  seg->addSegment(s1, n1);
-  FGPlaneOrientationPatient *po =
-      FGPlaneOrientationPatient::createMinimal("1", "0", "0", "0", "1", "0");
-  seg->addForAllFrames(*po);
-  delete po;
-  FGPixelMeasures pm;
-  pm.setPixelSpacing("1\\1");
-  pm.setSliceThickness("2");
-  seg->addForAllFrames(pm);
-  seg->getFrameOfReference().setFrameOfReferenceUID("1.2.3.4.55");
-  seg->getSeries().setSeriesNumber("1");
-  bool good = true;
-  for (int k = 0; k < (uneven ? 3 : 2) && good; k++) {
-    std::vector<Uint8> pix((size_t)rows * cols, 0);
-    pix[1] = value;
-    char z[32];
-    std::snprintf(z, sizeof z, "%d", k == 2 ? 5 : 2 * k);
-    FGPlanePosPatient *pp = FGPlanePosPatient::createMinimal("0", "0", z);
-    FGFrameContent fc;
-    fc.setStackID("1");
-    fc.setInStackPositionNumber(k + 1);
-    fc.setDimensionIndexValues(n1, 0);
-    fc.setDimensionIndexValues(k + 1, 1);
-    OFVector<FGBase *> v;
-    v.push_back(pp);
-    v.push_back(&fc);
-    good = seg->addFrame(pix.data(), n1, v).good();
-    delete pp;
+  segw_spec s = {rows, cols,
+                 frac ? DcmSegTypes::ST_FRACTIONAL : DcmSegTypes::ST_BINARY,
+                 DcmSegTypes::SFT_OCCUPANCY, 100,
+                 {"1", "0", "0", "0", "1", "0"}, "1\\1", "2",
+                 {{"liver", "T-62000", "Liver"}}, {}};
+  for (int k = 0; k < (uneven ? 3 : 2); k++) {
+    segw_frame f = {1, (Uint32)(k + 1), {0, 0, k == 2 ? 5.0 : 2.0 * k},
+                    std::vector<Uint8>((size_t)rows * cols, 0)};
+    f.pix[1] = value;
+    s.frames.push_back(f);
   }
-  seg->getDimensions().addDimensionIndex(DCM_ReferencedSegmentNumber,
-      "1.2.3.4.56", DCM_SegmentIdentificationSequence, "segment");
-  seg->getDimensions().addDimensionIndex(DCM_ImagePositionPatient,
-      "1.2.3.4.56", DCM_PlanePositionSequence, "position");
-  good = good && seg->saveFile(path.c_str()).good();
-  delete seg;
-  return good;
+  return segw_write(s, path.c_str());
 }
 
 /* The SEG at path changed by edit (on its dataset) and saved again. */

@@ -18,6 +18,7 @@
 #include "voxel/tare_voxel.h"
 #include "voxel/tia.h"
 #include "voxel/voxel.h"
+#include "../scratch.h"
 #include "../tap.h"
 
 static rkin_err err;
@@ -29,18 +30,6 @@ static char dir[] = "/tmp/rkin_errmsg_vox_XXXXXX";
     is_int((long)(call), (long)(code), "%s", what);                       \
     like(err.msg, part, "... message: %s", part);                         \
   } while (0)
-
-static const char *file(const char *name, const char *text)
-{
-  static char path[256];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  if ((f = fopen(path, "w"))) {
-    fputs(text, f);
-    fclose(f);
-  }
-  return path;
-}
 
 static void image(rkin_image *im, size_t nx, size_t ny, size_t nz, double sp,
                   float v)
@@ -58,23 +47,23 @@ static void test_hu(void)
   rkin_hu_table t;
   rkin_image ct, rho;
   const char *p;
-  p = file("hu3.csv", "hu,rho\n-1000,0.001\n0,1,7\n");
+  p = scratch_write(dir, "hu3.csv", "hu,rho\n-1000,0.001\n0,1,7\n");
   BAD(rkin_hu_table_load(p, &t, &err), RKIN_EINVAL, "hu3.csv:3: 3 fields "
       "(expected 2: HU, density)", "HU table: a row of 3 fields");
-  p = file("hux.csv", "hu,rho\n-1000,0.001\nwater,1\n");
+  p = scratch_write(dir, "hux.csv", "hu,rho\n-1000,0.001\nwater,1\n");
   BAD(rkin_hu_table_load(p, &t, &err), RKIN_EINVAL, "hux.csv:3: HU "
       "\"water\" (expected a number)", "HU table: a word for HU");
-  p = file("hur.csv", "hu,rho\n-1000,0.001\n0,-1\n");
+  p = scratch_write(dir, "hur.csv", "hu,rho\n-1000,0.001\n0,-1\n");
   BAD(rkin_hu_table_load(p, &t, &err), RKIN_EINVAL, "hur.csv:3: density "
       "\"-1\" (expected a number > 0, g/cm3)", "HU table: a negative "
       "density");
-  p = file("hud.csv", "hu,rho\n0,1\n-1000,0.001\n");
+  p = scratch_write(dir, "hud.csv", "hu,rho\n0,1\n-1000,0.001\n");
   BAD(rkin_hu_table_load(p, &t, &err), RKIN_EINVAL, "hud.csv:3: HU -1000 "
       "after 0 (expected ascending HU)", "HU table: descending HU");
-  p = file("hu1.csv", "hu,rho\n0,1\n");
+  p = scratch_write(dir, "hu1.csv", "hu,rho\n0,1\n");
   BAD(rkin_hu_table_load(p, &t, &err), RKIN_EINVAL, "hu1.csv: 1 rows "
       "(expected at least 2)", "HU table: one row");
-  p = file("hu2.csv", "hu,rho\n-1000,0.001\n1000,2\n");
+  p = scratch_write(dir, "hu2.csv", "hu,rho\n-1000,0.001\n1000,2\n");
   if (rkin_hu_table_load(p, &t, &err) == 0) {
     image(&ct, 2, 2, 2, 4, 0);
     ct.v[6] = NAN;
@@ -151,27 +140,27 @@ static void test_kernel(void)
     size_t used;
     int a, b, c;
     snprintf(name, sizeof name, "Lu177_%gmm_soft.csv", z);
-    file(name, "i,j,k,S_mGy_per_MBq_s\n0,0,1\n");
+    scratch_write(dir, name, "i,j,k,S_mGy_per_MBq_s\n0,0,1\n");
     BAD(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
         RKIN_EINVAL, "mm_soft.csv:2: 3 fields (expected 4: i,j,k,S)",
         "Lanconelli: a row of 3 fields");
-    file(name, "i,j,k,S_mGy_per_MBq_s\n0,0,6,1\n");
+    scratch_write(dir, name, "i,j,k,S_mGy_per_MBq_s\n0,0,6,1\n");
     BAD(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
         RKIN_EINVAL, "mm_soft.csv:2: field 3 \"6\" (expected an index "
         "0..5)", "Lanconelli: an index out of the octant");
-    file(name, "i,j,k,S_mGy_per_MBq_s\n0,0,1,-3\n");
+    scratch_write(dir, name, "i,j,k,S_mGy_per_MBq_s\n0,0,1,-3\n");
     BAD(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
         RKIN_EINVAL, "mm_soft.csv:2: field 4 \"-3\" (expected a value >= "
         "0)", "Lanconelli: a negative S value");
-    file(name, "i,j,k,S_mGy_per_MBq_s\n0,0,1,3\n0,0,1,3\n");
+    scratch_write(dir, name, "i,j,k,S_mGy_per_MBq_s\n0,0,1,3\n0,0,1,3\n");
     BAD(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
         RKIN_EINVAL, "mm_soft.csv:3: offset (0,0,1) given twice",
         "Lanconelli: an offset twice");
-    file(name, "i,j,k,S_mGy_per_MBq_s\n0,0,1,3\n");
+    scratch_write(dir, name, "i,j,k,S_mGy_per_MBq_s\n0,0,1,3\n");
     BAD(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
         RKIN_EINVAL, "mm_soft.csv: 1 offsets (expected the 216 of the "
         "octant 0..5)", "Lanconelli: an incomplete octant");
-    file(name, "i,j,k,S\n");
+    scratch_write(dir, name, "i,j,k,S\n");
     BAD(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
         RKIN_EINVAL, "mm_soft.csv:1: header (expected "
         "i,j,k,S_mGy_per_MBq_s)", "Lanconelli: a wrong header");
@@ -182,28 +171,29 @@ static void test_kernel(void)
         for (a = 0; a < 6; a++)
           used += (size_t)snprintf(rows + used, sizeof rows - used,
                                    "%d,%d,%d,1\n", a, b, c);
-    file(name, rows);
+    scratch_write(dir, name, rows);
     rkin_err_clear(&err);
     is_int(rkin_kernel_lanconelli(dir, "Lu-177", "soft", spz, &k, &err),
            RKIN_OK, "Lanconelli: the full octant loads (%s)", err.msg);
     rkin_kernel_free(&k);
   }
   /* dose point kernels */
-  p = file("dpk_h.csv", "r_cm,E\n0.1,0.5\n");
+  p = scratch_write(dir, "dpk_h.csv", "r_cm,E\n0.1,0.5\n");
   BAD(rkin_kernel_from_dpk(p, "Y-90", h, sp, 1, &k, &err), RKIN_EINVAL,
       "dpk_h.csv:1: header (expected r_outer_cm,E_dep_MeV_per_emission,...)",
       "DPK: a wrong header");
-  p = file("dpk_r.csv", "r_outer_cm,E_dep_MeV_per_emission\n0.2,0.5\n"
-                        "0.1,0.5\n");
+  p = scratch_write(dir, "dpk_r.csv", "r_outer_cm,E_dep_MeV_per_emission\n"
+                    "0.2,0.5\n0.1,0.5\n");
   BAD(rkin_kernel_from_dpk(p, "Y-90", h, sp, 1, &k, &err), RKIN_EINVAL,
       "dpk_r.csv:3: expected an outer radius > 0.2 cm and an energy >= 0 "
       "MeV", "DPK: a radius not increasing");
-  p = file("dpk_1.csv", "r_outer_cm,E_dep_MeV_per_emission\n0.2,0.5\n");
+  p = scratch_write(dir, "dpk_1.csv", "r_outer_cm,E_dep_MeV_per_emission\n"
+                    "0.2,0.5\n");
   BAD(rkin_kernel_from_dpk(p, "Y-90", h, sp, 1, &k, &err), RKIN_EINVAL,
       "dpk_1.csv: 1 shells (expected a radial table)", "DPK: one shell");
   /* energies near DBL_MAX: the integrated kernel overflows */
-  p = file("dpk_big.csv", "r_outer_cm,E_dep_MeV_per_emission\n0.05,1e308\n"
-                          "0.1,1e308\n0.2,1e308\n");
+  p = scratch_write(dir, "dpk_big.csv", "r_outer_cm,E_dep_MeV_per_emission"
+                    "\n0.05,1e308\n0.1,1e308\n0.2,1e308\n");
   BAD(rkin_kernel_from_dpk(p, "Y-90", h, sp, 1, &k, &err), RKIN_ENONFINITE,
       "dpk_big.csv: the kernel integrated from this dose point kernel has a "
       "non-finite value (", "DPK: shell energies that overflow");

@@ -57,25 +57,16 @@ static void same_eval(const rkin_popmodel *pm, const rkin_data *d,
   rkin_popfit_free(&fl);
 }
 
+/* theoph_popmodel_cf's thetas, Omega, error and covariate over the ODE
+ * model (exact path) instead of the closed form. */
 static void theoph_ode_popmodel(rkin_popmodel *pm, const rkin_model *m)
 {
-  static const char *const cw[1] = {"WT"};
-  static const double theta0[3] = {-2.4, 0.45, -3.2};
-  static const double omega0[4] = {0.2, 0, 0, 0.05};
-  static const double sigma0[1] = {0.5};
-  memset(pm, 0, sizeof *pm);
+  theoph_popmodel_cf(pm);
+  pm->predict = NULL;
+  pm->n_psi = 0;
+  pm->psi_names = NULL;
   pm->model = m;
   pm->output = 0;
-  pm->n_theta = 3;
-  pm->theta_init = theta0;
-  pm->n_eta = 2;
-  pm->omega_init = omega0;
-  pm->omega_diag = 1;
-  pm->n_cov = 1;
-  pm->cov_names = cw;
-  pm->indiv = theoph_psi_fn;
-  pm->res = RKIN_RES_ADD;
-  pm->sigma_init = sigma0;
 }
 
 /* The whole FOCE-I fit with the covariance step (bench_popfit's): -2LL

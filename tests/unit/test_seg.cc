@@ -1,5 +1,6 @@
 /* test_seg.cc - DICOM SEG read as a label map (dicom.h). The SEG is
- * written here through DCMTK's dcmseg API: 5 x 4 pixels per frame, pixel
+ * written here through DCMTK's dcmseg API (tests/segwrite.h): 5 x 4
+ * pixels per frame, pixel
  * spacing 2 mm (between rows) x 3 mm (between columns), an oblique
  * orientation (rows along LPS (0, 1, 0), columns along LPS (0, 0, -1):
  * a sagittal plane, normal (-1, 0, 0)), slices 4 mm apart along the
@@ -13,15 +14,10 @@
 #include <unistd.h>
 
 #include <dcmtk/config/osconfig.h>
-#include <dcmtk/dcmfg/fgfracon.h>
-#include <dcmtk/dcmfg/fgpixmsr.h>
-#include <dcmtk/dcmfg/fgplanor.h>
-#include <dcmtk/dcmfg/fgplanpo.h>
-#include <dcmtk/dcmseg/segdoc.h>
-#include <dcmtk/dcmseg/segment.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include "image/dicom.h"
+#include "../segwrite.h"
 #include "../tap.h"
 
 namespace {
@@ -39,74 +35,32 @@ const double DZ = 4.0;
  * liver's slice-2 pixel 120 (above the maximum) */
 bool write_seg(const char *path, int variant)
 {
-  DcmSegmentation *seg = nullptr;
-  IODGeneralEquipmentModule::EquipmentInfo eq("radiokin", "test", "1", "1");
-  ContentIdentificationMacro ci("1", "SEG", "test segmentation", "radiokin");
   bool frac = variant >= 4;
-  OFCondition st = variant == 4
-      ? DcmSegmentation::createFractionalSegmentation(
-            seg, ROWS, COLS, DcmSegTypes::SFT_PROBABILITY, 255, eq, ci)
-      : frac ? DcmSegmentation::createFractionalSegmentation(
-                   seg, ROWS, COLS, DcmSegTypes::SFT_OCCUPANCY, 100, eq, ci)
-             : DcmSegmentation::createBinarySegmentation(seg, ROWS, COLS, eq,
-                                                         ci);
-  if (st.bad() || !seg) return false;
-  CodeSequenceMacro cat("T-D0050", "SRT", "Tissue");
-  CodeSequenceMacro liver("T-62000", "SRT", "Liver");
-  CodeSequenceMacro lesion("M-80003", "SRT", "Neoplasm");
-  DcmSegment *s1 = nullptr, *s2 = nullptr;
-  Uint16 n1 = 0, n2 = 0;
-  DcmSegment::create(s1, "liver", cat, liver, DcmSegTypes::SAT_MANUAL);
-  DcmSegment::create(s2, "lesion", cat, lesion, DcmSegTypes::SAT_MANUAL);
-  seg->addSegment(s1, n1);
-  seg->addSegment(s2, n2);
-  FGPlaneOrientationPatient *po =
-      FGPlaneOrientationPatient::createMinimal("0", "1", "0", "0", "0", "-1");
-  seg->addForAllFrames(*po);
-  delete po;
-  FGPixelMeasures pm;
-  pm.setPixelSpacing("2\\3");
-  pm.setSliceThickness("4");
-  seg->addForAllFrames(pm);
-  seg->getFrameOfReference().setFrameOfReferenceUID("1.2.3.4.55");
-  seg->getSeries().setSeriesNumber("1");
+  segw_spec s = {ROWS, COLS,
+                 frac ? DcmSegTypes::ST_FRACTIONAL : DcmSegTypes::ST_BINARY,
+                 variant == 4 ? DcmSegTypes::SFT_PROBABILITY
+                              : DcmSegTypes::SFT_OCCUPANCY,
+                 (Uint8)(variant == 4 ? 255 : 100),
+                 {"0", "1", "0", "0", "0", "-1"}, "2\\3", "4",
+                 {{"liver", "T-62000", "Liver"},
+                  {"lesion", "M-80003", "Neoplasm"}}, {}};
   auto frame = [&](Uint16 segno, int k, int i, int j) {
-    Uint8 pix[ROWS * COLS] = {0};
     static const Uint8 occ[3] = {40, 60, 100};
-    pix[i + COLS * j] = variant == 4 ? 200
-                        : !frac ? 1
-                        : segno == 2 ? 50
-                        : variant == 6 && k == 2 ? 120 : occ[k];
+    segw_frame f = {segno, (Uint32)(k + 1), {0, 0, 0},
+                    std::vector<Uint8>(ROWS * COLS, 0)};
+    f.pix[i + COLS * j] = variant == 4 ? 200
+                          : !frac ? 1
+                          : segno == 2 ? 50
+                          : variant == 6 && k == 2 ? 120 : occ[k];
     double off = DZ * k + (variant == 2 && k == 2 ? 2.0 : 0.0);
-    double p[3];
-    for (int a = 0; a < 3; a++) p[a] = IPP[a] + off * NORMAL[a];
-    if (variant == 3 && k == 2) p[1] += 1.0;   /* along the rows */
-    char b[3][32];
-    for (int a = 0; a < 3; a++) std::snprintf(b[a], 32, "%.6g", p[a]);
-    FGPlanePosPatient *pp = FGPlanePosPatient::createMinimal(b[0], b[1], b[2]);
-    FGFrameContent fc;
-    fc.setStackID("1");
-    fc.setInStackPositionNumber(k + 1);
-    fc.setDimensionIndexValues(segno, 0);
-    fc.setDimensionIndexValues(k + 1, 1);
-    OFVector<FGBase *> v;
-    v.push_back(pp);
-    v.push_back(&fc);
-    OFCondition c = seg->addFrame(pix, segno, v);
-    delete pp;
-    return c.good();
+    for (int a = 0; a < 3; a++) f.ipp[a] = IPP[a] + off * NORMAL[a];
+    if (variant == 3 && k == 2) f.ipp[1] += 1.0;   /* along the rows */
+    s.frames.push_back(f);
   };
-  bool ok_ = true;
-  for (int k = 0; k < 3; k++) ok_ = ok_ && frame(n1, k, 1, 2);
-  ok_ = ok_ && frame(n2, 1, 3, 0);
-  if (variant == 1) ok_ = ok_ && frame(n2, 1, 1, 2);
-  seg->getDimensions().addDimensionIndex(DCM_ReferencedSegmentNumber,
-      "1.2.3.4.56", DCM_SegmentIdentificationSequence, "segment");
-  seg->getDimensions().addDimensionIndex(DCM_ImagePositionPatient,
-      "1.2.3.4.56", DCM_PlanePositionSequence, "position");
-  ok_ = ok_ && seg->saveFile(path).good();
-  delete seg;
-  return ok_;
+  for (int k = 0; k < 3; k++) frame(1, k, 1, 2);
+  frame(2, 1, 3, 0);
+  if (variant == 1) frame(2, 1, 1, 2);
+  return segw_write(s, path);
 }
 
 } // namespace
