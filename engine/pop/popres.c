@@ -103,18 +103,17 @@ static double log_var(double V)
  * s-derivative is zero and the general route below (about 400
  * instructions) reduces to a few divisions. Same bits as that route
  * (test_popres pins it against combined2 with b = 0, which takes it), up
- * to the sign of the zero s-derivatives; its errors too: q and t are the
- * factors the zero V_s multiplies there, so they must be finite. */
+ * to the sign of the zero s-derivatives; its errors too: there the zero
+ * V_s multiplies q = 1/V - r^2/V^2 and t below, which must be finite (q
+ * is whenever t and c are). */
 static int eval_add(double a, double y, double f, double s, rkin_res_obs *o)
 {
-  double V = a * a, sd, r, c_m, q, t;
+  double V = a * a, sd, r, c_m, t;
   if (!isfinite(s) || !(V > 0)) return RKIN_ERANGE; /* a^2 + 0 s^2 */
   sd = sqrt(V);
-  if (!isfinite(sd)) return RKIN_ENONFINITE;  /* V_s = 2 sd 0 */
-  V = sd * sd;
+  V = sd * sd;     /* an infinite sd: c is too (there V_s is NaN) */
   r = y - f;
   c_m = -2 * r / V;
-  q = 1 / V - r * r / (V * V);
   t = 2 * r * r / (V * V * V) - 1 / (V * V);
   o->c = r * r / V + log_var(V);
   o->r = r;
@@ -125,7 +124,7 @@ static int eval_add(double a, double y, double f, double s, rkin_res_obs *o)
   o->c_ff = 2 / V;
   o->w_ff = 1 / V;
   if (!isfinite(o->c) || !isfinite(c_m) || !isfinite(o->w_ff)
-      || !isfinite(o->c_ff) || !isfinite(q) || !isfinite(t))
+      || !isfinite(o->c_ff) || !isfinite(t))
     return RKIN_ENONFINITE;
   return RKIN_OK;
 }
