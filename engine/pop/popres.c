@@ -73,8 +73,6 @@ static int sd_of(rkin_res_model res, const double *sig, double s,
       P1 = 2 * c * pow(u, 2 * c - 1) * sgn;
       P2 = 2 * c * (2 * c - 1) * pow(u, 2 * c - 2);
     }
-    /* additive: no |s| term, also where s^2 overflows (0 inf is NaN) */
-    if (b == 0) P = P1 = P2 = 0;
     V = a * a + b * b * P;
     V1 = b * b * P1;
     V2 = b * b * P2;
@@ -105,17 +103,17 @@ static double log_var(double V)
  * s-derivative is zero and the general route below (about 400
  * instructions) reduces to a few divisions. Same bits as that route
  * (test_popres pins it against combined2 with b = 0, which takes it), up
- * to the sign of the zero s-derivatives; its errors too: q and t are the
- * factors the zero V_s multiplies there, so they must be finite. */
+ * to the sign of the zero s-derivatives; its errors too: there the zero
+ * V_s multiplies q = 1/V - r^2/V^2 and t below, which must be finite (q
+ * is whenever t and c are). */
 static int eval_add(double a, double y, double f, double s, rkin_res_obs *o)
 {
-  double V = a * a, sd, r, c_m, q, t;
+  double V = a * a, sd, r, c_m, t;
   if (!isfinite(s) || !(V > 0)) return RKIN_ERANGE; /* a^2 + 0 s^2 */
   sd = sqrt(V);
-  V = sd * sd;     /* infinite: so is c, as the general route's V_s */
+  V = sd * sd;     /* an infinite sd: c is too (there V_s is NaN) */
   r = y - f;
   c_m = -2 * r / V;
-  q = 1 / V - r * r / (V * V);
   t = 2 * r * r / (V * V * V) - 1 / (V * V);
   o->c = r * r / V + log_var(V);
   o->r = r;
@@ -126,7 +124,7 @@ static int eval_add(double a, double y, double f, double s, rkin_res_obs *o)
   o->c_ff = 2 / V;
   o->w_ff = 1 / V;
   if (!isfinite(o->c) || !isfinite(c_m) || !isfinite(o->w_ff)
-      || !isfinite(o->c_ff) || !isfinite(q) || !isfinite(t))
+      || !isfinite(o->c_ff) || !isfinite(t))
     return RKIN_ENONFINITE;
   return RKIN_OK;
 }
@@ -248,16 +246,15 @@ static int check_endpoint(const pop *p, const rkin_pop_endpoint *e,
     if (e->output >= 0 ? (size_t)e->output >= no
                        : (size_t)(-1 - e->output) >= ns)
       return rkin_err_set(err, RKIN_EINVAL, "population model: endpoint "
-                          "%zu observes %d, not an output (0 .. %zu - 1) "
-                          "or a state (-1 .. -%zu) of model '%s'", k + 1,
-                          e->output, no, ns, rkin_model_name(m));
+                          "%zu observes %d, not an output (0..%zu) or a "
+                          "state (-1..-%zu) of model '%s'", k + 1, e->output,
+                          no, ns, rkin_model_name(m));
     if ((e->output >= 0) != (p->pm->endpoints[0].output >= 0))
       return rkin_err_set(err, RKIN_EINVAL, "population model: endpoint "
-                          "%zu observes %s but endpoint 1 %s: the "
+                          "%zu observes a %s but endpoint 1 a %s: the "
                           "endpoints must all be model outputs or all "
-                          "states", k + 1, e->output >= 0 ? "an output" :
-                          "a state", e->output >= 0 ? "a state" :
-                          "an output");
+                          "states", k + 1, e->output >= 0 ? "output" :
+                          "state", e->output >= 0 ? "state" : "output");
   }
   return RKIN_OK;
 }

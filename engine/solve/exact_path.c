@@ -1139,9 +1139,53 @@ static inline KERNEL void sens_step_n(rkin_expath *e, double h,
     g->wr[i] = g->iwr[i] * g->wr[i] + (has_rate ? g->sr[i] * g->yint[i] : 0);
 }
 
+/* sens_step_n at n = nd = 2 without input (bolus doses: a population PK
+ * profile between its doses), in locals: the compiler cannot keep the
+ * unrolled copy's arrays in registers (they may alias). The same
+ * operations in the same order, the "+ 0" of the absent input included
+ * (it turns -0 into +0). */
+static void sens_step_22(rkin_expath *e, double h)
+{
+  eig_ws *g = &e->eg;
+  const double *B = e->B;
+  double *sig = e->sig, *ph = e->phi;
+  double a0 = g->lr[0] * h, a1 = g->lr[1] * h, x0 = exp(a0), x1 = exp(a1);
+  double w0 = g->wr[0], w1 = g->wr[1], p00, p01, p11, q00, q01, q10, q11;
+  double em1, p1, p2, s00, s01, s10, s11;
+  p00 = h * x0;
+  p11 = h * x1;
+  if (fabs(a1 - a0) > 0.5) {
+    p01 = h * (x1 - x0) / (a1 - a0);
+  } else {
+    phis_real(-fabs(a1 - a0), &em1, &p1, &p2);
+    p01 = h * (a1 > a0 ? x1 : x0) * p1;
+  }
+  g->iwr[0] = x0;
+  g->iwr[1] = x1;
+  ph[0] = p00;
+  ph[1] = ph[2] = p01;
+  ph[3] = p11;
+  q00 = p00 * w0 + 0;
+  q01 = p01 * w1 + 0;
+  q10 = p01 * w0 + 0;
+  q11 = p11 * w1 + 0;
+  s00 = x0 * sig[0] + B[0] * q00;
+  s01 = x0 * sig[1] + B[4] * q00;
+  s10 = x1 * sig[2] + B[2] * q10;
+  s11 = x1 * sig[3] + B[6] * q10;
+  sig[0] = s00 + B[1] * q01;
+  sig[1] = s01 + B[5] * q01;
+  sig[2] = s10 + B[3] * q11;
+  sig[3] = s11 + B[7] * q11;
+  g->wr[0] = x0 * w0 + 0;
+  g->wr[1] = x1 * w1 + 0;
+}
+
 static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
 {
-  if (TWO_BY_TWO(e))
+  if (TWO_BY_TWO(e) && !has_rate && !drate)
+    sens_step_22(e, h);
+  else if (TWO_BY_TWO(e))
     sens_step_n(e, h, has_rate, drate, 2, 2);
   else
     sens_step_n(e, h, has_rate, drate, e->n, e->n_dir);
