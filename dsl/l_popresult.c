@@ -388,6 +388,25 @@ void lrk_popresult_push(lua_State *L, const report *r,
   lua_setfield(L, rt, "n_pred");
   lua_pushinteger(L, (lua_Integer)f->n_pred_sens);
   lua_setfield(L, rt, "n_pred_sens");
+  {
+    /* the EBE searches' routes and the covariance step's share */
+    const struct { const char *k; unsigned long v; } c[] = {
+      {"n_ebe_newton", f->n_ebe_newton},
+      {"n_ebe_fallback", f->n_ebe_fallback},
+      {"n_ebe_bobyqa", f->n_ebe_bobyqa},
+      {"cov_n_points", (unsigned long)f->cov_n_points},
+      {"cov_n_pred", f->cov_n_pred},
+      {"cov_n_pred_sens", f->cov_n_pred_sens},
+      {"cov_n_ebe_newton", f->cov_n_ebe_newton},
+      {"cov_n_ebe_fallback", f->cov_n_ebe_fallback},
+      {"cov_n_ebe_bobyqa", f->cov_n_ebe_bobyqa}};
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof *c; i++) {
+      lua_pushinteger(L, (lua_Integer)c[i].v);
+      lua_setfield(L, rt, c[i].k);
+    }
+  }
+  set_num(L, "cov_cpu_s", f->cov_cpu_s);
   set_num(L, "ofv", f->ofv);
   set_num(L, "m2ll", f->m2ll);
   set_num(L, "aic", r->aic);

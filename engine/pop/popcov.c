@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
   pop *p;
@@ -22,6 +23,7 @@ typedef struct {
   const rkin_popfit *fit; /* the estimates (fixed values from here) */
   double *fi;           /* n_subj: the last evaluation's OFV terms */
   size_t multimodal;    /* evaluations where a subject had several modes */
+  int n_points;         /* evaluations (OFV passes) */
 } cov_ctx;
 
 static int th_free(const pop *p, size_t k)
@@ -150,6 +152,7 @@ static int eval_nat(cov_ctx *c, const double *v, double *ofv, rkin_err *err)
   if (rc) return rc;
   memcpy(p->eta_hat, c->eta0, p->n_subj * p->n_ei * sizeof *p->eta_hat);
   memcpy(p->ebe_S, c->S0, p->n_subj * p->n_ei * p->n_ei * sizeof *p->ebe_S);
+  c->n_points++;
   rc = pop_pass(p, POP_TASK_OFV, ofv, err);
   if (!rc) memcpy(c->fi, p->ofv_i, p->n_subj * sizeof *c->fi);
   for (k = 0; !rc && k < p->n_subj; k++)
@@ -326,7 +329,7 @@ static int finish(rkin_popfit *fit, rkin_cov_matrix which, double *H,
   return rc;
 }
 
-int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
+static int cov_run(pop *p, rkin_popfit *fit, rkin_err *err)
 {
   size_t n = p->n_est, ns = p->n_subj, k, l, s;
   cov_ctx c;
@@ -461,6 +464,7 @@ done:
   free(modes);
   free(cap);
   fit->cov_multimodal = c.multimodal;
+  fit->cov_n_points = c.n_points;
   /* Leave p at the estimates for any later use. */
   free(c.omega);
   free(e0);
@@ -475,6 +479,38 @@ done:
   free(fm);
   free(gp);
   free(g);
+  return rc;
+}
+
+/* The solves and EBE searches of every thread, summed: the covariance
+ * step's share is the change over it. */
+static void ws_counts(const pop *p, unsigned long *n)
+{
+  int t;
+  memset(n, 0, 5 * sizeof *n);
+  for (t = 0; t < p->n_threads; t++) {
+    n[0] += p->ws[t].n_pred;
+    n[1] += p->ws[t].n_pred_sens;
+    n[2] += p->ws[t].n_newton;
+    n[3] += p->ws[t].n_newton_fail;
+    n[4] += p->ws[t].n_bobyqa;
+  }
+}
+
+int pop_covariance(pop *p, rkin_popfit *fit, rkin_err *err)
+{
+  unsigned long n0[5], n1[5];
+  clock_t t0 = clock();
+  int rc;
+  ws_counts(p, n0);
+  rc = cov_run(p, fit, err);
+  ws_counts(p, n1);
+  fit->cov_cpu_s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  fit->cov_n_pred = n1[0] - n0[0];
+  fit->cov_n_pred_sens = n1[1] - n0[1];
+  fit->cov_n_ebe_newton = n1[2] - n0[2];
+  fit->cov_n_ebe_fallback = n1[3] - n0[3];
+  fit->cov_n_ebe_bobyqa = n1[4] - n0[4];
   return rc;
 }
 

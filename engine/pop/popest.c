@@ -567,6 +567,7 @@ void pop_fill_counts(const pop *p, rkin_popfit *fit)
     fit->n_pred_sens += p->ws[t].n_pred_sens;
     fit->n_ebe_newton += p->ws[t].n_newton;
     fit->n_ebe_fallback += p->ws[t].n_newton_fail;
+    fit->n_ebe_bobyqa += p->ws[t].n_bobyqa;
   }
 }
 

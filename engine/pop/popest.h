@@ -233,8 +233,16 @@ typedef struct {
   unsigned long n_pred, n_pred_sens;
   /* Inner (EBE) searches: those the Newton search ended, and those it
    * handed to LBFGS (a failed line search, no convergence in 50
-   * iterations, e.g. at a bound); 0 and 0 with inner_lbfgs. */
-  unsigned long n_ebe_newton, n_ebe_fallback;
+   * iterations, e.g. at a bound); 0 and 0 with inner_lbfgs. Those
+   * LBFGS failed in turn went to BOBYQA (n_ebe_bobyqa). */
+  unsigned long n_ebe_newton, n_ebe_fallback, n_ebe_bobyqa;
+  /* The covariance step's share of the counts above (included in them):
+   * OFV passes (points), solves, EBE searches, and the process CPU
+   * seconds it took (clock(): every thread). */
+  int cov_n_points;
+  unsigned long cov_n_pred, cov_n_pred_sens;
+  unsigned long cov_n_ebe_newton, cov_n_ebe_fallback, cov_n_ebe_bobyqa;
+  double cov_cpu_s;
   double ofv;            /* NONMEM's OFV (no N log 2 pi) */
   double m2ll;           /* -2 log L incl. N log 2 pi */
   size_t n_subj, n_obs, n_theta, n_eta, n_sigma, n_psi;

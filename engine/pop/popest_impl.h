@@ -58,9 +58,9 @@ typedef struct {
   int sens;           /* 1: try them (else finite differences) */
   /* subject solutions without / with sensitivities (rkin_popfit) */
   unsigned long n_pred, n_pred_sens;
-  /* inner searches ended by the Newton search, and those it handed to
-   * LBFGS (popsubj.c inner_search) */
-  unsigned long n_newton, n_newton_fail;
+  /* inner searches ended by the Newton search, those it handed to
+   * LBFGS, and those LBFGS handed to BOBYQA (popsubj.c inner_search) */
+  unsigned long n_newton, n_newton_fail, n_bobyqa;
   double *S_in, *S_best; /* n_ei^2: a subject's secant correction at the
                             start of its EBE search, and after the start
                             that found the mode kept */

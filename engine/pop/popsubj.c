@@ -580,9 +580,16 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
 
 /* Newton search of the inner objective: at most this many iterations, and
  * converged when the Newton step is below NEWTON_XTOL in every whitened
- * direction (the LBFGS search's own tolerance). */
+ * direction (the LBFGS search's own tolerance), or when the full step
+ * is refused (the line search backtracks or fails) while the decrease the
+ * quadratic model predicts for it, -slope / 2, is at most NEWTON_DEC
+ * (1 + |J|): the step is then lost in the solver's noise (CVODES'
+ * tolerances), where further iterations only creep along the noise and a
+ * hand-over to LBFGS and BOBYQA spends solves near the same point. A
+ * noise-free objective takes full steps there and stops by NEWTON_XTOL. */
 #define NEWTON_MAX_IT 50
 #define NEWTON_XTOL 1e-9
+#define NEWTON_DEC 1e-9
 
 /* The inner objective J at z (whitened eta) for the Newton search: f and
  * G at eta = L z into w->f, w->G (marked as the last evaluation, as
@@ -702,7 +709,7 @@ static double newton_search(pop_ws *w, size_t s, double *z)
   if (newton_eval(w, s, z, &J, gz, ge, A)) return INNER_BAD;
   for (it = 0; it < NEWTON_MAX_IT; it++) {
     double slope = 0, dmax = 0, t = 1, rs = 0, rr = 0, ss = 0;
-    int ls, ok = 0;
+    int ls, ok = 0, noise;
     newton_step(p, A, S, gz, H, dz);
     for (a = 0; a < q; a++) {
       slope += gz[a] * dz[a];
@@ -726,8 +733,18 @@ static double newton_search(pop_ws *w, size_t s, double *z)
       ok = !newton_eval(w, s, zt, &Jt, gzt, get, At)
            && Jt <= J + 1e-4 * t * slope + 1e-13 * (1 + fabs(J));
     }
-    if (!ok) return INNER_BAD;
+    if (!ok) {
+      /* converged to the noise floor: z again as the last evaluation */
+      if (-0.5 * slope <= NEWTON_DEC * (1 + fabs(J))
+          && !newton_eval(w, s, z, &Jt, gzt, get, At))
+        return Jt;
+      return INNER_BAD;
+    }
     t *= 2;
+    /* a backtracked step with a negligible predicted decrease: on the
+     * noise floor, where more iterations only creep (zt is kept, being
+     * the last evaluation) */
+    noise = t < 1 && -0.5 * slope <= NEWTON_DEC * (1 + fabs(J));
     /* secant pair on the eta scale: se = L (t dz), the data terms'
      * gradient change y; S takes y - At se (what Gauss-Newton misses) */
     for (a = 0; a < q; a++) {
@@ -751,6 +768,7 @@ static double newton_search(pop_ws *w, size_t s, double *z)
     memcpy(ge, get, q * sizeof *ge);
     memcpy(A, At, q * q * sizeof *A);
     J = Jt;
+    if (noise) return J;
   }
   return INNER_BAD;
 }
@@ -779,6 +797,7 @@ static double inner_search(pop_ws *w, size_t s, double *z)
   for (attempt = 0; attempt < 2; attempt++) {
     nlopt_opt opt = attempt == 0 ? w->inner : w->inner_df;
     nlopt_result r;
+    if (attempt == 1) w->n_bobyqa++;
     memcpy(z, z0, q * sizeof *z);
     for (k = 0; k < q; k++)
       if (!(fabs(z[k]) < POP_Z_MAX)) z[k] = 0;

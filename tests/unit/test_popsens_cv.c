@@ -89,9 +89,11 @@ int main(void)
   ok(rc1 == 0 && rc2 == 0 && fabs(ocv - ofd) < 1e-4, "CVODES sensitivities "
      "OFV %.8f = central differences (step 1e-3) %.8f (abs. tol. 1e-4: the "
      "differences' truncation error)", ocv, ofd);
-  ok(rc1 == 0 && rc3 == 0 && fabs(ocv - oex) < 1e-5, "CVODES sensitivities "
+  /* measured 6.6e-7 (3.6e-6 when the EBE search handed the noise floor
+   * to LBFGS and BOBYQA, before popsubj.c NEWTON_DEC) */
+  ok(rc1 == 0 && rc3 == 0 && fabs(ocv - oex) < 2e-6, "CVODES sensitivities "
      "OFV %.8f = the exact path's analytic sensitivities %.8f (abs. tol. "
-     "1e-5 at rtol 1e-8)", ocv, oex);
+     "2e-6 at rtol 1e-8)", ocv, oex);
   {
     /* the covariance step on the CVODES path against the exact path's */
     rkin_popfit fc, fe;
@@ -103,6 +105,27 @@ int main(void)
     ok(r1 == 0 && r2 == 0 && fc.cov_status == 0 && fe.cov_status == 0,
        "covariance step on both paths (%s; %s)", fc.cov_err.msg,
        fe.cov_err.msg);
+    /* The Newton EBE search on CVODES' noise floor stops there
+     * (popsubj.c NEWTON_DEC) instead of creeping along the noise or
+     * handing the search to LBFGS and BOBYQA. Measured in the covariance
+     * step: 91 OFV passes, 4 of 1092 searches handed over, 7.5 solves a
+     * search, 6 s CPU (without the stop: 277, 76 and 89 s). */
+    ok(r1 == 0 && fc.cov_n_points > 0 && fc.cov_n_ebe_newton
+       + fc.cov_n_ebe_fallback == (unsigned long)fc.cov_n_points
+       * fc.n_subj && fc.cov_n_pred_sens <= fc.n_pred_sens
+       && fc.cov_n_ebe_newton <= fc.n_ebe_newton && fc.cov_cpu_s > 0,
+       "covariance step counts: %d OFV passes x %zu subjects = %lu + %lu "
+       "EBE searches; %lu of %lu solutions with sensitivities; %.2f s CPU",
+       fc.cov_n_points, fc.n_subj, fc.cov_n_ebe_newton,
+       fc.cov_n_ebe_fallback, fc.cov_n_pred_sens, fc.n_pred_sens,
+       fc.cov_cpu_s);
+    ok(r1 == 0 && fc.cov_n_ebe_fallback * 100 < fc.cov_n_points * fc.n_subj
+       && fc.cov_n_pred_sens < 15 * fc.cov_n_ebe_newton,
+       "CVODES path, covariance step: %lu of %lu EBE searches handed to "
+       "LBFGS (< 1 %%), %.1f solutions per search (< 15)",
+       fc.cov_n_ebe_fallback, fc.cov_n_ebe_newton + fc.cov_n_ebe_fallback,
+       (double)fc.cov_n_pred_sens
+       / (double)(fc.cov_n_ebe_newton + fc.cov_n_ebe_fallback));
     for (k = 0; r1 == 0 && r2 == 0 && fc.cov_status == 0
                 && fe.cov_status == 0 && k < fc.n_est; k++) {
       double a = sqrt(fc.cov_r[k * fc.n_est + k]);
