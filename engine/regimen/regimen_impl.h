@@ -52,6 +52,8 @@ typedef struct {
                                   settled (regimen_vertex.c) */
   long n_vertex_partial;       /* ... that it left to a search of some
                                   plan lengths only */
+  long n_warm;                 /* plan-length searches started from the
+                                  shortcut's surrogate optimum */
   double *aux;                 /* (nr + 1) (RKIN_TAC_MAX_POINTS + 8) + 4 n */
   rkin_mevcarry *carry;        /* the model events of the patient whose
                                   cycles run (set around rg_cycle; NULL:
@@ -122,10 +124,12 @@ int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,
  * 1 and the plan when certified; 0 when the full search must run for the
  * plan lengths in *search (bit k - 1: k cycles), act / *kk / *obj then
  * holding a feasible plan it must beat (*kk 0: none); or a negative
- * code. */
+ * code. warm (max_cycles x max_cycles, may be NULL): row k - 1 the best
+ * k-cycle plan on the surrogate, all 0 where none was searched. */
 int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
                   size_t n_starts, const double *starts, double *act,
-                  size_t *kk, double *obj, uint64_t *search, rkin_err *err);
+                  size_t *kk, double *obj, uint64_t *search, double *warm,
+                  rkin_err *err);
 
 /* The optimiser on a workspace (regimen_opt.c). */
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,

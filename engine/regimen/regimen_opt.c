@@ -743,14 +743,37 @@ static size_t start_cycles(const double *s, size_t m)
   return k;
 }
 
-/* Every start for k cycles: uniform, front-loaded, the caller's. */
+/* Every start for k cycles: uniform, front-loaded, the caller's. With a
+ * warm plan (k activities: the vertex shortcut's surrogate optimum of this
+ * length, regimen_vertex.c) it stands for the first two, the starts its
+ * surrogate search began from: the local search then starts near the
+ * optimum, and the front-loaded start's k line searches are saved (when
+ * it cannot be made feasible, the two starts after all). */
 static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
-                 best_plan *b, double *x, double *x0, double *tmp)
+                 const double *warm, best_plan *b, double *x, double *x0,
+                 double *tmp)
 {
   const rkin_regimen_rule *u = o->u;
   size_t k = o->k, m = u->max_cycles, c, s;
   double hi = amax(u), lead_plan[64], dir[64];
   best_plan lead = {lead_plan, 0, -HUGE_VAL};
+  if (warm) {
+    /* onto the limits by shrinking the activities above lo alike: its
+     * cycles at lo (which a plain scaling could not keep) stay there */
+    for (c = 0; c < k; c++) {
+      x[c] = o->lo;
+      dir[c] = warm[c] - o->lo;
+    }
+    if (line_max(o, x, dir, x0) >= 0) {
+      candidate(o, x0, b, &lead, x, tmp);
+      if (o->code) return o->code;
+      if (lead.best_f > -HUGE_VAL) {
+        o->ws->n_warm++;
+        goto caller;
+      }
+    }
+    if (o->code) return o->code;
+  }
   for (c = 0; c < k; c++) x0[c] = 1.0;
   if (scale_onto(o, x0, o->lo, hi, x) >= 0) {
     memcpy(x0, x, k * sizeof *x);
@@ -774,6 +797,7 @@ static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
   }
   candidate(o, x0, b, &lead, x, tmp);
   if (o->code) return o->code;
+caller:
   for (s = 0; s < n_starts; s++) {
     if (start_cycles(starts + s * m, m) != k) continue;
     /* a rule's cycle below the smallest given activity is raised to it
@@ -791,7 +815,8 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
 {
   size_t m = u->max_cycles, k;
   best_plan b;
-  double *x = calloc(3 * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
+  double *x = calloc(3 * m + m * m, sizeof *x), *x0 = x + m, *tmp = x0 + m;
+  double *warm = NULL;   /* the shortcut's surrogate plans, by length */
   uint64_t search = ~(uint64_t)0;   /* plan lengths to search */
   int rc = RKIN_OK;
   if (m > 64 || u->n_limits > 16) {
@@ -810,8 +835,9 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   if (ws->r->kstatus[i] != 0 && u->optimiser == RKIN_OPT_GRADIENT
       && !rkin_model_events(ws->r->sp.model)) {
     double f = -HUGE_VAL;
+    warm = tmp + m;
     rc = rg_opt_vertex(ws, i, u, n_starts, starts, act, &b.best_k, &f,
-                       &search, err);
+                       &search, warm, err);
     if (rc < 0) {
       free(x);
       return rc;
@@ -834,7 +860,10 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
     if (!(search >> (k - 1) & 1)) continue;
     if (ctx_init(&o, ws, i, u, k)) {
       rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-    } else if ((rc = try_k(&o, n_starts, starts, &b, x, x0, tmp))) {
+    } else if ((rc = try_k(&o, n_starts, starts,
+                           warm && warm[(k - 1) * m] > 0
+                               ? warm + (k - 1) * m : NULL,
+                           &b, x, x0, tmp))) {
       *err = o.err;
     }
     ctx_free(&o);

@@ -28,7 +28,8 @@
  *   sensitivities), searched by SLSQP for every K from a uniform and a
  *   front-loaded start. A rival within the margin sends the patient to the
  *   full search of the rival lengths only, which must beat the vertex
- *   plan.
+ *   plan; each of those starts from the surrogate's optimum of its length
+ *   (warm), not from the cold uniform and front-loaded plans.
  * The full search remains for any model where this structure fails (e.g.
  * a saturable tumour, where spreading activity pays, or cycles so close
  * that one carries into the next). */
@@ -198,8 +199,9 @@ static void sur_raise(vx_ctx *v, double *x, size_t c)
 }
 
 /* The best surrogate objective over k-cycle plans (-HUGE_VAL: none is
- * feasible): SLSQP from a uniform and a front-loaded plan on the limits. */
-static double sur_best(vx_ctx *v, size_t k)
+ * feasible): SLSQP from a uniform and a front-loaded plan on the limits.
+ * xb (k, may be NULL) receives the plan that gives it. */
+static double sur_best(vx_ctx *v, size_t k, double *xb)
 {
   double best = -HUGE_VAL, x[64], lb[64], ub[64];
   vx_con cc[16];
@@ -224,7 +226,10 @@ static double sur_best(vx_ctx *v, size_t k)
       for (c = 0; c < k; c++) sur_raise(v, x, c);
     }
     sur_eval(v, x);
-    if (v->cb[v->u->objective] > best) best = v->cb[v->u->objective];
+    if (v->cb[v->u->objective] > best) {
+      best = v->cb[v->u->objective];
+      if (xb) memcpy(xb, x, k * sizeof *xb);
+    }
     if (!(opt = nlopt_create(NLOPT_LD_SLSQP, (unsigned)k))) continue;
     for (c = 0; c < k; c++) {
       lb[c] = v->lo;
@@ -244,8 +249,10 @@ static double sur_best(vx_ctx *v, size_t k)
     nlopt_set_maxeval(opt, 200);
     nlopt_optimize(opt, x, &f);
     nlopt_destroy(opt);
-    if (sur_feasible(v, x) && v->cb[v->u->objective] > best)
+    if (sur_feasible(v, x) && v->cb[v->u->objective] > best) {
       best = v->cb[v->u->objective];
+      if (xb) memcpy(xb, x, k * sizeof *xb);
+    }
   }
   return best;
 }
@@ -300,7 +307,7 @@ static int solve_cycle(vx_ctx *v, double *y, double a, int sens,
  * a negative code (a solve failed: err). */
 static int vertex(vx_ctx *v, size_t n_starts, const double *starts,
                   double *act, size_t *kk, double *obj, uint64_t *search,
-                  rkin_err *err)
+                  double *warm, rkin_err *err)
 {
   size_t n = v->n, nr = v->nr, m = v->m, nl = v->nl, o = v->u->objective;
   size_t c, q, j, cstar = 0, it, jb = 0, kk2, kc;
@@ -477,7 +484,7 @@ surrogate:
   scand = sur_plain(v, plan, kc);
   rival = 0;
   for (kk2 = 1; kk2 <= m; kk2++) {
-    sbest = sur_best(v, kk2);
+    sbest = sur_best(v, kk2, warm ? warm + (kk2 - 1) * m : NULL);
     if (sbest > scand * (1 + margin) || (kk2 != kc
                                          && sbest > scand * (1 - margin)))
       rival |= (uint64_t)1 << (kk2 - 1);
@@ -508,7 +515,8 @@ done:
 
 int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
                   size_t n_starts, const double *starts, double *act,
-                  size_t *kk, double *obj, uint64_t *search, rkin_err *err)
+                  size_t *kk, double *obj, uint64_t *search, double *warm,
+                  rkin_err *err)
 {
   rkin_regimen *r = ws->r;
   vx_ctx v;
@@ -549,7 +557,8 @@ int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   v.gdd = v.cb + nr;
   v.gbd = v.gdd + nr * v.m;
   v.sc = v.gbd + nr * v.m;
-  rc = vertex(&v, n_starts, starts, act, kk, obj, search, err);
+  if (warm) memset(warm, 0, v.m * v.m * sizeof *warm);
+  rc = vertex(&v, n_starts, starts, act, kk, obj, search, warm, err);
   free(mem);
   if (rc == 1) ws->n_vertex++;
   else if (!rc && *kk) ws->n_vertex_partial++;

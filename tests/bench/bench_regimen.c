@@ -8,10 +8,15 @@
  * then a nonlinear variant (saturable kidney uptake, augmented CVODES
  * route) on fewer patients.
  *
- * Usage: bench_regimen [n_patients] [n_nonlinear] [compare]
+ * Usage: bench_regimen [n_patients] [n_nonlinear] [compare | profile]
  * compare: the nonlinear cohort again with the full SLSQP search (no
  * vertex shortcut) and with COBYLA (no gradients), and per patient the
- * optimiser's objective, plan and CPU time with each method. */
+ * optimiser's objective, plan and CPU time with each method.
+ * profile: the nonlinear cohort alone (no linear part, so a callgrind run
+ * counts it only), then per patient the optimised regimen's optimiser as
+ * the run calls it (the built-in rules' plans as starts): its CPU time,
+ * the path it took (vertex certified, vertex plus a search of rival
+ * lengths, full search), its CVODES solves and objective. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include "core/init.h"
 #include "dose/organ.h"
 #include "regimen/regimen.h"
+#include "regimen/regimen_impl.h"
 #include "pop/vpop.h"
 
 static double now(void)
@@ -280,24 +286,123 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
   rkin_regimen_free(r);
 }
 
+/* Per patient on the nonlinear model, the optimised regimen's optimiser as
+ * rkin_regimen_run calls it (regimen_run.c plan_task: the empiric,
+ * PP-PRRT and ILUMINET plans on the truth as starts): CPU time, path,
+ * solves with and without sensitivities, objective. */
+static void profile(rkin_model *m, const double *params, size_t n)
+{
+  static const double times[] = {4, 24, 72};
+  static const int imaged[] = {1, 0, 0};
+  static const rkin_rule_kind kinds[3] = {
+    RKIN_RULE_EMPIRIC, RKIN_RULE_PP_PRRT, RKIN_RULE_ILUMINET};
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_region rg[3];
+  rkin_regimen_spec sp = {0};
+  rkin_imaging img = {0};
+  rkin_regimen_rule u, b;
+  rkin_regimen *r;
+  rkin_err err;
+  rg_ws ws;
+  size_t i, path_n[3] = {0, 0, 0};
+  double path_ms[3] = {0, 0, 0}, ua, um, total = 0;
+  static const char *path_name[3] = {"vertex", "vertex+search", "search"};
+  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
+                        rkin_organ_find("kidney", NULL)->lq};
+  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
+                        rkin_organ_find("tumour", NULL)->lq};
+  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
+                        rkin_organ_find("red_marrow", NULL)->lq};
+  sp.model = m;
+  rkin_solve_opts_default(&sp.opts);
+  sp.n_patients = n;
+  sp.params = params;
+  sp.n_regions = 3;
+  sp.regions = rg;
+  sp.interval_h = 1344;
+  sp.threads = 1;
+  img.method = RKIN_IMAGING_FIT;
+  img.n_times = 3;
+  img.times_h = times;
+  img.cv = 0.10;
+  img.seed = 11;
+  img.imaged = imaged;
+  if (!(r = rkin_regimen_new(&sp, &err)) || rg_ws_init(&ws, r, &err)) {
+    fprintf(stderr, "bench_regimen: %s\n", err.msg);
+    rkin_regimen_free(r);
+    return;
+  }
+  rkin_regimen_rule_default(&u);
+  u.max_cycles = 6;
+  u.kind = RKIN_RULE_OPTIMISED;
+  u.target_gy = 23;
+  u.bed_limit_gy = 27;
+  u.max_gbq = 15;
+  u.min_gbq = 0;
+  u.objective = 1;
+  u.n_limits = 2;
+  u.limits = lim;
+  u.optimiser = RKIN_OPT_GRADIENT;
+  rkin_imaging_shared_u(&img, &ua, &um);
+  u.plan_u_rel = sqrt(ua * ua + um * um);
+  printf("  patient: path, CPU ms, solves plain / with sensitivities, "
+         "warm-started searches, tumour BED (Gy), cycles\n");
+  for (i = 0; i < n; i++) {
+    double starts[3 * 6], plan[6], obj = 0, ms;
+    size_t ns = 0, k, kk = 0;
+    long v0 = ws.n_vertex, p0 = ws.n_vertex_partial, s0 = ws.n_solve;
+    long ss0 = ws.n_solve_sens, w0 = ws.n_warm;
+    int j, rc = 0, path;
+    clock_t c0 = clock();
+    memset(starts, 0, sizeof starts);
+    b = u;
+    b.confidence = 0;
+    for (j = 0; j < 3 && !rc; j++) {
+      b.kind = kinds[j];
+      rc = rg_rule_plan(&ws, i, &b, starts + ns++ * 6, &k, &err);
+    }
+    if (!rc) rc = rg_optimise(&ws, i, &u, ns, starts, plan, &kk, &obj, &err);
+    ms = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
+    if (rc) fprintf(stderr, "bench_regimen: %s\n", err.msg);
+    path = ws.n_vertex > v0 ? 0 : ws.n_vertex_partial > p0 ? 1 : 2;
+    path_n[path]++;
+    path_ms[path] += ms;
+    total += ms;
+    printf("  %3zu: %-13s %6.1f ms, %4ld / %4ld solves, %ld warm, %.9f Gy, "
+           "%zu cycles\n", i + 1, path_name[path], ms, ws.n_solve - s0,
+           ws.n_solve_sens - ss0, ws.n_warm - w0, obj, kk);
+  }
+  printf("  optimiser alone, CPU ms: %.1f in all, %.2f per patient;",
+         total, total / (double)n);
+  for (i = 0; i < 3; i++)
+    printf(" %s %zu patients %.1f ms (%.0f %%)%s", path_name[i], path_n[i],
+           path_ms[i], total > 0 ? 100 * path_ms[i] / total : 0.0,
+           i < 2 ? "," : "\n");
+  rg_ws_clear(&ws);
+  rkin_regimen_free(r);
+}
+
 int main(int argc, char **argv)
 {
   rkin_init();   /* GSL reports errors as codes, never aborts */
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 10000;
   size_t nn = argc > 2 ? (size_t)atol(argv[2]) : 100;
   int compare = argc > 3 && !strcmp(argv[3], "compare");
+  int prof = argc > 3 && !strcmp(argv[3], "profile");
   rkin_model *m = six_c(0), *ms = six_c(1);
   double cv[12], *p = malloc(n * 12 * sizeof *p), t;
   rkin_err err;
   int j;
   for (j = 0; j < 12; j++) cv[j] = j < 11 ? 0.3 : 0;
   rkin_vpop_sample(m, NULL, cv, 1, n, p, &err);
-  printf("bench_regimen: %zu patients x up to 6 cycles x 4 regimens, "
-         "imaging fit (4, 24, 72 h, 10 %% error), linear lu177_6c\n", n);
-  t = run_all(m, p, n, 1, 1, RKIN_OPT_GRADIENT);
-  printf("linear, 1 thread: %.2f s total\n", t);
-  printf("linear, %d threads: %.2f s total\n", rkin_ncores(),
-         run_all(m, p, n, 0, 0, RKIN_OPT_GRADIENT));
+  if (!prof) {
+    printf("bench_regimen: %zu patients x up to 6 cycles x 4 regimens, "
+           "imaging fit (4, 24, 72 h, 10 %% error), linear lu177_6c\n", n);
+    t = run_all(m, p, n, 1, 1, RKIN_OPT_GRADIENT);
+    printf("linear, 1 thread: %.2f s total\n", t);
+    printf("linear, %d threads: %.2f s total\n", rkin_ncores(),
+           run_all(m, p, n, 0, 0, RKIN_OPT_GRADIENT));
+  }
   if (nn > n) nn = n;
   t = run_all(ms, p, nn, 1, 1, RKIN_OPT_GRADIENT);
   printf("nonlinear (saturable kidney uptake, augmented CVODES route), %zu "
@@ -316,6 +421,7 @@ int main(int argc, char **argv)
            1000 * t / (double)nn);
     per_patient(ms, p, nn);
   }
+  if (prof) profile(ms, p, nn);
   free(p);
   rkin_model_free(m);
   rkin_model_free(ms);

@@ -403,8 +403,10 @@ static void test_carrier(void)
 
 /* One optimisation through a workspace: the plan, its objective and
  * whether the vertex shortcut settled it (regimen_vertex.c; vx_part: it
- * left a search of rival plan lengths only, seeded with its plan). */
-static long vx_part;
+ * left a search of rival plan lengths only, seeded with its plan; vx_warm:
+ * how many of those searches started from its surrogate optimum; vx_sens:
+ * cycle solves with sensitivities in all). */
+static long vx_part, vx_warm, vx_sens;
 
 static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
                   double *a, size_t *k, double *obj, long *vx)
@@ -416,6 +418,8 @@ static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
   if (rc) diag("optimise: %s", err.msg);
   *vx = ws.n_vertex;
   vx_part = ws.n_vertex_partial;
+  vx_warm = ws.n_warm;
+  vx_sens = ws.n_solve_sens;
   rg_ws_clear(&ws);
   return rc;
 }
@@ -447,13 +451,15 @@ static void test_vertex(void)
     long vx[3];
     int rc = 0, binding_kidney;
     rkin_err err;
-    long part = 0;
+    long part = 0, warm[3], sens[3];
     for (j = 0; j < 3; j++) {
       static const rkin_opt_method meth[3] = {
         RKIN_OPT_GRADIENT, RKIN_OPT_GRADIENT_SEARCH, RKIN_OPT_COBYLA};
       regfix_rule(&u, lim, 2, 6, 15, meth[j]);
       rc |= opt_ws(r, i, &u, a[j], &k[j], &obj[j], &vx[j]);
       if (j == 0) part = vx_part;
+      warm[j] = vx_warm;
+      sens[j] = vx_sens;
     }
     for (c = 0; c < 6; c++) da = fmax(da, fabs(a[0][c] - a[1][c]));
     /* patient 2's 5-cycle plan is within 0.1 % of its 4-cycle optimum
@@ -463,6 +469,14 @@ static void test_vertex(void)
        && vx[2] == 0, "patient %zu: the vertex shortcut %s (and only when "
        "asked)", i + 1, i != 1 ? "settles it"
        : "leaves a search of the rival length (a near tie)");
+    /* the rival length's search starts from the surrogate's optimum of
+     * that length (one search, warm); its solves with sensitivities are
+     * then fewer than the full search's over every length from cold
+     * starts */
+    ok(!rc && warm[0] == (i == 1) && warm[1] == 0 && warm[2] == 0
+       && (i != 1 || sens[0] < sens[1]), "patient %zu: %ld warm-started "
+       "searches (%s), %ld vs %ld solves with sensitivities", i + 1,
+       warm[0], i == 1 ? "the rival length" : "none", sens[0], sens[1]);
     ok(!rc && k[0] == k[1] && da <= 1e-4
        && fabs(obj[0] - obj[1]) <= 1e-6 * obj[1],
        "patient %zu: shortcut = full search: tumour BED %.9f vs %.9f Gy "
@@ -521,7 +535,7 @@ static void test_vertex_declines(void)
   const rkin_region *rg = regfix_regions();
   rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
   rkin_model *m = sat_model();
-  long vx_part_last = 0;
+  long vx_part_last = 0, warm_last = 0;
   int t;
   for (t = 0; t < 3; t++) {
     rkin_regimen *r = make(m, pv, 1, rg, 3, 0, t ? 1344 : 150);
@@ -541,7 +555,10 @@ static void test_vertex_declines(void)
         u.n_limits = 1;
       }
       rc |= opt_ws(r, 0, &u, a[j], &k[j], &obj[j], &vx[j]);
-      if (j == 0) vx_part_last = vx_part;
+      if (j == 0) {
+        vx_part_last = vx_part;
+        warm_last = vx_warm;
+      }
     }
     /* the near tie (t 1) leaves a search of the rival lengths, which
      * the vertex plan wins: the full search's optimum to 1e-9; the
@@ -555,6 +572,10 @@ static void test_vertex_declines(void)
          "GBq: the shortcut leaves a search of the rival lengths; the full "
          "search's optimum (%zu cycles, tumour BED %.9f vs %.9f Gy)", k[0],
          obj[0], obj[1]);
+      /* the rival plans end on a cycle at the smallest activity: made
+       * feasible with it kept there, each search starts warm */
+      ok(warm_last >= 1, "smallest cycle 0.01 GBq: %ld rival-length "
+         "searches warm-started", warm_last);
     } else {
       ok(r && !rc && vx[0] == 0 && vx_part_last == 0 && obj[0] == obj[1]
          && k[0] == k[1] && !memcmp(a[0], a[1], k[0] * sizeof a[0][0]),
