@@ -158,4 +158,73 @@ do
   t.ok(not t.read_file(pq.tmp[1]), "... its temporary removed")
 end
 
+-- ---------------------------------------------------------------- SBML
+do
+  local L3 = '<?xml version="1.0" encoding="UTF-8"?>\n<sbml xmlns='
+    .. '"http://www.sbml.org/sbml/level3/version2/core" level="3" '
+    .. 'version="2"'
+  local COMP = ' xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/'
+    .. 'version1" comp:required="true"'
+  -- a submodel of a definition the document lacks: libSBML's flattening
+  -- fails and says so
+  local sub = t.write_file(dir .. "/sub.xml", L3 .. COMP .. [[>
+  <model id="m">
+    <comp:listOfSubmodels>
+      <comp:submodel comp:id="A" comp:modelRef="nosuch"/>
+    </comp:listOfSubmodels>
+  </model>
+  <comp:listOfModelDefinitions>
+    <comp:modelDefinition id="elim">
+      <listOfCompartments>
+        <compartment id="C" size="1" constant="true" spatialDimensions="3"/>
+      </listOfCompartments>
+    </comp:modelDefinition>
+  </comp:listOfModelDefinitions>
+</sbml>
+]])
+  t.raises(function() rk.sbml.load(sub, { time_unit = "h", quiet = true })
+  end, "sub%.xml:1: the hierarchical %(comp%) model cannot be flattened: "
+    .. "Model failed to flatten%. %(libSBML 1090104%)",
+    "a submodel of a missing definition")
+  -- decay of a nuclide asked for a parameter set by a rate rule
+  local rr = t.write_file(dir .. "/rr.xml", L3 .. [[>
+  <model id="m">
+    <listOfCompartments>
+      <compartment id="C" size="1" constant="true" spatialDimensions="3"/>
+    </listOfCompartments>
+    <listOfParameters>
+      <parameter id="q" value="1" constant="false"/>
+    </listOfParameters>
+    <listOfRules>
+      <rateRule variable="q">
+        <math xmlns="http://www.w3.org/1998/Math/MathML"><cn>-0.1</cn></math>
+      </rateRule>
+    </listOfRules>
+  </model>
+</sbml>
+]])
+  t.raises(function()
+    rk.sbml.load(rr, { time_unit = "h", quiet = true, nuclide = "Lu-177" })
+  end, "rr.xml: nuclide: parameter 'q' is a state set by a rate rule or an "
+    .. "event; decay is added only to species", "a nuclide's decay on a "
+    .. "parameter with a rate rule")
+end
+
+-- a derivative whose 30 nested sums share their operand: 2^30 nodes as
+-- the MathML trees SBML writes
+do
+  local deep = rk.model { name = "deep", states = { "A" },
+    params = { k = 0.1 },
+    ode = function(s, p)
+      local x = s.A
+      for _ = 1, 30 do x = x * p.k + x end
+      return { A = -x }
+    end }
+  t.raises(function() deep:write_sbml(dir .. "/deep.xml") end,
+    "m:write_sbml: model 'deep': its equations written as MathML trees "
+    .. "would exceed 5000000 nodes (shared subexpressions nest too deeply)",
+    "SBML of an expression nesting 2^30 nodes")
+  t.ok(not t.read_file(dir .. "/deep.xml"), "... no file written")
+end
+
 t.done()
