@@ -132,6 +132,22 @@ do
   t.raises(run { carrier = { state = "Q", per_mbq = 1 } }, "rk.regimen: "
     .. "carrier: state 'Q' is not a state of model 'uw'",
     "a carrier state the model lacks")
+  -- PP-PRRT plans from the kidney's dose per GBq: a kidney state that
+  -- never receives activity gives 0, and the rule says it cannot plan
+  local z = rk.model { name = "z", nuclide = "Lu-177",
+    states = { "B", "K", "Z" }, params = { kK = 0.02, kout = 0.3 },
+    ode = function(s, p)
+      return { B = -(p.kK + p.kout) * s.B, K = p.kK * s.B, Z = 0 * s.B }
+    end }
+  t.raises(run { model = z, rule = "pp-prrt", activity_gbq = 3, n_cycles = 4,
+                 target_gy = 23,
+                 regions = { kidney = { activity = "Z", mass_kg = 0.3,
+                                        alpha_beta_Gy = 2.6,
+                                        t_rep_h = 2.8 } } },
+    "rk.regimen: patient 1 (patients[1]) failed: patient 1, before cycle 2: "
+    .. "rule failed: kidney dose per GBq of cycle 1 is 0 Gy/GBq (dose 0 Gy, "
+    .. "3 GBq): the rule cannot plan from it", "PP-PRRT from a kidney dose "
+    .. "of 0")
 end
 
 -- ------------------------------------------------ prelude and helpers
@@ -225,6 +241,22 @@ do
     .. "would exceed 5000000 nodes (shared subexpressions nest too deeply)",
     "SBML of an expression nesting 2^30 nodes")
   t.ok(not t.read_file(dir .. "/deep.xml"), "... no file written")
+end
+
+-- the TAP module's own guard: a second plan (its "1..n" lines go to a
+-- scratch file, not to this test's output)
+do
+  package.loaded["radiokin.tap"] = nil
+  local t2 = require "radiokin.tap"
+  package.loaded["radiokin.tap"] = t
+  local out, saved = assert(io.open(dir .. "/tap.out", "w")), io.stdout
+  io.stdout = out
+  t2.plan(1)
+  local ok, e = pcall(t2.plan, 1)
+  io.stdout = saved
+  out:close()
+  t.ok(not ok and tostring(e):find("tap: plan() called twice", 1, true),
+    "a second plan is refused: " .. tostring(e))
 end
 
 t.done()
