@@ -243,6 +243,22 @@ do
   t.ok(not t.read_file(dir .. "/deep.xml"), "... no file written")
 end
 
+-- a population fit's record (fit.csv) read back by radiokin.popcheck
+do
+  local check = require "radiokin.popcheck"
+  local fd = dir .. "/fit"
+  rk.mkdir(fd)
+  t.write_file(fd .. "/fit.csv", "kind,name,row,col,value\n"
+    .. "model,,,,/m.lua\nbogus,,,,1\n")
+  t.raises(function() check.read_fit_spec(fd) end,
+    "fit.csv:3: column kind: unknown 'bogus'", "a fit record row of an "
+    .. "unknown kind")
+  t.write_file(fd .. "/fit.csv", "kind,name,row,col,value\ntheta,a,,,1\n")
+  t.raises(function() check.read_fit_spec(fd) end,
+    "fit.csv: no 'model' row (the fit record is incomplete)",
+    "a fit record without its model row")
+end
+
 -- the TAP module's own guard: a second plan (its "1..n" lines go to a
 -- scratch file, not to this test's output)
 do
