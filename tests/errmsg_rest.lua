@@ -132,6 +132,22 @@ do
   t.raises(run { carrier = { state = "Q", per_mbq = 1 } }, "rk.regimen: "
     .. "carrier: state 'Q' is not a state of model 'uw'",
     "a carrier state the model lacks")
+  -- PP-PRRT plans from the kidney's dose per GBq: a kidney state that
+  -- never receives activity gives 0, and the rule says it cannot plan
+  local z = rk.model { name = "z", nuclide = "Lu-177",
+    states = { "B", "K", "Z" }, params = { kK = 0.02, kout = 0.3 },
+    ode = function(s, p)
+      return { B = -(p.kK + p.kout) * s.B, K = p.kK * s.B, Z = 0 * s.B }
+    end }
+  t.raises(run { model = z, rule = "pp-prrt", activity_gbq = 3, n_cycles = 4,
+                 target_gy = 23,
+                 regions = { kidney = { activity = "Z", mass_kg = 0.3,
+                                        alpha_beta_Gy = 2.6,
+                                        t_rep_h = 2.8 } } },
+    "rk.regimen: patient 1 (patients[1]) failed: patient 1, before cycle 2: "
+    .. "rule failed: kidney dose per GBq of cycle 1 is 0 Gy/GBq (dose 0 Gy, "
+    .. "3 GBq): the rule cannot plan from it", "PP-PRRT from a kidney dose "
+    .. "of 0")
 end
 
 -- ------------------------------------------------ prelude and helpers
@@ -156,6 +172,107 @@ do
     .. "directory, not a regular file; refusing to replace it$",
     "a plot onto a folder")
   t.ok(not t.read_file(pq.tmp[1]), "... its temporary removed")
+end
+
+-- ---------------------------------------------------------------- SBML
+do
+  local L3 = '<?xml version="1.0" encoding="UTF-8"?>\n<sbml xmlns='
+    .. '"http://www.sbml.org/sbml/level3/version2/core" level="3" '
+    .. 'version="2"'
+  local COMP = ' xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/'
+    .. 'version1" comp:required="true"'
+  -- a submodel of a definition the document lacks: libSBML's flattening
+  -- fails and says so
+  local sub = t.write_file(dir .. "/sub.xml", L3 .. COMP .. [[>
+  <model id="m">
+    <comp:listOfSubmodels>
+      <comp:submodel comp:id="A" comp:modelRef="nosuch"/>
+    </comp:listOfSubmodels>
+  </model>
+  <comp:listOfModelDefinitions>
+    <comp:modelDefinition id="elim">
+      <listOfCompartments>
+        <compartment id="C" size="1" constant="true" spatialDimensions="3"/>
+      </listOfCompartments>
+    </comp:modelDefinition>
+  </comp:listOfModelDefinitions>
+</sbml>
+]])
+  t.raises(function() rk.sbml.load(sub, { time_unit = "h", quiet = true })
+  end, "sub%.xml:1: the hierarchical %(comp%) model cannot be flattened: "
+    .. "Model failed to flatten%. %(libSBML 1090104%)",
+    "a submodel of a missing definition")
+  -- decay of a nuclide asked for a parameter set by a rate rule
+  local rr = t.write_file(dir .. "/rr.xml", L3 .. [[>
+  <model id="m">
+    <listOfCompartments>
+      <compartment id="C" size="1" constant="true" spatialDimensions="3"/>
+    </listOfCompartments>
+    <listOfParameters>
+      <parameter id="q" value="1" constant="false"/>
+    </listOfParameters>
+    <listOfRules>
+      <rateRule variable="q">
+        <math xmlns="http://www.w3.org/1998/Math/MathML"><cn>-0.1</cn></math>
+      </rateRule>
+    </listOfRules>
+  </model>
+</sbml>
+]])
+  t.raises(function()
+    rk.sbml.load(rr, { time_unit = "h", quiet = true, nuclide = "Lu-177" })
+  end, "rr.xml: nuclide: parameter 'q' is a state set by a rate rule or an "
+    .. "event; decay is added only to species", "a nuclide's decay on a "
+    .. "parameter with a rate rule")
+end
+
+-- a derivative whose 30 nested sums share their operand: 2^30 nodes as
+-- the MathML trees SBML writes
+do
+  local deep = rk.model { name = "deep", states = { "A" },
+    params = { k = 0.1 },
+    ode = function(s, p)
+      local x = s.A
+      for _ = 1, 30 do x = x * p.k + x end
+      return { A = -x }
+    end }
+  t.raises(function() deep:write_sbml(dir .. "/deep.xml") end,
+    "m:write_sbml: model 'deep': its equations written as MathML trees "
+    .. "would exceed 5000000 nodes (shared subexpressions nest too deeply)",
+    "SBML of an expression nesting 2^30 nodes")
+  t.ok(not t.read_file(dir .. "/deep.xml"), "... no file written")
+end
+
+-- a population fit's record (fit.csv) read back by radiokin.popcheck
+do
+  local check = require "radiokin.popcheck"
+  local fd = dir .. "/fit"
+  rk.mkdir(fd)
+  t.write_file(fd .. "/fit.csv", "kind,name,row,col,value\n"
+    .. "model,,,,/m.lua\nbogus,,,,1\n")
+  t.raises(function() check.read_fit_spec(fd) end,
+    "fit.csv:3: column kind: unknown 'bogus'", "a fit record row of an "
+    .. "unknown kind")
+  t.write_file(fd .. "/fit.csv", "kind,name,row,col,value\ntheta,a,,,1\n")
+  t.raises(function() check.read_fit_spec(fd) end,
+    "fit.csv: no 'model' row (the fit record is incomplete)",
+    "a fit record without its model row")
+end
+
+-- the TAP module's own guard: a second plan (its "1..n" lines go to a
+-- scratch file, not to this test's output)
+do
+  package.loaded["radiokin.tap"] = nil
+  local t2 = require "radiokin.tap"
+  package.loaded["radiokin.tap"] = t
+  local out, saved = assert(io.open(dir .. "/tap.out", "w")), io.stdout
+  io.stdout = out
+  t2.plan(1)
+  local ok, e = pcall(t2.plan, 1)
+  io.stdout = saved
+  out:close()
+  t.ok(not ok and tostring(e):find("tap: plan() called twice", 1, true),
+    "a second plan is refused: " .. tostring(e))
 end
 
 t.done()

@@ -1,7 +1,8 @@
 /* test_errmsg_rest.c - error messages of the engine's C interface that no
  * other errmsg test provokes (issue 22 item 3): the G factor of a dose
  * rate that never decays, native code over its instruction cap or whose
- * compiler fails, a TARE cohort patient with too many lesions. Each call
+ * compiler fails, a TARE cohort patient with too many lesions, a BED
+ * estimate that overflows. Each call
  * fails with its text asserted and leaves nothing behind. */
 #include <dirent.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 #include "core/expr.h"
 #include "core/init.h"
 #include "core/native.h"
+#include "core/nuclide.h"
 #include "dose/gfactor.h"
+#include "tac/imaging.h"
 #include "tare/tare.h"
 #include "tare/tare_cohort.h"
 #include "../tap.h"
@@ -162,10 +165,31 @@ static void tare_cohort(void)
   rkin_tare_cohort_free(c);
 }
 
+/* One image at 96 h read with an S value of 1e300 Gy per MBq h: the dose
+ * (1e300 x TIA) is finite, its square in the BED is not. */
+static void imaging_bed(void)
+{
+  static const double t1[1] = {96};
+  const rkin_nuclide *lu = rkin_nuclide_find("Lu-177", NULL);
+  rkin_lq lq = {3.0, 2.0};
+  double a[1] = {50};
+  rkin_imaging im;
+  rkin_imaging_est e;
+  memset(&im, 0, sizeof im);
+  im.method = RKIN_IMAGING_STP;
+  im.n_times = 1;
+  im.times_h = t1;
+  BAD(rkin_imaging_estimate(&im, lu, a, 1e300, &lq, "kidney", &e, &err),
+      "kidney: estimated BED is not finite (dose ",
+      "a BED estimate that overflows");
+  like(err.msg, " Gy, G ", "... giving the dose and G");
+}
+
 int main(void)
 {
   rkin_init();
   gfactor();
+  imaging_bed();
   native();
   tare_cohort();
   done_testing();
