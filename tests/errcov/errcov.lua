@@ -13,8 +13,8 @@
 -- MIN..GRAM-1 characters (without the spaces and : ; , . at its ends) that
 -- is part of no other message. A fragment
 -- shared by several messages ("must be positive") checks none of them.
--- A message with only short pieces is checked by a literal holding its
--- inner pieces in order (see chain_of below).
+-- A message with only short pieces, or only shared ones, is checked by a
+-- literal holding its pieces in order (see chain_of below).
 -- Messages with the same fixed text (after the conversions) are one
 -- message for this purpose: a test of the text counts for every call site.
 --
@@ -471,8 +471,9 @@ for _, path in ipairs(tests) do
 end
 
 -- A message whose fixed pieces are all short ("rk.model '%s': %s reads
--- unknown %s '%s.%s'") or shared has no distinctive fragment; it is checked when a
--- test literal holds all its pieces in order, or its inner ones (the
+-- unknown %s '%s.%s'"), or all shared, has no distinctive fragment; it is
+-- checked when a test literal holds all its pieces in order, or (short
+-- pieces only) its inner ones (the
 -- first and last cut off: the context before, the tail after), at least
 -- MIN + 4 characters of them, and that chain fits no other message.
 local function esc(x) return (x:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end
