@@ -73,6 +73,8 @@ static int sd_of(rkin_res_model res, const double *sig, double s,
       P1 = 2 * c * pow(u, 2 * c - 1) * sgn;
       P2 = 2 * c * (2 * c - 1) * pow(u, 2 * c - 2);
     }
+    /* additive: no |s| term, also where s^2 overflows (0 inf is NaN) */
+    if (b == 0) P = P1 = P2 = 0;
     V = a * a + b * b * P;
     V1 = b * b * P1;
     V2 = b * b * P2;
@@ -246,15 +248,16 @@ static int check_endpoint(const pop *p, const rkin_pop_endpoint *e,
     if (e->output >= 0 ? (size_t)e->output >= no
                        : (size_t)(-1 - e->output) >= ns)
       return rkin_err_set(err, RKIN_EINVAL, "population model: endpoint "
-                          "%zu observes %d, not an output (0..%zu) or a "
-                          "state (-1..-%zu) of model '%s'", k + 1, e->output,
-                          no, ns, rkin_model_name(m));
+                          "%zu observes %d, not an output (0 .. %zu - 1) "
+                          "or a state (-1 .. -%zu) of model '%s'", k + 1,
+                          e->output, no, ns, rkin_model_name(m));
     if ((e->output >= 0) != (p->pm->endpoints[0].output >= 0))
       return rkin_err_set(err, RKIN_EINVAL, "population model: endpoint "
-                          "%zu observes a %s but endpoint 1 a %s: the "
+                          "%zu observes %s but endpoint 1 %s: the "
                           "endpoints must all be model outputs or all "
-                          "states", k + 1, e->output >= 0 ? "output" :
-                          "state", e->output >= 0 ? "state" : "output");
+                          "states", k + 1, e->output >= 0 ? "an output" :
+                          "a state", e->output >= 0 ? "a state" :
+                          "an output");
   }
   return RKIN_OK;
 }
