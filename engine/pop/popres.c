@@ -73,8 +73,9 @@ static int sd_of(rkin_res_model res, const double *sig, double s,
       P1 = 2 * c * pow(u, 2 * c - 1) * sgn;
       P2 = 2 * c * (2 * c - 1) * pow(u, 2 * c - 2);
     }
-    /* additive: no |s| term, also where s^2 overflows (0 inf is NaN) */
-    if (b == 0) P = P1 = P2 = 0;
+    /* additive: no |s| term, also where s^2 overflows (0 inf is NaN);
+     * a non-finite s is still refused (as by the additive route) */
+    if (b == 0 && isfinite(s)) P = P1 = P2 = 0;
     V = a * a + b * b * P;
     V1 = b * b * P1;
     V2 = b * b * P2;

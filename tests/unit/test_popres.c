@@ -189,13 +189,14 @@ static void test_closed_forms(void)
  * (a^2 + 0 s^2): every field equal to the bit (== also equates the
  * zeros' signs), and the same return code where the general route
  * refuses (s not finite, a = 0, a variance whose cube or square
- * underflows, a SD that overflows). */
+ * underflows, a SD that overflows). s = 1e200 (s^2 overflows): the
+ * general route drops the 0 s^2 term, as the additive route never has it. */
 static void test_additive_route(void)
 {
   static const double ys[] = {3.1, 0, -2.5, 1e6, 7.25};
   static const double fs[] = {2.5, 1e-3, 4.0, -3.0, 7.25};
   static const double as[] = {0.7, 1e-3, 31.0, 0, 1e-60, 1e-90, 1e200};
-  static const double ss[] = {2.5, -4.0, 0, NAN, INFINITY};
+  static const double ss[] = {2.5, -4.0, 0, NAN, INFINITY, 1e200};
   size_t i, j, k, n = 0, same = 0, bad = 0;
   for (i = 0; i < sizeof as / sizeof *as; i++)
     for (j = 0; j < sizeof ys / sizeof *ys; j++)
