@@ -1191,6 +1191,15 @@ static void sens_step(rkin_expath *e, double h, int has_rate, int drate)
     sens_step_n(e, h, has_rate, drate, e->n, e->n_dir);
 }
 
+static int not_finite(const rkin_expath *e, size_t i, double h,
+                      rkin_err *err)
+{
+  return rkin_err_set(err, RKIN_ENONFINITE, "state '%s' or its sensitivity "
+                      "is not finite after %g h (model '%s': rates too "
+                      "large?)", rkin_model_state_name(e->m, i), h,
+                      rkin_model_name(e->m));
+}
+
 /* y and S back from eigen-coordinates; after h (for the message). */
 static inline KERNEL int sens_from_eig_n(rkin_expath *e, double h,
                                          double *restrict y,
@@ -1213,12 +1222,29 @@ static inline KERNEL int sens_from_eig_n(rkin_expath *e, double h,
       S[i * nd + d] = t;
       bad |= !isfinite(t);
     }
-    if (bad)
-      return rkin_err_set(err, RKIN_ENONFINITE, "state '%s' or its "
-                          "sensitivity is not finite after %g h (model "
-                          "'%s': rates too large?)",
-                          rkin_model_state_name(e->m, i), h,
-                          rkin_model_name(e->m));
+    if (bad) return not_finite(e, i, h, err);
+  }
+  return RKIN_OK;
+}
+
+/* sens_from_eig_n at n = nd = 2 in locals, as sens_step_22 (the "0 +" of
+ * the sums' start included). */
+static int sens_from_eig_22(rkin_expath *e, double h, double *y, double *S,
+                            rkin_err *err)
+{
+  const double *V = e->eg.Vr, *sig = e->sig;
+  double w0 = e->eg.wr[0], w1 = e->eg.wr[1];
+  double s0 = sig[0], s1 = sig[1], s2 = sig[2], s3 = sig[3];
+  size_t i;
+  for (i = 0; i < 2; i++) {
+    double v0 = V[2 * i], v1 = V[2 * i + 1];
+    double v = (0 + v0 * w0) + v1 * w1;
+    double t0 = (0 + v0 * s0) + v1 * s2, t1 = (0 + v0 * s1) + v1 * s3;
+    y[i] = v;
+    S[2 * i] = t0;
+    S[2 * i + 1] = t1;
+    if (!isfinite(v) || !isfinite(t0) || !isfinite(t1))
+      return not_finite(e, i, h, err);
   }
   return RKIN_OK;
 }
@@ -1226,7 +1252,7 @@ static inline KERNEL int sens_from_eig_n(rkin_expath *e, double h,
 static int sens_from_eig(rkin_expath *e, double h, double *y, double *S,
                          rkin_err *err)
 {
-  if (TWO_BY_TWO(e)) return sens_from_eig_n(e, h, y, S, err, 2, 2);
+  if (TWO_BY_TWO(e)) return sens_from_eig_22(e, h, y, S, err);
   return sens_from_eig_n(e, h, y, S, err, e->n, e->n_dir);
 }
 
