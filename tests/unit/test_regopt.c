@@ -595,6 +595,46 @@ static void test_vertex_declines(void)
   rkin_model_free(m);
 }
 
+/* A near tie whose rival plan is a vertex only just: patient kPK 0.01398,
+ * kPT 0.008151, kel 0.3824, kK 0.0126, kT 0.00718, km 4897 (max 15 GBq,
+ * 6 cycles). The 5-cycle rival's warm plan ends on a cycle at lo whose
+ * reduced gradient dT/da - lambda dg/da is about -9e-4 of dT/da, inside
+ * the 1e-3 margin of the KKT check (the sensitivities' error could flip
+ * it): the search is warm-started but polished by SLSQP, and the result
+ * is the full search's to 1e-8. */
+static void test_warm_margin(void)
+{
+  static const double pv[6] = {0.01398, 0.008151, 0.3824, 0.0126, 0.00718,
+                               4897};
+  const rkin_region *rg = regfix_regions();
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r = make(m, pv, 1, rg, 3, 0, 1344);
+  rkin_regimen_rule u;
+  double a[2][6], obj[2];
+  size_t k[2];
+  long vx[2], warm = 0, kkt = 0;
+  int rc = 0, j;
+  for (j = 0; r && j < 2; j++) {
+    regfix_rule(&u, lim, 2, 6, 15,
+                j ? RKIN_OPT_GRADIENT_SEARCH : RKIN_OPT_GRADIENT);
+    rc |= opt_ws(r, 0, &u, a[j], &k[j], &obj[j], &vx[j]);
+    if (j == 0) {
+      warm = vx_warm;
+      kkt = vx_kkt;
+    }
+  }
+  ok(r && !rc && warm == 1 && kkt == 0, "rival vertex inside the KKT "
+     "margin: warm-started (%ld), not taken as a strict maximum (%ld)",
+     warm, kkt);
+  ok(r && !rc && k[0] == k[1] && fabs(obj[0] - obj[1]) <= 1e-8 * obj[1],
+     "rival vertex inside the KKT margin: the full search's optimum (%zu / "
+     "%zu cycles, tumour BED %.9f vs %.9f Gy, tol. 1e-8)", k[0], k[1],
+     obj[0], obj[1]);
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
 /* At a confidence (each limit holds the upper bound of the planned
  * course, regimen.h) the shortcut works on the same limited values: at
  * 0.95 with a 10 % shared SD, kidney BED 15 Gy binding, it settles the
@@ -771,6 +811,7 @@ int main(void)
   test_kkt();
   test_vertex();
   test_vertex_declines();
+  test_warm_margin();
   test_vertex_confidence();
   done_testing();
   return exit_status();
