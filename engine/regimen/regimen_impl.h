@@ -54,6 +54,8 @@ typedef struct {
                                   plan lengths only */
   long n_warm;                 /* plan-length searches started from the
                                   shortcut's surrogate optimum */
+  long n_kkt;                  /* ... whose start was a strict local
+                                  maximum: no local search */
   double *aux;                 /* (nr + 1) (RKIN_TAC_MAX_POINTS + 8) + 4 n */
   rkin_mevcarry *carry;        /* the model events of the patient whose
                                   cycles run (set around rg_cycle; NULL:

@@ -31,6 +31,13 @@
  * plan returned satisfies every limit to this rounding level. */
 #define FEAS_REL 1e-12
 
+/* An activity within this relative distance of a bound is on it; a limit
+ * within it of its target binds (kkt_vertex, the warm starts). */
+#define BOUND_REL 1e-6
+/* Relative margin of kkt_vertex's strict inequalities: far above the
+ * sensitivities' error (the solver's rtol). */
+#define KKT_MARGIN 1e-3
+
 /* What an evaluation on the augmented route must give: values only, the
  * derivative along a line's direction (one sensitivity), or the gradient
  * (one sensitivity per cycle). */
@@ -515,18 +522,28 @@ static double amax(const rkin_regimen_rule *u)
   return u->max_gbq > 0 ? u->max_gbq : 100.0;
 }
 
-/* Makes x feasible by scaling it down; 0 when that needs an activity
- * below o->lo. */
+/* Makes x feasible by scaling it down, else (a cycle at o->lo, which
+ * scaling would take below it) by shrinking its activities above o->lo
+ * alike; 0 when neither can. */
 static int make_feasible(opt_ctx *o, double *x, double *tmp)
 {
-  double mn = HUGE_VAL, t;
+  double mn = HUGE_VAL, t, base[64], dir[64];
   size_t c;
   if (feasible(o, x)) return 1;
   for (c = 0; c < o->k; c++)
     if (x[c] > 0 && x[c] < mn) mn = x[c];
   t = scale_onto(o, x, mn < HUGE_VAL && o->lo > 0 ? o->lo / mn : 0.0, 1.0,
                  tmp);
-  if (t < 0) return 0;
+  if (t >= 0) {
+    memcpy(x, tmp, o->k * sizeof *x);
+    if (feasible(o, x)) return 1;
+  }
+  if (o->code || !(o->lo > 0)) return 0;
+  for (c = 0; c < o->k; c++) {
+    base[c] = o->lo;
+    dir[c] = fmax(x[c] - o->lo, 0);
+  }
+  if (line_max(o, base, dir, tmp) < 0) return 0;
   memcpy(x, tmp, o->k * sizeof *x);
   return feasible(o, x);
 }
@@ -735,6 +752,52 @@ static void ctx_free(opt_ctx *o)
   rkin_mevcarry_free(o->ev);
 }
 
+/* x (o->k activities, every limit held) is a vertex where the first-order
+ * conditions of a strict local maximum hold: one limit binds, the others
+ * are slack by KKT_MARGIN, one activity lies strictly inside its bounds
+ * and the others on theirs, and every multiplier is positive by
+ * KKT_MARGIN (lambda = dT/dx / dg/dx from the inner activity; a cycle at
+ * max needs dT/da - lambda dg/da > 0, one at lo < 0). k active
+ * constraints with positive multipliers: no feasible direction improves T
+ * to first order, so a local search from x would end at x. Exact
+ * gradients from the sensitivities (carry-over included). */
+static int kkt_vertex(opt_ctx *o, const double *x)
+{
+  const rkin_regimen_rule *u = o->u;
+  size_t k = o->k, j, c, jb = 0, nb = 0, mi = 0, ni = 0;
+  double gt[64], gl[64], hi = amax(u), lam;
+  eval_need(o, x, NEED_FULL, NULL);
+  if (o->code) return 0;
+  for (j = 0; j < u->n_limits; j++) {
+    const rkin_regimen_limit *l = &u->limits[j];
+    double phi = value_of(o, l->region, l->bed) - limit_target(o, l);
+    if (phi >= -BOUND_REL * l->limit_gy) {
+      jb = j;
+      nb++;
+    } else if (!(phi < -KKT_MARGIN * l->limit_gy)) {
+      return 0;
+    }
+  }
+  for (c = 0; c < k; c++)
+    if (x[c] > o->lo * (1 + BOUND_REL) && x[c] < hi * (1 - BOUND_REL)) {
+      mi = c;
+      ni++;
+    }
+  if (nb != 1 || ni != 1) return 0;
+  memcpy(gt, o->gb + u->objective * k, k * sizeof *gt);
+  value_grad(o, u->limits[jb].region, u->limits[jb].bed, gl);
+  if (!(gl[mi] > 0) || !(gt[mi] > 0)) return 0;
+  lam = gt[mi] / gl[mi];
+  for (c = 0; c < k; c++) {
+    double red = gt[c] - lam * gl[c];
+    if (c == mi) continue;
+    if (x[c] >= hi * (1 - BOUND_REL) ? !(red > KKT_MARGIN * fabs(gt[c]))
+                                     : !(red < -KKT_MARGIN * fabs(gt[c])))
+      return 0;
+  }
+  return 1;
+}
+
 /* Cycles a start plan holds (its leading positive activities). */
 static size_t start_cycles(const double *s, size_t m)
 {
@@ -748,7 +811,9 @@ static size_t start_cycles(const double *s, size_t m)
  * length, regimen_vertex.c) it stands for the first two, the starts its
  * surrogate search began from: the local search then starts near the
  * optimum, and the front-loaded start's k line searches are saved (when
- * it cannot be made feasible, the two starts after all). */
+ * it cannot be made feasible, the two starts after all). When that start
+ * stays the best and is a strict local maximum (kkt_vertex), the local
+ * search is not run. */
 static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
                  const double *warm, best_plan *b, double *x, double *x0,
                  double *tmp)
@@ -757,22 +822,34 @@ static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
   size_t k = o->k, m = u->max_cycles, c, s;
   double hi = amax(u), lead_plan[64], dir[64];
   best_plan lead = {lead_plan, 0, -HUGE_VAL};
-  if (warm) {
-    /* onto the limits by shrinking the activities above lo alike: its
-     * cycles at lo (which a plain scaling could not keep) stay there */
+  double warm_f = -HUGE_VAL;
+  int pass, at_vertex = 0;
+  /* onto the limits: first only its activities strictly between the
+   * bounds shrink (cycles at max and at lo stay, so a vertex stays one),
+   * else every activity above lo alike (a plain scaling could not keep a
+   * cycle at lo) */
+  for (pass = 0; warm && pass < 2 && lead.best_f == -HUGE_VAL; pass++) {
+    double dmax = 0;
     for (c = 0; c < k; c++) {
-      x[c] = o->lo;
-      dir[c] = warm[c] - o->lo;
+      int at_lo = warm[c] <= o->lo * (1 + BOUND_REL);
+      int at_hi = warm[c] >= hi * (1 - BOUND_REL);
+      int fixed = pass == 0 && (at_lo || at_hi);
+      x[c] = fixed && at_hi ? hi : o->lo;
+      dir[c] = fixed ? 0 : warm[c] - o->lo;
+      dmax = fmax(dmax, dir[c]);
     }
-    if (line_max(o, x, dir, x0) >= 0) {
-      candidate(o, x0, b, &lead, x, tmp);
-      if (o->code) return o->code;
-      if (lead.best_f > -HUGE_VAL) {
-        o->ws->n_warm++;
-        goto caller;
-      }
-    }
+    /* the ray goes on to max: the surrogate's plan may stop short of the
+     * limit that binds on the solved model */
+    for (c = 0; c < k && dmax > 0; c++) dir[c] *= (hi - o->lo) / dmax;
+    if (line_max(o, x, dir, x0) >= 0) candidate(o, x0, b, &lead, x, tmp);
     if (o->code) return o->code;
+  }
+  if (warm && lead.best_f > -HUGE_VAL) {
+    o->ws->n_warm++;
+    warm_f = lead.best_f;
+    at_vertex = kkt_vertex(o, lead.best);
+    if (o->code) return o->code;
+    goto caller;
   }
   for (c = 0; c < k; c++) x0[c] = 1.0;
   if (scale_onto(o, x0, o->lo, hi, x) >= 0) {
@@ -805,6 +882,11 @@ caller:
     for (c = 0; c < k; c++) x0[c] = fmax(starts[s * m + c], o->lo);
     candidate(o, x0, b, &lead, x, tmp);
     if (o->code) return o->code;
+  }
+  /* a local search from a strict local maximum stays there */
+  if (at_vertex && lead.best_f == warm_f) {
+    o->ws->n_kkt++;
+    return RKIN_OK;
   }
   return polish(o, &lead, b, x, tmp);
 }

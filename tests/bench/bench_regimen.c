@@ -346,12 +346,13 @@ static void profile(rkin_model *m, const double *params, size_t n)
   rkin_imaging_shared_u(&img, &ua, &um);
   u.plan_u_rel = sqrt(ua * ua + um * um);
   printf("  patient: path, CPU ms, solves plain / with sensitivities, "
-         "warm-started searches, tumour BED (Gy), cycles\n");
+         "warm-started searches (those whose start was a strict local "
+         "maximum: no local search), tumour BED (Gy), cycles\n");
   for (i = 0; i < n; i++) {
     double starts[3 * 6], plan[6], obj = 0, ms;
     size_t ns = 0, k, kk = 0;
     long v0 = ws.n_vertex, p0 = ws.n_vertex_partial, s0 = ws.n_solve;
-    long ss0 = ws.n_solve_sens, w0 = ws.n_warm;
+    long ss0 = ws.n_solve_sens, w0 = ws.n_warm, kk0 = ws.n_kkt;
     int j, rc = 0, path;
     clock_t c0 = clock();
     memset(starts, 0, sizeof starts);
@@ -368,9 +369,10 @@ static void profile(rkin_model *m, const double *params, size_t n)
     path_n[path]++;
     path_ms[path] += ms;
     total += ms;
-    printf("  %3zu: %-13s %6.1f ms, %4ld / %4ld solves, %ld warm, %.9f Gy, "
-           "%zu cycles\n", i + 1, path_name[path], ms, ws.n_solve - s0,
-           ws.n_solve_sens - ss0, ws.n_warm - w0, obj, kk);
+    printf("  %3zu: %-13s %6.1f ms, %4ld / %4ld solves, %ld warm (%ld at "
+           "a vertex), %.9f Gy, %zu cycles\n", i + 1, path_name[path], ms,
+           ws.n_solve - s0, ws.n_solve_sens - ss0, ws.n_warm - w0,
+           ws.n_kkt - kk0, obj, kk);
   }
   printf("  optimiser alone, CPU ms: %.1f in all, %.2f per patient;",
          total, total / (double)n);

@@ -404,9 +404,10 @@ static void test_carrier(void)
 /* One optimisation through a workspace: the plan, its objective and
  * whether the vertex shortcut settled it (regimen_vertex.c; vx_part: it
  * left a search of rival plan lengths only, seeded with its plan; vx_warm:
- * how many of those searches started from its surrogate optimum; vx_sens:
- * cycle solves with sensitivities in all). */
-static long vx_part, vx_warm, vx_sens;
+ * how many of those searches started from its surrogate optimum, vx_kkt:
+ * how many of those stopped there, a strict local maximum; vx_sens: cycle
+ * solves with sensitivities in all). */
+static long vx_part, vx_warm, vx_sens, vx_kkt;
 
 static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
                   double *a, size_t *k, double *obj, long *vx)
@@ -419,6 +420,7 @@ static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
   *vx = ws.n_vertex;
   vx_part = ws.n_vertex_partial;
   vx_warm = ws.n_warm;
+  vx_kkt = ws.n_kkt;
   vx_sens = ws.n_solve_sens;
   rg_ws_clear(&ws);
   return rc;
@@ -451,13 +453,16 @@ static void test_vertex(void)
     long vx[3];
     int rc = 0, binding_kidney;
     rkin_err err;
-    long part = 0, warm[3], sens[3];
+    long part = 0, warm[3], sens[3], kkt = 0;
     for (j = 0; j < 3; j++) {
       static const rkin_opt_method meth[3] = {
         RKIN_OPT_GRADIENT, RKIN_OPT_GRADIENT_SEARCH, RKIN_OPT_COBYLA};
       regfix_rule(&u, lim, 2, 6, 15, meth[j]);
       rc |= opt_ws(r, i, &u, a[j], &k[j], &obj[j], &vx[j]);
-      if (j == 0) part = vx_part;
+      if (j == 0) {
+        part = vx_part;
+        kkt = vx_kkt;
+      }
       warm[j] = vx_warm;
       sens[j] = vx_sens;
     }
@@ -470,13 +475,15 @@ static void test_vertex(void)
        "asked)", i + 1, i != 1 ? "settles it"
        : "leaves a search of the rival length (a near tie)");
     /* the rival length's search starts from the surrogate's optimum of
-     * that length (one search, warm); its solves with sensitivities are
-     * then fewer than the full search's over every length from cold
-     * starts */
+     * that length (one search, warm), which, taken onto the binding
+     * limit, is a vertex where the KKT conditions hold strictly: no local
+     * search; its solves with sensitivities are then fewer than the full
+     * search's over every length from cold starts */
     ok(!rc && warm[0] == (i == 1) && warm[1] == 0 && warm[2] == 0
-       && (i != 1 || sens[0] < sens[1]), "patient %zu: %ld warm-started "
-       "searches (%s), %ld vs %ld solves with sensitivities", i + 1,
-       warm[0], i == 1 ? "the rival length" : "none", sens[0], sens[1]);
+       && kkt == (i == 1) && (i != 1 || sens[0] < sens[1]), "patient %zu: "
+       "%ld warm-started searches (%s), %ld at a strict local maximum, %ld "
+       "vs %ld solves with sensitivities", i + 1, warm[0],
+       i == 1 ? "the rival length" : "none", kkt, sens[0], sens[1]);
     ok(!rc && k[0] == k[1] && da <= 1e-4
        && fabs(obj[0] - obj[1]) <= 1e-6 * obj[1],
        "patient %zu: shortcut = full search: tumour BED %.9f vs %.9f Gy "
@@ -585,6 +592,46 @@ static void test_vertex_declines(void)
     }
     rkin_regimen_free(r);
   }
+  rkin_model_free(m);
+}
+
+/* A near tie whose rival plan is a vertex only just: patient kPK 0.01398,
+ * kPT 0.008151, kel 0.3824, kK 0.0126, kT 0.00718, km 4897 (max 15 GBq,
+ * 6 cycles). The 5-cycle rival's warm plan ends on a cycle at lo whose
+ * reduced gradient dT/da - lambda dg/da is about -9e-4 of dT/da, inside
+ * the 1e-3 margin of the KKT check (the sensitivities' error could flip
+ * it): the search is warm-started but polished by SLSQP, and the result
+ * is the full search's to 1e-8. */
+static void test_warm_margin(void)
+{
+  static const double pv[6] = {0.01398, 0.008151, 0.3824, 0.0126, 0.00718,
+                               4897};
+  const rkin_region *rg = regfix_regions();
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r = make(m, pv, 1, rg, 3, 0, 1344);
+  rkin_regimen_rule u;
+  double a[2][6], obj[2];
+  size_t k[2];
+  long vx[2], warm = 0, kkt = 0;
+  int rc = 0, j;
+  for (j = 0; r && j < 2; j++) {
+    regfix_rule(&u, lim, 2, 6, 15,
+                j ? RKIN_OPT_GRADIENT_SEARCH : RKIN_OPT_GRADIENT);
+    rc |= opt_ws(r, 0, &u, a[j], &k[j], &obj[j], &vx[j]);
+    if (j == 0) {
+      warm = vx_warm;
+      kkt = vx_kkt;
+    }
+  }
+  ok(r && !rc && warm == 1 && kkt == 0, "rival vertex inside the KKT "
+     "margin: warm-started (%ld), not taken as a strict maximum (%ld)",
+     warm, kkt);
+  ok(r && !rc && k[0] == k[1] && fabs(obj[0] - obj[1]) <= 1e-8 * obj[1],
+     "rival vertex inside the KKT margin: the full search's optimum (%zu / "
+     "%zu cycles, tumour BED %.9f vs %.9f Gy, tol. 1e-8)", k[0], k[1],
+     obj[0], obj[1]);
+  rkin_regimen_free(r);
   rkin_model_free(m);
 }
 
@@ -764,6 +811,7 @@ int main(void)
   test_kkt();
   test_vertex();
   test_vertex_declines();
+  test_warm_margin();
   test_vertex_confidence();
   done_testing();
   return exit_status();
