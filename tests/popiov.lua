@@ -126,6 +126,17 @@ do
   -- the exact path's df/deta across the occasions' parameter switches
   t.ok(r.n_pred_sens > 0 and r.n_pred > 0, ("model solutions counted: %d "
     .. "with sensitivities, %d without"):format(r.n_pred_sens, r.n_pred))
+  -- the covariance step's share of the counts, and the EBE searches' routes
+  t.ok(r.cov_n_points > 0 and r.cov_n_pred_sens > 0
+    and r.cov_n_pred_sens <= r.n_pred_sens and r.cov_n_pred <= r.n_pred
+    and r.cov_n_ebe_newton > 0 and r.cov_n_ebe_newton <= r.n_ebe_newton
+    and r.cov_n_ebe_fallback <= r.n_ebe_fallback
+    and r.cov_n_ebe_bobyqa <= r.n_ebe_bobyqa
+    and r.n_ebe_bobyqa <= r.n_ebe_fallback and r.cov_cpu_s >= 0,
+    ("covariance step: %d OFV passes, %d of %d solutions with "
+    .. "sensitivities, %d of %d Newton EBE searches, %.2f s CPU")
+    :format(r.cov_n_points, r.cov_n_pred_sens, r.n_pred_sens,
+      r.cov_n_ebe_newton, r.n_ebe_newton, r.cov_cpu_s))
   local dir = tmp .. "/out"
   r:write_csv(dir)
   local tab = t.read_file(dir .. "/table.csv")
