@@ -35,6 +35,7 @@
 #include "pop/data.h"
 #include "pop/popest.h"
 #include "../simsubj.h"
+#include "popsens_cli.h"
 
 enum { P, I, KF, KB, TF, TB, R, NS };
 enum { KPI, KIP, KPK, KKP, KPT, KTP, KPR, KRP, KU, KONK, BMAXK, KONT,
@@ -47,13 +48,6 @@ static const double TH_TRUE[3] = {-0.916290731874155 /* log 0.4 */,
                                   -1.6094379124341003 /* log 0.2 */};
 static const double OM_TRUE[2] = {0.09, 0.0625}, SIG_TRUE = 0.10;
 static const double TIMES[9] = {0.25, 0.5, 1, 2, 4, 8, 24, 48, 72};
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static rkin_node bin(rkin_graph *g, rkin_op op, rkin_node a, rkin_node b)
 {
@@ -207,8 +201,8 @@ int main(int argc, char **argv)
 {
   static const char *const tn[] = {"lkU", "lBmaxK", "lkPK"};
   double th0[3], om0[4] = {0.15, 0, 0, 0.15}, sg0[1] = {0.15};
-  size_t n = argc > 1 ? (size_t)atol(argv[1]) : 100;
-  const char *mode = argc > 2 ? argv[2] : "both";
+  size_t n;
+  const char *mode;
   int max_eval = argc > 3 ? atoi(argv[3]) : 0;
   rkin_model *m;
   char *text;
@@ -218,23 +212,17 @@ int main(int argc, char **argv)
   rkin_popfit f[2];
   double t[2], cpu[2];
   int k, rc[2];
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: bench_popsens [N_SUBJ=100] [both|sens|fd] [MAX_EVAL]\n"
-           "  FOCE-I + covariance step of a 7-state saturable PBPK on "
-           "CVODES,\n  with forward sensitivities (sens) and central "
-           "differences (fd);\n  MAX_EVAL caps the outer evaluations "
-           "(a small run for profiles)\n");
-    return 0;
-  }
-  if (strcmp(mode, "both") && strcmp(mode, "sens") && strcmp(mode, "fd")) {
-    fprintf(stderr, "bench_popsens: mode '%s' (expected both, sens or "
-            "fd)\n", mode);
-    return 2;
-  }
+  k = popsens_cli(argc, argv, "bench_popsens",
+                  "usage: bench_popsens [N_SUBJ=100] [both|sens|fd] "
+                  "[MAX_EVAL]\n"
+                  "  FOCE-I + covariance step of a 7-state saturable PBPK on "
+                  "CVODES,\n  with forward sensitivities (sens) and central "
+                  "differences (fd);\n  MAX_EVAL caps the outer evaluations "
+                  "(a small run for profiles)\n", 100, &n, &mode);
+  if (k >= 0) return k;
   /* line-buffered: a long run shows each route's result as it ends */
   setvbuf(stdout, NULL, _IOLBF, 0);
   rkin_init();
-  if (n < 3) n = 3;
   m = pbpk_model();
   text = m ? simulate(m, n) : NULL;
   d = text ? rkin_data_parse(text, strlen(text), "pbpk7_sim.csv", NULL, &err)
@@ -258,17 +246,12 @@ int main(int argc, char **argv)
   memset(f, 0, sizeof f);
   for (k = 0; k < 2; k++) {
     rkin_popfit_opts o;
-    if ((k == 0 && !strcmp(mode, "fd")) || (k == 1 && !strcmp(mode, "sens")))
-      continue;
+    if (!popsens_wanted(mode, k)) continue;
     rkin_popfit_opts_default(&o);
     o.threads = 1;
     if (max_eval > 0) o.max_eval = max_eval;
     o.fd_grad = k;      /* 0: CVODES sensitivities, 1: central differences */
-    t[k] = now();
-    cpu[k] = (double)clock();
-    rc[k] = rkin_popfit_run(&pm, d, &o, &f[k], &err);
-    cpu[k] = ((double)clock() - cpu[k]) / CLOCKS_PER_SEC;
-    t[k] = now() - t[k];
+    rc[k] = popsens_fit(&pm, d, &o, &f[k], &t[k], &cpu[k], &err);
     printf("%-26s %s  -2LL %.9f  evals %d  lkU %.8f lBmaxK %.8f lkPK %.8f "
            "omega %.8f %.8f sigma %.8f  cov %s  %.2f s (CPU %.2f s)\n",
            k ? "central differences" : "CVODES sensitivities",

@@ -1,7 +1,8 @@
 /* popsens_cli.h - what the FOCE-I sensitivity benchmarks share
- * (bench_popsens_ev.c): their command line ([N_SUBJ] [both|sens|fd]),
- * which fits a mode runs, and one fit timed in wall and CPU time (CPU,
- * clock(), is the figure to compare on a loaded machine). */
+ * (bench_popsens.c, bench_popsens_ev.c): their command line ([N_SUBJ]
+ * [both|sens|fd]), which fits a mode runs, and one fit timed in wall
+ * and CPU time (CPU, clock(), is the figure to compare on a loaded
+ * machine). */
 #ifndef RKIN_BENCH_POPSENS_CLI_H
 #define RKIN_BENCH_POPSENS_CLI_H
 
