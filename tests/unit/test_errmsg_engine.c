@@ -23,15 +23,7 @@
 #include "tac/imaging.h"
 #include "tac/tac.h"
 #include "../tap.h"
-
-static rkin_err err;
-
-#define BAD(call, code, part, what)                                       \
-  do {                                                                    \
-    rkin_err_clear(&err);                                                 \
-    is_int((long)(call), (long)(code), "%s", what);                       \
-    like(err.msg, part, "... message: %s", part);                         \
-  } while (0)
+#include "../errmsg.h"
 
 static rkin_dose dose0(void)
 {

@@ -12,15 +12,7 @@
 #include "image/image.h"
 #include "image/phantom.h"
 #include "../tap.h"
-
-static rkin_err err;
-
-#define BAD(call, code, part, what)                                       \
-  do {                                                                    \
-    rkin_err_clear(&err);                                                 \
-    is_int((long)(call), (long)(code), "%s", what);                       \
-    like(err.msg, part, "... message: %s", part);                         \
-  } while (0)
+#include "../errmsg.h"
 
 static void test_grid(void)
 {

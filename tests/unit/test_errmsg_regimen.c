@@ -13,15 +13,7 @@
 #include "regimen/regimen.h"
 #include "regimen/regimen_impl.h"
 #include "../tap.h"
-
-static rkin_err err;
-
-#define BAD(call, code, part, what)                                       \
-  do {                                                                    \
-    rkin_err_clear(&err);                                                 \
-    is_int((long)(call), (long)(code), "%s", what);                       \
-    like(err.msg, part, "... message: %s", part);                         \
-  } while (0)
+#include "../errmsg.h"
 
 /* A -> out at rate k; Lu-177 unless `bare`. */
 static rkin_model *mono(int bare)

@@ -13,16 +13,8 @@
 #include "core/model.h"
 #include "solve/solve.h"
 #include "../tap.h"
+#include "../errmsg.h"
 #include "../theoph.h"
-
-static rkin_err err;
-
-#define BAD(call, code, part, what)                                       \
-  do {                                                                    \
-    rkin_err_clear(&err);                                                 \
-    is_int((long)(call), (long)(code), "%s", what);                       \
-    like(err.msg, part, "... message: %s", part);                         \
-  } while (0)
 
 static rkin_dosing *dosing(double ss_ii)
 {

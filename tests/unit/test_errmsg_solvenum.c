@@ -17,15 +17,7 @@
 #include "core/model.h"
 #include "solve/solve.h"
 #include "../tap.h"
-
-static rkin_err err;
-
-#define BAD(call, code, part, what)                                       \
-  do {                                                                    \
-    rkin_err_clear(&err);                                                 \
-    is_int((long)(call), (long)(code), "%s", what);                       \
-    like(err.msg, part, "... message: %s", part);                         \
-  } while (0)
+#include "../errmsg.h"
 
 /* dA/dt = -k A with output lneg = log(-A) (NaN once A > 0); *rate (when
  * not NULL) a node 50 k in its graph, for a modelled infusion rate. */

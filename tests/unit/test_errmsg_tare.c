@@ -12,15 +12,7 @@
 #include "tare/tare.h"
 #include "tare/tare_cohort.h"
 #include "../tap.h"
-
-static rkin_err err;
-
-#define BAD(call, code, part, what)                                       \
-  do {                                                                    \
-    rkin_err_clear(&err);                                                 \
-    is_int((long)(call), (long)(code), "%s", what);                       \
-    like(err.msg, part, "... message: %s", part);                         \
-  } while (0)
+#include "../errmsg.h"
 
 static const char *HEAD = "id,product,cf,territory,volume_mL,lsf,mode,"
                           "target_gy,activity_mbq";
