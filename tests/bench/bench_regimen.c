@@ -134,6 +134,30 @@ static void summary(const char *name, const rkin_regimen_res *r)
   free(a);
 }
 
+/* What every run shares: the three regions (kidney, tumour, marrow: the
+ * model quantity, mass in kg, local deposition, the organ table's
+ * alpha/beta and repair half-time) and the spec: n patients, cycles 8
+ * weeks apart. */
+static void spec_init(rkin_regimen_spec *sp, rkin_region rg[3],
+                      rkin_model *m, const double *params, size_t n,
+                      int threads)
+{
+  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
+                        rkin_organ_find("kidney", NULL)->lq};
+  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
+                        rkin_organ_find("tumour", NULL)->lq};
+  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
+                        rkin_organ_find("red_marrow", NULL)->lq};
+  sp->model = m;
+  rkin_solve_opts_default(&sp->opts);
+  sp->n_patients = n;
+  sp->params = params;
+  sp->n_regions = 3;
+  sp->regions = rg;
+  sp->interval_h = 1344;
+  sp->threads = threads;
+}
+
 static double run_all(rkin_model *m, const double *params, size_t n,
                       int threads, int show, rkin_opt_method meth)
 {
@@ -150,20 +174,7 @@ static double run_all(rkin_model *m, const double *params, size_t n,
   double t0 = now(), total;
   int k;
   memset(rg, 0, sizeof rg);
-  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
-                        rkin_organ_find("kidney", NULL)->lq};
-  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
-                        rkin_organ_find("tumour", NULL)->lq};
-  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
-                        rkin_organ_find("red_marrow", NULL)->lq};
-  sp.model = m;
-  rkin_solve_opts_default(&sp.opts);
-  sp.n_patients = n;
-  sp.params = params;
-  sp.n_regions = 3;
-  sp.regions = rg;
-  sp.interval_h = 1344;
-  sp.threads = threads;
+  spec_init(&sp, rg, m, params, n, threads);
   if (!(r = rkin_regimen_new(&sp, &err))) {
     fprintf(stderr, "bench_regimen: %s\n", err.msg);
     return -1;
@@ -226,20 +237,7 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
   size_t i, c;
   double tsum[3] = {0, 0, 0}, worst_rel = 0, worst_da = 0, worst_cob = 0;
   size_t kdiff = 0;
-  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
-                        rkin_organ_find("kidney", NULL)->lq};
-  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
-                        rkin_organ_find("tumour", NULL)->lq};
-  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
-                        rkin_organ_find("red_marrow", NULL)->lq};
-  sp.model = m;
-  rkin_solve_opts_default(&sp.opts);
-  sp.n_patients = n;
-  sp.params = params;
-  sp.n_regions = 3;
-  sp.regions = rg;
-  sp.interval_h = 1344;
-  sp.threads = 1;
+  spec_init(&sp, rg, m, params, n, 1);
   if (!(r = rkin_regimen_new(&sp, &err))) return;
   printf("  patient: tumour BED (Gy) COBYLA / full SLSQP search / default "
          "(vertex shortcut), cycles, CPU ms of each (optimiser alone, no "
@@ -307,20 +305,7 @@ static void profile(rkin_model *m, const double *params, size_t n)
   size_t i, path_n[3] = {0, 0, 0};
   double path_ms[3] = {0, 0, 0}, ua, um, total = 0;
   static const char *path_name[3] = {"vertex", "vertex+search", "search"};
-  rg[0] = (rkin_region){"kidney", 2, 0.3, 0,
-                        rkin_organ_find("kidney", NULL)->lq};
-  rg[1] = (rkin_region){"tumour", 4, 0.05, 0,
-                        rkin_organ_find("tumour", NULL)->lq};
-  rg[2] = (rkin_region){"marrow", 0, 5.0, 0,
-                        rkin_organ_find("red_marrow", NULL)->lq};
-  sp.model = m;
-  rkin_solve_opts_default(&sp.opts);
-  sp.n_patients = n;
-  sp.params = params;
-  sp.n_regions = 3;
-  sp.regions = rg;
-  sp.interval_h = 1344;
-  sp.threads = 1;
+  spec_init(&sp, rg, m, params, n, 1);
   img.method = RKIN_IMAGING_FIT;
   img.n_times = 3;
   img.times_h = times;
