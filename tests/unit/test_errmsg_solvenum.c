@@ -99,6 +99,29 @@ static rkin_dosing *one_dose(double amt, double rate, int ss, double ii)
   return d;
 }
 
+/* A run from 0 to t1 with one output time and one sensitivity
+ * direction: the requests and results the sensitivity refusals share. */
+static void one_time(rkin_solve_req *rq, rkin_solve_res *rs,
+                     rkin_sens_req *sq, rkin_sens_res *sr, double t1,
+                     const double *p, const rkin_dosing *d,
+                     const double *times, double *y, const double *dir,
+                     double *dy)
+{
+  memset(rq, 0, sizeof *rq);
+  memset(rs, 0, sizeof *rs);
+  rq->t1 = t1;
+  rq->params = p;
+  rq->dosing = d;
+  rq->times = times;
+  rq->n_times = 1;
+  rs->y = y;
+  memset(sq, 0, sizeof *sq);
+  memset(sr, 0, sizeof *sr);
+  sq->n_dir = 1;
+  sq->dir = dir;
+  sr->dy = dy;
+}
+
 static rkin_solver *solver(const rkin_model *m, rkin_path path)
 {
   rkin_solve_opts o;
@@ -183,19 +206,7 @@ static void test_steady(void)
   }
   s = solver(m, RKIN_PATH_CVODES);
   sc = solver(c, RKIN_PATH_CVODES);
-  memset(&rq, 0, sizeof rq);
-  memset(&rs, 0, sizeof rs);
-  rq.t1 = 1;
-  rq.params = p;
-  rq.dosing = inf;
-  rq.times = times;
-  rq.n_times = 1;
-  rs.y = y;
-  memset(&sq, 0, sizeof sq);
-  memset(&sr, 0, sizeof sr);
-  sq.n_dir = 1;
-  sq.dir = dir;
-  sr.dy = dy;
+  one_time(&rq, &rs, &sq, &sr, 1, p, inf, times, y, dir, dy);
   BAD(rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err), RKIN_EINVAL,
       "dose record 1: sensitivities of the constant-infusion steady state "
       "are not implemented (use finite differences)",
@@ -251,19 +262,7 @@ static void test_ss_modelled_rate(void)
     goto done;
   }
   s = solver(m, RKIN_PATH_CVODES);
-  memset(&rq, 0, sizeof rq);
-  memset(&rs, 0, sizeof rs);
-  rq.t1 = 1;
-  rq.params = p;
-  rq.dosing = d;
-  rq.times = times;
-  rq.n_times = 1;
-  rs.y = y;
-  memset(&sq, 0, sizeof sq);
-  memset(&sr, 0, sizeof sr);
-  sq.n_dir = 1;
-  sq.dir = dir;
-  sr.dy = dy;
+  one_time(&rq, &rs, &sq, &sr, 1, p, d, times, y, dir, dy);
   rkin_err_clear(&err);
   ok(rkin_solver_run(s, &rq, &rs, &err) == 0, "modelled-rate steady state "
      "runs (%s)", err.msg);
@@ -415,19 +414,7 @@ static void test_event_rhs(void)
     goto done;
   }
   s = solver(m, RKIN_PATH_CVODES);
-  memset(&rq, 0, sizeof rq);
-  memset(&rs, 0, sizeof rs);
-  rq.t1 = 10;
-  rq.params = p;
-  rq.dosing = dd;
-  rq.times = times;
-  rq.n_times = 1;
-  rs.y = y;
-  memset(&sq, 0, sizeof sq);
-  memset(&sr, 0, sizeof sr);
-  sq.n_dir = 1;
-  sq.dir = dir;
-  sr.dy = dy;
+  one_time(&rq, &rs, &sq, &sr, 10, p, dd, times, y, dir, dy);
   BAD(rkin_solver_run_sensx(s, &rq, &sq, &rs, &sr, &err), RKIN_ENONFINITE,
       "model 'flip': the right-hand side is not finite at t = 6.93147 h "
       "(after an event)", "an event leaving the right-hand side NaN "
