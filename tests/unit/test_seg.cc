@@ -63,6 +63,76 @@ bool write_seg(const char *path, int variant)
   return segw_write(s, path);
 }
 
+/* A BINARY SEG of 3 x 5 pixels a frame (15: no multiple of 8), its Pixel
+ * Data written here byte by byte as the standard lays it out: PS3.3
+ * C.8.20.2.1 packs single-bit pixels 8 to a byte as PS3.5 8.1.1 encodes
+ * them, where the frames of a multi-frame object are concatenated, not
+ * padded; the first pixel is the least significant bit of the first byte.
+ * The label map, slice by slice, row by row ('.' none); segment 1 "liver"
+ * on slices 0..2 (frames 1..3), segment 2 "lesion" on slices 1, 2
+ * (frames 4, 5). Frame f's pixel p (p = i + 5 j) is bit 15 (f - 1) + p:
+ *   frame 1 (liver, slice 0)   bits  0..14  101100100111001
+ *   frame 2 (liver, slice 1)   bits 15..29  010011010000100
+ *   frame 3 (liver, slice 2)   bits 30..44  100000100000111
+ *   frame 4 (lesion, slice 1)  bits 45..59  001000101010001
+ *   frame 5 (lesion, slice 2)  bits 60..74  010100010110000
+ * and in bytes of eight (bit 0 first; five zero bits end byte 9, the
+ * value field's even length): 10110010 0x4D, 01110010 0x4E, 10011010
+ * 0x59, 00010010 0x48, 00001000 0x10, 00111001 0x9C, 00010101 0xA8,
+ * 00010101 0xA8, 00010110 0x68, 000 0x00. Each frame boundary (bits 15,
+ * 30, 45, 60) falls inside a byte between pixels that differ. A reader
+ * that starts frames 2..5 on bytes (bits 16, 32, 48, 64) gets 9, 7, 10, 6
+ * of their pixels wrong; one taking the most significant bit first 12, 7,
+ * 5, 11, 9 of frames 1..5. */
+const Uint16 PROWS = 3, PCOLS = 5;
+const char *const PLABEL[3] = {"1.11." ".1..1" "11..1",
+                               ".12.1" "1212." "2.1.2",
+                               "12.2." ".12.2" "2.111"};
+const Uint8 PBYTES[10] = {0x4D, 0x4E, 0x59, 0x48, 0x10,
+                          0x9C, 0xA8, 0xA8, 0x68, 0x00};
+
+bool write_packed_seg(const char *path)
+{
+  segw_spec s = {PROWS, PCOLS, DcmSegTypes::ST_BINARY,
+                 DcmSegTypes::SFT_OCCUPANCY, 100,
+                 {"0", "1", "0", "0", "0", "-1"}, "2\\3", "4",
+                 {{"liver", "T-62000", "Liver"},
+                  {"lesion", "M-80003", "Neoplasm"}}, {}};
+  const int fr[5][2] = {{1, 0}, {1, 1}, {1, 2}, {2, 1}, {2, 2}};
+  for (const auto &sk : fr) {
+    /* no pixel set here: every set bit comes from PBYTES below */
+    segw_frame f = {(Uint16)sk[0], (Uint32)(sk[1] + 1), {0, 0, 0},
+                    std::vector<Uint8>(PROWS * PCOLS, 0)};
+    for (int a = 0; a < 3; a++) f.ipp[a] = IPP[a] + DZ * sk[1] * NORMAL[a];
+    s.frames.push_back(f);
+  }
+  DcmFileFormat ff;
+  return segw_write(s, path) && ff.loadFile(path).good() &&
+         ff.getDataset()->putAndInsertUint8Array(DCM_PixelData, PBYTES,
+                                                 sizeof PBYTES).good() &&
+         ff.saveFile(path, EXS_LittleEndianExplicit).good();
+}
+
+/* Voxels of the 5 x 3 x 3 map im that differ from PLABEL (segment 0:
+ * every label; else that one alone); the first one in *first. */
+size_t packed_wrong(const rkin_image &im, int segment, std::string *first)
+{
+  size_t bad = 0;
+  for (int k = 0; k < 3; k++)
+    for (int p = 0; p < PROWS * PCOLS; p++) {
+      int lab = PLABEL[k][p] == '.' ? 0 : PLABEL[k][p] - '0';
+      if (segment && lab != segment) lab = 0;
+      float got = im.v[p + PROWS * PCOLS * k];
+      if (got == (float)lab) continue;
+      if (!bad++)
+        *first = "(i, j, k) = (" + std::to_string(p % PCOLS) + ", " +
+                 std::to_string(p / PCOLS) + ", " + std::to_string(k) +
+                 "): " + std::to_string(got) + ", expected " +
+                 std::to_string(lab);
+    }
+  return bad;
+}
+
 } // namespace
 
 int main()
@@ -209,6 +279,24 @@ int main()
        rkin_dicom_read_seg_fraction(path, 2, &im, uid, ft, &e) == 0 &&
        !std::strcmp(ft, "BINARY") && im.v[3 + 20] == 1.0f,
        "a BINARY SEG's segment as a 0/1 fractional map");
+    rkin_image_free(&im);
+  }
+  /* frames of 15 pixels, bit-packed across their boundaries */
+  ok(write_packed_seg(path), "BINARY SEG of 3 x 5 pixels a frame, Pixel "
+     "Data written byte by byte (PS3.5 8.1.1)");
+  ok(rkin_dicom_seg_list(path, sg, 4, &n, uid, &e) == 0 && n == 2 &&
+     sg[0].n_frames == 3 && sg[1].n_frames == 2,
+     "3 x 5 SEG: liver in 3 frames, lesion in 2");
+  for (int segment = 0; segment <= 2; segment++) {
+    std::string first;
+    rkin_err_clear(&e);
+    int rc = rkin_dicom_read_seg(path, segment, &im, uid, &e);
+    size_t bad = rc == 0 ? packed_wrong(im, segment, &first) : 0;
+    ok(rc == 0 && im.g.n[0] == PCOLS && im.g.n[1] == PROWS &&
+       im.g.n[2] == 3 && bad == 0, "3 x 5 SEG, %s: all 45 voxels as "
+       "packed (%zu wrong%s%s%s%s)", segment ? (segment == 1 ? "segment 1"
+       : "segment 2") : "every segment", bad, bad ? ", first " : "",
+       first.c_str(), e.code ? ": " : "", e.code ? e.msg : "");
     rkin_image_free(&im);
   }
   ok(rkin_dicom_read_seg("/nonexistent/seg.dcm", 0, &im, uid, &e) < 0 &&
