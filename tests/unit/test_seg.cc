@@ -292,11 +292,13 @@ int main()
     rkin_err_clear(&e);
     int rc = rkin_dicom_read_seg(path, segment, &im, uid, &e);
     size_t bad = rc == 0 ? packed_wrong(im, segment, &first) : 0;
+    std::string why = rc ? std::string("not read: ") + e.msg
+                         : std::to_string(bad) + " wrong" +
+                               (bad ? ", first " + first : "");
     ok(rc == 0 && im.g.n[0] == PCOLS && im.g.n[1] == PROWS &&
        im.g.n[2] == 3 && bad == 0, "3 x 5 SEG, %s: all 45 voxels as "
-       "packed (%zu wrong%s%s%s%s)", segment ? (segment == 1 ? "segment 1"
-       : "segment 2") : "every segment", bad, bad ? ", first " : "",
-       first.c_str(), e.code ? ": " : "", e.code ? e.msg : "");
+       "packed (%s)", segment ? (segment == 1 ? "segment 1" : "segment 2")
+       : "every segment", why.c_str());
     rkin_image_free(&im);
   }
   ok(rkin_dicom_read_seg("/nonexistent/seg.dcm", 0, &im, uid, &e) < 0 &&
