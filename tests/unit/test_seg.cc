@@ -291,13 +291,14 @@ int main()
     std::string first;
     rkin_err_clear(&e);
     int rc = rkin_dicom_read_seg(path, segment, &im, uid, &e);
-    size_t bad = rc == 0 ? packed_wrong(im, segment, &first) : 0;
+    bool dims = rc == 0 && im.g.n[0] == PCOLS && im.g.n[1] == PROWS &&
+                im.g.n[2] == 3;
+    size_t bad = dims ? packed_wrong(im, segment, &first) : 0;
     std::string why = rc ? std::string("not read: ") + e.msg
-                         : std::to_string(bad) + " wrong" +
-                               (bad ? ", first " + first : "");
-    ok(rc == 0 && im.g.n[0] == PCOLS && im.g.n[1] == PROWS &&
-       im.g.n[2] == 3 && bad == 0, "3 x 5 SEG, %s: all 45 voxels as "
-       "packed (%s)", segment ? (segment == 1 ? "segment 1" : "segment 2")
+                      : !dims ? std::string("not 5 x 3 x 3")
+                      : std::to_string(bad) + " wrong" +
+                            (bad ? ", first " + first : "");
+    ok(dims && bad == 0, "3 x 5 SEG, %s: all 45 voxels as packed (%s)", segment ? (segment == 1 ? "segment 1" : "segment 2")
        : "every segment", why.c_str());
     rkin_image_free(&im);
   }
