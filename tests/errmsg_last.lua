@@ -1,0 +1,109 @@
+-- tests/errmsg_last.lua - error messages whose text several call sites
+-- share ("%s: %s must be a finite number (got %s)", the option list of
+-- lrk_field_enum, "patient %s, cycle %zu: %s"), provoked from each call
+-- site through the bindings and the whole text asserted, so each site is
+-- known to be reached and to name the function and field (issue 22
+-- item 3).
+local rk = require "radiokin"
+local t = require "radiokin.tap"
+
+local tmp = t.scratch()
+local m = rk.model {
+  name = "pk1", states = { "A" }, params = { cl = 0.5, v = 5 },
+  ode = function(s, p) return { A = -p.cl / p.v * s.A } end,
+  outputs = function(s, p) return { C = s.A / p.v } end,
+}
+local function indiv(th, eta)
+  return { cl = rk.exp(th.lCl + eta.lCl), v = rk.exp(th.lV) }
+end
+-- the base declaration with fields replaced
+local function popest(o)
+  local a = { name = "e", model = m, observe = "C",
+              theta = { lCl = -0.7, lV = 1.6 }, omega = { lCl = 0.1 },
+              individual = indiv, error = { proportional = 0.1 } }
+  for k, v in pairs(o) do a[k] = v end
+  return function() return rk.popest(a) end
+end
+
+-- --------------------------------------- rk.popest (dsl/l_popmodel.c)
+t.raises(popest { theta = { lCl = -0.7, lV = 0 / 0 } },
+  "rk.popest 'e': theta.lV must be a finite number (got nan)",
+  "rk.popest: a NaN theta")
+
+-- ----------------------- rk.popest's variances (dsl/l_popfix.c, both forms)
+t.raises(popest { omega = { lCl = "big" } },
+  "rk.popest 'e': omega.lCl (a variance) must be a finite number (got "
+  .. "string)", "rk.popest: a variance that is text")
+t.raises(popest { omega = { lCl = { 0 / 0, fixed = true } } },
+  "rk.popest 'e': omega.lCl (a variance) must be a finite number (got nan)",
+  "rk.popest: a fixed variance that is NaN")
+
+-- ----------------------------------------- pm:evaluate (dsl/l_popeval.c)
+local path = t.write_file(tmp .. "/d.csv", "ID,TIME,AMT,DV\n1,0,100,.\n"
+  .. "1,1,.,17\n1,4,.,11\n2,0,100,.\n2,1,.,19\n2,4,.,10\n")
+local pm = popest {}()
+local d = rk.popest.read(path, pm)
+t.raises(function() pm:evaluate(d, { theta = { lV = 0 / 0 } }) end,
+  "e:evaluate: theta.lV must be a finite number (got nan)",
+  "evaluate: a NaN theta")
+t.raises(function() pm:evaluate(d, { omega = { lCl = "x" } }) end,
+  "e:evaluate: omega.lCl (a variance) must be a finite number (got string)",
+  "evaluate: a named variance that is text")
+t.raises(function() pm:evaluate(d, { omega = { { 1 / 0 } } }) end,
+  "e:evaluate: omega[1][1] must be a finite number (got inf)",
+  "evaluate: an infinite Omega element")
+
+-- -------------------------------------- m:simulate (dsl/l_model.c, lrk.c)
+t.raises(function() m:simulate { params = { zz = 1 }, times = { 1 } } end,
+  "pk1:simulate: params: model 'pk1': unknown parameter 'zz'; known "
+  .. "parameters: cl, v", "simulate: an unknown parameter")
+t.raises(function() m:simulate { jacobian = "banded", times = { 1 } } end,
+  "pk1:simulate: field 'jacobian' must be \"auto\", \"dense\" or \"sparse\" "
+  .. "(got \"banded\")", "simulate: an unknown Jacobian option")
+
+-- --------------------------------------- rk.uncert.voi (dsl/l_uncert.c)
+t.raises(function()
+  rk.uncert.voi { dose_gy = 10, u_rel = { calibration = "x" } }
+end, "rk.uncert.voi: u_rel.calibration must be a number",
+  "uncert.voi: a relative SD that is text")
+
+-- -------------- rk.regimen (dsl/l_regimen.c, engine/regimen/regimen_run.c)
+local regions = { kidney = { activity = "K", mass_kg = 0.3,
+                             alpha_beta_Gy = 2.6, t_rep_h = 2.8 } }
+local function regimen(model, o)
+  local a = { model = model, patients = { { id = "P7" } }, regions = regions,
+              inject = "B", interval_h = 20000, progress = false }
+  for k, v in pairs(o) do a[k] = v end
+  return rk.regimen(a)
+end
+local uw = rk.model {
+  name = "uw", nuclide = "Lu-177", states = { "B", "K" },
+  params = { kK = 0.02, kout = 0.3, kKo = 0.01 },
+  ode = function(s, p)
+    return { B = -(p.kK + p.kout) * s.B, K = p.kK * s.B - p.kKo * s.K }
+  end,
+}
+-- a rule that raises: with keep_going the patient's own record holds the
+-- engine's wrapping of the rule's message (index, then the id and cycle)
+local r = regimen(uw, { keep_going = true, max_cycles = 3,
+  rule = function(k) if k.given == 1 then error("boom", 0) end return 7.4 end })
+t.is(#r.failed == 1 and r.failed[1].message or "",
+  "patient 1, before cycle 2: rule failed: patient P7, cycle 2: the rule "
+  .. "function raised an error: boom", 0,
+  "regimen: a rule raising in cycle 2, kept going: the failure record")
+-- log(K) at K = 0: the cycle's solve fails at its first step
+local nl = rk.model {
+  name = "nl", nuclide = "Lu-177", states = { "B", "K" },
+  params = { kK = 0.02, kout = 0.3, kKo = 0.01 },
+  ode = function(s, p)
+    return { B = -(p.kK + p.kout) * s.B, K = p.kK * s.B - p.kKo * rk.log(s.K) }
+  end,
+}
+t.raises(function() regimen(nl, { rule = "empiric", n_cycles = 1 }) end,
+  "rk.regimen: patient P7 (patients[1]) failed: patient 1, cycle 1: model "
+  .. "'nl+aux', state 'K': d/dt = kK * B - kKo * log(K) - "
+  .. "0.00434498759189575 * K is not finite (NaN or Inf) at t = 0 h "
+  .. "(keep_going = true returns the others' results)",
+  "regimen: a cycle whose solve fails names patient and cycle")
+
+t.done()
