@@ -53,6 +53,21 @@ t.raises(function() pm:evaluate(d, { omega = { { 1 / 0 } } }) end,
   "e:evaluate: omega[1][1] must be a finite number (got inf)",
   "evaluate: an infinite Omega element")
 
+-- a covariate the model uses, missing on one record (engine/pop/popest.c)
+local wt = t.write_file(tmp .. "/wt.csv", "ID,TIME,AMT,DV,WT\n1,0,100,.,70\n"
+  .. "1,1,.,17,.\n1,4,.,11,70\n2,0,100,.,80\n2,1,.,19,80\n2,4,.,10,80\n")
+local pw = popest { covariates = { WT = { type = "continuous", unit = "kg",
+                                          range = { 20, 250 } } },
+  individual = function(th, eta, cov)
+    return { cl = rk.exp(th.lCl + eta.lCl) * cov.WT / 70, v = rk.exp(th.lV) }
+  end }()
+t.raises(function()
+  pw:fit(rk.popest.read(wt, pw), { threads = 1, method = "fo" })
+end, "e:fit: " .. wt .. ":3: column 5 (WT): covariate missing on a record "
+  .. "of subject ID 1 (a covariate the model uses needs a value on every "
+  .. "record: it applies over the interval each record ends)",
+  "fit: a covariate missing on a record")
+
 -- -------------------------------------- m:simulate (dsl/l_model.c, lrk.c)
 t.raises(function() m:simulate { params = { zz = 1 }, times = { 1 } } end,
   "pk1:simulate: params: model 'pk1': unknown parameter 'zz'; known "
