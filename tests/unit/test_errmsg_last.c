@@ -1,14 +1,17 @@
 /* test_errmsg_last.c - the last error messages of the engine's C interface
  * that no other errmsg test provoked from their own call site (issue 22
  * item 3): a region mass at both calls of the dosimetry mass check, a
- * factor of the uncertainty chain. Each call fails with the expected code
- * and its whole text asserted. */
+ * factor of the uncertainty chain, GSL's quadrature failing in the TCP
+ * and in the G factor. Each call fails with the expected code and its
+ * whole text asserted. */
 #include <math.h>
 #include <string.h>
 
 #include "core/init.h"
 #include "core/nuclide.h"
 #include "dose/dosimetry.h"
+#include "dose/gfactor.h"
+#include "dose/tcp.h"
 #include "uncert/uncert.h"
 #include "../tap.h"
 #include "../errmsg.h"
@@ -60,11 +63,44 @@ static void test_chain(void)
       "volume SD -50, expected >= 0", "chain: a negative volume SD");
 }
 
+/* alpha_mean + 10 alpha_sd overflows to inf: QAG over [0, inf) fails. */
+static void test_tcp(void)
+{
+  rkin_tcp p = {1e308, 1e308, 10, 1e10, 0.01};
+  double tcp = -1;
+  BAD(rkin_tcp_poisson(60, 0.1, &p, &tcp, &err), RKIN_ENONFINITE,
+      "TCP: quadrature over alpha failed (generic failure)", "TCP: an alpha "
+      "spread whose ten SDs overflow");
+  ok(tcp == -1, "... no TCP written");
+}
+
+/* R(t) = t^-0.975 e^-t Gy/h: a finite dose (Gamma(0.025) = 39.5 Gy), but
+ * the inner integral of R(w) e^(-mu (t - w)) over [0, t] needs some 1,500
+ * bisections towards w = 0 for its relative 1e-11 (each cuts the error by
+ * 2^-0.025), more than its 1000 subintervals. */
+static int singular_rate(double t, double *r, void *ctx)
+{
+  (void)ctx;
+  *r = t > 0 ? pow(t, -0.975) * exp(-t) : 0;
+  return 0;
+}
+
+static void test_gfactor(void)
+{
+  double g, d;
+  BAD(rkin_gfactor_quad(singular_rate, NULL, 1.5, &g, &d, &err),
+      RKIN_ENONFINITE, "G factor: inner quadrature failed at t = 1 h "
+      "(exceeded max number of iterations)", "G factor: a rate singular at "
+      "t = 0");
+}
+
 int main(void)
 {
   rkin_init();
   test_mass();
   test_chain();
+  test_tcp();
+  test_gfactor();
   done_testing();
   return exit_status();
 }
