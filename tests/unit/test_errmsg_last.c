@@ -2,8 +2,8 @@
  * that no other errmsg test provoked from their own call site (issue 22
  * item 3): a region mass at both calls of the dosimetry mass check, a
  * factor of the uncertainty chain, GSL's quadrature failing in the TCP
- * and in the G factor. Each call fails with the expected code and its
- * whole text asserted. */
+ * and in the G factor, SAEM's importance sampling without a usable
+ * sample. Each call fails with the expected code and its text asserted. */
 #include <math.h>
 #include <string.h>
 
@@ -12,6 +12,9 @@
 #include "dose/dosimetry.h"
 #include "dose/gfactor.h"
 #include "dose/tcp.h"
+#include "pop/data.h"
+#include "pop/popest.h"
+#include "pop/saem.h"
 #include "uncert/uncert.h"
 #include "../tap.h"
 #include "../errmsg.h"
@@ -94,6 +97,77 @@ static void test_gfactor(void)
       "t = 0");
 }
 
+/* f = theta where |eta| < 0.01 and NaN elsewhere, Omega FIXed at 100
+ * (SD 10): SAEM's chains start at 0 and refuse every proposal outside
+ * (a failed prediction is a rejected move), the EBE searches stay at the
+ * mode 0 (the data do not depend on eta), but importance samples are
+ * drawn about 10 wide: P(|eta| < 0.01) ~ 1e-3 each, and all 50 of a
+ * subject miss. psi[1] carries eta to the prediction. */
+static int psi_eta(const double *th, const double *eta, const double *cov,
+                   double *psi, void *ud, rkin_err *e)
+{
+  (void)cov;
+  (void)ud;
+  (void)e;
+  psi[0] = th[0];
+  psi[1] = eta[0];
+  return 0;
+}
+
+static int pred_near0(const rkin_data_subject *s, const double *psi,
+                      double *f, void *ud, rkin_err *e)
+{
+  size_t k;
+  (void)ud;
+  (void)e;
+  for (k = 0; k < s->n_obs; k++) f[k] = fabs(psi[1]) < 0.01 ? psi[0] : NAN;
+  return 0;
+}
+
+static void test_saem_imp(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1.2\n2,1,0.9\n2,2,1.1\n";
+  static const double th[1] = {1}, om[1] = {100}, sg[1] = {0.2};
+  static const int om_fix[1] = {1};
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_saem_opts sa;
+  rkin_popfit fit;
+  int rc;
+  rkin_data *d = rkin_data_parse(txt, strlen(txt), "s.csv", NULL, &err);
+  if (!d) {
+    ok(0, "dataset: %s", err.msg);
+    return;
+  }
+  memset(&pm, 0, sizeof pm);
+  pm.predict = pred_near0;
+  pm.indiv = psi_eta;
+  pm.n_psi = 2;
+  pm.n_theta = 1;
+  pm.theta_init = th;
+  pm.n_eta = 1;
+  pm.omega_init = om;
+  pm.omega_fix = om_fix;
+  pm.res = RKIN_RES_ADD;
+  pm.sigma_init = sg;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  rkin_saem_opts_default(&sa);
+  sa.burn = 2;
+  sa.iter = 2;
+  sa.imp_samples = 50;
+  rkin_err_clear(&err);
+  rc = rkin_popfit_saem(&pm, d, &o, &sa, &fit, NULL, &err);
+  ok(rc == 0 && fit.n_eval == 4, "SAEM: its 4 iterations ran (rc %d: %s)",
+     rc, err.msg);
+  is_int(fit.status, RKIN_ENONFINITE, "... then importance sampling failed");
+  ok(strncmp(fit.err.msg, "subject ID ", 11) == 0, "... naming the subject");
+  like(fit.err.msg, "importance sampling: no sample gave a prediction",
+       "... message: no sample gave a prediction");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
 int main(void)
 {
   rkin_init();
@@ -101,6 +175,7 @@ int main(void)
   test_chain();
   test_tcp();
   test_gfactor();
+  test_saem_imp();
   done_testing();
   return exit_status();
 }
