@@ -76,6 +76,23 @@ t.raises(function() m:simulate { jacobian = "banded", times = { 1 } } end,
   "pk1:simulate: field 'jacobian' must be \"auto\", \"dense\" or \"sparse\" "
   .. "(got \"banded\")", "simulate: an unknown Jacobian option")
 
+-- ---------------------------- a steady state Newton cannot reach (steady.c)
+-- Michaelis-Menten elimination at 99.99 % of its capacity (9.999 MBq every
+-- hour, Vmax 10 MBq/h): the trough is some 1e4 Km up, where the map is
+-- nearly flat (slope ~ 1); from 0 the chord-Newton iteration is still
+-- climbing after its 50 steps (9.99 MBq converges, trough 999.97).
+local mm = rk.model {
+  name = "mm", states = { "A" }, params = { vmax = 10, km = 1 },
+  ode = function(s, p) return { A = -p.vmax * s.A / (p.km + s.A) } end,
+}
+t.raises(function()
+  mm:simulate { doses = { { time = 0, amount = 9.999, ss = 1, ii = 1,
+                            to = "A" } }, times = { 0.5 } }
+end, "mm:simulate: dose record 1: the steady state (ss = 1, ii = 1 h) of "
+  .. "model 'mm' did not converge in 50 Newton iterations on the CVODES "
+  .. "path (tolerance 10 (rtol |x| + atol), rtol = 1e-06)",
+  "simulate: a steady state near saturation, out of Newton iterations")
+
 -- --------------------------------------- rk.uncert.voi (dsl/l_uncert.c)
 t.raises(function()
   rk.uncert.voi { dose_gy = 10, u_rel = { calibration = "x" } }
