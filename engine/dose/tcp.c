@@ -37,19 +37,22 @@ static int check_tcp(const rkin_tcp *p, rkin_err *err)
 }
 
 typedef struct {
-  double n0, bed, mean, sd;
+  double ln_n0, bed, mean, sd;
 } tcp_ctx;
 
-static double tcp_alpha(double alpha, double n0, double bed)
+/* exp(-N0 e^(-alpha BED)) with N0 e^(-alpha BED) = e^(ln N0 - alpha BED):
+ * N0 = density x volume can overflow (1e300/L x 1e10 L) where its log
+ * cannot, and inf x e^(-800) = inf x 0 would be NaN. */
+static double tcp_alpha(double alpha, double ln_n0, double bed)
 {
-  return exp(-n0 * exp(-alpha * bed));
+  return exp(-exp(ln_n0 - alpha * bed));
 }
 
 static double tcp_integrand(double alpha, void *p)
 {
   const tcp_ctx *c = p;
   return gsl_ran_gaussian_pdf(alpha - c->mean, c->sd) *
-         tcp_alpha(alpha, c->n0, c->bed);
+         tcp_alpha(alpha, c->ln_n0, c->bed);
 }
 
 int rkin_tcp_poisson(double dose_gy, double g, const rkin_tcp *p,
@@ -66,12 +69,12 @@ int rkin_tcp_poisson(double dose_gy, double g, const rkin_tcp *p,
                         "TCP: dose %g Gy, expected finite and >= 0", dose_gy);
   if (!isfinite(g) || g < 0.0 || g > 1.0)
     return rkin_err_set(err, RKIN_EINVAL, "TCP: G = %g, expected 0..1", g);
-  c.n0 = p->clonogens_per_l * p->volume_l;
+  c.ln_n0 = log(p->clonogens_per_l) + log(p->volume_l);
   c.bed = dose_gy * (1.0 + g * dose_gy / p->ab_gy);
   c.mean = p->alpha_mean;
   c.sd = p->alpha_sd;
   if (c.sd == 0.0) {
-    *tcp = tcp_alpha(c.mean, c.n0, c.bed);
+    *tcp = tcp_alpha(c.mean, c.ln_n0, c.bed);
     return RKIN_OK;
   }
   /* Ten standard deviations hold the normal to far below 1e-12. */

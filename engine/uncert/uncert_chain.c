@@ -188,7 +188,8 @@ static void chain_free(chain *k)
 static int chk(double x, int pos, const char *what, rkin_err *err)
 {
   if (!isfinite(x) || (pos ? !(x > 0.0) : !(x >= 0.0)))
-    return rkin_err_set(err, RKIN_EINVAL, "%s %g, expected %s", what, x,
+    return rkin_err_set(err, RKIN_EINVAL, "uncertainty chain: %s %g, "
+                        "expected %s", what, x,
                         pos ? "> 0" : ">= 0");
   return 0;
 }

@@ -29,6 +29,10 @@
 -- 2 on a usage error or a malformed allowlist.
 
 local GRAM, MIN = 16, 8
+-- A chain that fits more messages than this is too vague to check any;
+-- below it a literal checks the message only when it fits no rival whose
+-- fixed text is as long (19 for "%s: field '%s' must be %s (got \"%s\")")
+local MAX_RIVALS = 24
 
 -- printf-like functions whose format argument (1-based) is an error
 -- message, by file ("*" for every file of that language).
@@ -475,7 +479,9 @@ end
 -- checked when a test literal holds all its pieces in order, or (short
 -- pieces only) its inner ones (the
 -- first and last cut off: the context before, the tail after), at least
--- MIN + 4 characters of them, and that chain fits no other message.
+-- MIN + 4 characters of them, and that chain fits no other message. One
+-- too short even for that ("%s: params: %s") is checked by a literal
+-- holding its whole fixed text, separators included.
 local function esc(x) return (x:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end
 local function chain_of(g, inner)
   local ps = g.pieces
@@ -494,6 +500,14 @@ local function chain_of(g, inner)
   local first = ps[a]:gsub("^[%s:;,.]+", ""):gsub("[%s:;,.]+$", "")
   return table.concat(pat, ".-"), first
 end
+-- The whole fixed text, separators kept ("%s: params: %s" is asserted as
+-- "m:simulate: params: ..."): for a message too short for chain_of.
+local function raw_chain(g)
+  local pat, len = {}, 0
+  for _, p in ipairs(g.pieces) do pat[#pat + 1] = esc(p); len = len + #p end
+  if len < MIN then return nil end
+  return table.concat(pat, ".-"), ""
+end
 do
   local chains = {}
   for gi, g in ipairs(groups) do
@@ -506,6 +520,7 @@ do
       -- all pieces in order, else the inner ones (the ends cut off)
       for _, inner in ipairs(short and { false, true } or { false }) do
         local pat, first = chain_of(g, inner)
+        if not pat and not inner then pat, first = raw_chain(g) end
         if pat then
           -- messages whose text the chain also fits: a literal then checks
           -- this one only when it holds this one's whole fixed text and
@@ -514,7 +529,7 @@ do
           for gj, h in ipairs(groups) do
             if gj ~= gi and h.key:find(pat) then rivals[#rivals + 1] = gj end
           end
-          if #rivals <= 8 then
+          if #rivals <= MAX_RIVALS then
             chains[#chains + 1] = { g = gi, pat = pat, first = first,
                                     rivals = rivals }
           end

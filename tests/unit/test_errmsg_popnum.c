@@ -148,6 +148,14 @@ static void test_omega(void)
       "population model: omega is not positive definite (expected variances > 0 and "
       "|correlations| < 1)", "fit: omega_init with correlation 2");
   rkin_popfit_free(&fit);
+  {
+    static const double nan_om[4] = {0.1, 0, 0, NAN};
+    pm.omega_init = nan_om;
+    BAD(rkin_popfit_run(&pm, d, NULL, &fit, &err), RKIN_EINVAL,
+        "population model: omega(2,2) = nan is not finite",
+        "fit: a NaN variance in omega_init");
+    rkin_popfit_free(&fit);
+  }
   rkin_data_free(d);
 }
 

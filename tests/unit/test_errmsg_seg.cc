@@ -243,6 +243,16 @@ void test_seg()
           "empty)", "SEG: every segment empty", 0);
   seg_bad(p, "seg.dcm: segment 1 has no voxel set", "SEG: segment 1 empty, "
           "as a fractional map", 1, true);
+
+  /* A BINARY SEG whose Pixel Data is OW (16-bit words; bits are OB):
+   * DCMTK's segmentation reader refuses it before the bits are read. */
+  ok(write_seg(p, false, 1) && edit(p, [](DcmDataset *d) {
+       Uint16 w[1] = {0x0202};
+       d->findAndDeleteElement(DCM_PixelData);
+       return d->putAndInsertUint16Array(DCM_PixelData, w, 1).good();
+     }), "BINARY SEG with OW Pixel Data written");
+  seg_bad(p, "seg.dcm: not a readable segmentation (Invalid Pixel Data)",
+          "SEG: BINARY with OW Pixel Data");
   unlink(p.c_str());
 }
 

@@ -431,6 +431,19 @@ static void test_tcp_ntcp(void)
   rkin_tcp_poisson(d, g, &p, &t, &err);
   bed = d * (1 + g * d / 10.0);
   is_double(t, exp(-1e8 * exp(-0.3 * bed)), 1e-12, "TCP with sd = 0");
+  /* N0 = 1e300/L x 1e10 L = 1e310 overflows a double; at alpha BED =
+   * ln N0 (g = 0: BED = D), N0 e^(-alpha BED) = 1 and TCP = 1/e; far above
+   * it TCP = 1 (inf x e^(-alpha BED) underflowing to 0 was NaN). */
+  {
+    rkin_tcp big = {0.3, 0.0, 10.0, 1e300, 1e10};
+    t = -1;
+    ok(rkin_tcp_poisson(310 * log(10.0) / 0.3, 0.0, &big, &t, &err) == 0,
+       "TCP of 1e310 clonogens");
+    is_double(t, exp(-1.0), 1e-10, "... at alpha BED = ln N0: 1/e (rel "
+              "1e-10)");
+    ok(rkin_tcp_poisson(1e4, 0.1, &big, &t, &err) == 0 && t == 1.0,
+       "... at BED 1e6 Gy: 1, not NaN (%g)", t);
+  }
   /* With spread: TCP(alpha) is a Gumbel CDF in alpha (location ln N0 /
    * BED, scale 1 / BED), so TCP = P(Gumbel < Normal) ~ Phi((mean - ln N0 /
    * BED - gamma / BED) / sqrt(sd^2 + pi^2 / (6 BED^2))) (moment match;

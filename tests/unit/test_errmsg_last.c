@@ -1,0 +1,181 @@
+/* test_errmsg_last.c - the last error messages of the engine's C interface
+ * that no other errmsg test provoked from their own call site (issue 22
+ * item 3): a region mass at both calls of the dosimetry mass check, a
+ * factor of the uncertainty chain, GSL's quadrature failing in the TCP
+ * and in the G factor, SAEM's importance sampling without a usable
+ * sample. Each call fails with the expected code and its text asserted. */
+#include <math.h>
+#include <string.h>
+
+#include "core/init.h"
+#include "core/nuclide.h"
+#include "dose/dosimetry.h"
+#include "dose/gfactor.h"
+#include "dose/tcp.h"
+#include "pop/data.h"
+#include "pop/popest.h"
+#include "pop/saem.h"
+#include "uncert/uncert.h"
+#include "../tap.h"
+#include "../errmsg.h"
+
+static void test_mass(void)
+{
+  const rkin_nuclide *lu = rkin_nuclide_find("Lu-177", &err);
+  double s;
+  BAD(rkin_dosimetry_s_led(lu, -0.3, "liver", &s, &err), RKIN_EINVAL,
+      "liver: mass_kg = -0.3, expected > 0", "S by local deposition: a "
+      "negative mass");
+  BAD(rkin_dosimetry_scale_self(1e-5, 1e-6, 0, 0.3, "kidney", &s, &err),
+      RKIN_EINVAL, "kidney: reference mass_kg = 0, expected > 0",
+      "S scaled by mass: a zero reference mass");
+}
+
+/* One cycle of a liver, 4 points of a mono-exponential, Lu-177. */
+static void test_chain(void)
+{
+  const double t[4] = {4, 24, 72, 168};
+  rkin_unc_point pt[4];
+  rkin_unc_cycle cy;
+  rkin_unc_chain ch;
+  rkin_unc_result r;
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    pt[i].t_h = t[i];
+    pt[i].t_acq_s = 1200;
+    pt[i].counts = 100 * exp(-0.012 * t[i]) * 10 * 1200;
+    pt[i].u_extra_rel = 0.03;
+  }
+  cy.n = 4;
+  cy.pt = pt;
+  memset(&ch, 0, sizeof ch);
+  ch.nuclide = "Lu-177";
+  ch.region = "liver";
+  ch.model = RKIN_TAC_MONO;
+  ch.meas.cal = 10;
+  ch.meas.u_cal = 0.5;
+  ch.meas.v_ml = 1500;
+  ch.meas.u_v_ml = -50;
+  ch.dose.kind = RKIN_UNC_DOSE_LED;
+  ch.dose.density = 1.05;
+  ch.lq.ab_gy = 2.5;
+  ch.lq.trep_h = 1.5;
+  ch.n_cycles = 1;
+  ch.cyc = &cy;
+  BAD(rkin_unc_delta(&ch, &r, &err), RKIN_EINVAL, "uncertainty chain: "
+      "volume SD -50, expected >= 0", "chain: a negative volume SD");
+}
+
+/* alpha_mean + 10 alpha_sd overflows to inf: QAG over [0, inf) fails. */
+static void test_tcp(void)
+{
+  rkin_tcp p = {1e308, 1e308, 10, 1e10, 0.01};
+  double tcp = -1;
+  BAD(rkin_tcp_poisson(60, 0.1, &p, &tcp, &err), RKIN_ENONFINITE,
+      "TCP: quadrature over alpha failed (generic failure)", "TCP: an alpha "
+      "spread whose ten SDs overflow");
+  ok(tcp == -1, "... no TCP written");
+}
+
+/* R(t) = t^-0.975 e^-t Gy/h: a finite dose (Gamma(0.025) = 39.5 Gy), but
+ * the inner integral of R(w) e^(-mu (t - w)) over [0, t] needs some 1,500
+ * bisections towards w = 0 for its relative 1e-11 (each cuts the error by
+ * 2^-0.025), more than its 1000 subintervals. */
+static int singular_rate(double t, double *r, void *ctx)
+{
+  (void)ctx;
+  *r = t > 0 ? pow(t, -0.975) * exp(-t) : 0;
+  return 0;
+}
+
+static void test_gfactor(void)
+{
+  double g, d;
+  BAD(rkin_gfactor_quad(singular_rate, NULL, 1.5, &g, &d, &err),
+      RKIN_ENONFINITE, "G factor: inner quadrature failed at t = 1 h "
+      "(exceeded max number of iterations)", "G factor: a rate singular at "
+      "t = 0");
+}
+
+/* f = theta where |eta| < 0.01 and NaN elsewhere, Omega FIXed at 100
+ * (SD 10): SAEM's chains start at 0 and refuse every proposal outside
+ * (a failed prediction is a rejected move), the EBE searches stay at the
+ * mode 0 (the data do not depend on eta), but importance samples are
+ * drawn about 10 wide: P(|eta| < 0.01) ~ 1e-3 each, and all 50 of a
+ * subject miss. psi[1] carries eta to the prediction. */
+static int psi_eta(const double *th, const double *eta, const double *cov,
+                   double *psi, void *ud, rkin_err *e)
+{
+  (void)cov;
+  (void)ud;
+  (void)e;
+  psi[0] = th[0];
+  psi[1] = eta[0];
+  return 0;
+}
+
+static int pred_near0(const rkin_data_subject *s, const double *psi,
+                      double *f, void *ud, rkin_err *e)
+{
+  size_t k;
+  (void)ud;
+  (void)e;
+  for (k = 0; k < s->n_obs; k++) f[k] = fabs(psi[1]) < 0.01 ? psi[0] : NAN;
+  return 0;
+}
+
+static void test_saem_imp(void)
+{
+  const char *txt = "ID,TIME,DV\n1,1,1\n1,2,1.2\n2,1,0.9\n2,2,1.1\n";
+  static const double th[1] = {1}, om[1] = {100}, sg[1] = {0.2};
+  static const int om_fix[1] = {1};
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_saem_opts sa;
+  rkin_popfit fit;
+  int rc;
+  rkin_data *d = rkin_data_parse(txt, strlen(txt), "s.csv", NULL, &err);
+  if (!d) {
+    ok(0, "dataset: %s", err.msg);
+    return;
+  }
+  memset(&pm, 0, sizeof pm);
+  pm.predict = pred_near0;
+  pm.indiv = psi_eta;
+  pm.n_psi = 2;
+  pm.n_theta = 1;
+  pm.theta_init = th;
+  pm.n_eta = 1;
+  pm.omega_init = om;
+  pm.omega_fix = om_fix;
+  pm.res = RKIN_RES_ADD;
+  pm.sigma_init = sg;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  rkin_saem_opts_default(&sa);
+  sa.burn = 2;
+  sa.iter = 2;
+  sa.imp_samples = 50;
+  rkin_err_clear(&err);
+  rc = rkin_popfit_saem(&pm, d, &o, &sa, &fit, NULL, &err);
+  ok(rc == 0 && fit.n_eval == 4, "SAEM: its 4 iterations ran (rc %d: %s)",
+     rc, err.msg);
+  is_int(fit.status, RKIN_ENONFINITE, "... then importance sampling failed");
+  ok(strncmp(fit.err.msg, "subject ID ", 11) == 0, "... naming the subject");
+  like(fit.err.msg, "importance sampling: no sample gave a prediction",
+       "... message: no sample gave a prediction");
+  rkin_popfit_free(&fit);
+  rkin_data_free(d);
+}
+
+int main(void)
+{
+  rkin_init();
+  test_mass();
+  test_chain();
+  test_tcp();
+  test_gfactor();
+  test_saem_imp();
+  done_testing();
+  return exit_status();
+}
