@@ -302,9 +302,12 @@ static void test_units(const rkin_data *d)
  * secant update can leave it, and the search started at eta = 0. The
  * predicted decrease -slope / 2 is then tiny far from the mode, which
  * must not pass for the noise floor (the gradient guard): the EBEs and
- * the OFV are those of a search with a sound Hessian. CVODES at rtol
- * 1e-4, a noise floor well above rounding. */
-#define KAPPA 1e9
+ * the OFV are those of a search with a sound Hessian (without the guard:
+ * EBEs 0.19 off, OFV 3.0 higher). CVODES at rtol 1e-3: a noise floor far
+ * above rounding, which the stop follows (no search handed over). At
+ * 1e11 I the Newton step itself falls below NEWTON_XTOL far from the
+ * mode. */
+#define KAPPA 1e10
 static void test_overestimate(const rkin_data *d)
 {
   rkin_model *m = theoph_model();
@@ -320,7 +323,7 @@ static void test_overestimate(const rkin_data *d)
   int rc;
   rkin_solve_opts_default(&so);
   so.path = RKIN_PATH_CVODES;
-  so.rtol = 1e-4;
+  so.rtol = 1e-3;
   theoph_ode_popmodel(&pm, m);
   pm.solve = &so;
   rkin_popfit_opts_default(&o);
@@ -330,8 +333,11 @@ static void test_overestimate(const rkin_data *d)
   rc = pop_fit_begin(&pm, d, &o, &fit, "test", &p, &err);
   if (!rc) rc = pop_set_natural(p, TH, OM, sg, &err);
   if (!rc) rc = pop_pass(p, POP_TASK_OFV, &ofv1, &err);
-  ok(rc == 0, "overestimated Hessian: reference pass (%s)",
-     rc ? err.msg : "ok");
+  ok(rc == 0 && p->ws[0].n_floor > 0 && p->ws[0].n_newton_fail == 0,
+     "CVODES at rtol 1e-3 (%s): %lu of %lu Newton searches ended on the "
+     "noise floor, %lu handed over (none expected)", rc ? err.msg : "ok",
+     p ? p->ws[0].n_floor : 0, p ? p->ws[0].n_newton : 0,
+     p ? p->ws[0].n_newton_fail : 0);
   if (!rc) {
     unsigned long nf = p->ws[0].n_floor, nn = p->ws[0].n_newton;
     mode = malloc(p->n_subj * q * sizeof *mode);
@@ -345,9 +351,10 @@ static void test_overestimate(const rkin_data *d)
     for (s = 0; !rc && s < p->n_subj * q; s++)
       if (fabs(p->eta_hat[s] - mode[s]) > de)
         de = fabs(p->eta_hat[s] - mode[s]);
-    ok(rc == 0 && de < 1e-3 && fabs(ofv2 - ofv1) < 1e-3,
+    /* measured 1.4e-4 and 3.4e-4: two searches on rtol 1e-3's floor */
+    ok(rc == 0 && de < 1e-3 && fabs(ofv2 - ofv1) < 1e-2,
        "overestimated Hessian (%g I): EBEs from zero as with a sound one "
-       "(max diff %.2g, tol. 1e-3), OFV %.8f vs %.8f (tol. 1e-3); %lu of "
+       "(max diff %.2g, tol. 1e-3), OFV %.8f vs %.8f (tol. 1e-2); %lu of "
        "%lu Newton searches ended on the noise floor", KAPPA, de, ofv2,
        ofv1, p->ws[0].n_floor - nf, p->ws[0].n_newton - nn);
   }
