@@ -620,16 +620,23 @@ static double pred_rel(const pop_ws *w)
          ? w->rtol : NEWTON_ROUND;
 }
 
+/* The guard: 1 when the gradient gz at a point of noise scale rel E is
+ * small enough for a stop. */
+static int newton_grad_small(size_t q, const double *gz, double relE)
+{
+  double gg = 0;
+  size_t a;
+  for (a = 0; a < q; a++) gg += gz[a] * gz[a];
+  return 0.25 * gg <= NEWTON_GUARD * NEWTON_DEC * relE;
+}
+
 /* 1 when a refused full step of predicted decrease -slope / 2 at a point
  * of gradient gz and noise scale rel E is on the noise floor. */
 static int newton_floor(size_t q, double slope, const double *gz,
                         double relE)
 {
-  double gg = 0;
-  size_t a;
-  for (a = 0; a < q; a++) gg += gz[a] * gz[a];
   return -0.5 * slope <= NEWTON_DEC * relE
-         && 0.25 * gg <= NEWTON_GUARD * NEWTON_DEC * relE;
+         && newton_grad_small(q, gz, relE);
 }
 
 /* The inner objective J at z (whitened eta) for the Newton search: f and
@@ -760,7 +767,9 @@ static double newton_search(pop_ws *w, size_t s, double *z)
       slope += gz[a] * dz[a];
       if (fabs(dz[a]) > dmax) dmax = fabs(dz[a]);
     }
-    if (dmax <= NEWTON_XTOL) return J;
+    /* the same guard: an overestimated H shortens the step too */
+    if (dmax <= NEWTON_XTOL && newton_grad_small(q, gz, pred_rel(w) * E))
+      return J;
     if (!(slope < 0)) return INNER_BAD;
     /* a step leaving the bounds is shortened to end just inside them
      * (far from the mode the Gauss-Newton curvature can be small) */
