@@ -177,6 +177,10 @@ do
     :format(es.ofv, c1 - c0, ef.ofv, c2 - c1, ex.ofv))
   t.ok(math.abs(es.ofv - ex.ofv) < 2e-6, ("CVODES sensitivities: OFV "
     .. "%.8f = the exact path's %.8f (tol. 2e-6)"):format(es.ofv, ex.ofv))
+  t.ok(es.n_ebe_floor > 0 and es.n_ebe_floor <= es.n_ebe_newton
+    and ex.n_ebe_floor == 0, ("r.n_ebe_floor: %d of %d Newton searches "
+    .. "on CVODES ended on its noise floor, %d on the exact path")
+    :format(es.n_ebe_floor, es.n_ebe_newton, ex.n_ebe_floor))
   t.ok(math.abs(es.ofv - ef.ofv) < 1e-4, ("... = with differences %.8f "
     .. "(tol. 1e-4)"):format(ef.ofv))
 end

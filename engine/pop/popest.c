@@ -568,6 +568,8 @@ void pop_fill_counts(const pop *p, rkin_popfit *fit)
     fit->n_ebe_newton += p->ws[t].n_newton;
     fit->n_ebe_fallback += p->ws[t].n_newton_fail;
     fit->n_ebe_bobyqa += p->ws[t].n_bobyqa;
+    fit->n_ebe_floor += p->ws[t].n_floor;
+    fit->n_ebe_floor_sr1 += p->ws[t].n_floor_sr1;
   }
 }
 

@@ -236,6 +236,10 @@ typedef struct {
    * iterations, e.g. at a bound); 0 and 0 with inner_lbfgs. Those
    * LBFGS failed in turn went to BOBYQA (n_ebe_bobyqa). */
   unsigned long n_ebe_newton, n_ebe_fallback, n_ebe_bobyqa;
+  /* Of n_ebe_newton, the searches ended on the solver's noise floor
+   * (popsubj.c NEWTON_DEC), and the secant updates of the Hessian taken
+   * from the step they ended on (0: such an update is noise, skipped). */
+  unsigned long n_ebe_floor, n_ebe_floor_sr1;
   /* The covariance step's share of the counts above (included in them):
    * OFV passes (points), solves, EBE searches, and the process CPU
    * seconds it took (clock(): every thread). */

@@ -61,6 +61,11 @@ typedef struct {
   /* inner searches ended by the Newton search, those it handed to
    * LBFGS, and those LBFGS handed to BOBYQA (popsubj.c inner_search) */
   unsigned long n_newton, n_newton_fail, n_bobyqa;
+  /* Newton searches ended on the solver's noise floor, and secant
+   * updates taken from the step such a search ended on (0: skipped;
+   * counted so that a test sees it) */
+  unsigned long n_floor, n_floor_sr1;
+  double rtol;        /* relative error of the predictions (popsubj.c) */
   double *S_in, *S_best; /* n_ei^2: a subject's secant correction at the
                             start of its EBE search, and after the start
                             that found the mode kept */

@@ -40,6 +40,7 @@ int pop_ws_init(pop *p, pop_ws *w, rkin_err *err)
     }
     w->solver = rkin_solver_new(p->pm->model, &so, err);
     if (!w->solver) return err ? err->code : RKIN_ESOLVER;
+    w->rtol = so.rtol;
   }
   w->pvec = malloc((np ? np : 1) * sizeof *w->pvec);
   w->twork = malloc(((p->tape ? rkin_tape_nwork(p->tape) : 0)
@@ -580,27 +581,74 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
 
 /* Newton search of the inner objective: at most this many iterations, and
  * converged when the Newton step is below NEWTON_XTOL in every whitened
- * direction (the LBFGS search's own tolerance), or when the full step
- * is refused (the line search backtracks or fails) while the decrease the
- * quadratic model predicts for it, -slope / 2, is at most NEWTON_DEC
- * (1 + |J|): the step is then lost in the solver's noise (CVODES'
- * tolerances), where further iterations only creep along the noise and a
- * hand-over to LBFGS and BOBYQA spends solves near the same point. A
- * noise-free objective takes full steps there and stops by NEWTON_XTOL.
- * 1e-9 stopped too early: the EBEs' error moved the IOV OFV at CVODES'
- * rtol 1e-6 by 9.5e-6 (popiov.lua); 1e-12 let the hand-overs back. */
+ * direction (the LBFGS search's own tolerance), or on the noise floor
+ * (newton_floor). */
 #define NEWTON_MAX_IT 50
 #define NEWTON_XTOL 1e-9
-#define NEWTON_DEC 1e-11
+/* The noise floor. Predictions carry a relative error ~ rel (CVODES: its
+ * rtol; the exact path and closed forms: NEWTON_ROUND, rounding), so J
+ * moves by up to rel E, E = sum_j |f c_f| + |s c_s| (newton_eval): a sum
+ * of elasticities, free of units and of the constant sum log V that made
+ * the earlier scale (1 + |J|) loosen with the data's units. Between two
+ * nearby points the errors are mostly shared (the same steps), so the
+ * noise a line search sees is a small fraction NEWTON_DEC of that. The
+ * search ends there when the full step is refused (the line search
+ * backtracks or fails) while the decrease the quadratic model predicts
+ * for it, -slope / 2 = gz' H^-1 gz / 2, is at most NEWTON_DEC rel E:
+ * further iterations would only creep along the noise, and a hand-over
+ * to LBFGS and BOBYQA spends solves near the same point. A noise-free
+ * objective takes full steps there and stops by NEWTON_XTOL. NEWTON_DEC
+ * measured on Theophylline (E ~ 50-100): at rtol 1e-8 (test_popsens_cv)
+ * 1e-4 hands over 20 of 1092 searches of the covariance step (5e-5: 28;
+ * the old scale 17), at rtol 1e-6 (popiov.lua) the OFV stays 6.6e-7 off
+ * the exact path's (2e-4: 3.8e-6, over the test's 2e-6). Guard: an H
+ * that overestimates the curvature (a secant correction from noise)
+ * makes -slope / 2 small however far the mode is; so the decrease at the
+ * prior's curvature alone, |gz|^2 / 4, must also be at most NEWTON_GUARD
+ * times the floor (H >= 2 I, and the true Hessian too where the data
+ * terms are convex, so |gz|^2 / 4 bounds the decrease left whatever H
+ * is). At the floor it was at most 56 times -slope / 2 (Theophylline,
+ * largest curvature ~ 110 in z). */
+#define NEWTON_DEC 1e-4
+#define NEWTON_GUARD 1e3
+#define NEWTON_ROUND 1e-13
+
+/* The relative error of the predictions of the last solve (newton_floor) */
+static double pred_rel(const pop_ws *w)
+{
+  return w->solver && rkin_solver_path(w->solver) == RKIN_PATH_CVODES
+         ? w->rtol : NEWTON_ROUND;
+}
+
+/* The guard: 1 when the gradient gz at a point of noise scale rel E is
+ * small enough for a stop. */
+static int newton_grad_small(size_t q, const double *gz, double relE)
+{
+  double gg = 0;
+  size_t a;
+  for (a = 0; a < q; a++) gg += gz[a] * gz[a];
+  return 0.25 * gg <= NEWTON_GUARD * NEWTON_DEC * relE;
+}
+
+/* 1 when a refused full step of predicted decrease -slope / 2 at a point
+ * of gradient gz and noise scale rel E is on the noise floor. */
+static int newton_floor(size_t q, double slope, const double *gz,
+                        double relE)
+{
+  return -0.5 * slope <= NEWTON_DEC * relE
+         && newton_grad_small(q, gz, relE);
+}
 
 /* The inner objective J at z (whitened eta) for the Newton search: f and
  * G at eta = L z into w->f, w->G (marked as the last evaluation, as
  * inner_obj does), J, its z-gradient gz, its eta-gradient ge of the data
  * terms, and their Gauss-Newton Hessian on the eta scale A = 2 sum_j
  * [w_ff g g' + w_fs (g gs' + gs g') + w_ss gs gs'] (popres.h: positive
- * semi-definite). Non-zero when there is no finite value. */
+ * semi-definite), and E = sum_j |f c_f| + |s c_s|, J's change per unit
+ * relative error of the predictions (newton_floor). Non-zero when there
+ * is no finite value. */
 static int newton_eval(pop_ws *w, size_t s, const double *z, double *J,
-                       double *gz, double *ge, double *A)
+                       double *gz, double *ge, double *A, double *E)
 {
   pop *p = w->p;
   const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
@@ -616,6 +664,7 @@ static int newton_eval(pop_ws *w, size_t s, const double *z, double *J,
   if (rc) return rc;
   memset(ge, 0, q * sizeof *ge);
   memset(A, 0, q * q * sizeof *A);
+  *E = 0;
   for (a = 0; a < q; a++) val += z[a] * z[a];
   for (j = 0; j < sj->n_obs; j++) {
     size_t js = p->has_scale ? sj->n_obs + j : j;
@@ -624,6 +673,7 @@ static int newton_eval(pop_ws *w, size_t s, const double *z, double *J,
       return rc;
     if (w->noint) o.c_s = o.w_fs = o.w_ss = 0;
     val += o.c;
+    *E += fabs(w->f[j] * o.c_f) + fabs(w->f[js] * o.c_s);
     if (o.c_s == 0 && o.w_fs == 0 && o.w_ss == 0) {
       /* the SD does not move with eta (additive, or no interaction):
        * the terms in gs add exact zeros (G is finite), so they are
@@ -702,13 +752,13 @@ static double newton_search(pop_ws *w, size_t s, double *z)
   pop *p = w->p;
   size_t q = p->n_ei, a, b, it;
   double *S = p->ebe_S + s * q * q;
-  double J, Jt, gz[POP_MAX_ETA], gzt[POP_MAX_ETA], ge[POP_MAX_ETA];
+  double J, Jt, E, Et, gz[POP_MAX_ETA], gzt[POP_MAX_ETA], ge[POP_MAX_ETA];
   double get[POP_MAX_ETA], dz[POP_MAX_ETA], zt[POP_MAX_ETA];
   double se[POP_MAX_ETA], r[POP_MAX_ETA];
   double *A = w->m1, *At = w->m2, *H = w->C;
   for (a = 0; a < q; a++)
     if (!(fabs(z[a]) < POP_Z_MAX)) z[a] = 0;
-  if (newton_eval(w, s, z, &J, gz, ge, A)) return INNER_BAD;
+  if (newton_eval(w, s, z, &J, gz, ge, A, &E)) return INNER_BAD;
   for (it = 0; it < NEWTON_MAX_IT; it++) {
     double slope = 0, dmax = 0, t = 1, rs = 0, rr = 0, ss = 0;
     int ls, ok = 0, noise;
@@ -717,7 +767,9 @@ static double newton_search(pop_ws *w, size_t s, double *z)
       slope += gz[a] * dz[a];
       if (fabs(dz[a]) > dmax) dmax = fabs(dz[a]);
     }
-    if (dmax <= NEWTON_XTOL) return J;
+    /* the same guard: an overestimated H shortens the step too */
+    if (dmax <= NEWTON_XTOL && newton_grad_small(q, gz, pred_rel(w) * E))
+      return J;
     if (!(slope < 0)) return INNER_BAD;
     /* a step leaving the bounds is shortened to end just inside them
      * (far from the mode the Gauss-Newton curvature can be small) */
@@ -732,21 +784,23 @@ static double newton_search(pop_ws *w, size_t s, double *z)
         if (!(fabs(zt[a]) < POP_Z_MAX)) return INNER_BAD;
       }
       /* rounding of J near the minimum: a rise of a few ulps passes */
-      ok = !newton_eval(w, s, zt, &Jt, gzt, get, At)
+      ok = !newton_eval(w, s, zt, &Jt, gzt, get, At, &Et)
            && Jt <= J + 1e-4 * t * slope + 1e-13 * (1 + fabs(J));
     }
     if (!ok) {
       /* converged to the noise floor: z again as the last evaluation */
-      if (-0.5 * slope <= NEWTON_DEC * (1 + fabs(J))
-          && !newton_eval(w, s, z, &Jt, gzt, get, At))
+      if (newton_floor(q, slope, gz, pred_rel(w) * E)
+          && !newton_eval(w, s, z, &Jt, gzt, get, At, &Et)) {
+        w->n_floor++;
         return Jt;
+      }
       return INNER_BAD;
     }
     t *= 2;
     /* a backtracked step with a negligible predicted decrease: on the
      * noise floor, where more iterations only creep (zt is kept, being
      * the last evaluation) */
-    noise = t < 1 && -0.5 * slope <= NEWTON_DEC * (1 + fabs(J));
+    noise = t < 1 && newton_floor(q, slope, gz, pred_rel(w) * E);
     /* secant pair on the eta scale: se = L (t dz), the data terms'
      * gradient change y; S takes y - At se (what Gauss-Newton misses) */
     for (a = 0; a < q; a++) {
@@ -762,15 +816,23 @@ static double newton_search(pop_ws *w, size_t s, double *z)
       rr += u * u;
       ss += se[a] * se[a];
     }
-    if (fabs(rs) > 1e-8 * sqrt(rr * ss))
+    /* not from a step on the noise floor: its y is mostly noise, and S
+     * goes on to the subject's next search (n_floor_sr1 counts any) */
+    if (fabs(rs) > 1e-8 * sqrt(rr * ss) && !noise) {
       for (a = 0; a < q; a++)
         for (b = 0; b < q; b++) S[a * q + b] += r[a] * r[b] / rs;
+      w->n_floor_sr1 += (unsigned long)noise;
+    }
     memcpy(z, zt, q * sizeof *z);
     memcpy(gz, gzt, q * sizeof *gz);
     memcpy(ge, get, q * sizeof *ge);
     memcpy(A, At, q * q * sizeof *A);
     J = Jt;
-    if (noise) return J;
+    E = Et;
+    if (noise) {
+      w->n_floor++;
+      return J;
+    }
   }
   return INNER_BAD;
 }

@@ -15,6 +15,7 @@
 #include "core/model.h"
 #include "pop/data.h"
 #include "pop/popest.h"
+#include "pop/popest_impl.h"
 #include "solve/solve.h"
 #include "../tap.h"
 #include "../theoph.h"
@@ -186,9 +187,181 @@ static void test_cvodes(const rkin_data *d)
     /* both end within the solver's noise of the same modes */
     ok(fabs(fn.ofv - fl.ofv) < 1e-5, "CVODES path: OFV Newton %.10f = "
        "LBFGS %.10f (tol. 1e-5: noise of rtol 1e-6)", fn.ofv, fl.ofv);
+    /* the secant update from the step a search ends on is noise: never
+     * kept for the subject's next search */
+    ok(fn.n_ebe_floor > 0 && fn.n_ebe_floor <= fn.n_ebe_newton
+       && fn.n_ebe_floor_sr1 == 0, "CVODES path: %lu of %lu searches "
+       "ended on the noise floor, %lu secant updates taken from their "
+       "last step (none expected)", fn.n_ebe_floor, fn.n_ebe_newton,
+       fn.n_ebe_floor_sr1);
   }
   rkin_popfit_free(&fn);
   rkin_popfit_free(&fl);
+  rkin_model_free(m);
+}
+
+/* Theophylline with DV and AMT in other units (x 1000: ug/L and ug). */
+static rkin_data *theoph_x1000(rkin_err *err)
+{
+  const char *src = getenv("RADIOKIN_SRCDIR");
+  char path[1024], line[512], *text, *tok, *save;
+  size_t cap = 1 << 16, len = 0;
+  FILE *fp;
+  rkin_data *d;
+  snprintf(path, sizeof path, "%s/tests/data/theoph_nm.csv",
+           src ? src : ".");
+  fp = fopen(path, "r");
+  text = malloc(cap);
+  if (!fp || !text) {
+    if (fp) fclose(fp);
+    free(text);
+    rkin_err_set(err, RKIN_EIO, "%s: cannot read", path);
+    return NULL;
+  }
+  while (fgets(line, sizeof line, fp) && len + 512 < cap) {
+    int col = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (line[0] == '#' || !strncmp(line, "ID,", 3)) {
+      len += (size_t)snprintf(text + len, cap - len, "%s\n", line);
+      continue;
+    }
+    for (tok = strtok_r(line, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save), col++) {
+      const char *sep = col ? "," : "";
+      if ((col == 2 || col == 3) && strcmp(tok, "."))
+        len += (size_t)snprintf(text + len, cap - len, "%s%.17g", sep,
+                                1000 * atof(tok));
+      else
+        len += (size_t)snprintf(text + len, cap - len, "%s%s", sep, tok);
+    }
+    len += (size_t)snprintf(text + len, cap - len, "\n");
+  }
+  fclose(fp);
+  d = rkin_data_parse(text, len, "theoph_x1000.csv", NULL, err);
+  free(text);
+  return d;
+}
+
+/* The noise-floor stop is free of the data's units: concentrations and
+ * doses x 1000 (sigma x 1000) give the same objective up to the constant
+ * n log 1e6 of the log variance, the same EBEs and nearly the same
+ * solves on CVODES (rtol 1e-6), whose steps and noise change a little
+ * with the states' scale (atol): measured 2.5e-4 in the OFV (CVODES' own
+ * error: 1.9e-4 and 5.5e-5 off the exact path's), 1.2e-6 in the EBEs,
+ * 653 / 620 solves; on the exact path 570 / 570 and 6e-10.
+ * The earlier scale (1 + |J|) took in that constant, 11 log 1e6 = 152 a
+ * subject. */
+static void test_units(const rkin_data *d)
+{
+  rkin_model *m = theoph_model();
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_solve_opts so;
+  rkin_popfit f1, f2;
+  rkin_err e1, e2;
+  rkin_data *dk = theoph_x1000(&e2);
+  static const double sg1[1] = {0.7}, sg2[1] = {700};
+  double de = 0;
+  size_t k;
+  int r1, r2;
+  rkin_solve_opts_default(&so);
+  so.path = RKIN_PATH_CVODES;
+  theoph_ode_popmodel(&pm, m);
+  pm.solve = &so;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  o.covariance = 0;
+  r1 = rkin_popfit_evaluate(&pm, d, &o, TH, OM, sg1, &f1, &e1);
+  r2 = dk ? rkin_popfit_evaluate(&pm, dk, &o, TH, OM, sg2, &f2, &e2) : -1;
+  ok(r1 == 0 && r2 == 0, "units: both evaluations run (%s / %s)",
+     r1 ? e1.msg : "ok", r2 ? e2.msg : "ok");
+  if (!r1 && !r2) {
+    for (k = 0; k < f1.n_subj * f1.n_eta; k++)
+      if (fabs(f1.eta[k] - f2.eta[k]) > de) de = fabs(f1.eta[k] - f2.eta[k]);
+    /* n_obs log(1000^2): the log variance's constant */
+    ok(fabs(f2.ofv - f1.ofv - (double)f1.n_obs * log(1e6)) < 1e-3,
+       "units: OFV x1000 %.8f = %.8f + %zu log 1e6 (tol. 1e-3: CVODES' "
+       "error at rtol 1e-6)", f2.ofv, f1.ofv, f1.n_obs);
+    ok(de < 1e-5, "units: EBEs the same (max diff %.2g, tol. 1e-5)", de);
+    ok(fabs((double)f1.n_pred_sens - (double)f2.n_pred_sens)
+       < 0.1 * (double)f1.n_pred_sens && f1.n_ebe_floor > 0
+       && f2.n_ebe_floor > 0 && f1.n_ebe_fallback == 0
+       && f2.n_ebe_fallback == 0, "units: solves %lu / %lu (within 10 %%), "
+       "searches ended on the noise floor %lu / %lu, none handed over "
+       "(%lu / %lu)", f1.n_pred_sens, f2.n_pred_sens, f1.n_ebe_floor,
+       f2.n_ebe_floor, f1.n_ebe_fallback, f2.n_ebe_fallback);
+    rkin_popfit_free(&f2);
+  }
+  if (!r1) rkin_popfit_free(&f1);
+  rkin_data_free(dk);
+  rkin_model_free(m);
+}
+
+/* A Hessian that overestimates the curvature: every subject's secant
+ * correction set to kappa I (on the eta scale), as a noise-dominated
+ * secant update can leave it, and the search started at eta = 0. The
+ * predicted decrease -slope / 2 is then tiny far from the mode, which
+ * must not pass for the noise floor (the gradient guard), nor the step
+ * for converged (NEWTON_XTOL, from 1e11 I on): the EBEs and the OFV are
+ * those of a search with a sound Hessian (without the guards: EBEs 0.19
+ * and 0.5 off, OFV 3.0 and 35 higher). CVODES at rtol 1e-3: a noise
+ * floor far above rounding, which the stop follows (no search handed
+ * over). */
+static void test_overestimate(const rkin_data *d)
+{
+  rkin_model *m = theoph_model();
+  rkin_popmodel pm;
+  rkin_popfit_opts o;
+  rkin_solve_opts so;
+  rkin_popfit fit;
+  rkin_err err;
+  pop *p = NULL;
+  double ofv1 = 0, ofv2 = 0, de, *mode = NULL;
+  static const double sg[1] = {0.7}, kappa[2] = {1e10, 1e12};
+  size_t s, a, q = 2, k;
+  int rc;
+  rkin_solve_opts_default(&so);
+  so.path = RKIN_PATH_CVODES;
+  so.rtol = 1e-3;
+  theoph_ode_popmodel(&pm, m);
+  pm.solve = &so;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  o.covariance = 0;
+  o.ebe_starts = RKIN_EBE_SINGLE;
+  rc = pop_fit_begin(&pm, d, &o, &fit, "test", &p, &err);
+  if (!rc) rc = pop_set_natural(p, TH, OM, sg, &err);
+  if (!rc) rc = pop_pass(p, POP_TASK_OFV, &ofv1, &err);
+  ok(rc == 0 && p->ws[0].n_floor > 0 && p->ws[0].n_newton_fail == 0,
+     "CVODES at rtol 1e-3 (%s): %lu of %lu Newton searches ended on the "
+     "noise floor, %lu handed over (none expected)", rc ? err.msg : "ok",
+     p ? p->ws[0].n_floor : 0, p ? p->ws[0].n_newton : 0,
+     p ? p->ws[0].n_newton_fail : 0);
+  if (!rc) mode = malloc(p->n_subj * q * sizeof *mode);
+  if (mode) memcpy(mode, p->eta_hat, p->n_subj * q * sizeof *mode);
+  for (k = 0; mode && k < 2; k++) {
+    unsigned long nf = p->ws[0].n_floor, nn = p->ws[0].n_newton;
+    for (s = 0; s < p->n_subj; s++)
+      for (a = 0; a < q * q; a++) {
+        p->ebe_S[s * q * q + a] = a % (q + 1) ? 0 : kappa[k];
+        p->eta_hat[s * q + a % q] = 0;
+      }
+    rc = pop_pass(p, POP_TASK_OFV, &ofv2, &err);
+    de = 0;
+    for (s = 0; !rc && s < p->n_subj * q; s++)
+      if (fabs(p->eta_hat[s] - mode[s]) > de)
+        de = fabs(p->eta_hat[s] - mode[s]);
+    /* measured 1.4e-4 and 3.4e-4 (1e10), 1.2e-4 and 1.4e-5 (1e12): two
+     * searches on rtol 1e-3's floor */
+    ok(rc == 0 && de < 1e-3 && fabs(ofv2 - ofv1) < 1e-2,
+       "overestimated Hessian (%g I): EBEs from zero as with a sound one "
+       "(max diff %.2g, tol. 1e-3), OFV %.8f vs %.8f (tol. 1e-2); %lu of "
+       "%lu Newton searches ended on the noise floor", kappa[k], de, ofv2,
+       ofv1, p->ws[0].n_floor - nf, p->ws[0].n_newton - nn);
+  }
+  free(mode);
+  if (p) pop_free(p);
+  rkin_popfit_free(&fit);
   rkin_model_free(m);
 }
 
@@ -205,6 +378,8 @@ int main(void)
   test_fit(d);
   test_cf(d);
   test_cvodes(d);
+  test_units(d);
+  test_overestimate(d);
   rkin_data_free(d);
   done_testing();
   return exit_status();

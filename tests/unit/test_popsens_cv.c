@@ -108,7 +108,7 @@ int main(void)
     /* The Newton EBE search on CVODES' noise floor stops there
      * (popsubj.c NEWTON_DEC) instead of creeping along the noise or
      * handing the search to LBFGS and BOBYQA. Measured in the covariance
-     * step: 91 OFV passes, 17 of 1092 searches handed over, 9.2 solves
+     * step: 91 OFV passes, 20 of 1092 searches handed over, 8.8 solves
      * a search, 9 s CPU (without the stop: 277, 76 and 89 s). */
     ok(r1 == 0 && fc.cov_n_points > 0 && fc.cov_n_ebe_newton
        + fc.cov_n_ebe_fallback == (unsigned long)fc.cov_n_points
