@@ -394,6 +394,20 @@ static void test_add_route(void)
        "subject (%zu of 9 differ; %s)", mn[k], oa, oc, diff,
        rc ? err.msg : "ok");
   }
+  /* The endpoints' SDs apart: the route must leave the second
+   * endpoint's records to pop_obs; the LBFGS search (opts.inner_lbfgs,
+   * pop_obs throughout) finds the same EBEs: OFV to 1e-7 (both stop at
+   * whitened steps of 1e-9; test_popnewton). */
+  sg[1] = 0.8;
+  o.method = RKIN_POP_FOCEI;
+  rc = dc ? rkin_popest_ofv(&pc, dc, &o, NLME_THETA, om, sg, &oa, NULL,
+                            NULL, &err) : -1;
+  o.inner_lbfgs = 1;
+  if (!rc) rc = rkin_popest_ofv(&pc, dc, &o, NLME_THETA, om, sg, &oc, NULL,
+                                NULL, &err);
+  ok(rc == 0 && fabs(oa - oc) < 1e-7, "two additive endpoints, SDs 0.5 and "
+     "0.8: Newton's OFV %.10f = LBFGS's %.10f (abs. tol. 1e-7; %s)", oa,
+     oc, rc ? err.msg : "ok");
   rkin_data_free(da);
   rkin_data_free(dc);
   free(text);
