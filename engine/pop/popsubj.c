@@ -609,12 +609,14 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
  * pins it against pop_obs); an observation it cannot take, or whose terms
  * are not all finite, is left to the general loop, which also words the
  * error. Returns the first observation not taken. */
-static size_t add_terms(pop_ws *w, size_t s, const rkin_data_subject *sj,
-                        size_t q, double *val, double *ge, double *A)
+static inline __attribute__((always_inline)) size_t
+add_terms_q(pop_ws *w, size_t s, const rkin_data_subject *sj, size_t q,
+            double *val, double *ge, double *A)
 {
   pop *p = w->p;
   size_t off = p->obs_off[s], j, a, b, so;
-  double V, sd, lv, iV, c_ff, iV2, V3;
+  double V, sd, lv, iV, c_ff, iV2, V3, v = *val;
+  double gel[POP_MAX_ETA], Al[POP_MAX_ETA * POP_MAX_ETA];
   if (!sj->n_obs || p->pm->blq == RKIN_BLQ_M4) return 0;
   so = p->ep[p->obs_ep[off]].sig_off;
   V = p->sigma[so] * p->sigma[so];
@@ -627,6 +629,11 @@ static size_t add_terms(pop_ws *w, size_t s, const rkin_data_subject *sj,
   iV2 = 1 / (V * V);
   V3 = V * V * V;
   if (!isfinite(iV) || !isfinite(c_ff)) return 0;
+  /* the sums in locals (q a constant: registers), stored at the end */
+  for (a = 0; a < q; a++) {
+    gel[a] = ge[a];
+    for (b = 0; b < q; b++) Al[a * q + b] = A[a * q + b];
+  }
   for (j = 0; j < sj->n_obs; j++) {
     const pop_ep *e = &p->ep[p->obs_ep[off + j]];
     const double *g = w->G + j * q;
@@ -634,20 +641,34 @@ static size_t add_terms(pop_ws *w, size_t s, const rkin_data_subject *sj,
     if (p->obs_kind[off + j] != POP_OBS_NORMAL || e->res != RKIN_RES_ADD
         || e->log_scale || e->sig_off != so
         || !isfinite(sd_var(w, p->has_scale ? sj->n_obs + j : j)))
-      return j;
+      break;
     r = sj->dv[j] - w->f[j];
     c_m = -2 * r / V;
     t = 2 * r * r / V3 - iV2;
     c = r * r / V + lv;
-    if (!isfinite(c) || !isfinite(c_m) || !isfinite(t)) return j;
-    *val += c;
+    if (!isfinite(c) || !isfinite(c_m) || !isfinite(t)) break;
+    v += c;
     for (a = 0; a < q; a++) {
       double wg = iV * g[a];
-      ge[a] += c_m * g[a];
-      for (b = 0; b < q; b++) A[a * q + b] += 2 * (wg * g[b]);
+      gel[a] += c_m * g[a];
+      for (b = 0; b < q; b++) Al[a * q + b] += 2 * (wg * g[b]);
     }
   }
+  *val = v;
+  for (a = 0; a < q; a++) {
+    ge[a] = gel[a];
+    for (b = 0; b < q; b++) A[a * q + b] = Al[a * q + b];
+  }
   return j;
+}
+
+/* add_terms_q unrolled for two etas (a population PK fit's usual
+ * number), and general. */
+static size_t add_terms(pop_ws *w, size_t s, const rkin_data_subject *sj,
+                        size_t q, double *val, double *ge, double *A)
+{
+  if (q == 2) return add_terms_q(w, s, sj, 2, val, ge, A);
+  return add_terms_q(w, s, sj, q, val, ge, A);
 }
 
 static int newton_eval(pop_ws *w, size_t s, const double *z, double *J,
