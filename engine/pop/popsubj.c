@@ -163,17 +163,24 @@ static void set_cov(const pop_ws *w, const rkin_data_subject *sj,
              : sj->rec_cov[(size_t)w->cov_rec * nc + (size_t)p->cov_idx[k]];
 }
 
-int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
+/* pop_psi's inputs but eta: theta and the covariates into w->pvec */
+static void psi_inputs(pop_ws *w, const rkin_data_subject *sj)
 {
   pop *p = w->p;
-  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
+  memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
+  set_cov(w, sj, w->pvec + p->n_theta + p->n_eta);
+}
+
+/* pop_psi once psi_inputs has run (psi_fd: five psi for one set-up) */
+static int psi_at(pop_ws *w, size_t s, const rkin_data_subject *sj,
+                  const double *eta, rkin_err *err)
+{
+  pop *p = w->p;
   double *cov = w->pvec + p->n_theta + p->n_eta;
   size_t k;
   char nb[32];
   int rc;
-  memcpy(w->pvec, p->theta, p->n_theta * sizeof *w->pvec);
   pop_iov_user_eta(w, s, eta, w->pvec + p->n_theta);
-  set_cov(w, sj, cov);
   if (p->tape) {
     rc = rkin_tape_eval(p->tape, 0, NULL, w->pvec, w->twork, w->psi);
     if (rc < 0) {
@@ -193,6 +200,13 @@ int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
                           "parameter %s = %g is not finite", sj->id,
                           psi_name(p, k, nb, sizeof nb), w->psi[k]);
   return RKIN_OK;
+}
+
+int pop_psi(pop_ws *w, size_t s, const double *eta, rkin_err *err)
+{
+  const rkin_data_subject *sj = rkin_data_subject_at(w->p->data, s);
+  psi_inputs(w, sj);
+  return psi_at(w, s, sj, eta, err);
 }
 
 static int check_pred(const pop *p, size_t s, const double *f,
@@ -397,21 +411,23 @@ static int psi_and_deriv(pop_ws *w, size_t s, const double *eta,
 static int psi_fd(pop_ws *w, size_t s, const double *eta, rkin_err *err)
 {
   pop *p = w->p;
+  const rkin_data_subject *sj = rkin_data_subject_at(p->data, s);
   size_t q = p->n_ei, np = p->n_psi, l, d;
   int rc = RKIN_OK;
   memcpy(w->etap, eta, q * sizeof *eta);
+  psi_inputs(w, sj);            /* only eta moves below */
   for (d = 0; !rc && d < q; d++) {
     w->etap[d] = eta[d] + PSI_STEP;
-    rc = pop_psi(w, s, w->etap, err);
+    rc = psi_at(w, s, sj, w->etap, err);
     if (rc) break;
     memcpy(w->psi2, w->psi, np * sizeof *w->psi);
     w->etap[d] = eta[d] - PSI_STEP;
-    rc = pop_psi(w, s, w->etap, err);
+    rc = psi_at(w, s, sj, w->etap, err);
     for (l = 0; !rc && l < np; l++)
       w->dpsi[d * np + l] = (w->psi2[l] - w->psi[l]) / (2 * PSI_STEP);
     w->etap[d] = eta[d];
   }
-  return rc ? rc : pop_psi(w, s, eta, err);
+  return rc ? rc : psi_at(w, s, sj, eta, err);
 }
 
 /* f at eta and G = df/deta from the solver's forward sensitivities along
