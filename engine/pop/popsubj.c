@@ -3,6 +3,7 @@
  * (inner optimisation) and the subject's FO / FOCE-I objective term and
  * diagnostics. */
 #include "pop/popest_impl.h"
+#include "pop/chol2.h"
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_linalg.h>
@@ -764,7 +765,10 @@ static void newton_step(const pop *p, const double *A, double *S,
                  * p->Li[d * q + b];
         H[a * q + b] = H[b * q + a] = t + (a == b ? 2 : 0);
       }
-    if (!gsl_linalg_cholesky_decomp1(&Hm.matrix)) {
+    if (q == 2) {             /* GSL's operations, written out (chol2.h) */
+      double mg[2] = {-gz[0], -gz[1]};
+      if (!pop_chol2_solve(H, mg, dz)) return;
+    } else if (!gsl_linalg_cholesky_decomp1(&Hm.matrix)) {
       for (a = 0; a < q; a++) dz[a] = -gz[a];
       gsl_linalg_cholesky_svx(&Hm.matrix, &x.vector);
       return;
