@@ -505,12 +505,13 @@ static int eig_invert_complex(eig_ws *g, size_t n)
  * its diagonal. Returns EIG_OK or EIG_NO as eig_invert_real does, or
  * EIG_UNKNOWN when A is not triangular or a coupled diagonal entry
  * repeats (defective A): the general route decides then. */
-static int eig_triangular(rkin_expath *e)
+static inline __attribute__((always_inline)) int
+eig_triangular_n(rkin_expath *e, size_t n)
 {
   eig_ws *g = &e->eg;
   const double *A = e->A;
   double *V = g->Vr, *X = g->Vir, umax = 0, umin = HUGE_VAL;
-  size_t n = e->n, i, j, k;
+  size_t i, j, k;
   int lower = 1, upper = 1;
   for (i = 0; i < n; i++)
     for (j = 0; j < n; j++) {
@@ -562,6 +563,15 @@ static int eig_triangular(rkin_expath *e)
     }
   return norm1_real(V, n) * norm1_real(X, n) <= EIG_COND_MAX
          ? EIG_OK : EIG_NO;
+}
+
+/* eig_triangular_n inlined for n = 2 (depot and central: the sensitivity
+ * kernels' case below, decomposed at every solve of a population fit),
+ * where the compiler unrolls its loops (same operations, same bits), and
+ * for any n. */
+static int eig_triangular(rkin_expath *e)
+{
+  return e->n == 2 ? eig_triangular_n(e, 2) : eig_triangular_n(e, e->n);
 }
 
 /* A 2 x 2 A with real distinct eigenvalues in closed form (two
@@ -958,11 +968,36 @@ static int reserve_dir(rkin_expath *e, size_t n_dir)
   return e->cap_dir ? RKIN_OK : RKIN_ENOMEM;
 }
 
+/* B = V^-1 dA V for each direction, through T = dA V in phi's place row
+ * by row (a kernel: see above). */
+static inline KERNEL void eig_transform_n(rkin_expath *e, size_t n,
+                                          size_t n_dir)
+{
+  eig_ws *g = &e->eg;
+  size_t d, i, j, k;
+  for (d = 0; d < n_dir; d++) {
+    const double *dA = e->dA + d * n * n;
+    double *B = e->B + d * n * n;
+    for (i = 0; i < n; i++)
+      for (j = 0; j < n; j++) {
+        double t = 0;
+        for (k = 0; k < n; k++) t += dA[i * n + k] * g->Vr[k * n + j];
+        e->phi[i * n + j] = t;
+      }
+    for (i = 0; i < n; i++)
+      for (j = 0; j < n; j++) {
+        double t = 0;
+        for (k = 0; k < n; k++) t += g->Vir[i * n + k] * e->phi[k * n + j];
+        B[i * n + j] = t;
+      }
+  }
+}
+
 int rkin_expath_begin_sens(rkin_expath *e, const double *p,
                            const double *dir, size_t n_dir, rkin_err *err)
 {
   eig_ws *g = &e->eg;
-  size_t n = e->n, d, i, j, k;
+  size_t n = e->n;
   int rc = rkin_expath_begin(e, p, NULL, 0, err);
   if (rc) return rc;
   if (n_dir == 0)
@@ -980,23 +1015,10 @@ int rkin_expath_begin_sens(rkin_expath *e, const double *p,
     return rkin_err_set(err, RKIN_ERANGE, "exact path: sensitivities need "
                         "A with real eigenvalues and well-conditioned "
                         "eigenvectors (model '%s')", rkin_model_name(e->m));
-  /* B = V^-1 dA V, through T = dA V in phi's place row by row. */
-  for (d = 0; d < n_dir; d++) {
-    const double *dA = e->dA + d * n * n;
-    double *B = e->B + d * n * n;
-    for (i = 0; i < n; i++)
-      for (j = 0; j < n; j++) {
-        double t = 0;
-        for (k = 0; k < n; k++) t += dA[i * n + k] * g->Vr[k * n + j];
-        e->phi[i * n + j] = t;
-      }
-    for (i = 0; i < n; i++)
-      for (j = 0; j < n; j++) {
-        double t = 0;
-        for (k = 0; k < n; k++) t += g->Vir[i * n + k] * e->phi[k * n + j];
-        B[i * n + j] = t;
-      }
-  }
+  if (TWO_BY_TWO(e))
+    eig_transform_n(e, 2, 2);
+  else
+    eig_transform_n(e, n, n_dir);
   return RKIN_OK;
 }
 
@@ -1235,17 +1257,24 @@ static int sens_from_eig_22(rkin_expath *e, double h, double *y, double *S,
   const double *V = e->eg.Vr, *sig = e->sig;
   double w0 = e->eg.wr[0], w1 = e->eg.wr[1];
   double s0 = sig[0], s1 = sig[1], s2 = sig[2], s3 = sig[3];
-  size_t i;
-  for (i = 0; i < 2; i++) {
-    double v0 = V[2 * i], v1 = V[2 * i + 1];
-    double v = (0 + v0 * w0) + v1 * w1;
-    double t0 = (0 + v0 * s0) + v1 * s2, t1 = (0 + v0 * s1) + v1 * s3;
-    y[i] = v;
-    S[2 * i] = t0;
-    S[2 * i + 1] = t1;
-    if (!isfinite(v) || !isfinite(t0) || !isfinite(t1))
-      return not_finite(e, i, h, err);
-  }
+  double v00 = V[0], v01 = V[1], v10 = V[2], v11 = V[3], v, t0, t1;
+  /* row by row, each stored before the next is formed (as the loop did) */
+  v = (0 + v00 * w0) + v01 * w1;
+  t0 = (0 + v00 * s0) + v01 * s2;
+  t1 = (0 + v00 * s1) + v01 * s3;
+  y[0] = v;
+  S[0] = t0;
+  S[1] = t1;
+  if (!isfinite(v) || !isfinite(t0) || !isfinite(t1))
+    return not_finite(e, 0, h, err);
+  v = (0 + v10 * w0) + v11 * w1;
+  t0 = (0 + v10 * s0) + v11 * s2;
+  t1 = (0 + v10 * s1) + v11 * s3;
+  y[1] = v;
+  S[2] = t0;
+  S[3] = t1;
+  if (!isfinite(v) || !isfinite(t0) || !isfinite(t1))
+    return not_finite(e, 1, h, err);
   return RKIN_OK;
 }
 
@@ -1267,6 +1296,21 @@ int rkin_expath_advance_sens(rkin_expath *e, double ts, double te,
   int rc, has_rate = 0;
   for (k = 0; k < e->n; k++) has_rate |= rate[k] != 0;
   sens_to_eig(e, y, S, rate, has_rate, drate);
+  if (TWO_BY_TWO(e) && !has_rate && !drate) {
+    /* the loop below with its 2 x 2 bolus kernels called directly */
+    for (k = 0; k < n_tout; k++) {
+      if (tout[k] > s) {
+        sens_step_22(e, tout[k] - s);
+        rc = sens_from_eig_22(e, tout[k] - s, y, S, err);
+        if (rc) return rc;
+      }
+      s = tout[k];
+      emit(ctx, y);
+    }
+    if (!(te > s)) return RKIN_OK;
+    sens_step_22(e, te - s);
+    return sens_from_eig_22(e, te - s, y, S, err);
+  }
   for (k = 0; k < n_tout; k++) {
     if (tout[k] > s) {
       sens_step(e, tout[k] - s, has_rate, drate != NULL);

@@ -364,10 +364,47 @@ static void emit_sens(rkin_solver *s, size_t k, const double *y)
   }
 }
 
+/* emit for n = n_dir = 2 and linear outputs on the exact path (every
+ * prediction of a population PK fit), in locals: the general route below
+ * reloads s's fields after each store and asks the exact path for C three
+ * times. The same operations in the same order, the sums' "0 +" kept. */
+static void emit_22(rkin_solver *s, size_t k, const double *y)
+{
+  const double *C = s->C22, *dC = s->dC22, *S = s->S;
+  double y0 = y[0], y1 = y[1], S00 = S[0], S01 = S[1], S10 = S[2];
+  double S11 = S[3], *out = s->res->out, *dst = s->dout;
+  size_t no = s->n_out, o;
+  if (s->dy) memcpy(s->dy + k * 4, S, 4 * sizeof *S);
+  if (dst && no) {
+    dst += k * no * 2;
+    for (o = 0; o < no; o++) {
+      const double *c = C + o * 2, *d0 = dC + o * 2, *d1 = dC + (no + o) * 2;
+      dst[o * 2] = (0 + (c[0] * S00 + d0[0] * y0)) + (c[1] * S10 + d0[1] * y1);
+      dst[o * 2 + 1] = (0 + (c[0] * S01 + d1[0] * y0))
+                       + (c[1] * S11 + d1[1] * y1);
+    }
+  }
+  if (s->res->y) memcpy(s->res->y + k * 2, y, 2 * sizeof *y);
+  if (!out || !no) return;
+  out += k * no;
+  for (o = 0; o < no; o++) {
+    double v = (0 + C[o * 2] * y0) + C[o * 2 + 1] * y1;
+    out[o] = v;
+    if (!isfinite(v) && s->out_bad < 0) {
+      s->out_bad = (int)o;
+      s->out_bad_t = s->req->times[k];
+    }
+  }
+}
+
 static void emit(void *ctx, const double *y)
 {
   rkin_solver *s = ctx;
   size_t k = s->k_out++;
+  if (s->C22) {
+    emit_22(s, k, y);
+    return;
+  }
   if (s->n_dir) emit_sens(s, k, y);
   if (s->res->y) memcpy(s->res->y + k * s->n, y, s->n * sizeof *y);
   if (s->res->out && s->n_out && s->n_dir && !s->use_cv
@@ -1163,8 +1200,13 @@ int rkin_solver_run_sensx(rkin_solver *s, const rkin_solve_req *req,
     rc = rkin_cvpath_events_restore(s->cv, req->t0, req->ev_carry, err);
   if (!rc) {
     s->n_dir = nd;
+    if (!s->use_cv && s->n == 2 && nd == 2) {
+      s->C22 = rkin_expath_output_matrix(s->ex);
+      s->dC22 = rkin_expath_doutput(s->ex);
+    }
     rc = walk(s, req, &steps, err);
     s->n_dir = 0;
+    s->C22 = s->dC22 = NULL;
   }
   if (!rc && s->mev_on && req->ev_carry)
     rc = rkin_cvpath_events_save(s->cv, req->t1, req->ev_carry, err);

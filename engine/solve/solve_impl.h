@@ -36,6 +36,9 @@ struct rkin_solver {
   double *S;          /* n x n_dir */
   double *dy, *dout;  /* the caller's arrays, or NULL */
   const double *dir;  /* n_dir x n_par directions */
+  /* exact path, n = n_dir = 2, linear outputs: C and dC for emit_22 while
+   * a sensitivity run walks (C NULL: the general emit) */
+  const double *C22, *dC22;
   double *G;          /* nonlinear outputs: d out / d (y, p) */
   /* Event records: events of records before cancel_rec are skipped (SS =
    * 1 cancels everything pending); an infusion end of a record before

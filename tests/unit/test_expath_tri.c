@@ -402,6 +402,48 @@ static void test_two(rkin_expath *e, int rev)
   }
 }
 
+/* eig_triangular's copy unrolled for two states against its general
+ * copy, which a third, uncoupled state selects: the 2 x 2 block's
+ * eigenvectors, inverse and states come from the same operations (the
+ * third state adds exact zeros), so both must agree to the bit, lower and
+ * upper triangular. */
+static void test_two_in_three(int rev)
+{
+  static const double A2l[4] = {-0.9, 0, 0.9, -0.2};
+  static const double A3l[9] = {-0.9, 0, 0, 0.9, -0.2, 0, 0, 0, -0.05};
+  rkin_model *m2 = matrix_model(2), *m3 = matrix_model(3);
+  rkin_err err;
+  rkin_expath *e2 = m2 ? rkin_expath_new(m2, &err) : NULL;
+  rkin_expath *e3 = m3 ? rkin_expath_new(m3, &err) : NULL;
+  double A2[4], A3[9], y2[N] = {0}, y3[N] = {0};
+  rec r2 = {{0}, 0, 2}, r3 = {{0}, 0, 0};
+  int rt2 = 0, rt3 = 0, rc = !e2 || !e3, i, j, diff = 0;
+  /* rev: the pair's order reversed (A upper triangular); state 2 stays */
+  for (i = 0; i < 2; i++)
+    for (j = 0; j < 2; j++) {
+      int a = rev ? 1 - i : i, b = rev ? 1 - j : j;
+      A2[i * 2 + j] = A2l[a * 2 + b];
+      A3[i * 3 + j] = A3l[a * 3 + b];
+    }
+  for (i = 0; i < 3; i++) {
+    if (i < 2) A3[i * 3 + 2] = 0;
+    A3[6 + i] = A3l[6 + i];
+  }
+  y2[rev ? 1 : 0] = y3[rev ? 1 : 0] = 100;
+  if (!rc) rc = run(e2, A2, y2, &r2, &rt2);
+  if (!rc) rc = run(e3, A3, y3, &r3, &rt3);
+  for (i = 0; !rc && i < NT; i++)
+    for (j = 0; j < 2; j++) diff += r2.y[i * N + j] != r3.y[i * N + j];
+  ok(!rc && rt2 == 1 && rt3 == 1 && diff == 0, "%s triangular, 2 states "
+     "(unrolled substitution) = the same pair inside 3 states (general), "
+     "to the bit (%d of %d values differ; routes %d, %d)",
+     rev ? "upper" : "lower", diff, 2 * NT, rt2, rt3);
+  rkin_expath_free(e2);
+  rkin_expath_free(e3);
+  rkin_model_free(m2);
+  rkin_model_free(m3);
+}
+
 int main(void)
 {
   rkin_model *m;
@@ -431,6 +473,8 @@ int main(void)
   test_two(e, 1);
   rkin_expath_free(e);
   rkin_model_free(m);
+  test_two_in_three(0);
+  test_two_in_three(1);
   done_testing();
   return exit_status();
 }

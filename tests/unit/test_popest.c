@@ -329,6 +329,93 @@ static void test_sens_vs_fd(const rkin_data *d)
   rkin_model_free(m);
 }
 
+/* The Newton search's additive route (popsubj.c add_terms: the data
+ * terms of a subject's observations in one pass) against the general one
+ * (pop_obs per observation, whose additive route popres.c pins). Two
+ * additive endpoints of the same output with equal SDs, the records'
+ * DVID alternating, are the same model as one endpoint; add_terms stops
+ * at the first record of the other endpoint (another sigma), leaving the
+ * rest to pop_obs. The objective, per subject, must agree to the bit
+ * (FOCE-I, FOCE, Laplace-I). */
+static void test_add_route(void)
+{
+  static const rkin_pop_method me[3] = {RKIN_POP_FOCEI, RKIN_POP_FOCE,
+                                        RKIN_POP_LAPLACEI};
+  static const char *const mn[3] = {"FOCE-I", "FOCE", "Laplace-I"};
+  static const double sd[2] = {0.6, 0.2};
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  char *text, *t2, *src, *dst;
+  rkin_model *m = theoph_model();
+  rkin_popmodel pa, pc;
+  rkin_pop_endpoint ep[2];
+  rkin_popfit_opts o;
+  rkin_data *da = NULL, *dc = NULL;
+  rkin_err err;
+  double om[4] = {0.4, 0, 0, 0.03}, sg[2] = {0.5, 0.5};
+  double oa, oc, ia[8], ic[8];
+  size_t k, i, diff, nl = 0;
+  int rc;
+  gsl_rng_set(r, 7);
+  text = theoph_simulate(r, 8, NLME_THETA, sd, 0.5);
+  /* the same records with DVID 1, 2, 1, ... (line by line) */
+  t2 = malloc(2 * strlen(text) + 16);
+  for (src = text, dst = t2; *src; src++) {
+    if (*src == '\n')
+      dst += nl++ ? sprintf(dst, ",%d", (int)(nl % 2) + 1)
+                  : sprintf(dst, ",DVID");
+    *dst++ = *src;
+  }
+  *dst = 0;
+  da = rkin_data_parse(text, strlen(text), "add.csv", NULL, &err);
+  if (da) dc = rkin_data_parse(t2, strlen(t2), "add2.csv", NULL, &err);
+  ok(da && dc, "simulated data, with and without DVID (%s)",
+     da && dc ? "ok" : err.msg);
+  theoph_popmodel(&pa, m, NULL, NULL);
+  theoph_popmodel(&pc, m, NULL, NULL);
+  memset(ep, 0, sizeof ep);
+  for (k = 0; k < 2; k++) {
+    ep[k].output = 0;
+    ep[k].res = RKIN_RES_ADD;
+    ep[k].sigma_init = sg;
+  }
+  pc.n_endpoints = 2;
+  pc.endpoints = ep;
+  rkin_popfit_opts_default(&o);
+  o.threads = 1;
+  for (k = 0; da && dc && k < 3; k++) {
+    o.method = me[k];
+    rc = rkin_popest_ofv(&pa, da, &o, NLME_THETA, om, sg, &oa, NULL, ia,
+                         &err);
+    if (!rc) rc = rkin_popest_ofv(&pc, dc, &o, NLME_THETA, om, sg, &oc,
+                                  NULL, ic, &err);
+    for (i = 0, diff = oa != oc; !rc && i < 8; i++) diff += ia[i] != ic[i];
+    ok(rc == 0 && diff == 0, "%s: additive route of the Newton search "
+       "(OFV %.17g) = the general route (%.17g) to the bit, also per "
+       "subject (%zu of 9 differ; %s)", mn[k], oa, oc, diff,
+       rc ? err.msg : "ok");
+  }
+  /* The endpoints' SDs apart: the route must leave the second
+   * endpoint's records to pop_obs; the LBFGS search (opts.inner_lbfgs,
+   * pop_obs throughout) finds the same EBEs: OFV to 1e-7 (both stop at
+   * whitened steps of 1e-9; test_popnewton). */
+  sg[1] = 0.8;
+  o.method = RKIN_POP_FOCEI;
+  rc = dc ? rkin_popest_ofv(&pc, dc, &o, NLME_THETA, om, sg, &oa, NULL,
+                            NULL, &err) : -1;
+  o.inner_lbfgs = 1;
+  if (!rc) rc = rkin_popest_ofv(&pc, dc, &o, NLME_THETA, om, sg, &oc, NULL,
+                                NULL, &err);
+  ok(rc == 0 && fabs(oa - oc) < 1e-7, "two additive endpoints, SDs 0.5 and "
+     "0.8: Newton's OFV %.10f = LBFGS's %.10f (abs. tol. 1e-7; %s)", oa,
+     oc, rc ? err.msg : "ok");
+  rkin_data_free(da);
+  rkin_data_free(dc);
+  free(text);
+  free(t2);
+  gsl_rng_free(r);
+  rkin_model_free(m);
+}
+
 /* ------------------------------------------- linear in eta: FO == FOCE */
 
 /* f = a + b t with a = th0 + eta0, b = th1 + eta1: linear in eta, so the
@@ -1203,6 +1290,7 @@ int main(void)
   test_theoph(d);
   test_threads(d);
   test_sens_vs_fd(d);
+  test_add_route();
   test_fo_focei();
   test_laplace(d);
   test_simest();
