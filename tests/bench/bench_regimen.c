@@ -298,7 +298,7 @@ static void profile(rkin_model *m, const double *params, size_t n)
   rkin_region rg[3];
   rkin_regimen_spec sp = {0};
   rkin_imaging img = {0};
-  rkin_regimen_rule u, b;
+  rkin_regimen_rule u, b[3];
   rkin_regimen *r;
   rkin_err err;
   rg_ws ws;
@@ -333,21 +333,22 @@ static void profile(rkin_model *m, const double *params, size_t n)
   printf("  patient: path, CPU ms, solves plain / with sensitivities, "
          "warm-started searches (those whose start was a strict local "
          "maximum: no local search), tumour BED (Gy), cycles\n");
+  for (i = 0; i < 3; i++) {
+    b[i] = u;
+    b[i].confidence = 0;
+    b[i].kind = kinds[i];
+  }
   for (i = 0; i < n; i++) {
     double starts[3 * 6], plan[6], obj = 0, ms;
-    size_t ns = 0, k, kk = 0;
+    size_t kk = 0;
     long v0 = ws.n_vertex, p0 = ws.n_vertex_partial, s0 = ws.n_solve;
     long ss0 = ws.n_solve_sens, w0 = ws.n_warm, kk0 = ws.n_kkt;
-    int j, rc = 0, path;
+    long rp0 = ws.n_rule_plans;
+    int rc = 0, path;
+    rg_starts st = {3, starts, b, 0};
     clock_t c0 = clock();
     memset(starts, 0, sizeof starts);
-    b = u;
-    b.confidence = 0;
-    for (j = 0; j < 3 && !rc; j++) {
-      b.kind = kinds[j];
-      rc = rg_rule_plan(&ws, i, &b, starts + ns++ * 6, &k, &err);
-    }
-    if (!rc) rc = rg_optimise(&ws, i, &u, ns, starts, plan, &kk, &obj, &err);
+    rc = rg_optimise(&ws, i, &u, &st, plan, &kk, &obj, &err);
     ms = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
     if (rc) fprintf(stderr, "bench_regimen: %s\n", err.msg);
     path = ws.n_vertex > v0 ? 0 : ws.n_vertex_partial > p0 ? 1 : 2;
@@ -355,9 +356,10 @@ static void profile(rkin_model *m, const double *params, size_t n)
     path_ms[path] += ms;
     total += ms;
     printf("  %3zu: %-13s %6.1f ms, %4ld / %4ld solves, %ld warm (%ld at "
-           "a vertex), %.9f Gy, %zu cycles\n", i + 1, path_name[path], ms,
-           ws.n_solve - s0, ws.n_solve_sens - ss0, ws.n_warm - w0,
-           ws.n_kkt - kk0, obj, kk);
+           "a vertex), rules' plans %s, %.9f Gy, %zu cycles\n", i + 1,
+           path_name[path], ms, ws.n_solve - s0, ws.n_solve_sens - ss0,
+           ws.n_warm - w0, ws.n_kkt - kk0,
+           ws.n_rule_plans > rp0 ? "made" : "not needed", obj, kk);
   }
   printf("  optimiser alone, CPU ms: %.1f in all, %.2f per patient;",
          total, total / (double)n);

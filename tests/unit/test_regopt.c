@@ -415,7 +415,7 @@ static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
   rg_ws ws;
   rkin_err err;
   int rc = rg_ws_init(&ws, r, &err);
-  if (!rc) rc = rg_optimise(&ws, i, u, 0, NULL, a, k, obj, &err);
+  if (!rc) rc = rg_optimise(&ws, i, u, NULL, a, k, obj, &err);
   if (rc) diag("optimise: %s", err.msg);
   *vx = ws.n_vertex;
   vx_part = ws.n_vertex_partial;
