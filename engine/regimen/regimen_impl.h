@@ -56,6 +56,8 @@ typedef struct {
                                   shortcut's surrogate optimum */
   long n_kkt;                  /* ... whose start was a strict local
                                   maximum: no local search */
+  long n_rule_plans;           /* optimisations that made the built-in
+                                  rules' start plans (cycle solves) */
   double *aux;                 /* (nr + 1) (RKIN_TAC_MAX_POINTS + 8) + 4 n */
   rkin_mevcarry *carry;        /* the model events of the patient whose
                                   cycles run (set around rg_cycle; NULL:
@@ -121,21 +123,42 @@ int rg_rule_check(const rkin_regimen *r, const rkin_regimen_rule *rule,
  * truth: act_gbq (max_cycles), *k cycles. */
 int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,
                  double *act_gbq, size_t *k, rkin_err *err);
+/* The same decisions on other cycles: fn gives the doses, G factors and
+ * BEDs (nr each) of a cycle of a GBq after the previous ones. */
+typedef int (*rg_cycle_fn)(void *ctx, double a_gbq, double *dose, double *g,
+                           double *bed, rkin_err *err);
+int rg_rule_plan_by(const rkin_regimen *r, size_t i,
+                    const rkin_regimen_rule *rule, rg_cycle_fn fn, void *ctx,
+                    double *act_gbq, size_t *k, rkin_err *err);
+
+/* The optimiser's start plans: n plans of max_cycles activities, given,
+ * or (rules not NULL) the n rules' plans on the truth, made on first use
+ * by rg_starts_get: their cycle solves are spent only on a patient whose
+ * plan a search or the vertex shortcut's check needs them for. */
+typedef struct {
+  size_t n;
+  double *plan;                    /* n x max_cycles */
+  const rkin_regimen_rule *rules;  /* n built-in rules, or NULL */
+  int made;                        /* plan holds the rules' plans */
+} rg_starts;
+int rg_starts_get(rg_ws *ws, size_t i, rg_starts *s, size_t max_cycles,
+                  rkin_err *err);
 
 /* The optimiser's shortcut on the augmented route (regimen_vertex.c):
  * 1 and the plan when certified; 0 when the full search must run for the
  * plan lengths in *search (bit k - 1: k cycles), act / *kk / *obj then
  * holding a feasible plan it must beat (*kk 0: none); or a negative
  * code. warm (max_cycles x max_cycles, may be NULL): row k - 1 the best
- * k-cycle plan on the surrogate, all 0 where none was searched. */
+ * k-cycle plan on the surrogate, all 0 where none was searched. st (may
+ * be NULL): the caller's starts, rules' plans made only when the check
+ * on the surrogate needs them. */
 int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
-                  size_t n_starts, const double *starts, double *act,
-                  size_t *kk, double *obj, uint64_t *search, double *warm,
-                  rkin_err *err);
+                  rg_starts *st, double *act, size_t *kk, double *obj,
+                  uint64_t *search, double *warm, rkin_err *err);
 
-/* The optimiser on a workspace (regimen_opt.c). */
+/* The optimiser on a workspace (regimen_opt.c); st may be NULL. */
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,
-                size_t n_starts, const double *starts, double *act_gbq,
-                size_t *k, double *obj, rkin_err *err);
+                rg_starts *st, double *act_gbq, size_t *k, double *obj,
+                rkin_err *err);
 
 #endif

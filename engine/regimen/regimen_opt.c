@@ -446,11 +446,12 @@ static double line_exact(opt_ctx *o, const double *base, const double *dir,
  * reached, by Newton steps on phi_j(t) = value_j - target_j (dphi_j/dt =
  * grad_j . dir from the sensitivities) kept inside the bracket [lo
  * feasible, hi not], else bisection; stops on a feasible point within
- * 1e-9 of its binding limit. Called with t = 0 feasible, t = 1 not. */
+ * 1e-9 of its binding limit. Called with t = 0 feasible, t = 1 not; the
+ * steps start from t0 in (0, 1] (a guess near the limit saves steps). */
 static double line_newton(opt_ctx *o, const double *base, const double *dir,
-                          double *xs)
+                          double *xs, double t0)
 {
-  double lo = 0, hi = 1, t = 1;
+  double lo = 0, hi = 1, t = t0;
   size_t it, j, nl = o->u->n_limits;
   for (it = 0; it < 60 && hi - lo > 1e-13; it++) {
     double tn = HUGE_VAL, worst = -HUGE_VAL, tol = HUGE_VAL;
@@ -482,8 +483,10 @@ static double line_newton(opt_ctx *o, const double *base, const double *dir,
   return lo;
 }
 
-static double line_max(opt_ctx *o, const double *base, const double *dir,
-                       double *xs)
+/* line_max with the Newton steps from t0 (augmented route with
+ * gradients). */
+static double line_max_from(opt_ctx *o, const double *base,
+                            const double *dir, double *xs, double t0)
 {
   double lo = 0, hi = 1;
   size_t it;
@@ -492,7 +495,7 @@ static double line_max(opt_ctx *o, const double *base, const double *dir,
   line_point(o, base, dir, 0, xs);
   if (!feasible(o, xs)) return -1;
   if (o->linear) return line_exact(o, base, dir, xs);
-  if (o->grad) return line_newton(o, base, dir, xs);
+  if (o->grad) return line_newton(o, base, dir, xs, t0);
   for (it = 0; it < LINE_BISECT; it++) {
     double mid = 0.5 * (lo + hi);
     line_point(o, base, dir, mid, xs);
@@ -501,6 +504,12 @@ static double line_max(opt_ctx *o, const double *base, const double *dir,
   }
   line_point(o, base, dir, lo, xs);
   return lo;
+}
+
+static double line_max(opt_ctx *o, const double *base, const double *dir,
+                       double *xs)
+{
+  return line_max_from(o, base, dir, xs, 1.0);
 }
 
 /* Largest t in [lo, hi] with x0 * t feasible (x0 scaled into xs), or -1. */
@@ -814,8 +823,7 @@ static size_t start_cycles(const double *s, size_t m)
  * it cannot be made feasible, the two starts after all). When that start
  * stays the best and is a strict local maximum (kkt_vertex), the local
  * search is not run. */
-static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
-                 const double *warm, best_plan *b, double *x, double *x0,
+static int try_k(opt_ctx *o, const rg_starts *st, const double *warm, best_plan *b, double *x, double *x0,
                  double *tmp)
 {
   const rkin_regimen_rule *u = o->u;
@@ -839,9 +847,12 @@ static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
       dmax = fmax(dmax, dir[c]);
     }
     /* the ray goes on to max: the surrogate's plan may stop short of the
-     * limit that binds on the solved model */
+     * limit that binds on the solved model; the search starts from the
+     * warm plan itself, near that limit */
     for (c = 0; c < k && dmax > 0; c++) dir[c] *= (hi - o->lo) / dmax;
-    if (line_max(o, x, dir, x0) >= 0) candidate(o, x0, b, &lead, x, tmp);
+    if (line_max_from(o, x, dir, x0, dmax > 0 ? dmax / (hi - o->lo) : 1.0)
+        >= 0)
+      candidate(o, x0, b, &lead, x, tmp);
     if (o->code) return o->code;
   }
   if (warm && lead.best_f > -HUGE_VAL) {
@@ -875,11 +886,12 @@ static int try_k(opt_ctx *o, size_t n_starts, const double *starts,
   candidate(o, x0, b, &lead, x, tmp);
   if (o->code) return o->code;
 caller:
-  for (s = 0; s < n_starts; s++) {
-    if (start_cycles(starts + s * m, m) != k) continue;
+  for (s = 0; st && s < st->n; s++) {
+    const double *sp = st->plan + s * m;
+    if (start_cycles(sp, m) != k) continue;
     /* a rule's cycle below the smallest given activity is raised to it
      * (and the plan scaled back onto the limits) */
-    for (c = 0; c < k; c++) x0[c] = fmax(starts[s * m + c], o->lo);
+    for (c = 0; c < k; c++) x0[c] = fmax(sp[c], o->lo);
     candidate(o, x0, b, &lead, x, tmp);
     if (o->code) return o->code;
   }
@@ -892,8 +904,8 @@ caller:
 }
 
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
-                size_t n_starts, const double *starts, double *act,
-                size_t *kk, double *obj, rkin_err *err)
+                rg_starts *st, double *act, size_t *kk, double *obj,
+                rkin_err *err)
 {
   size_t m = u->max_cycles, k;
   best_plan b;
@@ -918,8 +930,8 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
       && !rkin_model_events(ws->r->sp.model)) {
     double f = -HUGE_VAL;
     warm = tmp + m;
-    rc = rg_opt_vertex(ws, i, u, n_starts, starts, act, &b.best_k, &f,
-                       &search, warm, err);
+    rc = rg_opt_vertex(ws, i, u, st, act, &b.best_k, &f, &search, warm,
+                       err);
     if (rc < 0) {
       free(x);
       return rc;
@@ -934,6 +946,11 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
     if (b.best_k) b.best_f = f;   /* the vertex plan to beat */
     else memset(act, 0, m * sizeof *act);
   }
+  /* a search takes the starts of its plan lengths */
+  if (search && (rc = rg_starts_get(ws, i, st, m, err))) {
+    free(x);
+    return rc;
+  }
   /* Every plan length is searched on its own: a k-cycle search that
    * drives its last activities to 0 ends at a shorter plan that it did
    * not optimise (see keep_if_better). */
@@ -942,9 +959,8 @@ int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
     if (!(search >> (k - 1) & 1)) continue;
     if (ctx_init(&o, ws, i, u, k)) {
       rc = rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-    } else if ((rc = try_k(&o, n_starts, starts,
-                           warm && warm[(k - 1) * m] > 0
-                               ? warm + (k - 1) * m : NULL,
+    } else if ((rc = try_k(&o, st, warm && warm[(k - 1) * m] > 0
+                                   ? warm + (k - 1) * m : NULL,
                            &b, x, x0, tmp))) {
       *err = o.err;
     }
@@ -966,6 +982,7 @@ int rkin_regimen_optimise(rkin_regimen *r, size_t patient,
 {
   rg_ws ws;
   rkin_regimen_rule u;
+  rg_starts st = {n_starts, (double *)starts, NULL, 1};
   int rc;
   if (!rule) return rkin_err_set(err, RKIN_EINVAL, "regimen: no rule");
   u = *rule;
@@ -978,8 +995,7 @@ int rkin_regimen_optimise(rkin_regimen *r, size_t patient,
   if (r->kstatus[patient] < 0)
     return rkin_err_set(err, r->kstatus[patient], "%s", r->kmsg[patient]);
   if ((rc = rg_ws_init(&ws, r, err))) return rc;
-  rc = rg_optimise(&ws, patient, &u, n_starts, starts, act_gbq, n_cycles,
-                   obj_bed, err);
+  rc = rg_optimise(&ws, patient, &u, &st, act_gbq, n_cycles, obj_bed, err);
   rg_ws_clear(&ws);
   return rc;
 }

@@ -438,27 +438,33 @@ int rg_rule_decide(const rkin_regimen_rule *u, const rkin_regimen_state *k,
   }
 }
 
-int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
-                 double *act, size_t *kk, rkin_err *err)
+/* One cycle of the truth for rg_rule_plan: state y carried over. */
+typedef struct {
+  rg_ws *ws;
+  size_t i;
+  double *y;
+} truth_ctx;
+
+static int truth_cycle(void *ctx, double a, double *dose, double *g,
+                       double *bed, rkin_err *err)
 {
-  rkin_regimen *r = ws->r;
+  truth_ctx *t = ctx;
+  return rg_cycle(t->ws, t->i, t->y, 1000 * a, NULL, dose, g, bed, 0, NULL,
+                  NULL, err);
+}
+
+int rg_rule_plan_by(const rkin_regimen *r, size_t i,
+                    const rkin_regimen_rule *u, rg_cycle_fn fn, void *ctx,
+                    double *act, size_t *kk, rkin_err *err)
+{
   size_t nr = r->nr, mc = u->max_cycles, c, q;
   double *dose = malloc((3 * mc + 2) * nr * sizeof *dose);
   double *bed = dose + mc * nr, *g = bed + mc * nr;
-  double *cumd = g + mc * nr, *cumb = cumd + nr, *y = ws->aux;
+  double *cumd = g + mc * nr, *cumb = cumd + nr;
   rkin_regimen_state k = {0};
   int rc = RKIN_OK;
-  rkin_mevcarry *carry = NULL, *outer = ws->carry;
-  if (dose && rkin_model_events(r->sp.model)
-      && !(carry = rkin_mevcarry_new())) {
-    free(dose);
-    dose = NULL;
-  }
   if (!dose) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-  /* the plan's cycles carry the model's events from one to the next */
-  ws->carry = carry;
   memset(cumd, 0, 2 * nr * sizeof *cumd);
-  memset(y, 0, r->n * sizeof *y);
   k.patient = i;
   k.max_cycles = mc;
   k.interval_h = r->sp.interval_h;
@@ -479,8 +485,7 @@ int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
     act[c] = a;
     /* the empiric rule decides on the count alone: nothing to solve */
     if (u->kind == RKIN_RULE_EMPIRIC) continue;
-    if ((rc = rg_cycle(ws, i, y, 1000 * a, NULL, dose + c * nr, g + c * nr,
-                       bed + c * nr, 0, NULL, NULL, err)))
+    if ((rc = fn(ctx, a, dose + c * nr, g + c * nr, bed + c * nr, err)))
       break;
     for (q = 0; q < nr; q++) {
       cumd[q] += dose[c * nr + q];
@@ -489,8 +494,39 @@ int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
   }
   *kk = c;
   for (; c < mc; c++) act[c] = 0;
+  free(dose);
+  return rc;
+}
+
+int rg_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                 double *act, size_t *kk, rkin_err *err)
+{
+  rkin_regimen *r = ws->r;
+  truth_ctx t = {ws, i, ws->aux};
+  int rc;
+  rkin_mevcarry *carry = NULL, *outer = ws->carry;
+  if (rkin_model_events(r->sp.model) && !(carry = rkin_mevcarry_new()))
+    return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  /* the plan's cycles carry the model's events from one to the next */
+  ws->carry = carry;
+  memset(t.y, 0, r->n * sizeof *t.y);
+  rc = rg_rule_plan_by(r, i, u, truth_cycle, &t, act, kk, err);
   ws->carry = outer;
   rkin_mevcarry_free(carry);
-  free(dose);
+  return rc;
+}
+
+int rg_starts_get(rg_ws *ws, size_t i, rg_starts *s, size_t m,
+                  rkin_err *err)
+{
+  size_t j, k;
+  int rc = RKIN_OK;
+  if (!s || !s->rules || s->made) return RKIN_OK;
+  for (j = 0; j < s->n && !rc; j++)
+    rc = rg_rule_plan(ws, i, &s->rules[j], s->plan + j * m, &k, err);
+  if (!rc) {
+    s->made = 1;
+    ws->n_rule_plans++;
+  }
   return rc;
 }

@@ -135,36 +135,35 @@ static void cycle_task(void *ctx, rg_ws *ws, size_t i)
 }
 
 /* Starting plans of the built-in rules that the rule's fields define,
- * decided from the truth; then the optimiser. */
+ * decided from the truth (made when the optimiser needs them); then the
+ * optimiser. */
 static void plan_task(void *ctx, rg_ws *ws, size_t i)
 {
   run_ctx *x = ctx;
   const rkin_regimen_rule *u = x->rule;
-  size_t mc = u->max_cycles, ns = 0, k;
+  size_t mc = u->max_cycles;
   double *starts = calloc(3 * mc, sizeof *starts);
-  rkin_regimen_rule b = *u, uo = *u;
-  b.confidence = 0;   /* the starts are the rules' point plans on the
-                       * truth; the optimiser scales them onto its limits */
+  rkin_regimen_rule b[3], uo = *u;
+  rg_starts st = {0, starts, b, 0};
   rkin_err err;
-  int rc = RKIN_OK;
+  int rc = RKIN_OK, j;
+  for (j = 0; j < 3; j++) {
+    b[j] = *u;
+    b[j].confidence = 0;   /* the starts are the rules' point plans on the
+                            * truth; the optimiser scales them onto its
+                            * limits */
+  }
   if (x->res->status[i]) goto done;
   if (!starts) {
     fail_patient(x->res, i, RKIN_ENOMEM, "patient %zu: out of memory",
                  RG_ID(x->r, i));
     goto done;
   }
-  if (u->activity_gbq > 0 && u->n_cycles > 0) {
-    b.kind = RKIN_RULE_EMPIRIC;
-    rc = rg_rule_plan(ws, i, &b, starts + ns++ * mc, &k, &err);
-  }
-  if (!rc && u->target_gy > 0 && u->n_cycles > 0) {
-    b.kind = RKIN_RULE_PP_PRRT;
-    rc = rg_rule_plan(ws, i, &b, starts + ns++ * mc, &k, &err);
-  }
-  if (!rc && u->bed_limit_gy > 0 && u->activity_gbq > 0) {
-    b.kind = RKIN_RULE_ILUMINET;
-    rc = rg_rule_plan(ws, i, &b, starts + ns++ * mc, &k, &err);
-  }
+  if (u->activity_gbq > 0 && u->n_cycles > 0)
+    b[st.n++].kind = RKIN_RULE_EMPIRIC;
+  if (u->target_gy > 0 && u->n_cycles > 0) b[st.n++].kind = RKIN_RULE_PP_PRRT;
+  if (u->bed_limit_gy > 0 && u->activity_gbq > 0)
+    b[st.n++].kind = RKIN_RULE_ILUMINET;
   /* at a confidence, the planned doses carry the imaging model's shared
    * relative SDs (the plan is made on the model the images would give) */
   if (uo.plan_u_rel == 0) {
@@ -172,9 +171,8 @@ static void plan_task(void *ctx, rg_ws *ws, size_t i)
     rkin_imaging_shared_u(x->img, &ua, &um);
     uo.plan_u_rel = sqrt(ua * ua + um * um);
   }
-  if (!rc)
-    rc = rg_optimise(ws, i, &uo, ns, starts, x->plan + i * mc,
-                     x->plan_k + i, NULL, &err);
+  rc = rg_optimise(ws, i, &uo, &st, x->plan + i * mc, x->plan_k + i, NULL,
+                   &err);
   if (rc)
     fail_patient(x->res, i, rc, "patient %zu: optimiser: %s", RG_ID(x->r, i),
                  err.msg);

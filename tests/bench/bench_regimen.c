@@ -8,10 +8,13 @@
  * then a nonlinear variant (saturable kidney uptake, augmented CVODES
  * route) on fewer patients.
  *
- * Usage: bench_regimen [n_patients] [n_nonlinear] [compare | profile]
+ * Usage: bench_regimen [n_patients] [n_nonlinear]
+ *                      [compare | search | profile]
  * compare: the nonlinear cohort again with the full SLSQP search (no
  * vertex shortcut) and with COBYLA (no gradients), and per patient the
  * optimiser's objective, plan and CPU time with each method.
+ * search: the per-patient part of compare alone, without COBYLA (the
+ * default against the full SLSQP search over many patients).
  * profile: the nonlinear cohort alone (no linear part, so a callgrind run
  * counts it only), then per patient the optimised regimen's optimiser as
  * the run calls it (the built-in rules' plans as starts): its CPU time,
@@ -225,7 +228,8 @@ static double run_all(rkin_model *m, const double *params, size_t n,
  * sensitivity gradients (the route before the vertex shortcut) and the
  * default (the certified vertex plan, else that search); the largest
  * difference of the default's activities from the full search's. */
-static void per_patient(rkin_model *m, const double *params, size_t n)
+static void per_patient(rkin_model *m, const double *params, size_t n,
+                        int cobyla)
 {
   static const rkin_opt_method meth[3] = {
     RKIN_OPT_COBYLA, RKIN_OPT_GRADIENT_SEARCH, RKIN_OPT_GRADIENT};
@@ -236,7 +240,7 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
   rkin_err err;
   size_t i, c;
   double tsum[3] = {0, 0, 0}, worst_rel = 0, worst_da = 0, worst_cob = 0;
-  size_t kdiff = 0;
+  size_t kdiff = 0, below = 0;
   spec_init(&sp, rg, m, params, n, 1);
   if (!(r = rkin_regimen_new(&sp, &err))) return;
   printf("  patient: tumour BED (Gy) COBYLA / full SLSQP search / default "
@@ -257,6 +261,13 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
       u.n_limits = 2;
       u.limits = lim;
       u.optimiser = meth[j];
+      if (j == 0 && !cobyla) {   /* not run: its columns blank */
+        memset(a[0], 0, sizeof a[0]);
+        k[0] = 0;
+        obj[0] = NAN;
+        tm[0] = 0;
+        continue;
+      }
       if (rkin_regimen_optimise(r, i, &u, 0, NULL, a[j], &k[j], &obj[j],
                                 &err))
         fprintf(stderr, "bench_regimen: %s\n", err.msg);
@@ -265,9 +276,10 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
     }
     for (c = 0; c < 6; c++) da = fmax(da, fabs(a[2][c] - a[1][c]));
     kdiff += k[2] != k[1];
+    below += obj[2] < obj[1] * (1 - 1e-6);
     worst_da = fmax(worst_da, da);
     worst_rel = fmax(worst_rel, fabs(obj[2] / obj[1] - 1));
-    worst_cob = fmax(worst_cob, fabs(obj[2] / obj[0] - 1));
+    if (cobyla) worst_cob = fmax(worst_cob, fabs(obj[2] / obj[0] - 1));
     printf("  %3zu: %.6f / %.6f / %.6f (rel. to search %+.1e), %zu / %zu / "
            "%zu, %.1f / %.1f / %.1f ms, |da| %.1e; plan GBq", i + 1, obj[0],
            obj[1], obj[2], obj[2] / obj[1] - 1, k[0], k[1], k[2], tm[0],
@@ -278,9 +290,10 @@ static void per_patient(rkin_model *m, const double *params, size_t n)
   printf("  optimiser alone, mean CPU ms per patient: COBYLA %.1f, full "
          "SLSQP search %.1f, default %.1f; default vs search: max rel. "
          "objective difference %.1e, max |activity difference| %.1e GBq, "
-         "plan lengths differing %zu of %zu; vs COBYLA max rel. %.1e\n",
+         "plan lengths differing %zu of %zu, default below the search by "
+         "more than 1e-6 rel. %zu; vs COBYLA max rel. %.1e\n",
          tsum[0] / (double)n, tsum[1] / (double)n, tsum[2] / (double)n,
-         worst_rel, worst_da, kdiff, n, worst_cob);
+         worst_rel, worst_da, kdiff, n, below, worst_cob);
   rkin_regimen_free(r);
 }
 
@@ -298,7 +311,7 @@ static void profile(rkin_model *m, const double *params, size_t n)
   rkin_region rg[3];
   rkin_regimen_spec sp = {0};
   rkin_imaging img = {0};
-  rkin_regimen_rule u, b;
+  rkin_regimen_rule u, b[3];
   rkin_regimen *r;
   rkin_err err;
   rg_ws ws;
@@ -333,21 +346,22 @@ static void profile(rkin_model *m, const double *params, size_t n)
   printf("  patient: path, CPU ms, solves plain / with sensitivities, "
          "warm-started searches (those whose start was a strict local "
          "maximum: no local search), tumour BED (Gy), cycles\n");
+  for (i = 0; i < 3; i++) {
+    b[i] = u;
+    b[i].confidence = 0;
+    b[i].kind = kinds[i];
+  }
   for (i = 0; i < n; i++) {
     double starts[3 * 6], plan[6], obj = 0, ms;
-    size_t ns = 0, k, kk = 0;
+    size_t kk = 0;
     long v0 = ws.n_vertex, p0 = ws.n_vertex_partial, s0 = ws.n_solve;
     long ss0 = ws.n_solve_sens, w0 = ws.n_warm, kk0 = ws.n_kkt;
-    int j, rc = 0, path;
+    long rp0 = ws.n_rule_plans;
+    int rc = 0, path;
+    rg_starts st = {3, starts, b, 0};
     clock_t c0 = clock();
     memset(starts, 0, sizeof starts);
-    b = u;
-    b.confidence = 0;
-    for (j = 0; j < 3 && !rc; j++) {
-      b.kind = kinds[j];
-      rc = rg_rule_plan(&ws, i, &b, starts + ns++ * 6, &k, &err);
-    }
-    if (!rc) rc = rg_optimise(&ws, i, &u, ns, starts, plan, &kk, &obj, &err);
+    rc = rg_optimise(&ws, i, &u, &st, plan, &kk, &obj, &err);
     ms = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
     if (rc) fprintf(stderr, "bench_regimen: %s\n", err.msg);
     path = ws.n_vertex > v0 ? 0 : ws.n_vertex_partial > p0 ? 1 : 2;
@@ -355,9 +369,10 @@ static void profile(rkin_model *m, const double *params, size_t n)
     path_ms[path] += ms;
     total += ms;
     printf("  %3zu: %-13s %6.1f ms, %4ld / %4ld solves, %ld warm (%ld at "
-           "a vertex), %.9f Gy, %zu cycles\n", i + 1, path_name[path], ms,
-           ws.n_solve - s0, ws.n_solve_sens - ss0, ws.n_warm - w0,
-           ws.n_kkt - kk0, obj, kk);
+           "a vertex), rules' plans %s, %.9f Gy, %zu cycles\n", i + 1,
+           path_name[path], ms, ws.n_solve - s0, ws.n_solve_sens - ss0,
+           ws.n_warm - w0, ws.n_kkt - kk0,
+           ws.n_rule_plans > rp0 ? "made" : "not needed", obj, kk);
   }
   printf("  optimiser alone, CPU ms: %.1f in all, %.2f per patient;",
          total, total / (double)n);
@@ -375,6 +390,7 @@ int main(int argc, char **argv)
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 10000;
   size_t nn = argc > 2 ? (size_t)atol(argv[2]) : 100;
   int compare = argc > 3 && !strcmp(argv[3], "compare");
+  int search = argc > 3 && !strcmp(argv[3], "search");
   int prof = argc > 3 && !strcmp(argv[3], "profile");
   rkin_model *m = six_c(0), *ms = six_c(1);
   double cv[12], *p = malloc(n * 12 * sizeof *p), t;
@@ -382,6 +398,13 @@ int main(int argc, char **argv)
   int j;
   for (j = 0; j < 12; j++) cv[j] = j < 11 ? 0.3 : 0;
   rkin_vpop_sample(m, NULL, cv, 1, n, p, &err);
+  if (search) {
+    per_patient(ms, p, nn > n ? n : nn, 0);
+    free(p);
+    rkin_model_free(m);
+    rkin_model_free(ms);
+    return 0;
+  }
   if (!prof) {
     printf("bench_regimen: %zu patients x up to 6 cycles x 4 regimens, "
            "imaging fit (4, 24, 72 h, 10 %% error), linear lu177_6c\n", n);
@@ -406,7 +429,7 @@ int main(int argc, char **argv)
     printf("nonlinear, the same with COBYLA (no gradients): %.2f s total "
            "(%.1f ms per patient for 4 regimens)\n", t,
            1000 * t / (double)nn);
-    per_patient(ms, p, nn);
+    per_patient(ms, p, nn, 1);
   }
   if (prof) profile(ms, p, nn);
   free(p);

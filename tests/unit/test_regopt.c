@@ -415,7 +415,7 @@ static int opt_ws(rkin_regimen *r, size_t i, const rkin_regimen_rule *u,
   rg_ws ws;
   rkin_err err;
   int rc = rg_ws_init(&ws, r, &err);
-  if (!rc) rc = rg_optimise(&ws, i, u, 0, NULL, a, k, obj, &err);
+  if (!rc) rc = rg_optimise(&ws, i, u, NULL, a, k, obj, &err);
   if (rc) diag("optimise: %s", err.msg);
   *vx = ws.n_vertex;
   vx_part = ws.n_vertex_partial;
@@ -484,6 +484,13 @@ static void test_vertex(void)
        "%ld warm-started searches (%s), %ld at a strict local maximum, %ld "
        "vs %ld solves with sensitivities", i + 1, warm[0],
        i == 1 ? "the rival length" : "none", kkt, sens[0], sens[1]);
+    /* its line search onto the limit starts from the warm plan, near the
+     * limit: 22 solves with sensitivities in all (26 when it started
+     * from the ray's end at max) */
+    if (i == 1)
+      ok(!rc && sens[0] <= 22, "patient 2: the warm plan's line search "
+         "starts at the plan: %ld solves with sensitivities (<= 22)",
+         sens[0]);
     ok(!rc && k[0] == k[1] && da <= 1e-4
        && fabs(obj[0] - obj[1]) <= 1e-6 * obj[1],
        "patient %zu: shortcut = full search: tumour BED %.9f vs %.9f Gy "
@@ -799,6 +806,75 @@ static void test_infusion_f(void)
   rkin_model_free(mf);
 }
 
+/* The rules' start plans (empiric 4 x 7.4 GBq, PP-PRRT kidney dose 23 Gy
+ * over 4 cycles, ILUMINET 7.4 GBq until kidney BED 27 Gy) made on first
+ * use (rg_starts with rules) against the same plans made up front with
+ * rg_rule_plan and given: the same plan to the bit for the three patients
+ * of test_vertex; the certified patients (1 and 3) never make them on the
+ * truth (their plans decided on the surrogate are far below the vertex
+ * plan), the near tie (2) does, for its search. With ILUMINET at 15 GBq a
+ * cycle (max), its plan is the vertex plan itself: made on the truth; so
+ * are they for the full search (no shortcut), which starts from them. */
+static void test_rule_starts(void)
+{
+  static const double pv[18] = {0.017, 0.010, 0.5, 0.012, 0.006, 5000,
+                                0.030, 0.008, 0.4, 0.020, 0.004, 2000,
+                                0.012, 0.012, 0.6, 0.010, 0.005, 3000};
+  static const rkin_rule_kind kinds[3] = {
+    RKIN_RULE_EMPIRIC, RKIN_RULE_PP_PRRT, RKIN_RULE_ILUMINET};
+  const rkin_region *rg = regfix_regions();
+  rkin_regimen_limit lim[2] = {{0, 1, 27.0}, {2, 0, 2.0}};
+  rkin_model *m = sat_model();
+  rkin_regimen *r = make(m, pv, 3, rg, 3, 0, 1344);
+  size_t i;
+  int t;
+  for (t = 0; r && t < 3; t++)
+    for (i = 0; i < 3; i++) {
+      rkin_regimen_rule u, b[3];
+      double plan[2][18], a[2][6], obj[2] = {0, 0};
+      size_t k[2] = {0, 0}, kr, j;
+      long made[2] = {0, 0};
+      int rc = 0, e;
+      rkin_err err;
+      if (t > 0 && i != 0) continue;
+      regfix_rule(&u, lim, 2, 6, 15,
+                  t == 2 ? RKIN_OPT_GRADIENT_SEARCH : RKIN_OPT_GRADIENT);
+      u.target_gy = 23;
+      u.bed_limit_gy = 27;
+      if (t == 1) u.activity_gbq = 15;
+      for (j = 0; j < 3; j++) {
+        b[j] = u;
+        b[j].kind = kinds[j];
+      }
+      memset(plan, 0, sizeof plan);
+      for (e = 0; e < 2; e++) {
+        rg_ws ws;
+        rg_starts st = {3, plan[e], b, 0};
+        if ((rc |= rg_ws_init(&ws, r, &err))) break;
+        for (j = 0; e == 1 && j < 3 && !rc; j++)
+          rc |= rg_rule_plan(&ws, i, &b[j], plan[e] + j * 6, &kr, &err);
+        if (e == 1) st.rules = NULL;   /* given, made up front */
+        if (!rc) rc |= rg_optimise(&ws, i, &u, &st, a[e], &k[e], &obj[e],
+                                   &err);
+        made[e] = ws.n_rule_plans;
+        rg_ws_clear(&ws);
+      }
+      if (rc) diag("rule starts: %s", err.msg);
+      ok(!rc && k[0] == k[1] && obj[0] == obj[1]
+         && !memcmp(a[0], a[1], k[0] * sizeof a[0][0])
+         && !memcmp(plan[0], plan[1], made[0] ? sizeof plan[0] : 0),
+         "%spatient %zu: the rules' plans made on first use = made up "
+         "front: plan to the bit (%zu cycles, tumour BED %.9f Gy)",
+         t == 1 ? "ILUMINET at 15 GBq, " : t ? "full search, " : "", i + 1, k[0], obj[0]);
+      ok(!rc && made[0] == (t > 0 || i == 1) && made[1] == 0,
+         "%spatient %zu: the rules' plans %s on the truth (%ld)",
+         t == 1 ? "ILUMINET at 15 GBq, " : t ? "full search, " : "", i + 1,
+         t > 0 || i == 1 ? "made" : "not made", made[0]);
+    }
+  rkin_regimen_free(r);
+  rkin_model_free(m);
+}
+
 int main(void)
 {
   rkin_init();
@@ -813,6 +889,7 @@ int main(void)
   test_vertex_declines();
   test_warm_margin();
   test_vertex_confidence();
+  test_rule_starts();
   done_testing();
   return exit_status();
 }
