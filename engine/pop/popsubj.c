@@ -672,7 +672,7 @@ add_terms_q(pop_ws *w, size_t s, const rkin_data_subject *sj, size_t q,
 {
   pop *p = w->p;
   size_t off = p->obs_off[s], j, a, b, so;
-  double V, sd, lv, iV, c_ff, iV2, V3, v = *val, e = *E;
+  double V, sd, lv, iV, c_ff, iV2, V3, v = *val, esum = *E;
   double gel[POP_MAX_ETA], Al[POP_MAX_ETA * POP_MAX_ETA];
   if (!sj->n_obs || p->pm->blq == RKIN_BLQ_M4) return 0;
   so = p->ep[p->obs_ep[off]].sig_off;
@@ -705,7 +705,7 @@ add_terms_q(pop_ws *w, size_t s, const rkin_data_subject *sj, size_t q,
     c = r * r / V + lv;
     if (!isfinite(c) || !isfinite(c_m) || !isfinite(t)) break;
     v += c;
-    e += fabs(w->f[j] * c_m);   /* newton_eval's E; c_s = 0 here */
+    esum += fabs(w->f[j] * c_m);   /* newton_eval's E; c_s = 0 here */
     for (a = 0; a < q; a++) {
       double wg = iV * g[a];
       gel[a] += c_m * g[a];
@@ -713,7 +713,7 @@ add_terms_q(pop_ws *w, size_t s, const rkin_data_subject *sj, size_t q,
     }
   }
   *val = v;
-  *E = e;
+  *E = esum;
   for (a = 0; a < q; a++) {
     ge[a] = gel[a];
     for (b = 0; b < q; b++) A[a * q + b] = Al[a * q + b];
