@@ -599,14 +599,15 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
 
 /* Newton search of the inner objective: at most this many iterations, and
  * converged when the Newton step is below NEWTON_XTOL in every whitened
- * direction (the LBFGS search's own tolerance), or on the noise floor
- * (newton_floor). */
+ * direction (the LBFGS search's own tolerance) and the gradient is small
+ * (newton_grad_small), or on the noise floor (newton_floor). */
 #define NEWTON_MAX_IT 50
 #define NEWTON_XTOL 1e-9
 /* The noise floor. Predictions carry a relative error ~ rel (CVODES: its
- * rtol; the exact path and closed forms: NEWTON_ROUND, rounding), so J
- * moves by up to rel E, E = sum_j |f c_f| + |s c_s| (newton_eval): a sum
- * of elasticities, free of units and of the constant sum log V that made
+ * rtol; the exact path and closed forms: NEWTON_ROUND, rounding of the
+ * matrix exponential or formula, a few hundred ulps), so J moves by up
+ * to rel E, E = sum_j |f c_f| + |s c_s| (newton_eval): a sum of
+ * elasticities, free of units and of the constant sum log V that made
  * the earlier scale (1 + |J|) loosen with the data's units. Between two
  * nearby points the errors are mostly shared (the same steps), so the
  * noise a line search sees is a small fraction NEWTON_DEC of that. The
@@ -626,7 +627,9 @@ static int marginal_cov(pop_ws *w, size_t s, const double *eta, double *ld,
  * times the floor (H >= 2 I, and the true Hessian too where the data
  * terms are convex, so |gz|^2 / 4 bounds the decrease left whatever H
  * is). At the floor it was at most 56 times -slope / 2 (Theophylline,
- * largest curvature ~ 110 in z). */
+ * largest curvature ~ 110 in z). Without it a secant correction of
+ * 1e10 I stopped searches 0.19 from the mode, and one of 1e12 I (via
+ * NEWTON_XTOL) 0.5 (test_popnewton). */
 #define NEWTON_DEC 1e-4
 #define NEWTON_GUARD 1e3
 #define NEWTON_ROUND 1e-13
