@@ -242,6 +242,10 @@ void pop_iov_user_eta(const pop_ws *w, size_t s, const double *eta,
 {
   const pop *p = w->p;
   size_t u;
+  if (!p->n_iov) {      /* pop_iov_int is then the identity: no call */
+    for (u = 0; u < p->n_eta; u++) ue[u] = eta[u];
+    return;
+  }
   for (u = 0; u < p->n_eta; u++) ue[u] = eta[pop_iov_int(w, s, u)];
 }
 

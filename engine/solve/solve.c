@@ -327,9 +327,7 @@ static void emit_sens_cv(rkin_solver *s, size_t k, const double *y)
     }
 }
 
-/* dst = C S + dC y: linear outputs' sensitivities (exact path). Inlined
- * twice, as exact_path.c's kernels: with n = nd = 2 the compiler unrolls
- * the loops (same operations, same order, same bits). */
+/* dst = C S + dC y: linear outputs' sensitivities (exact path). */
 static inline __attribute__((always_inline)) void
 dout_linear(const double *C, const double *dC, const double *S,
             const double *y, double *dst, size_t n, size_t nd, size_t no)
@@ -356,11 +354,8 @@ static void emit_sens(rkin_solver *s, size_t k, const double *y)
   } else if (s->dout && no) {
     const double *C = rkin_expath_output_matrix(s->ex);
     const double *dC = rkin_expath_doutput(s->ex);
-    double *dst = s->dout + k * no * nd;
-    if (n == 2 && nd == 2)
-      dout_linear(C, dC, s->S, y, dst, 2, 2, no);
-    else
-      dout_linear(C, dC, s->S, y, dst, n, nd, no);
+    /* (n = nd = 2 takes emit_22) */
+    dout_linear(C, dC, s->S, y, s->dout + k * no * nd, n, nd, no);
   }
 }
 
