@@ -451,10 +451,11 @@ static double line_exact(opt_ctx *o, const double *base, const double *dir,
 static double line_newton(opt_ctx *o, const double *base, const double *dir,
                           double *xs, double t0)
 {
-  double lo = 0, hi = 1, t = t0;
+  double lo = 0, hi = 1, t = t0, tol = HUGE_VAL;
   size_t it, j, nl = o->u->n_limits;
+  for (j = 0; j < nl; j++) tol = fmin(tol, 1e-9 * o->u->limits[j].limit_gy);
   for (it = 0; it < 60 && hi - lo > 1e-13; it++) {
-    double tn = HUGE_VAL, worst = -HUGE_VAL, tol = HUGE_VAL;
+    double tn = HUGE_VAL, worst = -HUGE_VAL;
     line_point(o, base, dir, t, xs);
     eval_need(o, xs, NEED_DIR, dir);
     if (o->code) return -1;
@@ -468,8 +469,10 @@ static double line_newton(opt_ctx *o, const double *base, const double *dir,
                     : l->bed ? db * (1 + 2 * o->zs) - o->zs * dd
                              : dd * (1 + o->zs);
       if (phi > worst) worst = phi;
-      if (1e-9 * l->limit_gy < tol) tol = 1e-9 * l->limit_gy;
-      if (dphi > 0 && t - phi / dphi < tn) tn = t - phi / dphi;
+      /* aimed at the middle of the window [-tol, 0] (as in
+       * regimen_vertex.c) */
+      if (dphi > 0 && t - (phi + 0.5 * tol) / dphi < tn)
+        tn = t - (phi + 0.5 * tol) / dphi;
     }
     if (worst <= 0) {
       lo = t;

@@ -435,12 +435,24 @@ static int vertex(vx_ctx *v, rg_starts *st, double *act, size_t *kk,
   part.gb = v->nd[1].gb;
   xhi = v->hi;
   x = v->hi;
-  for (j = 0; j < nl; j++) {   /* linear between a = 0 and a = max */
+  for (j = 0; j < nl; j++) {
+    /* the cycle's share F(a) = al a + be a^2: 0 at a = 0, its value F1
+     * at max and cycle 1's slope there (scaled by F1 over cycle 1's
+     * value, for the carry-over); linear when that has no root */
     const rkin_regimen_limit *l = &v->u->limits[j];
-    double f0 = lim_value(v, l->bed, pd[l->region], pb[l->region]);
-    double f1 = lim_value(v, l->bed, cd[l->region], cb[l->region]);
-    if (f1 > target(v, j) && f1 > f0)
-      x = fmin(x, v->hi * (target(v, j) - f0) / (f1 - f0));
+    size_t q = l->region;
+    double f0 = lim_value(v, l->bed, pd[q], pb[q]), hi = v->hi;
+    double f1 = lim_value(v, l->bed, cd[q], cb[q]), r = target(v, j) - f0;
+    double v1 = lim_value(v, l->bed, v->nd[2].d[q], v->nd[2].b[q]);
+    double s1 = lim_deriv(v, l->bed, v->nd[2].gd[q], v->nd[2].gb[q]);
+    double be, al, disc, xq;
+    if (!(f1 > target(v, j) && f1 > f0)) continue;
+    s1 *= v1 > 0 ? (f1 - f0) / v1 : 1;
+    be = (s1 * hi - (f1 - f0)) / (hi * hi);
+    al = (f1 - f0) / hi - be * hi;
+    disc = al * al + 4 * be * r;
+    xq = al > 0 && disc >= 0 ? 2 * r / (al + sqrt(disc)) : -1;
+    x = fmin(x, xq > 0 && xq <= hi ? xq : hi * r / (f1 - f0));
   }
   if (x < v->lo) x = v->lo;
   for (it = 0; it < 40; it++) {
@@ -452,11 +464,16 @@ static int vertex(vx_ctx *v, rg_starts *st, double *act, size_t *kk,
       cb[q] = pb[q] + part.b[q];
     }
     worst = worst_phi(v, cd, cb, phi);
+    for (j = 0; j < nl; j++) tol = fmin(tol, 1e-9 * v->u->limits[j].limit_gy);
     for (j = 0; j < nl; j++) {
       const rkin_regimen_limit *l = &v->u->limits[j];
+      double xn;
       dphi[j] = lim_deriv(v, l->bed, part.gd[l->region], part.gb[l->region]);
-      tol = fmin(tol, 1e-9 * l->limit_gy);
-      if (dphi[j] > 0 && x - phi[j] / dphi[j] < tn) tn = x - phi[j] / dphi[j];
+      /* aimed at the middle of the window [-tol, 0] that ends the search
+       * (aimed at its edge, a converged step lands beyond it about half
+       * the time and the search creeps) */
+      xn = x - (phi[j] + 0.5 * tol) / dphi[j];
+      if (dphi[j] > 0 && xn < tn) tn = xn;
     }
     if (worst <= 0) {
       xlo = x;
