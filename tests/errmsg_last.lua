@@ -138,4 +138,30 @@ t.raises(function() regimen(nl, { rule = "empiric", n_cycles = 1 }) end,
   .. "(keep_going = true returns the others' results)",
   "regimen: a cycle whose solve fails names patient and cycle")
 
+-- ------------------- the covariance step's variance check (engine/pop/popcov.c)
+-- q enters only as -1e6 q^2 in log CL and is evaluated at q = 0: every
+-- subject's OFV is even in q, so each central-difference score
+-- (f_i(+h) - f_i(-h)) / 2h is exactly 0 and S = 0, while R (the OFV's
+-- curvature in q) is positive. The sandwich R^-1 S R^-1 is then exactly 0;
+-- R alone succeeds and S alone is singular. All else fixed: one estimate.
+local pq = popest { theta = { lCl = { -0.7, fixed = true },
+                              lV = { 1.6, fixed = true }, q = 0 },
+  omega = { lCl = { 0.1, fixed = true } }, sigma_fixed = { "proportional" },
+  individual = function(th, eta)
+    return { cl = rk.exp(th.lCl + eta.lCl - 1e6 * th.q * th.q),
+             v = rk.exp(th.lV) }
+  end }()
+local dq = rk.popest.read(path, pq)
+local function cov(cm)
+  return pq:evaluate(dq, { covariance = true, cov_matrix = cm, threads = 1 })
+end
+t.is(cov("sandwich").covariance_message, "covariance step: the variance of "
+  .. "q is 0 (expected > 0): S is degenerate", 0,
+  "covariance step: a parameter with all scores 0, sandwich: variance 0")
+t.ok(cov("R").covariance_ok, "covariance step: the same, R only: succeeds")
+t.is(cov("S").covariance_message, "covariance step: the S matrix "
+  .. "(cross-product of the subjects' gradients) is singular: fewer "
+  .. "informative subjects than parameters?", 0,
+  "covariance step: the same, S only: S singular")
+
 t.done()
