@@ -4,7 +4,7 @@
  * factor of the uncertainty chain, GSL's quadrature failing in the TCP
  * and in the G factor, SAEM's importance sampling without a usable
  * sample, a right-hand side not finite at a delayed event's time with
- * sensitivities. Each call fails with the expected code and its text
+ * sensitivities, a TAC MAP whose every mode has a TIA <= 0. Each call fails with the expected code and its text
  * asserted. */
 #include <math.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 #include "pop/popest.h"
 #include "pop/saem.h"
 #include "solve/solve.h"
+#include "tac/tac.h"
 #include "uncert/uncert.h"
 #include "../tap.h"
 #include "../errmsg.h"
@@ -289,6 +290,48 @@ static void test_event_rhs_at(void)
   rkin_model_free(m);
 }
 
+/* A tri prior (A1 40, l1 0.027 fixed, A2 80, l2 0.116, l3 0.17 fixed /h;
+ * omegas 0.7, 0.8, 0.16) and one point 0.023 +- 0.002 MBq at 39 h, 640
+ * times below the typical curve (14.66 MBq). Lowering A1 alone costs
+ * (ln(14.66 / 0.023) / 0.7)^2 = 85 in the prior; the mode (-2 log
+ * posterior 36.4, by Nelder-Mead from 300 random starts) instead pushes
+ * l2 past l3 (0.195 /h) and raises A2 to 1603 MBq, so A2 (e^-l2 t -
+ * e^-l3 t) < 0 cancels A1's term at 39 h: the curve fits the point but
+ * is -79 MBq at 5 h, its TIA -1094 MBq h. Every start that converges
+ * ends there. Control: with l2 held (omega 0) only the amplitudes move
+ * and the estimate is made. */
+static void test_tac_map_unusable(void)
+{
+  static const double t[1] = {39}, a[1] = {0.023}, sd[1] = {0.002};
+  rkin_tac_prior pr;
+  rkin_tac_data d;
+  rkin_tac_cand o;
+  memset(&pr, 0, sizeof pr);
+  memset(&d, 0, sizeof d);
+  pr.model = RKIN_TAC_TRI;
+  pr.typ[0] = 40;
+  pr.typ[1] = 0.027;
+  pr.typ[2] = 80;
+  pr.typ[3] = 0.116;
+  pr.typ[4] = 0.17;
+  pr.omega[0] = 0.7;
+  pr.omega[2] = 0.8;
+  pr.cv = 0.2;
+  d.n = 1;
+  d.t = t;
+  d.a = a;
+  d.sd = sd;
+  d.nuclide = "Lu-177";
+  rkin_err_clear(&err);
+  ok(rkin_tac_map(&d, &pr, 0.95, &o, &err) == 0, "TAC MAP, l2 held: the "
+     "amplitudes alone make an estimate (%s)", err.msg);
+  pr.omega[3] = 0.16;
+  BAD(rkin_tac_map(&d, &pr, 0.95, &o, &err), RKIN_EOPTIM, "TAC MAP: of 35 "
+      "starts, 35 ended at a curve that is negative at a data point or has "
+      "a TIA <= 0 (rates out of order) and the others did not converge: no "
+      "estimate", "TAC MAP, l2 free: every mode has l2 > l3 and a TIA < 0");
+}
+
 int main(void)
 {
   rkin_init();
@@ -298,6 +341,7 @@ int main(void)
   test_gfactor();
   test_saem_imp();
   test_event_rhs_at();
+  test_tac_map_unusable();
   done_testing();
   return exit_status();
 }
