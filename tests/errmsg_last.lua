@@ -138,4 +138,56 @@ t.raises(function() regimen(nl, { rule = "empiric", n_cycles = 1 }) end,
   .. "(keep_going = true returns the others' results)",
   "regimen: a cycle whose solve fails names patient and cycle")
 
+-- ------------------- the covariance step's variance check (engine/pop/popcov.c)
+-- q enters only as -1e6 q^2 in log CL and is evaluated at q = 0: every
+-- subject's OFV is even in q, so each central-difference score
+-- (f_i(+h) - f_i(-h)) / 2h is exactly 0 and S = 0, while R (the OFV's
+-- curvature in q) is positive. The sandwich R^-1 S R^-1 is then exactly 0;
+-- R alone succeeds and S alone is singular. All else fixed: one estimate.
+local pq = popest { theta = { lCl = { -0.7, fixed = true },
+                              lV = { 1.6, fixed = true }, q = 0 },
+  omega = { lCl = { 0.1, fixed = true } }, sigma_fixed = { "proportional" },
+  individual = function(th, eta)
+    return { cl = rk.exp(th.lCl + eta.lCl - 1e6 * th.q * th.q),
+             v = rk.exp(th.lV) }
+  end }()
+local dq = rk.popest.read(path, pq)
+local function cov(cm)
+  return pq:evaluate(dq, { covariance = true, cov_matrix = cm, threads = 1 })
+end
+t.is(cov("sandwich").covariance_message, "covariance step: the variance of "
+  .. "q is 0 (expected > 0): S is degenerate", 0,
+  "covariance step: a parameter with all scores 0, sandwich: variance 0")
+t.ok(cov("R").covariance_ok, "covariance step: the same, R only: succeeds")
+t.is(cov("S").covariance_message, "covariance step: the S matrix "
+  .. "(cross-product of the subjects' gradients) is singular: fewer "
+  .. "informative subjects than parameters?", 0,
+  "covariance step: the same, S only: S singular")
+
+-- ---------- SAEM's SEs by stochastic approximation (engine/pop/popcov.c)
+-- eta z moves CL by at most 1 % (z / (1 + |z|)), so the data say almost
+-- nothing of it and its variance stays near its initial 1e160: the
+-- information of OMEGA(z) is about n / (2 omega^4) ~ 1e-320 and the
+-- variance of the estimate, 2 omega^4 / n (n = 3 subjects), exceeds
+-- DBL_MAX (1.8e308).
+-- At 1e150 the same fit gives an SE (about omega^2).
+local path3 = t.write_file(tmp .. "/d3.csv", "ID,TIME,AMT,DV\n1,0,100,.\n"
+  .. "1,1,.,17\n1,4,.,11\n2,0,100,.\n2,1,.,19\n2,4,.,10\n3,0,100,.\n"
+  .. "3,1,.,18\n3,4,.,12\n")
+local function sa_fit(om)
+  local pz = popest { omega = { lCl = 0.1, z = om },
+    individual = function(th, eta)
+      return { cl = rk.exp(th.lCl + eta.lCl)
+                    * (1 + 0.01 * eta.z / (1 + rk.abs(eta.z))),
+               v = rk.exp(th.lV) }
+    end }()
+  return pz:fit(rk.popest.read(path3, pz), { method = "saem", threads = 1,
+    saem = { burn = 5, iter = 5, se = "sa", se_iter = 20, seed = 1 } })
+end
+t.ok(sa_fit(1e150).covariance_ok, "SAEM SEs by SA: an omega of 1e150 "
+  .. "has its SE")
+t.is(sa_fit(1e160).covariance_message, "covariance step: the variance of "
+  .. "OMEGA(2,2) is inf (expected > 0)", 0, "SAEM SEs by SA: an omega of "
+  .. "1e160, its variance overflows")
+
 t.done()
