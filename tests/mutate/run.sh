@@ -23,12 +23,22 @@
 # under the largest timeout of the selected mutants; --skip-baseline skips
 # it (a scratch tree known to pass, e.g. after an earlier run).
 #
+# Staleness: later work can change the code a mutant's from: text was
+# taken from. run.sh refuses to start (status 2, naming them) when a
+# selected mutant's file is missing or its from: text does not occur exactly
+# once. --lint builds nothing and checks every record in TAP (make check
+# runs it as tests/mutate/lint.sh): unique id, file present, from: exactly
+# once, to: differing from from:, tests: "all" or tests of the suite (the
+# C_TESTS, LUA_TESTS and TESTS of Makefile.am).
+#
 # usage: tests/mutate/run.sh [--full] [--only ID[,ID...]] [--list FILE]
 #                            [--scratch DIR] [--jobs N] [--timeout S]
 #                            [--skip-baseline]
 #                            [--keep-going-on-baseline-failure]
+#        tests/mutate/run.sh --lint [--list FILE]
 # Exit status: 0 when every mutant was killed, 1 when some survived,
-# 2 on a usage or setup error.
+# 2 on a usage or setup error (or a stale mutant). --lint: 0 when every
+# record is sound, 1 otherwise.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -41,8 +51,13 @@ jobs=2
 tmo=900
 force=0
 skip_base=0
+lint=0
 
-die() { printf 'mutate: %s\n' "$*" >&2; exit 2; }
+# Under --lint the output is TAP: an error must read as one (Bail out!).
+die() {
+  [ "$lint" -eq 0 ] || printf 'Bail out! mutate: %s\n' "$*"
+  printf 'mutate: %s\n' "$*" >&2; exit 2
+}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,7 +71,8 @@ while [ $# -gt 0 ]; do
                shift ;;
     --skip-baseline) skip_base=1 ;;
     --keep-going-on-baseline-failure) force=1 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --lint) lint=1 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
   shift
@@ -105,6 +121,55 @@ done < "$list"
 add_record
 [ ${#ids[@]} -gt 0 ] || die "$list: no mutants"
 
+# How many times $2 occurs in file $1 (literally, non-overlapping): the
+# same count the mutation loop below applies its single replacement by.
+count_in() {   # $1 file, $2 text
+  local text rest
+  text="$(cat "$1"; printf x)"; text="${text%x}"
+  rest="${text//"$2"/}"
+  printf '%d' $(( (${#text} - ${#rest}) / ${#2} ))
+}
+
+# ------------------------------------------------------------------ --lint
+if [ "$lint" -eq 1 ]; then
+  # The suite's tests: the words assigned to C_TESTS, LUA_TESTS and TESTS
+  # in Makefile.am (continuation lines included, $(...) references not).
+  suite="$(awk '
+    /^(C_TESTS|LUA_TESTS|TESTS)[ \t]*\+?=/ { on = 1; sub(/^[^=]*=/, "") }
+    on { cont = sub(/\\$/, ""); n = split($0, w, /[ \t]+/)
+         for (k = 1; k <= n; k++) if (w[k] != "" && w[k] !~ /^\$/) print w[k]
+         on = cont }' "$src/Makefile.am")"
+  suite=" $(printf '%s' "$suite" | tr '\n' ' ') "
+  printf '1..%d\n' "${#ids[@]}"
+  bad=0 seen=" "
+  for i in "${!ids[@]}"; do
+    id="${ids[$i]}" why=""
+    case "$seen" in *" $id "*) why="id used twice" ;; esac
+    seen="$seen$id "
+    if [ -z "$why" ] && [ ! -f "$src/${files[$i]}" ]; then
+      why="no such file ${files[$i]}"
+    fi
+    if [ -z "$why" ]; then
+      n=$(count_in "$src/${files[$i]}" "${froms[$i]}")
+      [ "$n" -eq 1 ] || why="from: text found $n times in ${files[$i]} (must be once)"
+    fi
+    [ -n "$why" ] || [ "${froms[$i]}" != "${tos[$i]}" ] || why="to: equals from:"
+    if [ -z "$why" ] && [ "${testss[$i]}" != all ]; then
+      for t in ${testss[$i]}; do
+        case "$suite" in *" $t "*) ;; *) why="tests: '$t' is not a test of Makefile.am"; break ;; esac
+      done
+    fi
+    if [ -z "$why" ]; then
+      printf 'ok %d - %s\n' $((i + 1)) "$id"
+    else
+      printf 'not ok %d - %s: %s\n' $((i + 1)) "$id" "$why"; bad=$((bad + 1))
+    fi
+  done
+  [ "$bad" -eq 0 ] || printf '# %d of %d mutants stale or unsound (%s)\n' \
+    "$bad" "${#ids[@]}" "$list"
+  [ "$bad" -eq 0 ]; exit
+fi
+
 selected=()
 for i in "${!ids[@]}"; do
   if [ -z "$only" ] || [[ ",$only," == *",${ids[$i]},"* ]]; then
@@ -112,6 +177,22 @@ for i in "${!ids[@]}"; do
   fi
 done
 [ ${#selected[@]} -gt 0 ] || die "--only '$only' matches no mutant"
+
+# Stale mutants (from: text gone or doubled) would only be skipped as
+# INVALID after a long build: refuse before it.
+stale=()
+for i in "${selected[@]}"; do
+  if [ ! -f "$src/${files[$i]}" ]; then
+    stale+=("${ids[$i]} (no file ${files[$i]})")
+  else
+    n=$(count_in "$src/${files[$i]}" "${froms[$i]}")
+    [ "$n" -eq 1 ] || stale+=("${ids[$i]} (from: found $n times in ${files[$i]})")
+  fi
+done
+if [ ${#stale[@]} -gt 0 ]; then
+  printf 'mutate: stale mutant: %s\n' "${stale[@]}" >&2
+  die "${#stale[@]} selected mutants do not apply (from: must occur exactly once); fix $list"
+fi
 
 # --------------------------------------------------------- the scratch tree
 keep=1
