@@ -458,6 +458,22 @@ static void test_tcp_ntcp(void)
      "TCP with alpha spread vs Gumbel-normal approximation (abs 0.01)");
   rkin_tcp_poisson(1.2 * d, g, &p, &t2, &err);
   ok(t2 > t && t2 <= 1.0, "TCP rises with dose");
+  /* Truncation at alpha = 0 where it matters (mean = sd = 0.1: P(alpha > 0)
+   * = Phi(1) = 0.841). At BED 1e4 Gy the Gumbel has location ln 1e8 / 1e4
+   * and scale 1e-4, so the moment match is exact to ~1e-9 and no Gumbel
+   * mass lies below 0: TCP = Phi((0.1 - ln N0 / BED - gamma / BED) /
+   * sqrt(0.01 + pi^2 / (6 BED^2))) / Phi(1) (rel 1e-6); without the
+   * renormalisation TCP is 0.841 times that. */
+  {
+    rkin_tcp w = {0.1, 0.1, 10.0, 1e10, 0.01};
+    double b = 1e4, mu = 0.1 - log(1e8) / b - 0.5772156649015329 / b;
+    double s = sqrt(0.01 + M_PI * M_PI / (6 * b * b));
+    t = -1;
+    ok(rkin_tcp_poisson(b, 0.0, &w, &t, &err) == 0, "TCP, alpha 0.1 +- 0.1");
+    is_double(t, gsl_cdf_ugaussian_P(mu / s) / gsl_cdf_ugaussian_P(1.0),
+              1e-6, "... at BED 1e4 Gy: normal truncated at 0, renormalised "
+              "by Phi(1) (rel 1e-6)");
+  }
   p.alpha_mean = -0.1;
   is_int(rkin_tcp_poisson(d, g, &p, &t, &err), RKIN_EINVAL, "alpha < 0");
   like(err.msg, "alpha_mean = -0.1 /Gy", "names alpha");
