@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <unistd.h>
+#include <gsl/gsl_cdf.h>
 
 #include "core/dosing.h"
 #include "core/init.h"
@@ -731,6 +732,20 @@ static void test_sampling_power(const rkin_model *m)
   se = theta * sqrt(1 + cv * cv) * cv / sqrt((double)N);
   ok(fabs(mean - theta * sqrt(1 + cv * cv)) < 4 * se, "mean k %.6f = theta "
      "sqrt(1 + CV^2) = %.6f (4 SE)", mean, theta * sqrt(1 + cv * cv));
+  /* A tail fraction at CV 100 %: omega = sqrt(ln 2) = 0.8326, so P(k >
+   * e theta) = Q(1 / omega) = 0.11485 (omega = CV: Q(1) = 0.15866).
+   * Binomial SE sqrt(p (1 - p) / N) = 1.0e-3, band 4 SE; the wrong omega
+   * is 43 SE away: power Phi(43 - 4) = 1. */
+  cv = 1.0;
+  if (rkin_vpop_sample(m, &theta, &cv, 2023, N, p, &err) == 0) {
+    double q = gsl_cdf_ugaussian_Q(1.0 / sqrt(log(2.0))), f = 0;
+    for (i = 0; i < N; i++)
+      if (p[i] > M_E * theta) f += 1.0 / N;
+    se = sqrt(q * (1 - q) / N);
+    ok(fabs(f - q) < 4 * se, "CV 100 %%: P(k > e theta) %.5f = Q(1 / "
+       "sqrt(ln 2)) = %.5f (4 SE = %.4f)", f, q, 4 * se);
+  } else
+    ok(0, "sample %d patients at CV 100 %%", N);
   free(p);
 }
 
