@@ -474,6 +474,22 @@ static void test_tcp_ntcp(void)
               1e-6, "... at BED 1e4 Gy: normal truncated at 0, renormalised "
               "by Phi(1) (rel 1e-6)");
   }
+  /* The spread itself, truncation negligible (alpha 0.3 +- 0.03): N0 =
+   * 1e310 and BED = ln N0 / 0.27 put the Gumbel's location one SD below
+   * the mean with scale 1 / BED = 3.8e-4 (moment match off by 7e-9 from
+   * a 400000-step Simpson sum of the integral), so TCP
+   * = Phi((0.03 - gamma / BED) / sqrt(0.03^2 + pi^2 / (6 BED^2))) = 0.8395
+   * (rel 1e-5); twice the SD would give Phi(0.5) = 0.69. */
+  {
+    rkin_tcp w = {0.3, 0.03, 10.0, 1e300, 1e10};
+    double b = (log(1e300) + log(1e10)) / 0.27;
+    double mu = 0.03 - 0.5772156649015329 / b;
+    double s = sqrt(0.03 * 0.03 + M_PI * M_PI / (6 * b * b));
+    t = -1;
+    ok(rkin_tcp_poisson(b, 0.0, &w, &t, &err) == 0, "TCP, alpha 0.3 +- 0.03");
+    is_double(t, gsl_cdf_ugaussian_P(mu / s), 1e-5, "... Gumbel one SD below "
+              "the mean: Phi(~1) (rel 1e-5)");
+  }
   p.alpha_mean = -0.1;
   is_int(rkin_tcp_poisson(d, g, &p, &t, &err), RKIN_EINVAL, "alpha < 0");
   like(err.msg, "alpha_mean = -0.1 /Gy", "names alpha");
