@@ -384,6 +384,18 @@ static void test_correlation(const rkin_model *m)
   v = sqrt(column_var(cov + 1, 2, N));
   ok(fabs(v / 15 - 1) < 0.05, "lognormal W SD %.3f, want 15 +- 5 %% "
      "(SE of an SD of this skewed law ~1.1 %%)", v);
+  /* Skewness, apart from the moments: log W ~ N(ln 80 - s2/2, s2), s2 =
+   * ln(1 + (15/80)^2), so P(W < 80) = Phi(sqrt(s2) / 2) = 0.53702.
+   * Binomial SE 3.5e-3, band 4 SE; s2 from sd/mean (0.1719) gives 0.5821,
+   * 12.8 SE away: power Phi(8.8) = 1. */
+  {
+    double q = gsl_cdf_ugaussian_P(0.5 * sqrt(log1p(0.1875 * 0.1875))), f = 0;
+    for (i = 0; i < N; i++)
+      if (cov[i * 2 + 1] < 80) f += 1.0 / N;
+    se = sqrt(q * (1 - q) / N);
+    ok(fabs(f - q) < 4 * se, "lognormal W: P(W < mean) %.4f = Phi(sqrt(ln(1 "
+       "+ CV^2)) / 2) = %.4f (4 SE = %.4f)", f, q, 4 * se);
+  }
   /* The copula correlation on the normal scores: log W and GFR. The
    * truncation at 30 (3.5 SD below the mean) removes 0.02 % of draws and
    * changes r by far less than its SE 0.0053; accept 4 SE. */
