@@ -474,6 +474,16 @@ static void test_tcp_ntcp(void)
               1e-6, "... at BED 1e4 Gy: normal truncated at 0, renormalised "
               "by Phi(1) (rel 1e-6)");
   }
+  /* Dose 0: TCP(alpha) = exp(-N0) for every alpha, so the average is
+   * exp(-N0) exactly when the truncated density integrates to 1 (N0 =
+   * 0.5: 0.60653; not renormalised it is Phi(1) = 0.841 times that). */
+  {
+    rkin_tcp w = {0.1, 0.1, 50.0, 1.0, 0.5};
+    t = -1;
+    ok(rkin_tcp_poisson(0.0, 0.0, &w, &t, &err) == 0, "TCP at dose 0");
+    is_double(t, exp(-0.5), 1e-9, "... = exp(-N0) = exp(-0.5): the alpha "
+              "density truncated at 0 has unit mass (rel 1e-9)");
+  }
   /* The spread itself, truncation negligible (alpha 0.3 +- 0.03): N0 =
    * 1e310 and BED = ln N0 / 0.27 put the Gumbel's location one SD below
    * the mean with scale 1 / BED = 3.8e-4 (moment match off by 7e-9 from
