@@ -140,6 +140,10 @@ static void test_scaling(void)
             "photon S scales as m^(-2/3): 8x mass gives 1/4 (rel 1e-14)");
   rkin_dosimetry_scale_self(3e-4, 2e-5, 0.3, 0.3, "kidney", &s, &err);
   is_double(s, 3.2e-4, 1e-14, "same mass: S_e + S_p unchanged");
+  /* Hand, a target 8x lighter than the reference, both parts: 1e-4 x 8 +
+   * 1e-5 x 8^(2/3) = 8e-4 + 4e-5 = 8.4e-4 (photon exponent 1: 8.8e-4). */
+  rkin_dosimetry_scale_self(1e-4, 1e-5, 0.3, 0.0375, "kidney", &s, &err);
+  is_double(s, 8.4e-4, 1e-14, "1/8 the mass: 8 S_e + 4 S_p (rel 1e-14)");
   is_int(rkin_dosimetry_scale_self(1e-4, 0, 0.3, 4.0, "kidney", &s, &err),
          RKIN_ERANGE, "scaling by more than 10x refused");
   like(err.msg, "limited to a factor 10", "message gives the limit");

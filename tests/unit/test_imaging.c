@@ -151,6 +151,32 @@ static void test_noise(void)
      4 * se);
   ok(fabs(sqrt(expm1(0.09)) - 0.3) > 12 * se, "... sigma = cv (CV 0.3069) "
      "would be > 12 SE away (power of the check)");
+  /* Tail fractions at cv = 1 (sigma^2 = ln 2), another stream: P(a < 1)
+   * = Phi(sigma / 2) = 0.661396 and P(a > 2) = Q((ln 2 + sigma^2 / 2) /
+   * sigma) = 0.105863. Binomial SEs at N: 1.06e-3 and 6.9e-4, bands 4 SE.
+   * No -sigma^2/2: 0.5 and Q(0.8326) = 0.2025 (>100 SE off); sigma = cv:
+   * Phi(0.5) = 0.6915 (28 SE) and Q(1.1931) = 0.1164 (15 SE): power
+   * Phi(11) = 1. */
+  {
+    rkin_imaging g1 = img_of(RKIN_IMAGING_FIT, 1, t1, 1.0);
+    double lo = 0, hi = 0, p1 = 0.661396, p2 = 0.105863;
+    for (i = 0; i < N; i++) a[i] = 1;
+    rkin_imaging_seed(ws, &g1, 4, 2);
+    rkin_imaging_noise(ws, &g1, N, a);
+    for (i = 0; i < N; i++) {
+      if (a[i] < 1) lo += 1.0 / N;
+      if (a[i] > 2) hi += 1.0 / N;
+    }
+    se = sqrt(p1 * (1 - p1) / N);
+    ok(fabs(lo - p1) < 4 * se, "cv 1: P(a < 1) %.5f = Phi(sqrt(ln 2) / 2) = "
+       "%.5f (4 SE = %.4f)", lo, p1, 4 * se);
+    se = sqrt(p2 * (1 - p2) / N);
+    ok(fabs(hi - p2) < 4 * se, "cv 1: P(a > 2) %.5f = Q(1.2488) = %.5f (4 "
+       "SE = %.4f)", hi, p2, 4 * se);
+    for (i = 0; i < 100; i++) a[i] = 1;   /* the stream checks below */
+    rkin_imaging_seed(ws, &g, 3, 1);
+    rkin_imaging_noise(ws, &g, 100, a);
+  }
 
   /* Streams: the same (seed, patient, cycle) repeats, another differs. */
   for (i = 0; i < 100; i++) b[i] = 1;

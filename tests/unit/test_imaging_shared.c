@@ -56,6 +56,26 @@ int main(void)
   ok(fabs(sa / (double)n - (1 + cv * cv)) < 5 * 0.33 / sqrt((double)n),
      "activity factor 1/f_Q: mean %.5f = 1 + cv^2 = 1.09 within 5 SE",
      sa / (double)n);
+  /* The medians, at cv = 1 through the recovery factor (s = sqrt(ln 2)
+   * = 0.8326): P(f_v < 1) = P(f_act > 1) = P(log f_rc < 0) = Phi(s / 2)
+   * = 0.661396; without the -s^2/2 term it is 0.5. Binomial SE 3.3e-3 at
+   * n = 20000, band 5 SE; the wrong value is 48 SE away (power 1). */
+  {
+    double q = 0.661396, se = sqrt(q * (1 - q) / (double)n), bv = 0, ba = 0;
+    img.cal_cv = 0;
+    img.rc_cv = 1;
+    img.volume_cv = 1;
+    img.seed = 8;
+    for (i = 0; i < n; i++) {
+      rkin_imaging_shared(ws, &img, i, 3, &fa, &fm);
+      if (fm < 1) bv += 1.0 / (double)n;
+      if (fa > 1) ba += 1.0 / (double)n;
+    }
+    ok(fabs(bv - q) < 5 * se, "cv 1: P(f_v < 1) %.4f = Phi(sqrt(ln 2) / 2) "
+       "= 0.6614 within 5 SE (%.4f)", bv, 5 * se);
+    ok(fabs(ba - q) < 5 * se, "cv 1: P(1 / f_rc > 1) %.4f = 0.6614 within "
+       "5 SE", ba);
+  }
   img.model = RKIN_IMAGING_PROP;
   rkin_imaging_shared(ws, &img, 0, 0, &fa, &fm);
   ok(fa == 1 && fm == 1, "PROP model: both factors 1");

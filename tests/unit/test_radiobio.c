@@ -458,6 +458,48 @@ static void test_tcp_ntcp(void)
      "TCP with alpha spread vs Gumbel-normal approximation (abs 0.01)");
   rkin_tcp_poisson(1.2 * d, g, &p, &t2, &err);
   ok(t2 > t && t2 <= 1.0, "TCP rises with dose");
+  /* Truncation at alpha = 0 where it matters (mean = sd = 0.1: P(alpha > 0)
+   * = Phi(1) = 0.841). At BED 1e4 Gy the Gumbel has location ln 1e8 / 1e4
+   * and scale 1e-4, so the moment match is exact to ~1e-9 and no Gumbel
+   * mass lies below 0: TCP = Phi((0.1 - ln N0 / BED - gamma / BED) /
+   * sqrt(0.01 + pi^2 / (6 BED^2))) / Phi(1) (rel 1e-6); without the
+   * renormalisation TCP is 0.841 times that. */
+  {
+    rkin_tcp w = {0.1, 0.1, 10.0, 1e10, 0.01};
+    double b = 1e4, mu = 0.1 - log(1e8) / b - 0.5772156649015329 / b;
+    double s = sqrt(0.01 + M_PI * M_PI / (6 * b * b));
+    t = -1;
+    ok(rkin_tcp_poisson(b, 0.0, &w, &t, &err) == 0, "TCP, alpha 0.1 +- 0.1");
+    is_double(t, gsl_cdf_ugaussian_P(mu / s) / gsl_cdf_ugaussian_P(1.0),
+              1e-6, "... at BED 1e4 Gy: normal truncated at 0, renormalised "
+              "by Phi(1) (rel 1e-6)");
+  }
+  /* Dose 0: TCP(alpha) = exp(-N0) for every alpha, so the average is
+   * exp(-N0) exactly when the truncated density integrates to 1 (N0 =
+   * 0.5: 0.60653; not renormalised it is Phi(1) = 0.841 times that). */
+  {
+    rkin_tcp w = {0.1, 0.1, 50.0, 1.0, 0.5};
+    t = -1;
+    ok(rkin_tcp_poisson(0.0, 0.0, &w, &t, &err) == 0, "TCP at dose 0");
+    is_double(t, exp(-0.5), 1e-9, "... = exp(-N0) = exp(-0.5): the alpha "
+              "density truncated at 0 has unit mass (rel 1e-9)");
+  }
+  /* The spread itself, truncation negligible (alpha 0.3 +- 0.03): N0 =
+   * 1e310 and BED = ln N0 / 0.27 put the Gumbel's location one SD below
+   * the mean with scale 1 / BED = 3.8e-4 (moment match off by 7e-9 from
+   * a 400000-step Simpson sum of the integral), so TCP
+   * = Phi((0.03 - gamma / BED) / sqrt(0.03^2 + pi^2 / (6 BED^2))) = 0.8395
+   * (rel 1e-5); twice the SD would give Phi(0.5) = 0.69. */
+  {
+    rkin_tcp w = {0.3, 0.03, 10.0, 1e300, 1e10};
+    double b = (log(1e300) + log(1e10)) / 0.27;
+    double mu = 0.03 - 0.5772156649015329 / b;
+    double s = sqrt(0.03 * 0.03 + M_PI * M_PI / (6 * b * b));
+    t = -1;
+    ok(rkin_tcp_poisson(b, 0.0, &w, &t, &err) == 0, "TCP, alpha 0.3 +- 0.03");
+    is_double(t, gsl_cdf_ugaussian_P(mu / s), 1e-5, "... Gumbel one SD below "
+              "the mean: Phi(~1) (rel 1e-5)");
+  }
   p.alpha_mean = -0.1;
   is_int(rkin_tcp_poisson(d, g, &p, &t, &err), RKIN_EINVAL, "alpha < 0");
   like(err.msg, "alpha_mean = -0.1 /Gy", "names alpha");

@@ -980,6 +980,23 @@ static void test_average_se(void)
   ok(se - within > 1e-4 * se, "the between-model term adds > 0.01 %% here "
      "(%.3f %%), >> the 1e-12 tolerance (power of the check)",
      100 * (se / within - 1));
+  /* Bounds from the norm of (se_i, TIA_i - avg) alone, whatever the
+   * weights: Minkowski gives SE >= |sum w_i (se_i, |dev_i|)| = sqrt(W^2 +
+   * B^2), the triangle inequality SE <= W + B (W = sum w_i se_i, B = sum
+   * w_i |dev_i|). Here sqrt(W^2 + B^2) exceeds W by ~5e-4 relative, so a
+   * SE without the between-model term (= W) falls below it. */
+  {
+    double b = 0, lo_b;
+    for (m = 0; m < RKIN_TAC_TRAP; m++)
+      if (w[m] > 0) b += w[m] * fabs(r.cand[m].tia - avg);
+    lo_b = sqrt(within * within + b * b);
+    diag("averaging: W %.4f, B %.4f, sqrt(W^2 + B^2) %.4f, W + B %.4f",
+         within, b, lo_b, within + b);
+    ok(r.tia_avg_se >= lo_b * (1 - 1e-12) && lo_b > within * (1 + 1e-6)
+       && r.tia_avg_se <= (within + b) * (1 + 1e-12), "averaged SE %.4f in "
+       "[sqrt(W^2 + B^2), W + B] (Minkowski, triangle; rel 1e-12)",
+       r.tia_avg_se);
+  }
 }
 
 /* Delta-method TIA SE of a mono-exponential fit, by hand: exact data from

@@ -203,6 +203,10 @@ static void test_single(void)
   /* Hand: LSF 0, 1 GBq in 1 kg gives CF Gy: 49.67 Gy. */
   rkin_tare_single_dose(49.67, 1000.0, 0.0, 1.0, &d, &err);
   is_double(d, 49.67, 1e-14, "1 GBq in 1 kg, LSF 0: CF Gy (definition)");
+  /* Hand: half the activity shunted to the lungs halves the liver dose:
+   * 50 x 2 GBq x (1 - 0.5) / 1 kg = 50 Gy (150 Gy were the shunt added). */
+  rkin_tare_single_dose(50.0, 2000.0, 0.5, 1.0, &d, &err);
+  is_double(d, 50.0, 1e-14, "LSF 0.5 halves the dose: 50 Gy (hand, 1e-14)");
   /* Hand: 120 Gy x 1.2 kg / (49.67 x 0.95) = 144 / 47.1865 GBq
    * = 3.0517203 GBq. */
   rkin_tare_single_activity(49.67, 120.0, 0.05, 1.2, &a, &err);
@@ -532,6 +536,10 @@ static void test_bsa(void)
    * 0.007184 x 70^0.425 x 170^0.725 = 1.8097078 m^2. */
   rkin_tare_bsa(RKIN_TARE_BSA_MOSTELLER, 170.0, 70.0, &s, &err);
   is_double(s, 1.8181187, 1e-7, "Mosteller 170 cm 70 kg 1.8181 m^2 (hand)");
+  /* Hand, exact, a child's size: 100 cm x 36 kg = 3600, so Mosteller
+   * gives 1 m^2 (the constant 3000 would give sqrt(1.2) = 1.095). */
+  rkin_tare_bsa(RKIN_TARE_BSA_MOSTELLER, 100.0, 36.0, &s, &err);
+  is_double(s, 1.0, 1e-15, "Mosteller 100 cm 36 kg = 1 m^2 exactly (hand)");
   rkin_tare_bsa(RKIN_TARE_BSA_DUBOIS, 170.0, 70.0, &s, &err);
   is_double(s, 1.8097078, 1e-7, "DuBois 170 cm 70 kg 1.8097 m^2 (hand)");
   ok(rkin_tare_bsa_formula_parse("Du Bois", &f, &err) == 0 &&

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <unistd.h>
+#include <gsl/gsl_cdf.h>
 
 #include "core/dosing.h"
 #include "core/init.h"
@@ -383,6 +384,18 @@ static void test_correlation(const rkin_model *m)
   v = sqrt(column_var(cov + 1, 2, N));
   ok(fabs(v / 15 - 1) < 0.05, "lognormal W SD %.3f, want 15 +- 5 %% "
      "(SE of an SD of this skewed law ~1.1 %%)", v);
+  /* Skewness, apart from the moments: log W ~ N(ln 80 - s2/2, s2), s2 =
+   * ln(1 + (15/80)^2), so P(W < 80) = Phi(sqrt(s2) / 2) = 0.53702.
+   * Binomial SE 3.5e-3, band 4 SE; s2 from sd/mean (0.1719) gives 0.5821,
+   * 12.8 SE away: power Phi(8.8) = 1. */
+  {
+    double q = gsl_cdf_ugaussian_P(0.5 * sqrt(log1p(0.1875 * 0.1875))), f = 0;
+    for (i = 0; i < N; i++)
+      if (cov[i * 2 + 1] < 80) f += 1.0 / N;
+    se = sqrt(q * (1 - q) / N);
+    ok(fabs(f - q) < 4 * se, "lognormal W: P(W < mean) %.4f = Phi(sqrt(ln(1 "
+       "+ CV^2)) / 2) = %.4f (4 SE = %.4f)", f, q, 4 * se);
+  }
   /* The copula correlation on the normal scores: log W and GFR. The
    * truncation at 30 (3.5 SD below the mean) removes 0.02 % of draws and
    * changes r by far less than its SE 0.0053; accept 4 SE. */
@@ -731,6 +744,20 @@ static void test_sampling_power(const rkin_model *m)
   se = theta * sqrt(1 + cv * cv) * cv / sqrt((double)N);
   ok(fabs(mean - theta * sqrt(1 + cv * cv)) < 4 * se, "mean k %.6f = theta "
      "sqrt(1 + CV^2) = %.6f (4 SE)", mean, theta * sqrt(1 + cv * cv));
+  /* A tail fraction at CV 100 %: omega = sqrt(ln 2) = 0.8326, so P(k >
+   * e theta) = Q(1 / omega) = 0.11485 (omega = CV: Q(1) = 0.15866).
+   * Binomial SE sqrt(p (1 - p) / N) = 1.0e-3, band 4 SE; the wrong omega
+   * is 43 SE away: power Phi(43 - 4) = 1. */
+  cv = 1.0;
+  if (rkin_vpop_sample(m, &theta, &cv, 2023, N, p, &err) == 0) {
+    double q = gsl_cdf_ugaussian_Q(1.0 / sqrt(log(2.0))), f = 0;
+    for (i = 0; i < N; i++)
+      if (p[i] > M_E * theta) f += 1.0 / N;
+    se = sqrt(q * (1 - q) / N);
+    ok(fabs(f - q) < 4 * se, "CV 100 %%: P(k > e theta) %.5f = Q(1 / "
+       "sqrt(ln 2)) = %.5f (4 SE = %.4f)", f, q, 4 * se);
+  } else
+    ok(0, "sample %d patients at CV 100 %%", N);
   free(p);
 }
 
