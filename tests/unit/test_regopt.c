@@ -1037,8 +1037,8 @@ static void test_surrogate_rules(void)
       }
     ok(!bad && wv <= tol && wg <= tol,
        "%s model, %zu patients: the rules' %zu cycles on the surrogate: "
-       "doses and BEDs within %.1e, G's share of the BED within %.1e of the truth's (tol. "
-       "%.0e)", lin ? "linear" : "saturable", np, ncy, wv, wg, tol);
+       "doses and BEDs within %.1e, G's share of the BED within %.1e of "
+       "the truth's (tol. %.0e)", lin ? "linear" : "saturable", np, ncy, wv, wg, tol);
     ok(!bad && wp <= (lin ? 1e-5 : tol) && ncut > 0,
        "%s model: the rules' plans on the surrogate = on the truth, "
        "activities within %.1e of max_gbq (tol. %.0e), same lengths; %zu end "
