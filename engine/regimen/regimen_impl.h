@@ -156,6 +156,16 @@ int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
                   rg_starts *st, double *act, size_t *kk, double *obj,
                   uint64_t *search, double *warm, rkin_err *err);
 
+/* For tests: the plan rule gives patient i decided on the surrogate of
+ * rg_opt_vertex for u, with nodes lo, x (left out unless lo < x < max)
+ * and max, each solved from the empty state: act (rule's max_cycles), *k
+ * cycles, and those cycles' doses, G factors and BEDs on the surrogate
+ * (rule's max_cycles x nr each). */
+int rg_vertex_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                        double x, const rkin_regimen_rule *rule,
+                        double *act, size_t *k, double *dose, double *g,
+                        double *bed, rkin_err *err);
+
 /* The optimiser on a workspace (regimen_opt.c); st may be NULL. */
 int rg_optimise(rg_ws *ws, size_t i, const rkin_regimen_rule *rule,
                 rg_starts *st, double *act_gbq, size_t *k, double *obj,

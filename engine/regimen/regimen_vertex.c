@@ -588,53 +588,119 @@ done:
   return rc;
 }
 
+/* v for patient i and rule u, its doubles in *mem (to free); 1 when the
+ * shortcut does not apply (no mem), or a negative code. */
+static int vx_setup(vx_ctx *v, rg_ws *ws, size_t i,
+                    const rkin_regimen_rule *u, double **mem, rkin_err *err)
+{
+  rkin_regimen *r = ws->r;
+  size_t nr = r->nr, s;
+  memset(v, 0, sizeof *v);
+  *mem = NULL;
+  if (u->max_cycles > 64 || u->n_limits > 16 || u->n_limits == 0)
+    return 1;
+  v->ws = ws;
+  v->i = i;
+  v->n = r->n;
+  v->nr = nr;
+  v->m = u->max_cycles;
+  v->nl = u->n_limits;
+  v->u = u;
+  v->lo = fmax(u->min_gbq, u->min_cycle_gbq);
+  v->hi = u->max_gbq > 0 ? u->max_gbq : 100.0;
+  v->slack = -10 * r->sp.opts.rtol;
+  v->zs = u->confidence > 0.5 && u->plan_u_rel > 0
+              ? gsl_cdf_ugaussian_Pinv(u->confidence) * u->plan_u_rel
+              : 0.0;
+  if (!(v->lo > 0) || !(v->lo < v->hi) || r->n > 64) return 1;
+  *mem = calloc(14 * nr + 2 * nr * v->m + rg_aug_sens_size(r, 1),
+                sizeof **mem);
+  if (!*mem) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  for (s = 0; s < 3; s++) {
+    v->nd[s].d = *mem + 4 * nr * s;
+    v->nd[s].b = v->nd[s].d + nr;
+    v->nd[s].gd = v->nd[s].b + nr;
+    v->nd[s].gb = v->nd[s].gd + nr;
+  }
+  v->cd = *mem + 12 * nr;
+  v->cb = v->cd + nr;
+  v->gdd = v->cb + nr;
+  v->gbd = v->gdd + nr * v->m;
+  v->sc = v->gbd + nr * v->m;
+  return 0;
+}
+
 int rg_opt_vertex(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
                   rg_starts *st, double *act, size_t *kk, double *obj,
                   uint64_t *search, double *warm, rkin_err *err)
 {
-  rkin_regimen *r = ws->r;
   vx_ctx v;
-  size_t nr = r->nr, s;
   double *mem;
   int rc;
-  memset(&v, 0, sizeof v);
   *search = u->max_cycles >= 64 ? ~(uint64_t)0
             : ((uint64_t)1 << u->max_cycles) - 1;
   *kk = 0;
-  if (u->max_cycles > 64 || u->n_limits > 16 || u->n_limits == 0)
-    return 0;
-  v.ws = ws;
-  v.i = i;
-  v.n = r->n;
-  v.nr = nr;
-  v.m = u->max_cycles;
-  v.nl = u->n_limits;
-  v.u = u;
-  v.lo = fmax(u->min_gbq, u->min_cycle_gbq);
-  v.hi = u->max_gbq > 0 ? u->max_gbq : 100.0;
-  v.slack = -10 * r->sp.opts.rtol;
-  v.zs = u->confidence > 0.5 && u->plan_u_rel > 0
-             ? gsl_cdf_ugaussian_Pinv(u->confidence) * u->plan_u_rel
-             : 0.0;
-  if (!(v.lo > 0) || !(v.lo < v.hi) || r->n > 64) return 0;
-  mem = calloc(14 * nr + 2 * nr * v.m + rg_aug_sens_size(r, 1),
-               sizeof *mem);
-  if (!mem) return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
-  for (s = 0; s < 3; s++) {
-    v.nd[s].d = mem + 4 * nr * s;
-    v.nd[s].b = v.nd[s].d + nr;
-    v.nd[s].gd = v.nd[s].b + nr;
-    v.nd[s].gb = v.nd[s].gd + nr;
-  }
-  v.cd = mem + 12 * nr;
-  v.cb = v.cd + nr;
-  v.gdd = v.cb + nr;
-  v.gbd = v.gdd + nr * v.m;
-  v.sc = v.gbd + nr * v.m;
+  if ((rc = vx_setup(&v, ws, i, u, &mem, err))) return rc > 0 ? 0 : rc;
   if (warm) memset(warm, 0, v.m * v.m * sizeof *warm);
   rc = vertex(&v, st, act, kk, obj, search, warm, err);
   free(mem);
   if (rc == 1) ws->n_vertex++;
   else if (!rc && *kk) ws->n_vertex_partial++;
+  return rc;
+}
+
+/* rg_vertex_rule_plan's cycles: sur_cycle, each cycle's values kept. */
+typedef struct {
+  vx_ctx *v;
+  double *d, *g, *b;
+  size_t c;
+} vx_rec;
+
+static int rec_cycle(void *ctx, double a, double *dose, double *g,
+                     double *bed, rkin_err *err)
+{
+  vx_rec *x = ctx;
+  size_t nr = x->v->nr;
+  int rc = sur_cycle(x->v, a, dose, g, bed, err);
+  memcpy(x->d + x->c * nr, dose, nr * sizeof *dose);
+  memcpy(x->g + x->c * nr, g, nr * sizeof *g);
+  memcpy(x->b + x->c * nr, bed, nr * sizeof *bed);
+  x->c++;
+  return rc;
+}
+
+int rg_vertex_rule_plan(rg_ws *ws, size_t i, const rkin_regimen_rule *u,
+                        double x, const rkin_regimen_rule *rule,
+                        double *act, size_t *k, double *dose, double *g,
+                        double *bed, rkin_err *err)
+{
+  vx_ctx v;
+  vx_rec rec;
+  double *mem, *y;
+  size_t s;
+  int rc;
+  *k = 0;
+  if ((rc = vx_setup(&v, ws, i, u, &mem, err)))
+    return rc > 0 ? rkin_err_set(err, RKIN_EINVAL, "regimen: the vertex "
+                                 "shortcut does not apply to this rule")
+                  : rc;
+  if (!(y = calloc(v.n, sizeof *y))) {
+    free(mem);
+    return rkin_err_set(err, RKIN_ENOMEM, "regimen: out of memory");
+  }
+  /* nodes lo, x (when inside), max, each from the empty state */
+  v.nn = 0;
+  for (s = 0; s < 3 && !rc; s++) {
+    double a = s == 0 ? v.lo : s == 1 ? x : v.hi;
+    if (s == 1 && !(x > v.lo && x < v.hi)) continue;
+    memset(y, 0, v.n * sizeof *y);
+    rc = solve_cycle(&v, y, a, 1, &v.nd[s], err);
+    v.ps[v.nn++] = &v.nd[s];
+  }
+  rec = (vx_rec){&v, dose, g, bed, 0};
+  if (!rc)
+    rc = rg_rule_plan_by(ws->r, i, rule, rec_cycle, &rec, act, k, err);
+  free(y);
+  free(mem);
   return rc;
 }
