@@ -18,6 +18,7 @@
 #include "regimen/regimen.h"
 #include "pop/vpop.h"
 #include "../peer.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -101,11 +102,20 @@ static double augmented(const rkin_model *m, size_t n, const double *k,
 
 int main(int argc, char **argv)
 {
-  size_t n = argc > 1 ? (size_t)atol(argv[1]) : 300;
-  double *k = malloc(n * PEER_NPAR * sizeof *k), tp, ta, bed = 0;
+  size_t n;
+  double *k, tp, ta, bed = 0;
   int rep;
   rkin_err err;
   rkin_model *m;
+  bench_help(argc, argv,
+             "usage: bench_aux [N=300]\n"
+             "  cost of the auxiliary BED states: N peer-model patients x 4 "
+             "cycles of\n  7400 MBq, plain cohort (kidney TIA) vs regimen "
+             "run with kidney BED per\n  cycle, CVODES, one thread, best "
+             "of 3. No peer.\n");
+  n = (size_t)bench_long("bench_aux", argc, argv, 1, "N", 300, 1,
+                         100000000);
+  k = malloc(n * PEER_NPAR * sizeof *k);
   rkin_init();
   m = peer_model(&err);
   if (!m || !k) return 1;

@@ -14,6 +14,7 @@
 #include "dose/doserate.h"
 #include "dose/gfactor.h"
 #include "dose/radiobio.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -65,8 +66,14 @@ static double simulate(int aux, int n)
   return (now() - t0) / n;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+  bench_help(argc, argv,
+             "usage: bench_bed   (no arguments)\n"
+             "  ns per call of the closed-form BED per region, and a proxy "
+             "for the cost\n  of the auxiliary states (q, I) in a GSL "
+             "simulation. No peer.\n");
+  bench_max_args("bench_bed", argc, argv, 0);
   rkin_init();   /* GSL reports errors as codes, never aborts */
   const int n = 5000000;
   rkin_lq p = {2.6, 2.8};

@@ -31,6 +31,7 @@
 #include "regimen/regimen.h"
 #include "regimen/regimen_impl.h"
 #include "pop/vpop.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -386,12 +387,29 @@ static void profile(rkin_model *m, const double *params, size_t n)
 
 int main(int argc, char **argv)
 {
+  static const char *const modes[] = {"compare", "search", "profile", NULL};
+  const char *mode;
+  size_t n, nn;
+  int compare, search, prof;
+  bench_help(argc, argv,
+             "usage: bench_regimen [N_PATIENTS=10000] [N_NONLINEAR=100] "
+             "[compare|search|profile]\n"
+             "  4 regimens (empiric, PP-PRRT, ILUMINET, optimised) of up to "
+             "6 cycles on\n  N virtual lu177_6c patients deciding from "
+             "simulated imaging, 1 thread and\n  all cores, then a "
+             "nonlinear (saturable kidney) variant on N_NONLINEAR;\n"
+             "  compare: SLSQP without the vertex shortcut and COBYLA per "
+             "patient;\n  search, profile: see the header of "
+             "bench_regimen.c. No peer.\n");
+  n = (size_t)bench_long("bench_regimen", argc, argv, 1, "N_PATIENTS",
+                         10000, 1, 100000000);
+  nn = (size_t)bench_long("bench_regimen", argc, argv, 2, "N_NONLINEAR",
+                          100, 1, 100000000);
+  mode = bench_word("bench_regimen", argc, argv, 3, "MODE", "", modes);
+  compare = !strcmp(mode, "compare");
+  search = !strcmp(mode, "search");
+  prof = !strcmp(mode, "profile");
   rkin_init();   /* GSL reports errors as codes, never aborts */
-  size_t n = argc > 1 ? (size_t)atol(argv[1]) : 10000;
-  size_t nn = argc > 2 ? (size_t)atol(argv[2]) : 100;
-  int compare = argc > 3 && !strcmp(argv[3], "compare");
-  int search = argc > 3 && !strcmp(argv[3], "search");
-  int prof = argc > 3 && !strcmp(argv[3], "profile");
   rkin_model *m = six_c(0), *ms = six_c(1);
   double cv[12], *p = malloc(n * 12 * sizeof *p), t;
   rkin_err err;

@@ -50,6 +50,7 @@
 #include "pop/saem.h"
 #include "solve/solve.h"
 #include "../simsubj.h"
+#include "bench_args.h"
 
 enum { KEL, KPT, KTP, KON, KOFF, BMAX, NPAR };
 static const double TRUTH_TH[3] = {-2.3, 3.0, -3.9};  /* lKel lBmax lKon */
@@ -204,10 +205,10 @@ int main(int argc, char **argv)
 {
   static const char *const tn[] = {"lKel", "lBmax", "lKon"};
   double th0[] = {-2.0, 2.7, -3.5}, om0[] = {0.2, 0, 0, 0.2}, sg0[] = {0.2};
-  size_t n = argc > 1 ? (size_t)atoi(argv[1]) : 100;
-  int threads = argc > 2 ? atoi(argv[2]) : 1;
-  int sa = argc > 3 && strcmp(argv[3], "sa") == 0;
-  int dg = argc > 3 && strcmp(argv[3], "diag") == 0;
+  static const char *const ses[] = {"lin", "sa", "diag", NULL};
+  size_t n;
+  int threads, sa, dg;
+  const char *se;
   rkin_model *m;
   rkin_solve_opts so;
   rkin_popmodel pm;
@@ -222,6 +223,23 @@ int main(int argc, char **argv)
   double cf, cs, truth[6];
   size_t k;
   int rcf, rcs;
+  bench_help(argc, argv,
+             "usage: bench_saem_pbpk [N_SUBJ=100 [THREADS=1 "
+             "[SE=lin|sa|diag]]]\n"
+             "  SAEM beside FOCE-I (both with the covariance step) on N_SUBJ "
+             "subjects\n  simulated from a 3-state saturable-binding PBPK "
+             "model on CVODES;\n  THREADS 0: all cores; SE lin: SAEM's SEs "
+             "by linearisation, sa: by\n  stochastic approximation, diag: "
+             "FOCE-I then the OFV's second differences\n  along each Omega "
+             "variance, no SAEM. No peer.\n");
+  n = (size_t)bench_long("bench_saem_pbpk", argc, argv, 1, "N_SUBJ", 100, 3,
+                         1000000);
+  threads = (int)bench_long("bench_saem_pbpk", argc, argv, 2, "THREADS", 1,
+                            0, 4096);
+  se = bench_word("bench_saem_pbpk", argc, argv, 3, "SE", "lin", ses);
+  sa = !strcmp(se, "sa");
+  dg = !strcmp(se, "diag");
+  bench_max_args("bench_saem_pbpk", argc, argv, 3);
   setvbuf(stdout, NULL, _IOLBF, 0);   /* progress visible in a log */
   rkin_init();
   m = pbpk_model();

@@ -20,6 +20,7 @@
 #include "core/init.h"
 #include "solve/solve.h"
 #include "../peer.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -77,11 +78,21 @@ static double run(const rkin_model *m, rkin_path path, size_t n,
 
 int main(int argc, char **argv)
 {
-  size_t n = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 10000, i;
-  double rtol = argc > 2 ? strtod(argv[2], NULL) : 1e-8;
+  size_t n, i;
+  double rtol;
   double *k, *ex, *cv, tex, tcv, w = 0;
   rkin_model *m;
   rkin_err err;
+  bench_help(argc, argv,
+             "usage: bench_ss [N=10000 [RTOL=1e-8]]\n"
+             "  steady-state cohort: N peer-model patients, 7400 MBq every "
+             "1344 h at steady\n  state, kidney amount at the SS record "
+             "and 24 h later, exact and CVODES\n  (atol 1e-12) paths, one "
+             "thread; patients/s and max relative difference.\n  No "
+             "peer.\n");
+  n = (size_t)bench_long("bench_ss", argc, argv, 1, "N", 10000, 0,
+                         100000000);
+  rtol = bench_double("bench_ss", argc, argv, 2, "RTOL", 1e-8, 1e-15, 1);
   rkin_init();
   if (n == 0) n = 1;
   k = malloc(n * PEER_NPAR * sizeof *k);

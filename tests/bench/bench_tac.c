@@ -22,6 +22,7 @@
 #include "../spawn.h"
 #include "core/init.h"
 #include "tac/tac.h"
+#include "bench_args.h"
 
 #define NMAX 10000
 #define NT 4
@@ -185,8 +186,21 @@ int main(int argc, char **argv)
   rkin_tac_opts o;
   double pop_l, t0;
 
+  bench_help(argc, argv,
+             "usage: bench_tac [TAC_DATA.csv] [--no-peer]\n"
+             "  TIA of the simulated kidney curves (4, 24, 72, 168 h) by "
+             "every method of\n  engine/tac: error vs tia_true and time per "
+             "curve per model, beside the\n  scipy peer tac_fit.py (skipped "
+             "with --no-peer or without python3-scipy).\n  Default "
+             "TAC_DATA.csv: tac_data.csv in the reference-program "
+             "folder.\n");
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--no-peer") == 0) peer = 0;
+    else if (argv[i][0] == '-' || path[0]) {
+      fprintf(stderr, "bench_tac: argument %d must be the data file or "
+              "--no-peer, once (got '%s')\n", i, argv[i]);
+      return 2;
+    }
     else snprintf(path, sizeof path, "%s", argv[i]);
   }
   if (!path[0])

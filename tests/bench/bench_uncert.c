@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "uncert/uncert.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -24,8 +25,7 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-  long np = argc > 1 ? atol(argv[1]) : 10000, nmc = argc > 2 ? atol(argv[2])
-                                                             : 2, p;
+  long np, nmc, p;
   const double t[4] = {4, 24, 72, 168};
   const double rv[6] = {0.5, 1.15, 2.57, 5.58, 11.49, 26.52};
   const double vol[5] = {150, 1500, 180, 20, 5};   /* kidneys .. lesions */
@@ -33,10 +33,18 @@ int main(int argc, char **argv)
   rkin_unc_rc rc;
   rkin_err e;
   int k, i, r;
-  if (np < 1 || nmc < 0) {
-    fprintf(stderr, "bench_uncert: patients >= 1, mc_patients >= 0\n");
-    return 2;
-  }
+  bench_help(argc, argv,
+             "usage: bench_uncert [PATIENTS=10000] [MC_PATIENTS=2]\n"
+             "  uncertainty of the absorbed dose, 5 regions per patient (4 "
+             "SPECT points,\n  mono-exponential, calibration, volume, "
+             "recovery, LED with BED): delta\n  method for PATIENTS, Monte "
+             "Carlo (1,000 draws per region) for\n  MC_PATIENTS; CPU "
+             "seconds of the process. No peer.\n");
+  np = bench_long("bench_uncert", argc, argv, 1, "PATIENTS", 10000, 1,
+                  100000000);
+  nmc = bench_long("bench_uncert", argc, argv, 2, "MC_PATIENTS", 2, 0,
+                   100000000);
+  bench_max_args("bench_uncert", argc, argv, 2);
   for (i = 0; i < 6; i++) {
     ry[i] = 0.95 / (1.0 + pow(1.5 / rv[i], 1.2));
     rsd[i] = 0.02;

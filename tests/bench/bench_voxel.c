@@ -18,6 +18,7 @@
 #include "voxel/dvh.h"
 #include "voxel/tia.h"
 #include "voxel/voxel.h"
+#include "bench_args.h"
 
 /* Process CPU time: the machine is shared, so wall-clock figures depend
  * on the load; CPU time is what one core spends (threads add up). */
@@ -30,8 +31,8 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-  size_t n = argc > 1 ? (size_t)atoi(argv[1]) : 128, nv, i;
-  int threads = argc > 2 ? atoi(argv[2]) : 1, lab;
+  size_t n, nv, i;
+  int threads, lab;
   const double times[4] = {4, 24, 72, 168};
   const char *src = getenv("RADIOKIN_SRCDIR");
   char kdir[4096];
@@ -46,10 +47,17 @@ int main(int argc, char **argv)
   rkin_err e;
   struct rusage ru;
   double t0, t1, sp[3] = {4.42, 4.42, 4.42};
-  if (n < 16 || n > 512) {
-    fprintf(stderr, "bench_voxel: n must be in 16..512\n");
-    return 2;
-  }
+  bench_help(argc, argv,
+             "usage: bench_voxel [N=128] [THREADS=1]\n"
+             "  voxel dosimetry on the N^3 phantom, 4 time points: TIA by "
+             "VOI shape,\n  per-voxel mono fits, kernel convolution (FFT), "
+             "DVHs of 10 VOIs; CPU time.\n  RADIOKIN_SRCDIR: the kernels' "
+             "source; BENCH_VOXEL_REFERENCE=1 also times\n  the per-voxel "
+             "fits without the fast path. No peer.\n");
+  n = (size_t)bench_long("bench_voxel", argc, argv, 1, "N", 128, 16, 512);
+  threads = (int)bench_long("bench_voxel", argc, argv, 2, "THREADS", 1, 0,
+                            4096);
+  bench_max_args("bench_voxel", argc, argv, 2);
   snprintf(kdir, sizeof kdir, "%s/data/kernels/lanconelli2012",
            src ? src : ".");
   rkin_phantom_default(&p, n, 4.42);
