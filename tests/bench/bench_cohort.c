@@ -34,6 +34,7 @@
 #include "pop/vpop.h"
 #include "../peer.h"
 #include "../spawn.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -272,13 +273,41 @@ int main(int argc, char **argv)
   rkin_err err;
   rkin_model *m = peer_model(&err);
 
+  bench_help(argc, argv,
+             "usage: bench_cohort [SHARED_PEERS_DIR]\n"
+             "       bench_cohort --profile N      CVODES cohort only, one "
+             "thread, N patients\n"
+             "       bench_cohort --ratio R [PEERS_DIR]   R = 1..8 CPU-time "
+             "rounds vs deSolve\n"
+             "       bench_cohort --dump N         N = 1..10000 patients' "
+             "CVODES TIAs, %.17g\n"
+             "  the peer 6-compartment 177Lu model, N patients x 4 cycles of "
+             "7400 MBq,\n  kidney TIA per cycle, rtol 1e-6 atol 1e-9, "
+             "rkin_cohort_run on both paths,\n  1 thread and all cores, "
+             "beside the scipy LSODA (pbpk_sim.py) and deSolve\n  compiled "
+             "LSODA (pbpk_sim.R --compiled) peers. Default peers dir: the\n"
+             "  reference-program folder. BENCH_BATCH=B: CVODES batch "
+             "size.\n");
+  if (argc > 1 && (!strcmp(argv[1], "--profile") || !strcmp(argv[1], "--dump")
+                   || !strcmp(argv[1], "--ratio")) && argc < 3) {
+    fprintf(stderr, "bench_cohort: argument 2 (the count after %s) is "
+            "missing\n", argv[1]);
+    return 2;
+  }
+  if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "--profile")
+      && strcmp(argv[1], "--dump") && strcmp(argv[1], "--ratio")) {
+    fprintf(stderr, "bench_cohort: argument 1 must be a peers directory, "
+            "--profile, --dump or --ratio (got '%s')\n", argv[1]);
+    return 2;
+  }
   if (getenv("BENCH_BATCH")) batch = (size_t)atol(getenv("BENCH_BATCH"));
 
   if (m && argc > 2 && !strcmp(argv[1], "--profile")) {
     int rc;
     snprintf(refpath, sizeof refpath, "%s/../shared/peers/logs/"
              "pbpk_1000_exact.csv", src ? src : ".");
-    rc = profile(m, (size_t)atol(argv[2]), refpath);
+    rc = profile(m, (size_t)bench_long("bench_cohort", argc, argv, 2, "N",
+                                       0, 1, 100000000), refpath);
     rkin_model_free(m);
     free(k);
     free(ex);
@@ -287,9 +316,9 @@ int main(int argc, char **argv)
     return rc;
   }
   if (m && k && cv && argc > 2 && !strcmp(argv[1], "--dump")) {
-    size_t n = (size_t)atol(argv[2]), i;
+    size_t n = (size_t)bench_long("bench_cohort", argc, argv, 2, "N", 0, 1,
+                                  (long)nmax), i;
     long st;
-    if (n < 1 || n > nmax) n = 1000;
     peer_population(n, k);
     if (run(m, RKIN_PATH_CVODES, 1, n, k, cv, &st) < 0) return 1;
     for (i = 0; i < n * PEER_NCYCLE; i++) printf("%.17g\n", cv[i]);
@@ -301,8 +330,8 @@ int main(int argc, char **argv)
     return 0;
   }
   if (argc > 2 && !strcmp(argv[1], "--ratio")) {
-    int rounds = atoi(argv[2]);
-    if (rounds < 1 || rounds > 8) rounds = 3;
+    int rounds = (int)bench_long("bench_cohort", argc, argv, 2, "R", 0, 1,
+                                 8);
     if (argc > 3) snprintf(peers, sizeof peers, "%s", argv[3]);
     else snprintf(peers, sizeof peers, "%s/../shared/peers", src ? src : ".");
     peer_population(1000, k);
