@@ -35,6 +35,7 @@
 #include "solve/solve.h"
 #include "../large.h"
 #include "../peer.h"
+#include "bench_args.h"
 
 #define ORG 40             /* 200 states */
 #define T_END 672.0        /* h */
@@ -328,9 +329,7 @@ static void native_runs(rkin_model *m, rkin_model *pm, size_t n,
 
 int main(int argc, char **argv)
 {
-  size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
-  size_t nd = argc > 2 ? strtoul(argv[2], NULL, 10) : 50;
-  size_t npeer = argc > 3 ? strtoul(argv[3], NULL, 10) : 3;
+  size_t n, nd, npeer;
   char script[1024];
   const char *src = getenv("RADIOKIN_SRCDIR");
   large_model lm;
@@ -339,6 +338,23 @@ int main(int argc, char **argv)
   double *k, *tia_s, *tia_d, ts, td, t1s, t1d, worst = 0;
   long ss, sd, s1;
   size_t i;
+  bench_help(argc, argv,
+             "usage: bench_large [N=1000] [N_DENSE=50] [N_PEER=3] "
+             "[PEER_SCRIPT]\n"
+             "  large models: build cost at 50..400 states, cost per "
+             "right-hand side and\n  Jacobian evaluation, dense LU vs "
+             "sparse KLU crossover, then the 200-state\n  PBPK cohort: "
+             "sparse on N patients, dense on the first N_DENSE, beside\n"
+             "  the scipy peer (PEER_SCRIPT, default "
+             "tests/bench/peers/large_scipy.py\n  under $RADIOKIN_SRCDIR) "
+             "on the first N_PEER.\n");
+  n = (size_t)bench_long("bench_large", argc, argv, 1, "N", 1000, 1,
+                         100000000);
+  nd = (size_t)bench_long("bench_large", argc, argv, 2, "N_DENSE", 50, 0,
+                          (long)n);
+  npeer = (size_t)bench_long("bench_large", argc, argv, 3, "N_PEER", 3, 0,
+                             (long)n);
+  bench_max_args("bench_large", argc, argv, 4);
   rkin_init();
   if (argc > 4)
     snprintf(script, sizeof script, "%s", argv[4]);

@@ -43,6 +43,7 @@
 #include "../spawn.h"
 #include "../simsubj.h"
 #include "../theoph.h"
+#include "bench_args.h"
 
 static double now(void)
 {
@@ -346,20 +347,28 @@ int main(int argc, char **argv)
   static const char *const tn[] = {"lKe", "lKa", "lCl"};
   static const char *const cn[] = {"WT"};
   double th0[] = {-2.4, 0.45, -3.2}, om0[] = {0.2, 0, 0, 0.05}, sg0[] = {0.5};
-  int only = argc > 1 && !strcmp(argv[1], "--theoph-focei");
-  int reps = argc > 1 + only ? atoi(argv[1 + only]) : 3;
-  int n_lu = argc > 2 ? atoi(argv[2]) : 200;
+  int only, reps, n_lu;
   double t_rk, t_cf;
   rkin_err err;
   rkin_data *d;
   rkin_model *m = theoph_model();
   rkin_popmodel pm;
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: bench_popfit [REPS [N_LU]]\n"
-           "       bench_popfit --theoph-focei [REPS]   Theophylline FOCE-I "
-           "+ covariance through rkin_solver only, one thread\n");
-    return 0;
-  }
+  bench_help(argc, argv,
+             "usage: bench_popfit [REPS=3 [N_LU=200]]\n"
+             "       bench_popfit --theoph-focei [REPS=3]   Theophylline "
+             "FOCE-I + covariance\n"
+             "                    through rkin_solver only, one thread\n"
+             "  FOCE-I with the covariance step (and SAEM) on Theophylline "
+             "(median wall\n  time of REPS fits, rkin_solver and "
+             "closed-form predictors, 1 thread and\n  all cores) beside R "
+             "nlme (peers/theoph_nlme.R), then on N_LU simulated\n  "
+             "lu177 subjects (N_LU 0 skips it).\n");
+  only = argc > 1 && !strcmp(argv[1], "--theoph-focei");
+  reps = (int)bench_long("bench_popfit", argc, argv, 1 + only, "REPS", 3, 1,
+                         100000);
+  n_lu = only ? 0 : (int)bench_long("bench_popfit", argc, argv, 2, "N_LU",
+                                    200, 0, 1000000);
+  bench_max_args("bench_popfit", argc, argv, 2);
   rkin_init();
   d = theoph_data("/work/main", &err);
   if (!d || !m) {

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
   double th0[3], om0[4] = {0.15, 0, 0, 0.15}, sg0[1] = {0.15};
   size_t n;
   const char *mode;
-  int max_eval = argc > 3 ? atoi(argv[3]) : 0;
+  int max_eval;
   rkin_model *m;
   char *text;
   rkin_data *d;
@@ -220,6 +220,9 @@ int main(int argc, char **argv)
                   "differences (fd);\n  MAX_EVAL caps the outer evaluations "
                   "(a small run for profiles)\n", 100, &n, &mode);
   if (k >= 0) return k;
+  max_eval = (int)bench_long("bench_popsens", argc, argv, 3, "MAX_EVAL", 0,
+                             0, 100000000);
+  bench_max_args("bench_popsens", argc, argv, 3);
   /* line-buffered: a long run shows each route's result as it ends */
   setvbuf(stdout, NULL, _IOLBF, 0);
   rkin_init();

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
                   "CVODES, with forward sensitivities across the events\n"
                   "  (sens) and central differences (fd)\n", 20, &n, &mode);
   if (k >= 0) return k;
+  bench_max_args("bench_popsens_ev", argc, argv, 2);
   rkin_init();
   m = evpop_model();
   d = m ? evpop_data(m, n, 14, &err) : NULL;

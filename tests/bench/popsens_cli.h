@@ -12,26 +12,20 @@
 #include <time.h>
 
 #include "pop/popest.h"
+#include "bench_args.h"
 
-/* Reads N_SUBJ (default n_default, at least 3) and the mode. Returns -1
- * to go on, else the exit status: 0 after printing usage for --help / -h,
- * 2 for an unknown mode. */
+/* Reads N_SUBJ (default n_default, at least 3) and the mode; exits 0
+ * after the usage for --help / -h and 2 on bad input (bench_args.h).
+ * Returns -1 (go on). */
 static int popsens_cli(int argc, char **argv, const char *prog,
                        const char *usage, size_t n_default, size_t *n,
                        const char **mode)
 {
-  *n = argc > 1 ? (size_t)atol(argv[1]) : n_default;
-  *mode = argc > 2 ? argv[2] : "both";
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(usage, stdout);
-    return 0;
-  }
-  if (strcmp(*mode, "both") && strcmp(*mode, "sens") && strcmp(*mode, "fd")) {
-    fprintf(stderr, "%s: mode '%s' (expected both, sens or fd)\n", prog,
-            *mode);
-    return 2;
-  }
-  if (*n < 3) *n = 3;
+  static const char *const modes[] = {"both", "sens", "fd", NULL};
+  bench_help(argc, argv, usage);
+  *n = (size_t)bench_long(prog, argc, argv, 1, "N_SUBJ", (long)n_default, 3,
+                          1000000);
+  *mode = bench_word(prog, argc, argv, 2, "MODE", "both", modes);
   return -1;
 }
 
