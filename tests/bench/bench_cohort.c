@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/init.h"
@@ -299,6 +300,21 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_cohort: argument 1 must be a peers directory, "
             "--profile, --dump or --ratio (got '%s')\n", argv[1]);
     return 2;
+  }
+  {
+    /* the peers directory (argument 1, or 3 after --ratio R) must exist:
+     * a mistyped count would otherwise start the full run */
+    int di = 1;
+    struct stat sb;
+    if (argc > 1 && !strcmp(argv[1], "--ratio")) di = 3;
+    else if (argc > 1 && argv[1][0] == '-') di = argc;
+    bench_max_args("bench_cohort", argc, argv, di == 1 ? 1 : 3);
+    if (di == argc) bench_max_args("bench_cohort", argc, argv, 2);
+    if (di < argc && (stat(argv[di], &sb) || !S_ISDIR(sb.st_mode))) {
+      fprintf(stderr, "bench_cohort: argument %d (PEERS_DIR) must be a "
+              "directory (got '%s')\n", di, argv[di]);
+      return 2;
+    }
   }
   if (getenv("BENCH_BATCH")) batch = (size_t)atol(getenv("BENCH_BATCH"));
 
