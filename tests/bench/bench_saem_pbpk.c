@@ -28,7 +28,9 @@
  * sizes its steps on the CVODES path by the OFV's rise (popcov.c
  * COV_DOFV). Mode "diag" prints those second differences and slices.
  *
- *   bench_saem_pbpk [N_SUBJ [THREADS [SE]]]  (default 100, 1; SE "sa":
+ *   bench_saem_pbpk [N_SUBJ [THREADS [SE]]]  (default 100, 1, "lin";
+ *                                             SE "lin": SAEM's SEs by
+ *                                             linearisation; "sa":
  *                                             SAEM's SEs by SA; "diag":
  *                                             FOCE-I, then the OFV's
  *                                             second differences and
