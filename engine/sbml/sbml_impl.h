@@ -18,6 +18,14 @@
  * reader reports it). */
 int sbml_check_nesting(const char *path, rkin_err *err);
 
+/* Refuses (code set, err naming path and the element's line) function
+ * definitions with one id, that call themselves or chain too deep, and
+ * formulas too large or deep with their calls inlined (sbml_formula.c);
+ * then estimates the cost of libSBML's unit check: above its budget
+ * units_skipped (len bytes) gets the reason, else "". */
+int sbml_check_formulas(Model_t *m, const char *path, rkin_err *err,
+                        char *units_skipped, size_t len);
+
 /* Whether the document declares the comp package (hierarchical models). */
 int sbml_comp_used(SBMLDocument_t *d);
 

@@ -1796,310 +1796,6 @@ done:
   return rc;
 }
 
-/* Function definitions that call themselves, directly or through
- * others, are refused before libSBML's consistency check: its unit
- * checking follows the calls without end and overflows the stack. So
- * are chains of calls deeper than MAX_FN_CHAIN: libSBML's own recursion
- * rule (FunctionDefinitionRecursion) takes time growing about as the
- * fifth power of the chain (8 s for 100 functions, minutes for 200).
- * The call graph's edges come from the bodies; a depth-first search with
- * an explicit stack finds a cycle and the longest chain in time linear
- * in the edges. It also bounds each function's size with its calls
- * inlined: libSBML's checks inline the calls, so a chain of functions
- * each calling the next twice is 2^32 nodes from a few kilobytes
- * (libSBML took minutes for 25 functions). Inlining copies an argument
- * once per use of the parameter in the callee's inlined body, so each
- * function's inlined size is kept as a linear form, c + sum_j u_j |x_j|:
- * c nodes of its own, u_j copies of whatever is passed as parameter j
- * (fn_form); a call to h then weighs c(h) plus u_i(h) times the size of
- * argument i. The size of f itself is c + sum_j u_j (a parameter is one
- * node). Counts saturate at FN_SAT, far above the limit. */
-#define MAX_FN_CHAIN 32
-#define MAX_FN_INLINED 1e4
-#define FN_SAT 1e30
-typedef struct {
-  const char *id;
-  unsigned k;
-} fn_id;
-
-static int fn_id_cmp(const void *a, const void *b)
-{
-  return strcmp(((const fn_id *)a)->id, ((const fn_id *)b)->id);
-}
-
-typedef struct {
-  unsigned *to;           /* callee of edge e */
-  size_t n, cap;
-} fn_edges;
-
-static int calls_of(const ASTNode_t *a, const fn_id *ids, unsigned n,
-                    fn_edges *e)
-{
-  unsigned k, nc;
-  if (!a) return 0;
-  if (ASTNode_getType(a) == AST_FUNCTION && ASTNode_getName(a)) {
-    fn_id key = {ASTNode_getName(a), 0};
-    const fn_id *hit = bsearch(&key, ids, n, sizeof *ids, fn_id_cmp);
-    if (hit) {
-      if (e->n == e->cap) {
-        size_t nc2 = e->cap ? 2 * e->cap : 16;
-        unsigned *t = realloc(e->to, nc2 * sizeof *t);
-        if (!t) return -1;
-        e->to = t;
-        e->cap = nc2;
-      }
-      e->to[e->n++] = hit->k;
-    }
-  }
-  nc = ASTNode_getNumChildren(a);
-  for (k = 0; k < nc; k++)
-    if (calls_of(ASTNode_getChild(a, k), ids, n, e)) return -1;
-  return 0;
-}
-
-static double fn_sat(double x)
-{
-  return x < FN_SAT ? x : FN_SAT;
-}
-
-/* Inlined size of function v as a form over its parameters:
- * form[v][0] = c, form[v][1 + j] = u_j (see check_recursion). */
-typedef struct {
-  Model_t *m;
-  const fn_id *ids;
-  unsigned n;
-  double **form;
-  unsigned *nargs;
-} fn_sizes;
-
-/* Adds scale times the inlined size of a (in the body of function v) to
- * acc; every callee's form is known (callees finish first). */
-static void fn_form_add(const fn_sizes *z, const FunctionDefinition_t *fd,
-                        unsigned nv, const ASTNode_t *a, double scale,
-                        double *acc)
-{
-  unsigned k, nc = ASTNode_getNumChildren(a);
-  const char *name = ASTNode_getName(a);
-  if (scale <= 0) return;
-  if (ASTNode_getType(a) == AST_FUNCTION && name) {
-    fn_id key = {name, 0};
-    const fn_id *hit = bsearch(&key, z->ids, z->n, sizeof *z->ids,
-                               fn_id_cmp);
-    if (hit) {
-      const double *f = z->form[hit->k];
-      acc[0] = fn_sat(acc[0] + scale * f[0]);
-      for (k = 0; k < nc; k++)
-        fn_form_add(z, fd, nv, ASTNode_getChild(a, k),
-                    k < z->nargs[hit->k] ? fn_sat(scale * f[1 + k]) : scale,
-                    acc);
-      return;
-    }
-  }
-  if (nc == 0 && ASTNode_getType(a) == AST_NAME && name)
-    for (k = 0; k < nv; k++) {
-      const ASTNode_t *x = FunctionDefinition_getArgument(fd, k);
-      if (x && ASTNode_getName(x) && strcmp(ASTNode_getName(x), name) == 0) {
-        acc[1 + k] = fn_sat(acc[1 + k] + scale);
-        return;
-      }
-    }
-  acc[0] = fn_sat(acc[0] + scale);
-  for (k = 0; k < nc; k++)
-    fn_form_add(z, fd, nv, ASTNode_getChild(a, k), scale, acc);
-}
-
-/* The form of function v and its inlined size; -1 without memory. */
-static int fn_form(fn_sizes *z, unsigned v, double *size)
-{
-  const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, v);
-  const ASTNode_t *body = FunctionDefinition_getBody(fd);
-  unsigned nv = z->nargs[v], j;
-  double *f = calloc(nv + 1, sizeof *f), s;
-  if (!f) return -1;
-  if (body) fn_form_add(z, fd, nv, body, 1, f);
-  z->form[v] = f;
-  for (s = f[0], j = 0; j < nv; j++) s = fn_sat(s + f[1 + j]);
-  *size = s;
-  return 0;
-}
-
-/* The same bound for every formula of the model: a rule calling f(x) =
- * x + x nested 40 deep is 2^40 nodes inlined though f itself is 3
- * (libSBML's check did not end in minutes). The bound is looser than a
- * function's: a formula may sum many calls. */
-#define MAX_MATH_INLINED 1e5
-
-static int math_too_big(ctx *c, const fn_sizes *z, const SBase_t *el,
-                        const ASTNode_t *a)
-{
-  double acc[1] = {0};
-  if (!a || !el) return 0;
-  fn_form_add(z, NULL, 0, a, 1, acc);
-  if (acc[0] <= MAX_MATH_INLINED) return 0;
-  return fail(c, RKIN_ERANGE, "the formula of the %s on line %u is %.0f "
-              "nodes with the functions it calls inlined (at most %.0f "
-              "supported)", SBase_getElementName(el), SBase_getLine(el),
-              acc[0], MAX_MATH_INLINED);
-}
-
-static int check_math_sizes(ctx *c, Model_t *m, const fn_sizes *z)
-{
-  unsigned i, j;
-  for (i = 0; i < Model_getNumRules(m); i++) {
-    const Rule_t *r = Model_getRule(m, i);
-    if (math_too_big(c, z, (const SBase_t *)r, Rule_getMath(r))) return -1;
-  }
-  for (i = 0; i < Model_getNumInitialAssignments(m); i++) {
-    const InitialAssignment_t *a = Model_getInitialAssignment(m, i);
-    if (math_too_big(c, z, (const SBase_t *)a, InitialAssignment_getMath(a)))
-      return -1;
-  }
-  for (i = 0; i < Model_getNumReactions(m); i++) {
-    const KineticLaw_t *k = Reaction_getKineticLaw(Model_getReaction(m, i));
-    if (k && math_too_big(c, z, (const SBase_t *)Model_getReaction(m, i),
-                          KineticLaw_getMath(k)))
-      return -1;
-  }
-  for (i = 0; i < Model_getNumConstraints(m); i++) {
-    const Constraint_t *k = Model_getConstraint(m, i);
-    if (math_too_big(c, z, (const SBase_t *)k, Constraint_getMath(k)))
-      return -1;
-  }
-  for (i = 0; i < Model_getNumEvents(m); i++) {
-    Event_t *e = Model_getEvent(m, i);
-    const Trigger_t *tr = Event_getTrigger(e);
-    const Delay_t *de = Event_getDelay(e);
-    const Priority_t *pr = Event_getPriority(e);
-    if ((tr && math_too_big(c, z, (const SBase_t *)e, Trigger_getMath(tr)))
-        || (de && math_too_big(c, z, (const SBase_t *)e, Delay_getMath(de)))
-        || (pr && math_too_big(c, z, (const SBase_t *)e,
-                               Priority_getMath(pr))))
-      return -1;
-    for (j = 0; j < Event_getNumEventAssignments(e); j++) {
-      const EventAssignment_t *a = Event_getEventAssignment(e, j);
-      if (math_too_big(c, z, (const SBase_t *)a, EventAssignment_getMath(a)))
-        return -1;
-    }
-  }
-  return 0;
-}
-
-static int check_recursion(ctx *c, Model_t *m)
-{
-  unsigned n = Model_getNumFunctionDefinitions(m), i, k;
-  fn_id *ids = NULL;
-  fn_edges e = {NULL, 0, 0};
-  size_t *first = NULL, *next = NULL, sp = 0, q;
-  unsigned *stack = NULL, *depth = NULL, deep = 0, big = 0;
-  double *size = NULL;
-  unsigned char *colour = NULL;   /* 0 new, 1 on the path, 2 done */
-  int rc = 0, found = -1;
-  fn_sizes z = {m, NULL, n, NULL, NULL};
-  if (n == 0) return 0;
-  ids = malloc(n * sizeof *ids);
-  first = malloc((n + 1) * sizeof *first);
-  next = malloc(n * sizeof *next);
-  stack = malloc(n * sizeof *stack);
-  colour = calloc(n, 1);
-  depth = calloc(n, sizeof *depth);
-  size = calloc(n, sizeof *size);
-  z.form = calloc(n, sizeof *z.form);
-  z.nargs = calloc(n, sizeof *z.nargs);
-  if (!ids || !first || !next || !stack || !colour || !depth || !size
-      || !z.form || !z.nargs)
-    goto nomem;
-  for (k = 0; k < n; k++) {
-    const char *id =
-        FunctionDefinition_getId(Model_getFunctionDefinition(m, k));
-    ids[k].id = id ? id : "";
-    ids[k].k = k;
-    z.nargs[k] =
-        FunctionDefinition_getNumArguments(Model_getFunctionDefinition(m, k));
-  }
-  qsort(ids, n, sizeof *ids, fn_id_cmp);
-  z.ids = ids;
-  for (k = 0; k < n; k++) {       /* edges of k: to[first[k] .. first[k+1]) */
-    first[k] = e.n;
-    if (calls_of(FunctionDefinition_getBody(Model_getFunctionDefinition(m, k)),
-                 ids, n, &e))
-      goto nomem;
-  }
-  first[n] = e.n;
-  for (i = 0; i < n && found < 0; i++) {
-    if (colour[i]) continue;
-    stack[sp = 0] = i;
-    next[i] = first[i];
-    colour[i] = 1;
-    sp = 1;
-    while (sp && found < 0) {
-      unsigned v = stack[sp - 1];
-      if (next[v] < first[v + 1]) {
-        unsigned w = e.to[next[v]++];
-        if (colour[w] == 1) found = (int)w;
-        else if (colour[w] == 0) {
-          colour[w] = 1;
-          next[w] = first[w];
-          stack[sp++] = w;
-        }
-      } else {
-        /* finished: its callees are, so its chain is 1 + their longest */
-        for (q = first[v]; q < first[v + 1]; q++)
-          if (depth[e.to[q]] > depth[v]) depth[v] = depth[e.to[q]];
-        if (fn_form(&z, v, &size[v])) goto nomem;
-        depth[v]++;
-        if (depth[v] > MAX_FN_CHAIN && !deep) deep = v + 1;
-        if (size[v] > MAX_FN_INLINED && !big) big = v + 1;
-        colour[v] = 2;
-        sp--;
-      }
-    }
-  }
-  if (found >= 0) {
-    FunctionDefinition_t *fd = Model_getFunctionDefinition(m, found);
-    rc = fail(c, RKIN_EINVAL, "function definition '%s' (line %u) calls "
-              "itself, directly or through other functions: recursive "
-              "functions are not supported",
-              FunctionDefinition_getId(fd) ? FunctionDefinition_getId(fd)
-                                           : "?",
-              SBase_getLine((const SBase_t *)fd));
-  } else if (deep) {
-    FunctionDefinition_t *fd = Model_getFunctionDefinition(m, deep - 1);
-    rc = fail(c, RKIN_EINVAL, "function definition '%s' (line %u) starts "
-              "a chain of %u nested function calls (at most %d supported)",
-              FunctionDefinition_getId(fd) ? FunctionDefinition_getId(fd)
-                                           : "?",
-              SBase_getLine((const SBase_t *)fd), depth[deep - 1],
-              MAX_FN_CHAIN);
-  } else if (big) {
-    FunctionDefinition_t *fd = Model_getFunctionDefinition(m, big - 1);
-    rc = fail(c, RKIN_ERANGE, "function definition '%s' (line %u) is %.0f "
-              "formula nodes with the functions it calls inlined (at most "
-              "%.0f supported)",
-              FunctionDefinition_getId(fd) ? FunctionDefinition_getId(fd)
-                                           : "?",
-              SBase_getLine((const SBase_t *)fd), size[big - 1],
-              MAX_FN_INLINED);
-  } else if (check_math_sizes(c, m, &z)) {
-    rc = c->rc;
-  }
-  goto done;
-nomem:
-  rc = fail(c, RKIN_ENOMEM, "out of memory");
-done:
-  free(ids);
-  free(e.to);
-  free(first);
-  free(next);
-  free(stack);
-  free(colour);
-  free(depth);
-  free(size);
-  for (k = 0; z.form && k < n; k++) free(z.form[k]);
-  free(z.form);
-  free(z.nargs);
-  return rc;
-}
-
 /* Elements nested deeper than MAX_XML_DEPTH are refused before libSBML
  * reads the file: libSBML builds its XML tree and its MathML trees by
  * recursion (100,000 nested operators overflow the stack) and its unit
@@ -2114,6 +1810,14 @@ done:
  * the same libraries decompress here (zlib's gzread reads a plain file
  * as it is). */
 #define MAX_XML_DEPTH 200
+/* libSBML reads an operator of n arguments as n - 1 nested binary ones,
+ * ((a1 + a2) + a3) + ..., so 5,000 terms in one <apply> are 5,000 levels
+ * of its recursion; 400,000 overflowed its reader's stack (4 MB) and its
+ * checks take time growing with the square of the depth (19 s for
+ * 100,000). The depth as libSBML will read it is counted here too: an
+ * element 1 below its deepest child, an <apply> of n > 2 arguments
+ * n - 2 more (sbml_formula.c bounds it again with calls inlined). */
+#define MAX_MATH_DEPTH 5000
 
 typedef struct {
   int kind;                   /* 'g' zlib (plain or .gz), 'b' .bz2, 'z' .zip */
@@ -2194,7 +1898,12 @@ int sbml_check_nesting(const char *path, rkin_err *err)
 {
   xml_src *z = xml_open(path);
   xmlTextReaderPtr r;
-  int deep = 0, line = 0;
+  int deep = 0, line = 0, bline = 0;
+  /* per open element: its child elements, its deepest child as read,
+   * whether it is an <apply> */
+  long kids[MAX_XML_DEPTH + 1], below[MAX_XML_DEPTH + 1], bin = 0;
+  int lines[MAX_XML_DEPTH + 1];
+  char apply[MAX_XML_DEPTH + 1];
   if (!z) return 0;
   /* on failure xmlReaderForIO has closed z through xml_close */
   r = xmlReaderForIO(xml_read, xml_close, z, path, NULL,
@@ -2202,18 +1911,43 @@ int sbml_check_nesting(const char *path, rkin_err *err)
                      XML_PARSE_NOWARNING);
   if (!r) return 0;
   xmlTextReaderSetErrorHandler(r, xml_quiet, NULL);
-  while (xmlTextReaderRead(r) == 1)
-    if (xmlTextReaderNodeType(r) == XML_READER_TYPE_ELEMENT &&
-        xmlTextReaderDepth(r) >= MAX_XML_DEPTH) {
-      deep = xmlTextReaderDepth(r) + 1;
-      line = xmlTextReaderGetParserLineNumber(r);
-      break;
+  while (xmlTextReaderRead(r) == 1) {
+    int type = xmlTextReaderNodeType(r), d = xmlTextReaderDepth(r);
+    int closes = type == XML_READER_TYPE_END_ELEMENT;
+    if (type == XML_READER_TYPE_ELEMENT) {
+      const xmlChar *name = xmlTextReaderConstLocalName(r);
+      if (d >= MAX_XML_DEPTH) {
+        deep = d + 1;
+        line = xmlTextReaderGetParserLineNumber(r);
+        break;
+      }
+      if (d > 0) kids[d - 1]++;
+      kids[d] = below[d] = 0;
+      apply[d] = name && strcmp((const char *)name, "apply") == 0;
+      lines[d] = xmlTextReaderGetParserLineNumber(r);
+      closes = xmlTextReaderIsEmptyElement(r);
     }
+    if (closes && d >= 0 && d <= MAX_XML_DEPTH) {
+      long args = apply[d] ? kids[d] - 1 : 0;
+      long own = 1 + below[d] + (args > 2 ? args - 2 : 0);
+      if (d > 0 && own > below[d - 1]) below[d - 1] = own;
+      if (apply[d] && own > MAX_MATH_DEPTH) {
+        bin = own;
+        bline = lines[d];
+        break;
+      }
+    }
+  }
   xmlFreeTextReader(r);
   if (deep)
     return rkin_err_set(err, RKIN_ERANGE, "%s: line %d: elements nested %d "
                         "deep (at most %d supported: a formula this deep is "
                         "not a model's)", path, line, deep, MAX_XML_DEPTH);
+  if (bin)
+    return rkin_err_set(err, RKIN_ERANGE, "%s: line %d: a formula %ld "
+                        "deep as libSBML reads it, an operator of n "
+                        "arguments as n - 1 nested binary ones (at most %d "
+                        "supported)", path, bline, bin, MAX_MATH_DEPTH);
   return 0;
 }
 
@@ -2263,7 +1997,20 @@ int rkin_sbml_load(const char *path, const rkin_sbml_opts *opts,
       free(uri);
     }
   }
-  if (check_recursion(&c, SBMLDocument_getModel(d))) goto out;
+  {
+    char skip[RKIN_ERR_MSG / 2];
+    if ((c.rc = sbml_check_formulas(SBMLDocument_getModel(d), path, err,
+                                    skip, sizeof skip)))
+      goto out;
+    if (*skip) {
+      if (opts && opts->strict) {
+        fail(&c, RKIN_ERANGE, "strict: %s", skip);
+        goto out;
+      }
+      warn(res, "%s: %s", path, skip);
+      SBMLDocument_setConsistencyChecks(d, LIBSBML_CAT_UNITS_CONSISTENCY, 0);
+    }
+  }
   /* modelling-practice advice (declare units, ...) is no consistency */
   SBMLDocument_setConsistencyChecks(d, LIBSBML_CAT_MODELING_PRACTICE, 0);
   SBMLDocument_checkConsistency(d);

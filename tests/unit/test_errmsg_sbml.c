@@ -197,6 +197,107 @@ static void nested_calls(sbuf *s, int n)
   put(s, "</math></rateRule></listOfRules></model>");
 }
 
+static void minus_open(sbuf *s, int n)
+{
+  while (n-- > 0) put(s, "<apply><minus/>");
+}
+static void minus_close(sbuf *s, int n)
+{
+  while (n-- > 0) put(s, "</apply>");
+}
+
+/* f0(x, y) = -^j x (y unused; -^n is n nested <apply><minus/>),
+ * f1(x) = -^180 f0(x, -^a x), fi(x) = -^180 f(i-1)(x) up to f<top>, and
+ * dA/dt = -^m f<top>(-^r A). Inlined, f<top> nests 180 top + j + 1 deep
+ * (the call nodes give way to the bodies, f0's unused y drops its
+ * argument) and the rule m + 180 top + j + 1 + r. */
+static void deep_chain(sbuf *s, int j, int top, int a, int m, int r)
+{
+  int i;
+  put(s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+      "<functionDefinition id=\"f0\">" MATH "<lambda><bvar><ci>x</ci>"
+      "</bvar><bvar><ci>y</ci></bvar>");
+  minus_open(s, j);
+  put(s, "<ci>x</ci>");
+  minus_close(s, j);
+  put(s, "</lambda></math></functionDefinition>");
+  for (i = 1; i <= top; i++) {
+    put(s, "<functionDefinition id=\"f%d\">" MATH "<lambda><bvar><ci>x"
+        "</ci></bvar>", i);
+    minus_open(s, 180);
+    put(s, "<apply><ci>f%d</ci><ci>x</ci>", i - 1);
+    if (i == 1) {
+      minus_open(s, a);
+      put(s, "<ci>x</ci>");
+      minus_close(s, a);
+    }
+    put(s, "</apply>");
+    minus_close(s, 180);
+    put(s, "</lambda></math></functionDefinition>");
+  }
+  put(s, "</listOfFunctionDefinitions><listOfRules><rateRule "
+      "variable=\"A\">" MATH);
+  minus_open(s, m);
+  put(s, "<apply><ci>f%d</ci>", top);
+  minus_open(s, r);
+  put(s, "<ci>A</ci>");
+  minus_close(s, r);
+  put(s, "</apply>");
+  minus_close(s, m);
+  put(s, "</math></rateRule></listOfRules></model>");
+}
+
+/* dA/dt = A + 1 + 1 + ... (n terms in one <apply>) */
+static void long_sum(sbuf *s, int n)
+{
+  int k;
+  put(s, "<model id=\"m\">" CA "<listOfRules><rateRule variable=\"A\">"
+      MATH "<apply><plus/><ci>A</ci>");
+  for (k = 1; k < n; k++) put(s, "<cn>1</cn>");
+  put(s, "</apply></math></rateRule></listOfRules></model>");
+}
+
+/* f0(x) = x, fi(x) = f(i-1)(f(i-1)(...(x))) (c nested calls) up to
+ * f<top>, dA/dt = f<top>(A): c^top calls inlined into one node */
+static void identity_chain(sbuf *s, int c, int top)
+{
+  int i, k;
+  put(s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+      "<functionDefinition id=\"f0\">" MATH "<lambda><bvar><ci>x</ci>"
+      "</bvar><ci>x</ci></lambda></math></functionDefinition>");
+  for (i = 1; i <= top; i++) {
+    put(s, "<functionDefinition id=\"f%d\">" MATH "<lambda><bvar><ci>x"
+        "</ci></bvar>", i);
+    for (k = 0; k < c; k++) put(s, "<apply><ci>f%d</ci>", i - 1);
+    put(s, "<ci>x</ci>");
+    minus_close(s, c);
+    put(s, "</lambda></math></functionDefinition>");
+  }
+  put(s, "</listOfFunctionDefinitions>"
+      RR("<apply><ci>f%d</ci><ci>A</ci></apply>") "</model>", top);
+}
+
+/* Loads s (strict or not) and tells whether a warning contains part;
+ * -1 when the load fails (err holds why). */
+static int load_warns(sbuf *s, int strict, const char *part)
+{
+  rkin_sbml_result res;
+  rkin_sbml_opts o;
+  size_t k;
+  int hit = 0;
+  memset(&o, 0, sizeof o);
+  o.strict = strict;
+  rkin_err_clear(&err);
+  if (rkin_sbml_load(write_doc(L3V2, s->b), &o, &res, &err)) hit = -1;
+  else {
+    for (k = 0; k < res.n_warn; k++) hit |= strstr(res.warn[k], part) != 0;
+    rkin_sbml_result_free(&res);
+  }
+  free(s->b);
+  memset(s, 0, sizeof *s);
+  return hit;
+}
+
 int main(void)
 {
   rkin_sbml_result res;
@@ -338,57 +439,59 @@ int main(void)
   }
   /* inlining: f0(x) = x + 1 (3 nodes: plus, x, 1), fk(x) =
    * f(k-1)(x) * f(k-1)(x): the inlined body is the product of two copies
-   * of f(k-1)'s (the call nodes vanish), 2 s(k-1) + 1 = 4 2^k - 1 nodes,
-   * so f0..f11 (f11: 8191) load and f12 (16,383) is refused before
-   * libSBML's checks inline it (25 such functions took libSBML minutes) */
+   * of f(k-1)'s, and each call counts as a node (every call is an
+   * expansion), 2 s(k-1) + 3 = 6 2^k - 3 nodes, so f0..f10 (f10: 6141)
+   * load and f11 (12,285) is refused before libSBML's checks inline it
+   * (25 such functions took libSBML minutes) */
   {
     static const char base[] = "<apply><plus/><ci>x</ci><cn>1</cn></apply>";
     sbuf s = {0};
+    ladder(&s, "f", base, 1, 10, "0.001");
+    sized(&s, NULL, "f10, 6141 nodes inlined, loads");
     ladder(&s, "f", base, 1, 11, "0.001");
-    sized(&s, NULL, "f11, 8191 nodes inlined, loads");
-    ladder(&s, "f", base, 1, 12, "0.001");
-    sized(&s, "m.xml: function definition 'f12' (line 2) is 16383 formula "
+    sized(&s, "m.xml: function definition 'f11' (line 2) is 12285 formula "
           "nodes with the functions it calls inlined (at most 10000 "
-          "supported)", "f12, 16383 nodes inlined");
+          "supported)", "f11, 12285 nodes inlined");
   }
   /* inlining copies an argument once per use of its parameter: h0(x) =
    * x x x (libSBML reads n-ary MathML as binary: (x x) x, 5 nodes, x
    * used 3 times), hk(x) = h(k-1)(x x) (one call, argument x x of 3
    * nodes): inlined, hk is h(k-1)'s body with each of its 3 2^(k-1) uses
    * of x replaced by x x, so x is used u_k = 3 2^k times under
-   * c_k = 3 2^k - 1 other nodes: 6 2^k - 1 nodes. h0..h10 (6143) load;
-   * h0..h11 (12,287) are refused.
-   * Counting each call's argument once (the defect this replaces) gave
-   * h11 under 60 nodes. */
+   * c_k = c(k-1) + 1 (the call) + 3 2^(k-1) = 3 2^k + k - 1 other nodes:
+   * 6 2^k + k - 1 nodes. h0..h10 (6153) load; h0..h11 (12,298) are
+   * refused. Counting each call's argument once (a defect this replaced)
+   * gave h11 under 60 nodes. */
   {
     static const char base[] = "<apply><times/><ci>x</ci><ci>x</ci><ci>x"
                                "</ci></apply>";
     sbuf s = {0};
     ladder(&s, "h", base, 0, 10, "1");
-    sized(&s, NULL, "h10, 6143 nodes inlined, loads");
+    sized(&s, NULL, "h10, 6153 nodes inlined, loads");
     ladder(&s, "h", base, 0, 11, "1");
-    sized(&s, "m.xml: function definition 'h11' (line 2) is 12287 formula "
+    sized(&s, "m.xml: function definition 'h11' (line 2) is 12298 formula "
           "nodes with the functions it calls inlined (at most 10000 "
-          "supported)", "h11: x used 6144 times under 6143 nodes");
+          "supported)", "h11: x used 6144 times under 6154 nodes");
   }
   /* at the limit: g(y) = -(y + y + ... + y) (n copies: n - 1 binary
-   * pluses and the minus, 2 n nodes) and top(x) = g(x x) (each y becomes
-   * x x, 3 nodes): 4 n nodes inlined; n = 2500 (10,000 nodes) loads,
-   * n = 2501 (10,004) is refused (with the argument counted once top was
-   * 2 n + 4 nodes) */
+   * pluses and the minus, 2 n nodes) and top(x) = g(x x) (the call, and
+   * each y becomes x x, 3 nodes): 4 n + 1 nodes inlined; n = 2499 (9,997
+   * nodes) loads, n = 2500 (10,001) is refused (with the argument counted
+   * once top was 2 n + 4 nodes) */
   {
     sbuf s = {0};
+    sum_top(&s, 2499);
+    sized(&s, NULL, "top = g(x x), 9997 nodes inlined, loads");
     sum_top(&s, 2500);
-    sized(&s, NULL, "top = g(x x), 10000 nodes inlined, loads");
-    sum_top(&s, 2501);
-    sized(&s, "m.xml: function definition 'top' (line 2) is 10004 formula "
+    sized(&s, "m.xml: function definition 'top' (line 2) is 10001 formula "
           "nodes with the functions it calls inlined (at most 10000 "
-          "supported)", "top = g(x x), 10004 nodes");
+          "supported)", "top = g(x x), 10001 nodes");
   }
   /* a formula's calls inlined: f(x) = x + x (3 nodes) and a rate rule
-   * f(f(...f(A))) of n calls: 2^(n+1) - 1 nodes inlined; n = 12 (8191)
-   * loads, n = 16 (131,071) is refused (at most 100,000 for a formula),
-   * and so is n = 40 (2^41 - 1: libSBML's check did not end in minutes) */
+   * f(f(...f(A))) of n calls: S(n) = 1 + 1 + 2 S(n - 1), S(0) = 1, so
+   * 3 2^n - 2 nodes inlined (each call a node); n = 12 (12,286) loads,
+   * n = 16 (196,606) is refused (at most 100,000 for a formula), and so
+   * is n = 40 (libSBML's check did not end in minutes) */
   {
     static const int ns[3] = {12, 16, 40};
     int j;
@@ -397,17 +500,102 @@ int main(void)
       char want[200];
       nested_calls(&s, ns[j]);
       if (j == 0) {
-        sized(&s, NULL, "a rule of 12 nested f(x) = x + x (8191 nodes) "
+        sized(&s, NULL, "a rule of 12 nested f(x) = x + x (12286 nodes) "
               "loads");
       } else {
         snprintf(want, sizeof want, "m.xml: the formula of the rateRule on "
                  "line 2 is %.0f nodes with the functions it calls inlined "
-                 "(at most 100000 supported)", ldexp(1, ns[j] + 1) - 1);
+                 "(at most 100000 supported)", ldexp(3, ns[j]) - 2);
         sized(&s, want, j == 1 ? "a rule of 16 nested calls"
                                : "a rule of 40 nested calls");
         is_int(err.code, RKIN_ERANGE, "... as a range error");
       }
     }
+  }
+  /* one id, two function definitions (SBML rule 10301): a call to f19
+   * meant libSBML's first f19, which closes a cycle, while the check
+   * followed the second, a dead end; libSBML's unit check overflowed the
+   * stack (found by fuzzing, tests/fuzz/regress/sbml) */
+  refused(L3V2, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+          "<functionDefinition id=\"g\">" MATH "<lambda><bvar><ci>x</ci>"
+          "</bvar><apply><ci>h</ci><ci>x</ci></apply></lambda></math>"
+          "</functionDefinition>\n<functionDefinition id=\"h\">" MATH
+          "<lambda><bvar><ci>x</ci></bvar><apply><ci>g</ci><ci>x</ci>"
+          "</apply></lambda></math></functionDefinition>\n"
+          "<functionDefinition id=\"g\">" MATH "<lambda><bvar><ci>x</ci>"
+          "</bvar><ci>x</ci></lambda></math></functionDefinition>"
+          "</listOfFunctionDefinitions>"
+          RR("<apply><ci>h</ci><ci>A</ci></apply>") "</model>",
+          "m.xml: the function definitions on lines 2 and 4 have the same "
+          "id 'g' (ids are unique in a model: SBML validation rule 10301)",
+          "two function definitions named g");
+  is_int(err.code, RKIN_EINVAL, "... as an invalid model");
+  /* depth with the calls inlined (deep_chain): at most 5000 load */
+  {
+    static const struct {
+      int j, top, a, m, r;
+      const char *want, *what;
+    } t[] = {
+      {139, 27, 0, 0, 0, NULL, "f27 nests 5000 deep: loads"},
+      {140, 27, 0, 0, 0, "m.xml: function definition 'f27' (line 2) nests "
+       "5001 deep with the functions it calls inlined (at most 5000 "
+       "supported)", "f27 nests 5001 deep"},
+      {89, 27, 0, 0, 50, NULL, "the rule nests 5000 deep: loads"},
+      {89, 27, 0, 0, 51, "m.xml: the formula of the rateRule on line 2 "
+       "nests 5001 deep with the functions it calls inlined (at most 5000 "
+       "supported)", "the rule nests 5001 deep through f27's argument"},
+      {89, 27, 0, 51, 0, "m.xml: the formula of the rateRule on line 2 "
+       "nests 5001 deep", "the rule nests 5001 deep around the call"},
+    };
+    size_t q;
+    for (q = 0; q < sizeof t / sizeof *t; q++) {
+      sbuf s = {0};
+      deep_chain(&s, t[q].j, t[q].top, t[q].a, t[q].m, t[q].r);
+      sized(&s, t[q].want, t[q].what);
+      if (t[q].want) is_int(err.code, RKIN_ERANGE, "... as a range error");
+    }
+  }
+  /* libSBML reads a sum of n terms as n - 1 nested pluses, n deep: 5000
+   * load, 5001 are refused before libSBML reads them (400,000 overflowed
+   * its reader's stack) */
+  {
+    sbuf s = {0};
+    long_sum(&s, 5000);
+    sized(&s, NULL, "a sum of 5000 terms loads");
+    long_sum(&s, 5001);
+    sized(&s, "m.xml: line 2: a formula 5001 deep as libSBML reads it, an "
+          "operator of n arguments as n - 1 nested binary ones (at most "
+          "5000 supported)", "a sum of 5001 terms");
+    is_int(err.code, RKIN_ERANGE, "... as a range error");
+  }
+  /* libSBML's unit check: its time grows with the sum of the depths of
+   * the nodes, calls inlined (a sum of 2,500 terms took it 21 s; 5 nested
+   * identity functions of 10 calls each 1 s, 10 times that per level).
+   * Budget 100,000 + 4 per node as written: a sum of 100 terms (about
+   * 10,000) is checked, one of 1,000 (about 1,000,000) and 10^5 calls
+   * inlined are not, with a warning; strict refuses them. */
+  {
+    static const char why[] = "units not checked: libSBML's unit check";
+    sbuf s = {0};
+    long_sum(&s, 100);
+    is_int(load_warns(&s, 0, why), 0, "a sum of 100 terms: units checked");
+    long_sum(&s, 1000);
+    is_int(load_warns(&s, 0, why), 1, "a sum of 1000 terms: units not "
+           "checked, warned");
+    identity_chain(&s, 10, 5);
+    is_int(load_warns(&s, 0, why), -1, "10^5 nested identity calls: "
+           "refused");
+    /* each call a node: f0 = x, c0 = 0 own nodes and x; ck = 10 (1 +
+     * c(k-1)), so f4 = c4 + 1 = 11111 */
+    like(err.msg, "m.xml: function definition 'f4' (line 2) is 11111 "
+         "formula nodes with the functions it calls inlined (at most 10000 "
+         "supported)", "... as 11111 nodes");
+    identity_chain(&s, 10, 2);
+    is_int(load_warns(&s, 0, why), 0, "100 nested identity calls: units "
+           "checked");
+    long_sum(&s, 1000);
+    is_int(load_warns(&s, 1, why), -1, "strict: refused");
+    like(err.msg, "m.xml: strict: units not checked", "... naming why");
   }
   unlink(path);
   rmdir(dir);
