@@ -19,7 +19,8 @@
  *   functions, minutes for 200);
  * - a function larger than MAX_FN_INLINED nodes with its calls inlined,
  *   any other formula larger than MAX_MATH_INLINED, either deeper than
- *   MAX_INLINED_DEPTH.
+ *   MAX_INLINED_DEPTH; all formulas together larger than
+ *   MAX_MODEL_INLINED.
  * libSBML's unit check also takes time growing with the square of a
  * formula's depth (a sum of n terms is read as n - 1 nested binary
  * pluses: 2,500 terms, 25 kB, took it 21 s) and with every call it
@@ -37,6 +38,11 @@
 #define MAX_FN_CHAIN 32
 #define MAX_FN_INLINED 1e4
 #define MAX_MATH_INLINED 1e5
+/* all formulas together: radiokin builds each inlined, and writes it so
+ * (m:write_sbml): 250 rules g(g(q)) of a 1,000-term g, 45 kB, were a
+ * million nodes, 0.3 s to load and 1.7 s to write as 12.5 MB (26 s
+ * under ASan). 200,000 nodes are 1,000 reactions of 200 nodes each. */
+#define MAX_MODEL_INLINED 2e5
 #define MAX_INLINED_DEPTH 5000
 /* unit check budget: UNIT_BASE + UNIT_PER_NODE * (nodes as written) */
 #define UNIT_BASE 1e5
@@ -63,9 +69,12 @@ typedef struct {
    * (0: unused, so inlining drops its argument). */
   double **form, **dform;
   unsigned *nargs;
+  /* per function: 0 callable, else 1 + why not (hollow_why) */
+  unsigned char *hollow;
   /* unit_walk */
   double work, budget, written;
   int over;
+  double inlined;         /* all formulas' inlined sizes so far */
 } fx;
 
 static int fn_id_cmp(const void *a, const void *b)
@@ -128,6 +137,57 @@ static int param_of(const FunctionDefinition_t *fd, unsigned nv,
       return (int)k;
   }
   return -1;
+}
+
+/* ------------------------------------------------------ hollow bodies */
+
+/* Why function fd cannot be called: libSBML's unit check dereferences a
+ * missing body (SIGSEGV) and makes a C++ string of an argument without a
+ * name (uncaught std::logic_error, abort), e.g. an <annotation/> inside
+ * the <lambda>, which it reads as an argument (found by fuzzing). A
+ * function no one calls is left alone (valid SBML; libSBML reports it). */
+static unsigned char hollow_why(const FunctionDefinition_t *fd, unsigned nv)
+{
+  unsigned k;
+  if (!FunctionDefinition_getBody(fd)) return 1;
+  for (k = 0; k < nv; k++) {
+    const ASTNode_t *x = FunctionDefinition_getArgument(fd, k);
+    if (!x || ASTNode_getType(x) != AST_NAME || !ASTNode_getName(x)
+        || !*ASTNode_getName(x))
+      return 2 + (unsigned char)(k < 250 ? k : 250);
+  }
+  return 0;
+}
+
+/* Refuses a call, in a, to a function that cannot be called; el is where
+ * a is. */
+static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
+{
+  unsigned k, nc;
+  int h;
+  if (!a) return 0;
+  if (ASTNode_getType(a) == AST_FUNCTION
+      && (h = fn_find(z, ASTNode_getName(a))) >= 0 && z->hollow[h]) {
+    const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, h);
+    char why[64];
+    if (z->hollow[h] == 1)
+      snprintf(why, sizeof why, "has no body (its <lambda> holds only "
+               "arguments)");
+    else
+      snprintf(why, sizeof why, "has an argument (number %d) that is not "
+               "a name", z->hollow[h] - 1);
+    return rkin_err_set(z->err, RKIN_EINVAL, "%s: function definition '%s' "
+                        "(line %u) %s, and the %s on line %u calls it",
+                        z->path, fn_name(fd),
+                        SBase_getLine((const SBase_t *)fd), why,
+                        SBase_getElementName(el), SBase_getLine(el));
+  }
+  nc = ASTNode_getNumChildren(a);
+  for (k = 0; k < nc; k++) {
+    int rc = hollow_calls(z, el, ASTNode_getChild(a, k));
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 /* ---------------------------------------------------------- call graph */
@@ -316,7 +376,9 @@ enum { PASS_WRITTEN, PASS_LIMITS, PASS_UNITS };
 static int formula(fx *z, int pass, const SBase_t *el, const ASTNode_t *a)
 {
   double acc[1] = {0};
+  int rc;
   if (!a || !el) return 0;
+  if (pass == PASS_LIMITS && z->n && (rc = hollow_calls(z, el, a))) return rc;
   if (pass == PASS_WRITTEN) {
     z->written += written(a);
     return 0;
@@ -332,6 +394,14 @@ static int formula(fx *z, int pass, const SBase_t *el, const ASTNode_t *a)
                         "inlined (at most %.0f supported)", z->path,
                         SBase_getElementName(el), SBase_getLine(el), acc[0],
                         MAX_MATH_INLINED);
+  z->inlined += acc[0];
+  if (z->inlined > MAX_MODEL_INLINED)
+    return rkin_err_set(z->err, RKIN_ERANGE, "%s: the model's formulas are "
+                        "over %.0f nodes with the functions they call "
+                        "inlined at the %s on line %u (%.0f; at most %.0f "
+                        "supported)", z->path, MAX_MODEL_INLINED,
+                        SBase_getElementName(el), SBase_getLine(el),
+                        z->inlined, MAX_MODEL_INLINED);
   acc[0] = 0;
   depth_add(z, NULL, 0, a, 1, acc);
   if (acc[0] > MAX_INLINED_DEPTH)
@@ -411,6 +481,7 @@ static int fn_ids(fx *z)
     z->ids[k].id = id ? id : "";
     z->ids[k].k = k;
     z->nargs[k] = FunctionDefinition_getNumArguments(fd);
+    z->hollow[k] = hollow_why(fd, z->nargs[k]);
   }
   qsort(z->ids, z->n, sizeof *z->ids, fn_id_cmp);
   for (k = 1; k < z->n; k++)
@@ -530,11 +601,19 @@ int sbml_check_formulas(Model_t *m, const char *path, rkin_err *err,
     z.form = calloc(z.n, sizeof *z.form);
     z.dform = calloc(z.n, sizeof *z.dform);
     z.nargs = calloc(z.n, sizeof *z.nargs);
-    if (!z.ids || !z.form || !z.dform || !z.nargs) {
+    z.hollow = calloc(z.n, 1);
+    if (!z.ids || !z.form || !z.dform || !z.nargs || !z.hollow) {
       rc = rkin_err_set(err, RKIN_ENOMEM, "%s: out of memory", path);
       goto done;
     }
-    if ((rc = fn_ids(&z)) || (rc = check_functions(&z))) goto done;
+    if ((rc = fn_ids(&z))) goto done;
+    for (k = 0; k < z.n; k++) {
+      const FunctionDefinition_t *fd = Model_getFunctionDefinition(m, k);
+      if ((rc = hollow_calls(&z, (const SBase_t *)fd,
+                             FunctionDefinition_getBody(fd))))
+        goto done;
+    }
+    if ((rc = check_functions(&z))) goto done;
   }
   if ((rc = each_formula(&z, PASS_LIMITS))) goto done;
   each_formula(&z, PASS_WRITTEN);
@@ -552,6 +631,7 @@ done:
   free(z.form);
   free(z.dform);
   free(z.nargs);
+  free(z.hollow);
   free(z.ids);
   return rc;
 }

@@ -206,20 +206,25 @@ static void minus_close(sbuf *s, int n)
   while (n-- > 0) put(s, "</apply>");
 }
 
-/* f0(x, y) = -^j x (y unused; -^n is n nested <apply><minus/>),
+/* f0(x, y) = -^j x (y unused; -^n is n nested <apply><minus/>), or
+ * with own set x + -^j 1 (its deepest node its own, not x),
  * f1(x) = -^180 f0(x, -^a x), fi(x) = -^180 f(i-1)(x) up to f<top>, and
  * dA/dt = -^m f<top>(-^r A). Inlined, f<top> nests 180 top + j + 1 deep
  * (the call nodes give way to the bodies, f0's unused y drops its
- * argument) and the rule m + 180 top + j + 1 + r. */
-static void deep_chain(sbuf *s, int j, int top, int a, int m, int r)
+ * argument) and the rule m + 180 top + j + 1 + r; with own, f<top>
+ * nests 180 top + j + 2 deep, its x at 180 top + 2. */
+static void deep_chain(sbuf *s, int own, int j, int top, int a, int m,
+                       int r)
 {
   int i;
   put(s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
       "<functionDefinition id=\"f0\">" MATH "<lambda><bvar><ci>x</ci>"
       "</bvar><bvar><ci>y</ci></bvar>");
+  if (own) put(s, "<apply><plus/><ci>x</ci>");
   minus_open(s, j);
-  put(s, "<ci>x</ci>");
+  put(s, own ? "<cn>1</cn>" : "<ci>x</ci>");
   minus_close(s, j);
+  if (own) put(s, "</apply>");
   put(s, "</lambda></math></functionDefinition>");
   for (i = 1; i <= top; i++) {
     put(s, "<functionDefinition id=\"f%d\">" MATH "<lambda><bvar><ci>x"
@@ -245,6 +250,29 @@ static void deep_chain(sbuf *s, int j, int top, int a, int m, int r)
   put(s, "</apply>");
   minus_close(s, m);
   put(s, "</math></rateRule></listOfRules></model>");
+}
+
+/* g(y) = y + 1 + ... + 1 (n terms) and rules p<i> = g(g(q<i>)), i < r:
+ * g is 2 n - 1 nodes, c = 2 n - 2 of its own and y once, so a rule is
+ * 1 + c + (1 + c + 1) = 4 n - 1 nodes inlined (each call a node) */
+static void many_calls(sbuf *s, int n, int r)
+{
+  int k;
+  put(s, "<model id=\"m\"><listOfFunctionDefinitions><functionDefinition "
+      "id=\"g\">" MATH "<lambda><bvar><ci>y</ci></bvar><apply><plus/>"
+      "<ci>y</ci>");
+  for (k = 1; k < n; k++) put(s, "<cn>1</cn>");
+  put(s, "</apply></lambda></math></functionDefinition>"
+      "</listOfFunctionDefinitions><listOfParameters>");
+  for (k = 0; k < r; k++)
+    put(s, "<parameter id=\"p%d\" value=\"1\" constant=\"false\"/>"
+        "<parameter id=\"q%d\" value=\"1\" constant=\"true\"/>", k, k);
+  put(s, "</listOfParameters><listOfRules>");
+  for (k = 0; k < r; k++)
+    put(s, "\n<assignmentRule variable=\"p%d\">" MATH "<apply><ci>g</ci>"
+        "<apply><ci>g</ci><ci>q%d</ci></apply></apply></math>"
+        "</assignmentRule>", k, k);
+  put(s, "</listOfRules></model>");
 }
 
 /* dA/dt = A + 1 + 1 + ... (n terms in one <apply>) */
@@ -530,27 +558,77 @@ int main(void)
           "id 'g' (ids are unique in a model: SBML validation rule 10301)",
           "two function definitions named g");
   is_int(err.code, RKIN_EINVAL, "... as an invalid model");
+  /* a function libSBML's unit check cannot call: no body (it
+   * dereferenced the missing body, SIGSEGV) or an <annotation/> in the
+   * <lambda>, read as an argument without a name (it threw
+   * std::logic_error through C, abort; found by fuzzing); uncalled, both
+   * reach libSBML's check, which refuses them (rules 99302, 99304) */
+  {
+    static const char *lam[2] = {
+      "<lambda><bvar><ci>x</ci></bvar></lambda>",
+      "<lambda><annotation/><bvar><ci>x</ci></bvar><ci>x</ci></lambda>"};
+    static const char *why[2] = {
+      "m.xml: function definition 'f' (line 2) has no body (its <lambda> "
+      "holds only arguments), and the rateRule on line 3 calls it",
+      "m.xml: function definition 'f' (line 2) has an argument (number 1) "
+      "that is not a name, and the rateRule on line 3 calls it"};
+    static const char *lib[2] = {
+      "m.xml: line 2: There must be a <lambda> body within the <math> "
+      "element of a FunctionDefinition object (libSBML 99302)",
+      "m.xml: line 2: Invalid element found in <bvar> element (libSBML "
+      "99304)"};
+    int j;
+    for (j = 0; j < 2; j++) {
+      sbuf s = {0};
+      char what[64];
+      put(&s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+          "<functionDefinition id=\"f\">" MATH "%s</math>"
+          "</functionDefinition></listOfFunctionDefinitions>\n"
+          RR("<apply><ci>f</ci><ci>A</ci></apply>") "</model>", lam[j]);
+      snprintf(what, sizeof what, "%s, called",
+               j ? "an annotation as argument" : "no body");
+      sized(&s, why[j], what);
+      is_int(err.code, RKIN_EINVAL, "... as an invalid model");
+      put(&s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+          "<functionDefinition id=\"f\">" MATH "%s</math>"
+          "</functionDefinition></listOfFunctionDefinitions>\n"
+          RR("<ci>A</ci>") "</model>", lam[j]);
+      snprintf(what, sizeof what, "%s, not called",
+               j ? "an annotation as argument" : "no body");
+      sized(&s, lib[j], what);
+    }
+  }
   /* depth with the calls inlined (deep_chain): at most 5000 load */
   {
     static const struct {
-      int j, top, a, m, r;
+      int own, j, top, a, m, r;
       const char *want, *what;
     } t[] = {
-      {139, 27, 0, 0, 0, NULL, "f27 nests 5000 deep: loads"},
-      {140, 27, 0, 0, 0, "m.xml: function definition 'f27' (line 2) nests "
-       "5001 deep with the functions it calls inlined (at most 5000 "
+      {0, 139, 27, 0, 0, 0, NULL, "f27 nests 5000 deep: loads"},
+      {0, 140, 27, 0, 0, 0, "m.xml: function definition 'f27' (line 2) "
+       "nests 5001 deep with the functions it calls inlined (at most 5000 "
        "supported)", "f27 nests 5001 deep"},
-      {89, 27, 0, 0, 50, NULL, "the rule nests 5000 deep: loads"},
-      {89, 27, 0, 0, 51, "m.xml: the formula of the rateRule on line 2 "
+      {0, 89, 27, 0, 0, 50, NULL, "the rule nests 5000 deep: loads"},
+      {0, 89, 27, 0, 0, 51, "m.xml: the formula of the rateRule on line 2 "
        "nests 5001 deep with the functions it calls inlined (at most 5000 "
        "supported)", "the rule nests 5001 deep through f27's argument"},
-      {89, 27, 0, 51, 0, "m.xml: the formula of the rateRule on line 2 "
+      {0, 89, 27, 0, 51, 0, "m.xml: the formula of the rateRule on line 2 "
        "nests 5001 deep", "the rule nests 5001 deep around the call"},
+      /* the deepest node f0's own: the callee's depth counts from where
+       * each call sits */
+      {1, 138, 27, 0, 0, 0, NULL, "f27 nests 5000 deep, f0's 1 deepest: "
+       "loads"},
+      {1, 139, 27, 0, 0, 0, "m.xml: function definition 'f27' (line 2) "
+       "nests 5001 deep", "f27 nests 5001 deep, f0's 1 deepest"},
+      {1, 88, 27, 0, 50, 0, NULL, "the rule of 50 levels around f27 (4950 "
+       "deep, f0's 1 deepest) nests 5000 deep: loads"},
+      {1, 88, 27, 0, 51, 0, "m.xml: the formula of the rateRule on line 2 "
+       "nests 5001 deep", "the rule nests 5001 deep, f0's 1 deepest"},
     };
     size_t q;
     for (q = 0; q < sizeof t / sizeof *t; q++) {
       sbuf s = {0};
-      deep_chain(&s, t[q].j, t[q].top, t[q].a, t[q].m, t[q].r);
+      deep_chain(&s, t[q].own, t[q].j, t[q].top, t[q].a, t[q].m, t[q].r);
       sized(&s, t[q].want, t[q].what);
       if (t[q].want) is_int(err.code, RKIN_ERANGE, "... as a range error");
     }
@@ -566,6 +644,19 @@ int main(void)
     sized(&s, "m.xml: line 2: a formula 5001 deep as libSBML reads it, an "
           "operator of n arguments as n - 1 nested binary ones (at most "
           "5000 supported)", "a sum of 5001 terms");
+    is_int(err.code, RKIN_ERANGE, "... as a range error");
+  }
+  /* all formulas together at most 200,000 nodes inlined (many_calls:
+   * 3,999 a rule for n = 1000): 50 rules (199,950) load, the 51st (line
+   * 53: rule i starts line 3 + i) passes the limit */
+  {
+    sbuf s = {0};
+    many_calls(&s, 1000, 50);
+    sized(&s, NULL, "50 rules of 3999 nodes inlined load");
+    many_calls(&s, 1000, 51);
+    sized(&s, "m.xml: the model's formulas are over 200000 nodes with the "
+          "functions they call inlined at the assignmentRule on line 53 "
+          "(203949; at most 200000 supported)", "51 rules of 3999 nodes");
     is_int(err.code, RKIN_ERANGE, "... as a range error");
   }
   /* libSBML's unit check: its time grows with the sum of the depths of
