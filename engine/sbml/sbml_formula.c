@@ -159,13 +159,20 @@ static unsigned char hollow_why(const FunctionDefinition_t *fd, unsigned nv)
   return 0;
 }
 
-/* Refuses a call, in a, to a function that cannot be called; el is where
- * a is. */
+/* Refuses a call, in a, to a function that cannot be called, and a
+ * rateOf without its one argument (in a rate rule libSBML's check then
+ * dereferences the missing argument: SIGSEGV); el is where a is. */
 static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
 {
   unsigned k, nc;
   int h;
   if (!a) return 0;
+  nc = ASTNode_getNumChildren(a);
+  if (ASTNode_getType(a) == AST_FUNCTION_RATE_OF && nc != 1)
+    return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u calls "
+                        "rateOf with %u arguments (it takes one, the id of "
+                        "a symbol)", z->path, SBase_getElementName(el),
+                        SBase_getLine(el), nc);
   if (ASTNode_getType(a) == AST_FUNCTION
       && (h = fn_find(z, ASTNode_getName(a))) >= 0 && z->hollow[h]) {
     const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, h);
@@ -182,7 +189,6 @@ static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
                         SBase_getLine((const SBase_t *)fd), why,
                         SBase_getElementName(el), SBase_getLine(el));
   }
-  nc = ASTNode_getNumChildren(a);
   for (k = 0; k < nc; k++) {
     int rc = hollow_calls(z, el, ASTNode_getChild(a, k));
     if (rc) return rc;
@@ -378,7 +384,7 @@ static int formula(fx *z, int pass, const SBase_t *el, const ASTNode_t *a)
   double acc[1] = {0};
   int rc;
   if (!a || !el) return 0;
-  if (pass == PASS_LIMITS && z->n && (rc = hollow_calls(z, el, a))) return rc;
+  if (pass == PASS_LIMITS && (rc = hollow_calls(z, el, a))) return rc;
   if (pass == PASS_WRITTEN) {
     z->written += written(a);
     return 0;

@@ -598,6 +598,23 @@ int main(void)
       sized(&s, lib[j], what);
     }
   }
+  /* rateOf takes one argument: without it, in a rate rule, libSBML's
+   * check dereferenced the missing one (SIGSEGV) */
+  {
+    static const char *args[2] = {"", "<ci>A</ci><ci>A</ci>"};
+    int j;
+    for (j = 0; j < 2; j++) {
+      sbuf s = {0};
+      char want[160];
+      put(&s, "<model id=\"m\">" CA "\n" RR("<apply><csymbol encoding=\"text\" "
+          "definitionURL=\"http://www.sbml.org/sbml/symbols/rateOf\">rateOf"
+          "</csymbol>%s</apply>") "</model>", args[j]);
+      snprintf(want, sizeof want, "m.xml: the rateRule on line 3 calls "
+               "rateOf with %d arguments (it takes one, the id of a "
+               "symbol)", 2 * j);
+      sized(&s, want, j ? "rateOf(A, A)" : "rateOf()");
+    }
+  }
   /* depth with the calls inlined (deep_chain): at most 5000 load */
   {
     static const struct {
