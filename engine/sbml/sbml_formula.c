@@ -159,15 +159,29 @@ static unsigned char hollow_why(const FunctionDefinition_t *fd, unsigned nv)
   return 0;
 }
 
-/* Refuses a call, in a, to a function that cannot be called, and a
- * rateOf without its one argument (in a rate rule libSBML's check then
- * dereferences the missing argument: SIGSEGV); el is where a is. */
+/* Refuses, in a (el is where a is), what libSBML's unit check cannot
+ * take: a node it read as no math (an empty <apply>, a misplaced
+ * <annotation/>) or a name without its text, which it makes a C++ string
+ * of (an uncaught std::logic_error, abort: found by fuzzing); a rateOf
+ * without its one argument (in a rate rule it dereferenced the missing
+ * one: SIGSEGV); a call to a function that cannot be called. */
 static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
 {
   unsigned k, nc;
-  int h;
+  int h, t;
+  const char *name;
   if (!a) return 0;
   nc = ASTNode_getNumChildren(a);
+  t = ASTNode_getType(a);
+  name = ASTNode_getName(a);
+  if (t == AST_UNKNOWN
+      || ((t == AST_NAME || t == AST_FUNCTION) && (!name || !*name)))
+    return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u holds "
+                        "MathML that is no formula (%s)", z->path,
+                        SBase_getElementName(el), SBase_getLine(el),
+                        t == AST_UNKNOWN ? "an empty <apply> or an element "
+                                           "out of place"
+                                         : "a <ci> without a name");
   if (ASTNode_getType(a) == AST_FUNCTION_RATE_OF && nc != 1)
     return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u calls "
                         "rateOf with %u arguments (it takes one, the id of "

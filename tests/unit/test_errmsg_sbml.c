@@ -615,6 +615,36 @@ int main(void)
       sized(&s, want, j ? "rateOf(A, A)" : "rateOf()");
     }
   }
+  /* libSBML's unit check runs after its other checks and only when they
+   * found no error (but 21121): on a quotient of three arguments, one of
+   * them an operator, it crashed (SIGSEGV; found by fuzzing), now refused
+   * with the other checks' message; an empty <apply> (read as an unknown
+   * node, which the unit check made a C++ string of: abort) is refused
+   * before them */
+  {
+    sbuf s = {0};
+    put(&s, "<model id=\"m\">" CA "\n" RR("<apply><quotient/><quotient/>"
+        "<cn>7</cn><cn>2</cn></apply>") "</model>");
+    sized(&s, "m.xml: line 3: ", "quotient(quotient, 7, 2)");
+    like(err.msg, "(libSBML 10218)", "... as libSBML's arity error");
+    put(&s, "<model id=\"m\">" CA "\n" RR("<apply><plus/><apply></apply>"
+        "<ci>A</ci></apply>") "</model>");
+    sized(&s, "m.xml: the rateRule on line 3 holds MathML that is no "
+          "formula (an empty <apply> or an element out of place)",
+          "an empty <apply>");
+    put(&s, "<model id=\"m\">" CA "\n" RR("<apply><plus/><ci> </ci>"
+        "<ci>A</ci></apply>") "</model>");
+    sized(&s, "m.xml: the rateRule on line 3 holds MathML that is no "
+          "formula (a <ci> without a name)", "a <ci> of a blank");
+    /* a unit attribute naming no unit definition is lenient (10313): the
+     * model loads, its units unchecked and so warned */
+    put(&s, "<model id=\"m\">" CA "<listOfParameters><parameter id=\"q\" "
+        "value=\"1\" units=\"nounit\" constant=\"true\"/>"
+        "</listOfParameters>\n" RR("<ci>q</ci>") "</model>");
+    is_int(load_warns(&s, 0, "units not checked: libSBML's other checks "
+                      "found errors"), 1, "a dangling unit: loads, units "
+           "not checked, warned");
+  }
   /* depth with the calls inlined (deep_chain): at most 5000 load */
   {
     static const struct {
