@@ -164,7 +164,10 @@ static unsigned char hollow_why(const FunctionDefinition_t *fd, unsigned nv)
  * <annotation/>) or a name without its text, which it makes a C++ string
  * of (an uncaught std::logic_error, abort: found by fuzzing); a rateOf
  * without its one argument (in a rate rule it dereferenced the missing
- * one: SIGSEGV); a call to a function that cannot be called. */
+ * one: SIGSEGV); a call to a function that cannot be called, or with
+ * another number of arguments than it takes (the unit check's inlining
+ * of f3(x) = f2(), f2 taking one, recursed until the stack overflowed:
+ * found by a mutation run). */
 static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
 {
   unsigned k, nc;
@@ -202,6 +205,16 @@ static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
                         z->path, fn_name(fd),
                         SBase_getLine((const SBase_t *)fd), why,
                         SBase_getElementName(el), SBase_getLine(el));
+  }
+  if (ASTNode_getType(a) == AST_FUNCTION
+      && (h = fn_find(z, ASTNode_getName(a))) >= 0
+      && nc != z->nargs[h]) {
+    const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, h);
+    return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u calls "
+                        "'%s' with %u arguments (its definition on line %u "
+                        "takes %u)", z->path, SBase_getElementName(el),
+                        SBase_getLine(el), fn_name(fd), nc,
+                        SBase_getLine((const SBase_t *)fd), z->nargs[h]);
   }
   for (k = 0; k < nc; k++) {
     int rc = hollow_calls(z, el, ASTNode_getChild(a, k));

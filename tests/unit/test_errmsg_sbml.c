@@ -598,6 +598,27 @@ int main(void)
       sized(&s, lib[j], what);
     }
   }
+  /* a call with another number of arguments than the function takes:
+   * libSBML's unit check recursed without end on f3(x) = f2() (found by
+   * a mutation run; regress/sbml/call-missing-argument.xml) */
+  {
+    static const char *call[2] = {"<apply><ci>f</ci></apply>",
+                                  "<apply><ci>f</ci><ci>A</ci><ci>A</ci>"
+                                  "</apply>"};
+    int j;
+    for (j = 0; j < 2; j++) {
+      sbuf s = {0};
+      char want[160];
+      put(&s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+          "<functionDefinition id=\"f\">" MATH "<lambda><bvar><ci>x</ci>"
+          "</bvar><ci>x</ci></lambda></math></functionDefinition>"
+          "</listOfFunctionDefinitions>\n" RR("%s") "</model>", call[j]);
+      snprintf(want, sizeof want, "m.xml: the rateRule on line 3 calls 'f' "
+               "with %d arguments (its definition on line 2 takes 1)",
+               2 * j);
+      sized(&s, want, j ? "f(A, A)" : "f()");
+    }
+  }
   /* rateOf takes one argument: without it, in a rate rule, libSBML's
    * check dereferenced the missing one (SIGSEGV) */
   {
