@@ -7,11 +7,14 @@
  * kilobytes can stand for a formula of 2^32 nodes, or one its unit check
  * needs minutes or an unbounded stack for. Refused here, each naming its
  * element and line:
- * - two function definitions with one id (SBML Level 3 Version 2 Core,
- *   section 3.1.7, validation rule 10301): which one a call means is then
- *   not defined, and a cycle through the other went unseen (found by
- *   fuzzing, tests/fuzz/fuzz_sbml: libSBML's unit check overflowed the
- *   stack);
+ * - two function definitions with one id (SBML validation rule 10301):
+ *   which one a call means is then not defined, and a cycle through the
+ *   other went unseen (found by fuzzing, tests/fuzz/fuzz_sbml: libSBML's
+ *   unit check overflowed the stack);
+ * - math libSBML's checks cannot take (unsafe_math): a node read as no
+ *   math, a nameless <ci>, rateOf without its one argument, a call with
+ *   another number of arguments than its function takes or to a function
+ *   without a body or with a nameless argument;
  * - a function that calls itself, directly or through others (libSBML's
  *   unit check follows the calls without end);
  * - chains of calls deeper than MAX_FN_CHAIN (libSBML's recursion rule
@@ -168,7 +171,7 @@ static unsigned char hollow_why(const FunctionDefinition_t *fd, unsigned nv)
  * another number of arguments than it takes (the unit check's inlining
  * of f3(x) = f2(), f2 taking one, recursed until the stack overflowed:
  * found by a mutation run). */
-static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
+static int unsafe_math(const fx *z, const SBase_t *el, const ASTNode_t *a)
 {
   unsigned k, nc;
   int h, t;
@@ -217,7 +220,7 @@ static int hollow_calls(const fx *z, const SBase_t *el, const ASTNode_t *a)
                         SBase_getLine((const SBase_t *)fd), z->nargs[h]);
   }
   for (k = 0; k < nc; k++) {
-    int rc = hollow_calls(z, el, ASTNode_getChild(a, k));
+    int rc = unsafe_math(z, el, ASTNode_getChild(a, k));
     if (rc) return rc;
   }
   return 0;
@@ -411,7 +414,7 @@ static int formula(fx *z, int pass, const SBase_t *el, const ASTNode_t *a)
   double acc[1] = {0};
   int rc;
   if (!a || !el) return 0;
-  if (pass == PASS_LIMITS && (rc = hollow_calls(z, el, a))) return rc;
+  if (pass == PASS_LIMITS && (rc = unsafe_math(z, el, a))) return rc;
   if (pass == PASS_WRITTEN) {
     z->written += written(a);
     return 0;
@@ -642,7 +645,7 @@ int sbml_check_formulas(Model_t *m, const char *path, rkin_err *err,
     if ((rc = fn_ids(&z))) goto done;
     for (k = 0; k < z.n; k++) {
       const FunctionDefinition_t *fd = Model_getFunctionDefinition(m, k);
-      if ((rc = hollow_calls(&z, (const SBase_t *)fd,
+      if ((rc = unsafe_math(&z, (const SBase_t *)fd,
                              FunctionDefinition_getBody(fd))))
         goto done;
     }
