@@ -115,6 +115,20 @@ static int fn_refuse(const fx *z, const FunctionDefinition_t *fd, int code,
                       SBase_getLine((const SBase_t *)fd), what);
 }
 
+/* Refuses element el's math: "<path>: the <of><element> on line <n>
+ * <what>" (of: "" or "formula of the "). */
+static int el_refuse(const fx *z, const SBase_t *el, const char *of,
+                     int code, const char *fmt, ...)
+{
+  char what[RKIN_ERR_MSG];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return rkin_err_set(z->err, code, "%s: the %s%s on line %u %s", z->path,
+                      of, SBase_getElementName(el), SBase_getLine(el), what);
+}
+
 static double sat(double x)
 {
   return x < FN_SAT ? x : FN_SAT;
@@ -182,17 +196,14 @@ static int unsafe_math(const fx *z, const SBase_t *el, const ASTNode_t *a)
   name = ASTNode_getName(a);
   if (t == AST_UNKNOWN
       || ((t == AST_NAME || t == AST_FUNCTION) && (!name || !*name)))
-    return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u holds "
-                        "MathML that is no formula (%s)", z->path,
-                        SBase_getElementName(el), SBase_getLine(el),
-                        t == AST_UNKNOWN ? "an empty <apply> or an element "
+    return el_refuse(z, el, "", RKIN_EINVAL, "holds MathML that is no "
+                     "formula (%s)", t == AST_UNKNOWN
+                                         ? "an empty <apply> or an element "
                                            "out of place"
                                          : "a <ci> without a name");
   if (ASTNode_getType(a) == AST_FUNCTION_RATE_OF && nc != 1)
-    return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u calls "
-                        "rateOf with %u arguments (it takes one, the id of "
-                        "a symbol)", z->path, SBase_getElementName(el),
-                        SBase_getLine(el), nc);
+    return el_refuse(z, el, "", RKIN_EINVAL, "calls rateOf with %u "
+                     "arguments (it takes one, the id of a symbol)", nc);
   if (ASTNode_getType(a) == AST_FUNCTION
       && (h = fn_find(z, ASTNode_getName(a))) >= 0 && z->hollow[h]) {
     const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, h);
@@ -213,11 +224,9 @@ static int unsafe_math(const fx *z, const SBase_t *el, const ASTNode_t *a)
       && (h = fn_find(z, ASTNode_getName(a))) >= 0
       && nc != z->nargs[h]) {
     const FunctionDefinition_t *fd = Model_getFunctionDefinition(z->m, h);
-    return rkin_err_set(z->err, RKIN_EINVAL, "%s: the %s on line %u calls "
-                        "'%s' with %u arguments (its definition on line %u "
-                        "takes %u)", z->path, SBase_getElementName(el),
-                        SBase_getLine(el), fn_name(fd), nc,
-                        SBase_getLine((const SBase_t *)fd), z->nargs[h]);
+    return el_refuse(z, el, "", RKIN_EINVAL, "calls '%s' with %u arguments "
+                     "(its definition on line %u takes %u)", fn_name(fd), nc,
+                     SBase_getLine((const SBase_t *)fd), z->nargs[h]);
   }
   for (k = 0; k < nc; k++) {
     int rc = unsafe_math(z, el, ASTNode_getChild(a, k));
@@ -406,30 +415,27 @@ static double written(const ASTNode_t *a)
 /* ------------------------------------------------------------ formulas */
 
 /* Which pass over the model's formulas (each_formula). */
-enum { PASS_WRITTEN, PASS_LIMITS, PASS_UNITS };
+enum { PASS_LIMITS, PASS_UNITS };
 
-/* One formula of element el: counted, checked or walked. */
+/* One formula of element el: checked and counted (PASS_LIMITS), or
+ * walked for the unit check's cost (PASS_UNITS, whose budget needs every
+ * formula's size as written first). */
 static int formula(fx *z, int pass, const SBase_t *el, const ASTNode_t *a)
 {
   double acc[1] = {0};
   int rc;
   if (!a || !el) return 0;
-  if (pass == PASS_LIMITS && (rc = unsafe_math(z, el, a))) return rc;
-  if (pass == PASS_WRITTEN) {
-    z->written += written(a);
-    return 0;
-  }
   if (pass == PASS_UNITS) {
     unit_walk(z, a, NULL, 1, 0);
     return 0;
   }
+  if ((rc = unsafe_math(z, el, a))) return rc;
+  z->written += written(a);
   size_add(z, NULL, 0, a, 1, acc);
   if (acc[0] > MAX_MATH_INLINED)
-    return rkin_err_set(z->err, RKIN_ERANGE, "%s: the formula of the %s on "
-                        "line %u is %.0f nodes with the functions it calls "
-                        "inlined (at most %.0f supported)", z->path,
-                        SBase_getElementName(el), SBase_getLine(el), acc[0],
-                        MAX_MATH_INLINED);
+    return el_refuse(z, el, "formula of the ", RKIN_ERANGE, "is %.0f nodes "
+                     "with the functions it calls inlined (at most %.0f "
+                     "supported)", acc[0], MAX_MATH_INLINED);
   z->inlined += acc[0];
   if (z->inlined > MAX_MODEL_INLINED)
     return rkin_err_set(z->err, RKIN_ERANGE, "%s: the model's formulas are "
@@ -441,11 +447,9 @@ static int formula(fx *z, int pass, const SBase_t *el, const ASTNode_t *a)
   acc[0] = 0;
   depth_add(z, NULL, 0, a, 1, acc);
   if (acc[0] > MAX_INLINED_DEPTH)
-    return rkin_err_set(z->err, RKIN_ERANGE, "%s: the formula of the %s on "
-                        "line %u nests %.0f deep with the functions it calls "
-                        "inlined (at most %d supported)", z->path,
-                        SBase_getElementName(el), SBase_getLine(el), acc[0],
-                        MAX_INLINED_DEPTH);
+    return el_refuse(z, el, "formula of the ", RKIN_ERANGE, "nests %.0f "
+                     "deep with the functions it calls inlined (at most %d "
+                     "supported)", acc[0], MAX_INLINED_DEPTH);
   return 0;
 }
 
@@ -652,7 +656,6 @@ int sbml_check_formulas(Model_t *m, const char *path, rkin_err *err,
     if ((rc = check_functions(&z))) goto done;
   }
   if ((rc = each_formula(&z, PASS_LIMITS))) goto done;
-  each_formula(&z, PASS_WRITTEN);
   z.budget = UNIT_BASE + UNIT_PER_NODE * z.written;
   each_formula(&z, PASS_UNITS);
   if (z.over && units_skipped && len)

@@ -275,6 +275,15 @@ static void many_calls(sbuf *s, int n, int r)
   put(s, "</listOfRules></model>");
 }
 
+/* one function definition f (its <math> holding lambda) and dA/dt =
+ * rate, on the document's third line */
+static void one_fn(sbuf *s, const char *lambda, const char *rate)
+{
+  put(s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
+      "<functionDefinition id=\"f\">" MATH "%s</math></functionDefinition>"
+      "</listOfFunctionDefinitions>\n" RR("%s") "</model>", lambda, rate);
+}
+
 /* dA/dt = A + 1 + 1 + ... (n terms in one <apply>) */
 static void long_sum(sbuf *s, int n)
 {
@@ -581,18 +590,12 @@ int main(void)
     for (j = 0; j < 2; j++) {
       sbuf s = {0};
       char what[64];
-      put(&s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
-          "<functionDefinition id=\"f\">" MATH "%s</math>"
-          "</functionDefinition></listOfFunctionDefinitions>\n"
-          RR("<apply><ci>f</ci><ci>A</ci></apply>") "</model>", lam[j]);
+      one_fn(&s, lam[j], "<apply><ci>f</ci><ci>A</ci></apply>");
       snprintf(what, sizeof what, "%s, called",
                j ? "an annotation as argument" : "no body");
       sized(&s, why[j], what);
       is_int(err.code, RKIN_EINVAL, "... as an invalid model");
-      put(&s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
-          "<functionDefinition id=\"f\">" MATH "%s</math>"
-          "</functionDefinition></listOfFunctionDefinitions>\n"
-          RR("<ci>A</ci>") "</model>", lam[j]);
+      one_fn(&s, lam[j], "<ci>A</ci>");
       snprintf(what, sizeof what, "%s, not called",
                j ? "an annotation as argument" : "no body");
       sized(&s, lib[j], what);
@@ -609,10 +612,8 @@ int main(void)
     for (j = 0; j < 2; j++) {
       sbuf s = {0};
       char want[160];
-      put(&s, "<model id=\"m\">" CA "<listOfFunctionDefinitions>"
-          "<functionDefinition id=\"f\">" MATH "<lambda><bvar><ci>x</ci>"
-          "</bvar><ci>x</ci></lambda></math></functionDefinition>"
-          "</listOfFunctionDefinitions>\n" RR("%s") "</model>", call[j]);
+      one_fn(&s, "<lambda><bvar><ci>x</ci></bvar><ci>x</ci></lambda>",
+             call[j]);
       snprintf(want, sizeof want, "m.xml: the rateRule on line 3 calls 'f' "
                "with %d arguments (its definition on line 2 takes 1)",
                2 * j);
